@@ -1,0 +1,174 @@
+"""Run one HTTP request in-process against an ASGI app and hand its response back as it comes.
+
+Knows nothing of MCP. The caller gets the response head first, then every body chunk the moment
+the app sends it (a push model: the app's ``send`` awaits the consumer, so a slow consumer slows
+the app down and nothing piles up in between — that is the backpressure).
+
+Modelled on httpx's ``ASGITransport`` with the two differences that matter for streaming:
+the child ``receive`` does not answer ``http.disconnect`` as soon as the body is read (Starlette's
+``StreamingResponse`` would stop after one chunk), it waits until the response is complete or the
+caller says the real client went away; and the body is never buffered here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from starlette.types import ASGIApp, Message, Scope
+
+__all__ = ["AppMisbehaved", "Disconnect", "SubRequest", "SubResponseHead", "run_subrequest"]
+
+
+@dataclass(frozen=True, slots=True)
+class SubRequest:
+    """An HTTP request to send to the app below the middleware.
+
+    ``path`` is the app-relative path, already percent-encoded segment by segment (``raw_path``
+    is derived from it, ``path`` in the scope is its decoded form, as a server would do).
+    """
+
+    method: str
+    path: str
+    query_string: bytes = b""
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+    body: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class SubResponseHead:
+    status: int
+    headers: tuple[tuple[bytes, bytes], ...]
+
+    def header(self, name: bytes) -> bytes | None:
+        for key, value in self.headers:
+            if key.lower() == name:
+                return value
+        return None
+
+
+class AppMisbehaved(Exception):
+    """The app broke the ASGI contract (returned without a response, sent out of order)."""
+
+
+@dataclass(slots=True)
+class Disconnect:
+    """Set by the caller when the real client went away or the call was cancelled.
+
+    The child ``receive`` then answers ``http.disconnect`` so a streaming response stops itself;
+    the caller is expected to cancel the app's scope as well for routes that never listen.
+    """
+
+    event: anyio.Event = field(default_factory=anyio.Event)
+
+    def set(self) -> None:
+        self.event.set()
+
+
+OnHead = Callable[[SubResponseHead], Awaitable[None]]
+OnBody = Callable[[bytes, bool], Awaitable[None]]
+
+
+def _child_scope(parent: Scope, sub: SubRequest) -> Scope:
+    from urllib.parse import unquote
+
+    root_path: str = parent.get("root_path", "")
+    full = root_path + sub.path
+    scope: dict[str, Any] = {
+        "type": "http",
+        # 2.3: Starlette's StreamingResponse then listens for http.disconnect itself, which is
+        # how a cancelled call stops a generator that is waiting for its next chunk.
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": parent.get("http_version", "1.1"),
+        "method": sub.method,
+        "scheme": parent.get("scheme", "http"),
+        "path": unquote(full),
+        "raw_path": full.encode("ascii"),
+        "root_path": root_path,
+        "query_string": sub.query_string,
+        "headers": list(sub.headers),
+        "client": parent.get("client"),
+        "server": parent.get("server"),
+        "extensions": {},
+        "state": dict(parent.get("state") or {}),
+    }
+    if "app" in parent:
+        scope["app"] = parent["app"]
+    return scope
+
+
+async def run_subrequest(
+    app: ASGIApp,
+    parent: Scope,
+    sub: SubRequest,
+    *,
+    on_head: OnHead,
+    on_body: OnBody,
+    disconnect: Disconnect,
+    extensions: dict[str, Any] | None = None,
+) -> None:
+    """Call ``app`` with ``sub``; report the head once, then each body chunk as it is sent.
+
+    Raises whatever the app raises (the caller maps it), or :class:`AppMisbehaved`.
+    ``on_body(chunk, more)`` is called for every body message, the last one with ``more=False``.
+    """
+    scope = _child_scope(parent, sub)
+    if extensions:
+        scope["extensions"].update(extensions)
+    body_sent = False
+    started = False
+    complete = anyio.Event()
+
+    async def receive() -> Message:
+        nonlocal body_sent
+        if not body_sent:
+            body_sent = True
+            return {"type": "http.request", "body": sub.body, "more_body": False}
+        if not complete.is_set() and not disconnect.event.is_set():
+            await _wait_either(complete, disconnect.event)
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        nonlocal started
+        kind = message["type"]
+        if kind == "http.response.start":
+            if started:
+                raise AppMisbehaved("http.response.start sent twice")
+            started = True
+            await on_head(SubResponseHead(int(message["status"]), _header_tuple(message.get("headers"))))
+        elif kind == "http.response.body":
+            if not started:
+                raise AppMisbehaved("http.response.body sent before http.response.start")
+            if complete.is_set():
+                return  # late writes after the response ended are dropped, as servers do
+            more = bool(message.get("more_body", False))
+            if not more:
+                complete.set()
+            await on_body(bytes(message.get("body", b"")), more)
+        # other message types (trailers, pathsend, zerocopy) are not enabled in the child scope
+
+    await app(scope, receive, send)
+    if not started:
+        raise AppMisbehaved("the app returned without sending a response")
+    if not complete.is_set():
+        complete.set()
+        await on_body(b"", False)
+
+
+def _header_tuple(raw: Iterable[tuple[bytes, bytes]] | None) -> tuple[tuple[bytes, bytes], ...]:
+    if not raw:
+        return ()
+    return tuple((bytes(k).lower(), bytes(v)) for k, v in raw)
+
+
+async def _wait_either(first: anyio.Event, second: anyio.Event) -> None:
+    async with anyio.create_task_group() as tg:
+
+        async def _wait(event: anyio.Event) -> None:
+            await event.wait()
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(_wait, first)
+        tg.start_soon(_wait, second)
