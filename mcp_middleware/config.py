@@ -1,0 +1,41 @@
+"""Middleware options, validated and precomputed once (never per request)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+__all__ = ["LOCAL_HOSTS", "Settings"]
+
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    path: str = "/mcp"
+    name: str | None = None
+    version: str | None = None
+    instructions: str | None = None
+    # Hostnames (no port) the Host header may name; None = localhost names and the server's own address.
+    allowed_hosts: frozenset[str] | None = None
+    # Full origins ("https://app.example.com"); None = origins whose host passes the Host rule.
+    allowed_origins: frozenset[str] | None = None
+    max_body_bytes: int = 4 * 1024 * 1024
+    max_result_chars: int = 200_000
+    max_binary_bytes: int = 16 * 1024 * 1024
+    keepalive_interval: float = 15.0
+    call_timeout: float | None = None
+    forward_headers: frozenset[bytes] = field(
+        default_factory=lambda: frozenset({b"authorization", b"cookie", b"traceparent", b"tracestate"})
+    )
+
+    @property
+    def paths(self) -> frozenset[str]:
+        base = self.path.rstrip("/") or "/"
+        return frozenset({base, base + "/"}) if base != "/" else frozenset({"/"})
+
+
+def normalise_hosts(hosts: Sequence[str] | None) -> frozenset[str] | None:
+    if hosts is None:
+        return None
+    return frozenset(h.lower() for h in hosts)

@@ -1,0 +1,158 @@
+"""JSON-RPC framing: bytes in, messages out; results and errors out as bytes. The ONE serializer.
+
+Envelopes are checked by hand (cheap, and each fault needs its own JSON-RPC code); method params
+and results go through the official SDK's per-version wire types (``mcp_types.methods``), so a
+2025-03-26 client gets 2025-era shapes and a 2026-07-28 client gets ``resultType`` and friends.
+
+Deliberate differences from the SDK: the HTTP status of a JSON-RPC error depends on the era. In
+2026-07-28 the spec's table applies (-32601 → 404 and so on); in the handshake era every error in a
+well-formed request is answered with 200, because handshake clients read a 404 as "session
+expired" and re-initialize.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+from mcp_types import jsonrpc as codes
+from mcp_types.jsonrpc import ErrorData, JSONRPCError
+from mcp_types.methods import serialize_server_result
+
+__all__ = [
+    "ClientReply",
+    "Notification",
+    "ProtocolError",
+    "Request",
+    "RequestId",
+    "dumps",
+    "encode_error",
+    "encode_notification",
+    "encode_result",
+    "error_status",
+    "parse_message",
+    "parse_payload",
+]
+
+RequestId = str | int
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    id: RequestId
+    method: str
+    params: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    method: str
+    params: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientReply:
+    """A response the client sends to a server-initiated request (result or error)."""
+
+    id: RequestId
+    body: dict[str, Any]
+
+
+Message = Request | Notification | ClientReply
+
+
+class ProtocolError(Exception):
+    """A fault answered with a JSON-RPC error. ``id`` is filled in by whoever knows it."""
+
+    def __init__(self, code: int, message: str, data: Any = None, *, id: RequestId | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+        self.id = id
+
+
+# -32020..-32022 are 2026-07-28 codes; the handshake era never sees them.
+_MODERN_STATUS: Mapping[int, int] = {
+    codes.PARSE_ERROR: 400,
+    codes.INVALID_REQUEST: 400,
+    codes.INVALID_PARAMS: 400,
+    codes.HEADER_MISMATCH: 400,
+    codes.MISSING_REQUIRED_CLIENT_CAPABILITY: 400,
+    codes.UNSUPPORTED_PROTOCOL_VERSION: 400,
+    codes.METHOD_NOT_FOUND: 404,
+}
+_HANDSHAKE_STATUS: Mapping[int, int] = {codes.PARSE_ERROR: 400, codes.INVALID_REQUEST: 400}
+
+
+def error_status(code: int, era: Literal["handshake", "modern"]) -> int:
+    """The HTTP status that carries a JSON-RPC error with ``code`` (the one place this is decided)."""
+    table = _MODERN_STATUS if era == "modern" else _HANDSHAKE_STATUS
+    return table.get(code, 200)
+
+
+def parse_payload(body: bytes) -> Any:
+    """Decode JSON; invalid JSON or UTF-8 is a -32700 parse error."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(codes.PARSE_ERROR, f"Parse error: {exc}") from None
+
+
+def _valid_id(value: Any) -> bool:
+    return (isinstance(value, int) and not isinstance(value, bool)) or isinstance(value, str)
+
+
+def parse_message(obj: Any) -> Message:
+    """Classify one decoded JSON value as a request, notification or client reply (-32600 if none)."""
+    if not isinstance(obj, dict) or obj.get("jsonrpc") != "2.0":
+        raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: not a JSON-RPC 2.0 object")
+    raw_id = obj.get("id")
+    has_id = "id" in obj
+    if has_id and not _valid_id(raw_id):
+        raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: id must be a string or an integer")
+    method = obj.get("method")
+    if method is None:
+        if has_id and ("result" in obj) != ("error" in obj):
+            return ClientReply(raw_id, obj)
+        raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: missing method", id=raw_id)
+    if not isinstance(method, str):
+        raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: method must be a string", id=raw_id)
+    params = obj.get("params")
+    if params is not None and not isinstance(params, dict):
+        raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: params must be an object", id=raw_id)
+    if has_id:
+        return Request(raw_id, method, params)
+    return Notification(method, params)
+
+
+def dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj)
+
+
+def result_message(
+    request_id: RequestId, method: str, version: str, result: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Validate ``result`` against ``version``'s wire type for ``method`` and wrap it in a response."""
+    return {"jsonrpc": "2.0", "id": request_id, "result": serialize_server_result(method, version, result)}
+
+
+def encode_result(request_id: RequestId, method: str, version: str, result: Mapping[str, Any]) -> bytes:
+    return orjson.dumps(result_message(request_id, method, version, result))
+
+
+def error_message(error: ProtocolError) -> dict[str, Any]:
+    envelope = JSONRPCError(
+        jsonrpc="2.0", id=error.id, error=ErrorData(code=error.code, message=error.message, data=error.data)
+    )
+    return envelope.model_dump(mode="json", exclude={"error": {"data"}} if error.data is None else None)
+
+
+def encode_error(error: ProtocolError) -> bytes:
+    return orjson.dumps(error_message(error))
+
+
+def encode_notification(method: str, params: Mapping[str, Any]) -> bytes:
+    return orjson.dumps({"jsonrpc": "2.0", "method": method, "params": params})

@@ -1,0 +1,229 @@
+"""A route's HTTP response ──▶ MCP ``CallToolResult`` content, chunk by chunk.
+
+``ResponseCollector`` is fed the response head and then every body chunk as the route sends it.
+For text-like bodies each chunk yields the text that can be shown at once (a streamed token, or the
+``data`` of each complete event of an ``text/event-stream`` route); the caller turns those into
+progress notifications. ``result()`` builds the final result from everything collected:
+
+* JSON ──▶ the body as text, plus ``structuredContent`` when the tool has an output schema;
+* ``text/*`` and other textual types ──▶ text (event streams: the events' data joined by newlines);
+* ``image/*`` / ``audio/*`` ──▶ image / audio content, base64;
+* any other binary ──▶ an embedded resource blob;
+* 4xx/5xx ──▶ ``isError: true`` with the status and the route's error detail, so the model can
+  correct itself.
+
+Text beyond ``max_text`` characters is cut with an explicit marker; binary beyond ``max_binary``
+bytes raises :class:`ResultTooLarge` (the caller stops the route and reports it).
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+
+from .dispatch import SubResponseHead
+
+__all__ = ["ResponseCollector", "ResultTooLarge", "error_result", "text_result"]
+
+_TEXTUAL = frozenset(
+    {
+        b"application/xml",
+        b"application/javascript",
+        b"application/x-ndjson",
+        b"application/ndjson",
+        b"application/jsonl",
+        b"application/yaml",
+        b"application/x-yaml",
+        b"application/x-www-form-urlencoded",
+    }
+)
+
+
+class ResultTooLarge(Exception):
+    pass
+
+
+def text_result(text: str, *, is_error: bool = False) -> dict[str, Any]:
+    result: dict[str, Any] = {"content": [{"type": "text", "text": text}]}
+    if is_error:
+        result["isError"] = True
+    return result
+
+
+def error_result(text: str) -> dict[str, Any]:
+    return text_result(text, is_error=True)
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+class _EventParser:
+    """Incremental parser for a route's own ``text/event-stream`` body (WHATWG §9.2.6)."""
+
+    __slots__ = ("_data", "_pending")
+
+    def __init__(self) -> None:
+        self._pending = ""
+        self._data: list[str] = []
+
+    def feed(self, text: str) -> list[str]:
+        """Return the ``data`` of every event completed by ``text``."""
+        events: list[str] = []
+        lines = (self._pending + text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        self._pending = lines.pop()
+        for line in lines:
+            if line == "":
+                if self._data:
+                    events.append("\n".join(self._data))
+                    self._data = []
+            elif line.startswith("data"):
+                field, _, value = line.partition(":")
+                if field == "data":
+                    self._data.append(value[1:] if value.startswith(" ") else value)
+        return events
+
+    def flush(self) -> list[str]:
+        tail = self.feed("\n\n") if self._pending or self._data else []
+        return tail
+
+
+class ResponseCollector:
+    """Collects one sub-response; see the module docstring."""
+
+    def __init__(self, *, uri: str, structured: bool, max_text: int, max_binary: int) -> None:
+        self._uri = uri
+        self._structured = structured
+        self._max_text = max_text
+        self._max_binary = max_binary
+        self.status = 0
+        self._mime = ""
+        self._kind = "text"
+        self._decoder: codecs.IncrementalDecoder | None = None
+        self._events: _EventParser | None = None
+        self._parts: list[str] = []
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._dropped = 0
+
+    @property
+    def streamable(self) -> bool:
+        """True when chunks are text that can be shown as they arrive."""
+        return self._kind in ("text", "events")
+
+    def head(self, head: SubResponseHead) -> None:
+        self.status = head.status
+        raw = head.header(b"content-type") or b""
+        mime, _, params = raw.partition(b";")
+        mime = mime.strip().lower()
+        self._mime = mime.decode("latin-1")
+        charset = "utf-8"
+        for param in params.split(b";"):
+            key, _, value = param.strip().partition(b"=")
+            if key.lower() == b"charset" and value:
+                charset = value.strip(b'"').decode("latin-1")
+        self._kind = self._classify(mime)
+        if self._kind in ("text", "json", "events"):
+            try:
+                self._decoder = codecs.getincrementaldecoder(charset)(errors="replace")
+            except LookupError:
+                self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        if self._kind == "events":
+            self._events = _EventParser()
+
+    @staticmethod
+    def _classify(mime: bytes) -> str:
+        if mime == b"text/event-stream":
+            return "events"
+        if mime == b"application/json" or mime.endswith(b"+json"):
+            return "json"
+        if not mime or mime.startswith(b"text/") or mime in _TEXTUAL or mime.endswith(b"+xml"):
+            return "text"
+        if mime.startswith(b"image/"):
+            return "image"
+        if mime.startswith(b"audio/"):
+            return "audio"
+        return "binary"
+
+    def feed(self, chunk: bytes, more: bool) -> list[str]:
+        """Store ``chunk``; return the pieces of text it completes (for progress messages)."""
+        if self._decoder is None:
+            self._size += len(chunk)
+            if self._size > self._max_binary:
+                raise ResultTooLarge(f"the response exceeded the {self._max_binary}-byte limit")
+            self._chunks.append(chunk)
+            return []
+        text = self._decoder.decode(chunk, final=not more)
+        if self._events is not None:
+            pieces = self._events.feed(text)
+            if not more:
+                pieces += self._events.flush()
+            for piece in pieces:
+                self._store(piece if not self._parts else "\n" + piece)
+            return pieces
+        self._store(text)
+        return [text] if text else []
+
+    def _store(self, text: str) -> None:
+        room = self._max_text - self._size
+        if room >= len(text):
+            self._parts.append(text)
+            self._size += len(text)
+            return
+        if room > 0:
+            self._parts.append(text[:room])
+            self._size += room
+        self._dropped += len(text) - max(room, 0)
+
+    def text(self) -> str:
+        body = "".join(self._parts)
+        if self._dropped:
+            body += f"\n[truncated: {self._dropped} more characters were not included]"
+        return body
+
+    def result(self) -> dict[str, Any]:
+        if self.status >= 400:
+            return self._error()
+        if self._decoder is None:
+            return {"content": [self._binary_block()]}
+        text = self.text()
+        result: dict[str, Any] = {"content": [{"type": "text", "text": text}]}
+        if self._kind == "json" and self._structured and not self._dropped:
+            try:
+                value = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                value = None
+            if isinstance(value, dict):
+                result["structuredContent"] = value
+        if not text and self.status != 200:
+            result["content"][0]["text"] = f"{self.status} {_reason(self.status)}".strip()
+        return result
+
+    def _binary_block(self) -> dict[str, Any]:
+        data = base64.b64encode(b"".join(self._chunks)).decode("ascii")
+        if self._kind in ("image", "audio"):
+            return {"type": self._kind, "data": data, "mimeType": self._mime}
+        return {"type": "resource", "resource": {"uri": self._uri, "mimeType": self._mime, "blob": data}}
+
+    def _error(self) -> dict[str, Any]:
+        detail = self.text() if self._decoder is not None else f"<{self._size} bytes of {self._mime}>"
+        if self._kind == "json":
+            try:
+                value = orjson.loads(detail)
+            except orjson.JSONDecodeError:
+                value = None
+            if isinstance(value, dict) and "detail" in value:
+                detail = (
+                    orjson.dumps(value["detail"]).decode()
+                    if not isinstance(value["detail"], str)
+                    else value["detail"]
+                )
+        head = f"HTTP {self.status} {_reason(self.status)}".strip()
+        return error_result(f"{head}: {detail}" if detail else head)

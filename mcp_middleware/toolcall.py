@@ -1,0 +1,223 @@
+"""One ``tools/call``: run the route in-process, stream its output as progress, build the result.
+
+The route runs in this task, under a cancel scope that three things can cancel: the client closing
+the response stream (2026-07-28), a ``notifications/cancelled`` for this request id (handshake era,
+separate POST), and the optional per-call timeout. A small watcher task reads the real ``receive``
+for ``http.disconnect`` and sends SSE keep-alives (plus a progress heartbeat when the client gave a
+token) while the route is silent. Chunks go straight from the route's ``send`` to the client's:
+the route cannot run ahead of a slow client, so memory stays bounded without a queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import anyio
+from starlette.types import ASGIApp, Message, Scope
+
+from .catalog import ArgumentError, ToolSpec
+from .dispatch import AppMisbehaved, Disconnect, SubResponseHead, run_subrequest
+from .results import ResponseCollector, ResultTooLarge, error_result
+
+__all__ = ["CallLimits", "CallRegistry", "Outbox", "run_tool"]
+
+logger = logging.getLogger(__name__)
+
+
+class Outbox(Protocol):
+    """Where a call's notifications go (the transport decides JSON vs SSE)."""
+
+    async def notify(self, method: str, params: Mapping[str, Any]) -> None: ...
+
+    async def keepalive(self) -> None: ...
+
+    def abandon(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CallLimits:
+    keepalive_interval: float
+    timeout: float | None
+    max_text: int
+    max_binary: int
+
+
+@dataclass(slots=True)
+class _Handle:
+    scope: anyio.CancelScope
+    disconnect: Disconnect
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        self.disconnect.set()
+        self.scope.cancel()
+
+
+@dataclass(slots=True)
+class CallRegistry:
+    """In-flight calls of this process, for handshake-era ``notifications/cancelled``.
+
+    Keyed by (caller key, request id): the endpoint is stateless, so the caller key (derived from
+    the credentials the client sends) stands in for the session that request ids are unique in.
+    """
+
+    _calls: dict[tuple[str, Any], _Handle] = field(default_factory=dict)
+
+    def cancel(self, key: str, request_id: Any) -> bool:
+        handle = self._calls.get((key, request_id))
+        if handle is None:
+            return False
+        handle.cancel()
+        return True
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+
+@dataclass(slots=True)
+class _Progress:
+    outbox: Outbox
+    token: str | int | None
+    count: int = 0
+    last: float = field(default_factory=anyio.current_time)
+    streaming: bool = False
+
+    async def chunk(self, text: str) -> None:
+        self.streaming = True
+        await self._send(text)
+
+    async def heartbeat(self) -> None:
+        if self.token is None:
+            await self.outbox.keepalive()
+        else:
+            await self.outbox.keepalive()
+            await self._send(None)
+
+    async def _send(self, message: str | None) -> None:
+        self.last = anyio.current_time()
+        if self.token is None:
+            return
+        self.count += 1
+        params: dict[str, Any] = {"progressToken": self.token, "progress": self.count}
+        if message is not None:
+            params["message"] = message
+        await self.outbox.notify("notifications/progress", params)
+
+
+async def _watch(
+    receive: Callable[[], Awaitable[Message]], progress: _Progress, interval: float, gone: Callable[[], None]
+) -> None:
+    """Until cancelled: report the client going away; keep a silent stream alive."""
+    while True:
+        wait = (
+            max(progress.last + interval - anyio.current_time(), 0.0) if math.isfinite(interval) else math.inf
+        )
+        with anyio.move_on_after(wait):
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                gone()
+                return
+            continue
+        await progress.heartbeat()
+
+
+async def run_tool(
+    app: ASGIApp,
+    parent: Scope,
+    receive: Callable[[], Awaitable[Message]],
+    spec: ToolSpec,
+    arguments: Mapping[str, Any],
+    *,
+    forwarded: tuple[tuple[bytes, bytes], ...],
+    outbox: Outbox,
+    token: str | int | None,
+    limits: CallLimits,
+    registry: CallRegistry,
+    key: tuple[str, Any],
+) -> dict[str, Any] | None:
+    """The ``CallToolResult`` for one call, or None when the call was cancelled (send nothing)."""
+    try:
+        sub = spec.build_request(arguments, forwarded)
+    except ArgumentError as exc:
+        return error_result(f"Invalid arguments for tool {spec.name!r}: {exc}")
+    collector = ResponseCollector(
+        uri=f"{parent.get('scheme', 'http')}://app{sub.path}",
+        structured=spec.has_output_schema,
+        max_text=limits.max_text,
+        max_binary=limits.max_binary,
+    )
+    progress = _Progress(outbox, token)
+
+    async def on_head(head: SubResponseHead) -> None:
+        collector.head(head)
+
+    async def on_body(chunk: bytes, more: bool) -> None:
+        for piece in collector.feed(chunk, more):
+            if collector.streamable and (more or progress.streaming):
+                await progress.chunk(piece)
+
+    handle = _Handle(anyio.CancelScope(), Disconnect())
+    outcome: dict[str, Any] | None = None
+    registry._calls[key] = handle
+    try:
+        async with anyio.create_task_group() as tg:
+
+            def gone() -> None:
+                outbox.abandon()
+                handle.cancel()
+
+            tg.start_soon(_watch, receive, progress, limits.keepalive_interval, gone)
+            outcome = await _guarded(app, parent, sub, on_head, on_body, handle, limits.timeout, spec.name)
+            tg.cancel_scope.cancel()
+    finally:
+        if registry._calls.get(key) is handle:
+            del registry._calls[key]
+    if handle.cancelled:
+        return None
+    return outcome if outcome is not None else collector.result()
+
+
+async def _guarded(
+    app: ASGIApp,
+    parent: Scope,
+    sub: Any,
+    on_head: Callable[[SubResponseHead], Awaitable[None]],
+    on_body: Callable[[bytes, bool], Awaitable[None]],
+    handle: _Handle,
+    timeout: float | None,
+    name: str,
+) -> dict[str, Any] | None:
+    """Run the route; map what can go wrong to an error result (None = ran to completion)."""
+    with handle.scope:
+        try:
+            with anyio.fail_after(timeout) if timeout is not None else _nothing():
+                await run_subrequest(
+                    app, parent, sub, on_head=on_head, on_body=on_body, disconnect=handle.disconnect
+                )
+            return None
+        except TimeoutError:
+            handle.disconnect.set()
+            return error_result(f"Tool {name!r} timed out after {timeout:g} s and was cancelled.")
+        except ResultTooLarge as exc:
+            handle.disconnect.set()
+            return error_result(f"Tool {name!r} failed: {exc}.")
+        except AppMisbehaved as exc:
+            logger.error("route for tool %s broke the ASGI contract: %s", name, exc)
+            return error_result(f"Tool {name!r} failed: the route did not produce a valid HTTP response.")
+        except Exception as exc:
+            logger.exception("route for tool %s raised", name)
+            return error_result(f"Tool {name!r} failed: the route raised {type(exc).__name__}.")
+    return None
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None

@@ -1,0 +1,1 @@
+"""HTTP framing for the MCP endpoint: both protocol eras on one path, chosen per request."""

@@ -1,0 +1,265 @@
+"""Shared HTTP plumbing for both eras: request checks, capped body read, the per-request responder.
+
+``Responder`` is the one place that writes to the client. It answers with plain JSON unless
+something is streamed first, in which case it switches to SSE at that moment (head with
+``X-Accel-Buffering: no``, then one event per message) and sends the final message as the last
+event. After the client is gone nothing more is written.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import anyio
+from mcp_types import jsonrpc as codes
+from pydantic import ValidationError
+from starlette.datastructures import Headers
+from starlette.types import Receive, Scope, Send
+
+from ..config import LOCAL_HOSTS, Settings
+from ..handlers import Call, Server
+from ..jsonrpc import (
+    ProtocolError,
+    dumps,
+    encode_error,
+    encode_notification,
+    encode_result,
+    error_message,
+    error_status,
+)
+from ..sse import KEEPALIVE, SSE_HEADERS, encode_event
+
+__all__ = [
+    "NullOutbox",
+    "Responder",
+    "StreamOutbox",
+    "caller_key",
+    "check_request",
+    "forwarded_headers",
+    "plain",
+    "read_body",
+    "serve_request",
+]
+
+logger = logging.getLogger(__name__)
+
+_JSON = (b"content-type", b"application/json")
+
+
+async def plain(
+    send: Send, status: int, body: bytes = b"", headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    head = list(headers)
+    if body:
+        head.append(_JSON)
+    head.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _host_only(value: str) -> str:
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[: value.find("]") + 1]
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def _hosts_for(scope: Scope, settings: Settings) -> frozenset[str] | None:
+    if settings.allowed_hosts is not None:
+        return None if "*" in settings.allowed_hosts else settings.allowed_hosts
+    server = scope.get("server")
+    own = {str(server[0]).lower()} if server else set()
+    return LOCAL_HOSTS | own
+
+
+def _origin_ok(origin: str, hosts: frozenset[str] | None, settings: Settings) -> bool:
+    if settings.allowed_origins is not None:
+        return "*" in settings.allowed_origins or origin.rstrip("/") in settings.allowed_origins
+    if hosts is None:
+        return True
+    _, sep, rest = origin.partition("://")
+    return bool(sep) and _host_only(rest.split("/", 1)[0]) in hosts
+
+
+def _accepts(accept: str, wanted: str) -> bool:
+    major = wanted.split("/", 1)[0]
+    for part in accept.split(","):
+        media = part.split(";", 1)[0].strip().lower()
+        if media in (wanted, "*/*", f"{major}/*"):
+            return True
+    return False
+
+
+def check_request(scope: Scope, headers: Headers, settings: Settings) -> tuple[int, str] | None:
+    """Transport-level checks in the order the spec implies; returns (status, message) to refuse."""
+    hosts = _hosts_for(scope, settings)
+    host = headers.get("host")
+    if hosts is not None and host is not None and _host_only(host) not in hosts:
+        return 403, "Forbidden: Host not allowed"
+    origin = headers.get("origin")
+    if origin is not None and not _origin_ok(origin, hosts, settings):
+        return 403, "Forbidden: Origin not allowed"
+    accept = headers.get("accept", "")
+    if not (_accepts(accept, "application/json") and _accepts(accept, "text/event-stream")):
+        return 406, "Not Acceptable: the client must accept both application/json and text/event-stream"
+    ctype = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if ctype != "application/json":
+        return 415, "Unsupported Media Type: the body must be application/json"
+    return None
+
+
+async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes | None:
+    """The whole request body, or None when it exceeds ``limit`` (checked before reading when known)."""
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise anyio.get_cancelled_exc_class()()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        parts.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(parts)
+
+
+class Responder:
+    """Writes the one answer to a POST: JSON, 202, or an SSE stream begun on the first event."""
+
+    __slots__ = ("_lock", "_send", "closed", "started", "streaming")
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self._lock = anyio.Lock()
+        self.started = False
+        self.streaming = False
+        self.closed = False
+
+    async def json(self, payload: bytes, status: int = 200) -> None:
+        if not self.started and not self.closed:
+            self.started = True
+            await plain(self._send, status, payload)
+
+    async def error(self, error: ProtocolError, era: Any) -> None:
+        await self.json(encode_error(error), error_status(error.code, era))
+
+    async def accepted(self) -> None:
+        if not self.started:
+            self.started = True
+            await plain(self._send, 202)
+
+    async def _ensure_stream(self) -> None:
+        if not self.started:
+            self.started = self.streaming = True
+            await self._send({"type": "http.response.start", "status": 200, "headers": list(SSE_HEADERS)})
+
+    async def event(self, payload: bytes) -> None:
+        """Send one JSON-RPC message as an SSE event, switching to SSE if this is the first."""
+        async with self._lock:
+            if self.closed or (self.started and not self.streaming):
+                return
+            await self._ensure_stream()
+            await self._send({"type": "http.response.body", "body": encode_event(payload), "more_body": True})
+
+    async def keepalive(self) -> None:
+        async with self._lock:
+            if self.closed or (self.started and not self.streaming):
+                return
+            await self._ensure_stream()
+            await self._send({"type": "http.response.body", "body": KEEPALIVE, "more_body": True})
+
+    async def finish(self, payload: bytes | None, status: int = 200) -> None:
+        """The final message: the last SSE event (then end of stream), or a plain JSON reply."""
+        async with self._lock:
+            if self.closed:
+                return
+            if not self.streaming:
+                if payload is None:
+                    await self._ensure_stream()
+                else:
+                    self.started = True
+                    self.closed = True
+                    await plain(self._send, status, payload)
+                    return
+            body = encode_event(payload) if payload is not None else b""
+            self.closed = True
+            await self._send({"type": "http.response.body", "body": body, "more_body": False})
+
+    def abandon(self) -> None:
+        """The client went away: from now on nothing is written."""
+        self.closed = True
+
+
+def error_body(error: ProtocolError) -> bytes:
+    return dumps(error_message(error))
+
+
+class StreamOutbox:
+    """The handlers' view of a responder: notifications become SSE events on this response."""
+
+    __slots__ = ("_responder",)
+
+    def __init__(self, responder: Responder) -> None:
+        self._responder = responder
+
+    async def notify(self, method: str, params: Any) -> None:
+        await self._responder.event(encode_notification(method, params))
+
+    async def keepalive(self) -> None:
+        await self._responder.keepalive()
+
+    def abandon(self) -> None:
+        self._responder.abandon()
+
+
+class NullOutbox:
+    """For calls inside a JSON-RPC batch, whose replies are one JSON array: nothing is streamed."""
+
+    async def notify(self, method: str, params: Any) -> None:
+        return None
+
+    async def keepalive(self) -> None:
+        return None
+
+    def abandon(self) -> None:
+        return None
+
+
+def forwarded_headers(scope: Scope, names: frozenset[bytes]) -> tuple[tuple[bytes, bytes], ...]:
+    return tuple((k.lower(), v) for k, v in scope["headers"] if k.lower() in names)
+
+
+def caller_key(headers: Headers) -> str:
+    """Who is calling, as far as a stateless endpoint can tell (for notifications/cancelled)."""
+    return str(hash(headers.get("authorization", "")))
+
+
+Decorate = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+async def serve_request(server: Server, call: Call, responder: Responder, decorate: Decorate) -> None:
+    """Run one request through the handlers and write its one answer (result or error)."""
+    req = call.request
+    try:
+        result = await server.handle(call)
+        if result is None:  # cancelled: the spec says send nothing for it
+            await responder.finish(None)
+            return
+        payload = encode_result(req.id, req.method, call.version, decorate(req.method, result))
+    except ProtocolError as exc:
+        exc.id = req.id
+        await responder.finish(encode_error(exc), error_status(exc.code, call.era))
+        return
+    except ValidationError:
+        logger.exception("result of %s does not fit the %s schema", req.method, call.version)
+        error = ProtocolError(codes.INTERNAL_ERROR, "Internal error: invalid result", id=req.id)
+        await responder.finish(encode_error(error), error_status(error.code, call.era))
+        return
+    await responder.finish(payload)

@@ -1,0 +1,73 @@
+"""The MCP endpoint: refuse what is not a well-formed POST, then pick the era for this request.
+
+Era rule (clients.md §1, spec versioning.mdx): ``initialize`` is the handshake era unless it carries
+the 2026 ``_meta`` envelope (then it is a removed method, 404). Otherwise
+a request is 2026-07-28 when its ``MCP-Protocol-Version`` header names something other than a
+handshake revision, or when it has no header but carries the modern ``_meta`` envelope; everything
+else is the handshake era (VS Code sends no version header at all).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp_types import PROTOCOL_VERSION_META_KEY
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from starlette.datastructures import Headers
+from starlette.types import Receive, Scope, Send
+
+from ..handlers import Server
+from ..jsonrpc import ProtocolError, encode_error, parse_payload
+from . import handshake, modern
+from ._http import check_request, plain, read_body
+
+__all__ = ["is_modern", "serve"]
+
+_ALLOW = [(b"allow", b"POST")]
+
+
+def _has_envelope(payload: Any) -> bool:
+    params = payload.get("params") if isinstance(payload, dict) else None
+    meta = params.get("_meta") if isinstance(params, dict) else None
+    return isinstance(meta, dict) and PROTOCOL_VERSION_META_KEY in meta
+
+
+def is_modern(headers: Headers, payload: Any) -> bool:
+    if isinstance(payload, dict) and payload.get("method") == "initialize":
+        # A handshake is never refused, whatever its headers say; only an initialize wrapped in
+        # the 2026 envelope is a 2026 request (and gets the spec's 404 for a removed method).
+        return _has_envelope(payload)
+    version = headers.get("mcp-protocol-version")
+    if version is not None:
+        return version.strip() not in HANDSHAKE_PROTOCOL_VERSIONS
+    return _has_envelope(payload)
+
+
+def _refusal(status: int, message: str) -> bytes:
+    """HTTP-level refusals still carry an id-less JSON-RPC error body (transports.mdx allows it)."""
+    return encode_error(ProtocolError(-32600, message))
+
+
+async def serve(server: Server, scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["method"] != "POST":
+        # No standalone GET stream and no sessions to DELETE (transports.mdx §Listening, §Sessions).
+        await plain(send, 405, _refusal(405, "Method Not Allowed: the MCP endpoint takes POST"), _ALLOW)
+        return
+    headers = Headers(scope=scope)
+    refused = check_request(scope, headers, server.settings)
+    if refused is not None:
+        await plain(send, refused[0], _refusal(*refused))
+        return
+    body = await read_body(receive, headers, server.settings.max_body_bytes)
+    if body is None:
+        limit = server.settings.max_body_bytes
+        await plain(send, 413, _refusal(413, f"Payload Too Large: the body exceeds {limit} bytes"))
+        return
+    try:
+        payload = parse_payload(body)
+    except ProtocolError as exc:
+        await plain(send, 400, encode_error(exc))
+        return
+    server.prepare(scope)
+    era = modern if is_modern(headers, payload) else handshake
+    await era.serve(server, scope, receive, send, headers, payload)

@@ -1,0 +1,145 @@
+"""Handshake era (2024-11-05 … 2025-11-25): ``initialize``, version header defaults, batches, 202s.
+
+Stateless by design: no ``Mcp-Session-Id`` is minted or required, every POST stands alone. The
+negotiated version is read from ``MCP-Protocol-Version`` on each request (absent = 2025-03-26,
+transports.mdx §Protocol Version Header). ``initialize`` is never refused with a 4xx: VS Code would
+take that as a sign of the old SSE transport. Differences from the spec, on purpose: a
+``MCP-Protocol-Version`` value we do not know never reaches this module (the router sends it to the
+2026-07-28 path, which answers it properly), so this era has no 400 for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp_types import jsonrpc as codes
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from starlette.datastructures import Headers
+from starlette.types import Receive, Scope, Send
+
+from ..handlers import Call, Server, negotiate
+from ..jsonrpc import (
+    ClientReply,
+    Notification,
+    ProtocolError,
+    Request,
+    dumps,
+    error_message,
+    parse_message,
+    result_message,
+)
+from ._http import NullOutbox, Responder, StreamOutbox, caller_key, forwarded_headers, serve_request
+
+__all__ = ["serve"]
+
+DEFAULT_VERSION = "2025-03-26"
+_BATCH_VERSIONS = frozenset({"2024-11-05", "2025-03-26"})
+
+
+def _unchanged(method: str, result: dict[str, Any]) -> dict[str, Any]:
+    return result
+
+
+def header_version(headers: Headers) -> str:
+    value = headers.get("mcp-protocol-version")
+    return value if value in HANDSHAKE_PROTOCOL_VERSIONS else DEFAULT_VERSION
+
+
+async def serve(
+    server: Server, scope: Scope, receive: Receive, send: Send, headers: Headers, payload: Any
+) -> None:
+    responder = Responder(send)
+    version = header_version(headers)
+    if isinstance(payload, list):
+        await _batch(server, scope, receive, headers, payload, version, responder)
+        return
+    try:
+        message = parse_message(payload)
+    except ProtocolError as exc:
+        await responder.error(exc, "handshake")
+        return
+    if isinstance(message, Notification):
+        _notification(server, headers, message)
+        await responder.accepted()
+        return
+    if isinstance(message, ClientReply):
+        await responder.accepted()
+        return
+    if message.method == "initialize":
+        version = negotiate((message.params or {}).get("protocolVersion"))
+    call = _call(scope, receive, headers, message, version, StreamOutbox(responder), server)
+    await serve_request(server, call, responder, _unchanged)
+
+
+def _call(
+    scope: Scope, receive: Receive, headers: Headers, req: Request, version: str, outbox: Any, server: Server
+) -> Call:
+    return Call(
+        request=req,
+        era="handshake",
+        version=version,
+        scope=scope,
+        receive=receive,
+        outbox=outbox,
+        forwarded=forwarded_headers(scope, server.settings.forward_headers),
+        caller=caller_key(headers),
+    )
+
+
+def _notification(server: Server, headers: Headers, message: Notification) -> None:
+    # basic/utilities/cancellation.mdx: stop the work and send no response for it.
+    if message.method == "notifications/cancelled" and message.params:
+        server.cancel(caller_key(headers), message.params.get("requestId"))
+
+
+async def _batch(
+    server: Server,
+    scope: Scope,
+    receive: Receive,
+    headers: Headers,
+    items: list[Any],
+    version: str,
+    responder: Responder,
+) -> None:
+    """2025-03-26 §Sending Messages: a POST may carry a batch; later revisions removed batching."""
+    if version not in _BATCH_VERSIONS or not items:
+        reason = "an empty batch" if items else "a batch"
+        if version not in _BATCH_VERSIONS:
+            reason = f"JSON-RPC batches (not allowed in protocol {version})"
+        await responder.error(ProtocolError(codes.INVALID_REQUEST, f"Invalid request: {reason}"), "handshake")
+        return
+    replies: list[dict[str, Any]] = []
+    for item in items:
+        reply = await _batch_item(server, scope, receive, headers, item, version)
+        if reply is not None:
+            replies.append(reply)
+    if replies:
+        await responder.json(dumps(replies))
+    else:
+        await responder.accepted()
+
+
+async def _batch_item(
+    server: Server, scope: Scope, receive: Receive, headers: Headers, item: Any, version: str
+) -> dict[str, Any] | None:
+    try:
+        message = parse_message(item)
+        if isinstance(message, Notification):
+            _notification(server, headers, message)
+            return None
+        if isinstance(message, ClientReply):
+            return None
+        if message.method == "initialize":
+            raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: initialize cannot be batched")
+        call = _call(scope, receive, headers, message, version, NullOutbox(), server)
+        result = await server.handle(call)
+        if result is None:
+            return None
+        return result_message(message.id, message.method, version, result)
+    except ProtocolError as exc:
+        if exc.id is None and isinstance(item, dict):
+            candidate = item.get("id")
+            exc.id = (
+                candidate if isinstance(candidate, str | int) and not isinstance(candidate, bool) else None
+            )
+        return error_message(exc)

@@ -1,0 +1,172 @@
+"""2026-07-28: stateless requests, each carrying its own ``_meta`` envelope and routing headers.
+
+The validation ladder follows basic/index.mdx and transports/streamable-http.mdx, in the order the
+conformance suite pins: envelope keys present (-32602), then headers against the body (-32020:
+``MCP-Protocol-Version``, ``Mcp-Method``, ``Mcp-Name``; names case-insensitive, values
+case-sensitive, ``=?base64?…?=`` decoded), then the version served (-32022 with
+``data.supported``/``data.requested``). ``Mcp-Session-Id`` and ``Last-Event-ID`` are ignored. Every
+result carries ``resultType`` and the server's identity in ``_meta``; list results carry caching
+hints (server/utilities/caching.mdx).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from mcp_types import (
+    CLIENT_CAPABILITIES_META_KEY,
+    LOG_LEVEL_META_KEY,
+    PROTOCOL_VERSION_META_KEY,
+    SERVER_INFO_META_KEY,
+)
+from mcp_types import jsonrpc as codes
+from mcp_types.methods import CACHEABLE_METHODS
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from starlette.datastructures import Headers
+from starlette.types import Receive, Scope, Send
+
+from ..handlers import Call, Server
+from ..jsonrpc import ClientReply, Notification, ProtocolError, Request, parse_message
+from ._http import Responder, StreamOutbox, caller_key, forwarded_headers, serve_request
+
+__all__ = ["serve"]
+
+_NAME_PARAM = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+_ROUTING = frozenset({b"mcp-protocol-version", b"mcp-method", b"mcp-name"})
+_SENTINEL = re.compile(r"=\?base64\?(.*)\?=")
+_LOG_LEVELS = frozenset({"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"})
+LIST_TTL_MS = 60_000
+
+
+def decode_header(value: str | None) -> str | None:
+    """SEP-2243: a value of the exact form ``=?base64?…?=`` is base64 UTF-8; None if malformed."""
+    if value is None:
+        return None
+    value = value.strip(" \t")
+    match = _SENTINEL.fullmatch(value)
+    if match is None:
+        return value
+    try:
+        raw = base64.b64decode(match.group(1), validate=True)
+        return raw.decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+def _mismatch(what: str) -> ProtocolError:
+    return ProtocolError(codes.HEADER_MISMATCH, f"Header mismatch: {what}")
+
+
+def _check_envelope(req: Request) -> Mapping[str, Any]:
+    meta = (req.params or {}).get("_meta")
+    if not isinstance(meta, Mapping):
+        raise ProtocolError(
+            codes.INVALID_PARAMS,
+            f"Invalid params: params._meta must carry {PROTOCOL_VERSION_META_KEY!r} and "
+            f"{CLIENT_CAPABILITIES_META_KEY!r}",
+        )
+    missing = [k for k in (PROTOCOL_VERSION_META_KEY, CLIENT_CAPABILITIES_META_KEY) if k not in meta]
+    if missing:
+        raise ProtocolError(
+            codes.INVALID_PARAMS, f"Invalid params: params._meta is missing {', '.join(missing)}"
+        )
+    if not isinstance(meta[CLIENT_CAPABILITIES_META_KEY], Mapping):
+        raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: client capabilities must be an object")
+    level = meta.get(LOG_LEVEL_META_KEY)
+    if level is not None and level not in _LOG_LEVELS:
+        raise ProtocolError(codes.INVALID_PARAMS, f"Invalid params: unknown log level {level!r}")
+    return meta
+
+
+def _check_headers(scope: Scope, headers: Headers, req: Request, meta: Mapping[str, Any]) -> None:
+    seen: set[bytes] = set()
+    for key, _ in scope["headers"]:
+        name = key.lower()
+        if name in _ROUTING:
+            if name in seen:
+                raise _mismatch(f"{name.decode()} appears more than once")
+            seen.add(name)
+    version = headers.get("mcp-protocol-version")
+    if version is None or version.strip() != meta[PROTOCOL_VERSION_META_KEY]:
+        raise _mismatch("MCP-Protocol-Version does not match params._meta")
+    method = headers.get("mcp-method")
+    if method is None or method.strip() != req.method:
+        raise _mismatch("Mcp-Method does not match the body's method")
+    field = _NAME_PARAM.get(req.method)
+    if field is None:
+        return
+    expected = (req.params or {}).get(field)
+    if decode_header(headers.get("mcp-name")) != expected:
+        raise _mismatch(f"Mcp-Name does not match params.{field}")
+
+
+def _check_version(meta: Mapping[str, Any]) -> str:
+    requested = meta[PROTOCOL_VERSION_META_KEY]
+    if not isinstance(requested, str):
+        raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: the protocol version must be a string")
+    if requested not in MODERN_PROTOCOL_VERSIONS:
+        raise ProtocolError(
+            codes.UNSUPPORTED_PROTOCOL_VERSION,
+            f"Unsupported protocol version: {requested}",
+            {"supported": list(MODERN_PROTOCOL_VERSIONS), "requested": requested},
+        )
+    return requested
+
+
+def _decorator(server: Server, private: bool) -> Any:
+    def decorate(method: str, result: dict[str, Any]) -> dict[str, Any]:
+        result.setdefault("resultType", "complete")
+        meta = dict(result.get("_meta") or {})
+        meta[SERVER_INFO_META_KEY] = server.info
+        result["_meta"] = meta
+        if method in CACHEABLE_METHODS and result["resultType"] == "complete":
+            result.setdefault("ttlMs", LIST_TTL_MS)
+            result.setdefault("cacheScope", "private" if private else "public")
+        return result
+
+    return decorate
+
+
+async def serve(
+    server: Server, scope: Scope, receive: Receive, send: Send, headers: Headers, payload: Any
+) -> None:
+    responder = Responder(send)
+    try:
+        if isinstance(payload, list):
+            raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: batches are not part of 2026-07-28")
+        message = parse_message(payload)
+        if isinstance(message, ClientReply):
+            raise ProtocolError(
+                codes.INVALID_REQUEST, "Invalid request: clients do not send responses in 2026-07-28"
+            )
+        if isinstance(message, Notification):
+            await responder.accepted()
+            return
+        meta = _check_envelope(message)
+        _check_headers(scope, headers, message, meta)
+        version = _check_version(meta)
+    except ProtocolError as exc:
+        if exc.id is None and isinstance(payload, dict):
+            candidate = payload.get("id")
+            exc.id = (
+                candidate if isinstance(candidate, str | int) and not isinstance(candidate, bool) else None
+            )
+        await responder.error(exc, "modern")
+        return
+    call = Call(
+        request=message,
+        era="modern",
+        version=version,
+        scope=scope,
+        receive=receive,
+        outbox=StreamOutbox(responder),
+        forwarded=forwarded_headers(scope, server.settings.forward_headers),
+        caller=caller_key(headers),
+    )
+    # The tool list does not depend on the caller today, so it is "public"; results of a call
+    # that carried credentials are marked private (caching.mdx: private when auth may matter).
+    await serve_request(server, call, responder, _decorator(server, "authorization" in headers))

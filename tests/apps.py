@@ -1,0 +1,148 @@
+"""FastAPI apps the tests drive. Streaming routes are gated by events the tests control."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import anyio
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Response
+from fastapi.responses import StreamingResponse
+from fastapi.sse import EventSourceResponse as FastAPIEventSource
+from pydantic import BaseModel
+from sse_starlette import EventSourceResponse as StarletteEventSource
+
+from mcp_middleware import MCPMiddleware
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c63f8cfc0f01f0005050200"
+    "5fc8f1d20000000049454e44ae426082"
+)
+
+
+class Thing(BaseModel):
+    id: int
+    name: str
+    q: str | None = None
+
+
+class NewThing(BaseModel):
+    name: str
+    size: int = 1
+
+
+@dataclass
+class Gates:
+    """Lets a test hold a streaming route between chunks and see whether it was cancelled."""
+
+    release: list[anyio.Event] = field(default_factory=lambda: [anyio.Event() for _ in range(8)])
+    produced: list[anyio.Event] = field(default_factory=lambda: [anyio.Event() for _ in range(8)])
+    cancelled: anyio.Event = field(default_factory=anyio.Event)
+    finished: anyio.Event = field(default_factory=anyio.Event)
+    seen_headers: dict[str, str] = field(default_factory=dict)
+
+    async def tokens(self, count: int = 3) -> AsyncIterator[str]:
+        try:
+            for i in range(count):
+                self.produced[i].set()
+                yield f"t{i} "
+                await self.release[i].wait()
+            self.finished.set()
+        except BaseException:
+            self.cancelled.set()
+            raise
+
+
+async def needs_user(authorization: Annotated[str | None, Header()] = None) -> str:
+    if authorization is None:
+        raise HTTPException(401, "Not authenticated")
+    return authorization
+
+
+def build_app(gates: Gates | None = None, **options: Any) -> FastAPI:
+    gates = gates or Gates()
+    app = FastAPI(title="Test API", version="9.9", description="Things for tests")
+    app.state.gates = gates
+
+    @app.get("/things/{thing_id}", operation_id="get_thing", tags=["things"])
+    async def get_thing(thing_id: int, q: str | None = None) -> Thing:
+        if thing_id == 404:
+            raise HTTPException(404, "no such thing")
+        return Thing(id=thing_id, name=f"thing-{thing_id}", q=q)
+
+    @app.post("/things", operation_id="create_thing", tags=["things"], status_code=201)
+    async def create_thing(thing: NewThing) -> Thing:
+        return Thing(id=7, name=thing.name)
+
+    @app.delete("/things/{thing_id}", operation_id="delete_thing", tags=["admin"])
+    async def delete_thing(thing_id: int) -> dict[str, bool]:
+        return {"deleted": True}
+
+    @app.get("/echo-path/{value}", operation_id="echo_path")
+    async def echo_path(value: str) -> dict[str, str]:
+        return {"value": value}
+
+    @app.get("/secret", operation_id="secret")
+    async def secret(authorization: Annotated[str | None, Header()] = None) -> dict[str, str]:
+        if authorization != "Bearer good":
+            raise HTTPException(401, "Not authenticated")
+        return {"secret": "42"}
+
+    @app.get("/headers", operation_id="seen_headers")
+    async def seen(x_trace: Annotated[str | None, Header()] = None, authorization: str | None = Header(None)) -> Any:
+        return {"x_trace": x_trace, "authorization": authorization}
+
+    @app.get("/boom", operation_id="boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    @app.get("/text", operation_id="plain_text")
+    async def text() -> Response:
+        return Response("hello text", media_type="text/plain")
+
+    @app.get("/png", operation_id="png")
+    async def png() -> Response:
+        return Response(PNG, media_type="image/png")
+
+    @app.get("/pdf", operation_id="pdf")
+    async def pdf() -> Response:
+        return Response(b"%PDF-1.4 fake", media_type="application/pdf")
+
+    @app.get("/list", operation_id="list_numbers")
+    async def numbers(n: Annotated[list[int] | None, Query()] = None) -> list[int]:
+        return n or []
+
+    @app.get("/stream", operation_id="stream_plain")
+    async def stream_plain() -> StreamingResponse:
+        return StreamingResponse(gates.tokens(), media_type="text/plain")
+
+    @app.get("/sse-fastapi", operation_id="stream_fastapi_sse", response_class=FastAPIEventSource)
+    async def stream_fastapi_sse() -> AsyncIterator[str]:
+        async for token in gates.tokens():
+            yield token
+
+    @app.get("/sse-starlette", operation_id="stream_starlette_sse")
+    async def stream_starlette_sse() -> StarletteEventSource:
+        async def events() -> AsyncIterator[dict[str, str]]:
+            async for token in gates.tokens():
+                yield {"data": token}
+
+        return StarletteEventSource(events())
+
+    @app.get("/jsonl", operation_id="stream_jsonl")
+    async def stream_jsonl() -> AsyncIterator[Thing]:
+        async for token in gates.tokens():
+            yield Thing(id=1, name=token)
+
+    @app.get("/hidden", include_in_schema=False)
+    async def hidden() -> dict[str, str]:
+        return {"hidden": "yes"}
+
+    @app.get("/me", operation_id="me")
+    async def me(user: Annotated[str, Depends(needs_user)]) -> dict[str, str]:
+        return {"user": user}
+
+    app.add_middleware(MCPMiddleware, **options)
+    return app

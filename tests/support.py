@@ -1,0 +1,174 @@
+"""Drive the ASGI app in-process: a recording ``send``, a scripted ``receive``, no sockets, no sleeps."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import orjson
+from starlette.types import ASGIApp, Message
+
+MODERN = "2026-07-28"
+ACCEPT = "application/json, text/event-stream"
+BASE_HEADERS = {"accept": ACCEPT, "content-type": "application/json", "host": "127.0.0.1:8000"}
+CAPS: dict[str, Any] = {"elicitation": {}, "sampling": {}}
+
+
+def meta(version: str = MODERN, **extra: Any) -> dict[str, Any]:
+    return {
+        "io.modelcontextprotocol/protocolVersion": version,
+        "io.modelcontextprotocol/clientCapabilities": CAPS,
+        "io.modelcontextprotocol/clientInfo": {"name": "tests", "version": "1"},
+        **extra,
+    }
+
+
+def request(method: str, params: dict[str, Any] | None = None, id: int | str = 1) -> dict[str, Any]:
+    body: dict[str, Any] = {"jsonrpc": "2.0", "id": id, "method": method}
+    if params is not None:
+        body["params"] = params
+    return body
+
+
+def modern_request(method: str, params: dict[str, Any] | None = None, id: int | str = 1, **m: Any) -> dict[str, Any]:
+    return request(method, {**(params or {}), "_meta": meta(**m)}, id)
+
+
+def modern_headers(method: str, name: str | None = None, version: str = MODERN) -> dict[str, str]:
+    headers = {**BASE_HEADERS, "mcp-protocol-version": version, "mcp-method": method}
+    if name is not None:
+        headers["mcp-name"] = name
+    return headers
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    chunks: list[bytes]
+    more_flags: list[bool] = field(default_factory=list)
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.chunks)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every JSON-RPC message of an SSE body, in order."""
+        out: list[dict[str, Any]] = []
+        for block in self.body.decode().split("\n\n"):
+            data = [line[5:].lstrip() for line in block.split("\n") if line.startswith("data:")]
+            if data and "".join(data):
+                out.append(orjson.loads("\n".join(data)))
+        return out
+
+    def messages(self) -> list[dict[str, Any]]:
+        if self.content_type.startswith("text/event-stream"):
+            return self.events()
+        value = self.json()
+        return value if isinstance(value, list) else [value]
+
+    def result(self) -> dict[str, Any]:
+        final = self.messages()[-1]
+        assert "result" in final, final
+        result: dict[str, Any] = final["result"]
+        return result
+
+    def error(self) -> dict[str, Any]:
+        final = self.messages()[-1]
+        assert "error" in final, final
+        return final
+
+
+class Exchange:
+    """One request to an ASGI app, observable while it runs."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        body: bytes | Any,
+        headers: Mapping[str, str] | None = None,
+        *,
+        method: str = "POST",
+        path: str = "/mcp",
+        body_chunks: int = 1,
+    ) -> None:
+        self.app = app
+        raw = body if isinstance(body, bytes) else orjson.dumps(body)
+        step = max(1, -(-len(raw) // body_chunks)) if raw else 1
+        self._body = [raw[i : i + step] for i in range(0, len(raw), step)] or [b""]
+        hdrs = dict(BASE_HEADERS if headers is None else headers)
+        self.scope: dict[str, Any] = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in hdrs.items()],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
+            "state": {},
+        }
+        self.reply = Reply(0, {}, [])
+        self.started = anyio.Event()
+        self.chunk_seen = anyio.Event()
+        self.done = anyio.Event()
+        self.disconnect = anyio.Event()
+        self.body_gate: anyio.Event | None = None  # set by a test to hold each send until released
+
+    async def receive(self) -> Message:
+        if self._body:
+            chunk = self._body.pop(0)
+            return {"type": "http.request", "body": chunk, "more_body": bool(self._body)}
+        await self.disconnect.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            assert self.reply.status == 0, "response started twice"
+            self.reply.status = message["status"]
+            self.reply.headers = {k.decode(): v.decode() for k, v in message.get("headers", [])}
+            self.started.set()
+            return
+        assert message["type"] == "http.response.body"
+        assert self.reply.status, "body before start"
+        assert not self.done.is_set(), "body after the end of the response"
+        if self.body_gate is not None:
+            await self.body_gate.wait()
+        self.reply.chunks.append(message.get("body", b""))
+        more = bool(message.get("more_body", False))
+        self.reply.more_flags.append(more)
+        self.chunk_seen.set()
+        self.chunk_seen = anyio.Event()
+        if not more:
+            self.done.set()
+
+    async def run(self) -> Reply:
+        await self.app(self.scope, self.receive, self.send)
+        return self.reply
+
+
+async def post(app: ASGIApp, body: bytes | Any, headers: Mapping[str, str] | None = None, **kw: Any) -> Reply:
+    return await Exchange(app, body, headers, **kw).run()
+
+
+async def call_legacy(app: ASGIApp, method: str, params: dict[str, Any] | None = None, **kw: Any) -> Reply:
+    return await post(app, request(method, params), **kw)
+
+
+async def call_modern(
+    app: ASGIApp, method: str, params: dict[str, Any] | None = None, name: str | None = None
+) -> Reply:
+    return await post(app, modern_request(method, params), modern_headers(method, name))

@@ -1,0 +1,204 @@
+"""HTTP framing of the endpoint: what is refused, with which status, and what passes through."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from mcp_middleware import MCPMiddleware
+from tests.apps import build_app
+from tests.support import BASE_HEADERS, Exchange, post, request
+
+pytestmark = pytest.mark.anyio
+
+INIT = request(
+    "initialize",
+    {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+)
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE", "PUT"])
+async def test_non_post_methods_get_405_with_allow(method: str) -> None:
+    reply = await post(build_app(), b"", method=method)
+    assert reply.status == 405
+    assert reply.headers["allow"] == "POST"
+
+
+@pytest.mark.parametrize("path", ["/mcp", "/mcp/"])
+async def test_both_paths_answer_without_redirect(path: str) -> None:
+    reply = await post(build_app(), INIT, path=path)
+    assert reply.status == 200
+    assert reply.result()["protocolVersion"] == "2025-06-18"
+
+
+async def test_malformed_json_is_parse_error_with_null_id() -> None:
+    reply = await post(build_app(), b'{"jsonrpc": "2.0", "id": 1, "method": ')
+    assert reply.status == 400
+    body = reply.json()
+    assert body["error"]["code"] == -32700
+    assert body["id"] is None
+
+
+async def test_invalid_utf8_is_parse_error() -> None:
+    reply = await post(build_app(), b'{"jsonrpc":"2.0","id":1,"method":"\xff"}')
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32700
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"42", b'"x"', b'{"id": 1, "method": "ping"}', b'{"jsonrpc": "1.0", "id": 1, "method": "ping"}', b"null"],
+)
+async def test_not_a_jsonrpc_request_is_invalid_request(body: bytes) -> None:
+    reply = await post(build_app(), body)
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32600
+
+
+@pytest.mark.parametrize("bad_id", [True, 1.5, [1], {"a": 1}])
+async def test_wrong_id_types_are_invalid_request(bad_id: Any) -> None:
+    reply = await post(build_app(), {"jsonrpc": "2.0", "id": bad_id, "method": "ping"})
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32600
+
+
+async def test_method_not_a_string_echoes_the_id() -> None:
+    reply = await post(build_app(), {"jsonrpc": "2.0", "id": "abc", "method": 7})
+    assert reply.json() == {
+        "jsonrpc": "2.0",
+        "id": "abc",
+        "error": {"code": -32600, "message": "Invalid request: method must be a string"},
+    }
+
+
+@pytest.mark.parametrize("ctype", ["text/plain", "application/x-www-form-urlencoded", ""])
+async def test_wrong_content_type_is_415(ctype: str) -> None:
+    headers = {**BASE_HEADERS, "content-type": ctype}
+    reply = await post(build_app(), INIT, headers)
+    assert reply.status == 415
+    assert reply.json()["error"]["code"] == -32600
+
+
+async def test_content_type_with_charset_is_fine() -> None:
+    headers = {**BASE_HEADERS, "content-type": "application/json; charset=utf-8"}
+    assert (await post(build_app(), INIT, headers)).status == 200
+
+
+@pytest.mark.parametrize("accept", ["application/json", "text/event-stream", "", "text/html"])
+async def test_missing_accept_types_is_406(accept: str) -> None:
+    headers = {**BASE_HEADERS, "accept": accept}
+    reply = await post(build_app(), INIT, headers)
+    assert reply.status == 406
+
+
+@pytest.mark.parametrize("accept", ["text/event-stream, application/json", "*/*", "application/json, text/*"])
+async def test_accept_in_any_order_or_wildcards(accept: str) -> None:
+    headers = {**BASE_HEADERS, "accept": accept}
+    assert (await post(build_app(), INIT, headers)).status == 200
+
+
+async def test_body_over_the_cap_is_413_by_content_length() -> None:
+    app = build_app(max_body_bytes=100)
+    reply = await post(app, {"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"pad": "x" * 200}})
+    assert reply.status == 413
+
+
+async def test_body_over_the_cap_is_413_when_streamed_without_length() -> None:
+    app = build_app(max_body_bytes=100)
+    ex = Exchange(app, {"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"pad": "x" * 500}}, body_chunks=5)
+    reply = await ex.run()
+    assert reply.status == 413
+
+
+async def test_default_cap_is_4_mib() -> None:
+    reply = await post(build_app(), b" " * (4 * 1024 * 1024 + 1))
+    assert reply.status == 413
+
+
+async def test_origin_outside_allowlist_is_403() -> None:
+    headers = {**BASE_HEADERS, "origin": "http://evil.example.com"}
+    assert (await post(build_app(), INIT, headers)).status == 403
+
+
+async def test_host_outside_allowlist_is_403() -> None:
+    headers = {**BASE_HEADERS, "host": "evil.example.com", "origin": "http://evil.example.com"}
+    assert (await post(build_app(), INIT, headers)).status == 403
+    headers = {**BASE_HEADERS, "host": "evil.example.com"}
+    assert (await post(build_app(), INIT, headers)).status == 403
+
+
+@pytest.mark.parametrize("origin", ["http://localhost:6274", "http://127.0.0.1:8000", "https://localhost"])
+async def test_local_origins_pass(origin: str) -> None:
+    headers = {**BASE_HEADERS, "origin": origin}
+    assert (await post(build_app(), INIT, headers)).status == 200
+
+
+async def test_no_origin_passes() -> None:
+    assert (await post(build_app(), INIT)).status == 200
+
+
+async def test_configured_hosts_and_origins() -> None:
+    app = build_app(allowed_hosts=["api.example.com"], allowed_origins=["https://app.example.com"])
+    ok = {**BASE_HEADERS, "host": "api.example.com", "origin": "https://app.example.com"}
+    assert (await post(app, INIT, ok)).status == 200
+    assert (await post(app, INIT, {**ok, "origin": "https://other.example.com"})).status == 403
+    assert (await post(app, INIT, {**ok, "host": "localhost:8000"})).status == 403
+    anyhost = build_app(allowed_hosts=["*"])
+    assert (await post(anyhost, INIT, {**BASE_HEADERS, "host": "whatever.example"})).status == 200
+
+
+async def test_other_paths_pass_through_untouched() -> None:
+    app = build_app()
+    reply = await post(app, b"", method="GET", path="/things/3")
+    assert reply.status == 200
+    assert reply.json() == {"id": 3, "name": "thing-3", "q": None}
+    reply = await post(app, b"", method="GET", path="/mcpx")
+    assert reply.status == 404
+
+
+async def test_non_http_scopes_reach_the_app_unwrapped() -> None:
+    seen: list[tuple[Scope, Receive, Send]] = []
+
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append((scope, receive, send))
+
+    mw = MCPMiddleware(inner)
+
+    async def receive() -> dict[str, Any]:
+        return {}
+
+    async def send(message: Any) -> None:
+        return None
+
+    for scope in ({"type": "lifespan"}, {"type": "websocket", "path": "/mcp"}):
+        await mw(scope, receive, send)
+        assert seen[-1] == (scope, receive, send)
+
+
+async def test_plain_starlette_app_keeps_working() -> None:
+    async def hello(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("hi")
+
+    app = Starlette(routes=[Route("/hello", hello)])
+    app.add_middleware(MCPMiddleware)
+    assert (await post(app, b"", method="GET", path="/hello")).body == b"hi"
+    reply = await post(app, request("tools/list"))
+    assert reply.result() == {"tools": []}
+    init = await post(app, INIT)
+    assert init.result()["serverInfo"] == {"name": "mcp-middleware", "version": "0.0.0"}
+
+
+async def test_custom_path() -> None:
+    app = build_app(path="/tools/mcp")
+    assert (await post(app, INIT, path="/tools/mcp")).status == 200
+    assert (await post(app, INIT, path="/mcp")).status == 404
+
+
+def test_bad_options_are_refused_early() -> None:
+    with pytest.raises(ValueError, match="path"):
+        MCPMiddleware(build_app(), path="mcp")

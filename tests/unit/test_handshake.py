@@ -1,0 +1,175 @@
+"""The handshake era (2024-11-05 … 2025-11-25) on the one endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.apps import build_app
+from tests.support import BASE_HEADERS, post, request
+
+pytestmark = pytest.mark.anyio
+
+
+def init(version: Any = "2025-06-18", **params: Any) -> dict[str, Any]:
+    return request(
+        "initialize",
+        {"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}, **params},
+    )
+
+
+@pytest.mark.parametrize("version", ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"])
+async def test_initialize_echoes_supported_versions(version: str) -> None:
+    reply = await post(build_app(), init(version))
+    assert reply.status == 200
+    assert reply.content_type == "application/json"
+    result = reply.result()
+    assert result["protocolVersion"] == version
+    assert result["serverInfo"] == {"name": "Test API", "version": "9.9"}
+    assert result["instructions"] == "Things for tests"
+    assert result["capabilities"] == {"tools": {"listChanged": False}}
+    assert "mcp-session-id" not in reply.headers
+
+
+@pytest.mark.parametrize("version", ["1999-01-01", "2026-07-28", "garbage"])
+async def test_initialize_with_unknown_version_gets_latest_handshake(version: str) -> None:
+    result = (await post(build_app(), init(version))).result()
+    assert result["protocolVersion"] == "2025-11-25"
+
+
+async def test_initialize_is_never_a_4xx_even_with_odd_headers_and_extra_fields() -> None:
+    headers = {**BASE_HEADERS, "mcp-protocol-version": "2026-07-28", "mcp-session-id": "whatever"}
+    body = init("2025-06-18", capabilities={"tools": True, "roots": {"listChanged": True}}, extra="x")
+    reply = await post(build_app(), body, headers)
+    assert reply.status == 200
+    assert reply.result()["protocolVersion"] == "2025-06-18"
+
+
+async def test_options_name_version_instructions_override_the_app() -> None:
+    app = build_app(name="srv", version="2", instructions="Use me")
+    result = (await post(app, init())).result()
+    assert result["serverInfo"] == {"name": "srv", "version": "2"}
+    assert result["instructions"] == "Use me"
+
+
+@pytest.mark.parametrize("method", ["notifications/initialized", "notifications/roots/list_changed", "x/y"])
+async def test_notifications_get_202_and_no_body(method: str) -> None:
+    reply = await post(build_app(), {"jsonrpc": "2.0", "method": method})
+    assert reply.status == 202
+    assert reply.body == b""
+
+
+async def test_client_responses_get_202() -> None:
+    reply = await post(build_app(), {"jsonrpc": "2.0", "id": 5, "result": {}})
+    assert reply.status == 202
+
+
+async def test_ping_is_exactly_empty() -> None:
+    reply = await post(build_app(), request("ping", id="p1"))
+    assert reply.json() == {"jsonrpc": "2.0", "id": "p1", "result": {}}
+
+
+async def test_unknown_method_is_32601_with_http_200_and_the_id() -> None:
+    reply = await post(build_app(), request("nope/nothing", id=9))
+    assert reply.status == 200
+    assert reply.json()["id"] == 9
+    assert reply.json()["error"]["code"] == -32601
+
+
+async def test_removed_in_2026_methods_are_unknown_here_too_when_not_served() -> None:
+    # server/discover exists only in 2026-07-28
+    reply = await post(build_app(), request("server/discover"))
+    assert reply.json()["error"]["code"] == -32601
+
+
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({"name": 5}, "name"),
+        ({"name": "get_thing", "arguments": [1, 2]}, "arguments"),
+        ({}, "name"),
+    ],
+)
+async def test_wrong_parameter_types_are_32602(params: dict[str, Any], fragment: str) -> None:
+    reply = await post(build_app(), request("tools/call", params, id=3))
+    error = reply.error()
+    assert error["id"] == 3
+    assert error["error"]["code"] == -32602
+    assert fragment in error["error"]["message"]
+
+
+async def test_params_not_an_object_is_32602() -> None:
+    reply = await post(build_app(), {"jsonrpc": "2.0", "id": 4, "method": "tools/list", "params": [1]})
+    assert reply.json()["error"]["code"] == -32602
+    assert reply.json()["id"] == 4
+
+
+async def test_unknown_tool_is_32602() -> None:
+    reply = await post(build_app(), request("tools/call", {"name": "nope", "arguments": {}}, id=8))
+    error = reply.error()
+    assert error["id"] == 8
+    assert error["error"]["code"] == -32602
+    assert "nope" in error["error"]["message"]
+
+
+async def test_invalid_cursor_is_32602() -> None:
+    reply = await post(build_app(), request("tools/list", {"cursor": "zzz"}))
+    assert reply.error()["error"]["code"] == -32602
+
+
+async def test_version_header_absent_means_2025_03_26_and_batches_work() -> None:
+    batch = [request("ping", id=1), {"jsonrpc": "2.0", "method": "notifications/initialized"}, request("tools/list", id=2)]
+    reply = await post(build_app(), batch)
+    assert reply.status == 200
+    messages = reply.json()
+    assert [m["id"] for m in messages] == [1, 2]
+    assert messages[0]["result"] == {}
+    assert any(t["name"] == "get_thing" for t in messages[1]["result"]["tools"])
+
+
+async def test_batch_of_notifications_only_is_202() -> None:
+    batch = [{"jsonrpc": "2.0", "method": "notifications/initialized"}]
+    reply = await post(build_app(), batch)
+    assert reply.status == 202
+
+
+async def test_batch_items_fail_one_by_one() -> None:
+    batch = [request("ping", id=1), {"jsonrpc": "2.0", "id": 2, "method": 5}, request("nope", id=3)]
+    messages = (await post(build_app(), batch)).json()
+    assert messages[0] == {"jsonrpc": "2.0", "id": 1, "result": {}}
+    assert messages[1]["error"]["code"] == -32600 and messages[1]["id"] == 2
+    assert messages[2]["error"]["code"] == -32601 and messages[2]["id"] == 3
+
+
+async def test_batch_cannot_carry_initialize() -> None:
+    messages = (await post(build_app(), [init()])).json()
+    assert messages[0]["error"]["code"] == -32600
+
+
+async def test_empty_batch_is_invalid() -> None:
+    reply = await post(build_app(), [])
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32600
+
+
+@pytest.mark.parametrize("version", ["2025-06-18", "2025-11-25"])
+async def test_batches_are_refused_after_2025_03_26(version: str) -> None:
+    headers = {**BASE_HEADERS, "mcp-protocol-version": version}
+    reply = await post(build_app(), [request("ping")], headers)
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32600
+
+
+async def test_batch_calls_a_tool() -> None:
+    batch = [request("tools/call", {"name": "get_thing", "arguments": {"thing_id": 2}}, id=1)]
+    messages = (await post(build_app(), batch)).json()
+    assert messages[0]["result"]["structuredContent"] == {"id": 2, "name": "thing-2", "q": None}
+
+
+async def test_session_id_is_neither_minted_nor_required() -> None:
+    app = build_app()
+    reply = await post(app, init())
+    assert "mcp-session-id" not in reply.headers
+    headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18", "mcp-session-id": "stale-123"}
+    assert (await post(app, request("tools/list"), headers)).status == 200

@@ -1,0 +1,195 @@
+"""2026-07-28: per-request _meta, routing headers, discover, errors with the spec's statuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.apps import build_app
+from tests.support import MODERN, call_modern, meta, modern_headers, modern_request, post, request
+
+pytestmark = pytest.mark.anyio
+
+SERVER_INFO = {"name": "Test API", "version": "9.9"}
+
+
+async def test_discover() -> None:
+    reply = await call_modern(build_app(), "server/discover")
+    assert reply.status == 200
+    assert reply.content_type == "application/json"
+    result = reply.result()
+    assert result["supportedVersions"] == [MODERN]
+    assert result["capabilities"] == {"tools": {"listChanged": False}}
+    assert result["resultType"] == "complete"
+    assert result["_meta"]["io.modelcontextprotocol/serverInfo"] == SERVER_INFO
+    assert isinstance(result["ttlMs"], int) and result["ttlMs"] >= 0
+    assert result["cacheScope"] in ("public", "private")
+    assert result["instructions"] == "Things for tests"
+
+
+async def test_tools_list_has_result_type_cache_hints_and_identity() -> None:
+    result = (await call_modern(build_app(), "tools/list")).result()
+    assert result["resultType"] == "complete"
+    assert result["cacheScope"] == "public"
+    assert result["ttlMs"] >= 0
+    assert result["_meta"]["io.modelcontextprotocol/serverInfo"] == SERVER_INFO
+    assert [t["name"] for t in result["tools"]][:3] == ["get_thing", "delete_thing", "create_thing"]
+
+
+async def test_tools_call_result_type() -> None:
+    reply = await call_modern(build_app(), "tools/call", {"name": "get_thing", "arguments": {"thing_id": 1}}, "get_thing")
+    result = reply.result()
+    assert result["resultType"] == "complete"
+    assert result["structuredContent"]["name"] == "thing-1"
+    assert "ttlMs" not in result
+
+
+async def test_client_info_is_optional() -> None:
+    body = modern_request("tools/list")
+    del body["params"]["_meta"]["io.modelcontextprotocol/clientInfo"]
+    assert (await post(build_app(), body, modern_headers("tools/list"))).status == 200
+
+
+@pytest.mark.parametrize(
+    "drop", ["_meta", "io.modelcontextprotocol/protocolVersion", "io.modelcontextprotocol/clientCapabilities"]
+)
+async def test_missing_envelope_is_400_32602(drop: str) -> None:
+    body = modern_request("tools/list", id="r")
+    if drop == "_meta":
+        del body["params"]["_meta"]
+    else:
+        del body["params"]["_meta"][drop]
+    reply = await post(build_app(), body, modern_headers("tools/list"))
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32602
+    assert reply.json()["id"] == "r"
+
+
+async def test_header_mismatch_beats_unsupported_version() -> None:
+    body = request("tools/list", {"_meta": meta("v999.0.0")}, id=11)
+    reply = await post(build_app(), body, modern_headers("tools/list"))
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32020
+    assert reply.json()["id"] == 11
+
+
+async def test_unsupported_version_is_32022_with_data() -> None:
+    body = request("tools/list", {"_meta": meta("v999.0.0")}, id=12)
+    reply = await post(build_app(), body, modern_headers("tools/list", version="v999.0.0"))
+    assert reply.status == 400
+    error = reply.json()["error"]
+    assert error["code"] == -32022
+    assert error["data"] == {"supported": [MODERN], "requested": "v999.0.0"}
+    assert reply.json()["id"] == 12
+
+
+@pytest.mark.parametrize(
+    ("headers", "ok"),
+    [
+        ({"mcp-method": "tools/call", "mcp-name": "get_thing"}, True),
+        ({"MCP-METHOD": "tools/call", "MCP-NAME": "get_thing"}, True),
+        ({"mcp-method": "tools/call", "mcp-name": "  get_thing  "}, True),
+        ({"mcp-method": "tools/call", "mcp-name": "=?base64?Z2V0X3RoaW5n?="}, True),
+        ({"mcp-method": "TOOLS/CALL", "mcp-name": "get_thing"}, False),
+        ({"mcp-method": "tools/list", "mcp-name": "get_thing"}, False),
+        ({"mcp-name": "get_thing"}, False),
+        ({"mcp-method": "tools/call"}, False),
+        ({"mcp-method": "tools/call", "mcp-name": "GET_THING"}, False),
+        ({"mcp-method": "tools/call", "mcp-name": "=?base64?Z2V0X3RoaW5n?"}, False),
+        ({"mcp-method": "tools/call", "mcp-name": "=?base64?SGVsbG8?="}, False),
+        ({"mcp-method": "tools/call", "mcp-name": "=?base64?!!!?="}, False),
+    ],
+)
+async def test_routing_headers(headers: dict[str, str], ok: bool) -> None:
+    base = modern_headers("tools/call")
+    del base["mcp-method"]
+    body = modern_request("tools/call", {"name": "get_thing", "arguments": {"thing_id": 1}}, id=5)
+    reply = await post(build_app(), body, {**base, **headers})
+    if ok:
+        assert reply.status == 200, reply.body
+        assert reply.result()["isError"] is False if "isError" in reply.result() else True
+    else:
+        assert reply.status == 400
+        assert reply.json()["error"]["code"] == -32020
+        assert reply.json()["id"] == 5
+
+
+async def test_duplicate_routing_header_is_a_mismatch() -> None:
+    app = build_app()
+    body = modern_request("tools/list", id=1)
+    from tests.support import Exchange
+
+    ex = Exchange(app, body, modern_headers("tools/list"))
+    ex.scope["headers"].append((b"mcp-method", b"tools/list"))
+    reply = await ex.run()
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32020
+
+
+@pytest.mark.parametrize(
+    "method",
+    ["initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe", "unknown/method"],
+)
+async def test_removed_and_unknown_methods_are_404_32601(method: str) -> None:
+    params: dict[str, Any] = {"uri": "x://y"} if "subscribe" in method else {}
+    reply = await post(build_app(), modern_request(method, params, id="m"), modern_headers(method))
+    assert reply.status == 404
+    assert reply.json()["error"]["code"] == -32601
+    assert reply.json()["id"] == "m"
+
+
+async def test_unknown_tool_is_400_32602() -> None:
+    reply = await call_modern(build_app(), "tools/call", {"name": "ghost"}, "ghost")
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32602
+
+
+async def test_wrong_param_types_are_400_32602() -> None:
+    reply = await call_modern(build_app(), "tools/call", {"name": "get_thing", "arguments": "x"}, "get_thing")
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32602
+
+
+async def test_bad_log_level_is_32602() -> None:
+    body = request("tools/list", {"_meta": meta(**{"io.modelcontextprotocol/logLevel": "loud"})})
+    reply = await post(build_app(), body, modern_headers("tools/list"))
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32602
+
+
+async def test_session_id_and_last_event_id_are_ignored_and_never_echoed() -> None:
+    headers = {**modern_headers("tools/list"), "mcp-session-id": "abc", "last-event-id": "7"}
+    reply = await post(build_app(), modern_request("tools/list"), headers)
+    assert reply.status == 200
+    assert "mcp-session-id" not in reply.headers
+
+
+async def test_notifications_are_202() -> None:
+    body = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1, "_meta": meta()}}
+    reply = await post(build_app(), body, modern_headers("notifications/cancelled"))
+    assert reply.status == 202
+    assert reply.body == b""
+
+
+async def test_batches_and_client_responses_are_invalid_requests() -> None:
+    headers = modern_headers("tools/list")
+    reply = await post(build_app(), [modern_request("tools/list")], headers)
+    assert reply.status == 400 and reply.json()["error"]["code"] == -32600
+    reply = await post(build_app(), {"jsonrpc": "2.0", "id": 3, "result": {}}, headers)
+    assert reply.status == 400 and reply.json()["error"]["code"] == -32600
+    assert reply.json()["id"] == 3
+
+
+async def test_meta_without_header_is_modern_and_a_mismatch() -> None:
+    headers = modern_headers("tools/list")
+    del headers["mcp-protocol-version"]
+    reply = await post(build_app(), modern_request("tools/list"), headers)
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32020
+
+
+async def test_cache_scope_is_private_with_credentials() -> None:
+    headers = {**modern_headers("tools/list"), "authorization": "Bearer x"}
+    result = (await post(build_app(), modern_request("tools/list"), headers)).result()
+    assert result["cacheScope"] == "private"
