@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from fastapi.sse import EventSourceResponse as FastAPIEventSource
 from pydantic import BaseModel
 from sse_starlette import EventSourceResponse as StarletteEventSource
+from starlette.types import Receive, Scope, Send
 
 from mcp_middleware import MCPMiddleware
 
@@ -20,6 +21,22 @@ PNG = bytes.fromhex(
     "1f15c4890000000d49444154789c63f8cfc0f01f0005050200"
     "5fc8f1d20000000049454e44ae426082"
 )
+
+
+class SilentResponse(Response):
+    """Breaks the ASGI contract: returns without sending anything."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        return None
+
+
+class HalfResponse(Response):
+    """Starts a response, sends part of it, then fails."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"partial", "more_body": True})
+        raise RuntimeError("broke mid-body")
 
 
 class Thing(BaseModel):
@@ -135,6 +152,14 @@ def build_app(gates: Gates | None = None, **options: Any) -> FastAPI:
     async def stream_jsonl() -> AsyncIterator[Thing]:
         async for token in gates.tokens():
             yield Thing(id=1, name=token)
+
+    @app.get("/silent", operation_id="silent")
+    async def silent() -> Response:
+        return SilentResponse()
+
+    @app.get("/half", operation_id="half")
+    async def half() -> Response:
+        return HalfResponse()
 
     @app.get("/hidden", include_in_schema=False)
     async def hidden() -> dict[str, str]:

@@ -1,0 +1,16 @@
+"""Interop tier fixtures: real servers on real sockets, driven by the official clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from .servers import start_app
+
+
+@pytest.fixture(scope="session")
+def demo_server() -> Iterator[str]:
+    """The demo app (``examples.demo:app``) under uvicorn on a free port; the value is its MCP URL."""
+    with start_app("examples.demo:app") as url:
+        yield url

@@ -1,0 +1,155 @@
+"""The official Python SDK client (``mcp.client.Client``) against the demo app over a real socket.
+
+Every test runs in both protocol eras: ``legacy`` (initialize handshake, 2025-11-25), ``auto``
+(``server/discover`` first; the demo answers it, so this lands on 2026-07-28) and ``2026-07-28``
+(the version adopted directly, no probe: every request stands alone with its ``_meta``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx2
+import pytest
+from mcp.client import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp_types import CallToolResult, TextContent
+from mcp_types.version import LATEST_HANDSHAKE_VERSION
+
+pytestmark = [pytest.mark.interop, pytest.mark.anyio]
+
+MODES = ("legacy", "auto", "2026-07-28")
+NEGOTIATED = {"legacy": LATEST_HANDSHAKE_VERSION, "auto": "2026-07-28", "2026-07-28": "2026-07-28"}
+DEMO_TOOLS = {"list_items", "get_item", "create_item", "replace_item", "delete_item", "whoami", "chat"}
+HAMMER = {"id": 1, "name": "Hammer", "price": 12.5, "tags": ["tools"]}
+DEMO_USER = {"name": "demo", "scopes": ["items:read", "items:write"]}
+AUTH = {"Authorization": "Bearer demo-token"}
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    value: str = request.param
+    return value
+
+
+@asynccontextmanager
+async def connect(url: str, mode: str, headers: Mapping[str, str] | None = None) -> AsyncIterator[Client]:
+    """A connected ``Client``; ``headers`` go on every HTTP request (the SDK takes them through the
+    ``httpx2.AsyncClient`` handed to ``streamable_http_client``)."""
+    if headers is None:
+        async with Client(url, mode=mode) as client:
+            yield client
+        return
+    async with (
+        httpx2.AsyncClient(headers=dict(headers), timeout=httpx2.Timeout(30.0)) as http,
+        Client(streamable_http_client(url, http_client=http), mode=mode) as client,
+    ):
+        yield client
+
+
+def text_of(result: CallToolResult) -> str:
+    """The concatenated text blocks of a tool result."""
+    return "".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+def describe(result: CallToolResult) -> str:
+    return f"isError={result.is_error} text={text_of(result)!r} structured={result.structured_content!r}"
+
+
+async def test_negotiated_version(demo_server: str, mode: str) -> None:
+    async with connect(demo_server, mode) as client:
+        assert client.protocol_version == NEGOTIATED[mode]
+        if mode != "2026-07-28":  # a pinned version skips discover, so there is nothing to compare
+            assert client.server_capabilities.tools is not None
+            assert client.server_info is not None
+            assert client.server_info.name == "Demo Store"
+
+
+async def test_list_tools(demo_server: str, mode: str) -> None:
+    async with connect(demo_server, mode) as client:
+        listing = await client.list_tools()
+    tools = {tool.name: tool for tool in listing.tools}
+    assert set(tools) == DEMO_TOOLS
+    for tool in listing.tools:
+        assert tool.description, f"{tool.name} has no description"
+        assert tool.input_schema.get("type") == "object", f"{tool.name}: {tool.input_schema}"
+    get_item = tools["get_item"]
+    assert get_item.annotations is not None
+    assert get_item.annotations.read_only_hint is True
+    assert "item_id" in get_item.input_schema.get("properties", {})
+    assert "item_id" in get_item.input_schema.get("required", [])
+    assert tools["delete_item"].annotations is not None
+    assert tools["delete_item"].annotations.destructive_hint is True
+
+
+async def test_get_item_structured(demo_server: str, mode: str) -> None:
+    async with connect(demo_server, mode) as client:
+        result = await client.call_tool("get_item", {"item_id": 1})
+    assert result.is_error is not True, describe(result)
+    assert result.structured_content == HAMMER
+    # The text block carries the same JSON (for clients that ignore structuredContent).
+    assert '"Hammer"' in text_of(result)
+
+
+async def test_create_item_with_body(demo_server: str, mode: str) -> None:
+    name = f"Wrench {mode} {uuid.uuid4().hex[:8]}"
+    body: dict[str, Any] = {"name": name, "price": 7.25, "tags": ["tools", mode]}
+    async with connect(demo_server, mode) as client:
+        created = await client.call_tool("create_item", body)
+        assert created.is_error is not True, describe(created)
+        item = created.structured_content
+        assert item is not None, describe(created)
+        assert isinstance(item.get("id"), int)
+        assert {k: item[k] for k in ("name", "price", "tags")} == body
+        fetched = await client.call_tool("get_item", {"item_id": item["id"]})
+    assert fetched.is_error is not True, describe(fetched)
+    assert fetched.structured_content == item
+
+
+async def test_bad_arguments_are_a_tool_error(demo_server: str, mode: str) -> None:
+    async with connect(demo_server, mode) as client:
+        result = await client.call_tool("get_item", {"item_id": "abc"})
+    assert result.is_error is True, describe(result)
+    text = text_of(result)
+    assert "422" in text, text
+    assert "item_id" in text, text
+
+
+async def test_whoami_without_token_is_401(demo_server: str, mode: str) -> None:
+    async with connect(demo_server, mode) as client:
+        result = await client.call_tool("whoami", {})
+    assert result.is_error is True, describe(result)
+    assert "401" in text_of(result), describe(result)
+
+
+async def test_whoami_with_token(demo_server: str, mode: str) -> None:
+    async with connect(demo_server, mode, headers=AUTH) as client:
+        result = await client.call_tool("whoami", {})
+    assert result.is_error is not True, describe(result)
+    assert result.structured_content == DEMO_USER
+
+
+async def test_chat_streams_tokens_as_progress(demo_server: str, mode: str) -> None:
+    count = 8
+    updates: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        updates.append((progress, total, message))
+
+    async with connect(demo_server, mode) as client:
+        result = await client.call_tool(
+            "chat", {"prompt": "stream please", "tokens": count}, progress_callback=on_progress
+        )
+    assert result.is_error is not True, describe(result)
+    expected = [f"tok{i} " for i in range(count)]
+    assert text_of(result) == "".join(expected)
+    # Every chunk of the streamed body arrives as one progress notification, in order. (Heartbeats
+    # without a message would be allowed; the chat route never goes quiet long enough for one.)
+    messages = [message for _, _, message in updates if message is not None]
+    assert messages == expected, updates
+    assert "".join(messages) == text_of(result)
+    progress_values = [progress for progress, _, _ in updates]
+    assert progress_values == sorted(set(progress_values)), f"progress must increase: {updates}"

@@ -1,0 +1,165 @@
+"""dispatch: the in-process sub-request, including apps that break the ASGI contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+from starlette.types import Message, Receive, Scope, Send
+
+from mcp_middleware.dispatch import AppMisbehaved, Disconnect, SubRequest, SubResponseHead, run_subrequest
+
+pytestmark = pytest.mark.anyio
+
+PARENT: Scope = {
+    "type": "http",
+    "root_path": "/api",
+    "scheme": "https",
+    "server": ("example.org", 443),
+    "client": ("10.0.0.1", 1234),
+    "app": "the-app",
+    "state": {"db": 1},
+}
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.head: SubResponseHead | None = None
+        self.body: list[tuple[bytes, bool]] = []
+
+    async def on_head(self, head: SubResponseHead) -> None:
+        self.head = head
+
+    async def on_body(self, chunk: bytes, more: bool) -> None:
+        self.body.append((chunk, more))
+
+
+async def run(app: Any, sub: SubRequest | None = None, disconnect: Disconnect | None = None) -> Recorder:
+    rec = Recorder()
+    await run_subrequest(
+        app,
+        PARENT,
+        sub or SubRequest("GET", "/x"),
+        on_head=rec.on_head,
+        on_body=rec.on_body,
+        disconnect=disconnect or Disconnect(),
+    )
+    return rec
+
+
+async def test_child_scope_is_built_field_by_field() -> None:
+    seen: dict[str, Any] = {}
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.update(scope)
+        seen["body"] = await receive()
+        await send({"type": "http.response.start", "status": 201, "headers": [(b"X-A", b"1")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    sub = SubRequest("POST", "/items/a%2Fb%20c", b"q=1&q=2", ((b"authorization", b"Bearer t"),), b"{}")
+    rec = await run(app, sub)
+    assert seen["path"] == "/api/items/a/b c"
+    assert seen["raw_path"] == b"/api/items/a%2Fb%20c"
+    assert seen["root_path"] == "/api"
+    assert seen["query_string"] == b"q=1&q=2"
+    assert seen["headers"] == [(b"authorization", b"Bearer t")]
+    assert seen["method"] == "POST"
+    assert seen["scheme"] == "https"
+    assert seen["app"] == "the-app"
+    assert seen["state"] == {"db": 1}
+    assert seen["body"] == {"type": "http.request", "body": b"{}", "more_body": False}
+    assert rec.head == SubResponseHead(201, ((b"x-a", b"1"),))
+    assert rec.body == [(b"ok", False)]
+
+
+async def test_receive_after_the_body_waits_for_the_response_to_complete() -> None:
+    order: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        async with anyio.create_task_group() as tg:
+
+            async def listen() -> None:
+                message = await receive()
+                order.append(f"receive:{message['type']}")
+
+            tg.start_soon(listen)
+            await anyio.wait_all_tasks_blocked()
+            order.append("sending")
+            await send({"type": "http.response.start", "status": 200})
+            await send({"type": "http.response.body", "body": b"a", "more_body": True})
+            await send({"type": "http.response.body", "body": b"b", "more_body": False})
+
+    rec = await run(app)
+    assert order == ["sending", "receive:http.disconnect"]
+    assert rec.body == [(b"a", True), (b"b", False)]
+
+
+async def test_disconnect_wakes_a_listening_app() -> None:
+    disconnect = Disconnect()
+    got: list[Message] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": 200})
+        await send({"type": "http.response.body", "body": b"a", "more_body": True})
+        disconnect.set()
+        got.append(await receive())
+
+    rec = await run(app, disconnect=disconnect)
+    assert got == [{"type": "http.disconnect"}]
+    assert rec.body[-1] == (b"", False)  # the response is completed for the app that stopped
+
+
+async def test_returning_without_a_response_is_reported() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        return None
+
+    with pytest.raises(AppMisbehaved, match="without sending a response"):
+        await run(app)
+
+
+async def test_body_before_start_is_reported() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.body", "body": b"x"})
+
+    with pytest.raises(AppMisbehaved, match="before"):
+        await run(app)
+
+
+async def test_start_twice_is_reported() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200})
+        await send({"type": "http.response.start", "status": 200})
+
+    with pytest.raises(AppMisbehaved, match="twice"):
+        await run(app)
+
+
+async def test_writes_after_the_end_are_dropped() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200})
+        await send({"type": "http.response.body", "body": b"done"})
+        await send({"type": "http.response.body", "body": b"late"})
+
+    rec = await run(app)
+    assert rec.body == [(b"done", False)]
+
+
+async def test_unfinished_body_is_closed_for_the_consumer() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200})
+        await send({"type": "http.response.body", "body": b"part", "more_body": True})
+
+    rec = await run(app)
+    assert rec.body == [(b"part", True), (b"", False)]
+
+
+async def test_exceptions_propagate_to_the_caller() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200})
+        raise ValueError("after start")
+
+    with pytest.raises(ValueError, match="after start"):
+        await run(app)

@@ -1,0 +1,221 @@
+"""Issue 3: a streaming route reaches the client chunk by chunk; cancelling the call stops the route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+
+from tests.apps import Gates, build_app
+from tests.support import Exchange, meta, modern_headers, request
+
+pytestmark = pytest.mark.anyio
+
+STREAMING_TOOLS = ["stream_plain", "stream_fastapi_sse", "stream_starlette_sse", "stream_jsonl"]
+EXPECTED_MESSAGES = {
+    "stream_plain": ["t0 ", "t1 ", "t2 "],
+    "stream_fastapi_sse": ['"t0 "', '"t1 "', '"t2 "'],  # fastapi.sse JSON-encodes each data value
+    "stream_starlette_sse": ["t0 ", "t1 ", "t2 "],
+    "stream_jsonl": [f'{{"id":1,"name":"t{i} ","q":null}}\n' for i in range(3)],
+}
+GUARD = 10  # seconds: a deadlock guard only; nothing waits on time
+
+
+def call_body(tool: str, era: str, token: str | int | None = "tok-1", id: int = 1) -> tuple[Any, dict[str, str]]:
+    params: dict[str, Any] = {"name": tool, "arguments": {}}
+    if era == "modern":
+        params["_meta"] = meta(**({"progressToken": token} if token is not None else {}))
+        return request("tools/call", params, id), modern_headers("tools/call", tool)
+    if token is not None:
+        params["_meta"] = {"progressToken": token}
+    return request("tools/call", params, id), {}
+
+
+def progress_messages(events: list[dict[str, Any]]) -> list[str]:
+    return [e["params"].get("message", "") for e in events if e.get("method") == "notifications/progress"]
+
+
+async def start(tool: str, era: str, gates: Gates, token: str | int | None = "tok-1") -> tuple[Exchange, Any]:
+    app = build_app(gates)
+    body, headers = call_body(tool, era, token)
+    ex = Exchange(app, body, headers or None)
+    return ex, body
+
+
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+@pytest.mark.parametrize("tool", STREAMING_TOOLS)
+async def test_first_chunk_leaves_before_the_route_produces_the_second(tool: str, era: str) -> None:
+    gates = Gates()
+    ex, _ = await start(tool, era, gates)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            while not any(b"t0" in c for c in ex.reply.chunks):
+                await ex.chunk_seen.wait()
+            # The route is parked after its first chunk: the client already has it.
+            assert not gates.produced[1].is_set()
+            assert ex.reply.status == 200
+            assert ex.reply.content_type == "text/event-stream"
+            assert ex.reply.headers["x-accel-buffering"] == "no"
+            for gate in gates.release:
+                gate.set()
+    events = ex.reply.events()
+    messages = progress_messages(events)
+    assert messages == EXPECTED_MESSAGES[tool]
+    progress = [e["params"]["progress"] for e in events if e.get("method") == "notifications/progress"]
+    assert progress == sorted(progress) and len(set(progress)) == len(progress)
+    assert all(e["params"]["progressToken"] == "tok-1" for e in events if "params" in e and "progressToken" in e["params"])
+    final = events[-1]
+    assert final["id"] == 1
+    text = final["result"]["content"][0]["text"]
+    for i in range(3):
+        assert f"t{i}" in text
+    assert ex.reply.more_flags[-1] is False
+
+
+async def test_plain_stream_text_is_the_concatenation_of_the_chunks() -> None:
+    gates = Gates()
+    for gate in gates.release:
+        gate.set()
+    ex, _ = await start("stream_plain", "handshake", gates)
+    with anyio.fail_after(GUARD):
+        reply = await ex.run()
+    events = reply.events()
+    assert progress_messages(events) == ["t0 ", "t1 ", "t2 "]
+    assert events[-1]["result"]["content"][0]["text"] == "t0 t1 t2 "
+
+
+async def test_sse_route_events_are_joined_by_newlines() -> None:
+    gates = Gates()
+    for gate in gates.release:
+        gate.set()
+    ex, _ = await start("stream_starlette_sse", "modern", gates)
+    with anyio.fail_after(GUARD):
+        reply = await ex.run()
+    events = reply.events()
+    assert progress_messages(events) == ["t0 ", "t1 ", "t2 "]
+    assert events[-1]["result"]["content"][0]["text"] == "t0 \nt1 \nt2 "
+    assert events[-1]["result"]["resultType"] == "complete"
+
+
+async def test_without_a_token_the_whole_output_arrives_as_json() -> None:
+    gates = Gates()
+    for gate in gates.release:
+        gate.set()
+    ex, _ = await start("stream_plain", "handshake", gates, token=None)
+    with anyio.fail_after(GUARD):
+        reply = await ex.run()
+    assert reply.content_type == "application/json"
+    assert reply.result()["content"][0]["text"] == "t0 t1 t2 "
+
+
+async def test_fast_route_gets_plain_json_even_with_a_token() -> None:
+    app = build_app()
+    body = request("tools/call", {"name": "get_thing", "arguments": {"thing_id": 3}, "_meta": {"progressToken": 5}})
+    reply = await Exchange(app, body).run()
+    assert reply.content_type == "application/json"
+    assert reply.result()["structuredContent"]["id"] == 3
+
+
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+async def test_client_closing_the_stream_cancels_the_route(era: str) -> None:
+    gates = Gates()
+    ex, _ = await start("stream_plain", era, gates)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            ex.disconnect.set()  # the client goes away while the route waits for its next chunk
+            await gates.cancelled.wait()
+    assert not gates.finished.is_set()
+    sent_after = [c for c in ex.reply.chunks if b'"result"' in c]
+    assert sent_after == []
+
+
+async def test_notifications_cancelled_stops_the_route_and_no_result_is_sent() -> None:
+    gates = Gates()
+    app = build_app(gates)
+    body, _ = call_body("stream_plain", "handshake", id=77)
+    ex = Exchange(app, body)
+    cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 77, "reason": "user"}}
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            reply = await Exchange(app, cancel).run()
+            assert reply.status == 202
+            await gates.cancelled.wait()
+            await ex.done.wait()
+    assert not gates.finished.is_set()
+    assert all(b'"result"' not in c for c in ex.reply.chunks)
+    assert len(app.state.gates.release) == 8
+
+
+async def test_cancel_for_another_id_changes_nothing() -> None:
+    gates = Gates()
+    app = build_app(gates)
+    body, _ = call_body("stream_plain", "handshake", id=1)
+    ex = Exchange(app, body)
+    cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 2}}
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            await Exchange(app, cancel).run()
+            for gate in gates.release:
+                gate.set()
+    assert gates.finished.is_set()
+    assert ex.reply.events()[-1]["result"]["content"][0]["text"] == "t0 t1 t2 "
+
+
+async def test_slow_client_applies_backpressure() -> None:
+    """The route cannot run ahead of the client: while a send is held, the next chunk is not produced."""
+    gates = Gates()
+    for gate in gates.release:
+        gate.set()
+    ex, _ = await start("stream_plain", "modern", gates)
+    hold = anyio.Event()
+    ex.body_gate = hold
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            await ex.started.wait()
+            # The client reads nothing; the route must be stuck delivering its first chunk.
+            await anyio.wait_all_tasks_blocked()
+            assert not gates.produced[1].is_set()
+            hold.set()
+    assert gates.finished.is_set()
+
+
+async def test_keepalive_and_heartbeat_while_silent() -> None:
+    gates = Gates()
+    app = build_app(gates, keepalive_interval=0.0)
+    body, headers = call_body("stream_plain", "modern")
+    ex = Exchange(app, body, headers)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            while not any(c.startswith(b": keep-alive") for c in ex.reply.chunks):
+                await ex.chunk_seen.wait()
+            for gate in gates.release:
+                gate.set()
+    events = ex.reply.events()
+    heartbeats = [e for e in events if e.get("method") == "notifications/progress" and "message" not in e["params"]]
+    assert heartbeats, "a progress heartbeat accompanies keep-alives when there is a token"
+    assert events[-1]["result"]["content"][0]["text"] == "t0 t1 t2 "
+
+
+async def test_timeout_cancels_the_route_and_reports_it() -> None:
+    gates = Gates()
+    app = build_app(gates, call_timeout=0.05)
+    body, _ = call_body("stream_plain", "handshake", token=None)
+    with anyio.fail_after(GUARD):
+        reply = await Exchange(app, body).run()
+        await gates.cancelled.wait()
+    result = reply.result()
+    assert result["isError"] is True
+    assert "timed out" in result["content"][0]["text"]

@@ -1,0 +1,159 @@
+"""tools/call end to end in-process: arguments ──▶ sub-request ──▶ route ──▶ CallToolResult."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.apps import PNG, build_app
+from tests.support import BASE_HEADERS, call_modern, post, request
+
+pytestmark = pytest.mark.anyio
+
+
+async def call(app: Any, name: str, arguments: Any = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    params: dict[str, Any] = {"name": name}
+    if arguments is not None:
+        params["arguments"] = arguments
+    reply = await post(app, request("tools/call", params), {**BASE_HEADERS, **(headers or {})})
+    assert reply.status == 200, reply.body
+    return reply.result()
+
+
+async def test_json_route_gives_text_and_structured_content() -> None:
+    result = await call(build_app(), "get_thing", {"thing_id": 5, "q": "x"})
+    assert result["structuredContent"] == {"id": 5, "name": "thing-5", "q": "x"}
+    assert result["content"] == [{"type": "text", "text": '{"id":5,"name":"thing-5","q":"x"}'}]
+    assert "isError" not in result or result["isError"] is False
+
+
+async def test_body_route() -> None:
+    result = await call(build_app(), "create_thing", {"name": "new", "size": 3})
+    assert result["structuredContent"] == {"id": 7, "name": "new", "q": None}
+
+
+async def test_list_result_without_output_schema_is_text_only() -> None:
+    result = await call(build_app(), "list_numbers", {"n": [3, 1, 2]})
+    assert result["content"][0]["text"] == "[3,1,2]"
+    assert "structuredContent" not in result
+
+
+async def test_arguments_may_be_omitted() -> None:
+    result = await call(build_app(), "plain_text")
+    assert result["content"] == [{"type": "text", "text": "hello text"}]
+
+
+async def test_image_route_gives_image_content() -> None:
+    result = await call(build_app(), "png", {})
+    assert result["content"] == [{"type": "image", "data": base64.b64encode(PNG).decode(), "mimeType": "image/png"}]
+
+
+async def test_other_binary_gives_an_embedded_blob() -> None:
+    block = (await call(build_app(), "pdf", {}))["content"][0]
+    assert block["type"] == "resource"
+    assert block["resource"]["mimeType"] == "application/pdf"
+    assert base64.b64decode(block["resource"]["blob"]) == b"%PDF-1.4 fake"
+    assert block["resource"]["uri"].endswith("/pdf")
+
+
+async def test_http_error_is_an_error_result_with_status_and_detail() -> None:
+    result = await call(build_app(), "get_thing", {"thing_id": 404})
+    assert result["isError"] is True
+    assert result["content"][0]["text"] == "HTTP 404 Not Found: no such thing"
+
+
+async def test_validation_error_shows_the_422_detail() -> None:
+    result = await call(build_app(), "get_thing", {"thing_id": "abc"})
+    assert result["isError"] is True
+    text = result["content"][0]["text"]
+    assert text.startswith("HTTP 422")
+    assert "thing_id" in text
+
+
+async def test_missing_path_argument_is_an_error_result() -> None:
+    result = await call(build_app(), "get_thing", {})
+    assert result["isError"] is True
+    assert "thing_id" in result["content"][0]["text"]
+
+
+async def test_route_exception_is_an_error_result_without_internals() -> None:
+    result = await call(build_app(), "boom", {})
+    assert result["isError"] is True
+    text = result["content"][0]["text"]
+    assert "RuntimeError" in text
+    assert "secret internals" not in text
+    assert "Traceback" not in text
+
+
+@pytest.mark.parametrize("value", ["..", "%2e%2e", "x?y=1", "x#frag", "a b", "ü", "%", "."])
+async def test_path_values_arrive_verbatim(value: str) -> None:
+    result = await call(build_app(), "echo_path", {"value": value})
+    assert orjson.loads(result["content"][0]["text"]) == {"value": value}
+
+
+@pytest.mark.parametrize("value", ["../secret", "a/b", "../../secret", "../things/1", "/secret"])
+async def test_path_values_with_slashes_never_reach_another_route(value: str) -> None:
+    # %2F is decoded by ASGI servers too, so such a value matches no route: the same 404 an HTTP
+    # client would get, and never the route the value names.
+    result = await call(build_app(), "echo_path", {"value": value}, {"authorization": "Bearer good"})
+    assert result["isError"] is True
+    assert result["content"][0]["text"] == "HTTP 404 Not Found: Not Found"
+
+
+async def test_authorization_is_forwarded_not_an_argument() -> None:
+    app = build_app()
+    denied = await call(app, "secret", {})
+    assert denied["isError"] is True
+    assert "401" in denied["content"][0]["text"]
+    allowed = await call(app, "secret", {}, {"authorization": "Bearer good"})
+    assert allowed["content"][0]["text"] == '{"secret":"42"}'
+    tools = (await post(app, request("tools/list"))).result()["tools"]
+    secret = next(t for t in tools if t["name"] == "secret")
+    assert "authorization" not in {k.lower() for k in secret["inputSchema"].get("properties", {})}
+
+
+async def test_dependency_based_auth_applies() -> None:
+    app = build_app()
+    assert (await call(app, "me", {}))["isError"] is True
+    ok = await call(app, "me", {}, {"authorization": "Bearer abc"})
+    assert ok["content"][0]["text"] == '{"user":"Bearer abc"}'
+
+
+async def test_header_parameters_and_forwarded_traceparent() -> None:
+    result = await call(build_app(), "seen_headers", {"x-trace": "t-1"}, {"traceparent": "00-abc-def-01"})
+    assert result["content"][0]["text"] == '{"x_trace":"t-1","authorization":null}'
+
+
+async def test_result_text_is_truncated_with_a_marker() -> None:
+    app = build_app(max_result_chars=5)
+    result = await call(app, "plain_text")
+    text = result["content"][0]["text"]
+    assert text.startswith("hello")
+    assert "[truncated: 5 more characters" in text
+
+
+async def test_binary_over_the_cap_is_an_error_result() -> None:
+    result = await call(build_app(max_binary_bytes=4), "pdf", {})
+    assert result["isError"] is True
+    assert "4-byte limit" in result["content"][0]["text"]
+
+
+async def test_tool_call_in_2026() -> None:
+    reply = await call_modern(build_app(), "tools/call", {"name": "png", "arguments": {}}, "png")
+    assert reply.result()["content"][0]["type"] == "image"
+
+
+@pytest.mark.parametrize(
+    ("tool", "fragment"),
+    [("silent", "did not produce a valid HTTP response"), ("half", "raised RuntimeError")],
+)
+async def test_misbehaving_routes_still_get_exactly_one_answer(tool: str, fragment: str) -> None:
+    reply = await post(build_app(), request("tools/call", {"name": tool, "arguments": {}}))
+    assert reply.status == 200
+    assert len(reply.messages()) == 1
+    result = reply.result()
+    assert result["isError"] is True
+    assert fragment in result["content"][0]["text"]
