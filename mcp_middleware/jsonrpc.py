@@ -109,7 +109,7 @@ def parse_message(obj: Any) -> Message:
     """Classify one decoded JSON value as a request, notification or client reply (-32600 if none)."""
     if not isinstance(obj, dict) or obj.get("jsonrpc") != "2.0":
         raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: not a JSON-RPC 2.0 object")
-    raw_id = obj.get("id")
+    raw_id: Any = obj.get("id")  # shape checked just below
     has_id = "id" in obj
     if has_id and not _valid_id(raw_id):
         raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: id must be a string or an integer")

@@ -189,20 +189,20 @@ async def _guarded(
     on_head: Callable[[SubResponseHead], Awaitable[None]],
     on_body: Callable[[bytes, bool], Awaitable[None]],
     handle: _Handle,
-    timeout: float | None,
+    limit: float | None,
     name: str,
 ) -> dict[str, Any] | None:
     """Run the route; map what can go wrong to an error result (None = ran to completion)."""
     with handle.scope:
         try:
-            with anyio.fail_after(timeout) if timeout is not None else _nothing():
+            with anyio.fail_after(limit) if limit is not None else _nothing():
                 await run_subrequest(
                     app, parent, sub, on_head=on_head, on_body=on_body, disconnect=handle.disconnect
                 )
             return None
         except TimeoutError:
             handle.disconnect.set()
-            return error_result(f"Tool {name!r} timed out after {timeout:g} s and was cancelled.")
+            return error_result(f"Tool {name!r} timed out after {limit:g} s and was cancelled.")
         except ResultTooLarge as exc:
             handle.disconnect.set()
             return error_result(f"Tool {name!r} failed: {exc}.")

@@ -34,7 +34,9 @@ class HalfResponse(Response):
     """Starts a response, sends part of it, then fails."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]}
+        )
         await send({"type": "http.response.body", "body": b"partial", "more_body": True})
         raise RuntimeError("broke mid-body")
 
@@ -108,7 +110,9 @@ def build_app(gates: Gates | None = None, **options: Any) -> FastAPI:
         return {"secret": "42"}
 
     @app.get("/headers", operation_id="seen_headers")
-    async def seen(x_trace: Annotated[str | None, Header()] = None, authorization: str | None = Header(None)) -> Any:
+    async def seen(
+        x_trace: Annotated[str | None, Header()] = None, authorization: str | None = Header(None)
+    ) -> Any:
         return {"x_trace": x_trace, "authorization": authorization}
 
     @app.get("/boom", operation_id="boom")

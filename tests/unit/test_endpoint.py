@@ -52,7 +52,13 @@ async def test_invalid_utf8_is_parse_error() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"42", b'"x"', b'{"id": 1, "method": "ping"}', b'{"jsonrpc": "1.0", "id": 1, "method": "ping"}', b"null"],
+    [
+        b"42",
+        b'"x"',
+        b'{"id": 1, "method": "ping"}',
+        b'{"jsonrpc": "1.0", "id": 1, "method": "ping"}',
+        b"null",
+    ],
 )
 async def test_not_a_jsonrpc_request_is_invalid_request(body: bytes) -> None:
     reply = await post(build_app(), body)
@@ -110,7 +116,9 @@ async def test_body_over_the_cap_is_413_by_content_length() -> None:
 
 async def test_body_over_the_cap_is_413_when_streamed_without_length() -> None:
     app = build_app(max_body_bytes=100)
-    ex = Exchange(app, {"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"pad": "x" * 500}}, body_chunks=5)
+    ex = Exchange(
+        app, {"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"pad": "x" * 500}}, body_chunks=5
+    )
     reply = await ex.run()
     assert reply.status == 413
 

@@ -15,7 +15,12 @@ pytestmark = pytest.mark.anyio
 def init(version: Any = "2025-06-18", **params: Any) -> dict[str, Any]:
     return request(
         "initialize",
-        {"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}, **params},
+        {
+            "protocolVersion": version,
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+            **params,
+        },
     )
 
 
@@ -119,7 +124,11 @@ async def test_invalid_cursor_is_32602() -> None:
 
 
 async def test_version_header_absent_means_2025_03_26_and_batches_work() -> None:
-    batch = [request("ping", id=1), {"jsonrpc": "2.0", "method": "notifications/initialized"}, request("tools/list", id=2)]
+    batch = [
+        request("ping", id=1),
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        request("tools/list", id=2),
+    ]
     reply = await post(build_app(), batch)
     assert reply.status == 200
     messages = reply.json()
@@ -138,8 +147,10 @@ async def test_batch_items_fail_one_by_one() -> None:
     batch = [request("ping", id=1), {"jsonrpc": "2.0", "id": 2, "method": 5}, request("nope", id=3)]
     messages = (await post(build_app(), batch)).json()
     assert messages[0] == {"jsonrpc": "2.0", "id": 1, "result": {}}
-    assert messages[1]["error"]["code"] == -32600 and messages[1]["id"] == 2
-    assert messages[2]["error"]["code"] == -32601 and messages[2]["id"] == 3
+    assert messages[1]["error"]["code"] == -32600
+    assert messages[1]["id"] == 2
+    assert messages[2]["error"]["code"] == -32601
+    assert messages[2]["id"] == 3
 
 
 async def test_batch_cannot_carry_initialize() -> None:

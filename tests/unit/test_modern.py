@@ -23,7 +23,8 @@ async def test_discover() -> None:
     assert result["capabilities"] == {"tools": {"listChanged": False}}
     assert result["resultType"] == "complete"
     assert result["_meta"]["io.modelcontextprotocol/serverInfo"] == SERVER_INFO
-    assert isinstance(result["ttlMs"], int) and result["ttlMs"] >= 0
+    assert isinstance(result["ttlMs"], int)
+    assert result["ttlMs"] >= 0
     assert result["cacheScope"] in ("public", "private")
     assert result["instructions"] == "Things for tests"
 
@@ -38,7 +39,9 @@ async def test_tools_list_has_result_type_cache_hints_and_identity() -> None:
 
 
 async def test_tools_call_result_type() -> None:
-    reply = await call_modern(build_app(), "tools/call", {"name": "get_thing", "arguments": {"thing_id": 1}}, "get_thing")
+    reply = await call_modern(
+        build_app(), "tools/call", {"name": "get_thing", "arguments": {"thing_id": 1}}, "get_thing"
+    )
     result = reply.result()
     assert result["resultType"] == "complete"
     assert result["structuredContent"]["name"] == "thing-1"
@@ -129,7 +132,14 @@ async def test_duplicate_routing_header_is_a_mismatch() -> None:
 
 @pytest.mark.parametrize(
     "method",
-    ["initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe", "unknown/method"],
+    [
+        "initialize",
+        "ping",
+        "logging/setLevel",
+        "resources/subscribe",
+        "resources/unsubscribe",
+        "unknown/method",
+    ],
 )
 async def test_removed_and_unknown_methods_are_404_32601(method: str) -> None:
     params: dict[str, Any] = {"uri": "x://y"} if "subscribe" in method else {}
@@ -166,7 +176,11 @@ async def test_session_id_and_last_event_id_are_ignored_and_never_echoed() -> No
 
 
 async def test_notifications_are_202() -> None:
-    body = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1, "_meta": meta()}}
+    body = {
+        "jsonrpc": "2.0",
+        "method": "notifications/cancelled",
+        "params": {"requestId": 1, "_meta": meta()},
+    }
     reply = await post(build_app(), body, modern_headers("notifications/cancelled"))
     assert reply.status == 202
     assert reply.body == b""
@@ -175,9 +189,11 @@ async def test_notifications_are_202() -> None:
 async def test_batches_and_client_responses_are_invalid_requests() -> None:
     headers = modern_headers("tools/list")
     reply = await post(build_app(), [modern_request("tools/list")], headers)
-    assert reply.status == 400 and reply.json()["error"]["code"] == -32600
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32600
     reply = await post(build_app(), {"jsonrpc": "2.0", "id": 3, "result": {}}, headers)
-    assert reply.status == 400 and reply.json()["error"]["code"] == -32600
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32600
     assert reply.json()["id"] == 3
 
 

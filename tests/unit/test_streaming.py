@@ -22,10 +22,12 @@ EXPECTED_MESSAGES = {
 GUARD = 10  # seconds: a deadlock guard only; nothing waits on time
 
 
-def call_body(tool: str, era: str, token: str | int | None = "tok-1", id: int = 1) -> tuple[Any, dict[str, str]]:
+def call_body(
+    tool: str, era: str, token: str | int | None = "tok-1", id: int = 1
+) -> tuple[Any, dict[str, str]]:
     params: dict[str, Any] = {"name": tool, "arguments": {}}
     if era == "modern":
-        params["_meta"] = meta(**({"progressToken": token} if token is not None else {}))
+        params["_meta"] = meta() if token is None else meta(progressToken=token)
         return request("tools/call", params, id), modern_headers("tools/call", tool)
     if token is not None:
         params["_meta"] = {"progressToken": token}
@@ -65,8 +67,13 @@ async def test_first_chunk_leaves_before_the_route_produces_the_second(tool: str
     messages = progress_messages(events)
     assert messages == EXPECTED_MESSAGES[tool]
     progress = [e["params"]["progress"] for e in events if e.get("method") == "notifications/progress"]
-    assert progress == sorted(progress) and len(set(progress)) == len(progress)
-    assert all(e["params"]["progressToken"] == "tok-1" for e in events if "params" in e and "progressToken" in e["params"])
+    assert progress == sorted(progress)
+    assert len(set(progress)) == len(progress)
+    assert all(
+        e["params"]["progressToken"] == "tok-1"
+        for e in events
+        if "params" in e and "progressToken" in e["params"]
+    )
     final = events[-1]
     assert final["id"] == 1
     text = final["result"]["content"][0]["text"]
@@ -113,7 +120,9 @@ async def test_without_a_token_the_whole_output_arrives_as_json() -> None:
 
 async def test_fast_route_gets_plain_json_even_with_a_token() -> None:
     app = build_app()
-    body = request("tools/call", {"name": "get_thing", "arguments": {"thing_id": 3}, "_meta": {"progressToken": 5}})
+    body = request(
+        "tools/call", {"name": "get_thing", "arguments": {"thing_id": 3}, "_meta": {"progressToken": 5}}
+    )
     reply = await Exchange(app, body).run()
     assert reply.content_type == "application/json"
     assert reply.result()["structuredContent"]["id"] == 3
@@ -139,7 +148,11 @@ async def test_notifications_cancelled_stops_the_route_and_no_result_is_sent() -
     app = build_app(gates)
     body, _ = call_body("stream_plain", "handshake", id=77)
     ex = Exchange(app, body)
-    cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 77, "reason": "user"}}
+    cancel = {
+        "jsonrpc": "2.0",
+        "method": "notifications/cancelled",
+        "params": {"requestId": 77, "reason": "user"},
+    }
     with anyio.fail_after(GUARD):
         async with anyio.create_task_group() as tg:
             tg.start_soon(ex.run)
@@ -204,7 +217,9 @@ async def test_keepalive_and_heartbeat_while_silent() -> None:
             for gate in gates.release:
                 gate.set()
     events = ex.reply.events()
-    heartbeats = [e for e in events if e.get("method") == "notifications/progress" and "message" not in e["params"]]
+    heartbeats = [
+        e for e in events if e.get("method") == "notifications/progress" and "message" not in e["params"]
+    ]
     assert heartbeats, "a progress heartbeat accompanies keep-alives when there is a token"
     assert events[-1]["result"]["content"][0]["text"] == "t0 t1 t2 "
 
