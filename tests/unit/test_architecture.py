@@ -1,0 +1,75 @@
+"""The layering ARCHITECTURE.md promises, enforced with ``ast``."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import mcp_middleware
+
+PACKAGE = Path(mcp_middleware.__file__).parent
+
+
+def imports_of(module: Path) -> set[str]:
+    """Package-internal modules imported by ``module`` (as dotted names relative to the package)."""
+    tree = ast.parse(module.read_text())
+    relative_to = module.relative_to(PACKAGE).with_suffix("").parts[:-1]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = list(relative_to[: len(relative_to) - (node.level - 1)])
+                target = ".".join([*base, *(node.module.split(".") if node.module else [])])
+                names = [target] if node.module else [".".join([*base, a.name]) for a in node.names]
+                found.update(names)
+            elif node.module and node.module.startswith("mcp_middleware"):
+                found.add(node.module.removeprefix("mcp_middleware").lstrip("."))
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith(("mcp_middleware", "fastapi", "mcp.")))
+    return found
+
+
+def all_imports(name: str) -> set[str]:
+    return imports_of(PACKAGE / (name.replace(".", "/") + ".py"))
+
+
+def third_party(module: Path) -> set[str]:
+    tree = ast.parse(module.read_text())
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            out.add(node.module.split(".")[0] if node.module != "mcp_types" else "mcp_types")
+    return out
+
+
+def test_public_names() -> None:
+    assert mcp_middleware.__all__ == ["MCPMiddleware"]
+    for name in mcp_middleware.__all__:
+        assert hasattr(mcp_middleware, name)
+
+
+def test_leaf_modules_import_nothing_from_the_package() -> None:
+    for leaf in ("jsonrpc", "sse", "dispatch", "config"):
+        assert all_imports(leaf) == set(), leaf
+
+
+def test_eras_never_import_each_other() -> None:
+    assert not {i for i in all_imports("transport.handshake") if "modern" in i}
+    assert not {i for i in all_imports("transport.modern") if "handshake" in i}
+
+
+def test_lower_layers_never_import_upper_layers() -> None:
+    upper = {"middleware", "transport", "handlers", "toolcall"}
+    for low in ("catalog", "dispatch", "results", "jsonrpc", "sse"):
+        imported = {i.split(".")[0] for i in all_imports(low)}
+        assert not imported & upper, (low, imported)
+    assert not {i.split(".")[0] for i in all_imports("handlers")} & {"middleware", "transport"}
+
+
+def test_no_sdk_server_and_no_fastapi_at_import_time() -> None:
+    for module in PACKAGE.rglob("*.py"):
+        names = third_party(module)
+        assert "mcp" not in names, f"{module} imports the full SDK; only mcp_types is a runtime dependency"
+        assert "fastapi" not in names, f"{module} imports fastapi; plain Starlette apps must work without it"
