@@ -25,7 +25,9 @@ def imports_of(module: Path) -> set[str]:
             elif node.module and node.module.startswith("mcp_middleware"):
                 found.add(node.module.removeprefix("mcp_middleware").lstrip("."))
         elif isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.startswith(("mcp_middleware", "fastapi", "mcp.")))
+            found.update(
+                a.name for a in node.names if a.name.startswith(("mcp_middleware", "fastapi", "mcp."))
+            )
     return found
 
 

@@ -100,11 +100,20 @@ async def test_path_values_arrive_verbatim(value: str) -> None:
 
 @pytest.mark.parametrize("value", ["../secret", "a/b", "../../secret", "../things/1", "/secret"])
 async def test_path_values_with_slashes_never_reach_another_route(value: str) -> None:
-    # %2F is decoded by ASGI servers too, so such a value matches no route: the same 404 an HTTP
-    # client would get, and never the route the value names.
+    # %2F is decoded by ASGI servers before routing, so a slash would address another route:
+    # refused before any route runs.
     result = await call(build_app(), "echo_path", {"value": value}, {"authorization": "Bearer good"})
     assert result["isError"] is True
-    assert result["content"][0]["text"] == "HTTP 404 Not Found: Not Found"
+    assert result["content"][0]["text"] == (
+        "Invalid arguments for tool 'echo_path': argument 'value' must not contain '/'"
+    )
+
+
+async def test_slash_in_a_path_value_cannot_reach_a_filtered_route() -> None:
+    app = build_app(exclude_operations=["secret"])
+    result = await call(app, "get_thing", {"thing_id": "1/../../secret"}, {"authorization": "Bearer good"})
+    assert result["isError"] is True
+    assert "42" not in result["content"][0]["text"]
 
 
 async def test_authorization_is_forwarded_not_an_argument() -> None:

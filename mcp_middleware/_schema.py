@@ -1,0 +1,197 @@
+"""JSON Schema plumbing for :mod:`mcp_middleware.catalog`: OpenAPI schemas to self-contained tool schemas.
+
+An OpenAPI 3.1 schema is JSON Schema 2020-12 plus references into ``#/components/schemas``. A tool
+schema must stand alone, so every component a schema reaches (transitively) is copied into a
+local ``$defs`` and each ``#/components/schemas/X`` becomes ``#/$defs/X``. References stay
+references, so recursive models (a ``Node`` whose ``children`` are ``Node``) need no unrolling.
+
+Conversion also:
+
+* drops OpenAPI-only keywords that are not JSON Schema (``discriminator`` — whose ``mapping``
+  would keep ``#/components`` references —, ``xml``, ``externalDocs``, ``nullable``);
+* gives every array an ``items`` (``{}`` when absent);
+* in *input* mode only, renders an optional property (not in its object's ``required``) whose
+  schema is ``anyOf: [X, {"type": "null"}]`` — pydantic's ``Optional[X] = None`` — as plain ``X``
+  (omitting the argument means "None"). Output schemas keep the ``null`` branch: a response may
+  really contain ``null`` and MCP clients validate structured content against ``outputSchema``.
+
+Each component is converted once per mode and cached with the components it refers to directly,
+so the per-tool ``$defs`` is a cheap closure over that graph.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import unquote
+
+__all__ = ["SchemaSet", "is_object_schema"]
+
+_COMPONENT_PREFIX = "#/components/schemas/"
+_DEFS_PREFIX = "#/$defs/"
+_DROPPED = frozenset({"discriminator", "xml", "externalDocs", "nullable"})
+_ONE_SCHEMA = frozenset(
+    {
+        "items",
+        "additionalItems",
+        "additionalProperties",
+        "not",
+        "if",
+        "then",
+        "else",
+        "contains",
+        "propertyNames",
+        "unevaluatedItems",
+        "unevaluatedProperties",
+        "contentSchema",
+    }
+)
+_SCHEMA_LIST = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
+_SCHEMA_MAP = frozenset({"patternProperties", "dependentSchemas", "$defs", "definitions"})
+# keywords that only annotate; a collapsed Optional may take them from the outer schema
+_ANNOTATIONS = frozenset(
+    {
+        "title",
+        "description",
+        "default",
+        "examples",
+        "example",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "$comment",
+    }
+)
+
+
+def is_object_schema(schema: Any) -> bool:
+    """``True`` for ``{"type": "object", "properties": {...}}``-like schemas."""
+    if not isinstance(schema, Mapping) or not isinstance(schema.get("properties"), Mapping):
+        return False
+    kind = schema.get("type", "object")
+    return kind == "object" or (isinstance(kind, list) and kind == ["object"])
+
+
+def _is_null(schema: Any) -> bool:
+    return isinstance(schema, Mapping) and schema.get("type") == "null" and "enum" not in schema
+
+
+def collapse_optional(schema: Any) -> Any:
+    """``{"anyOf": [X, {"type": "null"}], ...}`` -> ``X`` merged with the outer annotations.
+
+    Anything else (a real union, an outer keyword that would conflict) is returned unchanged.
+    """
+    if not isinstance(schema, dict):
+        return schema
+    branches = schema.get("anyOf")
+    if not isinstance(branches, list) or len(branches) < 2:
+        return schema
+    non_null = [b for b in branches if not _is_null(b)]
+    if len(non_null) != 1 or not isinstance(non_null[0], dict):
+        return schema
+    inner: dict[str, Any] = non_null[0]
+    outer = {k: v for k, v in schema.items() if k != "anyOf"}
+    if any(k in inner and k not in _ANNOTATIONS for k in outer):
+        return schema
+    merged = {**inner, **outer}
+    if "default" in merged and merged["default"] is None:
+        del merged["default"]
+    return merged
+
+
+class SchemaSet:
+    """The converted ``components.schemas`` of one OpenAPI document, shared by all its tools."""
+
+    __slots__ = ("_cache", "_components")
+
+    def __init__(self, components: Any) -> None:
+        self._components: Mapping[str, Any] = components if isinstance(components, Mapping) else {}
+        self._cache: dict[tuple[str, bool], tuple[Any, frozenset[str]]] = {}
+
+    def component_name(self, schema: Any) -> str | None:
+        """The component a ``{"$ref": "#/components/schemas/X"}`` names, if it exists."""
+        if not isinstance(schema, Mapping):
+            return None
+        ref = schema.get("$ref")
+        if not isinstance(ref, str) or not ref.startswith(_COMPONENT_PREFIX):
+            return None
+        name = unquote(ref[len(_COMPONENT_PREFIX) :]).replace("~1", "/").replace("~0", "~")
+        return name if name in self._components else None
+
+    def resolve(self, schema: Any) -> Any:
+        """Follow ``$ref``s at the root of ``schema`` to the raw component (cycle-safe)."""
+        seen: set[str] = set()
+        while (name := self.component_name(schema)) is not None and name not in seen:
+            seen.add(name)
+            schema = self._components[name]
+        return schema
+
+    def convert(self, schema: Any, refs: set[str], *, collapse: bool) -> Any:
+        """A converted copy of ``schema``; the components it refers to are added to ``refs``."""
+        if isinstance(schema, bool):
+            return schema
+        if not isinstance(schema, Mapping):
+            return {}
+        out: dict[str, Any] = {}
+        for key, value in schema.items():
+            if key in _DROPPED:
+                continue
+            if key == "$ref":
+                self._convert_ref(schema, value, refs, out)
+            elif key == "properties" and isinstance(value, Mapping):
+                out[key] = self._convert_properties(value, schema.get("required"), refs, collapse)
+            elif key in _ONE_SCHEMA and isinstance(value, (Mapping, bool)):
+                out[key] = self.convert(value, refs, collapse=collapse)
+            elif key in _SCHEMA_LIST and isinstance(value, list):
+                out[key] = [self.convert(v, refs, collapse=collapse) for v in value]
+            elif key in _SCHEMA_MAP and isinstance(value, Mapping):
+                out[key] = {k: self.convert(v, refs, collapse=collapse) for k, v in value.items()}
+            else:
+                out[key] = copy.deepcopy(value)
+        kind = out.get("type")
+        if (kind == "array" or (isinstance(kind, list) and "array" in kind)) and "items" not in out:
+            out["items"] = {}
+        return out
+
+    def convert_property(self, schema: Any, refs: set[str], *, collapse: bool, required: bool) -> Any:
+        converted = self.convert(schema, refs, collapse=collapse)
+        return converted if required or not collapse else collapse_optional(converted)
+
+    def defs(self, refs: Iterable[str], *, collapse: bool) -> dict[str, Any]:
+        """``$defs`` holding every component reachable from ``refs``, in a stable order."""
+        todo = list(refs)
+        found: dict[str, Any] = {}
+        while todo:
+            name = todo.pop()
+            if name not in found:
+                found[name], direct = self._component(name, collapse)
+                todo.extend(direct)
+        return {name: found[name] for name in sorted(found)}
+
+    def _component(self, name: str, collapse: bool) -> tuple[Any, frozenset[str]]:
+        key = (name, collapse)
+        cached = self._cache.get(key)
+        if cached is None:
+            refs: set[str] = set()
+            converted = self.convert(self._components[name], refs, collapse=collapse)
+            cached = self._cache[key] = (converted, frozenset(refs))
+        return cached
+
+    def _convert_ref(self, schema: Mapping[str, Any], ref: Any, refs: set[str], out: dict[str, Any]) -> None:
+        name = self.component_name(schema)
+        if name is not None:
+            refs.add(name)
+            out["$ref"] = _DEFS_PREFIX + str(ref)[len(_COMPONENT_PREFIX) :]
+        elif isinstance(ref, str) and not ref.startswith("#/components/"):
+            out["$ref"] = ref  # a local or external reference we cannot inline: keep it
+        # a dangling #/components reference is dropped: the schema then accepts anything
+
+    def _convert_properties(
+        self, properties: Mapping[str, Any], required: Any, refs: set[str], collapse: bool
+    ) -> dict[str, Any]:
+        needed = set(required) if isinstance(required, list) else set()
+        return {
+            name: self.convert_property(prop, refs, collapse=collapse, required=name in needed)
+            for name, prop in properties.items()
+        }

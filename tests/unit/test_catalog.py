@@ -1,0 +1,789 @@
+"""OpenAPI -> MCP tools, and tool arguments -> HTTP sub-requests (``mcp_middleware.catalog``)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from collections.abc import Iterator
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from urllib.parse import unquote
+
+import anyio
+import jsonschema  # type: ignore[import-untyped]  # no stubs in the test dependencies
+import orjson
+import pytest
+from fastapi import APIRouter, Body, Cookie, FastAPI, Form, Header, Query, UploadFile
+from pydantic import BaseModel, Field
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.types import Message
+
+from mcp_middleware.catalog import (
+    ArgumentError,
+    Catalog,
+    ToolFilter,
+    ToolSpec,
+    build_catalog,
+    catalog_from_app,
+)
+from mcp_middleware.dispatch import SubRequest
+
+LONG_ID = "an_explicit_operation_id_that_is_longer_than_forty_characters"
+CUSTOM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"anything": {"type": "string", "x-vendor": True}},
+    "required": ["anything"],
+}
+
+
+class Color(StrEnum):
+    RED = "red"
+    GREEN = "green"
+
+
+class Dimensions(BaseModel):
+    width: float
+    height: float
+
+
+class Item(BaseModel):
+    name: str = Field(description="Display name")
+    color: Color = Color.RED
+    dimensions: Dimensions | None = None
+    tags: list[str] = []
+
+
+class Node(BaseModel):
+    value: int
+    children: list[Node] = []
+
+
+def make_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/items/{item_id}", tags=["items"])
+    def read_item(
+        item_id: int, q: Annotated[str | None, Query(description="Free-text filter")] = None
+    ) -> Item:
+        """Fetch one item."""
+        return Item(name=f"{item_id}:{q}")
+
+    @app.delete("/items/{item_id}", tags=["items"], name="item")
+    def delete_item(item_id: int) -> dict[str, int]:
+        return {"deleted": item_id}
+
+    @app.put("/items/{item_id}", tags=["items"], summary="Replace an item")
+    def replace_item(item_id: int, item: Item) -> Item:
+        return item
+
+    @app.get("/items", tags=["items"])
+    def list_items(
+        tags: Annotated[list[str] | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 10,
+        active: bool | None = None,
+        sort: Literal["asc", "desc"] = "asc",
+    ) -> list[Item]:
+        return [Item(name=f"{tags}|{limit}|{active}|{sort}")]
+
+    @app.get("/things/{thing_id}", name="item")
+    def get_thing(thing_id: str) -> dict[str, str]:
+        return {"thing_id": thing_id}
+
+    @app.post("/collide/{name}")
+    def collide(
+        name: str,
+        item: Item,
+        q_name: Annotated[str | None, Query(alias="name")] = None,
+        h_name: Annotated[str | None, Header(alias="name")] = None,
+        c_name: Annotated[str | None, Cookie(alias="name")] = None,
+    ) -> dict[str, Any]:
+        return {"path": name, "query": q_name, "header": h_name, "cookie": c_name, "body": item.name}
+
+    @app.get("/whoami")
+    def whoami(
+        authorization: Annotated[str | None, Header()] = None,
+        x_request_id: Annotated[str | None, Header(description="Correlation id")] = None,
+        session: Annotated[str | None, Cookie()] = None,
+        theme: Annotated[str | None, Cookie()] = None,
+    ) -> dict[str, Any]:
+        return {"auth": authorization, "rid": x_request_id, "session": session, "theme": theme}
+
+    @app.post("/tree", status_code=201)
+    def tree(node: Node) -> Node:
+        return node
+
+    @app.post("/numbers")
+    def sum_numbers(values: list[int]) -> int:
+        return sum(values)
+
+    @app.get("/union")
+    def union(value: Annotated[int | str, Query()], maybe: int | str | None = None) -> dict[str, Any]:
+        return {"value": value, "maybe": maybe}
+
+    @app.get("/hidden", include_in_schema=False)
+    def hidden() -> str:
+        return "hidden"
+
+    @app.get("/ping")
+    def ping() -> str:
+        return "pong"
+
+    @app.post("/long", operation_id=LONG_ID)
+    def long_one() -> str:
+        return "one"
+
+    @app.post("/long/again", operation_id=LONG_ID + "_again")
+    def long_two() -> str:
+        return "two"
+
+    @app.post("/login")
+    def login(
+        username: Annotated[str, Form()],
+        password: Annotated[str, Form()],
+        remember: Annotated[bool, Form()] = False,
+    ) -> dict[str, Any]:
+        return {"username": username, "password": password, "remember": remember}
+
+    @app.post("/upload")
+    async def upload(file: UploadFile, note: Annotated[str, Form()] = "") -> dict[str, Any]:
+        return {"filename": file.filename, "data": (await file.read()).decode(), "note": note}
+
+    @app.post("/notes")
+    def add_note(note: Annotated[Item | None, Body()] = None) -> dict[str, Any]:
+        return {"note": None if note is None else note.name}
+
+    @app.get("/files/{file_path}")
+    def read_file(file_path: str) -> dict[str, str]:
+        return {"file_path": file_path}
+
+    @app.post(
+        "/custom",
+        operation_id="custom op!",
+        openapi_extra={
+            "x-mcp-input-schema": CUSTOM_SCHEMA,
+            "x-mcp-annotations": {"openWorldHint": True, "destructiveHint": False},
+        },
+    )
+    def custom() -> dict[str, str]:
+        return {}
+
+    inner = APIRouter(prefix="/admin", tags=["admin"])
+
+    @inner.get("/users/{user_id}")
+    def get_user(user_id: int) -> dict[str, int]:
+        return {"user_id": user_id}
+
+    outer = APIRouter(prefix="/nested")
+    outer.include_router(inner, prefix="/v2")
+    app.include_router(outer, prefix="/api")
+    return app
+
+
+EXPECTED_TOOLS = [
+    ("read_item", "GET", "/items/{item_id}"),
+    ("replace_item", "PUT", "/items/{item_id}"),
+    ("item_delete", "DELETE", "/items/{item_id}"),
+    ("list_items", "GET", "/items"),
+    ("item_get", "GET", "/things/{thing_id}"),
+    ("collide", "POST", "/collide/{name}"),
+    ("whoami", "GET", "/whoami"),
+    ("tree", "POST", "/tree"),
+    ("sum_numbers", "POST", "/numbers"),
+    ("union", "GET", "/union"),
+    ("ping", "GET", "/ping"),
+    ("an_explicit_operation_id_that_is_longer", "POST", "/long"),
+    ("an_explicit_operation_id_that_is_longe_2", "POST", "/long/again"),
+    ("login", "POST", "/login"),
+    ("upload", "POST", "/upload"),
+    ("add_note", "POST", "/notes"),
+    ("read_file", "GET", "/files/{file_path}"),
+    ("custom_op", "POST", "/custom"),
+    ("get_user", "GET", "/api/nested/v2/admin/users/{user_id}"),
+]
+
+
+@pytest.fixture(scope="module")
+def app() -> FastAPI:
+    return make_app()
+
+
+@pytest.fixture(scope="module")
+def catalog(app: FastAPI) -> Catalog:
+    return catalog_from_app(app)
+
+
+def spec(catalog: Catalog, name: str) -> ToolSpec:
+    found = catalog.get(name)
+    assert found is not None, name
+    return found
+
+
+def call(app: FastAPI, sub: SubRequest) -> tuple[int, Any]:
+    """Run ``sub`` against ``app`` the way a server would (``path`` is the decoded raw path)."""
+    messages: list[Message] = []
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": sub.body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        messages.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": sub.method,
+        "scheme": "http",
+        "path": unquote(sub.path),
+        "raw_path": sub.path.encode("ascii"),
+        "root_path": "",
+        "query_string": sub.query_string,
+        "headers": [*sub.headers, (b"host", b"testserver")],
+        "client": ("127.0.0.1", 1234),
+        "server": ("testserver", 80),
+    }
+    anyio.run(app, scope, receive, send)
+    status = next(m["status"] for m in messages if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    return status, orjson.loads(body)
+
+
+def walk(schema: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(schema, dict):
+        yield schema
+        for value in schema.values():
+            yield from walk(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            yield from walk(value)
+
+
+# --- tools and names -------------------------------------------------------------------------
+
+
+def test_one_tool_per_operation_in_document_then_method_order(catalog: Catalog) -> None:
+    assert [(t.name, t.method, t.path) for t in catalog.tools] == EXPECTED_TOOLS
+    assert catalog.get("hidden") is None
+    assert [t["name"] for t in catalog.tool_dicts()] == [name for name, _, _ in EXPECTED_TOOLS]
+
+
+def test_generated_ids_shorten_to_the_function_name_explicit_ids_are_kept(app: FastAPI) -> None:
+    operations = app.openapi()["paths"]
+    assert operations["/items/{item_id}"]["get"]["operationId"] == "read_item_items__item_id__get"
+    assert operations["/api/nested/v2/admin/users/{user_id}"]["get"]["operationId"] == (
+        "get_user_api_nested_v2_admin_users__user_id__get"
+    )
+    doc = {
+        "paths": {"/a": {"get": {"operationId": "Explicit-Name_1"}}, "/b": {"get": {"operationId": "x" * 40}}}
+    }
+    assert [t.name for t in build_catalog(doc).tools] == ["Explicit-Name_1", "x" * 40]
+
+
+def test_same_function_name_on_two_paths_and_methods_is_disambiguated() -> None:
+    app = FastAPI()
+
+    def handler() -> str:
+        return ""
+
+    app.get("/v1/items", name="list_items")(handler)
+    app.get("/v2/items", name="list_items")(handler)
+    app.delete("/v2/items", name="list_items")(handler)
+    app.get("/other", operation_id="list_items_delete")(handler)
+    names = [t.name for t in catalog_from_app(app).tools]
+    # same function + method on two paths: the whole generated id; the DELETE would be
+    # ``list_items_delete`` but an explicit id already has that name: the whole id too
+    assert names == [
+        "list_items_v1_items_get",
+        "list_items_v2_items_get",
+        "list_items_v2_items_delete",
+        "list_items_delete",
+    ]
+
+
+def test_names_are_sanitised_cut_numbered_and_never_empty() -> None:
+    doc: dict[str, Any] = {
+        "paths": {
+            "/a": {"get": {"operationId": "get item!! (v2)"}, "post": {"operationId": "???"}},
+            "/things/{thing_id}": {"put": {}},
+            "/": {"get": {"operationId": ""}},
+            "/dup1": {"get": {"operationId": "dup"}},
+            "/dup2": {"get": {"operationId": "dup"}},
+            "/dup3": {"get": {"operationId": "dup_2"}},
+            "/long1": {"get": {"operationId": "abcdefghij_klmnopqrst"}},
+            "/long2": {"get": {"operationId": "abcdefghij_klmnopqrstuvwxyz"}},
+        }
+    }
+    names = [t.name for t in build_catalog(doc, max_name_length=12).tools]
+    assert names == [
+        *("get_item_v2", "post_a", "put_things_t", "get"),
+        *("dup", "dup_3", "dup_2"),
+        *("abcdefghij_k", "abcdefghij_2"),
+    ]
+    assert all(len(name) <= 12 for name in names)
+    with pytest.raises(ValueError, match="max_name_length"):
+        build_catalog(doc, max_name_length=3)
+
+
+def test_description_title_and_annotations(catalog: Catalog) -> None:
+    read = spec(catalog, "read_item").tool
+    assert read["title"] == "Read Item"
+    assert read["description"] == "Read Item\n\nFetch one item."
+    assert read["annotations"] == {"title": "Read Item", "readOnlyHint": True, "openWorldHint": False}
+    replace = spec(catalog, "replace_item").tool
+    assert replace["title"] == "Replace an item"
+    assert replace["annotations"] == {
+        "title": "Replace an item",
+        "idempotentHint": True,
+        "openWorldHint": False,
+    }
+    assert spec(catalog, "item_delete").tool["annotations"]["destructiveHint"] is True
+    assert spec(catalog, "tree").tool["annotations"] == {"title": "Tree", "openWorldHint": False}
+    custom = spec(catalog, "custom_op").tool["annotations"]
+    assert custom == {"title": "Custom", "openWorldHint": True, "destructiveHint": False}
+    bare = build_catalog({"paths": {"/x/{y}": {"get": {"operationId": "fetch_the-thing"}}}}).tools[0].tool
+    assert bare["description"] == "GET /x/{y}"
+    assert bare["title"] == "Fetch The Thing"
+    assert all(t["description"] for t in catalog.tool_dicts())
+
+
+# --- input schemas -----------------------------------------------------------------------------
+
+
+def test_parameters_merge_into_one_object(catalog: Catalog) -> None:
+    schema = spec(catalog, "read_item").tool["inputSchema"]
+    assert schema == {
+        "type": "object",
+        "properties": {
+            "item_id": {"type": "integer", "title": "Item Id"},
+            "q": {"type": "string", "description": "Free-text filter", "title": "Q"},
+        },
+        "required": ["item_id"],
+    }
+    listing = spec(catalog, "list_items").tool["inputSchema"]["properties"]
+    assert listing["tags"] == {"type": "array", "items": {"type": "string"}, "title": "Tags"}
+    assert listing["limit"] == {
+        "type": "integer",
+        "maximum": 100,
+        "minimum": 1,
+        "default": 10,
+        "title": "Limit",
+    }
+    assert listing["sort"]["enum"] == ["asc", "desc"]
+    assert listing["active"] == {"type": "boolean", "title": "Active"}
+
+
+def test_location_collisions_get_prefixed_names(catalog: Catalog) -> None:
+    schema = spec(catalog, "collide").tool["inputSchema"]
+    assert list(schema["properties"]) == [
+        "name",
+        "query_name",
+        "header_name",
+        "cookie_name",
+        "body_name",
+        "color",
+        "dimensions",
+        "tags",
+    ]
+    assert schema["required"] == ["name", "body_name"]
+    assert schema["properties"]["body_name"]["description"] == "Display name"
+
+
+def test_credential_headers_are_not_arguments(catalog: Catalog) -> None:
+    properties = spec(catalog, "whoami").tool["inputSchema"]["properties"]
+    assert list(properties) == ["x-request-id", "session", "theme"]
+    assert properties["x-request-id"]["description"] == "Correlation id"
+    doc = {
+        "paths": {
+            "/h": {
+                "get": {
+                    "parameters": [
+                        {"name": n, "in": "header", "schema": {"type": "string"}, "style": "simple"}
+                        for n in ("Authorization", "COOKIE", "Content-Length", "X-Kept")
+                    ]
+                }
+            }
+        }
+    }
+    kept = build_catalog(doc).tools[0].tool["inputSchema"]["properties"]
+    assert kept == {"X-Kept": {"type": "string"}}
+
+
+def test_refs_resolve_into_reachable_defs_only(catalog: Catalog) -> None:
+    for tool in catalog.tool_dicts():
+        assert "#/components" not in json.dumps(tool), tool["name"]
+    schema = spec(catalog, "replace_item").tool["inputSchema"]
+    assert sorted(schema["$defs"]) == ["Color", "Dimensions"]  # Item itself is merged in
+    assert schema["properties"]["color"] == {"$ref": "#/$defs/Color", "default": "red"}
+    assert schema["properties"]["dimensions"] == {"$ref": "#/$defs/Dimensions"}
+    assert schema["required"] == ["item_id", "name"]
+    assert "$defs" not in spec(catalog, "read_item").tool["inputSchema"]
+
+
+def test_recursive_model_stays_a_ref(catalog: Catalog) -> None:
+    tool = spec(catalog, "tree").tool
+    schema = tool["inputSchema"]
+    assert schema["properties"]["children"]["items"] == {"$ref": "#/$defs/Node-Input"}
+    assert schema["$defs"]["Node-Input"]["properties"]["children"]["items"] == {"$ref": "#/$defs/Node-Input"}
+    jsonschema.validate({"value": 1, "children": [{"value": 2, "children": [{"value": 3}]}]}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"value": 1, "children": [{"children": []}]}, schema)
+    assert tool["outputSchema"]["$defs"]["Node-Output"]["properties"]["children"]["items"] == {
+        "$ref": "#/$defs/Node-Output"
+    }
+
+
+def test_optional_becomes_plain_but_real_unions_stay(catalog: Catalog) -> None:
+    properties = spec(catalog, "union").tool["inputSchema"]["properties"]
+    assert properties["value"] == {"anyOf": [{"type": "integer"}, {"type": "string"}], "title": "Value"}
+    assert properties["maybe"]["anyOf"] == [{"type": "integer"}, {"type": "string"}, {"type": "null"}]
+    dimensions = spec(catalog, "replace_item").tool["inputSchema"]["properties"]["dimensions"]
+    assert "anyOf" not in dimensions
+    # output schemas keep null: responses really contain it
+    output = spec(catalog, "read_item").tool["outputSchema"]["properties"]["dimensions"]
+    assert output["anyOf"] == [{"$ref": "#/$defs/Dimensions"}, {"type": "null"}]
+
+
+def test_every_array_has_items() -> None:
+    doc = {
+        "paths": {
+            "/a": {"get": {"parameters": [{"name": "xs", "in": "query", "schema": {"type": "array"}}]}}
+        },
+        "components": {"schemas": {}},
+    }
+    schema = build_catalog(doc).tools[0].tool["inputSchema"]
+    assert schema["properties"]["xs"] == {"type": "array", "items": {}}
+
+
+def test_schemas_are_valid_json_schema(catalog: Catalog) -> None:
+    for tool in catalog.tool_dicts():
+        for key in ("inputSchema", "outputSchema"):
+            if key in tool:
+                jsonschema.Draft202012Validator.check_schema(tool[key])
+                jsonschema.Draft7Validator.check_schema(tool[key])
+                assert tool[key]["type"] == "object"
+        for node in walk(tool["inputSchema"]):
+            if node.get("type") == "array":
+                assert "items" in node, tool["name"]
+            assert not {"in", "style", "explode"} & node.keys()
+
+
+def test_no_argument_tool_and_explicit_schema(catalog: Catalog) -> None:
+    no_args = {"type": "object", "properties": {}, "additionalProperties": False}
+    assert spec(catalog, "ping").tool["inputSchema"] == no_args
+    assert spec(catalog, "custom_op").tool["inputSchema"] == CUSTOM_SCHEMA
+    output = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    doc = {"paths": {"/n": {"get": {"operationId": "n", "x-mcp-output-schema": output}}}}
+    tool = build_catalog(doc).tools[0]
+    assert tool.has_output_schema
+    assert tool.tool["outputSchema"] == output
+
+
+def test_output_schema_only_for_object_responses(catalog: Catalog) -> None:
+    with_output = {t.name for t in catalog.tools if t.has_output_schema}
+    assert with_output == {"read_item", "replace_item", "tree"}
+    assert all(("outputSchema" in t.tool) == t.has_output_schema for t in catalog.tools)
+    output = spec(catalog, "read_item").tool["outputSchema"]
+    assert output["required"] == ["name"]
+    assert sorted(output["$defs"]) == ["Color", "Dimensions"]
+
+
+def test_non_object_and_form_bodies(catalog: Catalog) -> None:
+    numbers = spec(catalog, "sum_numbers").tool["inputSchema"]
+    assert numbers["properties"] == {
+        "body": {"items": {"type": "integer"}, "type": "array", "title": "Values"}
+    }
+    assert numbers["required"] == ["body"]
+    login = spec(catalog, "login").tool["inputSchema"]
+    assert login["required"] == ["username", "password"]
+    note = spec(catalog, "add_note").tool["inputSchema"]
+    assert "required" not in note  # the whole body is optional
+    assert list(note["properties"]) == ["name", "color", "dimensions", "tags"]
+
+
+def test_building_does_not_touch_the_document(app: FastAPI) -> None:
+    document = app.openapi()
+    before = copy.deepcopy(document)
+    build_catalog(document)
+    assert document == before
+
+
+def test_refs_to_parameters_and_request_bodies_and_path_level_parameters() -> None:
+    doc = {
+        "paths": {
+            "/v/{vid}": {
+                "parameters": [{"$ref": "#/components/parameters/Vid"}],
+                "post": {
+                    "operationId": "make",
+                    "requestBody": {"$ref": "#/components/requestBodies/Thing"},
+                    "responses": {"200": {"$ref": "#/components/responses/Thing"}},
+                },
+            }
+        },
+        "components": {
+            "parameters": {
+                "Vid": {"name": "vid", "in": "path", "required": True, "schema": {"type": "integer"}}
+            },
+            "requestBodies": {
+                "Thing": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Thing"}}},
+                }
+            },
+            "responses": {
+                "Thing": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Thing"}}}}
+            },
+            "schemas": {
+                "Thing": {
+                    "type": "object",
+                    "properties": {"size": {"type": "integer"}, "x": {"discriminator": {"mapping": {}}}},
+                    "required": ["size"],
+                },
+                "Unused": {"type": "string"},
+            },
+        },
+    }
+    tool = build_catalog(doc).tools[0]
+    assert tool.tool["inputSchema"] == {
+        "type": "object",
+        "properties": {"vid": {"type": "integer"}, "size": {"type": "integer"}, "x": {}},
+        "required": ["vid", "size"],
+    }
+    assert tool.has_output_schema
+    assert tool.build_request({"vid": 3, "size": 1}).body == b'{"size":1}'
+
+
+# --- requests -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "encoded"),
+    [
+        ("..", "%2E%2E"),
+        (".", "%2E"),
+        ("%2e%2e", "%252e%252e"),
+        ("?x", "%3Fx"),
+        ("#y", "%23y"),
+        ("é ü", "%C3%A9%20%C3%BC"),
+        (True, "true"),
+        (42, "42"),
+    ],
+)
+def test_path_values_are_percent_encoded(catalog: Catalog, value: Any, encoded: str) -> None:
+    sub = spec(catalog, "read_file").build_request({"file_path": value})
+    assert sub.path == f"/files/{encoded}"
+    assert sub.path.isascii()
+
+
+def test_path_value_round_trip(app: FastAPI, catalog: Catalog) -> None:
+    for value in ("a b", "?x", "#y", "%2e", "..", "é"):
+        status, body = call(app, spec(catalog, "read_file").build_request({"file_path": value}))
+        assert (status, body) == (200, {"file_path": value})
+
+
+def test_bad_path_arguments(catalog: Catalog) -> None:
+    tool = spec(catalog, "read_item")
+    with pytest.raises(ArgumentError, match="missing required argument 'item_id'"):
+        tool.build_request({"q": "x"})
+    with pytest.raises(ArgumentError, match="missing required argument 'item_id'"):
+        tool.build_request({"item_id": None})
+    with pytest.raises(ArgumentError, match="'item_id' must not be empty"):
+        tool.build_request({"item_id": ""})
+    with pytest.raises(ArgumentError, match="'item_id' must be a string, number or boolean"):
+        tool.build_request({"item_id": {"id": 1}})
+
+
+def test_query_encoding(app: FastAPI, catalog: Catalog) -> None:
+    tool = spec(catalog, "list_items")
+    sub = tool.build_request({"tags": ["a b", "c&d"], "limit": 5, "active": False, "sort": None})
+    assert sub.query_string == b"tags=a+b&tags=c%26d&limit=5&active=false"
+    assert (sub.method, sub.path, sub.body, sub.headers) == ("GET", "/items", b"", ())
+    assert call(app, sub) == (
+        200,
+        [{"name": "['a b', 'c&d']|5|False|asc", "color": "red", "dimensions": None, "tags": []}],
+    )
+    assert tool.build_request({}).query_string == b""
+
+
+def test_missing_required_query_is_left_to_the_app(app: FastAPI, catalog: Catalog) -> None:
+    sub = spec(catalog, "union").build_request({})
+    assert sub.query_string == b""
+    status, body = call(app, sub)
+    assert status == 422
+    assert body["detail"][0]["loc"] == ["query", "value"]
+
+
+def test_headers_cookies_and_forwarded(app: FastAPI, catalog: Catalog) -> None:
+    tool = spec(catalog, "whoami")
+    forwarded = [
+        (b"Authorization", b"Bearer t"),
+        (b"cookie", b"a=1"),
+        (b"content-length", b"999"),
+        (b"traceparent", b"00-abc"),
+    ]
+    sub = tool.build_request({"x-request-id": "r1", "session": "s1", "theme": "dark"}, forwarded)
+    assert sub.headers == (
+        (b"authorization", b"Bearer t"),
+        (b"traceparent", b"00-abc"),
+        (b"x-request-id", b"r1"),
+        (b"cookie", b"a=1; session=s1; theme=dark"),
+    )
+    assert call(app, sub) == (200, {"auth": "Bearer t", "rid": "r1", "session": "s1", "theme": "dark"})
+    # without cookie arguments the forwarded cookie passes unchanged
+    assert tool.build_request({}, [(b"cookie", b"a=1")]).headers == ((b"cookie", b"a=1"),)
+
+
+@pytest.mark.parametrize("bad", ["a\r\nx-evil: 1", "a\nb", "a\x00b"])
+def test_header_and_cookie_values_cannot_inject(catalog: Catalog, bad: str) -> None:
+    tool = spec(catalog, "whoami")
+    with pytest.raises(ArgumentError, match="'x-request-id' must not contain line breaks"):
+        tool.build_request({"x-request-id": bad})
+    with pytest.raises(ArgumentError, match="'session' must not contain"):
+        tool.build_request({"session": bad})
+    with pytest.raises(ArgumentError, match="'theme' must not contain ';'"):
+        tool.build_request({"theme": "x; admin=1"})
+    with pytest.raises(ArgumentError, match="Latin-1"):
+        tool.build_request({"x-request-id": "\u2603"})
+
+
+def test_json_body_with_prefixed_names(app: FastAPI, catalog: Catalog) -> None:
+    tool = spec(catalog, "collide")
+    arguments = {
+        "name": "p",
+        "query_name": "q",
+        "header_name": "h",
+        "cookie_name": "c",
+        "body_name": "b",
+        "tags": ["t"],
+        "dimensions": None,
+    }
+    sub = tool.build_request(arguments)
+    assert sub.path == "/collide/p"
+    assert sub.query_string == b"name=q"
+    assert sub.body == b'{"name":"b","tags":["t"]}'
+    assert (b"content-type", b"application/json") in sub.headers
+    assert (b"content-length", str(len(sub.body)).encode()) in sub.headers
+    assert call(app, sub) == (200, {"path": "p", "query": "q", "header": "h", "cookie": "c", "body": "b"})
+
+
+def test_required_body_properties_keep_null(catalog: Catalog) -> None:
+    sub = spec(catalog, "collide").build_request({"name": "p", "body_name": None})
+    assert sub.body == b'{"name":null}'
+
+
+def test_whole_body_argument(app: FastAPI, catalog: Catalog) -> None:
+    sub = spec(catalog, "sum_numbers").build_request({"body": [1, 2, 3]})
+    assert sub.body == b"[1,2,3]"
+    assert call(app, sub) == (200, 6)
+
+
+def test_bodies_when_nothing_is_given(app: FastAPI, catalog: Catalog) -> None:
+    optional = spec(catalog, "add_note").build_request({})
+    assert (optional.body, optional.headers) == (b"", ())
+    assert call(app, optional) == (200, {"note": None})
+    assert call(app, spec(catalog, "add_note").build_request({"name": "n"})) == (200, {"note": "n"})
+    required = spec(catalog, "tree").build_request({})
+    assert required.body == b"{}"
+    status, body = call(app, required)
+    assert status == 422
+    assert body["detail"][0]["loc"] == ["body", "value"]
+
+
+def test_form_body(app: FastAPI, catalog: Catalog) -> None:
+    sub = spec(catalog, "login").build_request({"username": "a b", "password": "p&q", "remember": True})
+    assert sub.body == b"username=a+b&password=p%26q&remember=true"
+    assert (b"content-type", b"application/x-www-form-urlencoded") in sub.headers
+    assert call(app, sub) == (200, {"username": "a b", "password": "p&q", "remember": True})
+
+
+def test_multipart_body(app: FastAPI, catalog: Catalog) -> None:
+    sub = spec(catalog, "upload").build_request({"file": "hello", "note": "hi"})
+    assert dict(sub.headers)[b"content-type"].startswith(b"multipart/form-data; boundary=")
+    assert call(app, sub) == (200, {"filename": "file", "data": "hello", "note": "hi"})
+
+
+def test_unknown_and_non_string_keys_are_ignored(catalog: Catalog) -> None:
+    arguments: dict[Any, Any] = {"item_id": 7, "nope": 1, 3: "x", None: "y"}
+    sub = spec(catalog, "read_item").build_request(arguments)
+    assert (sub.path, sub.query_string) == ("/items/7", b"")
+
+
+def test_body_that_cannot_be_json(catalog: Catalog) -> None:
+    with pytest.raises(ArgumentError, match="cannot be encoded as JSON"):
+        spec(catalog, "sum_numbers").build_request({"body": {1: object()}})
+
+
+def test_hand_made_tool_spec_without_plan() -> None:
+    tool = ToolSpec("t", "GET", "/u/{user id}/x", {"name": "t"}, False)
+    assert tool.build_request({"user id": "a b"}).path == "/u/a%20b/x"
+
+
+@pytest.mark.parametrize("value", ["a/b", "../admin", "/", "1/secret"])
+def test_slashes_in_path_values_are_refused(catalog: Catalog, value: str) -> None:
+    with pytest.raises(ArgumentError, match="must not contain '/'"):
+        spec(catalog, "read_file").build_request({"file_path": value})
+
+
+# --- catalogs, filters, apps -------------------------------------------------------------------
+
+
+def test_catalog_lookup_and_duplicates(catalog: Catalog) -> None:
+    assert spec(catalog, "tree").path == "/tree"
+    assert catalog.get("missing") is None
+    tool = ToolSpec("same", "GET", "/", {"name": "same"}, False)
+    with pytest.raises(ValueError, match="duplicate tool name 'same'"):
+        Catalog((tool, tool))
+    assert Catalog(()).tool_dicts() == []
+
+
+def test_filters(app: FastAPI) -> None:
+    def names(tool_filter: ToolFilter, **kwargs: Any) -> list[str]:
+        return [t.name for t in catalog_from_app(app, tool_filter=tool_filter, **kwargs).tools]
+
+    assert names(ToolFilter(include_tags=frozenset({"admin"}))) == ["get_user"]
+    assert "read_item" not in names(ToolFilter(exclude_tags=frozenset({"items"})))
+    # operation ids and final tool names both work
+    include = frozenset({"read_item_items__item_id__get", "item_get", LONG_ID})
+    assert names(ToolFilter(include_operations=include)) == ["read_item", "item_get", EXPECTED_TOOLS[11][0]]
+    assert "ping" not in names(ToolFilter(exclude_operations=frozenset({"ping_ping_get"})))
+    assert names(ToolFilter(include_paths=("/items*",), methods=frozenset({"delete", "PUT"}))) == [
+        "replace_item",
+        "item_delete",
+    ]
+    assert names(ToolFilter(exclude_paths=("/api/*", "/[a-t]*", "/w*"))) == ["union", "upload"]
+    # names do not change with the filter; exclude_paths is exact
+    assert names(ToolFilter(include_paths=("/things/*",)), exclude_paths=["/things"]) == ["item_get"]
+    assert names(ToolFilter(), exclude_paths=["/items/{item_id}"])[:2] == ["list_items", "item"]
+
+
+def test_filter_allows_directly() -> None:
+    tool_filter = ToolFilter(include_tags=frozenset({"a"}), methods=frozenset({"get"}))
+    assert tool_filter.methods == frozenset({"GET"})
+    assert tool_filter.allows(method="GET", path="/x", operation_id="x", tags=["a", "b"])
+    assert not tool_filter.allows(method="POST", path="/x", operation_id="x", tags=["a"])
+    assert not tool_filter.allows(method="GET", path="/x", operation_id="x", tags=[])
+
+
+def test_plain_starlette_app_has_no_tools() -> None:
+    async def home(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("hi")
+
+    assert catalog_from_app(Starlette(routes=[Route("/", home)])).tools == ()
+
+
+def test_openapi_failure_logs_and_yields_no_tools(caplog: pytest.LogCaptureFixture) -> None:
+    class Broken:
+        def openapi(self) -> dict[str, Any]:
+            raise RuntimeError("boom")
+
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware.catalog"):
+        assert catalog_from_app(Broken()).tools == ()
+    assert "openapi() failed" in caplog.text
