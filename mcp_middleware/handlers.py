@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mcp_types import jsonrpc as codes
-from mcp_types.methods import CLIENT_REQUESTS, parse_client_request
+from mcp_types.methods import CLIENT_REQUESTS, validate_client_request
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Scope
@@ -44,7 +44,7 @@ class Call:
     caller: str
 
 
-Handler = Callable[["Server", Call, Any], Awaitable[dict[str, Any] | None]]
+Handler = Callable[["Server", Call, dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -118,11 +118,13 @@ class Server:
         handler = _HANDLERS.get(req.method)
         if handler is None or (req.method, call.version) not in CLIENT_REQUESTS:
             raise ProtocolError(codes.METHOD_NOT_FOUND, f"Method not found: {req.method}")
+        params = req.params or {}
         try:
-            parsed = parse_client_request(req.method, call.version, req.params)
+            # Validated against this revision's wire type; handlers then read the plain dict.
+            validate_client_request(req.method, call.version, req.params)
         except ValidationError as exc:
             raise ProtocolError(codes.INVALID_PARAMS, _validation_message(exc)) from None
-        return await handler(self, call, parsed)
+        return await handler(self, call, params)
 
     def cancel(self, caller: str, request_id: Any) -> None:
         self.registry.cancel(caller, request_id)
@@ -134,9 +136,9 @@ def negotiate(requested: Any) -> str:
     return LATEST_HANDSHAKE_VERSION
 
 
-async def _initialize(server: Server, call: Call, parsed: Any) -> dict[str, Any]:
+async def _initialize(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {
-        "protocolVersion": negotiate(parsed.params.protocol_version),
+        "protocolVersion": negotiate(params["protocolVersion"]),
         "capabilities": server.capabilities(),
         "serverInfo": server.info,
     }
@@ -145,11 +147,11 @@ async def _initialize(server: Server, call: Call, parsed: Any) -> dict[str, Any]
     return result
 
 
-async def _empty(server: Server, call: Call, parsed: Any) -> dict[str, Any]:
+async def _empty(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-async def _discover(server: Server, call: Call, parsed: Any) -> dict[str, Any]:
+async def _discover(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {
         "supportedVersions": list(MODERN_PROTOCOL_VERSIONS),
         "capabilities": server.capabilities(),
@@ -159,15 +161,13 @@ async def _discover(server: Server, call: Call, parsed: Any) -> dict[str, Any]:
     return result
 
 
-async def _list_tools(server: Server, call: Call, parsed: Any) -> dict[str, Any]:
-    params = call.request.params or {}
+async def _list_tools(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if params.get("cursor") is not None:
         raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: unknown cursor")
     return {"tools": server.catalog.tool_dicts()}
 
 
-async def _call_tool(server: Server, call: Call, parsed: Any) -> dict[str, Any] | None:
-    params = call.request.params or {}
+async def _call_tool(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any] | None:
     spec = server.catalog.get(params["name"])
     if spec is None:
         raise ProtocolError(codes.INVALID_PARAMS, f"Unknown tool: {params['name']}")

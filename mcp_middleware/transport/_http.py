@@ -9,13 +9,12 @@ event. After the client is gone nothing more is written.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import anyio
 from mcp_types import jsonrpc as codes
 from pydantic import ValidationError
-from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
 from ..config import LOCAL_HOSTS, Settings
@@ -38,6 +37,7 @@ __all__ = [
     "caller_key",
     "check_request",
     "forwarded_headers",
+    "header_map",
     "plain",
     "read_body",
     "serve_request",
@@ -57,6 +57,14 @@ async def plain(
     head.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": head})
     await send({"type": "http.response.body", "body": body})
+
+
+def header_map(scope: Scope) -> dict[str, str]:
+    """Request headers by lower-case name (the first of repeated headers wins, as in Starlette)."""
+    out: dict[str, str] = {}
+    for key, value in reversed(scope["headers"]):
+        out[key.decode("latin-1").lower()] = value.decode("latin-1")
+    return out
 
 
 def _host_only(value: str) -> str:
@@ -92,7 +100,7 @@ def _accepts(accept: str, wanted: str) -> bool:
     return False
 
 
-def check_request(scope: Scope, headers: Headers, settings: Settings) -> tuple[int, str] | None:
+def check_request(scope: Scope, headers: Mapping[str, str], settings: Settings) -> tuple[int, str] | None:
     """Transport-level checks in the order the spec implies; returns (status, message) to refuse."""
     hosts = _hosts_for(scope, settings)
     host = headers.get("host")
@@ -110,7 +118,7 @@ def check_request(scope: Scope, headers: Headers, settings: Settings) -> tuple[i
     return None
 
 
-async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes | None:
+async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes | None:
     """The whole request body, or None when it exceeds ``limit`` (checked before reading when known)."""
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -137,7 +145,7 @@ class Responder:
 
     def __init__(self, send: Send) -> None:
         self._send = send
-        self._lock = anyio.Lock()
+        self._lock = anyio.Lock(fast_acquire=True)
         self.started = False
         self.streaming = False
         self.closed = False
@@ -236,7 +244,7 @@ def forwarded_headers(scope: Scope, names: frozenset[bytes]) -> tuple[tuple[byte
     return tuple((k.lower(), v) for k, v in scope["headers"] if k.lower() in names)
 
 
-def caller_key(headers: Headers) -> str:
+def caller_key(headers: Mapping[str, str]) -> str:
     """Who is calling, as far as a stateless endpoint can tell (for notifications/cancelled)."""
     return str(hash(headers.get("authorization", "")))
 

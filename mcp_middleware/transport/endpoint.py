@@ -9,17 +9,17 @@ else is the handshake era (VS Code sends no version header at all).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from mcp_types import PROTOCOL_VERSION_META_KEY
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
-from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
 from ..handlers import Server
 from ..jsonrpc import ProtocolError, encode_error, parse_payload
 from . import handshake, modern
-from ._http import check_request, plain, read_body
+from ._http import check_request, header_map, plain, read_body
 
 __all__ = ["is_modern", "serve"]
 
@@ -32,7 +32,7 @@ def _has_envelope(payload: Any) -> bool:
     return isinstance(meta, dict) and PROTOCOL_VERSION_META_KEY in meta
 
 
-def is_modern(headers: Headers, payload: Any) -> bool:
+def is_modern(headers: Mapping[str, str], payload: Any) -> bool:
     if isinstance(payload, dict) and payload.get("method") == "initialize":
         # A handshake is never refused, whatever its headers say; only an initialize wrapped in
         # the 2026 envelope is a 2026 request (and gets the spec's 404 for a removed method).
@@ -53,7 +53,7 @@ async def serve(server: Server, scope: Scope, receive: Receive, send: Send) -> N
         # No standalone GET stream and no sessions to DELETE (transports.mdx §Listening, §Sessions).
         await plain(send, 405, _refusal(405, "Method Not Allowed: the MCP endpoint takes POST"), _ALLOW)
         return
-    headers = Headers(scope=scope)
+    headers = header_map(scope)
     refused = check_request(scope, headers, server.settings)
     if refused is not None:
         await plain(send, refused[0], _refusal(*refused))

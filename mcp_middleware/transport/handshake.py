@@ -10,11 +10,11 @@ take that as a sign of the old SSE transport. Differences from the spec, on purp
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from mcp_types import jsonrpc as codes
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
-from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
 from ..handlers import Call, Server, negotiate
@@ -40,13 +40,13 @@ def _unchanged(method: str, result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def header_version(headers: Headers) -> str:
+def header_version(headers: Mapping[str, str]) -> str:
     value = headers.get("mcp-protocol-version")
     return value if value in HANDSHAKE_PROTOCOL_VERSIONS else DEFAULT_VERSION
 
 
 async def serve(
-    server: Server, scope: Scope, receive: Receive, send: Send, headers: Headers, payload: Any
+    server: Server, scope: Scope, receive: Receive, send: Send, headers: Mapping[str, str], payload: Any
 ) -> None:
     responder = Responder(send)
     version = header_version(headers)
@@ -72,7 +72,13 @@ async def serve(
 
 
 def _call(
-    scope: Scope, receive: Receive, headers: Headers, req: Request, version: str, outbox: Any, server: Server
+    scope: Scope,
+    receive: Receive,
+    headers: Mapping[str, str],
+    req: Request,
+    version: str,
+    outbox: Any,
+    server: Server,
 ) -> Call:
     return Call(
         request=req,
@@ -86,7 +92,7 @@ def _call(
     )
 
 
-def _notification(server: Server, headers: Headers, message: Notification) -> None:
+def _notification(server: Server, headers: Mapping[str, str], message: Notification) -> None:
     # basic/utilities/cancellation.mdx: stop the work and send no response for it.
     if message.method == "notifications/cancelled" and message.params:
         server.cancel(caller_key(headers), message.params.get("requestId"))
@@ -96,7 +102,7 @@ async def _batch(
     server: Server,
     scope: Scope,
     receive: Receive,
-    headers: Headers,
+    headers: Mapping[str, str],
     items: list[Any],
     version: str,
     responder: Responder,
@@ -120,7 +126,7 @@ async def _batch(
 
 
 async def _batch_item(
-    server: Server, scope: Scope, receive: Receive, headers: Headers, item: Any, version: str
+    server: Server, scope: Scope, receive: Receive, headers: Mapping[str, str], item: Any, version: str
 ) -> dict[str, Any] | None:
     try:
         message = parse_message(item)

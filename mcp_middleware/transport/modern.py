@@ -26,7 +26,6 @@ from mcp_types import (
 from mcp_types import jsonrpc as codes
 from mcp_types.methods import CACHEABLE_METHODS
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
 from ..handlers import Call, Server
@@ -82,7 +81,7 @@ def _check_envelope(req: Request) -> Mapping[str, Any]:
     return meta
 
 
-def _check_headers(scope: Scope, headers: Headers, req: Request, meta: Mapping[str, Any]) -> None:
+def _check_headers(scope: Scope, headers: Mapping[str, str], req: Request, meta: Mapping[str, Any]) -> None:
     seen: set[bytes] = set()
     for key, _ in scope["headers"]:
         name = key.lower()
@@ -132,7 +131,7 @@ def _decorator(server: Server, private: bool) -> Any:
 
 
 async def serve(
-    server: Server, scope: Scope, receive: Receive, send: Send, headers: Headers, payload: Any
+    server: Server, scope: Scope, receive: Receive, send: Send, headers: Mapping[str, str], payload: Any
 ) -> None:
     responder = Responder(send)
     try:
