@@ -59,6 +59,10 @@ class MCPMiddleware:
     ) -> None:
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/', got {path!r}")
+        if not keepalive_interval > 0:
+            raise ValueError("keepalive_interval must be a positive number of seconds")
+        if call_timeout is not None and not call_timeout > 0:
+            raise ValueError("call_timeout must be positive (or None for no timeout)")
         if max_tool_name_length < 8:
             raise ValueError("max_tool_name_length must be at least 8")
         self.app = app

@@ -157,6 +157,16 @@ def build_app(gates: Gates | None = None, **options: Any) -> FastAPI:
         async for token in gates.tokens():
             yield Thing(id=1, name=token)
 
+    @app.get("/slow", operation_id="slow")
+    async def slow() -> dict[str, str]:
+        try:
+            gates.produced[0].set()
+            await gates.release[0].wait()
+        except BaseException:
+            gates.cancelled.set()
+            raise
+        return {"slow": "done"}
+
     @app.get("/silent", operation_id="silent")
     async def silent() -> Response:
         return SilentResponse()

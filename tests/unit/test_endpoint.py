@@ -207,6 +207,15 @@ async def test_custom_path() -> None:
     assert (await post(app, INIT, path="/mcp")).status == 404
 
 
-def test_bad_options_are_refused_early() -> None:
-    with pytest.raises(ValueError, match="path"):
-        MCPMiddleware(build_app(), path="mcp")
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"path": "mcp"}, "path"),
+        ({"keepalive_interval": 0}, "keepalive_interval"),
+        ({"call_timeout": -1}, "call_timeout"),
+        ({"max_tool_name_length": 3}, "max_tool_name_length"),
+    ],
+)
+def test_bad_options_are_refused_early(options: dict[str, Any], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        MCPMiddleware(build_app(), **options)

@@ -7,6 +7,7 @@ from typing import Any
 import anyio
 import pytest
 
+from mcp_middleware import toolcall
 from tests.apps import Gates, build_app
 from tests.support import Exchange, meta, modern_headers, request
 
@@ -205,7 +206,7 @@ async def test_slow_client_applies_backpressure() -> None:
 
 async def test_keepalive_and_heartbeat_while_silent() -> None:
     gates = Gates()
-    app = build_app(gates, keepalive_interval=0.0)
+    app = build_app(gates, keepalive_interval=0.001)
     body, headers = call_body("stream_plain", "modern")
     ex = Exchange(app, body, headers)
     with anyio.fail_after(GUARD):
@@ -234,3 +235,52 @@ async def test_timeout_cancels_the_route_and_reports_it() -> None:
     result = reply.result()
     assert result["isError"] is True
     assert "timed out" in result["content"][0]["text"]
+
+
+async def test_silent_slow_route_gets_keepalives_then_its_result() -> None:
+    gates = Gates()
+    app = build_app(gates, keepalive_interval=0.001)
+    body, headers = call_body("slow", "handshake")
+    ex = Exchange(app, body, headers or None)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            while not any(c.startswith(b": keep-alive") for c in ex.reply.chunks):
+                await ex.chunk_seen.wait()
+            gates.release[0].set()
+    assert ex.reply.content_type == "text/event-stream"
+    assert ex.reply.events()[-1]["result"]["content"][0]["text"] == '{"slow":"done"}'
+
+
+async def test_client_leaving_a_silent_route_cancels_it() -> None:
+    gates = Gates()
+    app = build_app(gates, keepalive_interval=0.001)
+    body, headers = call_body("slow", "modern")
+    ex = Exchange(app, body, headers)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            ex.disconnect.set()
+            await gates.cancelled.wait()
+    assert all(b'"result"' not in c for c in ex.reply.chunks)
+
+
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+async def test_portable_watcher_cancels_and_keeps_alive(era: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The anyio task-group watcher used off asyncio behaves like the asyncio one."""
+    monkeypatch.setattr(toolcall, "PORTABLE_WATCHER", True)
+    gates = Gates()
+    app = build_app(gates, keepalive_interval=0.001)
+    body, headers = call_body("stream_plain", era)
+    ex = Exchange(app, body, headers or None)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            while not any(c.startswith(b": keep-alive") for c in ex.reply.chunks):
+                await ex.chunk_seen.wait()
+            ex.disconnect.set()
+            await gates.cancelled.wait()
+    assert not gates.finished.is_set()
