@@ -80,6 +80,14 @@ async def needs_user(authorization: Annotated[str | None, Header()] = None) -> s
     return authorization
 
 
+def mcp_of(app: Any) -> MCPMiddleware:
+    """The middleware instance inside a built app (to look at its in-flight calls)."""
+    layer = app.middleware_stack
+    while not isinstance(layer, MCPMiddleware):
+        layer = layer.app
+    return layer
+
+
 def build_app(gates: Gates | None = None, **options: Any) -> FastAPI:
     gates = gates or Gates()
     app = FastAPI(title="Test API", version="9.9", description="Things for tests")
@@ -156,6 +164,14 @@ def build_app(gates: Gates | None = None, **options: Any) -> FastAPI:
     async def stream_jsonl() -> AsyncIterator[Thing]:
         async for token in gates.tokens():
             yield Thing(id=1, name=token)
+
+    @app.get("/binary-stream", operation_id="binary_stream")
+    async def binary_stream() -> StreamingResponse:
+        async def chunks() -> AsyncIterator[bytes]:
+            async for token in gates.tokens():
+                yield token.encode() + b"\x00\xff"
+
+        return StreamingResponse(chunks(), media_type="application/octet-stream")
 
     @app.get("/slow", operation_id="slow")
     async def slow() -> dict[str, str]:

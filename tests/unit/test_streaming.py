@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import anyio
 import pytest
 
 from mcp_middleware import toolcall
-from tests.apps import Gates, build_app
+from tests.apps import Gates, build_app, mcp_of
 from tests.support import Exchange, meta, modern_headers, request
 
 pytestmark = pytest.mark.anyio
@@ -284,3 +285,32 @@ async def test_portable_watcher_cancels_and_keeps_alive(era: str, monkeypatch: p
             ex.disconnect.set()
             await gates.cancelled.wait()
     assert not gates.finished.is_set()
+
+
+async def test_binary_streams_are_collected_not_sent_as_progress() -> None:
+    gates = Gates()
+    for gate in gates.release:
+        gate.set()
+    ex, _ = await start("binary_stream", "handshake", gates)
+    with anyio.fail_after(GUARD):
+        reply = await ex.run()
+    assert reply.content_type == "application/json"
+    block = reply.result()["content"][0]
+    assert block["type"] == "resource"
+    assert block["resource"]["mimeType"] == "application/octet-stream"
+    assert base64.b64decode(block["resource"]["blob"]) == b"t0 \x00\xfft1 \x00\xfft2 \x00\xff"
+
+
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+async def test_no_call_is_left_in_flight_after_a_disconnect(era: str) -> None:
+    gates = Gates()
+    ex, _ = await start("stream_plain", era, gates)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            assert len(mcp_of(ex.app).server.registry) == 1
+            ex.disconnect.set()
+    # the exchange returned: route cancelled, watcher awaited, registry cleaned
+    assert gates.cancelled.is_set()
+    assert len(mcp_of(ex.app).server.registry) == 0
