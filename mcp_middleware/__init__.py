@@ -1,6 +1,16 @@
 """mcp-middleware: one line turns a FastAPI or Starlette app into a streaming MCP server."""
 
+from .context import ClientRequestError, Elicit, ListRoots, MCPContext, NotInMCPCall, Sample, mcp_context
 from .middleware import MCPMiddleware
 
-__all__ = ["MCPMiddleware"]
+__all__ = [
+    "ClientRequestError",
+    "Elicit",
+    "ListRoots",
+    "MCPContext",
+    "MCPMiddleware",
+    "NotInMCPCall",
+    "Sample",
+    "mcp_context",
+]
 __version__ = "0.1.0"

@@ -141,9 +141,7 @@ class ToolFilter:
             return False
         if not self.exclude_operations.isdisjoint(ids):
             return False
-        if self.include_paths is not None and not any(
-            fnmatch.fnmatchcase(path, p) for p in self.include_paths
-        ):
+        if self.include_paths is not None and not any(fnmatch.fnmatchcase(path, p) for p in self.include_paths):
             return False
         return not any(fnmatch.fnmatchcase(path, p) for p in self.exclude_paths)
 
@@ -181,9 +179,7 @@ class ToolSpec:
     has_output_schema: bool
     _plan: _Plan | None = field(default=None, repr=False, compare=False)
 
-    def build_request(
-        self, arguments: Mapping[str, Any], forwarded: Sequence[tuple[bytes, bytes]] = ()
-    ) -> SubRequest:
+    def build_request(self, arguments: Mapping[str, Any], forwarded: Sequence[tuple[bytes, bytes]] = ()) -> SubRequest:
         """The sub-request for a call. Raises :class:`ArgumentError` for unusable arguments."""
         plan = self._plan if self._plan is not None else _plan_for_template(self.path)
         parts = plan.path
@@ -280,9 +276,7 @@ def build_catalog(
     tools = [
         builder.tool(op, name)
         for op, name in zip(ops, names, strict=True)
-        if tool_filter.allows(
-            method=op.method, path=op.path, operation_id=op.operation_id, tags=op.tags, name=name
-        )
+        if tool_filter.allows(method=op.method, path=op.path, operation_id=op.operation_id, tags=op.tags, name=name)
     ]
     return Catalog(tuple(tools))
 
@@ -317,9 +311,7 @@ def _operations(document: Mapping[str, Any], excluded: frozenset[str]) -> list[_
             op_id = op_id if isinstance(op_id, str) else ""
             tags = operation.get("tags")
             tags = tuple(t for t in tags if isinstance(t, str)) if isinstance(tags, list) else ()
-            ops.append(
-                _Op(path, method.upper(), operation, item, op_id, _generated_prefix(op_id, path), tags)
-            )
+            ops.append(_Op(path, method.upper(), operation, item, op_id, _generated_prefix(op_id, path), tags))
     return ops
 
 
@@ -465,9 +457,7 @@ class _Builder:
 
     def body(self, operation: Mapping[str, Any]) -> _Body | None:
         request_body = self.deref(operation.get("requestBody"))
-        if not isinstance(request_body, Mapping) or not isinstance(
-            content := request_body.get("content"), Mapping
-        ):
+        if not isinstance(request_body, Mapping) or not isinstance(content := request_body.get("content"), Mapping):
             return None
         picked = _pick_media(content)
         if picked is None:
@@ -552,9 +542,7 @@ class _Builder:
             for e, name in zip(entries, names, strict=True)
             if e.where != _PATH
         )
-        files = frozenset(
-            e.wire for e in entries if e.where == _BODY and _is_file(self.schemas.resolve(e.schema))
-        )
+        files = frozenset(e.wire for e in entries if e.where == _BODY and _is_file(self.schemas.resolve(e.schema)))
         template = _plan_for_template(op.path).path
         if body is None:
             return _Plan(template, args)
@@ -758,9 +746,7 @@ def _multipart(pairs: list[tuple[str, str]], files: frozenset[str]) -> tuple[byt
     for name, data in encoded:
         quoted = name.replace('"', "%22")
         disposition = f'form-data; name="{quoted}"' + (f'; filename="{quoted}"' if name in files else "")
-        chunks.append(
-            b"--%s\r\nContent-Disposition: %s\r\n\r\n%s\r\n" % (boundary, disposition.encode(), data)
-        )
+        chunks.append(b"--%s\r\nContent-Disposition: %s\r\n\r\n%s\r\n" % (boundary, disposition.encode(), data))
     chunks.append(b"--%s--\r\n" % boundary)
     return b"multipart/form-data; boundary=" + boundary, b"".join(chunks)
 

@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import anyio
+from mcp_types import CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, LOG_LEVEL_META_KEY
 from mcp_types import jsonrpc as codes
 from mcp_types.methods import CLIENT_REQUESTS, validate_client_request
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
@@ -20,14 +22,21 @@ from starlette.types import ASGIApp, Message, Scope
 
 from .catalog import Catalog, ToolFilter, catalog_from_app
 from .config import Settings
+from .context import LiveContext
+from .interaction import HandshakeChannel, ModernChannel, PendingReplies
 from .jsonrpc import ProtocolError, Request
-from .toolcall import CallLimits, CallRegistry, Outbox, run_tool
+from .listen import FILTER_KEYS, Listener, Listeners
+from .sealing import Sealer, StateError
+from .toolcall import CallLimits, CallRegistry, Invocation, Outbox, run_tool
 
 __all__ = ["Call", "Era", "Server"]
 
 logger = logging.getLogger(__name__)
 
 Era = Literal["handshake", "modern"]
+# Handshake era without logging/setLevel: the spec lets the server choose what to send.
+DEFAULT_LOG_LEVEL = "info"
+SUBSCRIPTION_ID_META_KEY = "io.modelcontextprotocol/subscriptionId"
 
 
 @dataclass(slots=True)
@@ -56,17 +65,21 @@ def _validation_message(exc: ValidationError) -> str:
 class Server:
     """The MCP server behind one middleware instance: identity, catalog, in-flight calls."""
 
-    def __init__(
-        self, app: ASGIApp, settings: Settings, tool_filter: ToolFilter, max_name_length: int
-    ) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, tool_filter: ToolFilter, max_name_length: int) -> None:
         self.app = app
         self.settings = settings
         self._tool_filter = tool_filter
         self._max_name_length = max_name_length
         self._catalog: Catalog | None = None
+        self._app_ref: Any = None
+        self.listeners = Listeners()
         self._info: dict[str, str] | None = None
         self._instructions: str | None = settings.instructions
         self.registry = CallRegistry()
+        self.pending = PendingReplies()
+        self.sealer = Sealer(settings.state_secret)
+        self.log_levels: dict[str, str] = {}
+        self.ask_timeout = settings.ask_timeout
         self.limits = CallLimits(
             keepalive_interval=settings.keepalive_interval,
             timeout=settings.call_timeout,
@@ -78,13 +91,8 @@ class Server:
     def prepare(self, scope: Scope) -> None:
         if self._catalog is not None:
             return
-        app = scope.get("app")
-        self._catalog = catalog_from_app(
-            app,
-            tool_filter=self._tool_filter,
-            max_name_length=self._max_name_length,
-            exclude_paths=self.settings.paths,
-        )
+        app = self._app_ref = scope.get("app")
+        self._catalog = self._build_catalog()
         name = self.settings.name or getattr(app, "title", None) or "mcp-middleware"
         version = self.settings.version or getattr(app, "version", None) or "0.0.0"
         self._info = {"name": str(name), "version": str(version)}
@@ -98,6 +106,14 @@ class Server:
                 len(self._catalog.tools),
             )
 
+    def _build_catalog(self) -> Catalog:
+        return catalog_from_app(
+            self._app_ref,
+            tool_filter=self._tool_filter,
+            max_name_length=self._max_name_length,
+            exclude_paths=self.settings.paths,
+        )
+
     @property
     def catalog(self) -> Catalog:
         assert self._catalog is not None, "prepare() runs before any request is handled"
@@ -108,8 +124,31 @@ class Server:
         assert self._info is not None
         return self._info
 
-    def capabilities(self) -> dict[str, Any]:
-        return {"tools": {"listChanged": False}}
+    def capabilities(self, era: Era) -> dict[str, Any]:
+        # List changes reach clients only on 2026-07-28 listen streams: the stateless handshake
+        # era has no standalone GET stream to carry them.
+        changes = era == "modern"
+        return {"tools": {"listChanged": changes}, "logging": {}}
+
+    # -- multi round-trip state and list changes ---------------------------------------------------
+    def unseal(self, state: str, target: str) -> str:
+        try:
+            return self.sealer.unseal(state, target)
+        except StateError as exc:
+            raise ProtocolError(codes.INVALID_PARAMS, f"Invalid params: {exc}") from None
+
+    def seal_interim(self, result: dict[str, Any] | None, target: str) -> dict[str, Any] | None:
+        if result is not None and isinstance(result.get("requestState"), str):
+            result["requestState"] = self.sealer.seal(result["requestState"], target)
+        return result
+
+    async def list_changed(self, kind: str) -> None:
+        """The app's routes changed: rebuild what is served, then tell listening clients."""
+        if self._catalog is not None:
+            if hasattr(self._app_ref, "openapi_schema"):
+                self._app_ref.openapi_schema = None  # FastAPI caches the document
+            self._catalog = self._build_catalog()
+        await self.listeners.publish(kind)
 
     # -- dispatch ----------------------------------------------------------------------------------
     async def handle(self, call: Call) -> dict[str, Any] | None:
@@ -139,7 +178,7 @@ def negotiate(requested: Any) -> str:
 async def _initialize(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {
         "protocolVersion": negotiate(params["protocolVersion"]),
-        "capabilities": server.capabilities(),
+        "capabilities": server.capabilities(call.era),
         "serverInfo": server.info,
     }
     if server._instructions:
@@ -154,7 +193,7 @@ async def _empty(server: Server, call: Call, params: dict[str, Any]) -> dict[str
 async def _discover(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {
         "supportedVersions": list(MODERN_PROTOCOL_VERSIONS),
-        "capabilities": server.capabilities(),
+        "capabilities": server.capabilities(call.era),
     }
     if server._instructions:
         result["instructions"] = server._instructions
@@ -167,31 +206,120 @@ async def _list_tools(server: Server, call: Call, params: dict[str, Any]) -> dic
     return {"tools": server.catalog.tool_dicts()}
 
 
+def invocation(server: Server, call: Call, params: Mapping[str, Any], target: str) -> Invocation:
+    """The context and channel for running a route on behalf of ``call`` (tool, prompt, resource)."""
+    meta = params.get("_meta")
+    meta = meta if isinstance(meta, Mapping) else {}
+    token = meta.get("progressToken")
+    if call.era == "modern":
+        state = params.get("requestState")
+        unsealed = server.unseal(state, target) if isinstance(state, str) else None
+        channel: HandshakeChannel | ModernChannel = ModernChannel(
+            call.outbox,
+            meta.get(CLIENT_CAPABILITIES_META_KEY) or {},
+            params.get("inputResponses"),
+            server.list_changed,
+        )
+        level = meta.get(LOG_LEVEL_META_KEY)
+        caps, info = meta.get(CLIENT_CAPABILITIES_META_KEY) or {}, meta.get(CLIENT_INFO_META_KEY)
+    else:
+        unsealed = None
+        channel = HandshakeChannel(call.outbox, server.pending, call.version, server.list_changed, server.ask_timeout)
+        level = server.log_levels.get(call.caller, DEFAULT_LOG_LEVEL)
+        caps, info = {}, None
+    context = LiveContext(
+        channel,
+        tool=target.partition(":")[2],
+        protocol_version=call.version,
+        progress_token=token,
+        client_capabilities=caps,
+        client_info=info,
+        log_level=level,
+        request_state=unsealed,
+    )
+    return Invocation(
+        server.app,
+        call.scope,
+        call.receive,
+        call.outbox,
+        call.forwarded,
+        token,
+        (call.caller, call.request.id),
+        context,
+        channel,
+    )
+
+
 async def _call_tool(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any] | None:
     spec = server.catalog.get(params["name"])
     if spec is None:
         raise ProtocolError(codes.INVALID_PARAMS, f"Unknown tool: {params['name']}")
-    meta = params.get("_meta")
-    token = meta.get("progressToken") if isinstance(meta, Mapping) else None
-    return await run_tool(
-        server.app,
-        call.scope,
-        call.receive,
-        spec,
-        params.get("arguments") or {},
-        forwarded=call.forwarded,
-        outbox=call.outbox,
-        token=token,
-        limits=server.limits,
-        registry=server.registry,
-        key=(call.caller, call.request.id),
+    target = f"tool:{spec.name}"
+    inv = invocation(server, call, params, target)
+    result = await run_tool(spec, params.get("arguments") or {}, inv, server.limits, server.registry)
+    return server.seal_interim(result, target)
+
+
+async def _listen(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any] | None:
+    """subscriptions.mdx: acknowledge first, then only the notifications the client asked for,
+    each tagged with the subscription id (the listen request's JSON-RPC id)."""
+    wanted = params["notifications"]
+    offered = server.capabilities(call.era)
+    kinds = frozenset(
+        kind
+        for kind, (flag, _) in FILTER_KEYS.items()
+        if wanted.get(flag) is True and offered.get(kind, {}).get("listChanged")
     )
+    honoured: dict[str, Any] = {FILTER_KEYS[kind][0]: True for kind in sorted(kinds)}
+    uris: frozenset[str] = frozenset()
+    if offered.get("resources", {}).get("subscribe") and isinstance(wanted.get("resourceSubscriptions"), list):
+        uris = frozenset(u for u in wanted["resourceSubscriptions"] if isinstance(u, str))
+        honoured["resourceSubscriptions"] = sorted(uris)
+    tag = {SUBSCRIPTION_ID_META_KEY: call.request.id}
+    await call.outbox.notify("notifications/subscriptions/acknowledged", {"notifications": honoured, "_meta": tag})
+    listener = server.listeners.open(kinds, uris)
+    try:
+        await _relay(server, call, listener, tag)
+    finally:
+        server.listeners.close(listener)
+    return None  # the client went away: an abrupt close carries no response
+
+
+async def _relay(server: Server, call: Call, listener: Listener, tag: dict[str, Any]) -> None:
+    interval = server.settings.keepalive_interval
+    async with anyio.create_task_group() as tg:
+
+        async def watch() -> None:
+            while (await call.receive())["type"] != "http.disconnect":
+                pass
+            call.outbox.abandon()
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(watch)
+        while True:
+            with anyio.move_on_after(interval):
+                method, extra = await listener.receive.receive()
+                await call.outbox.notify(method, {**extra, "_meta": tag})
+                continue
+            await call.outbox.keepalive()
+
+
+async def _set_level(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    # Stateless endpoint: remembered per caller in this process, best effort (README).
+    levels = server.log_levels
+    levels.pop(call.caller, None)
+    levels[call.caller] = params["level"]
+    while len(levels) > 4096:
+        del levels[next(iter(levels))]
+    return {}
 
 
 _HANDLERS: Mapping[str, Handler] = {
     "initialize": _initialize,
     "ping": _empty,
+    "logging/setLevel": _set_level,
     "server/discover": _discover,
     "tools/list": _list_tools,
     "tools/call": _call_tool,
+    "subscriptions/listen": _listen,
 }

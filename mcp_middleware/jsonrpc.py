@@ -132,9 +132,7 @@ def dumps(obj: Any) -> bytes:
     return orjson.dumps(obj)
 
 
-def result_message(
-    request_id: RequestId, method: str, version: str, result: Mapping[str, Any]
-) -> dict[str, Any]:
+def result_message(request_id: RequestId, method: str, version: str, result: Mapping[str, Any]) -> dict[str, Any]:
     """Validate ``result`` against ``version``'s wire type for ``method`` and wrap it in a response."""
     return {"jsonrpc": "2.0", "id": request_id, "result": serialize_server_result(method, version, result)}
 

@@ -221,9 +221,7 @@ class ResponseCollector:
                 value = None
             if isinstance(value, dict) and "detail" in value:
                 detail = (
-                    orjson.dumps(value["detail"]).decode()
-                    if not isinstance(value["detail"], str)
-                    else value["detail"]
+                    orjson.dumps(value["detail"]).decode() if not isinstance(value["detail"], str) else value["detail"]
                 )
         head = f"HTTP {self.status} {_reason(self.status)}".strip()
         return error_result(f"{head}: {detail}" if detail else head)

@@ -23,10 +23,12 @@ import anyio.abc
 from starlette.types import ASGIApp, Message, Scope
 
 from .catalog import ArgumentError, ToolSpec
+from .context import CONTEXT_KEY, LiveContext
 from .dispatch import AppMisbehaved, Disconnect, SubResponseHead, run_subrequest
+from .interaction import Abort, HandshakeChannel, ModernChannel
 from .results import ResponseCollector, ResultTooLarge, error_result
 
-__all__ = ["CallLimits", "CallRegistry", "Outbox", "run_tool"]
+__all__ = ["CallLimits", "CallRegistry", "Invocation", "Outbox", "run_tool"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +37,8 @@ class Outbox(Protocol):
     """Where a call's notifications go (the transport decides JSON vs SSE)."""
 
     async def notify(self, method: str, params: Mapping[str, Any]) -> None: ...
+
+    async def request(self, request_id: str, method: str, params: Mapping[str, Any]) -> None: ...
 
     async def keepalive(self) -> None: ...
 
@@ -117,9 +121,7 @@ async def _watch(
 ) -> None:
     """Until cancelled: report the client going away; keep a silent stream alive."""
     while True:
-        wait = (
-            max(progress.last + interval - anyio.current_time(), 0.0) if math.isfinite(interval) else math.inf
-        )
+        wait = max(progress.last + interval - anyio.current_time(), 0.0) if math.isfinite(interval) else math.inf
         with anyio.move_on_after(wait):
             message = await receive()
             if message["type"] == "http.disconnect":
@@ -129,32 +131,41 @@ async def _watch(
         await progress.heartbeat()
 
 
+@dataclass(slots=True)
+class Invocation:
+    """Everything one call needs beyond the tool and its arguments (built by the handlers)."""
+
+    app: ASGIApp
+    parent: Scope
+    receive: Callable[[], Awaitable[Message]]
+    outbox: Outbox
+    forwarded: tuple[tuple[bytes, bytes], ...]
+    token: str | int | None
+    key: tuple[str, Any]
+    context: LiveContext
+    channel: HandshakeChannel | ModernChannel
+
+
 async def run_tool(
-    app: ASGIApp,
-    parent: Scope,
-    receive: Callable[[], Awaitable[Message]],
     spec: ToolSpec,
     arguments: Mapping[str, Any],
-    *,
-    forwarded: tuple[tuple[bytes, bytes], ...],
-    outbox: Outbox,
-    token: str | int | None,
+    inv: Invocation,
     limits: CallLimits,
     registry: CallRegistry,
-    key: tuple[str, Any],
 ) -> dict[str, Any] | None:
-    """The ``CallToolResult`` for one call, or None when the call was cancelled (send nothing)."""
+    """The ``CallToolResult`` for one call (or an ``input_required`` result in 2026-07-28), None
+    when the call was cancelled (send nothing), or ProtocolError (e.g. a missing capability)."""
     try:
-        sub = spec.build_request(arguments, forwarded)
+        sub = spec.build_request(arguments, inv.forwarded)
     except ArgumentError as exc:
         return error_result(f"Invalid arguments for tool {spec.name!r}: {exc}")
     collector = ResponseCollector(
-        uri=f"{parent.get('scheme', 'http')}://app{sub.path}",
+        uri=f"{inv.parent.get('scheme', 'http')}://app{sub.path}",
         structured=spec.has_output_schema,
         max_text=limits.max_text,
         max_binary=limits.max_binary,
     )
-    progress = _Progress(outbox, token)
+    progress = _Progress(inv.outbox, inv.token)
 
     async def on_head(head: SubResponseHead) -> None:
         collector.head(head)
@@ -172,21 +183,36 @@ async def run_tool(
     outcome: dict[str, Any] | None = None
 
     def gone() -> None:
-        outbox.abandon()
+        inv.outbox.abandon()
         handle.cancel()
 
-    registry._calls[key] = handle
+    registry._calls[inv.key] = handle
+    run = _Run(inv.app, inv.parent, sub, on_head, on_body, handle, {CONTEXT_KEY: inv.context})
     try:
         interval = limits.keepalive_interval
-        watch = partial(_watch, receive, progress, interval, gone)
+        watch = partial(_watch, inv.receive, progress, interval, gone)
         async with watching(watch, min(interval, WATCH_AFTER)) as wake:
-            outcome = await _guarded(app, parent, sub, on_head, on_body, handle, limits.timeout, spec.name)
+            outcome = await _guarded(run, limits.timeout, spec.name, inv.channel)
     finally:
-        if registry._calls.get(key) is handle:
-            del registry._calls[key]
+        if registry._calls.get(inv.key) is handle:
+            del registry._calls[inv.key]
     if handle.cancelled:
         return None
-    return outcome if outcome is not None else collector.result()
+    return outcome if outcome is not None else _interim(inv.channel) or collector.result()
+
+
+def _interim(channel: HandshakeChannel | ModernChannel) -> dict[str, Any] | None:
+    """What an interrupted round answers instead of the route's response (2026-07-28)."""
+    if not isinstance(channel, ModernChannel):
+        return None
+    if channel.error is not None:
+        raise channel.error
+    if channel.pending is None:
+        return None
+    result: dict[str, Any] = {"resultType": "input_required", "inputRequests": channel.pending}
+    if channel.state is not None:
+        result["requestState"] = channel.state  # sealed by the handler, which knows the target
+    return result
 
 
 # A call still running after this long gets its watcher even if it has not streamed yet.
@@ -250,22 +276,33 @@ def _nothing_to_wake() -> None:
     return None
 
 
+@dataclass(slots=True)
+class _Run:
+    app: ASGIApp
+    parent: Scope
+    sub: Any
+    on_head: Callable[[SubResponseHead], Awaitable[None]]
+    on_body: Callable[[bytes, bool], Awaitable[None]]
+    handle: _Handle
+    extensions: dict[str, Any]
+
+
 async def _guarded(
-    app: ASGIApp,
-    parent: Scope,
-    sub: Any,
-    on_head: Callable[[SubResponseHead], Awaitable[None]],
-    on_body: Callable[[bytes, bool], Awaitable[None]],
-    handle: _Handle,
-    limit: float | None,
-    name: str,
+    run: _Run, limit: float | None, name: str, channel: HandshakeChannel | ModernChannel
 ) -> dict[str, Any] | None:
     """Run the route; map what can go wrong to an error result (None = ran to completion)."""
+    handle = run.handle
     with handle.scope:
         try:
             with anyio.fail_after(limit) if limit is not None else _nothing():
                 await run_subrequest(
-                    app, parent, sub, on_head=on_head, on_body=on_body, disconnect=handle.disconnect
+                    run.app,
+                    run.parent,
+                    run.sub,
+                    on_head=run.on_head,
+                    on_body=run.on_body,
+                    disconnect=handle.disconnect,
+                    extensions=run.extensions,
                 )
             return None
         except TimeoutError:
@@ -277,9 +314,15 @@ async def _guarded(
         except AppMisbehaved as exc:
             logger.error("route for tool %s broke the ASGI contract: %s", name, exc)
             return error_result(f"Tool {name!r} failed: the route did not produce a valid HTTP response.")
+        except Abort:
+            return None  # the channel knows why (input needed, or a protocol error)
         except Exception as exc:
             logger.exception("route for tool %s raised", name)
             return error_result(f"Tool {name!r} failed: the route raised {type(exc).__name__}.")
+        except BaseExceptionGroup as group:
+            if group.subgroup(Abort) is not None:
+                return None
+            raise
     return None
 
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from sse_starlette import EventSourceResponse as StarletteEventSource
 from starlette.types import Receive, Scope, Send
 
-from mcp_middleware import MCPMiddleware
+from mcp_middleware import Elicit, ListRoots, MCPContext, MCPMiddleware, Sample, mcp_context
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -34,9 +34,7 @@ class HalfResponse(Response):
     """Starts a response, sends part of it, then fails."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]}
-        )
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": b"partial", "more_body": True})
         raise RuntimeError("broke mid-body")
 
@@ -118,9 +116,7 @@ def build_app(gates: Gates | None = None, **options: Any) -> FastAPI:
         return {"secret": "42"}
 
     @app.get("/headers", operation_id="seen_headers")
-    async def seen(
-        x_trace: Annotated[str | None, Header()] = None, authorization: str | None = Header(None)
-    ) -> Any:
+    async def seen(x_trace: Annotated[str | None, Header()] = None, authorization: str | None = Header(None)) -> Any:
         return {"x_trace": x_trace, "authorization": authorization}
 
     @app.get("/boom", operation_id="boom")
@@ -190,6 +186,46 @@ def build_app(gates: Gates | None = None, **options: Any) -> FastAPI:
     @app.get("/half", operation_id="half")
     async def half() -> Response:
         return HalfResponse()
+
+    @app.post("/ctx/progress", operation_id="ctx_progress")
+    async def ctx_progress(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        for step in (1, 2, 3):
+            await ctx.report_progress(step, 3, f"step {step}")
+            await ctx.log("info", f"log {step}")
+        await ctx.log("debug", "a debug line")
+        return {"active": ctx.active, "tool": ctx.tool, "version": ctx.protocol_version}
+
+    @app.post("/ctx/elicit", operation_id="ctx_elicit")
+    async def ctx_elicit(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        schema = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+        answer = await ctx.elicit("What is your name?", schema, key="user_name")
+        return {"greeting": f"Hello, {answer.get('content', {}).get('name')}!", "action": answer["action"]}
+
+    @app.post("/ctx/multi", operation_id="ctx_multi")
+    async def ctx_multi(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        answers = await ctx.ask(
+            {
+                "user_name": Elicit("Name?", {"type": "object", "properties": {"name": {"type": "string"}}}),
+                "greeting": Sample([{"role": "user", "content": {"type": "text", "text": "Hi"}}], 50),
+                "client_roots": ListRoots(),
+            },
+            state="multi-1",
+        )
+        return {"keys": sorted(answers), "state": ctx.request_state}
+
+    @app.post("/ctx/rounds", operation_id="ctx_rounds")
+    async def ctx_rounds(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        name_schema = {"type": "object", "properties": {"name": {"type": "string"}}}
+        if ctx.request_state is None:
+            await ctx.elicit("Step 1?", name_schema, key="step1", state="r1")
+        if ctx.request_state == "r1":
+            await ctx.elicit("Step 2?", name_schema, key="step2", state="r2")
+        return {"done": ctx.request_state}
+
+    @app.post("/ctx/change", operation_id="ctx_change")
+    async def ctx_change(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, bool]:
+        await ctx.tools_changed()
+        return {"changed": True}
 
     @app.get("/hidden", include_in_schema=False)
     async def hidden() -> dict[str, str]:

@@ -32,9 +32,7 @@ def request(method: str, params: dict[str, Any] | None = None, id: int | str = 1
     return body
 
 
-def modern_request(
-    method: str, params: dict[str, Any] | None = None, id: int | str = 1, **m: Any
-) -> dict[str, Any]:
+def modern_request(method: str, params: dict[str, Any] | None = None, id: int | str = 1, **m: Any) -> dict[str, Any]:
     return request(method, {**(params or {}), "_meta": meta(**m)}, id)
 
 

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
 from ..config import LOCAL_HOSTS, Settings
+from ..context import ClientRequestError
 from ..handlers import Call, Server
 from ..jsonrpc import (
     ProtocolError,
@@ -48,9 +49,7 @@ logger = logging.getLogger(__name__)
 _JSON = (b"content-type", b"application/json")
 
 
-async def plain(
-    send: Send, status: int, body: bytes = b"", headers: Iterable[tuple[bytes, bytes]] = ()
-) -> None:
+async def plain(send: Send, status: int, body: bytes = b"", headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
     head = list(headers)
     if body:
         head.append(_JSON)
@@ -220,6 +219,10 @@ class StreamOutbox:
     async def notify(self, method: str, params: Any) -> None:
         await self._responder.event(encode_notification(method, params))
 
+    async def request(self, request_id: str, method: str, params: Any) -> None:
+        message = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+        await self._responder.event(dumps(message))
+
     async def keepalive(self) -> None:
         await self._responder.keepalive()
 
@@ -232,6 +235,9 @@ class NullOutbox:
 
     async def notify(self, method: str, params: Any) -> None:
         return None
+
+    async def request(self, request_id: str, method: str, params: Any) -> None:
+        raise ClientRequestError(method, {"message": "cannot ask the client from inside a JSON-RPC batch"})
 
     async def keepalive(self) -> None:
         return None

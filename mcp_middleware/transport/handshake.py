@@ -63,6 +63,7 @@ async def serve(
         await responder.accepted()
         return
     if isinstance(message, ClientReply):
+        server.pending.resolve(message.id, message.body)
         await responder.accepted()
         return
     if message.method == "initialize":
@@ -134,6 +135,7 @@ async def _batch_item(
             _notification(server, headers, message)
             return None
         if isinstance(message, ClientReply):
+            server.pending.resolve(message.id, message.body)
             return None
         if message.method == "initialize":
             raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: initialize cannot be batched")
@@ -145,7 +147,5 @@ async def _batch_item(
     except ProtocolError as exc:
         if exc.id is None and isinstance(item, dict):
             candidate = item.get("id")
-            exc.id = (
-                candidate if isinstance(candidate, str | int) and not isinstance(candidate, bool) else None
-            )
+            exc.id = candidate if isinstance(candidate, str | int) and not isinstance(candidate, bool) else None
         return error_message(exc)

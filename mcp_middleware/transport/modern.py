@@ -70,9 +70,7 @@ def _check_envelope(req: Request) -> Mapping[str, Any]:
         )
     missing = [k for k in (PROTOCOL_VERSION_META_KEY, CLIENT_CAPABILITIES_META_KEY) if k not in meta]
     if missing:
-        raise ProtocolError(
-            codes.INVALID_PARAMS, f"Invalid params: params._meta is missing {', '.join(missing)}"
-        )
+        raise ProtocolError(codes.INVALID_PARAMS, f"Invalid params: params._meta is missing {', '.join(missing)}")
     if not isinstance(meta[CLIENT_CAPABILITIES_META_KEY], Mapping):
         raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: client capabilities must be an object")
     level = meta.get(LOG_LEVEL_META_KEY)
@@ -139,9 +137,7 @@ async def serve(
             raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: batches are not part of 2026-07-28")
         message = parse_message(payload)
         if isinstance(message, ClientReply):
-            raise ProtocolError(
-                codes.INVALID_REQUEST, "Invalid request: clients do not send responses in 2026-07-28"
-            )
+            raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: clients do not send responses in 2026-07-28")
         if isinstance(message, Notification):
             await responder.accepted()
             return
@@ -151,9 +147,7 @@ async def serve(
     except ProtocolError as exc:
         if exc.id is None and isinstance(payload, dict):
             candidate = payload.get("id")
-            exc.id = (
-                candidate if isinstance(candidate, str | int) and not isinstance(candidate, bool) else None
-            )
+            exc.id = candidate if isinstance(candidate, str | int) and not isinstance(candidate, bool) else None
         await responder.error(exc, "modern")
         return
     call = Call(

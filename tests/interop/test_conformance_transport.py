@@ -142,9 +142,7 @@ class Suite:
             "-o",
             str(out),
         ]
-        done = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=SCENARIO_TIMEOUT_SECONDS, check=False
-        )
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=SCENARIO_TIMEOUT_SECONDS, check=False)
         found = sorted(out.glob(f"server-{scenario}-*/checks.json"))
         if len(found) != 1:
             pytest.fail(
@@ -260,15 +258,11 @@ def test_scenario_has_no_failures(
         )
 
 
-def test_server_stateless_non_diagnostic_checks(
-    conformance_suite: Suite, demo_server: str, tmp_path: Path
-) -> None:
+def test_server_stateless_non_diagnostic_checks(conformance_suite: Suite, demo_server: str, tmp_path: Path) -> None:
     checks = conformance_suite.run(demo_server, "server-stateless", "2026-07-28", tmp_path)
     ids = {check.get("id") for check in checks}
     unknown = ids - STATELESS_DIAGNOSTIC_CHECKS - STATELESS_ASSERTED_CHECKS
-    assert not unknown, (
-        f"server-stateless has checks this test does not classify: {sorted(map(str, unknown))}"
-    )
+    assert not unknown, f"server-stateless has checks this test does not classify: {sorted(map(str, unknown))}"
     missing = STATELESS_ASSERTED_CHECKS - ids
     assert not missing, f"server-stateless did not report: {sorted(missing)}\n{_report(checks)}"
     asserted = [check for check in checks if check.get("id") in STATELESS_ASSERTED_CHECKS]

@@ -53,9 +53,7 @@ def _client_summary(url: str) -> dict[str, Any]:
     _install()
     done = _run([node, "client.mjs", url], RUN_TIMEOUT_SECONDS)
     if done.returncode != 0:
-        raise RuntimeError(
-            f"node client.mjs exited {done.returncode}:\n{done.stderr}\nstdout:\n{done.stdout}"
-        )
+        raise RuntimeError(f"node client.mjs exited {done.returncode}:\n{done.stderr}\nstdout:\n{done.stdout}")
     summary: dict[str, Any] = json.loads(done.stdout)
     return summary
 

@@ -66,9 +66,7 @@ def make_app() -> FastAPI:
     app = FastAPI()
 
     @app.get("/items/{item_id}", tags=["items"])
-    def read_item(
-        item_id: int, q: Annotated[str | None, Query(description="Free-text filter")] = None
-    ) -> Item:
+    def read_item(item_id: int, q: Annotated[str | None, Query(description="Free-text filter")] = None) -> Item:
         """Fetch one item."""
         return Item(name=f"{item_id}:{q}")
 
@@ -282,9 +280,7 @@ def test_generated_ids_shorten_to_the_function_name_explicit_ids_are_kept(app: F
     assert operations["/api/nested/v2/admin/users/{user_id}"]["get"]["operationId"] == (
         "get_user_api_nested_v2_admin_users__user_id__get"
     )
-    doc = {
-        "paths": {"/a": {"get": {"operationId": "Explicit-Name_1"}}, "/b": {"get": {"operationId": "x" * 40}}}
-    }
+    doc = {"paths": {"/a": {"get": {"operationId": "Explicit-Name_1"}}, "/b": {"get": {"operationId": "x" * 40}}}}
     assert [t.name for t in build_catalog(doc).tools] == ["Explicit-Name_1", "x" * 40]
 
 
@@ -454,9 +450,7 @@ def test_optional_becomes_plain_but_real_unions_stay(catalog: Catalog) -> None:
 
 def test_every_array_has_items() -> None:
     doc = {
-        "paths": {
-            "/a": {"get": {"parameters": [{"name": "xs", "in": "query", "schema": {"type": "array"}}]}}
-        },
+        "paths": {"/a": {"get": {"parameters": [{"name": "xs", "in": "query", "schema": {"type": "array"}}]}}},
         "components": {"schemas": {}},
     }
     schema = build_catalog(doc).tools[0].tool["inputSchema"]
@@ -498,9 +492,7 @@ def test_output_schema_only_for_object_responses(catalog: Catalog) -> None:
 
 def test_non_object_and_form_bodies(catalog: Catalog) -> None:
     numbers = spec(catalog, "sum_numbers").tool["inputSchema"]
-    assert numbers["properties"] == {
-        "body": {"items": {"type": "integer"}, "type": "array", "title": "Values"}
-    }
+    assert numbers["properties"] == {"body": {"items": {"type": "integer"}, "type": "array", "title": "Values"}}
     assert numbers["required"] == ["body"]
     login = spec(catalog, "login").tool["inputSchema"]
     assert login["required"] == ["username", "password"]
@@ -529,9 +521,7 @@ def test_refs_to_parameters_and_request_bodies_and_path_level_parameters() -> No
             }
         },
         "components": {
-            "parameters": {
-                "Vid": {"name": "vid", "in": "path", "required": True, "schema": {"type": "integer"}}
-            },
+            "parameters": {"Vid": {"name": "vid", "in": "path", "required": True, "schema": {"type": "integer"}}},
             "requestBodies": {
                 "Thing": {
                     "required": True,

@@ -116,9 +116,7 @@ async def test_body_over_the_cap_is_413_by_content_length() -> None:
 
 async def test_body_over_the_cap_is_413_when_streamed_without_length() -> None:
     app = build_app(max_body_bytes=100)
-    ex = Exchange(
-        app, {"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"pad": "x" * 500}}, body_chunks=5
-    )
+    ex = Exchange(app, {"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"pad": "x" * 500}}, body_chunks=5)
     reply = await ex.run()
     assert reply.status == 413
 

@@ -20,7 +20,7 @@ async def test_discover() -> None:
     assert reply.content_type == "application/json"
     result = reply.result()
     assert result["supportedVersions"] == [MODERN]
-    assert result["capabilities"] == {"tools": {"listChanged": False}}
+    assert result["capabilities"] == {"tools": {"listChanged": True}, "logging": {}}
     assert result["resultType"] == "complete"
     assert result["_meta"]["io.modelcontextprotocol/serverInfo"] == SERVER_INFO
     assert isinstance(result["ttlMs"], int)

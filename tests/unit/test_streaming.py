@@ -24,9 +24,7 @@ EXPECTED_MESSAGES = {
 GUARD = 10  # seconds: a deadlock guard only; nothing waits on time
 
 
-def call_body(
-    tool: str, era: str, token: str | int | None = "tok-1", id: int = 1
-) -> tuple[Any, dict[str, str]]:
+def call_body(tool: str, era: str, token: str | int | None = "tok-1", id: int = 1) -> tuple[Any, dict[str, str]]:
     params: dict[str, Any] = {"name": tool, "arguments": {}}
     if era == "modern":
         params["_meta"] = meta() if token is None else meta(progressToken=token)
@@ -72,9 +70,7 @@ async def test_first_chunk_leaves_before_the_route_produces_the_second(tool: str
     assert progress == sorted(progress)
     assert len(set(progress)) == len(progress)
     assert all(
-        e["params"]["progressToken"] == "tok-1"
-        for e in events
-        if "params" in e and "progressToken" in e["params"]
+        e["params"]["progressToken"] == "tok-1" for e in events if "params" in e and "progressToken" in e["params"]
     )
     final = events[-1]
     assert final["id"] == 1
@@ -122,9 +118,7 @@ async def test_without_a_token_the_whole_output_arrives_as_json() -> None:
 
 async def test_fast_route_gets_plain_json_even_with_a_token() -> None:
     app = build_app()
-    body = request(
-        "tools/call", {"name": "get_thing", "arguments": {"thing_id": 3}, "_meta": {"progressToken": 5}}
-    )
+    body = request("tools/call", {"name": "get_thing", "arguments": {"thing_id": 3}, "_meta": {"progressToken": 5}})
     reply = await Exchange(app, body).run()
     assert reply.content_type == "application/json"
     assert reply.result()["structuredContent"]["id"] == 3
@@ -219,9 +213,7 @@ async def test_keepalive_and_heartbeat_while_silent() -> None:
             for gate in gates.release:
                 gate.set()
     events = ex.reply.events()
-    heartbeats = [
-        e for e in events if e.get("method") == "notifications/progress" and "message" not in e["params"]
-    ]
+    heartbeats = [e for e in events if e.get("method") == "notifications/progress" and "message" not in e["params"]]
     assert heartbeats, "a progress heartbeat accompanies keep-alives when there is a token"
     assert events[-1]["result"]["content"][0]["text"] == "t0 t1 t2 "
 

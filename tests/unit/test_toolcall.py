@@ -14,9 +14,7 @@ from tests.support import BASE_HEADERS, call_modern, post, request
 pytestmark = pytest.mark.anyio
 
 
-async def call(
-    app: Any, name: str, arguments: Any = None, headers: dict[str, str] | None = None
-) -> dict[str, Any]:
+async def call(app: Any, name: str, arguments: Any = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
     params: dict[str, Any] = {"name": name}
     if arguments is not None:
         params["arguments"] = arguments
@@ -50,9 +48,7 @@ async def test_arguments_may_be_omitted() -> None:
 
 async def test_image_route_gives_image_content() -> None:
     result = await call(build_app(), "png", {})
-    assert result["content"] == [
-        {"type": "image", "data": base64.b64encode(PNG).decode(), "mimeType": "image/png"}
-    ]
+    assert result["content"] == [{"type": "image", "data": base64.b64encode(PNG).decode(), "mimeType": "image/png"}]
 
 
 async def test_other_binary_gives_an_embedded_blob() -> None:

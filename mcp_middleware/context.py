@@ -1,0 +1,254 @@
+"""What a route can do for the MCP call it is serving.
+
+    from mcp_middleware import MCPContext, mcp_context
+
+    @app.post("/book")
+    async def book(ctx: MCPContext = Depends(mcp_context)) -> Booking:
+        await ctx.report_progress(1, 3, "checking availability")
+        await ctx.log("info", "booking started")
+        answer = await ctx.elicit("Which date?", {"type": "object", "properties": {"date": {"type": "string"}}})
+        ...
+
+Called over plain HTTP the route still works: ``ctx.active`` is False, progress and logging do
+nothing, and asking the client for input raises :class:`NotInMCPCall`.
+
+Asking the client (elicitation, sampling, roots) works in both protocol eras:
+
+* handshake era: the request goes out on the call's SSE stream and the route waits for the
+  client's answer, which arrives as a separate POST;
+* 2026-07-28: multi round-trip requests (mrtr.mdx). The first round ends the route with
+  ``resultType: "input_required"`` listing the requests and a sealed ``requestState``; the client's
+  retry runs the route again with the answers available, and ``ask`` returns them at once.
+  A route that asks in several rounds tells them apart with ``ctx.request_state``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from starlette.requests import HTTPConnection
+
+__all__ = [
+    "CONTEXT_KEY",
+    "ClientRequestError",
+    "Elicit",
+    "ListRoots",
+    "MCPContext",
+    "NotInMCPCall",
+    "Sample",
+    "mcp_context",
+]
+
+CONTEXT_KEY = "mcp_middleware.context"
+LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+
+
+class NotInMCPCall(RuntimeError):
+    """Asked the client for input while serving a plain HTTP request."""
+
+
+class ClientRequestError(Exception):
+    """The client answered an elicitation, sampling or roots request with an error."""
+
+    def __init__(self, method: str, error: Mapping[str, Any]) -> None:
+        super().__init__(f"{method} failed: {error.get('message', 'error')}")
+        self.method = method
+        self.error = dict(error)
+
+
+@dataclass(frozen=True, slots=True)
+class Elicit:
+    """``elicitation/create`` (form mode): ask the user to fill ``requested_schema``."""
+
+    message: str
+    requested_schema: Mapping[str, Any]
+
+    method = "elicitation/create"
+    capability = "elicitation"
+
+    def params(self) -> dict[str, Any]:
+        return {"mode": "form", "message": self.message, "requestedSchema": dict(self.requested_schema)}
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """``sampling/createMessage``: ask the client's model. ``messages`` are MCP sampling messages."""
+
+    messages: Sequence[Mapping[str, Any]]
+    max_tokens: int
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    method = "sampling/createMessage"
+    capability = "sampling"
+
+    def params(self) -> dict[str, Any]:
+        return {**self.extra, "messages": [dict(m) for m in self.messages], "maxTokens": self.max_tokens}
+
+
+@dataclass(frozen=True, slots=True)
+class ListRoots:
+    """``roots/list``: ask which roots (directories, repositories) the client exposes."""
+
+    method = "roots/list"
+    capability = "roots"
+
+    def params(self) -> dict[str, Any]:
+        return {}
+
+
+InputRequest = Elicit | Sample | ListRoots
+
+
+class Channel(Protocol):
+    """How a live context reaches the client (provided by the call runner)."""
+
+    async def notify(self, method: str, params: Mapping[str, Any]) -> None: ...
+
+    async def ask(self, requests: Mapping[str, InputRequest], state: str | None) -> dict[str, Any]: ...
+
+    async def list_changed(self, kind: str) -> None: ...
+
+
+class MCPContext:
+    """The MCP call a route is serving; this base class is the "no MCP call" context."""
+
+    active: bool = False
+    tool: str | None = None
+    protocol_version: str | None = None
+    progress_token: str | int | None = None
+    client_capabilities: Mapping[str, Any] = {}
+    client_info: Mapping[str, Any] | None = None
+    request_state: str | None = None
+    """2026-07-28: the state this route passed to ``ask`` in the previous round (verified)."""
+
+    async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        """Send ``notifications/progress`` for the call's token (nothing if the client gave none)."""
+        return None
+
+    async def log(self, level: str, data: Any, logger: str | None = None) -> None:
+        """Send ``notifications/message`` if ``level`` is at or above what the client asked for."""
+        return None
+
+    async def ask(self, requests: Mapping[str, InputRequest], *, state: str | None = None) -> dict[str, Any]:
+        """Ask the client for several inputs at once; returns the answers by key."""
+        raise NotInMCPCall("this request is not an MCP tool call, so there is no client to ask")
+
+    async def elicit(
+        self,
+        message: str,
+        requested_schema: Mapping[str, Any],
+        *,
+        key: str = "elicitation",
+        state: str | None = None,
+    ) -> dict[str, Any]:
+        """Ask the user; returns the ``ElicitResult`` (``action`` and, when accepted, ``content``)."""
+        answers = await self.ask({key: Elicit(message, requested_schema)}, state=state)
+        result: dict[str, Any] = answers[key]
+        return result
+
+    async def sample(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        max_tokens: int,
+        *,
+        key: str = "sampling",
+        state: str | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """Ask the client's model; returns the ``CreateMessageResult``."""
+        answers = await self.ask({key: Sample(messages, max_tokens, extra)}, state=state)
+        result: dict[str, Any] = answers[key]
+        return result
+
+    async def list_roots(self, *, key: str = "roots", state: str | None = None) -> dict[str, Any]:
+        """Ask for the client's roots; returns the ``ListRootsResult``."""
+        answers = await self.ask({key: ListRoots()}, state=state)
+        result: dict[str, Any] = answers[key]
+        return result
+
+    async def tools_changed(self) -> None:
+        """Tell listening clients the tool list changed (and rebuild it from the app's routes)."""
+        return None
+
+    async def prompts_changed(self) -> None:
+        return None
+
+    async def resources_changed(self) -> None:
+        return None
+
+
+_INACTIVE = MCPContext()
+
+
+def mcp_context(request: HTTPConnection) -> MCPContext:
+    """FastAPI dependency (``Depends(mcp_context)``), or call it with a Starlette request."""
+    context = request.scope.get("extensions", {}).get(CONTEXT_KEY)
+    return context if isinstance(context, MCPContext) else _INACTIVE
+
+
+class LiveContext(MCPContext):
+    """The context of a real call; built by the call runner."""
+
+    active = True
+
+    def __init__(
+        self,
+        channel: Channel,
+        *,
+        tool: str,
+        protocol_version: str,
+        progress_token: str | int | None,
+        client_capabilities: Mapping[str, Any],
+        client_info: Mapping[str, Any] | None,
+        log_level: str | None,
+        request_state: str | None,
+    ) -> None:
+        self._channel = channel
+        self.tool = tool
+        self.protocol_version = protocol_version
+        self.progress_token = progress_token
+        self.client_capabilities = client_capabilities
+        self.client_info = client_info
+        self.request_state = request_state
+        self._log_floor = LOG_LEVELS.index(log_level) if log_level in LOG_LEVELS else None
+        self._last_progress: float | None = None
+
+    async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        if self.progress_token is None:
+            return
+        # progress.mdx: the value MUST increase with each notification; drop ones that do not.
+        if self._last_progress is not None and progress <= self._last_progress:
+            return
+        self._last_progress = progress
+        params: dict[str, Any] = {"progressToken": self.progress_token, "progress": progress}
+        if total is not None:
+            params["total"] = total
+        if message is not None:
+            params["message"] = message
+        await self._channel.notify("notifications/progress", params)
+
+    async def log(self, level: str, data: Any, logger: str | None = None) -> None:
+        if level not in LOG_LEVELS:
+            raise ValueError(f"unknown log level {level!r}; use one of {', '.join(LOG_LEVELS)}")
+        if self._log_floor is None or LOG_LEVELS.index(level) < self._log_floor:
+            return
+        params: dict[str, Any] = {"level": level, "data": data}
+        if logger is not None:
+            params["logger"] = logger
+        await self._channel.notify("notifications/message", params)
+
+    async def ask(self, requests: Mapping[str, InputRequest], *, state: str | None = None) -> dict[str, Any]:
+        if not requests:
+            return {}
+        return await self._channel.ask(requests, state)
+
+    async def tools_changed(self) -> None:
+        await self._channel.list_changed("tools")
+
+    async def prompts_changed(self) -> None:
+        await self._channel.list_changed("prompts")
+
+    async def resources_changed(self) -> None:
+        await self._channel.list_changed("resources")

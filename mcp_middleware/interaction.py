@@ -1,0 +1,204 @@
+"""Server ──▶ client requests from inside a route (elicitation, sampling, roots), both eras.
+
+* ``HandshakeChannel``: the request goes out on the call's SSE stream with a fresh id; the
+  client's answer arrives as a separate POST and is handed over through ``PendingReplies``. That
+  POST must reach the same process: behind a load balancer this needs sticky routing (README).
+* ``ModernChannel`` (2026-07-28, mrtr.mdx): there are no server→client requests. If the retry
+  already carries every answer, ``ask`` returns them; otherwise the requests are recorded and
+  :class:`InputNeeded` ends this round, and the call answers ``resultType: "input_required"``.
+  Capabilities the request's ``_meta`` does not declare are refused with -32021.
+
+``InputNeeded`` and ``ProtocolAbort`` derive from ``BaseException`` so that route code (and
+frameworks) catching ``Exception`` do not swallow them; the channel also remembers what happened,
+so the call runner knows even if something converted the exception into a 500 response.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import anyio
+from mcp_types import CreateMessageResult, ElicitResult, ListRootsResult
+from mcp_types import jsonrpc as codes
+from pydantic import BaseModel, ValidationError
+
+from .context import ClientRequestError, InputRequest
+from .jsonrpc import ProtocolError
+
+__all__ = [
+    "Abort",
+    "HandshakeChannel",
+    "InputNeeded",
+    "ModernChannel",
+    "PendingReplies",
+    "ProtocolAbort",
+    "RequestOutbox",
+]
+
+_ANSWER_MODELS: Mapping[str, type[BaseModel]] = {
+    "elicitation/create": ElicitResult,
+    "sampling/createMessage": CreateMessageResult,
+    "roots/list": ListRootsResult,
+}
+_NO_MODE_VERSIONS = frozenset({"2024-11-05", "2025-03-26", "2025-06-18"})
+
+
+class Abort(BaseException):
+    """Ends the route's run early; the call runner turns it into the right answer."""
+
+
+class InputNeeded(Abort):
+    pass
+
+
+class ProtocolAbort(Abort):
+    def __init__(self, error: ProtocolError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class RequestOutbox(Protocol):
+    async def notify(self, method: str, params: Mapping[str, Any]) -> None: ...
+
+    async def request(self, request_id: str, method: str, params: Mapping[str, Any]) -> None: ...
+
+
+@dataclass(slots=True)
+class _Waiter:
+    event: anyio.Event = field(default_factory=anyio.Event)
+    reply: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class PendingReplies:
+    """Server→client requests of this process waiting for their answer (handshake era)."""
+
+    _waiting: dict[str, _Waiter] = field(default_factory=dict)
+
+    def resolve(self, request_id: Any, reply: dict[str, Any]) -> bool:
+        waiter = self._waiting.get(request_id) if isinstance(request_id, str) else None
+        if waiter is None:
+            return False
+        waiter.reply = reply
+        waiter.event.set()
+        return True
+
+    async def exchange(
+        self, outbox: RequestOutbox, method: str, params: Mapping[str, Any], wait_limit: float
+    ) -> dict[str, Any]:
+        request_id = f"mcpmw-{uuid.uuid4().hex}"
+        waiter = self._waiting[request_id] = _Waiter()
+        try:
+            await outbox.request(request_id, method, params)
+            with anyio.fail_after(wait_limit):
+                await waiter.event.wait()
+        finally:
+            del self._waiting[request_id]
+        reply = waiter.reply or {}
+        if "error" in reply:
+            error = reply["error"] if isinstance(reply["error"], Mapping) else {"message": str(reply["error"])}
+            raise ClientRequestError(method, error)
+        result = reply.get("result")
+        return dict(result) if isinstance(result, Mapping) else {}
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+
+ListChanged = Callable[[str], Awaitable[None]]
+
+
+class HandshakeChannel:
+    __slots__ = ("_list_changed", "_outbox", "_pending", "_timeout", "_version")
+
+    def __init__(
+        self,
+        outbox: RequestOutbox,
+        pending: PendingReplies,
+        version: str,
+        list_changed: ListChanged,
+        timeout: float,
+    ) -> None:
+        self._outbox = outbox
+        self._pending = pending
+        self._version = version
+        self._list_changed = list_changed
+        self._timeout = timeout
+
+    async def notify(self, method: str, params: Mapping[str, Any]) -> None:
+        await self._outbox.notify(method, params)
+
+    async def list_changed(self, kind: str) -> None:
+        await self._list_changed(kind)
+
+    async def ask(self, requests: Mapping[str, InputRequest], state: str | None) -> dict[str, Any]:
+        answers: dict[str, Any] = {}
+
+        async def one(key: str, request: InputRequest) -> None:
+            params = request.params()
+            if self._version in _NO_MODE_VERSIONS:
+                params.pop("mode", None)  # "mode" arrived with 2025-11-25
+            answers[key] = await self._pending.exchange(self._outbox, request.method, params, self._timeout)
+
+        if len(requests) == 1:
+            [(key, request)] = requests.items()
+            await one(key, request)
+            return answers
+        async with anyio.create_task_group() as tg:
+            for key, request in requests.items():
+                tg.start_soon(one, key, request)
+        return answers
+
+
+class ModernChannel:
+    __slots__ = ("_capabilities", "_list_changed", "_outbox", "_responses", "error", "pending", "state")
+
+    def __init__(
+        self,
+        outbox: RequestOutbox,
+        capabilities: Mapping[str, Any],
+        responses: Mapping[str, Any] | None,
+        list_changed: ListChanged,
+    ) -> None:
+        self._outbox = outbox
+        self._capabilities = capabilities
+        self._responses = responses or {}
+        self._list_changed = list_changed
+        self.pending: dict[str, dict[str, Any]] | None = None
+        self.state: str | None = None
+        self.error: ProtocolError | None = None
+
+    async def notify(self, method: str, params: Mapping[str, Any]) -> None:
+        await self._outbox.notify(method, params)
+
+    async def list_changed(self, kind: str) -> None:
+        await self._list_changed(kind)
+
+    async def ask(self, requests: Mapping[str, InputRequest], state: str | None) -> dict[str, Any]:
+        missing = sorted({r.capability for r in requests.values() if r.capability not in self._capabilities})
+        if missing:
+            error = ProtocolError(
+                codes.MISSING_REQUIRED_CLIENT_CAPABILITY,
+                f"Missing required client capability: {', '.join(missing)}",
+                {"requiredCapabilities": {name: {} for name in missing}},
+            )
+            self.error = error
+            raise ProtocolAbort(error)
+        if all(key in self._responses for key in requests):
+            return {key: self._checked(key, request) for key, request in requests.items()}
+        self.pending = {key: {"method": r.method, "params": r.params()} for key, r in requests.items()}
+        self.state = state
+        raise InputNeeded()
+
+    def _checked(self, key: str, request: InputRequest) -> Any:
+        answer = self._responses[key]
+        try:
+            _ANSWER_MODELS[request.method].model_validate(answer)
+        except ValidationError:
+            message = f"Invalid params: inputResponses.{key} does not answer {request.method}"
+            self.error = ProtocolError(codes.INVALID_PARAMS, message)
+            raise ProtocolAbort(self.error) from None
+        return answer

@@ -1,0 +1,67 @@
+"""Integrity-protected ``requestState`` for 2026-07-28 multi round-trip requests (SEP-2322).
+
+The state a route hands back travels through the client, so it is attacker-controlled
+(mrtr.mdx: servers MUST protect it). It is sealed with HMAC-SHA256 over the value, the tool (or
+prompt/resource) it belongs to and an expiry; anything that fails verification is rejected with a
+JSON-RPC error. Every worker behind a load balancer must share the secret: pass ``state_secret``
+or set ``MCP_MIDDLEWARE_STATE_SECRET``; otherwise each process makes a random one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import time
+
+import orjson
+
+__all__ = ["Sealer", "StateError"]
+
+ENV_SECRET = "MCP_MIDDLEWARE_STATE_SECRET"
+
+
+class StateError(Exception):
+    """The state is not one this server sealed for this target, or it expired."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class Sealer:
+    __slots__ = ("_key", "_ttl")
+
+    def __init__(self, secret: bytes | str | None = None, ttl: float = 3600.0) -> None:
+        if secret is None:
+            secret = os.environ.get(ENV_SECRET) or os.urandom(32)
+        self._key = secret.encode() if isinstance(secret, str) else secret
+        self._ttl = ttl
+
+    def _mac(self, payload: bytes) -> bytes:
+        return hmac.new(self._key, payload, hashlib.sha256).digest()
+
+    def seal(self, value: str, target: str) -> str:
+        payload = orjson.dumps({"v": value, "t": target, "e": int(time.time() + self._ttl)})
+        return f"{_b64(payload)}.{_b64(self._mac(payload))}"
+
+    def unseal(self, token: str, target: str) -> str:
+        try:
+            body, _, mac = token.partition(".")
+            payload = _unb64(body)
+            if not hmac.compare_digest(_unb64(mac), self._mac(payload)):
+                raise StateError("requestState failed verification")
+            data = orjson.loads(payload)
+        except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+            raise StateError("requestState is malformed") from exc
+        if not isinstance(data, dict) or data.get("t") != target or not isinstance(data.get("v"), str):
+            raise StateError("requestState does not belong to this request")
+        if not isinstance(data.get("e"), int) or data["e"] < time.time():
+            raise StateError("requestState has expired")
+        value: str = data["v"]
+        return value

@@ -1,0 +1,265 @@
+"""Route context: progress, logging, asking the client (both eras), list changes on listen streams."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import orjson
+import pytest
+
+from mcp_middleware import NotInMCPCall
+from tests.apps import build_app
+from tests.support import BASE_HEADERS, Exchange, meta, modern_headers, post, request
+
+pytestmark = pytest.mark.anyio
+GUARD = 10
+
+NAME = {"action": "accept", "content": {"name": "Ann"}}
+SAMPLED = {"role": "assistant", "content": {"type": "text", "text": "hi"}, "model": "m", "stopReason": "endTurn"}
+ROOTS = {"roots": [{"uri": "file:///tmp", "name": "tmp"}]}
+
+
+def legacy_call(tool: str, token: Any = None, id: Any = 1) -> dict[str, Any]:
+    params: dict[str, Any] = {"name": tool, "arguments": {}}
+    if token is not None:
+        params["_meta"] = {"progressToken": token}
+    return request("tools/call", params, id)
+
+
+def modern_call(tool: str, id: Any = 1, caps: Any = None, **extra: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    m = meta(**extra.pop("meta", {}))
+    if caps is not None:
+        m["io.modelcontextprotocol/clientCapabilities"] = caps
+    params = {"name": tool, "arguments": {}, "_meta": m, **extra}
+    return request("tools/call", params, id), modern_headers("tools/call", tool)
+
+
+async def test_progress_and_logs_in_the_handshake_era() -> None:
+    reply = await post(build_app(), legacy_call("ctx_progress", token="p"))
+    events = reply.events()
+    progress = [e["params"] for e in events if e.get("method") == "notifications/progress"]
+    assert progress == [{"progressToken": "p", "progress": i, "total": 3, "message": f"step {i}"} for i in (1, 2, 3)]
+    logs = [e["params"] for e in events if e.get("method") == "notifications/message"]
+    assert logs == [{"level": "info", "data": f"log {i}"} for i in (1, 2, 3)]  # default level: info
+    assert orjson.loads(events[-1]["result"]["content"][0]["text"]) == {
+        "active": True,
+        "tool": "ctx_progress",
+        "version": "2025-03-26",
+    }
+
+
+async def test_set_level_is_honoured_for_the_same_caller() -> None:
+    app = build_app()
+    headers = {**BASE_HEADERS, "authorization": "Bearer a"}
+    assert (await post(app, request("logging/setLevel", {"level": "error"}), headers)).result() == {}
+    reply = await post(app, legacy_call("ctx_progress"), headers)
+    assert reply.content_type == "application/json"  # nothing at error level: nothing streamed
+    debug = {**BASE_HEADERS, "authorization": "Bearer b"}
+    await post(app, request("logging/setLevel", {"level": "debug"}), debug)
+    logs = [e for e in (await post(app, legacy_call("ctx_progress"), debug)).events() if "method" in e]
+    assert [e["params"]["level"] for e in logs] == ["info", "info", "info", "debug"]
+
+
+async def test_modern_logs_only_with_a_log_level_in_meta() -> None:
+    body, headers = modern_call("ctx_progress")
+    reply = await post(build_app(), body, headers)
+    assert reply.content_type == "application/json"
+    body, headers = modern_call("ctx_progress", meta={"io.modelcontextprotocol/logLevel": "warning"})
+    assert (await post(build_app(), body, headers)).content_type == "application/json"
+    body, headers = modern_call("ctx_progress", meta={"io.modelcontextprotocol/logLevel": "debug", "progressToken": 9})
+    events = (await post(build_app(), body, headers)).events()
+    assert [e["method"] for e in events if "method" in e].count("notifications/message") == 4
+    assert events[-1]["result"]["resultType"] == "complete"
+
+
+async def test_context_is_inactive_over_plain_http() -> None:
+    reply = await post(build_app(), b"", {"host": "127.0.0.1"}, path="/ctx/progress")
+    assert reply.json() == {"active": False, "tool": None, "version": None}
+    with pytest.raises(NotInMCPCall):  # a clear error the app's own handlers can map
+        await post(build_app(), b"", {"host": "127.0.0.1"}, path="/ctx/elicit")
+
+
+async def test_handshake_elicitation_goes_out_on_the_stream_and_the_answer_resumes_the_route() -> None:
+    app = build_app()
+    ex = Exchange(app, legacy_call("ctx_elicit", id=5), {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25"})
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            while not ex.reply.chunks:
+                await ex.chunk_seen.wait()
+            asked = ex.reply.events()[0]
+            assert asked["method"] == "elicitation/create"
+            assert asked["params"]["mode"] == "form"
+            assert asked["params"]["message"] == "What is your name?"
+            answer = {"jsonrpc": "2.0", "id": asked["id"], "result": NAME}
+            assert (await post(app, answer)).status == 202
+    final = ex.reply.events()[-1]
+    assert final["id"] == 5
+    assert orjson.loads(final["result"]["content"][0]["text"]) == {"greeting": "Hello, Ann!", "action": "accept"}
+
+
+async def test_handshake_elicitation_without_mode_before_2025_11_25() -> None:
+    app = build_app()
+    ex = Exchange(app, legacy_call("ctx_elicit"), {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18"})
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            while not ex.reply.chunks:
+                await ex.chunk_seen.wait()
+            asked = ex.reply.events()[0]
+            assert "mode" not in asked["params"]
+            await post(app, {"jsonrpc": "2.0", "id": asked["id"], "error": {"code": -1, "message": "declined"}})
+    result = ex.reply.events()[-1]["result"]
+    assert result["isError"] is True  # the route did not handle ClientRequestError
+    assert "ClientRequestError" in result["content"][0]["text"]
+
+
+async def test_mrtr_round_trip() -> None:
+    app = build_app()
+    body, headers = modern_call("ctx_elicit", id=1)
+    first = (await post(app, body, headers)).result()
+    assert first["resultType"] == "input_required"
+    request_ = first["inputRequests"]["user_name"]
+    assert request_["method"] == "elicitation/create"
+    assert request_["params"]["requestedSchema"]["required"] == ["name"]
+    assert "requestState" not in first
+    body, headers = modern_call("ctx_elicit", id=2, inputResponses={"user_name": NAME})
+    second = (await post(app, body, headers)).result()
+    assert second["resultType"] == "complete"
+    assert orjson.loads(second["content"][0]["text"])["greeting"] == "Hello, Ann!"
+
+
+async def test_mrtr_wrong_key_asks_again_and_extra_keys_are_ignored() -> None:
+    app = build_app()
+    body, headers = modern_call("ctx_elicit", inputResponses={"other": NAME})
+    assert (await post(app, body, headers)).result()["resultType"] == "input_required"
+    body, headers = modern_call("ctx_elicit", inputResponses={"user_name": NAME, "extra": ROOTS})
+    assert (await post(app, body, headers)).result()["resultType"] == "complete"
+
+
+@pytest.mark.parametrize("responses", [{"user_name": 12345}, {"user_name": ROOTS}])
+async def test_mrtr_malformed_answers_are_errors(responses: Any) -> None:
+    body, headers = modern_call("ctx_elicit", id=4, inputResponses=responses)
+    reply = await post(build_app(), body, headers)
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32602
+    assert reply.json()["id"] == 4
+
+
+async def test_mrtr_null_responses_ask_again() -> None:
+    body, headers = modern_call("ctx_elicit", inputResponses=None)
+    assert (await post(build_app(), body, headers)).result()["resultType"] == "input_required"
+
+
+async def test_missing_capability_is_32021() -> None:
+    body, headers = modern_call("ctx_elicit", id=3, caps={"sampling": {}})
+    reply = await post(build_app(), body, headers)
+    assert reply.status == 400
+    assert reply.json() == {
+        "jsonrpc": "2.0",
+        "id": 3,
+        "error": {
+            "code": -32021,
+            "message": "Missing required client capability: elicitation",
+            "data": {"requiredCapabilities": {"elicitation": {}}},
+        },
+    }
+
+
+async def test_multiple_inputs_and_sealed_state() -> None:
+    app = build_app()
+    body, headers = modern_call("ctx_multi", caps={"elicitation": {}, "sampling": {}, "roots": {}})
+    first = (await post(app, body, headers)).result()
+    assert sorted(first["inputRequests"]) == ["client_roots", "greeting", "user_name"]
+    assert first["inputRequests"]["greeting"]["params"]["maxTokens"] == 50
+    state = first["requestState"]
+    assert "multi-1" not in state  # sealed, not the raw value
+    answers = {"user_name": NAME, "greeting": SAMPLED, "client_roots": ROOTS}
+    body, headers = modern_call(
+        "ctx_multi", caps={"elicitation": {}, "sampling": {}, "roots": {}}, requestState=state, inputResponses=answers
+    )
+    second = (await post(app, body, headers)).result()
+    assert orjson.loads(second["content"][0]["text"]) == {
+        "keys": ["client_roots", "greeting", "user_name"],
+        "state": "multi-1",
+    }
+
+
+async def test_tampered_state_is_a_jsonrpc_error() -> None:
+    app = build_app()
+    body, headers = modern_call("ctx_multi", caps={"elicitation": {}, "sampling": {}, "roots": {}})
+    state = (await post(app, body, headers)).result()["requestState"]
+    for bad in (state + "-TAMPERED", "x", state.replace(".", "")):
+        body, headers = modern_call("ctx_multi", id=8, requestState=bad)
+        reply = await post(app, body, headers)
+        assert reply.status == 400
+        assert reply.json()["error"]["code"] == -32602
+        assert reply.json()["id"] == 8
+
+
+async def test_state_is_bound_to_its_tool() -> None:
+    app = build_app()
+    body, headers = modern_call("ctx_multi", caps={"elicitation": {}, "sampling": {}, "roots": {}})
+    state = (await post(app, body, headers)).result()["requestState"]
+    body, headers = modern_call("ctx_rounds", requestState=state)
+    assert (await post(app, body, headers)).json()["error"]["code"] == -32602
+
+
+async def test_multi_round_with_changing_state() -> None:
+    app = build_app()
+    body, headers = modern_call("ctx_rounds")
+    r1 = (await post(app, body, headers)).result()
+    assert list(r1["inputRequests"]) == ["step1"]
+    body, headers = modern_call("ctx_rounds", requestState=r1["requestState"], inputResponses={"step1": NAME})
+    r2 = (await post(app, body, headers)).result()
+    assert list(r2["inputRequests"]) == ["step2"]
+    assert r2["requestState"] != r1["requestState"]
+    body, headers = modern_call("ctx_rounds", requestState=r2["requestState"], inputResponses={"step2": NAME})
+    r3 = (await post(app, body, headers)).result()
+    assert orjson.loads(r3["content"][0]["text"]) == {"done": "r2"}
+
+
+async def test_interim_results_are_not_cached() -> None:
+    body, headers = modern_call("ctx_elicit")
+    result = (await post(build_app(), body, headers)).result()
+    assert "ttlMs" not in result
+    assert "cacheScope" not in result
+
+
+async def test_listen_acknowledges_then_relays_tool_changes_tagged() -> None:
+    app = build_app()
+    listen = request(
+        "subscriptions/listen",
+        {"notifications": {"toolsListChanged": True, "promptsListChanged": True}, "_meta": meta()},
+        id="sub-1",
+    )
+    prompts_only = request(
+        "subscriptions/listen", {"notifications": {"promptsListChanged": True}, "_meta": meta()}, id="sub-2"
+    )
+    ex = Exchange(app, listen, modern_headers("subscriptions/listen"))
+    other = Exchange(app, prompts_only, modern_headers("subscriptions/listen"))
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            tg.start_soon(other.run)
+            for stream in (ex, other):
+                while not stream.reply.chunks:
+                    await stream.chunk_seen.wait()
+            body, headers = modern_call("ctx_change")
+            assert (await post(app, body, headers)).status == 200
+            while len(ex.reply.events()) < 2:
+                await ex.chunk_seen.wait()
+            ex.disconnect.set()
+            other.disconnect.set()
+    ack, change = ex.reply.events()[:2]
+    assert ack["method"] == "notifications/subscriptions/acknowledged"
+    assert ack["params"]["notifications"] == {"toolsListChanged": True}  # prompts are not served
+    assert ack["params"]["_meta"] == {"io.modelcontextprotocol/subscriptionId": "sub-1"}
+    assert change == {
+        "jsonrpc": "2.0",
+        "method": "notifications/tools/list_changed",
+        "params": {"_meta": {"io.modelcontextprotocol/subscriptionId": "sub-1"}},
+    }
+    assert [e["method"] for e in other.reply.events()] == ["notifications/subscriptions/acknowledged"]
+    assert ex.reply.headers["content-type"] == "text/event-stream"
