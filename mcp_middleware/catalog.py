@@ -68,7 +68,16 @@ import orjson
 from mcp_middleware._schema import SchemaSet, collapse_optional, is_object_schema
 from mcp_middleware.dispatch import SubRequest
 
-__all__ = ["ArgumentError", "Catalog", "ToolFilter", "ToolSpec", "build_catalog", "catalog_from_app"]
+__all__ = [
+    "DECLARATION_KEYS",
+    "ArgumentError",
+    "Catalog",
+    "Declared",
+    "ToolFilter",
+    "ToolSpec",
+    "build_catalog",
+    "catalog_from_app",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -211,11 +220,27 @@ class ToolSpec:
         )
 
 
+DECLARATION_KEYS: Final = ("x-mcp-resource", "x-mcp-resource-template", "x-mcp-prompt")
+
+
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """An operation declared as an MCP resource, resource template or prompt."""
+
+    operation: Mapping[str, Any]
+    spec: ToolSpec
+
+
 @dataclass(frozen=True, slots=True)
 class Catalog:
-    """The tools of one app, in catalog order, with O(1) lookup by name."""
+    """The tools of one app, in catalog order, with O(1) lookup by name.
+
+    ``declared`` holds the operations declared as resources, resource templates or prompts
+    (``openapi_extra`` keys in :data:`DECLARATION_KEYS`), each with a request builder.
+    """
 
     tools: tuple[ToolSpec, ...] = ()
+    declared: tuple[Declared, ...] = ()
     _by_name: dict[str, ToolSpec] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -273,12 +298,17 @@ def build_catalog(
     ops = _operations(openapi, frozenset(exclude_paths))
     names = _assign_names(ops, max_name_length)
     builder = _Builder(openapi)
-    tools = [
-        builder.tool(op, name)
-        for op, name in zip(ops, names, strict=True)
-        if tool_filter.allows(method=op.method, path=op.path, operation_id=op.operation_id, tags=op.tags, name=name)
-    ]
-    return Catalog(tuple(tools))
+    tools: list[ToolSpec] = []
+    declared: list[Declared] = []
+    for op, name in zip(ops, names, strict=True):
+        if any(key in op.operation for key in DECLARATION_KEYS):
+            # A route declared a resource or prompt is not also a tool unless it says so.
+            declared.append(Declared(op.operation, builder.tool(op, name)))
+            if op.operation.get("x-mcp-tool") is not True:
+                continue
+        if tool_filter.allows(method=op.method, path=op.path, operation_id=op.operation_id, tags=op.tags, name=name):
+            tools.append(builder.tool(op, name))
+    return Catalog(tuple(tools), tuple(declared))
 
 
 # --- operations and names ------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 import anyio
@@ -23,6 +24,7 @@ from starlette.types import ASGIApp, Message, Scope
 from .catalog import Catalog, ToolFilter, catalog_from_app
 from .config import Settings
 from .context import LiveContext
+from .features import Features, not_found, prompt_messages, resource_contents
 from .interaction import HandshakeChannel, ModernChannel, PendingReplies
 from .jsonrpc import ProtocolError, Request
 from .listen import FILTER_KEYS, Listener, Listeners
@@ -71,6 +73,7 @@ class Server:
         self._tool_filter = tool_filter
         self._max_name_length = max_name_length
         self._catalog: Catalog | None = None
+        self.features = Features()
         self._app_ref: Any = None
         self.listeners = Listeners()
         self._info: dict[str, str] | None = None
@@ -93,6 +96,7 @@ class Server:
             return
         app = self._app_ref = scope.get("app")
         self._catalog = self._build_catalog()
+        self.features = Features.from_catalog(self._catalog)
         name = self.settings.name or getattr(app, "title", None) or "mcp-middleware"
         version = self.settings.version or getattr(app, "version", None) or "0.0.0"
         self._info = {"name": str(name), "version": str(version)}
@@ -128,7 +132,7 @@ class Server:
         # List changes reach clients only on 2026-07-28 listen streams: the stateless handshake
         # era has no standalone GET stream to carry them.
         changes = era == "modern"
-        return {"tools": {"listChanged": changes}, "logging": {}}
+        return {"tools": {"listChanged": changes}, "logging": {}, **self.features.capabilities(changes)}
 
     # -- multi round-trip state and list changes ---------------------------------------------------
     def unseal(self, state: str, target: str) -> str:
@@ -148,6 +152,7 @@ class Server:
             if hasattr(self._app_ref, "openapi_schema"):
                 self._app_ref.openapi_schema = None  # FastAPI caches the document
             self._catalog = self._build_catalog()
+            self.features = Features.from_catalog(self._catalog)
         await self.listeners.publish(kind)
 
     # -- dispatch ----------------------------------------------------------------------------------
@@ -156,6 +161,10 @@ class Server:
         req = call.request
         handler = _HANDLERS.get(req.method)
         if handler is None or (req.method, call.version) not in CLIENT_REQUESTS:
+            raise ProtocolError(codes.METHOD_NOT_FOUND, f"Method not found: {req.method}")
+        needs = _CAPABILITY.get(req.method)
+        if needs is not None and needs not in self.capabilities(call.era):
+            # Capabilities advertised and methods served always agree (server/discover checks it).
             raise ProtocolError(codes.METHOD_NOT_FOUND, f"Method not found: {req.method}")
         params = req.params or {}
         try:
@@ -201,8 +210,7 @@ async def _discover(server: Server, call: Call, params: dict[str, Any]) -> dict[
 
 
 async def _list_tools(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    if params.get("cursor") is not None:
-        raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: unknown cursor")
+    _no_cursor(params)
     return {"tools": server.catalog.tool_dicts()}
 
 
@@ -211,6 +219,8 @@ def invocation(server: Server, call: Call, params: Mapping[str, Any], target: st
     meta = params.get("_meta")
     meta = meta if isinstance(meta, Mapping) else {}
     token = meta.get("progressToken")
+    if token is not None and (isinstance(token, bool) or not isinstance(token, str | int)):
+        raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: _meta.progressToken must be a string or an integer")
     if call.era == "modern":
         state = params.get("requestState")
         unsealed = server.unseal(state, target) if isinstance(state, str) else None
@@ -314,6 +324,85 @@ async def _set_level(server: Server, call: Call, params: dict[str, Any]) -> dict
     return {}
 
 
+async def _list_resources(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    _no_cursor(params)
+    return {"resources": [entry.wire for entry in server.features.resources.values()]}
+
+
+async def _list_templates(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    _no_cursor(params)
+    return {"resourceTemplates": [entry.wire for entry in server.features.templates]}
+
+
+async def _read_resource(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any] | None:
+    uri: str = params["uri"]
+    modern = call.era == "modern"
+    found = server.features.find_resource(uri)
+    if found is None:
+        raise not_found(uri, modern)
+    spec, arguments, mime = found
+    target = f"resource:{uri}"
+    finish = partial(resource_contents, uri, mime, modern)
+    result = await run_tool(
+        spec, arguments, invocation(server, call, params, target), server.limits, server.registry, finish
+    )
+    return _not_a_tool_error(server.seal_interim(result, target), f"Reading {uri}")
+
+
+async def _list_prompts(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    _no_cursor(params)
+    return {"prompts": [entry.wire for entry in server.features.prompts.values()]}
+
+
+async def _get_prompt(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any] | None:
+    name: str = params["name"]
+    entry = server.features.prompts.get(name)
+    if entry is None:
+        raise ProtocolError(codes.INVALID_PARAMS, f"Unknown prompt: {name}")
+    target = f"prompt:{name}"
+    finish = partial(prompt_messages, name)
+    inv = invocation(server, call, params, target)
+    result = await run_tool(entry.spec, params.get("arguments") or {}, inv, server.limits, server.registry, finish)
+    return _not_a_tool_error(server.seal_interim(result, target), f"Prompt {name!r}")
+
+
+def _not_a_tool_error(result: dict[str, Any] | None, what: str) -> dict[str, Any] | None:
+    """Resources and prompts have no ``isError`` result: a failed run is a JSON-RPC error."""
+    if result is not None and result.get("isError"):
+        text = result["content"][0].get("text", "") if result.get("content") else ""
+        raise ProtocolError(codes.INTERNAL_ERROR, f"{what} failed: {text}")
+    return result
+
+
+async def _complete(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    argument = params["argument"]
+    prefix = str(argument.get("value", ""))
+    values = [v for v in server.features.completions(params["ref"], str(argument.get("name"))) if v.startswith(prefix)]
+    return {"completion": {"values": values[:100], "total": len(values), "hasMore": len(values) > 100}}
+
+
+async def _subscribe(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    # Accepted; a stateless handshake-era endpoint has no standalone stream to deliver updates on
+    # (2026-07-28 clients get them on subscriptions/listen). README: "Resources".
+    return {}
+
+
+def _no_cursor(params: Mapping[str, Any]) -> None:
+    if params.get("cursor") is not None:
+        raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: unknown cursor")
+
+
+_CAPABILITY: Mapping[str, str] = {
+    "resources/list": "resources",
+    "resources/templates/list": "resources",
+    "resources/read": "resources",
+    "resources/subscribe": "resources",
+    "resources/unsubscribe": "resources",
+    "prompts/list": "prompts",
+    "prompts/get": "prompts",
+    "completion/complete": "completions",
+}
+
 _HANDLERS: Mapping[str, Handler] = {
     "initialize": _initialize,
     "ping": _empty,
@@ -322,4 +411,12 @@ _HANDLERS: Mapping[str, Handler] = {
     "tools/list": _list_tools,
     "tools/call": _call_tool,
     "subscriptions/listen": _listen,
+    "resources/list": _list_resources,
+    "resources/templates/list": _list_templates,
+    "resources/read": _read_resource,
+    "resources/subscribe": _subscribe,
+    "resources/unsubscribe": _subscribe,
+    "prompts/list": _list_prompts,
+    "prompts/get": _get_prompt,
+    "completion/complete": _complete,
 }

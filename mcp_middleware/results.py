@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from .content import MCP_CONTENT_TYPE
 from .dispatch import SubResponseHead
 
 __all__ = ["ResponseCollector", "ResultTooLarge", "error_result", "text_result"]
@@ -41,6 +42,9 @@ _TEXTUAL = frozenset(
         b"application/x-www-form-urlencoded",
     }
 )
+
+
+_MCP_CONTENT = MCP_CONTENT_TYPE.encode()
 
 
 class ResultTooLarge(Exception):
@@ -130,7 +134,7 @@ class ResponseCollector:
             if key.lower() == b"charset" and value:
                 charset = value.strip(b'"').decode("latin-1")
         self._kind = self._classify(mime)
-        if self._kind in ("text", "json", "events"):
+        if self._kind in ("text", "json", "events", "mcp"):
             try:
                 self._decoder = codecs.getincrementaldecoder(charset)(errors="replace")
             except LookupError:
@@ -140,6 +144,8 @@ class ResponseCollector:
 
     @staticmethod
     def _classify(mime: bytes) -> str:
+        if mime == _MCP_CONTENT:
+            return "mcp"
         if mime == b"text/event-stream":
             return "events"
         if mime == b"application/json" or mime.endswith(b"+json"):
@@ -189,6 +195,8 @@ class ResponseCollector:
         return body
 
     def result(self) -> dict[str, Any]:
+        if self._kind == "mcp":
+            return self._mcp_content()
         if self.status >= 400:
             return self._error()
         if self._decoder is None:
@@ -205,6 +213,33 @@ class ResponseCollector:
         if not text and self.status != 200:
             result["content"][0]["text"] = f"{self.status} {_reason(self.status)}".strip()
         return result
+
+    def _mcp_content(self) -> dict[str, Any]:
+        """A route's own ``MCPResponse``: its blocks are the result (the wire types check them)."""
+        try:
+            value = orjson.loads(self.text()) if not self._dropped else None
+        except orjson.JSONDecodeError:
+            value = None
+        if not isinstance(value, dict) or not isinstance(value.get("content"), list):
+            return error_result("The route's MCP content was not valid (or exceeded the size limit).")
+        result: dict[str, Any] = {"content": value["content"]}
+        if "structuredContent" in value:
+            result["structuredContent"] = value["structuredContent"]
+        if value.get("isError") is True or self.status >= 400:
+            result["isError"] = True
+        return result
+
+    @property
+    def kind(self) -> str:
+        return self._kind
+
+    @property
+    def mime(self) -> str:
+        return self._mime
+
+    def body_bytes(self) -> bytes:
+        """Binary bodies only: everything collected."""
+        return b"".join(self._chunks)
 
     def _binary_block(self) -> dict[str, Any]:
         data = base64.b64encode(b"".join(self._chunks)).decode("ascii")

@@ -152,6 +152,7 @@ async def run_tool(
     inv: Invocation,
     limits: CallLimits,
     registry: CallRegistry,
+    finish: Callable[[ResponseCollector], dict[str, Any]] = ResponseCollector.result,
 ) -> dict[str, Any] | None:
     """The ``CallToolResult`` for one call (or an ``input_required`` result in 2026-07-28), None
     when the call was cancelled (send nothing), or ProtocolError (e.g. a missing capability)."""
@@ -198,7 +199,7 @@ async def run_tool(
             del registry._calls[inv.key]
     if handle.cancelled:
         return None
-    return outcome if outcome is not None else _interim(inv.channel) or collector.result()
+    return outcome if outcome is not None else _interim(inv.channel) or finish(collector)
 
 
 def _interim(channel: HandshakeChannel | ModernChannel) -> dict[str, Any] | None:

@@ -14,7 +14,17 @@ from pydantic import BaseModel
 from sse_starlette import EventSourceResponse as StarletteEventSource
 from starlette.types import Receive, Scope, Send
 
-from mcp_middleware import Elicit, ListRoots, MCPContext, MCPMiddleware, Sample, mcp_context
+from mcp_middleware import (
+    Elicit,
+    ListRoots,
+    MCPContext,
+    MCPMiddleware,
+    MCPResponse,
+    Sample,
+    content,
+    declare,
+    mcp_context,
+)
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -226,6 +236,67 @@ def build_app(gates: Gates | None = None, **options: Any) -> FastAPI:
     async def ctx_change(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, bool]:
         await ctx.tools_changed()
         return {"changed": True}
+
+    @app.get("/rich", operation_id="rich")
+    async def rich() -> MCPResponse:
+        return MCPResponse(
+            [
+                content.text("Multiple content types test:"),
+                content.image(PNG, "image/png"),
+                content.embedded_resource("test://mixed", text='{"a":1}', mime_type="application/json"),
+                content.resource_link("test://static-text", "static"),
+            ],
+            structured={"a": 1},
+        )
+
+    @app.get("/rich-error", operation_id="rich_error")
+    async def rich_error() -> MCPResponse:
+        return MCPResponse("nope", is_error=True)
+
+    @app.get("/docs/readme", openapi_extra=declare.resource("test://readme", mime_type="text/markdown"))
+    async def readme() -> Response:
+        return Response("# Readme", media_type="text/markdown")
+
+    @app.get("/docs/logo", openapi_extra=declare.resource("test://logo", name="logo", description="The logo"))
+    async def logo() -> Response:
+        return Response(PNG, media_type="image/png")
+
+    @app.get(
+        "/items-resource/{item_id}",
+        openapi_extra=declare.resource_template(
+            "test://items/{item_id}",
+            name="item",
+            mime_type="application/json",
+            completions={"item_id": ["1", "12", "2"]},
+        ),
+    )
+    async def item_resource(item_id: str) -> dict[str, Any]:
+        if item_id == "missing":
+            raise HTTPException(404, "no such item")
+        return {"id": item_id, "data": f"Data for ID: {item_id}"}
+
+    @app.get(
+        "/prompts/greet",
+        openapi_extra=declare.prompt("greet", description="Greets", completions={"style": ["formal", "friendly"]}),
+    )
+    async def greet_prompt(name: str, style: str = "friendly") -> str:
+        return f"Greet {name} in a {style} way."
+
+    @app.get("/prompts/pair", openapi_extra=declare.prompt("pair"))
+    async def pair_prompt() -> dict[str, Any]:
+        return {
+            "description": "two messages",
+            "messages": [
+                {"role": "user", "content": {"type": "image", "data": "aGk=", "mimeType": "image/png"}},
+                "Please analyze the image above.",
+            ],
+        }
+
+    @app.get("/prompts/ask", openapi_extra=declare.prompt("ask_context"))
+    async def ask_prompt(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> str:
+        schema = {"type": "object", "properties": {"context": {"type": "string"}}, "required": ["context"]}
+        answer = await ctx.elicit("What context should the prompt use?", schema, key="user_context")
+        return f"Prompt with context: {answer['content']['context']}"
 
     @app.get("/hidden", include_in_schema=False)
     async def hidden() -> dict[str, str]:

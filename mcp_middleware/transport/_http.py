@@ -29,6 +29,7 @@ from ..jsonrpc import (
     error_message,
     error_status,
 )
+from ..results import error_result
 from ..sse import KEEPALIVE, SSE_HEADERS, encode_event
 
 __all__ = [
@@ -120,7 +121,7 @@ def check_request(scope: Scope, headers: Mapping[str, str], settings: Settings) 
 async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes | None:
     """The whole request body, or None when it exceeds ``limit`` (checked before reading when known)."""
     declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         return None
     parts: list[bytes] = []
     size = 0
@@ -266,14 +267,23 @@ async def serve_request(server: Server, call: Call, responder: Responder, decora
         if result is None:  # cancelled: the spec says send nothing for it
             await responder.finish(None)
             return
-        payload = encode_result(req.id, req.method, call.version, decorate(req.method, result))
+        payload = _encode(call, decorate(req.method, result), decorate)
     except ProtocolError as exc:
         exc.id = req.id
         await responder.finish(encode_error(exc), error_status(exc.code, call.era))
         return
-    except ValidationError:
-        logger.exception("result of %s does not fit the %s schema", req.method, call.version)
-        error = ProtocolError(codes.INTERNAL_ERROR, "Internal error: invalid result", id=req.id)
-        await responder.finish(encode_error(error), error_status(error.code, call.era))
-        return
     await responder.finish(payload)
+
+
+def _encode(call: Call, result: dict[str, Any], decorate: Decorate) -> bytes:
+    """The result as bytes; a result that cannot be serialised (wrong shape for the revision,
+    nesting too deep) is a tool error for tools/call and an internal error otherwise."""
+    req = call.request
+    try:
+        return encode_result(req.id, req.method, call.version, result)
+    except (ValidationError, ValueError, TypeError):
+        logger.exception("result of %s does not fit the %s schema", req.method, call.version)
+    if req.method == "tools/call":
+        fallback = decorate(req.method, error_result("The tool's result could not be encoded as an MCP result."))
+        return encode_result(req.id, req.method, call.version, fallback)
+    raise ProtocolError(codes.INTERNAL_ERROR, "Internal error: invalid result")

@@ -51,8 +51,11 @@ def test_public_names() -> None:
         "ListRoots",
         "MCPContext",
         "MCPMiddleware",
+        "MCPResponse",
         "NotInMCPCall",
         "Sample",
+        "content",
+        "declare",
         "mcp_context",
     ]
     for name in mcp_middleware.__all__:
@@ -60,7 +63,7 @@ def test_public_names() -> None:
 
 
 def test_leaf_modules_import_nothing_from_the_package() -> None:
-    for leaf in ("jsonrpc", "sse", "dispatch", "config", "sealing", "listen"):
+    for leaf in ("jsonrpc", "sse", "dispatch", "config", "sealing", "listen", "content", "declare"):
         assert all_imports(leaf) == set(), leaf
 
 

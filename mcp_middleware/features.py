@@ -1,0 +1,201 @@
+"""Resources, resource templates, prompts and completion, from routes declared with ``declare``.
+
+Reading a resource or getting a prompt runs the route exactly like a tool call (same context,
+streaming, cancellation and multi round-trip input), then maps its response:
+
+* resource: textual bodies ──▶ ``TextResourceContents``, others ──▶ ``BlobResourceContents``; a
+  404 from the route means the resource does not exist;
+* prompt: a string ──▶ one user message; a list of messages or strings; or
+  ``{"messages": [...], "description": ...}``.
+
+Unknown resources are -32602 with ``data.uri`` in 2026-07-28 (-32002 was retired) and -32002 in the
+handshake era; an unknown prompt is -32602. Route failures are -32602 for 4xx (the arguments were
+wrong) and -32603 otherwise, since neither method has an ``isError`` result.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from mcp_types import jsonrpc as codes
+
+from .catalog import Catalog, ToolSpec
+from .jsonrpc import ProtocolError
+from .results import ResponseCollector
+
+__all__ = ["Features", "PromptEntry", "ResourceEntry", "TemplateEntry"]
+
+RESOURCE_NOT_FOUND_LEGACY = -32002
+_TEXT_KINDS = frozenset({"text", "json", "events", "mcp"})
+_VARIABLE = re.compile(r"\{(\+?)([A-Za-z0-9_]+)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceEntry:
+    wire: dict[str, Any]
+    spec: ToolSpec
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateEntry:
+    wire: dict[str, Any]
+    spec: ToolSpec
+    pattern: re.Pattern[str]
+    completions: Mapping[str, list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class PromptEntry:
+    wire: dict[str, Any]
+    spec: ToolSpec
+    completions: Mapping[str, list[str]]
+
+
+def _template_pattern(template: str) -> re.Pattern[str]:
+    """RFC 6570 level 1 (``{var}``, no slash) and level 2 reserved expansion (``{+var}``)."""
+    parts: list[str] = []
+    last = 0
+    for match in _VARIABLE.finditer(template):
+        parts.append(re.escape(template[last : match.start()]))
+        parts.append(f"(?P<{match.group(2)}>{'.+' if match.group(1) else '[^/?#]+'})")
+        last = match.end()
+    parts.append(re.escape(template[last:]))
+    return re.compile("".join(parts))
+
+
+def _describe(spec: ToolSpec, declared: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    wire = {k: v for k, v in declared.items() if k != "completions"}
+    wire.setdefault("name", spec.name)
+    wire.setdefault("description", spec.tool["description"])
+    for key, value in defaults.items():
+        wire.setdefault(key, value)
+    return wire
+
+
+def _prompt_arguments(spec: ToolSpec) -> list[dict[str, Any]]:
+    schema = spec.tool["inputSchema"]
+    required = set(schema.get("required", ()))
+    out: list[dict[str, Any]] = []
+    for name, prop in schema.get("properties", {}).items():
+        argument: dict[str, Any] = {"name": name, "required": name in required}
+        if isinstance(prop, Mapping) and isinstance(prop.get("description"), str):
+            argument["description"] = prop["description"]
+        out.append(argument)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    resources: dict[str, ResourceEntry] = field(default_factory=dict)
+    templates: tuple[TemplateEntry, ...] = ()
+    prompts: dict[str, PromptEntry] = field(default_factory=dict)
+
+    @classmethod
+    def from_catalog(cls, catalog: Catalog) -> Features:
+        resources: dict[str, ResourceEntry] = {}
+        templates: list[TemplateEntry] = []
+        prompts: dict[str, PromptEntry] = {}
+        for item in catalog.declared:
+            op, spec = item.operation, item.spec
+            if isinstance(declared := op.get("x-mcp-resource"), Mapping) and isinstance(declared.get("uri"), str):
+                resources[declared["uri"]] = ResourceEntry(_describe(spec, declared, {}), spec)
+            if isinstance(declared := op.get("x-mcp-resource-template"), Mapping):
+                template = declared.get("uriTemplate")
+                if isinstance(template, str):
+                    wire = _describe(spec, declared, {})
+                    templates.append(
+                        TemplateEntry(wire, spec, _template_pattern(template), declared.get("completions", {}))
+                    )
+            if isinstance(declared := op.get("x-mcp-prompt"), Mapping):
+                wire = _describe(spec, declared, {"arguments": _prompt_arguments(spec)})
+                prompts[wire["name"]] = PromptEntry(wire, spec, declared.get("completions", {}))
+        return cls(resources, tuple(templates), prompts)
+
+    def capabilities(self, list_changes: bool) -> dict[str, Any]:
+        caps: dict[str, Any] = {}
+        if self.resources or self.templates:
+            caps["resources"] = {"subscribe": True, "listChanged": list_changes}
+        if self.prompts:
+            caps["prompts"] = {"listChanged": list_changes}
+        if self.prompts or self.templates:
+            caps["completions"] = {}
+        return caps
+
+    def find_resource(self, uri: str) -> tuple[ToolSpec, dict[str, str], str | None] | None:
+        entry = self.resources.get(uri)
+        if entry is not None:
+            return entry.spec, {}, entry.wire.get("mimeType")
+        for template in self.templates:
+            match = template.pattern.fullmatch(uri)
+            if match is not None:
+                return template.spec, match.groupdict(), template.wire.get("mimeType")
+        return None
+
+    def completions(self, ref: Mapping[str, Any], argument: str) -> list[str]:
+        table: Mapping[str, list[str]] = {}
+        if ref.get("type") == "ref/prompt" and (prompt := self.prompts.get(str(ref.get("name")))) is not None:
+            table = prompt.completions
+        elif ref.get("type") == "ref/resource":
+            for template in self.templates:
+                if template.wire["uriTemplate"] == ref.get("uri"):
+                    table = template.completions
+        values = table.get(argument, [])
+        return [v for v in values if isinstance(v, str)]
+
+
+def not_found(uri: str, modern: bool) -> ProtocolError:
+    code = codes.INVALID_PARAMS if modern else RESOURCE_NOT_FOUND_LEGACY
+    return ProtocolError(code, f"Resource not found: {uri}", {"uri": uri})
+
+
+def route_failed(collector: ResponseCollector, what: str) -> ProtocolError:
+    failed = collector.result()  # the tool-style error text: status and detail
+    text = failed["content"][0].get("text", "") if failed.get("content") else ""
+    code = codes.INVALID_PARAMS if 400 <= collector.status < 500 else codes.INTERNAL_ERROR
+    return ProtocolError(code, f"{what} failed: {text}")
+
+
+def resource_contents(uri: str, mime: str | None, modern: bool, collector: ResponseCollector) -> dict[str, Any]:
+    if collector.status == 404:
+        raise not_found(uri, modern)
+    if collector.status >= 400:
+        raise route_failed(collector, f"Reading {uri}")
+    content: dict[str, Any] = {"uri": uri, "mimeType": mime or collector.mime or "application/octet-stream"}
+    if collector.kind in _TEXT_KINDS:
+        content["text"] = collector.text()
+    else:
+        content["blob"] = base64.b64encode(collector.body_bytes()).decode("ascii")
+    return {"contents": [content]}
+
+
+def _message(item: Any) -> dict[str, Any]:
+    if isinstance(item, str):
+        return {"role": "user", "content": {"type": "text", "text": item}}
+    if isinstance(item, Mapping) and "role" in item and "content" in item:
+        return dict(item)
+    raise ProtocolError(codes.INTERNAL_ERROR, "The prompt route returned something that is not a message")
+
+
+def prompt_messages(name: str, collector: ResponseCollector) -> dict[str, Any]:
+    if collector.status >= 400:
+        raise route_failed(collector, f"Prompt {name!r}")
+    text = collector.text() if collector.kind in _TEXT_KINDS else ""
+    value: Any = text
+    if collector.kind == "json":
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            value = text
+    result: dict[str, Any] = {}
+    if isinstance(value, Mapping) and isinstance(value.get("messages"), list):
+        if isinstance(value.get("description"), str):
+            result["description"] = value["description"]
+        value = value["messages"]
+    items = value if isinstance(value, list) else [value]
+    result["messages"] = [_message(item) for item in items]
+    return result

@@ -1,0 +1,195 @@
+"""Rich results, resources, resource templates, prompts and completion from declared routes."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+import pytest
+from fastapi import FastAPI
+
+from mcp_middleware import MCPMiddleware
+from tests.apps import PNG, build_app
+from tests.support import BASE_HEADERS, call_modern, meta, modern_headers, post, request
+
+pytestmark = pytest.mark.anyio
+
+
+async def legacy(app: Any, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    reply = await post(app, request(method, params), {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25"})
+    assert reply.status == 200, reply.body
+    message: dict[str, Any] = reply.json()
+    return message
+
+
+async def test_rich_content_passes_through() -> None:
+    result = (await legacy(build_app(), "tools/call", {"name": "rich"}))["result"]
+    assert [b["type"] for b in result["content"]] == ["text", "image", "resource", "resource_link"]
+    assert base64.b64decode(result["content"][1]["data"]) == PNG
+    assert result["content"][2]["resource"] == {
+        "uri": "test://mixed",
+        "mimeType": "application/json",
+        "text": '{"a":1}',
+    }
+    assert result["structuredContent"] == {"a": 1}
+    error = (await legacy(build_app(), "tools/call", {"name": "rich_error"}))["result"]
+    assert error == {"content": [{"type": "text", "text": "nope"}], "isError": True}
+
+
+async def test_rich_content_over_plain_http_is_json() -> None:
+    reply = await post(build_app(), b"", {"host": "127.0.0.1"}, method="GET", path="/rich-error")
+    assert reply.headers["content-type"] == "application/vnd.mcp.content+json"
+    assert reply.json() == {"content": [{"type": "text", "text": "nope"}], "isError": True}
+
+
+async def test_capabilities_follow_declarations() -> None:
+    init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+    caps = (await legacy(build_app(), "initialize", init))["result"]["capabilities"]
+    assert caps == {
+        "tools": {"listChanged": False},
+        "logging": {},
+        "resources": {"subscribe": True, "listChanged": False},
+        "prompts": {"listChanged": False},
+        "completions": {},
+    }
+    modern = (await call_modern(build_app(), "server/discover")).result()["capabilities"]
+    assert modern["resources"]["listChanged"] is True
+
+
+async def test_declared_routes_are_not_tools() -> None:
+    tools = (await legacy(build_app(), "tools/list"))["result"]["tools"]
+    names = {t["name"] for t in tools}
+    assert "readme" not in names
+    assert "greet_prompt" not in names
+    assert "rich" in names
+
+
+async def test_resources_list_and_read_text_and_blob() -> None:
+    app = build_app()
+    listed = (await legacy(app, "resources/list"))["result"]["resources"]
+    assert listed == [
+        {"uri": "test://readme", "mimeType": "text/markdown", "name": "readme", "description": "Readme"},
+        {"uri": "test://logo", "name": "logo", "description": "The logo"},
+    ]
+    text = (await legacy(app, "resources/read", {"uri": "test://readme"}))["result"]
+    assert text == {"contents": [{"uri": "test://readme", "mimeType": "text/markdown", "text": "# Readme"}]}
+    blob = (await legacy(app, "resources/read", {"uri": "test://logo"}))["result"]["contents"][0]
+    assert blob["mimeType"] == "image/png"
+    assert base64.b64decode(blob["blob"]) == PNG
+
+
+async def test_templates_list_and_read() -> None:
+    app = build_app()
+    templates = (await legacy(app, "resources/templates/list"))["result"]["resourceTemplates"]
+    assert templates == [
+        {
+            "uriTemplate": "test://items/{item_id}",
+            "name": "item",
+            "mimeType": "application/json",
+            "description": "Item Resource",
+        }
+    ]
+    read = (await legacy(app, "resources/read", {"uri": "test://items/123"}))["result"]["contents"][0]
+    assert read["uri"] == "test://items/123"
+    assert read["mimeType"] == "application/json"
+    assert orjson.loads(read["text"]) == {"id": "123", "data": "Data for ID: 123"}
+
+
+async def test_unknown_resource_in_both_eras() -> None:
+    app = build_app()
+    legacy_error = (await legacy(app, "resources/read", {"uri": "test://nope"}))["error"]
+    assert legacy_error == {
+        "code": -32002,
+        "message": "Resource not found: test://nope",
+        "data": {"uri": "test://nope"},
+    }
+    reply = await call_modern(app, "resources/read", {"uri": "test://nope"}, "test://nope")
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32602
+    assert reply.json()["error"]["data"] == {"uri": "test://nope"}
+    missing = await call_modern(app, "resources/read", {"uri": "test://items/missing"}, "test://items/missing")
+    assert missing.json()["error"]["data"] == {"uri": "test://items/missing"}
+
+
+async def test_resource_read_in_2026_is_cacheable() -> None:
+    result = (await call_modern(build_app(), "resources/read", {"uri": "test://readme"}, "test://readme")).result()
+    assert result["resultType"] == "complete"
+    assert result["ttlMs"] >= 0
+    assert result["cacheScope"] == "public"
+
+
+async def test_prompts_list_and_get() -> None:
+    app = build_app()
+    prompts = (await legacy(app, "prompts/list"))["result"]["prompts"]
+    greet = next(p for p in prompts if p["name"] == "greet")
+    assert greet["description"] == "Greets"
+    assert greet["arguments"] == [{"name": "name", "required": True}, {"name": "style", "required": False}]
+    got = (await legacy(app, "prompts/get", {"name": "greet", "arguments": {"name": "Ann", "style": "formal"}}))[
+        "result"
+    ]
+    assert got == {"messages": [{"role": "user", "content": {"type": "text", "text": "Greet Ann in a formal way."}}]}
+    pair = (await legacy(app, "prompts/get", {"name": "pair"}))["result"]
+    assert pair["description"] == "two messages"
+    assert pair["messages"][0]["content"]["type"] == "image"
+    assert pair["messages"][1] == {
+        "role": "user",
+        "content": {"type": "text", "text": "Please analyze the image above."},
+    }
+
+
+async def test_prompt_errors() -> None:
+    app = build_app()
+    unknown = (await legacy(app, "prompts/get", {"name": "nope"}))["error"]
+    assert unknown["code"] == -32602
+    missing_arg = (await legacy(app, "prompts/get", {"name": "greet", "arguments": {}}))["error"]
+    assert missing_arg["code"] == -32602
+    assert "422" in missing_arg["message"]
+
+
+async def test_prompt_with_input_required_in_2026() -> None:
+    app = build_app()
+    body = request("prompts/get", {"name": "ask_context", "_meta": meta()}, 1)
+    first = (await post(app, body, modern_headers("prompts/get", "ask_context"))).result()
+    assert first["resultType"] == "input_required"
+    assert first["inputRequests"]["user_context"]["method"] == "elicitation/create"
+    answer = {"user_context": {"action": "accept", "content": {"context": "tests"}}}
+    body = request("prompts/get", {"name": "ask_context", "inputResponses": answer, "_meta": meta()}, 2)
+    second = (await post(app, body, modern_headers("prompts/get", "ask_context"))).result()
+    assert second["messages"][0]["content"]["text"] == "Prompt with context: tests"
+
+
+async def test_completion() -> None:
+    app = build_app()
+    params = {"ref": {"type": "ref/prompt", "name": "greet"}, "argument": {"name": "style", "value": "fo"}}
+    assert (await legacy(app, "completion/complete", params))["result"] == {
+        "completion": {"values": ["formal"], "total": 1, "hasMore": False}
+    }
+    params = {
+        "ref": {"type": "ref/resource", "uri": "test://items/{item_id}"},
+        "argument": {"name": "item_id", "value": "1"},
+    }
+    assert (await legacy(app, "completion/complete", params))["result"]["completion"]["values"] == ["1", "12"]
+    params = {"ref": {"type": "ref/prompt", "name": "other"}, "argument": {"name": "x", "value": ""}}
+    assert (await legacy(app, "completion/complete", params))["result"]["completion"]["values"] == []
+
+
+async def test_subscribe_is_accepted_in_the_handshake_era() -> None:
+    assert (await legacy(build_app(), "resources/subscribe", {"uri": "test://readme"}))["result"] == {}
+    assert (await legacy(build_app(), "resources/unsubscribe", {"uri": "test://readme"}))["result"] == {}
+
+
+async def test_without_declarations_the_methods_are_not_served() -> None:
+    app = FastAPI()
+
+    @app.get("/x", operation_id="x")
+    async def x() -> dict[str, int]:
+        return {"x": 1}
+
+    app.add_middleware(MCPMiddleware)
+    for method in ("resources/list", "resources/read", "prompts/list", "completion/complete"):
+        assert (await legacy(app, method, {}))["error"]["code"] == -32601
+    reply = await call_modern(app, "prompts/list")
+    assert reply.status == 404
+    caps = (await call_modern(app, "server/discover")).result()["capabilities"]
+    assert set(caps) == {"tools", "logging"}
