@@ -67,6 +67,7 @@ import orjson
 
 from mcp_middleware._schema import SchemaSet, collapse_optional, is_object_schema
 from mcp_middleware.dispatch import SubRequest
+from mcp_middleware.param_headers import Annotation, annotations_of
 
 __all__ = [
     "DECLARATION_KEYS",
@@ -187,6 +188,8 @@ class ToolSpec:
     tool: dict[str, Any]
     has_output_schema: bool
     _plan: _Plan | None = field(default=None, repr=False, compare=False)
+    # ``x-mcp-header`` annotations of the input schema (2026-07-28 ``Mcp-Param-*`` headers)
+    param_headers: tuple[Annotation, ...] = field(default=(), repr=False, compare=False)
 
     def build_request(self, arguments: Mapping[str, Any], forwarded: Sequence[tuple[bytes, bytes]] = ()) -> SubRequest:
         """The sub-request for a call. Raises :class:`ArgumentError` for unusable arguments."""
@@ -462,7 +465,7 @@ class _Builder:
             tool["outputSchema"] = output
         tool["annotations"] = _annotations(op, title)
         plan = self.plan(op, entries, arg_names, body)
-        return ToolSpec(name, op.method, op.path, tool, output is not None, plan)
+        return ToolSpec(name, op.method, op.path, tool, output is not None, plan, annotations_of(tool["inputSchema"]))
 
     def entries(self, op: _Op, body: _Body | None) -> list[_Entry]:
         declared: dict[tuple[str, str], Mapping[str, Any]] = {}
@@ -732,6 +735,8 @@ def _cookie_value(arg: _Arg, value: Any) -> str:
     text = _scalar(arg.name, value)
     if _BAD_COOKIE.search(text):
         raise ArgumentError(f"argument {arg.name!r} must not contain ';', line breaks or NUL characters")
+    if not text.isascii():
+        raise ArgumentError(f"argument {arg.name!r} must only contain ASCII characters (a cookie value)")
     return text
 
 

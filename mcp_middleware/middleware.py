@@ -7,12 +7,14 @@ the server (identity, tool catalog, in-flight calls), both built once.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from functools import partial
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .catalog import ToolFilter
 from .config import Settings, normalise_hosts
 from .handlers import Server
+from .security import Guard, OAuthResource, Security, cors_origins, effective_allowed_origins
 from .transport import endpoint
 
 __all__ = ["MCPMiddleware"]
@@ -56,6 +58,11 @@ class MCPMiddleware:
         max_binary_bytes: int = 16 * 1024 * 1024,
         keepalive_interval: float = 15.0,
         call_timeout: float | None = None,
+        ask_timeout: float = 600.0,
+        state_secret: bytes | str | None = None,
+        auth: Guard | None = None,
+        oauth: OAuthResource | None = None,
+        cors_allow_origins: Sequence[str] | None = None,
     ) -> None:
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/', got {path!r}")
@@ -65,6 +72,9 @@ class MCPMiddleware:
             raise ValueError("call_timeout must be positive (or None for no timeout)")
         if max_tool_name_length < 8:
             raise ValueError("max_tool_name_length must be at least 8")
+        if oauth is not None and not isinstance(oauth, OAuthResource):
+            raise TypeError("oauth must be a mcp_middleware.security.OAuthResource")
+        cors = cors_origins(cors_allow_origins)
         self.app = app
         self.settings = Settings(
             path=path,
@@ -72,12 +82,14 @@ class MCPMiddleware:
             version=version,
             instructions=instructions,
             allowed_hosts=normalise_hosts(allowed_hosts),
-            allowed_origins=frozenset(o.rstrip("/") for o in allowed_origins) if allowed_origins else None,
+            allowed_origins=effective_allowed_origins(allowed_origins, cors),
             max_body_bytes=max_body_bytes,
             max_result_chars=max_result_chars,
             max_binary_bytes=max_binary_bytes,
             keepalive_interval=keepalive_interval,
             call_timeout=call_timeout,
+            ask_timeout=ask_timeout,
+            state_secret=state_secret,
         )
         tool_filter = ToolFilter(
             include_tags=frozenset(include_tags) if include_tags is not None else None,
@@ -88,11 +100,19 @@ class MCPMiddleware:
             exclude_paths=tuple(exclude_paths),
             methods=frozenset(m.upper() for m in include_methods) if include_methods is not None else None,
         )
-        self._paths = self.settings.paths
         self.server = Server(app, self.settings, tool_filter, max_tool_name_length)
+        self._endpoint = partial(endpoint.serve, self.server)
+        self._security: Security | None = None
+        if auth is not None or oauth is not None or cors is not None:
+            self._security = Security(self.settings, auth=auth, oauth=oauth, cors=cors)
+        # The endpoint and, with `oauth`, the metadata paths: one set test decides pass-through.
+        self._paths = self.settings.paths | (self._security.paths if self._security else frozenset())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or _route_path(scope) not in self._paths:
             await self.app(scope, receive, send)
+            return
+        if self._security is not None:
+            await self._security.serve(scope, receive, send, _route_path(scope), self._endpoint)
             return
         await endpoint.serve(self.server, scope, receive, send)

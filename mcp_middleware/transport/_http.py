@@ -25,9 +25,9 @@ from ..jsonrpc import (
     dumps,
     encode_error,
     encode_notification,
-    encode_result,
     error_message,
     error_status,
+    result_message,
 )
 from ..results import error_result
 from ..sse import KEEPALIVE, SSE_HEADERS, encode_event
@@ -42,6 +42,7 @@ __all__ = [
     "header_map",
     "plain",
     "read_body",
+    "result_message_for",
     "serve_request",
 ]
 
@@ -276,14 +277,20 @@ async def serve_request(server: Server, call: Call, responder: Responder, decora
 
 
 def _encode(call: Call, result: dict[str, Any], decorate: Decorate) -> bytes:
-    """The result as bytes; a result that cannot be serialised (wrong shape for the revision,
+    return dumps(result_message_for(call, result, decorate))
+
+
+def result_message_for(call: Call, result: dict[str, Any], decorate: Decorate) -> dict[str, Any]:
+    """The response message; a result that cannot be serialised (wrong shape for the revision,
     nesting too deep) is a tool error for tools/call and an internal error otherwise."""
     req = call.request
     try:
-        return encode_result(req.id, req.method, call.version, result)
+        message = result_message(req.id, req.method, call.version, result)
+        dumps(message)  # orjson's own depth limit, checked before anything is sent
+        return message
     except (ValidationError, ValueError, TypeError):
         logger.exception("result of %s does not fit the %s schema", req.method, call.version)
     if req.method == "tools/call":
         fallback = decorate(req.method, error_result("The tool's result could not be encoded as an MCP result."))
-        return encode_result(req.id, req.method, call.version, fallback)
+        return result_message(req.id, req.method, call.version, fallback)
     raise ProtocolError(codes.INTERNAL_ERROR, "Internal error: invalid result")

@@ -26,9 +26,16 @@ from ..jsonrpc import (
     dumps,
     error_message,
     parse_message,
-    result_message,
 )
-from ._http import NullOutbox, Responder, StreamOutbox, caller_key, forwarded_headers, serve_request
+from ._http import (
+    NullOutbox,
+    Responder,
+    StreamOutbox,
+    caller_key,
+    forwarded_headers,
+    result_message_for,
+    serve_request,
+)
 
 __all__ = ["serve"]
 
@@ -121,7 +128,8 @@ async def _batch(
         if reply is not None:
             replies.append(reply)
     if replies:
-        await responder.json(dumps(replies))
+        # Joined by hand: each reply was already checked against orjson's depth limit alone.
+        await responder.json(b"[" + b",".join(dumps(reply) for reply in replies) + b"]")
     else:
         await responder.accepted()
 
@@ -143,7 +151,7 @@ async def _batch_item(
         result = await server.handle(call)
         if result is None:
             return None
-        return result_message(message.id, message.method, version, result)
+        return result_message_for(call, result, _unchanged)
     except ProtocolError as exc:
         if exc.id is None and isinstance(item, dict):
             candidate = item.get("id")

@@ -11,9 +11,6 @@ hints (server/utilities/caching.mdx).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,30 +27,15 @@ from starlette.types import Receive, Scope, Send
 
 from ..handlers import Call, Server
 from ..jsonrpc import ClientReply, Notification, ProtocolError, Request, parse_message
+from ..param_headers import check_param_headers, decode_header
 from ._http import Responder, StreamOutbox, caller_key, forwarded_headers, serve_request
 
 __all__ = ["serve"]
 
 _NAME_PARAM = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 _ROUTING = frozenset({b"mcp-protocol-version", b"mcp-method", b"mcp-name"})
-_SENTINEL = re.compile(r"=\?base64\?(.*)\?=")
 _LOG_LEVELS = frozenset({"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"})
 LIST_TTL_MS = 60_000
-
-
-def decode_header(value: str | None) -> str | None:
-    """SEP-2243: a value of the exact form ``=?base64?…?=`` is base64 UTF-8; None if malformed."""
-    if value is None:
-        return None
-    value = value.strip(" \t")
-    match = _SENTINEL.fullmatch(value)
-    if match is None:
-        return value
-    try:
-        raw = base64.b64decode(match.group(1), validate=True)
-        return raw.decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
 
 
 def _mismatch(what: str) -> ProtocolError:
@@ -101,6 +83,17 @@ def _check_headers(scope: Scope, headers: Mapping[str, str], req: Request, meta:
         raise _mismatch(f"Mcp-Name does not match params.{field}")
 
 
+def _check_param_headers(server: Server, req: Request, headers: Mapping[str, str]) -> None:
+    if req.method != "tools/call":
+        return
+    params = req.params or {}
+    name = params.get("name")
+    spec = server.catalog.get(name) if isinstance(name, str) else None
+    arguments = params.get("arguments")
+    if spec is not None and spec.param_headers and isinstance(arguments, Mapping):
+        check_param_headers(spec.param_headers, arguments, headers)
+
+
 def _check_version(meta: Mapping[str, Any]) -> str:
     requested = meta[PROTOCOL_VERSION_META_KEY]
     if not isinstance(requested, str):
@@ -144,6 +137,7 @@ async def serve(
         meta = _check_envelope(message)
         _check_headers(scope, headers, message, meta)
         version = _check_version(meta)
+        _check_param_headers(server, message, headers)
     except ProtocolError as exc:
         if exc.id is None and isinstance(payload, dict):
             candidate = payload.get("id")

@@ -254,7 +254,7 @@ async def test_listen_acknowledges_then_relays_tool_changes_tagged() -> None:
             other.disconnect.set()
     ack, change = ex.reply.events()[:2]
     assert ack["method"] == "notifications/subscriptions/acknowledged"
-    assert ack["params"]["notifications"] == {"toolsListChanged": True}  # prompts are not served
+    assert ack["params"]["notifications"] == {"promptsListChanged": True, "toolsListChanged": True}
     assert ack["params"]["_meta"] == {"io.modelcontextprotocol/subscriptionId": "sub-1"}
     assert change == {
         "jsonrpc": "2.0",

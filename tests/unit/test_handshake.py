@@ -33,7 +33,8 @@ async def test_initialize_echoes_supported_versions(version: str) -> None:
     assert result["protocolVersion"] == version
     assert result["serverInfo"] == {"name": "Test API", "version": "9.9"}
     assert result["instructions"] == "Things for tests"
-    assert result["capabilities"] == {"tools": {"listChanged": False}, "logging": {}}
+    assert result["capabilities"]["tools"] == {"listChanged": False}
+    assert result["capabilities"]["logging"] == {}
     assert "mcp-session-id" not in reply.headers
 
 

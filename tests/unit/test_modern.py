@@ -20,7 +20,8 @@ async def test_discover() -> None:
     assert reply.content_type == "application/json"
     result = reply.result()
     assert result["supportedVersions"] == [MODERN]
-    assert result["capabilities"] == {"tools": {"listChanged": True}, "logging": {}}
+    assert result["capabilities"]["tools"] == {"listChanged": True}
+    assert result["capabilities"]["logging"] == {}
     assert result["resultType"] == "complete"
     assert result["_meta"]["io.modelcontextprotocol/serverInfo"] == SERVER_INFO
     assert isinstance(result["ttlMs"], int)

@@ -1,0 +1,119 @@
+"""``Mcp-Param-{Name}`` headers (2026-07-28, SEP-2243): tool arguments mirrored into HTTP headers.
+
+A tool's input schema may mark a string, integer or boolean property, reachable from the root
+through ``properties`` keys only, with ``"x-mcp-header": "Name"``. Clients then send the argument's
+value as ``Mcp-Param-Name`` (``=?base64?…?=`` for values that are not plain ASCII). The server
+MUST check each header against the argument: present together and equal (integers compare
+numerically), or absent together (``null`` counts as absent). Any mismatch is 400 with -32020.
+A schema whose annotations break the publishing rules is ignored, as clients drop such tools.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from mcp_types import jsonrpc as codes
+
+from .jsonrpc import ProtocolError
+
+__all__ = ["Annotation", "annotations_of", "check_param_headers", "decode_header"]
+
+Annotation = tuple[tuple[str, ...], str, str]  # (property path, header name lower-case, type)
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_SENTINEL = re.compile(r"=\?base64\?(.*)\?=")
+_DECIMAL = re.compile(r"-?[0-9]+(\.0+)?")
+_TYPES = frozenset({"string", "integer", "boolean"})
+
+
+def decode_header(value: str | None) -> str | None:
+    """SEP-2243: the exact form ``=?base64?…?=`` is base64 of UTF-8; None when malformed."""
+    if value is None:
+        return None
+    value = value.strip(" \t")
+    match = _SENTINEL.fullmatch(value)
+    if match is None:
+        return value
+    try:
+        raw = base64.b64decode(match.group(1), validate=True)
+        if base64.b64encode(raw).decode("ascii") != match.group(1):
+            return None  # non-canonical (e.g. missing padding)
+        return raw.decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+def annotations_of(schema: Any) -> tuple[Annotation, ...]:
+    """The valid ``x-mcp-header`` annotations of an input schema (none if any is invalid)."""
+    found: list[Annotation] = []
+    stack: list[tuple[tuple[str, ...], Any]] = [((), schema)]
+    while stack:
+        path, node = stack.pop()
+        if not isinstance(node, Mapping):
+            continue
+        if "x-mcp-header" in node and path:
+            token, kind = node["x-mcp-header"], node.get("type")
+            if not isinstance(token, str) or not _TOKEN.fullmatch(token) or kind not in _TYPES:
+                return ()
+            found.append((path, f"mcp-param-{token.lower()}", str(kind)))
+        properties = node.get("properties")
+        if isinstance(properties, Mapping):
+            stack.extend(((*path, str(k)), v) for k, v in properties.items())
+    names = [name for _, name, _ in found]
+    return tuple(found) if len(names) == len(set(names)) else ()
+
+
+def _value_at(arguments: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = arguments
+    for key in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
+
+
+def _render(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | str):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return None
+
+
+def _matches(kind: str, value: Any, decoded: str) -> bool:
+    if kind == "integer" and _DECIMAL.fullmatch(decoded) and not isinstance(value, bool):
+        try:
+            return int(decoded.split(".")[0]) == int(value)
+        except (TypeError, ValueError):
+            return False
+    return decoded == _render(value)
+
+
+def _mismatch(message: str) -> ProtocolError:
+    return ProtocolError(codes.HEADER_MISMATCH, f"Header mismatch: {message}")
+
+
+def check_param_headers(
+    annotations: tuple[Annotation, ...], arguments: Mapping[str, Any], headers: Mapping[str, str]
+) -> None:
+    for path, header, kind in annotations:
+        raw = headers.get(header)
+        value = _value_at(arguments, path)
+        shown = header.title()
+        if value is None:
+            if raw is not None:
+                raise _mismatch(f"{shown} is present but argument {'.'.join(path)!r} is not")
+            continue
+        if raw is None:
+            raise _mismatch(f"{shown} is missing for argument {'.'.join(path)!r}")
+        decoded = decode_header(raw)
+        if decoded is None:
+            raise _mismatch(f"{shown} carries a malformed base64 value")
+        if not _matches(kind, value, decoded):
+            raise _mismatch(f"{shown} does not match argument {'.'.join(path)!r}")

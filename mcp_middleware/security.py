@@ -1,0 +1,442 @@
+"""Who may use the endpoint: an optional guard, OAuth protected-resource metadata, opt-in CORS.
+
+Everything here is opt-in. Without ``auth``, ``oauth`` and ``cors_allow_origins`` the middleware
+never builds a ``Security`` and requests go straight to the transport, as before.
+
+Order for a request to the MCP endpoint (only when at least one option is set):
+
+1. CORS preflight (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``): answered here,
+   never guarded. An allowed origin gets 204 and the ``Access-Control-*`` headers, any other 403.
+2. Every other response on these paths gets the CORS headers for an allowed ``Origin`` (a ``send``
+   wrapper, so 401/403/405/4xx and SSE streams all carry them).
+3. ``GET``/``HEAD`` on the protected-resource metadata paths (RFC 9728): the metadata as JSON.
+4. ``POST`` that passes the transport's own checks (Host/Origin, Accept, Content-Type): no
+   ``Authorization`` header while ``oauth`` is set → 401; then the guard: ``True`` passes, anything
+   else → 401, ``InsufficientScope`` → 403 (RFC 6750 §3.1). A guard that raises is logged and
+   answered 401 with no detail. Requests the transport refuses never reach the guard: the transport
+   answers them with its own status.
+5. Everything else goes to the transport unchanged (so ``GET``/``DELETE`` keep their 405).
+
+401/403 bodies are id-less JSON-RPC errors with code -32600, like the transport's other HTTP-level
+refusals. They never echo anything from the request.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+from starlette.requests import Request
+from starlette.types import Message, Receive, Scope, Send
+
+from .config import Settings
+from .jsonrpc import ProtocolError, encode_error
+from .transport._http import check_request, header_map, plain
+
+__all__ = [
+    "WELL_KNOWN",
+    "Guard",
+    "InsufficientScope",
+    "OAuthResource",
+    "Security",
+    "cors_origins",
+    "effective_allowed_origins",
+]
+
+logger = logging.getLogger(__name__)
+
+WELL_KNOWN: Final = "/.well-known/oauth-protected-resource"
+
+Guard = Callable[[Request], bool | Awaitable[bool]]
+Endpoint = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# RFC 6750 §3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), i.e. printable ASCII except " and \.
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+# RFC 9110 §5.6.2 token (a header name in Access-Control-Request-Headers).
+_HEADER_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")
+# A Host header we are willing to put into an absolute URL (reg-name or IP literal, optional port).
+_HOST = re.compile(r"(?:\[[0-9a-f:.]+\]|[a-z0-9._~%-]+)(?::[0-9]{1,5})?")
+_BEARER_METHODS = frozenset({"header", "body", "query"})
+
+CORS_ALLOW_HEADERS: Final = (
+    "content-type",
+    "accept",
+    "authorization",
+    "mcp-protocol-version",
+    "mcp-method",
+    "mcp-name",
+    "mcp-session-id",
+    "last-event-id",
+    "traceparent",
+    "tracestate",
+)
+CORS_EXPOSE_HEADERS: Final = b"WWW-Authenticate, Mcp-Session-Id"
+CORS_MAX_AGE: Final = b"7200"  # seconds; Chromium's ceiling
+_MCP_METHODS = b"POST, GET, DELETE, OPTIONS"
+_METADATA_METHODS = b"GET, HEAD, OPTIONS"
+
+
+class InsufficientScope(Exception):
+    """Raise from the ``auth`` guard when the caller is known but lacks a scope: answered 403.
+
+    ``scope`` is the scope (or scopes) the request needs; it is sent back in
+    ``WWW-Authenticate: Bearer error="insufficient_scope", scope="..."`` (RFC 6750 §3.1), which is
+    what MCP clients read to ask the user for more (step-up authorization).
+    """
+
+    def __init__(self, scope: str | Iterable[str]) -> None:
+        tokens = scope.split() if isinstance(scope, str) else [str(s) for s in scope]
+        if not tokens or not all(_SCOPE_TOKEN.fullmatch(t) for t in tokens):
+            raise ValueError("scope must be one or more RFC 6750 scope tokens (no spaces, quotes or \\)")
+        self.scope = " ".join(tokens)
+        super().__init__(f"insufficient scope: {self.scope}")
+
+
+def _absolute_url(value: str, what: str) -> str:
+    scheme, sep, rest = value.partition("://")
+    if scheme.lower() not in ("http", "https") or not sep or not rest or rest.startswith("/"):
+        raise ValueError(f"{what} must be an absolute http(s) URL, got {value!r}")
+    if "#" in value:
+        raise ValueError(f"{what} must not contain a fragment, got {value!r}")
+    if any(c in value for c in '"\\ \r\n'):
+        raise ValueError(f"{what} must not contain spaces, quotes or backslashes, got {value!r}")
+    return value
+
+
+def _strings(value: Sequence[str], what: str) -> tuple[str, ...]:
+    if isinstance(value, str | bytes):
+        raise TypeError(f"{what} must be a sequence of strings, not a single string")
+    items = tuple(value)
+    if not all(isinstance(v, str) for v in items):
+        raise TypeError(f"{what} must contain strings only")
+    return items
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthResource:
+    """OAuth 2.0 Protected Resource Metadata (RFC 9728) for the MCP endpoint.
+
+    ``resource`` defaults to the endpoint's own URL as the client reached it (the ASGI scope's
+    scheme, the ``Host`` header, ``root_path`` and ``path``); set it when the public URL differs.
+    """
+
+    authorization_servers: Sequence[str]
+    resource: str | None = None
+    scopes_supported: Sequence[str] = ()
+    resource_name: str | None = None
+    bearer_methods_supported: Sequence[str] = ("header",)
+    resource_documentation: str | None = None
+
+    def __post_init__(self) -> None:
+        servers = _strings(self.authorization_servers, "authorization_servers")
+        if not servers:
+            raise ValueError("authorization_servers needs at least one issuer URL (MCP requires it)")
+        for server in servers:
+            _absolute_url(server, "an authorization server")
+        scopes = _strings(self.scopes_supported, "scopes_supported")
+        for scope in scopes:
+            if not _SCOPE_TOKEN.fullmatch(scope):
+                raise ValueError(f"{scope!r} is not an RFC 6750 scope token")
+        methods = _strings(self.bearer_methods_supported, "bearer_methods_supported")
+        if not set(methods) <= _BEARER_METHODS:
+            raise ValueError(f"bearer_methods_supported must be among {sorted(_BEARER_METHODS)}")
+        if self.resource is not None:
+            _absolute_url(self.resource, "resource")
+        if self.resource_documentation is not None:
+            _absolute_url(self.resource_documentation, "resource_documentation")
+        object.__setattr__(self, "authorization_servers", servers)
+        object.__setattr__(self, "scopes_supported", scopes)
+        object.__setattr__(self, "bearer_methods_supported", methods)
+
+    def document(self, resource: str) -> dict[str, Any]:
+        """The metadata JSON object for ``resource`` (empty and unset members are left out)."""
+        doc: dict[str, Any] = {
+            "resource": resource,
+            "authorization_servers": list(self.authorization_servers),
+        }
+        if self.scopes_supported:
+            doc["scopes_supported"] = list(self.scopes_supported)
+        doc["bearer_methods_supported"] = list(self.bearer_methods_supported)
+        if self.resource_name is not None:
+            doc["resource_name"] = self.resource_name
+        if self.resource_documentation is not None:
+            doc["resource_documentation"] = self.resource_documentation
+        return doc
+
+
+def cors_origins(origins: Sequence[str] | None) -> frozenset[str] | None:
+    """Validated, normalised ``cors_allow_origins`` (lower case, no trailing slash)."""
+    if origins is None:
+        return None
+    items = _strings(origins, "cors_allow_origins")
+    out: set[str] = set()
+    for origin in items:
+        value = origin.strip().lower().rstrip("/")
+        if value not in ("*", "null") and "://" not in value:
+            raise ValueError(f"a CORS origin is '*' or a full origin like 'http://localhost:6274', got {origin!r}")
+        out.add(value)
+    return frozenset(out) or None  # an empty list is the same as leaving CORS off
+
+
+def effective_allowed_origins(
+    allowed_origins: Sequence[str] | None, cors: frozenset[str] | None
+) -> frozenset[str] | None:
+    """The Origin allowlist for the transport's DNS-rebinding check.
+
+    An explicit ``allowed_origins`` wins, and must then accept every listed CORS origin (so a
+    preflight never promises what the POST refuses). Without it, ``cors_allow_origins`` becomes
+    the allowlist; with neither, ``None`` keeps the default rule (origins on allowed hosts).
+    """
+    if allowed_origins is not None:
+        explicit = frozenset(o.rstrip("/") for o in allowed_origins)
+        if cors is not None and "*" not in explicit and "*" not in cors:
+            lowered = {o.lower() for o in explicit}
+            refused = sorted(o for o in cors if o not in lowered)
+            if refused:
+                raise ValueError(
+                    f"cors_allow_origins lists {refused}, which allowed_origins refuses; "
+                    "add them to allowed_origins (or leave allowed_origins unset)"
+                )
+        return explicit or None
+    return cors
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _challenge(params: Sequence[tuple[str, str]]) -> tuple[bytes, bytes]:
+    text = "Bearer" + (" " + ", ".join(f"{k}={_quoted(v)}" for k, v in params) if params else "")
+    return (b"www-authenticate", text.encode("latin-1"))
+
+
+def _refusal(message: str) -> bytes:
+    return encode_error(ProtocolError(-32600, message))
+
+
+_UNAUTHORIZED = _refusal("Unauthorized: valid credentials are required for the MCP endpoint")
+_FORBIDDEN_SCOPE = _refusal("Forbidden: the credentials lack a required scope")
+
+
+class Security:
+    """The precomputed security options of one middleware, and the per-request steps above."""
+
+    __slots__ = (
+        "_cors",
+        "_cors_any",
+        "_guard",
+        "_metadata_suffix",
+        "_oauth",
+        "_resource_path",
+        "_settings",
+        "metadata_paths",
+        "paths",
+    )
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        auth: Guard | None,
+        oauth: OAuthResource | None,
+        cors: frozenset[str] | None,
+    ) -> None:
+        if auth is not None and not callable(auth):
+            raise TypeError("auth must be a callable taking a starlette Request")
+        self._settings = settings
+        self._guard = auth
+        self._oauth = oauth
+        base = settings.path.rstrip("/") or "/"
+        suffix = "" if base == "/" else base
+        # Where the metadata is served (relative to root_path), and the path part of the
+        # advertised metadata URL.
+        self._resource_path = base
+        self._metadata_suffix = suffix
+        metadata: set[str] = set()
+        if oauth is not None:
+            metadata = {WELL_KNOWN, WELL_KNOWN + suffix}
+            if suffix:
+                metadata.add(WELL_KNOWN + suffix + "/")
+            if oauth.resource is not None:
+                path = _path_of(oauth.resource)
+                metadata.add(WELL_KNOWN + path)
+            if metadata & settings.paths:
+                raise ValueError("path must not be an OAuth metadata path")
+        self.metadata_paths = frozenset(metadata)
+        # Paths the middleware claims besides the endpoint itself (one set test on the fast path).
+        self.paths = self.metadata_paths
+        # CORS: which origins get Access-Control-Allow-Origin. The transport's Origin check must
+        # accept them too: with "*" here, that is whatever allowed_origins accepts.
+        self._cors_any = False
+        if cors is not None and "*" in cors:
+            allowed = settings.allowed_origins
+            if allowed is None or "*" in allowed:
+                self._cors_any = True
+                cors = frozenset()
+            else:
+                cors = frozenset(o.lower() for o in allowed)
+        self._cors = cors
+
+    # ---- CORS -------------------------------------------------------------------------------
+
+    def _origin_allowed(self, origin: str) -> bool:
+        if self._cors_any:
+            return True
+        return self._cors is not None and origin.lower().rstrip("/") in self._cors
+
+    async def _preflight(self, send: Send, headers: Mapping[str, str], origin: str, metadata: bool) -> None:
+        vary = (b"vary", b"Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
+        if not self._origin_allowed(origin):
+            await plain(send, 403, b"", [vary])
+            return
+        allow = list(CORS_ALLOW_HEADERS)
+        for name in headers.get("access-control-request-headers", "").split(","):
+            name = name.strip().lower()
+            if name.startswith("mcp-param-") and _HEADER_TOKEN.fullmatch(name) and name not in allow:
+                allow.append(name)
+        head = [
+            (b"access-control-allow-origin", origin.encode("latin-1")),
+            (b"access-control-allow-methods", _METADATA_METHODS if metadata else _MCP_METHODS),
+            (b"access-control-allow-headers", ", ".join(allow).encode("latin-1")),
+            (b"access-control-max-age", CORS_MAX_AGE),
+            vary,
+        ]
+        await send({"type": "http.response.start", "status": 204, "headers": head})
+        await send({"type": "http.response.body", "body": b""})
+
+    def _cors_send(self, send: Send, origin: str) -> Send:
+        extra: list[tuple[bytes, bytes]] = [(b"vary", b"Origin")]
+        if self._origin_allowed(origin):
+            extra[:0] = [
+                (b"access-control-allow-origin", origin.encode("latin-1")),
+                (b"access-control-expose-headers", CORS_EXPOSE_HEADERS),
+            ]
+
+        async def cors_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), *extra]}
+            await send(message)
+
+        return cors_send
+
+    # ---- OAuth metadata -----------------------------------------------------------------------
+
+    def _origin_of(self, scope: Scope, headers: Mapping[str, str]) -> str:
+        scheme = str(scope.get("scheme", "http")).lower()
+        scheme = "https" if scheme in ("https", "wss") else "http"
+        host = headers.get("host", "").strip().lower()
+        if not _HOST.fullmatch(host):
+            server = scope.get("server")
+            if server:
+                name, port = str(server[0]).lower(), server[1]
+                name = f"[{name}]" if ":" in name else name
+                default = 443 if scheme == "https" else 80
+                host = name if port in (None, default) else f"{name}:{port}"
+            else:
+                host = "localhost"
+        return f"{scheme}://{host}"
+
+    def _resource(self, scope: Scope, headers: Mapping[str, str]) -> str:
+        assert self._oauth is not None
+        if self._oauth.resource is not None:
+            return self._oauth.resource
+        return self._origin_of(scope, headers) + str(scope.get("root_path", "")) + self._resource_path
+
+    def metadata_url(self, scope: Scope, headers: Mapping[str, str]) -> str:
+        """The absolute URL of the path-specific metadata, as advertised in ``WWW-Authenticate``."""
+        assert self._oauth is not None
+        if self._oauth.resource is not None:
+            # RFC 9728 §3.1: the well-known segment goes between the host and the resource's path.
+            scheme, _, rest = self._oauth.resource.partition("://")
+            authority = rest.partition("/")[0].partition("?")[0]
+            return f"{scheme}://{authority}{WELL_KNOWN}{_path_of(self._oauth.resource)}"
+        origin = self._origin_of(scope, headers)
+        return origin + str(scope.get("root_path", "")) + WELL_KNOWN + self._metadata_suffix
+
+    async def _metadata(self, scope: Scope, send: Send, headers: Mapping[str, str]) -> None:
+        assert self._oauth is not None
+        method = scope["method"]
+        if method not in ("GET", "HEAD"):
+            body = _refusal("Method Not Allowed: the metadata takes GET")
+            await plain(send, 405, body, [(b"allow", b"GET, HEAD")])
+            return
+        body = orjson.dumps(self._oauth.document(self._resource(scope, headers)))
+        head = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": head})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+
+    # ---- the guard ----------------------------------------------------------------------------
+
+    def _oauth_params(self, scope: Scope, headers: Mapping[str, str]) -> list[tuple[str, str]]:
+        if self._oauth is None:
+            return []
+        return [("resource_metadata", self.metadata_url(scope, headers))]
+
+    async def _refuse(self, scope: Scope, send: Send, headers: Mapping[str, str]) -> bool:
+        """Answer 401/403 and return True when the request may not reach the endpoint."""
+        has_credentials = bool(headers.get("authorization", "").strip())
+        if self._oauth is not None and not has_credentials:
+            params = self._oauth_params(scope, headers)
+            if self._oauth.scopes_supported:
+                params.append(("scope", " ".join(self._oauth.scopes_supported)))
+            await plain(send, 401, _UNAUTHORIZED, [_challenge(params)])
+            return True
+        if self._guard is None:
+            return False
+        try:
+            verdict: Any = self._guard(Request(scope))
+            if inspect.isawaitable(verdict):
+                verdict = await verdict
+        except InsufficientScope as exc:
+            params = [("error", "insufficient_scope"), ("scope", exc.scope)]
+            params += self._oauth_params(scope, headers)
+            await plain(send, 403, _FORBIDDEN_SCOPE, [_challenge(params)])
+            return True
+        except Exception:
+            logger.exception("the MCP auth guard raised; answering 401")
+            verdict = False
+        if verdict is True:
+            return False
+        params = [("error", "invalid_token")] if has_credentials else []
+        params += self._oauth_params(scope, headers)
+        await plain(send, 401, _UNAUTHORIZED, [_challenge(params)])
+        return True
+
+    # ---- one request --------------------------------------------------------------------------
+
+    async def serve(self, scope: Scope, receive: Receive, send: Send, path: str, endpoint: Endpoint) -> None:
+        headers = header_map(scope)
+        method = scope["method"]
+        metadata = path in self.metadata_paths
+        if self._cors is not None or self._cors_any:
+            origin = headers.get("origin")
+            if origin is not None:
+                if method == "OPTIONS" and "access-control-request-method" in headers:
+                    await self._preflight(send, headers, origin, metadata)
+                    return
+                send = self._cors_send(send, origin)
+        if metadata:
+            await self._metadata(scope, send, headers)
+            return
+        if (
+            method == "POST"
+            and (self._guard is not None or self._oauth is not None)
+            and check_request(scope, headers, self._settings) is None
+            and await self._refuse(scope, send, headers)
+        ):
+            return
+        await endpoint(scope, receive, send)
+
+
+def _path_of(url: str) -> str:
+    rest = url.partition("://")[2]
+    _, slash, path = rest.partition("/")
+    return (slash + path).split("?", 1)[0].rstrip("/")

@@ -1,0 +1,529 @@
+"""Hardening (auth): the optional guard, OAuth protected-resource metadata (RFC 9728), opt-in CORS."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+from mcp.shared.auth import ProtectedResourceMetadata
+from starlette.requests import Request
+
+from mcp_middleware.security import InsufficientScope, OAuthResource
+from tests.apps import Gates, build_app, mcp_of
+from tests.support import BASE_HEADERS, Exchange, Reply, call_modern, modern_headers, modern_request, post
+from tests.support import request as rpc
+
+pytestmark = pytest.mark.anyio
+
+GUARD = 10  # seconds: a deadlock guard only; nothing waits on time
+TOKEN = "Bearer s3cr3t-token-value"
+INIT = rpc(
+    "initialize",
+    {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+)
+INSPECTOR = "http://localhost:6274"
+PRM_PATH = "/.well-known/oauth-protected-resource"
+OAUTH = OAuthResource(
+    authorization_servers=["https://auth.example.com"],
+    scopes_supported=["items:read", "items:write"],
+    resource_name="Test API",
+    resource_documentation="https://docs.example.com/mcp",
+)
+METADATA_URL = "http://127.0.0.1:8000/.well-known/oauth-protected-resource/mcp"
+
+
+def with_headers(**extra: str) -> dict[str, str]:
+    return {**BASE_HEADERS, **{k.replace("_", "-"): v for k, v in extra.items()}}
+
+
+def token_guard(calls: list[Request]) -> Callable[[Request], bool]:
+    def guard(request: Request) -> bool:
+        calls.append(request)
+        return request.headers.get("authorization") == TOKEN
+
+    return guard
+
+
+def async_token_guard(calls: list[Request]) -> Callable[[Request], Any]:
+    async def guard(request: Request) -> bool:
+        calls.append(request)
+        await anyio.lowlevel.checkpoint()
+        return request.headers.get("authorization") == TOKEN
+
+    return guard
+
+
+def assert_refusal(reply: Reply, status: int) -> None:
+    assert reply.status == status
+    assert reply.content_type == "application/json"
+    body = reply.json()
+    assert body["id"] is None
+    assert body["error"]["code"] == -32600
+    assert b"s3cr3t" not in reply.body
+
+
+# ---- the guard --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make_guard", [token_guard, async_token_guard], ids=["sync", "async"])
+async def test_guard_allows_and_denies(make_guard: Callable[[list[Request]], Any]) -> None:
+    calls: list[Request] = []
+    app = build_app(auth=make_guard(calls))
+    allowed = await post(app, INIT, with_headers(authorization=TOKEN))
+    assert allowed.status == 200
+    assert allowed.result()["protocolVersion"] == "2025-06-18"
+    assert calls[0].headers["authorization"] == TOKEN
+    assert calls[0].url.path == "/mcp"
+
+    denied = await post(app, INIT, with_headers(authorization="Bearer s3cr3t-wrong"))
+    assert_refusal(denied, 401)
+    assert denied.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+
+    anonymous = await post(app, INIT)
+    assert_refusal(anonymous, 401)
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert len(calls) == 3
+
+
+async def test_guard_applies_to_every_post_in_both_eras() -> None:
+    app = build_app(auth=token_guard([]))
+    assert (await call_modern(app, "tools/list")).status == 401
+    notification = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    assert (await post(app, notification)).status == 401
+    headers = {**modern_headers("tools/list"), "authorization": TOKEN}
+    reply = await post(app, modern_request("tools/list"), headers)
+    assert reply.status == 200
+    assert any(t["name"] == "get_thing" for t in reply.result()["tools"])
+
+
+@pytest.mark.parametrize("verdict", [None, 1, "yes", [True], False])
+async def test_only_true_allows(verdict: Any) -> None:
+    app = build_app(auth=lambda request: verdict)
+    assert_refusal(await post(app, INIT, with_headers(authorization=TOKEN)), 401)
+
+
+async def test_insufficient_scope_is_403_with_the_scope() -> None:
+    def guard(request: Request) -> bool:
+        raise InsufficientScope(scope="items:write")
+
+    reply = await post(build_app(auth=guard), INIT, with_headers(authorization=TOKEN))
+    assert_refusal(reply, 403)
+    assert reply.headers["www-authenticate"] == 'Bearer error="insufficient_scope", scope="items:write"'
+
+
+async def test_insufficient_scope_from_an_async_guard_names_the_metadata_with_oauth() -> None:
+    async def guard(request: Request) -> bool:
+        raise InsufficientScope(["items:read", "items:write"])
+
+    reply = await post(build_app(auth=guard, oauth=OAUTH), INIT, with_headers(authorization=TOKEN))
+    assert_refusal(reply, 403)
+    assert reply.headers["www-authenticate"] == (
+        f'Bearer error="insufficient_scope", scope="items:read items:write", resource_metadata="{METADATA_URL}"'
+    )
+
+
+@pytest.mark.parametrize("scope", ["", 'a"b', "a\\b", "caf\u00e9", []])
+def test_insufficient_scope_refuses_what_cannot_go_in_a_header(scope: Any) -> None:
+    with pytest.raises(ValueError, match="scope"):
+        InsufficientScope(scope)
+
+
+async def test_a_guard_that_raises_is_401_logged_and_leaks_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    def guard(request: Request) -> bool:
+        raise RuntimeError(f"database down while checking {request.headers['authorization']}")
+
+    with caplog.at_level(logging.ERROR, logger="mcp_middleware.security"):
+        reply = await post(build_app(auth=guard), INIT, with_headers(authorization=TOKEN))
+    assert_refusal(reply, 401)
+    assert b"database" not in reply.body
+    assert reply.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    [record] = [r for r in caplog.records if r.name == "mcp_middleware.security"]
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], RuntimeError)
+
+
+async def test_a_guard_cannot_consume_the_body(caplog: pytest.LogCaptureFixture) -> None:
+    async def guard(request: Request) -> bool:
+        await request.body()
+        return True
+
+    with caplog.at_level(logging.ERROR, logger="mcp_middleware.security"):
+        reply = await post(build_app(auth=guard), INIT, with_headers(authorization=TOKEN))
+    assert_refusal(reply, 401)
+    assert caplog.records
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE", "OPTIONS"])
+async def test_guard_is_not_called_for_non_post(method: str) -> None:
+    calls: list[Request] = []
+    reply = await post(build_app(auth=token_guard(calls)), b"", method=method)
+    assert reply.status == 405
+    assert reply.headers["allow"] == "POST"
+    assert calls == []
+
+
+async def test_transport_refusals_come_before_the_guard() -> None:
+    calls: list[Request] = []
+    app = build_app(auth=token_guard(calls))
+    reply = await post(app, INIT, with_headers(origin="http://evil.example.com"))
+    assert reply.status == 403
+    assert "www-authenticate" not in reply.headers
+    reply = await post(app, INIT, with_headers(accept="text/html"))
+    assert reply.status == 406
+    assert calls == []
+
+
+async def test_a_route_answering_401_inside_a_tool_call_is_still_a_tool_result() -> None:
+    headers = with_headers(authorization="Bearer wrong-for-the-route")
+    call = rpc("tools/call", {"name": "secret", "arguments": {}})
+    for app in (build_app(auth=lambda request: True), build_app(oauth=OAUTH)):
+        reply = await post(app, call, headers)
+        assert reply.status == 200
+        assert "www-authenticate" not in reply.headers
+        result = reply.result()
+        assert result["isError"] is True
+        assert "401" in result["content"][0]["text"]
+
+
+async def test_pass_through_routes_are_never_guarded() -> None:
+    calls: list[Request] = []
+    app = build_app(auth=token_guard(calls), oauth=OAUTH, cors_allow_origins=[INSPECTOR])
+    reply = await post(app, b"", with_headers(origin=INSPECTOR), method="GET", path="/things/3")
+    assert reply.status == 200
+    assert reply.json()["name"] == "thing-3"
+    assert "access-control-allow-origin" not in reply.headers
+    assert calls == []
+
+
+# ---- OAuth protected-resource metadata ----------------------------------------------------------
+
+
+async def test_oauth_without_credentials_is_401_naming_the_metadata() -> None:
+    reply = await post(build_app(oauth=OAUTH), INIT)
+    assert_refusal(reply, 401)
+    assert reply.headers["www-authenticate"] == (
+        f'Bearer resource_metadata="{METADATA_URL}", scope="items:read items:write"'
+    )
+
+
+async def test_oauth_without_scopes_sends_no_scope() -> None:
+    reply = await post(build_app(oauth=OAuthResource(["https://auth.example.com"])), INIT)
+    assert reply.status == 401
+    assert reply.headers["www-authenticate"] == f'Bearer resource_metadata="{METADATA_URL}"'
+
+
+async def test_oauth_with_credentials_and_no_guard_passes() -> None:
+    reply = await post(build_app(oauth=OAUTH), INIT, with_headers(authorization=TOKEN))
+    assert reply.status == 200
+    assert reply.result()["protocolVersion"] == "2025-06-18"
+
+
+async def test_oauth_and_a_denying_guard() -> None:
+    calls: list[Request] = []
+    app = build_app(oauth=OAUTH, auth=token_guard(calls))
+    reply = await post(app, INIT, with_headers(authorization="Bearer s3cr3t-expired"))
+    assert_refusal(reply, 401)
+    assert reply.headers["www-authenticate"] == (f'Bearer error="invalid_token", resource_metadata="{METADATA_URL}"')
+    assert (await post(app, INIT, with_headers(authorization=TOKEN))).status == 200
+    assert len(calls) == 2
+    # Without credentials the guard is not even asked.
+    assert (await post(app, INIT)).status == 401
+    assert len(calls) == 2
+
+
+async def test_oauth_401_names_the_public_host_and_scheme() -> None:
+    ex = Exchange(build_app(oauth=OAUTH, allowed_hosts=["api.example.com"]), INIT)
+    ex.scope["scheme"] = "https"  # what uvicorn's proxy_headers sets from X-Forwarded-Proto
+    ex.scope["headers"] = [
+        (k.encode(), (b"api.example.com" if k == "host" else v.encode())) for k, v in BASE_HEADERS.items()
+    ]
+    reply = await ex.run()
+    assert reply.status == 401
+    assert (
+        'resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/mcp"'
+        in (reply.headers["www-authenticate"])
+    )
+
+
+@pytest.mark.parametrize("path", [PRM_PATH, PRM_PATH + "/mcp"])
+async def test_metadata_is_served_at_both_paths(path: str) -> None:
+    reply = await post(build_app(oauth=OAUTH), b"", method="GET", path=path)
+    assert reply.status == 200
+    assert reply.content_type == "application/json"
+    assert reply.json() == {
+        "resource": "http://127.0.0.1:8000/mcp",
+        "authorization_servers": ["https://auth.example.com"],
+        "scopes_supported": ["items:read", "items:write"],
+        "bearer_methods_supported": ["header"],
+        "resource_name": "Test API",
+        "resource_documentation": "https://docs.example.com/mcp",
+    }
+    parsed = ProtectedResourceMetadata.model_validate(reply.json())  # what the SDK clients parse
+    assert str(parsed.resource) == "http://127.0.0.1:8000/mcp"
+
+
+async def test_the_advertised_metadata_url_is_served() -> None:
+    app = build_app(oauth=OAUTH)
+    challenge = (await post(app, INIT)).headers["www-authenticate"]
+    url = challenge.split('resource_metadata="', 1)[1].split('"', 1)[0]
+    path = url.removeprefix("http://127.0.0.1:8000")
+    reply = await post(app, b"", method="GET", path=path)
+    assert reply.status == 200
+    assert reply.json()["resource"] == "http://127.0.0.1:8000/mcp"
+
+
+async def test_metadata_follows_a_custom_path_and_root_path() -> None:
+    app = build_app(oauth=OAUTH, path="/tools/mcp/")
+    ex = Exchange(app, b"", method="GET", path="/api" + PRM_PATH + "/tools/mcp")
+    ex.scope["root_path"] = "/api"
+    reply = await ex.run()
+    assert reply.json()["resource"] == "http://127.0.0.1:8000/api/tools/mcp"
+    ex = Exchange(app, INIT, path="/api/tools/mcp")
+    ex.scope["root_path"] = "/api"
+    challenge = (await ex.run()).headers["www-authenticate"]
+    assert 'resource_metadata="http://127.0.0.1:8000/api/.well-known/oauth-protected-resource/tools/mcp"' in (challenge)
+
+
+async def test_explicit_resource_is_used_verbatim() -> None:
+    oauth = OAuthResource(["https://auth.example.com"], resource="https://api.example.com/v1/mcp")
+    app = build_app(oauth=oauth)
+    reply = await post(app, INIT)
+    assert reply.headers["www-authenticate"] == (
+        'Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/v1/mcp"'
+    )
+    for path in (PRM_PATH, PRM_PATH + "/mcp", PRM_PATH + "/v1/mcp"):
+        reply = await post(app, b"", method="GET", path=path)
+        assert reply.json()["resource"] == "https://api.example.com/v1/mcp", path
+
+
+async def test_metadata_head_and_wrong_method() -> None:
+    app = build_app(oauth=OAUTH)
+    head = await post(app, b"", method="HEAD", path=PRM_PATH)
+    assert head.status == 200
+    assert head.body == b""
+    assert int(head.headers["content-length"]) > 0
+    reply = await post(app, b"", method="POST", path=PRM_PATH)
+    assert reply.status == 405
+    assert reply.headers["allow"] == "GET, HEAD"
+
+
+async def test_a_hostile_host_header_never_reaches_the_metadata() -> None:
+    reply = await post(build_app(oauth=OAUTH), b"", with_headers(host='evil"\\x'), method="GET", path=PRM_PATH)
+    assert reply.json()["resource"] == "http://127.0.0.1:8000/mcp"
+
+
+@pytest.mark.parametrize("path", [PRM_PATH, PRM_PATH + "/mcp"])
+async def test_without_oauth_the_metadata_paths_are_the_apps(path: str) -> None:
+    reply = await post(build_app(auth=lambda request: True, cors_allow_origins=["*"]), b"", method="GET", path=path)
+    assert reply.status == 404
+    assert reply.json() == {"detail": "Not Found"}  # FastAPI's own 404
+    assert mcp_of(built(auth=lambda request: True, cors_allow_origins=["*"]))._paths == {"/mcp", "/mcp/"}
+
+
+def built(**options: Any) -> Any:
+    app = build_app(**options)
+    app.middleware_stack = app.build_middleware_stack()
+    return app
+
+
+def test_metadata_paths_are_precomputed_into_the_pass_through_set() -> None:
+    paths = mcp_of(built(oauth=OAUTH))._paths
+    assert paths == {"/mcp", "/mcp/", PRM_PATH, PRM_PATH + "/mcp", PRM_PATH + "/mcp/"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"authorization_servers": []}, ValueError),
+        ({"authorization_servers": "https://auth.example.com"}, TypeError),
+        ({"authorization_servers": ["auth.example.com"]}, ValueError),
+        ({"authorization_servers": ["https://a"], "resource": "https://a/mcp#frag"}, ValueError),
+        ({"authorization_servers": ["https://a"], "scopes_supported": ["a b"]}, ValueError),
+        ({"authorization_servers": ["https://a"], "scopes_supported": "items:read"}, TypeError),
+        ({"authorization_servers": ["https://a"], "bearer_methods_supported": ["cookie"]}, ValueError),
+    ],
+)
+def test_oauth_resource_validation(kwargs: dict[str, Any], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        OAuthResource(**kwargs)
+
+
+# ---- CORS -----------------------------------------------------------------------------------------
+
+
+def preflight_headers(origin: str, requested: str = "content-type, authorization") -> dict[str, str]:
+    return {
+        "host": "127.0.0.1:8000",
+        "origin": origin,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": requested,
+    }
+
+
+def assert_cors(reply: Reply, origin: str = INSPECTOR) -> None:
+    assert reply.headers["access-control-allow-origin"] == origin
+    assert reply.headers["access-control-expose-headers"] == "WWW-Authenticate, Mcp-Session-Id"
+    assert reply.headers["vary"] == "Origin"
+
+
+async def test_preflight_for_an_allowed_origin() -> None:
+    calls: list[Request] = []
+    app = build_app(cors_allow_origins=[INSPECTOR], auth=token_guard(calls))
+    requested = "content-type, authorization, mcp-protocol-version, Mcp-Param-Region, x-unlisted"
+    reply = await post(app, b"", preflight_headers(INSPECTOR, requested), method="OPTIONS")
+    assert reply.status == 204
+    assert reply.body == b""
+    assert "content-length" not in reply.headers
+    assert reply.headers["access-control-allow-origin"] == INSPECTOR
+    assert reply.headers["access-control-allow-methods"] == "POST, GET, DELETE, OPTIONS"
+    allowed = {h.strip() for h in reply.headers["access-control-allow-headers"].split(",")}
+    assert {
+        "content-type",
+        "accept",
+        "authorization",
+        "mcp-protocol-version",
+        "mcp-method",
+        "mcp-name",
+        "mcp-session-id",
+        "last-event-id",
+        "mcp-param-region",
+    } <= allowed
+    assert "x-unlisted" not in allowed
+    assert int(reply.headers["access-control-max-age"]) > 0
+    assert "Origin" in reply.headers["vary"]
+    assert calls == []  # a preflight is never guarded
+
+
+async def test_preflight_for_a_refused_origin() -> None:
+    app = build_app(cors_allow_origins=[INSPECTOR])
+    reply = await post(app, b"", preflight_headers("http://evil.example.com"), method="OPTIONS")
+    assert reply.status == 403
+    assert not any(k.startswith("access-control-") for k in reply.headers)
+
+
+async def test_star_echoes_the_origin_never_star() -> None:
+    app = build_app(cors_allow_origins=["*"])
+    origin = "https://inspector.example.com"
+    reply = await post(app, b"", preflight_headers(origin), method="OPTIONS")
+    assert reply.status == 204
+    assert reply.headers["access-control-allow-origin"] == origin
+    assert "access-control-allow-credentials" not in reply.headers
+    actual = await post(app, INIT, with_headers(origin=origin))
+    assert actual.status == 200
+    assert_cors(actual, origin)
+
+
+async def test_star_with_an_explicit_allowlist_only_serves_the_allowlist() -> None:
+    app = build_app(cors_allow_origins=["*"], allowed_origins=["https://good.example.com"])
+    good = await post(app, b"", preflight_headers("https://good.example.com"), method="OPTIONS")
+    assert good.status == 204
+    bad = await post(app, b"", preflight_headers("https://other.example.com"), method="OPTIONS")
+    assert bad.status == 403
+
+
+async def test_cors_headers_on_normal_and_error_replies() -> None:
+    app = build_app(cors_allow_origins=[INSPECTOR], auth=token_guard([]))
+    ok = await post(app, INIT, with_headers(origin=INSPECTOR, authorization=TOKEN))
+    assert ok.status == 200
+    assert_cors(ok)
+    unauthorized = await post(app, INIT, with_headers(origin=INSPECTOR))
+    assert unauthorized.status == 401
+    assert_cors(unauthorized)
+    not_allowed = await post(app, b"", with_headers(origin=INSPECTOR), method="GET")
+    assert not_allowed.status == 405
+    assert_cors(not_allowed)
+    bad_accept = await post(app, INIT, with_headers(origin=INSPECTOR, accept="text/html", authorization=TOKEN))
+    assert bad_accept.status == 406
+    assert_cors(bad_accept)
+
+
+async def test_cors_headers_on_403_insufficient_scope_and_on_metadata() -> None:
+    def guard(request: Request) -> bool:
+        raise InsufficientScope("items:write")
+
+    app = build_app(cors_allow_origins=[INSPECTOR], auth=guard, oauth=OAUTH)
+    forbidden = await post(app, INIT, with_headers(origin=INSPECTOR, authorization=TOKEN))
+    assert forbidden.status == 403
+    assert_cors(forbidden)
+    metadata = await post(app, b"", with_headers(origin=INSPECTOR), method="GET", path=PRM_PATH + "/mcp")
+    assert metadata.status == 200
+    assert_cors(metadata)
+    pre = await post(app, b"", preflight_headers(INSPECTOR, "mcp-protocol-version"), method="OPTIONS", path=PRM_PATH)
+    assert pre.status == 204
+    assert pre.headers["access-control-allow-methods"] == "GET, HEAD, OPTIONS"
+
+
+async def test_a_refused_origin_gets_no_cors_headers() -> None:
+    app = build_app(cors_allow_origins=[INSPECTOR])
+    reply = await post(app, INIT, with_headers(origin="http://evil.example.com"))
+    assert reply.status == 403
+    assert "access-control-allow-origin" not in reply.headers
+    assert reply.headers["vary"] == "Origin"
+
+
+async def test_requests_without_origin_get_no_cors_headers() -> None:
+    reply = await post(build_app(cors_allow_origins=[INSPECTOR]), INIT)
+    assert reply.status == 200
+    assert not any(k.startswith("access-control-") for k in reply.headers)
+
+
+async def test_cors_reaches_a_streaming_reply() -> None:
+    gates = Gates()
+    app = build_app(gates, cors_allow_origins=[INSPECTOR])
+    body = rpc("tools/call", {"name": "stream_plain", "arguments": {}, "_meta": {"progressToken": "p"}})
+    ex = Exchange(app, body, with_headers(origin=INSPECTOR))
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            while not any(b"t0" in c for c in ex.reply.chunks):
+                await ex.chunk_seen.wait()
+            assert ex.reply.content_type == "text/event-stream"
+            assert_cors(ex.reply)
+            for gate in gates.release:
+                gate.set()
+    assert ex.reply.events()[-1]["result"]["content"][0]["text"] == "t0 t1 t2 "
+
+
+async def test_cors_origins_feed_the_origin_allowlist() -> None:
+    origin = "https://inspector.example.com"
+    assert (await post(build_app(), INIT, with_headers(origin=origin))).status == 403
+    app = build_app(cors_allow_origins=[origin + "/"])
+    assert (await post(app, INIT, with_headers(origin=origin))).status == 200
+    # The CORS list replaces the default host-based rule for Origin (documented).
+    assert (await post(app, INIT, with_headers(origin="http://localhost:8000"))).status == 403
+
+
+@pytest.mark.parametrize("options", [{}, {"cors_allow_origins": []}])
+async def test_options_without_cors_is_still_405(options: dict[str, Any]) -> None:
+    app = build_app(**options)
+    reply = await post(app, b"", preflight_headers(INSPECTOR), method="OPTIONS")
+    assert reply.status == 405
+    assert not any(k.startswith("access-control-") for k in reply.headers)
+    # ... and the default Origin rule still lets a same-host page in.
+    assert (await post(app, INIT, with_headers(origin="http://localhost:8000"))).status == 200
+
+
+async def test_options_that_is_not_a_preflight_is_405_with_cors_headers() -> None:
+    reply = await post(build_app(cors_allow_origins=[INSPECTOR]), b"", with_headers(origin=INSPECTOR), method="OPTIONS")
+    assert reply.status == 405
+    assert_cors(reply)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"cors_allow_origins": ["localhost:6274"]},
+        {"cors_allow_origins": "http://localhost:6274"},
+        {"cors_allow_origins": [INSPECTOR], "allowed_origins": ["https://other.example.com"]},
+        {"auth": "not callable"},
+        {"oauth": {"authorization_servers": ["https://a"]}},
+    ],
+)
+def test_option_validation(kwargs: dict[str, Any]) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        built(**kwargs)
