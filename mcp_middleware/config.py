@@ -29,6 +29,11 @@ class Settings:
     ask_timeout: float = 600.0
     # HMAC key for 2026-07-28 requestState; None = MCP_MIDDLEWARE_STATE_SECRET or a random key.
     state_secret: bytes | str | None = None
+    # Handshake era: hand out (signed, never required, never stored) Mcp-Session-Id values.
+    session_ids: bool = False
+    # Handshake era: "auto" answers JSON unless something streams; "sse" always opens a stream,
+    # as the official SDK server does.
+    response_mode: str = "auto"
     forward_headers: frozenset[bytes] = field(
         default_factory=lambda: frozenset({b"authorization", b"cookie", b"traceparent", b"tracestate"})
     )

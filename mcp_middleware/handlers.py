@@ -28,7 +28,7 @@ from .features import Features, not_found, prompt_messages, resource_contents
 from .interaction import HandshakeChannel, ModernChannel, PendingReplies
 from .jsonrpc import ProtocolError, Request
 from .listen import FILTER_KEYS, Listener, Listeners
-from .sealing import Sealer, StateError
+from .sealing import Sealer, Sessions, StateError
 from .toolcall import CallLimits, CallRegistry, Invocation, Outbox, run_tool
 
 __all__ = ["Call", "Era", "Server"]
@@ -81,6 +81,7 @@ class Server:
         self.registry = CallRegistry()
         self.pending = PendingReplies()
         self.sealer = Sealer(settings.state_secret)
+        self.sessions = Sessions(settings.state_secret) if settings.session_ids else None
         self.log_levels: dict[str, str] = {}
         self.ask_timeout = settings.ask_timeout
         self.limits = CallLimits(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from functools import partial
+from typing import Literal
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -60,6 +61,8 @@ class MCPMiddleware:
         call_timeout: float | None = None,
         ask_timeout: float = 600.0,
         state_secret: bytes | str | None = None,
+        session_ids: bool = False,
+        response_mode: Literal["auto", "sse"] = "auto",
         auth: Guard | None = None,
         oauth: OAuthResource | None = None,
         cors_allow_origins: Sequence[str] | None = None,
@@ -70,6 +73,8 @@ class MCPMiddleware:
             raise ValueError("keepalive_interval must be a positive number of seconds")
         if call_timeout is not None and not call_timeout > 0:
             raise ValueError("call_timeout must be positive (or None for no timeout)")
+        if response_mode not in ("auto", "sse"):
+            raise ValueError('response_mode must be "auto" or "sse"')
         if max_tool_name_length < 8:
             raise ValueError("max_tool_name_length must be at least 8")
         if oauth is not None and not isinstance(oauth, OAuthResource):
@@ -90,6 +95,8 @@ class MCPMiddleware:
             call_timeout=call_timeout,
             ask_timeout=ask_timeout,
             state_secret=state_secret,
+            session_ids=session_ids,
+            response_mode=response_mode,
         )
         tool_filter = ToolFilter(
             include_tags=frozenset(include_tags) if include_tags is not None else None,

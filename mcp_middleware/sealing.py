@@ -17,7 +17,7 @@ import time
 
 import orjson
 
-__all__ = ["Sealer", "StateError"]
+__all__ = ["Sealer", "Sessions", "StateError"]
 
 ENV_SECRET = "MCP_MIDDLEWARE_STATE_SECRET"
 
@@ -65,3 +65,29 @@ class Sealer:
             raise StateError("requestState has expired")
         value: str = data["v"]
         return value
+
+
+class Sessions:
+    """Optional handshake-era session ids that need no session store.
+
+    An id is a sealed random value: any worker holding the secret can tell one it issued from a
+    forged or expired one (404, transports.mdx §Session Management) without remembering anything.
+    Ids are never required; a request without one is served like any other.
+    """
+
+    __slots__ = ("_sealer",)
+
+    def __init__(self, secret: bytes | str | None, ttl: float = 30 * 24 * 3600.0) -> None:
+        self._sealer = Sealer(secret, ttl)
+
+    def mint(self) -> str:
+        return self._sealer.seal(os.urandom(16).hex(), "session")
+
+    def valid(self, session_id: str | None) -> bool:
+        if session_id is None:
+            return True
+        try:
+            self._sealer.unseal(session_id, "session")
+        except StateError:
+            return False
+        return True

@@ -142,10 +142,11 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) ->
 class Responder:
     """Writes the one answer to a POST: JSON, 202, or an SSE stream begun on the first event."""
 
-    __slots__ = ("_lock", "_send", "closed", "started", "streaming")
+    __slots__ = ("_lock", "_send", "closed", "headers", "started", "streaming")
 
     def __init__(self, send: Send) -> None:
         self._send = send
+        self.headers: list[tuple[bytes, bytes]] = []  # extra response headers (e.g. a session id)
         self._lock = anyio.Lock(fast_acquire=True)
         self.started = False
         self.streaming = False
@@ -154,10 +155,10 @@ class Responder:
     async def json(self, payload: bytes, status: int = 200) -> None:
         if not self.started and not self.closed:
             self.started = True
-            await plain(self._send, status, payload)
+            await plain(self._send, status, payload, self.headers)
 
-    async def error(self, error: ProtocolError, era: Any) -> None:
-        await self.json(encode_error(error), error_status(error.code, era))
+    async def error(self, error: ProtocolError, era: Any, status: int | None = None) -> None:
+        await self.json(encode_error(error), status or error_status(error.code, era))
 
     async def accepted(self) -> None:
         if not self.started:
@@ -167,7 +168,12 @@ class Responder:
     async def _ensure_stream(self) -> None:
         if not self.started:
             self.started = self.streaming = True
-            await self._send({"type": "http.response.start", "status": 200, "headers": list(SSE_HEADERS)})
+            await self._send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *self.headers]})
+
+    async def stream_now(self) -> None:
+        """Answer with an SSE stream whatever happens (the ``response_mode="sse"`` option)."""
+        async with self._lock:
+            await self._ensure_stream()
 
     async def event(self, payload: bytes) -> None:
         """Send one JSON-RPC message as an SSE event, switching to SSE if this is the first."""
@@ -195,7 +201,7 @@ class Responder:
                 else:
                     self.started = True
                     self.closed = True
-                    await plain(self._send, status, payload)
+                    await plain(self._send, status, payload, self.headers)
                     return
             body = encode_event(payload) if payload is not None else b""
             self.closed = True

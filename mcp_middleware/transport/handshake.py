@@ -40,6 +40,7 @@ from ._http import (
 __all__ = ["serve"]
 
 DEFAULT_VERSION = "2025-03-26"
+SESSION_NOT_FOUND = -32001
 _BATCH_VERSIONS = frozenset({"2024-11-05", "2025-03-26"})
 
 
@@ -73,9 +74,18 @@ async def serve(
         server.pending.resolve(message.id, message.body)
         await responder.accepted()
         return
+    sessions = server.sessions
     if message.method == "initialize":
         version = negotiate((message.params or {}).get("protocolVersion"))
+        if sessions is not None:
+            responder.headers.append((b"mcp-session-id", sessions.mint().encode()))
+    elif sessions is not None and not sessions.valid(headers.get("mcp-session-id")):
+        # transports.mdx §Session Management: an id we did not issue (or that expired) is 404.
+        await responder.error(ProtocolError(SESSION_NOT_FOUND, "Session not found", id=message.id), "handshake", 404)
+        return
     call = _call(scope, receive, headers, message, version, StreamOutbox(responder), server)
+    if server.settings.response_mode == "sse":
+        await responder.stream_now()
     await serve_request(server, call, responder, _unchanged)
 
 

@@ -217,3 +217,8 @@ async def test_custom_path() -> None:
 def test_bad_options_are_refused_early(options: dict[str, Any], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         MCPMiddleware(build_app(), **options)
+
+
+def test_response_mode_is_validated() -> None:
+    with pytest.raises(ValueError, match="response_mode"):
+        MCPMiddleware(build_app(), response_mode="json")  # type: ignore[arg-type]

@@ -185,3 +185,34 @@ async def test_session_id_is_neither_minted_nor_required() -> None:
     assert "mcp-session-id" not in reply.headers
     headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18", "mcp-session-id": "stale-123"}
     assert (await post(app, request("tools/list"), headers)).status == 200
+
+
+async def test_optional_session_ids_are_signed_and_verified() -> None:
+    app = build_app(session_ids=True)
+    reply = await post(app, init())
+    session = reply.headers["mcp-session-id"]
+    assert all(0x21 <= ord(c) <= 0x7E for c in session)
+    headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25"}
+    assert (await post(app, request("tools/list"), {**headers, "mcp-session-id": session})).status == 200
+    assert (await post(app, request("tools/list"), headers)).status == 200  # never required
+    forged = await post(app, request("tools/list", id=4), {**headers, "mcp-session-id": session + "x"})
+    assert forged.status == 404
+    assert forged.json()["id"] == 4
+    other = build_app(session_ids=True, state_secret=b"another-secret")
+    assert (await post(other, request("tools/list"), {**headers, "mcp-session-id": session})).status == 404
+
+
+async def test_shared_secret_makes_session_ids_valid_on_every_worker() -> None:
+    first, second = build_app(session_ids=True, state_secret="s"), build_app(session_ids=True, state_secret="s")
+    session = (await post(first, init())).headers["mcp-session-id"]
+    headers = {**BASE_HEADERS, "mcp-session-id": session}
+    assert (await post(second, request("tools/list"), headers)).status == 200
+
+
+async def test_response_mode_sse_streams_every_reply() -> None:
+    app = build_app(response_mode="sse")
+    reply = await post(app, request("tools/list", id=3))
+    assert reply.content_type == "text/event-stream"
+    assert reply.events()[-1]["id"] == 3
+    assert "tools" in reply.events()[-1]["result"]
+    assert (await post(app, {"jsonrpc": "2.0", "method": "notifications/initialized"})).status == 202
