@@ -39,6 +39,7 @@ Era = Literal["handshake", "modern"]
 # Handshake era without logging/setLevel: the spec lets the server choose what to send.
 DEFAULT_LOG_LEVEL = "info"
 SUBSCRIPTION_ID_META_KEY = "io.modelcontextprotocol/subscriptionId"
+ROUTE_POLL_SECONDS = 1.0
 
 
 @dataclass(slots=True)
@@ -75,6 +76,7 @@ class Server:
         self._catalog: Catalog | None = None
         self.features = Features()
         self._app_ref: Any = None
+        self._seen_routes: object = None
         self.listeners = Listeners()
         self._info: dict[str, str] | None = None
         self._instructions: str | None = settings.instructions
@@ -96,6 +98,7 @@ class Server:
         if self._catalog is not None:
             return
         app = self._app_ref = scope.get("app")
+        self._seen_routes = self._routes_version()
         self._catalog = self._build_catalog()
         self.features = Features.from_catalog(self._catalog)
         name = self.settings.name or getattr(app, "title", None) or "mcp-middleware"
@@ -148,13 +151,44 @@ class Server:
         return result
 
     async def list_changed(self, kind: str) -> None:
-        """The app's routes changed: rebuild what is served, then tell listening clients."""
+        """A route said its list changed: rebuild what is served, then tell listening clients."""
         if self._catalog is not None:
-            if hasattr(self._app_ref, "openapi_schema"):
-                self._app_ref.openapi_schema = None  # FastAPI caches the document
-            self._catalog = self._build_catalog()
-            self.features = Features.from_catalog(self._catalog)
-        await self.listeners.publish(kind)
+            self._rebuild()
+        self.listeners.publish(kind)
+
+    def refresh(self) -> None:
+        """Notice routes added or removed at run time (checked on list requests and while
+        listen streams are open, not on every call: the check walks the route table)."""
+        if self._catalog is None or self._routes_version() == self._seen_routes:
+            return
+        before = self._lists()
+        self._rebuild()
+        after = self._lists()
+        for kind in ("tools", "prompts", "resources"):
+            if before[kind] != after[kind]:
+                self.listeners.publish(kind)
+
+    def _routes_version(self) -> object:
+        router = getattr(self._app_ref, "router", None)
+        version = getattr(router, "_get_routes_version", None)  # FastAPI: counts nested routers too
+        if callable(version):
+            return version()
+        return len(getattr(self._app_ref, "routes", ()) or ())
+
+    def _rebuild(self) -> None:
+        if hasattr(self._app_ref, "openapi_schema"):
+            self._app_ref.openapi_schema = None  # FastAPI caches the document
+        self._seen_routes = self._routes_version()
+        self._catalog = self._build_catalog()
+        self.features = Features.from_catalog(self._catalog)
+
+    def _lists(self) -> dict[str, object]:
+        features = self.features
+        return {
+            "tools": [spec.tool for spec in self.catalog.tools],
+            "prompts": [e.wire for e in features.prompts.values()],
+            "resources": ([e.wire for e in features.resources.values()], [e.wire for e in features.templates]),
+        }
 
     # -- dispatch ----------------------------------------------------------------------------------
     async def handle(self, call: Call) -> dict[str, Any] | None:
@@ -212,6 +246,7 @@ async def _discover(server: Server, call: Call, params: dict[str, Any]) -> dict[
 
 async def _list_tools(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
     _no_cursor(params)
+    server.refresh()
     return {"tools": server.catalog.tool_dicts()}
 
 
@@ -298,6 +333,7 @@ async def _listen(server: Server, call: Call, params: dict[str, Any]) -> dict[st
 
 async def _relay(server: Server, call: Call, listener: Listener, tag: dict[str, Any]) -> None:
     interval = server.settings.keepalive_interval
+    last_write = anyio.current_time()
     async with anyio.create_task_group() as tg:
 
         async def watch() -> None:
@@ -308,11 +344,15 @@ async def _relay(server: Server, call: Call, listener: Listener, tag: dict[str, 
 
         tg.start_soon(watch)
         while True:
-            with anyio.move_on_after(interval):
+            server.refresh()  # routes added or removed at run time reach open streams within a second
+            with anyio.move_on_after(min(interval, ROUTE_POLL_SECONDS)):
                 method, extra = await listener.receive.receive()
                 await call.outbox.notify(method, {**extra, "_meta": tag})
+                last_write = anyio.current_time()
                 continue
-            await call.outbox.keepalive()
+            if anyio.current_time() - last_write >= interval:
+                await call.outbox.keepalive()
+                last_write = anyio.current_time()
 
 
 async def _set_level(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -327,6 +367,7 @@ async def _set_level(server: Server, call: Call, params: dict[str, Any]) -> dict
 
 async def _list_resources(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
     _no_cursor(params)
+    server.refresh()
     return {"resources": [entry.wire for entry in server.features.resources.values()]}
 
 
@@ -352,6 +393,7 @@ async def _read_resource(server: Server, call: Call, params: dict[str, Any]) -> 
 
 async def _list_prompts(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
     _no_cursor(params)
+    server.refresh()
     return {"prompts": [entry.wire for entry in server.features.prompts.values()]}
 
 

@@ -50,13 +50,14 @@ class Listeners:
         listener.send.close()
         listener.receive.close()
 
-    async def publish(self, kind: str) -> None:
+    def publish(self, kind: str) -> None:
+        """Offer a list-changed notification to the open streams that asked for ``kind``."""
         method = FILTER_KEYS[kind][1]
         for listener in list(self._open):
             if kind in listener.kinds:
                 self._offer(listener, method, {})
 
-    async def resource_updated(self, uri: str) -> None:
+    def resource_updated(self, uri: str) -> None:
         for listener in list(self._open):
             if uri in listener.uris:
                 self._offer(listener, "notifications/resources/updated", {"uri": uri})

@@ -263,3 +263,27 @@ async def test_listen_acknowledges_then_relays_tool_changes_tagged() -> None:
     }
     assert [e["method"] for e in other.reply.events()] == ["notifications/subscriptions/acknowledged"]
     assert ex.reply.headers["content-type"] == "text/event-stream"
+
+
+async def test_routes_added_at_run_time_are_listed_and_announced() -> None:
+    app = build_app()
+    listen = request("subscriptions/listen", {"notifications": {"toolsListChanged": True}, "_meta": meta()}, id="s")
+    ex = Exchange(app, listen, modern_headers("subscriptions/listen"))
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            while not ex.reply.chunks:
+                await ex.chunk_seen.wait()
+
+            async def added() -> dict[str, str]:
+                return {"new": "yes"}
+
+            app.add_api_route("/added", added, operation_id="added_later")
+            tools = (await post(app, request("tools/list"))).result()["tools"]
+            assert "added_later" in {t["name"] for t in tools}
+            while len(ex.reply.events()) < 2:
+                await ex.chunk_seen.wait()
+            ex.disconnect.set()
+    assert ex.reply.events()[1]["method"] == "notifications/tools/list_changed"
+    called = (await post(app, request("tools/call", {"name": "added_later"}))).result()
+    assert called["content"][0]["text"] == '{"new":"yes"}'
