@@ -38,11 +38,11 @@ __all__ = [
     "StreamOutbox",
     "caller_key",
     "check_request",
+    "encode_reply",
     "forwarded_headers",
     "header_map",
     "plain",
     "read_body",
-    "result_message_for",
     "serve_request",
 ]
 
@@ -274,7 +274,7 @@ async def serve_request(server: Server, call: Call, responder: Responder, decora
         if result is None:  # cancelled: the spec says send nothing for it
             await responder.finish(None)
             return
-        payload = _encode(call, decorate(req.method, result), decorate)
+        payload = encode_reply(call, decorate(req.method, result), decorate)
     except ProtocolError as exc:
         exc.id = req.id
         await responder.finish(encode_error(exc), error_status(exc.code, call.era))
@@ -282,21 +282,15 @@ async def serve_request(server: Server, call: Call, responder: Responder, decora
     await responder.finish(payload)
 
 
-def _encode(call: Call, result: dict[str, Any], decorate: Decorate) -> bytes:
-    return dumps(result_message_for(call, result, decorate))
-
-
-def result_message_for(call: Call, result: dict[str, Any], decorate: Decorate) -> dict[str, Any]:
-    """The response message; a result that cannot be serialised (wrong shape for the revision,
-    nesting too deep) is a tool error for tools/call and an internal error otherwise."""
+def encode_reply(call: Call, result: dict[str, Any], decorate: Decorate) -> bytes:
+    """The response bytes; a result that cannot be serialised (wrong shape for the revision,
+    nesting too deep for orjson) is a tool error for tools/call and an internal error otherwise."""
     req = call.request
     try:
-        message = result_message(req.id, req.method, call.version, result)
-        dumps(message)  # orjson's own depth limit, checked before anything is sent
-        return message
+        return dumps(result_message(req.id, req.method, call.version, result))
     except (ValidationError, ValueError, TypeError):
         logger.exception("result of %s does not fit the %s schema", req.method, call.version)
     if req.method == "tools/call":
         fallback = decorate(req.method, error_result("The tool's result could not be encoded as an MCP result."))
-        return result_message(req.id, req.method, call.version, fallback)
+        return dumps(result_message(req.id, req.method, call.version, fallback))
     raise ProtocolError(codes.INTERNAL_ERROR, "Internal error: invalid result")

@@ -32,8 +32,8 @@ from ._http import (
     Responder,
     StreamOutbox,
     caller_key,
+    encode_reply,
     forwarded_headers,
-    result_message_for,
     serve_request,
 )
 
@@ -132,21 +132,21 @@ async def _batch(
             reason = f"JSON-RPC batches (not allowed in protocol {version})"
         await responder.error(ProtocolError(codes.INVALID_REQUEST, f"Invalid request: {reason}"), "handshake")
         return
-    replies: list[dict[str, Any]] = []
+    replies: list[bytes] = []
     for item in items:
         reply = await _batch_item(server, scope, receive, headers, item, version)
         if reply is not None:
             replies.append(reply)
     if replies:
-        # Joined by hand: each reply was already checked against orjson's depth limit alone.
-        await responder.json(b"[" + b",".join(dumps(reply) for reply in replies) + b"]")
+        # Joined by hand: each reply was encoded (and checked against orjson's depth limit) alone.
+        await responder.json(b"[" + b",".join(replies) + b"]")
     else:
         await responder.accepted()
 
 
 async def _batch_item(
     server: Server, scope: Scope, receive: Receive, headers: Mapping[str, str], item: Any, version: str
-) -> dict[str, Any] | None:
+) -> bytes | None:
     try:
         message = parse_message(item)
         if isinstance(message, Notification):
@@ -161,9 +161,9 @@ async def _batch_item(
         result = await server.handle(call)
         if result is None:
             return None
-        return result_message_for(call, result, _unchanged)
+        return encode_reply(call, result, _unchanged)
     except ProtocolError as exc:
         if exc.id is None and isinstance(item, dict):
             candidate = item.get("id")
             exc.id = candidate if isinstance(candidate, str | int) and not isinstance(candidate, bool) else None
-        return error_message(exc)
+        return dumps(error_message(exc))
