@@ -65,7 +65,8 @@ def _check_headers(scope: Scope, headers: Mapping[str, str], req: Request, meta:
     seen: set[bytes] = set()
     for key, _ in scope["headers"]:
         name = key.lower()
-        if name in _ROUTING:
+        if name in _ROUTING or name.startswith(b"mcp-param-"):
+            # A repeated routing or Mcp-Param-* header: proxies may read the other copy.
             if name in seen:
                 raise _mismatch(f"{name.decode()} appears more than once")
             seen.add(name)
