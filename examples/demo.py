@@ -4,6 +4,7 @@ Run it:  uvicorn examples.demo:app   →  MCP at http://127.0.0.1:8000/mcp
 
 * items CRUD with path, query and body parameters and response models;
 * ``GET /me``, protected by an ``Authorization: Bearer <token>`` dependency (token: ``demo-token``);
+* ``POST /orders``, which asks the user to confirm through MCP elicitation (``Depends(mcp_context)``);
 * ``POST /chat``, which streams its answer token by token (``StreamingResponse``).
 """
 
@@ -17,7 +18,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from mcp_middleware import MCPMiddleware
+from mcp_middleware import MCPContext, MCPMiddleware, mcp_context
 
 DEMO_TOKEN = "demo-token"
 CHAT_DELAY_SECONDS = 0.02
@@ -47,6 +48,18 @@ class ItemList(BaseModel):
 class User(BaseModel):
     name: str
     scopes: list[str]
+
+
+class OrderIn(BaseModel):
+    item_id: int = Field(description="The item to order")
+    quantity: int = Field(default=1, ge=1, le=100, description="How many")
+
+
+class Order(BaseModel):
+    id: int
+    item_id: int
+    quantity: int
+    total: float
 
 
 class ChatRequest(BaseModel):
@@ -100,6 +113,26 @@ async def replace_item(item_id: int, item: ItemIn) -> Item:
 @app.delete("/items/{item_id}", operation_id="delete_item", summary="Delete an item", tags=["items"])
 async def delete_item(item_id: int) -> dict[str, bool]:
     return {"deleted": _items.pop(item_id, None) is not None}
+
+
+CONFIRM_SCHEMA = {"type": "object", "properties": {"confirm": {"type": "boolean"}}, "required": ["confirm"]}
+_orders: list[Order] = []
+
+
+@app.post("/orders", operation_id="place_order", summary="Order an item (asks the user to confirm)", tags=["orders"])
+async def place_order(order: OrderIn, ctx: Annotated[MCPContext, Depends(mcp_context)]) -> Order:
+    item = _items.get(order.item_id)
+    if item is None:
+        raise HTTPException(status_code=404, detail=f"Item {order.item_id} not found")
+    total = round(item.price * order.quantity, 2)
+    if ctx.active:  # over MCP, the user confirms; over plain HTTP the caller already decided
+        question = f"Order {order.quantity} x {item.name} for {total:.2f} EUR?"
+        answer = await ctx.elicit(question, CONFIRM_SCHEMA, key="confirm_order")
+        if answer.get("action") != "accept" or not answer.get("content", {}).get("confirm"):
+            raise HTTPException(status_code=409, detail="The order was not confirmed")
+    placed = Order(id=len(_orders) + 1, item_id=order.item_id, quantity=order.quantity, total=total)
+    _orders.append(placed)
+    return placed
 
 
 @app.get("/me", operation_id="whoami", summary="Who am I (needs a bearer token)", tags=["auth"])

@@ -27,19 +27,20 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp_types import CallToolResult, TextContent
+from mcp_types import CallToolResult, ElicitResult, TextContent
 
 from .servers import free_port, start_app
 
 pytestmark = [pytest.mark.interop, pytest.mark.anyio]
 
 MODES = ("legacy", "2026-07-28")
-DEMO_TOOLS = {"list_items", "get_item", "create_item", "replace_item", "delete_item", "whoami", "chat"}
+DEMO_TOOLS = {"list_items", "get_item", "create_item", "replace_item", "delete_item", "place_order", "whoami", "chat"}
 HAMMER = {"id": 1, "name": "Hammer", "price": 12.5, "tags": ["tools"]}
 GET_ITEM_CALLS = 20
 CHAT_TOKENS = 12
@@ -182,8 +183,10 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     """Two uvicorn instances of ``examples.demo:app`` behind one nginx; torn down after the module."""
     nginx_binary()  # fail before starting anything when nginx is missing
     with ExitStack() as stack:
-        first = stack.enter_context(start_app("examples.demo:app"))
-        second = stack.enter_context(start_app("examples.demo:app"))
+        # One state secret for both workers: a multi-round-trip retry may land on either of them.
+        env = {"MCP_MIDDLEWARE_STATE_SECRET": "nginx-interop-secret"}
+        first = stack.enter_context(start_app("examples.demo:app", env=env))
+        second = stack.enter_context(start_app("examples.demo:app", env=env))
         directory = tmp_path_factory.mktemp("nginx")
         yield stack.enter_context(running_nginx(_host_port(first), _host_port(second), directory))
 
@@ -279,7 +282,49 @@ async def test_chat_streams_through_nginx_in_order(proxy: Proxy, mode: str) -> N
 
 
 # -- 2026-07-28 multi-round-trip calls through the proxy ----------------------------------------------
-# Reserved for the multi-round-trip tests (a call answered with ``input_required``, retried by the
-# client with its input responses and the request state): each round trip is a separate POST that
-# round robin sends to the other upstream, so they check that a call needs no affinity. Add them here,
-# using ``connect(proxy, "2026-07-28", Served())`` and asserting ``set(served.by) == proxy.upstreams``.
+# Each round of a multi-round-trip call is a separate POST that round robin may send to the other
+# upstream; the sealed requestState carries everything, so no affinity is needed.
+
+ORDERS = 10
+
+
+async def test_multi_round_trip_orders_need_no_affinity(proxy: Proxy) -> None:
+    served = Served()
+    asked: list[str] = []
+
+    async def confirm(context: Any, params: Any) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    async with (
+        httpx2.AsyncClient(
+            timeout=httpx2.Timeout(30.0), trust_env=False, event_hooks={"response": [served.record]}
+        ) as http,
+        Client(
+            streamable_http_client(proxy.url, http_client=http), mode="2026-07-28", elicitation_callback=confirm
+        ) as client,
+    ):
+        for _ in range(ORDERS):
+            result = await client.call_tool("place_order", {"item_id": 2, "quantity": 3})
+            assert result.is_error is not True, describe(result)
+            assert result.structured_content is not None
+            assert result.structured_content["total"] == 12.6
+    assert len(asked) == ORDERS, "every order is confirmed once, through an input_required round"
+    assert asked[0] == "Order 3 x Screwdriver for 12.60 EUR?"
+    assert set(served.statuses) == {200}, dict(served.statuses)
+    assert set(served.by) == proxy.upstreams, f"both upstreams took part: {dict(served.by)}"
+
+
+async def test_declining_an_order_is_a_tool_error(proxy: Proxy) -> None:
+    async def decline(context: Any, params: Any) -> ElicitResult:
+        return ElicitResult(action="decline")
+
+    async with (
+        httpx2.AsyncClient(timeout=httpx2.Timeout(30.0), trust_env=False) as http,
+        Client(
+            streamable_http_client(proxy.url, http_client=http), mode="2026-07-28", elicitation_callback=decline
+        ) as client,
+    ):
+        result = await client.call_tool("place_order", {"item_id": 1})
+    assert result.is_error is True
+    assert "409" in text_of(result)

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.interop, pytest.mark.anyio]
 
 MODES = ("legacy", "auto", "2026-07-28")
 NEGOTIATED = {"legacy": LATEST_HANDSHAKE_VERSION, "auto": "2026-07-28", "2026-07-28": "2026-07-28"}
-DEMO_TOOLS = {"list_items", "get_item", "create_item", "replace_item", "delete_item", "whoami", "chat"}
+DEMO_TOOLS = {"list_items", "get_item", "create_item", "replace_item", "delete_item", "place_order", "whoami", "chat"}
 HAMMER = {"id": 1, "name": "Hammer", "price": 12.5, "tags": ["tools"]}
 DEMO_USER = {"name": "demo", "scopes": ["items:read", "items:write"]}
 AUTH = {"Authorization": "Bearer demo-token"}

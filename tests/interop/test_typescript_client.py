@@ -25,7 +25,7 @@ SDK_MANIFEST = CLIENT_DIR / "node_modules" / "@modelcontextprotocol" / "sdk" / "
 INSTALL_TIMEOUT_SECONDS = 300
 RUN_TIMEOUT_SECONDS = 60
 HANDSHAKE_VERSIONS = {"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"}
-DEMO_TOOLS = {"list_items", "get_item", "create_item", "replace_item", "delete_item", "whoami", "chat"}
+DEMO_TOOLS = {"list_items", "get_item", "create_item", "replace_item", "delete_item", "place_order", "whoami", "chat"}
 
 
 def _run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
