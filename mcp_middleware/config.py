@@ -25,6 +25,8 @@ class Settings:
     max_binary_bytes: int = 16 * 1024 * 1024
     keepalive_interval: float = 15.0
     call_timeout: float | None = None
+    # Route runs (tool calls, resource reads, prompt gets) in flight per process; excess is refused.
+    max_concurrent_calls: int | None = 256
     # Seconds a route waits for the client's answer to elicitation/sampling/roots (handshake era).
     ask_timeout: float = 600.0
     # HMAC key for 2026-07-28 requestState; None = MCP_MIDDLEWARE_STATE_SECRET or a random key.

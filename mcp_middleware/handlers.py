@@ -91,6 +91,7 @@ class Server:
             timeout=settings.call_timeout,
             max_text=settings.max_result_chars,
             max_binary=settings.max_binary_bytes,
+            max_concurrent=settings.max_concurrent_calls,
         )
 
     # -- identity and catalog: built once, from the app that serves the first MCP request ----------

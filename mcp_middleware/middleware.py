@@ -59,6 +59,7 @@ class MCPMiddleware:
         max_binary_bytes: int = 16 * 1024 * 1024,
         keepalive_interval: float = 15.0,
         call_timeout: float | None = None,
+        max_concurrent_calls: int | None = 256,
         ask_timeout: float = 600.0,
         state_secret: bytes | str | None = None,
         session_ids: bool = False,
@@ -75,6 +76,8 @@ class MCPMiddleware:
             raise ValueError("call_timeout must be positive (or None for no timeout)")
         if response_mode not in ("auto", "sse"):
             raise ValueError('response_mode must be "auto" or "sse"')
+        if max_concurrent_calls is not None and max_concurrent_calls < 1:
+            raise ValueError("max_concurrent_calls must be at least 1 (or None for no limit)")
         if max_tool_name_length < 8:
             raise ValueError("max_tool_name_length must be at least 8")
         if oauth is not None and not isinstance(oauth, OAuthResource):
@@ -93,6 +96,7 @@ class MCPMiddleware:
             max_binary_bytes=max_binary_bytes,
             keepalive_interval=keepalive_interval,
             call_timeout=call_timeout,
+            max_concurrent_calls=max_concurrent_calls,
             ask_timeout=ask_timeout,
             state_secret=state_secret,
             session_ids=session_ids,

@@ -28,7 +28,7 @@ import orjson
 from .content import MCP_CONTENT_TYPE
 from .dispatch import SubResponseHead
 
-__all__ = ["ResponseCollector", "ResultTooLarge", "error_result", "text_result"]
+__all__ = ["ResponseCollector", "ResultTooLarge", "credential_values", "error_result", "text_result"]
 
 _TEXTUAL = frozenset(
     {
@@ -45,6 +45,24 @@ _TEXTUAL = frozenset(
 
 
 _MCP_CONTENT = MCP_CONTENT_TYPE.encode()
+
+
+_HINTS = {
+    401: " (authentication failed: the route rejected the credentials sent with the MCP request, or there were none)",
+    403: " (permission denied)",
+}
+
+
+def credential_values(forwarded: tuple[tuple[bytes, bytes], ...]) -> tuple[str, ...]:
+    """The secret parts of forwarded ``Authorization`` and ``Cookie`` headers, longest first."""
+    found: set[str] = set()
+    for name, raw in forwarded:
+        value = raw.decode("latin-1")
+        if name == b"authorization":
+            found.update({value, value.partition(" ")[2]})
+        elif name == b"cookie":
+            found.update(part.partition("=")[2] for part in value.split(";"))
+    return tuple(sorted((v.strip() for v in found if len(v.strip()) >= 6), key=len, reverse=True))
 
 
 class ResultTooLarge(Exception):
@@ -102,8 +120,11 @@ class _EventParser:
 class ResponseCollector:
     """Collects one sub-response; see the module docstring."""
 
-    def __init__(self, *, uri: str, structured: bool, max_text: int, max_binary: int) -> None:
+    def __init__(
+        self, *, uri: str, structured: bool, max_text: int, max_binary: int, secrets: tuple[str, ...] = ()
+    ) -> None:
         self._uri = uri
+        self._secrets = secrets  # credentials forwarded to the route: never echoed in error texts
         self._structured = structured
         self._max_text = max_text
         self._max_binary = max_binary
@@ -258,5 +279,8 @@ class ResponseCollector:
                 detail = (
                     orjson.dumps(value["detail"]).decode() if not isinstance(value["detail"], str) else value["detail"]
                 )
-        head = f"HTTP {self.status} {_reason(self.status)}".strip()
-        return error_result(f"{head}: {detail}" if detail else head)
+        head = f"HTTP {self.status} {_reason(self.status)}".strip() + _HINTS.get(self.status, "")
+        text = f"{head}: {detail}" if detail else head
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return error_result(text)

@@ -26,7 +26,7 @@ from .catalog import ArgumentError, ToolSpec
 from .context import CONTEXT_KEY, LiveContext
 from .dispatch import AppMisbehaved, Disconnect, SubResponseHead, run_subrequest
 from .interaction import Abort, HandshakeChannel, ModernChannel
-from .results import ResponseCollector, ResultTooLarge, error_result
+from .results import ResponseCollector, ResultTooLarge, credential_values, error_result
 
 __all__ = ["CallLimits", "CallRegistry", "Invocation", "Outbox", "run_tool"]
 
@@ -51,6 +51,7 @@ class CallLimits:
     timeout: float | None
     max_text: int
     max_binary: int
+    max_concurrent: int | None = None
 
 
 @dataclass(slots=True)
@@ -74,6 +75,7 @@ class CallRegistry:
     """
 
     _calls: dict[tuple[str, Any], _Handle] = field(default_factory=dict)
+    active: int = 0  # calls running in this process (the concurrency limit counts these)
 
     def cancel(self, key: str, request_id: Any) -> bool:
         handle = self._calls.get((key, request_id))
@@ -156,6 +158,12 @@ async def run_tool(
 ) -> dict[str, Any] | None:
     """The ``CallToolResult`` for one call (or an ``input_required`` result in 2026-07-28), None
     when the call was cancelled (send nothing), or ProtocolError (e.g. a missing capability)."""
+    if limits.max_concurrent is not None and registry.active >= limits.max_concurrent:
+        # A clear refusal, not a queue: the client (or its model) can retry later.
+        return error_result(
+            f"The server is busy: {registry.active} tool calls are running (limit {limits.max_concurrent}). "
+            "Try again shortly."
+        )
     try:
         sub = spec.build_request(arguments, inv.forwarded)
     except ArgumentError as exc:
@@ -165,6 +173,7 @@ async def run_tool(
         structured=spec.has_output_schema,
         max_text=limits.max_text,
         max_binary=limits.max_binary,
+        secrets=credential_values(inv.forwarded) if inv.forwarded else (),
     )
     progress = _Progress(inv.outbox, inv.token)
 
@@ -188,6 +197,7 @@ async def run_tool(
         handle.cancel()
 
     registry._calls[inv.key] = handle
+    registry.active += 1
     run = _Run(inv.app, inv.parent, sub, on_head, on_body, handle, {CONTEXT_KEY: inv.context})
     try:
         interval = limits.keepalive_interval
@@ -195,6 +205,7 @@ async def run_tool(
         async with watching(watch, min(interval, WATCH_AFTER)) as wake:
             outcome = await _guarded(run, limits.timeout, spec.name, inv.channel)
     finally:
+        registry.active -= 1
         if registry._calls.get(inv.key) is handle:
             del registry._calls[inv.key]
     if handle.cancelled:

@@ -306,3 +306,26 @@ async def test_no_call_is_left_in_flight_after_a_disconnect(era: str) -> None:
     # the exchange returned: route cancelled, watcher awaited, registry cleaned
     assert gates.cancelled.is_set()
     assert len(mcp_of(ex.app).server.registry) == 0
+
+
+async def test_calls_beyond_the_concurrency_limit_are_refused_at_once() -> None:
+    gates = Gates()
+    app = build_app(gates, max_concurrent_calls=1)
+    body, _ = call_body("stream_plain", "handshake")
+    ex = Exchange(app, body)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            busy = (
+                await Exchange(app, request("tools/call", {"name": "get_thing", "arguments": {"thing_id": 1}})).run()
+            ).result()
+            assert busy["isError"] is True
+            assert "busy" in busy["content"][0]["text"]
+            for gate in gates.release:
+                gate.set()
+    assert ex.reply.events()[-1]["result"]["content"][0]["text"] == "t0 t1 t2 "
+    after = (
+        await Exchange(app, request("tools/call", {"name": "get_thing", "arguments": {"thing_id": 1}})).run()
+    ).result()
+    assert "isError" not in after

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
+from fastapi import Header, HTTPException
 
 from tests.apps import PNG, build_app
 from tests.support import BASE_HEADERS, call_modern, post, request
@@ -166,3 +167,20 @@ async def test_misbehaving_routes_still_get_exactly_one_answer(tool: str, fragme
     result = reply.result()
     assert result["isError"] is True
     assert fragment in result["content"][0]["text"]
+
+
+async def test_a_401_says_authentication_failed_and_never_echoes_the_token() -> None:
+    app = build_app()
+
+    @app.get("/echo-auth", operation_id="echo_auth")
+    async def echo_auth(authorization: str | None = Header(None)) -> None:
+        raise HTTPException(401, f"token {authorization} is not valid")
+
+    result = await call(
+        app, "echo_auth", {}, {"authorization": "Bearer s3cr3t-token-value", "cookie": "sid=cookie-secret-1"}
+    )
+    text = result["content"][0]["text"]
+    assert result["isError"] is True
+    assert text.startswith("HTTP 401 Unauthorized (authentication failed")
+    assert "s3cr3t-token-value" not in text
+    assert "[redacted]" in text
