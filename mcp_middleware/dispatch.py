@@ -13,8 +13,9 @@ caller says the real client went away; and the body is never buffered here.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import anyio
 from starlette.types import ASGIApp, Message, Scope
@@ -53,18 +54,31 @@ class AppMisbehaved(Exception):
     """The app broke the ASGI contract (returned without a response, sent out of order)."""
 
 
-@dataclass(slots=True)
 class Disconnect:
-    """Set by the caller when the real client went away or the call was cancelled.
+    """Set when the real client went away, the call was cancelled, or the response is complete.
 
     The child ``receive`` then answers ``http.disconnect`` so a streaming response stops itself;
-    the caller is expected to cancel the app's scope as well for routes that never listen.
+    the caller is expected to cancel the app's scope as well for routes that never listen. The
+    event behind it is made only if someone has to wait (most routes never call ``receive`` twice).
     """
 
-    event: anyio.Event = field(default_factory=anyio.Event)
+    __slots__ = ("_event", "is_set")
+
+    def __init__(self) -> None:
+        self.is_set = False
+        self._event: anyio.Event | None = None
 
     def set(self) -> None:
-        self.event.set()
+        self.is_set = True
+        if self._event is not None:
+            self._event.set()
+
+    async def wait(self) -> None:
+        if self.is_set:
+            return
+        if self._event is None:
+            self._event = anyio.Event()
+        await self._event.wait()
 
 
 OnHead = Callable[[SubResponseHead], Awaitable[None]]
@@ -72,8 +86,6 @@ OnBody = Callable[[bytes, bool], Awaitable[None]]
 
 
 def _child_scope(parent: Scope, sub: SubRequest) -> Scope:
-    from urllib.parse import unquote
-
     root_path: str = parent.get("root_path", "")
     full = root_path + sub.path
     scope: dict[str, Any] = {
@@ -84,7 +96,7 @@ def _child_scope(parent: Scope, sub: SubRequest) -> Scope:
         "http_version": parent.get("http_version", "1.1"),
         "method": sub.method,
         "scheme": parent.get("scheme", "http"),
-        "path": unquote(full),
+        "path": unquote(full) if "%" in full else full,
         "raw_path": full.encode("ascii"),
         "root_path": root_path,
         "query_string": sub.query_string,
@@ -119,19 +131,18 @@ async def run_subrequest(
         scope["extensions"].update(extensions)
     body_sent = False
     started = False
-    complete = anyio.Event()
+    complete = False
 
     async def receive() -> Message:
         nonlocal body_sent
         if not body_sent:
             body_sent = True
             return {"type": "http.request", "body": sub.body, "more_body": False}
-        if not complete.is_set() and not disconnect.event.is_set():
-            await _wait_either(complete, disconnect.event)
+        await disconnect.wait()  # set when the response completes, or the call is cancelled
         return {"type": "http.disconnect"}
 
     async def send(message: Message) -> None:
-        nonlocal started
+        nonlocal started, complete
         kind = message["type"]
         if kind == "http.response.start":
             if started:
@@ -141,19 +152,21 @@ async def run_subrequest(
         elif kind == "http.response.body":
             if not started:
                 raise AppMisbehaved("http.response.body sent before http.response.start")
-            if complete.is_set():
+            if complete:
                 return  # late writes after the response ended are dropped, as servers do
             more = bool(message.get("more_body", False))
             if not more:
-                complete.set()
+                complete = True
+                disconnect.set()
             await on_body(bytes(message.get("body", b"")), more)
         # other message types (trailers, pathsend, zerocopy) are not enabled in the child scope
 
     await app(scope, receive, send)
     if not started:
         raise AppMisbehaved("the app returned without sending a response")
-    if not complete.is_set():
-        complete.set()
+    if not complete:
+        complete = True
+        disconnect.set()
         await on_body(b"", False)
 
 
@@ -161,14 +174,3 @@ def _header_tuple(raw: Iterable[tuple[bytes, bytes]] | None) -> tuple[tuple[byte
     if not raw:
         return ()
     return tuple((bytes(k).lower(), bytes(v)) for k, v in raw)
-
-
-async def _wait_either(first: anyio.Event, second: anyio.Event) -> None:
-    async with anyio.create_task_group() as tg:
-
-        async def _wait(event: anyio.Event) -> None:
-            await event.wait()
-            tg.cancel_scope.cancel()
-
-        tg.start_soon(_wait, first)
-        tg.start_soon(_wait, second)

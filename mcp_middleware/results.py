@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import codecs
+import contextlib
 from http import HTTPStatus
 from typing import Any
 
@@ -132,6 +133,8 @@ class ResponseCollector:
         self._mime = ""
         self._kind = "text"
         self._decoder: codecs.IncrementalDecoder | None = None
+        self._textual = True
+        self._charset = "utf-8"
         self._events: _EventParser | None = None
         self._parts: list[str] = []
         self._chunks: list[bytes] = []
@@ -155,11 +158,10 @@ class ResponseCollector:
             if key.lower() == b"charset" and value:
                 charset = value.strip(b'"').decode("latin-1")
         self._kind = self._classify(mime)
-        if self._kind in ("text", "json", "events", "mcp"):
-            try:
-                self._decoder = codecs.getincrementaldecoder(charset)(errors="replace")
-            except LookupError:
-                self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._textual = self._kind in ("text", "json", "events", "mcp")
+        if charset != "utf-8":
+            with contextlib.suppress(LookupError):  # an unknown charset is read as UTF-8
+                self._charset = codecs.lookup(charset).name
         if self._kind == "events":
             self._events = _EventParser()
 
@@ -181,13 +183,18 @@ class ResponseCollector:
 
     def feed(self, chunk: bytes, more: bool) -> list[str]:
         """Store ``chunk``; return the pieces of text it completes (for progress messages)."""
-        if self._decoder is None:
+        if not self._textual:
             self._size += len(chunk)
             if self._size > self._max_binary:
                 raise ResultTooLarge(f"the response exceeded the {self._max_binary}-byte limit")
             self._chunks.append(chunk)
             return []
-        text = self._decoder.decode(chunk, final=not more)
+        if self._decoder is None and not more:  # the usual one-piece body: no incremental decoder
+            text = chunk.decode(self._charset, errors="replace")
+        else:
+            if self._decoder is None:
+                self._decoder = codecs.getincrementaldecoder(self._charset)(errors="replace")
+            text = self._decoder.decode(chunk, final=not more)
         if self._events is not None:
             pieces = self._events.feed(text)
             if not more:
@@ -220,7 +227,7 @@ class ResponseCollector:
             return self._mcp_content()
         if self.status >= 400:
             return self._error()
-        if self._decoder is None:
+        if not self._textual:
             return {"content": [self._binary_block()]}
         text = self.text()
         result: dict[str, Any] = {"content": [{"type": "text", "text": text}]}
@@ -269,7 +276,7 @@ class ResponseCollector:
         return {"type": "resource", "resource": {"uri": self._uri, "mimeType": self._mime, "blob": data}}
 
     def _error(self) -> dict[str, Any]:
-        detail = self.text() if self._decoder is not None else f"<{self._size} bytes of {self._mime}>"
+        detail = self.text() if self._textual else f"<{self._size} bytes of {self._mime}>"
         if self._kind == "json":
             try:
                 value = orjson.loads(detail)

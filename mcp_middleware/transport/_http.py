@@ -9,6 +9,7 @@ event. After the client is gone nothing more is written.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -139,6 +140,44 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) ->
             return b"".join(parts)
 
 
+class _WriteLock:
+    """Serialises writes of one response (the call and its keep-alive watcher may both write).
+
+    Uncontended, entering costs an attribute check: no event, no checkpoint. Contended, writers
+    queue on events and ownership passes in order.
+    """
+
+    __slots__ = ("_busy", "_waiting")
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._waiting: deque[anyio.Event] = deque()
+
+    async def __aenter__(self) -> None:
+        if not self._busy:
+            self._busy = True
+            return
+        turn = anyio.Event()
+        self._waiting.append(turn)
+        try:
+            await turn.wait()
+        except BaseException:
+            if turn.is_set():
+                self._release()  # handed over just as we were cancelled: pass it on
+            else:
+                self._waiting.remove(turn)
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        if self._waiting:
+            self._waiting.popleft().set()  # ownership passes on; _busy stays True
+        else:
+            self._busy = False
+
+
 class Responder:
     """Writes the one answer to a POST: JSON, 202, or an SSE stream begun on the first event."""
 
@@ -147,7 +186,7 @@ class Responder:
     def __init__(self, send: Send) -> None:
         self._send = send
         self.headers: list[tuple[bytes, bytes]] = []  # extra response headers (e.g. a session id)
-        self._lock = anyio.Lock(fast_acquire=True)
+        self._lock = _WriteLock()
         self.started = False
         self.streaming = False
         self.closed = False

@@ -329,3 +329,36 @@ async def test_calls_beyond_the_concurrency_limit_are_refused_at_once() -> None:
         await Exchange(app, request("tools/call", {"name": "get_thing", "arguments": {"thing_id": 1}})).run()
     ).result()
     assert "isError" not in after
+
+
+async def test_the_write_lock_serialises_and_survives_cancellation() -> None:
+    from mcp_middleware.transport._http import _WriteLock
+
+    lock = _WriteLock()
+    order: list[str] = []
+    entered = anyio.Event()
+    release = anyio.Event()
+
+    async def holder() -> None:
+        async with lock:
+            entered.set()
+            await release.wait()
+            order.append("holder")
+
+    async def waiter(name: str) -> None:
+        async with lock:
+            order.append(name)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(holder)
+        await entered.wait()
+        with anyio.CancelScope() as cancelled:
+            cancelled.cancel()
+            await waiter("cancelled")  # never gets the lock, leaves the queue cleanly
+        tg.start_soon(waiter, "second")
+        await anyio.wait_all_tasks_blocked()
+        release.set()
+    assert order == ["holder", "second"]
+    async with lock:  # free again
+        order.append("third")
+    assert order[-1] == "third"
