@@ -77,6 +77,7 @@ class Server:
         self.features = Features()
         self._app_ref: Any = None
         self._seen_routes: object = None
+        self.reply_cache: dict[tuple[str, str, str], bytes] = {}
         self.listeners = Listeners()
         self._info: dict[str, str] | None = None
         self._instructions: str | None = settings.instructions
@@ -177,6 +178,7 @@ class Server:
         return len(getattr(self._app_ref, "routes", ()) or ())
 
     def _rebuild(self) -> None:
+        self.reply_cache.clear()
         if hasattr(self._app_ref, "openapi_schema"):
             self._app_ref.openapi_schema = None  # FastAPI caches the document
         self._seen_routes = self._routes_version()

@@ -23,6 +23,7 @@ from ..context import ClientRequestError
 from ..handlers import Call, Server
 from ..jsonrpc import (
     ProtocolError,
+    Request,
     dumps,
     encode_error,
     encode_notification,
@@ -305,13 +306,41 @@ def caller_key(headers: Mapping[str, str]) -> str:
 Decorate = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
-async def serve_request(server: Server, call: Call, responder: Responder, decorate: Decorate) -> None:
+# List results depend only on the app's routes (and the revision, era and cache scope): they are
+# serialised once and spliced into each reply until the routes change (Server.refresh).
+_LISTS = frozenset({"tools/list", "prompts/list", "resources/list", "resources/templates/list"})
+
+
+def _plain_list(req: Request) -> bool:
+    params = req.params
+    return req.method in _LISTS and (not params or (params.keys() <= {"_meta"} and isinstance(params["_meta"], dict)))
+
+
+def _splice(request_id: Any, result: bytes) -> bytes:
+    return b'{"jsonrpc":"2.0","id":' + dumps(request_id) + b',"result":' + result + b"}"
+
+
+async def serve_request(
+    server: Server, call: Call, responder: Responder, decorate: Decorate, variant: str = ""
+) -> None:
     """Run one request through the handlers and write its one answer (result or error)."""
     req = call.request
+    key = (req.method, call.version, variant) if _plain_list(req) else None
+    if key is not None:
+        server.refresh()
+        cached = server.reply_cache.get(key)
+        if cached is not None:
+            await responder.finish(_splice(req.id, cached))
+            return
     try:
         result = await server.handle(call)
         if result is None:  # cancelled: the spec says send nothing for it
             await responder.finish(None)
+            return
+        if key is not None:
+            encoded = dumps(result_message(req.id, req.method, call.version, decorate(req.method, result))["result"])
+            server.reply_cache[key] = encoded
+            await responder.finish(_splice(req.id, encoded))
             return
         payload = encode_reply(call, decorate(req.method, result), decorate)
     except ProtocolError as exc:

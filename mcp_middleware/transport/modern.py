@@ -157,4 +157,5 @@ async def serve(
     )
     # The tool list does not depend on the caller today, so it is "public"; results of a call
     # that carried credentials are marked private (caching.mdx: private when auth may matter).
-    await serve_request(server, call, responder, _decorator(server, "authorization" in headers))
+    private = "authorization" in headers
+    await serve_request(server, call, responder, _decorator(server, private), "private" if private else "public")

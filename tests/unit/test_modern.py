@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.apps import build_app
+from tests.apps import build_app, mcp_of
 from tests.support import MODERN, call_modern, meta, modern_headers, modern_request, post, request
 
 pytestmark = pytest.mark.anyio
@@ -210,3 +210,15 @@ async def test_cache_scope_is_private_with_credentials() -> None:
     headers = {**modern_headers("tools/list"), "authorization": "Bearer x"}
     result = (await post(build_app(), modern_request("tools/list"), headers)).result()
     assert result["cacheScope"] == "private"
+
+
+async def test_list_results_are_serialised_once_and_spliced() -> None:
+    app = build_app()
+    first = await call_modern(app, "tools/list")
+    server = mcp_of(app).server
+    assert ("tools/list", MODERN, "public") in server.reply_cache
+    second = await post(app, modern_request("tools/list", id="again"), modern_headers("tools/list"))
+    assert second.json()["id"] == "again"
+    assert second.json()["result"] == first.json()["result"]
+    with_cursor = await post(app, modern_request("tools/list", {"cursor": "x"}), modern_headers("tools/list"))
+    assert with_cursor.json()["error"]["code"] == -32602  # not served from the cache
