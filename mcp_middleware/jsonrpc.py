@@ -22,6 +22,7 @@ from mcp_types.jsonrpc import ErrorData, JSONRPCError
 from mcp_types.methods import serialize_server_result
 
 __all__ = [
+    "Built",
     "ClientReply",
     "Notification",
     "ProtocolError",
@@ -132,8 +133,16 @@ def dumps(obj: Any) -> bytes:
     return orjson.dumps(obj)
 
 
+class Built(dict[str, Any]):
+    """A result this package assembled itself from fixed shapes (text, image, blob, isError,
+    a JSON object as ``structuredContent``): already in wire form for every revision, so it skips
+    the SDK's validation round trip (tests/unit/test_jsonrpc.py holds that equivalence)."""
+
+
 def result_message(request_id: RequestId, method: str, version: str, result: Mapping[str, Any]) -> dict[str, Any]:
     """Validate ``result`` against ``version``'s wire type for ``method`` and wrap it in a response."""
+    if isinstance(result, Built):
+        return {"jsonrpc": "2.0", "id": request_id, "result": result}
     return {"jsonrpc": "2.0", "id": request_id, "result": serialize_server_result(method, version, result)}
 
 

@@ -28,6 +28,7 @@ import orjson
 
 from .content import MCP_CONTENT_TYPE
 from .dispatch import SubResponseHead
+from .jsonrpc import Built
 
 __all__ = ["ResponseCollector", "ResultTooLarge", "credential_values", "error_result", "text_result"]
 
@@ -71,7 +72,7 @@ class ResultTooLarge(Exception):
 
 
 def text_result(text: str, *, is_error: bool = False) -> dict[str, Any]:
-    result: dict[str, Any] = {"content": [{"type": "text", "text": text}]}
+    result = Built(content=[{"type": "text", "text": text}])
     if is_error:
         result["isError"] = True
     return result
@@ -228,9 +229,9 @@ class ResponseCollector:
         if self.status >= 400:
             return self._error()
         if not self._textual:
-            return {"content": [self._binary_block()]}
+            return Built(content=[self._binary_block()])
         text = self.text()
-        result: dict[str, Any] = {"content": [{"type": "text", "text": text}]}
+        result = Built(content=[{"type": "text", "text": text}])
         if self._kind == "json" and self._structured and not self._dropped:
             try:
                 value = orjson.loads(text)

@@ -93,7 +93,7 @@ class _Progress:
     outbox: Outbox
     token: str | int | None
     count: int = 0
-    last: float = field(default_factory=anyio.current_time)
+    last: float | None = None  # when something was last written; set by the watcher if nothing was
     streaming: bool = False
 
     async def chunk(self, text: str) -> None:
@@ -122,6 +122,8 @@ async def _watch(
     receive: Callable[[], Awaitable[Message]], progress: _Progress, interval: float, gone: Callable[[], None]
 ) -> None:
     """Until cancelled: report the client going away; keep a silent stream alive."""
+    if progress.last is None:
+        progress.last = anyio.current_time()
     while True:
         wait = max(progress.last + interval - anyio.current_time(), 0.0) if math.isfinite(interval) else math.inf
         with anyio.move_on_after(wait):

@@ -1,0 +1,63 @@
+"""The one serializer: built results skip validation only where validation would change nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from mcp_types.methods import serialize_server_result
+
+from mcp_middleware.dispatch import SubResponseHead
+from mcp_middleware.jsonrpc import Built, ProtocolError, encode_error, error_status, result_message
+from mcp_middleware.results import ResponseCollector, error_result
+from tests.apps import PNG
+
+VERSIONS = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"]
+
+
+def collected(mime: bytes, body: bytes, status: int = 200, structured: bool = True) -> dict[str, Any]:
+    collector = ResponseCollector(uri="http://app/x", structured=structured, max_text=50, max_binary=10_000)
+    collector.head(SubResponseHead(status, ((b"content-type", mime),)))
+    collector.feed(body, False)
+    return collector.result()
+
+
+BUILT = [
+    collected(b"application/json", b'{"id":1,"name":"x","nested":{"a":[1,2,null]}}'),
+    collected(b"application/json", b"[1,2,3]"),
+    collected(b"text/plain; charset=latin-1", "caf\xe9".encode("latin-1")),
+    collected(b"text/plain", b"x" * 80),  # truncated
+    collected(b"image/png", PNG),
+    collected(b"audio/wav", b"RIFF...."),
+    collected(b"application/pdf", b"%PDF"),
+    collected(b"application/json", b'{"detail":"nope"}', status=404),
+    collected(b"text/plain", b"", status=204),
+    error_result("failed"),
+]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("result", BUILT)
+def test_built_results_are_already_in_wire_form(result: dict[str, Any], version: str) -> None:
+    assert isinstance(result, Built)
+    wire = dict(result)
+    if version == "2026-07-28":
+        wire["resultType"] = "complete"
+    assert serialize_server_result("tools/call", version, wire) == wire
+    assert result_message(1, "tools/call", version, result)["result"] is result
+
+
+def test_other_results_are_validated_and_shaped() -> None:
+    with pytest.raises(ValueError, match="content"):
+        result_message(1, "tools/call", "2025-06-18", {"content": "not a list"})
+
+
+def test_error_status_by_era() -> None:
+    assert error_status(-32601, "modern") == 404
+    assert error_status(-32601, "handshake") == 200
+    assert error_status(-32700, "handshake") == 400
+    assert error_status(-32603, "modern") == 200
+    assert (
+        encode_error(ProtocolError(-32600, "bad"))
+        == b'{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"bad"}}'
+    )
