@@ -54,16 +54,24 @@ class CallLimits:
     max_concurrent: int | None = None
 
 
-@dataclass(slots=True)
 class _Handle:
-    scope: anyio.CancelScope
-    disconnect: Disconnect
-    cancelled: bool = False
+    """How to stop one running call: whichever guard is active around the route is triggered."""
+
+    __slots__ = ("_guard", "_scope", "cancelled", "disconnect")
+
+    def __init__(self) -> None:
+        self.disconnect = Disconnect()
+        self.cancelled = False
+        self._scope: anyio.CancelScope | None = None  # the portable guard (any anyio backend)
+        self._guard: asyncio.Timeout | None = None  # the asyncio guard, while inside it
 
     def cancel(self) -> None:
         self.cancelled = True
         self.disconnect.set()
-        self.scope.cancel()
+        if self._scope is not None:
+            self._scope.cancel()
+        if self._guard is not None:
+            self._guard.reschedule(asyncio.get_running_loop().time())  # expires at once
 
 
 @dataclass(slots=True)
@@ -191,7 +199,7 @@ async def run_tool(
             if collector.streamable and (more or progress.streaming):
                 await progress.chunk(piece)
 
-    handle = _Handle(anyio.CancelScope(), Disconnect())
+    handle = _Handle()
     outcome: dict[str, Any] | None = None
 
     def gone() -> None:
@@ -201,11 +209,20 @@ async def run_tool(
     registry._calls[inv.key] = handle
     registry.active += 1
     run = _Run(inv.app, inv.parent, sub, on_head, on_body, handle, {CONTEXT_KEY: inv.context})
+    interval = limits.keepalive_interval
+    watch = partial(_watch, inv.receive, progress, interval, gone)
+    loop = _fast_loop()
     try:
-        interval = limits.keepalive_interval
-        watch = partial(_watch, inv.receive, progress, interval, gone)
-        async with watching(watch, min(interval, WATCH_AFTER)) as wake:
-            outcome = await _guarded(run, limits.timeout, spec.name, inv.channel)
+        if loop is not None:
+            watcher = _Watcher(loop, watch, min(interval, WATCH_AFTER))
+            wake = watcher.wake
+            try:
+                outcome = await _guarded_fast(run, limits.timeout, spec.name, loop)
+            finally:
+                await watcher.close()
+        else:
+            async with watching(watch, min(interval, WATCH_AFTER)) as wake:
+                outcome = await _guarded(run, limits.timeout, spec.name, inv.channel)
     finally:
         registry.active -= 1
         if registry._calls.get(inv.key) is handle:
@@ -231,8 +248,47 @@ def _interim(channel: HandshakeChannel | ModernChannel) -> dict[str, Any] | None
 
 # A call still running after this long gets its watcher even if it has not streamed yet.
 WATCH_AFTER = 0.25
-# Tests flip this to run the portable (any anyio backend) watcher on asyncio too.
+# Tests flip this to run the portable (any anyio backend) guard and watcher on asyncio too.
 PORTABLE_WATCHER = False
+
+
+def _fast_loop() -> asyncio.AbstractEventLoop | None:
+    """The running asyncio loop, for the asyncio-native fast path; None means the anyio path."""
+    if PORTABLE_WATCHER:
+        return None
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+class _Watcher:
+    """The asyncio fast path of :class:`watching`: a timer, and a task only if the call needs one.
+
+    The task is always cancelled and awaited in :meth:`close`, so it never outlives the call.
+    """
+
+    __slots__ = ("_factory", "_loop", "_task", "_timer")
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, factory: Callable[[], Coroutine[Any, Any, None]], delay: float
+    ) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = loop
+        self._factory = factory
+        self._task: asyncio.Task[None] | None = None
+        self._timer = loop.call_later(delay, self.wake)
+
+    def wake(self) -> None:
+        if self._task is None and self._loop is not None:
+            self._task = self._loop.create_task(self._factory())
+
+    async def close(self) -> None:
+        self._timer.cancel()
+        task, self._loop = self._task, None
+        if task is not None:
+            task.cancel()
+            with anyio.CancelScope(shield=True):
+                await asyncio.gather(task, return_exceptions=True)
 
 
 class watching:
@@ -304,11 +360,18 @@ class _Run:
 async def _guarded(
     run: _Run, limit: float | None, name: str, channel: HandshakeChannel | ModernChannel
 ) -> dict[str, Any] | None:
-    """Run the route; map what can go wrong to an error result (None = ran to completion)."""
+    """Run the route; map what can go wrong to an error result (None = ran to completion).
+
+    The portable path (any anyio backend): an anyio cancel scope, and ``move_on_after`` for the
+    optional time limit, so a ``TimeoutError`` the route raises itself is not mistaken for ours.
+    """
     handle = run.handle
-    with handle.scope:
+    handle._scope = anyio.CancelScope()
+    if handle.cancelled:
+        handle._scope.cancel()
+    with handle._scope:
         try:
-            with anyio.fail_after(limit) if limit is not None else _nothing():
+            with anyio.move_on_after(math.inf if limit is None else limit) as timer:
                 await run_subrequest(
                     run.app,
                     run.parent,
@@ -318,31 +381,76 @@ async def _guarded(
                     disconnect=handle.disconnect,
                     extensions=run.extensions,
                 )
+            if timer.cancelled_caught:
+                handle.disconnect.set()
+                return error_result(f"Tool {name!r} timed out after {limit:g} s and was cancelled.")
             return None
-        except TimeoutError:
-            handle.disconnect.set()
-            return error_result(f"Tool {name!r} timed out after {limit:g} s and was cancelled.")
-        except ResultTooLarge as exc:
-            handle.disconnect.set()
-            return error_result(f"Tool {name!r} failed: {exc}.")
-        except AppMisbehaved as exc:
-            logger.error("route for tool %s broke the ASGI contract: %s", name, exc)
-            return error_result(f"Tool {name!r} failed: the route did not produce a valid HTTP response.")
         except Abort:
             return None  # the channel knows why (input needed, or a protocol error)
-        except Exception as exc:
-            logger.exception("route for tool %s raised", name)
-            return error_result(f"Tool {name!r} failed: the route raised {type(exc).__name__}.")
         except BaseExceptionGroup as group:
             if group.subgroup(Abort) is not None:
                 return None
+            if isinstance(group, ExceptionGroup):
+                return _route_failed(name, group)
             raise
+        except Exception as exc:
+            return _mapped(exc, name, handle)
     return None
 
 
-class _nothing:
-    def __enter__(self) -> None:
+async def _guarded_fast(
+    run: _Run, limit: float | None, name: str, loop: asyncio.AbstractEventLoop
+) -> dict[str, Any] | None:
+    """:func:`_guarded` on asyncio, with ``asyncio.timeout`` as the cancel scope: it costs a small
+    fraction of an anyio scope, and a cancellation (``_Handle.cancel``) is an immediate expiry."""
+    handle = run.handle
+    try:
+        async with asyncio.timeout(limit) as guard:
+            handle._guard = guard
+            if handle.cancelled:
+                guard.reschedule(loop.time())
+            try:
+                await run_subrequest(
+                    run.app,
+                    run.parent,
+                    run.sub,
+                    on_head=run.on_head,
+                    on_body=run.on_body,
+                    disconnect=handle.disconnect,
+                    extensions=run.extensions,
+                )
+            finally:
+                handle._guard = None
         return None
+    except TimeoutError:
+        if handle.cancelled:
+            return None
+        if not guard.expired():
+            return _route_failed(name, TimeoutError())  # the route's own TimeoutError
+        handle.disconnect.set()
+        return error_result(f"Tool {name!r} timed out after {limit:g} s and was cancelled.")
+    except Abort:
+        return None  # the channel knows why (input needed, or a protocol error)
+    except BaseExceptionGroup as group:
+        if group.subgroup(Abort) is not None:
+            return None
+        if isinstance(group, ExceptionGroup):
+            return _route_failed(name, group)
+        raise
+    except Exception as exc:
+        return _mapped(exc, name, handle)
 
-    def __exit__(self, *exc: object) -> None:
-        return None
+
+def _mapped(exc: Exception, name: str, handle: _Handle) -> dict[str, Any]:
+    if isinstance(exc, ResultTooLarge):
+        handle.disconnect.set()
+        return error_result(f"Tool {name!r} failed: {exc}.")
+    if isinstance(exc, AppMisbehaved):
+        logger.error("route for tool %s broke the ASGI contract: %s", name, exc)
+        return error_result(f"Tool {name!r} failed: the route did not produce a valid HTTP response.")
+    return _route_failed(name, exc)
+
+
+def _route_failed(name: str, exc: BaseException) -> dict[str, Any]:
+    logger.error("route for tool %s raised %s", name, type(exc).__name__, exc_info=exc)
+    return error_result(f"Tool {name!r} failed: the route raised {type(exc).__name__}.")

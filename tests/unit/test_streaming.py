@@ -362,3 +362,50 @@ async def test_the_write_lock_serialises_and_survives_cancellation() -> None:
     async with lock:  # free again
         order.append("third")
     assert order[-1] == "third"
+
+
+@pytest.fixture(params=["asyncio-native", "portable"])
+def guard_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both cancel guards: asyncio.timeout on asyncio, and the anyio scope used on other backends."""
+    monkeypatch.setattr(toolcall, "PORTABLE_WATCHER", request.param == "portable")
+    value: str = request.param
+    return value
+
+
+async def test_timeout_on_both_guard_paths(guard_path: str) -> None:
+    gates = Gates()
+    app = build_app(gates, call_timeout=0.05)
+    body, _ = call_body("slow", "handshake", token=None)
+    with anyio.fail_after(GUARD):
+        reply = await Exchange(app, body).run()
+    assert gates.cancelled.is_set()
+    assert "timed out after 0.05 s" in reply.result()["content"][0]["text"]
+
+
+async def test_cancellation_on_both_guard_paths(guard_path: str) -> None:
+    gates = Gates()
+    app = build_app(gates)
+    body, _ = call_body("slow", "handshake", id=31)
+    ex = Exchange(app, body)
+    cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 31}}
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            assert (await Exchange(app, cancel).run()).status == 202
+            await gates.cancelled.wait()
+            await ex.done.wait()
+    assert all(b'"result"' not in c for c in ex.reply.chunks)
+    assert len(mcp_of(app).server.registry) == 0
+
+
+async def test_a_route_raising_timeout_error_is_not_a_timeout(guard_path: str) -> None:
+    app = build_app(call_timeout=30)
+
+    @app.get("/own-timeout", operation_id="own_timeout")
+    async def own_timeout() -> None:
+        raise TimeoutError("upstream")
+
+    result = (await Exchange(app, request("tools/call", {"name": "own_timeout"})).run()).result()
+    assert result["isError"] is True
+    assert "raised TimeoutError" in result["content"][0]["text"]
