@@ -82,6 +82,8 @@ class Server:
         self._info: dict[str, str] | None = None
         self._instructions: str | None = settings.instructions
         self.registry = CallRegistry()
+        self.verdicts: dict[tuple[Any, ...], tuple[int, str] | None] = {}  # transport checks, by header values
+        self.forward_names = tuple(sorted(name.decode("latin-1") for name in settings.forward_headers))
         self.pending = PendingReplies()
         self.sealer = Sealer(settings.state_secret)
         self.sessions = Sessions(settings.state_secret) if settings.session_ids else None

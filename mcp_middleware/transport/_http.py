@@ -62,11 +62,29 @@ async def plain(send: Send, status: int, body: bytes = b"", headers: Iterable[tu
     await send({"type": "http.response.body", "body": body})
 
 
-def header_map(scope: Scope) -> dict[str, str]:
-    """Request headers by lower-case name (the first of repeated headers wins, as in Starlette)."""
-    out: dict[str, str] = {}
-    for key, value in reversed(scope["headers"]):
-        out[key.decode("latin-1").lower()] = value.decode("latin-1")
+class HeaderMap(dict[str, str]):
+    """Request headers by lower-case name; the first of repeated headers wins, as in Starlette.
+
+    ``repeated`` names the ``mcp-*`` headers that appeared more than once (a mismatch in 2026-07-28:
+    a proxy may have read the other copy). Built in one pass over the raw headers.
+    """
+
+    __slots__ = ("repeated",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.repeated: set[str] = set()
+
+
+def header_map(scope: Scope) -> HeaderMap:
+    out = HeaderMap()
+    for key, value in scope["headers"]:
+        name = key.decode("latin-1").lower()
+        if name in out:
+            if name.startswith("mcp-"):
+                out.repeated.add(name)
+            continue
+        out[name] = value.decode("latin-1")
     return out
 
 
@@ -103,8 +121,35 @@ def _accepts(accept: str, wanted: str) -> bool:
     return False
 
 
-def check_request(scope: Scope, headers: Mapping[str, str], settings: Settings) -> tuple[int, str] | None:
-    """Transport-level checks in the order the spec implies; returns (status, message) to refuse."""
+Verdicts = dict[tuple[Any, ...], tuple[int, str] | None]
+
+
+def check_request(
+    scope: Scope, headers: Mapping[str, str], settings: Settings, verdicts: Verdicts | None = None
+) -> tuple[int, str] | None:
+    """Transport-level checks in the order the spec implies; returns (status, message) to refuse.
+
+    The verdict depends only on a handful of header values (and the settings), and clients repeat
+    the same ones on every request: ``verdicts`` (one bounded table per middleware) remembers them.
+    """
+    if verdicts is None:
+        return _check_request(scope, headers, settings)
+    key = (
+        scope.get("server"),
+        headers.get("host"),
+        headers.get("origin"),
+        headers.get("accept"),
+        headers.get("content-type"),
+    )
+    if key in verdicts:
+        return verdicts[key]
+    if len(verdicts) > 1024:
+        verdicts.clear()
+    verdict = verdicts[key] = _check_request(scope, headers, settings)
+    return verdict
+
+
+def _check_request(scope: Scope, headers: Mapping[str, str], settings: Settings) -> tuple[int, str] | None:
     hosts = _hosts_for(scope, settings)
     host = headers.get("host")
     if hosts is not None and host is not None and _host_only(host) not in hosts:
@@ -294,8 +339,8 @@ class NullOutbox:
         return None
 
 
-def forwarded_headers(scope: Scope, names: frozenset[bytes]) -> tuple[tuple[bytes, bytes], ...]:
-    return tuple((k.lower(), v) for k, v in scope["headers"] if k.lower() in names)
+def forwarded_headers(headers: Mapping[str, str], names: tuple[str, ...]) -> tuple[tuple[bytes, bytes], ...]:
+    return tuple((name.encode("latin-1"), headers[name].encode("latin-1")) for name in names if name in headers)
 
 
 def caller_key(headers: Mapping[str, str]) -> str:

@@ -54,7 +54,7 @@ async def serve(server: Server, scope: Scope, receive: Receive, send: Send) -> N
         await plain(send, 405, _refusal(405, "Method Not Allowed: the MCP endpoint takes POST"), _ALLOW)
         return
     headers = header_map(scope)
-    refused = check_request(scope, headers, server.settings)
+    refused = check_request(scope, headers, server.settings, server.verdicts)
     if refused is not None:
         await plain(send, refused[0], _refusal(*refused))
         return

@@ -105,7 +105,7 @@ def _call(
         scope=scope,
         receive=receive,
         outbox=outbox,
-        forwarded=forwarded_headers(scope, server.settings.forward_headers),
+        forwarded=forwarded_headers(headers, server.forward_names),
         caller=caller_key(headers),
     )
 

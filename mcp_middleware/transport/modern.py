@@ -33,7 +33,7 @@ from ._http import Responder, StreamOutbox, caller_key, forwarded_headers, serve
 __all__ = ["serve"]
 
 _NAME_PARAM = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
-_ROUTING = frozenset({b"mcp-protocol-version", b"mcp-method", b"mcp-name"})
+_ROUTING = frozenset({"mcp-protocol-version", "mcp-method", "mcp-name"})
 _LOG_LEVELS = frozenset({"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"})
 LIST_TTL_MS = 60_000
 
@@ -62,14 +62,11 @@ def _check_envelope(req: Request) -> Mapping[str, Any]:
 
 
 def _check_headers(scope: Scope, headers: Mapping[str, str], req: Request, meta: Mapping[str, Any]) -> None:
-    seen: set[bytes] = set()
-    for key, _ in scope["headers"]:
-        name = key.lower()
-        if name in _ROUTING or name.startswith(b"mcp-param-"):
+    repeated = getattr(headers, "repeated", ())
+    for name in repeated:
+        if name in _ROUTING or name.startswith("mcp-param-"):
             # A repeated routing or Mcp-Param-* header: proxies may read the other copy.
-            if name in seen:
-                raise _mismatch(f"{name.decode()} appears more than once")
-            seen.add(name)
+            raise _mismatch(f"{name} appears more than once")
     version = headers.get("mcp-protocol-version")
     if version is None or version.strip() != meta[PROTOCOL_VERSION_META_KEY]:
         raise _mismatch("MCP-Protocol-Version does not match params._meta")
@@ -111,9 +108,8 @@ def _check_version(meta: Mapping[str, Any]) -> str:
 def _decorator(server: Server, private: bool) -> Any:
     def decorate(method: str, result: dict[str, Any]) -> dict[str, Any]:
         result.setdefault("resultType", "complete")
-        meta = dict(result.get("_meta") or {})
-        meta[SERVER_INFO_META_KEY] = server.info
-        result["_meta"] = meta
+        meta = result.get("_meta")
+        result["_meta"] = {**meta, SERVER_INFO_META_KEY: server.info} if meta else {SERVER_INFO_META_KEY: server.info}
         if method in CACHEABLE_METHODS and result["resultType"] == "complete":
             result.setdefault("ttlMs", LIST_TTL_MS)
             result.setdefault("cacheScope", "private" if private else "public")
@@ -152,7 +148,7 @@ async def serve(
         scope=scope,
         receive=receive,
         outbox=StreamOutbox(responder),
-        forwarded=forwarded_headers(scope, server.settings.forward_headers),
+        forwarded=forwarded_headers(headers, server.forward_names),
         caller=caller_key(headers),
     )
     # The tool list does not depend on the caller today, so it is "public"; results of a call
