@@ -24,7 +24,7 @@ Asking the client (elicitation, sampling, roots) works in both protocol eras:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -185,7 +185,26 @@ _INACTIVE = MCPContext()
 def mcp_context(request: HTTPConnection) -> MCPContext:
     """FastAPI dependency (``Depends(mcp_context)``), or call it with a Starlette request."""
     context = request.scope.get("extensions", {}).get(CONTEXT_KEY)
+    if isinstance(context, ContextHolder):
+        return context()
     return context if isinstance(context, MCPContext) else _INACTIVE
+
+
+class ContextHolder:
+    """Builds a call's live context (and its channel) the first time a route asks for it: most
+    routes never do, and then nothing is built."""
+
+    __slots__ = ("_factory", "channel", "context")
+
+    def __init__(self, factory: Callable[[], tuple[LiveContext, Any]]) -> None:
+        self._factory = factory
+        self.context: LiveContext | None = None
+        self.channel: Any = None
+
+    def __call__(self) -> LiveContext:
+        if self.context is None:
+            self.context, self.channel = self._factory()
+        return self.context
 
 
 class LiveContext(MCPContext):

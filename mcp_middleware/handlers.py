@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Scope
 
 from .catalog import Catalog, ToolFilter, catalog_from_app
 from .config import Settings
-from .context import LiveContext
+from .context import ContextHolder, LiveContext
 from .features import Features, not_found, prompt_messages, resource_contents
 from .interaction import HandshakeChannel, ModernChannel, PendingReplies
 from .jsonrpc import ProtocolError, Request
@@ -262,32 +262,34 @@ def invocation(server: Server, call: Call, params: Mapping[str, Any], target: st
     token = meta.get("progressToken")
     if token is not None and (isinstance(token, bool) or not isinstance(token, str | int)):
         raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: _meta.progressToken must be a string or an integer")
-    if call.era == "modern":
-        state = params.get("requestState")
-        unsealed = server.unseal(state, target) if isinstance(state, str) else None
-        channel: HandshakeChannel | ModernChannel = ModernChannel(
-            call.outbox,
-            meta.get(CLIENT_CAPABILITIES_META_KEY) or {},
-            params.get("inputResponses"),
-            server.list_changed,
+    unsealed: str | None = None
+    if call.era == "modern" and isinstance(state := params.get("requestState"), str):
+        unsealed = server.unseal(state, target)  # verified even if the route never looks at it
+
+    def build() -> tuple[LiveContext, HandshakeChannel | ModernChannel]:
+        channel: HandshakeChannel | ModernChannel
+        if call.era == "modern":
+            caps = meta.get(CLIENT_CAPABILITIES_META_KEY) or {}
+            channel = ModernChannel(call.outbox, caps, params.get("inputResponses"), server.list_changed)
+            level, info, state_value = meta.get(LOG_LEVEL_META_KEY), meta.get(CLIENT_INFO_META_KEY), unsealed
+        else:
+            channel = HandshakeChannel(
+                call.outbox, server.pending, call.version, server.list_changed, server.ask_timeout
+            )
+            caps, info, state_value = {}, None, None
+            level = server.log_levels.get(call.caller, DEFAULT_LOG_LEVEL)
+        context = LiveContext(
+            channel,
+            tool=target.partition(":")[2],
+            protocol_version=call.version,
+            progress_token=token,
+            client_capabilities=caps,
+            client_info=info,
+            log_level=level,
+            request_state=state_value,
         )
-        level = meta.get(LOG_LEVEL_META_KEY)
-        caps, info = meta.get(CLIENT_CAPABILITIES_META_KEY) or {}, meta.get(CLIENT_INFO_META_KEY)
-    else:
-        unsealed = None
-        channel = HandshakeChannel(call.outbox, server.pending, call.version, server.list_changed, server.ask_timeout)
-        level = server.log_levels.get(call.caller, DEFAULT_LOG_LEVEL)
-        caps, info = {}, None
-    context = LiveContext(
-        channel,
-        tool=target.partition(":")[2],
-        protocol_version=call.version,
-        progress_token=token,
-        client_capabilities=caps,
-        client_info=info,
-        log_level=level,
-        request_state=unsealed,
-    )
+        return context, channel
+
     return Invocation(
         server.app,
         call.scope,
@@ -296,8 +298,7 @@ def invocation(server: Server, call: Call, params: Mapping[str, Any], target: st
         call.forwarded,
         token,
         (call.caller, call.request.id),
-        context,
-        channel,
+        ContextHolder(build),
     )
 
 

@@ -23,7 +23,7 @@ import anyio.abc
 from starlette.types import ASGIApp, Message, Scope
 
 from .catalog import ArgumentError, ToolSpec
-from .context import CONTEXT_KEY, LiveContext
+from .context import CONTEXT_KEY, ContextHolder
 from .dispatch import AppMisbehaved, Disconnect, SubResponseHead, run_subrequest
 from .interaction import Abort, HandshakeChannel, ModernChannel
 from .results import ResponseCollector, ResultTooLarge, credential_values, error_result
@@ -154,8 +154,7 @@ class Invocation:
     forwarded: tuple[tuple[bytes, bytes], ...]
     token: str | int | None
     key: tuple[str, Any]
-    context: LiveContext
-    channel: HandshakeChannel | ModernChannel
+    context: ContextHolder  # builds the route's MCPContext (and its channel) on first use
 
 
 async def run_tool(
@@ -222,17 +221,17 @@ async def run_tool(
                 await watcher.close()
         else:
             async with watching(watch, min(interval, WATCH_AFTER)) as wake:
-                outcome = await _guarded(run, limits.timeout, spec.name, inv.channel)
+                outcome = await _guarded(run, limits.timeout, spec.name)
     finally:
         registry.active -= 1
         if registry._calls.get(inv.key) is handle:
             del registry._calls[inv.key]
     if handle.cancelled:
         return None
-    return outcome if outcome is not None else _interim(inv.channel) or finish(collector)
+    return outcome if outcome is not None else _interim(inv.context.channel) or finish(collector)
 
 
-def _interim(channel: HandshakeChannel | ModernChannel) -> dict[str, Any] | None:
+def _interim(channel: HandshakeChannel | ModernChannel | None) -> dict[str, Any] | None:
     """What an interrupted round answers instead of the route's response (2026-07-28)."""
     if not isinstance(channel, ModernChannel):
         return None
@@ -357,9 +356,7 @@ class _Run:
     extensions: dict[str, Any]
 
 
-async def _guarded(
-    run: _Run, limit: float | None, name: str, channel: HandshakeChannel | ModernChannel
-) -> dict[str, Any] | None:
+async def _guarded(run: _Run, limit: float | None, name: str) -> dict[str, Any] | None:
     """Run the route; map what can go wrong to an error result (None = ran to completion).
 
     The portable path (any anyio backend): an anyio cancel scope, and ``move_on_after`` for the
