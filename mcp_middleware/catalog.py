@@ -61,7 +61,7 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, quote_plus, urlencode
 
 import orjson
 
@@ -217,7 +217,7 @@ class ToolSpec:
         return SubRequest(
             method=self.method,
             path=path,
-            query_string=urlencode(query).encode("ascii") if query else b"",
+            query_string=_encode_query(query) if query else b"",
             headers=_all_headers(forwarded, headers, cookies, body),
             body=body[1],
         )
@@ -693,7 +693,10 @@ def _render_path(parts: tuple[str, ...], arguments: Mapping[str, Any]) -> str:
             # ASGI servers decode %2F before routing, so a slash would address another route
             # (``1/secret``); HTTP clients cannot send one in a path segment either.
             raise ArgumentError(f"argument {name!r} must not contain '/'")
-        out.append("%2E" if text == "." else "%2E%2E" if text == ".." else quote(text, safe=""))
+        if _UNRESERVED.fullmatch(text) and text not in (".", ".."):
+            out.append(text)
+        else:
+            out.append("%2E" if text == "." else "%2E%2E" if text == ".." else quote(text, safe=""))
         out.append(parts[index + 1])
     return "".join(out)
 
@@ -714,6 +717,17 @@ def _items(name: str, value: Any) -> list[str]:
     if isinstance(value, (list, tuple)):
         return [_scalar(name, item) for item in value if item is not None]
     return [_scalar(name, value)]
+
+
+_UNRESERVED: Final = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _encode_query(pairs: list[tuple[str, str]]) -> bytes:
+    """``urlencode(pairs)``, without its per-character work for the usual plain values."""
+    plain = _UNRESERVED.fullmatch
+    return "&".join(f"{k if plain(k) else quote_plus(k)}={v if plain(v) else quote_plus(v)}" for k, v in pairs).encode(
+        "ascii"
+    )
 
 
 def _add_query(query: list[tuple[str, str]], arg: _Arg, value: Any) -> None:

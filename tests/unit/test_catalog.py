@@ -15,6 +15,8 @@ import jsonschema  # type: ignore[import-untyped]  # no stubs in the test depend
 import orjson
 import pytest
 from fastapi import APIRouter, Body, Cookie, FastAPI, Form, Header, Query, UploadFile
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -777,3 +779,12 @@ def test_openapi_failure_logs_and_yields_no_tools(caplog: pytest.LogCaptureFixtu
     with caplog.at_level(logging.WARNING, logger="mcp_middleware.catalog"):
         assert catalog_from_app(Broken()).tools == ()
     assert "openapi() failed" in caplog.text
+
+
+@given(st.lists(st.tuples(st.text(), st.text()), max_size=5))
+def test_query_encoding_matches_urlencode(pairs: list[tuple[str, str]]) -> None:
+    from urllib.parse import urlencode
+
+    from mcp_middleware.catalog import _encode_query
+
+    assert _encode_query(pairs) == urlencode(pairs).encode("ascii")
