@@ -356,6 +356,18 @@ class _Run:
     extensions: dict[str, Any]
 
 
+async def _route(run: _Run) -> None:
+    await run_subrequest(
+        run.app,
+        run.parent,
+        run.sub,
+        on_head=run.on_head,
+        on_body=run.on_body,
+        disconnect=run.handle.disconnect,
+        extensions=run.extensions,
+    )
+
+
 async def _guarded(run: _Run, limit: float | None, name: str) -> dict[str, Any] | None:
     """Run the route; map what can go wrong to an error result (None = ran to completion).
 
@@ -369,29 +381,12 @@ async def _guarded(run: _Run, limit: float | None, name: str) -> dict[str, Any] 
     with handle._scope:
         try:
             with anyio.move_on_after(math.inf if limit is None else limit) as timer:
-                await run_subrequest(
-                    run.app,
-                    run.parent,
-                    run.sub,
-                    on_head=run.on_head,
-                    on_body=run.on_body,
-                    disconnect=handle.disconnect,
-                    extensions=run.extensions,
-                )
+                await _route(run)
             if timer.cancelled_caught:
-                handle.disconnect.set()
-                return error_result(f"Tool {name!r} timed out after {limit:g} s and was cancelled.")
+                return _timed_out(name, limit, handle)
             return None
-        except Abort:
-            return None  # the channel knows why (input needed, or a protocol error)
-        except BaseExceptionGroup as group:
-            if group.subgroup(Abort) is not None:
-                return None
-            if isinstance(group, ExceptionGroup):
-                return _route_failed(name, group)
-            raise
-        except Exception as exc:
-            return _mapped(exc, name, handle)
+        except BaseException as exc:
+            return _outcome_of(exc, name, handle)
     return None
 
 
@@ -407,45 +402,44 @@ async def _guarded_fast(
             if handle.cancelled:
                 guard.reschedule(loop.time())
             try:
-                await run_subrequest(
-                    run.app,
-                    run.parent,
-                    run.sub,
-                    on_head=run.on_head,
-                    on_body=run.on_body,
-                    disconnect=handle.disconnect,
-                    extensions=run.extensions,
-                )
+                await _route(run)
             finally:
                 handle._guard = None
         return None
-    except TimeoutError:
+    except TimeoutError as exc:
         if handle.cancelled:
             return None
-        if not guard.expired():
-            return _route_failed(name, TimeoutError())  # the route's own TimeoutError
-        handle.disconnect.set()
-        return error_result(f"Tool {name!r} timed out after {limit:g} s and was cancelled.")
-    except Abort:
+        if guard.expired():
+            return _timed_out(name, limit, handle)
+        return _outcome_of(exc, name, handle)  # the route's own TimeoutError
+    except BaseException as exc:
+        return _outcome_of(exc, name, handle)
+
+
+def _timed_out(name: str, limit: float | None, handle: _Handle) -> dict[str, Any]:
+    handle.disconnect.set()
+    return error_result(f"Tool {name!r} timed out after {limit:g} s and was cancelled.")
+
+
+def _outcome_of(exc: BaseException, name: str, handle: _Handle) -> dict[str, Any] | None:
+    """The one mapping of what a route's run can raise; cancellations and the like propagate."""
+    if isinstance(exc, Abort):
         return None  # the channel knows why (input needed, or a protocol error)
-    except BaseExceptionGroup as group:
-        if group.subgroup(Abort) is not None:
+    if isinstance(exc, BaseExceptionGroup):
+        if exc.subgroup(Abort) is not None:
             return None
-        if isinstance(group, ExceptionGroup):
-            return _route_failed(name, group)
-        raise
-    except Exception as exc:
-        return _mapped(exc, name, handle)
-
-
-def _mapped(exc: Exception, name: str, handle: _Handle) -> dict[str, Any]:
+        if isinstance(exc, ExceptionGroup):
+            return _route_failed(name, exc)
+        raise exc
     if isinstance(exc, ResultTooLarge):
         handle.disconnect.set()
         return error_result(f"Tool {name!r} failed: {exc}.")
     if isinstance(exc, AppMisbehaved):
         logger.error("route for tool %s broke the ASGI contract: %s", name, exc)
         return error_result(f"Tool {name!r} failed: the route did not produce a valid HTTP response.")
-    return _route_failed(name, exc)
+    if isinstance(exc, Exception):
+        return _route_failed(name, exc)
+    raise exc
 
 
 def _route_failed(name: str, exc: BaseException) -> dict[str, Any]:
