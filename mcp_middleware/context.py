@@ -110,6 +110,8 @@ class Channel(Protocol):
 
     async def list_changed(self, kind: str) -> None: ...
 
+    def resource_updated(self, uri: str) -> None: ...
+
 
 class MCPContext:
     """The MCP call a route is serving; this base class is the "no MCP call" context."""
@@ -176,6 +178,10 @@ class MCPContext:
         return None
 
     async def resources_changed(self) -> None:
+        return None
+
+    async def resource_updated(self, uri: str) -> None:
+        """Tell clients subscribed to ``uri`` that its contents changed (2026-07-28 listen streams)."""
         return None
 
 
@@ -271,3 +277,6 @@ class LiveContext(MCPContext):
 
     async def resources_changed(self) -> None:
         await self._channel.list_changed("resources")
+
+    async def resource_updated(self, uri: str) -> None:
+        self._channel.resource_updated(uri)

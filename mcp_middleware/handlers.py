@@ -160,6 +160,10 @@ class Server:
             self._rebuild()
         self.listeners.publish(kind)
 
+    def resource_updated(self, uri: str) -> None:
+        """Tell the listen streams that subscribed to ``uri`` (2026-07-28) that it changed."""
+        self.listeners.resource_updated(uri)
+
     def refresh(self) -> None:
         """Notice routes added or removed at run time (checked on list requests and while
         listen streams are open, not on every call: the check walks the route table)."""
@@ -270,12 +274,10 @@ def invocation(server: Server, call: Call, params: Mapping[str, Any], target: st
         channel: HandshakeChannel | ModernChannel
         if call.era == "modern":
             caps = meta.get(CLIENT_CAPABILITIES_META_KEY) or {}
-            channel = ModernChannel(call.outbox, caps, params.get("inputResponses"), server.list_changed)
+            channel = ModernChannel(call.outbox, caps, params.get("inputResponses"), server)
             level, info, state_value = meta.get(LOG_LEVEL_META_KEY), meta.get(CLIENT_INFO_META_KEY), unsealed
         else:
-            channel = HandshakeChannel(
-                call.outbox, server.pending, call.version, server.list_changed, server.ask_timeout
-            )
+            channel = HandshakeChannel(call.outbox, server.pending, call.version, server, server.ask_timeout)
             caps, info, state_value = {}, None, None
             level = server.log_levels.get(call.caller, DEFAULT_LOG_LEVEL)
         context = LiveContext(

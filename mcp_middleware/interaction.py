@@ -16,7 +16,7 @@ so the call runner knows even if something converted the exception into a 500 re
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -108,31 +108,39 @@ class PendingReplies:
         return len(self._waiting)
 
 
-ListChanged = Callable[[str], Awaitable[None]]
+class Notifier(Protocol):
+    """The server, as far as a route's announcements go."""
+
+    async def list_changed(self, kind: str) -> None: ...
+
+    def resource_updated(self, uri: str) -> None: ...
 
 
 class HandshakeChannel:
-    __slots__ = ("_list_changed", "_outbox", "_pending", "_timeout", "_version")
+    __slots__ = ("_notifier", "_outbox", "_pending", "_timeout", "_version")
 
     def __init__(
         self,
         outbox: RequestOutbox,
         pending: PendingReplies,
         version: str,
-        list_changed: ListChanged,
+        notifier: Notifier,
         timeout: float,
     ) -> None:
         self._outbox = outbox
         self._pending = pending
         self._version = version
-        self._list_changed = list_changed
+        self._notifier = notifier
         self._timeout = timeout
 
     async def notify(self, method: str, params: Mapping[str, Any]) -> None:
         await self._outbox.notify(method, params)
 
     async def list_changed(self, kind: str) -> None:
-        await self._list_changed(kind)
+        await self._notifier.list_changed(kind)
+
+    def resource_updated(self, uri: str) -> None:
+        self._notifier.resource_updated(uri)
 
     async def ask(self, requests: Mapping[str, InputRequest], state: str | None) -> dict[str, Any]:
         answers: dict[str, Any] = {}
@@ -154,19 +162,19 @@ class HandshakeChannel:
 
 
 class ModernChannel:
-    __slots__ = ("_capabilities", "_list_changed", "_outbox", "_responses", "error", "pending", "state")
+    __slots__ = ("_capabilities", "_notifier", "_outbox", "_responses", "error", "pending", "state")
 
     def __init__(
         self,
         outbox: RequestOutbox,
         capabilities: Mapping[str, Any],
         responses: Mapping[str, Any] | None,
-        list_changed: ListChanged,
+        notifier: Notifier,
     ) -> None:
         self._outbox = outbox
         self._capabilities = capabilities
         self._responses = responses or {}
-        self._list_changed = list_changed
+        self._notifier = notifier
         self.pending: dict[str, dict[str, Any]] | None = None
         self.state: str | None = None
         self.error: ProtocolError | None = None
@@ -175,7 +183,10 @@ class ModernChannel:
         await self._outbox.notify(method, params)
 
     async def list_changed(self, kind: str) -> None:
-        await self._list_changed(kind)
+        await self._notifier.list_changed(kind)
+
+    def resource_updated(self, uri: str) -> None:
+        self._notifier.resource_updated(uri)
 
     async def ask(self, requests: Mapping[str, InputRequest], state: str | None) -> dict[str, Any]:
         missing = sorted({r.capability for r in requests.values() if r.capability not in self._capabilities})

@@ -232,6 +232,11 @@ def build_app(gates: Gates | None = None, **options: Any) -> FastAPI:
             await ctx.elicit("Step 2?", name_schema, key="step2", state="r2")
         return {"done": ctx.request_state}
 
+    @app.post("/ctx/touch", operation_id="ctx_touch")
+    async def ctx_touch(uri: str, ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, str]:
+        await ctx.resource_updated(uri)
+        return {"touched": uri}
+
     @app.post("/ctx/change", operation_id="ctx_change")
     async def ctx_change(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, bool]:
         await ctx.tools_changed()

@@ -27,7 +27,6 @@ from ..jsonrpc import (
     dumps,
     encode_error,
     encode_notification,
-    error_message,
     error_status,
     result_message,
 )
@@ -295,10 +294,6 @@ class Responder:
     def abandon(self) -> None:
         """The client went away: from now on nothing is written."""
         self.closed = True
-
-
-def error_body(error: ProtocolError) -> bytes:
-    return dumps(error_message(error))
 
 
 class StreamOutbox:

@@ -287,3 +287,35 @@ async def test_routes_added_at_run_time_are_listed_and_announced() -> None:
     assert ex.reply.events()[1]["method"] == "notifications/tools/list_changed"
     called = (await post(app, request("tools/call", {"name": "added_later"}))).result()
     assert called["content"][0]["text"] == '{"new":"yes"}'
+
+
+async def test_resource_updates_reach_only_streams_subscribed_to_that_uri() -> None:
+    app = build_app()
+
+    def listen(uri: str, id: str) -> Exchange:
+        wanted = {"resourceSubscriptions": [uri]}
+        body = request("subscriptions/listen", {"notifications": wanted, "_meta": meta()}, id=id)
+        return Exchange(app, body, modern_headers("subscriptions/listen"))
+
+    readme, logo = listen("test://readme", "r"), listen("test://logo", "l")
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            for stream in (readme, logo):
+                tg.start_soon(stream.run)
+            for stream in (readme, logo):
+                while not stream.reply.chunks:
+                    await stream.chunk_seen.wait()
+            body, headers = modern_call("ctx_touch", arguments={"uri": "test://readme"})
+            assert (await post(app, body, headers)).status == 200
+            while len(readme.reply.events()) < 2:
+                await readme.chunk_seen.wait()
+            readme.disconnect.set()
+            logo.disconnect.set()
+    ack, updated = readme.reply.events()[:2]
+    assert ack["params"]["notifications"] == {"resourceSubscriptions": ["test://readme"]}
+    assert updated == {
+        "jsonrpc": "2.0",
+        "method": "notifications/resources/updated",
+        "params": {"uri": "test://readme", "_meta": {"io.modelcontextprotocol/subscriptionId": "r"}},
+    }
+    assert [e["method"] for e in logo.reply.events()] == ["notifications/subscriptions/acknowledged"]
