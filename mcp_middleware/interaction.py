@@ -116,22 +116,14 @@ class Notifier(Protocol):
     def resource_updated(self, uri: str) -> None: ...
 
 
-class HandshakeChannel:
-    __slots__ = ("_notifier", "_outbox", "_pending", "_timeout", "_version")
+class _Channel:
+    """What both eras' channels do alike: notifications on the call's stream, and announcements."""
 
-    def __init__(
-        self,
-        outbox: RequestOutbox,
-        pending: PendingReplies,
-        version: str,
-        notifier: Notifier,
-        timeout: float,
-    ) -> None:
+    __slots__ = ("_notifier", "_outbox")
+
+    def __init__(self, outbox: RequestOutbox, notifier: Notifier) -> None:
         self._outbox = outbox
-        self._pending = pending
-        self._version = version
         self._notifier = notifier
-        self._timeout = timeout
 
     async def notify(self, method: str, params: Mapping[str, Any]) -> None:
         await self._outbox.notify(method, params)
@@ -141,6 +133,23 @@ class HandshakeChannel:
 
     def resource_updated(self, uri: str) -> None:
         self._notifier.resource_updated(uri)
+
+
+class HandshakeChannel(_Channel):
+    __slots__ = ("_pending", "_timeout", "_version")
+
+    def __init__(
+        self,
+        outbox: RequestOutbox,
+        pending: PendingReplies,
+        version: str,
+        notifier: Notifier,
+        timeout: float,
+    ) -> None:
+        super().__init__(outbox, notifier)
+        self._pending = pending
+        self._version = version
+        self._timeout = timeout
 
     async def ask(self, requests: Mapping[str, InputRequest], state: str | None) -> dict[str, Any]:
         answers: dict[str, Any] = {}
@@ -161,8 +170,8 @@ class HandshakeChannel:
         return answers
 
 
-class ModernChannel:
-    __slots__ = ("_capabilities", "_notifier", "_outbox", "_responses", "error", "pending", "state")
+class ModernChannel(_Channel):
+    __slots__ = ("_capabilities", "_responses", "error", "pending", "state")
 
     def __init__(
         self,
@@ -171,22 +180,12 @@ class ModernChannel:
         responses: Mapping[str, Any] | None,
         notifier: Notifier,
     ) -> None:
-        self._outbox = outbox
+        super().__init__(outbox, notifier)
         self._capabilities = capabilities
         self._responses = responses or {}
-        self._notifier = notifier
         self.pending: dict[str, dict[str, Any]] | None = None
         self.state: str | None = None
         self.error: ProtocolError | None = None
-
-    async def notify(self, method: str, params: Mapping[str, Any]) -> None:
-        await self._outbox.notify(method, params)
-
-    async def list_changed(self, kind: str) -> None:
-        await self._notifier.list_changed(kind)
-
-    def resource_updated(self, uri: str) -> None:
-        self._notifier.resource_updated(uri)
 
     async def ask(self, requests: Mapping[str, InputRequest], state: str | None) -> dict[str, Any]:
         missing = sorted({r.capability for r in requests.values() if r.capability not in self._capabilities})
