@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
@@ -220,7 +221,7 @@ async def run_tool(
             finally:
                 await watcher.close()
         else:
-            async with watching(watch, min(interval, WATCH_AFTER)) as wake:
+            async with watching(watch) as wake:
                 outcome = await _guarded(run, limits.timeout, spec.name)
     finally:
         registry.active -= 1
@@ -262,10 +263,10 @@ def _fast_loop() -> asyncio.AbstractEventLoop | None:
 
 
 class _Watcher:
-    """The asyncio fast path of :class:`watching`: a timer, and a task only if the call needs one.
-
-    The task is always cancelled and awaited in :meth:`close`, so it never outlives the call.
-    """
+    """The asyncio watcher: a timer, and a task only when the call streams or is still running
+    after ``delay``. A quick JSON call then pays a timer (~1.5 µs) where an anyio task group with
+    one child costs ~65 µs (ARCHITECTURE.md). The task is always cancelled and awaited in
+    :meth:`close`, so it never outlives the call."""
 
     __slots__ = ("_factory", "_loop", "_task", "_timer")
 
@@ -290,55 +291,14 @@ class _Watcher:
                 await asyncio.gather(task, return_exceptions=True)
 
 
-class watching:
-    """``async with watching(factory, delay) as wake``: run ``factory()`` beside the block.
-
-    The watcher is cancelled and awaited on exit, so it never outlives the block. ``wake`` starts
-    it at once (the call does so when it starts streaming). On asyncio it is a plain task started
-    only when the call streams or is still running after ``delay``: a quick JSON call then pays a
-    timer (~1.5 µs) where an anyio task group with one child costs ~65 µs (see ARCHITECTURE.md).
-    Other backends get an anyio task group from the start.
-    """
-
-    __slots__ = ("_delay", "_factory", "_group", "_loop", "_task", "_timer")
-
-    def __init__(self, factory: Callable[[], Coroutine[Any, Any, None]], delay: float) -> None:
-        self._factory = factory
-        self._delay = delay
-        self._task: asyncio.Task[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._group: anyio.abc.TaskGroup | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    async def __aenter__(self) -> Callable[[], None]:
-        try:
-            self._loop = asyncio.get_running_loop()
-        except RuntimeError:  # not asyncio (trio): the portable way
-            self._loop = None
-        if self._loop is None or PORTABLE_WATCHER:
-            self._group = anyio.create_task_group()
-            await self._group.__aenter__()
-            self._group.start_soon(self._factory)
-            return _nothing_to_wake
-        self._timer = self._loop.call_later(self._delay, self.wake)
-        return self.wake
-
-    def wake(self) -> None:
-        if self._task is None and self._loop is not None:
-            self._task = self._loop.create_task(self._factory())
-
-    async def __aexit__(self, *exc_info: Any) -> None:
-        if self._group is not None:
-            self._group.cancel_scope.cancel()
-            await self._group.__aexit__(*exc_info)
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        task, self._loop = self._task, None
-        if task is not None:
-            task.cancel()
-            with anyio.CancelScope(shield=True):
-                await asyncio.gather(task, return_exceptions=True)
+@asynccontextmanager
+async def watching(factory: Callable[[], Coroutine[Any, Any, None]]) -> AsyncIterator[Callable[[], None]]:
+    """The portable watcher (any anyio backend): ``factory()`` runs in a task group beside the
+    block from the start and is cancelled on exit. On asyncio, :class:`_Watcher` is used instead."""
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(factory)
+        yield _nothing_to_wake
+        tg.cancel_scope.cancel()
 
 
 def _nothing_to_wake() -> None:
