@@ -12,7 +12,7 @@ caller says the real client went away; and the body is never buffered here.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -44,9 +44,10 @@ class SubResponseHead:
     headers: tuple[tuple[bytes, bytes], ...]
 
     def header(self, name: bytes) -> bytes | None:
+        """The first value of header ``name`` (lower-case), whatever the case the app sent."""
         for key, value in self.headers:
             if key.lower() == name:
-                return value
+                return bytes(value)
         return None
 
 
@@ -115,7 +116,6 @@ async def run_subrequest(
     app: ASGIApp,
     parent: Scope,
     sub: SubRequest,
-    *,
     on_head: OnHead,
     on_body: OnBody,
     disconnect: Disconnect,
@@ -148,7 +148,7 @@ async def run_subrequest(
             if started:
                 raise AppMisbehaved("http.response.start sent twice")
             started = True
-            await on_head(SubResponseHead(int(message["status"]), _header_tuple(message.get("headers"))))
+            await on_head(SubResponseHead(int(message["status"]), tuple(message.get("headers") or ())))
         elif kind == "http.response.body":
             if not started:
                 raise AppMisbehaved("http.response.body sent before http.response.start")
@@ -168,9 +168,3 @@ async def run_subrequest(
         complete = True
         disconnect.set()
         await on_body(b"", False)
-
-
-def _header_tuple(raw: Iterable[tuple[bytes, bytes]] | None) -> tuple[tuple[bytes, bytes], ...]:
-    if not raw:
-        return ()
-    return tuple((bytes(k).lower(), bytes(v)) for k, v in raw)

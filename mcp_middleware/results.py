@@ -122,25 +122,35 @@ class _EventParser:
 class ResponseCollector:
     """Collects one sub-response; see the module docstring."""
 
+    # Defaults live on the class: a call sets only what differs (most JSON calls set a handful).
+    status = 0
+    _mime = ""
+    _kind = "text"
+    _decoder: codecs.IncrementalDecoder | None = None
+    _textual = True
+    _charset = "utf-8"
+    _events: _EventParser | None = None
+    _size = 0
+    _dropped = 0
+
     def __init__(
-        self, *, uri: str, structured: bool, max_text: int, max_binary: int, secrets: tuple[str, ...] = ()
+        self,
+        *,
+        path: str,
+        structured: bool,
+        max_text: int,
+        max_binary: int,
+        scheme: str = "http",
+        forwarded: tuple[tuple[bytes, bytes], ...] = (),
     ) -> None:
-        self._uri = uri
-        self._secrets = secrets  # credentials forwarded to the route: never echoed in error texts
+        self._path = path
+        self._scheme = scheme
+        self._forwarded = forwarded  # credentials forwarded to the route: never echoed in error texts
         self._structured = structured
         self._max_text = max_text
         self._max_binary = max_binary
-        self.status = 0
-        self._mime = ""
-        self._kind = "text"
-        self._decoder: codecs.IncrementalDecoder | None = None
-        self._textual = True
-        self._charset = "utf-8"
-        self._events: _EventParser | None = None
         self._parts: list[str] = []
         self._chunks: list[bytes] = []
-        self._size = 0
-        self._dropped = 0
 
     @property
     def streamable(self) -> bool:
@@ -274,7 +284,8 @@ class ResponseCollector:
         data = base64.b64encode(b"".join(self._chunks)).decode("ascii")
         if self._kind in ("image", "audio"):
             return {"type": self._kind, "data": data, "mimeType": self._mime}
-        return {"type": "resource", "resource": {"uri": self._uri, "mimeType": self._mime, "blob": data}}
+        uri = f"{self._scheme}://app{self._path}"
+        return {"type": "resource", "resource": {"uri": uri, "mimeType": self._mime, "blob": data}}
 
     def _error(self) -> dict[str, Any]:
         detail = self.text() if self._textual else f"<{self._size} bytes of {self._mime}>"
@@ -289,6 +300,6 @@ class ResponseCollector:
                 )
         head = f"HTTP {self.status} {_reason(self.status)}".strip() + _HINTS.get(self.status, "")
         text = f"{head}: {detail}" if detail else head
-        for secret in self._secrets:
+        for secret in credential_values(self._forwarded):
             text = text.replace(secret, "[redacted]")
         return error_result(text)

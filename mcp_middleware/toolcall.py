@@ -25,9 +25,9 @@ from starlette.types import ASGIApp, Message, Scope
 
 from .catalog import ArgumentError, ToolSpec
 from .context import CONTEXT_KEY, ContextHolder
-from .dispatch import AppMisbehaved, Disconnect, SubResponseHead, run_subrequest
+from .dispatch import AppMisbehaved, Disconnect, SubRequest, SubResponseHead, run_subrequest
 from .interaction import Abort, HandshakeChannel, ModernChannel
-from .results import ResponseCollector, ResultTooLarge, credential_values, error_result
+from .results import ResponseCollector, ResultTooLarge, error_result
 
 __all__ = ["CallLimits", "CallRegistry", "Invocation", "Outbox", "run_tool"]
 
@@ -55,26 +55,6 @@ class CallLimits:
     max_concurrent: int | None = None
 
 
-class _Handle:
-    """How to stop one running call: whichever guard is active around the route is triggered."""
-
-    __slots__ = ("_guard", "_scope", "cancelled", "disconnect")
-
-    def __init__(self) -> None:
-        self.disconnect = Disconnect()
-        self.cancelled = False
-        self._scope: anyio.CancelScope | None = None  # the portable guard (any anyio backend)
-        self._guard: asyncio.Timeout | None = None  # the asyncio guard, while inside it
-
-    def cancel(self) -> None:
-        self.cancelled = True
-        self.disconnect.set()
-        if self._scope is not None:
-            self._scope.cancel()
-        if self._guard is not None:
-            self._guard.reschedule(asyncio.get_running_loop().time())  # expires at once
-
-
 @dataclass(slots=True)
 class CallRegistry:
     """In-flight calls of this process, for handshake-era ``notifications/cancelled``.
@@ -83,7 +63,7 @@ class CallRegistry:
     the credentials the client sends) stands in for the session that request ids are unique in.
     """
 
-    _calls: dict[tuple[str, Any], _Handle] = field(default_factory=dict)
+    _calls: dict[tuple[str, Any], _ToolRun] = field(default_factory=dict)
     active: int = 0  # calls running in this process (the concurrency limit counts these)
 
     def cancel(self, key: str, request_id: Any) -> bool:
@@ -97,23 +77,56 @@ class CallRegistry:
         return len(self._calls)
 
 
-@dataclass(slots=True)
-class _Progress:
-    outbox: Outbox
-    token: str | int | None
-    count: int = 0
-    last: float | None = None  # when something was last written; set by the watcher if nothing was
-    streaming: bool = False
+class _ToolRun:
+    """One running call: the sink for the route's response (progress as it streams), and the
+    handle that stops it. One object per call instead of a closure per callback."""
 
-    async def chunk(self, text: str) -> None:
-        self.streaming = True
-        await self._send(text)
+    __slots__ = (
+        "_guard",
+        "_scope",
+        "_task",
+        "cancelled",
+        "collector",
+        "count",
+        "disconnect",
+        "last",
+        "outbox",
+        "streaming",
+        "token",
+        "wake",
+    )
 
+    def __init__(self, collector: ResponseCollector, outbox: Outbox, token: str | int | None) -> None:
+        self.collector = collector
+        self.outbox = outbox
+        self.token = token
+        self.count = 0
+        self.last: float | None = None  # when something was last written; set by the watcher if nothing was
+        self.streaming = False
+        self.cancelled = False
+        self.disconnect = Disconnect()
+        self.wake: Callable[[], None] = _nothing_to_wake
+        self._scope: anyio.CancelScope | None = None  # the portable guard (any anyio backend)
+        self._guard: asyncio.Timeout | None = None  # the asyncio guard with a time limit, while inside it
+        self._task: asyncio.Task[Any] | None = None  # the asyncio guard without one, while inside it
+
+    # -- the route's response --------------------------------------------------------------------
+    async def on_head(self, head: SubResponseHead) -> None:
+        self.collector.head(head)
+
+    async def on_body(self, chunk: bytes, more: bool) -> None:
+        if more:
+            self.wake()
+        collector = self.collector
+        for piece in collector.feed(chunk, more):
+            if collector.streamable and (more or self.streaming):
+                self.streaming = True
+                await self._send(piece)
+
+    # -- progress and keep-alives ----------------------------------------------------------------
     async def heartbeat(self) -> None:
-        if self.token is None:
-            await self.outbox.keepalive()
-        else:
-            await self.outbox.keepalive()
+        await self.outbox.keepalive()
+        if self.token is not None:
             await self._send(None)
 
     async def _send(self, message: str | None) -> None:
@@ -126,22 +139,38 @@ class _Progress:
             params["message"] = message
         await self.outbox.notify("notifications/progress", params)
 
+    # -- stopping it -----------------------------------------------------------------------------
+    def cancel(self) -> None:
+        if self.cancelled:
+            return
+        self.cancelled = True
+        self.disconnect.set()
+        if self._scope is not None:
+            self._scope.cancel()
+        if self._guard is not None:
+            self._guard.reschedule(asyncio.get_running_loop().time())  # expires at once
+        if self._task is not None:
+            self._task.cancel()
 
-async def _watch(
-    receive: Callable[[], Awaitable[Message]], progress: _Progress, interval: float, gone: Callable[[], None]
-) -> None:
+    def gone(self) -> None:
+        """The client went away."""
+        self.outbox.abandon()
+        self.cancel()
+
+
+async def _watch(receive: Callable[[], Awaitable[Message]], run: _ToolRun, interval: float) -> None:
     """Until cancelled: report the client going away; keep a silent stream alive."""
-    if progress.last is None:
-        progress.last = anyio.current_time()
+    if run.last is None:
+        run.last = anyio.current_time()
     while True:
-        wait = max(progress.last + interval - anyio.current_time(), 0.0) if math.isfinite(interval) else math.inf
+        wait = max(run.last + interval - anyio.current_time(), 0.0) if math.isfinite(interval) else math.inf
         with anyio.move_on_after(wait):
             message = await receive()
             if message["type"] == "http.disconnect":
-                gone()
+                run.gone()
                 return
             continue
-        await progress.heartbeat()
+        await run.heartbeat()
 
 
 @dataclass(slots=True)
@@ -179,55 +208,38 @@ async def run_tool(
     except ArgumentError as exc:
         return error_result(f"Invalid arguments for tool {spec.name!r}: {exc}")
     collector = ResponseCollector(
-        uri=f"{inv.parent.get('scheme', 'http')}://app{sub.path}",
+        path=sub.path,
+        scheme=inv.parent.get("scheme", "http"),
         structured=spec.has_output_schema,
         max_text=limits.max_text,
         max_binary=limits.max_binary,
-        secrets=credential_values(inv.forwarded) if inv.forwarded else (),
+        forwarded=inv.forwarded,
     )
-    progress = _Progress(inv.outbox, inv.token)
-
-    async def on_head(head: SubResponseHead) -> None:
-        collector.head(head)
-
-    wake = _nothing_to_wake
-
-    async def on_body(chunk: bytes, more: bool) -> None:
-        if more:
-            wake()
-        for piece in collector.feed(chunk, more):
-            if collector.streamable and (more or progress.streaming):
-                await progress.chunk(piece)
-
-    handle = _Handle()
-    outcome: dict[str, Any] | None = None
-
-    def gone() -> None:
-        inv.outbox.abandon()
-        handle.cancel()
-
-    registry._calls[inv.key] = handle
+    run = _ToolRun(collector, inv.outbox, inv.token)
+    calls = registry._calls
+    calls[inv.key] = run
     registry.active += 1
-    run = _Run(inv.app, inv.parent, sub, on_head, on_body, handle, {CONTEXT_KEY: inv.context})
-    interval = limits.keepalive_interval
-    watch = partial(_watch, inv.receive, progress, interval, gone)
+    extensions = {CONTEXT_KEY: inv.context}
+    watch = partial(_watch, inv.receive, run, limits.keepalive_interval)
     loop = _fast_loop()
     try:
         if loop is not None:
-            watcher = _Watcher(loop, watch, min(interval, WATCH_AFTER))
-            wake = watcher.wake
+            watcher = _Watcher(loop, watch, min(limits.keepalive_interval, WATCH_AFTER))
+            run.wake = watcher.wake
             try:
-                outcome = await _guarded_fast(run, limits.timeout, spec.name, loop)
+                outcome = await _guarded_fast(inv.app, inv.parent, sub, run, extensions, limits.timeout, spec.name)
             finally:
-                await watcher.close()
+                watcher.close()
+                if watcher.task is not None:
+                    await _reap(watcher.task)
         else:
-            async with watching(watch) as wake:
-                outcome = await _guarded(run, limits.timeout, spec.name)
+            async with watching(watch) as run.wake:
+                outcome = await _guarded(inv.app, inv.parent, sub, run, extensions, limits.timeout, spec.name)
     finally:
         registry.active -= 1
-        if registry._calls.get(inv.key) is handle:
-            del registry._calls[inv.key]
-    if handle.cancelled:
+        if calls.get(inv.key) is run:
+            del calls[inv.key]
+    if run.cancelled:
         return None
     return outcome if outcome is not None else _interim(inv.context.channel) or finish(collector)
 
@@ -265,30 +277,32 @@ def _fast_loop() -> asyncio.AbstractEventLoop | None:
 class _Watcher:
     """The asyncio watcher: a timer, and a task only when the call streams or is still running
     after ``delay``. A quick JSON call then pays a timer (~1.5 µs) where an anyio task group with
-    one child costs ~65 µs (ARCHITECTURE.md). The task is always cancelled and awaited in
-    :meth:`close`, so it never outlives the call."""
+    one child costs ~65 µs (ARCHITECTURE.md). The caller cancels the task and awaits it
+    (:func:`_reap`) after :meth:`close`, so it never outlives the call."""
 
-    __slots__ = ("_factory", "_loop", "_task", "_timer")
+    __slots__ = ("_factory", "_loop", "_timer", "task")
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop, factory: Callable[[], Coroutine[Any, Any, None]], delay: float
     ) -> None:
         self._loop: asyncio.AbstractEventLoop | None = loop
         self._factory = factory
-        self._task: asyncio.Task[None] | None = None
+        self.task: asyncio.Task[None] | None = None
         self._timer = loop.call_later(delay, self.wake)
 
     def wake(self) -> None:
-        if self._task is None and self._loop is not None:
-            self._task = self._loop.create_task(self._factory())
+        if self.task is None and self._loop is not None:
+            self.task = self._loop.create_task(self._factory())
 
-    async def close(self) -> None:
+    def close(self) -> None:
         self._timer.cancel()
-        task, self._loop = self._task, None
-        if task is not None:
-            task.cancel()
-            with anyio.CancelScope(shield=True):
-                await asyncio.gather(task, return_exceptions=True)
+        self._loop = None
+
+
+async def _reap(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with anyio.CancelScope(shield=True):
+        await asyncio.gather(task, return_exceptions=True)
 
 
 @asynccontextmanager
@@ -305,83 +319,109 @@ def _nothing_to_wake() -> None:
     return None
 
 
-@dataclass(slots=True)
-class _Run:
-    app: ASGIApp
-    parent: Scope
-    sub: Any
-    on_head: Callable[[SubResponseHead], Awaitable[None]]
-    on_body: Callable[[bytes, bool], Awaitable[None]]
-    handle: _Handle
-    extensions: dict[str, Any]
-
-
-async def _route(run: _Run) -> None:
-    await run_subrequest(
-        run.app,
-        run.parent,
-        run.sub,
-        on_head=run.on_head,
-        on_body=run.on_body,
-        disconnect=run.handle.disconnect,
-        extensions=run.extensions,
-    )
-
-
-async def _guarded(run: _Run, limit: float | None, name: str) -> dict[str, Any] | None:
+async def _guarded(
+    app: ASGIApp,
+    parent: Scope,
+    sub: SubRequest,
+    run: _ToolRun,
+    extensions: dict[str, Any],
+    limit: float | None,
+    name: str,
+) -> dict[str, Any] | None:
     """Run the route; map what can go wrong to an error result (None = ran to completion).
 
     The portable path (any anyio backend): an anyio cancel scope, and ``move_on_after`` for the
     optional time limit, so a ``TimeoutError`` the route raises itself is not mistaken for ours.
     """
-    handle = run.handle
-    handle._scope = anyio.CancelScope()
-    if handle.cancelled:
-        handle._scope.cancel()
-    with handle._scope:
+    run._scope = anyio.CancelScope()
+    if run.cancelled:
+        run._scope.cancel()
+    with run._scope:
         try:
             with anyio.move_on_after(math.inf if limit is None else limit) as timer:
-                await _route(run)
+                await run_subrequest(app, parent, sub, run.on_head, run.on_body, run.disconnect, extensions)
             if timer.cancelled_caught:
-                return _timed_out(name, limit, handle)
+                return _timed_out(name, limit, run)
             return None
         except BaseException as exc:
-            return _outcome_of(exc, name, handle)
+            return _outcome_of(exc, name, run)
     return None
 
 
 async def _guarded_fast(
-    run: _Run, limit: float | None, name: str, loop: asyncio.AbstractEventLoop
+    app: ASGIApp,
+    parent: Scope,
+    sub: SubRequest,
+    run: _ToolRun,
+    extensions: dict[str, Any],
+    limit: float | None,
+    name: str,
 ) -> dict[str, Any] | None:
-    """:func:`_guarded` on asyncio, with ``asyncio.timeout`` as the cancel scope: it costs a small
-    fraction of an anyio scope, and a cancellation (``_Handle.cancel``) is an immediate expiry."""
-    handle = run.handle
+    """:func:`_guarded` on asyncio. Without a time limit, a cancellation (``_ToolRun.cancel``)
+    cancels this task, and the guard takes back exactly that cancellation, as ``asyncio.timeout``
+    does; with a limit, ``asyncio.timeout`` is the guard and a cancellation an immediate expiry.
+    Either costs a small fraction of an anyio scope."""
+    if limit is not None:
+        return await _guarded_timed(app, parent, sub, run, extensions, limit, name)
+    task = asyncio.current_task()
+    assert task is not None
+    if run.cancelled:
+        return None
+    base = task.cancelling()
+    run._task = task
+    try:
+        await run_subrequest(app, parent, sub, run.on_head, run.on_body, run.disconnect, extensions)
+        return None
+    except asyncio.CancelledError:
+        run._task = None
+        if run.cancelled and task.uncancel() <= base:
+            return None  # exactly our own cancellation: taken back
+        raise
+    except BaseException as exc:
+        return _outcome_of(exc, name, run)
+    finally:
+        if run._task is not None:
+            run._task = None
+            if run.cancelled:
+                task.uncancel()  # requested, but the route ended before it was delivered
+
+
+async def _guarded_timed(
+    app: ASGIApp,
+    parent: Scope,
+    sub: SubRequest,
+    run: _ToolRun,
+    extensions: dict[str, Any],
+    limit: float,
+    name: str,
+) -> dict[str, Any] | None:
+    loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(limit) as guard:
-            handle._guard = guard
-            if handle.cancelled:
+            run._guard = guard
+            if run.cancelled:
                 guard.reschedule(loop.time())
             try:
-                await _route(run)
+                await run_subrequest(app, parent, sub, run.on_head, run.on_body, run.disconnect, extensions)
             finally:
-                handle._guard = None
+                run._guard = None
         return None
     except TimeoutError as exc:
-        if handle.cancelled:
+        if run.cancelled:
             return None
         if guard.expired():
-            return _timed_out(name, limit, handle)
-        return _outcome_of(exc, name, handle)  # the route's own TimeoutError
+            return _timed_out(name, limit, run)
+        return _outcome_of(exc, name, run)  # the route's own TimeoutError
     except BaseException as exc:
-        return _outcome_of(exc, name, handle)
+        return _outcome_of(exc, name, run)
 
 
-def _timed_out(name: str, limit: float | None, handle: _Handle) -> dict[str, Any]:
-    handle.disconnect.set()
+def _timed_out(name: str, limit: float | None, run: _ToolRun) -> dict[str, Any]:
+    run.disconnect.set()
     return error_result(f"Tool {name!r} timed out after {limit:g} s and was cancelled.")
 
 
-def _outcome_of(exc: BaseException, name: str, handle: _Handle) -> dict[str, Any] | None:
+def _outcome_of(exc: BaseException, name: str, run: _ToolRun) -> dict[str, Any] | None:
     """The one mapping of what a route's run can raise; cancellations and the like propagate."""
     if isinstance(exc, Abort):
         return None  # the channel knows why (input needed, or a protocol error)
@@ -392,7 +432,7 @@ def _outcome_of(exc: BaseException, name: str, handle: _Handle) -> dict[str, Any
             return _route_failed(name, exc)
         raise exc
     if isinstance(exc, ResultTooLarge):
-        handle.disconnect.set()
+        run.disconnect.set()
         return error_result(f"Tool {name!r} failed: {exc}.")
     if isinstance(exc, AppMisbehaved):
         logger.error("route for tool %s broke the ASGI contract: %s", name, exc)

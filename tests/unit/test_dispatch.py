@@ -69,7 +69,9 @@ async def test_child_scope_is_built_field_by_field() -> None:
     assert seen["app"] == "the-app"
     assert seen["state"] == {"db": 1}
     assert seen["body"] == {"type": "http.request", "body": b"{}", "more_body": False}
-    assert rec.head == SubResponseHead(201, ((b"x-a", b"1"),))
+    assert rec.head == SubResponseHead(201, ((b"X-A", b"1"),))  # as sent; looked up by lower-case name
+    assert rec.head.header(b"x-a") == b"1"
+    assert rec.head.header(b"x-b") is None
     assert rec.body == [(b"ok", False)]
 
 

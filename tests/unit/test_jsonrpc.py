@@ -16,7 +16,7 @@ VERSIONS = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"
 
 
 def collected(mime: bytes, body: bytes, status: int = 200, structured: bool = True) -> dict[str, Any]:
-    collector = ResponseCollector(uri="http://app/x", structured=structured, max_text=50, max_binary=10_000)
+    collector = ResponseCollector(path="/x", structured=structured, max_text=50, max_binary=10_000)
     collector.head(SubResponseHead(status, ((b"content-type", mime),)))
     collector.feed(body, False)
     return collector.result()
