@@ -16,7 +16,7 @@ from typing import Any, Literal
 import anyio
 from mcp_types import CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, LOG_LEVEL_META_KEY
 from mcp_types import jsonrpc as codes
-from mcp_types.methods import CLIENT_REQUESTS, validate_client_request
+from mcp_types.methods import CLIENT_REQUESTS
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Scope
@@ -30,6 +30,7 @@ from .jsonrpc import ProtocolError, Request
 from .listen import FILTER_KEYS, Listener, Listeners
 from .sealing import Sealer, Sessions, StateError
 from .toolcall import CallLimits, CallRegistry, Invocation, Outbox, run_tool
+from .validation import RequestValidator
 
 __all__ = ["Call", "Era", "Server"]
 
@@ -82,6 +83,7 @@ class Server:
         self._info: dict[str, str] | None = None
         self._instructions: str | None = settings.instructions
         self.registry = CallRegistry()
+        self.validator = RequestValidator()  # the SDK's check, remembered per envelope
         self.verdicts: dict[tuple[Any, ...], tuple[int, str] | None] = {}  # transport checks, by header values
         self.forward_names = tuple(sorted(name.decode("latin-1") for name in settings.forward_headers))
         self.pending = PendingReplies()
@@ -213,7 +215,7 @@ class Server:
         params = req.params or {}
         try:
             # Validated against this revision's wire type; handlers then read the plain dict.
-            validate_client_request(req.method, call.version, req.params)
+            self.validator.check(req.method, call.version, req.params)
         except ValidationError as exc:
             raise ProtocolError(codes.INVALID_PARAMS, _validation_message(exc)) from None
         return await handler(self, call, params)

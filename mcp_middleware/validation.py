@@ -1,0 +1,62 @@
+"""Request params against the SDK's wire types, remembered for envelopes seen before.
+
+Every request is checked with ``mcp_types.methods.validate_client_request`` for its revision. The
+verdict depends only on the params, and clients repeat the same envelope on every call (the same
+``_meta``, client capabilities, tool name), so a request whose params serialise to bytes already
+validated is not validated again. Two parts vary per call and are left out of that key, because
+their wire type accepts any value of their JSON type (``tests/unit/test_validation.py`` holds the
+SDK to that): a ``tools/call``'s ``arguments`` object (``dict[str, Any]``) and
+``_meta.progressToken`` (a string or an integer). A failure is never remembered: it is raised again
+with the SDK's message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from mcp_types.methods import validate_client_request
+
+__all__ = ["RequestValidator"]
+
+_FREE_ARGUMENTS = frozenset({"tools/call"})  # methods whose ``arguments`` is ``dict[str, Any]``
+_LIMIT = 1024
+Key = tuple[str, str, bool, bool, bytes]
+
+
+class RequestValidator:
+    """``check(method, version, params)`` raises ``pydantic.ValidationError`` like the SDK."""
+
+    __slots__ = ("_valid",)
+
+    def __init__(self) -> None:
+        self._valid: set[Key] = set()
+
+    def check(self, method: str, version: str, params: dict[str, Any] | None) -> None:
+        key = _key(method, version, params)
+        if key is not None and key in self._valid:
+            return
+        validate_client_request(method, version, params)
+        if key is not None:
+            if len(self._valid) >= _LIMIT:
+                self._valid.clear()
+            self._valid.add(key)
+
+
+def _key(method: str, version: str, params: dict[str, Any] | None) -> Key | None:
+    """The params' bytes without the free parts, and flags saying which were there and well typed."""
+    if params is None:
+        return method, version, False, False, b""
+    shape = params
+    free_arguments = method in _FREE_ARGUMENTS and type(params.get("arguments")) is dict
+    if free_arguments:
+        shape = {k: v for k, v in params.items() if k != "arguments"}
+    meta = shape.get("_meta")
+    free_token = isinstance(meta, Mapping) and type(meta.get("progressToken")) in (str, int)
+    if free_token and isinstance(meta, Mapping):
+        shape = {**shape, "_meta": {k: v for k, v in meta.items() if k != "progressToken"}}
+    try:
+        return method, version, free_arguments, free_token, orjson.dumps(shape)
+    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits: validated every time
+        return None

@@ -1,0 +1,106 @@
+"""The remembered SDK validation: same verdicts as the SDK, and what may vary really is free."""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any
+
+import pytest
+from mcp_types.methods import CLIENT_REQUESTS, validate_client_request
+from pydantic import ValidationError
+
+from mcp_middleware import validation
+from mcp_middleware.validation import RequestValidator
+
+MODERN = "2026-07-28"
+META = {
+    "io.modelcontextprotocol/protocolVersion": MODERN,
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    seen: list[tuple[str, str]] = []
+
+    def counted(method: str, version: str, params: Any) -> None:
+        seen.append((method, version))
+        validate_client_request(method, version, params)
+
+    monkeypatch.setattr(validation, "validate_client_request", counted)
+    return seen
+
+
+def _call(arguments: Any, token: Any = None, name: str = "get_item") -> dict[str, Any]:
+    meta = dict(META) if token is None else {**META, "progressToken": token}
+    return {"name": name, "arguments": arguments, "_meta": meta}
+
+
+def test_the_same_envelope_is_validated_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _counting(monkeypatch)
+    checker = RequestValidator()
+    checker.check("tools/call", MODERN, _call({"item_id": 1}, token="a"))
+    checker.check("tools/call", MODERN, _call({"item_id": 2, "q": [1, {"x": None}]}, token=7))
+    checker.check("tools/call", MODERN, _call({}, token="b"))
+    assert len(seen) == 1
+    checker.check("tools/call", MODERN, _call({}, name="other"))  # another envelope
+    checker.check("tools/call", "2025-06-18", _call({}))  # another revision
+    checker.check("ping", "2025-06-18", None)
+    checker.check("ping", "2025-06-18", None)
+    assert len(seen) == 4
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        _call(True),  # arguments must be an object: not mistaken for "an object was there"
+        _call([1, 2]),
+        _call({"a": 1}, token=1.5),
+        _call({"a": 1}, token={"t": 1}),
+        {"arguments": {}, "_meta": META},  # no name
+        {"name": 3, "arguments": {}, "_meta": META},
+    ],
+)
+def test_invalid_params_fail_every_time_even_after_a_valid_twin(params: dict[str, Any]) -> None:
+    checker = RequestValidator()
+    checker.check("tools/call", MODERN, _call({"a": 1}, token="t"))
+    for _ in range(2):
+        with pytest.raises(ValidationError):
+            checker.check("tools/call", MODERN, params)
+
+
+def test_params_beyond_what_json_can_encode_are_validated_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _counting(monkeypatch)
+    checker = RequestValidator()
+    for _ in range(2):
+        checker.check("tools/call", MODERN, _call({"a": 1}, token="t") | {"big": 2**70})
+    assert len(seen) == 2
+
+
+def test_the_memory_is_bounded() -> None:
+    checker = RequestValidator()
+    for number in range(validation._LIMIT + 10):
+        checker.check("tools/call", MODERN, _call({}, name=f"tool_{number}"))
+    assert len(checker._valid) <= validation._LIMIT
+
+
+def _free(annotation: Any, wanted: set[Any]) -> bool:
+    args = set(typing.get_args(annotation)) if isinstance(annotation, types.UnionType) else {annotation}
+    return args == wanted
+
+
+@pytest.mark.parametrize("key", [key for key in CLIENT_REQUESTS if key[0] in validation._FREE_ARGUMENTS])
+def test_the_parts_left_out_of_the_key_accept_any_value_of_their_json_type(key: tuple[str, str]) -> None:
+    """If a revision of the SDK ever constrains them, the remembered check would be wrong: fail here."""
+    params_model: Any = CLIENT_REQUESTS[key].model_fields["params"].annotation
+    assert _free(params_model.model_fields["arguments"].annotation, {dict[str, Any], type(None)})
+    meta_model: Any = params_model.model_fields["meta"].annotation
+    meta_model = (
+        next(a for a in typing.get_args(meta_model) if a is not type(None)) if _is_optional(meta_model) else meta_model
+    )
+    token = meta_model.model_fields["progress_token"].annotation
+    assert set(typing.get_args(token)) - {type(None)} == {str, int}
+
+
+def _is_optional(annotation: Any) -> bool:
+    return isinstance(annotation, types.UnionType) and type(None) in typing.get_args(annotation)
