@@ -16,7 +16,6 @@ import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, Protocol
 
 import anyio
@@ -65,6 +64,14 @@ class CallRegistry:
 
     _calls: dict[tuple[str, Any], _ToolRun] = field(default_factory=dict)
     active: int = 0  # calls running in this process (the concurrency limit counts these)
+    _ticker: _Ticker | None = None
+
+    def ticker(self, loop: asyncio.AbstractEventLoop, period: float) -> _Ticker:
+        """The ticker of this registry's calls on ``loop`` (a new one if the loop changed)."""
+        ticker = self._ticker
+        if ticker is None or ticker.loop is not loop:
+            ticker = self._ticker = _Ticker(loop, period)
+        return ticker
 
     def cancel(self, key: str, request_id: Any) -> bool:
         handle = self._calls.get((key, request_id))
@@ -89,23 +96,36 @@ class _ToolRun:
         "collector",
         "count",
         "disconnect",
+        "interval",
         "last",
+        "loop",
         "outbox",
+        "receive",
         "streaming",
+        "task",
         "token",
-        "wake",
     )
 
-    def __init__(self, collector: ResponseCollector, outbox: Outbox, token: str | int | None) -> None:
+    def __init__(
+        self,
+        collector: ResponseCollector,
+        outbox: Outbox,
+        token: str | int | None,
+        receive: Callable[[], Awaitable[Message]],
+        interval: float,
+    ) -> None:
         self.collector = collector
         self.outbox = outbox
         self.token = token
+        self.receive = receive
+        self.interval = interval  # keep-alive interval
         self.count = 0
         self.last: float | None = None  # when something was last written; set by the watcher if nothing was
         self.streaming = False
         self.cancelled = False
         self.disconnect = Disconnect()
-        self.wake: Callable[[], None] = _nothing_to_wake
+        self.loop: asyncio.AbstractEventLoop | None = None  # while the asyncio watcher may be started
+        self.task: asyncio.Task[None] | None = None  # the asyncio watcher, once started
         self._scope: anyio.CancelScope | None = None  # the portable guard (any anyio backend)
         self._guard: asyncio.Timeout | None = None  # the asyncio guard with a time limit, while inside it
         self._task: asyncio.Task[Any] | None = None  # the asyncio guard without one, while inside it
@@ -122,6 +142,27 @@ class _ToolRun:
             if collector.streamable and (more or self.streaming):
                 self.streaming = True
                 await self._send(piece)
+
+    # -- the watcher: the client going away, keep-alives ----------------------------------------
+    def wake(self) -> None:
+        """Start the asyncio watcher now: the call streams, or has been running for a while."""
+        if self.task is None and self.loop is not None:
+            self.task = self.loop.create_task(self.watch())
+
+    async def watch(self) -> None:
+        """Until cancelled: report the client going away; keep a silent stream alive."""
+        interval = self.interval
+        if self.last is None:
+            self.last = anyio.current_time()
+        while True:
+            wait = max(self.last + interval - anyio.current_time(), 0.0) if math.isfinite(interval) else math.inf
+            with anyio.move_on_after(wait):
+                message = await self.receive()
+                if message["type"] == "http.disconnect":
+                    self.gone()
+                    return
+                continue
+            await self.heartbeat()
 
     # -- progress and keep-alives ----------------------------------------------------------------
     async def heartbeat(self) -> None:
@@ -156,21 +197,6 @@ class _ToolRun:
         """The client went away."""
         self.outbox.abandon()
         self.cancel()
-
-
-async def _watch(receive: Callable[[], Awaitable[Message]], run: _ToolRun, interval: float) -> None:
-    """Until cancelled: report the client going away; keep a silent stream alive."""
-    if run.last is None:
-        run.last = anyio.current_time()
-    while True:
-        wait = max(run.last + interval - anyio.current_time(), 0.0) if math.isfinite(interval) else math.inf
-        with anyio.move_on_after(wait):
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                run.gone()
-                return
-            continue
-        await run.heartbeat()
 
 
 @dataclass(slots=True)
@@ -215,25 +241,26 @@ async def run_tool(
         max_binary=limits.max_binary,
         forwarded=inv.forwarded,
     )
-    run = _ToolRun(collector, inv.outbox, inv.token)
+    run = _ToolRun(collector, inv.outbox, inv.token, inv.receive, limits.keepalive_interval)
     calls = registry._calls
     calls[inv.key] = run
     registry.active += 1
     extensions = {CONTEXT_KEY: inv.context}
-    watch = partial(_watch, inv.receive, run, limits.keepalive_interval)
     loop = _fast_loop()
     try:
         if loop is not None:
-            watcher = _Watcher(loop, watch, min(limits.keepalive_interval, WATCH_AFTER))
-            run.wake = watcher.wake
+            ticker = registry.ticker(loop, min(limits.keepalive_interval, WATCH_AFTER))
+            run.loop = loop
+            ticker.add(run)
             try:
                 outcome = await _guarded_fast(inv.app, inv.parent, sub, run, extensions, limits.timeout, spec.name)
             finally:
-                watcher.close()
-                if watcher.task is not None:
-                    await _reap(watcher.task)
+                ticker.discard(run)
+                run.loop = None
+                if run.task is not None:
+                    await _reap(run.task)
         else:
-            async with watching(watch) as run.wake:
+            async with watching(run.watch):
                 outcome = await _guarded(inv.app, inv.parent, sub, run, extensions, limits.timeout, spec.name)
     finally:
         registry.active -= 1
@@ -274,29 +301,36 @@ def _fast_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
-class _Watcher:
-    """The asyncio watcher: a timer, and a task only when the call streams or is still running
-    after ``delay``. A quick JSON call then pays a timer (~1.5 µs) where an anyio task group with
-    one child costs ~65 µs (ARCHITECTURE.md). The caller cancels the task and awaits it
-    (:func:`_reap`) after :meth:`close`, so it never outlives the call."""
+class _Ticker:
+    """Starts the asyncio watcher of every call still running after a while (between one and two
+    periods): one timer per event loop for all of a server's calls, where a timer per call
+    cost each call ~5 µs. A call that streams starts its watcher at once (``_ToolRun.wake``); a
+    quick JSON call never gets one. Waking is the only thing a tick does, so a late tick is
+    harmless, and nothing is left behind when the calls stop (the timer is not re-armed)."""
 
-    __slots__ = ("_factory", "_loop", "_timer", "task")
+    __slots__ = ("_due", "_fresh", "_timer", "loop", "period")
 
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, factory: Callable[[], Coroutine[Any, Any, None]], delay: float
-    ) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = loop
-        self._factory = factory
-        self.task: asyncio.Task[None] | None = None
-        self._timer = loop.call_later(delay, self.wake)
+    def __init__(self, loop: asyncio.AbstractEventLoop, period: float) -> None:
+        self.loop = loop
+        self.period = period
+        self._fresh: dict[_ToolRun, None] = {}  # started since the last tick
+        self._due: dict[_ToolRun, None] = {}  # running since before the last tick
+        self._timer: asyncio.TimerHandle | None = None
 
-    def wake(self) -> None:
-        if self.task is None and self._loop is not None:
-            self.task = self._loop.create_task(self._factory())
+    def add(self, run: _ToolRun) -> None:
+        self._fresh[run] = None
+        if self._timer is None:
+            self._timer = self.loop.call_later(self.period, self._tick)
 
-    def close(self) -> None:
-        self._timer.cancel()
-        self._loop = None
+    def discard(self, run: _ToolRun) -> None:
+        self._fresh.pop(run, None)
+        self._due.pop(run, None)
+
+    def _tick(self) -> None:
+        due, self._due, self._fresh = self._due, self._fresh, {}
+        self._timer = self.loop.call_later(self.period, self._tick) if self._due else None
+        for run in due:
+            run.wake()
 
 
 async def _reap(task: asyncio.Task[None]) -> None:
@@ -306,17 +340,13 @@ async def _reap(task: asyncio.Task[None]) -> None:
 
 
 @asynccontextmanager
-async def watching(factory: Callable[[], Coroutine[Any, Any, None]]) -> AsyncIterator[Callable[[], None]]:
+async def watching(factory: Callable[[], Coroutine[Any, Any, None]]) -> AsyncIterator[None]:
     """The portable watcher (any anyio backend): ``factory()`` runs in a task group beside the
-    block from the start and is cancelled on exit. On asyncio, :class:`_Watcher` is used instead."""
+    block from the start and is cancelled on exit. On asyncio, :class:`_Ticker` starts it late."""
     async with anyio.create_task_group() as tg:
         tg.start_soon(factory)
-        yield _nothing_to_wake
+        yield
         tg.cancel_scope.cancel()
-
-
-def _nothing_to_wake() -> None:
-    return None
 
 
 async def _guarded(

@@ -382,9 +382,10 @@ async def test_timeout_on_both_guard_paths(guard_path: str) -> None:
     assert "timed out after 0.05 s" in reply.result()["content"][0]["text"]
 
 
-async def test_cancellation_on_both_guard_paths(guard_path: str) -> None:
+@pytest.mark.parametrize("call_timeout", [None, 30.0])
+async def test_cancellation_on_both_guard_paths(guard_path: str, call_timeout: float | None) -> None:
     gates = Gates()
-    app = build_app(gates)
+    app = build_app(gates, call_timeout=call_timeout)
     body, _ = call_body("slow", "handshake", id=31)
     ex = Exchange(app, body)
     cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 31}}
@@ -409,3 +410,77 @@ async def test_a_route_raising_timeout_error_is_not_a_timeout(guard_path: str) -
     result = (await Exchange(app, request("tools/call", {"name": "own_timeout"})).run()).result()
     assert result["isError"] is True
     assert "raised TimeoutError" in result["content"][0]["text"]
+
+
+async def test_a_cancellation_from_outside_is_not_swallowed(guard_path: str) -> None:
+    """The guard takes back only its own cancellation: a server cancelling the request still ends it."""
+    gates = Gates()
+    app = build_app(gates)
+    body, _ = call_body("slow", "handshake", token=None)
+    ex = Exchange(app, body)
+    reached_end = False
+
+    async def run() -> None:
+        nonlocal reached_end
+        await ex.run()
+        reached_end = True
+
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run)
+            await gates.produced[0].wait()
+            tg.cancel_scope.cancel()
+    assert gates.cancelled.is_set()
+    assert not reached_end
+    assert len(mcp_of(app).server.registry) == 0
+
+
+class _Loop:
+    """Just enough of an event loop for the ticker: timers are recorded, fired by hand."""
+
+    def __init__(self) -> None:
+        self.timers: list[Any] = []
+
+    def call_later(self, delay: float, callback: Any) -> Any:
+        timer = _Timer(callback)
+        self.timers.append(timer)
+        return timer
+
+
+class _Timer:
+    def __init__(self, callback: Any) -> None:
+        self.callback = callback
+
+    def fire(self) -> None:
+        self.callback()
+
+
+class _Run:
+    def __init__(self) -> None:
+        self.woken = 0
+
+    def wake(self) -> None:
+        self.woken += 1
+
+
+def test_the_ticker_wakes_calls_running_for_a_whole_period_and_then_stops() -> None:
+    loop = _Loop()
+    ticker = toolcall._Ticker(loop, 0.25)  # type: ignore[arg-type]
+    quick, slow, late = _Run(), _Run(), _Run()
+    ticker.add(quick)  # type: ignore[arg-type]
+    ticker.add(slow)  # type: ignore[arg-type]
+    assert len(loop.timers) == 1  # one timer for all calls
+    ticker.discard(quick)  # type: ignore[arg-type]  # answered before the tick
+    loop.timers[-1].fire()  # slow has not run a whole period yet: not woken
+    ticker.add(late)  # type: ignore[arg-type]
+    assert (slow.woken, late.woken) == (0, 0)
+    assert len(loop.timers) == 2
+    loop.timers[-1].fire()
+    assert (quick.woken, slow.woken, late.woken) == (0, 1, 0)
+    loop.timers[-1].fire()
+    assert late.woken == 1
+    assert len(loop.timers) == 3
+    loop.timers[-1].fire()  # nothing left: the timer is not re-armed
+    assert len(loop.timers) == 3
+    ticker.add(quick)  # type: ignore[arg-type]
+    assert len(loop.timers) == 4
