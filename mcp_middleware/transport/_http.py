@@ -65,25 +65,26 @@ class HeaderMap(dict[str, str]):
     """Request headers by lower-case name; the first of repeated headers wins, as in Starlette.
 
     ``repeated`` names the ``mcp-*`` headers that appeared more than once (a mismatch in 2026-07-28:
-    a proxy may have read the other copy). Built in one pass over the raw headers.
+    a proxy may have read the other copy).
     """
 
     __slots__ = ("repeated",)
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.repeated: set[str] = set()
+    repeated: frozenset[str]
+
+
+_NONE: frozenset[str] = frozenset()
 
 
 def header_map(scope: Scope) -> HeaderMap:
-    out = HeaderMap()
-    for key, value in scope["headers"]:
-        name = key.decode("latin-1").lower()
-        if name in out:
-            if name.startswith("mcp-"):
-                out.repeated.add(name)
-            continue
-        out[name] = value.decode("latin-1")
+    raw = scope["headers"]
+    # Built back to front, so the first of a repeated header is the one kept.
+    out = HeaderMap([(key.decode("latin-1").lower(), value.decode("latin-1")) for key, value in reversed(raw)])
+    if len(out) == len(raw):
+        out.repeated = _NONE
+        return out
+    names = [key.decode("latin-1").lower() for key, _ in raw]
+    out.repeated = frozenset(name for name in out if name.startswith("mcp-") and names.count(name) > 1)
     return out
 
 
@@ -170,10 +171,13 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) ->
     declared = headers.get("content-length")
     if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         return None
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        body: bytes = message.get("body", b"")  # the usual case: the whole body in one message
+        return body if len(body) <= limit else None
     parts: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             raise anyio.get_cancelled_exc_class()()
         chunk = message.get("body", b"")
@@ -183,6 +187,7 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) ->
         parts.append(chunk)
         if not message.get("more_body", False):
             return b"".join(parts)
+        message = await receive()
 
 
 class _WriteLock:

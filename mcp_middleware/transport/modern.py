@@ -12,7 +12,7 @@ hints (server/utilities/caching.mdx).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from mcp_types import (
     CLIENT_CAPABILITIES_META_KEY,
@@ -42,18 +42,22 @@ def _mismatch(what: str) -> ProtocolError:
     return ProtocolError(codes.HEADER_MISMATCH, f"Header mismatch: {what}")
 
 
-def _check_envelope(req: Request) -> Mapping[str, Any]:
-    meta = (req.params or {}).get("_meta")
-    if not isinstance(meta, Mapping):
-        raise ProtocolError(
-            codes.INVALID_PARAMS,
-            f"Invalid params: params._meta must carry {PROTOCOL_VERSION_META_KEY!r} and "
-            f"{CLIENT_CAPABILITIES_META_KEY!r}",
-        )
-    missing = [k for k in (PROTOCOL_VERSION_META_KEY, CLIENT_CAPABILITIES_META_KEY) if k not in meta]
-    if missing:
-        raise ProtocolError(codes.INVALID_PARAMS, f"Invalid params: params._meta is missing {', '.join(missing)}")
-    if not isinstance(meta[CLIENT_CAPABILITIES_META_KEY], Mapping):
+def _checked(server: Server, headers: Mapping[str, str], req: Request) -> str:
+    """The request's protocol version, after the ladder (envelope, headers, version, Mcp-Param-*)."""
+    params = req.params or {}
+    meta = _check_envelope(params)
+    _check_headers(headers, req.method, params, meta)
+    version = _check_version(meta)
+    if req.method == "tools/call":
+        _check_param_headers(server, params, headers)
+    return version
+
+
+def _check_envelope(params: dict[str, Any]) -> dict[str, Any]:
+    meta = params.get("_meta")
+    if type(meta) is not dict or PROTOCOL_VERSION_META_KEY not in meta or CLIENT_CAPABILITIES_META_KEY not in meta:
+        _envelope_missing(meta)
+    if type(meta[CLIENT_CAPABILITIES_META_KEY]) is not dict:
         raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: client capabilities must be an object")
     level = meta.get(LOG_LEVEL_META_KEY)
     if level is not None and level not in _LOG_LEVELS:
@@ -61,38 +65,47 @@ def _check_envelope(req: Request) -> Mapping[str, Any]:
     return meta
 
 
-def _check_headers(scope: Scope, headers: Mapping[str, str], req: Request, meta: Mapping[str, Any]) -> None:
-    repeated = getattr(headers, "repeated", ())
-    for name in repeated:
+def _envelope_missing(meta: Any) -> NoReturn:
+    if not isinstance(meta, dict):
+        raise ProtocolError(
+            codes.INVALID_PARAMS,
+            f"Invalid params: params._meta must carry {PROTOCOL_VERSION_META_KEY!r} and "
+            f"{CLIENT_CAPABILITIES_META_KEY!r}",
+        )
+    missing = [k for k in (PROTOCOL_VERSION_META_KEY, CLIENT_CAPABILITIES_META_KEY) if k not in meta]
+    raise ProtocolError(codes.INVALID_PARAMS, f"Invalid params: params._meta is missing {', '.join(missing)}")
+
+
+def _check_headers(headers: Mapping[str, str], method: str, params: dict[str, Any], meta: dict[str, Any]) -> None:
+    for name in getattr(headers, "repeated", ()):
         if name in _ROUTING or name.startswith("mcp-param-"):
             # A repeated routing or Mcp-Param-* header: proxies may read the other copy.
             raise _mismatch(f"{name} appears more than once")
     version = headers.get("mcp-protocol-version")
     if version is None or version.strip() != meta[PROTOCOL_VERSION_META_KEY]:
         raise _mismatch("MCP-Protocol-Version does not match params._meta")
-    method = headers.get("mcp-method")
-    if method is None or method.strip() != req.method:
+    sent = headers.get("mcp-method")
+    if sent is None or sent.strip() != method:
         raise _mismatch("Mcp-Method does not match the body's method")
-    field = _NAME_PARAM.get(req.method)
+    field = _NAME_PARAM.get(method)
     if field is None:
         return
-    expected = (req.params or {}).get(field)
-    if decode_header(headers.get("mcp-name")) != expected:
+    name = headers.get("mcp-name")
+    expected = params.get(field)
+    plain = name is not None and name == expected and not name.startswith("=?")  # the usual case
+    if not plain and decode_header(name) != expected:
         raise _mismatch(f"Mcp-Name does not match params.{field}")
 
 
-def _check_param_headers(server: Server, req: Request, headers: Mapping[str, str]) -> None:
-    if req.method != "tools/call":
-        return
-    params = req.params or {}
+def _check_param_headers(server: Server, params: dict[str, Any], headers: Mapping[str, str]) -> None:
     name = params.get("name")
     spec = server.catalog.get(name) if isinstance(name, str) else None
     arguments = params.get("arguments")
-    if spec is not None and spec.param_headers and isinstance(arguments, Mapping):
+    if spec is not None and spec.param_headers and isinstance(arguments, dict):
         check_param_headers(spec.param_headers, arguments, headers)
 
 
-def _check_version(meta: Mapping[str, Any]) -> str:
+def _check_version(meta: dict[str, Any]) -> str:
     requested = meta[PROTOCOL_VERSION_META_KEY]
     if not isinstance(requested, str):
         raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: the protocol version must be a string")
@@ -131,10 +144,7 @@ async def serve(
         if isinstance(message, Notification):
             await responder.accepted()
             return
-        meta = _check_envelope(message)
-        _check_headers(scope, headers, message, meta)
-        version = _check_version(meta)
-        _check_param_headers(server, message, headers)
+        version = _checked(server, headers, message)
     except ProtocolError as exc:
         if exc.id is None and isinstance(payload, dict):
             candidate = payload.get("id")
