@@ -13,8 +13,7 @@ caller says the real client went away; and the body is never buffered here.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 import anyio
@@ -23,8 +22,7 @@ from starlette.types import ASGIApp, Message, Scope
 __all__ = ["AppMisbehaved", "Disconnect", "SubRequest", "SubResponseHead", "run_subrequest"]
 
 
-@dataclass(frozen=True, slots=True)
-class SubRequest:
+class SubRequest(NamedTuple):
     """An HTTP request to send to the app below the middleware.
 
     ``path`` is the app-relative path, already percent-encoded segment by segment (``raw_path``
@@ -38,8 +36,7 @@ class SubRequest:
     body: bytes = b""
 
 
-@dataclass(frozen=True, slots=True)
-class SubResponseHead:
+class SubResponseHead(NamedTuple):
     status: int
     headers: tuple[tuple[bytes, bytes], ...]
 
@@ -86,7 +83,7 @@ OnHead = Callable[[SubResponseHead], Awaitable[None]]
 OnBody = Callable[[bytes, bool], Awaitable[None]]
 
 
-def _child_scope(parent: Scope, sub: SubRequest) -> Scope:
+def _child_scope(parent: Scope, sub: SubRequest, extensions: dict[str, Any] | None) -> Scope:
     root_path: str = parent.get("root_path", "")
     full = root_path + sub.path
     scope: dict[str, Any] = {
@@ -104,7 +101,7 @@ def _child_scope(parent: Scope, sub: SubRequest) -> Scope:
         "headers": list(sub.headers),
         "client": parent.get("client"),
         "server": parent.get("server"),
-        "extensions": {},
+        "extensions": {} if extensions is None else extensions,
         "state": dict(parent.get("state") or {}),
     }
     if "app" in parent:
@@ -123,12 +120,12 @@ async def run_subrequest(
 ) -> None:
     """Call ``app`` with ``sub``; report the head once, then each body chunk as it is sent.
 
+    ``extensions`` becomes the child scope's ``extensions`` (the dict itself, not a copy).
+
     Raises whatever the app raises (the caller maps it), or :class:`AppMisbehaved`.
     ``on_body(chunk, more)`` is called for every body message, the last one with ``more=False``.
     """
-    scope = _child_scope(parent, sub)
-    if extensions:
-        scope["extensions"].update(extensions)
+    scope = _child_scope(parent, sub, extensions)
     body_sent = False
     started = False
     complete = False

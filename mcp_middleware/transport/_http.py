@@ -281,6 +281,12 @@ class Responder:
 
     async def finish(self, payload: bytes | None, status: int = 200) -> None:
         """The final message: the last SSE event (then end of stream), or a plain JSON reply."""
+        if payload is not None and not self.started and not self.closed and not self._lock._busy:
+            # The usual case, a JSON reply with nothing written before: no lock needed, as nothing
+            # else writes once ``closed`` is set (and setting it does not wait).
+            self.started = self.closed = True
+            await plain(self._send, status, payload, self.headers)
+            return
         async with self._lock:
             if self.closed:
                 return
