@@ -215,11 +215,11 @@ class ToolSpec:
                 fields[arg.wire] = value
         body = _encode_body(plan, fields)
         return SubRequest(
-            method=self.method,
-            path=path,
-            query_string=_encode_query(query) if query else b"",
-            headers=_all_headers(forwarded, headers, cookies, body),
-            body=body[1],
+            self.method,
+            path,
+            _encode_query(query) if query else b"",
+            _all_headers(forwarded, headers, cookies, body) if forwarded or headers or cookies or body[0] else (),
+            body[1],
         )
 
 
@@ -684,6 +684,10 @@ def _render_path(parts: tuple[str, ...], arguments: Mapping[str, Any]) -> str:
     for index in range(1, len(parts), 2):
         name = parts[index]
         value = arguments.get(name)
+        if type(value) is int:  # the usual id: digits (and a sign) need no checks or quoting
+            out.append(str(value))
+            out.append(parts[index + 1])
+            continue
         if value is None:
             raise ArgumentError(f"missing required argument {name!r}")
         text = _scalar(name, value)
@@ -780,7 +784,10 @@ def _form_items(value: Any) -> list[Any]:
 
 def _form_value(name: str, value: Any) -> str:
     if isinstance(value, (dict, list)):
-        return orjson.dumps(value).decode()
+        try:
+            return orjson.dumps(value).decode()
+        except TypeError as exc:  # orjson.JSONEncodeError: nested too deep, or an integer beyond 64 bits
+            raise ArgumentError(f"argument {name!r} cannot be encoded as JSON: {exc}") from None
     return _scalar(name, value)
 
 

@@ -264,7 +264,7 @@ async def _list_tools(server: Server, call: Call, params: dict[str, Any]) -> dic
 def invocation(server: Server, call: Call, params: Mapping[str, Any], target: str) -> Invocation:
     """The context and channel for running a route on behalf of ``call`` (tool, prompt, resource)."""
     meta = params.get("_meta")
-    meta = meta if isinstance(meta, Mapping) else {}
+    meta = meta if isinstance(meta, dict) else {}
     token = meta.get("progressToken")
     if token is not None and (isinstance(token, bool) or not isinstance(token, str | int)):
         raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: _meta.progressToken must be a string or an integer")

@@ -88,23 +88,16 @@ class _ToolRun:
     """One running call: the sink for the route's response (progress as it streams), and the
     handle that stops it. One object per call instead of a closure per callback."""
 
-    __slots__ = (
-        "_guard",
-        "_scope",
-        "_task",
-        "cancelled",
-        "collector",
-        "count",
-        "disconnect",
-        "interval",
-        "last",
-        "loop",
-        "outbox",
-        "receive",
-        "streaming",
-        "task",
-        "token",
-    )
+    # Defaults live on the class: a quick call sets only what it uses.
+    count = 0
+    last: float | None = None  # when something was last written; set by the watcher if nothing was
+    streaming = False
+    cancelled = False
+    loop: asyncio.AbstractEventLoop | None = None  # while the asyncio watcher may be started
+    task: asyncio.Task[None] | None = None  # the asyncio watcher, once started
+    _scope: anyio.CancelScope | None = None  # the portable guard (any anyio backend)
+    _guard: asyncio.Timeout | None = None  # the asyncio guard with a time limit, while inside it
+    _task: asyncio.Task[Any] | None = None  # the asyncio guard without one, while inside it
 
     def __init__(
         self,
@@ -119,16 +112,7 @@ class _ToolRun:
         self.token = token
         self.receive = receive
         self.interval = interval  # keep-alive interval
-        self.count = 0
-        self.last: float | None = None  # when something was last written; set by the watcher if nothing was
-        self.streaming = False
-        self.cancelled = False
         self.disconnect = Disconnect()
-        self.loop: asyncio.AbstractEventLoop | None = None  # while the asyncio watcher may be started
-        self.task: asyncio.Task[None] | None = None  # the asyncio watcher, once started
-        self._scope: anyio.CancelScope | None = None  # the portable guard (any anyio backend)
-        self._guard: asyncio.Timeout | None = None  # the asyncio guard with a time limit, while inside it
-        self._task: asyncio.Task[Any] | None = None  # the asyncio guard without one, while inside it
 
     # -- the route's response --------------------------------------------------------------------
     async def on_head(self, head: SubResponseHead) -> None:
