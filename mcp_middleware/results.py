@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import codecs
-import contextlib
 from http import HTTPStatus
 from typing import Any
 
@@ -119,6 +118,43 @@ class _EventParser:
         return tail
 
 
+_TEXTUAL_KINDS = frozenset({"text", "json", "events", "mcp"})
+# content-type header value -> (media type, kind, charset), remembered
+_MEDIA: dict[bytes, tuple[str, str, str]] = {}
+
+
+def _media(raw: bytes) -> tuple[str, str, str]:
+    mime, _, params = raw.partition(b";")
+    mime = mime.strip().lower()
+    charset = "utf-8"
+    for param in params.split(b";"):
+        key, _, value = param.strip().partition(b"=")
+        if key.lower() == b"charset" and value:
+            charset = value.strip(b'"').decode("latin-1")
+    if charset != "utf-8":
+        try:
+            charset = codecs.lookup(charset).name
+        except LookupError:
+            charset = "utf-8"  # an unknown charset is read as UTF-8
+    return mime.decode("latin-1"), _classify(mime), charset
+
+
+def _classify(mime: bytes) -> str:
+    if mime == _MCP_CONTENT:
+        return "mcp"
+    if mime == b"text/event-stream":
+        return "events"
+    if mime == b"application/json" or mime.endswith(b"+json"):
+        return "json"
+    if not mime or mime.startswith(b"text/") or mime in _TEXTUAL or mime.endswith(b"+xml"):
+        return "text"
+    if mime.startswith(b"image/"):
+        return "image"
+    if mime.startswith(b"audio/"):
+        return "audio"
+    return "binary"
+
+
 class ResponseCollector:
     """Collects one sub-response; see the module docstring."""
 
@@ -160,37 +196,15 @@ class ResponseCollector:
     def head(self, head: SubResponseHead) -> None:
         self.status = head.status
         raw = head.header(b"content-type") or b""
-        mime, _, params = raw.partition(b";")
-        mime = mime.strip().lower()
-        self._mime = mime.decode("latin-1")
-        charset = "utf-8"
-        for param in params.split(b";"):
-            key, _, value = param.strip().partition(b"=")
-            if key.lower() == b"charset" and value:
-                charset = value.strip(b'"').decode("latin-1")
-        self._kind = self._classify(mime)
-        self._textual = self._kind in ("text", "json", "events", "mcp")
-        if charset != "utf-8":
-            with contextlib.suppress(LookupError):  # an unknown charset is read as UTF-8
-                self._charset = codecs.lookup(charset).name
+        known = _MEDIA.get(raw)
+        if known is None:
+            known = _media(raw)
+            if len(_MEDIA) < 256:  # apps send a handful of distinct content types
+                _MEDIA[raw] = known
+        self._mime, self._kind, self._charset = known
+        self._textual = self._kind in _TEXTUAL_KINDS
         if self._kind == "events":
             self._events = _EventParser()
-
-    @staticmethod
-    def _classify(mime: bytes) -> str:
-        if mime == _MCP_CONTENT:
-            return "mcp"
-        if mime == b"text/event-stream":
-            return "events"
-        if mime == b"application/json" or mime.endswith(b"+json"):
-            return "json"
-        if not mime or mime.startswith(b"text/") or mime in _TEXTUAL or mime.endswith(b"+xml"):
-            return "text"
-        if mime.startswith(b"image/"):
-            return "image"
-        if mime.startswith(b"audio/"):
-            return "audio"
-        return "binary"
 
     def feed(self, chunk: bytes, more: bool) -> list[str]:
         """Store ``chunk``; return the pieces of text it completes (for progress messages)."""

@@ -78,8 +78,9 @@ _NONE: frozenset[str] = frozenset()
 
 def header_map(scope: Scope) -> HeaderMap:
     raw = scope["headers"]
-    # Built back to front, so the first of a repeated header is the one kept.
-    out = HeaderMap([(key.decode("latin-1").lower(), value.decode("latin-1")) for key, value in reversed(raw)])
+    out = HeaderMap()
+    for key, value in reversed(raw):  # back to front, so the first of a repeated header is kept
+        out[key.decode("latin-1").lower()] = value.decode("latin-1")
     if len(out) == len(raw):
         out.repeated = _NONE
         return out
