@@ -13,8 +13,7 @@ expired" and re-initialize.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import orjson
 from mcp_types import jsonrpc as codes
@@ -40,21 +39,18 @@ __all__ = [
 RequestId = str | int
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+class Request(NamedTuple):
     id: RequestId
     method: str
     params: dict[str, Any] | None
 
 
-@dataclass(frozen=True, slots=True)
-class Notification:
+class Notification(NamedTuple):
     method: str
     params: dict[str, Any] | None
 
 
-@dataclass(frozen=True, slots=True)
-class ClientReply:
+class ClientReply(NamedTuple):
     """A response the client sends to a server-initiated request (result or error)."""
 
     id: RequestId

@@ -36,7 +36,6 @@ from ..sse import KEEPALIVE, SSE_HEADERS, encode_event
 __all__ = [
     "NullOutbox",
     "Responder",
-    "StreamOutbox",
     "caller_key",
     "check_request",
     "encode_reply",
@@ -202,13 +201,15 @@ class _WriteLock:
 
     def __init__(self) -> None:
         self._busy = False
-        self._waiting: deque[anyio.Event] = deque()
+        self._waiting: deque[anyio.Event] | None = None  # made on the first contention
 
     async def __aenter__(self) -> None:
         if not self._busy:
             self._busy = True
             return
         turn = anyio.Event()
+        if self._waiting is None:
+            self._waiting = deque()
         self._waiting.append(turn)
         try:
             await turn.wait()
@@ -223,14 +224,15 @@ class _WriteLock:
         self._release()
 
     def _release(self) -> None:
-        if self._waiting:
+        if self._waiting:  # None or empty: nobody waits
             self._waiting.popleft().set()  # ownership passes on; _busy stays True
         else:
             self._busy = False
 
 
 class Responder:
-    """Writes the one answer to a POST: JSON, 202, or an SSE stream begun on the first event."""
+    """Writes the one answer to a POST: JSON, 202, or an SSE stream begun on the first event.
+    It is also the handlers' outbox (:class:`~mcp_middleware.toolcall.Outbox`) for that request."""
 
     __slots__ = ("_lock", "_send", "closed", "headers", "started", "streaming")
 
@@ -307,27 +309,13 @@ class Responder:
         """The client went away: from now on nothing is written."""
         self.closed = True
 
-
-class StreamOutbox:
-    """The handlers' view of a responder: notifications become SSE events on this response."""
-
-    __slots__ = ("_responder",)
-
-    def __init__(self, responder: Responder) -> None:
-        self._responder = responder
-
+    # -- the handlers' outbox: notifications and requests become SSE events on this response ----
     async def notify(self, method: str, params: Any) -> None:
-        await self._responder.event(encode_notification(method, params))
+        await self.event(encode_notification(method, params))
 
     async def request(self, request_id: str, method: str, params: Any) -> None:
         message = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
-        await self._responder.event(dumps(message))
-
-    async def keepalive(self) -> None:
-        await self._responder.keepalive()
-
-    def abandon(self) -> None:
-        self._responder.abandon()
+        await self.event(dumps(message))
 
 
 class NullOutbox:

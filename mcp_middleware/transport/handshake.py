@@ -30,7 +30,6 @@ from ..jsonrpc import (
 from ._http import (
     NullOutbox,
     Responder,
-    StreamOutbox,
     caller_key,
     encode_reply,
     forwarded_headers,
@@ -83,7 +82,7 @@ async def serve(
         # transports.mdx §Session Management: an id we did not issue (or that expired) is 404.
         await responder.error(ProtocolError(SESSION_NOT_FOUND, "Session not found", id=message.id), "handshake", 404)
         return
-    call = _call(scope, receive, headers, message, version, StreamOutbox(responder), server)
+    call = _call(scope, receive, headers, message, version, responder, server)
     if server.settings.response_mode == "sse":
         await responder.stream_now()
     await serve_request(server, call, responder, _unchanged)

@@ -28,7 +28,7 @@ from starlette.types import Receive, Scope, Send
 from ..handlers import Call, Server
 from ..jsonrpc import ClientReply, Notification, ProtocolError, Request, parse_message
 from ..param_headers import check_param_headers, decode_header
-from ._http import Responder, StreamOutbox, caller_key, forwarded_headers, serve_request
+from ._http import Responder, caller_key, forwarded_headers, serve_request
 
 __all__ = ["serve"]
 
@@ -157,7 +157,7 @@ async def serve(
         version=version,
         scope=scope,
         receive=receive,
-        outbox=StreamOutbox(responder),
+        outbox=responder,
         forwarded=forwarded_headers(headers, server.forward_names),
         caller=caller_key(headers),
     )
