@@ -79,7 +79,7 @@ class Disconnect:
         await self._event.wait()
 
 
-OnHead = Callable[[SubResponseHead], Awaitable[None]]
+OnHead = Callable[[SubResponseHead], None]  # synchronous: looking at a head never waits
 OnBody = Callable[[bytes, bool], Awaitable[None]]
 
 
@@ -145,7 +145,7 @@ async def run_subrequest(
             if started:
                 raise AppMisbehaved("http.response.start sent twice")
             started = True
-            await on_head(SubResponseHead(int(message["status"]), tuple(message.get("headers") or ())))
+            on_head(SubResponseHead(int(message["status"]), tuple(message.get("headers") or ())))
         elif kind == "http.response.body":
             if not started:
                 raise AppMisbehaved("http.response.body sent before http.response.start")

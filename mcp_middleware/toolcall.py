@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Scope
 
 from .catalog import ArgumentError, ToolSpec
 from .context import CONTEXT_KEY, ContextHolder
-from .dispatch import AppMisbehaved, Disconnect, SubRequest, SubResponseHead, run_subrequest
+from .dispatch import AppMisbehaved, Disconnect, SubRequest, run_subrequest
 from .interaction import Abort, HandshakeChannel, ModernChannel
 from .results import ResponseCollector, ResultTooLarge, error_result
 
@@ -84,9 +84,10 @@ class CallRegistry:
         return len(self._calls)
 
 
-class _ToolRun:
-    """One running call: the sink for the route's response (progress as it streams), and the
-    handle that stops it. One object per call instead of a closure per callback."""
+class _ToolRun(Disconnect):
+    """One running call: the sink for the route's response (progress as it streams), the handle
+    that stops it, and the disconnect signal its sub-request listens to. One object per call
+    instead of a closure per callback."""
 
     # Defaults live on the class: a quick call sets only what it uses.
     count = 0
@@ -112,12 +113,10 @@ class _ToolRun:
         self.token = token
         self.receive = receive
         self.interval = interval  # keep-alive interval
-        self.disconnect = Disconnect()
+        self.is_set = False  # the Disconnect signal
+        self._event = None
 
-    # -- the route's response --------------------------------------------------------------------
-    async def on_head(self, head: SubResponseHead) -> None:
-        self.collector.head(head)
-
+    # -- the route's response (its head goes straight to the collector) ---------------------------
     async def on_body(self, chunk: bytes, more: bool) -> None:
         if more:
             self.wake()
@@ -169,7 +168,7 @@ class _ToolRun:
         if self.cancelled:
             return
         self.cancelled = True
-        self.disconnect.set()
+        self.set()
         if self._scope is not None:
             self._scope.cancel()
         if self._guard is not None:
@@ -233,7 +232,9 @@ async def run_tool(
     loop = _fast_loop()
     try:
         if loop is not None:
-            ticker = registry.ticker(loop, min(limits.keepalive_interval, WATCH_AFTER))
+            ticker = registry._ticker
+            if ticker is None or ticker.loop is not loop:
+                ticker = registry.ticker(loop, min(limits.keepalive_interval, WATCH_AFTER))
             run.loop = loop
             ticker.add(run)
             try:
@@ -353,7 +354,7 @@ async def _guarded(
     with run._scope:
         try:
             with anyio.move_on_after(math.inf if limit is None else limit) as timer:
-                await run_subrequest(app, parent, sub, run.on_head, run.on_body, run.disconnect, extensions)
+                await run_subrequest(app, parent, sub, run.collector.head, run.on_body, run, extensions)
             if timer.cancelled_caught:
                 return _timed_out(name, limit, run)
             return None
@@ -384,7 +385,7 @@ async def _guarded_fast(
     base = task.cancelling()
     run._task = task
     try:
-        await run_subrequest(app, parent, sub, run.on_head, run.on_body, run.disconnect, extensions)
+        await run_subrequest(app, parent, sub, run.collector.head, run.on_body, run, extensions)
         return None
     except asyncio.CancelledError:
         run._task = None
@@ -416,7 +417,7 @@ async def _guarded_timed(
             if run.cancelled:
                 guard.reschedule(loop.time())
             try:
-                await run_subrequest(app, parent, sub, run.on_head, run.on_body, run.disconnect, extensions)
+                await run_subrequest(app, parent, sub, run.collector.head, run.on_body, run, extensions)
             finally:
                 run._guard = None
         return None
@@ -431,7 +432,7 @@ async def _guarded_timed(
 
 
 def _timed_out(name: str, limit: float | None, run: _ToolRun) -> dict[str, Any]:
-    run.disconnect.set()
+    run.set()
     return error_result(f"Tool {name!r} timed out after {limit:g} s and was cancelled.")
 
 
@@ -446,7 +447,7 @@ def _outcome_of(exc: BaseException, name: str, run: _ToolRun) -> dict[str, Any] 
             return _route_failed(name, exc)
         raise exc
     if isinstance(exc, ResultTooLarge):
-        run.disconnect.set()
+        run.set()
         return error_result(f"Tool {name!r} failed: {exc}.")
     if isinstance(exc, AppMisbehaved):
         logger.error("route for tool %s broke the ASGI contract: %s", name, exc)

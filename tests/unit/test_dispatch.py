@@ -28,7 +28,7 @@ class Recorder:
         self.head: SubResponseHead | None = None
         self.body: list[tuple[bytes, bool]] = []
 
-    async def on_head(self, head: SubResponseHead) -> None:
+    def on_head(self, head: SubResponseHead) -> None:
         self.head = head
 
     async def on_body(self, chunk: bytes, more: bool) -> None:
