@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import types
 import typing
 from typing import Any
@@ -104,3 +105,14 @@ def test_the_parts_left_out_of_the_key_accept_any_value_of_their_json_type(key: 
 
 def _is_optional(annotation: Any) -> bool:
     return isinstance(annotation, types.UnionType) and type(None) in typing.get_args(annotation)
+
+
+@pytest.mark.parametrize("name", ["get_item", 3])
+def test_params_are_left_as_they_were(name: Any) -> None:
+    params = {"name": name, "arguments": {"a": [1]}, "_meta": {**META, "progressToken": "t"}}
+    before = copy.deepcopy(params)
+    try:
+        RequestValidator().check("tools/call", MODERN, params)
+    except ValidationError:
+        assert name == 3
+    assert params == before
