@@ -163,6 +163,10 @@ class _Arg:
     wire: str  # parameter or body property name
     header: bytes = b""  # lower-case header name
     keep_none: bool = False
+    query_key: str = field(init=False, repr=False, compare=False)  # ``wire`` form-encoded, with its ``=``
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "query_key", _form_encode(self.wire) + "=")
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +200,7 @@ class ToolSpec:
         plan = self._plan if self._plan is not None else _plan_for_template(self.path)
         parts = plan.path
         path = parts[0] if len(parts) == 1 else _render_path(parts, arguments)
-        query: list[tuple[str, str]] = []
+        query: list[str] = []  # encoded ``key=value`` pairs
         headers: list[tuple[bytes, bytes]] = []
         cookies: list[str] = []
         fields: dict[str, Any] = {}
@@ -206,7 +210,12 @@ class ToolSpec:
                 continue
             where = arg.where
             if where == _QUERY:
-                _add_query(query, arg, value)
+                if type(value) is int:  # digits need no encoding
+                    query.append(f"{arg.query_key}{value}")
+                elif type(value) is str:
+                    query.append(arg.query_key + _form_encode(value))
+                else:
+                    query.extend(arg.query_key + _form_encode(text) for text in _items(arg.name, value))
             elif where == _HEADER:
                 _add_header(headers, arg, value)
             elif where == _COOKIE:
@@ -217,7 +226,7 @@ class ToolSpec:
         return SubRequest(
             self.method,
             path,
-            _encode_query(query) if query else b"",
+            "&".join(query).encode("ascii") if query else b"",
             _all_headers(forwarded, headers, cookies, body) if forwarded or headers or cookies or body[0] else (),
             body[1],
         )
@@ -726,17 +735,9 @@ def _items(name: str, value: Any) -> list[str]:
 _UNRESERVED: Final = re.compile(r"[A-Za-z0-9_.~-]*")
 
 
-def _encode_query(pairs: list[tuple[str, str]]) -> bytes:
-    """``urlencode(pairs)``, without its per-character work for the usual plain values."""
-    plain = _UNRESERVED.fullmatch
-    return "&".join(f"{k if plain(k) else quote_plus(k)}={v if plain(v) else quote_plus(v)}" for k, v in pairs).encode(
-        "ascii"
-    )
-
-
-def _add_query(query: list[tuple[str, str]], arg: _Arg, value: Any) -> None:
-    for text in _items(arg.name, value):
-        query.append((arg.wire, text))
+def _form_encode(text: str) -> str:
+    """``quote_plus(text)``, without its per-character work for the usual plain values."""
+    return text if _UNRESERVED.fullmatch(text) else quote_plus(text)
 
 
 def _add_header(headers: list[tuple[bytes, bytes]], arg: _Arg, value: Any) -> None:

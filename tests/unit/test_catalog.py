@@ -796,6 +796,7 @@ def test_openapi_failure_logs_and_yields_no_tools(caplog: pytest.LogCaptureFixtu
 def test_query_encoding_matches_urlencode(pairs: list[tuple[str, str]]) -> None:
     from urllib.parse import urlencode
 
-    from mcp_middleware.catalog import _encode_query
+    from mcp_middleware.catalog import _form_encode
 
-    assert _encode_query(pairs) == urlencode(pairs).encode("ascii")
+    encoded = "&".join(f"{_form_encode(key)}={_form_encode(value)}" for key, value in pairs)
+    assert encoded == urlencode(pairs)
