@@ -242,7 +242,8 @@ class ResponseCollector:
         self._dropped += len(text) - max(room, 0)
 
     def text(self) -> str:
-        body = "".join(self._parts)
+        parts = self._parts
+        body = parts[0] if len(parts) == 1 else "".join(parts)
         if self._dropped:
             body += f"\n[truncated: {self._dropped} more characters were not included]"
         return body

@@ -239,10 +239,15 @@ class Responder:
     def __init__(self, send: Send) -> None:
         self._send = send
         self.headers: list[tuple[bytes, bytes]] = []  # extra response headers (e.g. a session id)
-        self._lock = _WriteLock()
+        self._lock: _WriteLock | None = None  # made by the first write that may contend
         self.started = False
         self.streaming = False
         self.closed = False
+
+    def _locked(self) -> _WriteLock:
+        if self._lock is None:
+            self._lock = _WriteLock()
+        return self._lock
 
     async def json(self, payload: bytes, status: int = 200) -> None:
         if not self.started and not self.closed:
@@ -264,19 +269,19 @@ class Responder:
 
     async def stream_now(self) -> None:
         """Answer with an SSE stream whatever happens (the ``response_mode="sse"`` option)."""
-        async with self._lock:
+        async with self._locked():
             await self._ensure_stream()
 
     async def event(self, payload: bytes) -> None:
         """Send one JSON-RPC message as an SSE event, switching to SSE if this is the first."""
-        async with self._lock:
+        async with self._locked():
             if self.closed or (self.started and not self.streaming):
                 return
             await self._ensure_stream()
             await self._send({"type": "http.response.body", "body": encode_event(payload), "more_body": True})
 
     async def keepalive(self) -> None:
-        async with self._lock:
+        async with self._locked():
             if self.closed or (self.started and not self.streaming):
                 return
             await self._ensure_stream()
@@ -284,13 +289,13 @@ class Responder:
 
     async def finish(self, payload: bytes | None, status: int = 200) -> None:
         """The final message: the last SSE event (then end of stream), or a plain JSON reply."""
-        if payload is not None and not self.started and not self.closed and not self._lock._busy:
+        if payload is not None and not self.started and not self.closed and self._lock is None:
             # The usual case, a JSON reply with nothing written before: no lock needed, as nothing
             # else writes once ``closed`` is set (and setting it does not wait).
             self.started = self.closed = True
             await plain(self._send, status, payload, self.headers)
             return
-        async with self._lock:
+        async with self._locked():
             if self.closed:
                 return
             if not self.streaming:
@@ -335,7 +340,10 @@ class NullOutbox:
 
 
 def forwarded_headers(headers: Mapping[str, str], names: tuple[str, ...]) -> tuple[tuple[bytes, bytes], ...]:
-    return tuple((name.encode("latin-1"), headers[name].encode("latin-1")) for name in names if name in headers)
+    found = [name for name in names if name in headers]
+    if not found:
+        return ()
+    return tuple([(name.encode("latin-1"), headers[name].encode("latin-1")) for name in found])
 
 
 def caller_key(headers: Mapping[str, str]) -> str:
