@@ -63,7 +63,7 @@ def test_public_names() -> None:
 
 
 def test_leaf_modules_import_nothing_from_the_package() -> None:
-    for leaf in ("jsonrpc", "sse", "dispatch", "config", "sealing", "listen", "content", "declare"):
+    for leaf in ("jsonrpc", "sse", "dispatch", "config", "sealing", "listen", "content", "declare", "validation"):
         assert all_imports(leaf) == set(), leaf
 
 
