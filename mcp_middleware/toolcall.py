@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -136,9 +138,9 @@ class _ToolRun(Disconnect):
         """Until cancelled: report the client going away; keep a silent stream alive."""
         interval = self.interval
         if self.last is None:
-            self.last = anyio.current_time()
+            self.last = time.monotonic()
         while True:
-            wait = max(self.last + interval - anyio.current_time(), 0.0) if math.isfinite(interval) else math.inf
+            wait = max(self.last + interval - time.monotonic(), 0.0) if math.isfinite(interval) else math.inf
             with anyio.move_on_after(wait):
                 message = await self.receive()
                 if message["type"] == "http.disconnect":
@@ -154,7 +156,7 @@ class _ToolRun(Disconnect):
             await self._send(None)
 
     async def _send(self, message: str | None) -> None:
-        self.last = anyio.current_time()
+        self.last = time.monotonic()  # anyio.current_time() would cost system calls per chunk
         if self.token is None:
             return
         self.count += 1
@@ -276,14 +278,48 @@ WATCH_AFTER = 0.25
 PORTABLE_WATCHER = False
 
 
+class _LoopCache:
+    """The running asyncio loop, remembered with the thread it runs in.
+
+    On CPython 3.11 every ``asyncio.get_running_loop()`` (and ``current_task()`` without a loop,
+    and so ``anyio``'s backend detection) makes a ``getpid`` system call; on the benchmark host,
+    under load, those calls were ~3 % of the server's time. A loop runs in one thread at a time,
+    so the remembered loop is the running one when it is running and says it runs in this thread.
+    """
+
+    __slots__ = ("_loop", "_thread")
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = 0
+
+    def get(self) -> asyncio.AbstractEventLoop | None:
+        """The running asyncio loop; None when not on asyncio (the anyio path then)."""
+        loop = self._loop
+        thread = threading.get_ident()
+        if (
+            loop is not None
+            and self._thread == thread
+            and loop.is_running()
+            and getattr(loop, "_thread_id", thread) == thread  # asyncio's own loops say where they run
+        ):
+            return loop
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        self._loop, self._thread = loop, thread
+        return loop
+
+
+_loops = _LoopCache()
+
+
 def _fast_loop() -> asyncio.AbstractEventLoop | None:
     """The running asyncio loop, for the asyncio-native fast path; None means the anyio path."""
     if PORTABLE_WATCHER:
         return None
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
+    return _loops.get()
 
 
 class _Ticker:
@@ -378,7 +414,7 @@ async def _guarded_fast(
     Either costs a small fraction of an anyio scope."""
     if limit is not None:
         return await _guarded_timed(app, parent, sub, run, extensions, limit, name)
-    task = asyncio.current_task()
+    task = asyncio.current_task(run.loop)  # with the loop given: no system call (see _LoopCache)
     assert task is not None
     if run.cancelled:
         return None

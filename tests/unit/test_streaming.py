@@ -484,3 +484,38 @@ def test_the_ticker_wakes_calls_running_for_a_whole_period_and_then_stops() -> N
     assert len(loop.timers) == 3
     ticker.add(quick)  # type: ignore[arg-type]
     assert len(loop.timers) == 4
+
+
+def test_the_loop_cache_always_answers_the_running_loop() -> None:
+    """It remembers the loop (getpid-free), but never answers one that is not running here."""
+    import asyncio
+    import threading
+
+    cache = toolcall._LoopCache()
+
+    async def seen() -> tuple[object, object]:
+        return cache.get(), asyncio.get_running_loop()
+
+    assert cache.get() is None  # outside any loop
+    for _ in range(2):  # a new loop in the same thread replaces the remembered one
+        got, running = asyncio.run(seen())
+        assert got is running
+        got, running = asyncio.run(seen())
+        assert got is running
+    assert cache.get() is None  # the remembered loop is closed
+
+    results: list[bool] = []
+
+    def other_thread() -> None:
+        got, running = asyncio.run(seen())
+        results.append(got is running)
+
+    async def while_another_thread_runs_its_own() -> None:
+        assert cache.get() is asyncio.get_running_loop()
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        await asyncio.to_thread(thread.join)
+        assert cache.get() is asyncio.get_running_loop()  # the other thread's loop was remembered meanwhile
+
+    asyncio.run(while_another_thread_runs_its_own())
+    assert results == [True]
