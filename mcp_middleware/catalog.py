@@ -737,7 +737,9 @@ _UNRESERVED: Final = re.compile(r"[A-Za-z0-9_.~-]*")
 
 def _form_encode(text: str) -> str:
     """``quote_plus(text)``, without its per-character work for the usual plain values."""
-    return text if _UNRESERVED.fullmatch(text) else quote_plus(text)
+    if (text.isascii() and text.isalnum()) or _UNRESERVED.fullmatch(text):
+        return text
+    return quote_plus(text)
 
 
 def _add_header(headers: list[tuple[bytes, bytes]], arg: _Arg, value: Any) -> None:

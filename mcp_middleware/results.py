@@ -256,7 +256,7 @@ class ResponseCollector:
         if not self._textual:
             return Built(content=[self._binary_block()])
         text = self.text()
-        result = Built(content=[{"type": "text", "text": text}])
+        result = Built({"content": [{"type": "text", "text": text}]})
         if self._kind == "json" and self._structured and not self._dropped:
             try:
                 value = orjson.loads(text)
