@@ -216,10 +216,13 @@ class ResponseCollector:
             return []
         if self._decoder is None and not more:  # the usual one-piece body: no incremental decoder
             text = chunk.decode(self._charset, errors="replace")
+        elif self._decoder is None and self._charset == "utf-8":
+            try:
+                text = chunk.decode()  # a streamed token that ends on a character boundary
+            except UnicodeDecodeError:  # split (or invalid): the incremental decoder from here on
+                text = self._decode(chunk, more)
         else:
-            if self._decoder is None:
-                self._decoder = codecs.getincrementaldecoder(self._charset)(errors="replace")
-            text = self._decoder.decode(chunk, final=not more)
+            text = self._decode(chunk, more)
         if self._events is not None:
             pieces = self._events.feed(text)
             if not more:
@@ -229,6 +232,11 @@ class ResponseCollector:
             return pieces
         self._store(text)
         return [text] if text else []
+
+    def _decode(self, chunk: bytes, more: bool) -> str:
+        if self._decoder is None:
+            self._decoder = codecs.getincrementaldecoder(self._charset)(errors="replace")
+        return self._decoder.decode(chunk, final=not more)
 
     def _store(self, text: str) -> None:
         room = self._max_text - self._size

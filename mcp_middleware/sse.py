@@ -18,7 +18,12 @@ SSE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
+_MESSAGE = b"event: message\ndata: "
+
+
 def encode_event(data: bytes, *, event: str | None = "message") -> bytes:
+    if event == "message" and b"\n" not in data and b"\r" not in data:
+        return _MESSAGE + data + b"\n\n"  # the usual one-line JSON message
     parts: list[bytes] = []
     if event is not None:
         parts.append(b"event: " + event.encode() + b"\n")

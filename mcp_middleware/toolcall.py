@@ -137,17 +137,29 @@ class _ToolRun(Disconnect):
     async def watch(self) -> None:
         """Until cancelled: report the client going away; keep a silent stream alive."""
         interval = self.interval
+        native = self.loop is not None  # on asyncio, asyncio.timeout costs a fraction of an anyio scope
         if self.last is None:
             self.last = time.monotonic()
         while True:
             wait = max(self.last + interval - time.monotonic(), 0.0) if math.isfinite(interval) else math.inf
-            with anyio.move_on_after(wait):
-                message = await self.receive()
-                if message["type"] == "http.disconnect":
-                    self.gone()
-                    return
-                continue
-            await self.heartbeat()
+            message = await (self._receive_native(wait) if native else self._receive_portable(wait))
+            if message is None:
+                await self.heartbeat()
+            elif message["type"] == "http.disconnect":
+                self.gone()
+                return
+
+    async def _receive_native(self, wait: float) -> Message | None:
+        try:
+            async with asyncio.timeout(None if math.isinf(wait) else wait):
+                return await self.receive()
+        except TimeoutError:
+            return None  # silent for a whole interval
+
+    async def _receive_portable(self, wait: float) -> Message | None:
+        with anyio.move_on_after(wait):
+            return await self.receive()
+        return None
 
     # -- progress and keep-alives ----------------------------------------------------------------
     async def heartbeat(self) -> None:
@@ -177,6 +189,31 @@ class _ToolRun(Disconnect):
             self._guard.reschedule(asyncio.get_running_loop().time())  # expires at once
         if self._task is not None:
             self._task.cancel()
+
+    # -- the disconnect signal, on asyncio without an anyio event --------------------------------
+    # (each waiter gets its own future from the known loop: an anyio or asyncio event would look
+    # the loop up, a system call on CPython 3.11, and one waiter's cancellation stays its own)
+    _waiters: list[asyncio.Future[None]] | None = None
+
+    def set(self) -> None:
+        super().set()
+        for future in self._waiters or ():
+            if not future.done():
+                future.set_result(None)
+
+    async def wait(self) -> None:
+        loop = self.loop
+        if loop is None or self.is_set:
+            await super().wait()
+            return
+        future = loop.create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(future)
+        try:
+            await future
+        finally:
+            self._waiters.remove(future)
 
     def gone(self) -> None:
         """The client went away."""

@@ -274,11 +274,23 @@ class Responder:
 
     async def event(self, payload: bytes) -> None:
         """Send one JSON-RPC message as an SSE event, switching to SSE if this is the first."""
-        async with self._locked():
-            if self.closed or (self.started and not self.streaming):
-                return
+        lock = self._locked()
+        if lock._busy:  # another writer is at it: wait for our turn
+            async with lock:
+                await self._event(payload)
+            return
+        lock._busy = True  # what entering the free lock does, without the two coroutines
+        try:
+            await self._event(payload)
+        finally:
+            lock._release()
+
+    async def _event(self, payload: bytes) -> None:
+        if self.closed or (self.started and not self.streaming):
+            return
+        if not self.started:
             await self._ensure_stream()
-            await self._send({"type": "http.response.body", "body": encode_event(payload), "more_body": True})
+        await self._send({"type": "http.response.body", "body": encode_event(payload), "more_body": True})
 
     async def keepalive(self) -> None:
         async with self._locked():

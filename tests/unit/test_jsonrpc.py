@@ -61,3 +61,25 @@ def test_error_status_by_era() -> None:
         encode_error(ProtocolError(-32600, "bad"))
         == b'{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"bad"}}'
     )
+
+
+@pytest.mark.parametrize(
+    ("mime", "chunks", "pieces", "text"),
+    [
+        # a character split between two streamed chunks, then an invalid byte: nothing is lost or mangled
+        (b"text/plain", [b"caf\xc3", b"\xa9 ok", b" \xff", b""], ["caf", "\xe9 ok", " \ufffd"], "caf\xe9 ok \ufffd"),
+        (b"text/plain", [b"\xe2\x82", b"\xac!", b""], ["\u20ac!"], "\u20ac!"),  # split before anything decoded
+        (b"text/plain", ["na\xefve".encode(), " caf\xe9".encode(), b""], ["na\xefve", " caf\xe9"], "na\xefve caf\xe9"),
+        (b"text/plain; charset=utf-16-le", ["h\xe9".encode("utf-16-le")[:3], b"\x00", b""], ["h", "\xe9"], "h\xe9"),
+    ],
+)
+def test_streamed_text_is_decoded_across_chunk_boundaries(
+    mime: bytes, chunks: list[bytes], pieces: list[str], text: str
+) -> None:
+    collector = ResponseCollector(path="/x", structured=False, max_text=1000, max_binary=1000)
+    collector.head(SubResponseHead(200, ((b"content-type", mime),)))
+    seen: list[str] = []
+    for number, chunk in enumerate(chunks):
+        seen += collector.feed(chunk, number < len(chunks) - 1)
+    assert seen == pieces
+    assert collector.text() == text

@@ -6,6 +6,7 @@ import base64
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from mcp_middleware import toolcall
@@ -519,3 +520,38 @@ def test_the_loop_cache_always_answers_the_running_loop() -> None:
 
     asyncio.run(while_another_thread_runs_its_own())
     assert results == [True]
+
+
+async def test_the_run_as_disconnect_signal_wakes_every_waiter_and_survives_a_cancelled_one() -> None:
+    """The child receive waits on the run; one waiter giving up (Starlette's is_disconnected does)
+    must not take the signal away from another (Starlette's listen_for_disconnect)."""
+    import asyncio
+
+    from mcp_middleware.results import ResponseCollector
+
+    collector = ResponseCollector(path="/x", structured=False, max_text=10, max_binary=10)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request"}
+
+    for native in (True, False):
+        run = toolcall._ToolRun(collector, None, None, receive, 15.0)  # type: ignore[arg-type]
+        run.loop = asyncio.get_running_loop() if native else None
+        woken: list[str] = []
+
+        async def waiter(name: str, run: toolcall._ToolRun = run, woken: list[str] = woken) -> None:
+            await run.wait()
+            woken.append(name)
+
+        with anyio.fail_after(GUARD):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(waiter, "listener")
+                with anyio.CancelScope() as gives_up:  # as Starlette's is_disconnected() does
+                    gives_up.cancel()
+                    await run.wait()
+                await anyio.lowlevel.checkpoint()
+                assert woken == []
+                run.set()
+            await run.wait()  # already set: returns at once
+        assert woken == ["listener"]
+        assert not run._waiters
