@@ -203,7 +203,7 @@ class ToolSpec:
         query: list[str] = []  # encoded ``key=value`` pairs
         headers: list[tuple[bytes, bytes]] = []
         cookies: list[str] = []
-        fields: dict[str, Any] = {}
+        fields: dict[str, Any] | None = None  # body properties (made for plans with a body)
         for arg in plan.args:
             value = arguments.get(arg.name, _MISSING)
             if value is _MISSING or (value is None and not arg.keep_none):
@@ -221,12 +221,17 @@ class ToolSpec:
             elif where == _COOKIE:
                 cookies.append(f"{arg.wire}={_cookie_value(arg, value)}")
             else:
+                if fields is None:
+                    fields = {}
                 fields[arg.wire] = value
-        body = _encode_body(plan, fields)
+        query_string = "&".join(query).encode("ascii") if query else b""
+        if plan.body == _NO_BODY and not (forwarded or headers or cookies):
+            return SubRequest(self.method, path, query_string)  # the usual GET: nothing else to build
+        body = _encode_body(plan, fields or {})
         return SubRequest(
             self.method,
             path,
-            "&".join(query).encode("ascii") if query else b"",
+            query_string,
             _all_headers(forwarded, headers, cookies, body) if forwarded or headers or cookies or body[0] else (),
             body[1],
         )
