@@ -137,14 +137,20 @@ class Server:
 
 
 @contextmanager
-def serve(target: str, prefix: Sequence[str], logdir: Path) -> Iterator[Server]:
-    """Start uvicorn on a free port; stop it (SIGTERM, then SIGKILL) whatever happens."""
+def serve(
+    target: str, prefix: Sequence[str], logdir: Path, *, python: str = sys.executable, label: str = ""
+) -> Iterator[Server]:
+    """Start uvicorn on a free port; stop it (SIGTERM, then SIGKILL) whatever happens.
+
+    ``python`` is the interpreter (another virtualenv's, for ``benchmarks.compare``); the server
+    always runs from the repository root, so ``benchmarks.app`` is importable.
+    """
     for attempt in range(3):
         port = _free_port()
-        log = logdir / f"{target.replace(':', '_')}-{port}.log"
+        log = logdir / f"{label}{target.replace(':', '_')}-{port}.log"
         cmd = [
             *prefix,
-            sys.executable,
+            python,
             "-m",
             "uvicorn",
             target,
@@ -162,8 +168,9 @@ def serve(target: str, prefix: Sequence[str], logdir: Path) -> Iterator[Server]:
             "--backlog",
             "2048",
         ]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         with log.open("wb") as sink:
-            proc = subprocess.Popen(cmd, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(cmd, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, env=env)
         server = Server(target, port, proc, log)
         try:
             if _wait_ready(server, timeout=20.0):
@@ -339,9 +346,11 @@ def run_wrk(
     prefix: Sequence[str],
     workdir: Path,
     scenario: str,
+    lua: str | None = None,
 ) -> LoadResult:
+    """``lua``: a wrk script of the caller's (default: ``lua_script(request)``)."""
     script = workdir / "load.lua"
-    script.write_text(lua_script(request))
+    script.write_text(lua if lua is not None else lua_script(request))
     threads = max(1, min(threads, concurrency))
     cmd = [
         *prefix,
