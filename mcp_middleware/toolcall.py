@@ -324,11 +324,12 @@ class _LoopCache:
     so the remembered loop is the running one when it is running and says it runs in this thread.
     """
 
-    __slots__ = ("_loop", "_thread")
+    __slots__ = ("_loop", "_own", "_thread")
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = 0
+        self._own = False  # asyncio's own loops record the thread they run in (uvloop's do not)
 
     def get(self) -> asyncio.AbstractEventLoop | None:
         """The running asyncio loop; None when not on asyncio (the anyio path then)."""
@@ -338,7 +339,7 @@ class _LoopCache:
             loop is not None
             and self._thread == thread
             and loop.is_running()
-            and getattr(loop, "_thread_id", thread) == thread  # asyncio's own loops say where they run
+            and (not self._own or loop._thread_id == thread)  # type: ignore[attr-defined]
         ):
             return loop
         try:
@@ -346,6 +347,7 @@ class _LoopCache:
         except RuntimeError:
             return None
         self._loop, self._thread = loop, thread
+        self._own = isinstance(loop, asyncio.BaseEventLoop)
         return loop
 
 
