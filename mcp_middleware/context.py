@@ -200,16 +200,17 @@ class ContextHolder:
     """Builds a call's live context (and its channel) the first time a route asks for it: most
     routes never do, and then nothing is built."""
 
-    __slots__ = ("_factory", "channel", "context")
+    __slots__ = ("_args", "_factory", "channel", "context")
 
-    def __init__(self, factory: Callable[[], tuple[LiveContext, Any]]) -> None:
-        self._factory = factory
+    def __init__(self, factory: Callable[..., tuple[LiveContext, Any]], *args: Any) -> None:
+        self._factory = factory  # called as factory(*args): no closure to make per call
+        self._args = args
         self.context: LiveContext | None = None
         self.channel: Any = None
 
     def __call__(self) -> LiveContext:
         if self.context is None:
-            self.context, self.channel = self._factory()
+            self.context, self.channel = self._factory(*self._args)
         return self.context
 
 

@@ -272,28 +272,6 @@ def invocation(server: Server, call: Call, params: Mapping[str, Any], target: st
     if call.era == "modern" and isinstance(state := params.get("requestState"), str):
         unsealed = server.unseal(state, target)  # verified even if the route never looks at it
 
-    def build() -> tuple[LiveContext, HandshakeChannel | ModernChannel]:
-        channel: HandshakeChannel | ModernChannel
-        if call.era == "modern":
-            caps = meta.get(CLIENT_CAPABILITIES_META_KEY) or {}
-            channel = ModernChannel(call.outbox, caps, params.get("inputResponses"), server)
-            level, info, state_value = meta.get(LOG_LEVEL_META_KEY), meta.get(CLIENT_INFO_META_KEY), unsealed
-        else:
-            channel = HandshakeChannel(call.outbox, server.pending, call.version, server, server.ask_timeout)
-            caps, info, state_value = {}, None, None
-            level = server.log_levels.get(call.caller, DEFAULT_LOG_LEVEL)
-        context = LiveContext(
-            channel,
-            tool=target.partition(":")[2],
-            protocol_version=call.version,
-            progress_token=token,
-            client_capabilities=caps,
-            client_info=info,
-            log_level=level,
-            request_state=state_value,
-        )
-        return context, channel
-
     return Invocation(
         server.app,
         call.scope,
@@ -302,8 +280,40 @@ def invocation(server: Server, call: Call, params: Mapping[str, Any], target: st
         call.forwarded,
         token,
         (call.caller, call.request.id),
-        ContextHolder(build),
+        ContextHolder(_live_context, server, call, params, target, token, meta, unsealed),
     )
+
+
+def _live_context(
+    server: Server,
+    call: Call,
+    params: Mapping[str, Any],
+    target: str,
+    token: str | int | None,
+    meta: Mapping[str, Any],
+    unsealed: str | None,
+) -> tuple[LiveContext, HandshakeChannel | ModernChannel]:
+    """The route's context and its channel, built the first time the route asks for them."""
+    channel: HandshakeChannel | ModernChannel
+    if call.era == "modern":
+        caps = meta.get(CLIENT_CAPABILITIES_META_KEY) or {}
+        channel = ModernChannel(call.outbox, caps, params.get("inputResponses"), server)
+        level, info, state_value = meta.get(LOG_LEVEL_META_KEY), meta.get(CLIENT_INFO_META_KEY), unsealed
+    else:
+        channel = HandshakeChannel(call.outbox, server.pending, call.version, server, server.ask_timeout)
+        caps, info, state_value = {}, None, None
+        level = server.log_levels.get(call.caller, DEFAULT_LOG_LEVEL)
+    context = LiveContext(
+        channel,
+        tool=target.partition(":")[2],
+        protocol_version=call.version,
+        progress_token=token,
+        client_capabilities=caps,
+        client_info=info,
+        log_level=level,
+        request_state=state_value,
+    )
+    return context, channel
 
 
 async def _call_tool(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any] | None:

@@ -119,13 +119,17 @@ def _check_version(meta: dict[str, Any]) -> str:
 
 
 def _decorator(server: Server, private: bool) -> Any:
+    identity = {SERVER_INFO_META_KEY: server.info}  # one result per request: shared with it
+    cache_scope = "private" if private else "public"
+
     def decorate(method: str, result: dict[str, Any]) -> dict[str, Any]:
-        result.setdefault("resultType", "complete")
+        if "resultType" not in result:
+            result["resultType"] = "complete"
         meta = result.get("_meta")
-        result["_meta"] = {**meta, SERVER_INFO_META_KEY: server.info} if meta else {SERVER_INFO_META_KEY: server.info}
+        result["_meta"] = {**meta, **identity} if meta else identity
         if method in CACHEABLE_METHODS and result["resultType"] == "complete":
             result.setdefault("ttlMs", LIST_TTL_MS)
-            result.setdefault("cacheScope", "private" if private else "public")
+            result.setdefault("cacheScope", cache_scope)
         return result
 
     return decorate
