@@ -324,30 +324,27 @@ class _LoopCache:
     so the remembered loop is the running one when it is running and says it runs in this thread.
     """
 
-    __slots__ = ("_loop", "_own", "_thread")
+    __slots__ = ("_entry",)
 
     def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread = 0
-        self._own = False  # asyncio's own loops record the thread they run in (uvloop's do not)
+        # (loop, its thread, whether it records its thread itself): one attribute, replaced whole,
+        # so threads racing to fill it never see one loop paired with another's thread
+        self._entry: tuple[asyncio.AbstractEventLoop, int, bool] | None = None
 
     def get(self) -> asyncio.AbstractEventLoop | None:
         """The running asyncio loop; None when not on asyncio (the anyio path then)."""
-        loop = self._loop
+        entry = self._entry
         thread = threading.get_ident()
-        if (
-            loop is not None
-            and self._thread == thread
-            and loop.is_running()
-            and (not self._own or loop._thread_id == thread)  # type: ignore[attr-defined]
-        ):
-            return loop
+        if entry is not None:
+            loop, owner, own = entry
+            # asyncio's own loops record the thread they run in (uvloop's do not)
+            if owner == thread and loop.is_running() and (not own or loop._thread_id == thread):  # type: ignore[attr-defined]
+                return loop
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return None
-        self._loop, self._thread = loop, thread
-        self._own = isinstance(loop, asyncio.BaseEventLoop)
+        self._entry = (loop, thread, isinstance(loop, asyncio.BaseEventLoop))
         return loop
 
 
