@@ -101,6 +101,7 @@ class _ToolRun(Disconnect):
     _scope: anyio.CancelScope | None = None  # the portable guard (any anyio backend)
     _guard: asyncio.Timeout | None = None  # the asyncio guard with a time limit, while inside it
     _task: asyncio.Task[Any] | None = None  # the asyncio guard without one, while inside it
+    _request: tuple[ASGIApp, Scope, SubRequest, dict[str, Any]]  # the route's sub-request (route())
 
     def __init__(
         self,
@@ -117,6 +118,14 @@ class _ToolRun(Disconnect):
         self.interval = interval  # keep-alive interval
         self.is_set = False  # the Disconnect signal
         self._event = None
+
+    def route(self, app: ASGIApp, parent: Scope, sub: SubRequest, extensions: dict[str, Any]) -> None:
+        """What :meth:`run_route` runs: ``sub`` against ``app`` (set before a guard runs it)."""
+        self._request = (app, parent, sub, extensions)
+
+    async def run_route(self) -> None:
+        app, parent, sub, extensions = self._request
+        await run_subrequest(app, parent, sub, self.collector.head, self.on_body, self, extensions)
 
     # -- the route's response (its head goes straight to the collector) ---------------------------
     async def on_body(self, chunk: bytes, more: bool) -> None:
@@ -264,10 +273,10 @@ async def run_tool(
         forwarded=inv.forwarded,
     )
     run = _ToolRun(collector, inv.outbox, inv.token, inv.receive, limits.keepalive_interval)
+    run.route(inv.app, inv.parent, sub, {CONTEXT_KEY: inv.context})
     calls = registry._calls
     calls[inv.key] = run
     registry.active += 1
-    extensions = {CONTEXT_KEY: inv.context}
     loop = _fast_loop()
     try:
         if loop is not None:
@@ -277,7 +286,7 @@ async def run_tool(
             run.loop = loop
             ticker.add(run)
             try:
-                outcome = await _guarded_fast(inv.app, inv.parent, sub, run, extensions, limits.timeout, spec.name)
+                outcome = await _guarded_fast(run, limits.timeout, spec.name)
             finally:
                 ticker.discard(run)
                 run.loop = None
@@ -285,7 +294,7 @@ async def run_tool(
                     await _reap(run.task)
         else:
             async with watching(run.watch):
-                outcome = await _guarded(inv.app, inv.parent, sub, run, extensions, limits.timeout, spec.name)
+                outcome = await _guarded(run, limits.timeout, spec.name)
     finally:
         registry.active -= 1
         if calls.get(inv.key) is run:
@@ -406,15 +415,7 @@ async def watching(factory: Callable[[], Coroutine[Any, Any, None]]) -> AsyncIte
         tg.cancel_scope.cancel()
 
 
-async def _guarded(
-    app: ASGIApp,
-    parent: Scope,
-    sub: SubRequest,
-    run: _ToolRun,
-    extensions: dict[str, Any],
-    limit: float | None,
-    name: str,
-) -> dict[str, Any] | None:
+async def _guarded(run: _ToolRun, limit: float | None, name: str) -> dict[str, Any] | None:
     """Run the route; map what can go wrong to an error result (None = ran to completion).
 
     The portable path (any anyio backend): an anyio cancel scope, and ``move_on_after`` for the
@@ -426,7 +427,7 @@ async def _guarded(
     with run._scope:
         try:
             with anyio.move_on_after(math.inf if limit is None else limit) as timer:
-                await run_subrequest(app, parent, sub, run.collector.head, run.on_body, run, extensions)
+                await run.run_route()
             if timer.cancelled_caught:
                 return _timed_out(name, limit, run)
             return None
@@ -435,21 +436,13 @@ async def _guarded(
     return None
 
 
-async def _guarded_fast(
-    app: ASGIApp,
-    parent: Scope,
-    sub: SubRequest,
-    run: _ToolRun,
-    extensions: dict[str, Any],
-    limit: float | None,
-    name: str,
-) -> dict[str, Any] | None:
+async def _guarded_fast(run: _ToolRun, limit: float | None, name: str) -> dict[str, Any] | None:
     """:func:`_guarded` on asyncio. Without a time limit, a cancellation (``_ToolRun.cancel``)
     cancels this task, and the guard takes back exactly that cancellation, as ``asyncio.timeout``
     does; with a limit, ``asyncio.timeout`` is the guard and a cancellation an immediate expiry.
     Either costs a small fraction of an anyio scope."""
     if limit is not None:
-        return await _guarded_timed(app, parent, sub, run, extensions, limit, name)
+        return await _guarded_timed(run, limit, name)
     task = asyncio.current_task(run.loop)  # with the loop given: no system call (see _LoopCache)
     assert task is not None
     if run.cancelled:
@@ -457,7 +450,7 @@ async def _guarded_fast(
     base = task.cancelling()
     run._task = task
     try:
-        await run_subrequest(app, parent, sub, run.collector.head, run.on_body, run, extensions)
+        await run.run_route()
         return None
     except asyncio.CancelledError:
         run._task = None
@@ -473,15 +466,7 @@ async def _guarded_fast(
                 task.uncancel()  # requested, but the route ended before it was delivered
 
 
-async def _guarded_timed(
-    app: ASGIApp,
-    parent: Scope,
-    sub: SubRequest,
-    run: _ToolRun,
-    extensions: dict[str, Any],
-    limit: float,
-    name: str,
-) -> dict[str, Any] | None:
+async def _guarded_timed(run: _ToolRun, limit: float, name: str) -> dict[str, Any] | None:
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(limit) as guard:
@@ -489,7 +474,7 @@ async def _guarded_timed(
             if run.cancelled:
                 guard.reschedule(loop.time())
             try:
-                await run_subrequest(app, parent, sub, run.collector.head, run.on_body, run, extensions)
+                await run.run_route()
             finally:
                 run._guard = None
         return None
