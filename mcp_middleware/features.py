@@ -31,7 +31,6 @@ from .results import ResponseCollector
 __all__ = ["Features", "PromptEntry", "ResourceEntry", "TemplateEntry"]
 
 RESOURCE_NOT_FOUND_LEGACY = -32002
-_TEXT_KINDS = frozenset({"text", "json", "events", "mcp"})
 _VARIABLE = re.compile(r"\{(\+?)([A-Za-z0-9_]+)\}")
 
 
@@ -166,7 +165,7 @@ def resource_contents(uri: str, mime: str | None, modern: bool, collector: Respo
     if collector.status >= 400:
         raise route_failed(collector, f"Reading {uri}")
     content: dict[str, Any] = {"uri": uri, "mimeType": mime or collector.mime or "application/octet-stream"}
-    if collector.kind in _TEXT_KINDS:
+    if collector.textual:
         content["text"] = collector.text()
     else:
         content["blob"] = base64.b64encode(collector.body_bytes()).decode("ascii")
@@ -184,7 +183,7 @@ def _message(item: Any) -> dict[str, Any]:
 def prompt_messages(name: str, collector: ResponseCollector) -> dict[str, Any]:
     if collector.status >= 400:
         raise route_failed(collector, f"Prompt {name!r}")
-    text = collector.text() if collector.kind in _TEXT_KINDS else ""
+    text = collector.text() if collector.textual else ""
     value: Any = text
     if collector.kind == "json":
         try:

@@ -32,6 +32,7 @@ __all__ = [
     "encode_notification",
     "encode_result",
     "error_status",
+    "id_of",
     "parse_message",
     "parse_payload",
 ]
@@ -100,6 +101,12 @@ def parse_payload(body: bytes) -> Any:
 
 def _valid_id(value: Any) -> bool:
     return (isinstance(value, int) and not isinstance(value, bool)) or isinstance(value, str)
+
+
+def id_of(obj: Any) -> RequestId | None:
+    """The request id of a decoded message that failed to parse, if it has a usable one."""
+    candidate = obj.get("id") if isinstance(obj, dict) else None
+    return candidate if _valid_id(candidate) else None
 
 
 def parse_message(obj: Any) -> Message:

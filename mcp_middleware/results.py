@@ -296,6 +296,11 @@ class ResponseCollector:
         return self._kind
 
     @property
+    def textual(self) -> bool:
+        """True when the body was collected as text (``text()``), not as bytes (``body_bytes()``)."""
+        return self._textual
+
+    @property
     def mime(self) -> str:
         return self._mime
 

@@ -280,9 +280,7 @@ async def run_tool(
     loop = _fast_loop()
     try:
         if loop is not None:
-            ticker = registry._ticker
-            if ticker is None or ticker.loop is not loop:
-                ticker = registry.ticker(loop, min(limits.keepalive_interval, WATCH_AFTER))
+            ticker = registry.ticker(loop, min(limits.keepalive_interval, WATCH_AFTER))
             run.loop = loop
             ticker.add(run)
             try:

@@ -20,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..config import LOCAL_HOSTS, Settings
 from ..context import ClientRequestError
-from ..handlers import Call, Server
+from ..handlers import Call, Era, Server
 from ..jsonrpc import (
     ProtocolError,
     Request,
@@ -32,6 +32,7 @@ from ..jsonrpc import (
 )
 from ..results import error_result
 from ..sse import KEEPALIVE, SSE_HEADERS, encode_event
+from ..toolcall import Outbox
 
 __all__ = [
     "NullOutbox",
@@ -41,6 +42,7 @@ __all__ = [
     "encode_reply",
     "forwarded_headers",
     "header_map",
+    "new_call",
     "plain",
     "read_body",
     "serve_request",
@@ -203,9 +205,15 @@ class _WriteLock:
         self._busy = False
         self._waiting: deque[anyio.Event] | None = None  # made on the first contention
 
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free (no waiting, no coroutine); False when it is held."""
+        if self._busy:
+            return False
+        self._busy = True
+        return True
+
     async def __aenter__(self) -> None:
-        if not self._busy:
-            self._busy = True
+        if self.try_acquire():
             return
         turn = anyio.Event()
         if self._waiting is None:
@@ -275,11 +283,10 @@ class Responder:
     async def event(self, payload: bytes) -> None:
         """Send one JSON-RPC message as an SSE event, switching to SSE if this is the first."""
         lock = self._locked()
-        if lock._busy:  # another writer is at it: wait for our turn
+        if not lock.try_acquire():  # another writer is at it: wait for our turn
             async with lock:
                 await self._event(payload)
             return
-        lock._busy = True  # what entering the free lock does, without the two coroutines
         try:
             await self._event(payload)
         finally:
@@ -352,10 +359,30 @@ class NullOutbox:
 
 
 def forwarded_headers(headers: Mapping[str, str], names: tuple[str, ...]) -> tuple[tuple[bytes, bytes], ...]:
-    found = [name for name in names if name in headers]
-    if not found:
-        return ()
-    return tuple([(name.encode("latin-1"), headers[name].encode("latin-1")) for name in found])
+    return tuple([(name.encode("latin-1"), headers[name].encode("latin-1")) for name in names if name in headers])
+
+
+def new_call(
+    server: Server,
+    scope: Scope,
+    receive: Receive,
+    headers: Mapping[str, str],
+    request: Request,
+    era: Era,
+    version: str,
+    outbox: Outbox,
+) -> Call:
+    """The handlers' view of one request (either era)."""
+    return Call(
+        request,
+        era,
+        version,
+        scope,
+        receive,
+        outbox,
+        forwarded_headers(headers, server.forward_names),
+        caller_key(headers),
+    )
 
 
 def caller_key(headers: Mapping[str, str]) -> str:

@@ -17,14 +17,14 @@ from mcp_types import jsonrpc as codes
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.types import Receive, Scope, Send
 
-from ..handlers import Call, Server, negotiate
+from ..handlers import Server, negotiate
 from ..jsonrpc import (
     ClientReply,
     Notification,
     ProtocolError,
-    Request,
     dumps,
     error_message,
+    id_of,
     parse_message,
 )
 from ._http import (
@@ -32,7 +32,7 @@ from ._http import (
     Responder,
     caller_key,
     encode_reply,
-    forwarded_headers,
+    new_call,
     serve_request,
 )
 
@@ -82,31 +82,10 @@ async def serve(
         # transports.mdx §Session Management: an id we did not issue (or that expired) is 404.
         await responder.error(ProtocolError(SESSION_NOT_FOUND, "Session not found", id=message.id), "handshake", 404)
         return
-    call = _call(scope, receive, headers, message, version, responder, server)
+    call = new_call(server, scope, receive, headers, message, "handshake", version, responder)
     if server.settings.response_mode == "sse":
         await responder.stream_now()
     await serve_request(server, call, responder, _unchanged)
-
-
-def _call(
-    scope: Scope,
-    receive: Receive,
-    headers: Mapping[str, str],
-    req: Request,
-    version: str,
-    outbox: Any,
-    server: Server,
-) -> Call:
-    return Call(
-        request=req,
-        era="handshake",
-        version=version,
-        scope=scope,
-        receive=receive,
-        outbox=outbox,
-        forwarded=forwarded_headers(headers, server.forward_names),
-        caller=caller_key(headers),
-    )
 
 
 def _notification(server: Server, headers: Mapping[str, str], message: Notification) -> None:
@@ -156,13 +135,12 @@ async def _batch_item(
             return None
         if message.method == "initialize":
             raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: initialize cannot be batched")
-        call = _call(scope, receive, headers, message, version, NullOutbox(), server)
+        call = new_call(server, scope, receive, headers, message, "handshake", version, NullOutbox())
         result = await server.handle(call)
         if result is None:
             return None
         return encode_reply(call, result, _unchanged)
     except ProtocolError as exc:
-        if exc.id is None and isinstance(item, dict):
-            candidate = item.get("id")
-            exc.id = candidate if isinstance(candidate, str | int) and not isinstance(candidate, bool) else None
+        if exc.id is None:
+            exc.id = id_of(item)
         return dumps(error_message(exc))

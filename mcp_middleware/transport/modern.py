@@ -25,10 +25,10 @@ from mcp_types.methods import CACHEABLE_METHODS
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.types import Receive, Scope, Send
 
-from ..handlers import Call, Server
-from ..jsonrpc import ClientReply, Notification, ProtocolError, Request, parse_message
+from ..handlers import Server
+from ..jsonrpc import ClientReply, Notification, ProtocolError, Request, id_of, parse_message
 from ..param_headers import check_param_headers, decode_header
-from ._http import Responder, caller_key, forwarded_headers, serve_request
+from ._http import Responder, new_call, serve_request
 
 __all__ = ["serve"]
 
@@ -150,21 +150,11 @@ async def serve(
             return
         version = _checked(server, headers, message)
     except ProtocolError as exc:
-        if exc.id is None and isinstance(payload, dict):
-            candidate = payload.get("id")
-            exc.id = candidate if isinstance(candidate, str | int) and not isinstance(candidate, bool) else None
+        if exc.id is None:
+            exc.id = id_of(payload)
         await responder.error(exc, "modern")
         return
-    call = Call(
-        request=message,
-        era="modern",
-        version=version,
-        scope=scope,
-        receive=receive,
-        outbox=responder,
-        forwarded=forwarded_headers(headers, server.forward_names),
-        caller=caller_key(headers),
-    )
+    call = new_call(server, scope, receive, headers, message, "modern", version, responder)
     # The tool list does not depend on the caller today, so it is "public"; results of a call
     # that carried credentials are marked private (caching.mdx: private when auth may matter).
     private = "authorization" in headers
