@@ -70,6 +70,14 @@ class Gates:
     finished: anyio.Event = field(default_factory=anyio.Event)
     seen_headers: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def released(cls) -> Gates:
+        """Gates that let every chunk through at once."""
+        gates = cls()
+        for gate in gates.release:
+            gate.set()
+        return gates
+
     async def tokens(self, count: int = 3) -> AsyncIterator[str]:
         try:
             for i in range(count):

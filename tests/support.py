@@ -88,6 +88,25 @@ class Reply:
         return final
 
 
+def asgi_scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    """An HTTP scope as a server would hand it over (raw, lower-case header names)."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+
+
 class Exchange:
     """One request to an ASGI app, observable while it runs."""
 
@@ -106,21 +125,8 @@ class Exchange:
         step = max(1, -(-len(raw) // body_chunks)) if raw else 1
         self._body = [raw[i : i + step] for i in range(0, len(raw), step)] or [b""]
         hdrs = dict(BASE_HEADERS if headers is None else headers)
-        self.scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "root_path": "",
-            "query_string": b"",
-            "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in hdrs.items()],
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 8000),
-            "state": {},
-        }
+        raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in hdrs.items()]
+        self.scope = asgi_scope(method, path, raw_headers)
         self.reply = Reply(0, {}, [])
         self.started = anyio.Event()
         self.chunk_seen = anyio.Event()

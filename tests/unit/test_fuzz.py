@@ -46,7 +46,7 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message
 
 from mcp_middleware import MCPMiddleware
-from tests.support import ACCEPT, MODERN, meta
+from tests.support import ACCEPT, MODERN, asgi_scope, meta
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -281,24 +281,6 @@ class Outcome:
         return values[0] if values else None
 
 
-def scope_for(headers: Headers, method: str, path: str) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.4"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-    }
-
-
 async def exchange(
     app: ASGIApp, body: bytes, headers: Headers, *, method: str = "POST", path: str = "/mcp", chunks: int = 1
 ) -> Outcome:
@@ -345,7 +327,7 @@ async def exchange(
         if not message.get("more_body", False):
             out.complete = True
 
-    scope = scope_for(headers, method, path)
+    scope = asgi_scope(method, path, list(headers))
     with anyio.fail_after(EXCHANGE_TIMEOUT):
         await app(scope, receive, send)
     assert not out.problems, f"ASGI contract broken: {out.problems}"

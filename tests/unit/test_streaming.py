@@ -82,9 +82,7 @@ async def test_first_chunk_leaves_before_the_route_produces_the_second(tool: str
 
 
 async def test_plain_stream_text_is_the_concatenation_of_the_chunks() -> None:
-    gates = Gates()
-    for gate in gates.release:
-        gate.set()
+    gates = Gates.released()
     ex, _ = await start("stream_plain", "handshake", gates)
     with anyio.fail_after(GUARD):
         reply = await ex.run()
@@ -94,9 +92,7 @@ async def test_plain_stream_text_is_the_concatenation_of_the_chunks() -> None:
 
 
 async def test_sse_route_events_are_joined_by_newlines() -> None:
-    gates = Gates()
-    for gate in gates.release:
-        gate.set()
+    gates = Gates.released()
     ex, _ = await start("stream_starlette_sse", "modern", gates)
     with anyio.fail_after(GUARD):
         reply = await ex.run()
@@ -107,9 +103,7 @@ async def test_sse_route_events_are_joined_by_newlines() -> None:
 
 
 async def test_without_a_token_the_whole_output_arrives_as_json() -> None:
-    gates = Gates()
-    for gate in gates.release:
-        gate.set()
+    gates = Gates.released()
     ex, _ = await start("stream_plain", "handshake", gates, token=None)
     with anyio.fail_after(GUARD):
         reply = await ex.run()
@@ -182,9 +176,7 @@ async def test_cancel_for_another_id_changes_nothing() -> None:
 
 async def test_slow_client_applies_backpressure() -> None:
     """The route cannot run ahead of the client: while a send is held, the next chunk is not produced."""
-    gates = Gates()
-    for gate in gates.release:
-        gate.set()
+    gates = Gates.released()
     ex, _ = await start("stream_plain", "modern", gates)
     hold = anyio.Event()
     ex.body_gate = hold
@@ -281,9 +273,7 @@ async def test_portable_watcher_cancels_and_keeps_alive(era: str, monkeypatch: p
 
 
 async def test_binary_streams_are_collected_not_sent_as_progress() -> None:
-    gates = Gates()
-    for gate in gates.release:
-        gate.set()
+    gates = Gates.released()
     ex, _ = await start("binary_stream", "handshake", gates)
     with anyio.fail_after(GUARD):
         reply = await ex.run()
