@@ -1,10 +1,10 @@
 """One ``tools/call``: run the route in-process, stream its output as progress, build the result.
 
-The route runs in this task, under a cancel scope that three things can cancel: the client closing
+The route runs in this task, under a cancel guard that three things can trigger: the client closing
 the response stream (2026-07-28), a ``notifications/cancelled`` for this request id (handshake era,
-separate POST), and the optional per-call timeout. A small watcher task reads the real ``receive``
-for ``http.disconnect`` and sends SSE keep-alives (plus a progress heartbeat when the client gave a
-token) while the route is silent. Chunks go straight from the route's ``send`` to the client's:
+separate POST), and the optional per-call timeout. A small watcher task, started once the route
+streams or has run for a while, reads the real ``receive`` for ``http.disconnect`` and sends SSE
+keep-alives (plus a progress heartbeat when the client gave a token) while the route is silent. Chunks go straight from the route's ``send`` to the client's:
 the route cannot run ahead of a slow client, so memory stays bounded without a queue.
 """
 
