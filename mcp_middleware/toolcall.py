@@ -4,8 +4,9 @@ The route runs in this task, under a cancel guard that three things can trigger:
 the response stream (2026-07-28), a ``notifications/cancelled`` for this request id (handshake era,
 separate POST), and the optional per-call timeout. A small watcher task, started once the route
 streams or has run for a while, reads the real ``receive`` for ``http.disconnect`` and sends SSE
-keep-alives (plus a progress heartbeat when the client gave a token) while the route is silent. Chunks go straight from the route's ``send`` to the client's:
-the route cannot run ahead of a slow client, so memory stays bounded without a queue.
+keep-alives (plus a progress heartbeat when the client gave a token) while the route is silent.
+Chunks go straight from the route's ``send`` to the client's: the route cannot run ahead of a slow
+client, so memory stays bounded without a queue.
 """
 
 from __future__ import annotations
