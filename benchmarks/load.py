@@ -136,6 +136,21 @@ class Server:
         return [line for line in text.splitlines() if "Traceback" in line or "ERROR" in line]
 
 
+def bytecode_env(python: str) -> dict[str, str]:
+    """The servers' environment: the repository importable, its own code byte-compiled beforehand.
+
+    A pip-installed package (and every dependency here) is byte-compiled at install time; the
+    repository's code, run from the tree under ``PYTHONDONTWRITEBYTECODE``, would otherwise be
+    compiled from source at every start, which leaves ~2 MiB of compiler memory in the app's process
+    that the bare app never pays. The ``.pyc`` files go to the tree's (git-ignored) ``__pycache__``.
+    """
+    pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": pythonpath}
+    dirs = [str(ROOT / "mcp_middleware"), str(ROOT / "benchmarks")]
+    subprocess.run([python, "-m", "compileall", "-q", *dirs], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    return env
+
+
 @contextmanager
 def serve(
     target: str, prefix: Sequence[str], logdir: Path, *, python: str = sys.executable, label: str = ""
@@ -168,7 +183,7 @@ def serve(
             "--backlog",
             "2048",
         ]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        env = bytecode_env(python)
         with log.open("wb") as sink:
             proc = subprocess.Popen(cmd, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, env=env)
         server = Server(target, port, proc, log)

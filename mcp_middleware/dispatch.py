@@ -19,7 +19,7 @@ from urllib.parse import unquote
 import anyio
 from starlette.types import ASGIApp, Message, Scope
 
-__all__ = ["AppMisbehaved", "Disconnect", "SubRequest", "SubResponseHead", "run_subrequest"]
+__all__ = ["AppMisbehaved", "Disconnect", "SubExchange", "SubRequest", "SubResponseHead", "run_subrequest"]
 
 
 class SubRequest(NamedTuple):
@@ -109,6 +109,86 @@ def _child_scope(parent: Scope, sub: SubRequest, extensions: dict[str, Any] | No
     return scope
 
 
+class SubExchange(Disconnect):
+    """One sub-request in flight; the child's ``receive`` and ``send`` are its methods.
+
+    Subclasses say what to do with the response (:meth:`on_head`, synchronous, once; then
+    :meth:`on_body` for every body message, the last one with ``more=False``). Being the
+    :class:`Disconnect` signal as well, one object serves a whole run: no closures per request.
+    """
+
+    _body = b""
+    _body_sent = False
+    _started = False
+    _complete = False
+
+    def on_head(self, head: SubResponseHead) -> None:
+        raise NotImplementedError
+
+    async def on_body(self, chunk: bytes, more: bool) -> None:
+        raise NotImplementedError
+
+    async def exchange(self, app: ASGIApp, parent: Scope, sub: SubRequest, extensions: dict[str, Any] | None) -> None:
+        """Call ``app`` with ``sub``; raises whatever the app raises, or :class:`AppMisbehaved`.
+
+        ``extensions`` becomes the child scope's ``extensions`` (the dict itself, not a copy).
+        """
+        self._body = sub.body
+        await app(_child_scope(parent, sub, extensions), self.child_receive, self.child_send)
+        if not self._started:
+            raise AppMisbehaved("the app returned without sending a response")
+        if not self._complete:
+            self._complete = True
+            self.set()
+            await self.on_body(b"", False)
+
+    async def child_receive(self) -> Message:
+        if not self._body_sent:
+            self._body_sent = True
+            return {"type": "http.request", "body": self._body, "more_body": False}
+        await self.wait()  # set when the response completes, or the call is cancelled
+        return {"type": "http.disconnect"}
+
+    async def child_send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            if self._started:
+                raise AppMisbehaved("http.response.start sent twice")
+            self._started = True
+            self.on_head(SubResponseHead(int(message["status"]), tuple(message.get("headers") or ())))
+        elif kind == "http.response.body":
+            if not self._started:
+                raise AppMisbehaved("http.response.body sent before http.response.start")
+            if self._complete:
+                return  # late writes after the response ended are dropped, as servers do
+            more = bool(message.get("more_body", False))
+            if not more:
+                self._complete = True
+                self.set()
+            await self.on_body(bytes(message.get("body", b"")), more)
+        # other message types (trailers, pathsend, zerocopy) are not enabled in the child scope
+
+
+class _Callbacks(SubExchange):
+    """:func:`run_subrequest`'s exchange: callbacks, and a disconnect signal owned by the caller."""
+
+    def __init__(self, on_head: OnHead, on_body: OnBody, disconnect: Disconnect) -> None:
+        super().__init__()
+        self._head, self._on_body, self._disconnect = on_head, on_body, disconnect
+
+    def on_head(self, head: SubResponseHead) -> None:
+        self._head(head)
+
+    async def on_body(self, chunk: bytes, more: bool) -> None:
+        await self._on_body(chunk, more)
+
+    def set(self) -> None:
+        self._disconnect.set()
+
+    async def wait(self) -> None:
+        await self._disconnect.wait()
+
+
 async def run_subrequest(
     app: ASGIApp,
     parent: Scope,
@@ -125,43 +205,4 @@ async def run_subrequest(
     Raises whatever the app raises (the caller maps it), or :class:`AppMisbehaved`.
     ``on_body(chunk, more)`` is called for every body message, the last one with ``more=False``.
     """
-    scope = _child_scope(parent, sub, extensions)
-    body_sent = False
-    started = False
-    complete = False
-
-    async def receive() -> Message:
-        nonlocal body_sent
-        if not body_sent:
-            body_sent = True
-            return {"type": "http.request", "body": sub.body, "more_body": False}
-        await disconnect.wait()  # set when the response completes, or the call is cancelled
-        return {"type": "http.disconnect"}
-
-    async def send(message: Message) -> None:
-        nonlocal started, complete
-        kind = message["type"]
-        if kind == "http.response.start":
-            if started:
-                raise AppMisbehaved("http.response.start sent twice")
-            started = True
-            on_head(SubResponseHead(int(message["status"]), tuple(message.get("headers") or ())))
-        elif kind == "http.response.body":
-            if not started:
-                raise AppMisbehaved("http.response.body sent before http.response.start")
-            if complete:
-                return  # late writes after the response ended are dropped, as servers do
-            more = bool(message.get("more_body", False))
-            if not more:
-                complete = True
-                disconnect.set()
-            await on_body(bytes(message.get("body", b"")), more)
-        # other message types (trailers, pathsend, zerocopy) are not enabled in the child scope
-
-    await app(scope, receive, send)
-    if not started:
-        raise AppMisbehaved("the app returned without sending a response")
-    if not complete:
-        complete = True
-        disconnect.set()
-        await on_body(b"", False)
+    await _Callbacks(on_head, on_body, disconnect).exchange(app, parent, sub, extensions)

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Scope
 
 from .catalog import ArgumentError, ToolSpec
 from .context import CONTEXT_KEY, ContextHolder
-from .dispatch import AppMisbehaved, Disconnect, SubRequest, run_subrequest
+from .dispatch import AppMisbehaved, SubExchange, SubRequest, SubResponseHead
 from .interaction import Abort, HandshakeChannel, ModernChannel
 from .results import ResponseCollector, ResultTooLarge, error_result
 
@@ -87,7 +87,7 @@ class CallRegistry:
         return len(self._calls)
 
 
-class _ToolRun(Disconnect):
+class _ToolRun(SubExchange):
     """One running call: the sink for the route's response (progress as it streams), the handle
     that stops it, and the disconnect signal its sub-request listens to. One object per call
     instead of a closure per callback."""
@@ -124,11 +124,13 @@ class _ToolRun(Disconnect):
         """What :meth:`run_route` runs: ``sub`` against ``app`` (set before a guard runs it)."""
         self._request = (app, parent, sub, extensions)
 
-    async def run_route(self) -> None:
-        app, parent, sub, extensions = self._request
-        await run_subrequest(app, parent, sub, self.collector.head, self.on_body, self, extensions)
+    def run_route(self) -> Coroutine[Any, Any, None]:
+        return self.exchange(*self._request)
 
-    # -- the route's response (its head goes straight to the collector) ---------------------------
+    # -- the route's response ---------------------------------------------------------------------
+    def on_head(self, head: SubResponseHead) -> None:
+        self.collector.head(head)
+
     async def on_body(self, chunk: bytes, more: bool) -> None:
         if more:
             self.wake()
