@@ -74,13 +74,15 @@ class Server:
         self.settings = settings
         self._tool_filter = tool_filter
         self._max_name_length = max_name_length
-        self._catalog: Catalog | None = None
+        self._prepared = False
+        # Filled by prepare() before the first request is handled; plain attributes, read per call.
+        self.catalog = Catalog()
         self.features = Features()
         self._app_ref: Any = None
         self._seen_routes: object = None
         self.reply_cache: dict[tuple[str, str, str], bytes] = {}
         self.listeners = Listeners()
-        self._info: dict[str, str] | None = None
+        self.info: dict[str, str] = {}
         self._instructions: str | None = settings.instructions
         self.registry = CallRegistry()
         self.validator = RequestValidator()  # the SDK's check, remembered per envelope
@@ -101,23 +103,24 @@ class Server:
 
     # -- identity and catalog: built once, from the app that serves the first MCP request ----------
     def prepare(self, scope: Scope) -> None:
-        if self._catalog is not None:
+        if self._prepared:
             return
+        self._prepared = True
         app = self._app_ref = scope.get("app")
         self._seen_routes = self._routes_version()
-        self._catalog = self._build_catalog()
-        self.features = Features.from_catalog(self._catalog)
+        self.catalog = self._build_catalog()
+        self.features = Features.from_catalog(self.catalog)
         name = self.settings.name or getattr(app, "title", None) or "mcp-middleware"
         version = self.settings.version or getattr(app, "version", None) or "0.0.0"
-        self._info = {"name": str(name), "version": str(version)}
+        self.info = {"name": str(name), "version": str(version)}
         if self._instructions is None:
             description = getattr(app, "description", None)
             self._instructions = str(description) if description else None
-        if len(self._catalog.tools) > 40:
+        if len(self.catalog.tools) > 40:
             logger.warning(
                 "MCP endpoint exposes %d tools; Cursor handles about 40 and Copilot caps at 128 (with its "
                 "own tools): consider tool filters",
-                len(self._catalog.tools),
+                len(self.catalog.tools),
             )
 
     def _build_catalog(self) -> Catalog:
@@ -127,16 +130,6 @@ class Server:
             max_name_length=self._max_name_length,
             exclude_paths=self.settings.paths,
         )
-
-    @property
-    def catalog(self) -> Catalog:
-        assert self._catalog is not None, "prepare() runs before any request is handled"
-        return self._catalog
-
-    @property
-    def info(self) -> dict[str, str]:
-        assert self._info is not None
-        return self._info
 
     def capabilities(self, era: Era) -> dict[str, Any]:
         # List changes reach clients only on 2026-07-28 listen streams: the stateless handshake
@@ -158,7 +151,7 @@ class Server:
 
     async def list_changed(self, kind: str) -> None:
         """A route said its list changed: rebuild what is served, then tell listening clients."""
-        if self._catalog is not None:
+        if self._prepared:
             self._rebuild()
         self.listeners.publish(kind)
 
@@ -169,7 +162,7 @@ class Server:
     def refresh(self) -> None:
         """Notice routes added or removed at run time (checked on list requests and while
         listen streams are open, not on every call: the check walks the route table)."""
-        if self._catalog is None or self._routes_version() == self._seen_routes:
+        if not self._prepared or self._routes_version() == self._seen_routes:
             return
         before = self._lists()
         self._rebuild()
@@ -190,8 +183,8 @@ class Server:
         if hasattr(self._app_ref, "openapi_schema"):
             self._app_ref.openapi_schema = None  # FastAPI caches the document
         self._seen_routes = self._routes_version()
-        self._catalog = self._build_catalog()
-        self.features = Features.from_catalog(self._catalog)
+        self.catalog = self._build_catalog()
+        self.features = Features.from_catalog(self.catalog)
 
     def _lists(self) -> dict[str, object]:
         features = self.features

@@ -120,7 +120,8 @@ class MCPMiddleware:
         self._paths = self.settings.paths | (self._security.paths if self._security else frozenset())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _route_path(scope) not in self._paths:
+        path = _route_path(scope) if scope.get("root_path") else scope.get("path")
+        if scope["type"] != "http" or path not in self._paths:
             await self.app(scope, receive, send)
             return
         if self._security is not None:

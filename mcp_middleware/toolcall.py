@@ -136,7 +136,7 @@ class _ToolRun(SubExchange):
             self.wake()
         collector = self.collector
         for piece in collector.feed(chunk, more):
-            if collector.streamable and (more or self.streaming):
+            if (more or self.streaming) and collector.streamable:
                 self.streaming = True
                 await self._send(piece)
 
@@ -208,7 +208,9 @@ class _ToolRun(SubExchange):
     _waiters: list[asyncio.Future[None]] | None = None
 
     def set(self) -> None:
-        super().set()
+        self.is_set = True
+        if self._event is not None:
+            self._event.set()
         for future in self._waiters or ():
             if not future.done():
                 future.set_result(None)
@@ -280,10 +282,12 @@ async def run_tool(
     calls = registry._calls
     calls[inv.key] = run
     registry.active += 1
-    loop = _fast_loop()
+    loop = None if PORTABLE_WATCHER else _loops.get()
     try:
         if loop is not None:
-            ticker = registry.ticker(loop, min(limits.keepalive_interval, WATCH_AFTER))
+            ticker = registry._ticker
+            if ticker is None or ticker.loop is not loop:
+                ticker = registry.ticker(loop, min(limits.keepalive_interval, WATCH_AFTER))
             run.loop = loop
             ticker.add(run)
             try:
@@ -302,7 +306,11 @@ async def run_tool(
             del calls[inv.key]
     if run.cancelled:
         return None
-    return outcome if outcome is not None else _interim(inv.context.channel) or finish(collector)
+    if outcome is not None:
+        return outcome
+    channel = inv.context.channel  # None unless the route asked for its context
+    interim = _interim(channel) if channel is not None else None
+    return interim if interim is not None else finish(collector)
 
 
 def _interim(channel: HandshakeChannel | ModernChannel | None) -> dict[str, Any] | None:
@@ -359,13 +367,6 @@ class _LoopCache:
 
 
 _loops = _LoopCache()
-
-
-def _fast_loop() -> asyncio.AbstractEventLoop | None:
-    """The running asyncio loop, for the asyncio-native fast path; None means the anyio path."""
-    if PORTABLE_WATCHER:
-        return None
-    return _loops.get()
 
 
 class _Ticker:

@@ -380,7 +380,7 @@ def new_call(
         scope,
         receive,
         outbox,
-        forwarded_headers(headers, server.forward_names),
+        forwarded_headers(headers, server.forward_names) if server.forward_names else (),
         caller_key(headers),
     )
 
@@ -400,7 +400,7 @@ _LISTS = frozenset({"tools/list", "prompts/list", "resources/list", "resources/t
 
 def _plain_list(req: Request) -> bool:
     params = req.params
-    return req.method in _LISTS and (not params or (params.keys() <= {"_meta"} and isinstance(params["_meta"], dict)))
+    return not params or (params.keys() <= {"_meta"} and isinstance(params["_meta"], dict))
 
 
 def _splice(request_id: Any, result: bytes) -> bytes:
@@ -412,7 +412,7 @@ async def serve_request(
 ) -> None:
     """Run one request through the handlers and write its one answer (result or error)."""
     req = call.request
-    key = (req.method, call.version, variant) if _plain_list(req) else None
+    key = (req.method, call.version, variant) if req.method in _LISTS and _plain_list(req) else None
     if key is not None:
         server.refresh()
         cached = server.reply_cache.get(key)

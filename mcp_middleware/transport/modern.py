@@ -47,7 +47,9 @@ def _checked(server: Server, headers: Mapping[str, str], req: Request) -> str:
     params = req.params or {}
     meta = _check_envelope(params)
     _check_headers(headers, req.method, params, meta)
-    version = _check_version(meta)
+    version: str = meta[PROTOCOL_VERSION_META_KEY]
+    if type(version) is not str or version not in MODERN_PROTOCOL_VERSIONS:
+        _check_version(meta)  # raises, with the reason
     if req.method == "tools/call":
         _check_param_headers(server, params, headers)
     return version
