@@ -1,0 +1,140 @@
+"""Paired A/B of two versions of the middleware in one process: is a change faster, and by how much?
+
+    python -m benchmarks.ab                  # the working tree against HEAD, 60 rounds (~1 min)
+    python -m benchmarks.ab HEAD~3 --rounds 40
+    python -m benchmarks.ab HEAD --same      # A/A: HEAD against itself, to read the noise floor
+
+``REV``'s ``mcp_middleware`` is extracted with ``git archive`` into a temporary directory and
+renamed ``mcp_middleware_ab`` (its own imports rewritten), so both versions load side by side; each
+wraps its own copy of the benchmark app. Every round runs, for both versions in alternating order,
+400 direct ``GET /items/1?q=x`` and 400 ``tools/call get_item`` in each era. The figure that counts
+is the **paired overhead difference**: per round, (MCP − direct) of the working tree minus the same
+of ``REV``, median over rounds. Pairing within a round cancels the host's drift, and subtracting
+each app's own direct call cancels what differs between two app instances (their direct calls can
+differ by ~2 µs). On the benchmark host A/A runs of 60 rounds read between 0.1 and 0.9 µs either
+way: differences under ~1 µs are noise, so run it twice and believe only what repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from starlette.types import ASGIApp
+
+from benchmarks.app import build_app
+from benchmarks.common import ITEM_ARGS, Exchange, HttpRequest, direct_get_item, mcp_tool_call
+
+__all__ = ["main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+PER_ROUND = 400
+_NAME = re.compile(r"\bmcp_middleware\b")
+
+
+def _extract(rev: str, into: Path) -> None:
+    """``rev``'s package as ``into/mcp_middleware_ab``, importing itself under that name."""
+    archive = subprocess.run(["git", "archive", rev, "mcp_middleware"], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    package = into / "mcp_middleware_ab"
+    (into / "mcp_middleware").rename(package)
+    for path in package.rglob("*.py"):
+        path.write_text(_NAME.sub("mcp_middleware_ab", path.read_text()))
+
+
+def _app_with(package: str) -> ASGIApp:
+    app = build_app(mcp=False)
+    app.add_middleware(importlib.import_module(package).MCPMiddleware)
+    return app
+
+
+def _timed(loop: asyncio.AbstractEventLoop, app: ASGIApp, request: HttpRequest) -> float:
+    async def many() -> None:
+        for _ in range(PER_ROUND):
+            await Exchange(request).run(app)
+
+    start = time.perf_counter()
+    loop.run_until_complete(many())
+    return (time.perf_counter() - start) / PER_ROUND * 1e6
+
+
+def _check(loop: asyncio.AbstractEventLoop, app: ASGIApp, request: HttpRequest) -> None:
+    exchange = loop.run_until_complete(Exchange(request).run(app))
+    if exchange.status != 200:
+        raise SystemExit(f"{request.method} {request.target}: status {exchange.status}: {exchange.body!r}")
+
+
+def measure(apps: dict[str, ASGIApp], rounds: int) -> dict[tuple[str, str], list[float]]:
+    """Per (version, request), the µs per request of every round."""
+    requests = {
+        "direct": direct_get_item(),
+        "handshake": mcp_tool_call("handshake", "get_item", ITEM_ARGS),
+        "2026-07-28": mcp_tool_call("modern", "get_item", ITEM_ARGS),
+    }
+    loop = asyncio.new_event_loop()
+    try:
+        for app in apps.values():
+            for request in requests.values():
+                _check(loop, app, request)
+                _timed(loop, app, request)  # warm-up
+        times: dict[tuple[str, str], list[float]] = {(v, r): [] for v in apps for r in requests}
+        order = list(apps)
+        for i in range(rounds):
+            for version in order if i % 2 else reversed(order):
+                for name, request in requests.items():
+                    times[(version, name)].append(_timed(loop, apps[version], request))
+        return times
+    finally:
+        loop.close()
+
+
+def report(times: dict[tuple[str, str], list[float]], title: str) -> str:
+    median = statistics.median
+    lines = [f"{title}, {len(times[('old', 'direct')])} rounds:"]
+    for version in ("old", "new"):
+        direct = median(times[(version, "direct")])
+        cells = [f"direct {direct:.1f} µs"]
+        for era in ("handshake", "2026-07-28"):
+            mcp = median(times[(version, era)])
+            cells.append(f"{era} {mcp / direct:.3f}x ({mcp - direct:.1f} µs)")
+        lines.append(f"  {version}: " + ", ".join(cells))
+    for era in ("handshake", "2026-07-28"):
+        new, old = times[("new", era)], times[("old", era)]
+        new_direct, old_direct = times[("new", "direct")], times[("old", "direct")]
+        diffs = [(n - nd) - (o - od) for n, nd, o, od in zip(new, new_direct, old, old_direct, strict=True)]
+        lines.append(f"  {era}: overhead new − old, paired per round: {median(diffs):+.2f} µs (negative: faster)")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("rev", nargs="?", default="HEAD", help="the git revision to compare with (default HEAD)")
+    parser.add_argument("--rounds", type=int, default=60, help="interleaved rounds (default 60)")
+    parser.add_argument("--same", action="store_true", help="A/A: compare REV with itself (the noise floor)")
+    args = parser.parse_args(argv)
+    if not 1 <= args.rounds <= 1000:
+        parser.error("--rounds must be between 1 and 1000")
+    with tempfile.TemporaryDirectory(prefix="mcp-ab-") as tmp:
+        _extract(args.rev, Path(tmp))
+        sys.path.insert(0, tmp)
+        try:
+            new: Any = _app_with("mcp_middleware_ab") if args.same else _app_with("mcp_middleware")
+            apps = {"old": _app_with("mcp_middleware_ab"), "new": new}
+            title = f"A/A: {args.rev} against itself" if args.same else f"working tree (new) against {args.rev} (old)"
+            print(report(measure(apps, args.rounds), title))
+        finally:
+            sys.path.remove(tmp)
+
+
+if __name__ == "__main__":
+    main()
