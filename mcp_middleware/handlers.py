@@ -105,7 +105,6 @@ class Server:
     def prepare(self, scope: Scope) -> None:
         if self._prepared:
             return
-        self._prepared = True
         app = self._app_ref = scope.get("app")
         self._seen_routes = self._routes_version()
         self.catalog = self._build_catalog()
@@ -122,6 +121,7 @@ class Server:
                 "own tools): consider tool filters",
                 len(self.catalog.tools),
             )
+        self._prepared = True  # last: a build that raised is tried again on the next request
 
     def _build_catalog(self) -> Catalog:
         return catalog_from_app(

@@ -11,6 +11,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from mcp_middleware import MCPMiddleware
+from mcp_middleware.features import Features
 from tests.apps import build_app
 from tests.support import BASE_HEADERS, Exchange, post, request
 
@@ -222,3 +223,24 @@ def test_bad_options_are_refused_early(options: dict[str, Any], match: str) -> N
 def test_response_mode_is_validated() -> None:
     with pytest.raises(ValueError, match="response_mode"):
         MCPMiddleware(build_app(), response_mode="json")  # type: ignore[arg-type]
+
+
+async def test_a_catalog_build_that_raised_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    built = Features.from_catalog
+    attempts: list[object] = []
+
+    def flaky(catalog: Any) -> Features:
+        attempts.append(catalog)
+        if len(attempts) == 1:
+            raise RuntimeError("transient failure while building the catalog")
+        return built(catalog)
+
+    monkeypatch.setattr(Features, "from_catalog", flaky)
+    app = build_app()
+    listing = request("tools/list", {}, id=2)
+    with pytest.raises(RuntimeError, match="transient"):
+        await post(app, listing)
+    reply = await post(app, listing)
+    assert reply.status == 200
+    assert [tool["name"] for tool in reply.result()["tools"]][:1] == ["get_thing"]
+    assert len(attempts) == 2
