@@ -115,7 +115,7 @@ def parse_message(obj: Any) -> Message:
         raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: not a JSON-RPC 2.0 object")
     raw_id: Any = obj.get("id")  # shape checked just below
     has_id = "id" in obj
-    if has_id and type(raw_id) is not int and type(raw_id) is not str and not _valid_id(raw_id):
+    if has_id and not _valid_id(raw_id):
         raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: id must be a string or an integer")
     method = obj.get("method")
     if method is None:

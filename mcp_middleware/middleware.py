@@ -125,6 +125,6 @@ class MCPMiddleware:
             await self.app(scope, receive, send)
             return
         if self._security is not None:
-            await self._security.serve(scope, receive, send, _route_path(scope), self._endpoint)
+            await self._security.serve(scope, receive, send, path, self._endpoint)
             return
         await endpoint.serve(self.server, scope, receive, send)

@@ -208,9 +208,7 @@ class _ToolRun(SubExchange):
     _waiters: list[asyncio.Future[None]] | None = None
 
     def set(self) -> None:
-        self.is_set = True
-        if self._event is not None:
-            self._event.set()
+        super().set()
         for future in self._waiters or ():
             if not future.done():
                 future.set_result(None)
@@ -285,9 +283,7 @@ async def run_tool(
     loop = None if PORTABLE_WATCHER else _loops.get()
     try:
         if loop is not None:
-            ticker = registry._ticker
-            if ticker is None or ticker.loop is not loop:
-                ticker = registry.ticker(loop, min(limits.keepalive_interval, WATCH_AFTER))
+            ticker = registry.ticker(loop, min(limits.keepalive_interval, WATCH_AFTER))
             run.loop = loop
             ticker.add(run)
             try:

@@ -47,9 +47,10 @@ def _checked(server: Server, headers: Mapping[str, str], req: Request) -> str:
     params = req.params or {}
     meta = _check_envelope(params)
     _check_headers(headers, req.method, params, meta)
+    # A version that is not a string never gets here: it cannot match the header (-32020).
     version: str = meta[PROTOCOL_VERSION_META_KEY]
-    if type(version) is not str or version not in MODERN_PROTOCOL_VERSIONS:
-        _check_version(meta)  # raises, with the reason
+    if version not in MODERN_PROTOCOL_VERSIONS:
+        _unsupported(version)
     if req.method == "tools/call":
         _check_param_headers(server, params, headers)
     return version
@@ -107,17 +108,12 @@ def _check_param_headers(server: Server, params: dict[str, Any], headers: Mappin
         check_param_headers(spec.param_headers, arguments, headers)
 
 
-def _check_version(meta: dict[str, Any]) -> str:
-    requested = meta[PROTOCOL_VERSION_META_KEY]
-    if not isinstance(requested, str):
-        raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: the protocol version must be a string")
-    if requested not in MODERN_PROTOCOL_VERSIONS:
-        raise ProtocolError(
-            codes.UNSUPPORTED_PROTOCOL_VERSION,
-            f"Unsupported protocol version: {requested}",
-            {"supported": list(MODERN_PROTOCOL_VERSIONS), "requested": requested},
-        )
-    return requested
+def _unsupported(requested: str) -> NoReturn:
+    raise ProtocolError(
+        codes.UNSUPPORTED_PROTOCOL_VERSION,
+        f"Unsupported protocol version: {requested}",
+        {"supported": list(MODERN_PROTOCOL_VERSIONS), "requested": requested},
+    )
 
 
 def _decorator(server: Server, private: bool) -> Any:

@@ -222,3 +222,12 @@ async def test_list_results_are_serialised_once_and_spliced() -> None:
     assert second.json()["result"] == first.json()["result"]
     with_cursor = await post(app, modern_request("tools/list", {"cursor": "x"}), modern_headers("tools/list"))
     assert with_cursor.json()["error"]["code"] == -32602  # not served from the cache
+
+
+@pytest.mark.parametrize("version", [20260728, None, ["2026-07-28"]])
+async def test_a_version_that_is_not_a_string_is_a_header_mismatch(version: Any) -> None:
+    body = request("tools/list", {"_meta": {**meta(), "io.modelcontextprotocol/protocolVersion": version}}, id=13)
+    reply = await post(build_app(), body, modern_headers("tools/list"))
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32020
+    assert reply.json()["id"] == 13

@@ -46,6 +46,19 @@ async def start(tool: str, era: str, gates: Gates, token: str | int | None = "to
     return ex, body
 
 
+def quick_keepalives(tool: str, era: str) -> tuple[Gates, Exchange]:
+    """A call to ``tool`` on an app that sends keep-alives after 1 ms of silence."""
+    gates = Gates()
+    body, headers = call_body(tool, era)
+    return gates, Exchange(build_app(gates, keepalive_interval=0.001), body, headers or None)
+
+
+async def until_keepalive(ex: Exchange) -> None:
+    """Wait until the reply carries an SSE keep-alive comment."""
+    while not any(c.startswith(b": keep-alive") for c in ex.reply.chunks):
+        await ex.chunk_seen.wait()
+
+
 @pytest.mark.parametrize("era", ["handshake", "modern"])
 @pytest.mark.parametrize("tool", STREAMING_TOOLS)
 async def test_first_chunk_leaves_before_the_route_produces_the_second(tool: str, era: str) -> None:
@@ -193,16 +206,12 @@ async def test_slow_client_applies_backpressure() -> None:
 
 
 async def test_keepalive_and_heartbeat_while_silent() -> None:
-    gates = Gates()
-    app = build_app(gates, keepalive_interval=0.001)
-    body, headers = call_body("stream_plain", "modern")
-    ex = Exchange(app, body, headers)
+    gates, ex = quick_keepalives("stream_plain", "modern")
     with anyio.fail_after(GUARD):
         async with anyio.create_task_group() as tg:
             tg.start_soon(ex.run)
             await gates.produced[0].wait()
-            while not any(c.startswith(b": keep-alive") for c in ex.reply.chunks):
-                await ex.chunk_seen.wait()
+            await until_keepalive(ex)
             for gate in gates.release:
                 gate.set()
     events = ex.reply.events()
@@ -224,26 +233,19 @@ async def test_timeout_cancels_the_route_and_reports_it() -> None:
 
 
 async def test_silent_slow_route_gets_keepalives_then_its_result() -> None:
-    gates = Gates()
-    app = build_app(gates, keepalive_interval=0.001)
-    body, headers = call_body("slow", "handshake")
-    ex = Exchange(app, body, headers or None)
+    gates, ex = quick_keepalives("slow", "handshake")
     with anyio.fail_after(GUARD):
         async with anyio.create_task_group() as tg:
             tg.start_soon(ex.run)
             await gates.produced[0].wait()
-            while not any(c.startswith(b": keep-alive") for c in ex.reply.chunks):
-                await ex.chunk_seen.wait()
+            await until_keepalive(ex)
             gates.release[0].set()
     assert ex.reply.content_type == "text/event-stream"
     assert ex.reply.events()[-1]["result"]["content"][0]["text"] == '{"slow":"done"}'
 
 
 async def test_client_leaving_a_silent_route_cancels_it() -> None:
-    gates = Gates()
-    app = build_app(gates, keepalive_interval=0.001)
-    body, headers = call_body("slow", "modern")
-    ex = Exchange(app, body, headers)
+    gates, ex = quick_keepalives("slow", "modern")
     with anyio.fail_after(GUARD):
         async with anyio.create_task_group() as tg:
             tg.start_soon(ex.run)
@@ -257,16 +259,12 @@ async def test_client_leaving_a_silent_route_cancels_it() -> None:
 async def test_portable_watcher_cancels_and_keeps_alive(era: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The anyio task-group watcher used off asyncio behaves like the asyncio one."""
     monkeypatch.setattr(toolcall, "PORTABLE_WATCHER", True)
-    gates = Gates()
-    app = build_app(gates, keepalive_interval=0.001)
-    body, headers = call_body("stream_plain", era)
-    ex = Exchange(app, body, headers or None)
+    gates, ex = quick_keepalives("stream_plain", era)
     with anyio.fail_after(GUARD):
         async with anyio.create_task_group() as tg:
             tg.start_soon(ex.run)
             await gates.produced[0].wait()
-            while not any(c.startswith(b": keep-alive") for c in ex.reply.chunks):
-                await ex.chunk_seen.wait()
+            await until_keepalive(ex)
             ex.disconnect.set()
             await gates.cancelled.wait()
     assert not gates.finished.is_set()
