@@ -100,10 +100,11 @@ def _mismatch(message: str) -> ProtocolError:
 
 
 def check_param_headers(
-    annotations: tuple[Annotation, ...], arguments: Mapping[str, Any], headers: Mapping[str, str]
+    annotations: tuple[Annotation, ...], arguments: Mapping[str, Any], headers: Mapping[bytes, bytes]
 ) -> None:
     for path, header, kind in annotations:
-        raw = headers.get(header)
+        found = headers.get(header.encode("latin-1"))
+        raw = None if found is None else found.decode("latin-1")
         value = _value_at(arguments, path)
         shown = header.title()
         if value is None:

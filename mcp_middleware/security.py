@@ -36,7 +36,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from .config import Settings
 from .jsonrpc import ProtocolError, encode_error
-from .transport._http import check_request, header_map, plain
+from .transport._http import check_request, decoded, header_map, plain
 
 __all__ = [
     "WELL_KNOWN",
@@ -413,7 +413,8 @@ class Security:
     # ---- one request --------------------------------------------------------------------------
 
     async def serve(self, scope: Scope, receive: Receive, send: Send, path: str, endpoint: Endpoint) -> None:
-        headers = header_map(scope)
+        raw = header_map(scope)
+        headers = decoded(raw)
         method = scope["method"]
         metadata = path in self.metadata_paths
         if self._cors is not None or self._cors_any:
@@ -429,7 +430,7 @@ class Security:
         if (
             method == "POST"
             and (self._guard is not None or self._oauth is not None)
-            and check_request(scope, headers, self._settings) is None
+            and check_request(scope, raw, self._settings) is None
             and await self._refuse(scope, send, headers)
         ):
             return

@@ -62,32 +62,41 @@ async def plain(send: Send, status: int, body: bytes = b"", headers: Iterable[tu
     await send({"type": "http.response.body", "body": body})
 
 
-class HeaderMap(dict[str, str]):
-    """Request headers by lower-case name; the first of repeated headers wins, as in Starlette.
+class HeaderMap(dict[bytes, bytes]):
+    """Request headers by lower-case name, as bytes; the first of repeated headers wins, as in
+    Starlette. Values are decoded only where they are read (:func:`text_of`).
 
     ``repeated`` names the ``mcp-*`` headers that appeared more than once (a mismatch in 2026-07-28:
-    a proxy may have read the other copy).
+    a proxy may have read the other copy); set only when there are any.
     """
 
-    __slots__ = ("repeated",)
-
-    repeated: frozenset[str]
-
-
-_NONE: frozenset[str] = frozenset()
+    repeated: frozenset[bytes] = frozenset()
 
 
 def header_map(scope: Scope) -> HeaderMap:
     raw = scope["headers"]
-    out = HeaderMap()
-    for key, value in reversed(raw):  # back to front, so the first of a repeated header is kept
-        out[key.decode("latin-1").lower()] = value.decode("latin-1")
-    if len(out) == len(raw):
-        out.repeated = _NONE
-        return out
-    names = [key.decode("latin-1").lower() for key, _ in raw]
-    out.repeated = frozenset(name for name in out if name.startswith("mcp-") and names.count(name) > 1)
+    out = HeaderMap(reversed(raw))  # back to front, so the first of a repeated header is kept
+    # ASGI servers send lower-case names; one test over all of them finds any that are not
+    if not b"".join(out).islower():
+        names = [key.lower() for key, _ in raw]
+        out = HeaderMap(zip(reversed(names), [value for _, value in reversed(raw)], strict=True))
+    else:
+        names = None
+    if len(out) != len(raw):
+        names = names or [key for key, _ in raw]
+        out.repeated = frozenset(name for name in out if name.startswith(b"mcp-") and names.count(name) > 1)
     return out
+
+
+def text_of(headers: Mapping[bytes, bytes], name: bytes, default: str | None = None) -> str | None:
+    """Header ``name``'s value as text (latin-1, as HTTP has it), or ``default`` when absent."""
+    value = headers.get(name)
+    return default if value is None else value.decode("latin-1")
+
+
+def decoded(headers: Mapping[bytes, bytes]) -> dict[str, str]:
+    """All headers as text, for code off the hot path."""
+    return {key.decode("latin-1"): value.decode("latin-1") for key, value in headers.items()}
 
 
 def _host_only(value: str) -> str:
@@ -124,10 +133,11 @@ def _accepts(accept: str, wanted: str) -> bool:
 
 
 Verdicts = dict[tuple[Any, ...], tuple[int, str] | None]
+_UNKNOWN: Any = object()
 
 
 def check_request(
-    scope: Scope, headers: Mapping[str, str], settings: Settings, verdicts: Verdicts | None = None
+    scope: Scope, headers: Mapping[bytes, bytes], settings: Settings, verdicts: Verdicts | None = None
 ) -> tuple[int, str] | None:
     """Transport-level checks in the order the spec implies; returns (status, message) to refuse.
 
@@ -138,39 +148,40 @@ def check_request(
         return _check_request(scope, headers, settings)
     key = (
         scope.get("server"),
-        headers.get("host"),
-        headers.get("origin"),
-        headers.get("accept"),
-        headers.get("content-type"),
+        headers.get(b"host"),
+        headers.get(b"origin"),
+        headers.get(b"accept"),
+        headers.get(b"content-type"),
     )
-    if key in verdicts:
-        return verdicts[key]
+    known: tuple[int, str] | None = verdicts.get(key, _UNKNOWN)
+    if known is not _UNKNOWN:
+        return known
     if len(verdicts) > 1024:
         verdicts.clear()
     verdict = verdicts[key] = _check_request(scope, headers, settings)
     return verdict
 
 
-def _check_request(scope: Scope, headers: Mapping[str, str], settings: Settings) -> tuple[int, str] | None:
+def _check_request(scope: Scope, headers: Mapping[bytes, bytes], settings: Settings) -> tuple[int, str] | None:
     hosts = _hosts_for(scope, settings)
-    host = headers.get("host")
+    host = text_of(headers, b"host")
     if hosts is not None and host is not None and _host_only(host) not in hosts:
         return 403, "Forbidden: Host not allowed"
-    origin = headers.get("origin")
+    origin = text_of(headers, b"origin")
     if origin is not None and not _origin_ok(origin, hosts, settings):
         return 403, "Forbidden: Origin not allowed"
-    accept = headers.get("accept", "")
+    accept = text_of(headers, b"accept", "") or ""
     if not (_accepts(accept, "application/json") and _accepts(accept, "text/event-stream")):
         return 406, "Not Acceptable: the client must accept both application/json and text/event-stream"
-    ctype = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    ctype = (text_of(headers, b"content-type", "") or "").split(";", 1)[0].strip().lower()
     if ctype != "application/json":
         return 415, "Unsupported Media Type: the body must be application/json"
     return None
 
 
-async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes | None:
+async def read_body(receive: Receive, headers: Mapping[bytes, bytes], limit: int) -> bytes | None:
     """The whole request body, or None when it exceeds ``limit`` (checked before reading when known)."""
-    declared = headers.get("content-length")
+    declared = headers.get(b"content-length")
     if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         return None
     message = await receive()
@@ -358,15 +369,15 @@ class NullOutbox:
         return None
 
 
-def forwarded_headers(headers: Mapping[str, str], names: tuple[str, ...]) -> tuple[tuple[bytes, bytes], ...]:
-    return tuple([(name.encode("latin-1"), headers[name].encode("latin-1")) for name in names if name in headers])
+def forwarded_headers(headers: Mapping[bytes, bytes], names: tuple[bytes, ...]) -> tuple[tuple[bytes, bytes], ...]:
+    return tuple([(name, headers[name]) for name in names if name in headers])
 
 
 def new_call(
     server: Server,
     scope: Scope,
     receive: Receive,
-    headers: Mapping[str, str],
+    headers: Mapping[bytes, bytes],
     request: Request,
     era: Era,
     version: str,
@@ -385,9 +396,9 @@ def new_call(
     )
 
 
-def caller_key(headers: Mapping[str, str]) -> str:
+def caller_key(headers: Mapping[bytes, bytes]) -> str:
     """Who is calling, as far as a stateless endpoint can tell (for notifications/cancelled)."""
-    return str(hash(headers.get("authorization", "")))
+    return str(hash(headers.get(b"authorization", b"")))
 
 
 Decorate = Callable[[str, dict[str, Any]], dict[str, Any]]

@@ -32,14 +32,14 @@ def _has_envelope(payload: Any) -> bool:
     return isinstance(meta, dict) and PROTOCOL_VERSION_META_KEY in meta
 
 
-def is_modern(headers: Mapping[str, str], payload: Any) -> bool:
+def is_modern(headers: Mapping[bytes, bytes], payload: Any) -> bool:
     if isinstance(payload, dict) and payload.get("method") == "initialize":
         # A handshake is never refused, whatever its headers say; only an initialize wrapped in
         # the 2026 envelope is a 2026 request (and gets the spec's 404 for a removed method).
         return _has_envelope(payload)
-    version = headers.get("mcp-protocol-version")
+    version = headers.get(b"mcp-protocol-version")
     if version is not None:
-        return version.strip() not in HANDSHAKE_PROTOCOL_VERSIONS
+        return version.decode("latin-1").strip() not in HANDSHAKE_PROTOCOL_VERSIONS
     return _has_envelope(payload)
 
 

@@ -34,6 +34,7 @@ from ._http import (
     encode_reply,
     new_call,
     serve_request,
+    text_of,
 )
 
 __all__ = ["serve"]
@@ -47,13 +48,13 @@ def _unchanged(method: str, result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def header_version(headers: Mapping[str, str]) -> str:
-    value = headers.get("mcp-protocol-version")
+def header_version(headers: Mapping[bytes, bytes]) -> str:
+    value = text_of(headers, b"mcp-protocol-version")
     return value if value in HANDSHAKE_PROTOCOL_VERSIONS else DEFAULT_VERSION
 
 
 async def serve(
-    server: Server, scope: Scope, receive: Receive, send: Send, headers: Mapping[str, str], payload: Any
+    server: Server, scope: Scope, receive: Receive, send: Send, headers: Mapping[bytes, bytes], payload: Any
 ) -> None:
     responder = Responder(send)
     version = header_version(headers)
@@ -78,7 +79,7 @@ async def serve(
         version = negotiate((message.params or {}).get("protocolVersion"))
         if sessions is not None:
             responder.headers.append((b"mcp-session-id", sessions.mint().encode()))
-    elif sessions is not None and not sessions.valid(headers.get("mcp-session-id")):
+    elif sessions is not None and not sessions.valid(text_of(headers, b"mcp-session-id")):
         # transports.mdx §Session Management: an id we did not issue (or that expired) is 404.
         await responder.error(ProtocolError(SESSION_NOT_FOUND, "Session not found", id=message.id), "handshake", 404)
         return
@@ -88,7 +89,7 @@ async def serve(
     await serve_request(server, call, responder, _unchanged)
 
 
-def _notification(server: Server, headers: Mapping[str, str], message: Notification) -> None:
+def _notification(server: Server, headers: Mapping[bytes, bytes], message: Notification) -> None:
     # basic/utilities/cancellation.mdx: stop the work and send no response for it.
     if message.method == "notifications/cancelled" and message.params:
         server.cancel(caller_key(headers), message.params.get("requestId"))
@@ -98,7 +99,7 @@ async def _batch(
     server: Server,
     scope: Scope,
     receive: Receive,
-    headers: Mapping[str, str],
+    headers: Mapping[bytes, bytes],
     items: list[Any],
     version: str,
     responder: Responder,
@@ -123,7 +124,7 @@ async def _batch(
 
 
 async def _batch_item(
-    server: Server, scope: Scope, receive: Receive, headers: Mapping[str, str], item: Any, version: str
+    server: Server, scope: Scope, receive: Receive, headers: Mapping[bytes, bytes], item: Any, version: str
 ) -> bytes | None:
     try:
         message = parse_message(item)

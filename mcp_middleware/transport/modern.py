@@ -28,12 +28,12 @@ from starlette.types import Receive, Scope, Send
 from ..handlers import Server
 from ..jsonrpc import ClientReply, Notification, ProtocolError, Request, id_of, parse_message
 from ..param_headers import check_param_headers, decode_header
-from ._http import Responder, new_call, serve_request
+from ._http import Responder, new_call, serve_request, text_of
 
 __all__ = ["serve"]
 
 _NAME_PARAM = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
-_ROUTING = frozenset({"mcp-protocol-version", "mcp-method", "mcp-name"})
+_ROUTING = frozenset({b"mcp-protocol-version", b"mcp-method", b"mcp-name"})
 _LOG_LEVELS = frozenset({"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"})
 LIST_TTL_MS = 60_000
 
@@ -42,7 +42,7 @@ def _mismatch(what: str) -> ProtocolError:
     return ProtocolError(codes.HEADER_MISMATCH, f"Header mismatch: {what}")
 
 
-def _checked(server: Server, headers: Mapping[str, str], req: Request) -> str:
+def _checked(server: Server, headers: Mapping[bytes, bytes], req: Request) -> str:
     """The request's protocol version, after the ladder (envelope, headers, version, Mcp-Param-*)."""
     params = req.params or {}
     meta = _check_envelope(params)
@@ -79,28 +79,28 @@ def _envelope_missing(meta: Any) -> NoReturn:
     raise ProtocolError(codes.INVALID_PARAMS, f"Invalid params: params._meta is missing {', '.join(missing)}")
 
 
-def _check_headers(headers: Mapping[str, str], method: str, params: dict[str, Any], meta: dict[str, Any]) -> None:
+def _check_headers(headers: Mapping[bytes, bytes], method: str, params: dict[str, Any], meta: dict[str, Any]) -> None:
     for name in getattr(headers, "repeated", ()):
-        if name in _ROUTING or name.startswith("mcp-param-"):
+        if name in _ROUTING or name.startswith(b"mcp-param-"):
             # A repeated routing or Mcp-Param-* header: proxies may read the other copy.
-            raise _mismatch(f"{name} appears more than once")
-    version = headers.get("mcp-protocol-version")
+            raise _mismatch(f"{name.decode('latin-1')} appears more than once")
+    version = text_of(headers, b"mcp-protocol-version")
     if version is None or version.strip() != meta[PROTOCOL_VERSION_META_KEY]:
         raise _mismatch("MCP-Protocol-Version does not match params._meta")
-    sent = headers.get("mcp-method")
+    sent = text_of(headers, b"mcp-method")
     if sent is None or sent.strip() != method:
         raise _mismatch("Mcp-Method does not match the body's method")
     field = _NAME_PARAM.get(method)
     if field is None:
         return
-    name = headers.get("mcp-name")
+    name = text_of(headers, b"mcp-name")
     expected = params.get(field)
     plain = name is not None and name == expected and not name.startswith("=?")  # the usual case
     if not plain and decode_header(name) != expected:
         raise _mismatch(f"Mcp-Name does not match params.{field}")
 
 
-def _check_param_headers(server: Server, params: dict[str, Any], headers: Mapping[str, str]) -> None:
+def _check_param_headers(server: Server, params: dict[str, Any], headers: Mapping[bytes, bytes]) -> None:
     name = params.get("name")
     spec = server.catalog.get(name) if isinstance(name, str) else None
     arguments = params.get("arguments")
@@ -134,7 +134,7 @@ def _decorator(server: Server, private: bool) -> Any:
 
 
 async def serve(
-    server: Server, scope: Scope, receive: Receive, send: Send, headers: Mapping[str, str], payload: Any
+    server: Server, scope: Scope, receive: Receive, send: Send, headers: Mapping[bytes, bytes], payload: Any
 ) -> None:
     responder = Responder(send)
     try:
@@ -155,5 +155,5 @@ async def serve(
     call = new_call(server, scope, receive, headers, message, "modern", version, responder)
     # The tool list does not depend on the caller today, so it is "public"; results of a call
     # that carried credentials are marked private (caching.mdx: private when auth may matter).
-    private = "authorization" in headers
+    private = b"authorization" in headers
     await serve_request(server, call, responder, _decorator(server, private), "private" if private else "public")
