@@ -264,6 +264,8 @@ class Catalog:
     tools: tuple[ToolSpec, ...] = ()
     declared: tuple[Declared, ...] = ()
     _by_name: dict[str, ToolSpec] = field(init=False, repr=False, compare=False)
+    # whether any tool maps arguments to ``Mcp-Param-*`` headers (else that check is skipped)
+    param_headers: bool = field(init=False, repr=False, compare=False, default=False)
 
     def __post_init__(self) -> None:
         tools = tuple(self.tools)
@@ -274,6 +276,7 @@ class Catalog:
             by_name[spec.name] = spec
         object.__setattr__(self, "tools", tools)
         object.__setattr__(self, "_by_name", by_name)
+        object.__setattr__(self, "param_headers", any(spec.param_headers for spec in tools))
 
     def get(self, name: str) -> ToolSpec | None:
         return self._by_name.get(name)

@@ -74,7 +74,7 @@ class Server:
         self.settings = settings
         self._tool_filter = tool_filter
         self._max_name_length = max_name_length
-        self._prepared = False
+        self.prepared = False
         # Filled by prepare() before the first request is handled; plain attributes, read per call.
         self.catalog = Catalog()
         self.features = Features()
@@ -103,7 +103,7 @@ class Server:
 
     # -- identity and catalog: built once, from the app that serves the first MCP request ----------
     def prepare(self, scope: Scope) -> None:
-        if self._prepared:
+        if self.prepared:
             return
         app = self._app_ref = scope.get("app")
         self._seen_routes = self._routes_version()
@@ -121,7 +121,7 @@ class Server:
                 "own tools): consider tool filters",
                 len(self.catalog.tools),
             )
-        self._prepared = True  # last: a build that raised is tried again on the next request
+        self.prepared = True  # last: a build that raised is tried again on the next request
 
     def _build_catalog(self) -> Catalog:
         return catalog_from_app(
@@ -151,7 +151,7 @@ class Server:
 
     async def list_changed(self, kind: str) -> None:
         """A route said its list changed: rebuild what is served, then tell listening clients."""
-        if self._prepared:
+        if self.prepared:
             self._rebuild()
         self.listeners.publish(kind)
 
@@ -162,7 +162,7 @@ class Server:
     def refresh(self) -> None:
         """Notice routes added or removed at run time (checked on list requests and while
         listen streams are open, not on every call: the check walks the route table)."""
-        if not self._prepared or self._routes_version() == self._seen_routes:
+        if not self.prepared or self._routes_version() == self._seen_routes:
             return
         before = self._lists()
         self._rebuild()

@@ -99,6 +99,9 @@ def parse_payload(body: bytes) -> Any:
         raise ProtocolError(codes.PARSE_ERROR, f"Parse error: {exc}") from None
 
 
+_ID_TYPES = (str, int)  # exactly these (bool is an int subclass): decoded JSON has no others
+
+
 def _valid_id(value: Any) -> bool:
     return (isinstance(value, int) and not isinstance(value, bool)) or isinstance(value, str)
 
@@ -115,7 +118,7 @@ def parse_message(obj: Any) -> Message:
         raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: not a JSON-RPC 2.0 object")
     raw_id: Any = obj.get("id")  # shape checked just below
     has_id = "id" in obj
-    if has_id and not _valid_id(raw_id):
+    if has_id and type(raw_id) not in _ID_TYPES and not _valid_id(raw_id):
         raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: id must be a string or an integer")
     method = obj.get("method")
     if method is None:

@@ -102,30 +102,18 @@ class _ToolRun(SubExchange):
     _scope: anyio.CancelScope | None = None  # the portable guard (any anyio backend)
     _guard: asyncio.Timeout | None = None  # the asyncio guard with a time limit, while inside it
     _task: asyncio.Task[Any] | None = None  # the asyncio guard without one, while inside it
-    _request: tuple[ASGIApp, Scope, SubRequest, dict[str, Any]]  # the route's sub-request (route())
 
-    def __init__(
-        self,
-        collector: ResponseCollector,
-        outbox: Outbox,
-        token: str | int | None,
-        receive: Callable[[], Awaitable[Message]],
-        interval: float,
-    ) -> None:
+    def __init__(self, collector: ResponseCollector, inv: Invocation, sub: SubRequest, interval: float) -> None:
         self.collector = collector
-        self.outbox = outbox
-        self.token = token
-        self.receive = receive
+        self.inv = inv  # the call's outbox, progress token, real receive, and the route's context
+        self.sub = sub  # the route's sub-request
         self.interval = interval  # keep-alive interval
         self.is_set = False  # the Disconnect signal
         self._event = None
 
-    def route(self, app: ASGIApp, parent: Scope, sub: SubRequest, extensions: dict[str, Any]) -> None:
-        """What :meth:`run_route` runs: ``sub`` against ``app`` (set before a guard runs it)."""
-        self._request = (app, parent, sub, extensions)
-
     def run_route(self) -> Coroutine[Any, Any, None]:
-        return self.exchange(*self._request)
+        inv = self.inv
+        return self.exchange(inv.app, inv.parent, self.sub, {CONTEXT_KEY: inv.context})
 
     # -- the route's response ---------------------------------------------------------------------
     def on_head(self, head: SubResponseHead) -> None:
@@ -164,30 +152,31 @@ class _ToolRun(SubExchange):
     async def _receive_native(self, wait: float) -> Message | None:
         try:
             async with asyncio.timeout(None if math.isinf(wait) else wait):
-                return await self.receive()
+                return await self.inv.receive()
         except TimeoutError:
             return None  # silent for a whole interval
 
     async def _receive_portable(self, wait: float) -> Message | None:
         with anyio.move_on_after(wait):
-            return await self.receive()
+            return await self.inv.receive()
         return None
 
     # -- progress and keep-alives ----------------------------------------------------------------
     async def heartbeat(self) -> None:
-        await self.outbox.keepalive()
-        if self.token is not None:
+        await self.inv.outbox.keepalive()
+        if self.inv.token is not None:
             await self._send(None)
 
     async def _send(self, message: str | None) -> None:
         self.last = time.monotonic()  # anyio.current_time() would cost system calls per chunk
-        if self.token is None:
+        token = self.inv.token
+        if token is None:
             return
         self.count += 1
-        params: dict[str, Any] = {"progressToken": self.token, "progress": self.count}
+        params: dict[str, Any] = {"progressToken": token, "progress": self.count}
         if message is not None:
             params["message"] = message
-        await self.outbox.notify("notifications/progress", params)
+        await self.inv.outbox.notify("notifications/progress", params)
 
     # -- stopping it -----------------------------------------------------------------------------
     def cancel(self) -> None:
@@ -229,7 +218,7 @@ class _ToolRun(SubExchange):
 
     def gone(self) -> None:
         """The client went away."""
-        self.outbox.abandon()
+        self.inv.outbox.abandon()
         self.cancel()
 
 
@@ -275,8 +264,7 @@ async def run_tool(
         max_binary=limits.max_binary,
         forwarded=inv.forwarded,
     )
-    run = _ToolRun(collector, inv.outbox, inv.token, inv.receive, limits.keepalive_interval)
-    run.route(inv.app, inv.parent, sub, {CONTEXT_KEY: inv.context})
+    run = _ToolRun(collector, inv, sub, limits.keepalive_interval)
     calls = registry._calls
     calls[inv.key] = run
     registry.active += 1

@@ -40,7 +40,6 @@ __all__ = [
     "caller_key",
     "check_request",
     "encode_reply",
-    "forwarded_headers",
     "header_map",
     "new_call",
     "plain",
@@ -369,10 +368,6 @@ class NullOutbox:
         return None
 
 
-def forwarded_headers(headers: Mapping[bytes, bytes], names: tuple[bytes, ...]) -> tuple[tuple[bytes, bytes], ...]:
-    return tuple([(name, headers[name]) for name in names if name in headers])
-
-
 def new_call(
     server: Server,
     scope: Scope,
@@ -384,16 +379,9 @@ def new_call(
     outbox: Outbox,
 ) -> Call:
     """The handlers' view of one request (either era)."""
-    return Call(
-        request,
-        era,
-        version,
-        scope,
-        receive,
-        outbox,
-        forwarded_headers(headers, server.forward_names) if server.forward_names else (),
-        caller_key(headers),
-    )
+    names = server.forward_names
+    forwarded = tuple([(name, headers[name]) for name in names if name in headers]) if names else ()
+    return Call(request, era, version, scope, receive, outbox, forwarded, caller_key(headers))
 
 
 def caller_key(headers: Mapping[bytes, bytes]) -> str:

@@ -68,6 +68,7 @@ async def serve(server: Server, scope: Scope, receive: Receive, send: Send) -> N
     except ProtocolError as exc:
         await plain(send, 400, encode_error(exc))
         return
-    server.prepare(scope)
+    if not server.prepared:
+        server.prepare(scope)
     era = modern if is_modern(headers, payload) else handshake
     await era.serve(server, scope, receive, send, headers, payload)

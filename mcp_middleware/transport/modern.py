@@ -51,7 +51,7 @@ def _checked(server: Server, headers: Mapping[bytes, bytes], req: Request) -> st
     version: str = meta[PROTOCOL_VERSION_META_KEY]
     if version not in MODERN_PROTOCOL_VERSIONS:
         _unsupported(version)
-    if req.method == "tools/call":
+    if req.method == "tools/call" and server.catalog.param_headers:
         _check_param_headers(server, params, headers)
     return version
 
@@ -84,11 +84,11 @@ def _check_headers(headers: Mapping[bytes, bytes], method: str, params: dict[str
         if name in _ROUTING or name.startswith(b"mcp-param-"):
             # A repeated routing or Mcp-Param-* header: proxies may read the other copy.
             raise _mismatch(f"{name.decode('latin-1')} appears more than once")
-    version = text_of(headers, b"mcp-protocol-version")
-    if version is None or version.strip() != meta[PROTOCOL_VERSION_META_KEY]:
+    version = headers.get(b"mcp-protocol-version")
+    if version is None or version.decode("latin-1").strip() != meta[PROTOCOL_VERSION_META_KEY]:
         raise _mismatch("MCP-Protocol-Version does not match params._meta")
-    sent = text_of(headers, b"mcp-method")
-    if sent is None or sent.strip() != method:
+    sent = headers.get(b"mcp-method")
+    if sent is None or sent.decode("latin-1").strip() != method:
         raise _mismatch("Mcp-Method does not match the body's method")
     field = _NAME_PARAM.get(method)
     if field is None:

@@ -10,6 +10,7 @@ import anyio.lowlevel
 import pytest
 
 from mcp_middleware import toolcall
+from mcp_middleware.dispatch import SubRequest
 from tests.apps import Gates, build_app, mcp_of
 from tests.support import Exchange, meta, modern_headers, request
 
@@ -523,7 +524,8 @@ async def test_the_run_as_disconnect_signal_wakes_every_waiter_and_survives_a_ca
         return {"type": "http.request"}
 
     for native in (True, False):
-        run = toolcall._ToolRun(collector, None, None, receive, 15.0)  # type: ignore[arg-type]
+        inv = toolcall.Invocation(None, {}, receive, None, (), None, ("", 0), None)  # type: ignore[arg-type]
+        run = toolcall._ToolRun(collector, inv, SubRequest("GET", "/x"), 15.0)
         run.loop = asyncio.get_running_loop() if native else None
         woken: list[str] = []
 
