@@ -13,12 +13,14 @@ expired" and re-initialize.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal, NamedTuple
+from types import MappingProxyType, UnionType
+from typing import Any, Literal, NamedTuple, get_args
 
 import orjson
 from mcp_types import jsonrpc as codes
 from mcp_types.jsonrpc import ErrorData, JSONRPCError
-from mcp_types.methods import serialize_server_result
+from mcp_types.methods import SERVER_RESULTS, serialize_server_result
+from pydantic import BaseModel
 
 __all__ = [
     "Built",
@@ -144,11 +146,41 @@ class Built(dict[str, Any]):
     the SDK's validation round trip (tests/unit/test_jsonrpc.py holds that equivalence)."""
 
 
+Surface = Mapping[tuple[str, str], type[BaseModel] | UnionType]
+INPUT_REQUIRED_TYPE = "InputRequiredResult"
+
+
+def _narrowed(input_required: bool) -> Surface:
+    """The SDK's result types with each ``X | InputRequiredResult`` union narrowed to one member.
+
+    Every field of ``InputRequiredResult`` is optional and unknown fields are dropped, so a
+    complete result that fails its own type (a message with an unknown role, a bogus content
+    block) would validate as an ``InputRequiredResult`` and come out as ``{"resultType":
+    "complete"}``, its payload silently gone. Each result is therefore checked against the member
+    its ``resultType`` names (tests/unit/test_jsonrpc.py pins the unions' shape).
+    """
+    out: dict[tuple[str, str], type[BaseModel] | UnionType] = {}
+    for key, target in SERVER_RESULTS.items():
+        members = get_args(target) if isinstance(target, UnionType) else ()
+        chosen = [m for m in members if (m.__name__ == INPUT_REQUIRED_TYPE) == input_required]
+        out[key] = chosen[0] if len(chosen) == 1 else target
+    return MappingProxyType(out)
+
+
+COMPLETE_RESULTS = _narrowed(input_required=False)
+INPUT_REQUIRED_RESULTS = _narrowed(input_required=True)
+
+
 def result_message(request_id: RequestId, method: str, version: str, result: Mapping[str, Any]) -> dict[str, Any]:
     """Validate ``result`` against ``version``'s wire type for ``method`` and wrap it in a response."""
     if isinstance(result, Built):
         return {"jsonrpc": "2.0", "id": request_id, "result": result}
-    return {"jsonrpc": "2.0", "id": request_id, "result": serialize_server_result(method, version, result)}
+    surface = INPUT_REQUIRED_RESULTS if result.get("resultType") == "input_required" else COMPLETE_RESULTS
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "result": serialize_server_result(method, version, result, surface=surface),
+    }
 
 
 def encode_result(request_id: RequestId, method: str, version: str, result: Mapping[str, Any]) -> bytes:

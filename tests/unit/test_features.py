@@ -9,7 +9,7 @@ import orjson
 import pytest
 from fastapi import FastAPI
 
-from mcp_middleware import MCPMiddleware
+from mcp_middleware import MCPMiddleware, MCPResponse, declare
 from tests.apps import PNG, build_app
 from tests.support import BASE_HEADERS, call_modern, meta, modern_headers, post, request
 
@@ -193,3 +193,47 @@ async def test_without_declarations_the_methods_are_not_served() -> None:
     assert reply.status == 404
     caps = (await call_modern(app, "server/discover")).result()["capabilities"]
     assert set(caps) == {"tools", "logging"}
+
+
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+async def test_a_prompt_result_that_breaks_the_schema_is_an_internal_error(era: str) -> None:
+    """A route whose messages have the right keys but the wrong shape (an unknown role) fails the
+    revision's wire type: the client gets -32603, not a malformed result."""
+    app = FastAPI()
+
+    @app.get("/prompts/odd", openapi_extra=declare.prompt("odd"))
+    async def odd() -> dict[str, Any]:
+        return {"messages": [{"role": "wizard", "content": {"type": "text", "text": "hi"}}]}
+
+    app.add_middleware(MCPMiddleware)
+    if era == "modern":
+        reply = await post(
+            app, request("prompts/get", {"name": "odd", "_meta": meta()}, 5), modern_headers("prompts/get", "odd")
+        )
+    else:
+        reply = await post(app, request("prompts/get", {"name": "odd"}, 5))
+    error = reply.json()["error"]
+    assert error["code"] == -32603
+    assert error["message"] == "Internal error: invalid result"
+    assert reply.json()["id"] == 5
+
+
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+async def test_a_route_whose_mcp_content_breaks_the_schema_gets_a_tool_error(era: str) -> None:
+    """An ``MCPResponse`` with a content block no revision knows: the call is a tool error that
+    says so, in both eras (never an empty result)."""
+    app = FastAPI()
+
+    @app.get("/bogus", operation_id="bogus")
+    async def bogus() -> MCPResponse:
+        return MCPResponse([{"type": "hologram", "data": "x"}])
+
+    app.add_middleware(MCPMiddleware)
+    if era == "modern":
+        body = request("tools/call", {"name": "bogus", "_meta": meta()}, 6)
+        reply = await post(app, body, modern_headers("tools/call", "bogus"))
+    else:
+        reply = await post(app, request("tools/call", {"name": "bogus"}, 6))
+    result = reply.json()["result"]
+    assert result["isError"] is True
+    assert result["content"] == [{"type": "text", "text": "The tool's result could not be encoded as an MCP result."}]

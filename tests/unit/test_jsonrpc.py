@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from types import UnionType
+from typing import Any, get_args
 
 import pytest
-from mcp_types.methods import serialize_server_result
+from mcp_types.methods import SERVER_RESULTS, serialize_server_result
+from pydantic import ValidationError
 
 from mcp_middleware.dispatch import SubResponseHead
-from mcp_middleware.jsonrpc import Built, ProtocolError, encode_error, error_status, result_message
+from mcp_middleware.jsonrpc import (
+    COMPLETE_RESULTS,
+    INPUT_REQUIRED_RESULTS,
+    INPUT_REQUIRED_TYPE,
+    Built,
+    ProtocolError,
+    encode_error,
+    error_status,
+    result_message,
+)
 from mcp_middleware.results import ResponseCollector, error_result
 from tests.apps import PNG
 
@@ -50,6 +61,40 @@ def test_built_results_are_already_in_wire_form(result: dict[str, Any], version:
 def test_other_results_are_validated_and_shaped() -> None:
     with pytest.raises(ValueError, match="content"):
         result_message(1, "tools/call", "2025-06-18", {"content": "not a list"})
+
+
+def test_the_sdk_unions_narrowed_are_a_complete_type_or_input_required() -> None:
+    """Every union among the SDK's result types is ``X | InputRequiredResult``: the narrowing in
+    ``result_message`` depends on it, so an SDK that changes the shape fails here."""
+    unions = {key: get_args(t) for key, t in SERVER_RESULTS.items() if isinstance(t, UnionType)}
+    assert unions, "the 2026-07-28 results with an input_required alternative"
+    for key, members in unions.items():
+        names = sorted(m.__name__ for m in members)
+        assert len(members) == 2, (key, names)
+        assert INPUT_REQUIRED_TYPE in names, (key, names)
+        assert COMPLETE_RESULTS[key].__name__ != INPUT_REQUIRED_TYPE  # type: ignore[union-attr]
+        assert INPUT_REQUIRED_RESULTS[key].__name__ == INPUT_REQUIRED_TYPE  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("method", "bad"),
+    [
+        ("prompts/get", {"messages": [{"role": "wizard", "content": {"type": "text", "text": "hi"}}]}),
+        ("tools/call", {"content": [{"type": "bogus"}]}),
+        ("resources/read", {"contents": [{"nope": 1}]}),
+    ],
+)
+def test_a_complete_result_that_fails_its_type_is_refused_not_emptied(method: str, bad: dict[str, Any]) -> None:
+    """Against the SDK's ``X | InputRequiredResult`` union such a result would validate as an
+    (all-optional) ``InputRequiredResult`` and lose its payload; it must fail instead."""
+    assert serialize_server_result(method, "2026-07-28", {**bad, "resultType": "complete"}) == {
+        "resultType": "complete"
+    }  # the SDK's behaviour this guards against
+    for result in (bad, {**bad, "resultType": "complete"}):
+        with pytest.raises(ValidationError, match="validation error"):
+            result_message(1, method, "2026-07-28", result)
+    interim = {"resultType": "input_required", "inputRequests": {"a": {"method": "roots/list"}}}
+    assert result_message(1, method, "2026-07-28", interim)["result"]["inputRequests"] == interim["inputRequests"]
 
 
 def test_error_status_by_era() -> None:
