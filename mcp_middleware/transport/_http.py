@@ -35,6 +35,7 @@ from ..sse import KEEPALIVE, SSE_HEADERS, encode_event
 from ..toolcall import Outbox
 
 __all__ = [
+    "ClientGone",
     "NullOutbox",
     "Responder",
     "caller_key",
@@ -178,8 +179,15 @@ def _check_request(scope: Scope, headers: Mapping[bytes, bytes], settings: Setti
     return None
 
 
+class ClientGone(Exception):
+    """The client disconnected before its request body was complete."""
+
+
 async def read_body(receive: Receive, headers: Mapping[bytes, bytes], limit: int) -> bytes | None:
-    """The whole request body, or None when it exceeds ``limit`` (checked before reading when known)."""
+    """The whole request body, or None when it exceeds ``limit`` (checked before reading when known).
+
+    Raises :class:`ClientGone` when the client disconnects before the body is complete.
+    """
     declared = headers.get(b"content-length")
     if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         return None
@@ -191,7 +199,7 @@ async def read_body(receive: Receive, headers: Mapping[bytes, bytes], limit: int
     size = 0
     while True:
         if message["type"] == "http.disconnect":
-            raise anyio.get_cancelled_exc_class()()
+            raise ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

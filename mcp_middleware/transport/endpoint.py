@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from ..handlers import Server
 from ..jsonrpc import ProtocolError, encode_error, parse_payload
 from . import handshake, modern
-from ._http import check_request, header_map, plain, read_body
+from ._http import ClientGone, check_request, header_map, plain, read_body
 
 __all__ = ["is_modern", "serve"]
 
@@ -58,7 +58,10 @@ async def serve(server: Server, scope: Scope, receive: Receive, send: Send) -> N
     if refused is not None:
         await plain(send, refused[0], _refusal(*refused))
         return
-    body = await read_body(receive, headers, server.settings.max_body_bytes)
+    try:
+        body = await read_body(receive, headers, server.settings.max_body_bytes)
+    except ClientGone:
+        return  # the client left before sending its whole request: no one to answer
     if body is None:
         limit = server.settings.max_body_bytes
         await plain(send, 413, _refusal(413, f"Payload Too Large: the body exceeds {limit} bytes"))

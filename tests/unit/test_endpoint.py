@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
@@ -13,7 +14,7 @@ from starlette.types import Receive, Scope, Send
 from mcp_middleware import MCPMiddleware
 from mcp_middleware.features import Features
 from tests.apps import build_app
-from tests.support import BASE_HEADERS, Exchange, post, request
+from tests.support import BASE_HEADERS, Exchange, asgi_scope, post, request
 
 pytestmark = pytest.mark.anyio
 
@@ -244,3 +245,45 @@ async def test_a_catalog_build_that_raised_is_tried_again(monkeypatch: pytest.Mo
     assert reply.status == 200
     assert [tool["name"] for tool in reply.result()["tools"]][:1] == ["get_thing"]
     assert len(attempts) == 2
+
+
+async def test_a_client_that_leaves_mid_body_gets_nothing_and_nothing_raises() -> None:
+    """The body arrives in parts and the client disconnects before the last: the middleware stops
+    quietly (a server would log an exception otherwise), and nothing is answered or handled."""
+    body = orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    messages = [
+        {"type": "http.request", "body": body[:10], "more_body": True},
+        {"type": "http.request", "body": body[10:20], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[Any] = []
+
+    async def receive() -> Any:
+        return messages.pop(0)
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = asgi_scope("POST", "/mcp", [(k.encode(), v.encode()) for k, v in BASE_HEADERS.items()])
+    await build_app()(scope, receive, send)
+    assert sent == []
+    assert messages == []
+
+
+def test_the_transport_verdicts_stay_bounded() -> None:
+    """The table of remembered transport verdicts (one entry per distinct Host/Origin/Accept/
+    Content-Type) is emptied when it grows past its bound, and a refusal is still a refusal."""
+    from mcp_middleware.config import Settings
+    from mcp_middleware.transport._http import check_request, header_map
+
+    settings = Settings(allowed_hosts=frozenset({"*"}))
+    verdicts: dict[tuple[Any, ...], tuple[int, str] | None] = {}
+    base = [(k.encode(), v.encode()) for k, v in BASE_HEADERS.items() if k != "host"]
+    for n in range(3000):
+        scope = asgi_scope("POST", "/mcp", [(b"host", f"h{n}".encode()), *base])
+        assert check_request(scope, header_map(scope), settings, verdicts) is None
+        assert len(verdicts) <= 1025
+    scope = asgi_scope("POST", "/mcp", [(b"host", b"h1"), (b"accept", b"text/html")])
+    refused = check_request(scope, header_map(scope), settings, verdicts)
+    assert refused is not None
+    assert refused[0] == 406
