@@ -88,8 +88,11 @@ def _render(value: Any) -> str | None:
 
 def _matches(kind: str, value: Any, decoded: str) -> bool:
     if kind == "integer" and _DECIMAL.fullmatch(decoded) and not isinstance(value, bool):
+        number = int(decoded.split(".")[0])
+        if isinstance(value, float):
+            return number == value  # numerically: 5 matches 5.0, never 5.5
         try:
-            return int(decoded.split(".")[0]) == int(value)
+            return number == int(value)
         except (TypeError, ValueError):
             return False
     return decoded == _render(value)

@@ -231,3 +231,12 @@ async def test_a_version_that_is_not_a_string_is_a_header_mismatch(version: Any)
     assert reply.status == 400
     assert reply.json()["error"]["code"] == -32020
     assert reply.json()["id"] == 13
+
+
+async def test_client_capabilities_that_are_not_an_object_are_32602() -> None:
+    body = request("tools/list", {"_meta": {**meta(), "io.modelcontextprotocol/clientCapabilities": []}}, id=14)
+    reply = await post(build_app(), body, modern_headers("tools/list"))
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32602
+    assert "capabilities" in reply.json()["error"]["message"]
+    assert reply.json()["id"] == 14
