@@ -398,10 +398,9 @@ async def _read_resource(server: Server, call: Call, params: dict[str, Any]) -> 
     spec, arguments, mime = found
     target = f"resource:{uri}"
     finish = partial(resource_contents, uri, mime, modern)
-    result = await run_tool(
-        spec, arguments, invocation(server, call, params, target), server.limits, server.registry, finish
-    )
-    return _not_a_tool_error(server.seal_interim(result, target), f"Reading {uri}")
+    inv = invocation(server, call, params, target)
+    result = await run_tool(spec, arguments, inv, server.limits, server.registry, finish, f"resource {uri}")
+    return _not_a_tool_error(server.seal_interim(result, target))
 
 
 async def _list_prompts(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -418,15 +417,17 @@ async def _get_prompt(server: Server, call: Call, params: dict[str, Any]) -> dic
     target = f"prompt:{name}"
     finish = partial(prompt_messages, name)
     inv = invocation(server, call, params, target)
-    result = await run_tool(entry.spec, params.get("arguments") or {}, inv, server.limits, server.registry, finish)
-    return _not_a_tool_error(server.seal_interim(result, target), f"Prompt {name!r}")
+    arguments = params.get("arguments") or {}
+    result = await run_tool(entry.spec, arguments, inv, server.limits, server.registry, finish, f"prompt {name!r}")
+    return _not_a_tool_error(server.seal_interim(result, target))
 
 
-def _not_a_tool_error(result: dict[str, Any] | None, what: str) -> dict[str, Any] | None:
-    """Resources and prompts have no ``isError`` result: a failed run is a JSON-RPC error."""
+def _not_a_tool_error(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Resources and prompts have no ``isError`` result: a failed run is a JSON-RPC error (its text
+    names the prompt or resource, as :func:`run_tool` was told)."""
     if result is not None and result.get("isError"):
         text = result["content"][0].get("text", "") if result.get("content") else ""
-        raise ProtocolError(codes.INTERNAL_ERROR, f"{what} failed: {text}")
+        raise ProtocolError(codes.INTERNAL_ERROR, text)
     return result
 
 

@@ -243,9 +243,14 @@ async def run_tool(
     limits: CallLimits,
     registry: CallRegistry,
     finish: Callable[[ResponseCollector], dict[str, Any]] = ResponseCollector.result,
+    what: str = "",
 ) -> dict[str, Any] | None:
     """The ``CallToolResult`` for one call (or an ``input_required`` result in 2026-07-28), None
-    when the call was cancelled (send nothing), or ProtocolError (e.g. a missing capability)."""
+    when the call was cancelled (send nothing), or ProtocolError (e.g. a missing capability).
+
+    ``what`` names the call in error texts ("prompt 'greet'"; default "tool '<name>'").
+    """
+    what = what or f"tool {spec.name!r}"
     if limits.max_concurrent is not None and registry.active >= limits.max_concurrent:
         # A clear refusal, not a queue: the client (or its model) can retry later.
         return error_result(
@@ -255,7 +260,7 @@ async def run_tool(
     try:
         sub = spec.build_request(arguments, inv.forwarded)
     except ArgumentError as exc:
-        return error_result(f"Invalid arguments for tool {spec.name!r}: {exc}")
+        return error_result(f"Invalid arguments for {what}: {exc}")
     collector = ResponseCollector(
         path=sub.path,
         scheme=inv.parent.get("scheme", "http"),
@@ -275,7 +280,7 @@ async def run_tool(
             run.loop = loop
             ticker.add(run)
             try:
-                outcome = await _guarded_fast(run, limits.timeout, spec.name)
+                outcome = await _guarded_fast(run, limits.timeout, _subject(what))
             finally:
                 ticker.discard(run)
                 run.loop = None
@@ -283,7 +288,7 @@ async def run_tool(
                     await _reap(run.task)
         else:
             async with watching(run.watch):
-                outcome = await _guarded(run, limits.timeout, spec.name)
+                outcome = await _guarded(run, limits.timeout, _subject(what))
     finally:
         registry.active -= 1
         if calls.get(inv.key) is run:
@@ -401,7 +406,7 @@ async def watching(factory: Callable[[], Coroutine[Any, Any, None]]) -> AsyncIte
         tg.cancel_scope.cancel()
 
 
-async def _guarded(run: _ToolRun, limit: float | None, name: str) -> dict[str, Any] | None:
+async def _guarded(run: _ToolRun, limit: float | None, subject: str) -> dict[str, Any] | None:
     """Run the route; map what can go wrong to an error result (None = ran to completion).
 
     The portable path (any anyio backend): an anyio cancel scope, and ``move_on_after`` for the
@@ -415,20 +420,20 @@ async def _guarded(run: _ToolRun, limit: float | None, name: str) -> dict[str, A
             with anyio.move_on_after(math.inf if limit is None else limit) as timer:
                 await run.run_route()
             if timer.cancelled_caught:
-                return _timed_out(name, limit, run)
+                return _timed_out(subject, limit, run)
             return None
         except BaseException as exc:
-            return _outcome_of(exc, name, run)
+            return _outcome_of(exc, subject, run)
     return None
 
 
-async def _guarded_fast(run: _ToolRun, limit: float | None, name: str) -> dict[str, Any] | None:
+async def _guarded_fast(run: _ToolRun, limit: float | None, subject: str) -> dict[str, Any] | None:
     """:func:`_guarded` on asyncio. Without a time limit, a cancellation (``_ToolRun.cancel``)
     cancels this task, and the guard takes back exactly that cancellation, as ``asyncio.timeout``
     does; with a limit, ``asyncio.timeout`` is the guard and a cancellation an immediate expiry.
     Either costs a small fraction of an anyio scope."""
     if limit is not None:
-        return await _guarded_timed(run, limit, name)
+        return await _guarded_timed(run, limit, subject)
     task = asyncio.current_task(run.loop)  # with the loop given: no system call (see _LoopCache)
     assert task is not None
     if run.cancelled:
@@ -444,7 +449,7 @@ async def _guarded_fast(run: _ToolRun, limit: float | None, name: str) -> dict[s
             return None  # exactly our own cancellation: taken back
         raise
     except BaseException as exc:
-        return _outcome_of(exc, name, run)
+        return _outcome_of(exc, subject, run)
     finally:
         if run._task is not None:
             run._task = None
@@ -452,7 +457,7 @@ async def _guarded_fast(run: _ToolRun, limit: float | None, name: str) -> dict[s
                 task.uncancel()  # requested, but the route ended before it was delivered
 
 
-async def _guarded_timed(run: _ToolRun, limit: float, name: str) -> dict[str, Any] | None:
+async def _guarded_timed(run: _ToolRun, limit: float, subject: str) -> dict[str, Any] | None:
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(limit) as guard:
@@ -468,18 +473,22 @@ async def _guarded_timed(run: _ToolRun, limit: float, name: str) -> dict[str, An
         if run.cancelled:
             return None
         if guard.expired():
-            return _timed_out(name, limit, run)
-        return _outcome_of(exc, name, run)  # the route's own TimeoutError
+            return _timed_out(subject, limit, run)
+        return _outcome_of(exc, subject, run)  # the route's own TimeoutError
     except BaseException as exc:
-        return _outcome_of(exc, name, run)
+        return _outcome_of(exc, subject, run)
 
 
-def _timed_out(name: str, limit: float | None, run: _ToolRun) -> dict[str, Any]:
+def _subject(what: str) -> str:
+    return what[:1].upper() + what[1:]
+
+
+def _timed_out(subject: str, limit: float | None, run: _ToolRun) -> dict[str, Any]:
     run.set()
-    return error_result(f"Tool {name!r} timed out after {limit:g} s and was cancelled.")
+    return error_result(f"{subject} timed out after {limit:g} s and was cancelled.")
 
 
-def _outcome_of(exc: BaseException, name: str, run: _ToolRun) -> dict[str, Any] | None:
+def _outcome_of(exc: BaseException, subject: str, run: _ToolRun) -> dict[str, Any] | None:
     """The one mapping of what a route's run can raise; cancellations and the like propagate."""
     if isinstance(exc, Abort):
         return None  # the channel knows why (input needed, or a protocol error)
@@ -487,19 +496,19 @@ def _outcome_of(exc: BaseException, name: str, run: _ToolRun) -> dict[str, Any] 
         if exc.subgroup(Abort) is not None:
             return None
         if isinstance(exc, ExceptionGroup):
-            return _route_failed(name, exc)
+            return _route_failed(subject, exc)
         raise exc
     if isinstance(exc, ResultTooLarge):
         run.set()
-        return error_result(f"Tool {name!r} failed: {exc}.")
+        return error_result(f"{subject} failed: {exc}.")
     if isinstance(exc, AppMisbehaved):
-        logger.error("route for tool %s broke the ASGI contract: %s", name, exc)
-        return error_result(f"Tool {name!r} failed: the route did not produce a valid HTTP response.")
+        logger.error("the route of %s broke the ASGI contract: %s", subject, exc)
+        return error_result(f"{subject} failed: the route did not produce a valid HTTP response.")
     if isinstance(exc, Exception):
-        return _route_failed(name, exc)
+        return _route_failed(subject, exc)
     raise exc
 
 
-def _route_failed(name: str, exc: BaseException) -> dict[str, Any]:
-    logger.error("route for tool %s raised %s", name, type(exc).__name__, exc_info=exc)
-    return error_result(f"Tool {name!r} failed: the route raised {type(exc).__name__}.")
+def _route_failed(subject: str, exc: BaseException) -> dict[str, Any]:
+    logger.error("the route of %s raised %s", subject, type(exc).__name__, exc_info=exc)
+    return error_result(f"{subject} failed: the route raised {type(exc).__name__}.")

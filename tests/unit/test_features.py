@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 
 from mcp_middleware import MCPMiddleware, MCPResponse, declare
 from tests.apps import PNG, build_app
@@ -237,3 +237,50 @@ async def test_a_route_whose_mcp_content_breaks_the_schema_gets_a_tool_error(era
     result = reply.json()["result"]
     assert result["isError"] is True
     assert result["content"] == [{"type": "text", "text": "The tool's result could not be encoded as an MCP result."}]
+
+
+def failing_app() -> FastAPI:
+    """Declared routes that fail in the ways a route can: a prompt that is not messages, routes
+    that raise, a resource whose route answers 500."""
+    app = FastAPI()
+
+    @app.get("/prompts/numbers", openapi_extra=declare.prompt("numbers"))
+    async def numbers() -> list[int]:
+        return [1, 2]
+
+    @app.get("/prompts/broken", openapi_extra=declare.prompt("broken"))
+    async def broken() -> str:
+        raise RuntimeError("boom")
+
+    @app.get("/docs/boom", openapi_extra=declare.resource("test://boom"))
+    async def boom() -> str:
+        raise RuntimeError("boom")
+
+    @app.get("/docs/down", openapi_extra=declare.resource("test://down"))
+    async def down() -> None:
+        raise HTTPException(503, "maintenance")
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "message"),
+    [
+        ("prompts/get", {"name": "numbers"}, "The prompt route returned something that is not a message"),
+        ("prompts/get", {"name": "broken"}, "Prompt 'broken' failed: the route raised RuntimeError."),
+        ("resources/read", {"uri": "test://boom"}, "Resource test://boom failed: the route raised RuntimeError."),
+        (
+            "resources/read",
+            {"uri": "test://down"},
+            "Reading test://down failed: HTTP 503 Service Unavailable: maintenance",
+        ),
+    ],
+)
+async def test_failing_prompts_and_resources_are_internal_errors(
+    method: str, params: dict[str, Any], message: str
+) -> None:
+    """Prompts and resources have no isError result: a route that fails is a -32603 that says why."""
+    error = (await legacy(failing_app(), method, params))["error"]
+    assert error["code"] == -32603
+    assert error["message"] == message

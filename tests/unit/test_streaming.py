@@ -545,3 +545,13 @@ async def test_the_run_as_disconnect_signal_wakes_every_waiter_and_survives_a_ca
             await run.wait()  # already set: returns at once
         assert woken == ["listener"]
         assert not run._waiters
+
+
+def test_sse_events_with_line_breaks_or_no_event_name() -> None:
+    """Our JSON-RPC payloads are one line, but the encoder stays correct for any payload."""
+    from mcp_middleware.sse import encode_event
+
+    assert encode_event(b'{"a":1}') == b'event: message\ndata: {"a":1}\n\n'
+    assert encode_event(b"one\ntwo\r\nthree") == b"event: message\ndata: one\ndata: two\ndata: three\n\n"
+    assert encode_event(b"x", event=None) == b"data: x\n\n"
+    assert encode_event(b"", event="ping") == b"event: ping\ndata: \n\n"
