@@ -1,0 +1,125 @@
+"""The route-facing ``MCPContext`` API on its own: a live context over a recording channel, and the
+inactive one a route gets outside an MCP call. ``test_context.py`` drives the same end to end."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from mcp_middleware.context import Elicit, InputRequest, ListRoots, LiveContext, MCPContext, NotInMCPCall, Sample
+
+pytestmark = pytest.mark.anyio
+
+
+class Recorder:
+    """A channel that records what the context sends and answers every request with its method."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Any]] = []
+
+    async def notify(self, method: str, params: Mapping[str, Any]) -> None:
+        self.sent.append((method, dict(params)))
+
+    async def ask(self, requests: Mapping[str, InputRequest], state: str | None) -> dict[str, Any]:
+        self.sent.append(("ask", (dict(requests), state)))
+        return {key: {"asked": request.method} for key, request in requests.items()}
+
+    async def list_changed(self, kind: str) -> None:
+        self.sent.append(("list_changed", kind))
+
+    def resource_updated(self, uri: str) -> None:
+        self.sent.append(("resource_updated", uri))
+
+
+def live(channel: Recorder, token: str | int | None = "t", log_level: str | None = "info") -> LiveContext:
+    return LiveContext(
+        channel,
+        tool="t",
+        protocol_version="2025-06-18",
+        progress_token=token,
+        client_capabilities={},
+        client_info=None,
+        log_level=log_level,
+        request_state=None,
+    )
+
+
+async def test_progress_must_increase_and_carries_total_and_message() -> None:
+    channel = Recorder()
+    ctx = live(channel)
+    await ctx.report_progress(1, total=3, message="one")
+    await ctx.report_progress(1)  # not an increase: dropped
+    await ctx.report_progress(0.5)  # a decrease: dropped
+    await ctx.report_progress(2)
+    assert channel.sent == [
+        ("notifications/progress", {"progressToken": "t", "progress": 1, "total": 3, "message": "one"}),
+        ("notifications/progress", {"progressToken": "t", "progress": 2}),
+    ]
+    silent = Recorder()
+    await live(silent, token=None).report_progress(1)  # no token: nothing to report against
+    assert silent.sent == []
+
+
+async def test_logs_honour_the_level_and_refuse_unknown_levels() -> None:
+    channel = Recorder()
+    ctx = live(channel, log_level="warning")
+    await ctx.log("info", "below the floor")
+    await ctx.log("error", {"x": 1}, logger="db")
+    assert channel.sent == [("notifications/message", {"level": "error", "data": {"x": 1}, "logger": "db"})]
+    with pytest.raises(ValueError, match="unknown log level 'loud'"):
+        await ctx.log("loud", "x")
+    unset = Recorder()
+    await live(unset, log_level=None).log("emergency", "x")  # the client asked for no logs
+    assert unset.sent == []
+
+
+async def test_asking_helpers_build_their_requests() -> None:
+    channel = Recorder()
+    ctx = live(channel)
+    assert await ctx.ask({}) == {}  # nothing to ask: the channel is not involved
+    assert await ctx.sample([{"role": "user", "content": {"type": "text", "text": "hi"}}], 50, temperature=0.2) == {
+        "asked": "sampling/createMessage"
+    }
+    assert await ctx.list_roots(state="s1") == {"asked": "roots/list"}
+    assert await ctx.elicit("Name?", {"type": "object"}, key="n") == {"asked": "elicitation/create"}
+    (_, (sample, _)), (_, (roots, state)), (_, (elicit, _)) = channel.sent
+    assert isinstance(sample["sampling"], Sample)
+    assert sample["sampling"].params() == {
+        "temperature": 0.2,
+        "messages": [{"role": "user", "content": {"type": "text", "text": "hi"}}],
+        "maxTokens": 50,
+    }
+    assert isinstance(roots["roots"], ListRoots)
+    assert state == "s1"
+    assert isinstance(elicit["n"], Elicit)
+
+
+async def test_change_notices_reach_the_channel() -> None:
+    channel = Recorder()
+    ctx = live(channel)
+    await ctx.tools_changed()
+    await ctx.prompts_changed()
+    await ctx.resources_changed()
+    await ctx.resource_updated("test://x")
+    assert channel.sent == [
+        ("list_changed", "tools"),
+        ("list_changed", "prompts"),
+        ("list_changed", "resources"),
+        ("resource_updated", "test://x"),
+    ]
+
+
+async def test_outside_an_mcp_call_the_context_is_inert() -> None:
+    ctx = MCPContext()
+    assert ctx.active is False
+    await ctx.report_progress(1)
+    await ctx.log("error", "x")
+    await ctx.tools_changed()
+    await ctx.prompts_changed()
+    await ctx.resources_changed()
+    await ctx.resource_updated("test://x")
+    for ask in (ctx.elicit("x", {}), ctx.sample([], 1), ctx.list_roots()):
+        with pytest.raises(NotInMCPCall):
+            await ask

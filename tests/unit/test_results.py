@@ -1,0 +1,66 @@
+"""``ResponseCollector`` on the responses routes get wrong: odd statuses and charsets, broken JSON,
+broken ``MCPResponse`` bodies, credentials echoed in errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp_middleware.dispatch import SubResponseHead
+from mcp_middleware.results import ResponseCollector
+
+
+def collect(
+    mime: bytes, body: bytes, status: int = 200, *, max_text: int = 1000, forwarded: Any = ()
+) -> dict[str, Any]:
+    collector = ResponseCollector(path="/x", structured=True, max_text=max_text, max_binary=1000, forwarded=forwarded)
+    collector.head(SubResponseHead(status, ((b"content-type", mime),)))
+    collector.feed(body, False)
+    return collector.result()
+
+
+def text_of(result: dict[str, Any]) -> str:
+    text: str = result["content"][0]["text"]
+    return text
+
+
+def test_a_status_without_a_reason_phrase() -> None:
+    result = collect(b"text/plain", b"odd", status=599)
+    assert result["isError"] is True
+    assert text_of(result) == "HTTP 599: odd"
+
+
+def test_an_unknown_charset_is_read_as_utf8() -> None:
+    result = collect(b"text/plain; charset=klingon", "café".encode())
+    assert text_of(result) == "café"
+    assert "isError" not in result
+
+
+def test_an_error_body_that_is_not_json_is_quoted_as_text() -> None:
+    result = collect(b"application/json", b"{not json", status=500)
+    assert text_of(result) == "HTTP 500 Internal Server Error: {not json"
+
+
+def test_a_structured_error_detail_is_shown_as_json() -> None:
+    result = collect(b"application/json", b'{"detail":[{"loc":["q"],"msg":"bad"}]}', status=422)
+    assert text_of(result) == 'HTTP 422 Unprocessable Entity: [{"loc":["q"],"msg":"bad"}]'
+
+
+def test_credentials_sent_to_the_route_are_redacted_from_its_errors() -> None:
+    forwarded = ((b"authorization", b"Bearer s3cr3t-token"), (b"cookie", b"sid=abcdef123; theme=dark"))
+    body = b'{"detail":"token s3cr3t-token and session abcdef123 are not valid"}'
+    result = collect(b"application/json", body, status=401, forwarded=forwarded)
+    assert "s3cr3t-token" not in text_of(result)
+    assert "abcdef123" not in text_of(result)
+    assert "[redacted]" in text_of(result)
+
+
+def test_broken_mcp_content_is_a_tool_error() -> None:
+    mime = b"application/vnd.mcp.content+json"
+    for body in (b"{not json", b'{"content": "not a list"}', b"[1, 2]"):
+        result = collect(mime, body)
+        assert result["isError"] is True
+        assert text_of(result) == "The route's MCP content was not valid (or exceeded the size limit)."
+    too_long = b'{"content": [{"type": "text", "text": "' + b"x" * 100 + b'"}]}'
+    assert collect(mime, too_long, max_text=20)["isError"] is True  # cut short, it is no longer JSON
+    fine = collect(mime, b'{"content": [], "structuredContent": {"a": 1}}', status=500)
+    assert fine == {"content": [], "structuredContent": {"a": 1}, "isError": True}  # a 5xx is an error
