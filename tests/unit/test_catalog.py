@@ -800,3 +800,47 @@ def test_query_encoding_matches_urlencode(pairs: list[tuple[str, str]]) -> None:
 
     encoded = "&".join(f"{_form_encode(key)}={_form_encode(value)}" for key, value in pairs)
     assert encoded == urlencode(pairs)
+
+
+def test_odd_documents_give_what_they_can(caplog: pytest.LogCaptureFixture) -> None:
+    """Hand-written or generated OpenAPI documents: no paths object, a vendor ``+json`` body,
+    a deprecated parameter, a reference that cannot be inlined."""
+    assert build_catalog({"paths": ["not", "a", "mapping"]}).tools == ()
+    doc: dict[str, Any] = {
+        "paths": {
+            "/things": {
+                "post": {
+                    "operationId": "make_thing",
+                    "parameters": [
+                        {"name": "legacy", "in": "query", "deprecated": True, "schema": {"type": "string"}},
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/vnd.api+json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {"spec": {"$ref": "https://example.com/spec.json"}},
+                                }
+                            }
+                        },
+                    },
+                }
+            }
+        }
+    }
+    tool = build_catalog(doc).tools[0]
+    properties = tool.tool["inputSchema"]["properties"]
+    assert properties["legacy"] == {"type": "string", "deprecated": True}
+    assert properties["spec"] == {"$ref": "https://example.com/spec.json"}  # kept as it is
+    sub = tool.build_request({"spec": {"a": 1}})
+    assert dict(sub.headers)[b"content-type"] == b"application/vnd.api+json"
+    assert orjson.loads(sub.body) == {"spec": {"a": 1}}
+
+    class NotOpenAPI(Starlette):
+        def openapi(self) -> Any:
+            return ["nope"]
+
+    with caplog.at_level(logging.WARNING):
+        assert catalog_from_app(NotOpenAPI()).tools == ()
+    assert "did not return a mapping" in caplog.text

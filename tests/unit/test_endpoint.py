@@ -214,6 +214,7 @@ async def test_custom_path() -> None:
         ({"keepalive_interval": 0}, "keepalive_interval"),
         ({"call_timeout": -1}, "call_timeout"),
         ({"max_tool_name_length": 3}, "max_tool_name_length"),
+        ({"max_concurrent_calls": 0}, "max_concurrent_calls"),
     ],
 )
 def test_bad_options_are_refused_early(options: dict[str, Any], match: str) -> None:

@@ -240,3 +240,20 @@ async def test_client_capabilities_that_are_not_an_object_are_32602() -> None:
     assert reply.json()["error"]["code"] == -32602
     assert "capabilities" in reply.json()["error"]["message"]
     assert reply.json()["id"] == 14
+
+
+async def test_an_expired_request_state_is_32602(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A requestState older than its lifetime is refused like a tampered one."""
+    import time
+
+    app = build_app()
+    await call_modern(app, "tools/list")  # the server is prepared
+    server = mcp_of(app).server
+    state = server.sealer.seal("r1", "tool:get_thing")
+    later = time.time() + 2 * 3600
+    monkeypatch.setattr(time, "time", lambda: later)
+    params = {"name": "get_thing", "arguments": {"thing_id": 1}, "requestState": state}
+    reply = await call_modern(app, "tools/call", params, "get_thing")
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32602
+    assert "expired" in reply.json()["error"]["message"]

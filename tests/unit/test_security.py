@@ -345,6 +345,8 @@ def test_metadata_paths_are_precomputed_into_the_pass_through_set() -> None:
         ({"authorization_servers": ["https://a"], "scopes_supported": ["a b"]}, ValueError),
         ({"authorization_servers": ["https://a"], "scopes_supported": "items:read"}, TypeError),
         ({"authorization_servers": ["https://a"], "bearer_methods_supported": ["cookie"]}, ValueError),
+        ({"authorization_servers": ["https://auth.example.com/a b"]}, ValueError),
+        ({"authorization_servers": ["https://a", 7]}, TypeError),
     ],
 )
 def test_oauth_resource_validation(kwargs: dict[str, Any], error: type[Exception]) -> None:
@@ -522,6 +524,7 @@ async def test_options_that_is_not_a_preflight_is_405_with_cors_headers() -> Non
         {"cors_allow_origins": [INSPECTOR], "allowed_origins": ["https://other.example.com"]},
         {"auth": "not callable"},
         {"oauth": {"authorization_servers": ["https://a"]}},
+        {"oauth": OAuthResource(authorization_servers=["https://a"]), "path": "/.well-known/oauth-protected-resource"},
     ],
 )
 def test_option_validation(kwargs: dict[str, Any]) -> None:
