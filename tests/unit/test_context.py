@@ -319,3 +319,26 @@ async def test_resource_updates_reach_only_streams_subscribed_to_that_uri() -> N
         "params": {"uri": "test://readme", "_meta": {"io.modelcontextprotocol/subscriptionId": "r"}},
     }
     assert [e["method"] for e in logo.reply.events()] == ["notifications/subscriptions/acknowledged"]
+
+
+async def test_handshake_asks_several_things_at_once() -> None:
+    """Three requests go out on the stream together; the answers come back in any order."""
+    app = build_app()
+    ex = Exchange(app, legacy_call("ctx_multi", id=8), {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25"})
+    answers = {"elicitation/create": NAME, "sampling/createMessage": SAMPLED, "roots/list": ROOTS}
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            while len(ex.reply.events()) < 3:
+                await ex.chunk_seen.wait()
+            asked = ex.reply.events()[:3]
+            assert sorted(a["method"] for a in asked) == sorted(answers)
+            for question in reversed(asked):
+                reply = {"jsonrpc": "2.0", "id": question["id"], "result": answers[question["method"]]}
+                assert (await post(app, reply)).status == 202
+    final = ex.reply.events()[-1]
+    assert final["id"] == 8
+    assert orjson.loads(final["result"]["content"][0]["text"]) == {
+        "keys": ["client_roots", "greeting", "user_name"],
+        "state": None,
+    }
