@@ -502,7 +502,7 @@ def _outcome_of(exc: BaseException, subject: str, run: _ToolRun) -> dict[str, An
         run.set()
         return error_result(f"{subject} failed: {exc}.")
     if isinstance(exc, AppMisbehaved):
-        logger.error("the route of %s broke the ASGI contract: %s", subject, exc)
+        logger.error("%s: the route broke the ASGI contract: %s", subject, exc)
         return error_result(f"{subject} failed: the route did not produce a valid HTTP response.")
     if isinstance(exc, Exception):
         return _route_failed(subject, exc)
@@ -510,5 +510,5 @@ def _outcome_of(exc: BaseException, subject: str, run: _ToolRun) -> dict[str, An
 
 
 def _route_failed(subject: str, exc: BaseException) -> dict[str, Any]:
-    logger.error("the route of %s raised %s", subject, type(exc).__name__, exc_info=exc)
+    logger.error("%s: the route raised %s", subject, type(exc).__name__, exc_info=exc)
     return error_result(f"{subject} failed: the route raised {type(exc).__name__}.")

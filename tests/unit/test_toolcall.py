@@ -184,3 +184,17 @@ async def test_a_401_says_authentication_failed_and_never_echoes_the_token() -> 
     assert text.startswith("HTTP 401 Unauthorized (authentication failed")
     assert "s3cr3t-token-value" not in text
     assert "[redacted]" in text
+
+
+async def test_a_route_raising_an_exception_group_is_an_error_result(caplog: pytest.LogCaptureFixture) -> None:
+    """A route whose task group failed raises an ExceptionGroup: a tool error naming it, logged."""
+    app = build_app()
+
+    @app.get("/group", operation_id="group")
+    async def group() -> None:
+        raise ExceptionGroup("workers failed", [ValueError("one"), KeyError("two")])
+
+    result = await call(app, "group", {})
+    assert result["isError"] is True
+    assert result["content"][0]["text"] == "Tool 'group' failed: the route raised ExceptionGroup."
+    assert "Tool 'group': the route raised ExceptionGroup" in caplog.text
