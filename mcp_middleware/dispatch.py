@@ -43,7 +43,7 @@ class SubResponseHead(NamedTuple):
     def header(self, name: bytes) -> bytes | None:
         """The first value of header ``name`` (lower-case), whatever the case the app sent."""
         for key, value in self.headers:
-            if key.lower() == name:
+            if key == name or key.lower() == name:  # servers and frameworks send lower-case names
                 return bytes(value)
         return None
 

@@ -87,7 +87,7 @@ class Server:
         self.registry = CallRegistry()
         self.validator = RequestValidator()  # the SDK's check, remembered per envelope
         self.verdicts: dict[tuple[Any, ...], tuple[int, str] | None] = {}  # transport checks, by header values
-        self.forward_names = tuple(sorted(settings.forward_headers))
+        self.forward_names = settings.forward_headers
         self.pending = PendingReplies()
         self.sealer = Sealer(settings.state_secret)
         self.sessions = Sessions(settings.state_secret) if settings.session_ids else None

@@ -387,8 +387,8 @@ def new_call(
     outbox: Outbox,
 ) -> Call:
     """The handlers' view of one request (either era)."""
-    names = server.forward_names
-    forwarded = tuple([(name, headers[name]) for name in names if name in headers]) if names else ()
+    present = headers.keys() & server.forward_names  # one C-level pass; usually nothing, or one
+    forwarded = tuple([(name, headers[name]) for name in sorted(present)]) if present else ()
     return Call(request, era, version, scope, receive, outbox, forwarded, caller_key(headers))
 
 
