@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from mcp_middleware import NotInMCPCall
-from tests.apps import build_app
+from tests.apps import build_app, mcp_of
 from tests.support import BASE_HEADERS, Exchange, meta, modern_headers, post, request
 
 pytestmark = pytest.mark.anyio
@@ -342,3 +342,27 @@ async def test_handshake_asks_several_things_at_once() -> None:
         "keys": ["client_roots", "greeting", "user_name"],
         "state": None,
     }
+
+
+async def test_inside_a_batch_a_route_cannot_ask_and_its_progress_is_dropped() -> None:
+    """2025-03-26 batches are answered as one JSON array: nothing can be streamed, so a route that
+    asks the client gets ClientRequestError (here unhandled: a tool error), and progress is dropped."""
+    batch = [legacy_call("ctx_elicit", id=1), legacy_call("ctx_progress", token="p", id=2)]
+    reply = await post(build_app(), batch)  # no version header: 2025-03-26, where batches exist
+    assert reply.content_type == "application/json"
+    by_id = {m["id"]: m for m in reply.json()}
+    asked = by_id[1]["result"]
+    assert asked["isError"] is True
+    assert "ClientRequestError" in asked["content"][0]["text"]
+    assert orjson.loads(by_id[2]["result"]["content"][0]["text"])["active"] is True  # ran, progress dropped
+
+
+async def test_the_remembered_log_levels_stay_bounded() -> None:
+    """logging/setLevel is remembered per caller in this process, at most 4096 callers (the oldest
+    go first)."""
+    app = build_app()
+    for n in range(4100):
+        headers = {**BASE_HEADERS, "authorization": f"Bearer caller-{n}"}
+        assert (await post(app, request("logging/setLevel", {"level": "error"}), headers)).status == 200
+    levels = mcp_of(app).server.log_levels
+    assert len(levels) == 4096

@@ -288,3 +288,22 @@ def test_the_transport_verdicts_stay_bounded() -> None:
     refused = check_request(scope, header_map(scope), settings, verdicts)
     assert refused is not None
     assert refused[0] == 406
+
+
+async def test_many_tools_are_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    """Over 40 tools, clients start to struggle (clients.md): the server says so once, when it
+    builds its catalog, and suggests the filters."""
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    for n in range(41):
+        app.get(f"/r{n}", operation_id=f"r{n}")(lambda: {})
+    app.add_middleware(MCPMiddleware)
+    with caplog.at_level("WARNING"):
+        assert (await post(app, INIT)).status == 200
+        assert (await post(app, INIT)).status == 200
+    warnings = [r.getMessage() for r in caplog.records if "tool filters" in r.getMessage()]
+    assert warnings == [
+        "MCP endpoint exposes 41 tools; Cursor handles about 40 and Copilot caps at 128 (with its own tools): "
+        "consider tool filters"
+    ]
