@@ -103,8 +103,13 @@ class _ToolRun(SubExchange):
     _guard: asyncio.Timeout | None = None  # the asyncio guard with a time limit, while inside it
     _task: asyncio.Task[Any] | None = None  # the asyncio guard without one, while inside it
 
-    def __init__(self, collector: ResponseCollector, inv: Invocation, sub: SubRequest, interval: float) -> None:
+    what = ""  # what runs, for error texts ("prompt 'greet'"); tools leave it to :func:`_subject`
+
+    def __init__(
+        self, collector: ResponseCollector, inv: Invocation, sub: SubRequest, interval: float, name: str = ""
+    ) -> None:
         self.collector = collector
+        self.name = name  # the tool's name
         self.inv = inv  # the call's outbox, progress token, real receive, and the route's context
         self.sub = sub  # the route's sub-request
         self.interval = interval  # keep-alive interval
@@ -250,7 +255,6 @@ async def run_tool(
 
     ``what`` names the call in error texts ("prompt 'greet'"; default "tool '<name>'").
     """
-    what = what or f"tool {spec.name!r}"
     if limits.max_concurrent is not None and registry.active >= limits.max_concurrent:
         # A clear refusal, not a queue: the client (or its model) can retry later.
         return error_result(
@@ -260,7 +264,7 @@ async def run_tool(
     try:
         sub = spec.build_request(arguments, inv.forwarded)
     except ArgumentError as exc:
-        return error_result(f"Invalid arguments for {what}: {exc}")
+        return error_result(f"Invalid arguments for {what or f'tool {spec.name!r}'}: {exc}")
     collector = ResponseCollector(
         path=sub.path,
         scheme=inv.parent.get("scheme", "http"),
@@ -269,7 +273,9 @@ async def run_tool(
         max_binary=limits.max_binary,
         forwarded=inv.forwarded,
     )
-    run = _ToolRun(collector, inv, sub, limits.keepalive_interval)
+    run = _ToolRun(collector, inv, sub, limits.keepalive_interval, spec.name)
+    if what:
+        run.what = what
     calls = registry._calls
     calls[inv.key] = run
     registry.active += 1
@@ -280,7 +286,7 @@ async def run_tool(
             run.loop = loop
             ticker.add(run)
             try:
-                outcome = await _guarded_fast(run, limits.timeout, _subject(what))
+                outcome = await _guarded_fast(run, limits.timeout)
             finally:
                 ticker.discard(run)
                 run.loop = None
@@ -288,7 +294,7 @@ async def run_tool(
                     await _reap(run.task)
         else:
             async with watching(run.watch):
-                outcome = await _guarded(run, limits.timeout, _subject(what))
+                outcome = await _guarded(run, limits.timeout)
     finally:
         registry.active -= 1
         if calls.get(inv.key) is run:
@@ -406,7 +412,7 @@ async def watching(factory: Callable[[], Coroutine[Any, Any, None]]) -> AsyncIte
         tg.cancel_scope.cancel()
 
 
-async def _guarded(run: _ToolRun, limit: float | None, subject: str) -> dict[str, Any] | None:
+async def _guarded(run: _ToolRun, limit: float | None) -> dict[str, Any] | None:
     """Run the route; map what can go wrong to an error result (None = ran to completion).
 
     The portable path (any anyio backend): an anyio cancel scope, and ``move_on_after`` for the
@@ -420,20 +426,20 @@ async def _guarded(run: _ToolRun, limit: float | None, subject: str) -> dict[str
             with anyio.move_on_after(math.inf if limit is None else limit) as timer:
                 await run.run_route()
             if timer.cancelled_caught:
-                return _timed_out(subject, limit, run)
+                return _timed_out(run, limit)
             return None
         except BaseException as exc:
-            return _outcome_of(exc, subject, run)
+            return _outcome_of(exc, run)
     return None
 
 
-async def _guarded_fast(run: _ToolRun, limit: float | None, subject: str) -> dict[str, Any] | None:
+async def _guarded_fast(run: _ToolRun, limit: float | None) -> dict[str, Any] | None:
     """:func:`_guarded` on asyncio. Without a time limit, a cancellation (``_ToolRun.cancel``)
     cancels this task, and the guard takes back exactly that cancellation, as ``asyncio.timeout``
     does; with a limit, ``asyncio.timeout`` is the guard and a cancellation an immediate expiry.
     Either costs a small fraction of an anyio scope."""
     if limit is not None:
-        return await _guarded_timed(run, limit, subject)
+        return await _guarded_timed(run, limit)
     task = asyncio.current_task(run.loop)  # with the loop given: no system call (see _LoopCache)
     assert task is not None
     if run.cancelled:
@@ -449,7 +455,7 @@ async def _guarded_fast(run: _ToolRun, limit: float | None, subject: str) -> dic
             return None  # exactly our own cancellation: taken back
         raise
     except BaseException as exc:
-        return _outcome_of(exc, subject, run)
+        return _outcome_of(exc, run)
     finally:
         if run._task is not None:
             run._task = None
@@ -457,7 +463,7 @@ async def _guarded_fast(run: _ToolRun, limit: float | None, subject: str) -> dic
                 task.uncancel()  # requested, but the route ended before it was delivered
 
 
-async def _guarded_timed(run: _ToolRun, limit: float, subject: str) -> dict[str, Any] | None:
+async def _guarded_timed(run: _ToolRun, limit: float) -> dict[str, Any] | None:
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(limit) as guard:
@@ -473,22 +479,24 @@ async def _guarded_timed(run: _ToolRun, limit: float, subject: str) -> dict[str,
         if run.cancelled:
             return None
         if guard.expired():
-            return _timed_out(subject, limit, run)
-        return _outcome_of(exc, subject, run)  # the route's own TimeoutError
+            return _timed_out(run, limit)
+        return _outcome_of(exc, run)  # the route's own TimeoutError
     except BaseException as exc:
-        return _outcome_of(exc, subject, run)
+        return _outcome_of(exc, run)
 
 
-def _subject(what: str) -> str:
-    return what[:1].upper() + what[1:]
+def _subject(run: _ToolRun) -> str:
+    """What ran, for an error text: "Tool 'name'", or the run's own ``what`` capitalised."""
+    what = run.what
+    return what[:1].upper() + what[1:] if what else f"Tool {run.name!r}"
 
 
-def _timed_out(subject: str, limit: float | None, run: _ToolRun) -> dict[str, Any]:
+def _timed_out(run: _ToolRun, limit: float | None) -> dict[str, Any]:
     run.set()
-    return error_result(f"{subject} timed out after {limit:g} s and was cancelled.")
+    return error_result(f"{_subject(run)} timed out after {limit:g} s and was cancelled.")
 
 
-def _outcome_of(exc: BaseException, subject: str, run: _ToolRun) -> dict[str, Any] | None:
+def _outcome_of(exc: BaseException, run: _ToolRun) -> dict[str, Any] | None:
     """The one mapping of what a route's run can raise; cancellations and the like propagate."""
     if isinstance(exc, Abort):
         return None  # the channel knows why (input needed, or a protocol error)
@@ -496,19 +504,21 @@ def _outcome_of(exc: BaseException, subject: str, run: _ToolRun) -> dict[str, An
         if exc.subgroup(Abort) is not None:
             return None
         if isinstance(exc, ExceptionGroup):
-            return _route_failed(subject, exc)
+            return _route_failed(run, exc)
         raise exc
     if isinstance(exc, ResultTooLarge):
         run.set()
-        return error_result(f"{subject} failed: {exc}.")
+        return error_result(f"{_subject(run)} failed: {exc}.")
     if isinstance(exc, AppMisbehaved):
+        subject = _subject(run)
         logger.error("%s: the route broke the ASGI contract: %s", subject, exc)
         return error_result(f"{subject} failed: the route did not produce a valid HTTP response.")
     if isinstance(exc, Exception):
-        return _route_failed(subject, exc)
+        return _route_failed(run, exc)
     raise exc
 
 
-def _route_failed(subject: str, exc: BaseException) -> dict[str, Any]:
+def _route_failed(run: _ToolRun, exc: BaseException) -> dict[str, Any]:
+    subject = _subject(run)
     logger.error("%s: the route raised %s", subject, type(exc).__name__, exc_info=exc)
     return error_result(f"{subject} failed: the route raised {type(exc).__name__}.")
