@@ -48,6 +48,8 @@ from benchmarks.load import (
     Server,
     _check_mcp,
     _pinning,
+    add_run_options,
+    bound_run_options,
     exchange,
     lua_script,
     machine,
@@ -293,20 +295,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--venvs", type=Path, default=ROOT / ".bench-venvs", help="where the virtualenvs go")
     p.add_argument("--reinstall", action="store_true", help="make the virtualenvs again")
     p.add_argument("--only", action="append", choices=[c.key for c in CONTENDERS[1:]], help="these (and ours)")
-    p.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run (1..30)")
-    p.add_argument("--repeats", type=int, default=2, help="runs per row, interleaved (1..5)")
-    p.add_argument("--warmup", type=float, default=1.0, help="seconds of unrecorded load (0..5)")
     p.add_argument("--concurrency", type=int, default=32, help="wrk connections (1..256)")
-    p.add_argument("--ttft-reps", type=int, default=20, help="time-to-first-token repetitions per path (1..500)")
-    p.add_argument("--stream-delay-ms", type=float, default=20.0, help="delay between streamed tokens")
-    p.add_argument("--json", type=Path, help="also write every figure to this JSON file")
-    p.add_argument("--no-pin", action="store_true", help="do not pin server and load to separate CPUs")
+    add_run_options(p, ttft_reps=20)
     args = p.parse_args(argv)
-    args.duration = min(max(args.duration, 1.0), 30.0)
-    args.repeats = min(max(args.repeats, 1), 5)
-    args.warmup = min(max(args.warmup, 0.0), 5.0)
+    bound_run_options(args, 1, 500)
     args.concurrency = min(max(args.concurrency, 1), 256)
-    args.ttft_reps = min(max(args.ttft_reps, 1), 500)
     return args
 
 

@@ -472,21 +472,32 @@ def _summary(path: str, server: str, times: list[float]) -> TTFT:
     return TTFT(path, server, len(times), statistics.median(times) * 1e3, p90 * 1e3)
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_run_options(p: argparse.ArgumentParser, ttft_reps: int) -> None:
+    """The options of a wrk run that this script and ``compare.py`` share (bounded by
+    :func:`bound_run_options`)."""
     p.add_argument("--duration", type=float, default=5.0, help=f"seconds per wrk run (1..{MAX_DURATION:g})")
     p.add_argument("--repeats", type=int, default=2, help="runs per row, interleaved; medians reported (1..5)")
     p.add_argument("--warmup", type=float, default=1.0, help="seconds of unrecorded load per scenario (0..5)")
-    p.add_argument("--concurrency", default="1,32", help="comma-separated connection counts")
-    p.add_argument("--threads", type=int, default=1, help="wrk threads (default 1: one CPU for the load)")
-    p.add_argument("--ttft-reps", type=int, default=300, help="time-to-first-token repetitions per path")
+    p.add_argument("--ttft-reps", type=int, default=ttft_reps, help="time-to-first-token repetitions per path")
     p.add_argument("--stream-delay-ms", type=float, default=20.0, help="delay between streamed tokens")
     p.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     p.add_argument("--no-pin", action="store_true", help="do not pin server and load to separate CPUs")
-    args = p.parse_args(argv)
+
+
+def bound_run_options(args: argparse.Namespace, min_ttft_reps: int, max_ttft_reps: int) -> None:
     args.duration = min(max(args.duration, 1.0), MAX_DURATION)
     args.repeats = min(max(args.repeats, 1), 5)
     args.warmup = min(max(args.warmup, 0.0), 5.0)
+    args.ttft_reps = min(max(args.ttft_reps, min_ttft_reps), max_ttft_reps)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_run_options(p, ttft_reps=300)
+    p.add_argument("--concurrency", default="1,32", help="comma-separated connection counts")
+    p.add_argument("--threads", type=int, default=1, help="wrk threads (default 1: one CPU for the load)")
+    args = p.parse_args(argv)
+    bound_run_options(args, 10, MAX_TTFT_REPS)
     try:
         levels = sorted({int(c) for c in str(args.concurrency).split(",") if c.strip()})
     except ValueError:
@@ -495,7 +506,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         p.error(f"--concurrency takes comma-separated integers within 1..{MAX_CONCURRENCY}")
     args.levels = levels
     args.threads = min(max(args.threads, 1), 16)
-    args.ttft_reps = min(max(args.ttft_reps, 10), MAX_TTFT_REPS)
     return args
 
 

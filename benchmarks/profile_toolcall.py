@@ -184,7 +184,7 @@ def sampled(py_spy: str, era: Era, calls: int, top: int, per_call: float) -> Non
         name = inner.rpartition(" (")[0]
         if any("benchmarks/" in f.rpartition(" (")[2] for f in frames[ours[-1] + 1 :]):
             owner[_DRIVER] += n  # our send/receive, called back by the middleware
-        elif name == "run_subrequest" and ours[-1] != len(frames) - 1:
+        elif name == "SubExchange.exchange" and ours[-1] != len(frames) - 1:
             owner[_ROUTE] += n
         else:
             label = f"{name} ({inner.rpartition(' (')[2].rsplit(':', 1)[0]})"

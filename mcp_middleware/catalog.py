@@ -199,12 +199,7 @@ class ToolSpec:
         """The sub-request for a call. Raises :class:`ArgumentError` for unusable arguments."""
         plan = self._plan if self._plan is not None else _plan_for_template(self.path)
         parts = plan.path
-        if len(parts) == 1:
-            path = parts[0]
-        elif len(parts) == 3 and type(value := arguments.get(parts[1])) is int:
-            path = f"{parts[0]}{value}{parts[2]}"  # the usual /things/{id}: digits need no checks
-        else:
-            path = _render_path(parts, arguments)
+        path = parts[0] if len(parts) == 1 else _render_path(parts, arguments)
         query: list[str] = []  # encoded ``key=value`` pairs
         headers: list[tuple[bytes, bytes]] = []
         cookies: list[str] = []

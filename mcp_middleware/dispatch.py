@@ -12,14 +12,13 @@ caller says the real client went away; and the body is never buffered here.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 import anyio
 from starlette.types import ASGIApp, Message, Scope
 
-__all__ = ["AppMisbehaved", "Disconnect", "SubExchange", "SubRequest", "SubResponseHead", "run_subrequest"]
+__all__ = ["AppMisbehaved", "Disconnect", "SubExchange", "SubRequest", "SubResponseHead"]
 
 
 class SubRequest(NamedTuple):
@@ -77,10 +76,6 @@ class Disconnect:
         if self._event is None:
             self._event = anyio.Event()
         await self._event.wait()
-
-
-OnHead = Callable[[SubResponseHead], None]  # synchronous: looking at a head never waits
-OnBody = Callable[[bytes, bool], Awaitable[None]]
 
 
 def _child_scope(parent: Scope, sub: SubRequest, extensions: dict[str, Any] | None) -> Scope:
@@ -167,42 +162,3 @@ class SubExchange(Disconnect):
                 self.set()
             await self.on_body(bytes(message.get("body", b"")), more)
         # other message types (trailers, pathsend, zerocopy) are not enabled in the child scope
-
-
-class _Callbacks(SubExchange):
-    """:func:`run_subrequest`'s exchange: callbacks, and a disconnect signal owned by the caller."""
-
-    def __init__(self, on_head: OnHead, on_body: OnBody, disconnect: Disconnect) -> None:
-        super().__init__()
-        self._head, self._on_body, self._disconnect = on_head, on_body, disconnect
-
-    def on_head(self, head: SubResponseHead) -> None:
-        self._head(head)
-
-    async def on_body(self, chunk: bytes, more: bool) -> None:
-        await self._on_body(chunk, more)
-
-    def set(self) -> None:
-        self._disconnect.set()
-
-    async def wait(self) -> None:
-        await self._disconnect.wait()
-
-
-async def run_subrequest(
-    app: ASGIApp,
-    parent: Scope,
-    sub: SubRequest,
-    on_head: OnHead,
-    on_body: OnBody,
-    disconnect: Disconnect,
-    extensions: dict[str, Any] | None = None,
-) -> None:
-    """Call ``app`` with ``sub``; report the head once, then each body chunk as it is sent.
-
-    ``extensions`` becomes the child scope's ``extensions`` (the dict itself, not a copy).
-
-    Raises whatever the app raises (the caller maps it), or :class:`AppMisbehaved`.
-    ``on_body(chunk, more)`` is called for every body message, the last one with ``more=False``.
-    """
-    await _Callbacks(on_head, on_body, disconnect).exchange(app, parent, sub, extensions)

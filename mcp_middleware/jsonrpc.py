@@ -101,17 +101,15 @@ def parse_payload(body: bytes) -> Any:
         raise ProtocolError(codes.PARSE_ERROR, f"Parse error: {exc}") from None
 
 
-_ID_TYPES = (str, int)  # exactly these (bool is an int subclass): decoded JSON has no others
-
-
-def _valid_id(value: Any) -> bool:
-    return (isinstance(value, int) and not isinstance(value, bool)) or isinstance(value, str)
+# A request id is a string or an integer, exactly: decoded JSON has no other subclasses of these
+# than bool, which is not an id.
+_ID_TYPES = (str, int)
 
 
 def id_of(obj: Any) -> RequestId | None:
     """The request id of a decoded message that failed to parse, if it has a usable one."""
     candidate = obj.get("id") if isinstance(obj, dict) else None
-    return candidate if _valid_id(candidate) else None
+    return candidate if type(candidate) in _ID_TYPES else None
 
 
 def parse_message(obj: Any) -> Message:
@@ -120,7 +118,7 @@ def parse_message(obj: Any) -> Message:
         raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: not a JSON-RPC 2.0 object")
     raw_id: Any = obj.get("id")  # shape checked just below
     has_id = "id" in obj
-    if has_id and type(raw_id) not in _ID_TYPES and not _valid_id(raw_id):
+    if has_id and type(raw_id) not in _ID_TYPES:
         raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: id must be a string or an integer")
     method = obj.get("method")
     if method is None:

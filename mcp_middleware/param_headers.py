@@ -22,7 +22,7 @@ from .jsonrpc import ProtocolError
 
 __all__ = ["Annotation", "annotations_of", "check_param_headers", "decode_header"]
 
-Annotation = tuple[tuple[str, ...], str, str]  # (property path, header name lower-case, type)
+Annotation = tuple[tuple[str, ...], bytes, str]  # (property path, header name lower-case, type)
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _SENTINEL = re.compile(r"=\?base64\?(.*)\?=")
@@ -59,7 +59,7 @@ def annotations_of(schema: Any) -> tuple[Annotation, ...]:
             token, kind = node["x-mcp-header"], node.get("type")
             if not isinstance(token, str) or not _TOKEN.fullmatch(token) or kind not in _TYPES:
                 return ()
-            found.append((path, f"mcp-param-{token.lower()}", str(kind)))
+            found.append((path, f"mcp-param-{token.lower()}".encode("ascii"), str(kind)))
         properties = node.get("properties")
         if isinstance(properties, Mapping):
             stack.extend(((*path, str(k)), v) for k, v in properties.items())
@@ -106,18 +106,21 @@ def check_param_headers(
     annotations: tuple[Annotation, ...], arguments: Mapping[str, Any], headers: Mapping[bytes, bytes]
 ) -> None:
     for path, header, kind in annotations:
-        found = headers.get(header.encode("latin-1"))
+        found = headers.get(header)
         raw = None if found is None else found.decode("latin-1")
         value = _value_at(arguments, path)
-        shown = header.title()
         if value is None:
             if raw is not None:
-                raise _mismatch(f"{shown} is present but argument {'.'.join(path)!r} is not")
+                raise _mismatch(f"{_shown(header)} is present but argument {'.'.join(path)!r} is not")
             continue
         if raw is None:
-            raise _mismatch(f"{shown} is missing for argument {'.'.join(path)!r}")
+            raise _mismatch(f"{_shown(header)} is missing for argument {'.'.join(path)!r}")
         decoded = decode_header(raw)
         if decoded is None:
-            raise _mismatch(f"{shown} carries a malformed base64 value")
+            raise _mismatch(f"{_shown(header)} carries a malformed base64 value")
         if not _matches(kind, value, decoded):
-            raise _mismatch(f"{shown} does not match argument {'.'.join(path)!r}")
+            raise _mismatch(f"{_shown(header)} does not match argument {'.'.join(path)!r}")
+
+
+def _shown(header: bytes) -> str:
+    return header.decode("ascii").title()  # Mcp-Param-Region

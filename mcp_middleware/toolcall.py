@@ -103,13 +103,18 @@ class _ToolRun(SubExchange):
     _guard: asyncio.Timeout | None = None  # the asyncio guard with a time limit, while inside it
     _task: asyncio.Task[Any] | None = None  # the asyncio guard without one, while inside it
 
-    what = ""  # what runs, for error texts ("prompt 'greet'"); tools leave it to :func:`_subject`
-
     def __init__(
-        self, collector: ResponseCollector, inv: Invocation, sub: SubRequest, interval: float, name: str = ""
+        self,
+        collector: ResponseCollector,
+        inv: Invocation,
+        sub: SubRequest,
+        interval: float,
+        name: str = "",
+        what: str = "",
     ) -> None:
         self.collector = collector
         self.name = name  # the tool's name
+        self.what = what  # what runs, for error texts ("prompt 'greet'"; see _described)
         self.inv = inv  # the call's outbox, progress token, real receive, and the route's context
         self.sub = sub  # the route's sub-request
         self.interval = interval  # keep-alive interval
@@ -264,7 +269,7 @@ async def run_tool(
     try:
         sub = spec.build_request(arguments, inv.forwarded)
     except ArgumentError as exc:
-        return error_result(f"Invalid arguments for {what or f'tool {spec.name!r}'}: {exc}")
+        return error_result(f"Invalid arguments for {_described(what, spec.name)}: {exc}")
     collector = ResponseCollector(
         path=sub.path,
         scheme=inv.parent.get("scheme", "http"),
@@ -273,9 +278,7 @@ async def run_tool(
         max_binary=limits.max_binary,
         forwarded=inv.forwarded,
     )
-    run = _ToolRun(collector, inv, sub, limits.keepalive_interval, spec.name)
-    if what:
-        run.what = what
+    run = _ToolRun(collector, inv, sub, limits.keepalive_interval, spec.name, what)
     calls = registry._calls
     calls[inv.key] = run
     registry.active += 1
@@ -485,10 +488,15 @@ async def _guarded_timed(run: _ToolRun, limit: float) -> dict[str, Any] | None:
         return _outcome_of(exc, run)
 
 
+def _described(what: str, name: str) -> str:
+    """What runs, as error texts name it: ``what`` ("prompt 'greet'"), or "tool '<name>'"."""
+    return what or f"tool {name!r}"
+
+
 def _subject(run: _ToolRun) -> str:
-    """What ran, for an error text: "Tool 'name'", or the run's own ``what`` capitalised."""
-    what = run.what
-    return what[:1].upper() + what[1:] if what else f"Tool {run.name!r}"
+    """:func:`_described` for the start of a sentence ("Tool 'name' failed: ...")."""
+    described = _described(run.what, run.name)
+    return described[:1].upper() + described[1:]
 
 
 def _timed_out(run: _ToolRun, limit: float | None) -> dict[str, Any]:

@@ -76,22 +76,20 @@ class HeaderMap(dict[bytes, bytes]):
 def header_map(scope: Scope) -> HeaderMap:
     raw = scope["headers"]
     out = HeaderMap(reversed(raw))  # back to front, so the first of a repeated header is kept
-    # ASGI servers send lower-case names; one test over all of them finds any that are not
+    # ASGI servers send lower-case names; one test over all of them finds a server that did not
     if not b"".join(out).islower():
-        names = [key.lower() for key, _ in raw]
-        out = HeaderMap(zip(reversed(names), [value for _, value in reversed(raw)], strict=True))
-    else:
-        names = None
+        raw = [(key.lower(), value) for key, value in raw]
+        out = HeaderMap(reversed(raw))
     if len(out) != len(raw):
-        names = names or [key for key, _ in raw]
+        names = [key for key, _ in raw]
         out.repeated = frozenset(name for name in out if name.startswith(b"mcp-") and names.count(name) > 1)
     return out
 
 
-def text_of(headers: Mapping[bytes, bytes], name: bytes, default: str | None = None) -> str | None:
-    """Header ``name``'s value as text (latin-1, as HTTP has it), or ``default`` when absent."""
+def text_of(headers: Mapping[bytes, bytes], name: bytes) -> str | None:
+    """Header ``name``'s value as text (latin-1, as HTTP has it), or None when absent."""
     value = headers.get(name)
-    return default if value is None else value.decode("latin-1")
+    return None if value is None else value.decode("latin-1")
 
 
 def decoded(headers: Mapping[bytes, bytes]) -> dict[str, str]:
@@ -170,10 +168,10 @@ def _check_request(scope: Scope, headers: Mapping[bytes, bytes], settings: Setti
     origin = text_of(headers, b"origin")
     if origin is not None and not _origin_ok(origin, hosts, settings):
         return 403, "Forbidden: Origin not allowed"
-    accept = text_of(headers, b"accept", "") or ""
+    accept = text_of(headers, b"accept") or ""
     if not (_accepts(accept, "application/json") and _accepts(accept, "text/event-stream")):
         return 406, "Not Acceptable: the client must accept both application/json and text/event-stream"
-    ctype = (text_of(headers, b"content-type", "") or "").split(";", 1)[0].strip().lower()
+    ctype = (text_of(headers, b"content-type") or "").split(";", 1)[0].strip().lower()
     if ctype != "application/json":
         return 415, "Unsupported Media Type: the body must be application/json"
     return None
@@ -241,15 +239,15 @@ class _WriteLock:
             await turn.wait()
         except BaseException:
             if turn.is_set():
-                self._release()  # handed over just as we were cancelled: pass it on
+                self.release()  # handed over just as we were cancelled: pass it on
             else:
                 self._waiting.remove(turn)
             raise
 
     async def __aexit__(self, *exc_info: object) -> None:
-        self._release()
+        self.release()
 
-    def _release(self) -> None:
+    def release(self) -> None:
         if self._waiting:  # None or empty: nobody waits
             self._waiting.popleft().set()  # ownership passes on; _busy stays True
         else:
@@ -308,7 +306,7 @@ class Responder:
         try:
             await self._event(payload)
         finally:
-            lock._release()
+            lock.release()
 
     async def _event(self, payload: bytes) -> None:
         if self.closed or (self.started and not self.streaming):

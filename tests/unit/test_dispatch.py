@@ -8,7 +8,7 @@ import anyio
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from mcp_middleware.dispatch import AppMisbehaved, Disconnect, SubRequest, SubResponseHead, run_subrequest
+from mcp_middleware.dispatch import AppMisbehaved, SubExchange, SubRequest, SubResponseHead
 
 pytestmark = pytest.mark.anyio
 
@@ -23,8 +23,11 @@ PARENT: Scope = {
 }
 
 
-class Recorder:
+class Recorder(SubExchange):
+    """Records the head and every body chunk; being a SubExchange, it is also the disconnect signal."""
+
     def __init__(self) -> None:
+        super().__init__()
         self.head: SubResponseHead | None = None
         self.body: list[tuple[bytes, bool]] = []
 
@@ -35,16 +38,9 @@ class Recorder:
         self.body.append((chunk, more))
 
 
-async def run(app: Any, sub: SubRequest | None = None, disconnect: Disconnect | None = None) -> Recorder:
-    rec = Recorder()
-    await run_subrequest(
-        app,
-        PARENT,
-        sub or SubRequest("GET", "/x"),
-        on_head=rec.on_head,
-        on_body=rec.on_body,
-        disconnect=disconnect or Disconnect(),
-    )
+async def run(app: Any, sub: SubRequest | None = None, rec: Recorder | None = None) -> Recorder:
+    rec = rec or Recorder()
+    await rec.exchange(app, PARENT, sub or SubRequest("GET", "/x"), None)
     return rec
 
 
@@ -99,7 +95,7 @@ async def test_receive_after_the_body_waits_for_the_response_to_complete() -> No
 
 
 async def test_disconnect_wakes_a_listening_app() -> None:
-    disconnect = Disconnect()
+    disconnect = Recorder()
     got: list[Message] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -109,7 +105,7 @@ async def test_disconnect_wakes_a_listening_app() -> None:
         disconnect.set()
         got.append(await receive())
 
-    rec = await run(app, disconnect=disconnect)
+    rec = await run(app, rec=disconnect)
     assert got == [{"type": "http.disconnect"}]
     assert rec.body[-1] == (b"", False)  # the response is completed for the app that stopped
 

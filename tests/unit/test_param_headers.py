@@ -10,8 +10,8 @@ import pytest
 from mcp_middleware.jsonrpc import ProtocolError
 from mcp_middleware.param_headers import Annotation, annotations_of, check_param_headers, decode_header
 
-REGION: Annotation = (("filter", "region"), "mcp-param-region", "string")
-LIMIT: Annotation = (("limit",), "mcp-param-limit", "integer")
+REGION: Annotation = (("filter", "region"), b"mcp-param-region", "string")
+LIMIT: Annotation = (("limit",), b"mcp-param-limit", "integer")
 
 
 def b64(text: str) -> str:
@@ -35,8 +35,7 @@ def test_decode_header(raw: str | None, decoded: str | None) -> None:
 
 
 def check(annotation: Annotation, arguments: dict[str, Any], value: str | None) -> None:
-    name = annotation[1].encode()
-    headers = {} if value is None else {name: value.encode("latin-1")}
+    headers = {} if value is None else {annotation[1]: value.encode("latin-1")}
     check_param_headers((annotation,), arguments, headers)
 
 
