@@ -257,3 +257,35 @@ async def test_an_expired_request_state_is_32602(monkeypatch: pytest.MonkeyPatch
     assert reply.status == 400
     assert reply.json()["error"]["code"] == -32602
     assert "expired" in reply.json()["error"]["message"]
+
+
+async def test_header_names_from_the_server_are_matched_in_any_case() -> None:
+    """ASGI servers send lower-case header names; one that does not still gets the same checks,
+    and a routing header repeated in another case is still a repeated header."""
+    import orjson
+
+    from tests.support import asgi_scope
+
+    body = orjson.dumps(modern_request("tools/call", {"name": "get_thing", "arguments": {"thing_id": 1}}, id=21))
+
+    async def call(headers: dict[str, str], extra: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+        raw = [(k.title().encode(), v.encode()) for k, v in headers.items()] + extra
+        sent: list[Any] = []
+        chunks = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> Any:
+            return chunks.pop(0)
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        await build_app()(asgi_scope("POST", "/mcp", raw), receive, send)
+        reply: dict[str, Any] = orjson.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+        return reply
+
+    headers = modern_headers("tools/call", "get_thing")
+    ok = await call(headers, [])
+    assert ok["result"]["structuredContent"]["name"] == "thing-1"
+    repeated = await call(headers, [(b"mcp-name", b"get_thing")])
+    assert repeated["error"]["code"] == -32020
+    assert "mcp-name appears more than once" in repeated["error"]["message"]
