@@ -1,9 +1,13 @@
 """mcp-middleware: one line turns a FastAPI or Starlette app into a streaming MCP server."""
 
-from . import content, declare
-from .content import MCPResponse
-from .context import ClientRequestError, Elicit, ListRoots, MCPContext, NotInMCPCall, Sample, mcp_context
-from .middleware import MCPMiddleware
+from . import _wire_types
+
+_wire_types.load()  # first, before any module of the package imports a wire type
+
+from . import content, declare  # noqa: E402
+from .content import MCPResponse  # noqa: E402
+from .context import ClientRequestError, Elicit, ListRoots, MCPContext, NotInMCPCall, Sample, mcp_context  # noqa: E402
+from .middleware import MCPMiddleware  # noqa: E402
 
 __all__ = [
     "ClientRequestError",

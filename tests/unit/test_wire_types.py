@@ -1,0 +1,124 @@
+"""The SDK's wire types load with deferred building (mcp_middleware/_wire_types.py) and work the same.
+
+Each case runs in a fresh interpreter: what is imported first decides what happens.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+# What the package does with the wire types, run in both modes; the outputs must be equal.
+_EXERCISE = """
+import json
+import pydantic
+import mcp_types
+from mcp_types.methods import CLIENT_REQUESTS, serialize_server_result, validate_client_request
+from pydantic._internal._config import config_defaults
+
+out = {"deferred_at_start": not mcp_types.CreateTaskResult.__pydantic_complete__}
+call = {"name": "get_item", "arguments": {"item_id": 1}, "_meta": {"progressToken": 7}}
+envelope = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}
+for version in ("2025-06-18", "2025-11-25", "2026-07-28"):
+    if version == "2026-07-28":
+        call["_meta"].update(envelope)
+    validate_client_request("tools/call", version, call)
+    try:
+        validate_client_request("tools/call", version, {"arguments": []})
+    except pydantic.ValidationError as exc:
+        out[f"error {version}"] = [(e["type"], e["loc"]) for e in exc.errors(include_url=False)]
+    result = {"content": [{"type": "text", "text": "hi", "annotations": {"priority": 0.5}}], "isError": False}
+    if version == "2026-07-28":
+        result["resultType"] = "complete"
+    out[f"result {version}"] = serialize_server_result("tools/call", version, result)
+out["schema"] = CLIENT_REQUESTS[("tools/call", "2025-11-25")].model_json_schema()
+out["unused_built"] = mcp_types.CreateTaskResult.__pydantic_complete__
+out["default_after"] = config_defaults["defer_build"]
+
+
+class Later(pydantic.BaseModel):
+    x: int
+
+
+out["later_built"] = Later.__pydantic_complete__
+print(json.dumps(out))
+"""
+
+
+def _run(prelude: str) -> dict[str, Any]:
+    script = textwrap.dedent(prelude) + _EXERCISE
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_the_package_loads_the_wire_types_deferred_and_they_work_as_built_ones() -> None:
+    deferred = _run("import mcp_middleware")
+    eager = _run("import mcp_types.methods\nimport mcp_middleware")  # the SDK first: nothing deferred
+    assert deferred.pop("deferred_at_start") is True
+    assert eager.pop("deferred_at_start") is False
+    assert deferred.pop("unused_built") is False  # never used: never built
+    assert eager.pop("unused_built") is True
+    assert deferred == eager  # same validation, same errors, same dumps, same JSON schema
+    assert deferred["default_after"] is False  # pydantic's default is back
+    assert deferred["later_built"] is True  # models defined afterwards are built as usual
+    assert deferred["error 2025-11-25"]  # the bad call was refused in both eras
+    assert deferred["error 2026-07-28"]
+
+
+_ALONE = """
+import importlib.util, pathlib
+path = pathlib.Path(importlib.util.find_spec("mcp_middleware").origin).with_name("_wire_types.py")
+spec = importlib.util.spec_from_file_location("wire_types_alone", path)
+wire = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(wire)  # the module alone, without the package (whose import runs load())
+"""
+
+
+def test_load_says_whether_it_deferred() -> None:
+    assert _run(_ALONE + "assert wire.load() is True")["deferred_at_start"] is True
+    assert _run("import mcp_types.methods" + _ALONE + "assert wire.load() is False")["unused_built"] is True
+
+
+def test_without_the_expected_pydantic_internals_the_types_load_as_usual() -> None:
+    out = _run(_ALONE + "wire._defaults = lambda: None  # as if pydantic had changed\nassert wire.load() is False")
+    assert out["deferred_at_start"] is False
+    assert out["unused_built"] is True
+
+
+def test_a_failing_import_puts_the_default_back() -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                """
+                import importlib.abc, sys
+
+                class Refuse(importlib.abc.MetaPathFinder):
+                    def find_spec(self, name, path=None, target=None):
+                        if name == "mcp_types.methods":
+                            raise ImportError("refused for the test")
+                        return None
+
+                sys.meta_path.insert(0, Refuse())
+                try:
+                    import mcp_middleware
+                except ImportError as exc:
+                    print("raised:", exc)
+                from pydantic._internal._config import config_defaults
+                print("default:", config_defaults["defer_build"])
+                """
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["raised: refused for the test", "default: False"]
