@@ -553,6 +553,41 @@ def test_refs_to_parameters_and_request_bodies_and_path_level_parameters() -> No
     assert tool.build_request({"vid": 3, "size": 1}).body == b'{"size":1}'
 
 
+def test_prefixed_names_that_collide_again_are_numbered() -> None:
+    params = [
+        {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}},
+        {"name": "query_id", "in": "query", "schema": {"type": "string"}},
+        {"name": "id", "in": "query", "schema": {"type": "string"}},
+    ]
+    doc = {"paths": {"/x/{id}": {"get": {"operationId": "x", "parameters": params, "responses": {}}}}}
+    tool = build_catalog(doc).tools[0]
+    assert list(tool.tool["inputSchema"]["properties"]) == ["id", "query_id", "query_id_2"]
+    sub = tool.build_request({"id": 1, "query_id": "a", "query_id_2": "b"})
+    assert (sub.path, sub.query_string) == ("/x/1", b"query_id=a&id=b")
+
+
+def test_odd_request_bodies_give_no_arguments_rather_than_fail() -> None:
+    cycle = {"$ref": "#/components/requestBodies/A"}
+    doc = {
+        "paths": {
+            "/xml": {"post": {"operationId": "xml", "requestBody": {"content": {"application/xml": {}}}}},
+            "/form": {
+                "post": {
+                    "operationId": "form",
+                    "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {"type": "string"}}}},
+                }
+            },
+            "/loop": {"post": {"operationId": "loop", "requestBody": cycle}},
+        },
+        "components": {"requestBodies": {"A": {"$ref": "#/components/requestBodies/B"}, "B": cycle}},
+    }
+    tools = {t.name: t for t in build_catalog(doc).tools}
+    for name in ("xml", "form", "loop"):
+        schema = tools[name].tool["inputSchema"]
+        assert schema == {"type": "object", "properties": {}, "additionalProperties": False}, name
+        assert tools[name].build_request({}).body == b"", name
+
+
 # --- requests -----------------------------------------------------------------------------------
 
 
@@ -711,6 +746,14 @@ def test_multipart_body(app: FastAPI, catalog: Catalog) -> None:
     sub = spec(catalog, "upload").build_request({"file": "hello", "note": "hi"})
     assert dict(sub.headers)[b"content-type"].startswith(b"multipart/form-data; boundary=")
     assert call(app, sub) == (200, {"filename": "file", "data": "hello", "note": "hi"})
+
+
+def test_multipart_boundary_never_appears_in_the_values(app: FastAPI, catalog: Catalog) -> None:
+    clash = "a --mcp-middleware-form-boundary b, and --mcp-middleware-form-boundary-1 too"
+    sub = spec(catalog, "upload").build_request({"file": clash, "note": "hi"})
+    content_type = dict(sub.headers)[b"content-type"]
+    assert content_type == b"multipart/form-data; boundary=mcp-middleware-form-boundary-2"
+    assert call(app, sub) == (200, {"filename": "file", "data": clash, "note": "hi"})
 
 
 def test_unknown_and_non_string_keys_are_ignored(catalog: Catalog) -> None:

@@ -99,6 +99,25 @@ async def test_handshake_elicitation_goes_out_on_the_stream_and_the_answer_resum
     assert orjson.loads(final["result"]["content"][0]["text"]) == {"greeting": "Hello, Ann!", "action": "accept"}
 
 
+async def test_an_answer_inside_a_2025_03_26_batch_resumes_the_route() -> None:
+    """A client reply in a batch is resolved like a lone one, and gets no reply of its own."""
+    app = build_app()
+    ex = Exchange(app, legacy_call("ctx_elicit", id=5), {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25"})
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            while not ex.reply.chunks:
+                await ex.chunk_seen.wait()
+            asked = ex.reply.events()[0]
+            stray = {"jsonrpc": "2.0", "id": "mcpmw-nobody-asked", "result": {}}
+            batch = [stray, {"jsonrpc": "2.0", "id": asked["id"], "result": NAME}, request("ping", id=9)]
+            reply = await post(app, batch)  # no version header: 2025-03-26, where batches exist
+            assert reply.status == 200
+            assert reply.json() == [{"jsonrpc": "2.0", "id": 9, "result": {}}]
+    final = ex.reply.events()[-1]
+    assert orjson.loads(final["result"]["content"][0]["text"]) == {"greeting": "Hello, Ann!", "action": "accept"}
+
+
 async def test_handshake_elicitation_without_mode_before_2025_11_25() -> None:
     app = build_app()
     ex = Exchange(app, legacy_call("ctx_elicit"), {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18"})
@@ -263,6 +282,8 @@ async def test_listen_acknowledges_then_relays_tool_changes_tagged() -> None:
     }
     assert [e["method"] for e in other.reply.events()] == ["notifications/subscriptions/acknowledged"]
     assert ex.reply.headers["content-type"] == "text/event-stream"
+    assert len(mcp_of(app).server.listeners) == 0  # both streams closed with their clients
+    assert not ex.done.is_set()  # an abrupt close: no final chunk was written
 
 
 async def test_routes_added_at_run_time_are_listed_and_announced() -> None:

@@ -158,6 +158,21 @@ async def test_configured_hosts_and_origins() -> None:
     assert (await post(app, INIT, {**ok, "host": "localhost:8000"})).status == 403
     anyhost = build_app(allowed_hosts=["*"])
     assert (await post(anyhost, INIT, {**BASE_HEADERS, "host": "whatever.example"})).status == 200
+    # origins default to "on an allowed host": with any host allowed, any origin is
+    with_origin = {**BASE_HEADERS, "host": "whatever.example", "origin": "https://elsewhere.example"}
+    assert (await post(anyhost, INIT, with_origin)).status == 200
+    guarded = build_app(allowed_hosts=["*"], allowed_origins=["https://app.example.com"])
+    assert (await post(guarded, INIT, with_origin)).status == 403
+
+
+@pytest.mark.parametrize("path", ["/api/mcp", "/mcp"])
+async def test_the_endpoint_under_a_root_path_whichever_way_the_server_gives_the_path(path: str) -> None:
+    """ASGI servers now include ``root_path`` in ``path``; older ones (and some proxies' setups) did not."""
+    ex = Exchange(build_app(), INIT, path=path)
+    ex.scope["root_path"] = "/api"
+    reply = await ex.run()
+    assert reply.status == 200
+    assert reply.json()["result"]["serverInfo"]["name"]
 
 
 async def test_other_paths_pass_through_untouched() -> None:

@@ -9,7 +9,7 @@ import orjson
 import pytest
 from fastapi import FastAPI, HTTPException
 
-from mcp_middleware import MCPMiddleware, MCPResponse, declare
+from mcp_middleware import MCPMiddleware, MCPResponse, content, declare
 from tests.apps import PNG, build_app
 from tests.support import BASE_HEADERS, call_modern, meta, modern_headers, post, request
 
@@ -41,6 +41,35 @@ async def test_rich_content_over_plain_http_is_json() -> None:
     reply = await post(build_app(), b"", {"host": "127.0.0.1"}, method="GET", path="/rich-error")
     assert reply.headers["content-type"] == "application/vnd.mcp.content+json"
     assert reply.json() == {"content": [{"type": "text", "text": "nope"}], "isError": True}
+
+
+async def test_audio_blob_resources_and_a_single_block_pass_through_in_both_eras() -> None:
+    app = FastAPI()
+    wav = b"RIFF\x00\x01WAVE"
+
+    @app.get("/audio", operation_id="audio_clip")
+    async def audio_clip() -> MCPResponse:
+        return MCPResponse([content.audio(wav, "audio/wav"), content.embedded_resource("test://raw", blob=b"\x00\xff")])
+
+    @app.get("/one", operation_id="one_block")
+    async def one_block() -> MCPResponse:
+        return MCPResponse(content.image("aGk=", "image/png"))  # one block, data already base64
+
+    app.add_middleware(MCPMiddleware)
+    result = (await legacy(app, "tools/call", {"name": "audio_clip"}))["result"]
+    assert result["content"] == [
+        {"type": "audio", "data": base64.b64encode(wav).decode(), "mimeType": "audio/wav"},
+        {"type": "resource", "resource": {"uri": "test://raw", "blob": "AP8="}},
+    ]
+    modern = (await call_modern(app, "tools/call", {"name": "one_block"}, name="one_block")).result()
+    assert modern["content"] == [{"type": "image", "data": "aGk=", "mimeType": "image/png"}]
+    assert modern["resultType"] == "complete"
+
+
+@pytest.mark.parametrize("given", [{}, {"text": "t", "blob": b"b"}])
+def test_an_embedded_resource_takes_exactly_one_of_text_and_blob(given: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="exactly one of text= or blob="):
+        content.embedded_resource("test://x", **given)
 
 
 async def test_capabilities_follow_declarations() -> None:

@@ -26,6 +26,7 @@ def b64(text: str) -> str:
         (" eu\t", "eu"),
         (b64("zürich"), "zürich"),
         ("=?base64?ZXU?=", None),  # "eu" without its padding: not the canonical form
+        ("=?base64?ZXV=?=", None),  # decodes to "eu" too (stray low bits), but "ZXU=" is canonical
         ("=?base64?ZX#1?=", None),  # not base64 at all
         ("=?base64?/w==?=", None),  # base64 of bytes that are not UTF-8
     ],
@@ -66,6 +67,8 @@ def test_matching_headers_pass(annotation: Annotation, arguments: dict[str, Any]
         (LIMIT, {"limit": "five"}, "5", "Mcp-Param-Limit does not match argument 'limit'"),
         (LIMIT, {"limit": True}, "1", "Mcp-Param-Limit does not match argument 'limit'"),
         (LIMIT, {"limit": 5.5}, "5", "Mcp-Param-Limit does not match argument 'limit'"),
+        (LIMIT, {"limit": 5.0}, "five", "Mcp-Param-Limit does not match argument 'limit'"),
+        (REGION, {"filter": {"region": ["eu"]}}, "eu", "Mcp-Param-Region does not match argument 'filter.region'"),
     ],
 )
 def test_mismatches_are_32020(
@@ -86,6 +89,8 @@ def test_annotations_follow_the_publishing_rules() -> None:
         },
     }
     assert sorted(annotations_of(schema)) == sorted([REGION, LIMIT])
+    with_boolean_schema = {"properties": {"anything": True, "limit": {"type": "integer", "x-mcp-header": "Limit"}}}
+    assert annotations_of(with_boolean_schema) == (LIMIT,)  # a `true` schema has nothing to annotate
     bad_type = {"properties": {"x": {"type": "array", "x-mcp-header": "X"}}}
     bad_token = {"properties": {"x": {"type": "string", "x-mcp-header": "no spaces"}}}
     twice = {"properties": {"a": {"type": "string", "x-mcp-header": "A"}, "b": {"type": "string", "x-mcp-header": "a"}}}

@@ -390,6 +390,21 @@ async def test_cancellation_on_both_guard_paths(guard_path: str, call_timeout: f
     assert len(mcp_of(app).server.registry) == 0
 
 
+async def test_a_call_within_its_time_limit_answers_as_usual(guard_path: str) -> None:
+    app = build_app(call_timeout=30)
+    reply = await Exchange(app, request("tools/call", {"name": "get_thing", "arguments": {"thing_id": 3}})).run()
+    result = reply.result()
+    assert "isError" not in result or result["isError"] is False
+    assert result["structuredContent"] == {"id": 3, "name": "thing-3", "q": None}
+    assert len(mcp_of(app).server.registry) == 0
+
+
+async def test_a_route_raising_under_a_time_limit_is_an_error_result(guard_path: str) -> None:
+    result = (await Exchange(build_app(call_timeout=30), request("tools/call", {"name": "boom"})).run()).result()
+    assert result["isError"] is True
+    assert result["content"][0]["text"] == "Tool 'boom' failed: the route raised RuntimeError."
+
+
 async def test_a_route_raising_timeout_error_is_not_a_timeout(guard_path: str) -> None:
     app = build_app(call_timeout=30)
 
