@@ -24,6 +24,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.types import Message
 
+from mcp_middleware._schema import SchemaSet, collapse_optional
 from mcp_middleware.catalog import (
     ArgumentError,
     Catalog,
@@ -470,6 +471,31 @@ def test_schemas_are_valid_json_schema(catalog: Catalog) -> None:
             if node.get("type") == "array":
                 assert "items" in node, tool["name"]
             assert not {"in", "style", "explode"} & node.keys()
+
+
+def test_schema_conversion_edge_cases() -> None:
+    schemas = SchemaSet({"A": {"type": "string"}})
+    refs: set[str] = set()
+    assert schemas.convert(True, refs, collapse=True) is True  # boolean schemas stay as they are
+    assert schemas.convert("not a schema", refs, collapse=True) == {}
+    mixed = {"patternProperties": {"^x": {"$ref": "#/components/schemas/A"}}, "$ref": "other.json#/x"}
+    assert schemas.convert(mixed, refs, collapse=False) == {
+        "patternProperties": {"^x": {"$ref": "#/$defs/A"}},
+        "$ref": "other.json#/x",  # not ours to inline: kept
+    }
+    assert refs == {"A"}
+    assert schemas.convert({"$ref": "#/components/schemas/Gone"}, set(), collapse=False) == {}  # dangling
+    assert schemas.component_name("A") is None
+
+
+def test_optional_collapse_keeps_what_would_conflict() -> None:
+    assert collapse_optional("x") == "x"
+    optional = {"anyOf": [{"type": "integer"}, {"type": "null"}], "default": None, "title": "N"}
+    assert collapse_optional(optional) == {"type": "integer", "title": "N"}  # default None is "omitted"
+    conflicting = {"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}], "format": "time"}
+    assert collapse_optional(conflicting) == conflicting
+    union = {"anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}]}
+    assert collapse_optional(union) == union
 
 
 def test_no_argument_tool_and_explicit_schema(catalog: Catalog) -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 import pytest
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Query, Response
 
 from mcp_middleware import MCPMiddleware, MCPResponse, content, declare
 from tests.apps import PNG, build_app
@@ -165,6 +165,20 @@ async def test_prompts_list_and_get() -> None:
         "role": "user",
         "content": {"type": "text", "text": "Please analyze the image above."},
     }
+
+
+async def test_prompt_argument_descriptions_and_a_json_route_that_is_not_json() -> None:
+    app = FastAPI()
+
+    @app.get("/prompts/hello", openapi_extra=declare.prompt("hello"))
+    async def hello(who: Annotated[str, Query(description="Whom to greet")]) -> Response:
+        return Response(f"not {{json}} for {who}", media_type="application/json")
+
+    app.add_middleware(MCPMiddleware)
+    [prompt] = (await legacy(app, "prompts/list"))["result"]["prompts"]
+    assert prompt["arguments"] == [{"name": "who", "required": True, "description": "Whom to greet"}]
+    got = (await legacy(app, "prompts/get", {"name": "hello", "arguments": {"who": "Ann"}}))["result"]
+    assert got["messages"] == [{"role": "user", "content": {"type": "text", "text": "not {json} for Ann"}}]
 
 
 async def test_prompt_errors() -> None:
