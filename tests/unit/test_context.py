@@ -286,6 +286,19 @@ async def test_listen_acknowledges_then_relays_tool_changes_tagged() -> None:
     assert not ex.done.is_set()  # an abrupt close: no final chunk was written
 
 
+async def test_a_quiet_listen_stream_sends_keepalives() -> None:
+    app = build_app(keepalive_interval=0.001)
+    listen = request("subscriptions/listen", {"notifications": {"toolsListChanged": True}, "_meta": meta()}, id="q")
+    ex = Exchange(app, listen, modern_headers("subscriptions/listen"))
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            while not any(c.startswith(b": keep-alive") for c in ex.reply.chunks):
+                await ex.chunk_seen.wait()
+            ex.disconnect.set()
+    assert ex.reply.events()[0]["method"] == "notifications/subscriptions/acknowledged"
+
+
 async def test_routes_added_at_run_time_are_listed_and_announced() -> None:
     app = build_app()
     listen = request("subscriptions/listen", {"notifications": {"toolsListChanged": True}, "_meta": meta()}, id="s")
