@@ -4,9 +4,9 @@ of the package imports them.
 ``mcp_types`` defines some 500 pydantic models (the version-free ones and both schema eras) and,
 as pydantic does by default, builds every model's validator and serializer at import: 1.8 MiB of
 a server's memory and ~70 ms of the types' ~235 ms import, for models a server mostly never uses
-(a tool server validates a handful of requests and results). Built with ``defer_build``, a model gets its
-validator on first use, exactly as it would have been built at import; only the ones a server
-really uses are built.
+(a tool server validates a handful of requests and results). Built with ``defer_build``, a model
+gets its validator on first use, exactly as it would have been built at import; only the ones a
+server really uses are built.
 
 pydantic has no public switch for a whole package's models, so the default is raised for the
 duration of this one import (``pydantic._internal._config.config_defaults``) and put back after,
