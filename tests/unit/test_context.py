@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -80,56 +81,58 @@ async def test_context_is_inactive_over_plain_http() -> None:
         await post(build_app(), b"", {"host": "127.0.0.1"}, path="/ctx/elicit")
 
 
-async def test_handshake_elicitation_goes_out_on_the_stream_and_the_answer_resumes_the_route() -> None:
+Answer = Callable[[Any, dict[str, Any]], Awaitable[None]]
+
+
+async def elicit(answer: Answer, version: str = "2025-11-25") -> list[dict[str, Any]]:
+    """Call ``ctx_elicit`` (id 5) in the handshake era; ``answer(app, asked)`` replies to what it
+    asks on the stream; the call's events, the final result last."""
     app = build_app()
-    ex = Exchange(app, legacy_call("ctx_elicit", id=5), {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25"})
+    ex = Exchange(app, legacy_call("ctx_elicit", id=5), {**BASE_HEADERS, "mcp-protocol-version": version})
     with anyio.fail_after(GUARD):
         async with anyio.create_task_group() as tg:
             tg.start_soon(ex.run)
             while not ex.reply.chunks:
                 await ex.chunk_seen.wait()
-            asked = ex.reply.events()[0]
-            assert asked["method"] == "elicitation/create"
-            assert asked["params"]["mode"] == "form"
-            assert asked["params"]["message"] == "What is your name?"
-            answer = {"jsonrpc": "2.0", "id": asked["id"], "result": NAME}
-            assert (await post(app, answer)).status == 202
-    final = ex.reply.events()[-1]
+            await answer(app, ex.reply.events()[0])
+    return ex.reply.events()
+
+
+def greeting(events: list[dict[str, Any]]) -> Any:
+    final = events[-1]
     assert final["id"] == 5
-    assert orjson.loads(final["result"]["content"][0]["text"]) == {"greeting": "Hello, Ann!", "action": "accept"}
+    return orjson.loads(final["result"]["content"][0]["text"])
+
+
+async def test_handshake_elicitation_goes_out_on_the_stream_and_the_answer_resumes_the_route() -> None:
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        assert asked["method"] == "elicitation/create"
+        assert asked["params"]["mode"] == "form"
+        assert asked["params"]["message"] == "What is your name?"
+        assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": NAME})).status == 202
+
+    assert greeting(await elicit(answer)) == {"greeting": "Hello, Ann!", "action": "accept"}
 
 
 async def test_an_answer_inside_a_2025_03_26_batch_resumes_the_route() -> None:
     """A client reply in a batch is resolved like a lone one, and gets no reply of its own."""
-    app = build_app()
-    ex = Exchange(app, legacy_call("ctx_elicit", id=5), {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25"})
-    with anyio.fail_after(GUARD):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(ex.run)
-            while not ex.reply.chunks:
-                await ex.chunk_seen.wait()
-            asked = ex.reply.events()[0]
-            stray = {"jsonrpc": "2.0", "id": "mcpmw-nobody-asked", "result": {}}
-            batch = [stray, {"jsonrpc": "2.0", "id": asked["id"], "result": NAME}, request("ping", id=9)]
-            reply = await post(app, batch)  # no version header: 2025-03-26, where batches exist
-            assert reply.status == 200
-            assert reply.json() == [{"jsonrpc": "2.0", "id": 9, "result": {}}]
-    final = ex.reply.events()[-1]
-    assert orjson.loads(final["result"]["content"][0]["text"]) == {"greeting": "Hello, Ann!", "action": "accept"}
+
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        stray = {"jsonrpc": "2.0", "id": "mcpmw-nobody-asked", "result": {}}
+        batch = [stray, {"jsonrpc": "2.0", "id": asked["id"], "result": NAME}, request("ping", id=9)]
+        reply = await post(app, batch)  # no version header: 2025-03-26, where batches exist
+        assert reply.status == 200
+        assert reply.json() == [{"jsonrpc": "2.0", "id": 9, "result": {}}]
+
+    assert greeting(await elicit(answer)) == {"greeting": "Hello, Ann!", "action": "accept"}
 
 
 async def test_handshake_elicitation_without_mode_before_2025_11_25() -> None:
-    app = build_app()
-    ex = Exchange(app, legacy_call("ctx_elicit"), {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18"})
-    with anyio.fail_after(GUARD):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(ex.run)
-            while not ex.reply.chunks:
-                await ex.chunk_seen.wait()
-            asked = ex.reply.events()[0]
-            assert "mode" not in asked["params"]
-            await post(app, {"jsonrpc": "2.0", "id": asked["id"], "error": {"code": -1, "message": "declined"}})
-    result = ex.reply.events()[-1]["result"]
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        assert "mode" not in asked["params"]
+        await post(app, {"jsonrpc": "2.0", "id": asked["id"], "error": {"code": -1, "message": "declined"}})
+
+    result = (await elicit(answer, "2025-06-18"))[-1]["result"]
     assert result["isError"] is True  # the route did not handle ClientRequestError
     assert "ClientRequestError" in result["content"][0]["text"]
 
