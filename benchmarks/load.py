@@ -655,16 +655,24 @@ def report(
         f"Total run {elapsed:.0f} s; {other_load}."
     )
     out.append("")
-    out.append("| request | app | conc. | req/s | p50 | p99 | errors | throughput vs direct (bare) | runs req/s |")
-    out.append("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    # Two baselines: the bare app (what the middleware costs in all), and the direct call in the
+    # same process as the MCP calls (what an MCP call costs against a GET, as for time to first token).
+    out.append(
+        "| request | app | conc. | req/s | p50 | p99 | errors | throughput vs direct (bare) "
+        "| vs direct (app) | runs req/s |"
+    )
+    out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for level in args.levels:
-        base = next((r for r in rows if r.concurrency == level and r.server == "bare"), None)
-        for r in (r for r in rows if r.concurrency == level):
-            ratio = f"{r.rps / base.rps:.2f}x" if base else "-"
+        level_rows = [r for r in rows if r.concurrency == level]
+        bare = next((r for r in level_rows if r.server == "bare"), None)
+        same = next((r for r in level_rows if r.server == "app" and r.scenario.startswith("direct")), None)
+        for r in level_rows:
+            ratio = f"{r.rps / bare.rps:.2f}x" if bare else "-"
+            ratio_app = f"{r.rps / same.rps:.2f}x" if same and r.server == "app" else "-"
             runs = ", ".join(f"{x:,}" for x in r.rps_runs)
             out.append(
                 f"| {r.scenario} | {r.server} | {level} | {r.rps:,.0f} | {r.p50_ms:.2f} ms | "
-                f"{r.p99_ms:.2f} ms | {r.errors} | {ratio} | {runs} |"
+                f"{r.p99_ms:.2f} ms | {r.errors} | {ratio} | {ratio_app} | {runs} |"
             )
     out.append("")
     out.append(
