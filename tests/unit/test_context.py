@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 import orjson
 import pytest
+from fastapi import Depends, FastAPI
 
-from mcp_middleware import NotInMCPCall
+from mcp_middleware import MCPContext, MCPMiddleware, NotInMCPCall, mcp_context
 from tests.apps import build_app, mcp_of
 from tests.support import BASE_HEADERS, Exchange, meta, modern_headers, post, request
 
@@ -150,6 +151,35 @@ async def test_mrtr_round_trip() -> None:
     second = (await post(app, body, headers)).result()
     assert second["resultType"] == "complete"
     assert orjson.loads(second["content"][0]["text"])["greeting"] == "Hello, Ann!"
+
+
+async def test_mrtr_asked_from_inside_a_task_group() -> None:
+    """The route's task group wraps the ask's interruption in an exception group: still a round."""
+    app = FastAPI()
+
+    @app.post("/grouped", operation_id="grouped")
+    async def grouped(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        names: list[str] = []
+
+        async def ask() -> None:
+            answer = await ctx.elicit(
+                "Name?", {"type": "object", "properties": {"name": {"type": "string"}}}, key="who"
+            )
+            names.append(answer["content"]["name"])
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ask)
+        return {"names": names}
+
+    app.add_middleware(MCPMiddleware)
+    body, headers = modern_call("grouped", id=1)
+    first = (await post(app, body, headers)).result()
+    assert first["resultType"] == "input_required"
+    assert first["inputRequests"]["who"]["method"] == "elicitation/create"
+    body, headers = modern_call("grouped", id=2, inputResponses={"who": NAME})
+    second = (await post(app, body, headers)).result()
+    assert second["resultType"] == "complete"
+    assert orjson.loads(second["content"][0]["text"]) == {"names": ["Ann"]}
 
 
 async def test_mrtr_wrong_key_asks_again_and_extra_keys_are_ignored() -> None:
