@@ -13,6 +13,8 @@ from typing import Any
 
 # What the package does with the wire types, run in both modes; the outputs must be equal.
 _EXERCISE = """
+import gc
+import hashlib
 import json
 import pydantic
 import mcp_types
@@ -44,6 +46,16 @@ class Later(pydantic.BaseModel):
 
 
 out["later_built"] = Later.__pydantic_complete__
+# Last: every wire type built (deferred ones on first use, here), with its JSON schema's digest.
+models = {c for c in gc.get_objects() if isinstance(c, type) and issubclass(c, pydantic.BaseModel)}
+out["all_models"] = {
+    f"{m.__module__}.{m.__qualname__}": hashlib.sha1(
+        json.dumps(m.model_json_schema(by_alias=True), sort_keys=True).encode()
+    ).hexdigest()
+    for m in models
+    if m.__module__.startswith("mcp_types")
+}
+out["all_built"] = all(m.__pydantic_complete__ for m in models if m.__module__.startswith("mcp_types"))
 print(json.dumps(out))
 """
 
@@ -63,7 +75,9 @@ def test_the_package_loads_the_wire_types_deferred_and_they_work_as_built_ones()
     assert eager.pop("deferred_at_start") is False
     assert deferred.pop("unused_built") is False  # never used: never built
     assert eager.pop("unused_built") is True
-    assert deferred == eager  # same validation, same errors, same dumps, same JSON schema
+    assert deferred == eager  # same validation, errors, dumps and JSON schemas, of every wire type
+    assert len(deferred["all_models"]) > 400
+    assert deferred["all_built"] is True
     assert deferred["default_after"] is False  # pydantic's default is back
     assert deferred["later_built"] is True  # models defined afterwards are built as usual
     assert deferred["error 2025-11-25"]  # the bad call was refused in both eras
