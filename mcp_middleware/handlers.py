@@ -103,8 +103,7 @@ class Server:
 
     # -- identity and catalog: built once, from the app that serves the first MCP request ----------
     def prepare(self, scope: Scope) -> None:
-        if self.prepared:
-            return
+        """Build the catalog and identity; the endpoint calls it while ``prepared`` is False."""
         app = self._app_ref = scope.get("app")
         self._seen_routes = self._routes_version()
         self.catalog = self._build_catalog()

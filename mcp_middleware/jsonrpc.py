@@ -32,7 +32,6 @@ __all__ = [
     "dumps",
     "encode_error",
     "encode_notification",
-    "encode_result",
     "error_status",
     "id_of",
     "parse_message",
@@ -179,10 +178,6 @@ def result_message(request_id: RequestId, method: str, version: str, result: Map
         "id": request_id,
         "result": serialize_server_result(method, version, result, surface=surface),
     }
-
-
-def encode_result(request_id: RequestId, method: str, version: str, result: Mapping[str, Any]) -> bytes:
-    return orjson.dumps(result_message(request_id, method, version, result))
 
 
 def error_message(error: ProtocolError) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from .config import Settings
 from .jsonrpc import ProtocolError, encode_error
-from .transport._http import check_request, decoded, header_map, plain
+from .transport._http import HeaderMap, Verdicts, check_request, decoded, header_map, plain
 
 __all__ = [
     "WELL_KNOWN",
@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 WELL_KNOWN: Final = "/.well-known/oauth-protected-resource"
 
 Guard = Callable[[Request], bool | Awaitable[bool]]
-Endpoint = Callable[[Scope, Receive, Send], Awaitable[None]]
+Endpoint = Callable[[Scope, Receive, Send, HeaderMap], Awaitable[None]]
 
 # RFC 6750 §3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), i.e. printable ASCII except " and \.
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
@@ -234,6 +234,7 @@ class Security:
         "_oauth",
         "_resource_path",
         "_settings",
+        "_verdicts",
         "metadata_paths",
         "paths",
     )
@@ -245,10 +246,12 @@ class Security:
         auth: Guard | None,
         oauth: OAuthResource | None,
         cors: frozenset[str] | None,
+        verdicts: Verdicts | None = None,
     ) -> None:
         if auth is not None and not callable(auth):
             raise TypeError("auth must be a callable taking a starlette Request")
         self._settings = settings
+        self._verdicts = verdicts  # the endpoint's remembered transport checks, shared
         self._guard = auth
         self._oauth = oauth
         base = settings.path.rstrip("/") or "/"
@@ -430,11 +433,11 @@ class Security:
         if (
             method == "POST"
             and (self._guard is not None or self._oauth is not None)
-            and check_request(scope, raw, self._settings) is None
+            and check_request(scope, raw, self._settings, self._verdicts) is None
             and await self._refuse(scope, send, headers)
         ):
             return
-        await endpoint(scope, receive, send)
+        await endpoint(scope, receive, send, raw)
 
 
 def _path_of(url: str) -> str:

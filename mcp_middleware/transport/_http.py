@@ -36,16 +36,20 @@ from ..toolcall import Outbox
 
 __all__ = [
     "ClientGone",
+    "HeaderMap",
     "NullOutbox",
     "Responder",
+    "Verdicts",
     "caller_key",
     "check_request",
+    "decoded",
     "encode_reply",
     "header_map",
     "new_call",
     "plain",
     "read_body",
     "serve_request",
+    "text_of",
 ]
 
 logger = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from ..handlers import Server
 from ..jsonrpc import ProtocolError, encode_error, parse_payload
 from . import handshake, modern
-from ._http import ClientGone, check_request, header_map, plain, read_body
+from ._http import ClientGone, HeaderMap, check_request, header_map, plain, read_body
 
 __all__ = ["is_modern", "serve"]
 
@@ -48,12 +48,14 @@ def _refusal(status: int, message: str) -> bytes:
     return encode_error(ProtocolError(-32600, message))
 
 
-async def serve(server: Server, scope: Scope, receive: Receive, send: Send) -> None:
+async def serve(server: Server, scope: Scope, receive: Receive, send: Send, headers: HeaderMap | None = None) -> None:
+    """``headers``: the request's header map, when the security layer in front already made it."""
     if scope["method"] != "POST":
         # No standalone GET stream and no sessions to DELETE (transports.mdx §Listening, §Sessions).
         await plain(send, 405, _refusal(405, "Method Not Allowed: the MCP endpoint takes POST"), _ALLOW)
         return
-    headers = header_map(scope)
+    if headers is None:
+        headers = header_map(scope)
     refused = check_request(scope, headers, server.settings, server.verdicts)
     if refused is not None:
         await plain(send, refused[0], _refusal(*refused))
