@@ -258,7 +258,7 @@ class Catalog:
 
     tools: tuple[ToolSpec, ...] = ()
     declared: tuple[Declared, ...] = ()
-    _by_name: dict[str, ToolSpec] = field(init=False, repr=False, compare=False)
+    by_name: Mapping[str, ToolSpec] = field(init=False, repr=False, compare=False)  # as get(), minus a call
     # whether any tool maps arguments to ``Mcp-Param-*`` headers (else that check is skipped)
     param_headers: bool = field(init=False, repr=False, compare=False, default=False)
 
@@ -270,11 +270,11 @@ class Catalog:
                 raise ValueError(f"duplicate tool name {spec.name!r}")
             by_name[spec.name] = spec
         object.__setattr__(self, "tools", tools)
-        object.__setattr__(self, "_by_name", by_name)
+        object.__setattr__(self, "by_name", by_name)
         object.__setattr__(self, "param_headers", any(spec.param_headers for spec in tools))
 
     def get(self, name: str) -> ToolSpec | None:
-        return self._by_name.get(name)
+        return self.by_name.get(name)
 
     def tool_dicts(self) -> list[dict[str, Any]]:
         """The MCP ``Tool`` objects for ``tools/list`` (shared dicts: do not mutate)."""

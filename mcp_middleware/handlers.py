@@ -83,6 +83,8 @@ class Server:
         self.reply_cache: dict[tuple[str, str, str], bytes] = {}
         self.listeners = Listeners()
         self.info: dict[str, str] = {}
+        # What a transport derives from the identity once rather than per request (cleared by prepare)
+        self.memo: dict[object, Any] = {}
         self._instructions: str | None = settings.instructions
         self.registry = CallRegistry()
         self.validator = RequestValidator()  # the SDK's check, remembered per envelope
@@ -105,6 +107,7 @@ class Server:
     def prepare(self, scope: Scope) -> None:
         """Build the catalog and identity; the endpoint calls it while ``prepared`` is False."""
         app = self._app_ref = scope.get("app")
+        self.memo.clear()
         self._seen_routes = self._routes_version()
         self.catalog = self._build_catalog()
         self.features = Features.from_catalog(self.catalog)
@@ -309,12 +312,14 @@ def _live_context(
 
 
 async def _call_tool(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any] | None:
-    spec = server.catalog.get(params["name"])
+    spec = server.catalog.by_name.get(params["name"])
     if spec is None:
         raise ProtocolError(codes.INVALID_PARAMS, f"Unknown tool: {params['name']}")
     target = f"tool:{spec.name}"
     inv = invocation(server, call, params, target)
     result = await run_tool(spec, params.get("arguments") or {}, inv, server.limits, server.registry)
+    if result is None or "requestState" not in result:
+        return result  # the usual case: nothing to seal
     return server.seal_interim(result, target)
 
 

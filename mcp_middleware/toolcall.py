@@ -70,7 +70,8 @@ class CallRegistry:
     _ticker: _Ticker | None = None
 
     def ticker(self, loop: asyncio.AbstractEventLoop, period: float) -> _Ticker:
-        """The ticker of this registry's calls on ``loop`` (a new one if the loop changed)."""
+        """The ticker of this registry's calls on ``loop``: the one it has, or a new one if it has
+        none or the loop changed (callers on the hot path test ``_ticker`` first, inline)."""
         ticker = self._ticker
         if ticker is None or ticker.loop is not loop:
             ticker = self._ticker = _Ticker(loop, period)
@@ -207,7 +208,9 @@ class _ToolRun(SubExchange):
     _waiters: list[asyncio.Future[None]] | None = None
 
     def set(self) -> None:
-        super().set()
+        self.is_set = True  # Disconnect.set, inlined: this runs once per call
+        if self._event is not None:
+            self._event.set()
         for future in self._waiters or ():
             if not future.done():
                 future.set_result(None)
@@ -285,7 +288,9 @@ async def run_tool(
     loop = None if PORTABLE_WATCHER else _loops.get()
     try:
         if loop is not None:
-            ticker = registry.ticker(loop, min(limits.keepalive_interval, WATCH_AFTER))
+            ticker = registry._ticker
+            if ticker is None or ticker.loop is not loop:
+                ticker = registry.ticker(loop, min(limits.keepalive_interval, WATCH_AFTER))
             run.loop = loop
             ticker.add(run)
             try:
@@ -353,8 +358,9 @@ class _LoopCache:
         thread = threading.get_ident()
         if entry is not None:
             loop, owner, own = entry
-            # asyncio's own loops record the thread they run in (uvloop's do not)
-            if owner == thread and loop.is_running() and (not own or loop._thread_id == thread):  # type: ignore[attr-defined]
+            # asyncio's own loops record the thread they run in, and only while running (uvloop's
+            # do not): for them, that one attribute says the loop runs here, without a call
+            if owner == thread and (loop._thread_id == thread if own else loop.is_running()):  # type: ignore[attr-defined]
                 return loop
         try:
             loop = asyncio.get_running_loop()
@@ -449,8 +455,9 @@ async def _guarded_fast(run: _ToolRun, limit: float | None) -> dict[str, Any] | 
         return None
     base = task.cancelling()
     run._task = task
+    inv = run.inv
     try:
-        await run.run_route()
+        await run.exchange(inv.app, inv.parent, run.sub, {CONTEXT_KEY: inv.context})  # run_route, inlined
         return None
     except asyncio.CancelledError:
         run._task = None

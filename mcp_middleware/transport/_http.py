@@ -22,6 +22,7 @@ from ..config import LOCAL_HOSTS, Settings
 from ..context import ClientRequestError
 from ..handlers import Call, Era, Server
 from ..jsonrpc import (
+    Built,
     ProtocolError,
     Request,
     dumps,
@@ -36,6 +37,7 @@ from ..toolcall import Outbox
 
 __all__ = [
     "ClientGone",
+    "Decorate",
     "HeaderMap",
     "NullOutbox",
     "Responder",
@@ -391,11 +393,13 @@ def new_call(
     """The handlers' view of one request (either era)."""
     present = headers.keys() & server.forward_names  # one C-level pass; usually nothing, or one
     forwarded = tuple([(name, headers[name]) for name in sorted(present)]) if present else ()
-    return Call(request, era, version, scope, receive, outbox, forwarded, caller_key(headers))
+    caller = str(hash(headers.get(b"authorization", b"")))  # caller_key, inlined
+    return Call(request, era, version, scope, receive, outbox, forwarded, caller)
 
 
 def caller_key(headers: Mapping[bytes, bytes]) -> str:
-    """Who is calling, as far as a stateless endpoint can tell (for notifications/cancelled)."""
+    """Who is calling, as far as a stateless endpoint can tell (for notifications/cancelled).
+    :func:`new_call` computes the same inline."""
     return str(hash(headers.get(b"authorization", b"")))
 
 
@@ -451,6 +455,8 @@ def encode_reply(call: Call, result: dict[str, Any], decorate: Decorate) -> byte
     nesting too deep for orjson) is a tool error for tools/call and an internal error otherwise."""
     req = call.request
     try:
+        if type(result) is Built:  # what result_message does for these, without the call
+            return dumps({"jsonrpc": "2.0", "id": req.id, "result": result})
         return dumps(result_message(req.id, req.method, call.version, result))
     except (ValidationError, ValueError, TypeError):
         logger.exception("result of %s does not fit the %s schema", req.method, call.version)

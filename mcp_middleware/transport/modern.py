@@ -28,7 +28,7 @@ from starlette.types import Receive, Scope, Send
 from ..handlers import Server
 from ..jsonrpc import ClientReply, Notification, ProtocolError, Request, id_of, parse_message
 from ..param_headers import check_param_headers, decode_header
-from ._http import Responder, new_call, serve_request, text_of
+from ._http import Decorate, Responder, new_call, serve_request
 
 __all__ = ["serve"]
 
@@ -36,6 +36,7 @@ _NAME_PARAM = {"tools/call": "name", "prompts/get": "name", "resources/read": "u
 _ROUTING = frozenset({b"mcp-protocol-version", b"mcp-method", b"mcp-name"})
 _LOG_LEVELS = frozenset({"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"})
 LIST_TTL_MS = 60_000
+_MEMO_KEYS = {False: "modern.decorate.public", True: "modern.decorate.private"}
 
 
 def _mismatch(what: str) -> ProtocolError:
@@ -45,18 +46,7 @@ def _mismatch(what: str) -> ProtocolError:
 def _checked(server: Server, headers: Mapping[bytes, bytes], req: Request) -> str:
     """The request's protocol version, after the ladder (envelope, headers, version, Mcp-Param-*)."""
     params = req.params or {}
-    meta = _check_envelope(params)
-    _check_headers(headers, req.method, params, meta)
-    # A version that is not a string never gets here: it cannot match the header (-32020).
-    version: str = meta[PROTOCOL_VERSION_META_KEY]
-    if version not in MODERN_PROTOCOL_VERSIONS:
-        _unsupported(version)
-    if req.method == "tools/call" and server.catalog.param_headers:
-        _check_param_headers(server, params, headers)
-    return version
-
-
-def _check_envelope(params: dict[str, Any]) -> dict[str, Any]:
+    # the envelope
     meta = params.get("_meta")
     if type(meta) is not dict or PROTOCOL_VERSION_META_KEY not in meta or CLIENT_CAPABILITIES_META_KEY not in meta:
         _envelope_missing(meta)
@@ -65,7 +55,14 @@ def _check_envelope(params: dict[str, Any]) -> dict[str, Any]:
     level = meta.get(LOG_LEVEL_META_KEY)
     if level is not None and level not in _LOG_LEVELS:
         raise ProtocolError(codes.INVALID_PARAMS, f"Invalid params: unknown log level {level!r}")
-    return meta
+    _check_headers(headers, req.method, params, meta)
+    # A version that is not a string never gets here: it cannot match the header (-32020).
+    version: str = meta[PROTOCOL_VERSION_META_KEY]
+    if version not in MODERN_PROTOCOL_VERSIONS:
+        _unsupported(version)
+    if req.method == "tools/call" and server.catalog.param_headers:
+        _check_param_headers(server, params, headers)
+    return version
 
 
 def _envelope_missing(meta: Any) -> NoReturn:
@@ -93,7 +90,8 @@ def _check_headers(headers: Mapping[bytes, bytes], method: str, params: dict[str
     field = _NAME_PARAM.get(method)
     if field is None:
         return
-    name = text_of(headers, b"mcp-name")
+    raw = headers.get(b"mcp-name")
+    name = None if raw is None else raw.decode("latin-1")
     expected = params.get(field)
     plain = name is not None and name == expected and not name.startswith("=?")  # the usual case
     if not plain and decode_header(name) != expected:
@@ -116,15 +114,16 @@ def _unsupported(requested: str) -> NoReturn:
     )
 
 
-def _decorator(server: Server, private: bool) -> Any:
-    identity = {SERVER_INFO_META_KEY: server.info}  # one result per request: shared with it
+def _decorator(server: Server, private: bool) -> Decorate:
+    """What every result gets; made once per server and cache scope (``Server.memo``)."""
+    identity = {SERVER_INFO_META_KEY: server.info}
     cache_scope = "private" if private else "public"
 
     def decorate(method: str, result: dict[str, Any]) -> dict[str, Any]:
         if "resultType" not in result:
             result["resultType"] = "complete"
         meta = result.get("_meta")
-        result["_meta"] = {**meta, **identity} if meta else identity
+        result["_meta"] = {**meta, **identity} if meta else {**identity}  # each result its own
         if method in CACHEABLE_METHODS and result["resultType"] == "complete":
             result.setdefault("ttlMs", LIST_TTL_MS)
             result.setdefault("cacheScope", cache_scope)
@@ -156,4 +155,7 @@ async def serve(
     # The tool list does not depend on the caller today, so it is "public"; results of a call
     # that carried credentials are marked private (caching.mdx: private when auth may matter).
     private = b"authorization" in headers
-    await serve_request(server, call, responder, _decorator(server, private), "private" if private else "public")
+    decorate = server.memo.get(_MEMO_KEYS[private])
+    if decorate is None:
+        decorate = server.memo[_MEMO_KEYS[private]] = _decorator(server, private)
+    await serve_request(server, call, responder, decorate, "private" if private else "public")
