@@ -199,7 +199,12 @@ class ToolSpec:
         """The sub-request for a call. Raises :class:`ArgumentError` for unusable arguments."""
         plan = self._plan if self._plan is not None else _plan_for_template(self.path)
         parts = plan.path
-        path = parts[0] if len(parts) == 1 else _render_path(parts, arguments)
+        if len(parts) == 1:
+            path = parts[0]
+        elif len(parts) == 3 and type(only := arguments.get(parts[1])) is int:
+            path = f"{parts[0]}{only}{parts[2]}"  # one integer parameter (/items/{id}): as _render_path
+        else:
+            path = _render_path(parts, arguments)
         query: list[str] = []  # encoded ``key=value`` pairs
         headers: list[tuple[bytes, bytes]] = []
         cookies: list[str] = []
@@ -213,7 +218,8 @@ class ToolSpec:
                 if type(value) is int:  # digits need no encoding
                     query.append(f"{arg.query_key}{value}")
                 elif type(value) is str:
-                    query.append(arg.query_key + _form_encode(value))
+                    plain = value.isascii() and value.isalnum()  # as _form_encode, without the call
+                    query.append(arg.query_key + (value if plain else _form_encode(value)))
                 else:
                     query.extend(arg.query_key + _form_encode(text) for text in _items(arg.name, value))
             elif where == _HEADER:

@@ -195,7 +195,11 @@ class ResponseCollector:
 
     def head(self, head: SubResponseHead) -> None:
         self.status = head.status
-        raw = head.header(b"content-type") or b""
+        raw = b""
+        for key, value in head.headers:  # SubResponseHead.header(b"content-type"), inlined
+            if key == b"content-type" or key.lower() == b"content-type":
+                raw = bytes(value)
+                break
         known = _MEDIA.get(raw)
         if known is None:
             known = _media(raw)

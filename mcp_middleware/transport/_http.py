@@ -334,7 +334,9 @@ class Responder:
             # The usual case, a JSON reply with nothing written before: no lock needed, as nothing
             # else writes once ``closed`` is set (and setting it does not wait).
             self.started = self.closed = True
-            await plain(self._send, status, payload, self.headers)
+            head = [*self.headers, _JSON, (b"content-length", str(len(payload)).encode())]  # as plain()
+            await self._send({"type": "http.response.start", "status": status, "headers": head})
+            await self._send({"type": "http.response.body", "body": payload})
             return
         async with self._locked():
             if self.closed:
