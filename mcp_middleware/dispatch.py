@@ -12,13 +12,14 @@ caller says the real client went away; and the body is never buffered here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 import anyio
 from starlette.types import ASGIApp, Message, Scope
 
-__all__ = ["AppMisbehaved", "Disconnect", "SubExchange", "SubRequest", "SubResponseHead"]
+__all__ = ["AppMisbehaved", "Disconnect", "SubExchange", "SubRequest"]
 
 
 class SubRequest(NamedTuple):
@@ -33,18 +34,6 @@ class SubRequest(NamedTuple):
     query_string: bytes = b""
     headers: tuple[tuple[bytes, bytes], ...] = ()
     body: bytes = b""
-
-
-class SubResponseHead(NamedTuple):
-    status: int
-    headers: tuple[tuple[bytes, bytes], ...]
-
-    def header(self, name: bytes) -> bytes | None:
-        """The first value of header ``name`` (lower-case), whatever the case the app sent."""
-        for key, value in self.headers:
-            if key == name or key.lower() == name:  # servers and frameworks send lower-case names
-                return bytes(value)
-        return None
 
 
 class AppMisbehaved(Exception):
@@ -117,7 +106,9 @@ class SubExchange(Disconnect):
     _started = False
     _complete = False
 
-    def on_head(self, head: SubResponseHead) -> None:
+    def on_head(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> None:
+        """The response head; ``headers`` as the app sent them (its own list: read it, don't keep
+        it), names in whatever case the app used."""
         raise NotImplementedError
 
     async def on_body(self, chunk: bytes, more: bool) -> None:
@@ -150,7 +141,7 @@ class SubExchange(Disconnect):
             if self._started:
                 raise AppMisbehaved("http.response.start sent twice")
             self._started = True
-            self.on_head(SubResponseHead(int(message["status"]), tuple(message.get("headers") or ())))
+            self.on_head(int(message["status"]), message.get("headers") or ())
         elif kind == "http.response.body":
             if not self._started:
                 raise AppMisbehaved("http.response.body sent before http.response.start")

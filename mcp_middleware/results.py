@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import base64
 import codecs
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
 import orjson
 
 from .content import MCP_CONTENT_TYPE
-from .dispatch import SubResponseHead
 from .jsonrpc import Built
 
 __all__ = ["ResponseCollector", "ResultTooLarge", "credential_values", "error_result", "text_result"]
@@ -193,11 +193,12 @@ class ResponseCollector:
         """True when chunks are text that can be shown as they arrive."""
         return self._kind in ("text", "events")
 
-    def head(self, head: SubResponseHead) -> None:
-        self.status = head.status
+    def head(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> None:
+        """The response's status and headers (names in any case; only content-type is read)."""
+        self.status = status
         raw = b""
-        for key, value in head.headers:  # SubResponseHead.header(b"content-type"), inlined
-            if key == b"content-type" or key.lower() == b"content-type":
+        for key, value in headers:
+            if key == b"content-type" or key.lower() == b"content-type":  # servers send lower case
                 raw = bytes(value)
                 break
         known = _MEDIA.get(raw)

@@ -9,7 +9,6 @@ import pytest
 from mcp_types.methods import SERVER_RESULTS, serialize_server_result
 from pydantic import ValidationError
 
-from mcp_middleware.dispatch import SubResponseHead
 from mcp_middleware.jsonrpc import (
     COMPLETE_RESULTS,
     INPUT_REQUIRED_RESULTS,
@@ -28,7 +27,7 @@ VERSIONS = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"
 
 def collected(mime: bytes, body: bytes, status: int = 200, structured: bool = True) -> dict[str, Any]:
     collector = ResponseCollector(path="/x", structured=structured, max_text=50, max_binary=10_000)
-    collector.head(SubResponseHead(status, ((b"content-type", mime),)))
+    collector.head(status, ((b"content-type", mime),))
     collector.feed(body, False)
     return collector.result()
 
@@ -122,7 +121,7 @@ def test_streamed_text_is_decoded_across_chunk_boundaries(
     mime: bytes, chunks: list[bytes], pieces: list[str], text: str
 ) -> None:
     collector = ResponseCollector(path="/x", structured=False, max_text=1000, max_binary=1000)
-    collector.head(SubResponseHead(200, ((b"content-type", mime),)))
+    collector.head(200, ((b"content-type", mime),))
     seen: list[str] = []
     for number, chunk in enumerate(chunks):
         seen += collector.feed(chunk, number < len(chunks) - 1)

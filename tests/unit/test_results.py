@@ -6,7 +6,6 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from mcp_middleware.dispatch import SubResponseHead
 from mcp_middleware.results import ResponseCollector
 
 
@@ -14,7 +13,7 @@ def collect(
     mime: bytes, body: bytes, status: int = 200, *, max_text: int = 1000, forwarded: Any = ()
 ) -> dict[str, Any]:
     collector = ResponseCollector(path="/x", structured=True, max_text=max_text, max_binary=1000, forwarded=forwarded)
-    collector.head(SubResponseHead(status, ((b"content-type", mime),)))
+    collector.head(status, ((b"content-type", mime),))
     collector.feed(body, False)
     return collector.result()
 
@@ -66,3 +65,11 @@ def test_broken_mcp_content_is_a_tool_error() -> None:
     assert collect(mime, too_long, max_text=20)["isError"] is True  # cut short, it is no longer JSON
     fine = collect(mime, b'{"content": [], "structuredContent": {"a": 1}}', status=500)
     assert fine == {"content": [], "structuredContent": {"a": 1}, "isError": True}  # a 5xx is an error
+
+
+def test_the_content_type_is_found_whatever_the_case_of_its_name_and_wherever_it_is() -> None:
+    collector = ResponseCollector(path="/x", structured=True, max_text=1000, max_binary=1000)
+    collector.head(200, [(b"content-length", b"7"), (b"Content-Type", b"application/json"), (b"x-a", b"1")])
+    collector.feed(b'{"a":1}', False)
+    assert collector.kind == "json"
+    assert collector.result()["structuredContent"] == {"a": 1}
