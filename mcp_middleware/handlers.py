@@ -146,11 +146,6 @@ class Server:
         except StateError as exc:
             raise ProtocolError(codes.INVALID_PARAMS, f"Invalid params: {exc}") from None
 
-    def seal_interim(self, result: dict[str, Any] | None, target: str) -> dict[str, Any] | None:
-        if result is not None and isinstance(result.get("requestState"), str):
-            result["requestState"] = self.sealer.seal(result["requestState"], target)
-        return result
-
     async def list_changed(self, kind: str) -> None:
         """A route said its list changed: rebuild what is served, then tell listening clients."""
         if self.prepared:
@@ -197,8 +192,11 @@ class Server:
         }
 
     # -- dispatch ----------------------------------------------------------------------------------
-    async def handle(self, call: Call) -> dict[str, Any] | None:
-        """The result for ``call.request`` (None: cancelled, answer nothing), or ProtocolError."""
+    def handle(self, call: Call) -> Awaitable[dict[str, Any] | None]:
+        """The result for ``call.request`` (None: cancelled, answer nothing), or ProtocolError.
+
+        Checks at once (raising ProtocolError) and returns the handler's coroutine for the caller
+        to await: no coroutine of its own on every request's path."""
         req = call.request
         handler = _HANDLERS.get(req.method)
         if handler is None or (req.method, call.version) not in CLIENT_REQUESTS:
@@ -213,7 +211,7 @@ class Server:
             self.validator.check(req.method, call.version, req.params)
         except ValidationError as exc:
             raise ProtocolError(codes.INVALID_PARAMS, _validation_message(exc)) from None
-        return await handler(self, call, params)
+        return handler(self, call, params)
 
     def cancel(self, caller: str, request_id: Any) -> None:
         self.registry.cancel(caller, request_id)
@@ -292,7 +290,8 @@ def _live_context(
     channel: HandshakeChannel | ModernChannel
     if call.era == "modern":
         caps = meta.get(CLIENT_CAPABILITIES_META_KEY) or {}
-        channel = ModernChannel(call.outbox, caps, params.get("inputResponses"), server)
+        seal = partial(server.sealer.seal, target=target)
+        channel = ModernChannel(call.outbox, caps, params.get("inputResponses"), server, seal)
         level, info, state_value = meta.get(LOG_LEVEL_META_KEY), meta.get(CLIENT_INFO_META_KEY), unsealed
     else:
         channel = HandshakeChannel(call.outbox, server.pending, call.version, server, server.ask_timeout)
@@ -311,16 +310,13 @@ def _live_context(
     return context, channel
 
 
-async def _call_tool(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any] | None:
+def _call_tool(server: Server, call: Call, params: dict[str, Any]) -> Awaitable[dict[str, Any] | None]:
+    """Checks at once; returns the run for the caller to await (no coroutine of its own)."""
     spec = server.catalog.by_name.get(params["name"])
     if spec is None:
         raise ProtocolError(codes.INVALID_PARAMS, f"Unknown tool: {params['name']}")
-    target = f"tool:{spec.name}"
-    inv = invocation(server, call, params, target)
-    result = await run_tool(spec, params.get("arguments") or {}, inv, server.limits, server.registry)
-    if result is None or "requestState" not in result:
-        return result  # the usual case: nothing to seal
-    return server.seal_interim(result, target)
+    inv = invocation(server, call, params, f"tool:{spec.name}")
+    return run_tool(spec, params.get("arguments") or {}, inv, server.limits, server.registry)
 
 
 async def _listen(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any] | None:
@@ -404,7 +400,7 @@ async def _read_resource(server: Server, call: Call, params: dict[str, Any]) -> 
     finish = partial(resource_contents, uri, mime, modern)
     inv = invocation(server, call, params, target)
     result = await run_tool(spec, arguments, inv, server.limits, server.registry, finish, f"resource {uri}")
-    return _not_a_tool_error(server.seal_interim(result, target))
+    return _not_a_tool_error(result)
 
 
 async def _list_prompts(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -423,7 +419,7 @@ async def _get_prompt(server: Server, call: Call, params: dict[str, Any]) -> dic
     inv = invocation(server, call, params, target)
     arguments = params.get("arguments") or {}
     result = await run_tool(entry.spec, arguments, inv, server.limits, server.registry, finish, f"prompt {name!r}")
-    return _not_a_tool_error(server.seal_interim(result, target))
+    return _not_a_tool_error(result)
 
 
 def _not_a_tool_error(result: dict[str, Any] | None) -> dict[str, Any] | None:

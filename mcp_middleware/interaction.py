@@ -16,7 +16,7 @@ so the call runner knows even if something converted the exception into a 500 re
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -171,7 +171,7 @@ class HandshakeChannel(_Channel):
 
 
 class ModernChannel(_Channel):
-    __slots__ = ("_capabilities", "_responses", "error", "pending", "state")
+    __slots__ = ("_capabilities", "_responses", "_seal", "error", "pending", "state")
 
     def __init__(
         self,
@@ -179,12 +179,14 @@ class ModernChannel(_Channel):
         capabilities: Mapping[str, Any],
         responses: Mapping[str, Any] | None,
         notifier: Notifier,
+        seal: Callable[[str], str] | None = None,
     ) -> None:
         super().__init__(outbox, notifier)
         self._capabilities = capabilities
         self._responses = responses or {}
+        self._seal = seal  # what the route's state becomes on the wire (signed for its target)
         self.pending: dict[str, dict[str, Any]] | None = None
-        self.state: str | None = None
+        self.state: str | None = None  # as sent: sealed when a sealer was given
         self.error: ProtocolError | None = None
 
     async def ask(self, requests: Mapping[str, InputRequest], state: str | None) -> dict[str, Any]:
@@ -200,7 +202,7 @@ class ModernChannel(_Channel):
         if all(key in self._responses for key in requests):
             return {key: self._checked(key, request) for key, request in requests.items()}
         self.pending = {key: {"method": r.method, "params": r.params()} for key, r in requests.items()}
-        self.state = state
+        self.state = state if state is None or self._seal is None else self._seal(state)
         raise InputNeeded()
 
     def _checked(self, key: str, request: InputRequest) -> Any:

@@ -327,7 +327,7 @@ def _interim(channel: HandshakeChannel | ModernChannel | None) -> dict[str, Any]
         return None
     result: dict[str, Any] = {"resultType": "input_required", "inputRequests": channel.pending}
     if channel.state is not None:
-        result["requestState"] = channel.state  # sealed by the handler, which knows the target
+        result["requestState"] = channel.state  # already sealed for its target (see _live_context)
     return result
 
 

@@ -11,7 +11,7 @@ hints (server/utilities/caching.mdx).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any, NoReturn
 
 from mcp_types import (
@@ -132,9 +132,11 @@ def _decorator(server: Server, private: bool) -> Decorate:
     return decorate
 
 
-async def serve(
+def serve(
     server: Server, scope: Scope, receive: Receive, send: Send, headers: Mapping[bytes, bytes], payload: Any
-) -> None:
+) -> Awaitable[None]:
+    """Checks the request at once and returns what answers it, for the endpoint to await (one
+    coroutine fewer on every request's path)."""
     responder = Responder(send)
     try:
         if isinstance(payload, list):
@@ -143,14 +145,12 @@ async def serve(
         if isinstance(message, ClientReply):
             raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: clients do not send responses in 2026-07-28")
         if isinstance(message, Notification):
-            await responder.accepted()
-            return
+            return responder.accepted()
         version = _checked(server, headers, message)
     except ProtocolError as exc:
         if exc.id is None:
             exc.id = id_of(payload)
-        await responder.error(exc, "modern")
-        return
+        return responder.error(exc, "modern")
     call = new_call(server, scope, receive, headers, message, "modern", version, responder)
     # The tool list does not depend on the caller today, so it is "public"; results of a call
     # that carried credentials are marked private (caching.mdx: private when auth may matter).
@@ -158,4 +158,4 @@ async def serve(
     decorate = server.memo.get(_MEMO_KEYS[private])
     if decorate is None:
         decorate = server.memo[_MEMO_KEYS[private]] = _decorator(server, private)
-    await serve_request(server, call, responder, decorate, "private" if private else "public")
+    return serve_request(server, call, responder, decorate, "private" if private else "public")
