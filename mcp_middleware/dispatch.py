@@ -12,7 +12,7 @@ caller says the real client went away; and the body is never buffered here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
@@ -111,7 +111,9 @@ class SubExchange(Disconnect):
         it), names in whatever case the app used."""
         raise NotImplementedError
 
-    async def on_body(self, chunk: bytes, more: bool) -> None:
+    def on_body(self, chunk: bytes, more: bool) -> Awaitable[None] | None:
+        """A body message (the last one with ``more=False``). Returns what to await before the app
+        may go on, or None when there is nothing to wait for (no coroutine for that case)."""
         raise NotImplementedError
 
     async def exchange(self, app: ASGIApp, parent: Scope, sub: SubRequest, extensions: dict[str, Any] | None) -> None:
@@ -126,7 +128,9 @@ class SubExchange(Disconnect):
         if not self._complete:
             self._complete = True
             self.set()
-            await self.on_body(b"", False)
+            pending = self.on_body(b"", False)
+            if pending is not None:
+                await pending
 
     async def child_receive(self) -> Message:
         if not self._body_sent:
@@ -151,5 +155,7 @@ class SubExchange(Disconnect):
             if not more:
                 self._complete = True
                 self.set()
-            await self.on_body(bytes(message.get("body", b"")), more)
+            pending = self.on_body(bytes(message.get("body", b"")), more)
+            if pending is not None:
+                await pending
         # other message types (trailers, pathsend, zerocopy) are not enabled in the child scope

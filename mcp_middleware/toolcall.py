@@ -128,14 +128,20 @@ class _ToolRun(SubExchange):
         return self.exchange(inv.app, inv.parent, self.sub, {CONTEXT_KEY: inv.context})
 
     # -- the route's response (on_head is the collector's head, bound in __init__) ----------------
-    async def on_body(self, chunk: bytes, more: bool) -> None:
+    def on_body(self, chunk: bytes, more: bool) -> Awaitable[None] | None:
         if more:
             self.wake()
         collector = self.collector
-        for piece in collector.feed(chunk, more):
-            if (more or self.streaming) and collector.streamable:
-                self.streaming = True
-                await self._send(piece)
+        pieces = collector.feed(chunk, more)
+        if pieces and (more or self.streaming) and collector.streamable:
+            return self._progress(pieces)
+        return None  # the usual JSON body: nothing to send while the route runs
+
+    async def _progress(self, pieces: list[str]) -> None:
+        """Streamed text reaches the client as it comes (progress notifications, SSE)."""
+        self.streaming = True
+        for piece in pieces:
+            await self._send(piece)
 
     # -- the watcher: the client going away, keep-alives ----------------------------------------
     def wake(self) -> None:
