@@ -199,12 +199,7 @@ class ToolSpec:
         """The sub-request for a call. Raises :class:`ArgumentError` for unusable arguments."""
         plan = self._plan if self._plan is not None else _plan_for_template(self.path)
         parts = plan.path
-        if len(parts) == 1:
-            path = parts[0]
-        elif len(parts) == 3 and type(only := arguments.get(parts[1])) is int:
-            path = f"{parts[0]}{only}{parts[2]}"  # one integer parameter (/items/{id}): as _render_path
-        else:
-            path = _render_path(parts, arguments)
+        path = parts[0] if len(parts) == 1 else _render_path(parts, arguments)
         query: list[str] = []  # encoded ``key=value`` pairs
         headers: list[tuple[bytes, bytes]] = []
         cookies: list[str] = []
@@ -218,8 +213,7 @@ class ToolSpec:
                 if type(value) is int:  # digits need no encoding
                     query.append(f"{arg.query_key}{value}")
                 elif type(value) is str:
-                    plain = value.isascii() and value.isalnum()  # as _form_encode, without the call
-                    query.append(arg.query_key + (value if plain else _form_encode(value)))
+                    query.append(arg.query_key + _form_encode(value))
                 else:
                     query.extend(arg.query_key + _form_encode(text) for text in _items(arg.name, value))
             elif where == _HEADER:
@@ -264,7 +258,7 @@ class Catalog:
 
     tools: tuple[ToolSpec, ...] = ()
     declared: tuple[Declared, ...] = ()
-    by_name: Mapping[str, ToolSpec] = field(init=False, repr=False, compare=False)  # as get(), minus a call
+    _by_name: dict[str, ToolSpec] = field(init=False, repr=False, compare=False)
     # whether any tool maps arguments to ``Mcp-Param-*`` headers (else that check is skipped)
     param_headers: bool = field(init=False, repr=False, compare=False, default=False)
 
@@ -276,11 +270,11 @@ class Catalog:
                 raise ValueError(f"duplicate tool name {spec.name!r}")
             by_name[spec.name] = spec
         object.__setattr__(self, "tools", tools)
-        object.__setattr__(self, "by_name", by_name)
+        object.__setattr__(self, "_by_name", by_name)
         object.__setattr__(self, "param_headers", any(spec.param_headers for spec in tools))
 
     def get(self, name: str) -> ToolSpec | None:
-        return self.by_name.get(name)
+        return self._by_name.get(name)
 
     def tool_dicts(self) -> list[dict[str, Any]]:
         """The MCP ``Tool`` objects for ``tools/list`` (shared dicts: do not mutate)."""

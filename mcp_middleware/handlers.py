@@ -312,7 +312,7 @@ def _live_context(
 
 def _call_tool(server: Server, call: Call, params: dict[str, Any]) -> Awaitable[dict[str, Any] | None]:
     """Checks at once; returns the run for the caller to await (no coroutine of its own)."""
-    spec = server.catalog.by_name.get(params["name"])
+    spec = server.catalog.get(params["name"])
     if spec is None:
         raise ProtocolError(codes.INVALID_PARAMS, f"Unknown tool: {params['name']}")
     inv = invocation(server, call, params, f"tool:{spec.name}")

@@ -35,6 +35,7 @@ __all__ = [
     "error_status",
     "id_of",
     "parse_message",
+    "parse_payload",
 ]
 
 RequestId = str | int
@@ -89,6 +90,14 @@ def error_status(code: int, era: Literal["handshake", "modern"]) -> int:
     """The HTTP status that carries a JSON-RPC error with ``code`` (the one place this is decided)."""
     table = _MODERN_STATUS if era == "modern" else _HANDSHAKE_STATUS
     return table.get(code, 200)
+
+
+def parse_payload(body: bytes) -> Any:
+    """Decode JSON; invalid JSON or UTF-8 is a -32700 parse error."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(codes.PARSE_ERROR, f"Parse error: {exc}") from None
 
 
 # A request id is a string or an integer, exactly: decoded JSON has no other subclasses of these

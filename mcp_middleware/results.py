@@ -221,10 +221,6 @@ class ResponseCollector:
             return []
         if self._decoder is None and not more:  # the usual one-piece body: no incremental decoder
             text = chunk.decode(self._charset, errors="replace")
-            if self._events is None and self._size + len(text) <= self._max_text:
-                self._parts.append(text)  # what _store does when the text fits
-                self._size += len(text)
-                return [text] if text else []
         elif self._decoder is None and self._charset == "utf-8":
             try:
                 text = chunk.decode()  # a streamed token that ends on a character boundary
@@ -272,8 +268,7 @@ class ResponseCollector:
             return self._error()
         if not self._textual:
             return Built(content=[self._binary_block()])
-        parts = self._parts
-        text = parts[0] if len(parts) == 1 and not self._dropped else self.text()  # usually one piece
+        text = self.text()
         result = Built({"content": [{"type": "text", "text": text}]})
         if self._kind == "json" and self._structured and not self._dropped:
             try:

@@ -16,7 +16,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -70,8 +70,7 @@ class CallRegistry:
     _ticker: _Ticker | None = None
 
     def ticker(self, loop: asyncio.AbstractEventLoop, period: float) -> _Ticker:
-        """The ticker of this registry's calls on ``loop``: the one it has, or a new one if it has
-        none or the loop changed (callers on the hot path test ``_ticker`` first, inline)."""
+        """The ticker of this registry's calls on ``loop`` (a new one if the loop changed)."""
         ticker = self._ticker
         if ticker is None or ticker.loop is not loop:
             ticker = self._ticker = _Ticker(loop, period)
@@ -121,13 +120,15 @@ class _ToolRun(SubExchange):
         self.interval = interval  # keep-alive interval
         self.is_set = False  # the Disconnect signal
         self._event = None
-        self.on_head = collector.head  # type: ignore[method-assign]  # one call less per response
 
     def run_route(self) -> Coroutine[Any, Any, None]:
         inv = self.inv
         return self.exchange(inv.app, inv.parent, self.sub, {CONTEXT_KEY: inv.context})
 
-    # -- the route's response (on_head is the collector's head, bound in __init__) ----------------
+    # -- the route's response ---------------------------------------------------------------------
+    def on_head(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> None:
+        self.collector.head(status, headers)
+
     def on_body(self, chunk: bytes, more: bool) -> Awaitable[None] | None:
         if more:
             self.wake()
@@ -212,9 +213,7 @@ class _ToolRun(SubExchange):
     _waiters: list[asyncio.Future[None]] | None = None
 
     def set(self) -> None:
-        self.is_set = True  # Disconnect.set, inlined: this runs once per call
-        if self._event is not None:
-            self._event.set()
+        super().set()
         for future in self._waiters or ():
             if not future.done():
                 future.set_result(None)
@@ -292,18 +291,13 @@ async def run_tool(
     loop = None if PORTABLE_WATCHER else _loops.get()
     try:
         if loop is not None:
-            ticker = registry._ticker
-            if ticker is None or ticker.loop is not loop:
-                ticker = registry.ticker(loop, min(limits.keepalive_interval, WATCH_AFTER))
+            ticker = registry.ticker(loop, min(limits.keepalive_interval, WATCH_AFTER))
             run.loop = loop
-            ticker._fresh[run] = None  # ticker.add(run) and ticker.discard(run), inlined
-            if ticker._timer is None:
-                ticker.arm()
+            ticker.add(run)
             try:
                 outcome = await _guarded_fast(run, limits.timeout)
             finally:
-                ticker._fresh.pop(run, None)
-                ticker._due.pop(run, None)
+                ticker.discard(run)
                 run.loop = None
                 if run.task is not None:
                     await _reap(run.task)
@@ -399,10 +393,7 @@ class _Ticker:
     def add(self, run: _ToolRun) -> None:
         self._fresh[run] = None
         if self._timer is None:
-            self.arm()
-
-    def arm(self) -> None:
-        self._timer = self.loop.call_later(self.period, self._tick)
+            self._timer = self.loop.call_later(self.period, self._tick)
 
     def discard(self, run: _ToolRun) -> None:
         self._fresh.pop(run, None)
@@ -465,9 +456,8 @@ async def _guarded_fast(run: _ToolRun, limit: float | None) -> dict[str, Any] | 
         return None
     base = task.cancelling()
     run._task = task
-    inv = run.inv
     try:
-        await run.exchange(inv.app, inv.parent, run.sub, {CONTEXT_KEY: inv.context})  # run_route, inlined
+        await run.run_route()
         return None
     except asyncio.CancelledError:
         run._task = None

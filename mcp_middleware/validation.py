@@ -33,34 +33,7 @@ class RequestValidator:
         self._valid: set[Key] = set()
 
     def check(self, method: str, version: str, params: dict[str, Any] | None) -> None:
-        """The params' bytes without the free parts, with flags saying which were there and well
-        typed, are the key (inline: this runs on every request).
-
-        The free parts are taken out of the dicts for the moment of serialising them and put back at
-        once (in the same synchronous step), which is cheaper than copying the dicts without them.
-        """
-        key: Key | None
-        if params is None:
-            key = (method, version, False, False, b"")
-        else:
-            arguments = params.get("arguments", _ABSENT) if method in _FREE_ARGUMENTS else _ABSENT
-            free_arguments = type(arguments) is dict
-            meta = params.get("_meta")
-            token = meta.get("progressToken", _ABSENT) if type(meta) is dict else _ABSENT
-            free_token = type(token) in (str, int)
-            if free_arguments:
-                del params["arguments"]
-            if free_token:
-                del meta["progressToken"]  # type: ignore[union-attr]  # meta is a dict when there is a token
-            try:
-                key = (method, version, free_arguments, free_token, orjson.dumps(params))
-            except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits: validated every time
-                key = None
-            finally:
-                if free_arguments:
-                    params["arguments"] = arguments
-                if free_token:
-                    meta["progressToken"] = token  # type: ignore[index]
+        key = _key(method, version, params)
         if key is not None and key in self._valid:
             return
         validate_client_request(method, version, params)
@@ -71,3 +44,32 @@ class RequestValidator:
 
 
 _ABSENT: Any = object()
+
+
+def _key(method: str, version: str, params: dict[str, Any] | None) -> Key | None:
+    """The params' bytes without the free parts, and flags saying which were there and well typed.
+
+    The free parts are taken out of the dicts for the moment of serialising them and put back at
+    once (in the same synchronous step), which is cheaper than copying the dicts without them.
+    """
+    if params is None:
+        return method, version, False, False, b""
+    arguments = params.get("arguments", _ABSENT) if method in _FREE_ARGUMENTS else _ABSENT
+    free_arguments = type(arguments) is dict
+    meta = params.get("_meta")
+    token = meta.get("progressToken", _ABSENT) if type(meta) is dict else _ABSENT
+    free_token = type(token) in (str, int)
+    if free_arguments:
+        del params["arguments"]
+    if free_token:
+        del meta["progressToken"]  # type: ignore[union-attr]  # meta is a dict when there is a token
+    try:
+        raw: bytes | None = orjson.dumps(params)
+    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits: validated every time
+        raw = None
+    finally:
+        if free_arguments:
+            params["arguments"] = arguments
+        if free_token:
+            meta["progressToken"] = token  # type: ignore[index]
+    return None if raw is None else (method, version, free_arguments, free_token, raw)

@@ -22,7 +22,6 @@ from ..config import LOCAL_HOSTS, Settings
 from ..context import ClientRequestError
 from ..handlers import Call, Era, Server
 from ..jsonrpc import (
-    Built,
     ProtocolError,
     Request,
     dumps,
@@ -334,9 +333,7 @@ class Responder:
             # The usual case, a JSON reply with nothing written before: no lock needed, as nothing
             # else writes once ``closed`` is set (and setting it does not wait).
             self.started = self.closed = True
-            head = [*self.headers, _JSON, (b"content-length", str(len(payload)).encode())]  # as plain()
-            await self._send({"type": "http.response.start", "status": status, "headers": head})
-            await self._send({"type": "http.response.body", "body": payload})
+            await plain(self._send, status, payload, self.headers)
             return
         async with self._locked():
             if self.closed:
@@ -395,13 +392,11 @@ def new_call(
     """The handlers' view of one request (either era)."""
     present = headers.keys() & server.forward_names  # one C-level pass; usually nothing, or one
     forwarded = tuple([(name, headers[name]) for name in sorted(present)]) if present else ()
-    caller = str(hash(headers.get(b"authorization", b"")))  # caller_key, inlined
-    return Call(request, era, version, scope, receive, outbox, forwarded, caller)
+    return Call(request, era, version, scope, receive, outbox, forwarded, caller_key(headers))
 
 
 def caller_key(headers: Mapping[bytes, bytes]) -> str:
-    """Who is calling, as far as a stateless endpoint can tell (for notifications/cancelled).
-    :func:`new_call` computes the same inline."""
+    """Who is calling, as far as a stateless endpoint can tell (for notifications/cancelled)."""
     return str(hash(headers.get(b"authorization", b"")))
 
 
@@ -457,8 +452,6 @@ def encode_reply(call: Call, result: dict[str, Any], decorate: Decorate) -> byte
     nesting too deep for orjson) is a tool error for tools/call and an internal error otherwise."""
     req = call.request
     try:
-        if type(result) is Built:  # what result_message does for these, without the call
-            return dumps({"jsonrpc": "2.0", "id": req.id, "result": result})
         return dumps(result_message(req.id, req.method, call.version, result))
     except (ValidationError, ValueError, TypeError):
         logger.exception("result of %s does not fit the %s schema", req.method, call.version)

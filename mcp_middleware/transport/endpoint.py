@@ -12,14 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 from mcp_types import PROTOCOL_VERSION_META_KEY
-from mcp_types.jsonrpc import PARSE_ERROR
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.types import Receive, Scope, Send
 
 from ..handlers import Server
-from ..jsonrpc import ProtocolError, encode_error
+from ..jsonrpc import ProtocolError, encode_error, parse_payload
 from . import handshake, modern
 from ._http import ClientGone, HeaderMap, check_request, header_map, plain, read_body
 
@@ -71,9 +69,9 @@ async def serve(server: Server, scope: Scope, receive: Receive, send: Send, head
         await plain(send, 413, _refusal(413, f"Payload Too Large: the body exceeds {limit} bytes"))
         return
     try:
-        payload = orjson.loads(body)  # parse_payload, inlined
-    except orjson.JSONDecodeError as exc:
-        await plain(send, 400, encode_error(ProtocolError(PARSE_ERROR, f"Parse error: {exc}")))
+        payload = parse_payload(body)
+    except ProtocolError as exc:
+        await plain(send, 400, encode_error(exc))
         return
     if not server.prepared:
         server.prepare(scope)

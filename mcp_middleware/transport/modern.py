@@ -28,7 +28,7 @@ from starlette.types import Receive, Scope, Send
 from ..handlers import Server
 from ..jsonrpc import ClientReply, Notification, ProtocolError, Request, id_of, parse_message
 from ..param_headers import check_param_headers, decode_header
-from ._http import Decorate, Responder, new_call, serve_request
+from ._http import Decorate, Responder, new_call, serve_request, text_of
 
 __all__ = ["serve"]
 
@@ -46,15 +46,7 @@ def _mismatch(what: str) -> ProtocolError:
 def _checked(server: Server, headers: Mapping[bytes, bytes], req: Request) -> str:
     """The request's protocol version, after the ladder (envelope, headers, version, Mcp-Param-*)."""
     params = req.params or {}
-    # the envelope
-    meta = params.get("_meta")
-    if type(meta) is not dict or PROTOCOL_VERSION_META_KEY not in meta or CLIENT_CAPABILITIES_META_KEY not in meta:
-        _envelope_missing(meta)
-    if type(meta[CLIENT_CAPABILITIES_META_KEY]) is not dict:
-        raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: client capabilities must be an object")
-    level = meta.get(LOG_LEVEL_META_KEY)
-    if level is not None and level not in _LOG_LEVELS:
-        raise ProtocolError(codes.INVALID_PARAMS, f"Invalid params: unknown log level {level!r}")
+    meta = _check_envelope(params)
     _check_headers(headers, req.method, params, meta)
     # A version that is not a string never gets here: it cannot match the header (-32020).
     version: str = meta[PROTOCOL_VERSION_META_KEY]
@@ -63,6 +55,18 @@ def _checked(server: Server, headers: Mapping[bytes, bytes], req: Request) -> st
     if req.method == "tools/call" and server.catalog.param_headers:
         _check_param_headers(server, params, headers)
     return version
+
+
+def _check_envelope(params: dict[str, Any]) -> dict[str, Any]:
+    meta = params.get("_meta")
+    if type(meta) is not dict or PROTOCOL_VERSION_META_KEY not in meta or CLIENT_CAPABILITIES_META_KEY not in meta:
+        _envelope_missing(meta)
+    if type(meta[CLIENT_CAPABILITIES_META_KEY]) is not dict:
+        raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: client capabilities must be an object")
+    level = meta.get(LOG_LEVEL_META_KEY)
+    if level is not None and level not in _LOG_LEVELS:
+        raise ProtocolError(codes.INVALID_PARAMS, f"Invalid params: unknown log level {level!r}")
+    return meta
 
 
 def _envelope_missing(meta: Any) -> NoReturn:
@@ -90,8 +94,7 @@ def _check_headers(headers: Mapping[bytes, bytes], method: str, params: dict[str
     field = _NAME_PARAM.get(method)
     if field is None:
         return
-    raw = headers.get(b"mcp-name")
-    name = None if raw is None else raw.decode("latin-1")
+    name = text_of(headers, b"mcp-name")
     expected = params.get(field)
     plain = name is not None and name == expected and not name.startswith("=?")  # the usual case
     if not plain and decode_header(name) != expected:
