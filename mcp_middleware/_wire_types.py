@@ -1,17 +1,21 @@
 """Loads the SDK's wire types (``mcp_types``) with pydantic's ``defer_build``, once, before the rest
 of the package imports them.
 
-``mcp_types`` defines some 500 pydantic models (the version-free ones and both schema eras) and,
-as pydantic does by default, builds every model's validator and serializer at import: 1.8 MiB of
-a server's memory and ~70 ms of the types' ~235 ms import, for models a server mostly never uses
-(a tool server validates a handful of requests and results). Built with ``defer_build``, a model
-gets its validator on first use, exactly as it would have been built at import; only the ones a
-server really uses are built.
+``mcp_types`` defines some 500 pydantic models (the version-free ones and both schema eras) and
+seven module-level ``TypeAdapter``s over unions of them (``client_request_adapter`` and its
+siblings, ``jsonrpc_message_adapter``). As pydantic does by default, it builds every model's
+validator and serializer, and every adapter's, at import: ~3.7 MiB of a server's memory and ~70 ms
+of the types' import, for models and adapters a server mostly never uses (a tool server validates a
+handful of requests and results through ``mcp_types.methods``, which makes its own adapters on
+demand, and none of the seven). Deferred, each gets its validator on first use, exactly as it would
+have been built at import; only the ones a server really uses are built.
 
-pydantic has no public switch for a whole package's models, so the default is raised for the
-duration of this one import (``pydantic._internal._config.config_defaults``) and put back after,
-whatever happens. It has no effect on models already imported, and the package imports
-normally when pydantic's internals are not as expected: either way nothing but memory changes.
+pydantic has no public switch for a whole package, so two defaults are changed for the duration of
+this one import and put back after, whatever happens: the model config default
+(``pydantic._internal._config.config_defaults``), and ``TypeAdapter._defer_build``, which does not
+read that default for a type without a config of its own (a union). Neither has any effect on
+models or adapters made before or after, and the package imports normally when pydantic's
+internals are not as expected: either way nothing but memory changes.
 """
 
 from __future__ import annotations
@@ -32,14 +36,34 @@ def _defaults() -> dict[str, Any] | None:
     return defaults if isinstance(defaults, dict) and defaults.get("defer_build") is False else None
 
 
+def _adapter_class() -> Any:
+    """``pydantic.TypeAdapter``, when its defer switch is the property this relies on."""
+    try:
+        from pydantic import TypeAdapter
+    except ImportError:
+        return None
+    return TypeAdapter if isinstance(TypeAdapter.__dict__.get("_defer_build"), property) else None
+
+
+def _always(adapter: Any) -> bool:
+    return True
+
+
 def load() -> bool:
     """Import ``mcp_types.methods`` (and with it every wire type); True when deferred here."""
-    defaults = None if "mcp_types.methods" in sys.modules else _defaults()
+    loaded = "mcp_types.methods" in sys.modules
+    defaults = None if loaded else _defaults()
+    adapter = None if loaded or defaults is None else _adapter_class()
+    switch = adapter.__dict__["_defer_build"] if adapter is not None else None
     if defaults is not None:
         defaults["defer_build"] = True
+    if adapter is not None:
+        adapter._defer_build = property(_always)
     try:
         import mcp_types.methods  # noqa: F401
     finally:
         if defaults is not None:
             defaults["defer_build"] = False
+        if adapter is not None:
+            adapter._defer_build = switch
     return defaults is not None

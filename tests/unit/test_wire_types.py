@@ -22,6 +22,17 @@ from mcp_types.methods import CLIENT_REQUESTS, serialize_server_result, validate
 from pydantic._internal._config import config_defaults
 
 out = {"deferred_at_start": not mcp_types.CreateTaskResult.__pydantic_complete__}
+# The SDK's module-level adapters over unions of wire types (none of them used by the package).
+ADAPTERS = [
+    "client_request_adapter",
+    "client_notification_adapter",
+    "client_result_adapter",
+    "server_request_adapter",
+    "server_notification_adapter",
+    "server_result_adapter",
+    "jsonrpc_message_adapter",
+]
+out["adapters_built_at_start"] = [getattr(mcp_types, name).pydantic_complete for name in ADAPTERS]
 call = {"name": "get_item", "arguments": {"item_id": 1}, "_meta": {"progressToken": 7}}
 envelope = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}
 for version in ("2025-06-18", "2025-11-25", "2026-07-28"):
@@ -38,6 +49,36 @@ for version in ("2025-06-18", "2025-11-25", "2026-07-28"):
     out[f"result {version}"] = serialize_server_result("tools/call", version, result)
 out["schema"] = CLIENT_REQUESTS[("tools/call", "2025-11-25")].model_json_schema()
 out["unused_built"] = mcp_types.CreateTaskResult.__pydantic_complete__
+
+
+def use_adapters():  # first use from inside a function, as the SDK's own code uses them
+    samples = {
+        "client_request_adapter": {"method": "tools/call", "params": {"name": "x", "arguments": {"a": 1}}},
+        "client_notification_adapter": {"method": "notifications/cancelled", "params": {"requestId": 3}},
+        "client_result_adapter": {"roots": [{"uri": "file:///tmp"}]},
+        "server_request_adapter": {"method": "roots/list"},
+        "server_notification_adapter": {
+            "method": "notifications/progress",
+            "params": {"progressToken": 1, "progress": 2},
+        },
+        "server_result_adapter": {"content": [{"type": "text", "text": "hi"}], "isError": False},
+        "jsonrpc_message_adapter": {"jsonrpc": "2.0", "id": 1, "method": "ping"},
+    }
+    for name in ADAPTERS:
+        adapter = getattr(mcp_types, name)
+        value = adapter.validate_json(json.dumps(samples[name]), by_name=False)
+        out[f"adapter {name}"] = adapter.dump_python(value, by_alias=True, mode="json", exclude_none=True)
+        try:
+            adapter.validate_python({"method": 42})
+        except pydantic.ValidationError as exc:
+            out[f"adapter error {name}"] = exc.error_count()
+        digest = json.dumps(adapter.json_schema(by_alias=True), sort_keys=True).encode()
+        out[f"adapter schema {name}"] = hashlib.sha1(digest).hexdigest()
+
+
+use_adapters()
+out["later_adapter_built"] = pydantic.TypeAdapter(list[int]).pydantic_complete
+out["adapter_switch_after"] = pydantic.TypeAdapter.__dict__["_defer_build"].fget.__module__
 out["default_after"] = config_defaults["defer_build"]
 
 
@@ -75,11 +116,16 @@ def test_the_package_loads_the_wire_types_deferred_and_they_work_as_built_ones()
     assert eager.pop("deferred_at_start") is False
     assert deferred.pop("unused_built") is False  # never used: never built
     assert eager.pop("unused_built") is True
+    assert deferred.pop("adapters_built_at_start") == [False] * 7
+    assert eager.pop("adapters_built_at_start") == [True] * 7
     assert deferred == eager  # same validation, errors, dumps and JSON schemas, of every wire type
     assert len(deferred["all_models"]) > 400
     assert deferred["all_built"] is True
     assert deferred["default_after"] is False  # pydantic's default is back
     assert deferred["later_built"] is True  # models defined afterwards are built as usual
+    assert deferred["later_adapter_built"] is True  # and adapters made afterwards
+    assert deferred["adapter_switch_after"] == "pydantic.type_adapter"  # pydantic's own switch is back
+    assert all(deferred[f"adapter error {name}"] > 0 for name in ("client_request_adapter", "jsonrpc_message_adapter"))
     assert deferred["error 2025-11-25"]  # the bad call was refused in both eras
     assert deferred["error 2026-07-28"]
 
@@ -102,6 +148,14 @@ def test_without_the_expected_pydantic_internals_the_types_load_as_usual() -> No
     out = _run(_ALONE + "wire._defaults = lambda: None  # as if pydantic had changed\nassert wire.load() is False")
     assert out["deferred_at_start"] is False
     assert out["unused_built"] is True
+    assert out["adapters_built_at_start"] == [True] * 7
+
+
+def test_without_the_expected_adapter_switch_only_the_models_are_deferred() -> None:
+    out = _run(_ALONE + "wire._adapter_class = lambda: None  # as if pydantic had changed\nassert wire.load() is True")
+    assert out["deferred_at_start"] is True
+    assert out["unused_built"] is False
+    assert out["adapters_built_at_start"] == [True] * 7
 
 
 def test_a_failing_import_puts_the_default_back() -> None:
@@ -125,7 +179,9 @@ def test_a_failing_import_puts_the_default_back() -> None:
                 except ImportError as exc:
                     print("raised:", exc)
                 from pydantic._internal._config import config_defaults
+                from pydantic import TypeAdapter
                 print("default:", config_defaults["defer_build"])
+                print("adapter switch:", TypeAdapter.__dict__["_defer_build"].fget.__module__)
                 """
             ),
         ],
@@ -135,4 +191,8 @@ def test_a_failing_import_puts_the_default_back() -> None:
         check=False,
     )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == ["raised: refused for the test", "default: False"]
+    assert out.stdout.splitlines() == [
+        "raised: refused for the test",
+        "default: False",
+        "adapter switch: pydantic.type_adapter",
+    ]
