@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 import orjson
 import pytest
-from fastapi import FastAPI, HTTPException, Query, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Response
 
-from mcp_middleware import MCPMiddleware, MCPResponse, content, declare
+from mcp_middleware import MCPContext, MCPMiddleware, MCPResponse, content, declare, mcp_context
 from tests.apps import PNG, build_app
 from tests.support import BASE_HEADERS, call_modern, meta, modern_headers, post, request
 
@@ -327,3 +327,86 @@ async def test_failing_prompts_and_resources_are_internal_errors(
     error = (await legacy(failing_app(), method, params))["error"]
     assert error["code"] == -32603
     assert error["message"] == message
+
+
+def _stateful_app() -> FastAPI:
+    """A prompt, a resource and a tool (named like the prompt) that each take two rounds, handing
+    back a state the first time and showing it the second."""
+    app = FastAPI()
+    schema = {"type": "object", "properties": {"topic": {"type": "string"}}, "required": ["topic"]}
+
+    async def two_rounds(ctx: MCPContext, state: str) -> str:
+        if ctx.request_state is None:
+            await ctx.elicit("Which topic?", schema, key="topic", state=state)
+        return f"state={ctx.request_state}"
+
+    @app.get("/prompts/briefing", openapi_extra=declare.prompt("briefing"))
+    async def briefing(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> str:
+        return "Brief me: " + await two_rounds(ctx, "prompt-secret-1")
+
+    @app.get("/docs/notes", openapi_extra=declare.resource("test://notes", mime_type="text/plain"))
+    async def notes(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> Response:
+        return Response("Notes: " + await two_rounds(ctx, "resource-secret-2"), media_type="text/plain")
+
+    @app.post("/tools/briefing", operation_id="briefing")
+    async def briefing_tool(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, str]:
+        return {"tool": await two_rounds(ctx, "tool-secret-3")}
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+_TOPIC = {"topic": {"action": "accept", "content": {"topic": "tests"}}}
+_ROUNDS = [
+    ("prompts/get", "name", "briefing", "prompt-secret-1"),
+    ("resources/read", "uri", "test://notes", "resource-secret-2"),
+    ("tools/call", "name", "briefing", "tool-secret-3"),
+]
+
+
+async def _round(app: FastAPI, method: str, field: str, target: str, **extra: Any) -> Any:
+    return await call_modern(app, method, {field: target, **extra}, name=target)
+
+
+def _text_of(method: str, result: dict[str, Any]) -> str:
+    if method == "prompts/get":
+        text: str = result["messages"][0]["content"]["text"]
+    elif method == "resources/read":
+        text = result["contents"][0]["text"]
+    else:
+        text = result["content"][0]["text"]
+    return text
+
+
+@pytest.mark.parametrize(("method", "field", "target", "secret"), _ROUNDS)
+async def test_a_sealed_request_state_round_trips_through_prompts_resources_and_tools(
+    method: str, field: str, target: str, secret: str
+) -> None:
+    app = _stateful_app()
+    first = (await _round(app, method, field, target)).result()
+    assert first["resultType"] == "input_required"
+    assert list(first["inputRequests"]) == ["topic"]
+    state = first["requestState"]
+    assert secret not in state  # sealed: the client sees a token, not the route's value
+    second = (await _round(app, method, field, target, requestState=state, inputResponses=_TOPIC)).result()
+    assert second["resultType"] == "complete"
+    assert f"state={secret}" in _text_of(method, second)
+
+
+async def test_a_request_state_only_opens_for_the_prompt_resource_or_tool_that_sealed_it() -> None:
+    app = _stateful_app()
+    states = {}
+    for method, field, target, _ in _ROUNDS:
+        states[method] = (await _round(app, method, field, target)).result()["requestState"]
+    for method, field, target, _ in _ROUNDS:
+        for other, state in states.items():
+            if other == method:
+                continue
+            # the prompt and the tool share a name: the binding is to the kind as well
+            reply = await _round(app, method, field, target, requestState=state, inputResponses=_TOPIC)
+            assert reply.status == 400, (method, other)
+            assert reply.json()["error"]["code"] == -32602
+        tampered = states[method][:-2] + ("AA" if not states[method].endswith("AA") else "BB")
+        reply = await _round(app, method, field, target, requestState=tampered, inputResponses=_TOPIC)
+        assert reply.status == 400
+        assert reply.json()["error"]["code"] == -32602
