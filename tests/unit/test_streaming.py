@@ -8,9 +8,11 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import pytest
+from starlette.types import Message
 
 from mcp_middleware import toolcall
 from mcp_middleware.dispatch import SubRequest
+from mcp_middleware.sse import KEEPALIVE, encode_event
 from tests.apps import Gates, build_app, mcp_of
 from tests.support import Exchange, meta, modern_headers, request
 
@@ -352,6 +354,47 @@ async def test_the_write_lock_serialises_and_survives_cancellation() -> None:
     async with lock:  # free again
         order.append("third")
     assert order[-1] == "third"
+
+
+async def test_the_responder_queues_a_writer_behind_another_and_writes_nothing_once_done() -> None:
+    """A progress event that arrives while a keep-alive is being written waits its turn; after the
+    final message (or once the client is gone) keep-alives and events write nothing."""
+    from mcp_middleware.transport._http import Responder
+
+    sent: list[Message] = []
+    stalled = anyio.Event()
+    unstall = anyio.Event()
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+        if message.get("body") == KEEPALIVE:
+            stalled.set()
+            await unstall.wait()  # a slow client: the keep-alive's write takes a while
+
+    responder = Responder(send)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(responder.keepalive)
+        await stalled.wait()
+        tg.start_soon(responder.event, b'{"n":1}')
+        await anyio.wait_all_tasks_blocked()
+        assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]  # the event waits
+        unstall.set()
+    assert sent[-1] == {"type": "http.response.body", "body": encode_event(b'{"n":1}'), "more_body": True}
+    await responder.finish(b'{"done":true}', 400)  # the stream is already 200: the status stays
+    assert sent[-1] == {"type": "http.response.body", "body": encode_event(b'{"done":true}'), "more_body": False}
+    assert sent[0]["status"] == 200
+    count = len(sent)
+    await responder.keepalive()
+    await responder.event(b'{"late":1}')
+    await responder.finish(b'{"again":1}')
+    assert len(sent) == count
+
+    gone = Responder(send)
+    gone.abandon()  # the client left before anything was written
+    await gone.keepalive()
+    await gone.event(b'{"n":2}')
+    await gone.finish(b'{"done":true}')
+    assert len(sent) == count
 
 
 @pytest.fixture(params=["asyncio-native", "portable"])
