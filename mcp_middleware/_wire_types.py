@@ -51,19 +51,18 @@ def _always(adapter: Any) -> bool:
 
 def load() -> bool:
     """Import ``mcp_types.methods`` (and with it every wire type); True when deferred here."""
-    loaded = "mcp_types.methods" in sys.modules
-    defaults = None if loaded else _defaults()
-    adapter = None if loaded or defaults is None else _adapter_class()
-    switch = adapter.__dict__["_defer_build"] if adapter is not None else None
+    defaults = None if "mcp_types.methods" in sys.modules else _defaults()
+    type_adapter = None if defaults is None else _adapter_class()
     if defaults is not None:
         defaults["defer_build"] = True
-    if adapter is not None:
-        adapter._defer_build = property(_always)
+    if type_adapter is not None:
+        switch = type_adapter.__dict__["_defer_build"]
+        type_adapter._defer_build = property(_always)
     try:
         import mcp_types.methods  # noqa: F401
     finally:
         if defaults is not None:
             defaults["defer_build"] = False
-        if adapter is not None:
-            adapter._defer_build = switch
+        if type_adapter is not None:
+            type_adapter._defer_build = switch
     return defaults is not None

@@ -179,14 +179,14 @@ class ModernChannel(_Channel):
         capabilities: Mapping[str, Any],
         responses: Mapping[str, Any] | None,
         notifier: Notifier,
-        seal: Callable[[str], str] | None = None,
+        seal: Callable[[str], str],
     ) -> None:
         super().__init__(outbox, notifier)
         self._capabilities = capabilities
         self._responses = responses or {}
         self._seal = seal  # what the route's state becomes on the wire (signed for its target)
         self.pending: dict[str, dict[str, Any]] | None = None
-        self.state: str | None = None  # as sent: sealed when a sealer was given
+        self.state: str | None = None  # as sent: sealed
         self.error: ProtocolError | None = None
 
     async def ask(self, requests: Mapping[str, InputRequest], state: str | None) -> dict[str, Any]:
@@ -202,7 +202,7 @@ class ModernChannel(_Channel):
         if all(key in self._responses for key in requests):
             return {key: self._checked(key, request) for key, request in requests.items()}
         self.pending = {key: {"method": r.method, "params": r.params()} for key, r in requests.items()}
-        self.state = state if state is None or self._seal is None else self._seal(state)
+        self.state = None if state is None else self._seal(state)
         raise InputNeeded()
 
     def _checked(self, key: str, request: InputRequest) -> Any:
