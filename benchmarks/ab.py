@@ -31,7 +31,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from typing import Any
 from starlette.types import ASGIApp
 
 from benchmarks.app import build_app
-from benchmarks.common import ITEM_ARGS, Exchange, HttpRequest, direct_get_item, mcp_tool_call
+from benchmarks.common import ITEM_ARGS, Exchange, HttpRequest, direct_get_item, mcp_tool_call, per_request_us
 
 __all__ = ["main"]
 
@@ -64,16 +63,6 @@ def _app_with(package: str) -> ASGIApp:
     return app
 
 
-def _timed(loop: asyncio.AbstractEventLoop, app: ASGIApp, request: HttpRequest) -> float:
-    async def many() -> None:
-        for _ in range(PER_ROUND):
-            await Exchange(request).run(app)
-
-    start = time.perf_counter()
-    loop.run_until_complete(many())
-    return (time.perf_counter() - start) / PER_ROUND * 1e6
-
-
 def _check(loop: asyncio.AbstractEventLoop, app: ASGIApp, request: HttpRequest) -> None:
     exchange = loop.run_until_complete(Exchange(request).run(app))
     if exchange.status != 200:
@@ -92,13 +81,13 @@ def measure(apps: dict[str, ASGIApp], rounds: int) -> dict[tuple[str, str], list
         for app in apps.values():
             for request in requests.values():
                 _check(loop, app, request)
-                _timed(loop, app, request)  # warm-up
+                per_request_us(loop, app, request, PER_ROUND)  # warm-up
         times: dict[tuple[str, str], list[float]] = {(v, r): [] for v in apps for r in requests}
         order = list(apps)
         for i in range(rounds):
             for version in order if i % 2 else reversed(order):
                 for name, request in requests.items():
-                    times[(version, name)].append(_timed(loop, apps[version], request))
+                    times[(version, name)].append(per_request_us(loop, apps[version], request, PER_ROUND))
         return times
     finally:
         loop.close()

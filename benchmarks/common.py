@@ -190,6 +190,19 @@ async def call(app: ASGIApp, request: HttpRequest) -> Exchange:
     return await Exchange(request).run(app)
 
 
+def per_request_us(loop: asyncio.AbstractEventLoop, app: ASGIApp, request: HttpRequest, count: int) -> float:
+    """µs per request of ``count`` requests sent one after the other (responses are not checked:
+    check one beforehand)."""
+
+    async def many() -> None:
+        for _ in range(count):
+            await Exchange(request).run(app)
+
+    start = time.perf_counter()
+    loop.run_until_complete(many())
+    return (time.perf_counter() - start) / count * 1e6
+
+
 # -- the requests ------------------------------------------------------------------------------------
 def direct_get_item() -> HttpRequest:
     return HttpRequest("GET", "/items/1", b"q=x")

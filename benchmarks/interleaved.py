@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import random
 import statistics
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -39,6 +38,7 @@ from benchmarks.common import (
     direct_create_item,
     direct_get_item,
     mcp_tool_call,
+    per_request_us,
 )
 
 __all__ = ["Row", "main", "measure"]
@@ -79,16 +79,6 @@ def _check(loop: asyncio.AbstractEventLoop, row: Row) -> None:
             raise SystemExit(f"{row.name}: not the structured result expected: {result!r}")
 
 
-def _round(loop: asyncio.AbstractEventLoop, row: Row, count: int) -> float:
-    async def many() -> None:
-        for _ in range(count):
-            await Exchange(row.request).run(row.app)
-
-    start = time.perf_counter()
-    loop.run_until_complete(many())
-    return (time.perf_counter() - start) / count * 1e6
-
-
 def measure(rounds: int, per_round: int, seed: int = 0) -> dict[str, list[float]]:
     """µs per request of every row, one value per round."""
     table = rows()
@@ -96,14 +86,14 @@ def measure(rounds: int, per_round: int, seed: int = 0) -> dict[str, list[float]
     try:
         for row in table:
             _check(loop, row)
-            _round(loop, row, per_round)  # warm-up
+            per_request_us(loop, row.app, row.request, per_round)  # warm-up
         times: dict[str, list[float]] = {row.name + "|" + row.group: [] for row in table}
         order = list(table)
         shuffle = random.Random(seed).shuffle
         for _ in range(rounds):
             shuffle(order)
             for row in order:
-                times[row.name + "|" + row.group].append(_round(loop, row, per_round))
+                times[row.name + "|" + row.group].append(per_request_us(loop, row.app, row.request, per_round))
         return times
     finally:
         loop.close()

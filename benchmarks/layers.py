@@ -30,7 +30,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -41,7 +40,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from benchmarks.app import build_app
-from benchmarks.common import ITEM_ARGS, Era, Exchange, HttpRequest, direct_get_item, mcp_tool_call
+from benchmarks.common import ITEM_ARGS, Era, Exchange, HttpRequest, direct_get_item, mcp_tool_call, per_request_us
 
 __all__ = ["VARIANTS", "Floor", "main"]
 
@@ -176,16 +175,7 @@ def __getattr__(name: str) -> FastAPI:
 
 
 # -- in-process ------------------------------------------------------------------------------------
-def _timed(loop: asyncio.AbstractEventLoop, app: ASGIApp, request: HttpRequest, count: int = PER_ROUND) -> float:
-    async def many() -> None:
-        for _ in range(count):
-            exchange = Exchange(request)
-            await exchange.run(app)
-            assert exchange.status == 200, exchange.chunks
-
-    start = time.perf_counter()
-    loop.run_until_complete(many())
-    return (time.perf_counter() - start) / count * 1e6
+EXPECTED_TEXT = '{"name":"Hammer","price":12.5,"tags":["tools"],"id":1,"q":"x"}'  # the route's JSON body
 
 
 def answer(body: bytes) -> tuple[Any, Any]:
@@ -204,9 +194,6 @@ def _check(variant: str, era: str, status: int, body: bytes) -> None:
         raise RuntimeError(f"{variant} ({era}) answered differently: {status} {body[:300]!r}")
 
 
-EXPECTED_TEXT = '{"name":"Hammer","price":12.5,"tags":["tools"],"id":1,"q":"x"}'  # the route's JSON body
-
-
 def in_process(rounds: int, eras: Sequence[Era]) -> dict[tuple[str, str], list[tuple[float, float]]]:
     """Per (variant, era): every round's (direct µs, MCP µs), the variants interleaved."""
     apps = {variant: variant_app(variant) for variant in VARIANTS}
@@ -220,13 +207,14 @@ def in_process(rounds: int, eras: Sequence[Era]) -> dict[tuple[str, str], list[t
                 for era in eras:
                     exchange = Exchange(calls[era])
                     loop.run_until_complete(exchange.run(apps[variant]))
-                    _check(variant, era, exchange.status, b"".join(exchange.chunks))
+                    _check(variant, era, exchange.status, exchange.body)
         for _ in range(rounds + 1):  # the first round warms up and is dropped
             for variant in VARIANTS:
                 with cut(variant):
                     for era in eras:
-                        sample = (_timed(loop, apps[variant], direct), _timed(loop, apps[variant], calls[era]))
-                        out[(variant, era)].append(sample)
+                        app = apps[variant]
+                        took = per_request_us(loop, app, direct, PER_ROUND)  # direct first, then MCP
+                        out[(variant, era)].append((took, per_request_us(loop, app, calls[era], PER_ROUND)))
         return {key: samples[1:] for key, samples in out.items()}
     finally:
         loop.close()
