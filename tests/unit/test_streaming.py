@@ -613,3 +613,87 @@ def test_sse_events_with_line_breaks_or_no_event_name() -> None:
     assert encode_event(b"one\ntwo\r\nthree") == b"event: message\ndata: one\ndata: two\ndata: three\n\n"
     assert encode_event(b"x", event=None) == b"data: x\n\n"
     assert encode_event(b"", event="ping") == b"event: ping\ndata: \n\n"
+
+
+async def _slow_to_stop(stopped: list[str], steps: int = 3) -> None:
+    """A watcher that takes a few loop steps to end once cancelled (as one writing its last
+    keep-alive would)."""
+    import asyncio
+
+    try:
+        await asyncio.get_running_loop().create_future()  # waits until cancelled
+    finally:
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        stopped.append("watcher")
+
+
+async def test_reaping_the_watcher_outlasts_a_cancellation_of_the_call_itself() -> None:
+    """An outside cancellation that arrives while the watcher is being reaped is raised only once
+    the watcher has ended: nothing of the call outlives it."""
+    import asyncio
+
+    stopped: list[str] = []
+    watcher = asyncio.get_running_loop().create_task(_slow_to_stop(stopped))
+    await asyncio.sleep(0)  # the watcher is waiting
+
+    async def call() -> None:
+        try:
+            await toolcall._reap(watcher)
+        finally:
+            stopped.append("call")
+
+    outer = asyncio.get_running_loop().create_task(call())
+    await asyncio.sleep(0)  # the call is reaping
+    outer.cancel()
+    with anyio.fail_after(GUARD):
+        with pytest.raises(asyncio.CancelledError):
+            await outer
+    assert stopped == ["watcher", "call"]
+    assert watcher.cancelled()
+
+
+async def test_reaping_inside_a_cancelled_anyio_scope_waits_for_the_watcher_then_lets_the_scope_end() -> None:
+    """anyio repeats a scope's cancellation every loop step; the reap takes each, waits, then lets
+    the last through, and the scope catches it as its own."""
+    import asyncio
+
+    stopped: list[str] = []
+    watcher = asyncio.get_running_loop().create_task(_slow_to_stop(stopped, steps=5))
+    await asyncio.sleep(0)
+    with anyio.fail_after(GUARD):
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await toolcall._reap(watcher)
+            stopped.append("after the reap")  # never reached: the cancellation goes on
+    assert scope.cancelled_caught
+    assert stopped == ["watcher"]
+    await anyio.lowlevel.checkpoint()  # this task is not left cancelled
+
+
+async def test_a_watcher_that_failed_is_reaped_without_a_never_retrieved_report() -> None:
+    import asyncio
+    import gc
+
+    reports: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: reports.append(context))
+
+    async def failing() -> None:
+        try:
+            await loop.create_future()  # waits until cancelled
+        finally:
+            raise OSError("the last keep-alive could not be written")
+
+    try:
+        watcher = loop.create_task(failing())
+        await asyncio.sleep(0)
+        await toolcall._reap(watcher)
+        assert watcher.done()
+        assert not watcher.cancelled()  # it ended with its OSError
+        del watcher
+        gc.collect()
+    finally:
+        loop.set_exception_handler(previous)
+    assert reports == []
