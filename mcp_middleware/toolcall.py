@@ -94,7 +94,7 @@ class _ToolRun(SubExchange):
 
     # Defaults live on the class: a quick call sets only what it uses.
     count = 0
-    last: float | None = None  # when something was last written; set by the watcher if nothing was
+    last: float | None = None  # when the client last heard from us (keep-alive or progress)
     streaming = False
     cancelled = False
     loop: asyncio.AbstractEventLoop | None = None  # while the asyncio watcher may be started
@@ -134,9 +134,9 @@ class _ToolRun(SubExchange):
             self.wake()
         collector = self.collector
         pieces = collector.feed(chunk, more)
-        if pieces and (more or self.streaming) and collector.streamable:
+        if pieces and self.inv.token is not None and (more or self.streaming) and collector.streamable:
             return self._progress(pieces)
-        return None  # the usual JSON body: nothing to send while the route runs
+        return None  # the usual JSON body, or no progress token: nothing to send while the route runs
 
     async def _progress(self, pieces: list[str]) -> None:
         """Streamed text reaches the client as it comes (progress notifications, SSE)."""
@@ -179,17 +179,19 @@ class _ToolRun(SubExchange):
 
     # -- progress and keep-alives ----------------------------------------------------------------
     async def heartbeat(self) -> None:
+        """A keep-alive, and a progress heartbeat when there is a token. The interval runs from
+        here whatever was written: a call without a token gets a keep-alive per interval, not one
+        per loop step."""
+        self.last = time.monotonic()
         await self.inv.outbox.keepalive()
         if self.inv.token is not None:
             await self._send(None)
 
     async def _send(self, message: str | None) -> None:
+        """A progress notification (only for a call that has a token): the client hears from us."""
         self.last = time.monotonic()  # anyio.current_time() would cost system calls per chunk
-        token = self.inv.token
-        if token is None:
-            return
         self.count += 1
-        params: dict[str, Any] = {"progressToken": token, "progress": self.count}
+        params: dict[str, Any] = {"progressToken": self.inv.token, "progress": self.count}
         if message is not None:
             params["message"] = message
         await self.inv.outbox.notify("notifications/progress", params)

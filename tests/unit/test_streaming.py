@@ -697,3 +697,52 @@ async def test_a_watcher_that_failed_is_reaped_without_a_never_retrieved_report(
     finally:
         loop.set_exception_handler(previous)
     assert reports == []
+
+
+def _keepalives(ex: Exchange) -> int:
+    return sum(c.count(b": keep-alive") for c in ex.reply.chunks)
+
+
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+@pytest.mark.parametrize("tool", ["slow", "stream_plain"])
+async def test_without_a_token_keepalives_come_once_per_interval_not_once_per_loop_step(tool: str, era: str) -> None:
+    """Regression: the interval ran from the last progress notification, which a call without a
+    token never sends, so once the first keep-alive was due one went out on every loop step
+    (thousands a second, from a route silent for longer than the interval)."""
+    gates = Gates()
+    body, headers = call_body(tool, era, token=None)
+    ex = Exchange(build_app(gates, keepalive_interval=0.05), body, headers or None)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            await until_keepalive(ex)
+            first = _keepalives(ex)
+            for _ in range(200):  # loop steps, not time: a busy watcher would write on most of them
+                await anyio.lowlevel.checkpoint()
+            assert _keepalives(ex) - first <= 1
+            for gate in gates.release:
+                gate.set()
+    assert ex.reply.content_type == "text/event-stream"
+    result = ex.reply.events()[-1]["result"]
+    assert result["content"][0]["text"] == ('{"slow":"done"}' if tool == "slow" else "t0 t1 t2 ")
+    assert progress_messages(ex.reply.events()) == []
+
+
+def test_route_output_without_a_token_is_not_progress_and_does_not_put_off_keepalives() -> None:
+    """Nothing of a streamed chunk reaches a client that sent no token, so it is not sent as
+    progress (no coroutine for it either) and the keep-alive interval does not restart."""
+    from mcp_middleware.results import ResponseCollector
+
+    for token in (None, "tok"):
+        collector = ResponseCollector(path="/x", structured=False, max_text=100, max_binary=100)
+        inv = toolcall.Invocation(None, {}, None, None, (), token, ("", 0), None)  # type: ignore[arg-type]
+        run = toolcall._ToolRun(collector, inv, SubRequest("GET", "/x"), 15.0)
+        run.on_head(200, [(b"content-type", b"text/plain")])
+        pending = run.on_body(b"t0 ", True)
+        if token is None:
+            assert pending is None
+            assert run.last is None
+        else:
+            assert pending is not None
+            pending.close()  # type: ignore[attr-defined]  # the progress coroutine, not run here
