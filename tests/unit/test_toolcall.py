@@ -7,8 +7,10 @@ from typing import Any
 
 import orjson
 import pytest
-from fastapi import Header, HTTPException
+from fastapi import FastAPI, Header, HTTPException, Request
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from mcp_middleware import MCPMiddleware
 from tests.apps import PNG, build_app
 from tests.support import BASE_HEADERS, call_modern, post, request
 
@@ -135,6 +137,25 @@ async def test_dependency_based_auth_applies() -> None:
 async def test_header_parameters_and_forwarded_traceparent() -> None:
     result = await call(build_app(), "seen_headers", {"x-trace": "t-1"}, {"traceparent": "00-abc-def-01"})
     assert result["content"][0]["text"] == '{"x_trace":"t-1","authorization":null}'
+
+
+async def test_the_host_the_client_called_reaches_the_route() -> None:
+    """Regression: the sub-request had no Host header, so an inner TrustedHostMiddleware refused
+    every tool call (400) and request.url / url_for named the server's socket address."""
+    app = FastAPI()
+
+    @app.get("/where", operation_id="where")
+    async def where(request: Request) -> dict[str, str]:
+        return {"url": str(request.url), "link": str(request.url_for("where"))}
+
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=["api.example.com"])
+    app.add_middleware(MCPMiddleware, allowed_hosts=["api.example.com", "evil.example.com"])
+    result = await call(app, "where", {}, {"host": "api.example.com"})
+    seen = orjson.loads(result["content"][0]["text"])
+    assert seen == {"url": "http://api.example.com/where", "link": "http://api.example.com/where"}
+    refused = await call(app, "where", {}, {"host": "evil.example.com"})  # the app's own rule still applies
+    assert refused["isError"] is True
+    assert "Invalid host header" in refused["content"][0]["text"]
 
 
 async def test_result_text_is_truncated_with_a_marker() -> None:
