@@ -24,6 +24,7 @@ Asking the client (elicitation, sampling, roots) works in both protocol eras:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -239,7 +240,8 @@ class LiveContext(MCPContext):
         self.client_info = client_info
         self.request_state = request_state
         self._log_floor = LOG_LEVELS.index(log_level) if log_level in LOG_LEVELS else None
-        self._last_progress: float | None = None
+        self._last_progress: float | None = None  # the last value sent for the token, by anyone
+        self._reported = False  # the route has reported progress itself
 
     async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         if self.progress_token is None:
@@ -248,12 +250,23 @@ class LiveContext(MCPContext):
         if self._last_progress is not None and progress <= self._last_progress:
             return
         self._last_progress = progress
+        self._reported = True
         params: dict[str, Any] = {"progressToken": self.progress_token, "progress": progress}
         if total is not None:
             params["total"] = total
         if message is not None:
             params["message"] = message
         await self._channel.notify("notifications/progress", params)
+
+    def automatic_progress(self, count: int) -> float:
+        """The value of a progress notification the call runner sends on its own (a streamed chunk,
+        a heartbeat), so that one token's values keep increasing: the runner's ``count`` until the
+        route reports progress itself, then the smallest step above the route's last value, which
+        leaves the route's next report above it."""
+        last = self._last_progress
+        value: float = math.nextafter(last, math.inf) if self._reported and last is not None else count
+        self._last_progress = value
+        return value
 
     async def log(self, level: str, data: Any, logger: str | None = None) -> None:
         if level not in LOG_LEVELS:

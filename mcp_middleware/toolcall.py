@@ -160,7 +160,8 @@ class _ToolRun(SubExchange):
             wait = max(self.last + interval - time.monotonic(), 0.0) if math.isfinite(interval) else math.inf
             message = await (self._receive_native(wait) if native else self._receive_portable(wait))
             if message is None:
-                await self.heartbeat()
+                if time.monotonic() - self.last >= interval:  # not if progress went out meanwhile
+                    await self.heartbeat()
             elif message["type"] == "http.disconnect":
                 self.gone()
                 return
@@ -191,7 +192,9 @@ class _ToolRun(SubExchange):
         """A progress notification (only for a call that has a token): the client hears from us."""
         self.last = time.monotonic()  # anyio.current_time() would cost system calls per chunk
         self.count += 1
-        params: dict[str, Any] = {"progressToken": self.inv.token, "progress": self.count}
+        context = self.inv.context.context  # the route's own progress reports, if it has a context
+        progress = self.count if context is None else context.automatic_progress(self.count)
+        params: dict[str, Any] = {"progressToken": self.inv.token, "progress": progress}
         if message is not None:
             params["message"] = message
         await self.inv.outbox.notify("notifications/progress", params)

@@ -46,6 +46,23 @@ def live(channel: Recorder, token: str | int | None = "t", log_level: str | None
     )
 
 
+async def test_the_runners_own_progress_values_stay_above_the_routes() -> None:
+    """Streamed chunks and heartbeats number their progress themselves (count); once the route has
+    reported a value, theirs go the smallest step above it, and the route's next higher report still
+    goes out: one token, one increasing sequence (progress.mdx)."""
+    channel = Recorder()
+    ctx = live(channel)
+    assert ctx.automatic_progress(1) == 1
+    assert ctx.automatic_progress(2) == 2
+    await ctx.report_progress(1)  # not above what was sent for the token: dropped
+    await ctx.report_progress(10)
+    beat = ctx.automatic_progress(3)
+    assert 10 < beat < 10.000001
+    assert ctx.automatic_progress(4) > beat
+    await ctx.report_progress(10.5)
+    assert [m[1]["progress"] for m in channel.sent] == [10, 10.5]
+
+
 async def test_progress_must_increase_and_carries_total_and_message() -> None:
     channel = Recorder()
     ctx = live(channel)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+import itertools
+from typing import Annotated, Any
 
 import anyio
 import anyio.lowlevel
 import pytest
+from fastapi import Depends, FastAPI
 from starlette.types import Message
 
-from mcp_middleware import toolcall
+from mcp_middleware import MCPContext, MCPMiddleware, mcp_context, toolcall
 from mcp_middleware.dispatch import SubRequest
 from mcp_middleware.sse import KEEPALIVE, encode_event
 from tests.apps import Gates, build_app, mcp_of
@@ -746,3 +748,76 @@ def test_route_output_without_a_token_is_not_progress_and_does_not_put_off_keepa
         else:
             assert pending is not None
             pending.close()  # type: ignore[attr-defined]  # the progress coroutine, not run here
+
+
+async def test_progress_stays_increasing_when_a_route_reports_its_own_and_then_goes_quiet() -> None:
+    """Regression: heartbeats numbered their progress 1, 2, ... whatever the route had reported, so
+    the client saw 10, 1, 50, 2 (progress.mdx: values MUST increase)."""
+    gates = Gates()
+    app = FastAPI()
+
+    @app.post("/work", operation_id="work")
+    async def work(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, bool]:
+        await ctx.report_progress(10, 100, "ten percent")
+        gates.produced[0].set()
+        await gates.release[0].wait()  # quiet for a few keep-alive intervals
+        await ctx.report_progress(50, 100, "half")
+        return {"done": True}
+
+    app.add_middleware(MCPMiddleware, keepalive_interval=0.001)
+    body, headers = call_body("work", "modern")
+    ex = Exchange(app, body, headers)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            while not any(b'"progress":10.0' in c for c in ex.reply.chunks):  # a heartbeat above 10
+                await ex.chunk_seen.wait()
+            gates.release[0].set()
+    values = [e["params"]["progress"] for e in ex.reply.events() if e.get("method") == "notifications/progress"]
+    assert values[0] == 10
+    assert 50 in values
+    assert all(a < b for a, b in itertools.pairwise(values)), values
+    assert ex.reply.events()[-1]["result"]["content"][0]["text"] == '{"done":true}'
+
+
+class _Outbox:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def keepalive(self) -> None:
+        self.sent.append("keep-alive")
+
+    async def notify(self, method: str, params: Any) -> None:
+        self.sent.append(method)
+
+    def abandon(self) -> None:
+        self.sent.append("abandon")
+
+
+async def test_no_heartbeat_when_progress_went_out_while_the_watcher_waited() -> None:
+    """Regression: when the watcher's wait for the interval ended it sent a heartbeat without
+    looking again, so a route streaming faster than the interval still got a keep-alive and an
+    empty progress notification every interval."""
+    import asyncio
+    import time
+
+    from mcp_middleware.results import ResponseCollector
+
+    async def never() -> Message:
+        await asyncio.get_running_loop().create_future()
+        raise AssertionError("unreachable")
+
+    outbox = _Outbox()
+    collector = ResponseCollector(path="/x", structured=False, max_text=100, max_binary=100)
+    inv = toolcall.Invocation(None, {}, never, outbox, (), "tok", ("", 0), None)  # type: ignore[arg-type]
+    run = toolcall._ToolRun(collector, inv, SubRequest("GET", "/x"), 10.0)
+    run.loop = asyncio.get_running_loop()
+    run.last = time.monotonic() - 10.0  # silent for a whole interval: the wait ends at once
+    watcher = run.loop.create_task(run.watch())
+    await asyncio.sleep(0)  # the watcher waits, its (zero) time limit due on the next step
+    run.last = time.monotonic()  # meanwhile a streamed chunk went out as progress
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert outbox.sent == []
+    await toolcall._reap(watcher)
