@@ -101,6 +101,7 @@ class _ToolRun(SubExchange):
     task: asyncio.Task[None] | None = None  # the asyncio watcher, once started
     _scope: anyio.CancelScope | None = None  # the portable guard (any anyio backend)
     _guard: asyncio.Timeout | None = None  # the asyncio guard with a time limit, while inside it
+    _timer: anyio.CancelScope | None = None  # the portable guard's time limit, while inside it
     _task: asyncio.Task[Any] | None = None  # the asyncio guard without one, while inside it
 
     def __init__(
@@ -132,6 +133,8 @@ class _ToolRun(SubExchange):
     def on_body(self, chunk: bytes, more: bool) -> Awaitable[None] | None:
         if more:
             self.wake()
+        elif self._guard is not None or self._timer is not None:
+            self._settle()
         collector = self.collector
         pieces = collector.feed(chunk, more)
         if pieces and self.inv.token is not None and (more or self.streaming) and collector.streamable:
@@ -200,8 +203,18 @@ class _ToolRun(SubExchange):
         await self.inv.outbox.notify("notifications/progress", params)
 
     # -- stopping it -----------------------------------------------------------------------------
+    def _settle(self) -> None:
+        """The response is complete: what the app does after it (background tasks) is no longer
+        the call's, so the time limit does not stop it (as over HTTP, where no limit covers it)."""
+        if self._guard is not None:
+            self._guard.reschedule(None)
+        if self._timer is not None:
+            self._timer.deadline = math.inf
+
     def cancel(self) -> None:
-        if self.cancelled:
+        """Stop the route, unless its response is complete: then the result stands and the app's
+        background work runs on, as over HTTP when a client leaves after its response."""
+        if self.cancelled or self._complete:
             return
         self.cancelled = True
         self.set()
@@ -451,6 +464,7 @@ async def _guarded(run: _ToolRun, limit: float | None) -> dict[str, Any] | None:
     with run._scope:
         try:
             with anyio.move_on_after(math.inf if limit is None else limit) as timer:
+                run._timer = timer if limit is not None else None
                 await run.run_route()
             if timer.cancelled_caught:
                 return _timed_out(run, limit)

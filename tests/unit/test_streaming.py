@@ -10,6 +10,8 @@ import anyio
 import anyio.lowlevel
 import pytest
 from fastapi import Depends, FastAPI
+from fastapi.responses import JSONResponse
+from starlette.background import BackgroundTask
 from starlette.types import Message
 
 from mcp_middleware import MCPContext, MCPMiddleware, mcp_context, toolcall
@@ -821,3 +823,62 @@ async def test_no_heartbeat_when_progress_went_out_while_the_watcher_waited() ->
         await asyncio.sleep(0)
     assert outbox.sent == []
     await toolcall._reap(watcher)
+
+
+def _background_app(gates: Gates, linger: float = 0.0, **options: Any) -> FastAPI:
+    """A route whose response is complete at once, with background work after it: it waits for
+    the first gate, then ``linger`` seconds more."""
+    app = FastAPI()
+
+    async def work() -> None:
+        try:
+            gates.produced[0].set()
+            await gates.release[0].wait()
+            await anyio.sleep(linger)
+            gates.finished.set()
+        except BaseException:
+            gates.cancelled.set()
+            raise
+
+    @app.post("/order", operation_id="order")
+    async def order() -> JSONResponse:
+        return JSONResponse({"ordered": True}, background=BackgroundTask(work))
+
+    app.add_middleware(MCPMiddleware, **options)
+    return app
+
+
+@pytest.mark.parametrize("portable", [False, True])
+async def test_the_time_limit_does_not_cover_background_work_after_a_complete_response(
+    portable: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: a call_timeout expiring during the route's BackgroundTask threw the complete
+    response away ('timed out') and cancelled the background work; over HTTP neither happens."""
+    monkeypatch.setattr(toolcall, "PORTABLE_WATCHER", portable)
+    gates = Gates.released()
+    app = _background_app(gates, linger=0.1, call_timeout=0.02)  # the limit passes in the background work
+    body, _ = call_body("order", "handshake", token=None)
+    with anyio.fail_after(GUARD):
+        reply = await Exchange(app, body).run()
+    assert gates.finished.is_set()
+    assert not gates.cancelled.is_set()
+    result = reply.result()
+    assert result["content"] == [{"type": "text", "text": '{"ordered":true}'}]
+    assert not result.get("isError")
+
+
+async def test_a_cancellation_after_the_response_is_complete_leaves_the_result_and_the_background_work() -> None:
+    gates = Gates()
+    app = _background_app(gates)
+    body, _ = call_body("order", "handshake", token=None, id=9)
+    ex = Exchange(app, body)
+    cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 9}}
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            assert (await Exchange(app, cancel).run()).status == 202
+            gates.release[0].set()
+    assert gates.finished.is_set()
+    assert not gates.cancelled.is_set()
+    assert ex.reply.result()["content"][0]["text"] == '{"ordered":true}'
