@@ -567,9 +567,13 @@ class _Builder:
             return None
         response = next((self.deref(r) for code, r in responses.items() if str(code).startswith("2")), None)
         content = response.get("content") if isinstance(response, Mapping) else None
-        picked = _pick_media(content) if isinstance(content, Mapping) else None
+        if not isinstance(content, Mapping):
+            return None
+        picked = _pick_media(content)
         if picked is None or picked[0] != _JSON or not isinstance(picked[2], Mapping):
             return None
+        if not all(_is_json_media(_media_type(key)) for key in content):
+            return None  # the route may answer with another media type, which has no structured content
         root = self.schemas.resolve(picked[2].get("schema"))
         if not is_object_schema(root):
             return None
@@ -636,12 +640,20 @@ def _argument_names(entries: Sequence[_Entry]) -> list[str]:
     return names
 
 
+def _media_type(key: Any) -> str:
+    return str(key).split(";", 1)[0].strip().lower()
+
+
+def _is_json_media(media_type: str) -> bool:
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
 def _pick_media(content: Mapping[str, Any]) -> tuple[int, str, Any] | None:
-    types = {str(key).split(";", 1)[0].strip().lower(): key for key in content}
+    types = {_media_type(key): key for key in content}
     if "application/json" in types:
         return _JSON, "application/json", content[types["application/json"]]
     for media_type, key in types.items():
-        if media_type.endswith("+json"):
+        if _is_json_media(media_type):
             return _JSON, media_type, content[key]
     for media_type, kind in (
         ("application/x-www-form-urlencoded", _FORM),

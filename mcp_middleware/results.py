@@ -5,7 +5,8 @@ For text-like bodies each chunk yields the text that can be shown at once (a str
 ``data`` of each complete event of an ``text/event-stream`` route); the caller turns those into
 progress notifications. ``result()`` builds the final result from everything collected:
 
-* JSON ──▶ the body as text, plus ``structuredContent`` when the tool has an output schema;
+* JSON ──▶ the body as text, plus ``structuredContent`` when the tool has an output schema (a
+  tool with one that gets no JSON object, or one cut short, gets an ``isError`` result instead);
 * ``text/*`` and other textual types ──▶ text (event streams: the events' data joined by newlines);
 * ``image/*`` / ``audio/*`` ──▶ image / audio content, base64;
 * any other binary ──▶ an embedded resource blob;
@@ -266,20 +267,44 @@ class ResponseCollector:
             return self._mcp_content()
         if self.status >= 400:
             return self._error()
+        if self._structured:
+            if self._kind == "json" and not self._dropped:
+                text = self.text()
+                try:
+                    value = orjson.loads(text)
+                except orjson.JSONDecodeError:
+                    value = None
+                if isinstance(value, dict):
+                    return Built({"content": [{"type": "text", "text": text}], "structuredContent": value})
+            return self._unstructured()
         if not self._textual:
             return Built(content=[self._binary_block()])
         text = self.text()
         result = Built({"content": [{"type": "text", "text": text}]})
-        if self._kind == "json" and self._structured and not self._dropped:
-            try:
-                value = orjson.loads(text)
-            except orjson.JSONDecodeError:
-                value = None
-            if isinstance(value, dict):
-                result["structuredContent"] = value
         if not text and self.status != 200:
             result["content"][0]["text"] = f"{self.status} {_reason(self.status)}".strip()
         return result
+
+    def _unstructured(self) -> dict[str, Any]:
+        """A tool with an output schema must return a conforming ``structuredContent`` (the
+        official clients refuse a success without it): anything else is a tool error."""
+        if self._dropped:
+            return error_result(
+                "The tool has an output schema, so its result must be a JSON object in full, but the "
+                f"route's response has {self._size + self._dropped} characters and the result limit is "
+                f"{self._max_text}."
+            )
+        answered = f"the route answered {self.status} {_reason(self.status)}".rstrip()
+        text = self.text() if self._textual else ""
+        if self._textual and not text:
+            why = f"{answered} with an empty body"
+        elif self._kind == "json":
+            why = f"{answered} with a body that is not a JSON object: {text}"
+        elif self._textual:
+            why = f"{answered} with {self._mime or 'text'} instead of JSON: {text}"
+        else:
+            why = f"{answered} with {self._mime} ({self._size} bytes) instead of JSON"
+        return error_result(f"The tool has an output schema, but {why}")
 
     def _mcp_content(self) -> dict[str, Any]:
         """A route's own ``MCPResponse``: its blocks are the result (the wire types check them)."""
@@ -294,6 +319,8 @@ class ResponseCollector:
             result["structuredContent"] = value["structuredContent"]
         if value.get("isError") is True or self.status >= 400:
             result["isError"] = True
+        elif self._structured and "structuredContent" not in result:
+            return error_result("The tool has an output schema, but the route's MCP content has no structuredContent.")
         return result
 
     @property

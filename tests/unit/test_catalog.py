@@ -913,3 +913,25 @@ def test_odd_documents_give_what_they_can(caplog: pytest.LogCaptureFixture) -> N
     with caplog.at_level(logging.WARNING):
         assert catalog_from_app(NotOpenAPI()).tools == ()
     assert "did not return a mapping" in caplog.text
+
+
+def test_no_output_schema_when_the_success_response_may_also_be_another_media_type() -> None:
+    app = FastAPI()
+
+    @app.get("/picture", responses={200: {"content": {"image/png": {}}}})
+    def picture() -> Dimensions:  # FastAPI's "additional media types": JSON or a PNG
+        return Dimensions(width=1, height=1)
+
+    @app.get("/size")
+    def size() -> Dimensions:
+        return Dimensions(width=1, height=1)
+
+    @app.get("/problem", responses={200: {"content": {"application/problem+json": {}}}})
+    def problem() -> Dimensions:  # only JSON flavours: still structured
+        return Dimensions(width=1, height=1)
+
+    catalog = catalog_from_app(app)
+    assert not spec(catalog, "picture").has_output_schema
+    assert "outputSchema" not in spec(catalog, "picture").tool
+    assert spec(catalog, "size").has_output_schema
+    assert spec(catalog, "problem").has_output_schema

@@ -6,13 +6,22 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from mcp_middleware.jsonrpc import Built
 from mcp_middleware.results import ResponseCollector
 
 
 def collect(
-    mime: bytes, body: bytes, status: int = 200, *, max_text: int = 1000, forwarded: Any = ()
+    mime: bytes,
+    body: bytes,
+    status: int = 200,
+    *,
+    max_text: int = 1000,
+    forwarded: Any = (),
+    structured: bool = False,
 ) -> dict[str, Any]:
-    collector = ResponseCollector(path="/x", structured=True, max_text=max_text, max_binary=1000, forwarded=forwarded)
+    collector = ResponseCollector(
+        path="/x", structured=structured, max_text=max_text, max_binary=1000, forwarded=forwarded
+    )
     collector.head(status, ((b"content-type", mime),))
     collector.feed(body, False)
     return collector.result()
@@ -63,7 +72,7 @@ def test_broken_mcp_content_is_a_tool_error() -> None:
         assert text_of(result) == "The route's MCP content was not valid (or exceeded the size limit)."
     too_long = b'{"content": [{"type": "text", "text": "' + b"x" * 100 + b'"}]}'
     assert collect(mime, too_long, max_text=20)["isError"] is True  # cut short, it is no longer JSON
-    fine = collect(mime, b'{"content": [], "structuredContent": {"a": 1}}', status=500)
+    fine = collect(mime, b'{"content": [], "structuredContent": {"a": 1}}', status=500, structured=True)
     assert fine == {"content": [], "structuredContent": {"a": 1}, "isError": True}  # a 5xx is an error
 
 
@@ -73,3 +82,53 @@ def test_the_content_type_is_found_whatever_the_case_of_its_name_and_wherever_it
     collector.feed(b'{"a":1}', False)
     assert collector.kind == "json"
     assert collector.result()["structuredContent"] == {"a": 1}
+
+
+def test_a_structured_tool_returns_its_json_object_as_structured_content() -> None:
+    result = collect(b"application/json", b'{"a":1}', structured=True)
+    assert result == {"content": [{"type": "text", "text": '{"a":1}'}], "structuredContent": {"a": 1}}
+    assert "structuredContent" not in collect(b"application/json", b'{"a":1}')  # no output schema
+
+
+def test_a_structured_tool_whose_json_object_exceeds_the_limit_is_an_error_with_the_sizes() -> None:
+    body = b'{"text":"' + b"x" * 100 + b'"}'
+    result = collect(b"application/json", body, max_text=50, structured=True)
+    assert result["isError"] is True
+    assert "structuredContent" not in result
+    assert text_of(result) == (
+        "The tool has an output schema, so its result must be a JSON object in full, "
+        "but the route's response has 111 characters and the result limit is 50."
+    )
+
+
+def test_a_structured_tool_without_a_json_object_is_an_error_saying_what_came_instead() -> None:
+    not_an_object = "the route answered 200 OK with a body that is not a JSON object:"
+    cases = [
+        (b"application/json", b"[1, 2]", 200, f"{not_an_object} [1, 2]"),
+        (b"application/json", b"null", 200, f"{not_an_object} null"),
+        (b"application/json", b"{not json", 200, f"{not_an_object} {{not json"),
+        (b"text/plain", b"hello", 200, "the route answered 200 OK with text/plain instead of JSON: hello"),
+        (b"image/png", b"\x89PNG", 200, "the route answered 200 OK with image/png (4 bytes)"),
+        (b"text/plain", b"", 204, "the route answered 204 No Content with an empty body"),
+        (b"application/json", b"", 202, "the route answered 202 Accepted with an empty body"),
+    ]
+    for mime, body, status, why in cases:
+        result = collect(mime, body, status, structured=True)
+        assert result["isError"] is True, (mime, body)
+        assert "structuredContent" not in result
+        assert text_of(result).startswith(f"The tool has an output schema, but {why}"), text_of(result)
+        assert isinstance(result, Built)
+    assert text_of(collect(b"text/plain", b"hello", structured=True)).endswith("instead of JSON: hello")
+
+
+def test_mcp_content_of_a_structured_tool_must_carry_structured_content() -> None:
+    mime = b"application/vnd.mcp.content+json"
+    missing = collect(mime, b'{"content": [{"type": "text", "text": "hi"}]}', structured=True)
+    assert missing["isError"] is True
+    assert text_of(missing) == "The tool has an output schema, but the route's MCP content has no structuredContent."
+    given = collect(mime, b'{"content": [], "structuredContent": {"a": 1}}', structured=True)
+    assert given == {"content": [], "structuredContent": {"a": 1}}
+    failed = collect(mime, b'{"content": [{"type": "text", "text": "no"}], "isError": true}', structured=True)
+    assert failed == {"content": [{"type": "text", "text": "no"}], "isError": True}  # an error needs none
+    plain = collect(mime, b'{"content": []}')
+    assert plain == {"content": []}
