@@ -13,7 +13,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from mcp_middleware import MCPMiddleware
 from tests.apps import PNG, Thing, build_app
-from tests.support import BASE_HEADERS, call_modern, post, request
+from tests.support import BASE_HEADERS, Exchange, call_modern, post, request
 
 pytestmark = pytest.mark.anyio
 
@@ -249,3 +249,19 @@ async def test_a_tool_with_an_output_schema_never_succeeds_without_structured_co
     assert big["isError"] is True
     assert "has 127 characters and the result limit is 40" in big["content"][0]["text"]
     assert (await call(app, "picture", {}))["content"][0]["type"] == "image"
+
+
+async def test_tools_work_under_a_mount_point_that_is_not_ascii() -> None:
+    api = FastAPI()
+
+    @api.get("/items/{item_id}", operation_id="item")
+    async def item(item_id: int, request: Request) -> dict[str, Any]:
+        return {"id": item_id, "path": request.url.path, "raw": request.scope["raw_path"].decode()}
+
+    api.add_middleware(MCPMiddleware)
+    app = FastAPI()
+    app.mount("/café", api)
+    exchange = Exchange(app, request("tools/call", {"name": "item", "arguments": {"item_id": 3}}), path="/café/mcp")
+    exchange.scope["raw_path"] = b"/caf%C3%A9/mcp"  # as a server receives it
+    result = (await exchange.run()).result()
+    assert orjson.loads(result["content"][0]["text"]) == {"id": 3, "path": "/café/items/3", "raw": "/caf%C3%A9/items/3"}
