@@ -10,6 +10,7 @@ progress notifications. ``result()`` builds the final result from everything col
 * ``text/*`` and other textual types ──▶ text (event streams: the events' data joined by newlines);
 * ``image/*`` / ``audio/*`` ──▶ image / audio content, base64;
 * any other binary ──▶ an embedded resource blob;
+* an empty body ──▶ the status line (a redirect's with its ``Location``, which is shown anyway);
 * 4xx/5xx ──▶ ``isError: true`` with the status and the route's error detail, so the model can
   correct itself.
 
@@ -156,6 +157,13 @@ def _classify(mime: bytes) -> str:
     return "binary"
 
 
+def _location(headers: Sequence[tuple[bytes, bytes]]) -> str:
+    for key, value in headers:
+        if key.lower() == b"location":
+            return bytes(value).decode("latin-1")
+    return ""
+
+
 class ResponseCollector:
     """Collects one sub-response; see the module docstring."""
 
@@ -169,6 +177,7 @@ class ResponseCollector:
     _events: _EventParser | None = None
     _size = 0
     _dropped = 0
+    _location = ""  # a redirect's Location
 
     def __init__(
         self,
@@ -195,8 +204,11 @@ class ResponseCollector:
         return self._kind in ("text", "events")
 
     def head(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> None:
-        """The response's status and headers (names in any case; only content-type is read)."""
+        """The response's status and headers (names in any case; content-type is read, and a
+        redirect's location)."""
         self.status = status
+        if 299 < status < 400:
+            self._location = _location(headers)
         raw = b""
         for key, value in headers:
             if key == b"content-type" or key.lower() == b"content-type":  # servers send lower case
@@ -281,8 +293,11 @@ class ResponseCollector:
             return Built(content=[self._binary_block()])
         text = self.text()
         result = Built({"content": [{"type": "text", "text": text}]})
-        if not text and self.status != 200:
-            result["content"][0]["text"] = f"{self.status} {_reason(self.status)}".strip()
+        if self.status != 200 and (not text or self._location):
+            line = f"{self.status} {_reason(self.status)}".strip()
+            if self._location:
+                line += f": Location {self._location}"
+            result["content"][0]["text"] = f"{line}\n\n{text}" if text else line
         return result
 
     def _unstructured(self) -> dict[str, Any]:
@@ -295,6 +310,8 @@ class ResponseCollector:
                 f"{self._max_text}."
             )
         answered = f"the route answered {self.status} {_reason(self.status)}".rstrip()
+        if self._location:
+            answered += f" (Location {self._location})"
         text = self.text() if self._textual else ""
         if self._textual and not text:
             why = f"{answered} with an empty body"

@@ -132,3 +132,24 @@ def test_mcp_content_of_a_structured_tool_must_carry_structured_content() -> Non
     assert failed == {"content": [{"type": "text", "text": "no"}], "isError": True}  # an error needs none
     plain = collect(mime, b'{"content": []}')
     assert plain == {"content": []}
+
+
+def redirect(status: int, headers: Any, body: bytes = b"", *, structured: bool = False) -> dict[str, Any]:
+    collector = ResponseCollector(path="/x", structured=structured, max_text=1000, max_binary=1000)
+    collector.head(status, headers)
+    collector.feed(body, False)
+    return collector.result()
+
+
+def test_a_redirect_says_where_to() -> None:
+    result = redirect(307, [(b"location", b"/new?id=3"), (b"content-length", b"0")])
+    assert result == {"content": [{"type": "text", "text": "307 Temporary Redirect: Location /new?id=3"}]}
+    with_body = redirect(302, [(b"content-type", b"text/html"), (b"Location", b"https://x.example/")], b"<a>moved</a>")
+    assert text_of(with_body) == "302 Found: Location https://x.example/\n\n<a>moved</a>"
+    assert text_of(redirect(304, [])) == "304 Not Modified"  # no Location, nothing to add
+    assert text_of(redirect(200, [(b"location", b"/ignored")], b"ok")) == "ok"  # read for 3xx only
+    structured = redirect(303, [(b"location", b"/result/7")], structured=True)
+    assert structured["isError"] is True
+    assert text_of(structured) == (
+        "The tool has an output schema, but the route answered 303 See Other (Location /result/7) with an empty body"
+    )
