@@ -35,7 +35,8 @@ Arguments (the ``inputSchema`` properties)
     ``authorization``, ``proxy-authorization``, ``cookie``, ``host``, ``content-type``,
     ``content-length``, ``transfer-encoding`` and ``connection`` are never arguments (credentials
     are forwarded from the MCP request; framing is ours). ``None`` means "omitted", except for a
-    body property the body schema requires, which is sent as ``null``.
+    body property the body schema requires, or whose schema allows ``null`` and has another
+    default, which is sent as ``null``.
     ``openapi_extra={"x-mcp-input-schema": {...}}`` replaces the generated input schema
     verbatim (arguments are still mapped as above); ``x-mcp-output-schema`` likewise, and
     ``x-mcp-annotations`` is merged over the default annotations.
@@ -65,7 +66,7 @@ from urllib.parse import quote, quote_plus, urlencode
 
 import orjson
 
-from mcp_middleware._schema import SchemaSet, collapse_optional, is_object_schema
+from mcp_middleware._schema import SchemaSet, collapse_optional, is_object_schema, keeps_null
 from mcp_middleware.dispatch import SubRequest
 from mcp_middleware.param_headers import Annotation, annotations_of
 
@@ -528,7 +529,9 @@ class _Builder:
         needed = root.get("required")
         needed = set(needed) if isinstance(needed, list) else set()
         return [
-            _Entry(_BODY, prop, schema, body.required and prop in needed, keep_none=prop in needed)
+            _Entry(
+                _BODY, prop, schema, body.required and prop in needed, keep_none=prop in needed or keeps_null(schema)
+            )
             for prop, schema in root["properties"].items()
         ]
 
@@ -542,7 +545,9 @@ class _Builder:
         properties: dict[str, Any] = {}
         required: list[str] = []
         for entry, name in zip(entries, names, strict=True):
-            prop = self.schemas.convert_property(entry.schema, refs, collapse=True, required=entry.required)
+            prop = self.schemas.convert_property(
+                entry.schema, refs, collapse=True, required=entry.required, null_sendable=entry.where == _BODY
+            )
             prop = {} if prop is True else prop
             if isinstance(prop, dict) and (entry.description or entry.deprecated):
                 prop = {**prop, "description": entry.description} if entry.description else dict(prop)
