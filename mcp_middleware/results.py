@@ -8,6 +8,7 @@ progress notifications. ``result()`` builds the final result from everything col
 * JSON ──▶ the body as text, plus ``structuredContent`` when the tool has an output schema (a
   tool with one that gets no JSON object, or one cut short, gets an ``isError`` result instead);
 * ``text/*`` and other textual types ──▶ text (event streams: the events' data joined by newlines);
+* no content type ──▶ text if the body starts as valid UTF-8, else binary (``application/octet-stream``);
 * ``image/*`` / ``audio/*`` ──▶ image / audio content, base64;
 * any other binary ──▶ an embedded resource blob;
 * an empty body ──▶ the status line (a redirect's with its ``Location``, which is shown anyway);
@@ -148,7 +149,9 @@ def _classify(mime: bytes) -> str:
         return "events"
     if mime == b"application/json" or mime.endswith(b"+json"):
         return "json"
-    if not mime or mime.startswith(b"text/") or mime in _TEXTUAL or mime.endswith(b"+xml"):
+    if not mime:
+        return "untyped"  # text or binary: the first bytes decide (ResponseCollector._sniff)
+    if mime.startswith(b"text/") or mime in _TEXTUAL or mime.endswith(b"+xml"):
         return "text"
     if mime.startswith(b"image/"):
         return "image"
@@ -227,6 +230,8 @@ class ResponseCollector:
     def feed(self, chunk: bytes, more: bool) -> list[str]:
         """Store ``chunk``; return the pieces of text it completes (for progress messages)."""
         if not self._textual:
+            if self._kind == "untyped":
+                return self._sniff(chunk, more)
             self._size += len(chunk)
             if self._size > self._max_binary:
                 raise ResultTooLarge(f"the response exceeded the {self._max_binary}-byte limit")
@@ -250,6 +255,18 @@ class ResponseCollector:
             return pieces
         self._store(text)
         return [text] if text else []
+
+    def _sniff(self, chunk: bytes, more: bool) -> list[str]:
+        """No media type: text when the body starts as UTF-8, else ``application/octet-stream``."""
+        if more and not chunk:
+            return []
+        try:
+            codecs.getincrementaldecoder("utf-8")().decode(chunk, final=not more)
+        except UnicodeDecodeError:
+            self._kind, self._mime = "binary", "application/octet-stream"
+        else:
+            self._kind, self._textual = "text", True
+        return self.feed(chunk, more)
 
     def _decode(self, chunk: bytes, more: bool) -> str:
         if self._decoder is None:

@@ -3,6 +3,7 @@ broken ``MCPResponse`` bodies, credentials echoed in errors."""
 
 from __future__ import annotations
 
+import base64
 from http import HTTPStatus
 from typing import Any
 
@@ -153,3 +154,32 @@ def test_a_redirect_says_where_to() -> None:
     assert text_of(structured) == (
         "The tool has an output schema, but the route answered 303 See Other (Location /result/7) with an empty body"
     )
+
+
+def untyped(*chunks: bytes, status: int = 200) -> ResponseCollector:
+    collector = ResponseCollector(path="/f", structured=False, max_text=1000, max_binary=1000)
+    collector.head(status, [(b"content-length", b"9")])  # no content-type
+    for index, chunk in enumerate(chunks):
+        collector.feed(chunk, index < len(chunks) - 1)
+    return collector
+
+
+def test_a_body_without_a_content_type_is_text_when_it_is_utf8_and_a_blob_otherwise() -> None:
+    assert untyped("café".encode()).result() == {"content": [{"type": "text", "text": "café"}]}
+    split = untyped(b"caf\xc3", b"\xa9 ok")  # a character cut between two chunks is still text
+    assert split.streamable
+    assert split.result() == {"content": [{"type": "text", "text": "café ok"}]}
+    binary = untyped(b"\x89PNG\r\n\x1a\n\x00\xff")
+    assert binary.result() == {
+        "content": [
+            {
+                "type": "resource",
+                "resource": {"uri": "http://app/f", "mimeType": "application/octet-stream", "blob": "iVBORw0KGgoA/w=="},
+            }
+        ]
+    }
+    assert base64.b64decode("iVBORw0KGgoA/w==") == b"\x89PNG\r\n\x1a\n\x00\xff"
+    assert not untyped(b"", b"\xff\xfe", b"abc").textual  # decided on the first bytes
+    assert text_of(untyped(b"", status=204).result()) == "204 No Content"
+    failed = untyped(b"\xff\x00", status=500).result()
+    assert text_of(failed) == "HTTP 500 Internal Server Error: <2 bytes of application/octet-stream>"

@@ -265,3 +265,16 @@ async def test_tools_work_under_a_mount_point_that_is_not_ascii() -> None:
     exchange.scope["raw_path"] = b"/caf%C3%A9/mcp"  # as a server receives it
     result = (await exchange.run()).result()
     assert orjson.loads(result["content"][0]["text"]) == {"id": 3, "path": "/café/items/3", "raw": "/caf%C3%A9/items/3"}
+
+
+async def test_a_body_without_a_content_type_is_text_or_a_blob_by_its_bytes() -> None:
+    app = build_app()
+
+    @app.get("/untyped/{kind}", operation_id="untyped")
+    async def untyped(kind: str) -> Response:
+        return Response(PNG if kind == "png" else "café".encode())  # no media_type: no content-type
+
+    assert (await call(app, "untyped", {"kind": "text"}))["content"] == [{"type": "text", "text": "café"}]
+    block = (await call(app, "untyped", {"kind": "png"}))["content"][0]
+    assert block["resource"]["mimeType"] == "application/octet-stream"
+    assert base64.b64decode(block["resource"]["blob"]) == PNG
