@@ -11,9 +11,12 @@ Conversion also:
   would keep ``#/components`` references —, ``xml``, ``externalDocs``, ``nullable``);
 * gives every array an ``items`` (``{}`` when absent);
 * in *input* mode only, renders an optional property (not in its object's ``required``) whose
-  schema is ``anyOf: [X, {"type": "null"}]`` — pydantic's ``Optional[X] = None`` — as plain ``X``
-  (omitting the argument means "None"). Output schemas keep the ``null`` branch: a response may
-  really contain ``null`` and MCP clients validate structured content against ``outputSchema``.
+  schema is ``anyOf: [X, {"type": "null"}]`` without a default or with ``None`` — pydantic's
+  ``Optional[X] = None`` — as plain ``X`` (omitting the argument means "None"). With another
+  default ``null`` is a value of its own and stays (:func:`keeps_null`), except where the caller
+  says null cannot be sent (a query, header, cookie or path parameter). Output schemas keep the
+  ``null`` branch: a response may really contain ``null`` and MCP clients validate structured
+  content against ``outputSchema``.
 
 Each component is converted once per mode and cached with the components it refers to directly,
 so the per-tool ``$defs`` is a cheap closure over that graph.
@@ -26,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
-__all__ = ["SchemaSet", "is_object_schema"]
+__all__ = ["SchemaSet", "is_object_schema", "keeps_null"]
 
 _COMPONENT_PREFIX = "#/components/schemas/"
 _DEFS_PREFIX = "#/$defs/"
@@ -100,6 +103,11 @@ def collapse_optional(schema: Any) -> Any:
     return merged
 
 
+def keeps_null(schema: Any) -> bool:
+    """``Optional[X]`` with a default other than None: omitting it is not the same as ``null``."""
+    return isinstance(schema, dict) and schema.get("default") is not None and collapse_optional(schema) is not schema
+
+
 class SchemaSet:
     """The converted ``components.schemas`` of one OpenAPI document, shared by all its tools."""
 
@@ -154,9 +162,15 @@ class SchemaSet:
             out["items"] = {}
         return out
 
-    def convert_property(self, schema: Any, refs: set[str], *, collapse: bool, required: bool) -> Any:
+    def convert_property(
+        self, schema: Any, refs: set[str], *, collapse: bool, required: bool, null_sendable: bool = True
+    ) -> Any:
+        """``null_sendable=False``: the value cannot be ``null`` (a query parameter), so an optional
+        property is plain ``X`` whatever its default."""
         converted = self.convert(schema, refs, collapse=collapse)
-        return converted if required or not collapse else collapse_optional(converted)
+        if required or not collapse or (null_sendable and keeps_null(converted)):
+            return converted
+        return collapse_optional(converted)
 
     def defs(self, refs: Iterable[str], *, collapse: bool) -> dict[str, Any]:
         """``$defs`` holding every component reachable from ``refs``, in a stable order."""

@@ -35,7 +35,8 @@ Arguments (the ``inputSchema`` properties)
     ``authorization``, ``proxy-authorization``, ``cookie``, ``host``, ``content-type``,
     ``content-length``, ``transfer-encoding`` and ``connection`` are never arguments (credentials
     are forwarded from the MCP request; framing is ours). ``None`` means "omitted", except for a
-    body property the body schema requires, which is sent as ``null``.
+    body property the body schema requires, or whose schema allows ``null`` and has another
+    default, which is sent as ``null``.
     ``openapi_extra={"x-mcp-input-schema": {...}}`` replaces the generated input schema
     verbatim (arguments are still mapped as above); ``x-mcp-output-schema`` likewise, and
     ``x-mcp-annotations`` is merged over the default annotations.
@@ -65,7 +66,7 @@ from urllib.parse import quote, quote_plus, urlencode
 
 import orjson
 
-from mcp_middleware._schema import SchemaSet, collapse_optional, is_object_schema
+from mcp_middleware._schema import SchemaSet, collapse_optional, is_object_schema, keeps_null
 from mcp_middleware.dispatch import SubRequest
 from mcp_middleware.param_headers import Annotation, annotations_of
 
@@ -528,7 +529,9 @@ class _Builder:
         needed = root.get("required")
         needed = set(needed) if isinstance(needed, list) else set()
         return [
-            _Entry(_BODY, prop, schema, body.required and prop in needed, keep_none=prop in needed)
+            _Entry(
+                _BODY, prop, schema, body.required and prop in needed, keep_none=prop in needed or keeps_null(schema)
+            )
             for prop, schema in root["properties"].items()
         ]
 
@@ -542,7 +545,9 @@ class _Builder:
         properties: dict[str, Any] = {}
         required: list[str] = []
         for entry, name in zip(entries, names, strict=True):
-            prop = self.schemas.convert_property(entry.schema, refs, collapse=True, required=entry.required)
+            prop = self.schemas.convert_property(
+                entry.schema, refs, collapse=True, required=entry.required, null_sendable=entry.where == _BODY
+            )
             prop = {} if prop is True else prop
             if isinstance(prop, dict) and (entry.description or entry.deprecated):
                 prop = {**prop, "description": entry.description} if entry.description else dict(prop)
@@ -567,9 +572,13 @@ class _Builder:
             return None
         response = next((self.deref(r) for code, r in responses.items() if str(code).startswith("2")), None)
         content = response.get("content") if isinstance(response, Mapping) else None
-        picked = _pick_media(content) if isinstance(content, Mapping) else None
+        if not isinstance(content, Mapping):
+            return None
+        picked = _pick_media(content)
         if picked is None or picked[0] != _JSON or not isinstance(picked[2], Mapping):
             return None
+        if not all(_is_json_media(_media_type(key)) for key in content):
+            return None  # the route may answer with another media type, which has no structured content
         root = self.schemas.resolve(picked[2].get("schema"))
         if not is_object_schema(root):
             return None
@@ -636,12 +645,20 @@ def _argument_names(entries: Sequence[_Entry]) -> list[str]:
     return names
 
 
+def _media_type(key: Any) -> str:
+    return str(key).split(";", 1)[0].strip().lower()
+
+
+def _is_json_media(media_type: str) -> bool:
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
 def _pick_media(content: Mapping[str, Any]) -> tuple[int, str, Any] | None:
-    types = {str(key).split(";", 1)[0].strip().lower(): key for key in content}
+    types = {_media_type(key): key for key in content}
     if "application/json" in types:
         return _JSON, "application/json", content[types["application/json"]]
     for media_type, key in types.items():
-        if media_type.endswith("+json"):
+        if _is_json_media(media_type):
             return _JSON, media_type, content[key]
     for media_type, kind in (
         ("application/x-www-form-urlencoded", _FORM),

@@ -12,9 +12,10 @@ caller says the real client went away; and the body is never buffered here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Sequence
 from typing import Any, NamedTuple
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import anyio
 from starlette.types import ASGIApp, Message, Scope
@@ -26,7 +27,8 @@ class SubRequest(NamedTuple):
     """An HTTP request to send to the app below the middleware.
 
     ``path`` is the app-relative path, already percent-encoded segment by segment (``raw_path``
-    is derived from it, ``path`` in the scope is its decoded form, as a server would do).
+    is derived from it, ``path`` in the scope is its decoded form, as a server would do). The
+    parent's ``root_path`` (decoded text) is put in front of both, encoded for ``raw_path``.
     """
 
     method: str
@@ -67,9 +69,35 @@ class Disconnect:
         await self._event.wait()
 
 
+# characters a path may hold as they are (RFC 3986 pchar and "/"); a root made of them is its raw form
+_PLAIN_ROOT = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~-]*")
+
+
+def _raw_root(parent: Scope, root_path: str) -> bytes:
+    """The encoded form of ``root_path`` (decoded text, as servers give it): the prefix of the
+    parent's ``raw_path`` that decodes to it, else ``root_path`` percent-encoded."""
+    if _PLAIN_ROOT.fullmatch(root_path):
+        return root_path.encode("ascii")
+    raw = parent.get("raw_path")
+    if isinstance(raw, bytes):
+        text = raw.decode("latin-1")
+        end = len(text)
+        while end > 0:  # a mount point ends where a segment does
+            if unquote(text[:end]) == root_path:
+                return raw[:end]
+            end = text.rfind("/", 0, end)
+    return quote(root_path, safe="/:@!$&'()*+,;=~").encode("ascii")
+
+
 def _child_scope(parent: Scope, sub: SubRequest, extensions: dict[str, Any] | None) -> Scope:
     root_path: str = parent.get("root_path", "")
-    full = root_path + sub.path
+    path = sub.path
+    raw_path = path.encode("ascii")
+    if "%" in path:
+        path = unquote(path)
+    if root_path:
+        raw_path = _raw_root(parent, root_path) + raw_path
+        path = root_path + path
     scope: dict[str, Any] = {
         "type": "http",
         # 2.3: Starlette's StreamingResponse then listens for http.disconnect itself, which is
@@ -78,8 +106,8 @@ def _child_scope(parent: Scope, sub: SubRequest, extensions: dict[str, Any] | No
         "http_version": parent.get("http_version", "1.1"),
         "method": sub.method,
         "scheme": parent.get("scheme", "http"),
-        "path": unquote(full) if "%" in full else full,
-        "raw_path": full.encode("ascii"),
+        "path": path,
+        "raw_path": raw_path,
         "root_path": root_path,
         "query_string": sub.query_string,
         "headers": list(sub.headers),

@@ -5,10 +5,13 @@ For text-like bodies each chunk yields the text that can be shown at once (a str
 ``data`` of each complete event of an ``text/event-stream`` route); the caller turns those into
 progress notifications. ``result()`` builds the final result from everything collected:
 
-* JSON ──▶ the body as text, plus ``structuredContent`` when the tool has an output schema;
+* JSON ──▶ the body as text, plus ``structuredContent`` when the tool has an output schema (a
+  tool with one that gets no JSON object, or one cut short, gets an ``isError`` result instead);
 * ``text/*`` and other textual types ──▶ text (event streams: the events' data joined by newlines);
+* no content type ──▶ text if the body starts as valid UTF-8, else binary (``application/octet-stream``);
 * ``image/*`` / ``audio/*`` ──▶ image / audio content, base64;
 * any other binary ──▶ an embedded resource blob;
+* an empty body ──▶ the status line (a redirect's with its ``Location``, which is shown anyway);
 * 4xx/5xx ──▶ ``isError: true`` with the status and the route's error detail, so the model can
   correct itself.
 
@@ -146,13 +149,22 @@ def _classify(mime: bytes) -> str:
         return "events"
     if mime == b"application/json" or mime.endswith(b"+json"):
         return "json"
-    if not mime or mime.startswith(b"text/") or mime in _TEXTUAL or mime.endswith(b"+xml"):
+    if not mime:
+        return "untyped"  # text or binary: the first bytes decide (ResponseCollector._sniff)
+    if mime.startswith(b"text/") or mime in _TEXTUAL or mime.endswith(b"+xml"):
         return "text"
     if mime.startswith(b"image/"):
         return "image"
     if mime.startswith(b"audio/"):
         return "audio"
     return "binary"
+
+
+def _location(headers: Sequence[tuple[bytes, bytes]]) -> str:
+    for key, value in headers:
+        if key.lower() == b"location":
+            return bytes(value).decode("latin-1")
+    return ""
 
 
 class ResponseCollector:
@@ -168,6 +180,7 @@ class ResponseCollector:
     _events: _EventParser | None = None
     _size = 0
     _dropped = 0
+    _location = ""  # a redirect's Location
 
     def __init__(
         self,
@@ -194,8 +207,11 @@ class ResponseCollector:
         return self._kind in ("text", "events")
 
     def head(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> None:
-        """The response's status and headers (names in any case; only content-type is read)."""
+        """The response's status and headers (names in any case; content-type is read, and a
+        redirect's location)."""
         self.status = status
+        if 299 < status < 400:
+            self._location = _location(headers)
         raw = b""
         for key, value in headers:
             if key == b"content-type" or key.lower() == b"content-type":  # servers send lower case
@@ -214,6 +230,8 @@ class ResponseCollector:
     def feed(self, chunk: bytes, more: bool) -> list[str]:
         """Store ``chunk``; return the pieces of text it completes (for progress messages)."""
         if not self._textual:
+            if self._kind == "untyped":
+                return self._sniff(chunk, more)
             self._size += len(chunk)
             if self._size > self._max_binary:
                 raise ResultTooLarge(f"the response exceeded the {self._max_binary}-byte limit")
@@ -237,6 +255,18 @@ class ResponseCollector:
             return pieces
         self._store(text)
         return [text] if text else []
+
+    def _sniff(self, chunk: bytes, more: bool) -> list[str]:
+        """No media type: text when the body starts as UTF-8, else ``application/octet-stream``."""
+        if more and not chunk:
+            return []
+        try:
+            codecs.getincrementaldecoder("utf-8")().decode(chunk, final=not more)
+        except UnicodeDecodeError:
+            self._kind, self._mime = "binary", "application/octet-stream"
+        else:
+            self._kind, self._textual = "text", True
+        return self.feed(chunk, more)
 
     def _decode(self, chunk: bytes, more: bool) -> str:
         if self._decoder is None:
@@ -266,20 +296,49 @@ class ResponseCollector:
             return self._mcp_content()
         if self.status >= 400:
             return self._error()
+        if self._structured:
+            if self._kind == "json" and not self._dropped:
+                text = self.text()
+                try:
+                    value = orjson.loads(text)
+                except orjson.JSONDecodeError:
+                    value = None
+                if isinstance(value, dict):
+                    return Built({"content": [{"type": "text", "text": text}], "structuredContent": value})
+            return self._unstructured()
         if not self._textual:
             return Built(content=[self._binary_block()])
         text = self.text()
         result = Built({"content": [{"type": "text", "text": text}]})
-        if self._kind == "json" and self._structured and not self._dropped:
-            try:
-                value = orjson.loads(text)
-            except orjson.JSONDecodeError:
-                value = None
-            if isinstance(value, dict):
-                result["structuredContent"] = value
-        if not text and self.status != 200:
-            result["content"][0]["text"] = f"{self.status} {_reason(self.status)}".strip()
+        if self.status != 200 and (not text or self._location):
+            line = f"{self.status} {_reason(self.status)}".strip()
+            if self._location:
+                line += f": Location {self._location}"
+            result["content"][0]["text"] = f"{line}\n\n{text}" if text else line
         return result
+
+    def _unstructured(self) -> dict[str, Any]:
+        """A tool with an output schema must return a conforming ``structuredContent`` (the
+        official clients refuse a success without it): anything else is a tool error."""
+        if self._dropped:
+            return error_result(
+                "The tool has an output schema, so its result must be a JSON object in full, but the "
+                f"route's response has {self._size + self._dropped} characters and the result limit is "
+                f"{self._max_text}."
+            )
+        answered = f"the route answered {self.status} {_reason(self.status)}".rstrip()
+        if self._location:
+            answered += f" (Location {self._location})"
+        text = self.text() if self._textual else ""
+        if self._textual and not text:
+            why = f"{answered} with an empty body"
+        elif self._kind == "json":
+            why = f"{answered} with a body that is not a JSON object: {text}"
+        elif self._textual:
+            why = f"{answered} with {self._mime or 'text'} instead of JSON: {text}"
+        else:
+            why = f"{answered} with {self._mime} ({self._size} bytes) instead of JSON"
+        return error_result(f"The tool has an output schema, but {why}")
 
     def _mcp_content(self) -> dict[str, Any]:
         """A route's own ``MCPResponse``: its blocks are the result (the wire types check them)."""
@@ -294,6 +353,8 @@ class ResponseCollector:
             result["structuredContent"] = value["structuredContent"]
         if value.get("isError") is True or self.status >= 400:
             result["isError"] = True
+        elif self._structured and "structuredContent" not in result:
+            return error_result("The tool has an output schema, but the route's MCP content has no structuredContent.")
         return result
 
     @property

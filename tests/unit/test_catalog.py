@@ -913,3 +913,60 @@ def test_odd_documents_give_what_they_can(caplog: pytest.LogCaptureFixture) -> N
     with caplog.at_level(logging.WARNING):
         assert catalog_from_app(NotOpenAPI()).tools == ()
     assert "did not return a mapping" in caplog.text
+
+
+def test_no_output_schema_when_the_success_response_may_also_be_another_media_type() -> None:
+    app = FastAPI()
+
+    @app.get("/picture", responses={200: {"content": {"image/png": {}}}})
+    def picture() -> Dimensions:  # FastAPI's "additional media types": JSON or a PNG
+        return Dimensions(width=1, height=1)
+
+    @app.get("/size")
+    def size() -> Dimensions:
+        return Dimensions(width=1, height=1)
+
+    @app.get("/problem", responses={200: {"content": {"application/problem+json": {}}}})
+    def problem() -> Dimensions:  # only JSON flavours: still structured
+        return Dimensions(width=1, height=1)
+
+    catalog = catalog_from_app(app)
+    assert not spec(catalog, "picture").has_output_schema
+    assert "outputSchema" not in spec(catalog, "picture").tool
+    assert spec(catalog, "size").has_output_schema
+    assert spec(catalog, "problem").has_output_schema
+
+
+class Level(BaseModel):
+    level: int | None = 5
+
+
+class Patch(BaseModel):
+    note: str | None = "keep"
+    gone: str | None = None
+    inner: Level = Level()
+
+
+def test_optional_with_another_default_keeps_null_in_bodies() -> None:
+    app = FastAPI()
+
+    @app.post("/patch")
+    def patch(p: Patch, q: str | None = "dflt") -> dict[str, Any]:
+        return {**p.model_dump(), "q": q}
+
+    tool = spec(catalog_from_app(app), "patch")
+    schema = tool.tool["inputSchema"]
+    null = {"type": "null"}
+    # null is a value of its own here, not "omitted" (that gives "keep"): the schema says so
+    assert schema["properties"]["note"] == {"anyOf": [{"type": "string"}, null], "title": "Note", "default": "keep"}
+    assert schema["properties"]["gone"] == {"type": "string", "title": "Gone"}  # = None: plain X, as before
+    assert schema["$defs"]["Level"]["properties"]["level"]["anyOf"] == [{"type": "integer"}, null]
+    # a query string cannot carry null: the parameter stays a plain X
+    assert schema["properties"]["q"] == {"type": "string", "title": "Q", "default": "dflt"}
+    jsonschema.Draft202012Validator(schema).validate({"note": None, "inner": {"level": None}})
+
+    sub = tool.build_request({"note": None, "gone": None, "inner": {"level": None}, "q": None})
+    assert orjson.loads(sub.body) == {"note": None, "inner": {"level": None}}  # "gone": None is "omitted"
+    assert call(app, sub) == (200, {"note": None, "gone": None, "inner": {"level": None}, "q": "dflt"})
+    defaults = {"note": "keep", "gone": None, "inner": {"level": 5}, "q": "dflt"}
+    assert call(app, tool.build_request({})) == (200, defaults)

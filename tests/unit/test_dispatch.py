@@ -160,3 +160,38 @@ async def test_exceptions_propagate_to_the_caller() -> None:
 
     with pytest.raises(ValueError, match="after start"):
         await run(app)
+
+
+async def paths_seen(parent: Scope, sub_path: str) -> tuple[str, bytes, str]:
+    seen: dict[str, Any] = {}
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.update(scope)
+        await send({"type": "http.response.start", "status": 204})
+        await send({"type": "http.response.body"})
+
+    await Recorder().exchange(app, parent, SubRequest("GET", sub_path), None)
+    return seen["path"], seen["raw_path"], seen["root_path"]
+
+
+@pytest.mark.parametrize(
+    ("root_path", "parent_raw", "path", "raw_path"),
+    [
+        ("", None, "/items/a b", b"/items/a%20b"),
+        ("/api", b"/api/mcp", "/api/items/a b", b"/api/items/a%20b"),
+        # a non-ASCII mount point: the raw prefix is the client's own, or quoted when unknown
+        ("/café", b"/caf%c3%a9/mcp", "/café/items/a b", b"/caf%c3%a9/items/a%20b"),
+        ("/café", None, "/café/items/a b", b"/caf%C3%A9/items/a%20b"),
+        ("/café", b"/elsewhere/mcp", "/café/items/a b", b"/caf%C3%A9/items/a%20b"),
+        # a root holding a literal "%" (sent as %25) is not decoded a second time
+        ("/100%25", b"/100%2525/mcp", "/100%25/items/a b", b"/100%2525/items/a%20b"),
+        ("/a b", None, "/a b/items/a b", b"/a%20b/items/a%20b"),
+    ],
+)
+async def test_the_root_path_is_decoded_text_and_raw_path_its_encoded_form(
+    root_path: str, parent_raw: bytes | None, path: str, raw_path: bytes
+) -> None:
+    parent: dict[str, Any] = {"type": "http", "root_path": root_path}
+    if parent_raw is not None:
+        parent["raw_path"] = parent_raw
+    assert await paths_seen(parent, "/items/a%20b") == (path, raw_path, root_path)

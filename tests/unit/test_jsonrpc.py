@@ -25,7 +25,7 @@ from tests.apps import PNG
 VERSIONS = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"]
 
 
-def collected(mime: bytes, body: bytes, status: int = 200, structured: bool = True) -> dict[str, Any]:
+def collected(mime: bytes, body: bytes, status: int = 200, structured: bool = False) -> dict[str, Any]:
     collector = ResponseCollector(path="/x", structured=structured, max_text=50, max_binary=10_000)
     collector.head(status, ((b"content-type", mime),))
     collector.feed(body, False)
@@ -33,8 +33,9 @@ def collected(mime: bytes, body: bytes, status: int = 200, structured: bool = Tr
 
 
 BUILT = [
-    collected(b"application/json", b'{"id":1,"name":"x","nested":{"a":[1,2,null]}}'),
+    collected(b"application/json", b'{"id":1,"name":"x","nested":{"a":[1,2,null]}}', structured=True),
     collected(b"application/json", b"[1,2,3]"),
+    collected(b"application/json", b"[1,2,3]", structured=True),  # no JSON object: an error
     collected(b"text/plain; charset=latin-1", "caf\xe9".encode("latin-1")),
     collected(b"text/plain", b"x" * 80),  # truncated
     collected(b"image/png", PNG),

@@ -3,16 +3,26 @@ broken ``MCPResponse`` bodies, credentials echoed in errors."""
 
 from __future__ import annotations
 
+import base64
 from http import HTTPStatus
 from typing import Any
 
+from mcp_middleware.jsonrpc import Built
 from mcp_middleware.results import ResponseCollector
 
 
 def collect(
-    mime: bytes, body: bytes, status: int = 200, *, max_text: int = 1000, forwarded: Any = ()
+    mime: bytes,
+    body: bytes,
+    status: int = 200,
+    *,
+    max_text: int = 1000,
+    forwarded: Any = (),
+    structured: bool = False,
 ) -> dict[str, Any]:
-    collector = ResponseCollector(path="/x", structured=True, max_text=max_text, max_binary=1000, forwarded=forwarded)
+    collector = ResponseCollector(
+        path="/x", structured=structured, max_text=max_text, max_binary=1000, forwarded=forwarded
+    )
     collector.head(status, ((b"content-type", mime),))
     collector.feed(body, False)
     return collector.result()
@@ -63,7 +73,7 @@ def test_broken_mcp_content_is_a_tool_error() -> None:
         assert text_of(result) == "The route's MCP content was not valid (or exceeded the size limit)."
     too_long = b'{"content": [{"type": "text", "text": "' + b"x" * 100 + b'"}]}'
     assert collect(mime, too_long, max_text=20)["isError"] is True  # cut short, it is no longer JSON
-    fine = collect(mime, b'{"content": [], "structuredContent": {"a": 1}}', status=500)
+    fine = collect(mime, b'{"content": [], "structuredContent": {"a": 1}}', status=500, structured=True)
     assert fine == {"content": [], "structuredContent": {"a": 1}, "isError": True}  # a 5xx is an error
 
 
@@ -73,3 +83,103 @@ def test_the_content_type_is_found_whatever_the_case_of_its_name_and_wherever_it
     collector.feed(b'{"a":1}', False)
     assert collector.kind == "json"
     assert collector.result()["structuredContent"] == {"a": 1}
+
+
+def test_a_structured_tool_returns_its_json_object_as_structured_content() -> None:
+    result = collect(b"application/json", b'{"a":1}', structured=True)
+    assert result == {"content": [{"type": "text", "text": '{"a":1}'}], "structuredContent": {"a": 1}}
+    assert "structuredContent" not in collect(b"application/json", b'{"a":1}')  # no output schema
+
+
+def test_a_structured_tool_whose_json_object_exceeds_the_limit_is_an_error_with_the_sizes() -> None:
+    body = b'{"text":"' + b"x" * 100 + b'"}'
+    result = collect(b"application/json", body, max_text=50, structured=True)
+    assert result["isError"] is True
+    assert "structuredContent" not in result
+    assert text_of(result) == (
+        "The tool has an output schema, so its result must be a JSON object in full, "
+        "but the route's response has 111 characters and the result limit is 50."
+    )
+
+
+def test_a_structured_tool_without_a_json_object_is_an_error_saying_what_came_instead() -> None:
+    not_an_object = "the route answered 200 OK with a body that is not a JSON object:"
+    cases = [
+        (b"application/json", b"[1, 2]", 200, f"{not_an_object} [1, 2]"),
+        (b"application/json", b"null", 200, f"{not_an_object} null"),
+        (b"application/json", b"{not json", 200, f"{not_an_object} {{not json"),
+        (b"text/plain", b"hello", 200, "the route answered 200 OK with text/plain instead of JSON: hello"),
+        (b"image/png", b"\x89PNG", 200, "the route answered 200 OK with image/png (4 bytes)"),
+        (b"text/plain", b"", 204, "the route answered 204 No Content with an empty body"),
+        (b"application/json", b"", 202, "the route answered 202 Accepted with an empty body"),
+    ]
+    for mime, body, status, why in cases:
+        result = collect(mime, body, status, structured=True)
+        assert result["isError"] is True, (mime, body)
+        assert "structuredContent" not in result
+        assert text_of(result).startswith(f"The tool has an output schema, but {why}"), text_of(result)
+        assert isinstance(result, Built)
+    assert text_of(collect(b"text/plain", b"hello", structured=True)).endswith("instead of JSON: hello")
+
+
+def test_mcp_content_of_a_structured_tool_must_carry_structured_content() -> None:
+    mime = b"application/vnd.mcp.content+json"
+    missing = collect(mime, b'{"content": [{"type": "text", "text": "hi"}]}', structured=True)
+    assert missing["isError"] is True
+    assert text_of(missing) == "The tool has an output schema, but the route's MCP content has no structuredContent."
+    given = collect(mime, b'{"content": [], "structuredContent": {"a": 1}}', structured=True)
+    assert given == {"content": [], "structuredContent": {"a": 1}}
+    failed = collect(mime, b'{"content": [{"type": "text", "text": "no"}], "isError": true}', structured=True)
+    assert failed == {"content": [{"type": "text", "text": "no"}], "isError": True}  # an error needs none
+    plain = collect(mime, b'{"content": []}')
+    assert plain == {"content": []}
+
+
+def redirect(status: int, headers: Any, body: bytes = b"", *, structured: bool = False) -> dict[str, Any]:
+    collector = ResponseCollector(path="/x", structured=structured, max_text=1000, max_binary=1000)
+    collector.head(status, headers)
+    collector.feed(body, False)
+    return collector.result()
+
+
+def test_a_redirect_says_where_to() -> None:
+    result = redirect(307, [(b"location", b"/new?id=3"), (b"content-length", b"0")])
+    assert result == {"content": [{"type": "text", "text": "307 Temporary Redirect: Location /new?id=3"}]}
+    with_body = redirect(302, [(b"content-type", b"text/html"), (b"Location", b"https://x.example/")], b"<a>moved</a>")
+    assert text_of(with_body) == "302 Found: Location https://x.example/\n\n<a>moved</a>"
+    assert text_of(redirect(304, [])) == "304 Not Modified"  # no Location, nothing to add
+    assert text_of(redirect(200, [(b"location", b"/ignored")], b"ok")) == "ok"  # read for 3xx only
+    structured = redirect(303, [(b"location", b"/result/7")], structured=True)
+    assert structured["isError"] is True
+    assert text_of(structured) == (
+        "The tool has an output schema, but the route answered 303 See Other (Location /result/7) with an empty body"
+    )
+
+
+def untyped(*chunks: bytes, status: int = 200) -> ResponseCollector:
+    collector = ResponseCollector(path="/f", structured=False, max_text=1000, max_binary=1000)
+    collector.head(status, [(b"content-length", b"9")])  # no content-type
+    for index, chunk in enumerate(chunks):
+        collector.feed(chunk, index < len(chunks) - 1)
+    return collector
+
+
+def test_a_body_without_a_content_type_is_text_when_it_is_utf8_and_a_blob_otherwise() -> None:
+    assert untyped("café".encode()).result() == {"content": [{"type": "text", "text": "café"}]}
+    split = untyped(b"caf\xc3", b"\xa9 ok")  # a character cut between two chunks is still text
+    assert split.streamable
+    assert split.result() == {"content": [{"type": "text", "text": "café ok"}]}
+    binary = untyped(b"\x89PNG\r\n\x1a\n\x00\xff")
+    assert binary.result() == {
+        "content": [
+            {
+                "type": "resource",
+                "resource": {"uri": "http://app/f", "mimeType": "application/octet-stream", "blob": "iVBORw0KGgoA/w=="},
+            }
+        ]
+    }
+    assert base64.b64decode("iVBORw0KGgoA/w==") == b"\x89PNG\r\n\x1a\n\x00\xff"
+    assert not untyped(b"", b"\xff\xfe", b"abc").textual  # decided on the first bytes
+    assert text_of(untyped(b"", status=204).result()) == "204 No Content"
+    failed = untyped(b"\xff\x00", status=500).result()
+    assert text_of(failed) == "HTTP 500 Internal Server Error: <2 bytes of application/octet-stream>"

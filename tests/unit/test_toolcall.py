@@ -7,12 +7,13 @@ from typing import Any
 
 import orjson
 import pytest
-from fastapi import FastAPI, Header, HTTPException, Request
+from fastapi import FastAPI, Header, HTTPException, Request, Response
+from fastapi.responses import PlainTextResponse
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from mcp_middleware import MCPMiddleware
-from tests.apps import PNG, build_app
-from tests.support import BASE_HEADERS, call_modern, post, request
+from tests.apps import PNG, Thing, build_app
+from tests.support import BASE_HEADERS, Exchange, call_modern, post, request
 
 pytestmark = pytest.mark.anyio
 
@@ -219,3 +220,61 @@ async def test_a_route_raising_an_exception_group_is_an_error_result(caplog: pyt
     assert result["isError"] is True
     assert result["content"][0]["text"] == "Tool 'group' failed: the route raised ExceptionGroup."
     assert "Tool 'group': the route raised ExceptionGroup" in caplog.text
+
+
+async def test_a_tool_with_an_output_schema_never_succeeds_without_structured_content() -> None:
+    app = build_app(max_result_chars=40)
+
+    @app.get("/as-text", operation_id="as_text")
+    async def as_text() -> Thing:  # the declared model, but the route answers with text
+        return PlainTextResponse("not the thing")  # type: ignore[return-value]
+
+    @app.get("/huge", operation_id="huge")
+    async def huge() -> Thing:
+        return Thing(id=1, name="x" * 100)
+
+    @app.get("/picture", operation_id="picture", responses={200: {"content": {"image/png": {}}}})
+    async def picture() -> Thing:  # JSON or a PNG: no output schema, so the PNG is a fine answer
+        return Response(PNG, media_type="image/png")  # type: ignore[return-value]
+
+    listed = (await post(app, request("tools/list", {}))).result()["tools"]
+    schemas = {tool["name"]: "outputSchema" in tool for tool in listed}
+    assert schemas == {**schemas, "as_text": True, "huge": True, "picture": False}
+    text = await call(app, "as_text", {})
+    assert text["isError"] is True
+    assert text["content"][0]["text"] == (
+        "The tool has an output schema, but the route answered 200 OK with text/plain instead of JSON: not the thing"
+    )
+    big = await call(app, "huge", {})
+    assert big["isError"] is True
+    assert "has 127 characters and the result limit is 40" in big["content"][0]["text"]
+    assert (await call(app, "picture", {}))["content"][0]["type"] == "image"
+
+
+async def test_tools_work_under_a_mount_point_that_is_not_ascii() -> None:
+    api = FastAPI()
+
+    @api.get("/items/{item_id}", operation_id="item")
+    async def item(item_id: int, request: Request) -> dict[str, Any]:
+        return {"id": item_id, "path": request.url.path, "raw": request.scope["raw_path"].decode()}
+
+    api.add_middleware(MCPMiddleware)
+    app = FastAPI()
+    app.mount("/café", api)
+    exchange = Exchange(app, request("tools/call", {"name": "item", "arguments": {"item_id": 3}}), path="/café/mcp")
+    exchange.scope["raw_path"] = b"/caf%C3%A9/mcp"  # as a server receives it
+    result = (await exchange.run()).result()
+    assert orjson.loads(result["content"][0]["text"]) == {"id": 3, "path": "/café/items/3", "raw": "/caf%C3%A9/items/3"}
+
+
+async def test_a_body_without_a_content_type_is_text_or_a_blob_by_its_bytes() -> None:
+    app = build_app()
+
+    @app.get("/untyped/{kind}", operation_id="untyped")
+    async def untyped(kind: str) -> Response:
+        return Response(PNG if kind == "png" else "café".encode())  # no media_type: no content-type
+
+    assert (await call(app, "untyped", {"kind": "text"}))["content"] == [{"type": "text", "text": "café"}]
+    block = (await call(app, "untyped", {"kind": "png"}))["content"][0]
+    assert block["resource"]["mimeType"] == "application/octet-stream"
+    assert base64.b64decode(block["resource"]["blob"]) == PNG
