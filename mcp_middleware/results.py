@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import codecs
+import sys
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -92,35 +93,83 @@ def _reason(status: int) -> str:
 
 
 class _EventParser:
-    """Incremental parser for a route's own ``text/event-stream`` body (WHATWG §9.2.6)."""
+    """Incremental parser for a route's own ``text/event-stream`` body (WHATWG §9.2.6).
 
-    __slots__ = ("_data", "_pending")
+    Linear in the body: each chunk is scanned once, and a line that is not complete yet is kept as
+    parts, not re-joined per chunk. A line break split across chunks (``\r`` | ``\n``) is one break,
+    and a leading byte order mark is dropped. At most ``limit`` characters of a pending line and of
+    an event's data are kept (the result holds no more than that anyway); ``dropped`` counts the
+    data characters let go.
+    """
 
-    def __init__(self) -> None:
-        self._pending = ""
-        self._data: list[str] = []
+    __slots__ = ("_cr", "_data", "_data_size", "_fresh", "_line", "_line_size", "dropped", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.dropped = 0
+        self._line: list[str] = []  # the incomplete line, in parts
+        self._line_size = 0  # characters of it seen (kept or not)
+        self._data: list[str] = []  # the current event's data lines
+        self._data_size = 0
+        self._cr = False  # the last text ended with "\r": a "\n" opening the next one belongs to it
+        self._fresh = True  # nothing seen yet (a byte order mark may open the stream)
 
     def feed(self, text: str) -> list[str]:
         """Return the ``data`` of every event completed by ``text``."""
+        if self._fresh and text:
+            self._fresh = False
+            text = text.removeprefix("\ufeff")
+        if self._cr and text.startswith("\n"):
+            text = text[1:]
+        if not text:
+            return []
+        self._cr = text.endswith("\r")
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        lines = text.split("\n")
+        tail = lines.pop()
         events: list[str] = []
-        lines = (self._pending + text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        self._pending = lines.pop()
         for line in lines:
-            if line == "":
-                if self._data:
-                    events.append("\n".join(self._data))
-                    self._data = []
-            elif line.startswith("data"):
-                field, _, value = line.partition(":")
-                if field == "data":
-                    self._data.append(value[1:] if value.startswith(" ") else value)
+            if self._line:
+                self._hold(line)
+                line, over = "".join(self._line), self._line_size - self.limit
+                self._line, self._line_size = [], 0
+                if over > 0 and line.startswith("data"):
+                    self.dropped += over
+            self._take(line, events)
+        if tail:
+            self._hold(tail)
         return events
 
+    def _hold(self, part: str) -> None:
+        room = self.limit - self._line_size
+        self._line_size += len(part)
+        if room > 0:
+            self._line.append(part if len(part) <= room else part[:room])
+
+    def _take(self, line: str, events: list[str]) -> None:
+        if line == "":
+            if self._data:
+                events.append("\n".join(self._data))
+                self._data, self._data_size = [], 0
+        elif line.startswith("data"):
+            field, _, value = line.partition(":")
+            if field == "data":
+                value = value[1:] if value.startswith(" ") else value
+                room = self.limit - self._data_size
+                if len(value) > room:
+                    self.dropped += len(value) - max(room, 0)
+                    value = value[: max(room, 0)]
+                self._data_size += len(value) + 1
+                self._data.append(value)
+
     def flush(self) -> list[str]:
-        tail = self.feed("\n\n") if self._pending or self._data else []
+        tail = self.feed("\n\n") if self._line or self._data else []
         return tail
 
 
+# what a one-piece decode of a BOM-less UTF-16/32 body assumes: the machine's byte order
+_WITHOUT_BOM = {name: f"{name}-{sys.byteorder[0]}e" for name in ("utf-16", "utf-32")}
 _TEXTUAL_KINDS = frozenset({"text", "json", "events", "mcp"})
 # content-type header value -> (media type, kind, charset), remembered
 _MEDIA: dict[bytes, tuple[str, str, str]] = {}
@@ -136,9 +185,11 @@ def _media(raw: bytes) -> tuple[str, str, str]:
             charset = value.strip(b'"').decode("latin-1")
     if charset != "utf-8":
         try:
-            charset = codecs.lookup(charset).name
+            codec = codecs.lookup(charset)
         except LookupError:
-            charset = "utf-8"  # an unknown charset is read as UTF-8
+            codec = None  # an unknown charset is read as UTF-8
+        # and so is a codec that is not a text encoding (base64, zlib, rot13: str.encode refuses them too)
+        charset = codec.name if codec is not None and codec._is_text_encoding else "utf-8"
     return mime.decode("latin-1"), _classify(mime), charset
 
 
@@ -225,7 +276,7 @@ class ResponseCollector:
         self._mime, self._kind, self._charset = known
         self._textual = self._kind in _TEXTUAL_KINDS
         if self._kind == "events":
-            self._events = _EventParser()
+            self._events = _EventParser(self._max_text)
 
     def feed(self, chunk: bytes, more: bool) -> list[str]:
         """Store ``chunk``; return the pieces of text it completes (for progress messages)."""
@@ -247,9 +298,13 @@ class ResponseCollector:
         else:
             text = self._decode(chunk, more)
         if self._events is not None:
-            pieces = self._events.feed(text)
+            events = self._events
+            pieces = events.feed(text)
             if not more:
-                pieces += self._events.flush()
+                pieces += events.flush()
+            if events.dropped:  # data beyond the limit, let go inside the parser
+                self._dropped += events.dropped
+                events.dropped = 0
             for piece in pieces:
                 self._store(piece if not self._parts else "\n" + piece)
             return pieces
@@ -271,7 +326,14 @@ class ResponseCollector:
     def _decode(self, chunk: bytes, more: bool) -> str:
         if self._decoder is None:
             self._decoder = codecs.getincrementaldecoder(self._charset)(errors="replace")
-        return self._decoder.decode(chunk, final=not more)
+        try:
+            return self._decoder.decode(chunk, final=not more)
+        except UnicodeError:
+            # Raised despite errors="replace" by the UTF-16/32 decoders on a stream without a byte
+            # order mark (before they keep any state): read it as a one-piece decode would.
+            self._charset = _WITHOUT_BOM.get(self._charset, "utf-8")
+            self._decoder = codecs.getincrementaldecoder(self._charset)(errors="replace")
+            return self._decoder.decode(chunk, final=not more)
 
     def _store(self, text: str) -> None:
         room = self._max_text - self._size

@@ -4,6 +4,7 @@ broken ``MCPResponse`` bodies, credentials echoed in errors."""
 from __future__ import annotations
 
 import base64
+import sys
 from http import HTTPStatus
 from typing import Any
 
@@ -183,3 +184,65 @@ def test_a_body_without_a_content_type_is_text_when_it_is_utf8_and_a_blob_otherw
     assert text_of(untyped(b"", status=204).result()) == "204 No Content"
     failed = untyped(b"\xff\x00", status=500).result()
     assert text_of(failed) == "HTTP 500 Internal Server Error: <2 bytes of application/octet-stream>"
+
+
+def stream(mime: bytes, *chunks: bytes, max_text: int = 1000) -> tuple[list[str], ResponseCollector]:
+    """Every progress piece of a body sent in ``chunks``, and the collector (result not taken)."""
+    collector = ResponseCollector(path="/x", structured=False, max_text=max_text, max_binary=1000)
+    collector.head(200, ((b"content-type", mime),))
+    pieces: list[str] = []
+    for i, chunk in enumerate(chunks):
+        pieces += collector.feed(chunk, i < len(chunks) - 1)
+    return pieces, collector
+
+
+def test_an_event_stream_line_break_split_across_chunks_is_one_break() -> None:
+    """Regression: '\\r' ending one chunk and '\\n' opening the next made an empty line, which ended
+    the event early ('a', 'b' instead of one event 'a\\nb'). sse-starlette writes CRLF."""
+    pieces, _ = stream(b"text/event-stream", b"data: a\r", b"\ndata: b\r\n\r\n", b"")
+    assert pieces == ["a\nb"]
+    pieces, _ = stream(b"text/event-stream", b"data: a\r", b"\rdata: b\r\r", b"")  # CR alone still ends lines
+    assert pieces == ["a", "b"]
+
+
+def test_an_event_stream_opening_with_a_byte_order_mark_keeps_its_first_event() -> None:
+    pieces, _ = stream(b"text/event-stream", "\ufeffdata: first\n\n".encode(), b"data: second\n\n", b"")
+    assert pieces == ["first", "second"]
+
+
+def test_a_long_event_line_in_small_chunks_is_held_only_up_to_the_limit() -> None:
+    """Regression: the pending line was re-joined and re-split on every chunk (an 8 MiB line in
+    1 KiB chunks took 52 s, the event loop stalled) and held whole, whatever the result limit."""
+    chunks = [b"data: "] + [b"x" * 1024] * 300 + [b"\n\n", b""]
+    collector = ResponseCollector(path="/x", structured=False, max_text=1000, max_binary=1000)
+    collector.head(200, ((b"content-type", b"text/event-stream"),))
+    events = collector._events
+    assert events is not None
+    held = 0
+    for chunk in chunks[:-1]:
+        collector.feed(chunk, True)
+        held = max(held, sum(len(part) for part in events._line))
+    assert held <= 1000
+    collector.feed(chunks[-1], False)
+    kept, _, note = text_of(collector.result()).partition("\n[truncated: ")
+    assert set(kept) == {"x"}
+    assert 900 < len(kept) <= 1000
+    assert note == f"{300 * 1024 - len(kept)} more characters were not included]"  # counted exactly
+
+
+def test_a_charset_that_is_no_text_encoding_is_read_as_utf8() -> None:
+    """Regression: base64, hex, zlib or rot13 as a charset made a healthy route fail ('the route
+    raised LookupError/TypeError'): Python knows them, but as bytes-to-bytes codecs."""
+    for charset in (b"base64", b"hex", b"zlib", b"rot13"):
+        assert text_of(collect(b"text/plain; charset=" + charset, "héllo".encode())) == "héllo"
+        _, collector = stream(b"text/plain; charset=" + charset, b"h\xc3", b"\xa9llo", b"")
+        assert text_of(collector.result()) == "héllo"
+
+
+def test_a_streamed_utf16_body_without_a_byte_order_mark_reads_as_in_one_piece() -> None:
+    """Regression: CPython's incremental UTF-16 decoder raises on a BOM-less stream even with
+    errors='replace', so the call failed ('the route raised UnicodeError')."""
+    body = "héllo wörld".encode(f"utf-16-{sys.byteorder[0]}e")
+    whole = text_of(collect(b"text/plain; charset=utf-16", body))
+    _, collector = stream(b"text/plain; charset=utf-16", body[:5], body[5:], b"")
+    assert text_of(collector.result()) == whole == "héllo wörld"
