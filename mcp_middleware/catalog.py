@@ -262,6 +262,9 @@ class Catalog:
     _by_name: dict[str, ToolSpec] = field(init=False, repr=False, compare=False)
     # whether any tool maps arguments to ``Mcp-Param-*`` headers (else that check is skipped)
     param_headers: bool = field(init=False, repr=False, compare=False, default=False)
+    # the headers of the app's ``apiKey`` security schemes (FastAPI's ``APIKeyHeader``), lower case:
+    # credentials, so forwarded from the MCP request like ``Authorization``
+    credential_headers: frozenset[bytes] = frozenset()
 
     def __post_init__(self) -> None:
         tools = tuple(self.tools)
@@ -329,7 +332,24 @@ def build_catalog(
                 continue
         if tool_filter.allows(method=op.method, path=op.path, operation_id=op.operation_id, tags=op.tags, name=name):
             tools.append(builder.tool(op, name))
-    return Catalog(tuple(tools), tuple(declared))
+    return Catalog(tuple(tools), tuple(declared), credential_headers=_api_key_headers(openapi))
+
+
+def _api_key_headers(openapi: Mapping[str, Any]) -> frozenset[bytes]:
+    """The header names of the document's ``apiKey`` security schemes that live in a header."""
+    components = openapi.get("components")
+    schemes = components.get("securitySchemes") if isinstance(components, Mapping) else None
+    if not isinstance(schemes, Mapping):
+        return frozenset()
+    return frozenset(
+        scheme["name"].lower().encode("latin-1")
+        for scheme in schemes.values()
+        if isinstance(scheme, Mapping)
+        and scheme.get("type") == "apiKey"
+        and scheme.get("in") == "header"
+        and isinstance(scheme.get("name"), str)
+        and scheme["name"].isascii()
+    )
 
 
 # --- operations and names ------------------------------------------------------------------

@@ -109,8 +109,7 @@ class Server:
         app = self._app_ref = scope.get("app")
         self.memo.clear()
         self._seen_routes = self._routes_version()
-        self.catalog = self._build_catalog()
-        self.features = Features.from_catalog(self.catalog)
+        self._load_catalog()
         name = self.settings.name or getattr(app, "title", None) or "mcp-middleware"
         version = self.settings.version or getattr(app, "version", None) or "0.0.0"
         self.info = {"name": str(name), "version": str(version)}
@@ -125,13 +124,16 @@ class Server:
             )
         self.prepared = True  # last: a build that raised is tried again on the next request
 
-    def _build_catalog(self) -> Catalog:
-        return catalog_from_app(
+    def _load_catalog(self) -> None:
+        """The tools and features of the app's routes, and the headers its calls forward."""
+        self.catalog = catalog_from_app(
             self._app_ref,
             tool_filter=self._tool_filter,
             max_name_length=self._max_name_length,
             exclude_paths=self.settings.paths,
         )
+        self.features = Features.from_catalog(self.catalog)
+        self.forward_names = self.settings.forward_headers | self.catalog.credential_headers
 
     def capabilities(self, era: Era) -> dict[str, Any]:
         # List changes reach clients only on 2026-07-28 listen streams: the stateless handshake
@@ -180,8 +182,7 @@ class Server:
         if hasattr(self._app_ref, "openapi_schema"):
             self._app_ref.openapi_schema = None  # FastAPI caches the document
         self._seen_routes = self._routes_version()
-        self.catalog = self._build_catalog()
-        self.features = Features.from_catalog(self.catalog)
+        self._load_catalog()
 
     def _lists(self) -> dict[str, object]:
         features = self.features

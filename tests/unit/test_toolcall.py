@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 import pytest
-from fastapi import FastAPI, Header, HTTPException, Request, Response
+from fastapi import FastAPI, Header, HTTPException, Request, Response, Security
 from fastapi.responses import PlainTextResponse
+from fastapi.security import APIKeyHeader
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from mcp_middleware import MCPMiddleware
@@ -16,6 +17,8 @@ from tests.apps import PNG, Thing, build_app
 from tests.support import BASE_HEADERS, Exchange, call_modern, post, request
 
 pytestmark = pytest.mark.anyio
+
+API_KEY = APIKeyHeader(name="X-API-Key")  # module level: route annotations are resolved here
 
 
 async def call(app: Any, name: str, arguments: Any = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -157,6 +160,29 @@ async def test_the_host_the_client_called_reaches_the_route() -> None:
     refused = await call(app, "where", {}, {"host": "evil.example.com"})  # the app's own rule still applies
     assert refused["isError"] is True
     assert "Invalid host header" in refused["content"][0]["text"]
+
+
+async def test_an_api_key_header_scheme_is_forwarded_from_the_mcp_request() -> None:
+    """Regression: routes guarded by FastAPI's APIKeyHeader could not be called at all: the key is a
+    security scheme, not a parameter, so it was neither an argument nor forwarded."""
+    app = FastAPI()
+
+    @app.get("/vault", operation_id="vault")
+    async def vault(api_key: Annotated[str, Security(API_KEY)]) -> dict[str, str]:
+        if api_key != "s3cret":
+            raise HTTPException(403, "wrong key")
+        return {"opened": "yes"}
+
+    app.add_middleware(MCPMiddleware)
+    opened = await call(app, "vault", {}, {"x-api-key": "s3cret"})
+    assert opened["content"][0]["text"] == '{"opened":"yes"}'
+    wrong = await call(app, "vault", {}, {"x-api-key": "guess"})
+    assert wrong["isError"] is True
+    assert "wrong key" in wrong["content"][0]["text"]
+    missing = await call(app, "vault", {})
+    assert missing["isError"] is True
+    tools = (await post(app, request("tools/list"), BASE_HEADERS)).result()["tools"]
+    assert tools[0]["inputSchema"].get("properties", {}) == {}  # the key is never an argument
 
 
 async def test_result_text_is_truncated_with_a_marker() -> None:
