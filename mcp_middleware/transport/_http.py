@@ -149,8 +149,9 @@ def check_request(
     """
     if verdicts is None:
         return _check_request(scope, headers, settings)
+    server = scope.get("server")
     key = (
-        scope.get("server"),
+        tuple(server) if server else None,  # Daphne gives [host, port]; tuple() of a tuple is itself
         headers.get(b"host"),
         headers.get(b"origin"),
         headers.get(b"accept"),

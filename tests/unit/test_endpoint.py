@@ -322,3 +322,17 @@ async def test_many_tools_are_warned_about(caplog: pytest.LogCaptureFixture) -> 
         "MCP endpoint exposes 41 tools; Cursor handles about 40 and Copilot caps at 128 (with its own tools): "
         "consider tool filters"
     ]
+
+
+@pytest.mark.parametrize("guarded", [False, True])
+async def test_a_server_address_given_as_a_list_is_fine(guarded: bool) -> None:
+    """Daphne hands ``scope["server"]`` (and ``client``) over as ``[host, port]``; the remembered
+    transport verdicts (also consulted by the security layer) must still find their key."""
+    app = build_app(auth=lambda request: True) if guarded else build_app()
+    for _ in range(2):  # the second request finds the remembered verdict
+        ex = Exchange(app, INIT)
+        ex.scope["server"] = ["127.0.0.1", 8000]
+        ex.scope["client"] = ["127.0.0.1", 50000]
+        reply = await ex.run()
+        assert reply.status == 200
+        assert reply.json()["result"]["protocolVersion"] == "2025-06-18"
