@@ -64,7 +64,7 @@ def _check_envelope(params: dict[str, Any]) -> dict[str, Any]:
     if type(meta[CLIENT_CAPABILITIES_META_KEY]) is not dict:
         raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: client capabilities must be an object")
     level = meta.get(LOG_LEVEL_META_KEY)
-    if level is not None and level not in _LOG_LEVELS:
+    if level is not None and (type(level) is not str or level not in _LOG_LEVELS):  # a list is unhashable
         raise ProtocolError(codes.INVALID_PARAMS, f"Invalid params: unknown log level {level!r}")
     return meta
 

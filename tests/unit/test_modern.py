@@ -162,8 +162,9 @@ async def test_wrong_param_types_are_400_32602() -> None:
     assert reply.json()["error"]["code"] == -32602
 
 
-async def test_bad_log_level_is_32602() -> None:
-    body = request("tools/list", {"_meta": meta(**{"io.modelcontextprotocol/logLevel": "loud"})})
+@pytest.mark.parametrize("level", ["loud", "DEBUG", 5, [], ["debug"], {}, {"debug": 1}, True])
+async def test_bad_log_level_is_32602(level: Any) -> None:
+    body = request("tools/list", {"_meta": meta(**{"io.modelcontextprotocol/logLevel": level})})
     reply = await post(build_app(), body, modern_headers("tools/list"))
     assert reply.status == 400
     assert reply.json()["error"]["code"] == -32602
