@@ -34,6 +34,7 @@ __all__ = [
     "encode_notification",
     "error_status",
     "id_of",
+    "is_id",
     "parse_message",
     "parse_payload",
 ]
@@ -105,10 +106,15 @@ def parse_payload(body: bytes) -> Any:
 _ID_TYPES = (str, int)
 
 
+def is_id(value: Any) -> bool:
+    """Whether a decoded JSON value is a request id (a string or an integer; a boolean is not)."""
+    return type(value) in _ID_TYPES
+
+
 def id_of(obj: Any) -> RequestId | None:
     """The request id of a decoded message that failed to parse, if it has a usable one."""
     candidate = obj.get("id") if isinstance(obj, dict) else None
-    return candidate if type(candidate) in _ID_TYPES else None
+    return candidate if is_id(candidate) else None
 
 
 def parse_message(obj: Any) -> Message:

@@ -25,6 +25,7 @@ from ..jsonrpc import (
     dumps,
     error_message,
     id_of,
+    is_id,
     parse_message,
 )
 from ._http import (
@@ -90,9 +91,12 @@ async def serve(
 
 
 def _notification(server: Server, headers: Mapping[bytes, bytes], message: Notification) -> None:
-    # basic/utilities/cancellation.mdx: stop the work and send no response for it.
+    # basic/utilities/cancellation.mdx: stop the work and send no response for it. A requestId
+    # that is no id matches nothing, and the server MAY ignore what it cannot match.
     if message.method == "notifications/cancelled" and message.params:
-        server.cancel(caller_key(headers), message.params.get("requestId"))
+        request_id = message.params.get("requestId")
+        if is_id(request_id):
+            server.cancel(caller_key(headers), request_id)
 
 
 async def _batch(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import pytest
 
-from tests.apps import build_app
-from tests.support import BASE_HEADERS, post, request
+from tests.apps import Gates, build_app, mcp_of
+from tests.support import BASE_HEADERS, Exchange, post, request
 
 pytestmark = pytest.mark.anyio
 
@@ -216,3 +217,37 @@ async def test_response_mode_sse_streams_every_reply() -> None:
     assert reply.events()[-1]["id"] == 3
     assert "tools" in reply.events()[-1]["result"]
     assert (await post(app, {"jsonrpc": "2.0", "method": "notifications/initialized"})).status == 202
+
+
+def cancelled(request_id: Any) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": request_id}}
+
+
+@pytest.mark.parametrize("request_id", [[1], {"a": 1}, True, None, 1.5])
+async def test_cancelled_with_an_id_that_is_no_id_is_ignored(request_id: Any) -> None:
+    """cancellation.mdx: the server MAY ignore a cancellation it cannot match; one whose requestId
+    is not a string or an integer matches nothing (and must not take a batch down with it)."""
+    app = build_app()
+    reply = await post(app, cancelled(request_id))
+    assert reply.status == 202
+    assert reply.body == b""
+    messages = (await post(app, [cancelled(request_id), request("ping", id=2)])).json()
+    assert messages == [{"jsonrpc": "2.0", "id": 2, "result": {}}]
+
+
+async def test_cancelled_with_true_leaves_call_1_running() -> None:
+    """``True == 1`` as a dict key: a boolean requestId must not find the call with id 1."""
+    gates = Gates()
+    app = build_app(gates)
+    call = request("tools/call", {"name": "stream_plain", "arguments": {}, "_meta": {"progressToken": "t"}}, id=1)
+    ex = Exchange(app, call)
+    with anyio.fail_after(10):  # a deadlock guard only; nothing waits on time
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            assert len(mcp_of(app).server.registry) == 1
+            assert (await post(app, cancelled(True))).status == 202
+            for gate in gates.release:
+                gate.set()
+    assert gates.finished.is_set()
+    assert ex.reply.events()[-1]["result"]["content"][0]["text"] == "t0 t1 t2 "
