@@ -285,7 +285,7 @@ class Responder:
             await plain(self._send, status, payload, self.headers)
 
     async def error(self, error: ProtocolError, era: Any, status: int | None = None) -> None:
-        await self.json(encode_error(error), status or error_status(error.code, era))
+        await self.json(encode_error(error), status or error_status(error.code, era, error.id is not None))
 
     async def accepted(self) -> None:
         if not self.started:

@@ -24,6 +24,7 @@ from ..jsonrpc import (
     ProtocolError,
     dumps,
     error_message,
+    error_status,
     id_of,
     is_id,
     parse_message,
@@ -116,20 +117,29 @@ async def _batch(
         await responder.error(ProtocolError(codes.INVALID_REQUEST, f"Invalid request: {reason}"), "handshake")
         return
     replies: list[bytes] = []
+    refused: list[ProtocolError] = []  # errors that answer no request (no id)
     for item in items:
         reply = await _batch_item(server, scope, receive, headers, item, version)
+        if isinstance(reply, ProtocolError):
+            if reply.id is None:
+                refused.append(reply)
+            reply = dumps(error_message(reply))
         if reply is not None:
             replies.append(reply)
-    if replies:
-        # Joined by hand: each reply was encoded (and checked against orjson's depth limit) alone.
-        await responder.json(b"[" + b",".join(replies) + b"]")
-    else:
+    if not replies:
         await responder.accepted()
+        return
+    # No request answered, only notifications or responses refused: an HTTP error (§Sending Messages).
+    answered = len(refused) < len(replies)
+    status = 200 if answered else error_status(refused[0].code, "handshake", request=False)
+    # Joined by hand: each reply was encoded (and checked against orjson's depth limit) alone.
+    await responder.json(b"[" + b",".join(replies) + b"]", status)
 
 
 async def _batch_item(
     server: Server, scope: Scope, receive: Receive, headers: Mapping[bytes, bytes], item: Any, version: str
-) -> bytes | None:
+) -> bytes | ProtocolError | None:
+    """The item's reply: a result's bytes, its error (id filled in when known), or None."""
     try:
         message = parse_message(item)
         if isinstance(message, Notification):
@@ -148,4 +158,4 @@ async def _batch_item(
     except ProtocolError as exc:
         if exc.id is None:
             exc.id = id_of(item)
-        return dumps(error_message(exc))
+        return exc

@@ -251,3 +251,41 @@ async def test_cancelled_with_true_leaves_call_1_running() -> None:
                 gate.set()
     assert gates.finished.is_set()
     assert ex.reply.events()[-1]["result"]["content"][0]["text"] == "t0 t1 t2 "
+
+
+NOTIFICATION_BAD_PARAMS = {"jsonrpc": "2.0", "method": "notifications/initialized", "params": [1]}
+
+
+@pytest.mark.parametrize("version", [None, "2025-06-18", "2025-11-25"])
+@pytest.mark.parametrize("params", [[1], "x", 5])
+async def test_a_notification_that_is_not_accepted_is_400(version: str | None, params: Any) -> None:
+    """transports.mdx §Sending Messages: for a notification the server returns 202 if it accepts
+    it, otherwise an HTTP error status; the body may be an id-less JSON-RPC error."""
+    headers = BASE_HEADERS if version is None else {**BASE_HEADERS, "mcp-protocol-version": version}
+    body = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": params}
+    reply = await post(build_app(), body, headers)
+    assert reply.status == 400
+    assert reply.json()["id"] is None
+    assert reply.json()["error"]["code"] == -32602
+
+
+async def test_a_request_with_params_that_are_not_an_object_is_still_200() -> None:
+    """Errors of a well-formed request stay 200 in the handshake era (a 404 reads as "session expired")."""
+    reply = await post(build_app(), {"jsonrpc": "2.0", "id": 4, "method": "tools/list", "params": [1]})
+    assert reply.status == 200
+    assert reply.json()["id"] == 4
+    assert reply.json()["error"]["code"] == -32602
+
+
+async def test_a_batch_of_only_notifications_that_is_not_accepted_is_400() -> None:
+    batch = [NOTIFICATION_BAD_PARAMS, {"jsonrpc": "2.0", "method": "notifications/initialized"}]
+    reply = await post(build_app(), batch)
+    assert reply.status == 400
+    assert [m["error"]["code"] for m in reply.json()] == [-32602]
+    assert [m["id"] for m in reply.json()] == [None]
+
+
+async def test_a_batch_with_a_request_and_a_bad_notification_is_200() -> None:
+    reply = await post(build_app(), [NOTIFICATION_BAD_PARAMS, request("ping", id=2)])
+    assert reply.status == 200
+    assert [m.get("id") for m in reply.json()] == [None, 2]
