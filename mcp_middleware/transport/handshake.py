@@ -60,6 +60,12 @@ async def serve(
 ) -> None:
     responder = Responder(send)
     version = header_version(headers)
+    sessions = server.sessions
+    if sessions is not None and not _initialize(payload) and not sessions.valid(text_of(headers, b"mcp-session-id")):
+        # transports.mdx §Session Management: an id we did not issue (or that expired) is 404,
+        # whatever the POST carries; only a lone initialize starts afresh.
+        await responder.error(_session_not_found(payload), "handshake", 404)
+        return
     if isinstance(payload, list):
         await _batch(server, scope, receive, headers, payload, version, responder)
         return
@@ -76,19 +82,23 @@ async def serve(
         server.pending.resolve(message.id, message.body)
         await responder.accepted()
         return
-    sessions = server.sessions
     if message.method == "initialize":
         version = negotiate((message.params or {}).get("protocolVersion"))
         if sessions is not None:
             responder.headers.append((b"mcp-session-id", sessions.mint().encode()))
-    elif sessions is not None and not sessions.valid(text_of(headers, b"mcp-session-id")):
-        # transports.mdx §Session Management: an id we did not issue (or that expired) is 404.
-        await responder.error(ProtocolError(SESSION_NOT_FOUND, "Session not found", id=message.id), "handshake", 404)
-        return
     call = new_call(server, scope, receive, headers, message, "handshake", version, responder)
     if server.settings.response_mode == "sse":
         await responder.stream_now()
     await serve_request(server, call, responder, _unchanged)
+
+
+def _initialize(payload: Any) -> bool:
+    return isinstance(payload, dict) and payload.get("method") == "initialize"
+
+
+def _session_not_found(payload: Any) -> ProtocolError:
+    request_id = id_of(payload) if isinstance(payload, dict) and "method" in payload else None  # not a reply's
+    return ProtocolError(SESSION_NOT_FOUND, "Session not found", id=request_id)
 
 
 def _notification(server: Server, headers: Mapping[bytes, bytes], message: Notification) -> None:

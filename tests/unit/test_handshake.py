@@ -289,3 +289,29 @@ async def test_a_batch_with_a_request_and_a_bad_notification_is_200() -> None:
     reply = await post(build_app(), [NOTIFICATION_BAD_PARAMS, request("ping", id=2)])
     assert reply.status == 200
     assert [m.get("id") for m in reply.json()] == [None, 2]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [request("ping", id=1)],
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": "srv-1", "result": {}},
+        request("ping", id=1),
+    ],
+    ids=["batch", "notification", "client-response", "request"],
+)
+async def test_a_forged_session_id_is_404_on_every_kind_of_post(body: Any) -> None:
+    """transports.mdx §Session Management: a request carrying an unknown session id is 404,
+    batches, notifications and client responses included (only a lone initialize mints anew)."""
+    app = build_app(session_ids=True)
+    session = (await post(app, init())).headers["mcp-session-id"]
+    forged = await post(app, body, {**BASE_HEADERS, "mcp-session-id": session + "x"})
+    assert forged.status == 404
+    assert forged.json()["error"]["code"] == -32001
+    assert forged.json()["id"] == (1 if body == request("ping", id=1) else None)
+    good = await post(app, body, {**BASE_HEADERS, "mcp-session-id": session})
+    assert good.status in (200, 202)
+    again = await post(app, init(), {**BASE_HEADERS, "mcp-session-id": session + "x"})
+    assert again.status == 200
+    assert again.headers["mcp-session-id"] != session
