@@ -315,3 +315,13 @@ async def test_a_forged_session_id_is_404_on_every_kind_of_post(body: Any) -> No
     again = await post(app, init(), {**BASE_HEADERS, "mcp-session-id": session + "x"})
     assert again.status == 200
     assert again.headers["mcp-session-id"] != session
+
+
+@pytest.mark.parametrize("version", [" 2025-06-18", "2025-06-18 ", "\t2025-11-25 "])
+async def test_the_version_header_is_read_without_surrounding_whitespace(version: str) -> None:
+    """The router strips the header to pick the era; the era must read the same version (here:
+    batches, which 2025-06-18 removed, are refused instead of served as 2025-03-26)."""
+    headers = {**BASE_HEADERS, "mcp-protocol-version": version}
+    reply = await post(build_app(), [request("ping")], headers)
+    assert reply.status == 400
+    assert version.strip() in reply.json()["error"]["message"]
