@@ -119,6 +119,18 @@ async def test_routing_headers(headers: dict[str, str], ok: bool) -> None:
         assert reply.json()["id"] == 5
 
 
+@pytest.mark.parametrize("name", ["caf\xe9", "a\x01b", "a\x7fb"])
+async def test_mcp_name_with_invalid_characters_is_a_mismatch(name: str) -> None:
+    """streamable-http.mdx §Server Validation: a header value with invalid characters is -32020;
+    a non-ASCII value arrives as ``=?base64?…?=``, never as raw bytes (here read as latin-1, so
+    they would equal the body's name)."""
+    body = modern_request("tools/call", {"name": name, "arguments": {}}, id=6)
+    reply = await post(build_app(), body, modern_headers("tools/call", name))
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32020
+    assert "Mcp-Name" in reply.json()["error"]["message"]
+
+
 async def test_duplicate_routing_header_is_a_mismatch() -> None:
     app = build_app()
     body = modern_request("tools/list", id=1)
