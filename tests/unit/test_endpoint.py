@@ -175,6 +175,16 @@ async def test_the_endpoint_under_a_root_path_whichever_way_the_server_gives_the
     assert reply.json()["result"]["serverInfo"]["name"]
 
 
+@pytest.mark.parametrize(("root_path", "path"), [("/m", "/mcp"), ("/mc", "/mcp"), ("/m", "/m/mcp")])
+async def test_a_root_path_is_stripped_only_at_a_segment_boundary(root_path: str, path: str) -> None:
+    """As Starlette's ``get_route_path``: root_path "/m" does not make "/mcp" into "cp"."""
+    ex = Exchange(build_app(), INIT, path=path)
+    ex.scope["root_path"] = root_path
+    reply = await ex.run()
+    assert reply.status == 200
+    assert reply.json()["result"]["protocolVersion"] == "2025-06-18"
+
+
 async def test_other_paths_pass_through_untouched() -> None:
     app = build_app()
     reply = await post(app, b"", method="GET", path="/things/3")
