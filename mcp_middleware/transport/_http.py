@@ -119,7 +119,8 @@ def _hosts_for(scope: Scope, settings: Settings) -> frozenset[str] | None:
 
 def _origin_ok(origin: str, hosts: frozenset[str] | None, settings: Settings) -> bool:
     if settings.allowed_origins is not None:
-        return "*" in settings.allowed_origins or origin.rstrip("/") in settings.allowed_origins
+        # the allowlist is lower case (security.effective_allowed_origins); verdicts are remembered
+        return "*" in settings.allowed_origins or origin.strip().lower().rstrip("/") in settings.allowed_origins
     if hosts is None:
         return True
     _, sep, rest = origin.partition("://")
