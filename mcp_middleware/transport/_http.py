@@ -69,7 +69,8 @@ async def plain(send: Send, status: int, body: bytes = b"", headers: Iterable[tu
 
 class HeaderMap(dict[bytes, bytes]):
     """Request headers by lower-case name, as bytes; the first of repeated headers wins, as in
-    Starlette. Values are decoded only where they are read (:func:`text_of`).
+    Starlette, except ``accept``, whose lines are joined into one list (RFC 9110 §5.3). Values are
+    decoded only where they are read (:func:`text_of`).
 
     ``repeated`` names the ``mcp-*`` headers that appeared more than once (a mismatch in 2026-07-28:
     a proxy may have read the other copy); set only when there are any.
@@ -88,6 +89,8 @@ def header_map(scope: Scope) -> HeaderMap:
     if len(out) != len(raw):
         names = [key for key, _ in raw]
         out.repeated = frozenset(name for name in out if name.startswith(b"mcp-") and names.count(name) > 1)
+        if names.count(b"accept") > 1:  # RFC 9110 §5.3: a repeated list is one, comma-joined
+            out[b"accept"] = b", ".join([value for key, value in raw if key == b"accept"])
     return out
 
 

@@ -346,3 +346,15 @@ async def test_a_server_address_given_as_a_list_is_fine(guarded: bool) -> None:
         reply = await ex.run()
         assert reply.status == 200
         assert reply.json()["result"]["protocolVersion"] == "2025-06-18"
+
+
+@pytest.mark.parametrize("upper", [False, True])
+async def test_accept_split_over_two_header_lines_is_one_list(upper: bool) -> None:
+    """RFC 9110 §5.3: repeated list-valued fields equal one comma-joined field."""
+    ex = Exchange(build_app(), INIT)
+    accept = b"Accept" if upper else b"accept"
+    others = [(k, v) for k, v in ex.scope["headers"] if k != b"accept"]
+    ex.scope["headers"] = [(accept, b"application/json"), *others, (accept, b"text/event-stream")]
+    reply = await ex.run()
+    assert reply.status == 200
+    assert reply.json()["result"]["protocolVersion"] == "2025-06-18"
