@@ -418,6 +418,16 @@ def _plain_list(req: Request) -> bool:
     return not params or (params.keys() <= {"_meta"} and isinstance(params["_meta"], dict))
 
 
+def _params_ok(server: Server, call: Call) -> bool:
+    """The check ``Server.handle`` makes (remembered per envelope, so cheap when warm); a failure
+    takes the uncached path, where ``Server.handle`` reports it."""
+    try:
+        server.validator.check(call.request.method, call.version, call.request.params)
+    except ValidationError:
+        return False
+    return True
+
+
 def _splice(request_id: Any, result: bytes) -> bytes:
     return b'{"jsonrpc":"2.0","id":' + dumps(request_id) + b',"result":' + result + b"}"
 
@@ -431,7 +441,7 @@ async def serve_request(
     if key is not None:
         server.refresh()
         cached = server.reply_cache.get(key)
-        if cached is not None:
+        if cached is not None and _params_ok(server, call):
             await responder.finish(_splice(req.id, cached))
             return
     try:

@@ -325,3 +325,15 @@ async def test_the_version_header_is_read_without_surrounding_whitespace(version
     reply = await post(build_app(), [request("ping")], headers)
     assert reply.status == 400
     assert version.strip() in reply.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("meta", [{"progressToken": []}, {"progressToken": 1.5}, {"progressToken": {}}])
+async def test_list_params_are_checked_when_the_reply_is_cached_too(meta: dict[str, Any]) -> None:
+    """List replies are cached per revision; a request's params are still checked each time."""
+    app = build_app()
+    cold = await post(app, request("tools/list", {"_meta": meta}, id=1))
+    assert (await post(app, request("tools/list", id=2))).result()["tools"]  # now cached
+    warm = await post(app, request("tools/list", {"_meta": meta}, id=3))
+    assert cold.error()["error"]["code"] == warm.error()["error"]["code"] == -32602
+    assert warm.error()["error"]["message"] == cold.error()["error"]["message"]
+    assert warm.json()["id"] == 3

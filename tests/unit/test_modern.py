@@ -302,3 +302,13 @@ async def test_header_names_from_the_server_are_matched_in_any_case() -> None:
     repeated = await call(headers, [(b"mcp-name", b"get_thing")])
     assert repeated["error"]["code"] == -32020
     assert "mcp-name appears more than once" in repeated["error"]["message"]
+
+
+async def test_list_params_are_checked_when_the_reply_is_cached_too() -> None:
+    app = build_app()
+    bad = modern_request("tools/list", id=2, progressToken=[])
+    cold = await post(app, bad, modern_headers("tools/list"))
+    assert (await post(app, modern_request("tools/list"), modern_headers("tools/list"))).status == 200
+    warm = await post(app, bad, modern_headers("tools/list"))
+    assert cold.status == warm.status == 400
+    assert cold.json() == warm.json()
