@@ -190,7 +190,8 @@ class ModernChannel(_Channel):
         self.error: ProtocolError | None = None
 
     async def ask(self, requests: Mapping[str, InputRequest], state: str | None) -> dict[str, Any]:
-        missing = sorted({r.capability for r in requests.values() if r.capability not in self._capabilities})
+        declared = self._capabilities  # a capability sent as null is not declared
+        missing = sorted({r.capability for r in requests.values() if declared.get(r.capability) is None})
         if missing:
             error = ProtocolError(
                 codes.MISSING_REQUIRED_CLIENT_CAPABILITY,

@@ -7,7 +7,7 @@ and results go through the official SDK's per-version wire types (``mcp_types.me
 Deliberate differences from the SDK: the HTTP status of a JSON-RPC error depends on the era. In
 2026-07-28 the spec's table applies (-32601 → 404 and so on); in the handshake era every error in a
 well-formed request is answered with 200, because handshake clients read a 404 as "session
-expired" and re-initialize.
+expired" and re-initialize. An error that answers no request (no id) is an HTTP error in both.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ __all__ = [
     "encode_notification",
     "error_status",
     "id_of",
+    "is_id",
     "parse_message",
     "parse_payload",
 ]
@@ -86,10 +87,16 @@ _MODERN_STATUS: Mapping[int, int] = {
 _HANDSHAKE_STATUS: Mapping[int, int] = {codes.PARSE_ERROR: 400, codes.INVALID_REQUEST: 400}
 
 
-def error_status(code: int, era: Literal["handshake", "modern"]) -> int:
-    """The HTTP status that carries a JSON-RPC error with ``code`` (the one place this is decided)."""
+def error_status(code: int, era: Literal["handshake", "modern"], request: bool = True) -> int:
+    """The HTTP status that carries a JSON-RPC error with ``code`` (the one place this is decided).
+
+    ``request``: the error answers a well-formed request (it carries the request's id). One that
+    does not (a notification or client response refused, transports.mdx §Sending Messages: 202 if
+    accepted, else an HTTP error status) is never a 200.
+    """
     table = _MODERN_STATUS if era == "modern" else _HANDSHAKE_STATUS
-    return table.get(code, 200)
+    status = table.get(code, 200)
+    return status if request or status != 200 else 400
 
 
 def parse_payload(body: bytes) -> Any:
@@ -105,10 +112,15 @@ def parse_payload(body: bytes) -> Any:
 _ID_TYPES = (str, int)
 
 
+def is_id(value: Any) -> bool:
+    """Whether a decoded JSON value is a request id (a string or an integer; a boolean is not)."""
+    return type(value) in _ID_TYPES
+
+
 def id_of(obj: Any) -> RequestId | None:
     """The request id of a decoded message that failed to parse, if it has a usable one."""
     candidate = obj.get("id") if isinstance(obj, dict) else None
-    return candidate if type(candidate) in _ID_TYPES else None
+    return candidate if is_id(candidate) else None
 
 
 def parse_message(obj: Any) -> Message:

@@ -22,9 +22,11 @@ __all__ = ["MCPMiddleware"]
 
 
 def _route_path(scope: Scope) -> str:
+    """The path below ``root_path``, as Starlette's ``get_route_path``: stripped only at a segment
+    boundary (root "/m" leaves "/mcp" whole), since older servers gave ``path`` without it."""
     path: str = scope["path"]
     root: str = scope.get("root_path", "")
-    if root and path.startswith(root):
+    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
         return path[len(root) :] or "/"
     return path
 

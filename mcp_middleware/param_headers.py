@@ -4,7 +4,9 @@ A tool's input schema may mark a string, integer or boolean property, reachable 
 through ``properties`` keys only, with ``"x-mcp-header": "Name"``. Clients then send the argument's
 value as ``Mcp-Param-Name`` (``=?base64?…?=`` for values that are not plain ASCII). The server
 MUST check each header against the argument: present together and equal (integers compare
-numerically), or absent together (``null`` counts as absent). Any mismatch is 400 with -32020.
+numerically), or absent together (``null`` counts as absent). Any mismatch, and a value with
+invalid characters (anything but visible ASCII, space and tab outside the base64 form), is 400
+with -32020.
 A schema whose annotations break the publishing rules is ignored, as clients drop such tools.
 """
 
@@ -20,24 +22,33 @@ from mcp_types import jsonrpc as codes
 
 from .jsonrpc import ProtocolError
 
-__all__ = ["Annotation", "annotations_of", "check_param_headers", "decode_header"]
+__all__ = ["Annotation", "annotations_of", "check_param_headers", "decode_header", "is_plain"]
 
 Annotation = tuple[tuple[str, ...], bytes, str]  # (property path, header name lower-case, type)
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _SENTINEL = re.compile(r"=\?base64\?(.*)\?=")
 _DECIMAL = re.compile(r"-?[0-9]+(\.0+)?")
+_FIELD = re.compile(r"[\t\x20-\x7e]*")  # RFC 9110 field content without obs-text
 _TYPES = frozenset({"string", "integer", "boolean"})
 
 
+def is_plain(value: str) -> bool:
+    """A value to take as it is, no decoding or check needed: visible ASCII and spaces only (two
+    C-level tests), not the base64 form. The usual case."""
+    return value.isascii() and value.isprintable() and not value.startswith("=?")
+
+
 def decode_header(value: str | None) -> str | None:
-    """SEP-2243: the exact form ``=?base64?…?=`` is base64 of UTF-8; None when malformed."""
+    """SEP-2243: the exact form ``=?base64?…?=`` is base64 of UTF-8; anything else is taken
+    literally, and must then be visible ASCII, spaces and tabs. None when malformed or invalid."""
     if value is None:
         return None
     value = value.strip(" \t")
     match = _SENTINEL.fullmatch(value)
     if match is None:
-        return value
+        visible = value.isascii() and (value.isprintable() or _FIELD.fullmatch(value) is not None)  # tabs: rare
+        return value if visible else None
     try:
         raw = base64.b64decode(match.group(1), validate=True)
         if base64.b64encode(raw).decode("ascii") != match.group(1):
@@ -117,7 +128,7 @@ def check_param_headers(
             raise _mismatch(f"{_shown(header)} is missing for argument {'.'.join(path)!r}")
         decoded = decode_header(raw)
         if decoded is None:
-            raise _mismatch(f"{_shown(header)} carries a malformed base64 value")
+            raise _mismatch(f"{_shown(header)} carries invalid characters or malformed base64")
         if not _matches(kind, value, decoded):
             raise _mismatch(f"{_shown(header)} does not match argument {'.'.join(path)!r}")
 

@@ -193,10 +193,11 @@ def effective_allowed_origins(
     the allowlist; with neither, ``None`` keeps the default rule (origins on allowed hosts).
     """
     if allowed_origins is not None:
-        explicit = frozenset(o.rstrip("/") for o in allowed_origins)
+        # Scheme and host are case-insensitive: lower case here, and the transport lowers the
+        # request's Origin (so a preflight CORS allowed is never followed by a 403).
+        explicit = frozenset(o.strip().lower().rstrip("/") for o in allowed_origins)
         if cors is not None and "*" not in explicit and "*" not in cors:
-            lowered = {o.lower() for o in explicit}
-            refused = sorted(o for o in cors if o not in lowered)
+            refused = sorted(o for o in cors if o not in explicit)
             if refused:
                 raise ValueError(
                     f"cors_allow_origins lists {refused}, which allowed_origins refuses; "
@@ -282,7 +283,7 @@ class Security:
                 self._cors_any = True
                 cors = frozenset()
             else:
-                cors = frozenset(o.lower() for o in allowed)
+                cors = allowed  # already lower case
         self._cors = cors
 
     # ---- CORS -------------------------------------------------------------------------------

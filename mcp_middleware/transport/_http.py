@@ -69,7 +69,8 @@ async def plain(send: Send, status: int, body: bytes = b"", headers: Iterable[tu
 
 class HeaderMap(dict[bytes, bytes]):
     """Request headers by lower-case name, as bytes; the first of repeated headers wins, as in
-    Starlette. Values are decoded only where they are read (:func:`text_of`).
+    Starlette, except ``accept``, whose lines are joined into one list (RFC 9110 §5.3). Values are
+    decoded only where they are read (:func:`text_of`).
 
     ``repeated`` names the ``mcp-*`` headers that appeared more than once (a mismatch in 2026-07-28:
     a proxy may have read the other copy); set only when there are any.
@@ -88,6 +89,8 @@ def header_map(scope: Scope) -> HeaderMap:
     if len(out) != len(raw):
         names = [key for key, _ in raw]
         out.repeated = frozenset(name for name in out if name.startswith(b"mcp-") and names.count(name) > 1)
+        if names.count(b"accept") > 1:  # RFC 9110 §5.3: a repeated list is one, comma-joined
+            out[b"accept"] = b", ".join([value for key, value in raw if key == b"accept"])
     return out
 
 
@@ -119,7 +122,8 @@ def _hosts_for(scope: Scope, settings: Settings) -> frozenset[str] | None:
 
 def _origin_ok(origin: str, hosts: frozenset[str] | None, settings: Settings) -> bool:
     if settings.allowed_origins is not None:
-        return "*" in settings.allowed_origins or origin.rstrip("/") in settings.allowed_origins
+        # the allowlist is lower case (security.effective_allowed_origins); verdicts are remembered
+        return "*" in settings.allowed_origins or origin.strip().lower().rstrip("/") in settings.allowed_origins
     if hosts is None:
         return True
     _, sep, rest = origin.partition("://")
@@ -149,8 +153,9 @@ def check_request(
     """
     if verdicts is None:
         return _check_request(scope, headers, settings)
+    server = scope.get("server")
     key = (
-        scope.get("server"),
+        tuple(server) if server else None,  # Daphne gives [host, port]; tuple() of a tuple is itself
         headers.get(b"host"),
         headers.get(b"origin"),
         headers.get(b"accept"),
@@ -284,7 +289,7 @@ class Responder:
             await plain(self._send, status, payload, self.headers)
 
     async def error(self, error: ProtocolError, era: Any, status: int | None = None) -> None:
-        await self.json(encode_error(error), status or error_status(error.code, era))
+        await self.json(encode_error(error), status or error_status(error.code, era, error.id is not None))
 
     async def accepted(self) -> None:
         if not self.started:
@@ -413,6 +418,16 @@ def _plain_list(req: Request) -> bool:
     return not params or (params.keys() <= {"_meta"} and isinstance(params["_meta"], dict))
 
 
+def _params_ok(server: Server, call: Call) -> bool:
+    """The check ``Server.handle`` makes (remembered per envelope, so cheap when warm); a failure
+    takes the uncached path, where ``Server.handle`` reports it."""
+    try:
+        server.validator.check(call.request.method, call.version, call.request.params)
+    except ValidationError:
+        return False
+    return True
+
+
 def _splice(request_id: Any, result: bytes) -> bytes:
     return b'{"jsonrpc":"2.0","id":' + dumps(request_id) + b',"result":' + result + b"}"
 
@@ -426,7 +441,7 @@ async def serve_request(
     if key is not None:
         server.refresh()
         cached = server.reply_cache.get(key)
-        if cached is not None:
+        if cached is not None and _params_ok(server, call):
             await responder.finish(_splice(req.id, cached))
             return
     try:

@@ -24,7 +24,9 @@ from ..jsonrpc import (
     ProtocolError,
     dumps,
     error_message,
+    error_status,
     id_of,
+    is_id,
     parse_message,
 )
 from ._http import (
@@ -50,6 +52,7 @@ def _unchanged(method: str, result: dict[str, Any]) -> dict[str, Any]:
 
 def header_version(headers: Mapping[bytes, bytes]) -> str:
     value = text_of(headers, b"mcp-protocol-version")
+    value = None if value is None else value.strip()  # as the router reads it (endpoint.is_modern)
     return value if value in HANDSHAKE_PROTOCOL_VERSIONS else DEFAULT_VERSION
 
 
@@ -58,6 +61,12 @@ async def serve(
 ) -> None:
     responder = Responder(send)
     version = header_version(headers)
+    sessions = server.sessions
+    if sessions is not None and not _initialize(payload) and not sessions.valid(text_of(headers, b"mcp-session-id")):
+        # transports.mdx §Session Management: an id we did not issue (or that expired) is 404,
+        # whatever the POST carries; only a lone initialize starts afresh.
+        await responder.error(_session_not_found(payload), "handshake", 404)
+        return
     if isinstance(payload, list):
         await _batch(server, scope, receive, headers, payload, version, responder)
         return
@@ -74,25 +83,32 @@ async def serve(
         server.pending.resolve(message.id, message.body)
         await responder.accepted()
         return
-    sessions = server.sessions
     if message.method == "initialize":
         version = negotiate((message.params or {}).get("protocolVersion"))
         if sessions is not None:
             responder.headers.append((b"mcp-session-id", sessions.mint().encode()))
-    elif sessions is not None and not sessions.valid(text_of(headers, b"mcp-session-id")):
-        # transports.mdx §Session Management: an id we did not issue (or that expired) is 404.
-        await responder.error(ProtocolError(SESSION_NOT_FOUND, "Session not found", id=message.id), "handshake", 404)
-        return
     call = new_call(server, scope, receive, headers, message, "handshake", version, responder)
     if server.settings.response_mode == "sse":
         await responder.stream_now()
     await serve_request(server, call, responder, _unchanged)
 
 
+def _initialize(payload: Any) -> bool:
+    return isinstance(payload, dict) and payload.get("method") == "initialize"
+
+
+def _session_not_found(payload: Any) -> ProtocolError:
+    request_id = id_of(payload) if isinstance(payload, dict) and "method" in payload else None  # not a reply's
+    return ProtocolError(SESSION_NOT_FOUND, "Session not found", id=request_id)
+
+
 def _notification(server: Server, headers: Mapping[bytes, bytes], message: Notification) -> None:
-    # basic/utilities/cancellation.mdx: stop the work and send no response for it.
+    # basic/utilities/cancellation.mdx: stop the work and send no response for it. A requestId
+    # that is no id matches nothing, and the server MAY ignore what it cannot match.
     if message.method == "notifications/cancelled" and message.params:
-        server.cancel(caller_key(headers), message.params.get("requestId"))
+        request_id = message.params.get("requestId")
+        if is_id(request_id):
+            server.cancel(caller_key(headers), request_id)
 
 
 async def _batch(
@@ -112,20 +128,29 @@ async def _batch(
         await responder.error(ProtocolError(codes.INVALID_REQUEST, f"Invalid request: {reason}"), "handshake")
         return
     replies: list[bytes] = []
+    refused: list[ProtocolError] = []  # errors that answer no request (no id)
     for item in items:
         reply = await _batch_item(server, scope, receive, headers, item, version)
+        if isinstance(reply, ProtocolError):
+            if reply.id is None:
+                refused.append(reply)
+            reply = dumps(error_message(reply))
         if reply is not None:
             replies.append(reply)
-    if replies:
-        # Joined by hand: each reply was encoded (and checked against orjson's depth limit) alone.
-        await responder.json(b"[" + b",".join(replies) + b"]")
-    else:
+    if not replies:
         await responder.accepted()
+        return
+    # No request answered, only notifications or responses refused: an HTTP error (§Sending Messages).
+    answered = len(refused) < len(replies)
+    status = 200 if answered else error_status(refused[0].code, "handshake", request=False)
+    # Joined by hand: each reply was encoded (and checked against orjson's depth limit) alone.
+    await responder.json(b"[" + b",".join(replies) + b"]", status)
 
 
 async def _batch_item(
     server: Server, scope: Scope, receive: Receive, headers: Mapping[bytes, bytes], item: Any, version: str
-) -> bytes | None:
+) -> bytes | ProtocolError | None:
+    """The item's reply: a result's bytes, its error (id filled in when known), or None."""
     try:
         message = parse_message(item)
         if isinstance(message, Notification):
@@ -144,4 +169,4 @@ async def _batch_item(
     except ProtocolError as exc:
         if exc.id is None:
             exc.id = id_of(item)
-        return dumps(error_message(exc))
+        return exc

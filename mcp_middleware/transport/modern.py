@@ -3,10 +3,10 @@
 The validation ladder follows basic/index.mdx and transports/streamable-http.mdx, in the order the
 conformance suite pins: envelope keys present (-32602), then headers against the body (-32020:
 ``MCP-Protocol-Version``, ``Mcp-Method``, ``Mcp-Name``; names case-insensitive, values
-case-sensitive, ``=?base64?…?=`` decoded), then the version served (-32022 with
-``data.supported``/``data.requested``). ``Mcp-Session-Id`` and ``Last-Event-ID`` are ignored. Every
-result carries ``resultType`` and the server's identity in ``_meta``; list results carry caching
-hints (server/utilities/caching.mdx).
+case-sensitive, ``=?base64?…?=`` decoded, raw non-ASCII or control characters refused), then the
+version served (-32022 with ``data.supported``/``data.requested``). ``Mcp-Session-Id`` and
+``Last-Event-ID`` are ignored. Every result carries ``resultType`` and the server's identity in
+``_meta``; list results carry caching hints (server/utilities/caching.mdx).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..handlers import Server
 from ..jsonrpc import ClientReply, Notification, ProtocolError, Request, id_of, parse_message
-from ..param_headers import check_param_headers, decode_header
+from ..param_headers import check_param_headers, decode_header, is_plain
 from ._http import Decorate, Responder, new_call, serve_request, text_of
 
 __all__ = ["serve"]
@@ -64,7 +64,7 @@ def _check_envelope(params: dict[str, Any]) -> dict[str, Any]:
     if type(meta[CLIENT_CAPABILITIES_META_KEY]) is not dict:
         raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: client capabilities must be an object")
     level = meta.get(LOG_LEVEL_META_KEY)
-    if level is not None and level not in _LOG_LEVELS:
+    if level is not None and (type(level) is not str or level not in _LOG_LEVELS):  # a list is unhashable
         raise ProtocolError(codes.INVALID_PARAMS, f"Invalid params: unknown log level {level!r}")
     return meta
 
@@ -96,8 +96,12 @@ def _check_headers(headers: Mapping[bytes, bytes], method: str, params: dict[str
         return
     name = text_of(headers, b"mcp-name")
     expected = params.get(field)
-    plain = name is not None and name == expected and not name.startswith("=?")  # the usual case
-    if not plain and decode_header(name) != expected:
+    if name is not None and name == expected and is_plain(name):
+        return  # the usual case
+    decoded = decode_header(name)
+    if decoded is None and name is not None:
+        raise _mismatch("Mcp-Name carries invalid characters or malformed base64")
+    if decoded != expected:
         raise _mismatch(f"Mcp-Name does not match params.{field}")
 
 

@@ -204,8 +204,10 @@ async def test_mrtr_null_responses_ask_again() -> None:
     assert (await post(build_app(), body, headers)).result()["resultType"] == "input_required"
 
 
-async def test_missing_capability_is_32021() -> None:
-    body, headers = modern_call("ctx_elicit", id=3, caps={"sampling": {}})
+@pytest.mark.parametrize("caps", [{"sampling": {}}, {"sampling": {}, "elicitation": None}])
+async def test_missing_capability_is_32021(caps: dict[str, Any]) -> None:
+    """A capability declared as ``null`` is not declared (JSON Schema: an optional member, absent)."""
+    body, headers = modern_call("ctx_elicit", id=3, caps=caps)
     reply = await post(build_app(), body, headers)
     assert reply.status == 400
     assert reply.json() == {

@@ -175,6 +175,16 @@ async def test_the_endpoint_under_a_root_path_whichever_way_the_server_gives_the
     assert reply.json()["result"]["serverInfo"]["name"]
 
 
+@pytest.mark.parametrize(("root_path", "path"), [("/m", "/mcp"), ("/mc", "/mcp"), ("/m", "/m/mcp")])
+async def test_a_root_path_is_stripped_only_at_a_segment_boundary(root_path: str, path: str) -> None:
+    """As Starlette's ``get_route_path``: root_path "/m" does not make "/mcp" into "cp"."""
+    ex = Exchange(build_app(), INIT, path=path)
+    ex.scope["root_path"] = root_path
+    reply = await ex.run()
+    assert reply.status == 200
+    assert reply.json()["result"]["protocolVersion"] == "2025-06-18"
+
+
 async def test_other_paths_pass_through_untouched() -> None:
     app = build_app()
     reply = await post(app, b"", method="GET", path="/things/3")
@@ -322,3 +332,29 @@ async def test_many_tools_are_warned_about(caplog: pytest.LogCaptureFixture) -> 
         "MCP endpoint exposes 41 tools; Cursor handles about 40 and Copilot caps at 128 (with its own tools): "
         "consider tool filters"
     ]
+
+
+@pytest.mark.parametrize("guarded", [False, True])
+async def test_a_server_address_given_as_a_list_is_fine(guarded: bool) -> None:
+    """Daphne hands ``scope["server"]`` (and ``client``) over as ``[host, port]``; the remembered
+    transport verdicts (also consulted by the security layer) must still find their key."""
+    app = build_app(auth=lambda request: True) if guarded else build_app()
+    for _ in range(2):  # the second request finds the remembered verdict
+        ex = Exchange(app, INIT)
+        ex.scope["server"] = ["127.0.0.1", 8000]
+        ex.scope["client"] = ["127.0.0.1", 50000]
+        reply = await ex.run()
+        assert reply.status == 200
+        assert reply.json()["result"]["protocolVersion"] == "2025-06-18"
+
+
+@pytest.mark.parametrize("upper", [False, True])
+async def test_accept_split_over_two_header_lines_is_one_list(upper: bool) -> None:
+    """RFC 9110 §5.3: repeated list-valued fields equal one comma-joined field."""
+    ex = Exchange(build_app(), INIT)
+    accept = b"Accept" if upper else b"accept"
+    others = [(k, v) for k, v in ex.scope["headers"] if k != b"accept"]
+    ex.scope["headers"] = [(accept, b"application/json"), *others, (accept, b"text/event-stream")]
+    reply = await ex.run()
+    assert reply.status == 200
+    assert reply.json()["result"]["protocolVersion"] == "2025-06-18"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import pytest
 
-from tests.apps import build_app
-from tests.support import BASE_HEADERS, post, request
+from tests.apps import Gates, build_app, mcp_of
+from tests.support import BASE_HEADERS, Exchange, post, request
 
 pytestmark = pytest.mark.anyio
 
@@ -216,3 +217,123 @@ async def test_response_mode_sse_streams_every_reply() -> None:
     assert reply.events()[-1]["id"] == 3
     assert "tools" in reply.events()[-1]["result"]
     assert (await post(app, {"jsonrpc": "2.0", "method": "notifications/initialized"})).status == 202
+
+
+def cancelled(request_id: Any) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": request_id}}
+
+
+@pytest.mark.parametrize("request_id", [[1], {"a": 1}, True, None, 1.5])
+async def test_cancelled_with_an_id_that_is_no_id_is_ignored(request_id: Any) -> None:
+    """cancellation.mdx: the server MAY ignore a cancellation it cannot match; one whose requestId
+    is not a string or an integer matches nothing (and must not take a batch down with it)."""
+    app = build_app()
+    reply = await post(app, cancelled(request_id))
+    assert reply.status == 202
+    assert reply.body == b""
+    messages = (await post(app, [cancelled(request_id), request("ping", id=2)])).json()
+    assert messages == [{"jsonrpc": "2.0", "id": 2, "result": {}}]
+
+
+async def test_cancelled_with_true_leaves_call_1_running() -> None:
+    """``True == 1`` as a dict key: a boolean requestId must not find the call with id 1."""
+    gates = Gates()
+    app = build_app(gates)
+    call = request("tools/call", {"name": "stream_plain", "arguments": {}, "_meta": {"progressToken": "t"}}, id=1)
+    ex = Exchange(app, call)
+    with anyio.fail_after(10):  # a deadlock guard only; nothing waits on time
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            assert len(mcp_of(app).server.registry) == 1
+            assert (await post(app, cancelled(True))).status == 202
+            for gate in gates.release:
+                gate.set()
+    assert gates.finished.is_set()
+    assert ex.reply.events()[-1]["result"]["content"][0]["text"] == "t0 t1 t2 "
+
+
+NOTIFICATION_BAD_PARAMS = {"jsonrpc": "2.0", "method": "notifications/initialized", "params": [1]}
+
+
+@pytest.mark.parametrize("version", [None, "2025-06-18", "2025-11-25"])
+@pytest.mark.parametrize("params", [[1], "x", 5])
+async def test_a_notification_that_is_not_accepted_is_400(version: str | None, params: Any) -> None:
+    """transports.mdx §Sending Messages: for a notification the server returns 202 if it accepts
+    it, otherwise an HTTP error status; the body may be an id-less JSON-RPC error."""
+    headers = BASE_HEADERS if version is None else {**BASE_HEADERS, "mcp-protocol-version": version}
+    body = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": params}
+    reply = await post(build_app(), body, headers)
+    assert reply.status == 400
+    assert reply.json()["id"] is None
+    assert reply.json()["error"]["code"] == -32602
+
+
+async def test_a_request_with_params_that_are_not_an_object_is_still_200() -> None:
+    """Errors of a well-formed request stay 200 in the handshake era (a 404 reads as "session expired")."""
+    reply = await post(build_app(), {"jsonrpc": "2.0", "id": 4, "method": "tools/list", "params": [1]})
+    assert reply.status == 200
+    assert reply.json()["id"] == 4
+    assert reply.json()["error"]["code"] == -32602
+
+
+async def test_a_batch_of_only_notifications_that_is_not_accepted_is_400() -> None:
+    batch = [NOTIFICATION_BAD_PARAMS, {"jsonrpc": "2.0", "method": "notifications/initialized"}]
+    reply = await post(build_app(), batch)
+    assert reply.status == 400
+    assert [m["error"]["code"] for m in reply.json()] == [-32602]
+    assert [m["id"] for m in reply.json()] == [None]
+
+
+async def test_a_batch_with_a_request_and_a_bad_notification_is_200() -> None:
+    reply = await post(build_app(), [NOTIFICATION_BAD_PARAMS, request("ping", id=2)])
+    assert reply.status == 200
+    assert [m.get("id") for m in reply.json()] == [None, 2]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [request("ping", id=1)],
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": "srv-1", "result": {}},
+        request("ping", id=1),
+    ],
+    ids=["batch", "notification", "client-response", "request"],
+)
+async def test_a_forged_session_id_is_404_on_every_kind_of_post(body: Any) -> None:
+    """transports.mdx §Session Management: a request carrying an unknown session id is 404,
+    batches, notifications and client responses included (only a lone initialize mints anew)."""
+    app = build_app(session_ids=True)
+    session = (await post(app, init())).headers["mcp-session-id"]
+    forged = await post(app, body, {**BASE_HEADERS, "mcp-session-id": session + "x"})
+    assert forged.status == 404
+    assert forged.json()["error"]["code"] == -32001
+    assert forged.json()["id"] == (1 if body == request("ping", id=1) else None)
+    good = await post(app, body, {**BASE_HEADERS, "mcp-session-id": session})
+    assert good.status in (200, 202)
+    again = await post(app, init(), {**BASE_HEADERS, "mcp-session-id": session + "x"})
+    assert again.status == 200
+    assert again.headers["mcp-session-id"] != session
+
+
+@pytest.mark.parametrize("version", [" 2025-06-18", "2025-06-18 ", "\t2025-11-25 "])
+async def test_the_version_header_is_read_without_surrounding_whitespace(version: str) -> None:
+    """The router strips the header to pick the era; the era must read the same version (here:
+    batches, which 2025-06-18 removed, are refused instead of served as 2025-03-26)."""
+    headers = {**BASE_HEADERS, "mcp-protocol-version": version}
+    reply = await post(build_app(), [request("ping")], headers)
+    assert reply.status == 400
+    assert version.strip() in reply.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("meta", [{"progressToken": []}, {"progressToken": 1.5}, {"progressToken": {}}])
+async def test_list_params_are_checked_when_the_reply_is_cached_too(meta: dict[str, Any]) -> None:
+    """List replies are cached per revision; a request's params are still checked each time."""
+    app = build_app()
+    cold = await post(app, request("tools/list", {"_meta": meta}, id=1))
+    assert (await post(app, request("tools/list", id=2))).result()["tools"]  # now cached
+    warm = await post(app, request("tools/list", {"_meta": meta}, id=3))
+    assert cold.error()["error"]["code"] == warm.error()["error"]["code"] == -32602
+    assert warm.error()["error"]["message"] == cold.error()["error"]["message"]
+    assert warm.json()["id"] == 3

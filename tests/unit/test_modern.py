@@ -119,6 +119,18 @@ async def test_routing_headers(headers: dict[str, str], ok: bool) -> None:
         assert reply.json()["id"] == 5
 
 
+@pytest.mark.parametrize("name", ["caf\xe9", "a\x01b", "a\x7fb"])
+async def test_mcp_name_with_invalid_characters_is_a_mismatch(name: str) -> None:
+    """streamable-http.mdx §Server Validation: a header value with invalid characters is -32020;
+    a non-ASCII value arrives as ``=?base64?…?=``, never as raw bytes (here read as latin-1, so
+    they would equal the body's name)."""
+    body = modern_request("tools/call", {"name": name, "arguments": {}}, id=6)
+    reply = await post(build_app(), body, modern_headers("tools/call", name))
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32020
+    assert "Mcp-Name" in reply.json()["error"]["message"]
+
+
 async def test_duplicate_routing_header_is_a_mismatch() -> None:
     app = build_app()
     body = modern_request("tools/list", id=1)
@@ -162,8 +174,9 @@ async def test_wrong_param_types_are_400_32602() -> None:
     assert reply.json()["error"]["code"] == -32602
 
 
-async def test_bad_log_level_is_32602() -> None:
-    body = request("tools/list", {"_meta": meta(**{"io.modelcontextprotocol/logLevel": "loud"})})
+@pytest.mark.parametrize("level", ["loud", "DEBUG", 5, [], ["debug"], {}, {"debug": 1}, True])
+async def test_bad_log_level_is_32602(level: Any) -> None:
+    body = request("tools/list", {"_meta": meta(**{"io.modelcontextprotocol/logLevel": level})})
     reply = await post(build_app(), body, modern_headers("tools/list"))
     assert reply.status == 400
     assert reply.json()["error"]["code"] == -32602
@@ -289,3 +302,13 @@ async def test_header_names_from_the_server_are_matched_in_any_case() -> None:
     repeated = await call(headers, [(b"mcp-name", b"get_thing")])
     assert repeated["error"]["code"] == -32020
     assert "mcp-name appears more than once" in repeated["error"]["message"]
+
+
+async def test_list_params_are_checked_when_the_reply_is_cached_too() -> None:
+    app = build_app()
+    bad = modern_request("tools/list", id=2, progressToken=[])
+    cold = await post(app, bad, modern_headers("tools/list"))
+    assert (await post(app, modern_request("tools/list"), modern_headers("tools/list"))).status == 200
+    warm = await post(app, bad, modern_headers("tools/list"))
+    assert cold.status == warm.status == 400
+    assert cold.json() == warm.json()

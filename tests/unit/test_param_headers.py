@@ -14,6 +14,9 @@ REGION: Annotation = (("filter", "region"), b"mcp-param-region", "string")
 LIMIT: Annotation = (("limit",), b"mcp-param-limit", "integer")
 
 
+MALFORMED = "carries invalid characters or malformed base64"
+
+
 def b64(text: str) -> str:
     return "=?base64?" + base64.b64encode(text.encode()).decode() + "?="
 
@@ -29,6 +32,11 @@ def b64(text: str) -> str:
         ("=?base64?ZXV=?=", None),  # decodes to "eu" too (stray low bits), but "ZXU=" is canonical
         ("=?base64?ZX#1?=", None),  # not base64 at all
         ("=?base64?/w==?=", None),  # base64 of bytes that are not UTF-8
+        ("a b\tc", "a b\tc"),  # spaces and tabs inside are field content
+        ("z\xfcrich", None),  # a raw non-ASCII byte (read as latin-1): must come as base64
+        ("a\x01b", None),  # control characters are invalid in a field value
+        ("a\x7fb", None),
+        ("a\nb", None),
     ],
 )
 def test_decode_header(raw: str | None, decoded: str | None) -> None:
@@ -51,6 +59,7 @@ def check(annotation: Annotation, arguments: dict[str, Any], value: str | None) 
         (LIMIT, {"limit": 5.0}, "5"),
         (LIMIT, {"limit": 5}, "5.00"),
         (LIMIT, {"limit": None}, None),
+        (REGION, {"filter": {"region": "a\tb c"}}, "a\tb c"),
     ],
 )
 def test_matching_headers_pass(annotation: Annotation, arguments: dict[str, Any], header: str | None) -> None:
@@ -63,7 +72,10 @@ def test_matching_headers_pass(annotation: Annotation, arguments: dict[str, Any]
         (REGION, {"filter": {"region": "eu"}}, None, "Mcp-Param-Region is missing for argument 'filter.region'"),
         (REGION, {"filter": "eu"}, "eu", "Mcp-Param-Region is present but argument 'filter.region' is not"),
         (REGION, {"filter": {"region": "eu"}}, "us", "Mcp-Param-Region does not match argument 'filter.region'"),
-        (REGION, {"filter": {"region": "eu"}}, "=?base64?ZXU?=", "Mcp-Param-Region carries a malformed base64 value"),
+        (REGION, {"filter": {"region": "eu"}}, "=?base64?ZXU?=", f"Mcp-Param-Region {MALFORMED}"),
+        (REGION, {"filter": {"region": "zürich"}}, "zürich", f"Mcp-Param-Region {MALFORMED}"),
+        (REGION, {"filter": {"region": "a\x01b"}}, "a\x01b", f"Mcp-Param-Region {MALFORMED}"),
+        (LIMIT, {"limit": 5}, "5\x7f", f"Mcp-Param-Limit {MALFORMED}"),
         (LIMIT, {"limit": "five"}, "5", "Mcp-Param-Limit does not match argument 'limit'"),
         (LIMIT, {"limit": True}, "1", "Mcp-Param-Limit does not match argument 'limit'"),
         (LIMIT, {"limit": 5.5}, "5", "Mcp-Param-Limit does not match argument 'limit'"),

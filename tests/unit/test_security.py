@@ -500,6 +500,18 @@ async def test_cors_origins_feed_the_origin_allowlist() -> None:
     assert (await post(app, INIT, with_headers(origin="http://localhost:8000"))).status == 403
 
 
+async def test_origins_compare_without_case() -> None:
+    """Scheme and host are case-insensitive: an allowlist written "http://Localhost:6274" must not
+    pass the CORS preflight and then refuse the POST with 403."""
+    app = build_app(allowed_origins=["http://Localhost:6274/"], cors_allow_origins=[INSPECTOR])
+    assert (await post(app, b"", preflight_headers(INSPECTOR), method="OPTIONS")).status == 204
+    assert (await post(app, INIT, with_headers(origin=INSPECTOR))).status == 200
+    assert (await post(app, INIT, with_headers(origin="HTTP://LOCALHOST:6274"))).status == 200
+    assert (await post(app, INIT, with_headers(origin="http://localhost:6275"))).status == 403
+    plain = build_app(allowed_origins=["https://App.Example.com"])
+    assert (await post(plain, INIT, with_headers(origin="https://app.example.com"))).status == 200
+
+
 @pytest.mark.parametrize("options", [{}, {"cors_allow_origins": []}])
 async def test_options_without_cors_is_still_405(options: dict[str, Any]) -> None:
     app = build_app(**options)
