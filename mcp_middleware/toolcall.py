@@ -47,6 +47,10 @@ class Outbox(Protocol):
 
     def abandon(self) -> None: ...
 
+    def answer(self) -> Callable[[dict[str, Any]], Awaitable[None]] | None:
+        """How to write the call's result at once (while the route's app goes on), or None."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class CallLimits:
@@ -97,6 +101,8 @@ class _ToolRun(SubExchange):
     last: float | None = None  # when the client last heard from us (keep-alive or progress)
     streaming = False
     cancelled = False
+    answered = False  # the result went out while the app went on (see _answer_early)
+    delivery: asyncio.Task[None] | None = None  # writing it, when the ticker found it due
     loop: asyncio.AbstractEventLoop | None = None  # while the asyncio watcher may be started
     task: asyncio.Task[None] | None = None  # the asyncio watcher, once started
     _scope: anyio.CancelScope | None = None  # the portable guard (any anyio backend)
@@ -137,6 +143,10 @@ class _ToolRun(SubExchange):
             self._settle()
         collector = self.collector
         pieces = collector.feed(chunk, more)
+        if not more and self.task is not None:  # a long or streaming call: its app may go on after this
+            early = self._answer_early(pieces)
+            if early is not None:
+                return early
         if pieces and self.inv.token is not None and (more or self.streaming) and collector.streamable:
             return self._progress(pieces)
         return None  # the usual JSON body, or no progress token: nothing to send while the route runs
@@ -147,9 +157,34 @@ class _ToolRun(SubExchange):
         for piece in pieces:
             await self._send(piece)
 
+    # -- the result before the app returns ------------------------------------------------------
+    # Over HTTP a response is the client's once complete, while the app may go on (a Starlette
+    # BackgroundTask). A call's result goes out at that point too when the app does go on: a call
+    # with a watcher (long or streaming) answers from the route's last send; a quick one whose app
+    # is still running at the ticker's next tick answers from a task of its own. A quick call pays
+    # nothing for this.
+    def _answer_early(self, pieces: list[str]) -> Coroutine[Any, Any, None] | None:
+        answer = self.inv.outbox.answer() if self.inv.context.channel is None else None
+        if answer is None or self.answered:  # not a tools/call, or a route that used its context
+            return None
+        self.answered = True
+        return self._answer_now(answer, pieces)
+
+    async def _answer_now(self, answer: Callable[[dict[str, Any]], Awaitable[None]], pieces: list[str]) -> None:
+        if pieces and self.inv.token is not None and self.streaming and self.collector.streamable:
+            await self._progress(pieces)
+        await answer(self.collector.result())
+
     # -- the watcher: the client going away, keep-alives ----------------------------------------
     def wake(self) -> None:
-        """Start the asyncio watcher now: the call streams, or has been running for a while."""
+        """Start the asyncio watcher now: the call streams, or has been running for a while; or,
+        when its response is complete and the app still runs, write the result."""
+        if self._complete:
+            if self.delivery is None and self.loop is not None:
+                early = self._answer_early([])
+                if early is not None:
+                    self.delivery = self.loop.create_task(early)
+            return
         if self.task is None and self.loop is not None:
             self.task = self.loop.create_task(self.watch())
 
@@ -319,6 +354,8 @@ async def run_tool(
                 run.loop = None
                 if run.task is not None:
                     await _reap(run.task)
+                if run.delivery is not None:
+                    await _reap(run.delivery, cancel=False)  # a result half written helps no one
         else:
             async with watching(run.watch):
                 outcome = await _guarded(run, limits.timeout)
@@ -326,7 +363,7 @@ async def run_tool(
         registry.active -= 1
         if calls.get(inv.key) is run:
             del calls[inv.key]
-    if run.cancelled:
+    if run.cancelled or run.answered:
         return None
     if outcome is not None:
         return outcome
@@ -424,12 +461,14 @@ class _Ticker:
             run.wake()
 
 
-async def _reap(task: asyncio.Task[None]) -> None:
-    """Cancel the watcher and wait until it has ended, even if this task is cancelled meanwhile
-    (that cancellation is raised once the watcher is gone). What the watcher raised is dropped:
-    a keep-alive that failed because the client left is not news. Plain asyncio, where an anyio
-    shielded scope around ``gather`` cost a streaming call ~20 µs."""
-    task.cancel()
+async def _reap(task: asyncio.Task[None], *, cancel: bool = True) -> None:
+    """Cancel the watcher (or, ``cancel=False``, let a task finish) and wait until it has ended,
+    even if this task is cancelled meanwhile (that cancellation is raised once the other is gone).
+    What it raised is dropped: a keep-alive or write that failed because the client left is not
+    news. Plain asyncio, where an anyio shielded scope around ``gather`` cost a streaming call
+    ~20 µs."""
+    if cancel:
+        task.cancel()
     interrupted: asyncio.CancelledError | None = None
     while not task.done():
         try:

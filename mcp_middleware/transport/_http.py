@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import anyio
@@ -268,7 +268,7 @@ class Responder:
     """Writes the one answer to a POST: JSON, 202, or an SSE stream begun on the first event.
     It is also the handlers' outbox (:class:`~mcp_middleware.toolcall.Outbox`) for that request."""
 
-    __slots__ = ("_lock", "_send", "closed", "headers", "started", "streaming")
+    __slots__ = ("_lock", "_send", "closed", "early", "headers", "started", "streaming")
 
     def __init__(self, send: Send) -> None:
         self._send = send
@@ -277,6 +277,9 @@ class Responder:
         self.started = False
         self.streaming = False
         self.closed = False
+        # A tools/call's (call, decorate), set by serve_request: what :meth:`answer` needs to write
+        # the result while the route's app is still running (its background work)
+        self.early: tuple[Call, Decorate] | None = None
 
     def _locked(self) -> _WriteLock:
         if self._lock is None:
@@ -359,6 +362,16 @@ class Responder:
         """The client went away: from now on nothing is written."""
         self.closed = True
 
+    def answer(self) -> Callable[[dict[str, Any]], Awaitable[None]] | None:
+        """How to write a tools/call's result before the handler returns it, or None (not a
+        tools/call). For a route whose response is complete while its app goes on."""
+        return None if self.early is None else self._answer
+
+    async def _answer(self, result: dict[str, Any]) -> None:
+        assert self.early is not None
+        call, decorate = self.early
+        await self.finish(encode_reply(call, decorate(call.request.method, result), decorate))
+
     # -- the handlers' outbox: notifications and requests become SSE events on this response ----
     async def notify(self, method: str, params: Any) -> None:
         await self.event(encode_notification(method, params))
@@ -382,6 +395,9 @@ class NullOutbox:
 
     def abandon(self) -> None:
         return None
+
+    def answer(self) -> None:
+        return None  # a batch's replies go out together
 
 
 def new_call(
@@ -444,9 +460,11 @@ async def serve_request(
         if cached is not None and _params_ok(server, call):
             await responder.finish(_splice(req.id, cached))
             return
+    if req.method == "tools/call":
+        responder.early = (call, decorate)
     try:
         result = await server.handle(call)
-        if result is None:  # cancelled: the spec says send nothing for it
+        if result is None:  # cancelled (send nothing, as the spec says), or already answered
             await responder.finish(None)
             return
         if key is not None:

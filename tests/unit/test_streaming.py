@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 import itertools
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import anyio
 import anyio.lowlevel
+import orjson
 import pytest
 from fastapi import Depends, FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.types import Message
 
@@ -18,7 +20,7 @@ from mcp_middleware import MCPContext, MCPMiddleware, mcp_context, toolcall
 from mcp_middleware.dispatch import SubRequest
 from mcp_middleware.sse import KEEPALIVE, encode_event
 from tests.apps import Gates, build_app, mcp_of
-from tests.support import Exchange, meta, modern_headers, request
+from tests.support import BASE_HEADERS, Exchange, meta, modern_headers, request
 
 pytestmark = pytest.mark.anyio
 
@@ -882,3 +884,115 @@ async def test_a_cancellation_after_the_response_is_complete_leaves_the_result_a
     assert gates.finished.is_set()
     assert not gates.cancelled.is_set()
     assert ex.reply.result()["content"][0]["text"] == '{"ordered":true}'
+
+
+def _streaming_background_app(gates: Gates, **options: Any) -> FastAPI:
+    """A streaming route (so its call has a watcher) with background work after its response."""
+    app = FastAPI()
+
+    async def work() -> None:
+        try:
+            gates.produced[1].set()
+            await gates.release[1].wait()
+            gates.finished.set()
+        except BaseException:
+            gates.cancelled.set()
+            raise
+
+    @app.get("/report", operation_id="report")
+    async def report() -> StreamingResponse:
+        async def lines() -> AsyncIterator[str]:
+            yield "part one "
+            gates.produced[0].set()
+            await gates.release[0].wait()
+            yield "part two"
+
+        return StreamingResponse(lines(), media_type="text/plain", background=BackgroundTask(work))
+
+    app.add_middleware(MCPMiddleware, **options)
+    return app
+
+
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+async def test_a_quick_calls_result_goes_out_while_its_background_work_still_runs(era: str) -> None:
+    """Over HTTP the client has a complete response while the app's BackgroundTask runs; the tool
+    result now goes out then too (at the ticker's next tick: quick calls pay nothing for it)."""
+    gates = Gates()
+    app = _background_app(gates, keepalive_interval=0.01)  # ticks every 10 ms
+    body, headers = call_body("order", era, token=None)
+    ex = Exchange(app, body, headers or None)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await ex.done.wait()  # the whole reply, while the background work waits
+            assert not gates.finished.is_set()
+            gates.release[0].set()
+    assert gates.finished.is_set()
+    result = ex.reply.result()
+    assert result["content"] == [{"type": "text", "text": '{"ordered":true}'}]
+    assert ex.reply.more_flags[-1] is False
+    assert len(mcp_of(app).server.registry) == 0
+
+
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+async def test_a_streamed_calls_result_goes_out_at_its_last_chunk_while_background_work_runs(era: str) -> None:
+    gates = Gates()
+    app = _streaming_background_app(gates)
+    body, headers = call_body("report", era)
+    ex = Exchange(app, body, headers or None)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            gates.release[0].set()
+            await ex.done.wait()  # the whole reply went out with the route's last chunk
+            await gates.produced[1].wait()  # and then the background work started
+            assert not gates.finished.is_set()
+            gates.release[1].set()
+    assert gates.finished.is_set()
+    events = ex.reply.events()
+    assert progress_messages(events) == ["part one ", "part two"]
+    assert events[-1]["result"]["content"][0]["text"] == "part one part two"
+    assert sum(1 for e in events if "result" in e) == 1
+
+
+async def test_background_work_failing_after_the_result_went_out_changes_nothing_sent() -> None:
+    app = FastAPI()
+    release = anyio.Event()
+
+    async def work() -> None:
+        await release.wait()
+        raise RuntimeError("the e-mail server is down")
+
+    @app.post("/order", operation_id="order")
+    async def order() -> JSONResponse:
+        return JSONResponse({"ordered": True}, background=BackgroundTask(work))
+
+    app.add_middleware(MCPMiddleware, keepalive_interval=0.01)
+    body, _ = call_body("order", "handshake", token=None)
+    ex = Exchange(app, body)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await ex.done.wait()
+            release.set()
+    assert ex.reply.result()["content"][0]["text"] == '{"ordered":true}'
+    assert len(ex.reply.chunks) == 1
+
+
+async def test_batched_calls_wait_for_their_background_work_and_answer_together() -> None:
+    gates = Gates()
+    app = _background_app(gates, keepalive_interval=0.01)
+    batch = [request("tools/call", {"name": "order", "arguments": {}}, 1), request("ping", None, 2)]
+    ex = Exchange(app, batch, {**BASE_HEADERS, "mcp-protocol-version": "2025-03-26"})
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            for _ in range(5):
+                await anyio.lowlevel.checkpoint()
+            assert not ex.reply.chunks  # nothing out before the batch is done
+            gates.release[0].set()
+    replies = orjson.loads(b"".join(ex.reply.chunks))
+    assert [r["id"] for r in replies] == [1, 2]
+    assert replies[0]["result"]["content"][0]["text"] == '{"ordered":true}'
