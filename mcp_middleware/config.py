@@ -37,7 +37,7 @@ class Settings:
     # as the official SDK server does.
     response_mode: str = "auto"
     forward_headers: frozenset[bytes] = field(
-        default_factory=lambda: frozenset({b"authorization", b"cookie", b"host", b"traceparent", b"tracestate"})
+        default_factory=lambda: frozenset({b"authorization", b"cookie", b"traceparent", b"tracestate"})
     )
 
     @property

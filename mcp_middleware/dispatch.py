@@ -89,7 +89,7 @@ def _raw_root(parent: Scope, root_path: str) -> bytes:
     return quote(root_path, safe="/:@!$&'()*+,;=~").encode("ascii")
 
 
-def _child_scope(parent: Scope, sub: SubRequest, extensions: dict[str, Any] | None) -> Scope:
+def _child_scope(parent: Scope, sub: SubRequest, extensions: dict[str, Any] | None, host: bytes | None) -> Scope:
     root_path: str = parent.get("root_path", "")
     path = sub.path
     raw_path = path.encode("ascii")
@@ -110,7 +110,7 @@ def _child_scope(parent: Scope, sub: SubRequest, extensions: dict[str, Any] | No
         "raw_path": raw_path,
         "root_path": root_path,
         "query_string": sub.query_string,
-        "headers": list(sub.headers),
+        "headers": [(b"host", host), *sub.headers] if host is not None else list(sub.headers),
         "client": parent.get("client"),
         "server": parent.get("server"),
         "extensions": {} if extensions is None else extensions,
@@ -144,13 +144,21 @@ class SubExchange(Disconnect):
         may go on, or None when there is nothing to wait for (no coroutine for that case)."""
         raise NotImplementedError
 
-    async def exchange(self, app: ASGIApp, parent: Scope, sub: SubRequest, extensions: dict[str, Any] | None) -> None:
+    async def exchange(
+        self,
+        app: ASGIApp,
+        parent: Scope,
+        sub: SubRequest,
+        extensions: dict[str, Any] | None,
+        host: bytes | None = None,
+    ) -> None:
         """Call ``app`` with ``sub``; raises whatever the app raises, or :class:`AppMisbehaved`.
 
-        ``extensions`` becomes the child scope's ``extensions`` (the dict itself, not a copy).
+        ``extensions`` becomes the child scope's ``extensions`` (the dict itself, not a copy);
+        ``host``, the Host header the parent request came with, goes first in its headers.
         """
         self._body = sub.body
-        await app(_child_scope(parent, sub, extensions), self.child_receive, self.child_send)
+        await app(_child_scope(parent, sub, extensions, host), self.child_receive, self.child_send)
         if not self._started:
             raise AppMisbehaved("the app returned without sending a response")
         if not self._complete:

@@ -55,6 +55,7 @@ class Call:
     outbox: Outbox
     forwarded: tuple[tuple[bytes, bytes], ...]
     caller: str
+    host: bytes | None = None  # the Host header, which the route's request carries too
 
 
 Handler = Callable[["Server", Call, dict[str, Any]], Awaitable[dict[str, Any] | None]]
@@ -275,6 +276,7 @@ def invocation(server: Server, call: Call, params: Mapping[str, Any], target: st
         token,
         (call.caller, call.request.id),
         ContextHolder(_live_context, server, call, params, target, token, meta, unsealed),
+        call.host,
     )
 
 

@@ -130,7 +130,7 @@ class _ToolRun(SubExchange):
 
     def run_route(self) -> Coroutine[Any, Any, None]:
         inv = self.inv
-        return self.exchange(inv.app, inv.parent, self.sub, {CONTEXT_KEY: inv.context})
+        return self.exchange(inv.app, inv.parent, self.sub, {CONTEXT_KEY: inv.context}, inv.host)
 
     # -- the route's response ---------------------------------------------------------------------
     def on_head(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> None:
@@ -303,6 +303,7 @@ class Invocation:
     token: str | int | None
     key: tuple[str, Any]
     context: ContextHolder  # builds the route's MCPContext (and its channel) on first use
+    host: bytes | None = None  # the MCP request's Host, which the route's request carries too
 
 
 async def run_tool(

@@ -413,7 +413,7 @@ def new_call(
     """The handlers' view of one request (either era)."""
     present = headers.keys() & server.forward_names  # one C-level pass; usually nothing, or one
     forwarded = tuple([(name, headers[name]) for name in sorted(present)]) if present else ()
-    return Call(request, era, version, scope, receive, outbox, forwarded, caller_key(headers))
+    return Call(request, era, version, scope, receive, outbox, forwarded, caller_key(headers), headers.get(b"host"))
 
 
 def caller_key(headers: Mapping[bytes, bytes]) -> str:
