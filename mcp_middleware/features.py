@@ -16,6 +16,7 @@ wrong) and -32603 otherwise, since neither method has an ``isError`` result.
 from __future__ import annotations
 
 import base64
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from .jsonrpc import ProtocolError
 from .results import ResponseCollector
 
 __all__ = ["Features", "PromptEntry", "ResourceEntry", "TemplateEntry"]
+
+logger = logging.getLogger(__name__)
 
 RESOURCE_NOT_FOUND_LEGACY = -32002
 _VARIABLE = re.compile(r"\{(\+?)([A-Za-z0-9_]+)\}")
@@ -45,6 +48,7 @@ class TemplateEntry:
     wire: dict[str, Any]
     spec: ToolSpec
     pattern: re.Pattern[str]
+    variables: tuple[str, ...]  # the variable of each group of ``pattern``, in order
     completions: Mapping[str, list[str]]
 
 
@@ -55,16 +59,35 @@ class PromptEntry:
     completions: Mapping[str, list[str]]
 
 
-def _template_pattern(template: str) -> re.Pattern[str]:
-    """RFC 6570 level 1 (``{var}``, no slash) and level 2 reserved expansion (``{+var}``)."""
+def _template_pattern(template: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
+    """RFC 6570 level 1 (``{var}``, no slash) and level 2 reserved expansion (``{+var}``).
+
+    Groups are numbered, not named after the variables (``{1a}`` is no group name); a variable
+    that repeats must match the same text again."""
     parts: list[str] = []
+    variables: list[str] = []
     last = 0
     for match in _VARIABLE.finditer(template):
         parts.append(re.escape(template[last : match.start()]))
-        parts.append(f"(?P<{match.group(2)}>{'.+' if match.group(1) else '[^/?#]+'})")
+        name = match.group(2)
+        if name in variables:
+            parts.append(f"(?P=v{variables.index(name)})")
+        else:
+            parts.append(f"(?P<v{len(variables)}>{'.+' if match.group(1) else '[^/?#]+'})")
+            variables.append(name)
         last = match.end()
     parts.append(re.escape(template[last:]))
-    return re.compile("".join(parts))
+    return re.compile("".join(parts)), tuple(variables)
+
+
+def _template_entry(spec: ToolSpec, declared: Mapping[str, Any], template: str) -> TemplateEntry | None:
+    """The entry for a declared template, or None (logged) when it cannot be compiled."""
+    try:
+        pattern, variables = _template_pattern(template)
+    except re.error as exc:
+        logger.warning("Resource template %r of %s is skipped: %s", template, spec.name, exc)
+        return None
+    return TemplateEntry(_describe(spec, declared, {}), spec, pattern, variables, declared.get("completions", {}))
 
 
 def _describe(spec: ToolSpec, declared: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
@@ -105,11 +128,8 @@ class Features:
                 resources[declared["uri"]] = ResourceEntry(_describe(spec, declared, {}), spec)
             if isinstance(declared := op.get("x-mcp-resource-template"), Mapping):
                 template = declared.get("uriTemplate")
-                if isinstance(template, str):
-                    wire = _describe(spec, declared, {})
-                    templates.append(
-                        TemplateEntry(wire, spec, _template_pattern(template), declared.get("completions", {}))
-                    )
+                if isinstance(template, str) and (entry := _template_entry(spec, declared, template)) is not None:
+                    templates.append(entry)
             if isinstance(declared := op.get("x-mcp-prompt"), Mapping):
                 wire = _describe(spec, declared, {"arguments": _prompt_arguments(spec)})
                 prompts[wire["name"]] = PromptEntry(wire, spec, declared.get("completions", {}))
@@ -132,7 +152,11 @@ class Features:
         for template in self.templates:
             match = template.pattern.fullmatch(uri)
             if match is not None:
-                return template.spec, match.groupdict(), template.wire.get("mimeType")
+                return (
+                    template.spec,
+                    dict(zip(template.variables, match.groups(), strict=True)),
+                    template.wire.get("mimeType"),
+                )
         return None
 
     def completions(self, ref: Mapping[str, Any], argument: str) -> list[str]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import base64
+import logging
+import re
 from typing import Annotated, Any
 
 import orjson
 import pytest
 from fastapi import Depends, FastAPI, HTTPException, Query, Response
 
-from mcp_middleware import MCPContext, MCPMiddleware, MCPResponse, content, declare, mcp_context
+from mcp_middleware import MCPContext, MCPMiddleware, MCPResponse, content, declare, features, mcp_context
 from tests.apps import PNG, build_app
 from tests.support import BASE_HEADERS, call_modern, meta, modern_headers, post, request
 
@@ -410,3 +412,58 @@ async def test_a_request_state_only_opens_for_the_prompt_resource_or_tool_that_s
         reply = await _round(app, method, field, target, requestState=tampered, inputResponses=_TOPIC)
         assert reply.status == 400
         assert reply.json()["error"]["code"] == -32602
+
+
+def template_app(template: str) -> FastAPI:
+    """One tool, and a resource template whose route takes ``a`` (sent as the query parameter
+    named like the template's first variable)."""
+    app = FastAPI()
+    variable = template.split("{", 1)[1].split("}", 1)[0]
+
+    @app.get("/pair", openapi_extra=declare.resource_template(template))
+    async def pair(a: str = Query(alias=variable)) -> dict[str, str]:
+        return {"a": a}
+
+    @app.get("/ping", operation_id="hello")
+    async def hello() -> dict[str, bool]:
+        return {"ok": True}
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+async def _read_text(app: FastAPI, uri: str) -> Any:
+    reply = await legacy(app, "resources/read", {"uri": uri})
+    return orjson.loads(reply["result"]["contents"][0]["text"]) if "result" in reply else reply["error"]
+
+
+async def test_a_repeated_template_variable_must_match_the_same_text() -> None:
+    """``{a}`` twice once made every request fail (a regex group name defined twice)."""
+    app = template_app("pair://{a}/{a}")
+    assert [t["name"] for t in (await legacy(app, "tools/list"))["result"]["tools"]] == ["hello"]
+    assert await _read_text(app, "pair://x/x") == {"a": "x"}
+    assert (await _read_text(app, "pair://x/y"))["code"] == -32002
+
+
+async def test_a_template_variable_that_is_no_regex_group_name_still_matches() -> None:
+    """``{1a}`` is a valid RFC 6570 variable name but no Python group name."""
+    app = template_app("num://{1a}")
+    assert (await legacy(app, "tools/list"))["result"]["tools"][0]["name"] == "hello"
+    assert await _read_text(app, "num://7") == {"a": "7"}
+
+
+async def test_a_template_that_cannot_be_compiled_is_skipped_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No template the middleware accepts fails to compile today; should one, the endpoint
+    still serves everything else."""
+
+    def broken(template: str) -> Any:
+        raise re.error("no")
+
+    monkeypatch.setattr(features, "_template_pattern", broken)
+    app = template_app("pair://{a}")
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware.features"):
+        assert (await legacy(app, "tools/list"))["result"]["tools"][0]["name"] == "hello"
+    assert "Resource template 'pair://{a}' of pair is skipped: no" in caplog.text
+    assert (await legacy(app, "resources/templates/list"))["error"]["code"] == -32601  # nothing left to serve
