@@ -9,7 +9,8 @@ streaming, cancellation and multi round-trip input), then maps its response:
   ``{"messages": [...], "description": ...}``.
 
 Unknown resources are -32602 with ``data.uri`` in 2026-07-28 (-32002 was retired) and -32002 in the
-handshake era; an unknown prompt is -32602. Route failures are -32602 for 4xx (the arguments were
+handshake era; an unknown prompt is -32602, and so are arguments the route's request cannot be
+made from (checked before the run). Route failures are -32602 for 4xx (the arguments were
 wrong) and -32603 otherwise, since neither method has an ``isError`` result.
 """
 
@@ -25,7 +26,7 @@ from typing import Any
 import orjson
 from mcp_types import jsonrpc as codes
 
-from .catalog import Catalog, ToolSpec
+from .catalog import ArgumentError, Catalog, ToolSpec
 from .jsonrpc import ProtocolError
 from .results import ResponseCollector
 
@@ -174,6 +175,15 @@ class Features:
 def not_found(uri: str, modern: bool) -> ProtocolError:
     code = codes.INVALID_PARAMS if modern else RESOURCE_NOT_FOUND_LEGACY
     return ProtocolError(code, f"Resource not found: {uri}", {"uri": uri})
+
+
+def check_arguments(spec: ToolSpec, arguments: Mapping[str, Any], what: str) -> None:
+    """Arguments that cannot make the route's request (a slash in a plain path parameter, a
+    missing one) are the client's mistake: -32602, where a tool call would get a tool error."""
+    try:
+        spec.build_request(arguments)
+    except ArgumentError as exc:
+        raise ProtocolError(codes.INVALID_PARAMS, f"Invalid arguments for {what}: {exc}") from None
 
 
 def route_failed(collector: ResponseCollector, what: str) -> ProtocolError:

@@ -467,3 +467,53 @@ async def test_a_template_that_cannot_be_compiled_is_skipped_with_a_warning(
         assert (await legacy(app, "tools/list"))["result"]["tools"][0]["name"] == "hello"
     assert "Resource template 'pair://{a}' of pair is skipped: no" in caplog.text
     assert (await legacy(app, "resources/templates/list"))["error"]["code"] == -32601  # nothing left to serve
+
+
+def slash_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/files/{path:path}", openapi_extra=declare.resource_template("file:///{+path}", mime_type="text/plain"))
+    async def files(path: str) -> Response:
+        return Response(f"file {path}", media_type="text/plain")
+
+    @app.get("/users/{name}", openapi_extra=declare.resource_template("users://{+name}"))
+    async def users(name: str) -> dict[str, str]:
+        return {"name": name}
+
+    @app.get("/prompts/{topic}", openapi_extra=declare.prompt("topic"))
+    async def topic(topic: str) -> str:
+        return f"About {topic}"
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+async def test_a_reserved_template_value_with_slashes_reaches_a_path_route() -> None:
+    """``{+path}`` on a ``{path:path}`` route: the value's slashes were refused (-32603)."""
+    read = (await legacy(slash_app(), "resources/read", {"uri": "file:///docs/a.txt"}))["result"]
+    assert read["contents"] == [{"uri": "file:///docs/a.txt", "mimeType": "text/plain", "text": "file docs/a.txt"}]
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "message"),
+    [
+        (
+            "resources/read",
+            {"uri": "users://a/b"},
+            "Invalid arguments for resource users://a/b: argument 'name' must not contain '/'",
+        ),
+        (
+            "resources/read",
+            {"uri": "file:///docs/../secret"},
+            "Invalid arguments for resource file:///docs/../secret: argument 'path' must not contain '.' or '..' "
+            "segments",
+        ),
+        ("prompts/get", {"name": "topic"}, "Invalid arguments for prompt 'topic': missing required argument 'topic'"),
+    ],
+)
+async def test_arguments_that_cannot_make_the_request_are_invalid_params(
+    method: str, params: dict[str, Any], message: str
+) -> None:
+    """The client's mistake, not the server's: -32602 (was -32603)."""
+    error = (await legacy(slash_app(), method, params))["error"]
+    assert error == {"code": -32602, "message": message}
