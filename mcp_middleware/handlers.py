@@ -359,14 +359,18 @@ async def _relay(server: Server, call: Call, listener: Listener, tag: dict[str, 
         tg.start_soon(watch)
         while True:
             server.refresh()  # routes added or removed at run time reach open streams within a second
+            item = None
             with anyio.move_on_after(min(interval, ROUTE_POLL_SECONDS)):
-                method, extra = await listener.receive.receive()
-                await call.outbox.notify(method, {**extra, "_meta": tag})
-                last_write = anyio.current_time()
-                continue
-            if anyio.current_time() - last_write >= interval:
+                item = await listener.receive.receive()
+            # Writes happen outside the timeout: a client reading slowly delays a notification,
+            # and cancelling the write would lose it (it is already off the queue).
+            if item is not None:
+                await call.outbox.notify(item[0], {**item[1], "_meta": tag})
+            elif anyio.current_time() - last_write >= interval:
                 await call.outbox.keepalive()
-                last_write = anyio.current_time()
+            else:
+                continue
+            last_write = anyio.current_time()
 
 
 async def _set_level(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
