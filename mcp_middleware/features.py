@@ -22,6 +22,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
 from mcp_types import jsonrpc as codes
@@ -147,6 +148,8 @@ class Features:
         return caps
 
     def find_resource(self, uri: str) -> tuple[ToolSpec, dict[str, str], str | None] | None:
+        """The route, arguments and declared type of ``uri``; template values are percent-decoded
+        (RFC 6570 expansion encodes them)."""
         entry = self.resources.get(uri)
         if entry is not None:
             return entry.spec, {}, entry.wire.get("mimeType")
@@ -155,7 +158,7 @@ class Features:
             if match is not None:
                 return (
                     template.spec,
-                    dict(zip(template.variables, match.groups(), strict=True)),
+                    {name: unquote(value) for name, value in zip(template.variables, match.groups(), strict=True)},
                     template.wire.get("mimeType"),
                 )
         return None

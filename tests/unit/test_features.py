@@ -480,6 +480,10 @@ def slash_app() -> FastAPI:
     async def users(name: str) -> dict[str, str]:
         return {"name": name}
 
+    @app.get("/people/{name}", openapi_extra=declare.resource_template("people://{name}"))
+    async def people(name: str) -> dict[str, str]:
+        return {"name": name}
+
     @app.get("/prompts/{topic}", openapi_extra=declare.prompt("topic"))
     async def topic(topic: str) -> str:
         return f"About {topic}"
@@ -517,3 +521,26 @@ async def test_arguments_that_cannot_make_the_request_are_invalid_params(
     """The client's mistake, not the server's: -32602 (was -32603)."""
     error = (await legacy(slash_app(), method, params))["error"]
     assert error == {"code": -32602, "message": message}
+
+
+@pytest.mark.parametrize(
+    ("uri", "value"),
+    [
+        ("people://J%C3%BCrgen", {"name": "Jürgen"}),
+        ("people://100%25", {"name": "100%"}),
+        ("people://a%20b", {"name": "a b"}),
+        ("file:///a%20b/%C3%A9.txt", "file a b/é.txt"),
+    ],
+)
+async def test_template_values_are_percent_decoded(uri: str, value: Any) -> None:
+    """RFC 6570 expansion percent-encodes values: the route gets them decoded (it got "J%C3%BCrgen")."""
+    content = (await legacy(slash_app(), "resources/read", {"uri": uri}))["result"]["contents"][0]
+    assert (orjson.loads(content["text"]) if isinstance(value, dict) else content["text"]) == value
+
+
+async def test_a_decoded_slash_is_still_refused_for_a_plain_path_parameter() -> None:
+    error = (await legacy(slash_app(), "resources/read", {"uri": "people://a%2Fb"}))["error"]
+    assert error == {
+        "code": -32602,
+        "message": "Invalid arguments for resource people://a%2Fb: argument 'name' must not contain '/'",
+    }
