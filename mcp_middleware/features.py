@@ -164,15 +164,24 @@ class Features:
         return None
 
     def completions(self, ref: Mapping[str, Any], argument: str) -> list[str]:
-        table: Mapping[str, list[str]] = {}
-        if ref.get("type") == "ref/prompt" and (prompt := self.prompts.get(str(ref.get("name")))) is not None:
-            table = prompt.completions
-        elif ref.get("type") == "ref/resource":
-            for template in self.templates:
-                if template.wire["uriTemplate"] == ref.get("uri"):
-                    table = template.completions
-        values = table.get(argument, [])
+        values = self._completion_table(ref).get(argument, [])
         return [v for v in values if isinstance(v, str)]
+
+    def _completion_table(self, ref: Mapping[str, Any]) -> Mapping[str, list[str]]:
+        """The declared completions of a prompt or template; a fixed resource has none. A reference
+        to neither is -32602 (completion.mdx: invalid prompt name; resources as the TS SDK does)."""
+        if ref.get("type") == "ref/prompt":
+            prompt = self.prompts.get(str(ref.get("name")))
+            if prompt is None:
+                raise ProtocolError(codes.INVALID_PARAMS, f"Unknown prompt: {ref.get('name')}")
+            return prompt.completions
+        uri = ref.get("uri")
+        for template in self.templates:
+            if template.wire["uriTemplate"] == uri:
+                return template.completions
+        if uri in self.resources:
+            return {}
+        raise ProtocolError(codes.INVALID_PARAMS, f"Unknown resource template: {uri}")
 
 
 def not_found(uri: str, modern: bool) -> ProtocolError:

@@ -215,8 +215,31 @@ async def test_completion() -> None:
         "argument": {"name": "item_id", "value": "1"},
     }
     assert (await legacy(app, "completion/complete", params))["result"]["completion"]["values"] == ["1", "12"]
-    params = {"ref": {"type": "ref/prompt", "name": "other"}, "argument": {"name": "x", "value": ""}}
+    params = {"ref": {"type": "ref/prompt", "name": "greet"}, "argument": {"name": "name", "value": ""}}
     assert (await legacy(app, "completion/complete", params))["result"]["completion"]["values"] == []
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        ({"type": "ref/prompt", "name": "other"}, "Unknown prompt: other"),
+        ({"type": "ref/resource", "uri": "test://other/{x}"}, "Unknown resource template: test://other/{x}"),
+    ],
+)
+async def test_completion_for_an_unknown_prompt_or_template_is_invalid_params(
+    ref: dict[str, str], message: str
+) -> None:
+    """completion.mdx: an invalid prompt name is -32602 (it was an empty list)."""
+    params = {"ref": ref, "argument": {"name": "x", "value": ""}}
+    assert (await legacy(build_app(), "completion/complete", params))["error"] == {"code": -32602, "message": message}
+    reply = await call_modern(build_app(), "completion/complete", params)
+    assert (reply.status, reply.json()["error"]["code"]) == (400, -32602)
+
+
+async def test_completion_for_a_fixed_resource_is_empty() -> None:
+    params = {"ref": {"type": "ref/resource", "uri": "test://readme"}, "argument": {"name": "x", "value": ""}}
+    result = (await legacy(build_app(), "completion/complete", params))["result"]
+    assert result == {"completion": {"values": [], "total": 0, "hasMore": False}}
 
 
 async def test_subscribe_is_accepted_in_the_handshake_era() -> None:
