@@ -3,15 +3,16 @@
 Reading a resource or getting a prompt runs the route exactly like a tool call (same context,
 streaming, cancellation and multi round-trip input), then maps its response:
 
-* resource: textual bodies ──▶ ``TextResourceContents``, others ──▶ ``BlobResourceContents``; a
-  404 from the route means the resource does not exist;
+* resource: textual bodies ──▶ ``TextResourceContents`` (``text/plain`` when untyped), others ──▶
+  ``BlobResourceContents``; a 404 from the route means the resource does not exist;
 * prompt: a string ──▶ one user message; a list of messages or strings; or
-  ``{"messages": [...], "description": ...}``.
+  ``{"messages": [...], "description": ...}``; a binary body is an error.
 
 Unknown resources are -32602 with ``data.uri`` in 2026-07-28 (-32002 was retired) and -32002 in the
 handshake era; an unknown prompt is -32602, and so are arguments the route's request cannot be
 made from (checked before the run). Route failures are -32602 for 4xx (the arguments were
-wrong) and -32603 otherwise, since neither method has an ``isError`` result.
+wrong) and -32603 otherwise (3xx included: a redirect is not followed), since neither method has
+an ``isError`` result.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
@@ -199,18 +201,30 @@ def check_arguments(spec: ToolSpec, arguments: Mapping[str, Any], what: str) -> 
 
 
 def route_failed(collector: ResponseCollector, what: str) -> ProtocolError:
+    """A 3xx or 4xx/5xx answer as a JSON-RPC error."""
+    if collector.status < 400:
+        answered = f"HTTP {collector.status} {_phrase(collector.status)}".rstrip()
+        return ProtocolError(codes.INTERNAL_ERROR, f"{what} failed: {answered} (redirects are not followed)")
     failed = collector.result()  # the tool-style error text: status and detail
     text = failed["content"][0].get("text", "") if failed.get("content") else ""
     code = codes.INVALID_PARAMS if 400 <= collector.status < 500 else codes.INTERNAL_ERROR
     return ProtocolError(code, f"{what} failed: {text}")
 
 
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
 def resource_contents(uri: str, mime: str | None, modern: bool, collector: ResponseCollector) -> dict[str, Any]:
     if collector.status == 404:
         raise not_found(uri, modern)
-    if collector.status >= 400:
+    if collector.status >= 300:
         raise route_failed(collector, f"Reading {uri}")
-    content: dict[str, Any] = {"uri": uri, "mimeType": mime or collector.mime or "application/octet-stream"}
+    untyped = "text/plain" if collector.textual else "application/octet-stream"
+    content: dict[str, Any] = {"uri": uri, "mimeType": mime or collector.mime or untyped}
     if collector.textual:
         content["text"] = collector.text()
     else:
@@ -227,9 +241,11 @@ def _message(item: Any) -> dict[str, Any]:
 
 
 def prompt_messages(name: str, collector: ResponseCollector) -> dict[str, Any]:
-    if collector.status >= 400:
+    if collector.status >= 300:
         raise route_failed(collector, f"Prompt {name!r}")
-    text = collector.text() if collector.textual else ""
+    if not collector.textual:
+        raise ProtocolError(codes.INTERNAL_ERROR, f"The prompt route returned {collector.mime}, not text or messages")
+    text = collector.text()
     value: Any = text
     if collector.kind == "json":
         try:

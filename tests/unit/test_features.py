@@ -308,8 +308,8 @@ async def test_a_route_whose_mcp_content_breaks_the_schema_gets_a_tool_error(era
 
 
 def failing_app() -> FastAPI:
-    """Declared routes that fail in the ways a route can: a prompt that is not messages, routes
-    that raise, a resource whose route answers 500."""
+    """Declared routes that fail in the ways a route can: a prompt that is not messages (or not
+    even text), routes that raise, a resource whose route answers 503, redirects."""
     app = FastAPI()
 
     @app.get("/prompts/numbers", openapi_extra=declare.prompt("numbers"))
@@ -328,6 +328,18 @@ def failing_app() -> FastAPI:
     async def down() -> None:
         raise HTTPException(503, "maintenance")
 
+    @app.get("/prompts/png", openapi_extra=declare.prompt("png"))
+    async def png() -> Response:
+        return Response(PNG, media_type="image/png")
+
+    @app.get("/docs/moved", openapi_extra=declare.resource("test://moved"))
+    async def moved() -> Response:
+        return Response(status_code=307, headers={"location": "/elsewhere"})
+
+    @app.get("/prompts/moved", openapi_extra=declare.prompt("moved"))
+    async def moved_prompt() -> Response:
+        return Response("see elsewhere", status_code=399)  # no such status: no phrase
+
     app.add_middleware(MCPMiddleware)
     return app
 
@@ -343,6 +355,13 @@ def failing_app() -> FastAPI:
             {"uri": "test://down"},
             "Reading test://down failed: HTTP 503 Service Unavailable: maintenance",
         ),
+        ("prompts/get", {"name": "png"}, "The prompt route returned image/png, not text or messages"),
+        (
+            "resources/read",
+            {"uri": "test://moved"},
+            "Reading test://moved failed: HTTP 307 Temporary Redirect (redirects are not followed)",
+        ),
+        ("prompts/get", {"name": "moved"}, "Prompt 'moved' failed: HTTP 399 (redirects are not followed)"),
     ],
 )
 async def test_failing_prompts_and_resources_are_internal_errors(
@@ -567,3 +586,21 @@ async def test_a_decoded_slash_is_still_refused_for_a_plain_path_parameter() -> 
         "code": -32602,
         "message": "Invalid arguments for resource people://a%2Fb: argument 'name' must not contain '/'",
     }
+
+
+async def test_an_untyped_resource_body_is_labelled_by_what_it_sniffs_as() -> None:
+    """Untyped text was labelled application/octet-stream."""
+    app = FastAPI()
+
+    @app.get("/untyped/{kind}", openapi_extra=declare.resource_template("untyped://{kind}"))
+    async def untyped(kind: str) -> Response:
+        return Response({"text": b"plain words", "binary": b"\xff\xfe", "empty": b""}[kind])
+
+    app.add_middleware(MCPMiddleware)
+    text, binary, empty = [
+        (await legacy(app, "resources/read", {"uri": f"untyped://{kind}"}))["result"]["contents"][0]
+        for kind in ("text", "binary", "empty")
+    ]
+    assert text == {"uri": "untyped://text", "mimeType": "text/plain", "text": "plain words"}
+    assert binary == {"uri": "untyped://binary", "mimeType": "application/octet-stream", "blob": "//4="}
+    assert empty == {"uri": "untyped://empty", "mimeType": "text/plain", "text": ""}
