@@ -42,8 +42,10 @@ Arguments (the ``inputSchema`` properties)
     ``x-mcp-annotations`` is merged over the default annotations.
 
 Requests
-    Path values are percent-encoded whole (``quote(value, safe="")``, so ``a/b`` -> ``a%2Fb``;
-    ``.`` and ``..`` become ``%2E`` and ``%2E%2E``); a missing, ``None`` or empty path value is an
+    Path values are percent-encoded whole (``quote(value, safe="")``; ``.`` and ``..`` become
+    ``%2E`` and ``%2E%2E``) and may not contain ``/``, except for a parameter with Starlette's
+    ``:path`` converter (``{file:path}``), whose value is encoded segment by segment and may not
+    have ``.`` or ``..`` segments; a missing, ``None`` or empty path value is an
     :class:`ArgumentError`. Other omitted arguments are simply not sent (the app's own
     validation answers). Query lists repeat the name; booleans are ``true``/``false``. Header
     and cookie values with CR, LF or NUL (cookies: also ``;``) are refused. Cookie arguments
@@ -178,6 +180,7 @@ class _Plan:
     content_type: bytes = b""
     body_required: bool = False
     files: frozenset[str] = frozenset()  # multipart fields sent as file parts
+    slashes: frozenset[str] = frozenset()  # path arguments whose converter is Starlette's ``:path``
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +203,7 @@ class ToolSpec:
         """The sub-request for a call. Raises :class:`ArgumentError` for unusable arguments."""
         plan = self._plan if self._plan is not None else _plan_for_template(self.path)
         parts = plan.path
-        path = parts[0] if len(parts) == 1 else _render_path(parts, arguments)
+        path = parts[0] if len(parts) == 1 else _render_path(plan, arguments)
         query: list[str] = []  # encoded ``key=value`` pairs
         headers: list[tuple[bytes, bytes]] = []
         cookies: list[str] = []
@@ -305,8 +308,24 @@ def catalog_from_app(
         logger.warning("%r.openapi() did not return a mapping; the app exposes no MCP tools", app)
         return Catalog(())
     return build_catalog(
-        document, tool_filter=tool_filter, max_name_length=max_name_length, exclude_paths=exclude_paths
+        document,
+        tool_filter=tool_filter,
+        max_name_length=max_name_length,
+        exclude_paths=exclude_paths,
+        route_paths=_converter_paths(app),
     )
+
+
+def _converter_paths(app: Any) -> dict[tuple[str, str], str]:
+    """The templates of routes with a ``:path`` parameter, by document path and method: the
+    OpenAPI document drops Starlette's converters (``/files/{name:path}`` is ``/files/{name}``)."""
+    found: dict[tuple[str, str], str] = {}
+    for route in getattr(app, "routes", None) or ():
+        path, path_format = getattr(route, "path", None), getattr(route, "path_format", None)
+        if isinstance(path, str) and isinstance(path_format, str) and ":path}" in path:
+            for method in getattr(route, "methods", None) or ():
+                found[(path_format, method)] = path
+    return found
 
 
 def build_catalog(
@@ -315,13 +334,17 @@ def build_catalog(
     tool_filter: ToolFilter = ToolFilter(),
     max_name_length: int = 40,
     exclude_paths: Collection[str] = (),
+    route_paths: Mapping[tuple[str, str], str] | None = None,
 ) -> Catalog:
-    """The tools of an OpenAPI 3.x document (see the module docstring for the rules)."""
+    """The tools of an OpenAPI 3.x document (see the module docstring for the rules).
+
+    ``route_paths`` gives the app's own template of an operation (by path and method) where it
+    says more than the document (Starlette's ``:path`` converter)."""
     if max_name_length < 8:
         raise ValueError("max_name_length must be at least 8")
     ops = _operations(openapi, frozenset(exclude_paths))
     names = _assign_names(ops, max_name_length)
-    builder = _Builder(openapi)
+    builder = _Builder(openapi, route_paths or {})
     tools: list[ToolSpec] = []
     declared: list[Declared] = []
     for op, name in zip(ops, names, strict=True):
@@ -468,8 +491,9 @@ class _Body:
 class _Builder:
     """Builds the tools of one document, sharing the converted component schemas."""
 
-    def __init__(self, document: Mapping[str, Any]) -> None:
+    def __init__(self, document: Mapping[str, Any], route_paths: Mapping[tuple[str, str], str]) -> None:
         self.document = document
+        self.route_paths = route_paths
         components = document.get("components")
         self.schemas = SchemaSet(components.get("schemas") if isinstance(components, Mapping) else None)
 
@@ -622,16 +646,17 @@ class _Builder:
             if e.where != _PATH
         )
         files = frozenset(e.wire for e in entries if e.where == _BODY and _is_file(self.schemas.resolve(e.schema)))
-        template = _plan_for_template(op.path).path
+        path = _plan_for_template(self.route_paths.get((op.path, op.method), op.path))
+        template, slashes = path.path, path.slashes
         if body is None:
-            return _Plan(template, args)
+            return _Plan(template, args, slashes=slashes)
         content_type = body.content_type.encode("latin-1", "replace")
         kind = _NO_BODY
         if any(a.where == _WHOLE_BODY for a in args):
             kind = _JSON_VALUE
         elif any(a.where == _BODY for a in args):
             kind = body.kind
-        return _Plan(template, args, kind, content_type, body.required, files)
+        return _Plan(template, args, kind, content_type, body.required, files, slashes)
 
 
 def _path_entry(name: str, param: Mapping[str, Any] | None) -> _Entry:
@@ -728,12 +753,17 @@ def _plan_for_template(template: str) -> _Plan:
     pieces = _TEMPLATE.split(template)
     for index in range(0, len(pieces), 2):
         pieces[index] = quote(pieces[index], safe=_PATH_SAFE)
+    slashes: set[str] = set()
     for index in range(1, len(pieces), 2):
-        pieces[index] = pieces[index].split(":", 1)[0]
-    return _Plan(tuple(pieces))
+        name, _, converter = pieces[index].partition(":")
+        pieces[index] = name
+        if converter == "path":
+            slashes.add(name)
+    return _Plan(tuple(pieces), slashes=frozenset(slashes))
 
 
-def _render_path(parts: tuple[str, ...], arguments: Mapping[str, Any]) -> str:
+def _render_path(plan: _Plan, arguments: Mapping[str, Any]) -> str:
+    parts = plan.path
     out = [parts[0]]
     for index in range(1, len(parts), 2):
         name = parts[index]
@@ -747,16 +777,28 @@ def _render_path(parts: tuple[str, ...], arguments: Mapping[str, Any]) -> str:
         text = _scalar(name, value)
         if not text:
             raise ArgumentError(f"argument {name!r} must not be empty")
-        if "/" in text:
-            # ASGI servers decode %2F before routing, so a slash would address another route
-            # (``1/secret``); HTTP clients cannot send one in a path segment either.
-            raise ArgumentError(f"argument {name!r} must not contain '/'")
         if _UNRESERVED.fullmatch(text) and text not in (".", ".."):
             out.append(text)
         else:
-            out.append("%2E" if text == "." else "%2E%2E" if text == ".." else quote(text, safe=""))
+            out.append(_path_segments(name, text) if name in plan.slashes else _path_segment(name, text))
         out.append(parts[index + 1])
     return "".join(out)
+
+
+def _path_segment(name: str, text: str) -> str:
+    """One encoded segment. ASGI servers decode %2F before routing, so a slash would address
+    another route (``1/secret``); HTTP clients cannot send one in a path segment either."""
+    if "/" in text:
+        raise ArgumentError(f"argument {name!r} must not contain '/'")
+    return "%2E" if text == "." else "%2E%2E" if text == ".." else quote(text, safe="")
+
+
+def _path_segments(name: str, text: str) -> str:
+    """A ``:path`` value: its segments, each encoded; ``.`` and ``..`` would climb out of it."""
+    segments = text.split("/")
+    if "." in segments or ".." in segments:
+        raise ArgumentError(f"argument {name!r} must not contain '.' or '..' segments")
+    return "/".join(quote(segment, safe="") for segment in segments)
 
 
 def _scalar(name: str, value: Any) -> str:

@@ -8,8 +8,9 @@
 
 * A **resource** is read by calling the route (GET without arguments); its body becomes the
   resource contents: text for textual types, a base64 blob otherwise.
-* A **resource template** (RFC 6570 ``{var}``, or ``{+var}`` for values with slashes) maps the
-  variables of a matching URI onto the route's parameters of the same names.
+* A **resource template** (RFC 6570 ``{var}``, or ``{+var}`` for values with slashes, which a
+  path parameter takes only with Starlette's ``:path`` converter: ``/files/{name:path}``) maps
+  the variables of a matching URI onto the route's parameters of the same names.
 * A **prompt** calls the route with the prompt's arguments (strings, mapped onto the route's
   parameters); it returns the messages: a string (one user message), a list of messages or
   strings, or ``{"messages": [...], "description": ...}``. Arguments default to the route's

@@ -3,32 +3,39 @@
 Reading a resource or getting a prompt runs the route exactly like a tool call (same context,
 streaming, cancellation and multi round-trip input), then maps its response:
 
-* resource: textual bodies ──▶ ``TextResourceContents``, others ──▶ ``BlobResourceContents``; a
-  404 from the route means the resource does not exist;
+* resource: textual bodies ──▶ ``TextResourceContents`` (``text/plain`` when untyped), others ──▶
+  ``BlobResourceContents``; a 404 from the route means the resource does not exist;
 * prompt: a string ──▶ one user message; a list of messages or strings; or
-  ``{"messages": [...], "description": ...}``.
+  ``{"messages": [...], "description": ...}``; a binary body is an error.
 
 Unknown resources are -32602 with ``data.uri`` in 2026-07-28 (-32002 was retired) and -32002 in the
-handshake era; an unknown prompt is -32602. Route failures are -32602 for 4xx (the arguments were
-wrong) and -32603 otherwise, since neither method has an ``isError`` result.
+handshake era; an unknown prompt is -32602, and so are arguments the route's request cannot be
+made from (checked before the run). Route failures are -32602 for 4xx (the arguments were
+wrong) and -32603 otherwise (3xx included: a redirect is not followed), since neither method has
+an ``isError`` result.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
 from mcp_types import jsonrpc as codes
 
-from .catalog import Catalog, ToolSpec
+from .catalog import ArgumentError, Catalog, ToolSpec
 from .jsonrpc import ProtocolError
 from .results import ResponseCollector
 
 __all__ = ["Features", "PromptEntry", "ResourceEntry", "TemplateEntry"]
+
+logger = logging.getLogger(__name__)
 
 RESOURCE_NOT_FOUND_LEGACY = -32002
 _VARIABLE = re.compile(r"\{(\+?)([A-Za-z0-9_]+)\}")
@@ -45,6 +52,7 @@ class TemplateEntry:
     wire: dict[str, Any]
     spec: ToolSpec
     pattern: re.Pattern[str]
+    variables: tuple[str, ...]  # the variable of each group of ``pattern``, in order
     completions: Mapping[str, list[str]]
 
 
@@ -55,16 +63,35 @@ class PromptEntry:
     completions: Mapping[str, list[str]]
 
 
-def _template_pattern(template: str) -> re.Pattern[str]:
-    """RFC 6570 level 1 (``{var}``, no slash) and level 2 reserved expansion (``{+var}``)."""
+def _template_pattern(template: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
+    """RFC 6570 level 1 (``{var}``, no slash) and level 2 reserved expansion (``{+var}``).
+
+    Groups are numbered, not named after the variables (``{1a}`` is no group name); a variable
+    that repeats must match the same text again."""
     parts: list[str] = []
+    variables: list[str] = []
     last = 0
     for match in _VARIABLE.finditer(template):
         parts.append(re.escape(template[last : match.start()]))
-        parts.append(f"(?P<{match.group(2)}>{'.+' if match.group(1) else '[^/?#]+'})")
+        name = match.group(2)
+        if name in variables:
+            parts.append(f"(?P=v{variables.index(name)})")
+        else:
+            parts.append(f"(?P<v{len(variables)}>{'.+' if match.group(1) else '[^/?#]+'})")
+            variables.append(name)
         last = match.end()
     parts.append(re.escape(template[last:]))
-    return re.compile("".join(parts))
+    return re.compile("".join(parts)), tuple(variables)
+
+
+def _template_entry(spec: ToolSpec, declared: Mapping[str, Any], template: str) -> TemplateEntry | None:
+    """The entry for a declared template, or None (logged) when it cannot be compiled."""
+    try:
+        pattern, variables = _template_pattern(template)
+    except re.error as exc:
+        logger.warning("Resource template %r of %s is skipped: %s", template, spec.name, exc)
+        return None
+    return TemplateEntry(_describe(spec, declared, {}), spec, pattern, variables, declared.get("completions", {}))
 
 
 def _describe(spec: ToolSpec, declared: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
@@ -105,11 +132,8 @@ class Features:
                 resources[declared["uri"]] = ResourceEntry(_describe(spec, declared, {}), spec)
             if isinstance(declared := op.get("x-mcp-resource-template"), Mapping):
                 template = declared.get("uriTemplate")
-                if isinstance(template, str):
-                    wire = _describe(spec, declared, {})
-                    templates.append(
-                        TemplateEntry(wire, spec, _template_pattern(template), declared.get("completions", {}))
-                    )
+                if isinstance(template, str) and (entry := _template_entry(spec, declared, template)) is not None:
+                    templates.append(entry)
             if isinstance(declared := op.get("x-mcp-prompt"), Mapping):
                 wire = _describe(spec, declared, {"arguments": _prompt_arguments(spec)})
                 prompts[wire["name"]] = PromptEntry(wire, spec, declared.get("completions", {}))
@@ -126,25 +150,40 @@ class Features:
         return caps
 
     def find_resource(self, uri: str) -> tuple[ToolSpec, dict[str, str], str | None] | None:
+        """The route, arguments and declared type of ``uri``; template values are percent-decoded
+        (RFC 6570 expansion encodes them)."""
         entry = self.resources.get(uri)
         if entry is not None:
             return entry.spec, {}, entry.wire.get("mimeType")
         for template in self.templates:
             match = template.pattern.fullmatch(uri)
             if match is not None:
-                return template.spec, match.groupdict(), template.wire.get("mimeType")
+                return (
+                    template.spec,
+                    {name: unquote(value) for name, value in zip(template.variables, match.groups(), strict=True)},
+                    template.wire.get("mimeType"),
+                )
         return None
 
     def completions(self, ref: Mapping[str, Any], argument: str) -> list[str]:
-        table: Mapping[str, list[str]] = {}
-        if ref.get("type") == "ref/prompt" and (prompt := self.prompts.get(str(ref.get("name")))) is not None:
-            table = prompt.completions
-        elif ref.get("type") == "ref/resource":
-            for template in self.templates:
-                if template.wire["uriTemplate"] == ref.get("uri"):
-                    table = template.completions
-        values = table.get(argument, [])
+        values = self._completion_table(ref).get(argument, [])
         return [v for v in values if isinstance(v, str)]
+
+    def _completion_table(self, ref: Mapping[str, Any]) -> Mapping[str, list[str]]:
+        """The declared completions of a prompt or template; a fixed resource has none. A reference
+        to neither is -32602 (completion.mdx: invalid prompt name; resources as the TS SDK does)."""
+        if ref.get("type") == "ref/prompt":
+            prompt = self.prompts.get(str(ref.get("name")))
+            if prompt is None:
+                raise ProtocolError(codes.INVALID_PARAMS, f"Unknown prompt: {ref.get('name')}")
+            return prompt.completions
+        uri = ref.get("uri")
+        for template in self.templates:
+            if template.wire["uriTemplate"] == uri:
+                return template.completions
+        if uri in self.resources:
+            return {}
+        raise ProtocolError(codes.INVALID_PARAMS, f"Unknown resource template: {uri}")
 
 
 def not_found(uri: str, modern: bool) -> ProtocolError:
@@ -152,19 +191,40 @@ def not_found(uri: str, modern: bool) -> ProtocolError:
     return ProtocolError(code, f"Resource not found: {uri}", {"uri": uri})
 
 
+def check_arguments(spec: ToolSpec, arguments: Mapping[str, Any], what: str) -> None:
+    """Arguments that cannot make the route's request (a slash in a plain path parameter, a
+    missing one) are the client's mistake: -32602, where a tool call would get a tool error."""
+    try:
+        spec.build_request(arguments)
+    except ArgumentError as exc:
+        raise ProtocolError(codes.INVALID_PARAMS, f"Invalid arguments for {what}: {exc}") from None
+
+
 def route_failed(collector: ResponseCollector, what: str) -> ProtocolError:
+    """A 3xx or 4xx/5xx answer as a JSON-RPC error."""
+    if collector.status < 400:
+        answered = f"HTTP {collector.status} {_phrase(collector.status)}".rstrip()
+        return ProtocolError(codes.INTERNAL_ERROR, f"{what} failed: {answered} (redirects are not followed)")
     failed = collector.result()  # the tool-style error text: status and detail
     text = failed["content"][0].get("text", "") if failed.get("content") else ""
     code = codes.INVALID_PARAMS if 400 <= collector.status < 500 else codes.INTERNAL_ERROR
     return ProtocolError(code, f"{what} failed: {text}")
 
 
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
 def resource_contents(uri: str, mime: str | None, modern: bool, collector: ResponseCollector) -> dict[str, Any]:
     if collector.status == 404:
         raise not_found(uri, modern)
-    if collector.status >= 400:
+    if collector.status >= 300:
         raise route_failed(collector, f"Reading {uri}")
-    content: dict[str, Any] = {"uri": uri, "mimeType": mime or collector.mime or "application/octet-stream"}
+    untyped = "text/plain" if collector.textual else "application/octet-stream"
+    content: dict[str, Any] = {"uri": uri, "mimeType": mime or collector.mime or untyped}
     if collector.textual:
         content["text"] = collector.text()
     else:
@@ -181,9 +241,11 @@ def _message(item: Any) -> dict[str, Any]:
 
 
 def prompt_messages(name: str, collector: ResponseCollector) -> dict[str, Any]:
-    if collector.status >= 400:
+    if collector.status >= 300:
         raise route_failed(collector, f"Prompt {name!r}")
-    text = collector.text() if collector.textual else ""
+    if not collector.textual:
+        raise ProtocolError(codes.INTERNAL_ERROR, f"The prompt route returned {collector.mime}, not text or messages")
+    text = collector.text()
     value: Any = text
     if collector.kind == "json":
         try:

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Scope
 from .catalog import Catalog, ToolFilter, catalog_from_app
 from .config import Settings
 from .context import ContextHolder, LiveContext
-from .features import Features, not_found, prompt_messages, resource_contents
+from .features import Features, check_arguments, not_found, prompt_messages, resource_contents
 from .interaction import HandshakeChannel, ModernChannel, PendingReplies
 from .jsonrpc import ProtocolError, Request
 from .listen import FILTER_KEYS, Listener, Listeners
@@ -361,14 +361,18 @@ async def _relay(server: Server, call: Call, listener: Listener, tag: dict[str, 
         tg.start_soon(watch)
         while True:
             server.refresh()  # routes added or removed at run time reach open streams within a second
+            item = None
             with anyio.move_on_after(min(interval, ROUTE_POLL_SECONDS)):
-                method, extra = await listener.receive.receive()
-                await call.outbox.notify(method, {**extra, "_meta": tag})
-                last_write = anyio.current_time()
-                continue
-            if anyio.current_time() - last_write >= interval:
+                item = await listener.receive.receive()
+            # Writes happen outside the timeout: a client reading slowly delays a notification,
+            # and cancelling the write would lose it (it is already off the queue).
+            if item is not None:
+                await call.outbox.notify(item[0], {**item[1], "_meta": tag})
+            elif anyio.current_time() - last_write >= interval:
                 await call.outbox.keepalive()
-                last_write = anyio.current_time()
+            else:
+                continue
+            last_write = anyio.current_time()
 
 
 async def _set_level(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -400,6 +404,7 @@ async def _read_resource(server: Server, call: Call, params: dict[str, Any]) -> 
         raise not_found(uri, modern)
     spec, arguments, mime = found
     target = f"resource:{uri}"
+    check_arguments(spec, arguments, f"resource {uri}")
     finish = partial(resource_contents, uri, mime, modern)
     inv = invocation(server, call, params, target)
     result = await run_tool(spec, arguments, inv, server.limits, server.registry, finish, f"resource {uri}")
@@ -418,9 +423,10 @@ async def _get_prompt(server: Server, call: Call, params: dict[str, Any]) -> dic
     if entry is None:
         raise ProtocolError(codes.INVALID_PARAMS, f"Unknown prompt: {name}")
     target = f"prompt:{name}"
+    arguments = params.get("arguments") or {}
+    check_arguments(entry.spec, arguments, f"prompt {name!r}")
     finish = partial(prompt_messages, name)
     inv = invocation(server, call, params, target)
-    arguments = params.get("arguments") or {}
     result = await run_tool(entry.spec, arguments, inv, server.limits, server.registry, finish, f"prompt {name!r}")
     return _not_a_tool_error(result)
 

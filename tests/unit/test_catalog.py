@@ -804,6 +804,49 @@ def test_slashes_in_path_values_are_refused(catalog: Catalog, value: str) -> Non
         spec(catalog, "read_file").build_request({"file_path": value})
 
 
+def _path_converter_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/repos/{owner}/blob/{rest:path}", operation_id="blob")
+    async def blob(owner: str, rest: str) -> dict[str, str]:
+        return {"owner": owner, "rest": rest}
+
+    @app.put("/notes/{rest:path}", operation_id="put_note")
+    async def put_note(rest: str, body: Annotated[dict[str, int], Body()]) -> dict[str, Any]:
+        return {"rest": rest, "body": body}
+
+    return app
+
+
+def test_a_path_converter_parameter_takes_slashes_segment_by_segment() -> None:
+    """Starlette's ``{name:path}`` (dropped from the OpenAPI document) matches values with slashes;
+    they were refused like any path value's."""
+    app = _path_converter_app()
+    catalog = catalog_from_app(app)
+    blob = spec(catalog, "blob").build_request({"owner": "me", "rest": "src/a b/é.txt"})
+    assert blob.path == "/repos/me/blob/src/a%20b/%C3%A9.txt"
+    assert call(app, blob) == (200, {"owner": "me", "rest": "src/a b/é.txt"})
+    note = spec(catalog, "put_note").build_request({"rest": "x/%2F", "body": {"n": 1}})
+    assert call(app, note) == (200, {"rest": "x/%2F", "body": {"n": 1}})
+    with pytest.raises(ArgumentError, match="'owner' must not contain '/'"):
+        spec(catalog, "blob").build_request({"owner": "a/b", "rest": "x"})
+    hand_made = ToolSpec("t", "GET", "/f/{p:path}", {"name": "t"}, False)
+    assert hand_made.build_request({"p": "a/b"}).path == "/f/a/b"
+
+
+@pytest.mark.parametrize("value", [".", "..", "../etc", "a/../../b", "a/./b", "a/.."])
+def test_dot_segments_in_a_path_converter_value_are_refused(value: str) -> None:
+    with pytest.raises(ArgumentError, match=r"'rest' must not contain '\.' or '\.\.' segments"):
+        spec(catalog_from_app(_path_converter_app()), "blob").build_request({"owner": "me", "rest": value})
+
+
+def test_without_the_app_a_path_converter_is_unknown() -> None:
+    """The document alone does not say ``:path``: slashes stay refused."""
+    catalog = build_catalog(_path_converter_app().openapi())
+    with pytest.raises(ArgumentError, match="'rest' must not contain '/'"):
+        spec(catalog, "blob").build_request({"owner": "me", "rest": "a/b"})
+
+
 # --- catalogs, filters, apps -------------------------------------------------------------------
 
 

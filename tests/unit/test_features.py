@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import base64
+import logging
+import re
 from typing import Annotated, Any
 
 import orjson
 import pytest
 from fastapi import Depends, FastAPI, HTTPException, Query, Response
 
-from mcp_middleware import MCPContext, MCPMiddleware, MCPResponse, content, declare, mcp_context
+from mcp_middleware import MCPContext, MCPMiddleware, MCPResponse, content, declare, features, mcp_context
 from tests.apps import PNG, build_app
 from tests.support import BASE_HEADERS, call_modern, meta, modern_headers, post, request
 
@@ -213,8 +215,31 @@ async def test_completion() -> None:
         "argument": {"name": "item_id", "value": "1"},
     }
     assert (await legacy(app, "completion/complete", params))["result"]["completion"]["values"] == ["1", "12"]
-    params = {"ref": {"type": "ref/prompt", "name": "other"}, "argument": {"name": "x", "value": ""}}
+    params = {"ref": {"type": "ref/prompt", "name": "greet"}, "argument": {"name": "name", "value": ""}}
     assert (await legacy(app, "completion/complete", params))["result"]["completion"]["values"] == []
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        ({"type": "ref/prompt", "name": "other"}, "Unknown prompt: other"),
+        ({"type": "ref/resource", "uri": "test://other/{x}"}, "Unknown resource template: test://other/{x}"),
+    ],
+)
+async def test_completion_for_an_unknown_prompt_or_template_is_invalid_params(
+    ref: dict[str, str], message: str
+) -> None:
+    """completion.mdx: an invalid prompt name is -32602 (it was an empty list)."""
+    params = {"ref": ref, "argument": {"name": "x", "value": ""}}
+    assert (await legacy(build_app(), "completion/complete", params))["error"] == {"code": -32602, "message": message}
+    reply = await call_modern(build_app(), "completion/complete", params)
+    assert (reply.status, reply.json()["error"]["code"]) == (400, -32602)
+
+
+async def test_completion_for_a_fixed_resource_is_empty() -> None:
+    params = {"ref": {"type": "ref/resource", "uri": "test://readme"}, "argument": {"name": "x", "value": ""}}
+    result = (await legacy(build_app(), "completion/complete", params))["result"]
+    assert result == {"completion": {"values": [], "total": 0, "hasMore": False}}
 
 
 async def test_subscribe_is_accepted_in_the_handshake_era() -> None:
@@ -283,8 +308,8 @@ async def test_a_route_whose_mcp_content_breaks_the_schema_gets_a_tool_error(era
 
 
 def failing_app() -> FastAPI:
-    """Declared routes that fail in the ways a route can: a prompt that is not messages, routes
-    that raise, a resource whose route answers 500."""
+    """Declared routes that fail in the ways a route can: a prompt that is not messages (or not
+    even text), routes that raise, a resource whose route answers 503, redirects."""
     app = FastAPI()
 
     @app.get("/prompts/numbers", openapi_extra=declare.prompt("numbers"))
@@ -303,6 +328,18 @@ def failing_app() -> FastAPI:
     async def down() -> None:
         raise HTTPException(503, "maintenance")
 
+    @app.get("/prompts/png", openapi_extra=declare.prompt("png"))
+    async def png() -> Response:
+        return Response(PNG, media_type="image/png")
+
+    @app.get("/docs/moved", openapi_extra=declare.resource("test://moved"))
+    async def moved() -> Response:
+        return Response(status_code=307, headers={"location": "/elsewhere"})
+
+    @app.get("/prompts/moved", openapi_extra=declare.prompt("moved"))
+    async def moved_prompt() -> Response:
+        return Response("see elsewhere", status_code=399)  # no such status: no phrase
+
     app.add_middleware(MCPMiddleware)
     return app
 
@@ -318,6 +355,13 @@ def failing_app() -> FastAPI:
             {"uri": "test://down"},
             "Reading test://down failed: HTTP 503 Service Unavailable: maintenance",
         ),
+        ("prompts/get", {"name": "png"}, "The prompt route returned image/png, not text or messages"),
+        (
+            "resources/read",
+            {"uri": "test://moved"},
+            "Reading test://moved failed: HTTP 307 Temporary Redirect (redirects are not followed)",
+        ),
+        ("prompts/get", {"name": "moved"}, "Prompt 'moved' failed: HTTP 399 (redirects are not followed)"),
     ],
 )
 async def test_failing_prompts_and_resources_are_internal_errors(
@@ -410,3 +454,153 @@ async def test_a_request_state_only_opens_for_the_prompt_resource_or_tool_that_s
         reply = await _round(app, method, field, target, requestState=tampered, inputResponses=_TOPIC)
         assert reply.status == 400
         assert reply.json()["error"]["code"] == -32602
+
+
+def template_app(template: str) -> FastAPI:
+    """One tool, and a resource template whose route takes ``a`` (sent as the query parameter
+    named like the template's first variable)."""
+    app = FastAPI()
+    variable = template.split("{", 1)[1].split("}", 1)[0]
+
+    @app.get("/pair", openapi_extra=declare.resource_template(template))
+    async def pair(a: str = Query(alias=variable)) -> dict[str, str]:
+        return {"a": a}
+
+    @app.get("/ping", operation_id="hello")
+    async def hello() -> dict[str, bool]:
+        return {"ok": True}
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+async def _read_text(app: FastAPI, uri: str) -> Any:
+    reply = await legacy(app, "resources/read", {"uri": uri})
+    return orjson.loads(reply["result"]["contents"][0]["text"]) if "result" in reply else reply["error"]
+
+
+async def test_a_repeated_template_variable_must_match_the_same_text() -> None:
+    """``{a}`` twice once made every request fail (a regex group name defined twice)."""
+    app = template_app("pair://{a}/{a}")
+    assert [t["name"] for t in (await legacy(app, "tools/list"))["result"]["tools"]] == ["hello"]
+    assert await _read_text(app, "pair://x/x") == {"a": "x"}
+    assert (await _read_text(app, "pair://x/y"))["code"] == -32002
+
+
+async def test_a_template_variable_that_is_no_regex_group_name_still_matches() -> None:
+    """``{1a}`` is a valid RFC 6570 variable name but no Python group name."""
+    app = template_app("num://{1a}")
+    assert (await legacy(app, "tools/list"))["result"]["tools"][0]["name"] == "hello"
+    assert await _read_text(app, "num://7") == {"a": "7"}
+
+
+async def test_a_template_that_cannot_be_compiled_is_skipped_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No template the middleware accepts fails to compile today; should one, the endpoint
+    still serves everything else."""
+
+    def broken(template: str) -> Any:
+        raise re.error("no")
+
+    monkeypatch.setattr(features, "_template_pattern", broken)
+    app = template_app("pair://{a}")
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware.features"):
+        assert (await legacy(app, "tools/list"))["result"]["tools"][0]["name"] == "hello"
+    assert "Resource template 'pair://{a}' of pair is skipped: no" in caplog.text
+    assert (await legacy(app, "resources/templates/list"))["error"]["code"] == -32601  # nothing left to serve
+
+
+def slash_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/files/{path:path}", openapi_extra=declare.resource_template("file:///{+path}", mime_type="text/plain"))
+    async def files(path: str) -> Response:
+        return Response(f"file {path}", media_type="text/plain")
+
+    @app.get("/users/{name}", openapi_extra=declare.resource_template("users://{+name}"))
+    async def users(name: str) -> dict[str, str]:
+        return {"name": name}
+
+    @app.get("/people/{name}", openapi_extra=declare.resource_template("people://{name}"))
+    async def people(name: str) -> dict[str, str]:
+        return {"name": name}
+
+    @app.get("/prompts/{topic}", openapi_extra=declare.prompt("topic"))
+    async def topic(topic: str) -> str:
+        return f"About {topic}"
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+async def test_a_reserved_template_value_with_slashes_reaches_a_path_route() -> None:
+    """``{+path}`` on a ``{path:path}`` route: the value's slashes were refused (-32603)."""
+    read = (await legacy(slash_app(), "resources/read", {"uri": "file:///docs/a.txt"}))["result"]
+    assert read["contents"] == [{"uri": "file:///docs/a.txt", "mimeType": "text/plain", "text": "file docs/a.txt"}]
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "message"),
+    [
+        (
+            "resources/read",
+            {"uri": "users://a/b"},
+            "Invalid arguments for resource users://a/b: argument 'name' must not contain '/'",
+        ),
+        (
+            "resources/read",
+            {"uri": "file:///docs/../secret"},
+            "Invalid arguments for resource file:///docs/../secret: argument 'path' must not contain '.' or '..' "
+            "segments",
+        ),
+        ("prompts/get", {"name": "topic"}, "Invalid arguments for prompt 'topic': missing required argument 'topic'"),
+    ],
+)
+async def test_arguments_that_cannot_make_the_request_are_invalid_params(
+    method: str, params: dict[str, Any], message: str
+) -> None:
+    """The client's mistake, not the server's: -32602 (was -32603)."""
+    error = (await legacy(slash_app(), method, params))["error"]
+    assert error == {"code": -32602, "message": message}
+
+
+@pytest.mark.parametrize(
+    ("uri", "value"),
+    [
+        ("people://J%C3%BCrgen", {"name": "Jürgen"}),
+        ("people://100%25", {"name": "100%"}),
+        ("people://a%20b", {"name": "a b"}),
+        ("file:///a%20b/%C3%A9.txt", "file a b/é.txt"),
+    ],
+)
+async def test_template_values_are_percent_decoded(uri: str, value: Any) -> None:
+    """RFC 6570 expansion percent-encodes values: the route gets them decoded (it got "J%C3%BCrgen")."""
+    content = (await legacy(slash_app(), "resources/read", {"uri": uri}))["result"]["contents"][0]
+    assert (orjson.loads(content["text"]) if isinstance(value, dict) else content["text"]) == value
+
+
+async def test_a_decoded_slash_is_still_refused_for_a_plain_path_parameter() -> None:
+    error = (await legacy(slash_app(), "resources/read", {"uri": "people://a%2Fb"}))["error"]
+    assert error == {
+        "code": -32602,
+        "message": "Invalid arguments for resource people://a%2Fb: argument 'name' must not contain '/'",
+    }
+
+
+async def test_an_untyped_resource_body_is_labelled_by_what_it_sniffs_as() -> None:
+    """Untyped text was labelled application/octet-stream."""
+    app = FastAPI()
+
+    @app.get("/untyped/{kind}", openapi_extra=declare.resource_template("untyped://{kind}"))
+    async def untyped(kind: str) -> Response:
+        return Response({"text": b"plain words", "binary": b"\xff\xfe", "empty": b""}[kind])
+
+    app.add_middleware(MCPMiddleware)
+    text, binary, empty = [
+        (await legacy(app, "resources/read", {"uri": f"untyped://{kind}"}))["result"]["contents"][0]
+        for kind in ("text", "binary", "empty")
+    ]
+    assert text == {"uri": "untyped://text", "mimeType": "text/plain", "text": "plain words"}
+    assert binary == {"uri": "untyped://binary", "mimeType": "application/octet-stream", "blob": "//4="}
+    assert empty == {"uri": "untyped://empty", "mimeType": "text/plain", "text": ""}
