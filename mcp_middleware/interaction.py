@@ -5,7 +5,9 @@
   POST must reach the same process: behind a load balancer this needs sticky routing (README).
 * ``ModernChannel`` (2026-07-28, mrtr.mdx): there are no server→client requests. If the retry
   already carries every answer, ``ask`` returns them; otherwise the requests are recorded and
-  :class:`InputNeeded` ends this round, and the call answers ``resultType: "input_required"``.
+  :class:`InputNeeded` ends this round, and the call answers ``resultType: "input_required"``
+  with a sealed ``requestState`` that keeps the answers this run already used: the client's next
+  retry answers only the new requests, and the route runs again from the start.
   Capabilities the request's ``_meta`` does not declare are refused with -32021.
 
 ``InputNeeded`` and ``ProtocolAbort`` derive from ``BaseException`` so that route code (and
@@ -170,21 +172,27 @@ class HandshakeChannel(_Channel):
         return answers
 
 
+Seal = Callable[[str | None, Mapping[str, Any]], str]
+
+
 class ModernChannel(_Channel):
-    __slots__ = ("_capabilities", "_responses", "_seal", "error", "pending", "state")
+    __slots__ = ("_capabilities", "_responses", "_seal", "_used", "error", "pending", "state")
 
     def __init__(
         self,
         outbox: RequestOutbox,
         capabilities: Mapping[str, Any],
         responses: Mapping[str, Any] | None,
+        answered: Mapping[str, Any],
         notifier: Notifier,
-        seal: Callable[[str], str],
+        seal: Seal,
     ) -> None:
         super().__init__(outbox, notifier)
         self._capabilities = capabilities
-        self._responses = responses or {}
-        self._seal = seal  # what the route's state becomes on the wire (signed for its target)
+        # The retry's answers, and those earlier rounds of this run used (sealed: they win).
+        self._responses = {**responses, **answered} if responses else answered
+        self._used: dict[str, Any] = {}  # the answers this run has used so far
+        self._seal = seal  # the route's state and the used answers, as the wire's requestState
         self.pending: dict[str, dict[str, Any]] | None = None
         self.state: str | None = None  # as sent: sealed
         self.error: ProtocolError | None = None
@@ -201,9 +209,11 @@ class ModernChannel(_Channel):
             self.error = error
             raise ProtocolAbort(error)
         if all(key in self._responses for key in requests):
-            return {key: self._checked(key, request) for key, request in requests.items()}
+            answers = {key: self._checked(key, request) for key, request in requests.items()}
+            self._used.update(answers)
+            return answers
         self.pending = {key: {"method": r.method, "params": r.params()} for key, r in requests.items()}
-        self.state = None if state is None else self._seal(state)
+        self.state = self._seal(state, self._used)
         raise InputNeeded()
 
     def _checked(self, key: str, request: InputRequest) -> Any:

@@ -146,8 +146,8 @@ async def test_mrtr_round_trip() -> None:
     request_ = first["inputRequests"]["user_name"]
     assert request_["method"] == "elicitation/create"
     assert request_["params"]["requestedSchema"]["required"] == ["name"]
-    assert "requestState" not in first
-    body, headers = modern_call("ctx_elicit", id=2, inputResponses={"user_name": NAME})
+    assert "requestState" in first  # always sealed, even when the route keeps no state of its own
+    body, headers = modern_call("ctx_elicit", id=2, inputResponses={"user_name": NAME})  # no state: fine
     second = (await post(app, body, headers)).result()
     assert second["resultType"] == "complete"
     assert orjson.loads(second["content"][0]["text"])["greeting"] == "Hello, Ann!"
@@ -180,6 +180,65 @@ async def test_mrtr_asked_from_inside_a_task_group() -> None:
     second = (await post(app, body, headers)).result()
     assert second["resultType"] == "complete"
     assert orjson.loads(second["content"][0]["text"]) == {"names": ["Ann"]}
+
+
+def _sequential_app() -> FastAPI:
+    """Routes that ask one question after another, keeping no state of their own."""
+    app = FastAPI()
+    name = {"type": "object", "properties": {"name": {"type": "string"}}}
+    age = {"type": "object", "properties": {"age": {"type": "integer"}}}
+
+    @app.post("/signup", operation_id="signup")
+    async def signup(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        first = await ctx.elicit("Your name?", name)  # default keys: "elicitation", "elicitation-2"
+        second = await ctx.elicit("Your age?", age)
+        return {"name": first["content"], "age": second["content"]}
+
+    @app.post("/two_steps", operation_id="two_steps")
+    async def two_steps(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        a = await ctx.elicit("A?", name, key="a")
+        b = await ctx.elicit("B?", name, key="b")
+        return {"a": a["content"], "b": b["content"]}
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+def _accept(**content: Any) -> dict[str, Any]:
+    return {"action": "accept", "content": content}
+
+
+async def _retry(app: FastAPI, tool: str, previous: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
+    """The client's retry: answers to the last inputRequests, with the last requestState."""
+    assert previous["resultType"] == "input_required"
+    body, headers = modern_call(tool, requestState=previous["requestState"], inputResponses=answers)
+    return (await post(app, body, headers)).result()
+
+
+async def test_mrtr_the_same_default_key_twice_gets_each_its_own_answer() -> None:
+    """Two elicit() calls without a key used to both be "elicitation": the second question got the
+    first answer. Default keys are numbered per run, and the used answers ride in requestState."""
+    app = _sequential_app()
+    body, headers = modern_call("signup")
+    first = (await post(app, body, headers)).result()
+    assert {k: v["params"]["message"] for k, v in first["inputRequests"].items()} == {"elicitation": "Your name?"}
+    second = await _retry(app, "signup", first, {"elicitation": _accept(name="Ann")})
+    assert {k: v["params"]["message"] for k, v in second["inputRequests"].items()} == {"elicitation-2": "Your age?"}
+    third = await _retry(app, "signup", second, {"elicitation-2": _accept(age=41)})
+    assert orjson.loads(third["content"][0]["text"]) == {"name": {"name": "Ann"}, "age": {"age": 41}}
+
+
+async def test_mrtr_sequential_asks_without_state_finish() -> None:
+    """A client answers exactly the last inputRequests (mrtr.mdx): a route asking a, then b, used to
+    ask a, b, a, b... forever. The answer to a now comes back sealed, and wins over a retry's."""
+    app = _sequential_app()
+    body, headers = modern_call("two_steps")
+    first = (await post(app, body, headers)).result()
+    assert list(first["inputRequests"]) == ["a"]
+    second = await _retry(app, "two_steps", first, {"a": _accept(name="A1")})
+    assert list(second["inputRequests"]) == ["b"]
+    third = await _retry(app, "two_steps", second, {"b": _accept(name="B1"), "a": _accept(name="changed")})
+    assert orjson.loads(third["content"][0]["text"]) == {"a": {"name": "A1"}, "b": {"name": "B1"}}
 
 
 async def test_mrtr_wrong_key_asks_again_and_extra_keys_are_ignored() -> None:

@@ -140,3 +140,22 @@ async def test_outside_an_mcp_call_the_context_is_inert() -> None:
     for ask in (ctx.elicit("x", {}), ctx.sample([], 1), ctx.list_roots()):
         with pytest.raises(NotInMCPCall):
             await ask
+
+
+async def test_default_keys_are_numbered_per_run_and_an_explicit_key_is_asked_once() -> None:
+    """A key names one question of the call (a 2026-07-28 retry answers by key): default keys go
+    "elicitation", "elicitation-2", ... skipping keys already taken; a repeated key is an error."""
+    channel = Recorder()
+    ctx = live(channel)
+    await ctx.elicit("a", {})
+    await ctx.ask({"elicitation-2": Elicit("b", {})})
+    await ctx.elicit("c", {})
+    await ctx.sample([], 1)
+    await ctx.sample([], 1)
+    await ctx.list_roots()
+    keys = [next(iter(requests)) for _, (requests, _) in channel.sent]
+    assert keys == ["elicitation", "elicitation-2", "elicitation-3", "sampling", "sampling-2", "roots"]
+    for again in (ctx.elicit("d", {}, key="sampling"), ctx.ask({"new": ListRoots(), "roots": ListRoots()})):
+        with pytest.raises(ValueError, match=r"key '(sampling|roots)' was already asked in this call"):
+            await again
+    assert len(channel.sent) == 6  # refused before reaching the client

@@ -272,6 +272,19 @@ async def test_an_expired_request_state_is_32602(monkeypatch: pytest.MonkeyPatch
     assert "expired" in reply.json()["error"]["message"]
 
 
+@pytest.mark.parametrize("value", ["r1", {"s": "r1"}, {"s": 5, "a": {}}, {"s": None, "a": []}])
+async def test_a_sealed_state_of_another_shape_is_32602(value: object) -> None:
+    """A requestState carries the route's state and the answers its run used; a genuine seal of
+    anything else (an older release's plain string) is refused, not half-read."""
+    app = build_app()
+    await call_modern(app, "tools/list")  # the server is prepared
+    state = mcp_of(app).server.sealer.seal(value, "tool:get_thing")
+    params = {"name": "get_thing", "arguments": {"thing_id": 1}, "requestState": state}
+    reply = await call_modern(app, "tools/call", params, "get_thing")
+    assert reply.status == 400
+    assert reply.json()["error"] == {"code": -32602, "message": "Invalid params: requestState is malformed"}
+
+
 async def test_header_names_from_the_server_are_matched_in_any_case() -> None:
     """ASGI servers send lower-case header names; one that does not still gets the same checks,
     and a routing header repeated in another case is still a repeated header."""
