@@ -28,7 +28,7 @@ from .features import Features, not_found, prompt_messages, resource_contents
 from .interaction import HandshakeChannel, ModernChannel, PendingReplies
 from .jsonrpc import ProtocolError, Request
 from .listen import FILTER_KEYS, Listener, Listeners
-from .sealing import Round, Sealer, Sessions, StateError
+from .sealing import Round, Sealer, Sessions, StateError, bound_target
 from .toolcall import CallLimits, CallRegistry, Invocation, Outbox, run_tool
 from .validation import RequestValidator
 
@@ -264,7 +264,7 @@ def invocation(server: Server, call: Call, params: Mapping[str, Any], target: st
         raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: _meta.progressToken must be a string or an integer")
     unsealed: Round | None = None
     if call.era == "modern" and isinstance(state := params.get("requestState"), str):
-        unsealed = server.unseal(state, target)  # verified even if the route never looks at it
+        unsealed = server.unseal(state, _bound(call, params, target))  # verified even if the route never looks at it
 
     return Invocation(
         server.app,
@@ -276,6 +276,18 @@ def invocation(server: Server, call: Call, params: Mapping[str, Any], target: st
         (call.caller, call.request.id),
         ContextHolder(_live_context, server, call, params, target, token, meta, unsealed),
     )
+
+
+def _bound(call: Call, params: Mapping[str, Any], target: str) -> str:
+    """What a requestState is sealed for: the target, the caller and the call's arguments."""
+    authorization = next((v for k, v in call.scope["headers"] if k.lower() == b"authorization"), b"")
+    return bound_target(target, authorization, params.get("arguments") or {})
+
+
+def _seal(
+    sealer: Sealer, call: Call, params: Mapping[str, Any], target: str, state: str | None, answers: Mapping[str, Any]
+) -> str:
+    return sealer.seal_round(state, answers, _bound(call, params, target))
 
 
 def _live_context(
@@ -291,7 +303,7 @@ def _live_context(
     channel: HandshakeChannel | ModernChannel
     if call.era == "modern":
         caps = meta.get(CLIENT_CAPABILITIES_META_KEY) or {}
-        seal = partial(server.sealer.seal_round, target=target)
+        seal = partial(_seal, server.sealer, call, params, target)  # bound only if the route asks
         state_value, answered = unsealed if unsealed is not None else (None, {})
         channel = ModernChannel(call.outbox, caps, params.get("inputResponses"), answered, server, seal)
         level, info = meta.get(LOG_LEVEL_META_KEY), meta.get(CLIENT_INFO_META_KEY)

@@ -2,7 +2,8 @@
 
 The state a route hands back travels through the client, so it is attacker-controlled
 (mrtr.mdx: servers MUST protect it). It is sealed with HMAC-SHA256 over the value, the tool (or
-prompt/resource) it belongs to and an expiry; anything that fails verification is rejected with a
+prompt/resource) it belongs to, the caller and the call's arguments (:func:`bound_target`), and an
+expiry; anything that fails verification is rejected with a
 JSON-RPC error. A ``requestState`` carries a :class:`Round`: the route's own state and the answers
 its run has already used (a retry answers only the latest requests, mrtr.mdx). Every worker
 behind a load balancer must share the secret: pass ``state_secret`` or set
@@ -21,7 +22,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-__all__ = ["Round", "Sealer", "Sessions", "StateError"]
+__all__ = ["Round", "Sealer", "Sessions", "StateError", "bound_target"]
 
 ENV_SECRET = "MCP_MIDDLEWARE_STATE_SECRET"
 
@@ -36,6 +37,44 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def bound_target(target: str, authorization: bytes, arguments: object) -> str:
+    """``target`` bound to the caller (its Authorization header) and a digest of the call's
+    arguments: mrtr.mdx, servers SHOULD bind a state to the principal and the originating request
+    (elicitation.mdx: MUST bind to the user's identity). Only made when a state is sealed or opened."""
+    try:
+        encoded = orjson.dumps(arguments, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # nested deeper than orjson writes
+        encoded = orjson.dumps(_tokens(arguments))
+    caller, request = hashlib.sha256(authorization).hexdigest(), hashlib.sha256(encoded).hexdigest()
+    return f"{target} {caller} {request}"
+
+
+_CLOSE = object()
+
+
+def _tokens(value: object) -> list[object]:
+    """A JSON value as a flat token list, keys sorted, without recursion: 1 opens an object, 2 an
+    array, 0 closes either; ``("k", key)`` is a key, ``[value]`` a scalar."""
+    out: list[object] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if item is _CLOSE:
+            out.append(0)
+        elif isinstance(item, dict):
+            out.append(1)
+            stack.append(_CLOSE)
+            for key in sorted(item, reverse=True):
+                stack += (item[key], ("k", key))
+        elif isinstance(item, list):
+            out.append(2)
+            stack.append(_CLOSE)
+            stack.extend(reversed(item))
+        else:
+            out.append(item if isinstance(item, tuple) else [item])
+    return out
 
 
 class Round(NamedTuple):

@@ -241,6 +241,42 @@ async def test_mrtr_sequential_asks_without_state_finish() -> None:
     assert orjson.loads(third["content"][0]["text"]) == {"a": {"name": "A1"}, "b": {"name": "B1"}}
 
 
+def _transfer_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/transfer", operation_id="transfer")
+    async def transfer(amount: int, ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        if ctx.request_state is None:
+            await ctx.elicit(f"Send {amount}?", {"type": "object", "properties": {}}, key="ok", state=f"ok-{amount}")
+        return {"amount": amount, "state": ctx.request_state}
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+async def _transfer(app: FastAPI, amount: int, who: str, **extra: Any) -> Any:
+    body, headers = modern_call("transfer", arguments={"amount": amount}, **extra)
+    return await post(app, body, {**headers, "authorization": f"Bearer {who}"})
+
+
+async def test_a_request_state_is_bound_to_the_caller_and_the_arguments() -> None:
+    """A state sealed for Bearer alice calling transfer(amount=5) used to open for Bearer mallory,
+    and for transfer(amount=5000): mrtr.mdx asks to bind it to the principal and the request."""
+    app = _transfer_app()
+    state = (await _transfer(app, 5, "alice")).result()["requestState"]
+    ok = {"ok": {"action": "accept", "content": {}}}
+    for amount, who in ((5, "mallory"), (5000, "alice"), (5000, "mallory")):
+        reply = await _transfer(app, amount, who, requestState=state, inputResponses=ok, id=9)
+        assert reply.status == 400, (amount, who)
+        assert reply.json() == {
+            "jsonrpc": "2.0",
+            "id": 9,
+            "error": {"code": -32602, "message": "Invalid params: requestState does not belong to this request"},
+        }
+    done = (await _transfer(app, 5, "alice", requestState=state, inputResponses=ok)).result()
+    assert orjson.loads(done["content"][0]["text"]) == {"amount": 5, "state": "ok-5"}
+
+
 async def test_mrtr_wrong_key_asks_again_and_extra_keys_are_ignored() -> None:
     app = build_app()
     body, headers = modern_call("ctx_elicit", inputResponses={"other": NAME})
