@@ -70,6 +70,7 @@ class RequestOutbox(Protocol):
 
 @dataclass(slots=True)
 class _Waiter:
+    caller: str  # who asked: only the same caller may answer
     event: anyio.Event = field(default_factory=anyio.Event)
     reply: dict[str, Any] | None = None
 
@@ -80,19 +81,21 @@ class PendingReplies:
 
     _waiting: dict[str, _Waiter] = field(default_factory=dict)
 
-    def resolve(self, request_id: Any, reply: dict[str, Any]) -> bool:
+    def resolve(self, request_id: Any, reply: dict[str, Any], caller: str) -> bool:
+        """Hand ``reply`` to the request it answers, if ``caller`` (the answering POST's caller key)
+        is the one the request was sent to and nothing answered it yet; False when ignored."""
         waiter = self._waiting.get(request_id) if isinstance(request_id, str) else None
-        if waiter is None:
+        if waiter is None or waiter.caller != caller or waiter.reply is not None:
             return False
         waiter.reply = reply
         waiter.event.set()
         return True
 
     async def exchange(
-        self, outbox: RequestOutbox, method: str, params: Mapping[str, Any], wait_limit: float
+        self, outbox: RequestOutbox, method: str, params: Mapping[str, Any], caller: str, wait_limit: float
     ) -> dict[str, Any]:
         request_id = f"mcpmw-{uuid.uuid4().hex}"
-        waiter = self._waiting[request_id] = _Waiter()
+        waiter = self._waiting[request_id] = _Waiter(caller)
         try:
             await outbox.request(request_id, method, params)
             with anyio.fail_after(wait_limit):
@@ -138,18 +141,20 @@ class _Channel:
 
 
 class HandshakeChannel(_Channel):
-    __slots__ = ("_pending", "_timeout", "_version")
+    __slots__ = ("_caller", "_pending", "_timeout", "_version")
 
     def __init__(
         self,
         outbox: RequestOutbox,
         pending: PendingReplies,
+        caller: str,
         version: str,
         notifier: Notifier,
         timeout: float,
     ) -> None:
         super().__init__(outbox, notifier)
         self._pending = pending
+        self._caller = caller
         self._version = version
         self._timeout = timeout
 
@@ -160,7 +165,8 @@ class HandshakeChannel(_Channel):
             params = request.params()
             if self._version in _NO_MODE_VERSIONS:
                 params.pop("mode", None)  # "mode" arrived with 2025-11-25
-            answers[key] = await self._pending.exchange(self._outbox, request.method, params, self._timeout)
+            pending = self._pending
+            answers[key] = await pending.exchange(self._outbox, request.method, params, self._caller, self._timeout)
 
         if len(requests) == 1:
             [(key, request)] = requests.items()

@@ -115,6 +115,32 @@ async def test_handshake_elicitation_goes_out_on_the_stream_and_the_answer_resum
     assert greeting(await elicit(answer)) == {"greeting": "Hello, Ann!", "action": "accept"}
 
 
+async def test_only_the_caller_that_was_asked_can_answer() -> None:
+    """An answer POST used to be matched by id alone: another caller (here another Authorization
+    header) could answer for the user. It is now ignored (202, as for an id nobody waits for: a
+    different status would tell a prober which ids are live) and the route waits for its caller."""
+
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        forged = {"jsonrpc": "2.0", "id": asked["id"], "result": {"action": "accept", "content": {"name": "Eve"}}}
+        assert (await post(app, forged, {**BASE_HEADERS, "authorization": "Bearer mallory"})).status == 202
+        assert (await post(app, [forged], {**BASE_HEADERS, "authorization": "Bearer mallory"})).status == 202
+        await anyio.wait_all_tasks_blocked()  # the route would have resumed by now
+        assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": NAME})).status == 202
+
+    assert greeting(await elicit(answer)) == {"greeting": "Hello, Ann!", "action": "accept"}
+
+
+async def test_the_first_answer_to_a_request_counts() -> None:
+    """A second answer to the same request used to overwrite the first one before the route resumed."""
+
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": NAME})).status == 202
+        second = {"jsonrpc": "2.0", "id": asked["id"], "error": {"code": -1, "message": "second"}}
+        assert (await post(app, second)).status == 202
+
+    assert greeting(await elicit(answer)) == {"greeting": "Hello, Ann!", "action": "accept"}
+
+
 async def test_an_answer_inside_a_2025_03_26_batch_resumes_the_route() -> None:
     """A client reply in a batch is resolved like a lone one, and gets no reply of its own."""
 
