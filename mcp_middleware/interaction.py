@@ -68,49 +68,79 @@ class RequestOutbox(Protocol):
     async def request(self, request_id: str, method: str, params: Mapping[str, Any]) -> None: ...
 
 
+_Request = tuple[str, Mapping[str, Any]]  # method, params
+
+
 @dataclass(slots=True)
-class _Waiter:
-    caller: str  # who asked: only the same caller may answer
-    event: anyio.Event = field(default_factory=anyio.Event)
-    reply: dict[str, Any] | None = None
+class _Asked:
+    """The requests of one ``ask`` waiting for their answers."""
+
+    caller: str  # who was asked: only the same caller may answer
+    replies: dict[str, dict[str, Any]] = field(default_factory=dict)  # by request id; the first counts
+    wake: anyio.Event = field(default_factory=anyio.Event)
 
 
 @dataclass(slots=True)
 class PendingReplies:
     """Server→client requests of this process waiting for their answer (handshake era)."""
 
-    _waiting: dict[str, _Waiter] = field(default_factory=dict)
+    _waiting: dict[str, _Asked] = field(default_factory=dict)
 
     def resolve(self, request_id: Any, reply: dict[str, Any], caller: str) -> bool:
         """Hand ``reply`` to the request it answers, if ``caller`` (the answering POST's caller key)
         is the one the request was sent to and nothing answered it yet; False when ignored."""
-        waiter = self._waiting.get(request_id) if isinstance(request_id, str) else None
-        if waiter is None or waiter.caller != caller or waiter.reply is not None:
+        asked = self._waiting.get(request_id) if isinstance(request_id, str) else None
+        if asked is None or asked.caller != caller or request_id in asked.replies:
             return False
-        waiter.reply = reply
-        waiter.event.set()
+        asked.replies[request_id] = reply
+        asked.wake.set()
         return True
 
     async def exchange(
-        self, outbox: RequestOutbox, method: str, params: Mapping[str, Any], caller: str, wait_limit: float
+        self, outbox: RequestOutbox, requests: Mapping[str, _Request], caller: str, wait_limit: float
     ) -> dict[str, Any]:
-        request_id = f"mcpmw-{uuid.uuid4().hex}"
-        waiter = self._waiting[request_id] = _Waiter(caller)
+        """Send ``requests`` (by key: method and params) on the call's stream and return their
+        results by key. The first error ends the wait, and so does ``wait_limit`` (TimeoutError):
+        the requests left unanswered are then cancelled (lifecycle.mdx §Timeouts)."""
+        ids = {key: f"mcpmw-{uuid.uuid4().hex}" for key in requests}
+        asked = _Asked(caller)
+        self._waiting.update(dict.fromkeys(ids.values(), asked))
         try:
-            await outbox.request(request_id, method, params)
-            with anyio.fail_after(wait_limit):
-                await waiter.event.wait()
+            for key, (method, params) in requests.items():
+                await outbox.request(ids[key], method, params)
+            try:
+                with anyio.fail_after(wait_limit):
+                    return await _answers(asked, ids, requests)
+            except (TimeoutError, ClientRequestError) as exc:
+                reason = "timed out" if isinstance(exc, TimeoutError) else "another request of the same ask failed"
+                for request_id in ids.values():
+                    if request_id not in asked.replies:
+                        await outbox.notify("notifications/cancelled", {"requestId": request_id, "reason": reason})
+                raise
         finally:
-            del self._waiting[request_id]
-        reply = waiter.reply or {}
-        if "error" in reply:
-            error = reply["error"] if isinstance(reply["error"], Mapping) else {"message": str(reply["error"])}
-            raise ClientRequestError(method, error)
-        result = reply.get("result")
-        return dict(result) if isinstance(result, Mapping) else {}
+            for request_id in ids.values():
+                del self._waiting[request_id]
 
     def __len__(self) -> int:
         return len(self._waiting)
+
+
+async def _answers(asked: _Asked, ids: Mapping[str, str], requests: Mapping[str, _Request]) -> dict[str, Any]:
+    """Every result by key once all have come, or the first error (in the order asked) at once."""
+    while True:
+        results = {key: _result(requests[key][0], asked.replies[i]) for key, i in ids.items() if i in asked.replies}
+        if len(results) == len(ids):
+            return results
+        await asked.wake.wait()
+        asked.wake = anyio.Event()
+
+
+def _result(method: str, reply: Mapping[str, Any]) -> dict[str, Any]:
+    if "error" in reply:
+        error = reply["error"] if isinstance(reply["error"], Mapping) else {"message": str(reply["error"])}
+        raise ClientRequestError(method, error)
+    result = reply.get("result")
+    return dict(result) if isinstance(result, Mapping) else {}
 
 
 class Notifier(Protocol):
@@ -159,23 +189,14 @@ class HandshakeChannel(_Channel):
         self._timeout = timeout
 
     async def ask(self, requests: Mapping[str, InputRequest], state: str | None) -> dict[str, Any]:
-        answers: dict[str, Any] = {}
+        wire = {key: (request.method, self._params(request)) for key, request in requests.items()}
+        return await self._pending.exchange(self._outbox, wire, self._caller, self._timeout)
 
-        async def one(key: str, request: InputRequest) -> None:
-            params = request.params()
-            if self._version in _NO_MODE_VERSIONS:
-                params.pop("mode", None)  # "mode" arrived with 2025-11-25
-            pending = self._pending
-            answers[key] = await pending.exchange(self._outbox, request.method, params, self._caller, self._timeout)
-
-        if len(requests) == 1:
-            [(key, request)] = requests.items()
-            await one(key, request)
-            return answers
-        async with anyio.create_task_group() as tg:
-            for key, request in requests.items():
-                tg.start_soon(one, key, request)
-        return answers
+    def _params(self, request: InputRequest) -> dict[str, Any]:
+        params = request.params()
+        if self._version in _NO_MODE_VERSIONS:
+            params.pop("mode", None)  # "mode" arrived with 2025-11-25
+        return params
 
 
 Seal = Callable[[str | None, Mapping[str, Any]], str]

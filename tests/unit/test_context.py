@@ -10,7 +10,7 @@ import orjson
 import pytest
 from fastapi import Depends, FastAPI
 
-from mcp_middleware import MCPContext, MCPMiddleware, NotInMCPCall, mcp_context
+from mcp_middleware import ClientRequestError, Elicit, ListRoots, MCPContext, MCPMiddleware, NotInMCPCall, mcp_context
 from tests.apps import build_app, mcp_of
 from tests.support import BASE_HEADERS, Exchange, meta, modern_headers, post, request
 
@@ -532,6 +532,80 @@ async def test_handshake_asks_several_things_at_once() -> None:
         "keys": ["client_roots", "greeting", "user_name"],
         "state": None,
     }
+
+
+def _asking_app(**options: Any) -> FastAPI:
+    """A route asking two things at once, and one asking one; each reports how asking ended."""
+    app = FastAPI()
+    schema = {"type": "object", "properties": {"name": {"type": "string"}}}
+
+    async def outcome(ask: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+        try:
+            return {"answers": await ask}
+        except ClientRequestError as exc:
+            return {"client_error": exc.error, "method": exc.method}
+        except TimeoutError:
+            return {"timeout": True}
+
+    @app.post("/two", operation_id="two")
+    async def two(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        return await outcome(ctx.ask({"a": Elicit("Name?", schema), "b": ListRoots()}))
+
+    @app.post("/one", operation_id="one")
+    async def one(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        return await outcome(ctx.elicit("Name?", schema))
+
+    app.add_middleware(MCPMiddleware, **options)
+    return app
+
+
+async def _asking(app: FastAPI, tool: str, count: int, answer: Answer | None = None) -> list[dict[str, Any]]:
+    """Call ``tool`` in the handshake era; once its ``count`` requests are out, ``answer(app, asked)``
+    for each (in the order sent); the call's events."""
+    ex = Exchange(app, legacy_call(tool, id=5), {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25"})
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            while len(ex.reply.events()) < count:
+                await ex.chunk_seen.wait()
+            if answer is not None:
+                for asked in ex.reply.events()[:count]:
+                    await answer(app, asked)
+    return ex.reply.events()
+
+
+def _cancelled(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e["params"] for e in events if e.get("method") == "notifications/cancelled"]
+
+
+async def test_one_failed_answer_of_several_raises_client_request_error() -> None:
+    """Asking several things at once used to raise ExceptionGroup([ClientRequestError]) when one
+    answer was an error. The route gets the ClientRequestError, and the request still open is
+    cancelled on the stream."""
+
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        if asked["method"] == "elicitation/create":
+            error = {"jsonrpc": "2.0", "id": asked["id"], "error": {"code": -1, "message": "no"}}
+            assert (await post(app, error)).status == 202
+
+    app = _asking_app()
+    events = await _asking(app, "two", 2, answer)
+    roots = next(e for e in events if e.get("method") == "roots/list")
+    assert _cancelled(events) == [{"requestId": roots["id"], "reason": "another request of the same ask failed"}]
+    assert greeting(events) == {"client_error": {"code": -1, "message": "no"}, "method": "elicitation/create"}
+    assert len(mcp_of(app).server.pending) == 0
+
+
+@pytest.mark.parametrize(("tool", "count"), [("one", 1), ("two", 2)])
+async def test_ask_timeout_cancels_the_requests_and_raises_timeout_error(tool: str, count: int) -> None:
+    """On ask_timeout the route gets one TimeoutError (several asks at once used to raise an
+    ExceptionGroup of them), and each unanswered request is cancelled (lifecycle.mdx §Timeouts)."""
+    app = _asking_app(ask_timeout=0.05)
+    events = await _asking(app, tool, count)
+    asked = [e["id"] for e in events if e.get("method") in ("elicitation/create", "roots/list")]
+    assert _cancelled(events) == [{"requestId": i, "reason": "timed out"} for i in asked]
+    assert greeting(events) == {"timeout": True}
+    assert len(mcp_of(app).server.pending) == 0
 
 
 async def test_inside_a_batch_a_route_cannot_ask_and_its_progress_is_dropped() -> None:
