@@ -110,7 +110,7 @@ class PendingReplies:
                 await outbox.request(ids[key], method, params)
             try:
                 with anyio.fail_after(wait_limit):
-                    return await _answers(asked, ids, requests)
+                    return await _collect(asked, ids, requests)
             except (TimeoutError, ClientRequestError) as exc:
                 reason = "timed out" if isinstance(exc, TimeoutError) else "another request of the same ask failed"
                 for request_id in ids.values():
@@ -125,7 +125,7 @@ class PendingReplies:
         return len(self._waiting)
 
 
-async def _answers(asked: _Asked, ids: Mapping[str, str], requests: Mapping[str, _Request]) -> dict[str, Any]:
+async def _collect(asked: _Asked, ids: Mapping[str, str], requests: Mapping[str, _Request]) -> dict[str, Any]:
     """Every result by key once all have come, or the first error (in the order asked) at once."""
     while True:
         results = {key: _result(requests[key][0], asked.replies[i]) for key, i in ids.items() if i in asked.replies}
@@ -140,7 +140,19 @@ def _result(method: str, reply: Mapping[str, Any]) -> dict[str, Any]:
         error = reply["error"] if isinstance(reply["error"], Mapping) else {"message": str(reply["error"])}
         raise ClientRequestError(method, error)
     result = reply.get("result")
-    return dict(result) if isinstance(result, Mapping) else {}
+    if not isinstance(result, dict) or not _answers(method, result):
+        message = f"the client's answer is not a valid {method} result"
+        raise ClientRequestError(method, {"code": codes.INVALID_PARAMS, "message": message})
+    return result
+
+
+def _answers(method: str, answer: object) -> bool:
+    """Whether ``answer`` is a result of ``method`` (checked alike in both eras)."""
+    try:
+        _ANSWER_MODELS[method].model_validate(answer)
+    except ValidationError:
+        return False
+    return True
 
 
 class Notifier(Protocol):
@@ -245,10 +257,8 @@ class ModernChannel(_Channel):
 
     def _checked(self, key: str, request: InputRequest) -> Any:
         answer = self._responses[key]
-        try:
-            _ANSWER_MODELS[request.method].model_validate(answer)
-        except ValidationError:
+        if not _answers(request.method, answer):
             message = f"Invalid params: inputResponses.{key} does not answer {request.method}"
             self.error = ProtocolError(codes.INVALID_PARAMS, message)
-            raise ProtocolAbort(self.error) from None
+            raise ProtocolAbort(self.error)
         return answer

@@ -596,6 +596,21 @@ async def test_one_failed_answer_of_several_raises_client_request_error() -> Non
     assert len(mcp_of(app).server.pending) == 0
 
 
+@pytest.mark.parametrize("bad", [5, [], {"foo": "bar"}, {"action": "maybe"}, ROOTS])
+async def test_a_malformed_handshake_answer_raises_client_request_error(bad: Any) -> None:
+    """Handshake-era answers used to reach the route unchecked (5 as {}, {"action": "maybe"} as
+    is); they are checked like a 2026-07-28 retry's inputResponses."""
+
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": bad})).status == 202
+
+    events = await _asking(_asking_app(), "one", 1, answer)
+    assert greeting(events) == {
+        "client_error": {"code": -32602, "message": "the client's answer is not a valid elicitation/create result"},
+        "method": "elicitation/create",
+    }
+
+
 @pytest.mark.parametrize(("tool", "count"), [("one", 1), ("two", 2)])
 async def test_ask_timeout_cancels_the_requests_and_raises_timeout_error(tool: str, count: int) -> None:
     """On ask_timeout the route gets one TimeoutError (several asks at once used to raise an
