@@ -89,7 +89,7 @@ class Sealer:
 
     def __init__(self, secret: bytes | str | None = None, ttl: float = 3600.0) -> None:
         if secret is None:
-            secret = os.environ.get(ENV_SECRET) or os.urandom(32)
+            secret = os.environ.get(ENV_SECRET) or os.urandom(32)  # an empty variable counts as unset
         self._key = secret.encode() if isinstance(secret, str) else secret
         self._ttl = ttl
 

@@ -1,10 +1,14 @@
-"""``sealing.bound_target``: what a requestState is bound to, beside its target."""
+"""``sealing``: what a requestState is bound to beside its target, and the secret it is sealed with."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from mcp_middleware.sealing import bound_target
+import pytest
+from fastapi import FastAPI
+
+from mcp_middleware import MCPMiddleware
+from mcp_middleware.sealing import ENV_SECRET, Sealer, StateError, bound_target
 
 
 def nested(depth: int, leaf: Any) -> Any:
@@ -33,3 +37,22 @@ def test_arguments_nested_deeper_than_orjson_writes_still_bind() -> None:
     shallow = [{"k": "v"}, {"k": ["v"]}, [["k", "v"]], ["k", "v"], {"v": "k"}]
     flat = {bound_target("tool:t", b"", {"d": nested(300, value)}) for value in shallow}
     assert len(flat) == len(shallow)
+
+
+@pytest.mark.parametrize("secret", ["", b""])
+def test_an_empty_state_secret_is_refused(secret: str | bytes) -> None:
+    """state_secret="" (say, os.environ.get("SECRET", "")) used to be an empty HMAC key: anyone
+    could forge a requestState or a session id."""
+    with pytest.raises(ValueError, match="state_secret must not be empty"):
+        MCPMiddleware(FastAPI(), state_secret=secret)
+
+
+def test_an_empty_secret_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_SECRET, "")
+    token = Sealer().seal("v", "t")
+    with pytest.raises(StateError):
+        Sealer().unseal(token, "t")  # each made its own random key
+    with pytest.raises(StateError):
+        Sealer(b"").unseal(token, "t")
+    monkeypatch.setenv(ENV_SECRET, "shared")
+    assert Sealer().unseal(Sealer().seal("v", "t"), "t") == "v"
