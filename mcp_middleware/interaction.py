@@ -8,7 +8,8 @@
   :class:`InputNeeded` ends this round, and the call answers ``resultType: "input_required"``
   with a sealed ``requestState`` that keeps the answers this run already used: the client's next
   retry answers only the new requests, and the route runs again from the start.
-  Capabilities the request's ``_meta`` does not declare are refused with -32021.
+  Capabilities the request's ``_meta`` does not declare are refused with -32021 (form-mode
+  elicitation needs ``elicitation: {}`` or its ``form`` key: a client of URL mode only gets none).
 
 ``InputNeeded`` and ``ProtocolAbort`` derive from ``BaseException`` so that route code (and
 frameworks) catching ``Exception`` do not swallow them; the channel also remembers what happened,
@@ -27,7 +28,7 @@ from mcp_types import CreateMessageResult, ElicitResult, ListRootsResult
 from mcp_types import jsonrpc as codes
 from pydantic import BaseModel, ValidationError
 
-from .context import ClientRequestError, InputRequest
+from .context import ClientRequestError, Elicit, InputRequest
 from .jsonrpc import ProtocolError
 
 __all__ = [
@@ -214,6 +215,16 @@ class HandshakeChannel(_Channel):
 Seal = Callable[[str | None, Mapping[str, Any]], str]
 
 
+def _missing(request: InputRequest, declared: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """What ``request`` needs of the client's capabilities that ``declared`` lacks."""
+    have = declared.get(request.capability)
+    if have is None:  # a capability sent as null is not declared
+        return {request.capability: {}}
+    if isinstance(request, Elicit) and isinstance(have, Mapping) and have and "form" not in have:
+        return {"elicitation": {"form": {}}}  # elicitation.mdx: {} alone means form mode
+    return {}
+
+
 class ModernChannel(_Channel):
     __slots__ = ("_capabilities", "_responses", "_seal", "_used", "error", "pending", "state")
 
@@ -237,13 +248,15 @@ class ModernChannel(_Channel):
         self.error: ProtocolError | None = None
 
     async def ask(self, requests: Mapping[str, InputRequest], state: str | None) -> dict[str, Any]:
-        declared = self._capabilities  # a capability sent as null is not declared
-        missing = sorted({r.capability for r in requests.values() if declared.get(r.capability) is None})
-        if missing:
+        required: dict[str, dict[str, Any]] = {}
+        for request in requests.values():
+            required.update(_missing(request, self._capabilities))
+        if required:
+            names = ", ".join(name + "".join(f".{mode}" for mode in required[name]) for name in sorted(required))
             error = ProtocolError(
                 codes.MISSING_REQUIRED_CLIENT_CAPABILITY,
-                f"Missing required client capability: {', '.join(missing)}",
-                {"requiredCapabilities": {name: {} for name in missing}},
+                f"Missing required client capability: {names}",
+                {"requiredCapabilities": required},
             )
             self.error = error
             raise ProtocolAbort(error)

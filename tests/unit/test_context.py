@@ -342,6 +342,25 @@ async def test_missing_capability_is_32021(caps: dict[str, Any]) -> None:
     }
 
 
+async def test_a_client_of_url_mode_elicitation_only_is_not_sent_a_form() -> None:
+    """elicitation.mdx: a server MUST NOT send a mode the client did not declare; {"url": {}} used
+    to get form-mode requests. 2026-07-28 only: the handshake era keeps no initialize capabilities."""
+    body, headers = modern_call("ctx_elicit", id=3, caps={"elicitation": {"url": {}}})
+    reply = await post(build_app(), body, headers)
+    assert reply.status == 400
+    assert reply.json()["error"] == {
+        "code": -32021,
+        "message": "Missing required client capability: elicitation.form",
+        "data": {"requiredCapabilities": {"elicitation": {"form": {}}}},
+    }
+
+
+@pytest.mark.parametrize("declared", [{}, {"form": {}}, {"form": {}, "url": {}}])
+async def test_form_mode_elicitation_is_sent_to_clients_that_declare_it(declared: dict[str, Any]) -> None:
+    body, headers = modern_call("ctx_elicit", caps={"elicitation": declared})
+    assert (await post(build_app(), body, headers)).result()["resultType"] == "input_required"
+
+
 async def test_multiple_inputs_and_sealed_state() -> None:
     app = build_app()
     body, headers = modern_call("ctx_multi", caps={"elicitation": {}, "sampling": {}, "roots": {}})
