@@ -127,7 +127,8 @@ class MCPContext:
     """2026-07-28: the state this route passed to ``ask`` in the previous round (verified)."""
 
     async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
-        """Send ``notifications/progress`` for the call's token (nothing if the client gave none)."""
+        """Send ``notifications/progress`` for the call's token (nothing if the client gave none, or
+        for a NaN or infinite ``progress``; such a ``total`` is left out)."""
         return None
 
     async def log(self, level: str, data: Any, logger: str | None = None) -> None:
@@ -252,7 +253,7 @@ class LiveContext(MCPContext):
         self._asked: set[str] = set()  # the keys asked in this run of the route
 
     async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
-        if self.progress_token is None:
+        if self.progress_token is None or not math.isfinite(progress):  # JSON has no NaN or infinity
             return
         # progress.mdx: the value MUST increase with each notification; drop ones that do not.
         if self._last_progress is not None and progress <= self._last_progress:
@@ -260,7 +261,7 @@ class LiveContext(MCPContext):
         self._last_progress = progress
         self._reported = True
         params: dict[str, Any] = {"progressToken": self.progress_token, "progress": progress}
-        if total is not None:
+        if total is not None and math.isfinite(total):
             params["total"] = total
         if message is not None:
             params["message"] = message

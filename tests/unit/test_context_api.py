@@ -79,6 +79,24 @@ async def test_progress_must_increase_and_carries_total_and_message() -> None:
     assert silent.sent == []
 
 
+async def test_non_finite_progress_is_dropped_and_such_a_total_left_out() -> None:
+    """JSON has no NaN or infinity: they went out as "progress": null. Such a progress is dropped
+    (and does not count as the last value sent); such a total is left out."""
+    nan, inf = float("nan"), float("inf")
+    channel = Recorder()
+    ctx = live(channel)
+    await ctx.report_progress(nan, 3)
+    await ctx.report_progress(inf)
+    await ctx.report_progress(-inf)
+    await ctx.report_progress(1, nan)
+    await ctx.report_progress(2, inf, "two")
+    assert channel.sent == [
+        ("notifications/progress", {"progressToken": "t", "progress": 1}),
+        ("notifications/progress", {"progressToken": "t", "progress": 2, "message": "two"}),
+    ]
+    assert 2 < ctx.automatic_progress(9) < 2.000001  # the last value sent is 2, not infinity
+
+
 async def test_logs_honour_the_level_and_refuse_unknown_levels() -> None:
     channel = Recorder()
     ctx = live(channel, log_level="warning")
