@@ -127,7 +127,8 @@ class MCPContext:
     """2026-07-28: the state this route passed to ``ask`` in the previous round (verified)."""
 
     async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
-        """Send ``notifications/progress`` for the call's token (nothing if the client gave none)."""
+        """Send ``notifications/progress`` for the call's token (nothing if the client gave none, or
+        for a NaN or infinite ``progress``; such a ``total`` is left out)."""
         return None
 
     async def log(self, level: str, data: Any, logger: str | None = None) -> None:
@@ -143,10 +144,12 @@ class MCPContext:
         message: str,
         requested_schema: Mapping[str, Any],
         *,
-        key: str = "elicitation",
+        key: str | None = None,
         state: str | None = None,
     ) -> dict[str, Any]:
-        """Ask the user; returns the ``ElicitResult`` (``action`` and, when accepted, ``content``)."""
+        """Ask the user; returns the ``ElicitResult`` (``action`` and, when accepted, ``content``).
+        Without ``key`` the request is keyed "elicitation", then "elicitation-2", ... in this call."""
+        key = self._key(key, "elicitation")
         answers = await self.ask({key: Elicit(message, requested_schema)}, state=state)
         result: dict[str, Any] = answers[key]
         return result
@@ -156,20 +159,25 @@ class MCPContext:
         messages: Sequence[Mapping[str, Any]],
         max_tokens: int,
         *,
-        key: str = "sampling",
+        key: str | None = None,
         state: str | None = None,
         **extra: Any,
     ) -> dict[str, Any]:
-        """Ask the client's model; returns the ``CreateMessageResult``."""
+        """Ask the client's model; returns the ``CreateMessageResult`` (default keys: "sampling", ...)."""
+        key = self._key(key, "sampling")
         answers = await self.ask({key: Sample(messages, max_tokens, extra)}, state=state)
         result: dict[str, Any] = answers[key]
         return result
 
-    async def list_roots(self, *, key: str = "roots", state: str | None = None) -> dict[str, Any]:
-        """Ask for the client's roots; returns the ``ListRootsResult``."""
+    async def list_roots(self, *, key: str | None = None, state: str | None = None) -> dict[str, Any]:
+        """Ask for the client's roots; returns the ``ListRootsResult`` (default keys: "roots", ...)."""
+        key = self._key(key, "roots")
         answers = await self.ask({key: ListRoots()}, state=state)
         result: dict[str, Any] = answers[key]
         return result
+
+    def _key(self, key: str | None, default: str) -> str:
+        return default if key is None else key
 
     async def tools_changed(self) -> None:
         """Tell listening clients the tool list changed (and rebuild it from the app's routes)."""
@@ -242,9 +250,10 @@ class LiveContext(MCPContext):
         self._log_floor = LOG_LEVELS.index(log_level) if log_level in LOG_LEVELS else None
         self._last_progress: float | None = None  # the last value sent for the token, by anyone
         self._reported = False  # the route has reported progress itself
+        self._asked: set[str] = set()  # the keys asked in this run of the route
 
     async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
-        if self.progress_token is None:
+        if self.progress_token is None or not math.isfinite(progress):  # JSON has no NaN or infinity
             return
         # progress.mdx: the value MUST increase with each notification; drop ones that do not.
         if self._last_progress is not None and progress <= self._last_progress:
@@ -252,7 +261,7 @@ class LiveContext(MCPContext):
         self._last_progress = progress
         self._reported = True
         params: dict[str, Any] = {"progressToken": self.progress_token, "progress": progress}
-        if total is not None:
+        if total is not None and math.isfinite(total):
             params["total"] = total
         if message is not None:
             params["message"] = message
@@ -281,7 +290,27 @@ class LiveContext(MCPContext):
     async def ask(self, requests: Mapping[str, InputRequest], *, state: str | None = None) -> dict[str, Any]:
         if not requests:
             return {}
+        # A key names one question of this call: a 2026-07-28 retry answers by key, so a key asked
+        # twice would get the first answer for the second question (same rule in both eras).
+        repeated = sorted(self._asked.intersection(requests))
+        if repeated:
+            raise ValueError(
+                f"key {repeated[0]!r} was already asked in this call: give each request its own key "
+                "(or leave the key out of elicit/sample/list_roots to get a numbered one)"
+            )
+        self._asked.update(requests)
         return await self._channel.ask(requests, state)
+
+    def _key(self, key: str | None, default: str) -> str:
+        """The key given, or the next free one of "elicitation", "elicitation-2", ... in this run:
+        the same sequence every time the route runs again for a retry."""
+        if key is not None:
+            return key
+        key, count = default, 1
+        while key in self._asked:
+            count += 1
+            key = f"{default}-{count}"
+        return key
 
     async def tools_changed(self) -> None:
         await self._channel.list_changed("tools")

@@ -28,7 +28,7 @@ from .features import Features, check_arguments, not_found, prompt_messages, res
 from .interaction import HandshakeChannel, ModernChannel, PendingReplies
 from .jsonrpc import ProtocolError, Request
 from .listen import FILTER_KEYS, Listener, Listeners
-from .sealing import Sealer, Sessions, StateError
+from .sealing import Round, Sealer, Sessions, StateError, bound_target
 from .toolcall import CallLimits, CallRegistry, Invocation, Outbox, run_tool
 from .validation import RequestValidator
 
@@ -143,9 +143,9 @@ class Server:
         return {"tools": {"listChanged": changes}, "logging": {}, **self.features.capabilities(changes)}
 
     # -- multi round-trip state and list changes ---------------------------------------------------
-    def unseal(self, state: str, target: str) -> str:
+    def unseal(self, state: str, target: str) -> Round:
         try:
-            return self.sealer.unseal(state, target)
+            return self.sealer.unseal_round(state, target)
         except StateError as exc:
             raise ProtocolError(codes.INVALID_PARAMS, f"Invalid params: {exc}") from None
 
@@ -263,9 +263,9 @@ def invocation(server: Server, call: Call, params: Mapping[str, Any], target: st
     token = meta.get("progressToken")
     if token is not None and (isinstance(token, bool) or not isinstance(token, str | int)):
         raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: _meta.progressToken must be a string or an integer")
-    unsealed: str | None = None
+    unsealed: Round | None = None
     if call.era == "modern" and isinstance(state := params.get("requestState"), str):
-        unsealed = server.unseal(state, target)  # verified even if the route never looks at it
+        unsealed = server.unseal(state, _bound(call, params, target))  # verified even if the route never looks at it
 
     return Invocation(
         server.app,
@@ -280,6 +280,18 @@ def invocation(server: Server, call: Call, params: Mapping[str, Any], target: st
     )
 
 
+def _bound(call: Call, params: Mapping[str, Any], target: str) -> str:
+    """What a requestState is sealed for: the target, the caller and the call's arguments."""
+    authorization = next((v for k, v in call.scope["headers"] if k.lower() == b"authorization"), b"")
+    return bound_target(target, authorization, params.get("arguments") or {})
+
+
+def _seal(
+    sealer: Sealer, call: Call, params: Mapping[str, Any], target: str, state: str | None, answers: Mapping[str, Any]
+) -> str:
+    return sealer.seal_round(state, answers, _bound(call, params, target))
+
+
 def _live_context(
     server: Server,
     call: Call,
@@ -287,17 +299,18 @@ def _live_context(
     target: str,
     token: str | int | None,
     meta: Mapping[str, Any],
-    unsealed: str | None,
+    unsealed: Round | None,
 ) -> tuple[LiveContext, HandshakeChannel | ModernChannel]:
     """The route's context and its channel, built the first time the route asks for them."""
     channel: HandshakeChannel | ModernChannel
     if call.era == "modern":
         caps = meta.get(CLIENT_CAPABILITIES_META_KEY) or {}
-        seal = partial(server.sealer.seal, target=target)
-        channel = ModernChannel(call.outbox, caps, params.get("inputResponses"), server, seal)
-        level, info, state_value = meta.get(LOG_LEVEL_META_KEY), meta.get(CLIENT_INFO_META_KEY), unsealed
+        seal = partial(_seal, server.sealer, call, params, target)  # bound only if the route asks
+        state_value, answered = unsealed if unsealed is not None else (None, {})
+        channel = ModernChannel(call.outbox, caps, params.get("inputResponses"), answered, server, seal)
+        level, info = meta.get(LOG_LEVEL_META_KEY), meta.get(CLIENT_INFO_META_KEY)
     else:
-        channel = HandshakeChannel(call.outbox, server.pending, call.version, server, server.ask_timeout)
+        channel = HandshakeChannel(call.outbox, server.pending, call.caller, call.version, server, server.ask_timeout)
         caps, info, state_value = {}, None, None
         level = server.log_levels.get(call.caller, DEFAULT_LOG_LEVEL)
     context = LiveContext(

@@ -5,8 +5,11 @@
   POST must reach the same process: behind a load balancer this needs sticky routing (README).
 * ``ModernChannel`` (2026-07-28, mrtr.mdx): there are no server→client requests. If the retry
   already carries every answer, ``ask`` returns them; otherwise the requests are recorded and
-  :class:`InputNeeded` ends this round, and the call answers ``resultType: "input_required"``.
-  Capabilities the request's ``_meta`` does not declare are refused with -32021.
+  :class:`InputNeeded` ends this round, and the call answers ``resultType: "input_required"``
+  with a sealed ``requestState`` that keeps the answers this run already used: the client's next
+  retry answers only the new requests, and the route runs again from the start.
+  Capabilities the request's ``_meta`` does not declare are refused with -32021 (form-mode
+  elicitation needs ``elicitation: {}`` or its ``form`` key: a client of URL mode only gets none).
 
 ``InputNeeded`` and ``ProtocolAbort`` derive from ``BaseException`` so that route code (and
 frameworks) catching ``Exception`` do not swallow them; the channel also remembers what happened,
@@ -25,7 +28,7 @@ from mcp_types import CreateMessageResult, ElicitResult, ListRootsResult
 from mcp_types import jsonrpc as codes
 from pydantic import BaseModel, ValidationError
 
-from .context import ClientRequestError, InputRequest
+from .context import ClientRequestError, Elicit, InputRequest
 from .jsonrpc import ProtocolError
 
 __all__ = [
@@ -66,46 +69,91 @@ class RequestOutbox(Protocol):
     async def request(self, request_id: str, method: str, params: Mapping[str, Any]) -> None: ...
 
 
+_Request = tuple[str, Mapping[str, Any]]  # method, params
+
+
 @dataclass(slots=True)
-class _Waiter:
-    event: anyio.Event = field(default_factory=anyio.Event)
-    reply: dict[str, Any] | None = None
+class _Asked:
+    """The requests of one ``ask`` waiting for their answers."""
+
+    caller: str  # who was asked: only the same caller may answer
+    replies: dict[str, dict[str, Any]] = field(default_factory=dict)  # by request id; the first counts
+    wake: anyio.Event = field(default_factory=anyio.Event)
 
 
 @dataclass(slots=True)
 class PendingReplies:
     """Server→client requests of this process waiting for their answer (handshake era)."""
 
-    _waiting: dict[str, _Waiter] = field(default_factory=dict)
+    _waiting: dict[str, _Asked] = field(default_factory=dict)
 
-    def resolve(self, request_id: Any, reply: dict[str, Any]) -> bool:
-        waiter = self._waiting.get(request_id) if isinstance(request_id, str) else None
-        if waiter is None:
+    def resolve(self, request_id: Any, reply: dict[str, Any], caller: str) -> bool:
+        """Hand ``reply`` to the request it answers, if ``caller`` (the answering POST's caller key)
+        is the one the request was sent to and nothing answered it yet; False when ignored."""
+        asked = self._waiting.get(request_id) if isinstance(request_id, str) else None
+        if asked is None or asked.caller != caller or request_id in asked.replies:
             return False
-        waiter.reply = reply
-        waiter.event.set()
+        asked.replies[request_id] = reply
+        asked.wake.set()
         return True
 
     async def exchange(
-        self, outbox: RequestOutbox, method: str, params: Mapping[str, Any], wait_limit: float
+        self, outbox: RequestOutbox, requests: Mapping[str, _Request], caller: str, wait_limit: float
     ) -> dict[str, Any]:
-        request_id = f"mcpmw-{uuid.uuid4().hex}"
-        waiter = self._waiting[request_id] = _Waiter()
+        """Send ``requests`` (by key: method and params) on the call's stream and return their
+        results by key. The first error ends the wait, and so does ``wait_limit`` (TimeoutError):
+        the requests left unanswered are then cancelled (lifecycle.mdx §Timeouts)."""
+        ids = {key: f"mcpmw-{uuid.uuid4().hex}" for key in requests}
+        asked = _Asked(caller)
+        self._waiting.update(dict.fromkeys(ids.values(), asked))
         try:
-            await outbox.request(request_id, method, params)
-            with anyio.fail_after(wait_limit):
-                await waiter.event.wait()
+            for key, (method, params) in requests.items():
+                await outbox.request(ids[key], method, params)
+            try:
+                with anyio.fail_after(wait_limit):
+                    return await _collect(asked, ids, requests)
+            except (TimeoutError, ClientRequestError) as exc:
+                reason = "timed out" if isinstance(exc, TimeoutError) else "another request of the same ask failed"
+                for request_id in ids.values():
+                    if request_id not in asked.replies:
+                        await outbox.notify("notifications/cancelled", {"requestId": request_id, "reason": reason})
+                raise
         finally:
-            del self._waiting[request_id]
-        reply = waiter.reply or {}
-        if "error" in reply:
-            error = reply["error"] if isinstance(reply["error"], Mapping) else {"message": str(reply["error"])}
-            raise ClientRequestError(method, error)
-        result = reply.get("result")
-        return dict(result) if isinstance(result, Mapping) else {}
+            for request_id in ids.values():
+                del self._waiting[request_id]
 
     def __len__(self) -> int:
         return len(self._waiting)
+
+
+async def _collect(asked: _Asked, ids: Mapping[str, str], requests: Mapping[str, _Request]) -> dict[str, Any]:
+    """Every result by key once all have come, or the first error (in the order asked) at once."""
+    while True:
+        results = {key: _result(requests[key][0], asked.replies[i]) for key, i in ids.items() if i in asked.replies}
+        if len(results) == len(ids):
+            return results
+        await asked.wake.wait()
+        asked.wake = anyio.Event()
+
+
+def _result(method: str, reply: Mapping[str, Any]) -> dict[str, Any]:
+    if "error" in reply:
+        error = reply["error"] if isinstance(reply["error"], Mapping) else {"message": str(reply["error"])}
+        raise ClientRequestError(method, error)
+    result = reply.get("result")
+    if not isinstance(result, dict) or not _answers(method, result):
+        message = f"the client's answer is not a valid {method} result"
+        raise ClientRequestError(method, {"code": codes.INVALID_PARAMS, "message": message})
+    return result
+
+
+def _answers(method: str, answer: object) -> bool:
+    """Whether ``answer`` is a result of ``method`` (checked alike in both eras)."""
+    try:
+        _ANSWER_MODELS[method].model_validate(answer)
+    except ValidationError:
+        return False
+    return True
 
 
 class Notifier(Protocol):
@@ -136,82 +184,94 @@ class _Channel:
 
 
 class HandshakeChannel(_Channel):
-    __slots__ = ("_pending", "_timeout", "_version")
+    __slots__ = ("_caller", "_pending", "_timeout", "_version")
 
     def __init__(
         self,
         outbox: RequestOutbox,
         pending: PendingReplies,
+        caller: str,
         version: str,
         notifier: Notifier,
         timeout: float,
     ) -> None:
         super().__init__(outbox, notifier)
         self._pending = pending
+        self._caller = caller
         self._version = version
         self._timeout = timeout
 
     async def ask(self, requests: Mapping[str, InputRequest], state: str | None) -> dict[str, Any]:
-        answers: dict[str, Any] = {}
+        wire = {key: (request.method, self._params(request)) for key, request in requests.items()}
+        return await self._pending.exchange(self._outbox, wire, self._caller, self._timeout)
 
-        async def one(key: str, request: InputRequest) -> None:
-            params = request.params()
-            if self._version in _NO_MODE_VERSIONS:
-                params.pop("mode", None)  # "mode" arrived with 2025-11-25
-            answers[key] = await self._pending.exchange(self._outbox, request.method, params, self._timeout)
+    def _params(self, request: InputRequest) -> dict[str, Any]:
+        params = request.params()
+        if self._version in _NO_MODE_VERSIONS:
+            params.pop("mode", None)  # "mode" arrived with 2025-11-25
+        return params
 
-        if len(requests) == 1:
-            [(key, request)] = requests.items()
-            await one(key, request)
-            return answers
-        async with anyio.create_task_group() as tg:
-            for key, request in requests.items():
-                tg.start_soon(one, key, request)
-        return answers
+
+Seal = Callable[[str | None, Mapping[str, Any]], str]
+
+
+def _missing(request: InputRequest, declared: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """What ``request`` needs of the client's capabilities that ``declared`` lacks."""
+    have = declared.get(request.capability)
+    if have is None:  # a capability sent as null is not declared
+        return {request.capability: {}}
+    if isinstance(request, Elicit) and isinstance(have, Mapping) and have and "form" not in have:
+        return {"elicitation": {"form": {}}}  # elicitation.mdx: {} alone means form mode
+    return {}
 
 
 class ModernChannel(_Channel):
-    __slots__ = ("_capabilities", "_responses", "_seal", "error", "pending", "state")
+    __slots__ = ("_capabilities", "_responses", "_seal", "_used", "error", "pending", "state")
 
     def __init__(
         self,
         outbox: RequestOutbox,
         capabilities: Mapping[str, Any],
         responses: Mapping[str, Any] | None,
+        answered: Mapping[str, Any],
         notifier: Notifier,
-        seal: Callable[[str], str],
+        seal: Seal,
     ) -> None:
         super().__init__(outbox, notifier)
         self._capabilities = capabilities
-        self._responses = responses or {}
-        self._seal = seal  # what the route's state becomes on the wire (signed for its target)
+        # The retry's answers, and those earlier rounds of this run used (sealed: they win).
+        self._responses = {**responses, **answered} if responses else answered
+        self._used: dict[str, Any] = {}  # the answers this run has used so far
+        self._seal = seal  # the route's state and the used answers, as the wire's requestState
         self.pending: dict[str, dict[str, Any]] | None = None
         self.state: str | None = None  # as sent: sealed
         self.error: ProtocolError | None = None
 
     async def ask(self, requests: Mapping[str, InputRequest], state: str | None) -> dict[str, Any]:
-        declared = self._capabilities  # a capability sent as null is not declared
-        missing = sorted({r.capability for r in requests.values() if declared.get(r.capability) is None})
-        if missing:
+        required: dict[str, dict[str, Any]] = {}
+        for request in requests.values():
+            required.update(_missing(request, self._capabilities))
+        if required:
+            names = ", ".join(name + "".join(f".{mode}" for mode in required[name]) for name in sorted(required))
             error = ProtocolError(
                 codes.MISSING_REQUIRED_CLIENT_CAPABILITY,
-                f"Missing required client capability: {', '.join(missing)}",
-                {"requiredCapabilities": {name: {} for name in missing}},
+                f"Missing required client capability: {names}",
+                {"requiredCapabilities": required},
             )
             self.error = error
             raise ProtocolAbort(error)
         if all(key in self._responses for key in requests):
-            return {key: self._checked(key, request) for key, request in requests.items()}
+            answers = {key: self._checked(key, request) for key, request in requests.items()}
+            self._used.update(answers)
+            return answers
         self.pending = {key: {"method": r.method, "params": r.params()} for key, r in requests.items()}
-        self.state = None if state is None else self._seal(state)
+        self.state = self._seal(state, self._used)
         raise InputNeeded()
 
     def _checked(self, key: str, request: InputRequest) -> Any:
         answer = self._responses[key]
-        try:
-            _ANSWER_MODELS[request.method].model_validate(answer)
-        except ValidationError:
+        if not _answers(request.method, answer):
             message = f"Invalid params: inputResponses.{key} does not answer {request.method}"
             self.error = ProtocolError(codes.INVALID_PARAMS, message)
-            raise ProtocolAbort(self.error) from None
+            raise ProtocolAbort(self.error)
         return answer

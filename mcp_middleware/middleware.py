@@ -82,6 +82,9 @@ class MCPMiddleware:
             raise ValueError("max_concurrent_calls must be at least 1 (or None for no limit)")
         if max_tool_name_length < 8:
             raise ValueError("max_tool_name_length must be at least 8")
+        if state_secret is not None and not state_secret:
+            # An empty HMAC key would let anyone forge a requestState or a session id.
+            raise ValueError("state_secret must not be empty (None: $MCP_MIDDLEWARE_STATE_SECRET, else random)")
         if oauth is not None and not isinstance(oauth, OAuthResource):
             raise TypeError("oauth must be a mcp_middleware.security.OAuthResource")
         cors = cors_origins(cors_allow_origins)

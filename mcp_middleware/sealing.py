@@ -2,9 +2,12 @@
 
 The state a route hands back travels through the client, so it is attacker-controlled
 (mrtr.mdx: servers MUST protect it). It is sealed with HMAC-SHA256 over the value, the tool (or
-prompt/resource) it belongs to and an expiry; anything that fails verification is rejected with a
-JSON-RPC error. Every worker behind a load balancer must share the secret: pass ``state_secret``
-or set ``MCP_MIDDLEWARE_STATE_SECRET``; otherwise each process makes a random one.
+prompt/resource) it belongs to, the caller and the call's arguments (:func:`bound_target`), and an
+expiry; anything that fails verification is rejected with a
+JSON-RPC error. A ``requestState`` carries a :class:`Round`: the route's own state and the answers
+its run has already used (a retry answers only the latest requests, mrtr.mdx). Every worker
+behind a load balancer must share the secret: pass ``state_secret`` or set
+``MCP_MIDDLEWARE_STATE_SECRET``; otherwise each process makes a random one.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ import hashlib
 import hmac
 import os
 import time
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import orjson
 
-__all__ = ["Sealer", "Sessions", "StateError"]
+__all__ = ["Round", "Sealer", "Sessions", "StateError", "bound_target"]
 
 ENV_SECRET = "MCP_MIDDLEWARE_STATE_SECRET"
 
@@ -34,23 +39,80 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def bound_target(target: str, authorization: bytes, arguments: object) -> str:
+    """``target`` bound to the caller (its Authorization header) and a digest of the call's
+    arguments: mrtr.mdx, servers SHOULD bind a state to the principal and the originating request
+    (elicitation.mdx: MUST bind to the user's identity). Only made when a state is sealed or opened."""
+    try:
+        encoded = orjson.dumps(arguments, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # nested deeper than orjson writes
+        encoded = orjson.dumps(_tokens(arguments))
+    caller, request = hashlib.sha256(authorization).hexdigest(), hashlib.sha256(encoded).hexdigest()
+    return f"{target} {caller} {request}"
+
+
+_CLOSE = object()
+
+
+def _tokens(value: object) -> list[object]:
+    """A JSON value as a flat token list, keys sorted, without recursion: 1 opens an object, 2 an
+    array, 0 closes either; ``("k", key)`` is a key, ``[value]`` a scalar."""
+    out: list[object] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if item is _CLOSE:
+            out.append(0)
+        elif isinstance(item, dict):
+            out.append(1)
+            stack.append(_CLOSE)
+            for key in sorted(item, reverse=True):
+                stack += (item[key], ("k", key))
+        elif isinstance(item, list):
+            out.append(2)
+            stack.append(_CLOSE)
+            stack.extend(reversed(item))
+        else:
+            out.append(item if isinstance(item, tuple) else [item])
+    return out
+
+
+class Round(NamedTuple):
+    """What a 2026-07-28 ``requestState`` carries."""
+
+    state: str | None  # the route's own (``ctx.request_state``)
+    answers: dict[str, Any]  # by key, the answers the route's run used before it asked again
+
+
 class Sealer:
     __slots__ = ("_key", "_ttl")
 
     def __init__(self, secret: bytes | str | None = None, ttl: float = 3600.0) -> None:
         if secret is None:
-            secret = os.environ.get(ENV_SECRET) or os.urandom(32)
+            secret = os.environ.get(ENV_SECRET) or os.urandom(32)  # an empty variable counts as unset
         self._key = secret.encode() if isinstance(secret, str) else secret
         self._ttl = ttl
 
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()
 
-    def seal(self, value: str, target: str) -> str:
+    def seal(self, value: object, target: str) -> str:
         payload = orjson.dumps({"v": value, "t": target, "e": int(time.time() + self._ttl)})
         return f"{_b64(payload)}.{_b64(self._mac(payload))}"
 
-    def unseal(self, token: str, target: str) -> str:
+    def seal_round(self, state: str | None, answers: Mapping[str, Any], target: str) -> str:
+        return self.seal({"s": state, "a": answers}, target)
+
+    def unseal_round(self, token: str, target: str) -> Round:
+        value = self.unseal(token, target)
+        if not isinstance(value, dict) or not isinstance(value.get("a"), dict):
+            raise StateError("requestState is malformed")
+        state = value.get("s")
+        if state is not None and not isinstance(state, str):
+            raise StateError("requestState is malformed")
+        return Round(state, value["a"])
+
+    def unseal(self, token: str, target: str) -> object:
         try:
             body, _, mac = token.partition(".")
             payload = _unb64(body)
@@ -59,12 +121,11 @@ class Sealer:
             data = orjson.loads(payload)
         except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
             raise StateError("requestState is malformed") from exc
-        if not isinstance(data, dict) or data.get("t") != target or not isinstance(data.get("v"), str):
+        if not isinstance(data, dict) or data.get("t") != target or "v" not in data:
             raise StateError("requestState does not belong to this request")
         if not isinstance(data.get("e"), int) or data["e"] < time.time():
             raise StateError("requestState has expired")
-        value: str = data["v"]
-        return value
+        return data["v"]
 
 
 class Sessions:

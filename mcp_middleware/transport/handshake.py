@@ -80,7 +80,8 @@ async def serve(
         await responder.accepted()
         return
     if isinstance(message, ClientReply):
-        server.pending.resolve(message.id, message.body)
+        # Ignored (still 202, as for an id nobody waits for) unless the caller that was asked answers.
+        server.pending.resolve(message.id, message.body, caller_key(headers))
         await responder.accepted()
         return
     if message.method == "initialize":
@@ -157,7 +158,7 @@ async def _batch_item(
             _notification(server, headers, message)
             return None
         if isinstance(message, ClientReply):
-            server.pending.resolve(message.id, message.body)
+            server.pending.resolve(message.id, message.body, caller_key(headers))
             return None
         if message.method == "initialize":
             raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: initialize cannot be batched")

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from fastapi import Depends, FastAPI
 
-from mcp_middleware import MCPContext, MCPMiddleware, NotInMCPCall, mcp_context
+from mcp_middleware import ClientRequestError, Elicit, ListRoots, MCPContext, MCPMiddleware, NotInMCPCall, mcp_context
 from tests.apps import build_app, mcp_of
 from tests.support import BASE_HEADERS, Exchange, meta, modern_headers, post, request
 
@@ -115,6 +115,32 @@ async def test_handshake_elicitation_goes_out_on_the_stream_and_the_answer_resum
     assert greeting(await elicit(answer)) == {"greeting": "Hello, Ann!", "action": "accept"}
 
 
+async def test_only_the_caller_that_was_asked_can_answer() -> None:
+    """An answer POST used to be matched by id alone: another caller (here another Authorization
+    header) could answer for the user. It is now ignored (202, as for an id nobody waits for: a
+    different status would tell a prober which ids are live) and the route waits for its caller."""
+
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        forged = {"jsonrpc": "2.0", "id": asked["id"], "result": {"action": "accept", "content": {"name": "Eve"}}}
+        assert (await post(app, forged, {**BASE_HEADERS, "authorization": "Bearer mallory"})).status == 202
+        assert (await post(app, [forged], {**BASE_HEADERS, "authorization": "Bearer mallory"})).status == 202
+        await anyio.wait_all_tasks_blocked()  # the route would have resumed by now
+        assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": NAME})).status == 202
+
+    assert greeting(await elicit(answer)) == {"greeting": "Hello, Ann!", "action": "accept"}
+
+
+async def test_the_first_answer_to_a_request_counts() -> None:
+    """A second answer to the same request used to overwrite the first one before the route resumed."""
+
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": NAME})).status == 202
+        second = {"jsonrpc": "2.0", "id": asked["id"], "error": {"code": -1, "message": "second"}}
+        assert (await post(app, second)).status == 202
+
+    assert greeting(await elicit(answer)) == {"greeting": "Hello, Ann!", "action": "accept"}
+
+
 async def test_an_answer_inside_a_2025_03_26_batch_resumes_the_route() -> None:
     """A client reply in a batch is resolved like a lone one, and gets no reply of its own."""
 
@@ -146,8 +172,8 @@ async def test_mrtr_round_trip() -> None:
     request_ = first["inputRequests"]["user_name"]
     assert request_["method"] == "elicitation/create"
     assert request_["params"]["requestedSchema"]["required"] == ["name"]
-    assert "requestState" not in first
-    body, headers = modern_call("ctx_elicit", id=2, inputResponses={"user_name": NAME})
+    assert "requestState" in first  # always sealed, even when the route keeps no state of its own
+    body, headers = modern_call("ctx_elicit", id=2, inputResponses={"user_name": NAME})  # no state: fine
     second = (await post(app, body, headers)).result()
     assert second["resultType"] == "complete"
     assert orjson.loads(second["content"][0]["text"])["greeting"] == "Hello, Ann!"
@@ -180,6 +206,101 @@ async def test_mrtr_asked_from_inside_a_task_group() -> None:
     second = (await post(app, body, headers)).result()
     assert second["resultType"] == "complete"
     assert orjson.loads(second["content"][0]["text"]) == {"names": ["Ann"]}
+
+
+def _sequential_app() -> FastAPI:
+    """Routes that ask one question after another, keeping no state of their own."""
+    app = FastAPI()
+    name = {"type": "object", "properties": {"name": {"type": "string"}}}
+    age = {"type": "object", "properties": {"age": {"type": "integer"}}}
+
+    @app.post("/signup", operation_id="signup")
+    async def signup(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        first = await ctx.elicit("Your name?", name)  # default keys: "elicitation", "elicitation-2"
+        second = await ctx.elicit("Your age?", age)
+        return {"name": first["content"], "age": second["content"]}
+
+    @app.post("/two_steps", operation_id="two_steps")
+    async def two_steps(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        a = await ctx.elicit("A?", name, key="a")
+        b = await ctx.elicit("B?", name, key="b")
+        return {"a": a["content"], "b": b["content"]}
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+def _accept(**content: Any) -> dict[str, Any]:
+    return {"action": "accept", "content": content}
+
+
+async def _retry(app: FastAPI, tool: str, previous: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
+    """The client's retry: answers to the last inputRequests, with the last requestState."""
+    assert previous["resultType"] == "input_required"
+    body, headers = modern_call(tool, requestState=previous["requestState"], inputResponses=answers)
+    return (await post(app, body, headers)).result()
+
+
+async def test_mrtr_the_same_default_key_twice_gets_each_its_own_answer() -> None:
+    """Two elicit() calls without a key used to both be "elicitation": the second question got the
+    first answer. Default keys are numbered per run, and the used answers ride in requestState."""
+    app = _sequential_app()
+    body, headers = modern_call("signup")
+    first = (await post(app, body, headers)).result()
+    assert {k: v["params"]["message"] for k, v in first["inputRequests"].items()} == {"elicitation": "Your name?"}
+    second = await _retry(app, "signup", first, {"elicitation": _accept(name="Ann")})
+    assert {k: v["params"]["message"] for k, v in second["inputRequests"].items()} == {"elicitation-2": "Your age?"}
+    third = await _retry(app, "signup", second, {"elicitation-2": _accept(age=41)})
+    assert orjson.loads(third["content"][0]["text"]) == {"name": {"name": "Ann"}, "age": {"age": 41}}
+
+
+async def test_mrtr_sequential_asks_without_state_finish() -> None:
+    """A client answers exactly the last inputRequests (mrtr.mdx): a route asking a, then b, used to
+    ask a, b, a, b... forever. The answer to a now comes back sealed, and wins over a retry's."""
+    app = _sequential_app()
+    body, headers = modern_call("two_steps")
+    first = (await post(app, body, headers)).result()
+    assert list(first["inputRequests"]) == ["a"]
+    second = await _retry(app, "two_steps", first, {"a": _accept(name="A1")})
+    assert list(second["inputRequests"]) == ["b"]
+    third = await _retry(app, "two_steps", second, {"b": _accept(name="B1"), "a": _accept(name="changed")})
+    assert orjson.loads(third["content"][0]["text"]) == {"a": {"name": "A1"}, "b": {"name": "B1"}}
+
+
+def _transfer_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/transfer", operation_id="transfer")
+    async def transfer(amount: int, ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        if ctx.request_state is None:
+            await ctx.elicit(f"Send {amount}?", {"type": "object", "properties": {}}, key="ok", state=f"ok-{amount}")
+        return {"amount": amount, "state": ctx.request_state}
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+async def _transfer(app: FastAPI, amount: int, who: str, **extra: Any) -> Any:
+    body, headers = modern_call("transfer", arguments={"amount": amount}, **extra)
+    return await post(app, body, {**headers, "authorization": f"Bearer {who}"})
+
+
+async def test_a_request_state_is_bound_to_the_caller_and_the_arguments() -> None:
+    """A state sealed for Bearer alice calling transfer(amount=5) used to open for Bearer mallory,
+    and for transfer(amount=5000): mrtr.mdx asks to bind it to the principal and the request."""
+    app = _transfer_app()
+    state = (await _transfer(app, 5, "alice")).result()["requestState"]
+    ok = {"ok": {"action": "accept", "content": {}}}
+    for amount, who in ((5, "mallory"), (5000, "alice"), (5000, "mallory")):
+        reply = await _transfer(app, amount, who, requestState=state, inputResponses=ok, id=9)
+        assert reply.status == 400, (amount, who)
+        assert reply.json() == {
+            "jsonrpc": "2.0",
+            "id": 9,
+            "error": {"code": -32602, "message": "Invalid params: requestState does not belong to this request"},
+        }
+    done = (await _transfer(app, 5, "alice", requestState=state, inputResponses=ok)).result()
+    assert orjson.loads(done["content"][0]["text"]) == {"amount": 5, "state": "ok-5"}
 
 
 async def test_mrtr_wrong_key_asks_again_and_extra_keys_are_ignored() -> None:
@@ -219,6 +340,25 @@ async def test_missing_capability_is_32021(caps: dict[str, Any]) -> None:
             "data": {"requiredCapabilities": {"elicitation": {}}},
         },
     }
+
+
+async def test_a_client_of_url_mode_elicitation_only_is_not_sent_a_form() -> None:
+    """elicitation.mdx: a server MUST NOT send a mode the client did not declare; {"url": {}} used
+    to get form-mode requests. 2026-07-28 only: the handshake era keeps no initialize capabilities."""
+    body, headers = modern_call("ctx_elicit", id=3, caps={"elicitation": {"url": {}}})
+    reply = await post(build_app(), body, headers)
+    assert reply.status == 400
+    assert reply.json()["error"] == {
+        "code": -32021,
+        "message": "Missing required client capability: elicitation.form",
+        "data": {"requiredCapabilities": {"elicitation": {"form": {}}}},
+    }
+
+
+@pytest.mark.parametrize("declared", [{}, {"form": {}}, {"form": {}, "url": {}}])
+async def test_form_mode_elicitation_is_sent_to_clients_that_declare_it(declared: dict[str, Any]) -> None:
+    body, headers = modern_call("ctx_elicit", caps={"elicitation": declared})
+    assert (await post(build_app(), body, headers)).result()["resultType"] == "input_required"
 
 
 async def test_multiple_inputs_and_sealed_state() -> None:
@@ -411,6 +551,95 @@ async def test_handshake_asks_several_things_at_once() -> None:
         "keys": ["client_roots", "greeting", "user_name"],
         "state": None,
     }
+
+
+def _asking_app(**options: Any) -> FastAPI:
+    """A route asking two things at once, and one asking one; each reports how asking ended."""
+    app = FastAPI()
+    schema = {"type": "object", "properties": {"name": {"type": "string"}}}
+
+    async def outcome(ask: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+        try:
+            return {"answers": await ask}
+        except ClientRequestError as exc:
+            return {"client_error": exc.error, "method": exc.method}
+        except TimeoutError:
+            return {"timeout": True}
+
+    @app.post("/two", operation_id="two")
+    async def two(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        return await outcome(ctx.ask({"a": Elicit("Name?", schema), "b": ListRoots()}))
+
+    @app.post("/one", operation_id="one")
+    async def one(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        return await outcome(ctx.elicit("Name?", schema))
+
+    app.add_middleware(MCPMiddleware, **options)
+    return app
+
+
+async def _asking(app: FastAPI, tool: str, count: int, answer: Answer | None = None) -> list[dict[str, Any]]:
+    """Call ``tool`` in the handshake era; once its ``count`` requests are out, ``answer(app, asked)``
+    for each (in the order sent); the call's events."""
+    ex = Exchange(app, legacy_call(tool, id=5), {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25"})
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            while len(ex.reply.events()) < count:
+                await ex.chunk_seen.wait()
+            if answer is not None:
+                for asked in ex.reply.events()[:count]:
+                    await answer(app, asked)
+    return ex.reply.events()
+
+
+def _cancelled(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e["params"] for e in events if e.get("method") == "notifications/cancelled"]
+
+
+async def test_one_failed_answer_of_several_raises_client_request_error() -> None:
+    """Asking several things at once used to raise ExceptionGroup([ClientRequestError]) when one
+    answer was an error. The route gets the ClientRequestError, and the request still open is
+    cancelled on the stream."""
+
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        if asked["method"] == "elicitation/create":
+            error = {"jsonrpc": "2.0", "id": asked["id"], "error": {"code": -1, "message": "no"}}
+            assert (await post(app, error)).status == 202
+
+    app = _asking_app()
+    events = await _asking(app, "two", 2, answer)
+    roots = next(e for e in events if e.get("method") == "roots/list")
+    assert _cancelled(events) == [{"requestId": roots["id"], "reason": "another request of the same ask failed"}]
+    assert greeting(events) == {"client_error": {"code": -1, "message": "no"}, "method": "elicitation/create"}
+    assert len(mcp_of(app).server.pending) == 0
+
+
+@pytest.mark.parametrize("bad", [5, [], {"foo": "bar"}, {"action": "maybe"}, ROOTS])
+async def test_a_malformed_handshake_answer_raises_client_request_error(bad: Any) -> None:
+    """Handshake-era answers used to reach the route unchecked (5 as {}, {"action": "maybe"} as
+    is); they are checked like a 2026-07-28 retry's inputResponses."""
+
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": bad})).status == 202
+
+    events = await _asking(_asking_app(), "one", 1, answer)
+    assert greeting(events) == {
+        "client_error": {"code": -32602, "message": "the client's answer is not a valid elicitation/create result"},
+        "method": "elicitation/create",
+    }
+
+
+@pytest.mark.parametrize(("tool", "count"), [("one", 1), ("two", 2)])
+async def test_ask_timeout_cancels_the_requests_and_raises_timeout_error(tool: str, count: int) -> None:
+    """On ask_timeout the route gets one TimeoutError (several asks at once used to raise an
+    ExceptionGroup of them), and each unanswered request is cancelled (lifecycle.mdx §Timeouts)."""
+    app = _asking_app(ask_timeout=0.05)
+    events = await _asking(app, tool, count)
+    asked = [e["id"] for e in events if e.get("method") in ("elicitation/create", "roots/list")]
+    assert _cancelled(events) == [{"requestId": i, "reason": "timed out"} for i in asked]
+    assert greeting(events) == {"timeout": True}
+    assert len(mcp_of(app).server.pending) == 0
 
 
 async def test_inside_a_batch_a_route_cannot_ask_and_its_progress_is_dropped() -> None:

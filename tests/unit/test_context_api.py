@@ -79,6 +79,24 @@ async def test_progress_must_increase_and_carries_total_and_message() -> None:
     assert silent.sent == []
 
 
+async def test_non_finite_progress_is_dropped_and_such_a_total_left_out() -> None:
+    """JSON has no NaN or infinity: they went out as "progress": null. Such a progress is dropped
+    (and does not count as the last value sent); such a total is left out."""
+    nan, inf = float("nan"), float("inf")
+    channel = Recorder()
+    ctx = live(channel)
+    await ctx.report_progress(nan, 3)
+    await ctx.report_progress(inf)
+    await ctx.report_progress(-inf)
+    await ctx.report_progress(1, nan)
+    await ctx.report_progress(2, inf, "two")
+    assert channel.sent == [
+        ("notifications/progress", {"progressToken": "t", "progress": 1}),
+        ("notifications/progress", {"progressToken": "t", "progress": 2, "message": "two"}),
+    ]
+    assert 2 < ctx.automatic_progress(9) < 2.000001  # the last value sent is 2, not infinity
+
+
 async def test_logs_honour_the_level_and_refuse_unknown_levels() -> None:
     channel = Recorder()
     ctx = live(channel, log_level="warning")
@@ -140,3 +158,22 @@ async def test_outside_an_mcp_call_the_context_is_inert() -> None:
     for ask in (ctx.elicit("x", {}), ctx.sample([], 1), ctx.list_roots()):
         with pytest.raises(NotInMCPCall):
             await ask
+
+
+async def test_default_keys_are_numbered_per_run_and_an_explicit_key_is_asked_once() -> None:
+    """A key names one question of the call (a 2026-07-28 retry answers by key): default keys go
+    "elicitation", "elicitation-2", ... skipping keys already taken; a repeated key is an error."""
+    channel = Recorder()
+    ctx = live(channel)
+    await ctx.elicit("a", {})
+    await ctx.ask({"elicitation-2": Elicit("b", {})})
+    await ctx.elicit("c", {})
+    await ctx.sample([], 1)
+    await ctx.sample([], 1)
+    await ctx.list_roots()
+    keys = [next(iter(requests)) for _, (requests, _) in channel.sent]
+    assert keys == ["elicitation", "elicitation-2", "elicitation-3", "sampling", "sampling-2", "roots"]
+    for again in (ctx.elicit("d", {}, key="sampling"), ctx.ask({"new": ListRoots(), "roots": ListRoots()})):
+        with pytest.raises(ValueError, match=r"key '(sampling|roots)' was already asked in this call"):
+            await again
+    assert len(channel.sent) == 6  # refused before reaching the client

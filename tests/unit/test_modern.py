@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from mcp_middleware.sealing import bound_target
 from tests.apps import build_app, mcp_of
 from tests.support import MODERN, call_modern, meta, modern_headers, modern_request, post, request
 
@@ -262,7 +263,7 @@ async def test_an_expired_request_state_is_32602(monkeypatch: pytest.MonkeyPatch
     app = build_app()
     await call_modern(app, "tools/list")  # the server is prepared
     server = mcp_of(app).server
-    state = server.sealer.seal("r1", "tool:get_thing")
+    state = server.sealer.seal_round("r1", {}, bound_target("tool:get_thing", b"", {"thing_id": 1}))
     later = time.time() + 2 * 3600
     monkeypatch.setattr(time, "time", lambda: later)
     params = {"name": "get_thing", "arguments": {"thing_id": 1}, "requestState": state}
@@ -270,6 +271,19 @@ async def test_an_expired_request_state_is_32602(monkeypatch: pytest.MonkeyPatch
     assert reply.status == 400
     assert reply.json()["error"]["code"] == -32602
     assert "expired" in reply.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("value", ["r1", {"s": "r1"}, {"s": 5, "a": {}}, {"s": None, "a": []}])
+async def test_a_sealed_state_of_another_shape_is_32602(value: object) -> None:
+    """A requestState carries the route's state and the answers its run used; a genuine seal of
+    anything else (an older release's plain string) is refused, not half-read."""
+    app = build_app()
+    await call_modern(app, "tools/list")  # the server is prepared
+    state = mcp_of(app).server.sealer.seal(value, bound_target("tool:get_thing", b"", {"thing_id": 1}))
+    params = {"name": "get_thing", "arguments": {"thing_id": 1}, "requestState": state}
+    reply = await call_modern(app, "tools/call", params, "get_thing")
+    assert reply.status == 400
+    assert reply.json()["error"] == {"code": -32602, "message": "Invalid params: requestState is malformed"}
 
 
 async def test_header_names_from_the_server_are_matched_in_any_case() -> None:

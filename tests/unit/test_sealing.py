@@ -1,0 +1,58 @@
+"""``sealing``: what a requestState is bound to beside its target, and the secret it is sealed with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from mcp_middleware import MCPMiddleware
+from mcp_middleware.sealing import ENV_SECRET, Sealer, StateError, bound_target
+
+
+def nested(depth: int, leaf: Any) -> Any:
+    value: Any = leaf
+    for _ in range(depth):
+        value = {"k": [value]}
+    return value
+
+
+def test_the_binding_ignores_key_order_and_tells_callers_and_arguments_apart() -> None:
+    one = bound_target("tool:t", b"Bearer a", {"x": 1, "y": [1, {"b": 2, "a": 3}]})
+    assert one == bound_target("tool:t", b"Bearer a", {"y": [1, {"a": 3, "b": 2}], "x": 1})
+    assert one.startswith("tool:t ")
+    assert one != bound_target("tool:t", b"Bearer b", {"x": 1, "y": [1, {"b": 2, "a": 3}]})
+    assert one != bound_target("tool:t", b"Bearer a", {"x": 2, "y": [1, {"b": 2, "a": 3}]})
+    assert one != bound_target("tool:u", b"Bearer a", {"x": 1, "y": [1, {"b": 2, "a": 3}]})
+
+
+def test_arguments_nested_deeper_than_orjson_writes_still_bind() -> None:
+    """orjson refuses depth > 254 (a request may nest deeper); the fallback walks without recursion."""
+    deep = nested(600, "a")
+    assert bound_target("tool:t", b"", deep) == bound_target("tool:t", b"", nested(600, "a"))
+    distinct = [deep, nested(600, "b"), nested(601, "a"), nested(600, ["a"]), nested(600, {"a": None})]
+    assert len({bound_target("tool:t", b"", value) for value in distinct}) == len(distinct)
+    # keys and string values are kept apart, and objects from arrays
+    shallow = [{"k": "v"}, {"k": ["v"]}, [["k", "v"]], ["k", "v"], {"v": "k"}]
+    flat = {bound_target("tool:t", b"", {"d": nested(300, value)}) for value in shallow}
+    assert len(flat) == len(shallow)
+
+
+@pytest.mark.parametrize("secret", ["", b""])
+def test_an_empty_state_secret_is_refused(secret: str | bytes) -> None:
+    """state_secret="" (say, os.environ.get("SECRET", "")) used to be an empty HMAC key: anyone
+    could forge a requestState or a session id."""
+    with pytest.raises(ValueError, match="state_secret must not be empty"):
+        MCPMiddleware(FastAPI(), state_secret=secret)
+
+
+def test_an_empty_secret_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_SECRET, "")
+    token = Sealer().seal("v", "t")
+    with pytest.raises(StateError):
+        Sealer().unseal(token, "t")  # each made its own random key
+    with pytest.raises(StateError):
+        Sealer(b"").unseal(token, "t")
+    monkeypatch.setenv(ENV_SECRET, "shared")
+    assert Sealer().unseal(Sealer().seal("v", "t"), "t") == "v"
