@@ -277,9 +277,10 @@ class Responder:
         self.started = False
         self.streaming = False
         self.closed = False
-        # A tools/call's (call, decorate), set by serve_request: what :meth:`answer` needs to write
-        # the result while the route's app is still running (its background work)
-        self.early: tuple[Call, Decorate] | None = None
+        # A tools/call's (request, version, decorate), set by serve_request: what :meth:`answer`
+        # needs to write the result while the route's app is still running (its background work).
+        # Not the Call: it holds this responder, and the cycle would leave every call to the GC.
+        self.early: tuple[Request, str, Decorate] | None = None
 
     def _locked(self) -> _WriteLock:
         if self._lock is None:
@@ -369,8 +370,8 @@ class Responder:
 
     async def _answer(self, result: dict[str, Any]) -> None:
         assert self.early is not None
-        call, decorate = self.early
-        await self.finish(encode_reply(call, decorate(call.request.method, result), decorate))
+        req, version, decorate = self.early
+        await self.finish(encode_reply(req, version, decorate(req.method, result), decorate))
 
     # -- the handlers' outbox: notifications and requests become SSE events on this response ----
     async def notify(self, method: str, params: Any) -> None:
@@ -461,7 +462,7 @@ async def serve_request(
             await responder.finish(_splice(req.id, cached))
             return
     if req.method == "tools/call":
-        responder.early = (call, decorate)
+        responder.early = (req, call.version, decorate)
     try:
         result = await server.handle(call)
         if result is None:  # cancelled (send nothing, as the spec says), or already answered
@@ -472,7 +473,7 @@ async def serve_request(
             server.reply_cache[key] = encoded
             await responder.finish(_splice(req.id, encoded))
             return
-        payload = encode_reply(call, decorate(req.method, result), decorate)
+        payload = encode_reply(req, call.version, decorate(req.method, result), decorate)
     except ProtocolError as exc:
         exc.id = req.id
         await responder.finish(encode_error(exc), error_status(exc.code, call.era))
@@ -480,15 +481,14 @@ async def serve_request(
     await responder.finish(payload)
 
 
-def encode_reply(call: Call, result: dict[str, Any], decorate: Decorate) -> bytes:
+def encode_reply(req: Request, version: str, result: dict[str, Any], decorate: Decorate) -> bytes:
     """The response bytes; a result that cannot be serialised (wrong shape for the revision,
     nesting too deep for orjson) is a tool error for tools/call and an internal error otherwise."""
-    req = call.request
     try:
-        return dumps(result_message(req.id, req.method, call.version, result))
+        return dumps(result_message(req.id, req.method, version, result))
     except (ValidationError, ValueError, TypeError):
-        logger.exception("result of %s does not fit the %s schema", req.method, call.version)
+        logger.exception("result of %s does not fit the %s schema", req.method, version)
     if req.method == "tools/call":
         fallback = decorate(req.method, error_result("The tool's result could not be encoded as an MCP result."))
-        return dumps(result_message(req.id, req.method, call.version, fallback))
+        return dumps(result_message(req.id, req.method, version, fallback))
     raise ProtocolError(codes.INTERNAL_ERROR, "Internal error: invalid result")

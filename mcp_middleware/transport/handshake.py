@@ -166,7 +166,7 @@ async def _batch_item(
         result = await server.handle(call)
         if result is None:
             return None
-        return encode_reply(call, result, _unchanged)
+        return encode_reply(message, version, result, _unchanged)
     except ProtocolError as exc:
         if exc.id is None:
             exc.id = id_of(item)
