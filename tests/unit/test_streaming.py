@@ -827,24 +827,30 @@ async def test_no_heartbeat_when_progress_went_out_while_the_watcher_waited() ->
     await toolcall._reap(watcher)
 
 
-def _background_app(gates: Gates, linger: float = 0.0, **options: Any) -> FastAPI:
-    """A route whose response is complete at once, with background work after it: it waits for
-    the first gate, then ``linger`` seconds more."""
-    app = FastAPI()
+def _background_work(gates: Gates, step: int, linger: float = 0.0) -> BackgroundTask:
+    """Background work that says it started (``produced[step]``), waits for ``release[step]`` and
+    ``linger`` seconds more, then sets ``finished`` (or ``cancelled``)."""
 
     async def work() -> None:
         try:
-            gates.produced[0].set()
-            await gates.release[0].wait()
+            gates.produced[step].set()
+            await gates.release[step].wait()
             await anyio.sleep(linger)
             gates.finished.set()
         except BaseException:
             gates.cancelled.set()
             raise
 
+    return BackgroundTask(work)
+
+
+def _background_app(gates: Gates, linger: float = 0.0, **options: Any) -> FastAPI:
+    """A route whose response is complete at once, with background work after it (gate 0)."""
+    app = FastAPI()
+
     @app.post("/order", operation_id="order")
     async def order() -> JSONResponse:
-        return JSONResponse({"ordered": True}, background=BackgroundTask(work))
+        return JSONResponse({"ordered": True}, background=_background_work(gates, 0, linger))
 
     app.add_middleware(MCPMiddleware, **options)
     return app
@@ -890,15 +896,6 @@ def _streaming_background_app(gates: Gates, **options: Any) -> FastAPI:
     """A streaming route (so its call has a watcher) with background work after its response."""
     app = FastAPI()
 
-    async def work() -> None:
-        try:
-            gates.produced[1].set()
-            await gates.release[1].wait()
-            gates.finished.set()
-        except BaseException:
-            gates.cancelled.set()
-            raise
-
     @app.get("/report", operation_id="report")
     async def report() -> StreamingResponse:
         async def lines() -> AsyncIterator[str]:
@@ -907,7 +904,7 @@ def _streaming_background_app(gates: Gates, **options: Any) -> FastAPI:
             await gates.release[0].wait()
             yield "part two"
 
-        return StreamingResponse(lines(), media_type="text/plain", background=BackgroundTask(work))
+        return StreamingResponse(lines(), media_type="text/plain", background=_background_work(gates, 1))
 
     app.add_middleware(MCPMiddleware, **options)
     return app
