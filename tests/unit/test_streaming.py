@@ -977,7 +977,17 @@ async def test_background_work_failing_after_the_result_went_out_changes_nothing
     assert len(ex.reply.chunks) == 1
 
 
-async def test_batched_calls_wait_for_their_background_work_and_answer_together() -> None:
+async def test_batched_calls_wait_for_their_background_work_and_answer_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    woken = anyio.Event()
+    wake = toolcall._ToolRun.wake
+
+    def waking(run: toolcall._ToolRun) -> None:
+        wake(run)
+        woken.set()
+
+    monkeypatch.setattr(toolcall._ToolRun, "wake", waking)
     gates = Gates()
     app = _background_app(gates, keepalive_interval=0.01)
     batch = [request("tools/call", {"name": "order", "arguments": {}}, 1), request("ping", None, 2)]
@@ -986,6 +996,7 @@ async def test_batched_calls_wait_for_their_background_work_and_answer_together(
         async with anyio.create_task_group() as tg:
             tg.start_soon(ex.run)
             await gates.produced[0].wait()
+            await woken.wait()  # the ticker found the call still running after its response
             for _ in range(5):
                 await anyio.lowlevel.checkpoint()
             assert not ex.reply.chunks  # nothing out before the batch is done
@@ -993,3 +1004,145 @@ async def test_batched_calls_wait_for_their_background_work_and_answer_together(
     replies = orjson.loads(b"".join(ex.reply.chunks))
     assert [r["id"] for r in replies] == [1, 2]
     assert replies[0]["result"]["content"][0]["text"] == '{"ordered":true}'
+
+
+@pytest.mark.parametrize("when", ["during the background work", "after it"])
+async def test_a_request_whose_early_result_cannot_be_written_can_still_be_cancelled(when: str) -> None:
+    """Regression: the delivery of an early result was awaited whatever happened, so a request
+    whose client stopped reading could not be cancelled (server shutdown, its own time limit)."""
+    import asyncio
+
+    gates = Gates()
+    app = _background_app(gates, keepalive_interval=0.01)
+    body = orjson.dumps(request("tools/call", {"name": "order", "arguments": {}}))
+    writing = asyncio.Event()
+    delivered = False
+
+    async def receive() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.get_running_loop().create_future()  # the client never says more
+        raise AssertionError("unreachable")
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            writing.set()
+            await asyncio.get_running_loop().create_future()  # a client that stopped reading
+
+    scope = Exchange(app, body).scope
+    request_task = asyncio.get_running_loop().create_task(app(scope, receive, send))
+    with anyio.fail_after(GUARD):
+        await writing.wait()  # the early result is being written, the background work waits
+        if when == "after it":
+            gates.release[0].set()
+            await gates.finished.wait()
+            for _ in range(5):  # the request is now waiting for the write to end
+                await anyio.lowlevel.checkpoint()
+        request_task.cancel()
+        await asyncio.wait((request_task,))
+    assert request_task.cancelled()
+
+
+async def test_background_work_failing_at_once_after_the_response_leaves_the_result() -> None:
+    """Regression: a failure right after the response (before the ticker's first tick) turned the
+    complete success into 'the route raised RuntimeError'; a later one did not. Over HTTP the
+    response stands either way, and a model must not retry a tool call that succeeded."""
+    app = FastAPI()
+
+    async def work() -> None:
+        raise RuntimeError("the e-mail server is down")
+
+    @app.post("/order", operation_id="order")
+    async def order() -> JSONResponse:
+        return JSONResponse({"ordered": True}, background=BackgroundTask(work))
+
+    app.add_middleware(MCPMiddleware)
+    body, _ = call_body("order", "handshake", token=None)
+    with anyio.fail_after(GUARD):
+        reply = await Exchange(app, body).run()
+    result = reply.result()
+    assert result["content"][0]["text"] == '{"ordered":true}'
+    assert not result.get("isError")
+
+
+async def test_a_cancellation_while_the_timed_out_route_cleans_up_is_just_accepted() -> None:
+    """Regression: once the time limit had fired and the route was still cleaning up, a
+    notifications/cancelled rescheduled the expiring asyncio.Timeout, whose RuntimeError ('Cannot
+    change state of expiring Timeout') reached the ASGI server from the cancel POST."""
+    cleaning = anyio.Event()
+    cleaned = anyio.Event()
+    app = FastAPI()
+
+    @app.get("/slowclean", operation_id="slowclean")
+    async def slowclean() -> dict[str, bool]:
+        try:
+            await anyio.Event().wait()  # until the time limit
+        finally:
+            cleaning.set()
+            with anyio.CancelScope(shield=True):
+                await cleaned.wait()  # an async clean-up (closing a connection)
+        return {"never": True}
+
+    app.add_middleware(MCPMiddleware, call_timeout=0.01)
+    body, _ = call_body("slowclean", "handshake", token=None, id=5)
+    ex = Exchange(app, body)
+    cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 5}}
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await cleaning.wait()
+            assert (await Exchange(app, cancel).run()).status == 202
+            cleaned.set()
+    assert all(b'"result"' not in c for c in ex.reply.chunks)  # cancelled: nothing is answered
+
+
+async def _post_plainly(app: Any, body: Any, headers: dict[str, str]) -> bytes:
+    """One POST through ``app`` with the least machinery of our own; the reply's body."""
+    import asyncio
+
+    chunks: list[bytes] = []
+    delivered = False
+
+    async def receive() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": orjson.dumps(body), "more_body": False}
+        await asyncio.get_running_loop().create_future()  # the client stays (the watcher waits here)
+        raise AssertionError("unreachable")
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(Exchange(app, body, headers).scope, receive, send)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize("path", ["a streamed call (its watcher)", "an early result (its delivery task)"])
+async def test_the_tasks_of_a_call_leave_nothing_for_the_cycle_collector(path: str) -> None:
+    """Regression: a reaped watcher (or delivery) task keeps the exception it ended with, whose
+    traceback holds the run, which held the task: ~50 objects a streamed or long call waited for
+    the cycle collector."""
+    import gc
+
+    if path.startswith("a streamed"):
+        app = build_app(Gates.released())
+        body, headers = call_body("stream_plain", "handshake")
+    else:
+        app = _background_app(Gates.released(), linger=0.05, keepalive_interval=0.01)
+        body, headers = call_body("order", "handshake", token=None)
+    headers = {**BASE_HEADERS, **headers}
+    await _post_plainly(app, body, headers)  # the first call builds the catalog and caches
+    gc.collect()
+    gc.disable()
+    try:
+        with anyio.fail_after(GUARD):
+            reply = await _post_plainly(app, body, headers)
+        left = gc.collect()
+    finally:
+        gc.enable()
+    assert b'"result"' in reply
+    assert left == 0
