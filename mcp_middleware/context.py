@@ -249,7 +249,6 @@ class LiveContext(MCPContext):
         self.request_state = request_state
         self._log_floor = LOG_LEVELS.index(log_level) if log_level in LOG_LEVELS else None
         self._last_progress: float | None = None  # the last value sent for the token, by anyone
-        self._reported = False  # the route has reported progress itself
         self._asked: set[str] = set()  # the keys asked in this run of the route
 
     async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
@@ -259,7 +258,6 @@ class LiveContext(MCPContext):
         if self._last_progress is not None and progress <= self._last_progress:
             return
         self._last_progress = progress
-        self._reported = True
         params: dict[str, Any] = {"progressToken": self.progress_token, "progress": progress}
         if total is not None and math.isfinite(total):
             params["total"] = total
@@ -267,13 +265,12 @@ class LiveContext(MCPContext):
             params["message"] = message
         await self._channel.notify("notifications/progress", params)
 
-    def automatic_progress(self, count: int) -> float:
+    def automatic_progress(self) -> float:
         """The value of a progress notification the call runner sends on its own (a streamed chunk,
-        a heartbeat), so that one token's values keep increasing: the runner's ``count`` until the
-        route reports progress itself, then the smallest step above the route's last value, which
-        leaves the route's next report above it."""
-        last = self._last_progress
-        value: float = math.nextafter(last, math.inf) if self._reported and last is not None else count
+        a heartbeat) for a route that has its context, so may report progress itself at any time:
+        the smallest step above the last value sent (from 0). One token's values keep increasing,
+        and whatever the route reports next, above what it reported before, still goes out."""
+        value = math.nextafter(self._last_progress or 0.0, math.inf)
         self._last_progress = value
         return value
 

@@ -233,7 +233,7 @@ class _ToolRun(SubExchange):
         self.last = time.monotonic()  # anyio.current_time() would cost system calls per chunk
         self.count += 1
         context = self.inv.context.context  # the route's own progress reports, if it has a context
-        progress = self.count if context is None else context.automatic_progress(self.count)
+        progress = self.count if context is None else context.automatic_progress()
         params: dict[str, Any] = {"progressToken": self.inv.token, "progress": progress}
         if message is not None:
             params["message"] = message

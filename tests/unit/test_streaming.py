@@ -1146,3 +1146,33 @@ async def test_the_tasks_of_a_call_leave_nothing_for_the_cycle_collector(path: s
         gc.enable()
     assert b'"result"' in reply
     assert left == 0
+
+
+async def test_a_routes_progress_after_heartbeats_still_goes_out() -> None:
+    """Review: heartbeats numbered 1, 2, 3 before a route's first report made the route's own
+    '1 of 3', '2 of 3' look like steps back, and they were dropped."""
+    gates = Gates()
+    app = FastAPI()
+
+    @app.post("/steps", operation_id="steps")
+    async def steps(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, bool]:
+        gates.produced[0].set()
+        await gates.release[0].wait()  # a slow start: heartbeats go out meanwhile
+        for step in (1, 2, 3):
+            await ctx.report_progress(step, 3, f"step {step}")
+        return {"done": True}
+
+    app.add_middleware(MCPMiddleware, keepalive_interval=0.001)
+    body, headers = call_body("steps", "handshake")
+    ex = Exchange(app, body, headers or None)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            while not any(b"notifications/progress" in c for c in ex.reply.chunks):  # a heartbeat
+                await ex.chunk_seen.wait()
+            gates.release[0].set()
+    events = [e for e in ex.reply.events() if e.get("method") == "notifications/progress"]
+    assert progress_messages(events)[-3:] == ["step 1", "step 2", "step 3"]
+    values = [e["params"]["progress"] for e in events]
+    assert all(a < b for a, b in itertools.pairwise(values)), values
