@@ -61,7 +61,7 @@ import fnmatch
 import logging
 import re
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import quote, quote_plus, urlencode
@@ -320,12 +320,27 @@ def _converter_paths(app: Any) -> dict[tuple[str, str], str]:
     """The templates of routes with a ``:path`` parameter, by document path and method: the
     OpenAPI document drops Starlette's converters (``/files/{name:path}`` is ``/files/{name}``)."""
     found: dict[tuple[str, str], str] = {}
-    for route in getattr(app, "routes", None) or ():
+    for route in _routes_of(app):
         path, path_format = getattr(route, "path", None), getattr(route, "path_format", None)
         if isinstance(path, str) and isinstance(path_format, str) and ":path}" in path:
             for method in getattr(route, "methods", None) or ():
                 found[(path_format, method)] = path
     return found
+
+
+def _routes_of(app: Any) -> Iterator[Any]:
+    """The app's routes with those of included routers: older FastAPI copies them into
+    ``app.routes``; newer (0.165 here) keeps an included router as one entry that lists its routes,
+    with the include's prefix, in ``effective_route_contexts()``."""
+    for route in getattr(app, "routes", None) or ():
+        included = getattr(route, "effective_route_contexts", None)
+        if callable(included):
+            try:
+                yield from included()
+            except Exception:  # another FastAPI's internals: its :path routes stay unknown
+                logger.debug("could not list the routes of %r", route, exc_info=True)
+        else:
+            yield route
 
 
 def build_catalog(

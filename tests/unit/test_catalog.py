@@ -1013,3 +1013,34 @@ def test_optional_with_another_default_keeps_null_in_bodies() -> None:
     assert call(app, sub) == (200, {"note": None, "gone": None, "inner": {"level": None}, "q": "dflt"})
     defaults = {"note": "keep", "gone": None, "inner": {"level": 5}, "q": "dflt"}
     assert call(app, tool.build_request({})) == (200, defaults)
+
+
+@pytest.mark.anyio
+async def test_a_path_converter_in_an_included_router_takes_slashes() -> None:
+    """Review: the `:path` converter was looked up in the app's top-level routes only; FastAPI
+    keeps an included router as one entry, so its `{name:path}` routes refused slashes."""
+    from fastapi import APIRouter, FastAPI
+
+    from mcp_middleware import MCPMiddleware
+    from tests.support import BASE_HEADERS, post, request
+
+    inner = APIRouter(prefix="/in")
+
+    @inner.get("/deep/{rest:path}", operation_id="deep")
+    async def deep(rest: str) -> dict[str, str]:
+        return {"rest": rest}
+
+    router = APIRouter(prefix="/r")
+
+    @router.get("/files/{name:path}", operation_id="files")
+    async def files(name: str) -> dict[str, str]:
+        return {"name": name}
+
+    router.include_router(inner)
+    app = FastAPI()
+    app.include_router(router, prefix="/v1")
+    app.add_middleware(MCPMiddleware)
+    for tool, argument, value in (("files", "name", "a/b c.txt"), ("deep", "rest", "x/y")):
+        params = {"name": tool, "arguments": {argument: value}}
+        result = (await post(app, request("tools/call", params), BASE_HEADERS)).result()
+        assert orjson.loads(result["content"][0]["text"]) == {argument: value}, result
