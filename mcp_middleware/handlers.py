@@ -265,7 +265,9 @@ def invocation(server: Server, call: Call, params: Mapping[str, Any], target: st
         raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: _meta.progressToken must be a string or an integer")
     unsealed: Round | None = None
     if call.era == "modern" and isinstance(state := params.get("requestState"), str):
-        unsealed = server.unseal(state, _bound(call, params, target))  # verified even if the route never looks at it
+        unsealed = server.unseal(
+            state, _bound(server, call, params, target)
+        )  # verified even if the route never looks at it
 
     return Invocation(
         server.app,
@@ -280,16 +282,21 @@ def invocation(server: Server, call: Call, params: Mapping[str, Any], target: st
     )
 
 
-def _bound(call: Call, params: Mapping[str, Any], target: str) -> str:
-    """What a requestState is sealed for: the target, the caller and the call's arguments."""
-    authorization = next((v for k, v in call.scope["headers"] if k.lower() == b"authorization"), b"")
-    return bound_target(target, authorization, params.get("arguments") or {})
+_CREDENTIALS = frozenset({b"authorization", b"cookie"})
+
+
+def _bound(server: Server, call: Call, params: Mapping[str, Any], target: str) -> str:
+    """What a requestState is sealed for: the target, the caller (every credential the call
+    forwards: Authorization, Cookie, API-key headers) and the call's arguments."""
+    names = _CREDENTIALS | server.catalog.credential_headers
+    principal = b"\n".join(name + b": " + value for name, value in call.forwarded if name in names)
+    return bound_target(target, principal, params.get("arguments") or {})
 
 
 def _seal(
-    sealer: Sealer, call: Call, params: Mapping[str, Any], target: str, state: str | None, answers: Mapping[str, Any]
+    server: Server, call: Call, params: Mapping[str, Any], target: str, state: str | None, answers: Mapping[str, Any]
 ) -> str:
-    return sealer.seal_round(state, answers, _bound(call, params, target))
+    return server.sealer.seal_round(state, answers, _bound(server, call, params, target))
 
 
 def _live_context(
@@ -305,7 +312,7 @@ def _live_context(
     channel: HandshakeChannel | ModernChannel
     if call.era == "modern":
         caps = meta.get(CLIENT_CAPABILITIES_META_KEY) or {}
-        seal = partial(_seal, server.sealer, call, params, target)  # bound only if the route asks
+        seal = partial(_seal, server, call, params, target)  # bound only if the route asks
         state_value, answered = unsealed if unsealed is not None else (None, {})
         channel = ModernChannel(call.outbox, caps, params.get("inputResponses"), answered, server, seal)
         level, info = meta.get(LOG_LEVEL_META_KEY), meta.get(CLIENT_INFO_META_KEY)

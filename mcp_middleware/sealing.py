@@ -39,15 +39,15 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def bound_target(target: str, authorization: bytes, arguments: object) -> str:
-    """``target`` bound to the caller (its Authorization header) and a digest of the call's
+def bound_target(target: str, principal: bytes, arguments: object) -> str:
+    """``target`` bound to the caller (``principal``: its credentials) and a digest of the call's
     arguments: mrtr.mdx, servers SHOULD bind a state to the principal and the originating request
     (elicitation.mdx: MUST bind to the user's identity). Only made when a state is sealed or opened."""
     try:
         encoded = orjson.dumps(arguments, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:  # nested deeper than orjson writes
         encoded = orjson.dumps(_tokens(arguments))
-    caller, request = hashlib.sha256(authorization).hexdigest(), hashlib.sha256(encoded).hexdigest()
+    caller, request = hashlib.sha256(principal).hexdigest(), hashlib.sha256(encoded).hexdigest()
     return f"{target} {caller} {request}"
 
 

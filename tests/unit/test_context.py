@@ -8,7 +8,8 @@ from typing import Annotated, Any
 import anyio
 import orjson
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Security
+from fastapi.security import APIKeyHeader
 
 from mcp_middleware import ClientRequestError, Elicit, ListRoots, MCPContext, MCPMiddleware, NotInMCPCall, mcp_context
 from tests.apps import build_app, mcp_of
@@ -300,6 +301,39 @@ async def test_a_request_state_is_bound_to_the_caller_and_the_arguments() -> Non
             "error": {"code": -32602, "message": "Invalid params: requestState does not belong to this request"},
         }
     done = (await _transfer(app, 5, "alice", requestState=state, inputResponses=ok)).result()
+    assert orjson.loads(done["content"][0]["text"]) == {"amount": 5, "state": "ok-5"}
+
+
+API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False)  # module level: route annotations resolve here
+
+
+@pytest.mark.parametrize("credential", ["cookie", "x-api-key"])
+async def test_a_request_state_is_bound_to_cookie_and_api_key_callers_too(credential: str) -> None:
+    """Review: the binding read only Authorization, so callers who authenticate with a cookie or an
+    API-key header all shared one binding; it now covers every credential the call forwards."""
+    app = FastAPI()
+
+    @app.post("/transfer", operation_id="transfer")
+    async def transfer(
+        amount: int, ctx: Annotated[MCPContext, Depends(mcp_context)], api_key: Annotated[str | None, Security(API_KEY)]
+    ) -> dict[str, Any]:
+        if ctx.request_state is None:
+            await ctx.elicit(f"Send {amount}?", {"type": "object", "properties": {}}, key="ok", state=f"ok-{amount}")
+        return {"amount": amount, "state": ctx.request_state}
+
+    app.add_middleware(MCPMiddleware)
+
+    async def as_(who: str, **extra: Any) -> Any:
+        body, headers = modern_call("transfer", arguments={"amount": 5}, **extra)
+        value = f"session={who}" if credential == "cookie" else who
+        return await post(app, body, {**headers, credential: value})
+
+    state = (await as_("alice")).result()["requestState"]
+    ok = {"ok": {"action": "accept", "content": {}}}
+    refused = await as_("mallory", requestState=state, inputResponses=ok)
+    assert refused.status == 400
+    assert refused.json()["error"]["message"] == "Invalid params: requestState does not belong to this request"
+    done = (await as_("alice", requestState=state, inputResponses=ok)).result()
     assert orjson.loads(done["content"][0]["text"]) == {"amount": 5, "state": "ok-5"}
 
 
