@@ -22,7 +22,6 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
@@ -31,7 +30,7 @@ from mcp_types import jsonrpc as codes
 
 from .catalog import ArgumentError, Catalog, ToolSpec
 from .jsonrpc import ProtocolError
-from .results import ResponseCollector
+from .results import ResponseCollector, reason_phrase
 
 __all__ = ["Features", "PromptEntry", "ResourceEntry", "TemplateEntry"]
 
@@ -203,19 +202,12 @@ def check_arguments(spec: ToolSpec, arguments: Mapping[str, Any], what: str) -> 
 def route_failed(collector: ResponseCollector, what: str) -> ProtocolError:
     """A 3xx or 4xx/5xx answer as a JSON-RPC error."""
     if collector.status < 400:
-        answered = f"HTTP {collector.status} {_phrase(collector.status)}".rstrip()
+        answered = f"HTTP {collector.status} {reason_phrase(collector.status)}".rstrip()
         return ProtocolError(codes.INTERNAL_ERROR, f"{what} failed: {answered} (redirects are not followed)")
     failed = collector.result()  # the tool-style error text: status and detail
     text = failed["content"][0].get("text", "") if failed.get("content") else ""
     code = codes.INVALID_PARAMS if 400 <= collector.status < 500 else codes.INTERNAL_ERROR
     return ProtocolError(code, f"{what} failed: {text}")
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
 
 
 def resource_contents(uri: str, mime: str | None, modern: bool, collector: ResponseCollector) -> dict[str, Any]:

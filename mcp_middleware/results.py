@@ -33,7 +33,7 @@ import orjson
 from .content import MCP_CONTENT_TYPE
 from .jsonrpc import Built
 
-__all__ = ["ResponseCollector", "ResultTooLarge", "credential_values", "error_result", "text_result"]
+__all__ = ["ResponseCollector", "ResultTooLarge", "credential_values", "error_result", "reason_phrase", "text_result"]
 
 _TEXTUAL = frozenset(
     {
@@ -85,7 +85,8 @@ def error_result(text: str) -> dict[str, Any]:
     return text_result(text, is_error=True)
 
 
-def _reason(status: int) -> str:
+def reason_phrase(status: int) -> str:
+    """The status's reason phrase ("Not Found"), or "" for a code HTTP does not name."""
     try:
         return HTTPStatus(status).phrase
     except ValueError:
@@ -373,7 +374,7 @@ class ResponseCollector:
         text = self.text()
         result = Built({"content": [{"type": "text", "text": text}]})
         if self.status != 200 and (not text or self._location):
-            line = f"{self.status} {_reason(self.status)}".strip()
+            line = f"{self.status} {reason_phrase(self.status)}".strip()
             if self._location:
                 line += f": Location {self._location}"
             result["content"][0]["text"] = f"{line}\n\n{text}" if text else line
@@ -388,7 +389,7 @@ class ResponseCollector:
                 f"route's response has {self._size + self._dropped} characters and the result limit is "
                 f"{self._max_text}."
             )
-        answered = f"the route answered {self.status} {_reason(self.status)}".rstrip()
+        answered = f"the route answered {self.status} {reason_phrase(self.status)}".rstrip()
         if self._location:
             answered += f" (Location {self._location})"
         text = self.text() if self._textual else ""
@@ -454,7 +455,7 @@ class ResponseCollector:
                 detail = (
                     orjson.dumps(value["detail"]).decode() if not isinstance(value["detail"], str) else value["detail"]
                 )
-        head = f"HTTP {self.status} {_reason(self.status)}".strip() + _HINTS.get(self.status, "")
+        head = f"HTTP {self.status} {reason_phrase(self.status)}".strip() + _HINTS.get(self.status, "")
         text = f"{head}: {detail}" if detail else head
         for secret in credential_values(self._forwarded):
             text = text.replace(secret, "[redacted]")

@@ -149,9 +149,14 @@ class _ToolRun(SubExchange):
             early = self._answer_early(pieces)
             if early is not None:
                 return early
-        if pieces and self.inv.token is not None and (more or self.streaming) and collector.streamable:
+        if self._shows(pieces, more):
             return self._progress(pieces)
         return None  # the usual JSON body, or no progress token: nothing to send while the route runs
+
+    def _shows(self, pieces: list[str], more: bool) -> bool:
+        """Whether a chunk's text goes out as progress: the client gave a token, the body is text,
+        and the route streams (a chunk with more to come, or the last of a streamed body)."""
+        return bool(pieces) and self.inv.token is not None and (more or self.streaming) and self.collector.streamable
 
     async def _progress(self, pieces: list[str]) -> None:
         """Streamed text reaches the client as it comes (progress notifications, SSE)."""
@@ -173,7 +178,7 @@ class _ToolRun(SubExchange):
         return self._answer_now(answer, pieces)
 
     async def _answer_now(self, answer: Callable[[dict[str, Any]], Awaitable[None]], pieces: list[str]) -> None:
-        if pieces and self.inv.token is not None and self.streaming and self.collector.streamable:
+        if self._shows(pieces, False):
             await self._progress(pieces)
         await answer(self.collector.result())
 
