@@ -67,6 +67,9 @@ def _validation_message(exc: ValidationError) -> str:
     return f"Invalid params: {where}: {first['msg']}"
 
 
+_CREDENTIALS = frozenset({b"authorization", b"cookie"})  # and the app's API-key headers
+
+
 class Server:
     """The MCP server behind one middleware instance: identity, catalog, in-flight calls."""
 
@@ -91,6 +94,7 @@ class Server:
         self.validator = RequestValidator()  # the SDK's check, remembered per envelope
         self.verdicts: dict[tuple[Any, ...], tuple[int, str] | None] = {}  # transport checks, by header values
         self.forward_names = settings.forward_headers
+        self.credentials: tuple[bytes, ...] = tuple(sorted(_CREDENTIALS))
         self.pending = PendingReplies()
         self.sealer = Sealer(settings.state_secret)
         self.sessions = Sessions(settings.state_secret) if settings.session_ids else None
@@ -135,6 +139,8 @@ class Server:
         )
         self.features = Features.from_catalog(self.catalog)
         self.forward_names = self.settings.forward_headers | self.catalog.credential_headers
+        # what tells callers apart: every credential a call may carry, in a fixed order
+        self.credentials = tuple(sorted(_CREDENTIALS | self.catalog.credential_headers))
 
     def capabilities(self, era: Era) -> dict[str, Any]:
         # List changes reach clients only on 2026-07-28 listen streams: the stateless handshake
@@ -282,13 +288,10 @@ def invocation(server: Server, call: Call, params: Mapping[str, Any], target: st
     )
 
 
-_CREDENTIALS = frozenset({b"authorization", b"cookie"})
-
-
 def _bound(server: Server, call: Call, params: Mapping[str, Any], target: str) -> str:
     """What a requestState is sealed for: the target, the caller (every credential the call
     forwards: Authorization, Cookie, API-key headers) and the call's arguments."""
-    names = _CREDENTIALS | server.catalog.credential_headers
+    names = server.credentials
     principal = b"\n".join(name + b": " + value for name, value in call.forwarded if name in names)
     return bound_target(target, principal, params.get("arguments") or {})
 

@@ -414,12 +414,16 @@ def new_call(
     """The handlers' view of one request (either era)."""
     present = headers.keys() & server.forward_names  # one C-level pass; usually nothing, or one
     forwarded = tuple([(name, headers[name]) for name in sorted(present)]) if present else ()
-    return Call(request, era, version, scope, receive, outbox, forwarded, caller_key(headers), headers.get(b"host"))
+    # 2026-07-28 has no notifications/cancelled, answer POSTs or logging/setLevel to match callers by
+    caller = caller_key(server, headers) if era == "handshake" else ""
+    return Call(request, era, version, scope, receive, outbox, forwarded, caller, headers.get(b"host"))
 
 
-def caller_key(headers: Mapping[bytes, bytes]) -> str:
-    """Who is calling, as far as a stateless endpoint can tell (for notifications/cancelled)."""
-    return str(hash(headers.get(b"authorization", b"")))
+def caller_key(server: Server, headers: Mapping[bytes, bytes]) -> str:
+    """Who is calling, as far as a stateless endpoint can tell (handshake era: which calls a
+    notifications/cancelled may stop, whose answers a route takes, whose log level): its
+    credentials (Authorization, Cookie, the app's API-key headers), hashed."""
+    return str(hash(tuple([headers.get(name) for name in server.credentials])))
 
 
 Decorate = Callable[[str, dict[str, Any]], dict[str, Any]]

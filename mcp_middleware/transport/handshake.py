@@ -81,7 +81,7 @@ async def serve(
         return
     if isinstance(message, ClientReply):
         # Ignored (still 202, as for an id nobody waits for) unless the caller that was asked answers.
-        server.pending.resolve(message.id, message.body, caller_key(headers))
+        server.pending.resolve(message.id, message.body, caller_key(server, headers))
         await responder.accepted()
         return
     if message.method == "initialize":
@@ -109,7 +109,7 @@ def _notification(server: Server, headers: Mapping[bytes, bytes], message: Notif
     if message.method == "notifications/cancelled" and message.params:
         request_id = message.params.get("requestId")
         if is_id(request_id):
-            server.cancel(caller_key(headers), request_id)
+            server.cancel(caller_key(server, headers), request_id)
 
 
 async def _batch(
@@ -158,7 +158,7 @@ async def _batch_item(
             _notification(server, headers, message)
             return None
         if isinstance(message, ClientReply):
-            server.pending.resolve(message.id, message.body, caller_key(headers))
+            server.pending.resolve(message.id, message.body, caller_key(server, headers))
             return None
         if message.method == "initialize":
             raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: initialize cannot be batched")

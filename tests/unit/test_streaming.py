@@ -1176,3 +1176,23 @@ async def test_a_routes_progress_after_heartbeats_still_goes_out() -> None:
     assert progress_messages(events)[-3:] == ["step 1", "step 2", "step 3"]
     values = [e["params"]["progress"] for e in events]
     assert all(a < b for a, b in itertools.pairwise(values)), values
+
+
+@pytest.mark.parametrize("credential", ["cookie", "authorization"])
+async def test_a_cancel_from_another_caller_with_the_same_request_id_changes_nothing(credential: str) -> None:
+    """Review: the caller key was the Authorization header alone, so with cookie sign-in (or
+    none) any client's notifications/cancelled for id 1 stopped every client's call 1."""
+    gates = Gates()
+    app = build_app(gates)
+    body, _ = call_body("stream_plain", "handshake", id=1)
+    ex = Exchange(app, body, {**BASE_HEADERS, credential: "alice"})
+    cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}}
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            assert (await Exchange(app, cancel, {**BASE_HEADERS, credential: "mallory"}).run()).status == 202
+            for gate in gates.release:
+                gate.set()
+    assert gates.finished.is_set()
+    assert ex.reply.events()[-1]["result"]["content"][0]["text"] == "t0 t1 t2 "
