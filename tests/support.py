@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -164,6 +166,47 @@ class Exchange:
     async def run(self) -> Reply:
         await self.app(self.scope, self.receive, self.send)
         return self.reply
+
+
+async def plain_post(app: ASGIApp, body: Any, headers: Mapping[str, str]) -> bytes:
+    """One POST through ``app`` with the least machinery of our own (no events, no task group),
+    for tests that count what a call leaves behind; the reply's body. After the body, the client
+    just stays (a watcher reading ``receive`` waits until it is cancelled)."""
+    chunks: list[bytes] = []
+    delivered = False
+
+    async def receive() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": orjson.dumps(body), "more_body": False}
+        await asyncio.get_running_loop().create_future()
+        raise AssertionError("unreachable")
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(Exchange(app, body, headers).scope, receive, send)
+    return b"".join(chunks)
+
+
+async def left_for_the_collector(
+    app: ASGIApp, body: Any, headers: Mapping[str, str], calls: int = 1
+) -> tuple[bytes, int]:
+    """Post ``body`` ``calls`` times (after one call that builds the catalog and caches) with the
+    cycle collector off: the last reply, and how many objects the calls left for the collector
+    (0 when reference counting freed everything, as it should)."""
+    await plain_post(app, body, headers)
+    gc.collect()
+    gc.disable()
+    try:
+        with anyio.fail_after(10):
+            for _ in range(calls):
+                reply = await plain_post(app, body, headers)
+        return reply, gc.collect()
+    finally:
+        gc.enable()
 
 
 async def post(app: ASGIApp, body: bytes | Any, headers: Mapping[str, str] | None = None, **kw: Any) -> Reply:

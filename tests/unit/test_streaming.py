@@ -20,7 +20,7 @@ from mcp_middleware import MCPContext, MCPMiddleware, mcp_context, toolcall
 from mcp_middleware.dispatch import SubRequest
 from mcp_middleware.sse import KEEPALIVE, encode_event
 from tests.apps import Gates, build_app, mcp_of
-from tests.support import BASE_HEADERS, Exchange, meta, modern_headers, request
+from tests.support import BASE_HEADERS, Exchange, left_for_the_collector, meta, modern_headers, request
 
 pytestmark = pytest.mark.anyio
 
@@ -1098,35 +1098,11 @@ async def test_a_cancellation_while_the_timed_out_route_cleans_up_is_just_accept
     assert all(b'"result"' not in c for c in ex.reply.chunks)  # cancelled: nothing is answered
 
 
-async def _post_plainly(app: Any, body: Any, headers: dict[str, str]) -> bytes:
-    """One POST through ``app`` with the least machinery of our own; the reply's body."""
-    import asyncio
-
-    chunks: list[bytes] = []
-    delivered = False
-
-    async def receive() -> Message:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": orjson.dumps(body), "more_body": False}
-        await asyncio.get_running_loop().create_future()  # the client stays (the watcher waits here)
-        raise AssertionError("unreachable")
-
-    async def send(message: Message) -> None:
-        if message["type"] == "http.response.body":
-            chunks.append(message.get("body", b""))
-
-    await app(Exchange(app, body, headers).scope, receive, send)
-    return b"".join(chunks)
-
-
 @pytest.mark.parametrize("path", ["a streamed call (its watcher)", "an early result (its delivery task)"])
 async def test_the_tasks_of_a_call_leave_nothing_for_the_cycle_collector(path: str) -> None:
     """Regression: a reaped watcher (or delivery) task keeps the exception it ended with, whose
     traceback holds the run, which held the task: ~50 objects a streamed or long call waited for
     the cycle collector."""
-    import gc
 
     if path.startswith("a streamed"):
         app = build_app(Gates.released())
@@ -1134,16 +1110,7 @@ async def test_the_tasks_of_a_call_leave_nothing_for_the_cycle_collector(path: s
     else:
         app = _background_app(Gates.released(), linger=0.05, keepalive_interval=0.01)
         body, headers = call_body("order", "handshake", token=None)
-    headers = {**BASE_HEADERS, **headers}
-    await _post_plainly(app, body, headers)  # the first call builds the catalog and caches
-    gc.collect()
-    gc.disable()
-    try:
-        with anyio.fail_after(GUARD):
-            reply = await _post_plainly(app, body, headers)
-        left = gc.collect()
-    finally:
-        gc.enable()
+    reply, left = await left_for_the_collector(app, body, {**BASE_HEADERS, **headers})
     assert b'"result"' in reply
     assert left == 0
 

@@ -11,11 +11,19 @@ from fastapi import FastAPI, Header, HTTPException, Request, Response, Security
 from fastapi.responses import PlainTextResponse
 from fastapi.security import APIKeyHeader
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.types import Message
 
 from mcp_middleware import MCPMiddleware
 from tests.apps import PNG, Thing, build_app
-from tests.support import BASE_HEADERS, Exchange, call_modern, meta, modern_headers, post, request
+from tests.support import (
+    BASE_HEADERS,
+    Exchange,
+    call_modern,
+    left_for_the_collector,
+    meta,
+    modern_headers,
+    post,
+    request,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -307,51 +315,18 @@ async def test_a_body_without_a_content_type_is_text_or_a_blob_by_its_bytes() ->
     assert base64.b64decode(block["resource"]["blob"]) == PNG
 
 
-async def _plain_post(app: Any, body: bytes, headers: dict[str, str]) -> list[Message]:
-    """One POST through ``app`` with the least machinery (no events, no task group of its own)."""
-    sent: list[Message] = []
-    delivered = False
-
-    async def receive() -> Message:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        raise AssertionError("a JSON call reads its body once")
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    raw = [(k.encode(), v.encode()) for k, v in headers.items()]
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": "/mcp", "raw_path": b"/mcp", "root_path": "", "query_string": b"", "headers": raw,
-             "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 5000)}  # fmt: skip
-    await app(scope, receive, send)
-    return sent
-
-
 @pytest.mark.parametrize("era", ["handshake", "modern"])
 async def test_a_tool_call_leaves_nothing_for_the_cycle_collector(era: str) -> None:
     """Regression (cba4577): the responder held the Call, which holds the responder; every call's
     objects then waited for the cyclic garbage collector instead of going at once (~20 objects a
     call, +3 to +5 us per call in-process). A call must free everything by reference counting."""
-    import gc
 
     app = build_app()
+    params: dict[str, Any] = {"name": "get_thing", "arguments": {"thing_id": 1}}
+    headers = dict(BASE_HEADERS)
     if era == "modern":
-        params = {"name": "get_thing", "arguments": {"thing_id": 1}, "_meta": meta()}
-        body, headers = orjson.dumps(request("tools/call", params)), modern_headers("tools/call", "get_thing")
-    else:
-        body, headers = orjson.dumps(request("tools/call", {"name": "get_thing", "arguments": {"thing_id": 1}})), {}
-    headers = {**BASE_HEADERS, **headers}
-    await _plain_post(app, body, headers)  # the first call builds the catalog and caches
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(20):
-            sent = await _plain_post(app, body, headers)
-        left = gc.collect()
-    finally:
-        gc.enable()
-    assert b'"result"' in sent[-1]["body"]
+        params["_meta"] = meta()
+        headers.update(modern_headers("tools/call", "get_thing"))
+    reply, left = await left_for_the_collector(app, request("tools/call", params), headers, calls=20)
+    assert b'"result"' in reply
     assert left == 0
