@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import os
 import time
 from collections.abc import Mapping
@@ -45,8 +46,8 @@ def bound_target(target: str, principal: bytes, arguments: object) -> str:
     (elicitation.mdx: MUST bind to the user's identity). Only made when a state is sealed or opened."""
     try:
         encoded = orjson.dumps(arguments, option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError:  # nested deeper than orjson writes
-        encoded = orjson.dumps(_tokens(arguments))
+    except orjson.JSONEncodeError:  # nested deeper than orjson writes, or an integer beyond 64 bits
+        encoded = json.dumps(_tokens(arguments)).encode()  # flat, so no depth limit; any integer
     caller, request = hashlib.sha256(principal).hexdigest(), hashlib.sha256(encoded).hexdigest()
     return f"{target} {caller} {request}"
 

@@ -39,6 +39,16 @@ def test_arguments_nested_deeper_than_orjson_writes_still_bind() -> None:
     assert len(flat) == len(shallow)
 
 
+def test_arguments_with_integers_beyond_64_bits_still_bind() -> None:
+    """Review: orjson refuses such integers, and the fallback encoded its flat tokens with orjson
+    too, so a TypeError escaped (a 500 when a requestState came with them)."""
+    big = {"amount": 2**70, "deep": nested(300, 2**80)}
+    assert bound_target("tool:t", b"", big) == bound_target(
+        "tool:t", b"", {"deep": nested(300, 2**80), "amount": 2**70}
+    )
+    assert bound_target("tool:t", b"", big) != bound_target("tool:t", b"", {**big, "amount": 2**70 + 1})
+
+
 @pytest.mark.parametrize("secret", ["", b""])
 def test_an_empty_state_secret_is_refused(secret: str | bytes) -> None:
     """state_secret="" (say, os.environ.get("SECRET", "")) used to be an empty HMAC key: anyone
