@@ -28,7 +28,7 @@ from urllib.parse import unquote
 import orjson
 from mcp_types import jsonrpc as codes
 
-from .catalog import ArgumentError, Catalog, ToolSpec
+from .catalog import Catalog, ToolSpec
 from .jsonrpc import ProtocolError
 from .results import ResponseCollector, reason_phrase
 
@@ -188,15 +188,6 @@ class Features:
 def not_found(uri: str, modern: bool) -> ProtocolError:
     code = codes.INVALID_PARAMS if modern else RESOURCE_NOT_FOUND_LEGACY
     return ProtocolError(code, f"Resource not found: {uri}", {"uri": uri})
-
-
-def check_arguments(spec: ToolSpec, arguments: Mapping[str, Any], what: str) -> None:
-    """Arguments that cannot make the route's request (a slash in a plain path parameter, a
-    missing one) are the client's mistake: -32602, where a tool call would get a tool error."""
-    try:
-        spec.build_request(arguments)
-    except ArgumentError as exc:
-        raise ProtocolError(codes.INVALID_PARAMS, f"Invalid arguments for {what}: {exc}") from None
 
 
 def route_failed(collector: ResponseCollector, what: str) -> ProtocolError:

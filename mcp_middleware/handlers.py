@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Scope
 from .catalog import Catalog, ToolFilter, catalog_from_app
 from .config import Settings
 from .context import ContextHolder, LiveContext
-from .features import Features, check_arguments, not_found, prompt_messages, resource_contents
+from .features import Features, not_found, prompt_messages, resource_contents
 from .interaction import HandshakeChannel, ModernChannel, PendingReplies
 from .jsonrpc import ProtocolError, Request
 from .listen import FILTER_KEYS, Listener, Listeners
@@ -427,10 +427,9 @@ async def _read_resource(server: Server, call: Call, params: dict[str, Any]) -> 
         raise not_found(uri, modern)
     spec, arguments, mime = found
     target = f"resource:{uri}"
-    check_arguments(spec, arguments, f"resource {uri}")
     finish = partial(resource_contents, uri, mime, modern)
     inv = invocation(server, call, params, target)
-    result = await run_tool(spec, arguments, inv, server.limits, server.registry, finish, f"resource {uri}")
+    result = await run_tool(spec, arguments, inv, server.limits, server.registry, finish, f"resource {uri}", tool=False)
     return _not_a_tool_error(result)
 
 
@@ -447,10 +446,10 @@ async def _get_prompt(server: Server, call: Call, params: dict[str, Any]) -> dic
         raise ProtocolError(codes.INVALID_PARAMS, f"Unknown prompt: {name}")
     target = f"prompt:{name}"
     arguments = params.get("arguments") or {}
-    check_arguments(entry.spec, arguments, f"prompt {name!r}")
     finish = partial(prompt_messages, name)
     inv = invocation(server, call, params, target)
-    result = await run_tool(entry.spec, arguments, inv, server.limits, server.registry, finish, f"prompt {name!r}")
+    what = f"prompt {name!r}"
+    result = await run_tool(entry.spec, arguments, inv, server.limits, server.registry, finish, what, tool=False)
     return _not_a_tool_error(result)
 
 

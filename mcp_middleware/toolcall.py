@@ -25,12 +25,14 @@ from typing import Any, Protocol
 
 import anyio
 import anyio.abc
+from mcp_types import jsonrpc as codes
 from starlette.types import ASGIApp, Message, Scope
 
 from .catalog import ArgumentError, ToolSpec
 from .context import CONTEXT_KEY, ContextHolder
 from .dispatch import AppMisbehaved, SubExchange, SubRequest
 from .interaction import Abort, HandshakeChannel, ModernChannel
+from .jsonrpc import ProtocolError
 from .results import ResponseCollector, ResultTooLarge, error_result
 
 __all__ = ["CallLimits", "CallRegistry", "Invocation", "Outbox", "run_tool"]
@@ -321,11 +323,14 @@ async def run_tool(
     registry: CallRegistry,
     finish: Callable[[ResponseCollector], dict[str, Any]] = ResponseCollector.result,
     what: str = "",
+    tool: bool = True,
 ) -> dict[str, Any] | None:
     """The ``CallToolResult`` for one call (or an ``input_required`` result in 2026-07-28), None
     when the call was cancelled (send nothing), or ProtocolError (e.g. a missing capability).
 
-    ``what`` names the call in error texts ("prompt 'greet'"; default "tool '<name>'").
+    ``what`` names the call in error texts ("prompt 'greet'"; default "tool '<name>'"). Arguments
+    that cannot make the route's request are a tool error for a tool, and -32602 otherwise
+    (``tool=False``: prompts and resources have no ``isError`` result).
     """
     if limits.max_concurrent is not None and registry.active >= limits.max_concurrent:
         # A clear refusal, not a queue: the client (or its model) can retry later.
@@ -336,7 +341,10 @@ async def run_tool(
     try:
         sub = spec.build_request(arguments, inv.forwarded)
     except ArgumentError as exc:
-        return error_result(f"Invalid arguments for {_described(what, spec.name)}: {exc}")
+        message = f"Invalid arguments for {_described(what, spec.name)}: {exc}"
+        if not tool:
+            raise ProtocolError(codes.INVALID_PARAMS, message) from None
+        return error_result(message)
     collector = ResponseCollector(
         path=sub.path,
         scheme=inv.parent.get("scheme", "http"),
