@@ -14,6 +14,7 @@ without waiting for it (from the route's last send, or from a delivery task the 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import math
 import threading
@@ -108,6 +109,7 @@ class _ToolRun(SubExchange):
     answered = False  # the result went out while the app went on (see _answer_early)
     delivery: asyncio.Task[None] | None = None  # writing it, when the ticker found it due
     loop: asyncio.AbstractEventLoop | None = None  # while the asyncio watcher may be started
+    context: contextvars.Context | None = None  # the request's, for the tasks the ticker starts
     task: asyncio.Task[None] | None = None  # the asyncio watcher, once started
     _scope: anyio.CancelScope | None = None  # the portable guard (any anyio backend)
     _guard: asyncio.Timeout | None = None  # the asyncio guard with a time limit, while inside it
@@ -192,10 +194,12 @@ class _ToolRun(SubExchange):
             if self.delivery is None and self.loop is not None:
                 early = self._answer_early([])
                 if early is not None:
-                    self.delivery = self.loop.create_task(early)
+                    self.delivery = self.loop.create_task(early, context=self.context)
             return
         if self.task is None and self.loop is not None:
-            self.task = self.loop.create_task(self.watch())
+            # In the request's context even when the shared ticker starts it (a tracing or logging
+            # middleware reads its request from the context of each send)
+            self.task = self.loop.create_task(self.watch(), context=self.context)
 
     async def watch(self) -> None:
         """Until cancelled: report the client going away; keep a silent stream alive."""
@@ -362,6 +366,7 @@ async def run_tool(
         if loop is not None:
             ticker = registry.ticker(loop, min(limits.keepalive_interval, WATCH_AFTER))
             run.loop = loop
+            run.context = contextvars.copy_context()
             ticker.add(run)
             ended = False  # without an exception: a cancellation of the request also ends a delivery
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import itertools
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from typing import Annotated, Any
 
 import anyio
@@ -14,7 +15,7 @@ import pytest
 from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.background import BackgroundTask
-from starlette.types import Message
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_middleware import MCPContext, MCPMiddleware, mcp_context, toolcall
 from mcp_middleware.dispatch import SubRequest
@@ -1163,3 +1164,94 @@ async def test_a_cancel_from_another_caller_with_the_same_request_id_changes_not
                 gate.set()
     assert gates.finished.is_set()
     assert ex.reply.events()[-1]["result"]["content"][0]["text"] == "t0 t1 t2 "
+
+
+_WHO: ContextVar[str] = ContextVar("who", default="-")  # e.g. a tracing middleware's current request
+
+
+class _SendsSeenAs:
+    """An outer ASGI layer that notes, for each message sent, which request the context says it is."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.seen: list[str] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def noted(message: Message) -> None:
+            self.seen.append(_WHO.get())
+            await send(message)
+
+        await self.app(scope, receive, noted)
+
+
+def _two_route_app(gates: Gates, **options: Any) -> FastAPI:
+    """``slow`` (holds until gate 7), ``order`` (a complete response, then background work on gate 0)."""
+    app = FastAPI()
+
+    @app.get("/slow", operation_id="slow")
+    async def slow() -> dict[str, bool]:
+        gates.produced[7].set()
+        await gates.release[7].wait()
+        return {"slow": True}
+
+    @app.post("/order", operation_id="order")
+    async def order() -> JSONResponse:
+        return JSONResponse({"ordered": True}, background=_background_work(gates, 0))
+
+    app.add_middleware(MCPMiddleware, **options)
+    return app
+
+
+async def _as(who: str, ex: Exchange) -> None:
+    _WHO.set(who)  # this task's context only
+    await ex.run()
+
+
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+async def test_a_result_written_while_background_work_runs_is_written_in_its_own_requests_context(era: str) -> None:
+    """Regression: the early result of a call whose app still runs was written by a task started
+    from the shared ticker, in the context of whichever request had armed it: a tracing or logging
+    middleware saw that other request's send."""
+    gates = Gates()
+    app = _two_route_app(gates, keepalive_interval=0.01)  # ticks every 10 ms
+    first_body, first_headers = call_body("slow", era, token=None, id=1)
+    first = Exchange(app, first_body, first_headers or None)
+    seen = _SendsSeenAs(app)
+    body, headers = call_body("order", era, token=None, id=2)
+    ex = Exchange(seen, body, headers or None)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_as, "first", first)  # arms the ticker, in its own context
+            await gates.produced[7].wait()
+            tg.start_soon(_as, "second", ex)
+            await ex.done.wait()  # written by the delivery the ticker started
+            gates.release[0].set()
+            gates.release[7].set()
+    assert ex.reply.result()["content"] == [{"type": "text", "text": '{"ordered":true}'}]
+    assert seen.seen
+    assert set(seen.seen) == {"second"}
+
+
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+async def test_keepalives_of_a_call_go_out_in_its_own_requests_context(era: str) -> None:
+    """The watcher the ticker starts for a long call writes keep-alives and progress: in that
+    call's context, not the context of the request that armed the ticker."""
+    gates = Gates()
+    app = _two_route_app(gates, keepalive_interval=0.001)
+    first_body, first_headers = call_body("order", era, token=None, id=1)
+    first = Exchange(app, first_body, first_headers or None)  # its background work holds the ticker armed
+    seen = _SendsSeenAs(app)
+    body, headers = call_body("slow", era, token="tok-2", id=2)
+    ex = Exchange(seen, body, headers or None)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_as, "first", first)
+            await gates.produced[0].wait()
+            tg.start_soon(_as, "second", ex)
+            await gates.produced[7].wait()
+            await until_keepalive(ex)
+            gates.release[7].set()
+            gates.release[0].set()
+    assert ex.reply.result()["content"][0]["text"] == '{"slow":true}'
+    assert len(seen.seen) > 2
+    assert set(seen.seen) == {"second"}
