@@ -74,6 +74,7 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
         "declare",
         "validation",
         "_wire_types",
+        "_naming",
     )
     for leaf in leaves:
         assert all_imports(leaf) == set(), leaf
@@ -86,7 +87,7 @@ def test_eras_never_import_each_other() -> None:
 
 def test_lower_layers_never_import_upper_layers() -> None:
     upper = {"middleware", "transport", "handlers", "toolcall"}
-    for low in ("catalog", "dispatch", "results", "jsonrpc", "sse"):
+    for low in ("catalog", "_naming", "_tool_builder", "_requests", "_schema", "dispatch", "results", "jsonrpc", "sse"):
         imported = {i.split(".")[0] for i in all_imports(low)}
         assert not imported & upper, (low, imported)
     assert not {i.split(".")[0] for i in all_imports("handlers")} & {"middleware", "transport"}

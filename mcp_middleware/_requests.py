@@ -1,0 +1,324 @@
+"""From a tool call's arguments to the pieces of its HTTP sub-request: :class:`ToolSpec` and its plan.
+
+Part of :mod:`mcp_middleware.catalog` (which re-exports :class:`ToolSpec` and
+:class:`ArgumentError`). Everything a call needs is precomputed when the catalog is built (a
+:class:`_Plan` per tool); :meth:`ToolSpec.build_request` only walks its small per-argument table.
+
+Requests
+    Path values are percent-encoded whole (``quote(value, safe="")``; ``.`` and ``..`` become
+    ``%2E`` and ``%2E%2E``) and may not contain ``/``, except for a parameter with Starlette's
+    ``:path`` converter (``{file:path}``), whose value is encoded segment by segment and may not
+    have ``.`` or ``..`` segments; a missing, ``None`` or empty path value is an
+    :class:`ArgumentError`. Other omitted arguments are simply not sent (the app's own
+    validation answers). Query lists repeat the name; booleans are ``true``/``false``. Header
+    and cookie values with CR, LF or NUL (cookies: also ``;``) are refused. Cookie arguments
+    are merged with the forwarded ``cookie`` header into one. Forwarded ``content-type``,
+    ``content-length`` and ``transfer-encoding`` are dropped: they described the MCP request.
+    Unknown argument names are ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import quote, quote_plus, urlencode
+
+import orjson
+
+from mcp_middleware.dispatch import SubRequest
+from mcp_middleware.param_headers import Annotation
+
+__all__ = [
+    "_BODY",
+    "_COOKIE",
+    "_FORM",
+    "_HEADER",
+    "_JSON",
+    "_JSON_VALUE",
+    "_MULTIPART",
+    "_NO_BODY",
+    "_PATH",
+    "_QUERY",
+    "_TEMPLATE",
+    "_WHOLE_BODY",
+    "ArgumentError",
+    "ToolSpec",
+    "_Arg",
+    "_Plan",
+    "_plan_for_template",
+]
+
+_TEMPLATE: Final = re.compile(r"\{([^{}]+)\}")
+_BAD_HEADER: Final = re.compile(r"[\r\n\x00]")
+_BAD_COOKIE: Final = re.compile(r"[;\r\n\x00]")
+_NOT_FORWARDED: Final = frozenset({b"content-type", b"content-length", b"transfer-encoding"})
+_PATH_SAFE: Final = "/:@!$&'()*+,;=-._~"
+
+# argument locations, in collision-priority order
+_PATH, _QUERY, _HEADER, _COOKIE, _BODY, _WHOLE_BODY = range(6)
+# body encodings (_JSON_VALUE: the ``body`` argument is the whole JSON body)
+_NO_BODY, _JSON, _FORM, _MULTIPART, _JSON_VALUE = range(5)
+_MISSING: Final = object()
+
+
+class ArgumentError(Exception):
+    """The tool arguments cannot make a request; the message is meant for the model."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Arg:
+    name: str  # the tool argument
+    where: int
+    wire: str  # parameter or body property name
+    header: bytes = b""  # lower-case header name
+    keep_none: bool = False
+    query_key: str = field(init=False, repr=False, compare=False)  # ``wire`` form-encoded, with its ``=``
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "query_key", _form_encode(self.wire) + "=")
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    path: tuple[str, ...]  # literal, argument, literal, …, literal (literals already encoded)
+    args: tuple[_Arg, ...] = ()  # everything but path parameters
+    body: int = _NO_BODY
+    content_type: bytes = b""
+    body_required: bool = False
+    files: frozenset[str] = frozenset()  # multipart fields sent as file parts
+    slashes: frozenset[str] = frozenset()  # path arguments whose converter is Starlette's ``:path``
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """One tool: its wire-shaped MCP ``Tool`` object and how to turn a call into a request.
+
+    ``tool`` is shared, not copied: treat it as read-only.
+    """
+
+    name: str
+    method: str
+    path: str
+    tool: dict[str, Any]
+    has_output_schema: bool
+    _plan: _Plan | None = field(default=None, repr=False, compare=False)
+    # ``x-mcp-header`` annotations of the input schema (2026-07-28 ``Mcp-Param-*`` headers)
+    param_headers: tuple[Annotation, ...] = field(default=(), repr=False, compare=False)
+
+    def build_request(self, arguments: Mapping[str, Any], forwarded: Sequence[tuple[bytes, bytes]] = ()) -> SubRequest:
+        """The sub-request for a call. Raises :class:`ArgumentError` for unusable arguments."""
+        plan = self._plan if self._plan is not None else _plan_for_template(self.path)
+        parts = plan.path
+        path = parts[0] if len(parts) == 1 else _render_path(plan, arguments)
+        query: list[str] = []  # encoded ``key=value`` pairs
+        headers: list[tuple[bytes, bytes]] = []
+        cookies: list[str] = []
+        fields: dict[str, Any] | None = None  # body properties (made for plans with a body)
+        for arg in plan.args:
+            value = arguments.get(arg.name, _MISSING)
+            if value is _MISSING or (value is None and not arg.keep_none):
+                continue
+            where = arg.where
+            if where == _QUERY:
+                if type(value) is int:  # digits need no encoding
+                    query.append(f"{arg.query_key}{value}")
+                elif type(value) is str:
+                    query.append(arg.query_key + _form_encode(value))
+                else:
+                    query.extend(arg.query_key + _form_encode(text) for text in _items(arg.name, value))
+            elif where == _HEADER:
+                _add_header(headers, arg, value)
+            elif where == _COOKIE:
+                cookies.append(f"{arg.wire}={_cookie_value(arg, value)}")
+            else:
+                if fields is None:
+                    fields = {}
+                fields[arg.wire] = value
+        query_string = "&".join(query).encode("ascii") if query else b""
+        if plan.body == _NO_BODY and not (forwarded or headers or cookies):
+            return SubRequest(self.method, path, query_string)  # the usual GET: nothing else to build
+        body = _encode_body(plan, fields or {})
+        return SubRequest(
+            self.method,
+            path,
+            query_string,
+            _all_headers(forwarded, headers, cookies, body) if forwarded or headers or cookies or body[0] else (),
+            body[1],
+        )
+
+
+def _plan_for_template(template: str) -> _Plan:
+    pieces = _TEMPLATE.split(template)
+    for index in range(0, len(pieces), 2):
+        pieces[index] = quote(pieces[index], safe=_PATH_SAFE)
+    slashes: set[str] = set()
+    for index in range(1, len(pieces), 2):
+        name, _, converter = pieces[index].partition(":")
+        pieces[index] = name
+        if converter == "path":
+            slashes.add(name)
+    return _Plan(tuple(pieces), slashes=frozenset(slashes))
+
+
+def _render_path(plan: _Plan, arguments: Mapping[str, Any]) -> str:
+    parts = plan.path
+    out = [parts[0]]
+    for index in range(1, len(parts), 2):
+        name = parts[index]
+        value = arguments.get(name)
+        if type(value) is int:  # the usual id: digits (and a sign) need no checks or quoting
+            out.append(str(value))
+            out.append(parts[index + 1])
+            continue
+        if value is None:
+            raise ArgumentError(f"missing required argument {name!r}")
+        text = _scalar(name, value)
+        if not text:
+            raise ArgumentError(f"argument {name!r} must not be empty")
+        if _UNRESERVED.fullmatch(text) and text not in (".", ".."):
+            out.append(text)
+        else:
+            out.append(_path_segments(name, text) if name in plan.slashes else _path_segment(name, text))
+        out.append(parts[index + 1])
+    return "".join(out)
+
+
+def _path_segment(name: str, text: str) -> str:
+    """One encoded segment. ASGI servers decode %2F before routing, so a slash would address
+    another route (``1/secret``); HTTP clients cannot send one in a path segment either."""
+    if "/" in text:
+        raise ArgumentError(f"argument {name!r} must not contain '/'")
+    return "%2E" if text == "." else "%2E%2E" if text == ".." else quote(text, safe="")
+
+
+def _path_segments(name: str, text: str) -> str:
+    """A ``:path`` value: its segments, each encoded; ``.`` and ``..`` would climb out of it."""
+    segments = text.split("/")
+    if "." in segments or ".." in segments:
+        raise ArgumentError(f"argument {name!r} must not contain '.' or '..' segments")
+    return "/".join(quote(segment, safe="") for segment in segments)
+
+
+def _scalar(name: str, value: Any) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return str(value)
+    raise ArgumentError(f"argument {name!r} must be a string, number or boolean")
+
+
+def _items(name: str, value: Any) -> list[str]:
+    if isinstance(value, (list, tuple)):
+        return [_scalar(name, item) for item in value if item is not None]
+    return [_scalar(name, value)]
+
+
+_UNRESERVED: Final = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _form_encode(text: str) -> str:
+    """``quote_plus(text)``, without its per-character work for the usual plain values."""
+    if (text.isascii() and text.isalnum()) or _UNRESERVED.fullmatch(text):
+        return text
+    return quote_plus(text)
+
+
+def _add_header(headers: list[tuple[bytes, bytes]], arg: _Arg, value: Any) -> None:
+    for text in _items(arg.name, value):
+        if _BAD_HEADER.search(text):
+            raise ArgumentError(f"argument {arg.name!r} must not contain line breaks or NUL characters")
+        try:
+            headers.append((arg.header, text.encode("latin-1")))
+        except UnicodeEncodeError:
+            raise ArgumentError(f"argument {arg.name!r} must only contain Latin-1 characters") from None
+
+
+def _cookie_value(arg: _Arg, value: Any) -> str:
+    text = _scalar(arg.name, value)
+    if _BAD_COOKIE.search(text):
+        raise ArgumentError(f"argument {arg.name!r} must not contain ';', line breaks or NUL characters")
+    if not text.isascii():
+        raise ArgumentError(f"argument {arg.name!r} must only contain ASCII characters (a cookie value)")
+    return text
+
+
+def _encode_body(plan: _Plan, fields: dict[str, Any]) -> tuple[bytes, bytes]:
+    """``(content_type, body)``; ``fields`` holds body properties, or the whole body as ``body``."""
+    kind = plan.body
+    if kind == _NO_BODY:
+        return b"", b""
+    if not fields:
+        if plan.body_required and kind == _JSON:
+            return plan.content_type, b"{}"  # the app then names each missing field
+        return b"", b""
+    if kind in (_JSON, _JSON_VALUE):
+        try:
+            return plan.content_type, orjson.dumps(fields["body"] if kind == _JSON_VALUE else fields)
+        except TypeError as exc:  # orjson.JSONEncodeError
+            raise ArgumentError(f"the body arguments cannot be encoded as JSON: {exc}") from None
+    pairs = [(key, _form_value(key, item)) for key, value in fields.items() for item in _form_items(value)]
+    if kind == _FORM:
+        return plan.content_type, urlencode(pairs).encode("ascii")
+    return _multipart(pairs, plan.files)
+
+
+def _form_items(value: Any) -> list[Any]:
+    return [item for item in value if item is not None] if isinstance(value, (list, tuple)) else [value]
+
+
+def _form_value(name: str, value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        try:
+            return orjson.dumps(value).decode()
+        except TypeError as exc:  # orjson.JSONEncodeError: nested too deep, or an integer beyond 64 bits
+            raise ArgumentError(f"argument {name!r} cannot be encoded as JSON: {exc}") from None
+    return _scalar(name, value)
+
+
+def _multipart(pairs: list[tuple[str, str]], files: frozenset[str]) -> tuple[bytes, bytes]:
+    encoded = [(name, text.encode()) for name, text in pairs]
+    boundary = b"mcp-middleware-form-boundary"
+    number = 0
+    while any(boundary in data for _, data in encoded):
+        number += 1
+        boundary = b"mcp-middleware-form-boundary-%d" % number
+    chunks: list[bytes] = []
+    for name, data in encoded:
+        quoted = name.replace('"', "%22")
+        disposition = f'form-data; name="{quoted}"' + (f'; filename="{quoted}"' if name in files else "")
+        chunks.append(b"--%s\r\nContent-Disposition: %s\r\n\r\n%s\r\n" % (boundary, disposition.encode(), data))
+    chunks.append(b"--%s--\r\n" % boundary)
+    return b"multipart/form-data; boundary=" + boundary, b"".join(chunks)
+
+
+def _all_headers(
+    forwarded: Sequence[tuple[bytes, bytes]],
+    own: list[tuple[bytes, bytes]],
+    cookies: list[str],
+    body: tuple[bytes, bytes],
+) -> tuple[tuple[bytes, bytes], ...]:
+    headers: list[tuple[bytes, bytes]] = []
+    jar: list[bytes] = []
+    for key, value in forwarded:
+        lower = key.lower()
+        if lower in _NOT_FORWARDED:
+            continue
+        if cookies and lower == b"cookie":
+            jar.append(value)
+        else:
+            headers.append((lower, value))
+    headers.extend(own)
+    if cookies:
+        jar.append("; ".join(cookies).encode("latin-1", "replace"))
+        headers.append((b"cookie", b"; ".join(jar)))
+    content_type, data = body
+    if content_type:
+        headers.append((b"content-type", content_type))
+        headers.append((b"content-length", str(len(data)).encode("ascii")))
+    return tuple(headers)

@@ -1,0 +1,341 @@
+"""From one OpenAPI operation to its MCP ``Tool`` object and its request plan (a :class:`ToolSpec`).
+
+Part of :mod:`mcp_middleware.catalog`; the schemas themselves are converted by
+:mod:`mcp_middleware._schema`.
+
+Arguments (the ``inputSchema`` properties)
+    Path, query, header and cookie parameters and the request body are merged into one object.
+    An ``application/json`` (or ``+json``) body whose schema is an object with ``properties``
+    contributes those properties at the top level (required if the body is required and they
+    are); any other body is one argument named ``body``. Form bodies (urlencoded, then
+    multipart) are used only when there is no JSON body, and only for object schemas.
+    Name collisions: the first location in the order path, query, header, cookie, body keeps
+    the plain name; a later one is prefixed with its location (``query_x``, ``header_x``,
+    ``cookie_x``, ``body_x``), then ``_2``, ``_3``… if even that is taken. Header parameters
+    ``authorization``, ``proxy-authorization``, ``cookie``, ``host``, ``content-type``,
+    ``content-length``, ``transfer-encoding`` and ``connection`` are never arguments (credentials
+    are forwarded from the MCP request; framing is ours). ``None`` means "omitted", except for a
+    body property the body schema requires, or whose schema allows ``null`` and has another
+    default, which is sent as ``null``.
+    ``openapi_extra={"x-mcp-input-schema": {...}}`` replaces the generated input schema
+    verbatim (arguments are still mapped as above); ``x-mcp-output-schema`` likewise, and
+    ``x-mcp-annotations`` is merged over the default annotations.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from mcp_middleware._naming import _humanize, _Op, _text
+from mcp_middleware._requests import (
+    _BODY,
+    _COOKIE,
+    _FORM,
+    _HEADER,
+    _JSON,
+    _JSON_VALUE,
+    _MULTIPART,
+    _NO_BODY,
+    _PATH,
+    _QUERY,
+    _TEMPLATE,
+    _WHOLE_BODY,
+    ToolSpec,
+    _Arg,
+    _Plan,
+    _plan_for_template,
+)
+from mcp_middleware._schema import SchemaSet, collapse_optional, is_object_schema, keeps_null
+from mcp_middleware.param_headers import annotations_of
+
+__all__ = ["_Builder"]
+
+_NOT_ARGUMENTS: Final = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "host"}
+    | {"content-type", "content-length", "transfer-encoding", "connection"}
+)
+_PREFIX: Final = {_QUERY: "query", _HEADER: "header", _COOKIE: "cookie", _BODY: "body", _WHOLE_BODY: "body"}
+_PARAM_LOCATIONS: Final = {"path": _PATH, "query": _QUERY, "header": _HEADER, "cookie": _COOKIE}
+
+
+@dataclass(slots=True)
+class _Entry:
+    """One argument before naming: where it goes and its (raw OpenAPI) schema."""
+
+    where: int
+    wire: str
+    schema: Any
+    required: bool
+    description: str = ""
+    deprecated: bool = False
+    keep_none: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Body:
+    kind: int
+    content_type: str
+    schema: Any
+    required: bool
+    description: str
+
+
+class _Builder:
+    """Builds the tools of one document, sharing the converted component schemas."""
+
+    def __init__(self, document: Mapping[str, Any], route_paths: Mapping[tuple[str, str], str]) -> None:
+        self.document = document
+        self.route_paths = route_paths
+        components = document.get("components")
+        self.schemas = SchemaSet(components.get("schemas") if isinstance(components, Mapping) else None)
+
+    def deref(self, value: Any) -> Any:
+        """Follow local ``$ref``s (``#/components/parameters/…`` and the like) to their target."""
+        for _ in range(16):
+            ref = value.get("$ref") if isinstance(value, Mapping) else None
+            if not isinstance(ref, str) or not ref.startswith("#/"):
+                return value
+            target: Any = self.document
+            for token in ref[2:].split("/"):
+                token = token.replace("~1", "/").replace("~0", "~")
+                target = target.get(token) if isinstance(target, Mapping) else None
+            value = target
+        return value
+
+    def tool(self, op: _Op, name: str) -> ToolSpec:
+        operation = op.operation
+        body = self.body(operation)
+        entries = self.entries(op, body)
+        arg_names = _argument_names(entries)
+        title = _text(operation.get("summary")) or _text(op.path_item.get("summary")) or _humanize(name)
+        tool: dict[str, Any] = {
+            "name": name,
+            "title": title,
+            "description": _description(op),
+            "inputSchema": self.input_schema(operation, entries, arg_names),
+        }
+        output = self.output_schema(operation)
+        if output is not None:
+            tool["outputSchema"] = output
+        tool["annotations"] = _annotations(op, title)
+        plan = self.plan(op, entries, arg_names, body)
+        return ToolSpec(name, op.method, op.path, tool, output is not None, plan, annotations_of(tool["inputSchema"]))
+
+    def entries(self, op: _Op, body: _Body | None) -> list[_Entry]:
+        declared: dict[tuple[str, str], Mapping[str, Any]] = {}
+        for source in (op.path_item.get("parameters"), op.operation.get("parameters")):
+            for raw in source if isinstance(source, list) else ():
+                param = self.deref(raw)
+                if isinstance(param, Mapping) and isinstance(param.get("name"), str):
+                    declared[(param["name"], str(param.get("in")))] = param
+        entries = [_path_entry(name, declared.get((name, "path"))) for name in _template_names(op.path)]
+        for (name, where), param in declared.items():
+            location = _PARAM_LOCATIONS.get(where)
+            if location is None or location == _PATH:
+                continue
+            if location == _HEADER and (name.lower() in _NOT_ARGUMENTS or not name.isascii()):
+                continue
+            required = param.get("required") is True
+            entries.append(_Entry(location, name, param.get("schema", {}), required, *_param_notes(param)))
+        entries.sort(key=lambda entry: entry.where)  # stable: document order within a location
+        if body is not None:
+            entries.extend(self.body_entries(body))
+        return entries
+
+    def body(self, operation: Mapping[str, Any]) -> _Body | None:
+        request_body = self.deref(operation.get("requestBody"))
+        if not isinstance(request_body, Mapping) or not isinstance(content := request_body.get("content"), Mapping):
+            return None
+        picked = _pick_media(content)
+        if picked is None:
+            return None
+        kind, content_type, media = picked
+        required = request_body.get("required") is True
+        schema = media.get("schema", {}) if isinstance(media, Mapping) else {}
+        return _Body(kind, content_type, schema, required, _text(request_body.get("description")))
+
+    def body_entries(self, body: _Body) -> list[_Entry]:
+        root = self.schemas.resolve(body.schema)
+        if not is_object_schema(root):
+            root = self.schemas.resolve(collapse_optional(root))
+        if not is_object_schema(root):
+            if body.kind != _JSON:
+                return []  # a form needs fields
+            return [_Entry(_WHOLE_BODY, "body", body.schema, body.required, body.description)]
+        needed = root.get("required")
+        needed = set(needed) if isinstance(needed, list) else set()
+        return [
+            _Entry(
+                _BODY, prop, schema, body.required and prop in needed, keep_none=prop in needed or keeps_null(schema)
+            )
+            for prop, schema in root["properties"].items()
+        ]
+
+    def input_schema(self, operation: Mapping[str, Any], entries: list[_Entry], names: list[str]) -> Any:
+        override = operation.get("x-mcp-input-schema")
+        if isinstance(override, Mapping):
+            return copy.deepcopy(dict(override))
+        if not entries:
+            return {"type": "object", "properties": {}, "additionalProperties": False}
+        refs: set[str] = set()
+        properties: dict[str, Any] = {}
+        required: list[str] = []
+        for entry, name in zip(entries, names, strict=True):
+            prop = self.schemas.convert_property(
+                entry.schema, refs, collapse=True, required=entry.required, null_sendable=entry.where == _BODY
+            )
+            prop = {} if prop is True else prop
+            if isinstance(prop, dict) and (entry.description or entry.deprecated):
+                prop = {**prop, "description": entry.description} if entry.description else dict(prop)
+                if entry.deprecated:
+                    prop["deprecated"] = True
+            properties[name] = prop
+            if entry.required:
+                required.append(name)
+        schema: dict[str, Any] = {"type": "object", "properties": properties}
+        if required:
+            schema["required"] = required
+        if refs:
+            schema["$defs"] = self.schemas.defs(refs, collapse=True)
+        return schema
+
+    def output_schema(self, operation: Mapping[str, Any]) -> dict[str, Any] | None:
+        override = operation.get("x-mcp-output-schema")
+        if isinstance(override, Mapping):
+            return copy.deepcopy(dict(override))
+        responses = self.deref(operation.get("responses"))
+        if not isinstance(responses, Mapping):
+            return None
+        response = next((self.deref(r) for code, r in responses.items() if str(code).startswith("2")), None)
+        content = response.get("content") if isinstance(response, Mapping) else None
+        if not isinstance(content, Mapping):
+            return None
+        picked = _pick_media(content)
+        if picked is None or picked[0] != _JSON or not isinstance(picked[2], Mapping):
+            return None
+        if not all(_is_json_media(_media_type(key)) for key in content):
+            return None  # the route may answer with another media type, which has no structured content
+        root = self.schemas.resolve(picked[2].get("schema"))
+        if not is_object_schema(root):
+            return None
+        refs: set[str] = set()
+        schema: dict[str, Any] = self.schemas.convert(root, refs, collapse=False)
+        schema.setdefault("type", "object")
+        if refs:
+            schema["$defs"] = self.schemas.defs(refs, collapse=False)
+        return schema
+
+    def plan(self, op: _Op, entries: list[_Entry], names: list[str], body: _Body | None) -> _Plan:
+        args = tuple(
+            _Arg(
+                name,
+                e.where,
+                e.wire,
+                e.wire.lower().encode("ascii") if e.where == _HEADER else b"",
+                e.keep_none,
+            )
+            for e, name in zip(entries, names, strict=True)
+            if e.where != _PATH
+        )
+        files = frozenset(e.wire for e in entries if e.where == _BODY and _is_file(self.schemas.resolve(e.schema)))
+        path = _plan_for_template(self.route_paths.get((op.path, op.method), op.path))
+        template, slashes = path.path, path.slashes
+        if body is None:
+            return _Plan(template, args, slashes=slashes)
+        content_type = body.content_type.encode("latin-1", "replace")
+        kind = _NO_BODY
+        if any(a.where == _WHOLE_BODY for a in args):
+            kind = _JSON_VALUE
+        elif any(a.where == _BODY for a in args):
+            kind = body.kind
+        return _Plan(template, args, kind, content_type, body.required, files, slashes)
+
+
+def _path_entry(name: str, param: Mapping[str, Any] | None) -> _Entry:
+    if param is None:
+        return _Entry(_PATH, name, {"type": "string"}, True)
+    return _Entry(_PATH, name, param.get("schema", {}), True, *_param_notes(param))
+
+
+def _param_notes(param: Mapping[str, Any]) -> tuple[str, bool]:
+    return _text(param.get("description")), param.get("deprecated") is True
+
+
+def _template_names(path: str) -> list[str]:
+    names = [match.split(":", 1)[0] for match in _TEMPLATE.findall(path)]
+    return list(dict.fromkeys(names))
+
+
+def _argument_names(entries: Sequence[_Entry]) -> list[str]:
+    taken: set[str] = set()
+    names: list[str] = []
+    for entry in entries:
+        name = entry.wire
+        if name in taken:
+            name = base = f"{_PREFIX[entry.where]}_{entry.wire}"
+            number = 2
+            while name in taken:
+                name = f"{base}_{number}"
+                number += 1
+        taken.add(name)
+        names.append(name)
+    return names
+
+
+def _media_type(key: Any) -> str:
+    return str(key).split(";", 1)[0].strip().lower()
+
+
+def _is_json_media(media_type: str) -> bool:
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def _pick_media(content: Mapping[str, Any]) -> tuple[int, str, Any] | None:
+    types = {_media_type(key): key for key in content}
+    if "application/json" in types:
+        return _JSON, "application/json", content[types["application/json"]]
+    for media_type, key in types.items():
+        if _is_json_media(media_type):
+            return _JSON, media_type, content[key]
+    for media_type, kind in (
+        ("application/x-www-form-urlencoded", _FORM),
+        ("multipart/form-data", _MULTIPART),
+    ):
+        if media_type in types:
+            return kind, media_type, content[types[media_type]]
+    return None
+
+
+def _is_file(schema: Any) -> bool:
+    schema = collapse_optional(schema)
+    if not isinstance(schema, Mapping):
+        return False
+    if schema.get("type") == "array":
+        return _is_file(schema.get("items"))
+    return schema.get("format") == "binary" or "contentMediaType" in schema
+
+
+def _description(op: _Op) -> str:
+    summary = _text(op.operation.get("summary")) or _text(op.path_item.get("summary"))
+    description = _text(op.operation.get("description")) or _text(op.path_item.get("description"))
+    if summary and description and not description.startswith(summary):
+        return f"{summary}\n\n{description}"
+    return description or summary or f"{op.method} {op.path}"
+
+
+def _annotations(op: _Op, title: str) -> dict[str, Any]:
+    annotations: dict[str, Any] = {"title": title}
+    if op.method in ("GET", "HEAD"):
+        annotations["readOnlyHint"] = True
+    elif op.method == "DELETE":
+        annotations["destructiveHint"] = True
+    elif op.method == "PUT":
+        annotations["idempotentHint"] = True
+    annotations["openWorldHint"] = False
+    extra = op.operation.get("x-mcp-annotations")
+    if isinstance(extra, Mapping):
+        annotations.update(copy.deepcopy(dict(extra)))
+    return annotations
