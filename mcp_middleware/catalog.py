@@ -113,6 +113,9 @@ class Catalog:
     # the headers of the app's ``apiKey`` security schemes (FastAPI's ``APIKeyHeader``), lower case:
     # credentials, so forwarded from the MCP request like ``Authorization``
     credential_headers: frozenset[bytes] = frozenset()
+    # the query parameters of the app's ``apiKey`` security schemes in the query (``APIKeyQuery``):
+    # credentials too, forwarded from the MCP request's URL (``mcp_middleware.query_keys``)
+    credential_query: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         tools = tuple(self.tools)
@@ -215,7 +218,12 @@ def build_catalog(
                 continue
         if tool_filter.allows(method=op.method, path=op.path, operation_id=op.operation_id, tags=op.tags, name=name):
             tools.append(builder.tool(op, name))
-    return Catalog(tuple(tools), tuple(declared), credential_headers=_api_key_headers(openapi))
+    return Catalog(
+        tuple(tools),
+        tuple(declared),
+        credential_headers=_api_key_headers(openapi),
+        credential_query=_api_key_queries(openapi),
+    )
 
 
 def _api_key_headers(openapi: Mapping[str, Any]) -> frozenset[bytes]:
@@ -232,4 +240,21 @@ def _api_key_headers(openapi: Mapping[str, Any]) -> frozenset[bytes]:
         and scheme.get("in") == "header"
         and isinstance(scheme.get("name"), str)
         and scheme["name"].isascii()
+    )
+
+
+def _api_key_queries(openapi: Mapping[str, Any]) -> frozenset[str]:
+    """The query parameter names of the document's ``apiKey`` security schemes that live in the query."""
+    components = openapi.get("components")
+    schemes = components.get("securitySchemes") if isinstance(components, Mapping) else None
+    if not isinstance(schemes, Mapping):
+        return frozenset()
+    return frozenset(
+        scheme["name"]
+        for scheme in schemes.values()
+        if isinstance(scheme, Mapping)
+        and scheme.get("type") == "apiKey"
+        and scheme.get("in") == "query"
+        and isinstance(scheme.get("name"), str)
+        and scheme["name"]
     )

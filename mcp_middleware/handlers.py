@@ -28,6 +28,7 @@ from .features import Features, not_found, prompt_messages, resource_contents
 from .interaction import HandshakeChannel, ModernChannel, PendingReplies
 from .jsonrpc import ProtocolError, Request
 from .listen import FILTER_KEYS, Listener, Listeners
+from .query_keys import QueryKeys, pseudo_names
 from .sealing import Round, Sealer, Sessions, StateError, bound_target
 from .toolcall import CallLimits, CallRegistry, Invocation, Outbox, run_tool
 from .validation import RequestValidator
@@ -67,7 +68,7 @@ def _validation_message(exc: ValidationError) -> str:
     return f"Invalid params: {where}: {first['msg']}"
 
 
-_CREDENTIALS = frozenset({b"authorization", b"cookie"})  # and the app's API-key headers
+_CREDENTIALS = frozenset({b"authorization", b"cookie"})  # and the app's API keys (headers, query)
 
 
 class Server:
@@ -75,6 +76,8 @@ class Server:
 
     def __init__(self, app: ASGIApp, settings: Settings, tool_filter: ToolFilter, max_name_length: int) -> None:
         self.app = app
+        # what tool calls run: ``app``, behind QueryKeys when the app has query API keys (prepare)
+        self.route_app: ASGIApp = app
         self.settings = settings
         self._tool_filter = tool_filter
         self._max_name_length = max_name_length
@@ -95,6 +98,8 @@ class Server:
         self.verdicts: dict[tuple[Any, ...], tuple[int, str] | None] = {}  # transport checks, by header values
         self.forward_names = settings.forward_headers
         self.credentials: tuple[bytes, ...] = tuple(sorted(_CREDENTIALS))
+        # the app's query API keys (APIKeyQuery) by parameter name, with their pseudo-header names
+        self.query_keys: dict[str, bytes] = {}
         self.pending = PendingReplies()
         self.sealer = Sealer(settings.state_secret)
         self.sessions = Sessions(settings.state_secret) if settings.session_ids else None
@@ -138,9 +143,13 @@ class Server:
             exclude_paths=self.settings.paths,
         )
         self.features = Features.from_catalog(self.catalog)
-        self.forward_names = self.settings.forward_headers | self.catalog.credential_headers
+        # API keys in the MCP request's query string travel as pseudo-headers (see query_keys)
+        self.query_keys = pseudo_names(self.catalog.credential_query)
+        keys = self.catalog.credential_headers | frozenset(self.query_keys.values())
+        self.forward_names = self.settings.forward_headers | keys
         # what tells callers apart: every credential a call may carry, in a fixed order
-        self.credentials = tuple(sorted(_CREDENTIALS | self.catalog.credential_headers))
+        self.credentials = tuple(sorted(_CREDENTIALS | keys))
+        self.route_app = QueryKeys(self.app) if self.query_keys else self.app
 
     def capabilities(self, era: Era) -> dict[str, Any]:
         # List changes reach clients only on 2026-07-28 listen streams: the stateless handshake
@@ -276,7 +285,7 @@ def invocation(server: Server, call: Call, params: Mapping[str, Any], target: st
         )  # verified even if the route never looks at it
 
     return Invocation(
-        server.app,
+        server.route_app,
         call.scope,
         call.receive,
         call.outbox,
@@ -290,7 +299,7 @@ def invocation(server: Server, call: Call, params: Mapping[str, Any], target: st
 
 def _bound(server: Server, call: Call, params: Mapping[str, Any], target: str) -> str:
     """What a requestState is sealed for: the target, the caller (every credential the call
-    forwards: Authorization, Cookie, API-key headers) and the call's arguments."""
+    forwards: Authorization, Cookie, API-key headers and query parameters) and the call's arguments."""
     names = server.credentials
     principal = b"\n".join(name + b": " + value for name, value in call.forwarded if name in names)
     return bound_target(target, principal, params.get("arguments") or {})

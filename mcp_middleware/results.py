@@ -32,6 +32,7 @@ import orjson
 
 from .content import MCP_CONTENT_TYPE
 from .jsonrpc import Built
+from .query_keys import MARK, secret_values
 
 __all__ = ["ResponseCollector", "ResultTooLarge", "credential_values", "error_result", "reason_phrase", "text_result"]
 
@@ -59,7 +60,8 @@ _HINTS = {
 
 
 def credential_values(forwarded: tuple[tuple[bytes, bytes], ...]) -> tuple[str, ...]:
-    """The secret parts of forwarded ``Authorization`` and ``Cookie`` headers, longest first."""
+    """The secret parts of forwarded ``Authorization`` and ``Cookie`` headers and of API keys from
+    the MCP request's query string (as sent and decoded), longest first."""
     found: set[str] = set()
     for name, raw in forwarded:
         value = raw.decode("latin-1")
@@ -67,6 +69,8 @@ def credential_values(forwarded: tuple[tuple[bytes, bytes], ...]) -> tuple[str, 
             found.update({value, value.partition(" ")[2]})
         elif name == b"cookie":
             found.update(part.partition("=")[2] for part in value.split(";"))
+        elif name[:1] == MARK:  # a query API key's ``name=value`` pair (query_keys)
+            found.update(secret_values(raw))
     return tuple(sorted((v.strip() for v in found if len(v.strip()) >= 6), key=len, reverse=True))
 
 
@@ -262,8 +266,8 @@ class ResponseCollector:
         """The response's status and headers (names in any case; content-type is read, and a
         redirect's location)."""
         self.status = status
-        if 299 < status < 400:
-            self._location = _location(headers)
+        if 299 < status < 400:  # shown in the result, and a URL may carry a forwarded query API key
+            self._location = self._redacted(_location(headers))
         raw = b""
         for key, value in headers:
             if key == b"content-type" or key.lower() == b"content-type":  # servers send lower case
@@ -456,7 +460,10 @@ class ResponseCollector:
                     orjson.dumps(value["detail"]).decode() if not isinstance(value["detail"], str) else value["detail"]
                 )
         head = f"HTTP {self.status} {reason_phrase(self.status)}".strip() + _HINTS.get(self.status, "")
-        text = f"{head}: {detail}" if detail else head
+        return error_result(self._redacted(f"{head}: {detail}" if detail else head))
+
+    def _redacted(self, text: str) -> str:
+        """``text`` without the credentials forwarded to the route."""
         for secret in credential_values(self._forwarded):
             text = text.replace(secret, "[redacted]")
-        return error_result(text)
+        return text

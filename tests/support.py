@@ -121,6 +121,7 @@ class Exchange:
         method: str = "POST",
         path: str = "/mcp",
         body_chunks: int = 1,
+        query_string: bytes = b"",
     ) -> None:
         self.app = app
         raw = body if isinstance(body, bytes) else orjson.dumps(body)
@@ -129,6 +130,7 @@ class Exchange:
         hdrs = dict(BASE_HEADERS if headers is None else headers)
         raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in hdrs.items()]
         self.scope = asgi_scope(method, path, raw_headers)
+        self.scope["query_string"] = query_string  # the URL's, as a server hands it over (raw)
         self.reply = Reply(0, {}, [])
         self.started = anyio.Event()
         self.chunk_seen = anyio.Event()

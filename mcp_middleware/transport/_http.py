@@ -422,7 +422,8 @@ def new_call(
 def caller_key(server: Server, headers: Mapping[bytes, bytes]) -> str:
     """Who is calling, as far as a stateless endpoint can tell (handshake era: which calls a
     notifications/cancelled may stop, whose answers a route takes, whose log level): its
-    credentials (Authorization, Cookie, the app's API-key headers), hashed."""
+    credentials (Authorization, Cookie, the app's API keys: headers, and the URL's query parameters
+    that the endpoint put into ``headers``, see ``query_keys``), hashed."""
     return str(hash(tuple([headers.get(name) for name in server.credentials])))
 
 

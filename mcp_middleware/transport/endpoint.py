@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..handlers import Server
 from ..jsonrpc import ProtocolError, encode_error, parse_payload
+from ..query_keys import add_query_keys
 from . import handshake, modern
 from ._http import ClientGone, HeaderMap, check_request, header_map, plain, read_body
 
@@ -75,5 +76,7 @@ async def serve(server: Server, scope: Scope, receive: Receive, send: Send, head
         return
     if not server.prepared:
         server.prepare(scope)
+    if server.query_keys:  # the app has APIKeyQuery schemes: their values on our URL are credentials
+        add_query_keys(headers, scope.get("query_string", b""), server.query_keys)
     era = modern if is_modern(headers, payload) else handshake
     await era.serve(server, scope, receive, send, headers, payload)

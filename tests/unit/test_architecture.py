@@ -73,6 +73,7 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
         "content",
         "declare",
         "validation",
+        "query_keys",
         "_wire_types",
         "_naming",
     )

@@ -417,6 +417,22 @@ def test_credential_headers_are_not_arguments(catalog: Catalog) -> None:
     assert kept == {"X-Kept": {"type": "string"}}
 
 
+def test_api_key_schemes_are_credentials_by_where_they_live() -> None:
+    schemes = {
+        "header": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+        "query": {"type": "apiKey", "in": "query", "name": "api_key"},
+        "other_query": {"type": "apiKey", "in": "query", "name": "clé"},
+        "cookie": {"type": "apiKey", "in": "cookie", "name": "session"},
+        "bearer": {"type": "http", "scheme": "bearer"},
+        "unnamed": {"type": "apiKey", "in": "query"},
+        "empty": {"type": "apiKey", "in": "query", "name": ""},
+    }
+    built = build_catalog({"paths": {}, "components": {"securitySchemes": schemes}})
+    assert built.credential_headers == {b"x-api-key"}
+    assert built.credential_query == {"api_key", "clé"}
+    assert build_catalog({"paths": {}}).credential_query == frozenset()
+
+
 def test_refs_resolve_into_reachable_defs_only(catalog: Catalog) -> None:
     for tool in catalog.tool_dicts():
         assert "#/components" not in json.dumps(tool), tool["name"]

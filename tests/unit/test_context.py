@@ -9,7 +9,7 @@ import anyio
 import orjson
 import pytest
 from fastapi import Depends, FastAPI, Security
-from fastapi.security import APIKeyHeader
+from fastapi.security import APIKeyHeader, APIKeyQuery
 
 from mcp_middleware import ClientRequestError, Elicit, ListRoots, MCPContext, MCPMiddleware, NotInMCPCall, mcp_context
 from tests.apps import build_app, mcp_of
@@ -305,6 +305,7 @@ async def test_a_request_state_is_bound_to_the_caller_and_the_arguments() -> Non
 
 
 API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False)  # module level: route annotations resolve here
+QUERY_KEY = APIKeyQuery(name="api_key", auto_error=False)
 
 
 @pytest.mark.parametrize("credential", ["cookie", "x-api-key"])
@@ -335,6 +336,59 @@ async def test_a_request_state_is_bound_to_cookie_and_api_key_callers_too(creden
     assert refused.json()["error"]["message"] == "Invalid params: requestState does not belong to this request"
     done = (await as_("alice", requestState=state, inputResponses=ok)).result()
     assert orjson.loads(done["content"][0]["text"]) == {"amount": 5, "state": "ok-5"}
+
+
+async def test_a_request_state_is_bound_to_the_api_key_of_the_mcp_url() -> None:
+    """An API key in the MCP URL's query string (APIKeyQuery) is a credential like the others: a
+    state sealed for one key does not open for another."""
+    app = FastAPI()
+
+    @app.post("/transfer", operation_id="transfer")
+    async def transfer(
+        amount: int, ctx: Annotated[MCPContext, Depends(mcp_context)], key: Annotated[str | None, Security(QUERY_KEY)]
+    ) -> dict[str, Any]:
+        if ctx.request_state is None:
+            await ctx.elicit(f"Send {amount}?", {"type": "object", "properties": {}}, key="ok", state=f"ok-{amount}")
+        return {"amount": amount, "state": ctx.request_state, "key": key}
+
+    app.add_middleware(MCPMiddleware)
+
+    async def as_(who: str, **extra: Any) -> Any:
+        body, headers = modern_call("transfer", arguments={"amount": 5}, **extra)
+        return await post(app, body, headers, query_string=f"api_key={who}-key".encode())
+
+    state = (await as_("alice")).result()["requestState"]
+    ok = {"ok": {"action": "accept", "content": {}}}
+    refused = await as_("mallory", requestState=state, inputResponses=ok)
+    assert refused.status == 400
+    assert refused.json()["error"]["message"] == "Invalid params: requestState does not belong to this request"
+    done = (await as_("alice", requestState=state, inputResponses=ok)).result()
+    assert orjson.loads(done["content"][0]["text"]) == {"amount": 5, "state": "ok-5", "key": "alice-key"}
+
+
+async def test_callers_with_different_api_keys_in_the_mcp_url_are_told_apart() -> None:
+    """Handshake era: the caller key (whose log level, notifications/cancelled, answers) counts the
+    API key of the MCP URL as a credential, as it does Authorization."""
+    app = FastAPI()
+
+    @app.get("/chatty", operation_id="chatty")
+    async def chatty(
+        ctx: Annotated[MCPContext, Depends(mcp_context)], key: Annotated[str | None, Security(QUERY_KEY)]
+    ) -> dict[str, Any]:
+        await ctx.log("info", f"hello {key}")
+        return {}
+
+    app.add_middleware(MCPMiddleware)
+    headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18"}
+
+    async def as_(who: str, body: dict[str, Any]) -> Any:
+        return await post(app, body, headers, query_string=f"api_key={who}-key".encode())
+
+    assert (await as_("alice", request("logging/setLevel", {"level": "error"}))).result() == {}
+    quiet = await as_("alice", legacy_call("chatty"))
+    assert quiet.content_type == "application/json"  # alice's level: nothing at error, nothing streamed
+    logs = [e["params"] for e in (await as_("bob", legacy_call("chatty"))).events() if "method" in e]
+    assert logs == [{"level": "info", "data": "hello bob-key"}]
 
 
 async def test_mrtr_wrong_key_asks_again_and_extra_keys_are_ignored() -> None:

@@ -7,12 +7,12 @@ from typing import Annotated, Any
 
 import orjson
 import pytest
-from fastapi import FastAPI, Header, HTTPException, Request, Response, Security
-from fastapi.responses import PlainTextResponse
-from fastapi.security import APIKeyHeader
+from fastapi import FastAPI, Header, HTTPException, Query, Request, Response, Security
+from fastapi.responses import PlainTextResponse, RedirectResponse
+from fastapi.security import APIKeyHeader, APIKeyQuery
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from mcp_middleware import MCPMiddleware
+from mcp_middleware import MCPMiddleware, declare
 from tests.apps import PNG, Thing, build_app
 from tests.support import (
     BASE_HEADERS,
@@ -28,6 +28,8 @@ from tests.support import (
 pytestmark = pytest.mark.anyio
 
 API_KEY = APIKeyHeader(name="X-API-Key")  # module level: route annotations are resolved here
+QUERY_KEY = APIKeyQuery(name="api_key")
+OPTIONAL_QUERY_KEY = APIKeyQuery(name="api_key", auto_error=False)
 
 
 async def call(app: Any, name: str, arguments: Any = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -192,6 +194,152 @@ async def test_an_api_key_header_scheme_is_forwarded_from_the_mcp_request() -> N
     assert missing["isError"] is True
     tools = (await post(app, request("tools/list"), BASE_HEADERS)).result()["tools"]
     assert tools[0]["inputSchema"].get("properties", {}) == {}  # the key is never an argument
+
+
+async def call_at(app: Any, url_query: str, name: str, arguments: Any = None, era: str = "handshake") -> dict[str, Any]:
+    """tools/call POSTed to ``/mcp?<url_query>``, as a client configured with that URL sends it."""
+    params: dict[str, Any] = {"name": name, "arguments": arguments or {}}
+    if era == "modern":  # the 2026-07-28 envelope and Mcp-Method/Mcp-Name headers
+        params["_meta"] = meta()
+        headers = modern_headers("tools/call", name)
+    else:
+        headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18"}
+    reply = await post(app, request("tools/call", params), headers, query_string=url_query.encode("latin-1"))
+    assert reply.status == 200, reply.body
+    return reply.result()
+
+
+def vault_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/vault", operation_id="vault")
+    async def vault(api_key: Annotated[str, Security(QUERY_KEY)]) -> dict[str, str]:
+        if api_key != "s3cret":
+            raise HTTPException(403, "wrong key")
+        return {"opened": "yes"}
+
+    @app.get("/vault-readme", openapi_extra=declare.resource("test://vault-readme", mime_type="text/plain"))
+    async def vault_readme(api_key: Annotated[str, Security(QUERY_KEY)]) -> PlainTextResponse:
+        return PlainTextResponse(f"readme for {api_key}")
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+async def test_an_api_key_in_the_mcp_url_reaches_routes_guarded_by_api_key_query(era: str) -> None:
+    """README said routes guarded by FastAPI's APIKeyQuery could not be called ("use a header
+    scheme"); clients let users put a query string in the server URL (/mcp?api_key=...), and the
+    app's query API-key parameters there are credentials, forwarded like API-key headers."""
+    app = vault_app()
+    opened = await call_at(app, "api_key=s3cret", "vault", era=era)
+    assert opened["content"] == [{"type": "text", "text": '{"opened":"yes"}'}]
+    assert opened.get("isError") is not True
+    wrong = await call_at(app, "api_key=guess", "vault", era=era)
+    assert wrong["isError"] is True
+    assert wrong["content"][0]["text"] == "HTTP 403 Forbidden (permission denied): wrong key"
+    missing = await call_at(app, "", "vault", era=era)
+    assert missing["isError"] is True
+    assert missing["content"][0]["text"].startswith("HTTP 401 Unauthorized (authentication failed")
+    tools = (await post(app, request("tools/list"), BASE_HEADERS)).result()["tools"]
+    assert tools[0]["inputSchema"].get("properties", {}) == {}  # the key is never an argument
+
+
+async def test_a_resource_read_carries_the_api_key_of_the_mcp_url_too() -> None:
+    app = vault_app()
+    body = request("resources/read", {"uri": "test://vault-readme"})
+    read = await post(app, body, BASE_HEADERS, query_string=b"api_key=s3cret")
+    contents = read.result()["contents"]
+    assert contents == [{"uri": "test://vault-readme", "mimeType": "text/plain", "text": "readme for s3cret"}]
+    refused = (await post(app, body, BASE_HEADERS)).error()["error"]
+    assert refused["message"].startswith("Reading test://vault-readme failed: HTTP 401 Unauthorized")
+
+
+async def test_a_query_api_key_is_never_echoed_in_an_error_text() -> None:
+    app = FastAPI()
+
+    @app.get("/echo-key", operation_id="echo_key")
+    async def echo_key(request: Request, api_key: Annotated[str, Security(QUERY_KEY)]) -> None:
+        raise HTTPException(403, f"key {api_key} is not valid for {request.url}")
+
+    app.add_middleware(MCPMiddleware)
+    result = await call_at(app, "api_key=wr0ng%2Fkey+%C3%A9", "echo_key")  # the route echoes it decoded and raw
+    assert result["isError"] is True
+    assert result["content"][0]["text"] == (
+        "HTTP 403 Forbidden (permission denied): key [redacted] is not valid for "
+        "http://127.0.0.1:8000/echo-key?api_key=[redacted]"
+    )
+
+
+async def test_a_redirect_location_never_shows_a_query_api_key() -> None:
+    """A redirect that keeps the query string (Starlette's own trailing-slash redirect does) would
+    show the key in the result's Location line."""
+    app = FastAPI()
+
+    @app.get("/moved", operation_id="moved")
+    async def moved(request: Request, api_key: Annotated[str, Security(QUERY_KEY)]) -> Response:
+        return RedirectResponse(str(request.url.replace(path="/elsewhere")), status_code=307)
+
+    app.add_middleware(MCPMiddleware)
+    result = await call_at(app, "api_key=s3cret-key", "moved")
+    assert result["content"] == [
+        {"type": "text", "text": "307 Temporary Redirect: Location http://127.0.0.1:8000/elsewhere?api_key=[redacted]"}
+    ]
+
+
+async def test_only_the_first_value_of_a_query_api_key_leaves_the_mcp_url() -> None:
+    """Other parameters of the MCP URL are not the route's; a repeated key counts once, the first
+    (as for a repeated header)."""
+    app = FastAPI()
+
+    @app.get("/seen", operation_id="seen")
+    async def seen(request: Request, api_key: Annotated[str | None, Security(OPTIONAL_QUERY_KEY)]) -> Any:
+        return request.query_params.multi_items()
+
+    app.add_middleware(MCPMiddleware)
+    result = await call_at(app, "other=1&api_key=first-key&x=y&api_key=second-key&token=t", "seen")
+    assert orjson.loads(result["content"][0]["text"]) == [["api_key", "first-key"]]
+    # the pseudo-header the key travels under (query_keys) comes from the URL only
+    forged = {**BASE_HEADERS, "?api_key": "api_key=forged&other=1"}
+    body = request("tools/call", {"name": "seen", "arguments": {}})
+    for url_query, expected in ((b"api_key=first-key", [["api_key", "first-key"]]), (b"", [])):
+        reply = await post(app, body, forged, query_string=url_query)
+        assert orjson.loads(reply.result()["content"][0]["text"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("url_query", "key"),
+    [
+        ("api_key=s%C3%A9cr%2Bet+x%26y%3D1", "sécr+et x&y=1"),
+        ("api_key=%E2%9C%93%20ok%25", "✓ ok%"),
+        ("api%5Fkey=named-in-percent", "named-in-percent"),
+    ],
+)
+async def test_a_percent_encoded_query_api_key_arrives_as_sent(url_query: str, key: str) -> None:
+    app = FastAPI()
+
+    @app.get("/seen", operation_id="seen")
+    async def seen(request: Request, api_key: Annotated[str, Security(QUERY_KEY)]) -> dict[str, str]:
+        return {"key": api_key, "raw": request.scope["query_string"].decode()}
+
+    app.add_middleware(MCPMiddleware)
+    result = await call_at(app, url_query, "seen")
+    assert orjson.loads(result["content"][0]["text"]) == {"key": key, "raw": url_query}
+
+
+async def test_a_tools_own_query_argument_of_the_same_name_wins_over_the_url_key() -> None:
+    """A route that declares ``api_key`` as a parameter of its own offers it as a tool argument: the
+    value the call gives is the one it gets (one copy, not the credential beside or instead of it)."""
+    app = vault_app()
+
+    @app.get("/lookup", operation_id="lookup")
+    async def lookup(request: Request, n: int = 0, api_key: Annotated[list[str] | None, Query()] = None) -> Any:
+        return {"api_key": api_key, "query": request.scope["query_string"].decode()}
+
+    own = await call_at(app, "api_key=s3cret", "lookup", {"n": 2, "api_key": ["mine"]})
+    assert orjson.loads(own["content"][0]["text"]) == {"api_key": ["mine"], "query": "n=2&api_key=mine"}
+    url = await call_at(app, "api_key=s3cret", "lookup", {"n": 2})
+    assert orjson.loads(url["content"][0]["text"]) == {"api_key": ["s3cret"], "query": "n=2&api_key=s3cret"}
 
 
 async def test_result_text_is_truncated_with_a_marker() -> None:
