@@ -59,9 +59,13 @@ _HINTS = {
 }
 
 
+_NOT_SECRET = frozenset({b"traceparent", b"tracestate"})  # forwarded trace context
+
+
 def credential_values(forwarded: tuple[tuple[bytes, bytes], ...]) -> tuple[str, ...]:
-    """The secret parts of forwarded ``Authorization`` and ``Cookie`` headers and of API keys from
-    the MCP request's query string (as sent and decoded), longest first."""
+    """The secret parts of the credentials forwarded to a route, longest first: ``Authorization``,
+    ``Cookie`` values, API-key headers, and API keys from the MCP request's query string (as sent
+    and decoded). Everything forwarded but trace context is a credential."""
     found: set[str] = set()
     for name, raw in forwarded:
         value = raw.decode("latin-1")
@@ -71,6 +75,8 @@ def credential_values(forwarded: tuple[tuple[bytes, bytes], ...]) -> tuple[str, 
             found.update(part.partition("=")[2] for part in value.split(";"))
         elif name[:1] == MARK:  # a query API key's ``name=value`` pair (query_keys)
             found.update(secret_values(raw))
+        elif name not in _NOT_SECRET:  # an API-key header (catalog.credential_headers)
+            found.add(value)
     return tuple(sorted((v.strip() for v in found if len(v.strip()) >= 6), key=len, reverse=True))
 
 

@@ -66,6 +66,18 @@ def test_credentials_sent_to_the_route_are_redacted_from_its_errors() -> None:
     assert "[redacted]" in text_of(result)
 
 
+def test_api_key_header_values_sent_to_the_route_are_redacted_from_its_errors() -> None:
+    """Regression: only Authorization and Cookie values were redacted; an APIKeyHeader key that a
+    route echoed in its error reached the model. Trace context is no secret and stays."""
+    trace = b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    forwarded = ((b"traceparent", trace), (b"x-api-key", b"k3y-9f8e7d"))
+    body = b'{"detail":"key k3y-9f8e7d refused (trace 0af7651916cd43dd8448eb211c80319c)"}'
+    result = collect(b"application/json", body, status=403, forwarded=forwarded)
+    assert "k3y-9f8e7d" not in text_of(result)
+    assert "[redacted]" in text_of(result)
+    assert "0af7651916cd43dd8448eb211c80319c" in text_of(result)
+
+
 def test_broken_mcp_content_is_a_tool_error() -> None:
     mime = b"application/vnd.mcp.content+json"
     for body in (b"{not json", b'{"content": "not a list"}', b"[1, 2]"):

@@ -181,15 +181,16 @@ async def test_an_api_key_header_scheme_is_forwarded_from_the_mcp_request() -> N
     @app.get("/vault", operation_id="vault")
     async def vault(api_key: Annotated[str, Security(API_KEY)]) -> dict[str, str]:
         if api_key != "s3cret":
-            raise HTTPException(403, "wrong key")
+            raise HTTPException(403, f"wrong key {api_key}")
         return {"opened": "yes"}
 
     app.add_middleware(MCPMiddleware)
     opened = await call(app, "vault", {}, {"x-api-key": "s3cret"})
     assert opened["content"][0]["text"] == '{"opened":"yes"}'
-    wrong = await call(app, "vault", {}, {"x-api-key": "guess"})
+    wrong = await call(app, "vault", {}, {"x-api-key": "guess-123"})
     assert wrong["isError"] is True
     assert "wrong key" in wrong["content"][0]["text"]
+    assert "guess-123" not in wrong["content"][0]["text"]  # the route echoes it; the model must not see it
     missing = await call(app, "vault", {})
     assert missing["isError"] is True
     tools = (await post(app, request("tools/list"), BASE_HEADERS)).result()["tools"]
