@@ -160,8 +160,9 @@ def serve(
         return responder.error(exc, "modern")
     call = new_call(server, scope, receive, headers, message, "modern", version, responder)
     # The tool list does not depend on the caller today, so it is "public"; results of a call
-    # that carried credentials are marked private (caching.mdx: private when auth may matter).
-    private = b"authorization" in headers
+    # that carried credentials (Authorization, Cookie, the app's API keys) are marked private
+    # (caching.mdx: private when auth may matter).
+    private = not headers.keys().isdisjoint(server.credentials)
     decorate = server.memo.get(_MEMO_KEYS[private])
     if decorate is None:
         decorate = server.memo[_MEMO_KEYS[private]] = _decorator(server, private)

@@ -220,10 +220,14 @@ async def test_meta_without_header_is_modern_and_a_mismatch() -> None:
     assert reply.json()["error"]["code"] == -32020
 
 
-async def test_cache_scope_is_private_with_credentials() -> None:
-    headers = {**modern_headers("tools/list"), "authorization": "Bearer x"}
-    result = (await post(build_app(), modern_request("tools/list"), headers)).result()
+@pytest.mark.parametrize("credential", [("authorization", "Bearer x"), ("cookie", "sid=abc")])
+async def test_cache_scope_is_private_with_credentials(credential: tuple[str, str]) -> None:
+    """A cookie is as much a credential as an Authorization header (it was answered "public")."""
+    app = build_app()
+    headers = {**modern_headers("tools/list"), credential[0]: credential[1]}
+    result = (await post(app, modern_request("tools/list"), headers)).result()
     assert result["cacheScope"] == "private"
+    assert (await call_modern(app, "tools/list")).result()["cacheScope"] == "public"  # not the cached reply
 
 
 async def test_list_results_are_serialised_once_and_spliced() -> None:
