@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import base64
 import codecs
+import json
+import re
 import sys
 from collections.abc import Sequence
 from http import HTTPStatus
@@ -229,6 +231,30 @@ def _location(headers: Sequence[tuple[bytes, bytes]]) -> str:
     return ""
 
 
+# A run of digits long enough to be an integer orjson cannot keep: it reads one outside
+# [-2**63, 2**64 - 1] as a float (a 19-digit negative number may already be one).
+_LONG_DIGITS = re.compile(r"\d{19}")
+
+
+def exact_json(text: str) -> Any:
+    """The JSON value of a text with a long run of digits (None when it is not JSON), read by the
+    standard parser: an integer beyond 64 bits becomes an ``orjson.Fragment`` of its digits, which
+    the reply writes back as they were. What orjson refuses (NaN, Infinity) is refused here too."""
+    try:
+        return json.loads(text, parse_int=_exact_int, parse_constant=_refused)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _exact_int(digits: str) -> int | orjson.Fragment:
+    value = int(digits)
+    return value if -(2**63) <= value < 2**64 else orjson.Fragment(digits.encode("ascii"))
+
+
+def _refused(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 class ResponseCollector:
     """Collects one sub-response; see the module docstring."""
 
@@ -372,10 +398,13 @@ class ResponseCollector:
         if self._structured:
             if self._kind == "json" and not self._dropped:
                 text = self.text()
-                try:
-                    value = orjson.loads(text)
-                except orjson.JSONDecodeError:
-                    value = None
+                if _LONG_DIGITS.search(text) is None:  # the usual case: orjson keeps every integer
+                    try:
+                        value = orjson.loads(text)
+                    except orjson.JSONDecodeError:
+                        value = None
+                else:
+                    value = exact_json(text)
                 if isinstance(value, dict):
                     return Built({"content": [{"type": "text", "text": text}], "structuredContent": value})
             return self._unstructured()

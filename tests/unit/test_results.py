@@ -4,9 +4,13 @@ broken ``MCPResponse`` bodies, credentials echoed in errors."""
 from __future__ import annotations
 
 import base64
+import json
 import sys
 from http import HTTPStatus
 from typing import Any
+
+import orjson
+import pytest
 
 from mcp_middleware.jsonrpc import Built
 from mcp_middleware.results import ResponseCollector
@@ -258,3 +262,35 @@ def test_a_streamed_utf16_body_without_a_byte_order_mark_reads_as_in_one_piece()
     whole = text_of(collect(b"text/plain; charset=utf-16", body))
     _, collector = stream(b"text/plain; charset=utf-16", body[:5], body[5:], b"")
     assert text_of(collector.result()) == whole == "héllo wörld"
+
+
+BIG = b'{"wei":123456789012345678901234567890,"low":-9223372036854775809,"top":18446744073709551615,"f":1.5}'
+
+
+def test_integers_beyond_64_bits_stay_exact_in_structured_content() -> None:
+    """Regression: orjson reads an integer outside [-2**63, 2**64 - 1] as a float, so a route's
+    ``{"wei": 123456789012345678901234567890}`` reached the client as 1.2345678901234568e+29."""
+    result = collect(b"application/json", BIG, structured=True)
+    written = json.loads(orjson.dumps(result))  # the reply's bytes, read by an exact parser
+    assert written["structuredContent"] == {
+        "wei": 123456789012345678901234567890,
+        "low": -9223372036854775809,
+        "top": 18446744073709551615,
+        "f": 1.5,
+    }
+    assert written["content"][0]["text"] == BIG.decode()
+
+
+def test_a_long_run_of_digits_in_a_string_changes_nothing() -> None:
+    body = b'{"card":"12345678901234567890123","n":7}'
+    result = collect(b"application/json", body, structured=True)
+    assert result["structuredContent"] == {"card": "12345678901234567890123", "n": 7}
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"n":12345678901234567890123,"x":NaN}', b'{"n":12345678901234567890123', b"[1234567890123456789012]"]
+)
+def test_what_orjson_refuses_stays_refused_on_the_exact_path(body: bytes) -> None:
+    result = collect(b"application/json", body, structured=True)
+    assert result["isError"] is True
+    assert "structuredContent" not in result

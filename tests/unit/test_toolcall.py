@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Annotated, Any
 
 import orjson
@@ -10,6 +11,7 @@ import pytest
 from fastapi import FastAPI, Header, HTTPException, Query, Request, Response, Security
 from fastapi.responses import PlainTextResponse, RedirectResponse
 from fastapi.security import APIKeyHeader, APIKeyQuery
+from pydantic import BaseModel
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from mcp_middleware import MCPMiddleware, declare
@@ -479,3 +481,30 @@ async def test_a_tool_call_leaves_nothing_for_the_cycle_collector(era: str) -> N
     reply, left = await left_for_the_collector(app, request("tools/call", params), headers, calls=20)
     assert b'"result"' in reply
     assert left == 0
+
+
+class Ledger(BaseModel):
+    wei: int
+    count: int
+
+
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+async def test_integers_beyond_64_bits_reach_the_client_exactly(era: str) -> None:
+    """Regression: structuredContent carried 1.2345678901234568e+29 for a route's exact
+    123456789012345678901234567890 (orjson reads such integers as floats)."""
+    app = FastAPI()
+
+    @app.get("/ledger", operation_id="ledger")
+    async def ledger() -> Ledger:
+        return Ledger(wei=123456789012345678901234567890, count=3)
+
+    app.add_middleware(MCPMiddleware)
+    params: dict[str, Any] = {"name": "ledger", "arguments": {}}
+    headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18"}
+    if era == "modern":
+        params["_meta"] = meta()
+        headers = modern_headers("tools/call", "ledger")
+    reply = await post(app, request("tools/call", params), headers)
+    result = json.loads(reply.body)["result"]  # an exact parser, unlike the tests' usual orjson
+    assert result["structuredContent"] == {"wei": 123456789012345678901234567890, "count": 3}
+    assert result["content"][0]["text"] == '{"wei":123456789012345678901234567890,"count":3}'
