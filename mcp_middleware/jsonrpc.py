@@ -12,7 +12,10 @@ expired" and re-initialize. An error that answers no request (no id) is an HTTP 
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
+from functools import partial
 from types import MappingProxyType, UnionType
 from typing import Any, Literal, NamedTuple, get_args
 
@@ -99,12 +102,32 @@ def error_status(code: int, era: Literal["handshake", "modern"], request: bool =
     return status if request or status != 200 else 400
 
 
+# A run of digits long enough to be an integer orjson cannot keep exactly: it reads one outside
+# [-2**63, 2**64 - 1] as a float (a 19-digit negative number may already be one).
+_LONG_DIGITS = re.compile(rb"\d{19}")
+
+
 def parse_payload(body: bytes) -> Any:
-    """Decode JSON; invalid JSON or UTF-8 is a -32700 parse error."""
+    """Decode JSON; invalid JSON or UTF-8 is a -32700 parse error, and an integer beyond 64 bits
+    (which orjson would round to a float) is a -32602 error that says to send it as a string."""
     try:
-        return orjson.loads(body)
+        payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise ProtocolError(codes.PARSE_ERROR, f"Parse error: {exc}") from None
+    if _LONG_DIGITS.search(body) is not None:  # rare: only then is the body read a second time
+        json.loads(body, parse_int=partial(_within_64_bits, id_of(payload)))
+    return payload
+
+
+def _within_64_bits(request_id: RequestId | None, digits: str) -> int:
+    value = int(digits)
+    if not -(2**63) <= value < 2**64:
+        raise ProtocolError(
+            codes.INVALID_PARAMS,
+            f"Invalid params: the integer {digits} is beyond 64 bits and would lose its precision; send it as a string",
+            id=request_id,
+        )
+    return value
 
 
 # A request id is a string or an integer, exactly: decoded JSON has no other subclasses of these

@@ -46,6 +46,24 @@ async def test_malformed_json_is_parse_error_with_null_id() -> None:
     assert body["id"] is None
 
 
+async def test_an_integer_beyond_64_bits_is_refused_not_rounded() -> None:
+    """Regression: orjson reads such an integer as a float, so a tool argument of
+    123456789012345678901234567890 reached the route as 1.2345678901234568e+29. It is refused,
+    with the request's id, and a text the model can act on; a long number in a string is fine."""
+    app = build_app()
+    body = b'{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_thing",'
+    reply = await post(app, body + b'"arguments":{"thing_id":123456789012345678901234567890}}}')
+    assert reply.status == 400
+    error = reply.json()
+    assert error["id"] == 7
+    assert error["error"]["code"] == -32602
+    assert "123456789012345678901234567890" in error["error"]["message"]
+    assert "string" in error["error"]["message"]
+    fine = await post(app, body + b'"arguments":{"thing_id":9223372036854775807,"q":"12345678901234567890123"}}}')
+    assert fine.status == 200
+    assert fine.result()["structuredContent"]["q"] == "12345678901234567890123"
+
+
 async def test_invalid_utf8_is_parse_error() -> None:
     reply = await post(build_app(), b'{"jsonrpc":"2.0","id":1,"method":"\xff"}')
     assert reply.status == 400
