@@ -226,35 +226,28 @@ def build_catalog(
     )
 
 
-def _api_key_headers(openapi: Mapping[str, Any]) -> frozenset[bytes]:
-    """The header names of the document's ``apiKey`` security schemes that live in a header."""
+def _api_key_names(openapi: Mapping[str, Any], where: str) -> list[str]:
+    """The parameter names of the document's ``apiKey`` security schemes that live ``in`` ``where``."""
     components = openapi.get("components")
     schemes = components.get("securitySchemes") if isinstance(components, Mapping) else None
     if not isinstance(schemes, Mapping):
-        return frozenset()
-    return frozenset(
-        scheme["name"].lower().encode("latin-1")
-        for scheme in schemes.values()
-        if isinstance(scheme, Mapping)
-        and scheme.get("type") == "apiKey"
-        and scheme.get("in") == "header"
-        and isinstance(scheme.get("name"), str)
-        and scheme["name"].isascii()
-    )
-
-
-def _api_key_queries(openapi: Mapping[str, Any]) -> frozenset[str]:
-    """The query parameter names of the document's ``apiKey`` security schemes that live in the query."""
-    components = openapi.get("components")
-    schemes = components.get("securitySchemes") if isinstance(components, Mapping) else None
-    if not isinstance(schemes, Mapping):
-        return frozenset()
-    return frozenset(
+        return []
+    return [
         scheme["name"]
         for scheme in schemes.values()
         if isinstance(scheme, Mapping)
         and scheme.get("type") == "apiKey"
-        and scheme.get("in") == "query"
+        and scheme.get("in") == where
         and isinstance(scheme.get("name"), str)
         and scheme["name"]
-    )
+    ]
+
+
+def _api_key_headers(openapi: Mapping[str, Any]) -> frozenset[bytes]:
+    """The header names of the document's ``apiKey`` security schemes that live in a header."""
+    return frozenset(name.lower().encode("latin-1") for name in _api_key_names(openapi, "header") if name.isascii())
+
+
+def _api_key_queries(openapi: Mapping[str, Any]) -> frozenset[str]:
+    """The query parameter names of the document's ``apiKey`` security schemes that live in the query."""
+    return frozenset(_api_key_names(openapi, "query"))
