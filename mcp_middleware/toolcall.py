@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import logging
 import math
-import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -29,16 +26,16 @@ import anyio.abc
 from mcp_types import jsonrpc as codes
 from starlette.types import ASGIApp, Message, Scope
 
+from ._guard import _described, _guarded, _guarded_fast
+from ._ticker import _loops, _reap, _Ticker, watching
 from .catalog import ArgumentError, ToolSpec
 from .context import CONTEXT_KEY, ContextHolder
-from .dispatch import AppMisbehaved, SubExchange, SubRequest
-from .interaction import Abort, HandshakeChannel, ModernChannel
+from .dispatch import SubExchange, SubRequest
+from .interaction import HandshakeChannel, ModernChannel
 from .jsonrpc import ProtocolError
-from .results import ResponseCollector, ResultTooLarge, error_result
+from .results import ResponseCollector, error_result
 
 __all__ = ["CallLimits", "CallRegistry", "Invocation", "Outbox", "run_tool"]
-
-logger = logging.getLogger(__name__)
 
 
 class Outbox(Protocol):
@@ -417,227 +414,3 @@ def _interim(channel: HandshakeChannel | ModernChannel | None) -> dict[str, Any]
 WATCH_AFTER = 0.25
 # Tests flip this to run the portable (any anyio backend) guard and watcher on asyncio too.
 PORTABLE_WATCHER = False
-
-
-class _LoopCache:
-    """The running asyncio loop, remembered with the thread it runs in.
-
-    On CPython 3.11 every ``asyncio.get_running_loop()`` (and ``current_task()`` without a loop,
-    and so ``anyio``'s backend detection) makes a ``getpid`` system call; on the benchmark host,
-    under load, those calls were ~3 % of the server's time. A loop runs in one thread at a time,
-    so the remembered loop is the running one when it is running and says it runs in this thread.
-    """
-
-    __slots__ = ("_entry",)
-
-    def __init__(self) -> None:
-        # (loop, its thread, whether it records its thread itself): one attribute, replaced whole,
-        # so threads racing to fill it never see one loop paired with another's thread
-        self._entry: tuple[asyncio.AbstractEventLoop, int, bool] | None = None
-
-    def get(self) -> asyncio.AbstractEventLoop | None:
-        """The running asyncio loop; None when not on asyncio (the anyio path then)."""
-        entry = self._entry
-        thread = threading.get_ident()
-        if entry is not None:
-            loop, owner, own = entry
-            # asyncio's own loops record the thread they run in, and only while running (uvloop's
-            # do not): for them, that one attribute says the loop runs here, without a call
-            if owner == thread and (loop._thread_id == thread if own else loop.is_running()):  # type: ignore[attr-defined]
-                return loop
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return None
-        self._entry = (loop, thread, isinstance(loop, asyncio.BaseEventLoop))
-        return loop
-
-
-_loops = _LoopCache()
-
-
-class _Ticker:
-    """Starts the asyncio watcher of every call still running after a while (between one and two
-    periods): one timer per event loop for all of a server's calls, where a timer per call
-    cost each call ~5 µs. A call that streams starts its watcher at once (``_ToolRun.wake``); a
-    quick JSON call never gets one. Waking is the only thing a tick does, so a late tick is
-    harmless, and nothing is left behind when the calls stop (the timer is not re-armed)."""
-
-    __slots__ = ("_due", "_fresh", "_timer", "loop", "period")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, period: float) -> None:
-        self.loop = loop
-        self.period = period
-        self._fresh: dict[_ToolRun, None] = {}  # started since the last tick
-        self._due: dict[_ToolRun, None] = {}  # running since before the last tick
-        self._timer: asyncio.TimerHandle | None = None
-
-    def add(self, run: _ToolRun) -> None:
-        self._fresh[run] = None
-        if self._timer is None:
-            self._timer = self.loop.call_later(self.period, self._tick)
-
-    def discard(self, run: _ToolRun) -> None:
-        self._fresh.pop(run, None)
-        self._due.pop(run, None)
-
-    def _tick(self) -> None:
-        due, self._due, self._fresh = self._due, self._fresh, {}
-        self._timer = self.loop.call_later(self.period, self._tick) if self._due else None
-        for run in due:
-            run.wake()
-
-
-async def _reap(task: asyncio.Task[None], *, cancel: bool = True) -> None:
-    """Cancel the watcher (or, ``cancel=False``, let a task finish) and wait until it has ended.
-    A cancellation of this task meanwhile cancels the other too (a write to a client that stopped
-    reading must not hold the request up) and is raised once the other is gone. What the other
-    raised is dropped: a keep-alive or write that failed because the client left is not news.
-    Plain asyncio, where an anyio shielded scope around ``gather`` cost a streaming call 12-16 µs."""
-    if cancel:
-        task.cancel()
-    interrupted: asyncio.CancelledError | None = None
-    while not task.done():
-        try:
-            await asyncio.wait((task,))
-        except asyncio.CancelledError as exc:
-            if interrupted is None and not cancel:
-                task.cancel()  # once: what it does on its way out is its own
-            interrupted = exc  # an anyio scope repeats its cancellation until we let it through
-    if not task.cancelled():
-        task.exception()  # retrieved, so asyncio does not log it as never retrieved
-    if interrupted is not None:
-        raise interrupted
-
-
-@asynccontextmanager
-async def watching(factory: Callable[[], Coroutine[Any, Any, None]]) -> AsyncIterator[None]:
-    """The portable watcher (any anyio backend): ``factory()`` runs in a task group beside the
-    block from the start and is cancelled on exit. On asyncio, :class:`_Ticker` starts it late."""
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(factory)
-        yield
-        tg.cancel_scope.cancel()
-
-
-async def _guarded(run: _ToolRun, limit: float | None) -> dict[str, Any] | None:
-    """Run the route; map what can go wrong to an error result (None = ran to completion).
-
-    The portable path (any anyio backend): an anyio cancel scope, and ``move_on_after`` for the
-    optional time limit, so a ``TimeoutError`` the route raises itself is not mistaken for ours.
-    """
-    run._scope = anyio.CancelScope()
-    if run.cancelled:
-        run._scope.cancel()
-    with run._scope:
-        try:
-            with anyio.move_on_after(math.inf if limit is None else limit) as timer:
-                run._timer = timer if limit is not None else None
-                await run.run_route()
-            if timer.cancelled_caught:
-                return _timed_out(run, limit)
-            return None
-        except BaseException as exc:
-            return _outcome_of(exc, run)
-    return None
-
-
-async def _guarded_fast(run: _ToolRun, limit: float | None) -> dict[str, Any] | None:
-    """:func:`_guarded` on asyncio. Without a time limit, a cancellation (``_ToolRun.cancel``)
-    cancels this task, and the guard takes back exactly that cancellation, as ``asyncio.timeout``
-    does; with a limit, ``asyncio.timeout`` is the guard and a cancellation an immediate expiry.
-    Either costs a small fraction of an anyio scope."""
-    if limit is not None:
-        return await _guarded_timed(run, limit)
-    task = asyncio.current_task(run.loop)  # with the loop given: no system call (see _LoopCache)
-    assert task is not None
-    if run.cancelled:
-        return None
-    base = task.cancelling()
-    run._task = task
-    try:
-        await run.run_route()
-        return None
-    except asyncio.CancelledError:
-        run._task = None
-        if run.cancelled and task.uncancel() <= base:
-            return None  # exactly our own cancellation: taken back
-        raise
-    except BaseException as exc:
-        return _outcome_of(exc, run)
-    finally:
-        if run._task is not None:
-            run._task = None
-            if run.cancelled:
-                task.uncancel()  # requested, but the route ended before it was delivered
-
-
-async def _guarded_timed(run: _ToolRun, limit: float) -> dict[str, Any] | None:
-    loop = asyncio.get_running_loop()
-    try:
-        async with asyncio.timeout(limit) as guard:
-            run._guard = guard
-            if run.cancelled:
-                guard.reschedule(loop.time())
-            try:
-                await run.run_route()
-            finally:
-                run._guard = None
-        return None
-    except TimeoutError as exc:
-        if run.cancelled:
-            return None
-        if guard.expired():
-            return _timed_out(run, limit)
-        return _outcome_of(exc, run)  # the route's own TimeoutError
-    except BaseException as exc:
-        return _outcome_of(exc, run)
-
-
-def _described(what: str, name: str) -> str:
-    """What runs, as error texts name it: ``what`` ("prompt 'greet'"), or "tool '<name>'"."""
-    return what or f"tool {name!r}"
-
-
-def _subject(run: _ToolRun) -> str:
-    """:func:`_described` for the start of a sentence ("Tool 'name' failed: ...")."""
-    described = _described(run.what, run.name)
-    return described[:1].upper() + described[1:]
-
-
-def _timed_out(run: _ToolRun, limit: float | None) -> dict[str, Any]:
-    run.set()
-    return error_result(f"{_subject(run)} timed out after {limit:g} s and was cancelled.")
-
-
-def _outcome_of(exc: BaseException, run: _ToolRun) -> dict[str, Any] | None:
-    """The one mapping of what a route's run can raise; cancellations and the like propagate."""
-    if isinstance(exc, Abort):
-        return None  # the channel knows why (input needed, or a protocol error)
-    if isinstance(exc, BaseExceptionGroup):
-        if exc.subgroup(Abort) is not None:
-            return None
-        if isinstance(exc, ExceptionGroup):
-            return _route_failed(run, exc)
-        raise exc
-    if isinstance(exc, ResultTooLarge):
-        run.set()
-        return error_result(f"{_subject(run)} failed: {exc}.")
-    if isinstance(exc, AppMisbehaved):
-        subject = _subject(run)
-        logger.error("%s: the route broke the ASGI contract: %s", subject, exc)
-        return error_result(f"{subject} failed: the route did not produce a valid HTTP response.")
-    if isinstance(exc, Exception):
-        if run._complete:
-            # After a complete response (its background work): the result stands, as over HTTP,
-            # however soon the failure came.
-            logger.error("%s: the app failed after its response", _subject(run), exc_info=exc)
-            return None
-        return _route_failed(run, exc)
-    raise exc
-
-
-def _route_failed(run: _ToolRun, exc: BaseException) -> dict[str, Any]:
-    subject = _subject(run)
-    logger.error("%s: the route raised %s", subject, type(exc).__name__, exc_info=exc)
-    return error_result(f"{subject} failed: the route raised {type(exc).__name__}.")

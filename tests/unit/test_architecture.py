@@ -92,6 +92,10 @@ def test_lower_layers_never_import_upper_layers() -> None:
         imported = {i.split(".")[0] for i in all_imports(low)}
         assert not imported & upper, (low, imported)
     assert not {i.split(".")[0] for i in all_imports("handlers")} & {"middleware", "transport"}
+    for call in ("toolcall", "_guard", "_ticker"):  # one call, under the handlers
+        imported = {i.split(".")[0] for i in all_imports(call)}
+        assert not imported & {"middleware", "transport", "handlers"}, (call, imported)
+    assert all_imports("_ticker") == {"toolcall"}  # only for the type of a run (TYPE_CHECKING)
 
 
 def test_no_sdk_server_and_no_fastapi_at_import_time() -> None:

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mcp_middleware import MCPContext, MCPMiddleware, mcp_context, toolcall
+from mcp_middleware import MCPContext, MCPMiddleware, _ticker, mcp_context, toolcall
 from mcp_middleware.dispatch import SubRequest
 from mcp_middleware.sse import KEEPALIVE, encode_event
 from tests.apps import Gates, build_app, mcp_of
@@ -520,7 +520,7 @@ class _Run:
 
 def test_the_ticker_wakes_calls_running_for_a_whole_period_and_then_stops() -> None:
     loop = _Loop()
-    ticker = toolcall._Ticker(loop, 0.25)  # type: ignore[arg-type]
+    ticker = _ticker._Ticker(loop, 0.25)  # type: ignore[arg-type]
     quick, slow, late = _Run(), _Run(), _Run()
     ticker.add(quick)  # type: ignore[arg-type]
     ticker.add(slow)  # type: ignore[arg-type]
@@ -546,7 +546,7 @@ def test_the_loop_cache_always_answers_the_running_loop() -> None:
     import asyncio
     import threading
 
-    cache = toolcall._LoopCache()
+    cache = _ticker._LoopCache()
 
     async def seen() -> tuple[object, object]:
         return cache.get(), asyncio.get_running_loop()
@@ -646,7 +646,7 @@ async def test_reaping_the_watcher_outlasts_a_cancellation_of_the_call_itself() 
 
     async def call() -> None:
         try:
-            await toolcall._reap(watcher)
+            await _ticker._reap(watcher)
         finally:
             stopped.append("call")
 
@@ -671,7 +671,7 @@ async def test_reaping_inside_a_cancelled_anyio_scope_waits_for_the_watcher_then
     with anyio.fail_after(GUARD):
         with anyio.CancelScope() as scope:
             scope.cancel()
-            await toolcall._reap(watcher)
+            await _ticker._reap(watcher)
             stopped.append("after the reap")  # never reached: the cancellation goes on
     assert scope.cancelled_caught
     assert stopped == ["watcher"]
@@ -696,7 +696,7 @@ async def test_a_watcher_that_failed_is_reaped_without_a_never_retrieved_report(
     try:
         watcher = loop.create_task(failing())
         await asyncio.sleep(0)
-        await toolcall._reap(watcher)
+        await _ticker._reap(watcher)
         assert watcher.done()
         assert not watcher.cancelled()  # it ended with its OSError
         del watcher
@@ -825,7 +825,7 @@ async def test_no_heartbeat_when_progress_went_out_while_the_watcher_waited() ->
     for _ in range(10):
         await asyncio.sleep(0)
     assert outbox.sent == []
-    await toolcall._reap(watcher)
+    await _ticker._reap(watcher)
 
 
 def _background_work(gates: Gates, step: int, linger: float = 0.0) -> BackgroundTask:

@@ -1,0 +1,161 @@
+"""The cancel guard a route runs under, and the one mapping of what its run can raise.
+
+Part of :mod:`mcp_middleware.toolcall`, whose ``run_tool`` runs the route through
+:func:`_guarded_fast` on asyncio and :func:`_guarded` on any other anyio backend (or when tests
+force the portable path). Either returns None when the route ran to completion, or the error
+result of a timeout, a failure or a broken ASGI contract; a cancellation of the call
+(``_ToolRun.cancel``) ends in None too, and one from outside propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from .dispatch import AppMisbehaved
+from .interaction import Abort
+from .results import ResultTooLarge, error_result
+
+if TYPE_CHECKING:
+    from .toolcall import _ToolRun
+
+__all__ = [
+    "_described",
+    "_guarded",
+    "_guarded_fast",
+    "_guarded_timed",
+    "_outcome_of",
+    "_route_failed",
+    "_subject",
+    "_timed_out",
+]
+
+# The records keep the name they had before the guard left toolcall (logging configurations use it).
+logger = logging.getLogger("mcp_middleware.toolcall")
+
+
+async def _guarded(run: _ToolRun, limit: float | None) -> dict[str, Any] | None:
+    """Run the route; map what can go wrong to an error result (None = ran to completion).
+
+    The portable path (any anyio backend): an anyio cancel scope, and ``move_on_after`` for the
+    optional time limit, so a ``TimeoutError`` the route raises itself is not mistaken for ours.
+    """
+    run._scope = anyio.CancelScope()
+    if run.cancelled:
+        run._scope.cancel()
+    with run._scope:
+        try:
+            with anyio.move_on_after(math.inf if limit is None else limit) as timer:
+                run._timer = timer if limit is not None else None
+                await run.run_route()
+            if timer.cancelled_caught:
+                return _timed_out(run, limit)
+            return None
+        except BaseException as exc:
+            return _outcome_of(exc, run)
+    return None
+
+
+async def _guarded_fast(run: _ToolRun, limit: float | None) -> dict[str, Any] | None:
+    """:func:`_guarded` on asyncio. Without a time limit, a cancellation (``_ToolRun.cancel``)
+    cancels this task, and the guard takes back exactly that cancellation, as ``asyncio.timeout``
+    does; with a limit, ``asyncio.timeout`` is the guard and a cancellation an immediate expiry.
+    Either costs a small fraction of an anyio scope."""
+    if limit is not None:
+        return await _guarded_timed(run, limit)
+    task = asyncio.current_task(run.loop)  # with the loop given: no system call (see _LoopCache)
+    assert task is not None
+    if run.cancelled:
+        return None
+    base = task.cancelling()
+    run._task = task
+    try:
+        await run.run_route()
+        return None
+    except asyncio.CancelledError:
+        run._task = None
+        if run.cancelled and task.uncancel() <= base:
+            return None  # exactly our own cancellation: taken back
+        raise
+    except BaseException as exc:
+        return _outcome_of(exc, run)
+    finally:
+        if run._task is not None:
+            run._task = None
+            if run.cancelled:
+                task.uncancel()  # requested, but the route ended before it was delivered
+
+
+async def _guarded_timed(run: _ToolRun, limit: float) -> dict[str, Any] | None:
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(limit) as guard:
+            run._guard = guard
+            if run.cancelled:
+                guard.reschedule(loop.time())
+            try:
+                await run.run_route()
+            finally:
+                run._guard = None
+        return None
+    except TimeoutError as exc:
+        if run.cancelled:
+            return None
+        if guard.expired():
+            return _timed_out(run, limit)
+        return _outcome_of(exc, run)  # the route's own TimeoutError
+    except BaseException as exc:
+        return _outcome_of(exc, run)
+
+
+def _described(what: str, name: str) -> str:
+    """What runs, as error texts name it: ``what`` ("prompt 'greet'"), or "tool '<name>'"."""
+    return what or f"tool {name!r}"
+
+
+def _subject(run: _ToolRun) -> str:
+    """:func:`_described` for the start of a sentence ("Tool 'name' failed: ...")."""
+    described = _described(run.what, run.name)
+    return described[:1].upper() + described[1:]
+
+
+def _timed_out(run: _ToolRun, limit: float | None) -> dict[str, Any]:
+    run.set()
+    return error_result(f"{_subject(run)} timed out after {limit:g} s and was cancelled.")
+
+
+def _outcome_of(exc: BaseException, run: _ToolRun) -> dict[str, Any] | None:
+    """The one mapping of what a route's run can raise; cancellations and the like propagate."""
+    if isinstance(exc, Abort):
+        return None  # the channel knows why (input needed, or a protocol error)
+    if isinstance(exc, BaseExceptionGroup):
+        if exc.subgroup(Abort) is not None:
+            return None
+        if isinstance(exc, ExceptionGroup):
+            return _route_failed(run, exc)
+        raise exc
+    if isinstance(exc, ResultTooLarge):
+        run.set()
+        return error_result(f"{_subject(run)} failed: {exc}.")
+    if isinstance(exc, AppMisbehaved):
+        subject = _subject(run)
+        logger.error("%s: the route broke the ASGI contract: %s", subject, exc)
+        return error_result(f"{subject} failed: the route did not produce a valid HTTP response.")
+    if isinstance(exc, Exception):
+        if run._complete:
+            # After a complete response (its background work): the result stands, as over HTTP,
+            # however soon the failure came.
+            logger.error("%s: the app failed after its response", _subject(run), exc_info=exc)
+            return None
+        return _route_failed(run, exc)
+    raise exc
+
+
+def _route_failed(run: _ToolRun, exc: BaseException) -> dict[str, Any]:
+    subject = _subject(run)
+    logger.error("%s: the route raised %s", subject, type(exc).__name__, exc_info=exc)
+    return error_result(f"{subject} failed: the route raised {type(exc).__name__}.")
