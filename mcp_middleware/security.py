@@ -36,7 +36,8 @@ from starlette.types import Message, Receive, Scope, Send
 
 from .config import Settings
 from .jsonrpc import ProtocolError, encode_error
-from .transport._http import HeaderMap, Verdicts, check_request, decoded, header_map, plain
+from .transport._checks import HeaderMap, Verdicts, check_request, decoded, header_map
+from .transport._http import plain
 
 __all__ = [
     "WELL_KNOWN",

@@ -20,7 +20,8 @@ from ..handlers import Server
 from ..jsonrpc import ProtocolError, encode_error, parse_payload
 from ..query_keys import add_query_keys
 from . import handshake, modern
-from ._http import ClientGone, HeaderMap, check_request, header_map, plain, read_body
+from ._checks import HeaderMap, check_request, header_map
+from ._http import ClientGone, plain, read_body
 
 __all__ = ["is_modern", "serve"]
 

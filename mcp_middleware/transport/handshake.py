@@ -29,15 +29,9 @@ from ..jsonrpc import (
     is_id,
     parse_message,
 )
-from ._http import (
-    NullOutbox,
-    Responder,
-    caller_key,
-    encode_reply,
-    new_call,
-    serve_request,
-    text_of,
-)
+from ._checks import text_of
+from ._http import caller_key, encode_reply, new_call, serve_request
+from ._responder import NullOutbox, Responder
 
 __all__ = ["serve"]
 

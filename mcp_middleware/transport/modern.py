@@ -28,7 +28,9 @@ from starlette.types import Receive, Scope, Send
 from ..handlers import Server
 from ..jsonrpc import ClientReply, Notification, ProtocolError, Request, id_of, parse_message
 from ..param_headers import check_param_headers, decode_header, is_plain
-from ._http import Decorate, Responder, new_call, serve_request, text_of
+from ._checks import text_of
+from ._http import Decorate, new_call, serve_request
+from ._responder import Responder
 
 __all__ = ["serve"]
 

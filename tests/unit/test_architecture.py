@@ -84,6 +84,9 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
 def test_eras_never_import_each_other() -> None:
     assert not {i for i in all_imports("transport.handshake") if "modern" in i}
     assert not {i for i in all_imports("transport.modern") if "handshake" in i}
+    for shared in ("transport._http", "transport._checks", "transport._responder"):  # what they share
+        assert not {i for i in all_imports(shared) if i.split(".")[-1] in {"handshake", "modern", "endpoint"}}, shared
+    assert all_imports("transport._checks") == {"config"}
 
 
 def test_lower_layers_never_import_upper_layers() -> None:

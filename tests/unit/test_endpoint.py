@@ -318,7 +318,7 @@ def test_the_transport_verdicts_stay_bounded() -> None:
     """The table of remembered transport verdicts (one entry per distinct Host/Origin/Accept/
     Content-Type) is emptied when it grows past its bound, and a refusal is still a refusal."""
     from mcp_middleware.config import Settings
-    from mcp_middleware.transport._http import check_request, header_map
+    from mcp_middleware.transport._checks import check_request, header_map
 
     settings = Settings(allowed_hosts=frozenset({"*"}))
     verdicts: dict[tuple[Any, ...], tuple[int, str] | None] = {}

@@ -331,7 +331,7 @@ async def test_calls_beyond_the_concurrency_limit_are_refused_at_once() -> None:
 
 
 async def test_the_write_lock_serialises_and_survives_cancellation() -> None:
-    from mcp_middleware.transport._http import _WriteLock
+    from mcp_middleware.transport._responder import _WriteLock
 
     lock = _WriteLock()
     order: list[str] = []
@@ -366,7 +366,7 @@ async def test_the_write_lock_serialises_and_survives_cancellation() -> None:
 async def test_the_responder_queues_a_writer_behind_another_and_writes_nothing_once_done() -> None:
     """A progress event that arrives while a keep-alive is being written waits its turn; after the
     final message (or once the client is gone) keep-alives and events write nothing."""
-    from mcp_middleware.transport._http import Responder
+    from mcp_middleware.transport._responder import Responder
 
     sent: list[Message] = []
     stalled = anyio.Event()

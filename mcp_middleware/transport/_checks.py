@@ -1,0 +1,137 @@
+"""The request's headers, and the transport's checks on them (both eras, and the endpoint guard).
+
+Headers stay bytes (:class:`HeaderMap`, one C-level dict of the raw list) and are decoded where
+they are read (:func:`text_of`). :func:`check_request` applies Host, Origin, Accept and
+Content-Type in the order the spec implies, and remembers its verdict per distinct set of values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.types import Scope
+
+from ..config import LOCAL_HOSTS, Settings
+
+__all__ = ["HeaderMap", "Verdicts", "check_request", "decoded", "header_map", "text_of"]
+
+
+class HeaderMap(dict[bytes, bytes]):
+    """Request headers by lower-case name, as bytes; the first of repeated headers wins, as in
+    Starlette, except ``accept``, whose lines are joined into one list (RFC 9110 §5.3). Values are
+    decoded only where they are read (:func:`text_of`).
+
+    ``repeated`` names the ``mcp-*`` headers that appeared more than once (a mismatch in 2026-07-28:
+    a proxy may have read the other copy); set only when there are any.
+    """
+
+    repeated: frozenset[bytes] = frozenset()
+
+
+def header_map(scope: Scope) -> HeaderMap:
+    raw = scope["headers"]
+    out = HeaderMap(reversed(raw))  # back to front, so the first of a repeated header is kept
+    # ASGI servers send lower-case names; one test over all of them finds a server that did not
+    if not b"".join(out).islower():
+        raw = [(key.lower(), value) for key, value in raw]
+        out = HeaderMap(reversed(raw))
+    if len(out) != len(raw):
+        names = [key for key, _ in raw]
+        out.repeated = frozenset(name for name in out if name.startswith(b"mcp-") and names.count(name) > 1)
+        if names.count(b"accept") > 1:  # RFC 9110 §5.3: a repeated list is one, comma-joined
+            out[b"accept"] = b", ".join([value for key, value in raw if key == b"accept"])
+    return out
+
+
+def text_of(headers: Mapping[bytes, bytes], name: bytes) -> str | None:
+    """Header ``name``'s value as text (latin-1, as HTTP has it), or None when absent."""
+    value = headers.get(name)
+    return None if value is None else value.decode("latin-1")
+
+
+def decoded(headers: Mapping[bytes, bytes]) -> dict[str, str]:
+    """All headers as text, for code off the hot path."""
+    return {key.decode("latin-1"): value.decode("latin-1") for key, value in headers.items()}
+
+
+def _host_only(value: str) -> str:
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[: value.find("]") + 1]
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def _hosts_for(scope: Scope, settings: Settings) -> frozenset[str] | None:
+    if settings.allowed_hosts is not None:
+        return None if "*" in settings.allowed_hosts else settings.allowed_hosts
+    server = scope.get("server")
+    own = {str(server[0]).lower()} if server else set()
+    return LOCAL_HOSTS | own
+
+
+def _origin_ok(origin: str, hosts: frozenset[str] | None, settings: Settings) -> bool:
+    if settings.allowed_origins is not None:
+        # the allowlist is lower case (security.effective_allowed_origins); verdicts are remembered
+        return "*" in settings.allowed_origins or origin.strip().lower().rstrip("/") in settings.allowed_origins
+    if hosts is None:
+        return True
+    _, sep, rest = origin.partition("://")
+    return bool(sep) and _host_only(rest.split("/", 1)[0]) in hosts
+
+
+def _accepts(accept: str, wanted: str) -> bool:
+    major = wanted.split("/", 1)[0]
+    for part in accept.split(","):
+        media = part.split(";", 1)[0].strip().lower()
+        if media in (wanted, "*/*", f"{major}/*"):
+            return True
+    return False
+
+
+Verdicts = dict[tuple[Any, ...], tuple[int, str] | None]
+_UNKNOWN: Any = object()
+
+
+def check_request(
+    scope: Scope, headers: Mapping[bytes, bytes], settings: Settings, verdicts: Verdicts | None = None
+) -> tuple[int, str] | None:
+    """Transport-level checks in the order the spec implies; returns (status, message) to refuse.
+
+    The verdict depends only on a handful of header values (and the settings), and clients repeat
+    the same ones on every request: ``verdicts`` (one bounded table per middleware) remembers them.
+    """
+    if verdicts is None:
+        return _check_request(scope, headers, settings)
+    server = scope.get("server")
+    key = (
+        tuple(server) if server else None,  # Daphne gives [host, port]; tuple() of a tuple is itself
+        headers.get(b"host"),
+        headers.get(b"origin"),
+        headers.get(b"accept"),
+        headers.get(b"content-type"),
+    )
+    known: tuple[int, str] | None = verdicts.get(key, _UNKNOWN)
+    if known is not _UNKNOWN:
+        return known
+    if len(verdicts) > 1024:
+        verdicts.clear()
+    verdict = verdicts[key] = _check_request(scope, headers, settings)
+    return verdict
+
+
+def _check_request(scope: Scope, headers: Mapping[bytes, bytes], settings: Settings) -> tuple[int, str] | None:
+    hosts = _hosts_for(scope, settings)
+    host = text_of(headers, b"host")
+    if hosts is not None and host is not None and _host_only(host) not in hosts:
+        return 403, "Forbidden: Host not allowed"
+    origin = text_of(headers, b"origin")
+    if origin is not None and not _origin_ok(origin, hosts, settings):
+        return 403, "Forbidden: Origin not allowed"
+    accept = text_of(headers, b"accept") or ""
+    if not (_accepts(accept, "application/json") and _accepts(accept, "text/event-stream")):
+        return 406, "Not Acceptable: the client must accept both application/json and text/event-stream"
+    ctype = (text_of(headers, b"content-type") or "").split(";", 1)[0].strip().lower()
+    if ctype != "application/json":
+        return 415, "Unsupported Media Type: the body must be application/json"
+    return None

@@ -1,0 +1,206 @@
+"""The per-request responder: the one place that writes to the client.
+
+``Responder`` answers with plain JSON unless something is streamed first, in which case it switches
+to SSE at that moment (head with ``X-Accel-Buffering: no``, then one event per message) and sends
+the final message as the last event. After the client is gone nothing more is written.
+``NullOutbox`` stands in for it inside a JSON-RPC batch, where nothing is streamed.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+from starlette.types import Send
+
+from ..context import ClientRequestError
+from ..jsonrpc import ProtocolError, Request, dumps, encode_error, encode_notification, error_status
+from ..sse import KEEPALIVE, SSE_HEADERS, encode_event
+from ._http import Decorate, encode_reply, plain
+
+__all__ = ["NullOutbox", "Responder"]
+
+
+class _WriteLock:
+    """Serialises writes of one response (the call and its keep-alive watcher may both write).
+
+    Uncontended, entering costs an attribute check: no event, no checkpoint. Contended, writers
+    queue on events and ownership passes in order.
+    """
+
+    __slots__ = ("_busy", "_waiting")
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._waiting: deque[anyio.Event] | None = None  # made on the first contention
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free (no waiting, no coroutine); False when it is held."""
+        if self._busy:
+            return False
+        self._busy = True
+        return True
+
+    async def __aenter__(self) -> None:
+        if self.try_acquire():
+            return
+        turn = anyio.Event()
+        if self._waiting is None:
+            self._waiting = deque()
+        self._waiting.append(turn)
+        try:
+            await turn.wait()
+        except BaseException:
+            if turn.is_set():
+                self.release()  # handed over just as we were cancelled: pass it on
+            else:
+                self._waiting.remove(turn)
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        if self._waiting:  # None or empty: nobody waits
+            self._waiting.popleft().set()  # ownership passes on; _busy stays True
+        else:
+            self._busy = False
+
+
+class Responder:
+    """Writes the one answer to a POST: JSON, 202, or an SSE stream begun on the first event.
+    It is also the handlers' outbox (:class:`~mcp_middleware.toolcall.Outbox`) for that request."""
+
+    __slots__ = ("_lock", "_send", "closed", "early", "headers", "started", "streaming")
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.headers: list[tuple[bytes, bytes]] = []  # extra response headers (e.g. a session id)
+        self._lock: _WriteLock | None = None  # made by the first write that may contend
+        self.started = False
+        self.streaming = False
+        self.closed = False
+        # A tools/call's (request, version, decorate), set by serve_request: what :meth:`answer`
+        # needs to write the result while the route's app is still running (its background work).
+        # Not the Call: it holds this responder, and the cycle would leave every call to the GC.
+        self.early: tuple[Request, str, Decorate] | None = None
+
+    def _locked(self) -> _WriteLock:
+        if self._lock is None:
+            self._lock = _WriteLock()
+        return self._lock
+
+    async def json(self, payload: bytes, status: int = 200) -> None:
+        if not self.started and not self.closed:
+            self.started = True
+            await plain(self._send, status, payload, self.headers)
+
+    async def error(self, error: ProtocolError, era: Any, status: int | None = None) -> None:
+        await self.json(encode_error(error), status or error_status(error.code, era, error.id is not None))
+
+    async def accepted(self) -> None:
+        if not self.started:
+            self.started = True
+            await plain(self._send, 202)
+
+    async def _ensure_stream(self) -> None:
+        if not self.started:
+            self.started = self.streaming = True
+            await self._send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *self.headers]})
+
+    async def stream_now(self) -> None:
+        """Answer with an SSE stream whatever happens (the ``response_mode="sse"`` option)."""
+        async with self._locked():
+            await self._ensure_stream()
+
+    async def event(self, payload: bytes) -> None:
+        """Send one JSON-RPC message as an SSE event, switching to SSE if this is the first."""
+        lock = self._locked()
+        if not lock.try_acquire():  # another writer is at it: wait for our turn
+            async with lock:
+                await self._event(payload)
+            return
+        try:
+            await self._event(payload)
+        finally:
+            lock.release()
+
+    async def _event(self, payload: bytes) -> None:
+        if self.closed or (self.started and not self.streaming):
+            return
+        if not self.started:
+            await self._ensure_stream()
+        await self._send({"type": "http.response.body", "body": encode_event(payload), "more_body": True})
+
+    async def keepalive(self) -> None:
+        async with self._locked():
+            if self.closed or (self.started and not self.streaming):
+                return
+            await self._ensure_stream()
+            await self._send({"type": "http.response.body", "body": KEEPALIVE, "more_body": True})
+
+    async def finish(self, payload: bytes | None, status: int = 200) -> None:
+        """The final message: the last SSE event (then end of stream), or a plain JSON reply."""
+        if payload is not None and not self.started and not self.closed and self._lock is None:
+            # The usual case, a JSON reply with nothing written before: no lock needed, as nothing
+            # else writes once ``closed`` is set (and setting it does not wait).
+            self.started = self.closed = True
+            await plain(self._send, status, payload, self.headers)
+            return
+        async with self._locked():
+            if self.closed:
+                return
+            if not self.streaming:
+                if payload is None:
+                    await self._ensure_stream()
+                else:
+                    self.started = True
+                    self.closed = True
+                    await plain(self._send, status, payload, self.headers)
+                    return
+            body = encode_event(payload) if payload is not None else b""
+            self.closed = True
+            await self._send({"type": "http.response.body", "body": body, "more_body": False})
+
+    def abandon(self) -> None:
+        """The client went away: from now on nothing is written."""
+        self.closed = True
+
+    def answer(self) -> Callable[[dict[str, Any]], Awaitable[None]] | None:
+        """How to write a tools/call's result before the handler returns it, or None (not a
+        tools/call). For a route whose response is complete while its app goes on."""
+        return None if self.early is None else self._answer
+
+    async def _answer(self, result: dict[str, Any]) -> None:
+        assert self.early is not None
+        req, version, decorate = self.early
+        await self.finish(encode_reply(req, version, decorate(req.method, result), decorate))
+
+    # -- the handlers' outbox: notifications and requests become SSE events on this response ----
+    async def notify(self, method: str, params: Any) -> None:
+        await self.event(encode_notification(method, params))
+
+    async def request(self, request_id: str, method: str, params: Any) -> None:
+        message = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+        await self.event(dumps(message))
+
+
+class NullOutbox:
+    """For calls inside a JSON-RPC batch, whose replies are one JSON array: nothing is streamed."""
+
+    async def notify(self, method: str, params: Any) -> None:
+        return None
+
+    async def request(self, request_id: str, method: str, params: Any) -> None:
+        raise ClientRequestError(method, {"message": "cannot ask the client from inside a JSON-RPC batch"})
+
+    async def keepalive(self) -> None:
+        return None
+
+    def abandon(self) -> None:
+        return None
+
+    def answer(self) -> None:
+        return None  # a batch's replies go out together
