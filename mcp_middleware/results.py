@@ -32,27 +32,12 @@ from typing import Any
 
 import orjson
 
-from .content import MCP_CONTENT_TYPE
+from ._event_parser import _EventParser
+from ._media import _MEDIA, _TEXTUAL_KINDS, _media
 from .jsonrpc import Built
 from .query_keys import MARK, secret_values
 
 __all__ = ["ResponseCollector", "ResultTooLarge", "credential_values", "error_result", "reason_phrase", "text_result"]
-
-_TEXTUAL = frozenset(
-    {
-        b"application/xml",
-        b"application/javascript",
-        b"application/x-ndjson",
-        b"application/ndjson",
-        b"application/jsonl",
-        b"application/yaml",
-        b"application/x-yaml",
-        b"application/x-www-form-urlencoded",
-    }
-)
-
-
-_MCP_CONTENT = MCP_CONTENT_TYPE.encode()
 
 
 _HINTS = {
@@ -105,123 +90,8 @@ def reason_phrase(status: int) -> str:
         return ""
 
 
-class _EventParser:
-    """Incremental parser for a route's own ``text/event-stream`` body (WHATWG §9.2.6).
-
-    Linear in the body: each chunk is scanned once, and a line that is not complete yet is kept as
-    parts, not re-joined per chunk. A line break split across chunks (``\r`` | ``\n``) is one break,
-    and a leading byte order mark is dropped. At most ``limit`` characters of a pending line and of
-    an event's data are kept (the result holds no more than that anyway); ``dropped`` counts the
-    data characters let go.
-    """
-
-    __slots__ = ("_cr", "_data", "_data_size", "_fresh", "_line", "_line_size", "dropped", "limit")
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.dropped = 0
-        self._line: list[str] = []  # the incomplete line, in parts
-        self._line_size = 0  # characters of it seen (kept or not)
-        self._data: list[str] = []  # the current event's data lines
-        self._data_size = 0
-        self._cr = False  # the last text ended with "\r": a "\n" opening the next one belongs to it
-        self._fresh = True  # nothing seen yet (a byte order mark may open the stream)
-
-    def feed(self, text: str) -> list[str]:
-        """Return the ``data`` of every event completed by ``text``."""
-        if self._fresh and text:
-            self._fresh = False
-            text = text.removeprefix("\ufeff")
-        if self._cr and text.startswith("\n"):
-            text = text[1:]
-        if not text:
-            return []
-        self._cr = text.endswith("\r")
-        if "\r" in text:
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-        lines = text.split("\n")
-        tail = lines.pop()
-        events: list[str] = []
-        for line in lines:
-            if self._line:
-                self._hold(line)
-                line, over = "".join(self._line), self._line_size - self.limit
-                self._line, self._line_size = [], 0
-                if over > 0 and line.startswith("data"):
-                    self.dropped += over
-            self._take(line, events)
-        if tail:
-            self._hold(tail)
-        return events
-
-    def _hold(self, part: str) -> None:
-        room = self.limit - self._line_size
-        self._line_size += len(part)
-        if room > 0:
-            self._line.append(part if len(part) <= room else part[:room])
-
-    def _take(self, line: str, events: list[str]) -> None:
-        if line == "":
-            if self._data:
-                events.append("\n".join(self._data))
-                self._data, self._data_size = [], 0
-        elif line.startswith("data"):
-            field, _, value = line.partition(":")
-            if field == "data":
-                value = value[1:] if value.startswith(" ") else value
-                room = self.limit - self._data_size
-                if len(value) > room:
-                    self.dropped += len(value) - max(room, 0)
-                    value = value[: max(room, 0)]
-                self._data_size += len(value) + 1
-                self._data.append(value)
-
-    def flush(self) -> list[str]:
-        tail = self.feed("\n\n") if self._line or self._data else []
-        return tail
-
-
 # what a one-piece decode of a BOM-less UTF-16/32 body assumes: the machine's byte order
 _WITHOUT_BOM = {name: f"{name}-{sys.byteorder[0]}e" for name in ("utf-16", "utf-32")}
-_TEXTUAL_KINDS = frozenset({"text", "json", "events", "mcp"})
-# content-type header value -> (media type, kind, charset), remembered
-_MEDIA: dict[bytes, tuple[str, str, str]] = {}
-
-
-def _media(raw: bytes) -> tuple[str, str, str]:
-    mime, _, params = raw.partition(b";")
-    mime = mime.strip().lower()
-    charset = "utf-8"
-    for param in params.split(b";"):
-        key, _, value = param.strip().partition(b"=")
-        if key.lower() == b"charset" and value:
-            charset = value.strip(b'"').decode("latin-1")
-    if charset != "utf-8":
-        try:
-            codec = codecs.lookup(charset)
-        except LookupError:
-            codec = None  # an unknown charset is read as UTF-8
-        # and so is a codec that is not a text encoding (base64, zlib, rot13: str.encode refuses them too)
-        charset = codec.name if codec is not None and codec._is_text_encoding else "utf-8"
-    return mime.decode("latin-1"), _classify(mime), charset
-
-
-def _classify(mime: bytes) -> str:
-    if mime == _MCP_CONTENT:
-        return "mcp"
-    if mime == b"text/event-stream":
-        return "events"
-    if mime == b"application/json" or mime.endswith(b"+json"):
-        return "json"
-    if not mime:
-        return "untyped"  # text or binary: the first bytes decide (ResponseCollector._sniff)
-    if mime.startswith(b"text/") or mime in _TEXTUAL or mime.endswith(b"+xml"):
-        return "text"
-    if mime.startswith(b"image/"):
-        return "image"
-    if mime.startswith(b"audio/"):
-        return "audio"
-    return "binary"
 
 
 def _location(headers: Sequence[tuple[bytes, bytes]]) -> str:

@@ -76,6 +76,7 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
         "query_keys",
         "_wire_types",
         "_naming",
+        "_event_parser",
     )
     for leaf in leaves:
         assert all_imports(leaf) == set(), leaf
@@ -91,7 +92,8 @@ def test_eras_never_import_each_other() -> None:
 
 def test_lower_layers_never_import_upper_layers() -> None:
     upper = {"middleware", "transport", "handlers", "toolcall"}
-    for low in ("catalog", "_naming", "_tool_builder", "_requests", "_schema", "dispatch", "results", "jsonrpc", "sse"):
+    catalog = ("catalog", "_naming", "_tool_builder", "_requests", "_schema")
+    for low in (*catalog, "dispatch", "results", "_media", "_event_parser", "jsonrpc", "sse"):
         imported = {i.split(".")[0] for i in all_imports(low)}
         assert not imported & upper, (low, imported)
     assert not {i.split(".")[0] for i in all_imports("handlers")} & {"middleware", "transport"}
@@ -99,6 +101,7 @@ def test_lower_layers_never_import_upper_layers() -> None:
         imported = {i.split(".")[0] for i in all_imports(call)}
         assert not imported & {"middleware", "transport", "handlers"}, (call, imported)
     assert all_imports("_ticker") == {"toolcall"}  # only for the type of a run (TYPE_CHECKING)
+    assert all_imports("_media") == {"content"}
 
 
 def test_no_sdk_server_and_no_fastapi_at_import_time() -> None:

@@ -1,0 +1,85 @@
+"""The ``data`` of each event of a route's own ``text/event-stream`` body, as the chunks come.
+
+Part of :mod:`mcp_middleware.results`: a streamed event's data goes out as a progress message, and
+the result joins all of them by newlines. It imports nothing from the package.
+"""
+
+from __future__ import annotations
+
+__all__ = ["_EventParser"]
+
+
+class _EventParser:
+    """Incremental parser for a route's own ``text/event-stream`` body (WHATWG §9.2.6).
+
+    Linear in the body: each chunk is scanned once, and a line that is not complete yet is kept as
+    parts, not re-joined per chunk. A line break split across chunks (``\r`` | ``\n``) is one break,
+    and a leading byte order mark is dropped. At most ``limit`` characters of a pending line and of
+    an event's data are kept (the result holds no more than that anyway); ``dropped`` counts the
+    data characters let go.
+    """
+
+    __slots__ = ("_cr", "_data", "_data_size", "_fresh", "_line", "_line_size", "dropped", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.dropped = 0
+        self._line: list[str] = []  # the incomplete line, in parts
+        self._line_size = 0  # characters of it seen (kept or not)
+        self._data: list[str] = []  # the current event's data lines
+        self._data_size = 0
+        self._cr = False  # the last text ended with "\r": a "\n" opening the next one belongs to it
+        self._fresh = True  # nothing seen yet (a byte order mark may open the stream)
+
+    def feed(self, text: str) -> list[str]:
+        """Return the ``data`` of every event completed by ``text``."""
+        if self._fresh and text:
+            self._fresh = False
+            text = text.removeprefix("\ufeff")
+        if self._cr and text.startswith("\n"):
+            text = text[1:]
+        if not text:
+            return []
+        self._cr = text.endswith("\r")
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        lines = text.split("\n")
+        tail = lines.pop()
+        events: list[str] = []
+        for line in lines:
+            if self._line:
+                self._hold(line)
+                line, over = "".join(self._line), self._line_size - self.limit
+                self._line, self._line_size = [], 0
+                if over > 0 and line.startswith("data"):
+                    self.dropped += over
+            self._take(line, events)
+        if tail:
+            self._hold(tail)
+        return events
+
+    def _hold(self, part: str) -> None:
+        room = self.limit - self._line_size
+        self._line_size += len(part)
+        if room > 0:
+            self._line.append(part if len(part) <= room else part[:room])
+
+    def _take(self, line: str, events: list[str]) -> None:
+        if line == "":
+            if self._data:
+                events.append("\n".join(self._data))
+                self._data, self._data_size = [], 0
+        elif line.startswith("data"):
+            field, _, value = line.partition(":")
+            if field == "data":
+                value = value[1:] if value.startswith(" ") else value
+                room = self.limit - self._data_size
+                if len(value) > room:
+                    self.dropped += len(value) - max(room, 0)
+                    value = value[: max(room, 0)]
+                self._data_size += len(value) + 1
+                self._data.append(value)
+
+    def flush(self) -> list[str]:
+        tail = self.feed("\n\n") if self._line or self._data else []
+        return tail
