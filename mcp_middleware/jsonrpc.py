@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from functools import partial
 from types import MappingProxyType, UnionType
 from typing import Any, Literal, NamedTuple, get_args
 
@@ -107,26 +106,67 @@ def error_status(code: int, era: Literal["handshake", "modern"], request: bool =
 _LONG_DIGITS = re.compile(rb"\d{19}")
 
 
+class BigInteger(str):
+    """An integer beyond 64 bits in a message, as its digits (orjson would have rounded it)."""
+
+
+class _Exact(dict[str, Any]):
+    """A message read exactly because it holds a :class:`BigInteger` (see :func:`parse_message`)."""
+
+
 def parse_payload(body: bytes) -> Any:
-    """Decode JSON; invalid JSON or UTF-8 is a -32700 parse error, and an integer beyond 64 bits
-    (which orjson would round to a float) is a -32602 error that says to send it as a string."""
+    """Decode JSON; invalid JSON or UTF-8 is a -32700 parse error. A message with an integer
+    beyond 64 bits comes back as an ``_Exact`` dict holding it as a :class:`BigInteger`, for
+    :func:`parse_message` to refuse (in a request) or keep exact (in a client's reply)."""
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise ProtocolError(codes.PARSE_ERROR, f"Parse error: {exc}") from None
     if _LONG_DIGITS.search(body) is not None:  # rare: only then is the body read a second time
-        json.loads(body, parse_int=partial(_within_64_bits, id_of(payload)))
+        return _read_exactly(body, payload)
     return payload
 
 
-def _within_64_bits(request_id: RequestId | None, digits: str) -> int:
-    value = int(digits)
-    if not -(2**63) <= value < 2**64:
-        raise ProtocolError(
-            codes.INVALID_PARAMS,
-            f"Invalid params: the integer {digits} is beyond 64 bits and would lose its precision; send it as a string",
-            id=request_id,
-        )
+def _read_exactly(body: bytes, payload: Any) -> Any:
+    found: list[str] = []
+
+    def integer(digits: str) -> int | BigInteger:
+        value = int(digits)
+        if -(2**63) <= value < 2**64:
+            return value
+        found.append(digits)
+        return BigInteger(digits)
+
+    try:
+        exact = json.loads(body, parse_int=integer)
+    except (ValueError, RecursionError):  # nested deeper than the standard parser goes: orjson's reading stands
+        return payload
+    if not found:  # the digits were in a string
+        return payload
+    if isinstance(exact, list):
+        return [_Exact(item) if isinstance(item, dict) and _first_big(item) is not None else item for item in exact]
+    return _Exact(exact) if isinstance(exact, dict) else exact
+
+
+def _first_big(value: Any) -> BigInteger | None:
+    if isinstance(value, BigInteger):
+        return value
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for item in items:
+        found = _first_big(item)
+        if found is not None:
+            return found
+    return None
+
+
+def _plain_ints(value: Any) -> Any:
+    """``value`` with each :class:`BigInteger` back as the integer it is (plain dicts)."""
+    if isinstance(value, BigInteger):
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _plain_ints(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain_ints(item) for item in value]
     return value
 
 
@@ -157,13 +197,21 @@ def parse_message(obj: Any) -> Message:
     method = obj.get("method")
     if method is None:
         if has_id and ("result" in obj) != ("error" in obj):
-            return ClientReply(raw_id, obj)
+            # a reply goes to the route that asked: its integers stay exact, whatever their size
+            return ClientReply(raw_id, _plain_ints(obj) if type(obj) is _Exact else obj)
         raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: missing method", id=raw_id)
     if not isinstance(method, str):
         raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: method must be a string", id=raw_id)
     params = obj.get("params")
     if params is not None and not isinstance(params, dict):
         raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: params must be an object", id=raw_id)
+    if type(obj) is _Exact:  # rare (parse_payload): not rounded to a float behind the caller's back
+        raise ProtocolError(
+            codes.INVALID_PARAMS,
+            f"Invalid params: the integer {_first_big(obj)} is beyond 64 bits and would lose its precision; "
+            "send it as a string",
+            id=raw_id,
+        )
     if has_id:
         return Request(raw_id, method, params)
     return Notification(method, params)

@@ -155,6 +155,18 @@ async def test_an_answer_inside_a_2025_03_26_batch_resumes_the_route() -> None:
     assert greeting(await elicit(answer)) == {"greeting": "Hello, Ann!", "action": "accept"}
 
 
+async def test_an_answer_with_an_integer_beyond_64_bits_resumes_the_route() -> None:
+    """Review: such an answer was refused like a request (-32602, carrying our own request id), and
+    the route waited until ask_timeout. A reply goes to the route that asked: it arrives, exactly."""
+
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        content = b'{"action":"accept","content":{"name":"Ann","n":123456789012345678901234567890}}'
+        body = b'{"jsonrpc":"2.0","id":' + orjson.dumps(asked["id"]) + b',"result":' + content + b"}"
+        assert (await post(app, body)).status == 202
+
+    assert greeting(await elicit(answer)) == {"greeting": "Hello, Ann!", "action": "accept"}
+
+
 async def test_handshake_elicitation_without_mode_before_2025_11_25() -> None:
     async def answer(app: Any, asked: dict[str, Any]) -> None:
         assert "mode" not in asked["params"]

@@ -14,7 +14,7 @@ from starlette.types import Receive, Scope, Send
 from mcp_middleware import MCPMiddleware
 from mcp_middleware.features import Features
 from tests.apps import build_app
-from tests.support import BASE_HEADERS, Exchange, asgi_scope, post, request
+from tests.support import BASE_HEADERS, Exchange, asgi_scope, modern_headers, post, request
 
 pytestmark = pytest.mark.anyio
 
@@ -46,22 +46,59 @@ async def test_malformed_json_is_parse_error_with_null_id() -> None:
     assert body["id"] is None
 
 
-async def test_an_integer_beyond_64_bits_is_refused_not_rounded() -> None:
+@pytest.mark.parametrize(("era", "status"), [("handshake", 200), ("modern", 400)])
+async def test_an_integer_beyond_64_bits_is_refused_not_rounded(era: str, status: int) -> None:
     """Regression: orjson reads such an integer as a float, so a tool argument of
-    123456789012345678901234567890 reached the route as 1.2345678901234568e+29. It is refused,
-    with the request's id, and a text the model can act on; a long number in a string is fine."""
+    123456789012345678901234567890 reached the route as 1.2345678901234568e+29. It is refused with
+    -32602, the request's id and the era's status for it, and a text the model can act on; a long
+    number in a string is fine."""
     app = build_app()
-    body = b'{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_thing",'
-    reply = await post(app, body + b'"arguments":{"thing_id":123456789012345678901234567890}}}')
-    assert reply.status == 400
+
+    def tool_call(arguments: bytes) -> tuple[bytes, dict[str, str]]:
+        if era == "modern":
+            meta = b',"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",'
+            meta += b'"io.modelcontextprotocol/clientCapabilities":{}}'
+            headers = modern_headers("tools/call", "get_thing")
+        else:
+            meta, headers = b"", dict(BASE_HEADERS)
+        body = b'{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_thing","arguments":'
+        return body + arguments + meta + b"}}", headers
+
+    reply = await post(app, *tool_call(b'{"thing_id":123456789012345678901234567890}'))
+    assert reply.status == status
     error = reply.json()
     assert error["id"] == 7
     assert error["error"]["code"] == -32602
     assert "123456789012345678901234567890" in error["error"]["message"]
     assert "string" in error["error"]["message"]
-    fine = await post(app, body + b'"arguments":{"thing_id":9223372036854775807,"q":"12345678901234567890123"}}}')
+    fine = await post(app, *tool_call(b'{"thing_id":9223372036854775807,"q":"12345678901234567890123"}'))
     assert fine.status == 200
     assert fine.result()["structuredContent"]["q"] == "12345678901234567890123"
+
+
+async def test_integers_beyond_64_bits_in_a_batch_are_refused_for_their_own_message_only() -> None:
+    body = (
+        b'[{"jsonrpc":"2.0","id":1,"method":"tools/list"},'
+        b'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_thing","arguments":{"thing_id":'
+        b"123456789012345678901234567890}}},"
+        b'{"jsonrpc":"2.0","id":123456789012345678901234567890,"method":"tools/list"}]'
+    )
+    reply = await post(build_app(), body, {**BASE_HEADERS, "mcp-protocol-version": "2025-03-26"})
+    assert reply.status == 200
+    answers = {answer["id"]: answer for answer in reply.json()}
+    assert "tools" in answers[1]["result"]
+    assert answers[2]["error"]["code"] == -32602
+    assert answers[None]["error"]["code"] == -32600  # the id itself: not an id a reply can carry
+
+
+async def test_a_deep_body_with_a_long_run_of_digits_is_answered() -> None:
+    """Review: the exact second reading of such a body went past the standard parser's recursion
+    limit, and the RecursionError reached the server (a 500)."""
+    nested = b"[" * 950 + b"1" + b"]" * 950
+    body = b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_thing","arguments":{"q":'
+    reply = await post(build_app(), body + b'"1234567890123456789","x":' + nested + b"}}}")
+    assert reply.status == 200
+    assert reply.json()["id"] == 1
 
 
 async def test_invalid_utf8_is_parse_error() -> None:
