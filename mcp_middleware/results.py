@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import codecs
 import json
+import math
 import re
 import sys
 from collections.abc import Sequence
@@ -111,7 +112,7 @@ def exact_json(text: str) -> Any:
     standard parser: an integer beyond 64 bits becomes an ``orjson.Fragment`` of its digits, which
     the reply writes back as they were. What orjson refuses (NaN, Infinity) is refused here too."""
     try:
-        return json.loads(text, parse_int=_exact_int, parse_constant=_refused)
+        return json.loads(text, parse_int=_exact_int, parse_float=_finite, parse_constant=_refused)
     except (ValueError, RecursionError):
         return None
 
@@ -119,6 +120,13 @@ def exact_json(text: str) -> Any:
 def _exact_int(digits: str) -> int | orjson.Fragment:
     value = int(digits)
     return value if -(2**63) <= value < 2**64 else orjson.Fragment(digits.encode("ascii"))
+
+
+def _finite(digits: str) -> float:
+    value = float(digits)
+    if not math.isfinite(value):  # 1e400: orjson refuses it too
+        raise ValueError(f"{digits} is beyond the range of a double")
+    return value
 
 
 def _refused(constant: str) -> Any:
