@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
 import pytest
 from fastapi import FastAPI, Header, HTTPException, Query, Request, Response, Security
-from fastapi.responses import PlainTextResponse, RedirectResponse
+from fastapi.responses import PlainTextResponse, RedirectResponse, StreamingResponse
 from fastapi.security import APIKeyHeader, APIKeyQuery
 from pydantic import BaseModel
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -508,3 +509,29 @@ async def test_integers_beyond_64_bits_reach_the_client_exactly(era: str) -> Non
     result = json.loads(reply.body)["result"]  # an exact parser, unlike the tests' usual orjson
     assert result["structuredContent"] == {"wei": 123456789012345678901234567890, "count": 3}
     assert result["content"][0]["text"] == '{"wei":123456789012345678901234567890,"count":3}'
+
+
+async def test_a_streamed_error_text_is_not_shown_as_progress() -> None:
+    """Review: a route streaming its 4xx text sent the chunks as progress before the result, whose
+    text is redacted: the progress messages carried the API key the route echoed."""
+    app = FastAPI()
+
+    @app.get("/check", operation_id="check")
+    async def check(api_key: Annotated[str, Security(API_KEY)]) -> StreamingResponse:
+        async def body() -> AsyncIterator[str]:
+            yield "checking...\n"
+            yield f"key {api_key} is revoked\n"
+
+        return StreamingResponse(body(), status_code=403, media_type="text/plain")
+
+    app.add_middleware(MCPMiddleware)
+    params = {"name": "check", "arguments": {}, "_meta": {"progressToken": "p1"}}
+    headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18", "x-api-key": "s3cret-key-123"}
+    reply = await post(app, request("tools/call", params), headers)
+    result = reply.result()
+    assert result["isError"] is True
+    assert (
+        result["content"][0]["text"]
+        == "HTTP 403 Forbidden (permission denied): checking...\nkey [redacted] is revoked\n"
+    )
+    assert "s3cret-key-123" not in reply.body.decode()
