@@ -112,7 +112,7 @@ class Floor:
 # -- the cuts ------------------------------------------------------------------------------------
 def _cuts(variant: str) -> list[tuple[Any, str, Callable[..., Any]]]:
     """(module, attribute, stand-in) for each module attribute the variant replaces."""
-    from mcp_middleware import handlers
+    from mcp_middleware import _invocation
     from mcp_middleware.transport import handshake, modern
 
     def after_front(server: Any, scope: Scope, receive: Receive, send: Send, headers: Any, payload: Any) -> Any:
@@ -133,7 +133,7 @@ def _cuts(variant: str) -> list[tuple[Any, str, Callable[..., Any]]]:
     if variant == "era":
         return [(modern, "serve_request", after_era), (handshake, "serve_request", after_era)]
     if variant == "handle":
-        return [(handlers, "invocation", invocation), (handlers, "run_tool", run_tool)]
+        return [(_invocation, "invocation", invocation), (_invocation, "run_tool", run_tool)]
     return []
 
 

@@ -3,6 +3,10 @@
 Results are returned as wire-shaped dicts (camelCase); the transport validates and serialises them
 once, per protocol version, through ``jsonrpc``. Errors are raised as ``ProtocolError`` with the
 spec's code; tool failures are results with ``isError: true``.
+
+``Server``, ``Call`` and the method table are here; the methods are in three private modules:
+``_protocol`` (the handshake, discovery, lists, log level, completion), ``_invocation`` (what runs
+a route: tools, prompts, resources) and ``_listen_stream`` (``subscriptions/listen``).
 """
 
 from __future__ import annotations
@@ -10,27 +14,36 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Literal
 
-import anyio
-from mcp_types import CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, LOG_LEVEL_META_KEY
 from mcp_types import jsonrpc as codes
 from mcp_types.methods import CLIENT_REQUESTS
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Scope
 
+from ._invocation import _call_tool, _get_prompt, _read_resource
+from ._listen_stream import _listen
+from ._protocol import (
+    _complete,
+    _discover,
+    _empty,
+    _initialize,
+    _list_prompts,
+    _list_resources,
+    _list_templates,
+    _list_tools,
+    _set_level,
+    _subscribe,
+)
 from .catalog import Catalog, ToolFilter, catalog_from_app
 from .config import Settings
-from .context import ContextHolder, LiveContext
-from .features import Features, not_found, prompt_messages, resource_contents
-from .interaction import HandshakeChannel, ModernChannel, PendingReplies
+from .features import Features
+from .interaction import PendingReplies
 from .jsonrpc import ProtocolError, Request
-from .listen import FILTER_KEYS, Listener, Listeners
+from .listen import Listeners
 from .query_keys import QueryKeys, pseudo_names
-from .sealing import Round, Sealer, Sessions, StateError, bound_target
-from .toolcall import CallLimits, CallRegistry, Invocation, Outbox, run_tool
+from .sealing import Round, Sealer, Sessions, StateError
+from .toolcall import CallLimits, CallRegistry, Outbox
 from .validation import RequestValidator
 
 __all__ = ["Call", "Era", "Server"]
@@ -38,10 +51,6 @@ __all__ = ["Call", "Era", "Server"]
 logger = logging.getLogger(__name__)
 
 Era = Literal["handshake", "modern"]
-# Handshake era without logging/setLevel: the spec lets the server choose what to send.
-DEFAULT_LOG_LEVEL = "info"
-SUBSCRIPTION_ID_META_KEY = "io.modelcontextprotocol/subscriptionId"
-ROUTE_POLL_SECONDS = 1.0
 
 
 @dataclass(slots=True)
@@ -232,261 +241,6 @@ class Server:
 
     def cancel(self, caller: str, request_id: Any) -> None:
         self.registry.cancel(caller, request_id)
-
-
-def negotiate(requested: Any) -> str:
-    if isinstance(requested, str) and requested in HANDSHAKE_PROTOCOL_VERSIONS:
-        return requested
-    return LATEST_HANDSHAKE_VERSION
-
-
-async def _initialize(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = {
-        "protocolVersion": negotiate(params["protocolVersion"]),
-        "capabilities": server.capabilities(call.era),
-        "serverInfo": server.info,
-    }
-    if server._instructions:
-        result["instructions"] = server._instructions
-    return result
-
-
-async def _empty(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    return {}
-
-
-async def _discover(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = {
-        "supportedVersions": list(MODERN_PROTOCOL_VERSIONS),
-        "capabilities": server.capabilities(call.era),
-    }
-    if server._instructions:
-        result["instructions"] = server._instructions
-    return result
-
-
-async def _list_tools(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    _no_cursor(params)
-    server.refresh()
-    return {"tools": server.catalog.tool_dicts()}
-
-
-def invocation(server: Server, call: Call, params: Mapping[str, Any], target: str) -> Invocation:
-    """The context and channel for running a route on behalf of ``call`` (tool, prompt, resource)."""
-    meta = params.get("_meta")
-    meta = meta if isinstance(meta, dict) else {}
-    token = meta.get("progressToken")
-    if token is not None and (isinstance(token, bool) or not isinstance(token, str | int)):
-        raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: _meta.progressToken must be a string or an integer")
-    unsealed: Round | None = None
-    if call.era == "modern" and isinstance(state := params.get("requestState"), str):
-        unsealed = server.unseal(
-            state, _bound(server, call, params, target)
-        )  # verified even if the route never looks at it
-
-    return Invocation(
-        server.route_app,
-        call.scope,
-        call.receive,
-        call.outbox,
-        call.forwarded,
-        token,
-        (call.caller, call.request.id),
-        ContextHolder(_live_context, server, call, params, target, token, meta, unsealed),
-        call.host,
-    )
-
-
-def _bound(server: Server, call: Call, params: Mapping[str, Any], target: str) -> str:
-    """What a requestState is sealed for: the target, the caller (every credential the call
-    forwards: Authorization, Cookie, API-key headers and query parameters) and the call's arguments."""
-    names = server.credentials
-    principal = b"\n".join(name + b": " + value for name, value in call.forwarded if name in names)
-    return bound_target(target, principal, params.get("arguments") or {})
-
-
-def _seal(
-    server: Server, call: Call, params: Mapping[str, Any], target: str, state: str | None, answers: Mapping[str, Any]
-) -> str:
-    return server.sealer.seal_round(state, answers, _bound(server, call, params, target))
-
-
-def _live_context(
-    server: Server,
-    call: Call,
-    params: Mapping[str, Any],
-    target: str,
-    token: str | int | None,
-    meta: Mapping[str, Any],
-    unsealed: Round | None,
-) -> tuple[LiveContext, HandshakeChannel | ModernChannel]:
-    """The route's context and its channel, built the first time the route asks for them."""
-    channel: HandshakeChannel | ModernChannel
-    if call.era == "modern":
-        caps = meta.get(CLIENT_CAPABILITIES_META_KEY) or {}
-        seal = partial(_seal, server, call, params, target)  # bound only if the route asks
-        state_value, answered = unsealed if unsealed is not None else (None, {})
-        channel = ModernChannel(call.outbox, caps, params.get("inputResponses"), answered, server, seal)
-        level, info = meta.get(LOG_LEVEL_META_KEY), meta.get(CLIENT_INFO_META_KEY)
-    else:
-        channel = HandshakeChannel(call.outbox, server.pending, call.caller, call.version, server, server.ask_timeout)
-        caps, info, state_value = {}, None, None
-        level = server.log_levels.get(call.caller, DEFAULT_LOG_LEVEL)
-    context = LiveContext(
-        channel,
-        tool=target.partition(":")[2],
-        protocol_version=call.version,
-        progress_token=token,
-        client_capabilities=caps,
-        client_info=info,
-        log_level=level,
-        request_state=state_value,
-    )
-    return context, channel
-
-
-def _call_tool(server: Server, call: Call, params: dict[str, Any]) -> Awaitable[dict[str, Any] | None]:
-    """Checks at once; returns the run for the caller to await (no coroutine of its own)."""
-    spec = server.catalog.get(params["name"])
-    if spec is None:
-        raise ProtocolError(codes.INVALID_PARAMS, f"Unknown tool: {params['name']}")
-    inv = invocation(server, call, params, f"tool:{spec.name}")
-    return run_tool(spec, params.get("arguments") or {}, inv, server.limits, server.registry)
-
-
-async def _listen(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any] | None:
-    """subscriptions.mdx: acknowledge first, then only the notifications the client asked for,
-    each tagged with the subscription id (the listen request's JSON-RPC id)."""
-    wanted = params["notifications"]
-    offered = server.capabilities(call.era)
-    kinds = frozenset(
-        kind
-        for kind, (flag, _) in FILTER_KEYS.items()
-        if wanted.get(flag) is True and offered.get(kind, {}).get("listChanged")
-    )
-    honoured: dict[str, Any] = {FILTER_KEYS[kind][0]: True for kind in sorted(kinds)}
-    uris: frozenset[str] = frozenset()
-    if offered.get("resources", {}).get("subscribe") and isinstance(wanted.get("resourceSubscriptions"), list):
-        uris = frozenset(u for u in wanted["resourceSubscriptions"] if isinstance(u, str))
-        honoured["resourceSubscriptions"] = sorted(uris)
-    tag = {SUBSCRIPTION_ID_META_KEY: call.request.id}
-    await call.outbox.notify("notifications/subscriptions/acknowledged", {"notifications": honoured, "_meta": tag})
-    listener = server.listeners.open(kinds, uris)
-    try:
-        await _relay(server, call, listener, tag)
-    finally:
-        server.listeners.close(listener)
-    return None  # the client went away: an abrupt close carries no response
-
-
-async def _relay(server: Server, call: Call, listener: Listener, tag: dict[str, Any]) -> None:
-    interval = server.settings.keepalive_interval
-    last_write = anyio.current_time()
-    async with anyio.create_task_group() as tg:
-
-        async def watch() -> None:
-            while (await call.receive())["type"] != "http.disconnect":
-                pass
-            call.outbox.abandon()
-            tg.cancel_scope.cancel()
-
-        tg.start_soon(watch)
-        while True:
-            server.refresh()  # routes added or removed at run time reach open streams within a second
-            item = None
-            with anyio.move_on_after(min(interval, ROUTE_POLL_SECONDS)):
-                item = await listener.receive.receive()
-            # Writes happen outside the timeout: a client reading slowly delays a notification,
-            # and cancelling the write would lose it (it is already off the queue).
-            if item is not None:
-                await call.outbox.notify(item[0], {**item[1], "_meta": tag})
-            elif anyio.current_time() - last_write >= interval:
-                await call.outbox.keepalive()
-            else:
-                continue
-            last_write = anyio.current_time()
-
-
-async def _set_level(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    # Stateless endpoint: remembered per caller in this process, best effort (README).
-    levels = server.log_levels
-    levels.pop(call.caller, None)
-    levels[call.caller] = params["level"]
-    while len(levels) > 4096:
-        del levels[next(iter(levels))]
-    return {}
-
-
-async def _list_resources(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    _no_cursor(params)
-    server.refresh()
-    return {"resources": [entry.wire for entry in server.features.resources.values()]}
-
-
-async def _list_templates(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    _no_cursor(params)
-    return {"resourceTemplates": [entry.wire for entry in server.features.templates]}
-
-
-async def _read_resource(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any] | None:
-    uri: str = params["uri"]
-    modern = call.era == "modern"
-    found = server.features.find_resource(uri)
-    if found is None:
-        raise not_found(uri, modern)
-    spec, arguments, mime = found
-    target = f"resource:{uri}"
-    finish = partial(resource_contents, uri, mime, modern)
-    inv = invocation(server, call, params, target)
-    result = await run_tool(spec, arguments, inv, server.limits, server.registry, finish, f"resource {uri}", tool=False)
-    return _not_a_tool_error(result)
-
-
-async def _list_prompts(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    _no_cursor(params)
-    server.refresh()
-    return {"prompts": [entry.wire for entry in server.features.prompts.values()]}
-
-
-async def _get_prompt(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any] | None:
-    name: str = params["name"]
-    entry = server.features.prompts.get(name)
-    if entry is None:
-        raise ProtocolError(codes.INVALID_PARAMS, f"Unknown prompt: {name}")
-    target = f"prompt:{name}"
-    arguments = params.get("arguments") or {}
-    finish = partial(prompt_messages, name)
-    inv = invocation(server, call, params, target)
-    what = f"prompt {name!r}"
-    result = await run_tool(entry.spec, arguments, inv, server.limits, server.registry, finish, what, tool=False)
-    return _not_a_tool_error(result)
-
-
-def _not_a_tool_error(result: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Resources and prompts have no ``isError`` result: a failed run is a JSON-RPC error (its text
-    names the prompt or resource, as :func:`run_tool` was told)."""
-    if result is not None and result.get("isError"):
-        text = result["content"][0].get("text", "") if result.get("content") else ""
-        raise ProtocolError(codes.INTERNAL_ERROR, text)
-    return result
-
-
-async def _complete(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    argument = params["argument"]
-    prefix = str(argument.get("value", ""))
-    values = [v for v in server.features.completions(params["ref"], str(argument.get("name"))) if v.startswith(prefix)]
-    return {"completion": {"values": values[:100], "total": len(values), "hasMore": len(values) > 100}}
-
-
-async def _subscribe(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    # Accepted; a stateless handshake-era endpoint has no standalone stream to deliver updates on
-    # (2026-07-28 clients get them on subscriptions/listen). README: "Resources".
-    return {}
-
-
-def _no_cursor(params: Mapping[str, Any]) -> None:
-    if params.get("cursor") is not None:
-        raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: unknown cursor")
 
 
 _CAPABILITY: Mapping[str, str] = {

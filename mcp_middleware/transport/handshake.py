@@ -17,7 +17,8 @@ from mcp_types import jsonrpc as codes
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.types import Receive, Scope, Send
 
-from ..handlers import Server, negotiate
+from .._protocol import negotiate
+from ..handlers import Server
 from ..jsonrpc import (
     ClientReply,
     Notification,

@@ -1,0 +1,152 @@
+"""Running a route on behalf of an MCP call: ``tools/call``, ``prompts/get``, ``resources/read``.
+
+Part of :mod:`mcp_middleware.handlers`, whose method table names the three handlers. Each builds the
+call's :class:`~mcp_middleware.toolcall.Invocation` (``invocation``: the route's context, built
+when the route first asks, and its channel; a ``requestState`` unsealed and bound to the target, the
+caller and the arguments) and hands it to :func:`~mcp_middleware.toolcall.run_tool`. ``handlers``
+is imported for its types only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from mcp_types import CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, LOG_LEVEL_META_KEY
+from mcp_types import jsonrpc as codes
+
+from .context import ContextHolder, LiveContext
+from .features import not_found, prompt_messages, resource_contents
+from .interaction import HandshakeChannel, ModernChannel
+from .jsonrpc import ProtocolError
+from .sealing import Round, bound_target
+from .toolcall import Invocation, run_tool
+
+if TYPE_CHECKING:
+    from .handlers import Call, Server
+
+__all__ = ["_call_tool", "_get_prompt", "_read_resource", "invocation"]
+
+# Handshake era without logging/setLevel: the spec lets the server choose what to send.
+DEFAULT_LOG_LEVEL = "info"
+
+
+def invocation(server: Server, call: Call, params: Mapping[str, Any], target: str) -> Invocation:
+    """The context and channel for running a route on behalf of ``call`` (tool, prompt, resource)."""
+    meta = params.get("_meta")
+    meta = meta if isinstance(meta, dict) else {}
+    token = meta.get("progressToken")
+    if token is not None and (isinstance(token, bool) or not isinstance(token, str | int)):
+        raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: _meta.progressToken must be a string or an integer")
+    unsealed: Round | None = None
+    if call.era == "modern" and isinstance(state := params.get("requestState"), str):
+        unsealed = server.unseal(
+            state, _bound(server, call, params, target)
+        )  # verified even if the route never looks at it
+
+    return Invocation(
+        server.route_app,
+        call.scope,
+        call.receive,
+        call.outbox,
+        call.forwarded,
+        token,
+        (call.caller, call.request.id),
+        ContextHolder(_live_context, server, call, params, target, token, meta, unsealed),
+        call.host,
+    )
+
+
+def _bound(server: Server, call: Call, params: Mapping[str, Any], target: str) -> str:
+    """What a requestState is sealed for: the target, the caller (every credential the call
+    forwards: Authorization, Cookie, API-key headers and query parameters) and the call's arguments."""
+    names = server.credentials
+    principal = b"\n".join(name + b": " + value for name, value in call.forwarded if name in names)
+    return bound_target(target, principal, params.get("arguments") or {})
+
+
+def _seal(
+    server: Server, call: Call, params: Mapping[str, Any], target: str, state: str | None, answers: Mapping[str, Any]
+) -> str:
+    return server.sealer.seal_round(state, answers, _bound(server, call, params, target))
+
+
+def _live_context(
+    server: Server,
+    call: Call,
+    params: Mapping[str, Any],
+    target: str,
+    token: str | int | None,
+    meta: Mapping[str, Any],
+    unsealed: Round | None,
+) -> tuple[LiveContext, HandshakeChannel | ModernChannel]:
+    """The route's context and its channel, built the first time the route asks for them."""
+    channel: HandshakeChannel | ModernChannel
+    if call.era == "modern":
+        caps = meta.get(CLIENT_CAPABILITIES_META_KEY) or {}
+        seal = partial(_seal, server, call, params, target)  # bound only if the route asks
+        state_value, answered = unsealed if unsealed is not None else (None, {})
+        channel = ModernChannel(call.outbox, caps, params.get("inputResponses"), answered, server, seal)
+        level, info = meta.get(LOG_LEVEL_META_KEY), meta.get(CLIENT_INFO_META_KEY)
+    else:
+        channel = HandshakeChannel(call.outbox, server.pending, call.caller, call.version, server, server.ask_timeout)
+        caps, info, state_value = {}, None, None
+        level = server.log_levels.get(call.caller, DEFAULT_LOG_LEVEL)
+    context = LiveContext(
+        channel,
+        tool=target.partition(":")[2],
+        protocol_version=call.version,
+        progress_token=token,
+        client_capabilities=caps,
+        client_info=info,
+        log_level=level,
+        request_state=state_value,
+    )
+    return context, channel
+
+
+def _call_tool(server: Server, call: Call, params: dict[str, Any]) -> Awaitable[dict[str, Any] | None]:
+    """Checks at once; returns the run for the caller to await (no coroutine of its own)."""
+    spec = server.catalog.get(params["name"])
+    if spec is None:
+        raise ProtocolError(codes.INVALID_PARAMS, f"Unknown tool: {params['name']}")
+    inv = invocation(server, call, params, f"tool:{spec.name}")
+    return run_tool(spec, params.get("arguments") or {}, inv, server.limits, server.registry)
+
+
+async def _read_resource(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any] | None:
+    uri: str = params["uri"]
+    modern = call.era == "modern"
+    found = server.features.find_resource(uri)
+    if found is None:
+        raise not_found(uri, modern)
+    spec, arguments, mime = found
+    target = f"resource:{uri}"
+    finish = partial(resource_contents, uri, mime, modern)
+    inv = invocation(server, call, params, target)
+    result = await run_tool(spec, arguments, inv, server.limits, server.registry, finish, f"resource {uri}", tool=False)
+    return _not_a_tool_error(result)
+
+
+async def _get_prompt(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any] | None:
+    name: str = params["name"]
+    entry = server.features.prompts.get(name)
+    if entry is None:
+        raise ProtocolError(codes.INVALID_PARAMS, f"Unknown prompt: {name}")
+    target = f"prompt:{name}"
+    arguments = params.get("arguments") or {}
+    finish = partial(prompt_messages, name)
+    inv = invocation(server, call, params, target)
+    what = f"prompt {name!r}"
+    result = await run_tool(entry.spec, arguments, inv, server.limits, server.registry, finish, what, tool=False)
+    return _not_a_tool_error(result)
+
+
+def _not_a_tool_error(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Resources and prompts have no ``isError`` result: a failed run is a JSON-RPC error (its text
+    names the prompt or resource, as :func:`run_tool` was told)."""
+    if result is not None and result.get("isError"):
+        text = result["content"][0].get("text", "") if result.get("content") else ""
+        raise ProtocolError(codes.INTERNAL_ERROR, text)
+    return result

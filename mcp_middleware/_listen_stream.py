@@ -1,0 +1,75 @@
+"""``subscriptions/listen`` (2026-07-28): one open stream of the notifications a client asked for.
+
+Part of :mod:`mcp_middleware.handlers`, whose method table names ``_listen``. The stream lasts until
+the client goes away; :mod:`mcp_middleware.listen` keeps the open streams and publishes to them.
+``handlers`` is imported for its types only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from .listen import FILTER_KEYS, Listener
+
+if TYPE_CHECKING:
+    from .handlers import Call, Server
+
+__all__ = ["_listen"]
+
+SUBSCRIPTION_ID_META_KEY = "io.modelcontextprotocol/subscriptionId"
+ROUTE_POLL_SECONDS = 1.0
+
+
+async def _listen(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any] | None:
+    """subscriptions.mdx: acknowledge first, then only the notifications the client asked for,
+    each tagged with the subscription id (the listen request's JSON-RPC id)."""
+    wanted = params["notifications"]
+    offered = server.capabilities(call.era)
+    kinds = frozenset(
+        kind
+        for kind, (flag, _) in FILTER_KEYS.items()
+        if wanted.get(flag) is True and offered.get(kind, {}).get("listChanged")
+    )
+    honoured: dict[str, Any] = {FILTER_KEYS[kind][0]: True for kind in sorted(kinds)}
+    uris: frozenset[str] = frozenset()
+    if offered.get("resources", {}).get("subscribe") and isinstance(wanted.get("resourceSubscriptions"), list):
+        uris = frozenset(u for u in wanted["resourceSubscriptions"] if isinstance(u, str))
+        honoured["resourceSubscriptions"] = sorted(uris)
+    tag = {SUBSCRIPTION_ID_META_KEY: call.request.id}
+    await call.outbox.notify("notifications/subscriptions/acknowledged", {"notifications": honoured, "_meta": tag})
+    listener = server.listeners.open(kinds, uris)
+    try:
+        await _relay(server, call, listener, tag)
+    finally:
+        server.listeners.close(listener)
+    return None  # the client went away: an abrupt close carries no response
+
+
+async def _relay(server: Server, call: Call, listener: Listener, tag: dict[str, Any]) -> None:
+    interval = server.settings.keepalive_interval
+    last_write = anyio.current_time()
+    async with anyio.create_task_group() as tg:
+
+        async def watch() -> None:
+            while (await call.receive())["type"] != "http.disconnect":
+                pass
+            call.outbox.abandon()
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(watch)
+        while True:
+            server.refresh()  # routes added or removed at run time reach open streams within a second
+            item = None
+            with anyio.move_on_after(min(interval, ROUTE_POLL_SECONDS)):
+                item = await listener.receive.receive()
+            # Writes happen outside the timeout: a client reading slowly delays a notification,
+            # and cancelling the write would lose it (it is already off the queue).
+            if item is not None:
+                await call.outbox.notify(item[0], {**item[1], "_meta": tag})
+            elif anyio.current_time() - last_write >= interval:
+                await call.outbox.keepalive()
+            else:
+                continue
+            last_write = anyio.current_time()
