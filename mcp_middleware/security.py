@@ -19,6 +19,9 @@ Order for a request to the MCP endpoint (only when at least one option is set):
 
 401/403 bodies are id-less JSON-RPC errors with code -32600, like the transport's other HTTP-level
 refusals. They never echo anything from the request.
+
+The options' types and checks (``OAuthResource``, ``cors_origins``, ``effective_allowed_origins``)
+are in ``_security_options``, and importable from here.
 """
 
 from __future__ import annotations
@@ -27,13 +30,13 @@ import inspect
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
+from ._security_options import _SCOPE_TOKEN, OAuthResource, cors_origins, effective_allowed_origins
 from .config import Settings
 from .jsonrpc import ProtocolError, encode_error
 from .transport._checks import HeaderMap, Verdicts, check_request, decoded, header_map
@@ -56,13 +59,10 @@ WELL_KNOWN: Final = "/.well-known/oauth-protected-resource"
 Guard = Callable[[Request], bool | Awaitable[bool]]
 Endpoint = Callable[[Scope, Receive, Send, HeaderMap], Awaitable[None]]
 
-# RFC 6750 §3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), i.e. printable ASCII except " and \.
-_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 # RFC 9110 §5.6.2 token (a header name in Access-Control-Request-Headers).
 _HEADER_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")
 # A Host header we are willing to put into an absolute URL (reg-name or IP literal, optional port).
 _HOST = re.compile(r"(?:\[[0-9a-f:.]+\]|[a-z0-9._~%-]+)(?::[0-9]{1,5})?")
-_BEARER_METHODS = frozenset({"header", "body", "query"})
 
 CORS_ALLOW_HEADERS: Final = (
     "content-type",
@@ -96,116 +96,6 @@ class InsufficientScope(Exception):
             raise ValueError("scope must be one or more RFC 6750 scope tokens (no spaces, quotes or \\)")
         self.scope = " ".join(tokens)
         super().__init__(f"insufficient scope: {self.scope}")
-
-
-def _absolute_url(value: str, what: str) -> str:
-    scheme, sep, rest = value.partition("://")
-    if scheme.lower() not in ("http", "https") or not sep or not rest or rest.startswith("/"):
-        raise ValueError(f"{what} must be an absolute http(s) URL, got {value!r}")
-    if "#" in value:
-        raise ValueError(f"{what} must not contain a fragment, got {value!r}")
-    if any(c in value for c in '"\\ \r\n'):
-        raise ValueError(f"{what} must not contain spaces, quotes or backslashes, got {value!r}")
-    return value
-
-
-def _strings(value: Sequence[str], what: str) -> tuple[str, ...]:
-    if isinstance(value, str | bytes):
-        raise TypeError(f"{what} must be a sequence of strings, not a single string")
-    items = tuple(value)
-    if not all(isinstance(v, str) for v in items):
-        raise TypeError(f"{what} must contain strings only")
-    return items
-
-
-@dataclass(frozen=True, slots=True)
-class OAuthResource:
-    """OAuth 2.0 Protected Resource Metadata (RFC 9728) for the MCP endpoint.
-
-    ``resource`` defaults to the endpoint's own URL as the client reached it (the ASGI scope's
-    scheme, the ``Host`` header, ``root_path`` and ``path``); set it when the public URL differs.
-    """
-
-    authorization_servers: Sequence[str]
-    resource: str | None = None
-    scopes_supported: Sequence[str] = ()
-    resource_name: str | None = None
-    bearer_methods_supported: Sequence[str] = ("header",)
-    resource_documentation: str | None = None
-
-    def __post_init__(self) -> None:
-        servers = _strings(self.authorization_servers, "authorization_servers")
-        if not servers:
-            raise ValueError("authorization_servers needs at least one issuer URL (MCP requires it)")
-        for server in servers:
-            _absolute_url(server, "an authorization server")
-        scopes = _strings(self.scopes_supported, "scopes_supported")
-        for scope in scopes:
-            if not _SCOPE_TOKEN.fullmatch(scope):
-                raise ValueError(f"{scope!r} is not an RFC 6750 scope token")
-        methods = _strings(self.bearer_methods_supported, "bearer_methods_supported")
-        if not set(methods) <= _BEARER_METHODS:
-            raise ValueError(f"bearer_methods_supported must be among {sorted(_BEARER_METHODS)}")
-        if self.resource is not None:
-            _absolute_url(self.resource, "resource")
-        if self.resource_documentation is not None:
-            _absolute_url(self.resource_documentation, "resource_documentation")
-        object.__setattr__(self, "authorization_servers", servers)
-        object.__setattr__(self, "scopes_supported", scopes)
-        object.__setattr__(self, "bearer_methods_supported", methods)
-
-    def document(self, resource: str) -> dict[str, Any]:
-        """The metadata JSON object for ``resource`` (empty and unset members are left out)."""
-        doc: dict[str, Any] = {
-            "resource": resource,
-            "authorization_servers": list(self.authorization_servers),
-        }
-        if self.scopes_supported:
-            doc["scopes_supported"] = list(self.scopes_supported)
-        doc["bearer_methods_supported"] = list(self.bearer_methods_supported)
-        if self.resource_name is not None:
-            doc["resource_name"] = self.resource_name
-        if self.resource_documentation is not None:
-            doc["resource_documentation"] = self.resource_documentation
-        return doc
-
-
-def cors_origins(origins: Sequence[str] | None) -> frozenset[str] | None:
-    """Validated, normalised ``cors_allow_origins`` (lower case, no trailing slash)."""
-    if origins is None:
-        return None
-    items = _strings(origins, "cors_allow_origins")
-    out: set[str] = set()
-    for origin in items:
-        value = origin.strip().lower().rstrip("/")
-        if value not in ("*", "null") and "://" not in value:
-            raise ValueError(f"a CORS origin is '*' or a full origin like 'http://localhost:6274', got {origin!r}")
-        out.add(value)
-    return frozenset(out) or None  # an empty list is the same as leaving CORS off
-
-
-def effective_allowed_origins(
-    allowed_origins: Sequence[str] | None, cors: frozenset[str] | None
-) -> frozenset[str] | None:
-    """The Origin allowlist for the transport's DNS-rebinding check.
-
-    An explicit ``allowed_origins`` wins, and must then accept every listed CORS origin (so a
-    preflight never promises what the POST refuses). Without it, ``cors_allow_origins`` becomes
-    the allowlist; with neither, ``None`` keeps the default rule (origins on allowed hosts).
-    """
-    if allowed_origins is not None:
-        # Scheme and host are case-insensitive: lower case here, and the transport lowers the
-        # request's Origin (so a preflight CORS allowed is never followed by a 403).
-        explicit = frozenset(o.strip().lower().rstrip("/") for o in allowed_origins)
-        if cors is not None and "*" not in explicit and "*" not in cors:
-            refused = sorted(o for o in cors if o not in explicit)
-            if refused:
-                raise ValueError(
-                    f"cors_allow_origins lists {refused}, which allowed_origins refuses; "
-                    "add them to allowed_origins (or leave allowed_origins unset)"
-                )
-        return explicit or None
-    return cors
 
 
 def _quoted(value: str) -> str:
