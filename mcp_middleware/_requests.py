@@ -38,6 +38,7 @@ __all__ = [
     "_JSON",
     "_JSON_VALUE",
     "_MULTIPART",
+    "_NOT_FORWARDED",
     "_NO_BODY",
     "_PATH",
     "_QUERY",
@@ -89,6 +90,9 @@ class _Plan:
     body_required: bool = False
     files: frozenset[str] = frozenset()  # multipart fields sent as file parts
     slashes: frozenset[str] = frozenset()  # path arguments whose converter is Starlette's ``:path``
+    # forwarded headers this route does not get: framing, and the URL's API keys (query_keys) of
+    # schemes its operation's ``security`` does not name
+    withheld: frozenset[bytes] = _NOT_FORWARDED
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +148,9 @@ class ToolSpec:
             self.method,
             path,
             query_string,
-            _all_headers(forwarded, headers, cookies, body) if forwarded or headers or cookies or body[0] else (),
+            _all_headers(forwarded, headers, cookies, body, plan.withheld)
+            if forwarded or headers or cookies or body[0]
+            else (),
             body[1],
         )
 
@@ -302,12 +308,13 @@ def _all_headers(
     own: list[tuple[bytes, bytes]],
     cookies: list[str],
     body: tuple[bytes, bytes],
+    withheld: frozenset[bytes] = _NOT_FORWARDED,
 ) -> tuple[tuple[bytes, bytes], ...]:
     headers: list[tuple[bytes, bytes]] = []
     jar: list[bytes] = []
     for key, value in forwarded:
         lower = key.lower()
-        if lower in _NOT_FORWARDED:
+        if lower in withheld:
             continue
         if cookies and lower == b"cookie":
             jar.append(value)

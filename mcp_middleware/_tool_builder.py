@@ -39,6 +39,7 @@ from mcp_middleware._requests import (
     _JSON_VALUE,
     _MULTIPART,
     _NO_BODY,
+    _NOT_FORWARDED,
     _PATH,
     _QUERY,
     _TEMPLATE,
@@ -50,6 +51,7 @@ from mcp_middleware._requests import (
 )
 from mcp_middleware._schema import SchemaSet, collapse_optional, is_object_schema, keeps_null
 from mcp_middleware.param_headers import annotations_of
+from mcp_middleware.query_keys import pseudo_names
 
 __all__ = ["_Builder"]
 
@@ -91,6 +93,17 @@ class _Builder:
         self.route_paths = route_paths
         components = document.get("components")
         self.schemas = SchemaSet(components.get("schemas") if isinstance(components, Mapping) else None)
+        schemes = components.get("securitySchemes") if isinstance(components, Mapping) else None
+        # the pseudo-header name of each query API key (query_keys), by its scheme's name
+        self.query_keys: dict[str, bytes] = {
+            key: pseudo_names([scheme["name"]])[scheme["name"]]
+            for key, scheme in (schemes.items() if isinstance(schemes, Mapping) else ())
+            if isinstance(scheme, Mapping)
+            and scheme.get("type") == "apiKey"
+            and scheme.get("in") == "query"
+            and isinstance(scheme.get("name"), str)
+            and scheme["name"]
+        }
 
     def deref(self, value: Any) -> Any:
         """Follow local ``$ref``s (``#/components/parameters/…`` and the like) to their target."""
@@ -243,15 +256,30 @@ class _Builder:
         files = frozenset(e.wire for e in entries if e.where == _BODY and _is_file(self.schemas.resolve(e.schema)))
         path = _plan_for_template(self.route_paths.get((op.path, op.method), op.path))
         template, slashes = path.path, path.slashes
+        withheld = self.withheld(op)
         if body is None:
-            return _Plan(template, args, slashes=slashes)
+            return _Plan(template, args, slashes=slashes, withheld=withheld)
         content_type = body.content_type.encode("latin-1", "replace")
         kind = _NO_BODY
         if any(a.where == _WHOLE_BODY for a in args):
             kind = _JSON_VALUE
         elif any(a.where == _BODY for a in args):
             kind = body.kind
-        return _Plan(template, args, kind, content_type, body.required, files, slashes)
+        return _Plan(template, args, kind, content_type, body.required, files, slashes, withheld)
+
+    def withheld(self, op: _Op) -> frozenset[bytes]:
+        """What the route does not get of the forwarded headers: framing, and the URL's API keys
+        whose scheme its ``security`` (or the document's) does not name, so a key reaches only the
+        routes it guards (a public route echoing ``request.url`` would show it to the model)."""
+        if not self.query_keys:
+            return _NOT_FORWARDED
+        security = op.operation.get("security", self.document.get("security"))
+        named = (
+            {key for need in security if isinstance(need, Mapping) for key in need}
+            if isinstance(security, list)
+            else set()
+        )
+        return _NOT_FORWARDED | {pseudo for key, pseudo in self.query_keys.items() if key not in named}
 
 
 def _path_entry(name: str, param: Mapping[str, Any] | None) -> _Entry:

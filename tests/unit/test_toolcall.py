@@ -337,7 +337,12 @@ async def test_a_tools_own_query_argument_of_the_same_name_wins_over_the_url_key
     app = vault_app()
 
     @app.get("/lookup", operation_id="lookup")
-    async def lookup(request: Request, n: int = 0, api_key: Annotated[list[str] | None, Query()] = None) -> Any:
+    async def lookup(
+        request: Request,
+        _: Annotated[str | None, Security(OPTIONAL_QUERY_KEY)],  # guarded: the URL's key is for it
+        n: int = 0,
+        api_key: Annotated[list[str] | None, Query()] = None,
+    ) -> Any:
         return {"api_key": api_key, "query": request.scope["query_string"].decode()}
 
     own = await call_at(app, "api_key=s3cret", "lookup", {"n": 2, "api_key": ["mine"]})
@@ -535,3 +540,24 @@ async def test_a_streamed_error_text_is_not_shown_as_progress() -> None:
         == "HTTP 403 Forbidden (permission denied): checking...\nkey [redacted] is revoked\n"
     )
     assert "s3cret-key-123" not in reply.body.decode()
+
+
+async def test_a_url_api_key_reaches_only_the_routes_its_scheme_guards() -> None:
+    """Review: the key went into every route's query string, so a public route that links to itself
+    (``request.url``) handed it to the model, and a public route with a strict query model failed."""
+    app = FastAPI()
+
+    @app.get("/vault", operation_id="vault")
+    async def vault(api_key: Annotated[str, Security(QUERY_KEY)]) -> dict[str, str]:
+        return {"opened": api_key[:2]}
+
+    @app.get("/public", operation_id="public")
+    async def public(request: Request) -> dict[str, str]:
+        return {"next": str(request.url), "query": request.url.query}
+
+    app.add_middleware(MCPMiddleware)
+    opened = await call_at(app, "api_key=s3cret-key", "vault")
+    assert opened["content"][0]["text"] == '{"opened":"s3"}'
+    public_result = await call_at(app, "api_key=s3cret-key", "public")
+    assert "s3cret" not in public_result["content"][0]["text"]
+    assert orjson.loads(public_result["content"][0]["text"])["query"] == ""
