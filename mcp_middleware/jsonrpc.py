@@ -13,7 +13,6 @@ expired" and re-initialize. An error that answers no request (no id) is an HTTP 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from types import MappingProxyType, UnionType
 from typing import Any, Literal, NamedTuple, get_args
@@ -25,6 +24,9 @@ from mcp_types.methods import SERVER_RESULTS, serialize_server_result
 from pydantic import BaseModel
 
 __all__ = [
+    "DIGITS_AS_ZEROS",
+    "LONG_RUN",
+    "BigInteger",
     "Built",
     "ClientReply",
     "Notification",
@@ -102,8 +104,11 @@ def error_status(code: int, era: Literal["handshake", "modern"], request: bool =
 
 
 # A run of digits long enough to be an integer orjson cannot keep exactly: it reads one outside
-# [-2**63, 2**64 - 1] as a float (a 19-digit negative number may already be one).
-_LONG_DIGITS = re.compile(rb"\d{19}")
+# [-2**63, 2**64 - 1] as a float (a 19-digit negative number may already be one). Found as
+# ``LONG_RUN in data.translate(DIGITS_AS_ZEROS)``: two C passes, where ``re``'s ``\d{19}`` took
+# 1.8 µs over a 220-byte request (~0.3 µs this way).
+DIGITS_AS_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+LONG_RUN = b"0" * 19
 
 
 class BigInteger(str):
@@ -122,7 +127,7 @@ def parse_payload(body: bytes) -> Any:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise ProtocolError(codes.PARSE_ERROR, f"Parse error: {exc}") from None
-    if _LONG_DIGITS.search(body) is not None:  # rare: only then is the body read a second time
+    if LONG_RUN in body.translate(DIGITS_AS_ZEROS):  # rare: only then is the body read a second time
         return _read_exactly(body, payload)
     return payload
 
@@ -139,13 +144,19 @@ def _read_exactly(body: bytes, payload: Any) -> Any:
 
     try:
         exact = json.loads(body, parse_int=integer)
-    except (ValueError, RecursionError):  # nested deeper than the standard parser goes: orjson's reading stands
-        return payload
+    except (ValueError, RecursionError):  # nested deeper than the standard parser goes
+        raise ProtocolError(
+            codes.INVALID_REQUEST,
+            "Invalid request: nested too deeply to be read with its integers exact; nest less, or send "
+            "long numbers as strings",
+            id=id_of(payload),
+        ) from None
     if not found:  # the digits were in a string
         return payload
     if isinstance(exact, list):
         return [_Exact(item) if isinstance(item, dict) and _first_big(item) is not None else item for item in exact]
-    return _Exact(exact) if isinstance(exact, dict) else exact
+    # (a big integer that a duplicate key overwrote is gone from both readings)
+    return _Exact(exact) if isinstance(exact, dict) and _first_big(exact) is not None else payload
 
 
 def _first_big(value: Any) -> BigInteger | None:
@@ -200,7 +211,7 @@ def parse_message(obj: Any) -> Message:
             # a reply goes to the route that asked: its integers stay exact, whatever their size
             return ClientReply(raw_id, _plain_ints(obj) if type(obj) is _Exact else obj)
         raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: missing method", id=raw_id)
-    if not isinstance(method, str):
+    if type(method) is not str:  # exactly: a BigInteger (the digits of an integer) is a str subclass
         raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: method must be a string", id=raw_id)
     params = obj.get("params")
     if params is not None and not isinstance(params, dict):

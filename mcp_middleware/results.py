@@ -25,7 +25,6 @@ import base64
 import codecs
 import json
 import math
-import re
 import sys
 from collections.abc import Sequence
 from http import HTTPStatus
@@ -35,7 +34,7 @@ import orjson
 
 from ._event_parser import _EventParser
 from ._media import _MEDIA, _TEXTUAL_KINDS, _media
-from .jsonrpc import Built
+from .jsonrpc import DIGITS_AS_ZEROS, LONG_RUN, Built
 from .query_keys import MARK, secret_values
 
 __all__ = ["ResponseCollector", "ResultTooLarge", "credential_values", "error_result", "reason_phrase", "text_result"]
@@ -102,19 +101,16 @@ def _location(headers: Sequence[tuple[bytes, bytes]]) -> str:
     return ""
 
 
-# A run of digits long enough to be an integer orjson cannot keep: it reads one outside
-# [-2**63, 2**64 - 1] as a float (a 19-digit negative number may already be one).
-_LONG_DIGITS = re.compile(r"\d{19}")
-
-
 def exact_json(text: str) -> Any:
     """The JSON value of a text with a long run of digits (None when it is not JSON), read by the
     standard parser: an integer beyond 64 bits becomes an ``orjson.Fragment`` of its digits, which
     the reply writes back as they were. What orjson refuses (NaN, Infinity) is refused here too."""
     try:
-        return json.loads(text, parse_int=_exact_int, parse_float=_finite, parse_constant=_refused)
-    except (ValueError, RecursionError):
+        value = json.loads(text, parse_int=_exact_int, parse_float=_finite, parse_constant=_refused)
+        orjson.dumps(value)  # what orjson would refuse to write (a lone surrogate) is no JSON for us either
+    except (ValueError, RecursionError, TypeError):
         return None
+    return value
 
 
 def _exact_int(digits: str) -> int | orjson.Fragment:
@@ -276,7 +272,7 @@ class ResponseCollector:
         if self._structured:
             if self._kind == "json" and not self._dropped:
                 text = self.text()
-                if _LONG_DIGITS.search(text) is None:  # the usual case: orjson keeps every integer
+                if LONG_RUN not in text.encode("utf-8", "replace").translate(DIGITS_AS_ZEROS):  # orjson keeps them all
                     try:
                         value = orjson.loads(text)
                     except orjson.JSONDecodeError:
@@ -289,6 +285,8 @@ class ResponseCollector:
         if not self._textual:
             return Built(content=[self._binary_block()])
         text = self.text()
+        if 299 < self.status < 400:  # a redirect's text names its URL, which may carry a forwarded key
+            text = self._redacted(text)
         result = Built({"content": [{"type": "text", "text": text}]})
         if self.status != 200 and (not text or self._location):
             line = f"{self.status} {reason_phrase(self.status)}".strip()
