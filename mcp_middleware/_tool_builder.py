@@ -279,7 +279,9 @@ class _Builder:
             if isinstance(security, list)
             else set()
         )
-        return _NOT_FORWARDED | {pseudo for key, pseudo in self.query_keys.items() if key not in named}
+        wanted = {pseudo for key, pseudo in self.query_keys.items() if key in named}
+        # (two schemes may read one parameter: it is withheld only if none of the named ones reads it)
+        return _NOT_FORWARDED | (set(self.query_keys.values()) - wanted)
 
 
 def _path_entry(name: str, param: Mapping[str, Any] | None) -> _Entry:

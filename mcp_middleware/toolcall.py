@@ -157,13 +157,14 @@ class _ToolRun(SubExchange):
     def _shows(self, pieces: list[str], more: bool) -> bool:
         """Whether a chunk's text goes out as progress: the client gave a token, the body is text,
         and the route streams (a chunk with more to come, or the last of a streamed body)."""
-        # not an error's text (4xx/5xx): the result redacts the credentials it may echo, progress could not
+        # a success's text only: the result redacts credentials an error or a redirect may echo
+        # (a key in a URL), progress could not
         return (
             bool(pieces)
             and self.inv.token is not None
             and (more or self.streaming)
             and self.collector.streamable
-            and self.collector.status < 400
+            and self.collector.status < 300
         )
 
     async def _progress(self, pieces: list[str]) -> None:

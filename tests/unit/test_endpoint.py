@@ -91,14 +91,42 @@ async def test_integers_beyond_64_bits_in_a_batch_are_refused_for_their_own_mess
     assert answers[None]["error"]["code"] == -32600  # the id itself: not an id a reply can carry
 
 
+async def test_a_big_integer_a_duplicate_key_overwrote_is_not_refused() -> None:
+    """Review: both parsers keep the last of duplicate keys, yet the request was refused ("the
+    integer None is beyond 64 bits")."""
+    body = b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_thing","arguments":'
+    reply = await post(build_app(), body + b'{"thing_id":123456789012345678901234567890,"thing_id":5}}}')
+    assert reply.status == 200
+    assert reply.result()["structuredContent"]["id"] == 5
+
+
+async def test_a_big_integer_as_the_method_is_an_invalid_request() -> None:
+    """Review: the integer kept as its digits passed the method's string check."""
+    reply = await post(build_app(), b'{"jsonrpc":"2.0","id":1,"method":123456789012345678901234567890}')
+    assert reply.json()["error"]["code"] == -32600
+    assert reply.json()["error"]["message"] == "Invalid request: method must be a string"
+
+
+async def test_a_big_integer_too_deep_to_read_exactly_is_refused_not_rounded() -> None:
+    """Review: past the standard parser's depth, orjson's reading (the integer as a float) stood."""
+    nested = b"[" * 1010 + b"1" + b"]" * 1010
+    body = b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_thing","arguments":{"q":'
+    reply = await post(build_app(), body + b'123456789012345678901234567890,"x":' + nested + b"}}}")
+    assert reply.json()["error"]["code"] in (-32600, -32602)
+    assert reply.json()["id"] == 1
+
+
 async def test_a_deep_body_with_a_long_run_of_digits_is_answered() -> None:
     """Review: the exact second reading of such a body went past the standard parser's recursion
-    limit, and the RecursionError reached the server (a 500)."""
-    nested = b"[" * 950 + b"1" + b"]" * 950
+    limit, and the RecursionError reached the server (a 500). It is a JSON-RPC error now: whether
+    the digits are an integer beyond 64 bits cannot be told that deep (orjson reads deeper)."""
+    nested = b"[" * 990 + b"1" + b"]" * 990
     body = b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_thing","arguments":{"q":'
     reply = await post(build_app(), body + b'"1234567890123456789","x":' + nested + b"}}}")
-    assert reply.status == 200
+    assert reply.status == 400
     assert reply.json()["id"] == 1
+    assert reply.json()["error"]["code"] == -32600
+    assert "nested too deeply" in reply.json()["error"]["message"]
 
 
 async def test_invalid_utf8_is_parse_error() -> None:

@@ -302,3 +302,11 @@ def test_a_long_run_of_digits_does_not_let_an_overflowing_number_through() -> No
     result = collect(b"application/json", b'{"id":"1234567890123456789","x":1e400}', structured=True)
     assert result["isError"] is True
     assert "structuredContent" not in result
+
+
+def test_the_exact_reading_refuses_a_lone_surrogate_as_orjson_does() -> None:
+    """Review: with a 19-digit run in the body, a lone surrogate escape passed the standard parser,
+    and encoding the reply failed later ("could not be encoded", a logged traceback)."""
+    result = collect(b"application/json", b'{"a":"\\ud800","n":"1234567890123456789"}', structured=True)
+    assert result["isError"] is True
+    assert "not a JSON object" in text_of(result)

@@ -561,3 +561,48 @@ async def test_a_url_api_key_reaches_only_the_routes_its_scheme_guards() -> None
     public_result = await call_at(app, "api_key=s3cret-key", "public")
     assert "s3cret" not in public_result["content"][0]["text"]
     assert orjson.loads(public_result["content"][0]["text"])["query"] == ""
+
+
+USER_KEY = APIKeyQuery(name="api_key", scheme_name="UserKey")
+ADMIN_KEY = APIKeyQuery(name="api_key", scheme_name="AdminKey")
+
+
+async def test_two_query_schemes_with_one_parameter_name_both_get_the_key() -> None:
+    """Review: a route guarded by one of two schemes reading the same ``api_key`` had the other
+    scheme's key withheld, which is the same parameter: neither route got it (401)."""
+    app = FastAPI()
+
+    @app.get("/user", operation_id="user")
+    async def user(key: Annotated[str, Security(USER_KEY)]) -> dict[str, str]:
+        return {"ok": key[:2]}
+
+    @app.get("/admin", operation_id="admin")
+    async def admin(key: Annotated[str, Security(ADMIN_KEY)]) -> dict[str, str]:
+        return {"ok": key[:2]}
+
+    app.add_middleware(MCPMiddleware)
+    for name in ("user", "admin"):
+        result = await call_at(app, "api_key=s3cret", name)
+        assert result["content"][0]["text"] == '{"ok":"s3"}', result
+
+
+async def test_a_redirects_body_is_redacted_like_its_location_and_not_streamed_as_progress() -> None:
+    """Review: the Location of a 3xx was redacted, the same URL in its body was not, and a streamed
+    3xx body went out as progress."""
+    app = vault_app()
+
+    @app.get("/moved", operation_id="moved")
+    async def moved(request: Request, key: Annotated[str, Security(QUERY_KEY)]) -> StreamingResponse:
+        url = f"http://elsewhere.example/x?api_key={key}"
+
+        async def body() -> AsyncIterator[str]:
+            yield "Redirecting to "
+            yield url
+
+        return StreamingResponse(body(), status_code=307, headers={"location": url}, media_type="text/plain")
+
+    params: dict[str, Any] = {"name": "moved", "arguments": {}, "_meta": {"progressToken": "p"}}
+    headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18"}
+    reply = await post(app, request("tools/call", params), headers, query_string=b"api_key=s3cret-key")
+    assert "s3cret-key" not in reply.body.decode()
+    assert "[redacted]" in reply.result()["content"][0]["text"]
