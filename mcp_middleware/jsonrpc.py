@@ -26,7 +26,6 @@ from pydantic import BaseModel
 __all__ = [
     "DIGITS_AS_ZEROS",
     "LONG_RUN",
-    "BigInteger",
     "Built",
     "ClientReply",
     "Notification",
@@ -109,76 +108,69 @@ def error_status(code: int, era: Literal["handshake", "modern"], request: bool =
 # 1.8 µs over a 220-byte request (~0.3 µs this way).
 DIGITS_AS_ZEROS = bytes.maketrans(b"123456789", b"000000000")
 LONG_RUN = b"0" * 19
-
-
-class BigInteger(str):
-    """An integer beyond 64 bits in a message, as its digits (orjson would have rounded it)."""
+_ROUNDED = float(2**63)  # every float orjson makes of an integer it cannot keep is at least this large
 
 
 class _Exact(dict[str, Any]):
-    """A message read exactly because it holds a :class:`BigInteger` (see :func:`parse_message`)."""
+    """A message holding an integer beyond 64 bits that orjson rounded (see :func:`parse_message`)."""
 
 
 def parse_payload(body: bytes) -> Any:
-    """Decode JSON; invalid JSON or UTF-8 is a -32700 parse error. A message with an integer
-    beyond 64 bits comes back as an ``_Exact`` dict holding it as a :class:`BigInteger`, for
-    :func:`parse_message` to refuse (in a request) or keep exact (in a client's reply)."""
+    """Decode JSON; invalid JSON or UTF-8 is a -32700 parse error. A message holding an integer
+    beyond 64 bits comes back marked (``_Exact``), for :func:`parse_message` to refuse; a client's
+    reply comes back read again by the standard parser, its integers exact."""
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise ProtocolError(codes.PARSE_ERROR, f"Parse error: {exc}") from None
-    if LONG_RUN in body.translate(DIGITS_AS_ZEROS):  # rare: only then is the body read a second time
-        return _read_exactly(body, payload)
+    if LONG_RUN in body.translate(DIGITS_AS_ZEROS):  # rare: only then is the payload looked at again
+        return _marked(body, payload)
     return payload
 
 
-def _read_exactly(body: bytes, payload: Any) -> Any:
-    found: list[str] = []
-
-    def integer(digits: str) -> int | BigInteger:
-        value = int(digits)
-        if -(2**63) <= value < 2**64:
-            return value
-        found.append(digits)
-        return BigInteger(digits)
-
-    try:
-        exact = json.loads(body, parse_int=integer)
-    except (ValueError, RecursionError):  # nested deeper than the standard parser goes
-        raise ProtocolError(
-            codes.INVALID_REQUEST,
-            "Invalid request: nested too deeply to be read with its integers exact; nest less, or send "
-            "long numbers as strings",
-            id=id_of(payload),
-        ) from None
-    if not found:  # the digits were in a string
+def _marked(body: bytes, payload: Any) -> Any:
+    """``payload`` with each message that holds a rounded integer marked, or (a reply) read exactly."""
+    if isinstance(payload, list):
+        if not any(_rounded(item) is not None for item in payload):
+            return payload
+        exact = _exact_reading(body)
+        return [
+            _one(item, exact[index] if isinstance(exact, list) else None) if _rounded(item) is not None else item
+            for index, item in enumerate(payload)
+        ]
+    if _rounded(payload) is None:  # the digits were in a string, or an integer orjson keeps
         return payload
-    if isinstance(exact, list):
-        return [_Exact(item) if isinstance(item, dict) and _first_big(item) is not None else item for item in exact]
-    # (a big integer that a duplicate key overwrote is gone from both readings)
-    return _Exact(exact) if isinstance(exact, dict) and _first_big(exact) is not None else payload
+    return _one(payload, _exact_reading(body))
 
 
-def _first_big(value: Any) -> BigInteger | None:
-    if isinstance(value, BigInteger):
-        return value
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
-    for item in items:
-        found = _first_big(item)
-        if found is not None:
-            return found
+def _one(message: Any, exact: Any) -> Any:
+    if isinstance(message, dict) and "method" not in message and isinstance(exact, dict):
+        return exact  # a reply: for the route that asked, its integers exact
+    return _Exact(message) if isinstance(message, dict) else message
+
+
+def _exact_reading(body: bytes) -> Any:
+    """The standard parser's reading (integers exact), or None when it is too deep for it."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _rounded(value: Any) -> float | None:
+    """The first float in ``value`` that orjson may have made of an integer beyond 64 bits (walked
+    without recursion: orjson reads 1,024 levels, deeper than Python's stack goes)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float):
+            if abs(item) >= _ROUNDED:
+                return item
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return None
-
-
-def _plain_ints(value: Any) -> Any:
-    """``value`` with each :class:`BigInteger` back as the integer it is (plain dicts)."""
-    if isinstance(value, BigInteger):
-        return int(value)
-    if isinstance(value, dict):
-        return {key: _plain_ints(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain_ints(item) for item in value]
-    return value
 
 
 # A request id is a string or an integer, exactly: decoded JSON has no other subclasses of these
@@ -208,10 +200,11 @@ def parse_message(obj: Any) -> Message:
     method = obj.get("method")
     if method is None:
         if has_id and ("result" in obj) != ("error" in obj):
-            # a reply goes to the route that asked: its integers stay exact, whatever their size
-            return ClientReply(raw_id, _plain_ints(obj) if type(obj) is _Exact else obj)
+            if type(obj) is _Exact:  # too deep to read its integers exactly: not handed on rounded
+                raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: a reply with an integer beyond 64 bits")
+            return ClientReply(raw_id, obj)
         raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: missing method", id=raw_id)
-    if type(method) is not str:  # exactly: a BigInteger (the digits of an integer) is a str subclass
+    if not isinstance(method, str):
         raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: method must be a string", id=raw_id)
     params = obj.get("params")
     if params is not None and not isinstance(params, dict):
@@ -219,8 +212,8 @@ def parse_message(obj: Any) -> Message:
     if type(obj) is _Exact:  # rare (parse_payload): not rounded to a float behind the caller's back
         raise ProtocolError(
             codes.INVALID_PARAMS,
-            f"Invalid params: the integer {_first_big(obj)} is beyond 64 bits and would lose its precision; "
-            "send it as a string",
+            f"Invalid params: an integer beyond 64 bits (about {_rounded(obj):.6g}) would lose its "
+            "precision; send it as a string",
             id=raw_id,
         )
     if has_id:

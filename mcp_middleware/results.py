@@ -270,7 +270,7 @@ class ResponseCollector:
         if self.status >= 400:
             return self._error()
         if self._structured:
-            if self._kind == "json" and not self._dropped:
+            if self._kind == "json" and not self._dropped and self.status < 300:  # (a redirect's is no result)
                 text = self.text()
                 if LONG_RUN not in text.encode("utf-8", "replace").translate(DIGITS_AS_ZEROS):  # orjson keeps them all
                     try:
@@ -284,9 +284,7 @@ class ResponseCollector:
             return self._unstructured()
         if not self._textual:
             return Built(content=[self._binary_block()])
-        text = self.text()
-        if 299 < self.status < 400:  # a redirect's text names its URL, which may carry a forwarded key
-            text = self._redacted(text)
+        text = self._shown_text()
         result = Built({"content": [{"type": "text", "text": text}]})
         if self.status != 200 and (not text or self._location):
             line = f"{self.status} {reason_phrase(self.status)}".strip()
@@ -294,6 +292,11 @@ class ResponseCollector:
                 line += f": Location {self._location}"
             result["content"][0]["text"] = f"{line}\n\n{text}" if text else line
         return result
+
+    def _shown_text(self) -> str:
+        """The body's text for a result; a redirect's redacted (its URL may carry a forwarded key)."""
+        text = self.text()
+        return self._redacted(text) if 299 < self.status < 400 else text
 
     def _unstructured(self) -> dict[str, Any]:
         """A tool with an output schema must return a conforming ``structuredContent`` (the
@@ -307,7 +310,7 @@ class ResponseCollector:
         answered = f"the route answered {self.status} {reason_phrase(self.status)}".rstrip()
         if self._location:
             answered += f" (Location {self._location})"
-        text = self.text() if self._textual else ""
+        text = self._shown_text() if self._textual else ""
         if self._textual and not text:
             why = f"{answered} with an empty body"
         elif self._kind == "json":

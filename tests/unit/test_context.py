@@ -167,6 +167,25 @@ async def test_an_answer_with_an_integer_beyond_64_bits_resumes_the_route() -> N
     assert greeting(await elicit(answer)) == {"greeting": "Hello, Ann!", "action": "accept"}
 
 
+@pytest.mark.parametrize("depth", [0, 600])
+async def test_a_deep_answer_with_an_integer_beyond_64_bits_resumes_the_route(depth: int) -> None:
+    """Review: converting such an answer back to plain integers recursed two frames per level, and
+    a reply nested ~500 deep raised RecursionError (a 500)."""
+
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        deep = b"[" * depth + b"123456789012345678901234567890" + b"]" * depth
+        content = b'{"action":"accept","content":{"name":"Ann","n":' + deep + b"}}"
+        body = b'{"jsonrpc":"2.0","id":' + orjson.dumps(asked["id"]) + b',"result":' + content + b"}"
+        assert (await post(app, body)).status == 202
+
+    events = await elicit(answer)
+    if depth == 0:
+        assert greeting(events) == {"greeting": "Hello, Ann!", "action": "accept"}
+    else:  # delivered (no RecursionError, no 500), and refused by the SDK's type: content is flat
+        assert events[-1]["id"] == 5
+        assert events[-1]["result"]["isError"] is True  # the route's ClientRequestError, as for any bad answer
+
+
 async def test_handshake_elicitation_without_mode_before_2025_11_25() -> None:
     async def answer(app: Any, asked: dict[str, Any]) -> None:
         assert "mode" not in asked["params"]

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import orjson
 import pytest
 from fastapi import FastAPI, Header, HTTPException, Query, Request, Response, Security
-from fastapi.responses import PlainTextResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, StreamingResponse
 from fastapi.security import APIKeyHeader, APIKeyQuery
 from pydantic import BaseModel
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -606,3 +606,50 @@ async def test_a_redirects_body_is_redacted_like_its_location_and_not_streamed_a
     reply = await post(app, request("tools/call", params), headers, query_string=b"api_key=s3cret-key")
     assert "s3cret-key" not in reply.body.decode()
     assert "[redacted]" in reply.result()["content"][0]["text"]
+
+
+CASED_KEY = APIKeyQuery(name="apiKey")
+
+
+async def test_a_url_api_key_with_capitals_in_its_name_reaches_only_the_routes_it_guards() -> None:
+    """Review: the withheld names kept the scheme's case, the forwarded ones were lower-cased."""
+    app = FastAPI()
+
+    @app.get("/vault", operation_id="vault")
+    async def vault(key: Annotated[str, Security(CASED_KEY)]) -> dict[str, str]:
+        return {"opened": key[:2]}
+
+    @app.get("/public", operation_id="public")
+    async def public(request: Request) -> dict[str, str]:
+        return {"query": request.url.query}
+
+    app.add_middleware(MCPMiddleware)
+    assert (await call_at(app, "apiKey=s3cret-key", "vault"))["content"][0]["text"] == '{"opened":"s3"}'
+    assert (await call_at(app, "apiKey=s3cret-key", "public"))["content"][0]["text"] == '{"query":""}'
+
+
+class Moved(BaseModel):
+    url: str
+
+
+@pytest.mark.parametrize("kind", ["json", "text"])
+async def test_a_redirect_from_a_tool_with_an_output_schema_is_an_error_with_the_key_redacted(kind: str) -> None:
+    """Review: a 307 with a JSON object body came back as a success with the key in structuredContent,
+    and a 302 with text put the key in the error text (the Location beside it was redacted)."""
+    app = vault_app()
+
+    @app.get("/moved", operation_id="moved", response_model=Moved)
+    async def moved(key: Annotated[str, Security(QUERY_KEY)]) -> Response:
+        url = f"http://elsewhere.example/x?api_key={key}"
+        if kind == "json":
+            return JSONResponse({"url": url}, status_code=307, headers={"location": url})
+        return PlainTextResponse(f"Redirecting to {url}", status_code=302, headers={"location": url})
+
+    headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18"}
+    reply = await post(
+        app, request("tools/call", {"name": "moved", "arguments": {}}), headers, query_string=b"api_key=s3cret-key"
+    )
+    result = reply.result()
+    assert result["isError"] is True
+    assert "structuredContent" not in result
+    assert "s3cret-key" not in reply.body.decode()
