@@ -129,24 +129,29 @@ def parse_payload(body: bytes) -> Any:
 
 
 def _marked(body: bytes, payload: Any) -> Any:
-    """``payload`` with each message that holds a rounded integer marked, or (a reply) read exactly."""
-    if isinstance(payload, list):
-        if not any(_rounded(item) is not None for item in payload):
-            return payload
-        exact = _exact_reading(body)
-        return [
-            _one(item, exact[index] if isinstance(exact, list) else None) if _rounded(item) is not None else item
-            for index, item in enumerate(payload)
-        ]
-    if _rounded(payload) is None:  # the digits were in a string, or an integer orjson keeps
-        return payload
-    return _one(payload, _exact_reading(body))
+    """``payload`` with each message that holds an integer beyond 64 bits marked, or (a reply) read
+    exactly. orjson's floats of 2**63 or more say which messages may; the standard parser's reading
+    tells integers from float literals, or, too deep for it, the floats alone decide."""
+    messages = payload if isinstance(payload, list) else [payload]
+    if all(_rounded(message) is None for message in messages):
+        return payload  # the digits were in a string, or an integer orjson keeps
+    exact = _exact_reading(body)
+    readings = exact if isinstance(exact, list) else [exact]
+    if exact is None or len(readings) != len(messages):
+        readings = [None] * len(messages)
+    marked = [_one(message, reading) for message, reading in zip(messages, readings, strict=True)]
+    return marked if isinstance(payload, list) else marked[0]
 
 
 def _one(message: Any, exact: Any) -> Any:
-    if isinstance(message, dict) and "method" not in message and isinstance(exact, dict):
-        return exact  # a reply: for the route that asked, its integers exact
-    return _Exact(message) if isinstance(message, dict) else message
+    if not isinstance(message, dict) or _rounded(message) is None:
+        return message
+    if isinstance(exact, dict):
+        if "method" not in message:
+            return exact  # a reply: for the route that asked, its integers exact
+        if _big(exact) is None:
+            return message  # its large floats were written as floats
+    return _Exact(message)
 
 
 def _exact_reading(body: bytes) -> Any:
@@ -155,6 +160,21 @@ def _exact_reading(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, RecursionError):
         return None
+
+
+def _big(value: Any) -> int | None:
+    """The first integer beyond 64 bits in the standard parser's reading (walked without recursion)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is int:
+            if not -(2**63) <= item < 2**64:
+                return item
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
 
 
 def _rounded(value: Any) -> float | None:

@@ -311,7 +311,9 @@ class ResponseCollector:
         if self._location:
             answered += f" (Location {self._location})"
         text = self._shown_text() if self._textual else ""
-        if self._textual and not text:
+        if 299 < self.status < 400:
+            why = f"{answered}: a redirect is not a result" + (f": {text}" if text else "")
+        elif self._textual and not text:
             why = f"{answered} with an empty body"
         elif self._kind == "json":
             why = f"{answered} with a body that is not a JSON object: {text}"

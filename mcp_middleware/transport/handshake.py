@@ -163,6 +163,6 @@ async def _batch_item(
             return None
         return encode_reply(message, version, result, _unchanged)
     except ProtocolError as exc:
-        if exc.id is None:
+        if exc.id is None and isinstance(item, dict) and "method" in item:  # a refused reply answers no request
             exc.id = id_of(item)
         return exc

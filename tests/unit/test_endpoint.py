@@ -143,6 +143,25 @@ async def test_a_batch_with_one_deep_member_holding_a_big_integer_answers_the_ot
     assert answers[2]["error"]["code"] == -32602
 
 
+async def test_a_float_beyond_2_to_the_63_is_served_even_beside_a_long_run_of_digits() -> None:
+    """Review: the check took every float that large for a rounded integer, so ``1e19`` was refused
+    whenever the body also had 19 digits in a row (here in a string)."""
+    body = b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_thing","arguments":'
+    reply = await post(build_app(), body + b'{"thing_id":1,"q":"1234567890123456789","x":1e19}}}')
+    assert reply.status == 200
+    assert "result" in reply.json()
+
+
+async def test_a_reply_refused_in_a_batch_is_answered_without_its_id() -> None:
+    """Review: the error for a refused client reply inside a batch carried the reply's own id (an id
+    the client never issued) and counted as answering a request (HTTP 200)."""
+    deep = b"[" * 1010 + b"123456789012345678901234567890" + b"]" * 1010
+    body = b'[{"jsonrpc":"2.0","id":99,"result":{"x":' + deep + b"}}]"
+    reply = await post(build_app(), body, {**BASE_HEADERS, "mcp-protocol-version": "2025-03-26"})
+    assert reply.status == 400
+    assert [answer["id"] for answer in reply.json()] == [None]
+
+
 async def test_invalid_utf8_is_parse_error() -> None:
     reply = await post(build_app(), b'{"jsonrpc":"2.0","id":1,"method":"\xff"}')
     assert reply.status == 400

@@ -169,7 +169,8 @@ def test_a_redirect_says_where_to() -> None:
     structured = redirect(303, [(b"location", b"/result/7")], structured=True)
     assert structured["isError"] is True
     assert text_of(structured) == (
-        "The tool has an output schema, but the route answered 303 See Other (Location /result/7) with an empty body"
+        "The tool has an output schema, but the route answered 303 See Other (Location /result/7): "
+        "a redirect is not a result"
     )
 
 

@@ -653,3 +653,4 @@ async def test_a_redirect_from_a_tool_with_an_output_schema_is_an_error_with_the
     assert result["isError"] is True
     assert "structuredContent" not in result
     assert "s3cret-key" not in reply.body.decode()
+    assert "a redirect is not a result" in result["content"][0]["text"]  # not "no JSON object"
