@@ -13,7 +13,7 @@ expired" and re-initialize. An error that answers no request (no id) is an HTTP 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType, UnionType
 from typing import Any, Literal, NamedTuple, get_args
 
@@ -162,35 +162,31 @@ def _exact_reading(body: bytes) -> Any:
         return None
 
 
-def _big(value: Any) -> int | None:
-    """The first integer beyond 64 bits in the standard parser's reading (walked without recursion)."""
+def _first(value: Any, wanted: Callable[[Any], bool]) -> Any:
+    """The first scalar in ``value`` that ``wanted`` picks, or None (walked without recursion:
+    orjson reads 1,024 levels, deeper than Python's stack goes)."""
     stack = [value]
     while stack:
         item = stack.pop()
-        if type(item) is int:
-            if not -(2**63) <= item < 2**64:
-                return item
-        elif isinstance(item, dict):
+        if isinstance(item, dict):
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
+        elif wanted(item):
+            return item
     return None
 
 
 def _rounded(value: Any) -> float | None:
-    """The first float in ``value`` that orjson may have made of an integer beyond 64 bits (walked
-    without recursion: orjson reads 1,024 levels, deeper than Python's stack goes)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, float):
-            if abs(item) >= _ROUNDED:
-                return item
-        elif isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return None
+    """The first float in orjson's reading that it may have made of an integer beyond 64 bits."""
+    found: float | None = _first(value, lambda item: type(item) is float and abs(item) >= _ROUNDED)
+    return found
+
+
+def _big(value: Any) -> int | None:
+    """The first integer beyond 64 bits in the standard parser's reading."""
+    found: int | None = _first(value, lambda item: type(item) is int and not -(2**63) <= item < 2**64)
+    return found
 
 
 # A request id is a string or an integer, exactly: decoded JSON has no other subclasses of these
