@@ -33,6 +33,7 @@ __all__ = [
     "Request",
     "RequestId",
     "dumps",
+    "dumps_exactly",
     "encode_error",
     "encode_notification",
     "error_status",
@@ -148,7 +149,9 @@ def _one(message: Any, exact: Any) -> Any:
         return message
     if isinstance(exact, dict):
         if "method" not in message:
-            return exact  # a reply: for the route that asked, its integers exact
+            # a reply: for the route that asked, its integers exact; not with an id beyond 64 bits,
+            # which no request of ours had (orjson's float of it is then refused as no id)
+            return exact if _big(exact.get("id")) is None else message
         if _big(exact) is None:
             return message  # its large floats were written as floats
     return _Exact(message)
@@ -295,4 +298,15 @@ def encode_error(error: ProtocolError) -> bytes:
 
 
 def encode_notification(method: str, params: Mapping[str, Any]) -> bytes:
-    return orjson.dumps({"jsonrpc": "2.0", "method": method, "params": params})
+    return dumps_exactly({"jsonrpc": "2.0", "method": method, "params": params})
+
+
+def dumps_exactly(message: Any) -> bytes:
+    """A message with what a route put in it (log data, a question's params): orjson, or the
+    standard encoder for an integer beyond 64 bits, which orjson cannot write."""
+    try:
+        return orjson.dumps(message)
+    except TypeError as exc:  # orjson.JSONEncodeError
+        if "64-bit" not in str(exc):
+            raise
+        return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()

@@ -16,7 +16,7 @@ import anyio
 from starlette.types import Send
 
 from ..context import ClientRequestError
-from ..jsonrpc import ProtocolError, Request, dumps, encode_error, encode_notification, error_status
+from ..jsonrpc import ProtocolError, Request, dumps_exactly, encode_error, encode_notification, error_status
 from ..sse import KEEPALIVE, SSE_HEADERS, encode_event
 from ._http import Decorate, encode_reply, plain
 
@@ -184,7 +184,7 @@ class Responder:
 
     async def request(self, request_id: str, method: str, params: Any) -> None:
         message = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
-        await self.event(dumps(message))
+        await self.event(dumps_exactly(message))
 
 
 class NullOutbox:

@@ -783,3 +783,19 @@ async def test_the_remembered_log_levels_stay_bounded() -> None:
         assert (await post(app, request("logging/setLevel", {"level": "error"}), headers)).status == 200
     levels = mcp_of(app).server.log_levels
     assert len(levels) == 4096
+
+
+async def test_a_log_with_an_integer_beyond_64_bits_is_sent_exactly() -> None:
+    """Review: orjson could not write the notification, and the route got a TypeError (its call failed)."""
+    app = FastAPI()
+
+    @app.post("/big", operation_id="big")
+    async def big(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        await ctx.log("info", {"order": 123456789012345678901234567890})
+        return {"ok": True}
+
+    app.add_middleware(MCPMiddleware)
+    assert (await post(app, request("logging/setLevel", {"level": "debug"}))).status == 200
+    reply = await post(app, request("tools/call", {"name": "big", "arguments": {}}, id=2))
+    assert b'"data":{"order":123456789012345678901234567890}' in reply.body
+    assert reply.result()["content"][0]["text"] == '{"ok":true}'

@@ -168,6 +168,26 @@ async def test_a_reply_refused_in_a_batch_is_answered_without_its_id() -> None:
         assert reply.status == 202
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"jsonrpc":"2.0","id":123456789012345678901234}',
+        b'{"jsonrpc":"2.0","id":123456789012345678901234,"result":{},"error":{"code":1,"message":"x"}}',
+        b'[{"jsonrpc":"2.0","id":123456789012345678901234}]',
+    ],
+)
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+async def test_a_message_without_method_whose_id_is_beyond_64_bits_is_refused(body: bytes, era: str) -> None:
+    """Review: the exact reading kept such an id as a Python integer, echoed it in the error, and
+    orjson could not write it: a 500."""
+    headers = modern_headers("ping") if era == "modern" else {**BASE_HEADERS, "mcp-protocol-version": "2025-03-26"}
+    reply = await post(build_app(), body, headers)
+    assert reply.status == 400
+    answers = reply.json() if isinstance(reply.json(), list) else [reply.json()]
+    assert [answer["id"] for answer in answers] == [None]
+    assert answers[0]["error"]["code"] == -32600
+
+
 async def test_invalid_utf8_is_parse_error() -> None:
     reply = await post(build_app(), b'{"jsonrpc":"2.0","id":1,"method":"\xff"}')
     assert reply.status == 400
