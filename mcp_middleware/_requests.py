@@ -313,7 +313,7 @@ def _all_headers(
     headers: list[tuple[bytes, bytes]] = []
     jar: list[bytes] = []
     for key, value in forwarded:
-        lower = key.lower()
+        lower = key if key[:1] == b"?" else key.lower()  # a URL key's name keeps its case (query_keys)
         if lower in withheld:
             continue
         if cookies and lower == b"cookie":

@@ -96,7 +96,7 @@ class _Builder:
         schemes = components.get("securitySchemes") if isinstance(components, Mapping) else None
         # the pseudo-header name of each query API key (query_keys), by its scheme's name
         self.query_keys: dict[str, bytes] = {
-            key: pseudo_names([scheme["name"]])[scheme["name"]].lower()  # as _all_headers compares them
+            key: pseudo_names([scheme["name"]])[scheme["name"]]
             for key, scheme in (schemes.items() if isinstance(schemes, Mapping) else ())
             if isinstance(scheme, Mapping)
             and scheme.get("type") == "apiKey"

@@ -64,6 +64,8 @@ def credential_values(forwarded: tuple[tuple[bytes, bytes], ...]) -> tuple[str, 
             found.update(secret_values(raw))
         elif name not in _NOT_SECRET:  # an API-key header (catalog.credential_headers)
             found.add(value)
+    # and as a JSON string writes them, when a route's error detail is an object (a \ or " escaped)
+    found |= {orjson.dumps(value).decode()[1:-1] for value in found} | {json.dumps(value)[1:-1] for value in found}
     return tuple(sorted((v.strip() for v in found if len(v.strip()) >= 6), key=len, reverse=True))
 
 
@@ -321,7 +323,7 @@ class ResponseCollector:
             why = f"{answered} with {self._mime or 'text'} instead of JSON: {text}"
         else:
             why = f"{answered} with {self._mime} ({self._size} bytes) instead of JSON"
-        return error_result(f"The tool has an output schema, but {why}")
+        return error_result(self._redacted(f"The tool has an output schema, but {why}"))
 
     def _mcp_content(self) -> dict[str, Any]:
         """A route's own ``MCPResponse``: its blocks are the result (the wire types check them)."""
@@ -367,10 +369,13 @@ class ResponseCollector:
     def _error(self) -> dict[str, Any]:
         detail = self.text() if self._textual else f"<{self._size} bytes of {self._mime}>"
         if self._kind == "json":
-            try:
-                value = orjson.loads(detail)
-            except orjson.JSONDecodeError:
-                value = None
+            if LONG_RUN in detail.encode("utf-8", "replace").translate(DIGITS_AS_ZEROS):
+                value = exact_json(detail)  # an integer beyond 64 bits keeps its digits
+            else:
+                try:
+                    value = orjson.loads(detail)
+                except orjson.JSONDecodeError:
+                    value = None
             if isinstance(value, dict) and "detail" in value:
                 detail = (
                     orjson.dumps(value["detail"]).decode() if not isinstance(value["detail"], str) else value["detail"]
@@ -379,7 +384,12 @@ class ResponseCollector:
         return error_result(self._redacted(f"{head}: {detail}" if detail else head))
 
     def _redacted(self, text: str) -> str:
-        """``text`` without the credentials forwarded to the route."""
+        """``text`` without the credentials forwarded to the route, nor the start of one that the
+        result limit cut off."""
+        cut = "\n[truncated: "
         for secret in credential_values(self._forwarded):
             text = text.replace(secret, "[redacted]")
+            if cut in text:
+                for size in range(len(secret) - 1, 3, -1):
+                    text = text.replace(secret[:size] + cut, "[redacted]" + cut)
         return text

@@ -200,7 +200,14 @@ async def test_an_api_key_header_scheme_is_forwarded_from_the_mcp_request() -> N
     assert tools[0]["inputSchema"].get("properties", {}) == {}  # the key is never an argument
 
 
-async def call_at(app: Any, url_query: str, name: str, arguments: Any = None, era: str = "handshake") -> dict[str, Any]:
+async def call_at(
+    app: Any,
+    url_query: str,
+    name: str,
+    arguments: Any = None,
+    era: str = "handshake",
+    headers_extra: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """tools/call POSTed to ``/mcp?<url_query>``, as a client configured with that URL sends it."""
     params: dict[str, Any] = {"name": name, "arguments": arguments or {}}
     if era == "modern":  # the 2026-07-28 envelope and Mcp-Method/Mcp-Name headers
@@ -208,6 +215,7 @@ async def call_at(app: Any, url_query: str, name: str, arguments: Any = None, er
         headers = modern_headers("tools/call", name)
     else:
         headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18"}
+    headers.update(headers_extra or {})
     reply = await post(app, request("tools/call", params), headers, query_string=url_query.encode("latin-1"))
     assert reply.status == 200, reply.body
     return reply.result()
@@ -654,3 +662,86 @@ async def test_a_redirect_from_a_tool_with_an_output_schema_is_an_error_with_the
     assert "structuredContent" not in result
     assert "s3cret-key" not in reply.body.decode()
     assert "a redirect is not a result" in result["content"][0]["text"]  # not "no JSON object"
+
+
+async def test_an_integer_beyond_64_bits_in_an_error_detail_keeps_its_digits() -> None:
+    """Review: the detail went through orjson's reading and writing, and showed 1.2345678901234568e+29."""
+    app = FastAPI()
+
+    @app.post("/order", operation_id="order")
+    async def order() -> None:
+        raise HTTPException(409, detail={"order": 123456789012345678901234567890})
+
+    app.add_middleware(MCPMiddleware)
+    result = await call(app, "order", {})
+    assert result["isError"] is True
+    assert result["content"][0]["text"] == 'HTTP 409 Conflict: {"order":123456789012345678901234567890}'
+
+
+OPTIONAL_HEADER_KEY = APIKeyHeader(name="X-API-Key", auto_error=False)
+LOWER_KEY = APIKeyQuery(name="api_key", scheme_name="Lower")
+UPPER_KEY = APIKeyQuery(name="API_KEY", scheme_name="Upper")
+
+
+async def test_query_keys_whose_names_differ_in_case_each_reach_only_their_routes() -> None:
+    """Review: the withheld names were lower-cased, so ``api_key`` and ``API_KEY`` became one and
+    neither was withheld from the other's routes."""
+    app = FastAPI()
+
+    @app.get("/a", operation_id="a")
+    async def a(request: Request, k: Annotated[str, Security(LOWER_KEY)]) -> dict[str, str]:
+        return {"query": request.url.query}
+
+    @app.get("/b", operation_id="b")
+    async def b(request: Request, k: Annotated[str, Security(UPPER_KEY)]) -> dict[str, str]:
+        return {"query": request.url.query}
+
+    app.add_middleware(MCPMiddleware)
+    url = "api_key=lowersecret&API_KEY=UPPERSECRET"
+    assert (await call_at(app, url, "a"))["content"][0]["text"] == '{"query":"api_key=lowersecret"}'
+    assert (await call_at(app, url, "b"))["content"][0]["text"] == '{"query":"API_KEY=UPPERSECRET"}'
+
+
+@pytest.mark.parametrize(("url", "header"), [("api_key=abc%5Cdefgh", None), ("", 'ab"cdefgh')])
+async def test_a_key_a_json_error_detail_escapes_is_redacted_too(url: str, header: str | None) -> None:
+    """Review: a detail that is not a plain string is written as JSON, where a key with a backslash
+    or a quote is escaped, and the escaped form was not redacted."""
+    app = FastAPI()
+
+    @app.get("/q", operation_id="q")
+    async def q(
+        k: Annotated[str | None, Security(OPTIONAL_QUERY_KEY)],
+        h: Annotated[str | None, Security(OPTIONAL_HEADER_KEY)] = None,
+    ) -> None:
+        raise HTTPException(403, {"error": "unknown key", "key": k or h})
+
+    app.add_middleware(MCPMiddleware)
+    result = await call_at(app, url, "q", headers_extra={"x-api-key": header} if header else None)
+    text = result["content"][0]["text"]
+    assert "defgh" not in text
+    assert "[redacted]" in text
+
+
+async def test_an_output_schema_error_about_a_2xx_body_is_redacted() -> None:
+    app = vault_app()
+
+    @app.get("/s", operation_id="s", response_model=Moved)
+    async def s(request: Request, k: Annotated[str, Security(QUERY_KEY)]) -> Response:
+        return PlainTextResponse(f"maintenance; your request was {request.url}")
+
+    result = await call_at(app, "api_key=s3cretkey", "s")
+    assert result["isError"] is True
+    assert "s3cretkey" not in result["content"][0]["text"]
+
+
+async def test_a_key_cut_by_the_result_limit_shows_no_part_of_itself() -> None:
+    app = FastAPI()
+
+    @app.get("/e", operation_id="e")
+    async def e(k: Annotated[str, Security(QUERY_KEY)]) -> Response:
+        return PlainTextResponse("x" * 90 + f" key={k}", status_code=400)
+
+    app.add_middleware(MCPMiddleware, max_result_chars=100)
+    text = (await call_at(app, "api_key=VERYSECRETAPIKEY0123456789", "e"))["content"][0]["text"]
+    assert "VERYS" not in text
+    assert "[redacted]" in text
