@@ -302,11 +302,23 @@ def encode_notification(method: str, params: Mapping[str, Any]) -> bytes:
 
 
 def dumps_exactly(message: Any) -> bytes:
-    """A message with what a route put in it (log data, a question's params): orjson, or the
-    standard encoder for an integer beyond 64 bits, which orjson cannot write."""
+    """A message with what a route put in it (log data, a question): orjson, with each integer
+    beyond 64 bits, which it cannot write, as a ``Fragment`` of its digits."""
     try:
         return orjson.dumps(message)
     except TypeError as exc:  # orjson.JSONEncodeError
         if "64-bit" not in str(exc):
             raise
-        return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+        return orjson.dumps(_with_fragments(message))
+
+
+def _with_fragments(value: Any) -> Any:
+    """``value`` with its integers beyond 64 bits as digits orjson writes as they are (containers
+    copied; nested no deeper than orjson writes anyway)."""
+    if type(value) is int and not -(2**63) <= value < 2**64:
+        return orjson.Fragment(str(value).encode("ascii"))
+    if isinstance(value, dict):
+        return {key: _with_fragments(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_with_fragments(item) for item in value]
+    return value

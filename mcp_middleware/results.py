@@ -64,9 +64,11 @@ def credential_values(forwarded: tuple[tuple[bytes, bytes], ...]) -> tuple[str, 
             found.update(secret_values(raw))
         elif name not in _NOT_SECRET:  # an API-key header (catalog.credential_headers)
             found.add(value)
+    secrets = {value.strip() for value in found if len(value.strip()) >= 6}
     # and as a JSON string writes them, when a route's error detail is an object (a \ or " escaped)
-    found |= {orjson.dumps(value).decode()[1:-1] for value in found} | {json.dumps(value)[1:-1] for value in found}
-    return tuple(sorted((v.strip() for v in found if len(v.strip()) >= 6), key=len, reverse=True))
+    secrets |= {orjson.dumps(value).decode()[1:-1] for value in secrets}
+    secrets |= {json.dumps(value)[1:-1] for value in secrets}
+    return tuple(sorted(secrets, key=len, reverse=True))
 
 
 class ResultTooLarge(Exception):
@@ -389,7 +391,7 @@ class ResponseCollector:
         cut = "\n[truncated: "
         for secret in credential_values(self._forwarded):
             text = text.replace(secret, "[redacted]")
-            if cut in text:
+            if cut in text and " " not in secret:  # a token, not "Bearer <token>" (whose scheme word is no secret)
                 for size in range(len(secret) - 1, 3, -1):
                     text = text.replace(secret[:size] + cut, "[redacted]" + cut)
         return text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -799,3 +801,43 @@ async def test_a_log_with_an_integer_beyond_64_bits_is_sent_exactly() -> None:
     reply = await post(app, request("tools/call", {"name": "big", "arguments": {}}, id=2))
     assert b'"data":{"order":123456789012345678901234567890}' in reply.body
     assert reply.result()["content"][0]["text"] == '{"ok":true}'
+
+
+async def test_a_log_with_a_big_integer_beside_values_only_orjson_writes_is_sent() -> None:
+    """Review: the fallback for an integer beyond 64 bits was the standard encoder, which cannot write
+    a datetime or a UUID (the route got a TypeError) and writes NaN as a bare NaN (no JSON)."""
+    app = FastAPI()
+
+    @app.post("/big", operation_id="big")
+    async def big(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        when = datetime.datetime(2026, 11, 26, tzinfo=datetime.UTC)
+        await ctx.log("info", {"at": when, "id": uuid.UUID(int=1), "x": float("nan"), "order": 2**100})
+        return {"ok": True}
+
+    app.add_middleware(MCPMiddleware)
+    assert (await post(app, request("logging/setLevel", {"level": "debug"}))).status == 200
+    reply = await post(app, request("tools/call", {"name": "big", "arguments": {}}, id=2))
+    log = reply.messages()[0]  # orjson reads it: JSON, no bare NaN
+    assert log["params"]["data"]["at"] == "2026-11-26T00:00:00+00:00"
+    assert log["params"]["data"]["x"] is None
+    assert b'"order":1267650600228229401496703205376' in reply.body
+    assert reply.result()["content"][0]["text"] == '{"ok":true}'
+
+
+async def test_a_2026_question_holding_a_big_integer_is_sent_exactly() -> None:
+    """Review: the handshake era sent it; in 2026-07-28 the question goes into the input_required
+    result, which orjson could not write ("could not be encoded as an MCP result")."""
+    app = FastAPI()
+
+    @app.post("/ask", operation_id="ask")
+    async def ask(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        schema = {"type": "object", "properties": {"n": {"type": "integer", "default": 2**100}}}
+        await ctx.elicit("How many?", schema, key="n")
+        return {"ok": True}
+
+    app.add_middleware(MCPMiddleware)
+    params = {"name": "ask", "arguments": {}, "_meta": meta()}
+    reply = await post(app, request("tools/call", params, id=1), modern_headers("tools/call", "ask"))
+    assert reply.status == 200
+    assert reply.result()["resultType"] == "input_required"
+    assert b'"default":1267650600228229401496703205376' in reply.body

@@ -311,3 +311,24 @@ def test_the_exact_reading_refuses_a_lone_surrogate_as_orjson_does() -> None:
     result = collect(b"application/json", b'{"a":"\\ud800","n":"1234567890123456789"}', structured=True)
     assert result["isError"] is True
     assert "not a JSON object" in text_of(result)
+
+
+def test_a_secret_too_short_to_redact_is_not_redacted_once_json_escapes_it() -> None:
+    """Review: the escaped forms were added before the length rule, so a 5-character cookie value
+    ``"yes"`` became the 7-character ``\\"yes\\"`` and redacted ordinary text."""
+    forwarded = ((b"cookie", b'consent="yes"'),)
+    body = b'{"detail":{"msg":"confirm must be \\"yes\\" or \\"no\\""}}'
+    result = collect(b"application/json", body, status=400, forwarded=forwarded)
+    assert "[redacted]" not in text_of(result)
+
+
+def test_the_truncation_rule_takes_no_bite_of_the_authorization_scheme_word() -> None:
+    """Review: the whole Authorization value is a secret too, so text ending in "Bearer" at the cut
+    lost that word."""
+    forwarded = ((b"authorization", b"Bearer s3cr3t-token-value"),)
+    body = b"x" * 30 + b" send Authorization: Bearer"
+    result = collect(
+        b"text/plain", body + b" and more text after the cut", status=401, max_text=len(body), forwarded=forwarded
+    )
+    assert text_of(result).startswith("HTTP 401 Unauthorized")
+    assert "Authorization: Bearer\n[truncated: " in text_of(result)
