@@ -309,16 +309,21 @@ def dumps_exactly(message: Any) -> bytes:
     except TypeError as exc:  # orjson.JSONEncodeError
         if "64-bit" not in str(exc):
             raise
-        return orjson.dumps(_with_fragments(message))
+        return orjson.dumps(_with_fragments(message, 0))
 
 
-def _with_fragments(value: Any) -> Any:
+_DEPTH = 255  # orjson writes no deeper
+
+
+def _with_fragments(value: Any, depth: int) -> Any:
     """``value`` with its integers beyond 64 bits as digits orjson writes as they are (containers
-    copied; nested no deeper than orjson writes anyway)."""
+    copied); deeper than orjson writes, the TypeError it raises for that."""
     if type(value) is int and not -(2**63) <= value < 2**64:
         return orjson.Fragment(str(value).encode("ascii"))
+    if isinstance(value, dict | list | tuple) and depth > _DEPTH:
+        raise TypeError("Recursion limit reached")
     if isinstance(value, dict):
-        return {key: _with_fragments(item) for key, item in value.items()}
+        return {key: _with_fragments(item, depth + 1) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_with_fragments(item) for item in value]
+        return [_with_fragments(item, depth + 1) for item in value]
     return value

@@ -391,7 +391,8 @@ class ResponseCollector:
         cut = "\n[truncated: "
         for secret in credential_values(self._forwarded):
             text = text.replace(secret, "[redacted]")
-            if cut in text and " " not in secret:  # a token, not "Bearer <token>" (whose scheme word is no secret)
-                for size in range(len(secret) - 1, 3, -1):
+            if cut in text and len(secret) >= 8:  # (a shorter one could be a word: a cookie's "english")
+                # of "Bearer <token>" the scheme word is no secret: only prefixes that reach past it
+                for size in range(len(secret) - 1, max(3, secret.find(" ") + 1), -1):
                     text = text.replace(secret[:size] + cut, "[redacted]" + cut)
         return text

@@ -170,7 +170,10 @@ def encode_reply(req: Request, version: str, result: dict[str, Any], decorate: D
         return dumps(result_message(req.id, req.method, version, result))
     except (ValidationError, ValueError, TypeError) as exc:
         if isinstance(exc, TypeError) and "64-bit" in str(exc):  # e.g. a question's default value
-            return dumps_exactly(result_message(req.id, req.method, version, result))
+            try:
+                return dumps_exactly(result_message(req.id, req.method, version, result))
+            except TypeError:  # something else orjson cannot write besides
+                pass
         logger.exception("result of %s does not fit the %s schema", req.method, version)
     if req.method == "tools/call":
         fallback = decorate(req.method, error_result("The tool's result could not be encoded as an MCP result."))

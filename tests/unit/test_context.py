@@ -841,3 +841,40 @@ async def test_a_2026_question_holding_a_big_integer_is_sent_exactly() -> None:
     assert reply.status == 200
     assert reply.result()["resultType"] == "input_required"
     assert b'"default":1267650600228229401496703205376' in reply.body
+
+
+def _nested(levels: int) -> Any:
+    value: Any = {}
+    for _ in range(levels):
+        value = {"d": value}
+    return value
+
+
+async def test_a_question_too_deep_for_orjson_with_a_big_integer_is_the_usual_encoding_error() -> None:
+    """Review: the exact retry for an integer beyond 64 bits raised (orjson's depth limit) inside the
+    error handling, and the request ended in a 500."""
+    app = FastAPI()
+
+    @app.post("/ask", operation_id="ask")
+    async def ask(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        props = {"n": {"type": "integer", "default": 2**100}, "z": {"type": "object", "default": _nested(250)}}
+        await ctx.elicit("How many?", {"type": "object", "properties": props}, key="n")
+        return {"ok": True}
+
+    app.add_middleware(MCPMiddleware)
+    params = {"name": "ask", "arguments": {}, "_meta": meta()}
+    reply = await post(app, request("tools/call", params, id=1), modern_headers("tools/call", "ask"))
+    assert reply.status == 200
+    assert reply.result()["isError"] is True
+
+
+async def test_a_self_referencing_log_with_a_big_integer_fails_as_orjson_fails() -> None:
+    """Review: the big-integer retry recursed without a limit: RecursionError instead of orjson's TypeError."""
+    from mcp_middleware.jsonrpc import dumps_exactly
+
+    loop: dict[str, Any] = {}
+    loop["self"] = loop
+    with pytest.raises(TypeError):
+        dumps_exactly({"order": 2**100, "c": loop})
+    with pytest.raises(TypeError):
+        dumps_exactly({"order": 2**100, "deep": _nested(5000)})

@@ -332,3 +332,11 @@ def test_the_truncation_rule_takes_no_bite_of_the_authorization_scheme_word() ->
     )
     assert text_of(result).startswith("HTTP 401 Unauthorized")
     assert "Authorization: Bearer\n[truncated: " in text_of(result)
+
+
+def test_a_secret_with_a_space_cut_by_the_limit_shows_no_part_past_its_first_word() -> None:
+    forwarded = ((b"x-api-key", b"team alpha-0123456789abcdef"),)
+    body = b"x" * 20 + b" key team alpha-01234"
+    result = collect(b"text/plain", body + b"56789abcdef", status=403, max_text=len(body), forwarded=forwarded)
+    assert "alpha-01234" not in text_of(result)
+    assert "[redacted]" in text_of(result)
