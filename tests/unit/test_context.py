@@ -341,24 +341,30 @@ API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False)  # module level: rout
 QUERY_KEY = APIKeyQuery(name="api_key", auto_error=False)
 
 
-@pytest.mark.parametrize("credential", ["cookie", "x-api-key"])
+@pytest.mark.parametrize("credential", ["cookie", "x-api-key", "url"])
 async def test_a_request_state_is_bound_to_cookie_and_api_key_callers_too(credential: str) -> None:
     """Review: the binding read only Authorization, so callers who authenticate with a cookie or an
-    API-key header all shared one binding; it now covers every credential the call forwards."""
+    API-key header all shared one binding; it now covers every credential the call forwards, the
+    API key in the MCP URL's query string (APIKeyQuery) too."""
     app = FastAPI()
 
     @app.post("/transfer", operation_id="transfer")
     async def transfer(
-        amount: int, ctx: Annotated[MCPContext, Depends(mcp_context)], api_key: Annotated[str | None, Security(API_KEY)]
+        amount: int,
+        ctx: Annotated[MCPContext, Depends(mcp_context)],
+        header_key: Annotated[str | None, Security(API_KEY)],
+        url_key: Annotated[str | None, Security(QUERY_KEY)],
     ) -> dict[str, Any]:
         if ctx.request_state is None:
             await ctx.elicit(f"Send {amount}?", {"type": "object", "properties": {}}, key="ok", state=f"ok-{amount}")
-        return {"amount": amount, "state": ctx.request_state}
+        return {"amount": amount, "state": ctx.request_state, "url_key": url_key}
 
     app.add_middleware(MCPMiddleware)
 
     async def as_(who: str, **extra: Any) -> Any:
         body, headers = modern_call("transfer", arguments={"amount": 5}, **extra)
+        if credential == "url":
+            return await post(app, body, headers, query_string=f"api_key={who}-key".encode())
         value = f"session={who}" if credential == "cookie" else who
         return await post(app, body, {**headers, credential: value})
 
@@ -368,35 +374,8 @@ async def test_a_request_state_is_bound_to_cookie_and_api_key_callers_too(creden
     assert refused.status == 400
     assert refused.json()["error"]["message"] == "Invalid params: requestState does not belong to this request"
     done = (await as_("alice", requestState=state, inputResponses=ok)).result()
-    assert orjson.loads(done["content"][0]["text"]) == {"amount": 5, "state": "ok-5"}
-
-
-async def test_a_request_state_is_bound_to_the_api_key_of_the_mcp_url() -> None:
-    """An API key in the MCP URL's query string (APIKeyQuery) is a credential like the others: a
-    state sealed for one key does not open for another."""
-    app = FastAPI()
-
-    @app.post("/transfer", operation_id="transfer")
-    async def transfer(
-        amount: int, ctx: Annotated[MCPContext, Depends(mcp_context)], key: Annotated[str | None, Security(QUERY_KEY)]
-    ) -> dict[str, Any]:
-        if ctx.request_state is None:
-            await ctx.elicit(f"Send {amount}?", {"type": "object", "properties": {}}, key="ok", state=f"ok-{amount}")
-        return {"amount": amount, "state": ctx.request_state, "key": key}
-
-    app.add_middleware(MCPMiddleware)
-
-    async def as_(who: str, **extra: Any) -> Any:
-        body, headers = modern_call("transfer", arguments={"amount": 5}, **extra)
-        return await post(app, body, headers, query_string=f"api_key={who}-key".encode())
-
-    state = (await as_("alice")).result()["requestState"]
-    ok = {"ok": {"action": "accept", "content": {}}}
-    refused = await as_("mallory", requestState=state, inputResponses=ok)
-    assert refused.status == 400
-    assert refused.json()["error"]["message"] == "Invalid params: requestState does not belong to this request"
-    done = (await as_("alice", requestState=state, inputResponses=ok)).result()
-    assert orjson.loads(done["content"][0]["text"]) == {"amount": 5, "state": "ok-5", "key": "alice-key"}
+    url_key = "alice-key" if credential == "url" else None
+    assert orjson.loads(done["content"][0]["text"]) == {"amount": 5, "state": "ok-5", "url_key": url_key}
 
 
 async def test_callers_with_different_api_keys_in_the_mcp_url_are_told_apart() -> None:
