@@ -13,6 +13,7 @@ expired" and re-initialize. An error that answers no request (no id) is an HTTP 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from types import MappingProxyType, UnionType
 from typing import Any, Literal, NamedTuple, get_args
@@ -24,14 +25,13 @@ from mcp_types.methods import SERVER_RESULTS, serialize_server_result
 from pydantic import BaseModel
 
 __all__ = [
-    "DIGITS_AS_ZEROS",
-    "LONG_RUN",
     "Built",
     "ClientReply",
     "Notification",
     "ProtocolError",
     "Request",
     "RequestId",
+    "beyond_64_bits",
     "dumps",
     "dumps_exactly",
     "encode_error",
@@ -39,6 +39,7 @@ __all__ = [
     "error_status",
     "id_of",
     "is_id",
+    "loads_exactly",
     "parse_message",
     "parse_payload",
 ]
@@ -105,10 +106,10 @@ def error_status(code: int, era: Literal["handshake", "modern"], request: bool =
 
 # A run of digits long enough to be an integer orjson cannot keep exactly: it reads one outside
 # [-2**63, 2**64 - 1] as a float (a 19-digit negative number may already be one). Found as
-# ``LONG_RUN in data.translate(DIGITS_AS_ZEROS)``: two C passes, where ``re``'s ``\d{19}`` took
+# ``_LONG_RUN in data.translate(_DIGITS_AS_ZEROS)``: two C passes, where ``re``'s ``\d{19}`` took
 # 1.8 µs over a 220-byte request (~0.3 µs this way).
-DIGITS_AS_ZEROS = bytes.maketrans(b"123456789", b"000000000")
-LONG_RUN = b"0" * 19
+_DIGITS_AS_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
 _ROUNDED = float(2**63)  # every float orjson makes of an integer it cannot keep is at least this large
 
 
@@ -124,7 +125,7 @@ def parse_payload(body: bytes) -> Any:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise ProtocolError(codes.PARSE_ERROR, f"Parse error: {exc}") from None
-    if LONG_RUN in body.translate(DIGITS_AS_ZEROS):  # rare: only then is the payload looked at again
+    if _LONG_RUN in body.translate(_DIGITS_AS_ZEROS):  # rare: only then is the payload looked at again
         return _marked(body, payload)
     return payload
 
@@ -134,19 +135,22 @@ def _marked(body: bytes, payload: Any) -> Any:
     exactly. orjson's floats of 2**63 or more say which messages may; the standard parser's reading
     tells integers from float literals, or, too deep for it, the floats alone decide."""
     messages = payload if isinstance(payload, list) else [payload]
-    if all(_rounded(message) is None for message in messages):
+    suspects = [isinstance(message, dict) and _rounded(message) is not None for message in messages]
+    if not any(suspects):
         return payload  # the digits were in a string, or an integer orjson keeps
     exact = _exact_reading(body)
     readings = exact if isinstance(exact, list) else [exact]
     if exact is None or len(readings) != len(messages):
         readings = [None] * len(messages)
-    marked = [_one(message, reading) for message, reading in zip(messages, readings, strict=True)]
+    marked = [
+        _one(message, reading) if suspect else message
+        for message, reading, suspect in zip(messages, readings, suspects, strict=True)
+    ]
     return marked if isinstance(payload, list) else marked[0]
 
 
-def _one(message: Any, exact: Any) -> Any:
-    if not isinstance(message, dict) or _rounded(message) is None:
-        return message
+def _one(message: dict[str, Any], exact: Any) -> Any:
+    """A message holding a float orjson may have made of an integer beyond 64 bits."""
     if isinstance(exact, dict):
         if "method" not in message:
             # a reply: for the route that asked, its integers exact; not with an id beyond 64 bits,
@@ -188,8 +192,13 @@ def _rounded(value: Any) -> float | None:
 
 def _big(value: Any) -> int | None:
     """The first integer beyond 64 bits in the standard parser's reading."""
-    found: int | None = _first(value, lambda item: type(item) is int and not -(2**63) <= item < 2**64)
+    found: int | None = _first(value, beyond_64_bits)
     return found
+
+
+def beyond_64_bits(value: Any) -> bool:
+    """Whether ``value`` is an integer orjson can neither read nor write exactly."""
+    return type(value) is int and not -(2**63) <= value < 2**64
 
 
 # A request id is a string or an integer, exactly: decoded JSON has no other subclasses of these
@@ -318,7 +327,7 @@ _DEPTH = 255  # orjson writes no deeper
 def _with_fragments(value: Any, depth: int) -> Any:
     """``value`` with its integers beyond 64 bits as digits orjson writes as they are (containers
     copied); deeper than orjson writes, the TypeError it raises for that."""
-    if type(value) is int and not -(2**63) <= value < 2**64:
+    if beyond_64_bits(value):
         return orjson.Fragment(str(value).encode("ascii"))
     if isinstance(value, dict | list | tuple) and depth > _DEPTH:
         raise TypeError("Recursion limit reached")
@@ -327,3 +336,32 @@ def _with_fragments(value: Any, depth: int) -> Any:
     if isinstance(value, list | tuple):
         return [_with_fragments(item, depth + 1) for item in value]
     return value
+
+
+def loads_exactly(text: str) -> Any:
+    """The JSON value of a route's ``text`` (None when it is not JSON), its integers exact: orjson,
+    or, for a text with a run of 19 digits, the standard parser, each integer beyond 64 bits as a
+    ``Fragment`` of its digits (written back as they were). What orjson refuses (NaN, 1e400, a
+    lone surrogate) is refused on that path too."""
+    if _LONG_RUN not in text.encode("utf-8", "replace").translate(_DIGITS_AS_ZEROS):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return None
+    try:
+        value = _with_fragments(json.loads(text, parse_float=_finite, parse_constant=_refused), 0)
+        orjson.dumps(value)  # what orjson would not write is no JSON for us either
+    except (ValueError, RecursionError, TypeError):
+        return None
+    return value
+
+
+def _finite(digits: str) -> float:
+    value = float(digits)
+    if not math.isfinite(value):  # 1e400
+        raise ValueError(f"{digits} is beyond the range of a double")
+    return value
+
+
+def _refused(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import codecs
 import json
-import math
 import sys
 from collections.abc import Sequence
 from http import HTTPStatus
@@ -34,7 +33,7 @@ import orjson
 
 from ._event_parser import _EventParser
 from ._media import _MEDIA, _TEXTUAL_KINDS, _media
-from .jsonrpc import DIGITS_AS_ZEROS, LONG_RUN, Built
+from .jsonrpc import Built, loads_exactly
 from .query_keys import MARK, secret_values
 
 __all__ = ["ResponseCollector", "ResultTooLarge", "credential_values", "error_result", "reason_phrase", "text_result"]
@@ -103,34 +102,6 @@ def _location(headers: Sequence[tuple[bytes, bytes]]) -> str:
         if key.lower() == b"location":
             return bytes(value).decode("latin-1")
     return ""
-
-
-def exact_json(text: str) -> Any:
-    """The JSON value of a text with a long run of digits (None when it is not JSON), read by the
-    standard parser: an integer beyond 64 bits becomes an ``orjson.Fragment`` of its digits, which
-    the reply writes back as they were. What orjson refuses (NaN, Infinity) is refused here too."""
-    try:
-        value = json.loads(text, parse_int=_exact_int, parse_float=_finite, parse_constant=_refused)
-        orjson.dumps(value)  # what orjson would refuse to write (a lone surrogate) is no JSON for us either
-    except (ValueError, RecursionError, TypeError):
-        return None
-    return value
-
-
-def _exact_int(digits: str) -> int | orjson.Fragment:
-    value = int(digits)
-    return value if -(2**63) <= value < 2**64 else orjson.Fragment(digits.encode("ascii"))
-
-
-def _finite(digits: str) -> float:
-    value = float(digits)
-    if not math.isfinite(value):  # 1e400: orjson refuses it too
-        raise ValueError(f"{digits} is beyond the range of a double")
-    return value
-
-
-def _refused(constant: str) -> Any:
-    raise ValueError(f"{constant} is not JSON")
 
 
 class ResponseCollector:
@@ -276,13 +247,7 @@ class ResponseCollector:
         if self._structured:
             if self._kind == "json" and not self._dropped and self.status < 300:  # (a redirect's is no result)
                 text = self.text()
-                if LONG_RUN not in text.encode("utf-8", "replace").translate(DIGITS_AS_ZEROS):  # orjson keeps them all
-                    try:
-                        value = orjson.loads(text)
-                    except orjson.JSONDecodeError:
-                        value = None
-                else:
-                    value = exact_json(text)
+                value = loads_exactly(text)
                 if isinstance(value, dict):
                     return Built({"content": [{"type": "text", "text": text}], "structuredContent": value})
             return self._unstructured()
@@ -371,13 +336,7 @@ class ResponseCollector:
     def _error(self) -> dict[str, Any]:
         detail = self.text() if self._textual else f"<{self._size} bytes of {self._mime}>"
         if self._kind == "json":
-            if LONG_RUN in detail.encode("utf-8", "replace").translate(DIGITS_AS_ZEROS):
-                value = exact_json(detail)  # an integer beyond 64 bits keeps its digits
-            else:
-                try:
-                    value = orjson.loads(detail)
-                except orjson.JSONDecodeError:
-                    value = None
+            value = loads_exactly(detail)  # an integer beyond 64 bits keeps its digits
             if isinstance(value, dict) and "detail" in value:
                 detail = (
                     orjson.dumps(value["detail"]).decode() if not isinstance(value["detail"], str) else value["detail"]
