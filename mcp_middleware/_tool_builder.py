@@ -53,7 +53,7 @@ from mcp_middleware._schema import SchemaSet, collapse_optional, is_object_schem
 from mcp_middleware.param_headers import annotations_of
 from mcp_middleware.query_keys import pseudo_names
 
-__all__ = ["_Builder"]
+__all__ = ["_Builder", "api_key_schemes"]
 
 _NOT_ARGUMENTS: Final = frozenset(
     {"authorization", "proxy-authorization", "cookie", "host"}
@@ -85,6 +85,24 @@ class _Body:
     description: str
 
 
+def api_key_schemes(document: Mapping[str, Any], where: str) -> dict[str, str]:
+    """The document's ``apiKey`` security schemes that live ``in`` ``where``: their parameter
+    names, by scheme name."""
+    components = document.get("components")
+    schemes = components.get("securitySchemes") if isinstance(components, Mapping) else None
+    if not isinstance(schemes, Mapping):
+        return {}
+    return {
+        key: scheme["name"]
+        for key, scheme in schemes.items()
+        if isinstance(scheme, Mapping)
+        and scheme.get("type") == "apiKey"
+        and scheme.get("in") == where
+        and isinstance(scheme.get("name"), str)
+        and scheme["name"]
+    }
+
+
 class _Builder:
     """Builds the tools of one document, sharing the converted component schemas."""
 
@@ -93,17 +111,10 @@ class _Builder:
         self.route_paths = route_paths
         components = document.get("components")
         self.schemas = SchemaSet(components.get("schemas") if isinstance(components, Mapping) else None)
-        schemes = components.get("securitySchemes") if isinstance(components, Mapping) else None
         # the pseudo-header name of each query API key (query_keys), by its scheme's name
-        self.query_keys: dict[str, bytes] = {
-            key: pseudo_names([scheme["name"]])[scheme["name"]]
-            for key, scheme in (schemes.items() if isinstance(schemes, Mapping) else ())
-            if isinstance(scheme, Mapping)
-            and scheme.get("type") == "apiKey"
-            and scheme.get("in") == "query"
-            and isinstance(scheme.get("name"), str)
-            and scheme["name"]
-        }
+        names = api_key_schemes(document, "query")
+        pseudo = pseudo_names(names.values())
+        self.query_keys: dict[str, bytes] = {key: pseudo[name] for key, name in names.items()}
 
     def deref(self, value: Any) -> Any:
         """Follow local ``$ref``s (``#/components/parameters/…`` and the like) to their target."""

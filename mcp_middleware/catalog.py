@@ -25,7 +25,7 @@ from typing import Any, Final
 
 from mcp_middleware._naming import _assign_names, _operations
 from mcp_middleware._requests import ArgumentError, ToolSpec
-from mcp_middleware._tool_builder import _Builder
+from mcp_middleware._tool_builder import _Builder, api_key_schemes
 
 __all__ = [
     "DECLARATION_KEYS",
@@ -226,28 +226,13 @@ def build_catalog(
     )
 
 
-def _api_key_names(openapi: Mapping[str, Any], where: str) -> list[str]:
-    """The parameter names of the document's ``apiKey`` security schemes that live ``in`` ``where``."""
-    components = openapi.get("components")
-    schemes = components.get("securitySchemes") if isinstance(components, Mapping) else None
-    if not isinstance(schemes, Mapping):
-        return []
-    return [
-        scheme["name"]
-        for scheme in schemes.values()
-        if isinstance(scheme, Mapping)
-        and scheme.get("type") == "apiKey"
-        and scheme.get("in") == where
-        and isinstance(scheme.get("name"), str)
-        and scheme["name"]
-    ]
-
-
 def _api_key_headers(openapi: Mapping[str, Any]) -> frozenset[bytes]:
     """The header names of the document's ``apiKey`` security schemes that live in a header."""
-    return frozenset(name.lower().encode("latin-1") for name in _api_key_names(openapi, "header") if name.isascii())
+    return frozenset(
+        name.lower().encode("latin-1") for name in api_key_schemes(openapi, "header").values() if name.isascii()
+    )
 
 
 def _api_key_queries(openapi: Mapping[str, Any]) -> frozenset[str]:
     """The query parameter names of the document's ``apiKey`` security schemes that live in the query."""
-    return frozenset(_api_key_names(openapi, "query"))
+    return frozenset(api_key_schemes(openapi, "query").values())
