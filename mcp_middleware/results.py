@@ -194,7 +194,11 @@ class ResponseCollector:
             for piece in pieces:
                 self._store(piece if not self._parts else "\n" + piece)
             return pieces
-        self._store(text)
+        if self._size + len(text) <= self._max_text:  # _store's usual case, inline
+            self._parts.append(text)
+            self._size += len(text)
+        else:
+            self._store(text)
         return [text] if text else []
 
     def _sniff(self, chunk: bytes, more: bool) -> list[str]:
@@ -246,7 +250,8 @@ class ResponseCollector:
             return self._error()
         if self._structured:
             if self._kind == "json" and not self._dropped and self.status < 300:  # (a redirect's is no result)
-                text = self.text()
+                parts = self._parts
+                text = parts[0] if len(parts) == 1 else "".join(parts)  # text(), nothing dropped
                 value = loads_exactly(text)
                 if isinstance(value, dict):
                     return Built({"content": [{"type": "text", "text": text}], "structuredContent": value})

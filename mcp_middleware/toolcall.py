@@ -284,7 +284,9 @@ class _ToolRun(SubExchange):
     _waiters: list[asyncio.Future[None]] | None = None
 
     def set(self) -> None:
-        super().set()
+        self.is_set = True  # Disconnect.set, inline: it runs on every call's last send
+        if self._event is not None:
+            self._event.set()
         for future in self._waiters or ():
             if not future.done():
                 future.set_result(None)

@@ -101,7 +101,7 @@ def caller_key(server: Server, headers: Mapping[bytes, bytes]) -> str:
     notifications/cancelled may stop, whose answers a route takes, whose log level): its
     credentials (Authorization, Cookie, the app's API keys: headers, and the URL's query parameters
     that the endpoint put into ``headers``, see ``query_keys``), hashed."""
-    return str(hash(tuple([headers.get(name) for name in server.credentials])))
+    return str(hash(tuple(map(headers.get, server.credentials))))
 
 
 Decorate = Callable[[str, dict[str, Any]], dict[str, Any]]
