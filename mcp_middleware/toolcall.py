@@ -19,7 +19,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import anyio
 import anyio.abc
@@ -311,9 +311,10 @@ class _ToolRun(SubExchange):
         self.cancel()
 
 
-@dataclass(slots=True)
-class Invocation:
-    """Everything one call needs beyond the tool and its arguments (built by the handlers)."""
+class Invocation(NamedTuple):
+    """Everything one call needs beyond the tool and its arguments (built by the handlers, with
+    ``tuple.__new__``: a named tuple's own ``__new__``, like a dataclass's ``__init__``, is a Python
+    call on every request's path)."""
 
     app: ASGIApp
     parent: Scope

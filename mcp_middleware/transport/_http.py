@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from mcp_types import jsonrpc as codes
 from pydantic import ValidationError
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from ..handlers import Call, Era, Server
 from ..jsonrpc import ProtocolError, Request, dumps, dumps_exactly, encode_error, error_status, result_message
@@ -26,10 +26,12 @@ __all__ = [
     "ClientGone",
     "Decorate",
     "caller_key",
+    "declared_too_large",
     "encode_reply",
     "new_call",
     "plain",
-    "read_body",
+    "plain_start",
+    "read_rest",
     "serve_request",
 ]
 
@@ -39,30 +41,36 @@ _JSON = (b"content-type", b"application/json")
 
 
 async def plain(send: Send, status: int, body: bytes = b"", headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+    await send(plain_start(status, body, headers))
+    await send({"type": "http.response.body", "body": body})
+
+
+def plain_start(status: int, body: bytes, headers: Iterable[tuple[bytes, bytes]] = ()) -> Message:
+    """The start of :func:`plain`'s response (JSON when there is a body), for a caller that sends
+    its two messages itself rather than awaiting another coroutine."""
     head = list(headers)
     if body:
         head.append(_JSON)
     head.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": head})
-    await send({"type": "http.response.body", "body": body})
+    return {"type": "http.response.start", "status": status, "headers": head}
 
 
 class ClientGone(Exception):
     """The client disconnected before its request body was complete."""
 
 
-async def read_body(receive: Receive, headers: Mapping[bytes, bytes], limit: int) -> bytes | None:
-    """The whole request body, or None when it exceeds ``limit`` (checked before reading when known).
+def declared_too_large(headers: Mapping[bytes, bytes], limit: int) -> bool:
+    """Whether the request's Content-Length says its body exceeds ``limit`` (refused unread)."""
+    declared = headers.get(b"content-length")
+    return declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit
+
+
+async def read_rest(receive: Receive, message: Message, limit: int) -> bytes | None:
+    """The whole request body from its first ``message`` on, or None when it exceeds ``limit``
+    (the endpoint reads a body that comes whole in one message itself, without this coroutine).
 
     Raises :class:`ClientGone` when the client disconnects before the body is complete.
     """
-    declared = headers.get(b"content-length")
-    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
-        return None
-    message = await receive()
-    if message["type"] == "http.request" and not message.get("more_body", False):
-        body: bytes = message.get("body", b"")  # the usual case: the whole body in one message
-        return body if len(body) <= limit else None
     parts: list[bytes] = []
     size = 0
     while True:

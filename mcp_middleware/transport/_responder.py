@@ -18,7 +18,7 @@ from starlette.types import Send
 from ..context import ClientRequestError
 from ..jsonrpc import ProtocolError, Request, dumps_exactly, encode_error, encode_notification, error_status
 from ..sse import KEEPALIVE, SSE_HEADERS, encode_event
-from ._http import Decorate, encode_reply, plain
+from ._http import Decorate, encode_reply, plain, plain_start
 
 __all__ = ["NullOutbox", "Responder"]
 
@@ -147,7 +147,9 @@ class Responder:
             # The usual case, a JSON reply with nothing written before: no lock needed, as nothing
             # else writes once ``closed`` is set (and setting it does not wait).
             self.started = self.closed = True
-            await plain(self._send, status, payload, self.headers)
+            send = self._send  # plain(), without a coroutine of its own
+            await send(plain_start(status, payload, self.headers))
+            await send({"type": "http.response.body", "body": payload})
             return
         async with self._locked():
             if self.closed:

@@ -21,7 +21,7 @@ from ..jsonrpc import ProtocolError, encode_error, parse_payload
 from ..query_keys import add_query_keys
 from . import handshake, modern
 from ._checks import HeaderMap, check_request, header_map
-from ._http import ClientGone, plain, read_body
+from ._http import ClientGone, declared_too_large, plain, read_rest
 
 __all__ = ["is_modern", "serve"]
 
@@ -62,10 +62,18 @@ async def serve(server: Server, scope: Scope, receive: Receive, send: Send, head
     if refused is not None:
         await plain(send, refused[0], _refusal(*refused))
         return
-    try:
-        body = await read_body(receive, headers, server.settings.max_body_bytes)
-    except ClientGone:
-        return  # the client left before sending its whole request: no one to answer
+    limit = server.settings.max_body_bytes
+    body: bytes | None = None
+    if not declared_too_large(headers, limit):
+        message = await receive()
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            body = message.get("body", b"")  # the usual case, without read_body's coroutine
+            body = body if len(body) <= limit else None
+        else:
+            try:
+                body = await read_rest(receive, message, limit)
+            except ClientGone:
+                return  # the client left before sending its whole request: no one to answer
     if body is None:
         limit = server.settings.max_body_bytes
         await plain(send, 413, _refusal(413, f"Payload Too Large: the body exceeds {limit} bytes"))

@@ -10,7 +10,7 @@ take that as a sign of the old SSE transport. Differences from the spec, on purp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 from mcp_types import jsonrpc as codes
@@ -18,7 +18,7 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.types import Receive, Scope, Send
 
 from .._protocol import negotiate
-from ..handlers import Server
+from ..handlers import Call, Server
 from ..jsonrpc import (
     ClientReply,
     Notification,
@@ -53,41 +53,44 @@ def header_version(headers: Mapping[bytes, bytes]) -> str:
     return value if value in HANDSHAKE_PROTOCOL_VERSIONS else DEFAULT_VERSION
 
 
-async def serve(
+def serve(
     server: Server, scope: Scope, receive: Receive, send: Send, headers: Mapping[bytes, bytes], payload: Any
-) -> None:
+) -> Awaitable[None]:
+    """Checks the request at once and returns what answers it, for the endpoint to await (one
+    coroutine fewer on every request's path, as in the 2026-07-28 era)."""
     responder = Responder(send)
     version = header_version(headers)
     sessions = server.sessions
     if sessions is not None and not _initialize(payload) and not sessions.valid(text_of(headers, b"mcp-session-id")):
         # transports.mdx §Session Management: an id we did not issue (or that expired) is 404,
         # whatever the POST carries; only a lone initialize starts afresh.
-        await responder.error(_session_not_found(payload), "handshake", 404)
-        return
+        return responder.error(_session_not_found(payload), "handshake", 404)
     if isinstance(payload, list):
-        await _batch(server, scope, receive, headers, payload, version, responder)
-        return
+        return _batch(server, scope, receive, headers, payload, version, responder)
     try:
         message = parse_message(payload)
     except ProtocolError as exc:
-        await responder.error(exc, "handshake")
-        return
+        return responder.error(exc, "handshake")
     if isinstance(message, Notification):
         _notification(server, headers, message)
-        await responder.accepted()
-        return
+        return responder.accepted()
     if isinstance(message, ClientReply):
         # Ignored (still 202, as for an id nobody waits for) unless the caller that was asked answers.
         server.pending.resolve(message.id, message.body, caller_key(server, headers))
-        await responder.accepted()
-        return
+        return responder.accepted()
     if message.method == "initialize":
         version = negotiate((message.params or {}).get("protocolVersion"))
         if sessions is not None:
             responder.headers.append((b"mcp-session-id", sessions.mint().encode()))
     call = new_call(server, scope, receive, headers, message, "handshake", version, responder)
     if server.settings.response_mode == "sse":
-        await responder.stream_now()
+        return _streamed(server, call, responder)
+    return serve_request(server, call, responder, _unchanged)
+
+
+async def _streamed(server: Server, call: Call, responder: Responder) -> None:
+    """``response_mode="sse"``: the stream begins before the request is handled."""
+    await responder.stream_now()
     await serve_request(server, call, responder, _unchanged)
 
 
