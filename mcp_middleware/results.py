@@ -151,9 +151,14 @@ class ResponseCollector:
             self._location = self._redacted(_location(headers))
         raw = b""
         for key, value in headers:
-            if key == b"content-type" or key.lower() == b"content-type":  # servers send lower case
+            if key == b"content-type":  # as apps send it (Starlette writes lower case)
                 raw = bytes(value)
                 break
+        else:
+            for key, value in headers:
+                if key.lower() == b"content-type":
+                    raw = bytes(value)
+                    break
         known = _MEDIA.get(raw)
         if known is None:
             known = _media(raw)

@@ -75,11 +75,14 @@ class CallRegistry:
     active: int = 0  # calls running in this process (the concurrency limit counts these)
     _ticker: _Ticker | None = None
 
-    def ticker(self, loop: asyncio.AbstractEventLoop, period: float) -> _Ticker:
-        """The ticker of this registry's calls on ``loop`` (a new one if the loop changed)."""
+    def ticker(self, loop: asyncio.AbstractEventLoop, interval: float) -> _Ticker:
+        """The ticker of this registry's calls on ``loop`` (a new one if the loop changed), for
+        calls with keep-alive ``interval``. ``run_tool`` reads ``_ticker`` itself when it is
+        current (no call on every request's path)."""
         ticker = self._ticker
         if ticker is None or ticker.loop is not loop:
-            ticker = self._ticker = _Ticker(loop, period)
+            # a call still running after one to two periods gets its watcher
+            ticker = self._ticker = _Ticker(loop, min(interval, WATCH_AFTER))
         return ticker
 
     def cancel(self, key: str, request_id: Any) -> bool:
@@ -150,7 +153,7 @@ class _ToolRun(SubExchange):
             early = self._answer_early(pieces)
             if early is not None:
                 return early
-        if self._shows(pieces, more):
+        if self.inv.token is not None and self._shows(pieces, more):  # (no token: no progress)
             return self._progress(pieces)
         return None  # the usual JSON body, or no progress token: nothing to send while the route runs
 
@@ -372,7 +375,9 @@ async def run_tool(
     loop = None if PORTABLE_WATCHER else _loops.get()
     try:
         if loop is not None:
-            ticker = registry.ticker(loop, min(limits.keepalive_interval, WATCH_AFTER))
+            ticker = registry._ticker
+            if ticker is None or ticker.loop is not loop:
+                ticker = registry.ticker(loop, limits.keepalive_interval)
             run.loop = loop
             run.context = contextvars.copy_context()
             ticker.add(run)
