@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["_call_tool", "_get_prompt", "_read_resource", "invocation"]
 
-_tuple_new = tuple.__new__
 # Handshake era without logging/setLevel: the spec lets the server choose what to send.
 DEFAULT_LOG_LEVEL = "info"
 
@@ -46,10 +45,17 @@ def invocation(server: Server, call: Call, params: Mapping[str, Any], target: st
             state, _bound(server, call, params, target)
         )  # verified even if the route never looks at it
 
-    holder = ContextHolder(_live_context, server, call, params, target, token, meta, unsealed)
-    key = (call.caller, call.request.id)
-    fields = (server.route_app, call.scope, call.receive, call.outbox, call.forwarded, token, key, holder, call.host)
-    return _tuple_new(Invocation, fields)
+    return Invocation(
+        server.route_app,
+        call.scope,
+        call.receive,
+        call.outbox,
+        call.forwarded,
+        token,
+        (call.caller, call.request.id),
+        ContextHolder(_live_context, server, call, params, target, token, meta, unsealed),
+        call.host,
+    )
 
 
 def _bound(server: Server, call: Call, params: Mapping[str, Any], target: str) -> str:

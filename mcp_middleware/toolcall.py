@@ -19,7 +19,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 import anyio
 import anyio.abc
@@ -314,10 +314,9 @@ class _ToolRun(SubExchange):
         self.cancel()
 
 
-class Invocation(NamedTuple):
-    """Everything one call needs beyond the tool and its arguments (built by the handlers, with
-    ``tuple.__new__``: a named tuple's own ``__new__``, like a dataclass's ``__init__``, is a Python
-    call on every request's path)."""
+@dataclass(slots=True)
+class Invocation:
+    """Everything one call needs beyond the tool and its arguments (built by the handlers)."""
 
     app: ASGIApp
     parent: Scope
