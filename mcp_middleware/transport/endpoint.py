@@ -67,7 +67,7 @@ async def serve(server: Server, scope: Scope, receive: Receive, send: Send, head
     if not declared_too_large(headers, limit):
         message = await receive()
         if message["type"] == "http.request" and not message.get("more_body", False):
-            body = message.get("body", b"")  # the usual case, without read_body's coroutine
+            body = message.get("body", b"")  # the usual case, without read_rest's coroutine
             body = body if len(body) <= limit else None
         else:
             try:
@@ -75,7 +75,6 @@ async def serve(server: Server, scope: Scope, receive: Receive, send: Send, head
             except ClientGone:
                 return  # the client left before sending its whole request: no one to answer
     if body is None:
-        limit = server.settings.max_body_bytes
         await plain(send, 413, _refusal(413, f"Payload Too Large: the body exceeds {limit} bytes"))
         return
     try:
