@@ -135,8 +135,7 @@ class ToolSpec:
                 if type(value) is int:  # digits need no encoding
                     query.append(f"{arg.query_key}{value}")
                 elif type(value) is str:
-                    plain = value.isascii() and value.isalnum()  # the usual value: nothing to encode
-                    query.append(arg.query_key + (value if plain else _form_encode(value)))
+                    query.append(arg.query_key + _form_encode(value))
                 else:
                     query.extend(arg.query_key + _form_encode(text) for text in _items(arg.name, value))
             elif where == _HEADER:

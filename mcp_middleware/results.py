@@ -199,11 +199,7 @@ class ResponseCollector:
             for piece in pieces:
                 self._store(piece if not self._parts else "\n" + piece)
             return pieces
-        if self._size + len(text) <= self._max_text:  # _store's usual case, inline
-            self._parts.append(text)
-            self._size += len(text)
-        else:
-            self._store(text)
+        self._store(text)
         return [text] if text else []
 
     def _sniff(self, chunk: bytes, more: bool) -> list[str]:
@@ -255,8 +251,7 @@ class ResponseCollector:
             return self._error()
         if self._structured:
             if self._kind == "json" and not self._dropped and self.status < 300:  # (a redirect's is no result)
-                parts = self._parts
-                text = parts[0] if len(parts) == 1 else "".join(parts)  # text(), nothing dropped
+                text = self.text()
                 value = loads_exactly(text)
                 if isinstance(value, dict):
                     return Built({"content": [{"type": "text", "text": text}], "structuredContent": value})

@@ -77,8 +77,7 @@ class CallRegistry:
 
     def ticker(self, loop: asyncio.AbstractEventLoop, interval: float) -> _Ticker:
         """The ticker of this registry's calls on ``loop`` (a new one if the loop changed), for
-        calls with keep-alive ``interval``. ``run_tool`` reads ``_ticker`` itself when it is
-        current (no call on every request's path)."""
+        calls with keep-alive ``interval``."""
         ticker = self._ticker
         if ticker is None or ticker.loop is not loop:
             # a call still running after one to two periods gets its watcher
@@ -153,7 +152,7 @@ class _ToolRun(SubExchange):
             early = self._answer_early(pieces)
             if early is not None:
                 return early
-        if self.inv.token is not None and self._shows(pieces, more):  # (no token: no progress)
+        if self._shows(pieces, more):
             return self._progress(pieces)
         return None  # the usual JSON body, or no progress token: nothing to send while the route runs
 
@@ -287,9 +286,7 @@ class _ToolRun(SubExchange):
     _waiters: list[asyncio.Future[None]] | None = None
 
     def set(self) -> None:
-        self.is_set = True  # Disconnect.set, inline: it runs on every call's last send
-        if self._event is not None:
-            self._event.set()
+        super().set()
         for future in self._waiters or ():
             if not future.done():
                 future.set_result(None)
@@ -374,9 +371,7 @@ async def run_tool(
     loop = None if PORTABLE_WATCHER else _loops.get()
     try:
         if loop is not None:
-            ticker = registry._ticker
-            if ticker is None or ticker.loop is not loop:
-                ticker = registry.ticker(loop, limits.keepalive_interval)
+            ticker = registry.ticker(loop, limits.keepalive_interval)
             run.loop = loop
             run.context = contextvars.copy_context()
             ticker.add(run)

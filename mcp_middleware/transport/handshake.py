@@ -46,10 +46,8 @@ def _unchanged(method: str, result: dict[str, Any]) -> dict[str, Any]:
 
 
 def header_version(headers: Mapping[bytes, bytes]) -> str:
-    raw = headers.get(b"mcp-protocol-version")
-    if raw is None:
-        return DEFAULT_VERSION
-    value = raw.decode("latin-1").strip()  # as the router reads it (endpoint.is_modern)
+    value = text_of(headers, b"mcp-protocol-version")
+    value = None if value is None else value.strip()  # as the router reads it (endpoint.is_modern)
     return value if value in HANDSHAKE_PROTOCOL_VERSIONS else DEFAULT_VERSION
 
 

@@ -28,6 +28,7 @@ from starlette.types import Receive, Scope, Send
 from ..handlers import Server
 from ..jsonrpc import ClientReply, Notification, ProtocolError, Request, id_of, parse_message
 from ..param_headers import check_param_headers, decode_header, is_plain
+from ._checks import text_of
 from ._http import Decorate, new_call, serve_request
 from ._responder import Responder
 
@@ -95,8 +96,7 @@ def _check_headers(headers: Mapping[bytes, bytes], method: str, params: dict[str
     field = _NAME_PARAM.get(method)
     if field is None:
         return
-    raw = headers.get(b"mcp-name")
-    name = None if raw is None else raw.decode("latin-1")
+    name = text_of(headers, b"mcp-name")
     expected = params.get(field)
     if name is not None and name == expected and is_plain(name):
         return  # the usual case
