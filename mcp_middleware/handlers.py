@@ -44,7 +44,7 @@ from .listen import Listeners
 from .query_keys import QueryKeys, pseudo_names
 from .sealing import Round, Sealer, Sessions, StateError
 from .toolcall import CallLimits, CallRegistry, Outbox
-from .validation import RequestValidator
+from .validation import UNREAD, Envelope, RequestValidator
 
 __all__ = ["Call", "Era", "Server"]
 
@@ -66,6 +66,8 @@ class Call:
     forwarded: tuple[tuple[bytes, bytes], ...]
     caller: str
     host: bytes | None = None  # the Host header, which the route's request carries too
+    # validation.envelope_of the params, when the transport has read it already (2026-07-28)
+    envelope: Envelope | None = UNREAD
 
 
 Handler = Callable[["Server", Call, dict[str, Any]], Awaitable[dict[str, Any] | None]]
@@ -105,6 +107,7 @@ class Server:
         self.registry = CallRegistry()
         self.validator = RequestValidator()  # the SDK's check, remembered per envelope
         self.verdicts: dict[tuple[Any, ...], tuple[int, str] | None] = {}  # transport checks, by header values
+        self.ladders: dict[tuple[Any, ...], str] = {}  # 2026-07-28 ladder verdicts, by envelope and headers
         self.forward_names = settings.forward_headers
         self.credentials: tuple[bytes, ...] = tuple(sorted(_CREDENTIALS))
         # the app's query API keys (APIKeyQuery) by parameter name, with their pseudo-header names
@@ -234,7 +237,7 @@ class Server:
         params = req.params or {}
         try:
             # Validated against this revision's wire type; handlers then read the plain dict.
-            self.validator.check(req.method, call.version, req.params)
+            self.validator.check(req.method, call.version, req.params, call.envelope)
         except ValidationError as exc:
             raise ProtocolError(codes.INVALID_PARAMS, _validation_message(exc)) from None
         return handler(self, call, params)

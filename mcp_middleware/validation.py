@@ -17,11 +17,13 @@ from typing import Any
 import orjson
 from mcp_types.methods import validate_client_request
 
-__all__ = ["RequestValidator"]
+__all__ = ["UNREAD", "Envelope", "RequestValidator", "envelope_of"]
 
 _FREE_ARGUMENTS = frozenset({"tools/call"})  # methods whose ``arguments`` is ``dict[str, Any]``
 _LIMIT = 1024
-Key = tuple[str, str, bool, bool, bytes]
+# The params' bytes without the free parts, and flags saying which were there and well typed
+Envelope = tuple[bool, bool, bytes]
+UNREAD: Any = object()
 
 
 class RequestValidator:
@@ -30,10 +32,15 @@ class RequestValidator:
     __slots__ = ("_valid",)
 
     def __init__(self) -> None:
-        self._valid: set[Key] = set()
+        self._valid: set[tuple[str, str, Envelope]] = set()
 
-    def check(self, method: str, version: str, params: dict[str, Any] | None) -> None:
-        key = _key(method, version, params)
+    def check(
+        self, method: str, version: str, params: dict[str, Any] | None, envelope: Envelope | None = UNREAD
+    ) -> None:
+        """``envelope``: :func:`envelope_of` the params, when the caller has it already."""
+        if envelope is UNREAD:
+            envelope = envelope_of(method, params)
+        key = None if envelope is None else (method, version, envelope)
         if key is not None and key in self._valid:
             return
         validate_client_request(method, version, params)
@@ -46,14 +53,16 @@ class RequestValidator:
 _ABSENT: Any = object()
 
 
-def _key(method: str, version: str, params: dict[str, Any] | None) -> Key | None:
-    """The params' bytes without the free parts, and flags saying which were there and well typed.
+def envelope_of(method: str, params: dict[str, Any] | None) -> Envelope | None:
+    """What a request's verdict depends on besides its method and revision: the params' bytes
+    without the free parts, and flags saying which were there and well typed. None when the params
+    cannot be written (e.g. an integer beyond 64 bits): such a request is validated every time.
 
     The free parts are taken out of the dicts for the moment of serialising them and put back at
     once (in the same synchronous step), which is cheaper than copying the dicts without them.
     """
     if params is None:
-        return method, version, False, False, b""
+        return False, False, b""
     arguments = params.get("arguments", _ABSENT) if method in _FREE_ARGUMENTS else _ABSENT
     free_arguments = type(arguments) is dict
     meta = params.get("_meta")
@@ -72,4 +81,4 @@ def _key(method: str, version: str, params: dict[str, Any] | None) -> Key | None
             params["arguments"] = arguments
         if free_token:
             meta["progressToken"] = token  # type: ignore[index]
-    return None if raw is None else (method, version, free_arguments, free_token, raw)
+    return None if raw is None else (free_arguments, free_token, raw)

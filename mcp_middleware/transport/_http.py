@@ -18,6 +18,7 @@ from ..handlers import Call, Era, Server
 from ..jsonrpc import ProtocolError, Request, dumps, dumps_exactly, encode_error, error_status, result_message
 from ..results import error_result
 from ..toolcall import Outbox
+from ..validation import UNREAD, Envelope
 
 if TYPE_CHECKING:
     from ._responder import Responder
@@ -95,13 +96,15 @@ def new_call(
     era: Era,
     version: str,
     outbox: Outbox,
+    envelope: Envelope | None = UNREAD,
 ) -> Call:
-    """The handlers' view of one request (either era)."""
+    """The handlers' view of one request (either era); ``envelope``: its params' envelope, when
+    already read (``validation.envelope_of``)."""
     present = headers.keys() & server.forward_names  # one C-level pass; usually nothing, or one
     forwarded = tuple([(name, headers[name]) for name in sorted(present)]) if present else ()
     # 2026-07-28 has no notifications/cancelled, answer POSTs or logging/setLevel to match callers by
     caller = caller_key(server, headers) if era == "handshake" else ""
-    return Call(request, era, version, scope, receive, outbox, forwarded, caller, headers.get(b"host"))
+    return Call(request, era, version, scope, receive, outbox, forwarded, caller, headers.get(b"host"), envelope)
 
 
 def caller_key(server: Server, headers: Mapping[bytes, bytes]) -> str:
@@ -129,7 +132,7 @@ def _params_ok(server: Server, call: Call) -> bool:
     """The check ``Server.handle`` makes (remembered per envelope, so cheap when warm); a failure
     takes the uncached path, where ``Server.handle`` reports it."""
     try:
-        server.validator.check(call.request.method, call.version, call.request.params)
+        server.validator.check(call.request.method, call.version, call.request.params, call.envelope)
     except ValidationError:
         return False
     return True

@@ -28,6 +28,7 @@ from starlette.types import Receive, Scope, Send
 from ..handlers import Server
 from ..jsonrpc import ClientReply, Notification, ProtocolError, Request, id_of, parse_message
 from ..param_headers import check_param_headers, decode_header, is_plain
+from ..validation import Envelope, envelope_of
 from ._checks import text_of
 from ._http import Decorate, new_call, serve_request
 from ._responder import Responder
@@ -45,8 +46,37 @@ def _mismatch(what: str) -> ProtocolError:
     return ProtocolError(codes.HEADER_MISMATCH, f"Header mismatch: {what}")
 
 
-def _checked(server: Server, headers: Mapping[bytes, bytes], req: Request) -> str:
-    """The request's protocol version, after the ladder (envelope, headers, version, Mcp-Param-*)."""
+def _checked(server: Server, headers: Mapping[bytes, bytes], req: Request) -> tuple[str, Envelope | None]:
+    """The request's protocol version, after the ladder (envelope, headers, version, Mcp-Param-*),
+    and its params' envelope (``validation.envelope_of``, for the params' check after it).
+
+    The ladder's verdict depends only on the envelope (the params without the arguments and the
+    progress token), the method and four header values, which a client repeats on every call: a
+    passed one is remembered by them (``Server.ladders``). The Mcp-Param-* check reads the
+    arguments and runs every time."""
+    envelope = envelope_of(req.method, req.params)
+    key = None
+    if envelope is not None:
+        repeated = getattr(headers, "repeated", ())
+        get = headers.get
+        key = (req.method, envelope, get(b"mcp-protocol-version"), get(b"mcp-method"), get(b"mcp-name"), repeated)
+    version = server.ladders.get(key) if key is not None else None
+    if version is None:
+        version = _ladder(headers, req)
+        if key is not None:
+            if len(server.ladders) >= _LADDERS:
+                server.ladders.clear()
+            server.ladders[key] = version
+    if req.method == "tools/call" and server.catalog.param_headers:
+        _check_param_headers(server, req.params or {}, headers)
+    return version, envelope
+
+
+_LADDERS = 1024  # remembered ladder verdicts (a client repeats one envelope; a bound on the odd ones)
+
+
+def _ladder(headers: Mapping[bytes, bytes], req: Request) -> str:
+    """The checks of :func:`_checked` on the envelope and the headers: raises the first failure."""
     params = req.params or {}
     meta = _check_envelope(params)
     _check_headers(headers, req.method, params, meta)
@@ -54,8 +84,6 @@ def _checked(server: Server, headers: Mapping[bytes, bytes], req: Request) -> st
     version: str = meta[PROTOCOL_VERSION_META_KEY]
     if version not in MODERN_PROTOCOL_VERSIONS:
         _unsupported(version)
-    if req.method == "tools/call" and server.catalog.param_headers:
-        _check_param_headers(server, params, headers)
     return version
 
 
@@ -155,12 +183,12 @@ def serve(
             raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: clients do not send responses in 2026-07-28")
         if isinstance(message, Notification):
             return responder.accepted()
-        version = _checked(server, headers, message)
+        version, envelope = _checked(server, headers, message)
     except ProtocolError as exc:
         if exc.id is None:
             exc.id = id_of(payload)
         return responder.error(exc, "modern")
-    call = new_call(server, scope, receive, headers, message, "modern", version, responder)
+    call = new_call(server, scope, receive, headers, message, "modern", version, responder, envelope)
     # The tool list does not depend on the caller today, so it is "public"; results of a call
     # that carried credentials (Authorization, Cookie, the app's API keys) are marked private
     # (caching.mdx: private when auth may matter).

@@ -330,3 +330,59 @@ async def test_list_params_are_checked_when_the_reply_is_cached_too() -> None:
     warm = await post(app, bad, modern_headers("tools/list"))
     assert cold.status == warm.status == 400
     assert cold.json() == warm.json()
+
+
+def _bad_variant(change: str) -> tuple[dict[str, Any], dict[str, str], int]:
+    """A ``tools/call`` of ``get_thing`` with one thing changed from a good one: body, headers, code."""
+    body = modern_request("tools/call", {"name": "get_thing", "arguments": {"thing_id": 1}}, id=7)
+    headers = modern_headers("tools/call", "get_thing")
+    code = -32020
+    if change == "method header":
+        headers["mcp-method"] = "tools/list"
+    elif change == "name header":
+        headers["mcp-name"] = "delete_thing"
+    elif change == "version header":
+        headers["mcp-protocol-version"] = "2099-01-01"  # no longer the body's: a mismatch
+    elif change == "body name":
+        body["params"]["name"] = "delete_thing"
+    elif change == "log level":
+        body["params"]["_meta"]["io.modelcontextprotocol/logLevel"] = "loud"
+        code = -32602
+    elif change == "unsupported version":
+        body["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = "2099-01-01"
+        headers["mcp-protocol-version"] = "2099-01-01"
+        code = -32022
+    elif change == "capabilities":
+        body["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"] = []
+        code = -32602
+    return body, headers, code
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["method header", "name header", "version header", "body name", "log level", "unsupported version", "capabilities"],
+)
+async def test_a_remembered_ladder_verdict_covers_only_what_it_was_given_for(change: str) -> None:
+    """The ladder's verdict is remembered per envelope and routing headers (``Server.ladders``): after
+    a good call, a request differing in any one of them is checked afresh and refused as on a cold
+    server; one differing only in its arguments is served from the verdict."""
+    app = build_app()
+    good, good_headers, _ = _bad_variant("")
+    assert (await post(app, good, good_headers)).status == 200
+    other = modern_request("tools/call", {"name": "get_thing", "arguments": {"thing_id": 2}}, id=8)
+    reply = await post(app, other, good_headers)
+    assert reply.result()["structuredContent"]["name"] == "thing-2"
+    assert len(mcp_of(app).server.ladders) == 1  # the same envelope and headers: one verdict
+    body, headers, code = _bad_variant(change)
+    warm, cold = await post(app, body, headers), await post(build_app(), body, headers)
+    assert (warm.status, warm.json()["error"]["code"]) == (400, code)
+    assert warm.json() == cold.json()
+
+
+async def test_remembered_ladder_verdicts_are_bounded() -> None:
+    app = build_app()
+    for index in range(1030):
+        body = modern_request("tools/list", id=index)
+        body["params"]["_meta"]["io.modelcontextprotocol/clientInfo"] = {"name": f"c{index}", "version": "1"}
+        assert (await post(app, body, modern_headers("tools/list"))).status == 200
+    assert 0 < len(mcp_of(app).server.ladders) <= 1024
