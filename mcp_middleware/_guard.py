@@ -135,17 +135,16 @@ def _outcome_of(exc: BaseException, run: _ToolRun) -> dict[str, Any] | None:
     if isinstance(exc, BaseExceptionGroup):
         if exc.subgroup(Abort) is not None:
             return None
-        if isinstance(exc, ExceptionGroup):
-            return _route_failed(run, exc)
-        raise exc
-    if isinstance(exc, ResultTooLarge):
+        if not isinstance(exc, ExceptionGroup):
+            raise exc
+    elif isinstance(exc, ResultTooLarge):  # (raised by the last chunk too: before the test below)
         run.set()
         return error_result(f"{_subject(run)} failed: {exc}.")
-    if isinstance(exc, AppMisbehaved):
+    elif isinstance(exc, AppMisbehaved):
         subject = _subject(run)
         logger.error("%s: the route broke the ASGI contract: %s", subject, exc)
         return error_result(f"{subject} failed: the route did not produce a valid HTTP response.")
-    if isinstance(exc, Exception):
+    if isinstance(exc, Exception):  # an ExceptionGroup too
         if run._complete:
             # After a complete response (its background work): the result stands, as over HTTP,
             # however soon the failure came.

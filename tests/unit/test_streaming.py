@@ -1046,14 +1046,17 @@ async def test_a_request_whose_early_result_cannot_be_written_can_still_be_cance
     assert request_task.cancelled()
 
 
-async def test_background_work_failing_at_once_after_the_response_leaves_the_result() -> None:
+@pytest.mark.parametrize("group", [False, True])
+async def test_background_work_failing_at_once_after_the_response_leaves_the_result(group: bool) -> None:
     """Regression: a failure right after the response (before the ticker's first tick) turned the
     complete success into 'the route raised RuntimeError'; a later one did not. Over HTTP the
-    response stands either way, and a model must not retry a tool call that succeeded."""
+    response stands either way, and a model must not retry a tool call that succeeded. Review:
+    an ExceptionGroup (background work that runs a task group) still turned it into an error."""
     app = FastAPI()
 
     async def work() -> None:
-        raise RuntimeError("the e-mail server is down")
+        error = RuntimeError("the e-mail server is down")
+        raise ExceptionGroup("background", [error]) if group else error
 
     @app.post("/order", operation_id="order")
     async def order() -> JSONResponse:
