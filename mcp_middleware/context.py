@@ -209,18 +209,29 @@ class ContextHolder:
     """Builds a call's live context (and its channel) the first time a route asks for it: most
     routes never do, and then nothing is built."""
 
-    __slots__ = ("_args", "_factory", "channel", "context")
+    __slots__ = ("_args", "_factory", "_sent", "channel", "context")
 
     def __init__(self, factory: Callable[..., tuple[LiveContext, Any]], *args: Any) -> None:
         self._factory = factory  # called as factory(*args): no closure to make per call
         self._args = args
         self.context: LiveContext | None = None
         self.channel: Any = None
+        self._sent = 0  # progress values the call runner sent before the context was built
 
     def __call__(self) -> LiveContext:
         if self.context is None:
             self.context, self.channel = self._factory(*self._args)
+            if self._sent:  # the route's own reports go on above them
+                self.context._last_progress = self._sent
         return self.context
+
+    def automatic_progress(self) -> float:
+        """The value of a progress notification the call runner sends on its own (a streamed
+        chunk, a heartbeat): 1, 2, ... until the route has its context, then the context's."""
+        if self.context is not None:
+            return self.context.automatic_progress()
+        self._sent += 1
+        return self._sent
 
 
 class LiveContext(MCPContext):

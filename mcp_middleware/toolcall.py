@@ -101,7 +101,6 @@ class _ToolRun(SubExchange):
     instead of a closure per callback."""
 
     # Defaults live on the class: a quick call sets only what it uses.
-    count = 0
     last: float | None = None  # when the client last heard from us (keep-alive or progress)
     streaming = False
     cancelled = False
@@ -249,9 +248,7 @@ class _ToolRun(SubExchange):
     async def _send(self, message: str | None) -> None:
         """A progress notification (only for a call that has a token): the client hears from us."""
         self.last = time.monotonic()  # anyio.current_time() would cost system calls per chunk
-        self.count += 1
-        context = self.inv.context.context  # the route's own progress reports, if it has a context
-        progress = self.count if context is None else context.automatic_progress()
+        progress = self.inv.context.automatic_progress()  # above the route's own reports, if any
         params: dict[str, Any] = {"progressToken": self.inv.token, "progress": progress}
         if message is not None:
             params["message"] = message

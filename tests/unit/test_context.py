@@ -10,7 +10,8 @@ from typing import Annotated, Any
 import anyio
 import orjson
 import pytest
-from fastapi import Depends, FastAPI, Security
+from fastapi import Depends, FastAPI, Request, Security
+from fastapi.responses import StreamingResponse
 from fastapi.security import APIKeyHeader, APIKeyQuery
 
 from mcp_middleware import ClientRequestError, Elicit, ListRoots, MCPContext, MCPMiddleware, NotInMCPCall, mcp_context
@@ -857,3 +858,31 @@ async def test_a_self_referencing_log_with_a_big_integer_fails_as_orjson_fails()
         dumps_exactly({"order": 2**100, "c": loop})
     with pytest.raises(TypeError):
         dumps_exactly({"order": 2**100, "deep": _nested(5000)})
+
+
+async def test_progress_keeps_increasing_when_the_route_takes_its_context_after_streaming() -> None:
+    """Review: streamed chunks go out as progress 1, 2, ... and a context built afterwards (here
+    ``mcp_context(request)`` inside the generator) started from nothing, so the route's own
+    reports went out as 1, 2 again (progress.mdx: the value MUST increase)."""
+    app = FastAPI()
+
+    @app.get("/late", operation_id="late")
+    async def late(request: Request) -> StreamingResponse:
+        async def tokens() -> Any:
+            yield "a "
+            yield "b "
+            context = mcp_context(request)
+            for value in (1, 2, 3, 4):
+                await context.report_progress(value)
+            yield "c"
+
+        return StreamingResponse(tokens(), media_type="text/plain")
+
+    app.add_middleware(MCPMiddleware)
+    with anyio.fail_after(GUARD):
+        reply = await post(app, legacy_call("late", token="p"))
+    values = [e["params"]["progress"] for e in reply.events() if e.get("method") == "notifications/progress"]
+    assert values == sorted(set(values)), values  # strictly increasing
+    assert values[:2] == [1, 2]  # the streamed chunks
+    assert values[2:4] == [3, 4]  # the route's own reports above them; 1 and 2 are dropped
+    assert reply.events()[-1]["result"]["content"][0]["text"] == "a b c"
