@@ -93,9 +93,14 @@ class Responder:
         return self._lock
 
     async def json(self, payload: bytes, status: int = 200) -> None:
+        """The whole answer as one JSON reply, unless something was written (or the client left).
+        No lock: every writer sets ``started`` before its first await, and after this one
+        nothing is written (``closed``)."""
         if not self.started and not self.closed:
-            self.started = True
-            await plain(self._send, status, payload, self.headers)
+            self.started = self.closed = True
+            send = self._send  # plain()'s two messages, without a coroutine of its own
+            await send(plain_start(status, payload, self.headers))
+            await send({"type": "http.response.body", "body": payload})
 
     async def error(self, error: ProtocolError, era: Any, status: int | None = None) -> None:
         await self.json(encode_error(error), status or error_status(error.code, era, error.id is not None))
@@ -141,29 +146,20 @@ class Responder:
             await self._ensure_stream()
             await self._send({"type": "http.response.body", "body": KEEPALIVE, "more_body": True})
 
-    async def finish(self, payload: bytes | None, status: int = 200) -> None:
-        """The final message: the last SSE event (then end of stream), or a plain JSON reply."""
-        if payload is not None and not self.started and not self.closed and self._lock is None:
-            # The usual case, a JSON reply with nothing written before: no lock needed, as nothing
-            # else writes once ``closed`` is set (and setting it does not wait).
-            self.started = self.closed = True
-            send = self._send  # plain(), without a coroutine of its own
-            await send(plain_start(status, payload, self.headers))
-            await send({"type": "http.response.body", "body": payload})
-            return
+    def finish(self, payload: bytes | None, status: int = 200) -> Awaitable[None]:
+        """The final message: a plain JSON reply when nothing was written before (the usual
+        case), else the last SSE event and the end of the stream (None: the end alone)."""
+        if payload is not None and not self.started:
+            return self.json(payload, status)
+        return self._end_stream(payload)
+
+    async def _end_stream(self, payload: bytes | None) -> None:
         async with self._locked():
-            if self.closed:
+            if self.closed or (self.started and not self.streaming):
                 return
-            if not self.streaming:
-                if payload is None:
-                    await self._ensure_stream()
-                else:
-                    self.started = True
-                    self.closed = True
-                    await plain(self._send, status, payload, self.headers)
-                    return
-            body = encode_event(payload) if payload is not None else b""
+            await self._ensure_stream()
             self.closed = True
+            body = encode_event(payload) if payload is not None else b""
             await self._send({"type": "http.response.body", "body": body, "more_body": False})
 
     def abandon(self) -> None:

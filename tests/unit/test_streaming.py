@@ -403,6 +403,14 @@ async def test_the_responder_queues_a_writer_behind_another_and_writes_nothing_o
     await gone.finish(b'{"done":true}')
     assert len(sent) == count
 
+    answered = Responder(send)
+    await answered.json(b'{"batch":1}')  # a whole answer: nothing may follow it
+    await answered.keepalive()
+    await answered.event(b'{"n":3}')
+    await answered.finish(b'{"again":1}')
+    await answered.finish(None)
+    assert [m.get("body", m.get("status")) for m in sent[count:]] == [200, b'{"batch":1}']
+
 
 @pytest.fixture(params=["asyncio-native", "portable"])
 def guard_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
