@@ -68,13 +68,12 @@ async def serve(server: Server, scope: Scope, receive: Receive, send: Send, head
         message = await receive()
         if message["type"] == "http.request" and not message.get("more_body", False):
             body = message.get("body", b"")  # the usual case, without read_rest's coroutine
-            body = body if len(body) <= limit else None
         else:
             try:
                 body = await read_rest(receive, message, limit)
             except ClientGone:
                 return  # the client left before sending its whole request: no one to answer
-    if body is None:
+    if body is None or len(body) > limit:
         await plain(send, 413, _refusal(413, f"Payload Too Large: the body exceeds {limit} bytes"))
         return
     try:

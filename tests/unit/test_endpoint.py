@@ -252,10 +252,26 @@ async def test_accept_in_any_order_or_wildcards(accept: str) -> None:
     assert (await post(build_app(), INIT, headers)).status == 200
 
 
-async def test_body_over_the_cap_is_413_by_content_length() -> None:
+async def test_body_over_the_cap_is_413_in_one_message() -> None:
     app = build_app(max_body_bytes=100)
     reply = await post(app, {"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"pad": "x" * 200}})
     assert reply.status == 413
+
+
+async def test_body_over_the_cap_by_content_length_is_413_unread() -> None:
+    """A Content-Length above the cap is refused before the body is read at all."""
+    sent: list[Any] = []
+
+    async def receive() -> Any:
+        raise AssertionError("the body was read")
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    headers = [(k.encode(), v.encode()) for k, v in BASE_HEADERS.items()] + [(b"content-length", b"500")]
+    await build_app(max_body_bytes=100)(asgi_scope("POST", "/mcp", headers), receive, send)
+    assert sent[0]["status"] == 413
+    assert b"Payload Too Large" in sent[1]["body"]
 
 
 async def test_body_over_the_cap_is_413_when_streamed_without_length() -> None:
