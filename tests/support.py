@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -223,3 +223,29 @@ async def call_modern(
     app: ASGIApp, method: str, params: dict[str, Any] | None = None, name: str | None = None
 ) -> Reply:
     return await post(app, modern_request(method, params), modern_headers(method, name))
+
+
+def cancelled(request_id: Any, **params: Any) -> dict[str, Any]:
+    """A ``notifications/cancelled`` for ``request_id`` (handshake era)."""
+    return {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": request_id, **params}}
+
+
+async def cancel_midway(
+    ex: Exchange,
+    reached: anyio.Event,
+    cancel: dict[str, Any],
+    then: Callable[[], Awaitable[None]],
+    headers: Mapping[str, str] | None = None,
+    guard: float = 10,
+) -> None:
+    """Run ``ex``; once ``reached`` is set, POST ``cancel`` (a notification: 202), then await
+    ``then()`` (also when that POST fails, so a route held by the test is let go), all within
+    ``guard`` seconds."""
+    with anyio.fail_after(guard):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await reached.wait()
+            try:
+                assert (await Exchange(ex.app, cancel, headers).run()).status == 202
+            finally:
+                await then()

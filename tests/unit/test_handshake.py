@@ -8,7 +8,7 @@ import anyio
 import pytest
 
 from tests.apps import Gates, build_app, mcp_of
-from tests.support import BASE_HEADERS, Exchange, post, request
+from tests.support import BASE_HEADERS, Exchange, cancelled, post, request
 
 pytestmark = pytest.mark.anyio
 
@@ -217,10 +217,6 @@ async def test_response_mode_sse_streams_every_reply() -> None:
     assert reply.events()[-1]["id"] == 3
     assert "tools" in reply.events()[-1]["result"]
     assert (await post(app, {"jsonrpc": "2.0", "method": "notifications/initialized"})).status == 202
-
-
-def cancelled(request_id: Any) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": request_id}}
 
 
 @pytest.mark.parametrize("request_id", [[1], {"a": 1}, True, None, 1.5])

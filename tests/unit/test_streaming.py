@@ -6,6 +6,7 @@ import base64
 import itertools
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
+from functools import partial
 from typing import Annotated, Any
 
 import anyio
@@ -21,7 +22,16 @@ from mcp_middleware import MCPContext, MCPMiddleware, _ticker, mcp_context, tool
 from mcp_middleware.dispatch import SubRequest
 from mcp_middleware.sse import KEEPALIVE, encode_event
 from tests.apps import Gates, build_app, mcp_of
-from tests.support import BASE_HEADERS, Exchange, left_for_the_collector, meta, modern_headers, request
+from tests.support import (
+    BASE_HEADERS,
+    Exchange,
+    cancel_midway,
+    cancelled,
+    left_for_the_collector,
+    meta,
+    modern_headers,
+    request,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -33,6 +43,22 @@ EXPECTED_MESSAGES = {
     "stream_jsonl": [f'{{"id":1,"name":"t{i} ","q":null}}\n' for i in range(3)],
 }
 GUARD = 10  # seconds: a deadlock guard only; nothing waits on time
+
+
+async def _released(gates: Gates) -> None:
+    """Let every chunk of a gated route through."""
+    for gate in gates.release:
+        gate.set()
+
+
+async def _released_one(event: anyio.Event) -> None:
+    event.set()
+
+
+async def _stopped(gates: Gates, ex: Exchange) -> None:
+    """Until the gated route was cancelled and the call's response has ended."""
+    await gates.cancelled.wait()
+    await ex.done.wait()
 
 
 def call_body(tool: str, era: str, token: str | int | None = "tok-1", id: int = 1) -> tuple[Any, dict[str, str]]:
@@ -162,19 +188,7 @@ async def test_notifications_cancelled_stops_the_route_and_no_result_is_sent() -
     app = build_app(gates)
     body, _ = call_body("stream_plain", "handshake", id=77)
     ex = Exchange(app, body)
-    cancel = {
-        "jsonrpc": "2.0",
-        "method": "notifications/cancelled",
-        "params": {"requestId": 77, "reason": "user"},
-    }
-    with anyio.fail_after(GUARD):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(ex.run)
-            await gates.produced[0].wait()
-            reply = await Exchange(app, cancel).run()
-            assert reply.status == 202
-            await gates.cancelled.wait()
-            await ex.done.wait()
+    await cancel_midway(ex, gates.produced[0], cancelled(77, reason="user"), partial(_stopped, gates, ex))
     assert not gates.finished.is_set()
     assert all(b'"result"' not in c for c in ex.reply.chunks)
     assert len(mcp_of(app).server.registry) == 0
@@ -185,14 +199,7 @@ async def test_cancel_for_another_id_changes_nothing() -> None:
     app = build_app(gates)
     body, _ = call_body("stream_plain", "handshake", id=1)
     ex = Exchange(app, body)
-    cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 2}}
-    with anyio.fail_after(GUARD):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(ex.run)
-            await gates.produced[0].wait()
-            await Exchange(app, cancel).run()
-            for gate in gates.release:
-                gate.set()
+    await cancel_midway(ex, gates.produced[0], cancelled(2), partial(_released, gates))
     assert gates.finished.is_set()
     assert ex.reply.events()[-1]["result"]["content"][0]["text"] == "t0 t1 t2 "
 
@@ -430,20 +437,33 @@ async def test_timeout_on_both_guard_paths(guard_path: str) -> None:
     assert "timed out after 0.05 s" in reply.result()["content"][0]["text"]
 
 
+async def test_a_route_that_answers_once_its_time_limit_cancels_it_keeps_its_answer(guard_path: str) -> None:
+    """A route may catch the time limit's cancellation and answer anyway (a clean-up that returns
+    what it has). Its complete response stands; settling the limit, already expiring, must not fail."""
+    app = FastAPI()
+
+    @app.get("/stubborn", operation_id="stubborn")
+    async def stubborn() -> dict[str, bool]:
+        try:
+            await anyio.sleep(GUARD)
+        except anyio.get_cancelled_exc_class():
+            return {"late": True}
+        return {"late": False}
+
+    app.add_middleware(MCPMiddleware, call_timeout=0.01)
+    body, _ = call_body("stubborn", "handshake", token=None)
+    with anyio.fail_after(GUARD):
+        reply = await Exchange(app, body).run()
+    assert reply.result()["content"] == [{"type": "text", "text": '{"late":true}'}]
+
+
 @pytest.mark.parametrize("call_timeout", [None, 30.0])
 async def test_cancellation_on_both_guard_paths(guard_path: str, call_timeout: float | None) -> None:
     gates = Gates()
     app = build_app(gates, call_timeout=call_timeout)
     body, _ = call_body("slow", "handshake", id=31)
     ex = Exchange(app, body)
-    cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 31}}
-    with anyio.fail_after(GUARD):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(ex.run)
-            await gates.produced[0].wait()
-            assert (await Exchange(app, cancel).run()).status == 202
-            await gates.cancelled.wait()
-            await ex.done.wait()
+    await cancel_midway(ex, gates.produced[0], cancelled(31), partial(_stopped, gates, ex))
     assert all(b'"result"' not in c for c in ex.reply.chunks)
     assert len(mcp_of(app).server.registry) == 0
 
@@ -889,13 +909,7 @@ async def test_a_cancellation_after_the_response_is_complete_leaves_the_result_a
     app = _background_app(gates)
     body, _ = call_body("order", "handshake", token=None, id=9)
     ex = Exchange(app, body)
-    cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 9}}
-    with anyio.fail_after(GUARD):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(ex.run)
-            await gates.produced[0].wait()
-            assert (await Exchange(app, cancel).run()).status == 202
-            gates.release[0].set()
+    await cancel_midway(ex, gates.produced[0], cancelled(9), partial(_released, gates))
     assert gates.finished.is_set()
     assert not gates.cancelled.is_set()
     assert ex.reply.result()["content"][0]["text"] == '{"ordered":true}'
@@ -1100,13 +1114,7 @@ async def test_a_cancellation_while_the_timed_out_route_cleans_up_is_just_accept
     app.add_middleware(MCPMiddleware, call_timeout=0.01)
     body, _ = call_body("slowclean", "handshake", token=None, id=5)
     ex = Exchange(app, body)
-    cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 5}}
-    with anyio.fail_after(GUARD):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(ex.run)
-            await cleaning.wait()
-            assert (await Exchange(app, cancel).run()).status == 202
-            cleaned.set()
+    await cancel_midway(ex, cleaning, cancelled(5), partial(_released_one, cleaned))
     assert all(b'"result"' not in c for c in ex.reply.chunks)  # cancelled: nothing is answered
 
 
@@ -1165,14 +1173,8 @@ async def test_a_cancel_from_another_caller_with_the_same_request_id_changes_not
     app = build_app(gates)
     body, _ = call_body("stream_plain", "handshake", id=1)
     ex = Exchange(app, body, {**BASE_HEADERS, credential: "alice"})
-    cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}}
-    with anyio.fail_after(GUARD):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(ex.run)
-            await gates.produced[0].wait()
-            assert (await Exchange(app, cancel, {**BASE_HEADERS, credential: "mallory"}).run()).status == 202
-            for gate in gates.release:
-                gate.set()
+    mallory = {**BASE_HEADERS, credential: "mallory"}
+    await cancel_midway(ex, gates.produced[0], cancelled(1), partial(_released, gates), mallory)
     assert gates.finished.is_set()
     assert ex.reply.events()[-1]["result"]["content"][0]["text"] == "t0 t1 t2 "
 
