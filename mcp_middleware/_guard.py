@@ -23,16 +23,7 @@ from .results import ResultTooLarge, error_result
 if TYPE_CHECKING:
     from .toolcall import _ToolRun
 
-__all__ = [
-    "_described",
-    "_guarded",
-    "_guarded_fast",
-    "_guarded_timed",
-    "_outcome_of",
-    "_route_failed",
-    "_subject",
-    "_timed_out",
-]
+__all__ = ["_described", "_guarded", "_guarded_fast"]
 
 # The records keep the name they had before the guard left toolcall (logging configurations use it).
 logger = logging.getLogger("mcp_middleware.toolcall")

@@ -125,7 +125,7 @@ async def _read_resource(server: Server, call: Call, params: dict[str, Any]) -> 
     target = f"resource:{uri}"
     finish = partial(resource_contents, uri, mime, modern)
     inv = invocation(server, call, params, target)
-    result = await run_tool(spec, arguments, inv, server.limits, server.registry, finish, f"resource {uri}", tool=False)
+    result = await run_tool(spec, arguments, inv, server.limits, server.registry, finish, f"resource {uri}")
     return _not_a_tool_error(result)
 
 
@@ -139,7 +139,7 @@ async def _get_prompt(server: Server, call: Call, params: dict[str, Any]) -> dic
     finish = partial(prompt_messages, name)
     inv = invocation(server, call, params, target)
     what = f"prompt {name!r}"
-    result = await run_tool(entry.spec, arguments, inv, server.limits, server.registry, finish, what, tool=False)
+    result = await run_tool(entry.spec, arguments, inv, server.limits, server.registry, finish, what)
     return _not_a_tool_error(result)
 
 

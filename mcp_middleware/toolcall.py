@@ -65,7 +65,8 @@ class CallLimits:
 
 @dataclass(slots=True)
 class CallRegistry:
-    """In-flight calls of this process, for handshake-era ``notifications/cancelled``.
+    """In-flight calls of this process (both eras; handshake-era ``notifications/cancelled``
+    finds them here).
 
     Keyed by (caller key, request id): the endpoint is stateless, so the caller key (derived from
     the credentials the client sends) stands in for the session that request ids are unique in.
@@ -145,8 +146,7 @@ class _ToolRun(SubExchange):
             self.wake()
         elif self._guard is not None or self._timer is not None:
             self._settle()
-        collector = self.collector
-        pieces = collector.feed(chunk, more)
+        pieces = self.collector.feed(chunk, more)
         if not more and self.task is not None:  # a long or streaming call: its app may go on after this
             early = self._answer_early(pieces)
             if early is not None:
@@ -331,14 +331,13 @@ async def run_tool(
     registry: CallRegistry,
     finish: Callable[[ResponseCollector], dict[str, Any]] = ResponseCollector.result,
     what: str = "",
-    tool: bool = True,
 ) -> dict[str, Any] | None:
     """The ``CallToolResult`` for one call (or an ``input_required`` result in 2026-07-28), None
     when the call was cancelled (send nothing), or ProtocolError (e.g. a missing capability).
 
     ``what`` names the call in error texts ("prompt 'greet'"; default "tool '<name>'"). Arguments
     that cannot make the route's request are a tool error for a tool, and -32602 otherwise
-    (``tool=False``: prompts and resources have no ``isError`` result).
+    (prompts and resources, which name themselves in ``what``, have no ``isError`` result).
     """
     if limits.max_concurrent is not None and registry.active >= limits.max_concurrent:
         # A clear refusal, not a queue: the client (or its model) can retry later.
@@ -350,7 +349,7 @@ async def run_tool(
         sub = spec.build_request(arguments, inv.forwarded)
     except ArgumentError as exc:
         message = f"Invalid arguments for {_described(what, spec.name)}: {exc}"
-        if not tool:
+        if what:
             raise ProtocolError(codes.INVALID_PARAMS, message) from None
         return error_result(message)
     collector = ResponseCollector(
