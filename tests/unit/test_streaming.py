@@ -14,7 +14,7 @@ import anyio.lowlevel
 import orjson
 import pytest
 from fastapi import Depends, FastAPI
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -974,6 +974,44 @@ async def test_a_streamed_calls_result_goes_out_at_its_last_chunk_while_backgrou
     assert progress_messages(events) == ["part one ", "part two"]
     assert events[-1]["result"]["content"][0]["text"] == "part one part two"
     assert sum(1 for e in events if "result" in e) == 1
+
+
+class _LastPartCarriesText(Response):
+    """A streamed response whose last body message carries text (StreamingResponse ends with an
+    empty one), then work after it, held by gate 1."""
+
+    def __init__(self, gates: Gates) -> None:
+        super().__init__(media_type="text/plain")
+        self.gates = gates
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": b"part one ", "more_body": True})
+        await send({"type": "http.response.body", "body": b"part two", "more_body": False})
+        await _background_work(self.gates, 1)()
+
+
+async def test_the_text_of_a_last_message_goes_out_as_progress_before_an_early_result() -> None:
+    gates = Gates.released()
+    gates.release[1] = anyio.Event()
+    app = FastAPI()
+
+    @app.get("/report", operation_id="report")
+    async def report() -> Response:
+        return _LastPartCarriesText(gates)
+
+    app.add_middleware(MCPMiddleware)
+    body, _ = call_body("report", "handshake")
+    ex = Exchange(app, body)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await ex.done.wait()  # the reply went out with the last message, the work still held
+            assert not gates.finished.is_set()
+            gates.release[1].set()
+    events = ex.reply.events()
+    assert progress_messages(events) == ["part one ", "part two"]
+    assert events[-1]["result"]["content"][0]["text"] == "part one part two"
 
 
 async def test_background_work_failing_after_the_result_went_out_changes_nothing_sent() -> None:
