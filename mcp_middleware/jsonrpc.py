@@ -349,11 +349,19 @@ def loads_exactly(text: str) -> Any:
         except orjson.JSONDecodeError:
             return None
     try:
-        value = _with_fragments(json.loads(text, parse_float=_finite, parse_constant=_refused), 0)
-        orjson.dumps(value)  # what orjson would not write is no JSON for us either
+        value = json.loads(text, parse_int=_exact_int, parse_float=_finite, parse_constant=_refused)
+        orjson.dumps(value)  # what orjson would not write (too deep, a lone surrogate) is no JSON for us either
     except (ValueError, RecursionError, TypeError):
         return None
     return value
+
+
+def _exact_int(digits: str) -> Any:
+    """An integer as the parser found it; one beyond 64 bits as a ``Fragment`` of its digits
+    (made in the parse: copying the value afterwards took three times as long)."""
+    value = int(digits)
+    # JSON allows no leading zeros or "+", so ``digits`` is how str(value) writes it ("-0" is 0)
+    return orjson.Fragment(digits.encode("ascii")) if beyond_64_bits(value) else value
 
 
 def _finite(digits: str) -> float:
