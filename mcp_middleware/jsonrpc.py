@@ -33,6 +33,7 @@ __all__ = [
     "RequestId",
     "beyond_64_bits",
     "dumps",
+    "dumps_again",
     "dumps_exactly",
     "encode_error",
     "encode_notification",
@@ -316,9 +317,16 @@ def dumps_exactly(message: Any) -> bytes:
     try:
         return orjson.dumps(message)
     except TypeError as exc:  # orjson.JSONEncodeError
-        if "64-bit" not in str(exc):
-            raise
-        return orjson.dumps(_with_fragments(message, 0))
+        return dumps_again(message, exc)
+
+
+def dumps_again(message: Any, error: TypeError) -> bytes:
+    """After ``orjson.dumps(message)`` raised ``error``: the one retry, with the integers beyond 64
+    bits as ``Fragment`` objects; ``error`` again when orjson refused something else. For a caller whose
+    usual path is a bare ``orjson.dumps`` (no Python call of ours per message)."""
+    if "64-bit" not in str(error):
+        raise error
+    return orjson.dumps(_with_fragments(message, 0))
 
 
 _DEPTH = 255  # orjson writes no deeper

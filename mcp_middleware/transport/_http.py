@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from starlette.types import Message, Receive, Scope, Send
 
 from ..handlers import Call, Era, Server
-from ..jsonrpc import ProtocolError, Request, dumps, dumps_exactly, encode_error, error_status, result_message
+from ..jsonrpc import ProtocolError, Request, dumps, dumps_again, encode_error, error_status, result_message
 from ..results import error_result
 from ..toolcall import Outbox
 from ..validation import UNREAD, Envelope
@@ -178,13 +178,12 @@ def encode_reply(req: Request, version: str, result: dict[str, Any], decorate: D
     """The response bytes; a result that cannot be serialised (wrong shape for the revision,
     nesting too deep for orjson) is a tool error for tools/call and an internal error otherwise."""
     try:
-        return dumps(result_message(req.id, req.method, version, result))
-    except (ValidationError, ValueError, TypeError) as exc:
-        if isinstance(exc, TypeError) and "64-bit" in str(exc):  # e.g. a question's default value
-            try:
-                return dumps_exactly(result_message(req.id, req.method, version, result))
-            except TypeError:  # something else orjson cannot write besides
-                pass
+        message = result_message(req.id, req.method, version, result)
+        try:
+            return dumps(message)  # the usual path: no Python call besides
+        except TypeError as exc:  # e.g. a question's default beyond 64 bits
+            return dumps_again(message, exc)
+    except (ValidationError, ValueError, TypeError):  # the one that failed last: the retry's, if any
         logger.exception("result of %s does not fit the %s schema", req.method, version)
     if req.method == "tools/call":
         fallback = decorate(req.method, error_result("The tool's result could not be encoded as an MCP result."))

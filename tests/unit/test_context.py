@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -830,9 +831,12 @@ def _nested(levels: int) -> Any:
     return value
 
 
-async def test_a_question_too_deep_for_orjson_with_a_big_integer_is_the_usual_encoding_error() -> None:
+async def test_a_question_too_deep_for_orjson_with_a_big_integer_is_the_usual_encoding_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """Review: the exact retry for an integer beyond 64 bits raised (orjson's depth limit) inside the
-    error handling, and the request ended in a 500."""
+    error handling, and the request ended in a 500. Review: the log then named the first error (the
+    integer), not the retry's that failed (the depth)."""
     app = FastAPI()
 
     @app.post("/ask", operation_id="ask")
@@ -843,9 +847,13 @@ async def test_a_question_too_deep_for_orjson_with_a_big_integer_is_the_usual_en
 
     app.add_middleware(MCPMiddleware)
     params = {"name": "ask", "arguments": {}, "_meta": meta()}
-    reply = await post(app, request("tools/call", params, id=1), modern_headers("tools/call", "ask"))
+    with caplog.at_level(logging.ERROR, logger="mcp_middleware.transport._http"):
+        reply = await post(app, request("tools/call", params, id=1), modern_headers("tools/call", "ask"))
     assert reply.status == 200
     assert reply.result()["isError"] is True
+    [record] = [r for r in caplog.records if r.name == "mcp_middleware.transport._http"]
+    assert record.exc_info is not None
+    assert "Recursion limit" in str(record.exc_info[1])
 
 
 async def test_a_self_referencing_log_with_a_big_integer_fails_as_orjson_fails() -> None:
