@@ -115,7 +115,12 @@ _ROUNDED = float(2**63)  # every float orjson makes of an integer it cannot keep
 
 
 class _Exact(dict[str, Any]):
-    """A message holding an integer beyond 64 bits that orjson rounded (see :func:`parse_message`)."""
+    """A message holding an integer beyond 64 bits that orjson rounded (see :func:`parse_message`);
+    ``found``: that integer, for the error to name (orjson's float of it when too deep to re-read)."""
+
+    def __init__(self, message: dict[str, Any], found: float) -> None:
+        super().__init__(message)
+        self.found = found
 
 
 def parse_payload(body: bytes) -> Any:
@@ -136,30 +141,33 @@ def _marked(body: bytes, payload: Any) -> Any:
     exactly. orjson's floats of 2**63 or more say which messages may; the standard parser's reading
     tells integers from float literals, or, too deep for it, the floats alone decide."""
     messages = payload if isinstance(payload, list) else [payload]
-    suspects = [isinstance(message, dict) and _rounded(message) is not None for message in messages]
-    if not any(suspects):
+    suspects = [_rounded(message) if isinstance(message, dict) else None for message in messages]
+    if suspects.count(None) == len(suspects):
         return payload  # the digits were in a string, or an integer orjson keeps
     exact = _exact_reading(body)
     readings = exact if isinstance(exact, list) else [exact]
     if exact is None or len(readings) != len(messages):
         readings = [None] * len(messages)
     marked = [
-        _one(message, reading) if suspect else message
-        for message, reading, suspect in zip(messages, readings, suspects, strict=True)
+        message if rounded is None else _one(message, reading, rounded)
+        for message, reading, rounded in zip(messages, readings, suspects, strict=True)
     ]
     return marked if isinstance(payload, list) else marked[0]
 
 
-def _one(message: dict[str, Any], exact: Any) -> Any:
-    """A message holding a float orjson may have made of an integer beyond 64 bits."""
+def _one(message: dict[str, Any], exact: Any, rounded: float) -> Any:
+    """A message holding a float orjson may have made of an integer beyond 64 bits (``rounded``,
+    the first such float)."""
     if isinstance(exact, dict):
         if "method" not in message:
             # a reply: for the route that asked, its integers exact; not with an id beyond 64 bits,
             # which no request of ours had (orjson's float of it is then refused as no id)
             return exact if _big(exact.get("id")) is None else message
-        if _big(exact) is None:
+        found = _big(exact)
+        if found is None:
             return message  # its large floats were written as floats
-    return _Exact(message)
+        return _Exact(message, found)  # the integer itself: ``rounded`` may be a float literal
+    return _Exact(message, rounded)
 
 
 def _exact_reading(body: bytes) -> Any:
@@ -241,7 +249,7 @@ def parse_message(obj: Any) -> Message:
     if type(obj) is _Exact:  # rare (parse_payload): not rounded to a float behind the caller's back
         raise ProtocolError(
             codes.INVALID_PARAMS,
-            f"Invalid params: an integer beyond 64 bits (about {_rounded(obj):.6g}) would lose its "
+            f"Invalid params: an integer beyond 64 bits (about {float(obj.found):.6g}) would lose its "
             "precision; send it as a string",
             id=raw_id,
         )

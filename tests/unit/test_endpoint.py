@@ -77,6 +77,15 @@ async def test_an_integer_beyond_64_bits_is_refused_not_rounded(era: str, status
     assert fine.result()["structuredContent"]["q"] == "12345678901234567890123"
 
 
+async def test_the_refusal_names_the_integer_not_a_float_literal_beside_it() -> None:
+    """Review: the text named the first large float of orjson's reading, which may be a float the
+    client wrote as one ("about 1e+30" here)."""
+    body = b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_thing","arguments":'
+    reply = await post(build_app(), body + b'{"n":123456789012345678901234567890,"f":1e30}}}')
+    assert reply.json()["error"]["code"] == -32602
+    assert "(about 1.23457e+29)" in reply.json()["error"]["message"]
+
+
 async def test_integers_beyond_64_bits_in_a_batch_are_refused_for_their_own_message_only() -> None:
     body = (
         b'[{"jsonrpc":"2.0","id":1,"method":"tools/list"},'
