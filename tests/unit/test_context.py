@@ -805,6 +805,33 @@ async def test_a_log_with_a_big_integer_beside_values_only_orjson_writes_is_sent
     assert reply.result()["content"][0]["text"] == '{"ok":true}'
 
 
+async def test_a_handshake_question_holding_a_big_integer_is_streamed_exactly() -> None:
+    """Review: untested: the question goes out as an SSE event (Responder.request), which orjson
+    alone cannot write; its digits must reach the client as they were, and the answer resume the route."""
+    app = FastAPI()
+
+    @app.post("/ask", operation_id="ask")
+    async def ask(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        schema = {"type": "object", "properties": {"n": {"type": "integer", "default": 2**100}}}
+        answer = await ctx.elicit("How many?", schema, key="n")
+        return {"n": answer["content"]["n"]}
+
+    app.add_middleware(MCPMiddleware)
+    headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25"}
+    ex = Exchange(app, request("tools/call", {"name": "ask", "arguments": {}}, id=5), headers)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            while not ex.reply.chunks:
+                await ex.chunk_seen.wait()
+            assert b'"default":1267650600228229401496703205376' in ex.reply.body
+            asked = ex.reply.events()[0]
+            assert asked["method"] == "elicitation/create"
+            answer = {"action": "accept", "content": {"n": 3}}
+            assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": answer})).status == 202
+    assert ex.reply.events()[-1]["result"]["content"][0]["text"] == '{"n":3}'
+
+
 async def test_a_2026_question_holding_a_big_integer_is_sent_exactly() -> None:
     """Review: the handshake era sent it; in 2026-07-28 the question goes into the input_required
     result, which orjson could not write ("could not be encoded as an MCP result")."""
