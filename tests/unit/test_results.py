@@ -313,6 +313,18 @@ def test_the_exact_reading_refuses_a_lone_surrogate_as_orjson_does() -> None:
     assert "not a JSON object" in text_of(result)
 
 
+def test_json_too_deep_for_the_standard_parser_is_refused_on_the_exact_path() -> None:
+    """Review: untested: with a 19-digit run the route's JSON is read by the standard parser, which
+    raises RecursionError on a deep body (CPython 3.11: ~1,000 levels; later versions go deeper, to
+    a C limit of thousands of levels or the stack's end, so 100,000 levels, to reach it on each):
+    the tool error for any non-object, not a crash."""
+    deep = b"[" * 100_000 + b"]" * 100_000
+    body = b'{"id":"1234567890123456789","x":' + deep + b"}"
+    result = collect(b"application/json", body, max_text=len(body), structured=True)
+    assert result["isError"] is True
+    assert "not a JSON object" in text_of(result)
+
+
 def test_a_secret_too_short_to_redact_is_not_redacted_once_json_escapes_it() -> None:
     """Review: the escaped forms were added before the length rule, so a 5-character cookie value
     ``"yes"`` became the 7-character ``\\"yes\\"`` and redacted ordinary text."""
