@@ -177,6 +177,15 @@ async def test_a_reply_refused_in_a_batch_is_answered_without_its_id() -> None:
         assert reply.status == 202
 
 
+async def test_an_invalid_reply_in_a_batch_is_refused_without_its_id() -> None:
+    """As above, on every Python version: a reply refused for its envelope is no request either, so
+    its error carries no id (not the reply's 99) and the batch is an HTTP error."""
+    body = b'[{"jsonrpc":"1.0","id":99,"result":{}}]'
+    reply = await post(build_app(), body, {**BASE_HEADERS, "mcp-protocol-version": "2025-03-26"})
+    assert reply.status == 400
+    assert [(answer["id"], answer["error"]["code"]) for answer in reply.json()] == [(None, -32600)]
+
+
 @pytest.mark.parametrize(
     "body",
     [
