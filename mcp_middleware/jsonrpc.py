@@ -43,6 +43,7 @@ __all__ = [
     "loads_exactly",
     "parse_message",
     "parse_payload",
+    "request_id_of",
 ]
 
 RequestId = str | int
@@ -224,6 +225,12 @@ def id_of(obj: Any) -> RequestId | None:
     """The request id of a decoded message that failed to parse, if it has a usable one."""
     candidate = obj.get("id") if isinstance(obj, dict) else None
     return candidate if is_id(candidate) else None
+
+
+def request_id_of(obj: Any) -> RequestId | None:
+    """:func:`id_of` for a request only (a message with a method): an error refusing a reply
+    answers no request, so it carries no id (a reply's id names a request of ours, not the client's)."""
+    return id_of(obj) if isinstance(obj, dict) and "method" in obj else None
 
 
 def parse_message(obj: Any) -> Message:

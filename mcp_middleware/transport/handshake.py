@@ -26,9 +26,9 @@ from ..jsonrpc import (
     dumps,
     error_message,
     error_status,
-    id_of,
     is_id,
     parse_message,
+    request_id_of,
 )
 from ._checks import text_of
 from ._http import caller_key, encode_reply, new_call, serve_request
@@ -97,8 +97,7 @@ def _initialize(payload: Any) -> bool:
 
 
 def _session_not_found(payload: Any) -> ProtocolError:
-    request_id = id_of(payload) if isinstance(payload, dict) and "method" in payload else None  # not a reply's
-    return ProtocolError(SESSION_NOT_FOUND, "Session not found", id=request_id)
+    return ProtocolError(SESSION_NOT_FOUND, "Session not found", id=request_id_of(payload))
 
 
 def _notification(server: Server, headers: Mapping[bytes, bytes], message: Notification) -> None:
@@ -166,6 +165,6 @@ async def _batch_item(
             return None
         return encode_reply(message, version, result, _unchanged)
     except ProtocolError as exc:
-        if exc.id is None and isinstance(item, dict) and "method" in item:  # a refused reply answers no request
-            exc.id = id_of(item)
+        if exc.id is None:
+            exc.id = request_id_of(item)
         return exc
