@@ -31,7 +31,6 @@ __all__ = [
     "ProtocolError",
     "Request",
     "RequestId",
-    "beyond_64_bits",
     "dumps",
     "dumps_again",
     "dumps_exactly",
@@ -146,9 +145,8 @@ def _marked(body: bytes, payload: Any) -> Any:
     if suspects.count(None) == len(suspects):
         return payload  # the digits were in a string, or an integer orjson keeps
     exact = _exact_reading(body)
-    readings = exact if isinstance(exact, list) else [exact]
-    if exact is None or len(readings) != len(messages):
-        readings = [None] * len(messages)
+    # the same text read again: a batch as long as orjson's; one message, or None (too deep), for each
+    readings = exact if isinstance(exact, list) else [exact] * len(messages)
     marked = [
         message if rounded is None else _one(message, reading, rounded)
         for message, reading, rounded in zip(messages, readings, suspects, strict=True)
@@ -163,7 +161,7 @@ def _one(message: dict[str, Any], exact: Any, rounded: float) -> Any:
         if "method" not in message:
             # a reply: for the route that asked, its integers exact; not with an id beyond 64 bits,
             # which no request of ours had (orjson's float of it is then refused as no id)
-            return exact if _big(exact.get("id")) is None else message
+            return message if _beyond_64_bits(exact.get("id")) else exact
         found = _big(exact)
         if found is None:
             return message  # its large floats were written as floats
@@ -202,11 +200,11 @@ def _rounded(value: Any) -> float | None:
 
 def _big(value: Any) -> int | None:
     """The first integer beyond 64 bits in the standard parser's reading."""
-    found: int | None = _first(value, beyond_64_bits)
+    found: int | None = _first(value, _beyond_64_bits)
     return found
 
 
-def beyond_64_bits(value: Any) -> bool:
+def _beyond_64_bits(value: Any) -> bool:
     """Whether ``value`` is an integer orjson can neither read nor write exactly."""
     return type(value) is int and not -(2**63) <= value < 2**64
 
@@ -350,7 +348,7 @@ _DEPTH = 255  # orjson writes no deeper
 def _with_fragments(value: Any, depth: int) -> Any:
     """``value`` with its integers beyond 64 bits as digits orjson writes as they are (containers
     copied); deeper than orjson writes, the TypeError it raises for that."""
-    if beyond_64_bits(value):
+    if _beyond_64_bits(value):
         return orjson.Fragment(str(value).encode("ascii"))
     if isinstance(value, dict | list | tuple) and depth > _DEPTH:
         raise TypeError("Recursion limit reached")
@@ -384,7 +382,7 @@ def _exact_int(digits: str) -> Any:
     (made in the parse: copying the value afterwards took three times as long)."""
     value = int(digits)
     # JSON allows no leading zeros or "+", so ``digits`` is how str(value) writes it ("-0" is 0)
-    return orjson.Fragment(digits.encode("ascii")) if beyond_64_bits(value) else value
+    return orjson.Fragment(digits.encode("ascii")) if _beyond_64_bits(value) else value
 
 
 def _finite(digits: str) -> float:
