@@ -115,8 +115,10 @@ _ROUNDED = float(2**63)  # every float orjson makes of an integer it cannot keep
 
 
 class _Exact(dict[str, Any]):
-    """A message holding an integer beyond 64 bits that orjson rounded (see :func:`parse_message`);
-    ``found``: that integer, for the error to name (orjson's float of it when too deep to re-read)."""
+    """A message holding an integer beyond 64 bits that orjson rounded (see :func:`parse_message`),
+    or, too deep for the standard parser to re-read, a float that large (it may have been written
+    as a float: such a message is refused all the same). ``found``: that integer, for the error to
+    name, or, too deep, orjson's float."""
 
     def __init__(self, message: dict[str, Any], found: float) -> None:
         super().__init__(message)
@@ -125,8 +127,11 @@ class _Exact(dict[str, Any]):
 
 def parse_payload(body: bytes) -> Any:
     """Decode JSON; invalid JSON or UTF-8 is a -32700 parse error. A message holding an integer
-    beyond 64 bits comes back marked (``_Exact``), for :func:`parse_message` to refuse; a client's
-    reply comes back read again by the standard parser, its integers exact."""
+    beyond 64 bits comes back marked (``_Exact``), for :func:`parse_message` to refuse, as does one
+    too deep for the standard parser that holds a float of 2**63 or more (it may be a float
+    literal). A client's reply comes back read again by the standard parser, its integers exact;
+    one whose id is beyond 64 bits comes back as orjson's reading (that id a float: refused as no
+    id)."""
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -342,7 +347,7 @@ def dumps_again(message: Any, error: TypeError) -> bytes:
     return orjson.dumps(_with_fragments(message, 0))
 
 
-_DEPTH = 255  # orjson writes no deeper
+_DEPTH = 254  # orjson writes 254 nested containers and raises at the 255th
 
 
 def _with_fragments(value: Any, depth: int) -> Any:
@@ -350,7 +355,7 @@ def _with_fragments(value: Any, depth: int) -> Any:
     copied); deeper than orjson writes, the TypeError it raises for that."""
     if _beyond_64_bits(value):
         return orjson.Fragment(str(value).encode("ascii"))
-    if isinstance(value, dict | list | tuple) and depth > _DEPTH:
+    if isinstance(value, dict | list | tuple) and depth >= _DEPTH:  # ``depth`` containers around it
         raise TypeError("Recursion limit reached")
     if isinstance(value, dict):
         return {key: _with_fragments(item, depth + 1) for key, item in value.items()}
@@ -362,8 +367,9 @@ def _with_fragments(value: Any, depth: int) -> Any:
 def loads_exactly(text: str) -> Any:
     """The JSON value of a route's ``text`` (None when it is not JSON), its integers exact: orjson,
     or, for a text with a run of 19 digits, the standard parser, each integer beyond 64 bits as a
-    ``Fragment`` of its digits (written back as they were). What orjson refuses (NaN, 1e400, a
-    lone surrogate) is refused on that path too."""
+    ``Fragment`` of its digits (written back as they were). What orjson refuses to read or write
+    (NaN, 1e400, a lone surrogate, over 254 levels) is refused on that path too, except an integer
+    beyond a double's range: orjson refuses it, that path keeps its digits."""
     if _LONG_RUN not in text.encode("utf-8", "replace").translate(_DIGITS_AS_ZEROS):
         try:
             return orjson.loads(text)

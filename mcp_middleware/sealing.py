@@ -46,8 +46,10 @@ def bound_target(target: str, principal: bytes, arguments: object) -> str:
     (elicitation.mdx: MUST bind to the user's identity). Only made when a state is sealed or opened."""
     try:
         encoded = orjson.dumps(arguments, option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError:  # nested deeper than orjson writes, or an integer beyond 64 bits
-        encoded = json.dumps(_tokens(arguments)).encode()  # flat, so no depth limit; any integer
+    except orjson.JSONEncodeError:  # nested deeper than orjson writes (it reads 1,024 levels, writes 254)
+        # flat, so no depth limit; and any integer, for a direct caller: a request holding one
+        # beyond 64 bits is refused before its arguments get here (jsonrpc.parse_message)
+        encoded = json.dumps(_tokens(arguments)).encode()
     caller, request = hashlib.sha256(principal).hexdigest(), hashlib.sha256(encoded).hexdigest()
     return f"{target} {caller} {request}"
 

@@ -883,6 +883,15 @@ async def test_a_question_too_deep_for_orjson_with_a_big_integer_is_the_usual_en
     assert "Recursion limit" in str(record.exc_info[1])
 
 
+def test_a_big_integer_is_written_exactly_as_deep_as_orjson_writes() -> None:
+    """The exact retry stops copying where orjson stops writing: 254 nested containers, not one fewer."""
+    from mcp_middleware.jsonrpc import dumps_exactly
+
+    assert b'"order":1267650600228229401496703205376' in dumps_exactly({"order": 2**100, "deep": _nested(252)})
+    with pytest.raises(TypeError):
+        dumps_exactly({"order": 2**100, "deep": _nested(253)})  # 255 containers
+
+
 async def test_a_self_referencing_log_with_a_big_integer_fails_as_orjson_fails() -> None:
     """Review: the big-integer retry recursed without a limit: RecursionError instead of orjson's TypeError."""
     from mcp_middleware.jsonrpc import dumps_exactly
