@@ -166,7 +166,7 @@ async def serve_request(
             server.reply_cache[key] = encoded
             await responder.finish(_splice(req.id, encoded))
             return
-        payload = encode_reply(req, call.version, decorate(req.method, result), decorate)
+        payload = encode_reply(req, call.version, result, decorate)
     except ProtocolError as exc:
         exc.id = req.id
         await responder.finish(encode_error(exc), error_status(exc.code, call.era))
@@ -175,10 +175,11 @@ async def serve_request(
 
 
 def encode_reply(req: Request, version: str, result: dict[str, Any], decorate: Decorate) -> bytes:
-    """The response bytes; a result that cannot be serialised (wrong shape for the revision,
-    nesting too deep for orjson) is a tool error for tools/call and an internal error otherwise."""
+    """The response bytes of ``result``, decorated for the era; a result that cannot be serialised
+    (wrong shape for the revision, nesting too deep for orjson) is a tool error for tools/call and
+    an internal error otherwise."""
     try:
-        message = result_message(req.id, req.method, version, result)
+        message = result_message(req.id, req.method, version, decorate(req.method, result))
         try:
             return dumps(message)  # the usual path: no Python call besides
         except TypeError as exc:  # e.g. a question's default beyond 64 bits

@@ -174,7 +174,7 @@ class Responder:
     async def _answer(self, result: dict[str, Any]) -> None:
         assert self.early is not None
         req, version, decorate = self.early
-        await self.finish(encode_reply(req, version, decorate(req.method, result), decorate))
+        await self.finish(encode_reply(req, version, result, decorate))
 
     # -- the handlers' outbox: notifications and requests become SSE events on this response ----
     async def notify(self, method: str, params: Any) -> None:
