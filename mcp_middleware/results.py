@@ -147,8 +147,8 @@ class ResponseCollector:
         """The response's status and headers (names in any case; content-type is read, and a
         redirect's location)."""
         self.status = status
-        if 299 < status < 400:  # shown in the result, and a URL may carry a forwarded query API key
-            self._location = self._redacted(_location(headers))
+        if 299 < status < 400:  # shown in the result (redacted with the rest of its text)
+            self._location = _location(headers)
         raw = b""
         for key, value in headers:
             if key == b"content-type":  # as apps send it (Starlette writes lower case)
@@ -258,19 +258,16 @@ class ResponseCollector:
             return self._unstructured()
         if not self._textual:
             return Built(content=[self._binary_block()])
-        text = self._shown_text()
-        result = Built({"content": [{"type": "text", "text": text}]})
-        if self.status != 200 and (not text or self._location):
-            line = f"{self.status} {reason_phrase(self.status)}".strip()
-            if self._location:
-                line += f": Location {self._location}"
-            result["content"][0]["text"] = f"{line}\n\n{text}" if text else line
-        return result
-
-    def _shown_text(self) -> str:
-        """The body's text for a result; a redirect's redacted (its URL may carry a forwarded key)."""
         text = self.text()
-        return self._redacted(text) if 299 < self.status < 400 else text
+        if self.status != 200:
+            if not text or self._location:
+                line = f"{self.status} {reason_phrase(self.status)}".strip()
+                if self._location:
+                    line += f": Location {self._location}"
+                text = f"{line}\n\n{text}" if text else line
+            if 299 < self.status < 400:  # a redirect's URL, in its Location or body, may carry a forwarded key
+                text = self._redacted(text)
+        return Built({"content": [{"type": "text", "text": text}]})
 
     def _unstructured(self) -> dict[str, Any]:
         """A tool with an output schema must return a conforming ``structuredContent`` (the
@@ -284,7 +281,7 @@ class ResponseCollector:
         answered = f"the route answered {self.status} {reason_phrase(self.status)}".rstrip()
         if self._location:
             answered += f" (Location {self._location})"
-        text = self._shown_text() if self._textual else ""
+        text = self.text() if self._textual else ""  # redacted with the rest of the error text
         if 299 < self.status < 400:
             why = f"{answered}: a redirect is not a result" + (f": {text}" if text else "")
         elif self._textual and not text:
