@@ -93,6 +93,9 @@ def reason_phrase(status: int) -> str:
         return ""
 
 
+# how a text cut at the result limit goes on (``text()``); ``_redacted`` looks for it
+_CUT = "\n[truncated: "
+
 # what a one-piece decode of a BOM-less UTF-16/32 body assumes: the machine's byte order
 _WITHOUT_BOM = {name: f"{name}-{sys.byteorder[0]}e" for name in ("utf-16", "utf-32")}
 
@@ -241,7 +244,7 @@ class ResponseCollector:
         parts = self._parts
         body = parts[0] if len(parts) == 1 else "".join(parts)
         if self._dropped:
-            body += f"\n[truncated: {self._dropped} more characters were not included]"
+            body += f"{_CUT}{self._dropped} more characters were not included]"
         return body
 
     def result(self) -> dict[str, Any]:
@@ -349,11 +352,10 @@ class ResponseCollector:
     def _redacted(self, text: str) -> str:
         """``text`` without the credentials forwarded to the route, nor the start of one that the
         result limit cut off."""
-        cut = "\n[truncated: "
         for secret in credential_values(self._forwarded):
             text = text.replace(secret, "[redacted]")
-            if cut in text and len(secret) >= 8:  # (a shorter one could be a word: a cookie's "english")
+            if _CUT in text and len(secret) >= 8:  # (a shorter one could be a word: a cookie's "english")
                 # of "Bearer <token>" the scheme word is no secret: only prefixes that reach past it
                 for size in range(len(secret) - 1, max(3, secret.find(" ") + 1), -1):
-                    text = text.replace(secret[:size] + cut, "[redacted]" + cut)
+                    text = text.replace(secret[:size] + _CUT, "[redacted]" + _CUT)
         return text
