@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Final
 
-__all__ = ["LOCAL_HOSTS", "Settings"]
+__all__ = ["CREDENTIALS", "LOCAL_HOSTS", "TRACE_CONTEXT", "Settings"]
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+# What the routes get of the MCP request's headers by default (``Settings.forward_headers``):
+# credentials, which tell callers apart and bind a requestState (handlers.Server adds the app's
+# API-key headers and URL keys to them), and trace context; results redact every forwarded value
+# but trace context (results.credential_values).
+CREDENTIALS: Final = frozenset({b"authorization", b"cookie"})
+TRACE_CONTEXT: Final = frozenset({b"traceparent", b"tracestate"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +44,7 @@ class Settings:
     # Handshake era: "auto" answers JSON unless something streams; "sse" always opens a stream,
     # as the official SDK server does.
     response_mode: str = "auto"
-    forward_headers: frozenset[bytes] = field(
-        default_factory=lambda: frozenset({b"authorization", b"cookie", b"traceparent", b"tracestate"})
-    )
+    forward_headers: frozenset[bytes] = CREDENTIALS | TRACE_CONTEXT
 
     @property
     def paths(self) -> frozenset[str]:

@@ -36,7 +36,7 @@ from ._protocol import (
     _subscribe,
 )
 from .catalog import Catalog, ToolFilter, catalog_from_app
-from .config import Settings
+from .config import CREDENTIALS, Settings
 from .features import Features
 from .interaction import PendingReplies
 from .jsonrpc import ProtocolError, Request
@@ -79,9 +79,6 @@ def _validation_message(exc: ValidationError) -> str:
     return f"Invalid params: {where}: {first['msg']}"
 
 
-_CREDENTIALS = frozenset({b"authorization", b"cookie"})  # and the app's API keys (headers, query)
-
-
 class Server:
     """The MCP server behind one middleware instance: identity, catalog, in-flight calls."""
 
@@ -109,7 +106,7 @@ class Server:
         self.verdicts: dict[tuple[Any, ...], tuple[int, str] | None] = {}  # transport checks, by header values
         self.ladders: dict[tuple[Any, ...], str] = {}  # 2026-07-28 ladder verdicts, by envelope and headers
         self.forward_names = settings.forward_headers
-        self.credentials: tuple[bytes, ...] = tuple(sorted(_CREDENTIALS))
+        self.credentials: tuple[bytes, ...] = tuple(sorted(CREDENTIALS))
         # the app's query API keys (APIKeyQuery) by parameter name, with their pseudo-header names
         self.query_keys: dict[str, bytes] = {}
         self.pending = PendingReplies()
@@ -160,7 +157,7 @@ class Server:
         keys = self.catalog.credential_headers | frozenset(self.query_keys.values())
         self.forward_names = self.settings.forward_headers | keys
         # what tells callers apart: every credential a call may carry, in a fixed order
-        self.credentials = tuple(sorted(_CREDENTIALS | keys))
+        self.credentials = tuple(sorted(CREDENTIALS | keys))
         self.route_app = QueryKeys(self.app) if self.query_keys else self.app
 
     def capabilities(self, era: Era) -> dict[str, Any]:

@@ -33,6 +33,7 @@ import orjson
 
 from ._event_parser import _EventParser
 from ._media import _MEDIA, _TEXTUAL_KINDS, _media
+from .config import TRACE_CONTEXT
 from .jsonrpc import Built, loads_exactly
 from .query_keys import MARK, secret_values
 
@@ -43,9 +44,6 @@ _HINTS = {
     401: " (authentication failed: the route rejected the credentials sent with the MCP request, or there were none)",
     403: " (permission denied)",
 }
-
-
-_NOT_SECRET = frozenset({b"traceparent", b"tracestate"})  # forwarded trace context
 
 
 def credential_values(forwarded: tuple[tuple[bytes, bytes], ...]) -> tuple[str, ...]:
@@ -61,7 +59,7 @@ def credential_values(forwarded: tuple[tuple[bytes, bytes], ...]) -> tuple[str, 
             found.update(part.partition("=")[2] for part in value.split(";"))
         elif name[:1] == MARK:  # a query API key's ``name=value`` pair (query_keys)
             found.update(secret_values(raw))
-        elif name not in _NOT_SECRET:  # an API-key header (catalog.credential_headers)
+        elif name not in TRACE_CONTEXT:  # an API-key header (catalog.credential_headers)
             found.add(value)
     secrets = {value.strip() for value in found if len(value.strip()) >= 6}
     # and as a JSON string writes them, when a route's error detail is an object (a \ or " escaped)
