@@ -111,10 +111,13 @@ class _Builder:
         self.route_paths = route_paths
         components = document.get("components")
         self.schemas = SchemaSet(components.get("schemas") if isinstance(components, Mapping) else None)
-        # the pseudo-header name of each query API key (query_keys), by its scheme's name
+        # the pseudo-header name of each query API key (query_keys), by its parameter's name (what
+        # the catalog hands on) and by its scheme's name (what an operation's ``security`` names)
         names = api_key_schemes(document, "query")
-        pseudo = pseudo_names(names.values())
-        self.query_keys: dict[str, bytes] = {key: pseudo[name] for key, name in names.items()}
+        self.query_names: dict[str, bytes] = pseudo_names(names.values())
+        self.query_keys: dict[str, bytes] = {key: self.query_names[name] for key, name in names.items()}
+        # what a route whose operation names none of those schemes does not get
+        self.all_withheld = _NOT_FORWARDED | frozenset(self.query_names.values())
 
     def deref(self, value: Any) -> Any:
         """Follow local ``$ref``s (``#/components/parameters/…`` and the like) to their target."""
@@ -292,7 +295,7 @@ class _Builder:
         )
         wanted = {pseudo for key, pseudo in self.query_keys.items() if key in named}
         # (two schemes may read one parameter: it is withheld only if none of the named ones reads it)
-        return _NOT_FORWARDED | (set(self.query_keys.values()) - wanted)
+        return self.all_withheld - wanted
 
 
 def _path_entry(name: str, param: Mapping[str, Any] | None) -> _Entry:

@@ -114,8 +114,9 @@ class Catalog:
     # credentials, so forwarded from the MCP request like ``Authorization``
     credential_headers: frozenset[bytes] = frozenset()
     # the query parameters of the app's ``apiKey`` security schemes in the query (``APIKeyQuery``):
-    # credentials too, forwarded from the MCP request's URL (``mcp_middleware.query_keys``)
-    credential_query: frozenset[str] = frozenset()
+    # credentials too, forwarded from the MCP request's URL under these pseudo-header names
+    # (``mcp_middleware.query_keys``)
+    query_keys: Mapping[str, bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         tools = tuple(self.tools)
@@ -127,6 +128,11 @@ class Catalog:
         object.__setattr__(self, "tools", tools)
         object.__setattr__(self, "_by_name", by_name)
         object.__setattr__(self, "param_headers", any(spec.param_headers for spec in tools))
+
+    @property
+    def credential_query(self) -> frozenset[str]:
+        """The query parameters of the app's ``apiKey`` security schemes in the query."""
+        return frozenset(self.query_keys)
 
     def get(self, name: str) -> ToolSpec | None:
         return self._by_name.get(name)
@@ -222,7 +228,7 @@ def build_catalog(
         tuple(tools),
         tuple(declared),
         credential_headers=_api_key_headers(openapi),
-        credential_query=_api_key_queries(openapi),
+        query_keys=builder.query_names,
     )
 
 
@@ -231,8 +237,3 @@ def _api_key_headers(openapi: Mapping[str, Any]) -> frozenset[bytes]:
     return frozenset(
         name.lower().encode("latin-1") for name in api_key_schemes(openapi, "header").values() if name.isascii()
     )
-
-
-def _api_key_queries(openapi: Mapping[str, Any]) -> frozenset[str]:
-    """The query parameter names of the document's ``apiKey`` security schemes that live in the query."""
-    return frozenset(api_key_schemes(openapi, "query").values())

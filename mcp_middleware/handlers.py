@@ -41,7 +41,7 @@ from .features import Features
 from .interaction import PendingReplies
 from .jsonrpc import ProtocolError, Request
 from .listen import Listeners
-from .query_keys import QueryKeys, pseudo_names
+from .query_keys import QueryKeys
 from .sealing import Round, Sealer, Sessions, StateError
 from .toolcall import CallLimits, CallRegistry, Outbox
 from .validation import UNREAD, Envelope, RequestValidator
@@ -108,7 +108,7 @@ class Server:
         self.forward_names = settings.forward_headers
         self.credentials: tuple[bytes, ...] = tuple(sorted(CREDENTIALS))
         # the app's query API keys (APIKeyQuery) by parameter name, with their pseudo-header names
-        self.query_keys: dict[str, bytes] = {}
+        self.query_keys: Mapping[str, bytes] = {}
         self.pending = PendingReplies()
         self.sealer = Sealer(settings.state_secret)
         self.sessions = Sessions(settings.state_secret) if settings.session_ids else None
@@ -153,7 +153,7 @@ class Server:
         )
         self.features = Features.from_catalog(self.catalog)
         # API keys in the MCP request's query string travel as pseudo-headers (see query_keys)
-        self.query_keys = pseudo_names(self.catalog.credential_query)
+        self.query_keys = self.catalog.query_keys
         keys = self.catalog.credential_headers | frozenset(self.query_keys.values())
         self.forward_names = self.settings.forward_headers | keys
         # what tells callers apart: every credential a call may carry, in a fixed order
