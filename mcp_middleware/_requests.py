@@ -29,6 +29,7 @@ import orjson
 
 from mcp_middleware.dispatch import SubRequest
 from mcp_middleware.param_headers import Annotation
+from mcp_middleware.query_keys import MARK
 
 __all__ = [
     "_BODY",
@@ -310,12 +311,12 @@ def _all_headers(
     own: list[tuple[bytes, bytes]],
     cookies: list[str],
     body: tuple[bytes, bytes],
-    withheld: frozenset[bytes] = _NOT_FORWARDED,
+    withheld: frozenset[bytes],
 ) -> tuple[tuple[bytes, bytes], ...]:
     headers: list[tuple[bytes, bytes]] = []
     jar: list[bytes] = []
     for key, value in forwarded:
-        lower = key if key[:1] == b"?" else key.lower()  # a URL key's name keeps its case (query_keys)
+        lower = key if key[:1] == MARK else key.lower()  # a URL key's name keeps its case (query_keys)
         if lower in withheld:
             continue
         if cookies and lower == b"cookie":
