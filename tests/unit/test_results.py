@@ -359,3 +359,13 @@ def test_a_secret_with_a_space_cut_by_the_limit_shows_no_part_past_its_first_wor
     result = collect(b"text/plain", body + b"56789abcdef", status=403, max_text=len(body), forwarded=forwarded)
     assert "alpha-01234" not in text_of(result)
     assert "[redacted]" in text_of(result)
+
+
+def test_a_short_credential_cut_by_the_limit_keeps_its_start() -> None:
+    """Only a secret of 8 characters or more loses its start at the cut: a cookie's 7-character
+    ``english`` may be a word of the text, and its start (``engl``) a word's start."""
+    forwarded = ((b"cookie", b"lang=english"),)
+    body = b"x" * 30 + b" the page is in engl"
+    result = collect(b"text/plain", body + b"ish only", status=404, max_text=len(body), forwarded=forwarded)
+    assert "[redacted]" not in text_of(result)
+    assert " the page is in engl\n[truncated: " in text_of(result)
