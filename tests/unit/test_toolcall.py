@@ -745,3 +745,38 @@ async def test_a_key_cut_by_the_result_limit_shows_no_part_of_itself() -> None:
     text = (await call_at(app, "api_key=VERYSECRETAPIKEY0123456789", "e"))["content"][0]["text"]
     assert "VERYS" not in text
     assert "[redacted]" in text
+
+
+async def test_a_non_ascii_key_that_a_json_body_escapes_is_redacted() -> None:
+    """``json.dumps`` writes a non-ASCII character as ``\\uXXXX``: a key the route echoes in such a
+    body is in none of the forms sent or decoded (results.credential_values adds that form)."""
+    app = FastAPI()
+
+    @app.get("/q", operation_id="q")
+    async def q(k: Annotated[str, Security(QUERY_KEY)]) -> Response:
+        return Response(json.dumps({"error": {"key": k}}), 403, media_type="application/json")
+
+    result = await call_at(app_with_mcp(app), "api_key=%C3%A9-secret-key", "q")
+    text = result["content"][0]["text"]
+    assert "secret-key" not in text  # as sent, decoded (é-secret-key) and escaped (\u00e9-secret-key)
+    assert text == 'HTTP 403 Forbidden (permission denied): {"error": {"key": "[redacted]"}}'
+
+
+async def test_a_route_sees_a_url_key_in_its_query_string_only() -> None:
+    """QueryKeys moves the key's pseudo-header (``?api_key``) into the query string: the route's
+    headers never show it."""
+    app = FastAPI()
+
+    @app.get("/seen", operation_id="seen")
+    async def seen(request: Request, k: Annotated[str, Security(QUERY_KEY)]) -> dict[str, Any]:
+        return {"headers": list(request.headers), "query": request.url.query}
+
+    result = await call_at(app_with_mcp(app), "api_key=s3cret-key", "seen")
+    seen_by_route = orjson.loads(result["content"][0]["text"])
+    assert seen_by_route["query"] == "api_key=s3cret-key"
+    assert not [name for name in seen_by_route["headers"] if name.startswith("?")]
+
+
+def app_with_mcp(app: FastAPI) -> FastAPI:
+    app.add_middleware(MCPMiddleware)
+    return app
