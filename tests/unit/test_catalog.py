@@ -1061,3 +1061,23 @@ async def test_a_path_converter_in_an_included_router_takes_slashes() -> None:
         params = {"name": tool, "arguments": {argument: value}}
         result = (await post(app, request("tools/call", params), BASE_HEADERS)).result()
         assert orjson.loads(result["content"][0]["text"]) == {argument: value}, result
+
+
+def test_a_url_key_reaches_an_operation_without_security_of_its_own_when_the_document_names_its_scheme() -> None:
+    """An operation's ``security``, when it has one, says which query API keys its route gets; when
+    it has none the document's applies (OpenAPI 3: the top-level requirement is the default)."""
+    doc = {
+        "security": [{"query_key": []}],
+        "components": {"securitySchemes": {"query_key": {"type": "apiKey", "in": "query", "name": "api_key"}}},
+        "paths": {
+            "/default": {"get": {"operationId": "default"}},
+            "/public": {"get": {"operationId": "public", "security": []}},
+        },
+    }
+    tools = {tool.name: tool for tool in build_catalog(doc).tools}
+    forwarded = [(b"?api_key", b"api_key=s3cret-key"), (b"traceparent", b"00-1-2-01")]
+    assert tools["default"].build_request({}, forwarded).headers == tuple(forwarded)
+    assert tools["public"].build_request({}, forwarded).headers == ((b"traceparent", b"00-1-2-01"),)
+    doc["security"] = []  # no default: the key is withheld from both
+    tools = {tool.name: tool for tool in build_catalog(doc).tools}
+    assert tools["default"].build_request({}, forwarded).headers == ((b"traceparent", b"00-1-2-01"),)
