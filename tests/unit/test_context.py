@@ -339,6 +339,22 @@ async def test_a_request_state_is_bound_to_the_caller_and_the_arguments() -> Non
     assert orjson.loads(done["content"][0]["text"]) == {"amount": 5, "state": "ok-5"}
 
 
+async def test_a_request_state_opens_on_a_retry_that_carries_another_traceparent() -> None:
+    """The binding covers the credentials a call forwards, not all it forwards: a traced client
+    sends each request, the retry too, with a traceparent of its own."""
+    app = _transfer_app()
+
+    async def traced(span: str, **extra: Any) -> Any:
+        body, headers = modern_call("transfer", arguments={"amount": 5}, **extra)
+        trace = f"00-{'4' * 32}-{span * 16}-01"
+        return await post(app, body, {**headers, "authorization": "Bearer alice", "traceparent": trace})
+
+    state = (await traced("a")).result()["requestState"]
+    ok = {"ok": {"action": "accept", "content": {}}}
+    done = (await traced("b", requestState=state, inputResponses=ok)).result()
+    assert orjson.loads(done["content"][0]["text"]) == {"amount": 5, "state": "ok-5"}
+
+
 API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False)  # module level: route annotations resolve here
 QUERY_KEY = APIKeyQuery(name="api_key", auto_error=False)
 
