@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+from fastapi import FastAPI, Security
+from fastapi.security import APIKeyHeader, APIKeyQuery
 
+from mcp_middleware import MCPMiddleware
 from mcp_middleware.sealing import bound_target
 from tests.apps import build_app, mcp_of
 from tests.support import MODERN, call_modern, meta, modern_headers, modern_request, post, request
@@ -13,6 +16,8 @@ from tests.support import MODERN, call_modern, meta, modern_headers, modern_requ
 pytestmark = pytest.mark.anyio
 
 SERVER_INFO = {"name": "Test API", "version": "9.9"}
+HEADER_KEY = APIKeyHeader(name="X-API-Key", auto_error=False)  # module level: route annotations resolve here
+QUERY_KEY = APIKeyQuery(name="api_key", auto_error=False)
 
 
 async def test_discover() -> None:
@@ -228,6 +233,25 @@ async def test_cache_scope_is_private_with_credentials(credential: tuple[str, st
     result = (await post(app, modern_request("tools/list"), headers)).result()
     assert result["cacheScope"] == "private"
     assert (await call_modern(app, "tools/list")).result()["cacheScope"] == "public"  # not the cached reply
+
+
+@pytest.mark.parametrize(("headers", "url"), [({"x-api-key": "s3cret"}, b""), ({}, b"api_key=s3cret")])
+async def test_cache_scope_is_private_with_the_apps_api_keys(headers: dict[str, str], url: bytes) -> None:
+    """An API key (an APIKeyHeader's header, an APIKeyQuery's parameter of the MCP URL) is a
+    credential too: the results of a request that carries one may depend on who sent it."""
+    app = FastAPI()
+
+    @app.get("/vault", operation_id="vault")
+    async def vault(
+        header_key: Annotated[str | None, Security(HEADER_KEY)], url_key: Annotated[str | None, Security(QUERY_KEY)]
+    ) -> dict[str, str]:
+        return {}
+
+    app.add_middleware(MCPMiddleware)
+    reply = await post(app, modern_request("tools/list"), {**modern_headers("tools/list"), **headers}, query_string=url)
+    result = reply.result()
+    assert result["cacheScope"] == "private"
+    assert (await call_modern(app, "tools/list")).result()["cacheScope"] == "public"
 
 
 async def test_list_results_are_serialised_once_and_spliced() -> None:
