@@ -14,6 +14,8 @@ Requests
     and cookie values with CR, LF or NUL (cookies: also ``;``) are refused. Cookie arguments
     are merged with the forwarded ``cookie`` header into one. Forwarded ``content-type``,
     ``content-length`` and ``transfer-encoding`` are dropped: they described the MCP request.
+    So is an API key from the MCP URL (a ``?name`` pseudo-header, :mod:`mcp_middleware.query_keys`)
+    whose scheme the operation's ``security`` does not name: the plan lists both (``_Plan.withheld``).
     Unknown argument names are ignored.
 """
 

@@ -1,18 +1,22 @@
 """API keys in the MCP request's query string (FastAPI's ``APIKeyQuery``), forwarded to the routes.
 
 An MCP client configured with ``http://host/mcp?api_key=...`` sends the key on every POST. When the
-app declares ``apiKey`` security schemes that live in the query (``Catalog.credential_query``), the
+app declares ``apiKey`` security schemes that live in the query (``Catalog.query_keys``), the
 endpoint puts the first ``name=value`` pair of each of their parameters, exactly as sent, into the
 request's header map under a pseudo-header name: ``?`` and the parameter's name, which no real
-header can have (``?`` is not a token character, RFC 9110 §5.6.2). From there the key is a
-credential like an API-key header, with no code of its own on the call path: it is forwarded with
-the call (``Call.forwarded``), hashed into the handshake-era caller key, bound into a sealed
-``requestState``, and redacted from error texts (``results.credential_values``, with
-:func:`secret_values`). :class:`QueryKeys`, which wraps the app only when it has such schemes, moves
-the pairs from the route's request headers to its query string, after the tool's own query
-parameters, unless the tool already sent one of that name (its argument wins).
+header can have (``?`` is not a token character, RFC 9110 §5.6.2). From there the key goes where
+an API-key header goes: it is forwarded with the call (``Call.forwarded``), hashed into the
+handshake-era caller key, bound into a sealed ``requestState``, and redacted from the texts of
+errors and redirects (``results.credential_values``). What it has of its own on the call path:
+each tool's plan withholds it from the routes its scheme does not guard (``_Plan.withheld``),
+``_requests._all_headers`` keeps its name's case (:data:`MARK` tells it apart),
+``results.credential_values`` takes its value out of the pair (:func:`secret_values`), and
+:class:`QueryKeys`, which wraps the app only when it has such schemes, moves the pairs from the
+route's request headers to its query string, after the tool's own query parameters, unless the
+tool already sent one of that name (its argument wins).
 
-Apps without such schemes pay one truthiness test per request (the endpoint's).
+Apps without such schemes pay one truthiness test per request (the endpoint's), and one test of
+the first byte of each header name a call forwards (``_requests._all_headers``).
 """
 
 from __future__ import annotations

@@ -62,7 +62,8 @@ def credential_values(forwarded: tuple[tuple[bytes, bytes], ...]) -> tuple[str, 
         elif name not in TRACE_CONTEXT:  # an API-key header (catalog.credential_headers)
             found.add(value)
     secrets = {value.strip() for value in found if len(value.strip()) >= 6}
-    # and as a JSON string writes them, when a route's error detail is an object (a \ or " escaped)
+    # and as a JSON string writes them: orjson (an error detail that is an object, written again
+    # here) escapes a \ or ", and json.dumps (a route's own JSON) also writes non-ASCII as \uXXXX
     secrets |= {orjson.dumps(value).decode()[1:-1] for value in secrets}
     secrets |= {json.dumps(value)[1:-1] for value in secrets}
     return tuple(sorted(secrets, key=len, reverse=True))
@@ -132,7 +133,7 @@ class ResponseCollector:
     ) -> None:
         self._path = path
         self._scheme = scheme
-        self._forwarded = forwarded  # credentials forwarded to the route: never echoed in error texts
+        self._forwarded = forwarded  # credentials forwarded to the route: never echoed in error or redirect texts
         self._structured = structured
         self._max_text = max_text
         self._max_binary = max_binary
