@@ -8,7 +8,8 @@ Requests
     Path values are percent-encoded whole (``quote(value, safe="")``; ``.`` and ``..`` become
     ``%2E`` and ``%2E%2E``) and may not contain ``/``, except for a parameter with Starlette's
     ``:path`` converter (``{file:path}``), whose value is encoded segment by segment and may not
-    have ``.`` or ``..`` segments; a missing, ``None`` or empty path value is an
+    have ``.`` or ``..`` segments, nor a line break before its last character (Starlette's ``.*``
+    stops there); a missing, ``None`` or empty path value is an
     :class:`ArgumentError`. Other omitted arguments are simply not sent (the app's own
     validation answers). Query lists repeat the name; booleans are ``true``/``false``. Header
     and cookie values with CR, LF or NUL (cookies: also ``;``) are refused. Cookie arguments
@@ -209,6 +210,10 @@ def _path_segments(name: str, text: str) -> str:
     segments = text.split("/")
     if "." in segments or ".." in segments:
         raise ArgumentError(f"argument {name!r} must not contain '.' or '..' segments")
+    if "\n" in text[:-1]:
+        # Starlette's ``:path`` pattern is ``.*``, which stops at a line break: the request would
+        # go to another route, or to a redirect (a final one it matches, and drops, as over HTTP)
+        raise ArgumentError(f"argument {name!r} must not contain a line break")
     return "/".join(quote(segment, safe="") for segment in segments)
 
 

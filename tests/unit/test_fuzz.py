@@ -1137,6 +1137,7 @@ def as_path_text(value: Any) -> str | None:
 @example(tool="pair", a="..", b="..")
 @example(tool="pair", a="x", b=".")
 @example(tool="file", a="../../secret", b="")
+@example(tool="file", a="\n/", b="")
 @example(tool="file", a="%2e%2e%2fsecret", b="")
 @example(tool="get_thing", a="1?q=x", b="")
 @example(tool="get_thing", a="1#x", b="")
