@@ -99,11 +99,16 @@ _CUT = "\n[truncated: "
 _WITHOUT_BOM = {name: f"{name}-{sys.byteorder[0]}e" for name in ("utf-16", "utf-32")}
 
 
-def _location(headers: Sequence[tuple[bytes, bytes]]) -> str:
+def _header(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> bytes:
+    """The first value of header ``name`` (lower case) in a response's own list, names in any
+    case; empty when absent. Apps send lower case (Starlette does): that is tried first."""
     for key, value in headers:
-        if key.lower() == b"location":
-            return bytes(value).decode("latin-1")
-    return ""
+        if key == name:
+            return bytes(value)
+    for key, value in headers:
+        if key.lower() == name:
+            return bytes(value)
+    return b""
 
 
 class ResponseCollector:
@@ -150,17 +155,8 @@ class ResponseCollector:
         redirect's location)."""
         self.status = status
         if 299 < status < 400:  # shown in the result (redacted with the rest of its text)
-            self._location = _location(headers)
-        raw = b""
-        for key, value in headers:
-            if key == b"content-type":  # as apps send it (Starlette writes lower case)
-                raw = bytes(value)
-                break
-        else:
-            for key, value in headers:
-                if key.lower() == b"content-type":
-                    raw = bytes(value)
-                    break
+            self._location = _header(headers, b"location").decode("latin-1")
+        raw = _header(headers, b"content-type")
         known = _MEDIA.get(raw)
         if known is None:
             known = _media(raw)
