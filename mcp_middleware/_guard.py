@@ -128,10 +128,11 @@ def _outcome_of(exc: BaseException, run: _ToolRun) -> dict[str, Any] | None:
             return None
         if not isinstance(exc, ExceptionGroup):
             raise exc
-    elif isinstance(exc, ResultTooLarge):  # (raised by the last chunk too: before the test below)
+        exc = _ours(exc)
+    if isinstance(exc, ResultTooLarge):  # (raised by the last chunk too: before the test below)
         run.set()
         return error_result(f"{_subject(run)} failed: {exc}.")
-    elif isinstance(exc, AppMisbehaved):
+    if isinstance(exc, AppMisbehaved):
         subject = _subject(run)
         logger.error("%s: the route broke the ASGI contract: %s", subject, exc)
         return error_result(f"{subject} failed: the route did not produce a valid HTTP response.")
@@ -143,6 +144,18 @@ def _outcome_of(exc: BaseException, run: _ToolRun) -> dict[str, Any] | None:
             return None
         return _route_failed(run, exc)
     raise exc
+
+
+def _ours(group: ExceptionGroup[Exception]) -> Exception:
+    """The first of our own errors (raised by the route's ``send``) in ``group``, a route that
+    sends from a task group; else the group itself."""
+    for kind in (ResultTooLarge, AppMisbehaved):
+        found: BaseException | None = group.subgroup(kind)
+        while isinstance(found, BaseExceptionGroup):
+            found = found.exceptions[0]
+        if isinstance(found, Exception):
+            return found
+    return group
 
 
 def _route_failed(run: _ToolRun, exc: BaseException) -> dict[str, Any]:

@@ -8,10 +8,9 @@ Requests
     Path values are percent-encoded whole (``quote(value, safe="")``; ``.`` and ``..`` become
     ``%2E`` and ``%2E%2E``) and may not contain ``/``, except for a parameter with Starlette's
     ``:path`` converter (``{file:path}``), whose value is encoded segment by segment and may not
-    have ``.`` or ``..`` segments, nor a line break before its last character (Starlette's ``.*``
-    stops there); a missing, ``None`` or empty path value is an
-    :class:`ArgumentError`. Other omitted arguments are simply not sent (the app's own
-    validation answers). Query lists repeat the name; booleans are ``true``/``false``. Header
+    have ``.`` or ``..`` segments, nor a line break (Starlette's ``.*`` stops there); a missing,
+    ``None`` or empty path value is an :class:`ArgumentError`. Other omitted arguments are simply
+    not sent (the app's own validation answers). Query lists repeat the name; booleans are ``true``/``false``. Header
     and cookie values with CR, LF or NUL (cookies: also ``;``) are refused. Cookie arguments
     are merged with the forwarded ``cookie`` header into one. Forwarded ``content-type``,
     ``content-length`` and ``transfer-encoding`` are dropped: they described the MCP request.
@@ -210,9 +209,9 @@ def _path_segments(name: str, text: str) -> str:
     segments = text.split("/")
     if "." in segments or ".." in segments:
         raise ArgumentError(f"argument {name!r} must not contain '.' or '..' segments")
-    if "\n" in text[:-1]:
-        # Starlette's ``:path`` pattern is ``.*``, which stops at a line break: the request would
-        # go to another route, or to a redirect (a final one it matches, and drops, as over HTTP)
+    if "\n" in text:
+        # Starlette's ``:path`` pattern is ``.*``, which stops at a line break: the request would go
+        # to another route or a redirect, or (a final one, before which ``$`` matches) lose it
         raise ArgumentError(f"argument {name!r} must not contain a line break")
     return "/".join(quote(segment, safe="") for segment in segments)
 

@@ -857,18 +857,13 @@ def test_dot_segments_in_a_path_converter_value_are_refused(value: str) -> None:
         spec(catalog_from_app(_path_converter_app()), "blob").build_request({"owner": "me", "rest": value})
 
 
-@pytest.mark.parametrize("value", ["\n/", "a\nb", "a/b\n\n"])
+@pytest.mark.parametrize("value", ["\n/", "a\nb", "a/b\n\n", "a/b\n"])
 def test_a_line_break_in_a_path_converter_value_is_refused(value: str) -> None:
     """Starlette's ``:path`` pattern (``.*``) stops at a line break, so the sub-request went to a
-    redirect or another route (found by the fuzz test: ``"\n/"`` got a 307)."""
+    redirect or another route (found by the fuzz test: ``"\n/"`` got a 307), or, a final one
+    (before which ``$`` matches), reached the route without it."""
     with pytest.raises(ArgumentError, match="'rest' must not contain a line break"):
         spec(catalog_from_app(_path_converter_app()), "blob").build_request({"owner": "me", "rest": value})
-
-
-def test_a_final_line_break_in_a_path_converter_value_is_sent_as_over_http() -> None:
-    app = _path_converter_app()
-    blob = spec(catalog_from_app(app), "blob").build_request({"owner": "me", "rest": "a\n"})
-    assert call(app, blob)[0] == 200  # Starlette's ``$`` matches before it (and drops it), as over HTTP
 
 
 def test_without_the_app_a_path_converter_is_unknown() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse,
 from fastapi.security import APIKeyHeader, APIKeyQuery
 from pydantic import BaseModel
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import Receive, Scope, Send
 
 from mcp_middleware import MCPMiddleware, declare
 from tests.apps import PNG, Thing, build_app
@@ -780,3 +782,49 @@ async def test_a_route_sees_a_url_key_in_its_query_string_only() -> None:
 def app_with_mcp(app: FastAPI) -> FastAPI:
     app.add_middleware(MCPMiddleware)
     return app
+
+
+class _Written(Response):
+    """Writes its response itself, or (``grouped``) from a task of an ``asyncio.TaskGroup``, so
+    that an exception raised by ``send`` reaches the middleware inside an ExceptionGroup;
+    ``twice``: and then starts it again (an ASGI contract breach)."""
+
+    def __init__(self, body: bytes, media_type: str, *, grouped: bool, twice: bool = False) -> None:
+        super().__init__(body, media_type=media_type)
+        self.grouped, self.twice = grouped, twice
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def write() -> None:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            await send({"type": "http.response.body", "body": self.body})
+            if self.twice:
+                await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+
+        if not self.grouped:
+            await write()
+            return
+        async with asyncio.TaskGroup() as group:
+            group.create_task(write())
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+async def test_our_own_errors_inside_an_exception_group_are_reported_as_without_one(grouped: bool) -> None:
+    """Review: a result over the size limit (raised by the last chunk, once the response is
+    complete) or a second response start, raised inside a route's task group, was taken for a
+    background failure after a complete response: an empty success."""
+    app = build_app(max_binary_bytes=4)
+
+    @app.get("/big", operation_id="big")
+    async def big() -> Response:
+        return _Written(b"0123456789", "application/pdf", grouped=grouped)
+
+    @app.get("/twice", operation_id="twice")
+    async def twice() -> Response:
+        return _Written(b"hi", "text/plain", grouped=grouped, twice=True)
+
+    too_large = (await post(app, request("tools/call", {"name": "big", "arguments": {}}))).result()
+    assert too_large["isError"] is True
+    assert "exceeded the 4-byte limit" in too_large["content"][0]["text"]
+    broken = (await post(app, request("tools/call", {"name": "twice", "arguments": {}}))).result()
+    assert broken["isError"] is True
+    assert broken["content"][0]["text"] == "Tool 'twice' failed: the route did not produce a valid HTTP response."
