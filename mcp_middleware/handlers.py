@@ -44,7 +44,7 @@ from .listen import Listeners
 from .query_keys import QueryKeys
 from .sealing import Round, Sealer, Sessions, StateError
 from .toolcall import CallLimits, CallRegistry, Outbox
-from .validation import UNREAD, Envelope, RequestValidator
+from .validation import UNREAD, Envelope, RequestValidator, Unread
 
 __all__ = ["Call", "Era", "Server"]
 
@@ -67,7 +67,7 @@ class Call:
     caller: str
     host: bytes | None = None  # the Host header, which the route's request carries too
     # validation.envelope_of the params, when the transport has read it already (2026-07-28)
-    envelope: Envelope | None = UNREAD
+    envelope: Envelope | Unread | None = UNREAD
 
 
 Handler = Callable[["Server", Call, dict[str, Any]], Awaitable[dict[str, Any] | None]]

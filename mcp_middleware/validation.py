@@ -12,18 +12,27 @@ with the SDK's message.
 
 from __future__ import annotations
 
-from typing import Any
+import enum
+from typing import Any, Final
 
 import orjson
 from mcp_types.methods import validate_client_request
 
-__all__ = ["UNREAD", "Envelope", "RequestValidator", "envelope_of"]
+__all__ = ["UNREAD", "Envelope", "RequestValidator", "Unread", "envelope_of"]
 
 _FREE_ARGUMENTS = frozenset({"tools/call"})  # methods whose ``arguments`` is ``dict[str, Any]``
 _LIMIT = 1024
 # The params' bytes without the free parts, and flags saying which were there and well typed
 Envelope = tuple[bool, bool, bytes]
-UNREAD: Any = object()
+
+
+class Unread(enum.Enum):
+    """The type of :data:`UNREAD`: no envelope was read yet (``None`` is an envelope's own value)."""
+
+    UNREAD = enum.auto()
+
+
+UNREAD: Final = Unread.UNREAD
 
 
 class RequestValidator:
@@ -35,7 +44,7 @@ class RequestValidator:
         self._valid: set[tuple[str, str, Envelope]] = set()
 
     def check(
-        self, method: str, version: str, params: dict[str, Any] | None, envelope: Envelope | None = UNREAD
+        self, method: str, version: str, params: dict[str, Any] | None, envelope: Envelope | Unread | None = UNREAD
     ) -> None:
         """``envelope``: :func:`envelope_of` the params, when the caller has it already."""
         if envelope is UNREAD:

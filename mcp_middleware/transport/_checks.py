@@ -90,7 +90,6 @@ def _accepts(accept: str, wanted: str) -> bool:
 
 
 Verdicts = dict[tuple[Any, ...], tuple[int, str] | None]
-_UNKNOWN: Any = object()
 
 
 def check_request(
@@ -111,9 +110,10 @@ def check_request(
         headers.get(b"accept"),
         headers.get(b"content-type"),
     )
-    known: tuple[int, str] | None = verdicts.get(key, _UNKNOWN)
-    if known is not _UNKNOWN:
-        return known
+    try:
+        return verdicts[key]
+    except KeyError:
+        pass
     if len(verdicts) > 1024:
         verdicts.clear()
     verdict = verdicts[key] = _check_request(scope, headers, settings)

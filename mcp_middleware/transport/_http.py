@@ -18,7 +18,7 @@ from ..handlers import Call, Era, Server
 from ..jsonrpc import ProtocolError, Request, dumps, dumps_again, encode_error, error_status, result_message
 from ..results import error_result
 from ..toolcall import Outbox
-from ..validation import UNREAD, Envelope
+from ..validation import UNREAD, Envelope, Unread
 
 if TYPE_CHECKING:
     from ._responder import Responder
@@ -96,7 +96,7 @@ def new_call(
     era: Era,
     version: str,
     outbox: Outbox,
-    envelope: Envelope | None = UNREAD,
+    envelope: Envelope | Unread | None = UNREAD,
 ) -> Call:
     """The handlers' view of one request (either era); ``envelope``: its params' envelope, when
     already read (``validation.envelope_of``)."""
