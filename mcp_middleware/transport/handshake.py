@@ -120,7 +120,7 @@ async def _batch(
 ) -> None:
     """2025-03-26 §Sending Messages: a POST may carry a batch; later revisions removed batching."""
     if version not in _BATCH_VERSIONS or not items:
-        reason = "an empty batch" if items else "a batch"
+        reason = "an empty batch"
         if version not in _BATCH_VERSIONS:
             reason = f"JSON-RPC batches (not allowed in protocol {version})"
         await responder.error(ProtocolError(codes.INVALID_REQUEST, f"Invalid request: {reason}"), "handshake")

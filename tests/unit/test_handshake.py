@@ -163,7 +163,7 @@ async def test_batch_cannot_carry_initialize() -> None:
 async def test_empty_batch_is_invalid() -> None:
     reply = await post(build_app(), [])
     assert reply.status == 400
-    assert reply.json()["error"]["code"] == -32600
+    assert reply.json()["error"] == {"code": -32600, "message": "Invalid request: an empty batch"}
 
 
 @pytest.mark.parametrize("version", ["2025-06-18", "2025-11-25"])
@@ -171,7 +171,8 @@ async def test_batches_are_refused_after_2025_03_26(version: str) -> None:
     headers = {**BASE_HEADERS, "mcp-protocol-version": version}
     reply = await post(build_app(), [request("ping")], headers)
     assert reply.status == 400
-    assert reply.json()["error"]["code"] == -32600
+    message = f"Invalid request: JSON-RPC batches (not allowed in protocol {version})"
+    assert reply.json()["error"] == {"code": -32600, "message": message}
 
 
 async def test_batch_calls_a_tool() -> None:
