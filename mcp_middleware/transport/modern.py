@@ -26,7 +26,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.types import Receive, Scope, Send
 
 from ..handlers import Server
-from ..jsonrpc import ClientReply, Notification, ProtocolError, Request, id_of, parse_message
+from ..jsonrpc import ClientReply, Notification, ProtocolError, Request, parse_message, request_id_of
 from ..param_headers import check_param_headers, decode_header, is_plain
 from ..validation import Envelope, envelope_of
 from ._checks import text_of
@@ -186,7 +186,7 @@ def serve(
         version, envelope = _checked(server, headers, message)
     except ProtocolError as exc:
         if exc.id is None:
-            exc.id = id_of(payload)
+            exc.id = request_id_of(payload)  # a client reply's id names a request of ours, not its own
         return responder.error(exc, "modern")
     call = new_call(server, scope, receive, headers, message, "modern", version, responder, envelope)
     # The tool list does not depend on the caller today, so it is "public"; results of a call

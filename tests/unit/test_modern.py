@@ -206,15 +206,30 @@ async def test_notifications_are_202() -> None:
     assert reply.body == b""
 
 
-async def test_batches_and_client_responses_are_invalid_requests() -> None:
+async def test_batches_are_invalid_requests() -> None:
     headers = modern_headers("tools/list")
     reply = await post(build_app(), [modern_request("tools/list")], headers)
     assert reply.status == 400
     assert reply.json()["error"]["code"] == -32600
-    reply = await post(build_app(), {"jsonrpc": "2.0", "id": 3, "result": {}}, headers)
+
+
+@pytest.mark.parametrize("outcome", [{"result": {}}, {"error": {"code": -32601, "message": "Method not found"}}])
+async def test_a_client_response_is_refused_without_its_id(outcome: dict[str, Any]) -> None:
+    """The refusal answers no request of the client's: the response's id names a request of the
+    server's, so echoing it would read as an error for the client's own request 3."""
+    reply = await post(build_app(), {"jsonrpc": "2.0", "id": 3, **outcome}, modern_headers("tools/list"))
     assert reply.status == 400
-    assert reply.json()["error"]["code"] == -32600
-    assert reply.json()["id"] == 3
+    assert reply.json() == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {"code": -32600, "message": "Invalid request: clients do not send responses in 2026-07-28"},
+    }
+
+
+async def test_a_request_refused_before_the_ladder_keeps_its_id() -> None:
+    reply = await post(build_app(), {"jsonrpc": "1.0", "id": 4, "method": "tools/list"}, modern_headers("tools/list"))
+    assert reply.status == 400
+    assert reply.json()["id"] == 4
 
 
 async def test_meta_without_header_is_modern_and_a_mismatch() -> None:
