@@ -39,6 +39,7 @@ __all__ = ["serve"]
 DEFAULT_VERSION = "2025-03-26"
 SESSION_NOT_FOUND = -32001
 _BATCH_VERSIONS = frozenset({"2024-11-05", "2025-03-26"})
+_CANCELLED = b""  # a batch item's reply: the request was cancelled (cancellation.mdx: send nothing)
 
 
 def _unchanged(method: str, result: dict[str, Any]) -> dict[str, Any]:
@@ -127,20 +128,25 @@ async def _batch(
         return
     replies: list[bytes] = []
     refused: list[ProtocolError] = []  # errors that answer no request (no id)
+    unanswered = False  # a request was cancelled: it gets nothing, but the POST carried a request
     for item in items:
         reply = await _batch_item(server, scope, receive, headers, item, version)
         if isinstance(reply, ProtocolError):
             if reply.id is None:
                 refused.append(reply)
             reply = dumps(error_message(reply))
-        if reply is not None:
+        if reply == _CANCELLED:
+            unanswered = True
+        elif reply is not None:
             replies.append(reply)
     if not replies:
-        await responder.accepted()
+        # 202 only for input without requests; a JSON-RPC batch reply is never an empty array, so a
+        # cancelled request's batch gets a stream that ends without an event (as a lone request does).
+        await (responder.finish(None) if unanswered else responder.accepted())
         return
-    # No request answered, only notifications or responses refused: an HTTP error (§Sending Messages).
-    answered = len(refused) < len(replies)
-    status = 200 if answered else error_status(refused[0].code, "handshake", request=False)
+    # No request in the batch, only notifications or responses refused: an HTTP error (§Sending Messages).
+    requested = unanswered or len(refused) < len(replies)
+    status = 200 if requested else error_status(refused[0].code, "handshake", request=False)
     # Joined by hand: each reply was encoded (and checked against orjson's depth limit) alone.
     await responder.json(b"[" + b",".join(replies) + b"]", status)
 
@@ -148,7 +154,8 @@ async def _batch(
 async def _batch_item(
     server: Server, scope: Scope, receive: Receive, headers: Mapping[bytes, bytes], item: Any, version: str
 ) -> bytes | ProtocolError | None:
-    """The item's reply: a result's bytes, its error (id filled in when known), or None."""
+    """The item's reply: a result's bytes, its error (id filled in when known), ``_CANCELLED`` (a
+    request that is answered with nothing), or None (a notification or a client's response)."""
     try:
         message = parse_message(item)
         if isinstance(message, Notification):
@@ -162,7 +169,7 @@ async def _batch_item(
         call = new_call(server, scope, receive, headers, message, "handshake", version, NullOutbox())
         result = await server.handle(call)
         if result is None:
-            return None
+            return _CANCELLED
         return encode_reply(message, version, result, _unchanged)
     except ProtocolError as exc:
         if exc.id is None:
