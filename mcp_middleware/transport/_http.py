@@ -169,9 +169,30 @@ async def serve_request(
         payload = encode_reply(req, call.version, result, decorate)
     except ProtocolError as exc:
         exc.id = req.id
-        await responder.finish(encode_error(exc), error_status(exc.code, call.era))
+        status = error_status(exc.code, call.era)
+        if status != 200 and responder.streaming:
+            _too_late_for(req, exc, status)
+        await responder.finish(encode_error(exc), status)
         return
     await responder.finish(payload)
+
+
+def _too_late_for(req: Request, error: ProtocolError, status: int) -> None:
+    """An error that the route's run decided (a capability it asked for, the answers it was
+    given, its resource) after the response had become an SSE stream: the stream's 200 head is
+    sent, so the error is its last event instead of an HTTP ``status``. The client still reads the
+    error's code and data; the app's developer is told (a route can check capabilities first)."""
+    missing = error.code == codes.MISSING_REQUIRED_CLIENT_CAPABILITY
+    hint = " (to have the 400, check ctx.client_capabilities before streaming)" if missing else ""
+    logger.warning(
+        "%s (id %r): error %d came after the response had become an SSE stream, so it is the stream's "
+        "last event under HTTP 200, not an HTTP %d%s",
+        req.method,
+        req.id,
+        error.code,
+        status,
+        hint,
+    )
 
 
 def encode_reply(req: Request, version: str, result: dict[str, Any], decorate: Decorate) -> bytes:

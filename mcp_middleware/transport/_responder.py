@@ -147,8 +147,9 @@ class Responder:
             await self._send({"type": "http.response.body", "body": KEEPALIVE, "more_body": True})
 
     def finish(self, payload: bytes | None, status: int = 200) -> Awaitable[None]:
-        """The final message: a plain JSON reply when nothing was written before (the usual
-        case), else the last SSE event and the end of the stream (None: the end alone)."""
+        """The final message: a plain JSON reply with ``status`` when nothing was written before
+        (the usual case), else the last SSE event and the end of the stream (None: the end alone),
+        whatever ``status``: the stream's head said 200 already."""
         if payload is not None and not self.started:
             return self.json(payload, status)
         return self._end_stream(payload)

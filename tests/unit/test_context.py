@@ -460,6 +460,92 @@ async def test_missing_capability_is_32021(caps: dict[str, Any]) -> None:
     }
 
 
+def _streams_then_asks(first: str, go: anyio.Event) -> FastAPI:
+    """A route that streams (``first``: progress, a log, or nothing until ``go``, while a
+    keep-alive goes out) and then asks for elicitation."""
+    app = FastAPI()
+
+    @app.post("/late", operation_id="streams_then_asks")
+    async def late(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        if first == "progress":
+            await ctx.report_progress(1, 2, "half")
+        elif first == "log":
+            await ctx.log("info", "working")
+        await go.wait()
+        answer = await ctx.elicit("Name?", {"type": "object", "properties": {"n": {"type": "string"}}})
+        return {"action": answer["action"]}
+
+    app.add_middleware(MCPMiddleware, keepalive_interval=0.001)
+    return app
+
+
+@pytest.mark.parametrize("first", ["progress", "log", "keep-alive"])
+async def test_a_missing_capability_after_the_stream_began_is_its_last_event(
+    first: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """basic/index.mdx asks for HTTP 400 with -32021, which only a response not yet begun can
+    have: once the route streamed (or a keep-alive went out), the 200 head of the SSE stream is
+    on the wire. The client still gets -32021 with its data, as the stream's last event, with no
+    result after it; the server logs a warning that says how to keep the 400."""
+    go = anyio.Event()
+    app = _streams_then_asks(first, go)
+    extra = {"progressToken": "t", "io.modelcontextprotocol/logLevel": "info"}
+    body, headers = modern_call("streams_then_asks", id=7, caps={"sampling": {}}, meta=extra)
+    ex = Exchange(app, body, headers)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware.transport._http"), anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await ex.chunk_seen.wait()  # the first thing streamed: the head is sent
+            go.set()
+    assert ex.reply.status == 200
+    assert ex.reply.content_type == "text/event-stream"
+    assert ex.reply.more_flags[-1] is False
+    *before, last = ex.reply.events()
+    assert all("id" not in message for message in before)  # notifications only
+    assert last == {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "error": {
+            "code": -32021,
+            "message": "Missing required client capability: elicitation",
+            "data": {"requiredCapabilities": {"elicitation": {}}},
+        },
+    }
+    [record] = [r for r in caplog.records if r.name == "mcp_middleware.transport._http"]
+    assert record.levelno == logging.WARNING
+    assert "-32021" in record.getMessage()
+    assert "HTTP 400" in record.getMessage()
+    assert "ctx.client_capabilities" in record.getMessage()
+
+
+async def test_answers_refused_after_the_stream_began_are_its_last_event(caplog: pytest.LogCaptureFixture) -> None:
+    go = anyio.Event()
+    go.set()
+    bogus: dict[str, Any] = {"elicitation": {"roots": []}}  # valid params, but a roots/list answer
+    body, headers = modern_call("streams_then_asks", id=8, inputResponses=bogus, meta={"progressToken": "t"})
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware.transport._http"):
+        reply = await post(_streams_then_asks("progress", go), body, headers)
+    assert reply.status == 200
+    assert reply.events()[-1]["error"]["code"] == -32602
+    [record] = [r for r in caplog.records if r.name == "mcp_middleware.transport._http"]
+    assert "error -32602" in record.getMessage()
+    assert "HTTP 400" in record.getMessage()
+    assert "client_capabilities" not in record.getMessage()
+
+
+async def test_a_missing_capability_before_anything_streamed_is_400_and_not_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    go = anyio.Event()
+    go.set()
+    body, headers = modern_call("streams_then_asks", id=7, caps={"sampling": {}})
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware.transport._http"):
+        reply = await post(_streams_then_asks("nothing", go), body, headers)
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32021
+    assert not [r for r in caplog.records if r.name == "mcp_middleware.transport._http"]
+
+
 async def test_a_client_of_url_mode_elicitation_only_is_not_sent_a_form() -> None:
     """elicitation.mdx: a server MUST NOT send a mode the client did not declare; {"url": {}} used
     to get form-mode requests. 2026-07-28 only: the handshake era keeps no initialize capabilities."""
