@@ -64,7 +64,8 @@ def embedded_resource(
 
 
 def resource_link(uri: str, name: str, **extra: Any) -> dict[str, Any]:
-    """A link to a resource the server serves through ``resources/read`` (2025-06-18 and later)."""
+    """A link to a resource the server serves through ``resources/read`` (2025-06-18 and later; a
+    client of an older revision gets a text block naming the link instead)."""
     return {"type": "resource_link", "uri": uri, "name": name, **extra}
 
 

@@ -2,7 +2,9 @@
 
 Envelopes are checked by hand (cheap, and each fault needs its own JSON-RPC code); method params
 and results go through the official SDK's per-version wire types (``mcp_types.methods``), so a
-2025-03-26 client gets 2025-era shapes and a 2026-07-28 client gets ``resultType`` and friends.
+2026-07-28 client gets ``resultType`` and friends. The SDK checks every earlier revision against
+2025-11-25's schema: a 2024-11-05 or 2025-03-26 client's results are then reshaped to its own
+revision (``_revisions``).
 
 Deliberate differences from the SDK: the HTTP status of a JSON-RPC error depends on the era. In
 2026-07-28 the spec's table applies (-32601 → 404 and so on); in the handshake era every error in a
@@ -23,6 +25,8 @@ from mcp_types import jsonrpc as codes
 from mcp_types.jsonrpc import ErrorData, JSONRPCError
 from mcp_types.methods import SERVER_RESULTS, serialize_server_result
 from pydantic import BaseModel
+
+from ._revisions import OLDER_REVISIONS, older
 
 __all__ = [
     "Built",
@@ -303,15 +307,17 @@ INPUT_REQUIRED_RESULTS = _narrowed(input_required=True)
 
 
 def result_message(request_id: RequestId, method: str, version: str, result: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate ``result`` against ``version``'s wire type for ``method`` and wrap it in a response."""
+    """Validate ``result`` against ``version``'s wire type for ``method`` and wrap it in a response;
+    for a revision before 2025-06-18, in that revision's shapes (the SDK checks them all against
+    2025-11-25's: ``_revisions``)."""
     if isinstance(result, Built):
-        return {"jsonrpc": "2.0", "id": request_id, "result": result}
-    surface = INPUT_REQUIRED_RESULTS if result.get("resultType") == "input_required" else COMPLETE_RESULTS
-    return {
-        "jsonrpc": "2.0",
-        "id": request_id,
-        "result": serialize_server_result(method, version, result, surface=surface),
-    }
+        wire: Mapping[str, Any] = result
+    else:
+        surface = INPUT_REQUIRED_RESULTS if result.get("resultType") == "input_required" else COMPLETE_RESULTS
+        wire = serialize_server_result(method, version, result, surface=surface)
+    if version in OLDER_REVISIONS:
+        wire = older(method, version, wire)
+    return {"jsonrpc": "2.0", "id": request_id, "result": wire}
 
 
 def error_message(error: ProtocolError) -> dict[str, Any]:

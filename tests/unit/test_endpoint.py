@@ -61,7 +61,7 @@ async def test_an_integer_beyond_64_bits_is_refused_not_rounded(era: str, status
             meta += b'"io.modelcontextprotocol/clientCapabilities":{}}'
             headers = modern_headers("tools/call", "get_thing")
         else:
-            meta, headers = b"", dict(BASE_HEADERS)
+            meta, headers = b"", {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18"}  # structuredContent
         body = b'{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_thing","arguments":'
         return body + arguments + meta + b"}}", headers
 
@@ -105,7 +105,8 @@ async def test_a_big_integer_a_duplicate_key_overwrote_is_not_refused() -> None:
     """Review: both parsers keep the last of duplicate keys, yet the request was refused ("the
     integer None is beyond 64 bits")."""
     body = b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_thing","arguments":'
-    reply = await post(build_app(), body + b'{"thing_id":123456789012345678901234567890,"thing_id":5}}}')
+    headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18"}  # with structuredContent
+    reply = await post(build_app(), body + b'{"thing_id":123456789012345678901234567890,"thing_id":5}}}', headers)
     assert reply.status == 200
     assert reply.result()["structuredContent"]["id"] == 5
 

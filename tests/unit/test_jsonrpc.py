@@ -9,6 +9,7 @@ import pytest
 from mcp_types.methods import SERVER_RESULTS, serialize_server_result
 from pydantic import ValidationError
 
+from mcp_middleware._revisions import OLDER_REVISIONS, older
 from mcp_middleware.jsonrpc import (
     COMPLETE_RESULTS,
     INPUT_REQUIRED_RESULTS,
@@ -55,7 +56,17 @@ def test_built_results_are_already_in_wire_form(result: dict[str, Any], version:
     if version == "2026-07-28":
         wire["resultType"] = "complete"
     assert serialize_server_result("tools/call", version, wire) == wire
-    assert result_message(1, "tools/call", version, result)["result"] is result
+    if version in OLDER_REVISIONS:  # reshaped (structuredContent, audio), as a validated result is
+        assert result_message(1, "tools/call", version, result) == result_message(1, "tools/call", version, wire)
+    else:
+        assert result_message(1, "tools/call", version, result)["result"] is result
+
+
+@pytest.mark.parametrize("version", sorted(OLDER_REVISIONS))
+def test_results_of_methods_that_need_no_reshaping_are_left_as_they_are(version: str) -> None:
+    completion = {"completion": {"values": ["a"], "total": 1, "hasMore": False}}
+    assert result_message(1, "completion/complete", version, completion)["result"] == completion
+    assert older("ping", version, built := Built()) is built
 
 
 def test_other_results_are_validated_and_shaped() -> None:

@@ -163,7 +163,7 @@ async def test_without_a_token_the_whole_output_arrives_as_json() -> None:
 async def test_fast_route_gets_plain_json_even_with_a_token() -> None:
     app = build_app()
     body = request("tools/call", {"name": "get_thing", "arguments": {"thing_id": 3}, "_meta": {"progressToken": 5}})
-    reply = await Exchange(app, body).run()
+    reply = await Exchange(app, body, {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18"}).run()
     assert reply.content_type == "application/json"
     assert reply.result()["structuredContent"]["id"] == 3
 
@@ -470,7 +470,8 @@ async def test_cancellation_on_both_guard_paths(guard_path: str, call_timeout: f
 
 async def test_a_call_within_its_time_limit_answers_as_usual(guard_path: str) -> None:
     app = build_app(call_timeout=30)
-    reply = await Exchange(app, request("tools/call", {"name": "get_thing", "arguments": {"thing_id": 3}})).run()
+    body = request("tools/call", {"name": "get_thing", "arguments": {"thing_id": 3}})
+    reply = await Exchange(app, body, {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18"}).run()
     result = reply.result()
     assert "isError" not in result or result["isError"] is False
     assert result["structuredContent"] == {"id": 3, "name": "thing-3", "q": None}

@@ -41,7 +41,9 @@ async def call(app: Any, name: str, arguments: Any = None, headers: dict[str, st
     params: dict[str, Any] = {"name": name}
     if arguments is not None:
         params["arguments"] = arguments
-    reply = await post(app, request("tools/call", params), {**BASE_HEADERS, **(headers or {})})
+    # a revision with structuredContent (2025-03-26, which a client without the header speaks, has none)
+    version = {"mcp-protocol-version": "2025-11-25"}
+    reply = await post(app, request("tools/call", params), {**BASE_HEADERS, **version, **(headers or {})})
     assert reply.status == 200, reply.body
     return reply.result()
 
@@ -439,7 +441,8 @@ async def test_a_tool_with_an_output_schema_never_succeeds_without_structured_co
     async def picture() -> Thing:  # JSON or a PNG: no output schema, so the PNG is a fine answer
         return Response(PNG, media_type="image/png")  # type: ignore[return-value]
 
-    listed = (await post(app, request("tools/list", {}))).result()["tools"]
+    headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25"}  # with output schemas
+    listed = (await post(app, request("tools/list", {}), headers)).result()["tools"]
     schemas = {tool["name"]: "outputSchema" in tool for tool in listed}
     assert schemas == {**schemas, "as_text": True, "huge": True, "picture": False}
     text = await call(app, "as_text", {})
