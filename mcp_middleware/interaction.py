@@ -3,6 +3,9 @@
 * ``HandshakeChannel``: the request goes out on the call's SSE stream with a fresh id; the
   client's answer arrives as a separate POST and is handed over through ``PendingReplies``. That
   POST must reach the same process: behind a load balancer this needs sticky routing (README).
+  A request the call's revision does not define (elicitation before 2025-06-18) is refused with
+  ``ClientRequestError`` before anything is sent; the client's declared capabilities are not known
+  (the stateless endpoint keeps nothing of ``initialize``), so its answer is what refuses the rest.
 * ``ModernChannel`` (2026-07-28, mrtr.mdx): there are no server→client requests. If the retry
   already carries every answer, ``ask`` returns them; otherwise the requests are recorded and
   :class:`InputNeeded` ends this round, and the call answers ``resultType: "input_required"``
@@ -26,6 +29,7 @@ from typing import Any, Protocol
 import anyio
 from mcp_types import CreateMessageResult, ElicitResult, ListRootsResult
 from mcp_types import jsonrpc as codes
+from mcp_types.methods import SERVER_REQUESTS
 from pydantic import BaseModel, ValidationError
 
 from .context import ClientRequestError, Elicit, InputRequest
@@ -202,6 +206,7 @@ class HandshakeChannel(_Channel):
         self._timeout = timeout
 
     async def ask(self, requests: Mapping[str, InputRequest], state: str | None) -> dict[str, Any]:
+        _defined(requests, self._version)
         wire = {key: (request.method, self._params(request)) for key, request in requests.items()}
         return await self._pending.exchange(self._outbox, wire, self._caller, self._timeout)
 
@@ -210,6 +215,17 @@ class HandshakeChannel(_Channel):
         if self._version in _NO_MODE_VERSIONS:
             params.pop("mode", None)  # "mode" arrived with 2025-11-25
         return params
+
+
+def _defined(requests: Mapping[str, InputRequest], version: str) -> None:
+    """Refuse, before anything is sent, a request that ``version`` does not define (elicitation
+    came with 2025-06-18): the route gets the error a client without the method answers. Whether
+    the client declared the capability is unknown here: the stateless handshake era keeps no
+    ``initialize`` capabilities."""
+    for request in requests.values():
+        if (request.method, version) not in SERVER_REQUESTS:
+            message = f"Method not found: protocol revision {version} has no {request.method}"
+            raise ClientRequestError(request.method, {"code": codes.METHOD_NOT_FOUND, "message": message})
 
 
 Seal = Callable[[str | None, Mapping[str, Any]], str]

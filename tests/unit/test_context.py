@@ -797,6 +797,49 @@ async def _asking(app: FastAPI, tool: str, count: int, answer: Answer | None = N
     return ex.reply.events()
 
 
+@pytest.mark.parametrize("version", [None, "2024-11-05", "2025-03-26"])
+@pytest.mark.parametrize("tool", ["one", "two"])
+async def test_a_revision_without_elicitation_is_not_sent_it(version: str | None, tool: str) -> None:
+    """elicitation/create came with 2025-06-18: a client of an earlier revision (or one sending no
+    MCP-Protocol-Version, read as 2025-03-26) is asked nothing; the route gets the error a client
+    without the method answers, at once, and nothing was sent on the stream (not the other
+    request of the same ask either)."""
+    headers = dict(BASE_HEADERS) if version is None else {**BASE_HEADERS, "mcp-protocol-version": version}
+    app = _asking_app()
+    with anyio.fail_after(GUARD):
+        reply = await post(app, legacy_call(tool, id=5), headers)
+    assert reply.content_type == "application/json"  # nothing streamed: no request went out
+    revision = version or "2025-03-26"
+    message = f"Method not found: protocol revision {revision} has no elicitation/create"
+    assert greeting(reply.messages()) == {
+        "client_error": {"code": -32601, "message": message},
+        "method": "elicitation/create",
+    }
+    assert len(mcp_of(app).server.pending) == 0
+
+
+async def test_a_2025_03_26_client_is_still_asked_for_its_roots() -> None:
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        assert asked["method"] == "roots/list"
+        assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": ROOTS})).status == 202
+
+    app = FastAPI()
+
+    @app.post("/roots", operation_id="roots")
+    async def roots(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        return await ctx.list_roots()
+
+    app.add_middleware(MCPMiddleware)
+    ex = Exchange(app, legacy_call("roots", id=5), {**BASE_HEADERS, "mcp-protocol-version": "2025-03-26"})
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            while not ex.reply.events():
+                await ex.chunk_seen.wait()
+            await answer(app, ex.reply.events()[0])
+    assert greeting(ex.reply.events()) == ROOTS
+
+
 def _cancelled(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e["params"] for e in events if e.get("method") == "notifications/cancelled"]
 
