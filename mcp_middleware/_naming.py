@@ -13,8 +13,11 @@ Tool names
        (``item_get``/``item_delete``); if that still collides (same function and method on two
        paths) the whole sanitised operation id is used (``list_v1_items_get``).
     3. Names longer than ``max_name_length`` are cut (and trailing ``_`` dropped).
-    4. Remaining duplicates, in document order: the first keeps the name, later ones get
-       ``_2``, ``_3``… (cut further to stay within the limit), skipping names any tool uses.
+    4. Remaining duplicates: the first keeps the name, later ones get ``_2``, ``_3``… (cut
+       further to stay within the limit), skipping names any tool uses. Operations whose name is
+       their explicit operation id verbatim come first, then the others, each in document order,
+       so a valid explicit id keeps its name against an id that only sanitises to it
+       (``items.list``).
 """
 
 from __future__ import annotations
@@ -97,7 +100,9 @@ def _assign_names(ops: Sequence[_Op], limit: int) -> list[str]:
     names = [name if len(name) <= limit else (name[:limit].rstrip("_") or name[:limit]) for name in names]
     reserved = set(names)
     taken: set[str] = set()
-    for index, name in enumerate(names):
+    verbatim = [op.function is None and name == op.operation_id for op, name in zip(ops, names, strict=True)]
+    for index in sorted(range(len(ops)), key=lambda i: not verbatim[i]):  # stable: document order in each group
+        name = names[index]
         if name in taken:
             number = 2
             while (candidate := _numbered(name, number, limit)) in taken or candidate in reserved:

@@ -333,6 +333,26 @@ def test_names_are_sanitised_cut_numbered_and_never_empty() -> None:
         build_catalog(doc, max_name_length=3)
 
 
+def test_a_valid_explicit_id_keeps_its_name_against_ids_that_only_sanitise_to_it() -> None:
+    """README: an explicit ``operation_id`` is kept when it fits; an earlier id that only
+    sanitises to the same name (``items.list``) took it, and the valid one became ``items_list_2``."""
+    doc = {
+        "paths": {
+            "/x": {"get": {"operationId": "items.list", "summary": "X"}},
+            "/y": {"get": {"operationId": "items_list", "summary": "Y"}},
+            "/z": {"get": {"operationId": "items list", "summary": "Z"}},
+            "/w": {"get": {"operationId": "items_list", "summary": "W"}},  # verbatim too, but second
+        }
+    }
+    tools = build_catalog(doc).tools
+    assert [(t.name, t.tool["description"]) for t in tools] == [
+        ("items_list_3", "X"),
+        ("items_list", "Y"),
+        ("items_list_4", "Z"),
+        ("items_list_2", "W"),
+    ]
+
+
 def test_description_title_and_annotations(catalog: Catalog) -> None:
     read = spec(catalog, "read_item").tool
     assert read["title"] == "Read Item"
