@@ -13,8 +13,9 @@ Conversion also:
 * in *input* mode only, renders an optional property (not in its object's ``required``) whose
   schema is ``anyOf: [X, {"type": "null"}]`` without a default or with ``None`` — pydantic's
   ``Optional[X] = None`` — as plain ``X`` (omitting the argument means "None"). With another
-  default ``null`` is a value of its own and stays (:func:`keeps_null`), except where the caller
-  says null cannot be sent (a query, header, cookie or path parameter). Output schemas keep the
+  default ``null`` is a value of its own and stays (:func:`keeps_null`), and so does a required
+  property's ``null``, except where the caller says null cannot be sent (a query, header, cookie or
+  path parameter, where ``null`` means "omitted": there ``X | None`` is ``X``). Output schemas keep the
   ``null`` branch: a response may really contain ``null`` and MCP clients validate structured
   content against ``outputSchema``.
 
@@ -165,10 +166,10 @@ class SchemaSet:
     def convert_property(
         self, schema: Any, refs: set[str], *, collapse: bool, required: bool, null_sendable: bool = True
     ) -> Any:
-        """``null_sendable=False``: the value cannot be ``null`` (a query parameter), so an optional
-        property is plain ``X`` whatever its default."""
+        """``null_sendable=False``: the value cannot be ``null`` (a query parameter), so the property
+        is plain ``X`` whatever its default, required or not."""
         converted = self.convert(schema, refs, collapse=collapse)
-        if required or not collapse or (null_sendable and keeps_null(converted)):
+        if not collapse or (null_sendable and (required or keeps_null(converted))):
             return converted
         return collapse_optional(converted)
 

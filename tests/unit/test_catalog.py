@@ -61,6 +61,10 @@ class Item(BaseModel):
     tags: list[str] = []
 
 
+class Remark(BaseModel):
+    note: str | None
+
+
 class Node(BaseModel):
     value: int
     children: list[Node] = []
@@ -486,6 +490,27 @@ def test_optional_becomes_plain_but_real_unions_stay(catalog: Catalog) -> None:
     # output schemas keep null: responses really contain it
     output = spec(catalog, "read_item").tool["outputSchema"]["properties"]["dimensions"]
     assert output["anyOf"] == [{"$ref": "#/$defs/Dimensions"}, {"type": "null"}]
+
+
+def test_a_required_nullable_parameter_does_not_offer_null() -> None:
+    """FastAPI's "required, can be None" (``str | None`` without a default): a null query, header
+    or cookie value cannot be sent (it is omitted, and the route answers 422 "Field required"),
+    so the schema offers plain ``X``; a required nullable body property can be sent as null."""
+    app = FastAPI()
+
+    @app.post("/s")
+    def s(
+        q: Annotated[str | None, Query(min_length=3)],
+        h: Annotated[int | None, Header()],
+        body: Remark,
+    ) -> dict[str, Any]:
+        return {}
+
+    schema = spec(catalog_from_app(app), "s").tool["inputSchema"]
+    assert schema["properties"]["q"] == {"type": "string", "minLength": 3, "title": "Q"}
+    assert schema["properties"]["h"] == {"type": "integer", "title": "H"}
+    assert schema["properties"]["note"] == {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Note"}
+    assert schema["required"] == ["q", "h", "note"]
 
 
 def test_every_array_has_items() -> None:
