@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ["_Op", "_assign_names", "_humanize", "_operations", "_text"]
+__all__ = ["_Op", "_assign_names", "_cut", "_humanize", "_numbered", "_operations", "_squeezed", "_text"]
 
 _METHODS: Final = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _NON_WORD: Final = re.compile(r"\W")
@@ -82,7 +82,18 @@ def _generated_prefix(operation_id: str, path: str) -> str | None:
 def _clean(text: str, *, keep_valid: bool = True) -> str:
     if keep_valid and _VALID_NAME.fullmatch(text):
         return text
-    return _UNDERSCORES.sub("_", _INVALID.sub("_", text)).strip("_")
+    return _squeezed(text, _INVALID)
+
+
+def _squeezed(text: str, invalid: re.Pattern[str]) -> str:
+    """``text`` with each run of ``invalid`` as one ``_``, repeated ``_`` collapsed and ``_``
+    stripped from both ends (tool names here, argument names in the tool builder)."""
+    return _UNDERSCORES.sub("_", invalid.sub("_", text)).strip("_")
+
+
+def _cut(name: str, limit: int) -> str:
+    """``name`` cut to ``limit`` characters, without a trailing ``_`` the cut left."""
+    return name if len(name) <= limit else (name[:limit].rstrip("_") or name[:limit])
 
 
 def _assign_names(ops: Sequence[_Op], limit: int) -> list[str]:
@@ -97,7 +108,7 @@ def _assign_names(ops: Sequence[_Op], limit: int) -> list[str]:
             if op.function is not None and counts[names[index]] > 1:
                 widened = f"{names[index]}_{op.method.lower()}" if step == 1 else op.operation_id
                 names[index] = _clean(widened, keep_valid=False)
-    names = [name if len(name) <= limit else (name[:limit].rstrip("_") or name[:limit]) for name in names]
+    names = [_cut(name, limit) for name in names]
     reserved = set(names)
     taken: set[str] = set()
     verbatim = [op.function is None and name == op.operation_id for op, name in zip(ops, names, strict=True)]

@@ -164,14 +164,15 @@ class ToolSpec:
         )
 
 
-def _plan_for_template(template: str) -> _Plan:
+def _plan_for_template(template: str, names: Mapping[str, str] | None = None) -> _Plan:
+    """The path of ``template``; ``names`` maps a parameter to its argument, when they differ."""
     pieces = _TEMPLATE.split(template)
     for index in range(0, len(pieces), 2):
         pieces[index] = quote(pieces[index], safe=_PATH_SAFE)
     slashes: set[str] = set()
     for index in range(1, len(pieces), 2):
         name, _, converter = pieces[index].partition(":")
-        pieces[index] = name
+        pieces[index] = name = names.get(name, name) if names else name
         if converter == "path":
             slashes.add(name)
     return _Plan(tuple(pieces), slashes=frozenset(slashes))

@@ -9,27 +9,36 @@ Arguments (the ``inputSchema`` properties)
     contributes those properties at the top level (required if the body is required and they
     are); any other body is one argument named ``body``. Form bodies (urlencoded, then
     multipart) are used only when there is no JSON body, and only for object schemas.
-    Name collisions: the first location in the order path, query, header, cookie, body keeps
-    the plain name; a later one is prefixed with its location (``query_x``, ``header_x``,
-    ``cookie_x``, ``body_x``), then ``_2``, ``_3``… if even that is taken. Header parameters
+    An argument's name is its parameter's or property's name (the alias, in FastAPI), made to
+    fit ``[A-Za-z0-9_.-]{1,64}`` when it does not (Claude's API refuses every request when one
+    tool has another property key): accents dropped, runs of other characters as one ``_``, ``_``
+    stripped from both ends (``filter[status]`` ─▶ ``filter_status``, ``$top`` ─▶ ``top``), cut
+    to 64 characters, and its location (``query``, ...) when nothing is left. The request keeps
+    the parameter's own name. Name collisions: the first location in the order path, query,
+    header, cookie, body keeps the plain name; a later one is prefixed with its location
+    (``query_x``, ``header_x``, ``cookie_x``, ``body_x``; ``path_x`` between path parameters whose
+    names became the same), then ``_2``, ``_3``… if even that is taken. Header parameters
     ``authorization``, ``proxy-authorization``, ``cookie``, ``host``, ``content-type``,
     ``content-length``, ``transfer-encoding`` and ``connection`` are never arguments (credentials
     are forwarded from the MCP request; framing is ours). ``None`` means "omitted", except for a
     body property the body schema requires, or whose schema allows ``null`` and has another
     default, which is sent as ``null``.
     ``openapi_extra={"x-mcp-input-schema": {...}}`` replaces the generated input schema
-    verbatim (arguments are still mapped as above); ``x-mcp-output-schema`` likewise, and
+    verbatim (arguments are still mapped as above, but keep their parameters' names as they are:
+    the schema's author chose its keys); ``x-mcp-output-schema`` likewise, and
     ``x-mcp-annotations`` is merged over the default annotations.
 """
 
 from __future__ import annotations
 
 import copy
+import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from mcp_middleware._naming import _humanize, _Op, _text
+from mcp_middleware._naming import _cut, _humanize, _numbered, _Op, _squeezed, _text
 from mcp_middleware._requests import (
     _BODY,
     _COOKIE,
@@ -59,7 +68,18 @@ _NOT_ARGUMENTS: Final = frozenset(
     {"authorization", "proxy-authorization", "cookie", "host"}
     | {"content-type", "content-length", "transfer-encoding", "connection"}
 )
-_PREFIX: Final = {_QUERY: "query", _HEADER: "header", _COOKIE: "cookie", _BODY: "body", _WHOLE_BODY: "body"}
+_PREFIX: Final = {
+    _PATH: "path",
+    _QUERY: "query",
+    _HEADER: "header",
+    _COOKIE: "cookie",
+    _BODY: "body",
+    _WHOLE_BODY: "body",
+}
+# what the Anthropic API accepts as a property key of a tool's input schema
+_ARGUMENT_LIMIT: Final = 64
+_VALID_ARGUMENT: Final = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_NOT_IN_ARGUMENT: Final = re.compile(r"[^A-Za-z0-9_.-]+")
 _PARAM_LOCATIONS: Final = {"path": _PATH, "query": _QUERY, "header": _HEADER, "cookie": _COOKIE}
 
 
@@ -136,7 +156,7 @@ class _Builder:
         operation = op.operation
         body = self.body(operation)
         entries = self.entries(op, body)
-        arg_names = _argument_names(entries)
+        arg_names = _argument_names(entries, clean=not isinstance(operation.get("x-mcp-input-schema"), Mapping))
         title = _text(operation.get("summary")) or _text(op.path_item.get("summary")) or _humanize(name)
         tool: dict[str, Any] = {
             "name": name,
@@ -268,7 +288,8 @@ class _Builder:
             if e.where != _PATH
         )
         files = frozenset(e.wire for e in entries if e.where == _BODY and _is_file(self.schemas.resolve(e.schema)))
-        path = _plan_for_template(self.route_paths.get((op.path, op.method), op.path))
+        renamed = {e.wire: name for e, name in zip(entries, names, strict=True) if e.where == _PATH and e.wire != name}
+        path = _plan_for_template(self.route_paths.get((op.path, op.method), op.path), renamed)
         template, slashes = path.path, path.slashes
         withheld = self.withheld(op)
         if body is None:
@@ -313,20 +334,30 @@ def _template_names(path: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _argument_names(entries: Sequence[_Entry]) -> list[str]:
+def _argument_names(entries: Sequence[_Entry], *, clean: bool = True) -> list[str]:
+    """Each entry's argument name, unique; ``clean=False`` keeps the wire names as they are (a
+    schema given in ``x-mcp-input-schema`` names its own keys)."""
     taken: set[str] = set()
     names: list[str] = []
     for entry in entries:
-        name = entry.wire
+        name = (_argument_name(entry.wire) or _PREFIX[entry.where]) if clean else entry.wire
         if name in taken:
-            name = base = f"{_PREFIX[entry.where]}_{entry.wire}"
+            name = base = _cut(f"{_PREFIX[entry.where]}_{name}", _ARGUMENT_LIMIT)
             number = 2
             while name in taken:
-                name = f"{base}_{number}"
+                name = _numbered(base, number, _ARGUMENT_LIMIT)
                 number += 1
         taken.add(name)
         names.append(name)
     return names
+
+
+def _argument_name(wire: str) -> str:
+    """``wire`` as a property key every client accepts (empty when nothing of it is left)."""
+    if _VALID_ARGUMENT.fullmatch(wire):
+        return wire
+    ascii_only = unicodedata.normalize("NFKD", wire).encode("ascii", "ignore").decode("ascii")
+    return _cut(_squeezed(ascii_only, _NOT_IN_ARGUMENT), _ARGUMENT_LIMIT)
 
 
 def _media_type(key: Any) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -419,6 +420,84 @@ def test_location_collisions_get_prefixed_names(catalog: Catalog) -> None:
     ]
     assert schema["required"] == ["name", "body_name"]
     assert schema["properties"]["body_name"]["description"] == "Display name"
+
+
+class LinkedData(BaseModel):
+    type_: str = Field(alias="@type")
+    id_: str | None = Field(default=None, alias="@id")
+    type: str | None = None
+
+
+ANTHROPIC_PROPERTY_KEY = re.compile(r"[a-zA-Z0-9_.-]{1,64}")
+
+
+def test_argument_names_fit_what_clients_accept_while_the_request_keeps_the_aliases() -> None:
+    """Claude's API refuses a whole request when one tool has a property key outside
+    ``[a-zA-Z0-9_.-]{1,64}``; aliases such as ``filter[status]``, ``$top`` or ``@type`` were copied."""
+    app = FastAPI()
+
+    @app.get("/jsonapi")
+    def jsonapi(
+        status: Annotated[str | None, Query(alias="filter[status]")] = None,
+        size: Annotated[int | None, Query(alias="page[size]")] = None,
+        top: Annotated[int | None, Query(alias="$top")] = None,
+        city: Annotated[str | None, Query(alias="ville-où")] = None,
+        long: Annotated[str | None, Query(alias="x" * 70 + "!")] = None,
+        only: Annotated[str | None, Query(alias="日本")] = None,
+        dotted: Annotated[str | None, Query(alias="user.name")] = None,
+    ) -> dict[str, Any]:
+        return {"status": status, "size": size, "top": top, "city": city, "long": long, "only": only, "dotted": dotted}
+
+    @app.post("/ld/{top}")
+    def ld(top: int, doc: LinkedData) -> dict[str, Any]:
+        return {"top": top, **doc.model_dump(by_alias=True)}
+
+    catalog = catalog_from_app(app)
+    jsonapi_tool = spec(catalog, "jsonapi")
+    names = list(jsonapi_tool.tool["inputSchema"]["properties"])
+    assert names == ["filter_status", "page_size", "top", "ville-ou", "x" * 64, "query", "user.name"]
+    assert all(
+        ANTHROPIC_PROPERTY_KEY.fullmatch(name)
+        for tool in catalog.tools
+        for name in tool.tool["inputSchema"]["properties"]
+    )
+    arguments = dict(zip(names, ["open", 2, 1, "Nîmes", "l", "o", "u"], strict=True))
+    sub = jsonapi_tool.build_request(arguments)
+    assert call(app, sub) == (
+        200,
+        {"status": "open", "size": 2, "top": 1, "city": "Nîmes", "long": "l", "only": "o", "dotted": "u"},
+    )
+    ld_tool = spec(catalog, "ld")
+    # ``@type`` comes first and is named ``type``: the model's own ``type`` field is then prefixed
+    assert list(ld_tool.tool["inputSchema"]["properties"]) == ["top", "type", "id", "body_type"]
+    assert ld_tool.tool["inputSchema"]["required"] == ["top", "type"]
+    sub = ld_tool.build_request({"top": 3, "type": "Person", "id": "p1", "body_type": "t"})
+    assert call(app, sub) == (200, {"top": 3, "@type": "Person", "@id": "p1", "type": "t"})
+
+
+def test_odd_path_parameter_names_are_arguments_by_their_clean_names() -> None:
+    doc = {"paths": {"/u/{user id}/{user_id}/{$x}": {"get": {"operationId": "u"}}}}
+    tool = build_catalog(doc).tools[0]
+    assert list(tool.tool["inputSchema"]["properties"]) == ["user_id", "path_user_id", "x"]
+    assert tool.tool["inputSchema"]["required"] == ["user_id", "path_user_id", "x"]
+    assert tool.build_request({"user_id": "a b", "path_user_id": 2, "x": "c"}).path == "/u/a%20b/2/c"
+    with pytest.raises(ArgumentError, match="missing required argument 'path_user_id'"):
+        tool.build_request({"user_id": "a", "x": "c"})
+
+
+def test_with_an_explicit_input_schema_arguments_keep_their_parameters_names() -> None:
+    """The schema's author chose its keys: ``x-mcp-input-schema`` tools map arguments by the
+    parameters' own names, as before names were made to fit."""
+    params = [
+        {"name": "filter[status]", "in": "query", "schema": {"type": "string"}},
+        {"name": "filter[status]", "in": "header", "schema": {"type": "string"}},
+    ]
+    custom = {"type": "object", "properties": {"filter[status]": {"type": "string"}}}
+    doc = {"paths": {"/x": {"get": {"operationId": "x", "parameters": params, "x-mcp-input-schema": custom}}}}
+    tool = build_catalog(doc).tools[0]
+    assert tool.tool["inputSchema"] == custom
+    sub = tool.build_request({"filter[status]": "open", "header_filter[status]": "h"})
+    assert (sub.query_string, sub.headers) == (b"filter%5Bstatus%5D=open", ((b"filter[status]", b"h"),))
 
 
 def test_credential_headers_are_not_arguments(catalog: Catalog) -> None:
