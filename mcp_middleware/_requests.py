@@ -16,7 +16,10 @@ Requests
     ``content-length`` and ``transfer-encoding`` are dropped: they described the MCP request.
     So is an API key from the MCP URL (a ``?name`` pseudo-header, :mod:`mcp_middleware.query_keys`)
     whose scheme the operation's ``security`` does not name: the plan lists both (``_Plan.withheld``).
-    Unknown argument names are ignored.
+    An argument the tool does not have is an :class:`ArgumentError` naming it and the valid ones
+    (SEP-1303: the model can correct itself), one set test per call (``_Plan.known``); unless the
+    body flattened into the arguments takes other properties (its schema's ``additionalProperties``
+    is ``true`` or a schema: pydantic's ``extra="allow"``), where they go, the arguments first.
 """
 
 from __future__ import annotations
@@ -96,12 +99,15 @@ class _Plan:
     # forwarded headers this route does not get: framing, and the URL's API keys (query_keys) of
     # schemes its operation's ``security`` does not name
     withheld: frozenset[bytes] = _NOT_FORWARDED
+    open_body: bool = False  # the body takes properties of other names: unknown arguments go there
     # ``path`` as (argument, the literal after it) pairs: walked without a range per call
     segments: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
+    known: frozenset[str] = field(init=False, repr=False, compare=False)  # every argument's name
 
     def __post_init__(self) -> None:
         parts = self.path
         object.__setattr__(self, "segments", tuple(zip(parts[1::2], parts[2::2], strict=True)))
+        object.__setattr__(self, "known", frozenset(parts[1::2]).union(arg.name for arg in self.args))
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +129,7 @@ class ToolSpec:
     def build_request(self, arguments: Mapping[str, Any], forwarded: Sequence[tuple[bytes, bytes]] = ()) -> SubRequest:
         """The sub-request for a call. Raises :class:`ArgumentError` for unusable arguments."""
         plan = self._plan if self._plan is not None else _plan_for_template(self.path)
+        others = None if arguments.keys() <= plan.known else _other_properties(plan, arguments)
         parts = plan.path
         path = parts[0] if len(parts) == 1 else _render_path(plan, arguments)
         query: list[str] = []  # encoded ``key=value`` pairs
@@ -149,6 +156,8 @@ class ToolSpec:
                 if fields is None:
                     fields = {}
                 fields[arg.wire] = value
+        if others:
+            fields = {**others, **fields} if fields else others
         query_string = "&".join(query).encode("ascii") if query else b""
         if plan.body == _NO_BODY and not (forwarded or headers or cookies):
             return SubRequest(self.method, path, query_string)  # the usual GET: nothing else to build
@@ -176,6 +185,17 @@ def _plan_for_template(template: str, names: Mapping[str, str] | None = None) ->
         if converter == "path":
             slashes.add(name)
     return _Plan(tuple(pieces), slashes=frozenset(slashes))
+
+
+def _other_properties(plan: _Plan, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments ``plan`` does not know, for a body that takes them; else ArgumentError."""
+    others = {key: value for key, value in arguments.items() if key not in plan.known}
+    if plan.open_body:
+        return others
+    unknown = ", ".join(map(repr, others))
+    names = [*plan.path[1::2], *(arg.name for arg in plan.args)]  # the input schema's order
+    valid = f"valid arguments: {', '.join(map(repr, names))}" if names else "it takes no arguments"
+    raise ArgumentError(f"unknown argument{'s' if len(others) > 1 else ''} {unknown}; {valid}")
 
 
 def _render_path(plan: _Plan, arguments: Mapping[str, Any]) -> str:

@@ -23,6 +23,9 @@ Arguments (the ``inputSchema`` properties)
     are forwarded from the MCP request; framing is ours). ``None`` means "omitted", except for a
     body property the body schema requires, or whose schema allows ``null`` and has another
     default, which is sent as ``null``.
+    A flattened body's ``additionalProperties`` (pydantic's ``extra="forbid"`` or ``"allow"``)
+    becomes the input schema's; where it allows other properties, arguments of other names go
+    into the body (any other unknown argument is refused, :mod:`mcp_middleware._requests`).
     ``openapi_extra={"x-mcp-input-schema": {...}}`` replaces the generated input schema
     verbatim (arguments are still mapped as above, but keep their parameters' names as they are:
     the schema's author chose its keys); ``x-mcp-output-schema`` likewise, and
@@ -157,18 +160,19 @@ class _Builder:
         body = self.body(operation)
         entries = self.entries(op, body)
         arg_names = _argument_names(entries, clean=not isinstance(operation.get("x-mcp-input-schema"), Mapping))
+        others = self.other_properties(body)
         title = _text(operation.get("summary")) or _text(op.path_item.get("summary")) or _humanize(name)
         tool: dict[str, Any] = {
             "name": name,
             "title": title,
             "description": _description(op),
-            "inputSchema": self.input_schema(operation, entries, arg_names),
+            "inputSchema": self.input_schema(operation, entries, arg_names, others),
         }
         output = self.output_schema(operation)
         if output is not None:
             tool["outputSchema"] = output
         tool["annotations"] = _annotations(op, title)
-        plan = self.plan(op, entries, arg_names, body)
+        plan = self.plan(op, entries, arg_names, body, others is True or isinstance(others, Mapping))
         return ToolSpec(name, op.method, op.path, tool, output is not None, plan, annotations_of(tool["inputSchema"]))
 
     def entries(self, op: _Op, body: _Body | None) -> list[_Entry]:
@@ -204,11 +208,21 @@ class _Builder:
         schema = media.get("schema", {}) if isinstance(media, Mapping) else {}
         return _Body(kind, content_type, schema, required, _text(request_body.get("description")))
 
-    def body_entries(self, body: _Body) -> list[_Entry]:
+    def body_root(self, body: _Body) -> Mapping[str, Any] | None:
+        """The object schema of a body whose properties are arguments, else None."""
         root = self.schemas.resolve(body.schema)
         if not is_object_schema(root):
             root = self.schemas.resolve(collapse_optional(root))
-        if not is_object_schema(root):
+        return root if is_object_schema(root) else None
+
+    def other_properties(self, body: _Body | None) -> Any:
+        """The ``additionalProperties`` of a body whose properties are arguments (None if unsaid)."""
+        root = None if body is None else self.body_root(body)
+        return None if root is None else root.get("additionalProperties")
+
+    def body_entries(self, body: _Body) -> list[_Entry]:
+        root = self.body_root(body)
+        if root is None:
             if body.kind != _JSON:
                 return []  # a form needs fields
             return [_Entry(_WHOLE_BODY, "body", body.schema, body.required, body.description)]
@@ -221,11 +235,12 @@ class _Builder:
             for prop, schema in root["properties"].items()
         ]
 
-    def input_schema(self, operation: Mapping[str, Any], entries: list[_Entry], names: list[str]) -> Any:
+    def input_schema(self, operation: Mapping[str, Any], entries: list[_Entry], names: list[str], others: Any) -> Any:
+        """``others``: the flattened body's ``additionalProperties``, None when it says nothing."""
         override = operation.get("x-mcp-input-schema")
         if isinstance(override, Mapping):
             return copy.deepcopy(dict(override))
-        if not entries:
+        if not entries and others is None:
             return {"type": "object", "properties": {}, "additionalProperties": False}
         refs: set[str] = set()
         properties: dict[str, Any] = {}
@@ -245,6 +260,8 @@ class _Builder:
         schema: dict[str, Any] = {"type": "object", "properties": properties}
         if required:
             schema["required"] = required
+        if isinstance(others, (bool, Mapping)):
+            schema["additionalProperties"] = self.schemas.convert(others, refs, collapse=True)
         if refs:
             schema["$defs"] = self.schemas.defs(refs, collapse=True)
         return schema
@@ -275,7 +292,7 @@ class _Builder:
             schema["$defs"] = self.schemas.defs(refs, collapse=False)
         return schema
 
-    def plan(self, op: _Op, entries: list[_Entry], names: list[str], body: _Body | None) -> _Plan:
+    def plan(self, op: _Op, entries: list[_Entry], names: list[str], body: _Body | None, open_body: bool) -> _Plan:
         args = tuple(
             _Arg(
                 name,
@@ -298,9 +315,9 @@ class _Builder:
         kind = _NO_BODY
         if any(a.where == _WHOLE_BODY for a in args):
             kind = _JSON_VALUE
-        elif any(a.where == _BODY for a in args):
+        elif open_body or any(a.where == _BODY for a in args):
             kind = body.kind
-        return _Plan(template, args, kind, content_type, body.required, files, slashes, withheld)
+        return _Plan(template, args, kind, content_type, body.required, files, slashes, withheld, open_body)
 
     def withheld(self, op: _Op) -> frozenset[bytes]:
         """What the route does not get of the forwarded headers: framing, and the URL's API keys

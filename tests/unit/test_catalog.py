@@ -19,7 +19,7 @@ import pytest
 from fastapi import APIRouter, Body, Cookie, FastAPI, Form, Header, Query, UploadFile
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -60,6 +60,21 @@ class Item(BaseModel):
     color: Color = Color.RED
     dimensions: Dimensions | None = None
     tags: list[str] = []
+
+
+class UserPatch(BaseModel):
+    email: str | None = None
+    name: str | None = None
+
+
+class StrictPatch(UserPatch):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OpenPatch(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    email: str | None = None
+    nick: str | None = Field(default=None, alias="@nick")
 
 
 class Remark(BaseModel):
@@ -923,10 +938,116 @@ def test_multipart_boundary_never_appears_in_the_values(app: FastAPI, catalog: C
     assert call(app, sub) == (200, {"filename": "file", "data": clash, "note": "hi"})
 
 
-def test_unknown_and_non_string_keys_are_ignored(catalog: Catalog) -> None:
+def test_unknown_and_non_string_keys_are_refused(catalog: Catalog) -> None:
     arguments: dict[Any, Any] = {"item_id": 7, "nope": 1, 3: "x", None: "y"}
-    sub = spec(catalog, "read_item").build_request(arguments)
-    assert (sub.path, sub.query_string) == ("/items/7", b"")
+    with pytest.raises(ArgumentError) as refused:
+        spec(catalog, "read_item").build_request(arguments)
+    assert str(refused.value) == "unknown arguments 'nope', 3, None; valid arguments: 'item_id', 'q'"
+    with pytest.raises(ArgumentError, match=r"^unknown argument 'q'; it takes no arguments$"):
+        spec(catalog, "ping").build_request({"q": "x"})
+    hand_made = ToolSpec("t", "GET", "/u/{user_id}", {"name": "t"}, False)
+    with pytest.raises(ArgumentError, match=r"^unknown argument 'id'; valid arguments: 'user_id'$"):
+        hand_made.build_request({"id": 1})
+
+
+def _patch_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.patch("/users/{user_id}")
+    def update_user(user_id: int, patch: UserPatch) -> dict[str, Any]:
+        return patch.model_dump(exclude_none=True)
+
+    @app.patch("/strict/{user_id}")
+    def update_strict(user_id: int, patch: StrictPatch) -> dict[str, Any]:
+        return patch.model_dump(exclude_none=True)
+
+    @app.patch("/open/{user_id}")
+    def update_open(user_id: int, patch: OpenPatch, dry_run: bool = False) -> dict[str, Any]:
+        return {"dry_run": dry_run, **patch.model_dump(by_alias=True, exclude_none=True)}
+
+    @app.get("/search")
+    def search(item_query: Annotated[str | None, Query(alias="item-query")] = None) -> dict[str, Any]:
+        return {"filter": item_query}
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments", "message"),
+    [
+        (
+            "update_user",  # a model that ignores unknown fields: over HTTP the change is lost silently too
+            {"user_id": 1, "emial": "new@example.com"},
+            "unknown argument 'emial'; valid arguments: 'user_id', 'email', 'name'",
+        ),
+        (
+            "update_strict",  # extra="forbid": HTTP says 422 extra_forbidden
+            {"user_id": 1, "emial": "new@example.com", "nmae": "x"},
+            "unknown arguments 'emial', 'nmae'; valid arguments: 'user_id', 'email', 'name'",
+        ),
+        (
+            "search",  # the Python name of an aliased parameter reached the route as None
+            {"item_query": "red"},
+            "unknown argument 'item_query'; valid arguments: 'item-query'",
+        ),
+    ],
+)
+def test_an_argument_the_tool_does_not_have_is_refused_naming_the_valid_ones(
+    name: str, arguments: dict[str, Any], message: str
+) -> None:
+    """They were dropped without a word: the call succeeded and changed nothing (SEP-1303: argument
+    errors are tool errors, so the model can correct itself)."""
+    with pytest.raises(ArgumentError) as refused:
+        spec(catalog_from_app(_patch_app()), name).build_request(arguments)
+    assert str(refused.value) == message
+
+
+def test_a_body_that_forbids_other_properties_says_so_in_the_input_schema() -> None:
+    tools = catalog_from_app(_patch_app())
+    assert spec(tools, "update_strict").tool["inputSchema"]["additionalProperties"] is False
+    assert "additionalProperties" not in spec(tools, "update_user").tool["inputSchema"]  # not said: not ours to say
+    assert "additionalProperties" not in spec(tools, "search").tool["inputSchema"]
+
+
+def test_a_body_that_takes_other_properties_gets_the_unknown_arguments() -> None:
+    app = _patch_app()
+    tool = spec(catalog_from_app(app), "update_open")
+    assert tool.tool["inputSchema"]["additionalProperties"] is True
+    assert list(tool.tool["inputSchema"]["properties"]) == ["user_id", "dry_run", "email", "nick"]
+    # ``@nick`` is the ``nick`` argument; the same key sent as it is does not override the argument
+    arguments = {"user_id": 1, "dry_run": True, "email": "e", "nick": "n", "role": "admin", "@nick": "m"}
+    sub = tool.build_request(arguments)
+    assert orjson.loads(sub.body) == {"role": "admin", "@nick": "n", "email": "e"}
+    assert call(app, sub) == (200, {"dry_run": True, "role": "admin", "@nick": "n", "email": "e"})
+    assert call(app, tool.build_request({"user_id": 1, "role": "admin"})) == (200, {"dry_run": False, "role": "admin"})
+
+
+def test_other_body_properties_of_a_schema_reach_the_body_as_the_schema_says() -> None:
+    """A hand-written body with no declared property but ``additionalProperties`` (a schema, here
+    one referring to a component): the arguments are the body's properties."""
+    body = {"type": "object", "properties": {}, "additionalProperties": {"$ref": "#/components/schemas/Count"}}
+    doc = {
+        "paths": {
+            "/counts": {
+                "post": {
+                    "operationId": "counts",
+                    "parameters": [{"name": "dry", "in": "query", "schema": {"type": "boolean"}}],
+                    "requestBody": {"content": {"application/json": {"schema": body}}},
+                }
+            }
+        },
+        "components": {"schemas": {"Count": {"type": "integer", "minimum": 0}}},
+    }
+    tool = build_catalog(doc).tools[0]
+    assert tool.tool["inputSchema"] == {
+        "type": "object",
+        "properties": {"dry": {"type": "boolean"}},
+        "additionalProperties": {"$ref": "#/$defs/Count"},
+        "$defs": {"Count": {"type": "integer", "minimum": 0}},
+    }
+    sub = tool.build_request({"dry": True, "apples": 2, "pears": 3})
+    assert (sub.query_string, sub.body) == (b"dry=true", b'{"apples":2,"pears":3}')
+    assert tool.build_request({"dry": True}).body == b""
 
 
 def test_body_that_cannot_be_json(catalog: Catalog) -> None:

@@ -555,6 +555,11 @@ async def test_a_reserved_template_value_with_slashes_reaches_a_path_route() -> 
             "segments",
         ),
         ("prompts/get", {"name": "topic"}, "Invalid arguments for prompt 'topic': missing required argument 'topic'"),
+        (
+            "prompts/get",
+            {"name": "topic", "arguments": {"topic": "a", "tpoic": "b"}},
+            "Invalid arguments for prompt 'topic': unknown argument 'tpoic'; valid arguments: 'topic'",
+        ),
     ],
 )
 async def test_arguments_that_cannot_make_the_request_are_invalid_params(

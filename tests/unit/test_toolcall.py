@@ -104,6 +104,15 @@ async def test_missing_path_argument_is_an_error_result() -> None:
     assert "thing_id" in result["content"][0]["text"]
 
 
+async def test_an_unknown_argument_is_an_error_result_naming_the_valid_ones() -> None:
+    """It was dropped, and the call answered as if the argument had been omitted."""
+    result = await call(build_app(), "get_thing", {"thing_id": 5, "query": "x"})
+    assert result["isError"] is True
+    assert result["content"][0]["text"] == (
+        "Invalid arguments for tool 'get_thing': unknown argument 'query'; valid arguments: 'thing_id', 'q'"
+    )
+
+
 async def test_route_exception_is_an_error_result_without_internals() -> None:
     result = await call(build_app(), "boom", {})
     assert result["isError"] is True
