@@ -10,7 +10,11 @@ Requests
     ``:path`` converter (``{file:path}``), whose value is encoded segment by segment and may not
     have ``.`` or ``..`` segments, nor a line break (Starlette's ``.*`` stops there); a missing,
     ``None`` or empty path value is an :class:`ArgumentError`. Other omitted arguments are simply
-    not sent (the app's own validation answers). Query lists repeat the name; booleans are ``true``/``false``. Header
+    not sent (the app's own validation answers). Query lists repeat the name; booleans are ``true``/``false``.
+    A file field of a multipart body is a file part (its filename the field's name, its
+    ``Content-Type`` the declared media type, ``application/octet-stream`` when none is); a
+    binary one's argument is the file's content in base64 (line breaks allowed), decoded here, and
+    anything else is an :class:`ArgumentError`. Header
     and cookie values with CR, LF or NUL (cookies: also ``;``) are refused. Cookie arguments
     are merged with the forwarded ``cookie`` header into one. Forwarded ``content-type``,
     ``content-length`` and ``transfer-encoding`` are dropped: they described the MCP request.
@@ -24,6 +28,7 @@ Requests
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +58,7 @@ __all__ = [
     "ArgumentError",
     "ToolSpec",
     "_Arg",
+    "_FilePart",
     "_Plan",
     "_plan_for_template",
 ]
@@ -88,13 +94,22 @@ class _Arg:
 
 
 @dataclass(frozen=True, slots=True)
+class _FilePart:
+    """A multipart field sent as a file part."""
+
+    content_type: bytes
+    argument: str  # the tool argument, for error messages
+    base64: bool  # the argument is the file's bytes in base64 (else text, sent as UTF-8)
+
+
+@dataclass(frozen=True, slots=True)
 class _Plan:
     path: tuple[str, ...]  # literal, argument, literal, …, literal (literals already encoded)
     args: tuple[_Arg, ...] = ()  # everything but path parameters
     body: int = _NO_BODY
     content_type: bytes = b""
     body_required: bool = False
-    files: frozenset[str] = frozenset()  # multipart fields sent as file parts
+    files: Mapping[str, _FilePart] = field(default_factory=dict)  # multipart file fields, by wire name
     slashes: frozenset[str] = frozenset()  # path arguments whose converter is Starlette's ``:path``
     # forwarded headers this route does not get: framing, and the URL's API keys (query_keys) of
     # schemes its operation's ``security`` does not name
@@ -317,8 +332,8 @@ def _form_value(name: str, value: Any) -> str:
     return _scalar(name, value)
 
 
-def _multipart(pairs: list[tuple[str, str]], files: frozenset[str]) -> tuple[bytes, bytes]:
-    encoded = [(name, text.encode()) for name, text in pairs]
+def _multipart(pairs: list[tuple[str, str]], files: Mapping[str, _FilePart]) -> tuple[bytes, bytes]:
+    encoded = [(name, _part_data(files.get(name), text)) for name, text in pairs]
     boundary = b"mcp-middleware-form-boundary"
     number = 0
     while any(boundary in data for _, data in encoded):
@@ -326,11 +341,22 @@ def _multipart(pairs: list[tuple[str, str]], files: frozenset[str]) -> tuple[byt
         boundary = b"mcp-middleware-form-boundary-%d" % number
     chunks: list[bytes] = []
     for name, data in encoded:
-        quoted = name.replace('"', "%22")
-        disposition = f'form-data; name="{quoted}"' + (f'; filename="{quoted}"' if name in files else "")
-        chunks.append(b"--%s\r\nContent-Disposition: %s\r\n\r\n%s\r\n" % (boundary, disposition.encode(), data))
+        quoted = name.replace('"', "%22").encode()
+        head = b'Content-Disposition: form-data; name="%s"' % quoted
+        if (part := files.get(name)) is not None:
+            head += b'; filename="%s"\r\nContent-Type: %s' % (quoted, part.content_type)
+        chunks.append(b"--%s\r\n%s\r\n\r\n%s\r\n" % (boundary, head, data))
     chunks.append(b"--%s--\r\n" % boundary)
     return b"multipart/form-data; boundary=" + boundary, b"".join(chunks)
+
+
+def _part_data(part: _FilePart | None, text: str) -> bytes:
+    if part is None or not part.base64:
+        return text.encode()
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except ValueError:  # binascii.Error, or a non-ASCII string
+        raise ArgumentError(f"argument {part.argument!r} must be the file's content in base64") from None
 
 
 def _all_headers(

@@ -8,7 +8,11 @@ Arguments (the ``inputSchema`` properties)
     An ``application/json`` (or ``+json``) body whose schema is an object with ``properties``
     contributes those properties at the top level (required if the body is required and they
     are); any other body is one argument named ``body``. Form bodies (urlencoded, then
-    multipart) are used only when there is no JSON body, and only for object schemas.
+    multipart) are used only when there is no JSON body, and only for object schemas. A
+    multipart field whose schema is a file (``format: binary`` or a ``contentMediaType``, as
+    FastAPI writes ``UploadFile`` and ``bytes = File()``, alone, in a list or optional) is a file
+    part; unless it is declared as ``text/*`` without an encoding, its argument is the file's
+    bytes in base64, which its schema says (``contentEncoding: base64``).
     An argument's name is its parameter's or property's name (the alias, in FastAPI), made to
     fit ``[A-Za-z0-9_.-]{1,64}`` when it does not (Claude's API refuses every request when one
     tool has another property key): accents dropped, runs of other characters as one ``_``, ``_``
@@ -58,6 +62,7 @@ from mcp_middleware._requests import (
     _WHOLE_BODY,
     ToolSpec,
     _Arg,
+    _FilePart,
     _Plan,
     _plan_for_template,
 )
@@ -83,6 +88,7 @@ _PREFIX: Final = {
 _ARGUMENT_LIMIT: Final = 64
 _VALID_ARGUMENT: Final = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _NOT_IN_ARGUMENT: Final = re.compile(r"[^A-Za-z0-9_.-]+")
+_MEDIA_TYPE: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _PARAM_LOCATIONS: Final = {"path": _PATH, "query": _QUERY, "header": _HEADER, "cookie": _COOKIE}
 
 
@@ -97,6 +103,7 @@ class _Entry:
     description: str = ""
     deprecated: bool = False
     keep_none: bool = False
+    file: tuple[str, bool] | None = None  # a multipart file field: its media type, and if base64
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +237,12 @@ class _Builder:
         needed = set(needed) if isinstance(needed, list) else set()
         return [
             _Entry(
-                _BODY, prop, schema, body.required and prop in needed, keep_none=prop in needed or keeps_null(schema)
+                _BODY,
+                prop,
+                schema,
+                body.required and prop in needed,
+                keep_none=prop in needed or keeps_null(schema),
+                file=_file_field(self.schemas.resolve(schema)) if body.kind == _MULTIPART else None,
             )
             for prop, schema in root["properties"].items()
         ]
@@ -250,6 +262,8 @@ class _Builder:
                 entry.schema, refs, collapse=True, required=entry.required, null_sendable=entry.where == _BODY
             )
             prop = {} if prop is True else prop
+            if entry.file is not None and entry.file[1]:
+                prop = _as_base64(prop)
             if isinstance(prop, dict) and (entry.description or entry.deprecated):
                 prop = {**prop, "description": entry.description} if entry.description else dict(prop)
                 if entry.deprecated:
@@ -304,7 +318,11 @@ class _Builder:
             for e, name in zip(entries, names, strict=True)
             if e.where != _PATH
         )
-        files = frozenset(e.wire for e in entries if e.where == _BODY and _is_file(self.schemas.resolve(e.schema)))
+        files = {
+            e.wire: _FilePart(e.file[0].encode("ascii"), name, e.file[1])
+            for e, name in zip(entries, names, strict=True)
+            if e.file is not None
+        }
         renamed = {e.wire: name for e, name in zip(entries, names, strict=True) if e.where == _PATH and e.wire != name}
         path = _plan_for_template(self.route_paths.get((op.path, op.method), op.path), renamed)
         template, slashes = path.path, path.slashes
@@ -401,13 +419,41 @@ def _pick_media(content: Mapping[str, Any]) -> tuple[int, str, Any] | None:
     return None
 
 
-def _is_file(schema: Any) -> bool:
+def _file_node(schema: Any) -> Mapping[str, Any] | None:
+    """The schema of the file a field holds (alone, in a list, or optional), or None."""
     schema = collapse_optional(schema)
     if not isinstance(schema, Mapping):
-        return False
+        return None
     if schema.get("type") == "array":
-        return _is_file(schema.get("items"))
-    return schema.get("format") == "binary" or "contentMediaType" in schema
+        return _file_node(schema.get("items"))
+    return schema if schema.get("format") == "binary" or "contentMediaType" in schema else None
+
+
+def _file_field(schema: Any) -> tuple[str, bool] | None:
+    """A multipart field's file: its part's media type, and whether its argument is base64 (every
+    file but one declared as ``text/*`` without an encoding); None for other fields."""
+    node = _file_node(schema)
+    if node is None:
+        return None
+    media = node.get("contentMediaType")
+    media = media if isinstance(media, str) and _MEDIA_TYPE.fullmatch(media) else "application/octet-stream"
+    encoding = node.get("contentEncoding")
+    if isinstance(encoding, str):
+        return media, encoding.lower() == "base64"
+    return media, node.get("format") == "binary" or not media.startswith("text/")
+
+
+def _as_base64(schema: Any) -> Any:
+    """A converted file field's schema, its file's string saying ``contentEncoding: base64``."""
+    if not isinstance(schema, dict):
+        return schema
+    if isinstance(branches := schema.get("anyOf"), list):
+        return {**schema, "anyOf": [_as_base64(branch) for branch in branches]}
+    if schema.get("type") == "array":
+        return {**schema, "items": _as_base64(schema.get("items"))}
+    if schema.get("type") == "string":
+        return {**schema, "contentEncoding": "base64"}
+    return schema
 
 
 def _description(op: _Op) -> str:

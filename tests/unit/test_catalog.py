@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import logging
@@ -16,7 +17,7 @@ import anyio
 import jsonschema  # type: ignore[import-untyped]  # no stubs in the test dependencies
 import orjson
 import pytest
-from fastapi import APIRouter, Body, Cookie, FastAPI, Form, Header, Query, UploadFile
+from fastapi import APIRouter, Body, Cookie, FastAPI, File, Form, Header, Query, UploadFile
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field
@@ -172,7 +173,8 @@ def make_app() -> FastAPI:
 
     @app.post("/upload")
     async def upload(file: UploadFile, note: Annotated[str, Form()] = "") -> dict[str, Any]:
-        return {"filename": file.filename, "data": (await file.read()).decode(), "note": note}
+        data = await file.read()
+        return {"filename": file.filename, "type": file.content_type, "data": data.hex(), "note": note}
 
     @app.post("/notes")
     def add_note(note: Annotated[Item | None, Body()] = None) -> dict[str, Any]:
@@ -924,18 +926,93 @@ def test_form_value_too_deep_for_json_is_an_argument_error(catalog: Catalog) -> 
         spec(catalog, "login").build_request({"username": deep, "password": "p"})
 
 
+PNG_HEAD = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+
+
 def test_multipart_body(app: FastAPI, catalog: Catalog) -> None:
-    sub = spec(catalog, "upload").build_request({"file": "hello", "note": "hi"})
+    """A file argument is the file's bytes in base64 (they were sent as the string's UTF-8, so no
+    binary file could be uploaded); the part says it is a file of the declared media type."""
+    upload = spec(catalog, "upload")
+    assert upload.tool["inputSchema"]["properties"]["file"] == {
+        "type": "string",
+        "contentMediaType": "application/octet-stream",
+        "contentEncoding": "base64",
+        "title": "File",
+    }
+    sub = upload.build_request({"file": base64.b64encode(PNG_HEAD).decode(), "note": "hi"})
     assert dict(sub.headers)[b"content-type"].startswith(b"multipart/form-data; boundary=")
-    assert call(app, sub) == (200, {"filename": "file", "data": "hello", "note": "hi"})
+    expected = {"filename": "file", "type": "application/octet-stream", "data": PNG_HEAD.hex(), "note": "hi"}
+    assert call(app, sub) == (200, expected)
+    wrapped = base64.encodebytes(PNG_HEAD).decode()  # line breaks every 76 characters: still base64
+    assert call(app, upload.build_request({"file": wrapped, "note": "hi"})) == (200, expected)
+
+
+@pytest.mark.parametrize("value", ["not base64!", "abc", "aGVsbG8=x", "é", 12])
+def test_a_file_argument_that_is_not_base64_is_refused(catalog: Catalog, value: Any) -> None:
+    with pytest.raises(ArgumentError, match=r"^argument 'file' must be the file's content in base64$"):
+        spec(catalog, "upload").build_request({"file": value})
 
 
 def test_multipart_boundary_never_appears_in_the_values(app: FastAPI, catalog: Catalog) -> None:
-    clash = "a --mcp-middleware-form-boundary b, and --mcp-middleware-form-boundary-1 too"
-    sub = spec(catalog, "upload").build_request({"file": clash, "note": "hi"})
+    clash = b"a --mcp-middleware-form-boundary b, and --mcp-middleware-form-boundary-1 too"
+    sub = spec(catalog, "upload").build_request({"file": base64.b64encode(clash).decode(), "note": "hi"})
     content_type = dict(sub.headers)[b"content-type"]
     assert content_type == b"multipart/form-data; boundary=mcp-middleware-form-boundary-2"
-    assert call(app, sub) == (200, {"filename": "file", "data": clash, "note": "hi"})
+    assert call(app, sub) == (
+        200,
+        {"filename": "file", "type": "application/octet-stream", "data": clash.hex(), "note": "hi"},
+    )
+
+
+def test_file_lists_optional_files_and_files_declared_as_text() -> None:
+    """Every file shape FastAPI writes is base64; a hand-written ``text/*`` file part declared
+    without an encoding is the string itself, and a JSON body's binary string is no file at all."""
+    app = FastAPI()
+
+    @app.post("/many")
+    async def many(
+        files: list[UploadFile], raw: Annotated[bytes, File()], maybe: UploadFile | None = None
+    ) -> dict[str, Any]:
+        return {
+            "files": [(await f.read()).hex() for f in files],
+            "raw": raw.hex(),
+            "maybe": None if maybe is None else (await maybe.read()).hex(),
+        }
+
+    catalog = catalog_from_app(app)
+    tool = spec(catalog, "many")
+    properties = tool.tool["inputSchema"]["properties"]
+    assert properties["files"]["items"]["contentEncoding"] == "base64"
+    assert properties["raw"]["contentEncoding"] == "base64"
+    assert properties["maybe"]["contentEncoding"] == "base64"
+    b64 = [base64.b64encode(data).decode() for data in (b"\x00\x01", b"\xff", b"\xfe\xfd")]
+    sub = tool.build_request({"files": b64[:2], "raw": b64[2]})
+    assert call(app, sub) == (200, {"files": ["0001", "ff"], "raw": "fefd", "maybe": None})
+    with pytest.raises(ArgumentError, match="argument 'files' must be the file's content in base64"):
+        tool.build_request({"files": [b64[0], "?"], "raw": b64[2]})
+
+    csv = {"type": "string", "contentMediaType": "text/csv"}
+    raw = {"type": "string", "format": "binary"}
+    odd = {"type": "string", "contentMediaType": "text/plain\r\nX-Evil: 1", "contentEncoding": "base64"}
+    form = {"type": "object", "properties": {"sheet": csv, "blob": raw, "odd": odd}}
+    doc = {
+        "paths": {
+            "/f": {"post": {"operationId": "f", "requestBody": {"content": {"multipart/form-data": {"schema": form}}}}},
+            "/j": {"post": {"operationId": "j", "requestBody": {"content": {"application/json": {"schema": form}}}}},
+        }
+    }
+    form_tool, json_tool = build_catalog(doc).tools
+    assert form_tool.tool["inputSchema"]["properties"] == {
+        "sheet": csv,
+        "blob": {**raw, "contentEncoding": "base64"},
+        "odd": odd,
+    }
+    body = form_tool.build_request({"sheet": "a,é\n", "blob": "AAE=", "odd": "AA=="}).body
+    assert b'name="sheet"; filename="sheet"\r\nContent-Type: text/csv\r\n\r\na,\xc3\xa9\n\r\n' in body
+    assert b'name="blob"; filename="blob"\r\nContent-Type: application/octet-stream\r\n\r\n\x00\x01\r\n' in body
+    assert b'filename="odd"\r\nContent-Type: application/octet-stream\r\n\r\n\x00\r\n' in body  # not a media type
+    assert json_tool.tool["inputSchema"]["properties"]["blob"] == raw  # the string is the value
+    assert json_tool.build_request({"blob": "AAE="}).body == b'{"blob":"AAE="}'
 
 
 def test_unknown_and_non_string_keys_are_refused(catalog: Catalog) -> None:
