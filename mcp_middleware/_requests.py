@@ -16,8 +16,10 @@ Requests
     binary one's argument is the file's content in base64 (line breaks allowed), decoded here, and
     anything else is an :class:`ArgumentError`. Header
     and cookie values with CR, LF or NUL (cookies: also ``;``) are refused. Cookie arguments
-    are merged with the forwarded ``cookie`` header into one. Forwarded ``content-type``,
-    ``content-length`` and ``transfer-encoding`` are dropped: they described the MCP request.
+    are merged with the forwarded ``cookie`` headers into one, except those the client sent a
+    cookie of the same name for: the user's cookie (a session, say) wins over a model-made value.
+    Forwarded ``content-type``, ``content-length`` and ``transfer-encoding`` are dropped: they
+    described the MCP request.
     So is an API key from the MCP URL (a ``?name`` pseudo-header, :mod:`mcp_middleware.query_keys`)
     whose scheme the operation's ``security`` does not name: the plan lists both (``_Plan.withheld``).
     An argument the tool does not have is an :class:`ArgumentError` naming it and the valid ones
@@ -378,10 +380,25 @@ def _all_headers(
             headers.append((lower, value))
     headers.extend(own)
     if cookies:
-        jar.append("; ".join(cookies).encode("latin-1", "replace"))
+        if jar:
+            sent = _cookie_names(jar)
+            cookies = [cookie for cookie in cookies if cookie.partition("=")[0] not in sent]
+        if cookies:
+            jar.append("; ".join(cookies).encode("latin-1", "replace"))
         headers.append((b"cookie", b"; ".join(jar)))
     content_type, data = body
     if content_type:
         headers.append((b"content-type", content_type))
         headers.append((b"content-length", str(len(data)).encode("ascii")))
     return tuple(headers)
+
+
+def _cookie_names(jar: list[bytes]) -> set[str]:
+    """The names of the cookies in ``jar``'s headers, as Starlette reads them (a crumb without
+    ``=`` has the empty name)."""
+    names: set[str] = set()
+    for value in jar:
+        for crumb in value.decode("latin-1").split(";"):
+            name, equals, _ = crumb.partition("=")
+            names.add(name.strip() if equals else "")
+    return names

@@ -24,9 +24,11 @@ Arguments (the ``inputSchema`` properties)
     names became the same), then ``_2``, ``_3``… if even that is taken. Header parameters
     ``authorization``, ``proxy-authorization``, ``cookie``, ``host``, ``content-type``,
     ``content-length``, ``transfer-encoding`` and ``connection`` are never arguments (credentials
-    are forwarded from the MCP request; framing is ours). ``None`` means "omitted", except for a
-    body property the body schema requires, or whose schema allows ``null`` and has another
-    default, which is sent as ``null``.
+    are forwarded from the MCP request; framing is ours). A cookie parameter is never required
+    (the client's own ``Cookie`` header may carry it), and its description says that a cookie the
+    client sends wins over the argument (:mod:`mcp_middleware._requests`). ``None`` means
+    "omitted", except for a body property the body schema requires, or whose schema allows
+    ``null`` and has another default, which is sent as ``null``.
     A flattened body's ``additionalProperties`` (pydantic's ``extra="forbid"`` or ``"allow"``)
     becomes the input schema's; where it allows other properties, arguments of other names go
     into the body (any other unknown argument is refused, :mod:`mcp_middleware._requests`).
@@ -89,6 +91,9 @@ _ARGUMENT_LIMIT: Final = 64
 _VALID_ARGUMENT: Final = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _NOT_IN_ARGUMENT: Final = re.compile(r"[^A-Za-z0-9_.-]+")
 _MEDIA_TYPE: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_COOKIE_NOTE: Final = (
+    "Sent as the cookie {!r}; when the MCP client sends that cookie itself, its value is used instead."
+)
 _PARAM_LOCATIONS: Final = {"path": _PATH, "query": _QUERY, "header": _HEADER, "cookie": _COOKIE}
 
 
@@ -196,8 +201,11 @@ class _Builder:
                 continue
             if location == _HEADER and (name.lower() in _NOT_ARGUMENTS or not name.isascii()):
                 continue
-            required = param.get("required") is True
-            entries.append(_Entry(location, name, param.get("schema", {}), required, *_param_notes(param)))
+            required = param.get("required") is True and location != _COOKIE
+            description, deprecated = _param_notes(param)
+            if location == _COOKIE:
+                description = "\n\n".join(filter(None, (description, _COOKIE_NOTE.format(name))))
+            entries.append(_Entry(location, name, param.get("schema", {}), required, description, deprecated))
         entries.sort(key=lambda entry: entry.where)  # stable: document order within a location
         if body is not None:
             entries.extend(self.body_entries(body))

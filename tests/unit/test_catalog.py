@@ -852,6 +852,60 @@ def test_headers_cookies_and_forwarded(app: FastAPI, catalog: Catalog) -> None:
     assert tool.build_request({}, [(b"cookie", b"a=1")]).headers == ((b"cookie", b"a=1"),)
 
 
+def _session_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/me")
+    def me(
+        session_id: Annotated[str, Cookie()], theme: Annotated[str, Cookie(description="UI theme")] = "light"
+    ) -> Any:
+        return {"session_id": session_id, "theme": theme}
+
+    return app
+
+
+def test_a_cookie_parameter_is_never_required_and_says_the_clients_cookie_wins() -> None:
+    """It was a required argument, though the client's own Cookie header is forwarded."""
+    schema = spec(catalog_from_app(_session_app()), "me").tool["inputSchema"]
+    assert "required" not in schema
+    note = "Sent as the cookie 'session_id'; when the MCP client sends that cookie itself, its value is used instead."
+    assert schema["properties"]["session_id"] == {"type": "string", "title": "Session Id", "description": note}
+    assert schema["properties"]["theme"]["description"] == "UI theme\n\n" + note.replace("session_id", "theme")
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "arguments", "expected"),
+    [
+        # the model's value never replaces the user's real session cookie
+        ([(b"cookie", b"session_id=REAL")], {"session_id": "<guess>"}, {"session_id": "REAL", "theme": "light"}),
+        ([(b"cookie", b"a=1; session_id = REAL ")], {"session_id": "x"}, {"session_id": "REAL", "theme": "light"}),
+        (
+            [(b"cookie", b"a=1"), (b"Cookie", b"session_id=REAL")],  # a cookie header per crumb (HTTP/2)
+            {"session_id": "x", "theme": "dark"},
+            {"session_id": "REAL", "theme": "dark"},
+        ),
+        ([(b"cookie", b"theme=dark")], {"session_id": "s", "theme": "light"}, {"session_id": "s", "theme": "dark"}),
+        ([(b"cookie", b"session_id")], {"session_id": "s"}, {"session_id": "s", "theme": "light"}),  # no name: ""
+        ([], {"session_id": "s"}, {"session_id": "s", "theme": "light"}),
+        ([(b"cookie", b"session_id=REAL")], {}, {"session_id": "REAL", "theme": "light"}),
+    ],
+)
+def test_a_cookie_the_client_sends_wins_over_the_models_value(
+    forwarded: list[tuple[bytes, bytes]], arguments: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    app = _session_app()
+    sub = spec(catalog_from_app(app), "me").build_request(arguments, forwarded)
+    assert call(app, sub) == (200, expected)
+    assert [key for key, _ in sub.headers].count(b"cookie") == 1
+
+
+def test_a_cookie_neither_sends_is_left_to_the_app() -> None:
+    app = _session_app()
+    status, body = call(app, spec(catalog_from_app(app), "me").build_request({}))
+    assert status == 422
+    assert body["detail"][0]["loc"] == ["cookie", "session_id"]
+
+
 @pytest.mark.parametrize("bad", ["a\r\nx-evil: 1", "a\nb", "a\x00b"])
 def test_header_and_cookie_values_cannot_inject(catalog: Catalog, bad: str) -> None:
     tool = spec(catalog, "whoami")
