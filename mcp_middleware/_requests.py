@@ -25,7 +25,9 @@ Requests
     An argument the tool does not have is an :class:`ArgumentError` naming it and the valid ones
     (SEP-1303: the model can correct itself), one set test per call (``_Plan.known``); unless the
     body flattened into the arguments takes other properties (its schema's ``additionalProperties``
-    is ``true`` or a schema: pydantic's ``extra="allow"``), where they go, the arguments first.
+    is ``true`` or a schema: pydantic's ``extra="allow"``), where they go, the arguments first. A
+    property an explicit input schema declares is an argument even when nothing maps it (its
+    author's choice: it is not sent).
 """
 
 from __future__ import annotations
@@ -117,6 +119,7 @@ class _Plan:
     # schemes its operation's ``security`` does not name
     withheld: frozenset[bytes] = _NOT_FORWARDED
     open_body: bool = False  # the body takes properties of other names: unknown arguments go there
+    declared: tuple[str, ...] = ()  # an explicit input schema's properties: arguments, mapped or not
     # ``path`` as (argument, the literal after it) pairs: walked without a range per call
     segments: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
     known: frozenset[str] = field(init=False, repr=False, compare=False)  # every argument's name
@@ -124,7 +127,8 @@ class _Plan:
     def __post_init__(self) -> None:
         parts = self.path
         object.__setattr__(self, "segments", tuple(zip(parts[1::2], parts[2::2], strict=True)))
-        object.__setattr__(self, "known", frozenset(parts[1::2]).union(arg.name for arg in self.args))
+        names = (*self.declared, *parts[1::2], *(arg.name for arg in self.args))
+        object.__setattr__(self, "known", frozenset(names))
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +214,7 @@ def _other_properties(plan: _Plan, arguments: Mapping[str, Any]) -> dict[str, An
     if plan.open_body:
         return others
     unknown = ", ".join(map(repr, others))
-    names = [*plan.path[1::2], *(arg.name for arg in plan.args)]  # the input schema's order
+    names = dict.fromkeys((*plan.declared, *plan.path[1::2], *(arg.name for arg in plan.args)))  # schema order
     valid = f"valid arguments: {', '.join(map(repr, names))}" if names else "it takes no arguments"
     raise ArgumentError(f"unknown argument{'s' if len(others) > 1 else ''} {unknown}; {valid}")
 

@@ -34,7 +34,8 @@ Arguments (the ``inputSchema`` properties)
     into the body (any other unknown argument is refused, :mod:`mcp_middleware._requests`).
     ``openapi_extra={"x-mcp-input-schema": {...}}`` replaces the generated input schema
     verbatim (arguments are still mapped as above, but keep their parameters' names as they are:
-    the schema's author chose its keys); ``x-mcp-output-schema`` likewise, and
+    the schema's author chose its keys, and a property it declares that nothing maps is accepted,
+    not sent); ``x-mcp-output-schema`` likewise, and
     ``x-mcp-annotations`` is merged over the default annotations.
 """
 
@@ -335,15 +336,18 @@ class _Builder:
         path = _plan_for_template(self.route_paths.get((op.path, op.method), op.path), renamed)
         template, slashes = path.path, path.slashes
         withheld = self.withheld(op)
+        override = op.operation.get("x-mcp-input-schema")
+        declared = override.get("properties") if isinstance(override, Mapping) else None
+        declared = tuple(declared) if isinstance(declared, Mapping) else ()
         if body is None:
-            return _Plan(template, args, slashes=slashes, withheld=withheld)
+            return _Plan(template, args, slashes=slashes, withheld=withheld, declared=declared)
         content_type = body.content_type.encode("latin-1", "replace")
         kind = _NO_BODY
         if any(a.where == _WHOLE_BODY for a in args):
             kind = _JSON_VALUE
         elif open_body or any(a.where == _BODY for a in args):
             kind = body.kind
-        return _Plan(template, args, kind, content_type, body.required, files, slashes, withheld, open_body)
+        return _Plan(template, args, kind, content_type, body.required, files, slashes, withheld, open_body, declared)
 
     def withheld(self, op: _Op) -> frozenset[bytes]:
         """What the route does not get of the forwarded headers: framing, and the URL's API keys

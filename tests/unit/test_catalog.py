@@ -1081,6 +1081,21 @@ def test_unknown_and_non_string_keys_are_refused(catalog: Catalog) -> None:
         hand_made.build_request({"id": 1})
 
 
+def test_an_explicit_input_schema_declares_its_own_arguments() -> None:
+    """``x-mcp-input-schema`` is the tool's contract: a property it declares is accepted even where
+    the route takes no such parameter (the conformance fixture ``json_schema_2020_12_tool``
+    requires ``phone`` or ``email`` of a route without parameters), and dropped as its author chose."""
+    custom = {"type": "object", "properties": {"phone": {"type": "string"}, "q": {"type": "string"}}}
+    params = [{"name": "q", "in": "query", "schema": {"type": "string"}}]
+    doc = {"paths": {"/c/{cid}": {"post": {"operationId": "c", "parameters": params, "x-mcp-input-schema": custom}}}}
+    tool = build_catalog(doc).tools[0]
+    sub = tool.build_request({"cid": 1, "phone": "123", "q": "x"})
+    assert (sub.path, sub.query_string, sub.body) == ("/c/1", b"q=x", b"")
+    with pytest.raises(ArgumentError) as refused:
+        tool.build_request({"cid": 1, "email": "e"})
+    assert str(refused.value) == "unknown argument 'email'; valid arguments: 'phone', 'q', 'cid'"
+
+
 def _patch_app() -> FastAPI:
     app = FastAPI()
 
