@@ -90,7 +90,8 @@ def _live_context(
         channel = ModernChannel(call.outbox, caps, params.get("inputResponses"), answered, server, seal)
         level, info = meta.get(LOG_LEVEL_META_KEY), meta.get(CLIENT_INFO_META_KEY)
     else:
-        channel = HandshakeChannel(call.outbox, server.pending, call.caller, call.version, server, server.ask_timeout)
+        pending, timeout = server.pending, server.ask_timeout
+        channel = HandshakeChannel(call.outbox, pending, call.caller, call.replies_as, server, timeout)
         caps, info, state_value = {}, None, None
         level = server.log_levels.get(call.caller, DEFAULT_LOG_LEVEL)
     context = LiveContext(

@@ -59,7 +59,10 @@ class Call:
 
     request: Request
     era: Era
-    version: str
+    version: str  # the request's revision (handshake era without MCP-Protocol-Version: 2025-03-26)
+    # whose shapes what goes out takes (replies, and requests to the client): ``version``, except
+    # for a handshake-era request stating none (VS Code never does): the latest handshake revision
+    replies_as: str
     scope: Scope
     receive: Callable[[], Awaitable[Message]]
     outbox: Outbox

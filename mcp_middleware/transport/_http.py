@@ -97,14 +97,18 @@ def new_call(
     version: str,
     outbox: Outbox,
     envelope: Envelope | Unread | None = UNREAD,
+    replies_as: str | None = None,
 ) -> Call:
     """The handlers' view of one request (either era); ``envelope``: its params' envelope, when
-    already read (``validation.envelope_of``)."""
+    already read (``validation.envelope_of``); ``replies_as``: see ``Call`` (default ``version``)."""
     present = headers.keys() & server.forward_names  # one C-level pass; usually nothing, or one
     forwarded = tuple([(name, headers[name]) for name in sorted(present)]) if present else ()
     # 2026-07-28 has no notifications/cancelled, answer POSTs or logging/setLevel to match callers by
     caller = caller_key(server, headers) if era == "handshake" else ""
-    return Call(request, era, version, scope, receive, outbox, forwarded, caller, headers.get(b"host"), envelope)
+    replies_as = replies_as or version
+    return Call(
+        request, era, version, replies_as, scope, receive, outbox, forwarded, caller, headers.get(b"host"), envelope
+    )
 
 
 def caller_key(server: Server, headers: Mapping[bytes, bytes]) -> str:
@@ -147,7 +151,7 @@ async def serve_request(
 ) -> None:
     """Run one request through the handlers and write its one answer (result or error)."""
     req = call.request
-    key = (req.method, call.version, variant) if req.method in _LISTS and _plain_list(req) else None
+    key = (req.method, call.replies_as, variant) if req.method in _LISTS and _plain_list(req) else None
     if key is not None:
         server.refresh()
         cached = server.reply_cache.get(key)
@@ -155,18 +159,18 @@ async def serve_request(
             await responder.finish(_splice(req.id, cached))
             return
     if req.method == "tools/call":
-        responder.early = (req, call.version, decorate)
+        responder.early = (req, call.replies_as, decorate)
     try:
         result = await server.handle(call)
         if result is None:  # cancelled (send nothing, as the spec says), or already answered
             await responder.finish(None)
             return
         if key is not None:
-            encoded = dumps(result_message(req.id, req.method, call.version, decorate(req.method, result))["result"])
+            encoded = dumps(result_message(req.id, req.method, call.replies_as, decorate(req.method, result))["result"])
             server.reply_cache[key] = encoded
             await responder.finish(_splice(req.id, encoded))
             return
-        payload = encode_reply(req, call.version, result, decorate)
+        payload = encode_reply(req, call.replies_as, result, decorate)
     except ProtocolError as exc:
         exc.id = req.id
         status = error_status(exc.code, call.era)

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Mapping
 from typing import Any
 
 from mcp_types import jsonrpc as codes
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
 from starlette.types import Receive, Scope, Send
 
 from .._protocol import negotiate
@@ -46,10 +46,12 @@ def _unchanged(method: str, result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def header_version(headers: Mapping[bytes, bytes]) -> str:
+def header_version(headers: Mapping[bytes, bytes]) -> str | None:
+    """The handshake revision the request's MCP-Protocol-Version states, or None (absent, or a value
+    read leniently: clients.md §3)."""
     value = text_of(headers, b"mcp-protocol-version")
     value = None if value is None else value.strip()  # as the router reads it (endpoint.is_modern)
-    return value if value in HANDSHAKE_PROTOCOL_VERSIONS else DEFAULT_VERSION
+    return value if value in HANDSHAKE_PROTOCOL_VERSIONS else None
 
 
 def serve(
@@ -58,7 +60,8 @@ def serve(
     """Checks the request at once and returns what answers it, for the endpoint to await (one
     coroutine fewer on every request's path, as in the 2026-07-28 era)."""
     responder = Responder(send)
-    version = header_version(headers)
+    stated = header_version(headers)
+    version = stated or DEFAULT_VERSION
     sessions = server.sessions
     if sessions is not None and not _initialize(payload) and not sessions.valid(text_of(headers, b"mcp-session-id")):
         # transports.mdx §Session Management: an id we did not issue (or that expired) is 404,
@@ -78,10 +81,13 @@ def serve(
         server.pending.resolve(message.id, message.body, caller_key(server, headers))
         return responder.accepted()
     if message.method == "initialize":
-        version = negotiate((message.params or {}).get("protocolVersion"))
+        version = stated = negotiate((message.params or {}).get("protocolVersion"))
         if sessions is not None:
             responder.headers.append((b"mcp-session-id", sessions.mint().encode()))
-    call = new_call(server, scope, receive, headers, message, "handshake", version, responder)
+    # What goes out to a client stating no revision takes the latest one's shapes: VS Code never
+    # states it and speaks a later revision than the 2025-03-26 the request is read as
+    replies_as = stated or LATEST_HANDSHAKE_VERSION
+    call = new_call(server, scope, receive, headers, message, "handshake", version, responder, replies_as=replies_as)
     if server.settings.response_mode == "sse":
         return _streamed(server, call, responder)
     return serve_request(server, call, responder, _unchanged)

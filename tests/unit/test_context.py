@@ -90,11 +90,13 @@ async def test_context_is_inactive_over_plain_http() -> None:
 Answer = Callable[[Any, dict[str, Any]], Awaitable[None]]
 
 
-async def elicit(answer: Answer, version: str = "2025-11-25") -> list[dict[str, Any]]:
-    """Call ``ctx_elicit`` (id 5) in the handshake era; ``answer(app, asked)`` replies to what it
-    asks on the stream; the call's events, the final result last."""
+async def elicit(answer: Answer, version: str | None = "2025-11-25") -> list[dict[str, Any]]:
+    """Call ``ctx_elicit`` (id 5) in the handshake era (``version``: its MCP-Protocol-Version, None
+    for none); ``answer(app, asked)`` replies to what it asks on the stream; the call's events, the
+    final result last."""
     app = build_app()
-    ex = Exchange(app, legacy_call("ctx_elicit", id=5), {**BASE_HEADERS, "mcp-protocol-version": version})
+    headers = dict(BASE_HEADERS) if version is None else {**BASE_HEADERS, "mcp-protocol-version": version}
+    ex = Exchange(app, legacy_call("ctx_elicit", id=5), headers)
     with anyio.fail_after(GUARD):
         async with anyio.create_task_group() as tg:
             tg.start_soon(ex.run)
@@ -118,6 +120,19 @@ async def test_handshake_elicitation_goes_out_on_the_stream_and_the_answer_resum
         assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": NAME})).status == 202
 
     assert greeting(await elicit(answer)) == {"greeting": "Hello, Ann!", "action": "accept"}
+
+
+async def test_a_client_that_states_no_revision_is_asked_as_the_latest_handshake_one() -> None:
+    """VS Code never sends MCP-Protocol-Version and speaks a revision with elicitation: a request
+    without the header is read as 2025-03-26 (transports.mdx), but what goes out to the client
+    takes the latest handshake revision's shapes (it used to be refused as 2025-03-26's)."""
+
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        assert asked["method"] == "elicitation/create"
+        assert asked["params"]["mode"] == "form"
+        assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": NAME})).status == 202
+
+    assert greeting(await elicit(answer, None)) == {"greeting": "Hello, Ann!", "action": "accept"}
 
 
 async def test_only_the_caller_that_was_asked_can_answer() -> None:
@@ -782,10 +797,14 @@ def _asking_app(**options: Any) -> FastAPI:
     return app
 
 
-async def _asking(app: FastAPI, tool: str, count: int, answer: Answer | None = None) -> list[dict[str, Any]]:
-    """Call ``tool`` in the handshake era; once its ``count`` requests are out, ``answer(app, asked)``
-    for each (in the order sent); the call's events."""
-    ex = Exchange(app, legacy_call(tool, id=5), {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25"})
+async def _asking(
+    app: FastAPI, tool: str, count: int, answer: Answer | None = None, version: str | None = "2025-11-25"
+) -> list[dict[str, Any]]:
+    """Call ``tool`` in the handshake era (``version``: its MCP-Protocol-Version, None for none);
+    once its ``count`` requests are out, ``answer(app, asked)`` for each (in the order sent); the
+    call's events."""
+    headers = dict(BASE_HEADERS) if version is None else {**BASE_HEADERS, "mcp-protocol-version": version}
+    ex = Exchange(app, legacy_call(tool, id=5), headers)
     with anyio.fail_after(GUARD):
         async with anyio.create_task_group() as tg:
             tg.start_soon(ex.run)
@@ -797,20 +816,17 @@ async def _asking(app: FastAPI, tool: str, count: int, answer: Answer | None = N
     return ex.reply.events()
 
 
-@pytest.mark.parametrize("version", [None, "2024-11-05", "2025-03-26"])
+@pytest.mark.parametrize("version", ["2024-11-05", "2025-03-26"])
 @pytest.mark.parametrize("tool", ["one", "two"])
-async def test_a_revision_without_elicitation_is_not_sent_it(version: str | None, tool: str) -> None:
-    """elicitation/create came with 2025-06-18: a client of an earlier revision (or one sending no
-    MCP-Protocol-Version, read as 2025-03-26) is asked nothing; the route gets the error a client
-    without the method answers, at once, and nothing was sent on the stream (not the other
-    request of the same ask either)."""
-    headers = dict(BASE_HEADERS) if version is None else {**BASE_HEADERS, "mcp-protocol-version": version}
+async def test_a_revision_without_elicitation_is_not_sent_it(version: str, tool: str) -> None:
+    """elicitation/create came with 2025-06-18: a client of an earlier revision is asked nothing;
+    the route gets the error a client without the method answers, at once, and nothing was sent on
+    the stream (not the other request of the same ask either)."""
     app = _asking_app()
     with anyio.fail_after(GUARD):
-        reply = await post(app, legacy_call(tool, id=5), headers)
+        reply = await post(app, legacy_call(tool, id=5), {**BASE_HEADERS, "mcp-protocol-version": version})
     assert reply.content_type == "application/json"  # nothing streamed: no request went out
-    revision = version or "2025-03-26"
-    message = f"Method not found: protocol revision {revision} has no elicitation/create"
+    message = f"Method not found: protocol revision {version} has no elicitation/create"
     assert greeting(reply.messages()) == {
         "client_error": {"code": -32601, "message": message},
         "method": "elicitation/create",

@@ -23,7 +23,7 @@ WAV = b"RIFF\x00\x00\x00\x00WAVE"
 
 
 def headers(version: str | None) -> dict[str, str]:
-    """A handshake-era client's headers: without one, the revision is 2025-03-26."""
+    """A handshake-era client's headers, with no MCP-Protocol-Version when ``version`` is None."""
     return dict(BASE_HEADERS) if version is None else {**BASE_HEADERS, "mcp-protocol-version": version}
 
 
@@ -46,22 +46,24 @@ RICH_BEFORE = [
 ]
 
 
-@pytest.mark.parametrize("version", [None, *OLDER])
+@pytest.mark.parametrize("version", OLDER)
 async def test_a_resource_link_becomes_text_and_structured_content_is_left_out(version: str | None) -> None:
     """2025-03-26's content union is text, image, audio and embedded resources; resource_link and
     structuredContent came with 2025-06-18."""
     assert await result(build_app(), version, "tools/call", tool_call("rich")) == {"content": RICH_BEFORE}
 
 
-@pytest.mark.parametrize("version", [None, *OLDER])
+@pytest.mark.parametrize("version", OLDER)
 async def test_a_json_route_built_on_the_fast_path_has_its_json_as_text_only(version: str | None) -> None:
     assert await result(build_app(), version, "tools/call", tool_call("get_thing")) == {
         "content": [{"type": "text", "text": THING}]
     }
 
 
-@pytest.mark.parametrize("version", LATER)
-async def test_later_revisions_keep_resource_links_and_structured_content(version: str) -> None:
+@pytest.mark.parametrize("version", [None, *LATER])
+async def test_later_revisions_keep_resource_links_and_structured_content(version: str | None) -> None:
+    """A client that states no revision (VS Code never sends MCP-Protocol-Version, and speaks a
+    later one) gets the latest handshake revision's shapes, as the SDK checks them."""
     app = build_app()
     rich = await result(app, version, "tools/call", tool_call("rich"))
     assert rich["content"][3] == {"type": "resource_link", "uri": "test://static-text", "name": "static"}
@@ -76,6 +78,8 @@ async def test_tools_are_listed_with_the_fields_of_each_revision_from_one_cache(
     app = build_app()
     for _ in range(2):  # the second round comes from the reply cache
         listed = {v: {t["name"]: t for t in (await result(app, v, "tools/list"))["tools"]} for v in [*OLDER, *LATER]}
+        unstated = {t["name"]: t for t in (await result(app, None, "tools/list"))["tools"]}
+        assert unstated == listed["2025-11-25"]  # no MCP-Protocol-Version (VS Code): the latest shapes
         for version in LATER:
             assert listed[version]["get_thing"]["title"] == "Get Thing"
             assert "outputSchema" in listed[version]["get_thing"]
