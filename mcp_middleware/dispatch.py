@@ -134,7 +134,7 @@ class SubExchange(Disconnect):
     _started = False
     _complete = False
 
-    def on_head(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> None:
+    def on_head(self, status: int, headers: Sequence[Sequence[bytes]]) -> None:
         """The response head; ``headers`` as the app sent them (its own list: read it, don't keep
         it), names in whatever case the app used."""
         raise NotImplementedError

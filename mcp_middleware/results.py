@@ -99,7 +99,7 @@ _CUT = "\n[truncated: "
 _WITHOUT_BOM = {name: f"{name}-{sys.byteorder[0]}e" for name in ("utf-16", "utf-32")}
 
 
-def _header(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> bytes:
+def _header(headers: Sequence[Sequence[bytes]], name: bytes) -> bytes:
     """The first value of header ``name`` (lower case) in a response's own list, names in any
     case; empty when absent. Apps send lower case (Starlette does): that is tried first."""
     for key, value in headers:
@@ -150,7 +150,7 @@ class ResponseCollector:
         """True when chunks are text that can be shown as they arrive."""
         return self._kind in ("text", "events")
 
-    def head(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> None:
+    def head(self, status: int, headers: Sequence[Sequence[bytes]]) -> None:
         """The response's status and headers (names in any case; content-type is read, and a
         redirect's location)."""
         self.status = status

@@ -138,7 +138,7 @@ class _ToolRun(SubExchange):
         return self.exchange(inv.app, inv.parent, self.sub, {CONTEXT_KEY: inv.context}, inv.host)
 
     # -- the route's response ---------------------------------------------------------------------
-    def on_head(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> None:
+    def on_head(self, status: int, headers: Sequence[Sequence[bytes]]) -> None:
         self.collector.head(status, headers)
 
     def on_body(self, chunk: bytes, more: bool) -> Awaitable[None] | None:

@@ -32,8 +32,8 @@ class Recorder(SubExchange):
         self.head: tuple[int, tuple[tuple[bytes, bytes], ...]] | None = None
         self.body: list[tuple[bytes, bool]] = []
 
-    def on_head(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> None:
-        self.head = status, tuple(headers)
+    def on_head(self, status: int, headers: Sequence[Sequence[bytes]]) -> None:
+        self.head = status, tuple((bytes(name), bytes(value)) for name, value in headers)
 
     async def on_body(self, chunk: bytes, more: bool) -> None:
         self.body.append((chunk, more))

@@ -102,6 +102,19 @@ def test_the_content_type_is_found_whatever_the_case_of_its_name_and_wherever_it
     assert collector.result()["structuredContent"] == {"a": 1}
 
 
+def test_headers_sent_as_lists_are_read_as_pairs() -> None:
+    """ASGI's response headers are an iterable of [name, value] iterables: lists as well as tuples
+    (Starlette sends tuples; a raw ASGI app may not)."""
+    collector = ResponseCollector(path="/x", structured=True, max_text=1000, max_binary=1000)
+    collector.head(200, [[b"Content-Type", b"application/json"]])
+    collector.feed(b'{"a":1}', False)
+    assert collector.result()["structuredContent"] == {"a": 1}
+    moved = ResponseCollector(path="/x", structured=False, max_text=1000, max_binary=1000)
+    moved.head(307, [[b"location", b"/elsewhere"]])
+    moved.feed(b"", False)
+    assert "/elsewhere" in text_of(moved.result())
+
+
 def test_a_structured_tool_returns_its_json_object_as_structured_content() -> None:
     result = collect(b"application/json", b'{"a":1}', structured=True)
     assert result == {"content": [{"type": "text", "text": '{"a":1}'}], "structuredContent": {"a": 1}}
