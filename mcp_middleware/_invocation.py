@@ -97,7 +97,7 @@ def _live_context(
     context = LiveContext(
         channel,
         tool=target.partition(":")[2],
-        protocol_version=call.version,
+        protocol_version=call.replies_as,  # the revision it is served as (see Call.replies_as)
         progress_token=token,
         client_capabilities=caps,
         client_info=info,

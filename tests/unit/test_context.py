@@ -49,11 +49,16 @@ async def test_progress_and_logs_in_the_handshake_era() -> None:
     assert progress == [{"progressToken": "p", "progress": i, "total": 3, "message": f"step {i}"} for i in (1, 2, 3)]
     logs = [e["params"] for e in events if e.get("method") == "notifications/message"]
     assert logs == [{"level": "info", "data": f"log {i}"} for i in (1, 2, 3)]  # default level: info
+    # no MCP-Protocol-Version (as VS Code): the route is told the revision it is served as
     assert orjson.loads(events[-1]["result"]["content"][0]["text"]) == {
         "active": True,
         "tool": "ctx_progress",
-        "version": "2025-03-26",
+        "version": "2025-11-25",
     }
+    stated = await post(
+        build_app(), legacy_call("ctx_progress"), {**BASE_HEADERS, "mcp-protocol-version": "2025-03-26"}
+    )
+    assert orjson.loads(stated.events()[-1]["result"]["content"][0]["text"])["version"] == "2025-03-26"
 
 
 async def test_set_level_is_honoured_for_the_same_caller() -> None:
