@@ -8,7 +8,7 @@ import anyio
 import pytest
 
 from tests.apps import Gates, build_app, mcp_of
-from tests.support import BASE_HEADERS, Exchange, cancelled, post, request
+from tests.support import BASE_HEADERS, Exchange, Reply, cancelled, post, request
 
 pytestmark = pytest.mark.anyio
 
@@ -252,6 +252,20 @@ async def test_cancelled_with_true_leaves_call_1_running() -> None:
 
 
 NOTIFICATION_BAD_PARAMS = {"jsonrpc": "2.0", "method": "notifications/initialized", "params": [1]}
+SLOW = {"name": "slow", "arguments": {}}
+
+
+async def _with_request_9_cancelled(batch: list[Any]) -> Reply:
+    """The reply to ``batch`` (holding a call of ``slow`` with id 9), cancelled once the route runs."""
+    gates = Gates()
+    app = build_app(gates)
+    ex = Exchange(app, batch)
+    with anyio.fail_after(10):  # a deadlock guard only; nothing waits on time
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            assert (await post(app, cancelled(9))).status == 202
+    return ex.reply
 
 
 @pytest.mark.parametrize("others", [[], [{"jsonrpc": "2.0", "method": "notifications/initialized"}]])
@@ -260,46 +274,24 @@ async def test_a_batch_whose_only_request_was_cancelled_is_an_empty_event_stream
     an SSE stream or JSON, never 202; cancellation.mdx: nothing is sent for the cancelled request,
     and a JSON-RPC batch reply is never an empty array. So: a stream that ends without an event,
     as for a lone request that was cancelled."""
-    gates = Gates()
-    app = build_app(gates)
-    ex = Exchange(app, [*others, request("tools/call", {"name": "slow", "arguments": {}}, id=9)])
-    with anyio.fail_after(10):  # a deadlock guard only; nothing waits on time
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(ex.run)
-            await gates.produced[0].wait()
-            assert (await post(app, cancelled(9))).status == 202
-    assert ex.reply.status == 200
-    assert ex.reply.content_type == "text/event-stream"
-    assert ex.reply.events() == []
-    assert ex.reply.more_flags[-1] is False
+    reply = await _with_request_9_cancelled([*others, request("tools/call", SLOW, id=9)])
+    assert reply.status == 200
+    assert reply.content_type == "text/event-stream"
+    assert reply.events() == []
+    assert reply.more_flags[-1] is False
 
 
 async def test_a_batch_with_a_cancelled_request_answers_the_others_in_json() -> None:
-    gates = Gates()
-    app = build_app(gates)
-    batch = [request("tools/call", {"name": "slow", "arguments": {}}, id=9), request("ping", id=10)]
-    ex = Exchange(app, batch)
-    with anyio.fail_after(10):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(ex.run)
-            await gates.produced[0].wait()
-            await post(app, cancelled(9))
-    assert ex.reply.status == 200
-    assert ex.reply.json() == [{"jsonrpc": "2.0", "id": 10, "result": {}}]
+    reply = await _with_request_9_cancelled([request("tools/call", SLOW, id=9), request("ping", id=10)])
+    assert reply.status == 200
+    assert reply.json() == [{"jsonrpc": "2.0", "id": 10, "result": {}}]
 
 
 async def test_a_batch_with_a_cancelled_request_and_a_refused_notification_is_200() -> None:
     """The POST carried a request: not the HTTP error of a batch of refused notifications alone."""
-    gates = Gates()
-    app = build_app(gates)
-    ex = Exchange(app, [NOTIFICATION_BAD_PARAMS, request("tools/call", {"name": "slow", "arguments": {}}, id=9)])
-    with anyio.fail_after(10):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(ex.run)
-            await gates.produced[0].wait()
-            await post(app, cancelled(9))
-    assert ex.reply.status == 200
-    assert [(m["id"], m["error"]["code"]) for m in ex.reply.json()] == [(None, -32602)]
+    reply = await _with_request_9_cancelled([NOTIFICATION_BAD_PARAMS, request("tools/call", SLOW, id=9)])
+    assert reply.status == 200
+    assert [(m["id"], m["error"]["code"]) for m in reply.json()] == [(None, -32602)]
 
 
 @pytest.mark.parametrize("version", [None, "2025-06-18", "2025-11-25"])
