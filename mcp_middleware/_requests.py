@@ -25,7 +25,9 @@ Requests
     An argument the tool does not have is an :class:`ArgumentError` naming it and the valid ones
     (SEP-1303: the model can correct itself), one set test per call (``_Plan.known``); unless the
     body flattened into the arguments takes other properties (its schema's ``additionalProperties``
-    is ``true`` or a schema: pydantic's ``extra="allow"``), where they go, the arguments first. A
+    is ``true`` or a schema: pydantic's ``extra="allow"``), where they go, the arguments first; or
+    the tool takes no arguments at all, which ignores any it is given (some clients put a
+    placeholder into every call of such a tool: Cursor sends ``{"random_string": "dummy"}``). A
     property an explicit input schema declares is an argument even when nothing maps it (its
     author's choice: it is not sent).
 """
@@ -209,14 +211,17 @@ def _plan_for_template(template: str, names: Mapping[str, str] | None = None) ->
 
 
 def _other_properties(plan: _Plan, arguments: Mapping[str, Any]) -> dict[str, Any]:
-    """The arguments ``plan`` does not know, for a body that takes them; else ArgumentError."""
+    """The arguments ``plan`` does not know, for a body that takes them; none for a tool without
+    arguments (they are ignored); else ArgumentError."""
     others = {key: value for key, value in arguments.items() if key not in plan.known}
     if plan.open_body:
         return others
+    if not plan.known:
+        return {}
     unknown = ", ".join(map(repr, others))
     names = dict.fromkeys((*plan.declared, *plan.path[1::2], *(arg.name for arg in plan.args)))  # schema order
-    valid = f"valid arguments: {', '.join(map(repr, names))}" if names else "it takes no arguments"
-    raise ArgumentError(f"unknown argument{'s' if len(others) > 1 else ''} {unknown}; {valid}")
+    valid = ", ".join(map(repr, names))
+    raise ArgumentError(f"unknown argument{'s' if len(others) > 1 else ''} {unknown}; valid arguments: {valid}")
 
 
 def _render_path(plan: _Plan, arguments: Mapping[str, Any]) -> str:

@@ -113,6 +113,13 @@ async def test_an_unknown_argument_is_an_error_result_naming_the_valid_ones() ->
     )
 
 
+async def test_a_tool_without_parameters_answers_a_client_that_sends_a_placeholder() -> None:
+    """Cursor calls a tool without parameters with ``{"random_string": "dummy"}``: it is ignored."""
+    result = await call(build_app(), "plain_text", {"random_string": "dummy"})
+    assert result["content"] == [{"type": "text", "text": "hello text"}]
+    assert "isError" not in result
+
+
 async def test_route_exception_is_an_error_result_without_internals() -> None:
     result = await call(build_app(), "boom", {})
     assert result["isError"] is True
