@@ -18,10 +18,12 @@ Arguments (the ``inputSchema`` properties)
     tool has another property key): accents dropped, runs of other characters as one ``_``, ``_``
     stripped from both ends (``filter[status]`` ─▶ ``filter_status``, ``$top`` ─▶ ``top``), cut
     to 64 characters, and its location (``query``, ...) when nothing is left. The request keeps
-    the parameter's own name. Name collisions: the first location in the order path, query,
-    header, cookie, body keeps the plain name; a later one is prefixed with its location
-    (``query_x``, ``header_x``, ``cookie_x``, ``body_x``; ``path_x`` between path parameters whose
-    names became the same), then ``_2``, ``_3``… if even that is taken. Header parameters
+    the parameter's own name. Name collisions: a name that needed no cleaning belongs to the
+    first parameter that has it (in the order path, query, header, cookie, body), whatever comes
+    before it, so an argument named like a parameter always sets that parameter (``top`` is the
+    route's ``top``, not ``$top`` cleaned); every other parameter whose name is taken is prefixed
+    with its location (``query_x``, ``header_x``, ``cookie_x``, ``body_x``; ``path_x`` between
+    path parameters), then ``_2``, ``_3``… if even that is taken. Header parameters
     ``authorization``, ``proxy-authorization``, ``cookie``, ``host``, ``content-type``,
     ``content-length``, ``transfer-encoding`` and ``connection`` are never arguments (credentials
     are forwarded from the MCP request; framing is ours). A cookie parameter is never required
@@ -383,20 +385,36 @@ def _template_names(path: str) -> list[str]:
 
 def _argument_names(entries: Sequence[_Entry], *, clean: bool = True) -> list[str]:
     """Each entry's argument name, unique; ``clean=False`` keeps the wire names as they are (a
-    schema given in ``x-mcp-input-schema`` names its own keys)."""
-    taken: set[str] = set()
+    schema given in ``x-mcp-input-schema`` names its own keys).
+
+    A wire name that is already valid is claimed first, by the first entry that has it, so no
+    cleaned name (``$top`` ─▶ ``top``) or prefixed one takes the name of a parameter that has it
+    already; the other entries are then named in order, prefixed and numbered when taken."""
+    owners: dict[str, int] = {}  # a valid wire name ─▶ the first entry that has it
+    for index, entry in enumerate(entries):
+        if not clean or _VALID_ARGUMENT.fullmatch(entry.wire):
+            owners.setdefault(entry.wire, index)
+    taken = set(owners)
     names: list[str] = []
-    for entry in entries:
-        name = (_argument_name(entry.wire) or _PREFIX[entry.where]) if clean else entry.wire
-        if name in taken:
-            name = base = _cut(f"{_PREFIX[entry.where]}_{name}", _ARGUMENT_LIMIT)
-            number = 2
-            while name in taken:
-                name = _numbered(base, number, _ARGUMENT_LIMIT)
-                number += 1
-        taken.add(name)
-        names.append(name)
+    for index, entry in enumerate(entries):
+        if owners.get(entry.wire) == index:
+            names.append(entry.wire)
+        else:
+            name = (_argument_name(entry.wire) or _PREFIX[entry.where]) if clean else entry.wire
+            names.append(_free_name(entry, name, taken))
     return names
+
+
+def _free_name(entry: _Entry, name: str, taken: set[str]) -> str:
+    """``name``, or when taken, prefixed with ``entry``'s location (then numbered); added to ``taken``."""
+    if name in taken:
+        name = base = _cut(f"{_PREFIX[entry.where]}_{name}", _ARGUMENT_LIMIT)
+        number = 2
+        while name in taken:
+            name = _numbered(base, number, _ARGUMENT_LIMIT)
+            number += 1
+    taken.add(name)
+    return name
 
 
 def _argument_name(wire: str) -> str:

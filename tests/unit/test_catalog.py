@@ -485,19 +485,52 @@ def test_argument_names_fit_what_clients_accept_while_the_request_keeps_the_alia
         {"status": "open", "size": 2, "top": 1, "city": "Nîmes", "long": "l", "only": "o", "dotted": "u"},
     )
     ld_tool = spec(catalog, "ld")
-    # ``@type`` comes first and is named ``type``: the model's own ``type`` field is then prefixed
-    assert list(ld_tool.tool["inputSchema"]["properties"]) == ["top", "type", "id", "body_type"]
-    assert ld_tool.tool["inputSchema"]["required"] == ["top", "type"]
-    sub = ld_tool.build_request({"top": 3, "type": "Person", "id": "p1", "body_type": "t"})
+    # ``@type`` comes first, but the model's own ``type`` field keeps its name: ``@type`` is prefixed
+    assert list(ld_tool.tool["inputSchema"]["properties"]) == ["top", "body_type", "id", "type"]
+    assert ld_tool.tool["inputSchema"]["required"] == ["top", "body_type"]
+    sub = ld_tool.build_request({"top": 3, "body_type": "Person", "id": "p1", "type": "t"})
     assert call(app, sub) == (200, {"top": 3, "@type": "Person", "@id": "p1", "type": "t"})
+
+
+def test_a_name_that_needs_no_cleaning_keeps_it_against_one_that_becomes_it_when_cleaned() -> None:
+    """766a8ee gave ``top`` to ``$top`` (listed first) and made the route's own ``top`` parameter
+    ``query_top``, so ``{"top": 5}`` silently set ``$top``: the argument named like a parameter
+    must be that parameter."""
+    app = FastAPI()
+
+    @app.get("/s")
+    def search(alias_top: Annotated[int | None, Query(alias="$top")] = None, top: int | None = None) -> dict[str, Any]:
+        return {"$top": alias_top, "top": top}
+
+    tool = spec(catalog_from_app(app), "search")
+    assert tool.tool["inputSchema"]["properties"] == {
+        "query_top": {"type": "integer", "title": "$Top"},
+        "top": {"type": "integer", "title": "Top"},
+    }
+    assert call(app, tool.build_request({"top": 5})) == (200, {"$top": None, "top": 5})
+    assert call(app, tool.build_request({"query_top": 1, "top": 2})) == (200, {"$top": 1, "top": 2})
+
+    # a later parameter named as a prefixed name keeps it too: the collision is numbered instead
+    params = [
+        {"name": "x", "in": "query", "schema": {"type": "string"}},
+        {"name": "x", "in": "header", "schema": {"type": "string"}},
+        {"name": "header_x", "in": "header", "schema": {"type": "string"}},
+        {"name": "x!", "in": "cookie", "schema": {"type": "string"}},
+    ]
+    doc = {"paths": {"/x": {"get": {"operationId": "x", "parameters": params}}}}
+    tool = build_catalog(doc).tools[0]
+    assert list(tool.tool["inputSchema"]["properties"]) == ["x", "header_x_2", "header_x", "cookie_x"]
+    sub = tool.build_request({"x": "q", "header_x_2": "h", "header_x": "hx", "cookie_x": "c"})
+    assert (sub.query_string, sub.headers) == (b"x=q", ((b"x", b"h"), (b"header_x", b"hx"), (b"cookie", b"x!=c")))
 
 
 def test_odd_path_parameter_names_are_arguments_by_their_clean_names() -> None:
     doc = {"paths": {"/u/{user id}/{user_id}/{$x}": {"get": {"operationId": "u"}}}}
     tool = build_catalog(doc).tools[0]
-    assert list(tool.tool["inputSchema"]["properties"]) == ["user_id", "path_user_id", "x"]
-    assert tool.tool["inputSchema"]["required"] == ["user_id", "path_user_id", "x"]
-    assert tool.build_request({"user_id": "a b", "path_user_id": 2, "x": "c"}).path == "/u/a%20b/2/c"
+    # ``user_id`` is the parameter of that name; ``user id`` only becomes it when cleaned
+    assert list(tool.tool["inputSchema"]["properties"]) == ["path_user_id", "user_id", "x"]
+    assert tool.tool["inputSchema"]["required"] == ["path_user_id", "user_id", "x"]
+    assert tool.build_request({"path_user_id": "a b", "user_id": 2, "x": "c"}).path == "/u/a%20b/2/c"
     with pytest.raises(ArgumentError, match="missing required argument 'path_user_id'"):
         tool.build_request({"user_id": "a", "x": "c"})
 
