@@ -37,7 +37,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Any, Final
 from urllib.parse import quote, quote_plus, urlencode
 
@@ -145,13 +145,22 @@ class ToolSpec:
     path: str
     tool: dict[str, Any]
     has_output_schema: bool
-    _plan: _Plan | None = field(default=None, repr=False, compare=False)
+    _plan: InitVar[_Plan | None] = None  # the request plan; None: one of ``path`` alone (a hand-made spec)
     # ``x-mcp-header`` annotations of the input schema (2026-07-28 ``Mcp-Param-*`` headers)
     param_headers: tuple[Annotation, ...] = field(default=(), repr=False, compare=False)
+    plan: _Plan = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self, _plan: _Plan | None) -> None:
+        object.__setattr__(self, "plan", _plan if _plan is not None else _plan_for_template(self.path))
+
+    def accepts(self, name: str) -> bool:
+        """Whether a call may have the argument ``name``: one of the tool's, or another property
+        of a body that takes them."""
+        return name in self.plan.known or self.plan.open_body
 
     def build_request(self, arguments: Mapping[str, Any], forwarded: Sequence[tuple[bytes, bytes]] = ()) -> SubRequest:
         """The sub-request for a call. Raises :class:`ArgumentError` for unusable arguments."""
-        plan = self._plan if self._plan is not None else _plan_for_template(self.path)
+        plan = self.plan
         others = None if arguments.keys() <= plan.known else _other_properties(plan, arguments)
         parts = plan.path
         path = parts[0] if len(parts) == 1 else _render_path(plan, arguments)

@@ -8,10 +8,12 @@ streaming, cancellation and multi round-trip input), then maps its response:
 * prompt: a string ──▶ one user message; a list of messages or strings; or
   ``{"messages": [...], "description": ...}``; a binary body is an error.
 
-Unknown resources are -32602 with ``data.uri`` in 2026-07-28 (-32002 was retired) and -32002 in the
-handshake era; an unknown prompt is -32602, and so are arguments the route's request cannot be
-made from (checked before the run). Route failures are -32602 for 4xx (the arguments were
-wrong) and -32603 otherwise (3xx included: a redirect is not followed), since neither method has
+A template's variable that its route does not take is logged once, when the features are built,
+and its values are ignored when a resource is read (the read does not fail). Unknown resources
+are -32602 with ``data.uri`` in 2026-07-28 (-32002 was retired) and -32002 in the handshake era;
+an unknown prompt is -32602, and so are arguments the route's request cannot be made from
+(checked before the run). Route failures are -32602 for 4xx (the arguments were wrong) and
+-32603 otherwise (3xx included: a redirect is not followed), since neither method has
 an ``isError`` result.
 """
 
@@ -53,6 +55,7 @@ class TemplateEntry:
     pattern: re.Pattern[str]
     variables: tuple[str, ...]  # the variable of each group of ``pattern``, in order
     completions: Mapping[str, list[str]]
+    ignored: frozenset[str] = frozenset()  # variables the route does not take (reported when built)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +87,23 @@ def _template_pattern(template: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
 
 
 def _template_entry(spec: ToolSpec, declared: Mapping[str, Any], template: str) -> TemplateEntry | None:
-    """The entry for a declared template, or None (logged) when it cannot be compiled."""
+    """The entry for a declared template, or None (logged) when it cannot be compiled. A variable
+    the route does not take is logged too, and its values are ignored (a read does not fail)."""
     try:
         pattern, variables = _template_pattern(template)
     except re.error as exc:
         logger.warning("Resource template %r of %s is skipped: %s", template, spec.name, exc)
         return None
-    return TemplateEntry(_describe(spec, declared, {}), spec, pattern, variables, declared.get("completions", {}))
+    ignored = [name for name in variables if not spec.accepts(name)]
+    for name in ignored:
+        logger.warning(
+            "Resource template %r of %s: the route takes no argument %r; its values are ignored",
+            template,
+            spec.name,
+            name,
+        )
+    wire = _describe(spec, declared, {})
+    return TemplateEntry(wire, spec, pattern, variables, declared.get("completions", {}), frozenset(ignored))
 
 
 def _describe(spec: ToolSpec, declared: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
@@ -157,11 +170,9 @@ class Features:
         for template in self.templates:
             match = template.pattern.fullmatch(uri)
             if match is not None:
-                return (
-                    template.spec,
-                    {name: unquote(value) for name, value in zip(template.variables, match.groups(), strict=True)},
-                    template.wire.get("mimeType"),
-                )
+                values = zip(template.variables, match.groups(), strict=True)
+                arguments = {name: unquote(value) for name, value in values if name not in template.ignored}
+                return template.spec, arguments, template.wire.get("mimeType")
         return None
 
     def completions(self, ref: Mapping[str, Any], argument: str) -> list[str]:

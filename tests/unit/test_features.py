@@ -511,6 +511,27 @@ async def test_a_template_that_cannot_be_compiled_is_skipped_with_a_warning(
     assert (await legacy(app, "resources/templates/list"))["error"]["code"] == -32601  # nothing left to serve
 
 
+async def test_a_template_variable_the_route_does_not_take_is_ignored_and_reported_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """b1a883e made every read of such a template fail (-32602 "unknown argument 'fmt'"); its value
+    was ignored before, and is again. The mistake is the declaration's: a warning says so once,
+    when the catalog is built, rather than each read failing."""
+    app = FastAPI()
+
+    @app.get("/users/{user_id}", openapi_extra=declare.resource_template("users://{user_id}/{fmt}"))
+    async def user(user_id: str) -> dict[str, str]:
+        return {"id": user_id}
+
+    app.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware.features"):
+        assert await _read_text(app, "users://7/json") == {"id": "7"}
+        assert await _read_text(app, "users://8/xml") == {"id": "8"}
+    assert [record.getMessage() for record in caplog.records if record.name == "mcp_middleware.features"] == [
+        "Resource template 'users://{user_id}/{fmt}' of user: the route takes no argument 'fmt'; its values are ignored"
+    ]
+
+
 def slash_app() -> FastAPI:
     app = FastAPI()
 
