@@ -29,7 +29,7 @@ Requests
     the tool takes no arguments at all, which ignores any it is given (some clients put a
     placeholder into every call of such a tool: Cursor sends ``{"random_string": "dummy"}``). A
     property an explicit input schema declares is an argument even when nothing maps it (its
-    author's choice: it is not sent).
+    author's choice): it goes into a body that takes other properties, and is not sent otherwise.
 """
 
 from __future__ import annotations
@@ -121,7 +121,9 @@ class _Plan:
     # schemes its operation's ``security`` does not name
     withheld: frozenset[bytes] = _NOT_FORWARDED
     open_body: bool = False  # the body takes properties of other names: unknown arguments go there
-    declared: tuple[str, ...] = ()  # an explicit input schema's properties: arguments, mapped or not
+    # an explicit input schema's properties: arguments, mapped or not (those nothing maps go into an
+    # open body, and are accepted and not sent otherwise)
+    declared: tuple[str, ...] = ()
     # ``path`` as (argument, the literal after it) pairs: walked without a range per call
     segments: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
     known: frozenset[str] = field(init=False, repr=False, compare=False)  # every argument's name
@@ -129,7 +131,7 @@ class _Plan:
     def __post_init__(self) -> None:
         parts = self.path
         object.__setattr__(self, "segments", tuple(zip(parts[1::2], parts[2::2], strict=True)))
-        names = (*self.declared, *parts[1::2], *(arg.name for arg in self.args))
+        names = (*(() if self.open_body else self.declared), *parts[1::2], *(arg.name for arg in self.args))
         object.__setattr__(self, "known", frozenset(names))
 
 

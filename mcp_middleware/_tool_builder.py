@@ -36,8 +36,9 @@ Arguments (the ``inputSchema`` properties)
     into the body (any other unknown argument is refused, :mod:`mcp_middleware._requests`).
     ``openapi_extra={"x-mcp-input-schema": {...}}`` replaces the generated input schema
     verbatim (arguments are still mapped as above, but keep their parameters' names as they are:
-    the schema's author chose its keys, and a property it declares that nothing maps is accepted,
-    not sent); ``x-mcp-output-schema`` likewise, and
+    the schema's author chose its keys, and a property it declares that nothing maps is accepted:
+    it goes into a body that takes other properties, and is not sent otherwise);
+    ``x-mcp-output-schema`` likewise, and
     ``x-mcp-annotations`` is merged over the default annotations.
 """
 

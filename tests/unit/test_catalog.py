@@ -78,6 +78,11 @@ class OpenPatch(BaseModel):
     nick: str | None = Field(default=None, alias="@nick")
 
 
+class OpenNote(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    title: str
+
+
 class Remark(BaseModel):
     note: str | None
 
@@ -1208,6 +1213,23 @@ def test_a_body_that_takes_other_properties_gets_the_unknown_arguments() -> None
     assert orjson.loads(sub.body) == {"role": "admin", "@nick": "n", "email": "e"}
     assert call(app, sub) == (200, {"dry_run": True, "role": "admin", "@nick": "n", "email": "e"})
     assert call(app, tool.build_request({"user_id": 1, "role": "admin"})) == (200, {"dry_run": False, "role": "admin"})
+
+
+def test_an_explicit_schema_property_an_open_body_takes_goes_into_the_body() -> None:
+    """With ``x-mcp-input-schema`` over a body that takes other fields, a property the schema
+    declares but no parameter maps was dropped, while an undeclared one reached the body."""
+    app = FastAPI()
+    declared = {"title": {"type": "string"}, "colour": {"type": "string"}}
+    custom = {"type": "object", "properties": declared, "required": ["title"]}
+
+    @app.post("/notes", openapi_extra={"x-mcp-input-schema": custom})
+    def add_note(note: OpenNote) -> dict[str, Any]:
+        return note.model_dump()
+
+    tool = spec(catalog_from_app(app), "add_note")
+    assert tool.tool["inputSchema"] == custom
+    assert call(app, tool.build_request({"title": "t", "colour": "red"})) == (200, {"title": "t", "colour": "red"})
+    assert call(app, tool.build_request({"title": "t", "size": 3})) == (200, {"title": "t", "size": 3})
 
 
 def test_other_body_properties_of_a_schema_reach_the_body_as_the_schema_says() -> None:
