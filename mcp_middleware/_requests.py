@@ -13,7 +13,7 @@ Requests
     not sent (the app's own validation answers). Query lists repeat the name; booleans are ``true``/``false``.
     A file field of a multipart body is a file part (its filename the field's name, its
     ``Content-Type`` the declared media type, ``application/octet-stream`` when none is); a
-    binary one's argument is the file's content in base64 (line breaks allowed), decoded here, and
+    binary one's argument is the file's content in base64 (whitespace ignored), decoded here, and
     anything else is an :class:`ArgumentError`. Header
     and cookie values with CR, LF or NUL (cookies: also ``;``) are refused. Cookie arguments
     are merged with the forwarded ``cookie`` headers into one, except those the client sent a

@@ -11,8 +11,9 @@ Arguments (the ``inputSchema`` properties)
     multipart) are used only when there is no JSON body, and only for object schemas. A
     multipart field whose schema is a file (``format: binary`` or a ``contentMediaType``, as
     FastAPI writes ``UploadFile`` and ``bytes = File()``, alone, in a list or optional) is a file
-    part; unless it is declared as ``text/*`` without an encoding, its argument is the file's
-    bytes in base64, which its schema says (``contentEncoding: base64``).
+    part; unless it is declared as ``text/*`` (whatever its parameters, ``; charset=utf-8``)
+    without an encoding, its argument is the file's bytes in base64, which its schema says
+    (``contentEncoding: base64``).
     An argument's name is its parameter's or property's name (the alias, in FastAPI), made to
     fit ``[A-Za-z0-9_.-]{1,64}`` when it does not (Claude's API refuses every request when one
     tool has another property key): accents dropped, runs of other characters as one ``_``, ``_``
@@ -95,6 +96,7 @@ _ARGUMENT_LIMIT: Final = 64
 _VALID_ARGUMENT: Final = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _NOT_IN_ARGUMENT: Final = re.compile(r"[^A-Za-z0-9_.-]+")
 _MEDIA_TYPE: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_PRINTABLE: Final = re.compile(r"[ -~]*")  # what a part's Content-Type may hold: no line breaks
 _COOKIE_NOTE: Final = (
     "Sent as the cookie {!r}; when the MCP client sends that cookie itself, its value is used instead."
 )
@@ -461,17 +463,21 @@ def _file_node(schema: Any) -> Mapping[str, Any] | None:
 
 
 def _file_field(schema: Any) -> tuple[str, bool] | None:
-    """A multipart field's file: its part's media type, and whether its argument is base64 (every
-    file but one declared as ``text/*`` without an encoding); None for other fields."""
+    """A multipart field's file: its part's media type (as declared, parameters included), and
+    whether its argument is base64 (every file but one declared as ``text/*`` without an
+    encoding); None for other fields."""
     node = _file_node(schema)
     if node is None:
         return None
-    media = node.get("contentMediaType")
-    media = media if isinstance(media, str) and _MEDIA_TYPE.fullmatch(media) else "application/octet-stream"
+    declared = node.get("contentMediaType")
+    media = declared if isinstance(declared, str) and _PRINTABLE.fullmatch(declared) else ""
+    essence = _media_type(media)  # without its parameters
+    if not _MEDIA_TYPE.fullmatch(essence):
+        media = essence = "application/octet-stream"
     encoding = node.get("contentEncoding")
     if isinstance(encoding, str):
         return media, encoding.lower() == "base64"
-    return media, node.get("format") == "binary" or not media.startswith("text/")
+    return media, node.get("format") == "binary" or not essence.startswith("text/")
 
 
 def _as_base64(schema: Any) -> Any:

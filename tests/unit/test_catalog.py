@@ -1039,6 +1039,25 @@ def test_multipart_body(app: FastAPI, catalog: Catalog) -> None:
     assert call(app, upload.build_request({"file": wrapped, "note": "hi"})) == (200, expected)
 
 
+def test_a_text_file_declared_with_parameters_is_text_and_base64_ignores_whitespace() -> None:
+    """``text/plain; charset=utf-8`` was no media type to ``_file_field`` (the parameters), so the
+    file was taken for binary and its text refused as base64."""
+    text = {"type": "string", "contentMediaType": "text/plain; charset=utf-8"}
+    upper = {"type": "string", "contentMediaType": "Text/CSV"}
+    blob = {"type": "string", "contentMediaType": "image/png; name=x"}
+    form = {"type": "object", "required": ["doc"], "properties": {"doc": text, "sheet": upper, "blob": blob}}
+    content = {"multipart/form-data": {"schema": form}}
+    doc = {"paths": {"/d": {"post": {"operationId": "d", "requestBody": {"required": True, "content": content}}}}}
+    tool = build_catalog(doc).tools[0]
+    properties = tool.tool["inputSchema"]["properties"]
+    assert (properties["doc"], properties["sheet"]) == (text, upper)
+    assert properties["blob"] == {**blob, "contentEncoding": "base64"}
+    body = tool.build_request({"doc": "héllo", "sheet": "a,b", "blob": " AA\tE=\r\n"}).body
+    assert b'filename="doc"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nh\xc3\xa9llo\r\n' in body
+    assert b'filename="sheet"\r\nContent-Type: Text/CSV\r\n\r\na,b\r\n' in body
+    assert b'filename="blob"\r\nContent-Type: image/png; name=x\r\n\r\n\x00\x01\r\n' in body  # whitespace ignored
+
+
 @pytest.mark.parametrize("value", ["not base64!", "abc", "aGVsbG8=x", "é", 12])
 def test_a_file_argument_that_is_not_base64_is_refused(catalog: Catalog, value: Any) -> None:
     with pytest.raises(ArgumentError, match=r"^argument 'file' must be the file's content in base64$"):
