@@ -34,7 +34,9 @@ Arguments (the ``inputSchema`` properties)
     ``null`` and has another default, which is sent as ``null``.
     A flattened body's ``additionalProperties`` (pydantic's ``extra="forbid"`` or ``"allow"``)
     becomes the input schema's; where it allows other properties, arguments of other names go
-    into the body (any other unknown argument is refused, :mod:`mcp_middleware._requests`).
+    into the body (any other unknown argument is refused, :mod:`mcp_middleware._requests`). No
+    other schema but a tool's without arguments says ``additionalProperties: false``, though
+    unknown arguments are refused: clients backed by Gemini have rejected schemas that use it.
     ``openapi_extra={"x-mcp-input-schema": {...}}`` replaces the generated input schema
     verbatim (arguments are still mapped as above, but keep their parameters' names as they are:
     the schema's author chose its keys, and a property it declares that nothing maps is accepted:

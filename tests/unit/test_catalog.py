@@ -1215,6 +1215,9 @@ def test_an_argument_the_tool_does_not_have_is_refused_naming_the_valid_ones(
 
 
 def test_a_body_that_forbids_other_properties_says_so_in_the_input_schema() -> None:
+    """Only such a body (and a tool without arguments) says ``additionalProperties: false``:
+    clients backed by Gemini have rejected schemas that use it, so the others leave it unsaid, and
+    their unknown arguments are refused by the call instead (README, **Input schema**)."""
     tools = catalog_from_app(_patch_app())
     assert spec(tools, "update_strict").tool["inputSchema"]["additionalProperties"] is False
     assert "additionalProperties" not in spec(tools, "update_user").tool["inputSchema"]  # not said: not ours to say
