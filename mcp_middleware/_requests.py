@@ -126,13 +126,17 @@ class _Plan:
     declared: tuple[str, ...] = ()
     # ``path`` as (argument, the literal after it) pairs: walked without a range per call
     segments: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
-    known: frozenset[str] = field(init=False, repr=False, compare=False)  # every argument's name
+    # every argument's name, in schema order (an open body's declared properties are no argument:
+    # they go into the body with its other properties)
+    names: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    known: frozenset[str] = field(init=False, repr=False, compare=False)  # ``names``, for the call's set test
 
     def __post_init__(self) -> None:
         parts = self.path
         object.__setattr__(self, "segments", tuple(zip(parts[1::2], parts[2::2], strict=True)))
         names = (*(() if self.open_body else self.declared), *parts[1::2], *(arg.name for arg in self.args))
-        object.__setattr__(self, "known", frozenset(names))
+        object.__setattr__(self, "names", tuple(dict.fromkeys(names)))
+        object.__setattr__(self, "known", frozenset(self.names))
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,8 +234,7 @@ def _other_properties(plan: _Plan, arguments: Mapping[str, Any]) -> dict[str, An
     if not plan.known:
         return {}
     unknown = ", ".join(map(repr, others))
-    names = dict.fromkeys((*plan.declared, *plan.path[1::2], *(arg.name for arg in plan.args)))  # schema order
-    valid = ", ".join(map(repr, names))
+    valid = ", ".join(map(repr, plan.names))
     raise ArgumentError(f"unknown argument{'s' if len(others) > 1 else ''} {unknown}; valid arguments: {valid}")
 
 

@@ -179,20 +179,21 @@ class _Builder:
         operation = op.operation
         body = self.body(operation)
         entries = self.entries(op, body)
-        arg_names = _argument_names(entries, clean=not isinstance(operation.get("x-mcp-input-schema"), Mapping))
+        explicit, declared = _explicit_input(operation)
+        arg_names = _argument_names(entries, clean=explicit is None)
         others = self.other_properties(body)
         title = _text(operation.get("summary")) or _text(op.path_item.get("summary")) or _humanize(name)
         tool: dict[str, Any] = {
             "name": name,
             "title": title,
             "description": _description(op),
-            "inputSchema": self.input_schema(operation, entries, arg_names, others),
+            "inputSchema": self.input_schema(explicit, entries, arg_names, others),
         }
         output = self.output_schema(operation)
         if output is not None:
             tool["outputSchema"] = output
         tool["annotations"] = _annotations(op, title)
-        plan = self.plan(op, entries, arg_names, body, others is True or isinstance(others, Mapping))
+        plan = self.plan(op, entries, arg_names, body, others is True or isinstance(others, Mapping), declared)
         return ToolSpec(name, op.method, op.path, tool, output is not None, plan, annotations_of(tool["inputSchema"]))
 
     def entries(self, op: _Op, body: _Body | None) -> list[_Entry]:
@@ -263,11 +264,13 @@ class _Builder:
             for prop, schema in root["properties"].items()
         ]
 
-    def input_schema(self, operation: Mapping[str, Any], entries: list[_Entry], names: list[str], others: Any) -> Any:
-        """``others``: the flattened body's ``additionalProperties``, None when it says nothing."""
-        override = operation.get("x-mcp-input-schema")
-        if isinstance(override, Mapping):
-            return copy.deepcopy(dict(override))
+    def input_schema(
+        self, explicit: Mapping[str, Any] | None, entries: list[_Entry], names: list[str], others: Any
+    ) -> Any:
+        """``explicit``: the operation's ``x-mcp-input-schema``, if any; ``others``: the flattened
+        body's ``additionalProperties``, None when it says nothing."""
+        if explicit is not None:
+            return copy.deepcopy(dict(explicit))
         if not entries and others is None:
             return {"type": "object", "properties": {}, "additionalProperties": False}
         refs: set[str] = set()
@@ -322,7 +325,16 @@ class _Builder:
             schema["$defs"] = self.schemas.defs(refs, collapse=False)
         return schema
 
-    def plan(self, op: _Op, entries: list[_Entry], names: list[str], body: _Body | None, open_body: bool) -> _Plan:
+    def plan(
+        self,
+        op: _Op,
+        entries: list[_Entry],
+        names: list[str],
+        body: _Body | None,
+        open_body: bool,
+        declared: tuple[str, ...],
+    ) -> _Plan:
+        """``declared``: the properties of the operation's ``x-mcp-input-schema``, if any."""
         args = tuple(
             _Arg(
                 name,
@@ -343,9 +355,6 @@ class _Builder:
         path = _plan_for_template(self.route_paths.get((op.path, op.method), op.path), renamed)
         template, slashes = path.path, path.slashes
         withheld = self.withheld(op)
-        override = op.operation.get("x-mcp-input-schema")
-        declared = override.get("properties") if isinstance(override, Mapping) else None
-        declared = tuple(declared) if isinstance(declared, Mapping) else ()
         if body is None:
             return _Plan(template, args, slashes=slashes, withheld=withheld, declared=declared)
         content_type = body.content_type.encode("latin-1", "replace")
@@ -371,6 +380,15 @@ class _Builder:
         wanted = {pseudo for key, pseudo in self.query_keys.items() if key in named}
         # (two schemes may read one parameter: it is withheld only if none of the named ones reads it)
         return self.all_withheld - wanted
+
+
+def _explicit_input(operation: Mapping[str, Any]) -> tuple[Mapping[str, Any] | None, tuple[str, ...]]:
+    """The operation's ``x-mcp-input-schema`` (None without one) and the properties it declares."""
+    schema = operation.get("x-mcp-input-schema")
+    if not isinstance(schema, Mapping):
+        return None, ()
+    properties = schema.get("properties")
+    return schema, tuple(properties) if isinstance(properties, Mapping) else ()
 
 
 def _path_entry(name: str, param: Mapping[str, Any] | None) -> _Entry:
