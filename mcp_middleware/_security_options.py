@@ -3,7 +3,8 @@
 Part of :mod:`mcp_middleware.security`, which re-exports the public names: ``OAuthResource`` (the
 RFC 9728 protected-resource metadata, validated), ``cors_origins`` (``cors_allow_origins``,
 normalised) and ``effective_allowed_origins`` (the Origin allowlist the CORS origins imply). Nothing
-here runs per request. It imports nothing from the package.
+here runs per request. It imports only :mod:`mcp_middleware.config` (``strings``, the check of an
+option that takes a collection of strings).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from .config import strings
 
 __all__ = ["_SCOPE_TOKEN", "OAuthResource", "cors_origins", "effective_allowed_origins"]
 
@@ -31,15 +34,6 @@ def _absolute_url(value: str, what: str) -> str:
     return value
 
 
-def _strings(value: Sequence[str], what: str) -> tuple[str, ...]:
-    if isinstance(value, str | bytes):
-        raise TypeError(f"{what} must be a sequence of strings, not a single string")
-    items = tuple(value)
-    if not all(isinstance(v, str) for v in items):
-        raise TypeError(f"{what} must contain strings only")
-    return items
-
-
 @dataclass(frozen=True, slots=True)
 class OAuthResource:
     """OAuth 2.0 Protected Resource Metadata (RFC 9728) for the MCP endpoint.
@@ -56,16 +50,16 @@ class OAuthResource:
     resource_documentation: str | None = None
 
     def __post_init__(self) -> None:
-        servers = _strings(self.authorization_servers, "authorization_servers")
+        servers = strings(self.authorization_servers, "authorization_servers")
         if not servers:
             raise ValueError("authorization_servers needs at least one issuer URL (MCP requires it)")
         for server in servers:
             _absolute_url(server, "an authorization server")
-        scopes = _strings(self.scopes_supported, "scopes_supported")
+        scopes = strings(self.scopes_supported, "scopes_supported")
         for scope in scopes:
             if not _SCOPE_TOKEN.fullmatch(scope):
                 raise ValueError(f"{scope!r} is not an RFC 6750 scope token")
-        methods = _strings(self.bearer_methods_supported, "bearer_methods_supported")
+        methods = strings(self.bearer_methods_supported, "bearer_methods_supported")
         if not set(methods) <= _BEARER_METHODS:
             raise ValueError(f"bearer_methods_supported must be among {sorted(_BEARER_METHODS)}")
         if self.resource is not None:
@@ -96,7 +90,7 @@ def cors_origins(origins: Sequence[str] | None) -> frozenset[str] | None:
     """Validated, normalised ``cors_allow_origins`` (lower case, no trailing slash)."""
     if origins is None:
         return None
-    items = _strings(origins, "cors_allow_origins")
+    items = strings(origins, "cors_allow_origins")
     out: set[str] = set()
     for origin in items:
         value = origin.strip().lower().rstrip("/")
@@ -118,7 +112,7 @@ def effective_allowed_origins(
     if allowed_origins is not None:
         # Scheme and host are case-insensitive: lower case here, and the transport lowers the
         # request's Origin (so a preflight CORS allowed is never followed by a 403).
-        explicit = frozenset(o.strip().lower().rstrip("/") for o in allowed_origins)
+        explicit = frozenset(o.strip().lower().rstrip("/") for o in strings(allowed_origins, "allowed_origins"))
         if cors is not None and "*" not in explicit and "*" not in cors:
             refused = sorted(o for o in cors if o not in explicit)
             if refused:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["CREDENTIALS", "LOCAL_HOSTS", "TRACE_CONTEXT", "Settings"]
+__all__ = ["CREDENTIALS", "LOCAL_HOSTS", "TRACE_CONTEXT", "Settings", "normalise_hosts", "strings"]
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
@@ -52,7 +52,25 @@ class Settings:
         return frozenset({base, base + "/"}) if base != "/" else frozenset({"/"})
 
 
+def strings(value: Iterable[str], option: str) -> tuple[str, ...]:
+    """The strings of an option that takes a collection of them (a list, tuple or set). A single
+    string is refused, since it would be read as the collection of its characters (an exclude
+    filter that excludes nothing); so is anything that is not a collection of strings."""
+    if isinstance(value, str | bytes):
+        raise TypeError(
+            f"{option} must be a collection of strings (a list, tuple or set), not a single string: {value!r}"
+        )
+    try:
+        items = tuple(value)
+    except TypeError:
+        raise TypeError(f"{option} must be a collection of strings, got {value!r}") from None
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError(f"{option} must contain strings only, got {item!r}")
+    return items
+
+
 def normalise_hosts(hosts: Sequence[str] | None) -> frozenset[str] | None:
     if hosts is None:
         return None
-    return frozenset(h.lower() for h in hosts)
+    return frozenset(h.lower() for h in strings(hosts, "allowed_hosts"))

@@ -6,19 +6,21 @@ the server (identity, tool catalog, in-flight calls), both built once.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from functools import partial
-from typing import Literal
+from typing import Literal, TypeVar
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .catalog import ToolFilter
-from .config import Settings, normalise_hosts
+from .config import Settings, normalise_hosts, strings
 from .handlers import Server
 from .security import Guard, OAuthResource, Security, cors_origins, effective_allowed_origins
 from .transport import endpoint
 
 __all__ = ["MCPMiddleware"]
+
+T = TypeVar("T")
 
 
 def _route_path(scope: Scope) -> str:
@@ -29,6 +31,11 @@ def _route_path(scope: Scope) -> str:
     if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
         return path[len(root) :] or "/"
     return path
+
+
+def _optional(kind: Callable[[tuple[str, ...]], T], value: Collection[str] | None, option: str) -> T | None:
+    """An include filter: None (everything), or its strings (``config.strings``) as ``kind``."""
+    return None if value is None else kind(strings(value, option))
 
 
 class MCPMiddleware:
@@ -108,13 +115,13 @@ class MCPMiddleware:
             response_mode=response_mode,
         )
         tool_filter = ToolFilter(
-            include_tags=frozenset(include_tags) if include_tags is not None else None,
-            exclude_tags=frozenset(exclude_tags),
-            include_operations=frozenset(include_operations) if include_operations is not None else None,
-            exclude_operations=frozenset(exclude_operations),
-            include_paths=tuple(include_paths) if include_paths is not None else None,
-            exclude_paths=tuple(exclude_paths),
-            methods=frozenset(m.upper() for m in include_methods) if include_methods is not None else None,
+            include_tags=_optional(frozenset, include_tags, "include_tags"),
+            exclude_tags=frozenset(strings(exclude_tags, "exclude_tags")),
+            include_operations=_optional(frozenset, include_operations, "include_operations"),
+            exclude_operations=frozenset(strings(exclude_operations, "exclude_operations")),
+            include_paths=_optional(tuple, include_paths, "include_paths"),
+            exclude_paths=strings(exclude_paths, "exclude_paths"),
+            methods=_optional(frozenset, include_methods, "include_methods"),  # upper-cased by ToolFilter
         )
         self.server = Server(app, self.settings, tool_filter, max_tool_name_length)
         self._endpoint = partial(endpoint.serve, self.server)

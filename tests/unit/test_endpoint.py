@@ -424,6 +424,51 @@ def test_bad_options_are_refused_early(options: dict[str, Any], match: str) -> N
         MCPMiddleware(build_app(), **options)
 
 
+STRING_COLLECTIONS = (
+    "include_tags",
+    "exclude_tags",
+    "include_operations",
+    "exclude_operations",
+    "include_paths",
+    "exclude_paths",
+    "include_methods",
+    "allowed_hosts",
+    "allowed_origins",
+    "cors_allow_origins",
+)
+
+
+@pytest.mark.parametrize("option", STRING_COLLECTIONS)
+def test_a_single_string_is_refused_for_a_collection_option(option: str) -> None:
+    """Regression: ``exclude_operations="wipe_database"`` was taken as the set of its characters
+    and excluded nothing (fail-open); every option that takes a collection of strings refuses a
+    single string, naming the option."""
+    options: dict[str, Any] = {option: "http://example.com"}
+    with pytest.raises(TypeError, match=rf"^{option} must be a collection of strings .*not a single string"):
+        MCPMiddleware(build_app(), **options)
+
+
+@pytest.mark.parametrize("option", STRING_COLLECTIONS)
+def test_a_collection_option_holds_strings_only(option: str) -> None:
+    mixed: dict[str, Any] = {option: ["http://example.com", 42]}
+    with pytest.raises(TypeError, match=rf"^{option} must contain strings only, got 42$"):
+        MCPMiddleware(build_app(), **mixed)
+    number: dict[str, Any] = {option: 42}
+    with pytest.raises(TypeError, match=rf"^{option} must be a collection of strings, got 42$"):
+        MCPMiddleware(build_app(), **number)
+
+
+async def test_the_tool_filters_take_any_collection() -> None:
+    options: dict[str, Any] = {
+        "exclude_operations": ["delete_thing"],
+        "exclude_tags": ("admin",),
+        "include_methods": {"get", "POST"},
+        "include_paths": ["/things*"],
+    }
+    names = {tool["name"] for tool in (await post(build_app(**options), request("tools/list"))).result()["tools"]}
+    assert names == {"get_thing", "create_thing"}
+
+
 def test_response_mode_is_validated() -> None:
     with pytest.raises(ValueError, match="response_mode"):
         MCPMiddleware(build_app(), response_mode="json")  # type: ignore[arg-type]
