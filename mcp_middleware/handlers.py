@@ -109,7 +109,9 @@ class Server:
         self.verdicts: dict[tuple[Any, ...], tuple[int, str] | None] = {}  # transport checks, by header values
         self.ladders: dict[tuple[Any, ...], str] = {}  # 2026-07-28 ladder verdicts, by envelope and headers
         self.forward_names = settings.forward_headers
-        self.credentials: tuple[bytes, ...] = tuple(sorted(CREDENTIALS))
+        self.credentials: tuple[bytes, ...] = ()
+        self.callers: tuple[bytes, ...] = ()
+        self._know_credentials(frozenset())
         # the app's query API keys (APIKeyQuery) by parameter name, with their pseudo-header names
         self.query_keys: Mapping[str, bytes] = {}
         self.pending = PendingReplies()
@@ -159,9 +161,16 @@ class Server:
         self.query_keys = self.catalog.query_keys
         keys = self.catalog.credential_headers | frozenset(self.query_keys.values())
         self.forward_names = self.settings.forward_headers | keys
-        # what tells callers apart: every credential a call may carry, in a fixed order
-        self.credentials = tuple(sorted(CREDENTIALS | keys))
+        self._know_credentials(keys)
         self.route_app = QueryKeys(self.app) if self.query_keys else self.app
+
+    def _know_credentials(self, keys: frozenset[bytes]) -> None:
+        """``credentials``: every credential a call may carry (``keys``: the app's API keys), in a
+        fixed order; ``callers``: what tells handshake-era callers apart (``caller_key``), the
+        credentials and, with ``session_ids``, the session id (the handshake era refuses one it
+        did not sign before any caller key is made)."""
+        self.credentials = tuple(sorted(CREDENTIALS | keys))
+        self.callers = self.credentials + ((b"mcp-session-id",) if self.settings.session_ids else ())
 
     def capabilities(self, era: Era) -> dict[str, Any]:
         # List changes reach clients only on 2026-07-28 listen streams: the stateless handshake

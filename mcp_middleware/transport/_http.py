@@ -115,8 +115,10 @@ def caller_key(server: Server, headers: Mapping[bytes, bytes]) -> str:
     """Who is calling, as far as a stateless endpoint can tell (handshake era: which calls a
     notifications/cancelled may stop, whose answers a route takes, whose log level): its
     credentials (Authorization, Cookie, the app's API keys: headers, and the URL's query parameters
-    that the endpoint put into ``headers``, see ``query_keys``), hashed."""
-    return str(hash(tuple(map(headers.get, server.credentials))))
+    that the endpoint put into ``headers``, see ``query_keys``) and, with ``session_ids``, its
+    session id (verified by then), hashed (``Server.callers``). Callers without either share one
+    key."""
+    return str(hash(tuple(map(headers.get, server.callers))))
 
 
 Decorate = Callable[[str, dict[str, Any]], dict[str, Any]]

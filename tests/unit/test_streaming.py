@@ -204,6 +204,53 @@ async def test_cancel_for_another_id_changes_nothing() -> None:
     assert ex.reply.events()[-1]["result"]["content"][0]["text"] == "t0 t1 t2 "
 
 
+async def _session(app: ASGIApp) -> str:
+    init = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+    return (await Exchange(app, request("initialize", init)).run()).headers["mcp-session-id"]
+
+
+async def test_with_session_ids_one_anonymous_client_cannot_cancel_anothers_call() -> None:
+    """Regression: callers without credentials shared one caller key, so with ``session_ids=True``
+    client B's ``notifications/cancelled`` for its own request id 1 cancelled client A's call 1.
+    A valid session id is now part of the caller key: B's cancel changes nothing, A's own works."""
+    gates = Gates()
+    app = build_app(gates, session_ids=True)
+    mine, other = await _session(app), await _session(app)
+    body, _ = call_body("stream_plain", "handshake", id=1)
+    ex = Exchange(app, body, {**BASE_HEADERS, "mcp-session-id": mine})
+    other_headers = {**BASE_HEADERS, "mcp-session-id": other}
+    await cancel_midway(ex, gates.produced[0], cancelled(1), partial(_released, gates), other_headers)
+    assert ex.reply.events()[-1]["result"]["content"][0]["text"] == "t0 t1 t2 "
+
+    gates = Gates()
+    app = build_app(gates, session_ids=True)
+    mine = await _session(app)
+    ex = Exchange(app, body, {**BASE_HEADERS, "mcp-session-id": mine})
+    my_headers = {**BASE_HEADERS, "mcp-session-id": mine}
+    await cancel_midway(ex, gates.produced[0], cancelled(1), partial(_stopped, gates, ex), my_headers)
+    assert not gates.finished.is_set()
+
+
+def test_the_caller_key_takes_the_session_id_only_with_session_ids() -> None:
+    """Without ``session_ids`` a client's Mcp-Session-Id (which nothing verifies then) is not part
+    of its caller key: anonymous callers share one key, as the README says."""
+    from mcp_middleware.transport._http import caller_key
+
+    with_sessions = mcp_of(built(session_ids=True)).server
+    without = mcp_of(built()).server
+    a = {b"authorization": b"Bearer x", b"mcp-session-id": b"a"}
+    b = {b"authorization": b"Bearer x", b"mcp-session-id": b"b"}
+    assert caller_key(with_sessions, a) != caller_key(with_sessions, b)
+    assert caller_key(without, a) == caller_key(without, b) == caller_key(without, {b"authorization": b"Bearer x"})
+    assert caller_key(without, {}) == caller_key(without, {b"mcp-session-id": b"a"})
+
+
+def built(**options: Any) -> Any:
+    app = build_app(**options)
+    app.middleware_stack = app.build_middleware_stack()
+    return app
+
+
 async def test_slow_client_applies_backpressure() -> None:
     """The route cannot run ahead of the client: while a send is held, the next chunk is not produced."""
     gates = Gates.released()
