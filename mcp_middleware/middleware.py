@@ -127,7 +127,7 @@ class MCPMiddleware:
         self._endpoint = partial(endpoint.serve, self.server)
         self._security: Security | None = None
         if auth is not None or oauth is not None or cors is not None:
-            self._security = Security(self.settings, auth=auth, oauth=oauth, cors=cors, verdicts=self.server.verdicts)
+            self._security = Security(self.server, auth=auth, oauth=oauth, cors=cors)
         # The endpoint and, with `oauth`, the metadata paths: one set test decides pass-through.
         self._paths = self.settings.paths | (self._security.paths if self._security else frozenset())
 

@@ -37,7 +37,7 @@ from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
 from ._security_options import _SCOPE_TOKEN, OAuthResource, cors_origins, effective_allowed_origins
-from .config import Settings
+from .handlers import Server
 from .jsonrpc import ProtocolError, encode_error
 from .transport._checks import HeaderMap, Verdicts, check_request, decoded, header_map
 from .transport._http import plain
@@ -125,6 +125,7 @@ class Security:
         "_metadata_suffix",
         "_oauth",
         "_resource_path",
+        "_server",
         "_settings",
         "_verdicts",
         "metadata_paths",
@@ -132,18 +133,13 @@ class Security:
     )
 
     def __init__(
-        self,
-        settings: Settings,
-        *,
-        auth: Guard | None,
-        oauth: OAuthResource | None,
-        cors: frozenset[str] | None,
-        verdicts: Verdicts | None = None,
+        self, server: Server, *, auth: Guard | None, oauth: OAuthResource | None, cors: frozenset[str] | None
     ) -> None:
         if auth is not None and not callable(auth):
             raise TypeError("auth must be a callable taking a starlette Request")
-        self._settings = settings
-        self._verdicts = verdicts  # the endpoint's remembered transport checks, shared
+        self._server = server  # its catalog names the app's API-key headers (CORS)
+        settings = self._settings = server.settings
+        self._verdicts: Verdicts = server.verdicts  # the endpoint's remembered transport checks, shared
         self._guard = auth
         self._oauth = oauth
         base = settings.path.rstrip("/") or "/"
@@ -184,15 +180,27 @@ class Security:
             return True
         return self._cors is not None and origin.lower().rstrip("/") in self._cors
 
-    async def _preflight(self, send: Send, headers: Mapping[str, str], origin: str, metadata: bool) -> None:
+    def _api_key_headers(self, scope: Scope) -> list[str]:
+        """The app's API-key headers (``APIKeyHeader``), which a browser client sends as custom
+        headers; the catalog that names them is built here when no POST has built it yet."""
+        server = self._server
+        if not server.prepared:
+            server.prepare(scope)
+        names = (name.decode("latin-1") for name in server.catalog.credential_headers)
+        return sorted(name for name in names if _HEADER_TOKEN.fullmatch(name))
+
+    async def _preflight(
+        self, scope: Scope, send: Send, headers: Mapping[str, str], origin: str, metadata: bool
+    ) -> None:
         vary = (b"vary", b"Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
         if not self._origin_allowed(origin):
             await plain(send, 403, b"", [vary])
             return
         allow = list(CORS_ALLOW_HEADERS)
-        for name in headers.get("access-control-request-headers", "").split(","):
-            name = name.strip().lower()
-            if name.startswith("mcp-param-") and _HEADER_TOKEN.fullmatch(name) and name not in allow:
+        requested = [name.strip().lower() for name in headers.get("access-control-request-headers", "").split(",")]
+        params = [name for name in requested if name.startswith("mcp-param-") and _HEADER_TOKEN.fullmatch(name)]
+        for name in [*([] if metadata else self._api_key_headers(scope)), *params]:
+            if name not in allow:
                 allow.append(name)
         head = [
             (b"access-control-allow-origin", origin.encode("latin-1")),
@@ -316,7 +324,7 @@ class Security:
             origin = headers.get("origin")
             if origin is not None:
                 if method == "OPTIONS" and "access-control-request-method" in headers:
-                    await self._preflight(send, headers, origin, metadata)
+                    await self._preflight(scope, send, headers, origin, metadata)
                     return
                 send = self._cors_send(send, origin)
         if metadata:

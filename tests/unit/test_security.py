@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 import anyio.lowlevel
 import pytest
+from fastapi import FastAPI, Security
+from fastapi.security import APIKeyHeader, APIKeyQuery
 from mcp.shared.auth import ProtectedResourceMetadata
 from starlette.requests import Request
 
+from mcp_middleware import MCPMiddleware
 from mcp_middleware.security import InsufficientScope, OAuthResource
 from tests.apps import Gates, build_app, mcp_of
 from tests.support import BASE_HEADERS, Exchange, Reply, call_modern, modern_headers, modern_request, post
@@ -398,6 +401,35 @@ async def test_preflight_for_an_allowed_origin() -> None:
     assert int(reply.headers["access-control-max-age"]) > 0
     assert "Origin" in reply.headers["vary"]
     assert calls == []  # a preflight is never guarded
+
+
+async def test_preflight_allows_the_apps_api_key_headers() -> None:
+    """Regression: a browser client (the Inspector in direct mode) could not send the app's
+    ``APIKeyHeader``: its preflight never allowed the header. The app's API-key headers are allowed
+    now, known from the first preflight on (before any POST built the catalog); an API key in the
+    query is no header, and a cookie cannot be sent cross-origin, so neither is listed."""
+    app = FastAPI()
+
+    @app.get("/items", operation_id="list_items")
+    def list_items(key: Annotated[str, Security(APIKeyHeader(name="X-API-Key"))]) -> list[str]:
+        return []
+
+    @app.get("/other", operation_id="other")
+    def other(key: Annotated[str, Security(APIKeyQuery(name="api_key"))]) -> list[str]:
+        return []
+
+    @app.get("/odd", operation_id="odd")  # no header can have this name: never put in the list
+    def odd(key: Annotated[str, Security(APIKeyHeader(name="X Key", scheme_name="odd"))]) -> list[str]:
+        return []
+
+    app.add_middleware(MCPMiddleware, cors_allow_origins=[INSPECTOR])
+    requested = "content-type, mcp-protocol-version, x-api-key"
+    for _ in range(2):
+        reply = await post(app, b"", preflight_headers(INSPECTOR, requested), method="OPTIONS")
+        assert reply.status == 204
+        allowed = [h.strip() for h in reply.headers["access-control-allow-headers"].split(",")]
+        assert "x-api-key" in allowed
+        assert not {"cookie", "?api_key", "api_key", "x key"} & set(allowed)
 
 
 async def test_preflight_for_a_refused_origin() -> None:
