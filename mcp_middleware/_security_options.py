@@ -86,18 +86,26 @@ class OAuthResource:
         return doc
 
 
+def _origin(value: str, option: str) -> str:
+    """An origin as the transport compares it (lower case, no trailing slash): ``*``, ``null``, or
+    scheme, host and optional port. A browser's ``Origin`` has no path, so one with a path, query
+    or fragment would never match: refused."""
+    origin = value.strip().lower().rstrip("/")
+    scheme, sep, authority = origin.partition("://")
+    if origin not in ("*", "null") and not (scheme and sep and authority and not any(c in authority for c in "/?# ")):
+        raise ValueError(
+            f"{option} takes '*' or full origins like 'http://localhost:6274' (scheme, host, optional port; "
+            f"no path), got {value!r}"
+        )
+    return origin
+
+
 def cors_origins(origins: Sequence[str] | None) -> frozenset[str] | None:
     """Validated, normalised ``cors_allow_origins`` (lower case, no trailing slash)."""
     if origins is None:
         return None
-    items = strings(origins, "cors_allow_origins")
-    out: set[str] = set()
-    for origin in items:
-        value = origin.strip().lower().rstrip("/")
-        if value not in ("*", "null") and "://" not in value:
-            raise ValueError(f"a CORS origin is '*' or a full origin like 'http://localhost:6274', got {origin!r}")
-        out.add(value)
-    return frozenset(out) or None  # an empty list is the same as leaving CORS off
+    out = frozenset(_origin(origin, "cors_allow_origins") for origin in strings(origins, "cors_allow_origins"))
+    return out or None  # an empty list is the same as leaving CORS off
 
 
 def effective_allowed_origins(
@@ -112,7 +120,7 @@ def effective_allowed_origins(
     if allowed_origins is not None:
         # Scheme and host are case-insensitive: lower case here, and the transport lowers the
         # request's Origin (so a preflight CORS allowed is never followed by a 403).
-        explicit = frozenset(o.strip().lower().rstrip("/") for o in strings(allowed_origins, "allowed_origins"))
+        explicit = frozenset(_origin(o, "allowed_origins") for o in strings(allowed_origins, "allowed_origins"))
         if cors is not None and "*" not in explicit and "*" not in cors:
             refused = sorted(o for o in cors if o not in explicit)
             if refused:

@@ -6,7 +6,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["CREDENTIALS", "LOCAL_HOSTS", "TRACE_CONTEXT", "Settings", "normalise_hosts", "strings"]
+__all__ = [
+    "CREDENTIALS",
+    "HTTP_METHODS",
+    "LOCAL_HOSTS",
+    "TRACE_CONTEXT",
+    "Settings",
+    "bracketed",
+    "http_methods",
+    "normalise_hosts",
+    "strings",
+]
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
@@ -16,6 +26,8 @@ LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 # but trace context (results.credential_values).
 CREDENTIALS: Final = frozenset({b"authorization", b"cookie"})
 TRACE_CONTEXT: Final = frozenset({b"traceparent", b"tracestate"})
+# The methods of an OpenAPI path item: what include_methods may name.
+HTTP_METHODS: Final = frozenset({"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +36,8 @@ class Settings:
     name: str | None = None
     version: str | None = None
     instructions: str | None = None
-    # Hostnames (no port) the Host header may name; None = localhost names and the server's own address.
+    # Hostnames (no port; IPv6 addresses in brackets) the Host header may name; None = localhost
+    # names and the server's own address.
     allowed_hosts: frozenset[str] | None = None
     # Full origins ("https://app.example.com"); None = origins whose host passes the Host rule.
     allowed_origins: frozenset[str] | None = None
@@ -45,6 +58,17 @@ class Settings:
     # as the official SDK server does.
     response_mode: str = "auto"
     forward_headers: frozenset[bytes] = CREDENTIALS | TRACE_CONTEXT
+
+    def __post_init__(self) -> None:
+        """Refuse, when the middleware is built, a value that would fail per request or silently."""
+        _check_path(self.path)
+        _check_limits(self)
+        if self.state_secret is not None:
+            _check_secret(self.state_secret)
+        if not isinstance(self.session_ids, bool):
+            raise TypeError(f"session_ids must be True or False, got {self.session_ids!r}")
+        if self.response_mode not in ("auto", "sse"):
+            raise ValueError(f'response_mode must be "auto" or "sse", got {self.response_mode!r}')
 
     @property
     def paths(self) -> frozenset[str]:
@@ -70,7 +94,83 @@ def strings(value: Iterable[str], option: str) -> tuple[str, ...]:
     return items
 
 
+def _check_path(path: object) -> None:
+    if not isinstance(path, str):
+        raise TypeError(f"path must be a string, got {path!r}")
+    if not path.startswith("/") or "?" in path or "#" in path:
+        raise ValueError(f"path must start with '/' and have no query or fragment ('?', '#'), got {path!r}")
+
+
+def _check_limits(settings: Settings) -> None:
+    _count("max_body_bytes", settings.max_body_bytes, 1)
+    _count("max_result_chars", settings.max_result_chars, 1)
+    _count("max_binary_bytes", settings.max_binary_bytes, 0)
+    if settings.max_concurrent_calls is not None:
+        _count("max_concurrent_calls", settings.max_concurrent_calls, 1, " (or None for no limit)")
+    _seconds("keepalive_interval", settings.keepalive_interval)
+    if settings.call_timeout is not None:
+        _seconds("call_timeout", settings.call_timeout, " (or None for no time limit)")
+    _seconds("ask_timeout", settings.ask_timeout)
+
+
+def _count(option: str, value: object, minimum: int, unset: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{option} must be an integer{unset}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{option} must be at least {minimum}{unset}, got {value!r}")
+
+
+def _seconds(option: str, value: object, unset: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{option} must be a number of seconds{unset}, got {value!r}")
+    if not value > 0:  # NaN too
+        raise ValueError(f"{option} must be a positive number of seconds{unset}, got {value!r}")
+
+
+def _check_secret(secret: object) -> None:
+    # the value is a secret: the messages name its type only
+    if not isinstance(secret, bytes | str):
+        raise TypeError(f"state_secret must be bytes or a string, got {type(secret).__name__}")
+    if not secret:  # an empty HMAC key would let anyone forge a requestState or a session id
+        raise ValueError("state_secret must not be empty (None: $MCP_MIDDLEWARE_STATE_SECRET, else random)")
+
+
+def bracketed(host: str) -> str:
+    """An IPv6 address as a Host header names it, in brackets (``2001:db8::1`` ─▶ ``[2001:db8::1]``)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
 def normalise_hosts(hosts: Sequence[str] | None) -> frozenset[str] | None:
+    """``allowed_hosts``: lower case, IPv6 addresses bracketed. A port, a URL, a path, a partial
+    wildcard or an empty list would never match a Host (the check compares names only), so each
+    is refused."""
     if hosts is None:
         return None
-    return frozenset(h.lower() for h in strings(hosts, "allowed_hosts"))
+    names = frozenset(_host_name(host) for host in strings(hosts, "allowed_hosts"))
+    if not names:
+        raise ValueError("allowed_hosts must name at least one host (or ['*'] for any), got []")
+    return names
+
+
+def _host_name(entry: str) -> str:
+    host = entry.strip().lower()
+    if host == "*":
+        return host
+    if not host or any(c in host for c in "/?#@ ") or "*" in host:
+        raise ValueError(f"allowed_hosts takes host names ('api.example.com') or '*', got {entry!r}")
+    if (host.startswith("[") and not host.endswith("]")) or host.count(":") == 1:
+        raise ValueError(
+            f"allowed_hosts takes host names without a port (the Host check compares names only), got {entry!r}"
+        )
+    return bracketed(host)
+
+
+def http_methods(methods: Iterable[str] | None) -> frozenset[str] | None:
+    """``include_methods``, upper case; a name that is no HTTP method would match nothing."""
+    if methods is None:
+        return None
+    names = frozenset(m.upper() for m in strings(methods, "include_methods"))
+    unknown = sorted(names - HTTP_METHODS)
+    if unknown:
+        raise ValueError(f"include_methods takes HTTP methods ({', '.join(sorted(HTTP_METHODS))}), got {unknown[0]!r}")
+    return names

@@ -13,7 +13,7 @@ from typing import Literal, TypeVar
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .catalog import ToolFilter
-from .config import Settings, normalise_hosts, strings
+from .config import Settings, http_methods, normalise_hosts, strings
 from .handlers import Server
 from .security import Guard, OAuthResource, Security, cors_origins, effective_allowed_origins
 from .transport import endpoint
@@ -77,21 +77,8 @@ class MCPMiddleware:
         oauth: OAuthResource | None = None,
         cors_allow_origins: Sequence[str] | None = None,
     ) -> None:
-        if not path.startswith("/"):
-            raise ValueError(f"path must start with '/', got {path!r}")
-        if not keepalive_interval > 0:
-            raise ValueError("keepalive_interval must be a positive number of seconds")
-        if call_timeout is not None and not call_timeout > 0:
-            raise ValueError("call_timeout must be positive (or None for no timeout)")
-        if response_mode not in ("auto", "sse"):
-            raise ValueError('response_mode must be "auto" or "sse"')
-        if max_concurrent_calls is not None and max_concurrent_calls < 1:
-            raise ValueError("max_concurrent_calls must be at least 1 (or None for no limit)")
         if max_tool_name_length < 8:
             raise ValueError("max_tool_name_length must be at least 8")
-        if state_secret is not None and not state_secret:
-            # An empty HMAC key would let anyone forge a requestState or a session id.
-            raise ValueError("state_secret must not be empty (None: $MCP_MIDDLEWARE_STATE_SECRET, else random)")
         if oauth is not None and not isinstance(oauth, OAuthResource):
             raise TypeError("oauth must be a mcp_middleware.security.OAuthResource")
         cors = cors_origins(cors_allow_origins)
@@ -121,7 +108,7 @@ class MCPMiddleware:
             exclude_operations=frozenset(strings(exclude_operations, "exclude_operations")),
             include_paths=_optional(tuple, include_paths, "include_paths"),
             exclude_paths=strings(exclude_paths, "exclude_paths"),
-            methods=_optional(frozenset, include_methods, "include_methods"),  # upper-cased by ToolFilter
+            methods=http_methods(include_methods),
         )
         self.server = Server(app, self.settings, tool_filter, max_tool_name_length)
         self._endpoint = partial(endpoint.serve, self.server)

@@ -469,6 +469,95 @@ async def test_the_tool_filters_take_any_collection() -> None:
     assert names == {"get_thing", "create_thing"}
 
 
+NAN = float("nan")
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "error", "bad"),
+    [
+        ("max_body_bytes", 0, ValueError, 0),
+        ("max_body_bytes", -1, ValueError, -1),
+        ("max_body_bytes", 1.5, TypeError, 1.5),
+        ("max_body_bytes", "4096", TypeError, "4096"),
+        ("max_body_bytes", True, TypeError, True),
+        ("max_result_chars", 0, ValueError, 0),
+        ("max_result_chars", -5, ValueError, -5),
+        ("max_result_chars", None, TypeError, None),
+        ("max_binary_bytes", -1, ValueError, -1),
+        ("max_concurrent_calls", 0, ValueError, 0),
+        ("max_concurrent_calls", 2.5, TypeError, 2.5),
+        ("ask_timeout", 0, ValueError, 0),
+        ("ask_timeout", -1, ValueError, -1),
+        ("ask_timeout", NAN, ValueError, NAN),
+        ("ask_timeout", "600", TypeError, "600"),
+        ("keepalive_interval", NAN, ValueError, NAN),
+        ("keepalive_interval", False, TypeError, False),
+        ("call_timeout", NAN, ValueError, NAN),
+        ("call_timeout", "30", TypeError, "30"),
+        ("state_secret", 123, TypeError, "int"),  # a secret: its type, never its value
+        ("state_secret", bytearray(b"key"), TypeError, "bytearray"),
+        ("session_ids", "no", TypeError, "no"),
+        ("session_ids", 1, TypeError, 1),
+        ("path", "/mcp?x=1", ValueError, "/mcp?x=1"),
+        ("path", "/mcp#top", ValueError, "/mcp#top"),
+        ("path", "mcp", ValueError, "mcp"),
+        ("path", None, TypeError, None),
+        ("allowed_hosts", [], ValueError, []),
+        ("allowed_hosts", ["example.com:443"], ValueError, "example.com:443"),
+        ("allowed_hosts", ["[::1]:8000"], ValueError, "[::1]:8000"),
+        ("allowed_hosts", ["https://example.com"], ValueError, "https://example.com"),
+        ("allowed_hosts", ["example.com/mcp"], ValueError, "example.com/mcp"),
+        ("allowed_hosts", ["ok.example.com", " "], ValueError, " "),
+        ("allowed_hosts", ["*.example.com"], ValueError, "*.example.com"),
+        ("allowed_origins", ["a.example"], ValueError, "a.example"),
+        ("allowed_origins", ["https://a.example/app"], ValueError, "https://a.example/app"),
+        ("allowed_origins", ["https://"], ValueError, "https://"),
+        ("cors_allow_origins", ["http://localhost:6274/inspector"], ValueError, "http://localhost:6274/inspector"),
+        ("cors_allow_origins", ["http://localhost:6274?x=1"], ValueError, "http://localhost:6274?x=1"),
+        ("include_methods", ["GET", "FETCH"], ValueError, "FETCH"),
+    ],
+)
+def test_bad_option_values_are_refused_naming_the_option_and_the_value(
+    option: str, value: Any, error: type[Exception], bad: Any
+) -> None:
+    """Regression: these were accepted when the middleware was built, and then failed per request
+    (a max_body_bytes of -1 answered every request 413, a state_secret of 123 raised in every
+    handshake with session_ids) or silently (allowed_hosts=["example.com:443"] refused every Host,
+    include_methods=["FETCH"] served nothing)."""
+    options: dict[str, Any] = {option: value}
+    with pytest.raises(error) as refused:
+        MCPMiddleware(build_app(), **options)
+    message = str(refused.value)
+    assert message.startswith(option), message
+    if option == "state_secret":
+        assert message.endswith(f"got {bad}")
+        assert "key" not in message
+        assert "123" not in message
+    else:
+        assert repr(bad) in message, message
+
+
+async def test_valid_option_values_are_unchanged() -> None:
+    app = build_app(
+        max_binary_bytes=0,
+        max_concurrent_calls=None,
+        call_timeout=None,
+        ask_timeout=0.5,
+        state_secret="s",
+        include_methods=["get", "Post"],
+        allowed_hosts=["Example.COM", "2001:db8::10", "[::2]"],
+        allowed_origins=["https://app.example.com/", "null", "http://127.0.0.1:8000"],
+        cors_allow_origins=["https://app.example.com"],
+    )
+    for host in ("example.com:8000", "[2001:db8::10]:8000", "[::2]"):
+        reply = await post(app, request("tools/list"), {**BASE_HEADERS, "host": host})
+        assert reply.status == 200, host
+        assert {tool["name"] for tool in reply.result()["tools"]} >= {"get_thing", "create_thing"}
+    headers = {**BASE_HEADERS, "host": "example.com", "origin": "https://App.example.com"}
+    assert (await post(app, request("tools/list"), headers)).status == 200
+    assert (await post(app, request("tools/list"), {**BASE_HEADERS, "host": "127.0.0.1"})).status == 403
+
+
 def test_response_mode_is_validated() -> None:
     with pytest.raises(ValueError, match="response_mode"):
         MCPMiddleware(build_app(), response_mode="json")  # type: ignore[arg-type]
