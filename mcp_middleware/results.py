@@ -22,6 +22,7 @@ bytes raises :class:`ResultTooLarge` (the caller stops the route and reports it)
 from __future__ import annotations
 
 import base64
+import binascii
 import codecs
 import json
 import sys
@@ -30,6 +31,7 @@ from http import HTTPStatus
 from typing import Any
 
 import orjson
+from starlette.requests import cookie_parser
 
 from ._event_parser import _EventParser
 from ._media import _MEDIA, _TEXTUAL_KINDS, _media
@@ -47,16 +49,21 @@ _HINTS = {
 
 
 def credential_values(forwarded: tuple[tuple[bytes, bytes], ...]) -> tuple[str, ...]:
-    """The secret parts of the credentials forwarded to a route, longest first: ``Authorization``,
-    ``Cookie`` values, API-key headers, and API keys from the MCP request's query string (as sent
-    and decoded). Everything forwarded but trace context is a credential."""
+    """The secret parts of the credentials forwarded to a route, longest first: ``Authorization``
+    (and a ``Basic`` one's decoded ``user:password`` and password), ``Cookie`` values (as sent, and
+    unquoted as the route reads them), API-key headers, and API keys from the MCP request's query
+    string (as sent and decoded). Everything forwarded but trace context is a credential."""
     found: set[str] = set()
     for name, raw in forwarded:
         value = raw.decode("latin-1")
         if name == b"authorization":
-            found.update({value, value.partition(" ")[2]})
+            scheme, _, credentials = value.partition(" ")
+            found.update({value, credentials})
+            if scheme.lower() == "basic":
+                found.update(_basic(credentials))
         elif name == b"cookie":
             found.update(part.partition("=")[2] for part in value.split(";"))
+            found.update(cookie_parser(value).values())  # what Starlette hands the route: unquoted
         elif name[:1] == MARK:  # a query API key's ``name=value`` pair (query_keys)
             found.update(secret_values(raw))
         elif name not in TRACE_CONTEXT:  # an API-key header (catalog.credential_headers)
@@ -67,6 +74,20 @@ def credential_values(forwarded: tuple[tuple[bytes, bytes], ...]) -> tuple[str, 
     secrets |= {orjson.dumps(value).decode()[1:-1] for value in secrets}
     secrets |= {json.dumps(value)[1:-1] for value in secrets}
     return tuple(sorted(secrets, key=len, reverse=True))
+
+
+def _basic(credentials: str) -> tuple[str, ...]:
+    """A ``Basic`` authorization's ``user:password`` and password, as a route decodes them (UTF-8,
+    RFC 7617 §2.1, else Latin-1); nothing when it is not base64."""
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return ()
+    try:
+        pair = decoded.decode()
+    except UnicodeDecodeError:
+        pair = decoded.decode("latin-1")
+    return pair, pair.partition(":")[2]
 
 
 class ResultTooLarge(Exception):

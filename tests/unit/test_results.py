@@ -70,6 +70,35 @@ def test_credentials_sent_to_the_route_are_redacted_from_its_errors() -> None:
     assert "[redacted]" in text_of(result)
 
 
+def test_a_quoted_cookie_is_redacted_as_the_route_reads_it() -> None:
+    """Regression: ``Cookie: session="s3cr3t-session-value"`` reaches the route unquoted (Starlette's
+    cookie parser), and a route that echoed it showed the value: only the quoted form was known."""
+    forwarded = ((b"cookie", b'theme=dark; session="s3cr3t-session-value"; other="a\\"b-escaped"'),)
+    body = b'{"detail":"session s3cr3t-session-value and a\\"b-escaped are not valid"}'
+    text = text_of(collect(b"application/json", body, status=401, forwarded=forwarded))
+    assert "s3cr3t" not in text
+    assert "escaped" not in text
+    assert text.count("[redacted]") == 2
+
+
+def test_the_password_of_basic_authorization_is_redacted_as_decoded() -> None:
+    """Regression: of ``Authorization: Basic <base64>`` only the base64 was redacted; a route that
+    echoed the decoded password (or ``user:password``) showed it."""
+    encoded = base64.b64encode("alice:hunter2-pässword".encode())
+    forwarded = ((b"authorization", b"Basic " + encoded),)
+    for echoed in ("wrong password hunter2-pässword for alice", "bad credentials alice:hunter2-pässword"):
+        body = json.dumps({"detail": echoed}, ensure_ascii=False).encode()
+        text = text_of(collect(b"application/json", body, status=401, forwarded=forwarded))
+        assert "hunter2" not in text
+        assert "[redacted]" in text
+    latin1 = ((b"authorization", b"Basic " + base64.b64encode("bob:hunter2-pässword".encode("latin-1"))),)
+    body = json.dumps({"detail": "wrong password hunter2-pässword"}).encode()  # not UTF-8: read as Latin-1
+    assert text_of(collect(b"application/json", body, status=401, forwarded=latin1)).endswith("[redacted]")
+    not_base64 = ((b"authorization", b"Basic not-base64!"),)  # nothing to decode: as sent only
+    text = text_of(collect(b"application/json", b'{"detail":"not-base64! refused"}', 401, forwarded=not_base64))
+    assert text.endswith("[redacted] refused")
+
+
 def test_api_key_header_values_sent_to_the_route_are_redacted_from_its_errors() -> None:
     """Regression: only Authorization and Cookie values were redacted; an APIKeyHeader key that a
     route echoed in its error reached the model. Trace context is no secret and stays."""
