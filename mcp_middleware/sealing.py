@@ -3,11 +3,13 @@
 The state a route hands back travels through the client, so it is attacker-controlled
 (mrtr.mdx: servers MUST protect it). It is sealed with HMAC-SHA256 over the value, the tool (or
 prompt/resource) it belongs to, the caller and the call's arguments (:func:`bound_target`), and an
-expiry; anything that fails verification is rejected with a
-JSON-RPC error. A ``requestState`` carries a :class:`Round`: the route's own state and the answers
-its run has already used (a retry answers only the latest requests, mrtr.mdx). Every worker
-behind a load balancer must share the secret: pass ``state_secret`` or set
-``MCP_MIDDLEWARE_STATE_SECRET``; otherwise each process makes a random one.
+expiry; anything that fails verification is rejected with a JSON-RPC error. The payload is
+readable (base64 JSON, authenticated, not encrypted), so the binding is in it only as an HMAC keyed
+with the secret: a digest of the caller's credentials that anyone could compute would let whoever
+sees a state test password guesses offline. A ``requestState`` carries a :class:`Round`: the
+route's own state and the answers its run has already used (a retry answers only the latest
+requests, mrtr.mdx). Every worker behind a load balancer must share the secret: pass
+``state_secret`` or set ``MCP_MIDDLEWARE_STATE_SECRET``; otherwise each process makes a random one.
 """
 
 from __future__ import annotations
@@ -88,19 +90,26 @@ class Round(NamedTuple):
 
 
 class Sealer:
-    __slots__ = ("_key", "_ttl")
+    __slots__ = ("_binding_key", "_key", "_ttl")
 
     def __init__(self, secret: bytes | str | None = None, ttl: float = 3600.0) -> None:
         if secret is None:
             secret = os.environ.get(ENV_SECRET) or os.urandom(32)  # an empty variable counts as unset
         self._key = secret.encode() if isinstance(secret, str) else secret
+        # a key of its own for the binding (domain separation from the token's MAC)
+        self._binding_key = hmac.new(self._key, b"mcp-middleware requestState binding", hashlib.sha256).digest()
         self._ttl = ttl
 
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()
 
+    def _binding(self, target: str) -> str:
+        """What the payload says of ``target``: a keyed HMAC, which only the secret's holder can
+        compute (so it tells nothing about the credentials and arguments in it)."""
+        return _b64(hmac.new(self._binding_key, target.encode(), hashlib.sha256).digest())
+
     def seal(self, value: object, target: str) -> str:
-        payload = orjson.dumps({"v": value, "t": target, "e": int(time.time() + self._ttl)})
+        payload = orjson.dumps({"v": value, "b": self._binding(target), "e": int(time.time() + self._ttl)})
         return f"{_b64(payload)}.{_b64(self._mac(payload))}"
 
     def seal_round(self, state: str | None, answers: Mapping[str, Any], target: str) -> str:
@@ -124,7 +133,8 @@ class Sealer:
             data = orjson.loads(payload)
         except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
             raise StateError("requestState is malformed") from exc
-        if not isinstance(data, dict) or data.get("t") != target or "v" not in data:
+        binding = data.get("b") if isinstance(data, dict) else None
+        if not isinstance(binding, str) or not hmac.compare_digest(binding, self._binding(target)) or "v" not in data:
             raise StateError("requestState does not belong to this request")
         if not isinstance(data.get("e"), int) or data["e"] < time.time():
             raise StateError("requestState has expired")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import time
 from typing import Any
 
+import orjson
 import pytest
 from fastapi import FastAPI
 
@@ -66,3 +71,40 @@ def test_an_empty_secret_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatc
         Sealer(b"").unseal(token, "t")
     monkeypatch.setenv(ENV_SECRET, "shared")
     assert Sealer().unseal(Sealer().seal("v", "t"), "t") == "v"
+
+
+def _payload(token: str) -> bytes:
+    body = token.partition(".")[0]
+    return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+
+
+def test_the_readable_payload_holds_no_credential_derived_value() -> None:
+    """Regression: a requestState's payload (base64 JSON: MACed, not encrypted) carried the bound
+    target with an unsalted SHA-256 of the caller's credentials, so anyone who saw a state (client
+    logs, a proxy) could test password guesses offline. It carries only an HMAC of the binding,
+    keyed with the secret; what opens the state is unchanged."""
+    principal = b"authorization: Basic " + base64.b64encode(b"alice:summer2024")
+    target = bound_target("tool:ask", principal, {"amount": 5})
+    token = Sealer(b"k").seal_round("s", {}, target)
+    payload = _payload(token)
+    assert hashlib.sha256(principal).hexdigest().encode() not in payload
+    assert not [part for part in target.split(" ") if part.encode() in payload]
+    assert set(orjson.loads(payload)) == {"v", "b", "e"}
+    other_secret = orjson.loads(_payload(Sealer(b"other").seal_round("s", {}, target)))
+    assert other_secret["b"] != orjson.loads(payload)["b"]  # keyed: no digest anyone can compute
+    assert Sealer(b"k").unseal_round(token, target) == ("s", {})
+    with pytest.raises(StateError, match="does not belong to this request"):
+        Sealer(b"k").unseal_round(token, bound_target("tool:ask", b"authorization: Basic bWFsbG9yeTp4", {"amount": 5}))
+    with pytest.raises(StateError, match="failed verification"):
+        Sealer(b"other").unseal_round(token, target)
+
+
+def test_a_state_sealed_with_a_readable_binding_does_not_open() -> None:
+    """A state of the earlier format (its binding readable, under "t"), genuinely MACed, carries no
+    keyed binding: refused as belonging to no request, like any state without one."""
+    target = bound_target("tool:ask", b"authorization: Bearer a", {})
+    payload = orjson.dumps({"v": {"s": None, "a": {}}, "t": target, "e": int(time.time() + 60)})
+    mac = hmac.new(b"k", payload, hashlib.sha256).digest()
+    token = f"{base64.urlsafe_b64encode(payload).decode()}.{base64.urlsafe_b64encode(mac).decode()}"
+    with pytest.raises(StateError, match="does not belong to this request"):
+        Sealer(b"k").unseal_round(token, target)
