@@ -196,6 +196,48 @@ async def test_the_host_the_client_called_reaches_the_route() -> None:
     assert "Invalid host header" in refused["content"][0]["text"]
 
 
+class PathGuard:
+    """A plain ASGI middleware that refuses ``/admin`` paths (and counts what it sees)."""
+
+    def __init__(self, app: Any, seen: list[str]) -> None:
+        self.app, self.seen = app, seen
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            self.seen.append(scope["path"])
+            if scope["path"].startswith("/admin"):
+                await JSONResponse({"detail": "admins only"}, status_code=403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+@pytest.mark.parametrize("added", ["before", "after"])
+async def test_a_tool_call_passes_the_middlewares_added_before_mcp_middleware_only(added: str) -> None:
+    """As the README says: a tool call is a sub-request to the app below MCPMiddleware, so a guard
+    added before it (inner) refuses the call, and one added after it (outer) sees only the POST to
+    /mcp, never the tool's path (by design; guards must be inner, or dependencies)."""
+    app = FastAPI()
+
+    @app.delete("/admin/wipe", operation_id="wipe")
+    async def wipe() -> dict[str, bool]:
+        return {"wiped": True}
+
+    seen: list[str] = []
+    if added == "before":
+        app.add_middleware(PathGuard, seen=seen)
+    app.add_middleware(MCPMiddleware)
+    if added == "after":
+        app.add_middleware(PathGuard, seen=seen)
+    result = await call(app, "wipe", {})
+    if added == "before":
+        assert seen == ["/admin/wipe"]
+        assert result["isError"] is True
+        assert "admins only" in result["content"][0]["text"]
+    else:
+        assert seen == ["/mcp"]
+        assert result["content"][0]["text"] == '{"wiped":true}'
+
+
 async def test_an_api_key_header_scheme_is_forwarded_from_the_mcp_request() -> None:
     """Regression: routes guarded by FastAPI's APIKeyHeader could not be called at all: the key is a
     security scheme, not a parameter, so it was neither an argument nor forwarded."""
