@@ -9,7 +9,8 @@ Order for a request to the MCP endpoint (only when at least one option is set):
    never guarded. An allowed origin gets 204 and the ``Access-Control-*`` headers, any other 403.
 2. Every other response on these paths gets the CORS headers for an allowed ``Origin`` (a ``send``
    wrapper, so 401/403/405/4xx and SSE streams all carry them).
-3. ``GET``/``HEAD`` on the protected-resource metadata paths (RFC 9728): the metadata as JSON.
+3. ``GET``/``HEAD`` on the protected-resource metadata paths (RFC 9728): the metadata as JSON, for
+   a ``Host`` the endpoint accepts (else its 403: the document names the host it was asked at).
 4. ``POST`` that passes the transport's own checks (Host/Origin, Accept, Content-Type): no
    ``Authorization`` header while ``oauth`` is set → 401; then the guard: ``True`` passes, anything
    else → 401, ``InsufficientScope`` → 403 (RFC 6750 §3.1). A guard that raises is logged and
@@ -39,7 +40,7 @@ from starlette.types import Message, Receive, Scope, Send
 from ._security_options import _SCOPE_TOKEN, OAuthResource, cors_origins, effective_allowed_origins
 from .handlers import Server
 from .jsonrpc import ProtocolError, encode_error
-from .transport._checks import HeaderMap, Verdicts, check_request, decoded, header_map
+from .transport._checks import FORBIDDEN_HOST, HeaderMap, Verdicts, check_request, decoded, header_map, host_allowed
 from .transport._http import plain
 
 __all__ = [
@@ -113,6 +114,7 @@ def _refusal(message: str) -> bytes:
 
 _UNAUTHORIZED = _refusal("Unauthorized: valid credentials are required for the MCP endpoint")
 _FORBIDDEN_SCOPE = _refusal("Forbidden: the credentials lack a required scope")
+_FORBIDDEN_HOST = _refusal(FORBIDDEN_HOST)
 
 
 class Security:
@@ -328,6 +330,9 @@ class Security:
                     return
                 send = self._cors_send(send, origin)
         if metadata:
+            if not host_allowed(scope, raw, self._settings):  # the endpoint's rule: its 403
+                await plain(send, 403, _FORBIDDEN_HOST)
+                return
             await self._metadata(scope, send, headers)
             return
         if (

@@ -14,7 +14,16 @@ from starlette.types import Scope
 
 from ..config import LOCAL_HOSTS, Settings
 
-__all__ = ["HeaderMap", "Verdicts", "check_request", "decoded", "header_map", "text_of"]
+__all__ = [
+    "FORBIDDEN_HOST",
+    "HeaderMap",
+    "Verdicts",
+    "check_request",
+    "decoded",
+    "header_map",
+    "host_allowed",
+    "text_of",
+]
 
 
 class HeaderMap(dict[bytes, bytes]):
@@ -70,6 +79,17 @@ def _hosts_for(scope: Scope, settings: Settings) -> frozenset[str] | None:
     return LOCAL_HOSTS | own
 
 
+def _host_ok(headers: Mapping[bytes, bytes], hosts: frozenset[str] | None) -> bool:
+    host = text_of(headers, b"host")
+    return hosts is None or host is None or _host_only(host) in hosts
+
+
+def host_allowed(scope: Scope, headers: Mapping[bytes, bytes], settings: Settings) -> bool:
+    """The endpoint's Host rule alone, for what the middleware serves besides the endpoint (the
+    OAuth metadata, which takes GET: the other checks are the endpoint's own)."""
+    return _host_ok(headers, _hosts_for(scope, settings))
+
+
 def _origin_ok(origin: str, hosts: frozenset[str] | None, settings: Settings) -> bool:
     if settings.allowed_origins is not None:
         # the allowlist is lower case (security.effective_allowed_origins); verdicts are remembered
@@ -90,6 +110,7 @@ def _accepts(accept: str, wanted: str) -> bool:
 
 
 Verdicts = dict[tuple[Any, ...], tuple[int, str] | None]
+FORBIDDEN_HOST = "Forbidden: Host not allowed"
 
 
 def check_request(
@@ -122,9 +143,8 @@ def check_request(
 
 def _check_request(scope: Scope, headers: Mapping[bytes, bytes], settings: Settings) -> tuple[int, str] | None:
     hosts = _hosts_for(scope, settings)
-    host = text_of(headers, b"host")
-    if hosts is not None and host is not None and _host_only(host) not in hosts:
-        return 403, "Forbidden: Host not allowed"
+    if not _host_ok(headers, hosts):
+        return 403, FORBIDDEN_HOST
     origin = text_of(headers, b"origin")
     if origin is not None and not _origin_ok(origin, hosts, settings):
         return 403, "Forbidden: Origin not allowed"

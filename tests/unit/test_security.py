@@ -315,8 +315,26 @@ async def test_metadata_head_and_wrong_method() -> None:
 
 
 async def test_a_hostile_host_header_never_reaches_the_metadata() -> None:
-    reply = await post(build_app(oauth=OAUTH), b"", with_headers(host='evil"\\x'), method="GET", path=PRM_PATH)
+    app = build_app(oauth=OAUTH, allowed_hosts=["*"])  # the Host rule lets it through: not the document
+    reply = await post(app, b"", with_headers(host='evil"\\x'), method="GET", path=PRM_PATH)
     assert reply.json()["resource"] == "http://127.0.0.1:8000/mcp"
+
+
+@pytest.mark.parametrize("path", [PRM_PATH, PRM_PATH + "/mcp"])
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST"])
+async def test_the_metadata_is_refused_for_a_host_the_endpoint_refuses(path: str, method: str) -> None:
+    """Regression: the metadata was served for any Host, and reflected it in ``resource`` (a DNS
+    rebinding page, or a poisoned cache, could get a document naming its own host). It has the
+    endpoint's Host rule now: the same 403, before anything else."""
+    app = build_app(oauth=OAUTH, allowed_hosts=["api.example.com"])
+    refused = await post(app, b"", with_headers(host="attacker.example"), method=method, path=path)
+    assert refused.status == 403
+    assert refused.json()["error"]["message"] == "Forbidden: Host not allowed"
+    assert b"attacker" not in refused.body
+    endpoint = await post(app, INIT, with_headers(host="attacker.example"))
+    assert (endpoint.status, endpoint.body) == (refused.status, refused.body)
+    served = await post(app, b"", with_headers(host="API.example.com:443"), method="GET", path=path)
+    assert served.json()["resource"] == "http://api.example.com:443/mcp"
 
 
 @pytest.mark.parametrize("path", [PRM_PATH, PRM_PATH + "/mcp"])
