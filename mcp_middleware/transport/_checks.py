@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.types import Scope
 
-from ..config import LOCAL_HOSTS, Settings
+from ..config import LOCAL_HOSTS, Settings, bracketed
 
 __all__ = [
     "FORBIDDEN_HOST",
@@ -75,8 +75,10 @@ def _hosts_for(scope: Scope, settings: Settings) -> frozenset[str] | None:
     if settings.allowed_hosts is not None:
         return None if "*" in settings.allowed_hosts else settings.allowed_hosts
     server = scope.get("server")
-    own = {str(server[0]).lower()} if server else set()
-    return LOCAL_HOSTS | own
+    if not server:
+        return LOCAL_HOSTS
+    name = str(server[0]).lower()
+    return LOCAL_HOSTS | {name, bracketed(name)}  # as a Host header names an IPv6 address: in brackets
 
 
 def _host_ok(headers: Mapping[bytes, bytes], hosts: frozenset[str] | None) -> bool:

@@ -659,6 +659,25 @@ async def test_a_server_address_given_as_a_list_is_fine(guarded: bool) -> None:
         assert reply.json()["result"]["protocolVersion"] == "2025-06-18"
 
 
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        (b"[2001:db8::10]:8000", 200),
+        (b"[2001:DB8::10]", 200),
+        (b"[2001:db8::11]:8000", 403),
+        (b"192.0.2.10:8000", 403),
+    ],
+)
+async def test_the_default_host_rule_accepts_the_servers_own_ipv6_address(host: bytes, status: int) -> None:
+    """Regression: the default rule allows the server's own address, but added an IPv6 one as
+    ``scope["server"]`` gives it (unbracketed), while a Host header names it in brackets: a client
+    calling the server by its IPv6 address got 403."""
+    ex = Exchange(build_app(), INIT)
+    ex.scope["server"] = ("2001:db8::10", 8000)
+    ex.scope["headers"] = [(k, host if k == b"host" else v) for k, v in ex.scope["headers"]]
+    assert (await ex.run()).status == status
+
+
 @pytest.mark.parametrize("upper", [False, True])
 async def test_accept_split_over_two_header_lines_is_one_list(upper: bool) -> None:
     """RFC 9110 §5.3: repeated list-valued fields equal one comma-joined field."""
