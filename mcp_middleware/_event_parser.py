@@ -38,8 +38,9 @@ class _EventParser:
             text = text.removeprefix("\ufeff")
         if self._cr and text.startswith("\n"):
             text = text[1:]
+            self._cr = False  # that CR's break is whole: a next LF is a break of its own
         if not text:
-            return []
+            return []  # (an empty chunk between a CR and its LF leaves the CR pending)
         self._cr = text.endswith("\r")
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import itertools
 import json
 import os
 from collections import Counter
@@ -46,6 +47,7 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message
 
 from mcp_middleware import MCPMiddleware
+from mcp_middleware.results import ResponseCollector
 from tests.support import ACCEPT, MODERN, asgi_scope, meta
 
 Headers = list[tuple[bytes, bytes]]
@@ -1271,3 +1273,53 @@ def test_other_http_methods(era: str, method: str, path: str) -> None:
     assert outcome.status == 405
     check_reply(outcome, body)
     check_routes({})
+
+
+# -- a route's own event stream, however it is cut into chunks ------------------------------------
+
+# An event stream as its lines: a field, a comment or a blank line (which ends an event), some with
+# non-ASCII values; each with any of the three line breaks; and where the body is cut around it.
+SSE_LINES = st.lists(
+    st.tuples(
+        st.sampled_from(["", "data: x", "data:", "data", "data: é€😀", "event: e", "id: 7", ": note", "retry: 5"]),
+        st.sampled_from(["\n", "\r", "\r\n"]),
+        st.sets(st.sampled_from(["in the line", "in the break", "after"])),
+    ),
+    max_size=20,
+)
+
+
+@fuzz(300)
+@given(lines=SSE_LINES, bom=st.booleans())
+@example(lines=[("data: x", "\r\n", {"in the break", "after"}), ("", "\n", set()), ("data: y", "\n", set())], bom=False)
+def test_an_event_stream_gives_the_same_events_however_it_is_cut(
+    lines: list[tuple[str, str, set[str]]], bom: bool
+) -> None:
+    """The data of each event a route streams (progress messages) and the result's text do not
+    depend on where the body is cut into chunks: inside a line (or a UTF-8 character), between the
+    CR and LF of a line break, after a line (so a chunk may be a lone CR or LF), or into empty chunks."""
+    body = "\ufeff".encode() if bom else b""
+    cuts = []
+    for line, end, where in lines:
+        text, brk = line.encode(), end.encode()
+        if "in the line" in where:
+            cuts.append(len(body) + len(text) // 2)
+        if "in the break" in where:
+            cuts.append(len(body) + len(text) + 1)
+        body += text + brk
+        if "after" in where:
+            cuts += [len(body), len(body)]  # and an empty chunk
+    bounds = [0, *sorted(cuts), len(body)]
+    chunks = [body[start:end] for start, end in itertools.pairwise(bounds)]
+    note(repr(chunks))
+    whole = ResponseCollector(path="/e", structured=False, max_text=1000, max_binary=1000)
+    whole.head(200, [(b"content-type", b"text/event-stream")])
+    expected = whole.feed(body, False)
+    cut = ResponseCollector(path="/e", structured=False, max_text=1000, max_binary=1000)
+    cut.head(200, [(b"content-type", b"text/event-stream")])
+    seen: list[str] = []
+    for chunk in chunks:
+        seen += cut.feed(chunk, True)
+    seen += cut.feed(b"", False)
+    assert seen == expected
+    assert cut.result() == whole.result()

@@ -262,6 +262,12 @@ def test_an_event_stream_line_break_split_across_chunks_is_one_break() -> None:
     assert pieces == ["a\nb"]
     pieces, _ = stream(b"text/event-stream", b"data: a\r", b"\rdata: b\r\r", b"")  # CR alone still ends lines
     assert pieces == ["a", "b"]
+    # review: a chunk that is only the LF of a CRLF, then a blank line's LF: the CR was still
+    # pending, so that LF was taken for the rest of the CRLF too, and two events merged ('a\nb')
+    pieces, _ = stream(b"text/event-stream", b"data: a\r", b"\n", b"\n", b"data: b\n\n", b"")
+    assert pieces == ["a", "b"]
+    pieces, _ = stream(b"text/event-stream", b"data: a\r", b"", b"\n\n", b"")  # an empty chunk keeps the CR pending
+    assert pieces == ["a"]
 
 
 def test_an_event_stream_opening_with_a_byte_order_mark_keeps_its_first_event() -> None:
