@@ -3,15 +3,21 @@
 The kind says how :class:`~mcp_middleware.results.ResponseCollector` collects and shows the body:
 ``mcp`` (a route's own ``MCPResponse``), ``events``, ``json``, ``text``, ``untyped`` (no media type:
 the first bytes decide), ``image``, ``audio`` or ``binary``. An unknown charset, or a codec that is
-not a text encoding, is read as UTF-8. Apps send a handful of distinct header values:
+not a text encoding, is read as UTF-8; UTF-16 and UTF-32 without a byte order mark are read as
+big-endian (see ``_marked_or_big_endian``). Apps send a handful of distinct header values:
 ``ResponseCollector.head`` remembers each one's answer in ``_MEDIA``.
 """
 
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .content import MCP_CONTENT_TYPE
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 __all__ = ["_MEDIA", "_TEXTUAL_KINDS", "_classify", "_media"]
 
@@ -51,6 +57,7 @@ def _media(raw: bytes) -> tuple[str, str, str]:
             codec = None  # an unknown charset is read as UTF-8
         # and so is a codec that is not a text encoding (base64, zlib, rot13: str.encode refuses them too)
         charset = codec.name if codec is not None and codec._is_text_encoding else "utf-8"
+        charset = _UNLESS_MARKED.get(charset, charset)
     return mime.decode("latin-1"), _classify(mime), charset
 
 
@@ -70,3 +77,66 @@ def _classify(mime: bytes) -> str:
     if mime.startswith(b"audio/"):
         return "audio"
     return "binary"
+
+
+# -- UTF-16 and UTF-32 whose byte order the charset does not say ----------------------------------
+
+_Decode = Callable[["ReadableBuffer", str | None, bool], tuple[str, int]]
+
+
+def _marked_or_big_endian(bits: int) -> codecs.CodecInfo:
+    """UTF-16 or UTF-32 (``bits``) as a byte order mark says, else big-endian: RFC 2781 §4.3 for
+    UTF-16, the Unicode Standard §3.10 (D98, D101) for both; the mark is not part of the text.
+    Python's own ``utf-16``/``utf-32`` read a body without a mark in the machine's byte order
+    (little-endian on x86 and ARM), and their incremental decoders raise on one even with
+    ``errors="replace"``. ``_media`` names these codecs for such charsets, so a body in one piece
+    (``bytes.decode``) and a streamed one (the incremental decoder) are read alike, at no cost to
+    any other charset. (The WHATWG Encoding Standard, for browsers, reads a BOM-less ``utf-16`` as
+    little-endian; an HTTP charset is the IANA one, which RFC 2781 defines.)"""
+    width = bits // 8
+    big: _Decode = getattr(codecs, f"utf_{bits}_be_decode")
+    little: _Decode = getattr(codecs, f"utf_{bits}_le_decode")
+    big_mark, little_mark = getattr(codecs, f"BOM_UTF{bits}_BE"), getattr(codecs, f"BOM_UTF{bits}_LE")
+
+    def order(start: bytes) -> tuple[_Decode, int]:
+        """How the text after the first ``width`` bytes is read, and how many bytes the mark takes."""
+        if start == big_mark:
+            return big, width
+        if start == little_mark:
+            return little, width
+        return big, 0
+
+    def first(data: ReadableBuffer, errors: str, final: bool) -> tuple[_Decode, str, int]:
+        """The start of a body: how the rest is read, the text, and the bytes used."""
+        view = memoryview(data)  # (bytes.decode hands a codec a memoryview)
+        read, skip = order(bytes(view[:width]))
+        text, used = read(view[skip:], errors, final)
+        return read, text, skip + used
+
+    def decode(data: ReadableBuffer, errors: str = "strict") -> tuple[str, int]:
+        _, text, used = first(data, errors, True)
+        return text, used
+
+    class Decoder(codecs.BufferedIncrementalDecoder):
+        read: _Decode | None = None  # once the first bytes have said the order
+
+        def _buffer_decode(self, input: ReadableBuffer, errors: str, final: bool) -> tuple[str, int]:
+            if self.read is not None:
+                return self.read(input, errors, final)
+            if memoryview(input).nbytes < width and not final:
+                return "", 0  # the order is not known yet
+            self.read, text, used = first(input, errors, final)
+            return text, used
+
+        def reset(self) -> None:
+            super().reset()
+            self.read = None
+
+    name = f"mcp_middleware.utf_{bits}"  # as codecs.lookup writes it (lower case, "_" for "-")
+    return codecs.CodecInfo(codecs.lookup(f"utf-{bits}-be").encode, decode, incrementaldecoder=Decoder, name=name)
+
+
+_OURS = {info.name: info for info in map(_marked_or_big_endian, (16, 32))}
+codecs.register(_OURS.get)  # answers these two names only
+# Python's name of a charset ─▶ the codec it is read with
+_UNLESS_MARKED = {"utf-16": "mcp_middleware.utf_16", "utf-32": "mcp_middleware.utf_32"}

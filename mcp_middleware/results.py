@@ -25,7 +25,6 @@ import base64
 import binascii
 import codecs
 import json
-import sys
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -115,9 +114,6 @@ def reason_phrase(status: int) -> str:
 
 # how a text cut at the result limit goes on (``text()``); ``_redacted`` looks for it
 _CUT = "\n[truncated: "
-
-# what a one-piece decode of a BOM-less UTF-16/32 body assumes: the machine's byte order
-_WITHOUT_BOM = {name: f"{name}-{sys.byteorder[0]}e" for name in ("utf-16", "utf-32")}
 
 
 def _header(headers: Sequence[Sequence[bytes]], name: bytes) -> bytes:
@@ -236,14 +232,7 @@ class ResponseCollector:
     def _decode(self, chunk: bytes, more: bool) -> str:
         if self._decoder is None:
             self._decoder = codecs.getincrementaldecoder(self._charset)(errors="replace")
-        try:
-            return self._decoder.decode(chunk, final=not more)
-        except UnicodeError:
-            # Raised despite errors="replace" by the UTF-16/32 decoders on a stream without a byte
-            # order mark (before they keep any state): read it as a one-piece decode would.
-            self._charset = _WITHOUT_BOM.get(self._charset, "utf-8")
-            self._decoder = codecs.getincrementaldecoder(self._charset)(errors="replace")
-            return self._decoder.decode(chunk, final=not more)
+        return self._decoder.decode(chunk, final=not more)
 
     def _store(self, text: str) -> None:
         room = self._max_text - self._size

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 from http import HTTPStatus
 from typing import Any
 
@@ -304,13 +303,29 @@ def test_a_charset_that_is_no_text_encoding_is_read_as_utf8() -> None:
         assert text_of(collector.result()) == "héllo"
 
 
-def test_a_streamed_utf16_body_without_a_byte_order_mark_reads_as_in_one_piece() -> None:
-    """Regression: CPython's incremental UTF-16 decoder raises on a BOM-less stream even with
-    errors='replace', so the call failed ('the route raised UnicodeError')."""
-    body = "héllo wörld".encode(f"utf-16-{sys.byteorder[0]}e")
-    whole = text_of(collect(b"text/plain; charset=utf-16", body))
-    _, collector = stream(b"text/plain; charset=utf-16", body[:5], body[5:], b"")
-    assert text_of(collector.result()) == whole == "héllo wörld"
+@pytest.mark.parametrize("charset", ["utf-16", "UTF-32", "utf16", "utf_32"])
+def test_utf16_and_utf32_are_big_endian_without_a_byte_order_mark(charset: str) -> None:
+    """RFC 2781 §4.3 (UTF-16) and the Unicode Standard §3.10 D98/D101 (UTF-16, UTF-32): without a
+    byte order mark the bytes are big-endian; a mark says the order and is not part of the text.
+    Review: a BOM-less body was read in the machine's byte order (little-endian on x86 and ARM).
+    Streamed, in chunks that split code units and the mark, it reads the same (regression: the
+    incremental decoder raised on a BOM-less stream, and the call failed with UnicodeError)."""
+    text = "héllo wörld €😀"
+    width = 2 if "16" in charset else 4
+    big, little = text.encode(f"utf-{width * 8}-be"), text.encode(f"utf-{width * 8}-le")
+    mark_big = b"\xfe\xff" if width == 2 else b"\x00\x00\xfe\xff"
+    mime = b"text/plain; charset=" + charset.encode()
+    for body in (big, mark_big + big, mark_big[::-1] + little):
+        assert text_of(collect(mime, body)) == text, body[:4]
+        for size in (1, 3, width + 1):
+            chunks = [body[i : i + size] for i in range(0, len(body), size)]
+            _, collector = stream(mime, *chunks, b"")
+            assert text_of(collector.result()) == text, (body[:4], size)
+    assert text_of(collect(mime, b"")) == ""
+    _, short = stream(mime, big[:1], b"")  # a body shorter than one code unit
+    assert text_of(short.result()) == "\ufffd"
+    # an explicit byte order is kept as it is, and a leading U+FEFF is then text (RFC 2781 §3.3)
+    assert text_of(collect(b"text/plain; charset=utf-16le", "\ufeffhi".encode("utf-16-le"))) == "\ufeffhi"
 
 
 BIG = b'{"wei":123456789012345678901234567890,"low":-9223372036854775809,"top":18446744073709551615,"f":1.5}'
