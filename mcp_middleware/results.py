@@ -2,8 +2,8 @@
 
 ``ResponseCollector`` is fed the response head and then every body chunk as the route sends it.
 For text-like bodies each chunk yields the text that can be shown at once (a streamed token, or the
-``data`` of each complete event of an ``text/event-stream`` route); the caller turns those into
-progress notifications. ``result()`` builds the final result from everything collected:
+``data`` of each complete event of an ``text/event-stream`` route), as far as the result keeps it;
+the caller turns those into progress notifications. ``result()`` builds the final result from everything collected:
 
 * JSON ──▶ the body as text, plus ``structuredContent`` when the tool has an output schema (a
   tool with one that gets no JSON object, or one cut short, gets an ``isError`` result instead);
@@ -15,8 +15,9 @@ progress notifications. ``result()`` builds the final result from everything col
 * 4xx/5xx ──▶ ``isError: true`` with the status and the route's error detail, so the model can
   correct itself.
 
-Text beyond ``max_text`` characters is cut with an explicit marker; binary beyond ``max_binary``
-bytes raises :class:`ResultTooLarge` (the caller stops the route and reports it).
+Text beyond ``max_text`` characters is cut with an explicit marker (and is not shown as it streams
+either: a chunk crossing the limit yields what fits, later ones nothing); binary beyond
+``max_binary`` bytes raises :class:`ResultTooLarge` (the caller stops the route and reports it).
 """
 
 from __future__ import annotations
@@ -185,7 +186,8 @@ class ResponseCollector:
             self._events = _EventParser(self._max_text)
 
     def feed(self, chunk: bytes, more: bool) -> list[str]:
-        """Store ``chunk``; return the pieces of text it completes (for progress messages)."""
+        """Store ``chunk``; return the pieces of text it completes, as far as the result keeps
+        them (for progress messages)."""
         if not self._textual:
             if self._kind == "untyped":
                 return self._sniff(chunk, more)
@@ -204,18 +206,9 @@ class ResponseCollector:
         else:
             text = self._decode(chunk, more)
         if self._events is not None:
-            events = self._events
-            pieces = events.feed(text)
-            if not more:
-                pieces += events.flush()
-            if events.dropped:  # data beyond the limit, let go inside the parser
-                self._dropped += events.dropped
-                events.dropped = 0
-            for piece in pieces:
-                self._store(piece if not self._parts else "\n" + piece)
-            return pieces
-        self._store(text)
-        return [text] if text else []
+            return self._event_data(self._events, text, more)
+        text = self._store(text)
+        return [text] if text else []  # what the result keeps: nothing beyond the limit is shown
 
     def _sniff(self, chunk: bytes, more: bool) -> list[str]:
         """No media type: text when the body starts as UTF-8, else ``application/octet-stream``."""
@@ -234,16 +227,36 @@ class ResponseCollector:
             self._decoder = codecs.getincrementaldecoder(self._charset)(errors="replace")
         return self._decoder.decode(chunk, final=not more)
 
-    def _store(self, text: str) -> None:
+    def _event_data(self, events: _EventParser, text: str, more: bool) -> list[str]:
+        """Store the data of each event ``text`` completes, joined by newlines; return what the
+        result keeps of each (an event none of which is kept is not shown)."""
+        pieces = events.feed(text)
+        if not more:
+            pieces += events.flush()
+        if events.dropped:  # data beyond the limit, let go inside the parser
+            self._dropped += events.dropped
+            events.dropped = 0
+        shown: list[str] = []
+        for piece in pieces:
+            newline = "\n" if self._parts else ""
+            kept = self._store(newline + piece)
+            if len(kept) > len(newline) or len(kept) == len(newline) + len(piece):  # (all of an empty one)
+                shown.append(kept[len(newline) :])
+        return shown
+
+    def _store(self, text: str) -> str:
+        """Keep what fits of ``text`` in the result limit; return what was kept (a start of it)."""
         room = self._max_text - self._size
         if room >= len(text):
             self._parts.append(text)
             self._size += len(text)
-            return
-        if room > 0:
-            self._parts.append(text[:room])
+            return text
+        kept = text[:room] if room > 0 else ""
+        if kept:
+            self._parts.append(kept)
             self._size += room
-        self._dropped += len(text) - max(room, 0)
+        self._dropped += len(text) - len(kept)
+        return kept
 
     def text(self) -> str:
         parts = self._parts

@@ -169,7 +169,8 @@ class _ToolRun(SubExchange):
         )
 
     async def _progress(self, pieces: list[str]) -> None:
-        """Streamed text reaches the client as it comes (progress notifications, SSE)."""
+        """Streamed text reaches the client as it comes (progress notifications, SSE), as far as
+        the result keeps it (the collector yields nothing beyond ``max_result_chars``)."""
         self.streaming = True
         for piece in pieces:
             await self._send(piece)

@@ -254,6 +254,34 @@ def stream(mime: bytes, *chunks: bytes, max_text: int = 1000) -> tuple[list[str]
     return pieces, collector
 
 
+def test_text_shown_as_it_streams_stops_where_the_result_does() -> None:
+    """Review: every chunk's text was returned for progress even once the result limit had dropped
+    it (a 3.2 MB text file went out as 3.3 MB of progress for a 20,000-character result). What
+    streams out is what the result keeps: a chunk crossing the limit is cut there, later ones
+    show nothing."""
+    chunks = [b"a" * 100, b"b" * 100, b"c" * 100, b"d" * 100, b""]
+    pieces, collector = stream(b"text/plain", *chunks, max_text=250)
+    assert pieces == ["a" * 100, "b" * 100, "c" * 50]
+    text = text_of(collector.result())
+    assert text == "".join(pieces) + "\n[truncated: 150 more characters were not included]"
+    pieces, _ = stream(b"text/plain", b"x" * 1000, b"", max_text=300)  # one chunk beyond the limit
+    assert pieces == ["x" * 300]
+    pieces, collector = stream(b"text/plain", b"x" * 1000, max_text=300)  # a body in one piece
+    assert pieces == ["x" * 300]
+
+
+def test_event_data_shown_as_it_streams_stops_where_the_result_does() -> None:
+    events = [b"data: " + letter * 100 + b"\n\n" for letter in (b"a", b"b", b"c", b"d")]
+    pieces, collector = stream(b"text/event-stream", *events, b"", max_text=250)
+    assert pieces == ["a" * 100, "b" * 100, "c" * 48]  # the result joins them by newlines
+    assert text_of(collector.result()).startswith("\n".join(pieces) + "\n[truncated: ")
+    # an event without data still shows (as ""), unless nothing of it fits any more
+    pieces, _ = stream(b"text/event-stream", b"data:\n\n", b"data: abc\n\n", b"data:\n\n", b"", max_text=3)
+    assert pieces == ["", "ab"]
+    pieces, _ = stream(b"text/event-stream", b"data: abc\n\n", b"data:\n\n", b"data: d\n\n", b"", max_text=4)
+    assert pieces == ["abc", ""]
+
+
 def test_an_event_stream_line_break_split_across_chunks_is_one_break() -> None:
     """Regression: '\\r' ending one chunk and '\\n' opening the next made an empty line, which ended
     the event early ('a', 'b' instead of one event 'a\\nb'). sse-starlette writes CRLF."""

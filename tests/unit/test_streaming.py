@@ -140,6 +140,41 @@ async def test_plain_stream_text_is_the_concatenation_of_the_chunks() -> None:
     assert events[-1]["result"]["content"][0]["text"] == "t0 t1 t2 "
 
 
+@pytest.mark.parametrize("media", ["text/plain", "text/event-stream"])
+async def test_progress_carries_no_more_text_than_the_result_keeps(media: str) -> None:
+    """Review: max_result_chars cut only the result, while every chunk still went out as progress
+    (a 3.2 MB text FileResponse put 3.3 MB on the wire for a 20,000-character result). Progress
+    now stops where the result does: the chunk crossing the limit is cut there, and nothing after
+    it is sent."""
+    app = FastAPI()
+
+    @app.get("/big", operation_id="big")
+    async def big() -> StreamingResponse:
+        async def chunks() -> AsyncIterator[str]:
+            for letter in "abcdefghij":
+                text = letter * 1000
+                yield f"data: {text}\n\n" if media == "text/event-stream" else text
+
+        return StreamingResponse(chunks(), media_type=media)
+
+    app.add_middleware(MCPMiddleware, max_result_chars=2500)
+    body, headers = call_body("big", "handshake")
+    with anyio.fail_after(GUARD):
+        reply = await Exchange(app, body, headers or None).run()
+    events = reply.events()
+    shown = progress_messages(events)
+    text = events[-1]["result"]["content"][0]["text"]
+    kept, _, note = text.partition("\n[truncated: ")
+    if media == "text/plain":
+        assert shown == ["a" * 1000, "b" * 1000, "c" * 500]
+        assert kept == "".join(shown)
+    else:
+        assert shown == ["a" * 1000, "b" * 1000, "c" * 498]  # the result's newlines count too
+        assert kept == "\n".join(shown)
+    assert note.endswith("more characters were not included]")
+    assert len(reply.body) < 2 * 2500 + 2000  # the kept text twice (progress, result), and framing
+
+
 async def test_sse_route_events_are_joined_by_newlines() -> None:
     gates = Gates.released()
     ex, _ = await start("stream_starlette_sse", "modern", gates)
