@@ -116,6 +116,9 @@ def reason_phrase(status: int) -> str:
 # how a text cut at the result limit goes on (``text()``); ``_redacted`` looks for it
 _CUT = "\n[truncated: "
 
+# a streamed body's pieces are joined into one string every so many (``ResponseCollector._join``)
+_JOIN_EVERY = 256
+
 
 def _header(headers: Sequence[Sequence[bytes]], name: bytes) -> bytes:
     """The first value of header ``name`` (lower case) in a response's own list, names in any
@@ -142,6 +145,7 @@ class ResponseCollector:
     _events: _EventParser | None = None
     _size = 0
     _dropped = 0
+    _joined = 0  # how many of the first parts are pieces joined already (``_join``)
     _location = ""  # a redirect's Location
 
     def __init__(
@@ -198,12 +202,9 @@ class ResponseCollector:
             return []
         if self._decoder is None and not more:  # the usual one-piece body: no incremental decoder
             text = chunk.decode(self._charset, errors="replace")
-        elif self._decoder is None and self._charset == "utf-8":
-            try:
-                text = chunk.decode()  # a streamed token that ends on a character boundary
-            except UnicodeDecodeError:  # split (or invalid): the incremental decoder from here on
-                text = self._decode(chunk, more)
-        else:
+        else:  # a streamed body
+            if len(self._parts) - self._joined >= _JOIN_EVERY:
+                self._join()
             text = self._decode(chunk, more)
         if self._events is not None:
             return self._event_data(self._events, text, more)
@@ -223,9 +224,24 @@ class ResponseCollector:
         return self.feed(chunk, more)
 
     def _decode(self, chunk: bytes, more: bool) -> str:
+        """A chunk of a streamed body as text."""
         if self._decoder is None:
+            if self._charset == "utf-8":
+                try:
+                    return chunk.decode()  # a token that ends on a character boundary
+                except UnicodeDecodeError:  # split (or invalid): the incremental decoder from here on
+                    pass
             self._decoder = codecs.getincrementaldecoder(self._charset)(errors="replace")
         return self._decoder.decode(chunk, final=not more)
+
+    def _join(self) -> None:
+        """Join the pieces stored since the last join into one string. A streamed token kept as a
+        string of its own costs ~50-80 bytes of object for a character or two; joined every
+        ``_JOIN_EVERY`` pieces, the text held is close to its own size, and each character is
+        copied once more (at the join) before the result's own join."""
+        parts, start = self._parts, self._joined
+        parts[start:] = ["".join(parts[start:])]
+        self._joined = start + 1
 
     def _event_data(self, events: _EventParser, text: str, more: bool) -> list[str]:
         """Store the data of each event ``text`` completes, joined by newlines; return what the
