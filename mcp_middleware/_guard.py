@@ -15,10 +15,13 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import orjson
+from starlette.exceptions import HTTPException
 
 from .dispatch import AppMisbehaved
 from .interaction import Abort
-from .results import ResultTooLarge, error_result
+from .jsonrpc import dumps_exactly
+from .results import ResponseCollector, ResultTooLarge, error_result
 
 if TYPE_CHECKING:
     from .toolcall import _ToolRun
@@ -160,5 +163,36 @@ def _ours(group: ExceptionGroup[Exception]) -> Exception:
 
 def _route_failed(run: _ToolRun, exc: BaseException) -> dict[str, Any]:
     subject = _subject(run)
+    http = exc.__cause__
+    if type(exc) is RuntimeError and isinstance(http, HTTPException):
+        # Starlette's word for an exception it has a handler for (an HTTPException) raised once the
+        # response had started (a streaming generator's check on its first or a later step): it
+        # cannot send the error response any more, and raises this RuntimeError from it.
+        logger.warning("%s: the route raised HTTPException(%d) after its response started", subject, http.status_code)
+        return _http_error(run, http)
     logger.error("%s: the route raised %s", subject, type(exc).__name__, exc_info=exc)
     return error_result(f"{subject} failed: the route raised {type(exc).__name__}.")
+
+
+_JSON = ((b"content-type", b"application/json"),)
+
+
+def _http_error(run: _ToolRun, http: HTTPException) -> dict[str, Any]:
+    """The result of the response the app's handler would have sent for ``http`` had its response
+    not started (FastAPI's: the status, and ``{"detail": ...}``), built as any route's error is
+    (the text after the status, the result limit, credentials the detail echoes redacted)."""
+    limits = run.limits
+    collector = ResponseCollector(
+        path=run.sub.path,
+        structured=False,
+        max_text=limits.max_text,
+        max_binary=limits.max_binary,
+        forwarded=run.inv.forwarded,
+    )
+    collector.head(http.status_code, _JSON)
+    try:
+        body = dumps_exactly({"detail": http.detail})
+    except TypeError:  # (orjson.JSONEncodeError) a detail JSON cannot hold: its text
+        body = orjson.dumps({"detail": str(http.detail)})
+    collector.feed(body, False)
+    return collector.result()

@@ -120,7 +120,7 @@ class _ToolRun(SubExchange):
         collector: ResponseCollector,
         inv: Invocation,
         sub: SubRequest,
-        interval: float,
+        limits: CallLimits,
         name: str = "",
         what: str = "",
     ) -> None:
@@ -129,7 +129,7 @@ class _ToolRun(SubExchange):
         self.what = what  # what runs, for error texts ("prompt 'greet'"; see _described)
         self.inv = inv  # the call's outbox, progress token, real receive, and the route's context
         self.sub = sub  # the route's sub-request
-        self.interval = interval  # keep-alive interval
+        self.limits = limits  # the keep-alive interval; the result's limits, for an error's own result
         self.is_set = False  # the Disconnect signal
         self._event = None
 
@@ -210,7 +210,7 @@ class _ToolRun(SubExchange):
 
     async def watch(self) -> None:
         """Until cancelled: report the client going away; keep a silent stream alive."""
-        interval = self.interval
+        interval = self.limits.keepalive_interval
         native = self.loop is not None  # on asyncio, asyncio.timeout costs a fraction of an anyio scope
         if self.last is None:
             self.last = time.monotonic()
@@ -361,7 +361,7 @@ async def run_tool(
         max_binary=limits.max_binary,
         forwarded=inv.forwarded,
     )
-    run = _ToolRun(collector, inv, sub, limits.keepalive_interval, spec.name, what)
+    run = _ToolRun(collector, inv, sub, limits, spec.name, what)
     calls = registry._calls
     calls[inv.key] = run
     registry.active += 1

@@ -7,13 +7,14 @@ import itertools
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from functools import partial
+from http import HTTPStatus
 from typing import Annotated, Any
 
 import anyio
 import anyio.lowlevel
 import orjson
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Header, HTTPException
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -173,6 +174,49 @@ async def test_progress_carries_no_more_text_than_the_result_keeps(media: str) -
         assert kept == "\n".join(shown)
     assert note.endswith("more characters were not included]")
     assert len(reply.body) < 2 * 2500 + 2000  # the kept text twice (progress, result), and framing
+
+
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+@pytest.mark.parametrize("first", [True, False])
+async def test_an_http_exception_raised_while_the_route_streams_is_an_error_with_its_status_and_detail(
+    era: str, first: bool
+) -> None:
+    """Review: a generator that raises HTTPException once its response has started (the usual
+    'check on first iteration' pattern) gave 'the route raised RuntimeError': Starlette can no
+    longer send the error response and raises RuntimeError from it, and the status and detail
+    were lost. The result now says what the response would have: the HTTPException's status and
+    detail (credentials the route echoes redacted, as in any error text), after the progress
+    already sent."""
+    app = FastAPI()
+
+    @app.get("/doc/{doc_id}", operation_id="read_doc")
+    async def read_doc(doc_id: int, authorization: Annotated[str, Header()] = "") -> StreamingResponse:
+        async def parts() -> AsyncIterator[str]:
+            if not first:
+                yield "part one "
+            if doc_id == 2:
+                raise HTTPException(404, f"document {doc_id} not found for {authorization}")
+            if doc_id == 3:
+                raise HTTPException(422, [{"loc": ["doc_id"], "msg": "no such kind"}])
+            raise HTTPException(409, {"kind"})  # a detail JSON cannot hold: its text
+
+        return StreamingResponse(parts(), media_type="text/plain")
+
+    app.add_middleware(MCPMiddleware)
+    credential = {"authorization": "Bearer s3cr3t-token-value"}
+    for doc_id, expected in [
+        (2, "HTTP 404 Not Found: document 2 not found for [redacted]"),
+        (3, f'HTTP 422 {HTTPStatus(422).phrase}: [{{"loc":["doc_id"],"msg":"no such kind"}}]'),
+        (4, "HTTP 409 Conflict: {'kind'}"),
+    ]:
+        body, headers = call_body("read_doc", era)
+        body["params"]["arguments"] = {"doc_id": doc_id}
+        with anyio.fail_after(GUARD):
+            reply = await Exchange(app, body, {**BASE_HEADERS, **headers, **credential}).run()
+        result = reply.result()
+        assert result["isError"] is True
+        assert result["content"] == [{"type": "text", "text": expected}]
+        assert progress_messages(reply.messages()) == ([] if first else ["part one "])
 
 
 async def test_sse_route_events_are_joined_by_newlines() -> None:
@@ -701,7 +745,7 @@ async def test_the_run_as_disconnect_signal_wakes_every_waiter_and_survives_a_ca
 
     for native in (True, False):
         inv = toolcall.Invocation(None, {}, receive, None, (), None, ("", 0), None)  # type: ignore[arg-type]
-        run = toolcall._ToolRun(collector, inv, SubRequest("GET", "/x"), 15.0)
+        run = toolcall._ToolRun(collector, inv, SubRequest("GET", "/x"), toolcall.CallLimits(15.0, None, 10, 10))
         run.loop = asyncio.get_running_loop() if native else None
         woken: list[str] = []
 
@@ -855,7 +899,7 @@ def test_route_output_without_a_token_is_not_progress_and_does_not_put_off_keepa
     for token in (None, "tok"):
         collector = ResponseCollector(path="/x", structured=False, max_text=100, max_binary=100)
         inv = toolcall.Invocation(None, {}, None, None, (), token, ("", 0), None)  # type: ignore[arg-type]
-        run = toolcall._ToolRun(collector, inv, SubRequest("GET", "/x"), 15.0)
+        run = toolcall._ToolRun(collector, inv, SubRequest("GET", "/x"), toolcall.CallLimits(15.0, None, 10, 10))
         run.on_head(200, [(b"content-type", b"text/plain")])
         pending = run.on_body(b"t0 ", True)
         if token is None:
@@ -927,7 +971,7 @@ async def test_no_heartbeat_when_progress_went_out_while_the_watcher_waited() ->
     outbox = _Outbox()
     collector = ResponseCollector(path="/x", structured=False, max_text=100, max_binary=100)
     inv = toolcall.Invocation(None, {}, never, outbox, (), "tok", ("", 0), None)  # type: ignore[arg-type]
-    run = toolcall._ToolRun(collector, inv, SubRequest("GET", "/x"), 10.0)
+    run = toolcall._ToolRun(collector, inv, SubRequest("GET", "/x"), toolcall.CallLimits(10.0, None, 10, 10))
     run.loop = asyncio.get_running_loop()
     run.last = time.monotonic() - 10.0  # silent for a whole interval: the wait ends at once
     watcher = run.loop.create_task(run.watch())
