@@ -63,6 +63,18 @@ class CallLimits:
     max_concurrent: int | None = None
 
 
+class _Shared(list["_ToolRun"]):
+    """The calls registered under one key: callers the caller key cannot tell apart (the same
+    credentials, or none) with calls of the same request id in flight at once."""
+
+    __slots__ = ()
+
+    def cancel(self) -> None:
+        """A cancel for the key: it cannot say which of them was meant, so it reaches them all."""
+        for run in tuple(self):
+            run.cancel()
+
+
 @dataclass(slots=True)
 class CallRegistry:
     """In-flight calls of this process (both eras; handshake-era ``notifications/cancelled``
@@ -70,9 +82,14 @@ class CallRegistry:
 
     Keyed by (caller key, request id): the endpoint is stateless, so the caller key (derived from
     the credentials the client sends) stands in for the session that request ids are unique in.
+    Usually a key holds one call (``run_tool`` stores it, and deletes it if it is still its own:
+    one dict store and one conditional delete per call). Callers the key cannot tell apart may use
+    the same id at once: then the key holds them all (``_Shared``), a cancel for it reaches each of
+    them, and each call takes only itself off (``share``, ``leave``); no call is ever left where
+    its own cancel cannot reach it.
     """
 
-    _calls: dict[tuple[str, Any], _ToolRun] = field(default_factory=dict)
+    _calls: dict[tuple[str, Any], _ToolRun | _Shared] = field(default_factory=dict)
     active: int = 0  # calls running in this process (the concurrency limit counts these)
     _ticker: _Ticker | None = None
 
@@ -89,11 +106,28 @@ class CallRegistry:
         handle = self._calls.get((key, request_id))
         if handle is None:
             return False
-        handle.cancel()
+        handle.cancel()  # a call, or every call of a shared key
         return True
 
+    def share(self, key: tuple[str, Any], run: _ToolRun) -> None:
+        """Register ``run`` beside the call(s) already registered under ``key``."""
+        held = self._calls[key]
+        if isinstance(held, _Shared):
+            held.append(run)
+        else:
+            self._calls[key] = _Shared((held, run))
+
+    def leave(self, key: tuple[str, Any], run: _ToolRun) -> None:
+        """Take ``run`` off a shared ``key``; the last call left holds the key alone again."""
+        shared = self._calls[key]
+        assert isinstance(shared, _Shared)
+        shared.remove(run)
+        if len(shared) == 1:
+            self._calls[key] = shared[0]
+
     def __len__(self) -> int:
-        return len(self._calls)
+        """The calls in flight (a shared key counts each of its calls)."""
+        return sum(len(held) if isinstance(held, _Shared) else 1 for held in self._calls.values())
 
 
 class _ToolRun(SubExchange):
@@ -363,7 +397,8 @@ async def run_tool(
     )
     run = _ToolRun(collector, inv, sub, limits, spec.name, what)
     calls = registry._calls
-    calls[inv.key] = run
+    if calls.setdefault(inv.key, run) is not run:  # the key is taken (rarely: see CallRegistry)
+        registry.share(inv.key, run)
     registry.active += 1
     loop = None if PORTABLE_WATCHER else _loops.get()
     try:
@@ -394,6 +429,8 @@ async def run_tool(
         registry.active -= 1
         if calls.get(inv.key) is run:
             del calls[inv.key]
+        else:
+            registry.leave(inv.key, run)
     if run.cancelled or run.answered:
         return None
     if outcome is not None:

@@ -1344,6 +1344,80 @@ async def test_a_cancel_from_another_caller_with_the_same_request_id_changes_not
     assert ex.reply.events()[-1]["result"]["content"][0]["text"] == "t0 t1 t2 "
 
 
+def _two_clients_app() -> tuple[FastAPI, dict[str, Gates]]:
+    """``slow(who)`` streams three gated chunks of its own per caller ("A", "B")."""
+    gates = {"A": Gates(), "B": Gates()}
+    app = FastAPI()
+
+    @app.get("/slow", operation_id="slow")
+    async def slow(who: str) -> StreamingResponse:
+        return StreamingResponse(gates[who].tokens(), media_type="text/plain")
+
+    app.add_middleware(MCPMiddleware)
+    return app, gates
+
+
+def _anonymous_call(app: FastAPI, who: str) -> Exchange:
+    """A handshake-era call with request id 1 and no credentials (as two local clients may make)."""
+    body = request("tools/call", {"name": "slow", "arguments": {"who": who}, "_meta": {"progressToken": who}}, 1)
+    return Exchange(app, body)
+
+
+async def test_a_call_whose_id_and_caller_key_another_call_took_is_still_cancellable() -> None:
+    """Review: the registry stored calls[key] = run, so a second call with the same (caller key,
+    request id), say two clients without credentials each with id 1, replaced the first one's
+    registration, and the first client's own cancel could no longer reach its call. Each call
+    keeps its registration and removes only its own."""
+    app, gates = _two_clients_app()
+    first, second = _anonymous_call(app, "A"), _anonymous_call(app, "B")
+    second_returned = anyio.Event()
+
+    async def run_second() -> None:
+        await second.run()
+        second_returned.set()
+
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first.run)
+            await gates["A"].produced[0].wait()
+            registry = mcp_of(app).server.registry
+            tg.start_soon(run_second)
+            await gates["B"].produced[0].wait()
+            both = len(registry)
+            await _released(gates["B"])
+            await second_returned.wait()  # B's call ended, and took only itself off the registry
+            after_b = len(registry)
+            assert (await Exchange(app, cancelled(1)).run()).status == 202  # A cancels its call 1
+            await anyio.wait_all_tasks_blocked()
+            reached = gates["A"].cancelled.is_set()
+            await _released(gates["A"])  # (when the cancel did not reach it: let it end)
+    assert (both, after_b) == (2, 1)
+    assert reached
+    assert all(b'"result"' not in c for c in first.reply.chunks)
+    assert second.reply.events()[-1]["result"]["content"][0]["text"] == "t0 t1 t2 "
+    assert len(registry) == 0
+
+
+async def test_a_cancel_for_an_id_two_indistinguishable_callers_use_reaches_both_calls() -> None:
+    """The server cannot tell such callers apart: a notifications/cancelled for their shared id
+    cancels every call registered under it (rather than one at random, or none)."""
+    app, gates = _two_clients_app()
+    calls = [_anonymous_call(app, "A"), _anonymous_call(app, "B")]
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            for call, who in zip(calls, "AB", strict=True):
+                tg.start_soon(call.run)
+                await gates[who].produced[0].wait()
+            assert (await Exchange(app, cancelled(1)).run()).status == 202
+            await anyio.wait_all_tasks_blocked()
+            reached = [gates[who].cancelled.is_set() for who in "AB"]
+            for who in "AB":
+                await _released(gates[who])
+    assert reached == [True, True]
+    assert all(b'"result"' not in c for call in calls for c in call.reply.chunks)
+    assert len(mcp_of(app).server.registry) == 0
+
+
 _WHO: ContextVar[str] = ContextVar("who", default="-")  # e.g. a tracing middleware's current request
 
 
