@@ -4,7 +4,7 @@ Part of :mod:`mcp_middleware.toolcall`, whose ``run_tool`` uses it:
 
 - :class:`_LoopCache` (``_loops``): the running asyncio loop without a system call per lookup;
 - :class:`_Ticker`: one timer per event loop that starts the watcher of every call still running
-  after a while;
+  after a while (and writes the result of one whose app goes on after its response);
 - :func:`_reap`: cancel a call's watcher (or let a delivery finish) and wait for it, in plain asyncio;
 - :func:`watching`: the portable watcher (any anyio backend), in a task group beside the route.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -63,32 +64,50 @@ _loops = _LoopCache()
 
 
 class _Ticker:
-    """Starts the asyncio watcher of every call still running after a while (between one and two
-    periods): one timer per event loop for all of a server's calls, where a timer per call
-    cost each call ~5 µs. A call that streams starts its watcher at once (``_ToolRun.wake``); a
-    quick JSON call never gets one. Waking is the only thing a tick does, so a late tick is
-    harmless, and nothing is left behind when the calls stop (the timer is not re-armed)."""
+    """Starts the asyncio watcher of every call still running after a while: one timer per event
+    loop for all of a server's calls, where a timer per call cost each call ~5 µs. A call that
+    streams starts its watcher at once (``_ToolRun.wake``); a quick JSON call never gets one.
 
-    __slots__ = ("_due", "_fresh", "_timer", "loop", "period")
+    Each tick wakes the calls that were running at the previous tick (so a call is woken between
+    one and two periods after it started), and at once a call whose response is already complete
+    while its app goes on (background work): its result goes out at the first tick after its
+    response, never later. ``add`` says from when the ticker counts a call (the previous tick, or
+    when the timer was armed): a time no later than the call's start, read from the clock once per
+    tick, not once per call, from which the call's first keep-alive is due. Waking is the only
+    thing a tick does, so a late tick is harmless, and nothing is left behind when the calls stop
+    (the timer is not re-armed)."""
+
+    __slots__ = ("_due", "_fresh", "_since", "_timer", "loop", "period")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, period: float) -> None:
         self.loop = loop
         self.period = period
         self._fresh: dict[_ToolRun, None] = {}  # started since the last tick
         self._due: dict[_ToolRun, None] = {}  # running since before the last tick
+        self._since = 0.0  # (time.monotonic()) the last tick, or when the timer was armed
         self._timer: asyncio.TimerHandle | None = None
 
-    def add(self, run: _ToolRun) -> None:
+    def add(self, run: _ToolRun) -> float:
+        """Count ``run`` (just started) among the calls to wake; returns the time it is counted
+        from, no later than now."""
         self._fresh[run] = None
         if self._timer is None:
+            self._since = time.monotonic()
             self._timer = self.loop.call_later(self.period, self._tick)
+        return self._since
 
     def discard(self, run: _ToolRun) -> None:
         self._fresh.pop(run, None)
         self._due.pop(run, None)
 
     def _tick(self) -> None:
-        due, self._due, self._fresh = self._due, self._fresh, {}
+        due, fresh = self._due, self._fresh
+        self._due, self._fresh, self._since = {}, {}, time.monotonic()
+        for run in fresh:
+            if run._complete:  # its response is out and its app goes on: its result now
+                due[run] = None
+            else:
+                self._due[run] = None
         self._timer = self.loop.call_later(self.period, self._tick) if self._due else None
         for run in due:
             run.wake()

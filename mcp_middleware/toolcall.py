@@ -98,8 +98,9 @@ class CallRegistry:
         calls with keep-alive ``interval``."""
         ticker = self._ticker
         if ticker is None or ticker.loop is not loop:
-            # a call still running after one to two periods gets its watcher
-            ticker = self._ticker = _Ticker(loop, min(interval, WATCH_AFTER))
+            # a call still running after one to two periods gets its watcher, before its first
+            # keep-alive is due (one interval after the ticker's count starts)
+            ticker = self._ticker = _Ticker(loop, min(interval / 2, WATCH_AFTER))
         return ticker
 
     def cancel(self, key: str, request_id: Any) -> bool:
@@ -136,7 +137,9 @@ class _ToolRun(SubExchange):
     instead of a closure per callback."""
 
     # Defaults live on the class: a quick call sets only what it uses.
-    last: float | None = None  # when the client last heard from us (keep-alive or progress)
+    # when the client last heard from us (keep-alive or progress), or a time no later than the
+    # call's start (from the ticker, or when the portable watcher starts): the interval runs from it
+    last: float | None = None
     streaming = False
     cancelled = False
     answered = False  # the result went out while the app went on (see _answer_early)
@@ -406,7 +409,7 @@ async def run_tool(
             ticker = registry.ticker(loop, limits.keepalive_interval)
             run.loop = loop
             run.context = contextvars.copy_context()
-            ticker.add(run)
+            run.last = ticker.add(run)  # the first keep-alive is due one interval after this
             ended = False  # without an exception: a cancellation of the request also ends a delivery
             try:
                 outcome = await _guarded_fast(run, limits.timeout)
@@ -454,7 +457,9 @@ def _interim(channel: HandshakeChannel | ModernChannel | None) -> dict[str, Any]
     return result
 
 
-# A call still running after this long gets its watcher even if it has not streamed yet.
+# The ticker's period (at most; half the keep-alive interval when that is shorter): a call still
+# running after one to two periods gets its watcher even if it has not streamed yet, and a call whose
+# app goes on after its complete response gets its result at the next tick.
 WATCH_AFTER = 0.25
 # Tests flip this to run the portable (any anyio backend) guard and watcher on asyncio too.
 PORTABLE_WATCHER = False

@@ -666,8 +666,9 @@ class _Timer:
 
 
 class _Run:
-    def __init__(self) -> None:
+    def __init__(self, complete: bool = False) -> None:
         self.woken = 0
+        self._complete = complete  # its response is complete (the app goes on)
 
     def wake(self) -> None:
         self.woken += 1
@@ -694,6 +695,89 @@ def test_the_ticker_wakes_calls_running_for_a_whole_period_and_then_stops() -> N
     assert len(loop.timers) == 3
     ticker.add(quick)  # type: ignore[arg-type]
     assert len(loop.timers) == 4
+
+
+class _Clock:
+    """``time`` for the ticker: ``monotonic()`` is what the test says."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_the_ticker_says_from_when_it_counts_a_call_and_wakes_a_complete_one_at_its_first_tick(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Review: a call was woken only at its second tick, and its watcher then started the
+    keep-alive clock: the first keep-alive came up to two periods late (2.51 s for an interval of
+    2 s), and a quick call whose app went on (a BackgroundTask) got its result at the second tick
+    (0.5 s), where the README said the next. Now ``add`` returns the time the ticker counts the
+    call from (its last tick, or when it was armed: never after the call started), and a call
+    whose response is already complete is woken at its first tick."""
+    clock = _Clock()
+    monkeypatch.setattr(_ticker, "time", clock, raising=False)
+    loop = _Loop()
+    ticker = _ticker._Ticker(loop, 0.25)  # type: ignore[arg-type]
+    long, done, late = _Run(), _Run(complete=True), _Run()
+    assert ticker.add(long) == 100.0  # type: ignore[arg-type]  # armed now
+    clock.now = 100.1
+    assert ticker.add(done) == 100.0  # type: ignore[arg-type]  # started since then
+    clock.now = 100.25
+    loop.timers[-1].fire()
+    assert (long.woken, done.woken) == (0, 1)  # the complete one's result goes out at once
+    clock.now = 100.3
+    assert ticker.add(late) == 100.25  # type: ignore[arg-type]  # counted from the last tick
+    clock.now = 100.5
+    loop.timers[-1].fire()
+    assert (long.woken, done.woken, late.woken) == (1, 1, 0)
+    clock.now = 100.75
+    loop.timers[-1].fire()
+    assert late.woken == 1
+    loop.timers[-1].fire()  # nothing left: the timer is not re-armed
+    clock.now = 107.0
+    assert ticker.add(_Run()) == 107.0  # type: ignore[arg-type]  # armed again: from now
+
+
+def test_the_ticker_wakes_a_call_within_the_keepalive_interval() -> None:
+    """Woken at most two periods after it is counted from, a silent call must be woken before
+    its first keep-alive is due: the period is at most half the interval."""
+    registry = toolcall.CallRegistry()
+    loop = _Loop()
+    assert registry.ticker(loop, 15.0).period == toolcall.WATCH_AFTER  # type: ignore[arg-type]
+    assert toolcall.CallRegistry().ticker(loop, 0.3).period == 0.15  # type: ignore[arg-type]
+
+
+async def test_the_first_keepalive_of_a_silent_call_is_due_one_interval_after_the_call_started(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The watcher's first wait ends no later than ``keepalive_interval`` after the call started
+    (it was one to two ticker periods later: the clock started when the ticker woke the call)."""
+    import time
+
+    monkeypatch.setattr(toolcall, "WATCH_AFTER", 0.001)  # the ticker wakes the call within a few ms
+    due: list[float] = []
+
+    async def first_wait(run: toolcall._ToolRun, wait: float) -> Message:
+        due.append(time.monotonic() + wait)  # when the watcher would write its first keep-alive
+        return {"type": "http.disconnect"}  # the client leaves: the call ends
+
+    monkeypatch.setattr(toolcall._ToolRun, "_receive_native", first_wait)
+    started: list[float] = []
+    app = FastAPI()
+
+    @app.get("/quiet", operation_id="quiet")
+    async def quiet() -> None:
+        started.append(time.monotonic())
+        await anyio.Event().wait()  # silent until cancelled
+
+    app.add_middleware(MCPMiddleware, keepalive_interval=30.0)
+    body, _ = call_body("quiet", "handshake")
+    with anyio.fail_after(GUARD):
+        await Exchange(app, body).run()
+    assert len(due) == 1
+    assert due[0] <= started[0] + 30.0
 
 
 def test_the_loop_cache_always_answers_the_running_loop() -> None:
