@@ -216,7 +216,7 @@ class ContextHolder:
         self._args = args
         self.context: LiveContext | None = None
         self.channel: Any = None
-        self._sent = 0  # progress values the call runner sent before the context was built
+        self._sent: float = 0  # the last progress value the call runner sent before the context was built
 
     def __call__(self) -> LiveContext:
         if self.context is None:
@@ -225,12 +225,14 @@ class ContextHolder:
                 self.context._last_progress = self._sent
         return self.context
 
-    def automatic_progress(self) -> float:
-        """The value of a progress notification the call runner sends on its own (a streamed
-        chunk, a heartbeat): 1, 2, ... until the route has its context, then the context's."""
+    def automatic_progress(self, step: bool = True) -> float:
+        """The value of a progress notification the call runner sends on its own, a streamed chunk
+        (``step``) or a heartbeat: until the route has its context, chunks count 1, 2, ... and a
+        heartbeat goes the smallest step up (it may come before a slow route's dependencies have
+        built the context, and must leave the route's own 1 of 3 free); then the context's."""
         if self.context is not None:
             return self.context.automatic_progress()
-        self._sent += 1
+        self._sent = math.floor(self._sent) + 1 if step else math.nextafter(self._sent, math.inf)
         return self._sent
 
 

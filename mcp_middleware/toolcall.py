@@ -286,7 +286,8 @@ class _ToolRun(SubExchange):
     async def _send(self, message: str | None) -> None:
         """A progress notification (only for a call that has a token): the client hears from us."""
         self.last = time.monotonic()  # anyio.current_time() would cost system calls per chunk
-        progress = self.inv.context.automatic_progress()  # above the route's own reports, if any
+        # above the route's own reports, if any; a heartbeat (no message) the smallest step
+        progress = self.inv.context.automatic_progress(message is not None)
         params: dict[str, Any] = {"progressToken": self.inv.token, "progress": progress}
         if message is not None:
             params["message"] = message

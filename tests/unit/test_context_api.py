@@ -8,7 +8,16 @@ from typing import Any
 
 import pytest
 
-from mcp_middleware.context import Elicit, InputRequest, ListRoots, LiveContext, MCPContext, NotInMCPCall, Sample
+from mcp_middleware.context import (
+    ContextHolder,
+    Elicit,
+    InputRequest,
+    ListRoots,
+    LiveContext,
+    MCPContext,
+    NotInMCPCall,
+    Sample,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -62,6 +71,33 @@ async def test_the_runners_own_progress_values_stay_above_the_routes_and_below_i
     await ctx.report_progress(2, 3)
     await ctx.report_progress(2)  # not above what was sent for the token: dropped
     assert [m[1]["progress"] for m in channel.sent] == [1, 2]
+
+
+async def test_heartbeats_before_the_route_takes_its_context_leave_room_for_its_reports() -> None:
+    """Heartbeats the runner sends before the route has built its context (a slow start, its
+    dependencies still resolving) go the smallest step up, not 1, 2, 3: numbered so, they took
+    the values the route then reports itself (1 of 3, 2 of 3), and those were dropped as not
+    increasing (found under load, where a 1 ms keep-alive beat the route's dependencies)."""
+    channel = Recorder()
+    holder = ContextHolder(lambda: (live(channel), None))
+    beats = [holder.automatic_progress(step=False) for _ in range(3)]
+    assert 0 < beats[0] < beats[1] < beats[2] < 1e-300
+    ctx = holder()
+    for step in (1, 2, 3):
+        await ctx.report_progress(step, 3)
+    assert [m[1]["progress"] for m in channel.sent] == [1, 2, 3]
+
+
+async def test_streamed_chunks_before_the_context_count_up_and_the_route_goes_on_above() -> None:
+    channel = Recorder()
+    holder = ContextHolder(lambda: (live(channel), None))
+    values = [holder.automatic_progress(), holder.automatic_progress(step=False), holder.automatic_progress()]
+    assert values[0] == 1
+    assert 1 < values[1] < 1.000001
+    assert values[2] == 2
+    await holder().report_progress(2)  # not above what went out: dropped
+    await holder().report_progress(3)
+    assert [m[1]["progress"] for m in channel.sent] == [3]
 
 
 async def test_progress_must_increase_and_carries_total_and_message() -> None:

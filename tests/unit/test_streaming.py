@@ -1409,7 +1409,8 @@ async def test_a_routes_progress_after_heartbeats_still_goes_out() -> None:
                 await ex.chunk_seen.wait()
             gates.release[0].set()
     events = [e for e in ex.reply.events() if e.get("method") == "notifications/progress"]
-    assert progress_messages(events)[-3:] == ["step 1", "step 2", "step 3"]
+    # heartbeats (no message) may come between the steps on a slow host (the interval is 1 ms)
+    assert [m for m in progress_messages(events) if m] == ["step 1", "step 2", "step 3"]
     values = [e["params"]["progress"] for e in events]
     assert all(a < b for a, b in itertools.pairwise(values)), values
 
