@@ -36,6 +36,8 @@ class Settings:
     name: str | None = None
     version: str | None = None
     instructions: str | None = None
+    # Tool names longer than this are cut (at least 8; names stay unique: "_2", "_3", ...).
+    max_tool_name_length: int = 40
     # Hostnames (no port; IPv6 addresses in brackets) the Host header may name; None = localhost
     # names and the server's own address.
     allowed_hosts: frozenset[str] | None = None
@@ -102,6 +104,7 @@ def _check_path(path: object) -> None:
 
 
 def _check_limits(settings: Settings) -> None:
+    _count("max_tool_name_length", settings.max_tool_name_length, 8)
     _count("max_body_bytes", settings.max_body_bytes, 1)
     _count("max_result_chars", settings.max_result_chars, 1)
     _count("max_binary_bytes", settings.max_binary_bytes, 0)

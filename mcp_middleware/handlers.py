@@ -85,13 +85,12 @@ def _validation_message(exc: ValidationError) -> str:
 class Server:
     """The MCP server behind one middleware instance: identity, catalog, in-flight calls."""
 
-    def __init__(self, app: ASGIApp, settings: Settings, tool_filter: ToolFilter, max_name_length: int) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, tool_filter: ToolFilter) -> None:
         self.app = app
         # what tool calls run: ``app``, behind QueryKeys when the app has query API keys (prepare)
         self.route_app: ASGIApp = app
         self.settings = settings
         self._tool_filter = tool_filter
-        self._max_name_length = max_name_length
         self.prepared = False
         # Filled by prepare() before the first request is handled; plain attributes, read per call.
         self.catalog = Catalog()
@@ -153,7 +152,7 @@ class Server:
         self.catalog = catalog_from_app(
             self._app_ref,
             tool_filter=self._tool_filter,
-            max_name_length=self._max_name_length,
+            max_name_length=self.settings.max_tool_name_length,
             exclude_paths=self.settings.paths,
         )
         self.features = Features.from_catalog(self.catalog)

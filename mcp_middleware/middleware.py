@@ -77,8 +77,6 @@ class MCPMiddleware:
         oauth: OAuthResource | None = None,
         cors_allow_origins: Sequence[str] | None = None,
     ) -> None:
-        if max_tool_name_length < 8:
-            raise ValueError("max_tool_name_length must be at least 8")
         if oauth is not None and not isinstance(oauth, OAuthResource):
             raise TypeError("oauth must be a mcp_middleware.security.OAuthResource")
         cors = cors_origins(cors_allow_origins)
@@ -88,6 +86,7 @@ class MCPMiddleware:
             name=name,
             version=version,
             instructions=instructions,
+            max_tool_name_length=max_tool_name_length,
             allowed_hosts=normalise_hosts(allowed_hosts),
             allowed_origins=effective_allowed_origins(allowed_origins, cors),
             max_body_bytes=max_body_bytes,
@@ -110,7 +109,7 @@ class MCPMiddleware:
             exclude_paths=strings(exclude_paths, "exclude_paths"),
             methods=http_methods(include_methods),
         )
-        self.server = Server(app, self.settings, tool_filter, max_tool_name_length)
+        self.server = Server(app, self.settings, tool_filter)
         self._endpoint = partial(endpoint.serve, self.server)
         self._security: Security | None = None
         if auth is not None or oauth is not None or cors is not None:

@@ -184,10 +184,16 @@ class Security:
 
     def _api_key_headers(self, scope: Scope) -> list[str]:
         """The app's API-key headers (``APIKeyHeader``), which a browser client sends as custom
-        headers; the catalog that names them is built here when no POST has built it yet."""
+        headers; the catalog that names them is built here when no POST has built it yet. When it
+        cannot be built, none: the preflight is still answered (a 500 without CORS headers would
+        hide the error from a browser client), and the POST that follows reports the error."""
         server = self._server
         if not server.prepared:
-            server.prepare(scope)
+            try:
+                server.prepare(scope)
+            except Exception:
+                logger.debug("the catalog could not be built for a CORS preflight", exc_info=True)
+                return []
         names = (name.decode("latin-1") for name in server.catalog.credential_headers)
         return sorted(name for name in names if _HEADER_TOKEN.fullmatch(name))
 

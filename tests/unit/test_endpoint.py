@@ -515,6 +515,11 @@ NAN = float("nan")
         ("cors_allow_origins", ["http://localhost:6274/inspector"], ValueError, "http://localhost:6274/inspector"),
         ("cors_allow_origins", ["http://localhost:6274?x=1"], ValueError, "http://localhost:6274?x=1"),
         ("include_methods", ["GET", "FETCH"], ValueError, "FETCH"),
+        ("max_tool_name_length", 7, ValueError, 7),
+        ("max_tool_name_length", 40.5, TypeError, 40.5),
+        ("max_tool_name_length", "40", TypeError, "40"),
+        ("max_tool_name_length", None, TypeError, None),
+        ("max_tool_name_length", True, TypeError, True),
     ],
 )
 def test_bad_option_values_are_refused_naming_the_option_and_the_value(
@@ -522,7 +527,8 @@ def test_bad_option_values_are_refused_naming_the_option_and_the_value(
 ) -> None:
     """Regression: these were accepted when the middleware was built, and then failed per request
     (a max_body_bytes of -1 answered every request 413, a state_secret of 123 raised in every
-    handshake with session_ids) or silently (allowed_hosts=["example.com:443"] refused every Host,
+    handshake with session_ids, a max_tool_name_length of 40.5 raised in every POST once a name
+    needed shortening) or silently (allowed_hosts=["example.com:443"] refused every Host,
     include_methods=["FETCH"] served nothing)."""
     options: dict[str, Any] = {option: value}
     with pytest.raises(error) as refused:

@@ -15,6 +15,7 @@ from mcp.shared.auth import ProtectedResourceMetadata
 from starlette.requests import Request
 
 from mcp_middleware import MCPMiddleware
+from mcp_middleware.features import Features
 from mcp_middleware.security import InsufficientScope, OAuthResource
 from tests.apps import Gates, build_app, mcp_of
 from tests.support import BASE_HEADERS, Exchange, Reply, call_modern, modern_headers, modern_request, post
@@ -448,6 +449,44 @@ async def test_preflight_allows_the_apps_api_key_headers() -> None:
         allowed = [h.strip() for h in reply.headers["access-control-allow-headers"].split(",")]
         assert "x-api-key" in allowed
         assert not {"cookie", "?api_key", "api_key", "x key"} & set(allowed)
+
+
+async def test_a_preflight_is_answered_when_the_catalog_cannot_be_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: a preflight builds the catalog (for the API-key headers), so when building it
+    raised (as a max_tool_name_length of 40.0 made it), every preflight was a 500 without
+    Access-Control-Allow-Origin: a browser client saw a CORS failure instead of the error. The
+    preflight now allows the MCP headers only, and the POST that follows reports the real error;
+    once the catalog builds, the API-key headers are allowed again."""
+    built = Features.from_catalog
+    broken = [True]
+
+    def flaky(catalog: Any) -> Features:
+        if broken[0]:
+            raise RuntimeError("the catalog cannot be built")
+        return built(catalog)
+
+    monkeypatch.setattr(Features, "from_catalog", flaky)
+    app = FastAPI()
+
+    @app.get("/items", operation_id="list_items")
+    def list_items(key: Annotated[str, Security(APIKeyHeader(name="X-API-Key"))]) -> list[str]:
+        return []
+
+    app.add_middleware(MCPMiddleware, cors_allow_origins=[INSPECTOR])
+    requested = "content-type, mcp-protocol-version, x-api-key"
+    for _ in range(2):
+        reply = await post(app, b"", preflight_headers(INSPECTOR, requested), method="OPTIONS")
+        assert reply.status == 204
+        assert reply.headers["access-control-allow-origin"] == INSPECTOR
+        allowed = [h.strip() for h in reply.headers["access-control-allow-headers"].split(",")]
+        assert "mcp-protocol-version" in allowed
+        assert "x-api-key" not in allowed
+    with pytest.raises(RuntimeError, match="the catalog cannot be built"):
+        await post(app, INIT, with_headers(origin=INSPECTOR))
+    broken[0] = False
+    reply = await post(app, b"", preflight_headers(INSPECTOR, requested), method="OPTIONS")
+    assert "x-api-key" in [h.strip() for h in reply.headers["access-control-allow-headers"].split(",")]
+    assert (await post(app, INIT, with_headers(origin=INSPECTOR))).status == 200
 
 
 async def test_preflight_for_a_refused_origin() -> None:
