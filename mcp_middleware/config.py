@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Final
+from dataclasses import dataclass, field
+from typing import Final, SupportsIndex
 
 __all__ = [
     "CREDENTIALS",
     "HTTP_METHODS",
     "LOCAL_HOSTS",
     "TRACE_CONTEXT",
+    "Secret",
     "Settings",
     "bracketed",
     "http_methods",
@@ -28,6 +30,9 @@ CREDENTIALS: Final = frozenset({b"authorization", b"cookie"})
 TRACE_CONTEXT: Final = frozenset({b"traceparent", b"tracestate"})
 # The methods of an OpenAPI path item: what include_methods may name.
 HTTP_METHODS: Final = frozenset({"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"})
+
+# What state_secret may be: a string (its UTF-8 bytes) or bytes-like.
+Secret = bytes | bytearray | memoryview | str
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,20 +58,23 @@ class Settings:
     # Seconds a route waits for the client's answer to elicitation/sampling/roots (handshake era).
     ask_timeout: float = 600.0
     # HMAC key for 2026-07-28 requestState; None = MCP_MIDDLEWARE_STATE_SECRET or a random key.
-    state_secret: bytes | str | None = None
+    state_secret: Secret | None = field(default=None, repr=False)
     # Handshake era: hand out (signed, never required, never stored) Mcp-Session-Id values.
     session_ids: bool = False
     # Handshake era: "auto" answers JSON unless something streams; "sse" always opens a stream,
     # as the official SDK server does.
     response_mode: str = "auto"
     forward_headers: frozenset[bytes] = CREDENTIALS | TRACE_CONTEXT
+    # state_secret as checked, in bytes (None: as state_secret)
+    secret_key: bytes | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        """Refuse, when the middleware is built, a value that would fail per request or silently."""
+        """Refuse, when the middleware is built, a value that would fail per request or silently;
+        keep the others as checked (sizes as ints, the secret as bytes)."""
         _check_path(self.path)
         _check_limits(self)
         if self.state_secret is not None:
-            _check_secret(self.state_secret)
+            object.__setattr__(self, "secret_key", _secret_key(self.state_secret))
         if not isinstance(self.session_ids, bool):
             raise TypeError(f"session_ids must be True or False, got {self.session_ids!r}")
         if self.response_mode not in ("auto", "sse"):
@@ -103,39 +111,69 @@ def _check_path(path: object) -> None:
         raise ValueError(f"path must start with '/' and have no query or fragment ('?', '#'), got {path!r}")
 
 
+# The sizes, with their least value; then the time limits. An option in _UNSET may be None.
+_SIZES: Final = {
+    "max_tool_name_length": 8,
+    "max_body_bytes": 1,
+    "max_result_chars": 1,
+    "max_binary_bytes": 0,
+    "max_concurrent_calls": 1,
+}
+_TIMES: Final = ("keepalive_interval", "call_timeout", "ask_timeout")
+_UNSET: Final = {"max_concurrent_calls": " (or None for no limit)", "call_timeout": " (or None for no time limit)"}
+
+
 def _check_limits(settings: Settings) -> None:
-    _count("max_tool_name_length", settings.max_tool_name_length, 8)
-    _count("max_body_bytes", settings.max_body_bytes, 1)
-    _count("max_result_chars", settings.max_result_chars, 1)
-    _count("max_binary_bytes", settings.max_binary_bytes, 0)
-    if settings.max_concurrent_calls is not None:
-        _count("max_concurrent_calls", settings.max_concurrent_calls, 1, " (or None for no limit)")
-    _seconds("keepalive_interval", settings.keepalive_interval)
-    if settings.call_timeout is not None:
-        _seconds("call_timeout", settings.call_timeout, " (or None for no time limit)")
-    _seconds("ask_timeout", settings.ask_timeout)
+    """Sizes are integers from their least value up, time limits positive numbers of seconds; each
+    is kept as checked (``1e6`` as ``1000000``)."""
+    for option in (*_SIZES, *_TIMES):
+        value = getattr(settings, option)
+        if value is None and option in _UNSET:
+            continue
+        unset = _UNSET.get(option, "")
+        checked = _count(option, value, _SIZES[option], unset) if option in _SIZES else _seconds(option, value, unset)
+        object.__setattr__(settings, option, checked)
 
 
-def _count(option: str, value: object, minimum: int, unset: str = "") -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
+def _integer(value: object) -> int | None:
+    """``value`` as an int, when it is an integer: an int or an int-like (``operator.index``, as
+    numpy.int64), or a float with an integral value (``1e6``); None for anything else, bool too."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None  # NaN and infinities are not
+    return operator.index(value) if isinstance(value, SupportsIndex) else None
+
+
+def _count(option: str, value: object, minimum: int, unset: str = "") -> int:
+    number = _integer(value)
+    if number is None:
         raise TypeError(f"{option} must be an integer{unset}, got {value!r}")
-    if value < minimum:
+    if number < minimum:
         raise ValueError(f"{option} must be at least {minimum}{unset}, got {value!r}")
+    return number
 
 
-def _seconds(option: str, value: object, unset: str = "") -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+def _seconds(option: str, value: object, unset: str = "") -> float:
+    number = value if isinstance(value, float) else _integer(value)
+    if number is None:
         raise TypeError(f"{option} must be a number of seconds{unset}, got {value!r}")
-    if not value > 0:  # NaN too
+    if not number > 0:  # NaN too
         raise ValueError(f"{option} must be a positive number of seconds{unset}, got {value!r}")
+    return number
 
 
-def _check_secret(secret: object) -> None:
+def _secret_key(secret: object) -> bytes:
     # the value is a secret: the messages name its type only
-    if not isinstance(secret, bytes | str):
+    if isinstance(secret, str):
+        key = secret.encode()
+    elif isinstance(secret, bytes | bytearray | memoryview):
+        key = bytes(secret)
+    else:
         raise TypeError(f"state_secret must be bytes or a string, got {type(secret).__name__}")
-    if not secret:  # an empty HMAC key would let anyone forge a requestState or a session id
+    if not key:  # an empty HMAC key would let anyone forge a requestState or a session id
         raise ValueError("state_secret must not be empty (None: $MCP_MIDDLEWARE_STATE_SECRET, else random)")
+    return key
 
 
 def bracketed(host: str) -> str:

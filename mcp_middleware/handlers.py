@@ -114,8 +114,8 @@ class Server:
         # the app's query API keys (APIKeyQuery) by parameter name, with their pseudo-header names
         self.query_keys: Mapping[str, bytes] = {}
         self.pending = PendingReplies()
-        self.sealer = Sealer(settings.state_secret)
-        self.sessions = Sessions(settings.state_secret) if settings.session_ids else None
+        self.sealer = Sealer(settings.secret_key)
+        self.sessions = Sessions(settings.secret_key) if settings.session_ids else None
         self.log_levels: dict[str, str] = {}
         self.ask_timeout = settings.ask_timeout
         self.limits = CallLimits(

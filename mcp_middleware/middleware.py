@@ -13,7 +13,7 @@ from typing import Literal, TypeVar
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .catalog import ToolFilter
-from .config import Settings, http_methods, normalise_hosts, strings
+from .config import Secret, Settings, http_methods, normalise_hosts, strings
 from .handlers import Server
 from .security import Guard, OAuthResource, Security, cors_origins, effective_allowed_origins
 from .transport import endpoint
@@ -70,7 +70,7 @@ class MCPMiddleware:
         call_timeout: float | None = None,
         max_concurrent_calls: int | None = 256,
         ask_timeout: float = 600.0,
-        state_secret: bytes | str | None = None,
+        state_secret: Secret | None = None,
         session_ids: bool = False,
         response_mode: Literal["auto", "sse"] = "auto",
         auth: Guard | None = None,

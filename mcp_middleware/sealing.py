@@ -92,10 +92,11 @@ class Round(NamedTuple):
 class Sealer:
     __slots__ = ("_binding_key", "_key", "_ttl")
 
-    def __init__(self, secret: bytes | str | None = None, ttl: float = 3600.0) -> None:
+    def __init__(self, secret: bytes | None = None, ttl: float = 3600.0) -> None:
         if secret is None:
-            secret = os.environ.get(ENV_SECRET) or os.urandom(32)  # an empty variable counts as unset
-        self._key = secret.encode() if isinstance(secret, str) else secret
+            variable = os.environ.get(ENV_SECRET)  # an empty variable counts as unset
+            secret = variable.encode() if variable else os.urandom(32)
+        self._key = secret
         # a key of its own for the binding (domain separation from the token's MAC)
         self._binding_key = hmac.new(self._key, b"mcp-middleware requestState binding", hashlib.sha256).digest()
         self._ttl = ttl
@@ -151,7 +152,7 @@ class Sessions:
 
     __slots__ = ("_sealer",)
 
-    def __init__(self, secret: bytes | str | None, ttl: float = 30 * 24 * 3600.0) -> None:
+    def __init__(self, secret: bytes | None, ttl: float = 30 * 24 * 3600.0) -> None:
         self._sealer = Sealer(secret, ttl)
 
     def mint(self) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import orjson
@@ -470,6 +472,20 @@ async def test_the_tool_filters_take_any_collection() -> None:
 
 
 NAN = float("nan")
+INF = float("inf")
+
+
+class Integral:
+    """An integer that is no int, as numpy.int64 is: it has ``__index__``."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __index__(self) -> int:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"Integral({self.value})"
 
 
 @pytest.mark.parametrize(
@@ -480,6 +496,11 @@ NAN = float("nan")
         ("max_body_bytes", 1.5, TypeError, 1.5),
         ("max_body_bytes", "4096", TypeError, "4096"),
         ("max_body_bytes", True, TypeError, True),
+        ("max_body_bytes", Decimal(4096), TypeError, Decimal(4096)),
+        ("max_body_bytes", NAN, TypeError, NAN),
+        ("max_body_bytes", INF, TypeError, INF),
+        ("max_body_bytes", 0.0, ValueError, 0.0),
+        ("max_binary_bytes", Integral(-1), ValueError, Integral(-1)),
         ("max_result_chars", 0, ValueError, 0),
         ("max_result_chars", -5, ValueError, -5),
         ("max_result_chars", None, TypeError, None),
@@ -494,8 +515,11 @@ NAN = float("nan")
         ("keepalive_interval", False, TypeError, False),
         ("call_timeout", NAN, ValueError, NAN),
         ("call_timeout", "30", TypeError, "30"),
+        ("call_timeout", Decimal(30), TypeError, Decimal(30)),
+        ("call_timeout", Fraction(1, 2), TypeError, Fraction(1, 2)),
+        ("ask_timeout", Integral(0), ValueError, Integral(0)),
         ("state_secret", 123, TypeError, "int"),  # a secret: its type, never its value
-        ("state_secret", bytearray(b"key"), TypeError, "bytearray"),
+        ("state_secret", [107] * 32, TypeError, "list"),
         ("session_ids", "no", TypeError, "no"),
         ("session_ids", 1, TypeError, 1),
         ("path", "/mcp?x=1", ValueError, "/mcp?x=1"),
@@ -562,6 +586,33 @@ async def test_valid_option_values_are_unchanged() -> None:
     headers = {**BASE_HEADERS, "host": "example.com", "origin": "https://App.example.com"}
     assert (await post(app, request("tools/list"), headers)).status == 200
     assert (await post(app, request("tools/list"), {**BASE_HEADERS, "host": "127.0.0.1"})).status == 403
+
+
+async def test_integral_values_of_other_types_are_taken_as_integers() -> None:
+    """Regression: the construction-time checks refused values that had worked: sizes given as
+    floats with an integral value (max_body_bytes=1e6) and integers that are no int (numpy.int64:
+    they have ``__index__``). They are taken, stored as ints, and serve as before."""
+    sizes: dict[str, Any] = {
+        "max_tool_name_length": 12.0,
+        "max_body_bytes": 1e6,
+        "max_result_chars": Integral(100_000),
+        "max_binary_bytes": 0.0,
+        "max_concurrent_calls": 8.0,
+    }
+    times: dict[str, Any] = {"call_timeout": Integral(30), "ask_timeout": 1e3, "keepalive_interval": Integral(5)}
+    middleware = MCPMiddleware(build_app(), **sizes, **times)
+    settings = middleware.settings
+    for option, value in {**sizes, **times}.items():
+        checked = getattr(settings, option)
+        assert checked == (value if isinstance(value, float) else value.value), option
+        assert type(checked) is (float if option in times and isinstance(value, float) else int), option
+    app = build_app(**sizes, **times)
+    names = [tool["name"] for tool in (await post(app, request("tools/list"))).result()["tools"]]
+    assert names
+    assert max(len(name) for name in names) <= 12
+    reply = await post(app, request("tools/call", {"name": "get_thing", "arguments": {"thing_id": 3}}))
+    assert reply.status == 200
+    assert not reply.result().get("isError"), reply.result()
 
 
 def test_response_mode_is_validated() -> None:

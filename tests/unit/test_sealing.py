@@ -62,6 +62,15 @@ def test_an_empty_state_secret_is_refused(secret: str | bytes) -> None:
         MCPMiddleware(FastAPI(), state_secret=secret)
 
 
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview, lambda key: key.decode()])
+def test_a_secret_may_be_any_bytes_like_value_or_a_string(kind: Any) -> None:
+    """Regression: the construction-time check refused a bytearray or memoryview secret, which had
+    worked. Any bytes-like secret is taken as its bytes: the same key as bytes, or the string."""
+    key = b"0123456789abcdef0123456789abcdef"
+    sealed = MCPMiddleware(FastAPI(), state_secret=key).server.sealer.seal("v", "t")
+    assert MCPMiddleware(FastAPI(), state_secret=kind(key)).server.sealer.unseal(sealed, "t") == "v"
+
+
 def test_an_empty_secret_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV_SECRET, "")
     token = Sealer().seal("v", "t")
