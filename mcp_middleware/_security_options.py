@@ -89,8 +89,13 @@ class OAuthResource:
 def _origin(value: str, option: str) -> str:
     """An origin as the transport compares it (lower case, no trailing slash): ``*``, ``null``, or
     scheme, host and optional port. A browser's ``Origin`` has no path, so one with a path, query
-    or fragment would never match: refused."""
+    or fragment would never match: refused; so is a partial wildcard (origins are compared whole)."""
     origin = value.strip().lower().rstrip("/")
+    if "*" in origin and origin != "*":
+        raise ValueError(
+            f"{option} takes '*' alone or full origins: a partial wildcard never matches (origins are "
+            f"compared whole, not as patterns), so list each origin, got {value!r}"
+        )
     scheme, sep, authority = origin.partition("://")
     if origin not in ("*", "null") and not (scheme and sep and authority and not any(c in authority for c in "/?# ")):
         raise ValueError(

@@ -538,6 +538,10 @@ class Integral:
         ("allowed_origins", ["https://"], ValueError, "https://"),
         ("cors_allow_origins", ["http://localhost:6274/inspector"], ValueError, "http://localhost:6274/inspector"),
         ("cors_allow_origins", ["http://localhost:6274?x=1"], ValueError, "http://localhost:6274?x=1"),
+        ("allowed_origins", ["https://*.example.com"], ValueError, "https://*.example.com"),
+        ("allowed_origins", ["http://localhost:*"], ValueError, "http://localhost:*"),
+        ("cors_allow_origins", ["https://*.example.com"], ValueError, "https://*.example.com"),
+        ("cors_allow_origins", ["*://app.example.com"], ValueError, "*://app.example.com"),
         ("include_methods", ["GET", "FETCH"], ValueError, "FETCH"),
         ("max_tool_name_length", 7, ValueError, 7),
         ("max_tool_name_length", 40.5, TypeError, 40.5),
@@ -565,6 +569,19 @@ def test_bad_option_values_are_refused_naming_the_option_and_the_value(
         assert "123" not in message
     else:
         assert repr(bad) in message, message
+
+
+@pytest.mark.parametrize("option", ["allowed_origins", "cors_allow_origins"])
+@pytest.mark.parametrize("origin", ["https://*.example.com", "http://localhost:*", "https://app*"])
+def test_a_partial_wildcard_origin_is_refused_saying_why(option: str, origin: str) -> None:
+    """Regression: an origin entry with a '*' other than a bare "*" was accepted and never matched
+    (origins are compared whole), so the page it meant was refused 403, silently. It is refused
+    when the middleware is built, as a partial wildcard in allowed_hosts is."""
+    options: dict[str, Any] = {option: ["http://localhost:6274", origin]}
+    with pytest.raises(ValueError, match="wildcard") as refused:
+        MCPMiddleware(build_app(), **options)
+    assert repr(origin) in str(refused.value)
+    assert str(refused.value).startswith(option)
 
 
 async def test_valid_option_values_are_unchanged() -> None:
