@@ -104,13 +104,17 @@ class Sealer:
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()
 
-    def _binding(self, target: str) -> str:
+    def binding(self, target: str) -> str:
         """What the payload says of ``target``: a keyed HMAC, which only the secret's holder can
-        compute (so it tells nothing about the credentials and arguments in it)."""
+        compute (so it tells nothing about the credentials and arguments in it). A caller whose
+        target never changes computes it once (``Sessions``) and uses ``seal_bound``/``unseal_bound``."""
         return _b64(hmac.new(self._binding_key, target.encode(), hashlib.sha256).digest())
 
     def seal(self, value: object, target: str) -> str:
-        payload = orjson.dumps({"v": value, "b": self._binding(target), "e": int(time.time() + self._ttl)})
+        return self.seal_bound(value, self.binding(target))
+
+    def seal_bound(self, value: object, binding: str) -> str:
+        payload = orjson.dumps({"v": value, "b": binding, "e": int(time.time() + self._ttl)})
         return f"{_b64(payload)}.{_b64(self._mac(payload))}"
 
     def seal_round(self, state: str | None, answers: Mapping[str, Any], target: str) -> str:
@@ -126,6 +130,9 @@ class Sealer:
         return Round(state, value["a"])
 
     def unseal(self, token: str, target: str) -> object:
+        return self.unseal_bound(token, self.binding(target))
+
+    def unseal_bound(self, token: str, binding: str) -> object:
         try:
             body, _, mac = token.partition(".")
             payload = _unb64(body)
@@ -134,8 +141,8 @@ class Sealer:
             data = orjson.loads(payload)
         except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
             raise StateError("requestState is malformed") from exc
-        binding = data.get("b") if isinstance(data, dict) else None
-        if not isinstance(binding, str) or not hmac.compare_digest(binding, self._binding(target)) or "v" not in data:
+        bound = data.get("b") if isinstance(data, dict) else None
+        if not isinstance(bound, str) or not hmac.compare_digest(bound, binding) or "v" not in data:
             raise StateError("requestState does not belong to this request")
         if not isinstance(data.get("e"), int) or data["e"] < time.time():
             raise StateError("requestState has expired")
@@ -150,19 +157,20 @@ class Sessions:
     Ids are never required; a request without one is served like any other.
     """
 
-    __slots__ = ("_sealer",)
+    __slots__ = ("_binding", "_sealer")
 
     def __init__(self, secret: bytes | None, ttl: float = 30 * 24 * 3600.0) -> None:
         self._sealer = Sealer(secret, ttl)
+        self._binding = self._sealer.binding("session")  # a constant: computed once, not per request
 
     def mint(self) -> str:
-        return self._sealer.seal(os.urandom(16).hex(), "session")
+        return self._sealer.seal_bound(os.urandom(16).hex(), self._binding)
 
     def valid(self, session_id: str | None) -> bool:
         if session_id is None:
             return True
         try:
-            self._sealer.unseal(session_id, "session")
+            self._sealer.unseal_bound(session_id, self._binding)
         except StateError:
             return False
         return True
