@@ -16,7 +16,9 @@ Order for a request to the MCP endpoint (only when at least one option is set):
    else → 401, ``InsufficientScope`` → 403 (RFC 6750 §3.1). A guard that raises is logged and
    answered 401 with no detail. Requests the transport refuses never reach the guard: the transport
    answers them with its own status.
-5. Everything else goes to the transport unchanged (so ``GET``/``DELETE`` keep their 405).
+5. Everything else goes to the transport unchanged (so ``GET``/``DELETE`` keep their 405, after
+   the transport's Host and Origin check: on both the metadata and the endpoint, a refused Host is
+   403 before the method is looked at).
 
 401/403 bodies are id-less JSON-RPC errors with code -32600, like the transport's other HTTP-level
 refusals. They never echo anything from the request.

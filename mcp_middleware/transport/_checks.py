@@ -18,6 +18,7 @@ __all__ = [
     "FORBIDDEN_HOST",
     "HeaderMap",
     "Verdicts",
+    "check_caller",
     "check_request",
     "decoded",
     "header_map",
@@ -143,13 +144,22 @@ def check_request(
     return verdict
 
 
-def _check_request(scope: Scope, headers: Mapping[bytes, bytes], settings: Settings) -> tuple[int, str] | None:
+def check_caller(scope: Scope, headers: Mapping[bytes, bytes], settings: Settings) -> tuple[int, str] | None:
+    """The guard against DNS rebinding, the first of the checks (Host, then Origin): the endpoint
+    applies it before its method check, so a refused Host or Origin is 403 whatever the method."""
     hosts = _hosts_for(scope, settings)
     if not _host_ok(headers, hosts):
         return 403, FORBIDDEN_HOST
     origin = text_of(headers, b"origin")
     if origin is not None and not _origin_ok(origin, hosts, settings):
         return 403, "Forbidden: Origin not allowed"
+    return None
+
+
+def _check_request(scope: Scope, headers: Mapping[bytes, bytes], settings: Settings) -> tuple[int, str] | None:
+    refused = check_caller(scope, headers, settings)
+    if refused is not None:
+        return refused
     accept = text_of(headers, b"accept") or ""
     if not (_accepts(accept, "application/json") and _accepts(accept, "text/event-stream")):
         return 406, "Not Acceptable: the client must accept both application/json and text/event-stream"

@@ -20,7 +20,7 @@ from ..handlers import Server
 from ..jsonrpc import ProtocolError, encode_error, parse_payload
 from ..query_keys import add_query_keys
 from . import handshake, modern
-from ._checks import HeaderMap, check_request, header_map
+from ._checks import HeaderMap, check_caller, check_request, header_map
 from ._http import ClientGone, declared_too_large, plain, read_rest
 
 __all__ = ["is_modern", "serve"]
@@ -50,14 +50,24 @@ def _refusal(status: int, message: str) -> bytes:
     return encode_error(ProtocolError(-32600, message))
 
 
+async def _not_post(server: Server, scope: Scope, send: Send, headers: HeaderMap) -> None:
+    """Anything but POST: 405, once the caller passed the guard against DNS rebinding (a refused
+    Host or Origin is 403 whatever the method, as on the OAuth metadata)."""
+    refused = check_caller(scope, headers, server.settings)
+    if refused is not None:
+        await plain(send, refused[0], _refusal(*refused))
+        return
+    # No standalone GET stream and no sessions to DELETE (transports.mdx §Listening, §Sessions).
+    await plain(send, 405, _refusal(405, "Method Not Allowed: the MCP endpoint takes POST"), _ALLOW)
+
+
 async def serve(server: Server, scope: Scope, receive: Receive, send: Send, headers: HeaderMap | None = None) -> None:
     """``headers``: the request's header map, when the security layer in front already made it."""
-    if scope["method"] != "POST":
-        # No standalone GET stream and no sessions to DELETE (transports.mdx §Listening, §Sessions).
-        await plain(send, 405, _refusal(405, "Method Not Allowed: the MCP endpoint takes POST"), _ALLOW)
-        return
     if headers is None:
         headers = header_map(scope)
+    if scope["method"] != "POST":
+        await _not_post(server, scope, send, headers)
+        return
     refused = check_request(scope, headers, server.settings, server.verdicts)
     if refused is not None:
         await plain(send, refused[0], _refusal(*refused))

@@ -34,6 +34,27 @@ async def test_non_post_methods_get_405_with_allow(method: str) -> None:
     assert reply.headers["allow"] == "POST"
 
 
+@pytest.mark.parametrize("method", ["GET", "DELETE", "OPTIONS"])
+async def test_a_refused_host_or_origin_is_403_before_the_method_check(method: str) -> None:
+    """Review: the endpoint answered a GET for any Host 405 (the method check came first), while
+    the OAuth metadata refuses a Host before its method check. Both guard against DNS rebinding
+    first (transports.mdx: Origin is validated on all incoming connections): a refused Host or
+    Origin is 403 whatever the method, and only a request the guard lets in learns the endpoint
+    takes POST (VS Code reads that 405, with its Host and Origin, which pass)."""
+    app = build_app(allowed_hosts=["api.example.com"])
+    for headers in ({"host": "attacker.example"}, {"host": "api.example.com", "origin": "http://attacker.example"}):
+        refused = await post(app, b"", headers, method=method)
+        assert refused.status == 403, headers
+        assert "allow" not in refused.headers
+        assert refused.json()["error"]["message"].startswith("Forbidden:")
+        assert refused.body == (await post(app, INIT, {**BASE_HEADERS, **headers})).body
+    for headers in ({"host": "api.example.com:8000"}, {"host": "api.example.com", "origin": "http://api.example.com"}):
+        allowed = await post(app, b"", headers, method=method)
+        assert allowed.status == 405, headers
+        assert allowed.headers["allow"] == "POST"
+    assert (await post(build_app(), b"", {}, method=method)).status == 405  # no Host, no Origin: nothing to refuse
+
+
 @pytest.mark.parametrize("path", ["/mcp", "/mcp/"])
 async def test_both_paths_answer_without_redirect(path: str) -> None:
     reply = await post(build_app(), INIT, path=path)

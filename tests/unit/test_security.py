@@ -338,6 +338,24 @@ async def test_the_metadata_is_refused_for_a_host_the_endpoint_refuses(path: str
     assert served.json()["resource"] == "http://api.example.com:443/mcp"
 
 
+async def test_the_metadata_and_the_endpoint_check_the_host_before_the_method() -> None:
+    """Review: the metadata refused a Host before its method check, the endpoint after it (a GET
+    to /mcp was 405 for any Host). Both refuse the Host first now, with the same 403; each answers
+    its own 405 to a Host it accepts."""
+    app = build_app(oauth=OAUTH, cors_allow_origins=["*"], allowed_hosts=["api.example.com"])
+    refused = [
+        await post(app, b"", with_headers(host="attacker.example"), method=method, path=path)
+        for method, path in (("POST", PRM_PATH + "/mcp"), ("PUT", PRM_PATH), ("GET", "/mcp"), ("DELETE", "/mcp/"))
+    ]
+    assert {(reply.status, reply.body) for reply in refused} == {(403, refused[0].body)}
+    assert refused[0].json()["error"]["message"] == "Forbidden: Host not allowed"
+    good = with_headers(host="api.example.com")
+    metadata = await post(app, b"", good, method="POST", path=PRM_PATH + "/mcp")
+    endpoint = await post(app, b"", good, method="GET", path="/mcp")
+    assert (metadata.status, metadata.headers["allow"]) == (405, "GET, HEAD")
+    assert (endpoint.status, endpoint.headers["allow"]) == (405, "POST")
+
+
 @pytest.mark.parametrize("path", [PRM_PATH, PRM_PATH + "/mcp"])
 async def test_without_oauth_the_metadata_paths_are_the_apps(path: str) -> None:
     reply = await post(build_app(auth=lambda request: True, cors_allow_origins=["*"]), b"", method="GET", path=path)
