@@ -28,9 +28,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from .config import HTTP_METHODS
+
 __all__ = ["_Op", "_assign_names", "_cut", "_humanize", "_numbered", "_operations", "_squeezed", "_text"]
 
-_METHODS: Final = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+_METHODS: Final = tuple(method.lower() for method in HTTP_METHODS)  # as a path item names them
 _NON_WORD: Final = re.compile(r"\W")
 _INVALID: Final = re.compile(r"[^A-Za-z0-9_-]+")
 _UNDERSCORES: Final = re.compile(r"_{2,}")

@@ -4,7 +4,7 @@ Part of :mod:`mcp_middleware.security`, which re-exports the public names: ``OAu
 RFC 9728 protected-resource metadata, validated), ``cors_origins`` (``cors_allow_origins``,
 normalised) and ``effective_allowed_origins`` (the Origin allowlist the CORS origins imply). Nothing
 here runs per request. It imports only :mod:`mcp_middleware.config` (``strings``, the check of an
-option that takes a collection of strings).
+option that takes a collection of strings, and ``normal_origin``, the form origins are compared in).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .config import strings
+from .config import normal_origin, strings
 
 __all__ = ["_SCOPE_TOKEN", "OAuthResource", "cors_origins", "effective_allowed_origins"]
 
@@ -90,7 +90,7 @@ def _origin(value: str, option: str) -> str:
     """An origin as the transport compares it (lower case, no trailing slash): ``*``, ``null``, or
     scheme, host and optional port. A browser's ``Origin`` has no path, so one with a path, query
     or fragment would never match: refused; so is a partial wildcard (origins are compared whole)."""
-    origin = value.strip().lower().rstrip("/")
+    origin = normal_origin(value)
     if "*" in origin and origin != "*":
         raise ValueError(
             f"{option} takes '*' alone or full origins: a partial wildcard never matches (origins are "

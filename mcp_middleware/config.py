@@ -16,6 +16,7 @@ __all__ = [
     "Settings",
     "bracketed",
     "http_methods",
+    "normal_origin",
     "normalise_hosts",
     "strings",
 ]
@@ -28,8 +29,9 @@ LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 # but trace context (results.credential_values).
 CREDENTIALS: Final = frozenset({b"authorization", b"cookie"})
 TRACE_CONTEXT: Final = frozenset({b"traceparent", b"tracestate"})
-# The methods of an OpenAPI path item: what include_methods may name.
-HTTP_METHODS: Final = frozenset({"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"})
+# The methods of an OpenAPI path item, in the order the catalog reads them (_naming): what
+# include_methods may name.
+HTTP_METHODS: Final = ("GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE")
 
 # What state_secret may be: a string (its UTF-8 bytes) or bytes-like.
 Secret = bytes | bytearray | memoryview | str
@@ -81,8 +83,13 @@ class Settings:
             raise ValueError(f'response_mode must be "auto" or "sse", got {self.response_mode!r}')
 
     @property
+    def base_path(self) -> str:
+        """``path`` without its trailing slash (``/`` stays ``/``)."""
+        return self.path.rstrip("/") or "/"
+
+    @property
     def paths(self) -> frozenset[str]:
-        base = self.path.rstrip("/") or "/"
+        base = self.base_path
         return frozenset({base, base + "/"}) if base != "/" else frozenset({"/"})
 
 
@@ -211,7 +218,14 @@ def http_methods(methods: Iterable[str] | None) -> frozenset[str] | None:
     if methods is None:
         return None
     names = frozenset(m.upper() for m in strings(methods, "include_methods"))
-    unknown = sorted(names - HTTP_METHODS)
+    unknown = sorted(names.difference(HTTP_METHODS))
     if unknown:
         raise ValueError(f"include_methods takes HTTP methods ({', '.join(sorted(HTTP_METHODS))}), got {unknown[0]!r}")
     return names
+
+
+def normal_origin(origin: str) -> str:
+    """An origin as every check compares it: scheme and host are case-insensitive, and a trailing
+    slash (or space) is no part of it. The allowlists are kept in this form, and a request's
+    ``Origin`` is put in it before it is looked up."""
+    return origin.strip().lower().rstrip("/")

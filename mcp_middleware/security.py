@@ -40,10 +40,10 @@ from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
 from ._security_options import _SCOPE_TOKEN, OAuthResource, cors_origins, effective_allowed_origins
+from .config import normal_origin
 from .handlers import Server
-from .jsonrpc import ProtocolError, encode_error
 from .transport._checks import FORBIDDEN_HOST, HeaderMap, Verdicts, check_request, decoded, header_map, host_allowed
-from .transport._http import plain
+from .transport._http import plain, refusal
 
 __all__ = [
     "WELL_KNOWN",
@@ -110,13 +110,9 @@ def _challenge(params: Sequence[tuple[str, str]]) -> tuple[bytes, bytes]:
     return (b"www-authenticate", text.encode("latin-1"))
 
 
-def _refusal(message: str) -> bytes:
-    return encode_error(ProtocolError(-32600, message))
-
-
-_UNAUTHORIZED = _refusal("Unauthorized: valid credentials are required for the MCP endpoint")
-_FORBIDDEN_SCOPE = _refusal("Forbidden: the credentials lack a required scope")
-_FORBIDDEN_HOST = _refusal(FORBIDDEN_HOST)
+_UNAUTHORIZED = refusal("Unauthorized: valid credentials are required for the MCP endpoint")
+_FORBIDDEN_SCOPE = refusal("Forbidden: the credentials lack a required scope")
+_FORBIDDEN_HOST = refusal(FORBIDDEN_HOST)
 
 
 class Security:
@@ -146,7 +142,7 @@ class Security:
         self._verdicts: Verdicts = server.verdicts  # the endpoint's remembered transport checks, shared
         self._guard = auth
         self._oauth = oauth
-        base = settings.path.rstrip("/") or "/"
+        base = settings.base_path
         suffix = "" if base == "/" else base
         # Where the metadata is served (relative to root_path), and the path part of the
         # advertised metadata URL.
@@ -182,7 +178,7 @@ class Security:
     def _origin_allowed(self, origin: str) -> bool:
         if self._cors_any:
             return True
-        return self._cors is not None and origin.lower().rstrip("/") in self._cors
+        return self._cors is not None and normal_origin(origin) in self._cors
 
     def _api_key_headers(self, scope: Scope) -> list[str]:
         """The app's API-key headers (``APIKeyHeader``), which a browser client sends as custom
@@ -275,7 +271,7 @@ class Security:
         assert self._oauth is not None
         method = scope["method"]
         if method not in ("GET", "HEAD"):
-            body = _refusal("Method Not Allowed: the metadata takes GET")
+            body = refusal("Method Not Allowed: the metadata takes GET")
             await plain(send, 405, body, [(b"allow", b"GET, HEAD")])
             return
         body = orjson.dumps(self._oauth.document(self._resource(scope, headers)))

@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.types import Scope
 
-from ..config import LOCAL_HOSTS, Settings, bracketed
+from ..config import LOCAL_HOSTS, Settings, bracketed, normal_origin
 
 __all__ = [
     "FORBIDDEN_HOST",
@@ -96,7 +96,7 @@ def host_allowed(scope: Scope, headers: Mapping[bytes, bytes], settings: Setting
 def _origin_ok(origin: str, hosts: frozenset[str] | None, settings: Settings) -> bool:
     if settings.allowed_origins is not None:
         # the allowlist is lower case (security.effective_allowed_origins); verdicts are remembered
-        return "*" in settings.allowed_origins or origin.strip().lower().rstrip("/") in settings.allowed_origins
+        return "*" in settings.allowed_origins or normal_origin(origin) in settings.allowed_origins
     if hosts is None:
         return True
     _, sep, rest = origin.partition("://")

@@ -33,6 +33,7 @@ __all__ = [
     "plain",
     "plain_start",
     "read_rest",
+    "refusal",
     "serve_request",
 ]
 
@@ -54,6 +55,12 @@ def plain_start(status: int, body: bytes, headers: Iterable[tuple[bytes, bytes]]
         head.append(_JSON)
     head.append((b"content-length", str(len(body)).encode()))
     return {"type": "http.response.start", "status": status, "headers": head}
+
+
+def refusal(message: str) -> bytes:
+    """The body of an HTTP-level refusal (403, 405, 401, ...): an id-less JSON-RPC error, -32600
+    (transports.mdx allows one), for the endpoint and the security layer alike."""
+    return encode_error(ProtocolError(codes.INVALID_REQUEST, message))
 
 
 class ClientGone(Exception):

@@ -21,7 +21,7 @@ from ..jsonrpc import ProtocolError, encode_error, parse_payload
 from ..query_keys import add_query_keys
 from . import handshake, modern
 from ._checks import HeaderMap, check_caller, check_request, header_map
-from ._http import ClientGone, declared_too_large, plain, read_rest
+from ._http import ClientGone, declared_too_large, plain, read_rest, refusal
 
 __all__ = ["is_modern", "serve"]
 
@@ -45,20 +45,15 @@ def is_modern(headers: Mapping[bytes, bytes], payload: Any) -> bool:
     return _has_envelope(payload)
 
 
-def _refusal(status: int, message: str) -> bytes:
-    """HTTP-level refusals still carry an id-less JSON-RPC error body (transports.mdx allows it)."""
-    return encode_error(ProtocolError(-32600, message))
-
-
 async def _not_post(server: Server, scope: Scope, send: Send, headers: HeaderMap) -> None:
     """Anything but POST: 405, once the caller passed the guard against DNS rebinding (a refused
     Host or Origin is 403 whatever the method, as on the OAuth metadata)."""
     refused = check_caller(scope, headers, server.settings)
     if refused is not None:
-        await plain(send, refused[0], _refusal(*refused))
+        await plain(send, refused[0], refusal(refused[1]))
         return
     # No standalone GET stream and no sessions to DELETE (transports.mdx §Listening, §Sessions).
-    await plain(send, 405, _refusal(405, "Method Not Allowed: the MCP endpoint takes POST"), _ALLOW)
+    await plain(send, 405, refusal("Method Not Allowed: the MCP endpoint takes POST"), _ALLOW)
 
 
 async def serve(server: Server, scope: Scope, receive: Receive, send: Send, headers: HeaderMap | None = None) -> None:
@@ -70,7 +65,7 @@ async def serve(server: Server, scope: Scope, receive: Receive, send: Send, head
         return
     refused = check_request(scope, headers, server.settings, server.verdicts)
     if refused is not None:
-        await plain(send, refused[0], _refusal(*refused))
+        await plain(send, refused[0], refusal(refused[1]))
         return
     limit = server.settings.max_body_bytes
     body: bytes | None = None
@@ -84,7 +79,7 @@ async def serve(server: Server, scope: Scope, receive: Receive, send: Send, head
             except ClientGone:
                 return  # the client left before sending its whole request: no one to answer
     if body is None or len(body) > limit:
-        await plain(send, 413, _refusal(413, f"Payload Too Large: the body exceeds {limit} bytes"))
+        await plain(send, 413, refusal(f"Payload Too Large: the body exceeds {limit} bytes"))
         return
     try:
         payload = parse_payload(body)

@@ -78,11 +78,11 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
         "validation",
         "query_keys",
         "_wire_types",
-        "_naming",
         "_event_parser",
     )
     for leaf in leaves:
         assert all_imports(leaf) == set(), leaf
+    assert all_imports("_naming") == {"config"}  # the HTTP methods, one list (config.HTTP_METHODS)
     assert all_imports("_security_options") == {"config"}  # one check of a collection option (strings)
     assert all_imports("jsonrpc") == {"_revisions"}  # the serializer and its older revisions' shapes
 
@@ -120,3 +120,15 @@ def test_no_sdk_server_and_no_fastapi_at_import_time() -> None:
         names = third_party(module)
         assert "mcp" not in names, f"{module} imports the full SDK; only mcp_types is a runtime dependency"
         assert "fastapi" not in names, f"{module} imports fastapi; plain Starlette apps must work without it"
+
+
+def test_the_refusal_body_is_built_in_one_place() -> None:
+    """The id-less JSON-RPC error of an HTTP-level refusal (403, 405, 401, ...): one function,
+    which the endpoint and the security layer share."""
+    defined = [
+        module.relative_to(PACKAGE).as_posix()
+        for module in PACKAGE.rglob("*.py")
+        for node in ast.parse(module.read_text()).body
+        if isinstance(node, ast.FunctionDef) and node.name.lstrip("_") == "refusal"
+    ]
+    assert defined == ["transport/_http.py"]

@@ -619,6 +619,19 @@ async def test_origins_compare_without_case() -> None:
     assert (await post(plain, INIT, with_headers(origin="https://app.example.com"))).status == 200
 
 
+@pytest.mark.parametrize("origin", ["HTTP://LocalHost:6274", "http://localhost:6274/", " http://localhost:6274 "])
+async def test_the_cors_headers_and_the_origin_check_read_an_origin_alike(origin: str) -> None:
+    """Review: the Origin check and the CORS headers normalised an origin each their own way (the
+    CORS side did not strip spaces), so a request could pass the check and get no
+    Access-Control-Allow-Origin. One helper (config.normal_origin) reads it for both."""
+    app = build_app(cors_allow_origins=[INSPECTOR])
+    reply = await post(app, INIT, with_headers(origin=origin))
+    assert reply.status == 200
+    assert reply.headers["access-control-allow-origin"] == origin
+    preflight = await post(app, b"", preflight_headers(origin), method="OPTIONS")
+    assert preflight.status == 204
+
+
 @pytest.mark.parametrize("options", [{}, {"cors_allow_origins": []}])
 async def test_options_without_cors_is_still_405(options: dict[str, Any]) -> None:
     app = build_app(**options)
