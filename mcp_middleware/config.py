@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import operator
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, SupportsIndex
 
 __all__ = [
     "CREDENTIALS",
+    "ENV_SECRET",
     "HTTP_METHODS",
     "LOCAL_HOSTS",
     "TRACE_CONTEXT",
@@ -33,8 +35,12 @@ TRACE_CONTEXT: Final = frozenset({b"traceparent", b"tracestate"})
 # include_methods may name.
 HTTP_METHODS: Final = ("GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE")
 
-# What state_secret may be: a string (its UTF-8 bytes) or bytes-like.
+# What state_secret may be: a string (its UTF-8 bytes) or bytes-like; read from ENV_SECRET when
+# not given (an empty variable counts as unset). Shorter than MIN_SECRET_BYTES, a key can be found
+# offline from one requestState or session id (each carries its HMAC), and then forged.
 Secret = bytes | bytearray | memoryview | str
+ENV_SECRET: Final = "MCP_MIDDLEWARE_STATE_SECRET"
+MIN_SECRET_BYTES: Final = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +65,7 @@ class Settings:
     max_concurrent_calls: int | None = 256
     # Seconds a route waits for the client's answer to elicitation/sampling/roots (handshake era).
     ask_timeout: float = 600.0
-    # HMAC key for 2026-07-28 requestState; None = MCP_MIDDLEWARE_STATE_SECRET or a random key.
+    # HMAC key for 2026-07-28 requestState; None = $MCP_MIDDLEWARE_STATE_SECRET, else a random key.
     state_secret: Secret | None = field(default=None, repr=False)
     # Handshake era: hand out (signed, never required, never stored) Mcp-Session-Id values.
     session_ids: bool = False
@@ -67,7 +73,7 @@ class Settings:
     # as the official SDK server does.
     response_mode: str = "auto"
     forward_headers: frozenset[bytes] = CREDENTIALS | TRACE_CONTEXT
-    # state_secret as checked, in bytes (None: as state_secret)
+    # state_secret (or the variable) as checked, in bytes; None: neither, each sealer makes a random key
     secret_key: bytes | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -75,8 +81,7 @@ class Settings:
         keep the others as checked (sizes as ints, the secret as bytes)."""
         _check_path(self.path)
         _check_limits(self)
-        if self.state_secret is not None:
-            object.__setattr__(self, "secret_key", _secret_key(self.state_secret))
+        object.__setattr__(self, "secret_key", _secret_key(self.state_secret))
         if not isinstance(self.session_ids, bool):
             raise TypeError(f"session_ids must be True or False, got {self.session_ids!r}")
         if self.response_mode not in ("auto", "sse"):
@@ -170,16 +175,26 @@ def _seconds(option: str, value: object, unset: str = "") -> float:
     return number
 
 
-def _secret_key(secret: object) -> bytes:
-    # the value is a secret: the messages name its type only
+def _secret_key(secret: object) -> bytes | None:
+    """``state_secret``, else the variable, as bytes; None when neither is set. The value is a
+    secret: the messages name its type or length only."""
+    source = "state_secret"
+    if secret is None:
+        secret, source = os.environ.get(ENV_SECRET) or None, ENV_SECRET
+        if secret is None:
+            return None
     if isinstance(secret, str):
         key = secret.encode()
     elif isinstance(secret, bytes | bytearray | memoryview):
         key = bytes(secret)
     else:
         raise TypeError(f"state_secret must be bytes or a string, got {type(secret).__name__}")
-    if not key:  # an empty HMAC key would let anyone forge a requestState or a session id
-        raise ValueError("state_secret must not be empty (None: $MCP_MIDDLEWARE_STATE_SECRET, else random)")
+    if len(key) < MIN_SECRET_BYTES:
+        raise ValueError(
+            f"{source} must be at least {MIN_SECRET_BYTES} bytes, got {len(key)} (a short key can be found from one "
+            "requestState or session id); make one with "
+            'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+        )
     return key
 
 

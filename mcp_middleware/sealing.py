@@ -9,7 +9,8 @@ with the secret: a digest of the caller's credentials that anyone could compute 
 sees a state test password guesses offline. A ``requestState`` carries a :class:`Round`: the
 route's own state and the answers its run has already used (a retry answers only the latest
 requests, mrtr.mdx). Every worker behind a load balancer must share the secret: pass
-``state_secret`` or set ``MCP_MIDDLEWARE_STATE_SECRET``; otherwise each process makes a random one.
+``state_secret`` or set ``MCP_MIDDLEWARE_STATE_SECRET`` (read and checked in :mod:`.config`);
+otherwise each process makes a random one.
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ from typing import Any, NamedTuple
 import orjson
 
 __all__ = ["Round", "Sealer", "Sessions", "StateError", "bound_target"]
-
-ENV_SECRET = "MCP_MIDDLEWARE_STATE_SECRET"
 
 
 class StateError(Exception):
@@ -93,10 +92,8 @@ class Sealer:
     __slots__ = ("_binding_key", "_key", "_ttl")
 
     def __init__(self, secret: bytes | None = None, ttl: float = 3600.0) -> None:
-        if secret is None:
-            variable = os.environ.get(ENV_SECRET)  # an empty variable counts as unset
-            secret = variable.encode() if variable else os.urandom(32)
-        self._key = secret
+        """``secret``: the key (``Settings.secret_key``, checked there); None makes a random one."""
+        self._key = os.urandom(32) if secret is None else secret
         # a key of its own for the binding (domain separation from the token's MAC)
         self._binding_key = hmac.new(self._key, b"mcp-middleware requestState binding", hashlib.sha256).digest()
         self._ttl = ttl

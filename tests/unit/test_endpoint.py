@@ -611,7 +611,7 @@ async def test_valid_option_values_are_unchanged() -> None:
         max_concurrent_calls=None,
         call_timeout=None,
         ask_timeout=0.5,
-        state_secret="s",
+        state_secret="0123456789abcdef",
         include_methods=["get", "Post"],
         allowed_hosts=["Example.COM", "2001:db8::10", "[::2]"],
         allowed_origins=["https://app.example.com/", "null", "http://127.0.0.1:8000"],

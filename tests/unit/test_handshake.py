@@ -201,12 +201,13 @@ async def test_optional_session_ids_are_signed_and_verified() -> None:
     forged = await post(app, request("tools/list", id=4), {**headers, "mcp-session-id": session + "x"})
     assert forged.status == 404
     assert forged.json()["id"] == 4
-    other = build_app(session_ids=True, state_secret=b"another-secret")
+    other = build_app(session_ids=True, state_secret=b"another-secret-of-32-bytes-here!")
     assert (await post(other, request("tools/list"), {**headers, "mcp-session-id": session})).status == 404
 
 
 async def test_shared_secret_makes_session_ids_valid_on_every_worker() -> None:
-    first, second = build_app(session_ids=True, state_secret="s"), build_app(session_ids=True, state_secret="s")
+    secret = "a-secret-both-workers-share-0123"
+    first, second = build_app(session_ids=True, state_secret=secret), build_app(session_ids=True, state_secret=secret)
     session = (await post(first, init())).headers["mcp-session-id"]
     headers = {**BASE_HEADERS, "mcp-session-id": session}
     assert (await post(second, request("tools/list"), headers)).status == 200

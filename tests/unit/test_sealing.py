@@ -13,7 +13,11 @@ import pytest
 from fastapi import FastAPI
 
 from mcp_middleware import MCPMiddleware
-from mcp_middleware.sealing import ENV_SECRET, Sealer, Sessions, StateError, bound_target
+from mcp_middleware.config import ENV_SECRET
+from mcp_middleware.sealing import Sealer, Sessions, StateError, bound_target
+
+KEY = b"0123456789abcdef0123456789abcdef"
+OTHER = b"another-secret-of-32-bytes-here!"
 
 
 def nested(depth: int, leaf: Any) -> Any:
@@ -54,12 +58,57 @@ def test_arguments_with_integers_beyond_64_bits_still_bind() -> None:
     assert bound_target("tool:t", b"", big) != bound_target("tool:t", b"", {**big, "amount": 2**70 + 1})
 
 
-@pytest.mark.parametrize("secret", ["", b""])
-def test_an_empty_state_secret_is_refused(secret: str | bytes) -> None:
-    """state_secret="" (say, os.environ.get("SECRET", "")) used to be an empty HMAC key: anyone
-    could forge a requestState or a session id."""
-    with pytest.raises(ValueError, match="state_secret must not be empty"):
+def sealer_of(**options: Any) -> Sealer:
+    sealer: Sealer = MCPMiddleware(FastAPI(), **options).server.sealer
+    return sealer
+
+
+@pytest.mark.parametrize("secret", ["", b"", "x", "fifteen bytes!!", b"k" * 15, "é" * 7 + "e"])
+def test_a_state_secret_shorter_than_16_bytes_is_refused(secret: str | bytes) -> None:
+    """Hardening: a secret of a few bytes can be found offline from one requestState or session id
+    (each carries its HMAC), and then states and ids can be forged; one of less than 16 bytes (128
+    bits, counted in UTF-8) is refused, saying how to make one, without showing it. An empty one
+    (say, os.environ.get("SECRET", "")) was refused already."""
+    with pytest.raises(ValueError, match=r"^state_secret must be at least 16 bytes") as refused:
         MCPMiddleware(FastAPI(), state_secret=secret)
+    message = str(refused.value)
+    assert 'python -c "import secrets; print(secrets.token_urlsafe(32))"' in message
+    assert "fifteen" not in message
+
+
+@pytest.mark.parametrize("secret", ["0123456789abcdef", b"k" * 16, "é" * 8])
+def test_a_state_secret_of_16_bytes_or_more_is_taken(secret: str | bytes) -> None:
+    sealer = sealer_of(state_secret=secret)
+    assert sealer.unseal(sealer.seal("v", "t"), "t") == "v"
+
+
+def test_the_secret_variable_is_checked_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """$MCP_MIDDLEWARE_STATE_SECRET, read when no state_secret is given, has the same minimum (the
+    message names the variable); when state_secret is given, the variable is not read."""
+    monkeypatch.setenv(ENV_SECRET, "tiny-key")
+    with pytest.raises(ValueError, match=rf"^{ENV_SECRET} must be at least 16 bytes") as refused:
+        MCPMiddleware(FastAPI())
+    assert "tiny" not in str(refused.value)
+    assert sealer_of(state_secret=KEY).unseal(Sealer(KEY).seal("v", "t"), "t") == "v"
+    monkeypatch.setenv(ENV_SECRET, KEY.decode())
+    assert sealer_of().unseal(Sealer(KEY).seal("v", "t"), "t") == "v"  # every worker shares it
+
+
+@pytest.mark.parametrize("variable", [None, ""])
+def test_without_a_secret_each_middleware_makes_a_random_one(
+    monkeypatch: pytest.MonkeyPatch, variable: str | None
+) -> None:
+    """No state_secret and no variable (an empty one counts as unset): a random key per process,
+    which opens its own states and no other's."""
+    if variable is None:
+        monkeypatch.delenv(ENV_SECRET, raising=False)
+    else:
+        monkeypatch.setenv(ENV_SECRET, variable)
+    one, two = sealer_of(), sealer_of(session_ids=True)
+    token = one.seal("v", "t")
+    assert one.unseal(token, "t") == "v"
+    with pytest.raises(StateError):
+        two.unseal(token, "t")
 
 
 @pytest.mark.parametrize("kind", [bytes, bytearray, memoryview, lambda key: key.decode()])
@@ -69,17 +118,6 @@ def test_a_secret_may_be_any_bytes_like_value_or_a_string(kind: Any) -> None:
     key = b"0123456789abcdef0123456789abcdef"
     sealed = MCPMiddleware(FastAPI(), state_secret=key).server.sealer.seal("v", "t")
     assert MCPMiddleware(FastAPI(), state_secret=kind(key)).server.sealer.unseal(sealed, "t") == "v"
-
-
-def test_an_empty_secret_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(ENV_SECRET, "")
-    token = Sealer().seal("v", "t")
-    with pytest.raises(StateError):
-        Sealer().unseal(token, "t")  # each made its own random key
-    with pytest.raises(StateError):
-        Sealer(b"").unseal(token, "t")
-    monkeypatch.setenv(ENV_SECRET, "shared")
-    assert Sealer().unseal(Sealer().seal("v", "t"), "t") == "v"
 
 
 def _payload(token: str) -> bytes:
@@ -94,18 +132,18 @@ def test_the_readable_payload_holds_no_credential_derived_value() -> None:
     keyed with the secret; what opens the state is unchanged."""
     principal = b"authorization: Basic " + base64.b64encode(b"alice:summer2024")
     target = bound_target("tool:ask", principal, {"amount": 5})
-    token = Sealer(b"k").seal_round("s", {}, target)
+    token = Sealer(KEY).seal_round("s", {}, target)
     payload = _payload(token)
     assert hashlib.sha256(principal).hexdigest().encode() not in payload
     assert not [part for part in target.split(" ") if part.encode() in payload]
     assert set(orjson.loads(payload)) == {"v", "b", "e"}
-    other_secret = orjson.loads(_payload(Sealer(b"other").seal_round("s", {}, target)))
+    other_secret = orjson.loads(_payload(Sealer(OTHER).seal_round("s", {}, target)))
     assert other_secret["b"] != orjson.loads(payload)["b"]  # keyed: no digest anyone can compute
-    assert Sealer(b"k").unseal_round(token, target) == ("s", {})
+    assert Sealer(KEY).unseal_round(token, target) == ("s", {})
     with pytest.raises(StateError, match="does not belong to this request"):
-        Sealer(b"k").unseal_round(token, bound_target("tool:ask", b"authorization: Basic bWFsbG9yeTp4", {"amount": 5}))
+        Sealer(KEY).unseal_round(token, bound_target("tool:ask", b"authorization: Basic bWFsbG9yeTp4", {"amount": 5}))
     with pytest.raises(StateError, match="failed verification"):
-        Sealer(b"other").unseal_round(token, target)
+        Sealer(OTHER).unseal_round(token, target)
 
 
 def test_a_state_sealed_with_a_readable_binding_does_not_open() -> None:
@@ -113,13 +151,10 @@ def test_a_state_sealed_with_a_readable_binding_does_not_open() -> None:
     keyed binding: refused as belonging to no request, like any state without one."""
     target = bound_target("tool:ask", b"authorization: Bearer a", {})
     payload = orjson.dumps({"v": {"s": None, "a": {}}, "t": target, "e": int(time.time() + 60)})
-    mac = hmac.new(b"k", payload, hashlib.sha256).digest()
+    mac = hmac.new(KEY, payload, hashlib.sha256).digest()
     token = f"{base64.urlsafe_b64encode(payload).decode()}.{base64.urlsafe_b64encode(mac).decode()}"
     with pytest.raises(StateError, match="does not belong to this request"):
-        Sealer(b"k").unseal_round(token, target)
-
-
-KEY = b"0123456789abcdef0123456789abcdef"
+        Sealer(KEY).unseal_round(token, target)
 
 
 def test_session_ids_and_request_states_never_open_as_each_other() -> None:
@@ -132,7 +167,7 @@ def test_session_ids_and_request_states_never_open_as_each_other() -> None:
     with pytest.raises(StateError, match="does not belong to this request"):
         sealer.unseal_round(session, target)
     assert not sessions.valid(session + "x")
-    assert not Sessions(b"another-secret-of-32-bytes-here!").valid(session)
+    assert not Sessions(OTHER).valid(session)
     assert Sessions(KEY).valid(session)  # any worker with the secret
 
 
