@@ -63,15 +63,18 @@ class CallLimits:
     max_concurrent: int | None = None
 
 
-class _Shared(list["_ToolRun"]):
+class _Shared:
     """The calls registered under one key: callers the caller key cannot tell apart (the same
     credentials, or none) with calls of the same request id in flight at once."""
 
-    __slots__ = ()
+    __slots__ = ("runs",)
+
+    def __init__(self, *runs: _ToolRun) -> None:
+        self.runs = list(runs)
 
     def cancel(self) -> None:
         """A cancel for the key: it cannot say which of them was meant, so it reaches them all."""
-        for run in tuple(self):
+        for run in tuple(self.runs):
             run.cancel()
 
 
@@ -114,21 +117,21 @@ class CallRegistry:
         """Register ``run`` beside the call(s) already registered under ``key``."""
         held = self._calls[key]
         if isinstance(held, _Shared):
-            held.append(run)
+            held.runs.append(run)
         else:
-            self._calls[key] = _Shared((held, run))
+            self._calls[key] = _Shared(held, run)
 
     def leave(self, key: tuple[str, Any], run: _ToolRun) -> None:
         """Take ``run`` off a shared ``key``; the last call left holds the key alone again."""
         shared = self._calls[key]
         assert isinstance(shared, _Shared)
-        shared.remove(run)
-        if len(shared) == 1:
-            self._calls[key] = shared[0]
+        shared.runs.remove(run)
+        if len(shared.runs) == 1:
+            self._calls[key] = shared.runs[0]
 
     def __len__(self) -> int:
         """The calls in flight (a shared key counts each of its calls)."""
-        return sum(len(held) if isinstance(held, _Shared) else 1 for held in self._calls.values())
+        return sum(len(held.runs) if isinstance(held, _Shared) else 1 for held in self._calls.values())
 
 
 class _ToolRun(SubExchange):

@@ -480,7 +480,7 @@ async def test_missing_capability_is_32021(caps: dict[str, Any]) -> None:
     }
 
 
-def _streams_then_asks(first: str, go: anyio.Event) -> FastAPI:
+def _streams_then_asks(first: str, go: anyio.Event, keepalive_interval: float = 0.001) -> FastAPI:
     """A route that streams (``first``: progress, a log, or nothing until ``go``, while a
     keep-alive goes out) and then asks for elicitation."""
     app = FastAPI()
@@ -495,7 +495,7 @@ def _streams_then_asks(first: str, go: anyio.Event) -> FastAPI:
         answer = await ctx.elicit("Name?", {"type": "object", "properties": {"n": {"type": "string"}}})
         return {"action": answer["action"]}
 
-    app.add_middleware(MCPMiddleware, keepalive_interval=0.001)
+    app.add_middleware(MCPMiddleware, keepalive_interval=keepalive_interval)
     return app
 
 
@@ -560,7 +560,8 @@ async def test_a_missing_capability_before_anything_streamed_is_400_and_not_logg
     go.set()
     body, headers = modern_call("streams_then_asks", id=7, caps={"sampling": {}})
     with caplog.at_level(logging.WARNING, logger="mcp_middleware.transport._http"):
-        reply = await post(_streams_then_asks("nothing", go), body, headers)
+        # no keep-alive before the ask either (a 1 ms one goes out first on a loaded host)
+        reply = await post(_streams_then_asks("nothing", go, keepalive_interval=60), body, headers)
     assert reply.status == 400
     assert reply.json()["error"]["code"] == -32021
     assert not [r for r in caplog.records if r.name == "mcp_middleware.transport._http"]

@@ -1019,7 +1019,7 @@ async def test_progress_stays_increasing_when_a_route_reports_its_own_and_then_g
                 await ex.chunk_seen.wait()
             gates.release[0].set()
     values = [e["params"]["progress"] for e in ex.reply.events() if e.get("method") == "notifications/progress"]
-    assert values[0] == 10
+    assert 10 in values  # a heartbeat may come first (the interval is 1 ms): the smallest step up
     assert 50 in values
     assert all(a < b for a, b in itertools.pairwise(values)), values
     assert ex.reply.events()[-1]["result"]["content"][0]["text"] == '{"done":true}'
