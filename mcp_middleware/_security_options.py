@@ -133,5 +133,5 @@ def effective_allowed_origins(
                     f"cors_allow_origins lists {refused}, which allowed_origins refuses; "
                     "add them to allowed_origins (or leave allowed_origins unset)"
                 )
-        return explicit or None
+        return explicit  # empty: every Origin is refused (requests without one still pass)
     return cors

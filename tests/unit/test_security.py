@@ -619,6 +619,16 @@ async def test_origins_compare_without_case() -> None:
     assert (await post(plain, INIT, with_headers(origin="https://app.example.com"))).status == 200
 
 
+async def test_an_empty_origin_allowlist_refuses_every_origin() -> None:
+    """Review: allowed_origins=[] fell back to the default rule (origins on allowed hosts), which
+    lets in what the empty list means to keep out: browsers. Requests without Origin still pass."""
+    app = build_app(allowed_origins=[])
+    assert (await post(app, INIT, with_headers(origin="http://localhost:8000"))).status == 403
+    assert (await post(app, INIT)).status == 200
+    with pytest.raises(ValueError, match="cors_allow_origins lists"):
+        MCPMiddleware(FastAPI(), allowed_origins=[], cors_allow_origins=[INSPECTOR])
+
+
 @pytest.mark.parametrize("origin", ["HTTP://LocalHost:6274", "http://localhost:6274/", " http://localhost:6274 "])
 async def test_the_cors_headers_and_the_origin_check_read_an_origin_alike(origin: str) -> None:
     """Review: the Origin check and the CORS headers normalised an origin each their own way (the
