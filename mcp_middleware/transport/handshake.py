@@ -1,6 +1,7 @@
 """Handshake era (2024-11-05 … 2025-11-25): ``initialize``, version header defaults, batches, 202s.
 
-Stateless by design: no ``Mcp-Session-Id`` is minted or required, every POST stands alone. The
+Stateless by design: every POST stands alone, and an ``Mcp-Session-Id`` is minted and checked only
+with ``session_ids=True`` (a signed id, no server-side state). The
 negotiated version is read from ``MCP-Protocol-Version`` on each request (absent = 2025-03-26,
 transports.mdx §Protocol Version Header). ``initialize`` is never refused with a 4xx: VS Code would
 take that as a sign of the old SSE transport. Differences from the spec, on purpose: a
