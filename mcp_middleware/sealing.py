@@ -38,7 +38,12 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """The bytes of ``_b64(data)``, read only in that exact form (the decoder itself skips
+    characters outside its alphabet, which gave one token many spellings): ValueError otherwise."""
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:
+        raise ValueError("not the canonical unpadded URL-safe base64 of its bytes")
+    return data
 
 
 def bound_target(target: str, principal: bytes, arguments: object) -> str:
