@@ -14,7 +14,7 @@ are -32602 with ``data.uri`` in 2026-07-28 (-32002 was retired) and -32002 in th
 an unknown prompt is -32602, and so are arguments the route's request cannot be made from
 (checked before the run). Route failures are -32602 for 4xx (the arguments were wrong) and
 -32603 otherwise (3xx included: a redirect is not followed), since neither method has
-an ``isError`` result.
+an ``isError`` result; so is a body longer than the result limits (text is never cut).
 """
 
 from __future__ import annotations
@@ -212,11 +212,19 @@ def route_failed(collector: ResponseCollector, what: str) -> ProtocolError:
     return ProtocolError(code, f"{what} failed: {text}")
 
 
+def _refuse_cut(collector: ResponseCollector, what: str) -> None:
+    """Text cut at ``max_result_chars`` is no resource or prompt (a part of a JSON document is not
+    JSON): -32603 with the sizes, as binary beyond ``max_binary_bytes`` is."""
+    if (cut := collector.cut_short()) is not None:
+        raise ProtocolError(codes.INTERNAL_ERROR, f"{what} failed: {cut}.")
+
+
 def resource_contents(uri: str, mime: str | None, modern: bool, collector: ResponseCollector) -> dict[str, Any]:
     if collector.status == 404:
         raise not_found(uri, modern)
     if collector.status >= 300:
         raise route_failed(collector, f"Reading {uri}")
+    _refuse_cut(collector, f"Reading {uri}")
     untyped = "text/plain" if collector.textual else "application/octet-stream"
     content: dict[str, Any] = {"uri": uri, "mimeType": mime or collector.mime or untyped}
     if collector.textual:
@@ -237,6 +245,7 @@ def _message(item: Any) -> dict[str, Any]:
 def prompt_messages(name: str, collector: ResponseCollector) -> dict[str, Any]:
     if collector.status >= 300:
         raise route_failed(collector, f"Prompt {name!r}")
+    _refuse_cut(collector, f"Prompt {name!r}")
     if not collector.textual:
         raise ProtocolError(codes.INTERNAL_ERROR, f"The prompt route returned {collector.mime}, not text or messages")
     text = collector.text()

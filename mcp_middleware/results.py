@@ -309,12 +309,9 @@ class ResponseCollector:
     def _unstructured(self) -> dict[str, Any]:
         """A tool with an output schema must return a conforming ``structuredContent`` (the
         official clients refuse a success without it): anything else is a tool error."""
-        if self._dropped:
-            return error_result(
-                "The tool has an output schema, so its result must be a JSON object in full, but the "
-                f"route's response has {self._size + self._dropped} characters and the result limit is "
-                f"{self._max_text}."
-            )
+        if (cut := self.cut_short()) is not None:
+            why = "The tool has an output schema, so its result must be a JSON object in full"
+            return error_result(f"{why}, but {cut}.")
         answered = f"the route answered {self.status} {reason_phrase(self.status)}".rstrip()
         if self._location:
             answered += f" (Location {self._location})"
@@ -347,6 +344,14 @@ class ResponseCollector:
         elif self._structured and "structuredContent" not in result:
             return error_result("The tool has an output schema, but the route's MCP content has no structuredContent.")
         return result
+
+    def cut_short(self) -> str | None:
+        """Why the text is not whole ("the route's response has N characters and the result limit
+        is M"), or None when nothing was cut at the result limit."""
+        if not self._dropped:
+            return None
+        total = self._size + self._dropped
+        return f"the route's response has {total} characters and the result limit is {self._max_text}"
 
     @property
     def kind(self) -> str:

@@ -630,3 +630,46 @@ async def test_an_untyped_resource_body_is_labelled_by_what_it_sniffs_as() -> No
     assert text == {"uri": "untyped://text", "mimeType": "text/plain", "text": "plain words"}
     assert binary == {"uri": "untyped://binary", "mimeType": "application/octet-stream", "blob": "//4="}
     assert empty == {"uri": "untyped://empty", "mimeType": "text/plain", "text": ""}
+
+
+def oversized_app() -> FastAPI:
+    """A resource and a prompt whose text is longer than the result limit (50 characters)."""
+    app = FastAPI()
+
+    @app.get("/big", openapi_extra=declare.resource("data://big", mime_type="application/json"))
+    async def big() -> dict[str, str]:
+        return {"rows": "x" * 100}
+
+    @app.get("/prompts/big", openapi_extra=declare.prompt("bigp"))
+    async def bigp() -> list[str]:
+        return ["y" * 100]
+
+    app.add_middleware(MCPMiddleware, max_result_chars=50)
+    return app
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "message"),
+    [
+        (
+            "resources/read",
+            {"uri": "data://big"},
+            "Reading data://big failed: the route's response has 111 characters and the result limit is 50.",
+        ),
+        (
+            "prompts/get",
+            {"name": "bigp"},
+            "Prompt 'bigp' failed: the route's response has 104 characters and the result limit is 50.",
+        ),
+    ],
+)
+async def test_an_oversized_resource_or_prompt_is_an_internal_error(
+    method: str, params: dict[str, Any], message: str
+) -> None:
+    """Text beyond max_result_chars was cut and returned as a success (a resource's JSON invalid,
+    with a "[truncated: ...]" marker in it; a prompt's cut JSON as one user message)."""
+    error = (await legacy(oversized_app(), method, params))["error"]
+    assert error == {"code": -32603, "message": message}
+    target = params.get("uri") or params["name"]
+    reply = await call_modern(oversized_app(), method, params, target)
+    assert reply.json()["error"] == {"code": -32603, "message": message}
