@@ -8,8 +8,9 @@ streaming, cancellation and multi round-trip input), then maps its response:
 * prompt: a string ──▶ one user message; a list of messages or strings; or
   ``{"messages": [...], "description": ...}``; a binary body is an error.
 
-A template's variable that its route does not take is logged once, when the features are built,
-and its values are ignored when a resource is read (the read does not fail). Unknown resources
+A template with an RFC 6570 expression other than ``{var}`` and ``{+var}`` is left out, and
+logged, when the features are built; a template's variable that its route does not take is logged
+then too, and its values are ignored when a resource is read (the read does not fail). Unknown resources
 are -32602 with ``data.uri`` in 2026-07-28 (-32002 was retired) and -32002 in the handshake era;
 an unknown prompt is -32602, and so are arguments the route's request cannot be made from
 (checked before the run). Route failures are -32602 for 4xx (the arguments were wrong) and
@@ -87,8 +88,17 @@ def _template_pattern(template: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
 
 
 def _template_entry(spec: ToolSpec, declared: Mapping[str, Any], template: str) -> TemplateEntry | None:
-    """The entry for a declared template, or None (logged) when it cannot be compiled. A variable
-    the route does not take is logged too, and its values are ignored (a read does not fail)."""
+    """The entry for a declared template, or None (logged) when it has an expression other than
+    ``{var}`` and ``{+var}`` (``{?q}``, ``{/x}``, ``{a,b}``, ``{var*}``, ``{var:3}``, ``{a.b}``... no
+    URI could be read by it) or cannot be compiled. A variable the route does not take is logged
+    too, and its values are ignored (a read does not fail)."""
+    if "{" in (rest := _VARIABLE.sub("", template)) or "}" in rest:
+        logger.warning(
+            "Resource template %r of %s is skipped: only {var} and {+var} expressions are supported",
+            template,
+            spec.name,
+        )
+        return None
     try:
         pattern, variables = _template_pattern(template)
     except re.error as exc:

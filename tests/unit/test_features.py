@@ -673,3 +673,43 @@ async def test_an_oversized_resource_or_prompt_is_an_internal_error(
     target = params.get("uri") or params["name"]
     reply = await call_modern(oversized_app(), method, params, target)
     assert reply.json()["error"] == {"code": -32603, "message": message}
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "search://items{?q}",
+        "search://items?x=1{&q}",
+        "search://items{/q}",
+        "search://items{#q}",
+        "search://items{.q}",
+        "search://items{;q}",
+        "search://{q,r}",
+        "search://{q*}",
+        "search://{q:3}",
+        "search://{q.r}",
+        "search://{q",
+    ],
+)
+async def test_a_template_with_an_unsupported_expression_is_left_out_with_a_warning(
+    template: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only ``{var}`` and ``{+var}`` are matched: a template with any other RFC 6570 form was
+    listed but could never be read."""
+    app = FastAPI()
+
+    @app.get("/search", openapi_extra=declare.resource_template(template))
+    async def search(q: str = "") -> dict[str, str]:
+        return {"q": q}
+
+    @app.get("/items/{q}", openapi_extra=declare.resource_template("items://{q}"))
+    async def item(q: str) -> dict[str, str]:
+        return {"q": q}
+
+    app.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware.features"):
+        listed = (await legacy(app, "resources/templates/list"))["result"]["resourceTemplates"]
+    assert [t["uriTemplate"] for t in listed] == ["items://{q}"]
+    assert [record.getMessage() for record in caplog.records if record.name == "mcp_middleware.features"] == [
+        f"Resource template {template!r} of search is skipped: only {{var}} and {{+var}} expressions are supported"
+    ]
