@@ -136,7 +136,7 @@ async def _get_prompt(server: Server, call: Call, params: dict[str, Any]) -> dic
     if entry is None:
         raise ProtocolError(codes.INVALID_PARAMS, f"Unknown prompt: {name}")
     target = f"prompt:{name}"
-    arguments = params.get("arguments") or {}
+    arguments = entry.arguments(params.get("arguments") or {})
     finish = partial(prompt_messages, name)
     inv = invocation(server, call, params, target)
     what = f"prompt {name!r}"

@@ -6,7 +6,8 @@ streaming, cancellation and multi round-trip input), then maps its response:
 * resource: textual bodies ──▶ ``TextResourceContents`` (``text/plain`` when untyped), others ──▶
   ``BlobResourceContents``; a 404 from the route means the resource does not exist;
 * prompt: a string ──▶ one user message; a list of messages or strings; or
-  ``{"messages": [...], "description": ...}``; a binary body is an error.
+  ``{"messages": [...], "description": ...}``; a binary body is an error. A prompt's arguments are
+  strings: one whose schema takes no string (a JSON body, a number...) is read as JSON.
 
 A template with an RFC 6570 expression other than ``{var}`` and ``{+var}`` is left out, and
 logged, when the features are built; a template's variable that its route does not take is logged
@@ -32,7 +33,7 @@ import orjson
 from mcp_types import jsonrpc as codes
 
 from .catalog import Catalog, ToolSpec
-from .jsonrpc import ProtocolError
+from .jsonrpc import ProtocolError, loads_exactly
 from .results import ResponseCollector, reason_phrase
 
 __all__ = ["Features", "PromptEntry", "ResourceEntry", "TemplateEntry"]
@@ -64,6 +65,22 @@ class PromptEntry:
     wire: dict[str, Any]
     spec: ToolSpec
     completions: Mapping[str, list[str]]
+    json_arguments: Mapping[str, str] = field(default_factory=dict)  # name ──▶ its JSON types ("object")
+
+    def arguments(self, given: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The route's arguments from the prompt's: a string given for an argument whose schema
+        takes no string is read as JSON (-32602 when it is not JSON)."""
+        if not self.json_arguments:
+            return given
+        parsed = dict(given)
+        for name, types in self.json_arguments.items():
+            if not isinstance(value := given.get(name), str):
+                continue  # absent, or given as JSON already
+            parsed[name] = loads_exactly(value)
+            if parsed[name] is None and value.strip() != "null":
+                why = f"argument {name!r} must be JSON ({types})"
+                raise ProtocolError(codes.INVALID_PARAMS, f"Invalid arguments for prompt {self.wire['name']!r}: {why}")
+        return parsed
 
 
 def _template_pattern(template: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
@@ -125,16 +142,46 @@ def _describe(spec: ToolSpec, declared: Mapping[str, Any], defaults: Mapping[str
     return wire
 
 
-def _prompt_arguments(spec: ToolSpec) -> list[dict[str, Any]]:
+def _json_types(schema: Any, defs: Mapping[str, Any]) -> list[str] | None:
+    """The JSON types of an argument whose schema takes no string (a local ``$ref``, ``type`` or
+    each branch of ``anyOf``/``oneOf``), or None when it takes a string or says nothing."""
+    if not isinstance(schema, Mapping):
+        return None
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return _json_types(defs.get(ref.removeprefix("#/$defs/")), defs)
+    kind = schema.get("type")
+    if isinstance(kind, str | list):
+        kinds = [kind] if isinstance(kind, str) else [str(k) for k in kind]
+        return kinds if kinds and "string" not in kinds else None
+    branches = schema.get("anyOf") or schema.get("oneOf")
+    if not isinstance(branches, list) or not branches:
+        return None
+    found = [_json_types(branch, defs) for branch in branches]
+    if any(types is None for types in found):
+        return None
+    return list(dict.fromkeys(kind for types in found if types is not None for kind in types))
+
+
+def _prompt_arguments(spec: ToolSpec) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The prompt's arguments as listed, and the JSON types of those that take no string (their
+    description says "JSON: <types>", after the route's own)."""
     schema = spec.tool["inputSchema"]
     required = set(schema.get("required", ()))
+    defs = schema.get("$defs") or {}
     out: list[dict[str, Any]] = []
+    json_arguments: dict[str, str] = {}
     for name, prop in schema.get("properties", {}).items():
         argument: dict[str, Any] = {"name": name, "required": name in required}
-        if isinstance(prop, Mapping) and isinstance(prop.get("description"), str):
-            argument["description"] = prop["description"]
+        described = prop.get("description") if isinstance(prop, Mapping) else None
+        if (types := _json_types(prop, defs)) is not None:
+            json_arguments[name] = " or ".join(types)
+            hint = f"JSON: {json_arguments[name]}"
+            described = f"{described} ({hint})" if isinstance(described, str) else hint
+        if isinstance(described, str):
+            argument["description"] = described
         out.append(argument)
-    return out
+    return out, json_arguments
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,8 +204,9 @@ class Features:
                 if isinstance(template, str) and (entry := _template_entry(spec, declared, template)) is not None:
                     templates.append(entry)
             if isinstance(declared := op.get("x-mcp-prompt"), Mapping):
-                wire = _describe(spec, declared, {"arguments": _prompt_arguments(spec)})
-                prompts[wire["name"]] = PromptEntry(wire, spec, declared.get("completions", {}))
+                arguments, json_arguments = _prompt_arguments(spec)
+                wire = _describe(spec, declared, {"arguments": arguments})
+                prompts[wire["name"]] = PromptEntry(wire, spec, declared.get("completions", {}), json_arguments)
         return cls(resources, tuple(templates), prompts)
 
     def capabilities(self, list_changes: bool) -> dict[str, Any]:

@@ -9,7 +9,8 @@ from typing import Annotated, Any
 
 import orjson
 import pytest
-from fastapi import Depends, FastAPI, HTTPException, Query, Response
+from fastapi import Body, Depends, FastAPI, HTTPException, Query, Response
+from pydantic import BaseModel
 
 from mcp_middleware import MCPContext, MCPMiddleware, MCPResponse, content, declare, features, mcp_context
 from tests.apps import PNG, build_app
@@ -713,3 +714,73 @@ async def test_a_template_with_an_unsupported_expression_is_left_out_with_a_warn
     assert [record.getMessage() for record in caplog.records if record.name == "mcp_middleware.features"] == [
         f"Resource template {template!r} of search is skipped: only {{var}} and {{+var}} expressions are supported"
     ]
+
+
+class Point(BaseModel):
+    x: int
+
+
+def json_prompt_app() -> FastAPI:
+    """Prompts whose arguments are not strings: a JSON body, a model, numbers, a flag, a list."""
+    app = FastAPI()
+
+    @app.post("/prompts/body", openapi_extra=declare.prompt("body"))
+    async def body(payload: dict[str, Any]) -> str:
+        return f"payload {payload}"
+
+    @app.post("/prompts/point/{n}", openapi_extra=declare.prompt("point"))
+    async def point(
+        n: int,
+        where: Annotated[Point, Body(embed=True)],
+        flag: bool = False,
+        tags: Annotated[list[str] | None, Query()] = None,
+        note: str = "",
+    ) -> str:
+        return f"n={n!r} where={where.x!r} flag={flag!r} tags={tags!r} note={note!r}"
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+async def test_prompt_arguments_that_are_not_strings_are_parsed_as_json() -> None:
+    """A prompt argument is a string: one whose schema is no string (a JSON body, a model, a number,
+    a flag, a list) is read as JSON. A JSON body's ``body`` argument could never be filled."""
+    app = json_prompt_app()
+    prompts = {p["name"]: p for p in (await legacy(app, "prompts/list"))["result"]["prompts"]}
+    assert prompts["body"]["arguments"] == [{"name": "body", "required": True, "description": "JSON: object"}]
+    assert [a.get("description") for a in prompts["point"]["arguments"]] == [
+        "JSON: integer",
+        "JSON: boolean",
+        "JSON: array",
+        None,
+        "JSON: object",
+    ]
+    got = (await legacy(app, "prompts/get", {"name": "body", "arguments": {"body": '{"a": [1, 2]}'}}))["result"]
+    assert got["messages"][0]["content"]["text"] == "payload {'a': [1, 2]}"
+    arguments = {"n": "3", "where": '{"x": 4}', "flag": "true", "tags": '["a", "b"]', "note": "[not json]"}
+    got = (await legacy(app, "prompts/get", {"name": "point", "arguments": arguments}))["result"]
+    assert got["messages"][0]["content"]["text"] == "n=3 where=4 flag=True tags=['a', 'b'] note='[not json]'"
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments", "message"),
+    [
+        (
+            "body",
+            {"body": "{'a': 1}"},
+            "Invalid arguments for prompt 'body': argument 'body' must be JSON (object)",
+        ),
+        (
+            "point",
+            {"n": "three", "where": "{}"},
+            "Invalid arguments for prompt 'point': argument 'n' must be JSON (integer)",
+        ),
+    ],
+)
+async def test_a_prompt_argument_that_is_not_the_json_it_needs_is_invalid_params(
+    name: str, arguments: dict[str, str], message: str
+) -> None:
+    error = (await legacy(json_prompt_app(), "prompts/get", {"name": name, "arguments": arguments}))["error"]
+    assert error == {"code": -32602, "message": message}
+    reply = await call_modern(json_prompt_app(), "prompts/get", {"name": name, "arguments": arguments}, name)
+    assert reply.json()["error"] == {"code": -32602, "message": message}
