@@ -4,7 +4,9 @@ Reading a resource or getting a prompt runs the route exactly like a tool call (
 streaming, cancellation and multi round-trip input), then maps its response:
 
 * resource: textual bodies ──▶ ``TextResourceContents`` (``text/plain`` when untyped), others ──▶
-  ``BlobResourceContents``; a 404 from the route means the resource does not exist;
+  ``BlobResourceContents``; an ``MCPResponse``'s blocks ──▶ one contents each (text, image/audio
+  blobs, an embedded resource's own; a ``resource_link`` is an error); a 404 from the route means
+  the resource does not exist;
 * prompt: a string ──▶ one user message; a list of messages or strings; or
   ``{"messages": [...], "description": ...}``; a binary body is an error. A prompt's arguments are
   strings: one whose schema takes no string (a JSON body, a number...) is read as JSON.
@@ -283,6 +285,8 @@ def resource_contents(uri: str, mime: str | None, modern: bool, collector: Respo
     if collector.status >= 300:
         raise route_failed(collector, f"Reading {uri}")
     _refuse_cut(collector, f"Reading {uri}")
+    if collector.kind == "mcp":
+        return {"contents": _block_contents(uri, collector.result())}
     untyped = "text/plain" if collector.textual else "application/octet-stream"
     content: dict[str, Any] = {"uri": uri, "mimeType": mime or collector.mime or untyped}
     if collector.textual:
@@ -290,6 +294,29 @@ def resource_contents(uri: str, mime: str | None, modern: bool, collector: Respo
     else:
         content["blob"] = base64.b64encode(collector.body_bytes()).decode("ascii")
     return {"contents": [content]}
+
+
+def _block_contents(uri: str, result: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A route's ``MCPResponse`` as the resource's contents: a text block ──▶ ``text/plain`` text,
+    image and audio ──▶ blobs, an embedded resource ──▶ its own contents. A block with no contents
+    of its own (a ``resource_link``), or an error result, is -32603."""
+    blocks = result.get("content") or []
+    if result.get("isError"):
+        text = blocks[0].get("text", "") if blocks else ""
+        raise ProtocolError(codes.INTERNAL_ERROR, f"Reading {uri} failed: {text}")
+    contents: list[dict[str, Any]] = []
+    for block in blocks:
+        kind = block.get("type") if isinstance(block, Mapping) else type(block).__name__
+        if kind == "text":
+            contents.append({"uri": uri, "mimeType": "text/plain", "text": block.get("text")})
+        elif kind in ("image", "audio"):
+            contents.append({"uri": uri, "mimeType": block.get("mimeType"), "blob": block.get("data")})
+        elif kind == "resource":
+            contents.append(block.get("resource"))
+        else:
+            why = f"a {kind} block has no contents of its own"
+            raise ProtocolError(codes.INTERNAL_ERROR, f"Reading {uri} failed: {why}")
+    return contents
 
 
 def _message(item: Any) -> dict[str, Any]:

@@ -784,3 +784,61 @@ async def test_a_prompt_argument_that_is_not_the_json_it_needs_is_invalid_params
     assert error == {"code": -32602, "message": message}
     reply = await call_modern(json_prompt_app(), "prompts/get", {"name": name, "arguments": arguments}, name)
     assert reply.json()["error"] == {"code": -32602, "message": message}
+
+
+def mcp_resource_app() -> FastAPI:
+    """Resources whose routes answer with ``MCPResponse``."""
+    app = FastAPI()
+
+    @app.get("/mixed", openapi_extra=declare.resource("docs://mixed"))
+    async def mixed() -> MCPResponse:
+        return MCPResponse(
+            [
+                content.text("a"),
+                content.image(PNG, "image/png"),
+                content.audio("UklGRg==", "audio/wav"),
+                content.embedded_resource("docs://inner", text="{}", mime_type="application/json"),
+                content.embedded_resource("docs://raw", blob=b"\x00"),
+            ]
+        )
+
+    @app.get("/link", openapi_extra=declare.resource("docs://link"))
+    async def link() -> MCPResponse:
+        return MCPResponse([content.text("see"), content.resource_link("docs://mixed", "mixed")])
+
+    @app.get("/failed", openapi_extra=declare.resource("docs://failed"))
+    async def failed() -> MCPResponse:
+        return MCPResponse("out of stock", is_error=True)
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+async def test_a_resource_route_answering_mcp_content_gives_its_blocks_as_contents() -> None:
+    """The package's own JSON (application/vnd.mcp.content+json) was the resource's text."""
+    for era in ("handshake", "modern"):
+        if era == "modern":
+            result = (
+                await call_modern(mcp_resource_app(), "resources/read", {"uri": "docs://mixed"}, "docs://mixed")
+            ).result()
+        else:
+            result = (await legacy(mcp_resource_app(), "resources/read", {"uri": "docs://mixed"}))["result"]
+        assert result["contents"] == [
+            {"uri": "docs://mixed", "mimeType": "text/plain", "text": "a"},
+            {"uri": "docs://mixed", "mimeType": "image/png", "blob": base64.b64encode(PNG).decode()},
+            {"uri": "docs://mixed", "mimeType": "audio/wav", "blob": "UklGRg=="},
+            {"uri": "docs://inner", "mimeType": "application/json", "text": "{}"},
+            {"uri": "docs://raw", "blob": "AA=="},
+        ]
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("docs://link", "Reading docs://link failed: a resource_link block has no contents of its own"),
+        ("docs://failed", "Reading docs://failed failed: out of stock"),
+    ],
+)
+async def test_mcp_content_that_is_no_resource_contents_is_an_internal_error(uri: str, message: str) -> None:
+    error = (await legacy(mcp_resource_app(), "resources/read", {"uri": uri}))["error"]
+    assert error == {"code": -32603, "message": message}
