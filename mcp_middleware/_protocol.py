@@ -104,8 +104,10 @@ async def _complete(server: Server, call: Call, params: dict[str, Any]) -> dict[
 
 
 async def _subscribe(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    # Accepted; a stateless handshake-era endpoint has no standalone stream to deliver updates on
-    # (2026-07-28 clients get them on subscriptions/listen). README: "Resources".
+    # Accepted, though not advertised (capabilities say subscribe: false in this era): a stateless
+    # handshake-era endpoint has no standalone stream to deliver updates on (2026-07-28 clients get
+    # them on subscriptions/listen). {} harms no client that subscribes anyway, and the 2025-11-25
+    # conformance scenarios resources-subscribe/-unsubscribe expect it. README: "Resources".
     return {}
 
 

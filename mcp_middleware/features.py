@@ -212,9 +212,11 @@ class Features:
         return cls(resources, tuple(templates), prompts)
 
     def capabilities(self, list_changes: bool) -> dict[str, Any]:
+        """``list_changes``: the era has a stream for notifications (2026-07-28's listen streams),
+        which both list changes and resource updates (``subscribe``) need."""
         caps: dict[str, Any] = {}
         if self.resources or self.templates:
-            caps["resources"] = {"subscribe": True, "listChanged": list_changes}
+            caps["resources"] = {"subscribe": list_changes, "listChanged": list_changes}
         if self.prompts:
             caps["prompts"] = {"listChanged": list_changes}
         if self.prompts or self.templates:

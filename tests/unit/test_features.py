@@ -81,12 +81,12 @@ async def test_capabilities_follow_declarations() -> None:
     assert caps == {
         "tools": {"listChanged": False},
         "logging": {},
-        "resources": {"subscribe": True, "listChanged": False},
+        "resources": {"subscribe": False, "listChanged": False},
         "prompts": {"listChanged": False},
         "completions": {},
     }
     modern = (await call_modern(build_app(), "server/discover")).result()["capabilities"]
-    assert modern["resources"]["listChanged"] is True
+    assert modern["resources"] == {"subscribe": True, "listChanged": True}
 
 
 async def test_declared_routes_are_not_tools() -> None:
@@ -243,9 +243,15 @@ async def test_completion_for_a_fixed_resource_is_empty() -> None:
     assert result == {"completion": {"values": [], "total": 0, "hasMore": False}}
 
 
-async def test_subscribe_is_accepted_in_the_handshake_era() -> None:
-    assert (await legacy(build_app(), "resources/subscribe", {"uri": "test://readme"}))["result"] == {}
-    assert (await legacy(build_app(), "resources/unsubscribe", {"uri": "test://readme"}))["result"] == {}
+@pytest.mark.parametrize("method", ["resources/subscribe", "resources/unsubscribe"])
+async def test_subscribe_is_accepted_but_not_advertised_in_the_handshake_era(method: str) -> None:
+    """A stateless handshake-era endpoint has no stream to send notifications/resources/updated
+    on: its capabilities say subscribe: false (they said true), and a client that subscribes
+    anyway gets {} (the 2025-11-25 conformance scenarios expect the method to succeed)."""
+    assert (await legacy(build_app(), method, {"uri": "test://readme"}))["result"] == {}
+    init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+    caps = (await legacy(build_app(), "initialize", init))["result"]["capabilities"]
+    assert caps["resources"]["subscribe"] is False
 
 
 async def test_without_declarations_the_methods_are_not_served() -> None:
