@@ -71,7 +71,9 @@ class PromptEntry:
 
     def arguments(self, given: Mapping[str, Any]) -> Mapping[str, Any]:
         """The route's arguments from the prompt's: a string given for an argument whose schema
-        takes no string is read as JSON (-32602 when it is not JSON)."""
+        takes no string is read as JSON; one that is not JSON goes on as it is when the argument
+        takes scalars only (FastAPI reads "007" or "yes" for a query parameter, as over HTTP), and
+        is -32602 otherwise (an object or array has no other form)."""
         if not self.json_arguments:
             return given
         parsed = dict(given)
@@ -80,6 +82,9 @@ class PromptEntry:
                 continue  # absent, or given as JSON already
             parsed[name] = loads_exactly(value)
             if parsed[name] is None and value.strip() != "null":
+                if "object" not in types and "array" not in types:
+                    parsed[name] = value
+                    continue
                 why = f"argument {name!r} must be JSON ({types})"
                 raise ProtocolError(codes.INVALID_PARAMS, f"Invalid arguments for prompt {self.wire['name']!r}: {why}")
         return parsed
