@@ -129,11 +129,6 @@ class Catalog:
         object.__setattr__(self, "_by_name", by_name)
         object.__setattr__(self, "param_headers", any(spec.param_headers for spec in tools))
 
-    @property
-    def credential_query(self) -> frozenset[str]:
-        """The query parameters of the app's ``apiKey`` security schemes in the query."""
-        return frozenset(self.query_keys)
-
     def get(self, name: str) -> ToolSpec | None:
         return self._by_name.get(name)
 

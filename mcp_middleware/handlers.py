@@ -108,8 +108,8 @@ class Server:
         self.verdicts: dict[tuple[Any, ...], tuple[int, str] | None] = {}  # transport checks, by header values
         self.ladders: dict[tuple[Any, ...], str] = {}  # 2026-07-28 ladder verdicts, by envelope and headers
         self.forward_names = settings.forward_headers
-        self.credentials: tuple[bytes, ...] = ()
-        self.callers: tuple[bytes, ...] = ()
+        self.credentials: tuple[bytes, ...]
+        self.callers: tuple[bytes, ...]
         self._know_credentials(frozenset())
         # the app's query API keys (APIKeyQuery) by parameter name, with their pseudo-header names
         self.query_keys: Mapping[str, bytes] = {}

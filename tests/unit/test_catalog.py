@@ -587,8 +587,8 @@ def test_api_key_schemes_are_credentials_by_where_they_live() -> None:
     }
     built = build_catalog({"paths": {}, "components": {"securitySchemes": schemes}})
     assert built.credential_headers == {b"x-api-key"}
-    assert built.credential_query == {"api_key", "clé"}
-    assert build_catalog({"paths": {}}).credential_query == frozenset()
+    assert set(built.query_keys) == {"api_key", "clé"}
+    assert not build_catalog({"paths": {}}).query_keys
 
 
 def test_refs_resolve_into_reachable_defs_only(catalog: Catalog) -> None:
