@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -115,14 +115,20 @@ def _assign_names(ops: Sequence[_Op], limit: int) -> list[str]:
     taken: set[str] = set()
     verbatim = [op.function is None and name == op.operation_id for op, name in zip(ops, names, strict=True)]
     for index in sorted(range(len(ops)), key=lambda i: not verbatim[i]):  # stable: document order in each group
-        name = names[index]
-        if name in taken:
-            number = 2
-            while (candidate := _numbered(name, number, limit)) in taken or candidate in reserved:
-                number += 1
-            names[index] = name = candidate
+        names[index] = name = _first_free(names[index], limit, taken, reserved)
         taken.add(name)
     return names
+
+
+def _first_free(name: str, limit: int, taken: Container[str], reserved: Container[str] = frozenset()) -> str:
+    """``name``, or when it is ``taken``, the first of ``name_2``, ``name_3``, ... (cut to ``limit``)
+    that is in neither ``taken`` nor ``reserved``."""
+    if name not in taken:
+        return name
+    number = 2
+    while (candidate := _numbered(name, number, limit)) in taken or candidate in reserved:
+        number += 1
+    return candidate
 
 
 def _numbered(name: str, number: int, limit: int) -> str:

@@ -54,7 +54,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from mcp_middleware._naming import _cut, _humanize, _numbered, _Op, _squeezed, _text
+from mcp_middleware._naming import _cut, _first_free, _humanize, _Op, _squeezed, _text
 from mcp_middleware._requests import (
     _BODY,
     _COOKIE,
@@ -431,11 +431,7 @@ def _argument_names(entries: Sequence[_Entry], *, clean: bool = True) -> list[st
 def _free_name(entry: _Entry, name: str, taken: set[str]) -> str:
     """``name``, or when taken, prefixed with ``entry``'s location (then numbered); added to ``taken``."""
     if name in taken:
-        name = base = _cut(f"{_PREFIX[entry.where]}_{name}", _ARGUMENT_LIMIT)
-        number = 2
-        while name in taken:
-            name = _numbered(base, number, _ARGUMENT_LIMIT)
-            number += 1
+        name = _first_free(_cut(f"{_PREFIX[entry.where]}_{name}", _ARGUMENT_LIMIT), _ARGUMENT_LIMIT, taken)
     taken.add(name)
     return name
 
