@@ -17,7 +17,7 @@ from mcp_types import CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, LOG_LE
 from mcp_types import jsonrpc as codes
 
 from .context import ContextHolder, LiveContext
-from .features import not_found, prompt_messages, resource_contents
+from .features import first_text, not_found, prompt_messages, resource_contents
 from .interaction import HandshakeChannel, ModernChannel
 from .jsonrpc import ProtocolError
 from .sealing import Round, bound_target
@@ -148,6 +148,5 @@ def _not_a_tool_error(result: dict[str, Any] | None) -> dict[str, Any] | None:
     """Resources and prompts have no ``isError`` result: a failed run is a JSON-RPC error (its text
     names the prompt or resource, as :func:`run_tool` was told)."""
     if result is not None and result.get("isError"):
-        text = result["content"][0].get("text", "") if result.get("content") else ""
-        raise ProtocolError(codes.INTERNAL_ERROR, text)
+        raise ProtocolError(codes.INTERNAL_ERROR, first_text(result))
     return result

@@ -67,7 +67,7 @@ class PromptEntry:
     wire: dict[str, Any]
     spec: ToolSpec
     completions: Mapping[str, list[str]]
-    json_arguments: Mapping[str, str] = field(default_factory=dict)  # name ──▶ its JSON types ("object")
+    json_arguments: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # name ──▶ its JSON types
 
     def arguments(self, given: Mapping[str, Any]) -> Mapping[str, Any]:
         """The route's arguments from the prompt's: a string given for an argument whose schema
@@ -82,10 +82,10 @@ class PromptEntry:
                 continue  # absent, or given as JSON already
             parsed[name] = loads_exactly(value)
             if parsed[name] is None and value.strip() != "null":
-                if "object" not in types and "array" not in types:
+                if _SCALARS.issuperset(types):
                     parsed[name] = value
                     continue
-                why = f"argument {name!r} must be JSON ({types})"
+                why = f"argument {name!r} must be JSON ({' or '.join(types)})"
                 raise ProtocolError(codes.INVALID_PARAMS, f"Invalid arguments for prompt {self.wire['name']!r}: {why}")
         return parsed
 
@@ -149,6 +149,10 @@ def _describe(spec: ToolSpec, declared: Mapping[str, Any], defaults: Mapping[str
     return wire
 
 
+# JSON types whose values FastAPI also reads from a query's text ("007", "yes")
+_SCALARS = frozenset({"integer", "number", "boolean", "null"})
+
+
 def _json_types(schema: Any, defs: Mapping[str, Any]) -> list[str] | None:
     """The JSON types of an argument whose schema takes no string (a local ``$ref``, ``type`` or
     each branch of ``anyOf``/``oneOf``), or None when it takes a string or says nothing."""
@@ -170,20 +174,20 @@ def _json_types(schema: Any, defs: Mapping[str, Any]) -> list[str] | None:
     return list(dict.fromkeys(kind for types in found if types is not None for kind in types))
 
 
-def _prompt_arguments(spec: ToolSpec) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def _prompt_arguments(spec: ToolSpec) -> tuple[list[dict[str, Any]], dict[str, tuple[str, ...]]]:
     """The prompt's arguments as listed, and the JSON types of those that take no string (their
     description says "JSON: <types>", after the route's own)."""
     schema = spec.tool["inputSchema"]
     required = set(schema.get("required", ()))
     defs = schema.get("$defs") or {}
     out: list[dict[str, Any]] = []
-    json_arguments: dict[str, str] = {}
+    json_arguments: dict[str, tuple[str, ...]] = {}
     for name, prop in schema.get("properties", {}).items():
         argument: dict[str, Any] = {"name": name, "required": name in required}
         described = prop.get("description") if isinstance(prop, Mapping) else None
         if (types := _json_types(prop, defs)) is not None:
-            json_arguments[name] = " or ".join(types)
-            hint = f"JSON: {json_arguments[name]}"
+            json_arguments[name] = tuple(types)
+            hint = f"JSON: {' or '.join(types)}"
             described = f"{described} ({hint})" if isinstance(described, str) else hint
         if isinstance(described, str):
             argument["description"] = described
@@ -268,13 +272,18 @@ def not_found(uri: str, modern: bool) -> ProtocolError:
     return ProtocolError(code, f"Resource not found: {uri}", {"uri": uri})
 
 
+def first_text(result: Mapping[str, Any]) -> str:
+    """The text of a result's first content block, what an error result says ("" without one)."""
+    blocks = result.get("content")
+    return str(blocks[0].get("text", "")) if blocks else ""
+
+
 def route_failed(collector: ResponseCollector, what: str) -> ProtocolError:
     """A 3xx or 4xx/5xx answer as a JSON-RPC error."""
     if collector.status < 400:
         answered = f"HTTP {collector.status} {reason_phrase(collector.status)}".rstrip()
         return ProtocolError(codes.INTERNAL_ERROR, f"{what} failed: {answered} (redirects are not followed)")
-    failed = collector.result()  # the tool-style error text: status and detail
-    text = failed["content"][0].get("text", "") if failed.get("content") else ""
+    text = first_text(collector.result())  # the tool-style error text: status and detail
     code = codes.INVALID_PARAMS if 400 <= collector.status < 500 else codes.INTERNAL_ERROR
     return ProtocolError(code, f"{what} failed: {text}")
 
@@ -309,8 +318,7 @@ def _block_contents(uri: str, result: Mapping[str, Any]) -> list[dict[str, Any]]
     of its own (a ``resource_link``), or an error result, is -32603."""
     blocks = result.get("content") or []
     if result.get("isError"):
-        text = blocks[0].get("text", "") if blocks else ""
-        raise ProtocolError(codes.INTERNAL_ERROR, f"Reading {uri} failed: {text}")
+        raise ProtocolError(codes.INTERNAL_ERROR, f"Reading {uri} failed: {first_text(result)}")
     contents: list[dict[str, Any]] = []
     for block in blocks:
         kind = block.get("type") if isinstance(block, Mapping) else type(block).__name__
