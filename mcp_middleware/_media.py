@@ -136,7 +136,7 @@ def _marked_or_big_endian(bits: int) -> codecs.CodecInfo:
     return codecs.CodecInfo(codecs.lookup(f"utf-{bits}-be").encode, decode, incrementaldecoder=Decoder, name=name)
 
 
-_OURS = {info.name: info for info in map(_marked_or_big_endian, (16, 32))}
-codecs.register(_OURS.get)  # answers these two names only
-# Python's name of a charset ─▶ the codec it is read with
-_UNLESS_MARKED = {"utf-16": "mcp_middleware.utf_16", "utf-32": "mcp_middleware.utf_32"}
+_OURS = {bits: _marked_or_big_endian(bits) for bits in (16, 32)}
+codecs.register({info.name: info for info in _OURS.values()}.get)  # answers these two names only
+# Python's name of a charset ─▶ the name of the codec of ours it is read with
+_UNLESS_MARKED = {f"utf-{bits}": info.name for bits, info in _OURS.items()}
