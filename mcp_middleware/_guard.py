@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from .dispatch import AppMisbehaved
 from .interaction import Abort
 from .jsonrpc import dumps_exactly
-from .results import ResponseCollector, ResultTooLarge, error_result
+from .results import ResultTooLarge, error_result
 
 if TYPE_CHECKING:
     from .toolcall import _ToolRun
@@ -181,14 +181,7 @@ def _http_error(run: _ToolRun, http: HTTPException) -> dict[str, Any]:
     """The result of the response the app's handler would have sent for ``http`` had its response
     not started (FastAPI's: the status, and ``{"detail": ...}``), built as any route's error is
     (the text after the status, the result limit, credentials the detail echoes redacted)."""
-    limits = run.limits
-    collector = ResponseCollector(
-        path=run.sub.path,
-        structured=False,
-        max_text=limits.max_text,
-        max_binary=limits.max_binary,
-        forwarded=run.inv.forwarded,
-    )
+    collector = run.collector.fresh(structured=False)
     collector.head(http.status_code, _JSON)
     try:
         body = dumps_exactly({"detail": http.detail})

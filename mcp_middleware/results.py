@@ -167,6 +167,18 @@ class ResponseCollector:
         self._parts: list[str] = []
         self._chunks: list[bytes] = []
 
+    def fresh(self, *, structured: bool) -> ResponseCollector:
+        """A collector with this one's settings, for another response of the same call (the one an
+        app's handler would have sent, had its response not started)."""
+        return ResponseCollector(
+            path=self._path,
+            structured=structured,
+            max_text=self._max_text,
+            max_binary=self._max_binary,
+            scheme=self._scheme,
+            forwarded=self._forwarded,
+        )
+
     @property
     def streamable(self) -> bool:
         """True when chunks are text that can be shown as they arrive."""

@@ -169,7 +169,7 @@ class _ToolRun(SubExchange):
         self.what = what  # what runs, for error texts ("prompt 'greet'"; see _described)
         self.inv = inv  # the call's outbox, progress token, real receive, and the route's context
         self.sub = sub  # the route's sub-request
-        self.limits = limits  # the keep-alive interval; the result's limits, for an error's own result
+        self.limits = limits  # the keep-alive interval (and the call's other limits)
         self.is_set = False  # the Disconnect signal
         self._event = None
 
