@@ -153,12 +153,19 @@ def bytecode_env(python: str) -> dict[str, str]:
 
 @contextmanager
 def serve(
-    target: str, prefix: Sequence[str], logdir: Path, *, python: str = sys.executable, label: str = ""
+    target: str,
+    prefix: Sequence[str],
+    logdir: Path,
+    *,
+    python: str = sys.executable,
+    label: str = "",
+    python_args: Sequence[str] = (),
 ) -> Iterator[Server]:
     """Start uvicorn on a free port; stop it (SIGTERM, then SIGKILL) whatever happens.
 
-    ``python`` is the interpreter (another virtualenv's, for ``benchmarks.compare``); the server
-    always runs from the repository root, so ``benchmarks.app`` is importable.
+    ``python`` is the interpreter (another virtualenv's, for ``benchmarks.compare``), started with
+    ``python_args`` (``-X perf`` for ``benchmarks.perf_attribution``); the server always runs from
+    the repository root, so ``benchmarks.app`` is importable.
     """
     for attempt in range(3):
         port = _free_port()
@@ -166,6 +173,7 @@ def serve(
         cmd = [
             *prefix,
             python,
+            *python_args,
             "-m",
             "uvicorn",
             target,
