@@ -369,10 +369,39 @@ def _multipart(pairs: list[tuple[str, str]], files: Mapping[str, _FilePart]) -> 
         quoted = name.replace('"', "%22").encode()
         head = b'Content-Disposition: form-data; name="%s"' % quoted
         if (part := files.get(name)) is not None:
-            head += b'; filename="%s"\r\nContent-Type: %s' % (quoted, part.content_type)
+            media, extension = _kind_of(part.content_type, data)
+            head += b'; filename="%s%s"\r\nContent-Type: %s' % (quoted, extension, media)
         chunks.append(b"--%s\r\n%s\r\n\r\n%s\r\n" % (boundary, head, data))
     chunks.append(b"--%s--\r\n" % boundary)
     return b"multipart/form-data; boundary=" + boundary, b"".join(chunks)
+
+
+_UNTYPED = b"application/octet-stream"
+# (offset, signature, media type, extension): the common kinds of file, by their first bytes
+_SIGNATURES = (
+    (0, b"\x89PNG\r\n\x1a\n", b"image/png", b".png"),
+    (0, b"\xff\xd8\xff", b"image/jpeg", b".jpg"),
+    (0, b"GIF87a", b"image/gif", b".gif"),
+    (0, b"GIF89a", b"image/gif", b".gif"),
+    (8, b"WEBP", b"image/webp", b".webp"),
+    (0, b"%PDF-", b"application/pdf", b".pdf"),
+    (0, b"PK\x03\x04", b"application/zip", b".zip"),
+    (0, b"\x1f\x8b", b"application/gzip", b".gz"),
+    (8, b"WAVE", b"audio/wav", b".wav"),
+    (0, b"ID3", b"audio/mpeg", b".mp3"),
+    (0, b"OggS", b"audio/ogg", b".ogg"),
+)
+
+
+def _kind_of(declared: bytes, data: bytes) -> tuple[bytes, bytes]:
+    """A file part's media type and its filename's extension: a file declared only as bytes
+    (``UploadFile``, ``bytes = File()``) gets the type its first bytes show, for the common kinds,
+    so that a route checking ``content_type`` or the extension can be called at all."""
+    if declared == _UNTYPED:
+        for offset, signature, media, extension in _SIGNATURES:
+            if data.startswith(signature, offset) and (offset == 0 or data.startswith(b"RIFF")):
+                return media, extension
+    return declared, b""
 
 
 def _part_data(part: _FilePart | None, text: str) -> bytes:

@@ -1033,10 +1033,38 @@ def test_multipart_body(app: FastAPI, catalog: Catalog) -> None:
     }
     sub = upload.build_request({"file": base64.b64encode(PNG_HEAD).decode(), "note": "hi"})
     assert dict(sub.headers)[b"content-type"].startswith(b"multipart/form-data; boundary=")
-    expected = {"filename": "file", "type": "application/octet-stream", "data": PNG_HEAD.hex(), "note": "hi"}
+    expected = {"filename": "file.png", "type": "image/png", "data": PNG_HEAD.hex(), "note": "hi"}
     assert call(app, sub) == (200, expected)
     wrapped = base64.encodebytes(PNG_HEAD).decode()  # line breaks every 76 characters: still base64
     assert call(app, upload.build_request({"file": wrapped, "note": "hi"})) == (200, expected)
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "media"),
+    [
+        (b"\xff\xd8\xff\xe0" + bytes(16), "file.jpg", "image/jpeg"),
+        (b"GIF89a" + bytes(16), "file.gif", "image/gif"),
+        (b"RIFF\x10\x00\x00\x00WEBPVP8 " + bytes(16), "file.webp", "image/webp"),
+        (b"%PDF-1.7\n" + bytes(16), "file.pdf", "application/pdf"),
+        (b"PK\x03\x04" + bytes(16), "file.zip", "application/zip"),
+        (b"\x1f\x8b\x08" + bytes(16), "file.gz", "application/gzip"),
+        (b"RIFF\x10\x00\x00\x00WAVEfmt " + bytes(16), "file.wav", "audio/wav"),
+        (b"ID3\x04" + bytes(16), "file.mp3", "audio/mpeg"),
+        (b"OggS" + bytes(16), "file.ogg", "audio/ogg"),
+        (b"RIFF\x10\x00\x00\x00AVI " + bytes(16), "file", "application/octet-stream"),  # no known kind
+        (b"\x00\x01\x02", "file", "application/octet-stream"),
+        (b"", "file", "application/octet-stream"),
+    ],
+)
+def test_an_untyped_file_is_named_and_typed_by_its_content(
+    app: FastAPI, catalog: Catalog, data: bytes, filename: str, media: str
+) -> None:
+    """A route that checks an upload's type or extension (``content_type in ("image/png", ...)``,
+    ``filename.endswith(".pdf")``) could be called with no file at all: every part was an
+    ``application/octet-stream`` named after the argument. A file declared only as bytes now gets
+    the media type its first bytes show, for the common kinds, and the matching extension."""
+    sub = spec(catalog, "upload").build_request({"file": base64.b64encode(data).decode()})
+    assert call(app, sub) == (200, {"filename": filename, "type": media, "data": data.hex(), "note": ""})
 
 
 def test_a_text_file_declared_with_parameters_is_text_and_base64_ignores_whitespace() -> None:
