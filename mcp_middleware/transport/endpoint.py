@@ -40,8 +40,8 @@ def is_modern(headers: Mapping[bytes, bytes], payload: Any) -> bool:
         # the 2026 envelope is a 2026 request (and gets the spec's 404 for a removed method).
         return _has_envelope(payload)
     version = headers.get(b"mcp-protocol-version")
-    if version is not None:
-        return version.decode("latin-1").strip() not in HANDSHAKE_PROTOCOL_VERSIONS
+    if version is not None and (stated := version.decode("latin-1").strip()):  # an empty one states nothing
+        return stated not in HANDSHAKE_PROTOCOL_VERSIONS
     return _has_envelope(payload)
 
 

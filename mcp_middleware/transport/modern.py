@@ -11,7 +11,7 @@ version served (-32022 with ``data.supported``/``data.requested``). ``Mcp-Sessio
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, NoReturn
 
 from mcp_types import (
@@ -22,7 +22,7 @@ from mcp_types import (
 )
 from mcp_types import jsonrpc as codes
 from mcp_types.methods import CACHEABLE_METHODS
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from starlette.types import Receive, Scope, Send
 
 from ..handlers import Server
@@ -78,6 +78,7 @@ _LADDERS = 1024  # remembered ladder verdicts (a client repeats one envelope; a 
 def _ladder(headers: Mapping[bytes, bytes], req: Request) -> str:
     """The checks of :func:`_checked` on the envelope and the headers: raises the first failure."""
     params = req.params or {}
+    _check_stated(headers, params)
     meta = _check_envelope(params)
     _check_headers(headers, req.method, params, meta)
     # A version that is not a string never gets here: it cannot match the header (-32020).
@@ -85,6 +86,19 @@ def _ladder(headers: Mapping[bytes, bytes], req: Request) -> str:
     if version not in MODERN_PROTOCOL_VERSIONS:
         _unsupported(version)
     return version
+
+
+def _check_stated(headers: Mapping[bytes, bytes], params: dict[str, Any]) -> None:
+    """A request without the envelope is here for its MCP-Protocol-Version header, which names no
+    handshake revision (the endpoint's era rule): when it names none of ours either (a typo, a
+    future revision), that is what the client is told, with every revision it could fall back to,
+    rather than that ``params._meta`` lacks an envelope it never meant to send."""
+    meta = params.get("_meta")
+    if type(meta) is dict and PROTOCOL_VERSION_META_KEY in meta:
+        return
+    stated = (text_of(headers, b"mcp-protocol-version") or "").strip()
+    if stated and stated not in MODERN_PROTOCOL_VERSIONS:
+        _unsupported(stated, [*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS])
 
 
 def _check_envelope(params: dict[str, Any]) -> dict[str, Any]:
@@ -143,11 +157,11 @@ def _check_param_headers(server: Server, params: dict[str, Any], headers: Mappin
         check_param_headers(spec.param_headers, arguments, headers)
 
 
-def _unsupported(requested: str) -> NoReturn:
+def _unsupported(requested: str, supported: Sequence[str] = MODERN_PROTOCOL_VERSIONS) -> NoReturn:
     raise ProtocolError(
         codes.UNSUPPORTED_PROTOCOL_VERSION,
         f"Unsupported protocol version: {requested}",
-        {"supported": list(MODERN_PROTOCOL_VERSIONS), "requested": requested},
+        {"supported": list(supported), "requested": requested},
     )
 
 

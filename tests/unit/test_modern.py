@@ -7,11 +7,12 @@ from typing import Annotated, Any
 import pytest
 from fastapi import FastAPI, Security
 from fastapi.security import APIKeyHeader, APIKeyQuery
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 
 from mcp_middleware import MCPMiddleware
 from mcp_middleware.sealing import bound_target
 from tests.apps import build_app, mcp_of
-from tests.support import MODERN, call_modern, meta, modern_headers, modern_request, post, request
+from tests.support import BASE_HEADERS, MODERN, call_modern, meta, modern_headers, modern_request, post, request
 
 pytestmark = pytest.mark.anyio
 
@@ -230,6 +231,39 @@ async def test_a_request_refused_before_the_ladder_keeps_its_id() -> None:
     reply = await post(build_app(), {"jsonrpc": "1.0", "id": 4, "method": "tools/list"}, modern_headers("tools/list"))
     assert reply.status == 400
     assert reply.json()["id"] == 4
+
+
+@pytest.mark.parametrize("version", ["2025-01-01", "2027-01-01", "bogus", "2025-06-18, 2025-03-26"])
+async def test_an_unknown_version_header_without_envelope_is_32022_naming_every_revision(version: str) -> None:
+    """A request without the 2026 envelope whose MCP-Protocol-Version names no revision we know
+    (a typo, a future revision) was told that params._meta must carry the envelope, a field the
+    client never meant to send; it is now told the version is unsupported, with every revision it
+    could fall back to (both eras'), still 400 as every revision's spec says."""
+    body = request("tools/list", id=7)
+    reply = await post(build_app(), body, {**BASE_HEADERS, "mcp-protocol-version": version})
+    assert reply.status == 400
+    error = reply.json()["error"]
+    assert error["code"] == -32022
+    assert error["data"]["requested"] == version
+    assert set(error["data"]["supported"]) == {*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS}
+    assert reply.json()["id"] == 7
+
+
+async def test_the_modern_version_header_without_envelope_still_names_the_envelope() -> None:
+    reply = await post(build_app(), request("tools/list"), {**BASE_HEADERS, "mcp-protocol-version": MODERN})
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32602
+
+
+async def test_an_empty_version_header_is_no_version() -> None:
+    """An empty MCP-Protocol-Version states nothing: the request is served as one without it (the
+    handshake era, as VS Code's), not refused as an unknown revision."""
+    body = request("tools/call", {"name": "get_thing", "arguments": {"thing_id": 1}})
+    reply = await post(build_app(), body, {**BASE_HEADERS, "mcp-protocol-version": " "})
+    assert reply.status == 200
+    result = reply.json()["result"]
+    assert not result.get("isError")
+    assert result["structuredContent"]["id"] == 1
 
 
 async def test_meta_without_header_is_modern_and_a_mismatch() -> None:
