@@ -384,7 +384,8 @@ async def run_tool(
     if limits.max_concurrent is not None and registry.active >= limits.max_concurrent:
         # A clear refusal, not a queue: the client (or its model) can retry later.
         return error_result(
-            f"The server is busy: {registry.active} tool calls are running (limit {limits.max_concurrent}). "
+            f"The server is busy: {registry.active} route runs (tool calls, resource reads, prompt gets, and "
+            f"the background work of calls already answered) are in progress (limit {limits.max_concurrent}). "
             "Try again shortly."
         )
     try:

@@ -1126,6 +1126,28 @@ async def test_a_cancellation_after_the_response_is_complete_leaves_the_result_a
     assert ex.reply.result()["content"][0]["text"] == '{"ordered":true}'
 
 
+async def test_background_work_counts_against_the_concurrency_limit_and_the_refusal_says_so() -> None:
+    """A call's route run lasts until its app returns, background work included (work is work,
+    whatever the client was already told): the refusal said "N tool calls are running" while the
+    one call counted had been answered, which read as a miscount (review)."""
+    gates = Gates()
+    app = _background_app(gates, max_concurrent_calls=1)
+    body, _ = call_body("order", "handshake", token=None)
+    first = Exchange(app, body)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first.run)
+            await gates.produced[0].wait()  # the response is complete, its background work runs
+            busy = (await Exchange(app, call_body("order", "handshake", token=None, id=2)[0]).run()).result()
+            gates.release[0].set()
+    assert busy["isError"] is True
+    text = busy["content"][0]["text"]
+    assert text.startswith("The server is busy: 1 route runs (tool calls")
+    assert "background work" in text
+    assert "(limit 1)" in text
+    assert first.reply.result()["content"][0]["text"] == '{"ordered":true}'
+
+
 def _streaming_background_app(gates: Gates, **options: Any) -> FastAPI:
     """A streaming route (so its call has a watcher) with background work after its response."""
     app = FastAPI()
