@@ -11,6 +11,8 @@ Requests
     have ``.`` or ``..`` segments, nor a line break (Starlette's ``.*`` stops there); a missing,
     ``None`` or empty path value is an :class:`ArgumentError`. Other omitted arguments are simply
     not sent (the app's own validation answers). Query lists repeat the name; booleans are ``true``/``false``.
+    An array for a query, header or form parameter whose schema is no array (``_Arg.single``,
+    ``_Plan.singles``) is an :class:`ArgumentError`: sent repeated, the route would use one value.
     A file field of a multipart body is a file part (its filename the field's name, its
     ``Content-Type`` the declared media type, ``application/octet-stream`` when none is); a
     binary one's argument is the file's content in base64 (whitespace ignored), decoded here, and
@@ -80,6 +82,8 @@ _PATH, _QUERY, _HEADER, _COOKIE, _BODY, _WHOLE_BODY = range(6)
 # body encodings (_JSON_VALUE: the ``body`` argument is the whole JSON body)
 _NO_BODY, _JSON, _FORM, _MULTIPART, _JSON_VALUE = range(5)
 _MISSING: Final = object()
+# an array for a parameter that takes one value: sent repeated, the route would use one of them
+_SINGLE: Final = "argument {!r} takes a single value, not an array"
 
 
 class ArgumentError(Exception):
@@ -93,6 +97,7 @@ class _Arg:
     wire: str  # parameter or body property name
     header: bytes = b""  # lower-case header name
     keep_none: bool = False
+    single: bool = False  # a query or header parameter whose schema is no array: an array is refused
     query_key: str = field(init=False, repr=False, compare=False)  # ``wire`` form-encoded, with its ``=``
 
     def __post_init__(self) -> None:
@@ -116,6 +121,8 @@ class _Plan:
     content_type: bytes = b""
     body_required: bool = False
     files: Mapping[str, _FilePart] = field(default_factory=dict)  # multipart file fields, by wire name
+    # form fields whose schema is no array (an array is refused): their arguments, by wire name
+    singles: Mapping[str, str] = field(default_factory=dict)
     slashes: frozenset[str] = frozenset()  # path arguments whose converter is Starlette's ``:path``
     # forwarded headers this route does not get: framing, and the URL's API keys (query_keys) of
     # schemes its operation's ``security`` does not name
@@ -185,7 +192,7 @@ class ToolSpec:
                 elif type(value) is str:
                     query.append(arg.query_key + _form_encode(value))
                 else:
-                    query.extend(arg.query_key + _form_encode(text) for text in _items(arg.name, value))
+                    query.extend(arg.query_key + _form_encode(text) for text in _items(arg, value))
             elif where == _HEADER:
                 _add_header(headers, arg, value)
             elif where == _COOKIE:
@@ -289,10 +296,12 @@ def _scalar(name: str, value: Any) -> str:
     raise ArgumentError(f"argument {name!r} must be a string, number or boolean")
 
 
-def _items(name: str, value: Any) -> list[str]:
+def _items(arg: _Arg, value: Any) -> list[str]:
     if isinstance(value, (list, tuple)):
-        return [_scalar(name, item) for item in value if item is not None]
-    return [_scalar(name, value)]
+        if arg.single:
+            raise ArgumentError(_SINGLE.format(arg.name))
+        return [_scalar(arg.name, item) for item in value if item is not None]
+    return [_scalar(arg.name, value)]
 
 
 _UNRESERVED: Final = re.compile(r"[A-Za-z0-9_.~-]*")
@@ -306,7 +315,7 @@ def _form_encode(text: str) -> str:
 
 
 def _add_header(headers: list[tuple[bytes, bytes]], arg: _Arg, value: Any) -> None:
-    for text in _items(arg.name, value):
+    for text in _items(arg, value):
         if _BAD_HEADER.search(text):
             raise ArgumentError(f"argument {arg.name!r} must not contain line breaks or NUL characters")
         try:
@@ -338,14 +347,18 @@ def _encode_body(plan: _Plan, fields: dict[str, Any]) -> tuple[bytes, bytes]:
             return plan.content_type, orjson.dumps(fields["body"] if kind == _JSON_VALUE else fields)
         except TypeError as exc:  # orjson.JSONEncodeError
             raise ArgumentError(f"the body arguments cannot be encoded as JSON: {exc}") from None
-    pairs = [(key, _form_value(key, item)) for key, value in fields.items() for item in _form_items(value)]
+    pairs = [(key, _form_value(key, item)) for key, value in fields.items() for item in _form_items(plan, key, value)]
     if kind == _FORM:
         return plan.content_type, urlencode(pairs).encode("ascii")
     return _multipart(pairs, plan.files)
 
 
-def _form_items(value: Any) -> list[Any]:
-    return [item for item in value if item is not None] if isinstance(value, (list, tuple)) else [value]
+def _form_items(plan: _Plan, key: str, value: Any) -> list[Any]:
+    if not isinstance(value, (list, tuple)):
+        return [value]
+    if key in plan.singles:
+        raise ArgumentError(_SINGLE.format(plan.singles[key]))
+    return [item for item in value if item is not None]
 
 
 def _form_value(name: str, value: Any) -> str:

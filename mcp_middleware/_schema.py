@@ -35,6 +35,7 @@ __all__ = ["SchemaSet", "is_object_schema", "keeps_null"]
 _COMPONENT_PREFIX = "#/components/schemas/"
 _DEFS_PREFIX = "#/$defs/"
 _DROPPED = frozenset({"discriminator", "xml", "externalDocs", "nullable"})
+_DEPTH = 16  # how deep may_be_array follows nested branches
 _ONE_SCHEMA = frozenset(
     {
         "items",
@@ -135,6 +136,26 @@ class SchemaSet:
             seen.add(name)
             schema = self._components[name]
         return schema
+
+    def may_be_array(self, schema: Any, depth: int = 0) -> bool:
+        """Whether ``schema`` (a raw one, ``$ref``s resolved here) may be an array: ``False`` only
+        when it says it is something else (its ``type``, or every branch of an ``anyOf``/``oneOf``)."""
+        schema = self.resolve(schema)
+        if not isinstance(schema, Mapping) or depth > _DEPTH:
+            return schema is not False
+        kind = schema.get("type")
+        if isinstance(kind, str):
+            return kind == "array"
+        if isinstance(kind, list):
+            return "array" in kind
+        for key in ("anyOf", "oneOf"):
+            branches = schema.get(key)
+            if isinstance(branches, list) and branches:
+                return any(self.may_be_array(branch, depth + 1) for branch in branches)
+        branches = schema.get("allOf")
+        if isinstance(branches, list) and branches:
+            return all(self.may_be_array(branch, depth + 1) for branch in branches)
+        return True
 
     def convert(self, schema: Any, refs: set[str], *, collapse: bool) -> Any:
         """A converted copy of ``schema``; the components it refers to are added to ``refs``."""

@@ -342,6 +342,7 @@ class _Builder:
                 e.wire,
                 e.wire.lower().encode("ascii") if e.where == _HEADER else b"",
                 e.keep_none,
+                e.where in (_QUERY, _HEADER) and not self.schemas.may_be_array(e.schema),
             )
             for e, name in zip(entries, names, strict=True)
             if e.where != _PATH
@@ -363,7 +364,18 @@ class _Builder:
             kind = _JSON_VALUE
         elif open_body or any(a.where == _BODY for a in args):
             kind = body.kind
-        return _Plan(template, args, kind, content_type, body.required, files, slashes, withheld, open_body, declared)
+        singles = (
+            {
+                e.wire: name
+                for e, name in zip(entries, names, strict=True)
+                if e.where == _BODY and not self.schemas.may_be_array(e.schema)
+            }
+            if body.kind in (_FORM, _MULTIPART)
+            else {}
+        )
+        return _Plan(
+            template, args, kind, content_type, body.required, files, singles, slashes, withheld, open_body, declared
+        )
 
     def withheld(self, op: _Op) -> frozenset[bytes]:
         """What the route does not get of the forwarded headers: framing, and the URL's API keys

@@ -1546,6 +1546,93 @@ def test_optional_with_another_default_keeps_null_in_bodies() -> None:
     assert call(app, tool.build_request({})) == (200, defaults)
 
 
+def batch_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.delete("/users")
+    def delete_user(
+        user_id: int,
+        ratio: float = 1.0,
+        flag: bool = False,
+        ids: Annotated[list[int] | None, Query()] = None,
+        x_reason: Annotated[str, Header()] = "-",
+        x_tags: Annotated[list[str] | None, Header()] = None,
+        session: Annotated[str | None, Cookie()] = None,
+    ) -> dict[str, Any]:
+        return {"deleted": user_id, "ids": ids, "reason": x_reason, "tags": x_tags}
+
+    @app.post("/transfer")
+    def transfer(
+        amount: Annotated[int, Form()], notes: Annotated[list[str], Form()], memo: Annotated[str | None, Form()] = None
+    ) -> dict[str, Any]:
+        return {"amount": amount, "notes": notes, "memo": memo}
+
+    @app.post("/upload")
+    async def upload(file: UploadFile, files: list[UploadFile], count: Annotated[int, Form()]) -> dict[str, Any]:
+        return {"file": (await file.read()).hex(), "files": [(await f.read()).hex() for f in files], "count": count}
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "name"),
+    [
+        ("delete_user", {"user_id": [1, 2, 3]}, "user_id"),
+        ("delete_user", {"user_id": [3]}, "user_id"),
+        ("delete_user", {"user_id": []}, "user_id"),
+        ("delete_user", {"user_id": 1, "ratio": [0.5, 2]}, "ratio"),
+        ("delete_user", {"user_id": 1, "flag": [True]}, "flag"),
+        ("delete_user", {"user_id": 1, "x-reason": ["a", "b"]}, "x-reason"),
+        ("transfer", {"amount": [100, 5], "notes": ["n"]}, "amount"),
+        ("transfer", {"amount": 1, "notes": ["n"], "memo": ["a", "b"]}, "memo"),
+        ("upload", {"file": ["AAE=", "/w=="], "files": ["AAE="], "count": 1}, "file"),
+        ("upload", {"file": "AAE=", "files": ["AAE="], "count": [1, 2]}, "count"),
+    ],
+)
+def test_an_array_for_a_single_valued_argument_is_refused(tool: str, arguments: dict[str, Any], name: str) -> None:
+    """Review: an array given for a scalar query, header or form argument was sent as repeated
+    values and the route silently used one of them (``delete_user {"user_id": [1, 2, 3]}``
+    deleted user 3). Models do this when they try to batch: the call is refused, naming the argument."""
+    catalog = catalog_from_app(batch_app())
+    with pytest.raises(ArgumentError, match=rf"^argument '{name}' takes a single value, not an array$"):
+        spec(catalog, tool).build_request(arguments)
+
+
+def test_list_arguments_still_repeat() -> None:
+    app = batch_app()
+    catalog = catalog_from_app(app)
+    sub = spec(catalog, "delete_user").build_request({"user_id": 1, "ids": [4, 5], "x-tags": ["a", "b"]})
+    assert sub.query_string == b"user_id=1&ids=4&ids=5"
+    assert call(app, sub) == (200, {"deleted": 1, "ids": [4, 5], "reason": "-", "tags": ["a", "b"]})
+    sub = spec(catalog, "transfer").build_request({"amount": 100, "notes": ["x", "y"], "memo": "m"})
+    assert call(app, sub) == (200, {"amount": 100, "notes": ["x", "y"], "memo": "m"})
+    sub = spec(catalog, "upload").build_request({"file": "AAE=", "files": ["AAE=", "/w=="], "count": 2})
+    assert call(app, sub) == (200, {"file": "0001", "files": ["0001", "ff"], "count": 2})
+    with pytest.raises(ArgumentError, match=r"^argument 'session' must be a string, number or boolean$"):
+        spec(catalog, "delete_user").build_request({"user_id": 1, "session": ["a", "b"]})
+
+
+@pytest.mark.parametrize(
+    ("schema", "expected"),
+    [
+        ({"type": "array", "items": {}}, True),
+        ({"type": ["array", "null"]}, True),
+        ({"anyOf": [{"type": "array"}, {"type": "null"}]}, True),
+        ({}, True),  # says nothing: any value, arrays too
+        (True, True),
+        ({"type": "integer"}, False),
+        ({"type": ["string", "null"]}, False),
+        ({"anyOf": [{"type": "integer"}, {"type": "null"}]}, False),
+        ({"allOf": [{"$ref": "#/components/schemas/Color"}]}, False),
+        ({"$ref": "#/components/schemas/Color"}, False),
+        ({"$ref": "#/components/schemas/Tags"}, True),
+    ],
+)
+def test_which_schemas_may_take_an_array(schema: Any, expected: bool) -> None:
+    schemas = SchemaSet({"Color": {"type": "string", "enum": ["red"]}, "Tags": {"type": "array"}})
+    assert schemas.may_be_array(schema) is expected
+
+
 @pytest.mark.anyio
 async def test_a_path_converter_in_an_included_router_takes_slashes() -> None:
     """Review: the `:path` converter was looked up in the app's top-level routes only; FastAPI

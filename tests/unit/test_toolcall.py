@@ -120,6 +120,25 @@ async def test_a_tool_without_parameters_answers_a_client_that_sends_a_placehold
     assert "isError" not in result
 
 
+async def test_an_array_for_a_single_valued_argument_is_an_error_result() -> None:
+    """Review: ``{"user_id": [1, 2, 3]}`` on a DELETE route deleted user 3 and answered success."""
+    app = FastAPI()
+    deleted: list[int] = []
+
+    @app.delete("/users")
+    def delete_user(user_id: int) -> dict[str, int]:
+        deleted.append(user_id)
+        return {"deleted": user_id}
+
+    app.add_middleware(MCPMiddleware)
+    result = await call(app, "delete_user", {"user_id": [1, 2, 3]})
+    assert result["isError"] is True
+    assert result["content"][0]["text"] == (
+        "Invalid arguments for tool 'delete_user': argument 'user_id' takes a single value, not an array"
+    )
+    assert deleted == []
+
+
 async def test_route_exception_is_an_error_result_without_internals() -> None:
     result = await call(build_app(), "boom", {})
     assert result["isError"] is True
