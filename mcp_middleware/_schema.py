@@ -12,7 +12,8 @@ Conversion also:
 * gives every array an ``items`` (``{}`` when absent);
 * in *input* mode only, renders an optional property (not in its object's ``required``) whose
   schema is ``anyOf: [X, {"type": "null"}]`` without a default or with ``None`` — pydantic's
-  ``Optional[X] = None`` — as plain ``X`` (omitting the argument means "None"). With another
+  ``Optional[X] = None`` — as plain ``X`` (omitting the argument means "None"; a JSON body field's
+  explicit ``null`` is still sent, :meth:`SchemaSet.allows_null`). With another
   default ``null`` is a value of its own and stays (:func:`keeps_null`), and so does a required
   property's ``null``, except where the caller says null cannot be sent (a query, header, cookie or
   path parameter, where ``null`` means "omitted": there ``X | None`` is ``X``). Output schemas keep the
@@ -35,7 +36,7 @@ __all__ = ["SchemaSet", "is_object_schema", "keeps_null"]
 _COMPONENT_PREFIX = "#/components/schemas/"
 _DEFS_PREFIX = "#/$defs/"
 _DROPPED = frozenset({"discriminator", "xml", "externalDocs", "nullable"})
-_DEPTH = 16  # how deep may_be_array follows nested branches
+_DEPTH = 16  # how deep may_be_array and allows_null follow nested branches
 _ONE_SCHEMA = frozenset(
     {
         "items",
@@ -155,6 +156,33 @@ class SchemaSet:
         branches = schema.get("allOf")
         if isinstance(branches, list) and branches:
             return all(self.may_be_array(branch, depth + 1) for branch in branches)
+        return True
+
+    def allows_null(self, schema: Any, depth: int = 0) -> bool:
+        """Whether ``schema`` (a raw one, ``$ref``s resolved here) takes ``null``: its ``type`` (or
+        OpenAPI 3.0's ``nullable``), ``enum``, ``const`` or a branch of its ``anyOf``/``oneOf`` says
+        so, or it says nothing of its type (pydantic's ``Optional[X] = None`` is ``anyOf [X, null]``)."""
+        schema = self.resolve(schema)
+        if not isinstance(schema, Mapping) or depth > _DEPTH:
+            return schema is not False
+        if schema.get("nullable") is True:
+            return True
+        if "const" in schema:
+            return schema["const"] is None
+        if isinstance(values := schema.get("enum"), list):
+            return None in values
+        kind = schema.get("type")
+        if isinstance(kind, str):
+            return kind == "null"
+        if isinstance(kind, list):
+            return "null" in kind
+        for key in ("anyOf", "oneOf"):
+            branches = schema.get(key)
+            if isinstance(branches, list) and branches:
+                return any(self.allows_null(branch, depth + 1) for branch in branches)
+        branches = schema.get("allOf")
+        if isinstance(branches, list) and branches:
+            return all(self.allows_null(branch, depth + 1) for branch in branches)
         return True
 
     def convert(self, schema: Any, refs: set[str], *, collapse: bool) -> Any:

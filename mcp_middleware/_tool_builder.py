@@ -30,8 +30,10 @@ Arguments (the ``inputSchema`` properties)
     are forwarded from the MCP request; framing is ours). A cookie parameter is never required
     (the client's own ``Cookie`` header may carry it), and its description says that a cookie the
     client sends wins over the argument (:mod:`mcp_middleware._requests`). ``None`` means
-    "omitted", except for a body property the body schema requires, or whose schema allows
-    ``null`` and has another default, which is sent as ``null``.
+    "omitted" (models send it for optional arguments they leave out), except for a body property
+    the body schema requires, or whose schema allows ``null`` and has another default, or a JSON
+    body's property whose schema allows ``null`` (``Optional[X] = None``, a plain ``X`` in the
+    input schema), which is sent as ``null``: a PATCH route applying ``exclude_unset`` clears it.
     A flattened body's ``additionalProperties`` (pydantic's ``extra="forbid"`` or ``"allow"``)
     becomes the input schema's; where it allows other properties, arguments of other names go
     into the body (any other unknown argument is refused, :mod:`mcp_middleware._requests`). No
@@ -258,7 +260,11 @@ class _Builder:
                 prop,
                 schema,
                 body.required and prop in needed,
-                keep_none=prop in needed or keeps_null(schema),
+                # a JSON body sends null where the field takes it: "clear it" to a route reading the
+                # fields set (a PATCH's ``exclude_unset``), where omitting it would keep the old value
+                keep_none=prop in needed
+                or keeps_null(schema)
+                or (body.kind == _JSON and self.schemas.allows_null(schema)),
                 file=_file_field(self.schemas.resolve(schema)) if body.kind == _MULTIPART else None,
             )
             for prop, schema in root["properties"].items()

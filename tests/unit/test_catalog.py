@@ -971,7 +971,7 @@ def test_json_body_with_prefixed_names(app: FastAPI, catalog: Catalog) -> None:
     sub = tool.build_request(arguments)
     assert sub.path == "/collide/p"
     assert sub.query_string == b"name=q"
-    assert sub.body == b'{"name":"b","tags":["t"]}'
+    assert sub.body == b'{"name":"b","dimensions":null,"tags":["t"]}'  # Dimensions | None takes null
     assert (b"content-type", b"application/json") in sub.headers
     assert (b"content-length", str(len(sub.body)).encode()) in sub.headers
     assert call(app, sub) == (200, {"path": "p", "query": "q", "header": "h", "cookie": "c", "body": "b"})
@@ -1540,10 +1540,84 @@ def test_optional_with_another_default_keeps_null_in_bodies() -> None:
     jsonschema.Draft202012Validator(schema).validate({"note": None, "inner": {"level": None}})
 
     sub = tool.build_request({"note": None, "gone": None, "inner": {"level": None}, "q": None})
-    assert orjson.loads(sub.body) == {"note": None, "inner": {"level": None}}  # "gone": None is "omitted"
+    # "gone" allows null: an explicit null is sent (a route reading the fields set sees it), though
+    # its schema is a plain X; "q" is a query parameter, where null is "omitted"
+    assert orjson.loads(sub.body) == {"note": None, "gone": None, "inner": {"level": None}}
     assert call(app, sub) == (200, {"note": None, "gone": None, "inner": {"level": None}, "q": "dflt"})
     defaults = {"note": "keep", "gone": None, "inner": {"level": 5}, "q": "dflt"}
     assert call(app, tool.build_request({})) == (200, defaults)
+
+
+class ItemUpdate(BaseModel):
+    name: str | None = None
+    level: Level | None = None
+    count: int = 3  # no null: a null argument is "omitted", as the default cannot be null
+    tags: list[str] | None = None
+
+
+def test_null_clears_an_optional_body_field_of_a_patch_route() -> None:
+    """Review: ``Optional[X] = None`` body fields dropped an explicit null, so a PATCH route reading
+    ``model_dump(exclude_unset=True)`` answered success and kept the old value (over HTTP the same
+    JSON clears it). Null is now sent for a field whose schema allows it; the schema stays plain X."""
+    app = FastAPI()
+    stored: dict[str, Any] = {"name": "a", "level": {"level": 1}, "count": 7, "tags": ["t"]}
+
+    @app.patch("/items/{item_id}")
+    def patch_item(item_id: int, update: ItemUpdate) -> dict[str, Any]:
+        stored.update(update.model_dump(exclude_unset=True))
+        return stored
+
+    tool = spec(catalog_from_app(app), "patch_item")
+    properties = tool.tool["inputSchema"]["properties"]
+    assert properties["name"] == {"type": "string", "title": "Name"}
+    assert properties["level"] == {"$ref": "#/$defs/Level"}
+    assert properties["tags"] == {"type": "array", "items": {"type": "string"}, "title": "Tags"}
+    assert not any("null" in json.dumps(properties[key]) for key in ("name", "level", "count", "tags"))
+
+    sub = tool.build_request({"item_id": 1, "name": None, "level": None, "count": None, "tags": None})
+    assert orjson.loads(sub.body) == {"name": None, "level": None, "tags": None}  # count: omitted
+    assert call(app, sub) == (200, {"name": None, "level": None, "count": 7, "tags": None})
+    assert call(app, tool.build_request({"item_id": 1, "name": "b"})) == (
+        200,
+        {"name": "b", "level": None, "count": 7, "tags": None},
+    )
+    assert tool.build_request({"item_id": 1}).body == b"{}"  # nothing given: nothing set, as before
+
+
+def test_null_for_a_form_field_or_a_parameter_is_still_omitted() -> None:
+    """A form or a query string cannot carry null: there it still means "omitted"."""
+    app = FastAPI()
+
+    @app.post("/form")
+    def form(name: Annotated[str | None, Form()] = None, q: str | None = None) -> dict[str, Any]:
+        return {"name": name, "q": q}
+
+    tool = spec(catalog_from_app(app), "form")
+    sub = tool.build_request({"name": None, "q": None})
+    assert (sub.query_string, sub.body) == (b"", b"")
+    assert call(app, sub) == (200, {"name": None, "q": None})
+
+
+@pytest.mark.parametrize(
+    ("schema", "expected"),
+    [
+        ({"anyOf": [{"type": "string"}, {"type": "null"}]}, True),
+        ({"anyOf": [{"$ref": "#/components/schemas/Level"}, {"type": "null"}]}, True),
+        ({"type": ["integer", "null"]}, True),
+        ({"type": "integer", "nullable": True}, True),  # OpenAPI 3.0
+        ({"enum": ["a", None]}, True),
+        ({}, True),  # says nothing: any value, null too
+        ({"$ref": "#/components/schemas/Maybe"}, True),
+        ({"type": "integer"}, False),
+        ({"enum": ["a"]}, False),
+        ({"const": 1, "type": "null"}, False),
+        ({"$ref": "#/components/schemas/Level"}, False),
+        ({"allOf": [{"$ref": "#/components/schemas/Level"}]}, False),
+    ],
+)
+def test_which_schemas_take_null(schema: Any, expected: bool) -> None:
+    schemas = SchemaSet({"Level": {"type": "object", "properties": {}}, "Maybe": {"type": ["string", "null"]}})
+    assert schemas.allows_null(schema) is expected
 
 
 def batch_app() -> FastAPI:

@@ -139,6 +139,27 @@ async def test_an_array_for_a_single_valued_argument_is_an_error_result() -> Non
     assert deleted == []
 
 
+class ItemUpdate(BaseModel):
+    name: str | None = None
+    description: str | None = None
+
+
+async def test_a_null_argument_clears_a_field_of_a_patch_route() -> None:
+    """Review: the null was dropped, so ``model_dump(exclude_unset=True)`` kept the old value."""
+    app = FastAPI()
+    stored = {1: {"name": "a", "description": "old"}}
+
+    @app.patch("/items/{item_id}")
+    def patch_item(item_id: int, update: ItemUpdate) -> dict[str, Any]:
+        stored[item_id].update(update.model_dump(exclude_unset=True))
+        return stored[item_id]
+
+    app.add_middleware(MCPMiddleware)
+    result = await call(app, "patch_item", {"item_id": 1, "description": None})
+    assert result["content"][0]["text"] == '{"name":"a","description":null}'
+    assert stored == {1: {"name": "a", "description": None}}
+
+
 async def test_route_exception_is_an_error_result_without_internals() -> None:
     result = await call(build_app(), "boom", {})
     assert result["isError"] is True
