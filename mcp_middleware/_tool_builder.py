@@ -191,7 +191,7 @@ class _Builder:
             "description": _description(op),
             "inputSchema": self.input_schema(explicit, entries, arg_names, others),
         }
-        output = self.output_schema(operation)
+        output = self.output_schema(op)
         if output is not None:
             tool["outputSchema"] = output
         tool["annotations"] = _annotations(op, title)
@@ -305,23 +305,20 @@ class _Builder:
             schema["$defs"] = self.schemas.defs(refs, collapse=True)
         return schema
 
-    def output_schema(self, operation: Mapping[str, Any]) -> dict[str, Any] | None:
-        override = operation.get("x-mcp-output-schema")
+    def output_schema(self, op: _Op) -> dict[str, Any] | None:
+        """The operation's ``x-mcp-output-schema``, else its documented success body's schema when
+        that is an object, and the route's JSON is sure to fit it: None when its 2xx responses
+        document more than one body (another schema, another media type, none)."""
+        override = op.operation.get("x-mcp-output-schema")
         if isinstance(override, Mapping):
             return copy.deepcopy(dict(override))
-        responses = self.deref(operation.get("responses"))
+        responses = self.deref(op.operation.get("responses"))
         if not isinstance(responses, Mapping):
             return None
-        response = next((self.deref(r) for code, r in responses.items() if str(code).startswith("2")), None)
-        content = response.get("content") if isinstance(response, Mapping) else None
-        if not isinstance(content, Mapping):
-            return None
-        picked = _pick_media(content)
-        if picked is None or picked[0] != _JSON or not isinstance(picked[2], Mapping):
-            return None
-        if not all(_is_json_media(_media_type(key)) for key in content):
-            return None  # the route may answer with another media type, which has no structured content
-        root = self.schemas.resolve(picked[2].get("schema"))
+        bodies = [self.json_body(self.deref(r)) for code, r in responses.items() if str(code).startswith("2")]
+        if not bodies or any(body != bodies[0] for body in bodies[1:]):
+            return None  # a 2xx answer that may not fit the schema of another
+        root = bodies[0]
         if not is_object_schema(root):
             return None
         refs: set[str] = set()
@@ -330,6 +327,19 @@ class _Builder:
         if refs:
             schema["$defs"] = self.schemas.defs(refs, collapse=False)
         return schema
+
+    def json_body(self, response: Any) -> Any:
+        """The (resolved) schema of a response's JSON body; None when it documents no content,
+        no JSON, or another media type besides (which has no structured content)."""
+        content = response.get("content") if isinstance(response, Mapping) else None
+        if not isinstance(content, Mapping):
+            return None
+        picked = _pick_media(content)
+        if picked is None or picked[0] != _JSON or not isinstance(picked[2], Mapping):
+            return None
+        if not all(_is_json_media(_media_type(key)) for key in content):
+            return None
+        return self.schemas.resolve(picked[2].get("schema"))
 
     def plan(
         self,

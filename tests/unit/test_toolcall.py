@@ -8,6 +8,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import jsonschema  # type: ignore[import-untyped]  # no stubs in the test dependencies
 import orjson
 import pytest
 from fastapi import FastAPI, Header, HTTPException, Query, Request, Response, Security
@@ -552,6 +553,54 @@ async def test_a_tool_with_an_output_schema_never_succeeds_without_structured_co
     assert big["isError"] is True
     assert "has 127 characters and the result limit is 40" in big["content"][0]["text"]
     assert (await call(app, "picture", {}))["content"][0]["type"] == "image"
+
+
+class Job(BaseModel):
+    job_id: str
+
+
+class Tally(BaseModel):
+    value: int
+
+
+async def listed_tools(app: Any) -> dict[str, dict[str, Any]]:
+    headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25"}  # a revision with output schemas
+    listed = (await post(app, request("tools/list", {}), headers)).result()["tools"]
+    return {tool["name"]: tool for tool in listed}
+
+
+async def test_no_output_schema_when_the_2xx_responses_document_different_bodies() -> None:
+    app = build_app()
+
+    @app.post("/compute", operation_id="compute", responses={202: {"model": Job, "description": "queued"}})
+    async def compute(n: int) -> Tally:
+        if n > 10:
+            return JSONResponse({"job_id": "j1"}, status_code=202)  # type: ignore[return-value]
+        return Tally(value=n * 2)
+
+    @app.post("/made", operation_id="made", responses={201: {"description": "made, no body"}})
+    async def made(n: int) -> Tally:
+        if n > 10:
+            return Response(status_code=201)  # type: ignore[return-value]
+        return Tally(value=n)
+
+    @app.post("/same", operation_id="same", responses={201: {"model": Tally}})
+    async def same(n: int) -> Tally:  # two 2xx answers, one body: still structured
+        return JSONResponse({"value": n}, status_code=201)  # type: ignore[return-value]
+
+    tools = await listed_tools(app)
+    assert "outputSchema" not in tools["compute"]
+    assert "outputSchema" not in tools["made"]
+    assert tools["same"]["outputSchema"]["required"] == ["value"]
+    for n, body in ((3, {"value": 6}), (50, {"job_id": "j1"})):
+        result = await call(app, "compute", {"n": n})
+        assert "structuredContent" not in result
+        assert not result.get("isError")
+        assert json.loads(result["content"][0]["text"]) == body
+    assert not (await call(app, "made", {"n": 50})).get("isError")
+    result = await call(app, "same", {"n": 4})
+    assert result["structuredContent"] == {"value": 4}
+    jsonschema.validate(result["structuredContent"], tools["same"]["outputSchema"])
 
 
 async def test_tools_work_under_a_mount_point_that_is_not_ascii() -> None:
