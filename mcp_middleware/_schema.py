@@ -20,6 +20,10 @@ Conversion also:
   ``null`` branch: a response may really contain ``null`` and MCP clients validate structured
   content against ``outputSchema``.
 
+For a route that leaves out the properties whose value is None (FastAPI's
+``response_model_exclude_none``), :func:`nulls_not_required` makes an output schema require none
+that may be null.
+
 Each component is converted once per mode and cached with the components it refers to directly,
 so the per-tool ``$defs`` is a cheap closure over that graph.
 """
@@ -31,7 +35,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
-__all__ = ["SchemaSet", "is_object_schema", "keeps_null"]
+__all__ = ["SchemaSet", "is_object_schema", "keeps_null", "nulls_not_required"]
 
 _COMPONENT_PREFIX = "#/components/schemas/"
 _DEFS_PREFIX = "#/$defs/"
@@ -109,6 +113,71 @@ def collapse_optional(schema: Any) -> Any:
 def keeps_null(schema: Any) -> bool:
     """``Optional[X]`` with a default other than None: omitting it is not the same as ``null``."""
     return isinstance(schema, dict) and schema.get("default") is not None and collapse_optional(schema) is not schema
+
+
+def nulls_not_required(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a converted output ``schema`` (with its ``$defs``) whose objects require no property
+    that may be null: the schema of a route that leaves out properties whose value is None
+    (FastAPI's ``response_model_exclude_none``), however deep. A property may be null unless its
+    schema surely refuses ``null`` (a ``type``, ``enum`` or ``const`` without it, a ``$ref`` to
+    such a schema, ...)."""
+    copied: dict[str, Any] = copy.deepcopy(schema)  # the $defs are shared with other tools
+    defs = copied.get("$defs")
+    _drop_null_required(copied, defs if isinstance(defs, Mapping) else {})
+    return copied
+
+
+def _drop_null_required(schema: Any, defs: Mapping[str, Any]) -> None:
+    if not isinstance(schema, dict):
+        return
+    properties = schema.get("properties")
+    if isinstance(properties, Mapping):
+        for prop in properties.values():
+            _drop_null_required(prop, defs)
+        required = schema.get("required")
+        if isinstance(required, list):
+            kept = [name for name in required if name not in properties or _refuses_null(properties[name], defs)]
+            if kept:
+                schema["required"] = kept
+            else:
+                del schema["required"]
+    for key, value in schema.items():
+        if key in _ONE_SCHEMA:
+            _drop_null_required(value, defs)
+        elif key in _SCHEMA_LIST and isinstance(value, list):
+            for item in value:
+                _drop_null_required(item, defs)
+        elif key in _SCHEMA_MAP and isinstance(value, Mapping):
+            for item in value.values():
+                _drop_null_required(item, defs)
+
+
+def _refuses_null(schema: Any, defs: Mapping[str, Any], seen: frozenset[str] = frozenset()) -> bool:
+    """Whether ``schema`` surely refuses ``null`` (False when unsure)."""
+    if schema is False:
+        return True
+    if not isinstance(schema, Mapping):
+        return False
+    if "const" in schema and schema["const"] is not None:
+        return True
+    enum, kind = schema.get("enum"), schema.get("type")
+    if isinstance(enum, list) and None not in enum:
+        return True
+    if (isinstance(kind, str) and kind != "null") or (isinstance(kind, list) and "null" not in kind):
+        return True
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith(_DEFS_PREFIX):
+        name = unquote(ref[len(_DEFS_PREFIX) :]).replace("~1", "/").replace("~0", "~")
+        if name not in seen and name in defs and _refuses_null(defs[name], defs, seen | {name}):
+            return True
+    all_of = schema.get("allOf")
+    if isinstance(all_of, list) and any(_refuses_null(branch, defs, seen) for branch in all_of):
+        return True
+    for key in ("anyOf", "oneOf"):
+        branches = schema.get(key)
+        if isinstance(branches, list) and branches and all(_refuses_null(b, defs, seen) for b in branches):
+            return True
+    return False
 
 
 class SchemaSet:

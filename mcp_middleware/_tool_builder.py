@@ -77,7 +77,7 @@ from mcp_middleware._requests import (
     _Plan,
     _plan_for_template,
 )
-from mcp_middleware._schema import SchemaSet, collapse_optional, is_object_schema, keeps_null
+from mcp_middleware._schema import SchemaSet, collapse_optional, is_object_schema, keeps_null, nulls_not_required
 from mcp_middleware.param_headers import annotations_of
 from mcp_middleware.query_keys import pseudo_names
 
@@ -151,9 +151,17 @@ def api_key_schemes(document: Mapping[str, Any], where: str) -> dict[str, str]:
 class _Builder:
     """Builds the tools of one document, sharing the converted component schemas."""
 
-    def __init__(self, document: Mapping[str, Any], route_paths: Mapping[tuple[str, str], str]) -> None:
+    def __init__(
+        self,
+        document: Mapping[str, Any],
+        route_paths: Mapping[tuple[str, str], str],
+        reshaped: frozenset[tuple[str, str]] = frozenset(),
+        nones_dropped: frozenset[tuple[str, str]] = frozenset(),
+    ) -> None:
         self.document = document
         self.route_paths = route_paths
+        self.reshaped = reshaped  # operations (path, method) that answer other JSON than documented
+        self.nones_dropped = nones_dropped  # operations that leave out properties whose value is None
         components = document.get("components")
         self.schemas = SchemaSet(components.get("schemas") if isinstance(components, Mapping) else None)
         # the pseudo-header name of each query API key (query_keys), by its parameter's name (what
@@ -307,11 +315,14 @@ class _Builder:
 
     def output_schema(self, op: _Op) -> dict[str, Any] | None:
         """The operation's ``x-mcp-output-schema``, else its documented success body's schema when
-        that is an object, and the route's JSON is sure to fit it: None when its 2xx responses
-        document more than one body (another schema, another media type, none)."""
+        that is an object, and the route's JSON is sure to fit it: None when the route reshapes
+        its response model (``reshaped``), or when its 2xx responses document more than one body
+        (another schema, another media type, none)."""
         override = op.operation.get("x-mcp-output-schema")
         if isinstance(override, Mapping):
             return copy.deepcopy(dict(override))
+        if (op.path, op.method) in self.reshaped:
+            return None  # other properties or other names than the document says
         responses = self.deref(op.operation.get("responses"))
         if not isinstance(responses, Mapping):
             return None
@@ -326,6 +337,8 @@ class _Builder:
         schema.setdefault("type", "object")
         if refs:
             schema["$defs"] = self.schemas.defs(refs, collapse=False)
+        if (op.path, op.method) in self.nones_dropped:
+            schema = nulls_not_required(schema)
         return schema
 
     def json_body(self, response: Any) -> Any:

@@ -162,6 +162,7 @@ def catalog_from_app(
         max_name_length=max_name_length,
         exclude_paths=exclude_paths,
         route_paths=_converter_paths(app),
+        **_response_options(app),
     )
 
 
@@ -175,6 +176,30 @@ def _converter_paths(app: Any) -> dict[tuple[str, str], str]:
             for method in getattr(route, "methods", None) or ():
                 found[(path_format, method)] = path
     return found
+
+
+def _response_options(app: Any) -> dict[str, frozenset[tuple[str, str]]]:
+    """The operations (by document path and method) whose route's JSON is not the response model's
+    as the OpenAPI document describes it: ``reshaped`` (``response_model_include``,
+    ``response_model_exclude``, ``response_model_by_alias=False``: other properties, other names)
+    and ``nones_dropped`` (``response_model_exclude_none``: a property whose value is None is left
+    out, though required)."""
+    reshaped: set[tuple[str, str]] = set()
+    nones_dropped: set[tuple[str, str]] = set()
+    for route in _routes_of(app):
+        path = getattr(route, "path_format", None)
+        if not isinstance(path, str):
+            continue
+        keys = {(path, method) for method in getattr(route, "methods", None) or ()}
+        if (
+            getattr(route, "response_model_include", None) is not None
+            or getattr(route, "response_model_exclude", None) is not None
+            or getattr(route, "response_model_by_alias", True) is False
+        ):
+            reshaped |= keys
+        if getattr(route, "response_model_exclude_none", False) is True:
+            nones_dropped |= keys
+    return {"reshaped": frozenset(reshaped), "nones_dropped": frozenset(nones_dropped)}
 
 
 def _routes_of(app: Any) -> Iterator[Any]:
@@ -199,16 +224,21 @@ def build_catalog(
     max_name_length: int = 40,
     exclude_paths: Collection[str] = (),
     route_paths: Mapping[tuple[str, str], str] | None = None,
+    reshaped: Collection[tuple[str, str]] = (),
+    nones_dropped: Collection[tuple[str, str]] = (),
 ) -> Catalog:
     """The tools of an OpenAPI 3.x document (see the module docstring for the rules).
 
     ``route_paths`` gives the app's own template of an operation (by path and method) where it
-    says more than the document (Starlette's ``:path`` converter)."""
+    says more than the document (Starlette's ``:path`` converter). The operations in
+    ``reshaped`` answer JSON other than their documented response model (their tools get no
+    ``outputSchema``); those in ``nones_dropped`` leave out the properties whose value is None
+    (their ``outputSchema`` requires no property that may be null)."""
     if max_name_length < 8:
         raise ValueError("max_name_length must be at least 8")
     ops = _operations(openapi, frozenset(exclude_paths))
     names = _assign_names(ops, max_name_length)
-    builder = _Builder(openapi, route_paths or {})
+    builder = _Builder(openapi, route_paths or {}, frozenset(reshaped), frozenset(nones_dropped))
     tools: list[ToolSpec] = []
     declared: list[Declared] = []
     for op, name in zip(ops, names, strict=True):

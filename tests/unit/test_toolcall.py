@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI, Header, HTTPException, Query, Request, Response, Security
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, StreamingResponse
 from fastapi.security import APIKeyHeader, APIKeyQuery
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import Receive, Scope, Send
 
@@ -555,6 +555,13 @@ async def test_a_tool_with_an_output_schema_never_succeeds_without_structured_co
     assert (await call(app, "picture", {}))["content"][0]["type"] == "image"
 
 
+class Aliased(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    item_id: int = Field(alias="itemId")
+    name: str
+    secret: str = "x"
+
+
 class Job(BaseModel):
     job_id: str
 
@@ -563,10 +570,64 @@ class Tally(BaseModel):
     value: int
 
 
+class Part(BaseModel):
+    tag: str | None  # required, and may be None
+    size: int
+
+
+class Assembly(BaseModel):
+    note: str | None
+    part: Part
+    parts: list[Part]
+    spare: Part | None
+    count: int
+
+
 async def listed_tools(app: Any) -> dict[str, dict[str, Any]]:
     headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25"}  # a revision with output schemas
     listed = (await post(app, request("tools/list", {}), headers)).result()["tools"]
     return {tool["name"]: tool for tool in listed}
+
+
+async def test_no_output_schema_when_the_route_reshapes_its_response_model() -> None:
+    """The OpenAPI document describes the response model as it is, whatever the route's
+    ``response_model_by_alias``, ``_include`` and ``_exclude`` make of it: its JSON does not fit."""
+    app = build_app()
+
+    @app.get("/by-name", operation_id="by_name", response_model=Aliased, response_model_by_alias=False)
+    async def by_name() -> Any:
+        return {"itemId": 1, "name": "n"}
+
+    @app.get("/without", operation_id="without", response_model=Aliased, response_model_exclude={"name"})
+    async def without() -> Any:
+        return {"itemId": 1, "name": "n"}
+
+    @app.get("/only", operation_id="only", response_model=Aliased, response_model_include={"secret"})
+    async def only() -> Any:
+        return {"itemId": 1, "name": "n"}
+
+    @app.get("/as-is", operation_id="as_is", response_model=Aliased)
+    async def as_is() -> Any:
+        return {"itemId": 1, "name": "n"}
+
+    tools = await listed_tools(app)
+    assert {name: "outputSchema" in tools[name] for name in ("by_name", "without", "only", "as_is")} == {
+        "by_name": False,
+        "without": False,
+        "only": False,
+        "as_is": True,
+    }
+    for name, body in (
+        ("by_name", {"item_id": 1, "name": "n", "secret": "x"}),
+        ("without", {"itemId": 1, "secret": "x"}),
+        ("only", {"secret": "x"}),
+    ):
+        result = await call(app, name, {})
+        assert "structuredContent" not in result
+        assert not result.get("isError")
+        assert json.loads(result["content"][0]["text"]) == body
+    result = await call(app, "as_is", {})
+    jsonschema.validate(result["structuredContent"], tools["as_is"]["outputSchema"])
 
 
 async def test_no_output_schema_when_the_2xx_responses_document_different_bodies() -> None:
@@ -601,6 +662,33 @@ async def test_no_output_schema_when_the_2xx_responses_document_different_bodies
     result = await call(app, "same", {"n": 4})
     assert result["structuredContent"] == {"value": 4}
     jsonschema.validate(result["structuredContent"], tools["same"]["outputSchema"])
+
+
+async def test_exclude_none_leaves_nullable_properties_out_of_the_output_schema_required() -> None:
+    """``response_model_exclude_none`` drops a required property whose value is None: where the
+    schema allows null, the property is not required (in ``$defs`` too), so the result conforms."""
+    app = build_app()
+    assembly = Assembly(note=None, part=Part(tag=None, size=1), parts=[Part(tag=None, size=2)], spare=None, count=0)
+
+    @app.get("/sparse", operation_id="sparse", response_model_exclude_none=True)
+    async def sparse() -> Assembly:
+        return assembly
+
+    @app.get("/full", operation_id="full")
+    async def full() -> Assembly:
+        return assembly
+
+    tools = await listed_tools(app)
+    sparse_schema, full_schema = tools["sparse"]["outputSchema"], tools["full"]["outputSchema"]
+    assert sparse_schema["required"] == ["part", "parts", "count"]
+    assert sparse_schema["$defs"]["Part"]["required"] == ["size"]
+    assert full_schema["required"] == ["note", "part", "parts", "spare", "count"]  # the other route's is whole
+    assert full_schema["$defs"]["Part"]["required"] == ["tag", "size"]
+    result = await call(app, "sparse", {})
+    assert result["structuredContent"] == {"part": {"size": 1}, "parts": [{"size": 2}], "count": 0}
+    jsonschema.validate(result["structuredContent"], sparse_schema)
+    result = await call(app, "full", {})
+    jsonschema.validate(result["structuredContent"], full_schema)
 
 
 async def test_tools_work_under_a_mount_point_that_is_not_ascii() -> None:
