@@ -20,6 +20,7 @@ from .context import ContextHolder, LiveContext
 from .features import first_text, not_found, prompt_messages, resource_contents
 from .interaction import HandshakeChannel, ModernChannel
 from .jsonrpc import ProtocolError
+from .results import CachingCollector, ResponseCollector
 from .sealing import Round, bound_target
 from .toolcall import Invocation, run_tool
 
@@ -124,9 +125,16 @@ async def _read_resource(server: Server, call: Call, params: dict[str, Any]) -> 
         raise not_found(uri, modern)
     spec, arguments, mime = found
     target = f"resource:{uri}"
-    finish = partial(resource_contents, uri, mime, modern)
+    # 2026-07-28: the result's caching hints come from the route's Cache-Control, which only a
+    # CachingCollector keeps; its scope is private when the request carried credentials (as the
+    # transport decides for every result: each credential is forwarded to the route)
+    names = server.credentials
+    private = modern and any(name in names for name, _ in call.forwarded)
+    finish = partial(resource_contents, uri, mime, modern, private=private)
     inv = invocation(server, call, params, target)
-    result = await run_tool(spec, arguments, inv, server.limits, server.registry, finish, f"resource {uri}")
+    what = f"resource {uri}"
+    collector = CachingCollector if modern else ResponseCollector
+    result = await run_tool(spec, arguments, inv, server.limits, server.registry, finish, what, collector)
     return _not_a_tool_error(result)
 
 

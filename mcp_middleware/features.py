@@ -295,21 +295,64 @@ def _refuse_cut(collector: ResponseCollector, what: str) -> None:
         raise ProtocolError(codes.INTERNAL_ERROR, f"{what} failed: {cut}.")
 
 
-def resource_contents(uri: str, mime: str | None, modern: bool, collector: ResponseCollector) -> dict[str, Any]:
+def resource_contents(
+    uri: str, mime: str | None, modern: bool, collector: ResponseCollector, private: bool = False
+) -> dict[str, Any]:
+    """The ``ReadResourceResult`` of the route's response; in 2026-07-28 with the caching hints of
+    its Cache-Control (``cache_hints``; ``private``: the request carried credentials), which
+    ``collector`` (a ``results.CachingCollector``) kept."""
     if collector.status == 404:
         raise not_found(uri, modern)
     if collector.status >= 300:
         raise route_failed(collector, f"Reading {uri}")
     _refuse_cut(collector, f"Reading {uri}")
     if collector.kind == "mcp":
-        return {"contents": _block_contents(uri, collector.result())}
-    untyped = "text/plain" if collector.textual else "application/octet-stream"
-    content: dict[str, Any] = {"uri": uri, "mimeType": mime or collector.mime or untyped}
-    if collector.textual:
-        content["text"] = collector.text()
+        result: dict[str, Any] = {"contents": _block_contents(uri, collector.result())}
     else:
-        content["blob"] = base64.b64encode(collector.body_bytes()).decode("ascii")
-    return {"contents": [content]}
+        untyped = "text/plain" if collector.textual else "application/octet-stream"
+        content: dict[str, Any] = {"uri": uri, "mimeType": mime or collector.mime or untyped}
+        if collector.textual:
+            content["text"] = collector.text()
+        else:
+            content["blob"] = base64.b64encode(collector.body_bytes()).decode("ascii")
+        result = {"contents": [content]}
+    if modern:
+        result["ttlMs"], result["cacheScope"] = cache_hints(collector.cache_control or "", private)
+    return result
+
+
+# RFC 9111 §1.2.2: a delta-seconds beyond 2^31 is taken as 2^31 (and beyond this many digits, int()
+# is not even asked)
+_MAX_AGE = 2**31
+_MAX_AGE_DIGITS = len(str(_MAX_AGE))
+
+
+def cache_hints(cache_control: str, private: bool) -> tuple[int, str]:
+    """``ttlMs`` and ``cacheScope`` of a resource read from the route's ``Cache-Control``
+    (caching.mdx: ``ttlMs`` is analogous to ``max-age``, ``cacheScope`` to public/private).
+
+    Private when the route says ``private`` or the request carried credentials (``private``), else
+    public. The TTL is 0 (immediately stale) for ``no-store`` or ``no-cache`` (qualified or not: an
+    MCP client has no revalidation), and without a ``max-age`` (so without any Cache-Control: a
+    route that never said its data stays fresh gets no made-up freshness); else ``max-age``, or
+    ``s-maxage`` for a public result (one that shared caches may keep), in milliseconds. Directive
+    names are case-insensitive, a quoted value is read as its content, the first of a repeated
+    directive counts, and an invalid value (not a non-negative integer) means stale (RFC 9111
+    §4.2.1, §5.2)."""
+    directives: dict[str, str] = {}
+    for part in cache_control.split(","):
+        name, _, value = part.partition("=")
+        directives.setdefault(name.strip().lower(), value.strip().strip('"'))
+    scope = "private" if private or "private" in directives else "public"
+    if "no-store" in directives or "no-cache" in directives:
+        return 0, scope
+    age = directives.get("s-maxage") if scope == "public" else None
+    if age is None:
+        age = directives.get("max-age", "")
+    if not (age.isascii() and age.isdigit()):
+        return 0, scope
+    seconds = _MAX_AGE if len(age) > _MAX_AGE_DIGITS else min(int(age), _MAX_AGE)
+    return seconds * 1000, scope
 
 
 def _block_contents(uri: str, result: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -39,7 +39,15 @@ from .config import TRACE_CONTEXT
 from .jsonrpc import Built, loads_exactly
 from .query_keys import MARK, secret_values
 
-__all__ = ["ResponseCollector", "ResultTooLarge", "credential_values", "error_result", "reason_phrase", "text_result"]
+__all__ = [
+    "CachingCollector",
+    "ResponseCollector",
+    "ResultTooLarge",
+    "credential_values",
+    "error_result",
+    "reason_phrase",
+    "text_result",
+]
 
 
 _HINTS = {
@@ -147,6 +155,7 @@ class ResponseCollector:
     _dropped = 0
     _joined = 0  # how many of the first parts are pieces joined already (``_join``)
     _location = ""  # a redirect's Location
+    cache_control: str | None = None  # kept by a CachingCollector only (None: not read)
 
     def __init__(
         self,
@@ -170,7 +179,7 @@ class ResponseCollector:
     def fresh(self, *, structured: bool) -> ResponseCollector:
         """A collector with this one's settings, for another response of the same call (the one an
         app's handler would have sent, had its response not started)."""
-        return ResponseCollector(
+        return type(self)(
             path=self._path,
             structured=structured,
             max_text=self._max_text,
@@ -410,3 +419,14 @@ class ResponseCollector:
                 for size in range(len(secret) - 1, max(3, secret.find(" ") + 1), -1):
                     text = text.replace(secret[:size] + _CUT, "[redacted]" + _CUT)
         return text
+
+
+class CachingCollector(ResponseCollector):
+    """A collector that also keeps the response's ``Cache-Control`` (its header lines joined, ""
+    without one), for the caching hints of a 2026-07-28 ``resources/read``. Tool calls use the plain
+    collector, whose ``head`` reads no more than it needs."""
+
+    def head(self, status: int, headers: Sequence[Sequence[bytes]]) -> None:
+        super().head(status, headers)
+        lines = [bytes(value).decode("latin-1") for key, value in headers if key.lower() == b"cache-control"]
+        self.cache_control = ", ".join(lines)

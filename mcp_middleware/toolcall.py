@@ -373,6 +373,7 @@ async def run_tool(
     registry: CallRegistry,
     finish: Callable[[ResponseCollector], dict[str, Any]] = ResponseCollector.result,
     what: str = "",
+    collector_type: type[ResponseCollector] = ResponseCollector,
 ) -> dict[str, Any] | None:
     """The ``CallToolResult`` for one call (or an ``input_required`` result in 2026-07-28), None
     when the call was cancelled (send nothing), or ProtocolError (e.g. a missing capability).
@@ -380,6 +381,8 @@ async def run_tool(
     ``what`` names the call in error texts ("prompt 'greet'"; default "tool '<name>'"). Arguments
     that cannot make the route's request are a tool error for a tool, and -32602 otherwise
     (prompts and resources, which name themselves in ``what``, have no ``isError`` result).
+    ``collector_type``: what collects the route's response (a 2026-07-28 resource read's keeps
+    its Cache-Control: ``results.CachingCollector``).
     """
     if limits.max_concurrent is not None and registry.active >= limits.max_concurrent:
         # A clear refusal, not a queue: the client (or its model) can retry later.
@@ -395,7 +398,7 @@ async def run_tool(
         if what:
             raise ProtocolError(codes.INVALID_PARAMS, message) from None
         return error_result(message)
-    collector = ResponseCollector(
+    collector = collector_type(
         path=sub.path,
         scheme=inv.parent.get("scheme", "http"),
         structured=spec.has_output_schema,

@@ -151,6 +151,141 @@ async def test_resource_read_in_2026_is_cacheable() -> None:
     assert result["cacheScope"] == "public"
 
 
+def _cache_app() -> FastAPI:
+    """Resources whose routes say (or do not say) how long their response stays fresh, a tool
+    that changes one of them, and a prompt that says Cache-Control too."""
+    app = FastAPI()
+    state = {"n": 0}
+
+    @app.get("/counter", openapi_extra=declare.resource("test://counter", mime_type="text/plain"))
+    async def counter(response: Response) -> int:
+        response.headers["Cache-Control"] = "no-store"
+        return state["n"]
+
+    @app.post("/counter/increment", operation_id="increment")
+    async def increment() -> int:
+        state["n"] += 1
+        return state["n"]
+
+    @app.get("/cached/{policy}", openapi_extra=declare.resource_template("test://cached/{policy}"))
+    async def cached(policy: str) -> Response:
+        headers = [(b"cache-control", line.encode()) for line in CACHE_POLICIES[policy] or ()]
+        response = Response("data", media_type="text/plain")
+        response.raw_headers.extend(headers)
+        return response
+
+    @app.get("/mcp-cached", openapi_extra=declare.resource("test://mcp-cached"))
+    async def mcp_cached() -> MCPResponse:
+        return MCPResponse("data", headers={"Cache-Control": "max-age=7"})
+
+    @app.get("/prompts/cached", openapi_extra=declare.prompt("cached_prompt"))
+    async def cached_prompt(response: Response) -> str:
+        response.headers["Cache-Control"] = "max-age=300"
+        return "hello"
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+# the route's Cache-Control header lines (None: no header at all)
+CACHE_POLICIES: dict[str, tuple[str, ...] | None] = {
+    "none": None,
+    "no-store": ("no-store",),
+    "no-cache": ("no-cache",),
+    "no-cache-field": ('no-cache="set-cookie", max-age=60',),
+    "max-age": ("max-age=30",),
+    "max-age-zero": ("max-age=0",),
+    "max-age-quoted": ('max-age="30"',),
+    "max-age-case": ("Public, Max-Age=30",),
+    "max-age-bad": ("max-age=soon",),
+    "max-age-negative": ("max-age=-5",),
+    "max-age-huge": ("max-age=" + "9" * 5000,),
+    "no-store-and-max-age": ("max-age=60, no-store",),
+    "s-maxage": ("public, max-age=30, s-maxage=120",),
+    "private": ("private, max-age=30, s-maxage=120",),
+    "private-field": ('private="x-user", max-age=30',),
+    "two-lines": ("max-age=30", "private"),
+    "first-wins": ("max-age=30, max-age=90",),
+}
+
+
+@pytest.mark.parametrize(
+    ("policy", "ttl", "scope"),
+    [
+        ("none", 0, "public"),  # the route never said its data stays fresh: no freshness is made up
+        ("no-store", 0, "public"),
+        ("no-cache", 0, "public"),
+        ("no-cache-field", 0, "public"),
+        ("max-age", 30_000, "public"),
+        ("max-age-zero", 0, "public"),
+        ("max-age-quoted", 30_000, "public"),
+        ("max-age-case", 30_000, "public"),
+        ("max-age-bad", 0, "public"),  # RFC 9111 §4.2.1: an invalid one means stale
+        ("max-age-negative", 0, "public"),
+        ("max-age-huge", 2**31 * 1000, "public"),  # RFC 9111 §1.2.2: delta-seconds are capped at 2^31
+        ("no-store-and-max-age", 0, "public"),
+        ("s-maxage", 120_000, "public"),  # a public result may be shared: s-maxage is the shared caches'
+        ("private", 30_000, "private"),  # a private one is not: max-age
+        ("private-field", 30_000, "private"),
+        ("two-lines", 30_000, "private"),
+        ("first-wins", 30_000, "public"),
+    ],
+)
+async def test_a_resource_reads_cache_hints_come_from_its_routes_cache_control(
+    policy: str, ttl: int, scope: str
+) -> None:
+    """2026-07-28 caching.mdx: ``ttlMs`` is analogous to ``max-age``. A resource read is the
+    route's response, so its hints are the route's own Cache-Control (every read was marked fresh
+    for 60 s, a ``no-store`` live value included)."""
+    uri = f"test://cached/{policy}"
+    result = (await call_modern(_cache_app(), "resources/read", {"uri": uri}, uri)).result()
+    assert result["contents"][0]["text"] == "data"
+    assert (result["ttlMs"], result["cacheScope"]) == (ttl, scope)
+
+
+async def test_a_resource_read_with_credentials_is_private_and_takes_max_age() -> None:
+    uri = "test://cached/s-maxage"
+    headers = {**modern_headers("resources/read", uri), "authorization": "Bearer abcdefgh"}
+    result = (await post(_cache_app(), request("resources/read", {"uri": uri, "_meta": meta()}), headers)).result()
+    assert (result["ttlMs"], result["cacheScope"]) == (30_000, "private")
+    uri = "test://cached/none"
+    headers = {**modern_headers("resources/read", uri), "cookie": "sid=abcdefgh"}
+    result = (await post(_cache_app(), request("resources/read", {"uri": uri, "_meta": meta()}), headers)).result()
+    assert (result["ttlMs"], result["cacheScope"]) == (0, "private")
+
+
+async def test_a_no_store_resource_is_never_fresh_and_reads_its_new_value() -> None:
+    """The reviewer's repro: a live counter (``no-store``), a tool that bumps it, read again."""
+    app = _cache_app()
+    first = (await call_modern(app, "resources/read", {"uri": "test://counter"}, "test://counter")).result()
+    assert (first["contents"][0]["text"], first["ttlMs"], first["cacheScope"]) == ("0", 0, "public")
+    await call_modern(app, "tools/call", {"name": "increment"}, "increment")
+    second = (await call_modern(app, "resources/read", {"uri": "test://counter"}, "test://counter")).result()
+    assert (second["contents"][0]["text"], second["ttlMs"]) == ("1", 0)
+
+
+async def test_an_mcp_response_resource_carries_its_cache_control_too() -> None:
+    reply = await call_modern(_cache_app(), "resources/read", {"uri": "test://mcp-cached"}, "test://mcp-cached")
+    assert reply.result()["ttlMs"] == 7_000
+
+
+async def test_lists_keep_their_ttl_and_other_results_get_none() -> None:
+    """Lists depend on the routes only (60 s); prompts/get and tools/call are no cacheable results
+    (CACHEABLE_METHODS), whatever their route's Cache-Control says; the handshake era has no hints."""
+    app = _cache_app()
+    for method in ("tools/list", "resources/list", "resources/templates/list", "prompts/list"):
+        assert (await call_modern(app, method)).result()["ttlMs"] == 60_000
+    prompt = (await call_modern(app, "prompts/get", {"name": "cached_prompt"}, "cached_prompt")).result()
+    assert prompt["messages"][0]["content"]["text"] == "hello"
+    assert "ttlMs" not in prompt
+    assert "cacheScope" not in prompt
+    tool = (await call_modern(app, "tools/call", {"name": "increment"}, "increment")).result()
+    assert "ttlMs" not in tool
+    old = (await legacy(app, "resources/read", {"uri": "test://cached/max-age"}))["result"]
+    assert "ttlMs" not in old
+    assert "cacheScope" not in old
+
+
 async def test_prompts_list_and_get() -> None:
     app = build_app()
     prompts = (await legacy(app, "prompts/list"))["result"]["prompts"]
