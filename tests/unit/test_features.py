@@ -405,26 +405,87 @@ async def test_without_declarations_the_methods_are_not_served() -> None:
     assert set(caps) == {"tools", "logging"}
 
 
-@pytest.mark.parametrize("era", ["handshake", "modern"])
-async def test_a_prompt_result_that_breaks_the_schema_is_an_internal_error(era: str) -> None:
-    """A route whose messages have the right keys but the wrong shape (an unknown role) fails the
-    revision's wire type: the client gets -32603, not a malformed result."""
+def _odd_prompts_app() -> FastAPI:
+    """Prompt routes whose messages have the right keys but not a message's shape."""
     app = FastAPI()
 
-    @app.get("/prompts/odd", openapi_extra=declare.prompt("odd"))
-    async def odd() -> dict[str, Any]:
-        return {"messages": [{"role": "wizard", "content": {"type": "text", "text": "hi"}}]}
+    for name, messages in ODD_PROMPTS.items():
 
+        async def odd(messages: list[Any] = messages) -> dict[str, Any]:
+            return {"messages": messages}
+
+        app.add_api_route(f"/prompts/{name}", odd, methods=["GET"], openapi_extra=declare.prompt(name))
     app.add_middleware(MCPMiddleware)
+    return app
+
+
+ODD_PROMPTS: dict[str, list[Any]] = {
+    "system": [{"role": "system", "content": {"type": "text", "text": "You are terse."}}],
+    "wizard": ["fine", {"role": "wizard", "content": {"type": "text", "text": "hi"}}],
+    "string_content": [{"role": "user", "content": "Summarise the diff"}],
+    "list_content": [
+        {"role": "user", "content": [{"type": "text", "text": "two"}, {"type": "text", "text": "blocks"}]}
+    ],
+    "unknown_block": [{"role": "assistant", "content": {"type": "hologram", "data": "x"}}],
+    "textless": [{"role": "user", "content": {"type": "text", "value": "hi"}}],
+    "text_not_string": [{"role": "user", "content": {"type": "text", "text": 42}}],
+    "image_without_mime": [{"role": "user", "content": {"type": "image", "data": "aGk="}}],
+    # passes the checks of the prompt's messages, fails the wire type (an embedded resource without uri)
+    "hollow_resource": [{"role": "user", "content": {"type": "resource", "resource": {"text": "hi"}}}],
+}
+
+_BLOCK_KINDS = "text, image, audio, resource or resource_link"
+
+
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (
+            "system",
+            'The prompt route returned a message with role "system": a prompt message\'s role is "user" or '
+            '"assistant" (put instructions in a user message)',
+        ),
+        (
+            "wizard",
+            'The prompt route returned a message with role "wizard": a prompt message\'s role is "user" or '
+            '"assistant" (put instructions in a user message)',
+        ),
+        (
+            "string_content",
+            'The prompt route returned a message whose content is "Summarise the diff", not a content block '
+            f'(an object whose "type" is {_BLOCK_KINDS}); a plain string is a user message of its own',
+        ),
+        (
+            "list_content",
+            "The prompt route returned a message whose content is a list, not a content block "
+            f'(an object whose "type" is {_BLOCK_KINDS}); give each block a message of its own',
+        ),
+        (
+            "unknown_block",
+            f'The prompt route returned a message whose content has type "hologram", not {_BLOCK_KINDS}',
+        ),
+        ("textless", 'The prompt route returned a text block without "text" (a string)'),
+        ("text_not_string", 'The prompt route returned a text block without "text" (a string)'),
+        ("image_without_mime", 'The prompt route returned an image block without "mimeType" (a string)'),
+        ("hollow_resource", "Internal error: invalid result"),
+    ],
+)
+async def test_a_prompt_message_of_the_wrong_shape_is_an_internal_error_that_says_why(
+    name: str, message: str, era: str
+) -> None:
+    """A route whose messages have the right keys but the wrong shape: -32603 naming what is wrong
+    (it was an opaque "invalid result", the cause in the server's log only), never a malformed
+    result; what the checks do not see still fails the revision's wire type."""
+    app = _odd_prompts_app()
     if era == "modern":
-        reply = await post(
-            app, request("prompts/get", {"name": "odd", "_meta": meta()}, 5), modern_headers("prompts/get", "odd")
-        )
+        body = request("prompts/get", {"name": name, "_meta": meta()}, 5)
+        reply = await post(app, body, modern_headers("prompts/get", name))
     else:
-        reply = await post(app, request("prompts/get", {"name": "odd"}, 5))
+        reply = await post(app, request("prompts/get", {"name": name}, 5))
     error = reply.json()["error"]
     assert error["code"] == -32603
-    assert error["message"] == "Internal error: invalid result"
+    assert error["message"] == message
     assert reply.json()["id"] == 5
 
 
