@@ -6,7 +6,8 @@ streaming, cancellation and multi round-trip input), then maps its response:
 * resource: textual bodies ──▶ ``TextResourceContents`` (``text/plain`` when untyped), others ──▶
   ``BlobResourceContents``; an ``MCPResponse``'s blocks ──▶ one contents each (text, image/audio
   blobs, an embedded resource's own; a ``resource_link`` is an error); a 404 from the route means
-  the resource does not exist;
+  the resource does not exist; in 2026-07-28 the result's ``ttlMs``/``cacheScope`` come from the
+  route's Cache-Control (``cache_hints``);
 * prompt: a string ──▶ one user message; a list of messages or strings; or
   ``{"messages": [...], "description": ...}``; a binary body is an error, and so is a message
   whose role is not user/assistant or whose content is not a content block (the error says
