@@ -293,7 +293,8 @@ def route_failed(collector: ResponseCollector, what: str) -> ProtocolError:
 
 def _refuse_cut(collector: ResponseCollector, what: str) -> None:
     """Text cut at ``max_result_chars`` is no resource or prompt (a part of a JSON document is not
-    JSON): -32603 with the sizes, as binary beyond ``max_binary_bytes`` is."""
+    JSON): -32603 with the sizes, as binary beyond ``max_binary_bytes`` is; so is a body in a
+    content coding the middleware cannot decode (``cut_short`` says which)."""
     if (cut := collector.cut_short()) is not None:
         raise ProtocolError(codes.INTERNAL_ERROR, f"{what} failed: {cut}.")
 

@@ -18,6 +18,13 @@ the caller turns those into progress notifications. ``result()`` builds the fina
 Text beyond ``max_text`` characters is cut with an explicit marker (and is not shown as it streams
 either: a chunk crossing the limit yields what fits, later ones nothing); binary beyond
 ``max_binary`` bytes raises :class:`ResultTooLarge` (the caller stops the route and reports it).
+
+A body in a ``Content-Encoding`` is decoded first, chunk by chunk (``gzip`` and ``deflate``, see
+:mod:`mcp_middleware._coding`), the limits applying to what it decodes to; decoding stops past them
+(``max_binary`` bytes, or 4 bytes a character of ``max_text`` for text, which is then cut with a
+marker saying so), so a decompression bomb costs no more than an uncompressed body. A coding the
+middleware cannot decode (``br``, ``zstd``, several in a row), or a body that is not valid in its
+coding, is an ``isError`` result saying so, never the coded bytes read as text.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import base64
 import binascii
 import codecs
 import json
+import zlib
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -33,6 +41,7 @@ from typing import Any
 import orjson
 from starlette.requests import cookie_parser
 
+from ._coding import DECODED, Inflater, coding_of
 from ._event_parser import _EventParser
 from ._media import _MEDIA, _TEXTUAL_KINDS, _media
 from .config import TRACE_CONTEXT
@@ -128,6 +137,18 @@ _CUT = "\n[truncated: "
 _JOIN_EVERY = 256
 
 
+def _sentence(phrase: str) -> str:
+    return f"{phrase[:1].upper()}{phrase[1:]}."
+
+
+def _any_case(headers: Sequence[Sequence[bytes]]) -> tuple[bytes, bytes]:
+    """A response's content type and content coding when its header names are not lower case
+    (``ResponseCollector.head`` reads lower-case names, as apps send them, in one pass)."""
+    return _header(headers, b"content-type"), b", ".join(
+        bytes(value) for key, value in headers if key.lower() == b"content-encoding"
+    )
+
+
 def _header(headers: Sequence[Sequence[bytes]], name: bytes) -> bytes:
     """The first value of header ``name`` (lower case) in a response's own list, names in any
     case; empty when absent. Apps send lower case (Starlette does): that is tried first."""
@@ -156,6 +177,12 @@ class ResponseCollector:
     _joined = 0  # how many of the first parts are pieces joined already (``_join``)
     _location = ""  # a redirect's Location
     cache_control: str | None = None  # kept by a CachingCollector only (None: not read)
+    # a Content-Encoding: its name, its decoder (None once the rest is not collected), why the
+    # body could not be decoded, and the limit (bytes) a text decoded past, the rest not decoded
+    _coding = ""
+    _inflater: Inflater | None = None
+    _refusal = ""
+    _overflow = 0
 
     def __init__(
         self,
@@ -194,12 +221,21 @@ class ResponseCollector:
         return self._kind in ("text", "events")
 
     def head(self, status: int, headers: Sequence[Sequence[bytes]]) -> None:
-        """The response's status and headers (names in any case; content-type is read, and a
-        redirect's location)."""
+        """The response's status and headers (names in any case; content-type and content-encoding
+        are read, and a redirect's location)."""
         self.status = status
         if 299 < status < 400:  # shown in the result (redacted with the rest of its text)
             self._location = _header(headers, b"location").decode("latin-1")
-        raw = _header(headers, b"content-type")
+        raw = coding = b""
+        for key, value in headers:  # one pass for both (apps send lower-case names: Starlette does)
+            if key == b"content-type":
+                if not raw:
+                    raw = value
+            elif key == b"content-encoding":
+                coding = coding + b"," + value if coding else value
+        if not raw:
+            raw, coding = _any_case(headers)
+        raw = bytes(raw)
         known = _MEDIA.get(raw)
         if known is None:
             known = _media(raw)
@@ -209,10 +245,31 @@ class ResponseCollector:
         self._textual = self._kind in _TEXTUAL_KINDS
         if self._kind == "events":
             self._events = _EventParser(self._max_text)
+        if coding:
+            self._decode_from(coding_of(bytes(coding)))
+
+    def _decode_from(self, coding: str) -> None:
+        """The body is in ``coding`` ("" for none): decode it, or refuse it."""
+        if not coding:
+            return
+        self._coding = coding
+        if coding in DECODED:
+            self._inflater = Inflater(coding)
+        else:
+            self._refuse("cannot decode")
+
+    def _refuse(self, why: str) -> None:
+        """The body cannot be decoded: the result says so, and nothing of it is collected."""
+        self._refusal = f"the route's response used Content-Encoding {self._coding}, which the middleware {why}"
+        self._inflater = self._events = None
+        self._kind, self._textual = "undecodable", False
+        self._parts, self._chunks, self._size, self._dropped = [], [], 0, 0
 
     def feed(self, chunk: bytes, more: bool) -> list[str]:
         """Store ``chunk``; return the pieces of text it completes, as far as the result keeps
         them (for progress messages)."""
+        if self._coding:
+            return self._inflated(chunk, more)
         if not self._textual:
             if self._kind == "untyped":
                 return self._sniff(chunk, more)
@@ -231,6 +288,36 @@ class ResponseCollector:
             return self._event_data(self._events, text, more)
         text = self._store(text)
         return [text] if text else []  # what the result keeps: nothing beyond the limit is shown
+
+    def _inflated(self, chunk: bytes, more: bool) -> list[str]:
+        """``feed`` for a body in a content coding: what it decodes to is fed on, as far as the
+        limits go (``max_binary`` bytes for binary; for text 4 bytes a character of ``max_text``,
+        the most one takes; a body without a type may be either)."""
+        inflater = self._inflater
+        if inflater is None:  # refused, or past the limit
+            return []
+        text, binary = 4 * self._max_text, self._max_binary
+        limit = max(text, binary) if self._kind == "untyped" else text if self._textual else binary
+        room = limit - inflater.total
+        try:
+            data = inflater.inflate(chunk, room, not more)
+        except zlib.error as exc:
+            self._refuse(f"could not decode ({exc})")
+            return []
+        over = len(data) > room  # the rest is neither decoded nor counted
+        if over:
+            more, self._inflater = False, None
+            if self._textual:
+                data = data[:room]
+            # (binary, and a body without a type found to be binary, raise ResultTooLarge below)
+        coding, self._coding = self._coding, ""  # the plain feed, for the decoded bytes
+        try:
+            pieces = self.feed(data, more)
+        finally:
+            self._coding = coding
+        if over:  # text cut at the limit: what more there was is not known (see _cut_note)
+            self._overflow, self._dropped = limit, self._dropped or 1
+        return pieces
 
     def _sniff(self, chunk: bytes, more: bool) -> list[str]:
         """No media type: text when the body starts as UTF-8, else ``application/octet-stream``."""
@@ -299,8 +386,13 @@ class ResponseCollector:
         parts = self._parts
         body = parts[0] if len(parts) == 1 else "".join(parts)
         if self._dropped:
-            body += f"{_CUT}{self._dropped} more characters were not included]"
+            body += self._cut_note()
         return body
+
+    def _cut_note(self) -> str:
+        if self._overflow:
+            return f"{_CUT}the route's response decodes to more than {self._overflow} bytes: the rest was not included]"
+        return f"{_CUT}{self._dropped} more characters were not included]"
 
     def result(self) -> dict[str, Any]:
         if self._kind == "mcp":
@@ -315,6 +407,8 @@ class ResponseCollector:
                     return Built({"content": [{"type": "text", "text": text}], "structuredContent": value})
             return self._unstructured()
         if not self._textual:
+            if self._refusal:
+                return error_result(_sentence(self._refusal))
             return Built(content=[self._binary_block()])
         text = self.text()
         if self.status != 200:
@@ -330,6 +424,8 @@ class ResponseCollector:
     def _unstructured(self) -> dict[str, Any]:
         """A tool with an output schema must return a conforming ``structuredContent`` (the
         official clients refuse a success without it): anything else is a tool error."""
+        if self._refusal:
+            return error_result(_sentence(self._refusal))
         if (cut := self.cut_short()) is not None:
             why = "The tool has an output schema, so its result must be a JSON object in full"
             return error_result(f"{why}, but {cut}.")
@@ -368,9 +464,15 @@ class ResponseCollector:
 
     def cut_short(self) -> str | None:
         """Why the text is not whole ("the route's response has N characters and the result limit
-        is M"), or None when nothing was cut at the result limit."""
+        is M"), or why there is none (a content coding the middleware cannot decode), or None when
+        nothing was cut at the result limit."""
         if not self._dropped:
-            return None
+            return self._refusal or None
+        if self._overflow:
+            return (
+                f"the route's response decodes to more than {self._overflow} bytes "
+                f"and the result limit is {self._max_text} characters"
+            )
         total = self._size + self._dropped
         return f"the route's response has {total} characters and the result limit is {self._max_text}"
 
@@ -399,7 +501,10 @@ class ResponseCollector:
         return {"type": "resource", "resource": {"uri": uri, "mimeType": self._mime, "blob": data}}
 
     def _error(self) -> dict[str, Any]:
-        detail = self.text() if self._textual else f"<{self._size} bytes of {self._mime}>"
+        if self._textual:
+            detail = self.text()
+        else:
+            detail = _sentence(self._refusal) if self._refusal else f"<{self._size} bytes of {self._mime}>"
         if self._kind == "json":
             value = loads_exactly(detail)  # an integer beyond 64 bits keeps its digits
             if isinstance(value, dict) and "detail" in value:

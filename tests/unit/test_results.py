@@ -4,8 +4,10 @@ broken ``MCPResponse`` bodies, credentials echoed in errors."""
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import tracemalloc
+import zlib
 from http import HTTPStatus
 from typing import Any
 
@@ -13,7 +15,7 @@ import orjson
 import pytest
 
 from mcp_middleware.jsonrpc import Built
-from mcp_middleware.results import ResponseCollector
+from mcp_middleware.results import ResponseCollector, ResultTooLarge
 
 
 def collect(
@@ -483,3 +485,173 @@ def test_a_short_credential_cut_by_the_limit_keeps_its_start() -> None:
     result = collect(b"text/plain", body + b"ish only", status=404, max_text=len(body), forwarded=forwarded)
     assert "[redacted]" not in text_of(result)
     assert " the page is in engl\n[truncated: " in text_of(result)
+
+
+# -- Content-Encoding: a compressed body is decoded, never shown as its bytes ----------------------
+
+BODY = b'{"status": "ok", "items": [1, 2, 3]}'
+
+
+def _deflate(data: bytes, wbits: int) -> bytes:
+    packer = zlib.compressobj(wbits=wbits)
+    return packer.compress(data) + packer.flush()
+
+
+ENCODED = {
+    "gzip": gzip.compress,
+    "x-gzip": gzip.compress,
+    "deflate": zlib.compress,  # zlib-wrapped, as RFC 9110 §8.4.1.2 says
+    "deflate (raw)": lambda data: _deflate(data, -15),  # as some servers send it
+}
+
+
+def coded(
+    mime: bytes,
+    coding: bytes,
+    *chunks: bytes,
+    status: int = 200,
+    max_text: int = 1000,
+    max_binary: int = 1000,
+    structured: bool = False,
+    names: tuple[bytes, bytes] = (b"content-type", b"content-encoding"),
+) -> tuple[list[str], ResponseCollector]:
+    """Every progress piece of a body in ``coding`` sent in ``chunks``, and the collector."""
+    collector = ResponseCollector(path="/x", structured=structured, max_text=max_text, max_binary=max_binary)
+    collector.head(status, ((names[1], coding), (b"content-length", b"12"), (names[0], mime)))
+    pieces: list[str] = []
+    for i, chunk in enumerate(chunks):
+        pieces += collector.feed(chunk, i < len(chunks) - 1)
+    return pieces, collector
+
+
+@pytest.mark.parametrize("coding", list(ENCODED))
+def test_a_compressed_json_body_is_decoded(coding: str) -> None:
+    """Review: a route answering ``Content-Encoding: gzip`` (a pre-compressed ``.json.gz``, or a
+    proxied upstream body) reached the model as the compressed bytes read as text: mojibake, as a
+    success."""
+    data = ENCODED[coding](BODY)
+    _, collector = coded(b"application/json", coding.split()[0].encode(), data, structured=True)
+    assert collector.result() == {
+        "content": [{"type": "text", "text": BODY.decode()}],
+        "structuredContent": orjson.loads(BODY),
+    }
+    _, collector = coded(b"application/json", coding.split()[0].upper().encode(), data)
+    assert collector.result() == {"content": [{"type": "text", "text": BODY.decode()}]}
+
+
+@pytest.mark.parametrize("coding", list(ENCODED))
+def test_a_compressed_stream_is_decoded_chunk_by_chunk(coding: str) -> None:
+    """A streaming route's compressed chunks (a proxy passing an upstream stream through): each
+    chunk's text is shown as it is decoded, split anywhere, even inside a character."""
+    text = "".join(f"token {i} café € " for i in range(200))
+    data = ENCODED[coding](text.encode())
+    chunks = [data[i : i + 7] for i in range(0, len(data), 7)] + [b""]
+    pieces, collector = coded(b"text/plain", coding.split()[0].encode(), *chunks, max_text=100_000)
+    assert "".join(pieces) == text
+    assert len(pieces) > 1
+    assert text_of(collector.result()) == text
+
+
+def test_a_compressed_event_stream_shows_each_events_data() -> None:
+    events = b"".join(f"data: event {i}\n\n".encode() for i in range(50))
+    packer = zlib.compressobj(wbits=31)
+    chunks = [packer.compress(events[i : i + 40]) + packer.flush(zlib.Z_SYNC_FLUSH) for i in range(0, len(events), 40)]
+    pieces, collector = coded(b"text/event-stream", b"gzip", *chunks, packer.flush())
+    assert pieces == [f"event {i}" for i in range(50)]
+    assert text_of(collector.result()) == "\n".join(pieces)
+
+
+def test_compressed_binary_and_untyped_bodies_are_decoded() -> None:
+    _, collector = coded(b"image/png", b"gzip", gzip.compress(b"\x89PNG-data"))
+    assert collector.result()["content"][0] == {
+        "type": "image",
+        "data": base64.b64encode(b"\x89PNG-data").decode(),
+        "mimeType": "image/png",
+    }
+    _, collector = coded(b"", b"deflate", zlib.compress(b"plain words"))  # no type: the decoded bytes are sniffed
+    assert collector.result() == {"content": [{"type": "text", "text": "plain words"}]}
+    _, collector = coded(b"", b"gzip", gzip.compress(b"\xff\xfe\x00binary"))
+    assert base64.b64decode(collector.result()["content"][0]["resource"]["blob"]) == b"\xff\xfe\x00binary"
+
+
+def test_identity_and_a_gzip_body_of_several_members() -> None:
+    _, collector = coded(b"application/json", b"identity", BODY)
+    assert text_of(collector.result()) == BODY.decode()
+    _, collector = coded(b"text/plain", b"gzip", gzip.compress(b"first, ") + gzip.compress(b"second"))
+    assert text_of(collector.result()) == "first, second"  # as gzip -d reads it
+
+
+def test_the_text_limit_counts_decoded_characters() -> None:
+    _, collector = coded(b"text/plain", b"gzip", gzip.compress(b"x" * 1500), max_text=1000)
+    assert text_of(collector.result()) == "x" * 1000 + "\n[truncated: 500 more characters were not included]"
+    _, collector = coded(b"text/plain", b"gzip", gzip.compress(b"y" * 900), max_text=1000)
+    assert text_of(collector.result()) == "y" * 900
+
+
+def test_a_decompression_bomb_is_never_decoded_past_the_limit() -> None:
+    """10 MB of zeros in ~10 KB of gzip: decoding stops at the limit (4 bytes a character for text,
+    ``max_binary`` for binary), so no more than that is ever allocated."""
+    bomb, binary_bomb = gzip.compress(b"0" * 10_000_000), gzip.compress(b"\xff" * 10_000_000)
+    assert len(bomb) < 20_000
+    tracemalloc.start()
+    try:
+        _, collector = coded(b"text/plain", b"gzip", bomb[:5000], bomb[5000:], max_text=1000)
+        result = collector.result()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 200_000, peak
+    assert text_of(result).startswith("0" * 1000 + "\n[truncated: ")
+    assert "4000 bytes" in text_of(result)
+    assert "isError" not in result
+    assert collector.cut_short() == (
+        "the route's response decodes to more than 4000 bytes and the result limit is 1000 characters"
+    )
+    tracemalloc.start()
+    try:
+        with pytest.raises(ResultTooLarge, match="1000-byte limit"):
+            coded(b"image/png", b"gzip", bomb, max_binary=1000)
+        with pytest.raises(ResultTooLarge, match="1000-byte limit"):  # no type, found to be binary
+            coded(b"", b"gzip", binary_bomb, max_binary=1000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 100_000, peak
+
+
+@pytest.mark.parametrize("coding", [b"br", b"zstd", b"compress", b"gzip, gzip", b"something-new"])
+def test_a_content_coding_the_middleware_cannot_decode_is_an_error_never_garbage(coding: bytes) -> None:
+    for mime, structured in [(b"application/json", False), (b"application/json", True), (b"image/png", False)]:
+        pieces, collector = coded(mime, coding, b"\x1b\x2c\x00\x00garbage", b"more", structured=structured)
+        result = collector.result()
+        assert pieces == []
+        assert result["isError"] is True
+        assert f"used Content-Encoding {coding.decode()}, which the middleware cannot decode" in text_of(result)
+        assert "garbage" not in text_of(result)
+    _, collector = coded(b"application/json", coding, b"\x1b\x2c\x00\x00garbage", status=502)
+    assert text_of(collector.result()).startswith("HTTP 502 Bad Gateway: The route's response used Content-Encoding")
+    assert collector.cut_short() is not None  # a resource or prompt read refuses it too
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x1f\x8b\x08\x00not really gzip at all",  # corrupt
+        gzip.compress(BODY)[:-12],  # cut short
+        gzip.compress(BODY) + b"trailing garbage",
+    ],
+    ids=["corrupt", "cut short", "trailing garbage"],
+)
+def test_a_corrupt_compressed_body_is_an_error(data: bytes) -> None:
+    for chunks in ([data], [data[:10], data[10:], b""]):
+        _, collector = coded(b"application/json", b"gzip", *chunks)
+        result = collector.result()
+        assert result["isError"] is True, result
+        assert text_of(result).startswith("The route's response used Content-Encoding gzip, which the middleware")
+
+
+def test_header_names_in_any_case_are_read() -> None:
+    _, collector = coded(
+        b"application/json", b"gzip", gzip.compress(BODY), names=(b"Content-Type", b"Content-Encoding")
+    )
+    assert text_of(collector.result()) == BODY.decode()

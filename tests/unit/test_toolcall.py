@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import json
+import zlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -1066,3 +1068,73 @@ async def test_our_own_errors_inside_an_exception_group_are_reported_as_without_
     broken = (await post(app, request("tools/call", {"name": "twice", "arguments": {}}))).result()
     assert broken["isError"] is True
     assert broken["content"][0]["text"] == "Tool 'twice' failed: the route did not produce a valid HTTP response."
+
+
+# -- compressed responses --------------------------------------------
+
+REPORT = b'{"status": "ok", "items": [1, 2, 3]}'
+
+
+def encoded_app(coding: str = "gzip", **options: Any) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/report", operation_id="report", openapi_extra=declare.resource("report://latest", tool=True))
+    def report() -> Response:
+        # e.g. serving reports/latest.json.gz as-is, which every HTTP client decodes transparently
+        body = gzip.compress(REPORT) if coding == "gzip" else b"\x1b\x23\x00\xf8brotli-ish"
+        return Response(body, media_type="application/json", headers={"Content-Encoding": coding})
+
+    @app.get("/proxied", operation_id="proxied")
+    async def proxied() -> StreamingResponse:
+        async def upstream() -> AsyncIterator[bytes]:  # a proxy passing a compressed stream through
+            packer = zlib.compressobj()
+            for i in range(5):
+                yield packer.compress(f"line {i}\n".encode()) + packer.flush(zlib.Z_SYNC_FLUSH)
+            yield packer.flush()
+
+        return StreamingResponse(upstream(), media_type="text/plain", headers={"content-encoding": "deflate"})
+
+    app.add_middleware(MCPMiddleware, **options)
+    return app
+
+
+async def test_a_compressed_response_is_decoded_for_a_tool_and_a_resource() -> None:
+    app = encoded_app()
+    assert await call(app, "report") == {"content": [{"type": "text", "text": REPORT.decode()}]}
+    reply = await post(app, request("resources/read", {"uri": "report://latest"}))
+    assert reply.result()["contents"] == [
+        {"uri": "report://latest", "mimeType": "application/json", "text": REPORT.decode()}
+    ]
+    assert await call(app, "proxied") == {
+        "content": [{"type": "text", "text": "".join(f"line {i}\n" for i in range(5))}]
+    }
+
+
+async def test_a_content_coding_the_middleware_cannot_decode_is_refused_for_a_tool_and_a_resource() -> None:
+    app = encoded_app("br")
+    result = await call(app, "report")
+    assert result == {
+        "content": [
+            {
+                "type": "text",
+                "text": "The route's response used Content-Encoding br, which the middleware cannot decode.",
+            }
+        ],
+        "isError": True,
+    }
+    error = (await post(app, request("resources/read", {"uri": "report://latest"}))).json()["error"]
+    assert error["code"] == -32603
+    assert error["message"] == (
+        "Reading report://latest failed: the route's response used Content-Encoding br, "
+        "which the middleware cannot decode."
+    )
+
+
+async def test_a_compressed_stream_goes_out_decoded_as_progress() -> None:
+    app = encoded_app()
+    body = request("tools/call", {"name": "proxied", "arguments": {}, "_meta": {"progressToken": "t"}})
+    reply = await Exchange(app, body).run()
+    events = reply.events()
+    shown = [e["params"]["message"] for e in events if e.get("method") == "notifications/progress"]
+    assert "".join(shown) == "".join(f"line {i}\n" for i in range(5))
+    assert events[-1]["result"]["content"][0]["text"] == "".join(shown)
