@@ -12,6 +12,8 @@ the caller turns those into progress notifications. ``result()`` builds the fina
 * ``image/*`` / ``audio/*`` ──▶ image / audio content, base64;
 * any other binary ──▶ an embedded resource blob;
 * an empty body ──▶ the status line (a redirect's with its ``Location``, which is shown anyway);
+  a HEAD request's success (:class:`HeadResponseCollector`) ──▶ the status line and the headers
+  that matter to a caller, whatever the route sent as a body (a response to HEAD has none);
 * 4xx/5xx ──▶ ``isError: true`` with the status and the route's error detail, so the model can
   correct itself.
 
@@ -50,6 +52,7 @@ from .query_keys import MARK, secret_values
 
 __all__ = [
     "CachingCollector",
+    "HeadResponseCollector",
     "ResponseCollector",
     "ResultTooLarge",
     "credential_values",
@@ -135,6 +138,26 @@ _CUT = "\n[truncated: "
 
 # a streamed body's pieces are joined into one string every so many (``ResponseCollector._join``)
 _JOIN_EVERY = 256
+
+
+# the response headers a HEAD request's result lists (beside any ``x-*`` one), in the order sent
+_SHOWN = frozenset(
+    {
+        b"content-type",
+        b"content-length",
+        b"content-encoding",
+        b"content-language",
+        b"content-disposition",
+        b"last-modified",
+        b"etag",
+        b"location",
+        b"cache-control",
+        b"expires",
+        b"accept-ranges",
+        b"retry-after",
+        b"link",
+    }
+)
 
 
 def _sentence(phrase: str) -> str:
@@ -411,7 +434,7 @@ class ResponseCollector:
                 return error_result(_sentence(self._refusal))
             return Built(content=[self._binary_block()])
         text = self.text()
-        if self.status != 200:
+        if self.status != 200 or not text:
             if not text or self._location:
                 line = f"{self.status} {reason_phrase(self.status)}".strip()
                 if self._location:
@@ -535,3 +558,33 @@ class CachingCollector(ResponseCollector):
         super().head(status, headers)
         lines = [bytes(value).decode("latin-1") for key, value in headers if key.lower() == b"cache-control"]
         self.cache_control = ", ".join(lines)
+
+
+class HeadResponseCollector(ResponseCollector):
+    """The collector of a HEAD request's response. A response to HEAD has no content (RFC 9110
+    §9.3.2; a server drops what a route sends, such as FastAPI's ``null`` for a None), so a
+    success's result is its status line and the headers that matter to a caller (``_SHOWN``, and
+    any ``x-*``), in the order sent, never a ``Set-Cookie``, the credentials forwarded to the route
+    redacted. An error is any route's (its detail is what the route sent), and a tool with an output
+    schema gets its body as any other."""
+
+    _headers: Sequence[Sequence[bytes]] = ()
+
+    def head(self, status: int, headers: Sequence[Sequence[bytes]]) -> None:
+        super().head(status, headers)
+        self._headers = headers
+
+    def feed(self, chunk: bytes, more: bool) -> list[str]:
+        if self.status < 400 and not self._structured:
+            return []
+        return super().feed(chunk, more)
+
+    def result(self) -> dict[str, Any]:
+        if self.status >= 400 or self._structured:
+            return super().result()
+        lines = [f"{self.status} {reason_phrase(self.status)}".strip()]
+        for key, value in self._headers:
+            name = bytes(key).lower()
+            if name in _SHOWN or name.startswith(b"x-"):
+                lines.append(f"{name.decode('latin-1')}: {bytes(value).decode('latin-1')}")
+        return text_result(self._redacted("\n".join(lines)))

@@ -33,7 +33,7 @@ from .context import CONTEXT_KEY, ContextHolder
 from .dispatch import SubExchange, SubRequest
 from .interaction import HandshakeChannel, ModernChannel
 from .jsonrpc import ProtocolError
-from .results import ResponseCollector, error_result
+from .results import HeadResponseCollector, ResponseCollector, error_result
 
 __all__ = ["CallLimits", "CallRegistry", "Invocation", "Outbox", "run_tool"]
 
@@ -371,7 +371,7 @@ async def run_tool(
     inv: Invocation,
     limits: CallLimits,
     registry: CallRegistry,
-    finish: Callable[[ResponseCollector], dict[str, Any]] = ResponseCollector.result,
+    finish: Callable[[ResponseCollector], dict[str, Any]] | None = None,
     what: str = "",
     collector_type: type[ResponseCollector] = ResponseCollector,
 ) -> dict[str, Any] | None:
@@ -382,7 +382,9 @@ async def run_tool(
     that cannot make the route's request are a tool error for a tool, and -32602 otherwise
     (prompts and resources, which name themselves in ``what``, have no ``isError`` result).
     ``collector_type``: what collects the route's response (a 2026-07-28 resource read's keeps
-    its Cache-Control: ``results.CachingCollector``).
+    its Cache-Control: ``results.CachingCollector``); a HEAD request's is a
+    ``results.HeadResponseCollector``. ``finish`` makes the result of the collector (by default
+    its own ``result()``).
     """
     if limits.max_concurrent is not None and registry.active >= limits.max_concurrent:
         # A clear refusal, not a queue: the client (or its model) can retry later.
@@ -398,7 +400,8 @@ async def run_tool(
         if what:
             raise ProtocolError(codes.INVALID_PARAMS, message) from None
         return error_result(message)
-    collector = collector_type(
+    # a response to HEAD has no content: its collector shows the headers instead
+    collector = (collector_type if sub.method != "HEAD" else HeadResponseCollector)(
         path=sub.path,
         scheme=inv.parent.get("scheme", "http"),
         structured=spec.has_output_schema,
@@ -448,7 +451,9 @@ async def run_tool(
         return outcome
     channel = inv.context.channel  # None unless the route asked for its context
     interim = _interim(channel) if channel is not None else None
-    return interim if interim is not None else finish(collector)
+    if interim is not None:
+        return interim
+    return collector.result() if finish is None else finish(collector)
 
 
 def _interim(channel: HandshakeChannel | ModernChannel | None) -> dict[str, Any] | None:

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from mcp_middleware.jsonrpc import Built
-from mcp_middleware.results import ResponseCollector, ResultTooLarge
+from mcp_middleware.results import HeadResponseCollector, ResponseCollector, ResultTooLarge
 
 
 def collect(
@@ -374,7 +374,7 @@ def test_utf16_and_utf32_are_big_endian_without_a_byte_order_mark(charset: str) 
             chunks = [body[i : i + size] for i in range(0, len(body), size)]
             _, collector = stream(mime, *chunks, b"")
             assert text_of(collector.result()) == text, (body[:4], size)
-    assert text_of(collect(mime, b"")) == ""
+    assert text_of(collect(mime, b"")) == "200 OK"  # (an empty body: its status line)
     _, short = stream(mime, big[:1], b"")  # a body shorter than one code unit
     assert text_of(short.result()) == "\ufffd"
     # an explicit byte order is kept as it is, and a leading U+FEFF is then text (RFC 2781 §3.3)
@@ -655,3 +655,51 @@ def test_header_names_in_any_case_are_read() -> None:
         b"application/json", b"gzip", gzip.compress(BODY), names=(b"Content-Type", b"Content-Encoding")
     )
     assert text_of(collector.result()) == BODY.decode()
+
+
+# -- an empty success, a HEAD request --------------------------------------------------------------
+
+
+def test_an_empty_200_body_gives_its_status_line() -> None:
+    """Review: an empty 200 body gave an empty text, nothing for the model (other statuses gave
+    their status line)."""
+    assert collect(b"", b"") == {"content": [{"type": "text", "text": "200 OK"}]}
+    assert collect(b"application/json", b"", status=201) == {"content": [{"type": "text", "text": "201 Created"}]}
+    _, collector = coded(b"application/json", b"gzip", b"")  # (an empty body needs no decoding)
+    assert collector.result() == {"content": [{"type": "text", "text": "200 OK"}]}
+
+
+def head_request(status: int, headers: Any, body: bytes = b"", **kw: Any) -> dict[str, Any]:
+    collector = HeadResponseCollector(path="/x", structured=False, max_text=1000, max_binary=1000, **kw)
+    collector.head(status, headers)
+    collector.feed(body, False)
+    return collector.result()
+
+
+def test_a_head_request_gives_the_status_line_and_the_headers_that_matter() -> None:
+    headers = [
+        (b"content-length", b"1234"),
+        (b"content-type", b"application/pdf"),
+        (b"last-modified", b"Tue, 01 Oct 2024 00:00:00 GMT"),
+        (b"etag", b'"abc"'),
+        (b"set-cookie", b"session=s3cr3t-session"),
+        (b"X-File-Size", b"1234"),
+        (b"vary", b"accept"),
+        (b"x-echo", b"Bearer tok-0123456789"),
+    ]
+    forwarded = ((b"authorization", b"Bearer tok-0123456789"),)
+    # the body a route sends anyway (FastAPI's ``null`` for a None) is not the response's: HEAD has none
+    result = head_request(200, headers, b"null", forwarded=forwarded)
+    assert result == {
+        "content": [
+            {
+                "type": "text",
+                "text": "200 OK\ncontent-length: 1234\ncontent-type: application/pdf\n"
+                'last-modified: Tue, 01 Oct 2024 00:00:00 GMT\netag: "abc"\nx-file-size: 1234\nx-echo: [redacted]',
+            }
+        ]
+    }
+    moved = head_request(307, [(b"location", b"/elsewhere"), (b"content-length", b"0")])
+    assert text_of(moved) == "307 Temporary Redirect\nlocation: /elsewhere\ncontent-length: 0"
+    missing = head_request(404, [(b"content-type", b"application/json")], b'{"detail":"No such file"}')
+    assert missing == {"content": [{"type": "text", "text": "HTTP 404 Not Found: No such file"}], "isError": True}

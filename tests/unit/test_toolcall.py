@@ -1070,7 +1070,7 @@ async def test_our_own_errors_inside_an_exception_group_are_reported_as_without_
     assert broken["content"][0]["text"] == "Tool 'twice' failed: the route did not produce a valid HTTP response."
 
 
-# -- compressed responses --------------------------------------------
+# -- compressed responses, empty successes, HEAD routes --------------------------------------------
 
 REPORT = b'{"status": "ok", "items": [1, 2, 3]}'
 
@@ -1138,3 +1138,39 @@ async def test_a_compressed_stream_goes_out_decoded_as_progress() -> None:
     shown = [e["params"]["message"] for e in events if e.get("method") == "notifications/progress"]
     assert "".join(shown) == "".join(f"line {i}\n" for i in range(5))
     assert events[-1]["result"]["content"][0]["text"] == "".join(shown)
+
+
+async def test_an_empty_success_and_a_head_route_tell_the_model_what_happened() -> None:
+    """Review: an empty 200 body (and every HEAD route) gave an empty text, status and headers dropped."""
+    app = FastAPI()
+
+    @app.head("/files/{name}", operation_id="file_exists")
+    def file_exists(name: str) -> Response:
+        if name != "a.txt":
+            raise HTTPException(404, "No such file")
+        return Response(headers={"x-file-size": "1234", "last-modified": "Tue, 01 Oct 2024 00:00:00 GMT"})
+
+    @app.head("/health", operation_id="health")
+    def health() -> None:  # FastAPI answers "null", which a server drops for HEAD
+        return None
+
+    @app.get("/ok_empty", operation_id="ok_empty")
+    def ok_empty() -> Response:
+        return Response(status_code=200)
+
+    app.add_middleware(MCPMiddleware)
+    assert await call(app, "file_exists", {"name": "a.txt"}) == {
+        "content": [
+            {
+                "type": "text",
+                "text": "200 OK\nx-file-size: 1234\nlast-modified: Tue, 01 Oct 2024 00:00:00 GMT\ncontent-length: 0",
+            }
+        ]
+    }
+    assert await call(app, "file_exists", {"name": "b.txt"}) == {
+        "content": [{"type": "text", "text": "HTTP 404 Not Found: No such file"}],
+        "isError": True,
+    }
+    alive = await call(app, "health")
+    assert alive["content"][0]["text"] == "200 OK\ncontent-length: 4\ncontent-type: application/json"
+    assert await call(app, "ok_empty") == {"content": [{"type": "text", "text": "200 OK"}]}
