@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import logging
 import uuid
@@ -9,13 +10,23 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import anyio
+import anyio.lowlevel
 import orjson
 import pytest
 from fastapi import Depends, FastAPI, Request, Security
 from fastapi.responses import StreamingResponse
 from fastapi.security import APIKeyHeader, APIKeyQuery
 
-from mcp_middleware import ClientRequestError, Elicit, ListRoots, MCPContext, MCPMiddleware, NotInMCPCall, mcp_context
+from mcp_middleware import (
+    ClientRequestError,
+    Elicit,
+    ListRoots,
+    MCPContext,
+    MCPMiddleware,
+    NotInMCPCall,
+    mcp_context,
+    toolcall,
+)
 from tests.apps import build_app, mcp_of
 from tests.support import BASE_HEADERS, Exchange, meta, modern_headers, post, request
 
@@ -321,6 +332,148 @@ async def test_mrtr_sequential_asks_without_state_finish() -> None:
     assert list(second["inputRequests"]) == ["b"]
     third = await _retry(app, "two_steps", second, {"b": _accept(name="B1"), "a": _accept(name="changed")})
     assert orjson.loads(third["content"][0]["text"]) == {"a": {"name": "A1"}, "b": {"name": "B1"}}
+
+
+def _concurrent_app() -> FastAPI:
+    """Routes that ask several questions at once from concurrent tasks, not with one ``ask``."""
+    app = FastAPI()
+    name = {"type": "object", "properties": {"name": {"type": "string"}}}
+
+    @app.post("/gather", operation_id="gather")
+    async def gather(n: int, ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        answers = await asyncio.gather(*(ctx.elicit(f"Name {i}?", name, key=f"q{i}") for i in range(1, n + 1)))
+        return {"names": [a["content"]["name"] for a in answers]}
+
+    @app.post("/grouped_pair", operation_id="grouped_pair")
+    async def grouped_pair(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+
+        async def ask(key: str, checkpoints: int) -> None:
+            for _ in range(checkpoints):  # a little work of its own before it asks
+                await anyio.lowlevel.checkpoint()
+            out[key] = (await ctx.elicit(f"{key}?", name, key=key))["content"]["name"]
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ask, "a", 0)
+            tg.start_soon(ask, "b", 1)
+        return out
+
+    @app.post("/mixed", operation_id="mixed")
+    async def mixed(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        sampled = [{"role": "user", "content": {"type": "text", "text": "Hi"}}]
+        who, idea, roots = await asyncio.gather(
+            ctx.elicit("Name?", name), ctx.sample(sampled, 50), ctx.ask({"roots": ListRoots()})
+        )
+        return {"who": who["content"], "idea": idea["model"], "roots": roots["roots"]["roots"][0]["name"]}
+
+    @app.post("/nested", operation_id="nested")
+    async def nested(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        async def pair() -> list[Any]:
+            return list(await asyncio.gather(ctx.elicit("B?", name, key="b"), ctx.elicit("C?", name, key="c")))
+
+        a, (b, c) = await asyncio.gather(ctx.elicit("A?", name, key="a"), pair())
+        return {"names": [x["content"]["name"] for x in (a, b, c)]}
+
+    @app.post("/then_one_more", operation_id="then_one_more")
+    async def then_one_more(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        a, b = await asyncio.gather(ctx.elicit("A?", name, key="a"), ctx.elicit("B?", name, key="b"))
+        c = await ctx.elicit("C?", name, key="c", state="after-ab")
+        return {"names": [x["content"]["name"] for x in (a, b, c)], "state": ctx.request_state}
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+def _messages(result: dict[str, Any]) -> dict[str, str]:
+    assert result["resultType"] == "input_required", result
+    return {key: request_["params"]["message"] for key, request_ in result["inputRequests"].items()}
+
+
+async def _first_round(app: FastAPI, tool: str, **arguments: Any) -> dict[str, Any]:
+    body, headers = modern_call(tool)
+    body["params"]["arguments"] = arguments
+    return (await post(app, body, headers)).result()
+
+
+async def _answer(app: FastAPI, tool: str, previous: dict[str, Any], answers: dict[str, Any], **arguments: Any) -> Any:
+    body, headers = modern_call(tool, requestState=previous["requestState"], inputResponses=answers)
+    body["params"]["arguments"] = arguments
+    return (await post(app, body, headers)).result()
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+async def test_mrtr_concurrent_asks_go_out_together_in_one_round(n: int) -> None:
+    """Questions asked concurrently (asyncio.gather) used to overwrite one another: only the last
+    went out, and answers used meanwhile were not sealed (4 questions never finished). All of them
+    now go out in one input_required, and one retry answers them all."""
+    app = _concurrent_app()
+    first = await _first_round(app, "gather", n=n)
+    assert _messages(first) == {f"q{i}": f"Name {i}?" for i in range(1, n + 1)}
+    answers = {f"q{i}": _accept(name=f"N{i}") for i in range(1, n + 1)}
+    second = await _answer(app, "gather", first, answers, n=n)
+    assert second["resultType"] == "complete"
+    assert orjson.loads(second["content"][0]["text"]) == {"names": [f"N{i}" for i in range(1, n + 1)]}
+
+
+@pytest.mark.parametrize("portable", [False, True])
+async def test_mrtr_concurrent_asks_from_a_task_group_go_out_together(
+    portable: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One task asks at once, the other after a checkpoint of its own: the same round."""
+    monkeypatch.setattr(toolcall, "PORTABLE_WATCHER", portable)  # the anyio guard too
+    app = _concurrent_app()
+    first = await _first_round(app, "grouped_pair")
+    assert _messages(first) == {"a": "a?", "b": "b?"}
+    second = await _answer(app, "grouped_pair", first, {"a": _accept(name="A1"), "b": _accept(name="B1")})
+    assert orjson.loads(second["content"][0]["text"]) == {"a": "A1", "b": "B1"}
+
+
+async def test_mrtr_concurrent_elicitation_sampling_and_roots_go_out_together() -> None:
+    app = _concurrent_app()
+    caps: dict[str, Any] = {"elicitation": {}, "sampling": {}, "roots": {}}
+    body, headers = modern_call("mixed", caps=caps)
+    first = (await post(app, body, headers)).result()
+    assert {k: v["method"] for k, v in first["inputRequests"].items()} == {
+        "elicitation": "elicitation/create",
+        "sampling": "sampling/createMessage",
+        "roots": "roots/list",
+    }
+    answers = {"elicitation": NAME, "sampling": SAMPLED, "roots": ROOTS}
+    body, headers = modern_call("mixed", caps=caps, requestState=first["requestState"], inputResponses=answers)
+    second = (await post(app, body, headers)).result()
+    assert orjson.loads(second["content"][0]["text"]) == {"who": {"name": "Ann"}, "idea": "m", "roots": "tmp"}
+
+
+async def test_mrtr_questions_of_a_nested_gather_go_out_in_the_same_round() -> None:
+    app = _concurrent_app()
+    first = await _first_round(app, "nested")
+    assert _messages(first) == {"a": "A?", "b": "B?", "c": "C?"}
+    answers = {key: _accept(name=key.upper()) for key in "abc"}
+    second = await _answer(app, "nested", first, answers)
+    assert orjson.loads(second["content"][0]["text"]) == {"names": ["A", "B", "C"]}
+
+
+async def test_mrtr_concurrent_asks_then_a_sequential_one() -> None:
+    """A question asked after the concurrent ones were answered is the next round's, alone; the
+    answers of the first round ride in the sealed state and are not asked again."""
+    app = _concurrent_app()
+    first = await _first_round(app, "then_one_more")
+    assert _messages(first) == {"a": "A?", "b": "B?"}
+    second = await _answer(app, "then_one_more", first, {"a": _accept(name="A1"), "b": _accept(name="B1")})
+    assert _messages(second) == {"c": "C?"}
+    third = await _answer(app, "then_one_more", second, {"c": _accept(name="C1")})
+    assert orjson.loads(third["content"][0]["text"]) == {"names": ["A1", "B1", "C1"], "state": "after-ab"}
+
+
+async def test_mrtr_a_partial_answer_to_concurrent_asks_is_sealed_and_the_rest_asked_again() -> None:
+    """The client answers some of the concurrent questions only: the answers the run used (from
+    every task) are sealed, and the next round asks exactly the ones still open."""
+    app = _concurrent_app()
+    first = await _first_round(app, "gather", n=3)
+    second = await _answer(app, "gather", first, {"q2": _accept(name="N2")}, n=3)
+    assert _messages(second) == {"q1": "Name 1?", "q3": "Name 3?"}
+    third = await _answer(app, "gather", second, {"q1": _accept(name="N1"), "q3": _accept(name="N3")}, n=3)
+    assert orjson.loads(third["content"][0]["text"]) == {"names": ["N1", "N2", "N3"]}
 
 
 def _transfer_app() -> FastAPI:
