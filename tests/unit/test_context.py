@@ -27,6 +27,7 @@ from mcp_middleware import (
     mcp_context,
     toolcall,
 )
+from mcp_middleware.interaction import QUIET_TURNS
 from tests.apps import build_app, mcp_of
 from tests.support import BASE_HEADERS, Exchange, meta, modern_headers, post, request
 
@@ -358,6 +359,16 @@ def _concurrent_app() -> FastAPI:
             tg.start_soon(ask, "b", 1)
         return out
 
+    @app.post("/late", operation_id="late")
+    async def late(checkpoints: int, ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        async def b() -> Any:
+            for _ in range(checkpoints):
+                await anyio.lowlevel.checkpoint()
+            return await ctx.elicit("B?", name, key="b")
+
+        answers = await asyncio.gather(ctx.elicit("A?", name, key="a"), b())
+        return {"names": [x["content"]["name"] for x in answers]}
+
     @app.post("/mixed", operation_id="mixed")
     async def mixed(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
         sampled = [{"role": "user", "content": {"type": "text", "text": "Hi"}}]
@@ -451,6 +462,19 @@ async def test_mrtr_questions_of_a_nested_gather_go_out_in_the_same_round() -> N
     answers = {key: _accept(name=key.upper()) for key in "abc"}
     second = await _answer(app, "nested", first, answers)
     assert orjson.loads(second["content"][0]["text"]) == {"names": ["A", "B", "C"]}
+
+
+@pytest.mark.parametrize(("checkpoints", "rounds"), [(QUIET_TURNS - 1, [["a", "b"]]), (QUIET_TURNS, [["a"], ["b"]])])
+async def test_mrtr_a_round_ends_after_quiet_turns(checkpoints: int, rounds: list[list[str]]) -> None:
+    """A concurrent question asked within QUIET_TURNS turns of the loop joins the round; one asked
+    later is left to the next round (its ask, after the round ended, only interrupts the run)."""
+    app = _concurrent_app()
+    result = await _first_round(app, "late", checkpoints=checkpoints)
+    for keys in rounds:
+        assert sorted(_messages(result)) == keys
+        answers = {key: _accept(name=key.upper()) for key in keys}
+        result = await _answer(app, "late", result, answers, checkpoints=checkpoints)
+    assert orjson.loads(result["content"][0]["text"]) == {"names": ["A", "B"]}
 
 
 async def test_mrtr_concurrent_asks_then_a_sequential_one() -> None:
