@@ -19,6 +19,7 @@ Asking the client (elicitation, sampling, roots) works in both protocol eras:
 * 2026-07-28: multi round-trip requests (mrtr.mdx). The first round ends the route with
   ``resultType: "input_required"`` listing the requests and a sealed ``requestState``; the client's
   retry runs the route again with the answers available, and ``ask`` returns them at once.
+  Questions asked concurrently (``asyncio.gather``, a task group) go out in the same round.
   A route that asks in several rounds tells them apart with ``ctx.request_state``.
 """
 
@@ -124,7 +125,8 @@ class MCPContext:
     client_capabilities: Mapping[str, Any] = {}
     client_info: Mapping[str, Any] | None = None
     request_state: str | None = None
-    """2026-07-28: the state this route passed to ``ask`` in the previous round (verified)."""
+    """2026-07-28: the state this route passed to ``ask`` in the previous round (verified); of
+    questions asked concurrently, the state of the last that gave one."""
 
     async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         """Send ``notifications/progress`` for the call's token (nothing if the client gave none, or
