@@ -81,6 +81,10 @@ class Settings:
         keep the others as checked (sizes as ints, the secret as bytes)."""
         _check_path(self.path)
         _check_limits(self)
+        for option in ("name", "version", "instructions"):  # a list of instructions broke every initialize
+            value = getattr(self, option)
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"{option} must be a string, got {value!r}")
         object.__setattr__(self, "secret_key", _secret_key(self.state_secret))
         if not isinstance(self.session_ids, bool):
             raise TypeError(f"session_ids must be True or False, got {self.session_ids!r}")

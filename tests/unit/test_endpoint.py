@@ -541,6 +541,9 @@ class Integral:
         ("ask_timeout", Integral(0), ValueError, Integral(0)),
         ("state_secret", 123, TypeError, "int"),  # a secret: its type, never its value
         ("state_secret", [107] * 32, TypeError, "list"),
+        ("instructions", ["Use the tools"], TypeError, "Use the tools"),  # broke every initialize
+        ("name", 5, TypeError, 5),
+        ("version", 1.2, TypeError, 1.2),
         ("session_ids", "no", TypeError, "no"),
         ("session_ids", 1, TypeError, 1),
         ("path", "/mcp?x=1", ValueError, "/mcp?x=1"),
