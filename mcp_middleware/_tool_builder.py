@@ -202,7 +202,9 @@ class _Builder:
         output = self.output_schema(op)
         if output is not None:
             tool["outputSchema"] = output
-        tool["annotations"] = _annotations(op, title)
+        tool["annotations"] = annotations = _annotations(op, title)
+        if isinstance(annotations.get("title"), str):  # an x-mcp-annotations title names the tool too:
+            tool["title"] = annotations["title"]  # clients show ``title`` before ``annotations.title``
         plan = self.plan(op, entries, arg_names, body, others is True or isinstance(others, Mapping), declared)
         return ToolSpec(name, op.method, op.path, tool, output is not None, plan, annotations_of(tool["inputSchema"]))
 

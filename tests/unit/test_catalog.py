@@ -1756,3 +1756,22 @@ def test_a_url_key_reaches_an_operation_without_security_of_its_own_when_the_doc
     doc["security"] = []  # no default: the key is withheld from both
     tools = {tool.name: tool for tool in build_catalog(doc).tools}
     assert tools["default"].build_request({}, forwarded).headers == ((b"traceparent", b"00-1-2-01"),)
+
+
+def test_a_title_set_in_x_mcp_annotations_is_the_tools_title_too() -> None:
+    """Clients show a tool's ``title`` before ``annotations.title`` (MCP's display order), so a title
+    given in ``x-mcp-annotations`` changed nothing a user saw: it now names the tool itself too."""
+    app = FastAPI()
+
+    @app.post("/search", openapi_extra={"x-mcp-annotations": {"title": "Search the catalogue", "readOnlyHint": True}})
+    def search(q: str) -> list[str]:
+        return []
+
+    @app.get("/plain", summary="Plain one", openapi_extra={"x-mcp-annotations": {"openWorldHint": True}})
+    def plain() -> list[str]:
+        return []
+
+    tools = {spec.name: spec.tool for spec in catalog_from_app(app).tools}
+    assert tools["search"]["title"] == tools["search"]["annotations"]["title"] == "Search the catalogue"
+    assert tools["search"]["annotations"]["readOnlyHint"] is True
+    assert tools["plain"]["title"] == tools["plain"]["annotations"]["title"] == "Plain one"
