@@ -85,6 +85,29 @@ class ToolFilter:
             return False
         return not any(fnmatch.fnmatchcase(path, p) for p in self.exclude_paths)
 
+    def unmatched(self, ops: Sequence[tuple[str, str, Sequence[str], str]]) -> list[str]:
+        """The filter values that match none of ``ops`` ((path, operation id, tags, tool name)
+        each), as ``option 'value'``: a value that can never match is a mistake (a path without
+        its leading "/", an operation named by neither its id nor its tool name)."""
+        tags = {tag for _, _, op_tags, _ in ops for tag in op_tags}
+        ids = {key for _, op_id, _, name in ops for key in (op_id, name)}
+        paths = [path for path, _, _, _ in ops]
+        found: list[str] = []
+        for option, values, known in (
+            ("include_tags", self.include_tags, tags),
+            ("exclude_tags", self.exclude_tags, tags),
+            ("include_operations", self.include_operations, ids),
+            ("exclude_operations", self.exclude_operations, ids),
+        ):
+            found += [f"{option} {value!r}" for value in sorted(values or ()) if value not in known]
+        for option, patterns in (("include_paths", self.include_paths), ("exclude_paths", self.exclude_paths)):
+            found += [
+                f"{option} {pattern!r}"
+                for pattern in patterns or ()
+                if not any(fnmatch.fnmatchcase(path, pattern) for path in paths)
+            ]
+        return found
+
 
 DECLARATION_KEYS: Final = ("x-mcp-resource", "x-mcp-resource-template", "x-mcp-prompt")
 
@@ -249,6 +272,15 @@ def build_catalog(
                 continue
         if tool_filter.allows(method=op.method, path=op.path, operation_id=op.operation_id, tags=op.tags, name=name):
             tools.append(builder.tool(op, name))
+    unmatched = tool_filter.unmatched(
+        [(op.path, op.operation_id, op.tags, name) for op, name in zip(ops, names, strict=True)]
+    )
+    if unmatched:
+        logger.warning(
+            "MCPMiddleware filter values that match no route (paths are globs over path templates that "
+            "start with '/', operations match an operation id or a tool name): %s",
+            ", ".join(unmatched),
+        )
     return Catalog(
         tuple(tools),
         tuple(declared),

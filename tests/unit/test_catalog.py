@@ -1775,3 +1775,32 @@ def test_a_title_set_in_x_mcp_annotations_is_the_tools_title_too() -> None:
     assert tools["search"]["title"] == tools["search"]["annotations"]["title"] == "Search the catalogue"
     assert tools["search"]["annotations"]["readOnlyHint"] is True
     assert tools["plain"]["title"] == tools["plain"]["annotations"]["title"] == "Plain one"
+
+
+def test_a_filter_value_that_matches_no_route_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """A filter value that can never match (a path without its leading "/", an operation named by
+    a word that is neither its id nor its tool name) silently exposed or hid tools: it is now
+    named in a warning when the catalog is built (matching values are not)."""
+    app = FastAPI()
+
+    @app.delete("/db", operation_id="db.wipe", tags=["admin"])
+    def wipe() -> None: ...
+
+    @app.get("/items/{item_id}", tags=["items"])
+    def get_item(item_id: int) -> None: ...
+
+    tool_filter = ToolFilter(
+        include_paths=("items/*", "/items/*", "/db"),
+        exclude_operations=frozenset({"wipe_database", "db_wipe"}),
+        exclude_tags=frozenset({"admn", "admin"}),
+        include_tags=frozenset({"items", "admin"}),
+    )
+    with caplog.at_level("WARNING", logger="mcp_middleware"):
+        catalog_from_app(app, tool_filter=tool_filter)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1
+    assert "include_paths 'items/*'" in warned[0]
+    assert "exclude_operations 'wipe_database'" in warned[0]
+    assert "exclude_tags 'admn'" in warned[0]
+    for matching in ("'/items/*'", "'/db'", "'db_wipe'", "'admin'", "'items'"):
+        assert matching not in warned[0]
