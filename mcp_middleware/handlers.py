@@ -208,10 +208,11 @@ class Server:
 
     def _routes_version(self) -> object:
         router = getattr(self._app_ref, "router", None)
+        routes = len(getattr(self._app_ref, "routes", ()) or ())  # a route taken off the list
         version = getattr(router, "_get_routes_version", None)  # FastAPI: counts nested routers too
         if callable(version):
-            return version()
-        return len(getattr(self._app_ref, "routes", ()) or ())
+            return version(), routes
+        return routes
 
     def _rebuild(self) -> None:
         self.reply_cache.clear()

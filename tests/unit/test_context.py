@@ -900,6 +900,17 @@ async def test_routes_added_at_run_time_are_listed_and_announced() -> None:
     assert called["content"][0]["text"] == '{"new":"yes"}'
 
 
+async def test_a_route_removed_at_run_time_is_no_longer_listed() -> None:
+    """FastAPI's routes version counts what its router's methods add, not a route taken off its
+    list (``app.router.routes.remove``): the tool stayed listed, its calls answered 404."""
+    app = build_app()
+    before = {t["name"] for t in (await post(app, request("tools/list"))).result()["tools"]}
+    assert "get_thing" in before
+    app.router.routes.remove(next(r for r in app.router.routes if getattr(r, "name", "") == "get_thing"))
+    after = {t["name"] for t in (await post(app, request("tools/list"))).result()["tools"]}
+    assert after == before - {"get_thing"}
+
+
 async def test_resource_updates_reach_only_streams_subscribed_to_that_uri() -> None:
     app = build_app()
 
