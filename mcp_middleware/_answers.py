@@ -1,0 +1,220 @@
+"""Whether the client's answer to a server→client request answers it (both eras alike).
+
+An answer is checked against the result type of the request it answers (``elicitation/create`` →
+``ElicitResult``, ``sampling/createMessage`` → ``CreateMessageResult``, ``roots/list`` →
+``ListRootsResult``), so a problem is told in that type's terms. An accepted form-mode elicitation's
+``content`` is then checked against the ``requestedSchema`` (elicitation.mdx, security
+considerations: servers SHOULD validate it), in the spec's restricted subset: a flat object of
+string (``minLength``, ``maxLength``, ``pattern``, ``format`` email/uri/date/date-time), number and
+integer (``minimum``, ``maximum``), boolean and enum properties (``enum``, ``oneOf`` consts, and
+arrays of those with ``minItems``/``maxItems``), ``required``, and no property the schema does not
+have (unless it says ``additionalProperties: true``). Where clients commonly differ it is lenient:
+an integer is a number, and a number without a fraction (3.0) an integer, as in JSON Schema; a
+null value counts as left out (refused only for a required property); a date-time needs no UTC
+offset (an HTML ``datetime-local`` input sends none); a ``pattern`` Python's ``re`` cannot read, a
+format the spec does not list and a property of a type outside the subset are not checked.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import re
+from collections.abc import Mapping
+from typing import Any, TypeGuard
+
+from mcp_types import CreateMessageResult, ElicitResult, ListRootsResult
+from pydantic import BaseModel, ValidationError
+
+__all__ = ["answer_problem", "content_problem"]
+
+_RESULTS: Mapping[str, type[BaseModel]] = {
+    "elicitation/create": ElicitResult,
+    "sampling/createMessage": CreateMessageResult,
+    "roots/list": ListRootsResult,
+}
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:\S+")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def answer_problem(method: str, params: Mapping[str, Any], answer: object) -> str | None:
+    """What is wrong with ``answer`` as the result of the ``method`` request sent with ``params``;
+    None when nothing is."""
+    if not isinstance(answer, dict):
+        return "the result is not an object"
+    model = _RESULTS[method]
+    try:
+        model.model_validate(answer)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join([model.__name__, *(str(part) for part in first["loc"])])
+        return f"{where}: {first['msg']}"
+    schema = params.get("requestedSchema")
+    if method == "elicitation/create" and answer.get("action") == "accept" and isinstance(schema, Mapping):
+        problem = content_problem(schema, answer.get("content") or {})
+        if problem is not None:
+            return f"the content does not fit the requestedSchema: {problem}"
+    return None
+
+
+def content_problem(schema: Mapping[str, Any], content: Mapping[str, Any]) -> str | None:
+    """The first thing in ``content`` that does not fit ``schema`` (a requested schema), or None."""
+    properties = schema.get("properties")
+    properties = properties if isinstance(properties, Mapping) else {}
+    required = schema.get("required")
+    for name in required if isinstance(required, list) else ():
+        if isinstance(name, str) and content.get(name) is None:
+            return f'required property "{name}" is missing'
+    for name, value in content.items():
+        prop = properties.get(name)
+        if prop is None:
+            if schema.get("additionalProperties") is True:
+                continue
+            return f'"{name}" is not in the requestedSchema'
+        if value is None or not isinstance(prop, Mapping):
+            continue
+        problem = _value_problem(prop, value)
+        if problem is not None:
+            return f'"{name}"{problem}'
+    return None
+
+
+def _value_problem(prop: Mapping[str, Any], value: Any) -> str | None:
+    """What is wrong with ``value`` for the property ``prop``, as the rest of a sentence whose
+    subject (the property's name) the caller puts first."""
+    kind = prop.get("type")
+    if kind == "string":
+        return _string_problem(prop, value)
+    if kind in ("number", "integer"):
+        return _number_problem(prop, value, kind)
+    if kind == "boolean":
+        return None if isinstance(value, bool) else f" should be a boolean, not {_type_of(value)}"
+    if kind == "array":
+        return _array_problem(prop, value)
+    return None  # outside the spec's subset: not checked
+
+
+def _string_problem(prop: Mapping[str, Any], value: Any) -> str | None:
+    if not isinstance(value, str):
+        return f" should be a string, not {_type_of(value)}"
+    choices = _choices(prop, "oneOf")
+    if choices is not None:
+        return None if value in choices else f" is not one of the choices: {_listed(choices)}"
+    low, high = prop.get("minLength"), prop.get("maxLength")
+    if _is_number(low) and len(value) < low:
+        return f" is {len(value)} characters long, shorter than minLength {low}"
+    if _is_number(high) and len(value) > high:
+        return f" is {len(value)} characters long, longer than maxLength {high}"
+    pattern = prop.get("pattern")
+    compiled = _compiled(pattern) if isinstance(pattern, str) else None
+    if compiled is not None and compiled.search(value) is None:
+        return f" does not match the pattern {pattern}"
+    return _format_problem(prop.get("format"), value)
+
+
+def _format_problem(form: Any, value: str) -> str | None:
+    if form == "email" and not _EMAIL.fullmatch(value):
+        return " is not an email address"
+    if form == "uri" and not _URI.fullmatch(value):
+        return " is not a URI (with a scheme, as https://...)"
+    if form == "date" and not _is_date(value):
+        return " is not a date (YYYY-MM-DD)"
+    if form == "date-time" and not _is_date_time(value):
+        return " is not a date-time (as 2024-05-31T14:30:00Z)"
+    return None
+
+
+def _is_date(value: str) -> bool:
+    if not _DATE.fullmatch(value):
+        return False
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_date_time(value: str) -> bool:
+    if len(value) <= 10 or value[10] not in "Tt " or not _is_date(value[:10]):
+        return False
+    try:
+        datetime.datetime.fromisoformat(value[:10] + "T" + value[11:].upper())
+    except ValueError:
+        return False
+    return True
+
+
+def _number_problem(prop: Mapping[str, Any], value: Any, kind: str) -> str | None:
+    article = "an integer" if kind == "integer" else "a number"
+    if not _is_number(value):
+        return f" should be {article}, not {_type_of(value)}"
+    if kind == "integer" and isinstance(value, float) and not value.is_integer():
+        return " should be an integer, not a number with a fraction"
+    low, high = prop.get("minimum"), prop.get("maximum")
+    if _is_number(low) and value < low:
+        return f" is {value}, below the minimum {low}"
+    if _is_number(high) and value > high:
+        return f" is {value}, above the maximum {high}"
+    return None
+
+
+def _array_problem(prop: Mapping[str, Any], value: Any) -> str | None:
+    if not isinstance(value, list):
+        return f" should be an array, not {_type_of(value)}"
+    low, high = prop.get("minItems"), prop.get("maxItems")
+    if _is_number(low) and len(value) < low:
+        return f" has {len(value)} items, fewer than minItems {low}"
+    if _is_number(high) and len(value) > high:
+        return f" has {len(value)} items, more than maxItems {high}"
+    items = prop.get("items")
+    choices = _choices(items, "anyOf") if isinstance(items, Mapping) else None
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            return f"[{index}] should be a string, not {_type_of(item)}"
+        if choices is not None and item not in choices:
+            return f"[{index}] is not one of the choices: {_listed(choices)}"
+    return None
+
+
+def _choices(prop: Mapping[str, Any], titled: str) -> list[Any] | None:
+    """The values an enum property allows: ``enum``, or the consts of ``titled`` (``oneOf`` for a
+    single choice, ``anyOf`` for an array's items); None when it is not an enum."""
+    enum = prop.get("enum")
+    if isinstance(enum, list):
+        return enum
+    options = prop.get(titled)
+    if isinstance(options, list):
+        return [option.get("const") for option in options if isinstance(option, Mapping)]
+    return None
+
+
+def _listed(choices: list[Any]) -> str:
+    return ", ".join(f'"{choice}"' for choice in choices)
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _type_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object" if isinstance(value, dict) else "null"
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str] | None:
+    """``pattern`` as Python reads it; None when it cannot (JSON Schema patterns are ECMA-262)."""
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None

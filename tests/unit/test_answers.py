@@ -1,0 +1,201 @@
+"""The client's answers to elicitation, sampling and roots: their result type, and an accepted
+elicitation's content against the requested schema (elicitation.mdx's restricted subset)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mcp_middleware._answers import answer_problem, content_problem
+
+NAME = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+
+
+def form(properties: dict[str, Any], *required: str) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": list(required)}
+
+
+def elicit(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"mode": "form", "message": "?", "requestedSchema": schema}
+
+
+# -- the result type of the request answered ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "answer", "problem"),
+    [
+        ("elicitation/create", {"action": "maybe"}, "ElicitResult.action: Input should be"),
+        ("elicitation/create", {"content": {"name": "x"}}, "ElicitResult.action: Field required"),
+        ("elicitation/create", {"roots": []}, "ElicitResult.action: Field required"),
+        ("roots/list", {"action": "accept"}, "ListRootsResult.roots: Field required"),
+        ("roots/list", {"roots": [{"name": "x"}]}, "ListRootsResult.roots.0.uri: Field required"),
+        ("sampling/createMessage", {"action": "accept"}, "CreateMessageResult."),
+    ],
+)
+def test_an_answer_is_checked_against_the_result_of_its_own_request(method: str, answer: Any, problem: str) -> None:
+    found = answer_problem(method, elicit(NAME) if method == "elicitation/create" else {}, answer)
+    assert found is not None
+    assert found.startswith(problem)
+
+
+def test_an_answer_that_is_no_object_says_so() -> None:
+    assert answer_problem("roots/list", {}, 5) == "the result is not an object"
+
+
+@pytest.mark.parametrize(
+    ("method", "answer"),
+    [
+        ("elicitation/create", {"action": "accept", "content": {"name": "Ann"}}),
+        ("elicitation/create", {"action": "decline"}),
+        ("elicitation/create", {"action": "cancel", "content": {"name": 5}}),  # not accepted: not checked
+        ("roots/list", {"roots": [{"uri": "file:///tmp"}]}),
+        ("sampling/createMessage", {"role": "assistant", "content": {"type": "text", "text": "hi"}, "model": "m"}),
+    ],
+)
+def test_valid_answers_have_no_problem(method: str, answer: Any) -> None:
+    assert answer_problem(method, elicit(NAME) if method == "elicitation/create" else {}, answer) is None
+
+
+def test_an_accepted_elicitation_is_checked_against_its_schema() -> None:
+    problem = answer_problem("elicitation/create", elicit(NAME), {"action": "accept", "content": {"name": 5}})
+    assert problem == 'the content does not fit the requestedSchema: "name" should be a string, not an integer'
+
+
+def test_an_accepted_elicitation_without_content_is_an_empty_form() -> None:
+    assert answer_problem("elicitation/create", elicit(NAME), {"action": "accept"}) is not None
+    assert answer_problem("elicitation/create", elicit(form({"a": {"type": "string"}})), {"action": "accept"}) is None
+
+
+def test_an_elicitation_without_a_schema_is_not_checked() -> None:
+    """URL mode (not asked through the context API, but an answer to one carries no content)."""
+    assert answer_problem("elicitation/create", {"mode": "url", "url": "https://x"}, {"action": "accept"}) is None
+
+
+# -- the requested schema --------------------------------------------------------------------------
+
+
+def problem_of(prop: dict[str, Any], value: Any) -> str | None:
+    return content_problem(form({"p": prop}), {"p": value})
+
+
+@pytest.mark.parametrize(
+    ("prop", "value", "problem"),
+    [
+        ({"type": "string"}, 5, '"p" should be a string, not an integer'),
+        ({"type": "string"}, ["a"], '"p" should be a string, not an array'),
+        ({"type": "string", "minLength": 3}, "ab", '"p" is 2 characters long, shorter than minLength 3'),
+        ({"type": "string", "maxLength": 3}, "abcd", '"p" is 4 characters long, longer than maxLength 3'),
+        ({"type": "string", "pattern": "^[a-z]+$"}, "Ab", '"p" does not match the pattern ^[a-z]+$'),
+        ({"type": "string", "format": "email"}, "nobody", '"p" is not an email address'),
+        ({"type": "string", "format": "email"}, "a b@c.d", '"p" is not an email address'),
+        ({"type": "string", "format": "uri"}, "example.com/x", '"p" is not a URI'),
+        ({"type": "string", "format": "date"}, "2024-13-01", '"p" is not a date (YYYY-MM-DD)'),
+        ({"type": "string", "format": "date"}, "tomorrow", '"p" is not a date (YYYY-MM-DD)'),
+        ({"type": "string", "format": "date-time"}, "2024-01-01", '"p" is not a date-time'),
+        ({"type": "string", "format": "date-time"}, "2024-01-01T25:00:00Z", '"p" is not a date-time'),
+        ({"type": "number"}, "5", '"p" should be a number, not a string'),
+        ({"type": "number"}, True, '"p" should be a number, not a boolean'),
+        ({"type": "integer"}, 2.5, '"p" should be an integer, not a number with a fraction'),
+        ({"type": "integer"}, False, '"p" should be an integer, not a boolean'),
+        ({"type": "number", "minimum": 18}, 17, '"p" is 17, below the minimum 18'),
+        ({"type": "number", "maximum": 1.5}, 2, '"p" is 2, above the maximum 1.5'),
+        ({"type": "boolean"}, "true", '"p" should be a boolean, not a string'),
+        ({"type": "boolean"}, 1, '"p" should be a boolean, not an integer'),
+        ({"type": "string", "enum": ["Red", "Green"]}, "Blue", '"p" is not one of the choices: "Red", "Green"'),
+        (
+            {"type": "string", "oneOf": [{"const": "#f00", "title": "Red"}, {"const": "#0f0", "title": "Green"}]},
+            "Red",
+            '"p" is not one of the choices: "#f00", "#0f0"',
+        ),
+        (
+            {"type": "string", "enum": ["a", "b"], "enumNames": ["A", "B"]},  # legacy titled enum
+            "A",
+            '"p" is not one of the choices: "a", "b"',
+        ),
+        (
+            {"type": "array", "items": {"type": "string", "enum": ["a", "b"]}},
+            "a",
+            '"p" should be an array, not a string',
+        ),
+        ({"type": "array", "items": {"type": "string", "enum": ["a", "b"]}}, ["a", "c"], '"p"[1] is not one of the'),
+        ({"type": "array", "items": {"type": "string", "enum": ["a", "b"]}}, ["a", 1], '"p"[1] should be a string'),
+        (
+            {"type": "array", "items": {"anyOf": [{"const": "x", "title": "X"}]}},
+            ["y"],
+            '"p"[0] is not one of the choices: "x"',
+        ),
+        (
+            {"type": "array", "items": {"type": "string", "enum": ["a", "b"]}, "minItems": 1},
+            [],
+            '"p" has 0 items, fewer than minItems 1',
+        ),
+        (
+            {"type": "array", "items": {"type": "string", "enum": ["a", "b"]}, "maxItems": 1},
+            ["a", "b"],
+            '"p" has 2 items, more than maxItems 1',
+        ),
+    ],
+)
+def test_a_value_that_does_not_fit_its_property_is_named_with_the_problem(
+    prop: dict[str, Any], value: Any, problem: str
+) -> None:
+    found = problem_of(prop, value)
+    assert found is not None
+    assert found.startswith(problem)
+
+
+@pytest.mark.parametrize(
+    ("prop", "value"),
+    [
+        ({"type": "string"}, ""),
+        ({"type": "string", "minLength": 2, "maxLength": 2}, "é!"),  # code points, as JSON Schema counts
+        ({"type": "string", "pattern": "[0-9]"}, "a1b"),  # unanchored, as JSON Schema's pattern
+        ({"type": "string", "pattern": "(?<=a)b(?!"}, "anything"),  # not a pattern Python reads: not checked
+        ({"type": "string", "format": "email"}, "octocat@github.com"),
+        ({"type": "string", "format": "uri"}, "https://example.com/a?b=c"),
+        ({"type": "string", "format": "uri"}, "urn:isbn:0451450523"),
+        ({"type": "string", "format": "date"}, "2024-02-29"),
+        ({"type": "string", "format": "date-time"}, "2024-02-29T10:00:00Z"),
+        ({"type": "string", "format": "date-time"}, "2024-02-29T10:00:00.5+02:00"),
+        ({"type": "string", "format": "date-time"}, "2024-02-29T10:00"),  # as an HTML datetime-local input
+        ({"type": "string", "format": "hostname"}, "not checked"),  # a format the spec does not list
+        ({"type": "number"}, 3),  # an integer is a number
+        ({"type": "number"}, 2.5),
+        ({"type": "integer"}, 3.0),  # JSON Schema: a number without a fraction is an integer
+        ({"type": "integer", "minimum": 0, "maximum": 0}, 0),
+        ({"type": "boolean"}, False),
+        ({"type": "string", "enum": ["Red", "Green"]}, "Green"),
+        ({"type": "string", "oneOf": [{"const": "#f00", "title": "Red"}]}, "#f00"),
+        ({"type": "array", "items": {"type": "string", "enum": ["a", "b"]}, "minItems": 1, "maxItems": 2}, ["b"]),
+        ({"type": "array", "items": {"anyOf": [{"const": "x", "title": "X"}]}}, ["x", "x"]),
+        ({"type": "string"}, None),  # an optional field left empty
+        ({"type": "object", "properties": {}}, "not in the spec's subset: not checked"),
+        ({"description": "no type"}, 5),
+    ],
+)
+def test_a_value_that_fits_its_property_has_no_problem(prop: dict[str, Any], value: Any) -> None:
+    assert problem_of(prop, value) is None
+
+
+def test_required_properties() -> None:
+    schema = form({"a": {"type": "string"}, "b": {"type": "string"}}, "a", "b")
+    assert content_problem(schema, {"a": "x"}) == 'required property "b" is missing'
+    assert content_problem(schema, {"a": "x", "b": None}) == 'required property "b" is missing'
+    assert content_problem(schema, {"a": "x", "b": "y"}) is None
+    assert content_problem(form({"a": {"type": "string"}}), {}) is None  # nothing required
+
+
+def test_properties_not_in_the_schema() -> None:
+    assert content_problem(NAME, {"name": "x", "zzz": 1}) == '"zzz" is not in the requestedSchema'
+    allowed = {**NAME, "additionalProperties": True}
+    assert content_problem(allowed, {"name": "x", "zzz": 1}) is None
+
+
+def test_a_schema_the_client_could_not_read_does_not_fail_the_check() -> None:
+    """The route wrote the schema: one that is not a mapping, or properties that are not, checks
+    only what it can."""
+    assert content_problem({"type": "object"}, {"a": 1}) == '"a" is not in the requestedSchema'
+    assert content_problem({"type": "object", "properties": {"a": "oops"}}, {"a": 1}) is None
+    assert content_problem({"type": "object", "properties": {}, "required": "a"}, {}) is None
