@@ -32,11 +32,10 @@ from typing import Any, Protocol
 
 import anyio
 import anyio.lowlevel
-from mcp_types import CreateMessageResult, ElicitResult, ListRootsResult
 from mcp_types import jsonrpc as codes
 from mcp_types.methods import SERVER_REQUESTS
-from pydantic import BaseModel, ValidationError
 
+from ._answers import answer_problem
 from .context import ClientRequestError, Elicit, InputRequest
 from .jsonrpc import ProtocolError
 
@@ -50,11 +49,6 @@ __all__ = [
     "RequestOutbox",
 ]
 
-_ANSWER_MODELS: Mapping[str, type[BaseModel]] = {
-    "elicitation/create": ElicitResult,
-    "sampling/createMessage": CreateMessageResult,
-    "roots/list": ListRootsResult,
-}
 _NO_MODE_VERSIONS = frozenset({"2024-11-05", "2025-03-26", "2025-06-18"})
 
 
@@ -138,31 +132,23 @@ class PendingReplies:
 async def _collect(asked: _Asked, ids: Mapping[str, str], requests: Mapping[str, _Request]) -> dict[str, Any]:
     """Every result by key once all have come, or the first error (in the order asked) at once."""
     while True:
-        results = {key: _result(requests[key][0], asked.replies[i]) for key, i in ids.items() if i in asked.replies}
+        results = {key: _result(*requests[key], asked.replies[i]) for key, i in ids.items() if i in asked.replies}
         if len(results) == len(ids):
             return results
         await asked.wake.wait()
         asked.wake = anyio.Event()
 
 
-def _result(method: str, reply: Mapping[str, Any]) -> dict[str, Any]:
+def _result(method: str, params: Mapping[str, Any], reply: Mapping[str, Any]) -> dict[str, Any]:
     if "error" in reply:
         error = reply["error"] if isinstance(reply["error"], Mapping) else {"message": str(reply["error"])}
         raise ClientRequestError(method, error)
     result = reply.get("result")
-    if not isinstance(result, dict) or not _answers(method, result):
-        message = f"the client's answer is not a valid {method} result"
+    problem = answer_problem(method, params, result)  # checked alike in both eras
+    if problem is not None:
+        message = f"the client's answer is not a valid {method} result: {problem}"
         raise ClientRequestError(method, {"code": codes.INVALID_PARAMS, "message": message})
-    return result
-
-
-def _answers(method: str, answer: object) -> bool:
-    """Whether ``answer`` is a result of ``method`` (checked alike in both eras)."""
-    try:
-        _ANSWER_MODELS[method].model_validate(answer)
-    except ValidationError:
-        return False
-    return True
+    return result  # type: ignore[return-value]  # answer_problem: a dict
 
 
 class Notifier(Protocol):
@@ -327,8 +313,9 @@ class ModernChannel(_Channel):
 
     def _checked(self, key: str, request: InputRequest) -> Any:
         answer = self._responses[key]
-        if not _answers(request.method, answer):
-            message = f"Invalid params: inputResponses.{key} does not answer {request.method}"
+        problem = answer_problem(request.method, request.params(), answer)
+        if problem is not None:
+            message = f"Invalid params: inputResponses.{key} does not answer {request.method}: {problem}"
             self.error = ProtocolError(codes.INVALID_PARAMS, message)
             raise ProtocolAbort(self.error)
         return answer

@@ -215,7 +215,9 @@ def build_app(gates: Gates | None = None, **options: Any) -> FastAPI:
 
     @app.post("/ctx/elicit", operation_id="ctx_elicit")
     async def ctx_elicit(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
-        schema = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+        # "n": where tests put a big integer (answers are checked against the schema)
+        properties = {"name": {"type": "string"}, "n": {"type": "integer"}}
+        schema = {"type": "object", "properties": properties, "required": ["name"]}
         answer = await ctx.elicit("What is your name?", schema, key="user_name")
         return {"greeting": f"Hello, {answer.get('content', {}).get('name')}!", "action": answer["action"]}
 

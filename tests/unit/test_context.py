@@ -635,6 +635,33 @@ async def test_mrtr_malformed_answers_are_errors(responses: Any) -> None:
     assert reply.json()["id"] == 4
 
 
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ({"name": 5}, '"name" should be a string, not an integer'),
+        ({}, 'required property "name" is missing'),
+        ({"name": "Ann", "zzz": "y"}, '"zzz" is not in the requestedSchema'),
+    ],
+)
+async def test_mrtr_an_accepted_answer_that_does_not_fit_the_schema_is_32602(content: Any, problem: str) -> None:
+    body, headers = modern_call(
+        "ctx_elicit", id=4, inputResponses={"user_name": {"action": "accept", "content": content}}
+    )
+    reply = await post(build_app(), body, headers)
+    assert reply.status == 400
+    error = reply.json()["error"]
+    assert error["code"] == -32602
+    assert error["message"].startswith("Invalid params: inputResponses.user_name does not answer elicitation/create")
+    assert problem in error["message"]
+
+
+@pytest.mark.parametrize("action", ["decline", "cancel"])
+async def test_mrtr_a_declined_or_cancelled_elicitation_is_not_checked_against_the_schema(action: str) -> None:
+    body, headers = modern_call("ctx_elicit", inputResponses={"user_name": {"action": action}})
+    result = (await post(build_app(), body, headers)).result()
+    assert orjson.loads(result["content"][0]["text"]) == {"greeting": "Hello, None!", "action": action}
+
+
 async def test_mrtr_null_responses_ask_again() -> None:
     body, headers = modern_call("ctx_elicit", inputResponses=None)
     assert (await post(build_app(), body, headers)).result()["resultType"] == "input_required"
@@ -987,6 +1014,11 @@ def _asking_app(**options: Any) -> FastAPI:
     async def one(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
         return await outcome(ctx.elicit("Name?", schema))
 
+    @app.post("/form", operation_id="form")
+    async def form(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        properties = {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0}}
+        return await outcome(ctx.elicit("Name?", {"type": "object", "properties": properties, "required": ["name"]}))
+
     app.add_middleware(MCPMiddleware, **options)
     return app
 
@@ -1081,10 +1113,57 @@ async def test_a_malformed_handshake_answer_raises_client_request_error(bad: Any
         assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": bad})).status == 202
 
     events = await _asking(_asking_app(), "one", 1, answer)
-    assert greeting(events) == {
-        "client_error": {"code": -32602, "message": "the client's answer is not a valid elicitation/create result"},
-        "method": "elicitation/create",
-    }
+    outcome = greeting(events)
+    assert outcome["method"] == "elicitation/create"
+    assert outcome["client_error"]["code"] == -32602
+    message = outcome["client_error"]["message"]
+    assert message.startswith("the client's answer is not a valid elicitation/create result: ")
+    assert "ElicitResult" in message or "not an object" in message
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ({"name": 5}, '"name" should be a string, not an integer'),
+        ({}, 'required property "name" is missing'),
+        ({"name": "Ann", "zzz": "y"}, '"zzz" is not in the requestedSchema'),
+        ({"name": "Ann", "age": -1}, '"age" is -1, below the minimum 0'),
+        ({"name": "Ann", "age": True}, '"age" should be an integer, not a boolean'),
+    ],
+)
+async def test_a_handshake_answer_that_does_not_fit_the_schema_raises_client_request_error(
+    content: Any, problem: str
+) -> None:
+    """elicitation.mdx (security considerations): servers SHOULD validate the content against the
+    requested schema; such answers used to reach the route as accepted."""
+
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        result = {"action": "accept", "content": content}
+        assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": result})).status == 202
+
+    outcome = greeting(await _asking(_asking_app(), "form", 1, answer))
+    assert outcome["method"] == "elicitation/create"
+    assert outcome["client_error"]["code"] == -32602
+    message = outcome["client_error"]["message"]
+    assert message.startswith("the client's answer is not a valid elicitation/create result: ")
+    assert problem in message
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"action": "accept", "content": {"name": "Ann", "age": 30}},
+        {"action": "accept", "content": {"name": "Ann", "age": 30.0}},  # JSON Schema: 30.0 is an integer
+        {"action": "accept", "content": {"name": "Ann", "age": None}},  # an optional field left empty
+        {"action": "decline"},
+        {"action": "cancel", "content": {"name": 5}},  # not accepted: the content is not checked
+    ],
+)
+async def test_a_handshake_answer_that_fits_the_schema_reaches_the_route(result: dict[str, Any]) -> None:
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": result})).status == 202
+
+    assert greeting(await _asking(_asking_app(), "form", 1, answer)) == {"answers": result}
 
 
 @pytest.mark.parametrize(("tool", "count"), [("one", 1), ("two", 2)])
