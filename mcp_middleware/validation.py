@@ -8,20 +8,36 @@ their wire type accepts any value of their JSON type (``tests/unit/test_validati
 SDK to that): a ``tools/call``'s ``arguments`` object (``dict[str, Any]``) and
 ``_meta.progressToken`` (a string or an integer). A failure is never remembered: it is raised again
 with the SDK's message.
+
+A 2026-07-28 retry's ``inputResponses`` is checked here only as an object of objects: the SDK's type
+is the union of every answer type, whose error for an elicitation's bad answer named the last
+member tried (``CreateMessageResult.content: Field required``). Each answer is checked against the
+result type of the request it answers where it is used (``interaction``), and an answer to no
+question asked is ignored (mrtr.mdx: what the server does not recognise or need).
 """
 
 from __future__ import annotations
 
 import enum
+import typing
 from typing import Any, Final
 
 import orjson
-from mcp_types.methods import validate_client_request
+from mcp_types.methods import CLIENT_REQUESTS, validate_client_request
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["UNREAD", "Envelope", "RequestValidator", "Unread", "envelope_of"]
 
 _FREE_ARGUMENTS = frozenset({"tools/call"})  # methods whose ``arguments`` is ``dict[str, Any]``
 _LIMIT = 1024
+# (method, revision) whose params have inputResponses: tools/call, prompts/get, resources/read of 2026-07-28
+_ANSWERED = frozenset(
+    key
+    for key, model in CLIENT_REQUESTS.items()
+    for params in typing.get_args(model.model_fields["params"].annotation) or (model.model_fields["params"].annotation,)
+    if isinstance(params, type) and issubclass(params, BaseModel)
+    if any(f.alias == "inputResponses" for f in params.model_fields.values())
+)
 # The params' bytes without the free parts, and flags saying which were there and well typed
 Envelope = tuple[bool, bool, bytes]
 
@@ -52,11 +68,21 @@ class RequestValidator:
         key = None if envelope is None else (method, version, envelope)
         if key is not None and key in self._valid:
             return
+        if params is not None and "inputResponses" in params and (method, version) in _ANSWERED:
+            _Answers.model_validate(params)  # an object of objects; each is checked where it is used
+            params = {**params, "inputResponses": None}
         validate_client_request(method, version, params)
         if key is not None:
             if len(self._valid) >= _LIMIT:
                 self._valid.clear()
             self._valid.add(key)
+
+
+class _Answers(BaseModel):
+    """What is checked of ``inputResponses`` with the request: an object of objects (or null)."""
+
+    model_config = ConfigDict(extra="ignore")
+    input_responses: dict[str, dict[str, Any]] | None = Field(None, alias="inputResponses")
 
 
 _ABSENT: Any = object()

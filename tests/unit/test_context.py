@@ -636,6 +636,27 @@ async def test_mrtr_malformed_answers_are_errors(responses: Any) -> None:
 
 
 @pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        ({"action": "maybe"}, "ElicitResult.action: Input should be 'accept'"),
+        ({"content": {"name": "x"}}, "ElicitResult.action: Field required"),
+        (12345, "inputResponses.user_name: Input should be a valid dictionary"),
+    ],
+)
+async def test_mrtr_a_malformed_answer_is_checked_against_the_result_of_its_request(answer: Any, problem: str) -> None:
+    """An answer used to be checked against the union of every answer type, whose last member's
+    error was reported (``CreateMessageResult.content: Field required`` for an elicitation)."""
+    body, headers = modern_call("ctx_elicit", id=4, inputResponses={"user_name": answer})
+    reply = await post(build_app(), body, headers)
+    assert reply.status == 400
+    error = reply.json()["error"]
+    assert error["code"] == -32602
+    assert problem in error["message"]
+    assert "CreateMessageResult" not in error["message"]
+    assert "ListRootsResult" not in error["message"]
+
+
+@pytest.mark.parametrize(
     ("content", "problem"),
     [
         ({"name": 5}, '"name" should be a string, not an integer'),
@@ -660,6 +681,12 @@ async def test_mrtr_a_declined_or_cancelled_elicitation_is_not_checked_against_t
     body, headers = modern_call("ctx_elicit", inputResponses={"user_name": {"action": action}})
     result = (await post(build_app(), body, headers)).result()
     assert orjson.loads(result["content"][0]["text"]) == {"greeting": "Hello, None!", "action": action}
+
+
+async def test_mrtr_a_malformed_answer_to_a_question_not_asked_is_ignored() -> None:
+    """mrtr.mdx: the server SHOULD ignore what it does not recognise or need in inputResponses."""
+    body, headers = modern_call("ctx_elicit", inputResponses={"user_name": NAME, "extra": {"action": "maybe"}})
+    assert (await post(build_app(), body, headers)).result()["resultType"] == "complete"
 
 
 async def test_mrtr_null_responses_ask_again() -> None:

@@ -116,3 +116,29 @@ def test_params_are_left_as_they_were(name: Any) -> None:
     except ValidationError:
         assert name == 3
     assert params == before
+
+
+@pytest.mark.parametrize("method", ["tools/call", "prompts/get", "resources/read"])
+def test_input_responses_are_checked_as_objects_only(method: str) -> None:
+    """Each answer is checked against the result type of the request it answers, where it is used
+    (interaction): against the SDK's union of every answer type an elicitation's bad answer was told
+    in the last member's terms (``CreateMessageResult.content: Field required``)."""
+    params: dict[str, Any] = {"tools/call": _call({}), "prompts/get": {"name": "p", "_meta": META}}.get(
+        method, {"uri": "file:///a", "_meta": META}
+    )
+    answers = {"a": {"action": "maybe"}, "b": {"content": {}}}
+    RequestValidator().check(method, MODERN, {**params, "inputResponses": answers})
+    RequestValidator().check(method, MODERN, {**params, "inputResponses": None})
+    for bad, where in [({"a": 5}, ("inputResponses", "a")), ([], ("inputResponses",))]:
+        with pytest.raises(ValidationError) as caught:
+            RequestValidator().check(method, MODERN, {**params, "inputResponses": bad})
+        assert caught.value.errors()[0]["loc"] == where
+    broken = {**params, "inputResponses": answers, "_meta": {}}  # the rest of the params is still checked
+    with pytest.raises(ValidationError):
+        RequestValidator().check(method, MODERN, broken)
+    assert broken["inputResponses"] is answers  # the params are left as they were
+
+
+def test_input_responses_of_a_handshake_request_are_left_to_the_sdk() -> None:
+    """No handshake revision has them: the SDK ignores them, and so does the check."""
+    RequestValidator().check("tools/call", "2025-11-25", {"name": "t", "arguments": {}, "inputResponses": 5})
