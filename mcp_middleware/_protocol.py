@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .handlers import Call, Server
 
 __all__ = [
+    "SUPPORTED_VERSIONS",
     "_complete",
     "_discover",
     "_empty",
@@ -30,6 +31,14 @@ __all__ = [
     "_subscribe",
     "negotiate",
 ]
+
+
+# Every revision served, as server/discover and every -32022 name them (a dual-era server lists
+# both eras, versioning.mdx): 2026-07-28 first, then the handshake revisions, newest first.
+SUPPORTED_VERSIONS: tuple[str, ...] = (
+    *MODERN_PROTOCOL_VERSIONS,
+    *sorted(HANDSHAKE_PROTOCOL_VERSIONS, reverse=True),
+)
 
 
 def negotiate(requested: Any) -> str:
@@ -55,7 +64,7 @@ async def _empty(server: Server, call: Call, params: dict[str, Any]) -> dict[str
 
 async def _discover(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {
-        "supportedVersions": list(MODERN_PROTOCOL_VERSIONS),
+        "supportedVersions": list(SUPPORTED_VERSIONS),
         "capabilities": server.capabilities(call.era),
     }
     if server._instructions:

@@ -13,7 +13,7 @@ Cache-Control says (``features.cache_hints``, set before the decorator's default
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Mapping
 from typing import Any, NoReturn
 
 from mcp_types import (
@@ -24,9 +24,10 @@ from mcp_types import (
 )
 from mcp_types import jsonrpc as codes
 from mcp_types.methods import CACHEABLE_METHODS
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.types import Receive, Scope, Send
 
+from .._protocol import SUPPORTED_VERSIONS
 from ..handlers import Server
 from ..jsonrpc import ClientReply, Notification, ProtocolError, Request, parse_message, request_id_of
 from ..param_headers import check_param_headers, decode_header, is_plain
@@ -90,6 +91,22 @@ def _ladder(headers: Mapping[bytes, bytes], req: Request) -> str:
     return version
 
 
+def _check_notification(headers: Mapping[bytes, bytes], note: Notification) -> None:
+    """A notification's routing headers, required as on a request (transports: "all requests and
+    notifications"): a version of ours, the same as its ``_meta``'s if it has one, and Mcp-Method."""
+    version = (text_of(headers, b"mcp-protocol-version") or "").strip()
+    if not version:
+        raise _mismatch("MCP-Protocol-Version is missing")
+    if version not in MODERN_PROTOCOL_VERSIONS:
+        _unsupported(version)
+    meta = (note.params or {}).get("_meta")
+    if isinstance(meta, dict) and meta.get(PROTOCOL_VERSION_META_KEY, version) != version:
+        raise _mismatch("MCP-Protocol-Version does not match params._meta")
+    sent = text_of(headers, b"mcp-method")
+    if sent is None or sent.strip() != note.method:
+        raise _mismatch("Mcp-Method does not match the body's method")
+
+
 def _check_stated(headers: Mapping[bytes, bytes], params: dict[str, Any]) -> None:
     """A request without the envelope is here for its MCP-Protocol-Version header, which names no
     handshake revision (the endpoint's era rule): when it names none of ours either (a typo, a
@@ -100,7 +117,7 @@ def _check_stated(headers: Mapping[bytes, bytes], params: dict[str, Any]) -> Non
         return
     stated = (text_of(headers, b"mcp-protocol-version") or "").strip()
     if stated and stated not in MODERN_PROTOCOL_VERSIONS:
-        _unsupported(stated, [*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS])
+        _unsupported(stated)
 
 
 def _check_envelope(params: dict[str, Any]) -> dict[str, Any]:
@@ -159,11 +176,11 @@ def _check_param_headers(server: Server, params: dict[str, Any], headers: Mappin
         check_param_headers(spec.param_headers, arguments, headers)
 
 
-def _unsupported(requested: str, supported: Sequence[str] = MODERN_PROTOCOL_VERSIONS) -> NoReturn:
+def _unsupported(requested: str) -> NoReturn:
     raise ProtocolError(
         codes.UNSUPPORTED_PROTOCOL_VERSION,
         f"Unsupported protocol version: {requested}",
-        {"supported": list(supported), "requested": requested},
+        {"supported": list(SUPPORTED_VERSIONS), "requested": requested},  # the same list as server/discover's
     )
 
 
@@ -199,6 +216,7 @@ def serve(
         if isinstance(message, ClientReply):
             raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: clients do not send responses in 2026-07-28")
         if isinstance(message, Notification):
+            _check_notification(headers, message)
             return responder.accepted()
         version, envelope = _checked(server, headers, message)
     except ProtocolError as exc:

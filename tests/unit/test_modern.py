@@ -26,7 +26,8 @@ async def test_discover() -> None:
     assert reply.status == 200
     assert reply.content_type == "application/json"
     result = reply.result()
-    assert result["supportedVersions"] == [MODERN]
+    # every revision served, the same list as a -32022 gives (a dual-era server names both eras)
+    assert result["supportedVersions"] == [MODERN, "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"]
     assert result["capabilities"]["tools"] == {"listChanged": True}
     assert result["capabilities"]["logging"] == {}
     assert result["resultType"] == "complete"
@@ -91,7 +92,10 @@ async def test_unsupported_version_is_32022_with_data() -> None:
     assert reply.status == 400
     error = reply.json()["error"]
     assert error["code"] == -32022
-    assert error["data"] == {"supported": [MODERN], "requested": "v999.0.0"}
+    assert error["data"] == {
+        "supported": [MODERN, *sorted(HANDSHAKE_PROTOCOL_VERSIONS, reverse=True)],
+        "requested": "v999.0.0",
+    }
     assert reply.json()["id"] == 12
 
 
@@ -205,6 +209,33 @@ async def test_notifications_are_202() -> None:
     reply = await post(build_app(), body, modern_headers("notifications/cancelled"))
     assert reply.status == 202
     assert reply.body == b""
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"mcp-method": "notifications/progress"}, -32020),
+        ({"mcp-method": None}, -32020),
+        ({"mcp-protocol-version": "2099-01-01"}, -32022),
+    ],
+)
+async def test_a_notification_with_wrong_headers_is_refused_like_a_request(
+    change: dict[str, str | None], code: int
+) -> None:
+    """The routing headers are required on notifications too (transports: "all requests and
+    notifications"); a notification with a wrong Mcp-Method or an unknown version was accepted (202)
+    unchecked, where a request gets 400."""
+    body = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1, "_meta": meta()}}
+    headers: dict[str, str] = {**modern_headers("notifications/cancelled")}
+    for name, value in change.items():
+        if value is None:
+            del headers[name]
+        else:
+            headers[name] = value
+    reply = await post(build_app(), body, headers)
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == code
+    assert reply.json()["id"] is None
 
 
 async def test_batches_are_invalid_requests() -> None:
