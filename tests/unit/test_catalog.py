@@ -1418,11 +1418,13 @@ def test_filter_allows_directly() -> None:
     assert not tool_filter.allows(method="GET", path="/x", operation_id="x", tags=[])
 
 
-def test_plain_starlette_app_has_no_tools() -> None:
+def test_plain_starlette_app_gets_tools_from_its_routes() -> None:
+    """No ``openapi()``: the routes make the document (tests/unit/test_starlette.py has the rest)."""
+
     async def home(request: Request) -> PlainTextResponse:
         return PlainTextResponse("hi")
 
-    assert catalog_from_app(Starlette(routes=[Route("/", home)])).tools == ()
+    assert [t.name for t in catalog_from_app(Starlette(routes=[Route("/", home)])).tools] == ["home"]
 
 
 def test_openapi_failure_logs_and_yields_no_tools(caplog: pytest.LogCaptureFixture) -> None:

@@ -1,0 +1,490 @@
+"""A plain Starlette app (no ``openapi()``): its routes become tools through a document generated
+from the routes themselves (``mcp_middleware._route_document``), then the usual pipeline."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+import pytest
+from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.endpoints import HTTPEndpoint
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Host, Mount, Route, Router, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
+
+from mcp_middleware import MCPMiddleware
+from mcp_middleware.catalog import Catalog, ToolSpec, catalog_from_app
+from tests.support import call_legacy, call_modern
+
+pytestmark = pytest.mark.anyio
+
+ERAS = ["legacy", "modern"]
+
+
+# -- the app ---------------------------------------------------------------------------------------
+
+
+async def list_items(request: Request) -> JSONResponse:
+    """List the items.
+
+    Filter with ``?tag=...`` (repeatable).
+    """
+    return JSONResponse({"tags": request.query_params.getlist("tag"), "q": dict(request.query_params)})
+
+
+async def create_item(request: Request) -> JSONResponse:
+    """Create an item from its JSON."""
+    return JSONResponse({"created": await request.json()}, status_code=201)
+
+
+async def get_item(request: Request) -> JSONResponse:
+    item_id = request.path_params["item_id"]
+    return JSONResponse({"item_id": item_id, "type": type(item_id).__name__})
+
+
+async def measure(request: Request) -> JSONResponse:
+    return JSONResponse({"value": request.path_params["value"]})
+
+
+async def read_file(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(f"file {request.path_params['name']}")
+
+
+class Users(HTTPEndpoint):
+    async def get(self, request: Request) -> JSONResponse:
+        """One user."""
+        return JSONResponse({"uid": str(request.path_params["uid"]), "method": "GET"})
+
+    async def put(self, request: Request) -> JSONResponse:
+        return JSONResponse({"uid": str(request.path_params["uid"]), "put": await request.json()})
+
+    async def delete(self, request: Request) -> Response:
+        return Response(status_code=204)
+
+
+async def search(request: Request) -> JSONResponse:
+    """Search the items by text.
+
+    ---
+    summary: Search items
+    tags: [items]
+    parameters:
+      - name: q
+        in: query
+        required: true
+        description: the text to look for
+        schema:
+          type: string
+      - name: limit
+        in: query
+        schema:
+          type: integer
+    responses:
+      200:
+        description: the matches
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                q: {type: string}
+                limit: {type: integer}
+    """
+    limit = request.query_params.get("limit")
+    return JSONResponse({"q": request.query_params["q"], "limit": None if limit is None else int(limit)})
+
+
+async def rename(request: Request) -> JSONResponse:
+    """
+    summary: Rename a thing
+    requestBody:
+      required: true
+      content:
+        application/json:
+          schema:
+            type: object
+            properties:
+              name: {type: string}
+            required: [name]
+    x-mcp-annotations:
+      idempotentHint: true
+    """
+    return JSONResponse({"tid": request.path_params["tid"], "body": await request.json()})
+
+
+async def hidden(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("hidden")
+
+
+async def hosted(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("hosted")
+
+
+async def ws(websocket: WebSocket) -> None:
+    await websocket.close()
+
+
+def routes() -> list[Any]:
+    return [
+        Route("/items", list_items),
+        Route("/items", create_item, methods=["POST"]),
+        Route("/items/{item_id:int}", get_item),
+        Route("/measures/{value:float}", measure),
+        Route("/files/{name:path}", read_file),
+        Route("/users/{uid:uuid}", Users),
+        Mount(
+            "/v1",
+            routes=[
+                Route("/search", search),
+                Route("/things/{tid}", rename, methods=["PATCH"]),
+                Mount("/deep", routes=[Route("/ping", lambda request: PlainTextResponse("pong"))]),
+            ],
+        ),
+        Route("/hidden", hidden, include_in_schema=False),
+        WebSocketRoute("/ws", ws),
+        Mount("/static", app=StaticFiles(directory="/nonexistent", check_dir=False)),
+        Host("api.example.com", app=Router([Route("/hosted", hosted)])),
+    ]
+
+
+def build() -> Starlette:
+    app = Starlette(routes=routes())
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+def catalog() -> Catalog:
+    return catalog_from_app(Starlette(routes=routes()))
+
+
+def tool(name: str) -> dict[str, Any]:
+    spec = catalog().get(name)
+    assert spec is not None, [t.name for t in catalog().tools]
+    return spec.tool
+
+
+def spec_of(name: str) -> ToolSpec:
+    spec = catalog().get(name)
+    assert spec is not None
+    return spec
+
+
+async def call(app: Starlette, era: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    params = {"name": name, "arguments": arguments}
+    if era == "legacy":
+        return (await call_legacy(app, "tools/call", params)).result()
+    return (await call_modern(app, "tools/call", params, name=name)).result()
+
+
+def text_of(result: dict[str, Any]) -> str:
+    text: str = result["content"][0]["text"]
+    return text
+
+
+# -- tools/list ------------------------------------------------------------------------------------
+
+
+FREE_QUERY = {
+    "type": "object",
+    "description": (
+        "Query string parameters, by name: each value a string, number or boolean, or a list of them (the name "
+        "repeated)."
+    ),
+}
+
+
+def test_every_http_route_is_a_tool_named_after_its_endpoint() -> None:
+    names = [t.name for t in catalog().tools]
+    assert names == [
+        "list_items",
+        "create_item",
+        "get_item",
+        "measure",
+        "read_file",
+        "Users_get",
+        "Users_put",
+        "Users_delete",
+        "search",
+        "rename",
+        "get_v1_deep_ping",  # a lambda has no name to give
+    ]
+    paths = {t.name: (t.method, t.path) for t in catalog().tools}
+    assert paths["search"] == ("GET", "/v1/search")
+    assert paths["rename"] == ("PATCH", "/v1/things/{tid}")
+    assert paths["get_v1_deep_ping"] == ("GET", "/v1/deep/ping")
+
+
+async def test_tools_list_over_the_wire() -> None:
+    app = build()
+    for reply in (await call_legacy(app, "tools/list"), await call_modern(app, "tools/list")):
+        assert [t["name"] for t in reply.result()["tools"]][:3] == ["list_items", "create_item", "get_item"]
+
+
+def test_a_plain_docstring_is_the_description_and_get_is_read_only() -> None:
+    listed = tool("list_items")
+    assert listed["description"] == "List the items.\n\nFilter with ``?tag=...`` (repeatable)."
+    assert listed["title"] == "List Items"
+    assert listed["annotations"] == {"title": "List Items", "readOnlyHint": True, "openWorldHint": False}
+    assert listed["inputSchema"] == {"type": "object", "properties": {"query": FREE_QUERY}}
+
+
+def test_typed_path_parameters_are_required_and_typed() -> None:
+    assert tool("get_item")["inputSchema"] == {
+        "type": "object",
+        "properties": {"item_id": {"type": "integer", "minimum": 0}, "query": FREE_QUERY},
+        "required": ["item_id"],
+    }
+    assert tool("get_item")["description"] == "GET /items/{item_id}"
+    assert tool("measure")["inputSchema"]["properties"]["value"] == {"type": "number", "minimum": 0}
+    assert tool("read_file")["inputSchema"]["properties"]["name"] == {"type": "string"}
+    assert tool("Users_get")["inputSchema"]["properties"]["uid"] == {"type": "string", "format": "uuid"}
+
+
+def test_write_methods_take_a_free_json_body_and_follow_http_semantics() -> None:
+    created = tool("create_item")
+    assert created["inputSchema"]["properties"]["body"] == {
+        "type": "object",
+        "description": "The request's JSON body.",
+    }
+    assert "required" not in created["inputSchema"]
+    assert created["annotations"] == {"title": "Create Item", "openWorldHint": False}
+    assert tool("Users_put")["annotations"]["idempotentHint"] is True
+    assert tool("Users_delete")["annotations"]["destructiveHint"] is True
+    assert "body" not in tool("Users_delete")["inputSchema"]["properties"]  # no body for DELETE
+    assert tool("Users_get")["description"] == "One user."
+
+
+def test_hidden_websocket_static_and_host_routes_are_not_tools() -> None:
+    paths = {t.path for t in catalog().tools}
+    assert not {"/hidden", "/ws", "/hosted"} & paths
+    assert not any(path.startswith("/static") for path in paths)
+
+
+def test_same_endpoint_on_two_routes_gets_unique_names() -> None:
+    app = Starlette(routes=[Route("/a", list_items), Route("/b", list_items)])
+    assert [t.name for t in catalog_from_app(app).tools] == ["list_items", "list_items_2"]
+
+
+def test_an_explicit_route_name_and_methods_are_used() -> None:
+    app = Starlette(
+        routes=[
+            Route("/u/{uid:uuid}", Users, methods=["GET"]),
+            Route("/x", hidden, methods=["GET", "POST"], name="thing"),
+            Route("/h", hidden, methods=["HEAD"]),
+        ]
+    )
+    tools = catalog_from_app(app).tools
+    assert [(t.name, t.method) for t in tools] == [
+        ("Users_get", "GET"),
+        ("thing_get", "GET"),
+        ("thing_post", "POST"),
+        ("hidden", "HEAD"),
+    ]
+
+
+# -- YAML docstrings (Starlette's SchemaGenerator convention) --------------------------------------
+
+
+def test_a_yaml_docstring_declares_query_parameters() -> None:
+    pytest.importorskip("yaml")
+    found = tool("search")
+    assert found["title"] == "Search items"
+    assert found["description"] == "Search items\n\nSearch the items by text."
+    assert found["inputSchema"] == {
+        "type": "object",
+        "properties": {
+            "q": {"type": "string", "description": "the text to look for"},
+            "limit": {"type": "integer"},
+        },
+        "required": ["q"],
+    }
+    assert found["outputSchema"] == {
+        "type": "object",
+        "properties": {"q": {"type": "string"}, "limit": {"type": "integer"}},
+    }
+    assert catalog_from_app(Starlette(routes=routes()), tool_filter=_tags("items")).tools[0].name == "search"
+
+
+def _tags(*tags: str) -> Any:
+    from mcp_middleware.catalog import ToolFilter
+
+    return ToolFilter(include_tags=frozenset(tags))
+
+
+def test_a_yaml_docstring_declares_a_json_body() -> None:
+    pytest.importorskip("yaml")
+    found = tool("rename")
+    assert found["inputSchema"] == {
+        "type": "object",
+        "properties": {"tid": {"type": "string"}, "query": FREE_QUERY, "name": {"type": "string"}},
+        "required": ["tid", "name"],
+    }
+    assert found["annotations"]["idempotentHint"] is True  # x-mcp-annotations from the YAML
+    assert found["title"] == "Rename a thing"
+
+
+def test_without_pyyaml_only_the_prose_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    import starlette.schemas
+
+    monkeypatch.setattr(starlette.schemas, "yaml", None)
+    found = tool("search")
+    assert found["description"] == "Search the items by text."
+    assert found["inputSchema"]["properties"] == {"query": FREE_QUERY}
+    assert "body" in tool("rename")["inputSchema"]["properties"]
+
+
+def test_a_broken_yaml_section_is_logged_and_the_prose_kept(caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip("yaml")
+
+    async def odd(request: Request) -> PlainTextResponse:
+        """Odd one.
+
+        ---
+        parameters: [unclosed
+        """
+        return PlainTextResponse("odd")
+
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        tools = catalog_from_app(Starlette(routes=[Route("/odd", odd)])).tools
+    assert tools[0].tool["description"] == "Odd one."
+    assert "odd" in caplog.text
+    assert "YAML" in caplog.text
+
+
+def test_a_plain_docstring_that_parses_as_yaml_stays_prose() -> None:
+    async def note(request: Request) -> PlainTextResponse:
+        """Note: the answer is plain text."""
+        return PlainTextResponse("note")
+
+    tools = catalog_from_app(Starlette(routes=[Route("/note", note)])).tools
+    assert tools[0].tool["description"] == "Note: the answer is plain text."
+
+
+# -- tools/call ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_typed_path_parameters_reach_the_endpoint(era: str) -> None:
+    app = build()
+    assert orjson.loads(text_of(await call(app, era, "get_item", {"item_id": 7}))) == {"item_id": 7, "type": "int"}
+    assert orjson.loads(text_of(await call(app, era, "measure", {"value": 2.5}))) == {"value": 2.5}
+    assert text_of(await call(app, era, "read_file", {"name": "a/b.txt"})) == "file a/b.txt"
+    uid = "12345678-1234-5678-1234-567812345678"
+    assert orjson.loads(text_of(await call(app, era, "Users_get", {"uid": uid}))) == {"uid": uid, "method": "GET"}
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_the_free_query_argument_becomes_the_query_string(era: str) -> None:
+    app = build()
+    result = await call(app, era, "list_items", {"query": {"tag": ["a", "b c"], "page": 2, "all": True}})
+    assert orjson.loads(text_of(result)) == {"tags": ["a", "b c"], "q": {"tag": "b c", "page": "2", "all": "true"}}
+    refused = await call(app, era, "list_items", {"query": "tag=a"})
+    assert refused["isError"] is True
+    assert "query" in text_of(refused)
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_the_free_body_argument_is_the_json_body(era: str) -> None:
+    app = build()
+    result = await call(app, era, "create_item", {"body": {"name": "pen", "price": 2}})
+    assert orjson.loads(text_of(result)) == {"created": {"name": "pen", "price": 2}}
+    uid = "12345678-1234-5678-1234-567812345678"
+    put = await call(app, era, "Users_put", {"uid": uid, "body": {"name": "ann"}})
+    assert orjson.loads(text_of(put)) == {"uid": uid, "put": {"name": "ann"}}
+    deleted = await call(app, era, "Users_delete", {"uid": uid})
+    assert "isError" not in deleted or deleted["isError"] is False
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_yaml_declared_parameters_and_body_reach_the_endpoint(era: str) -> None:
+    pytest.importorskip("yaml")
+    app = build()
+    found = await call(app, era, "search", {"q": "pen", "limit": 3})
+    assert found["structuredContent"] == {"q": "pen", "limit": 3}
+    renamed = await call(app, era, "rename", {"tid": "t1", "name": "new"})
+    assert orjson.loads(text_of(renamed)) == {"tid": "t1", "body": {"name": "new"}}
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_nested_mount_and_a_lambda_are_reached(era: str) -> None:
+    assert text_of(await call(build(), era, "get_v1_deep_ping", {})) == "pong"
+
+
+# -- a FastAPI app mounted in a Starlette app ------------------------------------------------------
+
+
+def inner_api() -> FastAPI:
+    api = FastAPI()
+
+    @api.get("/items/{item_id}")
+    async def read_item(item_id: int, q: str | None = None) -> dict[str, Any]:
+        return {"item_id": item_id, "q": q}
+
+    @api.get("/files/{name:path}")
+    async def fetch(name: str) -> dict[str, str]:
+        return {"name": name}
+
+    return api
+
+
+def mounted() -> Starlette:
+    outer = Starlette(routes=[Route("/health", hidden), Mount("/api", app=inner_api())])
+    outer.add_middleware(MCPMiddleware)
+    return outer
+
+
+def test_a_mounted_fastapi_app_brings_its_own_operations() -> None:
+    tools = catalog_from_app(Starlette(routes=[Route("/health", hidden), Mount("/api", app=inner_api())])).tools
+    assert [(t.name, t.path) for t in tools] == [
+        ("hidden", "/health"),
+        ("read_item", "/api/items/{item_id}"),
+        ("fetch", "/api/files/{name}"),
+    ]
+    schema = tools[1].tool["inputSchema"]
+    assert schema["properties"]["item_id"]["type"] == "integer"
+    assert schema["properties"]["q"]["type"] == "string"
+    assert "query" not in schema["properties"]  # FastAPI declares its parameters
+
+
+def test_a_mounted_fastapi_app_under_a_parameterised_prefix() -> None:
+    app = Starlette(routes=[Mount("/t/{tenant}", app=inner_api())])
+    read = catalog_from_app(app).tools[0]
+    assert read.path == "/t/{tenant}/items/{item_id}"
+    assert read.tool["inputSchema"]["required"][:2] == ["tenant", "item_id"]
+    assert read.build_request({"tenant": "acme", "item_id": 1}).path == "/t/acme/items/1"
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_mounted_fastapi_app_is_called_through_the_mount(era: str) -> None:
+    app = mounted()
+    result = await call(app, era, "read_item", {"item_id": 5, "q": "x"})
+    assert orjson.loads(text_of(result)) == {"item_id": 5, "q": "x"}
+    assert orjson.loads(text_of(await call(app, era, "fetch", {"name": "a/b"}))) == {"name": "a/b"}
+
+
+# -- nothing to expose -----------------------------------------------------------------------------
+
+
+def test_an_app_without_http_routes_says_what_it_found(caplog: pytest.LogCaptureFixture) -> None:
+    app = Starlette(
+        routes=[WebSocketRoute("/ws", ws), Mount("/static", app=StaticFiles(directory="/x", check_dir=False))]
+    )
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        assert catalog_from_app(app).tools == ()
+    assert "no HTTP route" in caplog.text
+    assert "WebSocketRoute /ws" in caplog.text
+    assert "Mount /static" in caplog.text
+
+
+def test_an_app_without_routes_or_openapi_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    async def bare(scope: Any, receive: Any, send: Any) -> None:
+        pass
+
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        assert catalog_from_app(bare).tools == ()
+    assert "neither openapi() nor routes" in caplog.text
