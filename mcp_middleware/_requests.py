@@ -98,6 +98,9 @@ class _Arg:
     header: bytes = b""  # lower-case header name
     keep_none: bool = False
     single: bool = False  # a query or header parameter whose schema is no array: an array is refused
+    # a query parameter whose schema is an object, in OpenAPI's default style (form, exploded): each
+    # of its properties is a query parameter of its own (a plain Starlette route's free ``query``)
+    exploded: bool = False
     query_key: str = field(init=False, repr=False, compare=False)  # ``wire`` form-encoded, with its ``=``
 
     def __post_init__(self) -> None:
@@ -187,7 +190,9 @@ class ToolSpec:
                 continue
             where = arg.where
             if where == _QUERY:
-                if type(value) is int:  # digits need no encoding
+                if arg.exploded:
+                    query.extend(_exploded(arg, value))
+                elif type(value) is int:  # digits need no encoding
                     query.append(f"{arg.query_key}{value}")
                 elif type(value) is str:
                     query.append(arg.query_key + _form_encode(value))
@@ -302,6 +307,18 @@ def _items(arg: _Arg, value: Any) -> list[str]:
             raise ArgumentError(_SINGLE.format(arg.name))
         return [_scalar(arg.name, item) for item in value if item is not None]
     return [_scalar(arg.name, value)]
+
+
+def _exploded(arg: _Arg, value: Any) -> list[str]:
+    """An object's properties as encoded ``key=value`` pairs (a list repeats its key)."""
+    if not isinstance(value, Mapping):
+        raise ArgumentError(f"argument {arg.name!r} must be an object of query parameter names to values")
+    pairs: list[str] = []
+    for key, item in value.items():
+        items = item if isinstance(item, (list, tuple)) else (item,)
+        name = f"{arg.name}.{key}"
+        pairs.extend(f"{_form_encode(key)}={_form_encode(_scalar(name, one))}" for one in items if one is not None)
+    return pairs
 
 
 _UNRESERVED: Final = re.compile(r"[A-Za-z0-9_.~-]*")

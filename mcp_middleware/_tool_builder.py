@@ -119,6 +119,7 @@ class _Entry:
     deprecated: bool = False
     keep_none: bool = False
     file: tuple[str, bool] | None = None  # a multipart file field: its media type, and if base64
+    exploded: bool = False  # a query parameter whose object's properties are query parameters
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,11 +227,21 @@ class _Builder:
             description, deprecated = _param_notes(param)
             if location == _COOKIE:
                 description = "\n\n".join(filter(None, (description, _COOKIE_NOTE.format(name))))
-            entries.append(_Entry(location, name, param.get("schema", {}), required, description, deprecated))
+            schema = param.get("schema", {})
+            exploded = location == _QUERY and self.exploded(param, schema)
+            entries.append(_Entry(location, name, schema, required, description, deprecated, exploded=exploded))
         entries.sort(key=lambda entry: entry.where)  # stable: document order within a location
         if body is not None:
             entries.extend(self.body_entries(body))
         return entries
+
+    def exploded(self, param: Mapping[str, Any], schema: Any) -> bool:
+        """Whether a query parameter is an object in OpenAPI's default style (``form``, exploded):
+        its properties go into the query string as parameters of their own."""
+        if param.get("style", "form") != "form" or param.get("explode", True) is not True:
+            return False
+        resolved = self.schemas.resolve(schema)
+        return isinstance(resolved, Mapping) and resolved.get("type") == "object"
 
     def body(self, operation: Mapping[str, Any]) -> _Body | None:
         request_body = self.deref(operation.get("requestBody"))
@@ -374,6 +385,7 @@ class _Builder:
                 e.wire.lower().encode("ascii") if e.where == _HEADER else b"",
                 e.keep_none,
                 e.where in (_QUERY, _HEADER) and not self.schemas.may_be_array(e.schema),
+                e.exploded,
             )
             for e, name in zip(entries, names, strict=True)
             if e.where != _PATH
