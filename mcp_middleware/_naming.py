@@ -30,7 +30,17 @@ from typing import Any, Final
 
 from .config import HTTP_METHODS
 
-__all__ = ["_Op", "_assign_names", "_cut", "_humanize", "_numbered", "_operations", "_squeezed", "_text"]
+__all__ = [
+    "_Op",
+    "_assign_names",
+    "_cut",
+    "_generated_prefix",
+    "_humanize",
+    "_numbered",
+    "_operations",
+    "_squeezed",
+    "_text",
+]
 
 _METHODS: Final = tuple(method.lower() for method in HTTP_METHODS)  # as a path item names them
 _NON_WORD: Final = re.compile(r"\W")

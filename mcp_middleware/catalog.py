@@ -1,8 +1,10 @@
 """From an app's OpenAPI document to MCP tools, and from a tool call's arguments to an HTTP request.
 
-Pure and synchronous: no I/O, no event loop, no FastAPI import (a plain Starlette app simply has
-no ``openapi()`` and yields an empty catalog). Everything a call needs is precomputed when the
-catalog is built; :meth:`ToolSpec.build_request` only walks a small per-argument table.
+Pure and synchronous: no I/O, no event loop, no FastAPI import. An app with ``openapi()``
+(FastAPI) is described by its own document; for any other app with ``routes`` (plain Starlette)
+a document is made from the routes (:mod:`mcp_middleware._route_document`). Everything a call
+needs is precomputed when the catalog is built; :meth:`ToolSpec.build_request` only walks a
+small per-argument table.
 
 One tool per operation (``paths`` in document order, methods in the order get, put, post, delete,
 options, head, patch, trace). Paths in ``exclude_paths`` are never exposed; a
@@ -25,6 +27,7 @@ from typing import Any, Final
 
 from mcp_middleware._naming import _assign_names, _operations
 from mcp_middleware._requests import ArgumentError, ToolSpec
+from mcp_middleware._route_document import route_document
 from mcp_middleware._tool_builder import _Builder, api_key_schemes
 
 __all__ = [
@@ -167,10 +170,12 @@ def catalog_from_app(
     max_name_length: int = 40,
     exclude_paths: Collection[str] = (),
 ) -> Catalog:
-    """The catalog of an app with an ``openapi()`` method (FastAPI); empty for any other app."""
+    """The catalog of an app with an ``openapi()`` method (FastAPI), else of its routes (Starlette)."""
     openapi = getattr(app, "openapi", None)
     if not callable(openapi):
-        return Catalog(())
+        return _catalog_from_routes(
+            app, tool_filter=tool_filter, max_name_length=max_name_length, exclude_paths=exclude_paths
+        )
     try:
         document = openapi()
     except Exception:
@@ -186,6 +191,39 @@ def catalog_from_app(
         exclude_paths=exclude_paths,
         route_paths=_converter_paths(app),
         **_response_options(app),
+    )
+
+
+def _catalog_from_routes(
+    app: Any, *, tool_filter: ToolFilter, max_name_length: int, exclude_paths: Collection[str]
+) -> Catalog:
+    """The catalog of an app without ``openapi()``, from a document made of its routes; a mounted
+    app's own document (FastAPI's) brings its operations, under the mount's prefix."""
+    made = route_document(app)
+    if made is None:
+        logger.warning("%r has neither openapi() nor routes; the MCP endpoint exposes no tools", app)
+        return Catalog(())
+    if not made.document["paths"]:
+        logger.warning(
+            "%r has no openapi() and no HTTP route to expose as MCP tools (found: %s)",
+            app,
+            ", ".join(made.found) or "no routes",
+        )
+    route_paths = dict(made.route_paths)
+    options: dict[str, set[tuple[str, str]]] = {"reshaped": set(), "nones_dropped": set()}
+    for document_prefix, route_prefix, mounted in made.mounted:
+        for (path, method), template in _converter_paths(mounted).items():
+            route_paths.setdefault((document_prefix + path, method), route_prefix + template)
+        for key, operations in _response_options(mounted).items():
+            options[key] |= {(document_prefix + path, method) for path, method in operations}
+    return build_catalog(
+        made.document,
+        tool_filter=tool_filter,
+        max_name_length=max_name_length,
+        exclude_paths=exclude_paths,
+        route_paths=route_paths,
+        reshaped=options["reshaped"],
+        nones_dropped=options["nones_dropped"],
     )
 
 
