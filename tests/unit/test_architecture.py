@@ -84,6 +84,7 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
     for leaf in leaves:
         assert all_imports(leaf) == set(), leaf
     assert all_imports("_naming") == {"config"}  # the HTTP methods, one list (config.HTTP_METHODS)
+    assert all_imports("_route_document") == {"_naming"}  # FastAPI's generated ids, under a mount's prefix
     assert all_imports("_security_options") == {"config"}  # one check of a collection option (strings)
     assert all_imports("jsonrpc") == {"_revisions"}  # the serializer and its older revisions' shapes
 
@@ -98,7 +99,7 @@ def test_eras_never_import_each_other() -> None:
 
 def test_lower_layers_never_import_upper_layers() -> None:
     upper = {"middleware", "transport", "handlers", "toolcall"}
-    catalog = ("catalog", "_naming", "_tool_builder", "_requests", "_schema")
+    catalog = ("catalog", "_naming", "_tool_builder", "_requests", "_schema", "_route_document")
     for low in (*catalog, "dispatch", "results", "_media", "_event_parser", "jsonrpc", "sse"):
         imported = {i.split(".")[0] for i in all_imports(low)}
         assert not imported & upper, (low, imported)

@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from mcp_middleware import MCPMiddleware
-from mcp_middleware.catalog import Catalog, ToolSpec, catalog_from_app
+from mcp_middleware.catalog import ArgumentError, Catalog, ToolSpec, catalog_from_app
 from tests.support import call_legacy, call_modern
 
 pytestmark = pytest.mark.anyio
@@ -488,3 +488,43 @@ def test_an_app_without_routes_or_openapi_says_so(caplog: pytest.LogCaptureFixtu
     with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
         assert catalog_from_app(bare).tools == ()
     assert "neither openapi() nor routes" in caplog.text
+
+
+def test_two_mounted_fastapi_apps_keep_their_own_models() -> None:
+    """Components of one name but other content are renamed, with the references to them."""
+    from pydantic import create_model
+
+    def api_with(field: str) -> FastAPI:
+        model = create_model("Item", **{field: (int, ...)})  # type: ignore[call-overload]
+        api = FastAPI()
+
+        async def create(item: Any) -> Any:
+            return item
+
+        create.__annotations__ = {"item": model, "return": model}  # real classes, not strings
+        api.post("/items")(create)
+        return api
+
+    app = Starlette(routes=[Mount("/a", app=api_with("size")), Mount("/b", app=api_with("weight"))])
+    tools = catalog_from_app(app).tools
+    assert [(t.name, t.path) for t in tools] == [
+        ("create_a_items_post", "/a/items"),  # the catalog's rule for one function on two paths
+        ("create_b_items_post", "/b/items"),
+    ]
+    assert tools[0].tool["outputSchema"]["properties"] == {"size": {"type": "integer", "title": "Size"}}
+    assert tools[1].tool["outputSchema"]["properties"] == {"weight": {"type": "integer", "title": "Weight"}}
+    assert tools[1].tool["inputSchema"]["required"] == ["weight"]
+
+
+def test_an_object_query_parameter_of_any_document_is_exploded() -> None:
+    from mcp_middleware.catalog import build_catalog
+
+    def param(**extra: Any) -> dict[str, Any]:
+        return {"name": "f", "in": "query", "schema": {"type": "object"}, **extra}
+
+    doc = {"paths": {"/a": {"get": {"operationId": "a", "parameters": [param()]}}}}
+    sub = build_catalog(doc).tools[0].build_request({"f": {"x": 1, "y": ["p q", None], "z": None}})
+    assert sub.query_string == b"x=1&y=p+q"
+    doc = {"paths": {"/a": {"get": {"operationId": "a", "parameters": [param(explode=False)]}}}}
+    with pytest.raises(ArgumentError, match="string, number or boolean"):
+        build_catalog(doc).tools[0].build_request({"f": {"x": 1}})  # not exploded: as before
