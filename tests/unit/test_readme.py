@@ -48,3 +48,18 @@ async def test_the_resources_and_prompts_sample() -> None:
         "Review this python change:",
         {"role": "user", "content": {"type": "text", "text": "+x"}},
     ]
+
+
+async def test_the_plain_starlette_sample() -> None:
+    pytest.importorskip("yaml")  # the sample's YAML docstring
+    namespace: dict[str, object] = {}
+    exec(python_sample("async def get_item(request):"), namespace)
+    app = namespace["app"]
+    reply = await post(app, request("tools/list"))  # type: ignore[arg-type]
+    tools = {tool["name"]: tool["inputSchema"] for tool in reply.result()["tools"]}
+    assert list(tools) == ["search", "get_item"]
+    assert list(tools["search"]["properties"]) == ["q"]
+    assert tools["get_item"]["properties"]["item_id"] == {"type": "integer", "minimum": 0}
+    assert list(tools["get_item"]["properties"]) == ["item_id", "query"]
+    called = await post(app, request("tools/call", {"name": "search", "arguments": {"q": "pen"}}))  # type: ignore[arg-type]
+    assert called.result()["content"][0]["text"] == '{"q":"pen"}'

@@ -528,3 +528,31 @@ def test_an_object_query_parameter_of_any_document_is_exploded() -> None:
     doc = {"paths": {"/a": {"get": {"operationId": "a", "parameters": [param(explode=False)]}}}}
     with pytest.raises(ArgumentError, match="string, number or boolean"):
         build_catalog(doc).tools[0].build_request({"f": {"x": 1}})  # not exploded: as before
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_yaml_docstring_declares_a_resource(era: str) -> None:
+    pytest.importorskip("yaml")
+
+    async def readme(request: Request) -> PlainTextResponse:
+        """The read-me.
+
+        ---
+        x-mcp-resource:
+          uri: docs://readme
+          mimeType: text/markdown
+        """
+        return PlainTextResponse("# Read me")
+
+    app = Starlette(routes=[Route("/readme", readme)])
+    app.add_middleware(MCPMiddleware)
+    params = {"uri": "docs://readme"}
+    if era == "legacy":
+        listed = (await call_legacy(app, "resources/list")).result()
+        read = (await call_legacy(app, "resources/read", params)).result()
+    else:
+        listed = (await call_modern(app, "resources/list")).result()
+        read = (await call_modern(app, "resources/read", params, name="docs://readme")).result()
+    assert [r["uri"] for r in listed["resources"]] == ["docs://readme"]
+    assert read["contents"][0]["text"] == "# Read me"
+    assert catalog_from_app(app).tools == ()  # declared: not also a tool
