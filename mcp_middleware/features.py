@@ -443,6 +443,11 @@ def prompt_messages(name: str, collector: ResponseCollector) -> dict[str, Any]:
     _refuse_cut(collector, f"Prompt {name!r}")
     if not collector.textual:
         raise ProtocolError(codes.INTERNAL_ERROR, f"The prompt route returned {collector.mime}, not text or messages")
+    if collector.kind == "mcp":  # the route's own MCPResponse: each block a user message
+        blocks = collector.result()
+        if blocks.get("isError"):
+            raise ProtocolError(codes.INTERNAL_ERROR, f"Prompt {name!r} failed: {first_text(blocks)}")
+        return {"messages": [_message({"role": "user", "content": block}) for block in blocks["content"]]}
     text = collector.text()
     value: Any = text
     if collector.kind == "json":

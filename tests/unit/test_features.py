@@ -1048,3 +1048,31 @@ async def test_a_resource_route_answering_mcp_content_gives_its_blocks_as_conten
 async def test_mcp_content_that_is_no_resource_contents_is_an_internal_error(uri: str, message: str) -> None:
     error = (await legacy(mcp_resource_app(), "resources/read", {"uri": uri}))["error"]
     assert error == {"code": -32603, "message": message}
+
+
+async def test_a_prompt_route_returning_mcp_content_gives_one_user_message_per_block() -> None:
+    """A prompt route's own ``MCPResponse`` became one user message holding the response's JSON
+    as text; its blocks are now the prompt's messages, as they are a resource's contents."""
+    app = FastAPI()
+
+    @app.get("/prompts/chart", openapi_extra=declare.prompt("chart", description="A chart to discuss"))
+    async def chart() -> MCPResponse:
+        return MCPResponse([content.text("Discuss this chart:"), content.image("aGk=", "image/png")])
+
+    @app.get("/prompts/broken", openapi_extra=declare.prompt("broken"))
+    async def broken() -> MCPResponse:
+        return MCPResponse("x", is_error=True)
+
+    app.add_middleware(MCPMiddleware)
+    got = (await legacy(app, "prompts/get", {"name": "chart"}))["result"]
+    assert got == {
+        "messages": [
+            {"role": "user", "content": {"type": "text", "text": "Discuss this chart:"}},
+            {"role": "user", "content": {"type": "image", "data": "aGk=", "mimeType": "image/png"}},
+        ]
+    }
+    modern = (await call_modern(app, "prompts/get", {"name": "chart"}, name="chart")).result()
+    assert [m["content"]["type"] for m in modern["messages"]] == ["text", "image"]
+    refused = await legacy(app, "prompts/get", {"name": "broken"})
+    assert refused["error"]["code"] == -32603
+    assert refused["error"]["message"] == "Prompt 'broken' failed: x"
