@@ -1,10 +1,11 @@
 """The official MCP conformance suite's transport-level server scenarios, against the demo app.
 
-The suite (``@modelcontextprotocol/conformance``) is installed exactly as ``shared/conformance/run.sh``
-installs it: same npm package version, same cache (``$MCP_CONFORMANCE_CACHE``, default
-``/tmp/mcp-conformance-cache``), and a node >= 22 from the npm package ``node-linux-<arch>`` when the
-system node is older (the bundle needs ``fs.globSync``). The version pins are read from run.sh itself,
-found next to the repository as ``<repo>/../shared/conformance/run.sh`` (how CI lays it out).
+The suite (``@modelcontextprotocol/conformance``) is installed exactly as
+``tests/interop/conformance/run.sh`` installs it (the team's ``shared/conformance/run.sh``, kept in
+the repository so that a clone alone passes): same npm package version, same cache
+(``$MCP_CONFORMANCE_CACHE``, default ``/tmp/mcp-conformance-cache``), and a node >= 22 from the npm
+package ``node-linux-<arch>`` when the system node is older (the bundle needs ``fs.globSync``). The
+version pins are read from run.sh itself.
 
 Each scenario runs on its own::
 
@@ -37,7 +38,7 @@ from .servers import REPO_ROOT
 
 pytestmark = pytest.mark.interop
 
-RUNNER = REPO_ROOT.parent / "shared" / "conformance" / "run.sh"
+RUNNER = REPO_ROOT / "tests" / "interop" / "conformance" / "run.sh"  # the team's runner, kept in the repo
 INSTALL_TIMEOUT_SECONDS = 300
 SCENARIO_TIMEOUT_SECONDS = 120
 NODE_ARCH = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}  # as in run.sh
@@ -193,7 +194,7 @@ def _npm_install(npm: str, prefix: Path, spec: str) -> None:
 def conformance_suite() -> Suite:
     """The pinned conformance CLI and a node >= 22 to run it, installed like run.sh does (idempotent)."""
     if not RUNNER.is_file():
-        pytest.fail(f"conformance runner not found at {RUNNER} (expected <repo>/../shared/)", pytrace=False)
+        pytest.fail(f"conformance runner not found at {RUNNER}", pytrace=False)
     script = RUNNER.read_text()
     version = os.environ.get("MCP_CONFORMANCE_VERSION") or _runner_default(
         script, r"^VERSION=\$\{MCP_CONFORMANCE_VERSION:-([^}]+)\}", "suite version"
