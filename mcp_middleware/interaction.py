@@ -294,7 +294,13 @@ class ModernChannel(_Channel):
         self._open.update((key, {"method": r.method, "params": r.params()}) for key, r in requests.items())
         if state is not None:
             self._route_state = state
-        await self._end_round()
+        try:
+            await self._end_round()
+        except BaseException:
+            if self.pending is None:  # the route stopped waiting (cancelled it): the question is withdrawn
+                for key in requests:
+                    self._open.pop(key, None)
+            raise
         raise InputNeeded()
 
     async def _end_round(self) -> None:

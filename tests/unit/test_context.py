@@ -477,6 +477,39 @@ async def test_mrtr_a_round_ends_after_quiet_turns(checkpoints: int, rounds: lis
     assert orjson.loads(result["content"][0]["text"]) == {"names": ["A", "B"]}
 
 
+async def test_mrtr_a_question_the_route_withdrew_is_not_asked() -> None:
+    """A route that stops waiting for a question (a task group racing it against a cache, which
+    wins a turn later and cancels the ask) withdraws it: it went out anyway with the route's next
+    question, and the user was asked something nothing waited for (review)."""
+    app = FastAPI()
+    name = {"type": "object", "properties": {"name": {"type": "string"}}}
+
+    @app.post("/race", operation_id="race")
+    async def race(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        async with anyio.create_task_group() as tg:
+
+            async def ask_user() -> None:
+                found["who"] = (await ctx.elicit("Which account?", name, key="account"))["content"]["name"]
+                tg.cancel_scope.cancel()
+
+            async def cache() -> None:
+                await anyio.lowlevel.checkpoint()  # a hit, one turn later
+                found["who"] = "cached"
+                tg.cancel_scope.cancel()  # the question is withdrawn
+
+            tg.start_soon(ask_user)
+            tg.start_soon(cache)
+        ok = await ctx.elicit(f"Delete {found['who']}?", {"type": "object", "properties": {}}, key="confirm")
+        return {"who": found["who"], "ok": ok["action"]}
+
+    app.add_middleware(MCPMiddleware)
+    first = await _first_round(app, "race")
+    assert _messages(first) == {"confirm": "Delete cached?"}
+    second = await _answer(app, "race", first, {"confirm": _accept()})
+    assert orjson.loads(second["content"][0]["text"]) == {"who": "cached", "ok": "accept"}
+
+
 async def test_mrtr_concurrent_asks_then_a_sequential_one() -> None:
     """A question asked after the concurrent ones were answered is the next round's, alone; the
     answers of the first round ride in the sealed state and are not asked again."""
