@@ -62,6 +62,8 @@ class Inflater:
             if z.eof:  # what follows the end of the data
                 if not self._gzip:
                     raise zlib.error("data after the end of the deflate stream")
+                if not data.strip(b"\0"):
+                    break  # zero padding after the last member, which gzip -d skips too
                 z = self._zlib = zlib.decompressobj(_GZIP)  # the next member of a gzip body
             out += z.decompress(data, room + 1 - len(out))
             if len(out) > room:

@@ -250,13 +250,16 @@ class ResponseCollector:
         if 299 < status < 400:  # shown in the result (redacted with the rest of its text)
             self._location = _header(headers, b"location").decode("latin-1")
         raw = coding = b""
+        cased = False  # a name not in lower case: read them all again in any case
         for key, value in headers:  # one pass for both (apps send lower-case names: Starlette does)
             if key == b"content-type":
                 if not raw:
                     raw = value
             elif key == b"content-encoding":
                 coding = coding + b"," + value if coding else value
-        if not raw:
+            elif not key.islower():
+                cased = True
+        if cased or not raw:
             raw, coding = _any_case(headers)
         raw = bytes(raw)
         known = _MEDIA.get(raw)

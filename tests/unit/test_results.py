@@ -581,6 +581,27 @@ def test_identity_and_a_gzip_body_of_several_members() -> None:
     assert text_of(collector.result()) == "first, second"  # as gzip -d reads it
 
 
+def test_zero_padding_after_a_gzip_body_is_ignored_as_gzip_does() -> None:
+    """``gzip -d`` and Python's GzipFile skip zero bytes after the last member (tape-block
+    padding); they were read as the start of another member, and the body refused (review)."""
+    data = gzip.compress(b"padded")
+    _, collector = coded(b"text/plain", b"gzip", data + b"\0" * 8)
+    assert text_of(collector.result()) == "padded"
+    padded = data + b"\0" * 8
+    _, collector = coded(b"text/plain", b"gzip", padded[: len(data) + 3], padded[len(data) + 3 :])  # split in it
+    assert text_of(collector.result()) == "padded"
+
+
+def test_a_content_encoding_named_in_another_case_beside_a_lower_case_content_type_is_decoded() -> None:
+    """Raw ASGI apps do not always send lower-case names: a ``Content-Encoding`` beside a lower-case
+    ``content-type`` was missed (the any-case reading ran only without a lower-case type), and the
+    compressed bytes went out as text (review)."""
+    collector = ResponseCollector(path="/x", structured=False, max_text=1000, max_binary=1000)
+    collector.head(200, ((b"content-type", b"text/plain"), (b"Content-Encoding", b"gzip")))
+    collector.feed(gzip.compress(b"hello"), False)
+    assert text_of(collector.result()) == "hello"
+
+
 def test_the_text_limit_counts_decoded_characters() -> None:
     _, collector = coded(b"text/plain", b"gzip", gzip.compress(b"x" * 1500), max_text=1000)
     assert text_of(collector.result()) == "x" * 1000 + "\n[truncated: 500 more characters were not included]"
