@@ -207,51 +207,42 @@ class SchemaSet:
             schema = self._components[name]
         return schema
 
-    def may_be_array(self, schema: Any, depth: int = 0) -> bool:
+    def may_be_array(self, schema: Any) -> bool:
         """Whether ``schema`` (a raw one, ``$ref``s resolved here) may be an array: ``False`` only
         when it says it is something else (its ``type``, or every branch of an ``anyOf``/``oneOf``)."""
-        schema = self.resolve(schema)
-        if not isinstance(schema, Mapping) or depth > _DEPTH:
-            return schema is not False
-        kind = schema.get("type")
-        if isinstance(kind, str):
-            return kind == "array"
-        if isinstance(kind, list):
-            return "array" in kind
-        for key in ("anyOf", "oneOf"):
-            branches = schema.get(key)
-            if isinstance(branches, list) and branches:
-                return any(self.may_be_array(branch, depth + 1) for branch in branches)
-        branches = schema.get("allOf")
-        if isinstance(branches, list) and branches:
-            return all(self.may_be_array(branch, depth + 1) for branch in branches)
-        return True
+        return self._may_be(schema, "array", 0)
 
-    def allows_null(self, schema: Any, depth: int = 0) -> bool:
+    def allows_null(self, schema: Any) -> bool:
         """Whether ``schema`` (a raw one, ``$ref``s resolved here) takes ``null``: its ``type`` (or
         OpenAPI 3.0's ``nullable``), ``enum``, ``const`` or a branch of its ``anyOf``/``oneOf`` says
         so, or it says nothing of its type (pydantic's ``Optional[X] = None`` is ``anyOf [X, null]``)."""
+        return self._may_be(schema, "null", 0)
+
+    def _may_be(self, schema: Any, kind: str, depth: int) -> bool:
+        """Whether ``schema`` may be a value of JSON type ``kind``: ``False`` only when it says it is
+        something else (for ``null``, its ``nullable``, ``const`` and ``enum`` say too)."""
         schema = self.resolve(schema)
         if not isinstance(schema, Mapping) or depth > _DEPTH:
             return schema is not False
-        if schema.get("nullable") is True:
-            return True
-        if "const" in schema:
-            return schema["const"] is None
-        if isinstance(values := schema.get("enum"), list):
-            return None in values
-        kind = schema.get("type")
-        if isinstance(kind, str):
-            return kind == "null"
-        if isinstance(kind, list):
-            return "null" in kind
+        if kind == "null":
+            if schema.get("nullable") is True:
+                return True
+            if "const" in schema:
+                return schema["const"] is None
+            if isinstance(values := schema.get("enum"), list):
+                return None in values
+        types = schema.get("type")
+        if isinstance(types, str):
+            return types == kind
+        if isinstance(types, list):
+            return kind in types
         for key in ("anyOf", "oneOf"):
             branches = schema.get(key)
             if isinstance(branches, list) and branches:
-                return any(self.allows_null(branch, depth + 1) for branch in branches)
+                return any(self._may_be(branch, kind, depth + 1) for branch in branches)
         branches = schema.get("allOf")
         if isinstance(branches, list) and branches:
-            return all(self.allows_null(branch, depth + 1) for branch in branches)
+            return all(self._may_be(branch, kind, depth + 1) for branch in branches)
         return True
 
     def convert(self, schema: Any, refs: set[str], *, collapse: bool) -> Any:
