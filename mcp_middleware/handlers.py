@@ -129,7 +129,9 @@ class Server:
     # -- identity and catalog: built once, from the app that serves the first MCP request ----------
     def prepare(self, scope: Scope) -> None:
         """Build the catalog and identity; the endpoint calls it while ``prepared`` is False."""
-        app = self._app_ref = scope.get("app")
+        # the app the request went through (Starlette sets it), else the one wrapped directly
+        # (``MCPMiddleware(app)`` served as it is: nothing sets ``scope["app"]`` then)
+        app = self._app_ref = scope.get("app") or self.app
         self.memo.clear()
         self._seen_routes = self._routes_version()
         self._load_catalog()
@@ -207,9 +209,10 @@ class Server:
                 self.listeners.publish(kind)
 
     def _routes_version(self) -> object:
-        router = getattr(self._app_ref, "router", None)
-        routes = len(getattr(self._app_ref, "routes", ()) or ())  # a route taken off the list
-        version = getattr(router, "_get_routes_version", None)  # FastAPI: counts nested routers too
+        """What changes when a route is added or taken off anywhere in the app: FastAPI's version
+        (what its routers' methods add) and the number of routes, mounted routers' included."""
+        routes = _route_count(self._app_ref, 0)  # also a route taken off a list, or added to a Router
+        version = getattr(getattr(self._app_ref, "router", None), "_get_routes_version", None)
         if callable(version):
             return version(), routes
         return routes
@@ -253,6 +256,17 @@ class Server:
 
     def cancel(self, caller: str, request_id: Any) -> None:
         self.registry.cancel(caller, request_id)
+
+
+def _route_count(app: Any, depth: int) -> int:
+    """The routes of ``app`` and of the routers and apps mounted in it (a bounded walk)."""
+    routes = getattr(app, "routes", None) or ()
+    count = len(routes)
+    if depth < 8:
+        for route in routes:
+            if getattr(route, "routes", None):  # a Mount (of a Router or an app with routes)
+                count += _route_count(route, depth + 1)
+    return count
 
 
 _CAPABILITY: Mapping[str, str] = {
