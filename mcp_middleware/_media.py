@@ -42,6 +42,11 @@ _TEXTUAL_KINDS = frozenset({"text", "json", "events", "mcp"})
 _MEDIA: dict[bytes, tuple[str, str, str]] = {}
 
 
+# codecs Python counts as text encodings that no body is written in: decoding ordinary text with
+# them raises (idna, punycode, undefined) or reads escapes (the escape codecs)
+_NOT_CHARSETS = frozenset({"idna", "punycode", "undefined", "unicode-escape", "raw-unicode-escape"})
+
+
 def _media(raw: bytes) -> tuple[str, str, str]:
     mime, _, params = raw.partition(b";")
     mime = mime.strip().lower()
@@ -53,10 +58,12 @@ def _media(raw: bytes) -> tuple[str, str, str]:
     if charset != "utf-8":
         try:
             codec = codecs.lookup(charset)
-        except LookupError:
+        except (LookupError, ValueError):  # (ValueError: a NUL in the name)
             codec = None  # an unknown charset is read as UTF-8
-        # and so is a codec that is not a text encoding (base64, zlib, rot13: str.encode refuses them too)
-        charset = codec.name if codec is not None and codec._is_text_encoding else "utf-8"
+        # and so is a codec that is not a text encoding (base64, zlib, rot13: str.encode refuses them
+        # too), or one that is no charset of a body (idna, punycode: they raise on ordinary text)
+        usable = codec is not None and codec._is_text_encoding and codec.name not in _NOT_CHARSETS
+        charset = codec.name if codec is not None and usable else "utf-8"
         charset = _UNLESS_MARKED.get(charset, charset)
     return mime.decode("latin-1"), _classify(mime), charset
 

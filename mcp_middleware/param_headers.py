@@ -99,7 +99,10 @@ def _render(value: Any) -> str | None:
 
 def _matches(kind: str, value: Any, decoded: str) -> bool:
     if kind == "integer" and _DECIMAL.fullmatch(decoded) and not isinstance(value, bool):
-        number = int(decoded.split(".")[0])
+        whole = decoded.split(".")[0]
+        if len(whole) > 4000:  # more digits than int() converts (4,300): no argument's
+            return False
+        number = int(whole)
         if isinstance(value, float):
             return number == value  # numerically: 5 matches 5.0, never 5.5
         try:

@@ -70,7 +70,9 @@ class ClientGone(Exception):
 def declared_too_large(headers: Mapping[bytes, bytes], limit: int) -> bool:
     """Whether the request's Content-Length says its body exceeds ``limit`` (refused unread)."""
     declared = headers.get(b"content-length")
-    return declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit
+    if declared is None or not (declared.isascii() and declared.isdigit()):
+        return False
+    return len(declared) > 18 or int(declared) > limit  # 19 digits and more: beyond any limit (and int())
 
 
 async def read_rest(receive: Receive, message: Message, limit: int) -> bytes | None:

@@ -316,6 +316,23 @@ async def test_body_over_the_cap_by_content_length_is_413_unread() -> None:
     assert b"Payload Too Large" in sent[1]["body"]
 
 
+@pytest.mark.parametrize("length", [b"9" * 4301, b"0" * 4300 + b"5"])
+async def test_a_content_length_of_thousands_of_digits_is_413_unread(length: bytes) -> None:
+    """Fuzzing: a Content-Length longer than Python converts to an int (4,300 digits) raised
+    ValueError, a 500 with a traceback; it declares more than any limit, or is no length at all."""
+    sent: list[Any] = []
+
+    async def receive() -> Any:
+        raise AssertionError("the body was read")
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    headers = [(k.encode(), v.encode()) for k, v in BASE_HEADERS.items()] + [(b"content-length", length)]
+    await build_app()(asgi_scope("POST", "/mcp", headers), receive, send)
+    assert sent[0]["status"] == 413
+
+
 async def test_body_over_the_cap_is_413_when_streamed_without_length() -> None:
     app = build_app(max_body_bytes=100)
     ex = Exchange(app, {"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"pad": "x" * 500}}, body_chunks=5)

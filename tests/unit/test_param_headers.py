@@ -80,6 +80,9 @@ def test_matching_headers_pass(annotation: Annotation, arguments: dict[str, Any]
         (LIMIT, {"limit": True}, "1", "Mcp-Param-Limit does not match argument 'limit'"),
         (LIMIT, {"limit": 5.5}, "5", "Mcp-Param-Limit does not match argument 'limit'"),
         (LIMIT, {"limit": 5.0}, "five", "Mcp-Param-Limit does not match argument 'limit'"),
+        # fuzzing: more digits than Python converts (4,300) raised ValueError, a 500
+        (LIMIT, {"limit": 5}, "1" * 4301, "Mcp-Param-Limit does not match argument 'limit'"),
+        (LIMIT, {"limit": 5}, "-" + "0" * 5000, "Mcp-Param-Limit does not match argument 'limit'"),
         (REGION, {"filter": {"region": ["eu"]}}, "eu", "Mcp-Param-Region does not match argument 'filter.region'"),
     ],
 )
