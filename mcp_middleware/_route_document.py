@@ -22,11 +22,15 @@ Each operation:
       otherwise), with ``_{method}`` appended for a class endpoint or a route of several methods
       (``Users_get``); none for a lambda, which the catalog then names ``{method}_{path}``.
     - the endpoint's docstring is the ``description``. A YAML part as Starlette's
-      ``SchemaGenerator`` reads it (after the last ``---``, or the whole docstring when it is an
-      operation mapping) is parsed with ``BaseSchemaGenerator.parse_docstring`` and merged over
-      it: ``summary``, ``description``, ``parameters``, ``requestBody``, ``responses``,
-      ``tags``, any ``x-mcp-*`` key... That needs PyYAML, which is no dependency of ours: without
-      it only the prose before ``---`` is used (logged once per build at INFO).
+      ``SchemaGenerator`` reads it (after the last ``---``, or the whole docstring) is parsed with
+      ``BaseSchemaGenerator.parse_docstring`` and, when it is an operation mapping, merged over
+      the prose before it: ``summary``, ``description``, ``parameters``, ``requestBody``,
+      ``responses``, ``tags``, any ``x-mcp-*`` key... When it is not (a NumPy section's
+      ``-------``, a Markdown rule), the whole docstring is the description, silently. That needs
+      PyYAML, which is no dependency of ours: without it, a part whose first line is an operation
+      key (``responses:``...) is taken for unread YAML, so only the prose before it is used
+      (logged once per build at INFO), and any other docstring is prose, whole. So is a part that
+      does not parse, except that one starting with such a key is warned about.
     - path parameters from the route's converters, required (``int`` an integer at least 0,
       ``float`` a number at least 0, ``uuid`` a string of format ``uuid``, others a string;
       ``path`` keeps its converter through ``route_paths``), unless the YAML declares them.
@@ -67,6 +71,11 @@ _NON_WORD: Final = re.compile(r"\W")
 _OPERATION_KEYS: Final = frozenset(
     {"summary", "description", "operationId", "tags", "parameters", "requestBody", "responses", "deprecated"}
     | {"security", "externalDocs", "callbacks", "servers"}
+)
+# the first line of a YAML operation (comments and blank lines before it aside): what tells the YAML
+# part of a docstring from prose without parsing it
+_OPERATION_LINE: Final = re.compile(
+    rf"(?:\s*#[^\n]*)*\s*(?:{'|'.join(sorted(_OPERATION_KEYS))}|x-[\w-]+)[ \t]*:(?:\s|$)"
 )
 FREE_QUERY: Final[Mapping[str, Any]] = {
     "name": "query",
@@ -196,30 +205,37 @@ class _Walk:
         return operation
 
     def docstring(self, handler: Any, template: str) -> tuple[str, dict[str, Any]]:
-        """The prose of ``handler``'s docstring, and the operation its YAML part declares."""
+        """The prose of ``handler``'s docstring, and the operation its YAML part declares.
+
+        The YAML part is what Starlette's ``parse_docstring`` reads: what follows the last
+        ``---`` (wherever it is: ``-------`` under a NumPy section holds one), or the whole
+        docstring. It is one only when it is an operation mapping; otherwise (a NumPy or Markdown
+        docstring's prose) the whole docstring is the description and nothing is logged. A part
+        that does not parse, or that PyYAML is not there to read, counts as YAML when its first
+        line is an operation key (``responses:``...)."""
         raw = getattr(handler, "__doc__", None)
         if not isinstance(raw, str) or not raw.strip():
             return "", {}
         text = inspect.cleandoc(raw)
-        before, marker, _ = text.rpartition("---")
+        part = text.split("---")[-1]
+        before = text[: len(text) - len(part) - 3].strip() if len(part) < len(text) else ""
         name = getattr(handler, "__qualname__", None) or template
         import starlette.schemas  # PyYAML, if installed, is imported there
 
         if getattr(starlette.schemas, "yaml", None) is None:
-            if marker:
-                self.unread.append(str(name))
-            return (before.strip() if marker else text), {}
+            if not _looks_like_operation(part):
+                return text, {}
+            self.unread.append(str(name))
+            return before, {}
         try:
             parsed = starlette.schemas.BaseSchemaGenerator().parse_docstring(handler)
         except Exception as exc:  # yaml.YAMLError: not imported here (PyYAML is optional)
-            if marker:
-                logger.warning("the YAML part of %s's docstring does not parse, so it is ignored: %s", name, exc)
-            return (before.strip() if marker else text), {}
+            if not _looks_like_operation(part):
+                return text, {}
+            logger.warning("the YAML part of %s's docstring does not parse, so it is ignored: %s", name, exc)
+            return before, {}
         if isinstance(parsed, dict) and any(key in _OPERATION_KEYS or str(key).startswith("x-") for key in parsed):
-            return (before.strip() if marker else ""), parsed
-        if marker:
-            logger.warning("the YAML part of %s's docstring is no operation mapping, so it is ignored", name)
-            return before.strip(), {}
+            return before, parsed
         return text, {}
 
     def mounted(self, app: Any, prefix: str) -> None:
@@ -275,6 +291,11 @@ class _Walk:
         for target, name in added:  # their references to one another
             target[name] = _renamed(target[name], renamed)
         return renamed
+
+
+def _looks_like_operation(text: str) -> bool:
+    """Whether ``text`` starts (comments aside) with a key of an OpenAPI operation."""
+    return _OPERATION_LINE.match(text) is not None
 
 
 def _endpoints(route: Route) -> list[tuple[str, Any, str | None]]:

@@ -3,6 +3,7 @@ from the routes themselves (``mcp_middleware._route_document``), then the usual 
 
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import Any
 
@@ -556,3 +557,93 @@ async def test_a_yaml_docstring_declares_a_resource(era: str) -> None:
     assert [r["uri"] for r in listed["resources"]] == ["docs://readme"]
     assert read["contents"][0]["text"] == "# Read me"
     assert catalog_from_app(app).tools == ()  # declared: not also a tool
+
+
+# -- docstrings that only look like YAML, YAML that is not there, what the YAML cannot say ---------
+
+
+async def list_orders(request: Request) -> JSONResponse:
+    """List the customer's orders, newest first.
+
+    Parameters
+    ----------
+    status : str, optional
+        Only orders in this status.
+
+    Returns
+    -------
+    list of dict
+        The orders, each with its id, status and total.
+    """
+    return JSONResponse([])
+
+
+async def convert(request: Request) -> JSONResponse:
+    """Convert an amount between currencies.
+
+    ---
+
+    Rates: refreshed hourly; amounts: rounded to 2 decimals.
+    """
+    return JSONResponse({})
+
+
+async def ruled(request: Request) -> JSONResponse:
+    """Ruled prose.
+
+    ---
+
+    More prose after a Markdown rule.
+    """
+    return JSONResponse({})
+
+
+async def yaml_only(request: Request) -> JSONResponse:
+    """
+    responses:
+      200:
+        description: A list of users.
+    """
+    return JSONResponse([])
+
+
+@pytest.mark.parametrize("pyyaml", [True, False])
+def test_dashes_that_are_no_yaml_marker_keep_the_whole_docstring(
+    pyyaml: bool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """NumPy section underlines and Markdown rules hold ``---``: what follows them is no operation
+    mapping, so the docstring is prose, whole, and nothing is logged."""
+    import starlette.schemas
+
+    if pyyaml:
+        pytest.importorskip("yaml")
+    else:
+        monkeypatch.setattr(starlette.schemas, "yaml", None)
+    app = Starlette(routes=[Route("/orders", list_orders), Route("/convert", convert), Route("/ruled", ruled)])
+    with caplog.at_level(logging.INFO, logger="mcp_middleware"):
+        tools = {t.name: t.tool for t in catalog_from_app(app).tools}
+    assert tools["list_orders"]["description"] == inspect.cleandoc(list_orders.__doc__ or "")
+    assert tools["convert"]["description"] == inspect.cleandoc(convert.__doc__ or "")
+    assert tools["ruled"]["description"] == inspect.cleandoc(ruled.__doc__ or "")
+    assert caplog.text == ""
+
+
+def test_without_pyyaml_a_yaml_only_docstring_is_no_description(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The Starlette docs' own format (YAML alone, no ``---``) is not shown raw as the description,
+    and the log names it among the docstrings whose YAML went unread."""
+    import starlette.schemas
+
+    monkeypatch.setattr(starlette.schemas, "yaml", None)
+    with caplog.at_level(logging.INFO, logger="mcp_middleware"):
+        tools = {t.name: t.tool for t in catalog_from_app(Starlette(routes=[Route("/users", yaml_only)])).tools}
+    assert tools["yaml_only"]["description"] == "GET /users"
+    assert "PyYAML is not installed" in caplog.text
+    assert "yaml_only" in caplog.text
+
+
+def test_with_pyyaml_a_yaml_only_docstring_is_read() -> None:
+    pytest.importorskip("yaml")
+    tools = {t.name: t.tool for t in catalog_from_app(Starlette(routes=[Route("/users", yaml_only)])).tools}
+    assert tools["yaml_only"]["description"] == "GET /users"
