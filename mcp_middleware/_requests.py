@@ -9,8 +9,10 @@ Requests
     ``%2E`` and ``%2E%2E``) and may not contain ``/``, except for a parameter with Starlette's
     ``:path`` converter (``{file:path}``), whose value is encoded segment by segment and may not
     have ``.`` or ``..`` segments, nor a line break (Starlette's ``.*`` stops there); a missing,
-    ``None`` or empty path value is an :class:`ArgumentError`. Other omitted arguments are simply
-    not sent (the app's own validation answers). Query lists repeat the name; booleans are ``true``/``false``.
+    ``None`` or empty path value is an :class:`ArgumentError`. A float path value is written in
+    plain decimal notation, as Starlette's ``:float`` convertor needs (``0.0000001``, not
+    ``1e-07``). Other omitted arguments are simply not sent (the app's own validation answers).
+    Query lists repeat the name; booleans are ``true``/``false``.
     An array for a query, header or form parameter whose schema is no array (``_Arg.single``,
     ``_Plan.singles``) is an :class:`ArgumentError`: sent repeated, the route would use one value.
     A file field of a multipart body is a file part (its filename the field's name, its
@@ -40,6 +42,7 @@ import base64
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import InitVar, dataclass, field
+from decimal import Decimal
 from typing import Any, Final
 from urllib.parse import quote, quote_plus, urlencode
 
@@ -259,7 +262,7 @@ def _render_path(plan: _Plan, arguments: Mapping[str, Any]) -> str:
             continue
         if value is None:
             raise ArgumentError(f"missing required argument {name!r}")
-        text = _scalar(name, value)
+        text = _decimal(value) if type(value) is float else _scalar(name, value)
         if not text:
             raise ArgumentError(f"argument {name!r} must not be empty")
         if _UNRESERVED.fullmatch(text) and text not in (".", ".."):
@@ -267,6 +270,13 @@ def _render_path(plan: _Plan, arguments: Mapping[str, Any]) -> str:
         else:
             path += (_path_segments(name, text) if name in plan.slashes else _path_segment(name, text)) + after
     return path
+
+
+def _decimal(value: float) -> str:
+    """``value`` in plain decimal notation, exactly: Starlette's ``:float`` convertor matches
+    ``[0-9]+(\\.[0-9]+)?``, so ``1e-07`` would be a 404 where ``0.0000001`` is routed."""
+    text = repr(value)
+    return format(Decimal(text), "f") if "e" in text else text
 
 
 def _path_segment(name: str, text: str) -> str:

@@ -1806,3 +1806,15 @@ def test_a_filter_value_that_matches_no_route_is_a_warning(caplog: pytest.LogCap
     assert "exclude_tags 'admn'" in warned[0]
     for matching in ("'/items/*'", "'/db'", "'db_wipe'", "'admin'", "'items'"):
         assert matching not in warned[0]
+
+
+@pytest.mark.parametrize(("value", "text"), [(1e-07, "0.0000001"), (1e20, "100000000000000000000"), (2.5, "2.5")])
+def test_a_float_path_value_has_no_exponent(value: float, text: str) -> None:
+    """Starlette's ``:float`` convertor matches ``[0-9]+(\\.[0-9]+)?`` only."""
+    doc = {"paths": {"/m/{x}": {"get": {"operationId": "m", "parameters": [_number_param("x")]}}}}
+    assert build_catalog(doc).tools[0].build_request({"x": value}).path == f"/m/{text}"
+    assert float(text) == value
+
+
+def _number_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "number"}}

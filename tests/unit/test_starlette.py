@@ -647,3 +647,12 @@ def test_with_pyyaml_a_yaml_only_docstring_is_read() -> None:
     pytest.importorskip("yaml")
     tools = {t.name: t.tool for t in catalog_from_app(Starlette(routes=[Route("/users", yaml_only)])).tools}
     assert tools["yaml_only"]["description"] == "GET /users"
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_float_path_value_is_written_without_an_exponent(era: str) -> None:
+    """Starlette's ``:float`` matches ``[0-9]+(\\.[0-9]+)?``: ``1e-07`` was a 404."""
+    app = build()
+    for value in (1e-07, 1e20, 2.5e-10):
+        result = await call(app, era, "measure", {"value": value})
+        assert orjson.loads(text_of(result)) == {"value": value}, value
