@@ -30,7 +30,10 @@ Each operation:
       PyYAML, which is no dependency of ours: without it, a part whose first line is an operation
       key (``responses:``...) is taken for unread YAML, so only the prose before it is used
       (logged once per build at INFO), and any other docstring is prose, whole. So is a part that
-      does not parse, except that one starting with such a key is warned about.
+      does not parse, except that one starting with such a key is warned about. A ``$ref`` in
+      it that the document cannot resolve (the components of the app's own ``SchemaGenerator``,
+      which the middleware cannot see) is warned about and becomes a schema of any value naming
+      it (:func:`_free_unresolved`).
     - path parameters from the route's converters, required (``int`` an integer at least 0,
       ``float`` a number at least 0, ``uuid`` a string of format ``uuid``, others a string;
       ``path`` keeps its converter through ``route_paths``), unless the YAML declares them.
@@ -77,6 +80,7 @@ _OPERATION_KEYS: Final = frozenset(
 _OPERATION_LINE: Final = re.compile(
     rf"(?:\s*#[^\n]*)*\s*(?:{'|'.join(sorted(_OPERATION_KEYS))}|x-[\w-]+)[ \t]*:(?:\s|$)"
 )
+_ABSENT: Final = object()
 FREE_QUERY: Final[Mapping[str, Any]] = {
     "name": "query",
     "in": "query",
@@ -121,6 +125,18 @@ def route_document(app: Any) -> RouteDocument | None:
     walk.routes(routes, "")
     if walk.components:
         walk.result.document["components"] = walk.components
+    for name, declared in walk.declared:
+        missing: list[str] = []
+        for key in ("parameters", "requestBody", "responses"):  # not the x-mcp-* schemas, with their $defs
+            _free_unresolved(walk.result.document, declared.get(key), missing)
+        if missing:
+            logger.warning(
+                "the docstring of %s refers to %s, which the middleware cannot see (the components of a "
+                "SchemaGenerator are no part of its document): taken as any value. Inline the schema in the "
+                "docstring, or give an x-mcp-input-schema",
+                name,
+                ", ".join(dict.fromkeys(missing)),
+            )
     if walk.unread:
         logger.info(
             "PyYAML is not installed: the YAML part of the docstrings of %s is ignored (pip install pyyaml)",
@@ -135,6 +151,7 @@ class _Walk:
         self.paths: dict[str, dict[str, Any]] = document["paths"]
         self.components: dict[str, dict[str, Any]] = {}
         self.unread: list[str] = []  # endpoints whose YAML went unread (no PyYAML)
+        self.declared: list[tuple[str, dict[str, Any]]] = []  # each endpoint's YAML operation
 
     def routes(self, routes: Iterable[Any], prefix: str) -> None:
         for route in routes:
@@ -235,6 +252,7 @@ class _Walk:
             logger.warning("the YAML part of %s's docstring does not parse, so it is ignored: %s", name, exc)
             return before, {}
         if isinstance(parsed, dict) and any(key in _OPERATION_KEYS or str(key).startswith("x-") for key in parsed):
+            self.declared.append((str(name), parsed))
             return before, parsed
         return text, {}
 
@@ -291,6 +309,41 @@ class _Walk:
         for target, name in added:  # their references to one another
             target[name] = _renamed(target[name], renamed)
         return renamed
+
+
+def _free_unresolved(document: Mapping[str, Any], value: Any, missing: list[str]) -> None:
+    """Makes each ``$ref`` in ``value`` (in place) that points nowhere in ``document`` a schema of
+    any value that names it, and adds it to ``missing``. A YAML docstring may refer to the
+    components of the app's own ``SchemaGenerator``, which this document has not: unresolved,
+    the reference would be an argument taking anything, with nothing to tell the model why."""
+    if isinstance(value, dict):
+        ref = value.get("$ref")
+        if isinstance(ref, str) and not _resolves(document, ref):
+            missing.append(ref)
+            del value["$ref"]
+            note = f"Free-form: its schema, {ref}, is not published."
+            value["description"] = f"{value['description']}\n\n{note}" if _is_text(value.get("description")) else note
+            return
+        for item in value.values():
+            _free_unresolved(document, item, missing)
+    elif isinstance(value, list):
+        for item in value:
+            _free_unresolved(document, item, missing)
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _resolves(document: Mapping[str, Any], ref: str) -> bool:
+    if not ref.startswith("#/"):
+        return False  # another document's: nothing here can read it
+    target: Any = document
+    for token in ref[2:].split("/"):
+        if not isinstance(target, Mapping):
+            return False
+        target = target.get(token.replace("~1", "/").replace("~0", "~"), _ABSENT)
+    return target is not _ABSENT
 
 
 def _looks_like_operation(text: str) -> bool:

@@ -649,6 +649,76 @@ def test_with_pyyaml_a_yaml_only_docstring_is_read() -> None:
     assert tools["yaml_only"]["description"] == "GET /users"
 
 
+def _pets_app() -> Starlette:
+    async def create_pet(request: Request) -> JSONResponse:
+        """Create a pet.
+        ---
+        requestBody:
+          required: true
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/Pet'
+        responses:
+          201:
+            description: created
+            content:
+              application/json:
+                schema:
+                  $ref: '#/components/schemas/Pet'
+        """
+        return JSONResponse(await request.json(), status_code=201)
+
+    return Starlette(routes=[Route("/pets", create_pet, methods=["POST"])])
+
+
+def test_a_ref_to_components_the_middleware_cannot_see_is_warned_about_and_free_form(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The components of the app's own ``SchemaGenerator`` are out of the middleware's sight: the
+    reference is named in a warning, and the body is a documented free-form argument."""
+    pytest.importorskip("yaml")
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        tools = catalog_from_app(_pets_app()).tools
+    assert "create_pet" in caplog.text
+    assert "#/components/schemas/Pet" in caplog.text
+    schema = tools[0].tool["inputSchema"]
+    assert list(schema["properties"]) == ["query", "body"]
+    body = schema["properties"]["body"]
+    assert list(body) == ["description"]  # any JSON value: what the schema was is unknown here
+    assert "#/components/schemas/Pet" in body["description"]
+    assert schema["required"] == ["body"]  # as the docstring says: the route reads a body
+    assert "outputSchema" not in tools[0].tool
+
+
+def test_the_refs_of_an_explicit_input_schema_are_its_own(caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip("yaml")
+
+    async def tagged(request: Request) -> JSONResponse:
+        """Tagged.
+        ---
+        x-mcp-input-schema:
+          type: object
+          properties: {tag: {$ref: '#/$defs/Tag'}}
+          $defs: {Tag: {type: string}}
+        """
+        return JSONResponse({})
+
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        tools = catalog_from_app(Starlette(routes=[Route("/t", tagged)])).tools
+    assert tools[0].tool["inputSchema"]["properties"] == {"tag": {"$ref": "#/$defs/Tag"}}
+    assert caplog.text == ""
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_free_form_body_of_an_unresolved_ref_reaches_the_route(era: str) -> None:
+    pytest.importorskip("yaml")
+    app = _pets_app()
+    app.add_middleware(MCPMiddleware)
+    result = await call(app, era, "create_pet", {"body": {"name": "rex"}})
+    assert orjson.loads(text_of(result)) == {"name": "rex"}
+
+
 @pytest.mark.parametrize("era", ERAS)
 async def test_a_float_path_value_is_written_without_an_exponent(era: str) -> None:
     """Starlette's ``:float`` matches ``[0-9]+(\\.[0-9]+)?``: ``1e-07`` was a 404."""
