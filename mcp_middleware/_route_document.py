@@ -42,6 +42,10 @@ Each operation:
       ``request.query_params`` can be called; POST, PUT and PATCH without a YAML
       ``requestBody`` take a free JSON object as ``body`` (not DELETE, whose body HTTP leaves
       undefined).
+    - an ``x-mcp-input-schema``'s properties that no parameter maps are the route's query
+      parameters (GET, DELETE, HEAD) or its JSON body's properties (POST, PUT and PATCH without
+      a YAML ``requestBody``; with one, the catalog's rule: they go into a body that takes other
+      properties), so they reach the route where it reads them.
 """
 
 from __future__ import annotations
@@ -214,6 +218,13 @@ class _Walk:
         params = [p for p in params if isinstance(p, Mapping)] if isinstance(params, list) else []
         named = {(p.get("name"), p.get("in")) for p in params}
         path_params = [_path_parameter(n, c) for n, c in convertors.items() if (n, "path") not in named]
+        unmapped = _unmapped(operation.get("x-mcp-input-schema"), {*convertors, *(n for n, _ in named)})
+        if unmapped and method in _BODY_METHODS:
+            if "requestBody" not in operation:  # else it is the document's rule: into an open body
+                schema = {"type": "object", "properties": unmapped}
+                operation["requestBody"] = {"content": {"application/json": {"schema": schema}}}
+        elif unmapped:
+            params += [{"name": n, "in": "query", "schema": s} for n, s in unmapped.items()]
         if not any(p.get("in") == "query" for p in params):
             params.append(copy.deepcopy(dict(FREE_QUERY)))
         operation["parameters"] = path_params + params
@@ -309,6 +320,20 @@ class _Walk:
         for target, name in added:  # their references to one another
             target[name] = _renamed(target[name], renamed)
         return renamed
+
+
+def _unmapped(explicit: Any, names: set[Any]) -> dict[str, Any]:
+    """The properties of an ``x-mcp-input-schema`` that no parameter of ``names`` maps (the
+    schemas copied). A route reads its query string and body itself, so they go there: in the
+    document, as query parameters or the JSON body's properties."""
+    properties = explicit.get("properties") if isinstance(explicit, Mapping) else None
+    if not isinstance(properties, Mapping):
+        return {}
+    return {
+        str(name): copy.deepcopy(dict(schema)) if isinstance(schema, Mapping) else {}
+        for name, schema in properties.items()
+        if name not in names
+    }
 
 
 def _free_unresolved(document: Mapping[str, Any], value: Any, missing: list[str]) -> None:
