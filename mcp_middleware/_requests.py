@@ -15,6 +15,9 @@ Requests
     Query lists repeat the name; booleans are ``true``/``false``.
     An array for a query, header or form parameter whose schema is no array (``_Arg.single``,
     ``_Plan.singles``) is an :class:`ArgumentError`: sent repeated, the route would use one value.
+    A body of another media type than JSON or a form (``text/plain``, XML, ``application/octet-stream``)
+    is the ``body`` argument, a string, sent as is (in UTF-8) with the declared ``Content-Type``,
+    or decoded from base64 when the body is binary (``_RAW``, its ``_FilePart`` in ``_Plan.files``).
     A file field of a multipart body is a file part (its filename the field's name, its
     ``Content-Type`` the declared media type, ``application/octet-stream`` when none is); a
     binary one's argument is the file's content in base64 (whitespace ignored), decoded here, and
@@ -64,6 +67,7 @@ __all__ = [
     "_NO_BODY",
     "_PATH",
     "_QUERY",
+    "_RAW",
     "_TEMPLATE",
     "_WHOLE_BODY",
     "ArgumentError",
@@ -82,8 +86,9 @@ _PATH_SAFE: Final = "/:@!$&'()*+,;=-._~"
 
 # argument locations, in collision-priority order
 _PATH, _QUERY, _HEADER, _COOKIE, _BODY, _WHOLE_BODY = range(6)
-# body encodings (_JSON_VALUE: the ``body`` argument is the whole JSON body)
-_NO_BODY, _JSON, _FORM, _MULTIPART, _JSON_VALUE = range(5)
+# body encodings (_JSON_VALUE: the ``body`` argument is the whole JSON body; _RAW: the ``body``
+# argument, a string, is the whole body of another media type, as UTF-8 or decoded from base64)
+_NO_BODY, _JSON, _FORM, _MULTIPART, _JSON_VALUE, _RAW = range(6)
 _MISSING: Final = object()
 # an array for a parameter that takes one value: sent repeated, the route would use one of them
 _SINGLE: Final = "argument {!r} takes a single value, not an array"
@@ -374,6 +379,11 @@ def _encode_body(plan: _Plan, fields: dict[str, Any]) -> tuple[bytes, bytes]:
             return plan.content_type, orjson.dumps(fields["body"] if kind == _JSON_VALUE else fields)
         except TypeError as exc:  # orjson.JSONEncodeError
             raise ArgumentError(f"the body arguments cannot be encoded as JSON: {exc}") from None
+    if kind == _RAW:
+        part = plan.files["body"]
+        if not isinstance(value := fields["body"], str):
+            raise ArgumentError(f"argument {part.argument!r} must be a string")
+        return plan.content_type, _part_data(part, value)
     pairs = [(key, _form_value(key, item)) for key, value in fields.items() for item in _form_items(plan, key, value)]
     if kind == _FORM:
         return plan.content_type, urlencode(pairs).encode("ascii")

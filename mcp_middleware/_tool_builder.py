@@ -7,7 +7,11 @@ Arguments (the ``inputSchema`` properties)
     Path, query, header and cookie parameters and the request body are merged into one object.
     An ``application/json`` (or ``+json``) body whose schema is an object with ``properties``
     contributes those properties at the top level (required if the body is required and they
-    are); any other body is one argument named ``body``. Form bodies (urlencoded, then
+    are); any other body is one argument named ``body``: a body of another media type than JSON
+    or a form (``text/plain``, XML, ``application/octet-stream``) is a string, sent as is with
+    the declared ``Content-Type`` (a range such as ``text/*`` as ``text/plain``), in base64 when
+    the body is binary (its schema says ``format: binary`` or ``contentEncoding: base64``, or its
+    media type is no text), which its schema then says (``contentEncoding: base64``). Form bodies (urlencoded, then
     multipart) are used only when there is no JSON body, and only for object schemas. A
     multipart field whose schema is a file (``format: binary`` or a ``contentMediaType``, as
     FastAPI writes ``UploadFile`` and ``bytes = File()``, alone, in a list or optional) is a file
@@ -69,6 +73,7 @@ from mcp_middleware._requests import (
     _NOT_FORWARDED,
     _PATH,
     _QUERY,
+    _RAW,
     _TEMPLATE,
     _WHOLE_BODY,
     ToolSpec,
@@ -257,6 +262,8 @@ class _Builder:
 
     def body_root(self, body: _Body) -> Mapping[str, Any] | None:
         """The object schema of a body whose properties are arguments, else None."""
+        if body.kind == _RAW:
+            return None
         root = self.schemas.resolve(body.schema)
         if not is_object_schema(root):
             root = self.schemas.resolve(collapse_optional(root))
@@ -268,6 +275,8 @@ class _Builder:
         return None if root is None else root.get("additionalProperties")
 
     def body_entries(self, body: _Body) -> list[_Entry]:
+        if body.kind == _RAW:
+            return [self.raw_entry(body)]
         root = self.body_root(body)
         if root is None:
             if body.kind != _JSON:
@@ -290,6 +299,20 @@ class _Builder:
             )
             for prop, schema in root["properties"].items()
         ]
+
+    def raw_entry(self, body: _Body) -> _Entry:
+        """The ``body`` argument of a body of another media type: a string, its declared schema's
+        if that is one; the body's bytes in base64 when it is binary (a ``format: binary`` or
+        ``contentEncoding: base64`` schema, or a media type that is no text), else its text."""
+        node = self.schemas.resolve(body.schema)
+        node = node if isinstance(node, Mapping) else {}
+        schema = body.schema if node.get("type") == "string" else {"type": "string"}
+        encoding = node.get("contentEncoding")
+        if isinstance(encoding, str):
+            binary = encoding.lower() == "base64"
+        else:
+            binary = node.get("format") == "binary" or not _is_text_media(_media_type(body.content_type))
+        return _Entry(_WHOLE_BODY, "body", schema, body.required, body.description, file=(body.content_type, binary))
 
     def input_schema(
         self, explicit: Mapping[str, Any] | None, entries: list[_Entry], names: list[str], others: Any
@@ -404,7 +427,7 @@ class _Builder:
         content_type = body.content_type.encode("latin-1", "replace")
         kind = _NO_BODY
         if any(a.where == _WHOLE_BODY for a in args):
-            kind = _JSON_VALUE
+            kind = _RAW if body.kind == _RAW else _JSON_VALUE
         elif open_body or any(a.where == _BODY for a in args):
             kind = body.kind
         singles = (
@@ -520,7 +543,24 @@ def _pick_media(content: Mapping[str, Any]) -> tuple[int, str, Any] | None:
     ):
         if media_type in types:
             return kind, media_type, content[types[media_type]]
+    for media_type, key in types.items():  # another: the first usable one, sent as is
+        declared = str(key).strip()
+        if _MEDIA_TYPE.fullmatch(media_type) and _PRINTABLE.fullmatch(declared):
+            if "*" in media_type:  # a range: what it stands for, plainly
+                declared = "text/plain" if media_type.startswith("text/") else "application/octet-stream"
+            return _RAW, declared, content[key]
     return None
+
+
+# media types other than text/* whose bodies are text (a ``body`` argument given as is, not base64)
+_TEXT_MEDIA: Final = frozenset(
+    {"application/xml", "application/yaml", "application/x-yaml", "application/javascript"}
+    | {"application/graphql", "application/sql", "application/x-ndjson", "application/csv"}
+)
+
+
+def _is_text_media(media_type: str) -> bool:
+    return media_type.startswith("text/") or media_type in _TEXT_MEDIA or media_type.endswith(("+xml", "+yaml"))
 
 
 def _file_node(schema: Any) -> Mapping[str, Any] | None:

@@ -719,6 +719,31 @@ async def test_a_free_form_body_of_an_unresolved_ref_reaches_the_route(era: str)
     assert orjson.loads(text_of(result)) == {"name": "rex"}
 
 
+async def note(request: Request) -> JSONResponse:
+    """Store a plain-text note.
+    ---
+    requestBody:
+      required: true
+      content:
+        text/plain:
+          schema: {type: string}
+    """
+    text = (await request.body()).decode()
+    return JSONResponse({"text": text, "type": request.headers["content-type"]})
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_text_body_is_a_string_argument_sent_as_is(era: str) -> None:
+    pytest.importorskip("yaml")
+    app = Starlette(routes=[Route("/note", note, methods=["POST"])])
+    app.add_middleware(MCPMiddleware)
+    listed = catalog_from_app(app).tools[0].tool["inputSchema"]
+    assert listed["properties"]["body"] == {"type": "string"}
+    assert listed["required"] == ["body"]
+    result = await call(app, era, "note", {"body": "buy milk"})
+    assert orjson.loads(text_of(result)) == {"text": "buy milk", "type": "text/plain"}
+
+
 @pytest.mark.parametrize("era", ERAS)
 async def test_a_float_path_value_is_written_without_an_exponent(era: str) -> None:
     """Starlette's ``:float`` matches ``[0-9]+(\\.[0-9]+)?``: ``1e-07`` was a 404."""
