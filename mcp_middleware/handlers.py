@@ -129,9 +129,10 @@ class Server:
     # -- identity and catalog: built once, from the app that serves the first MCP request ----------
     def prepare(self, scope: Scope) -> None:
         """Build the catalog and identity; the endpoint calls it while ``prepared`` is False."""
-        # the app the request went through (Starlette sets it), else the one wrapped directly
-        # (``MCPMiddleware(app)`` served as it is: nothing sets ``scope["app"]`` then)
-        app = self._app_ref = scope.get("app") or self.app
+        # the app wrapped directly (``MCPMiddleware(app)``: served as it is, or mounted in another
+        # app, which ``scope["app"]`` then names), else the app whose stack we are in (add_middleware)
+        wrapped = getattr(self.app, "routes", None) is not None
+        app = self._app_ref = self.app if wrapped else scope.get("app")
         self.memo.clear()
         self._seen_routes = self._routes_version()
         self._load_catalog()
@@ -260,7 +261,10 @@ class Server:
 
 def _route_count(app: Any, depth: int) -> int:
     """The routes of ``app`` and of the routers and apps mounted in it (a bounded walk)."""
-    routes = getattr(app, "routes", None) or ()
+    try:
+        routes = list(getattr(app, "routes", None) or ())  # (an app's own property may give anything)
+    except Exception:
+        return 0
     count = len(routes)
     if depth < 8:
         for route in routes:

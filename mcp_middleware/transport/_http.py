@@ -72,7 +72,8 @@ def declared_too_large(headers: Mapping[bytes, bytes], limit: int) -> bool:
     declared = headers.get(b"content-length")
     if declared is None or not (declared.isascii() and declared.isdigit()):
         return False
-    return len(declared) > 18 or int(declared) > limit  # 19 digits and more: beyond any limit (and int())
+    digits = declared.lstrip(b"0")  # (leading zeros are allowed: 1*DIGIT)
+    return len(digits) > 18 or int(digits or b"0") > limit  # 19 digits and more: beyond any limit (and int())
 
 
 async def read_rest(receive: Receive, message: Message, limit: int) -> bytes | None:

@@ -51,3 +51,43 @@ async def test_a_route_added_to_a_mounted_router_at_run_time_is_listed() -> None
     assert await _names(app) == {"a", "api_x", "c"}
     api.routes.pop(0)
     assert await _names(app) == {"a", "c"}
+
+
+async def test_an_app_wrapped_directly_and_mounted_in_another_is_read_for_its_own_routes() -> None:
+    """``Mount("/api", app=MCPMiddleware(inner))``: Starlette had set ``scope["app"]`` to the outer
+    app, whose routes became the tools, and their calls went to the inner app (404) (review)."""
+    from fastapi import FastAPI
+
+    from tests.support import Exchange, request
+
+    inner = FastAPI()
+
+    @inner.get("/inner_thing", operation_id="inner_thing")
+    def inner_thing() -> dict[str, bool]:
+        return {"inner": True}
+
+    outer = Starlette(routes=[Route("/outer_only", _hello, name="outer_only"), Mount("/api", app=MCPMiddleware(inner))])
+    listed = await Exchange(outer, request("tools/list"), path="/api/mcp").run()
+    assert [tool["name"] for tool in listed.result()["tools"]] == ["inner_thing"]
+    called = await Exchange(outer, request("tools/call", {"name": "inner_thing"}), path="/api/mcp").run()
+    assert called.result()["content"][0]["text"] == '{"inner":true}'
+
+
+async def test_a_mount_whose_routes_are_no_list_does_not_break_the_listing() -> None:
+    """The routes' count took ``len()`` of whatever a mount's ``routes`` gave: a generator raised
+    TypeError out of the middleware (review)."""
+
+    class Generated:
+        def __init__(self) -> None:
+            self.router = Router(routes=[Route("/ok", _hello, name="ok")])
+
+        @property
+        def routes(self) -> object:
+            return (route for route in self.router.routes)
+
+        async def __call__(self, scope: object, receive: object, send: object) -> None:
+            await self.router(scope, receive, send)  # type: ignore[arg-type]
+
+    app = Starlette(routes=[Route("/a", _hello, name="a"), Mount("/gen", app=Generated())])
+    app.add_middleware(MCPMiddleware)
+    assert await _names(app) == {"a", "ok"}
