@@ -12,7 +12,10 @@ Requests
     ``None`` or empty path value is an :class:`ArgumentError`. A float path value is written in
     plain decimal notation, as Starlette's ``:float`` convertor needs (``0.0000001``, not
     ``1e-07``). Other omitted arguments are simply not sent (the app's own validation answers).
-    Query lists repeat the name; booleans are ``true``/``false``.
+    Query lists repeat the name; booleans are ``true``/``false``. A query parameter of JSON content
+    (``content: {application/json: ...}``) is its value's compact JSON text (``_JSON_TEXT``), whatever
+    its type (a string is quoted, an array is one parameter); an object for one in OpenAPI's default
+    style is its properties, each a parameter (``_EXPLODED``).
     An array for a query, header or form parameter whose schema is no array (``_Arg.single``,
     ``_Plan.singles``) is an :class:`ArgumentError`: sent repeated, the route would use one value.
     A body of another media type than JSON or a form (``text/plain``, XML, ``application/octet-stream``)
@@ -58,9 +61,11 @@ from mcp_middleware.query_keys import MARK
 __all__ = [
     "_BODY",
     "_COOKIE",
+    "_EXPLODED",
     "_FORM",
     "_HEADER",
     "_JSON",
+    "_JSON_TEXT",
     "_JSON_VALUE",
     "_MULTIPART",
     "_NOT_FORWARDED",
@@ -68,6 +73,7 @@ __all__ = [
     "_PATH",
     "_QUERY",
     "_RAW",
+    "_SCALARS",
     "_TEMPLATE",
     "_WHOLE_BODY",
     "ArgumentError",
@@ -89,6 +95,10 @@ _PATH, _QUERY, _HEADER, _COOKIE, _BODY, _WHOLE_BODY = range(6)
 # body encodings (_JSON_VALUE: the ``body`` argument is the whole JSON body; _RAW: the ``body``
 # argument, a string, is the whole body of another media type, as UTF-8 or decoded from base64)
 _NO_BODY, _JSON, _FORM, _MULTIPART, _JSON_VALUE, _RAW = range(6)
+# how a query argument is written: its scalars (a list repeats the name); an object's properties
+# as parameters of their own (OpenAPI's default style, form and exploded: a plain Starlette route's
+# free ``query``); its compact JSON text (a parameter of ``application/json`` content)
+_SCALARS, _EXPLODED, _JSON_TEXT = range(3)
 _MISSING: Final = object()
 # an array for a parameter that takes one value: sent repeated, the route would use one of them
 _SINGLE: Final = "argument {!r} takes a single value, not an array"
@@ -106,9 +116,7 @@ class _Arg:
     header: bytes = b""  # lower-case header name
     keep_none: bool = False
     single: bool = False  # a query or header parameter whose schema is no array: an array is refused
-    # a query parameter whose schema is an object, in OpenAPI's default style (form, exploded): each
-    # of its properties is a query parameter of its own (a plain Starlette route's free ``query``)
-    exploded: bool = False
+    shape: int = _SCALARS  # how a query argument is written (_EXPLODED, _JSON_TEXT: not its scalars)
     query_key: str = field(init=False, repr=False, compare=False)  # ``wire`` form-encoded, with its ``=``
 
     def __post_init__(self) -> None:
@@ -198,8 +206,8 @@ class ToolSpec:
                 continue
             where = arg.where
             if where == _QUERY:
-                if arg.exploded:
-                    query.extend(_exploded(arg, value))
+                if arg.shape:  # an object's properties, or JSON text
+                    query.extend(_shaped(arg, value))
                 elif type(value) is int:  # digits need no encoding
                     query.append(f"{arg.query_key}{value}")
                 elif type(value) is str:
@@ -324,6 +332,20 @@ def _items(arg: _Arg, value: Any) -> list[str]:
     return [_scalar(arg.name, value)]
 
 
+def _shaped(arg: _Arg, value: Any) -> list[str]:
+    """The encoded ``key=value`` pairs of a query argument that is not written as its scalars."""
+    if arg.shape == _JSON_TEXT:
+        return [arg.query_key + _form_encode(_json_text(arg.name, value))]
+    return _exploded(arg, value)
+
+
+def _json_text(name: str, value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError as exc:  # orjson.JSONEncodeError: nested too deep, or an integer beyond 64 bits
+        raise ArgumentError(f"argument {name!r} cannot be encoded as JSON: {exc}") from None
+
+
 def _exploded(arg: _Arg, value: Any) -> list[str]:
     """An object's properties as encoded ``key=value`` pairs (a list repeats its key)."""
     if not isinstance(value, Mapping):
@@ -400,10 +422,7 @@ def _form_items(plan: _Plan, key: str, value: Any) -> list[Any]:
 
 def _form_value(name: str, value: Any) -> str:
     if isinstance(value, (dict, list)):
-        try:
-            return orjson.dumps(value).decode()
-        except TypeError as exc:  # orjson.JSONEncodeError: nested too deep, or an integer beyond 64 bits
-            raise ArgumentError(f"argument {name!r} cannot be encoded as JSON: {exc}") from None
+        return _json_text(name, value)
     return _scalar(name, value)
 
 

@@ -18,6 +18,8 @@ Arguments (the ``inputSchema`` properties)
     part; unless it is declared as ``text/*`` (whatever its parameters, ``; charset=utf-8``)
     without an encoding, its argument is the file's bytes in base64, which its schema says
     (``contentEncoding: base64``).
+    A query parameter given as ``content`` (``application/json``) instead of ``schema`` takes the
+    content's schema, and its value is sent as its JSON text (:mod:`mcp_middleware._requests`).
     An argument's name is its parameter's or property's name (the alias, in FastAPI), made to
     fit ``[A-Za-z0-9_.-]{1,64}`` when it does not (Claude's API refuses every request when one
     tool has another property key): accents dropped, runs of other characters as one ``_``, ``_``
@@ -64,9 +66,11 @@ from mcp_middleware._naming import _cut, _first_free, _humanize, _Op, _squeezed,
 from mcp_middleware._requests import (
     _BODY,
     _COOKIE,
+    _EXPLODED,
     _FORM,
     _HEADER,
     _JSON,
+    _JSON_TEXT,
     _JSON_VALUE,
     _MULTIPART,
     _NO_BODY,
@@ -74,6 +78,7 @@ from mcp_middleware._requests import (
     _PATH,
     _QUERY,
     _RAW,
+    _SCALARS,
     _TEMPLATE,
     _WHOLE_BODY,
     ToolSpec,
@@ -124,7 +129,7 @@ class _Entry:
     deprecated: bool = False
     keep_none: bool = False
     file: tuple[str, bool] | None = None  # a multipart file field: its media type, and if base64
-    exploded: bool = False  # a query parameter whose object's properties are query parameters
+    shape: int = _SCALARS  # how a query parameter is written (_EXPLODED, _JSON_TEXT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,8 +238,13 @@ class _Builder:
             if location == _COOKIE:
                 description = "\n\n".join(filter(None, (description, _COOKIE_NOTE.format(name))))
             schema = param.get("schema", {})
-            exploded = location == _QUERY and self.exploded(param, schema)
-            entries.append(_Entry(location, name, schema, required, description, deprecated, exploded=exploded))
+            shape = _SCALARS
+            if location == _QUERY:
+                if "schema" not in param and (media := _param_content(param)) is not None:
+                    schema, shape = media
+                elif self.exploded(param, schema):
+                    shape = _EXPLODED
+            entries.append(_Entry(location, name, schema, required, description, deprecated, shape=shape))
         entries.sort(key=lambda entry: entry.where)  # stable: document order within a location
         if body is not None:
             entries.extend(self.body_entries(body))
@@ -408,7 +418,7 @@ class _Builder:
                 e.wire.lower().encode("ascii") if e.where == _HEADER else b"",
                 e.keep_none,
                 e.where in (_QUERY, _HEADER) and not self.schemas.may_be_array(e.schema),
-                e.exploded,
+                e.shape,
             )
             for e, name in zip(entries, names, strict=True)
             if e.where != _PATH
@@ -589,6 +599,17 @@ def _file_field(schema: Any) -> tuple[str, bool] | None:
     if isinstance(encoding, str):
         return media, encoding.lower() == "base64"
     return media, node.get("format") == "binary" or not essence.startswith("text/")
+
+
+def _param_content(param: Mapping[str, Any]) -> tuple[Any, int] | None:
+    """The schema of a query parameter given as ``content`` (OpenAPI's alternative to ``schema``:
+    one media type), and how it is written: its JSON text when the media type is JSON."""
+    content = param.get("content")
+    if not isinstance(content, Mapping) or not content:
+        return None
+    key, media = next(iter(content.items()))
+    schema = media.get("schema", {}) if isinstance(media, Mapping) else {}
+    return schema, _JSON_TEXT if _is_json_media(_media_type(key)) else _SCALARS
 
 
 def _as_base64(schema: Any) -> Any:

@@ -1883,3 +1883,49 @@ def test_a_float_path_value_has_no_exponent(value: float, text: str) -> None:
 
 def _number_param(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "number"}}
+
+
+def _query_doc(*params: dict[str, Any]) -> dict[str, Any]:
+    return {"paths": {"/q": {"get": {"operationId": "q", "parameters": list(params)}}}}
+
+
+def test_a_query_parameter_of_json_content_is_sent_as_its_json_text() -> None:
+    """OpenAPI's ``content: {application/json: {schema}}`` query parameter: its argument's schema is
+    the content's, and its value is sent as compact JSON under the parameter's own name."""
+    item = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"}}}
+    ids = {"type": "array", "items": {"type": "integer"}}
+    doc = _query_doc(
+        {"name": "item", "in": "query", "required": True, "content": {"application/json": {"schema": item}}},
+        {"name": "ids", "in": "query", "content": {"application/json": {"schema": ids}}},
+        {"name": "tags", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}},
+    )
+    tool = build_catalog(doc).tools[0]
+    assert tool.tool["inputSchema"] == {
+        "type": "object",
+        "properties": {"item": item, "ids": ids, "tags": {"type": "array", "items": {"type": "string"}}},
+        "required": ["item"],
+    }
+    sub = tool.build_request({"item": {"a": 1, "b": "x y&"}, "ids": [1, 2], "tags": ["p", "q"]})
+    assert [tuple(pair.split("=", 1)) for pair in sub.query_string.decode().split("&")] == [
+        ("item", "%7B%22a%22%3A1%2C%22b%22%3A%22x+y%26%22%7D"),
+        ("ids", "%5B1%2C2%5D"),  # declared as content: one JSON array
+        ("tags", "p"),  # a plain array parameter: repeated, as before
+        ("tags", "q"),
+    ]
+    assert tool.build_request({"item": "text"}).query_string == b"item=%22text%22"  # JSON text of a string
+    assert tool.build_request({"item": 7}).query_string == b"item=7"
+    assert tool.build_request({"item": True}).query_string == b"item=true"
+    with pytest.raises(ArgumentError, match="'item' cannot be encoded as JSON"):
+        tool.build_request({"item": {"a": 2**70}})
+
+
+def test_a_json_content_query_parameter_is_never_exploded_and_plain_ones_keep_their_errors() -> None:
+    anything = {"type": "object"}
+    doc = _query_doc(
+        {"name": "f", "in": "query", "content": {"application/json": {"schema": anything}}},
+        {"name": "s", "in": "query", "schema": {"type": "string"}},
+    )
+    tool = build_catalog(doc).tools[0]
+    assert tool.build_request({"f": {"x": 1}}).query_string == b"f=%7B%22x%22%3A1%7D"
+    with pytest.raises(ArgumentError, match="argument 's' must be a string, number or boolean"):
+        tool.build_request({"s": {"x": 1}})
