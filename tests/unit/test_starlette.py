@@ -751,3 +751,77 @@ async def test_a_float_path_value_is_written_without_an_exponent(era: str) -> No
     for value in (1e-07, 1e20, 2.5e-10):
         result = await call(app, era, "measure", {"value": value})
         assert orjson.loads(text_of(result)) == {"value": value}, value
+
+
+async def searched(request: Request) -> JSONResponse:
+    """Search.
+    ---
+    x-mcp-input-schema:
+      type: object
+      properties:
+        q: {type: string}
+        tags: {$ref: '#/$defs/Tags'}
+        item: {$ref: '#/$defs/Item'}
+        filter: {type: object, properties: {k: {type: string}}}
+      $defs:
+        Tags: {type: array, items: {type: string}}
+        Item: {type: object, properties: {a: {type: integer}}}
+    """
+    query = request.query_params
+    return JSONResponse(
+        {
+            "pairs": list(query.multi_items()),
+            "item": orjson.loads(query["item"]) if "item" in query else None,
+            "filter": orjson.loads(query["filter"]) if "filter" in query else None,
+        }
+    )
+
+
+def app_document(app: Starlette) -> dict[str, Any]:
+    from mcp_middleware._route_document import route_document
+
+    made = route_document(app)
+    assert made is not None
+    return made.document
+
+
+def test_an_object_property_of_an_explicit_input_schema_is_a_json_query_parameter() -> None:
+    """An object (inline, or a ``$ref`` into the schema's own ``$defs``) sent into the query string
+    was exploded (``?k=v``, its name lost) or refused (the ``$ref`` resolved nowhere): it is a
+    parameter of JSON content, the others keeping their schema."""
+    pytest.importorskip("yaml")
+    for method in ("GET", "DELETE"):
+        app = Starlette(routes=[Route("/search", searched, methods=[method])])
+        document = app_document(app)
+        operation = document["paths"]["/search"][method.lower()]
+        params = {p["name"]: p for p in operation["parameters"]}
+        assert params["q"] == {"name": "q", "in": "query", "schema": {"type": "string"}}
+        assert params["tags"] == {
+            "name": "tags",
+            "in": "query",
+            "schema": {"type": "array", "items": {"type": "string"}},
+        }
+        item = {"type": "object", "properties": {"a": {"type": "integer"}}}
+        assert params["item"] == {"name": "item", "in": "query", "content": {"application/json": {"schema": item}}}
+        inline = {"type": "object", "properties": {"k": {"type": "string"}}}
+        assert params["filter"] == {
+            "name": "filter",
+            "in": "query",
+            "content": {"application/json": {"schema": inline}},
+        }
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_an_object_property_of_an_explicit_input_schema_reaches_the_route_as_json(era: str) -> None:
+    pytest.importorskip("yaml")
+    app = Starlette(routes=[Route("/search", searched)])
+    app.add_middleware(MCPMiddleware)
+    arguments = {"q": "x y", "tags": ["a", "b"], "item": {"a": 1}, "filter": {"k": "v w"}}
+    result = await call(app, era, "searched", arguments)
+    assert orjson.loads(text_of(result)) == {
+        "pairs": [["q", "x y"], ["tags", "a"], ["tags", "b"], ["item", '{"a":1}'], ["filter", '{"k":"v w"}']],
+        "item": {"a": 1},
+        "filter": {"k": "v w"},
+    }
+    sub = catalog_from_app(app).tools[0].build_request({"item": {"a": 1}})
+    assert sub.query_string == b"item=%7B%22a%22%3A1%7D"
