@@ -19,8 +19,11 @@ Requests
     An array for a query, header or form parameter whose schema is no array (``_Arg.single``,
     ``_Plan.singles``) is an :class:`ArgumentError`: sent repeated, the route would use one value.
     A body of another media type than JSON or a form (``text/plain``, XML, ``application/octet-stream``)
-    is the ``body`` argument, a string, sent as is (in UTF-8) with the declared ``Content-Type``,
-    or decoded from base64 when the body is binary (``_RAW``, its ``_FilePart`` in ``_Plan.files``).
+    is the ``body`` argument, a string, sent as is with the declared ``Content-Type``, encoded in
+    its ``charset`` (``_FilePart.charset``: UTF-8 when it names none Python can encode text with,
+    which the catalog then makes the ``Content-Type`` say; a character it cannot encode is an
+    :class:`ArgumentError`), or decoded from base64 when the body is binary (``_RAW``, its
+    ``_FilePart`` in ``_Plan.files``).
     A file field of a multipart body is a file part (its filename the field's name, its
     ``Content-Type`` the declared media type, ``application/octet-stream`` when none is); a
     binary one's argument is the file's content in base64 (whitespace ignored), decoded here, and
@@ -93,7 +96,7 @@ _PATH_SAFE: Final = "/:@!$&'()*+,;=-._~"
 # argument locations, in collision-priority order
 _PATH, _QUERY, _HEADER, _COOKIE, _BODY, _WHOLE_BODY = range(6)
 # body encodings (_JSON_VALUE: the ``body`` argument is the whole JSON body; _RAW: the ``body``
-# argument, a string, is the whole body of another media type, as UTF-8 or decoded from base64)
+# argument, a string, is the whole body of another media type, in its charset or decoded from base64)
 _NO_BODY, _JSON, _FORM, _MULTIPART, _JSON_VALUE, _RAW = range(6)
 # how a query argument is written: its scalars (a list repeats the name); an object's properties
 # as parameters of their own (OpenAPI's default style, form and exploded: a plain Starlette route's
@@ -129,7 +132,8 @@ class _FilePart:
 
     content_type: bytes
     argument: str  # the tool argument, for error messages
-    base64: bool  # the argument is the file's bytes in base64 (else text, sent as UTF-8)
+    base64: bool  # the argument is the file's bytes in base64 (else text, encoded in ``charset``)
+    charset: str = "utf-8"  # a text codec's name (a raw body's declared charset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -474,8 +478,16 @@ def _kind_of(declared: bytes, data: bytes) -> tuple[bytes, bytes]:
 
 
 def _part_data(part: _FilePart | None, text: str) -> bytes:
-    if part is None or not part.base64:
+    if part is None:
         return text.encode()
+    if not part.base64:
+        try:
+            return text.encode(part.charset)
+        except UnicodeEncodeError as exc:
+            bad = text[exc.start : exc.end]
+            raise ArgumentError(
+                f"argument {part.argument!r} has {bad!r}, which charset {part.charset!r} cannot encode"
+            ) from None
     try:
         return base64.b64decode("".join(text.split()), validate=True)
     except ValueError:  # binascii.Error, or a non-ASCII string

@@ -9,10 +9,12 @@ Arguments (the ``inputSchema`` properties)
     contributes those properties at the top level (required if the body is required and they
     are); any other body is one argument named ``body``: a body of another media type than JSON
     or a form (``text/plain``, XML, ``application/octet-stream``) is a string, sent as is with
-    the declared ``Content-Type`` (a range such as ``text/*`` as ``text/plain``), in base64 when
-    the body is binary (its schema says ``format: binary`` or ``contentEncoding: base64``, or its
-    media type is no text), which its schema then says (``contentEncoding: base64``). Form bodies (urlencoded, then
-    multipart) are used only when there is no JSON body, and only for object schemas. A
+    the declared ``Content-Type`` (a range such as ``text/*`` as ``text/plain``), its text encoded
+    in the declared ``charset`` (one Python has no text codec for: in UTF-8, the ``Content-Type``
+    then saying ``charset=utf-8``, :func:`_text_charset`), or given in base64 when the body is
+    binary (its schema says ``format: binary`` or ``contentEncoding: base64``, or its media type
+    is no text), which its schema then says (``contentEncoding: base64``). Form bodies
+    (urlencoded, then multipart) are used only when there is no JSON body, and only for object schemas. A
     multipart field whose schema is a file (``format: binary`` or a ``contentMediaType``, as
     FastAPI writes ``UploadFile`` and ``bytes = File()``, alone, in a list or optional) is a file
     part; unless it is declared as ``text/*`` (whatever its parameters, ``; charset=utf-8``)
@@ -55,6 +57,7 @@ Arguments (the ``inputSchema`` properties)
 
 from __future__ import annotations
 
+import codecs
 import copy
 import re
 import unicodedata
@@ -62,6 +65,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from mcp_middleware._media import _NOT_CHARSETS
 from mcp_middleware._naming import _cut, _first_free, _humanize, _Op, _squeezed, _text
 from mcp_middleware._requests import (
     _BODY,
@@ -128,7 +132,8 @@ class _Entry:
     description: str = ""
     deprecated: bool = False
     keep_none: bool = False
-    file: tuple[str, bool] | None = None  # a multipart file field: its media type, and if base64
+    # a multipart file field or a raw body: its media type, if base64, and the charset of its text
+    file: tuple[str, bool, str] | None = None
     shape: int = _SCALARS  # how a query parameter is written (_EXPLODED, _JSON_TEXT)
 
 
@@ -139,6 +144,7 @@ class _Body:
     schema: Any
     required: bool
     description: str
+    charset: str = "utf-8"  # a raw body's: the codec its text is sent in (_text_charset)
 
 
 def api_key_schemes(document: Mapping[str, Any], where: str) -> dict[str, str]:
@@ -268,7 +274,10 @@ class _Builder:
         kind, content_type, media = picked
         required = request_body.get("required") is True
         schema = media.get("schema", {}) if isinstance(media, Mapping) else {}
-        return _Body(kind, content_type, schema, required, _text(request_body.get("description")))
+        charset = "utf-8"
+        if kind == _RAW:
+            content_type, charset = _text_charset(content_type)
+        return _Body(kind, content_type, schema, required, _text(request_body.get("description")), charset)
 
     def body_root(self, body: _Body) -> Mapping[str, Any] | None:
         """The object schema of a body whose properties are arguments, else None."""
@@ -322,7 +331,8 @@ class _Builder:
             binary = encoding.lower() == "base64"
         else:
             binary = node.get("format") == "binary" or not _is_text_media(_media_type(body.content_type))
-        return _Entry(_WHOLE_BODY, "body", schema, body.required, body.description, file=(body.content_type, binary))
+        file = (body.content_type, binary, body.charset)
+        return _Entry(_WHOLE_BODY, "body", schema, body.required, body.description, file=file)
 
     def input_schema(
         self, explicit: Mapping[str, Any] | None, entries: list[_Entry], names: list[str], others: Any
@@ -424,7 +434,7 @@ class _Builder:
             if e.where != _PATH
         )
         files = {
-            e.wire: _FilePart(e.file[0].encode("ascii"), name, e.file[1])
+            e.wire: _FilePart(e.file[0].encode("ascii"), name, e.file[1], e.file[2])
             for e, name in zip(entries, names, strict=True)
             if e.file is not None
         }
@@ -583,7 +593,7 @@ def _file_node(schema: Any) -> Mapping[str, Any] | None:
     return schema if schema.get("format") == "binary" or "contentMediaType" in schema else None
 
 
-def _file_field(schema: Any) -> tuple[str, bool] | None:
+def _file_field(schema: Any) -> tuple[str, bool, str] | None:
     """A multipart field's file: its part's media type (as declared, parameters included), and
     whether its argument is base64 (every file but one declared as ``text/*`` without an
     encoding); None for other fields."""
@@ -597,8 +607,8 @@ def _file_field(schema: Any) -> tuple[str, bool] | None:
         media = essence = "application/octet-stream"
     encoding = node.get("contentEncoding")
     if isinstance(encoding, str):
-        return media, encoding.lower() == "base64"
-    return media, node.get("format") == "binary" or not essence.startswith("text/")
+        return media, encoding.lower() == "base64", "utf-8"
+    return media, node.get("format") == "binary" or not essence.startswith("text/"), "utf-8"
 
 
 def _param_content(param: Mapping[str, Any]) -> tuple[Any, int] | None:
@@ -610,6 +620,27 @@ def _param_content(param: Mapping[str, Any]) -> tuple[Any, int] | None:
     key, media = next(iter(content.items()))
     schema = media.get("schema", {}) if isinstance(media, Mapping) else {}
     return schema, _JSON_TEXT if _is_json_media(_media_type(key)) else _SCALARS
+
+
+def _text_charset(content_type: str) -> tuple[str, str]:
+    """A raw body's ``Content-Type`` and the charset its text is encoded in: the declared one when
+    Python has a text codec of that name, else UTF-8 (then also the ``Content-Type``'s, for the
+    route to decode what it gets: an unknown charset, or a codec of no text, ``base64``)."""
+    media, *params = content_type.split(";")
+    for index, param in enumerate(params):
+        key, equals, value = param.partition("=")
+        if not equals or key.strip().lower() != "charset":
+            continue
+        label = value.strip().strip('"')
+        try:
+            codec = codecs.lookup(label)
+        except (LookupError, ValueError):  # (ValueError: a NUL in the name)
+            codec = None
+        if codec is not None and codec._is_text_encoding and codec.name not in _NOT_CHARSETS:
+            return content_type, label
+        params[index] = " charset=utf-8"
+        return ";".join([media, *params]), "utf-8"
+    return content_type, "utf-8"
 
 
 def _as_base64(schema: Any) -> Any:

@@ -1929,3 +1929,59 @@ def test_a_json_content_query_parameter_is_never_exploded_and_plain_ones_keep_th
     assert tool.build_request({"f": {"x": 1}}).query_string == b"f=%7B%22x%22%3A1%7D"
     with pytest.raises(ArgumentError, match="argument 's' must be a string, number or boolean"):
         tool.build_request({"s": {"x": 1}})
+
+
+def _charset_app() -> FastAPI:
+    app = FastAPI()
+
+    async def echo(request: Request) -> dict[str, Any]:
+        return {"type": request.headers.get("content-type"), "bytes": list(await request.body())}
+
+    for name, media in [
+        ("latin", "text/plain; charset=iso-8859-1"),
+        ("csv", 'text/csv; Charset="windows-1252"'),
+        ("unknown", "text/plain; charset=x-no-such; format=flowed"),
+        ("codec", "text/plain; charset=base64"),
+        ("plain", "text/plain"),
+    ]:
+        extra = {"requestBody": {"required": True, "content": {media: {"schema": {"type": "string"}}}}}
+        app.post(f"/{name}", openapi_extra=extra, operation_id=name)(echo)
+    return app
+
+
+def test_a_raw_text_body_is_encoded_in_its_declared_charset() -> None:
+    """The text was always sent as UTF-8 under a ``charset`` that said otherwise: a route honouring
+    the header read mojibake."""
+    app = _charset_app()
+    tools = {t.name: t for t in catalog_from_app(app).tools}
+    assert call(app, tools["latin"].build_request({"body": "café"})) == (
+        200,
+        {"type": "text/plain; charset=iso-8859-1", "bytes": list("café".encode("latin-1"))},
+    )
+    assert call(app, tools["csv"].build_request({"body": "naïve,€"})) == (
+        200,
+        {"type": 'text/csv; Charset="windows-1252"', "bytes": list("naïve,€".encode("cp1252"))},
+    )
+    assert call(app, tools["plain"].build_request({"body": "é"})) == (
+        200,
+        {"type": "text/plain", "bytes": list("é".encode())},
+    )
+
+
+def test_a_raw_text_body_of_an_unusable_charset_is_sent_as_utf8_and_says_so() -> None:
+    app = _charset_app()
+    tools = {t.name: t for t in catalog_from_app(app).tools}
+    assert call(app, tools["unknown"].build_request({"body": "é"})) == (
+        200,
+        {"type": "text/plain; charset=utf-8; format=flowed", "bytes": list("é".encode())},
+    )
+    assert call(app, tools["codec"].build_request({"body": "é"})) == (  # base64 is no text encoding
+        200,
+        {"type": "text/plain; charset=utf-8", "bytes": list("é".encode())},
+    )
+
+
+def test_a_character_the_declared_charset_cannot_encode_is_an_argument_error() -> None:
+    tools = {t.name: t for t in catalog_from_app(_charset_app()).tools}
+    with pytest.raises(ArgumentError, match=r"argument 'body' .*charset 'iso-8859-1'"):
+        tools["latin"].build_request({"body": "€"})

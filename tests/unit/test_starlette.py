@@ -825,3 +825,27 @@ async def test_an_object_property_of_an_explicit_input_schema_reaches_the_route_
     }
     sub = catalog_from_app(app).tools[0].build_request({"item": {"a": 1}})
     assert sub.query_string == b"item=%7B%22a%22%3A1%7D"
+
+
+async def latin_note(request: Request) -> JSONResponse:
+    """Store a Latin-1 note.
+    ---
+    requestBody:
+      required: true
+      content:
+        text/plain; charset=iso-8859-1:
+          schema: {type: string}
+    """
+    return JSONResponse({"text": (await request.body()).decode("iso-8859-1")})
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_text_body_is_encoded_in_its_declared_charset(era: str) -> None:
+    pytest.importorskip("yaml")
+    app = Starlette(routes=[Route("/note", latin_note, methods=["POST"])])
+    app.add_middleware(MCPMiddleware)
+    result = await call(app, era, "latin_note", {"body": "café"})
+    assert orjson.loads(text_of(result)) == {"text": "café"}  # was UTF-8: "cafÃ©"
+    result = await call(app, era, "latin_note", {"body": "10 €"})
+    assert result["isError"] is True
+    assert "argument 'body' has '€', which charset 'iso-8859-1' cannot encode" in text_of(result)
