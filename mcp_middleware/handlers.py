@@ -117,6 +117,7 @@ class Server:
         self.sealer = Sealer(settings.secret_key)
         self.sessions = Sessions(settings.secret_key) if settings.session_ids else None
         self.log_levels: dict[str, str] = {}
+        self._told_secret = False  # foreign_token has warned
         self.ask_timeout = settings.ask_timeout
         self.limits = CallLimits(
             keepalive_interval=settings.keepalive_interval,
@@ -185,7 +186,21 @@ class Server:
         try:
             return self.sealer.unseal_round(state, target)
         except StateError as exc:
+            if "verification" in str(exc):
+                self.foreign_token("a requestState")
             raise ProtocolError(codes.INVALID_PARAMS, f"Invalid params: {exc}") from None
+
+    def foreign_token(self, what: str) -> None:
+        """A token this process did not seal reached it: without a configured secret each process
+        has a key of its own, so say once (the client only sees a refusal) what the operator can do."""
+        if self.settings.secret_key is None and not self._told_secret:
+            self._told_secret = True
+            logger.warning(
+                "%s failed verification and no state_secret is set: each process then seals with a key "
+                "of its own, so one sealed by another worker (or before a restart) is refused; set "
+                "MCP_MIDDLEWARE_STATE_SECRET (or state_secret) to the same value in every worker",
+                what,
+            )
 
     async def list_changed(self, kind: str) -> None:
         """A route said its list changed: rebuild what is served, then tell listening clients."""

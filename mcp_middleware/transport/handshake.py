@@ -67,6 +67,8 @@ def serve(
     if sessions is not None and not _initialize(payload) and not sessions.valid(text_of(headers, b"mcp-session-id")):
         # transports.mdx §Session Management: an id we did not issue (or that expired) is 404,
         # whatever the POST carries; only a lone initialize starts afresh.
+        if b"mcp-session-id" in headers:
+            server.foreign_token("an Mcp-Session-Id")
         return responder.error(_session_not_found(payload), "handshake", 404)
     if isinstance(payload, list):
         return _batch(server, scope, receive, headers, payload, version, responder)

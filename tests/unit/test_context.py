@@ -247,6 +247,23 @@ async def test_mrtr_round_trip() -> None:
     assert orjson.loads(second["content"][0]["text"])["greeting"] == "Hello, Ann!"
 
 
+async def test_a_request_state_from_another_worker_without_a_secret_is_explained_in_the_log(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A retry landing on another process that has no shared secret is refused (-32602, as README's
+    deployment notes say): the operator is now told why, once (review)."""
+    monkeypatch.delenv("MCP_MIDDLEWARE_STATE_SECRET", raising=False)
+    first_worker, second_worker = build_app(), build_app()
+    body, headers = modern_call("ctx_elicit", id=1)
+    first = (await post(first_worker, body, headers)).result()
+    retry = {"requestState": first["requestState"], "inputResponses": {"user_name": NAME}}
+    body, headers = modern_call("ctx_elicit", id=2, **retry)
+    with caplog.at_level("WARNING", logger="mcp_middleware.handlers"):
+        refused = await post(second_worker, body, headers)
+    assert refused.json()["error"]["code"] == -32602
+    assert "a requestState failed verification and no state_secret is set" in caplog.text
+
+
 async def test_mrtr_asked_from_inside_a_task_group() -> None:
     """The route's task group wraps the ask's interruption in an exception group: still a round."""
     app = FastAPI()

@@ -213,6 +213,29 @@ async def test_shared_secret_makes_session_ids_valid_on_every_worker() -> None:
     assert (await post(second, request("tools/list"), headers)).status == 200
 
 
+async def test_a_foreign_session_id_without_a_secret_is_explained_once_in_the_log(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a shared secret every worker refuses the others' session ids (and requestStates):
+    the client only sees 404, and nothing told the operator why (review). Once per middleware, and
+    only when no secret is configured."""
+    monkeypatch.delenv("MCP_MIDDLEWARE_STATE_SECRET", raising=False)
+    first, second = build_app(session_ids=True), build_app(session_ids=True)
+    session = (await post(first, init())).headers["mcp-session-id"]
+    headers = {**BASE_HEADERS, "mcp-session-id": session}
+    with caplog.at_level("WARNING", logger="mcp_middleware.handlers"):
+        for _ in range(2):
+            assert (await post(second, request("tools/list"), headers)).status == 404
+    told = [r.getMessage() for r in caplog.records if "no state_secret is set" in r.getMessage()]
+    assert len(told) == 1
+    assert told[0].startswith("an Mcp-Session-Id failed verification")
+    caplog.clear()
+    configured = build_app(session_ids=True, state_secret="a-secret-of-more-than-16-bytes")
+    with caplog.at_level("WARNING", logger="mcp_middleware.handlers"):
+        assert (await post(configured, request("tools/list"), headers)).status == 404
+    assert "no state_secret is set" not in caplog.text
+
+
 async def test_response_mode_sse_streams_every_reply() -> None:
     app = build_app(response_mode="sse")
     reply = await post(app, request("tools/list", id=3))
