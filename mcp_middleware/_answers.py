@@ -101,16 +101,28 @@ def _string_problem(prop: Mapping[str, Any], value: Any) -> str | None:
     choices = _choices(prop, "oneOf")
     if choices is not None:
         return None if value in choices else f" is not one of the choices: {_listed(choices)}"
-    low, high = prop.get("minLength"), prop.get("maxLength")
-    if _is_number(low) and len(value) < low:
-        return f" is {len(value)} characters long, shorter than minLength {low}"
-    if _is_number(high) and len(value) > high:
-        return f" is {len(value)} characters long, longer than maxLength {high}"
+    said = f" is {len(value)} characters long"
+    bounds = _outside(prop, "minLength", "maxLength", len(value), said, "shorter than", "longer than")
+    if bounds is not None:
+        return bounds
     pattern = prop.get("pattern")
     compiled = _compiled(pattern) if isinstance(pattern, str) else None
     if compiled is not None and compiled.search(value) is None:
         return f" does not match the pattern {pattern}"
     return _format_problem(prop.get("format"), value)
+
+
+def _outside(
+    prop: Mapping[str, Any], low_key: str, high_key: str, measured: float, said: str, below: str, above: str
+) -> str | None:
+    """What is wrong with ``measured`` against the property's ``low_key``/``high_key`` bounds
+    ("<said>, <below> <low_key> <low>"), or None."""
+    low, high = prop.get(low_key), prop.get(high_key)
+    if _is_number(low) and measured < low:
+        return f"{said}, {below} {low_key} {low}"
+    if _is_number(high) and measured > high:
+        return f"{said}, {above} {high_key} {high}"
+    return None
 
 
 def _format_problem(form: Any, value: str) -> str | None:
@@ -151,22 +163,15 @@ def _number_problem(prop: Mapping[str, Any], value: Any, kind: str) -> str | Non
         return f" should be {article}, not {_type_of(value)}"
     if kind == "integer" and isinstance(value, float) and not value.is_integer():
         return " should be an integer, not a number with a fraction"
-    low, high = prop.get("minimum"), prop.get("maximum")
-    if _is_number(low) and value < low:
-        return f" is {value}, below the minimum {low}"
-    if _is_number(high) and value > high:
-        return f" is {value}, above the maximum {high}"
-    return None
+    return _outside(prop, "minimum", "maximum", value, f" is {value}", "below the", "above the")
 
 
 def _array_problem(prop: Mapping[str, Any], value: Any) -> str | None:
     if not isinstance(value, list):
         return f" should be an array, not {_type_of(value)}"
-    low, high = prop.get("minItems"), prop.get("maxItems")
-    if _is_number(low) and len(value) < low:
-        return f" has {len(value)} items, fewer than minItems {low}"
-    if _is_number(high) and len(value) > high:
-        return f" has {len(value)} items, more than maxItems {high}"
+    bounds = _outside(prop, "minItems", "maxItems", len(value), f" has {len(value)} items", "fewer than", "more than")
+    if bounds is not None:
+        return bounds
     items = prop.get("items")
     choices = _choices(items, "anyOf") if isinstance(items, Mapping) else None
     for index, item in enumerate(value):
