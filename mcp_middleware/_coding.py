@@ -1,4 +1,4 @@
-"""A response's ``Content-Encoding`` ──▶ its decoded bytes, for :mod:`mcp_middleware.results`.
+"""A response's ``Content-Encoding`` ──▶ its decoded bytes, for :mod:`mcp_middleware._body`.
 
 ``gzip`` (and its alias ``x-gzip``) and ``deflate`` are decoded chunk by chunk as the body
 arrives (a streaming route's too), never past the room the caller gives: a body that decodes to

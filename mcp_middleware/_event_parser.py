@@ -1,6 +1,6 @@
 """The ``data`` of each event of a route's own ``text/event-stream`` body, as the chunks come.
 
-Part of :mod:`mcp_middleware.results`: a streamed event's data goes out as a progress message, and
+Part of :mod:`mcp_middleware._body`: a streamed event's data goes out as a progress message, and
 the result joins all of them by newlines. It imports nothing from the package.
 """
 

@@ -1,4 +1,4 @@
-"""A response's ``Content-Type`` ──▶ (media type, kind, charset), for :mod:`mcp_middleware.results`.
+"""A response's ``Content-Type`` ──▶ (media type, kind, charset), for :mod:`mcp_middleware._body`.
 
 The kind says how :class:`~mcp_middleware.results.ResponseCollector` collects and shows the body:
 ``mcp`` (a route's own ``MCPResponse``), ``events``, ``json``, ``text``, ``untyped`` (no media type:
@@ -76,7 +76,7 @@ def _classify(mime: bytes) -> str:
     if mime == b"application/json" or mime.endswith(b"+json"):
         return "json"
     if not mime:
-        return "untyped"  # text or binary: the first bytes decide (ResponseCollector._sniff)
+        return "untyped"  # text or binary: the first bytes decide (_body.Body._sniff)
     if mime.startswith(b"text/") or mime in _TEXTUAL or mime.endswith(b"+xml"):
         return "text"
     if mime.startswith(b"image/"):

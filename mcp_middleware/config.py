@@ -28,7 +28,7 @@ LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 # What the routes get of the MCP request's headers by default (``Settings.forward_headers``):
 # credentials, which tell callers apart and bind a requestState (handlers.Server adds the app's
 # API-key headers and URL keys to them), and trace context; results redact every forwarded value
-# but trace context (results.credential_values).
+# but trace context (_redaction.credential_values).
 CREDENTIALS: Final = frozenset({b"authorization", b"cookie"})
 TRACE_CONTEXT: Final = frozenset({b"traceparent", b"tracestate"})
 # The methods of an OpenAPI path item, in the order the catalog reads them (_naming): what

@@ -7,10 +7,10 @@ request's header map under a pseudo-header name: ``?`` and the parameter's name,
 header can have (``?`` is not a token character, RFC 9110 §5.6.2). From there the key goes where
 an API-key header goes: it is forwarded with the call (``Call.forwarded``), hashed into the
 handshake-era caller key, bound into a sealed ``requestState``, and redacted from the texts of
-errors and redirects (``results.credential_values``). What it has of its own on the call path:
+errors and redirects (``_redaction.credential_values``). What it has of its own on the call path:
 each tool's plan withholds it from the routes its scheme does not guard (``_Plan.withheld``),
 ``_requests._all_headers`` keeps its name's case (:data:`MARK` tells it apart),
-``results.credential_values`` takes its value out of the pair (:func:`secret_values`), and
+``_redaction.credential_values`` takes its value out of the pair (:func:`secret_values`), and
 :class:`QueryKeys`, which wraps the app only when it has such schemes, moves the pairs from the
 route's request headers to its query string, after the tool's own query parameters, unless the
 tool already sent one of that name (its argument wins).

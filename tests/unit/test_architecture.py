@@ -100,7 +100,8 @@ def test_eras_never_import_each_other() -> None:
 def test_lower_layers_never_import_upper_layers() -> None:
     upper = {"middleware", "transport", "handlers", "toolcall"}
     catalog = ("catalog", "_naming", "_tool_builder", "_requests", "_schema", "_route_document")
-    for low in (*catalog, "dispatch", "results", "_media", "_event_parser", "jsonrpc", "sse"):
+    results = ("results", "_body", "_result_shapes", "_redaction", "_media", "_event_parser", "_coding")
+    for low in (*catalog, *results, "dispatch", "jsonrpc", "sse"):
         imported = {i.split(".")[0] for i in all_imports(low)}
         assert not imported & upper, (low, imported)
     for method in ("handlers", "_protocol", "_invocation", "_listen_stream"):  # the method table and its methods
@@ -115,6 +116,11 @@ def test_lower_layers_never_import_upper_layers() -> None:
         assert not imported & {"middleware", "transport", "handlers"}, (call, imported)
     assert all_imports("_ticker") == {"toolcall"}  # only for the type of a run (TYPE_CHECKING)
     assert all_imports("_media") == {"content"}
+    assert all_imports("_coding") == set()
+    assert all_imports("_result_shapes") == {"jsonrpc"}  # Built, the result dict the serializer knows
+    assert all_imports("_redaction") == {"_result_shapes", "config", "query_keys"}
+    assert all_imports("_body") == {"_coding", "_event_parser", "_media", "_result_shapes"}
+    assert all_imports("results") == {"_body", "_redaction", "_result_shapes", "jsonrpc"}
 
 
 def test_no_sdk_server_and_no_fastapi_at_import_time() -> None:

@@ -1,0 +1,327 @@
+"""A route's response, as a tool's result collects it: the status and headers, then every body
+chunk as the route sends it ──▶ the text it keeps (a list of pieces) or the bytes, within the
+result's limits. :class:`Body` is the collecting side of :class:`~mcp_middleware.results.ResponseCollector`
+(which makes the result of what it collected).
+
+A text-like body's chunks are decoded in its charset (one ``bytes.decode`` for the usual body in
+one piece; incrementally for a streamed one, whose pieces are joined every ``_JOIN_EVERY``); an
+``text/event-stream`` body's events are parsed and their data kept (:mod:`mcp_middleware._event_parser`);
+a body without a media type is text when it starts as valid UTF-8, else binary. Each chunk yields
+the text that can be shown at once, as far as the result keeps it.
+
+Text beyond ``max_text`` characters is cut with an explicit marker (and is not shown as it streams
+either: a chunk crossing the limit yields what fits, later ones nothing); binary beyond
+``max_binary`` bytes raises :class:`ResultTooLarge` (the caller stops the route and reports it).
+
+A body in a ``Content-Encoding`` is decoded first, chunk by chunk (``gzip`` and ``deflate``, see
+:mod:`mcp_middleware._coding`), the limits applying to what it decodes to; decoding stops past them
+(``max_binary`` bytes, or 4 bytes a character of ``max_text`` for text, which is then cut with a
+marker saying so), so a decompression bomb costs no more than an uncompressed body. A coding the
+middleware cannot decode (``br``, ``zstd``, several in a row), or a body that is not valid in its
+coding, is refused (``_refusal``: the result says so), never the coded bytes read as text.
+"""
+
+from __future__ import annotations
+
+import codecs
+import zlib
+from collections.abc import Sequence
+from typing import Self
+
+from ._coding import DECODED, Inflater, coding_of
+from ._event_parser import _EventParser
+from ._media import _MEDIA, _TEXTUAL_KINDS, _media
+from ._result_shapes import cut_note
+
+__all__ = ["Body", "ResultTooLarge"]
+
+
+class ResultTooLarge(Exception):
+    pass
+
+
+# a streamed body's pieces are joined into one string every so many (``Body._join``)
+_JOIN_EVERY = 256
+
+
+def _any_case(headers: Sequence[Sequence[bytes]]) -> tuple[bytes, bytes]:
+    """A response's content type and content coding when its header names are not lower case
+    (``Body.head`` reads lower-case names, as apps send them, in one pass)."""
+    return _header(headers, b"content-type"), b", ".join(
+        bytes(value) for key, value in headers if key.lower() == b"content-encoding"
+    )
+
+
+def _header(headers: Sequence[Sequence[bytes]], name: bytes) -> bytes:
+    """The first value of header ``name`` (lower case) in a response's own list, names in any
+    case; empty when absent. Apps send lower case (Starlette does): that is tried first."""
+    for key, value in headers:
+        if key == name:
+            return bytes(value)
+    for key, value in headers:
+        if key.lower() == name:
+            return bytes(value)
+    return b""
+
+
+class Body:
+    """Collects one sub-response's body; see the module docstring."""
+
+    # Defaults live on the class: a call sets only what differs (most JSON calls set a handful).
+    status = 0
+    _mime = ""
+    _kind = "text"
+    _decoder: codecs.IncrementalDecoder | None = None
+    _textual = True
+    _charset = "utf-8"
+    _events: _EventParser | None = None
+    _size = 0
+    _dropped = 0
+    _joined = 0  # how many of the first parts are pieces joined already (``_join``)
+    _location = ""  # a redirect's Location
+    cache_control: str | None = None  # kept by a CachingCollector only (None: not read)
+    # a Content-Encoding: its name, its decoder (None once the rest is not collected), why the
+    # body could not be decoded, and the limit (bytes) a text decoded past, the rest not decoded
+    _coding = ""
+    _inflater: Inflater | None = None
+    _refusal = ""
+    _overflow = 0
+
+    def __init__(
+        self,
+        *,
+        path: str,
+        structured: bool,
+        max_text: int,
+        max_binary: int,
+        scheme: str = "http",
+        forwarded: tuple[tuple[bytes, bytes], ...] = (),
+    ) -> None:
+        self._path = path
+        self._scheme = scheme
+        self._forwarded = forwarded  # credentials forwarded to the route: never echoed in error or redirect texts
+        self._structured = structured
+        self._max_text = max_text
+        self._max_binary = max_binary
+        self._parts: list[str] = []
+        self._chunks: list[bytes] = []
+
+    def fresh(self, *, structured: bool) -> Self:
+        """A collector with this one's settings, for another response of the same call (the one an
+        app's handler would have sent, had its response not started)."""
+        return type(self)(
+            path=self._path,
+            structured=structured,
+            max_text=self._max_text,
+            max_binary=self._max_binary,
+            scheme=self._scheme,
+            forwarded=self._forwarded,
+        )
+
+    @property
+    def streamable(self) -> bool:
+        """True when chunks are text that can be shown as they arrive."""
+        return self._kind in ("text", "events")
+
+    def head(self, status: int, headers: Sequence[Sequence[bytes]]) -> None:
+        """The response's status and headers (names in any case; content-type and content-encoding
+        are read, and a redirect's location)."""
+        self.status = status
+        if 299 < status < 400:  # shown in the result (redacted with the rest of its text)
+            self._location = _header(headers, b"location").decode("latin-1")
+        raw = coding = b""
+        cased = False  # a name not in lower case: read them all again in any case
+        for key, value in headers:  # one pass for both (apps send lower-case names: Starlette does)
+            if key == b"content-type":
+                if not raw:
+                    raw = value
+            elif key == b"content-encoding":
+                coding = coding + b"," + value if coding else value
+            elif not key.islower():
+                cased = True
+        if cased or not raw:
+            raw, coding = _any_case(headers)
+        raw = bytes(raw)
+        known = _MEDIA.get(raw)
+        if known is None:
+            known = _media(raw)
+            if len(_MEDIA) < 256:  # apps send a handful of distinct content types
+                _MEDIA[raw] = known
+        self._mime, self._kind, self._charset = known
+        self._textual = self._kind in _TEXTUAL_KINDS
+        if self._kind == "events":
+            self._events = _EventParser(self._max_text)
+        if coding:
+            self._decode_from(coding_of(bytes(coding)))
+
+    def _decode_from(self, coding: str) -> None:
+        """The body is in ``coding`` ("" for none): decode it, or refuse it."""
+        if not coding:
+            return
+        self._coding = coding
+        if coding in DECODED:
+            self._inflater = Inflater(coding)
+        else:
+            self._refuse("cannot decode")
+
+    def _refuse(self, why: str) -> None:
+        """The body cannot be decoded: the result says so, and nothing of it is collected."""
+        self._refusal = f"the route's response used Content-Encoding {self._coding}, which the middleware {why}"
+        self._inflater = self._events = None
+        self._kind, self._textual = "undecodable", False
+        self._parts, self._chunks, self._size, self._dropped = [], [], 0, 0
+
+    def feed(self, chunk: bytes, more: bool) -> list[str]:
+        """Store ``chunk``; return the pieces of text it completes, as far as the result keeps
+        them (for progress messages)."""
+        if self._coding:
+            return self._inflated(chunk, more)
+        if not self._textual:
+            if self._kind == "untyped":
+                return self._sniff(chunk, more)
+            self._size += len(chunk)
+            if self._size > self._max_binary:
+                raise ResultTooLarge(f"the response exceeded the {self._max_binary}-byte limit")
+            self._chunks.append(chunk)
+            return []
+        if self._decoder is None and not more:  # the usual one-piece body: no incremental decoder
+            text = chunk.decode(self._charset, errors="replace")
+        else:  # a streamed body
+            if len(self._parts) - self._joined >= _JOIN_EVERY:
+                self._join()
+            text = self._decode(chunk, more)
+        if self._events is not None:
+            return self._event_data(self._events, text, more)
+        text = self._store(text)
+        return [text] if text else []  # what the result keeps: nothing beyond the limit is shown
+
+    def _inflated(self, chunk: bytes, more: bool) -> list[str]:
+        """``feed`` for a body in a content coding: what it decodes to is fed on, as far as the
+        limits go (``max_binary`` bytes for binary; for text 4 bytes a character of ``max_text``,
+        the most one takes; a body without a type may be either)."""
+        inflater = self._inflater
+        if inflater is None:  # refused, or past the limit
+            return []
+        text, binary = 4 * self._max_text, self._max_binary
+        limit = max(text, binary) if self._kind == "untyped" else text if self._textual else binary
+        room = limit - inflater.total
+        try:
+            data = inflater.inflate(chunk, room, not more)
+        except zlib.error as exc:
+            self._refuse(f"could not decode ({exc})")
+            return []
+        over = len(data) > room  # the rest is neither decoded nor counted
+        if over:
+            more, self._inflater = False, None
+            if self._textual:
+                data = data[:room]
+            # (binary, and a body without a type found to be binary, raise ResultTooLarge below)
+        coding, self._coding = self._coding, ""  # the plain feed, for the decoded bytes
+        try:
+            pieces = self.feed(data, more)
+        finally:
+            self._coding = coding
+        if over:  # text cut at the limit: what more there was is not known (see cut_note)
+            self._overflow, self._dropped = limit, self._dropped or 1
+        return pieces
+
+    def _sniff(self, chunk: bytes, more: bool) -> list[str]:
+        """No media type: text when the body starts as UTF-8, else ``application/octet-stream``."""
+        if more and not chunk:
+            return []
+        try:
+            codecs.getincrementaldecoder("utf-8")().decode(chunk, final=not more)
+        except UnicodeDecodeError:
+            self._kind, self._mime = "binary", "application/octet-stream"
+        else:
+            self._kind, self._textual = "text", True
+        return self.feed(chunk, more)
+
+    def _decode(self, chunk: bytes, more: bool) -> str:
+        """A chunk of a streamed body as text."""
+        if self._decoder is None:
+            if self._charset == "utf-8":
+                try:
+                    return chunk.decode()  # a token that ends on a character boundary
+                except UnicodeDecodeError:  # split (or invalid): the incremental decoder from here on
+                    pass
+            self._decoder = codecs.getincrementaldecoder(self._charset)(errors="replace")
+        return self._decoder.decode(chunk, final=not more)
+
+    def _join(self) -> None:
+        """Join the pieces stored since the last join into one string. A streamed token kept as a
+        string of its own costs ~50-80 bytes of object for a character or two; joined every
+        ``_JOIN_EVERY`` pieces, the text held is close to its own size, and each character is
+        copied once more (at the join) before the result's own join."""
+        parts, start = self._parts, self._joined
+        parts[start:] = ["".join(parts[start:])]
+        self._joined = start + 1
+
+    def _event_data(self, events: _EventParser, text: str, more: bool) -> list[str]:
+        """Store the data of each event ``text`` completes, joined by newlines; return what the
+        result keeps of each (an event none of which is kept is not shown)."""
+        pieces = events.feed(text)
+        if not more:
+            pieces += events.flush()
+        if events.dropped:  # data beyond the limit, let go inside the parser
+            self._dropped += events.dropped
+            events.dropped = 0
+        shown: list[str] = []
+        for piece in pieces:
+            newline = "\n" if self._parts else ""
+            kept = self._store(newline + piece)
+            if len(kept) > len(newline) or len(kept) == len(newline) + len(piece):  # (all of an empty one)
+                shown.append(kept[len(newline) :])
+        return shown
+
+    def _store(self, text: str) -> str:
+        """Keep what fits of ``text`` in the result limit; return what was kept (a start of it)."""
+        room = self._max_text - self._size
+        if room >= len(text):
+            self._parts.append(text)
+            self._size += len(text)
+            return text
+        kept = text[:room] if room > 0 else ""
+        if kept:
+            self._parts.append(kept)
+            self._size += room
+        self._dropped += len(text) - len(kept)
+        return kept
+
+    def text(self) -> str:
+        parts = self._parts
+        body = parts[0] if len(parts) == 1 else "".join(parts)
+        if self._dropped:
+            body += cut_note(self._dropped, self._overflow)
+        return body
+
+    def cut_short(self) -> str | None:
+        """Why the text is not whole ("the route's response has N characters and the result limit
+        is M"), or why there is none (a content coding the middleware cannot decode), or None when
+        nothing was cut at the result limit."""
+        if not self._dropped:
+            return self._refusal or None
+        if self._overflow:
+            return (
+                f"the route's response decodes to more than {self._overflow} bytes "
+                f"and the result limit is {self._max_text} characters"
+            )
+        total = self._size + self._dropped
+        return f"the route's response has {total} characters and the result limit is {self._max_text}"
+
+    @property
+    def kind(self) -> str:
+        return self._kind
+
+    @property
+    def textual(self) -> bool:
+        """True when the body was collected as text (``text()``), not as bytes (``body_bytes()``)."""
+        return self._textual
+
+    @property
+    def mime(self) -> str:
+        return self._mime
+
+    def body_bytes(self) -> bytes:
+        """Binary bodies only: everything collected."""
+        return b"".join(self._chunks)

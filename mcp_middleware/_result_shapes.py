@@ -1,0 +1,84 @@
+"""The shapes and fixed texts of a tool's result, for :mod:`mcp_middleware.results`: a text or
+error ``CallToolResult``, a status's reason phrase and the hints added to some, the note that ends a
+text cut at the result limit, and a HEAD request's status line and headers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from .jsonrpc import Built
+
+__all__ = ["CUT", "HINTS", "cut_note", "error_result", "head_text", "reason_phrase", "sentence", "text_result"]
+
+
+HINTS = {
+    401: " (authentication failed: the route rejected the credentials sent with the MCP request, or there were none)",
+    403: " (permission denied)",
+}
+
+# how a text cut at the result limit goes on (``cut_note``); ``_redaction.redacted`` looks for it
+CUT = "\n[truncated: "
+
+
+# the response headers a HEAD request's result lists (beside any ``x-*`` one), in the order sent
+_SHOWN = frozenset(
+    {
+        b"content-type",
+        b"content-length",
+        b"content-encoding",
+        b"content-language",
+        b"content-disposition",
+        b"last-modified",
+        b"etag",
+        b"location",
+        b"cache-control",
+        b"expires",
+        b"accept-ranges",
+        b"retry-after",
+        b"link",
+    }
+)
+
+
+def text_result(text: str, *, is_error: bool = False) -> dict[str, Any]:
+    result = Built(content=[{"type": "text", "text": text}])
+    if is_error:
+        result["isError"] = True
+    return result
+
+
+def error_result(text: str) -> dict[str, Any]:
+    return text_result(text, is_error=True)
+
+
+def reason_phrase(status: int) -> str:
+    """The status's reason phrase ("Not Found"), or "" for a code HTTP does not name."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def sentence(phrase: str) -> str:
+    return f"{phrase[:1].upper()}{phrase[1:]}."
+
+
+def cut_note(dropped: int, overflow: int) -> str:
+    """What ends a text cut at the result limit: how many characters were left out, or, for a body
+    decoded past ``overflow`` bytes (the rest not decoded), that limit."""
+    if overflow:
+        return f"{CUT}the route's response decodes to more than {overflow} bytes: the rest was not included]"
+    return f"{CUT}{dropped} more characters were not included]"
+
+
+def head_text(status: int, headers: Sequence[Sequence[bytes]]) -> str:
+    """A HEAD request's success: its status line and the headers that matter to a caller
+    (``_SHOWN``, and any ``x-*``), in the order sent (never a ``Set-Cookie``)."""
+    lines = [f"{status} {reason_phrase(status)}".strip()]
+    for key, value in headers:
+        name = bytes(key).lower()
+        if name in _SHOWN or name.startswith(b"x-"):
+            lines.append(f"{name.decode('latin-1')}: {bytes(value).decode('latin-1')}")
+    return "\n".join(lines)
