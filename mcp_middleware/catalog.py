@@ -12,9 +12,10 @@ options, head, patch, trace). Paths in ``exclude_paths`` are never exposed; a
 keeps its name whatever the filter.
 
 The rules live with the code that applies them: tool names in :mod:`mcp_middleware._naming`,
-arguments (the ``inputSchema``) in :mod:`mcp_middleware._tool_builder`, requests (and
-:class:`ToolSpec`, :class:`ArgumentError`, defined there and re-exported here) in
-:mod:`mcp_middleware._requests`.
+tools and their arguments (the ``inputSchema``) in :mod:`mcp_middleware._tool_builder` and the
+modules it names, requests (and :class:`ToolSpec`, defined there and re-exported here) in
+:mod:`mcp_middleware._requests` and the modules it names (:class:`ArgumentError`, re-exported
+here, in :mod:`mcp_middleware._values`).
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from mcp_middleware._naming import _assign_names, _operations
-from mcp_middleware._requests import ArgumentError, ToolSpec
+from mcp_middleware._requests import ToolSpec
 from mcp_middleware._route_document import route_document
 from mcp_middleware._tool_builder import _Builder, api_key_schemes
+from mcp_middleware._values import ArgumentError
 
 __all__ = [
     "DECLARATION_KEYS",

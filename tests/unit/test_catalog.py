@@ -1440,7 +1440,7 @@ def test_openapi_failure_logs_and_yields_no_tools(caplog: pytest.LogCaptureFixtu
 def test_query_encoding_matches_urlencode(pairs: list[tuple[str, str]]) -> None:
     from urllib.parse import urlencode
 
-    from mcp_middleware._requests import _form_encode
+    from mcp_middleware._values import _form_encode
 
     encoded = "&".join(f"{_form_encode(key)}={_form_encode(value)}" for key, value in pairs)
     assert encoded == urlencode(pairs)

@@ -1,0 +1,59 @@
+"""A tool argument's value ─▶ its text, or an :class:`ArgumentError` for the model.
+
+Part of :mod:`mcp_middleware._requests` (the checks and coercions that every location of an
+argument shares: path, query, header, cookie and form field). Imports nothing from the package.
+
+    A scalar is written as its text: a string as is, a number as ``str()`` gives it, a boolean as
+    ``true``/``false``; any other value (an object, an array where one value is taken) is an
+    :class:`ArgumentError` naming the argument, which the model can correct. A value sent as JSON
+    text (a query parameter of JSON content, an object or array form field) is its compact JSON,
+    and one orjson cannot encode (nested too deep, an integer beyond 64 bits) is an
+    :class:`ArgumentError` too. :func:`_form_encode` is ``quote_plus``, for query strings and for
+    the query keys the catalog precomputes (``_Arg.query_key``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+from urllib.parse import quote_plus
+
+import orjson
+
+__all__ = ["_SINGLE", "_UNRESERVED", "ArgumentError", "_form_encode", "_json_text", "_scalar"]
+
+# an array for a parameter that takes one value: sent repeated, the route would use one of them
+_SINGLE: Final = "argument {!r} takes a single value, not an array"
+
+
+class ArgumentError(Exception):
+    """The tool arguments cannot make a request; the message is meant for the model."""
+
+
+def _scalar(name: str, value: Any) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return str(value)
+    raise ArgumentError(f"argument {name!r} must be a string, number or boolean")
+
+
+def _json_text(name: str, value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError as exc:  # orjson.JSONEncodeError: nested too deep, or an integer beyond 64 bits
+        raise ArgumentError(f"argument {name!r} cannot be encoded as JSON: {exc}") from None
+
+
+_UNRESERVED: Final = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _form_encode(text: str) -> str:
+    """``quote_plus(text)``, without its per-character work for the usual plain values."""
+    if (text.isascii() and text.isalnum()) or _UNRESERVED.fullmatch(text):
+        return text
+    return quote_plus(text)
