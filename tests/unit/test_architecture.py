@@ -80,6 +80,7 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
         "_wire_types",
         "_event_parser",
         "_answers",
+        "_values",
     )
     for leaf in leaves:
         assert all_imports(leaf) == set(), leaf
@@ -99,7 +100,11 @@ def test_eras_never_import_each_other() -> None:
 
 def test_lower_layers_never_import_upper_layers() -> None:
     upper = {"middleware", "transport", "handlers", "toolcall"}
-    catalog = ("catalog", "_naming", "_tool_builder", "_requests", "_schema", "_route_document")
+    catalog = (
+        *("catalog", "_naming", "_tool_builder", "_requests", "_schema", "_route_document"),
+        *("_operation_reader", "_request_media", "_tool_labels", "_tool_schemas"),  # the tool builder's parts
+        *("_plan", "_paths", "_query_and_body", "_values"),  # the request's parts
+    )
     results = ("results", "_body", "_result_shapes", "_redaction", "_media", "_event_parser", "_coding")
     for low in (*catalog, *results, "dispatch", "jsonrpc", "sse"):
         imported = {i.split(".")[0] for i in all_imports(low)}
@@ -121,6 +126,9 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_redaction") == {"_result_shapes", "config", "query_keys"}
     assert all_imports("_body") == {"_coding", "_event_parser", "_media", "_result_shapes"}
     assert all_imports("results") == {"_body", "_redaction", "_result_shapes", "jsonrpc"}
+    assert all_imports("_plan") == {"_values"}  # the query keys it precomputes (_form_encode)
+    assert all_imports("_paths") == {"_plan", "_values"}
+    assert all_imports("_query_and_body") == {"_plan", "_values"}
 
 
 def test_no_sdk_server_and_no_fastapi_at_import_time() -> None:

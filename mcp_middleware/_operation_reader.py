@@ -1,0 +1,246 @@
+"""One OpenAPI operation ─▶ its arguments, before naming: a row (:class:`_Entry`) for each
+parameter, and for the request body or each of its properties.
+
+Part of :mod:`mcp_middleware._tool_builder`; media types are read by
+:mod:`mcp_middleware._request_media`.
+
+Arguments (the ``inputSchema`` properties)
+    Path, query, header and cookie parameters and the request body are merged into one object.
+    An ``application/json`` (or ``+json``) body whose schema is an object with ``properties``
+    contributes those properties at the top level (required if the body is required and they
+    are); any other body is one argument named ``body``: a body of another media type than JSON
+    or a form is a string, its text or, when the body is binary (its schema says ``format:
+    binary`` or ``contentEncoding: base64``, or its media type is no text), its bytes in base64.
+    Form bodies are used only for object schemas. Header parameters ``authorization``,
+    ``proxy-authorization``, ``cookie``, ``host``, ``content-type``, ``content-length``,
+    ``transfer-encoding`` and ``connection`` are never arguments (credentials are forwarded from
+    the MCP request; framing is ours). A cookie parameter is never required (the client's own
+    ``Cookie`` header may carry it), and its description says that a cookie the client sends wins
+    over the argument (:mod:`mcp_middleware._requests`). ``None`` means "omitted" (models send it
+    for optional arguments they leave out), except for a body property the body schema requires,
+    or whose schema allows ``null`` and has another default, or a JSON body's property whose
+    schema allows ``null`` (``Optional[X] = None``, a plain ``X`` in the input schema), which is
+    sent as ``null``: a PATCH route applying ``exclude_unset`` clears it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from mcp_middleware._naming import _Op, _text
+from mcp_middleware._paths import _TEMPLATE
+from mcp_middleware._plan import (
+    _BODY,
+    _COOKIE,
+    _EXPLODED,
+    _HEADER,
+    _JSON,
+    _MULTIPART,
+    _PATH,
+    _QUERY,
+    _RAW,
+    _SCALARS,
+    _WHOLE_BODY,
+)
+from mcp_middleware._request_media import (
+    _file_field,
+    _is_text_media,
+    _media_type,
+    _param_content,
+    _pick_media,
+    _text_charset,
+)
+from mcp_middleware._schema import SchemaSet, collapse_optional, is_object_schema, keeps_null
+
+__all__ = ["_Body", "_Entry", "_Reader", "_explicit_input"]
+
+_NOT_ARGUMENTS: Final = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "host"}
+    | {"content-type", "content-length", "transfer-encoding", "connection"}
+)
+_COOKIE_NOTE: Final = (
+    "Sent as the cookie {!r}; when the MCP client sends that cookie itself, its value is used instead."
+)
+_PARAM_LOCATIONS: Final = {"path": _PATH, "query": _QUERY, "header": _HEADER, "cookie": _COOKIE}
+
+
+@dataclass(slots=True)
+class _Entry:
+    """One argument before naming: where it goes and its (raw OpenAPI) schema."""
+
+    where: int
+    wire: str
+    schema: Any
+    required: bool
+    description: str = ""
+    deprecated: bool = False
+    keep_none: bool = False
+    # a multipart file field or a raw body: its media type, if base64, and the charset of its text
+    file: tuple[str, bool, str] | None = None
+    shape: int = _SCALARS  # how a query parameter is written (_EXPLODED, _JSON_TEXT)
+
+
+@dataclass(frozen=True, slots=True)
+class _Body:
+    kind: int
+    content_type: str
+    schema: Any
+    required: bool
+    description: str
+    charset: str = "utf-8"  # a raw body's: the codec its text is sent in (_text_charset)
+
+
+class _Reader:
+    """Reads the operations of one document (``document``), its component schemas converted once
+    (``schemas``); :class:`~mcp_middleware._tool_builder._Builder` sets both."""
+
+    document: Mapping[str, Any]
+    schemas: SchemaSet
+
+    def deref(self, value: Any) -> Any:
+        """Follow local ``$ref``s (``#/components/parameters/…`` and the like) to their target."""
+        for _ in range(16):
+            ref = value.get("$ref") if isinstance(value, Mapping) else None
+            if not isinstance(ref, str) or not ref.startswith("#/"):
+                return value
+            target: Any = self.document
+            for token in ref[2:].split("/"):
+                token = token.replace("~1", "/").replace("~0", "~")
+                target = target.get(token) if isinstance(target, Mapping) else None
+            value = target
+        return value
+
+    def entries(self, op: _Op, body: _Body | None) -> list[_Entry]:
+        declared: dict[tuple[str, str], Mapping[str, Any]] = {}
+        for source in (op.path_item.get("parameters"), op.operation.get("parameters")):
+            for raw in source if isinstance(source, list) else ():
+                param = self.deref(raw)
+                if isinstance(param, Mapping) and isinstance(param.get("name"), str):
+                    declared[(param["name"], str(param.get("in")))] = param
+        entries = [_path_entry(name, declared.get((name, "path"))) for name in _template_names(op.path)]
+        for (name, where), param in declared.items():
+            location = _PARAM_LOCATIONS.get(where)
+            if location is None or location == _PATH:
+                continue
+            if location == _HEADER and (name.lower() in _NOT_ARGUMENTS or not name.isascii()):
+                continue
+            required = param.get("required") is True and location != _COOKIE
+            description, deprecated = _param_notes(param)
+            if location == _COOKIE:
+                description = "\n\n".join(filter(None, (description, _COOKIE_NOTE.format(name))))
+            schema = param.get("schema", {})
+            shape = _SCALARS
+            if location == _QUERY:
+                if "schema" not in param and (media := _param_content(param)) is not None:
+                    schema, shape = media
+                elif self.exploded(param, schema):
+                    shape = _EXPLODED
+            entries.append(_Entry(location, name, schema, required, description, deprecated, shape=shape))
+        entries.sort(key=lambda entry: entry.where)  # stable: document order within a location
+        if body is not None:
+            entries.extend(self.body_entries(body))
+        return entries
+
+    def exploded(self, param: Mapping[str, Any], schema: Any) -> bool:
+        """Whether a query parameter is an object in OpenAPI's default style (``form``, exploded):
+        its properties go into the query string as parameters of their own."""
+        if param.get("style", "form") != "form" or param.get("explode", True) is not True:
+            return False
+        resolved = self.schemas.resolve(schema)
+        return isinstance(resolved, Mapping) and resolved.get("type") == "object"
+
+    def body(self, operation: Mapping[str, Any]) -> _Body | None:
+        request_body = self.deref(operation.get("requestBody"))
+        if not isinstance(request_body, Mapping) or not isinstance(content := request_body.get("content"), Mapping):
+            return None
+        picked = _pick_media(content)
+        if picked is None:
+            return None
+        kind, content_type, media = picked
+        required = request_body.get("required") is True
+        schema = media.get("schema", {}) if isinstance(media, Mapping) else {}
+        charset = "utf-8"
+        if kind == _RAW:
+            content_type, charset = _text_charset(content_type)
+        return _Body(kind, content_type, schema, required, _text(request_body.get("description")), charset)
+
+    def body_root(self, body: _Body) -> Mapping[str, Any] | None:
+        """The object schema of a body whose properties are arguments, else None."""
+        if body.kind == _RAW:
+            return None
+        root = self.schemas.resolve(body.schema)
+        if not is_object_schema(root):
+            root = self.schemas.resolve(collapse_optional(root))
+        return root if is_object_schema(root) else None
+
+    def other_properties(self, body: _Body | None) -> Any:
+        """The ``additionalProperties`` of a body whose properties are arguments (None if unsaid)."""
+        root = None if body is None else self.body_root(body)
+        return None if root is None else root.get("additionalProperties")
+
+    def body_entries(self, body: _Body) -> list[_Entry]:
+        if body.kind == _RAW:
+            return [self.raw_entry(body)]
+        root = self.body_root(body)
+        if root is None:
+            if body.kind != _JSON:
+                return []  # a form needs fields
+            return [_Entry(_WHOLE_BODY, "body", body.schema, body.required, body.description)]
+        needed = root.get("required")
+        needed = set(needed) if isinstance(needed, list) else set()
+        return [
+            _Entry(
+                _BODY,
+                prop,
+                schema,
+                body.required and prop in needed,
+                # a JSON body sends null where the field takes it: "clear it" to a route reading the
+                # fields set (a PATCH's ``exclude_unset``), where omitting it would keep the old value
+                keep_none=prop in needed
+                or keeps_null(schema)
+                or (body.kind == _JSON and self.schemas.allows_null(schema)),
+                file=_file_field(self.schemas.resolve(schema)) if body.kind == _MULTIPART else None,
+            )
+            for prop, schema in root["properties"].items()
+        ]
+
+    def raw_entry(self, body: _Body) -> _Entry:
+        """The ``body`` argument of a body of another media type: a string, its declared schema's
+        if that is one; the body's bytes in base64 when it is binary (a ``format: binary`` or
+        ``contentEncoding: base64`` schema, or a media type that is no text), else its text."""
+        node = self.schemas.resolve(body.schema)
+        node = node if isinstance(node, Mapping) else {}
+        schema = body.schema if node.get("type") == "string" else {"type": "string"}
+        encoding = node.get("contentEncoding")
+        if isinstance(encoding, str):
+            binary = encoding.lower() == "base64"
+        else:
+            binary = node.get("format") == "binary" or not _is_text_media(_media_type(body.content_type))
+        file = (body.content_type, binary, body.charset)
+        return _Entry(_WHOLE_BODY, "body", schema, body.required, body.description, file=file)
+
+
+def _explicit_input(operation: Mapping[str, Any]) -> tuple[Mapping[str, Any] | None, tuple[str, ...]]:
+    """The operation's ``x-mcp-input-schema`` (None without one) and the properties it declares."""
+    schema = operation.get("x-mcp-input-schema")
+    if not isinstance(schema, Mapping):
+        return None, ()
+    properties = schema.get("properties")
+    return schema, tuple(properties) if isinstance(properties, Mapping) else ()
+
+
+def _path_entry(name: str, param: Mapping[str, Any] | None) -> _Entry:
+    if param is None:
+        return _Entry(_PATH, name, {"type": "string"}, True)
+    return _Entry(_PATH, name, param.get("schema", {}), True, *_param_notes(param))
+
+
+def _param_notes(param: Mapping[str, Any]) -> tuple[str, bool]:
+    return _text(param.get("description")), param.get("deprecated") is True
+
+
+def _template_names(path: str) -> list[str]:
+    names = [match.split(":", 1)[0] for match in _TEMPLATE.findall(path)]
+    return list(dict.fromkeys(names))

@@ -1,0 +1,128 @@
+"""A tool's input and output schemas: its arguments' schemas in one object, and its success body's.
+
+Part of :mod:`mcp_middleware._tool_builder`; each schema is converted by :mod:`mcp_middleware._schema`.
+
+    A flattened body's ``additionalProperties`` (pydantic's ``extra="forbid"`` or ``"allow"``)
+    becomes the input schema's; where it allows other properties, arguments of other names go
+    into the body (any other unknown argument is refused, :mod:`mcp_middleware._requests`). No
+    other schema but a tool's without arguments says ``additionalProperties: false``, though
+    unknown arguments are refused: clients backed by Gemini have rejected schemas that use it. An
+    argument given in base64 (a binary body or file field) says so (``contentEncoding: base64``).
+    ``openapi_extra={"x-mcp-input-schema": {...}}`` replaces the generated input schema verbatim
+    (arguments are still mapped, a property it declares that nothing maps is accepted: it goes
+    into a body that takes other properties, and is not sent otherwise); ``x-mcp-output-schema``
+    likewise. Otherwise the output schema is the documented success body's, when it is an object
+    and the route's JSON is sure to fit it (:meth:`_Schemas.output_schema`).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from mcp_middleware._naming import _Op
+from mcp_middleware._operation_reader import _Entry, _Reader
+from mcp_middleware._plan import _BODY, _JSON
+from mcp_middleware._request_media import _is_json_media, _media_type, _pick_media
+from mcp_middleware._schema import is_object_schema, nulls_not_required
+
+__all__ = ["_Schemas"]
+
+
+class _Schemas(_Reader):
+    """Assembles a tool's schemas; ``reshaped`` and ``nones_dropped`` (set by
+    :class:`~mcp_middleware._tool_builder._Builder`) name the operations whose JSON is not
+    their documented response model."""
+
+    reshaped: frozenset[tuple[str, str]]
+    nones_dropped: frozenset[tuple[str, str]]
+
+    def input_schema(
+        self, explicit: Mapping[str, Any] | None, entries: list[_Entry], names: list[str], others: Any
+    ) -> Any:
+        """``explicit``: the operation's ``x-mcp-input-schema``, if any; ``others``: the flattened
+        body's ``additionalProperties``, None when it says nothing."""
+        if explicit is not None:
+            return copy.deepcopy(dict(explicit))
+        if not entries and others is None:
+            return {"type": "object", "properties": {}, "additionalProperties": False}
+        refs: set[str] = set()
+        properties: dict[str, Any] = {}
+        required: list[str] = []
+        for entry, name in zip(entries, names, strict=True):
+            prop = self.schemas.convert_property(
+                entry.schema, refs, collapse=True, required=entry.required, null_sendable=entry.where == _BODY
+            )
+            prop = {} if prop is True else prop
+            if entry.file is not None and entry.file[1]:
+                prop = _as_base64(prop)
+            if isinstance(prop, dict) and (entry.description or entry.deprecated):
+                prop = {**prop, "description": entry.description} if entry.description else dict(prop)
+                if entry.deprecated:
+                    prop["deprecated"] = True
+            properties[name] = prop
+            if entry.required:
+                required.append(name)
+        schema: dict[str, Any] = {"type": "object", "properties": properties}
+        if required:
+            schema["required"] = required
+        if isinstance(others, (bool, Mapping)):
+            schema["additionalProperties"] = self.schemas.convert(others, refs, collapse=True)
+        if refs:
+            schema["$defs"] = self.schemas.defs(refs, collapse=True)
+        return schema
+
+    def output_schema(self, op: _Op) -> dict[str, Any] | None:
+        """The operation's ``x-mcp-output-schema``, else its documented success body's schema when
+        that is an object, and the route's JSON is sure to fit it: None when the route reshapes
+        its response model (``reshaped``), or when its 2xx responses document more than one body
+        (another schema, another media type, none)."""
+        override = op.operation.get("x-mcp-output-schema")
+        if isinstance(override, Mapping):
+            return copy.deepcopy(dict(override))
+        if (op.path, op.method) in self.reshaped:
+            return None  # other properties or other names than the document says
+        responses = self.deref(op.operation.get("responses"))
+        if not isinstance(responses, Mapping):
+            return None
+        bodies = [self.json_body(self.deref(r)) for code, r in responses.items() if str(code).startswith("2")]
+        if not bodies or any(body != bodies[0] for body in bodies[1:]):
+            return None  # a 2xx answer that may not fit the schema of another
+        root = bodies[0]
+        if not is_object_schema(root):
+            return None
+        refs: set[str] = set()
+        schema: dict[str, Any] = self.schemas.convert(root, refs, collapse=False)
+        schema.setdefault("type", "object")
+        if refs:
+            schema["$defs"] = self.schemas.defs(refs, collapse=False)
+        if (op.path, op.method) in self.nones_dropped:
+            schema = nulls_not_required(schema)
+        return schema
+
+    def json_body(self, response: Any) -> Any:
+        """The (resolved) schema of a response's JSON body; None when it documents no content,
+        no JSON, or another media type besides (which has no structured content)."""
+        content = response.get("content") if isinstance(response, Mapping) else None
+        if not isinstance(content, Mapping):
+            return None
+        picked = _pick_media(content)
+        if picked is None or picked[0] != _JSON or not isinstance(picked[2], Mapping):
+            return None
+        if not all(_is_json_media(_media_type(key)) for key in content):
+            return None
+        return self.schemas.resolve(picked[2].get("schema"))
+
+
+def _as_base64(schema: Any) -> Any:
+    """A converted file field's schema, its file's string saying ``contentEncoding: base64``."""
+    if not isinstance(schema, dict):
+        return schema
+    if isinstance(branches := schema.get("anyOf"), list):
+        return {**schema, "anyOf": [_as_base64(branch) for branch in branches]}
+    if schema.get("type") == "array":
+        return {**schema, "items": _as_base64(schema.get("items"))}
+    if schema.get("type") == "string":
+        return {**schema, "contentEncoding": "base64"}
+    return schema
