@@ -8,7 +8,7 @@ version served (-32022 with ``data.supported``/``data.requested``). ``Mcp-Sessio
 ``Last-Event-ID`` are ignored. Every result carries ``resultType`` and the server's identity in
 ``_meta``; cacheable results carry caching hints (server/utilities/caching.mdx): lists are fresh
 for ``LIST_TTL_MS`` (they depend on the routes only), a ``resources/read`` says what its route's
-Cache-Control says (``features.cache_hints``, set before the decorator's defaults).
+Cache-Control says (``_resource_read.cache_hints``, set before the decorator's defaults).
 """
 
 from __future__ import annotations
@@ -195,7 +195,7 @@ def _decorator(server: Server, private: bool) -> Decorate:
         meta = result.get("_meta")
         result["_meta"] = {**meta, **identity} if meta else {**identity}  # each result its own
         if method in CACHEABLE_METHODS and result["resultType"] == "complete":
-            # (a resources/read has its own, from its route's Cache-Control: features.cache_hints)
+            # (a resources/read has its own, from its route's Cache-Control: _resource_read.cache_hints)
             result.setdefault("ttlMs", LIST_TTL_MS)
             result.setdefault("cacheScope", cache_scope)
         return result

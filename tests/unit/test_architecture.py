@@ -126,6 +126,14 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_redaction") == {"_result_shapes", "config", "query_keys"}
     assert all_imports("_body") == {"_coding", "_event_parser", "_media", "_result_shapes"}
     assert all_imports("results") == {"_body", "_redaction", "_result_shapes", "jsonrpc"}
+    for feature in ("features", "_feature_errors", "_resource_read", "_prompt_messages", "_prompt_arguments"):
+        imported = {i.split(".")[0] for i in all_imports(feature)}
+        assert not imported & upper, (feature, imported)
+    assert all_imports("features") == {"_prompt_arguments", "catalog", "jsonrpc"}
+    assert all_imports("_prompt_arguments") == {"catalog"}  # ToolSpec, the prompt's route
+    assert all_imports("_feature_errors") == {"jsonrpc", "results"}
+    for answer in ("_resource_read", "_prompt_messages"):  # a route's response as the method's result
+        assert all_imports(answer) == {"_feature_errors", "jsonrpc", "results"}, answer
     assert all_imports("_plan") == {"_values"}  # the query keys it precomputes (_form_encode)
     assert all_imports("_paths") == {"_plan", "_values"}
     assert all_imports("_query_and_body") == {"_plan", "_values"}
