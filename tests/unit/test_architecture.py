@@ -81,11 +81,19 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
         "_event_parser",
         "_answers",
         "_values",
+        "_route_endpoints",
+        "_route_docstrings",
     )
     for leaf in leaves:
         assert all_imports(leaf) == set(), leaf
     assert all_imports("_naming") == {"config"}  # the HTTP methods, one list (config.HTTP_METHODS)
-    assert all_imports("_route_document") == {"_naming"}  # FastAPI's generated ids, under a mount's prefix
+    assert all_imports("_route_document") == {
+        *("_route_endpoints", "_route_docstrings", "_route_input_schema", "_mounted_documents"),  # its parts
+    }
+    assert all_imports("_route_input_schema") == {"_route_docstrings"}  # _resolves, a $ref read in a schema
+    # FastAPI's generated ids, under a mount's prefix; RouteDocument only as a type (TYPE_CHECKING)
+    assert all_imports("_mounted_documents", typing=False) == {"_naming", "_route_endpoints"}
+    assert all_imports("_mounted_documents") == {"_naming", "_route_endpoints", "_route_document"}
     assert all_imports("_security_options") == {"config"}  # one check of a collection option (strings)
     assert all_imports("jsonrpc") == {"_revisions"}  # the serializer and its older revisions' shapes
 
@@ -104,6 +112,7 @@ def test_lower_layers_never_import_upper_layers() -> None:
         *("catalog", "_naming", "_tool_builder", "_requests", "_schema", "_route_document"),
         *("_operation_reader", "_request_media", "_tool_labels", "_tool_schemas"),  # the tool builder's parts
         *("_plan", "_paths", "_query_and_body", "_values"),  # the request's parts
+        *("_route_endpoints", "_route_docstrings", "_route_input_schema", "_mounted_documents"),  # the route document's
     )
     results = ("results", "_body", "_result_shapes", "_redaction", "_media", "_event_parser", "_coding")
     for low in (*catalog, *results, "dispatch", "jsonrpc", "sse"):
