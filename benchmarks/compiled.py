@@ -35,6 +35,8 @@ HOT = (
     "handlers.py",
     "_invocation.py",
     "toolcall.py",
+    "_tool_run.py",
+    "_call_types.py",
     "_guard.py",
     "dispatch.py",
     "_requests.py",

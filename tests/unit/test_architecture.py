@@ -125,10 +125,12 @@ def test_lower_layers_never_import_upper_layers() -> None:
         assert "handlers" in all_imports(method) - all_imports(method, typing=False), method
     assert all_imports("_listen_stream", typing=False) == {"listen"}
     assert all_imports("_protocol", typing=False) == {"jsonrpc"}
-    for call in ("toolcall", "_guard", "_ticker"):  # one call, under the handlers
+    for call in ("toolcall", "_guard", "_ticker", "_tool_run", "_call_types"):  # one call, under the handlers
         imported = {i.split(".")[0] for i in all_imports(call)}
         assert not imported & {"middleware", "transport", "handlers"}, (call, imported)
     assert all_imports("_ticker") == {"toolcall"}  # only for the type of a run (TYPE_CHECKING)
+    assert all_imports("_tool_run") == {"_call_types", "context", "dispatch", "results"}  # never toolcall
+    assert all_imports("_call_types") == {"context"}  # the route's ContextHolder, in an Invocation
     assert all_imports("_media") == {"content"}
     assert all_imports("_coding") == set()
     assert all_imports("_result_shapes") == {"jsonrpc"}  # Built, the result dict the serializer knows

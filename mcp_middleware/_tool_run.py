@@ -1,0 +1,246 @@
+"""One running call as one object: the route's sub-request, the sink of its response, its watcher
+and the handle that stops it.
+
+Part of :mod:`mcp_middleware.toolcall`, whose ``run_tool`` makes a :class:`_ToolRun` per call and
+runs it under the cancel guard (:mod:`mcp_middleware._guard`). The run is a
+:class:`~mcp_middleware.dispatch.SubExchange`: the child app's ``receive`` and ``send`` are its
+methods, it turns a streamed body into progress notifications, writes the result early when the
+app goes on after its response, watches for the client going away (keep-alives meanwhile), and is
+the ``Disconnect`` signal the child ``receive`` waits on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import math
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any
+
+import anyio
+import anyio.abc
+from starlette.types import Message
+
+from ._call_types import CallLimits, Invocation
+from .context import CONTEXT_KEY
+from .dispatch import SubExchange, SubRequest
+from .results import ResponseCollector
+
+__all__ = ["_ToolRun"]
+
+
+class _ToolRun(SubExchange):
+    """One running call: the sink for the route's response (progress as it streams), the handle
+    that stops it, and the disconnect signal its sub-request listens to. One object per call
+    instead of a closure per callback."""
+
+    # Defaults live on the class: a quick call sets only what it uses.
+    # when the client last heard from us (keep-alive or progress), or a time no later than the
+    # call's start (from the ticker, or when the portable watcher starts): the interval runs from it
+    last: float | None = None
+    streaming = False
+    cancelled = False
+    answered = False  # the result went out while the app went on (see _answer_early)
+    delivery: asyncio.Task[None] | None = None  # writing it, when the ticker found it due
+    loop: asyncio.AbstractEventLoop | None = None  # while the asyncio watcher may be started
+    context: contextvars.Context | None = None  # the request's, for the tasks the ticker starts
+    task: asyncio.Task[None] | None = None  # the asyncio watcher, once started
+    _scope: anyio.CancelScope | None = None  # the portable guard (any anyio backend)
+    _guard: asyncio.Timeout | None = None  # the asyncio guard with a time limit, while inside it
+    _timer: anyio.CancelScope | None = None  # the portable guard's time limit, while inside it
+    _task: asyncio.Task[Any] | None = None  # the asyncio guard without one, while inside it
+
+    def __init__(
+        self,
+        collector: ResponseCollector,
+        inv: Invocation,
+        sub: SubRequest,
+        limits: CallLimits,
+        name: str = "",
+        what: str = "",
+    ) -> None:
+        self.collector = collector
+        self.name = name  # the tool's name
+        self.what = what  # what runs, for error texts ("prompt 'greet'"; see _described)
+        self.inv = inv  # the call's outbox, progress token, real receive, and the route's context
+        self.sub = sub  # the route's sub-request
+        self.limits = limits  # the keep-alive interval (and the call's other limits)
+        self.is_set = False  # the Disconnect signal
+        self._event = None
+
+    def run_route(self) -> Coroutine[Any, Any, None]:
+        inv = self.inv
+        return self.exchange(inv.app, inv.parent, self.sub, {CONTEXT_KEY: inv.context}, inv.host)
+
+    # -- the route's response ---------------------------------------------------------------------
+    def on_head(self, status: int, headers: Sequence[Sequence[bytes]]) -> None:
+        self.collector.head(status, headers)
+
+    def on_body(self, chunk: bytes, more: bool) -> Awaitable[None] | None:
+        if more:
+            self.wake()
+        elif self._guard is not None or self._timer is not None:
+            self._settle()
+        pieces = self.collector.feed(chunk, more)
+        if not more and self.task is not None:  # a long or streaming call: its app may go on after this
+            early = self._answer_early(pieces)
+            if early is not None:
+                return early
+        if self._shows(pieces, more):
+            return self._progress(pieces)
+        return None  # the usual JSON body, or no progress token: nothing to send while the route runs
+
+    def _shows(self, pieces: list[str], more: bool) -> bool:
+        """Whether a chunk's text goes out as progress: the client gave a token, the body is text,
+        and the route streams (a chunk with more to come, or the last of a streamed body)."""
+        # a success's text only: the result redacts credentials an error or a redirect may echo
+        # (a key in a URL), progress could not
+        return (
+            bool(pieces)
+            and self.inv.token is not None
+            and (more or self.streaming)
+            and self.collector.streamable
+            and self.collector.status < 300
+        )
+
+    async def _progress(self, pieces: list[str]) -> None:
+        """Streamed text reaches the client as it comes (progress notifications, SSE), as far as
+        the result keeps it (the collector yields nothing beyond ``max_result_chars``)."""
+        self.streaming = True
+        for piece in pieces:
+            await self._send(piece)
+
+    # -- the result before the app returns ------------------------------------------------------
+    # Over HTTP a response is the client's once complete, while the app may go on (a Starlette
+    # BackgroundTask). A call's result goes out at that point too when the app does go on: a call
+    # with a watcher (long or streaming) answers from the route's last send; a quick one whose app
+    # is still running at the ticker's next tick answers from a task of its own. A quick call pays
+    # nothing for this.
+    def _answer_early(self, pieces: list[str]) -> Coroutine[Any, Any, None] | None:
+        answer = self.inv.outbox.answer() if self.inv.context.channel is None else None
+        if answer is None or self.answered:  # not a tools/call, or a route that used its context
+            return None
+        self.answered = True
+        return self._answer_now(answer, pieces)
+
+    async def _answer_now(self, answer: Callable[[dict[str, Any]], Awaitable[None]], pieces: list[str]) -> None:
+        if self._shows(pieces, False):
+            await self._progress(pieces)
+        await answer(self.collector.result())
+
+    # -- the watcher: the client going away, keep-alives ----------------------------------------
+    def wake(self) -> None:
+        """Start the asyncio watcher now: the call streams, or has been running for a while; or,
+        when its response is complete and the app still runs, write the result."""
+        if self._complete:
+            if self.delivery is None and self.loop is not None:
+                early = self._answer_early([])
+                if early is not None:
+                    self.delivery = self.loop.create_task(early, context=self.context)
+            return
+        if self.task is None and self.loop is not None:
+            # In the request's context even when the shared ticker starts it (a tracing or logging
+            # middleware reads its request from the context of each send)
+            self.task = self.loop.create_task(self.watch(), context=self.context)
+
+    async def watch(self) -> None:
+        """Until cancelled: report the client going away; keep a silent stream alive."""
+        interval = self.limits.keepalive_interval
+        native = self.loop is not None  # on asyncio, asyncio.timeout costs a fraction of an anyio scope
+        if self.last is None:
+            self.last = time.monotonic()
+        while True:
+            wait = max(self.last + interval - time.monotonic(), 0.0) if math.isfinite(interval) else math.inf
+            message = await (self._receive_native(wait) if native else self._receive_portable(wait))
+            if message is None:
+                if time.monotonic() - self.last >= interval:  # not if progress went out meanwhile
+                    await self.heartbeat()
+            elif message["type"] == "http.disconnect":
+                self.gone()
+                return
+
+    async def _receive_native(self, wait: float) -> Message | None:
+        try:
+            async with asyncio.timeout(None if math.isinf(wait) else wait):
+                return await self.inv.receive()
+        except TimeoutError:
+            return None  # silent for a whole interval
+
+    async def _receive_portable(self, wait: float) -> Message | None:
+        with anyio.move_on_after(wait):
+            return await self.inv.receive()
+        return None
+
+    # -- progress and keep-alives ----------------------------------------------------------------
+    async def heartbeat(self) -> None:
+        """A keep-alive, and a progress heartbeat when there is a token. The interval runs from
+        here whatever was written: a call without a token gets a keep-alive per interval, not one
+        per loop step."""
+        self.last = time.monotonic()
+        await self.inv.outbox.keepalive()
+        if self.inv.token is not None:
+            await self._send(None)
+
+    async def _send(self, message: str | None) -> None:
+        """A progress notification (only for a call that has a token): the client hears from us."""
+        self.last = time.monotonic()  # anyio.current_time() would cost system calls per chunk
+        # above the route's own reports, if any; a heartbeat (no message) the smallest step
+        progress = self.inv.context.automatic_progress(message is not None)
+        params: dict[str, Any] = {"progressToken": self.inv.token, "progress": progress}
+        if message is not None:
+            params["message"] = message
+        await self.inv.outbox.notify("notifications/progress", params)
+
+    # -- stopping it -----------------------------------------------------------------------------
+    def _settle(self) -> None:
+        """The response is complete: what the app does after it (background tasks) is no longer
+        the call's, so the time limit does not stop it (as over HTTP, where no limit covers it)."""
+        if self._guard is not None and not self._guard.expired():  # expiring: it cannot be changed
+            self._guard.reschedule(None)
+        if self._timer is not None:
+            self._timer.deadline = math.inf
+
+    def cancel(self) -> None:
+        """Stop the route, unless its response is complete: then the result stands and the app's
+        background work runs on, as over HTTP when a client leaves after its response."""
+        if self.cancelled or self._complete:
+            return
+        self.cancelled = True
+        self.set()
+        if self._scope is not None:
+            self._scope.cancel()
+        if self._guard is not None and not self._guard.expired():
+            self._guard.reschedule(asyncio.get_running_loop().time())  # expires at once
+        if self._task is not None:
+            self._task.cancel()
+
+    # -- the disconnect signal, on asyncio without an anyio event --------------------------------
+    # (each waiter gets its own future from the known loop: an anyio or asyncio event would look
+    # the loop up, a system call on CPython 3.11, and one waiter's cancellation stays its own)
+    _waiters: list[asyncio.Future[None]] | None = None
+
+    def set(self) -> None:
+        super().set()
+        for future in self._waiters or ():
+            if not future.done():
+                future.set_result(None)
+
+    async def wait(self) -> None:
+        loop = self.loop
+        if loop is None or self.is_set:
+            await super().wait()
+            return
+        future = loop.create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(future)
+        try:
+            await future
+        finally:
+            self._waiters.remove(future)
+
+    def gone(self) -> None:
+        """The client went away."""
+        self.inv.outbox.abandon()
+        self.cancel()
