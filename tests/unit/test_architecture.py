@@ -83,6 +83,8 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
         "_values",
         "_route_endpoints",
         "_route_docstrings",
+        "_rpc_messages",
+        "_exact_json",
     )
     for leaf in leaves:
         assert all_imports(leaf) == set(), leaf
@@ -95,7 +97,9 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
     assert all_imports("_mounted_documents", typing=False) == {"_naming", "_route_endpoints"}
     assert all_imports("_mounted_documents") == {"_naming", "_route_endpoints", "_route_document"}
     assert all_imports("_security_options") == {"config"}  # one check of a collection option (strings)
-    assert all_imports("jsonrpc") == {"_revisions"}  # the serializer and its older revisions' shapes
+    # the serializer, its older revisions' shapes, and its reading side (which imports only itself)
+    assert all_imports("jsonrpc") == {"_revisions", "_rpc_messages", "_rpc_parse", "_exact_json"}
+    assert all_imports("_rpc_parse") == {"_rpc_messages", "_exact_json"}
 
 
 def test_eras_never_import_each_other() -> None:
@@ -115,7 +119,8 @@ def test_lower_layers_never_import_upper_layers() -> None:
         *("_route_endpoints", "_route_docstrings", "_route_input_schema", "_mounted_documents"),  # the route document's
     )
     results = ("results", "_body", "_result_shapes", "_redaction", "_media", "_event_parser", "_coding")
-    for low in (*catalog, *results, "dispatch", "jsonrpc", "sse"):
+    jsonrpc = ("jsonrpc", "_rpc_messages", "_rpc_parse", "_exact_json")
+    for low in (*catalog, *results, *jsonrpc, "dispatch", "sse"):
         imported = {i.split(".")[0] for i in all_imports(low)}
         assert not imported & upper, (low, imported)
     for method in ("handlers", "_protocol", "_invocation", "_listen_stream"):  # the method table and its methods
@@ -155,6 +160,22 @@ def test_no_sdk_server_and_no_fastapi_at_import_time() -> None:
         names = third_party(module)
         assert "mcp" not in names, f"{module} imports the full SDK; only mcp_types is a runtime dependency"
         assert "fastapi" not in names, f"{module} imports fastapi; plain Starlette apps must work without it"
+
+
+def test_json_rpc_messages_are_written_in_one_module() -> None:
+    """The ONE serializer: however jsonrpc is split, what writes a JSON-RPC message (a result, an
+    error, a notification, what a route hands us to write) is defined in jsonrpc.py alone."""
+    serializer = {
+        *("result_message", "error_message", "encode_error", "encode_notification"),
+        *("dumps_exactly", "dumps_again", "_with_fragments"),
+    }
+    defined = {
+        (module.relative_to(PACKAGE).as_posix(), node.name)
+        for module in PACKAGE.rglob("*.py")
+        for node in ast.parse(module.read_text()).body
+        if isinstance(node, ast.FunctionDef) and node.name in serializer
+    }
+    assert defined == {("jsonrpc.py", name) for name in serializer}
 
 
 def test_the_refusal_body_is_built_in_one_place() -> None:

@@ -1,0 +1,91 @@
+"""A client's bytes ──▶ JSON ──▶ one message: a request, a notification or a client's reply.
+
+Part of :mod:`mcp_middleware.jsonrpc`, which re-exports these names: :func:`parse_payload` (JSON,
+or a -32700 parse error; integers beyond 64 bits looked at again by
+:mod:`mcp_middleware._exact_json`), :func:`parse_message` (the envelope, checked by hand: cheap,
+and each fault needs its own JSON-RPC code; -32600 or -32602), and the request id of a message
+that failed (:func:`is_id`, :func:`id_of`, :func:`request_id_of`). Method params are checked
+against the SDK's types later (``validation``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from mcp_types import jsonrpc as codes
+
+from ._exact_json import _DIGITS_AS_ZEROS, _LONG_RUN, _Exact, _marked
+from ._rpc_messages import ClientReply, Message, Notification, ProtocolError, Request, RequestId
+
+__all__ = ["id_of", "is_id", "parse_message", "parse_payload", "request_id_of"]
+
+
+def parse_payload(body: bytes) -> Any:
+    """Decode JSON; invalid JSON or UTF-8 is a -32700 parse error. A message holding an integer
+    beyond 64 bits comes back marked (``_Exact``), for :func:`parse_message` to refuse, as does one
+    too deep for the standard parser that holds a float of 2**63 or more (it may be a float
+    literal). A client's reply comes back read again by the standard parser, its integers exact;
+    one whose id is beyond 64 bits comes back as orjson's reading (that id a float: refused as no
+    id)."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(codes.PARSE_ERROR, f"Parse error: {exc}") from None
+    if _LONG_RUN in body.translate(_DIGITS_AS_ZEROS):  # rare: only then is the payload looked at again
+        return _marked(body, payload)
+    return payload
+
+
+# A request id is a string or an integer, exactly: decoded JSON has no other subclasses of these
+# than bool, which is not an id.
+_ID_TYPES = (str, int)
+
+
+def is_id(value: Any) -> bool:
+    """Whether a decoded JSON value is a request id (a string or an integer; a boolean is not)."""
+    return type(value) in _ID_TYPES
+
+
+def id_of(obj: Any) -> RequestId | None:
+    """The request id of a decoded message that failed to parse, if it has a usable one."""
+    candidate = obj.get("id") if isinstance(obj, dict) else None
+    return candidate if is_id(candidate) else None
+
+
+def request_id_of(obj: Any) -> RequestId | None:
+    """:func:`id_of` for a request only (a message with a method): an error refusing a reply
+    answers no request, so it carries no id (a reply's id names a request of ours, not the client's)."""
+    return id_of(obj) if isinstance(obj, dict) and "method" in obj else None
+
+
+def parse_message(obj: Any) -> Message:
+    """Classify one decoded JSON value as a request, notification or client reply (-32600 if none)."""
+    if not isinstance(obj, dict) or obj.get("jsonrpc") != "2.0":
+        raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: not a JSON-RPC 2.0 object")
+    raw_id: Any = obj.get("id")  # shape checked just below
+    has_id = "id" in obj
+    if has_id and type(raw_id) not in _ID_TYPES:
+        raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: id must be a string or an integer")
+    method = obj.get("method")
+    if method is None:
+        if has_id and ("result" in obj) != ("error" in obj):
+            if type(obj) is _Exact:  # too deep to read its integers exactly: not handed on rounded
+                raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: a reply with an integer beyond 64 bits")
+            return ClientReply(raw_id, obj)
+        raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: missing method", id=raw_id)
+    if not isinstance(method, str):
+        raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: method must be a string", id=raw_id)
+    params = obj.get("params")
+    if params is not None and not isinstance(params, dict):
+        raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: params must be an object", id=raw_id)
+    if type(obj) is _Exact:  # rare (parse_payload): not rounded to a float behind the caller's back
+        raise ProtocolError(
+            codes.INVALID_PARAMS,
+            f"Invalid params: an integer beyond 64 bits (about {float(obj.found):.6g}) would lose its "
+            "precision; send it as a string",
+            id=raw_id,
+        )
+    if has_id:
+        return Request(raw_id, method, params)
+    return Notification(method, params)
