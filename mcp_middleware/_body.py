@@ -96,11 +96,13 @@ class Body:
         max_binary: int,
         scheme: str = "http",
         forwarded: tuple[tuple[bytes, bytes], ...] = (),
+        required: frozenset[str] = frozenset(),
     ) -> None:
         self._path = path
         self._scheme = scheme
         self._forwarded = forwarded  # credentials forwarded to the route: never echoed in error or redirect texts
         self._structured = structured
+        self._required = required  # what the output schema's top level requires (with ``structured``)
         self._max_text = max_text
         self._max_binary = max_binary
         self._parts: list[str] = []
@@ -116,6 +118,7 @@ class Body:
             max_binary=self._max_binary,
             scheme=self._scheme,
             forwarded=self._forwarded,
+            required=self._required,
         )
 
     @property

@@ -52,7 +52,9 @@ _MISSING: Final = object()
 class ToolSpec:
     """One tool: its wire-shaped MCP ``Tool`` object and how to turn a call into a request.
 
-    ``tool`` is shared, not copied: treat it as read-only.
+    ``tool`` is shared, not copied: treat it as read-only. ``output_required``: the names its
+    ``outputSchema``'s top level requires (:func:`_required_names`), which a JSON object must have
+    to be the tool's ``structuredContent`` (:mod:`mcp_middleware.results`).
     """
 
     name: str
@@ -64,9 +66,11 @@ class ToolSpec:
     # ``x-mcp-header`` annotations of the input schema (2026-07-28 ``Mcp-Param-*`` headers)
     param_headers: tuple[Annotation, ...] = field(default=(), repr=False, compare=False)
     plan: _Plan = field(init=False, repr=False, compare=False)
+    output_required: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self, _plan: _Plan | None) -> None:
         object.__setattr__(self, "plan", _plan if _plan is not None else _plan_for_template(self.path))
+        object.__setattr__(self, "output_required", _required_names(self.tool.get("outputSchema")))
 
     def accepts(self, name: str) -> bool:
         """Whether a call may have the argument ``name``: one of the tool's, or another property
@@ -120,6 +124,16 @@ class ToolSpec:
             else (),
             body[1],
         )
+
+
+def _required_names(schema: Any) -> frozenset[str]:
+    """The property names a schema's top level requires (its ``required`` list's strings); none
+    for a schema without one, or one whose requirements are in ``anyOf``, ``allOf`` or a ``$ref``
+    (not followed: the check they serve reads the top level only)."""
+    names = schema.get("required") if isinstance(schema, Mapping) else None
+    if not isinstance(names, list):
+        return frozenset()
+    return frozenset(name for name in names if isinstance(name, str))
 
 
 def _other_properties(plan: _Plan, arguments: Mapping[str, Any]) -> dict[str, Any]:

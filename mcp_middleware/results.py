@@ -7,7 +7,8 @@ For text-like bodies each chunk yields the text that can be shown at once (a str
 the caller turns those into progress notifications. ``result()`` builds the final result from everything collected:
 
 * JSON ──▶ the body as text, plus ``structuredContent`` when the tool has an output schema (a
-  tool with one that gets no JSON object, or one cut short, gets an ``isError`` result instead);
+  tool with one that gets no JSON object, one cut short, or one without a property the schema's
+  top level requires, whatever its 2xx status, gets an ``isError`` result instead);
 * ``text/*`` and other textual types ──▶ text (event streams: the events' data joined by newlines);
 * no content type ──▶ text if the body starts as valid UTF-8, else binary (``application/octet-stream``);
 * ``image/*`` / ``audio/*`` ──▶ image / audio content, base64;
@@ -64,7 +65,9 @@ class ResponseCollector(Body):
                 text = self.text()
                 value = loads_exactly(text)
                 if isinstance(value, dict):
-                    return Built({"content": [{"type": "text", "text": text}], "structuredContent": value})
+                    if value.keys() >= self._required:  # any 2xx: the body says whether it is the result
+                        return Built({"content": [{"type": "text", "text": text}], "structuredContent": value})
+                    return self._not_described(value, text)
             return self._unstructured()
         if not self._textual:
             if self._refusal:
@@ -104,6 +107,17 @@ class ResponseCollector(Body):
         else:
             why = f"{answered} with {self._mime} ({self._size} bytes) instead of JSON"
         return error_result(redacted(f"The tool has an output schema, but {why}", self._forwarded))
+
+    def _not_described(self, value: dict[str, Any], text: str) -> dict[str, Any]:
+        """A JSON object without a property the output schema's top level requires (a route's own
+        ``JSONResponse`` past its response model: "accepted, still processing"): it is no result
+        of this tool, and the official clients refuse it as ``structuredContent``. Only the top
+        level is checked: deeper, the route's response model is trusted."""
+        missing = ", ".join(f"'{name}'" for name in sorted(self._required - value.keys()))
+        answered = f"the route answered {self.status} {reason_phrase(self.status)}".rstrip()
+        why = f"{answered} with a JSON object without {missing}, which the schema requires"
+        text = f"The tool has an output schema, but {why}, so it is not this tool's result: {text}"
+        return error_result(redacted(text, self._forwarded))
 
     def _mcp_content(self) -> dict[str, Any]:
         """A route's own ``MCPResponse``: its blocks are the result (the wire types check them)."""

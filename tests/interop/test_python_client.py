@@ -1,4 +1,5 @@
-"""The official Python SDK client (``mcp.client.Client``) against the demo app over a real socket.
+"""The official Python SDK client (``mcp.client.Client``) against the demo app over a real socket
+(and against ``own_json_app``, whose route answers an object its output schema does not describe).
 
 Every test runs in both protocol eras: ``legacy`` (initialize handshake, 2025-11-25), ``auto``
 (``server/discover`` first; the demo answers it, so this lands on 2026-07-28) and ``2026-07-28``
@@ -8,7 +9,7 @@ Every test runs in both protocol eras: ``legacy`` (initialize handshake, 2025-11
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,6 +19,8 @@ from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult, TextContent
 from mcp_types.version import LATEST_HANDSHAKE_VERSION
+
+from .servers import start_app
 
 pytestmark = [pytest.mark.interop, pytest.mark.anyio]
 
@@ -153,3 +156,28 @@ async def test_chat_streams_tokens_as_progress(demo_server: str, mode: str) -> N
     assert "".join(messages) == text_of(result)
     progress_values = [progress for progress, _, _ in updates]
     assert progress_values == sorted(set(progress_values)), f"progress must increase: {updates}"
+
+
+@pytest.fixture(scope="module")
+def own_json_server() -> Iterator[str]:
+    """``tests.interop.own_json_app:app`` under uvicorn; the value is its MCP URL."""
+    with start_app("tests.interop.own_json_app:app") as url:
+        yield url
+
+
+async def test_an_object_the_output_schema_does_not_describe_reaches_the_client_as_a_tool_error(
+    own_json_server: str, mode: str
+) -> None:
+    """The SDK validates a success's ``structuredContent`` against the tool's output schema and
+    raises ``RuntimeError`` when it does not conform, so the user got nothing; the route's own
+    202 is now an ``isError`` result the client accepts and shows, and its model still a result."""
+    async with connect(own_json_server, mode) as client:
+        pending = await client.call_tool("get_item", {"iid": 0})
+        item = await client.call_tool("get_item", {"iid": 7})
+    assert pending.is_error is True, describe(pending)
+    assert pending.structured_content is None
+    assert "202 Accepted" in text_of(pending)
+    assert "without 'id', 'name'" in text_of(pending)
+    assert '{"status":"pending","retry_after":5}' in text_of(pending)
+    assert item.is_error is not True, describe(item)
+    assert item.structured_content == {"id": 7, "name": "x"}

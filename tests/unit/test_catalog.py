@@ -714,6 +714,21 @@ def test_output_schema_only_for_object_responses(catalog: Catalog) -> None:
     assert sorted(output["$defs"]) == ["Color", "Dimensions"]
 
 
+def test_a_tool_knows_what_its_output_schema_requires_at_the_top_level(catalog: Catalog) -> None:
+    """``output_required``: the names the output schema's top level requires, which a JSON object
+    must have to be the tool's ``structuredContent`` (``results``); nothing deeper is read."""
+    assert spec(catalog, "read_item").output_required == frozenset({"name"})
+    assert spec(catalog, "ping").output_required == frozenset()  # no output schema
+    output = {"type": "object", "properties": {"n": {"type": "object", "required": ["deep"]}}, "required": ["n", 3]}
+    doc = {"paths": {"/n": {"get": {"operationId": "n", "x-mcp-output-schema": output}}}}
+    assert build_catalog(doc).tools[0].output_required == frozenset({"n"})  # a name, not the 3
+    for odd in ({"type": "object"}, {"type": "object", "required": "n"}, {"anyOf": [{"required": ["n"]}]}):
+        doc = {"paths": {"/n": {"get": {"operationId": "n", "x-mcp-output-schema": odd}}}}
+        assert build_catalog(doc).tools[0].output_required == frozenset(), odd
+    hand_made = ToolSpec("t", "GET", "/t", {"name": "t", "outputSchema": {"required": ["a", "b"]}}, True)
+    assert hand_made.output_required == frozenset({"a", "b"})
+
+
 def test_non_object_and_form_bodies(catalog: Catalog) -> None:
     numbers = spec(catalog, "sum_numbers").tool["inputSchema"]
     assert numbers["properties"] == {"body": {"items": {"type": "integer"}, "type": "array", "title": "Values"}}

@@ -26,9 +26,10 @@ def collect(
     max_text: int = 1000,
     forwarded: Any = (),
     structured: bool = False,
+    required: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     collector = ResponseCollector(
-        path="/x", structured=structured, max_text=max_text, max_binary=1000, forwarded=forwarded
+        path="/x", structured=structured, max_text=max_text, max_binary=1000, forwarded=forwarded, required=required
     )
     collector.head(status, ((b"content-type", mime),))
     collector.feed(body, False)
@@ -181,6 +182,48 @@ def test_a_structured_tool_without_a_json_object_is_an_error_saying_what_came_in
         assert text_of(result).startswith(f"The tool has an output schema, but {why}"), text_of(result)
         assert isinstance(result, Built)
     assert text_of(collect(b"text/plain", b"hello", structured=True)).endswith("instead of JSON: hello")
+
+
+ITEM = frozenset({"id", "name"})  # what an output schema's top level requires
+
+
+def test_a_json_object_without_a_property_the_output_schema_requires_is_an_error() -> None:
+    """A route declared ``-> Item`` that answers its own ``JSONResponse`` (FastAPI's "return a
+    Response directly"): an object the schema does not describe is no result of the tool (the
+    official clients refuse it), whatever the status."""
+    pending = b'{"status":"pending","retry_after":5}'
+    for status, line in ((202, "202 Accepted"), (200, "200 OK")):
+        result = collect(b"application/json", pending, status, structured=True, required=ITEM)
+        assert result["isError"] is True, status
+        assert "structuredContent" not in result
+        assert text_of(result) == (
+            f"The tool has an output schema, but the route answered {line} with a JSON object without "
+            f"'id', 'name', which the schema requires, so it is not this tool's result: {pending.decode()}"
+        )
+    partial = collect(b"application/json", b'{"id":1}', structured=True, required=ITEM)
+    assert "without 'name', which" in text_of(partial)
+
+
+def test_a_json_object_with_every_required_property_is_the_result_whatever_its_2xx_status() -> None:
+    """The body, not the status, says whether it is the tool's result: a route documented 201 that
+    answers 200 with its model (or 202 with it) gives the user the result. Only the top level is
+    checked: a nested value of another type still goes out."""
+    for status in (200, 201, 202, 203):
+        body = b'{"id":1,"name":"x","extra":true}'
+        result = collect(b"application/json", body, status, structured=True, required=ITEM)
+        assert result == {"content": [{"type": "text", "text": body.decode()}], "structuredContent": orjson.loads(body)}
+    deeper = collect(b"application/json", b'{"id":"one","name":null}', structured=True, required=ITEM)
+    assert deeper["structuredContent"] == {"id": "one", "name": None}
+    assert collect(b"application/json", b"{}", 202, structured=True)["structuredContent"] == {}  # none required
+
+
+def test_the_error_of_an_object_without_the_required_properties_is_redacted() -> None:
+    forwarded = ((b"authorization", b"Bearer sekrit-token"),)
+    body = b'{"status":"pending","echo":"Bearer sekrit-token"}'
+    result = collect(b"application/json", body, 202, structured=True, required=ITEM, forwarded=forwarded)
+    assert result["isError"] is True
+    assert "sekrit" not in text_of(result)
+    assert "[redacted]" in text_of(result)
 
 
 def test_mcp_content_of_a_structured_tool_must_carry_structured_content() -> None:

@@ -557,6 +557,57 @@ async def test_a_tool_with_an_output_schema_never_succeeds_without_structured_co
     assert (await call(app, "picture", {}))["content"][0]["type"] == "image"
 
 
+def answering_their_own_json() -> FastAPI:
+    """Routes declared ``-> Thing`` (an output schema requiring ``id`` and ``name``) that answer a
+    ``JSONResponse`` of their own, bypassing the response model (FastAPI's "return a Response
+    directly")."""
+    app = build_app()
+
+    @app.get("/jobs/{job}", operation_id="job")
+    async def job(job: int) -> Thing:
+        if job == 0:  # "accepted, still processing": not a Thing
+            return JSONResponse({"status": "pending", "retry_after": 5}, status_code=202)  # type: ignore[return-value]
+        return Thing(id=job, name="done")
+
+    @app.post("/made", operation_id="made", status_code=201)
+    async def made() -> Thing:  # documented 201, answers 200 (the status not set on its own response)
+        return JSONResponse({"id": 3, "name": "made"})  # type: ignore[return-value]
+
+    return app
+
+
+async def test_an_object_the_output_schema_does_not_describe_is_an_error_in_both_eras() -> None:
+    app = answering_their_own_json()
+    expected = (
+        "The tool has an output schema, but the route answered 202 Accepted with a JSON object without 'id', "
+        """'name', which the schema requires, so it is not this tool's result: {"status":"pending","retry_after":5}"""
+    )
+    legacy = await call(app, "job", {"job": 0})
+    params = {"name": "job", "arguments": {"job": 0}}
+    modern = (await call_modern(app, "tools/call", params, "job")).result()
+    for result in (legacy, modern):
+        assert result["isError"] is True
+        assert "structuredContent" not in result
+        assert result["content"] == [{"type": "text", "text": expected}]
+    assert (await call(app, "job", {"job": 4}))["structuredContent"] == {"id": 4, "name": "done", "q": None}
+
+
+async def test_a_conforming_object_is_the_result_whatever_its_2xx_status_in_both_eras() -> None:
+    """``made`` is documented 201 and answers 200: its body has every property the schema
+    requires, so it is the tool's result (a check of the status would have refused it)."""
+    app = answering_their_own_json()
+    listed = (await call_modern(app, "tools/list", {}, None)).result()["tools"]
+    assert {tool["name"]: tool["outputSchema"]["required"] for tool in listed if tool["name"] in ("job", "made")} == {
+        "job": ["id", "name"],
+        "made": ["id", "name"],
+    }
+    legacy = await call(app, "made", {})
+    modern = (await call_modern(app, "tools/call", {"name": "made", "arguments": {}}, "made")).result()
+    for result in (legacy, modern):
+        assert result["structuredContent"] == {"id": 3, "name": "made"}
+        assert "isError" not in result
+
+
 class Aliased(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
     item_id: int = Field(alias="itemId")
