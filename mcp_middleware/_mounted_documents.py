@@ -3,7 +3,15 @@
 Part of :mod:`mcp_middleware._route_document`: the mounted app's own document is taken (its
 components merged into the document's, a name already taken by another value renamed), each
 operation with FastAPI's generated id made for the full path, the mount's path parameters added,
-and the document's ``security`` made the operation's.
+and the document's ``security`` made the operation's (none, ``[]``, when it has none: the
+document it joins may have a top-level ``security`` that names other routes' schemes).
+
+An app's own document leaves out the apps mounted in it, so the apps mounted in an app with
+``openapi()`` (the middleware's own FastAPI app, or one mounted in a Starlette app) are taken
+the same way, at any depth: under ``Mount``s of routes or of a ``Router``, in an included router
+(newer FastAPI serves its mounts), in a mounted FastAPI app. A mounted app without ``openapi()``
+there (``StaticFiles``, a Starlette app, a WSGI or GraphQL app) is in no document: it gives no
+operation, and one INFO line names its mount.
 """
 
 from __future__ import annotations
@@ -11,10 +19,10 @@ from __future__ import annotations
 import copy
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from starlette.routing import compile_path
+from starlette.routing import Mount, compile_path
 
 from mcp_middleware._naming import _generated_prefix
 from mcp_middleware._route_endpoints import _ORDER, _path_parameter
@@ -36,9 +44,26 @@ class _Mounts:
     result: RouteDocument
     paths: dict[str, dict[str, Any]]
     components: dict[str, dict[str, Any]]
+    taking: set[int]  # the apps whose operations are being taken (an app mounted in itself: once)
 
     def mounted(self, app: Any, prefix: str) -> None:
-        """The operations of a mounted app's own document, under the mount's prefix."""
+        """The operations of a mounted app's own document, under the mount's prefix, then those
+        of the apps mounted in it."""
+        if id(app) in self.taking:
+            return
+        try:
+            _, prefix_format, convertors = compile_path(prefix) if prefix else (None, "", {})
+        except (ValueError, AssertionError):  # a parameter in two mounts' paths
+            logger.warning("Mount %s: its path does not compile; its routes are no MCP tools", prefix)
+            self.result.found.append(f"Mount {prefix} (its path does not compile)")
+            return
+        self.taking.add(id(app))
+        self.document_of(app, prefix, prefix_format, convertors)
+        self.mounts_in(app, prefix)
+        self.taking.discard(id(app))
+
+    def document_of(self, app: Any, prefix: str, prefix_format: str, convertors: Mapping[str, Any]) -> None:
+        """The operations of ``app``'s own document, under the prefix (its route and document forms)."""
         try:
             inner = app.openapi()
         except Exception:
@@ -48,7 +73,6 @@ class _Mounts:
         if not isinstance(inner, Mapping) or not isinstance(inner.get("paths"), Mapping):
             self.result.found.append(f"Mount {prefix} ({type(app).__name__}, no OpenAPI paths)")
             return
-        _, prefix_format, convertors = compile_path(prefix) if prefix else (None, "", {})
         inner = _renamed(copy.deepcopy(dict(inner)), self.take_components(inner.get("components")))
         security = inner.get("security")
         for path, item in inner["paths"].items():
@@ -63,6 +87,33 @@ class _Mounts:
                     operation = _prefixed(operation, path, full, key, convertors, security)
                 target[key] = operation
         self.result.mounted.append((prefix_format, prefix, app))
+
+    def mounts_in(self, app: Any, prefix: str) -> None:
+        """The apps mounted in an app with ``openapi()``, which its document leaves out."""
+        for mount in _mounts(getattr(app, "routes", None) or ()):
+            self.documented(mount, prefix + mount.path)
+
+    def documented(self, mount: Mount, path: str) -> None:
+        """A mount in an app with ``openapi()``: an app with one of its own brings its
+        operations; in routes or a router, the mounts are looked into; anything else is in no
+        document, which one INFO line says."""
+        inner = getattr(mount, "_base_app", mount.app)  # without the mount's own middleware
+        if callable(getattr(inner, "openapi", None)):
+            self.mounted(inner, path)
+            return
+        routes = getattr(inner, "routes", None)
+        routes = list(routes) if isinstance(routes, Iterable) else []
+        nested = list(_mounts(routes))
+        for route in nested:
+            self.documented(route, path + route.path)
+        if not routes or len(nested) < len(routes):
+            what = f"Mount {path or '/'} ({type(inner).__name__})"
+            logger.info(
+                "%s has no openapi(): its routes are in no OpenAPI document of the app it is mounted in, so "
+                "they are no MCP tools",
+                what,
+            )
+            self.result.found.append(what)
 
     def take_components(self, components: Any) -> dict[str, str]:
         """Adds a mounted document's components to the document's; a name already taken by
@@ -112,9 +163,27 @@ def _prefixed(
         named = {(p.get("name"), p.get("in")) for p in params if isinstance(p, Mapping)}
         added = [_path_parameter(n, c) for n, c in convertors.items() if (n, "path") not in named]
         operation["parameters"] = added + params
-    if security is not None and "security" not in operation:
-        operation["security"] = copy.deepcopy(security)
+    if "security" not in operation:
+        operation["security"] = copy.deepcopy(security) if isinstance(security, list) else []
     return operation
+
+
+def _mounts(routes: Iterable[Any]) -> Iterator[Mount]:
+    """The mounts among ``routes``, an included router's too: newer FastAPI keeps an included
+    router as one entry whose ``effective_route_contexts()`` give a mount as ``starlette_route``,
+    under the include's prefix."""
+    for route in routes:
+        if isinstance(route, Mount):
+            yield route
+        included = getattr(route, "effective_route_contexts", None)
+        if not callable(included):
+            continue
+        try:
+            contexts = list(included())
+        except Exception:  # another FastAPI's internals: its mounts stay unknown
+            logger.debug("could not list the routes of %r", route, exc_info=True)
+            continue
+        yield from (m for c in contexts if isinstance(m := getattr(c, "starlette_route", None), Mount))
 
 
 def _renamed(value: Any, renamed: Mapping[str, str]) -> Any:

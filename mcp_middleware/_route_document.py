@@ -1,7 +1,13 @@
-"""An OpenAPI 3 document made from a Starlette app's routes, for an app without ``openapi()``.
+"""An OpenAPI 3 document made from a Starlette app's routes, for an app without ``openapi()``;
+for an app with one (FastAPI), its own document with the operations of the apps mounted in it.
 
 Part of :mod:`mcp_middleware.catalog`, which hands the document to ``build_catalog`` like any
 other: names, filters, annotations, requests and results are the same code as for FastAPI.
+
+An app with ``openapi()`` (:func:`app_document`): its document leaves out the apps mounted in it,
+whose own documents (FastAPI's) are added under their prefixes by the same code as for a FastAPI
+app mounted in a Starlette app (:mod:`mcp_middleware._mounted_documents`), into a copy (FastAPI
+caches its document); without such a mount, the document is the app's own, untouched.
 
 The walk (:func:`route_document`) follows ``app.routes`` in order, as Starlette matches them:
     - a ``Route`` (``include_in_schema`` true) gives one operation per method
@@ -9,7 +15,8 @@ The walk (:func:`route_document`) follows ``app.routes`` in order, as Starlette 
       wins, as in Starlette.
     - a ``Mount`` adds its prefix (parameters included) to what it holds: its routes (a
       ``Router``, a Starlette app), walked the same way; or an app with ``openapi()`` (FastAPI),
-      whose own operations are taken under the prefix (:mod:`mcp_middleware._mounted_documents`).
+      whose own operations are taken under the prefix, and those of the apps mounted in it
+      (:mod:`mcp_middleware._mounted_documents`).
     - ``WebSocketRoute``, ``Host`` (the sub-request carries the MCP request's ``Host``), a mount
       of anything else (``StaticFiles``, a bare ASGI app) and hidden routes give nothing; they
       are listed in :attr:`RouteDocument.found` for the log of an app that gives no operation.
@@ -43,7 +50,7 @@ from mcp_middleware._route_docstrings import _Docstrings, _free_unresolved
 from mcp_middleware._route_endpoints import _endpoints, _path_parameter
 from mcp_middleware._route_input_schema import _query_parameter, _unmapped
 
-__all__ = ["FREE_BODY", "FREE_QUERY", "RouteDocument", "route_document"]
+__all__ = ["FREE_BODY", "FREE_QUERY", "RouteDocument", "app_document", "route_document"]
 
 logger = logging.getLogger("mcp_middleware.catalog")
 
@@ -70,8 +77,8 @@ class RouteDocument:
     document: dict[str, Any]
     # the template of a route with a ``:path`` parameter, by document path and method
     route_paths: dict[tuple[str, str], str] = field(default_factory=dict)
-    # the mounted apps with ``openapi()`` whose operations are in the document: (document prefix,
-    # route prefix with its converters, app)
+    # the apps with ``openapi()`` whose operations are in the document, the app itself first when
+    # it has one: (document prefix, route prefix with its converters, app)
     mounted: list[tuple[str, str, Any]] = field(default_factory=list)
     found: list[str] = field(default_factory=list)  # what gave no operation, for the log
 
@@ -112,6 +119,30 @@ def route_document(app: Any) -> RouteDocument | None:
     return walk.result
 
 
+def app_document(app: Any, document: Mapping[str, Any]) -> RouteDocument:
+    """``document`` (``app``'s own, from its ``openapi()``) with the operations of the apps with
+    ``openapi()`` mounted in ``app``, under their prefixes."""
+    paths = document.get("paths")
+    walk = _Walk(
+        {
+            **document,
+            "paths": {p: dict(i) if isinstance(i, Mapping) else i for p, i in paths.items()}
+            if isinstance(paths, Mapping)
+            else {},
+        }
+    )
+    components = document.get("components")
+    if isinstance(components, Mapping):  # taken first: a mounted app's other value of a name is renamed
+        walk.components = {str(s): dict(e) for s, e in components.items() if isinstance(e, Mapping)}
+    walk.result.mounted.append(("", "", app))
+    walk.taking.add(id(app))
+    walk.mounts_in(app, "")
+    if len(walk.result.mounted) == 1:
+        return RouteDocument(dict(document), mounted=walk.result.mounted)
+    walk.result.document["components"] = walk.components
+    return walk.result
+
+
 class _Walk(_Docstrings, _Mounts):
     def __init__(self, document: dict[str, Any]) -> None:
         self.result = RouteDocument(document)
@@ -119,6 +150,7 @@ class _Walk(_Docstrings, _Mounts):
         self.components: dict[str, dict[str, Any]] = {}
         self.unread: list[str] = []  # endpoints whose YAML went unread (no PyYAML)
         self.declared: list[tuple[str, dict[str, Any]]] = []  # each endpoint's YAML operation
+        self.taking: set[int] = set()
 
     def routes(self, routes: Iterable[Any], prefix: str) -> None:
         for route in routes:

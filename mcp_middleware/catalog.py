@@ -1,8 +1,9 @@
 """From an app's OpenAPI document to MCP tools, and from a tool call's arguments to an HTTP request.
 
 Pure and synchronous: no I/O, no event loop, no FastAPI import. An app with ``openapi()``
-(FastAPI) is described by its own document; for any other app with ``routes`` (plain Starlette)
-a document is made from the routes (:mod:`mcp_middleware._route_document`). Everything a call
+(FastAPI) is described by its own document, with the operations of the FastAPI apps mounted in
+it under their prefixes; for any other app with ``routes`` (plain Starlette) a document is made
+from the routes (:mod:`mcp_middleware._route_document`). Everything a call
 needs is precomputed when the catalog is built; :meth:`ToolSpec.build_request` only walks a
 small per-argument table.
 
@@ -28,7 +29,7 @@ from typing import Any, Final
 
 from mcp_middleware._naming import _assign_names, _operations
 from mcp_middleware._requests import ToolSpec
-from mcp_middleware._route_document import route_document
+from mcp_middleware._route_document import RouteDocument, app_document, route_document
 from mcp_middleware._tool_builder import _Builder, api_key_schemes
 from mcp_middleware._values import ArgumentError
 
@@ -172,7 +173,8 @@ def catalog_from_app(
     max_name_length: int = 40,
     exclude_paths: Collection[str] = (),
 ) -> Catalog:
-    """The catalog of an app with an ``openapi()`` method (FastAPI), else of its routes (Starlette)."""
+    """The catalog of an app with an ``openapi()`` method (FastAPI) and the apps with one mounted
+    in it, else of its routes (Starlette)."""
     openapi = getattr(app, "openapi", None)
     if not callable(openapi):
         return _catalog_from_routes(
@@ -186,13 +188,11 @@ def catalog_from_app(
     if not isinstance(document, Mapping):
         logger.warning("%r.openapi() did not return a mapping; the app exposes no MCP tools", app)
         return Catalog(())
-    return build_catalog(
-        document,
+    return _catalog_of(
+        app_document(app, document),
         tool_filter=tool_filter,
         max_name_length=max_name_length,
         exclude_paths=exclude_paths,
-        route_paths=_converter_paths(app),
-        **_response_options(app),
     )
 
 
@@ -211,21 +211,28 @@ def _catalog_from_routes(
             app,
             ", ".join(made.found) or "no routes",
         )
+    return _catalog_of(made, tool_filter=tool_filter, max_name_length=max_name_length, exclude_paths=exclude_paths)
+
+
+def _catalog_of(
+    made: RouteDocument, *, tool_filter: ToolFilter, max_name_length: int, exclude_paths: Collection[str]
+) -> Catalog:
+    """The catalog of a document, with what the routes of its apps with ``openapi()`` say beside
+    it (their ``:path`` templates and response-model options), each under its prefix."""
     route_paths = dict(made.route_paths)
     options: dict[str, set[tuple[str, str]]] = {"reshaped": set(), "nones_dropped": set()}
     for document_prefix, route_prefix, mounted in made.mounted:
         for (path, method), template in _converter_paths(mounted).items():
             route_paths.setdefault((document_prefix + path, method), route_prefix + template)
         for key, operations in _response_options(mounted).items():
-            options[key] |= {(document_prefix + path, method) for path, method in operations}
+            options.setdefault(key, set()).update((document_prefix + path, method) for path, method in operations)
     return build_catalog(
         made.document,
         tool_filter=tool_filter,
         max_name_length=max_name_length,
         exclude_paths=exclude_paths,
         route_paths=route_paths,
-        reshaped=options["reshaped"],
-        nones_dropped=options["nones_dropped"],
+        **options,
     )
 
 
