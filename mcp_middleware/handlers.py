@@ -12,7 +12,7 @@ a route: tools, prompts, resources) and ``_listen_stream`` (``subscriptions/list
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -225,18 +225,20 @@ class Server:
                 self.listeners.publish(kind)
 
     def _routes_version(self) -> object:
-        """What changes when a route is added or taken off anywhere in the app: FastAPI's version
-        (what its routers' methods add) and the number of routes, mounted routers' included."""
-        routes = _route_count(self._app_ref, 0)  # also a route taken off a list, or added to a Router
-        version = getattr(getattr(self._app_ref, "router", None), "_get_routes_version", None)
-        if callable(version):
-            return version(), routes
-        return routes
+        """What changes when a route is added or taken off anywhere in the app: for the app and
+        each router and app mounted in it, the number of its routes (also a route taken off a
+        list, or added to a Router) and FastAPI's version (what its routers' methods add)."""
+        marks: list[object] = []
+        for node, routes in _routers(self._app_ref, 0):
+            version = getattr(getattr(node, "router", None), "_get_routes_version", None)
+            marks.append((len(routes), version() if callable(version) else None))
+        return tuple(marks)
 
     def _rebuild(self) -> None:
         self.reply_cache.clear()
-        if hasattr(self._app_ref, "openapi_schema"):
-            self._app_ref.openapi_schema = None  # FastAPI caches the document
+        for node, _ in _routers(self._app_ref, 0):
+            if hasattr(node, "openapi_schema"):
+                node.openapi_schema = None  # FastAPI caches the document, a mounted FastAPI app too
         self._seen_routes = self._routes_version()
         self._load_catalog()
 
@@ -274,18 +276,17 @@ class Server:
         self.registry.cancel(caller, request_id)
 
 
-def _route_count(app: Any, depth: int) -> int:
-    """The routes of ``app`` and of the routers and apps mounted in it (a bounded walk)."""
+def _routers(app: Any, depth: int) -> Iterator[tuple[Any, list[Any]]]:
+    """``app`` and the routers and apps mounted in it (a bounded walk), each with its routes."""
     try:
         routes = list(getattr(app, "routes", None) or ())  # (an app's own property may give anything)
     except Exception:
-        return 0
-    count = len(routes)
+        return
+    yield app, routes
     if depth < 8:
         for route in routes:
             if getattr(route, "routes", None):  # a Mount (of a Router or an app with routes)
-                count += _route_count(route, depth + 1)
-    return count
+                yield from _routers(getattr(route, "_base_app", route), depth + 1)
 
 
 _CAPABILITY: Mapping[str, str] = {

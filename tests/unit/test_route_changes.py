@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -91,3 +93,63 @@ async def test_a_mount_whose_routes_are_no_list_does_not_break_the_listing() -> 
     app = Starlette(routes=[Route("/a", _hello, name="a"), Mount("/gen", app=Generated())])
     app.add_middleware(MCPMiddleware)
     assert await _names(app) == {"a", "ok"}
+
+
+# -- a FastAPI app mounted in the app --------------------------------------------------------------
+
+
+def _mounted_in(kind: str) -> tuple[Any, Any]:
+    """(the app with the middleware, the FastAPI app mounted in it at /v2)."""
+    from fastapi import FastAPI
+
+    sub = FastAPI()
+
+    @sub.get("/hello")
+    async def v2_hello() -> str:
+        return "hello"
+
+    @sub.get("/bye")
+    async def v2_bye() -> str:
+        return "bye"
+
+    app: Any = FastAPI() if kind == "fastapi" else Starlette()
+    app.mount("/v2", sub)
+    app.add_middleware(MCPMiddleware)
+    return app, sub
+
+
+async def _later_route() -> str:
+    return "later"
+
+
+@pytest.mark.parametrize("outer", ["fastapi", "starlette"])
+async def test_a_route_added_to_a_mounted_fastapi_app_is_listed_and_called(outer: str) -> None:
+    app, sub = _mounted_in(outer)
+    assert await _names(app) == {"v2_hello", "v2_bye"}
+    sub.get("/later", operation_id="later")(_later_route)
+    assert await _names(app) == {"v2_hello", "v2_bye", "later"}
+    called = await call_legacy(app, "tools/call", {"name": "later"})
+    assert called.result()["content"][0]["text"] == '"later"'
+
+
+@pytest.mark.parametrize("outer", ["fastapi", "starlette"])
+async def test_a_route_appended_to_a_mounted_fastapi_apps_list_is_listed(outer: str) -> None:
+    """Appended to the list, a route leaves FastAPI's routes version as it was, and the mounted app
+    kept its cached document: only the outer app's was cleared on a rebuild (review)."""
+    from fastapi.routing import APIRoute
+
+    app, sub = _mounted_in(outer)
+    assert await _names(app) == {"v2_hello", "v2_bye"}
+    sub.router.routes.append(APIRoute("/later", _later_route, operation_id="later"))
+    assert await _names(app) == {"v2_hello", "v2_bye", "later"}
+
+
+@pytest.mark.parametrize("outer", ["fastapi", "starlette"])
+async def test_a_route_replaced_in_a_mounted_fastapi_app_is_noticed(outer: str) -> None:
+    """One route taken off the list and another added with FastAPI's method leave the number of
+    routes as it was: only the outer app's routes version was read, so this went unnoticed (review)."""
+    app, sub = _mounted_in(outer)
+    assert await _names(app) == {"v2_hello", "v2_bye"}
+    sub.router.routes.pop()
+    sub.get("/later", operation_id="later")(_later_route)
+    assert await _names(app) == {"v2_hello", "later"}
