@@ -18,7 +18,13 @@ Conversion also:
   property's ``null``, except where the caller says null cannot be sent (a query, header, cookie or
   path parameter, where ``null`` means "omitted": there ``X | None`` is ``X``). Output schemas keep the
   ``null`` branch: a response may really contain ``null`` and MCP clients validate structured
-  content against ``outputSchema``.
+  content against ``outputSchema``;
+* in *output* mode only (``collapse=False``), drops a ``format`` that pydantic's own JSON may not
+  satisfy (:data:`_UNSURE_FORMATS`): a naive datetime or time is written without the offset RFC
+  3339 requires (``date-time``, ``time``), a timedelta as ``PT1.5S`` or ``-PT1H`` (``duration``),
+  a ``re.Pattern`` in Python's syntax, ``(?P<name>...)``, which is no ECMA-262 (``regex``).
+  Clients that check formats (the TypeScript SDK's ajv-formats) would refuse such a result. Input
+  schemas keep them, as hints to the model.
 
 For a route that leaves out the properties whose value is None (FastAPI's
 ``response_model_exclude_none``), :func:`nulls_not_required` makes an output schema require none
@@ -40,6 +46,9 @@ __all__ = ["SchemaSet", "is_object_schema", "keeps_null", "nulls_not_required"]
 _COMPONENT_PREFIX = "#/components/schemas/"
 _DEFS_PREFIX = "#/$defs/"
 _DROPPED = frozenset({"discriminator", "xml", "externalDocs", "nullable"})
+# formats pydantic's JSON may not satisfy (a naive datetime or time, a timedelta, a Python pattern):
+# left out of output schemas
+_UNSURE_FORMATS = frozenset({"date-time", "time", "duration", "regex"})
 _DEPTH = 16  # how deep may_be_array and allows_null follow nested branches
 _ONE_SCHEMA = frozenset(
     {
@@ -253,7 +262,9 @@ class SchemaSet:
             return {}
         out: dict[str, Any] = {}
         for key, value in schema.items():
-            if key in _DROPPED:
+            if key in _DROPPED or (
+                key == "format" and not collapse and isinstance(value, str) and value in _UNSURE_FORMATS
+            ):
                 continue
             if key == "$ref":
                 self._convert_ref(schema, value, refs, out)

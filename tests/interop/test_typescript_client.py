@@ -2,9 +2,10 @@
 
 ``ts_client/client.mjs`` connects twice (anonymous, then with ``requestInit.headers`` carrying the
 bearer token), lists the tools, calls get_item, whoami and chat, and prints one JSON summary; the
-tests below assert on it. The SDK is pinned in ``ts_client/package.json`` + ``package-lock.json``
-and installed with ``npm ci`` when ``ts_client/node_modules`` lacks it. Node and npm are required:
-without them these tests fail (CI installs both), they never skip.
+tests below assert on it. Given tool names, it calls those instead (``formats_app``'s routes). The
+SDK is pinned in ``ts_client/package.json`` + ``package-lock.json`` and installed with ``npm ci``
+when ``ts_client/node_modules`` lacks it. Node and npm are required: without them these tests fail
+(CI installs both), they never skip.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from .servers import start_app
 
 pytestmark = pytest.mark.interop
 
@@ -46,12 +49,12 @@ def _install() -> None:
         raise RuntimeError(f"`{' '.join(cmd)}` failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
 
 
-def _client_summary(url: str) -> dict[str, Any]:
+def _client_summary(url: str, *tools: str) -> dict[str, Any]:
     node = shutil.which("node")
     if node is None:
         raise RuntimeError("node is not on PATH (the interop tier needs node and npm)")
     _install()
-    done = _run([node, "client.mjs", url], RUN_TIMEOUT_SECONDS)
+    done = _run([node, "client.mjs", url, *tools], RUN_TIMEOUT_SECONDS)
     if done.returncode != 0:
         raise RuntimeError(f"node client.mjs exited {done.returncode}:\n{done.stderr}\nstdout:\n{done.stdout}")
     summary: dict[str, Any] = json.loads(done.stdout)
@@ -133,3 +136,25 @@ def test_chat_progress(ts_run: ClientRun) -> None:
     assert chat["text"] == "".join(expected)
     messages = [update["message"] for update in chat["progress"] if update["message"] is not None]
     assert messages == expected, chat["progress"]
+
+
+def test_results_whose_json_a_format_would_refuse_pass_the_clients_output_schema_check() -> None:
+    """Regression: the SDK (ajv-formats) threw "Structured content does not match the tool's output
+    schema" for a naive datetime (``date-time``), a naive time, a timedelta (``duration``) and a
+    Python pattern (``regex``): the output schema no longer names those formats."""
+    with start_app("tests.interop.formats_app:app") as url:
+        calls = _client_summary(url, "event", "slot", "timer", "rx")["calls"]
+    assert calls == {
+        "event": {
+            "isError": False,
+            "text": '{"title":"standup","created_at":"2024-05-01T09:30:00"}',
+            "structuredContent": {"title": "standup", "created_at": "2024-05-01T09:30:00"},
+        },
+        "slot": {"isError": False, "text": '{"starts":"09:30:00"}', "structuredContent": {"starts": "09:30:00"}},
+        "timer": {"isError": False, "text": '{"elapsed":"-PT1H"}', "structuredContent": {"elapsed": "-PT1H"}},
+        "rx": {
+            "isError": False,
+            "text": '{"pattern":"(?P<word>\\\\w+)"}',
+            "structuredContent": {"pattern": "(?P<word>\\w+)"},
+        },
+    }

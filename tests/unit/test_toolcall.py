@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime
 import gzip
 import json
+import re
+import uuid
 import zlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -742,6 +745,58 @@ async def test_exclude_none_leaves_nullable_properties_out_of_the_output_schema_
     jsonschema.validate(result["structuredContent"], sparse_schema)
     result = await call(app, "full", {})
     jsonschema.validate(result["structuredContent"], full_schema)
+
+
+class Stamp(BaseModel):
+    at: datetime.datetime  # naive: pydantic writes no offset, which RFC 3339 needs
+    at_maybe: datetime.datetime | None = None
+
+
+class Agenda(BaseModel):
+    stamps: list[Stamp]
+    starts: datetime.time
+    elapsed: datetime.timedelta
+    pattern: re.Pattern[str]
+    day: datetime.date
+    ref: uuid.UUID
+
+
+def _formats(schema: Any) -> list[str]:
+    """Every ``format`` value in ``schema`` (nested, ``$defs`` too), sorted."""
+    if isinstance(schema, dict):
+        own = [schema["format"]] if isinstance(schema.get("format"), str) else []
+        return sorted(own + [found for value in schema.values() for found in _formats(value)])
+    if isinstance(schema, list):
+        return sorted(found for value in schema for found in _formats(value))
+    return []
+
+
+async def test_output_schemas_leave_out_the_formats_pydantic_json_may_not_satisfy() -> None:
+    """Regression: a naive datetime is written without an offset (``2024-05-01T09:30:00``), a naive
+    time likewise, a timedelta as ``PT1.5S`` or ``-PT1H``, a ``re.Pattern`` in Python's syntax
+    (``(?P<word>...)``): clients that check formats (the TypeScript SDK's ajv-formats) refused
+    every such result for not matching ``date-time``, ``time``, ``duration`` or ``regex``. The
+    output schema drops those four, however deep; an input schema keeps them, as hints."""
+    app = build_app()
+    agenda = Agenda(
+        stamps=[Stamp(at=datetime.datetime(2024, 5, 1, 9, 30))],
+        starts=datetime.time(9, 30),
+        elapsed=datetime.timedelta(hours=-1),
+        pattern=re.compile(r"(?P<word>\w+)"),
+        day=datetime.date(2024, 5, 1),
+        ref=uuid.UUID(int=1),
+    )
+
+    @app.post("/agenda", operation_id="agenda")
+    async def make_agenda(body: Agenda) -> Agenda:
+        return agenda
+
+    tool = (await listed_tools(app))["agenda"]
+    assert _formats(tool["outputSchema"]) == ["date", "uuid"]
+    assert _formats(tool["inputSchema"]) == ["date", "date-time", "date-time", "duration", "regex", "time", "uuid"]
+    result = await call(app, "agenda", agenda.model_dump(mode="json"))
+    assert result["structuredContent"]["stamps"] == [{"at": "2024-05-01T09:30:00", "at_maybe": None}]
+    jsonschema.validate(result["structuredContent"], tool["outputSchema"])
 
 
 async def test_tools_work_under_a_mount_point_that_is_not_ascii() -> None:

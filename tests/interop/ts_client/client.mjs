@@ -1,6 +1,11 @@
 // Drive an MCP server with the official TypeScript SDK client and print a JSON summary.
 //
 // Usage: node client.mjs URL
+//        node client.mjs URL TOOL...
+//
+// With tool names after the URL: one connection lists the tools and calls each named one with no
+// arguments; the summary is `{"calls": {name: result}}`, where a result the SDK refused is
+// `{"threw": message}` (it checks structuredContent against the tool's outputSchema, formats too).
 //
 // Two connections (Client + StreamableHTTPClientTransport): an anonymous one that lists the tools and
 // calls get_item, whoami and chat (with a progress handler), and one that sends
@@ -36,7 +41,30 @@ async function connect(headers) {
   return { client, transport };
 }
 
+async function callEach(names) {
+  const calls = {};
+  const { client, transport } = await connect(null);
+  try {
+    await client.listTools(); // primes the outputSchema validators
+    for (const name of names) {
+      try {
+        calls[name] = summarize(await client.callTool({ name, arguments: {} }));
+      } catch (error) {
+        calls[name] = { threw: String(error && error.message ? error.message : error) };
+      }
+    }
+  } finally {
+    await transport.terminateSession().catch(() => undefined);
+    await client.close();
+  }
+  process.stdout.write(JSON.stringify({ calls }) + '\n');
+}
+
 async function main() {
+  if (process.argv.length > 3) {
+    await callEach(process.argv.slice(3));
+    return;
+  }
   const summary = {};
 
   const anon = await connect(null);

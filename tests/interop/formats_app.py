@@ -1,0 +1,56 @@
+"""Routes whose JSON pydantic writes in forms a JSON Schema ``format`` would refuse: a naive
+datetime and time (no offset, which RFC 3339 needs), a timedelta (``-PT1H``) and a ``re.Pattern``
+(``(?P<word>...)``, no ECMA-262). ``test_typescript_client`` calls them with the official client,
+which checks formats (ajv-formats) against each tool's ``outputSchema``."""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+from mcp_middleware import MCPMiddleware
+
+app = FastAPI(title="Formats")
+
+
+class Event(BaseModel):
+    title: str
+    created_at: datetime.datetime  # naive, as from datetime.now() or a DateTime column
+
+
+class Slot(BaseModel):
+    starts: datetime.time
+
+
+class Timer(BaseModel):
+    elapsed: datetime.timedelta
+
+
+class Rx(BaseModel):
+    pattern: re.Pattern[str]
+
+
+@app.get("/event", operation_id="event")
+def event() -> Event:
+    return Event(title="standup", created_at=datetime.datetime(2024, 5, 1, 9, 30))
+
+
+@app.get("/slot", operation_id="slot")
+def slot() -> Slot:
+    return Slot(starts=datetime.time(9, 30))
+
+
+@app.get("/timer", operation_id="timer")
+def timer() -> Timer:
+    return Timer(elapsed=datetime.timedelta(hours=-1))
+
+
+@app.get("/rx", operation_id="rx")
+def rx() -> Rx:
+    return Rx(pattern=re.compile(r"(?P<word>\w+)"))
+
+
+app.add_middleware(MCPMiddleware)
