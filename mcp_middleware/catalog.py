@@ -251,8 +251,10 @@ def _converter_paths(app: Any) -> dict[tuple[str, str], str]:
 def _response_options(app: Any) -> dict[str, frozenset[tuple[str, str]]]:
     """The operations (by document path and method) whose route's JSON is not the response model's
     as the OpenAPI document describes it: ``reshaped`` (``response_model_include``,
-    ``response_model_exclude``, ``response_model_by_alias=False``: other properties, other names)
-    and ``nones_dropped`` (``response_model_exclude_none``: a property whose value is None is left
+    ``response_model_exclude``, ``response_model_by_alias=False``: other properties, other names;
+    ``response_model_exclude_unset``, ``response_model_exclude_defaults``: a property the schema
+    requires, or the defaulted tag that tells a union's members apart, may be left out) and
+    ``nones_dropped`` (``response_model_exclude_none``: a property whose value is None is left
     out, though required)."""
     reshaped: set[tuple[str, str]] = set()
     nones_dropped: set[tuple[str, str]] = set()
@@ -265,6 +267,8 @@ def _response_options(app: Any) -> dict[str, frozenset[tuple[str, str]]]:
             getattr(route, "response_model_include", None) is not None
             or getattr(route, "response_model_exclude", None) is not None
             or getattr(route, "response_model_by_alias", True) is False
+            or getattr(route, "response_model_exclude_unset", False) is True
+            or getattr(route, "response_model_exclude_defaults", False) is True
         ):
             reshaped |= keys
         if getattr(route, "response_model_exclude_none", False) is True:

@@ -11,7 +11,7 @@ import re
 import uuid
 import zlib
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import jsonschema  # type: ignore[import-untyped]  # no stubs in the test dependencies
 import orjson
@@ -684,6 +684,69 @@ async def test_no_output_schema_when_the_route_reshapes_its_response_model() -> 
         assert json.loads(result["content"][0]["text"]) == body
     result = await call(app, "as_is", {})
     jsonschema.validate(result["structuredContent"], tools["as_is"]["outputSchema"])
+
+
+class Cat(BaseModel):
+    kind: Literal["cat"] = "cat"  # a defaulted discriminator tag
+    name: str
+
+
+class Dog(BaseModel):
+    kind: Literal["dog"] = "dog"
+    name: str
+
+
+class Holder(BaseModel):
+    pet: Annotated[Cat | Dog, Field(discriminator="kind")]
+    note: str | None = None
+
+
+class Preferences(BaseModel):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+    x: int
+    y: int = 3
+
+
+async def test_no_output_schema_when_the_route_leaves_out_unset_or_default_fields() -> None:
+    """Regression: ``response_model_exclude_unset`` and ``_exclude_defaults`` leave out what the
+    schema requires (a defaulted field the config makes required) or what tells a union's members
+    apart (a defaulted tag): the clients refused every such result. Such a route is reshaped."""
+    app = build_app()
+
+    @app.get("/unset", operation_id="unset", response_model_exclude_unset=True)
+    async def unset() -> Holder:
+        return Holder(pet=Cat(name="tom"))
+
+    @app.get("/defaults", operation_id="defaults", response_model_exclude_defaults=True)
+    async def defaults() -> Holder:
+        return Holder(pet=Dog(kind="dog", name="rex"))
+
+    @app.get("/prefs", operation_id="prefs", response_model_exclude_unset=True)
+    async def prefs() -> Preferences:
+        return Preferences(x=1)
+
+    @app.get("/whole", operation_id="whole")
+    async def whole() -> Holder:
+        return Holder(pet=Cat(name="tom"))
+
+    tools = await listed_tools(app)
+    assert {name: "outputSchema" in tools[name] for name in ("unset", "defaults", "prefs", "whole")} == {
+        "unset": False,
+        "defaults": False,
+        "prefs": False,
+        "whole": True,
+    }
+    for name, body in (
+        ("unset", {"pet": {"name": "tom"}}),
+        ("defaults", {"pet": {"name": "rex"}}),
+        ("prefs", {"x": 1}),
+    ):
+        result = await call(app, name, {})
+        assert "structuredContent" not in result
+        assert not result.get("isError")
+        assert json.loads(result["content"][0]["text"]) == body
+    result = await call(app, "whole", {})
+    jsonschema.validate(result["structuredContent"], tools["whole"]["outputSchema"])
 
 
 async def test_no_output_schema_when_the_2xx_responses_document_different_bodies() -> None:
