@@ -8,7 +8,9 @@ arguments read from the operation (:mod:`mcp_middleware._operation_reader`, medi
 request plan (:mod:`mcp_middleware._plan`) that :mod:`mcp_middleware._requests` runs per call: each
 argument's location and wire name, the body's encoding, the path template, and the forwarded
 headers the route does not get (framing, and API keys from the MCP URL whose scheme the
-operation's ``security`` does not name). An ``x-mcp-annotations`` title names the tool too.
+operation's ``security`` does not name). A required JSON body goes out (as ``{}`` when no argument
+fills it: a body model without fields, whose tool takes no arguments); an optional one only with
+arguments. An ``x-mcp-annotations`` title names the tool too.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from mcp_middleware._plan import (
     _BODY,
     _FORM,
     _HEADER,
+    _JSON,
     _JSON_VALUE,
     _MULTIPART,
     _NO_BODY,
@@ -148,8 +151,8 @@ class _Builder(_Schemas):
         kind = _NO_BODY
         if any(a.where == _WHOLE_BODY for a in args):
             kind = _RAW if body.kind == _RAW else _JSON_VALUE
-        elif open_body or any(a.where == _BODY for a in args):
-            kind = body.kind
+        elif open_body or any(a.where == _BODY for a in args) or (body.required and body.kind == _JSON):
+            kind = body.kind  # a required JSON body goes out as ``{}`` when no argument fills it
         singles = (
             {
                 e.wire: name

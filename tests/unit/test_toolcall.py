@@ -66,6 +66,42 @@ async def test_body_route() -> None:
     assert result["structuredContent"] == {"id": 7, "name": "new", "q": None}
 
 
+class Ping(BaseModel):
+    pass
+
+
+class Sealed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+async def test_a_required_json_body_without_fields_is_sent_empty() -> None:
+    """Regression: a body model without fields gives a tool without arguments, and no body was
+    sent: FastAPI answered 422 "body: Field required" to the only call the schema allows. A
+    required JSON body is sent as ``{}``; an optional one with nothing to send is left out (the
+    route's default, None, as over HTTP)."""
+    app = build_app()
+
+    @app.post("/ping", operation_id="ping")
+    async def ping(body: Ping) -> dict[str, str]:
+        return {"got": type(body).__name__}
+
+    @app.post("/sealed", operation_id="sealed")
+    async def sealed(body: Sealed) -> dict[str, str]:
+        return {"got": type(body).__name__}
+
+    @app.post("/maybe", operation_id="maybe")
+    async def maybe(body: Ping | None = None) -> dict[str, str]:
+        return {"got": type(body).__name__}
+
+    tools = await listed_tools(app)
+    for name in ("ping", "sealed", "maybe"):
+        assert tools[name]["inputSchema"] == {"type": "object", "properties": {}, "additionalProperties": False}
+    for name, got in (("ping", "Ping"), ("sealed", "Sealed"), ("maybe", "NoneType")):
+        result = await call(app, name, {})
+        assert not result.get("isError"), result
+        assert json.loads(result["content"][0]["text"]) == {"got": got}
+
+
 async def test_list_result_without_output_schema_is_text_only() -> None:
     result = await call(build_app(), "list_numbers", {"n": [3, 1, 2]})
     assert result["content"][0]["text"] == "[3,1,2]"
