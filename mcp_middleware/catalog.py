@@ -27,6 +27,8 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from pydantic import TypeAdapter
+
 from mcp_middleware._naming import _assign_names, _operations
 from mcp_middleware._requests import ToolSpec
 from mcp_middleware._route_document import RouteDocument, app_document, route_document
@@ -253,11 +255,14 @@ def _response_options(app: Any) -> dict[str, frozenset[tuple[str, str]]]:
     as the OpenAPI document describes it: ``reshaped`` (``response_model_include``,
     ``response_model_exclude``, ``response_model_by_alias=False``: other properties, other names;
     ``response_model_exclude_unset``, ``response_model_exclude_defaults``: a property the schema
-    requires, or the defaulted tag that tells a union's members apart, may be left out) and
-    ``nones_dropped`` (``response_model_exclude_none``: a property whose value is None is left
-    out, though required)."""
+    requires, or the defaulted tag that tells a union's members apart, may be left out; in an app
+    made with ``separate_input_output_schemas=False``, whose document describes a response model
+    by its validation-mode schema, a model whose JSON schema differs in serialization mode,
+    :func:`_modes_differ`) and ``nones_dropped`` (``response_model_exclude_none``: a property
+    whose value is None is left out, though required)."""
     reshaped: set[tuple[str, str]] = set()
     nones_dropped: set[tuple[str, str]] = set()
+    one_schema = getattr(app, "separate_input_output_schemas", True) is False
     for route in _routes_of(app):
         path = getattr(route, "path_format", None)
         if not isinstance(path, str):
@@ -269,11 +274,27 @@ def _response_options(app: Any) -> dict[str, frozenset[tuple[str, str]]]:
             or getattr(route, "response_model_by_alias", True) is False
             or getattr(route, "response_model_exclude_unset", False) is True
             or getattr(route, "response_model_exclude_defaults", False) is True
+            or (one_schema and keys and _modes_differ(getattr(route, "response_model", None)))
         ):
             reshaped |= keys
         if getattr(route, "response_model_exclude_none", False) is True:
             nones_dropped |= keys
     return {"reshaped": frozenset(reshaped), "nones_dropped": frozenset(nones_dropped)}
+
+
+def _modes_differ(model: Any) -> bool:
+    """Whether a response model's JSON schema in pydantic's validation mode (what FastAPI documents
+    for an app without separate input and output schemas) is not its serialization-mode schema
+    (what the route's JSON fits): ``Json[X]`` is a string in one and ``X`` in the other, a
+    ``serialization_alias`` names a field only in the second. True when either cannot be made."""
+    if model is None:
+        return False
+    try:
+        adapter = TypeAdapter(model)
+        return adapter.json_schema(mode="validation") != adapter.json_schema(mode="serialization")
+    except Exception:  # a type pydantic cannot describe in one of the modes: its JSON is unknown
+        logger.debug("no JSON schema for the response model %r", model, exc_info=True)
+        return True
 
 
 def _routes_of(app: Any) -> Iterator[Any]:

@@ -10,7 +10,7 @@ import json
 import re
 import uuid
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, Literal
 
 import jsonschema  # type: ignore[import-untyped]  # no stubs in the test dependencies
@@ -19,7 +19,7 @@ import pytest
 from fastapi import FastAPI, Header, HTTPException, Query, Request, Response, Security
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, StreamingResponse
 from fastapi.security import APIKeyHeader, APIKeyQuery
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, Json, PlainSerializer
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import Receive, Scope, Send
 
@@ -783,6 +783,61 @@ async def test_no_output_schema_when_the_route_leaves_out_unset_or_default_field
         assert json.loads(result["content"][0]["text"]) == body
     result = await call(app, "whole", {})
     jsonschema.validate(result["structuredContent"], tools["whole"]["outputSchema"])
+
+
+class Report(BaseModel):
+    data: Json[list[int]]  # JSON text in, its value out
+
+
+class Renamed(BaseModel):
+    ren: int = Field(validation_alias=AliasChoices("ren", "r"), serialization_alias="renamed")
+
+
+class Unschemable(BaseModel):  # no serialization-mode JSON schema: a callable's
+    v: Annotated[int, PlainSerializer(str, return_type=Callable[[], int])]
+
+
+@pytest.mark.parametrize("separate", [True, False])
+async def test_without_separate_schemas_a_model_whose_json_differs_from_its_input_is_reshaped(separate: bool) -> None:
+    """Regression: with ``FastAPI(separate_input_output_schemas=False)`` a response model's
+    component is its validation-mode schema (``Json[list[int]]`` a string, a field under its
+    validation name), which the route's JSON does not fit: the clients refused every result. For
+    such an app, a route whose model's JSON schema differs between the two modes (or cannot be
+    made in one) gets no ``outputSchema``; the default app keeps its (serialization-mode) one."""
+    app = FastAPI(separate_input_output_schemas=separate)
+
+    @app.get("/report", operation_id="report")
+    async def report() -> Report:
+        return Report(data="[1, 2]")  # type: ignore[arg-type]  # validated from its JSON text
+
+    @app.get("/renamed", operation_id="renamed")
+    async def renamed() -> Renamed:
+        return Renamed(ren=2)
+
+    @app.get("/tally", operation_id="tally")
+    async def tally() -> Tally:  # the same schema in both modes
+        return Tally(value=3)
+
+    expected = {"report": separate, "renamed": separate, "tally": True}
+    if not separate:  # (the default app's document needs the serialization-mode schema)
+
+        @app.get("/odd", operation_id="odd")
+        async def odd() -> Unschemable:
+            return Unschemable(v=1)
+
+        expected["odd"] = False
+
+    app.add_middleware(MCPMiddleware)
+    tools = await listed_tools(app)
+    assert {name: "outputSchema" in tools[name] for name in expected} == expected
+    for name, body in (("report", {"data": [1, 2]}), ("renamed", {"renamed": 2}), ("tally", {"value": 3})):
+        result = await call(app, name, {})
+        assert not result.get("isError"), result
+        assert json.loads(result["content"][0]["text"]) == body
+        if "outputSchema" in tools[name]:
+            jsonschema.validate(result["structuredContent"], tools[name]["outputSchema"])
+        else:
+            assert "structuredContent" not in result
 
 
 async def test_no_output_schema_when_the_2xx_responses_document_different_bodies() -> None:
