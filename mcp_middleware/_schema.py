@@ -12,13 +12,14 @@ Conversion also:
 * gives every array an ``items`` (``{}`` when absent);
 * in *input* mode only, renders an optional property (not in its object's ``required``) whose
   schema is ``anyOf: [X, {"type": "null"}]`` without a default or with ``None`` — pydantic's
-  ``Optional[X] = None`` — as plain ``X`` (omitting the argument means "None"; a JSON body field's
-  explicit ``null`` is still sent, :meth:`SchemaSet.allows_null`). With another
-  default ``null`` is a value of its own and stays (:func:`keeps_null`), and so does a required
-  property's ``null``, except where the caller says null cannot be sent (a query, header, cookie or
-  path parameter, where ``null`` means "omitted": there ``X | None`` is ``X``). Output schemas keep the
-  ``null`` branch: a response may really contain ``null`` and MCP clients validate structured
-  content against ``outputSchema``;
+  ``Optional[X] = None`` — as plain ``X``, and one of ``anyOf: [X, Y, ..., {"type": "null"}]``
+  (``Optional[X | Y] = None``, ``Optional[Decimal] = None``) as ``anyOf: [X, Y, ...]``
+  (omitting the argument means "None"; a JSON body field's explicit ``null`` is still sent,
+  :meth:`SchemaSet.allows_null`). With another default ``null`` is a value of its own and stays
+  (:func:`keeps_null`), and so does a required property's ``null``, except where the caller says
+  null cannot be sent (a query, header, cookie or path parameter, where ``null`` means "omitted":
+  there ``X | None`` is ``X``). Output schemas keep the ``null`` branch: a response may really
+  contain ``null`` and MCP clients validate structured content against ``outputSchema``;
 * in *output* mode only (``collapse=False``), drops a ``format`` that pydantic's own JSON may not
   satisfy (:data:`_UNSURE_FORMATS`): a naive datetime or time is written without the offset RFC
   3339 requires (``date-time``, ``time``), a timedelta as ``PT1.5S`` or ``-PT1H`` (``duration``),
@@ -97,9 +98,12 @@ def _is_null(schema: Any) -> bool:
 
 
 def collapse_optional(schema: Any) -> Any:
-    """``{"anyOf": [X, {"type": "null"}], ...}`` -> ``X`` merged with the outer annotations.
+    """``{"anyOf": [X, {"type": "null"}], ...}`` -> ``X`` merged with the outer annotations;
+    ``{"anyOf": [X, Y, ..., {"type": "null"}], ...}`` -> ``{"anyOf": [X, Y, ...], ...}``. Either
+    loses a ``default`` of None (omitting the value means None).
 
-    Anything else (a real union, an outer keyword that would conflict) is returned unchanged.
+    Anything else (no ``null`` branch, a branch that is no schema object, an outer keyword that
+    would conflict with ``X``'s) is returned unchanged.
     """
     if not isinstance(schema, dict):
         return schema
@@ -107,8 +111,13 @@ def collapse_optional(schema: Any) -> Any:
     if not isinstance(branches, list) or len(branches) < 2:
         return schema
     non_null = [b for b in branches if not _is_null(b)]
-    if len(non_null) != 1 or not isinstance(non_null[0], dict):
+    if not non_null or len(non_null) == len(branches) or not all(isinstance(b, dict) for b in non_null):
         return schema
+    if len(non_null) > 1:  # a union and None: the union
+        union = {**schema, "anyOf": non_null}
+        if "default" in union and union["default"] is None:
+            del union["default"]
+        return union
     inner: dict[str, Any] = non_null[0]
     outer = {k: v for k, v in schema.items() if k != "anyOf"}
     if any(k in inner and k not in _ANNOTATIONS for k in outer):

@@ -9,6 +9,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote
@@ -618,7 +619,7 @@ def test_recursive_model_stays_a_ref(catalog: Catalog) -> None:
 def test_optional_becomes_plain_but_real_unions_stay(catalog: Catalog) -> None:
     properties = spec(catalog, "union").tool["inputSchema"]["properties"]
     assert properties["value"] == {"anyOf": [{"type": "integer"}, {"type": "string"}], "title": "Value"}
-    assert properties["maybe"]["anyOf"] == [{"type": "integer"}, {"type": "string"}, {"type": "null"}]
+    assert properties["maybe"] == {"anyOf": [{"type": "integer"}, {"type": "string"}], "title": "Maybe"}
     dimensions = spec(catalog, "replace_item").tool["inputSchema"]["properties"]["dimensions"]
     assert "anyOf" not in dimensions
     # output schemas keep null: responses really contain it
@@ -690,8 +691,10 @@ def test_optional_collapse_keeps_what_would_conflict() -> None:
     assert collapse_optional(optional) == {"type": "integer", "title": "N"}  # default None is "omitted"
     conflicting = {"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}], "format": "time"}
     assert collapse_optional(conflicting) == conflicting
-    union = {"anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}]}
-    assert collapse_optional(union) == union
+    union = {"anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}], "default": None, "title": "U"}
+    assert collapse_optional(union) == {"anyOf": [{"type": "string"}, {"type": "integer"}], "title": "U"}
+    not_all_schemas = {"anyOf": [{"type": "string"}, True, {"type": "null"}]}
+    assert collapse_optional(not_all_schemas) == not_all_schemas
 
 
 def test_no_argument_tool_and_explicit_schema(catalog: Catalog) -> None:
@@ -1562,6 +1565,71 @@ def test_optional_with_another_default_keeps_null_in_bodies() -> None:
     assert call(app, sub) == (200, {"note": None, "gone": None, "inner": {"level": None}, "q": "dflt"})
     defaults = {"note": "keep", "gone": None, "inner": {"level": 5}, "q": "dflt"}
     assert call(app, tool.build_request({})) == (200, defaults)
+
+
+class Cat(BaseModel):
+    pet_type: Literal["cat"]
+    meows: int
+
+
+class Dog(BaseModel):
+    pet_type: Literal["dog"]
+    barks: float
+
+
+class Owner(BaseModel):
+    name: str
+    pet: Cat | Dog | None = None
+    kept: Cat | Dog | None = Cat(pet_type="cat", meows=1)  # null is a value of its own
+    needed: Cat | Dog | None  # required, and may be null
+
+
+def test_optional_of_a_union_is_the_plain_union() -> None:
+    """Regression: ``Optional[X] = None`` became plain ``X`` only when ``X`` was one schema; a
+    union (``Optional[Cat | Dog]``, ``Optional[Decimal]``, which pydantic writes as ``number |
+    string``) kept its ``null`` branch, in a query parameter too, where null cannot be sent. With
+    two or more other branches, the ``null`` one goes under the same rules: a body field with
+    another default, or a required one, keeps it, and a null for a JSON body field whose schema
+    takes null is still sent as null."""
+    app = FastAPI()
+
+    @app.post("/owners")
+    def make_owner(
+        owner: Owner, amount: Decimal | None = None, code: Annotated[int | str | None, Query()] = 0
+    ) -> dict[str, Any]:
+        return {**owner.model_dump(), "amount": str(amount), "code": code}
+
+    tool = spec(catalog_from_app(app), "make_owner")
+    schema = tool.tool["inputSchema"]
+    properties, null = schema["properties"], {"type": "null"}
+    pets = [{"$ref": "#/$defs/Cat"}, {"$ref": "#/$defs/Dog"}]
+    assert properties["pet"] == {"anyOf": pets, "title": "Pet"}
+    assert properties["kept"]["anyOf"] == [*pets, null]
+    assert properties["needed"]["anyOf"] == [*pets, null]
+    assert properties["amount"] == {"anyOf": [{"type": "number"}, {"type": "string"}], "title": "Amount"}
+    assert properties["code"] == {"anyOf": [{"type": "integer"}, {"type": "string"}], "title": "Code", "default": 0}
+    validator = jsonschema.Draft202012Validator(schema)
+    validator.validate({"name": "a", "needed": None, "kept": None, "pet": {"pet_type": "dog", "barks": 1.5}})
+    assert not validator.is_valid({"name": "a", "needed": None, "amount": None})
+
+    sub = tool.build_request({"name": "a", "needed": None, "kept": None, "pet": None, "amount": None, "code": None})
+    assert (sub.query_string, orjson.loads(sub.body)) == (b"", {"name": "a", "needed": None, "kept": None, "pet": None})
+    assert call(app, sub) == (
+        200,
+        {"name": "a", "pet": None, "kept": None, "needed": None, "amount": "None", "code": 0},
+    )
+    sub = tool.build_request({"name": "a", "needed": {"pet_type": "cat", "meows": 2}, "amount": 1.5})
+    assert call(app, sub) == (
+        200,
+        {
+            "name": "a",
+            "pet": None,
+            "kept": {"pet_type": "cat", "meows": 1},
+            "needed": {"pet_type": "cat", "meows": 2},
+            "amount": "1.5",
+            "code": 0,
+        },
+    )
 
 
 class ItemUpdate(BaseModel):
