@@ -7,7 +7,8 @@ Part of :mod:`mcp_middleware._tool_builder`; each schema is converted by :mod:`m
     into the body (any other unknown argument is refused, :mod:`mcp_middleware._requests`). No
     other schema but a tool's without arguments says ``additionalProperties: false``, though
     unknown arguments are refused: clients backed by Gemini have rejected schemas that use it. An
-    argument given in base64 (a binary body or file field) says so (``contentEncoding: base64``).
+    argument given in base64 (a binary body or file field) says so (``contentEncoding: base64``),
+    and a string path parameter that it cannot be empty (``minLength: 1``, :func:`_not_empty`).
     ``openapi_extra={"x-mcp-input-schema": {...}}`` replaces the generated input schema verbatim
     (arguments are still mapped, a property it declares that nothing maps is accepted: it goes
     into a body that takes other properties, and is not sent otherwise); ``x-mcp-output-schema``
@@ -23,7 +24,7 @@ from typing import Any
 
 from mcp_middleware._naming import _Op
 from mcp_middleware._operation_reader import _Entry, _Reader
-from mcp_middleware._plan import _BODY, _JSON
+from mcp_middleware._plan import _BODY, _JSON, _PATH
 from mcp_middleware._request_media import _is_json_media, _media_type, _pick_media
 from mcp_middleware._schema import is_object_schema, nulls_not_required
 
@@ -55,6 +56,8 @@ class _Schemas(_Reader):
                 entry.schema, refs, collapse=True, required=entry.required, null_sendable=entry.where == _BODY
             )
             prop = {} if prop is True else prop
+            if entry.where == _PATH:
+                prop = _not_empty(prop)
             if entry.file is not None and entry.file[1]:
                 prop = _as_base64(prop)
             if isinstance(prop, dict) and (entry.description or entry.deprecated):
@@ -113,6 +116,23 @@ class _Schemas(_Reader):
         if not all(_is_json_media(_media_type(key)) for key in content):
             return None
         return self.schemas.resolve(picked[2].get("schema"))
+
+
+def _not_empty(schema: Any) -> Any:
+    """A converted path parameter's schema, its strings saying ``minLength: 1`` (a larger declared
+    one stands): an empty value would take a segment out of the path, and is refused."""
+    if not isinstance(schema, dict):
+        return schema
+    for key in ("anyOf", "oneOf"):
+        if isinstance(branches := schema.get(key), list):
+            schema = {**schema, key: [_not_empty(branch) for branch in branches]}
+    kind = schema.get("type")
+    if kind != "string" and not (isinstance(kind, list) and "string" in kind):
+        return schema
+    least = schema.get("minLength")
+    if isinstance(least, int) and not isinstance(least, bool) and least >= 1:
+        return schema
+    return {**schema, "minLength": 1}
 
 
 def _as_base64(schema: Any) -> Any:

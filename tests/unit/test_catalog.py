@@ -18,7 +18,7 @@ import anyio
 import jsonschema  # type: ignore[import-untyped]  # no stubs in the test dependencies
 import orjson
 import pytest
-from fastapi import APIRouter, Body, Cookie, FastAPI, File, Form, Header, Query, UploadFile
+from fastapi import APIRouter, Body, Cookie, FastAPI, File, Form, Header, Path, Query, UploadFile
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field
@@ -865,6 +865,47 @@ def test_bad_path_arguments(catalog: Catalog) -> None:
         tool.build_request({"item_id": ""})
     with pytest.raises(ArgumentError, match="'item_id' must be a string, number or boolean"):
         tool.build_request({"item_id": {"id": 1}})
+
+
+def test_a_string_path_parameter_says_it_cannot_be_empty() -> None:
+    """Regression: an empty path value is refused ("must not be empty": the path would lose a
+    segment) though the schema allowed it. A string path parameter's schema says ``minLength: 1``
+    (a larger declared one stands); other types, and query strings, are left as they are."""
+    app = FastAPI()
+
+    @app.get("/t/{name}/{code}/{key}/{num}/{either}")
+    def tag(
+        name: str,
+        code: Annotated[str, Path(min_length=3)],
+        key: Annotated[str, Path(min_length=0, max_length=9)],
+        num: int,
+        either: int | str,
+        q: str = "",
+    ) -> dict[str, Any]:
+        return {}
+
+    tool = spec(catalog_from_app(app), "tag")
+    properties = tool.tool["inputSchema"]["properties"]
+    assert properties["name"] == {"type": "string", "title": "Name", "minLength": 1}
+    assert properties["code"] == {"type": "string", "minLength": 3, "title": "Code"}
+    assert properties["key"] == {"type": "string", "minLength": 1, "maxLength": 9, "title": "Key"}
+    assert properties["num"] == {"type": "integer", "title": "Num"}
+    assert properties["either"] == {
+        "anyOf": [{"type": "integer"}, {"type": "string", "minLength": 1}],
+        "title": "Either",
+    }
+    assert properties["q"] == {"type": "string", "title": "Q", "default": ""}
+    validator = jsonschema.Draft202012Validator(tool.tool["inputSchema"])
+    arguments = {"name": "", "code": "abc", "key": "k", "num": 1, "either": ""}
+    assert [error.path[0] for error in validator.iter_errors(arguments)] == ["name", "either"]
+    with pytest.raises(ArgumentError, match="'name' must not be empty"):
+        tool.build_request(arguments)
+    starlette_route = (
+        build_catalog({"paths": {"/s/{slug}": {"get": {}}}, "components": {"schemas": {}}})
+        .tools[0]
+        .tool["inputSchema"]["properties"]
+    )
+    assert starlette_route["slug"] == {"type": "string", "minLength": 1}
 
 
 def test_query_encoding(app: FastAPI, catalog: Catalog) -> None:

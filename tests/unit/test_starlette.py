@@ -242,8 +242,8 @@ def test_typed_path_parameters_are_required_and_typed() -> None:
     }
     assert tool("get_item")["description"] == "GET /items/{item_id}"
     assert tool("measure")["inputSchema"]["properties"]["value"] == {"type": "number", "minimum": 0}
-    assert tool("read_file")["inputSchema"]["properties"]["name"] == {"type": "string"}
-    assert tool("Users_get")["inputSchema"]["properties"]["uid"] == {"type": "string", "format": "uuid"}
+    assert tool("read_file")["inputSchema"]["properties"]["name"] == {"type": "string", "minLength": 1}
+    assert tool("Users_get")["inputSchema"]["properties"]["uid"] == {"type": "string", "format": "uuid", "minLength": 1}
 
 
 def test_write_methods_take_a_free_json_body_and_follow_http_semantics() -> None:
@@ -322,7 +322,7 @@ def test_a_yaml_docstring_declares_a_json_body() -> None:
     found = tool("rename")
     assert found["inputSchema"] == {
         "type": "object",
-        "properties": {"tid": {"type": "string"}, "query": FREE_QUERY, "name": {"type": "string"}},
+        "properties": {"tid": {"type": "string", "minLength": 1}, "query": FREE_QUERY, "name": {"type": "string"}},
         "required": ["tid", "name"],
     }
     assert found["annotations"]["idempotentHint"] is True  # x-mcp-annotations from the YAML
