@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HOT = (
     "middleware.py",
     "handlers.py",
+    "_served_app.py",
     "_invocation.py",
     "toolcall.py",
     "_tool_run.py",

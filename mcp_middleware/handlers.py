@@ -6,13 +6,15 @@ spec's code; tool failures are results with ``isError: true``.
 
 ``Server``, ``Call`` and the method table are here; the methods are in three private modules:
 ``_protocol`` (the handshake, discovery, lists, log level, completion), ``_invocation`` (what runs
-a route: tools, prompts, resources) and ``_listen_stream`` (``subscriptions/listen``).
+a route: tools, prompts, resources) and ``_listen_stream`` (``subscriptions/listen``). What the
+server serves (the catalog and identity, built on the first request and rebuilt when the routes
+change) is ``Server``'s base, :class:`~mcp_middleware._served_app.ServedApp`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -35,13 +37,13 @@ from ._protocol import (
     _set_level,
     _subscribe,
 )
-from .catalog import Catalog, ToolFilter, catalog_from_app
-from .config import CREDENTIALS, Settings
+from ._served_app import ServedApp
+from .catalog import Catalog, ToolFilter
+from .config import Settings
 from .features import Features
 from .interaction import PendingReplies
 from .jsonrpc import ProtocolError, Request
 from .listen import Listeners
-from .query_keys import QueryKeys
 from .sealing import Round, Sealer, Sessions, StateError
 from .toolcall import CallLimits, CallRegistry, Outbox
 from .validation import UNREAD, Envelope, RequestValidator, Unread
@@ -82,7 +84,7 @@ def _validation_message(exc: ValidationError) -> str:
     return f"Invalid params: {where}: {first['msg']}"
 
 
-class Server:
+class Server(ServedApp):
     """The MCP server behind one middleware instance: identity, catalog, in-flight calls."""
 
     def __init__(self, app: ASGIApp, settings: Settings, tool_filter: ToolFilter) -> None:
@@ -127,61 +129,13 @@ class Server:
             max_concurrent=settings.max_concurrent_calls,
         )
 
-    # -- identity and catalog: built once, from the app that serves the first MCP request ----------
-    def prepare(self, scope: Scope) -> None:
-        """Build the catalog and identity; the endpoint calls it while ``prepared`` is False."""
-        # the app wrapped directly (``MCPMiddleware(app)``: served as it is, or mounted in another
-        # app, which ``scope["app"]`` then names), else the app whose stack we are in (add_middleware)
-        wrapped = getattr(self.app, "routes", None) is not None
-        app = self._app_ref = self.app if wrapped else scope.get("app")
-        self.memo.clear()
-        self._seen_routes = self._routes_version()
-        self._load_catalog()
-        name = self.settings.name or getattr(app, "title", None) or "mcp-middleware"
-        version = self.settings.version or getattr(app, "version", None) or "0.0.0"
-        self.info = {"name": str(name), "version": str(version)}
-        if self._instructions is None:
-            description = getattr(app, "description", None)
-            self._instructions = str(description) if description else None
-        if len(self.catalog.tools) > 40:
-            logger.warning(
-                "MCP endpoint exposes %d tools; Cursor handles about 40 and Copilot caps at 128 (with its "
-                "own tools): consider tool filters",
-                len(self.catalog.tools),
-            )
-        self.prepared = True  # last: a build that raised is tried again on the next request
-
-    def _load_catalog(self) -> None:
-        """The tools and features of the app's routes, and the headers its calls forward."""
-        self.catalog = catalog_from_app(
-            self._app_ref,
-            tool_filter=self._tool_filter,
-            max_name_length=self.settings.max_tool_name_length,
-            exclude_paths=self.settings.paths,
-        )
-        self.features = Features.from_catalog(self.catalog)
-        # API keys in the MCP request's query string travel as pseudo-headers (see query_keys)
-        self.query_keys = self.catalog.query_keys
-        keys = self.catalog.credential_headers | frozenset(self.query_keys.values())
-        self.forward_names = self.settings.forward_headers | keys
-        self._know_credentials(keys)
-        self.route_app = QueryKeys(self.app) if self.query_keys else self.app
-
-    def _know_credentials(self, keys: frozenset[bytes]) -> None:
-        """``credentials``: every credential a call may carry (``keys``: the app's API keys), in a
-        fixed order; ``callers``: what tells handshake-era callers apart (``caller_key``), the
-        credentials and, with ``session_ids``, the session id (the handshake era refuses one it
-        did not sign before any caller key is made)."""
-        self.credentials = tuple(sorted(CREDENTIALS | keys))
-        self.callers = self.credentials + ((b"mcp-session-id",) if self.settings.session_ids else ())
-
     def capabilities(self, era: Era) -> dict[str, Any]:
         # List changes reach clients only on 2026-07-28 listen streams: the stateless handshake
         # era has no standalone GET stream to carry them.
         changes = era == "modern"
         return {"tools": {"listChanged": changes}, "logging": {}, **self.features.capabilities(changes)}
 
-    # -- multi round-trip state and list changes ---------------------------------------------------
+    # -- multi round-trip state --------------------------------------------------------------------
     def unseal(self, state: str, target: str) -> Round:
         try:
             return self.sealer.unseal_round(state, target)
@@ -201,54 +155,6 @@ class Server:
                 "MCP_MIDDLEWARE_STATE_SECRET (or state_secret) to the same value in every worker",
                 what,
             )
-
-    async def list_changed(self, kind: str) -> None:
-        """A route said its list changed: rebuild what is served, then tell listening clients."""
-        if self.prepared:
-            self._rebuild()
-        self.listeners.publish(kind)
-
-    def resource_updated(self, uri: str) -> None:
-        """Tell the listen streams that subscribed to ``uri`` (2026-07-28) that it changed."""
-        self.listeners.resource_updated(uri)
-
-    def refresh(self) -> None:
-        """Notice routes added or removed at run time (checked on list requests and while
-        listen streams are open, not on every call: the check walks the route table)."""
-        if not self.prepared or self._routes_version() == self._seen_routes:
-            return
-        before = self._lists()
-        self._rebuild()
-        after = self._lists()
-        for kind in ("tools", "prompts", "resources"):
-            if before[kind] != after[kind]:
-                self.listeners.publish(kind)
-
-    def _routes_version(self) -> object:
-        """What changes when a route is added or taken off anywhere in the app: for the app and
-        each router and app mounted in it, the number of its routes (also a route taken off a
-        list, or added to a Router) and FastAPI's version (what its routers' methods add)."""
-        marks: list[object] = []
-        for node, routes in _routers(self._app_ref, 0):
-            version = getattr(getattr(node, "router", None), "_get_routes_version", None)
-            marks.append((len(routes), version() if callable(version) else None))
-        return tuple(marks)
-
-    def _rebuild(self) -> None:
-        self.reply_cache.clear()
-        for node, _ in _routers(self._app_ref, 0):
-            if hasattr(node, "openapi_schema"):
-                node.openapi_schema = None  # FastAPI caches the document, a mounted FastAPI app too
-        self._seen_routes = self._routes_version()
-        self._load_catalog()
-
-    def _lists(self) -> dict[str, object]:
-        features = self.features
-        return {
-            "tools": [spec.tool for spec in self.catalog.tools],
-            "prompts": [e.wire for e in features.prompts.values()],
-            "resources": ([e.wire for e in features.resources.values()], [e.wire for e in features.templates]),
-        }
 
     # -- dispatch ----------------------------------------------------------------------------------
     def handle(self, call: Call) -> Awaitable[dict[str, Any] | None]:
@@ -274,19 +180,6 @@ class Server:
 
     def cancel(self, caller: str, request_id: Any) -> None:
         self.registry.cancel(caller, request_id)
-
-
-def _routers(app: Any, depth: int) -> Iterator[tuple[Any, list[Any]]]:
-    """``app`` and the routers and apps mounted in it (a bounded walk), each with its routes."""
-    try:
-        routes = list(getattr(app, "routes", None) or ())  # (an app's own property may give anything)
-    except Exception:
-        return
-    yield app, routes
-    if depth < 8:
-        for route in routes:
-            if getattr(route, "routes", None):  # a Mount (of a Router or an app with routes)
-                yield from _routers(getattr(route, "_base_app", route), depth + 1)
 
 
 _CAPABILITY: Mapping[str, str] = {

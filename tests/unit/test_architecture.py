@@ -123,9 +123,11 @@ def test_lower_layers_never_import_upper_layers() -> None:
     for low in (*catalog, *results, *jsonrpc, "dispatch", "sse"):
         imported = {i.split(".")[0] for i in all_imports(low)}
         assert not imported & upper, (low, imported)
-    for method in ("handlers", "_protocol", "_invocation", "_listen_stream"):  # the method table and its methods
+    for method in ("handlers", "_protocol", "_invocation", "_listen_stream", "_served_app"):  # the table, its methods
         imported = {i.split(".")[0] for i in all_imports(method)}
         assert not imported & {"middleware", "transport"}, (method, imported)
+    # Server's base: what it serves, built from the app (never the table, nor what runs a call)
+    assert all_imports("_served_app") == {"catalog", "config", "features", "listen", "query_keys"}
     for method in ("_protocol", "_invocation", "_listen_stream"):  # handlers names their types only
         assert "handlers" in all_imports(method) - all_imports(method, typing=False), method
     assert all_imports("_listen_stream", typing=False) == {"listen"}

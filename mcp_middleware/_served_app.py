@@ -1,0 +1,167 @@
+"""The app a server serves: its catalog and identity, built from the app that serves the first MCP
+request, rebuilt when its routes change, and its list changes published.
+
+Part of :mod:`mcp_middleware.handlers`: :class:`ServedApp` is the base of
+:class:`~mcp_middleware.handlers.Server`, whose ``__init__`` sets the attributes declared here;
+the methods moved unchanged, so a call of one is still one method lookup on the server.
+
+* ``prepare``: the catalog (tools, declared features, the app's API-key headers and the credentials
+  a call forwards), the server's name, version and instructions; the endpoint calls it while
+  ``prepared`` is False, so a build that raised is tried again on the next request;
+* ``refresh``: rebuilds it when a route was added or taken off anywhere in the app (checked on list
+  requests and while listen streams are open, not on every call: the check walks the route table,
+  ``_routers``), and tells the listen streams which lists changed;
+* ``list_changed`` and ``resource_updated``: what a route announces through its context.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from starlette.types import ASGIApp, Scope
+
+from .catalog import Catalog, ToolFilter, catalog_from_app
+from .config import CREDENTIALS, Settings
+from .features import Features
+from .listen import Listeners
+from .query_keys import QueryKeys
+
+__all__ = ["ServedApp"]
+
+logger = logging.getLogger("mcp_middleware.handlers")
+
+
+class ServedApp:
+    """The app's side of a :class:`~mcp_middleware.handlers.Server`: what it serves, and when that
+    is built again."""
+
+    app: ASGIApp
+    route_app: ASGIApp
+    settings: Settings
+    _tool_filter: ToolFilter
+    prepared: bool
+    catalog: Catalog
+    features: Features
+    _app_ref: Any
+    _seen_routes: object
+    reply_cache: dict[tuple[str, str, str], bytes]
+    listeners: Listeners
+    info: dict[str, str]
+    memo: dict[object, Any]
+    _instructions: str | None
+    forward_names: frozenset[bytes]
+    credentials: tuple[bytes, ...]
+    callers: tuple[bytes, ...]
+    query_keys: Mapping[str, bytes]
+
+    # -- identity and catalog: built once, from the app that serves the first MCP request ----------
+    def prepare(self, scope: Scope) -> None:
+        """Build the catalog and identity; the endpoint calls it while ``prepared`` is False."""
+        # the app wrapped directly (``MCPMiddleware(app)``: served as it is, or mounted in another
+        # app, which ``scope["app"]`` then names), else the app whose stack we are in (add_middleware)
+        wrapped = getattr(self.app, "routes", None) is not None
+        app = self._app_ref = self.app if wrapped else scope.get("app")
+        self.memo.clear()
+        self._seen_routes = self._routes_version()
+        self._load_catalog()
+        name = self.settings.name or getattr(app, "title", None) or "mcp-middleware"
+        version = self.settings.version or getattr(app, "version", None) or "0.0.0"
+        self.info = {"name": str(name), "version": str(version)}
+        if self._instructions is None:
+            description = getattr(app, "description", None)
+            self._instructions = str(description) if description else None
+        if len(self.catalog.tools) > 40:
+            logger.warning(
+                "MCP endpoint exposes %d tools; Cursor handles about 40 and Copilot caps at 128 (with its "
+                "own tools): consider tool filters",
+                len(self.catalog.tools),
+            )
+        self.prepared = True  # last: a build that raised is tried again on the next request
+
+    def _load_catalog(self) -> None:
+        """The tools and features of the app's routes, and the headers its calls forward."""
+        self.catalog = catalog_from_app(
+            self._app_ref,
+            tool_filter=self._tool_filter,
+            max_name_length=self.settings.max_tool_name_length,
+            exclude_paths=self.settings.paths,
+        )
+        self.features = Features.from_catalog(self.catalog)
+        # API keys in the MCP request's query string travel as pseudo-headers (see query_keys)
+        self.query_keys = self.catalog.query_keys
+        keys = self.catalog.credential_headers | frozenset(self.query_keys.values())
+        self.forward_names = self.settings.forward_headers | keys
+        self._know_credentials(keys)
+        self.route_app = QueryKeys(self.app) if self.query_keys else self.app
+
+    def _know_credentials(self, keys: frozenset[bytes]) -> None:
+        """``credentials``: every credential a call may carry (``keys``: the app's API keys), in a
+        fixed order; ``callers``: what tells handshake-era callers apart (``caller_key``), the
+        credentials and, with ``session_ids``, the session id (the handshake era refuses one it
+        did not sign before any caller key is made)."""
+        self.credentials = tuple(sorted(CREDENTIALS | keys))
+        self.callers = self.credentials + ((b"mcp-session-id",) if self.settings.session_ids else ())
+
+    # -- list changes ------------------------------------------------------------------------------
+    async def list_changed(self, kind: str) -> None:
+        """A route said its list changed: rebuild what is served, then tell listening clients."""
+        if self.prepared:
+            self._rebuild()
+        self.listeners.publish(kind)
+
+    def resource_updated(self, uri: str) -> None:
+        """Tell the listen streams that subscribed to ``uri`` (2026-07-28) that it changed."""
+        self.listeners.resource_updated(uri)
+
+    def refresh(self) -> None:
+        """Notice routes added or removed at run time (checked on list requests and while
+        listen streams are open, not on every call: the check walks the route table)."""
+        if not self.prepared or self._routes_version() == self._seen_routes:
+            return
+        before = self._lists()
+        self._rebuild()
+        after = self._lists()
+        for kind in ("tools", "prompts", "resources"):
+            if before[kind] != after[kind]:
+                self.listeners.publish(kind)
+
+    def _routes_version(self) -> object:
+        """What changes when a route is added or taken off anywhere in the app: for the app and
+        each router and app mounted in it, the number of its routes (also a route taken off a
+        list, or added to a Router) and FastAPI's version (what its routers' methods add)."""
+        marks: list[object] = []
+        for node, routes in _routers(self._app_ref, 0):
+            version = getattr(getattr(node, "router", None), "_get_routes_version", None)
+            marks.append((len(routes), version() if callable(version) else None))
+        return tuple(marks)
+
+    def _rebuild(self) -> None:
+        self.reply_cache.clear()
+        for node, _ in _routers(self._app_ref, 0):
+            if hasattr(node, "openapi_schema"):
+                node.openapi_schema = None  # FastAPI caches the document, a mounted FastAPI app too
+        self._seen_routes = self._routes_version()
+        self._load_catalog()
+
+    def _lists(self) -> dict[str, object]:
+        features = self.features
+        return {
+            "tools": [spec.tool for spec in self.catalog.tools],
+            "prompts": [e.wire for e in features.prompts.values()],
+            "resources": ([e.wire for e in features.resources.values()], [e.wire for e in features.templates]),
+        }
+
+
+def _routers(app: Any, depth: int) -> Iterator[tuple[Any, list[Any]]]:
+    """``app`` and the routers and apps mounted in it (a bounded walk), each with its routes."""
+    try:
+        routes = list(getattr(app, "routes", None) or ())  # (an app's own property may give anything)
+    except Exception:
+        return
+    yield app, routes
+    if depth < 8:
+        for route in routes:
+            if getattr(route, "routes", None):  # a Mount (of a Router or an app with routes)
+                yield from _routers(getattr(route, "_base_app", route), depth + 1)
