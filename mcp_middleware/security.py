@@ -24,23 +24,24 @@ Order for a request to the MCP endpoint (only when at least one option is set):
 refusals. They never echo anything from the request.
 
 The options' types and checks (``OAuthResource``, ``cors_origins``, ``effective_allowed_origins``)
-are in ``_security_options``, and importable from here.
+are in ``_security_options``, and importable from here. ``Security`` keeps the options it
+precomputes, the guard (step 4) and the order; its steps 1 and 2 are its base ``_Cors``'s
+(:mod:`mcp_middleware._cors`), step 3 its base ``_Metadata``'s (:mod:`mcp_middleware._oauth_metadata`).
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 
-import orjson
 from starlette.requests import Request
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
+from ._cors import _Cors
+from ._oauth_metadata import WELL_KNOWN, _Metadata, _path_of
 from ._security_options import _SCOPE_TOKEN, OAuthResource, cors_origins, effective_allowed_origins
-from .config import normal_origin
 from .handlers import Server
 from .transport._checks import FORBIDDEN_HOST, HeaderMap, Verdicts, check_request, decoded, header_map, host_allowed
 from .transport._http import plain, refusal
@@ -57,32 +58,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-WELL_KNOWN: Final = "/.well-known/oauth-protected-resource"
-
 Guard = Callable[[Request], bool | Awaitable[bool]]
 Endpoint = Callable[[Scope, Receive, Send, HeaderMap], Awaitable[None]]
-
-# RFC 9110 §5.6.2 token (a header name in Access-Control-Request-Headers).
-_HEADER_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")
-# A Host header we are willing to put into an absolute URL (reg-name or IP literal, optional port).
-_HOST = re.compile(r"(?:\[[0-9a-f:.]+\]|[a-z0-9._~%-]+)(?::[0-9]{1,5})?")
-
-CORS_ALLOW_HEADERS: Final = (
-    "content-type",
-    "accept",
-    "authorization",
-    "mcp-protocol-version",
-    "mcp-method",
-    "mcp-name",
-    "mcp-session-id",
-    "last-event-id",
-    "traceparent",
-    "tracestate",
-)
-CORS_EXPOSE_HEADERS: Final = b"WWW-Authenticate, Mcp-Session-Id"
-CORS_MAX_AGE: Final = b"7200"  # seconds; Chromium's ceiling
-_MCP_METHODS = b"POST, GET, DELETE, OPTIONS"
-_METADATA_METHODS = b"GET, HEAD, OPTIONS"
 
 
 class InsufficientScope(Exception):
@@ -115,7 +92,7 @@ _FORBIDDEN_SCOPE = refusal("Forbidden: the credentials lack a required scope")
 _FORBIDDEN_HOST = refusal(FORBIDDEN_HOST)
 
 
-class Security:
+class Security(_Cors, _Metadata):
     """The precomputed security options of one middleware, and the per-request steps above."""
 
     __slots__ = (
@@ -172,115 +149,6 @@ class Security:
             else:
                 cors = allowed  # already lower case
         self._cors = cors
-
-    # ---- CORS -------------------------------------------------------------------------------
-
-    def _origin_allowed(self, origin: str) -> bool:
-        if self._cors_any:
-            return True
-        return self._cors is not None and normal_origin(origin) in self._cors
-
-    def _api_key_headers(self, scope: Scope) -> list[str]:
-        """The app's API-key headers (``APIKeyHeader``), which a browser client sends as custom
-        headers; the catalog that names them is built here when no POST has built it yet. When it
-        cannot be built, none: the preflight is still answered (a 500 without CORS headers would
-        hide the error from a browser client), and the POST that follows reports the error."""
-        server = self._server
-        if not server.prepared:
-            try:
-                server.prepare(scope)
-            except Exception:
-                logger.debug("the catalog could not be built for a CORS preflight", exc_info=True)
-                return []
-        names = (name.decode("latin-1") for name in server.catalog.credential_headers)
-        return sorted(name for name in names if _HEADER_TOKEN.fullmatch(name))
-
-    async def _preflight(
-        self, scope: Scope, send: Send, headers: Mapping[str, str], origin: str, metadata: bool
-    ) -> None:
-        vary = (b"vary", b"Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
-        if not self._origin_allowed(origin):
-            await plain(send, 403, b"", [vary])
-            return
-        allow = list(CORS_ALLOW_HEADERS)
-        requested = [name.strip().lower() for name in headers.get("access-control-request-headers", "").split(",")]
-        params = [name for name in requested if name.startswith("mcp-param-") and _HEADER_TOKEN.fullmatch(name)]
-        for name in [*([] if metadata else self._api_key_headers(scope)), *params]:
-            if name not in allow:
-                allow.append(name)
-        head = [
-            (b"access-control-allow-origin", origin.encode("latin-1")),
-            (b"access-control-allow-methods", _METADATA_METHODS if metadata else _MCP_METHODS),
-            (b"access-control-allow-headers", ", ".join(allow).encode("latin-1")),
-            (b"access-control-max-age", CORS_MAX_AGE),
-            vary,
-        ]
-        await send({"type": "http.response.start", "status": 204, "headers": head})
-        await send({"type": "http.response.body", "body": b""})
-
-    def _cors_send(self, send: Send, origin: str) -> Send:
-        extra: list[tuple[bytes, bytes]] = [(b"vary", b"Origin")]
-        if self._origin_allowed(origin):
-            extra[:0] = [
-                (b"access-control-allow-origin", origin.encode("latin-1")),
-                (b"access-control-expose-headers", CORS_EXPOSE_HEADERS),
-            ]
-
-        async def cors_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", ()), *extra]}
-            await send(message)
-
-        return cors_send
-
-    # ---- OAuth metadata -----------------------------------------------------------------------
-
-    def _origin_of(self, scope: Scope, headers: Mapping[str, str]) -> str:
-        scheme = str(scope.get("scheme", "http")).lower()
-        scheme = "https" if scheme in ("https", "wss") else "http"
-        host = headers.get("host", "").strip().lower()
-        if not _HOST.fullmatch(host):
-            server = scope.get("server")
-            if server:
-                name, port = str(server[0]).lower(), server[1]
-                name = f"[{name}]" if ":" in name else name
-                default = 443 if scheme == "https" else 80
-                host = name if port in (None, default) else f"{name}:{port}"
-            else:
-                host = "localhost"
-        return f"{scheme}://{host}"
-
-    def _resource(self, scope: Scope, headers: Mapping[str, str]) -> str:
-        assert self._oauth is not None
-        if self._oauth.resource is not None:
-            return self._oauth.resource
-        return self._origin_of(scope, headers) + str(scope.get("root_path", "")) + self._resource_path
-
-    def metadata_url(self, scope: Scope, headers: Mapping[str, str]) -> str:
-        """The absolute URL of the path-specific metadata, as advertised in ``WWW-Authenticate``."""
-        assert self._oauth is not None
-        if self._oauth.resource is not None:
-            # RFC 9728 §3.1: the well-known segment goes between the host and the resource's path.
-            scheme, _, rest = self._oauth.resource.partition("://")
-            authority = rest.partition("/")[0].partition("?")[0]
-            return f"{scheme}://{authority}{WELL_KNOWN}{_path_of(self._oauth.resource)}"
-        origin = self._origin_of(scope, headers)
-        return origin + str(scope.get("root_path", "")) + WELL_KNOWN + self._metadata_suffix
-
-    async def _metadata(self, scope: Scope, send: Send, headers: Mapping[str, str]) -> None:
-        assert self._oauth is not None
-        method = scope["method"]
-        if method not in ("GET", "HEAD"):
-            body = refusal("Method Not Allowed: the metadata takes GET")
-            await plain(send, 405, body, [(b"allow", b"GET, HEAD")])
-            return
-        body = orjson.dumps(self._oauth.document(self._resource(scope, headers)))
-        head = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": head})
-        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
 
     # ---- the guard ----------------------------------------------------------------------------
 
@@ -347,9 +215,3 @@ class Security:
         ):
             return
         await endpoint(scope, receive, send, raw)
-
-
-def _path_of(url: str) -> str:
-    rest = url.partition("://")[2]
-    _, slash, path = rest.partition("/")
-    return (slash + path).split("?", 1)[0].rstrip("/")

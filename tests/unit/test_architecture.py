@@ -157,6 +157,17 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_query_and_body") == {"_plan", "_values"}
 
 
+def test_the_security_layer_is_under_the_middleware_alone() -> None:
+    """``middleware → {security, transport}``: the security layer and its parts (``Security``'s bases
+    ``_Cors`` and ``_Metadata``, the options' checks) never import the middleware."""
+    for part in ("security", "_cors", "_oauth_metadata", "_security_options"):
+        imported = {i.split(".")[0] for i in all_imports(part)}
+        assert "middleware" not in imported, (part, imported)
+    assert all_imports("_cors", typing=False) == {"config", "transport._http"}  # normal_origin; plain
+    assert all_imports("_cors") == {"config", "handlers", "transport._http"}  # Server only as a type
+    assert all_imports("_oauth_metadata") == {"_security_options", "transport._http"}  # OAuthResource
+
+
 def test_no_sdk_server_and_no_fastapi_at_import_time() -> None:
     for module in PACKAGE.rglob("*.py"):
         names = third_party(module)
