@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 from mcp_types import CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, LOG_LEVEL_META_KEY
 from mcp_types import jsonrpc as codes
 
+from ._call_context import LiveContext
 from ._feature_errors import first_text, not_found
 from ._prompt_messages import prompt_messages
 from ._resource_read import resource_contents
-from .context import ContextHolder, LiveContext
+from .context import ContextHolder
 from .interaction import HandshakeChannel, ModernChannel
 from .jsonrpc import ProtocolError
 from .results import CachingCollector, ResponseCollector

@@ -21,16 +21,24 @@ Asking the client (elicitation, sampling, roots) works in both protocol eras:
   retry runs the route again with the answers available, and ``ask`` returns them at once.
   Questions asked concurrently (``asyncio.gather``, a task group) go out in the same round.
   A route that asks in several rounds tells them apart with ``ctx.request_state``.
+
+This module holds the route's side (``MCPContext``, ``mcp_context``, ``NotInMCPCall``) and
+re-exports the rest: the requests a route can ask and ``ClientRequestError``
+(:mod:`mcp_middleware._input_requests`), and ``ContextHolder``, what the call runner puts in the
+route's scope (:mod:`mcp_middleware._context_holder`). The context of a real call, ``LiveContext``,
+is :mod:`mcp_middleware._call_context`'s.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from starlette.requests import HTTPConnection
+
+from ._context_holder import ContextHolder as ContextHolder
+from ._input_requests import ClientRequestError, Elicit, ListRoots, Sample
+from ._input_requests import InputRequest as InputRequest
 
 __all__ = [
     "CONTEXT_KEY",
@@ -44,75 +52,10 @@ __all__ = [
 ]
 
 CONTEXT_KEY = "mcp_middleware.context"
-LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 
 
 class NotInMCPCall(RuntimeError):
     """Asked the client for input while serving a plain HTTP request."""
-
-
-class ClientRequestError(Exception):
-    """The client answered an elicitation, sampling or roots request with an error."""
-
-    def __init__(self, method: str, error: Mapping[str, Any]) -> None:
-        super().__init__(f"{method} failed: {error.get('message', 'error')}")
-        self.method = method
-        self.error = dict(error)
-
-
-@dataclass(frozen=True, slots=True)
-class Elicit:
-    """``elicitation/create`` (form mode): ask the user to fill ``requested_schema``."""
-
-    message: str
-    requested_schema: Mapping[str, Any]
-
-    method = "elicitation/create"
-    capability = "elicitation"
-
-    def params(self) -> dict[str, Any]:
-        return {"mode": "form", "message": self.message, "requestedSchema": dict(self.requested_schema)}
-
-
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """``sampling/createMessage``: ask the client's model. ``messages`` are MCP sampling messages."""
-
-    messages: Sequence[Mapping[str, Any]]
-    max_tokens: int
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    method = "sampling/createMessage"
-    capability = "sampling"
-
-    def params(self) -> dict[str, Any]:
-        return {**self.extra, "messages": [dict(m) for m in self.messages], "maxTokens": self.max_tokens}
-
-
-@dataclass(frozen=True, slots=True)
-class ListRoots:
-    """``roots/list``: ask which roots (directories, repositories) the client exposes."""
-
-    method = "roots/list"
-    capability = "roots"
-
-    def params(self) -> dict[str, Any]:
-        return {}
-
-
-InputRequest = Elicit | Sample | ListRoots
-
-
-class Channel(Protocol):
-    """How a live context reaches the client (provided by the call runner)."""
-
-    async def notify(self, method: str, params: Mapping[str, Any]) -> None: ...
-
-    async def ask(self, requests: Mapping[str, InputRequest], state: str | None) -> dict[str, Any]: ...
-
-    async def list_changed(self, kind: str) -> None: ...
-
-    def resource_updated(self, uri: str) -> None: ...
 
 
 class MCPContext:
@@ -205,133 +148,3 @@ def mcp_context(request: HTTPConnection) -> MCPContext:
     if isinstance(context, ContextHolder):
         return context()
     return context if isinstance(context, MCPContext) else _INACTIVE
-
-
-class ContextHolder:
-    """Builds a call's live context (and its channel) the first time a route asks for it: most
-    routes never do, and then nothing is built."""
-
-    __slots__ = ("_args", "_factory", "_sent", "channel", "context")
-
-    def __init__(self, factory: Callable[..., tuple[LiveContext, Any]], *args: Any) -> None:
-        self._factory = factory  # called as factory(*args): no closure to make per call
-        self._args = args
-        self.context: LiveContext | None = None
-        self.channel: Any = None
-        self._sent: float = 0  # the last progress value the call runner sent before the context was built
-
-    def __call__(self) -> LiveContext:
-        if self.context is None:
-            self.context, self.channel = self._factory(*self._args)
-            if self._sent:  # the route's own reports go on above them
-                self.context._last_progress = self._sent
-        return self.context
-
-    def automatic_progress(self, step: bool = True) -> float:
-        """The value of a progress notification the call runner sends on its own, a streamed chunk
-        (``step``) or a heartbeat: until the route has its context, chunks count 1, 2, ... and a
-        heartbeat goes the smallest step up (it may come before a slow route's dependencies have
-        built the context, and must leave the route's own 1 of 3 free); then the context's."""
-        if self.context is not None:
-            return self.context.automatic_progress()
-        self._sent = math.floor(self._sent) + 1 if step else math.nextafter(self._sent, math.inf)
-        return self._sent
-
-
-class LiveContext(MCPContext):
-    """The context of a real call; built by the call runner."""
-
-    active = True
-
-    def __init__(
-        self,
-        channel: Channel,
-        *,
-        tool: str,
-        protocol_version: str,
-        progress_token: str | int | None,
-        client_capabilities: Mapping[str, Any],
-        client_info: Mapping[str, Any] | None,
-        log_level: str | None,
-        request_state: str | None,
-    ) -> None:
-        self._channel = channel
-        self.tool = tool
-        self.protocol_version = protocol_version
-        self.progress_token = progress_token
-        self.client_capabilities = client_capabilities
-        self.client_info = client_info
-        self.request_state = request_state
-        self._log_floor = LOG_LEVELS.index(log_level) if log_level in LOG_LEVELS else None
-        self._last_progress: float | None = None  # the last value sent for the token, by anyone
-        self._asked: set[str] = set()  # the keys asked in this run of the route
-
-    async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
-        if self.progress_token is None or not math.isfinite(progress):  # JSON has no NaN or infinity
-            return
-        # progress.mdx: the value MUST increase with each notification; drop ones that do not.
-        if self._last_progress is not None and progress <= self._last_progress:
-            return
-        self._last_progress = progress
-        params: dict[str, Any] = {"progressToken": self.progress_token, "progress": progress}
-        if total is not None and math.isfinite(total):
-            params["total"] = total
-        if message is not None:
-            params["message"] = message
-        await self._channel.notify("notifications/progress", params)
-
-    def automatic_progress(self) -> float:
-        """The value of a progress notification the call runner sends on its own (a streamed chunk,
-        a heartbeat) for a route that has its context, so may report progress itself at any time:
-        the smallest step above the last value sent (from 0). One token's values keep increasing,
-        and whatever the route reports next, above what it reported before, still goes out."""
-        value = math.nextafter(self._last_progress or 0.0, math.inf)
-        self._last_progress = value
-        return value
-
-    async def log(self, level: str, data: Any, logger: str | None = None) -> None:
-        if level not in LOG_LEVELS:
-            raise ValueError(f"unknown log level {level!r}; use one of {', '.join(LOG_LEVELS)}")
-        if self._log_floor is None or LOG_LEVELS.index(level) < self._log_floor:
-            return
-        params: dict[str, Any] = {"level": level, "data": data}
-        if logger is not None:
-            params["logger"] = logger
-        await self._channel.notify("notifications/message", params)
-
-    async def ask(self, requests: Mapping[str, InputRequest], *, state: str | None = None) -> dict[str, Any]:
-        if not requests:
-            return {}
-        # A key names one question of this call: a 2026-07-28 retry answers by key, so a key asked
-        # twice would get the first answer for the second question (same rule in both eras).
-        repeated = sorted(self._asked.intersection(requests))
-        if repeated:
-            raise ValueError(
-                f"key {repeated[0]!r} was already asked in this call: give each request its own key "
-                "(or leave the key out of elicit/sample/list_roots to get a numbered one)"
-            )
-        self._asked.update(requests)
-        return await self._channel.ask(requests, state)
-
-    def _key(self, key: str | None, default: str) -> str:
-        """The key given, or the next free one of "elicitation", "elicitation-2", ... in this run:
-        the same sequence every time the route runs again for a retry."""
-        if key is not None:
-            return key
-        key, count = default, 1
-        while key in self._asked:
-            count += 1
-            key = f"{default}-{count}"
-        return key
-
-    async def tools_changed(self) -> None:
-        await self._channel.list_changed("tools")
-
-    async def prompts_changed(self) -> None:
-        await self._channel.list_changed("prompts")
-
-    async def resources_changed(self) -> None:
-        await self._channel.list_changed("resources")
-
-    async def resource_updated(self, uri: str) -> None:
-        self._channel.resource_updated(uri)

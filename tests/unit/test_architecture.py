@@ -85,6 +85,7 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
         "_route_docstrings",
         "_rpc_messages",
         "_exact_json",
+        "_input_requests",
     )
     for leaf in leaves:
         assert all_imports(leaf) == set(), leaf
@@ -138,6 +139,12 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_ticker") == {"toolcall"}  # only for the type of a run (TYPE_CHECKING)
     assert all_imports("_tool_run") == {"_call_types", "context", "dispatch", "results"}  # never toolcall
     assert all_imports("_call_types") == {"context"}  # the route's ContextHolder, in an Invocation
+    for part in ("context", "_input_requests", "_context_holder", "_call_context"):  # what a route sees
+        imported = {i.split(".")[0] for i in all_imports(part)}
+        assert not imported & upper, (part, imported)
+    assert all_imports("context") == {"_context_holder", "_input_requests"}  # re-exported
+    assert all_imports("_context_holder", typing=False) == set()  # LiveContext only as a type
+    assert all_imports("_call_context") == {"_input_requests", "context"}  # LiveContext(MCPContext)
     assert all_imports("_media") == {"content"}
     assert all_imports("_coding") == set()
     assert all_imports("_result_shapes") == {"jsonrpc"}  # Built, the result dict the serializer knows

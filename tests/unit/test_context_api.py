@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from mcp_middleware._call_context import LiveContext
 from mcp_middleware.context import (
     ContextHolder,
     Elicit,
     InputRequest,
     ListRoots,
-    LiveContext,
     MCPContext,
     NotInMCPCall,
     Sample,

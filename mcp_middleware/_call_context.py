@@ -1,0 +1,138 @@
+"""The context of a real MCP call: what ``MCPContext``'s methods do while a route serves one.
+
+Part of :mod:`mcp_middleware.context`, whose :class:`~mcp_middleware.context.MCPContext` (the
+"no MCP call" context) :class:`LiveContext` subclasses; the call runner builds it, through the
+call's :class:`~mcp_middleware._context_holder.ContextHolder`, the first time the route asks.
+It talks to the client through a :class:`Channel` (one per era, :mod:`mcp_middleware.interaction`):
+
+- progress for the call's token, each value above the last one sent, by the route or by the
+  call runner (``automatic_progress``), NaN and infinity dropped;
+- log messages at or above the level the client asked for;
+- requests to the client (``ask``), each key asked at most once in a call; a key left out is
+  numbered ("elicitation", "elicitation-2", ...), the same way every time the route runs again;
+- list changes and resource updates, announced through the server.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from ._input_requests import InputRequest
+from .context import MCPContext
+
+__all__ = ["LOG_LEVELS", "Channel", "LiveContext"]
+
+LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+
+
+class Channel(Protocol):
+    """How a live context reaches the client (provided by the call runner)."""
+
+    async def notify(self, method: str, params: Mapping[str, Any]) -> None: ...
+
+    async def ask(self, requests: Mapping[str, InputRequest], state: str | None) -> dict[str, Any]: ...
+
+    async def list_changed(self, kind: str) -> None: ...
+
+    def resource_updated(self, uri: str) -> None: ...
+
+
+class LiveContext(MCPContext):
+    """The context of a real call; built by the call runner."""
+
+    active = True
+
+    def __init__(
+        self,
+        channel: Channel,
+        *,
+        tool: str,
+        protocol_version: str,
+        progress_token: str | int | None,
+        client_capabilities: Mapping[str, Any],
+        client_info: Mapping[str, Any] | None,
+        log_level: str | None,
+        request_state: str | None,
+    ) -> None:
+        self._channel = channel
+        self.tool = tool
+        self.protocol_version = protocol_version
+        self.progress_token = progress_token
+        self.client_capabilities = client_capabilities
+        self.client_info = client_info
+        self.request_state = request_state
+        self._log_floor = LOG_LEVELS.index(log_level) if log_level in LOG_LEVELS else None
+        self._last_progress: float | None = None  # the last value sent for the token, by anyone
+        self._asked: set[str] = set()  # the keys asked in this run of the route
+
+    async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        if self.progress_token is None or not math.isfinite(progress):  # JSON has no NaN or infinity
+            return
+        # progress.mdx: the value MUST increase with each notification; drop ones that do not.
+        if self._last_progress is not None and progress <= self._last_progress:
+            return
+        self._last_progress = progress
+        params: dict[str, Any] = {"progressToken": self.progress_token, "progress": progress}
+        if total is not None and math.isfinite(total):
+            params["total"] = total
+        if message is not None:
+            params["message"] = message
+        await self._channel.notify("notifications/progress", params)
+
+    def automatic_progress(self) -> float:
+        """The value of a progress notification the call runner sends on its own (a streamed chunk,
+        a heartbeat) for a route that has its context, so may report progress itself at any time:
+        the smallest step above the last value sent (from 0). One token's values keep increasing,
+        and whatever the route reports next, above what it reported before, still goes out."""
+        value = math.nextafter(self._last_progress or 0.0, math.inf)
+        self._last_progress = value
+        return value
+
+    async def log(self, level: str, data: Any, logger: str | None = None) -> None:
+        if level not in LOG_LEVELS:
+            raise ValueError(f"unknown log level {level!r}; use one of {', '.join(LOG_LEVELS)}")
+        if self._log_floor is None or LOG_LEVELS.index(level) < self._log_floor:
+            return
+        params: dict[str, Any] = {"level": level, "data": data}
+        if logger is not None:
+            params["logger"] = logger
+        await self._channel.notify("notifications/message", params)
+
+    async def ask(self, requests: Mapping[str, InputRequest], *, state: str | None = None) -> dict[str, Any]:
+        if not requests:
+            return {}
+        # A key names one question of this call: a 2026-07-28 retry answers by key, so a key asked
+        # twice would get the first answer for the second question (same rule in both eras).
+        repeated = sorted(self._asked.intersection(requests))
+        if repeated:
+            raise ValueError(
+                f"key {repeated[0]!r} was already asked in this call: give each request its own key "
+                "(or leave the key out of elicit/sample/list_roots to get a numbered one)"
+            )
+        self._asked.update(requests)
+        return await self._channel.ask(requests, state)
+
+    def _key(self, key: str | None, default: str) -> str:
+        """The key given, or the next free one of "elicitation", "elicitation-2", ... in this run:
+        the same sequence every time the route runs again for a retry."""
+        if key is not None:
+            return key
+        key, count = default, 1
+        while key in self._asked:
+            count += 1
+            key = f"{default}-{count}"
+        return key
+
+    async def tools_changed(self) -> None:
+        await self._channel.list_changed("tools")
+
+    async def prompts_changed(self) -> None:
+        await self._channel.list_changed("prompts")
+
+    async def resources_changed(self) -> None:
+        await self._channel.list_changed("resources")
+
+    async def resource_updated(self, uri: str) -> None:
+        self._channel.resource_updated(uri)

@@ -1,0 +1,72 @@
+"""What a route can ask the client for, and the error of a request the client refused.
+
+Part of :mod:`mcp_middleware.context`, which re-exports these names (``Elicit``, ``Sample``,
+``ListRoots`` and ``ClientRequestError`` are public: ``from mcp_middleware import Elicit``):
+
+- :class:`Elicit`, :class:`Sample`, :class:`ListRoots`: one server→client request each
+  (``elicitation/create`` in form mode, ``sampling/createMessage``, ``roots/list``), with the
+  client capability it needs and its params in the wire's shape; ``InputRequest`` is any of them,
+  what ``MCPContext.ask`` takes by key;
+- :class:`ClientRequestError`: the client answered one with an error (or an answer that is not a
+  valid result of its method), raised to the route in both eras.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["ClientRequestError", "Elicit", "InputRequest", "ListRoots", "Sample"]
+
+
+class ClientRequestError(Exception):
+    """The client answered an elicitation, sampling or roots request with an error."""
+
+    def __init__(self, method: str, error: Mapping[str, Any]) -> None:
+        super().__init__(f"{method} failed: {error.get('message', 'error')}")
+        self.method = method
+        self.error = dict(error)
+
+
+@dataclass(frozen=True, slots=True)
+class Elicit:
+    """``elicitation/create`` (form mode): ask the user to fill ``requested_schema``."""
+
+    message: str
+    requested_schema: Mapping[str, Any]
+
+    method = "elicitation/create"
+    capability = "elicitation"
+
+    def params(self) -> dict[str, Any]:
+        return {"mode": "form", "message": self.message, "requestedSchema": dict(self.requested_schema)}
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """``sampling/createMessage``: ask the client's model. ``messages`` are MCP sampling messages."""
+
+    messages: Sequence[Mapping[str, Any]]
+    max_tokens: int
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    method = "sampling/createMessage"
+    capability = "sampling"
+
+    def params(self) -> dict[str, Any]:
+        return {**self.extra, "messages": [dict(m) for m in self.messages], "maxTokens": self.max_tokens}
+
+
+@dataclass(frozen=True, slots=True)
+class ListRoots:
+    """``roots/list``: ask which roots (directories, repositories) the client exposes."""
+
+    method = "roots/list"
+    capability = "roots"
+
+    def params(self) -> dict[str, Any]:
+        return {}
+
+
+InputRequest = Elicit | Sample | ListRoots
