@@ -145,6 +145,12 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("context") == {"_context_holder", "_input_requests"}  # re-exported
     assert all_imports("_context_holder", typing=False) == set()  # LiveContext only as a type
     assert all_imports("_call_context") == {"_input_requests", "context"}  # LiveContext(MCPContext)
+    for part in ("interaction", "_channel", "_modern_channel"):  # the channels a live context talks through
+        imported = {i.split(".")[0] for i in all_imports(part)}
+        assert not imported & upper, (part, imported)
+    assert all_imports("interaction") == {"_answers", "_channel", "_input_requests", "_modern_channel"}
+    assert all_imports("_channel") == {"jsonrpc"}  # ProtocolError, in a ProtocolAbort
+    assert all_imports("_modern_channel") == {"_answers", "_channel", "_input_requests", "jsonrpc"}
     assert all_imports("_media") == {"content"}
     assert all_imports("_coding") == set()
     assert all_imports("_result_shapes") == {"jsonrpc"}  # Built, the result dict the serializer knows
