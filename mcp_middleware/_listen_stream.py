@@ -61,15 +61,15 @@ async def _relay(server: Server, call: Call, listener: Listener, tag: dict[str, 
         tg.start_soon(watch)
         while True:
             server.refresh()  # routes added or removed at run time reach open streams within a second
-            item = None
-            with anyio.move_on_after(min(interval, ROUTE_POLL_SECONDS)):
-                item = await listener.receive.receive()
-            # Writes happen outside the timeout: a client reading slowly delays a notification,
-            # and cancelling the write would lose it (it is already off the queue).
-            if item is not None:
-                await call.outbox.notify(item[0], {**item[1], "_meta": tag})
-            elif anyio.current_time() - last_write >= interval:
+            item = listener.take()
+            if item is None:
+                with anyio.move_on_after(min(interval, ROUTE_POLL_SECONDS)):
+                    await listener.ready.wait()
+                if listener.ready.is_set() or anyio.current_time() - last_write < interval:
+                    continue
                 await call.outbox.keepalive()
             else:
-                continue
+                # Written outside any time limit: a client reading slowly delays a notification,
+                # and cancelling the write would lose it (it is already taken).
+                await call.outbox.notify(item[0], {**item[1], "_meta": tag})
             last_write = anyio.current_time()

@@ -1,23 +1,28 @@
 """``subscriptions/listen`` (2026-07-28, subscriptions.mdx): long-lived streams of list changes.
 
-Each open listen stream registers a bounded queue with the filter the client asked for; a change
-(``ctx.tools_changed()``, ``MCPMiddleware.notify_*``) is published to the streams of this process
-that asked for that kind. Nothing is kept for streams that are not open: a client that reconnects
-re-lists. A stream whose queue is full (a client not reading) skips notifications rather than
-blocking the publisher: list-changed notifications are idempotent hints.
+Each open listen stream registers a :class:`Listener` with the filter the client asked for; a
+change (``ctx.tools_changed()``, ``ctx.resource_updated(uri)``, a route added at run time) is
+published to the streams of this process that asked for it. Nothing is kept for streams that are
+not open: a client that reconnects re-lists.
+
+Publishing never waits (a route may announce a hundred updates in a loop before the stream writes
+one), and nothing published is dropped: a stream holds what it has not written yet coalesced, in
+the order of first arrival. A notification is a hint to re-read or re-list, so two pending
+updates of one URI are one, and a list change already pending is not added again. What a stream
+holds is therefore bounded by what it subscribed to (its URIs and three list kinds; its listen
+request is bounded by the body limit), however much is published and however slowly its client
+reads. Once written, a URI's next update is pending again.
 """
 
 from __future__ import annotations
 
-import contextlib
+from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-__all__ = ["FILTER_KEYS", "Listener", "Listeners"]
+__all__ = ["FILTER_KEYS", "RESOURCE_UPDATED", "Listener", "Listeners"]
 
 # notification kind ──▶ the SubscriptionFilter flag that asks for it, and the method sent
 FILTER_KEYS: Mapping[str, tuple[str, str]] = {
@@ -25,47 +30,63 @@ FILTER_KEYS: Mapping[str, tuple[str, str]] = {
     "prompts": ("promptsListChanged", "notifications/prompts/list_changed"),
     "resources": ("resourcesListChanged", "notifications/resources/list_changed"),
 }
+RESOURCE_UPDATED = "notifications/resources/updated"
 
 
-@dataclass(eq=False, slots=True)
 class Listener:
-    kinds: frozenset[str]
-    uris: frozenset[str]
-    send: MemoryObjectSendStream[tuple[str, dict[str, Any]]]
-    receive: MemoryObjectReceiveStream[tuple[str, dict[str, Any]]]
+    """One open stream: what it asked for, and what it has not written yet."""
+
+    __slots__ = ("kinds", "pending", "ready", "uris")
+
+    def __init__(self, kinds: frozenset[str], uris: frozenset[str]) -> None:
+        self.kinds = kinds
+        self.uris = uris
+        # (method, URI or None) in the order of first arrival; a key already there keeps its place
+        self.pending: OrderedDict[tuple[str, str | None], None] = OrderedDict()
+        self.ready = anyio.Event()  # set when something is pending (made anew once all is taken)
+
+    def offer(self, method: str, uri: str | None) -> None:
+        self.pending[(method, uri)] = None
+        self.ready.set()
+
+    def take(self) -> tuple[str, dict[str, Any]] | None:
+        """The first pending notification (method, params), or None when nothing is pending
+        (``ready`` is then clear, to be waited on)."""
+        if self.pending:
+            method, uri = self.pending.popitem(last=False)[0]
+            return method, ({} if uri is None else {"uri": uri})
+        if self.ready.is_set():
+            self.ready = anyio.Event()
+        return None
 
 
-@dataclass(slots=True)
 class Listeners:
-    _open: set[Listener] = field(default_factory=set)
+    """The open streams of one server."""
+
+    __slots__ = ("_open",)
+
+    def __init__(self) -> None:
+        self._open: dict[Listener, None] = {}
 
     def open(self, kinds: frozenset[str], uris: frozenset[str]) -> Listener:
-        send, receive = anyio.create_memory_object_stream[tuple[str, dict[str, Any]]](64)
-        listener = Listener(kinds, uris, send, receive)
-        self._open.add(listener)
+        listener = Listener(kinds, uris)
+        self._open[listener] = None
         return listener
 
     def close(self, listener: Listener) -> None:
-        self._open.discard(listener)
-        listener.send.close()
-        listener.receive.close()
+        self._open.pop(listener, None)
 
     def publish(self, kind: str) -> None:
-        """Offer a list-changed notification to the open streams that asked for ``kind``."""
+        """A list-changed notification for the open streams that asked for ``kind``."""
         method = FILTER_KEYS[kind][1]
-        for listener in list(self._open):
+        for listener in self._open:
             if kind in listener.kinds:
-                self._offer(listener, method, {})
+                listener.offer(method, None)
 
     def resource_updated(self, uri: str) -> None:
-        for listener in list(self._open):
+        for listener in self._open:
             if uri in listener.uris:
-                self._offer(listener, "notifications/resources/updated", {"uri": uri})
-
-    @staticmethod
-    def _offer(listener: Listener, method: str, params: dict[str, Any]) -> None:
-        with contextlib.suppress(anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
-            listener.send.send_nowait((method, params))
+                listener.offer(RESOURCE_UPDATED, uri)
 
     def __len__(self) -> int:
         return len(self._open)

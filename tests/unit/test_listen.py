@@ -1,4 +1,4 @@
-"""``subscriptions/listen`` streams whose client reads slowly."""
+"""``subscriptions/listen`` streams: a client reading slowly, what a stream holds pending."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from starlette.types import Message
 
 from mcp_middleware.handlers import Server
+from mcp_middleware.listen import Listeners
 from tests.apps import build_app, mcp_of
 from tests.support import Exchange, meta, modern_headers, request
 
@@ -85,3 +86,92 @@ async def test_a_notification_written_to_a_slow_client_is_not_dropped(
     assert ack["method"] == "notifications/subscriptions/acknowledged"
     assert notification["method"] == expected
     assert notification["params"]["_meta"] == {"io.modelcontextprotocol/subscriptionId": "s"}
+
+
+# --- what a stream has pending: coalesced, in the order of first arrival ------------------------------
+
+RESOURCE_UPDATED = "notifications/resources/updated"
+TOOLS_CHANGED = "notifications/tools/list_changed"
+
+
+def listen(app: Any, wanted: dict[str, Any], id: str = "s") -> Exchange:
+    body = request("subscriptions/listen", {"notifications": wanted, "_meta": meta()}, id=id)
+    return Exchange(app, body, modern_headers("subscriptions/listen"))
+
+
+async def acknowledged(stream: Exchange) -> None:
+    while not stream.reply.chunks:
+        await stream.chunk_seen.wait()
+
+
+async def events(stream: Exchange, count: int) -> list[dict[str, Any]]:
+    while len(stream.reply.events()) < count:
+        await stream.chunk_seen.wait()
+    return stream.reply.events()
+
+
+def updated(uri: str) -> tuple[str, Any]:
+    return RESOURCE_UPDATED, uri
+
+
+def shown(event: dict[str, Any]) -> tuple[str, Any]:
+    return event["method"], event["params"].get("uri")
+
+
+async def test_updates_published_before_the_stream_runs_all_arrive_once_in_order() -> None:
+    """A route announcing 100 updates in a loop publishes them all before the stream writes one
+    (publishing does not wait): a queue of 64 dropped the rest. Pending updates are coalesced per
+    stream instead: each URI once, in the order of its first update, list changes as flags."""
+    app = build_app()
+    uris = [f"test://item/{i}" for i in range(100)]
+    stream = listen(app, {"resourceSubscriptions": uris, "toolsListChanged": True})
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stream.run)
+            await acknowledged(stream)
+            server = mcp_of(app).server
+            for uri in uris:  # one burst: nothing is written until it is over
+                server.resource_updated(uri)
+            server.listeners.publish("tools")
+            for uri in reversed(uris[:10]):
+                server.resource_updated(uri)  # pending already
+            server.listeners.publish("tools")  # pending already
+            server.resource_updated("test://not-subscribed")
+            await events(stream, 1 + len(uris) + 1)
+            server.resource_updated(uris[0])  # written already: pending again, and sent again
+            got = await events(stream, 1 + len(uris) + 2)
+            stream.disconnect.set()
+    assert [shown(e) for e in got[1:]] == [*map(updated, uris), (TOOLS_CHANGED, None), updated(uris[0])]
+    assert all(e["params"]["_meta"] == {"io.modelcontextprotocol/subscriptionId": "s"} for e in got[1:])
+
+
+async def test_what_a_stream_holds_is_bounded_by_what_it_subscribed_to() -> None:
+    listeners = Listeners()
+    listener = listeners.open(frozenset({"tools"}), frozenset({"test://a", "test://b"}))
+    try:
+        for _ in range(1000):
+            listeners.resource_updated("test://b")
+            listeners.publish("prompts")  # not asked for
+            listeners.publish("tools")
+            listeners.resource_updated("test://a")
+            listeners.resource_updated("test://c")  # not subscribed
+        assert len(listener.pending) == 3
+        taken = [listener.take() for _ in range(4)]
+    finally:
+        listeners.close(listener)
+    assert taken == [
+        (RESOURCE_UPDATED, {"uri": "test://b"}),
+        (TOOLS_CHANGED, {}),
+        (RESOURCE_UPDATED, {"uri": "test://a"}),
+        None,
+    ]
+
+
+async def test_an_empty_uri_is_a_resource_update_like_any_other() -> None:
+    listeners = Listeners()
+    listener = listeners.open(frozenset(), frozenset({""}))
+    try:
+        listeners.resource_updated("")
+        assert listener.take() == (RESOURCE_UPDATED, {"uri": ""})
+    finally:
+        listeners.close(listener)
