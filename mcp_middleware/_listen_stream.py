@@ -1,7 +1,9 @@
 """``subscriptions/listen`` (2026-07-28): one open stream of the notifications a client asked for.
 
 Part of :mod:`mcp_middleware.handlers`, whose method table names ``_listen``. The stream lasts until
-the client goes away; :mod:`mcp_middleware.listen` keeps the open streams and publishes to them.
+the client goes away (an abrupt close: no response) or the server ends it when it shuts down (the
+empty ``subscriptions/listen`` result, tagged with the subscription id, after what was pending);
+:mod:`mcp_middleware.listen` keeps the open streams, publishes to them and ends them.
 ``handlers`` is imported for its types only.
 """
 
@@ -11,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from . import listen
 from .listen import FILTER_KEYS, Listener
 
 if TYPE_CHECKING:
@@ -19,7 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["_listen"]
 
 SUBSCRIPTION_ID_META_KEY = "io.modelcontextprotocol/subscriptionId"
-ROUTE_POLL_SECONDS = 1.0
 
 
 async def _listen(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any] | None:
@@ -41,14 +43,19 @@ async def _listen(server: Server, call: Call, params: dict[str, Any]) -> dict[st
     await call.outbox.notify("notifications/subscriptions/acknowledged", {"notifications": honoured, "_meta": tag})
     listener = server.listeners.open(kinds, uris)
     try:
-        await _relay(server, call, listener, tag)
+        ended = await _relay(server, call, listener, tag)
     finally:
         server.listeners.close(listener)
-    return None  # the client went away: an abrupt close carries no response
+    # The server ended it (subscriptions.mdx, Cancellation): the empty result, then the end of the
+    # stream. The client went away: an abrupt close carries no response.
+    return {"_meta": tag} if ended else None
 
 
-async def _relay(server: Server, call: Call, listener: Listener, tag: dict[str, Any]) -> None:
+async def _relay(server: Server, call: Call, listener: Listener, tag: dict[str, Any]) -> bool:
+    """Write what the stream is sent, and keep-alives, until the server ends it (True) or the
+    client goes away (False)."""
     interval = server.settings.keepalive_interval
+    listeners = server.listeners
     last_write = anyio.current_time()
     async with anyio.create_task_group() as tg:
 
@@ -60,16 +67,24 @@ async def _relay(server: Server, call: Call, listener: Listener, tag: dict[str, 
 
         tg.start_soon(watch)
         while True:
-            server.refresh()  # routes added or removed at run time reach open streams within a second
             item = listener.take()
-            if item is None:
-                with anyio.move_on_after(min(interval, ROUTE_POLL_SECONDS)):
-                    await listener.ready.wait()
-                if listener.ready.is_set() or anyio.current_time() - last_write < interval:
-                    continue
-                await call.outbox.keepalive()
-            else:
+            if item is not None:
                 # Written outside any time limit: a client reading slowly delays a notification,
                 # and cancelling the write would lose it (it is already taken).
                 await call.outbox.notify(item[0], {**item[1], "_meta": tag})
+                last_write = anyio.current_time()
+                continue
+            if listener.ended:
+                tg.cancel_scope.cancel()  # the watcher
+                return True
+            ticking = listeners.ticking  # else this stream ticks (no asyncio timer)
+            wait = last_write + interval - anyio.current_time()
+            with anyio.move_on_after(wait if ticking else min(wait, listen.TICK_SECONDS)):
+                await listener.ready.wait()
+            if not ticking:
+                listeners.tick_if_due()
+            if listener.ready.is_set() or anyio.current_time() - last_write < interval:
+                continue
+            await call.outbox.keepalive()
             last_write = anyio.current_time()
+    return False  # the watcher cancelled the loop: the client went away

@@ -100,7 +100,7 @@ class Server(ServedApp):
         self._app_ref: Any = None
         self._seen_routes: object = None
         self.reply_cache: dict[tuple[str, str, str], bytes] = {}
-        self.listeners = Listeners()
+        self.listeners = Listeners(self.refresh)  # routes added or removed at run time, each tick
         self.info: dict[str, str] = {}
         # What a transport derives from the identity once rather than per request (cleared by prepare)
         self.memo: dict[object, Any] = {}

@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Sequence
 from functools import partial
 from typing import Literal, TypeVar
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .catalog import ToolFilter
 from .config import Secret, Settings, http_methods, normalise_hosts, strings
@@ -118,11 +118,29 @@ class MCPMiddleware:
         self._paths = self.settings.paths | (self._security.paths if self._security else frozenset())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind != "http":
+            await self.app(scope, self._lifespan(receive) if kind == "lifespan" else receive, send)
+            return
         path = _route_path(scope) if scope.get("root_path") else scope.get("path")
-        if scope["type"] != "http" or path not in self._paths:
+        if path not in self._paths:
             await self.app(scope, receive, send)
             return
         if self._security is not None:
             await self._security.serve(scope, receive, send, path, self._endpoint)
             return
         await endpoint.serve(self.server, scope, receive, send)
+
+    def _lifespan(self, receive: Receive) -> Receive:
+        """The server's lifespan messages, unchanged: at ``lifespan.shutdown`` the open listen
+        streams end (a server that sends it while responses are open; uvicorn sends it only once
+        they are all over, and is watched for otherwise: ``listen.shutting_down``)."""
+        listeners = self.server.listeners
+
+        async def watched() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                listeners.end_all()
+            return message
+
+        return watched

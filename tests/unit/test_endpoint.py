@@ -12,7 +12,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from mcp_middleware import MCPMiddleware
 from mcp_middleware.features import Features
@@ -420,22 +420,30 @@ async def test_other_paths_pass_through_untouched() -> None:
 
 
 async def test_non_http_scopes_reach_the_app_unwrapped() -> None:
-    seen: list[tuple[Scope, Receive, Send]] = []
+    """A lifespan's messages reach the app unchanged, through a ``receive`` that watches for
+    ``lifespan.shutdown`` (to end the listen streams: tests/unit/test_listen.py); anything else is
+    handed over as it came."""
+    seen: list[tuple[Scope, Receive, Send, Message]] = []
 
     async def inner(scope: Scope, receive: Receive, send: Send) -> None:
-        seen.append((scope, receive, send))
+        seen.append((scope, receive, send, await receive()))
 
     mw = MCPMiddleware(inner)
 
-    async def receive() -> dict[str, Any]:
-        return {}
+    async def receive() -> Message:
+        return {"type": "lifespan.shutdown"}
 
     async def send(message: Any) -> None:
         return None
 
-    for scope in ({"type": "lifespan"}, {"type": "websocket", "path": "/mcp"}):
-        await mw(scope, receive, send)
-        assert seen[-1] == (scope, receive, send)
+    websocket = {"type": "websocket", "path": "/mcp"}
+    await mw(websocket, receive, send)
+    assert seen[-1] == (websocket, receive, send, {"type": "lifespan.shutdown"})
+    lifespan = {"type": "lifespan"}
+    await mw(lifespan, receive, send)
+    assert seen[-1][0] is lifespan
+    assert seen[-1][2] is send
+    assert seen[-1][3] == {"type": "lifespan.shutdown"}
 
 
 async def test_plain_starlette_app_keeps_working() -> None:

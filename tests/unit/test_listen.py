@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import signal
+from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
+from sse_starlette.sse import AppStatus
 from starlette.types import Message
 
+from mcp_middleware import listen as listen_module
 from mcp_middleware.handlers import Server
-from mcp_middleware.listen import Listeners
+from mcp_middleware.listen import Listeners, shutting_down
 from tests.apps import build_app, mcp_of
 from tests.support import Exchange, meta, modern_headers, request
 
@@ -94,7 +100,7 @@ RESOURCE_UPDATED = "notifications/resources/updated"
 TOOLS_CHANGED = "notifications/tools/list_changed"
 
 
-def listen(app: Any, wanted: dict[str, Any], id: str = "s") -> Exchange:
+def listen(app: Any, wanted: dict[str, Any], id: str | int = "s") -> Exchange:
     body = request("subscriptions/listen", {"notifications": wanted, "_meta": meta()}, id=id)
     return Exchange(app, body, modern_headers("subscriptions/listen"))
 
@@ -175,3 +181,258 @@ async def test_an_empty_uri_is_a_resource_update_like_any_other() -> None:
         assert listener.take() == (RESOURCE_UPDATED, {"uri": ""})
     finally:
         listeners.close(listener)
+
+
+# --- the server ends its streams when it shuts down ------------------------------------------------------
+
+
+class FakeUvicorn:
+    """What a uvicorn ``Server`` shows of itself: its ``handle_exit``, bound, is the SIGTERM handler
+    while it serves, and sets ``should_exit``."""
+
+    def __init__(self) -> None:
+        self.should_exit = False
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.should_exit = True
+
+
+@pytest.fixture
+def uvicorn_server() -> Iterator[FakeUvicorn]:
+    server = FakeUvicorn()
+    previous = signal.signal(signal.SIGTERM, server.handle_exit)
+    try:
+        yield server
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def ended_gracefully(stream: Exchange, id: str | int) -> None:
+    """The stream's last event is the empty subscriptions/listen result, and the response is over."""
+    assert stream.done.is_set()
+    last = stream.reply.events()[-1]
+    assert last["id"] == id
+    assert last["result"]["resultType"] == "complete"
+    assert last["result"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == id
+    assert set(last["result"]) == {"resultType", "_meta"}
+
+
+async def test_a_server_shutting_down_ends_each_stream_with_the_empty_result(uvicorn_server: FakeUvicorn) -> None:
+    """subscriptions.mdx: a server ending a subscription (during shutdown) sends the empty
+    subscriptions/listen result carrying its subscription id, then closes the stream. Nothing told
+    the streams that uvicorn was shutting down, and uvicorn waits for open responses to finish."""
+    app = build_app()
+    tools = listen(app, {"toolsListChanged": True}, id=7)
+    readme = listen(app, {"resourceSubscriptions": ["test://readme"]}, id="r")
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            for stream in (tools, readme):
+                tg.start_soon(stream.run)
+                await acknowledged(stream)
+            server = mcp_of(app).server
+            server.listeners.tick()  # not shutting down: nothing happens
+            assert len(server.listeners) == 2
+            server.resource_updated("test://readme")
+            uvicorn_server.should_exit = True  # what its SIGTERM handler does
+            server.listeners.tick()
+            server.resource_updated("test://readme")  # after the end: not for these streams
+            for stream in (tools, readme):
+                await stream.done.wait()
+    ended_gracefully(tools, 7)
+    assert [e.get("method") for e in tools.reply.events()] == ["notifications/subscriptions/acknowledged", None]
+    ended_gracefully(readme, "r")
+    assert [shown(e) for e in readme.reply.events()[1:-1]] == [updated("test://readme")]  # what was pending
+    assert len(server.listeners) == 0
+    assert not server.listeners.ticking  # nothing left to tick for
+
+
+async def test_sse_starlettes_app_status_ends_them_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``AppStatus.should_exit`` is sse-starlette's public shutdown flag (set by its own hook into
+    uvicorn, or by the app for servers it does not know): its SSE responses stop on it, and so do
+    listen streams."""
+    app = build_app()
+    stream = listen(app, {"toolsListChanged": True})
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stream.run)
+            await acknowledged(stream)
+            monkeypatch.setattr(AppStatus, "should_exit", True)
+            mcp_of(app).server.listeners.tick()
+            await stream.done.wait()
+    ended_gracefully(stream, "s")
+
+
+async def test_the_ticker_is_a_timer_on_the_loop_while_streams_are_open(
+    uvicorn_server: FakeUvicorn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One timer per server and loop (not a task per stream) notices route changes and checks
+    for shutdown; here it fires at every turn of the loop, so nothing but the timer announces the
+    route and ends the stream."""
+    monkeypatch.setattr(listen_module, "TICK_SECONDS", 0)
+    app = build_app()
+    stream = listen(app, {"toolsListChanged": True})
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stream.run)
+            await acknowledged(stream)
+            assert mcp_of(app).server.listeners.ticking
+
+            async def added() -> dict[str, str]:
+                return {"new": "yes"}
+
+            app.add_api_route("/added", added, operation_id="added_later")
+            await events(stream, 2)
+            uvicorn_server.should_exit = True
+            await stream.done.wait()
+    assert shown(stream.reply.events()[1]) == (TOOLS_CHANGED, None)
+    ended_gracefully(stream, "s")
+    assert not mcp_of(app).server.listeners.ticking
+
+
+async def test_the_ticker_stops_with_the_last_stream() -> None:
+    app = build_app()
+    stream = listen(app, {"toolsListChanged": True})
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stream.run)
+            await acknowledged(stream)
+            listeners = mcp_of(app).server.listeners
+            assert listeners.ticking
+            stream.disconnect.set()
+    assert not stream.done.is_set()  # the client left: an abrupt close, no result
+    assert len(listeners) == 0
+    listeners.tick()
+    assert not listeners.ticking
+
+
+async def test_a_tick_announces_routes_added_at_run_time() -> None:
+    """Routes added or removed at run time are noticed once per tick for all of a server's
+    streams (each stream walked the route table every second)."""
+    app = build_app()
+    stream = listen(app, {"toolsListChanged": True})
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stream.run)
+            await acknowledged(stream)
+
+            async def added() -> dict[str, str]:
+                return {"new": "yes"}
+
+            app.add_api_route("/added", added, operation_id="added_later")
+            mcp_of(app).server.listeners.tick()
+            got = await events(stream, 2)
+            stream.disconnect.set()
+    assert shown(got[1]) == (TOOLS_CHANGED, None)
+
+
+async def test_a_failing_refresh_is_logged_and_the_ticker_goes_on(
+    uvicorn_server: FakeUvicorn, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("the route table is broken")
+
+    listeners = Listeners(broken)
+    listener = listeners.open(frozenset({"tools"}), frozenset())
+    try:
+        with caplog.at_level(logging.ERROR, logger="mcp_middleware.listen"):
+            listeners.tick()
+        assert "the route table is broken" in caplog.text
+        assert listeners.ticking
+        uvicorn_server.should_exit = True
+        listeners.tick()
+        assert listener.ended
+    finally:
+        listeners.close(listener)
+
+
+async def test_the_lifespan_shutdown_ends_open_streams() -> None:
+    """A server that sends ``lifespan.shutdown`` while responses are still open (uvicorn does only
+    once they are all over) ends the listen streams through the middleware too."""
+    app = build_app()
+    shutdown = anyio.Event()
+    sent: list[Message] = []
+    queue = [{"type": "lifespan.startup"}]
+
+    async def receive() -> Message:
+        if queue:
+            return queue.pop()
+        await shutdown.wait()
+        return {"type": "lifespan.shutdown"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    stream = listen(app, {"toolsListChanged": True})
+    scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": {}}
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(app, scope, receive, send)
+            tg.start_soon(stream.run)
+            await acknowledged(stream)
+            shutdown.set()
+            await stream.done.wait()
+    ended_gracefully(stream, "s")
+    assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+async def test_portable_streams_tick_themselves(uvicorn_server: FakeUvicorn, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without an asyncio loop to set a timer on, each stream's own wait is cut at the tick period
+    and ticks (at most once per period for all streams)."""
+    monkeypatch.setattr(listen_module, "PORTABLE_TICKS", True)
+    monkeypatch.setattr(listen_module, "TICK_SECONDS", 0.001)
+    app = build_app()
+    stream = listen(app, {"toolsListChanged": True})
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stream.run)
+            await acknowledged(stream)
+            assert not mcp_of(app).server.listeners.ticking
+            uvicorn_server.should_exit = True
+            await stream.done.wait()
+    ended_gracefully(stream, "s")
+
+
+class _NotAFlag:
+    def should_exit(self) -> bool:
+        return True
+
+    def handle(self, sig: int, frame: FrameType | None) -> None:
+        return None
+
+
+def _plain(sig: int, frame: FrameType | None) -> None:
+    return None
+
+
+@pytest.mark.parametrize("handler", [signal.SIG_DFL, _plain, _NotAFlag().handle])
+def test_only_a_servers_own_flag_says_it_is_shutting_down(handler: Any) -> None:
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        assert not shutting_down()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_server_that_is_not_shutting_down_is_not(uvicorn_server: FakeUvicorn) -> None:
+    assert not shutting_down()
+    uvicorn_server.should_exit = True
+    assert shutting_down()
+
+
+async def test_one_timer_however_the_ticks_come(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tick called other than by the timer (the lifespan, a test) sets the timer again in place
+    of the one that was set, not beside it: each turn of the loop then ticks once, not twice."""
+    monkeypatch.setattr(listen_module, "TICK_SECONDS", 0)  # every turn of the loop
+    ticks: list[None] = []
+    listeners = Listeners(lambda: ticks.append(None))
+    listener = listeners.open(frozenset({"tools"}), frozenset())
+    try:
+        listeners.tick()
+        before = len(ticks)
+        for _ in range(20):
+            await anyio.lowlevel.checkpoint()
+        assert 10 <= len(ticks) - before <= 21
+    finally:
+        listeners.close(listener)
+        listeners.tick()  # no stream left: the timer stops
+    assert not listeners.ticking
