@@ -2,6 +2,7 @@
 
 ``start_app("module:app")`` serves any app on a free port of 127.0.0.1 from the repository root
 and yields its MCP endpoint URL; ``conftest.demo_server`` is that for ``examples.demo:app``.
+``start_server`` yields the URL and the uvicorn process, for a test that signals it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["REPO_ROOT", "free_port", "start_app"]
+__all__ = ["REPO_ROOT", "free_port", "start_app", "start_server"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_DEADLINE_SECONDS = 20.0
@@ -70,7 +71,22 @@ def start_app(
     env: Mapping[str, str] | None = None,
     extra_args: tuple[str, ...] = (),
 ) -> Iterator[str]:
-    """Serve ``target`` (``"module:attr"``) with uvicorn; yield ``http://127.0.0.1:PORT{path}``.
+    """Serve ``target`` (``"module:attr"``) with uvicorn; yield ``http://127.0.0.1:PORT{path}``
+    (:func:`start_server`, without the process)."""
+    with start_server(target, path=path, env=env, extra_args=extra_args) as (url, _):
+        yield url
+
+
+@contextmanager
+def start_server(
+    target: str,
+    *,
+    path: str = "/mcp",
+    env: Mapping[str, str] | None = None,
+    extra_args: tuple[str, ...] = (),
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Serve ``target`` (``"module:attr"``) with uvicorn; yield ``http://127.0.0.1:PORT{path}`` and
+    the uvicorn process.
 
     Runs ``sys.executable -m uvicorn target --host 127.0.0.1 --port <free port>`` from the repository
     root, polls the port until it accepts connections (deadline 20 s; fails the test with the
@@ -107,6 +123,6 @@ def start_app(
                 log.seek(0)
                 output = log.read().decode(errors="replace")
                 pytest.fail(f"`{' '.join(cmd)}` {problem}; its output:\n{output}", pytrace=False)
-            yield f"http://{host}:{port}{path}"
+            yield f"http://{host}:{port}{path}", proc
         finally:
             _stop(proc)
