@@ -178,7 +178,7 @@ async def serve_request(
             await responder.finish(None)
             return
         if key is not None:
-            encoded = dumps(result_message(req.id, req.method, call.replies_as, decorate(req.method, result))["result"])
+            encoded = _list_result(req, call.replies_as, result, decorate)
             server.reply_cache[key] = encoded
             await responder.finish(_splice(req.id, encoded))
             return
@@ -209,6 +209,21 @@ def _too_late_for(req: Request, error: ProtocolError, status: int) -> None:
         status,
         hint,
     )
+
+
+def _list_result(req: Request, version: str, result: dict[str, Any], decorate: Decorate) -> bytes:
+    """A list's result alone, encoded (the reply cache keeps it for requests of any id), as
+    :func:`encode_reply` writes results: integers beyond 64 bits exactly (a parameter's default),
+    and one that does not fit the revision's wire type an internal error."""
+    try:
+        wire = result_message(req.id, req.method, version, decorate(req.method, result))["result"]
+        try:
+            return dumps(wire)
+        except TypeError as exc:
+            return dumps_again(wire, exc)
+    except (ValidationError, ValueError, TypeError):
+        logger.exception("result of %s does not fit the %s schema", req.method, version)
+    raise ProtocolError(codes.INTERNAL_ERROR, "Internal error: invalid result")
 
 
 def encode_reply(req: Request, version: str, result: dict[str, Any], decorate: Decorate) -> bytes:

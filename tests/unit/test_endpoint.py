@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 import orjson
 import pytest
+from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -17,7 +19,7 @@ from starlette.types import Message, Receive, Scope, Send
 from mcp_middleware import MCPMiddleware
 from mcp_middleware.features import Features
 from tests.apps import build_app
-from tests.support import BASE_HEADERS, Exchange, asgi_scope, modern_headers, post, request
+from tests.support import BASE_HEADERS, Exchange, asgi_scope, meta, modern_headers, post, request
 
 pytestmark = pytest.mark.anyio
 
@@ -819,3 +821,59 @@ async def test_accept_split_over_two_header_lines_is_one_list(upper: bool) -> No
     reply = await ex.run()
     assert reply.status == 200
     assert reply.json()["result"]["protocolVersion"] == "2025-06-18"
+
+
+# -- list replies, encoded once for the reply cache ------------------------------------------------
+
+
+def _list_call(era: str, method: str = "tools/list") -> tuple[dict[str, Any], dict[str, str]]:
+    if era == "modern":
+        return request(method, {"_meta": meta()}, id=4), modern_headers(method)
+    return request(method, id=4), dict(BASE_HEADERS)
+
+
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+async def test_a_tool_list_holding_an_integer_beyond_64_bits_is_written_exactly(era: str) -> None:
+    """Regression: a list reply is encoded on its own for the reply cache, with a bare
+    ``orjson.dumps``: a route parameter whose default is beyond 64 bits (``size: int = 2**64``)
+    raised TypeError out of the middleware, and every tools/list was a 500."""
+    app = FastAPI()
+
+    @app.get("/blocks", operation_id="blocks")
+    async def blocks(size: int = 2**64) -> int:
+        return size
+
+    app.add_middleware(MCPMiddleware)
+    for _ in range(2):  # the second reply comes from the cache
+        reply = await post(app, *_list_call(era))
+        assert reply.status == 200
+        assert reply.json()["id"] == 4
+        assert b'"default":18446744073709551616' in reply.body
+        [tool] = reply.result()["tools"]
+        assert tool["name"] == "blocks"
+
+
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+async def test_a_list_result_that_does_not_fit_the_wire_type_is_an_internal_error(
+    era: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Regression: a list result the revision's wire type refuses (here an ``x-mcp-annotations``
+    title that is no string) raised pydantic's ValidationError out of the middleware on the cached
+    path: a 500 with no JSON-RPC answer. It is -32603, as any other result that cannot be encoded
+    (``encode_reply``), and logged with its cause; nothing broken is cached."""
+    app = FastAPI()
+
+    @app.get("/odd", operation_id="odd", openapi_extra={"x-mcp-annotations": {"title": 5}})
+    async def odd() -> int:
+        return 1
+
+    app.add_middleware(MCPMiddleware)
+    for _ in range(2):
+        with caplog.at_level(logging.ERROR, logger="mcp_middleware.transport._http"):
+            reply = await post(app, *_list_call(era))
+        assert reply.status == 200  # (-32603 has no status of its own in either era)
+        error = {"code": -32603, "message": "Internal error: invalid result"}
+        assert reply.json() == {"jsonrpc": "2.0", "id": 4, "error": error}
+    records = [r for r in caplog.records if r.name == "mcp_middleware.transport._http"]
+    assert len(records) == 2
+    assert all("result of tools/list does not fit" in r.getMessage() and r.exc_info for r in records)
