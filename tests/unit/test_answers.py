@@ -85,6 +85,9 @@ def problem_of(prop: dict[str, Any], value: Any) -> str | None:
     [
         ({"type": "string"}, 5, '"p" should be a string, not an integer'),
         ({"type": "string"}, ["a"], '"p" should be a string, not an array'),
+        ({"type": "string"}, 2.5, '"p" should be a string, not a number'),
+        ({"type": "string"}, {"a": 1}, '"p" should be a string, not an object'),
+        ({"type": "array", "items": {"type": "string"}}, ["a", None], '"p"[1] should be a string, not null'),
         ({"type": "string", "minLength": 3}, "ab", '"p" is 2 characters long, shorter than minLength 3'),
         ({"type": "string", "maxLength": 3}, "abcd", '"p" is 4 characters long, longer than maxLength 3'),
         ({"type": "string", "pattern": "^[a-z]+$"}, "Ab", '"p" does not match the pattern ^[a-z]+$'),

@@ -28,7 +28,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.types import Message
 
-from mcp_middleware._schema import SchemaSet, collapse_optional
+from mcp_middleware._schema import SchemaSet, collapse_optional, nulls_not_required
 from mcp_middleware.catalog import (
     ArgumentError,
     Catalog,
@@ -825,6 +825,77 @@ def test_odd_request_bodies_give_no_arguments_rather_than_fail() -> None:
         schema = tools[name].tool["inputSchema"]
         assert schema == {"type": "object", "properties": {}, "additionalProperties": False}, name
         assert tools[name].build_request({}).body == b"", name
+
+
+def test_parameters_without_a_name_and_bodies_without_a_usable_media_type_are_passed_over() -> None:
+    """A hand-written document's broken entries give no argument (nothing raises): a parameter that
+    is no object or has no string name, a query parameter's empty ``content`` (its ``schema`` then
+    counts), a body whose media types are no media types (no ``body`` argument, nothing sent)."""
+    doc = {
+        "paths": {
+            "/p": {
+                "get": {
+                    "operationId": "p",
+                    "parameters": [
+                        "not a parameter",
+                        {"in": "query", "schema": {"type": "string"}},
+                        {"name": 5, "in": "query"},
+                        {"name": "q", "in": "query", "schema": {"type": "string"}},
+                        {"name": "c", "in": "query", "content": {}, "schema": {"type": "integer"}},
+                    ],
+                }
+            },
+            "/b": {
+                "post": {
+                    "operationId": "b",
+                    "requestBody": {"content": {"no media type": {}, "text/plain\r\nX-Evil: 1": {}}},
+                }
+            },
+        }
+    }
+    tools = {t.name: t for t in build_catalog(doc).tools}
+    assert tools["p"].tool["inputSchema"] == {
+        "type": "object",
+        "properties": {"q": {"type": "string"}, "c": {"type": "integer"}},
+    }
+    assert tools["p"].build_request({"q": "x", "c": 3}).query_string == b"q=x&c=3"
+    assert tools["b"].tool["inputSchema"] == {"type": "object", "properties": {}, "additionalProperties": False}
+    sub = tools["b"].build_request({})
+    assert (sub.headers, sub.body) == ((), b"")
+
+
+def test_a_raw_bodys_content_encoding_says_whether_its_argument_is_base64() -> None:
+    """An explicit ``contentEncoding`` wins over the media type: ``base64`` is decoded, any other
+    (``7bit``, ``quoted-printable``: the text already is the body) is sent as it is."""
+
+    def raw(name: str, encoding: str) -> dict[str, Any]:
+        schema = {"type": "string", "contentEncoding": encoding}
+        return {
+            "post": {"operationId": name, "requestBody": {"content": {"application/octet-stream": {"schema": schema}}}}
+        }
+
+    tools = {
+        t.name: t for t in build_catalog({"paths": {"/a": raw("b64", "BASE64"), "/b": raw("seven", "7bit")}}).tools
+    }
+    assert tools["b64"].build_request({"body": "AAE="}).body == b"\x00\x01"
+    assert tools["seven"].build_request({"body": "AAE="}).body == b"AAE="
+    with pytest.raises(ArgumentError, match="'body' must be the file's content in base64"):
+        tools["b64"].build_request({"body": "not base64!"})
+
+
+def test_a_multipart_array_without_items_is_a_plain_field_not_a_file() -> None:
+    form = {"type": "object", "properties": {"tags": {"type": "array"}, "doc": {"type": "string", "format": "binary"}}}
+    doc = {
+        "paths": {
+            "/m": {"post": {"operationId": "m", "requestBody": {"content": {"multipart/form-data": {"schema": form}}}}}
+        }
+    }
+    tool = build_catalog(doc).tools[0]
+    assert tool.tool["inputSchema"]["properties"]["tags"] == {"type": "array", "items": {}}
+    body = tool.build_request({"tags": ["a", "b"], "doc": "AAE="}).body
+    assert b'name="tags"\r\n\r\na\r\n' in body
+    assert b'name="tags"\r\n\r\nb\r\n' in body
+    assert b'name="doc"; filename="doc"\r\nContent-Type: application/octet-stream\r\n\r\n\x00\x01\r\n' in body
 
 
 # --- requests -----------------------------------------------------------------------------------
@@ -1745,6 +1816,47 @@ def test_which_schemas_take_null(schema: Any, expected: bool) -> None:
     assert schemas.allows_null(schema) is expected
 
 
+_NULL_DEFS = {"Word": {"type": "string"}, "Maybe": {"type": ["string", "null"]}, "Loop": {"$ref": "#/$defs/Loop"}}
+
+
+@pytest.mark.parametrize(
+    ("prop", "kept"),
+    [
+        (False, True),  # refuses every value
+        (True, False),  # takes any value, null too
+        ({"const": "a"}, True),
+        ({"const": None}, False),
+        ({"enum": ["a", "b"]}, True),
+        ({"enum": ["a", None]}, False),
+        ({"type": ["string", "integer"]}, True),
+        ({"type": ["string", "null"]}, False),
+        ({"$ref": "#/$defs/Word"}, True),
+        ({"$ref": "#/$defs/Maybe"}, False),
+        ({"$ref": "#/$defs/Loop"}, False),  # a reference to itself says nothing: unsure
+        ({"allOf": [{"description": "a count"}, {"type": "integer"}]}, True),
+        ({"allOf": [{"description": "a count"}]}, False),
+        ({"anyOf": [{"type": "integer"}, {"$ref": "#/$defs/Word"}]}, True),
+        ({"oneOf": [{"const": 1}, {"enum": [2, 3]}]}, True),
+        ({"anyOf": [{"type": "integer"}, {"type": "null"}]}, False),
+        ({"anyOf": []}, False),
+        ({"description": "anything"}, False),
+    ],
+)
+def test_exclude_none_keeps_required_only_what_surely_refuses_null(prop: Any, kept: bool) -> None:
+    """``response_model_exclude_none`` leaves out a property whose value is None: the output schema
+    then requires only the properties whose schema surely refuses null (else a conforming response
+    would fail the check that makes it ``structuredContent``)."""
+    schema = {"type": "object", "properties": {"p": prop, "n": {"type": "integer"}}, "required": ["p", "n"]}
+    out = nulls_not_required({**schema, "$defs": _NULL_DEFS})
+    assert out["required"] == (["p", "n"] if kept else ["n"])
+    assert schema["required"] == ["p", "n"]  # a copy: the $defs are shared with other tools
+
+
+def test_exclude_none_drops_a_required_list_of_properties_that_all_may_be_null() -> None:
+    schema = {"type": "object", "properties": {"a": {}, "b": {"type": ["integer", "null"]}}, "required": ["a", "b"]}
+    assert nulls_not_required(schema) == {"type": "object", "properties": {"a": {}, "b": {"type": ["integer", "null"]}}}
+
+
 def batch_app() -> FastAPI:
     app = FastAPI()
 
@@ -2067,6 +2179,7 @@ def _charset_app() -> FastAPI:
         ("unknown", "text/plain; charset=x-no-such; format=flowed"),
         ("codec", "text/plain; charset=base64"),
         ("plain", "text/plain"),
+        ("flowed", "text/plain; format=flowed; charset=iso-8859-1"),
     ]:
         extra = {"requestBody": {"required": True, "content": {media: {"schema": {"type": "string"}}}}}
         app.post(f"/{name}", openapi_extra=extra, operation_id=name)(echo)
@@ -2089,6 +2202,10 @@ def test_a_raw_text_body_is_encoded_in_its_declared_charset() -> None:
     assert call(app, tools["plain"].build_request({"body": "é"})) == (
         200,
         {"type": "text/plain", "bytes": list("é".encode())},
+    )
+    assert call(app, tools["flowed"].build_request({"body": "café"})) == (  # the charset after another parameter
+        200,
+        {"type": "text/plain; format=flowed; charset=iso-8859-1", "bytes": list("café".encode("latin-1"))},
     )
 
 

@@ -1403,6 +1403,14 @@ def test_a_big_integer_is_written_exactly_as_deep_as_orjson_writes() -> None:
         dumps_exactly({"order": 2**100, "deep": _nested(253)})  # 255 containers
 
 
+def test_big_integers_in_lists_and_tuples_are_written_exactly() -> None:
+    """A log's data or a question's enum may hold them in an array (a tuple is one to orjson too)."""
+    from mcp_middleware.jsonrpc import dumps_exactly
+
+    written = dumps_exactly({"ids": [1, 2**100], "pair": (2**64, "x")})
+    assert written == b'{"ids":[1,1267650600228229401496703205376],"pair":[18446744073709551616,"x"]}'
+
+
 async def test_a_self_referencing_log_with_a_big_integer_fails_as_orjson_fails() -> None:
     """Review: the big-integer retry recursed without a limit: RecursionError instead of orjson's TypeError."""
     from mcp_middleware.jsonrpc import dumps_exactly

@@ -144,13 +144,39 @@ async def test_writes_after_the_end_are_dropped() -> None:
     assert rec.body == [(b"done", False)]
 
 
-async def test_unfinished_body_is_closed_for_the_consumer() -> None:
+class SyncRecorder(Recorder):
+    """A consumer with nothing to wait for: ``on_body`` returns None (as a tool call's does for
+    a plain JSON body)."""
+
+    def on_body(self, chunk: bytes, more: bool) -> None:  # type: ignore[override]
+        self.body.append((chunk, more))
+
+
+@pytest.mark.parametrize("recorder", [Recorder, SyncRecorder])
+async def test_unfinished_body_is_closed_for_the_consumer(recorder: type[Recorder]) -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200})
         await send({"type": "http.response.body", "body": b"part", "more_body": True})
 
-    rec = await run(app)
+    rec = await run(app, rec=recorder())
     assert rec.body == [(b"part", True), (b"", False)]
+    assert rec.is_set  # the response is complete: a receive now answers http.disconnect
+
+
+async def test_other_message_types_are_ignored() -> None:
+    """Trailers, pathsend and zero-copy send are extensions the child scope does not offer: an app
+    that sends one anyway has it ignored, and its response stands."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        assert scope["extensions"] == {}
+        await send({"type": "http.response.start", "status": 200})
+        await send({"type": "http.response.pathsend", "path": "/etc/hostname"})
+        await send({"type": "http.response.body", "body": b"ok"})
+        await send({"type": "http.response.trailers", "headers": [], "more_trailers": False})
+
+    rec = await run(app)
+    assert rec.head == (200, ())
+    assert rec.body == [(b"ok", False)]
 
 
 async def test_exceptions_propagate_to_the_caller() -> None:

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.anyio
 
 ERAS = ["legacy", "modern"]
 QUERY_KEY = APIKeyQuery(name="api_key", auto_error=False)  # module level: route annotations resolve here
+TOKEN_KEY = APIKeyQuery(name="token", auto_error=False)  # the same scheme name, another parameter
 
 
 def v2_api() -> FastAPI:
@@ -207,11 +208,18 @@ async def test_an_app_mounted_in_an_included_router() -> None:
     assert await call(served(app), "legacy", "v2_hello", {"name": "i"}) == {"v2": "i"}
 
 
-def test_an_app_mounted_in_itself_is_taken_once() -> None:
+@pytest.mark.parametrize("era", ERAS)
+async def test_an_app_mounted_in_itself_is_taken_once(era: str) -> None:
+    """And the walk that notices route changes (on each list request) stops at a depth: it recursed
+    without end, and every MCP request failed."""
     sub = v2_api()
     sub.mount("/again", sub)
     app = outer_api(("/v2", sub))
     assert paths(app) == [("root", "/root"), ("v2_hello", "/v2/hello"), ("fetch", "/v2/files/{name}")]
+    served(app)
+    for _ in range(2):  # the second list request walks the routes for changes
+        assert await names(app, era) == ["root", "v2_hello", "fetch"]
+    assert await call(app, era, "v2_hello", {"name": "again"}) == {"v2": "again"}
 
 
 def test_a_prefix_whose_parameters_clash_gives_nothing_and_is_named(caplog: pytest.LogCaptureFixture) -> None:
@@ -219,6 +227,85 @@ def test_a_prefix_whose_parameters_clash_gives_nothing_and_is_named(caplog: pyte
     with caplog.at_level(logging.INFO, logger="mcp_middleware"):
         assert paths(app) == [("root", "/root")]
     assert "/t/{x}/u/{x}" in caplog.text
+
+
+async def test_a_security_scheme_renamed_in_the_merge_still_names_the_key_its_routes_take() -> None:
+    """Two documents whose ``APIKeyQuery`` schemes read different parameters: the mounted one's is
+    renamed (``APIKeyQuery_2``), and so are the requirements its operations name, so a URL key
+    still reaches the route of the scheme that reads it, and only that one."""
+    sub = FastAPI()
+
+    @sub.get("/token", operation_id="read_token")
+    async def read_token(key: Annotated[str | None, Security(TOKEN_KEY)]) -> str | None:
+        return key
+
+    app = FastAPI()
+
+    @app.get("/api_key", operation_id="read_api_key")
+    async def read_api_key(key: Annotated[str | None, Security(QUERY_KEY)]) -> str | None:
+        return key
+
+    app.mount("/v2", sub)
+    served(app)
+    assert set(catalog_from_app(app).query_keys) == {"api_key", "token"}
+
+    async def key_of(name: str, query: bytes) -> Any:
+        params = {"name": name, "arguments": {}}
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}
+        result = (await post(app, body, None, query_string=query)).result()
+        return orjson.loads(result["content"][0]["text"])
+
+    assert await key_of("read_token", b"token=t0k") == "t0k"
+    assert await key_of("read_api_key", b"api_key=k3y") == "k3y"
+    assert await key_of("read_token", b"api_key=k3y") is None  # not the key of its scheme: withheld
+    assert await key_of("read_api_key", b"token=t0k") is None
+
+
+def _hand_documented(document: dict[str, Any]) -> FastAPI:
+    """A FastAPI app serving ``GET /hello`` whose ``openapi()`` gives ``document``."""
+    api = FastAPI()
+
+    @api.get("/hello")
+    async def hello(name: str = "x") -> dict[str, str]:
+        return {"hello": name}
+
+    api.openapi = lambda: document  # type: ignore[method-assign]
+    return api
+
+
+_HELLO = {"operationId": "hello", "responses": {"200": {"description": "ok"}}}
+
+
+def test_a_mounted_document_of_odd_shape_gives_what_it_can(caplog: pytest.LogCaptureFixture) -> None:
+    """A hand-made ``openapi()``: a path item that is no object and a components section that is no
+    object are passed over; a path-level parameter, as OpenAPI allows, is kept for its operations;
+    a document without paths gives nothing, and is named when the app has no tool at all."""
+    name = {"name": "name", "in": "query", "schema": {"type": "string"}}
+    document = {
+        "paths": {"/hello": {"parameters": [name], "get": _HELLO}, "/broken": "not a path item"},
+        "components": {"schemas": "not a section", "responses": {}},
+    }
+    app = outer_api(("/v2", _hand_documented(document)))
+    [_, hello] = catalog_from_app(app).tools
+    assert (hello.name, hello.path) == ("hello", "/v2/hello")
+    assert hello.tool["inputSchema"]["properties"] == {"name": {"type": "string"}}
+    assert hello.build_request({"name": "n"}).query_string == b"name=n"
+    bare = Starlette(routes=[Mount("/v2", app=_hand_documented({"openapi": "3.1.0"}))])
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        assert catalog_from_app(bare).tools == ()
+    assert "Mount /v2 (FastAPI, no OpenAPI paths)" in caplog.text
+
+
+def test_a_route_of_the_outer_app_wins_over_a_mounted_one_of_the_same_path_and_method() -> None:
+    """As Starlette routes them: the outer app's route comes before the mount."""
+    app = FastAPI()
+
+    @app.get("/v2/hello", operation_id="outer_hello")
+    async def outer_hello() -> str:
+        return "outer"
+
+    app.mount("/v2", v2_api())
+    assert paths(app) == [("outer_hello", "/v2/hello"), ("fetch", "/v2/files/{name}")]
 
 
 # -- filters ---------------------------------------------------------------------------------------

@@ -365,6 +365,22 @@ def test_an_event_stream_line_break_split_across_chunks_is_one_break() -> None:
     assert pieces == ["a"]
 
 
+def test_the_data_lines_of_one_event_are_kept_up_to_the_limit_and_the_rest_counted() -> None:
+    """An event of several complete data lines: what passes the limit is let go inside the parser
+    and counted, to the character, in the result's note."""
+    pieces, collector = stream(b"text/event-stream", b"data: abc\ndata: defgh\ndata: ijk\n\n", b"", max_text=6)
+    assert pieces == ["abc\nde"]
+    assert text_of(collector.result()) == "abc\nde\n[truncated: 7 more characters were not included]"
+
+
+def test_a_field_whose_name_only_starts_with_data_is_no_data() -> None:
+    """WHATWG §9.2.6: a field is its name up to the colon; ``dataset:`` or ``data-x:`` is an
+    unknown field, ignored, not a data line."""
+    pieces, collector = stream(b"text/event-stream", b"dataset: no\ndata-x: no\ndata: yes\n\n", b"")
+    assert pieces == ["yes"]
+    assert text_of(collector.result()) == "yes"
+
+
 def test_an_event_stream_opening_with_a_byte_order_mark_keeps_its_first_event() -> None:
     pieces, _ = stream(b"text/event-stream", "\ufeffdata: first\n\n".encode(), b"data: second\n\n", b"")
     assert pieces == ["first", "second"]
@@ -433,6 +449,18 @@ def test_utf16_and_utf32_are_big_endian_without_a_byte_order_mark(charset: str) 
     assert text_of(short.result()) == "\ufffd"
     # an explicit byte order is kept as it is, and a leading U+FEFF is then text (RFC 2781 §3.3)
     assert text_of(collect(b"text/plain; charset=utf-16le", "\ufeffhi".encode("utf-16-le"))) == "\ufeffhi"
+
+
+@pytest.mark.parametrize("bits", [16, 32])
+def test_the_utf16_and_utf32_incremental_decoders_read_a_fresh_byte_order_after_reset(bits: int) -> None:
+    """The codecs are registered for any user (``codecs.lookup``): after ``reset()`` (as
+    ``io.TextIOWrapper`` calls it on a seek) the next bytes say their order again."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(f"mcp_middleware.utf_{bits}")()
+    assert decoder.decode("é".encode(f"utf-{bits}"), final=True) == "é"  # marked, in the machine's order
+    decoder.reset()
+    assert decoder.decode("ü".encode(f"utf-{bits}-be"), final=True) == "ü"  # no mark: big-endian again
 
 
 BIG = b'{"wei":123456789012345678901234567890,"low":-9223372036854775809,"top":18446744073709551615,"f":1.5}'
@@ -725,11 +753,58 @@ def test_a_corrupt_compressed_body_is_an_error(data: bytes) -> None:
         assert text_of(result).startswith("The route's response used Content-Encoding gzip, which the middleware")
 
 
+def test_a_deflate_body_whose_first_chunk_is_one_byte_is_decoded() -> None:
+    """The first two bytes tell zlib-wrapped deflate from raw deflate: a stream that opens with a
+    one-byte chunk is held until the second byte comes."""
+    for data in (zlib.compress(BODY), _deflate(BODY, -15)):
+        _, collector = coded(b"application/json", b"deflate", data[:1], data[1:2], data[2:], b"")
+        assert text_of(collector.result()) == BODY.decode()
+
+
+@pytest.mark.parametrize(
+    ("chunks", "why"),
+    [
+        ([b"x"], "a deflate stream of one byte"),
+        ([b"x", b""], "a deflate stream of one byte"),
+        ([zlib.compress(BODY) + b"more"], "data after the end of the deflate stream"),
+        ([zlib.compress(BODY), b"more", b""], "data after the end of the deflate stream"),
+    ],
+    ids=["one byte", "one byte, then the end", "trailing data", "trailing data in a later chunk"],
+)
+def test_a_broken_deflate_body_is_an_error_that_says_why(chunks: list[bytes], why: str) -> None:
+    """Unlike gzip, deflate has one member: what follows its end is no second one."""
+    _, collector = coded(b"application/json", b"deflate", *chunks)
+    result = collector.result()
+    assert result["isError"] is True
+    said = f"The route's response used Content-Encoding deflate, which the middleware could not decode ({why})."
+    assert text_of(result) == said
+
+
 def test_header_names_in_any_case_are_read() -> None:
     _, collector = coded(
         b"application/json", b"gzip", gzip.compress(BODY), names=(b"Content-Type", b"Content-Encoding")
     )
     assert text_of(collector.result()) == BODY.decode()
+
+
+def test_the_first_of_two_content_types_is_the_bodys() -> None:
+    collector = ResponseCollector(path="/x", structured=True, max_text=1000, max_binary=1000)
+    collector.head(200, ((b"content-type", b"application/json"), (b"content-type", b"text/html")))
+    collector.feed(BODY, False)
+    assert collector.result()["structuredContent"] == orjson.loads(BODY)
+
+
+def test_the_table_of_media_types_seen_stops_growing_at_256(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each distinct Content-Type is parsed once and remembered, up to 256 of them: an app sending
+    ever new ones (a boundary, a version in a parameter) cannot grow the table without bound; past
+    it, each is parsed again, with the same result."""
+    from mcp_middleware import _body
+
+    full = {f"text/x-{i}".encode(): ("text/plain", "text", "utf-8") for i in range(256)}
+    monkeypatch.setattr(_body, "_MEDIA", full)
+    assert text_of(collect(b"text/plain; charset=iso-8859-1", "café".encode("latin-1"))) == "café"
+    assert len(full) == 256
+    assert b"text/plain; charset=iso-8859-1" not in full
 
 
 # -- an empty success, a HEAD request --------------------------------------------------------------

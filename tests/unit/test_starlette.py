@@ -3,6 +3,7 @@ from the routes themselves (``mcp_middleware._route_document``), then the usual 
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 from typing import Any
@@ -286,6 +287,71 @@ def test_an_explicit_route_name_and_methods_are_used() -> None:
         ("thing_post", "POST"),
         ("hidden", "HEAD"),
     ]
+
+
+async def greet(request: Request, greeting: str = "hello") -> PlainTextResponse:
+    """Greet someone."""
+    return PlainTextResponse(greeting)
+
+
+async def first(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("first")
+
+
+async def second(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("second")
+
+
+class Pinged(HTTPEndpoint):
+    async def get(self, request: Request) -> PlainTextResponse:
+        return PlainTextResponse("pong")
+
+    async def head(self, request: Request) -> Response:
+        return Response(headers={"x-pinged": "yes"})
+
+
+class AnASGIApp:
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await PlainTextResponse("asgi")(scope, receive, send)
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_routes_are_tools_as_starlette_routes_them(era: str) -> None:
+    """A ``functools.partial`` endpoint is its function's (docstring; no name of its own, so
+    ``{method}_{path}``); of two routes of one path and method the first is the one Starlette
+    calls; a class endpoint's ``head`` beside its ``get`` is Starlette's HEAD of the GET, no tool."""
+    app = Starlette(
+        routes=[
+            Route("/greet", functools.partial(greet, greeting="hi")),
+            Route("/same", first),
+            Route("/same", second),
+            Route("/ping", Pinged),
+        ]
+    )
+    tools = catalog_from_app(app).tools
+    assert [(t.name, t.method, t.path) for t in tools] == [
+        ("get_greet", "GET", "/greet"),
+        ("first", "GET", "/same"),
+        ("Pinged_get", "GET", "/ping"),
+    ]
+    assert tools[0].tool["description"] == "Greet someone."
+    app.add_middleware(MCPMiddleware)
+    assert text_of(await call(app, era, "get_greet", {})) == "hi"
+    assert text_of(await call(app, era, "first", {})) == "first"
+
+
+def test_routes_that_give_no_operation_are_named_when_nothing_else_is_found(caplog: pytest.LogCaptureFixture) -> None:
+    """An ASGI app as a route's endpoint, without ``methods=``, says nothing of the methods it
+    answers; a route whose path repeats a parameter of its mount's cannot be compiled (Starlette
+    refuses it too). Neither is a tool; beside other routes, they are passed over."""
+    odd = [Route("/asgi", AnASGIApp()), Mount("/t/{tid}", routes=[Route("/x/{tid}", first)])]
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        assert catalog_from_app(Starlette(routes=odd)).tools == ()
+    assert "Route /asgi (an ASGI app without methods=[...])" in caplog.text
+    assert "Route /t/{tid}/x/{tid} (its path does not compile)" in caplog.text
+    assert [t.name for t in catalog_from_app(Starlette(routes=[*odd, Route("/ok", second)])).tools] == ["second"]
+    with_methods = Starlette(routes=[Route("/asgi", AnASGIApp(), methods=["POST"])])
+    assert [(t.method, t.path) for t in catalog_from_app(with_methods).tools] == [("POST", "/asgi")]
 
 
 # -- YAML docstrings (Starlette's SchemaGenerator convention) --------------------------------------
@@ -825,6 +891,123 @@ async def test_an_object_property_of_an_explicit_input_schema_reaches_the_route_
     }
     sub = catalog_from_app(app).tools[0].build_request({"item": {"a": 1}})
     assert sub.query_string == b"item=%7B%22a%22%3A1%7D"
+
+
+async def tag(request: Request) -> JSONResponse:
+    """Tag a thing.
+    ---
+    x-mcp-input-schema:
+      type: object
+      properties:
+        tid: {type: string}
+        tags: {type: array, items: {type: string}}
+        note: {type: string}
+      required: [tid, tags]
+    """
+    return JSONResponse({"tid": request.path_params["tid"], "body": await request.json()})
+
+
+async def retitle(request: Request) -> JSONResponse:
+    """Retitle a thing.
+    ---
+    requestBody:
+      content:
+        application/json:
+          schema: {type: object, properties: {title: {type: string}}, additionalProperties: true}
+    x-mcp-input-schema:
+      type: object
+      properties:
+        tid: {type: string}
+        title: {type: string}
+        colour: {type: string}
+    """
+    return JSONResponse({"tid": request.path_params["tid"], "body": await request.json()})
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_the_properties_an_explicit_input_schema_of_a_post_route_adds_reach_its_json_body(era: str) -> None:
+    """Without a YAML ``requestBody`` they are the properties of a JSON body; with one, it is the
+    catalog's rule: an open body takes them."""
+    pytest.importorskip("yaml")
+    app = Starlette(
+        routes=[
+            Route("/things/{tid}/tags", tag, methods=["POST"]),
+            Route("/things/{tid}/title", retitle, methods=["PUT"]),
+        ]
+    )
+    body = app_document(app)["paths"]["/things/{tid}/tags"]["post"]["requestBody"]
+    schema = {
+        "type": "object",
+        "properties": {"tags": {"type": "array", "items": {"type": "string"}}, "note": {"type": "string"}},
+    }
+    assert body == {"content": {"application/json": {"schema": schema}}}
+    app.add_middleware(MCPMiddleware)
+    result = await call(app, era, "tag", {"tid": "t1", "tags": ["a"], "note": "n"})
+    assert orjson.loads(text_of(result)) == {"tid": "t1", "body": {"tags": ["a"], "note": "n"}}
+    result = await call(app, era, "retitle", {"tid": "t2", "title": "T", "colour": "red"})
+    assert orjson.loads(text_of(result)) == {"tid": "t2", "body": {"title": "T", "colour": "red"}}
+
+
+async def looping(request: Request) -> JSONResponse:
+    """Loops.
+    ---
+    x-mcp-input-schema:
+      type: object
+      properties:
+        a: {$ref: '#/$defs/A'}
+        tree: {$ref: '#/$defs/Tree'}
+        flag: {$ref: '#/$defs/Flag'}
+        rows: {type: array, items: {type: object}}
+      $defs:
+        A: {$ref: '#/$defs/B'}
+        B: {$ref: '#/$defs/A'}
+        Tree: {type: array, items: {$ref: '#/$defs/Tree'}}
+        Flag: true
+    """
+    return JSONResponse({"pairs": list(request.query_params.multi_items())})
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_references_that_loop_in_an_explicit_input_schema_are_followed_a_bounded_way(era: str) -> None:
+    """Whether a query property may be an object follows its ``$ref``s and its arrays' items: two
+    schemas referring to each other, or an array of itself, end the walk (it recursed without end);
+    a reference to a boolean schema is kept as it is. An array of objects is sent as JSON."""
+    pytest.importorskip("yaml")
+    app = Starlette(routes=[Route("/loop", looping)])
+    params = {p["name"]: p for p in app_document(app)["paths"]["/loop"]["get"]["parameters"]}
+    assert params["a"] == {"name": "a", "in": "query", "schema": {"$ref": "#/$defs/A"}}
+    assert params["tree"] == {
+        "name": "tree",
+        "in": "query",
+        "schema": {"type": "array", "items": {"$ref": "#/$defs/Tree"}},
+    }
+    assert params["flag"] == {"name": "flag", "in": "query", "schema": {"$ref": "#/$defs/Flag"}}
+    rows = {"type": "array", "items": {"type": "object"}}
+    assert params["rows"] == {"name": "rows", "in": "query", "content": {"application/json": {"schema": rows}}}
+    app.add_middleware(MCPMiddleware)
+    result = await call(app, era, "looping", {"a": 1, "flag": "x", "rows": [{"k": 1}]})
+    assert orjson.loads(text_of(result)) == {"pairs": [["a", "1"], ["flag", "x"], ["rows", '[{"k":1}]']]}
+
+
+def test_a_ref_into_another_document_is_warned_about_and_free_form(caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip("yaml")
+
+    async def upload(request: Request) -> JSONResponse:
+        """Upload.
+        ---
+        requestBody:
+          content:
+            application/json:
+              schema: {$ref: 'shared.yaml#/Upload'}
+        """
+        return JSONResponse(await request.json())
+
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        [tool] = catalog_from_app(Starlette(routes=[Route("/up", upload, methods=["POST"])])).tools
+    assert "shared.yaml#/Upload" in caplog.text
+    assert tool.tool["inputSchema"]["properties"]["body"] == {
+        "description": "Free-form: its schema, shared.yaml#/Upload, is not published."
+    }
 
 
 async def latin_note(request: Request) -> JSONResponse:
