@@ -36,7 +36,7 @@ def _shown(value: Any) -> str:
     """``value`` as JSON in an error text, its start only when long."""
     try:
         text = orjson.dumps(value).decode()
-    except TypeError:  # (orjson.JSONEncodeError) an integer beyond 64 bits
+    except TypeError:  # (orjson.JSONEncodeError) nested deeper than orjson writes (it reads deeper)
         text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
 from typing import Annotated, Any
@@ -11,6 +12,7 @@ import orjson
 import pytest
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Response
 from pydantic import BaseModel
+from starlette.responses import PlainTextResponse
 
 from mcp_middleware import MCPContext, MCPMiddleware, MCPResponse, content, declare, features, mcp_context
 from tests.apps import PNG, build_app
@@ -430,6 +432,7 @@ ODD_PROMPTS: dict[str, list[Any]] = {
     "textless": [{"role": "user", "content": {"type": "text", "value": "hi"}}],
     "text_not_string": [{"role": "user", "content": {"type": "text", "text": 42}}],
     "image_without_mime": [{"role": "user", "content": {"type": "image", "data": "aGk="}}],
+    "null_content": [{"role": "user", "content": None}],
     # passes the checks of the prompt's messages, fails the wire type (an embedded resource without uri)
     "hollow_resource": [{"role": "user", "content": {"type": "resource", "resource": {"text": "hi"}}}],
 }
@@ -464,6 +467,11 @@ _BLOCK_KINDS = "text, image, audio, resource or resource_link"
         (
             "unknown_block",
             f'The prompt route returned a message whose content has type "hologram", not {_BLOCK_KINDS}',
+        ),
+        (
+            "null_content",
+            "The prompt route returned a message whose content is null, not a content block "
+            f'(an object whose "type" is {_BLOCK_KINDS})',
         ),
         ("textless", 'The prompt route returned a text block without "text" (a string)'),
         ("text_not_string", 'The prompt route returned a text block without "text" (a string)'),
@@ -508,6 +516,46 @@ async def test_a_route_whose_mcp_content_breaks_the_schema_gets_a_tool_error(era
     result = reply.json()["result"]
     assert result["isError"] is True
     assert result["content"] == [{"type": "text", "text": "The tool's result could not be encoded as an MCP result."}]
+
+
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+async def test_a_role_too_deep_to_write_back_is_shown_by_its_start(era: str) -> None:
+    """The error names the role the route gave, as JSON; one nested deeper than orjson writes
+    (254 levels, though it reads 1,024) is shown as Python writes it, cut short, not a crash."""
+    app = FastAPI()
+    deep: Any = []
+    for _ in range(300):
+        deep = [deep]
+
+    @app.get("/prompts/deep", openapi_extra=declare.prompt("deep"))
+    async def deep_role() -> Response:
+        message = {"role": deep, "content": {"type": "text", "text": "hi"}}
+        return Response(json.dumps({"messages": [message]}), media_type="application/json")
+
+    app.add_middleware(MCPMiddleware)
+    if era == "modern":
+        reply = await post(
+            app, request("prompts/get", {"name": "deep", "_meta": meta()}, 5), modern_headers("prompts/get", "deep")
+        )
+    else:
+        reply = await post(app, request("prompts/get", {"name": "deep"}, 5))
+    assert reply.json()["error"] == {
+        "code": -32603,
+        "message": f"The prompt route returned a message with role {'[' * 57}...: a prompt message's role is "
+        '"user" or "assistant" (put instructions in a user message)',
+    }
+
+
+async def test_a_prompt_route_answering_plain_text_is_one_user_message() -> None:
+    app = FastAPI()
+
+    @app.get("/prompts/plain", openapi_extra=declare.prompt("plain"))
+    async def plain() -> PlainTextResponse:
+        return PlainTextResponse('["not", "parsed"]')
+
+    app.add_middleware(MCPMiddleware)
+    got = (await legacy(app, "prompts/get", {"name": "plain"}))["result"]
+    assert got == {"messages": [{"role": "user", "content": {"type": "text", "text": '["not", "parsed"]'}}]}
 
 
 def failing_app() -> FastAPI:
@@ -966,6 +1014,48 @@ async def test_prompt_arguments_that_are_not_strings_are_parsed_as_json() -> Non
     arguments = {"n": "007", "where": '{"x": 4}', "flag": "yes"}
     got = (await legacy(app, "prompts/get", {"name": "point", "arguments": arguments}))["result"]
     assert got["messages"][0]["content"]["text"].startswith("n=7 where=4 flag=True")
+
+
+class Box(BaseModel):
+    w: int
+
+
+async def test_prompt_arguments_of_unions_are_json_unless_a_branch_takes_a_string() -> None:
+    """An argument of ``int | None`` (a default other than None keeps the null) or of two models
+    lists each JSON type once; one of ``int | str`` takes its string as it is. An explicit schema's
+    property of any value, or one referring to nothing, takes a string too."""
+    app = FastAPI()
+
+    @app.post("/prompts/unions", openapi_extra=declare.prompt("unions"))
+    async def unions(
+        count: Annotated[int | None, Body(embed=True)] = 5,
+        key: Annotated[int | str, Body(embed=True)] = 0,
+        shape: Annotated[Point | Box | None, Body(embed=True)] = None,
+    ) -> str:
+        return f"count={count!r} key={key!r} shape={shape!r}"
+
+    loose = {"type": "object", "properties": {"anything": True, "ref": {"$ref": "#/$defs/Missing"}}}
+
+    @app.get("/prompts/loose", openapi_extra={**declare.prompt("loose"), "x-mcp-input-schema": loose})
+    async def loose_route(anything: str = "", ref: str = "") -> str:
+        return f"{anything}|{ref}"
+
+    app.add_middleware(MCPMiddleware)
+    prompts = {p["name"]: p for p in (await legacy(app, "prompts/list"))["result"]["prompts"]}
+    assert prompts["unions"]["arguments"] == [
+        {"name": "count", "required": False, "description": "JSON: integer or null"},
+        {"name": "key", "required": False},
+        {"name": "shape", "required": False, "description": "JSON: object or null"},
+    ]
+    assert prompts["loose"]["arguments"] == [
+        {"name": "anything", "required": False},
+        {"name": "ref", "required": False},
+    ]
+    arguments = {"count": "null", "key": "7", "shape": '{"w": 2}'}
+    got = (await legacy(app, "prompts/get", {"name": "unions", "arguments": arguments}))["result"]
+    assert got["messages"][0]["content"]["text"] == "count=None key='7' shape=Box(w=2)"
+    got = (await legacy(app, "prompts/get", {"name": "loose", "arguments": {"anything": "[1]", "ref": "{}"}}))["result"]
+    assert got["messages"][0]["content"]["text"] == "[1]|{}"
 
 
 @pytest.mark.parametrize(
