@@ -217,6 +217,8 @@ async def test_notifications_are_202() -> None:
         ({"mcp-method": "notifications/progress"}, -32020),
         ({"mcp-method": None}, -32020),
         ({"mcp-protocol-version": "2099-01-01"}, -32022),
+        ({"mcp-protocol-version": None}, -32020),
+        ({"mcp-protocol-version": " "}, -32020),
     ],
 )
 async def test_a_notification_with_wrong_headers_is_refused_like_a_request(
@@ -236,6 +238,18 @@ async def test_a_notification_with_wrong_headers_is_refused_like_a_request(
     assert reply.status == 400
     assert reply.json()["error"]["code"] == code
     assert reply.json()["id"] is None
+
+
+@pytest.mark.parametrize("stated", ["2025-11-25", "2099-01-01"])
+async def test_a_notification_whose_meta_states_another_revision_than_its_header_is_refused(stated: str) -> None:
+    body = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1, "_meta": meta(stated)}}
+    reply = await post(build_app(), body, modern_headers("notifications/cancelled"))
+    assert reply.status == 400
+    assert reply.json() == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {"code": -32020, "message": "Header mismatch: MCP-Protocol-Version does not match params._meta"},
+    }
 
 
 async def test_batches_are_invalid_requests() -> None:
@@ -424,6 +438,9 @@ async def test_header_names_from_the_server_are_matched_in_any_case() -> None:
     repeated = await call(headers, [(b"mcp-name", b"get_thing")])
     assert repeated["error"]["code"] == -32020
     assert "mcp-name appears more than once" in repeated["error"]["message"]
+    # other repeated headers are no routing headers: nothing for a proxy to read otherwise
+    twice = await call(headers, [(b"x-trace", b"a"), (b"X-Trace", b"b")])
+    assert twice["result"]["structuredContent"]["name"] == "thing-1"
 
 
 async def test_list_params_are_checked_when_the_reply_is_cached_too() -> None:
