@@ -811,6 +811,20 @@ async def test_the_default_host_rule_accepts_the_servers_own_ipv6_address(host: 
     assert (await ex.run()).status == status
 
 
+@pytest.mark.parametrize(("host", "status"), [("localhost:8000", 200), ("127.0.0.1", 200), ("evil.example", 403)])
+async def test_without_a_server_address_the_default_host_rule_is_the_local_names(host: str, status: int) -> None:
+    """ASGI lets a server leave ``server`` out (None: a Unix socket): the default rule is then
+    the loopback names alone."""
+    ex = Exchange(build_app(), INIT, {**BASE_HEADERS, "host": host})
+    ex.scope["server"] = None
+    reply = await ex.run()
+    assert reply.status == status
+    if status == 403:
+        assert (
+            reply.body == b'{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Forbidden: Host not allowed"}}'
+        )
+
+
 @pytest.mark.parametrize("upper", [False, True])
 async def test_accept_split_over_two_header_lines_is_one_list(upper: bool) -> None:
     """RFC 9110 §5.3: repeated list-valued fields equal one comma-joined field."""

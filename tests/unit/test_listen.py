@@ -436,3 +436,39 @@ async def test_one_timer_however_the_ticks_come(monkeypatch: pytest.MonkeyPatch)
         listeners.close(listener)
         listeners.tick()  # no stream left: the timer stops
     assert not listeners.ticking
+
+
+class StrayMessageClient(Exchange):
+    """A client whose server hands the app one more ``http.request`` after the body (ASGI promises
+    only ``http.disconnect`` there; the stream must not take it for one)."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.stray_taken = anyio.Event()
+
+    async def receive(self) -> Message:
+        if self._body or self.stray_taken.is_set():
+            return await super().receive()
+        self.stray_taken.set()
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def test_a_message_that_is_no_disconnect_leaves_the_stream_open() -> None:
+    app = build_app()
+    body = request("subscriptions/listen", {"notifications": {"toolsListChanged": True}, "_meta": meta()}, id="p")
+    client = StrayMessageClient(app, body, modern_headers("subscriptions/listen"))
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run)
+            while not client.reply.chunks:
+                await client.chunk_seen.wait()
+            await client.stray_taken.wait()
+            await anyio.wait_all_tasks_blocked()  # the stream's watcher has read it, and waits again
+            _tools(mcp_of(app).server)
+            while len(client.reply.events()) < 2:
+                await client.chunk_seen.wait()
+            client.disconnect.set()
+    ack, changed = client.reply.events()
+    assert ack["method"] == "notifications/subscriptions/acknowledged"
+    assert changed["method"] == "notifications/tools/list_changed"
+    assert len(mcp_of(app).server.listeners) == 0

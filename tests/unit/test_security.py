@@ -304,6 +304,28 @@ async def test_explicit_resource_is_used_verbatim() -> None:
         assert reply.json()["resource"] == "https://api.example.com/v1/mcp", path
 
 
+async def test_an_endpoint_at_the_root_has_its_metadata_at_the_well_known_path_alone() -> None:
+    """RFC 9728 §3.1: the resource's path is appended to the well-known path; for ``/`` there is
+    nothing to append (a trailing slash would be another path)."""
+    assert mcp_of(built(oauth=OAUTH, path="/"))._paths == {"/", PRM_PATH}
+    app = build_app(oauth=OAUTH, path="/")
+    challenge = (await post(app, INIT, path="/")).headers["www-authenticate"]
+    assert challenge.startswith(f'Bearer resource_metadata="http://127.0.0.1:8000{PRM_PATH}",')
+    reply = await post(app, b"", method="GET", path=PRM_PATH)
+    assert reply.json()["resource"] == "http://127.0.0.1:8000/"
+    assert (await post(app, b"", method="GET", path=PRM_PATH + "/")).status == 404  # the app's
+
+
+async def test_without_a_host_header_or_a_server_address_the_resource_is_localhost() -> None:
+    """HTTP/1.0 clients may send no Host, and ASGI servers may give no ``server`` (a Unix socket):
+    the resource URL still has a host, the one such a server can only be reached as."""
+    ex = Exchange(build_app(oauth=OAUTH), b"", {"accept": "application/json"}, method="GET", path=PRM_PATH)
+    ex.scope["server"] = None
+    reply = await ex.run()
+    assert reply.status == 200
+    assert reply.json()["resource"] == "http://localhost/mcp"
+
+
 async def test_metadata_head_and_wrong_method() -> None:
     app = build_app(oauth=OAUTH)
     head = await post(app, b"", method="HEAD", path=PRM_PATH)
@@ -438,6 +460,15 @@ async def test_preflight_for_an_allowed_origin() -> None:
     assert int(reply.headers["access-control-max-age"]) > 0
     assert "Origin" in reply.headers["vary"]
     assert calls == []  # a preflight is never guarded
+
+
+async def test_a_header_the_preflight_asks_for_twice_is_allowed_once() -> None:
+    app = build_app(cors_allow_origins=[INSPECTOR])
+    requested = "Mcp-Param-Region, mcp-param-region, content-type"
+    reply = await post(app, b"", preflight_headers(INSPECTOR, requested), method="OPTIONS")
+    allowed = [h.strip() for h in reply.headers["access-control-allow-headers"].split(",")]
+    assert allowed.count("mcp-param-region") == 1
+    assert allowed.count("content-type") == 1
 
 
 async def test_preflight_allows_the_apps_api_key_headers() -> None:

@@ -1451,9 +1451,9 @@ async def test_a_cancel_from_another_caller_with_the_same_request_id_changes_not
     assert ex.reply.events()[-1]["result"]["content"][0]["text"] == "t0 t1 t2 "
 
 
-def _two_clients_app() -> tuple[FastAPI, dict[str, Gates]]:
-    """``slow(who)`` streams three gated chunks of its own per caller ("A", "B")."""
-    gates = {"A": Gates(), "B": Gates()}
+def _two_clients_app(callers: str = "AB") -> tuple[FastAPI, dict[str, Gates]]:
+    """``slow(who)`` streams three gated chunks of its own per caller ("A", "B", ...)."""
+    gates = {who: Gates() for who in callers}
     app = FastAPI()
 
     @app.get("/slow", operation_id="slow")
@@ -1523,6 +1523,122 @@ async def test_a_cancel_for_an_id_two_indistinguishable_callers_use_reaches_both
     assert reached == [True, True]
     assert all(b'"result"' not in c for call in calls for c in call.reply.chunks)
     assert len(mcp_of(app).server.registry) == 0
+
+
+async def test_three_calls_of_one_id_share_its_key_and_each_leaves_only_itself() -> None:
+    """A third call of a key already shared joins the others; when one of three ends, the two left
+    still share the key, and a cancel for it reaches both."""
+    app, gates = _two_clients_app("ABC")
+    calls = {who: _anonymous_call(app, who) for who in "ABC"}
+    b_returned = anyio.Event()
+
+    async def run_b() -> None:
+        await calls["B"].run()
+        b_returned.set()
+
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            for who in "ABC":
+                tg.start_soon(run_b if who == "B" else calls[who].run)
+                await gates[who].produced[0].wait()
+            registry = mcp_of(app).server.registry
+            three = len(registry)
+            await _released(gates["B"])
+            await b_returned.wait()
+            two = len(registry)
+            assert (await Exchange(app, cancelled(1)).run()).status == 202
+            await anyio.wait_all_tasks_blocked()
+            reached = {who: gates[who].cancelled.is_set() for who in "AC"}
+            for who in "AC":
+                await _released(gates[who])
+    assert (three, two) == (3, 2)
+    assert reached == {"A": True, "C": True}
+    assert calls["B"].reply.events()[-1]["result"]["content"][0]["text"] == "t0 t1 t2 "
+    assert all(b'"result"' not in c for who in "AC" for c in calls[who].reply.chunks)
+    assert len(registry) == 0
+
+
+async def test_a_route_that_swallows_its_cancellation_leaves_the_request_task_as_it_found_it() -> None:
+    """A cancel reaches a quick call as a cancellation of the request's own task, which the guard
+    takes back. A route that catches it and returns a response ends the run before it is taken
+    back: the request task then still counted the cancellation (``Task.cancelling()``), and
+    asyncio would read the server's next timeout in that task as a cancellation."""
+    import asyncio
+
+    app = FastAPI()
+    waiting = anyio.Event()
+
+    @app.get("/stubborn", operation_id="stubborn")
+    async def stubborn() -> dict[str, bool]:
+        try:
+            waiting.set()
+            await asyncio.get_running_loop().create_future()
+        except asyncio.CancelledError:
+            return {"stopped": True}
+        return {"stopped": False}
+
+    app.add_middleware(MCPMiddleware)
+    ex = Exchange(app, request("tools/call", {"name": "stubborn", "arguments": {}}, 9))
+    counted: list[int] = []
+
+    async def serve() -> None:
+        await ex.run()
+        task = asyncio.current_task()
+        assert task is not None
+        counted.append(task.cancelling())
+
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(serve)
+            await waiting.wait()
+            assert (await Exchange(app, cancelled(9)).run()).status == 202
+    assert counted == [0]
+    assert (ex.reply.status, ex.reply.content_type, ex.reply.body) == (200, "text/event-stream", b"")
+
+
+class Halt(BaseException):
+    """Not an Exception: what a server's shutdown or a KeyboardInterrupt is to a route."""
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+async def test_a_base_exception_from_a_route_propagates_rather_than_becoming_a_result(grouped: bool) -> None:
+    """Only an ``Exception`` is the route failing (an ``isError`` result); anything else, alone or
+    in a task group's ``BaseExceptionGroup``, is not the call's to handle and goes on up."""
+    app = FastAPI()
+
+    @app.get("/halt", operation_id="halt")
+    async def halt() -> None:
+        raise BaseExceptionGroup("halted", [Halt()]) if grouped else Halt()
+
+    app.add_middleware(MCPMiddleware)
+    call = Exchange(app, request("tools/call", {"name": "halt", "arguments": {}}))
+    if grouped:
+        with pytest.raises(BaseExceptionGroup, match="halted") as raised:
+            await call.run()
+        assert raised.value.subgroup(Halt) is not None
+    else:
+        with pytest.raises(Halt):
+            await call.run()
+    assert len(mcp_of(app).server.registry) == 0
+
+
+async def test_a_write_turn_handed_to_a_writer_cancelled_meanwhile_passes_on() -> None:
+    """The write lock hands the turn to the next writer in order; if that writer is cancelled
+    after the turn was handed to it but before it ran, it passes the turn on (here: frees the
+    lock), else every later write would wait for ever."""
+    import asyncio
+
+    from mcp_middleware.transport._responder import _WriteLock
+
+    lock = _WriteLock()
+    assert lock.try_acquire()
+    waiter = asyncio.get_running_loop().create_task(lock.__aenter__())
+    await anyio.wait_all_tasks_blocked()  # it waits for its turn
+    lock.release()  # its turn now
+    waiter.cancel()  # and cancelled before it ran
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert lock.try_acquire()
 
 
 _WHO: ContextVar[str] = ContextVar("who", default="-")  # e.g. a tracing middleware's current request
