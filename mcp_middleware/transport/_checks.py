@@ -117,15 +117,13 @@ FORBIDDEN_HOST = "Forbidden: Host not allowed"
 
 
 def check_request(
-    scope: Scope, headers: Mapping[bytes, bytes], settings: Settings, verdicts: Verdicts | None = None
+    scope: Scope, headers: Mapping[bytes, bytes], settings: Settings, verdicts: Verdicts
 ) -> tuple[int, str] | None:
     """Transport-level checks in the order the spec implies; returns (status, message) to refuse.
 
     The verdict depends only on a handful of header values (and the settings), and clients repeat
     the same ones on every request: ``verdicts`` (one bounded table per middleware) remembers them.
     """
-    if verdicts is None:
-        return _check_request(scope, headers, settings)
     server = scope.get("server")
     key = (
         tuple(server) if server else None,  # Daphne gives [host, port]; tuple() of a tuple is itself
