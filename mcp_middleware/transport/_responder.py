@@ -3,7 +3,8 @@
 ``Responder`` answers with plain JSON unless something is streamed first, in which case it switches
 to SSE at that moment (head with ``X-Accel-Buffering: no``, then one event per message) and sends
 the final message as the last event. After the client is gone nothing more is written.
-``NullOutbox`` stands in for it inside a JSON-RPC batch, where nothing is streamed.
+``NullOutbox`` stands in for it inside a JSON-RPC batch, where nothing is streamed (a client gone
+during a batched call abandons the batch's ``Responder``).
 """
 
 from __future__ import annotations
@@ -187,7 +188,14 @@ class Responder:
 
 
 class NullOutbox:
-    """For calls inside a JSON-RPC batch, whose replies are one JSON array: nothing is streamed."""
+    """For calls inside a JSON-RPC batch, whose replies are one JSON array: nothing is streamed.
+    A client gone during one of the calls is gone for the whole batch: its ``Responder`` is
+    abandoned, so nothing is written and the batch runs no further request."""
+
+    __slots__ = ("_responder",)
+
+    def __init__(self, responder: Responder) -> None:
+        self._responder = responder
 
     async def notify(self, method: str, params: Any) -> None:
         return None
@@ -199,7 +207,7 @@ class NullOutbox:
         return None
 
     def abandon(self) -> None:
-        return None
+        self._responder.abandon()
 
     def answer(self) -> None:
         return None  # a batch's replies go out together

@@ -139,7 +139,9 @@ async def _batch(
     refused: list[ProtocolError] = []  # errors that answer no request (no id)
     unanswered = False  # a request was cancelled: it gets nothing, but the POST carried a request
     for item in items:
-        reply = await _batch_item(server, scope, receive, headers, item, version)
+        if responder.closed:
+            return  # the client went away during an earlier call: nobody reads the rest
+        reply = await _batch_item(server, scope, receive, headers, item, version, responder)
         if isinstance(reply, ProtocolError):
             if reply.id is None:
                 refused.append(reply)
@@ -161,7 +163,13 @@ async def _batch(
 
 
 async def _batch_item(
-    server: Server, scope: Scope, receive: Receive, headers: Mapping[bytes, bytes], item: Any, version: str
+    server: Server,
+    scope: Scope,
+    receive: Receive,
+    headers: Mapping[bytes, bytes],
+    item: Any,
+    version: str,
+    responder: Responder,
 ) -> bytes | ProtocolError | None:
     """The item's reply: a result's bytes, its error (id filled in when known), ``_CANCELLED`` (a
     request that is answered with nothing), or None (a notification or a client's response)."""
@@ -175,7 +183,7 @@ async def _batch_item(
             return None
         if message.method == "initialize":
             raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: initialize cannot be batched")
-        call = new_call(server, scope, receive, headers, message, "handshake", version, NullOutbox())
+        call = new_call(server, scope, receive, headers, message, "handshake", version, NullOutbox(responder))
         result = await server.handle(call)
         if result is None:
             return _CANCELLED

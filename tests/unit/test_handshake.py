@@ -210,6 +210,36 @@ async def test_a_route_asking_the_client_from_inside_a_batch_gets_a_client_reque
     }
 
 
+async def test_a_client_gone_during_a_batch_gets_nothing_more_and_the_rest_of_the_batch_is_not_run() -> None:
+    """Regression: a client that left during a batched call had the call cancelled (its watcher saw
+    the disconnect), but only the call's own outbox was abandoned: the batch went on to run its
+    other requests, and the POST's responder still wrote an answer to nobody. As for a lone
+    request, nothing more is written once the client is gone, and nothing more is run for it."""
+    gates = Gates()
+    app = build_app(gates)
+    ran: list[str] = []
+
+    @app.get("/after", operation_id="after")
+    async def after() -> str:
+        ran.append("after")
+        return "ran"
+
+    batch = [
+        request("tools/call", {"name": "stream_plain", "arguments": {}}, id=9),
+        request("tools/call", {"name": "after", "arguments": {}}, id=10),
+    ]
+    ex = Exchange(app, batch)
+    with anyio.fail_after(10):  # a deadlock guard only; nothing waits on time
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            ex.disconnect.set()
+    assert gates.cancelled.is_set()
+    assert ran == []
+    assert (ex.reply.status, ex.reply.chunks) == (0, [])
+    assert len(mcp_of(app).server.registry) == 0
+
+
 async def test_session_id_is_neither_minted_nor_required() -> None:
     app = build_app()
     reply = await post(app, init())
