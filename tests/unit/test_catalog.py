@@ -830,10 +830,10 @@ def test_odd_request_bodies_give_no_arguments_rather_than_fail() -> None:
 def test_parameters_without_a_name_and_bodies_without_a_usable_media_type_are_passed_over() -> None:
     """A hand-written document's broken entries give no argument (nothing raises): a parameter that
     is no object or has no string name, a query parameter's empty ``content`` (its ``schema`` then
-    counts), a body whose media types are no media types (no ``body`` argument, nothing sent)."""
+    counts, or none), a body whose media types are no media types (no ``body`` argument, nothing sent)."""
     doc = {
         "paths": {
-            "/p": {
+            "/p/{x}": {
                 "get": {
                     "operationId": "p",
                     "parameters": [
@@ -841,7 +841,8 @@ def test_parameters_without_a_name_and_bodies_without_a_usable_media_type_are_pa
                         {"in": "query", "schema": {"type": "string"}},
                         {"name": 5, "in": "query"},
                         {"name": "q", "in": "query", "schema": {"type": "string"}},
-                        {"name": "c", "in": "query", "content": {}, "schema": {"type": "integer"}},
+                        {"name": "c", "in": "query", "content": {}},
+                        {"name": "x", "in": "path", "required": True, "schema": {"anyOf": [{"type": "string"}, True]}},
                     ],
                 }
             },
@@ -856,9 +857,14 @@ def test_parameters_without_a_name_and_bodies_without_a_usable_media_type_are_pa
     tools = {t.name: t for t in build_catalog(doc).tools}
     assert tools["p"].tool["inputSchema"] == {
         "type": "object",
-        "properties": {"q": {"type": "string"}, "c": {"type": "integer"}},
+        "properties": {
+            "x": {"anyOf": [{"type": "string", "minLength": 1}, True]},  # a boolean branch stays as it is
+            "q": {"type": "string"},
+            "c": {},  # of no content's schema: any value
+        },
+        "required": ["x"],
     }
-    assert tools["p"].build_request({"q": "x", "c": 3}).query_string == b"q=x&c=3"
+    assert tools["p"].build_request({"x": "a", "q": "x", "c": 3}).query_string == b"q=x&c=3"
     assert tools["b"].tool["inputSchema"] == {"type": "object", "properties": {}, "additionalProperties": False}
     sub = tools["b"].build_request({})
     assert (sub.headers, sub.body) == ((), b"")
@@ -1853,8 +1859,9 @@ def test_exclude_none_keeps_required_only_what_surely_refuses_null(prop: Any, ke
 
 
 def test_exclude_none_drops_a_required_list_of_properties_that_all_may_be_null() -> None:
-    schema = {"type": "object", "properties": {"a": {}, "b": {"type": ["integer", "null"]}}, "required": ["a", "b"]}
-    assert nulls_not_required(schema) == {"type": "object", "properties": {"a": {}, "b": {"type": ["integer", "null"]}}}
+    inner = {"type": "object", "properties": {"x": {"type": "integer"}}}  # requires nothing: left as it is
+    schema = {"type": "object", "properties": {"a": {}, "b": inner}, "required": ["a"]}
+    assert nulls_not_required(schema) == {"type": "object", "properties": {"a": {}, "b": inner}}
 
 
 def batch_app() -> FastAPI:

@@ -1034,28 +1034,33 @@ async def test_prompt_arguments_of_unions_are_json_unless_a_branch_takes_a_strin
     ) -> str:
         return f"count={count!r} key={key!r} shape={shape!r}"
 
-    loose = {"type": "object", "properties": {"anything": True, "ref": {"$ref": "#/$defs/Missing"}}}
+    loose = {
+        "type": "object",
+        "properties": {"anything": True, "ref": {"$ref": "#/$defs/Missing"}, "said": {"description": "Any."}},
+    }
 
     @app.get("/prompts/loose", openapi_extra={**declare.prompt("loose"), "x-mcp-input-schema": loose})
-    async def loose_route(anything: str = "", ref: str = "") -> str:
-        return f"{anything}|{ref}"
+    async def loose_route(anything: str = "", ref: str = "", said: str = "") -> str:
+        return f"{anything}|{ref}|{said}"
 
     app.add_middleware(MCPMiddleware)
     prompts = {p["name"]: p for p in (await legacy(app, "prompts/list"))["result"]["prompts"]}
     assert prompts["unions"]["arguments"] == [
         {"name": "count", "required": False, "description": "JSON: integer or null"},
         {"name": "key", "required": False},
-        {"name": "shape", "required": False, "description": "JSON: object or null"},
+        {"name": "shape", "required": False, "description": "JSON: object"},
     ]
     assert prompts["loose"]["arguments"] == [
         {"name": "anything", "required": False},
         {"name": "ref", "required": False},
+        {"name": "said", "required": False, "description": "Any."},
     ]
     arguments = {"count": "null", "key": "7", "shape": '{"w": 2}'}
     got = (await legacy(app, "prompts/get", {"name": "unions", "arguments": arguments}))["result"]
     assert got["messages"][0]["content"]["text"] == "count=None key='7' shape=Box(w=2)"
-    got = (await legacy(app, "prompts/get", {"name": "loose", "arguments": {"anything": "[1]", "ref": "{}"}}))["result"]
-    assert got["messages"][0]["content"]["text"] == "[1]|{}"
+    arguments = {"anything": "[1]", "ref": "{}", "said": "2"}
+    got = (await legacy(app, "prompts/get", {"name": "loose", "arguments": arguments}))["result"]
+    assert got["messages"][0]["content"]["text"] == "[1]|{}|2"
 
 
 @pytest.mark.parametrize(
