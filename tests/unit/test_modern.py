@@ -438,8 +438,8 @@ async def test_header_names_from_the_server_are_matched_in_any_case() -> None:
     repeated = await call(headers, [(b"mcp-name", b"get_thing")])
     assert repeated["error"]["code"] == -32020
     assert "mcp-name appears more than once" in repeated["error"]["message"]
-    # other repeated headers are no routing headers: nothing for a proxy to read otherwise
-    twice = await call(headers, [(b"x-trace", b"a"), (b"X-Trace", b"b")])
+    # another Mcp-* header repeated is no routing header: nothing for a proxy to read otherwise
+    twice = await call(headers, [(b"mcp-session-id", b"a"), (b"Mcp-Session-Id", b"b")])
     assert twice["result"]["structuredContent"]["name"] == "thing-1"
 
 
