@@ -35,8 +35,9 @@ class Outbox(Protocol):
 
     def abandon(self) -> None: ...
 
-    def answer(self) -> Callable[[dict[str, Any]], Awaitable[None]] | None:
-        """How to write the call's result at once (while the route's app goes on), or None."""
+    def answer(self) -> Callable[[dict[str, Any] | None], Awaitable[None]] | None:
+        """How to write the call's result at once (while the route's app goes on; None: end the
+        response without a result), or None when it cannot go out before the handler returns."""
         ...
 
 

@@ -140,10 +140,11 @@ def _outcome_of(exc: BaseException, run: _ToolRun) -> dict[str, Any] | None:
         logger.error("%s: the route broke the ASGI contract: %s", subject, exc)
         return error_result(f"{subject} failed: the route did not produce a valid HTTP response.")
     if isinstance(exc, Exception):  # an ExceptionGroup too
-        if run._complete:
-            # After a complete response (its background work): the result stands, as over HTTP,
-            # however soon the failure came.
-            logger.error("%s: the app failed after its response", _subject(run), exc_info=exc)
+        if run._complete or run.answered:
+            # After a complete response (its background work), or once a stopped call's outcome
+            # went out without its route: the result stands, as over HTTP, however soon the failure came.
+            after = "its response" if run._complete else "its call was stopped"
+            logger.error("%s: the app failed after %s", _subject(run), after, exc_info=exc)
             return None
         return _route_failed(run, exc)
     raise exc

@@ -4,7 +4,8 @@ Part of :mod:`mcp_middleware.toolcall`, whose ``run_tool`` uses it:
 
 - :class:`_LoopCache` (``_loops``): the running asyncio loop without a system call per lookup;
 - :class:`_Ticker`: one timer per event loop that starts the watcher of every call still running
-  after a while (and writes the result of one whose app goes on after its response);
+  after a while (and writes the result of one whose app goes on after its response, or the outcome
+  of one stopped while its route cannot be unwound);
 - :func:`_reap`: cancel a call's watcher (or let a delivery finish) and wait for it, in plain asyncio;
 - :func:`watching`: the portable watcher (any anyio backend), in a task group beside the route.
 """
@@ -68,14 +69,15 @@ class _Ticker:
     loop for all of a server's calls, where a timer per call cost each call ~5 µs. A call that
     streams starts its watcher at once (``_ToolRun.wake``); a quick JSON call never gets one.
 
-    Each tick wakes the calls that were running at the previous tick (so a call is woken between
-    one and two periods after it started), and at once a call whose response is already complete
-    while its app goes on (background work): its result goes out at the first tick after its
-    response, never later. ``add`` says from when the ticker counts a call (the previous tick, or
-    when the timer was armed): a time no later than the call's start, read from the clock once per
-    tick, not once per call, from which the call's first keep-alive is due. Waking is the only
-    thing a tick does, so a late tick is harmless, and nothing is left behind when the calls stop
-    (the timer is not re-armed)."""
+    Each tick wakes the calls that were running at the previous tick (so a call is woken first
+    between one and two periods after it started, and again at every tick until it ends), and at
+    once a call whose response is already complete while its app goes on (background work), or
+    that was stopped (cancelled, past its time limit): its result, or its outcome when its route has
+    not returned, goes out at the first tick after, never later. ``add`` says from when the ticker
+    counts a call (the previous tick, or when the timer was armed): a time no later than the call's
+    start, read from the clock once per tick, not once per call, from which the call's first
+    keep-alive is due. Waking is the only thing a tick does, so a late tick is harmless, and nothing
+    is left behind when the calls stop (the timer is not re-armed)."""
 
     __slots__ = ("_due", "_fresh", "_since", "_timer", "loop", "period")
 
@@ -102,14 +104,14 @@ class _Ticker:
 
     def _tick(self) -> None:
         due, fresh = self._due, self._fresh
-        self._due, self._fresh, self._since = {}, {}, time.monotonic()
+        self._fresh, self._since = {}, time.monotonic()
+        woken = list(due)  # running since before the last tick: woken at every tick until they end
         for run in fresh:
-            if run._complete:  # its response is out and its app goes on: its result now
-                due[run] = None
-            else:
-                self._due[run] = None
-        self._timer = self.loop.call_later(self.period, self._tick) if self._due else None
-        for run in due:
+            due[run] = None
+            if run._complete or run.stopped():  # its result, or a stopped call's outcome, now
+                woken.append(run)
+        self._timer = self.loop.call_later(self.period, self._tick) if due else None
+        for run in woken:
             run.wake()
 
 

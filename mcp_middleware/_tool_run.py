@@ -6,7 +6,9 @@ runs it under the cancel guard (:mod:`mcp_middleware._guard`). The run is a
 :class:`~mcp_middleware.dispatch.SubExchange`: the child app's ``receive`` and ``send`` are its
 methods, it turns a streamed body into progress notifications, writes the result early when the
 app goes on after its response, watches for the client going away (keep-alives meanwhile), and is
-the ``Disconnect`` signal the child ``receive`` waits on.
+the ``Disconnect`` signal the child ``receive`` waits on. Once the call is stopped (cancelled, or
+past its time limit) nothing more is written for it but its outcome, which goes out without
+waiting for a route that cannot be unwound (see :meth:`_ToolRun.stopped`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import anyio.abc
 from starlette.types import Message
 
 from ._call_types import CallLimits, Invocation
+from ._guard import _timed_out
 from .context import CONTEXT_KEY
 from .dispatch import SubExchange, SubRequest
 from .results import ResponseCollector
@@ -41,15 +44,19 @@ class _ToolRun(SubExchange):
     last: float | None = None
     streaming = False
     cancelled = False
-    answered = False  # the result went out while the app went on (see _answer_early)
+    # the result went out while the app went on (see _answer_early), or a stopped call's outcome
+    # while its route did not return (see _outcome)
+    answered = False
     delivery: asyncio.Task[None] | None = None  # writing it, when the ticker found it due
     loop: asyncio.AbstractEventLoop | None = None  # while the asyncio watcher may be started
     context: contextvars.Context | None = None  # the request's, for the tasks the ticker starts
     task: asyncio.Task[None] | None = None  # the asyncio watcher, once started
+    grace = 0.0  # off asyncio: how long a stopped route has to return before its outcome goes out
     _scope: anyio.CancelScope | None = None  # the portable guard (any anyio backend)
     _guard: asyncio.Timeout | None = None  # the asyncio guard with a time limit, while inside it
     _timer: anyio.CancelScope | None = None  # the portable guard's time limit, while inside it
     _task: asyncio.Task[Any] | None = None  # the asyncio guard without one, while inside it
+    _nap: anyio.CancelScope | None = None  # the portable watcher's wait, while it waits
 
     def __init__(
         self,
@@ -79,7 +86,10 @@ class _ToolRun(SubExchange):
 
     def on_body(self, chunk: bytes, more: bool) -> Awaitable[None] | None:
         if more:
-            self.wake()
+            if self.stopped():
+                return None  # nothing more goes out for a stopped call (its route may not stop: wake)
+            if self.task is None:
+                self.wake()  # it streams: its watcher starts now
         elif self._guard is not None or self._timer is not None:
             self._settle()
         pieces = self.collector.feed(chunk, more)
@@ -102,6 +112,7 @@ class _ToolRun(SubExchange):
             and (more or self.streaming)
             and self.collector.streamable
             and self.collector.status < 300
+            and not self.stopped()
         )
 
     async def _progress(self, pieces: list[str]) -> None:
@@ -119,39 +130,95 @@ class _ToolRun(SubExchange):
     # nothing for this.
     def _answer_early(self, pieces: list[str]) -> Coroutine[Any, Any, None] | None:
         answer = self.inv.outbox.answer() if self.inv.context.channel is None else None
-        if answer is None or self.answered:  # not a tools/call, or a route that used its context
+        # not a tools/call, a route that used its context, or a call stopped before its response was complete
+        if answer is None or self.answered or self.stopped():
             return None
         self.answered = True
         return self._answer_now(answer, pieces)
 
-    async def _answer_now(self, answer: Callable[[dict[str, Any]], Awaitable[None]], pieces: list[str]) -> None:
+    async def _answer_now(self, answer: Callable[[dict[str, Any] | None], Awaitable[None]], pieces: list[str]) -> None:
         if self._shows(pieces, False):
             await self._progress(pieces)
         await answer(self.collector.result())
 
+    # -- the outcome of a stopped call whose route has not returned ---------------------------
+    # A route can be in a step no cancellation reaches: Starlette runs a StreamingResponse over a
+    # sync iterator one step at a time in a worker thread, and waits for that step (a `requests`
+    # stream, a sync LLM client). A stopped call's outcome does not wait for it: when the route has
+    # not returned by the ticker's next tick (off asyncio, one period later), the outcome goes out
+    # as an early result does, and the response ends; the route counts as running until it returns.
+    def stopped(self) -> bool:
+        """Cancelled, or past its time limit (the guard fired): nothing more is written for the
+        call but its outcome (the timeout result, or after a cancel the end of the stream)."""
+        if self.cancelled:
+            return True
+        if self._guard is not None:
+            return self._guard.expired()
+        return self._timer is not None and self._timer.cancel_called
+
+    def _outcome(self) -> Coroutine[Any, Any, None] | None:
+        """Writing a stopped call's outcome now, or None when it cannot go out before the handler
+        returns (not a tools/call, or the response is over: the client left, or it went out)."""
+        answer = self.inv.outbox.answer()
+        if answer is None or self.answered:
+            return None
+        self.answered = True
+        return self._write(answer, None if self.cancelled else _timed_out(self, self.limits.timeout))
+
+    @staticmethod
+    async def _write(answer: Callable[[dict[str, Any] | None], Awaitable[None]], result: dict[str, Any] | None) -> None:
+        await answer(result)
+
+    async def _outcome_later(self) -> None:
+        """Off asyncio (no ticker): the outcome of a stopped call whose route has not returned
+        ``grace`` seconds later (the watcher is cancelled when it does)."""
+        await anyio.sleep(self.grace)
+        outcome = self._outcome()
+        if outcome is not None:
+            with anyio.CancelScope(shield=True):  # half a result helps no one, should the route end now
+                await outcome
+
     # -- the watcher: the client going away, keep-alives ----------------------------------------
     def wake(self) -> None:
         """Start the asyncio watcher now: the call streams, or has been running for a while; or,
-        when its response is complete and the app still runs, write the result."""
+        when its response is complete and the app still runs, write the result; or, when it was
+        stopped and its route has not returned, write its outcome. (The ticker wakes a call at every
+        tick until it ends.)"""
+        loop = self.loop
+        if loop is None:
+            return
+        if self.stopped():
+            if self.delivery is None:
+                outcome = self._outcome()
+                if outcome is not None:
+                    self.delivery = loop.create_task(outcome, context=self.context)
+            return
         if self._complete:
-            if self.delivery is None and self.loop is not None:
+            if self.delivery is None:
                 early = self._answer_early([])
                 if early is not None:
-                    self.delivery = self.loop.create_task(early, context=self.context)
+                    self.delivery = loop.create_task(early, context=self.context)
             return
-        if self.task is None and self.loop is not None:
+        if self.task is None:
             # In the request's context even when the shared ticker starts it (a tracing or logging
             # middleware reads its request from the context of each send)
-            self.task = self.loop.create_task(self.watch(), context=self.context)
+            self.task = loop.create_task(self.watch(), context=self.context)
 
     async def watch(self) -> None:
-        """Until cancelled: report the client going away; keep a silent stream alive."""
+        """Until cancelled, or the call is stopped: report the client going away; keep a silent
+        stream alive. Off asyncio, a stopped call's outcome too (on asyncio the ticker's job)."""
         interval = self.limits.keepalive_interval
         native = self.loop is not None  # on asyncio, asyncio.timeout costs a fraction of an anyio scope
         if self.last is None:
             self.last = time.monotonic()
         while True:
+            if self.stopped():
+                if not native:
+                    await self._outcome_later()
+                return
             wait = max(self.last + interval - time.monotonic(), 0.0) if math.isfinite(interval) else math.inf
+            if not native and self._timer is not None:  # awake at the time limit (asyncio: the ticker)
+                wait = min(wait, max(self._timer.deadline - anyio.current_time(), 0.0))
             message = await (self._receive_native(wait) if native else self._receive_portable(wait))
             if message is None:
                 if time.monotonic() - self.last >= interval:  # not if progress went out meanwhile
@@ -168,22 +235,31 @@ class _ToolRun(SubExchange):
             return None  # silent for a whole interval
 
     async def _receive_portable(self, wait: float) -> Message | None:
-        with anyio.move_on_after(wait):
-            return await self.inv.receive()
+        with anyio.move_on_after(wait) as nap:
+            self._nap = nap  # a cancel ends the wait (see cancel)
+            try:
+                return await self.inv.receive()
+            finally:
+                self._nap = None
         return None
 
     # -- progress and keep-alives ----------------------------------------------------------------
     async def heartbeat(self) -> None:
         """A keep-alive, and a progress heartbeat when there is a token. The interval runs from
         here whatever was written: a call without a token gets a keep-alive per interval, not one
-        per loop step."""
+        per loop step. None for a stopped call."""
+        if self.stopped():
+            return
         self.last = time.monotonic()
         await self.inv.outbox.keepalive()
         if self.inv.token is not None:
             await self._send(None)
 
     async def _send(self, message: str | None) -> None:
-        """A progress notification (only for a call that has a token): the client hears from us."""
+        """A progress notification (only for a call that has a token): the client hears from us.
+        None once the call is stopped (a chunk's pieces may straddle the stop)."""
+        if self.stopped():
+            return
         self.last = time.monotonic()  # anyio.current_time() would cost system calls per chunk
         # above the route's own reports, if any; a heartbeat (no message) the smallest step
         progress = self.inv.context.automatic_progress(message is not None)
@@ -214,6 +290,8 @@ class _ToolRun(SubExchange):
             self._guard.reschedule(asyncio.get_running_loop().time())  # expires at once
         if self._task is not None:
             self._task.cancel()
+        if self._nap is not None:
+            self._nap.cancel()  # the portable watcher: the outcome is its job off asyncio
 
     # -- the disconnect signal, on asyncio without an anyio event --------------------------------
     # (each waiter gets its own future from the known loop: an anyio or asyncio event would look

@@ -77,9 +77,7 @@ class CallRegistry:
         calls with keep-alive ``interval``."""
         ticker = self._ticker
         if ticker is None or ticker.loop is not loop:
-            # a call still running after one to two periods gets its watcher, before its first
-            # keep-alive is due (one interval after the ticker's count starts)
-            ticker = self._ticker = _Ticker(loop, min(interval / 2, WATCH_AFTER))
+            ticker = self._ticker = _Ticker(loop, _period(interval))
         return ticker
 
     def cancel(self, key: str, request_id: Any) -> bool:
@@ -183,6 +181,7 @@ async def run_tool(
                 if delivery is not None:
                     await _reap(delivery, cancel=not ended)  # else let it finish: half a result helps no one
         else:
+            run.grace = _period(limits.keepalive_interval)  # as long as the ticker would give it
             async with watching(run.watch):
                 outcome = await _guarded(run, limits.timeout)
     finally:
@@ -216,9 +215,17 @@ def _interim(channel: HandshakeChannel | ModernChannel | None) -> dict[str, Any]
     return result
 
 
+def _period(interval: float) -> float:
+    """The ticker's period for calls with keep-alive ``interval``: a call still running after one
+    to two periods gets its watcher, before its first keep-alive is due (one interval after the
+    ticker's count starts)."""
+    return min(interval / 2, WATCH_AFTER)
+
+
 # The ticker's period (at most; half the keep-alive interval when that is shorter): a call still
-# running after one to two periods gets its watcher even if it has not streamed yet, and a call whose
-# app goes on after its complete response gets its result at the next tick.
+# running after one to two periods gets its watcher even if it has not streamed yet, a call whose
+# app goes on after its complete response gets its result at the next tick, and a stopped call
+# whose route has not returned by then its outcome.
 WATCH_AFTER = 0.25
 # Tests flip this to run the portable (any anyio backend) guard and watcher on asyncio too.
 PORTABLE_WATCHER = False

@@ -168,15 +168,17 @@ class Responder:
         """The client went away: from now on nothing is written."""
         self.closed = True
 
-    def answer(self) -> Callable[[dict[str, Any]], Awaitable[None]] | None:
-        """How to write a tools/call's result before the handler returns it, or None (not a
-        tools/call). For a route whose response is complete while its app goes on."""
-        return None if self.early is None else self._answer
+    def answer(self) -> Callable[[dict[str, Any] | None], Awaitable[None]] | None:
+        """How to write a tools/call's result before the handler returns it (given None: end the
+        response without one, a cancelled call's), or None (not a tools/call, or the response is
+        over). For a route whose response is complete while its app goes on, or that cannot be
+        unwound once its call was stopped."""
+        return None if self.early is None or self.closed else self._answer
 
-    async def _answer(self, result: dict[str, Any]) -> None:
+    async def _answer(self, result: dict[str, Any] | None) -> None:
         assert self.early is not None
         req, version, decorate = self.early
-        await self.finish(encode_reply(req, version, result, decorate))
+        await self.finish(None if result is None else encode_reply(req, version, result, decorate))
 
     # -- the handlers' outbox: notifications and requests become SSE events on this response ----
     async def notify(self, method: str, params: Any) -> None:

@@ -137,7 +137,8 @@ def test_lower_layers_never_import_upper_layers() -> None:
         imported = {i.split(".")[0] for i in all_imports(call)}
         assert not imported & {"middleware", "transport", "handlers"}, (call, imported)
     assert all_imports("_ticker") == {"toolcall"}  # only for the type of a run (TYPE_CHECKING)
-    assert all_imports("_tool_run") == {"_call_types", "context", "dispatch", "results"}  # never toolcall
+    # never toolcall; _guard for the timeout result a stopped call's outcome may be
+    assert all_imports("_tool_run") == {"_call_types", "_guard", "context", "dispatch", "results"}
     assert all_imports("_call_types") == {"context"}  # the route's ContextHolder, in an Invocation
     for part in ("context", "_input_requests", "_context_holder", "_call_context"):  # what a route sees
         imported = {i.split(".")[0] for i in all_imports(part)}

@@ -666,15 +666,21 @@ class _Timer:
 
 
 class _Run:
-    def __init__(self, complete: bool = False) -> None:
+    def __init__(self, complete: bool = False, stopped: bool = False) -> None:
         self.woken = 0
         self._complete = complete  # its response is complete (the app goes on)
+        self._stopped = stopped  # cancelled, or past its time limit
 
     def wake(self) -> None:
         self.woken += 1
 
+    def stopped(self) -> bool:
+        return self._stopped
 
-def test_the_ticker_wakes_calls_running_for_a_whole_period_and_then_stops() -> None:
+
+def test_the_ticker_wakes_calls_running_for_a_whole_period_at_every_tick_and_then_stops() -> None:
+    """A call is woken first after one to two periods, then at every tick until it ends (a call
+    stopped meanwhile, whose route cannot be unwound, gets its outcome at the next: see wake)."""
     loop = _Loop()
     ticker = _ticker._Ticker(loop, 0.25)  # type: ignore[arg-type]
     quick, slow, late = _Run(), _Run(), _Run()
@@ -689,12 +695,28 @@ def test_the_ticker_wakes_calls_running_for_a_whole_period_and_then_stops() -> N
     loop.timers[-1].fire()
     assert (quick.woken, slow.woken, late.woken) == (0, 1, 0)
     loop.timers[-1].fire()
-    assert late.woken == 1
-    assert len(loop.timers) == 3
-    loop.timers[-1].fire()  # nothing left: the timer is not re-armed
-    assert len(loop.timers) == 3
-    ticker.add(quick)  # type: ignore[arg-type]
+    assert (slow.woken, late.woken) == (2, 1)
     assert len(loop.timers) == 4
+    ticker.discard(slow)  # type: ignore[arg-type]
+    loop.timers[-1].fire()
+    assert (slow.woken, late.woken) == (2, 2)
+    ticker.discard(late)  # type: ignore[arg-type]
+    loop.timers[-1].fire()  # nothing left: the timer is not re-armed
+    assert len(loop.timers) == 5
+    ticker.add(quick)  # type: ignore[arg-type]
+    assert len(loop.timers) == 6
+
+
+def test_the_ticker_wakes_a_call_stopped_since_its_start_at_its_first_tick() -> None:
+    """A call cancelled or past its time limit within its first period, whose route has not
+    returned, is woken at the next tick (for its outcome), not one period later."""
+    loop = _Loop()
+    ticker = _ticker._Ticker(loop, 0.25)  # type: ignore[arg-type]
+    running, stopped = _Run(), _Run(stopped=True)
+    ticker.add(running)  # type: ignore[arg-type]
+    ticker.add(stopped)  # type: ignore[arg-type]
+    loop.timers[-1].fire()
+    assert (running.woken, stopped.woken) == (0, 1)
 
 
 class _Clock:
@@ -731,10 +753,12 @@ def test_the_ticker_says_from_when_it_counts_a_call_and_wakes_a_complete_one_at_
     assert ticker.add(late) == 100.25  # type: ignore[arg-type]  # counted from the last tick
     clock.now = 100.5
     loop.timers[-1].fire()
-    assert (long.woken, done.woken, late.woken) == (1, 1, 0)
+    assert (long.woken, done.woken, late.woken) == (1, 2, 0)  # (done again: every tick until it ends)
     clock.now = 100.75
     loop.timers[-1].fire()
     assert late.woken == 1
+    for run in (long, done, late):
+        ticker.discard(run)  # type: ignore[arg-type]
     loop.timers[-1].fire()  # nothing left: the timer is not re-armed
     clock.now = 107.0
     assert ticker.add(_Run()) == 107.0  # type: ignore[arg-type]  # armed again: from now

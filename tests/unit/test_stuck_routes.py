@@ -1,0 +1,232 @@
+"""A call stopped (its time limit, a cancel) while its route is in a step that cannot be cancelled.
+
+Starlette runs a ``StreamingResponse`` over a plain (sync) iterator one step at a time in a worker
+thread (``requests``' ``iter_lines``, a sync LLM client): no cancellation reaches that step, and the
+task group around it waits for it. The call's outcome must not wait for it too, and nothing more may
+be written for a stopped call. The route's step here waits on a ``threading.Event`` the test sets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import pytest
+from fastapi import FastAPI
+from fastapi.responses import StreamingResponse
+from starlette.types import Message
+
+from mcp_middleware import MCPMiddleware, toolcall
+from mcp_middleware.context import ContextHolder
+from mcp_middleware.dispatch import SubRequest
+from mcp_middleware.results import ResponseCollector
+from tests.apps import mcp_of
+from tests.support import Exchange, cancelled, meta, modern_headers, request
+
+pytestmark = pytest.mark.anyio
+
+GUARD = 10  # seconds: a deadlock guard only; nothing waits on time
+
+
+class _Step:
+    """The route's blocking step: ``blocked`` once its worker thread waits, until ``release``."""
+
+    def __init__(self) -> None:
+        self.blocked = threading.Event()
+        self.release = threading.Event()
+
+    async def reached(self) -> None:
+        """Until the route's worker thread waits in its step (waited for in a thread: no sleep)."""
+        await anyio.to_thread.run_sync(self.blocked.wait, abandon_on_cancel=True)
+
+
+@pytest.fixture
+async def step() -> AsyncIterator[_Step]:
+    step = _Step()
+    try:
+        yield step
+    finally:
+        step.blocked.set()  # whatever happened: no thread is left waiting
+        step.release.set()
+
+
+@pytest.fixture(params=["asyncio-native", "portable"])
+def guard_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both cancel guards and watchers: asyncio's (with the ticker), and the anyio one of other backends."""
+    monkeypatch.setattr(toolcall, "PORTABLE_WATCHER", request.param == "portable")
+    value: str = request.param
+    return value
+
+
+def _stuck_app(step: _Step, fails: bool = False, **options: Any) -> FastAPI:
+    """A route whose second step blocks its worker thread until released; then it yields (or,
+    ``fails``, raises)."""
+    app = FastAPI()
+
+    @app.get("/stuck", operation_id="stuck")
+    def stuck() -> StreamingResponse:
+        def chunks() -> Iterator[str]:
+            yield "first "
+            step.blocked.set()
+            step.release.wait()  # in Starlette's worker thread: no cancellation reaches it
+            if fails:
+                raise ConnectionError("the upstream stream broke")
+            yield "second"
+
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    app.add_middleware(MCPMiddleware, **options)
+    return app
+
+
+def _call(era: str, id: int = 1) -> tuple[dict[str, Any], dict[str, str] | None]:
+    params: dict[str, Any] = {"name": "stuck", "arguments": {}}
+    if era == "modern":
+        params["_meta"] = meta(progressToken="tok")
+        return request("tools/call", params, id), modern_headers("tools/call", "stuck")
+    params["_meta"] = {"progressToken": "tok"}
+    return request("tools/call", params, id), None
+
+
+def _late_writes(ex: Exchange) -> list[Message]:
+    """What the call writes after its response ended (recorded, not sent: it must stay empty)."""
+    late: list[Message] = []
+    send = ex.send
+
+    async def recording(message: Message) -> None:
+        if ex.done.is_set():
+            late.append(message)
+            return
+        await send(message)
+
+    ex.send = recording  # type: ignore[method-assign]
+    return late
+
+
+def _progress(ex: Exchange) -> list[str]:
+    events = ex.reply.events()
+    return [e["params"].get("message", "") for e in events if e.get("method") == "notifications/progress"]
+
+
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+@pytest.mark.parametrize("then", ["yields", "fails"])
+async def test_a_timed_out_call_is_answered_while_its_route_cannot_be_unwound(
+    era: str, then: str, guard_path: str, step: _Step, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review: the time limit's result came only when the route's blocked step returned (never,
+    for one that does not), with keep-alives, heartbeats and the route's next chunk after the
+    deadline. Now the result goes out within a tick of the deadline and the response ends; the
+    route counts as running until it returns, and what it sends then goes nowhere (a failure is
+    logged, as one after a complete response is)."""
+    fails = then == "fails"
+    app = _stuck_app(step, fails, call_timeout=0.1, keepalive_interval=0.002)  # the ticker: every 1 ms
+    body, headers = _call(era)
+    ex = Exchange(app, body, headers)
+    late = _late_writes(ex)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            try:
+                await step.reached()
+                await ex.done.wait()  # the result, with the route still in its step
+                registry = mcp_of(app).server.registry
+                assert registry.active == 1  # its route has not returned: it still counts
+            finally:
+                step.release.set()  # (also when the test fails: the task group waits for the route)
+    assert registry.active == 0
+    assert len(registry) == 0
+    result = ex.reply.events()[-1]["result"]
+    assert result["isError"] is True
+    assert result["content"][0]["text"] == "Tool 'stuck' timed out after 0.1 s and was cancelled."
+    assert "second" not in _progress(ex)
+    assert ex.reply.more_flags[-1] is False
+    assert late == []
+    failures = [r for r in caplog.records if r.name == "mcp_middleware.toolcall"]
+    if fails:
+        assert [r.getMessage() for r in failures] == ["Tool 'stuck': the app failed after its call was stopped"]
+        assert failures[0].exc_info is not None
+    else:
+        assert failures == []
+
+
+async def test_a_cancelled_call_ends_its_stream_while_its_route_cannot_be_unwound(guard_path: str, step: _Step) -> None:
+    """Review: after notifications/cancelled the stream stayed open until the route's blocked step
+    returned, with keep-alives, heartbeats and then the route's next chunk as progress. Now nothing
+    more is written but the end of the stream (no result), within a tick of the cancel."""
+    app = _stuck_app(step, keepalive_interval=0.002)
+    body, _ = _call("handshake", id=7)
+    ex = Exchange(app, body)
+    late = _late_writes(ex)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            try:
+                await step.reached()
+                assert (await Exchange(app, cancelled(7)).run()).status == 202
+                sent = len(ex.reply.chunks)  # keep-alives and heartbeats went out until now
+                await ex.done.wait()
+                assert ex.reply.chunks[sent:] == [b""]  # then the end of the stream alone
+                registry = mcp_of(app).server.registry
+                assert registry.active == 1
+            finally:
+                step.release.set()
+    assert registry.active == 0
+    assert all(b'"result"' not in c for c in ex.reply.chunks)
+    assert "second" not in _progress(ex)
+    assert late == []
+
+
+class _Outbox:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def keepalive(self) -> None:
+        self.sent.append("keep-alive")
+
+    async def notify(self, method: str, params: Any) -> None:
+        self.sent.append(method)
+
+    def abandon(self) -> None:
+        self.sent.append("abandon")
+
+    def answer(self) -> None:
+        return None
+
+
+async def _expired() -> asyncio.Timeout:
+    """An asyncio time limit that has fired (at once: no time passes)."""
+    try:
+        async with asyncio.timeout(0) as guard:
+            await asyncio.get_running_loop().create_future()
+    except TimeoutError:
+        pass
+    return guard
+
+
+@pytest.mark.parametrize("how", ["cancelled", "past its time limit"])
+async def test_a_stopped_call_sends_no_keepalive_heartbeat_or_chunk(how: str) -> None:
+    """What the watcher and the route's ``send`` would write for a call once it is stopped, until
+    its route unwinds (or forever, when it cannot), goes nowhere."""
+    outbox = _Outbox()
+    collector = ResponseCollector(path="/x", structured=False, max_text=100, max_binary=100)
+    holder = ContextHolder(lambda: None)  # type: ignore[arg-type,return-value]  # never built here
+    inv = toolcall.Invocation(None, {}, None, outbox, (), "tok", ("", 0), holder)  # type: ignore[arg-type]
+    run = toolcall._ToolRun(collector, inv, SubRequest("GET", "/x"), toolcall.CallLimits(10.0, 5.0, 10, 10))
+    run.on_head(200, [(b"content-type", b"text/plain")])
+    pending = run.on_body(b"t0 ", True)
+    assert pending is not None
+    await pending  # a running call's chunk is progress
+    assert outbox.sent == ["notifications/progress"]
+    if how == "cancelled":
+        run.cancel()
+    else:
+        run._guard = await _expired()
+    assert run.stopped()
+    await run.heartbeat()
+    assert run.on_body(b"t1 ", True) is None
+    assert run.on_body(b"t2 ", False) is None  # the last chunk of a streamed body
+    assert outbox.sent == ["notifications/progress"]
