@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from mcp_types import jsonrpc as codes
 
 from ._call_types import CallLimits, Invocation, Outbox
@@ -66,11 +67,18 @@ class CallRegistry:
     the same id at once: then the key holds them all (``_Shared``), a cancel for it reaches each of
     them, and each call takes only itself off (``share``, ``leave``); no call is ever left where
     its own cancel cannot reach it.
+
+    A call that finds the concurrency limit reached only through calls that have already answered
+    (their app still finishing: a streamed result goes out at the route's last send, before the app
+    returns) waits a moment for one of them to end (``room``): a sequential client's next call can
+    arrive in between. Which calls have answered is read off the calls registered here, when the
+    limit is reached, so a call pays nothing for it.
     """
 
     _calls: dict[tuple[str, Any], _ToolRun | _Shared] = field(default_factory=dict)
     active: int = 0  # calls running in this process (the concurrency limit counts these)
     _ticker: _Ticker | None = None
+    _vacated: anyio.Event | None = None  # set when an answered call ends, while a call waits for it
 
     def ticker(self, loop: asyncio.AbstractEventLoop, interval: float) -> _Ticker:
         """The ticker of this registry's calls on ``loop`` (a new one if the loop changed), for
@@ -107,6 +115,32 @@ class CallRegistry:
         """The calls in flight (a shared key counts each of its calls)."""
         return sum(len(held.runs) if isinstance(held, _Shared) else 1 for held in self._calls.values())
 
+    def answered(self) -> int:
+        """The calls in flight that have answered (their app still finishing, or a stopped call's
+        route that does not return)."""
+        runs = (run for held in self._calls.values() for run in (held.runs if isinstance(held, _Shared) else (held,)))
+        return sum(run.answered for run in runs)
+
+    async def room(self, limit: int, grace: float) -> bool:
+        """Whether a call may start with ``limit`` route runs allowed. When the limit is reached only
+        because of calls that have answered, wait up to ``grace`` seconds for one of them to end; a
+        call that has not answered is never waited for (a clear refusal, not a queue)."""
+        with anyio.move_on_after(grace):
+            while self.active >= limit:
+                if self.active - self.answered() >= limit:
+                    return False
+                if self._vacated is None:
+                    self._vacated = anyio.Event()
+                await self._vacated.wait()
+        return self.active < limit
+
+    def ended(self) -> None:
+        """An answered (or cancelled) call ended: its slot is free for a call waiting in ``room``."""
+        vacated = self._vacated
+        if vacated is not None:
+            self._vacated = None
+            vacated.set()
+
 
 async def run_tool(
     spec: ToolSpec,
@@ -129,8 +163,13 @@ async def run_tool(
     ``results.HeadResponseCollector``. ``finish`` makes the result of the collector (by default
     its own ``result()``).
     """
-    if limits.max_concurrent is not None and registry.active >= limits.max_concurrent:
-        # A clear refusal, not a queue: the client (or its model) can retry later.
+    if (
+        limits.max_concurrent is not None
+        and registry.active >= limits.max_concurrent
+        and not await registry.room(limits.max_concurrent, _period(limits.keepalive_interval))
+    ):
+        # A clear refusal, not a queue: the client (or its model) can retry later (a call answered
+        # already, its app finishing, is waited for a moment: see CallRegistry.room).
         return error_result(
             f"The server is busy: {registry.active} route runs (tool calls, resource reads, prompt gets, and "
             f"the background work of calls already answered) are in progress (limit {limits.max_concurrent}). "
@@ -191,6 +230,7 @@ async def run_tool(
         else:
             registry.leave(inv.key, run)
     if run.cancelled or run.answered:
+        registry.ended()  # (its slot was freed above) a call may wait for it: see CallRegistry.room
         return None
     if outcome is not None:
         return outcome

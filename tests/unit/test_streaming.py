@@ -440,9 +440,12 @@ async def test_no_call_is_left_in_flight_after_a_disconnect(era: str) -> None:
     assert len(mcp_of(ex.app).server.registry) == 0
 
 
-async def test_calls_beyond_the_concurrency_limit_are_refused_at_once() -> None:
+async def test_calls_beyond_the_concurrency_limit_are_refused_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The call holding the slot has not answered: it is never waited for (the grace given to calls
+    already answered is far longer than the guard here)."""
+    monkeypatch.setattr(toolcall, "WATCH_AFTER", GUARD * 100)
     gates = Gates()
-    app = build_app(gates, max_concurrent_calls=1)
+    app = build_app(gates, max_concurrent_calls=1, keepalive_interval=GUARD * 100)
     body, _ = call_body("stream_plain", "handshake")
     ex = Exchange(app, body)
     with anyio.fail_after(GUARD):
@@ -1231,6 +1234,110 @@ async def test_a_streamed_calls_result_goes_out_at_its_last_chunk_while_backgrou
     assert progress_messages(events) == ["part one ", "part two"]
     assert events[-1]["result"]["content"][0]["text"] == "part one part two"
     assert sum(1 for e in events if "result" in e) == 1
+
+
+async def _held_after_its_answer(app: ASGIApp, gates: Gates, era: str) -> Exchange:
+    """Run a call of ``report`` until its result went out (at its last chunk) while its app's
+    background work waits for ``gates.release[1]``."""
+    body, headers = call_body("report", era)
+    first = Exchange(app, body, headers or None)
+    gates.release[0].set()
+    return first
+
+
+async def _waiting_for_a_slot(registry: toolcall.CallRegistry, call: Exchange) -> None:
+    """Until ``call`` waits for a slot (or, refused at once, has its reply)."""
+    while getattr(registry, "_vacated", None) is None and not call.done.is_set():
+        await anyio.lowlevel.checkpoint()
+    assert not call.started.is_set(), call.reply.body  # not refused: waiting
+
+
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+async def test_a_call_arriving_while_an_answered_calls_app_finishes_waits_for_its_slot(
+    era: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review: with max_concurrent_calls=1 a strictly sequential client was sometimes refused 'busy':
+    a streamed call's result goes out at the route's last send, and the call counts until its app
+    returns, so the next call could arrive in between. Now a call that finds the limit reached only
+    through calls already answered waits (up to a tick) for one of them to end."""
+    monkeypatch.setattr(toolcall, "WATCH_AFTER", GUARD * 100)  # the wait ends when the slot frees, not by time
+    gates = Gates()
+    app = _streaming_background_app(gates, max_concurrent_calls=1, keepalive_interval=GUARD * 100)
+    first = await _held_after_its_answer(app, gates, era)
+    body, headers = call_body("report", era, id=2)
+    second = Exchange(app, body, headers or None)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first.run)
+            await first.done.wait()  # answered: the client has its result (and calls again)
+            await gates.produced[1].wait()  # while its app's background work still runs
+            registry = mcp_of(app).server.registry
+            tg.start_soon(second.run)
+            await _waiting_for_a_slot(registry, second)
+            gates.release[1].set()  # the first call's app returns: its slot is free
+    assert first.reply.events()[-1]["result"]["content"][0]["text"] == "part one part two"
+    result = second.reply.events()[-1]["result"]
+    assert not result.get("isError"), result
+    assert result["content"][0]["text"] == "part one part two"
+    assert registry.active == 0
+
+
+async def test_a_call_is_still_refused_when_an_answered_calls_work_outlasts_the_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(toolcall, "WATCH_AFTER", 0.001)  # a tick's wait: shorter than the held work
+    gates = Gates()
+    app = _streaming_background_app(gates, max_concurrent_calls=1)
+    first = await _held_after_its_answer(app, gates, "handshake")
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first.run)
+            await gates.produced[1].wait()  # answered, its background work held
+            busy = (await Exchange(app, call_body("report", "handshake", token=None, id=2)[0]).run()).result()
+            gates.release[1].set()
+    assert busy["isError"] is True
+    assert busy["content"][0]["text"].startswith("The server is busy: 1 route runs")
+    assert first.reply.events()[-1]["result"]["content"][0]["text"] == "part one part two"
+
+
+async def test_a_call_waits_only_when_the_limit_is_reached_through_answered_calls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Limit 2, one call answered (its app finishing) and one that has not answered: the answered one
+    is waited for; once it ends the new call runs, though the unanswered one still holds its slot."""
+    monkeypatch.setattr(toolcall, "WATCH_AFTER", GUARD * 100)
+    gates, other = Gates(), Gates()
+    app = _streaming_background_app(gates, max_concurrent_calls=2, keepalive_interval=GUARD * 100)
+
+    @app.get("/held", operation_id="held")
+    async def held() -> StreamingResponse:
+        async def lines() -> AsyncIterator[str]:
+            yield "waiting "
+            other.produced[0].set()
+            await other.release[0].wait()
+            yield "done"
+
+        return StreamingResponse(lines(), media_type="text/plain")
+
+    first = await _held_after_its_answer(app, gates, "handshake")
+    unanswered = Exchange(app, call_body("held", "handshake", id=2)[0])
+    third = Exchange(app, call_body("report", "handshake", id=3)[0])
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first.run)
+            await gates.produced[1].wait()
+            tg.start_soon(unanswered.run)
+            await other.produced[0].wait()
+            registry = mcp_of(app).server.registry
+            assert registry.active == 2
+            tg.start_soon(third.run)
+            await _waiting_for_a_slot(registry, third)
+            gates.release[1].set()
+            await third.done.wait()
+            assert not unanswered.done.is_set()
+            other.release[0].set()
+    assert third.reply.events()[-1]["result"]["content"][0]["text"] == "part one part two"
+    assert unanswered.reply.events()[-1]["result"]["content"][0]["text"] == "waiting done"
 
 
 class _LastPartCarriesText(Response):
