@@ -123,7 +123,9 @@ async def test_a_timed_out_call_is_answered_while_its_route_cannot_be_unwound(
     route counts as running until it returns, and what it sends then goes nowhere (a failure is
     logged, as one after a complete response is)."""
     fails = then == "fails"
-    app = _stuck_app(step, fails, call_timeout=0.1, keepalive_interval=0.002)  # the ticker: every 1 ms
+    # the limit leaves the route ample time to reach its blocked step on a loaded machine (the test
+    # waits for that step, so a limit that fired first would leave it waiting to its guard)
+    app = _stuck_app(step, fails, call_timeout=0.5, keepalive_interval=0.002)  # the ticker: every 1 ms
     body, headers = _call(era)
     ex = Exchange(app, body, headers)
     late = _late_writes(ex)
@@ -141,7 +143,7 @@ async def test_a_timed_out_call_is_answered_while_its_route_cannot_be_unwound(
     assert len(registry) == 0
     result = ex.reply.events()[-1]["result"]
     assert result["isError"] is True
-    assert result["content"][0]["text"] == "Tool 'stuck' timed out after 0.1 s and was cancelled."
+    assert result["content"][0]["text"] == "Tool 'stuck' timed out after 0.5 s and was cancelled."
     assert "second" not in _progress(ex)
     assert ex.reply.more_flags[-1] is False
     assert late == []
