@@ -66,7 +66,69 @@ def redacted(text: str, forwarded: tuple[tuple[bytes, bytes], ...]) -> str:
     for secret in credential_values(forwarded):
         text = text.replace(secret, "[redacted]")
         if CUT in text and len(secret) >= 8:  # (a shorter one could be a word: a cookie's "english")
-            # of "Bearer <token>" the scheme word is no secret: only prefixes that reach past it
-            for size in range(len(secret) - 1, max(3, secret.find(" ") + 1), -1):
-                text = text.replace(secret[:size] + CUT, "[redacted]" + CUT)
+            text = _without_cut_start(text, secret)
     return text
+
+
+def _without_cut_start(text: str, secret: str) -> str:
+    """``text`` with ``[redacted]`` in place of the longest start of ``secret`` that ends where a
+    cut note (``CUT``) begins, at each note. Of "Bearer <token>" the scheme word is no secret: only
+    starts that reach past it, and of more than three characters, count.
+
+    One pass over the ``len(secret) - 1`` characters before each note (a stretch shared by two
+    notes is read once), following the secret's borders (Knuth-Morris-Pratt): linear in the
+    secret and the text. Trying every start, each a scan of the whole text, took 20.8 s for a
+    120 KB token."""
+    shortest = max(4, secret.find(" ") + 2)
+    if shortest >= len(secret):
+        return text
+    border = _borders(secret)
+    spans: list[tuple[int, int]] = []
+    matched = read = 0  # the longest start of ``secret`` that ends at ``read``
+    at = text.find(CUT)
+    while at != -1:
+        start = at - len(secret) + 1
+        if start > read:  # nothing before ``start`` can be part of a start ending at ``at``
+            matched, read = 0, start
+        for char in text[read:at]:
+            if matched == len(secret):  # (the whole secret, made by a replacement before)
+                matched = border[-1]
+            while matched and secret[matched] != char:
+                matched = border[matched - 1]
+            matched += secret[matched] == char
+        read = at
+        size = matched if matched < len(secret) else border[-1]
+        if size >= shortest:
+            spans.append((at - size, at))
+        at = text.find(CUT, at + len(CUT))
+    return _replaced(text, spans) if spans else text
+
+
+def _borders(secret: str) -> list[int]:
+    """For each start of ``secret``, the length of its longest proper start that is also its end
+    (the Knuth-Morris-Pratt failure function)."""
+    border = [0] * len(secret)
+    size = 0
+    for i in range(1, len(secret)):
+        while size and secret[size] != secret[i]:
+            size = border[size - 1]
+        size += secret[size] == secret[i]
+        border[i] = size
+    return border
+
+
+def _replaced(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with ``[redacted]`` in place of each of ``spans`` (ordered by their ends); spans
+    that overlap are one (only a secret holding a cut note's own text makes them)."""
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        while merged and merged[-1][1] > start:
+            start = min(start, merged.pop()[0])
+        merged.append((start, end))
+    pieces: list[str] = []
+    kept = 0  # where the text not yet copied begins
+    for start, end in merged:
+        pieces += (text[kept:start], "[redacted]")
+        kept = end
+    pieces.append(text[kept:])
+    return "".join(pieces)
