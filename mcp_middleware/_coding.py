@@ -5,7 +5,8 @@ arrives (a streaming route's too), never past the room the caller gives: a body 
 more is cut there, the rest of its input not decoded, so a decompression bomb costs no more memory
 than the result limit. ``deflate`` is the zlib format (RFC 9110 §8.4.1.2); some servers send raw
 deflate under that name, which its first two bytes tell apart. A gzip body of several members is
-read whole, as ``gzip -d`` reads it. ``identity`` is no coding; any other one (``br``, ``zstd``,
+read whole, as ``gzip -d`` reads it, in time linear in the body however many members it has.
+``identity`` is no coding; any other one (``br``, ``zstd``,
 ``compress``, several codings in a row) is left to the caller to refuse.
 """
 
@@ -18,6 +19,12 @@ __all__ = ["DECODED", "Inflater", "coding_of"]
 DECODED = frozenset({"gzip", "x-gzip", "deflate"})
 
 _GZIP, _ZLIB, _RAW = 16 + zlib.MAX_WBITS, zlib.MAX_WBITS, -zlib.MAX_WBITS
+
+# How much of the body zlib is handed at once: _FIRST bytes at a member's start, twice as much
+# each time the member goes on. zlib copies what follows a member's end (``unused_data``), so
+# handing it the rest of the body at each member made a body of many small members quadratic;
+# this way the copy is at most about the member read so far, plus _FIRST.
+_FIRST = 64
 
 
 def coding_of(raw: bytes) -> str:
@@ -57,19 +64,25 @@ class Inflater:
                 self._start = data
                 return b""
             z = self._zlib = zlib.decompressobj(_ZLIB if _zlib_wrapped(data) else _RAW)
-        out = b""
-        while data:
+        out = bytearray()  # (bytes joined one member at a time would be copied each time)
+        view, at, step = memoryview(data), 0, _FIRST
+        while at < len(data):
             if z.eof:  # what follows the end of the data
                 if not self._gzip:
                     raise zlib.error("data after the end of the deflate stream")
-                if not data.strip(b"\0"):
-                    break  # zero padding after the last member, which gzip -d skips too
+                if data[at] == 0 and data.count(0, at) == len(data) - at:
+                    # zero padding after the last member, which gzip -d skips too (the rest is
+                    # counted once at most: a NUL starts no member, so the next one raises)
+                    break
                 z = self._zlib = zlib.decompressobj(_GZIP)  # the next member of a gzip body
-            out += z.decompress(data, room + 1 - len(out))
+                step = _FIRST
+            piece = view[at : at + step]
+            out += z.decompress(piece, room + 1 - len(out))
             if len(out) > room:
                 break  # the rest is not decoded
-            data = z.unused_data if z.eof else b""
+            at += len(piece) - len(z.unused_data)  # (all of it, unless the member ended in it)
+            step *= 2
         if final and not z.eof and len(out) <= room and self.received:
             raise zlib.error("the compressed data ends early")
         self.total += len(out)
-        return out
+        return bytes(out)
