@@ -15,8 +15,9 @@ class _EventParser:
     Linear in the body: each chunk is scanned once, and a line that is not complete yet is kept as
     parts, not re-joined per chunk. A line break split across chunks (``\r`` | ``\n``) is one break,
     and a leading byte order mark is dropped. At most ``limit`` characters of a pending line and of
-    an event's data are kept (the result holds no more than that anyway); ``dropped`` counts the
-    data characters let go.
+    an event's data are kept (the result holds no more than that anyway), and no data line past
+    them: an event that never ends holds no more; ``dropped`` counts the data characters let go
+    (with the newlines that would have joined them).
     """
 
     __slots__ = ("_cr", "_data", "_data_size", "_fresh", "_line", "_line_size", "dropped", "limit")
@@ -75,9 +76,12 @@ class _EventParser:
             if field == "data":
                 value = value[1:] if value.startswith(" ") else value
                 room = self.limit - self._data_size
+                if room < 0:  # past the limit: the line and the newline joining it are let go
+                    self.dropped += len(value) + 1
+                    return
                 if len(value) > room:
-                    self.dropped += len(value) - max(room, 0)
-                    value = value[: max(room, 0)]
+                    self.dropped += len(value) - room
+                    value = value[:room]
                 self._data_size += len(value) + 1
                 self._data.append(value)
 

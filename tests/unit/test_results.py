@@ -413,6 +413,28 @@ def test_a_long_event_line_in_small_chunks_is_held_only_up_to_the_limit() -> Non
     assert note == f"{300 * 1024 - len(kept)} more characters were not included]"  # counted exactly
 
 
+def test_an_event_that_never_ends_holds_no_more_data_lines_than_the_limit() -> None:
+    """Review: each ``data:`` line past the limit was still kept, as an empty string, so an event
+    that never ended grew without bound (a stream of 200 MB of one-character lines held 252 MB more
+    at max_result_chars=1000). No line past the limit is kept now, and the result and the count of
+    characters left out are what they were."""
+    collector = ResponseCollector(path="/x", structured=False, max_text=10, max_binary=1000)
+    collector.head(200, ((b"content-type", b"text/event-stream"),))
+    events = collector._events
+    assert events is not None
+    for _ in range(100):
+        collector.feed(b"data:x\n" * 100, True)
+    assert len(events._data) <= 10
+    collector.feed(b"\n", False)
+    # the event's data: 10,000 "x" joined by newlines, of which the first 10 characters are kept
+    assert (
+        text_of(collector.result())
+        == "x\nx\nx\nx\nx\n" + CUT + f"{2 * 10_000 - 1 - 10} more characters were not included]"
+    )
+    pieces, _ = stream(b"text/event-stream", b"data: abcdefghi\ndata: k\ndata: l\n\n", b"", max_text=10)
+    assert pieces == ["abcdefghi\n"]  # the newline before "k" fits the limit, as it did
+
+
 def test_a_charset_that_is_no_text_encoding_is_read_as_utf8() -> None:
     """Regression: base64, hex, zlib or rot13 as a charset made a healthy route fail ('the route
     raised LookupError/TypeError'): Python knows them, but as bytes-to-bytes codecs."""
