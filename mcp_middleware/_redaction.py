@@ -7,6 +7,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
+from collections.abc import Callable
+from functools import partial
+from urllib.parse import quote, quote_plus
 
 import orjson
 from starlette.requests import cookie_parser
@@ -22,7 +26,15 @@ def credential_values(forwarded: tuple[tuple[bytes, bytes], ...]) -> tuple[str, 
     """The secret parts of the credentials forwarded to a route, longest first: ``Authorization``
     (and a ``Basic`` one's decoded ``user:password`` and password), ``Cookie`` values (as sent, and
     unquoted as the route reads them), API-key headers, and API keys from the MCP request's query
-    string (as sent and decoded). Everything forwarded but trace context is a credential."""
+    string (as sent and decoded); each also percent-encoded, as a URL carries it, and escaped, as
+    a JSON string carries it. Everything forwarded but trace context is a credential."""
+    return tuple(_secrets(forwarded))
+
+
+def _secrets(forwarded: tuple[tuple[bytes, bytes], ...]) -> dict[str, int]:
+    """:func:`credential_values`, each with the length of its shortest start that the result
+    limit's cut may not show: past its first word (of "Bearer <token>" the scheme word is no
+    secret, nor of an encoded form the word and its encoded space), and of four characters."""
     found: set[str] = set()
     for name, raw in forwarded:
         value = raw.decode("latin-1")
@@ -38,12 +50,49 @@ def credential_values(forwarded: tuple[tuple[bytes, bytes], ...]) -> tuple[str, 
             found.update(secret_values(raw))
         elif name not in TRACE_CONTEXT:  # an API-key header (catalog.credential_headers)
             found.add(value)
-    secrets = {value.strip() for value in found if len(value.strip()) >= 6}
+    values = {value.strip() for value in found if len(value.strip()) >= 6}
+    secrets: dict[str, int] = {}
+    for value in values:
+        _add(secrets, value, value.find(" ") + 2)
+        for form, word in _percent_encoded(value):
+            _add(secrets, form, word + 1)
     # and as a JSON string writes them: orjson (an error detail that is an object, written again
     # here) escapes a \ or ", and json.dumps (a route's own JSON) also writes non-ASCII as \uXXXX
-    secrets |= {orjson.dumps(value).decode()[1:-1] for value in secrets}
-    secrets |= {json.dumps(value)[1:-1] for value in secrets}
-    return tuple(sorted(secrets, key=len, reverse=True))
+    # (a percent-encoded form, all ASCII without either, is written as it is)
+    for value in values:
+        for form in (orjson.dumps(value).decode()[1:-1], json.dumps(value)[1:-1]):
+            _add(secrets, form, form.find(" ") + 2)
+    return dict(sorted(secrets.items(), key=lambda item: len(item[0]), reverse=True))
+
+
+def _add(secrets: dict[str, int], form: str, shortest: int) -> None:
+    """Add ``form`` to ``secrets``, whose starts of ``shortest`` characters (four at least) the
+    result limit's cut may not show; a form already there (two values may write it) keeps the
+    lower of the two."""
+    shortest = max(4, shortest)
+    secrets[form] = min(shortest, secrets.get(form, shortest))
+
+
+# What a route may percent-encode a credential with, to put it in a URL (a redirect's Location):
+# ``urlencode`` (``quote_plus``), ``quote`` of a component and of a path, and Starlette's
+# ``RedirectResponse``, which quotes its URL keeping these characters (and "%") as they are.
+_ENCODERS: tuple[Callable[[str], str], ...] = (
+    partial(quote_plus, safe=""),
+    partial(quote, safe=""),
+    partial(quote, safe="/"),
+    partial(quote, safe=":/%#?=@[]!$&'()*+,;"),
+)
+_ESCAPE = re.compile("%[0-9A-F]{2}")
+
+
+def _percent_encoded(value: str) -> set[tuple[str, int]]:
+    """``value`` as each of :data:`_ENCODERS` writes it, with its hex digits in upper case (as they
+    write them) and in lower case (as some other encoders do), each with the length of its first
+    word and the space after it as encoded (-1 without a space); ``value`` itself is left out."""
+    space = value.find(" ")
+    forms = {(encode(value), len(encode(value[: space + 1])) if space >= 0 else -1) for encode in _ENCODERS}
+    forms |= {(_ESCAPE.sub(lambda escape: escape[0].lower(), form), word) for form, word in forms}
+    return {(form, word) for form, word in forms if form != value}
 
 
 def _basic(credentials: str) -> tuple[str, ...]:
@@ -63,23 +112,21 @@ def _basic(credentials: str) -> tuple[str, ...]:
 def redacted(text: str, forwarded: tuple[tuple[bytes, bytes], ...]) -> str:
     """``text`` without the credentials ``forwarded`` to the route, nor the start of one that the
     result limit cut off."""
-    for secret in credential_values(forwarded):
+    for secret, shortest in _secrets(forwarded).items():
         text = text.replace(secret, "[redacted]")
         if CUT in text and len(secret) >= 8:  # (a shorter one could be a word: a cookie's "english")
-            text = _without_cut_start(text, secret)
+            text = _without_cut_start(text, secret, shortest)
     return text
 
 
-def _without_cut_start(text: str, secret: str) -> str:
+def _without_cut_start(text: str, secret: str, shortest: int) -> str:
     """``text`` with ``[redacted]`` in place of the longest start of ``secret`` that ends where a
-    cut note (``CUT``) begins, at each note. Of "Bearer <token>" the scheme word is no secret: only
-    starts that reach past it, and of more than three characters, count.
+    cut note (``CUT``) begins, at each note, when it has ``shortest`` characters or more.
 
     One pass over the ``len(secret) - 1`` characters before each note (a stretch shared by two
     notes is read once), following the secret's borders (Knuth-Morris-Pratt): linear in the
     secret and the text. Trying every start, each a scan of the whole text, took 20.8 s for a
     120 KB token."""
-    shortest = max(4, secret.find(" ") + 2)
     if shortest >= len(secret):
         return text
     border = _borders(secret)

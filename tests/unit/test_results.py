@@ -19,7 +19,7 @@ import orjson
 import pytest
 
 from mcp_middleware._coding import Inflater
-from mcp_middleware._redaction import _replaced, credential_values, redacted
+from mcp_middleware._redaction import _replaced, _secrets, credential_values, redacted
 from mcp_middleware._result_shapes import CUT
 from mcp_middleware.jsonrpc import Built
 from mcp_middleware.results import HeadResponseCollector, ResponseCollector, ResultTooLarge
@@ -107,6 +107,33 @@ def test_the_password_of_basic_authorization_is_redacted_as_decoded() -> None:
     not_base64 = ((b"authorization", b"Basic not-base64!"),)  # nothing to decode: as sent only
     text = text_of(collect(b"application/json", b'{"detail":"not-base64! refused"}', 401, forwarded=not_base64))
     assert text.endswith("[redacted] refused")
+
+
+def test_a_credential_percent_encoded_is_redacted_in_either_case_of_hex_digits() -> None:
+    """As ``quote``, ``quote_plus`` (``urlencode``) and Starlette's ``RedirectResponse`` write a
+    value in a URL, with upper- or lower-case hex digits (``%2f``: some encoders write them so)."""
+    forwarded = ((b"x-api-key", b"k3y/with spaces+=="),)
+    for echoed in ("k3y%2Fwith%20spaces%2B%3D%3D", "k3y%2fwith+spaces%2b%3d%3d", "k3y/with%20spaces+=="):
+        collector = ResponseCollector(path="/x", structured=False, max_text=1000, max_binary=1000, forwarded=forwarded)
+        collector.head(303, ((b"location", f"/login?key={echoed}".encode()),))
+        collector.feed(b"", False)
+        assert text_of(collector.result()) == "303 See Other: Location /login?key=[redacted]", echoed
+    assert "k3y%2Fwith+spaces%2B%3D%3D" in credential_values(forwarded)
+
+
+def test_the_cut_start_of_a_percent_encoded_credential_is_redacted_past_its_first_word() -> None:
+    """The start of an encoded form that the limit cut off is redacted as the form as sent is: past
+    its first word and the encoded space after it (of "Bearer <token>", the scheme word)."""
+    forwarded = ((b"authorization", b"Bearer s3cr3t-token-value"),)
+    for encoded, shown in [
+        ("Bearer%20s3cr", "[redacted]"),
+        ("Bearer+s3", "[redacted]"),
+        ("Bearer%20", "Bearer%20"),
+        ("Bearer+", "Bearer+"),
+    ]:
+        body = f"{'x' * 30} see /login?auth={encoded}".encode()
+        result = collect(b"text/plain", body + b"more", status=401, max_text=len(body), forwarded=forwarded)
+        assert f"/login?auth={shown}{CUT}" in text_of(result), encoded
 
 
 def test_api_key_header_values_sent_to_the_route_are_redacted_from_its_errors() -> None:
@@ -601,10 +628,10 @@ def test_a_short_credential_cut_by_the_limit_keeps_its_start() -> None:
 def _redacted_before(text: str, forwarded: Any) -> str:
     """The redaction as it was before it was made linear (every start of a secret tried, each one
     a scan of the whole text): what the linear one must still redact, exactly."""
-    for secret in credential_values(forwarded):
+    for secret, shortest in _secrets(forwarded).items():
         text = text.replace(secret, "[redacted]")
         if CUT in text and len(secret) >= 8:
-            for size in range(len(secret) - 1, max(3, secret.find(" ") + 1), -1):
+            for size in range(len(secret) - 1, shortest - 1, -1):
                 text = text.replace(secret[:size] + CUT, "[redacted]" + CUT)
     return text
 

@@ -12,6 +12,7 @@ import uuid
 import zlib
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 import jsonschema  # type: ignore[import-untyped]  # no stubs in the test dependencies
 import orjson
@@ -425,6 +426,32 @@ async def test_a_query_api_key_is_never_echoed_in_an_error_text() -> None:
         "HTTP 403 Forbidden (permission denied): key [redacted] is not valid for "
         "http://127.0.0.1:8000/echo-key?api_key=[redacted]"
     )
+
+
+async def test_a_redirect_location_never_shows_a_credential_percent_encoded() -> None:
+    """Review: a credential the route put in a redirect's Location as URLs carry it, percent-encoded
+    (``urlencode``'s ``%2B``, ``%2F``, ``%3D``; Starlette's ``RedirectResponse`` quoting a Basic
+    password's space as ``%20``), was shown: only the forms as sent and decoded were known."""
+    app = FastAPI()
+
+    @app.get("/go", operation_id="go")
+    async def go(request: Request) -> Response:
+        token = request.headers["authorization"].partition(" ")[2]
+        return RedirectResponse("/login?" + urlencode({"token": token}), status_code=302)
+
+    @app.get("/upstream", operation_id="upstream")
+    async def upstream(request: Request) -> Response:
+        pair = base64.b64decode(request.headers["authorization"].partition(" ")[2]).decode()
+        return RedirectResponse(f"https://{pair}@files.example.com/", status_code=307)
+
+    app.add_middleware(MCPMiddleware)
+    result = await call(app, "go", headers={"authorization": "Bearer s3cr3t+t0ken/AB=="})
+    assert result["content"][0]["text"] == "302 Found: Location /login?token=[redacted]"
+    for password in ("correct horse battery", "p@ss wörd/1"):
+        basic = "Basic " + base64.b64encode(f"alice:{password}".encode()).decode()
+        result = await call(app, "upstream", headers={"authorization": basic})
+        text = result["content"][0]["text"]
+        assert text == "307 Temporary Redirect: Location https://[redacted]@files.example.com/", password
 
 
 async def test_a_redirect_location_never_shows_a_query_api_key() -> None:
