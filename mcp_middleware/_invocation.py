@@ -18,6 +18,7 @@ from mcp_types import jsonrpc as codes
 
 from ._call_context import LiveContext
 from ._feature_errors import first_text, not_found
+from ._printable import printable
 from ._prompt_messages import prompt_messages
 from ._resource_read import resource_contents
 from .context import ContextHolder
@@ -135,7 +136,7 @@ async def _read_resource(server: Server, call: Call, params: dict[str, Any]) -> 
     private = modern and any(name in names for name, _ in call.forwarded)
     finish = partial(resource_contents, uri, mime, modern, private=private)
     inv = invocation(server, call, params, target)
-    what = f"resource {uri}"
+    what = f"resource {printable(uri)}"  # the client's text, in the log record of a failure too
     collector = CachingCollector if modern else ResponseCollector
     result = await run_tool(spec, arguments, inv, server.limits, server.registry, finish, what, collector)
     return _not_a_tool_error(result)

@@ -86,6 +86,7 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
         "_rpc_messages",
         "_exact_json",
         "_input_requests",
+        "_printable",
     )
     for leaf in leaves:
         assert all_imports(leaf) == set(), leaf

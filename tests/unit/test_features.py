@@ -1171,3 +1171,31 @@ async def test_a_prompt_route_returning_mcp_content_gives_one_user_message_per_b
     refused = await legacy(app, "prompts/get", {"name": "broken"})
     assert refused["error"]["code"] == -32603
     assert refused["error"]["message"] == "Prompt 'broken' failed: x"
+
+
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+async def test_a_uri_cannot_forge_a_log_line(era: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Review: a ``resources/read`` URI that a template matches went unescaped into the ERROR record
+    of the route's failure, so a line break in it forged a log line ("CRITICAL auth: admin login").
+    A client's text is escaped in a record, control characters and line separators included."""
+    app = FastAPI()
+
+    @app.get("/users/{user_id}", openapi_extra=declare.resource_template("users://{user_id}"))
+    async def user(user_id: str) -> dict[str, str]:
+        raise KeyError(user_id)
+
+    app.add_middleware(MCPMiddleware)
+    uri = "users://2\n2030-01-01 00:00:00,000 CRITICAL auth: admin login\r\x1b[2K\x85\u2028"
+    with caplog.at_level(logging.INFO, logger="mcp_middleware"):
+        if era == "modern":
+            name = "=?base64?" + base64.b64encode(uri.encode()).decode() + "?="
+            error = (await call_modern(app, "resources/read", {"uri": uri}, name)).error()["error"]
+        else:
+            error = (await legacy(app, "resources/read", {"uri": uri}))["error"]
+    assert error["code"] == -32603
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == [
+        "Resource users://2\\n2030-01-01 00:00:00,000 CRITICAL auth: admin login\\r\\x1b[2K\\x85\\u2028: "
+        "the route raised KeyError"
+    ]
+    assert all(message.isprintable() for message in messages)
