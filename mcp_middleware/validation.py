@@ -3,11 +3,12 @@
 Every request is checked with ``mcp_types.methods.validate_client_request`` for its revision. The
 verdict depends only on the params, and clients repeat the same envelope on every call (the same
 ``_meta``, client capabilities, tool name), so a request whose params serialise to bytes already
-validated is not validated again. Two parts vary per call and are left out of that key, because
-their wire type accepts any value of their JSON type (``tests/unit/test_validation.py`` holds the
-SDK to that): a ``tools/call``'s ``arguments`` object (``dict[str, Any]``) and
-``_meta.progressToken`` (a string or an integer). A failure is never remembered: it is raised again
-with the SDK's message.
+validated is not validated again (bytes no longer than ``KEPT_BYTES``: a larger request is validated
+every time, so the verdicts hold at most 1,024 times that). Two parts vary per call and are left out
+of that key, because their wire type accepts any value of their JSON type
+(``tests/unit/test_validation.py`` holds the SDK to that): a ``tools/call``'s ``arguments`` object
+(``dict[str, Any]``) and ``_meta.progressToken`` (a string or an integer). A failure is never
+remembered: it is raised again with the SDK's message.
 
 A 2026-07-28 retry's ``inputResponses`` is checked here only as an object of objects: the SDK's type
 is the union of every answer type, whose error for an elicitation's bad answer named the last
@@ -26,10 +27,14 @@ import orjson
 from mcp_types.methods import CLIENT_REQUESTS, validate_client_request
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["UNREAD", "Envelope", "RequestValidator", "Unread", "envelope_of"]
+__all__ = ["KEPT_BYTES", "UNREAD", "Envelope", "RequestValidator", "Unread", "envelope_of", "kept"]
 
 _FREE_ARGUMENTS = frozenset({"tools/call"})  # methods whose ``arguments`` is ``dict[str, Any]``
 _LIMIT = 1024
+# The longest envelope kept (its bytes): clients' are ~200-400 bytes (the _meta envelope, the tool's
+# name), so this leaves room for a large clientInfo or capabilities, and the verdicts of a
+# validator and of the 2026-07-28 ladders (modern._checked) hold at most 1,024 x 2 KiB each.
+KEPT_BYTES = 2048
 # (method, revision) whose params have inputResponses: tools/call, prompts/get, resources/read of 2026-07-28
 _ANSWERED = frozenset(
     key
@@ -72,10 +77,21 @@ class RequestValidator:
             _Answers.model_validate(params)  # an object of objects; each is checked where it is used
             params = {**params, "inputResponses": None}
         validate_client_request(method, version, params)
-        if key is not None:
+        if envelope is not None and (envelope := kept(envelope)) is not None:
             if len(self._valid) >= _LIMIT:
                 self._valid.clear()
-            self._valid.add(key)
+            self._valid.add((method, version, envelope))
+
+
+def kept(envelope: Envelope) -> Envelope | None:
+    """``envelope`` as a table of verdicts may keep it: None when its bytes are longer than
+    ``KEPT_BYTES`` (such a request is checked every time), else with an exact-size copy of them
+    (orjson's bytes keep the buffer it wrote into, 8 to 16 times their length: a 300-byte envelope
+    held 4 KiB). Called only to keep a new verdict, never for one found."""
+    free_arguments, free_token, raw = envelope
+    if len(raw) > KEPT_BYTES:
+        return None
+    return free_arguments, free_token, memoryview(raw).tobytes()
 
 
 class _Answers(BaseModel):

@@ -31,7 +31,7 @@ from .._protocol import SUPPORTED_VERSIONS
 from ..handlers import Server
 from ..jsonrpc import ClientReply, Notification, ProtocolError, Request, parse_message, request_id_of
 from ..param_headers import check_param_headers, decode_header, is_plain
-from ..validation import Envelope, envelope_of
+from ..validation import KEPT_BYTES, Envelope, envelope_of, kept
 from ._checks import text_of
 from ._http import Decorate, new_call, serve_request
 from ._responder import Responder
@@ -55,8 +55,8 @@ def _checked(server: Server, headers: Mapping[bytes, bytes], req: Request) -> tu
 
     The ladder's verdict depends only on the envelope (the params without the arguments and the
     progress token), the method and four header values, which a client repeats on every call: a
-    passed one is remembered by them (``Server.ladders``). The Mcp-Param-* check reads the
-    arguments and runs every time."""
+    passed one is remembered by them (``Server.ladders``), unless they are large (:func:`_kept`).
+    The Mcp-Param-* check reads the arguments and runs every time."""
     envelope = envelope_of(req.method, req.params)
     key = None
     if envelope is not None:
@@ -66,7 +66,7 @@ def _checked(server: Server, headers: Mapping[bytes, bytes], req: Request) -> tu
     version = server.ladders.get(key) if key is not None else None
     if version is None:
         version = _ladder(headers, req)
-        if key is not None:
+        if key is not None and (key := _kept(key)) is not None:
             if len(server.ladders) >= _LADDERS:
                 server.ladders.clear()
             server.ladders[key] = version
@@ -76,6 +76,20 @@ def _checked(server: Server, headers: Mapping[bytes, bytes], req: Request) -> tu
 
 
 _LADDERS = 1024  # remembered ladder verdicts (a client repeats one envelope; a bound on the odd ones)
+
+
+def _kept(key: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """A passed ladder's key as ``Server.ladders`` keeps it, or None: its envelope as
+    ``validation.kept`` keeps one (none longer than ``KEPT_BYTES``), and the method and the three
+    header values no longer than that together (they are not all bounded by the envelope: an
+    Mcp-Name on a method without a name is not read, Mcp-Method is compared stripped), without a
+    repeated ``mcp-*`` header (their names are in the key). So the table holds at most 1,024 times
+    4 KiB. Runs only to keep a new verdict."""
+    method, envelope, version, sent, name, repeated = key
+    envelope = kept(envelope)
+    if envelope is None or repeated or len(method) + len(version) + len(sent) + len(name or b"") > KEPT_BYTES:
+        return None
+    return method, envelope, version, sent, name, repeated
 
 
 def _ladder(headers: Mapping[bytes, bytes], req: Request) -> str:

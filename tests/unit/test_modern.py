@@ -11,8 +11,19 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSI
 
 from mcp_middleware import MCPMiddleware
 from mcp_middleware.sealing import bound_target
+from mcp_middleware.validation import KEPT_BYTES
 from tests.apps import build_app, mcp_of
-from tests.support import BASE_HEADERS, MODERN, call_modern, meta, modern_headers, modern_request, post, request
+from tests.support import (
+    BASE_HEADERS,
+    MODERN,
+    Exchange,
+    call_modern,
+    meta,
+    modern_headers,
+    modern_request,
+    post,
+    request,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -507,3 +518,31 @@ async def test_remembered_ladder_verdicts_are_bounded() -> None:
         body["params"]["_meta"]["io.modelcontextprotocol/clientInfo"] = {"name": f"c{index}", "version": "1"}
         assert (await post(app, body, modern_headers("tools/list"))).status == 200
     assert 0 < len(mcp_of(app).server.ladders) <= 1024
+
+
+@pytest.mark.parametrize("large", ["envelope", "name header", "padded method header", "repeated header"])
+async def test_large_or_odd_ladder_keys_are_checked_every_time_and_never_kept(large: str) -> None:
+    """Review: the ladder's verdicts were kept by the whole envelope and header values (1,000
+    requests with distinct 4 MB ``_meta`` held ~4 GB). A request whose envelope is longer than
+    ``validation.KEPT_BYTES``, whose method and routing headers are longer than that together, or
+    with a repeated ``mcp-*`` header is served, its ladder run each time, and nothing is kept."""
+    app = build_app()
+    assert (await post(app, modern_request("tools/list"), modern_headers("tools/list"))).status == 200
+    server = mcp_of(app).server
+    assert len(server.ladders) == len(server.validator._valid) == 1
+    body, headers = modern_request("tools/list", id=2), modern_headers("tools/list")
+    raw_headers: list[tuple[bytes, bytes]] = []
+    if large == "envelope":
+        body["params"]["_meta"]["note"] = "x" * KEPT_BYTES
+    elif large == "name header":  # tools/list has no name: the ladder reads no Mcp-Name
+        headers["mcp-name"] = "n" * KEPT_BYTES
+    elif large == "padded method header":
+        headers["mcp-method"] = "tools/list" + " " * KEPT_BYTES
+    else:
+        raw_headers = [(b"mcp-other", b"1"), (b"mcp-other", b"2")]
+    for _ in range(2):
+        exchange = Exchange(app, body, headers)
+        exchange.scope["headers"] += raw_headers
+        reply = await exchange.run()
+        assert reply.status == 200, reply.json()
+    assert len(server.ladders) == len(server.validator._valid) == 1  # the same params: the same envelope

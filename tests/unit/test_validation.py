@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import tracemalloc
 import types
 import typing
 from typing import Any
@@ -142,3 +143,38 @@ def test_input_responses_are_checked_as_objects_only(method: str) -> None:
 def test_input_responses_of_a_handshake_request_are_left_to_the_sdk() -> None:
     """No handshake revision has them: the SDK ignores them, and so does the check."""
     RequestValidator().check("tools/call", "2025-11-25", {"name": "t", "arguments": {}, "inputResponses": 5})
+
+
+def test_large_envelopes_are_validated_every_time_and_never_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review: each distinct envelope was kept whole (1,000 pings of 4 MB with distinct ``_meta``
+    held ~4 GB). One longer than ``KEPT_BYTES`` is checked each time and never kept."""
+    seen = _counting(monkeypatch)
+    checker = RequestValidator()
+    large = {"_meta": {"note": "x" * (validation.KEPT_BYTES - 20)}}  # params of KEPT_BYTES + 1 bytes
+    for _ in range(2):
+        checker.check("ping", "2025-11-25", large)
+    assert len(seen) == 2
+    assert checker._valid == set()
+    small = {"_meta": {"note": "x" * (validation.KEPT_BYTES - 21)}}
+    for _ in range(2):
+        checker.check("ping", "2025-11-25", small)
+    assert len(seen) == 3
+    assert [len(envelope[2]) for _, _, envelope in checker._valid] == [validation.KEPT_BYTES]
+
+
+def test_a_kept_envelope_holds_its_own_length_only() -> None:
+    """orjson's bytes keep the buffer it wrote into, 8 to 16 times their length (a 300-byte
+    envelope held 4 KiB): what is kept is an exact-size copy."""
+    checker = RequestValidator()
+    checker.check("tools/call", MODERN, _call({}, name="tool_warm_" + "x" * 60))  # the SDK's models built
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for number in range(200):
+            checker.check("tools/call", MODERN, _call({}, name=f"tool_{number:04}_" + "x" * 60))
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    sizes = {len(envelope[2]) for _, _, envelope in checker._valid}
+    assert sizes == {194}
+    assert held < 200 * 1024  # bytes, the tuples and the set's slots: ~0.5 KiB each
