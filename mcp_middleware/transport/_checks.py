@@ -7,6 +7,7 @@ Content-Type in the order the spec implies, and remembers its verdict per distin
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,10 +47,10 @@ def header_map(scope: Scope) -> HeaderMap:
     if not b"".join(out).islower():
         raw = [(key.lower(), value) for key, value in raw]
         out = HeaderMap(reversed(raw))
-    if len(out) != len(raw):
-        names = [key for key, _ in raw]
-        out.repeated = frozenset(name for name in out if name.startswith(b"mcp-") and names.count(name) > 1)
-        if names.count(b"accept") > 1:  # RFC 9110 §5.3: a repeated list is one, comma-joined
+    if len(out) != len(raw):  # a repeated header: each name counted once (Counter), linear in the headers
+        counts = Counter([key for key, _ in raw])
+        out.repeated = frozenset(name for name, n in counts.items() if n > 1 and name.startswith(b"mcp-"))
+        if counts[b"accept"] > 1:  # RFC 9110 §5.3: a repeated list is one, comma-joined
             out[b"accept"] = b", ".join([value for key, value in raw if key == b"accept"])
     return out
 

@@ -759,6 +759,35 @@ def test_the_transport_verdicts_stay_bounded() -> None:
     assert refused[0] == 406
 
 
+class _CountedName(bytes):
+    """A header name that counts the comparisons made with it (equal names are distinct objects)."""
+
+    compared = 0
+
+    def __eq__(self, other: object) -> bool:
+        _CountedName.compared += 1
+        return bytes.__eq__(self, other)
+
+    __hash__ = bytes.__hash__
+
+
+def test_repeated_headers_are_found_in_linear_work() -> None:
+    """Review: each ``mcp-*`` name was counted in the whole list (``list.count``), so 40,000
+    headers froze the worker for 20 s before any check. The work is now a few comparisons a name."""
+    from mcp_middleware.transport._checks import header_map
+
+    names = [f"mcp-x{n}" for n in range(400)] * 2 + ["accept", "accept", "host"]
+    raw: list[tuple[bytes, bytes]] = [
+        (_CountedName(name.encode()), f"{name} {i}".encode()) for i, name in enumerate(names)
+    ]
+    _CountedName.compared = 0
+    headers = header_map(asgi_scope("POST", "/mcp", raw))
+    assert _CountedName.compared <= 4 * len(raw)  # it was ~400 x 800 (each name against the list)
+    assert headers.repeated == {f"mcp-x{n}".encode() for n in range(400)}
+    assert headers[b"mcp-x7"] == b"mcp-x7 7"  # the first of a repeated header
+    assert headers[b"accept"] == b"accept 800, accept 801"  # RFC 9110 §5.3: one list
+
+
 async def test_many_tools_are_warned_about(caplog: pytest.LogCaptureFixture) -> None:
     """Over 40 tools, clients start to struggle (clients.md): the server says so once, when it
     builds its catalog, and suggests the filters."""
