@@ -2,7 +2,8 @@
 
 Headers stay bytes (:class:`HeaderMap`, one C-level dict of the raw list) and are decoded where
 they are read (:func:`text_of`). :func:`check_request` applies Host, Origin, Accept and
-Content-Type in the order the spec implies, and remembers its verdict per distinct set of values.
+Content-Type in the order the spec implies, and remembers its verdict per distinct set of values
+(of small ones: ``KEPT_HEADER_BYTES``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..config import LOCAL_HOSTS, Settings, bracketed, normal_origin
 
 __all__ = [
     "FORBIDDEN_HOST",
+    "KEPT_HEADER_BYTES",
     "HeaderMap",
     "Verdicts",
     "check_caller",
@@ -114,6 +116,10 @@ def _accepts(accept: str, wanted: str) -> bool:
 
 
 Verdicts = dict[tuple[Any, ...], tuple[int, str] | None]
+# The longest header values (together) whose verdict is kept: a client's are ~100 bytes (Host,
+# Origin, Accept, Content-Type), and a long host name and origin still fit; so the table holds at
+# most ~1 MiB. Longer ones are checked every time.
+KEPT_HEADER_BYTES = 1024
 FORBIDDEN_HOST = "Forbidden: Host not allowed"
 
 
@@ -123,7 +129,9 @@ def check_request(
     """Transport-level checks in the order the spec implies; returns (status, message) to refuse.
 
     The verdict depends only on a handful of header values (and the settings), and clients repeat
-    the same ones on every request: ``verdicts`` (one bounded table per middleware) remembers them.
+    the same ones on every request: ``verdicts`` (one bounded table per middleware) remembers them,
+    when they are no longer than ``KEPT_HEADER_BYTES`` together (the values are its key, and a
+    refused request's are kept too).
     """
     server = scope.get("server")
     key = (
@@ -137,9 +145,11 @@ def check_request(
         return verdicts[key]
     except KeyError:
         pass
-    if len(verdicts) > 1024:
-        verdicts.clear()
-    verdict = verdicts[key] = _check_request(scope, headers, settings)
+    verdict = _check_request(scope, headers, settings)
+    if sum(len(value) for value in key[1:] if value is not None) <= KEPT_HEADER_BYTES:
+        if len(verdicts) > 1024:
+            verdicts.clear()
+        verdicts[key] = verdict
     return verdict
 
 

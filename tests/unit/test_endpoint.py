@@ -759,6 +759,37 @@ def test_the_transport_verdicts_stay_bounded() -> None:
     assert refused[0] == 406
 
 
+@pytest.mark.parametrize(
+    ("header", "status"), [("accept", 406), ("accept", None), ("origin", 403), ("content-type", 415), ("host", 403)]
+)
+def test_transport_verdicts_on_large_header_values_are_never_kept(header: str, status: int | None) -> None:
+    """Review: the verdicts kept their header values, refused requests' too: 300 POSTs with 2 MiB
+    Accept headers pinned 600 MB before any guard. A verdict whose header values are longer than
+    ``KEPT_HEADER_BYTES`` together is made afresh each time and never kept."""
+    from mcp_middleware.config import Settings
+    from mcp_middleware.transport._checks import KEPT_HEADER_BYTES, check_request, header_map
+
+    settings = Settings()
+    verdicts: dict[tuple[Any, ...], tuple[int, str] | None] = {}
+    headers = dict(BASE_HEADERS)
+    scope = asgi_scope("POST", "/mcp", [(k.encode(), v.encode()) for k, v in headers.items()])
+    assert check_request(scope, header_map(scope), settings, verdicts) is None
+    assert len(verdicts) == 1
+    padding = "x" * KEPT_HEADER_BYTES
+    headers[header] = {
+        ("accept", 406): "text/html;q=" + padding,
+        ("accept", None): BASE_HEADERS["accept"] + ";q=" + padding,
+        ("origin", 403): "http://evil.example/" + padding,
+        ("content-type", 415): "text/plain;" + padding,
+        ("host", 403): padding,
+    }[header, status]
+    scope = asgi_scope("POST", "/mcp", [(k.encode(), v.encode()) for k, v in headers.items()])
+    for _ in range(2):
+        refused = check_request(scope, header_map(scope), settings, verdicts)
+        assert (refused and refused[0]) == status
+    assert len(verdicts) == 1
+
+
 class _CountedName(bytes):
     """A header name that counts the comparisons made with it (equal names are distinct objects)."""
 
