@@ -3,7 +3,9 @@
 Part of :mod:`mcp_middleware.jsonrpc`. orjson reads an integer outside [-2**63, 2**64 - 1] as a
 float. A client's message (:func:`_marked`, which ``parse_payload`` calls only for a body with a
 run of 19 digits) comes back marked (:class:`_Exact`) for ``parse_message`` to refuse, or, a
-reply, read again by the standard parser with its integers exact; a route's JSON
+reply, read again by the standard parser with its integers exact; a body orjson refuses for an
+integer beyond a double's range is read by the standard parser instead (:func:`_read_again`) and
+marked the same way; a route's JSON
 (:func:`loads_exactly`, re-exported by ``jsonrpc``) keeps such an integer as an
 ``orjson.Fragment`` of its digits. Reading only: writing them is the serializer's
 (``jsonrpc.dumps_again``, which takes :func:`_beyond_64_bits` from here); ``loads_exactly``'s
@@ -19,7 +21,16 @@ from typing import Any
 
 import orjson
 
-__all__ = ["_DIGITS_AS_ZEROS", "_LONG_RUN", "_Exact", "_beyond_64_bits", "_marked", "loads_exactly"]
+__all__ = [
+    "_DIGITS_AS_ZEROS",
+    "_LONG_RUN",
+    "_Exact",
+    "_beyond_64_bits",
+    "_marked",
+    "_read_again",
+    "about",
+    "loads_exactly",
+]
 
 # A run of digits long enough to be an integer orjson cannot keep exactly: it reads one outside
 # [-2**63, 2**64 - 1] as a float (a 19-digit negative number may already be one). Found as
@@ -57,6 +68,78 @@ def _marked(body: bytes, payload: Any) -> Any:
         for message, reading, rounded in zip(messages, readings, suspects, strict=True)
     ]
     return marked if isinstance(payload, list) else marked[0]
+
+
+def _read_again(body: bytes) -> Any:
+    """A body orjson refused, read by the standard parser when an integer beyond a double's range
+    is all orjson refused it for (it reads an integer beyond 64 bits as a float, and such a one as
+    infinity, which it refuses): each message holding an integer beyond 64 bits marked, as
+    :func:`_marked` marks them. Raises ``ValueError`` when it is no JSON for orjson either.
+
+    An integer of at most 308 digits is read exactly (for a reply); a longer one becomes an
+    infinity (:func:`_bounded_int`): it is refused whatever its value, and converting its digits
+    is quadratic in their number (Python refuses past 4,300)."""
+    try:
+        # text, not bytes: the standard parser would skip a BOM, which orjson refuses
+        value = json.loads(body.decode("utf-8"), parse_int=_bounded_int, parse_float=_finite, parse_constant=_refused)
+    except (ValueError, RecursionError):
+        raise ValueError("not JSON") from None
+    if not _orjson_reads(value):
+        raise ValueError("not JSON for orjson")
+    if isinstance(value, list):
+        return [_settled(message) if isinstance(message, dict) else message for message in value]
+    return _settled(value) if isinstance(value, dict) else value
+
+
+_DEPTH = 1024  # orjson reads arrays and objects nested this deep, no deeper
+
+
+def _orjson_reads(value: Any) -> bool:
+    """Whether orjson reads what the standard parser read, its integers aside: no more than
+    ``_DEPTH`` levels, and no string or key holding a lone surrogate (``"\\ud800"``). Walked
+    without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            if depth > _DEPTH or any(not key.isascii() and _lone_surrogate(key) for key in item):
+                return False
+            stack.extend((member, depth + 1) for member in item.values())
+        elif isinstance(item, list):
+            if depth > _DEPTH:
+                return False
+            stack.extend((member, depth + 1) for member in item)
+        elif type(item) is str and not item.isascii() and _lone_surrogate(item):
+            return False
+    return True
+
+
+def _lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _settled(message: dict[str, Any]) -> Any:
+    """One message of :func:`_read_again`'s reading, as :func:`_one` makes orjson's: an id beyond
+    64 bits as orjson reads it (a float: no id), a request holding an integer beyond 64 bits marked,
+    a reply holding one read exactly unless it is beyond 308 digits (then marked: refused)."""
+    huge = _first(message, _is_infinite)
+    found = _big(message)
+    if huge is None and found is None:
+        return message
+    if _beyond_64_bits(message.get("id")) or _is_infinite(message.get("id")):
+        message["id"] = float(message["id"])
+    if "method" in message or huge is not None:
+        return _Exact(message, found if found is not None else huge)
+    return message
+
+
+def _is_infinite(value: Any) -> bool:
+    """An integer of more than 308 digits in :func:`_read_again`'s reading (its only infinities)."""
+    return type(value) is float and math.isinf(value)
 
 
 def _one(message: dict[str, Any], exact: Any, rounded: float) -> Any:
@@ -139,6 +222,22 @@ def _exact_int(digits: str) -> Any:
     value = int(digits)
     # JSON allows no leading zeros or "+", so ``digits`` is how str(value) writes it ("-0" is 0)
     return orjson.Fragment(digits.encode("ascii")) if _beyond_64_bits(value) else value
+
+
+_EXACT_DIGITS = 308  # the longest integer _read_again converts: every one is below a double's limit
+
+
+def _bounded_int(digits: str) -> int | float:
+    """An integer as the standard parser found it, for :func:`_read_again`: exact up to
+    ``_EXACT_DIGITS`` digits, else an infinity of its sign, known by its length alone."""
+    if len(digits) - (digits[0] == "-") <= _EXACT_DIGITS:
+        return int(digits)
+    return -math.inf if digits[0] == "-" else math.inf
+
+
+def about(found: float) -> str:
+    """How an error names an integer beyond 64 bits (``_Exact.found``)."""
+    return "of 309 digits or more" if math.isinf(found) else f"about {float(found):.6g}"
 
 
 def _finite(digits: str) -> float:

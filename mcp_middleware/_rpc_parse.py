@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from mcp_types import jsonrpc as codes
 
-from ._exact_json import _DIGITS_AS_ZEROS, _LONG_RUN, _Exact, _marked
+from ._exact_json import _DIGITS_AS_ZEROS, _LONG_RUN, _Exact, _marked, _read_again, about
 from ._rpc_messages import ClientReply, Message, Notification, ProtocolError, Request, RequestId
 
 __all__ = ["id_of", "is_id", "parse_message", "parse_payload", "request_id_of"]
@@ -23,7 +23,8 @@ __all__ = ["id_of", "is_id", "parse_message", "parse_payload", "request_id_of"]
 
 def parse_payload(body: bytes) -> Any:
     """Decode JSON; invalid JSON or UTF-8 is a -32700 parse error. A message holding an integer
-    beyond 64 bits comes back marked (``_Exact``), for :func:`parse_message` to refuse, as does one
+    beyond 64 bits comes back marked (``_Exact``), for :func:`parse_message` to refuse, also one
+    beyond a double's range, which orjson refuses to read (``_read_again``), as does one
     too deep for the standard parser that holds a float of 2**63 or more (it may be a float
     literal). A client's reply comes back read again by the standard parser, its integers exact;
     one whose id is beyond 64 bits comes back as orjson's reading (that id a float: refused as no
@@ -31,6 +32,11 @@ def parse_payload(body: bytes) -> Any:
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        if _LONG_RUN in body.translate(_DIGITS_AS_ZEROS):  # it may be an integer beyond a double's range
+            try:
+                return _read_again(body)
+            except ValueError:
+                pass
         raise ProtocolError(codes.PARSE_ERROR, f"Parse error: {exc}") from None
     if _LONG_RUN in body.translate(_DIGITS_AS_ZEROS):  # rare: only then is the payload looked at again
         return _marked(body, payload)
@@ -82,7 +88,7 @@ def parse_message(obj: Any) -> Message:
     if type(obj) is _Exact:  # rare (parse_payload): not rounded to a float behind the caller's back
         raise ProtocolError(
             codes.INVALID_PARAMS,
-            f"Invalid params: an integer beyond 64 bits (about {float(obj.found):.6g}) would lose its "
+            f"Invalid params: an integer beyond 64 bits ({about(obj.found)}) would lose its "
             "precision; send it as a string",
             id=raw_id,
         )

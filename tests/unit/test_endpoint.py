@@ -232,6 +232,132 @@ async def test_a_message_without_method_whose_id_is_beyond_64_bits_is_refused(bo
     assert answers[0]["error"]["code"] == -32600
 
 
+def _beyond_a_double(digits: int, sign: bytes = b"") -> bytes:
+    return sign + b"9" * digits
+
+
+@pytest.mark.parametrize("digits", [310, 4301, 100_000])
+@pytest.mark.parametrize(("era", "status"), [("handshake", 200), ("modern", 400)])
+async def test_an_integer_beyond_a_double_is_refused_like_any_beyond_64_bits(
+    digits: int, era: str, status: int
+) -> None:
+    """Review: orjson refuses to read an integer beyond a double's range (~309 digits: "number is
+    infinity"), so such a request was a -32700 parse error without its id, where one of 20 to 308
+    digits gets -32602 with its id and a message asking for a string (README). Past Python's
+    4,300-digit limit too."""
+    if era == "modern":
+        meta = b',"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",'
+        meta += b'"io.modelcontextprotocol/clientCapabilities":{}}'
+        headers = modern_headers("tools/call", "get_thing")
+    else:
+        meta, headers = b"", {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18"}
+    body = b'{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_thing","arguments":'
+    for sign in (b"", b"-"):
+        reply = await post(
+            build_app(), body + b'{"thing_id":' + _beyond_a_double(digits, sign) + b"}" + meta + b"}}", headers
+        )
+        assert reply.status == status
+        error = reply.json()
+        assert (error["id"], error["error"]["code"]) == (7, -32602)
+        assert "beyond 64 bits (of 309 digits or more)" in error["error"]["message"]
+        assert "send it as a string" in error["error"]["message"]
+
+
+async def test_integers_beyond_a_double_in_a_batch_are_refused_for_their_own_message_only() -> None:
+    huge = _beyond_a_double(400)
+    body = (
+        b'[{"jsonrpc":"2.0","id":1,"method":"tools/list"},'
+        b'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_thing","arguments":{"thing_id":'
+        + huge
+        + b'}}},{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"get_thing","arguments":{"thing_id":'
+        + b"123456789012345678901234567890}}},"
+        b'{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"get_thing","arguments":{"thing_id":5,'
+        b'"q":"' + huge + b'"},"_meta":{"x":1e300}}},'
+        b'{"jsonrpc":"2.0","id":' + huge + b',"method":"tools/list"}]'
+    )
+    reply = await post(build_app(), body, {**BASE_HEADERS, "mcp-protocol-version": "2025-03-26"})
+    assert reply.status == 200
+    answers = {answer["id"]: answer for answer in reply.json()}
+    assert "tools" in answers[1]["result"]
+    assert answers[2]["error"]["code"] == answers[3]["error"]["code"] == -32602
+    assert "(about 1.23457e+29)" in answers[3]["error"]["message"]
+    assert not answers[4]["result"].get("isError")  # a long run of digits in a string, a large float
+    assert answers[None]["error"]["code"] == -32600  # the id itself: not an id a reply can carry
+
+
+@pytest.mark.parametrize("where", [b'"result":{"n":%s}', b'"id":%s,"result":{}'])
+async def test_a_reply_holding_an_integer_beyond_a_double_is_refused_without_its_id(where: bytes) -> None:
+    """A client's reply keeps its integers beyond 64 bits exact for the route that asked, up to 308
+    digits (read without Python's quadratic conversion of longer digit strings); a longer one is
+    refused as a reply too deep to read exactly is."""
+    body = b'{"jsonrpc":"2.0",' + (b'"id":99,' if b'"id"' not in where else b"") + where % _beyond_a_double(400) + b"}"
+    reply = await post(build_app(), body, {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18"})
+    assert reply.status == 400
+    assert (reply.json()["id"], reply.json()["error"]["code"]) == (None, -32600)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        b',"x":NaN',
+        b',"x":1e400',
+        b',"x":"\\ud800"',
+        b',"\\udc00":1',
+        b",",
+        b',"x":[1,]',
+        b',"x":tru',
+        b',"x":' + b"[" * 1030 + b"]" * 1030,  # deeper than orjson reads (and, on 3.11, the standard parser)
+    ],
+)
+async def test_a_body_orjson_refuses_besides_an_integer_beyond_a_double_is_a_parse_error(fault: bytes) -> None:
+    """The second reading accepts only what orjson refused for such an integer: a constant, a float
+    beyond a double, a lone surrogate, a trailing comma or a truncated value is still -32700."""
+    body = b'{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_thing","arguments":{"thing_id":'
+    reply = await post(build_app(), body + _beyond_a_double(400) + fault + b"}}}")
+    assert reply.status == 400
+    assert (reply.json()["id"], reply.json()["error"]["code"]) == (None, -32700)
+    bom = await post(build_app(), b"\xef\xbb\xbf" + body + _beyond_a_double(400) + b"}}}")
+    assert (bom.json()["id"], bom.json()["error"]["code"]) == (None, -32700)  # orjson refuses a BOM
+
+
+def test_the_second_reading_takes_what_orjson_reads_only() -> None:
+    """As deep as orjson reads (1,024 levels: the standard parser of 3.12 reads deeper) and no lone
+    surrogate, in a string or a key; a surrogate pair is a character."""
+    from mcp_middleware._exact_json import _orjson_reads
+
+    def nested(depth: int) -> Any:
+        value: Any = 1
+        for level in range(depth):
+            value = [value] if level % 2 else {"k": value}
+        return value
+
+    assert _orjson_reads(nested(1024))
+    assert not _orjson_reads(nested(1025))
+    assert _orjson_reads({"\U0001f600": ["\U0001f600", "é"]})
+    assert not _orjson_reads({"a": ["\ud800"]})
+    assert not _orjson_reads([{"\udc00": 1}])
+
+
+async def test_integers_beyond_a_double_are_never_converted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The work stays linear in the body: an integer is converted (quadratic in its digits, and
+    refused by Python past 4,300) only when it has at most 308 digits, the longest a request can
+    name exactly; a longer one is known by its length alone."""
+    from mcp_middleware import _exact_json
+
+    converted: list[int] = []
+
+    def counted(digits: str) -> int:
+        converted.append(len(digits))
+        return int(digits)
+
+    monkeypatch.setattr(_exact_json, "int", counted, raising=False)
+    arguments = b'{"a":' + _beyond_a_double(308) + b',"b":' + _beyond_a_double(50_000) + b',"c":-' + b"1" * 308 + b"}"
+    body = b'{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_thing","arguments":'
+    reply = await post(build_app(), body + arguments + b"}}")
+    assert (reply.json()["id"], reply.json()["error"]["code"]) == (7, -32602)
+    assert sorted(converted) == [1, 308, 309]  # the id, "a" and "c" (with its sign); "b" never
+
+
 async def test_invalid_utf8_is_parse_error() -> None:
     reply = await post(build_app(), b'{"jsonrpc":"2.0","id":1,"method":"\xff"}')
     assert reply.status == 400
