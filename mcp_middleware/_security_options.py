@@ -4,7 +4,8 @@ Part of :mod:`mcp_middleware.security`, which re-exports the public names: ``OAu
 RFC 9728 protected-resource metadata, validated), ``cors_origins`` (``cors_allow_origins``,
 normalised) and ``effective_allowed_origins`` (the Origin allowlist the CORS origins imply). Nothing
 here runs per request. It imports only :mod:`mcp_middleware.config` (``strings``, the check of an
-option that takes a collection of strings, and ``normal_origin``, the form origins are compared in).
+option that takes a collection of strings, ``normal_origin``, the form origins are compared in, and
+``ascii_host``, an internationalised host name's IDNA form).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .config import normal_origin, strings
+from .config import ascii_host, normal_origin, strings
 
 __all__ = ["_SCOPE_TOKEN", "OAuthResource", "cors_origins", "effective_allowed_origins"]
 
@@ -87,22 +88,56 @@ class OAuthResource:
 
 
 def _origin(value: str, option: str) -> str:
-    """An origin as the transport compares it (lower case, no trailing slash): ``*``, ``null``, or
-    scheme, host and optional port. A browser's ``Origin`` has no path, so one with a path, query
-    or fragment would never match: refused; so is a partial wildcard (origins are compared whole)."""
+    """An origin as the transport compares it: ``*``, ``null``, or scheme, host and optional port
+    as a browser writes them in ``Origin`` (:func:`_authority`; lower case, no trailing slash). A
+    browser's ``Origin`` has no path, so one with a path, query or fragment would never match:
+    refused; so is a partial wildcard (origins are compared whole)."""
     origin = normal_origin(value)
     if "*" in origin and origin != "*":
         raise ValueError(
             f"{option} takes '*' alone or full origins: a partial wildcard never matches (origins are "
             f"compared whole, not as patterns), so list each origin, got {value!r}"
         )
+    if origin in ("*", "null"):
+        return origin
     scheme, sep, authority = origin.partition("://")
-    if origin not in ("*", "null") and not (scheme and sep and authority and not any(c in authority for c in "/?# ")):
+    if not (scheme and sep and authority and not any(c in authority for c in "/?# ")):
         raise ValueError(
             f"{option} takes '*' or full origins like 'http://localhost:6274' (scheme, host, optional port; "
             f"no path), got {value!r}"
         )
-    return origin
+    return f"{scheme}://{_authority(scheme, authority, value, option)}"
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def _authority(scheme: str, authority: str, value: str, option: str) -> str:
+    """An origin's host and port as a browser serialises them (RFC 6454 §6.2, the URL standard): an
+    internationalised host in its IDNA form (``config.ascii_host``, for the schemes with domain
+    names), the port in decimal, and none when it is the scheme's default (``https://a.example:443``
+    is sent as ``https://a.example``). What no browser sends is refused: user information, a
+    port that is no number of 0 to 65535, an IPv6 address without its brackets."""
+    if "@" in authority:
+        raise ValueError(f"{option} takes origins without user information (an Origin has none), got {value!r}")
+    if authority.startswith("["):
+        end = authority.find("]") + 1
+        host, port = authority[:end], authority[end:]
+        if not end or (port and not port.startswith(":")):
+            raise ValueError(f"{option} takes an IPv6 address in brackets ('http://[::1]:8000'), got {value!r}")
+    else:
+        host, colon, port = authority.partition(":")
+        port = colon + port
+        if not host or ":" in port[1:]:
+            raise ValueError(f"{option} takes an IPv6 address in brackets ('http://[::1]:8000'), got {value!r}")
+        if scheme in _DEFAULT_PORTS:
+            host = ascii_host(host, option, value)
+    digits = port[1:]
+    if digits and not (digits.isascii() and digits.isdigit() and int(digits) <= 65535):
+        raise ValueError(f"{option} takes a port of 0 to 65535 after the host, got {value!r}")
+    if not digits or int(digits) == _DEFAULT_PORTS.get(scheme):
+        return host
+    return f"{host}:{int(digits)}"
 
 
 def cors_origins(origins: Sequence[str] | None) -> frozenset[str] | None:

@@ -727,6 +727,18 @@ class Integral:
         ("allowed_origins", ["http://localhost:*"], ValueError, "http://localhost:*"),
         ("cors_allow_origins", ["https://*.example.com"], ValueError, "https://*.example.com"),
         ("cors_allow_origins", ["*://app.example.com"], ValueError, "*://app.example.com"),
+        ("allowed_hosts", ["straße.example"], ValueError, "straße.example"),  # IDNA 2003 and browsers differ
+        ("allowed_hosts", ["ü" + "a" * 63 + ".example"], ValueError, "ü" + "a" * 63 + ".example"),
+        ("allowed_hosts", ["bücher..example"], ValueError, "bücher..example"),
+        ("allowed_origins", ["https://straße.example"], ValueError, "https://straße.example"),
+        ("cors_allow_origins", ["https://ς.example"], ValueError, "https://ς.example"),
+        ("allowed_origins", ["https://app.example.com:https"], ValueError, "https://app.example.com:https"),
+        ("allowed_origins", ["https://app.example.com:65536"], ValueError, "https://app.example.com:65536"),
+        ("allowed_origins", ["https://app.example.com:٤٤٣"], ValueError, "https://app.example.com:٤٤٣"),
+        ("cors_allow_origins", ["https://me@app.example.com"], ValueError, "https://me@app.example.com"),
+        ("allowed_origins", ["http://::1"], ValueError, "http://::1"),
+        ("allowed_origins", ["http://[::1"], ValueError, "http://[::1"),
+        ("allowed_origins", ["http://[::1]x"], ValueError, "http://[::1]x"),
         ("include_methods", ["GET", "FETCH"], ValueError, "FETCH"),
         ("max_tool_name_length", 7, ValueError, 7),
         ("max_tool_name_length", 40.5, TypeError, 40.5),
@@ -767,6 +779,48 @@ def test_a_partial_wildcard_origin_is_refused_saying_why(option: str, origin: st
         MCPMiddleware(build_app(), **options)
     assert repr(origin) in str(refused.value)
     assert str(refused.value).startswith(option)
+
+
+async def test_allowlist_entries_are_put_in_the_form_clients_send() -> None:
+    """Review: entries a client never sends were accepted and never matched: a scheme's default port
+    (browsers omit it from ``Origin``, RFC 6454 §6.2) and an internationalised host name (browsers
+    and HTTP clients send its IDNA form, ``xn--``). They are normalised when the middleware is
+    built; another port stays, and the IDNA form given as such is the same entry."""
+    app = build_app(
+        allowed_hosts=["bücher.example", "api.example.com"],
+        allowed_origins=[
+            "https://app.example.com:443",
+            "http://app.example.com:80",
+            "https://BÜCHER.example",
+            "https://xn--bcher-kva.example:0443",
+            "http://bücher.example:8080",
+            "https://[::1]:443",
+        ],
+        cors_allow_origins=["https://app.example.com:443", "https://bücher.example"],
+    )
+    for host, origin, status in [
+        ("xn--bcher-kva.example", None, 200),
+        ("xn--bcher-kva.example:8443", None, 200),
+        ("bücher.example", None, 403),  # no client sends it so
+        ("api.example.com", "https://app.example.com", 200),
+        ("api.example.com", "http://app.example.com", 200),
+        ("api.example.com", "https://xn--bcher-kva.example", 200),
+        ("api.example.com", "http://xn--bcher-kva.example:8080", 200),
+        ("api.example.com", "https://[::1]", 200),
+        ("api.example.com", "https://app.example.com:443", 403),  # no browser sends it so
+        ("api.example.com", "https://app.example.com:8443", 403),
+        ("api.example.com", "http://xn--bcher-kva.example", 403),
+    ]:
+        headers = {**BASE_HEADERS, "host": host} | ({"origin": origin} if origin else {})
+        reply = await post(app, request("tools/list"), {k: v.encode().decode("latin-1") for k, v in headers.items()})
+        assert reply.status == status, (host, origin)
+    preflight = {
+        "host": "api.example.com",
+        "origin": "https://app.example.com",
+        "access-control-request-method": "POST",
+    }
+    reply = await post(app, b"", preflight, method="OPTIONS")
+    assert (reply.status, reply.headers["access-control-allow-origin"]) == (204, "https://app.example.com")
 
 
 async def test_valid_option_values_are_unchanged() -> None:
