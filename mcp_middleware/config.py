@@ -270,5 +270,11 @@ def http_methods(methods: Iterable[str] | None) -> frozenset[str] | None:
 def normal_origin(origin: str) -> str:
     """An origin as every check compares it: scheme and host are case-insensitive, and a trailing
     slash (or space) is no part of it. The allowlists are kept in this form, and a request's
-    ``Origin`` is put in it before it is looked up."""
-    return origin.strip().lower().rstrip("/")
+    ``Origin`` is put in it before it is looked up. A scheme's default port is no part of it either
+    (RFC 6454 §4: ``https://x:443`` is the origin ``https://x``, which is how browsers send it)."""
+    origin = origin.strip().lower().rstrip("/")
+    if origin.endswith(":443") and origin.startswith("https://"):
+        return origin[:-4]
+    if origin.endswith(":80") and origin.startswith("http://"):
+        return origin[:-3]
+    return origin

@@ -807,7 +807,8 @@ async def test_allowlist_entries_are_put_in_the_form_clients_send() -> None:
         ("api.example.com", "https://xn--bcher-kva.example", 200),
         ("api.example.com", "http://xn--bcher-kva.example:8080", 200),
         ("api.example.com", "https://[::1]", 200),
-        ("api.example.com", "https://app.example.com:443", 403),  # no browser sends it so
+        ("api.example.com", "https://app.example.com:443", 200),  # the same origin (RFC 6454 §4), sent so
+        ("api.example.com", "http://app.example.com:443", 403),  # another origin: http's port is 80
         ("api.example.com", "https://app.example.com:8443", 403),
         ("api.example.com", "http://xn--bcher-kva.example", 403),
     ]:
