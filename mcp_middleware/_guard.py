@@ -18,6 +18,7 @@ import anyio
 import orjson
 from starlette.exceptions import HTTPException
 
+from .context import ClientRequestError
 from .dispatch import AppMisbehaved
 from .interaction import Abort
 from .jsonrpc import dumps_exactly
@@ -172,7 +173,9 @@ def _route_failed(run: _ToolRun, exc: BaseException) -> dict[str, Any]:
         logger.warning("%s: the route raised HTTPException(%d) after its response started", subject, http.status_code)
         return _http_error(run, http)
     logger.error("%s: the route raised %s", subject, type(exc).__name__, exc_info=exc)
-    return error_result(f"{subject} failed: the route raised {type(exc).__name__}.")
+    # A ClientRequestError's text is ours and the client's own answer: the client may read why
+    detail = f": {exc}" if isinstance(exc, ClientRequestError) else ""
+    return error_result(f"{subject} failed: the route raised {type(exc).__name__}{detail}.")
 
 
 _JSON = ((b"content-type", b"application/json"),)

@@ -6,7 +6,8 @@ Part of :mod:`mcp_middleware.context`, which re-exports these names (``Elicit``,
 - :class:`Elicit`, :class:`Sample`, :class:`ListRoots`: one server→client request each
   (``elicitation/create`` in form mode, ``sampling/createMessage``, ``roots/list``), with the
   client capability it needs and its params in the wire's shape; ``InputRequest`` is any of them,
-  what ``MCPContext.ask`` takes by key;
+  what ``MCPContext.ask`` takes by key; a ``Sample`` says which of ``sampling``'s sub-capabilities
+  it needs (``tools``, ``context``);
 - :class:`ClientRequestError`: the client answered one with an error (or an answer that is not a
   valid result of its method), raised to the route in both eras.
 """
@@ -17,7 +18,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ClientRequestError", "Elicit", "InputRequest", "ListRoots", "Sample"]
+__all__ = ["TOOL_FIELDS", "ClientRequestError", "Elicit", "InputRequest", "ListRoots", "Sample"]
+
+TOOL_FIELDS = ("tools", "toolChoice")  # what makes a sampling request tool-enabled (2025-11-25 on)
+_SERVER_CONTEXTS = ("thisServer", "allServers")  # includeContext values that need sampling.context
 
 
 class ClientRequestError(Exception):
@@ -56,6 +60,19 @@ class Sample:
 
     def params(self) -> dict[str, Any]:
         return {**self.extra, "messages": [dict(m) for m in self.messages], "maxTokens": self.max_tokens}
+
+    def tool_fields(self) -> list[str]:
+        """The tool-use fields given (``tools``, ``toolChoice``): a tool-enabled sampling request."""
+        return [name for name in TOOL_FIELDS if name in self.extra]
+
+    def needs(self) -> list[str]:
+        """The ``sampling`` sub-capabilities this request needs (sampling.mdx): ``tools`` when it
+        enables tool use (servers MUST NOT send that otherwise), ``context`` when it asks for
+        ``includeContext`` "thisServer" or "allServers" (servers SHOULD NOT otherwise)."""
+        needs = ["tools"] if self.tool_fields() else []
+        if self.extra.get("includeContext") in _SERVER_CONTEXTS:
+            needs.append("context")
+        return needs
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,14 +11,16 @@ unanswered ``ask`` but once the event loop has gone round ``QUIET_TURNS`` times 
 one, so that questions asked concurrently (``asyncio.gather``, a task group) all go out together,
 with every answer used meanwhile; an ``ask`` after that only raises ``InputNeeded``.
 Capabilities the request's ``_meta`` does not declare are refused with -32021 (form-mode
-elicitation needs ``elicitation: {}`` or its ``form`` key: a client of URL mode only gets none),
+elicitation needs ``elicitation: {}`` or its ``form`` key: a client of URL mode only gets none;
+tool-enabled sampling needs ``sampling.tools``, and ``includeContext`` "thisServer"/"allServers"
+``sampling.context``: :func:`missing_capabilities`),
 and an answer that does not answer its request with -32602, both as a
 :class:`~mcp_middleware._channel.ProtocolAbort` the channel remembers (``error``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import anyio
@@ -27,10 +29,10 @@ from mcp_types import jsonrpc as codes
 
 from ._answers import answer_problem
 from ._channel import InputNeeded, Notifier, ProtocolAbort, RequestOutbox, _Channel
-from ._input_requests import Elicit, InputRequest
+from ._input_requests import Elicit, InputRequest, Sample
 from .jsonrpc import ProtocolError
 
-__all__ = ["QUIET_TURNS", "ModernChannel", "Seal"]
+__all__ = ["QUIET_TURNS", "ModernChannel", "Seal", "missing_capabilities"]
 
 
 Seal = Callable[[str | None, Mapping[str, Any]], str]
@@ -43,13 +45,33 @@ QUIET_TURNS = 3
 
 
 def _missing(request: InputRequest, declared: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """What ``request`` needs of the client's capabilities that ``declared`` lacks."""
+    """What ``request`` needs of the client's capabilities that ``declared`` lacks: the capability,
+    with the sub-capabilities it needs and ``declared`` lacks (a sub-capability sent as null is not
+    declared either), or nothing."""
     have = declared.get(request.capability)
-    if have is None:  # a capability sent as null is not declared
-        return {request.capability: {}}
     if isinstance(request, Elicit) and isinstance(have, Mapping) and have and "form" not in have:
         return {"elicitation": {"form": {}}}  # elicitation.mdx: {} alone means form mode
+    needs = request.needs() if isinstance(request, Sample) else ()
+    lacking: dict[str, Any] = {
+        sub: {} for sub in needs if not (isinstance(have, Mapping) and have.get(sub) is not None)
+    }
+    if have is None or lacking:  # a capability sent as null is not declared
+        return {request.capability: lacking}
     return {}
+
+
+def missing_capabilities(
+    requests: Iterable[InputRequest], declared: Mapping[str, Any]
+) -> tuple[dict[str, dict[str, Any]], str]:
+    """What ``requests`` need of the client's capabilities that ``declared`` lacks, merged (as
+    ``requiredCapabilities``), and their names ("elicitation", "sampling.context, sampling.tools");
+    ``({}, "")`` when nothing is lacking."""
+    required: dict[str, dict[str, Any]] = {}
+    for request in requests:
+        for name, subs in _missing(request, declared).items():
+            required.setdefault(name, {}).update(subs)
+    names = [f"{name}.{sub}" if sub else name for name in sorted(required) for sub in sorted(required[name]) or [""]]
+    return required, ", ".join(names)
 
 
 class ModernChannel(_Channel):
@@ -89,11 +111,8 @@ class ModernChannel(_Channel):
     async def ask(self, requests: Mapping[str, InputRequest], state: str | None) -> dict[str, Any]:
         if self.pending is not None:  # the round is over: this run of the route is being interrupted
             raise InputNeeded()
-        required: dict[str, dict[str, Any]] = {}
-        for request in requests.values():
-            required.update(_missing(request, self._capabilities))
+        required, names = missing_capabilities(requests.values(), self._capabilities)
         if required:
-            names = ", ".join(name + "".join(f".{mode}" for mode in required[name]) for name in sorted(required))
             error = ProtocolError(
                 codes.MISSING_REQUIRED_CLIENT_CAPABILITY,
                 f"Missing required client capability: {names}",

@@ -3,9 +3,10 @@
 * ``HandshakeChannel``: the request goes out on the call's SSE stream with a fresh id; the
   client's answer arrives as a separate POST and is handed over through ``PendingReplies``. That
   POST must reach the same process: behind a load balancer this needs sticky routing (README).
-  A request the call's revision does not define (elicitation before 2025-06-18) is refused with
-  ``ClientRequestError`` before anything is sent; the client's declared capabilities are not known
-  (the stateless endpoint keeps nothing of ``initialize``), so its answer is what refuses the rest.
+  A request the call's revision does not define (elicitation before 2025-06-18, tool-enabled
+  sampling before 2025-11-25) is refused with ``ClientRequestError`` before anything is sent; the
+  client's declared capabilities are not known (the stateless endpoint keeps nothing of
+  ``initialize``), so its answer is what refuses the rest.
 * ``ModernChannel`` (2026-07-28, mrtr.mdx): there are no server→client requests. A retry that
   carries every answer gets them; otherwise the requests are recorded, and once the route's
   concurrent questions have all been asked the round ends with ``InputNeeded`` and the call
@@ -31,7 +32,7 @@ from mcp_types.methods import SERVER_REQUESTS
 
 from ._answers import answer_problem
 from ._channel import Abort, InputNeeded, Notifier, ProtocolAbort, RequestOutbox, _Channel
-from ._input_requests import ClientRequestError, InputRequest
+from ._input_requests import ClientRequestError, InputRequest, Sample
 from ._modern_channel import QUIET_TURNS as QUIET_TURNS
 from ._modern_channel import ModernChannel
 
@@ -45,7 +46,8 @@ __all__ = [
     "RequestOutbox",
 ]
 
-_NO_MODE_VERSIONS = frozenset({"2024-11-05", "2025-03-26", "2025-06-18"})
+# The revisions before 2025-11-25, which brought elicitation's "mode" and tool use in sampling.
+_BEFORE_2025_11_25 = frozenset({"2024-11-05", "2025-03-26", "2025-06-18"})
 
 _Request = tuple[str, Mapping[str, Any]]  # method, params
 
@@ -151,17 +153,25 @@ class HandshakeChannel(_Channel):
 
     def _params(self, request: InputRequest) -> dict[str, Any]:
         params = request.params()
-        if self._version in _NO_MODE_VERSIONS:
+        if self._version in _BEFORE_2025_11_25:
             params.pop("mode", None)  # "mode" arrived with 2025-11-25
         return params
 
 
 def _defined(requests: Mapping[str, InputRequest], version: str) -> None:
     """Refuse, before anything is sent, a request that ``version`` does not define (elicitation
-    came with 2025-06-18): the route gets the error a client without the method answers. Whether
+    came with 2025-06-18): the route gets the error a client without the method answers; and a
+    tool-enabled sampling request to a revision whose sampling has no tools (they came with
+    2025-11-25: such a client would ignore them, or refuse the request), as invalid params. Whether
     the client declared the capability is unknown here: the stateless handshake era keeps no
     ``initialize`` capabilities."""
     for request in requests.values():
         if (request.method, version) not in SERVER_REQUESTS:
             message = f"Method not found: protocol revision {version} has no {request.method}"
             raise ClientRequestError(request.method, {"code": codes.METHOD_NOT_FOUND, "message": message})
+        if isinstance(request, Sample) and version in _BEFORE_2025_11_25 and (fields := request.tool_fields()):
+            message = (
+                f"Invalid params: protocol revision {version} has no tool use in {request.method} "
+                f"({' and '.join(fields)}: 2025-11-25 and later)"
+            )
+            raise ClientRequestError(request.method, {"code": codes.INVALID_PARAMS, "message": message})
