@@ -2,9 +2,8 @@
 
 ``Responder`` answers with plain JSON unless something is streamed first, in which case it switches
 to SSE at that moment (head with ``X-Accel-Buffering: no``, then one event per message) and sends
-the final message as the last event. After the client is gone nothing more is written.
-``NullOutbox`` stands in for it inside a JSON-RPC batch, where nothing is streamed (a client gone
-during a batched call abandons the batch's ``Responder``).
+the final message as the last event. After the client is gone nothing more is written. A
+2025-03-26 JSON-RPC batch has one responder for all its calls, which stream on it alike.
 """
 
 from __future__ import annotations
@@ -16,12 +15,11 @@ from typing import Any
 import anyio
 from starlette.types import Send
 
-from ..context import ClientRequestError
 from ..jsonrpc import ProtocolError, Request, dumps_exactly, encode_error, encode_notification, error_status
 from ..sse import KEEPALIVE, SSE_HEADERS, encode_event
 from ._http import Decorate, encode_reply, plain, plain_start
 
-__all__ = ["NullOutbox", "Responder"]
+__all__ = ["Responder"]
 
 
 class _WriteLock:
@@ -187,29 +185,3 @@ class Responder:
     async def request(self, request_id: str, method: str, params: Any) -> None:
         message = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
         await self.event(dumps_exactly(message))
-
-
-class NullOutbox:
-    """For calls inside a JSON-RPC batch, whose replies are one JSON array: nothing is streamed.
-    A client gone during one of the calls is gone for the whole batch: its ``Responder`` is
-    abandoned, so nothing is written and the batch runs no further request."""
-
-    __slots__ = ("_responder",)
-
-    def __init__(self, responder: Responder) -> None:
-        self._responder = responder
-
-    async def notify(self, method: str, params: Any) -> None:
-        return None
-
-    async def request(self, request_id: str, method: str, params: Any) -> None:
-        raise ClientRequestError(method, {"message": "cannot ask the client from inside a JSON-RPC batch"})
-
-    async def keepalive(self) -> None:
-        return None
-
-    def abandon(self) -> None:
-        self._responder.abandon()
-
-    def answer(self) -> None:
-        return None  # a batch's replies go out together

@@ -33,7 +33,7 @@ from ..jsonrpc import (
 )
 from ._checks import text_of
 from ._http import caller_key, encode_reply, new_call, serve_request
-from ._responder import NullOutbox, Responder
+from ._responder import Responder
 
 __all__ = ["serve"]
 
@@ -128,7 +128,10 @@ async def _batch(
     version: str,
     responder: Responder,
 ) -> None:
-    """2025-03-26 §Sending Messages: a POST may carry a batch; later revisions removed batching."""
+    """2025-03-26 §Sending Messages: a POST may carry a batch; later revisions removed batching.
+    The items run one after the other. The reply is one JSON array, unless a call streams: then
+    it is an SSE stream carrying what the calls send (the server MAY send requests and
+    notifications before the responses) and then the responses."""
     if version not in _BATCH_VERSIONS or not items:
         reason = "an empty batch"
         if version not in _BATCH_VERSIONS:
@@ -150,6 +153,14 @@ async def _batch(
             unanswered = True
         elif reply is not None:
             replies.append(reply)
+    if responder.streaming:
+        # A call streamed (a request to the client, progress, a log, a keep-alive): the responses
+        # are the stream's last events, one message each (as clients read an event), the last
+        # one ending it; none when every request was cancelled.
+        for reply in replies[:-1]:
+            await responder.event(reply)
+        await responder.finish(replies[-1] if replies else None)
+        return
     if not replies:
         # 202 only for input without requests; a JSON-RPC batch reply is never an empty array, so a
         # cancelled request's batch gets a stream that ends without an event (as a lone request does).
@@ -172,7 +183,10 @@ async def _batch_item(
     responder: Responder,
 ) -> bytes | ProtocolError | None:
     """The item's reply: a result's bytes, its error (id filled in when known), ``_CANCELLED`` (a
-    request that is answered with nothing), or None (a notification or a client's response)."""
+    request that is answered with nothing), or None (a notification or a client's response). A
+    call's notifications and requests to the client go out on ``responder``, the batch's: the
+    first makes its reply an SSE stream (the call's result is not written early: ``early`` is
+    never set for a batch, the batch's responses go out together)."""
     try:
         message = parse_message(item)
         if isinstance(message, Notification):
@@ -183,7 +197,7 @@ async def _batch_item(
             return None
         if message.method == "initialize":
             raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: initialize cannot be batched")
-        call = new_call(server, scope, receive, headers, message, "handshake", version, NullOutbox(responder))
+        call = new_call(server, scope, receive, headers, message, "handshake", version, responder)
         result = await server.handle(call)
         if result is None:
             return _CANCELLED

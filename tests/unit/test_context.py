@@ -1255,19 +1255,6 @@ async def test_ask_timeout_cancels_the_requests_and_raises_timeout_error(tool: s
     assert len(mcp_of(app).server.pending) == 0
 
 
-async def test_inside_a_batch_a_route_cannot_ask_and_its_progress_is_dropped() -> None:
-    """2025-03-26 batches are answered as one JSON array: nothing can be streamed, so a route that
-    asks the client gets ClientRequestError (here unhandled: a tool error), and progress is dropped."""
-    batch = [legacy_call("ctx_elicit", id=1), legacy_call("ctx_progress", token="p", id=2)]
-    reply = await post(build_app(), batch)  # no version header: 2025-03-26, where batches exist
-    assert reply.content_type == "application/json"
-    by_id = {m["id"]: m for m in reply.json()}
-    asked = by_id[1]["result"]
-    assert asked["isError"] is True
-    assert "ClientRequestError" in asked["content"][0]["text"]
-    assert orjson.loads(by_id[2]["result"]["content"][0]["text"])["active"] is True  # ran, progress dropped
-
-
 async def test_the_remembered_log_levels_stay_bounded() -> None:
     """logging/setLevel is remembered per caller in this process, at most 4096 callers (the oldest
     go first)."""
