@@ -7,18 +7,27 @@ Part of :mod:`mcp_middleware.context`, which re-exports these names (``Elicit``,
   (``elicitation/create`` in form mode, ``sampling/createMessage``, ``roots/list``), with the
   client capability it needs and its params in the wire's shape; ``InputRequest`` is any of them,
   what ``MCPContext.ask`` takes by key; a ``Sample`` says which of ``sampling``'s sub-capabilities
-  it needs (``tools``, ``context``);
+  it needs (``tools``, ``context``), and :func:`missing_capabilities` what a client that declared
+  some capabilities lacks for a set of requests (both eras' channels refuse that);
 - :class:`ClientRequestError`: the client answered one with an error (or an answer that is not a
   valid result of its method), raised to the route in both eras.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["TOOL_FIELDS", "ClientRequestError", "Elicit", "InputRequest", "ListRoots", "Sample"]
+__all__ = [
+    "TOOL_FIELDS",
+    "ClientRequestError",
+    "Elicit",
+    "InputRequest",
+    "ListRoots",
+    "Sample",
+    "missing_capabilities",
+]
 
 TOOL_FIELDS = ("tools", "toolChoice")  # what makes a sampling request tool-enabled (2025-11-25 on)
 _SERVER_CONTEXTS = ("thisServer", "allServers")  # includeContext values that need sampling.context
@@ -87,3 +96,37 @@ class ListRoots:
 
 
 InputRequest = Elicit | Sample | ListRoots
+
+
+def _missing(request: InputRequest, declared: Mapping[str, Any], modes: bool) -> dict[str, dict[str, Any]]:
+    """What ``request`` needs of the client's capabilities that ``declared`` lacks: the capability,
+    with the sub-capabilities it needs and ``declared`` lacks (a sub-capability sent as null is not
+    declared either), or nothing. ``modes``: the revision has sub-capabilities (2025-11-25 on)."""
+    have = declared.get(request.capability)
+    if not modes:
+        return {request.capability: {}} if have is None else {}
+    if isinstance(request, Elicit) and isinstance(have, Mapping) and have and "form" not in have:
+        return {"elicitation": {"form": {}}}  # elicitation.mdx: {} alone means form mode
+    needs = request.needs() if isinstance(request, Sample) else ()
+    lacking: dict[str, Any] = {
+        sub: {} for sub in needs if not (isinstance(have, Mapping) and have.get(sub) is not None)
+    }
+    if have is None or lacking:  # a capability sent as null is not declared
+        return {request.capability: lacking}
+    return {}
+
+
+def missing_capabilities(
+    requests: Iterable[InputRequest], declared: Mapping[str, Any], modes: bool = True
+) -> tuple[dict[str, dict[str, Any]], str]:
+    """What ``requests`` need of the client's capabilities that ``declared`` lacks, merged (as
+    ``requiredCapabilities``), and their names ("elicitation", "sampling.context, sampling.tools");
+    ``({}, "")`` when nothing is lacking. ``modes``: whether the revision has sub-capabilities
+    (elicitation's modes, ``sampling.tools`` and ``sampling.context`` came with 2025-11-25; before,
+    a request needs only its capability)."""
+    required: dict[str, dict[str, Any]] = {}
+    for request in requests:
+        for name, subs in _missing(request, declared, modes).items():
+            required.setdefault(name, {}).update(subs)
+    names = [f"{name}.{sub}" if sub else name for name in sorted(required) for sub in sorted(required[name]) or [""]]
+    return required, ", ".join(names)

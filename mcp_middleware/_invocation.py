@@ -95,9 +95,9 @@ def _live_context(
         channel = ModernChannel(call.outbox, caps, params.get("inputResponses"), answered, server, seal)
         level, info = meta.get(LOG_LEVEL_META_KEY), meta.get(CLIENT_INFO_META_KEY)
     else:
-        pending, timeout = server.pending, server.ask_timeout
-        channel = HandshakeChannel(call.outbox, pending, call.caller, call.replies_as, server, timeout)
-        caps, info, state_value = {}, None, None
+        pending, timeout, declared = server.pending, server.ask_timeout, call.declared
+        channel = HandshakeChannel(call.outbox, pending, call.caller, call.replies_as, server, timeout, declared)
+        caps, info, state_value = declared or {}, None, None  # known only from a session id
         level = server.log_levels.get(call.caller, DEFAULT_LOG_LEVEL)
     context = LiveContext(
         channel,

@@ -13,14 +13,14 @@ with every answer used meanwhile; an ``ask`` after that only raises ``InputNeede
 Capabilities the request's ``_meta`` does not declare are refused with -32021 (form-mode
 elicitation needs ``elicitation: {}`` or its ``form`` key: a client of URL mode only gets none;
 tool-enabled sampling needs ``sampling.tools``, and ``includeContext`` "thisServer"/"allServers"
-``sampling.context``: :func:`missing_capabilities`),
+``sampling.context``: :func:`~mcp_middleware._input_requests.missing_capabilities`),
 and an answer that does not answer its request with -32602, both as a
 :class:`~mcp_middleware._channel.ProtocolAbort` the channel remembers (``error``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import anyio
@@ -29,10 +29,10 @@ from mcp_types import jsonrpc as codes
 
 from ._answers import answer_problem
 from ._channel import InputNeeded, Notifier, ProtocolAbort, RequestOutbox, _Channel
-from ._input_requests import Elicit, InputRequest, Sample
+from ._input_requests import InputRequest, missing_capabilities
 from .jsonrpc import ProtocolError
 
-__all__ = ["QUIET_TURNS", "ModernChannel", "Seal", "missing_capabilities"]
+__all__ = ["QUIET_TURNS", "ModernChannel", "Seal"]
 
 
 Seal = Callable[[str | None, Mapping[str, Any]], str]
@@ -42,36 +42,6 @@ Seal = Callable[[str | None, Mapping[str, Any]], str]
 # route that starts asking at most two turns after another (a task group's or a gather's children
 # start in the same turn, those of a gather nested in one a turn later) asks in the same round.
 QUIET_TURNS = 3
-
-
-def _missing(request: InputRequest, declared: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """What ``request`` needs of the client's capabilities that ``declared`` lacks: the capability,
-    with the sub-capabilities it needs and ``declared`` lacks (a sub-capability sent as null is not
-    declared either), or nothing."""
-    have = declared.get(request.capability)
-    if isinstance(request, Elicit) and isinstance(have, Mapping) and have and "form" not in have:
-        return {"elicitation": {"form": {}}}  # elicitation.mdx: {} alone means form mode
-    needs = request.needs() if isinstance(request, Sample) else ()
-    lacking: dict[str, Any] = {
-        sub: {} for sub in needs if not (isinstance(have, Mapping) and have.get(sub) is not None)
-    }
-    if have is None or lacking:  # a capability sent as null is not declared
-        return {request.capability: lacking}
-    return {}
-
-
-def missing_capabilities(
-    requests: Iterable[InputRequest], declared: Mapping[str, Any]
-) -> tuple[dict[str, dict[str, Any]], str]:
-    """What ``requests`` need of the client's capabilities that ``declared`` lacks, merged (as
-    ``requiredCapabilities``), and their names ("elicitation", "sampling.context, sampling.tools");
-    ``({}, "")`` when nothing is lacking."""
-    required: dict[str, dict[str, Any]] = {}
-    for request in requests:
-        for name, subs in _missing(request, declared).items():
-            required.setdefault(name, {}).update(subs)
-    names = [f"{name}.{sub}" if sub else name for name in sorted(required) for sub in sorted(required[name]) or [""]]
-    return required, ", ".join(names)
 
 
 class ModernChannel(_Channel):

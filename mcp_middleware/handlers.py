@@ -73,6 +73,9 @@ class Call:
     host: bytes | None = None  # the Host header, which the route's request carries too
     # validation.envelope_of the params, when the transport has read it already (2026-07-28)
     envelope: Envelope | Unread | None = UNREAD
+    # handshake era: the capabilities a route's questions need that the client declared in
+    # initialize, as its session id carries them (sealing.Sessions); None: unknown
+    declared: dict[str, Any] | None = None
 
 
 Handler = Callable[["Server", Call, dict[str, Any]], Awaitable[dict[str, Any] | None]]

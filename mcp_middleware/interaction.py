@@ -4,9 +4,10 @@
   client's answer arrives as a separate POST and is handed over through ``PendingReplies``. That
   POST must reach the same process: behind a load balancer this needs sticky routing (README).
   A request the call's revision does not define (elicitation before 2025-06-18, tool-enabled
-  sampling before 2025-11-25) is refused with ``ClientRequestError`` before anything is sent; the
-  client's declared capabilities are not known (the stateless endpoint keeps nothing of
-  ``initialize``), so its answer is what refuses the rest.
+  sampling before 2025-11-25) is refused with ``ClientRequestError`` before anything is sent, and
+  so is one the client did not declare in ``initialize`` (-32021, as in 2026-07-28), when its
+  session id says what it declared (``session_ids``); otherwise the stateless endpoint does not
+  know, and the client's answer is what refuses the rest.
 * ``ModernChannel`` (2026-07-28, mrtr.mdx): there are no server→client requests. A retry that
   carries every answer gets them; otherwise the requests are recorded, and once the route's
   concurrent questions have all been asked the round ends with ``InputNeeded`` and the call
@@ -32,7 +33,7 @@ from mcp_types.methods import SERVER_REQUESTS
 
 from ._answers import answer_problem
 from ._channel import Abort, InputNeeded, Notifier, ProtocolAbort, RequestOutbox, _Channel
-from ._input_requests import ClientRequestError, InputRequest, Sample
+from ._input_requests import ClientRequestError, InputRequest, Sample, missing_capabilities
 from ._modern_channel import QUIET_TURNS as QUIET_TURNS
 from ._modern_channel import ModernChannel
 
@@ -129,7 +130,7 @@ def _result(method: str, params: Mapping[str, Any], reply: Mapping[str, Any]) ->
 
 
 class HandshakeChannel(_Channel):
-    __slots__ = ("_caller", "_pending", "_timeout", "_version")
+    __slots__ = ("_caller", "_declared", "_pending", "_timeout", "_version")
 
     def __init__(
         self,
@@ -139,15 +140,19 @@ class HandshakeChannel(_Channel):
         version: str,
         notifier: Notifier,
         timeout: float,
+        declared: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(outbox, notifier)
         self._pending = pending
         self._caller = caller
         self._version = version
         self._timeout = timeout
+        self._declared = declared  # the client's capabilities, when its session id carries them
 
     async def ask(self, requests: Mapping[str, InputRequest], state: str | None) -> dict[str, Any]:
         _defined(requests, self._version)
+        if self._declared is not None:
+            _declared(requests, self._declared, self._version)
         wire = {key: (request.method, self._params(request)) for key, request in requests.items()}
         return await self._pending.exchange(self._outbox, wire, self._caller, self._timeout)
 
@@ -175,3 +180,19 @@ def _defined(requests: Mapping[str, InputRequest], version: str) -> None:
                 f"({' and '.join(fields)}: 2025-11-25 and later)"
             )
             raise ClientRequestError(request.method, {"code": codes.INVALID_PARAMS, "message": message})
+
+
+def _declared(requests: Mapping[str, InputRequest], declared: Mapping[str, Any], version: str) -> None:
+    """Refuse, before anything is sent, what the client did not declare in ``initialize`` (known
+    from its session id): mrtr.mdx and sampling.mdx, no request the client did not declare support
+    for. The route gets the error a 2026-07-28 call answers (-32021, ``requiredCapabilities``), as
+    the ``ClientRequestError`` of the first request that lacks something; the sub-capabilities
+    (elicitation's modes, ``sampling.tools``/``context``) count from 2025-11-25, which has them."""
+    required, names = missing_capabilities(requests.values(), declared, version not in _BEFORE_2025_11_25)
+    if required:
+        method = next(request.method for request in requests.values() if request.capability in required)
+        message = f"Missing required client capability: {names}"
+        data = {"requiredCapabilities": required}
+        raise ClientRequestError(
+            method, {"code": codes.MISSING_REQUIRED_CLIENT_CAPABILITY, "message": message, "data": data}
+        )

@@ -8,7 +8,9 @@ readable (base64 JSON, authenticated, not encrypted), so the binding is in it on
 with the secret: a digest of the caller's credentials that anyone could compute would let whoever
 sees a state test password guesses offline. A ``requestState`` carries a :class:`Round`: the
 route's own state and the answers its run has already used (a retry answers only the latest
-requests, mrtr.mdx). Every worker behind a load balancer must share the secret: pass
+requests, mrtr.mdx). The optional handshake-era session ids (:class:`Sessions`) are sealed the
+same way, and carry what the client declared in ``initialize`` of the capabilities a route's
+questions need. Every worker behind a load balancer must share the secret: pass
 ``state_secret`` or set ``MCP_MIDDLEWARE_STATE_SECRET`` (read and checked in :mod:`.config`);
 otherwise each process makes a random one.
 """
@@ -26,7 +28,11 @@ from typing import Any, NamedTuple
 
 import orjson
 
-__all__ = ["Round", "Sealer", "Sessions", "StateError", "bound_target"]
+__all__ = ["ASKED", "Round", "Sealer", "Sessions", "StateError", "bound_target"]
+
+# The client capabilities a route's questions need (roots/list, sampling/createMessage,
+# elicitation/create): what a session id keeps of the initialize request's.
+ASKED = ("elicitation", "roots", "sampling")
 
 
 class StateError(Exception):
@@ -156,7 +162,10 @@ class Sessions:
 
     An id is a sealed random value: any worker holding the secret can tell one it issued from a
     forged or expired one (404, transports.mdx §Session Management) without remembering anything.
-    Ids are never required; a request without one is served like any other.
+    It also carries what the client declared in ``initialize`` of the capabilities a route's
+    questions need (``ASKED``), so that a question the client did not declare is not sent
+    (sampling.mdx, mrtr.mdx). Ids are never required; a request without one is served like any
+    other, what its client declared unknown.
     """
 
     __slots__ = ("_binding", "_sealer")
@@ -165,14 +174,19 @@ class Sessions:
         self._sealer = Sealer(secret, ttl)
         self._binding = self._sealer.binding("session")  # a constant: computed once, not per request
 
-    def mint(self) -> str:
-        return self._sealer.seal_bound(os.urandom(16).hex(), self._binding)
+    def mint(self, capabilities: object) -> str:
+        """A new id, carrying the ``ASKED`` capabilities of ``capabilities`` (the ``initialize``
+        request's) that are declared: objects (null, or anything else, is not declared)."""
+        declared = capabilities if isinstance(capabilities, dict) else {}
+        kept = {name: declared[name] for name in ASKED if isinstance(declared.get(name), dict)}
+        return self._sealer.seal_bound({"r": os.urandom(16).hex(), "c": kept}, self._binding)
 
-    def valid(self, session_id: str | None) -> bool:
+    def open(self, session_id: str | None) -> dict[str, Any] | None:
+        """The capabilities ``session_id`` carries; None without an id, or for one minted before ids
+        carried them (what its client declared is unknown). Raises :class:`StateError` for an id
+        this server did not issue, or that expired."""
         if session_id is None:
-            return True
-        try:
-            self._sealer.unseal_bound(session_id, self._binding)
-        except StateError:
-            return False
-        return True
+            return None
+        value = self._sealer.unseal_bound(session_id, self._binding)
+        declared = value.get("c") if isinstance(value, dict) else None
+        return declared if isinstance(declared, dict) else None

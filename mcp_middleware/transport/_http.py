@@ -108,16 +108,29 @@ def new_call(
     outbox: Outbox,
     envelope: Envelope | Unread | None = UNREAD,
     replies_as: str | None = None,
+    declared: dict[str, Any] | None = None,
 ) -> Call:
     """The handlers' view of one request (either era); ``envelope``: its params' envelope, when
-    already read (``validation.envelope_of``); ``replies_as``: see ``Call`` (default ``version``)."""
+    already read (``validation.envelope_of``); ``replies_as``: see ``Call`` (default ``version``);
+    ``declared``: see ``Call``."""
     present = headers.keys() & server.forward_names  # one C-level pass; usually nothing, or one
     forwarded = tuple([(name, headers[name]) for name in sorted(present)]) if present else ()
     # 2026-07-28 has no notifications/cancelled, answer POSTs or logging/setLevel to match callers by
     caller = caller_key(server, headers) if era == "handshake" else ""
     replies_as = replies_as or version
     return Call(
-        request, era, version, replies_as, scope, receive, outbox, forwarded, caller, headers.get(b"host"), envelope
+        request,
+        era,
+        version,
+        replies_as,
+        scope,
+        receive,
+        outbox,
+        forwarded,
+        caller,
+        headers.get(b"host"),
+        envelope,
+        declared,
     )
 
 

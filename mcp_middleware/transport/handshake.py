@@ -1,7 +1,8 @@
 """Handshake era (2024-11-05 … 2025-11-25): ``initialize``, version header defaults, batches, 202s.
 
 Stateless by design: every POST stands alone, and an ``Mcp-Session-Id`` is minted and checked only
-with ``session_ids=True`` (a signed id, no server-side state). The
+with ``session_ids=True`` (a signed id, no server-side state, which carries the capabilities of
+``initialize`` that a route's questions need: ``sealing.Sessions``). The
 negotiated version is read from ``MCP-Protocol-Version`` on each request (absent = 2025-03-26,
 transports.mdx §Protocol Version Header). ``initialize`` is never refused with a 4xx: VS Code would
 take that as a sign of the old SSE transport. Differences from the spec, on purpose: a
@@ -31,6 +32,7 @@ from ..jsonrpc import (
     parse_message,
     request_id_of,
 )
+from ..sealing import StateError
 from ._checks import text_of
 from ._http import caller_key, encode_reply, new_call, serve_request
 from ._responder import Responder
@@ -64,14 +66,18 @@ def serve(
     stated = header_version(headers)
     version = stated or DEFAULT_VERSION
     sessions = server.sessions
-    if sessions is not None and not _initialize(payload) and not sessions.valid(text_of(headers, b"mcp-session-id")):
-        # transports.mdx §Session Management: an id we did not issue (or that expired) is 404,
-        # whatever the POST carries; only a lone initialize starts afresh.
-        if b"mcp-session-id" in headers:
-            server.foreign_token("an Mcp-Session-Id")
-        return responder.error(_session_not_found(payload), "handshake", 404)
+    declared: dict[str, Any] | None = None  # what the client declared in initialize, when its session id says
+    if sessions is not None and not _initialize(payload):
+        try:
+            declared = sessions.open(text_of(headers, b"mcp-session-id"))
+        except StateError:
+            # transports.mdx §Session Management: an id we did not issue (or that expired) is 404,
+            # whatever the POST carries; only a lone initialize starts afresh.
+            if b"mcp-session-id" in headers:
+                server.foreign_token("an Mcp-Session-Id")
+            return responder.error(_session_not_found(payload), "handshake", 404)
     if isinstance(payload, list):
-        return _batch(server, scope, receive, headers, payload, version, responder)
+        return _batch(server, scope, receive, headers, payload, version, responder, declared)
     try:
         message = parse_message(payload)
     except ProtocolError as exc:
@@ -86,11 +92,23 @@ def serve(
     if message.method == "initialize":
         version = stated = negotiate((message.params or {}).get("protocolVersion"))
         if sessions is not None:
-            responder.headers.append((b"mcp-session-id", sessions.mint().encode()))
+            capabilities = (message.params or {}).get("capabilities")
+            responder.headers.append((b"mcp-session-id", sessions.mint(capabilities).encode()))
     # What goes out to a client stating no revision takes the latest one's shapes: VS Code never
     # states it and speaks a later revision than the 2025-03-26 the request is read as
     replies_as = stated or LATEST_HANDSHAKE_VERSION
-    call = new_call(server, scope, receive, headers, message, "handshake", version, responder, replies_as=replies_as)
+    call = new_call(
+        server,
+        scope,
+        receive,
+        headers,
+        message,
+        "handshake",
+        version,
+        responder,
+        replies_as=replies_as,
+        declared=declared,
+    )
     if server.settings.response_mode == "sse":
         return _streamed(server, call, responder)
     return serve_request(server, call, responder, _unchanged)
@@ -127,6 +145,7 @@ async def _batch(
     items: list[Any],
     version: str,
     responder: Responder,
+    declared: dict[str, Any] | None,
 ) -> None:
     """2025-03-26 §Sending Messages: a POST may carry a batch; later revisions removed batching.
     The items run one after the other. The reply is one JSON array, unless a call streams: then
@@ -144,7 +163,7 @@ async def _batch(
     for item in items:
         if responder.closed:
             return  # the client went away during an earlier call: nobody reads the rest
-        reply = await _batch_item(server, scope, receive, headers, item, version, responder)
+        reply = await _batch_item(server, scope, receive, headers, item, version, responder, declared)
         if isinstance(reply, ProtocolError):
             if reply.id is None:
                 refused.append(reply)
@@ -181,6 +200,7 @@ async def _batch_item(
     item: Any,
     version: str,
     responder: Responder,
+    declared: dict[str, Any] | None,
 ) -> bytes | ProtocolError | None:
     """The item's reply: a result's bytes, its error (id filled in when known), ``_CANCELLED`` (a
     request that is answered with nothing), or None (a notification or a client's response). A
@@ -197,7 +217,7 @@ async def _batch_item(
             return None
         if message.method == "initialize":
             raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: initialize cannot be batched")
-        call = new_call(server, scope, receive, headers, message, "handshake", version, responder)
+        call = new_call(server, scope, receive, headers, message, "handshake", version, responder, declared=declared)
         result = await server.handle(call)
         if result is None:
             return _CANCELLED

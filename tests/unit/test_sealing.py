@@ -161,15 +161,42 @@ def test_a_state_sealed_with_a_readable_binding_does_not_open() -> None:
 def test_session_ids_and_request_states_never_open_as_each_other() -> None:
     sealer, sessions = Sealer(KEY), Sessions(KEY)
     target = bound_target("tool:ask", b"authorization: Bearer a", {"x": 1})
-    state, session = sealer.seal_round("s", {}, target), sessions.mint()
-    assert sessions.valid(session)
-    assert sessions.valid(None)  # never required
-    assert not sessions.valid(state)
+    state, session = sealer.seal_round("s", {}, target), sessions.mint({})
+    assert sessions.open(session) == {}
+    assert sessions.open(None) is None  # never required
+    with pytest.raises(StateError, match="does not belong to this request"):
+        sessions.open(state)
     with pytest.raises(StateError, match="does not belong to this request"):
         sealer.unseal_round(session, target)
-    assert not sessions.valid(session + "x")
-    assert not Sessions(OTHER).valid(session)
-    assert Sessions(KEY).valid(session)  # any worker with the secret
+    with pytest.raises(StateError):
+        sessions.open(session + "x")
+    with pytest.raises(StateError):
+        Sessions(OTHER).open(session)
+    assert Sessions(KEY).open(session) == {}  # any worker with the secret
+
+
+def test_a_session_id_carries_the_capabilities_a_route_s_questions_need() -> None:
+    """The handshake era's initialize capabilities, kept in the session id (no store): roots,
+    sampling and elicitation, as declared (objects; null or anything else is not declared)."""
+    sessions = Sessions(KEY)
+    declared = {
+        "roots": {"listChanged": True},
+        "sampling": {"tools": {}},
+        "elicitation": None,
+        "experimental": {"x": {}},
+        "tasks": {},
+    }
+    assert Sessions(KEY).open(sessions.mint(declared)) == {"roots": {"listChanged": True}, "sampling": {"tools": {}}}
+    assert sessions.open(sessions.mint({"sampling": True})) == {}
+    assert sessions.open(sessions.mint(None)) == {}  # an initialize without capabilities declares none
+
+
+def test_a_session_id_minted_without_capabilities_opens_as_unknown() -> None:
+    """An id sealed before session ids kept capabilities (a random value alone) is still valid; what
+    its client declared is unknown."""
+    sealer = Sealer(KEY, 30 * 24 * 3600.0)
+    earlier = sealer.seal_bound("0f" * 16, sealer.binding("session"))
+    assert Sessions(KEY).open(earlier) is None
 
 
 def test_a_session_id_is_checked_with_one_hmac(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -177,7 +204,7 @@ def test_a_session_id_is_checked_with_one_hmac(monkeypatch: pytest.MonkeyPatch) 
     HMAC of the constant "session" binding again, which made it ~60% slower; the binding is
     computed once per Sessions, and a check computes only the token's MAC."""
     sessions = Sessions(KEY)
-    session = sessions.mint()
+    session = sessions.mint({})
     made: list[bytes] = []
     new = hmac.new
 
@@ -186,8 +213,8 @@ def test_a_session_id_is_checked_with_one_hmac(monkeypatch: pytest.MonkeyPatch) 
         return new(key, message, digestmod)
 
     monkeypatch.setattr(hmac, "new", counting)  # as sealing calls it
-    assert sessions.valid(session)
-    assert sessions.mint() != session
+    assert sessions.open(session) == {}
+    assert sessions.mint({}) != session
     assert len(made) == 2  # one MAC to check, one to mint
 
 
