@@ -47,7 +47,8 @@ __all__ = [
     "RequestOutbox",
 ]
 
-# The revisions before 2025-11-25, which brought elicitation's "mode" and tool use in sampling.
+# The revisions before 2025-11-25, which brought elicitation's "mode", tool use in sampling and the
+# sub-capabilities that go with them (elicitation.form/url, sampling.tools/context).
 _BEFORE_2025_11_25 = frozenset({"2024-11-05", "2025-03-26", "2025-06-18"})
 
 _Request = tuple[str, Mapping[str, Any]]  # method, params
@@ -168,8 +169,8 @@ def _defined(requests: Mapping[str, InputRequest], version: str) -> None:
     came with 2025-06-18): the route gets the error a client without the method answers; and a
     tool-enabled sampling request to a revision whose sampling has no tools (they came with
     2025-11-25: such a client would ignore them, or refuse the request), as invalid params. Whether
-    the client declared the capability is unknown here: the stateless handshake era keeps no
-    ``initialize`` capabilities."""
+    the client declared the capability is :func:`_declared`'s question (known from a session id
+    only: the stateless handshake era keeps nothing of ``initialize``)."""
     for request in requests.values():
         if (request.method, version) not in SERVER_REQUESTS:
             message = f"Method not found: protocol revision {version} has no {request.method}"
