@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import anyio
-import orjson
 import pytest
-from fastapi import Depends, FastAPI
 
-from mcp_middleware import ClientRequestError, MCPContext, MCPMiddleware, mcp_context
 from tests.apps import Gates, build_app, mcp_of
 from tests.support import BASE_HEADERS, Exchange, Reply, cancelled, post, request
 
@@ -183,31 +180,6 @@ async def test_batch_calls_a_tool() -> None:
     messages = (await post(build_app(), batch)).json()
     # 2025-03-26 (batches are no later revision's) has no structuredContent: the JSON is the text
     assert messages[0]["result"] == {"content": [{"type": "text", "text": '{"id":2,"name":"thing-2","q":null}'}]}
-
-
-async def test_a_route_asking_the_client_from_inside_a_batch_gets_a_client_request_error() -> None:
-    """A batch's replies are one JSON array, with no stream to carry a server-to-client request
-    (2025-03-26 defines sampling and roots): the route's ask fails at once, in the documented
-    ``ClientRequestError``, and its call still gets its result in the array."""
-    app = FastAPI()
-
-    @app.post("/roots", operation_id="roots")
-    async def roots(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, str]:
-        try:
-            await ctx.list_roots()
-        except ClientRequestError as exc:
-            return {"error": str(exc), "method": exc.method}
-        return {"error": ""}
-
-    app.add_middleware(MCPMiddleware)
-    reply = await post(app, [request("tools/call", {"name": "roots", "arguments": {}}, id=3)])
-    assert reply.content_type == "application/json"
-    [item] = reply.json()
-    assert item["id"] == 3
-    assert orjson.loads(item["result"]["content"][0]["text"]) == {
-        "error": "roots/list failed: cannot ask the client from inside a JSON-RPC batch",
-        "method": "roots/list",
-    }
 
 
 async def test_a_client_gone_during_a_batch_gets_nothing_more_and_the_rest_of_the_batch_is_not_run() -> None:
