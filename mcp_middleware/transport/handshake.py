@@ -120,6 +120,10 @@ async def _streamed(server: Server, call: Call, responder: Responder) -> None:
     await serve_request(server, call, responder, _unchanged)
 
 
+def _is_request(item: Any) -> bool:
+    return isinstance(item, dict) and "method" in item and "id" in item
+
+
 def _initialize(payload: Any) -> bool:
     return isinstance(payload, dict) and payload.get("method") == "initialize"
 
@@ -157,6 +161,8 @@ async def _batch(
             reason = f"JSON-RPC batches (not allowed in protocol {version})"
         await responder.error(ProtocolError(codes.INVALID_REQUEST, f"Invalid request: {reason}"), "handshake")
         return
+    if server.settings.response_mode == "sse" and any(_is_request(item) for item in items):
+        await responder.stream_now()  # the option's every reply, a batch's responses included
     replies: list[bytes] = []
     refused: list[ProtocolError] = []  # errors that answer no request (no id)
     unanswered = False  # a request was cancelled: it gets nothing, but the POST carried a request

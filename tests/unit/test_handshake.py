@@ -275,6 +275,19 @@ async def test_response_mode_sse_streams_every_reply() -> None:
     assert (await post(app, {"jsonrpc": "2.0", "method": "notifications/initialized"})).status == 202
 
 
+async def test_response_mode_sse_streams_a_batch_s_replies_too() -> None:
+    """Review: the option's "always answers with an SSE stream" held for lone requests only; a
+    2025-03-26 batch whose calls streamed nothing got a JSON array. Its responses are the stream's
+    events now, one each; a batch without a request is still 202."""
+    app = build_app(response_mode="sse")
+    reply = await post(app, [request("tools/list", id=3), request("ping", id=4)])
+    assert reply.content_type == "text/event-stream"
+    assert [event["id"] for event in reply.events()] == [3, 4]
+    assert reply.events()[-1]["result"] == {}
+    notifications = [{"jsonrpc": "2.0", "method": "notifications/initialized"}]
+    assert (await post(app, notifications)).status == 202
+
+
 @pytest.mark.parametrize("request_id", [[1], {"a": 1}, True, None, 1.5])
 async def test_cancelled_with_an_id_that_is_no_id_is_ignored(request_id: Any) -> None:
     """cancellation.mdx: the server MAY ignore a cancellation it cannot match; one whose requestId
