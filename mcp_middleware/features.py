@@ -7,7 +7,8 @@ failure with :mod:`mcp_middleware._feature_errors`. A prompt's arguments are str
 (:mod:`mcp_middleware._prompt_arguments`).
 
 A template with an RFC 6570 expression other than ``{var}`` and ``{+var}`` is left out, and
-logged, when the features are built; a template's variable that its route does not take is logged
+logged, when the features are built (URIs are matched by :mod:`mcp_middleware._uri_template`, in
+time linear in their length); a template's variable that its route does not take is logged
 then too, and its values are ignored when a resource is read (the read does not fail). An unknown
 prompt is -32602, and so are arguments the route's request cannot be made from (checked before the
 run).
@@ -25,14 +26,13 @@ from urllib.parse import unquote
 from mcp_types import jsonrpc as codes
 
 from ._prompt_arguments import _SCALARS, _prompt_arguments
+from ._uri_template import VARIABLE, UriTemplate
 from .catalog import Catalog, ToolSpec
 from .jsonrpc import ProtocolError, loads_exactly
 
 __all__ = ["Features", "PromptEntry", "ResourceEntry", "TemplateEntry"]
 
 logger = logging.getLogger(__name__)
-
-_VARIABLE = re.compile(r"\{(\+?)([A-Za-z0-9_]+)\}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +45,8 @@ class ResourceEntry:
 class TemplateEntry:
     wire: dict[str, Any]
     spec: ToolSpec
-    pattern: re.Pattern[str]
-    variables: tuple[str, ...]  # the variable of each group of ``pattern``, in order
+    pattern: UriTemplate
+    variables: tuple[str, ...]  # the variable of each value ``pattern`` matches, in order
     completions: Mapping[str, list[str]]
     ignored: frozenset[str] = frozenset()  # variables the route does not take (reported when built)
 
@@ -79,25 +79,11 @@ class PromptEntry:
         return parsed
 
 
-def _template_pattern(template: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
-    """RFC 6570 level 1 (``{var}``, no slash) and level 2 reserved expansion (``{+var}``).
-
-    Groups are numbered, not named after the variables (``{1a}`` is no group name); a variable
-    that repeats must match the same text again."""
-    parts: list[str] = []
-    variables: list[str] = []
-    last = 0
-    for match in _VARIABLE.finditer(template):
-        parts.append(re.escape(template[last : match.start()]))
-        name = match.group(2)
-        if name in variables:
-            parts.append(f"(?P=v{variables.index(name)})")
-        else:
-            parts.append(f"(?P<v{len(variables)}>{'.+' if match.group(1) else '[^/?#]+'})")
-            variables.append(name)
-        last = match.end()
-    parts.append(re.escape(template[last:]))
-    return re.compile("".join(parts)), tuple(variables)
+def _template_pattern(template: str) -> tuple[UriTemplate, tuple[str, ...]]:
+    """RFC 6570 level 1 (``{var}``, no slash) and level 2 reserved expansion (``{+var}``); a
+    variable that repeats must match the same text again."""
+    pattern = UriTemplate.parse(template)
+    return pattern, pattern.variables
 
 
 def _template_entry(spec: ToolSpec, declared: Mapping[str, Any], template: str) -> TemplateEntry | None:
@@ -105,7 +91,7 @@ def _template_entry(spec: ToolSpec, declared: Mapping[str, Any], template: str) 
     ``{var}`` and ``{+var}`` (``{?q}``, ``{/x}``, ``{a,b}``, ``{var*}``, ``{var:3}``, ``{a.b}``... no
     URI could be read by it) or cannot be compiled. A variable the route does not take is logged
     too, and its values are ignored (a read does not fail)."""
-    if "{" in (rest := _VARIABLE.sub("", template)) or "}" in rest:
+    if "{" in (rest := VARIABLE.sub("", template)) or "}" in rest:
         logger.warning(
             "Resource template %r of %s is skipped: only {var} and {+var} expressions are supported",
             template,
@@ -182,9 +168,9 @@ class Features:
         if entry is not None:
             return entry.spec, {}, entry.wire.get("mimeType")
         for template in self.templates:
-            match = template.pattern.fullmatch(uri)
+            match = template.pattern.match(uri)
             if match is not None:
-                values = zip(template.variables, match.groups(), strict=True)
+                values = zip(template.variables, match, strict=True)
                 arguments = {name: unquote(value) for name, value in values if name not in template.ignored}
                 return template.spec, arguments, template.wire.get("mimeType")
         return None

@@ -1,0 +1,125 @@
+"""Resource templates matched against URIs: what the regular expression did, in linear time."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import sys
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from mcp_middleware._uri_template import VARIABLE, UriTemplate
+
+
+def replaced_pattern(template: str) -> re.Pattern[str]:
+    """The regular expression templates were matched with before (``fullmatch``), as it was made."""
+    parts: list[str] = []
+    variables: list[str] = []
+    last = 0
+    for match in VARIABLE.finditer(template):
+        parts.append(re.escape(template[last : match.start()]))
+        name = match.group(2)
+        if name in variables:
+            parts.append(f"(?P=v{variables.index(name)})")
+        else:
+            parts.append(f"(?P<v{len(variables)}>{'.+' if match.group(1) else '[^/?#]+'})")
+            variables.append(name)
+        last = match.end()
+    parts.append(re.escape(template[last:]))
+    return re.compile("".join(parts))
+
+
+TEMPLATES = (
+    *("x:{a}", "x:{+a}", "x:{a}-{b}", "x:{a}{b}", "x:{+a}{b}", "x:{a}{+b}", "x:{+a}-{+b}", "x:{a}/{+b}"),
+    *("x:{+a}/{b}", "x:{a}-{b}-{c}", "x:{+a}-{b}/{c}", "x:{a}--{b}", "x:{a}-", "x:{a}-{+b}-", "x:{a}{b}{c}"),
+    *("x:/{+a}?{b}", "x:{a}a{b}", "x:{+a}a{+b}a", "{a}", "{+a}{b}{+c}", "x{a}x{b}x", "x:{a}{+b}{c}"),
+    "x:{+a}{b}{+c}{d}",
+)
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_every_short_uri_matches_as_the_regular_expression_matched_it(template: str) -> None:
+    """Every URI of up to six characters from the ones that end values (``/ ? # \\n``) and the
+    templates' literals (``a -``): the same match or none, the same values (the longest first)."""
+    before, now = replaced_pattern(template), UriTemplate.parse(template)
+    head = "x:" if template.startswith("x") else ""
+    for size in range(7):
+        for chars in itertools.product("a-/?#\n", repeat=size):
+            uri = head + "".join(chars)
+            match = before.fullmatch(uri)
+            assert now.match(uri) == (None if match is None else match.groups()), (template, uri)
+
+
+def test_the_first_variable_takes_the_longest_value() -> None:
+    assert UriTemplate.parse("events://{year}-{month}").match("events://2024-01-05") == ("2024-01", "05")
+    assert UriTemplate.parse("files://{name}.txt").match("files://a.b.txt") == ("a.b",)
+    assert UriTemplate.parse("docs://{+path}/{page}").match("docs://a/b/c") == ("a/b", "c")
+
+
+def test_a_repeated_variable_is_split_like_two_then_must_be_equal() -> None:
+    """The documented difference: the backreference found ``1-1`` by trying every split."""
+    template = UriTemplate.parse("x:{a}-{a}")
+    assert template.variables == ("a",)
+    assert template.match("x:12-12") == ("12",)
+    assert template.match("x:12-13") is None
+    assert template.match("x:1-1-1-1") is None  # the regular expression: ("1-1",)
+    assert replaced_pattern("x:{a}-{a}").fullmatch("x:1-1-1-1") is not None
+
+
+def steps(template: UriTemplate, uri: str) -> int:
+    """The Python calls (functions, and methods such as ``str.rfind``) one match makes."""
+    count = 0
+
+    def profile(frame: FrameType, event: str, arg: Any) -> None:
+        nonlocal count
+        count += 1
+
+    sys.setprofile(profile)
+    try:
+        template.match(uri)
+    finally:
+        sys.setprofile(None)
+    return count
+
+
+ATTACKS: tuple[tuple[str, Callable[[int], str]], ...] = (
+    ("events://{year}-{month}", lambda n: "events://" + "1-" * n + "/"),  # the review's: fails at its end
+    ("events://{year}-{month}", lambda n: "events://" + "1-" * n + "/2-3"),
+    ("x://{+a}/{+b}", lambda n: "x://" + "/" * n + "\n"),
+    ("x://{a}-{b}-{c}", lambda n: "x://" + "1-" * n + "/x-y"),
+    ("x://{a}{b}", lambda n: "x://" + "a" * n + "/"),
+    ("x://{+a}{b}{+c}", lambda n: "x://" + "a/" * n + "\n"),
+    ("x://{+a}/{b}/{c}", lambda n: "x://" + "a/" * n + "?"),
+    ("x://{a}{b}{c}{d}", lambda n: "x://" + "ab" * n + "/"),
+)
+
+
+@pytest.mark.parametrize(("template", "uri"), ATTACKS)
+def test_the_work_of_a_crafted_uri_does_not_grow_with_its_length(template: str, uri: Callable[[int], str]) -> None:
+    """Two variables around a literal the URI repeats, two ``{+var}``: the regular expression tried
+    every split (quadratic: 32 KB took 3 s). Here the same number of steps at 100 and 100 000
+    repeats: each is a search of the URI's text that never reads a character twice."""
+    parsed = UriTemplate.parse(template)
+    assert steps(parsed, uri(100)) == steps(parsed, uri(100_000))
+
+
+@pytest.mark.parametrize(
+    ("template", "unit"),
+    [
+        ("x:{v0}?{+v1}{v2}-{v3}", "-\n"),  # a run per line feed, each an interval
+        ("x:{+v0}--{v1}{+v2}-", "a//"),
+        ("x:{v0}/a{+v1}a{v2}a-{v3}-", "\n-a"),
+    ],
+)
+def test_the_work_is_at_most_linear_in_the_length(template: str, unit: str) -> None:
+    """Templates that mix ``{var}`` and ``{+var}`` without a literal between can make a step per
+    run of a variable's characters: at most a few per character, never more per character as the
+    URI grows."""
+    parsed = UriTemplate.parse(template)
+    small, large = "x:" + unit * 100, "x:" + unit * 10_000
+    per_character = steps(parsed, large) / len(large)
+    assert per_character <= steps(parsed, small) / len(small)
+    assert per_character <= 10
