@@ -7,6 +7,9 @@ only walks its small per-argument table, the path rendered by :mod:`mcp_middlewa
 query values and body encoded by :mod:`mcp_middleware._query_and_body`.
 
 Requests
+    A path that another route of the app would answer (one its router tries first) is an
+    :class:`~mcp_middleware._values.ArgumentError` too, for a tool that has such routes
+    (``ToolSpec.guard``, :mod:`mcp_middleware._route_order`); the others pay one attribute test.
     Omitted arguments other than path parameters are simply not sent (the app's own validation
     answers). Header and cookie values with CR, LF or NUL (cookies: also ``;``) are refused.
     Cookie arguments are merged with the forwarded ``cookie`` headers into one, except those the
@@ -31,7 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import InitVar, dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from mcp_middleware._paths import _plan_for_template, _render_path
 from mcp_middleware._plan import _COOKIE, _HEADER, _NO_BODY, _QUERY, _Arg, _Plan
@@ -40,6 +43,9 @@ from mcp_middleware._values import ArgumentError, _form_encode, _scalar
 from mcp_middleware.dispatch import SubRequest
 from mcp_middleware.param_headers import Annotation
 from mcp_middleware.query_keys import MARK
+
+if TYPE_CHECKING:
+    from mcp_middleware._route_order import RouteGuard
 
 __all__ = ["ToolSpec"]
 
@@ -65,6 +71,8 @@ class ToolSpec:
     _plan: InitVar[_Plan | None] = None  # the request plan; None: one of ``path`` alone (a hand-made spec)
     # ``x-mcp-header`` annotations of the input schema (2026-07-28 ``Mcp-Param-*`` headers)
     param_headers: tuple[Annotation, ...] = field(default=(), repr=False, compare=False)
+    # the routes of the app that could answer its requests instead of its own (None: none could)
+    guard: RouteGuard | None = field(default=None, repr=False, compare=False)
     plan: _Plan = field(init=False, repr=False, compare=False)
     output_required: frozenset[str] = field(init=False, repr=False, compare=False)
 
@@ -83,6 +91,8 @@ class ToolSpec:
         others = None if arguments.keys() <= plan.known else _other_properties(plan, arguments)
         parts = plan.path
         path = parts[0] if len(parts) == 1 else _render_path(plan, arguments)
+        if self.guard is not None:
+            self.guard.check(path)
         query: list[str] = []  # encoded ``key=value`` pairs
         headers: list[tuple[bytes, bytes]] = []
         cookies: list[str] = []

@@ -16,7 +16,7 @@ arguments. An ``x-mcp-annotations`` title names the tool too.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp_middleware._naming import _humanize, _Op, _text
 from mcp_middleware._operation_reader import _Body, _Entry, _explicit_input
@@ -44,6 +44,9 @@ from mcp_middleware._tool_labels import _annotations, _argument_names, _descript
 from mcp_middleware._tool_schemas import _Schemas
 from mcp_middleware.param_headers import annotations_of
 from mcp_middleware.query_keys import pseudo_names
+
+if TYPE_CHECKING:
+    from mcp_middleware._route_order import RouteGuard
 
 __all__ = ["_Builder", "api_key_schemes"]
 
@@ -90,7 +93,7 @@ class _Builder(_Schemas):
         # what a route whose operation names none of those schemes does not get
         self.all_withheld = _NOT_FORWARDED | frozenset(self.query_names.values())
 
-    def tool(self, op: _Op, name: str) -> ToolSpec:
+    def tool(self, op: _Op, name: str, guard: RouteGuard | None = None) -> ToolSpec:
         operation = op.operation
         body = self.body(operation)
         entries = self.entries(op, body)
@@ -111,7 +114,8 @@ class _Builder(_Schemas):
         if isinstance(annotations.get("title"), str):  # an x-mcp-annotations title names the tool too:
             tool["title"] = annotations["title"]  # clients show ``title`` before ``annotations.title``
         plan = self.plan(op, entries, arg_names, body, others is True or isinstance(others, Mapping), declared)
-        return ToolSpec(name, op.method, op.path, tool, output is not None, plan, annotations_of(tool["inputSchema"]))
+        headers = annotations_of(tool["inputSchema"])
+        return ToolSpec(name, op.method, op.path, tool, output is not None, plan, headers, guard)
 
     def plan(
         self,

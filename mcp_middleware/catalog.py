@@ -32,6 +32,7 @@ from pydantic import TypeAdapter
 from mcp_middleware._naming import _assign_names, _operations
 from mcp_middleware._requests import ToolSpec
 from mcp_middleware._route_document import RouteDocument, app_document, route_document
+from mcp_middleware._route_order import RouteOrder, route_order
 from mcp_middleware._tool_builder import _Builder, api_key_schemes
 from mcp_middleware._values import ArgumentError
 
@@ -195,6 +196,7 @@ def catalog_from_app(
         tool_filter=tool_filter,
         max_name_length=max_name_length,
         exclude_paths=exclude_paths,
+        order=route_order(app),
     )
 
 
@@ -213,14 +215,26 @@ def _catalog_from_routes(
             app,
             ", ".join(made.found) or "no routes",
         )
-    return _catalog_of(made, tool_filter=tool_filter, max_name_length=max_name_length, exclude_paths=exclude_paths)
+    return _catalog_of(
+        made,
+        tool_filter=tool_filter,
+        max_name_length=max_name_length,
+        exclude_paths=exclude_paths,
+        order=route_order(app),
+    )
 
 
 def _catalog_of(
-    made: RouteDocument, *, tool_filter: ToolFilter, max_name_length: int, exclude_paths: Collection[str]
+    made: RouteDocument,
+    *,
+    tool_filter: ToolFilter,
+    max_name_length: int,
+    exclude_paths: Collection[str],
+    order: RouteOrder | None,
 ) -> Catalog:
     """The catalog of a document, with what the routes of its apps with ``openapi()`` say beside
-    it (their ``:path`` templates and response-model options), each under its prefix."""
+    it (their ``:path`` templates and response-model options), each under its prefix, and the
+    order the app's router tries its routes in (``order``)."""
     route_paths = dict(made.route_paths)
     options: dict[str, set[tuple[str, str]]] = {"reshaped": set(), "nones_dropped": set()}
     for document_prefix, route_prefix, mounted in made.mounted:
@@ -234,6 +248,7 @@ def _catalog_of(
         max_name_length=max_name_length,
         exclude_paths=exclude_paths,
         route_paths=route_paths,
+        route_order=order,
         **options,
     )
 
@@ -321,6 +336,7 @@ def build_catalog(
     route_paths: Mapping[tuple[str, str], str] | None = None,
     reshaped: Collection[tuple[str, str]] = (),
     nones_dropped: Collection[tuple[str, str]] = (),
+    route_order: RouteOrder | None = None,
 ) -> Catalog:
     """The tools of an OpenAPI 3.x document (see the module docstring for the rules).
 
@@ -328,7 +344,9 @@ def build_catalog(
     says more than the document (Starlette's ``:path`` converter). The operations in
     ``reshaped`` answer JSON other than their documented response model (their tools get no
     ``outputSchema``); those in ``nones_dropped`` leave out the properties whose value is None
-    (their ``outputSchema`` requires no property that may be null)."""
+    (their ``outputSchema`` requires no property that may be null). ``route_order``: the app's
+    routes as its router tries them, which give a tool that another route could answer for its
+    guard (:mod:`mcp_middleware._route_order`)."""
     if max_name_length < 8:
         raise ValueError("max_name_length must be at least 8")
     ops = _operations(openapi, frozenset(exclude_paths))
@@ -337,13 +355,14 @@ def build_catalog(
     tools: list[ToolSpec] = []
     declared: list[Declared] = []
     for op, name in zip(ops, names, strict=True):
+        guard = route_order.guard(op.path, op.method) if route_order is not None else None
         if any(key in op.operation for key in DECLARATION_KEYS):
             # A route declared a resource or prompt is not also a tool unless it says so.
-            declared.append(Declared(op.operation, builder.tool(op, name)))
+            declared.append(Declared(op.operation, builder.tool(op, name, guard)))
             if op.operation.get("x-mcp-tool") is not True:
                 continue
         if tool_filter.allows(method=op.method, path=op.path, operation_id=op.operation_id, tags=op.tags, name=name):
-            tools.append(builder.tool(op, name))
+            tools.append(builder.tool(op, name, guard))
     unmatched = tool_filter.unmatched(
         [(op.path, op.operation_id, op.tags, name) for op, name in zip(ops, names, strict=True)]
     )

@@ -120,6 +120,7 @@ def test_lower_layers_never_import_upper_layers() -> None:
         *("_operation_reader", "_request_media", "_tool_labels", "_tool_schemas"),  # the tool builder's parts
         *("_plan", "_paths", "_query_and_body", "_values"),  # the request's parts
         *("_route_endpoints", "_route_docstrings", "_route_input_schema", "_mounted_documents"),  # the route document's
+        "_route_order",  # the routes a tool's request could reach instead of its own
     )
     results = ("results", "_body", "_result_shapes", "_redaction", "_media", "_event_parser", "_coding")
     jsonrpc = ("jsonrpc", "_rpc_messages", "_rpc_parse", "_exact_json")
@@ -171,6 +172,7 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_plan") == {"_values"}  # the query keys it precomputes (_form_encode)
     assert all_imports("_paths") == {"_plan", "_values"}
     assert all_imports("_query_and_body") == {"_plan", "_values"}
+    assert all_imports("_route_order") == {"_values"}  # ArgumentError, what a refused path is
 
 
 def test_the_security_layer_is_under_the_middleware_alone() -> None:

@@ -1,0 +1,403 @@
+"""A call runs its own route: a path that a route the router tries first would take is refused.
+
+Starlette's routers (FastAPI's too) try their routes in order and take the first whose path and
+method match, a mount the first whose prefix matches. A tool's path argument could spell the path
+of a route listed before the tool's own, one that is no tool (``include_in_schema=False``, a
+filtered operation, a mount): the call was then answered by that route, in the tool's name."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import orjson
+import pytest
+from fastapi import APIRouter, FastAPI, Request
+from starlette.applications import Starlette
+from starlette.requests import Request as StarletteRequest
+from starlette.responses import JSONResponse
+from starlette.routing import Host, Mount, Route, Router, WebSocketRoute
+
+from mcp_middleware import MCPMiddleware, declare
+from mcp_middleware.catalog import ArgumentError, catalog_from_app
+from tests.support import call_legacy, call_modern
+
+pytestmark = pytest.mark.anyio
+
+ERAS = ["legacy", "modern"]
+
+
+def answered(path: str) -> str:
+    return f"the path {path} would be answered by another route of the app, not by this one"
+
+
+async def call(app: Any, era: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    params = {"name": name, "arguments": arguments}
+    if era == "legacy":
+        return (await call_legacy(app, "tools/call", params)).result()
+    return (await call_modern(app, "tools/call", params, name=name)).result()
+
+
+def text(result: dict[str, Any]) -> Any:
+    assert result.get("isError") is not True, result
+    return orjson.loads(result["content"][0]["text"])
+
+
+def refusal(result: dict[str, Any]) -> str:
+    assert result.get("isError") is True, result
+    message: str = result["content"][0]["text"]
+    return message
+
+
+async def feature(app: Any, era: str, method: str, params: dict[str, Any], name: str) -> dict[str, Any]:
+    """The result or the error of a resource read or prompt get."""
+    reply = await (call_legacy(app, method, params) if era == "legacy" else call_modern(app, method, params, name))
+    final = reply.messages()[-1]
+    found: dict[str, Any] = final.get("result") or final["error"]
+    return found
+
+
+def items_app(runs: Counter[str]) -> FastAPI:
+    """The review's app: a hidden route and a filtered one, each before the tool whose path
+    template also matches its path."""
+    app = FastAPI()
+
+    @app.get("/items/export-all", include_in_schema=False)
+    async def export_all() -> dict[str, str]:
+        runs["export_all"] += 1
+        return {"route": "export_all"}
+
+    @app.delete("/items/purge")
+    async def purge() -> dict[str, str]:
+        runs["purge"] += 1
+        return {"route": "purge"}
+
+    @app.get("/items/{item_id}")
+    async def get_item(item_id: str) -> dict[str, str]:
+        return {"route": "get_item", "item_id": item_id}
+
+    @app.delete("/items/{item_id}")
+    async def delete_item(item_id: str) -> dict[str, str]:
+        return {"route": "delete_item", "item_id": item_id}
+
+    app.add_middleware(MCPMiddleware, exclude_operations=["purge"])
+    return app
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_tool_call_another_route_would_answer_is_refused(era: str) -> None:
+    runs: Counter[str] = Counter()
+    app = items_app(runs)
+    assert refusal(await call(app, era, "get_item", {"item_id": "export-all"})) == (
+        "Invalid arguments for tool 'get_item': " + answered("/items/export-all")
+    )
+    assert refusal(await call(app, era, "delete_item", {"item_id": "purge"})) == (
+        "Invalid arguments for tool 'delete_item': " + answered("/items/purge")
+    )
+    # a trailing line feed: Starlette's patterns end with $, which matches before one
+    assert "another route" in refusal(await call(app, era, "get_item", {"item_id": "export-all\n"}))
+    assert runs == Counter()
+    assert text(await call(app, era, "get_item", {"item_id": "7"})) == {"route": "get_item", "item_id": "7"}
+    # a route of another method only matches the path: the router goes on to the tool's
+    assert text(await call(app, era, "get_item", {"item_id": "purge"}))["route"] == "get_item"
+    assert text(await call(app, era, "delete_item", {"item_id": "export-all"}))["route"] == "delete_item"
+
+
+def test_only_tools_with_a_route_before_theirs_that_could_take_their_path_are_checked() -> None:
+    """The usual tool pays one attribute test per call: it has no guard."""
+    app = FastAPI()
+
+    @app.get("/users/{user_id}")
+    async def get_user(user_id: str) -> str:
+        return user_id
+
+    @app.get("/users/{user_id}/posts")  # after a route of one segment less: never taken by it
+    async def get_posts(user_id: str) -> str:
+        return user_id
+
+    @app.get("/items/{item_id:int}")  # Starlette's int: only digits
+    async def get_number(item_id: int) -> int:
+        return item_id
+
+    @app.get("/items/names")  # a literal no earlier pattern takes
+    async def names() -> list[str]:
+        return []
+
+    @app.post("/items/{name}")  # only GET routes before it
+    async def create(name: str) -> str:
+        return name
+
+    @app.get("/things/{name}")
+    async def get_thing(name: str) -> str:
+        return name
+
+    guards = {spec.name: spec.guard is not None for spec in catalog_from_app(app).tools}
+    # get_number's route refuses "names" (not digits): the router goes on, and /items/names answers
+    assert guards == {
+        **dict.fromkeys(["get_user", "get_posts", "names", "create", "get_thing"], False),
+        "get_number": True,
+    }
+
+
+def test_a_tool_whose_route_no_request_reaches_is_refused_every_time() -> None:
+    """A constant path an earlier route takes: decided once, when the catalog is built."""
+    app = FastAPI()
+
+    @app.get("/reports/{name}", include_in_schema=False)
+    async def report(name: str) -> str:
+        return name
+
+    @app.get("/reports/latest")
+    async def latest() -> str:
+        return "latest"
+
+    @app.get("/reports")
+    async def reports() -> list[str]:
+        return []
+
+    specs = {spec.name: spec for spec in catalog_from_app(app).tools}
+    assert specs["reports"].guard is None
+    guard = specs["latest"].guard
+    assert guard is not None
+    with pytest.raises(ArgumentError, match="would be answered by another route"):
+        specs["latest"].build_request({})
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_resource_or_prompt_another_route_would_answer_is_invalid_params(era: str) -> None:
+    app = FastAPI()
+
+    @app.get("/docs/private/key", include_in_schema=False)
+    async def hidden() -> dict[str, bool]:
+        return {"HIDDEN": True}
+
+    @app.get("/docs/{p:path}", openapi_extra=declare.resource_template("docs://{+p}"))
+    async def doc(p: str, request: Request) -> dict[str, str]:
+        return {"p": p}
+
+    @app.get("/topics/secret", include_in_schema=False)
+    async def secret() -> str:
+        return "secret"
+
+    @app.get("/topics/{topic}", openapi_extra=declare.prompt("topic"))
+    async def topic(topic: str) -> str:
+        return f"About {topic}"
+
+    app.add_middleware(MCPMiddleware)
+    error = await feature(app, era, "resources/read", {"uri": "docs://private/key"}, "docs://private/key")
+    assert error == {
+        "code": -32602,
+        "message": "Invalid arguments for resource docs://private/key: " + answered("/docs/private/key"),
+    }
+    read = await feature(app, era, "resources/read", {"uri": "docs://a/b"}, "docs://a/b")
+    assert orjson.loads(read["contents"][0]["text"]) == {"p": "a/b"}
+    error = await feature(app, era, "prompts/get", {"name": "topic", "arguments": {"topic": "secret"}}, "topic")
+    assert error == {"code": -32602, "message": "Invalid arguments for prompt 'topic': " + answered("/topics/secret")}
+    got = await feature(app, era, "prompts/get", {"name": "topic", "arguments": {"topic": "cats"}}, "topic")
+    assert got["messages"][0]["content"]["text"] == "About cats"
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_routes_of_included_routers_in_the_order_the_router_tries_them(era: str) -> None:
+    """Older FastAPI copies an included router's routes into ``app.routes``; newer keeps the
+    router as one entry, whose routes its ``effective_route_contexts()`` list in order."""
+    admin, items = APIRouter(), APIRouter()
+
+    @admin.get("/items/audit", include_in_schema=False)
+    async def audit() -> dict[str, str]:
+        return {"route": "audit"}
+
+    @items.get("/items/internal", include_in_schema=False)
+    async def internal() -> dict[str, str]:
+        return {"route": "internal"}
+
+    @items.get("/items/{item_id}")
+    async def get_item(item_id: str) -> dict[str, str]:
+        return {"item_id": item_id}
+
+    @items.get("/late/{name}")
+    async def late(name: str) -> dict[str, str]:
+        return {"name": name}
+
+    app = FastAPI()
+    app.include_router(admin, prefix="/api")
+    app.include_router(items, prefix="/api")
+
+    @app.get("/api/late/hidden", include_in_schema=False)  # after the router: the tool's route comes first
+    async def late_hidden() -> dict[str, str]:
+        return {"route": "late_hidden"}
+
+    app.add_middleware(MCPMiddleware)
+    for value in ("audit", "internal"):
+        result = await call(app, era, "get_item", {"item_id": value})
+        assert refusal(result) == f"Invalid arguments for tool 'get_item': {answered(f'/api/items/{value}')}"
+    assert text(await call(app, era, "get_item", {"item_id": "7"})) == {"item_id": "7"}
+    assert text(await call(app, era, "late", {"name": "hidden"})) == {"name": "hidden"}
+
+
+def mounted_app(runs: Counter[str]) -> FastAPI:
+    sub = FastAPI()
+
+    @sub.get("/items/export-all", include_in_schema=False)
+    async def sub_export() -> dict[str, str]:
+        runs["sub_export"] += 1
+        return {"route": "sub_export"}
+
+    @sub.get("/items/{item_id}")
+    async def sub_item(item_id: str) -> dict[str, str]:
+        return {"sub_item": item_id}
+
+    async def static(request: StarletteRequest) -> JSONResponse:
+        runs["static"] += 1
+        return JSONResponse({"route": "static"})
+
+    app = FastAPI()
+    app.mount("/files", Router([Route("/{name:path}", static)]))
+
+    @app.get("/{section}/{name}")
+    async def section(section: str, name: str) -> dict[str, str]:
+        return {"section": section, "name": name}
+
+    app.mount("/v1", sub)
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_mounts_before_a_route_and_routes_before_it_in_a_mounted_app(era: str) -> None:
+    runs: Counter[str] = Counter()
+    app = mounted_app(runs)
+    result = await call(app, era, "section", {"section": "files", "name": "a"})
+    assert refusal(result) == "Invalid arguments for tool 'section': " + answered("/files/a")
+    result = await call(app, era, "sub_item", {"item_id": "export-all"})
+    assert refusal(result) == "Invalid arguments for tool 'sub_item': " + answered("/v1/items/export-all")
+    # a final line feed: the mount gives its routes the whole path, which the tool's route does not take
+    result = await call(app, era, "sub_item", {"item_id": "3\n"})
+    assert refusal(result).endswith(": the path /v1/items/3%0A would not reach the route of this one")
+    assert runs == Counter()
+    assert text(await call(app, era, "section", {"section": "docs", "name": "a"})) == {"section": "docs", "name": "a"}
+    assert text(await call(app, era, "sub_item", {"item_id": "3"})) == {"sub_item": "3"}
+
+
+def starlette_app(runs: Counter[str]) -> Starlette:
+    async def hidden(request: StarletteRequest) -> JSONResponse:
+        runs["hidden"] += 1
+        return JSONResponse({"route": "hidden"})
+
+    async def get_item(request: StarletteRequest) -> JSONResponse:
+        return JSONResponse({"item_id": request.path_params["item_id"]})
+
+    async def get_number(request: StarletteRequest) -> JSONResponse:
+        return JSONResponse({"number": request.path_params["number"]})
+
+    async def by_slug(request: StarletteRequest) -> JSONResponse:
+        runs["by_slug"] += 1
+        return JSONResponse({"slug": request.path_params["slug"]})
+
+    async def inner(request: StarletteRequest) -> JSONResponse:
+        return JSONResponse({"inner": request.path_params["name"]})
+
+    async def inner_hidden(request: StarletteRequest) -> JSONResponse:
+        runs["inner_hidden"] += 1
+        return JSONResponse({"route": "inner_hidden"})
+
+    async def book(request: StarletteRequest) -> JSONResponse:
+        return JSONResponse({"shelf": request.path_params["shelf"], "book": request.path_params["book"]})
+
+    async def any_shelf(request: StarletteRequest) -> JSONResponse:
+        runs["any_shelf"] += 1
+        return JSONResponse({"route": "any_shelf"})
+
+    async def websocket(socket: Any) -> None:
+        raise AssertionError("no websocket here")
+
+    routes = [
+        Host("admin.example.com", Router([Route("/items/{item_id}", hidden)])),  # decided by the Host header
+        WebSocketRoute("/items/{item_id}", websocket),  # never an HTTP request
+        Route("/items/secret", hidden, include_in_schema=False),
+        Route("/items/{item_id}", get_item),
+        Route("/numbers/{number:int}", get_number),
+        Route("/numbers/{slug}", by_slug, include_in_schema=False),  # what the int route does not take
+        Mount(
+            "/api",
+            routes=[
+                Route("/things/private", inner_hidden, include_in_schema=False),
+                Route("/things/{name}", inner),
+            ],
+        ),
+        Mount("/shelves/{shelf:int}", routes=[Route("/books/{book}", book)]),
+        Route("/shelves/{name}/books/{book}", any_shelf, include_in_schema=False),  # what the mount does not take
+    ]
+    app = Starlette(routes=routes)
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_plain_starlette_app(era: str) -> None:
+    runs: Counter[str] = Counter()
+    app = starlette_app(runs)
+    result = await call(app, era, "get_item", {"item_id": "secret"})
+    assert refusal(result) == "Invalid arguments for tool 'get_item': " + answered("/items/secret")
+    result = await call(app, era, "inner", {"name": "private"})
+    assert refusal(result) == "Invalid arguments for tool 'inner': " + answered("/api/things/private")
+    # a value the tool's own route refuses: the router goes on, to a route listed after it
+    result = await call(app, era, "get_number", {"number": "seven"})
+    assert refusal(result) == "Invalid arguments for tool 'get_number': " + answered("/numbers/seven")
+    result = await call(app, era, "book", {"shelf": "top", "book": "b"})
+    assert refusal(result) == "Invalid arguments for tool 'book': " + answered("/shelves/top/books/b")
+    assert runs == Counter()
+    assert text(await call(app, era, "book", {"shelf": 2, "book": "b"})) == {"shelf": 2, "book": "b"}
+    assert text(await call(app, era, "get_item", {"item_id": "7"})) == {"item_id": "7"}
+    assert text(await call(app, era, "get_number", {"number": 7})) == {"number": 7}
+    assert text(await call(app, era, "inner", {"name": "x"})) == {"inner": "x"}
+
+
+def test_an_app_whose_router_routes_its_own_way_is_not_checked() -> None:
+    """A router that does not try its routes in order (its own ``app``): the order is unknown, so
+    no call is refused for it."""
+
+    class Reversed(Router):
+        async def app(self, scope: Any, receive: Any, send: Any) -> None:
+            self.routes.reverse()
+            try:
+                await super().app(scope, receive, send)
+            finally:
+                self.routes.reverse()
+
+    async def endpoint(request: StarletteRequest) -> JSONResponse:
+        return JSONResponse({})
+
+    routes = [Route("/items/secret", endpoint, include_in_schema=False), Route("/items/{item_id}", endpoint)]
+    plain, custom = Starlette(routes=routes), Starlette(routes=routes)
+    custom.router = Reversed(routes=routes)
+    assert [spec.guard is None for spec in catalog_from_app(plain).tools] == [False]
+    assert [spec.guard is None for spec in catalog_from_app(custom).tools] == [True]
+
+
+def test_an_included_router_whose_routes_cannot_be_listed_is_passed_over() -> None:
+    """Newer FastAPI's internals: when they fail, the routes they hold are not followed, the rest are."""
+
+    class Included:
+        path = "/items/broken"
+
+        def effective_route_contexts(self) -> list[Any]:
+            raise RuntimeError("another FastAPI")
+
+    app = FastAPI()
+
+    @app.get("/items/hidden", include_in_schema=False)
+    async def hidden() -> str:
+        return "hidden"
+
+    @app.get("/items/{item_id}")
+    async def get_item(item_id: str) -> str:
+        return item_id
+
+    app.router.routes.insert(0, Included())  # type: ignore[arg-type]
+    app.openapi_schema = None
+    [spec] = catalog_from_app(app).tools
+    assert spec.guard is not None
+    with pytest.raises(ArgumentError, match="/items/hidden would be answered"):
+        spec.build_request({"item_id": "hidden"})
+    assert spec.build_request({"item_id": "broken"}).path == "/items/broken"
