@@ -17,7 +17,6 @@ run).
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,7 +88,7 @@ def _template_pattern(template: str) -> tuple[UriTemplate, tuple[str, ...]]:
 def _template_entry(spec: ToolSpec, declared: Mapping[str, Any], template: str) -> TemplateEntry | None:
     """The entry for a declared template, or None (logged) when it has an expression other than
     ``{var}`` and ``{+var}`` (``{?q}``, ``{/x}``, ``{a,b}``, ``{var*}``, ``{var:3}``, ``{a.b}``... no
-    URI could be read by it) or cannot be compiled. A variable the route does not take is logged
+    URI could be read by it). A variable the route does not take is logged
     too, and its values are ignored (a read does not fail)."""
     if "{" in (rest := VARIABLE.sub("", template)) or "}" in rest:
         logger.warning(
@@ -98,11 +97,7 @@ def _template_entry(spec: ToolSpec, declared: Mapping[str, Any], template: str) 
             spec.name,
         )
         return None
-    try:
-        pattern, variables = _template_pattern(template)
-    except re.error as exc:
-        logger.warning("Resource template %r of %s is skipped: %s", template, spec.name, exc)
-        return None
+    pattern, variables = _template_pattern(template)  # (never fails: the matcher does not compile a regex)
     ignored = [name for name in variables if not spec.accepts(name)]
     for name in ignored:
         logger.warning(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import re
 from typing import Annotated, Any
 
 import orjson
@@ -14,7 +13,7 @@ from fastapi import Body, Depends, FastAPI, HTTPException, Query, Response
 from pydantic import BaseModel
 from starlette.responses import PlainTextResponse
 
-from mcp_middleware import MCPContext, MCPMiddleware, MCPResponse, content, declare, features, mcp_context
+from mcp_middleware import MCPContext, MCPMiddleware, MCPResponse, content, declare, mcp_context
 from tests.apps import PNG, build_app
 from tests.support import BASE_HEADERS, call_modern, meta, modern_headers, post, request
 
@@ -757,23 +756,6 @@ async def test_a_template_variable_that_is_no_regex_group_name_still_matches() -
     app = template_app("num://{1a}")
     assert (await legacy(app, "tools/list"))["result"]["tools"][0]["name"] == "hello"
     assert await _read_text(app, "num://7") == {"a": "7"}
-
-
-async def test_a_template_that_cannot_be_compiled_is_skipped_with_a_warning(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    """No template the middleware accepts fails to compile today; should one, the endpoint
-    still serves everything else."""
-
-    def broken(template: str) -> Any:
-        raise re.error("no")
-
-    monkeypatch.setattr(features, "_template_pattern", broken)
-    app = template_app("pair://{a}")
-    with caplog.at_level(logging.WARNING, logger="mcp_middleware.features"):
-        assert (await legacy(app, "tools/list"))["result"]["tools"][0]["name"] == "hello"
-    assert "Resource template 'pair://{a}' of pair is skipped: no" in caplog.text
-    assert (await legacy(app, "resources/templates/list"))["error"]["code"] == -32601  # nothing left to serve
 
 
 async def test_a_template_variable_the_route_does_not_take_is_ignored_and_reported_once(
