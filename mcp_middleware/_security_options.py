@@ -5,7 +5,7 @@ RFC 9728 protected-resource metadata, validated), ``cors_origins`` (``cors_allow
 normalised) and ``effective_allowed_origins`` (the Origin allowlist the CORS origins imply). Nothing
 here runs per request. It imports only :mod:`mcp_middleware.config` (``strings``, the check of an
 option that takes a collection of strings, ``normal_origin``, the form origins are compared in, and
-``ascii_host``, an internationalised host name's IDNA form).
+``ascii_host``, which refuses an internationalised host name, asking for its IDNA form).
 """
 
 from __future__ import annotations
@@ -114,8 +114,8 @@ _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 def _authority(scheme: str, authority: str, value: str, option: str) -> str:
     """An origin's host and port as a browser serialises them (RFC 6454 §6.2, the URL standard): an
-    internationalised host in its IDNA form (``config.ascii_host``, for the schemes with domain
-    names), the port in decimal, and none when it is the scheme's default (``https://a.example:443``
+    ASCII host (an internationalised one is refused, asking for its IDNA form: ``config.ascii_host``,
+    for the schemes with domain names), the port in decimal, and none when it is the scheme's default (``https://a.example:443``
     is sent as ``https://a.example``). What no browser sends is refused: user information, a
     port that is no number of 0 to 65535, an IPv6 address without its brackets."""
     if "@" in authority:

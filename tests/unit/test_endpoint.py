@@ -727,10 +727,13 @@ class Integral:
         ("allowed_origins", ["http://localhost:*"], ValueError, "http://localhost:*"),
         ("cors_allow_origins", ["https://*.example.com"], ValueError, "https://*.example.com"),
         ("cors_allow_origins", ["*://app.example.com"], ValueError, "*://app.example.com"),
-        ("allowed_hosts", ["straße.example"], ValueError, "straße.example"),  # IDNA 2003 and browsers differ
-        ("allowed_hosts", ["ü" + "a" * 63 + ".example"], ValueError, "ü" + "a" * 63 + ".example"),
-        ("allowed_hosts", ["bücher..example"], ValueError, "bücher..example"),
-        ("allowed_origins", ["https://straße.example"], ValueError, "https://straße.example"),
+        # an internationalised name: its form clients send is asked for (Python's IDNA 2003 codec and
+        # browsers' UTS #46 disagree on more than a few characters: Cherokee, bidi labels, ß, ς...)
+        ("allowed_hosts", ["bücher.example"], ValueError, "bücher.example"),
+        ("allowed_hosts", ["straße.example"], ValueError, "straße.example"),
+        ("allowed_hosts", ["ᏣᎳᎩ.example"], ValueError, "ᏣᎳᎩ.example"),
+        ("allowed_hosts", ["موقع1.example"], ValueError, "موقع1.example"),
+        ("allowed_origins", ["https://bücher.example"], ValueError, "https://bücher.example"),
         ("cors_allow_origins", ["https://ς.example"], ValueError, "https://ς.example"),
         ("allowed_origins", ["https://app.example.com:https"], ValueError, "https://app.example.com:https"),
         ("allowed_origins", ["https://app.example.com:65536"], ValueError, "https://app.example.com:65536"),
@@ -784,19 +787,20 @@ def test_a_partial_wildcard_origin_is_refused_saying_why(option: str, origin: st
 async def test_allowlist_entries_are_put_in_the_form_clients_send() -> None:
     """Review: entries a client never sends were accepted and never matched: a scheme's default port
     (browsers omit it from ``Origin``, RFC 6454 §6.2) and an internationalised host name (browsers
-    and HTTP clients send its IDNA form, ``xn--``). They are normalised when the middleware is
-    built; another port stays, and the IDNA form given as such is the same entry."""
+    and HTTP clients send its IDNA form, ``xn--``). The port is dropped when the middleware is
+    built, another port stays; an internationalised name is refused, asking for its ``xn--`` form
+    (the test above), which matches."""
     app = build_app(
-        allowed_hosts=["bücher.example", "api.example.com"],
+        allowed_hosts=["xn--bcher-kva.example", "api.example.com"],
         allowed_origins=[
             "https://app.example.com:443",
             "http://app.example.com:80",
-            "https://BÜCHER.example",
+            "https://XN--BCHER-KVA.example",
             "https://xn--bcher-kva.example:0443",
-            "http://bücher.example:8080",
+            "http://xn--bcher-kva.example:8080",
             "https://[::1]:443",
         ],
-        cors_allow_origins=["https://app.example.com:443", "https://bücher.example"],
+        cors_allow_origins=["https://app.example.com:443", "https://xn--bcher-kva.example"],
     )
     for host, origin, status in [
         ("xn--bcher-kva.example", None, 200),
