@@ -9,9 +9,12 @@ document it joins may have a top-level ``security`` that names other routes' sch
 An app's own document leaves out the apps mounted in it, so the apps mounted in an app with
 ``openapi()`` (the middleware's own FastAPI app, or one mounted in a Starlette app) are taken
 the same way, at any depth: under ``Mount``s of routes or of a ``Router``, in an included router
-(newer FastAPI serves its mounts), in a mounted FastAPI app. A mounted app without ``openapi()``
-there (``StaticFiles``, a Starlette app, a WSGI or GraphQL app) is in no document: it gives no
-operation, and one INFO line names its mount.
+(newer FastAPI serves its mounts), in a mounted FastAPI app. An app's own operations are taken
+before its mounts', but one of the same path and method as a mounted app's gives way to it when
+the app's router tries the mount first (:meth:`~mcp_middleware._route_order.RouteOrder.mounted_first`):
+the operation listed is the one a call reaches. An app or router mounted in itself is walked
+once. A mounted app without ``openapi()`` there (``StaticFiles``, a Starlette app, a WSGI or
+GraphQL app) is in no document: it gives no operation, and one INFO line names its mount.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from starlette.routing import Mount, compile_path
 
 from mcp_middleware._naming import _generated_prefix
 from mcp_middleware._route_endpoints import _ORDER, _path_parameter
+from mcp_middleware._route_order import RouteOrder, route_order
 
 if TYPE_CHECKING:
     from mcp_middleware._route_document import RouteDocument
@@ -44,7 +48,11 @@ class _Mounts:
     result: RouteDocument
     paths: dict[str, dict[str, Any]]
     components: dict[str, dict[str, Any]]
-    taking: set[int]  # the apps whose operations are being taken (an app mounted in itself: once)
+    # the apps whose operations are being taken, or whose mounts looked into (an app mounted in itself: once)
+    taking: set[int]
+    # where an operation from an app's own document came from: (its document prefix, the app), by path and method
+    sources: dict[tuple[str, str], tuple[str, Any]]
+    orders: dict[int, RouteOrder | None]  # each such app's routes, as its router tries them (when asked)
 
     def mounted(self, app: Any, prefix: str) -> None:
         """The operations of a mounted app's own document, under the mount's prefix, then those
@@ -81,12 +89,27 @@ class _Mounts:
             full = prefix_format + path
             target = self.paths.setdefault(full, {})
             for key, operation in item.items():
-                if key in target:
+                if key in target and not self.reached_first(full, key, app):
                     continue
                 if isinstance(operation, dict) and key.upper() in _OPERATIONS:
                     operation = _prefixed(operation, path, full, key, convertors, security)
                 target[key] = operation
+                self.sources[(full, key)] = (prefix_format, app)
         self.result.mounted.append((prefix_format, prefix, app))
+
+    def reached_first(self, full: str, key: str, app: Any) -> bool:
+        """Whether ``app``'s operation of ``full`` and ``key`` replaces the one already there: the
+        own operation of an app it is mounted in, whose router tries the mount first."""
+        source = self.sources.get((full, key))
+        if source is None:  # an earlier mount's, or a route walked in order: tried first
+            return False
+        prefix, outer = source
+        if outer is app or id(outer) not in self.taking or not full.startswith(prefix):
+            return False
+        if id(outer) not in self.orders:
+            self.orders[id(outer)] = route_order(outer)
+        order = self.orders[id(outer)]
+        return order is not None and order.mounted_first(full[len(prefix) :], key.upper())
 
     def mounts_in(self, app: Any, prefix: str) -> None:
         """The apps mounted in an app with ``openapi()``, which its document leaves out."""
@@ -101,11 +124,15 @@ class _Mounts:
         if callable(getattr(inner, "openapi", None)):
             self.mounted(inner, path)
             return
+        if id(inner) in self.taking:  # mounted in itself: looked into once
+            return
         routes = getattr(inner, "routes", None)
         routes = list(routes) if isinstance(routes, Iterable) else []
         nested = list(_mounts(routes))
+        self.taking.add(id(inner))
         for route in nested:
             self.documented(route, path + route.path)
+        self.taking.discard(id(inner))
         if not routes or len(nested) < len(routes):
             what = f"Mount {path or '/'} ({type(inner).__name__})"
             logger.info(

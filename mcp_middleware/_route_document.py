@@ -49,6 +49,7 @@ from mcp_middleware._mounted_documents import _Mounts
 from mcp_middleware._route_docstrings import _Docstrings, _free_unresolved
 from mcp_middleware._route_endpoints import _endpoints, _path_parameter
 from mcp_middleware._route_input_schema import _query_parameter, _unmapped
+from mcp_middleware._route_order import RouteOrder
 
 __all__ = ["FREE_BODY", "FREE_QUERY", "RouteDocument", "app_document", "route_document"]
 
@@ -96,6 +97,7 @@ def route_document(app: Any) -> RouteDocument | None:
             "paths": {},
         }
     )
+    walk.taking.add(id(app))
     walk.routes(routes, "")
     if walk.components:
         walk.result.document["components"] = walk.components
@@ -135,6 +137,7 @@ def app_document(app: Any, document: Mapping[str, Any]) -> RouteDocument:
     if isinstance(components, Mapping):  # taken first: a mounted app's other value of a name is renamed
         walk.components = {str(s): dict(e) for s, e in components.items() if isinstance(e, Mapping)}
     walk.result.mounted.append(("", "", app))
+    walk.sources = {(str(p), str(k)): ("", app) for p, i in walk.paths.items() if isinstance(i, Mapping) for k in i}
     walk.taking.add(id(app))
     walk.mounts_in(app, "")
     if len(walk.result.mounted) == 1:
@@ -151,6 +154,8 @@ class _Walk(_Docstrings, _Mounts):
         self.unread: list[str] = []  # endpoints whose YAML went unread (no PyYAML)
         self.declared: list[tuple[str, dict[str, Any]]] = []  # each endpoint's YAML operation
         self.taking: set[int] = set()
+        self.sources: dict[tuple[str, str], tuple[str, Any]] = {}
+        self.orders: dict[int, RouteOrder | None] = {}
 
     def routes(self, routes: Iterable[Any], prefix: str) -> None:
         for route in routes:
@@ -171,9 +176,13 @@ class _Walk(_Docstrings, _Mounts):
         if callable(getattr(inner, "openapi", None)):
             self.mounted(inner, path)
             return
+        if id(inner) in self.taking:  # mounted in itself: walked once
+            return
         routes = mount.routes
         if routes:
+            self.taking.add(id(inner))
             self.routes(routes, path)
+            self.taking.discard(id(inner))
         else:
             self.result.found.append(f"Mount {path or '/'} ({type(inner).__name__})")
 

@@ -148,6 +148,12 @@ class RouteOrder:
             return guard if guard.problem(path) is not None else None
         return guard
 
+    def mounted_first(self, path: str, method: str) -> bool:
+        """Whether the route the router reaches first for ``path`` (a path format from the app's
+        root) and ``method`` is in a mount."""
+        chain = _find(self.nodes, path, method.upper())
+        return chain is not None and len(chain) > 1
+
 
 def route_order(app: Any) -> RouteOrder | None:
     """The routes of ``app`` (a Starlette or FastAPI app, or a ``Router``); None when its router

@@ -94,11 +94,13 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
     assert all_imports("_naming") == {"config"}  # the HTTP methods, one list (config.HTTP_METHODS)
     assert all_imports("_route_document") == {
         *("_route_endpoints", "_route_docstrings", "_route_input_schema", "_mounted_documents"),  # its parts
+        "_route_order",  # RouteOrder, the type of the routers' orders its mounted part asks
     }
     assert all_imports("_route_input_schema") == {"_route_docstrings"}  # _resolves, a $ref read in a schema
-    # FastAPI's generated ids, under a mount's prefix; RouteDocument only as a type (TYPE_CHECKING)
-    assert all_imports("_mounted_documents", typing=False) == {"_naming", "_route_endpoints"}
-    assert all_imports("_mounted_documents") == {"_naming", "_route_endpoints", "_route_document"}
+    # FastAPI's generated ids, under a mount's prefix; the router's order, which of an outer app's
+    # route and a mounted one it reaches first; RouteDocument only as a type (TYPE_CHECKING)
+    assert all_imports("_mounted_documents", typing=False) == {"_naming", "_route_endpoints", "_route_order"}
+    assert all_imports("_mounted_documents") == {"_naming", "_route_endpoints", "_route_order", "_route_document"}
     assert all_imports("_security_options") == {"config"}  # one check of a collection option (strings)
     # the serializer, its older revisions' shapes, and its reading side (which imports only itself)
     assert all_imports("jsonrpc") == {"_revisions", "_rpc_messages", "_rpc_parse", "_exact_json"}

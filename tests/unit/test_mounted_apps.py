@@ -296,16 +296,93 @@ def test_a_mounted_document_of_odd_shape_gives_what_it_can(caplog: pytest.LogCap
     assert "Mount /v2 (FastAPI, no OpenAPI paths)" in caplog.text
 
 
-def test_a_route_of_the_outer_app_wins_over_a_mounted_one_of_the_same_path_and_method() -> None:
-    """As Starlette routes them: the outer app's route comes before the mount."""
+def shadowed(mount_first: bool) -> FastAPI:
+    """An outer route and a mounted app's route of the same path and method, in either order."""
     app = FastAPI()
+    sub = FastAPI()
 
-    @app.get("/v2/hello", operation_id="outer_hello")
+    @sub.get("/hello", operation_id="inner_hello", description="The mounted app's.")
+    async def inner_hello() -> dict[str, str]:
+        return {"answer": "mounted"}
+
+    if mount_first:
+        app.mount("/v2", sub)
+
+    @app.get("/v2/hello", operation_id="outer_hello", description="The outer app's.")
+    async def outer_hello() -> dict[str, str]:
+        return {"answer": "outer"}
+
+    if not mount_first:
+        app.mount("/v2", sub)
+    return app
+
+
+@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize(
+    ("mount_first", "listed", "answer"), [(False, "outer_hello", "outer"), (True, "inner_hello", "mounted")]
+)
+async def test_of_an_outer_and_a_mounted_route_of_one_path_and_method_the_one_the_router_reaches_is_listed(
+    era: str, mount_first: bool, listed: str, answer: str
+) -> None:
+    """Review: the outer app's operation was listed whatever the order, and with the mount first
+    every call of it ran the mounted route, as a success: listing and calling now agree."""
+    app = served(shadowed(mount_first))
+    assert await names(app, era) == [listed]
+    assert await call(app, era, listed, {}) == {"answer": answer}
+
+
+def test_the_mounted_operation_reached_first_replaces_the_outer_one_at_any_depth() -> None:
+    """The outer route after a ``Mount`` of routes holding the app, and an app mounted deeper."""
+    app = FastAPI()
+    app.router.routes.append(Mount("/api", routes=[Mount("/v2", app=outer_api(("/deep", v2_api())))]))
+
+    @app.get("/api/v2/root", operation_id="outer_root")
+    async def outer_root() -> str:
+        return "outer"
+
+    @app.get("/api/v2/deep/hello", operation_id="outer_hello")
     async def outer_hello() -> str:
         return "outer"
 
-    app.mount("/v2", v2_api())
-    assert paths(app) == [("outer_hello", "/v2/hello"), ("fetch", "/v2/files/{name}")]
+    assert paths(app) == [
+        ("root", "/api/v2/root"),
+        ("v2_hello", "/api/v2/deep/hello"),
+        ("fetch", "/api/v2/deep/files/{name}"),
+    ]
+
+
+# -- cycles ----------------------------------------------------------------------------------------
+
+
+def self_mounted(kind: str) -> Any:
+    """A Starlette app or a ``Router`` that mounts itself."""
+    inner: Any = Starlette() if kind == "starlette" else Router()
+    inner.add_route("/x", lambda request: PlainTextResponse("x"))
+    inner.mount("/again", inner)
+    return inner
+
+
+@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("kind", ["starlette", "router"])
+async def test_a_mounted_app_without_openapi_that_mounts_itself_is_walked_once(era: str, kind: str) -> None:
+    """Review: the walk into mounts without ``openapi()`` had no cycle check: tools/list raised
+    RecursionError (a 500)."""
+    app = served(outer_api(("/s", self_mounted(kind))))
+    for _ in range(2):  # the second list request walks the routes for changes
+        assert await names(app, era) == ["root"]
+    assert await call(app, era, "root", {}) == {"root": True}
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_starlette_app_that_mounts_itself_lists_its_routes_once(era: str) -> None:
+    async def x(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("x")
+
+    inner = Starlette(routes=[Route("/x", x, methods=["GET"])])
+    inner.mount("/again", inner)
+    app = MCPMiddleware(inner)
+    for _ in range(2):
+        assert len(await names(app, era)) == 1
 
 
 # -- filters ---------------------------------------------------------------------------------------
