@@ -96,7 +96,7 @@ def _live_context(
         level, info = meta.get(LOG_LEVEL_META_KEY), meta.get(CLIENT_INFO_META_KEY)
     else:
         pending, timeout, declared = server.pending, server.ask_timeout, call.declared
-        channel = HandshakeChannel(call.outbox, pending, call.caller, call.replies_as, server, timeout, declared)
+        channel = HandshakeChannel(call.outbox, pending, call.caller, call.asks_as, server, timeout, declared)
         caps, info, state_value = declared or {}, None, None  # known only from a session id
         level = server.log_levels.get(call.caller, DEFAULT_LOG_LEVEL)
     context = LiveContext(

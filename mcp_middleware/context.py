@@ -68,7 +68,8 @@ class MCPContext:
     client_capabilities: Mapping[str, Any] = {}
     """The client's declared capabilities: 2026-07-28, the request's; the handshake era, the
     roots, sampling and elicitation of its ``initialize`` as its session id carries them
-    (``session_ids``), else ``{}`` (unknown)."""
+    (``session_ids``; their sub-capabilities by name only, a few: ``sealing.kept_capabilities``),
+    else ``{}`` (unknown)."""
     client_info: Mapping[str, Any] | None = None
     request_state: str | None = None
     """2026-07-28: the state this route passed to ``ask`` in the previous round (verified); of

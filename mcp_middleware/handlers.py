@@ -76,6 +76,10 @@ class Call:
     # handshake era: the capabilities a route's questions need that the client declared in
     # initialize, as its session id carries them (sealing.Sessions); None: unknown
     declared: dict[str, Any] | None = None
+    # the revision a route's questions to the client are held to (which requests it has, which
+    # capabilities they need): the stated one, else the one the session id says was negotiated,
+    # else (an id without it) 2025-03-26; ``replies_as`` when nothing is known (no session id)
+    asks_as: str = ""
 
 
 Handler = Callable[["Server", Call, dict[str, Any]], Awaitable[dict[str, Any] | None]]

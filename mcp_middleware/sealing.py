@@ -9,8 +9,8 @@ with the secret: a digest of the caller's credentials that anyone could compute 
 sees a state test password guesses offline. A ``requestState`` carries a :class:`Round`: the
 route's own state and the answers its run has already used (a retry answers only the latest
 requests, mrtr.mdx). The optional handshake-era session ids (:class:`Sessions`) are sealed the
-same way, and carry what the client declared in ``initialize`` of the capabilities a route's
-questions need. Every worker behind a load balancer must share the secret: pass
+same way, and carry the revision ``initialize`` negotiated and, bounded, what the client declared
+there of the capabilities a route's questions need. Every worker behind a load balancer must share the secret: pass
 ``state_secret`` or set ``MCP_MIDDLEWARE_STATE_SECRET`` (read and checked in :mod:`.config`);
 otherwise each process makes a random one.
 """
@@ -28,11 +28,16 @@ from typing import Any, NamedTuple
 
 import orjson
 
-__all__ = ["ASKED", "Round", "Sealer", "Sessions", "StateError", "bound_target"]
+__all__ = ["ASKED", "Round", "Sealer", "Session", "Sessions", "StateError", "bound_target", "kept_capabilities"]
 
 # The client capabilities a route's questions need (roots/list, sampling/createMessage,
 # elicitation/create): what a session id keeps of the initialize request's.
 ASKED = ("elicitation", "roots", "sampling")
+# An id keeps at most this many sub-capabilities of each, with names at most this long, and those
+# the rules read (_input_requests.missing_capabilities) and roots' listChanged before any other.
+_SUB_CAPABILITIES = 8
+_NAME_LENGTH = 32
+_READ = frozenset({"context", "form", "listChanged", "tools", "url"})
 
 
 class StateError(Exception):
@@ -157,15 +162,39 @@ class Sealer:
         return data["v"]
 
 
+class Session(NamedTuple):
+    """What a session id says of its client (:meth:`Sessions.open`)."""
+
+    declared: dict[str, Any]  # the ASKED capabilities of its initialize, as kept (see kept_capabilities)
+    version: str | None  # the revision initialize negotiated; None in an id sealed before ids had it
+
+
+def kept_capabilities(capabilities: object) -> dict[str, Any]:
+    """What an id keeps of ``capabilities`` (the ``initialize`` request's): each ``ASKED`` one
+    declared as an object, with the names of its sub-capabilities one level deep: only those not
+    null (not declared), at most ``_NAME_LENGTH`` characters long, at most ``_SUB_CAPABILITIES`` of
+    them (the ones the rules read first, then by name), each valued true or false as sent, else
+    ``{}``. So an id stays small, and can always be sealed, whatever the client sends."""
+    declared = capabilities if isinstance(capabilities, dict) else {}
+    kept: dict[str, Any] = {}
+    for name in ASKED:
+        subs = declared.get(name)
+        if isinstance(subs, dict):
+            names = [sub for sub, value in subs.items() if value is not None and len(sub) <= _NAME_LENGTH]
+            names.sort(key=lambda sub: (sub not in _READ, sub))
+            kept[name] = {sub: subs[sub] if isinstance(subs[sub], bool) else {} for sub in names[:_SUB_CAPABILITIES]}
+    return kept
+
+
 class Sessions:
     """Optional handshake-era session ids that need no session store.
 
     An id is a sealed random value: any worker holding the secret can tell one it issued from a
     forged or expired one (404, transports.mdx §Session Management) without remembering anything.
-    It also carries what the client declared in ``initialize`` of the capabilities a route's
-    questions need (``ASKED``), so that a question the client did not declare is not sent
-    (sampling.mdx, mrtr.mdx). Ids are never required; a request without one is served like any
-    other, what its client declared unknown.
+    It also carries the revision ``initialize`` negotiated, and what the client declared there of
+    the capabilities a route's questions need (``ASKED``, bounded: :func:`kept_capabilities`), so
+    that a question the client did not declare is not sent (sampling.mdx, mrtr.mdx). Ids are never
+    required; a request without one is served like any other, what its client declared unknown.
     """
 
     __slots__ = ("_binding", "_sealer")
@@ -174,19 +203,23 @@ class Sessions:
         self._sealer = Sealer(secret, ttl)
         self._binding = self._sealer.binding("session")  # a constant: computed once, not per request
 
-    def mint(self, capabilities: object) -> str:
-        """A new id, carrying the ``ASKED`` capabilities of ``capabilities`` (the ``initialize``
-        request's) that are declared: objects (null, or anything else, is not declared)."""
-        declared = capabilities if isinstance(capabilities, dict) else {}
-        kept = {name: declared[name] for name in ASKED if isinstance(declared.get(name), dict)}
-        return self._sealer.seal_bound({"r": os.urandom(16).hex(), "c": kept}, self._binding)
+    def mint(self, capabilities: object, version: str) -> str:
+        """A new id, carrying what :func:`kept_capabilities` keeps of ``capabilities`` (the
+        ``initialize`` request's) and ``version``, the revision it negotiated."""
+        value = {"r": os.urandom(16).hex(), "c": kept_capabilities(capabilities), "v": version}
+        return self._sealer.seal_bound(value, self._binding)
 
-    def open(self, session_id: str | None) -> dict[str, Any] | None:
-        """The capabilities ``session_id`` carries; None without an id, or for one minted before ids
-        carried them (what its client declared is unknown). Raises :class:`StateError` for an id
-        this server did not issue, or that expired."""
+    def open(self, session_id: str | None) -> Session | None:
+        """What ``session_id`` says; None without an id, or for one minted before ids carried
+        capabilities (what its client declared is unknown). An id that carried them before it
+        carried the revision (whole, as sent) gives them as a new id keeps them, and no revision.
+        Raises :class:`StateError` for an id this server did not issue, or that expired."""
         if session_id is None:
             return None
         value = self._sealer.unseal_bound(session_id, self._binding)
-        declared = value.get("c") if isinstance(value, dict) else None
-        return declared if isinstance(declared, dict) else None
+        if not isinstance(value, dict) or not isinstance(value.get("c"), dict):
+            return None
+        version = value.get("v")
+        if isinstance(version, str):
+            return Session(value["c"], version)  # kept_capabilities made it
+        return Session(kept_capabilities(value["c"]), None)

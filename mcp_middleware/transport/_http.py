@@ -109,10 +109,11 @@ def new_call(
     envelope: Envelope | Unread | None = UNREAD,
     replies_as: str | None = None,
     declared: dict[str, Any] | None = None,
+    asks_as: str | None = None,
 ) -> Call:
     """The handlers' view of one request (either era); ``envelope``: its params' envelope, when
     already read (``validation.envelope_of``); ``replies_as``: see ``Call`` (default ``version``);
-    ``declared``: see ``Call``."""
+    ``declared``, ``asks_as``: see ``Call`` (``asks_as`` defaults to ``replies_as``)."""
     present = headers.keys() & server.forward_names  # one C-level pass; usually nothing, or one
     forwarded = tuple([(name, headers[name]) for name in sorted(present)]) if present else ()
     # 2026-07-28 has no notifications/cancelled, answer POSTs or logging/setLevel to match callers by
@@ -131,6 +132,7 @@ def new_call(
         headers.get(b"host"),
         envelope,
         declared,
+        asks_as or replies_as,
     )
 
 

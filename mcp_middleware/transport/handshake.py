@@ -32,7 +32,7 @@ from ..jsonrpc import (
     parse_message,
     request_id_of,
 )
-from ..sealing import StateError
+from ..sealing import Session, StateError
 from ._checks import text_of
 from ._http import caller_key, encode_reply, new_call, serve_request
 from ._responder import Responder
@@ -66,10 +66,10 @@ def serve(
     stated = header_version(headers)
     version = stated or DEFAULT_VERSION
     sessions = server.sessions
-    declared: dict[str, Any] | None = None  # what the client declared in initialize, when its session id says
+    session: Session | None = None  # what its session id says of the client, when it says
     if sessions is not None and not _initialize(payload):
         try:
-            declared = sessions.open(text_of(headers, b"mcp-session-id"))
+            session = sessions.open(text_of(headers, b"mcp-session-id"))
         except StateError:
             # transports.mdx §Session Management: an id we did not issue (or that expired) is 404,
             # whatever the POST carries; only a lone initialize starts afresh.
@@ -77,7 +77,7 @@ def serve(
                 server.foreign_token("an Mcp-Session-Id")
             return responder.error(_session_not_found(payload), "handshake", 404)
     if isinstance(payload, list):
-        return _batch(server, scope, receive, headers, payload, version, responder, declared)
+        return _batch(server, scope, receive, headers, payload, version, responder, session)
     try:
         message = parse_message(payload)
     except ProtocolError as exc:
@@ -93,7 +93,7 @@ def serve(
         version = stated = negotiate((message.params or {}).get("protocolVersion"))
         if sessions is not None:
             capabilities = (message.params or {}).get("capabilities")
-            responder.headers.append((b"mcp-session-id", sessions.mint(capabilities).encode()))
+            responder.headers.append((b"mcp-session-id", sessions.mint(capabilities, version).encode()))
     # What goes out to a client stating no revision takes the latest one's shapes: VS Code never
     # states it and speaks a later revision than the 2025-03-26 the request is read as
     replies_as = stated or LATEST_HANDSHAKE_VERSION
@@ -107,7 +107,8 @@ def serve(
         version,
         responder,
         replies_as=replies_as,
-        declared=declared,
+        declared=None if session is None else session.declared,
+        asks_as=_asks_as(stated, session, replies_as),
     )
     if server.settings.response_mode == "sse":
         return _streamed(server, call, responder)
@@ -122,6 +123,18 @@ async def _streamed(server: Server, call: Call, responder: Responder) -> None:
 
 def _is_request(item: Any) -> bool:
     return isinstance(item, dict) and "method" in item and "id" in item
+
+
+def _asks_as(stated: str | None, session: Session | None, otherwise: str) -> str:
+    """The revision a route's questions to the client are held to (``Call.asks_as``): the one the
+    request states, else the one its session id says initialize negotiated, else, for an id that
+    does not say, the 2025-03-26 a request stating none is read as (transports.mdx); ``otherwise``
+    when nothing is known (no session id, or one that carries nothing of initialize)."""
+    if stated is not None:
+        return stated
+    if session is None:
+        return otherwise
+    return session.version or DEFAULT_VERSION
 
 
 def _initialize(payload: Any) -> bool:
@@ -149,7 +162,7 @@ async def _batch(
     items: list[Any],
     version: str,
     responder: Responder,
-    declared: dict[str, Any] | None,
+    session: Session | None,
 ) -> None:
     """2025-03-26 §Sending Messages: a POST may carry a batch; later revisions removed batching.
     The items run one after the other. The reply is one JSON array, unless a call streams: then
@@ -169,7 +182,7 @@ async def _batch(
     for item in items:
         if responder.closed:
             return  # the client went away during an earlier call: nobody reads the rest
-        reply = await _batch_item(server, scope, receive, headers, item, version, responder, declared)
+        reply = await _batch_item(server, scope, receive, headers, item, version, responder, session)
         if isinstance(reply, ProtocolError):
             if reply.id is None:
                 refused.append(reply)
@@ -206,7 +219,7 @@ async def _batch_item(
     item: Any,
     version: str,
     responder: Responder,
-    declared: dict[str, Any] | None,
+    session: Session | None,
 ) -> bytes | ProtocolError | None:
     """The item's reply: a result's bytes, its error (id filled in when known), ``_CANCELLED`` (a
     request that is answered with nothing), or None (a notification or a client's response). A
@@ -223,7 +236,10 @@ async def _batch_item(
             return None
         if message.method == "initialize":
             raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: initialize cannot be batched")
-        call = new_call(server, scope, receive, headers, message, "handshake", version, responder, declared=declared)
+        known, asks = None if session is None else session.declared, _asks_as(header_version(headers), session, version)
+        call = new_call(
+            server, scope, receive, headers, message, "handshake", version, responder, declared=known, asks_as=asks
+        )
         result = await server.handle(call)
         if result is None:
             return _CANCELLED

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from mcp_middleware import MCPMiddleware
 from mcp_middleware.config import ENV_SECRET
-from mcp_middleware.sealing import Sealer, Sessions, StateError, bound_target
+from mcp_middleware.sealing import ASKED, Sealer, Session, Sessions, StateError, bound_target, kept_capabilities
 
 KEY = b"0123456789abcdef0123456789abcdef"
 OTHER = b"another-secret-of-32-bytes-here!"
@@ -161,8 +161,8 @@ def test_a_state_sealed_with_a_readable_binding_does_not_open() -> None:
 def test_session_ids_and_request_states_never_open_as_each_other() -> None:
     sealer, sessions = Sealer(KEY), Sessions(KEY)
     target = bound_target("tool:ask", b"authorization: Bearer a", {"x": 1})
-    state, session = sealer.seal_round("s", {}, target), sessions.mint({})
-    assert sessions.open(session) == {}
+    state, session = sealer.seal_round("s", {}, target), sessions.mint({}, "2025-11-25")
+    assert sessions.open(session) == Session({}, "2025-11-25")
     assert sessions.open(None) is None  # never required
     with pytest.raises(StateError, match="does not belong to this request"):
         sessions.open(state)
@@ -172,23 +172,42 @@ def test_session_ids_and_request_states_never_open_as_each_other() -> None:
         sessions.open(session + "x")
     with pytest.raises(StateError):
         Sessions(OTHER).open(session)
-    assert Sessions(KEY).open(session) == {}  # any worker with the secret
+    assert Sessions(KEY).open(session) == Session({}, "2025-11-25")  # any worker with the secret
 
 
 def test_a_session_id_carries_the_capabilities_a_route_s_questions_need() -> None:
     """The handshake era's initialize capabilities, kept in the session id (no store): roots,
-    sampling and elicitation, as declared (objects; null or anything else is not declared)."""
+    sampling and elicitation, as declared (objects; null or anything else is not declared), their
+    sub-capabilities by name (a value true or false as sent, else {}; null is not declared), and the
+    negotiated revision."""
     sessions = Sessions(KEY)
     declared = {
         "roots": {"listChanged": True},
-        "sampling": {"tools": {}},
+        "sampling": {"tools": {"x": [1, {"y": 2}]}, "context": None, "z": False, "n": 3},
         "elicitation": None,
         "experimental": {"x": {}},
         "tasks": {},
     }
-    assert Sessions(KEY).open(sessions.mint(declared)) == {"roots": {"listChanged": True}, "sampling": {"tools": {}}}
-    assert sessions.open(sessions.mint({"sampling": True})) == {}
-    assert sessions.open(sessions.mint(None)) == {}  # an initialize without capabilities declares none
+    kept = {"roots": {"listChanged": True}, "sampling": {"tools": {}, "n": {}, "z": False}}
+    assert Sessions(KEY).open(sessions.mint(declared, "2025-06-18")) == Session(kept, "2025-06-18")
+    assert sessions.open(sessions.mint({"sampling": True}, "2025-03-26")) == Session({}, "2025-03-26")
+    assert sessions.open(sessions.mint(None, "2024-11-05")) == Session({}, "2024-11-05")  # declares none
+
+
+def test_a_session_id_stays_small_whatever_the_capabilities() -> None:
+    """Review: the id sealed the capabilities as sent: 300 levels deep could not be sealed (orjson
+    writes 254), 100 kB made a 133 kB header. At most 8 sub-capabilities of each, named in at most
+    32 characters, the ones the rules read first."""
+    sessions = Sessions(KEY)
+    many = {f"x{i:03}": nested(300, "A" * 1000) for i in range(1000)}
+    declared = {name: {**many, "y" * 33: {}, "tools": nested(300, 1), "form": {}} for name in ASKED}
+    session = sessions.mint(declared, "2025-11-25")
+    assert len(session) < 600
+    opened = sessions.open(session)
+    assert opened is not None
+    first: dict[str, Any] = {"form": {}, "tools": {}, **{f"x{i:03}": {} for i in range(6)}}
+    assert opened.declared == {name: first for name in ASKED}
+    assert kept_capabilities(opened.declared) == opened.declared
 
 
 def test_a_session_id_minted_without_capabilities_opens_as_unknown() -> None:
@@ -199,12 +218,21 @@ def test_a_session_id_minted_without_capabilities_opens_as_unknown() -> None:
     assert Sessions(KEY).open(earlier) is None
 
 
+def test_a_session_id_minted_without_a_revision_opens_with_its_capabilities_kept() -> None:
+    """An id sealed when ids carried the capabilities whole, and no revision, still opens: the
+    capabilities as a new id keeps them, the revision unknown."""
+    sealer = Sealer(KEY, 30 * 24 * 3600.0)
+    sampling = {"tools": nested(100, 1), "context": None}
+    earlier = sealer.seal_bound({"r": "0f" * 16, "c": {"sampling": sampling, "tasks": {}}}, sealer.binding("session"))
+    assert Sessions(KEY).open(earlier) == Session({"sampling": {"tools": {}}}, None)
+
+
 def test_a_session_id_is_checked_with_one_hmac(monkeypatch: pytest.MonkeyPatch) -> None:
     """Review: each check of a session id (every handshake-era POST with session_ids) computed the
     HMAC of the constant "session" binding again, which made it ~60% slower; the binding is
     computed once per Sessions, and a check computes only the token's MAC."""
     sessions = Sessions(KEY)
-    session = sessions.mint({})
+    session = sessions.mint({}, "2025-11-25")
     made: list[bytes] = []
     new = hmac.new
 
@@ -213,8 +241,8 @@ def test_a_session_id_is_checked_with_one_hmac(monkeypatch: pytest.MonkeyPatch) 
         return new(key, message, digestmod)
 
     monkeypatch.setattr(hmac, "new", counting)  # as sealing calls it
-    assert sessions.open(session) == {}
-    assert sessions.mint({}) != session
+    assert sessions.open(session) == Session({}, "2025-11-25")
+    assert sessions.mint({}, "2025-11-25") != session
     assert len(made) == 2  # one MAC to check, one to mint
 
 

@@ -18,6 +18,7 @@ from tests.support import BASE_HEADERS, Exchange, post, request
 
 pytestmark = pytest.mark.anyio
 GUARD = 10
+SECRET = "0123456789abcdef0123456789abcdef"
 
 WEATHER = {"name": "get_weather", "inputSchema": {"type": "object", "properties": {"city": {"type": "string"}}}}
 TOOLS = {"tools": [WEATHER], "toolChoice": {"mode": "auto"}}
@@ -25,7 +26,7 @@ HI = [{"role": "user", "content": {"type": "text", "text": "hi"}}]
 NAME = {"type": "object", "properties": {"name": {"type": "string"}}}
 
 
-def _app() -> FastAPI:
+def _app(**options: Any) -> FastAPI:
     app = FastAPI()
 
     async def outcome(ask: Any) -> dict[str, Any]:
@@ -61,16 +62,18 @@ def _app() -> FastAPI:
     async def caps(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, Any]:
         return {"caps": dict(ctx.client_capabilities)}
 
-    app.add_middleware(MCPMiddleware, session_ids=True)
+    app.add_middleware(MCPMiddleware, session_ids=True, **options)
     return app
 
 
-async def _session(app: FastAPI, capabilities: Any, version: str = "2025-11-25") -> dict[str, str]:
-    """The headers of a session that declared ``capabilities`` in initialize."""
+async def _session(app: FastAPI, capabilities: Any, version: str = "2025-11-25", stated: bool = True) -> dict[str, str]:
+    """The headers of a session that declared ``capabilities`` in initialize; ``stated``: they
+    carry MCP-Protocol-Version (2025-03-26 has none)."""
     params = {"protocolVersion": version, "capabilities": capabilities, "clientInfo": {"name": "t", "version": "1"}}
     reply = await post(app, request("initialize", params))
     assert reply.status == 200
-    return {**BASE_HEADERS, "mcp-protocol-version": version, "mcp-session-id": reply.headers["mcp-session-id"]}
+    headers = {**BASE_HEADERS, "mcp-session-id": reply.headers["mcp-session-id"]}
+    return {**headers, "mcp-protocol-version": version} if stated else headers
 
 
 async def _post(app: FastAPI, body: Any, headers: dict[str, str]) -> Any:
@@ -202,3 +205,114 @@ async def test_a_batch_of_a_session_that_did_not_declare_roots_is_not_asked() ->
     first, second = reply.json()
     assert orjson.loads(first["result"]["content"][0]["text"]) == _missing("roots/list", "roots", {"roots": {}})
     assert second == {"jsonrpc": "2.0", "id": 2, "result": {}}
+
+
+def _initialize_with(capabilities_json: str) -> bytes:
+    """An initialize request whose capabilities are ``capabilities_json``, as sent (orjson writes
+    only 254 levels; a request may nest up to the 1,024 it reads)."""
+    head = '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",'
+    return (head + '"clientInfo":{"name":"t","version":"1"},"capabilities":' + capabilities_json + "}}").encode()
+
+
+def _deep(depth: int) -> str:
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize("name", ["roots", "sampling", "elicitation"])
+async def test_a_capability_nested_deeper_than_orjson_writes_still_gets_a_session(name: str) -> None:
+    """Review: a capability nested 300 deep made initialize a 500 (the id sealed it as sent, and
+    orjson writes only 254 levels). The id keeps a capability's sub-capability names only."""
+    app = _app()
+    reply = await post(app, _initialize_with(f'{{"{name}":{_deep(300)}}}'))
+    assert reply.status == 200
+    assert reply.json()["result"]["protocolVersion"] == "2025-11-25"
+    session_id = reply.headers["mcp-session-id"]
+    assert len(session_id) < 400
+    headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25", "mcp-session-id": session_id}
+    assert _outcome(await _post(app, _call("caps"), headers)) == {"caps": {name: {"a": {}}}}
+
+
+async def test_a_huge_capability_makes_a_small_session_id() -> None:
+    """Review: a 100 kB sampling object made a 133 kB Mcp-Session-Id. A sub-capability's value is
+    kept as {} (true and false as they are), its name only when short, and a few names at most,
+    the ones the rules read first; null is not declared."""
+    app = _app()
+    names = {f"x{i:03}": {"note": "A" * 1000} for i in range(100)}
+    sampling = {**names, "y" * 100: {}, "tools": {"note": "A" * 100_000}, "context": None, "z": True}
+    reply = await post(app, _initialize_with(orjson.dumps({"sampling": sampling}).decode()))
+    assert reply.status == 200
+    session_id = reply.headers["mcp-session-id"]
+    assert len(session_id) < 400
+    headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25", "mcp-session-id": session_id}
+    caps = _outcome(await _post(app, _call("caps"), headers))["caps"]
+    assert list(caps) == ["sampling"]
+    assert caps["sampling"]["tools"] == {}
+    assert "context" not in caps["sampling"]
+    assert "y" * 100 not in caps["sampling"]
+    assert len(caps["sampling"]) == 8
+    reply = await _post(app, _call("sample", {"extra": {"includeContext": "thisServer"}}), headers)
+    assert _outcome(reply) == _missing("sampling/createMessage", "sampling.context", {"sampling": {"context": {}}})
+
+
+async def test_a_header_less_2025_03_26_session_is_held_to_its_own_revision() -> None:
+    """Review: a 2025-03-26 client (that revision has no MCP-Protocol-Version header) was held to
+    2025-11-25's sub-capabilities, the shapes a header-less request's replies take: its
+    includeContext refused for want of sampling.context, which 2025-03-26 does not have, and its
+    tool-enabled sampling refused as -32021 sampling.tools instead of "no tool use in 2025-03-26".
+    The id carries the revision initialize negotiated."""
+    app = _app()
+    headers = await _session(app, {"sampling": {}}, "2025-03-26", stated=False)
+    asked = await _first_request(app, _call("sample", {"extra": {"includeContext": "thisServer"}}), headers)
+    assert asked["params"]["includeContext"] == "thisServer"
+    reply = await _post(app, _call("sample", {"extra": TOOLS}), headers)
+    assert reply.content_type == "application/json"  # nothing was sent
+    error = _outcome(reply)["error"]
+    assert error["code"] == -32602
+    assert "protocol revision 2025-03-26 has no tool use" in error["message"]
+    reply = await _post(app, _call("elicit"), headers)
+    assert _outcome(reply)["error"]["code"] == -32601  # 2025-03-26 has no elicitation
+
+
+async def test_a_header_less_2025_11_25_session_is_held_to_2025_11_25() -> None:
+    """The revision the id says was negotiated, when the request states none."""
+    app = _app()
+    headers = await _session(app, {"sampling": {}}, stated=False)
+    reply = await _post(app, _call("sample", {"extra": {"includeContext": "thisServer"}}), headers)
+    assert _outcome(reply) == _missing("sampling/createMessage", "sampling.context", {"sampling": {"context": {}}})
+
+
+async def test_the_stated_revision_wins_over_the_one_the_session_id_carries() -> None:
+    app = _app()
+    headers = await _session(app, {"sampling": {}}, "2025-03-26", stated=False)
+    stated = {**headers, "mcp-protocol-version": "2025-11-25"}
+    reply = await _post(app, _call("sample", {"extra": {"includeContext": "thisServer"}}), stated)
+    assert _outcome(reply) == _missing("sampling/createMessage", "sampling.context", {"sampling": {"context": {}}})
+
+
+def _earlier_id(value: Any) -> str:
+    """A session id as an earlier release sealed ``value`` (same secret, same binding)."""
+    from mcp_middleware.sealing import Sealer
+
+    sealer = Sealer(SECRET.encode(), 3600.0)
+    return sealer.seal_bound(value, sealer.binding("session"))
+
+
+async def test_an_id_with_capabilities_but_no_revision_is_held_to_2025_03_26() -> None:
+    """An id sealed before ids carried the revision (capabilities as declared, whole): a request
+    stating none is read as 2025-03-26 (transports.mdx), its questions too; the capabilities are
+    shown as a new id keeps them."""
+    app = _app(state_secret=SECRET)
+    sampling = {"tools": {"deep": {"a": {"b": {}}}}, "listed": True}
+    session_id = _earlier_id({"r": "0f" * 16, "c": {"sampling": sampling, "experimental": {}}})
+    headers = {**BASE_HEADERS, "mcp-session-id": session_id}
+    assert _outcome(await _post(app, _call("caps"), headers)) == {"caps": {"sampling": {"listed": True, "tools": {}}}}
+    asked = await _first_request(app, _call("sample", {"extra": {"includeContext": "thisServer"}}), headers)
+    assert asked["params"]["includeContext"] == "thisServer"
+    reply = await _post(app, _call("sample", {"extra": TOOLS}), headers)
+    assert _outcome(reply)["error"]["code"] == -32602
+
+
+async def test_an_id_of_a_random_value_alone_still_opens_as_unknown() -> None:
+    app = _app(state_secret=SECRET)
+    headers = {**BASE_HEADERS, "mcp-session-id": _earlier_id("0f" * 16)}
+    assert _outcome(await _post(app, _call("caps"), headers)) == {"caps": {}}
