@@ -197,10 +197,10 @@ class _Reader:
                 schema,
                 body.required and prop in needed,
                 # a JSON body sends null where the field takes it: "clear it" to a route reading the
-                # fields set (a PATCH's ``exclude_unset``), where omitting it would keep the old value
-                keep_none=prop in needed
-                or keeps_null(schema)
-                or (body.kind == _JSON and self.schemas.allows_null(schema)),
+                # fields set (a PATCH's ``exclude_unset``), where omitting it would keep the old value;
+                # a form cannot carry null: there it is "omitted", whatever the field's default
+                keep_none=body.kind == _JSON
+                and (prop in needed or keeps_null(schema) or self.schemas.allows_null(schema)),
                 file=_file_field(self.schemas.resolve(schema)) if body.kind == _MULTIPART else None,
             )
             for prop, schema in root["properties"].items()

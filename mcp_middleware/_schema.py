@@ -17,8 +17,8 @@ Conversion also:
   (omitting the argument means "None"; a JSON body field's explicit ``null`` is still sent,
   :meth:`SchemaSet.allows_null`). With another default ``null`` is a value of its own and stays
   (:func:`keeps_null`), and so does a required property's ``null``, except where the caller says
-  null cannot be sent (a query, header, cookie or path parameter, where ``null`` means "omitted":
-  there ``X | None`` is ``X``). Output schemas keep the ``null`` branch: a response may really
+  null cannot be sent (a query, header, cookie or path parameter, a form field, where ``null`` means
+  "omitted": there ``X | None`` is ``X``). Output schemas keep the ``null`` branch: a response may really
   contain ``null`` and MCP clients validate structured content against ``outputSchema``;
 * in *output* mode only (``collapse=False``), drops a ``format`` that pydantic's own JSON may not
   satisfy (:data:`_UNSURE_FORMATS`): a naive datetime or time is written without the offset RFC
@@ -295,8 +295,8 @@ class SchemaSet:
     def convert_property(
         self, schema: Any, refs: set[str], *, collapse: bool, required: bool, null_sendable: bool = True
     ) -> Any:
-        """``null_sendable=False``: the value cannot be ``null`` (a query parameter), so the property
-        is plain ``X`` whatever its default, required or not."""
+        """``null_sendable=False``: the value cannot be ``null`` (a query parameter, a form field), so
+        the property is plain ``X`` whatever its default, required or not."""
         converted = self.convert(schema, refs, collapse=collapse)
         if not collapse or (null_sendable and (required or keeps_null(converted))):
             return converted

@@ -24,7 +24,7 @@ from typing import Any
 
 from mcp_middleware._naming import _Op
 from mcp_middleware._operation_reader import _Entry, _Reader
-from mcp_middleware._plan import _BODY, _JSON, _PATH
+from mcp_middleware._plan import _JSON, _PATH
 from mcp_middleware._request_media import _is_json_media, _media_type, _pick_media
 from mcp_middleware._schema import is_object_schema, nulls_not_required
 
@@ -53,7 +53,7 @@ class _Schemas(_Reader):
         required: list[str] = []
         for entry, name in zip(entries, names, strict=True):
             prop = self.schemas.convert_property(
-                entry.schema, refs, collapse=True, required=entry.required, null_sendable=entry.where == _BODY
+                entry.schema, refs, collapse=True, required=entry.required, null_sendable=entry.keep_none
             )
             prop = {} if prop is True else prop
             if entry.where == _PATH:
