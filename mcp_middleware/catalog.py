@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -33,6 +33,7 @@ from mcp_middleware._naming import _assign_names, _operations
 from mcp_middleware._requests import ToolSpec
 from mcp_middleware._route_document import RouteDocument, app_document, route_document
 from mcp_middleware._route_order import RouteOrder, route_order
+from mcp_middleware._schema_fit import fits
 from mcp_middleware._tool_builder import _Builder, api_key_schemes
 from mcp_middleware._values import ArgumentError
 
@@ -272,12 +273,12 @@ def _response_options(app: Any) -> dict[str, frozenset[tuple[str, str]]]:
     ``response_model_exclude_unset``, ``response_model_exclude_defaults``: a property the schema
     requires, or the defaulted tag that tells a union's members apart, may be left out; in an app
     made with ``separate_input_output_schemas=False``, whose document describes a response model
-    by its validation-mode schema, a model whose JSON schema differs in serialization mode,
-    :func:`_modes_differ`) and ``nones_dropped`` (``response_model_exclude_none``: a property
-    whose value is None is left out, though required)."""
+    as an input, a model whose JSON may not fit that, :func:`_json_may_not_fit`) and
+    ``nones_dropped`` (``response_model_exclude_none``: a property whose value is None is left
+    out, though required)."""
     reshaped: set[tuple[str, str]] = set()
     nones_dropped: set[tuple[str, str]] = set()
-    one_schema = getattr(app, "separate_input_output_schemas", True) is False
+    document = _one_schema_document(app)
     for route in _routes_of(app):
         path = getattr(route, "path_format", None)
         if not isinstance(path, str):
@@ -289,7 +290,7 @@ def _response_options(app: Any) -> dict[str, frozenset[tuple[str, str]]]:
             or getattr(route, "response_model_by_alias", True) is False
             or getattr(route, "response_model_exclude_unset", False) is True
             or getattr(route, "response_model_exclude_defaults", False) is True
-            or (one_schema and keys and _modes_differ(getattr(route, "response_model", None)))
+            or (document is not None and _json_may_not_fit(route, path, document))
         ):
             reshaped |= keys
         if getattr(route, "response_model_exclude_none", False) is True:
@@ -297,19 +298,58 @@ def _response_options(app: Any) -> dict[str, frozenset[tuple[str, str]]]:
     return {"reshaped": frozenset(reshaped), "nones_dropped": frozenset(nones_dropped)}
 
 
-def _modes_differ(model: Any) -> bool:
-    """Whether a response model's JSON schema in pydantic's validation mode (what FastAPI documents
-    for an app without separate input and output schemas) is not its serialization-mode schema
-    (what the route's JSON fits): ``Json[X]`` is a string in one and ``X`` in the other, a
-    ``serialization_alias`` names a field only in the second. True when either cannot be made."""
+def _one_schema_document(app: Any) -> Mapping[str, Any] | None:
+    """The OpenAPI document of an app made with ``separate_input_output_schemas=False`` (None for
+    another app, or when it has none: its routes are then not described, and there is nothing to check)."""
+    if getattr(app, "separate_input_output_schemas", True) is not False:
+        return None
+    try:
+        document = app.openapi()  # (FastAPI keeps it: the catalog has already asked)
+    except Exception:  # logged where the catalog asks for it
+        return None
+    return document if isinstance(document, Mapping) else None
+
+
+def _json_may_not_fit(route: Any, path: str, document: Mapping[str, Any]) -> bool:
+    """Whether the JSON of a route's response model (its pydantic serialization-mode JSON schema)
+    may fail a 2xx JSON body schema its operations document (the validation-mode one, for an app
+    without separate input and output schemas): ``Json[X]`` is documented a string, a
+    ``serialization_alias`` names a field the document does not; a ``Decimal`` (a number or a
+    string, written as a string) or a computed field fits (:func:`~mcp_middleware._schema_fit.fits`).
+    True when the model has no serialization-mode schema."""
+    model = getattr(route, "response_model", None)
     if model is None:
         return False
+    documented = _documented_bodies(document, path, getattr(route, "methods", None) or ())
+    if not documented:
+        return False
     try:
-        adapter = TypeAdapter(model)
-        return adapter.json_schema(mode="validation") != adapter.json_schema(mode="serialization")
-    except Exception:  # a type pydantic cannot describe in one of the modes: its JSON is unknown
+        written = TypeAdapter(model).json_schema(mode="serialization")
+    except Exception:  # a type pydantic cannot describe: its JSON is unknown
         logger.debug("no JSON schema for the response model %r", model, exc_info=True)
         return True
+    components = document.get("components")
+    schemas = components.get("schemas") if isinstance(components, Mapping) else None
+    mine, theirs = (written.get("$defs"), "#/$defs/"), (schemas, "#/components/schemas/")
+    return not all(fits(written, mine, body, theirs) for body in documented)
+
+
+def _documented_bodies(document: Mapping[str, Any], path: str, methods: Iterable[str]) -> list[Any]:
+    """The JSON body schemas the 2xx responses of a path's operations of these methods document."""
+    paths = document.get("paths")
+    item = paths.get(path) if isinstance(paths, Mapping) else None
+    found: list[Any] = []
+    for method in methods:
+        operation = item.get(method.lower()) if isinstance(item, Mapping) else None
+        responses = operation.get("responses") if isinstance(operation, Mapping) else None
+        for code, response in responses.items() if isinstance(responses, Mapping) else ():
+            content = response.get("content") if isinstance(response, Mapping) else None
+            if not str(code).startswith("2") or not isinstance(content, Mapping):
+                continue
+            for media_type, media in content.items():
+                if "json" in str(media_type) and isinstance(media, Mapping) and "schema" in media:
+                    found.append(media["schema"])
+    return found
 
 
 def _routes_of(app: Any) -> Iterator[Any]:

@@ -11,6 +11,7 @@ import re
 import uuid
 import zlib
 from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -20,7 +21,7 @@ import pytest
 from fastapi import FastAPI, Header, HTTPException, Query, Request, Response, Security
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, StreamingResponse
 from fastapi.security import APIKeyHeader, APIKeyQuery
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, Json, PlainSerializer
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, Json, PlainSerializer, computed_field
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import Receive, Scope, Send
 
@@ -829,8 +830,8 @@ async def test_without_separate_schemas_a_model_whose_json_differs_from_its_inpu
     """Regression: with ``FastAPI(separate_input_output_schemas=False)`` a response model's
     component is its validation-mode schema (``Json[list[int]]`` a string, a field under its
     validation name), which the route's JSON does not fit: the clients refused every result. For
-    such an app, a route whose model's JSON schema differs between the two modes (or cannot be
-    made in one) gets no ``outputSchema``; the default app keeps its (serialization-mode) one."""
+    such an app, a route whose model's JSON may not fit the documented schema (or has no
+    serialization-mode schema) gets no ``outputSchema``; the default app keeps its (serialization-mode) one."""
     app = FastAPI(separate_input_output_schemas=separate)
 
     @app.get("/report", operation_id="report")
@@ -865,6 +866,80 @@ async def test_without_separate_schemas_a_model_whose_json_differs_from_its_inpu
             jsonschema.validate(result["structuredContent"], tools[name]["outputSchema"])
         else:
             assert "structuredContent" not in result
+
+
+class Price(BaseModel):
+    amount: Decimal  # a number or a string in, a string out
+    kind: Literal["net", "gross"] = "net"
+
+
+class Square(BaseModel):
+    side: int
+
+    @computed_field  # type: ignore[prop-decorator]  # (pydantic's documented usage)
+    @property
+    def area(self) -> int:
+        return self.side * self.side
+
+
+class Basket(BaseModel):
+    prices: list[Price]
+    by_name: dict[str, Decimal]
+    best: Price | None = None
+    square: Square
+
+
+class Wrapped(BaseModel):
+    report: Report  # a nested model whose JSON does not fit its documented schema
+
+
+async def test_without_separate_schemas_a_model_whose_json_fits_its_input_schema_keeps_its_output_schema() -> None:
+    """Review: with ``separate_input_output_schemas=False`` a response model whose schemas differ by
+    mode lost its ``outputSchema`` even where its JSON fits the documented (validation-mode) one: a
+    ``Decimal`` (documented a number or a string, written as a string) and a computed field (which
+    FastAPI documents in this mode too). What counts is whether the route's JSON may fail the
+    documented schema; a nested model whose JSON does not fit it still reshapes its container."""
+    app = FastAPI(separate_input_output_schemas=False)
+
+    @app.get("/price", operation_id="price")
+    async def price() -> Price:
+        return Price(amount=Decimal("1.5"))
+
+    @app.get("/square", operation_id="square")
+    async def square() -> Square:
+        return Square(side=2)
+
+    @app.get("/basket", operation_id="basket")
+    async def basket() -> Basket:
+        return Basket(prices=[Price(amount=Decimal(1))], by_name={"a": Decimal("2.5")}, square=Square(side=3))
+
+    @app.get("/wrapped", operation_id="wrapped")
+    async def wrapped() -> Wrapped:
+        return Wrapped(report=Report(data="[1]"))  # type: ignore[arg-type]  # validated from its JSON text
+
+    app.add_middleware(MCPMiddleware)
+    tools = await listed_tools(app)
+    assert {name: "outputSchema" in tools[name] for name in ("price", "square", "basket", "wrapped")} == {
+        "price": True,
+        "square": True,
+        "basket": True,
+        "wrapped": False,
+    }
+    bodies = {
+        "price": {"amount": "1.5", "kind": "net"},
+        "square": {"side": 2, "area": 4},
+        "basket": {
+            "prices": [{"amount": "1", "kind": "net"}],
+            "by_name": {"a": "2.5"},
+            "best": None,
+            "square": {"side": 3, "area": 9},
+        },
+    }
+    for name, body in bodies.items():
+        result = await call(app, name, {})
+        assert result["structuredContent"] == body
+        jsonschema.validate(body, tools[name]["outputSchema"])
+    assert "structuredContent" not in await call(app, "wrapped", {})
 
 
 async def test_no_output_schema_when_the_2xx_responses_document_different_bodies() -> None:
