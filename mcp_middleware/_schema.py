@@ -25,7 +25,15 @@ Conversion also:
   3339 requires (``date-time``, ``time``), a timedelta as ``PT1.5S`` or ``-PT1H`` (``duration``),
   a ``re.Pattern`` in Python's syntax, ``(?P<name>...)``, which is no ECMA-262 (``regex``).
   Clients that check formats (the TypeScript SDK's ajv-formats) would refuse such a result. Input
-  schemas keep them, as hints to the model.
+  schemas keep them, as hints to the model;
+* drops what clients could not compile: JSON Schema's ``pattern`` is an ECMA-262 regex, pydantic's
+  is Python's (or Rust's) syntax, and the TypeScript SDK's ajv compiles every schema it lists, so
+  one ``(?P<name>...)`` made ``tools/list`` throw for every tool. Output schemas drop ``pattern``
+  (the server's own JSON needs no checking by clients); input schemas keep it in ECMA-262 syntax
+  where that is a renaming (:func:`~mcp_middleware._ecma_regex.ecma_pattern`: ``(?P<name>`` is
+  ``(?<name>``) and drop it where it is not (inline flags, ``\\A``, possessive quantifiers, ...).
+  ``patternProperties`` keys are translated alike, the keyword dropped if one cannot be (in an
+  output schema, if one is not the same in both syntaxes: Python clients compile it with ``re``).
 
 For a route that leaves out the properties whose value is None (FastAPI's
 ``response_model_exclude_none``), :func:`nulls_not_required` makes an output schema require none
@@ -41,6 +49,8 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote
+
+from mcp_middleware._ecma_regex import ecma_pattern
 
 __all__ = ["SchemaSet", "is_object_schema", "keeps_null", "nulls_not_required"]
 
@@ -198,6 +208,14 @@ def _refuses_null(schema: Any, defs: Mapping[str, Any], seen: frozenset[str] = f
     return False
 
 
+def _portable_key(pattern: Any, collapse: bool) -> bool:
+    """Whether a ``patternProperties`` key can stay, in ECMA-262 syntax: in an input schema when it
+    has that form, in an output one only when that form is itself (Python clients compile output
+    schemas with ``re``, which reads no ``(?<name>``)."""
+    translated = ecma_pattern(pattern) if isinstance(pattern, str) else None
+    return translated is not None and (collapse or translated == pattern)
+
+
 class SchemaSet:
     """The converted ``components.schemas`` of one OpenAPI document, shared by all its tools."""
 
@@ -275,7 +293,14 @@ class SchemaSet:
                 key == "format" and not collapse and isinstance(value, str) and value in _UNSURE_FORMATS
             ):
                 continue
-            if key == "$ref":
+            if key == "pattern" and isinstance(value, str):
+                ecma = ecma_pattern(value) if collapse else None
+                if ecma is not None:
+                    out[key] = ecma
+            elif key == "patternProperties" and isinstance(value, Mapping):
+                if all(_portable_key(k, collapse) for k in value):
+                    out[key] = {ecma_pattern(k): self.convert(v, refs, collapse=collapse) for k, v in value.items()}
+            elif key == "$ref":
                 self._convert_ref(schema, value, refs, out)
             elif key == "properties" and isinstance(value, Mapping):
                 out[key] = self._convert_properties(value, schema.get("required"), refs, collapse)

@@ -1,15 +1,17 @@
 """Routes whose JSON pydantic writes in forms a JSON Schema ``format`` would refuse: a naive
 datetime and time (no offset, which RFC 3339 needs), a timedelta (``-PT1H``) and a ``re.Pattern``
-(``(?P<word>...)``, no ECMA-262). ``test_typescript_client`` calls them with the official client,
-which checks formats (ajv-formats) against each tool's ``outputSchema``."""
+(``(?P<word>...)``, no ECMA-262), and a ``Field(pattern=...)`` in Python's syntax, which made the
+client's ``listTools`` throw. ``test_typescript_client`` calls them with the official client,
+which compiles each tool's ``outputSchema`` (ajv) and checks formats (ajv-formats) against it."""
 
 from __future__ import annotations
 
 import datetime
 import re
+from typing import Annotated
 
-from fastapi import FastAPI
-from pydantic import BaseModel
+from fastapi import FastAPI, Query
+from pydantic import BaseModel, Field
 
 from mcp_middleware import MCPMiddleware
 
@@ -51,6 +53,15 @@ def timer() -> Timer:
 @app.get("/rx", operation_id="rx")
 def rx() -> Rx:
     return Rx(pattern=re.compile(r"(?P<word>\w+)"))
+
+
+class Code(BaseModel):
+    code: str = Field(pattern=r"^(?P<word>[a-z]+)$")
+
+
+@app.get("/code", operation_id="code")
+def code(prefix: Annotated[str, Query(pattern=r"^(?P<p>[a-z]*)$")] = "ab") -> Code:
+    return Code(code=prefix + "c")
 
 
 app.add_middleware(MCPMiddleware)

@@ -141,9 +141,12 @@ def test_chat_progress(ts_run: ClientRun) -> None:
 def test_results_whose_json_a_format_would_refuse_pass_the_clients_output_schema_check() -> None:
     """Regression: the SDK (ajv-formats) threw "Structured content does not match the tool's output
     schema" for a naive datetime (``date-time``), a naive time, a timedelta (``duration``) and a
-    Python pattern (``regex``): the output schema no longer names those formats."""
+    Python pattern (``regex``): the output schema no longer names those formats. And its
+    ``listTools`` threw (ajv: "Invalid regular expression") for a ``Field(pattern=...)`` with a
+    ``(?P<word>...)`` group, so that no tool could be called: output schemas have no ``pattern``,
+    input schemas say it in ECMA-262 (``code``)."""
     with start_app("tests.interop.formats_app:app") as url:
-        calls = _client_summary(url, "event", "slot", "timer", "rx")["calls"]
+        calls = _client_summary(url, "event", "slot", "timer", "rx", "code")["calls"]
     assert calls == {
         "event": {
             "isError": False,
@@ -157,4 +160,5 @@ def test_results_whose_json_a_format_would_refuse_pass_the_clients_output_schema
             "text": '{"pattern":"(?P<word>\\\\w+)"}',
             "structuredContent": {"pattern": "(?P<word>\\w+)"},
         },
+        "code": {"isError": False, "text": '{"code":"abc"}', "structuredContent": {"code": "abc"}},
     }

@@ -1055,6 +1055,55 @@ async def test_output_schemas_leave_out_the_formats_pydantic_json_may_not_satisf
     jsonschema.validate(result["structuredContent"], tool["outputSchema"])
 
 
+class Coded(BaseModel):
+    model_config = ConfigDict(regex_engine="python-re")  # (Rust's has no backreference)
+
+    word: str = Field(pattern=r"^(?P<word>[a-z]+)$")  # Python's (and Rust's) named group
+    again: str = Field(pattern=r"^(?P<q>[ab])(?P=q)$")
+    flagged: str = Field(pattern=r"(?i)^abc$")  # inline flags: no ECMA-262 form
+    plain: str = Field(pattern=r"^\d+$")
+    tagged: dict[Annotated[str, Field(pattern=r"^(?P<k>x)")], int] = {}
+    portable: dict[Annotated[str, Field(pattern=r"^y")], int] = {}
+    flagged_keys: dict[Annotated[str, Field(pattern=r"\Ax")], int] = {}
+
+
+def _patterns(schema: Any) -> list[Any]:
+    """Every ``pattern`` and ``patternProperties`` key in a converted schema, sorted."""
+    if isinstance(schema, dict):
+        found = [v for k, v in schema.items() if k == "pattern"] + list(schema.get("patternProperties", ()))
+        return sorted(
+            found
+            + [p for k, v in schema.items() if k != "properties" for p in _patterns(v)]
+            + [p for v in schema.get("properties", {}).values() for p in _patterns(v)]
+        )
+    if isinstance(schema, list):
+        return sorted(found for value in schema for found in _patterns(value))
+    return []
+
+
+async def test_patterns_are_ecma_262_in_input_schemas_and_left_out_of_output_schemas() -> None:
+    """Review: a ``Field(pattern=r"^(?P<word>[a-z]+)$")`` went out verbatim, and the TypeScript SDK
+    (ajv, ECMA-262 regexes) threw "Invalid regular expression" when it listed the tools: no tool
+    could be called. An output schema has no ``pattern`` (the server's own JSON needs no check);
+    an input schema says it in ECMA-262 where that is a renaming (``(?<word>``, ``\\k<q>``) and
+    drops one it cannot say (``(?i)``), ``patternProperties`` alike; the route still checks."""
+    app = build_app()
+
+    @app.post("/coded", operation_id="coded")
+    async def coded(body: Coded) -> Coded:
+        return body
+
+    tool = (await listed_tools(app))["coded"]
+    assert _patterns(tool["outputSchema"]) == ["^y"]  # a patternProperties key the same in both syntaxes
+    assert _patterns(tool["inputSchema"]) == ["^(?<k>x)", "^(?<q>[ab])\\k<q>$", "^(?<word>[a-z]+)$", "^\\d+$", "^y"]
+    arguments = {"word": "abc", "again": "aa", "flagged": "ABC", "plain": "1", "tagged": {"x": 1}}
+    result = await call(app, "coded", arguments)
+    assert result["structuredContent"] == {**arguments, "flagged_keys": {}, "portable": {}}
+    jsonschema.validate(result["structuredContent"], tool["outputSchema"])
+    refused = await call(app, "coded", {**arguments, "flagged": "abd"})
+    assert refused["isError"] is True
+
+
 async def test_tools_work_under_a_mount_point_that_is_not_ascii() -> None:
     api = FastAPI()
 
