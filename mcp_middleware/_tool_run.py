@@ -156,6 +156,11 @@ class _ToolRun(SubExchange):
             return self._guard.expired()
         return self._timer is not None and self._timer.cancel_called
 
+    def _held(self) -> bool:
+        """(A stopped call) its outcome has not gone out and cannot before the handler returns (a
+        resources/read, a prompts/get, a call in a batch): the stream is kept alive until then."""
+        return not self.answered and self.inv.outbox.answer() is None
+
     def _outcome(self) -> Coroutine[Any, Any, None] | None:
         """Writing a stopped call's outcome now, or None when it cannot go out before the handler
         returns (not a tools/call, or the response is over: the client left, or it went out)."""
@@ -192,6 +197,9 @@ class _ToolRun(SubExchange):
                 outcome = self._outcome()
                 if outcome is not None:
                     self.delivery = loop.create_task(outcome, context=self.context)
+                    return
+            if self.task is None and self._held():  # keep-alives until the handler returns its outcome
+                self.task = loop.create_task(self.watch(), context=self.context)
             return
         if self._complete:
             if self.delivery is None:
@@ -206,18 +214,21 @@ class _ToolRun(SubExchange):
 
     async def watch(self) -> None:
         """Until cancelled, or the call is stopped: report the client going away; keep a silent
-        stream alive. Off asyncio, a stopped call's outcome too (on asyncio the ticker's job)."""
+        stream alive. Off asyncio, a stopped call's outcome too (on asyncio the ticker's job). A
+        stopped call whose outcome goes out only when its handler returns (``_held``) keeps
+        getting keep-alives (nothing else) until then."""
         interval = self.limits.keepalive_interval
         native = self.loop is not None  # on asyncio, asyncio.timeout costs a fraction of an anyio scope
         if self.last is None:
             self.last = time.monotonic()
         while True:
-            if self.stopped():
+            stopped = self.stopped()
+            if stopped and not self._held():
                 if not native:
                     await self._outcome_later()
                 return
             wait = max(self.last + interval - time.monotonic(), 0.0) if math.isfinite(interval) else math.inf
-            if not native and self._timer is not None:  # awake at the time limit (asyncio: the ticker)
+            if not native and not stopped and self._timer is not None:  # awake at the time limit (asyncio: the ticker)
                 wait = min(wait, max(self._timer.deadline - anyio.current_time(), 0.0))
             message = await (self._receive_native(wait) if native else self._receive_portable(wait))
             if message is None:
@@ -247,13 +258,15 @@ class _ToolRun(SubExchange):
     async def heartbeat(self) -> None:
         """A keep-alive, and a progress heartbeat when there is a token. The interval runs from
         here whatever was written: a call without a token gets a keep-alive per interval, not one
-        per loop step. None for a stopped call."""
-        if self.stopped():
+        per loop step. A stopped call gets the keep-alive alone, and only while its outcome waits
+        for its handler (``_held``): nothing once the outcome is written, or while it is due from
+        the ticker (or the portable watcher)."""
+        if self.stopped() and not self._held():
             return
         self.last = time.monotonic()
         await self.inv.outbox.keepalive()
         if self.inv.token is not None:
-            await self._send(None)
+            await self._send(None)  # (nothing for a stopped call)
 
     async def _send(self, message: str | None) -> None:
         """A progress notification (only for a call that has a token): the client hears from us.

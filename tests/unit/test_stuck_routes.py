@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import anyio
@@ -20,10 +20,11 @@ from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
 from starlette.types import Message
 
-from mcp_middleware import MCPMiddleware, toolcall
+from mcp_middleware import MCPMiddleware, declare, toolcall
 from mcp_middleware.context import ContextHolder
 from mcp_middleware.dispatch import SubRequest
 from mcp_middleware.results import ResponseCollector
+from mcp_middleware.sse import KEEPALIVE
 from tests.apps import mcp_of
 from tests.support import Exchange, cancelled, meta, modern_headers, request
 
@@ -67,7 +68,7 @@ def _stuck_app(step: _Step, fails: bool = False, **options: Any) -> FastAPI:
     ``fails``, raises)."""
     app = FastAPI()
 
-    @app.get("/stuck", operation_id="stuck")
+    @app.get("/stuck", operation_id="stuck", openapi_extra=declare.resource("test://stuck", tool=True))
     def stuck() -> StreamingResponse:
         def chunks() -> Iterator[str]:
             yield "first "
@@ -183,8 +184,9 @@ async def test_a_cancelled_call_ends_its_stream_while_its_route_cannot_be_unwoun
 
 
 class _Outbox:
-    def __init__(self) -> None:
+    def __init__(self, answerable: bool = False) -> None:
         self.sent: list[str] = []
+        self.answerable = answerable  # a tools/call's, outside a batch: its outcome can go out early
 
     async def keepalive(self) -> None:
         self.sent.append("keep-alive")
@@ -195,8 +197,11 @@ class _Outbox:
     def abandon(self) -> None:
         self.sent.append("abandon")
 
-    def answer(self) -> None:
-        return None
+    def answer(self) -> Callable[[dict[str, Any] | None], Awaitable[None]] | None:
+        return self._answer if self.answerable else None
+
+    async def _answer(self, result: dict[str, Any] | None) -> None:
+        self.sent.append("answer")
 
 
 async def _expired() -> asyncio.Timeout:
@@ -209,11 +214,16 @@ async def _expired() -> asyncio.Timeout:
     return guard
 
 
+@pytest.mark.parametrize("outcome", ["early", "written", "from the handler"])
 @pytest.mark.parametrize("how", ["cancelled", "past its time limit"])
-async def test_a_stopped_call_sends_no_keepalive_heartbeat_or_chunk(how: str) -> None:
+async def test_a_stopped_call_sends_no_heartbeat_or_chunk_and_a_keepalive_only_while_held(
+    how: str, outcome: str
+) -> None:
     """What the watcher and the route's ``send`` would write for a call once it is stopped, until
-    its route unwinds (or forever, when it cannot), goes nowhere."""
-    outbox = _Outbox()
+    its route unwinds (or forever, when it cannot), goes nowhere; but while its outcome can go out
+    only when its handler returns (a resources/read, a prompts/get, a call in a batch), the stream
+    is kept alive: keep-alive comments, still no progress heartbeat."""
+    outbox = _Outbox(answerable=outcome != "from the handler")
     collector = ResponseCollector(path="/x", structured=False, max_text=100, max_binary=100)
     holder = ContextHolder(lambda: None)  # type: ignore[arg-type,return-value]  # never built here
     inv = toolcall.Invocation(None, {}, None, outbox, (), "tok", ("", 0), holder)  # type: ignore[arg-type]
@@ -228,7 +238,83 @@ async def test_a_stopped_call_sends_no_keepalive_heartbeat_or_chunk(how: str) ->
     else:
         run._guard = await _expired()
     assert run.stopped()
+    if outcome == "written":
+        written = run._outcome()  # as the ticker (or the portable watcher) writes it
+        assert written is not None
+        await written
     await run.heartbeat()
     assert run.on_body(b"t1 ", True) is None
     assert run.on_body(b"t2 ", False) is None  # the last chunk of a streamed body
-    assert outbox.sent == ["notifications/progress"]
+    expected = {"early": [], "written": ["answer"], "from the handler": ["keep-alive"]}[outcome]
+    assert outbox.sent == ["notifications/progress", *expected]
+
+
+def _unanswerable(kind: str) -> tuple[Any, dict[str, str] | None]:
+    """A request whose stopped call cannot be answered before its handler returns: a
+    resources/read (either era), or a tools/call in a 2025-03-26 batch."""
+    if kind == "resource":
+        return request("resources/read", {"uri": "test://stuck", "_meta": {"progressToken": "tok"}}, 7), None
+    if kind == "modern resource":
+        params = {"uri": "test://stuck", "_meta": meta(progressToken="tok")}
+        return request("resources/read", params, 7), modern_headers("resources/read", "test://stuck")
+    return [_call("handshake", id=7)[0]], None  # a batch: no version header, 2025-03-26
+
+
+@pytest.mark.parametrize(
+    ("kind", "how"),
+    [
+        ("resource", "timed out"),
+        ("modern resource", "timed out"),  # (2026-07-28 has no notifications/cancelled)
+        ("batched call", "timed out"),
+        ("resource", "cancelled"),
+        ("batched call", "cancelled"),
+    ],
+)
+async def test_a_stopped_call_answered_only_by_its_handler_keeps_its_stream_alive(
+    kind: str, how: str, guard_path: str, step: _Step
+) -> None:
+    """Review (r10): a stopped resources/read, prompts/get, or call in a batch, whose outcome goes
+    out only when its route returns, sent no keep-alive while the route was held (1.7 s of silence
+    with keepalive_interval=0.1: an idle timeout above the interval, as the README advises, would
+    have lost the answer). Now keep-alive comments go on until the outcome is written: no progress
+    heartbeat, not the route's next chunk, and nothing after the end."""
+    # the limit leaves the route ample time to reach its blocked step on a loaded machine
+    options: dict[str, Any] = {"call_timeout": 0.5} if how == "timed out" else {}
+    app = _stuck_app(step, keepalive_interval=0.002, **options)
+    body, headers = _unanswerable(kind)
+    ex = Exchange(app, body, headers)
+    while_stopped: list[bytes] = []  # what went out while the call was stopped, its route held
+    kept_alive = anyio.Event()
+    send = ex.send
+
+    async def recording(message: Message) -> None:
+        calls = list(mcp_of(app).server.registry._calls.values())  # (the app is built by now)
+        if message["type"] == "http.response.body" and any(run.stopped() for run in calls):  # type: ignore[union-attr]
+            while_stopped.append(message.get("body", b""))
+            if while_stopped.count(KEEPALIVE) >= 3:
+                kept_alive.set()
+        await send(message)
+
+    ex.send = recording  # type: ignore[method-assign]
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            try:
+                await step.reached()
+                if how == "cancelled":
+                    assert (await Exchange(app, cancelled(7)).run()).status == 202
+                await kept_alive.wait()  # keep-alives, one interval apart, while the route is held
+                assert not ex.done.is_set()
+            finally:
+                step.release.set()
+    assert mcp_of(app).server.registry.active == 0
+    assert set(while_stopped) == {KEEPALIVE}  # no progress heartbeat, no chunk
+    assert "second" not in _progress(ex)
+    replies = [m for m in ex.reply.events() if "id" in m]
+    if how == "cancelled":
+        assert replies == []  # a cancelled request gets no reply
+    elif kind == "batched call":
+        assert replies[0]["result"]["content"][0]["text"] == "Tool 'stuck' timed out after 0.5 s and was cancelled."
+    else:
+        assert replies[0]["error"]["code"] == -32603
+    assert ex.reply.more_flags[-1] is False
