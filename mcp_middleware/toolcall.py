@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 from mcp_types import jsonrpc as codes
 
 from ._call_types import CallLimits, Invocation, Outbox
@@ -78,7 +79,9 @@ class CallRegistry:
     _calls: dict[tuple[str, Any], _ToolRun | _Shared] = field(default_factory=dict)
     active: int = 0  # calls running in this process (the concurrency limit counts these)
     _ticker: _Ticker | None = None
-    _vacated: anyio.Event | None = None  # set when an answered call ends, while a call waits for it
+    # while a call waits in ``room``: the event loop's token (_run_token) and the event set when a
+    # call ends; a loop's own, as the ticker is (a server may outlive its loop: a test client each)
+    _vacated: tuple[object, anyio.Event] | None = None
 
     def ticker(self, loop: asyncio.AbstractEventLoop, interval: float) -> _Ticker:
         """The ticker of this registry's calls on ``loop`` (a new one if the loop changed), for
@@ -129,17 +132,21 @@ class CallRegistry:
             while self.active >= limit:
                 if self.active - self.answered() >= limit:
                     return False
-                if self._vacated is None:
-                    self._vacated = anyio.Event()
-                await self._vacated.wait()
+                loop = _run_token()
+                vacated = self._vacated
+                if vacated is None or vacated[0] is not loop:  # (one left by a loop that has ended)
+                    vacated = self._vacated = (loop, anyio.Event())
+                await vacated[1].wait()
         return self.active < limit
 
     def ended(self) -> None:
-        """An answered (or cancelled) call ended: its slot is free for a call waiting in ``room``."""
+        """A call ended (however: returned, cancelled, failed), while a call waits in ``room``: its
+        slot is free. An event left by another loop is dropped, not set (its loop may be closed)."""
         vacated = self._vacated
         if vacated is not None:
             self._vacated = None
-            vacated.set()
+            if vacated[0] is _run_token():
+                vacated[1].set()
 
 
 async def run_tool(
@@ -229,8 +236,9 @@ async def run_tool(
             del calls[inv.key]
         else:
             registry.leave(inv.key, run)
+        if registry._vacated is not None:  # a call waits for a slot (CallRegistry.room): this one is free
+            registry.ended()
     if run.cancelled or run.answered:
-        registry.ended()  # (its slot was freed above) a call may wait for it: see CallRegistry.room
         return None
     if outcome is not None:
         return outcome
@@ -253,6 +261,19 @@ def _interim(channel: HandshakeChannel | ModernChannel | None) -> dict[str, Any]
     if channel.state is not None:
         result["requestState"] = channel.state  # already sealed for its target (see _live_context)
     return result
+
+
+_RUN: anyio.lowlevel.RunVar[object] = anyio.lowlevel.RunVar("mcp_middleware.toolcall._RUN")
+
+
+def _run_token() -> object:
+    """An object of the running event loop's own (any anyio backend), the same while it runs."""
+    try:
+        return _RUN.get()
+    except LookupError:
+        token = object()
+        _RUN.set(token)
+        return token
 
 
 def _period(interval: float) -> float:

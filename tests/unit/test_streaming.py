@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from functools import partial
 from http import HTTPStatus
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 import anyio
@@ -1338,6 +1340,95 @@ async def test_a_call_waits_only_when_the_limit_is_reached_through_answered_call
             other.release[0].set()
     assert third.reply.events()[-1]["result"]["content"][0]["text"] == "part one part two"
     assert unanswered.reply.events()[-1]["result"]["content"][0]["text"] == "waiting done"
+
+
+def test_a_call_waiting_for_a_slot_runs_when_the_answered_call_is_cancelled_on_each_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Review (r8): one app served by two event loops in turn (a test suite's client per test).
+    A call answered early whose request was then cancelled did not wake a call waiting for its
+    slot (``ended`` ran on its normal return only), and the wait's event, made on the first loop,
+    was awaited on the second: RuntimeError '... bound to a different event loop'. Now any call
+    ending wakes the waiters, and the event is the running loop's."""
+    monkeypatch.setattr(toolcall, "WATCH_AFTER", GUARD * 100)  # the wait ends when the slot frees, not by time
+    current: dict[str, Gates] = {}
+    app = FastAPI()
+
+    @app.get("/report", operation_id="report")
+    async def report() -> StreamingResponse:
+        async def lines() -> AsyncIterator[str]:
+            yield "part one "
+            yield "part two"
+
+        return StreamingResponse(lines(), media_type="text/plain", background=_background_work(current["gates"], 1))
+
+    app.add_middleware(MCPMiddleware, max_concurrent_calls=1, keepalive_interval=GUARD * 100)
+
+    async def episode() -> None:
+        gates = current["gates"] = Gates()
+        first = Exchange(app, call_body("report", "handshake", id=1)[0])
+        second = Exchange(app, call_body("report", "handshake", id=2)[0])
+        first_client = anyio.CancelScope()
+
+        async def first_call() -> None:
+            with first_client:
+                await first.run()
+
+        with anyio.fail_after(GUARD):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(first_call)
+                await first.done.wait()  # answered
+                await gates.produced[1].wait()  # its app's background work still runs
+                registry = mcp_of(app).server.registry
+                tg.start_soon(second.run)
+                await _waiting_for_a_slot(registry, second)
+                first_client.cancel()  # the first request ends by cancellation: its slot is free
+                await gates.produced[1].wait()
+                gates.release[1].set()  # (the second call's own background work)
+        result = second.reply.events()[-1]["result"]
+        assert not result.get("isError"), result
+        assert registry.active == 0
+        assert registry._vacated is None
+
+    asyncio.run(episode())
+    asyncio.run(episode())  # the same app, on a new event loop
+
+
+def test_the_wait_for_a_slot_belongs_to_the_running_event_loop() -> None:
+    """A loop that ended while a call waited for a slot (the waiter's client left, the answered call
+    still running) leaves its event behind: the next loop's waiter must not await it."""
+    registry = toolcall.CallRegistry()
+    registry._calls[("caller", 1)] = SimpleNamespace(answered=True)  # type: ignore[assignment]  # an answered call
+    registry.active = 1
+    waited: list[bool] = []
+
+    async def wait() -> None:
+        waited.append(await registry.room(1, GUARD * 100))
+
+    async def abandoned() -> None:
+        with anyio.fail_after(GUARD):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(wait)
+                while registry._vacated is None:
+                    await anyio.lowlevel.checkpoint()
+                tg.cancel_scope.cancel()  # the waiter's client left; the answered call runs on
+
+    asyncio.run(abandoned())
+    stale = registry._vacated
+    assert stale is not None
+
+    async def next_loop() -> None:
+        with anyio.fail_after(GUARD):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(wait)
+                while registry._vacated is stale:
+                    await anyio.lowlevel.checkpoint()
+                registry.active = 0  # the answered call ends
+                registry.ended()
+
+    asyncio.run(next_loop())
+    assert waited == [True]
+    assert registry._vacated is None
 
 
 class _LastPartCarriesText(Response):
