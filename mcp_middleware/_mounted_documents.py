@@ -29,7 +29,7 @@ from starlette.routing import Mount, compile_path
 
 from mcp_middleware._naming import _generated_prefix
 from mcp_middleware._route_endpoints import _ORDER, _path_parameter
-from mcp_middleware._route_order import RouteOrder, route_order
+from mcp_middleware._route_order import RouteOrder, _entries, readable_routes, route_order
 
 if TYPE_CHECKING:
     from mcp_middleware._route_document import RouteDocument
@@ -83,6 +83,7 @@ class _Mounts:
             return
         inner = _renamed(copy.deepcopy(dict(inner)), self.take_components(inner.get("components")))
         security = inner.get("security")
+        owners = _documented_routes(app, inner["paths"])
         for path, item in inner["paths"].items():
             if not isinstance(path, str) or not isinstance(item, Mapping):
                 continue
@@ -95,6 +96,11 @@ class _Mounts:
                     operation = _prefixed(operation, path, full, key, convertors, security)
                 target[key] = operation
                 self.sources[(full, key)] = (prefix_format, app)
+                owner = owners.get((path, key.upper()))
+                if owner is None:
+                    self.result.owners.pop((full, key.upper()), None)
+                else:
+                    self.result.owners[(full, key.upper())] = owner
         self.result.mounted.append((prefix_format, prefix, app))
 
     def reached_first(self, full: str, key: str, app: Any) -> bool:
@@ -113,7 +119,7 @@ class _Mounts:
 
     def mounts_in(self, app: Any, prefix: str) -> None:
         """The apps mounted in an app with ``openapi()``, which its document leaves out."""
-        for mount in _mounts(getattr(app, "routes", None) or ()):
+        for mount in _mounts(readable_routes(app) or ()):
             self.documented(mount, prefix + mount.path)
 
     def documented(self, mount: Mount, path: str) -> None:
@@ -126,8 +132,7 @@ class _Mounts:
             return
         if id(inner) in self.taking:  # mounted in itself: looked into once
             return
-        routes = getattr(inner, "routes", None)
-        routes = list(routes) if isinstance(routes, Iterable) else []
+        routes = readable_routes(mount) or []
         nested = list(_mounts(routes))
         self.taking.add(id(inner))
         for route in nested:
@@ -211,6 +216,27 @@ def _mounts(routes: Iterable[Any]) -> Iterator[Mount]:
             logger.debug("could not list the routes of %r", route, exc_info=True)
             continue
         yield from (m for c in contexts if isinstance(m := getattr(c, "starlette_route", None), Mount))
+
+
+def _documented_routes(app: Any, paths: Mapping[str, Any]) -> dict[tuple[str, str], Any]:
+    """The route each operation of ``paths`` (``app``'s own document's) came from, by path and
+    method (upper case), as the router holds it: the last FastAPI route (one with a ``unique_id``)
+    in the schema of that path and method whose operation id is the operation's (FastAPI's document
+    keeps the last of a path and method). An operation none matches has no entry."""
+    entries = list(_entries(readable_routes(app) or ()))
+    found: dict[tuple[str, str], Any] = {}
+    for entry in entries:
+        path, unique_id = getattr(entry, "path_format", None), getattr(entry, "unique_id", None)
+        if getattr(entry, "include_in_schema", False) is not True or not isinstance(unique_id, str):
+            continue
+        item = paths.get(path) if isinstance(path, str) else None
+        for method in getattr(entry, "methods", None) or ():
+            operation = item.get(str(method).lower()) if isinstance(item, Mapping) else None
+            if isinstance(operation, Mapping) and operation.get("operationId") == (
+                getattr(entry, "operation_id", None) or unique_id
+            ):
+                found[(str(path), str(method).upper())] = entry
+    return found
 
 
 def _renamed(value: Any, renamed: Mapping[str, str]) -> Any:

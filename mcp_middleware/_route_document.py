@@ -45,11 +45,11 @@ from typing import Any, Final
 
 from starlette.routing import Mount, Route, compile_path
 
-from mcp_middleware._mounted_documents import _Mounts
+from mcp_middleware._mounted_documents import _documented_routes, _Mounts
 from mcp_middleware._route_docstrings import _Docstrings, _free_unresolved
 from mcp_middleware._route_endpoints import _endpoints, _path_parameter
 from mcp_middleware._route_input_schema import _query_parameter, _unmapped
-from mcp_middleware._route_order import RouteOrder
+from mcp_middleware._route_order import RouteOrder, readable_routes
 
 __all__ = ["FREE_BODY", "FREE_QUERY", "RouteDocument", "app_document", "route_document"]
 
@@ -82,6 +82,9 @@ class RouteDocument:
     # it has one: (document prefix, route prefix with its converters, app)
     mounted: list[tuple[str, str, Any]] = field(default_factory=list)
     found: list[str] = field(default_factory=list)  # what gave no operation, for the log
+    # the route object each operation came from, by document path and method (upper case): the
+    # tool's own route, which its guard finds by identity (:mod:`mcp_middleware._route_order`)
+    owners: dict[tuple[str, str], Any] = field(default_factory=dict)
 
 
 def route_document(app: Any) -> RouteDocument | None:
@@ -138,10 +141,11 @@ def app_document(app: Any, document: Mapping[str, Any]) -> RouteDocument:
         walk.components = {str(s): dict(e) for s, e in components.items() if isinstance(e, Mapping)}
     walk.result.mounted.append(("", "", app))
     walk.sources = {(str(p), str(k)): ("", app) for p, i in walk.paths.items() if isinstance(i, Mapping) for k in i}
+    walk.result.owners.update(_documented_routes(app, walk.paths))
     walk.taking.add(id(app))
     walk.mounts_in(app, "")
     if len(walk.result.mounted) == 1:
-        return RouteDocument(dict(document), mounted=walk.result.mounted)
+        return RouteDocument(dict(document), mounted=walk.result.mounted, owners=walk.result.owners)
     walk.result.document["components"] = walk.components
     return walk.result
 
@@ -178,8 +182,10 @@ class _Walk(_Docstrings, _Mounts):
             return
         if id(inner) in self.taking:  # mounted in itself: walked once
             return
-        routes = mount.routes
-        if routes:
+        routes = readable_routes(mount)
+        if routes is None:
+            self.result.found.append(f"Mount {path or '/'} ({type(inner).__name__}, its routes cannot be read)")
+        elif routes:
             self.taking.add(id(inner))
             self.routes(routes, path)
             self.taking.discard(id(inner))
@@ -203,6 +209,7 @@ class _Walk(_Docstrings, _Mounts):
             if key in item:
                 continue  # Starlette routes the first match
             item[key] = self.operation(method, handler, operation_id, convertors, template)
+            self.result.owners[(path_format, method)] = route
             if ":path}" in template:
                 self.result.route_paths[(path_format, method)] = template
 

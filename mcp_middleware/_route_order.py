@@ -13,8 +13,13 @@ resource or a prompt).
 When the catalog is built, :func:`route_order` reads the app's routes as its router tries them: an
 included router's in its place (newer FastAPI keeps one as a single entry, whose
 ``effective_route_contexts()`` list its routes in order), a mount's routes under its prefix (a
-mounted app's or ``Router``'s). For each tool, :meth:`RouteOrder.guard` finds its route (the first
-of its path and method, in that order) and keeps the compiled patterns of the routes tried before
+mounted app's or ``Router``'s). For each tool, :meth:`RouteOrder.guard` finds its own route by
+identity: the route object the document's operation came from (``RouteDocument.owners``: the
+Starlette route the walk described, the FastAPI route whose operation the app's document holds),
+wherever it is, so a route of the same path and method tried before it (a plain Starlette app's,
+in a mount that contributes no operation) is one of the routes that could answer instead; only a
+tool whose route is not known (a document given to ``build_catalog`` alone) takes the first route
+of its path and method. The guard keeps the compiled patterns of the routes tried before
 it, at each level (the app's, then the mount's it is in...), that could take a path the tool
 renders: of the tool's method or of any (a mount, a route of a bare ASGI app), and whose literal
 text and number of segments do not rule it out (:func:`_could_take`). A tool with none has no
@@ -28,11 +33,19 @@ Not followed (no call is refused for them): a router with its own ``app`` (it ma
 routes in order) or a mount of anything but a router or an app with one, whose routes are then
 unknown; ``Host`` routes (they match the MCP request's ``Host``, not the path the model made);
 route classes of other kinds; middleware that rewrites paths, in the app or a mounted one.
+
+A mount whose routes cannot be read (its app's ``routes`` raises; Starlette's ``Mount.routes``
+passes the error on) is read through :func:`readable_routes`, as by the document walks and the
+served app's check for changed routes (an app's own routes, where the walks read them, too): a
+warning names it once, and it contributes nothing (no operation; here a mount of unknown routes,
+still tried in its place).
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -43,12 +56,33 @@ from starlette.routing import Host, Mount, Router, WebSocketRoute, compile_path
 
 from mcp_middleware._values import ArgumentError
 
-__all__ = ["RouteGuard", "RouteOrder", "route_order"]
+__all__ = ["RouteGuard", "RouteOrder", "readable_routes", "route_order"]
+
+logger = logging.getLogger("mcp_middleware.catalog")
 
 _DEPTH: Final = 8  # mounts within mounts, at most
 _ONE_SEGMENT: Final = (StringConvertor, IntegerConvertor, FloatConvertor, UUIDConvertor)  # no "/" in a value
 # the routers whose ``app`` tries the routes in order (FastAPI's adds the low-priority routes, last)
 _IN_ORDER: Final = frozenset({"starlette.routing.Router.app", "fastapi.routing.APIRouter.app"})
+# the mounts and apps already logged, by id (a Mount is not hashable); an entry goes with its object
+_UNREADABLE: Final[weakref.WeakValueDictionary[int, Any]] = weakref.WeakValueDictionary()
+
+
+def readable_routes(holder: Any) -> list[Any] | None:
+    """The routes of ``holder`` (a mount, its app's or router's; or an app); None when reading them
+    fails (an app's own ``routes`` property raises, which ``Mount.routes`` passes on), which a
+    warning says once for each holder. An object without ``routes`` has none."""
+    try:
+        return list(getattr(holder, "routes", None) or ())
+    except Exception:
+        if _UNREADABLE.get(id(holder)) is not holder:
+            _UNREADABLE[id(holder)] = holder
+            if isinstance(holder, Mount):
+                what = f"Mount {holder.path or '/'} ({type(getattr(holder, '_base_app', holder.app)).__name__})"
+            else:
+                what = type(holder).__name__
+            logger.warning("the routes of %s cannot be read; they are no MCP tools", what, exc_info=True)
+        return None
 
 
 def _answered(path: str) -> str:
@@ -105,6 +139,7 @@ class RouteGuard:
 class _Node:
     """A route (or mount) as its router tries it."""
 
+    route: Any  # the route object the router holds (FastAPI's context of an included route), or the mount
     regex: re.Pattern[str]  # what the router matches the path with (a mount's: its prefix, then the rest)
     path: str  # the path format from the app's root (a mount's: its prefix)
     methods: frozenset[str] | None  # None: any method
@@ -122,10 +157,11 @@ class RouteOrder:
     def __init__(self, nodes: tuple[_Node, ...]) -> None:
         self.nodes = nodes
 
-    def guard(self, path: str, method: str) -> RouteGuard | None:
-        """The guard of the tool of ``path`` (a path format from the app's root) and ``method``;
-        None when no other route could answer its requests (or its route is not found)."""
-        chain = _find(self.nodes, path, method.upper())
+    def guard(self, path: str, method: str, route: Any = None) -> RouteGuard | None:
+        """The guard of the tool of ``path`` (a path format from the app's root) and ``method``,
+        whose own route is ``route`` (the object the router holds; None: the first of its path and
+        method); None when no other route could answer its requests (or its route is not found)."""
+        chain = _find(self.nodes, path, method.upper(), route)
         if chain is None:
             return None
         route = chain[-1][1]
@@ -185,6 +221,7 @@ def _nodes(routes: Iterable[Any], prefix: str, depth: int) -> tuple[_Node, ...]:
             methods = getattr(route, "methods", None)
             nodes.append(
                 _Node(
+                    route,
                     regex,
                     prefix + path,
                     frozenset(methods) if methods else None,
@@ -212,9 +249,10 @@ def _mount(mount: Mount, prefix: str, depth: int) -> _Node:
     _, path, convertors = compile_path(mount.path) if mount.path else (None, "", {})  # compiled by Mount too
     path = prefix + path
     inner = _router_of(getattr(mount, "_base_app", mount.app))
-    children = _nodes(inner.routes, path, depth + 1) if inner is not None and depth < _DEPTH else None
+    routes = readable_routes(mount) if inner is not None and depth < _DEPTH else None
+    children = _nodes(routes, path, depth + 1) if routes is not None else None
     segments, refuses = _segments(path, convertors.values()), _refuses(convertors.values())
-    return _Node(mount.path_regex, path, None, segments, refuses, children, mount=True)
+    return _Node(mount, mount.path_regex, path, None, segments, refuses, children, mount=True)
 
 
 def _segments(path: str, convertors: Iterable[Any]) -> tuple[str, ...] | None:
@@ -227,15 +265,22 @@ def _refuses(convertors: Iterable[Any]) -> bool:
     return not all(isinstance(c, (StringConvertor, PathConvertor)) for c in convertors)
 
 
-def _find(nodes: tuple[_Node, ...], path: str, method: str) -> list[tuple[tuple[_Node, ...], _Node]] | None:
-    """The route of ``path`` and ``method`` the router reaches first, with each mount on the way,
-    each with the routes beside it."""
+def _find(
+    nodes: tuple[_Node, ...], path: str, method: str, route: Any = None
+) -> list[tuple[tuple[_Node, ...], _Node]] | None:
+    """The route of ``path`` and ``method`` (``route`` itself, when given; else the one the
+    router reaches first), with each mount on the way, each with the routes beside it."""
     for node in nodes:
         if node.children is not None:
-            found = _find(node.children, path, method) if path.startswith(node.path) else None
+            found = _find(node.children, path, method, route) if path.startswith(node.path) else None
             if found is not None:
                 return [(nodes, node), *found]
-        elif not node.mount and node.path == path and (node.methods is None or method in node.methods):
+        elif (
+            not node.mount
+            and (route is None or node.route is route)
+            and node.path == path
+            and (node.methods is None or method in node.methods)
+        ):
             return [(nodes, node)]
     return None
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Scope
 
-from .catalog import Catalog, ToolFilter, catalog_from_app
+from .catalog import Catalog, ToolFilter, catalog_from_app, readable_routes
 from .config import CREDENTIALS, Settings
 from .features import Features
 from .listen import Listeners
@@ -156,12 +156,11 @@ class ServedApp:
 
 def _routers(app: Any, depth: int) -> Iterator[tuple[Any, list[Any]]]:
     """``app`` and the routers and apps mounted in it (a bounded walk), each with its routes."""
-    try:
-        routes = list(getattr(app, "routes", None) or ())  # (an app's own property may give anything)
-    except Exception:
+    routes = readable_routes(app)  # (an app's own property may raise: logged once)
+    if routes is None:
         return
     yield app, routes
     if depth < 8:
         for route in routes:
-            if getattr(route, "routes", None):  # a Mount (of a Router or an app with routes)
+            if readable_routes(route):  # a Mount (of a Router or an app with routes)
                 yield from _routers(getattr(route, "_base_app", route), depth + 1)

@@ -32,7 +32,7 @@ from pydantic import TypeAdapter
 from mcp_middleware._naming import _assign_names, _operations
 from mcp_middleware._requests import ToolSpec
 from mcp_middleware._route_document import RouteDocument, app_document, route_document
-from mcp_middleware._route_order import RouteOrder, route_order
+from mcp_middleware._route_order import RouteOrder, readable_routes, route_order
 from mcp_middleware._schema_fit import fits
 from mcp_middleware._tool_builder import _Builder, api_key_schemes
 from mcp_middleware._values import ArgumentError
@@ -46,6 +46,7 @@ __all__ = [
     "ToolSpec",
     "build_catalog",
     "catalog_from_app",
+    "readable_routes",
 ]
 
 logger = logging.getLogger(__name__)
@@ -250,6 +251,7 @@ def _catalog_of(
         exclude_paths=exclude_paths,
         route_paths=route_paths,
         route_order=order,
+        route_owners=made.owners,
         **options,
     )
 
@@ -356,7 +358,7 @@ def _routes_of(app: Any) -> Iterator[Any]:
     """The app's routes with those of included routers: older FastAPI copies them into
     ``app.routes``; newer (0.165 here) keeps an included router as one entry that lists its routes,
     with the include's prefix, in ``effective_route_contexts()``."""
-    for route in getattr(app, "routes", None) or ():
+    for route in readable_routes(app) or ():
         included = getattr(route, "effective_route_contexts", None)
         if callable(included):
             try:
@@ -377,6 +379,7 @@ def build_catalog(
     reshaped: Collection[tuple[str, str]] = (),
     nones_dropped: Collection[tuple[str, str]] = (),
     route_order: RouteOrder | None = None,
+    route_owners: Mapping[tuple[str, str], Any] | None = None,
 ) -> Catalog:
     """The tools of an OpenAPI 3.x document (see the module docstring for the rules).
 
@@ -386,7 +389,8 @@ def build_catalog(
     ``outputSchema``); those in ``nones_dropped`` leave out the properties whose value is None
     (their ``outputSchema`` requires no property that may be null). ``route_order``: the app's
     routes as its router tries them, which give a tool that another route could answer for its
-    guard (:mod:`mcp_middleware._route_order`)."""
+    guard (:mod:`mcp_middleware._route_order`); ``route_owners``: the route object each operation
+    came from (by path and method), the tool's own route there (else the first of its path and method)."""
     if max_name_length < 8:
         raise ValueError("max_name_length must be at least 8")
     ops = _operations(openapi, frozenset(exclude_paths))
@@ -395,7 +399,8 @@ def build_catalog(
     tools: list[ToolSpec] = []
     declared: list[Declared] = []
     for op, name in zip(ops, names, strict=True):
-        guard = route_order.guard(op.path, op.method) if route_order is not None else None
+        owner = route_owners.get((op.path, op.method)) if route_owners else None
+        guard = route_order.guard(op.path, op.method, owner) if route_order is not None else None
         if any(key in op.operation for key in DECLARATION_KEYS):
             # A route declared a resource or prompt is not also a tool unless it says so.
             declared.append(Declared(op.operation, builder.tool(op, name, guard)))

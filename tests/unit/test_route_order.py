@@ -7,6 +7,7 @@ filtered operation, a mount): the call was then answered by that route, in the t
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from typing import Any
 
@@ -401,3 +402,103 @@ def test_an_included_router_whose_routes_cannot_be_listed_is_passed_over() -> No
     with pytest.raises(ArgumentError, match="/items/hidden would be answered"):
         spec.build_request({"item_id": "hidden"})
     assert spec.build_request({"item_id": "broken"}).path == "/items/broken"
+
+
+def shadowed_app(runs: Counter[str]) -> FastAPI:
+    """A plain Starlette app mounted before a route of the same full path: the mount has no
+    openapi(), so the tool is the FastAPI route's, which the mount answers for."""
+
+    async def mounted_hello(request: StarletteRequest) -> JSONResponse:
+        runs["mounted_hello"] += 1
+        return JSONResponse({"route": "mounted"})
+
+    app = FastAPI()
+    app.mount("/v2", Starlette(routes=[Route("/hello", mounted_hello)]))
+
+    @app.get("/v2/hello")
+    async def hello() -> dict[str, str]:
+        return {"route": "hello"}
+
+    @app.get("/v3/hello")
+    async def other() -> dict[str, str]:
+        return {"route": "other"}
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_tool_is_guarded_by_its_own_route_not_by_a_mounted_one_of_its_path(era: str) -> None:
+    runs: Counter[str] = Counter()
+    app = shadowed_app(runs)
+    names = [spec.name for spec in catalog_from_app(app).tools]
+    assert "hello" in names  # listed: the mount contributes no operation
+    result = await call(app, era, "hello", {})
+    assert refusal(result) == "Invalid arguments for tool 'hello': " + answered("/v2/hello")
+    assert runs == Counter()
+    assert text(await call(app, era, "other", {})) == {"route": "other"}
+
+
+class BrokenRoutes(Starlette):
+    """An app whose ``routes`` cannot be read."""
+
+    @property
+    def routes(self) -> list[Any]:
+        raise RuntimeError("no routes today")
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_mount_whose_routes_cannot_be_read_contributes_nothing(
+    era: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    inner = FastAPI()
+
+    @inner.get("/items/{item_id}")
+    async def get_item(item_id: str) -> dict[str, str]:
+        return {"item_id": item_id}
+
+    app = FastAPI()
+    app.mount("/broken", BrokenRoutes())
+
+    @app.get("/{section}/{name}")
+    async def section(section: str, name: str) -> dict[str, str]:
+        return {"section": section, "name": name}
+
+    app.mount("/v1", inner)
+    app.add_middleware(MCPMiddleware)
+    starlette = Starlette(routes=[Mount("/broken", BrokenRoutes()), Mount("/v1", inner)])
+    starlette.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        assert text(await call(app, era, "get_item", {"item_id": "3"})) == {"item_id": "3"}
+        assert text(await call(app, era, "section", {"section": "a", "name": "b"})) == {"section": "a", "name": "b"}
+        # the mount is still tried first: it takes its prefix
+        assert "another route" in refusal(await call(app, era, "section", {"section": "broken", "name": "b"}))
+        assert text(await call(starlette, era, "get_item", {"item_id": "4"})) == {"item_id": "4"}
+    warnings = [r for r in caplog.records if "routes of Mount /broken" in r.getMessage()]
+    assert len(warnings) == 2, caplog.text  # once for each mount
+    assert all(r.levelno == logging.WARNING for r in warnings)
+
+
+def test_an_app_with_openapi_whose_routes_cannot_be_read_keeps_its_tools(caplog: pytest.LogCaptureFixture) -> None:
+    class Unlisted(FastAPI):
+        broken = False
+
+        @property
+        def routes(self) -> list[Any]:
+            if self.broken:
+                raise RuntimeError("no routes today")
+            return self.router.routes
+
+    app = Unlisted()
+
+    @app.get("/items/{item_id}")
+    async def get_item(item_id: str) -> dict[str, str]:
+        return {"item_id": item_id}
+
+    app.openapi()  # FastAPI keeps its document: the routes are no longer read for it
+    app.broken = True
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        [tool] = catalog_from_app(app).tools
+        catalog_from_app(app)
+    assert tool.name == "get_item"
+    assert [r.getMessage() for r in caplog.records] == ["the routes of Unlisted cannot be read; they are no MCP tools"]
