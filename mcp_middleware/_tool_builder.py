@@ -92,6 +92,10 @@ class _Builder(_Schemas):
         self.query_keys: dict[str, bytes] = {key: self.query_names[name] for key, name in names.items()}
         # what a route whose operation names none of those schemes does not get
         self.all_withheld = _NOT_FORWARDED | frozenset(self.query_names.values())
+        # by tool name: its operation (method, path) and the x-mcp-input-schema properties that no
+        # parameter or body field maps and no open body takes (accepted, never sent: the catalog
+        # warns, once per tool however often it is built)
+        self.unsent: dict[str, tuple[str, str, tuple[str, ...]]] = {}
 
     def tool(self, op: _Op, name: str, guard: RouteGuard | None = None) -> ToolSpec:
         operation = op.operation
@@ -113,7 +117,11 @@ class _Builder(_Schemas):
         tool["annotations"] = annotations = _annotations(op, title)
         if isinstance(annotations.get("title"), str):  # an x-mcp-annotations title names the tool too:
             tool["title"] = annotations["title"]  # clients show ``title`` before ``annotations.title``
-        plan = self.plan(op, entries, arg_names, body, others is True or isinstance(others, Mapping), declared)
+        open_body = others is True or isinstance(others, Mapping)
+        plan = self.plan(op, entries, arg_names, body, open_body, declared)
+        unsent = () if open_body else tuple(prop for prop in declared if prop not in arg_names)
+        if unsent:
+            self.unsent[name] = (op.method, op.path, unsent)
         headers = annotations_of(tool["inputSchema"])
         return ToolSpec(name, op.method, op.path, tool, output is not None, plan, headers, guard)
 

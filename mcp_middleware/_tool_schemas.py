@@ -11,7 +11,8 @@ Part of :mod:`mcp_middleware._tool_builder`; each schema is converted by :mod:`m
     and a string path parameter that it cannot be empty (``minLength: 1``, :func:`_not_empty`).
     ``openapi_extra={"x-mcp-input-schema": {...}}`` replaces the generated input schema verbatim
     (arguments are still mapped, a property it declares that nothing maps is accepted: it goes
-    into a body that takes other properties, and is not sent otherwise); ``x-mcp-output-schema``
+    into a body that takes other properties, and is not sent otherwise: the catalog warns, naming
+    it); ``x-mcp-output-schema``
     likewise. Otherwise the output schema is the documented success body's, when it is an object
     and the route's JSON is sure to fit it (:meth:`_Schemas.output_schema`).
 """

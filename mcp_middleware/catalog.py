@@ -417,6 +417,15 @@ def build_catalog(
             "start with '/', operations match an operation id or a tool name): %s",
             ", ".join(unmatched),
         )
+    for name, (method, path, unsent) in builder.unsent.items():
+        logger.warning(
+            "Tool %r (%s %s): its x-mcp-input-schema declares properties that no parameter or body field of "
+            "the route maps, so the client may send them but they will not reach the route: %s",
+            name,
+            method.upper(),
+            path,
+            ", ".join(repr(prop) for prop in unsent),
+        )
     return Catalog(
         tuple(tools),
         tuple(declared),

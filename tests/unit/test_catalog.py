@@ -1325,6 +1325,38 @@ def test_an_explicit_input_schema_declares_its_own_arguments() -> None:
     assert str(refused.value) == "unknown argument 'email'; valid arguments: 'phone', 'q', 'cid'"
 
 
+def test_explicit_schema_properties_that_reach_no_route_are_logged_once_per_tool(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Review: a property of ``x-mcp-input-schema`` that no parameter or body field maps was
+    accepted from the client and silently not sent (the body takes no other properties). The
+    catalog now says so, one warning per tool naming them; a tool whose every property is mapped,
+    or whose body takes other properties, gets none."""
+    closed = {"type": "object", "properties": {"phone": {"type": "string"}, "q": {}, "email": {}}}
+    mapped = {"type": "object", "properties": {"q": {"type": "string"}}}
+    params = [{"name": "q", "in": "query", "schema": {"type": "string"}}]
+    open_body = {"type": "object", "properties": {}, "additionalProperties": True}
+    doc = {
+        "paths": {
+            "/c/{cid}": {"post": {"operationId": "c", "parameters": params, "x-mcp-input-schema": closed}},
+            "/m": {"get": {"operationId": "m", "parameters": params, "x-mcp-input-schema": mapped}},
+            "/o": {
+                "post": {
+                    "operationId": "o",
+                    "requestBody": {"content": {"application/json": {"schema": open_body}}},
+                    "x-mcp-input-schema": closed,
+                }
+            },
+        }
+    }
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware.catalog"):
+        build_catalog(doc)
+    assert [r.getMessage() for r in caplog.records] == [
+        "Tool 'c' (POST /c/{cid}): its x-mcp-input-schema declares properties that no parameter or body "
+        "field of the route maps, so the client may send them but they will not reach the route: 'phone', 'email'"
+    ]
+
+
 def _patch_app() -> FastAPI:
     app = FastAPI()
 
