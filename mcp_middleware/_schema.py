@@ -180,6 +180,12 @@ def _drop_null_required(schema: Any, defs: Mapping[str, Any]) -> None:
                 _drop_null_required(item, defs)
 
 
+def pointer_name(ref: str, prefix: str) -> str:
+    """The definition name a ``$ref`` of ``prefix`` points to: percent- and JSON-Pointer-decoded
+    (RFC 6901: ``~1`` is "/", ``~0`` is "~")."""
+    return unquote(ref[len(prefix) :]).replace("~1", "/").replace("~0", "~")
+
+
 def _refuses_null(schema: Any, defs: Mapping[str, Any], seen: frozenset[str] = frozenset()) -> bool:
     """Whether ``schema`` surely refuses ``null`` (False when unsure)."""
     if schema is False:
@@ -195,7 +201,7 @@ def _refuses_null(schema: Any, defs: Mapping[str, Any], seen: frozenset[str] = f
         return True
     ref = schema.get("$ref")
     if isinstance(ref, str) and ref.startswith(_DEFS_PREFIX):
-        name = unquote(ref[len(_DEFS_PREFIX) :]).replace("~1", "/").replace("~0", "~")
+        name = pointer_name(ref, _DEFS_PREFIX)
         if name not in seen and name in defs and _refuses_null(defs[name], defs, seen | {name}):
             return True
     all_of = schema.get("allOf")
@@ -232,7 +238,7 @@ class SchemaSet:
         ref = schema.get("$ref")
         if not isinstance(ref, str) or not ref.startswith(_COMPONENT_PREFIX):
             return None
-        name = unquote(ref[len(_COMPONENT_PREFIX) :]).replace("~1", "/").replace("~0", "~")
+        name = pointer_name(ref, _COMPONENT_PREFIX)
         return name if name in self._components else None
 
     def resolve(self, schema: Any) -> Any:

@@ -21,30 +21,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import unquote
+
+from mcp_middleware._schema import _ANNOTATIONS, pointer_name
 
 __all__ = ["fits"]
 
-_IGNORED = frozenset(
-    {
-        "title",
-        "description",
-        "default",
-        "examples",
-        "example",
-        "deprecated",
-        "readOnly",
-        "writeOnly",
-        "$comment",
-        "discriminator",
-        "$defs",
-        "definitions",
-        # annotations only in JSON Schema 2020-12: bytes are documented application/octet-stream
-        "contentMediaType",
-        "contentEncoding",
-        "contentSchema",
-    }
-)
+_IGNORED = _ANNOTATIONS | {
+    "discriminator",
+    "$defs",
+    "definitions",
+    # annotations only in JSON Schema 2020-12: bytes are documented application/octet-stream
+    "contentMediaType",
+    "contentEncoding",
+    "contentSchema",
+}
 _OBJECT_KEYS = frozenset({"properties", "required", "additionalProperties"})
 _DEPTH = 64
 
@@ -64,7 +54,7 @@ class _Side:
         while isinstance(schema, Mapping) and isinstance(ref := schema.get("$ref"), str):
             if not ref.startswith(self.prefix):
                 return None
-            name = unquote(ref[len(self.prefix) :]).replace("~1", "/").replace("~0", "~")
+            name = pointer_name(ref, self.prefix)
             if name in seen or name not in self.defs:
                 return None
             seen.append(name)
