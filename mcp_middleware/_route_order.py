@@ -233,7 +233,7 @@ def _nodes(routes: Iterable[Any], prefix: str, depth: int) -> tuple[_Node, ...]:
 
 
 def _entries(routes: Iterable[Any]) -> Iterator[Any]:
-    """``routes``, an included router's in its place (newer FastAPI, as ``catalog._routes_of``)."""
+    """``routes``, an included router's in its place (newer FastAPI, as ``_route_details._routes_of``)."""
     for route in routes:
         included = getattr(route, "effective_route_contexts", None)
         if not callable(included):

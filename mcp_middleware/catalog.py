@@ -10,31 +10,32 @@ small per-argument table.
 One tool per operation (``paths`` in document order, methods in the order get, put, post, delete,
 options, head, patch, trace). Paths in ``exclude_paths`` are never exposed; a
 :class:`ToolFilter` then selects among the rest. Names are assigned before filtering, so a tool
-keeps its name whatever the filter.
+keeps its name whatever the filter (:class:`ToolFilter`, defined in :mod:`mcp_middleware._tool_filter`
+and re-exported here).
 
 The rules live with the code that applies them: tool names in :mod:`mcp_middleware._naming`,
 tools and their arguments (the ``inputSchema``) in :mod:`mcp_middleware._tool_builder` and the
 modules it names, requests (and :class:`ToolSpec`, defined there and re-exported here) in
 :mod:`mcp_middleware._requests` and the modules it names (:class:`ArgumentError`, re-exported
-here, in :mod:`mcp_middleware._values`).
+here, in :mod:`mcp_middleware._values`), what the app's routes say beside the document (their
+``:path`` templates, the response-model options that change their JSON) in
+:mod:`mcp_middleware._route_details`.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import logging
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from pydantic import TypeAdapter
-
 from mcp_middleware._naming import _assign_names, _operations
 from mcp_middleware._requests import ToolSpec
+from mcp_middleware._route_details import _converter_paths, _response_options
 from mcp_middleware._route_document import RouteDocument, app_document, route_document
 from mcp_middleware._route_order import RouteOrder, readable_routes, route_order
-from mcp_middleware._schema_fit import fits
 from mcp_middleware._tool_builder import _Builder, api_key_schemes
+from mcp_middleware._tool_filter import ToolFilter
 from mcp_middleware._values import ArgumentError
 
 __all__ = [
@@ -50,74 +51,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class ToolFilter:
-    """Which operations become tools. Glob patterns (:func:`fnmatch.fnmatchcase`) match the path
-    template, and ``*`` also crosses ``/``. Operations match by operation id or tool name."""
-
-    include_tags: frozenset[str] | None = None
-    exclude_tags: frozenset[str] = frozenset()
-    include_operations: frozenset[str] | None = None
-    exclude_operations: frozenset[str] = frozenset()
-    include_paths: tuple[str, ...] | None = None
-    exclude_paths: tuple[str, ...] = ()
-    methods: frozenset[str] | None = None
-
-    def __post_init__(self) -> None:  # accept any collection, store the declared types
-        for name in ("include_tags", "exclude_tags", "include_operations", "exclude_operations"):
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, frozenset(value))
-        for name in ("include_paths", "exclude_paths"):
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
-        if self.methods is not None:
-            object.__setattr__(self, "methods", frozenset(m.upper() for m in self.methods))
-
-    def allows(
-        self, *, method: str, path: str, operation_id: str, tags: Sequence[str], name: str | None = None
-    ) -> bool:
-        """``name`` (optional) is the tool name, matched by the operation sets like the id."""
-        if self.methods is not None and method.upper() not in self.methods:
-            return False
-        if (self.include_tags is not None and self.include_tags.isdisjoint(tags)) or not (
-            self.exclude_tags.isdisjoint(tags)
-        ):
-            return False
-        ids = (operation_id,) if name is None else (operation_id, name)
-        if self.include_operations is not None and self.include_operations.isdisjoint(ids):
-            return False
-        if not self.exclude_operations.isdisjoint(ids):
-            return False
-        if self.include_paths is not None and not any(fnmatch.fnmatchcase(path, p) for p in self.include_paths):
-            return False
-        return not any(fnmatch.fnmatchcase(path, p) for p in self.exclude_paths)
-
-    def unmatched(self, ops: Sequence[tuple[str, str, Sequence[str], str]]) -> list[str]:
-        """The filter values that match none of ``ops`` ((path, operation id, tags, tool name)
-        each), as ``option 'value'``: a value that can never match is a mistake (a path without
-        its leading "/", an operation named by neither its id nor its tool name)."""
-        tags = {tag for _, _, op_tags, _ in ops for tag in op_tags}
-        ids = {key for _, op_id, _, name in ops for key in (op_id, name)}
-        paths = [path for path, _, _, _ in ops]
-        found: list[str] = []
-        for option, values, known in (
-            ("include_tags", self.include_tags, tags),
-            ("exclude_tags", self.exclude_tags, tags),
-            ("include_operations", self.include_operations, ids),
-            ("exclude_operations", self.exclude_operations, ids),
-        ):
-            found += [f"{option} {value!r}" for value in sorted(values or ()) if value not in known]
-        for option, patterns in (("include_paths", self.include_paths), ("exclude_paths", self.exclude_paths)):
-            found += [
-                f"{option} {pattern!r}"
-                for pattern in patterns or ()
-                if not any(fnmatch.fnmatchcase(path, pattern) for path in paths)
-            ]
-        return found
 
 
 DECLARATION_KEYS: Final = ("x-mcp-resource", "x-mcp-resource-template", "x-mcp-prompt")
@@ -254,119 +187,6 @@ def _catalog_of(
         route_owners=made.owners,
         **options,
     )
-
-
-def _converter_paths(app: Any) -> dict[tuple[str, str], str]:
-    """The templates of routes with a ``:path`` parameter, by document path and method: the
-    OpenAPI document drops Starlette's converters (``/files/{name:path}`` is ``/files/{name}``)."""
-    found: dict[tuple[str, str], str] = {}
-    for route in _routes_of(app):
-        path, path_format = getattr(route, "path", None), getattr(route, "path_format", None)
-        if isinstance(path, str) and isinstance(path_format, str) and ":path}" in path:
-            for method in getattr(route, "methods", None) or ():
-                found[(path_format, method)] = path
-    return found
-
-
-def _response_options(app: Any) -> dict[str, frozenset[tuple[str, str]]]:
-    """The operations (by document path and method) whose route's JSON is not the response model's
-    as the OpenAPI document describes it: ``reshaped`` (``response_model_include``,
-    ``response_model_exclude``, ``response_model_by_alias=False``: other properties, other names;
-    ``response_model_exclude_unset``, ``response_model_exclude_defaults``: a property the schema
-    requires, or the defaulted tag that tells a union's members apart, may be left out; in an app
-    made with ``separate_input_output_schemas=False``, whose document describes a response model
-    as an input, a model whose JSON may not fit that, :func:`_json_may_not_fit`) and
-    ``nones_dropped`` (``response_model_exclude_none``: a property whose value is None is left
-    out, though required)."""
-    reshaped: set[tuple[str, str]] = set()
-    nones_dropped: set[tuple[str, str]] = set()
-    document = _one_schema_document(app)
-    for route in _routes_of(app):
-        path = getattr(route, "path_format", None)
-        if not isinstance(path, str):
-            continue
-        keys = {(path, method) for method in getattr(route, "methods", None) or ()}
-        if (
-            getattr(route, "response_model_include", None) is not None
-            or getattr(route, "response_model_exclude", None) is not None
-            or getattr(route, "response_model_by_alias", True) is False
-            or getattr(route, "response_model_exclude_unset", False) is True
-            or getattr(route, "response_model_exclude_defaults", False) is True
-            or (document is not None and _json_may_not_fit(route, path, document))
-        ):
-            reshaped |= keys
-        if getattr(route, "response_model_exclude_none", False) is True:
-            nones_dropped |= keys
-    return {"reshaped": frozenset(reshaped), "nones_dropped": frozenset(nones_dropped)}
-
-
-def _one_schema_document(app: Any) -> Mapping[str, Any] | None:
-    """The OpenAPI document of an app made with ``separate_input_output_schemas=False`` (None for
-    another app, or when it has none: its routes are then not described, and there is nothing to check)."""
-    if getattr(app, "separate_input_output_schemas", True) is not False:
-        return None
-    try:
-        document = app.openapi()  # (FastAPI keeps it: the catalog has already asked)
-    except Exception:  # logged where the catalog asks for it
-        return None
-    return document if isinstance(document, Mapping) else None
-
-
-def _json_may_not_fit(route: Any, path: str, document: Mapping[str, Any]) -> bool:
-    """Whether the JSON of a route's response model (its pydantic serialization-mode JSON schema)
-    may fail a 2xx JSON body schema its operations document (the validation-mode one, for an app
-    without separate input and output schemas): ``Json[X]`` is documented a string, a
-    ``serialization_alias`` names a field the document does not; a ``Decimal`` (a number or a
-    string, written as a string) or a computed field fits (:func:`~mcp_middleware._schema_fit.fits`).
-    True when the model has no serialization-mode schema."""
-    model = getattr(route, "response_model", None)
-    if model is None:
-        return False
-    documented = _documented_bodies(document, path, getattr(route, "methods", None) or ())
-    if not documented:
-        return False
-    try:
-        written = TypeAdapter(model).json_schema(mode="serialization")
-    except Exception:  # a type pydantic cannot describe: its JSON is unknown
-        logger.debug("no JSON schema for the response model %r", model, exc_info=True)
-        return True
-    components = document.get("components")
-    schemas = components.get("schemas") if isinstance(components, Mapping) else None
-    mine, theirs = (written.get("$defs"), "#/$defs/"), (schemas, "#/components/schemas/")
-    return not all(fits(written, mine, body, theirs) for body in documented)
-
-
-def _documented_bodies(document: Mapping[str, Any], path: str, methods: Iterable[str]) -> list[Any]:
-    """The JSON body schemas the 2xx responses of a path's operations of these methods document."""
-    paths = document.get("paths")
-    item = paths.get(path) if isinstance(paths, Mapping) else None
-    found: list[Any] = []
-    for method in methods:
-        operation = item.get(method.lower()) if isinstance(item, Mapping) else None
-        responses = operation.get("responses") if isinstance(operation, Mapping) else None
-        for code, response in responses.items() if isinstance(responses, Mapping) else ():
-            content = response.get("content") if isinstance(response, Mapping) else None
-            if not str(code).startswith("2") or not isinstance(content, Mapping):
-                continue
-            for media_type, media in content.items():
-                if "json" in str(media_type) and isinstance(media, Mapping) and "schema" in media:
-                    found.append(media["schema"])
-    return found
-
-
-def _routes_of(app: Any) -> Iterator[Any]:
-    """The app's routes with those of included routers: older FastAPI copies them into
-    ``app.routes``; newer (0.165 here) keeps an included router as one entry that lists its routes,
-    with the include's prefix, in ``effective_route_contexts()``."""
-    for route in readable_routes(app) or ():
-        included = getattr(route, "effective_route_contexts", None)
-        if callable(included):
-            try:
-                yield from included()
-            except Exception:  # another FastAPI's internals: its :path routes stay unknown
-                logger.debug("could not list the routes of %r", route, exc_info=True)
-        else:
-            yield route
 
 
 def build_catalog(

@@ -88,6 +88,7 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
         "_input_requests",
         "_printable",
         "_uri_template",
+        "_tool_filter",
     )
     for leaf in leaves:
         assert all_imports(leaf) == set(), leaf
@@ -123,6 +124,7 @@ def test_lower_layers_never_import_upper_layers() -> None:
         *("_plan", "_paths", "_query_and_body", "_values"),  # the request's parts
         *("_route_endpoints", "_route_docstrings", "_route_input_schema", "_mounted_documents"),  # the route document's
         "_route_order",  # the routes a tool's request could reach instead of its own
+        *("_tool_filter", "_route_details"),  # which operations are tools; what the routes add to the document
     )
     results = ("results", "_body", "_result_shapes", "_redaction", "_media", "_event_parser", "_coding")
     jsonrpc = ("jsonrpc", "_rpc_messages", "_rpc_parse", "_exact_json")
@@ -175,6 +177,13 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_paths") == {"_plan", "_values"}
     assert all_imports("_query_and_body") == {"_plan", "_values"}
     assert all_imports("_route_order") == {"_values"}  # ArgumentError, what a refused path is
+    # the routes' :path templates and response-model options: their routes read as the router does,
+    # a response model's JSON compared with its documented schema
+    assert all_imports("_route_details") == {"_route_order", "_schema_fit"}
+    assert all_imports("catalog") == {
+        *("_naming", "_tool_builder", "_requests", "_values", "_route_document", "_route_order"),
+        *("_tool_filter", "_route_details"),
+    }
 
 
 def test_the_security_layer_is_under_the_middleware_alone() -> None:

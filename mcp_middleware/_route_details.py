@@ -1,0 +1,140 @@
+"""What an app's routes say that its OpenAPI document leaves out, read for
+:mod:`mcp_middleware.catalog` when it is built, by document path and method.
+
+* A ``:path`` converter (:func:`_converter_paths`): the document writes ``/files/{name:path}`` as
+  ``/files/{name}``.
+* The response-model options that change the route's JSON (:func:`_response_options`), and, in an
+  app made with ``separate_input_output_schemas=False``, the response models whose JSON may not fit
+  the 2xx body schema the document gives them (:func:`_json_may_not_fit`, by
+  :func:`~mcp_middleware._schema_fit.fits`): their tools get no ``outputSchema``, or one that
+  requires no property that may be null.
+
+The routes are read as the router holds them (:func:`_routes_of`: an included router's in its
+place, newer FastAPI). Log records keep the logger name ``mcp_middleware.catalog``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from mcp_middleware._route_order import readable_routes
+from mcp_middleware._schema_fit import fits
+
+logger = logging.getLogger("mcp_middleware.catalog")
+
+
+def _converter_paths(app: Any) -> dict[tuple[str, str], str]:
+    """The templates of routes with a ``:path`` parameter, by document path and method: the
+    OpenAPI document drops Starlette's converters (``/files/{name:path}`` is ``/files/{name}``)."""
+    found: dict[tuple[str, str], str] = {}
+    for route in _routes_of(app):
+        path, path_format = getattr(route, "path", None), getattr(route, "path_format", None)
+        if isinstance(path, str) and isinstance(path_format, str) and ":path}" in path:
+            for method in getattr(route, "methods", None) or ():
+                found[(path_format, method)] = path
+    return found
+
+
+def _response_options(app: Any) -> dict[str, frozenset[tuple[str, str]]]:
+    """The operations (by document path and method) whose route's JSON is not the response model's
+    as the OpenAPI document describes it: ``reshaped`` (``response_model_include``,
+    ``response_model_exclude``, ``response_model_by_alias=False``: other properties, other names;
+    ``response_model_exclude_unset``, ``response_model_exclude_defaults``: a property the schema
+    requires, or the defaulted tag that tells a union's members apart, may be left out; in an app
+    made with ``separate_input_output_schemas=False``, whose document describes a response model
+    as an input, a model whose JSON may not fit that, :func:`_json_may_not_fit`) and
+    ``nones_dropped`` (``response_model_exclude_none``: a property whose value is None is left
+    out, though required)."""
+    reshaped: set[tuple[str, str]] = set()
+    nones_dropped: set[tuple[str, str]] = set()
+    document = _one_schema_document(app)
+    for route in _routes_of(app):
+        path = getattr(route, "path_format", None)
+        if not isinstance(path, str):
+            continue
+        keys = {(path, method) for method in getattr(route, "methods", None) or ()}
+        if (
+            getattr(route, "response_model_include", None) is not None
+            or getattr(route, "response_model_exclude", None) is not None
+            or getattr(route, "response_model_by_alias", True) is False
+            or getattr(route, "response_model_exclude_unset", False) is True
+            or getattr(route, "response_model_exclude_defaults", False) is True
+            or (document is not None and _json_may_not_fit(route, path, document))
+        ):
+            reshaped |= keys
+        if getattr(route, "response_model_exclude_none", False) is True:
+            nones_dropped |= keys
+    return {"reshaped": frozenset(reshaped), "nones_dropped": frozenset(nones_dropped)}
+
+
+def _one_schema_document(app: Any) -> Mapping[str, Any] | None:
+    """The OpenAPI document of an app made with ``separate_input_output_schemas=False`` (None for
+    another app, or when it has none: its routes are then not described, and there is nothing to check)."""
+    if getattr(app, "separate_input_output_schemas", True) is not False:
+        return None
+    try:
+        document = app.openapi()  # (FastAPI keeps it: the catalog has already asked)
+    except Exception:  # logged where the catalog asks for it
+        return None
+    return document if isinstance(document, Mapping) else None
+
+
+def _json_may_not_fit(route: Any, path: str, document: Mapping[str, Any]) -> bool:
+    """Whether the JSON of a route's response model (its pydantic serialization-mode JSON schema)
+    may fail a 2xx JSON body schema its operations document (the validation-mode one, for an app
+    without separate input and output schemas): ``Json[X]`` is documented a string, a
+    ``serialization_alias`` names a field the document does not; a ``Decimal`` (a number or a
+    string, written as a string) or a computed field fits (:func:`~mcp_middleware._schema_fit.fits`).
+    True when the model has no serialization-mode schema."""
+    model = getattr(route, "response_model", None)
+    if model is None:
+        return False
+    documented = _documented_bodies(document, path, getattr(route, "methods", None) or ())
+    if not documented:
+        return False
+    try:
+        written = TypeAdapter(model).json_schema(mode="serialization")
+    except Exception:  # a type pydantic cannot describe: its JSON is unknown
+        logger.debug("no JSON schema for the response model %r", model, exc_info=True)
+        return True
+    components = document.get("components")
+    schemas = components.get("schemas") if isinstance(components, Mapping) else None
+    mine, theirs = (written.get("$defs"), "#/$defs/"), (schemas, "#/components/schemas/")
+    return not all(fits(written, mine, body, theirs) for body in documented)
+
+
+def _documented_bodies(document: Mapping[str, Any], path: str, methods: Iterable[str]) -> list[Any]:
+    """The JSON body schemas the 2xx responses of a path's operations of these methods document."""
+    paths = document.get("paths")
+    item = paths.get(path) if isinstance(paths, Mapping) else None
+    found: list[Any] = []
+    for method in methods:
+        operation = item.get(method.lower()) if isinstance(item, Mapping) else None
+        responses = operation.get("responses") if isinstance(operation, Mapping) else None
+        for code, response in responses.items() if isinstance(responses, Mapping) else ():
+            content = response.get("content") if isinstance(response, Mapping) else None
+            if not str(code).startswith("2") or not isinstance(content, Mapping):
+                continue
+            for media_type, media in content.items():
+                if "json" in str(media_type) and isinstance(media, Mapping) and "schema" in media:
+                    found.append(media["schema"])
+    return found
+
+
+def _routes_of(app: Any) -> Iterator[Any]:
+    """The app's routes with those of included routers: older FastAPI copies them into
+    ``app.routes``; newer (0.165 here) keeps an included router as one entry that lists its routes,
+    with the include's prefix, in ``effective_route_contexts()``."""
+    for route in readable_routes(app) or ():
+        included = getattr(route, "effective_route_contexts", None)
+        if callable(included):
+            try:
+                yield from included()
+            except Exception:  # another FastAPI's internals: its :path routes stay unknown
+                logger.debug("could not list the routes of %r", route, exc_info=True)
+        else:
+            yield route

@@ -1,0 +1,79 @@
+"""Which of a document's operations become tools: :class:`ToolFilter`, the ``MCPMiddleware``
+options that select among them (re-exported by :mod:`mcp_middleware.catalog`, which applies it).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = ["ToolFilter"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolFilter:
+    """Which operations become tools. Glob patterns (:func:`fnmatch.fnmatchcase`) match the path
+    template, and ``*`` also crosses ``/``. Operations match by operation id or tool name."""
+
+    include_tags: frozenset[str] | None = None
+    exclude_tags: frozenset[str] = frozenset()
+    include_operations: frozenset[str] | None = None
+    exclude_operations: frozenset[str] = frozenset()
+    include_paths: tuple[str, ...] | None = None
+    exclude_paths: tuple[str, ...] = ()
+    methods: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:  # accept any collection, store the declared types
+        for name in ("include_tags", "exclude_tags", "include_operations", "exclude_operations"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, frozenset(value))
+        for name in ("include_paths", "exclude_paths"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
+        if self.methods is not None:
+            object.__setattr__(self, "methods", frozenset(m.upper() for m in self.methods))
+
+    def allows(
+        self, *, method: str, path: str, operation_id: str, tags: Sequence[str], name: str | None = None
+    ) -> bool:
+        """``name`` (optional) is the tool name, matched by the operation sets like the id."""
+        if self.methods is not None and method.upper() not in self.methods:
+            return False
+        if (self.include_tags is not None and self.include_tags.isdisjoint(tags)) or not (
+            self.exclude_tags.isdisjoint(tags)
+        ):
+            return False
+        ids = (operation_id,) if name is None else (operation_id, name)
+        if self.include_operations is not None and self.include_operations.isdisjoint(ids):
+            return False
+        if not self.exclude_operations.isdisjoint(ids):
+            return False
+        if self.include_paths is not None and not any(fnmatch.fnmatchcase(path, p) for p in self.include_paths):
+            return False
+        return not any(fnmatch.fnmatchcase(path, p) for p in self.exclude_paths)
+
+    def unmatched(self, ops: Sequence[tuple[str, str, Sequence[str], str]]) -> list[str]:
+        """The filter values that match none of ``ops`` ((path, operation id, tags, tool name)
+        each), as ``option 'value'``: a value that can never match is a mistake (a path without
+        its leading "/", an operation named by neither its id nor its tool name)."""
+        tags = {tag for _, _, op_tags, _ in ops for tag in op_tags}
+        ids = {key for _, op_id, _, name in ops for key in (op_id, name)}
+        paths = [path for path, _, _, _ in ops]
+        found: list[str] = []
+        for option, values, known in (
+            ("include_tags", self.include_tags, tags),
+            ("exclude_tags", self.exclude_tags, tags),
+            ("include_operations", self.include_operations, ids),
+            ("exclude_operations", self.exclude_operations, ids),
+        ):
+            found += [f"{option} {value!r}" for value in sorted(values or ()) if value not in known]
+        for option, patterns in (("include_paths", self.include_paths), ("exclude_paths", self.exclude_paths)):
+            found += [
+                f"{option} {pattern!r}"
+                for pattern in patterns or ()
+                if not any(fnmatch.fnmatchcase(path, pattern) for path in paths)
+            ]
+        return found
