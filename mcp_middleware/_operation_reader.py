@@ -52,7 +52,9 @@ from mcp_middleware._request_media import (
     _pick_media,
     _text_charset,
 )
-from mcp_middleware._schema import SchemaSet, collapse_optional, is_object_schema, keeps_null
+from mcp_middleware._schema import SchemaSet
+from mcp_middleware._schema_keywords import is_object_schema
+from mcp_middleware._schema_nulls import collapse_optional, keeps_null
 
 __all__ = ["_Body", "_Entry", "_Reader", "_explicit_input"]
 

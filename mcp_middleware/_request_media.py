@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from mcp_middleware._media import _NOT_CHARSETS
 from mcp_middleware._plan import _FORM, _JSON, _JSON_TEXT, _MULTIPART, _RAW, _SCALARS
-from mcp_middleware._schema import collapse_optional
+from mcp_middleware._schema_nulls import collapse_optional
 
 __all__ = [
     "_PRINTABLE",

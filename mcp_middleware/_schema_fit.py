@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mcp_middleware._schema import _ANNOTATIONS, pointer_name
+from mcp_middleware._schema_keywords import _ANNOTATIONS, pointer_name
 
 __all__ = ["fits"]
 

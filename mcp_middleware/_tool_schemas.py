@@ -27,7 +27,8 @@ from mcp_middleware._naming import _Op
 from mcp_middleware._operation_reader import _Entry, _Reader
 from mcp_middleware._plan import _JSON, _PATH
 from mcp_middleware._request_media import _is_json_media, _media_type, _pick_media
-from mcp_middleware._schema import is_object_schema, nulls_not_required
+from mcp_middleware._schema_keywords import is_object_schema
+from mcp_middleware._schema_nulls import nulls_not_required
 
 __all__ = ["_Schemas"]
 

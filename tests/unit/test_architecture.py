@@ -89,6 +89,7 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
         "_printable",
         "_uri_template",
         "_tool_filter",
+        "_schema_keywords",
     )
     for leaf in leaves:
         assert all_imports(leaf) == set(), leaf
@@ -125,6 +126,7 @@ def test_lower_layers_never_import_upper_layers() -> None:
         *("_route_endpoints", "_route_docstrings", "_route_input_schema", "_mounted_documents"),  # the route document's
         "_route_order",  # the routes a tool's request could reach instead of its own
         *("_tool_filter", "_route_details"),  # which operations are tools; what the routes add to the document
+        *("_schema_nulls", "_schema_keywords", "_schema_fit", "_ecma_regex"),  # the schemas' parts
     )
     results = ("results", "_body", "_result_shapes", "_redaction", "_media", "_event_parser", "_coding")
     jsonrpc = ("jsonrpc", "_rpc_messages", "_rpc_parse", "_exact_json")
@@ -180,6 +182,10 @@ def test_lower_layers_never_import_upper_layers() -> None:
     # the routes' :path templates and response-model options: their routes read as the router does,
     # a response model's JSON compared with its documented schema
     assert all_imports("_route_details") == {"_route_order", "_schema_fit"}
+    # the schemas: conversion, what null means, and the vocabulary both share (and the fit check reads)
+    assert all_imports("_schema") == {"_ecma_regex", "_schema_keywords", "_schema_nulls"}
+    assert all_imports("_schema_nulls") == {"_schema_keywords"}
+    assert all_imports("_schema_fit") == {"_schema_keywords"}
     assert all_imports("catalog") == {
         *("_naming", "_tool_builder", "_requests", "_values", "_route_document", "_route_order"),
         *("_tool_filter", "_route_details"),

@@ -28,7 +28,8 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.types import Message
 
-from mcp_middleware._schema import SchemaSet, collapse_optional, nulls_not_required
+from mcp_middleware._schema import SchemaSet
+from mcp_middleware._schema_nulls import collapse_optional, nulls_not_required
 from mcp_middleware.catalog import (
     ArgumentError,
     Catalog,

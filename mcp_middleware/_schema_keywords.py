@@ -1,0 +1,63 @@
+"""The JSON Schema vocabulary :mod:`mcp_middleware._schema`, :mod:`mcp_middleware._schema_nulls`
+and :mod:`mcp_middleware._schema_fit` share: where a schema's subschemas sit (one schema, a list, a
+map of them), which keywords only annotate, the reference prefixes of a document's components and
+of a tool schema's local ``$defs``, how a ``$ref`` names its definition (:func:`pointer_name`), and
+what an object schema with properties looks like (:func:`is_object_schema`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import unquote
+
+__all__ = ["is_object_schema", "pointer_name"]
+
+_COMPONENT_PREFIX = "#/components/schemas/"
+_DEFS_PREFIX = "#/$defs/"
+_ONE_SCHEMA = frozenset(
+    {
+        "items",
+        "additionalItems",
+        "additionalProperties",
+        "not",
+        "if",
+        "then",
+        "else",
+        "contains",
+        "propertyNames",
+        "unevaluatedItems",
+        "unevaluatedProperties",
+        "contentSchema",
+    }
+)
+_SCHEMA_LIST = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
+_SCHEMA_MAP = frozenset({"patternProperties", "dependentSchemas", "$defs", "definitions"})
+# keywords that only annotate; a collapsed Optional may take them from the outer schema
+_ANNOTATIONS = frozenset(
+    {
+        "title",
+        "description",
+        "default",
+        "examples",
+        "example",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "$comment",
+    }
+)
+
+
+def is_object_schema(schema: Any) -> bool:
+    """``True`` for ``{"type": "object", "properties": {...}}``-like schemas."""
+    if not isinstance(schema, Mapping) or not isinstance(schema.get("properties"), Mapping):
+        return False
+    kind = schema.get("type", "object")
+    return kind == "object" or (isinstance(kind, list) and kind == ["object"])
+
+
+def pointer_name(ref: str, prefix: str) -> str:
+    """The definition name a ``$ref`` of ``prefix`` points to: percent- and JSON-Pointer-decoded
+    (RFC 6901: ``~1`` is "/", ``~0`` is "~")."""
+    return unquote(ref[len(prefix) :]).replace("~1", "/").replace("~0", "~")
