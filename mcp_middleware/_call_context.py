@@ -11,20 +11,33 @@ It talks to the client through a :class:`Channel` (one per era, :mod:`mcp_middle
 - requests to the client (``ask``), each key asked at most once in a call; a key left out is
   numbered ("elicitation", "elicitation-2", ...), the same way every time the route runs again;
 - list changes and resource updates, announced through the server.
+
+Once the call is stopped (cancelled, or past its time limit: ``stopped``, given by the call
+runner) nothing more goes out for it, though its route may run on (a step in a worker thread, which
+no cancellation reaches) and its stream stay open for its handler (a ``resources/read``, a call in a
+2025-03-26 batch): progress and logs are dropped, and a question fails at once in the route
+(:data:`STOPPED`, a ``ClientRequestError``) without reaching the client.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from ._input_requests import InputRequest
+from mcp_types import jsonrpc as codes
+
+from ._input_requests import ClientRequestError, InputRequest
 from .context import MCPContext
 
-__all__ = ["LOG_LEVELS", "Channel", "LiveContext"]
+__all__ = ["LOG_LEVELS", "STOPPED", "Channel", "LiveContext"]
 
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+# What a question of a stopped call fails with (as ClientRequestError.error): its stream is closed to it
+STOPPED = {
+    "code": codes.CONNECTION_CLOSED,
+    "message": "Connection closed: the call was stopped (cancelled, or past its time limit)",
+}
 
 
 class Channel(Protocol):
@@ -55,8 +68,10 @@ class LiveContext(MCPContext):
         client_info: Mapping[str, Any] | None,
         log_level: str | None,
         request_state: str | None,
+        stopped: Callable[[], bool] | None = None,
     ) -> None:
         self._channel = channel
+        self._stopped = stopped  # whether the call is stopped: then nothing more goes out for it
         self.tool = tool
         self.protocol_version = protocol_version
         self.progress_token = progress_token
@@ -69,6 +84,8 @@ class LiveContext(MCPContext):
 
     async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         if self.progress_token is None or not math.isfinite(progress):  # JSON has no NaN or infinity
+            return
+        if self._stopped is not None and self._stopped():
             return
         # progress.mdx: the value MUST increase with each notification; drop ones that do not.
         if self._last_progress is not None and progress <= self._last_progress:
@@ -95,6 +112,8 @@ class LiveContext(MCPContext):
             raise ValueError(f"unknown log level {level!r}; use one of {', '.join(LOG_LEVELS)}")
         if self._log_floor is None or LOG_LEVELS.index(level) < self._log_floor:
             return
+        if self._stopped is not None and self._stopped():
+            return
         params: dict[str, Any] = {"level": level, "data": data}
         if logger is not None:
             params["logger"] = logger
@@ -103,6 +122,8 @@ class LiveContext(MCPContext):
     async def ask(self, requests: Mapping[str, InputRequest], *, state: str | None = None) -> dict[str, Any]:
         if not requests:
             return {}
+        if self._stopped is not None and self._stopped():  # nothing goes out: it fails at once
+            raise ClientRequestError(next(iter(requests.values())).method, STOPPED)
         # A key names one question of this call: a 2026-07-28 retry answers by key, so a key asked
         # twice would get the first answer for the second question (same rule in both eras).
         repeated = sorted(self._asked.intersection(requests))

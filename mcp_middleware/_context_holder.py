@@ -27,7 +27,7 @@ class ContextHolder:
     __slots__ = ("_args", "_factory", "_sent", "channel", "context")
 
     def __init__(self, factory: Callable[..., tuple[LiveContext, Any]], *args: Any) -> None:
-        self._factory = factory  # called as factory(*args): no closure to make per call
+        self._factory = factory  # called as factory(holder, *args): no closure to make per call
         self._args = args
         self.context: LiveContext | None = None
         self.channel: Any = None
@@ -35,7 +35,7 @@ class ContextHolder:
 
     def __call__(self) -> LiveContext:
         if self.context is None:
-            self.context, self.channel = self._factory(*self._args)
+            self.context, self.channel = self._factory(self, *self._args)
             if self._sent:  # the route's own reports go on above them
                 self.context._last_progress = self._sent
         return self.context

@@ -101,6 +101,7 @@ async def _guarded_timed(run: _ToolRun, limit: float) -> dict[str, Any] | None:
         if run.cancelled:
             return None
         if guard.expired():
+            run._guard = guard  # still stopped once unwound: its context may outlive it (a worker thread)
             return _timed_out(run, limit)
         return _outcome_of(exc, run)  # the route's own TimeoutError
     except BaseException as exc:

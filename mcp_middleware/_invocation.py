@@ -9,9 +9,10 @@ is imported for its types only.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
+from weakref import WeakMethod
 
 from mcp_types import CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, LOG_LEVEL_META_KEY
 from mcp_types import jsonrpc as codes
@@ -30,6 +31,7 @@ from .toolcall import Invocation, run_tool
 
 if TYPE_CHECKING:
     from .handlers import Call, Server
+    from .toolcall import _ToolRun
 
 __all__ = ["_call_tool", "_get_prompt", "_read_resource", "invocation"]
 
@@ -78,6 +80,7 @@ def _seal(
 
 
 def _live_context(
+    holder: ContextHolder,
     server: Server,
     call: Call,
     params: Mapping[str, Any],
@@ -86,7 +89,8 @@ def _live_context(
     meta: Mapping[str, Any],
     unsealed: Round | None,
 ) -> tuple[LiveContext, HandshakeChannel | ModernChannel]:
-    """The route's context and its channel, built the first time the route asks for them."""
+    """The route's context and its channel, built the first time the route asks for them; the
+    context knows when its call is stopped (the run it serves, found by its holder)."""
     channel: HandshakeChannel | ModernChannel
     if call.era == "modern":
         caps = meta.get(CLIENT_CAPABILITIES_META_KEY) or {}
@@ -108,8 +112,22 @@ def _live_context(
         client_info=info,
         log_level=level,
         request_state=state_value,
+        stopped=_stop_check(server.registry.holding((call.caller, call.request.id), holder)),
     )
     return context, channel
+
+
+def _stop_check(run: _ToolRun | None) -> Callable[[], bool]:
+    """Whether ``run`` is stopped, or over (a context built for a run that has ended, or that the
+    route keeps once its run is gone). Holds the run weakly: the run holds the context."""
+    if run is None:
+        return _over
+    method = WeakMethod(run.stopped)
+    return lambda: (stopped := method()) is None or stopped()
+
+
+def _over() -> bool:
+    return True
 
 
 def _call_tool(server: Server, call: Call, params: dict[str, Any]) -> Awaitable[dict[str, Any] | None]:

@@ -23,7 +23,7 @@ import asyncio
 import contextvars
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
@@ -37,6 +37,9 @@ from .catalog import ArgumentError, ToolSpec
 from .interaction import HandshakeChannel, ModernChannel
 from .jsonrpc import ProtocolError
 from .results import HeadResponseCollector, ResponseCollector, error_result
+
+if TYPE_CHECKING:
+    from .context import ContextHolder
 
 __all__ = ["CallLimits", "CallRegistry", "Invocation", "Outbox", "run_tool"]
 
@@ -113,6 +116,14 @@ class CallRegistry:
         shared.runs.remove(run)
         if len(shared.runs) == 1:
             self._calls[key] = shared.runs[0]
+
+    def holding(self, key: tuple[str, Any], holder: ContextHolder) -> _ToolRun | None:
+        """The call in flight under ``key`` whose route's context ``holder`` holds (None: it ended)."""
+        held = self._calls.get(key)
+        for run in held.runs if isinstance(held, _Shared) else (held,):
+            if run is not None and run.inv.context is holder:
+                return run
+        return None
 
     def __len__(self) -> int:
         """The calls in flight (a shared key counts each of its calls)."""

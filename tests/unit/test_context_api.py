@@ -3,13 +3,16 @@ inactive one a route gets outside an MCP call. ``test_context.py`` drives the sa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import gc
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
 
-from mcp_middleware._call_context import LiveContext
+from mcp_middleware._call_context import STOPPED, LiveContext
+from mcp_middleware._invocation import _stop_check
 from mcp_middleware.context import (
+    ClientRequestError,
     ContextHolder,
     Elicit,
     InputRequest,
@@ -42,7 +45,12 @@ class Recorder:
         self.sent.append(("resource_updated", uri))
 
 
-def live(channel: Recorder, token: str | int | None = "t", log_level: str | None = "info") -> LiveContext:
+def live(
+    channel: Recorder,
+    token: str | int | None = "t",
+    log_level: str | None = "info",
+    stopped: Callable[[], bool] | None = None,
+) -> LiveContext:
     return LiveContext(
         channel,
         tool="t",
@@ -52,6 +60,7 @@ def live(channel: Recorder, token: str | int | None = "t", log_level: str | None
         client_info=None,
         log_level=log_level,
         request_state=None,
+        stopped=stopped,
     )
 
 
@@ -79,7 +88,7 @@ async def test_heartbeats_before_the_route_takes_its_context_leave_room_for_its_
     the values the route then reports itself (1 of 3, 2 of 3), and those were dropped as not
     increasing (found under load, where a 1 ms keep-alive beat the route's dependencies)."""
     channel = Recorder()
-    holder = ContextHolder(lambda: (live(channel), None))
+    holder = ContextHolder(lambda _: (live(channel), None))
     beats = [holder.automatic_progress(step=False) for _ in range(3)]
     assert 0 < beats[0] < beats[1] < beats[2] < 1e-300
     ctx = holder()
@@ -90,7 +99,7 @@ async def test_heartbeats_before_the_route_takes_its_context_leave_room_for_its_
 
 async def test_streamed_chunks_before_the_context_count_up_and_the_route_goes_on_above() -> None:
     channel = Recorder()
-    holder = ContextHolder(lambda: (live(channel), None))
+    holder = ContextHolder(lambda _: (live(channel), None))
     values = [holder.automatic_progress(), holder.automatic_progress(step=False), holder.automatic_progress()]
     assert values[0] == 1
     assert 1 < values[1] < 1.000001
@@ -214,3 +223,50 @@ async def test_default_keys_are_numbered_per_run_and_an_explicit_key_is_asked_on
         with pytest.raises(ValueError, match=r"key '(sampling|roots)' was already asked in this call"):
             await again
     assert len(channel.sent) == 6  # refused before reaching the client
+
+
+async def test_once_its_call_is_stopped_a_context_sends_nothing_and_a_question_fails_at_once() -> None:
+    """Progress and logs of a stopped call are dropped; a question raises ``ClientRequestError``
+    (the first request's method, ``STOPPED``) with nothing sent; announcements go to other streams
+    and still go out. ``test_stuck_routes`` drives it end to end."""
+    channel, stop = Recorder(), [False]
+    ctx = live(channel, stopped=lambda: stop[0])
+    await ctx.report_progress(1)
+    stop[0] = True
+    await ctx.report_progress(2)
+    await ctx.log("error", "dropped")
+    with pytest.raises(ValueError, match="unknown log level"):
+        await ctx.log("loud", "a wrong level is still the route's mistake")
+    with pytest.raises(ClientRequestError) as refused:
+        await ctx.ask({"roots": ListRoots(), "more": Elicit("?", {"type": "object", "properties": {}})})
+    assert (refused.value.method, refused.value.error) == ("roots/list", STOPPED)
+    assert await ctx.ask({}) == {}
+    await ctx.tools_changed()
+    assert channel.sent == [
+        ("notifications/progress", {"progressToken": "t", "progress": 1}),
+        ("list_changed", "tools"),
+    ]
+    assert await ctx.list_roots() == {"asked": "roots/list"} if not stop.__setitem__(0, False) else None
+
+
+class _Run:
+    def __init__(self) -> None:
+        self.stop = False
+
+    def stopped(self) -> bool:
+        return self.stop
+
+
+def test_the_stop_check_follows_its_run_and_reads_a_run_gone_or_none_as_stopped() -> None:
+    """The check holds its run weakly (the run holds the context): a run that is gone, or none
+    found when the context was built (its call had ended), reads as stopped."""
+    run = _Run()
+    check = _stop_check(run)  # type: ignore[arg-type]
+    assert check() is False
+    run.stop = True
+    assert check() is True
+    run.stop = False
+    del run
+    gc.collect()
+    assert check() is True
+    assert _stop_check(None)() is True

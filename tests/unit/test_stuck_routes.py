@@ -10,23 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
+import anyio.from_thread
 import anyio.to_thread
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
+from mcp_types import LOG_LEVEL_META_KEY
 from starlette.types import Message
 
-from mcp_middleware import MCPMiddleware, declare, toolcall
+from mcp_middleware import ClientRequestError, MCPContext, MCPMiddleware, declare, mcp_context, toolcall
 from mcp_middleware.context import ContextHolder
 from mcp_middleware.dispatch import SubRequest
 from mcp_middleware.results import ResponseCollector
 from mcp_middleware.sse import KEEPALIVE
 from tests.apps import mcp_of
-from tests.support import Exchange, cancelled, meta, modern_headers, request
+from tests.support import MODERN, Exchange, cancelled, meta, modern_headers, request
 
 pytestmark = pytest.mark.anyio
 
@@ -318,3 +321,169 @@ async def test_a_stopped_call_answered_only_by_its_handler_keeps_its_stream_aliv
     else:
         assert replies[0]["error"]["code"] == -32603
     assert ex.reply.more_flags[-1] is False
+
+
+# -- what a stopped call's route sends through its MCP context -------------------------------------
+
+
+EMPTY_FORM: dict[str, Any] = {"type": "object", "properties": {}}
+
+
+class _Late:
+    """What the route does through its context once released (in its worker thread), and how each
+    attempt ended: ``"returned"``, or the name of the exception it raised."""
+
+    def __init__(self) -> None:
+        self.outcomes: dict[str, str] = {}
+        self.refusal: dict[str, Any] | None = None  # the error of a question refused
+        self.finished = threading.Event()
+
+    def __call__(self, ctx: MCPContext) -> None:
+        modern = ctx.protocol_version == MODERN  # (a 2026-07-28 client here declares no roots)
+        attempts: dict[str, Callable[[], Coroutine[Any, Any, Any]]] = {
+            "progress": lambda: ctx.report_progress(5, 10, "late progress"),
+            "log": lambda: ctx.log("error", "late log"),
+            "question": lambda: (
+                ctx.elicit("Late?", {"type": "object", "properties": {}}) if modern else ctx.list_roots()
+            ),
+        }
+        try:
+            for what, attempt in attempts.items():
+                try:
+                    anyio.from_thread.run(attempt)
+                    self.outcomes[what] = "returned"
+                except BaseException as exc:  # (an InputNeeded too: recorded, the route goes on)
+                    self.outcomes[what] = type(exc).__name__
+                    if isinstance(exc, ClientRequestError):
+                        self.refusal = exc.error
+        finally:
+            self.finished.set()
+
+    async def done(self) -> None:
+        await anyio.to_thread.run_sync(self.finished.wait, abandon_on_cancel=True)
+
+
+def _context_app(step: _Step, late: _Late, route: str, gate: anyio.Event, **options: Any) -> FastAPI:
+    """A route that uses its context once its blocked step is released: a ``StreamingResponse``
+    over a sync iterator (held on both guard paths: its task group waits for the step), or a sync
+    route (in a worker thread: the portable guard waits for it, asyncio's unwinds and leaves the
+    thread running), which may take its context only then. ``/hold`` keeps a batch's stream open
+    until ``gate`` is set."""
+    app = FastAPI()
+
+    @app.get("/stuck", operation_id="stuck", openapi_extra=declare.resource("test://stuck", tool=True))
+    def stuck(request: Request) -> Any:
+        ctx = None if route == "sync, context taken late" else mcp_context(request)
+
+        def released() -> None:
+            step.blocked.set()
+            step.release.wait()  # in a worker thread: no cancellation reaches it
+            late(ctx or mcp_context(request))  # late: built once the call is stopped (or over)
+
+        if route.startswith("sync"):
+            released()
+            return "done"
+
+        def chunks() -> Iterator[str]:
+            yield "first "
+            released()
+            yield "second"
+
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    @app.get("/hold", operation_id="hold")
+    async def hold() -> str:
+        await gate.wait()
+        return "held"
+
+    # ask_timeout: a safety net only (a question that reached the client would wait for its answer)
+    app.add_middleware(MCPMiddleware, ask_timeout=GUARD / 2, **options)
+    return app
+
+
+def _stopped_request(kind: str) -> tuple[Any, dict[str, str] | None]:
+    token = {"progressToken": "tok"}
+    if kind == "batched call":  # no version header: 2025-03-26; the second call keeps the stream open
+        stuck = request("tools/call", {"name": "stuck", "arguments": {}, "_meta": token}, 7)
+        return [stuck, request("tools/call", {"name": "hold", "arguments": {}}, 8)], None
+    if kind == "resource":
+        return request("resources/read", {"uri": "test://stuck", "_meta": token}, 7), None
+    params = {"uri": "test://stuck", "_meta": meta(progressToken="tok", **{LOG_LEVEL_META_KEY: "debug"})}
+    return request("resources/read", params, 7), modern_headers("resources/read", "test://stuck")
+
+
+@pytest.mark.parametrize(
+    ("kind", "route", "how"),
+    [
+        ("batched call", "streaming", "timed out"),
+        ("batched call", "streaming", "cancelled"),
+        ("batched call", "sync", "timed out"),
+        ("batched call", "sync", "cancelled"),
+        ("batched call", "sync, context taken late", "timed out"),
+        ("batched call", "sync, context taken late", "cancelled"),
+        ("resource", "streaming", "timed out"),
+        ("resource", "streaming", "cancelled"),
+        ("modern resource", "streaming", "timed out"),  # (2026-07-28 has no notifications/cancelled)
+    ],
+)
+async def test_a_stopped_call_s_context_sends_nothing_and_its_questions_fail(
+    kind: str, route: str, how: str, guard_path: str, step: _Step
+) -> None:
+    """A stopped call whose stream stays open for its handler (a resources/read, a call in a batch)
+    sent its route's later progress, logs and questions on it. Now progress and logs are dropped,
+    and a question fails in the route at once (``ClientRequestError``) without reaching the client.
+    (The asyncio guard unwinds a sync route at once and leaves its thread running: the call is
+    still stopped for that thread.)"""
+    late, gate = _Late(), anyio.Event()
+    options: dict[str, Any] = {"call_timeout": 0.5} if how == "timed out" else {}
+    app = _context_app(step, late, route, gate, keepalive_interval=0.002, **options)
+    body, headers = _stopped_request(kind)
+    ex = Exchange(app, body, headers)
+    stopped = anyio.Event()
+    run: Any = None
+    send = ex.send
+
+    async def watching(message: Message) -> None:  # keep-alives flow while the call is stopped
+        registry = mcp_of(app).server.registry
+        if run is not None and (run.stopped() or run not in registry._calls.values()):
+            stopped.set()
+        await send(message)
+
+    ex.send = watching  # type: ignore[method-assign]
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            try:
+                await step.reached()
+                [run] = [r for (_, i), r in mcp_of(app).server.registry._calls.items() if i == 7]
+                if how == "cancelled":
+                    assert (await Exchange(app, cancelled(7)).run()).status == 202
+                await stopped.wait()
+                step.release.set()
+                await late.done()
+            finally:
+                step.release.set()
+                gate.set()
+    events = ex.reply.events()
+    assert [e for e in events if "late" in str(e.get("params", {}))] == []
+    assert [e for e in events if e.get("method") in ("roots/list", "elicitation/create")] == []
+    assert late.outcomes == {"progress": "returned", "log": "returned", "question": "ClientRequestError"}
+    assert late.refusal == {
+        "code": -32000,
+        "message": "Connection closed: the call was stopped (cancelled, or past its time limit)",
+    }
+    assert "second" not in _progress(ex)
+    assert ex.reply.more_flags[-1] is False
+
+
+def test_the_registry_finds_the_call_a_context_serves_among_calls_sharing_its_key() -> None:
+    """Calls of one id that the caller key cannot tell apart share the key: each context finds its
+    own call (its stop state), and a context whose call has ended finds none."""
+    holders = [ContextHolder(lambda _: None) for _ in range(3)]  # type: ignore[arg-type,return-value]
+    runs: list[Any] = [SimpleNamespace(inv=SimpleNamespace(context=holder)) for holder in holders[:2]]
+    registry = toolcall.CallRegistry()
+    registry._calls[("", 1)] = runs[0]
+    assert registry.holding(("", 1), holders[0]) is runs[0]
+    registry.share(("", 1), runs[1])
+    assert [registry.holding(("", 1), holder) for holder in holders] == [*runs, None]
+    assert registry.holding(("", 2), holders[0]) is None
