@@ -64,6 +64,12 @@ def _header(headers: Sequence[Sequence[bytes]], name: bytes) -> bytes:
     return b""
 
 
+def _joined(headers: Sequence[Sequence[bytes]], name: bytes) -> str:
+    """Every value of header ``name`` (lower case) in a response's own list, names in any case,
+    joined as one field value (RFC 9110 §5.3); empty when absent."""
+    return ", ".join(bytes(value).decode("latin-1") for key, value in headers if key.lower() == name)
+
+
 class Body:
     """Collects one sub-response's body; see the module docstring."""
 
@@ -79,6 +85,9 @@ class Body:
     _dropped = 0
     _joined = 0  # how many of the first parts are pieces joined already (``_join``)
     _location = ""  # a redirect's Location
+    # a 401's or 403's WWW-Authenticate ("" without one; None for any other status): the route
+    # refused the credentials, and the result says so (``results.Refusal``)
+    challenge: str | None = None
     cache_control: str | None = None  # kept by a CachingCollector only (None: not read)
     # a Content-Encoding: its name, its decoder (None once the rest is not collected), why the
     # body could not be decoded, and the limit (bytes) a text decoded past, the rest not decoded
@@ -130,8 +139,11 @@ class Body:
         """The response's status and headers (names in any case; content-type and content-encoding
         are read, and a redirect's location)."""
         self.status = status
-        if 299 < status < 400:  # shown in the result (redacted with the rest of its text)
-            self._location = _header(headers, b"location").decode("latin-1")
+        if status > 299:  # (one comparison on a success's path, as before)
+            if status < 400:  # shown in the result (redacted with the rest of its text)
+                self._location = _header(headers, b"location").decode("latin-1")
+            elif status == 401 or status == 403:  # a refusal of the credentials: its result is a Refusal
+                self.challenge = _joined(headers, b"www-authenticate")
         raw = coding = b""
         cased = False  # a name not in lower case: read them all again in any case
         for key, value in headers:  # one pass for both (apps send lower-case names: Starlette does)

@@ -15,7 +15,7 @@ from typing import Any
 from mcp_types import jsonrpc as codes
 
 from .jsonrpc import ProtocolError
-from .results import ResponseCollector, reason_phrase
+from .results import Refusal, RefusedError, ResponseCollector, reason_phrase
 
 __all__ = ["RESOURCE_NOT_FOUND_LEGACY", "first_text", "not_found", "route_failed"]
 
@@ -38,8 +38,11 @@ def route_failed(collector: ResponseCollector, what: str) -> ProtocolError:
     if collector.status < 400:
         answered = f"HTTP {collector.status} {reason_phrase(collector.status)}".rstrip()
         return ProtocolError(codes.INTERNAL_ERROR, f"{what} failed: {answered} (redirects are not followed)")
-    text = first_text(collector.result())  # the tool-style error text: status and detail
+    result = collector.result()
+    text = first_text(result)  # the tool-style error text: status and detail
     code = codes.INVALID_PARAMS if 400 <= collector.status < 500 else codes.INTERNAL_ERROR
+    if isinstance(result, Refusal):  # a 401 or 403: with oauth, maybe the endpoint's HTTP refusal
+        return RefusedError(code, f"{what} failed: {text}", result)
     return ProtocolError(code, f"{what} failed: {text}")
 
 

@@ -48,7 +48,7 @@ from .sealing import Round, Sealer, Sessions, StateError
 from .toolcall import CallLimits, CallRegistry, Outbox
 from .validation import UNREAD, Envelope, RequestValidator, Unread
 
-__all__ = ["Call", "Era", "Server"]
+__all__ = ["Call", "Challenge", "Era", "Server"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,9 @@ class Call:
 
 
 Handler = Callable[["Server", Call, dict[str, Any]], Awaitable[dict[str, Any] | None]]
+# (the MCP request's scope, the route's status and WWW-Authenticate) -> the endpoint's HTTP refusal
+# (status, body, headers), or None when it stays the call's error: security.Security.route_refusal
+Challenge = Callable[[Scope, int, str], tuple[int, bytes, list[tuple[bytes, bytes]]] | None]
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -128,6 +131,9 @@ class Server(ServedApp):
         self.log_levels: dict[str, str] = {}
         self._told_secret = False  # foreign_token has warned
         self.ask_timeout = settings.ask_timeout
+        # With oauth (set by security.Security): how a route's refusal of the token becomes the
+        # endpoint's HTTP refusal (transport.Responder.refused); None: it stays the call's error
+        self.challenge: Challenge | None = None
         self.limits = CallLimits(
             keepalive_interval=settings.keepalive_interval,
             timeout=settings.call_timeout,

@@ -17,7 +17,8 @@ the caller turns those into progress notifications. ``result()`` builds the fina
   a HEAD request's success (:class:`HeadResponseCollector`) ──▶ the status line and the headers
   that matter to a caller, whatever the route sent as a body (a response to HEAD has none);
 * 4xx/5xx ──▶ ``isError: true`` with the status and the route's error detail, so the model can
-  correct itself.
+  correct itself; a 401 or 403 as a :class:`Refusal`, which keeps the route's ``WWW-Authenticate``
+  (with ``oauth`` the transport may answer it as an HTTP 401/403 instead).
 
 Text beyond ``max_text`` characters is cut with an explicit marker; binary beyond ``max_binary``
 bytes raises :class:`ResultTooLarge`. A ``Content-Encoding`` the middleware cannot decode, or a body
@@ -29,7 +30,7 @@ result shapes and fixed texts are in :mod:`mcp_middleware._result_shapes`.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -37,11 +38,13 @@ import orjson
 from ._body import Body, ResultTooLarge
 from ._redaction import credential_values, redacted
 from ._result_shapes import HINTS, error_result, head_text, reason_phrase, sentence, text_result
-from .jsonrpc import Built, loads_exactly
+from .jsonrpc import Built, ProtocolError, loads_exactly
 
 __all__ = [
     "CachingCollector",
     "HeadResponseCollector",
+    "Refusal",
+    "RefusedError",
     "ResponseCollector",
     "ResultTooLarge",
     "credential_values",
@@ -49,6 +52,31 @@ __all__ = [
     "reason_phrase",
     "text_result",
 ]
+
+
+class Refusal(Built):
+    """A route's 401 or 403 as its call's ``isError`` result, which also keeps the status and the
+    route's ``WWW-Authenticate`` ("" without one). With ``oauth`` the transport answers it as the
+    endpoint's own HTTP refusal while nothing of the MCP response has gone out
+    (``Responder.refused``, ``security.Security.route_refusal``); anywhere else it is the result it
+    is (a batch, a stream already started, no ``oauth``)."""
+
+    status: int
+    challenge: str
+
+    def __init__(self, result: Mapping[str, Any], status: int, challenge: str) -> None:
+        super().__init__(result)
+        self.status = status
+        self.challenge = challenge
+
+
+class RefusedError(ProtocolError):
+    """The JSON-RPC error of a ``resources/read`` or ``prompts/get`` whose route answered a
+    :class:`Refusal` (which it carries, for the transport to answer as for a tool call)."""
+
+    def __init__(self, code: int, message: str, refusal: Refusal) -> None:
+        super().__init__(code, message)
+        self.refusal = refusal
 
 
 class ResponseCollector(Body):
@@ -155,7 +183,10 @@ class ResponseCollector(Body):
                     orjson.dumps(value["detail"]).decode() if not isinstance(value["detail"], str) else value["detail"]
                 )
         head = f"HTTP {self.status} {reason_phrase(self.status)}".strip() + HINTS.get(self.status, "")
-        return error_result(redacted(f"{head}: {detail}" if detail else head, self._forwarded))
+        result = error_result(redacted(f"{head}: {detail}" if detail else head, self._forwarded))
+        if self.challenge is not None:  # a 401 or 403
+            return Refusal(result, self.status, self.challenge)
+        return result
 
 
 class CachingCollector(ResponseCollector):

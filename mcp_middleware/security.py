@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -76,6 +77,44 @@ class InsufficientScope(Exception):
             raise ValueError("scope must be one or more RFC 6750 scope tokens (no spaces, quotes or \\)")
         self.scope = " ".join(tokens)
         super().__init__(f"insufficient scope: {self.scope}")
+
+
+# RFC 9110 §11.6.1: a challenge is a scheme, then a token68 or comma-separated auth-params; several
+# challenges share one field value, comma-separated too
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_AUTH_ITEM = re.compile(
+    rf'[\s,]*(?:(?P<name>{_TOKEN})\s*=\s*(?P<value>{_TOKEN}|"(?:[^"\\]|\\.)*")'
+    rf"|(?P<scheme>{_TOKEN})(?:\s+[A-Za-z0-9._~+/-]+=*(?=\s*(?:,|$)))?)"
+)
+_CARRIED = frozenset({"error", "error_description", "scope"})  # what a route's challenge passes on
+_ESCAPED = re.compile(r"\\(.)")
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e]")  # RFC 6750 §3 allows no more in these values
+
+
+def bearer_params(header: str) -> list[tuple[str, str]] | None:
+    """The ``error``, ``error_description`` and ``scope`` of the first Bearer challenge of a
+    ``WWW-Authenticate`` field value, in the order sent, unquoted, reduced to printable ASCII (a
+    value left empty is dropped); None when it has no Bearer challenge."""
+    params: list[tuple[str, str]] | None = None
+    pos = 0
+    while (item := _AUTH_ITEM.match(header, pos)) is not None:
+        pos = item.end()
+        scheme = item["scheme"]
+        if scheme is not None:
+            if params is not None:
+                break  # the next challenge
+            if scheme.lower() == "bearer":
+                params = []
+            continue
+        name, value = item["name"].lower(), item["value"]
+        if params is None or name not in _CARRIED or any(name == seen for seen, _ in params):
+            continue  # another scheme's, one not passed on, or a repeated one (the first counts)
+        if value.startswith('"'):
+            value = _ESCAPED.sub(r"\1", value[1:-1])
+        value = _UNPRINTABLE.sub("", value)
+        if value:
+            params.append((name, value))
+    return params
 
 
 def _quoted(value: str) -> str:
@@ -149,6 +188,8 @@ class Security(_Cors, _Metadata):
             else:
                 cors = allowed  # already lower case
         self._cors = cors
+        if oauth is not None:  # a route's refusal of the token is answered as the guard's (route_refusal)
+            server.challenge = self.route_refusal
 
     # ---- the guard ----------------------------------------------------------------------------
 
@@ -156,6 +197,14 @@ class Security(_Cors, _Metadata):
         if self._oauth is None:
             return []
         return [("resource_metadata", self.metadata_url(scope, headers))]
+
+    def _refusal(
+        self, status: int, params: list[tuple[str, str]], scope: Scope, headers: Mapping[str, str]
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        """The endpoint's 401 or 403: its fixed body, and its Bearer challenge of ``params`` and,
+        with ``oauth``, the metadata's URL."""
+        body = _UNAUTHORIZED if status == 401 else _FORBIDDEN_SCOPE
+        return status, body, [_challenge(params + self._oauth_params(scope, headers))]
 
     async def _refuse(self, scope: Scope, send: Send, headers: Mapping[str, str]) -> bool:
         """Answer 401/403 and return True when the request may not reach the endpoint."""
@@ -173,9 +222,9 @@ class Security(_Cors, _Metadata):
             if inspect.isawaitable(verdict):
                 verdict = await verdict
         except InsufficientScope as exc:
-            params = [("error", "insufficient_scope"), ("scope", exc.scope)]
-            params += self._oauth_params(scope, headers)
-            await plain(send, 403, _FORBIDDEN_SCOPE, [_challenge(params)])
+            await plain(
+                send, *self._refusal(403, [("error", "insufficient_scope"), ("scope", exc.scope)], scope, headers)
+            )
             return True
         except Exception:
             logger.exception("the MCP auth guard raised; answering 401")
@@ -183,9 +232,27 @@ class Security(_Cors, _Metadata):
         if verdict is True:
             return False
         params = [("error", "invalid_token")] if has_credentials else []
-        params += self._oauth_params(scope, headers)
-        await plain(send, 401, _UNAUTHORIZED, [_challenge(params)])
+        await plain(send, *self._refusal(401, params, scope, headers))
         return True
+
+    def route_refusal(
+        self, scope: Scope, status: int, challenge: str
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]] | None:
+        """(``Server.challenge``, with ``oauth``) A route's 401, or 403 ``insufficient_scope``, for
+        a call (``challenge``: its ``WWW-Authenticate``) as the endpoint's own refusal, the one the
+        guard gives (authorization.mdx: an invalid or expired token MUST get HTTP 401; an
+        insufficient scope at run time SHOULD get 403): the route's Bearer ``error``,
+        ``error_description`` and ``scope`` and the metadata's URL. A 401 whose challenge names no
+        error gets ``invalid_token``, as the guard's refusal of a request with credentials does
+        (with ``oauth`` a request without them never reaches a route). None for any other 403: the
+        caller is refused, not its token, and it stays the call's error."""
+        params = bearer_params(challenge)
+        if status == 403:
+            if params is None or ("error", "insufficient_scope") not in params:
+                return None
+        elif params is None or not any(name == "error" for name, _ in params):
+            params = [("error", "invalid_token"), *(params or ())]
+        return self._refusal(status, params, scope, decoded(header_map(scope)))
 
     # ---- one request --------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from ..handlers import Call, Era, Server
 from ..jsonrpc import ProtocolError, Request, dumps, dumps_again, encode_error, error_status, result_message
-from ..results import error_result
+from ..results import Refusal, RefusedError, error_result
 from ..toolcall import Outbox
 from ..validation import UNREAD, Envelope, Unread
 
@@ -185,12 +185,16 @@ async def serve_request(
         if cached is not None and _params_ok(server, call):
             await responder.finish(_splice(req.id, cached))
             return
+    if server.challenge is not None:  # oauth: a route's refusal of the token may be an HTTP 401
+        responder.lift = (server.challenge, call.scope)
     if req.method == "tools/call":
         responder.early = (req, call.replies_as, decorate)
     try:
         result = await server.handle(call)
         if result is None:  # cancelled (send nothing, as the spec says), or already answered
             await responder.finish(None)
+            return
+        if responder.lift is not None and isinstance(result, Refusal) and await responder.refused(result):
             return
         if key is not None:
             encoded = _list_result(req, call.replies_as, result, decorate)
@@ -199,6 +203,8 @@ async def serve_request(
             return
         payload = encode_reply(req, call.replies_as, result, decorate)
     except ProtocolError as exc:
+        if isinstance(exc, RefusedError) and await responder.refused(exc.refusal):
+            return
         exc.id = req.id
         status = error_status(exc.code, call.era)
         if status != 200 and responder.streaming:

@@ -13,9 +13,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
-from starlette.types import Send
+from starlette.types import Scope, Send
 
+from ..handlers import Challenge
 from ..jsonrpc import ProtocolError, Request, dumps_exactly, encode_error, encode_notification, error_status
+from ..results import Refusal
 from ..sse import KEEPALIVE, SSE_HEADERS, encode_event
 from ._http import Decorate, encode_reply, plain, plain_start
 
@@ -72,7 +74,7 @@ class Responder:
     """Writes the one answer to a POST: JSON, 202, or an SSE stream begun on the first event.
     It is also the handlers' outbox (:class:`~mcp_middleware.toolcall.Outbox`) for that request."""
 
-    __slots__ = ("_lock", "_send", "closed", "early", "headers", "started", "streaming")
+    __slots__ = ("_lock", "_send", "closed", "early", "headers", "lift", "started", "streaming")
 
     def __init__(self, send: Send) -> None:
         self._send = send
@@ -85,6 +87,9 @@ class Responder:
         # needs to write the result while the route's app is still running (its background work).
         # Not the Call: it holds this responder, and the cycle would leave every call to the GC.
         self.early: tuple[Request, str, Decorate] | None = None
+        # With oauth (set by serve_request): the server's Challenge and the request's scope, which
+        # turn a route's refusal of the token into the endpoint's HTTP refusal (see refused)
+        self.lift: tuple[Challenge, Scope] | None = None
 
     def _locked(self) -> _WriteLock:
         if self._lock is None:
@@ -162,6 +167,23 @@ class Responder:
             body = encode_event(payload) if payload is not None else b""
             await self._send({"type": "http.response.body", "body": body, "more_body": False})
 
+    async def refused(self, refusal: Refusal) -> bool:
+        """With ``oauth`` (``lift``), while nothing has been written: answer a route's 401 (or 403
+        ``insufficient_scope``) as the endpoint's own HTTP refusal, the one the ``auth`` guard
+        gives, with the route's challenge (``security.Security.route_refusal``); True when it did.
+        Otherwise (no ``oauth``, a stream already begun, a 403 of another kind) the caller writes
+        the refusal's result as it is."""
+        if self.lift is None or self.started or self.closed:
+            return False
+        challenge, scope = self.lift
+        answer = challenge(scope, refusal.status, refusal.challenge)
+        if answer is None:
+            return False
+        self.started = self.closed = True
+        status, body, headers = answer
+        await plain(self._send, status, body, [*headers, *self.headers])
+        return True
+
     def abandon(self) -> None:
         """The client went away: from now on nothing is written."""
         self.closed = True
@@ -176,6 +198,8 @@ class Responder:
     async def _answer(self, result: dict[str, Any] | None) -> None:
         assert self.early is not None
         req, version, decorate = self.early
+        if isinstance(result, Refusal) and await self.refused(result):
+            return
         await self.finish(None if result is None else encode_reply(req, version, result, decorate))
 
     # -- the handlers' outbox: notifications and requests become SSE events on this response ----

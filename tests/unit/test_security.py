@@ -182,16 +182,23 @@ async def test_transport_refusals_come_before_the_guard() -> None:
     assert calls == []
 
 
-async def test_a_route_answering_401_inside_a_tool_call_is_still_a_tool_result() -> None:
+async def test_a_route_answering_401_inside_a_tool_call_is_still_a_tool_result_without_oauth() -> None:
     headers = with_headers(authorization="Bearer wrong-for-the-route")
     call = rpc("tools/call", {"name": "secret", "arguments": {}})
-    for app in (build_app(auth=lambda request: True), build_app(oauth=OAUTH)):
-        reply = await post(app, call, headers)
-        assert reply.status == 200
-        assert "www-authenticate" not in reply.headers
-        result = reply.result()
-        assert result["isError"] is True
-        assert "401" in result["content"][0]["text"]
+    reply = await post(build_app(auth=lambda request: True), call, headers)
+    assert reply.status == 200
+    assert "www-authenticate" not in reply.headers
+    result = reply.result()
+    assert result["isError"] is True
+    assert "401" in result["content"][0]["text"]
+
+
+async def test_with_oauth_a_route_answering_401_is_the_endpoints_401() -> None:
+    """(tests/unit/test_route_refusals.py has the rest.)"""
+    headers = with_headers(authorization="Bearer s3cr3t-for-the-route")
+    reply = await post(build_app(oauth=OAUTH), rpc("tools/call", {"name": "secret", "arguments": {}}), headers)
+    assert_refusal(reply, 401)
+    assert reply.headers["www-authenticate"] == f'Bearer error="invalid_token", resource_metadata="{METADATA_URL}"'
 
 
 async def test_pass_through_routes_are_never_guarded() -> None:

@@ -1,0 +1,269 @@
+"""With ``oauth``, a route's refusal of the token is the endpoint's HTTP refusal (authorization.mdx,
+"Token Handling": invalid or expired tokens MUST receive HTTP 401; "Runtime Insufficient Scope
+Errors": 403 with ``insufficient_scope``), as long as nothing of the MCP response has gone out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import pytest
+from fastapi import Depends, FastAPI, Header, HTTPException
+from fastapi.responses import StreamingResponse
+
+from mcp_middleware import MCPContext, MCPMiddleware, declare, mcp_context
+from mcp_middleware.security import OAuthResource, bearer_params
+from tests.support import BASE_HEADERS, MODERN, Reply, meta, modern_headers, post
+from tests.support import request as rpc
+
+pytestmark = pytest.mark.anyio
+
+OAUTH = OAuthResource(authorization_servers=["https://auth.example.com"], scopes_supported=["items:read"])
+METADATA = 'resource_metadata="http://127.0.0.1:8000/.well-known/oauth-protected-resource/mcp"'
+GOOD = "Bearer fresh"
+STALE = "Bearer s3cr3t-expired"
+EXPIRED = 'Bearer realm="api", error="invalid_token", error_description="token expired", scope="items:read"'
+INSUFFICIENT = 'Bearer error="insufficient_scope", scope="items:read items:write", error_description="needs write"'
+
+Auth = Annotated[str | None, Header()]
+
+
+def _check(authorization: str | None, status: int = 401, challenge: str | None = EXPIRED) -> None:
+    if authorization != GOOD:
+        headers = {"WWW-Authenticate": challenge} if challenge is not None else None
+        raise HTTPException(status, "token expired", headers=headers)
+
+
+def refusing_app(**options: Any) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/me", operation_id="me")
+    async def me(authorization: Auth = None) -> dict[str, bool]:
+        _check(authorization)
+        return {"ok": True}
+
+    @app.get("/docs/me", openapi_extra=declare.resource("test://me"))
+    async def me_resource(authorization: Auth = None) -> str:
+        _check(authorization)
+        return "me"
+
+    @app.get("/prompts/me", openapi_extra=declare.prompt("me_prompt"))
+    async def me_prompt(authorization: Auth = None) -> str:
+        _check(authorization)
+        return "Hello"
+
+    @app.get("/bare", operation_id="bare")
+    async def bare(authorization: Auth = None) -> dict[str, bool]:
+        _check(authorization, challenge=None)
+        return {"ok": True}
+
+    @app.get("/basic", operation_id="basic")
+    async def basic(authorization: Auth = None) -> dict[str, bool]:
+        _check(authorization, challenge='Basic realm="api"')
+        return {"ok": True}
+
+    @app.get("/quoted", operation_id="quoted")
+    async def quoted(authorization: Auth = None) -> dict[str, bool]:
+        _check(authorization, challenge='Bearer error="invalid_token", error_description="the \\"old\\" one\x7f"')
+        return {"ok": True}
+
+    @app.get("/scoped", operation_id="scoped")
+    async def scoped(authorization: Auth = None) -> dict[str, bool]:
+        _check(authorization, 403, INSUFFICIENT)
+        return {"ok": True}
+
+    @app.get("/forbidden", operation_id="forbidden")
+    async def forbidden(authorization: Auth = None) -> dict[str, bool]:
+        _check(authorization, 403, 'Bearer error="invalid_token"')
+        return {"ok": True}
+
+    @app.post("/progress-then-401", operation_id="progress_then_401")
+    async def progress_then_401(ctx: Annotated[MCPContext, Depends(mcp_context)], authorization: Auth = None) -> Any:
+        await ctx.report_progress(1, 2, "checking the token")
+        _check(authorization)
+        return {"ok": True}
+
+    @app.get("/streamed-401", operation_id="streamed_401")
+    async def streamed_401() -> StreamingResponse:
+        async def body() -> AsyncIterator[bytes]:
+            yield b"token "
+            yield b"expired"
+
+        return StreamingResponse(body(), 401, {"WWW-Authenticate": EXPIRED}, media_type="text/plain")
+
+    app.add_middleware(MCPMiddleware, **options)
+    return app
+
+
+# (method, params) of each kind of call, by the name of what it runs
+CALLS: dict[str, tuple[str, dict[str, Any]]] = {
+    "tool": ("tools/call", {"name": "me", "arguments": {}}),
+    "resource": ("resources/read", {"uri": "test://me"}),
+    "prompt": ("prompts/get", {"name": "me_prompt", "arguments": {}}),
+}
+ERAS = ["2025-03-26", "2025-11-25", MODERN]
+
+
+def _tool(name: str) -> tuple[str, dict[str, Any]]:
+    return "tools/call", {"name": name, "arguments": {}}
+
+
+async def call(
+    app: FastAPI, method: str, params: dict[str, Any], version: str = "2025-11-25", token: str = STALE, **m: Any
+) -> Reply:
+    if version == MODERN:
+        name = params.get("name", params.get("uri"))
+        headers = modern_headers(method, name)
+        body = rpc(method, {**params, "_meta": meta(**m)})
+    else:
+        headers = {**BASE_HEADERS, "mcp-protocol-version": version}
+        body = rpc(method, {**params, "_meta": m} if m else params)
+    return await post(app, body, {**headers, "authorization": token})
+
+
+def assert_http_refusal(reply: Reply, status: int, challenge: str) -> None:
+    """The refusal the ``auth`` guard answers: an id-less -32600 error, the challenge in its header."""
+    assert reply.status == status, reply.body
+    assert reply.content_type == "application/json"
+    body = reply.json()
+    assert body["id"] is None
+    assert body["error"]["code"] == -32600
+    assert b"s3cr3t" not in reply.body
+    assert reply.headers["www-authenticate"] == challenge
+
+
+@pytest.mark.parametrize("version", ERAS)
+@pytest.mark.parametrize("kind", sorted(CALLS))
+async def test_a_routes_401_is_the_endpoints_401_with_the_routes_challenge(kind: str, version: str) -> None:
+    method, params = CALLS[kind]
+    reply = await call(refusing_app(oauth=OAUTH), method, params, version)
+    challenge = f'Bearer error="invalid_token", error_description="token expired", scope="items:read", {METADATA}'
+    assert_http_refusal(reply, 401, challenge)
+
+
+@pytest.mark.parametrize("version", ["2025-11-25", MODERN])
+@pytest.mark.parametrize("kind", sorted(CALLS))
+async def test_a_valid_token_still_gets_its_result(kind: str, version: str) -> None:
+    method, params = CALLS[kind]
+    reply = await call(refusing_app(oauth=OAUTH), method, params, version, token=GOOD)
+    assert reply.status == 200
+    assert "isError" not in reply.result()
+
+
+@pytest.mark.parametrize("version", ["2025-11-25", MODERN])
+@pytest.mark.parametrize("tool", ["bare", "basic"])
+async def test_a_401_without_a_bearer_challenge_gets_the_guards(tool: str, version: str) -> None:
+    reply = await call(refusing_app(oauth=OAUTH), *_tool(tool), version)
+    assert_http_refusal(reply, 401, f'Bearer error="invalid_token", {METADATA}')
+
+
+async def test_the_routes_challenge_values_are_quoted_again_and_control_characters_dropped() -> None:
+    reply = await call(refusing_app(oauth=OAUTH), *_tool("quoted"))
+    assert_http_refusal(reply, 401, f'Bearer error="invalid_token", error_description="the \\"old\\" one", {METADATA}')
+
+
+@pytest.mark.parametrize("version", ["2025-03-26", MODERN])
+async def test_a_403_insufficient_scope_is_the_endpoints_403(version: str) -> None:
+    reply = await call(refusing_app(oauth=OAUTH), *_tool("scoped"), version)
+    scopes = 'scope="items:read items:write"'
+    challenge = f'Bearer error="insufficient_scope", {scopes}, error_description="needs write", {METADATA}'
+    assert_http_refusal(reply, 403, challenge)
+
+
+@pytest.mark.parametrize("version", ["2025-11-25", MODERN])
+async def test_any_other_403_stays_a_tool_error(version: str) -> None:
+    reply = await call(refusing_app(oauth=OAUTH), *_tool("forbidden"), version)
+    assert reply.status == 200
+    assert "www-authenticate" not in reply.headers
+    result = reply.result()
+    assert result["isError"] is True
+    assert "403" in result["content"][0]["text"]
+
+
+@pytest.mark.parametrize("version", ["2025-11-25", MODERN])
+async def test_after_the_stream_started_a_401_stays_the_calls_error(version: str) -> None:
+    """Progress went out first: the stream's head said 200, so the refusal is its last event."""
+    app = refusing_app(oauth=OAUTH)
+    reply = await call(app, *_tool("progress_then_401"), version, progressToken="p")
+    assert reply.status == 200
+    assert reply.content_type.startswith("text/event-stream")
+    assert "www-authenticate" not in reply.headers
+    events = reply.events()
+    assert events[0]["method"] == "notifications/progress"
+    result = events[-1]["result"]
+    assert result["isError"] is True
+    assert "401" in result["content"][0]["text"]
+
+
+async def test_response_mode_sse_has_started_its_stream_so_a_401_stays_the_calls_error() -> None:
+    reply = await call(refusing_app(oauth=OAUTH, response_mode="sse"), *_tool("me"))
+    assert reply.status == 200
+    assert reply.content_type.startswith("text/event-stream")
+    assert reply.result()["isError"] is True
+
+
+@pytest.mark.parametrize("version", ["2025-11-25", MODERN])
+async def test_a_streamed_401_answered_from_the_routes_last_send_is_lifted_too(version: str) -> None:
+    """A call whose watcher started (a streamed body) writes its result from the route's last send
+    (``Responder.answer``): nothing had gone out, so that is the HTTP 401 too."""
+    reply = await call(refusing_app(oauth=OAUTH), *_tool("streamed_401"), version)
+    challenge = f'Bearer error="invalid_token", error_description="token expired", scope="items:read", {METADATA}'
+    assert_http_refusal(reply, 401, challenge)
+
+
+async def test_a_401_inside_a_batch_stays_that_calls_error() -> None:
+    """A batch's reply answers its other requests too: the 401 stays one item's result."""
+    batch = [rpc("tools/call", {"name": "me", "arguments": {}}, id=1), rpc("ping", id=2)]
+    headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-03-26", "authorization": STALE}
+    reply = await post(refusing_app(oauth=OAUTH), batch, headers)
+    assert reply.status == 200
+    assert "www-authenticate" not in reply.headers
+    replies = {item["id"]: item for item in reply.json()}
+    assert replies[1]["result"]["isError"] is True
+    assert replies[2]["result"] == {}
+
+
+@pytest.mark.parametrize("options", [{}, {"auth": lambda request: True}], ids=["nothing", "auth"])
+@pytest.mark.parametrize("version", ["2025-11-25", MODERN])
+async def test_without_oauth_nothing_changes(options: dict[str, Any], version: str) -> None:
+    app = refusing_app(**options)
+    reply = await call(app, *CALLS["tool"], version)
+    assert reply.status == 200
+    assert "www-authenticate" not in reply.headers
+    assert reply.result()["isError"] is True
+    reply = await call(app, *CALLS["resource"], version)
+    assert reply.status in (200, 400)  # a 4xx route failure is -32602: 400 in 2026-07-28
+    assert reply.error()["error"]["code"] == -32602
+    assert "401" in reply.error()["error"]["message"]
+
+
+async def test_the_lifted_401_carries_the_cors_headers() -> None:
+    origin = "http://localhost:6274"
+    app = refusing_app(oauth=OAUTH, cors_allow_origins=[origin])
+    reply = await post(app, rpc(*CALLS["tool"]), {**BASE_HEADERS, "authorization": STALE, "origin": origin})
+    assert reply.status == 401
+    assert reply.headers["access-control-allow-origin"] == origin
+
+
+@pytest.mark.parametrize(
+    ("header", "params"),
+    [
+        ("", None),
+        ('Basic realm="api"', None),
+        ('Basic realm="Bearer error=x"', None),  # a scheme's name inside another's quoted value
+        ("Bearer", []),
+        ('bearer ERROR="invalid_token"', [("error", "invalid_token")]),  # names without case
+        ('Basic dXNlcg==, Bearer error=invalid_token, scope="a b"', [("error", "invalid_token"), ("scope", "a b")]),
+        ('Negotiate abc=, Bearer realm="a, Bearer x", error="e", error="f", Basic error="no"', [("error", "e")]),
+        (
+            'Bearer error="invalid_token", error_uri="https://x", resource_metadata="https://evil"',
+            [("error", "invalid_token")],
+        ),
+        ('Bearer error_description="caf\xe9 \\"x\\"", error=""', [("error_description", 'caf "x"')]),
+        ('Bearer error="unterminated', []),
+    ],
+)
+def test_the_bearer_challenge_is_read_from_a_www_authenticate_value(
+    header: str, params: list[tuple[str, str]] | None
+) -> None:
+    assert bearer_params(header) == params
