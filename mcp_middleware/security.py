@@ -23,6 +23,11 @@ Order for a request to the MCP endpoint (only when at least one option is set):
 401/403 bodies are id-less JSON-RPC errors with code -32600, like the transport's other HTTP-level
 refusals. They never echo anything from the request.
 
+With ``oauth``, a route's 401 (or 403 ``insufficient_scope``) for a ``tools/call``,
+``resources/read`` or ``prompts/get`` is answered with the same refusal, carrying the route's
+Bearer challenge, while nothing of the MCP response has gone out: :meth:`Security.route_refusal`,
+which the transport calls through ``Server.challenge`` (``Responder.refused``).
+
 The options' types and checks (``OAuthResource``, ``cors_origins``, ``effective_allowed_origins``)
 are in ``_security_options``, and importable from here. ``Security`` keeps the options it
 precomputes, the guard (step 4) and the order; its steps 1 and 2 are its base ``_Cors``'s

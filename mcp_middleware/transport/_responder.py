@@ -3,7 +3,9 @@
 ``Responder`` answers with plain JSON unless something is streamed first, in which case it switches
 to SSE at that moment (head with ``X-Accel-Buffering: no``, then one event per message) and sends
 the final message as the last event. After the client is gone nothing more is written. A
-2025-03-26 JSON-RPC batch has one responder for all its calls, which stream on it alike.
+2025-03-26 JSON-RPC batch has one responder for all its calls, which stream on it alike. With
+``oauth``, a route's refusal of the token is the endpoint's HTTP 401/403 instead, as long as
+nothing was written (:meth:`Responder.refused`).
 """
 
 from __future__ import annotations
