@@ -11,7 +11,7 @@ import pytest
 from fastapi import Depends, FastAPI, Header, HTTPException
 from fastapi.responses import StreamingResponse
 
-from mcp_middleware import MCPContext, MCPMiddleware, declare, mcp_context
+from mcp_middleware import MCPContext, MCPMiddleware, declare, mcp_context, toolcall
 from mcp_middleware.security import OAuthResource, bearer_params
 from tests.support import BASE_HEADERS, MODERN, Reply, meta, modern_headers, post
 from tests.support import request as rpc
@@ -202,10 +202,15 @@ async def test_response_mode_sse_has_started_its_stream_so_a_401_stays_the_calls
     assert reply.result()["isError"] is True
 
 
+@pytest.mark.parametrize("portable", [False, True], ids=["asyncio", "portable"])
 @pytest.mark.parametrize("version", ["2025-11-25", MODERN])
-async def test_a_streamed_401_answered_from_the_routes_last_send_is_lifted_too(version: str) -> None:
+async def test_a_streamed_401_answered_from_the_routes_last_send_is_lifted_too(
+    version: str, portable: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A call whose watcher started (a streamed body) writes its result from the route's last send
-    (``Responder.answer``): nothing had gone out, so that is the HTTP 401 too."""
+    (``Responder.answer``): nothing had gone out, so that is the HTTP 401 too. (The portable
+    watcher answers no call early: there the handler's path writes it, lifted as well.)"""
+    monkeypatch.setattr(toolcall, "PORTABLE_WATCHER", portable)
     reply = await call(refusing_app(oauth=OAUTH), *_tool("streamed_401"), version)
     challenge = f'Bearer error="invalid_token", error_description="token expired", scope="items:read", {METADATA}'
     assert_http_refusal(reply, 401, challenge)
