@@ -64,7 +64,7 @@ def _header(headers: Sequence[Sequence[bytes]], name: bytes) -> bytes:
     return b""
 
 
-def _joined(headers: Sequence[Sequence[bytes]], name: bytes) -> str:
+def _all_values(headers: Sequence[Sequence[bytes]], name: bytes) -> str:
     """Every value of header ``name`` (lower case) in a response's own list, names in any case,
     joined as one field value (RFC 9110 §5.3); empty when absent."""
     return ", ".join(bytes(value).decode("latin-1") for key, value in headers if key.lower() == name)
@@ -143,7 +143,7 @@ class Body:
             if status < 400:  # shown in the result (redacted with the rest of its text)
                 self._location = _header(headers, b"location").decode("latin-1")
             elif status == 401 or status == 403:  # a refusal of the credentials: its result is a Refusal
-                self.challenge = _joined(headers, b"www-authenticate")
+                self.challenge = _all_values(headers, b"www-authenticate")
         raw = coding = b""
         cased = False  # a name not in lower case: read them all again in any case
         for key, value in headers:  # one pass for both (apps send lower-case names: Starlette does)
