@@ -6,9 +6,10 @@ the server (identity, tool catalog, in-flight calls), both built once.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Sequence
-from functools import partial
-from typing import Literal, TypeVar
+from functools import partial, wraps
+from typing import Concatenate, Literal, ParamSpec, TypeVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,6 +22,14 @@ from .transport import endpoint
 __all__ = ["MCPMiddleware"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
+
+logger = logging.getLogger(__name__)
+
+# The refusals logged so far (their messages), so that Starlette's retries log each once; at most
+# _REPORTED_MAX, then the set starts again (a message is never silenced for good).
+_REPORTED: set[str] = set()
+_REPORTED_MAX = 64
 
 
 def _route_path(scope: Scope) -> str:
@@ -38,6 +47,40 @@ def _optional(kind: Callable[[tuple[str, ...]], T], value: Collection[str] | Non
     return None if value is None else kind(strings(value, option))
 
 
+def _reported(init: Callable[Concatenate[MCPMiddleware, P], None]) -> Callable[Concatenate[MCPMiddleware, P], None]:
+    """``init``, whose refused option (``TypeError``/``ValueError``) is also logged at ERROR.
+
+    Starlette builds its middleware lazily: at start-up when the server runs the lifespan, else on
+    the first request, and again on every request while the build raises. ``uvicorn app:app``
+    (``--lifespan auto``) takes the exception at start-up for "lifespan unsupported" (INFO), so
+    the whole app answers 500 with nothing said but each request's traceback. Each distinct
+    message is logged once (bounded: ``_REPORTED``)."""
+
+    @wraps(init)
+    def checked(self: MCPMiddleware, /, *args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            init(self, *args, **kwargs)
+        except (TypeError, ValueError) as error:
+            _report(str(error))
+            raise
+
+    return checked
+
+
+def _report(message: str) -> None:
+    if message in _REPORTED:
+        return
+    if len(_REPORTED) >= _REPORTED_MAX:
+        _REPORTED.clear()
+    _REPORTED.add(message)
+    logger.error(
+        "MCPMiddleware refused an option: %s. The app cannot serve until this is fixed: Starlette builds "
+        "its middleware when the server runs the lifespan, else on each request, which then answers 500; "
+        "run uvicorn with --lifespan on to stop at start-up instead",
+        message,
+    )
+
+
 class MCPMiddleware:
     """Serve the app's routes as MCP tools at ``path`` (default ``/mcp``).
 
@@ -45,6 +88,7 @@ class MCPMiddleware:
     see the README's table of options.
     """
 
+    @_reported
     def __init__(
         self,
         app: ASGIApp,

@@ -608,6 +608,60 @@ def test_bad_options_are_refused_early(options: dict[str, Any], match: str) -> N
         MCPMiddleware(build_app(), **options)
 
 
+def test_a_refused_option_is_logged_at_error_once_per_message(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review (new user): ``uvicorn app:app`` (``--lifespan auto``) takes the exception from
+    Starlette's lazy middleware build for "lifespan unsupported" (an INFO line), and Starlette
+    builds again on every request, so the whole app answered 500 with nothing at start-up. The
+    refusal is also an ERROR record of the package naming the option and value and saying how to
+    fail at start-up; Starlette's retries (the same message) log it once, a new message again."""
+    from mcp_middleware import middleware
+
+    monkeypatch.setattr(middleware, "_REPORTED", set())
+    with caplog.at_level(logging.INFO, logger="mcp_middleware"):
+        for _ in range(3):
+            with pytest.raises(TypeError, match=r"^exclude_operations must be a collection of strings"):
+                MCPMiddleware(build_app(), exclude_operations="wipe_database")
+        with pytest.raises(ValueError, match="keepalive_interval"):
+            MCPMiddleware(build_app(), keepalive_interval=0)
+    records = [r for r in caplog.records if r.name.startswith("mcp_middleware")]
+    assert [r.levelno for r in records] == [logging.ERROR, logging.ERROR]
+    assert records[0].name == "mcp_middleware.middleware"
+    first, second = (r.getMessage() for r in records)
+    assert "exclude_operations must be a collection of strings" in first
+    assert "'wipe_database'" in first
+    assert "--lifespan on" in first
+    assert "500" in first
+    assert "keepalive_interval must be a positive number of seconds" in second
+
+
+def test_the_logged_option_errors_are_bounded(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What is remembered is bounded: past ``_REPORTED_MAX`` messages the set starts again, so a
+    message is never silenced for good and the set never grows."""
+    from mcp_middleware import middleware
+
+    reported: set[str] = set()
+    monkeypatch.setattr(middleware, "_REPORTED", reported)
+    with caplog.at_level(logging.ERROR, logger="mcp_middleware"):
+        for number in range(middleware._REPORTED_MAX + 1):
+            with pytest.raises(ValueError, match="max_tool_name_length"):
+                MCPMiddleware(build_app(), max_tool_name_length=-number)
+            assert len(reported) <= middleware._REPORTED_MAX
+        with pytest.raises(ValueError, match="max_tool_name_length"):
+            MCPMiddleware(build_app(), max_tool_name_length=0)  # forgotten when the set started again
+    logged = [r.getMessage() for r in caplog.records if r.name == "mcp_middleware.middleware"]
+    assert len(logged) == middleware._REPORTED_MAX + 2
+
+
+def test_a_good_option_set_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger="mcp_middleware.middleware"):
+        MCPMiddleware(build_app(), exclude_operations=["wipe_database"])
+    assert not [r for r in caplog.records if r.name == "mcp_middleware.middleware"]
+
+
 STRING_COLLECTIONS = (
     "include_tags",
     "exclude_tags",
