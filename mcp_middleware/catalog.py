@@ -29,7 +29,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from mcp_middleware._naming import _assign_names, _operations
+from mcp_middleware._naming import _METHODS, _assign_names, _operations
 from mcp_middleware._requests import ToolSpec
 from mcp_middleware._route_details import _converter_paths, _response_options
 from mcp_middleware._route_document import RouteDocument, app_document, route_document
@@ -213,6 +213,7 @@ def build_catalog(
     came from (by path and method), the tool's own route there (else the first of its path and method)."""
     if max_name_length < 8:
         raise ValueError("max_name_length must be at least 8")
+    _warn_shadowed(openapi, frozenset(exclude_paths))
     ops = _operations(openapi, frozenset(exclude_paths))
     names = _assign_names(ops, max_name_length)
     builder = _Builder(openapi, route_paths or {}, frozenset(reshaped), frozenset(nones_dropped))
@@ -252,6 +253,30 @@ def build_catalog(
         credential_headers=_api_key_headers(openapi),
         query_keys=builder.query_names,
     )
+
+
+def _warn_shadowed(openapi: Mapping[str, Any], endpoint: frozenset[str]) -> None:
+    """Warn about the app's operations at a path the MCP endpoint answers (``exclude_paths``: its
+    path, with and without the trailing slash): the middleware takes them over, so plain HTTP
+    clients get the endpoint's JSON-RPC errors, and they are no tools."""
+    paths = openapi.get("paths")
+    if not endpoint or not isinstance(paths, Mapping):
+        return
+    taken = [
+        f"{method.upper()} {path}"
+        for path in sorted(endpoint.intersection(key for key in paths if isinstance(key, str)))
+        if isinstance(item := paths[path], Mapping)
+        for method in _METHODS
+        if isinstance(item.get(method), Mapping)
+    ]
+    if taken:
+        logger.warning(
+            "The MCP endpoint's path (MCPMiddleware's path option, %s) is also the app's route(s) %s: the "
+            "endpoint answers there, so plain HTTP clients get its JSON-RPC errors and no tool is made of "
+            "them; give the middleware a path of its own",
+            " and ".join(repr(path) for path in sorted(endpoint)),
+            ", ".join(taken),
+        )
 
 
 def _api_key_headers(openapi: Mapping[str, Any]) -> frozenset[bytes]:

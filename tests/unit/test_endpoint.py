@@ -593,6 +593,48 @@ async def test_custom_path() -> None:
     assert (await post(app, INIT, path="/mcp")).status == 404
 
 
+SHADOWED = "MCP endpoint's path"
+
+
+async def test_a_path_that_takes_over_a_route_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    """Review (new user): ``path="/things"`` over an app with ``POST /things`` took the route over
+    silently (plain HTTP clients got JSON-RPC errors, its tool disappeared). The catalog build
+    warns, naming each route the endpoint answers for, and the path option."""
+    app = build_app(path="/things")
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        reply = await post(app, request("tools/list"), path="/things")
+    assert "create_thing" not in {tool["name"] for tool in reply.result()["tools"]}
+    warned = [r for r in caplog.records if SHADOWED in r.getMessage()]
+    assert len(warned) == 1
+    assert warned[0].levelno == logging.WARNING
+    message = warned[0].getMessage()
+    assert "POST /things" in message
+    assert "'/things'" in message
+    assert "GET /things/{thing_id}" not in message  # a path below the endpoint's is not answered by it
+
+
+@pytest.mark.parametrize(("path", "routes"), [("/items", ["/items/"]), ("/items/", ["/items", "/items/"])])
+async def test_the_trailing_slash_form_the_endpoint_answers_is_warned_about_too(
+    path: str, routes: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    async def items(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("items")
+
+    app = Starlette(routes=[Route(route, items, name=f"items{n}") for n, route in enumerate(routes)])
+    app.add_middleware(MCPMiddleware, path=path)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        await post(app, request("tools/list"), path=path)
+    warned = [r.getMessage() for r in caplog.records if SHADOWED in r.getMessage()]
+    assert len(warned) == 1
+    assert ", ".join(f"GET {route}" for route in routes) in warned[0]
+
+
+async def test_a_path_of_its_own_warns_about_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        await post(build_app(), request("tools/list"))
+    assert not [r for r in caplog.records if SHADOWED in r.getMessage()]
+
+
 @pytest.mark.parametrize(
     ("options", "match"),
     [
