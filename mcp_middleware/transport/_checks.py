@@ -3,17 +3,20 @@
 Headers stay bytes (:class:`HeaderMap`, one C-level dict of the raw list) and are decoded where
 they are read (:func:`text_of`). :func:`check_request` applies Host, Origin, Accept and
 Content-Type in the order the spec implies, and remembers its verdict per distinct set of values
-(of small ones: ``KEPT_HEADER_BYTES``).
+(of small ones: ``KEPT_HEADER_BYTES``). A refused Host or Origin is logged, a WARNING naming the
+option that would let it in, the first time each value is refused (``_TOLD``, bounded).
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 from starlette.types import Scope
 
+from .._printable import printable
 from ..config import LOCAL_HOSTS, Settings, bracketed, normal_origin
 
 __all__ = [
@@ -28,6 +31,8 @@ __all__ = [
     "host_allowed",
     "text_of",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 class HeaderMap(dict[bytes, bytes]):
@@ -93,7 +98,39 @@ def _host_ok(headers: Mapping[bytes, bytes], hosts: frozenset[str] | None) -> bo
 def host_allowed(scope: Scope, headers: Mapping[bytes, bytes], settings: Settings) -> bool:
     """The endpoint's Host rule alone, for what the middleware serves besides the endpoint (the
     OAuth metadata, which takes GET: the other checks are the endpoint's own)."""
-    return _host_ok(headers, _hosts_for(scope, settings))
+    if _host_ok(headers, _hosts_for(scope, settings)):
+        return True
+    _tell_refused("Host", headers)
+    return False
+
+
+# The refused (header, value) pairs logged so far: each is logged once, and past _TOLD_MAX values
+# nothing more (a scanner sending a new Host each time neither floods the log nor grows the set).
+_TOLD: set[tuple[str, str]] = set()
+_TOLD_MAX = 64
+_LOGGED_CHARS = 200  # of a value, in the record
+_HINTS = {
+    "Host": "add its host name to MCPMiddleware's allowed_hosts option (names without a port, or ['*']); by "
+    "default only localhost names and the server's own address pass, so set your public or service name "
+    "behind a proxy",
+    "Origin": "add it to MCPMiddleware's allowed_origins option (full origins, or ['*']; cors_allow_origins "
+    "for a browser client); by default only origins whose host passes the Host rule pass",
+}
+
+
+def _tell_refused(header: str, headers: Mapping[bytes, bytes]) -> None:
+    """Log the refused value of ``header`` (``Host`` or ``Origin``), the first time it is refused."""
+    value = text_of(headers, header.lower().encode()) or ""
+    key = (header, value[:_LOGGED_CHARS])
+    if key in _TOLD or len(_TOLD) >= _TOLD_MAX:
+        return
+    _TOLD.add(key)
+    logger.warning(
+        "MCP endpoint refused the %s '%s' (403, against DNS rebinding): %s (logged once per value)",
+        header,
+        printable(key[1]),
+        _HINTS[header],
+    )
 
 
 def _origin_ok(origin: str, hosts: frozenset[str] | None, settings: Settings) -> bool:
@@ -120,7 +157,8 @@ Verdicts = dict[tuple[Any, ...], tuple[int, str] | None]
 # Origin, Accept, Content-Type), and a long host name and origin still fit; so the table holds at
 # most ~1 MiB. Longer ones are checked every time.
 KEPT_HEADER_BYTES = 1024
-FORBIDDEN_HOST = "Forbidden: Host not allowed"
+FORBIDDEN_HOST = "Forbidden: Host not allowed (see the server's allowed_hosts option)"
+FORBIDDEN_ORIGIN = "Forbidden: Origin not allowed (see the server's allowed_origins option)"
 
 
 def check_request(
@@ -158,10 +196,12 @@ def check_caller(scope: Scope, headers: Mapping[bytes, bytes], settings: Setting
     applies it before its method check, so a refused Host or Origin is 403 whatever the method."""
     hosts = _hosts_for(scope, settings)
     if not _host_ok(headers, hosts):
+        _tell_refused("Host", headers)
         return 403, FORBIDDEN_HOST
     origin = text_of(headers, b"origin")
     if origin is not None and not _origin_ok(origin, hosts, settings):
-        return 403, "Forbidden: Origin not allowed"
+        _tell_refused("Origin", headers)
+        return 403, FORBIDDEN_ORIGIN
     return None
 
 

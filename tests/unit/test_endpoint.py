@@ -1161,8 +1161,9 @@ async def test_without_a_server_address_the_default_host_rule_is_the_local_names
     reply = await ex.run()
     assert reply.status == status
     if status == 403:
-        assert (
-            reply.body == b'{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Forbidden: Host not allowed"}}'
+        assert reply.body == (
+            b'{"jsonrpc":"2.0","id":null,"error":{"code":-32600,'
+            b'"message":"Forbidden: Host not allowed (see the server\'s allowed_hosts option)"}}'
         )
 
 

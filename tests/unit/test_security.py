@@ -360,7 +360,7 @@ async def test_the_metadata_is_refused_for_a_host_the_endpoint_refuses(path: str
     app = build_app(oauth=OAUTH, allowed_hosts=["api.example.com"])
     refused = await post(app, b"", with_headers(host="attacker.example"), method=method, path=path)
     assert refused.status == 403
-    assert refused.json()["error"]["message"] == "Forbidden: Host not allowed"
+    assert refused.json()["error"]["message"] == "Forbidden: Host not allowed (see the server's allowed_hosts option)"
     assert b"attacker" not in refused.body
     endpoint = await post(app, INIT, with_headers(host="attacker.example"))
     assert (endpoint.status, endpoint.body) == (refused.status, refused.body)
@@ -378,7 +378,9 @@ async def test_the_metadata_and_the_endpoint_check_the_host_before_the_method() 
         for method, path in (("POST", PRM_PATH + "/mcp"), ("PUT", PRM_PATH), ("GET", "/mcp"), ("DELETE", "/mcp/"))
     ]
     assert {(reply.status, reply.body) for reply in refused} == {(403, refused[0].body)}
-    assert refused[0].json()["error"]["message"] == "Forbidden: Host not allowed"
+    assert (
+        refused[0].json()["error"]["message"] == "Forbidden: Host not allowed (see the server's allowed_hosts option)"
+    )
     good = with_headers(host="api.example.com")
     metadata = await post(app, b"", good, method="POST", path=PRM_PATH + "/mcp")
     endpoint = await post(app, b"", good, method="GET", path="/mcp")
@@ -738,3 +740,108 @@ async def test_options_that_is_not_a_preflight_is_405_with_cors_headers() -> Non
 def test_option_validation(kwargs: dict[str, Any]) -> None:
     with pytest.raises((ValueError, TypeError)):
         built(**kwargs)
+
+
+# -- a refused Host or Origin is logged, once per value -----------------------------------------------
+REFUSED_LOGGER = "mcp_middleware.transport._checks"
+
+
+@pytest.fixture
+def refusals_told(monkeypatch: pytest.MonkeyPatch) -> set[tuple[str, str]]:
+    """The refused values warned about so far, empty for the test."""
+    from mcp_middleware.transport import _checks
+
+    told: set[tuple[str, str]] = set()
+    monkeypatch.setattr(_checks, "_TOLD", told)
+    return told
+
+
+def refusal_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == REFUSED_LOGGER and r.levelno == logging.WARNING]
+
+
+@pytest.mark.usefixtures("refusals_told")
+@pytest.mark.parametrize("method", ["POST", "GET"])
+async def test_a_refused_host_is_warned_about_once_naming_the_option(
+    method: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review (new user): a refused Host (behind nginx, a k8s service name) was a 403 with nothing
+    logged, the commonest first-deployment failure. The first refusal of each value is a WARNING
+    naming it and ``allowed_hosts``; the client's error says which option, in the JSON-RPC form."""
+    app = build_app(allowed_hosts=["api.example.com"])
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        replies = [
+            await post(app, INIT if method == "POST" else b"", with_headers(host=host), method=method)
+            for host in ("my-svc.default.svc:8000", "my-svc.default.svc:8000", "other.internal")
+        ]
+    assert {reply.status for reply in replies} == {403}
+    message = replies[0].json()["error"]["message"]
+    assert message == "Forbidden: Host not allowed (see the server's allowed_hosts option)"
+    warned = refusal_warnings(caplog)
+    assert len(warned) == 2
+    assert "'my-svc.default.svc:8000'" in warned[0]
+    assert "allowed_hosts" in warned[0]
+    assert "'other.internal'" in warned[1]
+
+
+@pytest.mark.usefixtures("refusals_told")
+async def test_a_refused_origin_is_warned_about_once_naming_the_option(caplog: pytest.LogCaptureFixture) -> None:
+    app = build_app(allowed_hosts=["api.example.com"])
+    headers = with_headers(host="api.example.com", origin="https://app.example.com")
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        replies = [await post(app, INIT, headers), await post(app, b"", headers, method="GET")]
+    assert {reply.status for reply in replies} == {403}
+    message = replies[0].json()["error"]["message"]
+    assert message == "Forbidden: Origin not allowed (see the server's allowed_origins option)"
+    warned = refusal_warnings(caplog)
+    assert len(warned) == 1
+    assert "'https://app.example.com'" in warned[0]
+    assert "allowed_origins" in warned[0]
+
+
+@pytest.mark.usefixtures("refusals_told")
+async def test_the_metadata_warns_about_a_refused_host_too(caplog: pytest.LogCaptureFixture) -> None:
+    app = build_app(oauth=OAUTH, allowed_hosts=["api.example.com"])
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        refused = await post(app, b"", with_headers(host="attacker.example"), method="GET", path=PRM_PATH)
+    assert refused.status == 403
+    warned = refusal_warnings(caplog)
+    assert len(warned) == 1
+    assert "'attacker.example'" in warned[0]
+
+
+@pytest.mark.usefixtures("refusals_told")
+async def test_a_refused_value_is_logged_escaped(caplog: pytest.LogCaptureFixture) -> None:
+    """The value is the client's: a line break or a terminal escape in it is written escaped."""
+    app = build_app(allowed_hosts=["api.example.com"])
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        await post(app, INIT, with_headers(host="evil\n\x1b[31m.example"))
+    (warned,) = refusal_warnings(caplog)
+    assert "\n" not in warned
+    assert "\x1b" not in warned
+    assert "evil\\n\\x1b[31m.example" in warned
+
+
+async def test_the_refused_values_warned_about_are_bounded(
+    refusals_told: set[tuple[str, str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """At most ``_TOLD_MAX`` values are warned about, then nothing more (a scanner sending a new
+    Host each time neither floods the log nor grows the set)."""
+    from mcp_middleware.transport import _checks
+
+    app = build_app(allowed_hosts=["api.example.com"])
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        for number in range(_checks._TOLD_MAX + 5):
+            assert (await post(app, b"", with_headers(host=f"h{number}.example"), method="GET")).status == 403
+    assert len(refusal_warnings(caplog)) == _checks._TOLD_MAX
+    assert len(refusals_told) == _checks._TOLD_MAX
+
+
+@pytest.mark.usefixtures("refusals_told")
+async def test_an_allowed_host_and_origin_log_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    app = build_app(allowed_hosts=["api.example.com"])
+    headers = with_headers(host="api.example.com", origin="https://api.example.com")
+    with caplog.at_level(logging.DEBUG, logger="mcp_middleware.transport"):
+        assert (await post(app, INIT, headers)).status == 200
+        assert (await post(app, b"", headers, method="GET")).status == 405
+    assert not [r for r in caplog.records if r.name == REFUSED_LOGGER]
