@@ -55,6 +55,16 @@ class ToolFilter:
             return False
         return not any(fnmatch.fnmatchcase(path, p) for p in self.exclude_paths)
 
+    def empty_includes(self) -> list[str]:
+        """The include options given as an empty collection: each selects no operation at all."""
+        includes = (
+            ("include_tags", self.include_tags),
+            ("include_operations", self.include_operations),
+            ("include_paths", self.include_paths),
+            ("include_methods", self.methods),
+        )
+        return [option for option, values in includes if values is not None and not values]
+
     def unmatched(self, ops: Sequence[tuple[str, str, Sequence[str], str]]) -> list[str]:
         """The filter values that match none of ``ops`` ((path, operation id, tags, tool name)
         each), as ``option 'value'``: a value that can never match is a mistake (a path without

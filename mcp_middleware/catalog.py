@@ -229,6 +229,13 @@ def build_catalog(
                 continue
         if tool_filter.allows(method=op.method, path=op.path, operation_id=op.operation_id, tags=op.tags, name=name):
             tools.append(builder.tool(op, name, guard))
+    empty = tool_filter.empty_includes()
+    if empty:
+        logger.warning(
+            "MCPMiddleware include filter %s selects nothing, so the endpoint exposes no tools (leave an "
+            "include filter out, or None, to include everything)",
+            ", ".join(f"{option}=[]" for option in empty),
+        )
     unmatched = tool_filter.unmatched(
         [(op.path, op.operation_id, op.tags, name) for op, name in zip(ops, names, strict=True)]
     )

@@ -749,6 +749,26 @@ async def test_the_tool_filters_take_any_collection() -> None:
     assert names == {"get_thing", "create_thing"}
 
 
+@pytest.mark.parametrize("option", ["include_tags", "include_operations", "include_paths", "include_methods"])
+async def test_an_empty_include_filter_is_warned_about(option: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Review (new user): ``include_tags=[]`` gave zero tools silently. An empty include filter
+    selects nothing (None includes everything): the catalog build warns, naming the option."""
+    options: dict[str, Any] = {option: []}
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        reply = await post(build_app(**options), request("tools/list"))
+    assert reply.result()["tools"] == []
+    warned = [r for r in caplog.records if "selects nothing" in r.getMessage()]
+    assert len(warned) == 1
+    assert warned[0].levelno == logging.WARNING
+    assert f"{option}=[]" in warned[0].getMessage()
+
+
+async def test_a_non_empty_include_filter_is_not_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        await post(build_app(include_tags=["things"], exclude_tags=[]), request("tools/list"))
+    assert not [r for r in caplog.records if "selects nothing" in r.getMessage()]
+
+
 NAN = float("nan")
 INF = float("inf")
 
