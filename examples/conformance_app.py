@@ -1,7 +1,7 @@
 """Every fixture of the official MCP conformance suite, written as ordinary FastAPI routes.
 
     uvicorn examples.conformance_app:app        →  MCP at http://127.0.0.1:8000/mcp
-    ../shared/conformance/run.sh http://127.0.0.1:8000/mcp
+    tests/interop/conformance/run.sh http://127.0.0.1:8000/mcp
 
 Tools are routes (rich content through ``MCPResponse``, input through ``Depends(mcp_context)``);
 resources, resource templates and prompts are routes declared with ``mcp_middleware.declare``.
