@@ -84,8 +84,30 @@ def _report(message: str) -> None:
 class MCPMiddleware:
     """Serve the app's routes as MCP tools at ``path`` (default ``/mcp``).
 
-    ``app.add_middleware(MCPMiddleware)`` is the whole install. Every option has a safe default;
-    see the README's table of options.
+    ``app.add_middleware(MCPMiddleware)`` is the whole install. Every option has a safe default
+    and is checked here (a bad value is a ``TypeError``/``ValueError``, also logged at ERROR).
+    In short (the README's table of options has the details):
+
+    * ``path``: the endpoint (``/mcp`` and ``/mcp/``); not a path of one of the app's routes.
+    * ``name``, ``version``, ``instructions``: server identity; default the app's ``title``,
+      ``version`` and ``description`` (a plain Starlette app: ``"mcp-middleware"``, ``"0.0.0"``).
+    * ``include_tags``/``exclude_tags``, ``include_operations``/``exclude_operations`` (operation id
+      or tool name), ``include_paths``/``exclude_paths`` (``fnmatch`` globs over path templates,
+      ``*`` crosses ``/``), ``include_methods``: which routes are tools; each takes a list of
+      strings, an include filter ``None`` (the default) includes everything, an empty one nothing.
+    * ``max_tool_name_length``: tool names are shortened to fit (default 40).
+    * ``allowed_hosts``, ``allowed_origins``: the Host and Origin allowlists against DNS
+      rebinding (default localhost names and the server's own address); set your public host
+      name behind a proxy. A refused request is a 403, logged once per value.
+    * ``max_body_bytes``, ``max_result_chars``, ``max_binary_bytes``: size limits.
+    * ``keepalive_interval``, ``call_timeout``, ``max_concurrent_calls``, ``ask_timeout``: timing
+      and concurrency of the calls.
+    * ``state_secret``: HMAC key of 2026-07-28 ``requestState`` and session ids (default
+      ``$MCP_MIDDLEWARE_STATE_SECRET``, else random per process: give every worker the same one).
+    * ``session_ids``, ``response_mode``: handshake-era transport (signed session ids; ``"sse"``
+      answers every request with a stream).
+    * ``auth``, ``oauth``, ``cors_allow_origins``: a guard for the endpoint, OAuth
+      protected-resource metadata, CORS for browser clients.
     """
 
     @_reported
