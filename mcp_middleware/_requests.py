@@ -10,8 +10,13 @@ Requests
     A path that another route of the app would answer (one its router tries first) is an
     :class:`~mcp_middleware._values.ArgumentError` too, for a tool that has such routes
     (``ToolSpec.guard``, :mod:`mcp_middleware._route_order`); the others pay one attribute test.
-    Omitted arguments other than path parameters are simply not sent (the app's own validation
-    answers). Header and cookie values with CR, LF or NUL (cookies: also ``;``) are refused.
+    An argument the input schema's top level requires (``required``: presence, a null value
+    counts) that a call leaves out is an :class:`~mcp_middleware._values.ArgumentError` naming all
+    that are missing, in the schema's order, before anything is built (tools.mdx: servers MUST
+    validate tool inputs; a plain Starlette route reading it would raise, a FastAPI one answer
+    422): one set test per call (``ToolSpec.required``). Other omitted arguments are simply not
+    sent (the app's own validation answers).
+    Header and cookie values with CR, LF or NUL (cookies: also ``;``) are refused.
     Cookie arguments are merged with the forwarded ``cookie`` headers into one, except those the
     client sent a cookie of the same name for: the user's cookie (a session, say) wins over a
     model-made value. Forwarded ``content-type``, ``content-length`` and ``transfer-encoding`` are
@@ -32,7 +37,7 @@ Requests
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import InitVar, dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -58,8 +63,9 @@ _MISSING: Final = object()
 class ToolSpec:
     """One tool: its wire-shaped MCP ``Tool`` object and how to turn a call into a request.
 
-    ``tool`` is shared, not copied: treat it as read-only. ``output_required``: the names its
-    ``outputSchema``'s top level requires (:func:`_required_names`), which a JSON object must have
+    ``tool`` is shared, not copied: treat it as read-only. ``required``: the names its
+    ``inputSchema``'s top level requires (:func:`_required_names`), which every call's arguments
+    must have. ``output_required``: those of its ``outputSchema``, which a JSON object must have
     to be the tool's ``structuredContent`` (:mod:`mcp_middleware.results`).
     """
 
@@ -74,10 +80,12 @@ class ToolSpec:
     # the routes of the app that could answer its requests instead of its own (None: none could)
     guard: RouteGuard | None = field(default=None, repr=False, compare=False)
     plan: _Plan = field(init=False, repr=False, compare=False)
+    required: frozenset[str] = field(init=False, repr=False, compare=False)
     output_required: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self, _plan: _Plan | None) -> None:
         object.__setattr__(self, "plan", _plan if _plan is not None else _plan_for_template(self.path))
+        object.__setattr__(self, "required", _required_names(self.tool.get("inputSchema")))
         object.__setattr__(self, "output_required", _required_names(self.tool.get("outputSchema")))
 
     def accepts(self, name: str) -> bool:
@@ -88,7 +96,10 @@ class ToolSpec:
     def build_request(self, arguments: Mapping[str, Any], forwarded: Sequence[tuple[bytes, bytes]] = ()) -> SubRequest:
         """The sub-request for a call. Raises :class:`ArgumentError` for unusable arguments."""
         plan = self.plan
-        others = None if arguments.keys() <= plan.known else _other_properties(plan, arguments)
+        given = arguments.keys()
+        others = None if given <= plan.known else _other_properties(plan, arguments)
+        if not self.required <= given:
+            raise ArgumentError(_missing(self.tool["inputSchema"]["required"], given))
         parts = plan.path
         path = parts[0] if len(parts) == 1 else _render_path(plan, arguments)
         if self.guard is not None:
@@ -144,6 +155,12 @@ def _required_names(schema: Any) -> frozenset[str]:
     if not isinstance(names, list):
         return frozenset()
     return frozenset(name for name in names if isinstance(name, str))
+
+
+def _missing(required: list[Any], given: Collection[str]) -> str:
+    """The error text for the required names ``given`` lacks, in the schema's order."""
+    names = [name for name in dict.fromkeys(required) if isinstance(name, str) and name not in given]
+    return f"missing required argument{'s' if len(names) > 1 else ''} {', '.join(map(repr, names))}"
 
 
 def _other_properties(plan: _Plan, arguments: Mapping[str, Any]) -> dict[str, Any]:

@@ -89,6 +89,10 @@ class Remark(BaseModel):
     note: str | None
 
 
+class Empty(BaseModel):
+    pass
+
+
 class Node(BaseModel):
     value: int
     children: list[Node] = []
@@ -998,12 +1002,86 @@ def test_query_encoding(app: FastAPI, catalog: Catalog) -> None:
     assert tool.build_request({}).query_string == b""
 
 
-def test_missing_required_query_is_left_to_the_app(app: FastAPI, catalog: Catalog) -> None:
-    sub = spec(catalog, "union").build_request({})
-    assert sub.query_string == b""
-    status, body = call(app, sub)
-    assert status == 422
-    assert body["detail"][0]["loc"] == ["query", "value"]
+@pytest.mark.parametrize(
+    ("name", "arguments", "message"),
+    [
+        ("union", {"maybe": 1}, "missing required argument 'value'"),  # a query parameter
+        ("login", {"remember": True}, "missing required arguments 'username', 'password'"),  # form fields
+        ("upload", {"note": "n"}, "missing required argument 'file'"),  # a multipart file
+        ("tree", {"children": []}, "missing required argument 'value'"),  # a required body's property
+        ("sum_numbers", {}, "missing required argument 'body'"),  # the whole body
+        ("collide", {"name": "p"}, "missing required argument 'body_name'"),
+        ("read_item", {"q": "x"}, "missing required argument 'item_id'"),  # a path parameter, as before
+        ("custom_op", {}, "missing required argument 'anything'"),  # an explicit input schema's
+    ],
+)
+def test_a_required_argument_left_out_is_refused_before_the_request_is_built(
+    catalog: Catalog, name: str, arguments: dict[str, Any], message: str
+) -> None:
+    """Every top-level ``required`` property of the input schema must be present (tools.mdx:
+    servers MUST validate tool inputs); the route's 422 (or a plain route's KeyError) came
+    after a request the schema already refused. Several are named in the schema's order."""
+    with pytest.raises(ArgumentError) as refused:
+        spec(catalog, name).build_request(arguments)
+    assert str(refused.value) == message
+
+
+def test_a_required_argument_is_present_when_given_as_null_and_defaults_are_not_required(
+    app: FastAPI, catalog: Catalog
+) -> None:
+    """``required`` asks for presence only: a required nullable property given as null goes on
+    (as null, in a body: Remark's ``note``; the app decides, as it would over HTTP); a property with
+    a default is not required (login's ``remember``, an optional body's fields)."""
+    assert spec(catalog, "collide").build_request({"name": "p", "body_name": None}).body == b'{"name":null}'
+    sub = spec(catalog, "login").build_request({"username": "u", "password": "p"})
+    assert call(app, sub) == (200, {"username": "u", "password": "p", "remember": False})
+    assert call(app, spec(catalog, "add_note").build_request({})) == (200, {"note": None})
+    nullable = FastAPI()
+
+    @nullable.post("/r")
+    def r(body: Remark) -> dict[str, Any]:
+        return {"note": body.note}
+
+    tool = spec(catalog_from_app(nullable), "r")
+    assert tool.tool["inputSchema"]["required"] == ["note"]
+    assert call(nullable, tool.build_request({"note": None})) == (200, {"note": None})
+    with pytest.raises(ArgumentError, match=r"^missing required argument 'note'$"):
+        tool.build_request({})
+
+
+def test_what_an_explicit_input_schema_requires_is_required_and_only_that() -> None:
+    """``x-mcp-input-schema``'s ``required`` replaces the generated one: its names are checked,
+    even one that no parameter maps; a path parameter it leaves out is still needed to build the
+    path. Requirements inside ``anyOf`` or a ``$ref`` are not read (only the top level is)."""
+    custom = {
+        "type": "object",
+        "properties": {"phone": {"type": "string"}, "q": {"type": "string"}, "email": {"type": "string"}},
+        "required": ["q", "phone"],
+        "anyOf": [{"required": ["email"]}, {"required": ["phone"]}],
+    }
+    params = [{"name": "q", "in": "query", "required": False, "schema": {"type": "string"}}]
+    doc = {"paths": {"/c/{cid}": {"post": {"operationId": "c", "parameters": params, "x-mcp-input-schema": custom}}}}
+    tool = build_catalog(doc).tools[0]
+    with pytest.raises(ArgumentError, match=r"^missing required arguments 'q', 'phone'$"):
+        tool.build_request({"cid": 1})
+    with pytest.raises(ArgumentError, match=r"^missing required argument 'cid'$"):
+        tool.build_request({"q": "x", "phone": "1"})
+    assert tool.build_request({"cid": 1, "q": "x", "phone": "1"}).path == "/c/1"
+
+
+def test_a_tool_without_arguments_requires_none() -> None:
+    """The placeholder schema of a tool without arguments requires nothing; neither does a hand-made
+    spec without an input schema (beyond its path's parameters), nor one whose ``required`` is no list."""
+    app = FastAPI()
+
+    @app.get("/ping")
+    def ping() -> str:
+        return "pong"
+
+    assert spec(catalog_from_app(app), "ping").build_request({"random_string": "dummy"}).path == "/ping"
+    assert ToolSpec("t", "GET", "/t", {"name": "t"}, False).build_request({}).path == "/t"
+    odd = {"name": "t", "inputSchema": {"type": "object", "required": "q"}}
+    assert ToolSpec("t", "GET", "/t", odd, False).build_request({}).path == "/t"
 
 
 def test_headers_cookies_and_forwarded(app: FastAPI, catalog: Catalog) -> None:
@@ -1129,11 +1207,17 @@ def test_bodies_when_nothing_is_given(app: FastAPI, catalog: Catalog) -> None:
     assert (optional.body, optional.headers) == (b"", ())
     assert call(app, optional) == (200, {"note": None})
     assert call(app, spec(catalog, "add_note").build_request({"name": "n"})) == (200, {"note": "n"})
-    required = spec(catalog, "tree").build_request({})
-    assert required.body == b"{}"
-    status, body = call(app, required)
-    assert status == 422
-    assert body["detail"][0]["loc"] == ["body", "value"]
+    no_fields = FastAPI()
+
+    @no_fields.post("/e")
+    def e(body: Empty) -> dict[str, Any]:
+        return {}
+
+    tool = spec(catalog_from_app(no_fields), "e")
+    assert tool.tool["inputSchema"] == {"type": "object", "properties": {}, "additionalProperties": False}
+    required = tool.build_request({})
+    assert required.body == b"{}"  # a required JSON body goes out when no argument fills it
+    assert call(no_fields, required) == (200, {})
 
 
 def test_form_body(app: FastAPI, catalog: Catalog) -> None:
@@ -2182,7 +2266,8 @@ def test_a_body_of_another_media_type_is_a_string_argument_sent_as_the_raw_body(
         blob.build_request({"body": "not base64!"})
     with pytest.raises(ArgumentError, match="'body' must be a string"):
         tools["xml"].build_request({"body": {"a": 1}})
-    assert tools["xml"].build_request({}).body == b""
+    with pytest.raises(ArgumentError, match=r"^missing required argument 'body'$"):  # (was sent as an empty body)
+        tools["xml"].build_request({})
 
 
 @pytest.mark.parametrize(("value", "text"), [(1e-07, "0.0000001"), (1e20, "100000000000000000000"), (2.5, "2.5")])

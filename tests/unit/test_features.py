@@ -326,7 +326,7 @@ async def test_prompt_errors() -> None:
     assert unknown["code"] == -32602
     missing_arg = (await legacy(app, "prompts/get", {"name": "greet", "arguments": {}}))["error"]
     assert missing_arg["code"] == -32602
-    assert "422" in missing_arg["message"]
+    assert missing_arg["message"] == "Invalid arguments for prompt 'greet': missing required argument 'name'"
 
 
 async def test_prompt_with_input_required_in_2026() -> None:
@@ -798,6 +798,14 @@ def slash_app() -> FastAPI:
     async def topic(topic: str) -> str:
         return f"About {topic}"
 
+    @app.get("/summaries", openapi_extra=declare.prompt("summary"))
+    async def summary(subject: str, words: int, tone: str = "plain") -> str:
+        return f"{words} {tone} words about {subject}"
+
+    @app.get("/teams/{name}", openapi_extra=declare.resource_template("teams://{name}"))
+    async def teams(name: str, region: str) -> dict[str, str]:  # a query parameter the URI cannot give
+        return {"name": name, "region": region}
+
     app.add_middleware(MCPMiddleware)
     return app
 
@@ -823,6 +831,16 @@ async def test_a_reserved_template_value_with_slashes_reaches_a_path_route() -> 
             "segments",
         ),
         ("prompts/get", {"name": "topic"}, "Invalid arguments for prompt 'topic': missing required argument 'topic'"),
+        (
+            "prompts/get",
+            {"name": "summary", "arguments": {"tone": "dry"}},
+            "Invalid arguments for prompt 'summary': missing required arguments 'subject', 'words'",
+        ),
+        (
+            "resources/read",
+            {"uri": "teams://red"},
+            "Invalid arguments for resource teams://red: missing required argument 'region'",
+        ),
         (
             "prompts/get",
             {"name": "topic", "arguments": {"topic": "a", "tpoic": "b"}},

@@ -446,6 +446,36 @@ async def test_typed_path_parameters_reach_the_endpoint(era: str) -> None:
 
 
 @pytest.mark.parametrize("era", ERAS)
+async def test_a_required_argument_the_call_leaves_out_is_a_tool_error_before_the_route_runs(era: str) -> None:
+    """The route's YAML says ``q`` is required: a call without it never reaches the route (which
+    would raise KeyError reading it), and the model is told what to add (tools.mdx: servers MUST
+    validate tool inputs). Path parameters were the only arguments checked."""
+    pytest.importorskip("yaml")
+    reached: list[str] = []
+
+    async def searched(request: Request) -> JSONResponse:
+        """Search.
+
+        ---
+        parameters:
+          - {name: q, in: query, required: true, schema: {type: string}}
+          - {name: tag, in: query, required: true, schema: {type: string}}
+        """
+        reached.append(request.url.query)
+        return JSONResponse({"q": request.query_params["q"], "tag": request.query_params["tag"]})
+
+    app = Starlette(routes=[Route("/search", searched)])
+    app.add_middleware(MCPMiddleware)
+    result = await call(app, era, "searched", {"tag": "t"})
+    assert result["isError"] is True
+    assert text_of(result) == "Invalid arguments for tool 'searched': missing required argument 'q'"
+    result = await call(app, era, "searched", {})
+    assert text_of(result) == "Invalid arguments for tool 'searched': missing required arguments 'q', 'tag'"
+    assert reached == []
+    assert orjson.loads(text_of(await call(app, era, "searched", {"q": "x", "tag": "t"}))) == {"q": "x", "tag": "t"}
+
+
+@pytest.mark.parametrize("era", ERAS)
 async def test_the_free_query_argument_becomes_the_query_string(era: str) -> None:
     app = build()
     result = await call(app, era, "list_items", {"query": {"tag": ["a", "b c"], "page": 2, "all": True}})

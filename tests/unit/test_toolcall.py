@@ -68,6 +68,14 @@ async def test_body_route() -> None:
     assert result["structuredContent"] == {"id": 7, "name": "new", "q": None}
 
 
+async def test_a_required_argument_left_out_is_a_tool_error_naming_it() -> None:
+    """The model is told what to add, in the words of the path check, rather than handed the
+    route's 422; the route is not run."""
+    result = await call(build_app(), "create_thing", {"size": 3})
+    text = "Invalid arguments for tool 'create_thing': missing required argument 'name'"
+    assert result == {"content": [{"type": "text", "text": text}], "isError": True}
+
+
 class Ping(BaseModel):
     pass
 
