@@ -14,7 +14,8 @@ Part of :mod:`mcp_middleware._tool_builder`; each schema is converted by :mod:`m
     into a body that takes other properties, and is not sent otherwise: the catalog warns, naming
     it); ``x-mcp-output-schema``
     likewise. Otherwise the output schema is the documented success body's, when it is an object
-    and the route's JSON is sure to fit it (:meth:`_Schemas.output_schema`).
+    (with properties or not: a ``dict[str, X]`` response model's ``additionalProperties`` map is
+    one) and the route's JSON is sure to fit it (:meth:`_Schemas.output_schema`).
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ class _Schemas(_Reader):
         if not bodies or any(body != bodies[0] for body in bodies[1:]):
             return None  # a 2xx answer that may not fit the schema of another
         root = bodies[0]
-        if not is_object_schema(root):
+        if not _is_object(root):
             return None
         refs: set[str] = set()
         schema: dict[str, Any] = self.schemas.convert(root, refs, collapse=False)
@@ -118,6 +119,17 @@ class _Schemas(_Reader):
         if not all(_is_json_media(_media_type(key)) for key in content):
             return None
         return self.schemas.resolve(picked[2].get("schema"))
+
+
+def _is_object(schema: Any) -> bool:
+    """Whether a (resolved) response schema is an object's, which is all an ``outputSchema`` must
+    be (``type: "object"``; ``properties`` is optional in the spec's schema and the SDKs): one with
+    properties (:func:`~mcp_middleware._schema_keywords.is_object_schema`), or a ``dict[str, X]``
+    response model's ``{"type": "object", "additionalProperties": ...}``."""
+    if is_object_schema(schema):
+        return True
+    kind = schema.get("type") if isinstance(schema, Mapping) else None
+    return kind == "object" or kind == ["object"]
 
 
 def _not_empty(schema: Any) -> Any:

@@ -64,4 +64,14 @@ def code(prefix: Annotated[str, Query(pattern=r"^(?P<p>[a-z]*)$")] = "ab") -> Co
     return Code(code=prefix + "c")
 
 
+@app.get("/flags", operation_id="flags")
+def flags() -> dict[str, bool]:  # an object schema without properties: {"additionalProperties": {...}}
+    return {"deleted": True}
+
+
+@app.get("/stamps", operation_id="stamps")
+def stamps() -> dict[str, datetime.datetime]:  # ... whose values' format would be refused too
+    return {"created": datetime.datetime(2024, 5, 1, 9, 30)}
+
+
 app.add_middleware(MCPMiddleware)

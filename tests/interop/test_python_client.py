@@ -97,6 +97,21 @@ async def test_get_item_structured(demo_server: str, mode: str) -> None:
     assert '"Hammer"' in text_of(result)
 
 
+async def test_a_dict_response_is_structured_and_passes_the_clients_output_schema_check(
+    demo_server: str, mode: str
+) -> None:
+    """``delete_item -> dict[str, bool]``: its outputSchema is an object without ``properties``
+    (``additionalProperties: {"type": "boolean"}``), which the client takes and validates the
+    ``structuredContent`` against (it raises on a mismatch). An unknown id leaves the items alone."""
+    async with connect(demo_server, mode) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        result = await client.call_tool("delete_item", {"item_id": 999})
+    assert tools["delete_item"].output_schema is not None
+    assert tools["delete_item"].output_schema["additionalProperties"] == {"type": "boolean"}
+    assert result.is_error is not True, describe(result)
+    assert result.structured_content == {"deleted": False}
+
+
 async def test_create_item_with_body(demo_server: str, mode: str) -> None:
     name = f"Wrench {mode} {uuid.uuid4().hex[:8]}"
     body: dict[str, Any] = {"name": name, "price": 7.25, "tags": ["tools", mode]}

@@ -144,9 +144,11 @@ def test_results_whose_json_a_format_would_refuse_pass_the_clients_output_schema
     Python pattern (``regex``): the output schema no longer names those formats. And its
     ``listTools`` threw (ajv: "Invalid regular expression") for a ``Field(pattern=...)`` with a
     ``(?P<word>...)`` group, so that no tool could be called: output schemas have no ``pattern``,
-    input schemas say it in ECMA-262 (``code``)."""
+    input schemas say it in ECMA-262 (``code``). A ``dict[str, X]`` response model's object schema
+    without ``properties`` (``flags``, ``stamps``) is an ``outputSchema`` the SDK accepts, its
+    values' formats dropped as well."""
     with start_app("tests.interop.formats_app:app") as url:
-        calls = _client_summary(url, "event", "slot", "timer", "rx", "code")["calls"]
+        calls = _client_summary(url, "event", "slot", "timer", "rx", "code", "flags", "stamps")["calls"]
     assert calls == {
         "event": {
             "isError": False,
@@ -161,4 +163,11 @@ def test_results_whose_json_a_format_would_refuse_pass_the_clients_output_schema
             "structuredContent": {"pattern": "(?P<word>\\w+)"},
         },
         "code": {"isError": False, "text": '{"code":"abc"}', "structuredContent": {"code": "abc"}},
+        # dict[str, X]: an object schema without properties is an outputSchema the SDK takes
+        "flags": {"isError": False, "text": '{"deleted":true}', "structuredContent": {"deleted": True}},
+        "stamps": {
+            "isError": False,
+            "text": '{"created":"2024-05-01T09:30:00"}',
+            "structuredContent": {"created": "2024-05-01T09:30:00"},
+        },
     }

@@ -714,8 +714,16 @@ def test_no_argument_tool_and_explicit_schema(catalog: Catalog) -> None:
 
 
 def test_output_schema_only_for_object_responses(catalog: Catalog) -> None:
-    with_output = {t.name for t in catalog.tools if t.has_output_schema}
-    assert with_output == {"read_item", "replace_item", "tree"}
+    """Models and ``dict[str, X]`` (an object without properties) have one; a list, an int and a
+    string have not."""
+    without = {t.name for t in catalog.tools if not t.has_output_schema}
+    long_ones = {"an_explicit_operation_id_that_is_longer", "an_explicit_operation_id_that_is_longe_2"}
+    assert without == {"list_items", "sum_numbers", "ping", *long_ones}
+    assert spec(catalog, "item_delete").tool["outputSchema"] == {
+        "type": "object",
+        "additionalProperties": {"type": "integer"},
+        "title": "Response Item Items  Item Id  Delete",
+    }
     assert all(("outputSchema" in t.tool) == t.has_output_schema for t in catalog.tools)
     output = spec(catalog, "read_item").tool["outputSchema"]
     assert output["required"] == ["name"]

@@ -717,6 +717,54 @@ async def listed_tools(app: Any) -> dict[str, dict[str, Any]]:
     return {tool["name"]: tool for tool in listed}
 
 
+async def test_a_dict_response_model_is_an_object_schema_without_properties_and_structured() -> None:
+    """``-> dict`` and ``-> dict[str, X]`` document ``{"type": "object", "additionalProperties": ...}``:
+    an object (all the spec asks of an ``outputSchema``; ``properties`` is optional in its
+    schema.ts, and the TypeScript and Python SDKs read it so), so the JSON is ``structuredContent``
+    too, and it validates against the schema (the SDK clients check it). Only an object schema
+    *with* properties got one, for no reason but sharing the body-flattening test."""
+    app = FastAPI()
+
+    @app.delete("/items/{item_id}", operation_id="delete_item")
+    async def delete_item(item_id: int) -> dict[str, bool]:
+        return {"deleted": True}
+
+    @app.get("/loose", operation_id="loose")
+    async def loose() -> dict:  # type: ignore[type-arg]
+        return {"any": [1, "two", None]}
+
+    @app.get("/things", operation_id="things")
+    async def things() -> dict[str, Thing]:
+        return {"a": Thing(id=1, name="a")}
+
+    @app.get("/listed", operation_id="listed")
+    async def listed() -> dict[str, Any]:
+        return JSONResponse([1, 2])  # type: ignore[return-value]
+
+    app.add_middleware(MCPMiddleware)
+    tools = await listed_tools(app)
+    assert tools["delete_item"]["outputSchema"] == {
+        "type": "object",
+        "additionalProperties": {"type": "boolean"},
+        "title": "Response Delete Item",
+    }
+    assert tools["loose"]["outputSchema"]["additionalProperties"] is True
+    assert tools["things"]["outputSchema"]["additionalProperties"] == {"$ref": "#/$defs/Thing"}
+    assert "Thing" in tools["things"]["outputSchema"]["$defs"]
+    for name, structured in (
+        ("delete_item", {"deleted": True}),
+        ("loose", {"any": [1, "two", None]}),
+        ("things", {"a": {"id": 1, "name": "a", "q": None}}),
+    ):
+        result = await call(app, name, {"item_id": 2} if name == "delete_item" else {})
+        assert result["structuredContent"] == structured
+        assert orjson.loads(result["content"][0]["text"]) == structured
+        jsonschema.validate(structured, tools[name]["outputSchema"])
+    refused = await call(app, "listed", {})  # an object was promised: a list is no result of it
+    assert refused["isError"] is True
+    assert "not a JSON object" in refused["content"][0]["text"]
+
+
 async def test_no_output_schema_when_the_route_reshapes_its_response_model() -> None:
     """The OpenAPI document describes the response model as it is, whatever the route's
     ``response_model_by_alias``, ``_include`` and ``_exclude`` make of it: its JSON does not fit."""
