@@ -66,11 +66,9 @@ def invocation(server: Server, call: Call, params: Mapping[str, Any], target: st
 
 
 def _bound(server: Server, call: Call, params: Mapping[str, Any], target: str) -> str:
-    """What a requestState is sealed for: the target, the caller (every credential the call
-    forwards: Authorization, Cookie, API-key headers and query parameters) and the call's arguments."""
-    names = server.credentials
-    principal = b"\n".join(name + b": " + value for name, value in call.forwarded if name in names)
-    return bound_target(target, principal, params.get("arguments") or {})
+    """What a requestState is sealed for: the target, the caller (the credentials the app
+    authenticates with, ``_identity``: not a load balancer's cookie) and the call's arguments."""
+    return bound_target(target, server.identity.principal(call.forwarded), params.get("arguments") or {})
 
 
 def _seal(

@@ -14,7 +14,8 @@ Arguments (the ``inputSchema`` properties)
     Form bodies are used only for object schemas. Header parameters ``authorization``,
     ``proxy-authorization``, ``cookie``, ``host``, ``content-type``, ``content-length``,
     ``transfer-encoding`` and ``connection`` are never arguments (credentials are forwarded from
-    the MCP request; framing is ours). A cookie parameter is never required (the client's own
+    the MCP request; framing is ours), nor are the headers named by the ``forward_headers`` option
+    (forwarded too). A cookie parameter is never required (the client's own
     ``Cookie`` header may carry it), and its description says that a cookie the client sends wins
     over the argument (:mod:`mcp_middleware._requests`). ``None`` means "omitted" (models send it
     for optional arguments they leave out), except for a body property the body schema requires,
@@ -56,7 +57,7 @@ from mcp_middleware._schema import SchemaSet
 from mcp_middleware._schema_keywords import is_object_schema
 from mcp_middleware._schema_nulls import collapse_optional, keeps_null
 
-__all__ = ["_Body", "_Entry", "_Reader", "_explicit_input"]
+__all__ = ["_NOT_ARGUMENTS", "_Body", "_Entry", "_Reader", "_explicit_input"]
 
 _NOT_ARGUMENTS: Final = frozenset(
     {"authorization", "proxy-authorization", "cookie", "host"}
@@ -100,6 +101,7 @@ class _Reader:
 
     document: Mapping[str, Any]
     schemas: SchemaSet
+    not_arguments: frozenset[str]  # header parameters (lower case) that are no arguments
 
     def deref(self, value: Any) -> Any:
         """Follow local ``$ref``s (``#/components/parameters/…`` and the like) to their target."""
@@ -126,7 +128,7 @@ class _Reader:
             location = _PARAM_LOCATIONS.get(where)
             if location is None or location == _PATH:
                 continue
-            if location == _HEADER and (name.lower() in _NOT_ARGUMENTS or not name.isascii()):
+            if location == _HEADER and (name.lower() in self.not_arguments or not name.isascii()):
                 continue
             required = param.get("required") is True and location != _COOKIE
             description, deprecated = _param_notes(param)

@@ -22,8 +22,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Scope
 
+from ._identity import Identity
 from .catalog import Catalog, ToolFilter, catalog_from_app, readable_routes
-from .config import CREDENTIALS, Settings
+from .config import CREDENTIALS, FORWARDED, Settings
 from .features import Features
 from .listen import Listeners
 from .query_keys import QueryKeys
@@ -53,6 +54,7 @@ class ServedApp:
     _instructions: str | None
     forward_names: frozenset[bytes]
     credentials: tuple[bytes, ...]
+    identity: Identity
     callers: tuple[bytes, ...]
     query_keys: Mapping[str, bytes]
 
@@ -87,22 +89,26 @@ class ServedApp:
             tool_filter=self._tool_filter,
             max_name_length=self.settings.max_tool_name_length,
             exclude_paths=self.settings.paths,
+            forwarded=self.settings.forward_headers,
         )
         self.features = Features.from_catalog(self.catalog)
         # API keys in the MCP request's query string travel as pseudo-headers (see query_keys)
         self.query_keys = self.catalog.query_keys
         keys = self.catalog.credential_headers | frozenset(self.query_keys.values())
-        self.forward_names = self.settings.forward_headers | keys
-        self._know_credentials(keys)
+        self.forward_names = FORWARDED | self.settings.forward_headers | keys
+        self._know_credentials(keys, self.catalog.credential_cookies)
         self.route_app = QueryKeys(self.app) if self.query_keys else self.app
 
-    def _know_credentials(self, keys: frozenset[bytes]) -> None:
-        """``credentials``: every credential a call may carry (``keys``: the app's API keys), in a
-        fixed order; ``callers``: what tells handshake-era callers apart (``caller_key``), the
-        credentials and, with ``session_ids``, the session id (the handshake era refuses one it
-        did not sign before any caller key is made)."""
-        self.credentials = tuple(sorted(CREDENTIALS | keys))
-        self.callers = self.credentials + ((b"mcp-session-id",) if self.settings.session_ids else ())
+    def _know_credentials(self, keys: frozenset[bytes], cookies: frozenset[str] = frozenset()) -> None:
+        """``credentials``: every credential a call may carry (``keys``: the app's API keys; the
+        ``forward_headers``), in a fixed order, which makes a result private; ``identity``: what of
+        them names the caller (``cookies``: the app's cookie schemes' names; :mod:`._identity`);
+        ``callers``: what tells handshake-era callers apart (``caller_key``), the identity's headers
+        and, with ``session_ids``, the session id (the handshake era refuses one it did not sign
+        before any caller key is made), the identity's cookie after them."""
+        self.credentials = tuple(sorted(CREDENTIALS | keys | self.settings.forward_headers))
+        self.identity = Identity(self.credentials, cookies)
+        self.callers = self.identity.headers + ((b"mcp-session-id",) if self.settings.session_ids else ())
 
     # -- list changes ------------------------------------------------------------------------------
     async def list_changed(self, kind: str) -> None:

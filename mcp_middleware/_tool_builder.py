@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from mcp_middleware._naming import _humanize, _Op, _text
-from mcp_middleware._operation_reader import _Body, _Entry, _explicit_input
+from mcp_middleware._operation_reader import _NOT_ARGUMENTS, _Body, _Entry, _explicit_input
 from mcp_middleware._paths import _plan_for_template
 from mcp_middleware._plan import (
     _BODY,
@@ -78,8 +78,12 @@ class _Builder(_Schemas):
         route_paths: Mapping[tuple[str, str], str],
         reshaped: frozenset[tuple[str, str]] = frozenset(),
         nones_dropped: frozenset[tuple[str, str]] = frozenset(),
+        forwarded: frozenset[bytes] = frozenset(),
     ) -> None:
         self.document = document
+        # header parameters that are no arguments: those the module names, and the headers
+        # forwarded from the MCP request (``forward_headers``), which the route gets from there
+        self.not_arguments = _NOT_ARGUMENTS | {name.decode("ascii") for name in forwarded}
         self.route_paths = route_paths
         self.reshaped = reshaped  # operations (path, method) that answer other JSON than documented
         self.nones_dropped = nones_dropped  # operations that leave out properties whose value is None

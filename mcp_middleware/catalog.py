@@ -34,6 +34,7 @@ from mcp_middleware._requests import ToolSpec
 from mcp_middleware._route_details import _converter_paths, _response_options
 from mcp_middleware._route_document import RouteDocument, app_document, route_document
 from mcp_middleware._route_order import RouteOrder, readable_routes, route_order
+from mcp_middleware._shared_headers import warn_shared_headers
 from mcp_middleware._tool_builder import _Builder, api_key_schemes
 from mcp_middleware._tool_filter import ToolFilter
 from mcp_middleware._values import ArgumentError
@@ -80,6 +81,9 @@ class Catalog:
     # the headers of the app's ``apiKey`` security schemes (FastAPI's ``APIKeyHeader``), lower case:
     # credentials, so forwarded from the MCP request like ``Authorization``
     credential_headers: frozenset[bytes] = frozenset()
+    # the cookie names of the app's ``apiKey`` security schemes in a cookie (``APIKeyCookie``): of
+    # the ``Cookie`` header, what names the caller (``mcp_middleware._identity``)
+    credential_cookies: frozenset[str] = frozenset()
     # the query parameters of the app's ``apiKey`` security schemes in the query (``APIKeyQuery``):
     # credentials too, forwarded from the MCP request's URL under these pseudo-header names
     # (``mcp_middleware.query_keys``)
@@ -110,13 +114,20 @@ def catalog_from_app(
     tool_filter: ToolFilter = ToolFilter(),
     max_name_length: int = 40,
     exclude_paths: Collection[str] = (),
+    forwarded: Collection[bytes] = frozenset(),
 ) -> Catalog:
     """The catalog of an app with an ``openapi()`` method (FastAPI) and the apps with one mounted
-    in it, else of its routes (Starlette)."""
+    in it, else of its routes (Starlette). ``forwarded``: the headers (lower case) forwarded from
+    the MCP request besides the credentials (the ``forward_headers`` option), which are no
+    arguments."""
     openapi = getattr(app, "openapi", None)
     if not callable(openapi):
         return _catalog_from_routes(
-            app, tool_filter=tool_filter, max_name_length=max_name_length, exclude_paths=exclude_paths
+            app,
+            tool_filter=tool_filter,
+            max_name_length=max_name_length,
+            exclude_paths=exclude_paths,
+            forwarded=forwarded,
         )
     try:
         document = openapi()
@@ -132,11 +143,17 @@ def catalog_from_app(
         max_name_length=max_name_length,
         exclude_paths=exclude_paths,
         order=route_order(app),
+        forwarded=forwarded,
     )
 
 
 def _catalog_from_routes(
-    app: Any, *, tool_filter: ToolFilter, max_name_length: int, exclude_paths: Collection[str]
+    app: Any,
+    *,
+    tool_filter: ToolFilter,
+    max_name_length: int,
+    exclude_paths: Collection[str],
+    forwarded: Collection[bytes],
 ) -> Catalog:
     """The catalog of an app without ``openapi()``, from a document made of its routes; a mounted
     app's own document (FastAPI's) brings its operations, under the mount's prefix."""
@@ -156,6 +173,7 @@ def _catalog_from_routes(
         max_name_length=max_name_length,
         exclude_paths=exclude_paths,
         order=route_order(app),
+        forwarded=forwarded,
     )
 
 
@@ -166,6 +184,7 @@ def _catalog_of(
     max_name_length: int,
     exclude_paths: Collection[str],
     order: RouteOrder | None,
+    forwarded: Collection[bytes],
 ) -> Catalog:
     """The catalog of a document, with what the routes of its apps with ``openapi()`` say beside
     it (their ``:path`` templates and response-model options), each under its prefix, and the
@@ -185,6 +204,7 @@ def _catalog_of(
         route_paths=route_paths,
         route_order=order,
         route_owners=made.owners,
+        forwarded=forwarded,
         **options,
     )
 
@@ -200,6 +220,7 @@ def build_catalog(
     nones_dropped: Collection[tuple[str, str]] = (),
     route_order: RouteOrder | None = None,
     route_owners: Mapping[tuple[str, str], Any] | None = None,
+    forwarded: Collection[bytes] = frozenset(),
 ) -> Catalog:
     """The tools of an OpenAPI 3.x document (see the module docstring for the rules).
 
@@ -210,13 +231,15 @@ def build_catalog(
     (their ``outputSchema`` requires no property that may be null). ``route_order``: the app's
     routes as its router tries them, which give a tool that another route could answer for its
     guard (:mod:`mcp_middleware._route_order`); ``route_owners``: the route object each operation
-    came from (by path and method), the tool's own route there (else the first of its path and method)."""
+    came from (by path and method), the tool's own route there (else the first of its path and method).
+    ``forwarded``: the headers forwarded besides the credentials, which are no arguments."""
     if max_name_length < 8:
         raise ValueError("max_name_length must be at least 8")
     _warn_shadowed(openapi, frozenset(exclude_paths))
     ops = _operations(openapi, frozenset(exclude_paths))
     names = _assign_names(ops, max_name_length)
-    builder = _Builder(openapi, route_paths or {}, frozenset(reshaped), frozenset(nones_dropped))
+    forwarded = frozenset(forwarded)
+    builder = _Builder(openapi, route_paths or {}, frozenset(reshaped), frozenset(nones_dropped), forwarded)
     tools: list[ToolSpec] = []
     declared: list[Declared] = []
     for op, name in zip(ops, names, strict=True):
@@ -254,10 +277,13 @@ def build_catalog(
             path,
             ", ".join(repr(prop) for prop in unsent),
         )
+    credential_headers = _api_key_headers(openapi)
+    warn_shared_headers(tools, forwarded | credential_headers)
     return Catalog(
         tuple(tools),
         tuple(declared),
-        credential_headers=_api_key_headers(openapi),
+        credential_headers=credential_headers,
+        credential_cookies=frozenset(api_key_schemes(openapi, "cookie").values()),
         query_keys=builder.query_names,
     )
 

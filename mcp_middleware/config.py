@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, SupportsIndex
@@ -11,6 +12,7 @@ from typing import Final, SupportsIndex
 __all__ = [
     "CREDENTIALS",
     "ENV_SECRET",
+    "FORWARDED",
     "HTTP_METHODS",
     "LOCAL_HOSTS",
     "TRACE_CONTEXT",
@@ -18,6 +20,7 @@ __all__ = [
     "Settings",
     "ascii_host",
     "bracketed",
+    "header_names",
     "http_methods",
     "normal_origin",
     "normalise_hosts",
@@ -26,12 +29,25 @@ __all__ = [
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
-# What the routes get of the MCP request's headers by default (``Settings.forward_headers``):
-# credentials, which tell callers apart and bind a requestState (handlers.Server adds the app's
-# API-key headers and URL keys to them), and trace context; results redact every forwarded value
-# but trace context (_redaction.credential_values).
+# What the routes get of the MCP request's headers always: credentials, which tell callers apart
+# and bind a requestState (handlers.Server adds the app's API-key headers and URL keys to them, and
+# the ``forward_headers`` option's names, which are credentials too: _identity), and trace context;
+# results redact every forwarded value but trace context (_redaction.credential_values).
 CREDENTIALS: Final = frozenset({b"authorization", b"cookie"})
 TRACE_CONTEXT: Final = frozenset({b"traceparent", b"tracestate"})
+FORWARDED: Final = CREDENTIALS | TRACE_CONTEXT
+# What ``forward_headers`` may not name: hop-by-hop headers (RFC 9110 §7.6.1; they describe one
+# connection, not the request) and the headers MCP's transport reads or the middleware writes to
+# the route's request itself (framing, Host, and any ``Mcp-Param-*``).
+_HOP_BY_HOP: Final = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization"}
+    | {"te", "trailer", "transfer-encoding", "upgrade"}
+)
+_MCPS_OWN: Final = frozenset(
+    {"mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name", "last-event-id"}
+    | {"accept", "content-type", "content-length", "host"}
+)
+_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # The methods of an OpenAPI path item, in the order the catalog reads them (_naming): what
 # include_methods may name.
 HTTP_METHODS: Final = ("GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE")
@@ -73,7 +89,9 @@ class Settings:
     # Handshake era: "auto" answers JSON unless something streams; "sse" always opens a stream,
     # as the official SDK server does.
     response_mode: str = "auto"
-    forward_headers: frozenset[bytes] = CREDENTIALS | TRACE_CONTEXT
+    # Request headers forwarded to every route besides FORWARDED, lower case (``header_names``):
+    # credentials, taken out of the tools' input schemas.
+    forward_headers: frozenset[bytes] = frozenset()
     # state_secret (or the variable) as checked, in bytes; None: neither, each sealer makes a random key
     secret_key: bytes | None = field(default=None, init=False, repr=False)
 
@@ -119,6 +137,24 @@ def strings(value: Iterable[str], option: str) -> tuple[str, ...]:
         if not isinstance(item, str):
             raise TypeError(f"{option} must contain strings only, got {item!r}")
     return items
+
+
+def header_names(value: Iterable[str], option: str) -> frozenset[bytes]:
+    """The header names of an option (``forward_headers``), lower case (names are
+    case-insensitive). A name that is no HTTP token would never match a header; a hop-by-hop
+    header or one of MCP's own is refused (forwarding it would hand the route the connection's or
+    the transport's header as if it were the app's)."""
+    names: set[bytes] = set()
+    for name in strings(value, option):
+        if not (name.isascii() and _TOKEN.fullmatch(name)):
+            raise ValueError(f"{option} takes header names ('X-Token'): {name!r} is not a header name")
+        lower = name.lower()
+        if lower in _HOP_BY_HOP:
+            raise ValueError(f"{option} cannot name {name!r}: a hop-by-hop header belongs to the connection")
+        if lower in _MCPS_OWN or lower.startswith("mcp-param-"):
+            raise ValueError(f"{option} cannot name {name!r}: one of MCP's own headers (the transport's)")
+        names.add(lower.encode("ascii"))
+    return frozenset(names)
 
 
 def _check_path(path: object) -> None:

@@ -23,6 +23,7 @@ from mcp_types.methods import CLIENT_REQUESTS
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Scope
 
+from ._identity import Identity
 from ._invocation import _call_tool, _get_prompt, _read_resource
 from ._listen_stream import _listen
 from ._protocol import (
@@ -39,7 +40,7 @@ from ._protocol import (
 )
 from ._served_app import ServedApp
 from .catalog import Catalog, ToolFilter
-from .config import Settings
+from .config import FORWARDED, Settings
 from .features import Features
 from .interaction import PendingReplies
 from .jsonrpc import ProtocolError, Request
@@ -119,8 +120,9 @@ class Server(ServedApp):
         self.validator = RequestValidator()  # the SDK's check, remembered per envelope
         self.verdicts: dict[tuple[Any, ...], tuple[int, str] | None] = {}  # transport checks, by header values
         self.ladders: dict[tuple[Any, ...], str] = {}  # 2026-07-28 ladder verdicts, by envelope and headers
-        self.forward_names = settings.forward_headers
+        self.forward_names = FORWARDED | settings.forward_headers
         self.credentials: tuple[bytes, ...]
+        self.identity: Identity
         self.callers: tuple[bytes, ...]
         self._know_credentials(frozenset())
         # the app's query API keys (APIKeyQuery) by parameter name, with their pseudo-header names

@@ -14,7 +14,7 @@ from typing import Concatenate, Literal, ParamSpec, TypeVar
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .catalog import ToolFilter
-from .config import Secret, Settings, http_methods, normalise_hosts, strings
+from .config import Secret, Settings, header_names, http_methods, normalise_hosts, strings
 from .handlers import Server
 from .security import Guard, OAuthResource, Security, cors_origins, effective_allowed_origins
 from .transport import endpoint
@@ -139,6 +139,7 @@ class MCPMiddleware:
         state_secret: Secret | None = None,
         session_ids: bool = False,
         response_mode: Literal["auto", "sse"] = "auto",
+        forward_headers: Collection[str] = (),
         auth: Guard | None = None,
         oauth: OAuthResource | None = None,
         cors_allow_origins: Sequence[str] | None = None,
@@ -165,6 +166,7 @@ class MCPMiddleware:
             state_secret=state_secret,
             session_ids=session_ids,
             response_mode=response_mode,
+            forward_headers=header_names(forward_headers, "forward_headers"),
         )
         tool_filter = ToolFilter(
             include_tags=_optional(frozenset, include_tags, "include_tags"),

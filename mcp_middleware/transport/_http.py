@@ -138,12 +138,19 @@ def new_call(
 
 def caller_key(server: Server, headers: Mapping[bytes, bytes]) -> str:
     """Who is calling, as far as a stateless endpoint can tell (handshake era: which calls a
-    notifications/cancelled may stop, whose answers a route takes, whose log level): its
-    credentials (Authorization, Cookie, the app's API keys: headers, and the URL's query parameters
-    that the endpoint put into ``headers``, see ``query_keys``) and, with ``session_ids``, its
-    session id (verified by then), hashed (``Server.callers``). Callers without either share one
-    key."""
-    return str(hash(tuple(map(headers.get, server.callers))))
+    notifications/cancelled may stop, whose answers a route takes, whose log level): the
+    credentials the app authenticates with (``_identity``: Authorization, the app's API keys:
+    headers, and the URL's query parameters that the endpoint put into ``headers``, see
+    ``query_keys``; the ``forward_headers``; the app's cookies, or the whole Cookie header as a
+    fallback) and, with ``session_ids``, its session id (verified by then), hashed
+    (``Server.callers``). Callers without either share one key."""
+    values = tuple(map(headers.get, server.callers))
+    cookie = headers.get(b"cookie")
+    if cookie is None:
+        return str(hash(values))
+    others = any(value is not None for value in values[: len(server.identity.headers)])
+    part = server.identity.cookie(cookie, others)
+    return str(hash(values if part is None else (*values, part)))
 
 
 Decorate = Callable[[str, dict[str, Any]], dict[str, Any]]

@@ -126,6 +126,7 @@ def test_lower_layers_never_import_upper_layers() -> None:
         *("_route_endpoints", "_route_docstrings", "_route_input_schema", "_mounted_documents"),  # the route document's
         "_route_order",  # the routes a tool's request could reach instead of its own
         *("_tool_filter", "_route_details"),  # which operations are tools; what the routes add to the document
+        "_shared_headers",  # the header parameters every tool has (warned about)
         *("_schema_nulls", "_schema_keywords", "_schema_fit", "_ecma_regex"),  # the schemas' parts
     )
     results = ("results", "_body", "_result_shapes", "_redaction", "_media", "_event_parser", "_coding")
@@ -137,7 +138,8 @@ def test_lower_layers_never_import_upper_layers() -> None:
         imported = {i.split(".")[0] for i in all_imports(method)}
         assert not imported & {"middleware", "transport"}, (method, imported)
     # Server's base: what it serves, built from the app (never the table, nor what runs a call)
-    assert all_imports("_served_app") == {"catalog", "config", "features", "listen", "query_keys"}
+    assert all_imports("_served_app") == {"_identity", "catalog", "config", "features", "listen", "query_keys"}
+    assert all_imports("_identity") == set()  # who calls: a leaf the server and the transport read
     for method in ("_protocol", "_invocation", "_listen_stream"):  # handlers names their types only
         assert "handlers" in all_imports(method) - all_imports(method, typing=False), method
     assert all_imports("_listen_stream", typing=False) == {"listen"}
@@ -188,8 +190,9 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_schema_fit") == {"_schema_keywords"}
     assert all_imports("catalog") == {
         *("_naming", "_tool_builder", "_requests", "_values", "_route_document", "_route_order"),
-        *("_tool_filter", "_route_details"),
+        *("_tool_filter", "_route_details", "_shared_headers"),
     }
+    assert all_imports("_shared_headers", typing=False) == {"_plan"}  # ToolSpec only as a type
 
 
 def test_the_security_layer_is_under_the_middleware_alone() -> None:
