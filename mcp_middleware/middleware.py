@@ -106,6 +106,9 @@ class MCPMiddleware:
       ``$MCP_MIDDLEWARE_STATE_SECRET``, else random per process: give every worker the same one).
     * ``session_ids``, ``response_mode``: handshake-era transport (signed session ids; ``"sse"``
       answers every request with a stream).
+    * ``forward_headers``: further request headers (names, case-insensitive) forwarded from the
+      MCP request to every route as credentials, and no tool arguments: a header the app
+      authenticates with outside a security scheme (a global ``Header()`` dependency).
     * ``auth``, ``oauth``, ``cors_allow_origins``: a guard for the endpoint, OAuth
       protected-resource metadata, CORS for browser clients.
     """

@@ -725,6 +725,7 @@ STRING_COLLECTIONS = (
     "allowed_hosts",
     "allowed_origins",
     "cors_allow_origins",
+    "forward_headers",
 )
 
 
