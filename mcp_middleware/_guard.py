@@ -18,6 +18,7 @@ import anyio
 import orjson
 from starlette.exceptions import HTTPException
 
+from ._error_handler import HandledFailure
 from .context import ClientRequestError
 from .dispatch import AppMisbehaved
 from .interaction import Abort
@@ -141,6 +142,15 @@ def _outcome_of(exc: BaseException, run: _ToolRun) -> dict[str, Any] | None:
         subject = _subject(run)
         logger.error("%s: the route broke the ASGI contract: %s", subject, exc)
         return error_result(f"{subject} failed: the route did not produce a valid HTTP response.")
+    if isinstance(exc, HandledFailure):  # the app's 500 handler answered: its response is the result
+        failure = exc.exc
+        logger.error(
+            "%s: the route raised %s; the app's exception handler answered",
+            _subject(run),
+            type(failure).__name__,
+            exc_info=failure,
+        )
+        return None
     if isinstance(exc, Exception):  # an ExceptionGroup too
         if run._complete or run.answered:
             # After a complete response (its background work), or once a stopped call's outcome

@@ -22,6 +22,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Scope
 
+from ._error_handler import AppErrorHandler, error_handler_of
 from ._identity import Identity
 from .catalog import Catalog, ToolFilter, catalog_from_app, readable_routes
 from .config import CREDENTIALS, FORWARDED, Settings
@@ -97,7 +98,12 @@ class ServedApp:
         keys = self.catalog.credential_headers | frozenset(self.query_keys.values())
         self.forward_names = FORWARDED | self.settings.forward_headers | keys
         self._know_credentials(keys, self.catalog.credential_cookies)
-        self.route_app = QueryKeys(self.app) if self.query_keys else self.app
+        app = self.app
+        # the app's 500 handler, which its ServerErrorMiddleware above us never calls for a call
+        handler = error_handler_of(self._app_ref) if self._app_ref is not self.app else None
+        if handler is not None:
+            app = AppErrorHandler(app, handler)
+        self.route_app = QueryKeys(app) if self.query_keys else app
 
     def _know_credentials(self, keys: frozenset[bytes], cookies: frozenset[str] = frozenset()) -> None:
         """``credentials``: every credential a call may carry (``keys``: the app's API keys; the

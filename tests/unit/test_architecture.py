@@ -138,13 +138,18 @@ def test_lower_layers_never_import_upper_layers() -> None:
         imported = {i.split(".")[0] for i in all_imports(method)}
         assert not imported & {"middleware", "transport"}, (method, imported)
     # Server's base: what it serves, built from the app (never the table, nor what runs a call)
-    assert all_imports("_served_app") == {"_identity", "catalog", "config", "features", "listen", "query_keys"}
+    # (and the app's 500 handler, put in front of the route app when the app's stack has one)
+    assert all_imports("_served_app") == {
+        *("_error_handler", "_identity", "catalog", "config", "features", "listen", "query_keys"),
+    }
     assert all_imports("_identity") == set()  # who calls: a leaf the server and the transport read
+    assert all_imports("_error_handler") == {"dispatch", "results"}  # our own errors, never the handler's
     for method in ("_protocol", "_invocation", "_listen_stream"):  # handlers names their types only
         assert "handlers" in all_imports(method) - all_imports(method, typing=False), method
     assert all_imports("_listen_stream", typing=False) == {"listen"}
     assert all_imports("_protocol", typing=False) == {"jsonrpc"}
-    for call in ("toolcall", "_guard", "_ticker", "_tool_run", "_call_types"):  # one call, under the handlers
+    # one call, under the handlers
+    for call in ("toolcall", "_guard", "_error_handler", "_ticker", "_tool_run", "_call_types"):
         imported = {i.split(".")[0] for i in all_imports(call)}
         assert not imported & {"middleware", "transport", "handlers"}, (call, imported)
     assert all_imports("_ticker") == {"toolcall"}  # only for the type of a run (TYPE_CHECKING)

@@ -1,0 +1,199 @@
+"""The app's 500/``Exception`` handler answers for a route that raised, over MCP as over HTTP.
+
+Starlette calls that handler from ``ServerErrorMiddleware``, the outermost layer of the app, above
+every user middleware (ours too): a tool call's sub-request enters below it, so the middleware
+calls the handler itself (``mcp_middleware._error_handler``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse as FastAPIJSONResponse
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from mcp_middleware import MCPMiddleware, declare
+from tests.support import call_legacy
+from tests.unit.test_starlette import ERAS, call
+
+pytestmark = pytest.mark.anyio
+
+FRIENDLY = {"error": "The upstream service timed out; retry with a smaller page"}
+ANSWERED = 'HTTP 500 Internal Server Error: {"error":"The upstream service timed out; retry with a smaller page"}'
+GENERIC = "Tool 'boom' failed: the route raised RuntimeError."
+
+
+async def boom(request: Request) -> Response:
+    raise RuntimeError("upstream timeout")
+
+
+async def returns_500(request: Request) -> Response:
+    return JSONResponse(FRIENDLY, status_code=500)
+
+
+async def streams_then_fails(request: Request) -> Response:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"first "
+        raise RuntimeError("mid-stream")
+
+    return StreamingResponse(chunks(), media_type="text/plain")
+
+
+def shown(result: dict[str, Any]) -> tuple[str, bool]:
+    [piece] = result["content"]
+    return piece["text"], result.get("isError", False)
+
+
+class Seen:
+    """What the handler was called with, and a handler of each kind (async, sync, raising)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+
+    def note(self, request: Request, exc: Exception) -> None:
+        self.calls.append((request.method, request.url.path, repr(exc)))
+
+    async def async_handler(self, request: Request, exc: Exception) -> Response:
+        self.note(request, exc)
+        return JSONResponse(FRIENDLY, status_code=500)
+
+    def sync_handler(self, request: Request, exc: Exception) -> Response:
+        self.note(request, exc)
+        return JSONResponse(FRIENDLY, status_code=500)
+
+    async def raising_handler(self, request: Request, exc: Exception) -> Response:
+        self.note(request, exc)
+        raise ValueError("the handler broke")
+
+
+def starlette_app(handlers: dict[Any, Callable[..., Any]], debug: bool = False) -> Starlette:
+    routes = [Route("/boom", boom), Route("/returns_500", returns_500), Route("/streams", streams_then_fails)]
+    app = Starlette(routes=routes, exception_handlers=handlers, debug=debug)
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("key", [Exception, 500])
+@pytest.mark.parametrize("kind", ["async_handler", "sync_handler"])
+async def test_the_apps_handler_answers_a_route_that_raised(era: str, key: Any, kind: str) -> None:
+    seen = Seen()
+    app = starlette_app({key: getattr(seen, kind)})
+    result = await call(app, era, "boom", {})
+    assert shown(result) == (ANSWERED, True)
+    # exactly what a route that returned the handler's response itself gets
+    assert result == await call(app, era, "returns_500", {})
+    assert seen.calls == [("GET", "/boom", "RuntimeError('upstream timeout')")]
+
+
+async def test_the_exception_is_still_logged(caplog: pytest.LogCaptureFixture) -> None:
+    app = starlette_app({Exception: Seen().async_handler})
+    with caplog.at_level(logging.ERROR, "mcp_middleware"):
+        await call(app, "legacy", "boom", {})
+    [record] = [r for r in caplog.records if "boom" in r.getMessage()]
+    assert record.getMessage() == "Tool 'boom': the route raised RuntimeError; the app's exception handler answered"
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], RuntimeError)
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_fastapi_exception_handler_answers(era: str) -> None:
+    app = FastAPI()
+    ran: list[str] = []
+
+    @app.exception_handler(Exception)
+    async def on_exc(request: Request, exc: Exception) -> Response:
+        ran.append(request.url.path)
+        return FastAPIJSONResponse(FRIENDLY, status_code=500)
+
+    @app.get("/boom", operation_id="boom")
+    async def fails() -> None:
+        raise RuntimeError("x")
+
+    app.add_middleware(MCPMiddleware)
+    assert shown(await call(app, era, "boom", {})) == (ANSWERED, True)
+    assert ran == ["/boom"]
+
+
+async def test_in_debug_mode_the_generic_text_stays() -> None:
+    """Starlette answers a traceback page then: nothing of it reaches the model."""
+    seen = Seen()
+    app = starlette_app({Exception: seen.async_handler}, debug=True)
+    assert await call(app, "legacy", "boom", {}) == {"content": [{"type": "text", "text": GENERIC}], "isError": True}
+    assert seen.calls == []
+
+
+async def test_a_handler_that_raises_is_logged_and_the_generic_text_stays(caplog: pytest.LogCaptureFixture) -> None:
+    seen = Seen()
+    app = starlette_app({Exception: seen.raising_handler})
+    with caplog.at_level(logging.ERROR, "mcp_middleware"):
+        result = await call(app, "legacy", "boom", {})
+    assert result == {"content": [{"type": "text", "text": GENERIC}], "isError": True}
+    assert len(seen.calls) == 1
+    messages = [(r.getMessage(), type(r.exc_info[1]).__name__) for r in caplog.records if r.exc_info]
+    assert messages == [
+        ("GET /boom: the app's exception handler raised ValueError", "ValueError"),
+        ("Tool 'boom': the route raised RuntimeError", "RuntimeError"),
+    ]
+
+
+async def test_a_response_already_started_is_not_handed_to_the_handler() -> None:
+    """As ``ServerErrorMiddleware`` cannot send the handler's response then, the result is as before."""
+    seen = Seen()
+    app = starlette_app({Exception: seen.async_handler})
+    result = await call(app, "legacy", "streams_then_fails", {})
+    assert result == {
+        "content": [{"type": "text", "text": "Tool 'streams_then_fails' failed: the route raised RuntimeError."}],
+        "isError": True,
+    }
+    assert seen.calls == []
+
+
+async def test_without_a_handler_the_generic_text_stays() -> None:
+    assert await call(starlette_app({}), "legacy", "boom", {}) == {
+        "content": [{"type": "text", "text": GENERIC}],
+        "isError": True,
+    }
+
+
+async def test_an_app_wrapped_directly_runs_its_handler_once() -> None:
+    """``MCPMiddleware(app)``: the sub-request goes through the app's own stack, handler included."""
+    seen = Seen()
+    app = MCPMiddleware(Starlette(routes=[Route("/boom", boom)], exception_handlers={Exception: seen.async_handler}))
+    reply = await call_legacy(app, "tools/call", {"name": "boom", "arguments": {}})
+    assert reply.result() == {"content": [{"type": "text", "text": ANSWERED}], "isError": True}
+    assert len(seen.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "message"),
+    [
+        ("prompts/get", {"name": "broken"}, "Prompt 'broken' failed: " + ANSWERED),
+        ("resources/read", {"uri": "test://broken"}, "Reading test://broken failed: " + ANSWERED),
+    ],
+)
+async def test_prompts_and_resources_get_the_handlers_answer(method: str, params: dict[str, Any], message: str) -> None:
+    seen = Seen()
+    app = FastAPI()
+    app.add_exception_handler(500, seen.sync_handler)
+
+    @app.get("/prompts/broken", openapi_extra=declare.prompt("broken"))
+    async def broken() -> str:
+        raise RuntimeError("x")
+
+    @app.get("/docs/broken", openapi_extra=declare.resource("test://broken"))
+    async def broken_doc() -> str:
+        raise RuntimeError("x")
+
+    app.add_middleware(MCPMiddleware)
+    reply = (await call_legacy(app, method, params)).json()
+    assert reply["error"]["code"] == -32603
+    assert reply["error"]["message"] == message
+    assert len(seen.calls) == 1
