@@ -11,7 +11,8 @@ which is no dependency of ours: without it, a part whose first line is an operat
 build at INFO), and any other docstring is prose, whole. So is a part that does not parse, except
 that one starting with such a key is warned about. A ``$ref`` in it that the document cannot
 resolve (the components of the app's own ``SchemaGenerator``, which the middleware cannot see) is
-warned about and becomes a schema of any value naming it (:func:`_free_unresolved`).
+becomes a schema of any value naming it (:func:`_free_unresolved`; a whole ``requestBody`` or
+parameter of one is ``_free_arguments``' to settle, which warns about them all).
 """
 
 from __future__ import annotations

@@ -30,7 +30,10 @@ Each operation:
       style with ``explode``: each property is a query parameter), so a route reading
       ``request.query_params`` can be called; POST, PUT and PATCH without a YAML
       ``requestBody`` take a free JSON object as ``body`` (not DELETE, whose body HTTP leaves
-      undefined).
+      undefined). Both are :mod:`mcp_middleware._free_arguments`', which also settles, once the
+      document is complete, what of the YAML it cannot read: an unresolved ``$ref`` as the
+      ``requestBody`` or a parameter (the free ``body``; the free ``query`` object), one in a
+      schema (any value), a body method's ``requestBody`` without ``content`` (the free ``body``).
     - an ``x-mcp-input-schema``'s properties that no parameter maps are the route's query
       parameters or its JSON body's properties (:mod:`mcp_middleware._route_input_schema`).
 """
@@ -41,12 +44,13 @@ import copy
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 from starlette.routing import Mount, Route, compile_path
 
+from mcp_middleware._free_arguments import BODY_METHODS, FREE_BODY, FREE_QUERY, free_declared
 from mcp_middleware._mounted_documents import _documented_routes, _Mounts
-from mcp_middleware._route_docstrings import _Docstrings, _free_unresolved
+from mcp_middleware._route_docstrings import _Docstrings
 from mcp_middleware._route_endpoints import _endpoints, _path_parameter
 from mcp_middleware._route_input_schema import _query_parameter, _unmapped
 from mcp_middleware._route_order import RouteOrder, readable_routes
@@ -54,21 +58,6 @@ from mcp_middleware._route_order import RouteOrder, readable_routes
 __all__ = ["FREE_BODY", "FREE_QUERY", "RouteDocument", "app_document", "route_document"]
 
 logger = logging.getLogger("mcp_middleware.catalog")
-
-_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
-FREE_QUERY: Final[Mapping[str, Any]] = {
-    "name": "query",
-    "in": "query",
-    "description": (
-        "Query string parameters, by name: each value a string, number or boolean, or a list of them (the name "
-        "repeated)."
-    ),
-    "schema": {"type": "object"},
-}
-FREE_BODY: Final[Mapping[str, Any]] = {
-    "description": "The request's JSON body.",
-    "content": {"application/json": {"schema": {"type": "object"}}},
-}
 
 
 @dataclass(slots=True)
@@ -104,18 +93,8 @@ def route_document(app: Any) -> RouteDocument | None:
     walk.routes(routes, "")
     if walk.components:
         walk.result.document["components"] = walk.components
-    for name, declared in walk.declared:
-        missing: list[str] = []
-        for key in ("parameters", "requestBody", "responses"):  # not the x-mcp-* schemas, with their $defs
-            _free_unresolved(walk.result.document, declared.get(key), missing)
-        if missing:
-            logger.warning(
-                "the docstring of %s refers to %s, which the middleware cannot see (the components of a "
-                "SchemaGenerator are no part of its document): taken as any value. Inline the schema in the "
-                "docstring, or give an x-mcp-input-schema",
-                name,
-                ", ".join(dict.fromkeys(missing)),
-            )
+    for (name, declared), (method, operation) in zip(walk.declared, walk.operations, strict=True):
+        free_declared(walk.result.document, name, method, declared, operation)
     if walk.unread:
         logger.info(
             "PyYAML is not installed: the YAML part of the docstrings of %s is ignored (pip install pyyaml)",
@@ -157,6 +136,7 @@ class _Walk(_Docstrings, _Mounts):
         self.components: dict[str, dict[str, Any]] = {}
         self.unread: list[str] = []  # endpoints whose YAML went unread (no PyYAML)
         self.declared: list[tuple[str, dict[str, Any]]] = []  # each endpoint's YAML operation
+        self.operations: list[tuple[str, dict[str, Any]]] = []  # the operation made of each, and its method
         self.taking: set[int] = set()
         self.sources: dict[tuple[str, str], tuple[str, Any]] = {}
         self.orders: dict[int, RouteOrder | None] = {}
@@ -231,7 +211,7 @@ class _Walk(_Docstrings, _Mounts):
         path_params = [_path_parameter(n, c) for n, c in convertors.items() if (n, "path") not in named]
         explicit = operation.get("x-mcp-input-schema", {})
         unmapped = _unmapped(explicit, {*convertors, *(n for n, _ in named)})
-        if unmapped and method in _BODY_METHODS:
+        if unmapped and method in BODY_METHODS:
             if "requestBody" not in operation:  # else it is the document's rule: into an open body
                 schema = {"type": "object", "properties": unmapped}
                 operation["requestBody"] = {"content": {"application/json": {"schema": schema}}}
@@ -240,6 +220,8 @@ class _Walk(_Docstrings, _Mounts):
         if not any(p.get("in") == "query" for p in params):
             params.append(copy.deepcopy(dict(FREE_QUERY)))
         operation["parameters"] = path_params + params
-        if method in _BODY_METHODS and "requestBody" not in operation:
+        if method in BODY_METHODS and "requestBody" not in operation:
             operation["requestBody"] = copy.deepcopy(dict(FREE_BODY))
+        if declared:
+            self.operations.append((method, operation))
         return operation

@@ -96,9 +96,11 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
     assert all_imports("_naming") == {"config"}  # the HTTP methods, one list (config.HTTP_METHODS)
     assert all_imports("_route_document") == {
         *("_route_endpoints", "_route_docstrings", "_route_input_schema", "_mounted_documents"),  # its parts
+        "_free_arguments",  # the free query and body, and what of a docstring's YAML cannot be read
         "_route_order",  # RouteOrder, the type of the routers' orders its mounted part asks
     }
     assert all_imports("_route_input_schema") == {"_route_docstrings"}  # _resolves, a $ref read in a schema
+    assert all_imports("_free_arguments") == {"_route_docstrings"}  # _resolves, _free_unresolved
     # FastAPI's generated ids, under a mount's prefix; the router's order, which of an outer app's
     # route and a mounted one it reaches first; RouteDocument only as a type (TYPE_CHECKING)
     assert all_imports("_mounted_documents", typing=False) == {"_naming", "_route_endpoints", "_route_order"}
@@ -124,6 +126,7 @@ def test_lower_layers_never_import_upper_layers() -> None:
         *("_operation_reader", "_request_media", "_tool_labels", "_tool_schemas"),  # the tool builder's parts
         *("_plan", "_paths", "_query_and_body", "_values"),  # the request's parts
         *("_route_endpoints", "_route_docstrings", "_route_input_schema", "_mounted_documents"),  # the route document's
+        "_free_arguments",
         "_route_order",  # the routes a tool's request could reach instead of its own
         *("_tool_filter", "_route_details"),  # which operations are tools; what the routes add to the document
         "_shared_headers",  # the header parameters every tool has (warned about)

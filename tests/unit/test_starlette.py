@@ -815,6 +815,99 @@ async def test_a_free_form_body_of_an_unresolved_ref_reaches_the_route(era: str)
     assert orjson.loads(text_of(result)) == {"name": "rex"}
 
 
+async def body_ref(request: Request) -> JSONResponse:
+    """Create a pet.
+    ---
+    requestBody:
+      $ref: '#/components/requestBodies/Pet'
+    """
+    return JSONResponse({"body": (await request.body()).decode()})
+
+
+async def param_ref(request: Request) -> JSONResponse:
+    """List with a shared parameter.
+    ---
+    parameters:
+      - $ref: '#/components/parameters/Limit'
+      - {name: q, in: query, schema: {type: string}}
+    """
+    return JSONResponse({"qs": request.scope["query_string"].decode()})
+
+
+def _refs_app() -> Starlette:
+    return Starlette(routes=[Route("/pets", body_ref, methods=["POST"]), Route("/list", param_ref)])
+
+
+def test_an_unresolved_request_body_is_a_free_form_body(caplog: pytest.LogCaptureFixture) -> None:
+    """It used to leave the tool with no body argument at all, though the warning said "taken as
+    any value"."""
+    pytest.importorskip("yaml")
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        tools = {t.name: t.tool for t in catalog_from_app(_refs_app()).tools}
+    schema = tools["body_ref"]["inputSchema"]
+    assert list(schema["properties"]) == ["query", "body"]
+    assert schema["properties"]["body"] == {
+        "description": "Free-form: its definition, #/components/requestBodies/Pet, is not published."
+    }
+    assert "required" not in schema  # whether the unseen definition requires it is unknown
+    [warning] = [r.getMessage() for r in caplog.records if "body_ref" in r.getMessage()]
+    assert "#/components/requestBodies/Pet" in warning
+    assert "the request body is a free-form `body` argument" in warning
+    assert "taken as any value" not in warning
+
+
+def test_an_unresolved_parameter_leaves_the_free_query_argument(caplog: pytest.LogCaptureFixture) -> None:
+    """The free ``query`` object used to be left out whenever another query parameter was declared:
+    the unseen parameter could not be sent at all."""
+    pytest.importorskip("yaml")
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        tools = {t.name: t.tool for t in catalog_from_app(_refs_app()).tools}
+    properties = tools["param_ref"]["inputSchema"]["properties"]
+    assert list(properties) == ["q", "query"]
+    assert properties["query"] == {
+        "type": "object",
+        "description": FREE_QUERY["description"]
+        + " Among them #/components/parameters/Limit, whose definition is not published.",
+    }
+    [warning] = [r.getMessage() for r in caplog.records if "param_ref" in r.getMessage()]
+    assert "#/components/parameters/Limit" in warning
+    assert "a parameter is left out (a query parameter's value goes in the free-form `query` argument)" in warning
+    assert "taken as any value" not in warning
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_unresolved_refs_reach_the_route_through_the_free_arguments(era: str) -> None:
+    pytest.importorskip("yaml")
+    app = _refs_app()
+    app.add_middleware(MCPMiddleware)
+    result = await call(app, era, "body_ref", {"body": {"name": "rex"}})
+    assert orjson.loads(text_of(result)) == {"body": '{"name":"rex"}'}
+    result = await call(app, era, "param_ref", {"q": "x", "query": {"limit": 3}})
+    assert orjson.loads(text_of(result)) == {"qs": "q=x&limit=3"}
+
+
+@pytest.mark.parametrize(
+    ("declared", "required"), [("requestBody: hello", False), ("requestBody: {required: true}", True)]
+)
+def test_a_request_body_without_content_is_a_free_body(
+    declared: str, required: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A body method's ``requestBody`` that is not a mapping with ``content`` used to take the body
+    argument away."""
+    pytest.importorskip("yaml")
+
+    async def post(request: Request) -> JSONResponse:
+        return JSONResponse({"body": (await request.body()).decode()})
+
+    post.__doc__ = declared
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        [tool] = catalog_from_app(Starlette(routes=[Route("/p", post, methods=["POST"])])).tools
+    schema = tool.tool["inputSchema"]
+    assert schema["properties"]["body"] == {"type": "object", "description": "The request's JSON body."}
+    assert schema.get("required", []) == (["body"] if required else [])
+    assert "its requestBody has no content: the request body is a free-form `body` argument" in caplog.text
+
+
 async def note(request: Request) -> JSONResponse:
     """Store a plain-text note.
     ---
