@@ -10,7 +10,10 @@ per call.
     have ``.`` or ``..`` segments, nor a line break (Starlette's ``.*`` stops there); a missing,
     ``None`` or empty path value is an :class:`~mcp_middleware._values.ArgumentError`. A float
     path value is written in plain decimal notation, as Starlette's ``:float`` convertor needs
-    (``0.0000001``, not ``1e-07``).
+    (``0.0000001``, not ``1e-07``); one of an integer-typed parameter (``{id:int}``, FastAPI's
+    ``int``: ``_Plan.integers``) as its digits when it is integral (5.0, which JSON Schema's
+    ``integer`` takes: ``5``), else an ArgumentError naming it (``5.0`` missed the ``:int``
+    converter, and was refused as "answered by another route").
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from mcp_middleware._plan import _Plan
-from mcp_middleware._values import _UNRESERVED, ArgumentError, _scalar
+from mcp_middleware._values import _UNRESERVED, ArgumentError, _integral, _scalar
 
 __all__ = ["_TEMPLATE", "_plan_for_template", "_render_path"]
 
@@ -53,7 +56,10 @@ def _render_path(plan: _Plan, arguments: Mapping[str, Any]) -> str:
             continue
         if value is None:
             raise ArgumentError(f"missing required argument {name!r}")
-        text = _decimal(value) if type(value) is float else _scalar(name, value)
+        if type(value) is float:
+            text = _integral(name, value) if name in plan.integers else _decimal(value)
+        else:
+            text = _scalar(name, value)
         if not text:
             raise ArgumentError(f"argument {name!r} must not be empty")
         if _UNRESERVED.fullmatch(text) and text not in (".", ".."):

@@ -60,6 +60,7 @@ class _Arg:
     keep_none: bool = False
     single: bool = False  # a query or header parameter whose schema is no array: an array is refused
     shape: int = _SCALARS  # how a query argument is written (_EXPLODED, _JSON_TEXT: not its scalars)
+    integer: bool = False  # its numbers are integers only (a float 5.0 is written ``5``)
     query_key: str = field(init=False, repr=False, compare=False)  # ``wire`` form-encoded, with its ``=``
 
     def __post_init__(self) -> None:
@@ -94,6 +95,7 @@ class _Plan:
     # an explicit input schema's properties: arguments, mapped or not (those nothing maps go into an
     # open body, and are accepted and not sent otherwise)
     declared: tuple[str, ...] = ()
+    integers: frozenset[str] = frozenset()  # path arguments whose numbers are integers only (5.0: ``5``)
     # ``path`` as (argument, the literal after it) pairs: walked without a range per call
     segments: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
     # every argument's name, in schema order (an open body's declared properties are no argument:

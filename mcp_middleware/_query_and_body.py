@@ -33,7 +33,7 @@ from urllib.parse import urlencode
 import orjson
 
 from mcp_middleware._plan import _FORM, _JSON, _JSON_TEXT, _JSON_VALUE, _NO_BODY, _RAW, _Arg, _FilePart, _Plan
-from mcp_middleware._values import _SINGLE, ArgumentError, _form_encode, _json_text, _scalar
+from mcp_middleware._values import _SINGLE, ArgumentError, _form_encode, _json_text, _scalar, _scalar_as
 
 __all__ = ["_encode_body", "_items", "_shaped"]
 
@@ -42,8 +42,8 @@ def _items(arg: _Arg, value: Any) -> list[str]:
     if isinstance(value, (list, tuple)):
         if arg.single:
             raise ArgumentError(_SINGLE.format(arg.name))
-        return [_scalar(arg.name, item) for item in value if item is not None]
-    return [_scalar(arg.name, value)]
+        return [_scalar_as(arg.name, item, arg.integer) for item in value if item is not None]
+    return [_scalar_as(arg.name, value, arg.integer)]
 
 
 def _shaped(arg: _Arg, value: Any) -> list[str]:

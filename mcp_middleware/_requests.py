@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Final
 from mcp_middleware._paths import _plan_for_template, _render_path
 from mcp_middleware._plan import _COOKIE, _HEADER, _NO_BODY, _QUERY, _Arg, _Plan
 from mcp_middleware._query_and_body import _encode_body, _items, _shaped
-from mcp_middleware._values import ArgumentError, _form_encode, _scalar
+from mcp_middleware._values import ArgumentError, _form_encode, _scalar_as
 from mcp_middleware.dispatch import SubRequest
 from mcp_middleware.param_headers import Annotation
 from mcp_middleware.query_keys import MARK
@@ -187,7 +187,7 @@ def _add_header(headers: list[tuple[bytes, bytes]], arg: _Arg, value: Any) -> No
 
 
 def _cookie_value(arg: _Arg, value: Any) -> str:
-    text = _scalar(arg.name, value)
+    text = _scalar_as(arg.name, value, arg.integer)
     if _BAD_COOKIE.search(text):
         raise ArgumentError(f"argument {arg.name!r} must not contain ';', line breaks or NUL characters")
     if not text.isascii():

@@ -59,7 +59,7 @@ from mcp_middleware._schema_keywords import (
     _SCHEMA_MAP,
     pointer_name,
 )
-from mcp_middleware._schema_nulls import collapse_optional, keeps_null
+from mcp_middleware._schema_nulls import _is_null, collapse_optional, keeps_null
 
 __all__ = ["SchemaSet"]
 
@@ -109,6 +109,26 @@ class SchemaSet:
         """Whether ``schema`` (a raw one, ``$ref``s resolved here) may be an array: ``False`` only
         when it says it is something else (its ``type``, or every branch of an ``anyOf``/``oneOf``)."""
         return self._may_be(schema, "array", 0)
+
+    def whole_numbers(self, schema: Any) -> bool:
+        """Whether the numbers ``schema`` (a raw one, ``$ref``s resolved here) takes are integers
+        only, as its own values or its arrays' items (an optional's too): it may be an integer and
+        no other number. JSON Schema's ``integer`` takes 5.0, which such an argument writes ``5``."""
+        for _ in range(_DEPTH):
+            schema = self.resolve(schema)
+            if not isinstance(schema, Mapping):
+                return False
+            branches = schema.get("anyOf", schema.get("oneOf"))
+            if isinstance(branches, list):
+                kept = [branch for branch in branches if not _is_null(self.resolve(branch))]
+                if len(kept) != 1:
+                    break
+                schema = kept[0]
+            elif schema.get("type") == "array":
+                schema = schema.get("items")
+            else:
+                break
+        return self._may_be(schema, "integer", 0) and not self._may_be(schema, "number", 0)
 
     def allows_null(self, schema: Any) -> bool:
         """Whether ``schema`` (a raw one, ``$ref``s resolved here) takes ``null``: its ``type`` (or

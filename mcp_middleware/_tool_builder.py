@@ -148,6 +148,7 @@ class _Builder(_Schemas):
                 e.keep_none,
                 e.where in (_QUERY, _HEADER) and not self.schemas.may_be_array(e.schema),
                 e.shape,
+                self.schemas.whole_numbers(e.schema),
             )
             for e, name in zip(entries, names, strict=True)
             if e.where != _PATH
@@ -160,9 +161,14 @@ class _Builder(_Schemas):
         renamed = {e.wire: name for e, name in zip(entries, names, strict=True) if e.where == _PATH and e.wire != name}
         path = _plan_for_template(self.route_paths.get((op.path, op.method), op.path), renamed)
         template, slashes = path.path, path.slashes
+        integers = frozenset(
+            name
+            for e, name in zip(entries, names, strict=True)
+            if e.where == _PATH and self.schemas.whole_numbers(e.schema)
+        )
         withheld = self.withheld(op)
         if body is None:
-            return _Plan(template, args, slashes=slashes, withheld=withheld, declared=declared)
+            return _Plan(template, args, slashes=slashes, withheld=withheld, declared=declared, integers=integers)
         content_type = body.content_type.encode("latin-1", "replace")
         kind = _NO_BODY
         if any(a.where == _WHOLE_BODY for a in args):
@@ -179,7 +185,18 @@ class _Builder(_Schemas):
             else {}
         )
         return _Plan(
-            template, args, kind, content_type, body.required, files, singles, slashes, withheld, open_body, declared
+            template,
+            args,
+            kind,
+            content_type,
+            body.required,
+            files,
+            singles,
+            slashes,
+            withheld,
+            open_body,
+            declared,
+            integers,
         )
 
     def withheld(self, op: _Op) -> frozenset[bytes]:

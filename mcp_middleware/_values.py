@@ -20,7 +20,16 @@ from urllib.parse import quote_plus
 
 import orjson
 
-__all__ = ["_SINGLE", "_UNRESERVED", "ArgumentError", "_form_encode", "_json_text", "_scalar"]
+__all__ = [
+    "_SINGLE",
+    "_UNRESERVED",
+    "ArgumentError",
+    "_form_encode",
+    "_integral",
+    "_json_text",
+    "_scalar",
+    "_scalar_as",
+]
 
 # an array for a parameter that takes one value: sent repeated, the route would use one of them
 _SINGLE: Final = "argument {!r} takes a single value, not an array"
@@ -47,6 +56,20 @@ def _json_text(name: str, value: Any) -> str:
         return orjson.dumps(value).decode()
     except TypeError as exc:  # orjson.JSONEncodeError: nested too deep, or an integer beyond 64 bits
         raise ArgumentError(f"argument {name!r} cannot be encoded as JSON: {exc}") from None
+
+
+def _integral(name: str, value: float) -> str:
+    """A float for an integer-typed argument: its digits when it is integral (JSON Schema's
+    ``integer`` takes 5.0; ``5.0`` in a path would miss Starlette's ``:int`` converter, and a route's
+    ``int()`` refuses it), else ArgumentError."""
+    if value.is_integer():
+        return str(int(value))
+    raise ArgumentError(f"argument {name!r} must be an integer")
+
+
+def _scalar_as(name: str, value: Any, integer: bool) -> str:
+    """:func:`_scalar`, or :func:`_integral` for a float of an ``integer`` argument."""
+    return _integral(name, value) if integer and type(value) is float else _scalar(name, value)
 
 
 _UNRESERVED: Final = re.compile(r"[A-Za-z0-9_.~-]*")

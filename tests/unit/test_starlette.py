@@ -6,11 +6,11 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Query
 from starlette.applications import Starlette
 from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
@@ -473,6 +473,60 @@ async def test_a_required_argument_the_call_leaves_out_is_a_tool_error_before_th
     assert text_of(result) == "Invalid arguments for tool 'searched': missing required arguments 'q', 'tag'"
     assert reached == []
     assert orjson.loads(text_of(await call(app, era, "searched", {"q": "x", "tag": "t"}))) == {"q": "x", "tag": "t"}
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_an_integral_float_for_an_int_converter_reaches_the_endpoint(era: str) -> None:
+    """JSON Schema's ``integer`` takes 5.0: it went out as ``/items/5.0``, which the ``:int``
+    converter does not match, and was refused as "answered by another route"."""
+    app = build()
+    assert orjson.loads(text_of(await call(app, era, "get_item", {"item_id": 5.0}))) == {"item_id": 5, "type": "int"}
+    assert spec_of("get_item").build_request({"item_id": 1e20}).path == "/items/100000000000000000000"
+    # a float for a :float converter is still written as it is
+    assert spec_of("measure").build_request({"value": 2.0}).path == "/measures/2.0"
+
+
+@pytest.mark.parametrize("value", [5.5, 1e-7, -0.5])
+def test_a_fractional_float_for_an_int_converter_is_refused_naming_the_argument(value: float) -> None:
+    with pytest.raises(ArgumentError, match=r"^argument 'item_id' must be an integer$"):
+        spec_of("get_item").build_request({"item_id": value})
+
+
+def test_integral_floats_for_integer_fastapi_parameters_go_as_integers() -> None:
+    app = FastAPI()
+
+    @app.get("/things/{thing_id}", operation_id="thing")
+    async def thing(
+        thing_id: int, page: int = 1, ratio: float = 1.0, ids: Annotated[list[int] | None, Query()] = None
+    ) -> None:
+        return None
+
+    spec = catalog_from_app(app).get("thing")
+    assert spec is not None
+    request = spec.build_request({"thing_id": 5.0, "page": 2.0, "ratio": 2.0, "ids": [1.0, 2, 3.0]})
+    assert request.path == "/things/5"
+    assert request.query_string == b"page=2&ratio=2.0&ids=1&ids=2&ids=3"
+    for arguments, name in [({"thing_id": 5.5}, "thing_id"), ({"thing_id": 1, "page": 2.5}, "page")]:
+        with pytest.raises(ArgumentError, match=rf"^argument {name!r} must be an integer$"):
+            spec.build_request(arguments)
+    with pytest.raises(ArgumentError, match=r"^argument 'ids' must be an integer$"):
+        spec.build_request({"thing_id": 1, "ids": [1, 2.5]})
+
+
+def test_an_integral_float_for_a_yaml_integer_query_parameter_goes_as_an_integer() -> None:
+    pytest.importorskip("yaml")
+
+    async def page(request: Request) -> JSONResponse:
+        """Pages.
+        ---
+        parameters:
+          - {name: limit, in: query, schema: {type: integer}}
+        """
+        return JSONResponse(dict(request.query_params))
+
+    spec = catalog_from_app(Starlette(routes=[Route("/page", page)])).get("page")
+    assert spec is not None
+    assert spec.build_request({"limit": 5.0}).query_string == b"limit=5"
 
 
 @pytest.mark.parametrize("era", ERAS)
