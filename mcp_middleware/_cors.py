@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Final
 
 from starlette.types import Message, Scope, Send
 
-from .config import normal_origin
+from ._host_options import normal_origin
 from .transport._http import plain
 
 if TYPE_CHECKING:

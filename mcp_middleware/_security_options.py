@@ -3,8 +3,9 @@
 Part of :mod:`mcp_middleware.security`, which re-exports the public names: ``OAuthResource`` (the
 RFC 9728 protected-resource metadata, validated), ``cors_origins`` (``cors_allow_origins``,
 normalised) and ``effective_allowed_origins`` (the Origin allowlist the CORS origins imply). Nothing
-here runs per request. It imports only :mod:`mcp_middleware.config` (``strings``, the check of an
-option that takes a collection of strings, ``normal_origin``, the form origins are compared in, and
+here runs per request. It imports only config's parts: :mod:`mcp_middleware._option_lists`
+(``strings``, the check of an option that takes a collection of strings) and
+:mod:`mcp_middleware._host_options` (``normal_origin``, the form origins are compared in, and
 ``ascii_host``, which refuses an internationalised host name, asking for its IDNA form).
 """
 
@@ -15,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .config import ascii_host, normal_origin, strings
+from ._host_options import ascii_host, normal_origin
+from ._option_lists import strings
 
 __all__ = ["_SCOPE_TOKEN", "OAuthResource", "cors_origins", "effective_allowed_origins"]
 
@@ -114,7 +116,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 def _authority(scheme: str, authority: str, value: str, option: str) -> str:
     """An origin's host and port as a browser serialises them (RFC 6454 §6.2, the URL standard): an
-    ASCII host (an internationalised one is refused, asking for its IDNA form: ``config.ascii_host``,
+    ASCII host (an internationalised one is refused, asking for its IDNA form: ``_host_options.ascii_host``,
     for the schemes with domain names), the port in decimal, and none when it is the scheme's default (``https://a.example:443``
     is sent as ``https://a.example``). What no browser sends is refused: user information, a
     port that is no number of 0 to 65535, an IPv6 address without its brackets."""

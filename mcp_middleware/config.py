@@ -1,11 +1,14 @@
-"""Middleware options, validated and precomputed once (never per request)."""
+"""Middleware options, validated and precomputed once (never per request).
+
+``Settings``, the constants, and the checks of single values (path, sizes, time limits, secret);
+the checks of the options that take collections are in :mod:`mcp_middleware._option_lists` (strings,
+header names, HTTP methods) and :mod:`mcp_middleware._host_options` (host names and origins).
+"""
 
 from __future__ import annotations
 
 import operator
 import os
-import re
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, SupportsIndex
 
@@ -18,13 +21,6 @@ __all__ = [
     "TRACE_CONTEXT",
     "Secret",
     "Settings",
-    "ascii_host",
-    "bracketed",
-    "header_names",
-    "http_methods",
-    "normal_origin",
-    "normalise_hosts",
-    "strings",
 ]
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
@@ -36,18 +32,6 @@ LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 CREDENTIALS: Final = frozenset({b"authorization", b"cookie"})
 TRACE_CONTEXT: Final = frozenset({b"traceparent", b"tracestate"})
 FORWARDED: Final = CREDENTIALS | TRACE_CONTEXT
-# What ``forward_headers`` may not name: hop-by-hop headers (RFC 9110 §7.6.1; they describe one
-# connection, not the request) and the headers MCP's transport reads or the middleware writes to
-# the route's request itself (framing, Host, and any ``Mcp-Param-*``).
-_HOP_BY_HOP: Final = frozenset(
-    {"connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization"}
-    | {"te", "trailer", "transfer-encoding", "upgrade"}
-)
-_MCPS_OWN: Final = frozenset(
-    {"mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name", "last-event-id"}
-    | {"accept", "content-type", "content-length", "host"}
-)
-_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # The methods of an OpenAPI path item, in the order the catalog reads them (_naming): what
 # include_methods may name.
 HTTP_METHODS: Final = ("GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE")
@@ -119,42 +103,6 @@ class Settings:
     def paths(self) -> frozenset[str]:
         base = self.base_path
         return frozenset({base, base + "/"}) if base != "/" else frozenset({"/"})
-
-
-def strings(value: Iterable[str], option: str) -> tuple[str, ...]:
-    """The strings of an option that takes a collection of them (a list, tuple or set). A single
-    string is refused, since it would be read as the collection of its characters (an exclude
-    filter that excludes nothing); so is anything that is not a collection of strings."""
-    if isinstance(value, str | bytes):
-        raise TypeError(
-            f"{option} must be a collection of strings (a list, tuple or set), not a single string: {value!r}"
-        )
-    try:
-        items = tuple(value)
-    except TypeError:
-        raise TypeError(f"{option} must be a collection of strings, got {value!r}") from None
-    for item in items:
-        if not isinstance(item, str):
-            raise TypeError(f"{option} must contain strings only, got {item!r}")
-    return items
-
-
-def header_names(value: Iterable[str], option: str) -> frozenset[bytes]:
-    """The header names of an option (``forward_headers``), lower case (names are
-    case-insensitive). A name that is no HTTP token would never match a header; a hop-by-hop
-    header or one of MCP's own is refused (forwarding it would hand the route the connection's or
-    the transport's header as if it were the app's)."""
-    names: set[bytes] = set()
-    for name in strings(value, option):
-        if not (name.isascii() and _TOKEN.fullmatch(name)):
-            raise ValueError(f"{option} takes header names ('X-Token'): {name!r} is not a header name")
-        lower = name.lower()
-        if lower in _HOP_BY_HOP:
-            raise ValueError(f"{option} cannot name {name!r}: a hop-by-hop header belongs to the connection")
-        if lower in _MCPS_OWN or lower.startswith("mcp-param-"):
-            raise ValueError(f"{option} cannot name {name!r}: one of MCP's own headers (the transport's)")
-        names.add(lower.encode("ascii"))
-    return frozenset(names)
 
 
 def _check_path(path: object) -> None:
@@ -237,74 +185,3 @@ def _secret_key(secret: object) -> bytes | None:
             'python -c "import secrets; print(secrets.token_urlsafe(32))"'
         )
     return key
-
-
-def bracketed(host: str) -> str:
-    """An IPv6 address as a Host header names it, in brackets (``2001:db8::1`` ─▶ ``[2001:db8::1]``)."""
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
-
-
-def normalise_hosts(hosts: Sequence[str] | None) -> frozenset[str] | None:
-    """``allowed_hosts``: lower case, IPv6 addresses bracketed, ASCII names only (an
-    internationalised one is refused, asking for its IDNA form: :func:`ascii_host`). A port, a URL,
-    a path, a partial wildcard or an empty list would never match a Host (the check compares names
-    only), so each is refused."""
-    if hosts is None:
-        return None
-    names = frozenset(_host_name(host) for host in strings(hosts, "allowed_hosts"))
-    if not names:
-        raise ValueError("allowed_hosts must name at least one host (or ['*'] for any), got []")
-    return names
-
-
-def _host_name(entry: str) -> str:
-    host = entry.strip().lower()
-    if host == "*":
-        return host
-    if not host or any(c in host for c in "/?#@ ") or "*" in host:
-        raise ValueError(f"allowed_hosts takes host names ('api.example.com') or '*', got {entry!r}")
-    if (host.startswith("[") and not host.endswith("]")) or host.count(":") == 1:
-        raise ValueError(
-            f"allowed_hosts takes host names without a port (the Host check compares names only), got {entry!r}"
-        )
-    return bracketed(ascii_host(host, "allowed_hosts", entry))
-
-
-def ascii_host(host: str, option: str, entry: str) -> str:
-    """A lower-case host name as clients send it in ``Host`` and browsers in ``Origin``: ASCII.
-    An internationalised name (``bücher.example``) is refused, asking for its IDNA form
-    (``xn--bcher-kva.example``): clients send that form, and the only encoder at hand, Python's
-    IDNA 2003 codec, disagrees with browsers' UTS #46 on more than a few names (``ß``, ``ς``, the
-    joiners, Cherokee, right-to-left labels with digits), which would leave an entry that never
-    matches or refuse a valid one."""
-    if host.isascii():
-        return host
-    raise ValueError(
-        f"{option} takes host names in the ASCII form clients send: give the IDNA ('xn--') form of "
-        f"{entry!r}, as a browser's address bar or the idna package shows it "
-        "(e.g. 'bücher.example' is 'xn--bcher-kva.example')"
-    )
-
-
-def http_methods(methods: Iterable[str] | None) -> frozenset[str] | None:
-    """``include_methods``, upper case; a name that is no HTTP method would match nothing."""
-    if methods is None:
-        return None
-    names = frozenset(m.upper() for m in strings(methods, "include_methods"))
-    unknown = sorted(names.difference(HTTP_METHODS))
-    if unknown:
-        raise ValueError(f"include_methods takes HTTP methods ({', '.join(sorted(HTTP_METHODS))}), got {unknown[0]!r}")
-    return names
-
-
-def normal_origin(origin: str) -> str:
-    """An origin as every check compares it: scheme and host are case-insensitive, and a trailing
-    slash (or space) is no part of it. The allowlists are kept in this form, and a request's
-    ``Origin`` is put in it before it is looked up. A scheme's default port is no part of it either
-    (RFC 6454 §4: ``https://x:443`` is the origin ``https://x``, which is how browsers send it)."""
-    origin = origin.strip().lower().rstrip("/")
-    if origin.endswith(":443") and origin.startswith("https://"):
-        return origin[:-4]
-    if origin.endswith(":80") and origin.startswith("http://"):
-        return origin[:-3]
-    return origin

@@ -13,8 +13,10 @@ from typing import Concatenate, Literal, ParamSpec, TypeVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._host_options import normalise_hosts
+from ._option_lists import header_names, http_methods, strings
 from .catalog import ToolFilter
-from .config import Secret, Settings, header_names, http_methods, normalise_hosts, strings
+from .config import Secret, Settings
 from .handlers import Server
 from .security import Guard, OAuthResource, Security, cors_origins, effective_allowed_origins
 from .transport import endpoint
@@ -43,7 +45,7 @@ def _route_path(scope: Scope) -> str:
 
 
 def _optional(kind: Callable[[tuple[str, ...]], T], value: Collection[str] | None, option: str) -> T | None:
-    """An include filter: None (everything), or its strings (``config.strings``) as ``kind``."""
+    """An include filter: None (everything), or its strings (``_option_lists.strings``) as ``kind``."""
     return None if value is None else kind(strings(value, option))
 
 

@@ -16,8 +16,9 @@ from typing import Any
 
 from starlette.types import Scope
 
+from .._host_options import bracketed, normal_origin
 from .._printable import printable
-from ..config import LOCAL_HOSTS, Settings, bracketed, normal_origin
+from ..config import LOCAL_HOSTS, Settings
 
 __all__ = [
     "FORBIDDEN_HOST",

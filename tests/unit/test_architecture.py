@@ -105,7 +105,10 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
     # route and a mounted one it reaches first; RouteDocument only as a type (TYPE_CHECKING)
     assert all_imports("_mounted_documents", typing=False) == {"_naming", "_route_endpoints", "_route_order"}
     assert all_imports("_mounted_documents") == {"_naming", "_route_endpoints", "_route_order", "_route_document"}
-    assert all_imports("_security_options") == {"config"}  # one check of a collection option (strings)
+    # one check of a collection option (strings), the form hosts and origins are compared in
+    assert all_imports("_security_options") == {"_option_lists", "_host_options"}
+    assert all_imports("_option_lists") == {"config"}  # HTTP_METHODS, what include_methods may name
+    assert all_imports("_host_options") == {"_option_lists"}  # strings, allowed_hosts' check
     # the serializer, its older revisions' shapes, and its reading side (which imports only itself)
     assert all_imports("jsonrpc") == {"_revisions", "_rpc_messages", "_rpc_parse", "_exact_json"}
     assert all_imports("_rpc_parse") == {"_rpc_messages", "_exact_json"}
@@ -116,7 +119,7 @@ def test_eras_never_import_each_other() -> None:
     assert not {i for i in all_imports("transport.modern") if "handshake" in i}
     for shared in ("transport._http", "transport._checks", "transport._responder"):  # what they share
         assert not {i for i in all_imports(shared) if i.split(".")[-1] in {"handshake", "modern", "endpoint"}}, shared
-    assert all_imports("transport._checks") == {"config", "_printable"}  # a leaf: logged client text
+    assert all_imports("transport._checks") == {"config", "_host_options", "_printable"}  # a leaf: logged client text
 
 
 def test_lower_layers_never_import_upper_layers() -> None:
@@ -209,8 +212,8 @@ def test_the_security_layer_is_under_the_middleware_alone() -> None:
     for part in ("security", "_cors", "_oauth_metadata", "_security_options"):
         imported = {i.split(".")[0] for i in all_imports(part)}
         assert "middleware" not in imported, (part, imported)
-    assert all_imports("_cors", typing=False) == {"config", "transport._http"}  # normal_origin; plain
-    assert all_imports("_cors") == {"config", "handlers", "transport._http"}  # Server only as a type
+    assert all_imports("_cors", typing=False) == {"_host_options", "transport._http"}  # normal_origin; plain
+    assert all_imports("_cors") == {"_host_options", "handlers", "transport._http"}  # Server only as a type
     assert all_imports("_oauth_metadata") == {"_security_options", "transport._http"}  # OAuthResource
 
 

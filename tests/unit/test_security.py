@@ -701,7 +701,7 @@ async def test_an_empty_origin_allowlist_refuses_every_origin() -> None:
 async def test_the_cors_headers_and_the_origin_check_read_an_origin_alike(origin: str) -> None:
     """Review: the Origin check and the CORS headers normalised an origin each their own way (the
     CORS side did not strip spaces), so a request could pass the check and get no
-    Access-Control-Allow-Origin. One helper (config.normal_origin) reads it for both."""
+    Access-Control-Allow-Origin. One helper (_host_options.normal_origin) reads it for both."""
     app = build_app(cors_allow_origins=[INSPECTOR])
     reply = await post(app, INIT, with_headers(origin=origin))
     assert reply.status == 200

@@ -1,0 +1,72 @@
+"""Host names and origins as the options give them (``allowed_hosts``, ``allowed_origins``, the
+OAuth resource's host) and as every check compares them: lower case, IPv6 addresses in brackets,
+ASCII only, an origin without its trailing slash or its scheme's default port. Part of
+:mod:`mcp_middleware.config`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ._option_lists import strings
+
+__all__ = ["ascii_host", "bracketed", "normal_origin", "normalise_hosts"]
+
+
+def bracketed(host: str) -> str:
+    """An IPv6 address as a Host header names it, in brackets (``2001:db8::1`` ─▶ ``[2001:db8::1]``)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def normalise_hosts(hosts: Sequence[str] | None) -> frozenset[str] | None:
+    """``allowed_hosts``: lower case, IPv6 addresses bracketed, ASCII names only (an
+    internationalised one is refused, asking for its IDNA form: :func:`ascii_host`). A port, a URL,
+    a path, a partial wildcard or an empty list would never match a Host (the check compares names
+    only), so each is refused."""
+    if hosts is None:
+        return None
+    names = frozenset(_host_name(host) for host in strings(hosts, "allowed_hosts"))
+    if not names:
+        raise ValueError("allowed_hosts must name at least one host (or ['*'] for any), got []")
+    return names
+
+
+def _host_name(entry: str) -> str:
+    host = entry.strip().lower()
+    if host == "*":
+        return host
+    if not host or any(c in host for c in "/?#@ ") or "*" in host:
+        raise ValueError(f"allowed_hosts takes host names ('api.example.com') or '*', got {entry!r}")
+    if (host.startswith("[") and not host.endswith("]")) or host.count(":") == 1:
+        raise ValueError(
+            f"allowed_hosts takes host names without a port (the Host check compares names only), got {entry!r}"
+        )
+    return bracketed(ascii_host(host, "allowed_hosts", entry))
+
+
+def ascii_host(host: str, option: str, entry: str) -> str:
+    """A lower-case host name as clients send it in ``Host`` and browsers in ``Origin``: ASCII.
+    An internationalised name (``bücher.example``) is refused, asking for its IDNA form
+    (``xn--bcher-kva.example``): clients send that form, and the only encoder at hand, Python's
+    IDNA 2003 codec, disagrees with browsers' UTS #46 on more than a few names (``ß``, ``ς``, the
+    joiners, Cherokee, right-to-left labels with digits), which would leave an entry that never
+    matches or refuse a valid one."""
+    if host.isascii():
+        return host
+    raise ValueError(
+        f"{option} takes host names in the ASCII form clients send: give the IDNA ('xn--') form of "
+        f"{entry!r}, as a browser's address bar or the idna package shows it "
+        "(e.g. 'bücher.example' is 'xn--bcher-kva.example')"
+    )
+
+
+def normal_origin(origin: str) -> str:
+    """An origin as every check compares it: scheme and host are case-insensitive, and a trailing
+    slash (or space) is no part of it. The allowlists are kept in this form, and a request's
+    ``Origin`` is put in it before it is looked up. A scheme's default port is no part of it either
+    (RFC 6454 §4: ``https://x:443`` is the origin ``https://x``, which is how browsers send it)."""
+    origin = origin.strip().lower().rstrip("/")
+    if origin.endswith(":443") and origin.startswith("https://"):
+        return origin[:-4]
+    if origin.endswith(":80") and origin.startswith("http://"):
+        return origin[:-3]
+    return origin

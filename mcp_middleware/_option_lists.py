@@ -1,0 +1,73 @@
+"""The options that take a collection of strings, checked once when the middleware is built: any of
+them (:func:`strings`: a single string is refused), header names (``forward_headers``) and HTTP
+methods (``include_methods``). Part of :mod:`mcp_middleware.config`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Final
+
+from .config import HTTP_METHODS
+
+__all__ = ["header_names", "http_methods", "strings"]
+
+# What ``forward_headers`` may not name: hop-by-hop headers (RFC 9110 §7.6.1; they describe one
+# connection, not the request) and the headers MCP's transport reads or the middleware writes to
+# the route's request itself (framing, Host, and any ``Mcp-Param-*``).
+_HOP_BY_HOP: Final = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization"}
+    | {"te", "trailer", "transfer-encoding", "upgrade"}
+)
+_MCPS_OWN: Final = frozenset(
+    {"mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name", "last-event-id"}
+    | {"accept", "content-type", "content-length", "host"}
+)
+_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def strings(value: Iterable[str], option: str) -> tuple[str, ...]:
+    """The strings of an option that takes a collection of them (a list, tuple or set). A single
+    string is refused, since it would be read as the collection of its characters (an exclude
+    filter that excludes nothing); so is anything that is not a collection of strings."""
+    if isinstance(value, str | bytes):
+        raise TypeError(
+            f"{option} must be a collection of strings (a list, tuple or set), not a single string: {value!r}"
+        )
+    try:
+        items = tuple(value)
+    except TypeError:
+        raise TypeError(f"{option} must be a collection of strings, got {value!r}") from None
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError(f"{option} must contain strings only, got {item!r}")
+    return items
+
+
+def header_names(value: Iterable[str], option: str) -> frozenset[bytes]:
+    """The header names of an option (``forward_headers``), lower case (names are
+    case-insensitive). A name that is no HTTP token would never match a header; a hop-by-hop
+    header or one of MCP's own is refused (forwarding it would hand the route the connection's or
+    the transport's header as if it were the app's)."""
+    names: set[bytes] = set()
+    for name in strings(value, option):
+        if not (name.isascii() and _TOKEN.fullmatch(name)):
+            raise ValueError(f"{option} takes header names ('X-Token'): {name!r} is not a header name")
+        lower = name.lower()
+        if lower in _HOP_BY_HOP:
+            raise ValueError(f"{option} cannot name {name!r}: a hop-by-hop header belongs to the connection")
+        if lower in _MCPS_OWN or lower.startswith("mcp-param-"):
+            raise ValueError(f"{option} cannot name {name!r}: one of MCP's own headers (the transport's)")
+        names.add(lower.encode("ascii"))
+    return frozenset(names)
+
+
+def http_methods(methods: Iterable[str] | None) -> frozenset[str] | None:
+    """``include_methods``, upper case; a name that is no HTTP method would match nothing."""
+    if methods is None:
+        return None
+    names = frozenset(m.upper() for m in strings(methods, "include_methods"))
+    unknown = sorted(names.difference(HTTP_METHODS))
+    if unknown:
+        raise ValueError(f"include_methods takes HTTP methods ({', '.join(sorted(HTTP_METHODS))}), got {unknown[0]!r}")
+    return names
