@@ -50,7 +50,7 @@ from mcp_middleware.param_headers import Annotation
 from mcp_middleware.query_keys import MARK
 
 if TYPE_CHECKING:
-    from mcp_middleware._route_order import RouteGuard
+    from mcp_middleware._route_guard import RouteGuard
 
 __all__ = ["ToolSpec"]
 

@@ -6,9 +6,12 @@ is kept aside, used only when no route matches both; a ``Mount`` takes every req
 prefix, whatever the method. A tool's path argument can therefore spell the path of a route listed
 before the tool's own (``get_item(item_id="export-all")`` and ``/items/export-all``): a route that
 is no tool (``include_in_schema=False``, a filtered operation, a mount) then answers the call, and
-its result is taken for the tool's. :class:`RouteGuard` refuses such a call before it runs, as an
+its result is taken for the tool's. :class:`~mcp_middleware._route_guard.RouteGuard` refuses such
+a call before it runs, as an
 :class:`~mcp_middleware._values.ArgumentError` (the tool's ``isError`` result, -32602 for a
-resource or a prompt).
+resource or a prompt). The guard is in :mod:`mcp_middleware._route_guard`, and what rules a route
+out, compared as text, in :mod:`mcp_middleware._route_overlap`; this module reads the routes and
+finds each tool's.
 
 When the catalog is built, :func:`route_order` reads the app's routes as its router tries them: an
 included router's in its place (newer FastAPI keeps one as a single entry, whose
@@ -22,8 +25,9 @@ tool whose route is not known (a document given to ``build_catalog`` alone) take
 of its path and method. The guard keeps the compiled patterns of the routes tried before
 it, at each level (the app's, then the mount's it is in...), that could take a path the tool
 renders: of the tool's method or of any (a mount, a route of a bare ASGI app), and whose literal
-text and number of segments do not rule it out (:func:`_could_take`). A tool with none has no
-guard: its calls pay one attribute test. A route whose own pattern may refuse a value its tool
+text and number of segments do not rule it out
+(:func:`~mcp_middleware._route_overlap._could_take`). A tool with none has no guard: its calls pay
+one attribute test. A route whose own pattern may refuse a value its tool
 renders (``{id:int}`` given ``"seven"``; a ``str`` or ``path`` parameter takes any value the
 request builder sends) also keeps the patterns of the routes after it that could take the path:
 the router goes on to them. A tool whose path has no parameter is decided once: refused every time
@@ -49,14 +53,14 @@ import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import unquote
 
 from starlette.convertors import FloatConvertor, IntegerConvertor, PathConvertor, StringConvertor, UUIDConvertor
 from starlette.routing import Host, Mount, Router, WebSocketRoute, compile_path
 
-from mcp_middleware._values import ArgumentError
+from mcp_middleware._route_guard import RouteGuard, _Level
+from mcp_middleware._route_overlap import _could_take
 
-__all__ = ["RouteGuard", "RouteOrder", "readable_routes", "route_order"]
+__all__ = ["RouteOrder", "readable_routes", "route_order"]
 
 logger = logging.getLogger("mcp_middleware.catalog")
 
@@ -82,56 +86,6 @@ def readable_routes(holder: Any) -> list[Any] | None:
             else:
                 what = type(holder).__name__
             logger.warning("the routes of %s cannot be read; they are no MCP tools", what, exc_info=True)
-        return None
-
-
-def _answered(path: str) -> str:
-    return f"the path {path} would be answered by another route of the app, not by this one"
-
-
-@dataclass(frozen=True, slots=True)
-class _Level:
-    """What a request meets at one level of routes (the app's, then a mount's...)."""
-
-    earlier: tuple[re.Pattern[str], ...]  # routes tried before, that could take the path
-    # the mount holding the tool's route (the prefix and the rest), or at the last level the
-    # route's own pattern when it may refuse the path; None: nothing to follow
-    through: re.Pattern[str] | None = None
-    later: tuple[re.Pattern[str], ...] = ()  # routes tried after, that could take a path ``through`` refuses
-    mount: bool = False
-
-
-class RouteGuard:
-    """The routes a tool's request could reach instead of its own, level by level."""
-
-    __slots__ = ("levels",)
-
-    def __init__(self, levels: tuple[_Level, ...]) -> None:
-        self.levels = levels
-
-    def check(self, path: str) -> None:
-        """Raises :class:`ArgumentError` when ``path`` (encoded, as sent) would not reach the route."""
-        problem = self.problem(unquote(path) if "%" in path else path)
-        if problem is not None:
-            raise ArgumentError(problem.format(path=path))
-
-    def problem(self, route_path: str) -> str | None:
-        """What keeps a request for ``route_path`` (decoded, as the router sees it) from the tool's
-        route, with ``{path}`` in it; None when nothing does."""
-        for level in self.levels:
-            if any(regex.match(route_path) for regex in level.earlier):
-                return _answered("{path}")
-            if level.through is None:
-                return None
-            match = level.through.match(route_path)
-            if match is None:
-                return _answered("{path}") if any(regex.match(route_path) for regex in level.later) else None
-            if level.mount:
-                if match.end("path") != len(route_path):
-                    # a final line feed, before which ``$`` matches: the mount then gives its routes the
-                    # whole path (Starlette's root_path arithmetic fails), and the tool's route sees none
-                    return "the path {path} would not reach the route of this one"
-                route_path = "/" + match["path"]
         return None
 
 
@@ -283,43 +237,3 @@ def _find(
         ):
             return [(nodes, node)]
     return None
-
-
-def _could_take(node: _Node, route: _Node, method: str) -> bool:
-    """Whether a request the tool of ``route`` makes could be taken by ``node`` (never False when
-    it could: literal text and numbers of segments that rule it out)."""
-    if node is route or (node.methods is not None and method not in node.methods):
-        return False
-    if not _compatible(_before_parameter(node.path), _before_parameter(route.path), str.startswith):
-        return False
-    mine, theirs = node.segments, route.segments
-    if node.mount:  # its prefix, a "/", then anything
-        if mine is None or theirs is None:
-            return True
-        return len(theirs) > len(mine) and all(map(_segment_could_take, mine, theirs))
-    if not _compatible(_after_parameter(node.path), _after_parameter(route.path), str.endswith):
-        return False
-    if mine is None or theirs is None:
-        return True
-    return len(mine) == len(theirs) and all(map(_segment_could_take, mine, theirs))
-
-
-def _segment_could_take(mine: str, theirs: str) -> bool:
-    if "{" not in mine and "{" not in theirs:
-        return mine == theirs
-    return _compatible(_before_parameter(mine), _before_parameter(theirs), str.startswith) and _compatible(
-        _after_parameter(mine), _after_parameter(theirs), str.endswith
-    )
-
-
-def _compatible(a: str, b: str, test: Any) -> bool:
-    """Whether one text can begin (``str.startswith``) or end (``str.endswith``) like the other."""
-    return bool(test(a, b) or test(b, a))
-
-
-def _before_parameter(text: str) -> str:
-    return text.split("{", 1)[0]
-
-
-def _after_parameter(text: str) -> str:
-    return text.rsplit("}", 1)[-1] if "{" in text else text

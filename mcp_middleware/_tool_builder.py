@@ -46,7 +46,7 @@ from mcp_middleware.param_headers import annotations_of
 from mcp_middleware.query_keys import pseudo_names
 
 if TYPE_CHECKING:
-    from mcp_middleware._route_order import RouteGuard
+    from mcp_middleware._route_guard import RouteGuard
 
 __all__ = ["_Builder", "api_key_schemes"]
 

@@ -131,6 +131,7 @@ def test_lower_layers_never_import_upper_layers() -> None:
         *("_route_endpoints", "_route_docstrings", "_route_input_schema", "_mounted_documents"),  # the route document's
         "_free_arguments",
         "_route_order",  # the routes a tool's request could reach instead of its own
+        *("_route_guard", "_route_overlap"),  # its guard; whether a route could take another's path
         *("_tool_filter", "_route_details"),  # which operations are tools; what the routes add to the document
         "_shared_headers",  # the header parameters every tool has (warned about)
         *("_schema_nulls", "_schema_keywords", "_schema_fit", "_ecma_regex"),  # the schemas' parts
@@ -191,7 +192,11 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_plan") == {"_values"}  # the query keys it precomputes (_form_encode)
     assert all_imports("_paths") == {"_plan", "_values"}
     assert all_imports("_query_and_body") == {"_plan", "_values"}
-    assert all_imports("_route_order") == {"_values"}  # ArgumentError, what a refused path is
+    # the guard it builds, and whether a route could take a path (which names its _Node as a type only)
+    assert all_imports("_route_order") == {"_route_guard", "_route_overlap"}
+    assert all_imports("_route_guard") == {"_values"}  # ArgumentError, what a refused path is
+    assert all_imports("_route_overlap", typing=False) == set()
+    assert all_imports("_route_overlap") == {"_route_order"}
     # the routes' :path templates and response-model options: their routes read as the router does,
     # a response model's JSON compared with its documented schema
     assert all_imports("_route_details") == {"_route_order", "_schema_fit"}
