@@ -4,7 +4,7 @@ Headers stay bytes (:class:`HeaderMap`, one C-level dict of the raw list) and ar
 they are read (:func:`text_of`). :func:`check_request` applies Host, Origin, Accept and
 Content-Type in the order the spec implies, and remembers its verdict per distinct set of values
 (of small ones: ``KEPT_HEADER_BYTES``). A refused Host or Origin is logged, a WARNING naming the
-option that would let it in, the first time each value is refused (``_TOLD``, bounded).
+option that would let it in, the first time each value is refused (``_TOLD``, bounded: when full it starts again).
 """
 
 from __future__ import annotations
@@ -105,8 +105,9 @@ def host_allowed(scope: Scope, headers: Mapping[bytes, bytes], settings: Setting
     return False
 
 
-# The refused (header, value) pairs logged so far: each is logged once, and past _TOLD_MAX values
-# nothing more (a scanner sending a new Host each time neither floods the log nor grows the set).
+# The refused (header, value) pairs logged so far: each is logged once; at _TOLD_MAX values the set
+# starts again (a scanner sending a new Host each time does not grow it, nor silence for good the
+# warning about a value refused later: the operator's real host name, another app's).
 _TOLD: set[tuple[str, str]] = set()
 _TOLD_MAX = 64
 _LOGGED_CHARS = 200  # of a value, in the record
@@ -123,8 +124,10 @@ def _tell_refused(header: str, headers: Mapping[bytes, bytes]) -> None:
     """Log the refused value of ``header`` (``Host`` or ``Origin``), the first time it is refused."""
     value = text_of(headers, header.lower().encode()) or ""
     key = (header, value[:_LOGGED_CHARS])
-    if key in _TOLD or len(_TOLD) >= _TOLD_MAX:
+    if key in _TOLD:
         return
+    if len(_TOLD) >= _TOLD_MAX:
+        _TOLD.clear()
     _TOLD.add(key)
     logger.warning(
         "MCP endpoint refused the %s '%s' (403, against DNS rebinding): %s (logged once per value)",

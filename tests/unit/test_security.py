@@ -825,16 +825,26 @@ async def test_a_refused_value_is_logged_escaped(caplog: pytest.LogCaptureFixtur
 async def test_the_refused_values_warned_about_are_bounded(
     refusals_told: set[tuple[str, str]], caplog: pytest.LogCaptureFixture
 ) -> None:
-    """At most ``_TOLD_MAX`` values are warned about, then nothing more (a scanner sending a new
-    Host each time neither floods the log nor grows the set)."""
+    """At most ``_TOLD_MAX`` values are remembered; when the set is full it starts again, so a
+    scanner sending a new Host each time never grows it, and never silences the warning for good:
+    a value refused after that (the operator's real host name) is still warned about."""
     from mcp_middleware.transport import _checks
 
     app = build_app(allowed_hosts=["api.example.com"])
     with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
         for number in range(_checks._TOLD_MAX + 5):
             assert (await post(app, b"", with_headers(host=f"h{number}.example"), method="GET")).status == 403
-    assert len(refusal_warnings(caplog)) == _checks._TOLD_MAX
-    assert len(refusals_told) == _checks._TOLD_MAX
+        assert len(refusal_warnings(caplog)) == _checks._TOLD_MAX + 5
+        assert len(refusals_told) == 5
+        caplog.clear()
+        await post(app, b"", with_headers(host="h66.example"), method="GET")  # told since the set began again
+        assert refusal_warnings(caplog) == []
+        await post(app, b"", with_headers(host="mcp.internal.svc:8000"), method="GET")
+        await post(build_app(), b"", with_headers(host="other-app.example"), method="GET")  # another app
+    warned = refusal_warnings(caplog)
+    assert len(warned) == 2
+    assert "'mcp.internal.svc:8000'" in warned[0]
+    assert "'other-app.example'" in warned[1]
 
 
 @pytest.mark.usefixtures("refusals_told")
