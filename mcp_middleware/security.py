@@ -248,10 +248,16 @@ class Security(_Cors, _Metadata):
         guard gives (authorization.mdx: an invalid or expired token MUST get HTTP 401; an
         insufficient scope at run time SHOULD get 403): the route's Bearer ``error``,
         ``error_description`` and ``scope`` and the metadata's URL. A 401 whose challenge names no
-        error gets ``invalid_token``, as the guard's refusal of a request with credentials does
-        (with ``oauth`` a request without them never reaches a route). None for any other 403: the
-        caller is refused, not its token, and it stays the call's error."""
+        error, or that has no challenge at all (most often the app's own check of the token, an
+        ``HTTPException(401)`` without headers), gets ``invalid_token``, as the guard's refusal of
+        a request with credentials does (with ``oauth`` a request without them never reaches a
+        route). None, and it stays the call's error, for a 401 that challenges only other schemes
+        (``Basic``, an upstream API's ``ApiKey``: another credential is refused, not the MCP token,
+        and the client must not re-run OAuth for it) and for any other 403 (the caller is
+        refused, not its token)."""
         params = bearer_params(challenge)
+        if params is None and challenge.strip():  # challenges, none of them Bearer
+            return None
         if status == 403:
             if params is None or ("error", "insufficient_scope") not in params:
                 return None

@@ -28,10 +28,15 @@ INSUFFICIENT = 'Bearer error="insufficient_scope", scope="items:read items:write
 Auth = Annotated[str | None, Header()]
 
 
-def _check(authorization: str | None, status: int = 401, challenge: str | None = EXPIRED) -> None:
+APIKEY = 'ApiKey realm="github"'  # the route needs another credential: the upstream API's key
+
+
+def _check(
+    authorization: str | None, status: int = 401, challenge: str | None = EXPIRED, detail: str = "token expired"
+) -> None:
     if authorization != GOOD:
         headers = {"WWW-Authenticate": challenge} if challenge is not None else None
-        raise HTTPException(status, "token expired", headers=headers)
+        raise HTTPException(status, detail, headers=headers)
 
 
 def refusing_app(**options: Any) -> FastAPI:
@@ -60,6 +65,26 @@ def refusing_app(**options: Any) -> FastAPI:
     @app.get("/basic", operation_id="basic")
     async def basic(authorization: Auth = None) -> dict[str, bool]:
         _check(authorization, challenge='Basic realm="api"')
+        return {"ok": True}
+
+    @app.get("/apikey", operation_id="apikey")
+    async def apikey(authorization: Auth = None) -> dict[str, bool]:
+        _check(authorization, challenge=APIKEY, detail="GitHub account not linked")
+        return {"ok": True}
+
+    @app.get("/docs/apikey", openapi_extra=declare.resource("test://apikey"))
+    async def apikey_resource(authorization: Auth = None) -> str:
+        _check(authorization, challenge=APIKEY, detail="GitHub account not linked")
+        return "linked"
+
+    @app.get("/prompts/apikey", openapi_extra=declare.prompt("apikey_prompt"))
+    async def apikey_prompt(authorization: Auth = None) -> str:
+        _check(authorization, challenge=APIKEY, detail="GitHub account not linked")
+        return "Hello"
+
+    @app.get("/both", operation_id="both")
+    async def both(authorization: Auth = None) -> dict[str, bool]:
+        _check(authorization, challenge='Basic realm="api", Bearer error="invalid_token"')
         return {"ok": True}
 
     @app.get("/quoted", operation_id="quoted")
@@ -151,10 +176,44 @@ async def test_a_valid_token_still_gets_its_result(kind: str, version: str) -> N
 
 
 @pytest.mark.parametrize("version", ["2025-11-25", MODERN])
-@pytest.mark.parametrize("tool", ["bare", "basic"])
-async def test_a_401_without_a_bearer_challenge_gets_the_guards(tool: str, version: str) -> None:
+@pytest.mark.parametrize("tool", ["bare", "both"])
+async def test_a_401_without_a_challenge_or_with_a_bearer_one_among_others_gets_the_guards(
+    tool: str, version: str
+) -> None:
+    """No ``WWW-Authenticate`` at all (``HTTPException(401)`` without headers: most often the
+    app's own check of the token failing) is lifted as ``invalid_token``; so is a field whose
+    challenges include a Bearer one."""
     reply = await call(refusing_app(oauth=OAUTH), *_tool(tool), version)
     assert_http_refusal(reply, 401, f'Bearer error="invalid_token", {METADATA}')
+
+
+NOT_BEARER = {
+    "basic": _tool("basic"),
+    "apikey": _tool("apikey"),
+    "apikey resource": ("resources/read", {"uri": "test://apikey"}),
+    "apikey prompt": ("prompts/get", {"name": "apikey_prompt", "arguments": {}}),
+}
+
+
+@pytest.mark.parametrize("version", ["2025-11-25", MODERN])
+@pytest.mark.parametrize("kind", sorted(NOT_BEARER))
+async def test_a_401_challenging_another_scheme_stays_the_calls_error_as_without_oauth(kind: str, version: str) -> None:
+    """``Basic``, or ``ApiKey`` for an upstream API's key the user has not linked: the route
+    refuses another credential, not the MCP token. Lifting it as ``invalid_token`` would send the
+    client into OAuth again, in a loop, and lose the route's explanation."""
+    method, params = NOT_BEARER[kind]
+    reply = await call(refusing_app(oauth=OAUTH), method, params, version)
+    assert "www-authenticate" not in reply.headers
+    plain = await call(refusing_app(), method, params, version)
+    assert (reply.status, reply.body) == (plain.status, plain.body)
+    if method == "tools/call":
+        result = reply.result()
+        assert result["isError"] is True
+        assert "401" in result["content"][0]["text"]
+    else:
+        assert reply.error()["error"]["code"] == -32602
+    if kind != "basic":
+        assert b"GitHub account not linked" in reply.body
 
 
 async def test_the_routes_challenge_values_are_quoted_again_and_control_characters_dropped() -> None:
