@@ -122,6 +122,57 @@ def bearer_params(header: str) -> list[tuple[str, str]] | None:
     return params
 
 
+# How long a carried value may be, as written between its quotes (an escaped character counts
+# twice): a route's 20 KB error_description made a header Node's fetch refuses (16 KB), and no
+# client needs more. RFC 6750 error codes are short words: a longer one is no code.
+_LONGEST = {"error": 64, "error_description": 256, "scope": 256}
+_MORE = "..."  # ends a cut error_description
+
+
+def _bounded(params: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``params`` (:func:`bearer_params`) with each value within :data:`_LONGEST`: a description
+    cut with :data:`_MORE`, a scope to its whole scope tokens that fit (a cut one would name another
+    scope), an error code too long dropped; a value left empty is dropped."""
+    kept: list[tuple[str, str]] = []
+    for name, value in params:
+        longest = _LONGEST[name]
+        if _written(value) > longest:
+            if name == "error_description":
+                value = _start(value, longest - len(_MORE)) + _MORE
+            elif name == "scope":
+                value = " ".join(_start_words(value.split(), longest))
+            else:
+                value = ""
+        if value:
+            kept.append((name, value))
+    return kept
+
+
+def _written(value: str) -> int:
+    """How many characters ``value`` takes between its quotes (:func:`_quoted`)."""
+    return len(value) + value.count("\\") + value.count('"')
+
+
+def _start(value: str, longest: int) -> str:
+    """The longest start of ``value`` that takes at most ``longest`` characters quoted."""
+    size = 0
+    for end, char in enumerate(value):
+        size += 2 if char in '"\\' else 1
+        if size > longest:
+            return value[:end]
+    return value
+
+
+def _start_words(words: list[str], longest: int) -> list[str]:
+    """The first of ``words`` that, joined by spaces, take at most ``longest`` characters quoted."""
+    size = -1
+    for count, word in enumerate(words):
+        size += 1 + _written(word)
+        if size > longest:
+            return words[:count]
+    return words
+
+
 def _quoted(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -247,7 +298,7 @@ class Security(_Cors, _Metadata):
         a call (``challenge``: its ``WWW-Authenticate``) as the endpoint's own refusal, the one the
         guard gives (authorization.mdx: an invalid or expired token MUST get HTTP 401; an
         insufficient scope at run time SHOULD get 403): the route's Bearer ``error``,
-        ``error_description`` and ``scope`` and the metadata's URL. A 401 whose challenge names no
+        ``error_description`` and ``scope`` (:func:`_bounded`) and the metadata's URL. A 401 whose challenge names no
         error, or that has no challenge at all (most often the app's own check of the token, an
         ``HTTPException(401)`` without headers), gets ``invalid_token``, as the guard's refusal of
         a request with credentials does (with ``oauth`` a request without them never reaches a
@@ -256,8 +307,11 @@ class Security(_Cors, _Metadata):
         and the client must not re-run OAuth for it) and for any other 403 (the caller is
         refused, not its token)."""
         params = bearer_params(challenge)
-        if params is None and challenge.strip():  # challenges, none of them Bearer
-            return None
+        if params is None:
+            if challenge.strip():  # challenges, none of them Bearer
+                return None
+        else:
+            params = _bounded(params)
         if status == 403:
             if params is None or ("error", "insufficient_scope") not in params:
                 return None

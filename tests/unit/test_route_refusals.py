@@ -331,3 +331,58 @@ def test_the_bearer_challenge_is_read_from_a_www_authenticate_value(
     header: str, params: list[tuple[str, str]] | None
 ) -> None:
     assert bearer_params(header) == params
+
+
+def challenging_app(challenge: str) -> FastAPI:
+    """An oauth app whose one tool, ``t``, refuses every token with a 401 of ``challenge``."""
+    app = FastAPI()
+
+    @app.get("/t", operation_id="t")
+    async def t() -> None:
+        raise HTTPException(401, "refused", headers={"WWW-Authenticate": challenge})
+
+    app.add_middleware(MCPMiddleware, oauth=OAUTH)
+    return app
+
+
+SCOPES = " ".join(f"s{number:03}" for number in range(200))  # 999 characters
+
+
+@pytest.mark.parametrize(
+    ("challenge", "carried"),
+    [
+        # cut at 256 characters with a marker (Node's fetch refuses a head over 16 KB)
+        (
+            'Bearer error="invalid_token", error_description="upstream said: ' + "A" * 20_000 + '"',
+            'error="invalid_token", error_description="upstream said: ' + "A" * 238 + '...", ',
+        ),
+        # an escaped character counts as the two it is written as
+        (
+            'Bearer error_description="' + '\\"' * 300 + '"',
+            'error="invalid_token", error_description="' + '\\"' * 126 + '...", ',
+        ),
+        # a scope keeps whole scope tokens (a cut one would name another scope)
+        (f'Bearer error="invalid_token", scope="{SCOPES}"', f'error="invalid_token", scope="{SCOPES[:254]}", '),
+        ('Bearer scope="' + "s" * 300 + '"', 'error="invalid_token", '),  # no whole token fits
+        ('Bearer error="' + "e" * 100 + '"', 'error="invalid_token", '),  # no error code is that long
+    ],
+    ids=["description", "escaped", "scope", "one-long-scope", "long-error"],
+)
+async def test_the_carried_values_are_bounded(challenge: str, carried: str) -> None:
+    reply = await call(challenging_app(challenge), *_tool("t"))
+    assert_http_refusal(reply, 401, f"Bearer {carried}{METADATA}")
+    assert len(reply.headers["www-authenticate"]) < 1024
+
+
+async def test_a_bounded_403_keeps_its_insufficient_scope() -> None:
+    app = FastAPI()
+
+    @app.get("/t", operation_id="t")
+    async def t() -> None:
+        challenge = f'Bearer error="insufficient_scope", scope="{SCOPES}", error_description="{"x" * 999}"'
+        raise HTTPException(403, "more", headers={"WWW-Authenticate": challenge})
+
+    app.add_middleware(MCPMiddleware, oauth=OAUTH)
+    reply = await call(app, *_tool("t"))
+    carried = f'error="insufficient_scope", scope="{SCOPES[:254]}", error_description="{"x" * 253}...", '
+    assert_http_refusal(reply, 403, f"Bearer {carried}{METADATA}")
