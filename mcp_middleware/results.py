@@ -56,7 +56,8 @@ __all__ = [
 
 class Refusal(Built):
     """A route's 401 or 403 as its call's ``isError`` result, which also keeps the status and the
-    route's ``WWW-Authenticate`` ("" without one). With ``oauth`` the transport answers it as the
+    route's ``WWW-Authenticate`` ("" without one), without the credentials forwarded to the route
+    (redacted as the result's text is). With ``oauth`` the transport answers it as the
     endpoint's own HTTP refusal while nothing of the MCP response has gone out
     (``Responder.refused``, ``security.Security.route_refusal``); anywhere else it is the result it
     is (a batch, a stream already started, no ``oauth``)."""
@@ -184,8 +185,8 @@ class ResponseCollector(Body):
                 )
         head = f"HTTP {self.status} {reason_phrase(self.status)}".strip() + HINTS.get(self.status, "")
         result = error_result(redacted(f"{head}: {detail}" if detail else head, self._forwarded))
-        if self.challenge is not None:  # a 401 or 403
-            return Refusal(result, self.status, self.challenge)
+        if self.challenge is not None:  # a 401 or 403 (its challenge may be the endpoint's header)
+            return Refusal(result, self.status, redacted(self.challenge, self._forwarded))
         return result
 
 

@@ -154,6 +154,7 @@ def assert_http_refusal(reply: Reply, status: int, challenge: str) -> None:
     assert body["id"] is None
     assert body["error"]["code"] == -32600
     assert b"s3cr3t" not in reply.body
+    assert not [value for value in reply.headers.values() if "s3cr3t" in value]  # the caller's token
     assert reply.headers["www-authenticate"] == challenge
 
 
@@ -386,3 +387,21 @@ async def test_a_bounded_403_keeps_its_insufficient_scope() -> None:
     reply = await call(app, *_tool("t"))
     carried = f'error="insufficient_scope", scope="{SCOPES[:254]}", error_description="{"x" * 253}...", '
     assert_http_refusal(reply, 403, f"Bearer {carried}{METADATA}")
+
+
+@pytest.mark.parametrize(
+    ("description", "carried"),
+    [
+        ("token s3cr3t-expired expired", "token [redacted] expired"),
+        ("the token Bearer s3cr3t-expired", "the token [redacted]"),
+        ("token%20s3cr3t-expired", "token%20[redacted]"),  # percent-encoded, as the result path knows it
+        ("A" * 240 + " s3cr3t-expired and more", "A" * 240 + " [redacted] a..."),  # redacted, then cut
+    ],
+    ids=["echoed", "with-scheme", "encoded", "cut"],
+)
+async def test_the_callers_credentials_echoed_in_the_challenge_are_redacted(description: str, carried: str) -> None:
+    """As in the call's error text (``results.redacted``): the route's challenge is written into
+    the endpoint's own header, which a client or proxy may log."""
+    app = challenging_app(f'Bearer error="invalid_token", error_description="{description}"')
+    reply = await call(app, *_tool("t"))
+    assert_http_refusal(reply, 401, f'Bearer error="invalid_token", error_description="{carried}", {METADATA}')
