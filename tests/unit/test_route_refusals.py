@@ -12,7 +12,8 @@ from fastapi import Depends, FastAPI, Header, HTTPException
 from fastapi.responses import StreamingResponse
 
 from mcp_middleware import MCPContext, MCPMiddleware, declare, mcp_context, toolcall
-from mcp_middleware.security import OAuthResource, bearer_params
+from mcp_middleware._bearer import bearer_params
+from mcp_middleware.security import OAuthResource
 from tests.support import BASE_HEADERS, MODERN, Reply, meta, modern_headers, post
 from tests.support import request as rpc
 
