@@ -9,6 +9,13 @@ Conversion also:
 
 * drops OpenAPI-only keywords that are not JSON Schema (``discriminator`` — whose ``mapping``
   would keep ``#/components`` references —, ``xml``, ``externalDocs``, ``nullable``);
+* translates OpenAPI 3.0's dialect (Starlette's ``SchemaGenerator`` docstrings, an app's own 3.0
+  ``openapi()``), which JSON Schema reads otherwise: ``nullable: true`` becomes a null branch,
+  ``anyOf: [X, {"type": "null"}]`` as pydantic writes ``Optional[X]`` (so input schemas collapse
+  it alike), ``nullable: false`` goes; a boolean ``exclusiveMaximum: true`` beside ``maximum: M``
+  becomes ``exclusiveMaximum: M`` (``false``, or ``true`` without its bound, goes), which ajv
+  would refuse for every tool. ``example`` and ``x-*`` keys stay: unknown keywords, ignored by
+  validators (the TypeScript SDK's ajv is not strict);
 * gives every array an ``items`` (``{}`` when absent);
 * in *input* mode only, renders an optional property (not in its object's ``required``) whose
   schema is ``anyOf: [X, {"type": "null"}]`` without a default or with ``None`` — pydantic's
@@ -52,6 +59,7 @@ from typing import Any
 
 from mcp_middleware._ecma_regex import ecma_pattern
 from mcp_middleware._schema_keywords import (
+    _ANNOTATIONS,
     _COMPONENT_PREFIX,
     _DEFS_PREFIX,
     _ONE_SCHEMA,
@@ -63,7 +71,10 @@ from mcp_middleware._schema_nulls import _is_null, collapse_optional, keeps_null
 
 __all__ = ["SchemaSet"]
 
-_DROPPED = frozenset({"discriminator", "xml", "externalDocs", "nullable"})
+_DROPPED = frozenset({"discriminator", "xml", "externalDocs", "nullable"})  # nullable: see _nullable
+# OpenAPI 3.0's boolean exclusive bounds, by the bound each one makes exclusive
+_EXCLUSIVE = {"exclusiveMinimum": "minimum", "exclusiveMaximum": "maximum"}
+_NULL: dict[str, Any] = {"type": "null"}
 # formats pydantic's JSON may not satisfy (a naive datetime or time, a timedelta, a Python pattern):
 # left out of output schemas
 _UNSURE_FORMATS = frozenset({"date-time", "time", "duration", "regex"})
@@ -76,6 +87,33 @@ def _portable_key(pattern: Any, collapse: bool) -> bool:
     schemas with ``re``, which reads no ``(?<name>``)."""
     translated = ecma_pattern(pattern) if isinstance(pattern, str) else None
     return translated is not None and (collapse or translated == pattern)
+
+
+def _exclusive_bounds(out: dict[str, Any]) -> None:
+    """OpenAPI 3.0's ``exclusiveMaximum: true`` beside ``maximum: M`` as JSON Schema's
+    ``exclusiveMaximum: M`` (likewise the minimum); ``false``, or ``true`` without a numeric bound,
+    dropped. A boolean there is no valid JSON Schema: ajv (the TypeScript SDK) throws on it."""
+    for key, bound in _EXCLUSIVE.items():
+        flag = out.get(key)
+        if not isinstance(flag, bool):
+            continue
+        del out[key]
+        limit = out.get(bound)
+        if flag and isinstance(limit, (int, float)) and not isinstance(limit, bool):
+            out[key] = out.pop(bound)
+
+
+def _nullable(out: dict[str, Any]) -> dict[str, Any]:
+    """A converted schema that said OpenAPI 3.0's ``nullable: true``, taking ``null`` too: in
+    pydantic's ``Optional[X]`` shape, ``anyOf: [X, {"type": "null"}]`` with the annotations outside,
+    so an input schema collapses it where pydantic's would be (:func:`collapse_optional`). The null
+    branch sits beside an ``enum`` or a ``$ref`` too (an enum of a nullable schema rarely lists
+    ``null``). A schema that says nothing but annotations takes ``null`` already."""
+    outer = {key: value for key, value in out.items() if key in _ANNOTATIONS}
+    inner = {key: value for key, value in out.items() if key not in _ANNOTATIONS}
+    if not inner:
+        return out
+    return {"anyOf": [inner, dict(_NULL)], **outer}
 
 
 class SchemaSet:
@@ -197,7 +235,8 @@ class SchemaSet:
         kind = out.get("type")
         if (kind == "array" or (isinstance(kind, list) and "array" in kind)) and "items" not in out:
             out["items"] = {}
-        return out
+        _exclusive_bounds(out)
+        return _nullable(out) if schema.get("nullable") is True else out
 
     def convert_property(
         self, schema: Any, refs: set[str], *, collapse: bool, required: bool, null_sendable: bool = True
