@@ -171,3 +171,20 @@ def test_results_whose_json_a_format_would_refuse_pass_the_clients_output_schema
             "structuredContent": {"created": "2024-05-01T09:30:00"},
         },
     }
+
+
+def test_openapi_30_docstrings_give_tools_the_client_lists_and_whose_results_it_takes() -> None:
+    """Regression: a Starlette docstring's boolean ``exclusiveMaximum: true`` (OpenAPI 3.0) made
+    the SDK's ``listTools`` throw ("exclusiveMaximum value must be number"), so no tool could be
+    called, and its ``nullable: true`` was dropped, so ``"nickname": null`` was refused as not a
+    string. ``example`` and an ``x-`` key stay, and the client takes them."""
+    with start_app("tests.interop.oas30_app:app") as url:
+        calls = _client_summary(url, "get_user", "count")["calls"]
+    assert calls == {
+        "get_user": {
+            "isError": False,
+            "text": '{"name":"ann","nickname":null}',
+            "structuredContent": {"name": "ann", "nickname": None},
+        },
+        "count": {"isError": False, "text": '{"n":5}', "structuredContent": {"n": 5}},
+    }
