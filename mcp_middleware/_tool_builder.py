@@ -15,7 +15,7 @@ arguments. An ``x-mcp-annotations`` title names the tool too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from mcp_middleware._naming import _humanize, _Op, _text
@@ -40,7 +40,7 @@ from mcp_middleware._plan import (
 )
 from mcp_middleware._requests import ToolSpec
 from mcp_middleware._schema import SchemaSet
-from mcp_middleware._tool_labels import _annotations, _argument_names, _description
+from mcp_middleware._tool_labels import _annotations, _argument_names, _description, _distinct_descriptions
 from mcp_middleware._tool_schemas import _Schemas
 from mcp_middleware.param_headers import annotations_of
 from mcp_middleware.query_keys import pseudo_names
@@ -48,7 +48,7 @@ from mcp_middleware.query_keys import pseudo_names
 if TYPE_CHECKING:
     from mcp_middleware._route_guard import RouteGuard
 
-__all__ = ["_Builder", "api_key_schemes"]
+__all__ = ["_Builder", "api_key_schemes", "distinct_descriptions"]
 
 
 def api_key_schemes(document: Mapping[str, Any], where: str) -> dict[str, str]:
@@ -67,6 +67,12 @@ def api_key_schemes(document: Mapping[str, Any], where: str) -> dict[str, str]:
         and isinstance(scheme.get("name"), str)
         and scheme["name"]
     }
+
+
+def distinct_descriptions(tools: Iterable[ToolSpec]) -> None:
+    """Tell apart the listed tools whose descriptions are the same: each says its method and path
+    (:func:`~mcp_middleware._tool_labels._distinct_descriptions`)."""
+    _distinct_descriptions((spec.tool, spec.method, spec.path) for spec in tools)
 
 
 class _Builder(_Schemas):

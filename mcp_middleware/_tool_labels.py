@@ -19,7 +19,9 @@ Argument names
     author chose its keys).
 
 Description and annotations
-    The description is the operation's (or its path item's) summary and description; the
+    The description is the operation's (or its path item's) summary and description, after
+    ``Deprecated: `` for a deprecated operation; where two listed tools would have the same one,
+    each says its method and path after its first line (``Ping (GET /a/ping)``). The
     annotations say what the method implies (``GET``/``HEAD`` read-only, ``DELETE`` destructive,
     ``PUT`` idempotent; never open-world), and ``x-mcp-annotations`` is merged over them.
 """
@@ -29,14 +31,17 @@ from __future__ import annotations
 import copy
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from mcp_middleware._naming import _cut, _first_free, _Op, _squeezed, _text
 from mcp_middleware._operation_reader import _Entry
 from mcp_middleware._plan import _BODY, _COOKIE, _HEADER, _PATH, _QUERY, _WHOLE_BODY
 
-__all__ = ["_annotations", "_argument_names", "_description"]
+__all__ = ["_annotations", "_argument_names", "_description", "_distinct_descriptions"]
+
+_DEPRECATED: Final = "Deprecated: "  # what a deprecated operation's description starts with
 
 _PREFIX: Final = {
     _PATH: "path",
@@ -94,8 +99,22 @@ def _description(op: _Op) -> str:
     summary = _text(op.operation.get("summary")) or _text(op.path_item.get("summary"))
     description = _text(op.operation.get("description")) or _text(op.path_item.get("description"))
     if summary and description and not description.startswith(summary):
-        return f"{summary}\n\n{description}"
-    return description or summary or f"{op.method} {op.path}"
+        text = f"{summary}\n\n{description}"
+    else:
+        text = description or summary or f"{op.method} {op.path}"
+    return f"{_DEPRECATED}{text}" if op.operation.get("deprecated") is True else text
+
+
+def _distinct_descriptions(tools: Iterable[tuple[dict[str, Any], str, str]]) -> None:
+    """Give the method and path (``Ping (GET /a/ping)``), after the first line, to each tool whose
+    description another has too (``tools``: each tool's dict, method and path, in catalog order)."""
+    listed = list(tools)
+    seen = Counter(tool.get("description") for tool, _, _ in listed)
+    for tool, method, path in listed:
+        description = tool.get("description")
+        if isinstance(description, str) and seen[description] > 1:
+            first, newline, rest = description.partition("\n")
+            tool["description"] = f"{first} ({method} {path}){newline}{rest}"
 
 
 def _annotations(op: _Op, title: str) -> dict[str, Any]:

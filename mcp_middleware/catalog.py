@@ -35,7 +35,7 @@ from mcp_middleware._route_details import _converter_paths, _response_options
 from mcp_middleware._route_document import RouteDocument, app_document, route_document
 from mcp_middleware._route_order import RouteOrder, readable_routes, route_order
 from mcp_middleware._shared_headers import warn_shared_headers
-from mcp_middleware._tool_builder import _Builder, api_key_schemes
+from mcp_middleware._tool_builder import _Builder, api_key_schemes, distinct_descriptions
 from mcp_middleware._tool_filter import ToolFilter
 from mcp_middleware._values import ArgumentError
 
@@ -277,6 +277,7 @@ def build_catalog(
             path,
             ", ".join(repr(prop) for prop in unsent),
         )
+    distinct_descriptions(tools)
     credential_headers = _api_key_headers(openapi)
     warn_shared_headers(tools, forwarded | credential_headers)
     return Catalog(
