@@ -38,7 +38,15 @@ from typing import Any
 from starlette.types import ASGIApp
 
 from benchmarks.app import build_app
-from benchmarks.common import ITEM_ARGS, Exchange, HttpRequest, direct_get_item, mcp_tool_call, per_request_us
+from benchmarks.common import (
+    ITEM_ARGS,
+    Exchange,
+    HttpRequest,
+    direct_get_item,
+    exit_on_termination,
+    mcp_tool_call,
+    per_request_us,
+)
 
 __all__ = ["main"]
 
@@ -142,6 +150,7 @@ def _in_processes(argv: list[str], runs: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    exit_on_termination()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("rev", nargs="?", default="HEAD", help="the git revision to compare with (default HEAD)")
     parser.add_argument("--rounds", type=int, default=60, help="interleaved rounds (default 60)")

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any, Literal
 
 import orjson
@@ -31,9 +33,11 @@ __all__ = [
     "direct_create_item",
     "direct_get_item",
     "direct_stream",
+    "exit_on_termination",
     "mcp_initialize",
     "mcp_request",
     "mcp_tool_call",
+    "until_terminated",
 ]
 
 Era = Literal["handshake", "modern"]
@@ -328,3 +332,57 @@ class OtherLoad:
         if share > 0.1:
             text += " — the machine was not quiet, figures are disturbed"
         return text
+
+
+# -- stopped from outside -------------------------------------------------------------------------
+_TERMINATION = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _exit(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signum, signal.SIG_DFL)  # a second one ends the process at once
+    raise SystemExit(128 + signum)
+
+
+def exit_on_termination() -> None:
+    """SIGTERM and SIGHUP end the process like an exception (``SystemExit(128 + signum)``), so that
+    ``finally`` blocks and context managers run: the servers a benchmark started are stopped and
+    its temporary directory removed. (By default they kill it, and its servers live on under PID 1.)
+
+    Call it first thing in a benchmark's ``main``, in the main thread (asyncio programs: see
+    :func:`until_terminated`). A second signal of the same kind, during that clean-up, ends the
+    process at once.
+    """
+    for signum in _TERMINATION:
+        signal.signal(signum, _exit)
+
+
+async def until_terminated(main: Awaitable[int]) -> int:
+    """``await main`` (an exit status), :func:`exit_on_termination` for asyncio: SIGTERM or SIGHUP
+    cancel it, so its clean-up runs, and the answer is then ``128 + signum``.
+
+    Use: ``sys.exit(asyncio.run(until_terminated(program())))``. (An exception raised by a signal
+    handler would surface in whichever task was running, and asyncio would cancel every task at
+    once; cancelling the main one lets each ``finally`` and context manager unwind in order.)
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        loop.remove_signal_handler(signum)  # back to the default: a second one ends the process
+        received.append(signum)
+        task.cancel()
+
+    for signum in _TERMINATION:
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        return await main
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        task.uncancel()
+        return 128 + received[0]
+    finally:
+        for signum in _TERMINATION:
+            loop.remove_signal_handler(signum)

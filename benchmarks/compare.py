@@ -41,7 +41,15 @@ from pathlib import Path
 
 import orjson
 
-from benchmarks.common import ITEM_ARGS, HttpRequest, OtherLoad, direct_get_item, direct_stream, mcp_tool_call
+from benchmarks.common import (
+    ITEM_ARGS,
+    HttpRequest,
+    OtherLoad,
+    direct_get_item,
+    direct_stream,
+    exit_on_termination,
+    mcp_tool_call,
+)
 from benchmarks.load import (
     ROOT,
     STREAM_TOKENS,
@@ -304,6 +312,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    exit_on_termination()
     args = parse_args(argv)
     if shutil.which("wrk") is None:
         print("error: wrk is not installed (apt-get install -y wrk)", file=sys.stderr)

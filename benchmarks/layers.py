@@ -40,7 +40,16 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from benchmarks.app import build_app
-from benchmarks.common import ITEM_ARGS, Era, Exchange, HttpRequest, direct_get_item, mcp_tool_call, per_request_us
+from benchmarks.common import (
+    ITEM_ARGS,
+    Era,
+    Exchange,
+    HttpRequest,
+    direct_get_item,
+    exit_on_termination,
+    mcp_tool_call,
+    per_request_us,
+)
 
 __all__ = ["VARIANTS", "Floor", "main"]
 
@@ -286,6 +295,7 @@ def report(samples: dict[tuple[str, str], list[tuple[float, float]]], eras: Sequ
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    exit_on_termination()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds (default 9)")
     parser.add_argument("--era", choices=("handshake", "modern", "both"), default="both")

@@ -52,6 +52,7 @@ from benchmarks.common import (
     OtherLoad,
     direct_get_item,
     direct_stream,
+    exit_on_termination,
     mcp_tool_call,
 )
 
@@ -518,6 +519,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    exit_on_termination()
     args = parse_args(argv)
     if shutil.which("wrk") is None:
         print(

@@ -36,7 +36,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.common import ITEM_ARGS, Era, HttpRequest, OtherLoad, direct_get_item, mcp_tool_call
+from benchmarks.common import (
+    ITEM_ARGS,
+    Era,
+    HttpRequest,
+    OtherLoad,
+    direct_get_item,
+    exit_on_termination,
+    mcp_tool_call,
+)
 from benchmarks.load import ROOT, _pinning, run_wrk, serve
 
 __all__ = ["Profile", "attribute", "main"]
@@ -220,6 +228,7 @@ def _missing(args: argparse.Namespace) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    exit_on_termination()
     args = parse_args(argv)
     problem = _missing(args)
     if problem is not None:

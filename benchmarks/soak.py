@@ -434,9 +434,10 @@ async def soak(app: str, seconds: float, clients: int, seed: int) -> int:
             sampler = asyncio.create_task(memory.sample(server, started, stop))
             until = started + seconds
             workers = [Client(i, server.url, seed, stats) for i in range(clients)]
-            await asyncio.wait_for(
-                asyncio.gather(*(worker.run(until) for worker in workers)), seconds + 4 * CALL_TIMEOUT_SECONDS
-            )
+            # (not wait_for: when cancelled, it leaves the gather's CancelledError unretrieved, and
+            # asyncio logs it)
+            async with asyncio.timeout(seconds + 4 * CALL_TIMEOUT_SECONDS):
+                await asyncio.gather(*(worker.run(until) for worker in workers))
             elapsed = time.monotonic() - started
             stop.set()
             await sampler
@@ -549,12 +550,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.serve:
         serve(args.app, args.port)
         return 0
+    if str(ROOT) not in sys.path:  # run as a script (not imported by the server process, --serve)
+        sys.path.insert(0, str(ROOT))
+    from benchmarks.common import until_terminated
+
     if not 0 < args.seconds <= 3600 or not 0 < args.clients <= 1024:
         parser.error("--seconds must be in (0, 3600] and --clients in [1, 1024]")
     if not Path("/proc/self/status").exists():
         parser.error("needs Linux /proc to read the server's RSS")
     os.chdir(ROOT)
-    return asyncio.run(soak(args.app, args.seconds, args.clients, args.seed))
+    # SIGTERM/SIGHUP: the server stopped, the temporary directory removed, exit status 128 + signum
+    return asyncio.run(until_terminated(soak(args.app, args.seconds, args.clients, args.seed)))
 
 
 if __name__ == "__main__":
