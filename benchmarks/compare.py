@@ -64,6 +64,7 @@ from benchmarks.load import (
     run_wrk,
     serve,
     time_to_first_token,
+    wrk_missing,
 )
 
 __all__ = ["CONTENDERS", "Contender", "main"]
@@ -314,8 +315,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     exit_on_termination()
     args = parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("error: wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
+    if wrk_missing():
         return 2
     started = time.monotonic()
 

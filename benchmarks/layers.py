@@ -306,6 +306,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--rounds must be 1..50 and --duration 1..30")
     eras: list[Era] = ["handshake", "modern"] if args.era == "both" else [args.era]
     if args.load:
+        from benchmarks.load import wrk_missing
+
+        if wrk_missing():  # before the five servers start
+            return 2
         samples = under_load(args.rounds, eras, args.duration)
         title = f"Over uvicorn, c=32: medians of {args.rounds} interleaved rounds of {args.duration:g} s"
     else:

@@ -518,15 +518,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def wrk_missing() -> bool:
+    """Whether wrk is missing, said on stderr if so: checked before any server starts (exit status 2)."""
+    if shutil.which("wrk") is not None:
+        return False
+    print(
+        "error: wrk is not installed; it generates the load.\n"
+        "       Install it with:  apt-get install -y wrk   (Debian/Ubuntu; brew install wrk on macOS)",
+        file=sys.stderr,
+    )
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     exit_on_termination()
     args = parse_args(argv)
-    if shutil.which("wrk") is None:
-        print(
-            "error: wrk is not installed; it generates the load for this script.\n"
-            "       Install it with:  apt-get install -y wrk   (Debian/Ubuntu; brew install wrk on macOS)",
-            file=sys.stderr,
-        )
+    if wrk_missing():
         return 2
     server_prefix, load_prefix, own_cpus = ([], [], None) if args.no_pin else _pinning()
     if own_cpus is not None:
