@@ -293,7 +293,7 @@ def report(outcomes: list[Outcome], args: argparse.Namespace, info: dict[str, st
         lines.append(
             f"| {o.label} | {names} | {o.mcp_rps:,.0f} | {o.direct_rps:,.0f} | {ratio:.3f}x | "
             f"{o.mcp_p50_ms:.2f} / {o.mcp_p99_ms:.2f} ms | {o.ttft_direct_ms:.2f} → {o.ttft_mcp_ms:.2f} ms "
-            f"(+{extra:.2f} ms) | {o.bare_peak_kib / 1024:.1f} → {o.app_peak_kib / 1024:.1f} MiB "
+            f"({extra:+.2f} ms) | {o.bare_peak_kib / 1024:.1f} → {o.app_peak_kib / 1024:.1f} MiB "
             f"({memory:.2f}x) | {o.errors} |"
         )
     return "\n".join(lines)

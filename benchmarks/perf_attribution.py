@@ -165,7 +165,7 @@ def _group(function: str) -> str:
 def report(direct: Profile, mcp: Profile, top: int) -> str:
     lines = [
         f"\n{mcp.name}: {mcp.rps:,.0f} req/s, {mcp.cpu_us:.1f} µs of server CPU per request; "
-        f"{direct.name}: {direct.rps:,.0f} req/s, {direct.cpu_us:.1f} µs (+{mcp.cpu_us - direct.cpu_us:.1f} µs, "
+        f"{direct.name}: {direct.rps:,.0f} req/s, {direct.cpu_us:.1f} µs ({mcp.cpu_us - direct.cpu_us:+.1f} µs, "
         f"throughput {mcp.rps / direct.rps:.2f}x)",
         "",
         "| charged to (innermost Python frame) | direct µs | MCP µs | MCP − direct | of which in the kernel |",
