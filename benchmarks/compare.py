@@ -212,7 +212,7 @@ def measure(contender: Contender, python: str, args: argparse.Namespace, workdir
     outcome = Outcome(contender.key, contender.label, versions(python, ("fastapi", "starlette", *contender.report)))
     direct = direct_get_item()
 
-    def wrk(server: Server, request: HttpRequest, seconds: float, name: str, lua: str | None = None) -> Run:
+    def wrk(server: Server, request: HttpRequest, seconds: int, name: str, lua: str | None = None) -> Run:
         result = run_wrk(
             server,
             request,
@@ -237,8 +237,9 @@ def measure(contender: Contender, python: str, args: argparse.Namespace, workdir
         call = with_session(mcp_tool_call("handshake", "get_item", ITEM_ARGS), session)
         _check_structured(server, call)
         lua = rotating_sessions_lua(call, sessions) if sessions else None
-        wrk(server, direct, args.warmup, "warm-up")
-        wrk(server, call, args.warmup, "warm-up", lua)
+        if args.warmup:
+            wrk(server, direct, args.warmup, "warm-up")
+            wrk(server, call, args.warmup, "warm-up", lua)
         rows: dict[str, list[dict[str, object]]] = {"direct": [], "mcp": []}
         for rep in range(args.repeats):
             for name, request in (("direct", direct), ("mcp", call)):

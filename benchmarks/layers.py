@@ -230,7 +230,7 @@ def in_process(rounds: int, eras: Sequence[Era]) -> dict[tuple[str, str], list[t
 
 
 # -- over uvicorn ----------------------------------------------------------------------------------
-def under_load(rounds: int, eras: Sequence[Era], duration: float) -> dict[tuple[str, str], list[tuple[float, float]]]:
+def under_load(rounds: int, eras: Sequence[Era], duration: int) -> dict[tuple[str, str], list[tuple[float, float]]]:
     """Per (variant, era): every round's (direct req/s, MCP req/s) at c=32, one server per variant."""
     from benchmarks import load
 
@@ -245,7 +245,7 @@ def under_load(rounds: int, eras: Sequence[Era], duration: float) -> dict[tuple[
             os.environ[ENV] = variant
             servers[variant] = stack.enter_context(load.serve("benchmarks.layers:app", prefix_server, workdir))
 
-        def rps(variant: str, request: HttpRequest, seconds: float) -> float:
+        def rps(variant: str, request: HttpRequest, seconds: int) -> float:
             result = load.run_wrk(
                 servers[variant],
                 request,
@@ -295,19 +295,21 @@ def report(samples: dict[tuple[str, str], list[tuple[float, float]]], eras: Sequ
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from benchmarks.load import whole_seconds, wrk_missing
+
     exit_on_termination()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds (default 9)")
     parser.add_argument("--era", choices=("handshake", "modern", "both"), default="both")
     parser.add_argument("--load", action="store_true", help="serve each variant with uvicorn; wrk at c=32")
-    parser.add_argument("--duration", type=float, default=4.0, help="seconds per wrk run with --load (default 4)")
+    parser.add_argument(
+        "--duration", type=whole_seconds(1), default=4, help="whole seconds per wrk run with --load (default 4)"
+    )
     args = parser.parse_args(argv)
-    if not 1 <= args.rounds <= 50 or not 1 <= args.duration <= 30:
+    if not 1 <= args.rounds <= 50 or not args.duration <= 30:
         parser.error("--rounds must be 1..50 and --duration 1..30")
     eras: list[Era] = ["handshake", "modern"] if args.era == "both" else [args.era]
     if args.load:
-        from benchmarks.load import wrk_missing
-
         if wrk_missing():  # before the five servers start
             return 2
         samples = under_load(args.rounds, eras, args.duration)

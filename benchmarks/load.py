@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -57,7 +57,7 @@ from benchmarks.common import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-MAX_DURATION = 30.0
+MAX_DURATION = 30
 MAX_CONCURRENCY = 256
 MAX_TTFT_REPS = 2_000
 STREAM_TOKENS = 8
@@ -360,19 +360,41 @@ class LoadResult:
     errors: int
 
 
+def whole_seconds(least: int) -> Callable[[str], int]:
+    """An argparse type: a duration for wrk, whole seconds from ``least`` on. wrk's ``-d`` takes
+    whole seconds (or minutes, hours) only: it refuses ``1.5s`` and ``1500ms``, so a fraction is
+    refused here rather than rounded behind the report's back (``5.0`` is taken as 5)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        if not value.is_integer():
+            raise argparse.ArgumentTypeError(f"{text}: wrk runs for whole seconds only (no fractions)")
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{text}: at least {least} s")
+        return int(value)
+
+    return parse
+
+
 def run_wrk(
     server: Server,
     request: HttpRequest,
     *,
     concurrency: int,
-    duration: float,
+    duration: int,
     threads: int,
     prefix: Sequence[str],
     workdir: Path,
     scenario: str,
     lua: str | None = None,
 ) -> LoadResult:
-    """``lua``: a wrk script of the caller's (default: ``lua_script(request)``)."""
+    """``duration``: whole seconds, at least 1 (see :func:`whole_seconds`); ``lua``: a wrk script of
+    the caller's (default: ``lua_script(request)``)."""
+    if not (isinstance(duration, int) and duration >= 1):
+        raise ValueError(f"wrk runs for whole seconds, at least 1: not {duration!r}")
     script = workdir / "load.lua"
     script.write_text(lua if lua is not None else lua_script(request))
     threads = max(1, min(threads, concurrency))
@@ -381,7 +403,7 @@ def run_wrk(
         "wrk",
         f"-t{threads}",
         f"-c{concurrency}",
-        f"-d{max(1, round(duration))}s",
+        f"-d{duration}s",
         "--timeout",
         "10s",
         "-s",
@@ -484,9 +506,13 @@ def _summary(path: str, server: str, times: list[float]) -> TTFT:
 def add_run_options(p: argparse.ArgumentParser, ttft_reps: int) -> None:
     """The options of a wrk run that this script and ``compare.py`` share (bounded by
     :func:`bound_run_options`)."""
-    p.add_argument("--duration", type=float, default=5.0, help=f"seconds per wrk run (1..{MAX_DURATION:g})")
+    p.add_argument(
+        "--duration", type=whole_seconds(1), default=5, help=f"whole seconds per wrk run (1..{MAX_DURATION})"
+    )
     p.add_argument("--repeats", type=int, default=2, help="runs per row, interleaved; medians reported (1..5)")
-    p.add_argument("--warmup", type=float, default=1.0, help="seconds of unrecorded load per scenario (0..5)")
+    p.add_argument(
+        "--warmup", type=whole_seconds(0), default=1, help="whole seconds of unrecorded load per scenario (0..5)"
+    )
     p.add_argument("--ttft-reps", type=int, default=ttft_reps, help="time-to-first-token repetitions per path")
     p.add_argument("--stream-delay-ms", type=float, default=20.0, help="delay between streamed tokens")
     p.add_argument("--json", type=Path, help="also write every figure to this JSON file")
@@ -494,9 +520,9 @@ def add_run_options(p: argparse.ArgumentParser, ttft_reps: int) -> None:
 
 
 def bound_run_options(args: argparse.Namespace, min_ttft_reps: int, max_ttft_reps: int) -> None:
-    args.duration = min(max(args.duration, 1.0), MAX_DURATION)
+    args.duration = min(args.duration, MAX_DURATION)
     args.repeats = min(max(args.repeats, 1), 5)
-    args.warmup = min(max(args.warmup, 0.0), 5.0)
+    args.warmup = min(args.warmup, 5)
     args.ttft_reps = min(max(args.ttft_reps, min_ttft_reps), max_ttft_reps)
 
 
@@ -560,7 +586,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             memory[name] = {"start_rss_kib": server.memory()["VmRSS"]}
             log(f"started benchmarks.app:{name} on port {server.port} (pid {server.proc.pid})")
 
-        def wrk(scenario: Scenario, level: int, duration: float) -> LoadResult:
+        def wrk(scenario: Scenario, level: int, duration: int) -> LoadResult:
             return run_wrk(
                 servers[scenario.server],
                 scenario.request,

@@ -45,7 +45,7 @@ from benchmarks.common import (
     exit_on_termination,
     mcp_tool_call,
 )
-from benchmarks.load import ROOT, _pinning, run_wrk, serve
+from benchmarks.load import ROOT, _pinning, run_wrk, serve, whole_seconds
 
 __all__ = ["Profile", "attribute", "main"]
 
@@ -111,7 +111,7 @@ def profile_one(name: str, request: HttpRequest, python: str, args: argparse.Nam
     server_prefix, load_prefix, _ = ([], [], None) if args.no_pin else _pinning()
     with serve("benchmarks.app:app", server_prefix, workdir, python=python, python_args=["-X", "perf"]) as server:
 
-        def load(seconds: float) -> tuple[int, float]:
+        def load(seconds: int) -> tuple[int, float]:
             done = run_wrk(
                 server,
                 request,
@@ -203,13 +203,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--python", default=_default_python(), help="the server's interpreter (3.12+, project installed)")
     p.add_argument("--era", choices=("handshake", "modern", "both"), default="both")
-    p.add_argument("--duration", type=float, default=5.0, help="seconds recorded per request (1..20)")
+    p.add_argument("--duration", type=whole_seconds(1), default=5, help="whole seconds recorded per request (1..20)")
     p.add_argument("--concurrency", type=int, default=32, help="wrk connections (1..256)")
     p.add_argument("--frequency", type=int, default=999, help="samples per second (100..4000)")
     p.add_argument("--top", type=int, default=25, help="functions listed")
     p.add_argument("--no-pin", action="store_true", help="do not pin the server and wrk to CPUs")
     args = p.parse_args(argv)
-    args.duration = min(max(args.duration, 1.0), 20.0)
+    args.duration = min(args.duration, 20)
     args.concurrency = min(max(args.concurrency, 1), 256)
     args.frequency = min(max(args.frequency, 100), 4000)
     return args
