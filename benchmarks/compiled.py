@@ -39,6 +39,7 @@ HOT = (
     "_served_app.py",
     "_invocation.py",
     "toolcall.py",
+    "_call_registry.py",
     "_tool_run.py",
     "_call_types.py",
     "_guard.py",

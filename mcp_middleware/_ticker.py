@@ -7,7 +7,9 @@ Part of :mod:`mcp_middleware.toolcall`, whose ``run_tool`` uses it:
   after a while (and writes the result of one whose app goes on after its response, or the outcome
   of one stopped while its route cannot be unwound);
 - :func:`_reap`: cancel a call's watcher (or let a delivery finish) and wait for it, in plain asyncio;
-- :func:`watching`: the portable watcher (any anyio backend), in a task group beside the route.
+- :func:`watching`: the portable watcher (any anyio backend), in a task group beside the route;
+- :func:`_period`: the ticker's period for calls with a given keep-alive interval (at most
+  ``WATCH_AFTER``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import anyio
 if TYPE_CHECKING:
     from .toolcall import _ToolRun
 
-__all__ = ["_LoopCache", "_Ticker", "_loops", "_reap", "watching"]
+__all__ = ["WATCH_AFTER", "_LoopCache", "_Ticker", "_loops", "_period", "_reap", "watching"]
 
 
 class _LoopCache:
@@ -145,3 +147,17 @@ async def watching(factory: Callable[[], Coroutine[Any, Any, None]]) -> AsyncIte
         tg.start_soon(factory)
         yield
         tg.cancel_scope.cancel()
+
+
+def _period(interval: float) -> float:
+    """The ticker's period for calls with keep-alive ``interval``: a call still running after one
+    to two periods gets its watcher, before its first keep-alive is due (one interval after the
+    ticker's count starts)."""
+    return min(interval / 2, WATCH_AFTER)
+
+
+# The ticker's period (at most; half the keep-alive interval when that is shorter): a call still
+# running after one to two periods gets its watcher even if it has not streamed yet, a call whose
+# app goes on after its complete response gets its result at the next tick, and a stopped call
+# whose route has not returned by then its outcome.
+WATCH_AFTER = 0.25

@@ -157,10 +157,13 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_listen_stream", typing=False) == {"listen"}
     assert all_imports("_protocol", typing=False) == {"jsonrpc"}
     # one call, under the handlers
-    for call in ("toolcall", "_guard", "_error_handler", "_ticker", "_tool_run", "_call_types"):
+    for call in ("toolcall", "_guard", "_error_handler", "_ticker", "_tool_run", "_call_types", "_call_registry"):
         imported = {i.split(".")[0] for i in all_imports(call)}
         assert not imported & {"middleware", "transport", "handlers"}, (call, imported)
     assert all_imports("_ticker") == {"toolcall"}  # only for the type of a run (TYPE_CHECKING)
+    # the ticker (and its period); a run and a route's context holder only as types
+    assert all_imports("_call_registry", typing=False) == {"_ticker"}
+    assert all_imports("_call_registry") == {"_ticker", "_tool_run", "context"}
     # never toolcall; _guard for the timeout result a stopped call's outcome may be
     assert all_imports("_tool_run") == {"_call_types", "_guard", "context", "dispatch", "results"}
     assert all_imports("_call_types") == {"context"}  # the route's ContextHolder, in an Invocation

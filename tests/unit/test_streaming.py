@@ -445,7 +445,7 @@ async def test_no_call_is_left_in_flight_after_a_disconnect(era: str) -> None:
 async def test_calls_beyond_the_concurrency_limit_are_refused_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """The call holding the slot has not answered: it is never waited for (the grace given to calls
     already answered is far longer than the guard here)."""
-    monkeypatch.setattr(toolcall, "WATCH_AFTER", GUARD * 100)
+    monkeypatch.setattr(_ticker, "WATCH_AFTER", GUARD * 100)
     gates = Gates()
     app = build_app(gates, max_concurrent_calls=1, keepalive_interval=GUARD * 100)
     body, _ = call_body("stream_plain", "handshake")
@@ -774,7 +774,7 @@ def test_the_ticker_wakes_a_call_within_the_keepalive_interval() -> None:
     its first keep-alive is due: the period is at most half the interval."""
     registry = toolcall.CallRegistry()
     loop = _Loop()
-    assert registry.ticker(loop, 15.0).period == toolcall.WATCH_AFTER  # type: ignore[arg-type]
+    assert registry.ticker(loop, 15.0).period == _ticker.WATCH_AFTER  # type: ignore[arg-type]
     assert toolcall.CallRegistry().ticker(loop, 0.3).period == 0.15  # type: ignore[arg-type]
 
 
@@ -785,7 +785,7 @@ async def test_the_first_keepalive_of_a_silent_call_is_due_one_interval_after_th
     (it was one to two ticker periods later: the clock started when the ticker woke the call)."""
     import time
 
-    monkeypatch.setattr(toolcall, "WATCH_AFTER", 0.001)  # the ticker wakes the call within a few ms
+    monkeypatch.setattr(_ticker, "WATCH_AFTER", 0.001)  # the ticker wakes the call within a few ms
     due: list[float] = []
 
     async def first_wait(run: toolcall._ToolRun, wait: float) -> Message:
@@ -1262,7 +1262,7 @@ async def test_a_call_arriving_while_an_answered_calls_app_finishes_waits_for_it
     a streamed call's result goes out at the route's last send, and the call counts until its app
     returns, so the next call could arrive in between. Now a call that finds the limit reached only
     through calls already answered waits (up to a tick) for one of them to end."""
-    monkeypatch.setattr(toolcall, "WATCH_AFTER", GUARD * 100)  # the wait ends when the slot frees, not by time
+    monkeypatch.setattr(_ticker, "WATCH_AFTER", GUARD * 100)  # the wait ends when the slot frees, not by time
     gates = Gates()
     app = _streaming_background_app(gates, max_concurrent_calls=1, keepalive_interval=GUARD * 100)
     first = await _held_after_its_answer(app, gates, era)
@@ -1287,7 +1287,7 @@ async def test_a_call_arriving_while_an_answered_calls_app_finishes_waits_for_it
 async def test_a_call_is_still_refused_when_an_answered_calls_work_outlasts_the_wait(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(toolcall, "WATCH_AFTER", 0.001)  # a tick's wait: shorter than the held work
+    monkeypatch.setattr(_ticker, "WATCH_AFTER", 0.001)  # a tick's wait: shorter than the held work
     gates = Gates()
     app = _streaming_background_app(gates, max_concurrent_calls=1)
     first = await _held_after_its_answer(app, gates, "handshake")
@@ -1307,7 +1307,7 @@ async def test_a_call_waits_only_when_the_limit_is_reached_through_answered_call
 ) -> None:
     """Limit 2, one call answered (its app finishing) and one that has not answered: the answered one
     is waited for; once it ends the new call runs, though the unanswered one still holds its slot."""
-    monkeypatch.setattr(toolcall, "WATCH_AFTER", GUARD * 100)
+    monkeypatch.setattr(_ticker, "WATCH_AFTER", GUARD * 100)
     gates, other = Gates(), Gates()
     app = _streaming_background_app(gates, max_concurrent_calls=2, keepalive_interval=GUARD * 100)
 
@@ -1350,7 +1350,7 @@ def test_a_call_waiting_for_a_slot_runs_when_the_answered_call_is_cancelled_on_e
     slot (``ended`` ran on its normal return only), and the wait's event, made on the first loop,
     was awaited on the second: RuntimeError '... bound to a different event loop'. Now any call
     ending wakes the waiters, and the event is the running loop's."""
-    monkeypatch.setattr(toolcall, "WATCH_AFTER", GUARD * 100)  # the wait ends when the slot frees, not by time
+    monkeypatch.setattr(_ticker, "WATCH_AFTER", GUARD * 100)  # the wait ends when the slot frees, not by time
     current: dict[str, Gates] = {}
     app = FastAPI()
 

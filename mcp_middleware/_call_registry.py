@@ -1,0 +1,153 @@
+"""The calls in flight in this process: found by (caller key, request id) for a handshake-era
+``notifications/cancelled``, counted for ``max_concurrent_calls``, and waited for a moment when
+only calls that have answered hold the limit (:meth:`CallRegistry.room`).
+
+Part of :mod:`mcp_middleware.toolcall`, whose ``run_tool`` registers each call here (and which
+re-exports :class:`CallRegistry`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.lowlevel
+
+from ._ticker import _period, _Ticker
+
+if TYPE_CHECKING:
+    from ._tool_run import _ToolRun
+    from .context import ContextHolder
+
+__all__ = ["CallRegistry"]
+
+
+class _Shared:
+    """The calls registered under one key: callers the caller key cannot tell apart (the same
+    credentials, or none) with calls of the same request id in flight at once."""
+
+    __slots__ = ("runs",)
+
+    def __init__(self, *runs: _ToolRun) -> None:
+        self.runs = list(runs)
+
+    def cancel(self) -> None:
+        """A cancel for the key: it cannot say which of them was meant, so it reaches them all."""
+        for run in tuple(self.runs):
+            run.cancel()
+
+
+@dataclass(slots=True)
+class CallRegistry:
+    """In-flight calls of this process (both eras; handshake-era ``notifications/cancelled``
+    finds them here).
+
+    Keyed by (caller key, request id): the endpoint is stateless, so the caller key (derived from
+    the credentials the client sends) stands in for the session that request ids are unique in.
+    Usually a key holds one call (``run_tool`` stores it, and deletes it if it is still its own:
+    one dict store and one conditional delete per call). Callers the key cannot tell apart may use
+    the same id at once: then the key holds them all (``_Shared``), a cancel for it reaches each of
+    them, and each call takes only itself off (``share``, ``leave``); no call is ever left where
+    its own cancel cannot reach it.
+
+    A call that finds the concurrency limit reached only through calls that have already answered
+    (their app still finishing: a streamed result goes out at the route's last send, before the app
+    returns) waits a moment for one of them to end (``room``): a sequential client's next call can
+    arrive in between. Which calls have answered is read off the calls registered here, when the
+    limit is reached, so a call pays nothing for it.
+    """
+
+    _calls: dict[tuple[str, Any], _ToolRun | _Shared] = field(default_factory=dict)
+    active: int = 0  # calls running in this process (the concurrency limit counts these)
+    _ticker: _Ticker | None = None
+    # while a call waits in ``room``: the event loop's token (_run_token) and the event set when a
+    # call ends; a loop's own, as the ticker is (a server may outlive its loop: a test client each)
+    _vacated: tuple[object, anyio.Event] | None = None
+
+    def ticker(self, loop: asyncio.AbstractEventLoop, interval: float) -> _Ticker:
+        """The ticker of this registry's calls on ``loop`` (a new one if the loop changed), for
+        calls with keep-alive ``interval``."""
+        ticker = self._ticker
+        if ticker is None or ticker.loop is not loop:
+            ticker = self._ticker = _Ticker(loop, _period(interval))
+        return ticker
+
+    def cancel(self, key: str, request_id: Any) -> bool:
+        handle = self._calls.get((key, request_id))
+        if handle is None:
+            return False
+        handle.cancel()  # a call, or every call of a shared key
+        return True
+
+    def share(self, key: tuple[str, Any], run: _ToolRun) -> None:
+        """Register ``run`` beside the call(s) already registered under ``key``."""
+        held = self._calls[key]
+        if isinstance(held, _Shared):
+            held.runs.append(run)
+        else:
+            self._calls[key] = _Shared(held, run)
+
+    def leave(self, key: tuple[str, Any], run: _ToolRun) -> None:
+        """Take ``run`` off a shared ``key``; the last call left holds the key alone again."""
+        shared = self._calls[key]
+        assert isinstance(shared, _Shared)
+        shared.runs.remove(run)
+        if len(shared.runs) == 1:
+            self._calls[key] = shared.runs[0]
+
+    def holding(self, key: tuple[str, Any], holder: ContextHolder) -> _ToolRun | None:
+        """The call in flight under ``key`` whose route's context ``holder`` holds (None: it ended)."""
+        held = self._calls.get(key)
+        for run in held.runs if isinstance(held, _Shared) else (held,):
+            if run is not None and run.inv.context is holder:
+                return run
+        return None
+
+    def __len__(self) -> int:
+        """The calls in flight (a shared key counts each of its calls)."""
+        return sum(len(held.runs) if isinstance(held, _Shared) else 1 for held in self._calls.values())
+
+    def answered(self) -> int:
+        """The calls in flight that have answered (their app still finishing, or a stopped call's
+        route that does not return)."""
+        runs = (run for held in self._calls.values() for run in (held.runs if isinstance(held, _Shared) else (held,)))
+        return sum(run.answered for run in runs)
+
+    async def room(self, limit: int, grace: float) -> bool:
+        """Whether a call may start with ``limit`` route runs allowed. When the limit is reached only
+        because of calls that have answered, wait up to ``grace`` seconds for one of them to end; a
+        call that has not answered is never waited for (a clear refusal, not a queue)."""
+        with anyio.move_on_after(grace):
+            while self.active >= limit:
+                if self.active - self.answered() >= limit:
+                    return False
+                loop = _run_token()
+                vacated = self._vacated
+                if vacated is None or vacated[0] is not loop:  # (one left by a loop that has ended)
+                    vacated = self._vacated = (loop, anyio.Event())
+                await vacated[1].wait()
+        return self.active < limit
+
+    def ended(self) -> None:
+        """A call ended (however: returned, cancelled, failed), while a call waits in ``room``: its
+        slot is free. An event left by another loop is dropped, not set (its loop may be closed)."""
+        vacated = self._vacated
+        if vacated is not None:
+            self._vacated = None
+            if vacated[0] is _run_token():
+                vacated[1].set()
+
+
+_RUN: anyio.lowlevel.RunVar[object] = anyio.lowlevel.RunVar("mcp_middleware.toolcall._RUN")
+
+
+def _run_token() -> object:
+    """An object of the running event loop's own (any anyio backend), the same while it runs."""
+    try:
+        return _RUN.get()
+    except LookupError:
+        token = object()
+        _RUN.set(token)
+        return token
