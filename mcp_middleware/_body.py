@@ -31,6 +31,7 @@ from typing import Self
 from ._coding import DECODED, Inflater, coding_of
 from ._event_parser import _EventParser
 from ._media import _MEDIA, _TEXTUAL_KINDS, _media
+from ._output_shape import NO_SHAPE, OutputShape
 from ._result_shapes import cut_note
 
 __all__ = ["Body", "ResultTooLarge"]
@@ -105,13 +106,13 @@ class Body:
         max_binary: int,
         scheme: str = "http",
         forwarded: tuple[tuple[bytes, bytes], ...] = (),
-        required: frozenset[str] = frozenset(),
+        output: OutputShape = NO_SHAPE,
     ) -> None:
         self._path = path
         self._scheme = scheme
         self._forwarded = forwarded  # credentials forwarded to the route: never echoed in error or redirect texts
         self._structured = structured
-        self._required = required  # what the output schema's top level requires (with ``structured``)
+        self._output = output  # what the output schema's top level says of a result (with ``structured``)
         self._max_text = max_text
         self._max_binary = max_binary
         self._parts: list[str] = []
@@ -127,7 +128,7 @@ class Body:
             max_binary=self._max_binary,
             scheme=self._scheme,
             forwarded=self._forwarded,
-            required=self._required,
+            output=self._output,
         )
 
     @property

@@ -41,6 +41,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import InitVar, dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from mcp_middleware._output_shape import OutputShape, output_shape
 from mcp_middleware._paths import _plan_for_template, _render_path
 from mcp_middleware._plan import _COOKIE, _HEADER, _NO_BODY, _QUERY, _Arg, _Plan
 from mcp_middleware._query_and_body import _encode_body, _items, _shaped
@@ -65,8 +66,10 @@ class ToolSpec:
 
     ``tool`` is shared, not copied: treat it as read-only. ``required``: the names its
     ``inputSchema``'s top level requires (:func:`_required_names`), which every call's arguments
-    must have. ``output_required``: those of its ``outputSchema``, which a JSON object must have
-    to be the tool's ``structuredContent`` (:mod:`mcp_middleware.results`).
+    must have. ``output``: what its ``outputSchema``'s top level says of a JSON object that is the
+    tool's ``structuredContent`` (the names it requires, ``output_required``, and the simple JSON
+    types of its properties: :mod:`mcp_middleware._output_shape`), which
+    :mod:`mcp_middleware.results` checks.
     """
 
     name: str
@@ -82,11 +85,13 @@ class ToolSpec:
     plan: _Plan = field(init=False, repr=False, compare=False)
     required: frozenset[str] = field(init=False, repr=False, compare=False)
     output_required: frozenset[str] = field(init=False, repr=False, compare=False)
+    output: OutputShape = field(init=False, repr=False, compare=False)
 
     def __post_init__(self, _plan: _Plan | None) -> None:
         object.__setattr__(self, "plan", _plan if _plan is not None else _plan_for_template(self.path))
         object.__setattr__(self, "required", _required_names(self.tool.get("inputSchema")))
-        object.__setattr__(self, "output_required", _required_names(self.tool.get("outputSchema")))
+        object.__setattr__(self, "output", output_shape(self.tool.get("outputSchema")))
+        object.__setattr__(self, "output_required", self.output.required)
 
     def accepts(self, name: str) -> bool:
         """Whether a call may have the argument ``name``: one of the tool's, or another property

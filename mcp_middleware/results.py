@@ -8,7 +8,8 @@ the caller turns those into progress notifications. ``result()`` builds the fina
 
 * JSON ──▶ the body as text, plus ``structuredContent`` when the tool has an output schema (a
   tool with one that gets no JSON object, one cut short, or one without a property the schema's
-  top level requires, whatever its 2xx status, gets an ``isError`` result instead);
+  top level requires or with one of another JSON type than it says, whatever its 2xx status,
+  gets an ``isError`` result instead);
 * ``text/*`` and other textual types ──▶ text (event streams: the events' data joined by newlines);
 * no content type ──▶ text if the body starts as valid UTF-8, else binary (``application/octet-stream``);
 * ``image/*`` / ``audio/*`` ──▶ image / audio content, base64;
@@ -94,7 +95,10 @@ class ResponseCollector(Body):
                 text = self.text()
                 value = loads_exactly(text)
                 if isinstance(value, dict):
-                    if value.keys() >= self._required:  # any 2xx: the body says whether it is the result
+                    shape = self._output  # any 2xx: the body says whether it is the result
+                    if value.keys() >= shape.required and shape.fits(
+                        zip(shape.names, map(type, map(value.get, shape.names, shape.absent)), strict=True)  # C-level
+                    ):
                         return Built({"content": [{"type": "text", "text": text}], "structuredContent": value})
                     return self._not_described(value, text)
             return self._unstructured()
@@ -138,13 +142,25 @@ class ResponseCollector(Body):
         return error_result(redacted(f"The tool has an output schema, but {why}", self._forwarded))
 
     def _not_described(self, value: dict[str, Any], text: str) -> dict[str, Any]:
-        """A JSON object without a property the output schema's top level requires (a route's own
-        ``JSONResponse`` past its response model: "accepted, still processing"): it is no result
-        of this tool, and the official clients refuse it as ``structuredContent``. Only the top
-        level is checked: deeper, the route's response model is trusted."""
-        missing = ", ".join(f"'{name}'" for name in sorted(self._required - value.keys()))
+        """A JSON object without a property the output schema's top level requires, or with one
+        whose value is of another JSON type than the schema says (a route's own ``JSONResponse``
+        past its response model: "accepted, still processing", ``"id": "1"``): it is no result of
+        this tool, and the official clients refuse it as ``structuredContent``. Only the top level
+        is checked (:mod:`mcp_middleware._output_shape`): deeper, the route's response model is
+        trusted. The fast check sends an integral float for an integer here, which is the result."""
+        shape = self._output
+        missing = sorted(shape.required - value.keys())
+        wrong = shape.mismatches(value)
+        if not missing and not wrong:
+            return Built({"content": [{"type": "text", "text": text}], "structuredContent": value})
+        parts = [f"without {', '.join(map(repr, missing))}, which the schema requires"] if missing else []
+        if wrong:
+            whose = (
+                f"{name!r} is {_a(actual)} where the schema says {' or '.join(kinds)}" for name, actual, kinds in wrong
+            )
+            parts.append(f"whose {', '.join(whose)}")
         answered = f"the route answered {self.status} {reason_phrase(self.status)}".rstrip()
-        why = f"{answered} with a JSON object without {missing}, which the schema requires"
+        why = f"{answered} with a JSON object {', and '.join(parts)}"
         text = f"The tool has an output schema, but {why}, so it is not this tool's result: {text}"
         return error_result(redacted(text, self._forwarded))
 
@@ -188,6 +204,11 @@ class ResponseCollector(Body):
         if self.challenge is not None:  # a 401 or 403 (its challenge may be the endpoint's header)
             return Refusal(result, self.status, redacted(self.challenge, self._forwarded))
         return result
+
+
+def _a(kind: str) -> str:
+    """A JSON type's name with its article: "an integer", "a string"."""
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
 
 
 class CachingCollector(ResponseCollector):

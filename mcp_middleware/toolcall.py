@@ -84,7 +84,7 @@ async def run_tool(
         path=sub.path,
         scheme=inv.parent.get("scheme", "http"),
         structured=spec.has_output_schema,
-        required=spec.output_required,
+        output=spec.output,
         max_text=limits.max_text,
         max_binary=limits.max_binary,
         forwarded=inv.forwarded,

@@ -183,7 +183,8 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_coding") == set()
     assert all_imports("_result_shapes") == {"jsonrpc"}  # Built, the result dict the serializer knows
     assert all_imports("_redaction") == {"_result_shapes", "config", "query_keys"}
-    assert all_imports("_body") == {"_coding", "_event_parser", "_media", "_result_shapes"}
+    assert all_imports("_body") == {"_coding", "_event_parser", "_media", "_output_shape", "_result_shapes"}
+    assert all_imports("_output_shape") == set()  # the output schema's top level, read once per tool
     assert all_imports("results") == {"_body", "_redaction", "_result_shapes", "jsonrpc"}
     for feature in ("features", "_feature_errors", "_resource_read", "_prompt_messages", "_prompt_arguments"):
         imported = {i.split(".")[0] for i in all_imports(feature)}

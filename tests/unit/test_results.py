@@ -19,6 +19,7 @@ import orjson
 import pytest
 
 from mcp_middleware._coding import Inflater
+from mcp_middleware._output_shape import output_shape
 from mcp_middleware._redaction import _replaced, _secrets, credential_values, redacted
 from mcp_middleware._result_shapes import CUT
 from mcp_middleware.jsonrpc import Built
@@ -34,9 +35,12 @@ def collect(
     forwarded: Any = (),
     structured: bool = False,
     required: frozenset[str] = frozenset(),
+    properties: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """``required`` and ``properties``: those of the tool's output schema's top level."""
+    output = output_shape({"required": sorted(required), "properties": properties or {}})
     collector = ResponseCollector(
-        path="/x", structured=structured, max_text=max_text, max_binary=1000, forwarded=forwarded, required=required
+        path="/x", structured=structured, max_text=max_text, max_binary=1000, forwarded=forwarded, output=output
     )
     collector.head(status, ((b"content-type", mime),))
     collector.feed(body, False)
@@ -249,6 +253,83 @@ def test_a_json_object_with_every_required_property_is_the_result_whatever_its_2
     deeper = collect(b"application/json", b'{"id":"one","name":null}', structured=True, required=ITEM)
     assert deeper["structuredContent"] == {"id": "one", "name": None}
     assert collect(b"application/json", b"{}", 202, structured=True)["structuredContent"] == {}  # none required
+
+
+ITEM_PROPERTIES = {
+    "id": {"type": "integer"},
+    "name": {"type": "string"},
+    "price": {"type": "number"},
+    "tags": {"type": "array", "items": {"type": "string"}},
+    "owner": {"type": "object", "properties": {"id": {"type": "integer"}}},
+    "q": {"anyOf": [{"type": "string"}, {"type": "null"}]},  # Optional[str], as pydantic writes it
+    "count": {"type": ["integer", "null"]},
+    "done": {"type": "boolean"},
+}
+
+
+def typed(body: bytes, status: int = 200) -> dict[str, Any]:
+    return collect(b"application/json", body, status, structured=True, required=ITEM, properties=ITEM_PROPERTIES)
+
+
+def test_a_top_level_property_of_another_json_type_than_the_schema_says_is_an_error() -> None:
+    """A route declared ``-> Item`` that answers its own ``JSONResponse`` with ``"id": "1"``: the
+    clients refuse such ``structuredContent``, so it is an error naming the property and both types."""
+    cases = [
+        (b'{"id":"1","name":"x"}', "'id' is a string where the schema says integer"),
+        (b'{"id":1.5,"name":"x"}', "'id' is a number where the schema says integer"),
+        (b'{"id":true,"name":"x"}', "'id' is a boolean where the schema says integer"),
+        (b'{"id":null,"name":"x"}', "'id' is a null where the schema says integer"),
+        (b'{"id":1,"name":"x","owner":[1]}', "'owner' is an array where the schema says object"),
+        (b'{"id":1,"name":"x","tags":{}}', "'tags' is an object where the schema says array"),
+        (b'{"id":1,"name":"x","price":"12"}', "'price' is a string where the schema says number"),
+        (b'{"id":1,"name":"x","price":false}', "'price' is a boolean where the schema says number"),
+        (b'{"id":1,"name":"x","q":3}', "'q' is an integer where the schema says string or null"),
+        (b'{"id":1,"name":"x","count":"3"}', "'count' is a string where the schema says integer or null"),
+        (b'{"id":1,"name":"x","done":1}', "'done' is an integer where the schema says boolean"),
+        (b'{"id":1,"name":["x"],"done":0}', "'name' is an array where the schema says string, 'done' is an integer"),
+    ]
+    for body, why in cases:
+        result = typed(body, 200)
+        assert result["isError"] is True, body
+        assert "structuredContent" not in result
+        assert text_of(result).startswith(
+            f"The tool has an output schema, but the route answered 200 OK with a JSON object whose {why}"
+        ), text_of(result)
+        assert text_of(result).endswith(f", so it is not this tool's result: {body.decode()}"), body
+    both = text_of(typed(b'{"id":"1"}', 202))
+    assert both == (
+        "The tool has an output schema, but the route answered 202 Accepted with a JSON object without 'name', "
+        "which the schema requires, and whose 'id' is a string where the schema says integer, so it is not this "
+        """tool's result: {"id":"1"}"""
+    )
+
+
+def test_values_of_the_schemas_json_types_are_the_result() -> None:
+    """JSON semantics: an integral float is an integer (2020-12), an integer is a number, Optional
+    takes null, a property the schema does not name (or not simply) is not checked, nor any nested value."""
+    bodies = [
+        b'{"id":1,"name":"x","price":12,"tags":[],"owner":{},"q":null,"count":null,"done":false}',
+        b'{"id":1.0,"name":"x","price":12.5,"q":"s","count":3.0}',  # integral floats
+        b'{"id":-0.0,"name":"x"}',
+        b'{"id":123456789012345678901234567890,"name":"x","price":123456789012345678901234567890}',  # beyond 64 bits
+        b'{"id":1,"name":"x","extra":"any","tags":[1,{}],"owner":{"id":"nested, not checked"}}',
+    ]
+    for body in bodies:
+        result = typed(body)
+        assert "isError" not in result, (body, result)
+        assert result["content"] == [{"type": "text", "text": body.decode()}]
+        assert "structuredContent" in result
+
+
+def test_the_error_of_a_property_of_another_type_is_redacted() -> None:
+    forwarded = ((b"authorization", b"Bearer sekrit-token"),)
+    body = b'{"id":"Bearer sekrit-token","name":"x"}'
+    result = collect(
+        b"application/json", body, structured=True, required=ITEM, properties=ITEM_PROPERTIES, forwarded=forwarded
+    )
+    assert result["isError"] is True
+    assert "sekrit" not in text_of(result)
+    assert "'id' is a string where" in text_of(result)
 
 
 def test_the_error_of_an_object_without_the_required_properties_is_redacted() -> None:

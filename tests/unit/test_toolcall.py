@@ -648,6 +648,10 @@ def answering_their_own_json() -> FastAPI:
     async def made() -> Thing:  # documented 201, answers 200 (the status not set on its own response)
         return JSONResponse({"id": 3, "name": "made"})  # type: ignore[return-value]
 
+    @app.get("/typed/{case}", operation_id="typed")
+    async def typed(case: str) -> Thing:  # the JSON of each case, as the route's own response
+        return JSONResponse(orjson.loads(case))  # type: ignore[return-value]
+
     return app
 
 
@@ -681,6 +685,26 @@ async def test_a_conforming_object_is_the_result_whatever_its_2xx_status_in_both
     for result in (legacy, modern):
         assert result["structuredContent"] == {"id": 3, "name": "made"}
         assert "isError" not in result
+
+
+async def test_an_object_whose_top_level_values_break_the_output_schema_is_an_error_in_both_eras() -> None:
+    """The official clients raise on ``structuredContent`` that does not fit the tool's output
+    schema ("'1' is not of type 'integer'"): a route's own ``JSONResponse`` with ``"id": "1"`` is an
+    error naming the property; an integral float for an integer, or null for an Optional, is fine."""
+    app = answering_their_own_json()
+    body = '{"id":"1","name":"x"}'
+    expected = (
+        "The tool has an output schema, but the route answered 200 OK with a JSON object whose 'id' is a "
+        f"string where the schema says integer, so it is not this tool's result: {body}"
+    )
+    legacy = await call(app, "typed", {"case": body})
+    modern = (await call_modern(app, "tools/call", {"name": "typed", "arguments": {"case": body}}, "typed")).result()
+    for result in (legacy, modern):
+        assert result["isError"] is True
+        assert "structuredContent" not in result
+        assert result["content"] == [{"type": "text", "text": expected}]
+    fine = {"id": 2.0, "name": "x", "q": None}
+    assert (await call(app, "typed", {"case": orjson.dumps(fine).decode()}))["structuredContent"] == fine
 
 
 class Aliased(BaseModel):

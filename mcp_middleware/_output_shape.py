@@ -1,0 +1,153 @@
+"""What a tool's JSON object must be to be its ``structuredContent``: the output schema's top level, cheaply.
+
+A server with an ``outputSchema`` MUST return structured results that conform to it, and the
+official clients refuse one that does not. A route's response model usually sees to it, but not
+when the route returns its own ``JSONResponse`` (FastAPI does not validate a ``Response`` returned
+directly). :func:`output_shape` reads, once per tool, what :mod:`mcp_middleware.results` checks on
+every call:
+
+* the names the schema's top level ``required`` lists;
+* the JSON types of its top-level ``properties`` whose schema says them simply: a ``type`` (a name
+  or a list of names), or an ``anyOf``/``oneOf`` whose every branch has one (pydantic's
+  ``Optional[int]``: ``anyOf: [{"type": "integer"}, {"type": "null"}]``). A ``type`` beside other
+  keywords is checked (it holds whatever they add); the rest is not: a ``$ref``, an ``enum`` or
+  ``const`` without a ``type``, an ``allOf``, a branch without a ``type``, and everything nested
+  (an object's properties, an array's items), where the response model is trusted.
+
+The check per call is C-level: the (name, Python type) pairs of the checked properties' values
+(:data:`ABSENT`'s type for a missing one, which ``required`` checks) must all be allowed
+(``OutputShape.fits``). JSON semantics: a boolean is no integer or number; an integer is a number;
+an integral float is an integer (JSON Schema 2020-12), which the fast check sends to
+:meth:`OutputShape.mismatches`, the exact reading that also words the error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import orjson
+
+__all__ = ["ABSENT", "NO_SHAPE", "OutputShape", "json_type", "output_shape"]
+
+
+class _Absent:
+    """The value of a property a JSON object does not have (its own type, allowed everywhere)."""
+
+
+ABSENT: Final = _Absent()
+
+# the Python types of each JSON type's values as the middleware parses them (an integer beyond 64
+# bits is an ``orjson.Fragment`` of its digits: _exact_json)
+_PYTHON_TYPES: Final[Mapping[str, tuple[type, ...]]] = {
+    "string": (str,),
+    "integer": (int, orjson.Fragment),
+    "number": (int, float, orjson.Fragment),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+    "null": (type(None),),
+}
+
+
+def json_type(value: Any) -> str:
+    """The JSON type of a parsed value, as an error names it."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | orjson.Fragment):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if value is None:
+        return "null"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _fits(value: Any, kinds: tuple[str, ...]) -> bool:
+    """Whether ``value`` is of one of the JSON types ``kinds`` (exactly: an integral float is an integer)."""
+    kind = json_type(value)
+    return (
+        kind in kinds
+        or (kind == "integer" and "number" in kinds)
+        or (kind == "number" and "integer" in kinds and value.is_integer())
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OutputShape:
+    """The output schema's ``required`` names and its top-level properties' JSON types (by name,
+    in the schema's order). ``fits(pairs)``: whether the (name, Python type) pairs are all allowed,
+    a C-level ``frozenset.issuperset``; ``absent``: :data:`ABSENT` once per checked name (the
+    default of ``dict.get``)."""
+
+    required: frozenset[str] = frozenset()
+    types: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    names: tuple[str, ...] = field(init=False)
+    absent: tuple[_Absent, ...] = field(init=False)
+    fits: Callable[[Iterable[tuple[str, type]]], bool] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", tuple(self.types))
+        object.__setattr__(self, "absent", (ABSENT,) * len(self.types))
+        allowed: set[tuple[str, type]] = {(name, _Absent) for name in self.types}
+        allowed.update(
+            (name, python) for name, kinds in self.types.items() for kind in kinds for python in _PYTHON_TYPES[kind]
+        )
+        object.__setattr__(self, "fits", frozenset(allowed).issuperset)
+
+    def mismatches(self, value: Mapping[str, Any]) -> list[tuple[str, str, tuple[str, ...]]]:
+        """The checked properties of ``value`` whose value is of none of the schema's types: (name,
+        the value's JSON type, the schema's types)."""
+        return [
+            (name, json_type(value[name]), kinds)
+            for name, kinds in self.types.items()
+            if name in value and not _fits(value[name], kinds)
+        ]
+
+
+NO_SHAPE: Final = OutputShape()
+
+
+def output_shape(schema: Any) -> OutputShape:
+    """The :class:`OutputShape` of an output schema (an empty one for none, or one not a mapping)."""
+    if not isinstance(schema, Mapping):
+        return NO_SHAPE
+    names = schema.get("required")
+    required = frozenset(n for n in names if isinstance(n, str)) if isinstance(names, list) else frozenset()
+    properties = schema.get("properties")
+    types: dict[str, tuple[str, ...]] = {}
+    if isinstance(properties, Mapping):
+        for name, prop in properties.items():
+            kinds = _kinds(prop)
+            if kinds and isinstance(name, str):
+                types[name] = kinds
+    return OutputShape(required, types) if required or types else NO_SHAPE
+
+
+def _kinds(prop: Any) -> tuple[str, ...]:
+    """The JSON types a property schema allows, when it says them simply (see the module
+    docstring); () when it does not."""
+    if not isinstance(prop, Mapping):
+        return ()
+    if "type" in prop:  # (an OpenAPI 3.0 ``nullable`` the conversion left: null too)
+        kinds = _type_names(prop["type"])
+        return (*kinds, "null") if kinds and prop.get("nullable") is True else kinds
+    for key in ("anyOf", "oneOf"):
+        branches = prop.get(key)
+        if isinstance(branches, list) and branches:
+            found = [_type_names(b.get("type")) if isinstance(b, Mapping) else () for b in branches]
+            if all(found):
+                return tuple(dict.fromkeys(kind for kinds in found for kind in kinds))
+            return ()
+    return ()
+
+
+def _type_names(value: Any) -> tuple[str, ...]:
+    """A ``type`` keyword's names, when it is one known name or a list of them; () otherwise."""
+    names = [value] if isinstance(value, str) else value if isinstance(value, list) and value else []
+    if all(isinstance(n, str) and n in _PYTHON_TYPES for n in names):
+        return tuple(names)
+    return ()

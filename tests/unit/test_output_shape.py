@@ -1,0 +1,89 @@
+"""``output_shape``: what of an output schema's top level each call checks, read once per tool."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from mcp_middleware._output_shape import ABSENT, NO_SHAPE, OutputShape, json_type, output_shape
+
+
+def test_the_types_of_simply_typed_top_level_properties_are_read() -> None:
+    schema = {
+        "type": "object",
+        "required": ["id", 3, "name"],
+        "properties": {
+            "id": {"type": "integer", "title": "Id"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "kind": {"type": "string", "enum": ["a", "b"]},  # the type is checked, not the values
+            "q": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+            "n": {"type": ["integer", "null"]},
+            "c": {"oneOf": [{"type": "array"}, {"type": ["string", "integer"]}]},
+            "old": {"type": "integer", "nullable": True},  # OpenAPI 3.0
+        },
+    }
+    shape = output_shape(schema)
+    assert shape.required == frozenset({"id", "name"})
+    assert dict(shape.types) == {
+        "id": ("integer",),
+        "tags": ("array",),
+        "kind": ("string",),
+        "q": ("string", "null"),
+        "n": ("integer", "null"),
+        "c": ("array", "string", "integer"),
+        "old": ("integer", "null"),
+    }
+    assert shape.names == tuple(shape.types)
+    assert shape.absent == (ABSENT,) * len(shape.types)
+
+
+@pytest.mark.parametrize(
+    "prop",
+    [
+        {"$ref": "#/$defs/Sub"},
+        {"anyOf": [{"$ref": "#/$defs/Sub"}, {"type": "null"}]},  # Optional[Sub]
+        {"enum": [1, "a"]},
+        {"const": 3},
+        {"allOf": [{"type": "integer"}]},
+        {"anyOf": []},
+        {"type": "decimal"},  # no JSON type
+        {"type": []},
+        {"type": ["integer", 3]},
+        {},
+        True,
+    ],
+)
+def test_a_property_not_simply_typed_is_not_checked(prop: Any) -> None:
+    assert dict(output_shape({"properties": {"p": prop}}).types) == {}
+
+
+@pytest.mark.parametrize("schema", [None, [], "object", {}, {"properties": [1]}, {"required": "id"}])
+def test_a_schema_with_nothing_to_check_has_the_empty_shape(schema: Any) -> None:
+    assert output_shape(schema) is NO_SHAPE
+
+
+def test_fits_and_mismatches_agree_with_json_semantics() -> None:
+    shape = OutputShape(frozenset(), {"i": ("integer",), "n": ("number",), "b": ("boolean",), "o": ("object",)})
+
+    def fast(value: dict[str, Any]) -> bool:
+        return shape.fits(zip(shape.names, map(type, map(value.get, shape.names, shape.absent)), strict=True))
+
+    assert fast({"i": 1, "n": 1, "b": True, "o": {}})
+    assert fast({"n": 1.5, "i": orjson.Fragment(b"123456789012345678901234567890")})
+    assert fast({})  # absent: ``required``'s to check
+    wrongs: list[dict[str, Any]] = [{"i": True}, {"n": False}, {"i": "1"}, {"b": 0}, {"o": []}, {"i": None}]
+    for wrong in wrongs:
+        assert not fast(wrong), wrong
+        assert shape.mismatches(wrong), wrong
+    assert not fast({"i": 2.0})  # the fast check sends an integral float to the exact one
+    assert shape.mismatches({"i": 2.0, "n": 3}) == []
+    assert shape.mismatches({"i": 2.5, "b": None}) == [("i", "number", ("integer",)), ("b", "null", ("boolean",))]
+
+
+def test_json_type_names_each_parsed_value() -> None:
+    values = [(True, "boolean"), (1, "integer"), (orjson.Fragment(b"1"), "integer"), (1.0, "number")]
+    values += [("", "string"), (None, "null"), ([], "array"), ({}, "object")]
+    for value, name in values:
+        assert json_type(value) == name
