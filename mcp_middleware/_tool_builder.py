@@ -10,7 +10,8 @@ argument's location and wire name, the body's encoding, the path template, and t
 headers the route does not get (framing, and API keys from the MCP URL whose scheme the
 operation's ``security`` does not name). A required JSON body goes out (as ``{}`` when no argument
 fills it: a body model without fields, whose tool takes no arguments); an optional one only with
-arguments. An ``x-mcp-annotations`` title names the tool too.
+arguments. An ``x-mcp-annotations`` title names the tool too. The input schema is published without
+the ``x-mcp-header`` annotations that break the publishing rules (:mod:`mcp_middleware._header_rules`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from mcp_middleware._header_rules import without_invalid_headers
 from mcp_middleware._naming import _humanize, _Op, _text
 from mcp_middleware._operation_reader import _NOT_ARGUMENTS, _Body, _Entry, _explicit_input
 from mcp_middleware._paths import _plan_for_template
@@ -106,6 +108,9 @@ class _Builder(_Schemas):
         # parameter or body field maps and no open body takes (accepted, never sent: the catalog
         # warns, once per tool however often it is built)
         self.unsent: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+        # by tool name: why each x-mcp-header annotation left out of its input schema was (the
+        # catalog warns, once per tool)
+        self.broken_headers: dict[str, tuple[str, ...]] = {}
 
     def tool(self, op: _Op, name: str, guard: RouteGuard | None = None) -> ToolSpec:
         operation = op.operation
@@ -115,11 +120,15 @@ class _Builder(_Schemas):
         arg_names = _argument_names(entries, clean=explicit is None)
         others = self.other_properties(body)
         title = _text(operation.get("summary")) or _text(op.path_item.get("summary")) or _humanize(name)
+        # published without the x-mcp-header annotations that would make clients drop the tool
+        input_schema, broken = without_invalid_headers(self.input_schema(explicit, entries, arg_names, others))
+        if broken:
+            self.broken_headers[name] = broken
         tool: dict[str, Any] = {
             "name": name,
             "title": title,
             "description": _description(op),
-            "inputSchema": self.input_schema(explicit, entries, arg_names, others),
+            "inputSchema": input_schema,
         }
         output = self.output_schema(op)
         if output is not None:

@@ -277,6 +277,13 @@ def build_catalog(
             path,
             ", ".join(repr(prop) for prop in unsent),
         )
+    for name, broken in builder.broken_headers.items():
+        logger.warning(
+            "Tool %r: x-mcp-header annotations that break the publishing rules (2026-07-28 clients would drop "
+            "the tool) are left out of its input schema: %s",
+            name,
+            "; ".join(broken),
+        )
     distinct_descriptions(tools)
     credential_headers = _api_key_headers(openapi)
     warn_shared_headers(tools, forwarded | credential_headers)

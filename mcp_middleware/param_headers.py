@@ -7,7 +7,9 @@ MUST check each header against the argument: present together and equal (integer
 numerically), or absent together (``null`` counts as absent). Any mismatch, and a value with
 invalid characters (anything but visible ASCII, space and tab outside the base64 form), is 400
 with -32020.
-A schema whose annotations break the publishing rules is ignored, as clients drop such tools.
+The catalog publishes no annotation that breaks the publishing rules (:mod:`mcp_middleware._header_rules`
+leaves them out, so clients keep the tool); a schema that still had one would be ignored here, as
+clients drop such tools.
 """
 
 from __future__ import annotations
@@ -68,7 +70,12 @@ def annotations_of(schema: Any) -> tuple[Annotation, ...]:
             continue
         if "x-mcp-header" in node and path:
             token, kind = node["x-mcp-header"], node.get("type")
-            if not isinstance(token, str) or not _TOKEN.fullmatch(token) or kind not in _TYPES:
+            if (
+                not isinstance(token, str)
+                or not _TOKEN.fullmatch(token)
+                or not isinstance(kind, str)
+                or kind not in _TYPES
+            ):
                 return ()
             found.append((path, f"mcp-param-{token.lower()}".encode("ascii"), str(kind)))
         properties = node.get("properties")

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import base64
+import logging
 from typing import Any
 
+import orjson
 import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel, Field
 
+from mcp_middleware import MCPMiddleware
+from mcp_middleware._header_rules import without_invalid_headers
 from mcp_middleware.jsonrpc import ProtocolError
 from mcp_middleware.param_headers import Annotation, annotations_of, check_param_headers, decode_header
+from tests.support import call_modern, modern_headers, modern_request, post
 
 REGION: Annotation = (("filter", "region"), b"mcp-param-region", "string")
 LIMIT: Annotation = (("limit",), b"mcp-param-limit", "integer")
@@ -111,3 +118,133 @@ def test_annotations_follow_the_publishing_rules() -> None:
     twice = {"properties": {"a": {"type": "string", "x-mcp-header": "A"}, "b": {"type": "string", "x-mcp-header": "a"}}}
     for broken in (bad_type, bad_token, twice):
         assert annotations_of(broken) == ()  # the whole tool's annotations are ignored
+
+
+def published(schema: dict[str, Any]) -> tuple[Any, tuple[str, ...]]:
+    return without_invalid_headers(schema)
+
+
+def test_a_schema_whose_annotations_are_all_valid_is_published_as_it_is() -> None:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            "filter": {"type": "object", "properties": {"region": {"type": "string", "x-mcp-header": "Region"}}},
+            "limit": {"type": "integer", "x-mcp-header": "Limit"},
+        },
+    }
+    assert published(schema) == (schema, ())
+    assert published(schema)[0] is schema  # no copy when nothing is stripped
+    assert published({"type": "object"})[0] == {"type": "object"}
+
+
+def test_invalid_annotations_are_stripped_and_the_valid_ones_kept() -> None:
+    """2026-07-28 clients drop a tool with any invalid ``x-mcp-header`` (server/tools): the server
+    publishes the tool without those, so the tool stays usable and its valid headers checked."""
+    shared: dict[str, Any] = {"type": "object", "properties": {"deep": {"type": "string", "x-mcp-header": "Deep"}}}
+    schema: dict[str, Any] = {
+        "type": "object",
+        "x-mcp-header": "Root",  # the root is no property
+        "properties": {
+            "region": {"type": "string", "x-mcp-header": "Region"},
+            "price": {"type": "number", "x-mcp-header": "Price"},
+            "tags": {"type": "array", "items": {"type": "string", "x-mcp-header": "Tag"}},
+            "maybe": {"type": ["string", "null"], "x-mcp-header": "Maybe"},
+            "spaced": {"type": "string", "x-mcp-header": "no spaces"},
+            "number": {"type": "string", "x-mcp-header": 7},
+            "a": {"type": "string", "x-mcp-header": "Dup"},
+            "b": {"type": "string", "x-mcp-header": "dup"},
+            "sub": {"$ref": "#/$defs/Sub"},
+            "either": {"anyOf": [{"type": "string", "x-mcp-header": "Either"}, {"type": "null"}]},
+        },
+        "$defs": {"Sub": shared},
+    }
+    stripped, problems = published(schema)
+    assert stripped["properties"]["region"] == {"type": "string", "x-mcp-header": "Region"}
+    text = orjson.dumps(stripped).decode()
+    assert text.count("x-mcp-header") == 1, text
+    assert annotations_of(stripped) == ((("region",), b"mcp-param-region", "string"),)
+    assert stripped["properties"]["price"] == {"type": "number"}  # the rest of each schema as it was
+    assert "x-mcp-header" in shared["properties"]["deep"]  # the original (its shared parts too) untouched
+    assert "x-mcp-header" in schema["properties"]["price"]
+    unreachable = "is not on a property reachable from the root through 'properties' alone"
+    only = "and only integer, string and boolean properties may carry one"
+    assert sorted(problems) == sorted(
+        [
+            f"the schema's root: x-mcp-header 'Root' {unreachable}",
+            f"property 'price': x-mcp-header 'Price' is on a property of type 'number', {only}",
+            f"/properties/tags/items: x-mcp-header 'Tag' {unreachable}",
+            f"property 'maybe': x-mcp-header 'Maybe' is on a property of type ['string', 'null'], {only}",
+            "property 'spaced': x-mcp-header 'no spaces' is not an HTTP token (RFC 9110)",
+            "property 'number': x-mcp-header must be a string, not int",
+            "property 'a': x-mcp-header 'Dup' is not unique, case aside (also on property 'b')",
+            "property 'b': x-mcp-header 'dup' is not unique, case aside (also on property 'a')",
+            f"/$defs/Sub/properties/deep: x-mcp-header 'Deep' {unreachable}",
+            f"/properties/either/anyOf/0: x-mcp-header 'Either' {unreachable}",
+        ]
+    )
+
+
+def test_the_header_check_reads_a_type_list_as_no_header_type() -> None:
+    """A ``type`` list is no integer, string or boolean type: ignored, not a TypeError."""
+    assert annotations_of({"properties": {"x": {"type": ["string", "null"], "x-mcp-header": "X"}}}) == ()
+
+
+class Quote(BaseModel):
+    region: str = Field(json_schema_extra={"x-mcp-header": "Region"})
+    price: float = Field(json_schema_extra={"x-mcp-header": "Price"})  # a number: not allowed
+
+
+class Twice(BaseModel):
+    a: str = Field(json_schema_extra={"x-mcp-header": "Dup"})
+    b: str = Field(json_schema_extra={"x-mcp-header": "dup"})
+
+
+def quoting_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/quote", operation_id="quote")
+    async def quote(body: Quote) -> dict[str, Any]:
+        return body.model_dump()
+
+    @app.post("/twice", operation_id="twice")
+    async def twice(body: Twice) -> dict[str, Any]:
+        return body.model_dump()
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+@pytest.mark.anyio
+async def test_a_tool_is_listed_without_its_invalid_annotations_and_a_warning_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The reviewer's case: ``price: float`` with an ``x-mcp-header`` made 2026-07-28 clients drop
+    ``quote``, and the server stopped checking ``Mcp-Param-Region``. Now ``price`` is published
+    without it, ``region`` keeps it and is checked; two names that differ only in case both go."""
+    app = quoting_app()
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware.catalog"):
+        tools = (await call_modern(app, "tools/list", {})).result()["tools"]
+        again = (await call_modern(app, "tools/list", {})).result()["tools"]
+    assert again == tools
+    schemas = {tool["name"]: tool["inputSchema"] for tool in tools}
+    assert schemas["quote"]["properties"]["region"]["x-mcp-header"] == "Region"
+    assert "x-mcp-header" not in schemas["quote"]["properties"]["price"]
+    assert "x-mcp-header" not in orjson.dumps(schemas["twice"]).decode()
+    warnings = [r.getMessage() for r in caplog.records if "x-mcp-header" in r.getMessage()]
+    only = "and only integer, string and boolean properties may carry one"
+    assert warnings == [
+        "Tool 'quote': x-mcp-header annotations that break the publishing rules (2026-07-28 clients would drop "
+        "the tool) are left out of its input schema: property 'price': x-mcp-header 'Price' is on a property of "
+        f"type 'number', {only}",
+        "Tool 'twice': x-mcp-header annotations that break the publishing rules (2026-07-28 clients would drop "
+        "the tool) are left out of its input schema: property 'a': x-mcp-header 'Dup' is not unique, case aside "
+        "(also on property 'b'); property 'b': x-mcp-header 'dup' is not unique, case aside (also on property 'a')",
+    ]
+    params = {"name": "quote", "arguments": {"region": "eu", "price": 1.5}}
+    headers = modern_headers("tools/call", "quote")
+    unchecked = await post(app, modern_request("tools/call", params), headers)
+    assert unchecked.status == 400  # Mcp-Param-Region is still required
+    assert unchecked.error()["error"]["code"] == -32020
+    sent = await post(app, modern_request("tools/call", params), {**headers, "mcp-param-region": "eu"})
+    assert "isError" not in sent.result()
+    assert orjson.loads(sent.result()["content"][0]["text"]) == {"region": "eu", "price": 1.5}
