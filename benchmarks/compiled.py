@@ -41,6 +41,7 @@ HOT = (
     "toolcall.py",
     "_call_registry.py",
     "_tool_run.py",
+    "_run_handle.py",
     "_call_types.py",
     "_guard.py",
     "dispatch.py",

@@ -9,6 +9,10 @@ app goes on after its response, watches for the client going away (keep-alives m
 the ``Disconnect`` signal the child ``receive`` waits on. Once the call is stopped (cancelled, or
 past its time limit) nothing more is written for it but its outcome, which goes out without
 waiting for a route that cannot be unwound (see :meth:`_ToolRun.stopped`).
+
+What stops the call (whether it is stopped, its guards' handles, ``cancel``, ``_settle``) and the
+disconnect signal are its base, :class:`~mcp_middleware._run_handle._RunHandle` (moved unchanged):
+a run is still one object, and each method call the same work.
 """
 
 from __future__ import annotations
@@ -24,16 +28,14 @@ import anyio
 import anyio.abc
 from starlette.types import Message
 
-from ._call_types import CallLimits, Invocation
 from ._guard import _timed_out
+from ._run_handle import _RunHandle
 from .context import CONTEXT_KEY
-from .dispatch import SubExchange, SubRequest
-from .results import ResponseCollector
 
 __all__ = ["_ToolRun"]
 
 
-class _ToolRun(SubExchange):
+class _ToolRun(_RunHandle):
     """One running call: the sink for the route's response (progress as it streams), the handle
     that stops it, and the disconnect signal its sub-request listens to. One object per call
     instead of a closure per callback."""
@@ -43,38 +45,10 @@ class _ToolRun(SubExchange):
     # call's start (from the ticker, or when the portable watcher starts): the interval runs from it
     last: float | None = None
     streaming = False
-    cancelled = False
-    # the result went out while the app went on (see _answer_early), or a stopped call's outcome
-    # while its route did not return (see _outcome)
-    answered = False
     delivery: asyncio.Task[None] | None = None  # writing it, when the ticker found it due
-    loop: asyncio.AbstractEventLoop | None = None  # while the asyncio watcher may be started
     context: contextvars.Context | None = None  # the request's, for the tasks the ticker starts
     task: asyncio.Task[None] | None = None  # the asyncio watcher, once started
     grace = 0.0  # off asyncio: how long a stopped route has to return before its outcome goes out
-    _scope: anyio.CancelScope | None = None  # the portable guard (any anyio backend)
-    _guard: asyncio.Timeout | None = None  # the asyncio guard with a time limit, while inside it
-    _timer: anyio.CancelScope | None = None  # the portable guard's time limit, while inside it
-    _task: asyncio.Task[Any] | None = None  # the asyncio guard without one, while inside it
-    _nap: anyio.CancelScope | None = None  # the portable watcher's wait, while it waits
-
-    def __init__(
-        self,
-        collector: ResponseCollector,
-        inv: Invocation,
-        sub: SubRequest,
-        limits: CallLimits,
-        name: str = "",
-        what: str = "",
-    ) -> None:
-        self.collector = collector
-        self.name = name  # the tool's name
-        self.what = what  # what runs, for error texts ("prompt 'greet'"; see _described)
-        self.inv = inv  # the call's outbox, progress token, real receive, and the route's context
-        self.sub = sub  # the route's sub-request
-        self.limits = limits  # the keep-alive interval (and the call's other limits)
-        self.is_set = False  # the Disconnect signal
-        self._event = None
 
     def run_route(self) -> Coroutine[Any, Any, None]:
         inv = self.inv
@@ -147,19 +121,6 @@ class _ToolRun(SubExchange):
     # stream, a sync LLM client). A stopped call's outcome does not wait for it: when the route has
     # not returned by the ticker's next tick (off asyncio, one period later), the outcome goes out
     # as an early result does, and the response ends; the route counts as running until it returns.
-    def stopped(self) -> bool:
-        """Cancelled, or past its time limit (the guard fired): nothing more is written for the
-        call but its outcome (the timeout result, or after a cancel the end of the stream)."""
-        if self.cancelled:
-            return True
-        if self._guard is not None:
-            return self._guard.expired()
-        return self._timer is not None and self._timer.cancel_called
-
-    def _held(self) -> bool:
-        """(A stopped call) its outcome has not gone out and cannot before the handler returns (a
-        resources/read, a prompts/get, a call in a batch): the stream is kept alive until then."""
-        return not self.answered and self.inv.outbox.answer() is None
 
     def _outcome(self) -> Coroutine[Any, Any, None] | None:
         """Writing a stopped call's outcome now, or None when it cannot go out before the handler
@@ -280,58 +241,3 @@ class _ToolRun(SubExchange):
         if message is not None:
             params["message"] = message
         await self.inv.outbox.notify("notifications/progress", params)
-
-    # -- stopping it -----------------------------------------------------------------------------
-    def _settle(self) -> None:
-        """The response is complete: what the app does after it (background tasks) is no longer
-        the call's, so the time limit does not stop it (as over HTTP, where no limit covers it)."""
-        if self._guard is not None and not self._guard.expired():  # expiring: it cannot be changed
-            self._guard.reschedule(None)
-        if self._timer is not None:
-            self._timer.deadline = math.inf
-
-    def cancel(self) -> None:
-        """Stop the route, unless its response is complete: then the result stands and the app's
-        background work runs on, as over HTTP when a client leaves after its response."""
-        if self.cancelled or self._complete:
-            return
-        self.cancelled = True
-        self.set()
-        if self._scope is not None:
-            self._scope.cancel()
-        if self._guard is not None and not self._guard.expired():
-            self._guard.reschedule(asyncio.get_running_loop().time())  # expires at once
-        if self._task is not None:
-            self._task.cancel()
-        if self._nap is not None:
-            self._nap.cancel()  # the portable watcher: the outcome is its job off asyncio
-
-    # -- the disconnect signal, on asyncio without an anyio event --------------------------------
-    # (each waiter gets its own future from the known loop: an anyio or asyncio event would look
-    # the loop up, a system call on CPython 3.11, and one waiter's cancellation stays its own)
-    _waiters: list[asyncio.Future[None]] | None = None
-
-    def set(self) -> None:
-        super().set()
-        for future in self._waiters or ():
-            if not future.done():
-                future.set_result(None)
-
-    async def wait(self) -> None:
-        loop = self.loop
-        if loop is None or self.is_set:
-            await super().wait()
-            return
-        future = loop.create_future()
-        if self._waiters is None:
-            self._waiters = []
-        self._waiters.append(future)
-        try:
-            await future
-        finally:
-            self._waiters.remove(future)
-
-    def gone(self) -> None:
-        """The client went away."""
-        self.inv.outbox.abandon()
-        self.cancel()

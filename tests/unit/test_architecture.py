@@ -159,7 +159,8 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_listen_stream", typing=False) == {"listen"}
     assert all_imports("_protocol", typing=False) == {"jsonrpc"}
     # one call, under the handlers
-    for call in ("toolcall", "_guard", "_error_handler", "_ticker", "_tool_run", "_call_types", "_call_registry"):
+    call_modules = ("toolcall", "_guard", "_error_handler", "_ticker", "_tool_run", "_run_handle", "_call_types")
+    for call in (*call_modules, "_call_registry"):
         imported = {i.split(".")[0] for i in all_imports(call)}
         assert not imported & {"middleware", "transport", "handlers"}, (call, imported)
     assert all_imports("_ticker") == {"toolcall"}  # only for the type of a run (TYPE_CHECKING)
@@ -167,7 +168,9 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_call_registry", typing=False) == {"_ticker"}
     assert all_imports("_call_registry") == {"_ticker", "_tool_run", "context"}
     # never toolcall; _guard for the timeout result a stopped call's outcome may be
-    assert all_imports("_tool_run") == {"_call_types", "_guard", "context", "dispatch", "results"}
+    assert all_imports("_tool_run") == {"_guard", "_run_handle", "context"}
+    # _ToolRun's base: what stops a call, the disconnect signal (never _guard, which sets its handles)
+    assert all_imports("_run_handle") == {"_call_types", "dispatch", "results"}
     assert all_imports("_call_types") == {"context"}  # the route's ContextHolder, in an Invocation
     for part in ("context", "_input_requests", "_context_holder", "_call_context"):  # what a route sees
         imported = {i.split(".")[0] for i in all_imports(part)}

@@ -1,0 +1,129 @@
+"""The handle that stops a running call, and the disconnect signal its sub-request listens to.
+
+Part of :mod:`mcp_middleware._tool_run`: :class:`_RunHandle` is the base of
+:class:`~mcp_middleware._tool_run._ToolRun` (one object per call still), and holds what stopping a
+call takes: whether it is stopped (cancelled, or past its time limit: :meth:`_RunHandle.stopped`),
+the guards' handles (:mod:`mcp_middleware._guard` sets them while the route runs inside them),
+settling a complete response (:meth:`_RunHandle._settle`: its time limit is lifted), cancelling it
+(:meth:`_RunHandle.cancel`), and the ``Disconnect`` signal without an anyio event on asyncio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any
+
+import anyio
+
+from ._call_types import CallLimits, Invocation
+from .dispatch import SubExchange, SubRequest
+from .results import ResponseCollector
+
+__all__ = ["_RunHandle"]
+
+
+class _RunHandle(SubExchange):
+    """What stops one running call, and its disconnect signal: the base of ``_ToolRun``, whose
+    methods (the route's response, the early result, the watcher) ask it whether the call is
+    stopped."""
+
+    # Defaults live on the class: a quick call sets only what it uses.
+    cancelled = False
+    # the result went out while the app went on (see _answer_early), or a stopped call's outcome
+    # while its route did not return (see _outcome)
+    answered = False
+    loop: asyncio.AbstractEventLoop | None = None  # while the asyncio watcher may be started
+    _scope: anyio.CancelScope | None = None  # the portable guard (any anyio backend)
+    _guard: asyncio.Timeout | None = None  # the asyncio guard with a time limit, while inside it
+    _timer: anyio.CancelScope | None = None  # the portable guard's time limit, while inside it
+    _task: asyncio.Task[Any] | None = None  # the asyncio guard without one, while inside it
+    _nap: anyio.CancelScope | None = None  # the portable watcher's wait, while it waits
+
+    def __init__(
+        self,
+        collector: ResponseCollector,
+        inv: Invocation,
+        sub: SubRequest,
+        limits: CallLimits,
+        name: str = "",
+        what: str = "",
+    ) -> None:
+        self.collector = collector
+        self.name = name  # the tool's name
+        self.what = what  # what runs, for error texts ("prompt 'greet'"; see _described)
+        self.inv = inv  # the call's outbox, progress token, real receive, and the route's context
+        self.sub = sub  # the route's sub-request
+        self.limits = limits  # the keep-alive interval (and the call's other limits)
+        self.is_set = False  # the Disconnect signal
+        self._event = None
+
+    # -- whether the call is stopped -------------------------------------------------------------
+    def stopped(self) -> bool:
+        """Cancelled, or past its time limit (the guard fired): nothing more is written for the
+        call but its outcome (the timeout result, or after a cancel the end of the stream)."""
+        if self.cancelled:
+            return True
+        if self._guard is not None:
+            return self._guard.expired()
+        return self._timer is not None and self._timer.cancel_called
+
+    def _held(self) -> bool:
+        """(A stopped call) its outcome has not gone out and cannot before the handler returns (a
+        resources/read, a prompts/get, a call in a batch): the stream is kept alive until then."""
+        return not self.answered and self.inv.outbox.answer() is None
+
+    # -- stopping it -----------------------------------------------------------------------------
+    def _settle(self) -> None:
+        """The response is complete: what the app does after it (background tasks) is no longer
+        the call's, so the time limit does not stop it (as over HTTP, where no limit covers it)."""
+        if self._guard is not None and not self._guard.expired():  # expiring: it cannot be changed
+            self._guard.reschedule(None)
+        if self._timer is not None:
+            self._timer.deadline = math.inf
+
+    def cancel(self) -> None:
+        """Stop the route, unless its response is complete: then the result stands and the app's
+        background work runs on, as over HTTP when a client leaves after its response."""
+        if self.cancelled or self._complete:
+            return
+        self.cancelled = True
+        self.set()
+        if self._scope is not None:
+            self._scope.cancel()
+        if self._guard is not None and not self._guard.expired():
+            self._guard.reschedule(asyncio.get_running_loop().time())  # expires at once
+        if self._task is not None:
+            self._task.cancel()
+        if self._nap is not None:
+            self._nap.cancel()  # the portable watcher: the outcome is its job off asyncio
+
+    # -- the disconnect signal, on asyncio without an anyio event --------------------------------
+    # (each waiter gets its own future from the known loop: an anyio or asyncio event would look
+    # the loop up, a system call on CPython 3.11, and one waiter's cancellation stays its own)
+    _waiters: list[asyncio.Future[None]] | None = None
+
+    def set(self) -> None:
+        super().set()
+        for future in self._waiters or ():
+            if not future.done():
+                future.set_result(None)
+
+    async def wait(self) -> None:
+        loop = self.loop
+        if loop is None or self.is_set:
+            await super().wait()
+            return
+        future = loop.create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(future)
+        try:
+            await future
+        finally:
+            self._waiters.remove(future)
+
+    def gone(self) -> None:
+        """The client went away."""
+        self.inv.outbox.abandon()
+        self.cancel()
