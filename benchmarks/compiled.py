@@ -52,6 +52,8 @@ HOT = (
     "_values.py",
     "results.py",
     "_body.py",
+    "_body_text.py",
+    "_response_headers.py",
     "_result_shapes.py",
     "_redaction.py",
     "jsonrpc.py",

@@ -19,6 +19,11 @@ A body in a ``Content-Encoding`` is decoded first, chunk by chunk (``gzip`` and 
 marker saying so), so a decompression bomb costs no more than an uncompressed body. A coding the
 middleware cannot decode (``br``, ``zstd``, several in a row), or a body that is not valid in its
 coding, is refused (``_refusal``: the result says so), never the coded bytes read as text.
+
+The text it keeps (its pieces within the limit, joined; the cut note) is its base,
+:class:`~mcp_middleware._body_text._BodyText`, and the reading of the route's header list is
+:mod:`mcp_middleware._response_headers` (both moved unchanged: a body is still one object, and each
+call the same work).
 """
 
 from __future__ import annotations
@@ -28,11 +33,12 @@ import zlib
 from collections.abc import Sequence
 from typing import Self
 
+from ._body_text import _BodyText
 from ._coding import DECODED, Inflater, coding_of
 from ._event_parser import _EventParser
 from ._media import _MEDIA, _TEXTUAL_KINDS, _media
 from ._output_shape import NO_SHAPE, OutputShape
-from ._result_shapes import cut_note
+from ._response_headers import _all_values, _any_case, _header
 
 __all__ = ["Body", "ResultTooLarge"]
 
@@ -45,57 +51,24 @@ class ResultTooLarge(Exception):
 _JOIN_EVERY = 256
 
 
-def _any_case(headers: Sequence[Sequence[bytes]]) -> tuple[bytes, bytes]:
-    """A response's content type and content coding when its header names are not lower case
-    (``Body.head`` reads lower-case names, as apps send them, in one pass)."""
-    return _header(headers, b"content-type"), b", ".join(
-        bytes(value) for key, value in headers if key.lower() == b"content-encoding"
-    )
-
-
-def _header(headers: Sequence[Sequence[bytes]], name: bytes) -> bytes:
-    """The first value of header ``name`` (lower case) in a response's own list, names in any
-    case; empty when absent. Apps send lower case (Starlette does): that is tried first."""
-    for key, value in headers:
-        if key == name:
-            return bytes(value)
-    for key, value in headers:
-        if key.lower() == name:
-            return bytes(value)
-    return b""
-
-
-def _all_values(headers: Sequence[Sequence[bytes]], name: bytes) -> str:
-    """Every value of header ``name`` (lower case) in a response's own list, names in any case,
-    joined as one field value (RFC 9110 §5.3); empty when absent."""
-    return ", ".join(bytes(value).decode("latin-1") for key, value in headers if key.lower() == name)
-
-
-class Body:
+class Body(_BodyText):
     """Collects one sub-response's body; see the module docstring."""
 
     # Defaults live on the class: a call sets only what differs (most JSON calls set a handful).
     status = 0
     _mime = ""
     _kind = "text"
-    _decoder: codecs.IncrementalDecoder | None = None
     _textual = True
-    _charset = "utf-8"
     _events: _EventParser | None = None
-    _size = 0
-    _dropped = 0
-    _joined = 0  # how many of the first parts are pieces joined already (``_join``)
     _location = ""  # a redirect's Location
     # a 401's or 403's WWW-Authenticate ("" without one; None for any other status): the route
     # refused the credentials, and the result says so (``results.Refusal``)
     challenge: str | None = None
     cache_control: str | None = None  # kept by a CachingCollector only (None: not read)
-    # a Content-Encoding: its name, its decoder (None once the rest is not collected), why the
-    # body could not be decoded, and the limit (bytes) a text decoded past, the rest not decoded
+    # a Content-Encoding: its name and its decoder (None once the rest is not collected); why the
+    # body could not be decoded, and the limit a text decoded past, are _BodyText's
     _coding = ""
     _inflater: Inflater | None = None
-    _refusal = ""
-    _overflow = 0
 
     def __init__(
         self,
@@ -252,78 +225,6 @@ class Body:
         else:
             self._kind, self._textual = "text", True
         return self.feed(chunk, more)
-
-    def _decode(self, chunk: bytes, more: bool) -> str:
-        """A chunk of a streamed body as text."""
-        if self._decoder is None:
-            if self._charset == "utf-8":
-                try:
-                    return chunk.decode()  # a token that ends on a character boundary
-                except UnicodeDecodeError:  # split (or invalid): the incremental decoder from here on
-                    pass
-            self._decoder = codecs.getincrementaldecoder(self._charset)(errors="replace")
-        return self._decoder.decode(chunk, final=not more)
-
-    def _join(self) -> None:
-        """Join the pieces stored since the last join into one string. A streamed token kept as a
-        string of its own costs ~50-80 bytes of object for a character or two; joined every
-        ``_JOIN_EVERY`` pieces, the text held is close to its own size, and each character is
-        copied once more (at the join) before the result's own join."""
-        parts, start = self._parts, self._joined
-        parts[start:] = ["".join(parts[start:])]
-        self._joined = start + 1
-
-    def _event_data(self, events: _EventParser, text: str, more: bool) -> list[str]:
-        """Store the data of each event ``text`` completes, joined by newlines; return what the
-        result keeps of each (an event none of which is kept is not shown)."""
-        pieces = events.feed(text)
-        if not more:
-            pieces += events.flush()
-        if events.dropped:  # data beyond the limit, let go inside the parser
-            self._dropped += events.dropped
-            events.dropped = 0
-        shown: list[str] = []
-        for piece in pieces:
-            newline = "\n" if self._parts else ""
-            kept = self._store(newline + piece)
-            if len(kept) > len(newline) or len(kept) == len(newline) + len(piece):  # (all of an empty one)
-                shown.append(kept[len(newline) :])
-        return shown
-
-    def _store(self, text: str) -> str:
-        """Keep what fits of ``text`` in the result limit; return what was kept (a start of it)."""
-        room = self._max_text - self._size
-        if room >= len(text):
-            self._parts.append(text)
-            self._size += len(text)
-            return text
-        kept = text[:room] if room > 0 else ""
-        if kept:
-            self._parts.append(kept)
-            self._size += room
-        self._dropped += len(text) - len(kept)
-        return kept
-
-    def text(self) -> str:
-        parts = self._parts
-        body = parts[0] if len(parts) == 1 else "".join(parts)
-        if self._dropped:
-            body += cut_note(self._dropped, self._overflow)
-        return body
-
-    def cut_short(self) -> str | None:
-        """Why the text is not whole ("the route's response has N characters and the result limit
-        is M"), or why there is none (a content coding the middleware cannot decode), or None when
-        nothing was cut at the result limit."""
-        if not self._dropped:
-            return self._refusal or None
-        if self._overflow:
-            return (
-                f"the route's response decodes to more than {self._overflow} bytes "
-                f"and the result limit is {self._max_text} characters"
-            )
-        total = self._size + self._dropped
-        return f"the route's response has {total} characters and the result limit is {self._max_text}"
 
     @property
     def kind(self) -> str:

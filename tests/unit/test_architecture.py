@@ -139,7 +139,10 @@ def test_lower_layers_never_import_upper_layers() -> None:
         "_shared_headers",  # the header parameters every tool has (warned about)
         *("_schema_nulls", "_schema_keywords", "_schema_fit", "_ecma_regex"),  # the schemas' parts
     )
-    results = ("results", "_body", "_result_shapes", "_redaction", "_media", "_event_parser", "_coding")
+    results = (
+        *("results", "_body", "_result_shapes", "_redaction", "_media", "_event_parser", "_coding"),
+        *("_body_text", "_response_headers"),  # Body's base (the text it keeps); the route's header list
+    )
     jsonrpc = ("jsonrpc", "_rpc_messages", "_rpc_parse", "_exact_json")
     for low in (*catalog, *results, *jsonrpc, "dispatch", "sse"):
         imported = {i.split(".")[0] for i in all_imports(low)}
@@ -188,7 +191,11 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_coding") == set()
     assert all_imports("_result_shapes") == {"jsonrpc"}  # Built, the result dict the serializer knows
     assert all_imports("_redaction") == {"_result_shapes", "config", "query_keys"}
-    assert all_imports("_body") == {"_coding", "_event_parser", "_media", "_output_shape", "_result_shapes"}
+    assert all_imports("_body") == {
+        *("_body_text", "_response_headers", "_coding", "_event_parser", "_media", "_output_shape"),
+    }
+    assert all_imports("_body_text") == {"_event_parser", "_result_shapes"}  # the parser's type; cut_note
+    assert all_imports("_response_headers") == set()
     assert all_imports("results") == {"_body", "_redaction", "_result_shapes", "jsonrpc"}
     for feature in ("features", "_feature_errors", "_resource_read", "_prompt_messages", "_prompt_arguments"):
         imported = {i.split(".")[0] for i in all_imports(feature)}

@@ -1,0 +1,108 @@
+"""The text a response's body keeps for a tool's result: its pieces, within ``max_text``
+characters, and why the text is not whole.
+
+Part of :mod:`mcp_middleware._body`: :class:`_BodyText` is the base of
+:class:`~mcp_middleware._body.Body` (one object per response still), which decodes and feeds each
+chunk; here a streamed chunk is decoded (:meth:`_BodyText._decode`), what fits of a text is kept
+(:meth:`_BodyText._store`) and the kept pieces joined every ``_JOIN_EVERY`` (:meth:`_BodyText._join`),
+an event stream's data stored event by event (:meth:`_BodyText._event_data`), and the whole text
+read with its cut note (:meth:`_BodyText.text`, :meth:`_BodyText.cut_short`).
+"""
+
+from __future__ import annotations
+
+import codecs
+
+from ._event_parser import _EventParser
+from ._result_shapes import cut_note
+
+__all__ = ["_BodyText"]
+
+
+class _BodyText:
+    """The text side of a :class:`~mcp_middleware._body.Body` (see the module docstring)."""
+
+    # Defaults live on the class (see Body); ``Body.__init__`` sets the parts and the limit.
+    _parts: list[str]
+    _max_text: int
+    _decoder: codecs.IncrementalDecoder | None = None
+    _charset = "utf-8"
+    _size = 0
+    _dropped = 0
+    _joined = 0  # how many of the first parts are pieces joined already (``_join``)
+    _refusal = ""
+    _overflow = 0
+    # (a Content-Encoding's) why the body could not be decoded, and the limit (bytes) a text decoded
+    # past, the rest not decoded
+
+    def _decode(self, chunk: bytes, more: bool) -> str:
+        """A chunk of a streamed body as text."""
+        if self._decoder is None:
+            if self._charset == "utf-8":
+                try:
+                    return chunk.decode()  # a token that ends on a character boundary
+                except UnicodeDecodeError:  # split (or invalid): the incremental decoder from here on
+                    pass
+            self._decoder = codecs.getincrementaldecoder(self._charset)(errors="replace")
+        return self._decoder.decode(chunk, final=not more)
+
+    def _join(self) -> None:
+        """Join the pieces stored since the last join into one string. A streamed token kept as a
+        string of its own costs ~50-80 bytes of object for a character or two; joined every
+        ``_JOIN_EVERY`` pieces, the text held is close to its own size, and each character is
+        copied once more (at the join) before the result's own join."""
+        parts, start = self._parts, self._joined
+        parts[start:] = ["".join(parts[start:])]
+        self._joined = start + 1
+
+    def _event_data(self, events: _EventParser, text: str, more: bool) -> list[str]:
+        """Store the data of each event ``text`` completes, joined by newlines; return what the
+        result keeps of each (an event none of which is kept is not shown)."""
+        pieces = events.feed(text)
+        if not more:
+            pieces += events.flush()
+        if events.dropped:  # data beyond the limit, let go inside the parser
+            self._dropped += events.dropped
+            events.dropped = 0
+        shown: list[str] = []
+        for piece in pieces:
+            newline = "\n" if self._parts else ""
+            kept = self._store(newline + piece)
+            if len(kept) > len(newline) or len(kept) == len(newline) + len(piece):  # (all of an empty one)
+                shown.append(kept[len(newline) :])
+        return shown
+
+    def _store(self, text: str) -> str:
+        """Keep what fits of ``text`` in the result limit; return what was kept (a start of it)."""
+        room = self._max_text - self._size
+        if room >= len(text):
+            self._parts.append(text)
+            self._size += len(text)
+            return text
+        kept = text[:room] if room > 0 else ""
+        if kept:
+            self._parts.append(kept)
+            self._size += room
+        self._dropped += len(text) - len(kept)
+        return kept
+
+    def text(self) -> str:
+        parts = self._parts
+        body = parts[0] if len(parts) == 1 else "".join(parts)
+        if self._dropped:
+            body += cut_note(self._dropped, self._overflow)
+        return body
+
+    def cut_short(self) -> str | None:
+        """Why the text is not whole ("the route's response has N characters and the result limit
+        is M"), or why there is none (a content coding the middleware cannot decode), or None when
+        nothing was cut at the result limit."""
+        if not self._dropped:
+            return self._refusal or None
+        if self._overflow:
+            return (
+                f"the route's response decodes to more than {self._overflow} bytes "
+                f"and the result limit is {self._max_text} characters"
+            )
+        total = self._size + self._dropped
+        return f"the route's response has {total} characters and the result limit is {self._max_text}"
