@@ -12,8 +12,14 @@ key, ``transport._http.caller_key``) is what the app authenticates with:
   does not read (a load balancer's stickiness cookie, ``AWSALB``, ``__cf_bm``, which change
   between requests) is no part of it;
 * the whole ``Cookie`` header only as a fallback: when the app declares no cookie scheme (it may
-  read a session cookie by hand) and the request carries no other credential. Such an app's
-  cookies must not change between rounds (README, deployment notes).
+  read a session cookie by hand) and the request carries no credential that names a user in the
+  usual case: ``Authorization`` or one of the app's API keys (header or query). Such an app's
+  cookies must not change between rounds (README, deployment notes). A ``forward_headers`` header
+  counts as part of the identity but does not take the cookie out of it: it may be one token that
+  every client sends (FastAPI's global ``X-Token`` dependency), and then only the session cookie
+  tells the users apart. The limit: an app whose ``Authorization`` (or API key) is the same for
+  every user, a gateway's key, and which tells them apart by a cookie it reads by hand, must
+  declare that cookie (``APIKeyCookie``) to make it part of the identity.
 
 The ``Cookie`` header is still a credential for what a result may be cached as (``cacheScope``
 ``private``): a false "private" costs a cache miss, a false "public" would share a user's result.
@@ -33,20 +39,26 @@ _COOKIE = b"cookie"
 
 class Identity:
     """What names a caller, for one catalog: ``headers``, the credential headers but ``Cookie``
-    (lower case, sorted); ``cookies``, the names of the app's cookie schemes (sorted)."""
+    (lower case), the ``keys`` first (``Authorization`` and the app's API keys: what takes the
+    whole Cookie out of the identity), each part sorted; ``cookies``, the names of the app's
+    cookie schemes (sorted)."""
 
-    __slots__ = ("_named", "cookies", "headers")
+    __slots__ = ("_keys", "_named", "cookies", "headers", "keys")
 
-    def __init__(self, headers: Iterable[bytes], cookies: Iterable[str]) -> None:
-        self.headers = tuple(sorted(set(headers) - {_COOKIE}))
-        self._named = frozenset(self.headers)
+    def __init__(self, headers: Iterable[bytes], cookies: Iterable[str], keys: Iterable[bytes]) -> None:
+        named = set(headers) - {_COOKIE}
+        keyed = sorted(named.intersection(keys))
+        self.headers = (*keyed, *sorted(named.difference(keyed)))
+        self.keys = len(keyed)  # ``headers[:keys]``
+        self._keys = frozenset(keyed)
+        self._named = frozenset(named)
         self.cookies = tuple(sorted(set(cookies)))
 
-    def cookie(self, value: bytes, others: bool) -> bytes | None:
-        """What of a ``Cookie`` header names the caller (None: nothing); ``others``: whether the
-        request carries another credential."""
+    def cookie(self, value: bytes, keyed: bool) -> bytes | None:
+        """What of a ``Cookie`` header names the caller (None: nothing); ``keyed``: whether the
+        request carries one of the ``keys`` (a forwarded header does not count)."""
         if not self.cookies:
-            return None if others else value
+            return None if keyed else value
         jar = cookie_parser(value.decode("latin-1"))  # as the app's request reads it
         pairs = [[name, jar[name]] for name in self.cookies if name in jar]
         return orjson.dumps(pairs) if pairs else None
@@ -56,7 +68,8 @@ class Identity:
         requestState is bound to."""
         named = self._named
         parts = [name + b": " + value for name, value in forwarded if name in named]
+        keyed = not self._keys.isdisjoint(name for name, _ in forwarded)
         for name, value in forwarded:
-            if name == _COOKIE and (part := self.cookie(value, bool(parts))) is not None:
+            if name == _COOKIE and (part := self.cookie(value, keyed)) is not None:
                 parts.append(b"cookie: " + part)
         return b"\n".join(parts)

@@ -113,7 +113,8 @@ class ServedApp:
         and, with ``session_ids``, the session id (the handshake era refuses one it did not sign
         before any caller key is made), the identity's cookie after them."""
         self.credentials = tuple(sorted(CREDENTIALS | keys | self.settings.forward_headers))
-        self.identity = Identity(self.credentials, cookies)
+        # Authorization and the API keys name a user; a forwarded header may be shared by all
+        self.identity = Identity(self.credentials, cookies, CREDENTIALS | keys)
         self.callers = self.identity.headers + ((b"mcp-session-id",) if self.settings.session_ids else ())
 
     # -- list changes ------------------------------------------------------------------------------

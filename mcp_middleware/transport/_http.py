@@ -142,14 +142,15 @@ def caller_key(server: Server, headers: Mapping[bytes, bytes]) -> str:
     credentials the app authenticates with (``_identity``: Authorization, the app's API keys:
     headers, and the URL's query parameters that the endpoint put into ``headers``, see
     ``query_keys``; the ``forward_headers``; the app's cookies, or the whole Cookie header as a
-    fallback) and, with ``session_ids``, its session id (verified by then), hashed
-    (``Server.callers``). Callers without either share one key."""
+    fallback when neither Authorization nor an API key came) and, with ``session_ids``, its session
+    id (verified by then), hashed (``Server.callers``). Callers without either share one key."""
     values = tuple(map(headers.get, server.callers))
     cookie = headers.get(b"cookie")
     if cookie is None:
         return str(hash(values))
-    others = any(value is not None for value in values[: len(server.identity.headers)])
-    part = server.identity.cookie(cookie, others)
+    identity = server.identity
+    keyed = any(value is not None for value in values[: identity.keys])  # Authorization, API keys
+    part = identity.cookie(cookie, keyed)
     return str(hash(values if part is None else (*values, part)))
 
 

@@ -2,8 +2,9 @@
 tells handshake-era callers apart (answers, notifications/cancelled, log levels). The credentials
 the app authenticates with count (Authorization, its API-key headers and cookies, the headers
 named by ``forward_headers``); an unrelated cookie (a load balancer's) does not, except as the
-fallback identity of an app that declares no cookie scheme, for a request without another
-credential. Also the ``forward_headers`` option."""
+fallback identity of an app that declares no cookie scheme, for a request without Authorization
+or one of the app's API keys (a forwarded header, which all users may share, does not count). Also
+the ``forward_headers`` option."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from typing import Annotated, Any
 import anyio
 import orjson
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Security
-from fastapi.security import APIKeyCookie
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, Security
+from fastapi.security import APIKeyCookie, APIKeyHeader, APIKeyQuery
 
 from mcp_middleware import MCPContext, MCPMiddleware, mcp_context
 from mcp_middleware.transport._http import caller_key
@@ -25,6 +26,8 @@ pytestmark = pytest.mark.anyio
 GUARD = 10  # seconds: a deadlock guard only
 
 SESSION = APIKeyCookie(name="session", auto_error=False)  # module level: route annotations resolve here
+HEADER_KEY = APIKeyHeader(name="x-api-key", auto_error=False)
+QUERY_KEY = APIKeyQuery(name="api_key", auto_error=False)
 OK = {"ok": {"action": "accept", "content": {}}}
 REFUSED = "Invalid params: requestState does not belong to this request"
 
@@ -230,8 +233,12 @@ async def test_forward_headers_are_credentials_for_the_caller_key_and_the_cache_
     app = _global_app(forward_headers=["x-token"])
     server = _server(app)
     assert caller_key(server, {b"x-token": b"a"}) != caller_key(server, {b"x-token": b"b"})
-    # a forwarded credential makes the Cookie header no part of the identity
-    assert caller_key(server, {b"x-token": b"a", b"cookie": b"lb=1"}) == caller_key(server, {b"x-token": b"a"})
+    # a forwarded header does not take the whole Cookie out of the identity (it may be one token
+    # that every user sends: FastAPI's global dependency); the cookie still tells users apart
+    assert caller_key(server, {b"x-token": b"a", b"cookie": b"sid=1"}) != caller_key(
+        server, {b"x-token": b"a", b"cookie": b"sid=2"}
+    )
+    assert caller_key(server, {b"x-token": b"a", b"cookie": b"sid=1"}) != caller_key(server, {b"x-token": b"a"})
     headers = {**modern_headers("tools/list"), "x-token": "fake-super-secret-token"}
     listed = await post(app, request("tools/list", {"_meta": meta()}), headers)
     assert listed.result()["cacheScope"] == "private"
@@ -309,3 +316,83 @@ def _single_tool_app() -> FastAPI:
 
     app.add_middleware(MCPMiddleware)
     return app
+
+
+# -- a forwarded header shared by every user (review: one caller for all) ---------------------------
+
+
+def _shared_token_app(gates: Gates | None = None) -> FastAPI:
+    """FastAPI's global X-Token (one fixed token, the same for every client), forwarded, and a
+    session cookie the app reads by hand: the cookie is what tells its users apart."""
+    app = build_app(gates, forward_headers=["X-Token"])
+
+    @app.post("/transfer", operation_id="transfer")
+    async def transfer(amount: int, request: Request, ctx: Annotated[MCPContext, Depends(mcp_context)]) -> Any:
+        user = request.cookies.get("sid")
+        if ctx.request_state is None:
+            await ctx.elicit("Send?", {"type": "object", "properties": {}}, key="ok", state=f"ok-for-{user}")
+        return {"state": ctx.request_state}
+
+    return app
+
+
+TOKEN = {"x-token": "fake-super-secret-token"}
+
+
+async def test_a_shared_forwarded_token_does_not_make_users_with_their_own_session_cookie_one_caller() -> None:
+    """Review: any credential (a forward_headers one too) took the whole Cookie out of the
+    identity, so with a token every client sends, Mallory's retry of Alice's requestState (with
+    his own session cookie) was accepted."""
+    app = _shared_token_app()
+    alice = {**TOKEN, "cookie": "sid=alice"}
+    assert _refused(await _retried(app, alice, {**TOKEN, "cookie": "sid=mallory"}))
+    assert _refused(await _retried(app, alice, TOKEN))
+    assert _opened(await _retried(app, alice, alice)) == "ok-for-alice"
+
+
+async def test_a_shared_forwarded_token_does_not_let_one_users_cancel_stop_anothers_call() -> None:
+    gates = Gates()
+    app = _shared_token_app(gates)
+    headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25", **TOKEN}
+    body = request("tools/call", {"name": "stream_plain", "arguments": {}, "_meta": {"progressToken": "t"}}, 1)
+    ex = Exchange(app, body, {**headers, "cookie": "sid=alice"})
+
+    async def released() -> None:
+        for gate in gates.release:
+            gate.set()
+
+    await cancel_midway(ex, gates.produced[0], cancelled(1), released, {**headers, "cookie": "sid=mallory"})
+    assert gates.finished.is_set()
+    assert ex.reply.events()[-1]["result"]["content"][0]["text"] == "t0 t1 t2 "
+
+
+def _keyed_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/header", operation_id="by_header")
+    async def by_header(key: Annotated[str | None, Security(HEADER_KEY)]) -> str | None:
+        return key
+
+    @app.get("/query", operation_id="by_query")
+    async def by_query(key: Annotated[str | None, Security(QUERY_KEY)]) -> str | None:
+        return key
+
+    app.add_middleware(MCPMiddleware, forward_headers=["x-token"])
+    return app
+
+
+def test_an_api_key_of_the_apps_schemes_names_the_caller_without_the_cookie() -> None:
+    """Authorization and the app's declared API keys (header, query) identify a user: a rotating
+    load-balancer cookie is then no part of the identity; a forwarded header is not enough."""
+    server = _server(_keyed_app())
+    query = server.query_keys["api_key"]
+    for key in ({b"x-api-key": b"k1"}, {query: b"api_key=k1"}, {b"authorization": b"Bearer a"}):
+        both = {**key, b"x-token": b"t"}
+        assert caller_key(server, {**both, b"cookie": b"AWSALB=1"}) == caller_key(
+            server, {**both, b"cookie": b"AWSALB=2"}
+        )
+        assert caller_key(server, {**key, b"cookie": b"AWSALB=1"}) == caller_key(server, key)
+    assert caller_key(server, {b"x-token": b"t", b"cookie": b"AWSALB=1"}) != caller_key(
+        server, {b"x-token": b"t", b"cookie": b"AWSALB=2"}
+    )
+    assert caller_key(server, {b"x-api-key": b"k1"}) != caller_key(server, {b"x-api-key": b"k2"})
