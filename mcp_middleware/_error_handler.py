@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._printable import printable
 from .dispatch import AppMisbehaved
 from .results import ResultTooLarge
 
@@ -96,7 +97,7 @@ class AppErrorHandler:
             else:
                 response = await run_in_threadpool(self.handler, request, exc)
         except Exception as failure:
-            what = f"{scope.get('method')} {scope.get('path')}"
+            what = printable(f"{scope.get('method')} {scope.get('path')}")  # the path holds arguments
             logger.error("%s: the app's exception handler raised %s", what, type(failure).__name__, exc_info=failure)
             return None
         return response

@@ -197,3 +197,27 @@ async def test_prompts_and_resources_get_the_handlers_answer(method: str, params
     assert reply["error"]["code"] == -32603
     assert reply["error"]["message"] == message
     assert len(seen.calls) == 1
+
+
+async def test_a_path_argument_with_a_line_break_cannot_forge_a_log_record(caplog: pytest.LogCaptureFixture) -> None:
+    """Review: the record of a raising handler held the sub-request's path as it was, so a path
+    argument with a line break wrote a second, forged record in a log read line by line."""
+    app = FastAPI()
+
+    @app.exception_handler(Exception)
+    async def on_exc(request: Request, exc: Exception) -> Response:
+        raise KeyError("handler broke")
+
+    @app.get("/items/{name}", operation_id="item")
+    async def item(name: str) -> None:
+        raise RuntimeError("boom")
+
+    app.add_middleware(MCPMiddleware)
+    forged = "x\n2026-11-26 18:00:00,000 CRITICAL admin login accepted\x1b[2J"
+    with caplog.at_level(logging.ERROR, "mcp_middleware"):
+        await call(app, "legacy", "item", {"name": forged})
+    [record] = [r for r in caplog.records if "exception handler raised" in r.getMessage()]
+    message = record.getMessage()
+    assert "\n" not in message
+    assert "\x1b" not in message
+    assert message.startswith("GET /items/x\\n2026-11-26 18:00:00,000 CRITICAL admin login accepted\\x1b[2J: ")
