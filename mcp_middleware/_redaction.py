@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import heapq
 import json
 import re
 from collections.abc import Callable
@@ -19,7 +20,16 @@ from ._result_shapes import CUT
 from .config import TRACE_CONTEXT
 from .query_keys import MARK, secret_values
 
-__all__ = ["credential_values", "redacted"]
+__all__ = ["COOKIE_SECRETS", "credential_values", "redacted"]
+
+# How many values of a Cookie header are secrets: its longest distinct ones. Each secret form is
+# one pass over the error text (``redacted``), on the event loop: every cookie of a header of
+# 4,000 made a 200 KB echoed error 1.3 s of work. Bounding it is safe: a request's cookies are its
+# own caller's (the redaction keeps them out of that caller's model transcript, not from anyone
+# else), so a client that sends more cookies than this only risks its own shorter ones being
+# echoed to its own model; a session cookie is long, and of all a browser-like jar's cookies the
+# longest are the likeliest secrets. Every other credential is one header of a declared name.
+COOKIE_SECRETS = 32
 
 
 def credential_values(forwarded: tuple[tuple[bytes, bytes], ...]) -> tuple[str, ...]:
@@ -44,8 +54,7 @@ def _secrets(forwarded: tuple[tuple[bytes, bytes], ...]) -> dict[str, int]:
             if scheme.lower() == "basic":
                 found.update(_basic(credentials))
         elif name == b"cookie":
-            found.update(part.partition("=")[2] for part in value.split(";"))
-            found.update(cookie_parser(value).values())  # what Starlette hands the route: unquoted
+            found.update(_cookie_values(value))
         elif name[:1] == MARK:  # a query API key's ``name=value`` pair (query_keys)
             found.update(secret_values(raw))
         elif name not in TRACE_CONTEXT:  # an API-key header (catalog.credential_headers)
@@ -63,6 +72,21 @@ def _secrets(forwarded: tuple[tuple[bytes, bytes], ...]) -> dict[str, int]:
         for form in (orjson.dumps(value).decode()[1:-1], json.dumps(value)[1:-1]):
             _add(secrets, form, form.find(" ") + 2)
     return dict(sorted(secrets.items(), key=lambda item: len(item[0]), reverse=True))
+
+
+def _cookie_values(header: str) -> set[str]:
+    """The values of the :data:`COOKIE_SECRETS` cookies of ``header`` with the longest distinct
+    values, as sent and as Starlette hands them to the route (unquoted; a chunk without ``=`` is
+    the value of the cookie named "")."""
+    chunks: dict[str, str] = {}
+    for chunk in header.split(";"):
+        _, sign, value = chunk.partition("=")
+        chunks.setdefault((value if sign else chunk).strip(), chunk)
+    kept = heapq.nlargest(COOKIE_SECRETS, chunks, key=len)
+    values = set(kept)
+    for value in kept:
+        values.update(cookie_parser(chunks[value]).values())  # as Starlette parses it
+    return values
 
 
 def _add(secrets: dict[str, int], form: str, shortest: int) -> None:

@@ -20,7 +20,7 @@ import pytest
 
 from mcp_middleware._coding import Inflater
 from mcp_middleware._output_shape import output_shape
-from mcp_middleware._redaction import _replaced, _secrets, credential_values, redacted
+from mcp_middleware._redaction import COOKIE_SECRETS, _replaced, _secrets, credential_values, redacted
 from mcp_middleware._result_shapes import CUT
 from mcp_middleware.jsonrpc import Built
 from mcp_middleware.results import HeadResponseCollector, ResponseCollector, ResultTooLarge
@@ -1118,3 +1118,26 @@ def test_a_head_request_gives_the_status_line_and_the_headers_that_matter() -> N
     assert text_of(moved) == "307 Temporary Redirect\nlocation: /elsewhere\ncontent-length: 0"
     missing = head_request(404, [(b"content-type", b"application/json")], b'{"detail":"No such file"}')
     assert missing == {"content": [{"type": "text", "text": "HTTP 404 Not Found: No such file"}], "isError": True}
+
+
+def test_the_secrets_of_a_cookie_header_are_its_longest_values_whatever_its_size() -> None:
+    """Review: each cookie value was a secret of its own, each form a ``str.replace`` over the
+    error text: 4,000 cookies and a 200 KB echoed text took over a second per call, on the event
+    loop. Only the COOKIE_SECRETS longest distinct values are taken (alphanumeric values have one
+    form each: the percent-encoded and JSON forms are the value itself)."""
+    values = [f"v{i:06d}" for i in range(4000)] + ["L" * size for size in range(20, 60)]
+    header = "; ".join(f"c{i}={value}" for i, value in enumerate(values)).encode()
+    forwarded = ((b"cookie", header),)
+    assert sorted(credential_values(forwarded)) == sorted("L" * size for size in range(60 - COOKIE_SECRETS, 60))
+    assert redacted(f"echo {'L' * 59}, v000001", forwarded) == "echo [redacted], v000001"  # the limit
+
+
+def test_a_quoted_cookie_among_the_longest_is_redacted_as_sent_and_as_the_route_reads_it() -> None:
+    header = b'short=abcdefgh; s="sess ion\\"42"; ' + b"; ".join(b"c%d=v%06d" % (i, i) for i in range(100))
+    forwarded = ((b"cookie", header),)
+    secrets = credential_values(forwarded)
+    assert '"sess ion\\"42"' in secrets  # as sent
+    assert 'sess ion"42' in secrets  # unquoted, as Starlette hands it to the route
+    assert redacted('got sess ion"42 and "sess ion\\"42"', forwarded) == "got [redacted] and [redacted]"
+    # a bare value (no "=") is what the route reads as the cookie of name "", kept too
+    assert "bare-value-1" in credential_values(((b"cookie", b"bare-value-1; a=b"),))
