@@ -47,6 +47,9 @@ class ResultTooLarge(Exception):
     pass
 
 
+# the kinds whose streamed text goes out as progress (``Body.streamable``)
+_STREAMABLE = frozenset({"text", "events", "json"})
+
 # a streamed body's pieces are joined into one string every so many (``Body._join``)
 _JOIN_EVERY = 256
 
@@ -106,8 +109,9 @@ class Body(_BodyText):
 
     @property
     def streamable(self) -> bool:
-        """True when chunks are text that can be shown as they arrive."""
-        return self._kind in ("text", "events")
+        """True when chunks are text that can be shown as they arrive: text, events, and JSON (a
+        JSON body shows as progress only when it streams: a ``JSONResponse`` sends one chunk)."""
+        return self._kind in _STREAMABLE
 
     def head(self, status: int, headers: Sequence[Sequence[bytes]]) -> None:
         """The response's status and headers (names in any case; content-type and content-encoding

@@ -4,8 +4,9 @@ The kind says how :class:`~mcp_middleware.results.ResponseCollector` collects an
 ``mcp`` (a route's own ``MCPResponse``), ``events``, ``json``, ``text``, ``untyped`` (no media type:
 the first bytes decide), ``image``, ``audio`` or ``binary``. An unknown charset, or a codec that is
 not a text encoding, is read as UTF-8; UTF-16 and UTF-32 without a byte order mark are read as
-big-endian (see ``_marked_or_big_endian``). Apps send a handful of distinct header values:
-``ResponseCollector.head`` remembers each one's answer in ``_MEDIA``.
+big-endian (see ``_marked_or_big_endian``). An RFC 7464 JSON text sequence (``application/json-seq``)
+is UTF-8 text read without its record separators (see ``_without_separators``). Apps send a handful
+of distinct header values: ``ResponseCollector.head`` remembers each one's answer in ``_MEDIA``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ _TEXTUAL = frozenset(
         b"application/xml",
         b"application/javascript",
         b"application/x-ndjson",
+        b"application/json-seq",  # RFC 7464: read without its record separators (``_without_separators``)
         b"application/ndjson",
         b"application/jsonl",
         b"application/yaml",
@@ -65,6 +67,8 @@ def _media(raw: bytes) -> tuple[str, str, str]:
         usable = codec is not None and codec._is_text_encoding and codec.name not in _NOT_CHARSETS
         charset = codec.name if codec is not None and usable else "utf-8"
         charset = _UNLESS_MARKED.get(charset, charset)
+    if mime == b"application/json-seq":  # always UTF-8 (RFC 7464 §2.2), read without its RS bytes
+        charset = _SEQ.name
     return mime.decode("latin-1"), _classify(mime), charset
 
 
@@ -147,3 +151,32 @@ _OURS = {bits: _marked_or_big_endian(bits) for bits in (16, 32)}
 codecs.register({info.name: info for info in _OURS.values()}.get)  # answers these two names only
 # Python's name of a charset ─▶ the name of the codec of ours it is read with
 _UNLESS_MARKED = {f"utf-{bits}": info.name for bits, info in _OURS.items()}
+
+
+# -- RFC 7464 JSON text sequences ------------------------------------------------------------------
+
+_RS = "\x1e"
+
+
+def _without_separators() -> codecs.CodecInfo:
+    """UTF-8 without the record separator (U+001E) that starts each JSON text of an
+    ``application/json-seq`` body: each text then ends with the newline RFC 7464 puts after it,
+    which reads as NDJSON (a control character helps no model, and progress shows each record as
+    it comes). The codec of such a body (``_media``), so that a body in one piece and a streamed
+    one are read alike, at no cost to any other body."""
+    utf8 = codecs.lookup("utf-8")
+
+    def decode(data: ReadableBuffer, errors: str = "strict") -> tuple[str, int]:
+        text, used = utf8.decode(data, errors)
+        return text.replace(_RS, ""), used
+
+    class Decoder(codecs.BufferedIncrementalDecoder):
+        def _buffer_decode(self, input: ReadableBuffer, errors: str, final: bool) -> tuple[str, int]:
+            text, used = codecs.utf_8_decode(input, errors, final)
+            return text.replace(_RS, ""), used
+
+    return codecs.CodecInfo(utf8.encode, decode, incrementaldecoder=Decoder, name="mcp_middleware.json_seq")
+
+
+_SEQ = _without_separators()
+codecs.register({_SEQ.name: _SEQ}.get)

@@ -1,0 +1,125 @@
+"""Which streamed bodies reach the client as progress (a JSON array sent in pieces, RFC 7464 JSON
+text sequences)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import pytest
+from fastapi import FastAPI, Header
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from mcp_middleware import MCPMiddleware
+from mcp_middleware._media import _media
+from tests.support import BASE_HEADERS, Exchange
+from tests.unit.test_streaming import call_body, progress_messages
+
+pytestmark = pytest.mark.anyio
+
+GUARD = 10  # seconds: a deadlock guard only; nothing waits on time
+ERAS = ["handshake", "modern"]
+ARRAY = ["[", '{"i":0}', ',{"i":1}', "]"]
+SEQ = ['\x1e{"i":0}\n', '\x1e{"i":1}\n']
+
+
+def _app(**options: Any) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/array", operation_id="array")
+    async def array() -> StreamingResponse:
+        async def pieces() -> AsyncIterator[str]:
+            for piece in ARRAY:
+                yield piece
+
+        return StreamingResponse(pieces(), media_type="application/json")
+
+    @app.get("/whole", operation_id="whole")
+    async def whole() -> JSONResponse:
+        return JSONResponse([{"i": 0}])
+
+    @app.get("/seq", operation_id="seq")
+    async def seq() -> StreamingResponse:
+        async def pieces() -> AsyncIterator[str]:
+            for piece in SEQ:
+                yield piece
+
+        return StreamingResponse(pieces(), media_type="application/json-seq")
+
+    @app.get("/seq_whole", operation_id="seq_whole")
+    async def seq_whole() -> StreamingResponse:
+        return StreamingResponse(iter(["".join(SEQ)]), media_type="application/json-seq")
+
+    @app.get("/stalls", operation_id="stalls")
+    async def stalls(x_token: str = Header("")) -> StreamingResponse:
+        async def pieces() -> AsyncIterator[str]:
+            yield f"partial {x_token}\n"
+            yield "more\n"
+            await anyio.sleep_forever()
+
+        return StreamingResponse(pieces(), media_type="text/plain")
+
+    @app.get("/breaks", operation_id="breaks")
+    async def breaks(x_token: str = Header("")) -> StreamingResponse:
+        async def pieces() -> AsyncIterator[str]:
+            yield f"partial {x_token}\n"
+            raise RuntimeError("upstream went away")
+
+        return StreamingResponse(pieces(), media_type="text/plain")
+
+    @app.get("/breaks_binary", operation_id="breaks_binary")
+    async def breaks_binary() -> StreamingResponse:
+        async def pieces() -> AsyncIterator[bytes]:
+            yield b"\x00\xff"
+            raise RuntimeError("upstream went away")
+
+        return StreamingResponse(pieces(), media_type="application/octet-stream")
+
+    app.add_middleware(MCPMiddleware, **options)
+    return app
+
+
+async def _call(tool: str, era: str, token: str | None = "tok-1", **options: Any) -> tuple[list[str], dict[str, Any]]:
+    body, headers = call_body(tool, era, token)
+    headers = {**(headers or BASE_HEADERS), "x-token": "sekrit-token-42"}
+    with anyio.fail_after(GUARD):
+        reply = await Exchange(_app(forward_headers=["X-Token"], **options), body, headers).run()
+    events = reply.events() if reply.content_type == "text/event-stream" else []
+    return progress_messages(events), reply.result()
+
+
+# -- a JSON body streamed in pieces ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_json_body_streamed_in_pieces_reaches_the_client_as_progress(era: str) -> None:
+    messages, result = await _call("array", era)
+    assert messages == ARRAY
+    assert result["content"] == [{"type": "text", "text": "".join(ARRAY)}]
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_json_body_in_one_piece_is_no_progress(era: str) -> None:
+    messages, result = await _call("whole", era)
+    assert messages == []
+    assert result["content"] == [{"type": "text", "text": '[{"i":0}]'}]
+
+
+# -- RFC 7464 JSON text sequences ----------------------------------------------------------------
+
+
+def test_a_json_text_sequence_is_text() -> None:
+    assert _media(b"application/json-seq")[1] == "text"
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_json_text_sequence_streams_without_its_record_separators(era: str) -> None:
+    messages, result = await _call("seq", era)
+    assert messages == ['{"i":0}\n', '{"i":1}\n']
+    assert result["content"] == [{"type": "text", "text": '{"i":0}\n{"i":1}\n'}]
+
+
+async def test_a_json_text_sequence_in_one_piece_is_text_without_its_record_separators() -> None:
+    _, result = await _call("seq_whole", "handshake", token=None)
+    assert result["content"] == [{"type": "text", "text": '{"i":0}\n{"i":1}\n'}]
