@@ -122,7 +122,7 @@ def _subject(run: _ToolRun) -> str:
 
 def _timed_out(run: _ToolRun, limit: float | None) -> dict[str, Any]:
     run.set()
-    return error_result(f"{_subject(run)} timed out after {limit:g} s and was cancelled.")
+    return run.collector.failed(f"{_subject(run)} timed out after {limit:g} s and was cancelled.")
 
 
 def _outcome_of(exc: BaseException, run: _ToolRun) -> dict[str, Any] | None:
@@ -186,7 +186,7 @@ def _route_failed(run: _ToolRun, exc: BaseException) -> dict[str, Any]:
     logger.error("%s: the route raised %s", subject, type(exc).__name__, exc_info=exc)
     # A ClientRequestError's text is ours and the client's own answer: the client may read why
     detail = f": {exc}" if isinstance(exc, ClientRequestError) else ""
-    return error_result(f"{subject} failed: the route raised {type(exc).__name__}{detail}.")
+    return run.collector.failed(f"{subject} failed: the route raised {type(exc).__name__}{detail}.")
 
 
 _JSON = ((b"content-type", b"application/json"),)

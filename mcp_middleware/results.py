@@ -36,7 +36,7 @@ from typing import Any
 
 import orjson
 
-from ._body import Body, ResultTooLarge
+from ._body import _STREAMABLE, Body, ResultTooLarge
 from ._redaction import credential_values, redacted
 from ._result_shapes import HINTS, error_result, head_text, reason_phrase, sentence, text_result
 from .jsonrpc import Built, ProtocolError, loads_exactly
@@ -116,6 +116,16 @@ class ResponseCollector(Body):
             if 299 < self.status < 400:  # a redirect's URL, in its Location or body, may carry a forwarded key
                 text = redacted(text, self._forwarded)
         return Built({"content": [{"type": "text", "text": text}]})
+
+    def failed(self, why: str) -> dict[str, Any]:
+        """The error result of a call whose route stopped before its response was complete (its
+        time limit, or it raised): ``why`` (a sentence), then the text the route had sent, as far as
+        the result keeps it (a client without a progress token saw none of it as it streamed),
+        redacted as any error text is. A binary body's bytes are left out."""
+        text = self.text() if self._kind in _STREAMABLE else ""
+        if not text:
+            return error_result(why)
+        return error_result(redacted(f"{why}\n\nOutput before the failure:\n{text}", self._forwarded))
 
     def _unstructured(self) -> dict[str, Any]:
         """A tool with an output schema must return a conforming ``structuredContent`` (the

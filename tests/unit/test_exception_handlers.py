@@ -145,12 +145,19 @@ async def test_a_handler_that_raises_is_logged_and_the_generic_text_stays(caplog
 
 
 async def test_a_response_already_started_is_not_handed_to_the_handler() -> None:
-    """As ``ServerErrorMiddleware`` cannot send the handler's response then, the result is as before."""
+    """As ``ServerErrorMiddleware`` cannot send the handler's response then, the result is the
+    failure, with the text the route had sent."""
     seen = Seen()
     app = starlette_app({Exception: seen.async_handler})
     result = await call(app, "legacy", "streams_then_fails", {})
     assert result == {
-        "content": [{"type": "text", "text": "Tool 'streams_then_fails' failed: the route raised RuntimeError."}],
+        "content": [
+            {
+                "type": "text",
+                "text": "Tool 'streams_then_fails' failed: the route raised RuntimeError.\n\n"
+                "Output before the failure:\nfirst ",
+            }
+        ],
         "isError": True,
     }
     assert seen.calls == []

@@ -1,5 +1,6 @@
 """Which streamed bodies reach the client as progress (a JSON array sent in pieces, RFC 7464 JSON
-text sequences)."""
+text sequences), and what a call stopped mid-stream (its time limit, or its route raising) keeps
+of the text it had streamed."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from fastapi import FastAPI, Header
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from mcp_middleware import MCPMiddleware
+from mcp_middleware import MCPMiddleware, toolcall
 from mcp_middleware._media import _media
 from tests.support import BASE_HEADERS, Exchange
 from tests.unit.test_streaming import call_body, progress_messages
@@ -123,3 +124,60 @@ async def test_a_json_text_sequence_streams_without_its_record_separators(era: s
 async def test_a_json_text_sequence_in_one_piece_is_text_without_its_record_separators() -> None:
     _, result = await _call("seq_whole", "handshake", token=None)
     assert result["content"] == [{"type": "text", "text": '{"i":0}\n{"i":1}\n'}]
+
+
+# -- a call stopped mid-stream keeps what it streamed ---------------------------------------------
+
+
+@pytest.fixture(params=["asyncio-native", "portable"])
+def guard_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr(toolcall, "PORTABLE_WATCHER", request.param == "portable")
+    value: str = request.param
+    return value
+
+
+@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("token", ["tok-1", None])
+async def test_a_timeout_mid_stream_keeps_the_text_streamed_before_it(
+    guard_path: str, era: str, token: str | None
+) -> None:
+    _, result = await _call("stalls", era, token, call_timeout=0.05)
+    assert result["isError"] is True
+    assert result["content"] == [
+        {
+            "type": "text",
+            "text": "Tool 'stalls' timed out after 0.05 s and was cancelled.\n\n"
+            "Output before the failure:\npartial [redacted]\nmore\n",
+        }
+    ]
+
+
+@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("token", ["tok-1", None])
+async def test_a_route_raising_mid_stream_keeps_the_text_streamed_before_it(
+    guard_path: str, era: str, token: str | None
+) -> None:
+    _, result = await _call("breaks", era, token)
+    assert result["isError"] is True
+    assert result["content"] == [
+        {
+            "type": "text",
+            "text": "Tool 'breaks' failed: the route raised RuntimeError.\n\n"
+            "Output before the failure:\npartial [redacted]\n",
+        }
+    ]
+
+
+async def test_the_text_kept_before_a_failure_is_cut_at_the_result_limit(guard_path: str) -> None:
+    _, result = await _call("breaks", "handshake", max_result_chars=4)
+    assert result["content"][0]["text"] == (
+        "Tool 'breaks' failed: the route raised RuntimeError.\n\n"
+        "Output before the failure:\npart\n[truncated: 20 more characters were not included]"
+    )
+
+
+async def test_a_binary_stream_that_fails_keeps_no_output(guard_path: str) -> None:
+    _, result = await _call("breaks_binary", "handshake")
+    assert result["content"] == [
+        {"type": "text", "text": "Tool 'breaks_binary' failed: the route raised RuntimeError."}
+    ]
