@@ -122,7 +122,14 @@ def _subject(run: _ToolRun) -> str:
 
 def _timed_out(run: _ToolRun, limit: float | None) -> dict[str, Any]:
     run.set()
-    return run.collector.failed(f"{_subject(run)} timed out after {limit:g} s and was cancelled.")
+    return _failure(run, f"{_subject(run)} timed out after {limit:g} s and was cancelled.")
+
+
+def _failure(run: _ToolRun, why: str) -> dict[str, Any]:
+    """The error result of a route stopped before its response was complete: a tool's carries the
+    text the route had sent (``ResponseCollector.failed``); a resource's or prompt's (``run.what``)
+    becomes a JSON-RPC error, whose message stays the sentence alone."""
+    return error_result(why) if run.what else run.collector.failed(why)
 
 
 def _outcome_of(exc: BaseException, run: _ToolRun) -> dict[str, Any] | None:
@@ -186,7 +193,7 @@ def _route_failed(run: _ToolRun, exc: BaseException) -> dict[str, Any]:
     logger.error("%s: the route raised %s", subject, type(exc).__name__, exc_info=exc)
     # A ClientRequestError's text is ours and the client's own answer: the client may read why
     detail = f": {exc}" if isinstance(exc, ClientRequestError) else ""
-    return run.collector.failed(f"{subject} failed: the route raised {type(exc).__name__}{detail}.")
+    return _failure(run, f"{subject} failed: the route raised {type(exc).__name__}{detail}.")
 
 
 _JSON = ((b"content-type", b"application/json"),)

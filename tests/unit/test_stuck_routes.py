@@ -322,6 +322,9 @@ async def test_a_stopped_call_answered_only_by_its_handler_keeps_its_stream_aliv
         assert replies[0]["result"]["content"][0]["text"] == TIMED_OUT
     else:
         assert replies[0]["error"]["code"] == -32603
+        # a JSON-RPC error's message is the sentence alone, not the text the route had streamed
+        assert "first" not in replies[0]["error"]["message"]
+        assert replies[0]["error"]["message"].endswith("timed out after 0.5 s and was cancelled.")
     assert ex.reply.more_flags[-1] is False
 
 
