@@ -12,13 +12,20 @@ every call:
   ``Optional[int]``: ``anyOf: [{"type": "integer"}, {"type": "null"}]``). A ``type`` beside other
   keywords is checked (it holds whatever they add); the rest is not: a ``$ref``, an ``enum`` or
   ``const`` without a ``type``, an ``allOf``, a branch without a ``type``, and everything nested
-  (an object's properties, an array's items), where the response model is trusted.
+  (an object's properties, an array's items), where the response model is trusted;
+* the JSON types of its top-level ``additionalProperties``, when that schema says them simply (the
+  same forms): FastAPI's ``dict[str, int]`` is ``additionalProperties: {"type": "integer"}``, so
+  every value of a key ``properties`` does not name is checked against them. One that is not simple
+  (``true``/``false``, a ``$ref``, a nested object's schema) is not checked.
 
 The check per call is C-level: the (name, Python type) pairs of the checked properties' values
 (:data:`ABSENT`'s type for a missing one, which ``required`` checks) must all be allowed
 (``OutputShape.fits``). JSON semantics: a boolean is no integer or number; an integer is a number;
 an integral float is an integer (JSON Schema 2020-12), which the fast check sends to
-:meth:`OutputShape.mismatches`, the exact reading that also words the error.
+:meth:`OutputShape.mismatches`, the exact reading that also words the error. A shape with
+``additionalProperties`` types (``OutputShape.extra``) has no fast check (its ``fits`` is always
+false: the keys to check are the object's own), so every such object takes the exact reading; a
+shape without them pays nothing for it.
 """
 
 from __future__ import annotations
@@ -79,12 +86,14 @@ def _fits(value: Any, kinds: tuple[str, ...]) -> bool:
 @dataclass(frozen=True, slots=True)
 class OutputShape:
     """The output schema's ``required`` names and its top-level properties' JSON types (by name,
-    in the schema's order). ``fits(pairs)``: whether the (name, Python type) pairs are all allowed,
-    a C-level ``frozenset.issuperset``; ``absent``: :data:`ABSENT` once per checked name (the
-    default of ``dict.get``)."""
+    in the schema's order), and ``extra``, the JSON types of every other key's value (its
+    ``additionalProperties``; () for none checked). ``fits(pairs)``: whether the (name, Python
+    type) pairs are all allowed, a C-level ``frozenset.issuperset`` (always false with ``extra``);
+    ``absent``: :data:`ABSENT` once per checked name (the default of ``dict.get``)."""
 
     required: frozenset[str] = frozenset()
     types: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    extra: tuple[str, ...] = ()
     names: tuple[str, ...] = field(init=False)
     absent: tuple[_Absent, ...] = field(init=False)
     fits: Callable[[Iterable[tuple[str, type]]], bool] = field(init=False)
@@ -96,16 +105,30 @@ class OutputShape:
         allowed.update(
             (name, python) for name, kinds in self.types.items() for kind in kinds for python in _PYTHON_TYPES[kind]
         )
-        object.__setattr__(self, "fits", frozenset(allowed).issuperset)
+        object.__setattr__(self, "fits", _never if self.extra else frozenset(allowed).issuperset)
 
     def mismatches(self, value: Mapping[str, Any]) -> list[tuple[str, str, tuple[str, ...]]]:
         """The checked properties of ``value`` whose value is of none of the schema's types: (name,
-        the value's JSON type, the schema's types)."""
-        return [
+        the value's JSON type, the schema's types); those ``properties`` names first, in the
+        schema's order, then the others ``extra`` checks, in the object's."""
+        wrong = [
             (name, json_type(value[name]), kinds)
             for name, kinds in self.types.items()
             if name in value and not _fits(value[name], kinds)
         ]
+        if self.extra:
+            kinds = self.extra
+            wrong += [
+                (name, json_type(item), kinds)
+                for name, item in value.items()
+                if name not in self.types and not _fits(item, kinds)
+            ]
+        return wrong
+
+
+def _never(pairs: Iterable[tuple[str, type]]) -> bool:
+    """The fast check of a shape with ``additionalProperties`` types: none (the exact one decides)."""
+    return False
 
 
 NO_SHAPE: Final = OutputShape()
@@ -124,7 +147,8 @@ def output_shape(schema: Any) -> OutputShape:
             kinds = _kinds(prop)
             if kinds and isinstance(name, str):
                 types[name] = kinds
-    return OutputShape(required, types) if required or types else NO_SHAPE
+    extra = _kinds(schema.get("additionalProperties"))
+    return OutputShape(required, types, extra) if required or types or extra else NO_SHAPE
 
 
 def _kinds(prop: Any) -> tuple[str, ...]:

@@ -87,3 +87,40 @@ def test_json_type_names_each_parsed_value() -> None:
     values += [("", "string"), (None, "null"), ([], "array"), ({}, "object")]
     for value, name in values:
         assert json_type(value) == name
+
+
+def test_the_type_of_a_simply_typed_additional_properties_schema_is_read() -> None:
+    """``dict[str, int]`` (FastAPI: ``additionalProperties: {"type": "integer"}``): every value not
+    named in ``properties`` is checked, by the exact reading (``fits`` is always false for it)."""
+    shape = output_shape({"type": "object", "additionalProperties": {"type": "integer"}})
+    assert shape is not NO_SHAPE
+    assert shape.extra == ("integer",)
+    assert not shape.fits(())  # the fast check sends every such object to ``mismatches``
+    assert shape.mismatches({"a": 1, "b": 2.0, "c": orjson.Fragment(b"1")}) == []
+    assert shape.mismatches({"a": "1", "b": None, "c": 1.5}) == [
+        ("a", "string", ("integer",)),
+        ("b", "null", ("integer",)),
+        ("c", "number", ("integer",)),
+    ]
+    both = output_shape({"properties": {"id": {"type": "string"}}, "additionalProperties": {"type": ["number"]}})
+    assert both.mismatches({"id": "x", "n": 1.5}) == []
+    assert both.mismatches({"id": 3, "n": "x"}) == [("id", "integer", ("string",)), ("n", "string", ("number",))]
+    optional = output_shape({"additionalProperties": {"anyOf": [{"type": "boolean"}, {"type": "null"}]}})
+    assert optional.extra == ("boolean", "null")
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [True, False, {}, {"$ref": "#/$defs/Sub"}, {"additionalProperties": {"type": "integer"}}, {"enum": [1]}],
+)
+def test_additional_properties_not_simply_typed_are_not_checked(extra: Any) -> None:
+    shape = output_shape({"additionalProperties": extra, "properties": {"id": {"type": "integer"}}})
+    assert shape.extra == ()
+    assert shape.mismatches({"id": 1, "other": "anything"}) == []
+    assert output_shape({"additionalProperties": extra}) is NO_SHAPE
+
+
+def test_a_shape_without_additional_properties_keeps_its_fast_check() -> None:
+    shape = output_shape({"properties": {"id": {"type": "integer"}}})
+    assert shape.extra == ()
+    assert shape.fits((("id", int),))

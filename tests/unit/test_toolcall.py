@@ -707,6 +707,35 @@ async def test_an_object_whose_top_level_values_break_the_output_schema_is_an_er
     assert (await call(app, "typed", {"case": orjson.dumps(fine).decode()}))["structuredContent"] == fine
 
 
+async def test_a_dict_routes_values_of_another_type_than_its_output_schema_says_are_an_error() -> None:
+    """``-> dict[str, int]`` publishes ``additionalProperties: {"type": "integer"}``: a route's own
+    ``JSONResponse`` with ``{"a": "1"}``, or FastAPI's ``null`` for a float ``inf``, is no result the
+    official clients accept, so it is an error naming the key and both types."""
+    app = build_app()
+
+    @app.get("/counts/{case}", operation_id="counts")
+    async def counts(case: str) -> dict[str, int]:
+        return JSONResponse(orjson.loads(case))  # type: ignore[return-value]
+
+    @app.get("/ratios", operation_id="ratios")
+    async def ratios() -> dict[str, float]:
+        return {"a": 0.5, "b": float("inf")}  # pydantic writes inf as null
+
+    wrong = await call(app, "counts", {"case": '{"a":1,"b":"1"}'})
+    assert wrong["isError"] is True
+    assert "structuredContent" not in wrong
+    assert wrong["content"][0]["text"] == (
+        "The tool has an output schema, but the route answered 200 OK with a JSON object whose 'b' is a "
+        """string where the schema says integer, so it is not this tool's result: {"a":1,"b":"1"}"""
+    )
+    inf = await call(app, "ratios", {})
+    assert inf["isError"] is True
+    assert "whose 'b' is a null where the schema says number" in inf["content"][0]["text"]
+    fine = await call(app, "counts", {"case": '{"a":1,"b":2.0}'})
+    assert fine["structuredContent"] == {"a": 1, "b": 2.0}
+    assert "isError" not in fine
+
+
 class Aliased(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
     item_id: int = Field(alias="itemId")
