@@ -8,7 +8,8 @@ per call.
     ``%2E`` and ``%2E%2E``) and may not contain ``/``, except for a parameter with Starlette's
     ``:path`` converter (``{file:path}``), whose value is encoded segment by segment and may not
     have ``.`` or ``..`` segments, nor a line break (Starlette's ``.*`` stops there); a missing,
-    ``None`` or empty path value is an :class:`~mcp_middleware._values.ArgumentError`. A float
+    ``None`` (null: "is required and cannot be null") or empty path value is an
+    :class:`~mcp_middleware._values.ArgumentError`. A float
     path value is written in plain decimal notation, as Starlette's ``:float`` convertor needs
     (``0.0000001``, not ``1e-07``); one of an integer-typed parameter (``{id:int}``, FastAPI's
     ``int``: ``_Plan.integers``) as its digits when it is integral (5.0, which JSON Schema's
@@ -25,7 +26,7 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from mcp_middleware._plan import _Plan
-from mcp_middleware._values import _UNRESERVED, ArgumentError, _integral, _scalar
+from mcp_middleware._values import _UNRESERVED, ArgumentError, _integral, _not_null, _scalar
 
 __all__ = ["_TEMPLATE", "_plan_for_template", "_render_path"]
 
@@ -55,7 +56,7 @@ def _render_path(plan: _Plan, arguments: Mapping[str, Any]) -> str:
             path += str(value) + after
             continue
         if value is None:
-            raise ArgumentError(f"missing required argument {name!r}")
+            raise ArgumentError(_not_null([name]) if name in arguments else f"missing required argument {name!r}")
         if type(value) is float:
             text = _integral(name, value) if name in plan.integers else _decimal(value)
         else:

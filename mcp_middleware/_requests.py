@@ -11,11 +11,15 @@ Requests
     :class:`~mcp_middleware._values.ArgumentError` too, for a tool that has such routes
     (``ToolSpec.guard``, :mod:`mcp_middleware._route_order`); the others pay one attribute test.
     An argument the input schema's top level requires (``required``: presence, a null value
-    counts) that a call leaves out is an :class:`~mcp_middleware._values.ArgumentError` naming all
+    counts here) that a call leaves out is an :class:`~mcp_middleware._values.ArgumentError` naming all
     that are missing, in the schema's order, before anything is built (tools.mdx: servers MUST
     validate tool inputs; a plain Starlette route reading it would raise, a FastAPI one answer
     422): one set test per call (``ToolSpec.required``). Other omitted arguments are simply not
-    sent (the app's own validation answers).
+    sent (the app's own validation answers). A null is not sent either, except for a JSON body's
+    property that takes it (``_Arg.keep_none``): a required argument given as null that would be
+    dropped so is an :class:`~mcp_middleware._values.ArgumentError` too ("is required and cannot be
+    null", naming all such, as a path argument's null is), tested only when a value is None (the
+    build loop's own test).
     Header and cookie values with CR, LF or NUL (cookies: also ``;``) are refused.
     Cookie arguments are merged with the forwarded ``cookie`` headers into one, except those the
     client sent a cookie of the same name for: the user's cookie (a session, say) wins over a
@@ -45,7 +49,7 @@ from mcp_middleware._output_shape import OutputShape, output_shape
 from mcp_middleware._paths import _plan_for_template, _render_path
 from mcp_middleware._plan import _COOKIE, _HEADER, _NO_BODY, _QUERY, _Arg, _Plan
 from mcp_middleware._query_and_body import _encode_body, _items, _shaped
-from mcp_middleware._values import ArgumentError, _form_encode, _scalar_as
+from mcp_middleware._values import ArgumentError, _form_encode, _not_null, _scalar_as
 from mcp_middleware.dispatch import SubRequest
 from mcp_middleware.param_headers import Annotation
 from mcp_middleware.query_keys import MARK
@@ -115,7 +119,11 @@ class ToolSpec:
         fields: dict[str, Any] | None = None  # body properties (made for plans with a body)
         for arg in plan.args:
             value = arguments.get(arg.name, _MISSING)
-            if value is _MISSING or (value is None and not arg.keep_none):
+            if value is _MISSING:
+                continue
+            if value is None and not arg.keep_none:  # not sent: refused if required
+                if arg.name in self.required:
+                    raise ArgumentError(_not_null(_unsent_nulls(plan, self.tool["inputSchema"]["required"], arguments)))
                 continue
             where = arg.where
             if where == _QUERY:
@@ -166,6 +174,13 @@ def _missing(required: list[Any], given: Collection[str]) -> str:
     """The error text for the required names ``given`` lacks, in the schema's order."""
     names = [name for name in dict.fromkeys(required) if isinstance(name, str) and name not in given]
     return f"missing required argument{'s' if len(names) > 1 else ''} {', '.join(map(repr, names))}"
+
+
+def _unsent_nulls(plan: _Plan, required: list[Any], arguments: Mapping[str, Any]) -> list[str]:
+    """The required arguments given as null that ``plan`` does not send (all but a JSON body's
+    properties that take null), in the schema's order."""
+    dropped = {arg.name for arg in plan.args if not arg.keep_none and arguments.get(arg.name, _MISSING) is None}
+    return [name for name in dict.fromkeys(required) if name in dropped]
 
 
 def _other_properties(plan: _Plan, arguments: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ __all__ = [
     "_form_encode",
     "_integral",
     "_json_text",
+    "_not_null",
     "_scalar",
     "_scalar_as",
 ]
@@ -37,6 +38,14 @@ _SINGLE: Final = "argument {!r} takes a single value, not an array"
 
 class ArgumentError(Exception):
     """The tool arguments cannot make a request; the message is meant for the model."""
+
+
+def _not_null(names: list[str]) -> str:
+    """The error text for required arguments given as null that the request cannot send (the
+    route would run without them)."""
+    if len(names) == 1:
+        return f"argument {names[0]!r} is required and cannot be null"
+    return f"arguments {', '.join(map(repr, names))} are required and cannot be null"
 
 
 def _scalar(name: str, value: Any) -> str:

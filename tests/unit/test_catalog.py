@@ -949,7 +949,7 @@ def test_bad_path_arguments(catalog: Catalog) -> None:
     tool = spec(catalog, "read_item")
     with pytest.raises(ArgumentError, match="missing required argument 'item_id'"):
         tool.build_request({"q": "x"})
-    with pytest.raises(ArgumentError, match="missing required argument 'item_id'"):
+    with pytest.raises(ArgumentError, match="argument 'item_id' is required and cannot be null"):
         tool.build_request({"item_id": None})
     with pytest.raises(ArgumentError, match="'item_id' must not be empty"):
         tool.build_request({"item_id": ""})
@@ -1055,6 +1055,58 @@ def test_a_required_argument_is_present_when_given_as_null_and_defaults_are_not_
     assert call(nullable, tool.build_request({"note": None})) == (200, {"note": None})
     with pytest.raises(ArgumentError, match=r"^missing required argument 'note'$"):
         tool.build_request({})
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments", "message"),
+    [
+        ("union", {"value": None}, "argument 'value' is required and cannot be null"),  # a query parameter
+        (
+            "login",
+            {"password": None, "username": None},
+            "arguments 'username', 'password' are required and cannot be null",  # form fields, schema order
+        ),
+        ("upload", {"file": None}, "argument 'file' is required and cannot be null"),  # a multipart file
+        ("sum_numbers", {"body": None}, "argument 'body' is required and cannot be null"),  # the whole body
+        ("read_item", {"item_id": None}, "argument 'item_id' is required and cannot be null"),  # a path parameter
+    ],
+)
+def test_a_required_argument_given_as_null_that_would_not_be_sent_is_refused(
+    catalog: Catalog, name: str, arguments: dict[str, Any], message: str
+) -> None:
+    """A null the request would leave out (every argument but a JSON body's property that takes
+    null) passed the presence check, then went nowhere: the route ran without a value the schema
+    requires (a plain route's KeyError, a 500). It is refused instead, naming every such argument."""
+    with pytest.raises(ArgumentError) as refused:
+        spec(catalog, name).build_request(arguments)
+    assert str(refused.value) == message
+
+
+def test_a_required_text_body_given_as_null_is_refused_not_sent_empty() -> None:
+    doc = {
+        "paths": {
+            "/note": {
+                "post": {
+                    "operationId": "note",
+                    "requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}},
+                }
+            },
+            "/search": {
+                "get": {
+                    "operationId": "search",
+                    "parameters": [{"name": "q", "in": "query", "required": True, "schema": {"type": "string"}}],
+                }
+            },
+        }
+    }
+    tools = {tool.name: tool for tool in build_catalog(doc).tools}
+    with pytest.raises(ArgumentError, match=r"^argument 'body' is required and cannot be null$"):
+        tools["note"].build_request({"body": None})
+    assert tools["note"].build_request({"body": ""}).body == b""  # empty is a value
+    with pytest.raises(ArgumentError, match=r"^argument 'q' is required and cannot be null$"):
+        tools["search"].build_request({"q": None})
+    with pytest.raises(ArgumentError, match=r"^missing required argument 'q'$"):  # absent: as before
+        tools["search"].build_request({})
 
 
 def test_what_an_explicit_input_schema_requires_is_required_and_only_that() -> None:
