@@ -24,6 +24,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Final
 
+from mcp_middleware._once import warn_once
 from mcp_middleware._route_docstrings import _free_unresolved, _resolves
 
 __all__ = ["BODY_METHODS", "FREE_BODY", "FREE_QUERY", "free_declared"]
@@ -71,7 +72,7 @@ def free_declared(
             operation["requestBody"] = free = copy.deepcopy(dict(FREE_BODY))
             if isinstance(body, Mapping) and body.get("required") is True:
                 free["required"] = True
-            logger.warning("the docstring of %s: its requestBody has no content: %s", name, _BODY)
+            warn_once(logger, "the docstring of %s: its requestBody has no content: %s", name, _BODY)
     refs = _free_parameters(document, declared.get("parameters"), operation, schemas)
     if refs:
         whole.extend(refs)
@@ -80,7 +81,8 @@ def free_declared(
     if schemas:
         said.insert(0, _SCHEMA)
     if whole or schemas:
-        logger.warning(
+        warn_once(
+            logger,
             "the docstring of %s refers to %s, which the middleware cannot see (the components of a "
             "SchemaGenerator are no part of its document): %s. Inline the definitions in the docstring, or "
             "give an x-mcp-input-schema",

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 from starlette.routing import Mount, compile_path
 
 from mcp_middleware._naming import _generated_prefix
+from mcp_middleware._once import warn_once
 from mcp_middleware._route_endpoints import _ORDER, _path_parameter
 from mcp_middleware._route_order import RouteOrder, _entries, readable_routes, route_order
 
@@ -62,7 +63,7 @@ class _Mounts:
         try:
             _, prefix_format, convertors = compile_path(prefix) if prefix else (None, "", {})
         except (ValueError, AssertionError):  # a parameter in two mounts' paths
-            logger.warning("Mount %s: its path does not compile; its routes are no MCP tools", prefix)
+            warn_once(logger, "Mount %s: its path does not compile; its routes are no MCP tools", prefix)
             self.result.found.append(f"Mount {prefix} (its path does not compile)")
             return
         self.taking.add(id(app))

@@ -23,6 +23,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
+from mcp_middleware._once import warn_once
+
 __all__ = ["_Docstrings", "_free_unresolved", "_resolves"]
 
 logger = logging.getLogger("mcp_middleware.catalog")
@@ -76,7 +78,7 @@ class _Docstrings:
         except Exception as exc:  # yaml.YAMLError: not imported here (PyYAML is optional)
             if not _looks_like_operation(part):
                 return text, {}
-            logger.warning("the YAML part of %s's docstring does not parse, so it is ignored: %s", name, exc)
+            warn_once(logger, "the YAML part of %s's docstring does not parse, so it is ignored: %s", name, exc)
             return before, {}
         if isinstance(parsed, dict) and any(key in _OPERATION_KEYS or str(key).startswith("x-") for key in parsed):
             self.declared.append((str(name), parsed))

@@ -6,7 +6,7 @@ their header parameter into every operation, so every tool would ask the model f
 it does not have). A header parameter of every tool (of two or more: one tool's parameter says
 nothing about the app) that is not forwarded from the MCP request is named in one warning, which
 suggests the ``forward_headers`` option (forwarded headers are no arguments). Imports nothing from
-the package but the plan's constants.
+the package but the plan's constants and ``warn_once``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from mcp_middleware._once import warn_once
 from mcp_middleware._plan import _HEADER
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ logger = logging.getLogger("mcp_middleware.catalog")
 
 
 def warn_shared_headers(tools: Sequence[ToolSpec], forwarded: frozenset[bytes]) -> None:
-    """Warn once (per build) about the header parameters of every tool that are not ``forwarded``."""
+    """Warn once (across builds: ``warn_once``) about the header parameters of every tool that are not ``forwarded``."""
     if len(tools) < 2:
         return
     shared: set[bytes] | None = None
@@ -37,7 +38,8 @@ def warn_shared_headers(tools: Sequence[ToolSpec], forwarded: frozenset[bytes]) 
             return
     headers = sorted(name.decode("ascii") for name in (shared or set()) - forwarded)
     if headers:
-        logger.warning(
+        warn_once(
+            logger,
             "Every tool has the header parameter(s) %s (an app- or router-wide dependency, FastAPI's "
             "dependencies=[...]?), which the model is asked to fill in; if the MCP client sends it as a "
             "credential, name it in MCPMiddleware(forward_headers=[...]): forwarded headers are taken from "

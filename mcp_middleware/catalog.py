@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from mcp_middleware._naming import _METHODS, _assign_names, _operations
+from mcp_middleware._once import warn_once
 from mcp_middleware._requests import ToolSpec
 from mcp_middleware._route_details import _converter_paths, _response_options
 from mcp_middleware._route_document import RouteDocument, app_document, route_document
@@ -135,7 +136,7 @@ def catalog_from_app(
         logger.warning("%r.openapi() failed; the app exposes no MCP tools", app, exc_info=True)
         return Catalog(())
     if not isinstance(document, Mapping):
-        logger.warning("%r.openapi() did not return a mapping; the app exposes no MCP tools", app)
+        warn_once(logger, "%r.openapi() did not return a mapping; the app exposes no MCP tools", app)
         return Catalog(())
     return _catalog_of(
         app_document(app, document),
@@ -159,10 +160,11 @@ def _catalog_from_routes(
     app's own document (FastAPI's) brings its operations, under the mount's prefix."""
     made = route_document(app)
     if made is None:
-        logger.warning("%r has neither openapi() nor routes; the MCP endpoint exposes no tools", app)
+        warn_once(logger, "%r has neither openapi() nor routes; the MCP endpoint exposes no tools", app)
         return Catalog(())
     if not made.document["paths"]:
-        logger.warning(
+        warn_once(
+            logger,
             "%r has no openapi() and no HTTP route to expose as MCP tools (found: %s)",
             app,
             ", ".join(made.found) or "no routes",
@@ -254,7 +256,8 @@ def build_catalog(
             tools.append(builder.tool(op, name, guard))
     empty = tool_filter.empty_includes()
     if empty:
-        logger.warning(
+        warn_once(
+            logger,
             "MCPMiddleware include filter %s selects nothing, so the endpoint exposes no tools (leave an "
             "include filter out, or None, to include everything)",
             ", ".join(f"{option}=[]" for option in empty),
@@ -263,13 +266,15 @@ def build_catalog(
         [(op.path, op.operation_id, op.tags, name) for op, name in zip(ops, names, strict=True)]
     )
     if unmatched:
-        logger.warning(
+        warn_once(
+            logger,
             "MCPMiddleware filter values that match no route (paths are globs over path templates that "
             "start with '/', operations match an operation id or a tool name): %s",
             ", ".join(unmatched),
         )
     for name, (method, path, unsent) in builder.unsent.items():
-        logger.warning(
+        warn_once(
+            logger,
             "Tool %r (%s %s): its x-mcp-input-schema declares properties that no parameter or body field of "
             "the route maps, so the client may send them but they will not reach the route: %s",
             name,
@@ -278,7 +283,8 @@ def build_catalog(
             ", ".join(repr(prop) for prop in unsent),
         )
     for name, broken in builder.broken_headers.items():
-        logger.warning(
+        warn_once(
+            logger,
             "Tool %r: x-mcp-header annotations that break the publishing rules (2026-07-28 clients would drop "
             "the tool) are left out of its input schema: %s",
             name,
@@ -311,7 +317,8 @@ def _warn_shadowed(openapi: Mapping[str, Any], endpoint: frozenset[str]) -> None
         if isinstance(item.get(method), Mapping)
     ]
     if taken:
-        logger.warning(
+        warn_once(
+            logger,
             "The MCP endpoint's path (MCPMiddleware's path option, %s) is also the app's route(s) %s: the "
             "endpoint answers there, so plain HTTP clients get its JSON-RPC errors and no tool is made of "
             "them; give the middleware a path of its own",

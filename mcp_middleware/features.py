@@ -24,6 +24,7 @@ from urllib.parse import unquote
 
 from mcp_types import jsonrpc as codes
 
+from ._once import warn_once
 from ._prompt_arguments import _SCALARS, _prompt_arguments
 from ._uri_template import VARIABLE, UriTemplate
 from .catalog import Catalog, ToolSpec
@@ -91,7 +92,8 @@ def _template_entry(spec: ToolSpec, declared: Mapping[str, Any], template: str) 
     URI could be read by it). A variable the route does not take is logged
     too, and its values are ignored (a read does not fail)."""
     if "{" in (rest := VARIABLE.sub("", template)) or "}" in rest:
-        logger.warning(
+        warn_once(
+            logger,
             "Resource template %r of %s is skipped: only {var} and {+var} expressions are supported",
             template,
             spec.name,
@@ -100,7 +102,8 @@ def _template_entry(spec: ToolSpec, declared: Mapping[str, Any], template: str) 
     pattern, variables = _template_pattern(template)  # (never fails: the matcher does not compile a regex)
     ignored = [name for name in variables if not spec.accepts(name)]
     for name in ignored:
-        logger.warning(
+        warn_once(
+            logger,
             "Resource template %r of %s: the route takes no argument %r; its values are ignored",
             template,
             spec.name,

@@ -10,3 +10,11 @@ import mcp_middleware  # noqa: F401
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_warnings() -> None:
+    """Each test starts as a new process would: no build-time warning said yet (mcp_middleware._once)."""
+    from mcp_middleware import _once
+
+    _once._SAID.clear()

@@ -82,7 +82,6 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
         "_answers",
         "_values",
         "_route_endpoints",
-        "_route_docstrings",
         "_rpc_messages",
         "_exact_json",
         "_input_requests",
@@ -93,21 +92,25 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
         "_bearer",
         "_output_shape",  # the output schema's top level, read once per tool
         "_header_rules",  # the x-mcp-header annotations a tool is published without
+        "_once",  # the build-time warnings said once however often the catalog is rebuilt
     )
     for leaf in leaves:
         assert all_imports(leaf) == set(), leaf
     assert all_imports("_naming") == {"config"}  # the HTTP methods, one list (config.HTTP_METHODS)
+    assert all_imports("_route_docstrings") == {"_once"}  # its warnings, once across rebuilds
     assert all_imports("_route_document") == {
         *("_route_endpoints", "_route_docstrings", "_route_input_schema", "_mounted_documents"),  # its parts
         "_free_arguments",  # the free query and body, and what of a docstring's YAML cannot be read
         "_route_order",  # RouteOrder, the type of the routers' orders its mounted part asks
     }
     assert all_imports("_route_input_schema") == {"_route_docstrings"}  # _resolves, a $ref read in a schema
-    assert all_imports("_free_arguments") == {"_route_docstrings"}  # _resolves, _free_unresolved
+    assert all_imports("_free_arguments") == {"_once", "_route_docstrings"}  # _resolves, _free_unresolved
     # FastAPI's generated ids, under a mount's prefix; the router's order, which of an outer app's
     # route and a mounted one it reaches first; RouteDocument only as a type (TYPE_CHECKING)
-    assert all_imports("_mounted_documents", typing=False) == {"_naming", "_route_endpoints", "_route_order"}
-    assert all_imports("_mounted_documents") == {"_naming", "_route_endpoints", "_route_order", "_route_document"}
+    assert all_imports("_mounted_documents", typing=False) == {"_naming", "_once", "_route_endpoints", "_route_order"}
+    assert all_imports("_mounted_documents") == {
+        *("_naming", "_once", "_route_endpoints", "_route_order", "_route_document"),
+    }
     # one check of a collection option (strings), the form hosts and origins are compared in
     assert all_imports("_security_options") == {"_option_lists", "_host_options"}
     assert all_imports("_option_lists") == {"config"}  # HTTP_METHODS, what include_methods may name
@@ -204,7 +207,7 @@ def test_lower_layers_never_import_upper_layers() -> None:
     for feature in ("features", "_feature_errors", "_resource_read", "_prompt_messages", "_prompt_arguments"):
         imported = {i.split(".")[0] for i in all_imports(feature)}
         assert not imported & upper, (feature, imported)
-    assert all_imports("features") == {"_prompt_arguments", "_uri_template", "catalog", "jsonrpc"}
+    assert all_imports("features") == {"_once", "_prompt_arguments", "_uri_template", "catalog", "jsonrpc"}
     assert all_imports("_prompt_arguments") == {"catalog"}  # ToolSpec, the prompt's route
     assert all_imports("_feature_errors") == {"jsonrpc", "results"}
     for answer in ("_resource_read", "_prompt_messages"):  # a route's response as the method's result
@@ -226,9 +229,9 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_schema_fit") == {"_schema_keywords"}
     assert all_imports("catalog") == {
         *("_naming", "_tool_builder", "_requests", "_values", "_route_document", "_route_order"),
-        *("_tool_filter", "_route_details", "_shared_headers"),
+        *("_tool_filter", "_route_details", "_shared_headers", "_once"),
     }
-    assert all_imports("_shared_headers", typing=False) == {"_plan"}  # ToolSpec only as a type
+    assert all_imports("_shared_headers", typing=False) == {"_once", "_plan"}  # ToolSpec only as a type
 
 
 def test_the_security_layer_is_under_the_middleware_alone() -> None:
