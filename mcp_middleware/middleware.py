@@ -14,6 +14,7 @@ from typing import Concatenate, Literal, ParamSpec, TypeVar
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._host_options import normalise_hosts
+from ._once import Remembered
 from ._option_lists import header_names, http_methods, strings
 from .catalog import ToolFilter
 from .config import Secret, Settings
@@ -30,8 +31,8 @@ logger = logging.getLogger(__name__)
 
 # The refusals logged so far (their messages), so that Starlette's retries log each once; at most
 # _REPORTED_MAX, then the set starts again (a message is never silenced for good).
-_REPORTED: set[str] = set()
 _REPORTED_MAX = 64
+_REPORTED = Remembered(_REPORTED_MAX)
 
 
 def _route_path(scope: Scope) -> str:
@@ -70,11 +71,8 @@ def _reported(init: Callable[Concatenate[MCPMiddleware, P], None]) -> Callable[C
 
 
 def _report(message: str) -> None:
-    if message in _REPORTED:
+    if not _REPORTED.first(message):
         return
-    if len(_REPORTED) >= _REPORTED_MAX:
-        _REPORTED.clear()
-    _REPORTED.add(message)
     logger.error(
         "MCPMiddleware refused an option: %s. The app cannot serve until this is fixed: Starlette builds "
         "its middleware when the server runs the lifespan, else on each request, which then answers 500; "

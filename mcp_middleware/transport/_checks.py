@@ -17,6 +17,7 @@ from typing import Any
 from starlette.types import Scope
 
 from .._host_options import bracketed, normal_origin
+from .._once import Remembered
 from .._printable import printable
 from ..config import LOCAL_HOSTS, Settings
 
@@ -108,8 +109,8 @@ def host_allowed(scope: Scope, headers: Mapping[bytes, bytes], settings: Setting
 # The refused (header, value) pairs logged so far: each is logged once; at _TOLD_MAX values the set
 # starts again (a scanner sending a new Host each time does not grow it, nor silence for good the
 # warning about a value refused later: the operator's real host name, another app's).
-_TOLD: set[tuple[str, str]] = set()
 _TOLD_MAX = 64
+_TOLD = Remembered(_TOLD_MAX)
 _LOGGED_CHARS = 200  # of a value, in the record
 _HINTS = {
     "Host": "add its host name to MCPMiddleware's allowed_hosts option (names without a port, or ['*']); by "
@@ -124,11 +125,8 @@ def _tell_refused(header: str, headers: Mapping[bytes, bytes]) -> None:
     """Log the refused value of ``header`` (``Host`` or ``Origin``), the first time it is refused."""
     value = text_of(headers, header.lower().encode()) or ""
     key = (header, value[:_LOGGED_CHARS])
-    if key in _TOLD:
+    if not _TOLD.first(key):
         return
-    if len(_TOLD) >= _TOLD_MAX:
-        _TOLD.clear()
-    _TOLD.add(key)
     logger.warning(
         "MCP endpoint refused the %s '%s' (403, against DNS rebinding): %s (logged once per value)",
         header,

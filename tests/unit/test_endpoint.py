@@ -18,6 +18,7 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from mcp_middleware import MCPMiddleware
+from mcp_middleware._once import Remembered
 from mcp_middleware.features import Features
 from tests.apps import build_app
 from tests.support import BASE_HEADERS, Exchange, asgi_scope, meta, modern_headers, post, request
@@ -661,7 +662,7 @@ def test_a_refused_option_is_logged_at_error_once_per_message(
     fail at start-up; Starlette's retries (the same message) log it once, a new message again."""
     from mcp_middleware import middleware
 
-    monkeypatch.setattr(middleware, "_REPORTED", set())
+    monkeypatch.setattr(middleware, "_REPORTED", Remembered(middleware._REPORTED_MAX))
     with caplog.at_level(logging.INFO, logger="mcp_middleware"):
         for _ in range(3):
             with pytest.raises(TypeError, match=r"^exclude_operations must be a collection of strings"):
@@ -686,7 +687,7 @@ def test_the_logged_option_errors_are_bounded(
     message is never silenced for good and the set never grows."""
     from mcp_middleware import middleware
 
-    reported: set[str] = set()
+    reported = Remembered(middleware._REPORTED_MAX)
     monkeypatch.setattr(middleware, "_REPORTED", reported)
     with caplog.at_level(logging.ERROR, logger="mcp_middleware"):
         for number in range(middleware._REPORTED_MAX + 1):

@@ -16,6 +16,7 @@ from starlette.requests import Request
 
 from mcp_middleware import MCPMiddleware
 from mcp_middleware._cors import CORS_ALLOW_HEADERS, allowed_headers
+from mcp_middleware._once import Remembered
 from mcp_middleware.features import Features
 from mcp_middleware.security import InsufficientScope, OAuthResource
 from tests.apps import Gates, build_app, mcp_of
@@ -747,11 +748,11 @@ REFUSED_LOGGER = "mcp_middleware.transport._checks"
 
 
 @pytest.fixture
-def refusals_told(monkeypatch: pytest.MonkeyPatch) -> set[tuple[str, str]]:
+def refusals_told(monkeypatch: pytest.MonkeyPatch) -> Remembered:
     """The refused values warned about so far, empty for the test."""
     from mcp_middleware.transport import _checks
 
-    told: set[tuple[str, str]] = set()
+    told = Remembered(_checks._TOLD_MAX)
     monkeypatch.setattr(_checks, "_TOLD", told)
     return told
 
@@ -823,7 +824,7 @@ async def test_a_refused_value_is_logged_escaped(caplog: pytest.LogCaptureFixtur
 
 
 async def test_the_refused_values_warned_about_are_bounded(
-    refusals_told: set[tuple[str, str]], caplog: pytest.LogCaptureFixture
+    refusals_told: Remembered, caplog: pytest.LogCaptureFixture
 ) -> None:
     """At most ``_TOLD_MAX`` values are remembered; when the set is full it starts again, so a
     scanner sending a new Host each time never grows it, and never silences the warning for good:

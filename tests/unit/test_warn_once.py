@@ -93,7 +93,7 @@ def test_the_remembered_warnings_are_bounded_and_a_full_set_starts_again(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Past ``_MAX`` texts the set is cleared: never more remembered, no warning silenced for good."""
-    monkeypatch.setattr(once, "_SAID", set())
+    monkeypatch.setattr(once, "_SAID", once.Remembered(once._MAX))
     logger = logging.getLogger("mcp_middleware.test")
     with caplog.at_level(logging.WARNING, logger="mcp_middleware.test"):
         for number in range(once._MAX):
