@@ -241,6 +241,24 @@ async def test_any_other_403_stays_a_tool_error(version: str) -> None:
     assert "403" in result["content"][0]["text"]
 
 
+@pytest.mark.parametrize("status", [404, 500])
+async def test_a_routes_other_failures_stay_tool_errors(status: int) -> None:
+    """Only a 401 or 403 refuses the credentials: a 404 or 500 is the call's error, not lifted."""
+    app = FastAPI()
+
+    @app.get("/t", operation_id="t")
+    async def t() -> None:
+        raise HTTPException(status, "failed")
+
+    app.add_middleware(MCPMiddleware, oauth=OAUTH)
+    reply = await call(app, *_tool("t"))
+    assert reply.status == 200
+    assert "www-authenticate" not in reply.headers
+    result = reply.result()
+    assert result["isError"] is True
+    assert str(status) in result["content"][0]["text"]
+
+
 @pytest.mark.parametrize("version", ["2025-11-25", MODERN])
 async def test_after_the_stream_started_a_401_stays_the_calls_error(version: str) -> None:
     """Progress went out first: the stream's head said 200, so the refusal is its last event."""
