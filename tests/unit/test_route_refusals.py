@@ -321,6 +321,15 @@ async def test_without_oauth_nothing_changes(options: dict[str, Any], version: s
     assert "401" in reply.error()["error"]["message"]
 
 
+async def test_the_lifted_401_names_the_requests_host_in_its_resource_metadata() -> None:
+    app = refusing_app(oauth=OAUTH, allowed_hosts=["mcp.example.com"])
+    headers = {**BASE_HEADERS, "authorization": STALE, "host": "mcp.example.com"}
+    reply = await post(app, rpc(*CALLS["tool"]), headers)
+    assert reply.status == 401
+    metadata = 'resource_metadata="http://mcp.example.com/.well-known/oauth-protected-resource/mcp"'
+    assert reply.headers["www-authenticate"].endswith(f", {metadata}")
+
+
 async def test_the_lifted_401_carries_the_cors_headers() -> None:
     origin = "http://localhost:6274"
     app = refusing_app(oauth=OAUTH, cors_allow_origins=[origin])
