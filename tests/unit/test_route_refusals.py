@@ -354,6 +354,9 @@ async def test_the_lifted_401_carries_the_cors_headers() -> None:
         ),
         ('Bearer error_description="caf\xe9 \\"x\\"", error=""', [("error_description", 'caf "x"')]),
         ('Bearer error="unterminated', []),
+        # the params after another challenge's scheme are that challenge's
+        ('Bearer realm="api", DPoP algs="ES256", error="use_dpop_nonce"', []),
+        ('Bearer realm="api", Basic error_description="x", scope="admin"', []),
     ],
 )
 def test_the_bearer_challenge_is_read_from_a_www_authenticate_value(
