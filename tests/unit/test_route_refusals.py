@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import pytest
 from fastapi import Depends, FastAPI, Header, HTTPException
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from mcp_middleware import MCPContext, MCPMiddleware, declare, mcp_context, toolcall
 from mcp_middleware._bearer import bearer_params
@@ -186,6 +186,21 @@ async def test_a_401_without_a_challenge_or_with_a_bearer_one_among_others_gets_
     app's own check of the token failing) is lifted as ``invalid_token``; so is a field whose
     challenges include a Bearer one."""
     reply = await call(refusing_app(oauth=OAUTH), *_tool(tool), version)
+    assert_http_refusal(reply, 401, f'Bearer error="invalid_token", {METADATA}')
+
+
+async def test_a_bearer_challenge_in_a_second_www_authenticate_field_is_lifted() -> None:
+    app = FastAPI()
+
+    @app.get("/t", operation_id="t")
+    async def t() -> Response:
+        reply = Response(b'{"detail":"expired"}', 401, media_type="application/json")
+        reply.raw_headers.append((b"www-authenticate", b'Basic realm="legacy"'))
+        reply.raw_headers.append((b"www-authenticate", b'Bearer error="invalid_token"'))
+        return reply
+
+    app.add_middleware(MCPMiddleware, oauth=OAUTH)
+    reply = await call(app, *_tool("t"))
     assert_http_refusal(reply, 401, f'Bearer error="invalid_token", {METADATA}')
 
 
