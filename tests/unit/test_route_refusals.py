@@ -410,10 +410,12 @@ SCOPES = " ".join(f"s{number:03}" for number in range(200))  # 999 characters
         ),
         # a scope keeps whole scope tokens (a cut one would name another scope)
         (f'Bearer error="invalid_token", scope="{SCOPES}"', f'error="invalid_token", scope="{SCOPES[:254]}", '),
+        # the tokens that fit exactly in 256 characters are kept
+        ('Bearer scope="' + "s" * 256 + ' t"', 'error="invalid_token", scope="' + "s" * 256 + '", '),
         ('Bearer scope="' + "s" * 300 + '"', 'error="invalid_token", '),  # no whole token fits
         ('Bearer error="' + "e" * 100 + '"', 'error="invalid_token", '),  # no error code is that long
     ],
-    ids=["description", "escaped", "scope", "one-long-scope", "long-error"],
+    ids=["description", "escaped", "scope", "scope-at-the-limit", "one-long-scope", "long-error"],
 )
 async def test_the_carried_values_are_bounded(challenge: str, carried: str) -> None:
     reply = await call(challenging_app(challenge), *_tool("t"))
