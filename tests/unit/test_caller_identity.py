@@ -26,6 +26,7 @@ pytestmark = pytest.mark.anyio
 GUARD = 10  # seconds: a deadlock guard only
 
 SESSION = APIKeyCookie(name="session", auto_error=False)  # module level: route annotations resolve here
+TENANT = APIKeyCookie(name="tenant", scheme_name="Tenant", auto_error=False)  # by default both are "APIKeyCookie"
 HEADER_KEY = APIKeyHeader(name="x-api-key", auto_error=False)
 QUERY_KEY = APIKeyQuery(name="api_key", auto_error=False)
 OK = {"ok": {"action": "accept", "content": {}}}
@@ -134,6 +135,23 @@ def test_the_caller_key_counts_the_credentials_the_app_authenticates_with() -> N
     assert alice == caller_key(schemed, {b"cookie": b"AWSALB=2; session=alice"})
     assert alice != caller_key(schemed, {b"cookie": b"session=mallory; AWSALB=1"})
     assert caller_key(schemed, {b"cookie": b"AWSALB=1"}) == caller_key(schemed, {})
+
+
+def test_every_cookie_scheme_of_the_app_names_the_caller() -> None:
+    app = FastAPI()
+
+    @app.get("/who", operation_id="who")
+    async def who(
+        session: Annotated[str | None, Security(SESSION)], tenant: Annotated[str | None, Security(TENANT)]
+    ) -> list[str | None]:
+        return [session, tenant]
+
+    app.add_middleware(MCPMiddleware)
+    server = _server(app)
+    acme = caller_key(server, {b"cookie": b"session=s1; tenant=acme"})
+    assert acme == caller_key(server, {b"cookie": b"tenant=acme; AWSALB=1; session=s1"})
+    assert acme != caller_key(server, {b"cookie": b"session=s1; tenant=evil"})
+    assert acme != caller_key(server, {b"cookie": b"session=s2; tenant=acme"})
 
 
 def _elicit_with(answer_headers: dict[str, str]) -> Any:
