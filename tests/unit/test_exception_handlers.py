@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import anyio
 import pytest
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse as FastAPIJSONResponse
@@ -18,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_middleware import MCPMiddleware, declare
 from tests.support import call_legacy
@@ -160,6 +162,32 @@ async def test_a_response_already_started_is_not_handed_to_the_handler() -> None
         ],
         "isError": True,
     }
+    assert seen.calls == []
+
+
+class BodyFirst:
+    """A raw ASGI route (an instance: Starlette calls a function with a ``Request``)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.body", "body": b"oops"})
+
+
+class BodyFirstInATask(BodyFirst):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async with anyio.create_task_group() as tasks:  # the send's error comes out in a group
+            tasks.start_soon(super().__call__, scope, receive, send)
+
+
+@pytest.mark.parametrize("route", [BodyFirst(), BodyFirstInATask()], ids=["alone", "in-a-group"])
+async def test_a_route_breaking_the_asgi_contract_is_not_handed_to_the_handler(route: ASGIApp) -> None:
+    """The error the route's ``send`` raised is ours (the route misbehaved): the handler's answer
+    would hide it as the route's own 500."""
+    seen = Seen()
+    app = Starlette(routes=[Route("/bad", route, methods=["GET"])], exception_handlers={Exception: seen.async_handler})
+    app.add_middleware(MCPMiddleware)
+    [name] = [tool["name"] for tool in (await call_legacy(app, "tools/list", {})).result()["tools"]]
+    text = f"Tool '{name}' failed: the route did not produce a valid HTTP response."
+    assert await call(app, "legacy", name, {}) == {"content": [{"type": "text", "text": text}], "isError": True}
     assert seen.calls == []
 
 
