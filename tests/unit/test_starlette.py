@@ -962,6 +962,46 @@ def test_a_request_body_without_content_is_a_free_body(
     assert "its requestBody has no content: the request body is a free-form `body` argument" in caplog.text
 
 
+def test_a_get_routes_request_body_without_content_gives_no_body(caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip("yaml")
+
+    async def get(request: Request) -> JSONResponse:
+        return JSONResponse({})
+
+    get.__doc__ = "requestBody: {required: true}"
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        [tool] = catalog_from_app(Starlette(routes=[Route("/g", get)])).tools
+    schema = tool.tool["inputSchema"]
+    assert list(schema["properties"]) == ["query"]
+    assert "required" not in schema
+    assert "requestBody" not in caplog.text
+
+
+async def own_query(request: Request) -> JSONResponse:
+    """Search with a shared parameter.
+    ---
+    parameters:
+      - $ref: '#/components/parameters/Limit'
+      - {name: query, in: query, description: "The search text.", schema: {type: string}}
+    """
+    return JSONResponse({})
+
+
+def test_an_unresolved_parameter_beside_the_routes_own_query_parameter_leaves_it_as_declared(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The route's ``query`` parameter takes the free object's name: nothing can carry the unseen
+    parameter, and the route's own parameter keeps its description."""
+    pytest.importorskip("yaml")
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        [tool] = catalog_from_app(Starlette(routes=[Route("/search", own_query)])).tools
+    properties = tool.tool["inputSchema"]["properties"]
+    assert properties == {"query": {"type": "string", "description": "The search text."}}
+    [warning] = [r.getMessage() for r in caplog.records if "own_query" in r.getMessage()]
+    assert "#/components/parameters/Limit" in warning
+    assert "a parameter is left out. " in warning
+
+
 async def note(request: Request) -> JSONResponse:
     """Store a plain-text note.
     ---
