@@ -414,3 +414,24 @@ def test_an_api_key_of_the_apps_schemes_names_the_caller_without_the_cookie() ->
         server, {b"x-token": b"t", b"cookie": b"AWSALB=2"}
     )
     assert caller_key(server, {b"x-api-key": b"k1"}) != caller_key(server, {b"x-api-key": b"k2"})
+
+
+async def test_a_header_parameter_of_every_tool_that_an_api_key_scheme_names_is_not_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """That header is a credential: forwarded from the MCP request already."""
+    app = FastAPI(dependencies=[Security(HEADER_KEY)])
+
+    @app.get("/a", operation_id="a")
+    async def a(x_api_key: Annotated[str | None, Header()] = None) -> None:
+        return None
+
+    @app.get("/b", operation_id="b")
+    async def b(x_api_key: Annotated[str | None, Header()] = None) -> None:
+        return None
+
+    app.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        tools = await _tools(app)
+    assert set(tools["a"]["inputSchema"]["properties"]) == {"x-api-key"}
+    assert "forward_headers" not in caplog.text
