@@ -40,7 +40,7 @@ from ._protocol import (
 )
 from ._served_app import ServedApp
 from .catalog import Catalog, ToolFilter
-from .config import FORWARDED, Settings
+from .config import Settings
 from .features import Features
 from .interaction import PendingReplies
 from .jsonrpc import ProtocolError, Request
@@ -120,7 +120,6 @@ class Server(ServedApp):
         self.validator = RequestValidator()  # the SDK's check, remembered per envelope
         self.verdicts: dict[tuple[Any, ...], tuple[int, str] | None] = {}  # transport checks, by header values
         self.ladders: dict[tuple[Any, ...], str] = {}  # 2026-07-28 ladder verdicts, by envelope and headers
-        self.forward_names = FORWARDED | settings.forward_headers
         self.credentials: tuple[bytes, ...]
         self.identity: Identity
         self.callers: tuple[bytes, ...]
