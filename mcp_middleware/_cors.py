@@ -51,11 +51,12 @@ _MCP_METHODS = b"POST, GET, DELETE, OPTIONS"
 _METADATA_METHODS = b"GET, HEAD, OPTIONS"
 
 
-def allowed_headers(api_keys: Sequence[str], params: Sequence[str]) -> list[str]:
-    """The headers a preflight allows: the MCP headers, then ``api_keys`` and ``params`` not
-    listed before, in order (a dict's keys: each name looked up once, where looking for it in the
-    growing list made a preflight asking for 40,000 ``mcp-param-*`` headers take 11 s)."""
-    return list(dict.fromkeys([*CORS_ALLOW_HEADERS, *api_keys, *params]))
+def allowed_headers(credentials: Sequence[str], params: Sequence[str]) -> list[str]:
+    """The headers a preflight allows: the MCP headers, then ``credentials`` (the forwarded and
+    API-key headers) and ``params`` not listed before, in order (a dict's keys: each name looked up
+    once, where looking for it in the growing list made a preflight asking for 40,000
+    ``mcp-param-*`` headers take 11 s)."""
+    return list(dict.fromkeys([*CORS_ALLOW_HEADERS, *credentials, *params]))
 
 
 class _Cors:
@@ -72,20 +73,22 @@ class _Cors:
             return True
         return self._cors is not None and normal_origin(origin) in self._cors
 
-    def _api_key_headers(self, scope: Scope) -> list[str]:
-        """The app's API-key headers (``APIKeyHeader``), which a browser client sends as custom
-        headers; the catalog that names them is built here when no POST has built it yet. When it
-        cannot be built, none: the preflight is still answered (a 500 without CORS headers would
+    def _credential_headers(self, scope: Scope) -> list[str]:
+        """The headers a browser client sends as custom ones to authenticate: the ``forward_headers``
+        (from the options) and the app's API-key headers (``APIKeyHeader``), read from the catalog,
+        which is built here when no POST has built it yet. When it cannot be built, the
+        ``forward_headers`` only: the preflight is still answered (a 500 without CORS headers would
         hide the error from a browser client), and the POST that follows reports the error."""
         server = self._server
+        forwarded = sorted(name.decode("ascii") for name in server.settings.forward_headers)
         if not server.prepared:
             try:
                 server.prepare(scope)
             except Exception:
                 logger.debug("the catalog could not be built for a CORS preflight", exc_info=True)
-                return []
+                return forwarded
         names = (name.decode("latin-1") for name in server.catalog.credential_headers)
-        return sorted(name for name in names if _HEADER_TOKEN.fullmatch(name))
+        return [*forwarded, *sorted(name for name in names if _HEADER_TOKEN.fullmatch(name))]
 
     async def _preflight(
         self, scope: Scope, send: Send, headers: Mapping[str, str], origin: str, metadata: bool
@@ -96,7 +99,7 @@ class _Cors:
             return
         requested = [name.strip().lower() for name in headers.get("access-control-request-headers", "").split(",")]
         params = [name for name in requested if name.startswith("mcp-param-") and _HEADER_TOKEN.fullmatch(name)]
-        allow = allowed_headers([] if metadata else self._api_key_headers(scope), params)
+        allow = allowed_headers([] if metadata else self._credential_headers(scope), params)
         head = [
             (b"access-control-allow-origin", origin.encode("latin-1")),
             (b"access-control-allow-methods", _METADATA_METHODS if metadata else _MCP_METHODS),

@@ -576,6 +576,40 @@ async def test_a_preflight_is_answered_when_the_catalog_cannot_be_built(monkeypa
     assert (await post(app, INIT, with_headers(origin=INSPECTOR))).status == 200
 
 
+async def test_preflight_allows_the_forward_headers() -> None:
+    """Review: the ``forward_headers`` name headers the client must send (FastAPI's global
+    ``verify_token`` reading ``X-Token``), yet a preflight allowed only the app's API-key headers:
+    a browser client (the Inspector on another origin) could never send X-Token. They are allowed
+    to the endpoint now, also while the catalog cannot be built (they come from the options)."""
+    app = FastAPI()
+
+    @app.get("/items", operation_id="list_items")
+    def list_items(key: Annotated[str, Security(APIKeyHeader(name="X-API-Key"))]) -> list[str]:
+        return []
+
+    app.add_middleware(MCPMiddleware, forward_headers=["X-Token"], cors_allow_origins=[INSPECTOR])
+    allowed = await _preflight_allows(app)
+    assert {"x-api-key", "x-token"} <= set(allowed)
+    assert allowed.count("x-token") == 1
+
+
+async def test_a_preflight_allows_the_forward_headers_when_the_catalog_cannot_be_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(catalog: Any) -> Features:
+        raise RuntimeError("the catalog cannot be built")
+
+    monkeypatch.setattr(Features, "from_catalog", broken)
+    app = FastAPI()
+
+    @app.get("/items", operation_id="list_items")
+    def list_items() -> list[str]:
+        return []
+
+    app.add_middleware(MCPMiddleware, forward_headers=["X-Token"], cors_allow_origins=[INSPECTOR])
+    assert "x-token" in await _preflight_allows(app)
+
+
 async def test_preflight_for_a_refused_origin() -> None:
     app = build_app(cors_allow_origins=[INSPECTOR])
     reply = await post(app, b"", preflight_headers("http://evil.example.com"), method="OPTIONS")
