@@ -9,7 +9,10 @@ and sends the response it returns, which the call collects as the route's own; t
 :class:`HandledFailure`, which the cancel guard (``_guard``) logs as the route's failure and
 answers with what was collected. In debug mode the app answers a traceback page: nothing is put
 in front of the app then (the call's generic error text stays). A handler that raises is logged,
-and the route's exception goes on as if there were none.
+and the route's exception goes on as if there were none. Never handed to the handler: our own
+errors and a ``ClientRequestError`` (a question the client cannot answer, which plain HTTP never
+raises), alone or in a group of nothing else (:func:`_not_the_apps`); the call shows the
+client's reason.
 
 Put in front of the route app by ``_served_app`` only when the app serving the call is an
 application whose stack we are in (``add_middleware``); an app the middleware wraps directly
@@ -29,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._input_requests import ClientRequestError
 from ._printable import printable
 from .dispatch import AppMisbehaved
 from .results import ResultTooLarge
@@ -80,7 +84,7 @@ class AppErrorHandler:
         try:
             await self.app(scope, receive, sending)
         except Exception as exc:
-            if started or _ours(exc):
+            if started or _not_the_apps(exc):
                 raise
             response = await self._answer(scope, exc)
             if response is None:
@@ -103,8 +107,16 @@ class AppErrorHandler:
         return response
 
 
-def _ours(exc: Exception) -> bool:
-    """Our own errors, raised by the route's ``send`` (alone, or in a task group's group)."""
+def _not_the_apps(exc: Exception) -> bool:
+    """Whether ``exc`` is no failure of the app's, which its handler would report: our own errors,
+    raised by the route's ``send`` (alone, or in a task group's group), and a question the client
+    cannot answer (:class:`ClientRequestError`: a method its revision lacks, a capability it did not
+    declare, the question of a stopped call), which cannot happen over plain HTTP; the call shows
+    the client's reason. A group is the app's unless it holds nothing but those refusals: any other
+    exception beside them is an app failure the handler is there to report."""
     if isinstance(exc, ExceptionGroup):
-        return exc.subgroup((AppMisbehaved, ResultTooLarge)) is not None
-    return isinstance(exc, AppMisbehaved | ResultTooLarge)
+        if exc.subgroup((AppMisbehaved, ResultTooLarge)) is not None:
+            return True
+        _, rest = exc.split(ClientRequestError)
+        return rest is None
+    return isinstance(exc, AppMisbehaved | ResultTooLarge | ClientRequestError)

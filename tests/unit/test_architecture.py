@@ -162,8 +162,9 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_error_handler") == {
         "dispatch",
         "results",
+        "_input_requests",
         "_printable",
-    }  # our own errors; the logged path escaped
+    }  # our own errors, the client's refusals; the logged path escaped
     for method in ("_protocol", "_invocation", "_listen_stream"):  # handlers names their types only
         assert "handlers" in all_imports(method) - all_imports(method, typing=False), method
     assert all_imports("_listen_stream", typing=False) == {"listen"}

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse as FastAPIJSONResponse
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,8 +21,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mcp_middleware import MCPMiddleware, declare
-from tests.support import call_legacy
+from mcp_middleware import ClientRequestError, MCPContext, MCPMiddleware, declare, mcp_context
+from tests.support import BASE_HEADERS, call_legacy, post
+from tests.support import request as rpc
 from tests.unit.test_starlette import ERAS, call
 
 pytestmark = pytest.mark.anyio
@@ -256,3 +257,73 @@ async def test_a_path_argument_with_a_line_break_cannot_forge_a_log_record(caplo
     assert "\n" not in message
     assert "\x1b" not in message
     assert message.startswith("GET /items/x\\n2026-11-26 18:00:00,000 CRITICAL admin login accepted\\x1b[2J: ")
+
+
+def asking_app(handler: bool, seen: Seen) -> FastAPI:
+    """Routes whose question the client cannot answer: alone, in a task group, and in a task group
+    with an app failure beside it."""
+    app = FastAPI()
+    if handler:
+        app.add_exception_handler(Exception, seen.async_handler)
+
+    async def ask(ctx: MCPContext) -> Any:
+        return await ctx.elicit("Proceed?", {"type": "object", "properties": {}})
+
+    @app.post("/confirm", operation_id="confirm")
+    async def confirm(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> Any:
+        return {"answer": await ask(ctx)}
+
+    @app.post("/confirm_grouped", operation_id="confirm_grouped")
+    async def confirm_grouped(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> Any:
+        async with anyio.create_task_group() as group:
+            group.start_soon(ask, ctx)
+        return {}
+
+    @app.post("/confirm_and_fail", operation_id="confirm_and_fail")
+    async def confirm_and_fail(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> Any:
+        try:
+            await ask(ctx)
+        except ClientRequestError as refused:  # what a task group raises when both of its tasks fail
+            raise ExceptionGroup("both failed", [refused, RuntimeError("app bug")]) from None
+        return {}
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+async def refused_call(app: FastAPI, name: str) -> dict[str, Any]:
+    """A call of ``name`` by a 2025-03-26 client, whose revision has no elicitation/create: the
+    route's question is refused with a ClientRequestError (-32601) before anything is sent."""
+    params = {"name": name, "arguments": {}}
+    reply = await post(app, rpc("tools/call", params), {**BASE_HEADERS, "mcp-protocol-version": "2025-03-26"})
+    return reply.result()
+
+
+@pytest.mark.parametrize("handler", [False, True])
+async def test_a_question_the_client_cannot_answer_is_not_the_handlers(handler: bool) -> None:
+    """Review: a ClientRequestError (method missing in the revision, missing capability, a stopped
+    call's question) raised in a route was handed to the app's exception handler, so error
+    reporting fired for a protocol-level refusal, and the model got the handler's generic 500
+    instead of the client's reason. Over plain HTTP it cannot happen: it passes the handler by."""
+    seen = Seen()
+    text, is_error = shown(await refused_call(asking_app(handler, seen), "confirm"))
+    assert is_error
+    assert text == (
+        "Tool 'confirm' failed: the route raised ClientRequestError: elicitation/create failed: "
+        "Method not found: protocol revision 2025-03-26 has no elicitation/create."
+    )
+    grouped, is_error = shown(await refused_call(asking_app(handler, seen), "confirm_grouped"))
+    assert is_error
+    assert "ExceptionGroup" in grouped
+    assert "Internal error" not in grouped
+    assert seen.calls == []
+
+
+async def test_an_app_failure_beside_the_refusal_still_reaches_the_handler() -> None:
+    """A group holding an app failure too is the app's to report (the refusal alone is not)."""
+    seen = Seen()
+    assert shown(await refused_call(asking_app(True, seen), "confirm_and_fail")) == (ANSWERED, True)
+    assert [exc for _, path, exc in seen.calls] == [
+        "ExceptionGroup('both failed', [ClientRequestError('elicitation/create failed: "
+        "Method not found: protocol revision 2025-03-26 has no elicitation/create'), RuntimeError('app bug')])"
+    ]
