@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
-from .config import HTTP_METHODS
+from .config import FORWARDED, HTTP_METHODS
 
 __all__ = ["header_names", "http_methods", "strings"]
 
@@ -48,7 +48,10 @@ def header_names(value: Iterable[str], option: str) -> frozenset[bytes]:
     """The header names of an option (``forward_headers``), lower case (names are
     case-insensitive). A name that is no HTTP token would never match a header; a hop-by-hop
     header or one of MCP's own is refused (forwarding it would hand the route the connection's or
-    the transport's header as if it were the app's)."""
+    the transport's header as if it were the app's), and so is one always forwarded
+    (``config.FORWARDED``): naming it would make it a credential, and trace context, which a
+    traced client changes on every request, would change the caller's identity with it (a
+    requestState's retry refused, results private)."""
     names: set[bytes] = set()
     for name in strings(value, option):
         if not (name.isascii() and _TOKEN.fullmatch(name)):
@@ -58,6 +61,8 @@ def header_names(value: Iterable[str], option: str) -> frozenset[bytes]:
             raise ValueError(f"{option} cannot name {name!r}: a hop-by-hop header belongs to the connection")
         if lower in _MCPS_OWN or lower.startswith("mcp-param-"):
             raise ValueError(f"{option} cannot name {name!r}: one of MCP's own headers (the transport's)")
+        if lower.encode("ascii") in FORWARDED:
+            raise ValueError(f"{option} cannot name {name!r}: it is always forwarded")
         names.add(lower.encode("ascii"))
     return frozenset(names)
 

@@ -113,7 +113,7 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
     }
     # one check of a collection option (strings), the form hosts and origins are compared in
     assert all_imports("_security_options") == {"_option_lists", "_host_options"}
-    assert all_imports("_option_lists") == {"config"}  # HTTP_METHODS, what include_methods may name
+    assert all_imports("_option_lists") == {"config"}  # HTTP_METHODS (include_methods), FORWARDED
     assert all_imports("_host_options") == {"_option_lists"}  # strings, allowed_hosts' check
     # the serializer, its older revisions' shapes, and its reading side (which imports only itself)
     assert all_imports("jsonrpc") == {"_revisions", "_rpc_messages", "_rpc_parse", "_exact_json"}

@@ -276,6 +276,12 @@ async def test_forward_headers_are_credentials_for_the_caller_key_and_the_cache_
         (["mcp-param-region"], ValueError, "MCP's own"),
         (["content-type"], ValueError, "MCP's own"),
         (["host"], ValueError, "MCP's own"),
+        # Review: traceparent, always forwarded, became a credential, which a traced client changes
+        # on every request (a requestState's retry failed -32602, results were private)
+        (["traceparent"], ValueError, "'traceparent': it is always forwarded"),
+        (["TraceState"], ValueError, "always forwarded"),
+        (["Authorization"], ValueError, "always forwarded"),
+        (["cookie"], ValueError, "always forwarded"),
     ],
 )
 def test_forward_headers_is_checked_when_the_middleware_is_built(value: Any, error: type, message: str) -> None:
