@@ -15,8 +15,9 @@ every call:
   (an object's properties, an array's items), where the response model is trusted;
 * the JSON types of its top-level ``additionalProperties``, when that schema says them simply (the
   same forms): FastAPI's ``dict[str, int]`` is ``additionalProperties: {"type": "integer"}``, so
-  every value of a key ``properties`` does not name is checked against them. One that is not simple
-  (``true``/``false``, a ``$ref``, a nested object's schema) is not checked.
+  every value of a key ``properties`` does not name (typed simply or not) is checked against them.
+  One that is not simple (``true``/``false``, a ``$ref``, a nested object's schema), or one beside
+  ``patternProperties``, is not checked.
 
 The check per call is C-level: the (name, Python type) pairs of the checked properties' values
 (:data:`ABSENT`'s type for a missing one, which ``required`` checks) must all be allowed
@@ -87,13 +88,15 @@ def _fits(value: Any, kinds: tuple[str, ...]) -> bool:
 class OutputShape:
     """The output schema's ``required`` names and its top-level properties' JSON types (by name,
     in the schema's order), and ``extra``, the JSON types of every other key's value (its
-    ``additionalProperties``; () for none checked). ``fits(pairs)``: whether the (name, Python
+    ``additionalProperties``; () for none checked), ``named`` the keys ``properties`` names (typed
+    simply or not), which ``extra`` does not apply to. ``fits(pairs)``: whether the (name, Python
     type) pairs are all allowed, a C-level ``frozenset.issuperset`` (always false with ``extra``);
     ``absent``: :data:`ABSENT` once per checked name (the default of ``dict.get``)."""
 
     required: frozenset[str] = frozenset()
     types: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     extra: tuple[str, ...] = ()
+    named: frozenset[str] = frozenset()
     names: tuple[str, ...] = field(init=False)
     absent: tuple[_Absent, ...] = field(init=False)
     fits: Callable[[Iterable[tuple[str, type]]], bool] = field(init=False)
@@ -121,7 +124,7 @@ class OutputShape:
             wrong += [
                 (name, json_type(item), kinds)
                 for name, item in value.items()
-                if name not in self.types and not _fits(item, kinds)
+                if name not in self.named and not _fits(item, kinds)
             ]
         return wrong
 
@@ -147,8 +150,11 @@ def output_shape(schema: Any) -> OutputShape:
             kinds = _kinds(prop)
             if kinds and isinstance(name, str):
                 types[name] = kinds
-    extra = _kinds(schema.get("additionalProperties"))
-    return OutputShape(required, types, extra) if required or types or extra else NO_SHAPE
+    # additionalProperties applies to the keys properties does not name, and patternProperties
+    # does not match: with patternProperties, the extras are not checked
+    extra = () if "patternProperties" in schema else _kinds(schema.get("additionalProperties"))
+    named = frozenset(n for n in properties if isinstance(n, str)) if isinstance(properties, Mapping) else frozenset()
+    return OutputShape(required, types, extra, named) if required or types or extra else NO_SHAPE
 
 
 def _kinds(prop: Any) -> tuple[str, ...]:

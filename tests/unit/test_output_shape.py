@@ -109,6 +109,27 @@ def test_the_type_of_a_simply_typed_additional_properties_schema_is_read() -> No
     assert optional.extra == ("boolean", "null")
 
 
+def test_additional_properties_apply_only_to_the_keys_properties_do_not_name() -> None:
+    """Review (diffC): a model with typed extras (``__pydantic_extra__: dict[str, int]``) and a
+    property whose type is not simply said (an Enum or a nested model: ``$ref``; ``Any``: ``{}``)
+    had that property checked against ``additionalProperties``, so a valid result became an
+    error. JSON Schema applies ``additionalProperties`` only to keys ``properties`` does not name
+    (and no ``patternProperties`` matches: with those, the extras are not checked)."""
+    schema = {
+        "properties": {"color": {"$ref": "#/$defs/Color"}, "note": {}, "n": {"type": "integer"}},
+        "additionalProperties": {"type": "integer"},
+    }
+    shape = output_shape(schema)
+    assert shape.mismatches({"color": "red", "note": "hi", "n": 1, "apples": 3}) == []
+    assert shape.mismatches({"color": "red", "n": "1", "apples": "3"}) == [
+        ("n", "string", ("integer",)),
+        ("apples", "string", ("integer",)),
+    ]
+    patterned = output_shape({**schema, "patternProperties": {"^x-": {"type": "string"}}})
+    assert patterned.extra == ()
+    assert patterned.mismatches({"color": "red", "x-tag": "t", "apples": "3"}) == []
+
+
 @pytest.mark.parametrize(
     "extra",
     [True, False, {}, {"$ref": "#/$defs/Sub"}, {"additionalProperties": {"type": "integer"}}, {"enum": [1]}],
