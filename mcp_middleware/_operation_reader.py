@@ -191,7 +191,9 @@ class _Reader:
         if root is None:
             if body.kind != _JSON:
                 return []  # a form needs fields
-            return [_Entry(_WHOLE_BODY, "body", body.schema, body.required, body.description)]
+            # a required JSON body whose schema takes null (``Any``) is sent as ``null`` when given it
+            takes_null = body.required and (keeps_null(body.schema) or self.schemas.allows_null(body.schema))
+            return [_Entry(_WHOLE_BODY, "body", body.schema, body.required, body.description, keep_none=takes_null)]
         needed = root.get("required")
         needed = set(needed) if isinstance(needed, list) else set()
         return [

@@ -1082,6 +1082,25 @@ def test_a_required_argument_given_as_null_that_would_not_be_sent_is_refused(
     assert str(refused.value) == message
 
 
+def test_a_required_whole_json_body_whose_schema_takes_null_is_sent_as_null() -> None:
+    """Review (diffC): ``data: Any = Body()`` publishes a required ``body`` whose schema allows
+    null, and FastAPI takes a JSON ``null`` body; ``{"body": null}`` was refused as "cannot be
+    null" (and before that sent empty: a 422). It goes as the JSON text ``null``; a whole body
+    whose schema does not take null (``sum_numbers``' ``list[int]``) is still refused."""
+    app = FastAPI()
+
+    @app.post("/anyb")
+    def anyb(data: Annotated[Any, Body()]) -> dict[str, Any]:
+        return {"data": data}
+
+    tool = spec(catalog_from_app(app), "anyb")
+    assert tool.tool["inputSchema"]["required"] == ["body"]
+    sub = tool.build_request({"body": None})
+    assert sub.body == b"null"
+    assert call(app, sub) == (200, {"data": None})
+    assert call(app, tool.build_request({"body": {"a": 1}})) == (200, {"data": {"a": 1}})
+
+
 def test_a_required_text_body_given_as_null_is_refused_not_sent_empty() -> None:
     doc = {
         "paths": {
