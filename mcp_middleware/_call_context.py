@@ -68,7 +68,7 @@ class LiveContext(MCPContext):
         client_info: Mapping[str, Any] | None,
         log_level: str | None,
         request_state: str | None,
-        stopped: Callable[[], bool] | None = None,
+        stopped: Callable[[], bool] = lambda: False,
     ) -> None:
         self._channel = channel
         self._stopped = stopped  # whether the call is stopped: then nothing more goes out for it
@@ -85,7 +85,7 @@ class LiveContext(MCPContext):
     async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         if self.progress_token is None or not math.isfinite(progress):  # JSON has no NaN or infinity
             return
-        if self._stopped is not None and self._stopped():
+        if self._stopped():
             return
         # progress.mdx: the value MUST increase with each notification; drop ones that do not.
         if self._last_progress is not None and progress <= self._last_progress:
@@ -112,7 +112,7 @@ class LiveContext(MCPContext):
             raise ValueError(f"unknown log level {level!r}; use one of {', '.join(LOG_LEVELS)}")
         if self._log_floor is None or LOG_LEVELS.index(level) < self._log_floor:
             return
-        if self._stopped is not None and self._stopped():
+        if self._stopped():
             return
         params: dict[str, Any] = {"level": level, "data": data}
         if logger is not None:
@@ -122,7 +122,7 @@ class LiveContext(MCPContext):
     async def ask(self, requests: Mapping[str, InputRequest], *, state: str | None = None) -> dict[str, Any]:
         if not requests:
             return {}
-        if self._stopped is not None and self._stopped():  # nothing goes out: it fails at once
+        if self._stopped():  # nothing goes out: it fails at once
             raise ClientRequestError(next(iter(requests.values())).method, STOPPED)
         # A key names one question of this call: a 2026-07-28 retry answers by key, so a key asked
         # twice would get the first answer for the second question (same rule in both eras).

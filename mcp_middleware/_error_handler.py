@@ -37,6 +37,9 @@ from ._printable import printable
 from .dispatch import AppMisbehaved
 from .results import ResultTooLarge
 
+# what the route's ``send`` raises of ours (the order in which _guard looks for them in a group)
+OURS: tuple[type[Exception], ...] = (ResultTooLarge, AppMisbehaved)
+
 __all__ = ["AppErrorHandler", "HandledFailure", "error_handler_of"]
 
 logger = logging.getLogger("mcp_middleware.toolcall")
@@ -115,8 +118,8 @@ def _not_the_apps(exc: Exception) -> bool:
     the client's reason. A group is the app's unless it holds nothing but those refusals: any other
     exception beside them is an app failure the handler is there to report."""
     if isinstance(exc, ExceptionGroup):
-        if exc.subgroup((AppMisbehaved, ResultTooLarge)) is not None:
+        if exc.subgroup(OURS) is not None:
             return True
         _, rest = exc.split(ClientRequestError)
         return rest is None
-    return isinstance(exc, AppMisbehaved | ResultTooLarge | ClientRequestError)
+    return isinstance(exc, (*OURS, ClientRequestError))

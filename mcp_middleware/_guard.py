@@ -18,7 +18,7 @@ import anyio
 import orjson
 from starlette.exceptions import HTTPException
 
-from ._error_handler import HandledFailure
+from ._error_handler import OURS, HandledFailure
 from .context import ClientRequestError
 from .dispatch import AppMisbehaved
 from .interaction import Abort
@@ -172,7 +172,7 @@ def _outcome_of(exc: BaseException, run: _ToolRun) -> dict[str, Any] | None:
 def _ours(group: ExceptionGroup[Exception]) -> Exception:
     """The first of our own errors (raised by the route's ``send``) in ``group``, a route that
     sends from a task group; else the group itself."""
-    for kind in (ResultTooLarge, AppMisbehaved):
+    for kind in OURS:
         found: BaseException | None = group.subgroup(kind)
         while isinstance(found, BaseExceptionGroup):
             found = found.exceptions[0]

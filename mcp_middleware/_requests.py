@@ -88,14 +88,17 @@ class ToolSpec:
     guard: RouteGuard | None = field(default=None, repr=False, compare=False)
     plan: _Plan = field(init=False, repr=False, compare=False)
     required: frozenset[str] = field(init=False, repr=False, compare=False)
-    output_required: frozenset[str] = field(init=False, repr=False, compare=False)
     output: OutputShape = field(init=False, repr=False, compare=False)
 
     def __post_init__(self, _plan: _Plan | None) -> None:
         object.__setattr__(self, "plan", _plan if _plan is not None else _plan_for_template(self.path))
         object.__setattr__(self, "required", _required_names(self.tool.get("inputSchema")))
         object.__setattr__(self, "output", output_shape(self.tool.get("outputSchema")))
-        object.__setattr__(self, "output_required", self.output.required)
+
+    @property
+    def output_required(self) -> frozenset[str]:
+        """The names the output schema's top level requires (``output.required``)."""
+        return self.output.required
 
     def accepts(self, name: str) -> bool:
         """Whether a call may have the argument ``name``: one of the tool's, or another property

@@ -246,13 +246,17 @@ def build_catalog(
     declared: list[Declared] = []
     for op, name in zip(ops, names, strict=True):
         owner = route_owners.get((op.path, op.method)) if route_owners else None
+        is_declared = any(key in op.operation for key in DECLARATION_KEYS)
+        # A route declared a resource or prompt is not also a tool unless it says so.
+        is_tool = (not is_declared or op.operation.get("x-mcp-tool") is True) and tool_filter.allows(
+            method=op.method, path=op.path, operation_id=op.operation_id, tags=op.tags, name=name
+        )
+        if not (is_declared or is_tool):
+            continue  # (its route guard, linear in the routes, is worked out only for what is built)
         guard = route_order.guard(op.path, op.method, owner) if route_order is not None else None
-        if any(key in op.operation for key in DECLARATION_KEYS):
-            # A route declared a resource or prompt is not also a tool unless it says so.
+        if is_declared:
             declared.append(Declared(op.operation, builder.tool(op, name, guard)))
-            if op.operation.get("x-mcp-tool") is not True:
-                continue
-        if tool_filter.allows(method=op.method, path=op.path, operation_id=op.operation_id, tags=op.tags, name=name):
+        if is_tool:
             tools.append(builder.tool(op, name, guard))
     empty = tool_filter.empty_includes()
     if empty:

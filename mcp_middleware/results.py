@@ -36,8 +36,9 @@ from typing import Any
 
 import orjson
 
-from ._body import _STREAMABLE, Body, ResultTooLarge
+from ._body import Body, ResultTooLarge
 from ._redaction import credential_values, redacted
+from ._response_headers import _all_values
 from ._result_shapes import HINTS, error_result, head_text, reason_phrase, sentence, text_result
 from .jsonrpc import Built, ProtocolError, loads_exactly
 
@@ -122,7 +123,7 @@ class ResponseCollector(Body):
         time limit, or it raised): ``why`` (a sentence), then the text the route had sent, as far as
         the result keeps it (a client without a progress token saw none of it as it streamed),
         redacted as any error text is. A binary body's bytes are left out."""
-        text = self.text() if self._kind in _STREAMABLE else ""
+        text = self.text() if self.streamable else ""
         if not text:
             return error_result(why)
         return error_result(redacted(f"{why}\n\nOutput before the failure:\n{text}", self._forwarded))
@@ -212,7 +213,7 @@ class ResponseCollector(Body):
         head = f"HTTP {self.status} {reason_phrase(self.status)}".strip() + HINTS.get(self.status, "")
         result = error_result(redacted(f"{head}: {detail}" if detail else head, self._forwarded))
         if self.challenge is not None:  # a 401 or 403 (its challenge may be the endpoint's header)
-            return Refusal(result, self.status, redacted(self.challenge, self._forwarded))
+            return Refusal(result, self.status, redacted(self.challenge, self._forwarded) if self.challenge else "")
         return result
 
 
@@ -228,8 +229,7 @@ class CachingCollector(ResponseCollector):
 
     def head(self, status: int, headers: Sequence[Sequence[bytes]]) -> None:
         super().head(status, headers)
-        lines = [bytes(value).decode("latin-1") for key, value in headers if key.lower() == b"cache-control"]
-        self.cache_control = ", ".join(lines)
+        self.cache_control = _all_values(headers, b"cache-control")
 
 
 class HeadResponseCollector(ResponseCollector):

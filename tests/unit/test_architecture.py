@@ -204,7 +204,7 @@ def test_lower_layers_never_import_upper_layers() -> None:
     }
     assert all_imports("_body_text") == {"_event_parser", "_result_shapes"}  # the parser's type; cut_note
     assert all_imports("_response_headers") == set()
-    assert all_imports("results") == {"_body", "_redaction", "_result_shapes", "jsonrpc"}
+    assert all_imports("results") == {"_body", "_redaction", "_response_headers", "_result_shapes", "jsonrpc"}
     for feature in ("features", "_feature_errors", "_resource_read", "_prompt_messages", "_prompt_arguments"):
         imported = {i.split(".")[0] for i in all_imports(feature)}
         assert not imported & upper, (feature, imported)

@@ -49,7 +49,7 @@ def live(
     channel: Recorder,
     token: str | int | None = "t",
     log_level: str | None = "info",
-    stopped: Callable[[], bool] | None = None,
+    stopped: Callable[[], bool] = lambda: False,
 ) -> LiveContext:
     return LiveContext(
         channel,
