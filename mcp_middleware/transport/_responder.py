@@ -5,7 +5,8 @@ to SSE at that moment (head with ``X-Accel-Buffering: no``, then one event per m
 the final message as the last event. After the client is gone nothing more is written. A
 2025-03-26 JSON-RPC batch has one responder for all its calls, which stream on it alike. With
 ``oauth``, a route's refusal of the token is the endpoint's HTTP 401/403 instead, as long as
-nothing was written (:meth:`Responder.refused`).
+nothing was written (:meth:`Responder.refused`); with ``response_mode="sse"`` too, whose stream's
+head then waits for the first thing written (:meth:`Responder.stream_later`).
 """
 
 from __future__ import annotations
@@ -126,6 +127,15 @@ class Responder:
         async with self._locked():
             await self._ensure_stream()
 
+    def stream_later(self) -> None:
+        """Answer with an SSE stream whatever happens, its head going out with the first thing
+        written on it (progress, a log, a keep-alive, or the final message), not now: the
+        ``response_mode="sse"`` option with ``oauth``, so that a route's refusal of the token,
+        answered before anything was written, is still the endpoint's HTTP 401 (:meth:`refused`).
+        ``streaming`` before ``started``: :meth:`finish` then ends a stream instead of writing
+        JSON."""
+        self.streaming = True
+
     async def event(self, payload: bytes) -> None:
         """Send one JSON-RPC message as an SSE event, switching to SSE if this is the first."""
         lock = self._locked()
@@ -155,8 +165,9 @@ class Responder:
     def finish(self, payload: bytes | None, status: int = 200) -> Awaitable[None]:
         """The final message: a plain JSON reply with ``status`` when nothing was written before
         (the usual case), else the last SSE event and the end of the stream (None: the end alone),
-        whatever ``status``: the stream's head said 200 already."""
-        if payload is not None and not self.started:
+        whatever ``status``: the stream's head said 200 already (or says it now, for a response
+        that streams whatever happens but whose head waited: :meth:`stream_later`)."""
+        if payload is not None and not self.streaming:
             return self.json(payload, status)
         return self._end_stream(payload)
 

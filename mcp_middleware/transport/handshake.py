@@ -42,6 +42,8 @@ __all__ = ["serve"]
 DEFAULT_VERSION = "2025-03-26"
 SESSION_NOT_FOUND = -32001
 _BATCH_VERSIONS = frozenset({"2024-11-05", "2025-03-26"})
+# the requests a route answers, whose refusal of the token oauth makes the endpoint's (_streamed)
+_ROUTED = frozenset({"tools/call", "resources/read", "prompts/get"})
 _CANCELLED = b""  # a batch item's reply: the request was cancelled (cancellation.mdx: send nothing)
 
 
@@ -116,8 +118,16 @@ def serve(
 
 
 async def _streamed(server: Server, call: Call, responder: Responder) -> None:
-    """``response_mode="sse"``: the stream begins before the request is handled."""
-    await responder.stream_now()
+    """``response_mode="sse"``: the stream begins before the request is handled, except, with
+    ``oauth``, for a request a route answers (``_ROUTED``): its head waits for the first thing
+    written, as in the default mode, so that the route's refusal of the token, when nothing was
+    written before it, is the endpoint's HTTP 401 (or 403), not an event under a 200 already sent
+    (authorization.mdx: an invalid or expired token MUST get HTTP 401). The reply is a stream
+    either way."""
+    if server.challenge is not None and call.request.method in _ROUTED:
+        responder.stream_later()
+    else:
+        await responder.stream_now()
     await serve_request(server, call, responder, _unchanged)
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import anyio
+import anyio.lowlevel
 import pytest
 from fastapi import Depends, FastAPI, Header, HTTPException
 from fastapi.responses import Response, StreamingResponse
@@ -14,7 +16,7 @@ from fastapi.responses import Response, StreamingResponse
 from mcp_middleware import MCPContext, MCPMiddleware, declare, mcp_context, toolcall
 from mcp_middleware._bearer import bearer_params
 from mcp_middleware.security import OAuthResource
-from tests.support import BASE_HEADERS, MODERN, Reply, meta, modern_headers, post
+from tests.support import BASE_HEADERS, MODERN, Exchange, Reply, cancelled, meta, modern_headers, post
 from tests.support import request as rpc
 
 pytestmark = pytest.mark.anyio
@@ -29,6 +31,7 @@ INSUFFICIENT = 'Bearer error="insufficient_scope", scope="items:read items:write
 Auth = Annotated[str | None, Header()]
 
 
+GUARD = 10  # seconds: a deadlock guard only; nothing waits on time
 APIKEY = 'ApiKey realm="github"'  # the route needs another credential: the upstream API's key
 
 
@@ -289,11 +292,166 @@ async def test_after_the_stream_started_a_401_stays_the_calls_error(version: str
     assert "401" in result["content"][0]["text"]
 
 
-async def test_response_mode_sse_has_started_its_stream_so_a_401_stays_the_calls_error() -> None:
-    reply = await call(refusing_app(oauth=OAUTH, response_mode="sse"), *_tool("me"))
+SSE = {"oauth": OAUTH, "response_mode": "sse"}
+HANDSHAKE_ERAS = ["2025-03-26", "2025-11-25"]  # response_mode is a handshake-era option
+
+
+@pytest.mark.parametrize("version", ERAS)
+@pytest.mark.parametrize("kind", sorted(CALLS))
+async def test_response_mode_sse_defers_its_head_so_a_routes_401_is_the_endpoints_401(kind: str, version: str) -> None:
+    """With ``oauth``, the option's stream begins with the first thing written on it (as in the
+    default mode), not before the route runs: a route that refuses the token before writing
+    anything gets the HTTP 401 the spec asks for. (2026-07-28 has no such option: lifted as ever.)"""
+    method, params = CALLS[kind]
+    reply = await call(refusing_app(**SSE), method, params, version)
+    challenge = f'Bearer error="invalid_token", error_description="token expired", scope="items:read", {METADATA}'
+    assert_http_refusal(reply, 401, challenge)
+
+
+@pytest.mark.parametrize("version", HANDSHAKE_ERAS)
+async def test_response_mode_sse_lifts_a_bare_401_and_a_403_insufficient_scope_too(version: str) -> None:
+    app = refusing_app(**SSE)
+    assert_http_refusal(await call(app, *_tool("bare"), version), 401, f'Bearer error="invalid_token", {METADATA}')
+    scopes = 'scope="items:read items:write"'
+    challenge = f'Bearer error="insufficient_scope", {scopes}, error_description="needs write", {METADATA}'
+    assert_http_refusal(await call(app, *_tool("scoped"), version), 403, challenge)
+
+
+def assert_streamed_as_without_oauth(reply: Reply, plain: Reply) -> None:
+    """The option's one SSE stream under HTTP 200, its events those the app without ``oauth`` sends."""
+    assert reply.status == plain.status == 200
+    assert reply.content_type == plain.content_type == "text/event-stream"
+    assert "www-authenticate" not in reply.headers
+    assert reply.events() == plain.events()
+    assert reply.more_flags[-1] is False
+
+
+@pytest.mark.parametrize("version", HANDSHAKE_ERAS)
+@pytest.mark.parametrize("kind", sorted(CALLS))
+async def test_response_mode_sse_with_oauth_still_streams_every_result(kind: str, version: str) -> None:
+    method, params = CALLS[kind]
+    reply = await call(refusing_app(**SSE), method, params, version, token=GOOD)
+    plain = await call(refusing_app(response_mode="sse"), method, params, version, token=GOOD)
+    assert_streamed_as_without_oauth(reply, plain)
+    assert len(reply.events()) == 1
+    assert "isError" not in reply.result()
+
+
+@pytest.mark.parametrize("version", HANDSHAKE_ERAS)
+@pytest.mark.parametrize("kind", [*sorted(NOT_BEARER), "forbidden", "unknown tool"])
+async def test_response_mode_sse_with_oauth_streams_what_it_does_not_lift(kind: str, version: str) -> None:
+    """A 401 of another scheme, a 403 of another kind, a JSON-RPC error (an unknown tool): each the
+    stream's one event, as without ``oauth``: the option still answers every request with a stream."""
+    method, params = {**NOT_BEARER, "forbidden": _tool("forbidden"), "unknown tool": _tool("nope")}[kind]
+    reply = await call(refusing_app(**SSE), method, params, version)
+    plain = await call(refusing_app(response_mode="sse"), method, params, version)
+    assert_streamed_as_without_oauth(reply, plain)
+    assert len(reply.events()) == 1
+
+
+@pytest.mark.parametrize("method", ["tools/list", "ping"])
+async def test_response_mode_sse_with_oauth_streams_other_requests_at_once(method: str) -> None:
+    reply = await post(refusing_app(**SSE), rpc(method), {**BASE_HEADERS, "authorization": STALE})
+    assert reply.status == 200
+    assert reply.content_type == "text/event-stream"
+    assert "result" in reply.events()[-1]
+
+
+@pytest.mark.parametrize("version", HANDSHAKE_ERAS)
+async def test_response_mode_sse_after_progress_a_401_stays_the_streams_last_event(version: str) -> None:
+    reply = await call(refusing_app(**SSE), *_tool("progress_then_401"), version, progressToken="p")
     assert reply.status == 200
     assert reply.content_type.startswith("text/event-stream")
-    assert reply.result()["isError"] is True
+    assert "www-authenticate" not in reply.headers
+    events = reply.events()
+    assert events[0]["method"] == "notifications/progress"
+    assert events[-1]["result"]["isError"] is True
+
+
+async def test_a_401_inside_a_batch_stays_that_calls_error_with_response_mode_sse_too() -> None:
+    batch = [rpc("tools/call", {"name": "me", "arguments": {}}, id=1), rpc("ping", id=2)]
+    headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-03-26", "authorization": STALE}
+    reply = await post(refusing_app(**SSE), batch, headers)
+    assert reply.status == 200
+    assert reply.content_type == "text/event-stream"
+    assert "www-authenticate" not in reply.headers
+    replies = {item["id"]: item for item in reply.events()}
+    assert replies[1]["result"]["isError"] is True
+    assert replies[2]["result"] == {}
+
+
+def gated_app(gate: anyio.Event, reached: anyio.Event, **options: Any) -> FastAPI:
+    """One tool, ``slow``, that waits for ``gate`` (``reached`` once it runs), then checks the token."""
+    app = FastAPI()
+
+    @app.get("/slow", operation_id="slow")
+    async def slow(authorization: Auth = None) -> dict[str, bool]:
+        reached.set()
+        await gate.wait()
+        _check(authorization)
+        return {"ok": True}
+
+    app.add_middleware(MCPMiddleware, **options)
+    return app
+
+
+@pytest.mark.parametrize("oauth", [True, False], ids=["oauth", "no-oauth"])
+async def test_response_mode_sse_sends_its_head_before_the_route_runs_only_without_oauth(oauth: bool) -> None:
+    """Without ``oauth`` nothing changes: the head goes out before the route runs, as the official
+    SDK server sends it. With ``oauth`` it waits for the first write (here the result: a 401)."""
+    gate, reached = anyio.Event(), anyio.Event()
+    app = gated_app(gate, reached, response_mode="sse", **({"oauth": OAUTH} if oauth else {}))
+    ex = Exchange(app, rpc(*_tool("slow")), {**BASE_HEADERS, "authorization": STALE})
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await reached.wait()
+            await anyio.lowlevel.checkpoint()
+            assert ex.reply.status == (0 if oauth else 200)
+            gate.set()
+    if oauth:
+        assert_http_refusal(
+            ex.reply,
+            401,
+            f'Bearer error="invalid_token", error_description="token expired", scope="items:read", {METADATA}',
+        )
+    else:
+        assert ex.reply.content_type == "text/event-stream"
+        assert ex.reply.result()["isError"] is True
+
+
+async def test_response_mode_sse_a_keepalive_starts_the_stream_so_a_later_401_is_its_last_event() -> None:
+    gate, reached = anyio.Event(), anyio.Event()
+    app = gated_app(gate, reached, keepalive_interval=0.001, **SSE)
+    ex = Exchange(app, rpc(*_tool("slow")), {**BASE_HEADERS, "authorization": STALE})
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            while not any(chunk.startswith(b": keep-alive") for chunk in ex.reply.chunks):
+                await ex.chunk_seen.wait()
+            assert ex.reply.content_type == "text/event-stream"
+            gate.set()
+    assert ex.reply.status == 200
+    assert "www-authenticate" not in ex.reply.headers
+    assert ex.reply.result()["isError"] is True
+
+
+async def test_response_mode_sse_with_oauth_a_cancelled_call_ends_an_empty_stream() -> None:
+    """Nothing is sent for a cancelled request (cancellation.mdx): the stream ends without an
+    event, as it did when it began before the route ran."""
+    gate, reached = anyio.Event(), anyio.Event()
+    app = gated_app(gate, reached, **SSE)
+    headers = {**BASE_HEADERS, "authorization": GOOD}
+    ex = Exchange(app, rpc(*_tool("slow"), id=9), headers)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await reached.wait()
+            assert (await post(app, cancelled(9), headers)).status == 202
+    assert ex.reply.status == 200
+    assert ex.reply.content_type == "text/event-stream"
+    assert ex.reply.events() == []
+    assert ex.reply.more_flags[-1] is False
 
 
 @pytest.mark.parametrize("portable", [False, True], ids=["asyncio", "portable"])
