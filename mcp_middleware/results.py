@@ -176,7 +176,13 @@ class ResponseCollector(Body):
         return error_result(redacted(text, self._forwarded))
 
     def _mcp_content(self) -> dict[str, Any]:
-        """A route's own ``MCPResponse``: its blocks are the result (the wire types check them)."""
+        """A route's own ``MCPResponse``: its blocks are the result (the wire types check them);
+        with a 401 or 403 status a :class:`Refusal` carrying them, as a plain refusal's text is
+        (``_refused``): the route shaped the result, its status still refuses the credentials."""
+        result = self._mcp_blocks()
+        return result if self.challenge is None else self._refused(result)
+
+    def _mcp_blocks(self) -> dict[str, Any]:
         try:
             value = orjson.loads(self.text()) if not self._dropped else None
         except orjson.JSONDecodeError:
@@ -213,8 +219,14 @@ class ResponseCollector(Body):
         head = f"HTTP {self.status} {reason_phrase(self.status)}".strip() + HINTS.get(self.status, "")
         result = error_result(redacted(f"{head}: {detail}" if detail else head, self._forwarded))
         if self.challenge is not None:  # a 401 or 403 (its challenge may be the endpoint's header)
-            return Refusal(result, self.status, redacted(self.challenge, self._forwarded) if self.challenge else "")
+            return self._refused(result)
         return result
+
+    def _refused(self, result: dict[str, Any]) -> Refusal:
+        """``result``, of a 401 or 403, as a :class:`Refusal`: the status and the route's challenge
+        without the credentials forwarded to the route (redacted as the result's text is)."""
+        challenge = self.challenge
+        return Refusal(result, self.status, redacted(challenge, self._forwarded) if challenge else "")
 
 
 def _a(kind: str) -> str:

@@ -13,8 +13,9 @@ import pytest
 from fastapi import Depends, FastAPI, Header, HTTPException
 from fastapi.responses import Response, StreamingResponse
 
-from mcp_middleware import MCPContext, MCPMiddleware, declare, mcp_context, toolcall
+from mcp_middleware import MCPContext, MCPMiddleware, MCPResponse, declare, mcp_context, toolcall
 from mcp_middleware._bearer import bearer_params
+from mcp_middleware.content import MCP_CONTENT_TYPE, text
 from mcp_middleware.security import OAuthResource
 from tests.support import BASE_HEADERS, MODERN, Exchange, Reply, cancelled, meta, modern_headers, post
 from tests.support import request as rpc
@@ -611,3 +612,98 @@ async def test_the_callers_credentials_echoed_in_the_challenge_are_redacted(desc
     app = challenging_app(f'Bearer error="invalid_token", error_description="{description}"')
     reply = await call(app, *_tool("t"))
     assert_http_refusal(reply, 401, f'Bearer error="invalid_token", error_description="{carried}", {METADATA}')
+
+
+def mcp_response_app(status: int, challenge: str | None, **options: Any) -> FastAPI:
+    """A tool, a resource and a prompt whose routes shape their refusal as an ``MCPResponse``."""
+    app = FastAPI()
+    headers = {"WWW-Authenticate": challenge} if challenge is not None else None
+
+    def refusal() -> MCPResponse:
+        return MCPResponse([text("token expired"), text("sign in again")], status_code=status, headers=headers)
+
+    @app.get("/me", operation_id="me")
+    async def me() -> MCPResponse:
+        return refusal()
+
+    @app.get("/docs/me", openapi_extra=declare.resource("test://me"))
+    async def me_resource() -> MCPResponse:
+        return refusal()
+
+    @app.get("/prompts/me", openapi_extra=declare.prompt("me_prompt"))
+    async def me_prompt() -> MCPResponse:
+        return refusal()
+
+    @app.get("/broken", operation_id="broken")
+    async def broken() -> Response:  # the MCP media type, its JSON cut short
+        return Response(b'{"content": [', status, headers, media_type=MCP_CONTENT_TYPE)
+
+    app.add_middleware(MCPMiddleware, **options)
+    return app
+
+
+@pytest.mark.parametrize("version", ERAS)
+@pytest.mark.parametrize("kind", [*sorted(CALLS), "broken"])
+async def test_a_routes_mcp_response_with_status_401_is_the_endpoints_401_as_a_plain_one_is(
+    kind: str, version: str
+) -> None:
+    """An ``MCPResponse`` shapes the call's result; its status still says the route refused the
+    token, so it follows a plain 401's rule (it stayed an ``isError`` result under HTTP 200)."""
+    method, params = _tool("broken") if kind == "broken" else CALLS[kind]
+    reply = await call(mcp_response_app(401, EXPIRED, oauth=OAUTH), method, params, version)
+    challenge = f'Bearer error="invalid_token", error_description="token expired", scope="items:read", {METADATA}'
+    assert_http_refusal(reply, 401, challenge)
+
+
+@pytest.mark.parametrize("version", ["2025-11-25", MODERN])
+async def test_a_routes_mcp_response_401_without_a_challenge_and_403_insufficient_scope_are_lifted(
+    version: str,
+) -> None:
+    reply = await call(mcp_response_app(401, None, oauth=OAUTH), *_tool("me"), version)
+    assert_http_refusal(reply, 401, f'Bearer error="invalid_token", {METADATA}')
+    reply = await call(mcp_response_app(403, INSUFFICIENT, oauth=OAUTH), *_tool("me"), version)
+    scopes = 'scope="items:read items:write"'
+    challenge = f'Bearer error="insufficient_scope", {scopes}, error_description="needs write", {METADATA}'
+    assert_http_refusal(reply, 403, challenge)
+
+
+@pytest.mark.parametrize("version", ["2025-11-25", MODERN])
+async def test_a_routes_mcp_response_401_under_response_mode_sse_is_lifted_too(version: str) -> None:
+    reply = await call(mcp_response_app(401, EXPIRED, **SSE), *_tool("me"), version)
+    assert reply.status == 401
+    assert reply.headers["www-authenticate"].endswith(METADATA)
+
+
+@pytest.mark.parametrize("version", ["2025-11-25", MODERN])
+@pytest.mark.parametrize(
+    ("status", "challenge"),
+    [(401, APIKEY), (401, 'Basic realm="api"'), (403, 'Bearer error="invalid_token"'), (403, None)],
+)
+async def test_a_routes_mcp_response_refusal_not_of_the_token_keeps_its_blocks(
+    status: int, challenge: str | None, version: str
+) -> None:
+    """Another scheme's 401, any 403 but ``insufficient_scope``: the route's own blocks, as
+    without ``oauth``."""
+    reply = await call(mcp_response_app(status, challenge, oauth=OAUTH), *_tool("me"), version)
+    plain = await call(mcp_response_app(status, challenge), *_tool("me"), version)
+    assert (reply.status, reply.body) == (plain.status, plain.body) == (200, plain.body)
+    assert "www-authenticate" not in reply.headers
+    result = reply.result()
+    assert result["isError"] is True
+    assert [block["text"] for block in result["content"]] == ["token expired", "sign in again"]
+
+
+@pytest.mark.parametrize("version", ["2025-11-25", MODERN])
+async def test_without_oauth_a_routes_mcp_response_401_stays_its_blocks(version: str) -> None:
+    app = mcp_response_app(401, EXPIRED)
+    result = (await call(app, *_tool("me"), version)).result()
+    assert result["content"] == [text("token expired"), text("sign in again")]
+    assert result["isError"] is True
+    reply = await call(app, *CALLS["resource"], version)
+    assert reply.error()["error"]["code"] == -32602
+
+
+async def test_an_mcp_response_refusals_challenge_is_redacted() -> None:
+    app = mcp_response_app(401, 'Bearer error="invalid_token", error_description="token s3cr3t-expired"', oauth=OAUTH)
+    reply = await call(app, *_tool("me"))
+    assert_http_refusal(reply, 401, f'Bearer error="invalid_token", error_description="token [redacted]", {METADATA}')
