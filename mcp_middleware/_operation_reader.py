@@ -15,9 +15,11 @@ Arguments (the ``inputSchema`` properties)
     ``proxy-authorization``, ``cookie``, ``host``, ``content-type``, ``content-length``,
     ``transfer-encoding`` and ``connection`` are never arguments (credentials are forwarded from
     the MCP request; framing is ours), nor are the headers named by the ``forward_headers`` option
-    (forwarded too). A cookie parameter is never required (the client's own
-    ``Cookie`` header may carry it), and its description says that a cookie the client sends wins
-    over the argument (:mod:`mcp_middleware._requests`). ``None`` means "omitted" (models send it
+    or by the app's ``apiKey`` header schemes (forwarded too: a ``Header()`` parameter reading
+    an ``APIKeyHeader``'s header is that credential; the catalog passes both in). A cookie
+    parameter is never required (the client's own ``Cookie`` header may carry it), and its
+    description says that a cookie the client sends wins over the argument
+    (:mod:`mcp_middleware._requests`). ``None`` means "omitted" (models send it
     for optional arguments they leave out), except for a body property the body schema requires,
     or whose schema allows ``null`` and has another default, or a JSON body's property whose
     schema allows ``null`` (``Optional[X] = None``, a plain ``X`` in the input schema), which is

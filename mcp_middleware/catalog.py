@@ -234,13 +234,17 @@ def build_catalog(
     routes as its router tries them, which give a tool that another route could answer for its
     guard (:mod:`mcp_middleware._route_order`); ``route_owners``: the route object each operation
     came from (by path and method), the tool's own route there (else the first of its path and method).
-    ``forwarded``: the headers forwarded besides the credentials, which are no arguments."""
+    ``forwarded``: the headers forwarded besides the credentials, which are no arguments (nor
+    are the headers of the document's ``apiKey`` schemes, which are forwarded too)."""
     if max_name_length < 8:
         raise ValueError("max_name_length must be at least 8")
     _warn_shadowed(openapi, frozenset(exclude_paths))
     ops = _operations(openapi, frozenset(exclude_paths))
     names = _assign_names(ops, max_name_length)
-    forwarded = frozenset(forwarded)
+    # the app's API-key headers are forwarded from the MCP request like the forward_headers: a
+    # Header() parameter that reads one is that credential, no argument (its scheme's is none either)
+    credential_headers = _api_key_headers(openapi)
+    forwarded = frozenset(forwarded) | credential_headers
     builder = _Builder(openapi, route_paths or {}, frozenset(reshaped), frozenset(nones_dropped), forwarded)
     tools: list[ToolSpec] = []
     declared: list[Declared] = []
@@ -295,8 +299,7 @@ def build_catalog(
             "; ".join(broken),
         )
     distinct_descriptions(tools)
-    credential_headers = _api_key_headers(openapi)
-    warn_shared_headers(tools, forwarded | credential_headers)
+    warn_shared_headers(tools, forwarded)
     return Catalog(
         tuple(tools),
         tuple(declared),
