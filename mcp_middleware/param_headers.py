@@ -8,8 +8,8 @@ numerically), or absent together (``null`` counts as absent). Any mismatch, and 
 invalid characters (anything but visible ASCII, space and tab outside the base64 form), is 400
 with -32020.
 The catalog publishes no annotation that breaks the publishing rules (:mod:`mcp_middleware._header_rules`
-leaves them out, so clients keep the tool); a schema that still had one would be ignored here, as
-clients drop such tools.
+leaves them out, so clients keep the tool, and is where the rules are checked): :func:`annotations_of`
+reads the published schema's, all valid.
 """
 
 from __future__ import annotations
@@ -28,11 +28,9 @@ __all__ = ["Annotation", "annotations_of", "check_param_headers", "decode_header
 
 Annotation = tuple[tuple[str, ...], bytes, str]  # (property path, header name lower-case, type)
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _SENTINEL = re.compile(r"=\?base64\?(.*)\?=")
 _DECIMAL = re.compile(r"-?[0-9]+(\.0+)?")
 _FIELD = re.compile(r"[\t\x20-\x7e]*")  # RFC 9110 field content without obs-text
-_TYPES = frozenset({"string", "integer", "boolean"})
 
 
 def is_plain(value: str) -> bool:
@@ -61,28 +59,22 @@ def decode_header(value: str | None) -> str | None:
 
 
 def annotations_of(schema: Any) -> tuple[Annotation, ...]:
-    """The valid ``x-mcp-header`` annotations of an input schema (none if any is invalid)."""
+    """The ``x-mcp-header`` annotations of a published input schema, one that
+    :func:`mcp_middleware._header_rules.without_invalid_headers` returned: the rules are checked
+    there (each annotation left is a token on a string, integer or boolean property reached through
+    ``properties`` alone, unique case aside), so they are only read here."""
     found: list[Annotation] = []
     stack: list[tuple[tuple[str, ...], Any]] = [((), schema)]
     while stack:
         path, node = stack.pop()
         if not isinstance(node, Mapping):
             continue
-        if "x-mcp-header" in node and path:
-            token, kind = node["x-mcp-header"], node.get("type")
-            if (
-                not isinstance(token, str)
-                or not _TOKEN.fullmatch(token)
-                or not isinstance(kind, str)
-                or kind not in _TYPES
-            ):
-                return ()
-            found.append((path, f"mcp-param-{token.lower()}".encode("ascii"), str(kind)))
+        if "x-mcp-header" in node:
+            found.append((path, f"mcp-param-{node['x-mcp-header'].lower()}".encode("ascii"), node["type"]))
         properties = node.get("properties")
         if isinstance(properties, Mapping):
             stack.extend(((*path, str(k)), v) for k, v in properties.items())
-    names = [name for _, name, _ in found]
-    return tuple(found) if len(names) == len(set(names)) else ()
+    return tuple(found)
 
 
 def _value_at(arguments: Mapping[str, Any], path: tuple[str, ...]) -> Any:

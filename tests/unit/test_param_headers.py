@@ -116,8 +116,8 @@ def test_annotations_follow_the_publishing_rules() -> None:
     bad_type = {"properties": {"x": {"type": "array", "x-mcp-header": "X"}}}
     bad_token = {"properties": {"x": {"type": "string", "x-mcp-header": "no spaces"}}}
     twice = {"properties": {"a": {"type": "string", "x-mcp-header": "A"}, "b": {"type": "string", "x-mcp-header": "a"}}}
-    for broken in (bad_type, bad_token, twice):
-        assert annotations_of(broken) == ()  # the whole tool's annotations are ignored
+    for broken in (bad_type, bad_token, twice):  # the catalog reads the schema it publishes
+        assert annotations_of(published(broken)[0]) == ()
 
 
 def published(schema: dict[str, Any]) -> tuple[Any, tuple[str, ...]]:
@@ -185,8 +185,9 @@ def test_invalid_annotations_are_stripped_and_the_valid_ones_kept() -> None:
 
 
 def test_the_header_check_reads_a_type_list_as_no_header_type() -> None:
-    """A ``type`` list is no integer, string or boolean type: ignored, not a TypeError."""
-    assert annotations_of({"properties": {"x": {"type": ["string", "null"], "x-mcp-header": "X"}}}) == ()
+    """A ``type`` list is no integer, string or boolean type: left out of the published schema, not
+    a TypeError."""
+    assert annotations_of(published({"properties": {"x": {"type": ["string", "null"], "x-mcp-header": "X"}}})[0]) == ()
 
 
 class Quote(BaseModel):
