@@ -7,14 +7,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from ._http_token import TOKEN
+
 __all__ = ["bearer_params"]
 
 # RFC 9110 §11.6.1: a challenge is a scheme, then a token68 or comma-separated auth-params; several
 # challenges share one field value, comma-separated too
-_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 _AUTH_ITEM = re.compile(
-    rf'[\s,]*(?:(?P<name>{_TOKEN})\s*=\s*(?P<value>{_TOKEN}|"(?:[^"\\]|\\.)*")'
-    rf"|(?P<scheme>{_TOKEN})(?:\s+[A-Za-z0-9._~+/-]+=*(?=\s*(?:,|$)))?)"
+    rf'[\s,]*(?:(?P<name>{TOKEN})\s*=\s*(?P<value>{TOKEN}|"(?:[^"\\]|\\.)*")'
+    rf"|(?P<scheme>{TOKEN})(?:\s+[A-Za-z0-9._~+/-]+=*(?=\s*(?:,|$)))?)"
 )
 _CARRIED = frozenset({"error", "error_description", "scope"})  # what a route's challenge passes on
 _ESCAPED = re.compile(r"\\(.)")

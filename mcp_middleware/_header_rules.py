@@ -16,14 +16,14 @@ clients do, so an annotation off the ``properties`` chain is found too.
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
+
+from mcp_middleware._http_token import TOKEN_RE
 
 __all__ = ["without_invalid_headers"]
 
 KEY: Final = "x-mcp-header"
-_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _TYPES: Final = frozenset({"string", "integer", "boolean"})
 _SINGLE: Final = frozenset(
     {"items", "contains", "unevaluatedItems", "additionalProperties", "propertyNames", "unevaluatedProperties"}
@@ -74,7 +74,7 @@ def _broken(token: Any, path: tuple[str, ...] | None, kind: Any) -> str | None:
         return f"x-mcp-header {shown} is not on a property reachable from the root through 'properties' alone"
     if not isinstance(token, str):  # (no repr: an int's may be too long to write)
         return f"x-mcp-header must be a string, not {type(token).__name__}"
-    if not _TOKEN.fullmatch(token):
+    if not TOKEN_RE.fullmatch(token):
         return f"x-mcp-header {token!r} is not an HTTP token (RFC 9110)"
     if not isinstance(kind, str) or kind not in _TYPES:
         only = "and only integer, string and boolean properties may carry one"

@@ -4,10 +4,10 @@ methods (``include_methods``). Part of :mod:`mcp_middleware.config`."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Final
 
+from ._http_token import TOKEN_RE
 from .config import FORWARDED, HTTP_METHODS
 
 __all__ = ["header_names", "http_methods", "strings"]
@@ -23,7 +23,6 @@ _MCPS_OWN: Final = frozenset(
     {"mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name", "last-event-id"}
     | {"accept", "content-type", "content-length", "host"}
 )
-_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def strings(value: Iterable[str], option: str) -> tuple[str, ...]:
@@ -54,7 +53,7 @@ def header_names(value: Iterable[str], option: str) -> frozenset[bytes]:
     requestState's retry refused, results private)."""
     names: set[bytes] = set()
     for name in strings(value, option):
-        if not (name.isascii() and _TOKEN.fullmatch(name)):
+        if not (name.isascii() and TOKEN_RE.fullmatch(name)):
             raise ValueError(f"{option} takes header names ('X-Token'): {name!r} is not a header name")
         lower = name.lower()
         if lower in _HOP_BY_HOP:

@@ -26,6 +26,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
+from mcp_middleware._http_token import TOKEN
 from mcp_middleware._media import _NOT_CHARSETS
 from mcp_middleware._plan import _FORM, _JSON, _JSON_TEXT, _MULTIPART, _RAW, _SCALARS
 from mcp_middleware._schema_nulls import collapse_optional
@@ -41,7 +42,7 @@ __all__ = [
     "_text_charset",
 ]
 
-_MEDIA_TYPE: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_MEDIA_TYPE: Final = re.compile(f"{TOKEN}/{TOKEN}")
 _PRINTABLE: Final = re.compile(r"[ -~]*")  # what a part's Content-Type may hold: no line breaks
 
 

@@ -89,13 +89,14 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
         "_uri_template",
         "_tool_filter",
         "_schema_keywords",
-        "_bearer",
         "_output_shape",  # the output schema's top level, read once per tool
-        "_header_rules",  # the x-mcp-header annotations a tool is published without
+        "_http_token",  # RFC 9110's token, the one pattern of a header name, a scheme, an x-mcp-header
         "_once",  # the build-time warnings said once however often the catalog is rebuilt
     )
     for leaf in leaves:
         assert all_imports(leaf) == set(), leaf
+    assert all_imports("_bearer") == {"_http_token"}  # a challenge's scheme and parameter names
+    assert all_imports("_header_rules") == {"_http_token"}  # an x-mcp-header value is a token
     assert all_imports("_naming") == {"config"}  # the HTTP methods, one list (config.HTTP_METHODS)
     assert all_imports("_route_docstrings") == {"_once"}  # its warnings, once across rebuilds
     assert all_imports("_route_document") == {
@@ -113,7 +114,8 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
     }
     # one check of a collection option (strings), the form hosts and origins are compared in
     assert all_imports("_security_options") == {"_option_lists", "_host_options"}
-    assert all_imports("_option_lists") == {"config"}  # HTTP_METHODS (include_methods), FORWARDED
+    # HTTP_METHODS (include_methods), FORWARDED; a header name is a token (forward_headers)
+    assert all_imports("_option_lists") == {"config", "_http_token"}
     assert all_imports("_host_options") == {"_option_lists"}  # strings, allowed_hosts' check
     # the serializer, its older revisions' shapes, and its reading side (which imports only itself)
     assert all_imports("jsonrpc") == {"_revisions", "_rpc_messages", "_rpc_parse", "_exact_json"}
@@ -267,6 +269,14 @@ def test_json_rpc_messages_are_written_in_one_module() -> None:
         if isinstance(node, ast.FunctionDef) and node.name in serializer
     }
     assert defined == {("jsonrpc.py", name) for name in serializer}
+
+
+def test_the_http_token_is_written_in_one_module() -> None:
+    """RFC 9110's token (a header name, an authentication scheme or parameter, an x-mcp-header
+    value): one pattern, which the modules reading them import."""
+    tchars = "^_`|~0-9A-Za-z"
+    written = sorted(m.relative_to(PACKAGE).as_posix() for m in PACKAGE.rglob("*.py") if tchars in m.read_text())
+    assert written == ["_http_token.py"]
 
 
 def test_the_refusal_body_is_built_in_one_place() -> None:
