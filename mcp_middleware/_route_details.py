@@ -9,19 +9,19 @@
   :func:`~mcp_middleware._schema_fit.fits`): their tools get no ``outputSchema``, or one that
   requires no property that may be null.
 
-The routes are read as the router holds them (:func:`_routes_of`: an included router's in its
-place, newer FastAPI). Log records keep the logger name ``mcp_middleware.catalog``.
+The routes are read as the router holds them (:func:`~mcp_middleware._route_order.route_entries`:
+an included router's in its place, newer FastAPI). Log records keep the logger name ``mcp_middleware.catalog``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import TypeAdapter
 
-from mcp_middleware._route_order import readable_routes
+from mcp_middleware._route_order import readable_routes, route_entries
 from mcp_middleware._schema_fit import fits
 
 logger = logging.getLogger("mcp_middleware.catalog")
@@ -31,7 +31,7 @@ def _converter_paths(app: Any) -> dict[tuple[str, str], str]:
     """The templates of routes with a ``:path`` parameter, by document path and method: the
     OpenAPI document drops Starlette's converters (``/files/{name:path}`` is ``/files/{name}``)."""
     found: dict[tuple[str, str], str] = {}
-    for route in _routes_of(app):
+    for route in route_entries(readable_routes(app) or ()):
         path, path_format = getattr(route, "path", None), getattr(route, "path_format", None)
         if isinstance(path, str) and isinstance(path_format, str) and ":path}" in path:
             for method in getattr(route, "methods", None) or ():
@@ -52,7 +52,7 @@ def _response_options(app: Any) -> dict[str, frozenset[tuple[str, str]]]:
     reshaped: set[tuple[str, str]] = set()
     nones_dropped: set[tuple[str, str]] = set()
     document = _one_schema_document(app)
-    for route in _routes_of(app):
+    for route in route_entries(readable_routes(app) or ()):
         path = getattr(route, "path_format", None)
         if not isinstance(path, str):
             continue
@@ -123,18 +123,3 @@ def _documented_bodies(document: Mapping[str, Any], path: str, methods: Iterable
                 if "json" in str(media_type) and isinstance(media, Mapping) and "schema" in media:
                     found.append(media["schema"])
     return found
-
-
-def _routes_of(app: Any) -> Iterator[Any]:
-    """The app's routes with those of included routers: older FastAPI copies them into
-    ``app.routes``; newer (0.165 here) keeps an included router as one entry that lists its routes,
-    with the include's prefix, in ``effective_route_contexts()``."""
-    for route in readable_routes(app) or ():
-        included = getattr(route, "effective_route_contexts", None)
-        if callable(included):
-            try:
-                yield from included()
-            except Exception:  # another FastAPI's internals: its :path routes stay unknown
-                logger.debug("could not list the routes of %r", route, exc_info=True)
-        else:
-            yield route

@@ -60,7 +60,7 @@ from starlette.routing import Host, Mount, Router, WebSocketRoute, compile_path
 from mcp_middleware._route_guard import RouteGuard, _Level
 from mcp_middleware._route_overlap import _could_take
 
-__all__ = ["RouteOrder", "readable_routes", "route_order"]
+__all__ = ["RouteOrder", "readable_routes", "route_entries", "route_order"]
 
 logger = logging.getLogger("mcp_middleware.catalog")
 
@@ -162,7 +162,7 @@ def _router_of(app: Any) -> Router | None:
 
 def _nodes(routes: Iterable[Any], prefix: str, depth: int) -> tuple[_Node, ...]:
     nodes: list[_Node] = []
-    for entry in _entries(routes):
+    for entry in route_entries(routes):
         route = getattr(entry, "starlette_route", None) or entry  # FastAPI's context of a route it includes
         if isinstance(route, Mount):
             nodes.append(_mount(route, prefix, depth))
@@ -186,8 +186,11 @@ def _nodes(routes: Iterable[Any], prefix: str, depth: int) -> tuple[_Node, ...]:
     return tuple(nodes)
 
 
-def _entries(routes: Iterable[Any]) -> Iterator[Any]:
-    """``routes``, an included router's in its place (newer FastAPI, as ``_route_details._routes_of``)."""
+def route_entries(routes: Iterable[Any]) -> Iterator[Any]:
+    """``routes`` with those of included routers in their place: older FastAPI copies them into
+    ``app.routes``; newer (0.165 here) keeps an included router as one entry that lists its routes,
+    with the include's prefix, in ``effective_route_contexts()``. The one reading of a router's
+    entries (its order here, :mod:`._mounted_documents`, :mod:`._route_details`)."""
     for route in routes:
         included = getattr(route, "effective_route_contexts", None)
         if not callable(included):
@@ -196,7 +199,7 @@ def _entries(routes: Iterable[Any]) -> Iterator[Any]:
         try:
             yield from list(included())
         except Exception:  # another FastAPI's internals: its routes are not followed
-            continue
+            logger.debug("could not list the routes of %r", route, exc_info=True)
 
 
 def _mount(mount: Mount, prefix: str, depth: int) -> _Node:

@@ -502,3 +502,27 @@ def test_an_app_with_openapi_whose_routes_cannot_be_read_keeps_its_tools(caplog:
         catalog_from_app(app)
     assert tool.name == "get_item"
     assert [r.getMessage() for r in caplog.records] == ["the routes of Unlisted cannot be read; they are no MCP tools"]
+
+
+def test_route_entries_put_an_included_routers_routes_in_its_place(caplog: pytest.LogCaptureFixture) -> None:
+    """The one reading of a router's entries (the order, the mounted documents, the route details):
+    an entry listing its routes (newer FastAPI's included router) gives them in its place; one whose
+    listing fails gives none, and says why at debug level."""
+    from mcp_middleware._route_order import route_entries
+
+    class Included:
+        def __init__(self, *routes: str) -> None:
+            self.routes = routes
+
+        def effective_route_contexts(self) -> list[str]:
+            if not self.routes:
+                raise RuntimeError("another FastAPI")
+            return list(self.routes)
+
+    broken = Included()
+    with caplog.at_level(logging.DEBUG, logger="mcp_middleware"):
+        assert list(route_entries(["a", Included("b", "c"), broken, "d"])) == ["a", "b", "c", "d"]
+    [record] = caplog.records
+    assert record.levelno == logging.DEBUG
+    assert record.getMessage() == f"could not list the routes of {broken!r}"
+    assert record.exc_info is not None
