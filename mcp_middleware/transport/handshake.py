@@ -186,13 +186,16 @@ async def _batch(
         return
     if server.settings.response_mode == "sse" and any(_is_request(item) for item in items):
         await responder.stream_now()  # the option's every reply, a batch's responses included
+    # what the items' calls know of the client, the same for each: the batch's headers and session
+    declared = None if session is None else session.declared
+    asks_as = _asks_as(header_version(headers), session, version)
     replies: list[bytes] = []
     refused: list[ProtocolError] = []  # errors that answer no request (no id)
     unanswered = False  # a request was cancelled: it gets nothing, but the POST carried a request
     for item in items:
         if responder.closed:
             return  # the client went away during an earlier call: nobody reads the rest
-        reply = await _batch_item(server, scope, receive, headers, item, version, responder, session)
+        reply = await _batch_item(server, scope, receive, headers, item, version, responder, declared, asks_as)
         if isinstance(reply, ProtocolError):
             if reply.id is None:
                 refused.append(reply)
@@ -229,7 +232,8 @@ async def _batch_item(
     item: Any,
     version: str,
     responder: Responder,
-    session: Session | None,
+    declared: dict[str, Any] | None,
+    asks_as: str,
 ) -> bytes | ProtocolError | None:
     """The item's reply: a result's bytes, its error (id filled in when known), ``_CANCELLED`` (a
     request that is answered with nothing), or None (a notification or a client's response). A
@@ -246,9 +250,17 @@ async def _batch_item(
             return None
         if message.method == "initialize":
             raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: initialize cannot be batched")
-        known, asks = None if session is None else session.declared, _asks_as(header_version(headers), session, version)
         call = new_call(
-            server, scope, receive, headers, message, "handshake", version, responder, declared=known, asks_as=asks
+            server,
+            scope,
+            receive,
+            headers,
+            message,
+            "handshake",
+            version,
+            responder,
+            declared=declared,
+            asks_as=asks_as,
         )
         result = await server.handle(call)
         if result is None:
