@@ -43,22 +43,23 @@ class Identity:
     whole Cookie out of the identity), each part sorted; ``cookies``, the names of the app's
     cookie schemes (sorted)."""
 
-    __slots__ = ("_keys", "_named", "cookies", "headers", "keys")
+    __slots__ = ("_keys", "_named", "cookies", "headers")
 
     def __init__(self, headers: Iterable[bytes], cookies: Iterable[str], keys: Iterable[bytes]) -> None:
         named = set(headers) - {_COOKIE}
         keyed = sorted(named.intersection(keys))
         self.headers = (*keyed, *sorted(named.difference(keyed)))
-        self.keys = len(keyed)  # ``headers[:keys]``
         self._keys = frozenset(keyed)
         self._named = frozenset(named)
         self.cookies = tuple(sorted(set(cookies)))
 
-    def cookie(self, value: bytes, keyed: bool) -> bytes | None:
-        """What of a ``Cookie`` header names the caller (None: nothing); ``keyed``: whether the
-        request carries one of the ``keys`` (a forwarded header does not count)."""
+    def cookie(self, value: bytes, names: Iterable[bytes]) -> bytes | None:
+        """What of a ``Cookie`` header names the caller (None: nothing), for a request with the
+        headers ``names``: the app's cookies, or, when it declares no cookie scheme, the whole
+        header unless the request carries one of the ``keys`` (a forwarded header does not count).
+        The one statement of that rule, for the principal and the handshake era's caller key."""
         if not self.cookies:
-            return None if keyed else value
+            return value if self._keys.isdisjoint(names) else None
         jar = cookie_parser(value.decode("latin-1"))  # as the app's request reads it
         pairs = [[name, jar[name]] for name in self.cookies if name in jar]
         return orjson.dumps(pairs) if pairs else None
@@ -68,8 +69,7 @@ class Identity:
         requestState is bound to."""
         named = self._named
         parts = [name + b": " + value for name, value in forwarded if name in named]
-        keyed = not self._keys.isdisjoint(name for name, _ in forwarded)
         for name, value in forwarded:
-            if name == _COOKIE and (part := self.cookie(value, keyed)) is not None:
+            if name == _COOKIE and (part := self.cookie(value, (header for header, _ in forwarded))) is not None:
                 parts.append(b"cookie: " + part)
         return b"\n".join(parts)

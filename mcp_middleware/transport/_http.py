@@ -148,9 +148,7 @@ def caller_key(server: Server, headers: Mapping[bytes, bytes]) -> str:
     cookie = headers.get(b"cookie")
     if cookie is None:
         return str(hash(values))
-    identity = server.identity
-    keyed = any(value is not None for value in values[: identity.keys])  # Authorization, API keys
-    part = identity.cookie(cookie, keyed)
+    part = server.identity.cookie(cookie, headers)  # the cookie rule: _identity's
     return str(hash(values if part is None else (*values, part)))
 
 

@@ -441,3 +441,24 @@ async def test_a_header_parameter_of_every_tool_that_an_api_key_scheme_names_is_
         tools = await _tools(app)
     assert "x-api-key" not in tools["a"]["inputSchema"].get("properties", {})
     assert "forward_headers" not in caplog.text
+
+
+def test_the_caller_key_and_the_principal_read_the_cookie_by_one_rule() -> None:
+    """The handshake era's caller key and a requestState's principal tell callers apart by the same
+    rule (``_identity.Identity.cookie``): the app's cookies when it declares a cookie scheme, else the
+    whole Cookie header unless Authorization or an API key came (a forwarded header does not count)."""
+    cookies = [{}, {b"cookie": b"sid=1"}, {b"cookie": b"sid=2"}, {b"cookie": b"session=alice; sid=1"}]
+    cookies += [{b"cookie": b"session=alice; sid=2"}, {b"cookie": b"session=bob"}]
+    others: list[dict[bytes, bytes]] = [{}, {b"authorization": b"Bearer a"}, {b"x-token": b"shared"}]
+    requests = [{**other, **cookie} for other in others for cookie in cookies]
+    apps = (_transfer_app(), _transfer_app(cookie_scheme=True), _shared_token_app())
+    for server in map(_server, apps):
+
+        def principal(headers: dict[bytes, bytes], server: Any = server) -> bytes:
+            forwarded = tuple(sorted((name, headers[name]) for name in headers.keys() & server.forward_names))
+            return bytes(server.identity.principal(forwarded))
+
+        for one in requests:
+            for other in requests:
+                same_key = caller_key(server, one) == caller_key(server, other)
+                assert same_key == (principal(one) == principal(other)), (one, other)
