@@ -1,4 +1,4 @@
-"""Things said once per process however often the code saying them runs: :class:`Remembered`, a
+"""Things said or worked out once however often the code asking runs: :class:`Remembered`, a
 bounded memory of what was said, and :func:`warn_once`, the build-time warnings through it (a
 catalog rebuilt on every ``tools_changed``). The refused options (``middleware``) and the refused
 Host/Origin values (``transport._checks``) keep a :class:`Remembered` of their own.
@@ -6,15 +6,39 @@ Host/Origin values (``transport._checks``) keep a :class:`Remembered` of their o
 A full memory starts again, so what is remembered stays bounded and nothing is silenced for good
 (it is said again after that many others). ``warn_once`` formats eagerly: for the rare build-time
 warnings only, never per request.
+
+:func:`with_room` is that rule for every bounded memo: ``Remembered``, and the per-request tables of
+verdicts (``validation.RequestValidator``'s, the 2026-07-28 ladders' ``Server.ladders``, the
+transport's ``Server.verdicts``). Those stay plain dicts and sets that their code looks up itself
+(one C-level lookup per request, no Python call); ``with_room`` runs only to keep a new entry.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Hashable
-from typing import Any, Final
+from typing import Any, Final, Protocol, TypeVar
 
-__all__ = ["Remembered", "warn_once"]
+__all__ = ["Remembered", "warn_once", "with_room"]
+
+
+class _Table(Protocol):
+    def __len__(self) -> int: ...
+
+    def clear(self) -> None: ...
+
+
+_T = TypeVar("_T", bound=_Table)
+
+
+def with_room(table: _T, most: int) -> _T:
+    """``table`` (a bounded memo's dict or set), emptied first when it holds ``most`` entries
+    already: what the memo puts its next entry in (``with_room(seen, most).add(key)``,
+    ``with_room(verdicts, most)[key] = verdict``), so it never holds more than ``most``. A full
+    memo starts again rather than refusing new entries."""
+    if len(table) >= most:
+        table.clear()
+    return table
 
 
 class Remembered:
@@ -30,9 +54,7 @@ class Remembered:
     def first(self, key: Hashable) -> bool:
         if key in self._keys:
             return False
-        if len(self._keys) >= self.most:
-            self._keys.clear()
-        self._keys.add(key)
+        with_room(self._keys, self.most).add(key)
         return True
 
     def clear(self) -> None:

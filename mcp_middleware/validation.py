@@ -27,6 +27,8 @@ import orjson
 from mcp_types.methods import CLIENT_REQUESTS, validate_client_request
 from pydantic import BaseModel, ConfigDict, Field
 
+from ._once import with_room
+
 __all__ = ["KEPT_BYTES", "UNREAD", "Envelope", "RequestValidator", "Unread", "envelope_of", "kept"]
 
 _FREE_ARGUMENTS = frozenset({"tools/call"})  # methods whose ``arguments`` is ``dict[str, Any]``
@@ -78,9 +80,7 @@ class RequestValidator:
             params = {**params, "inputResponses": None}
         validate_client_request(method, version, params)
         if envelope is not None and (envelope := kept(envelope)) is not None:
-            if len(self._valid) >= _LIMIT:
-                self._valid.clear()
-            self._valid.add((method, version, envelope))
+            with_room(self._valid, _LIMIT).add((method, version, envelope))
 
 
 def kept(envelope: Envelope) -> Envelope | None:

@@ -17,7 +17,7 @@ from typing import Any
 from starlette.types import Scope
 
 from .._host_options import bracketed, normal_origin
-from .._once import Remembered
+from .._once import Remembered, with_room
 from .._printable import printable
 from ..config import LOCAL_HOSTS, Settings
 
@@ -159,6 +159,7 @@ Verdicts = dict[tuple[Any, ...], tuple[int, str] | None]
 # Origin, Accept, Content-Type), and a long host name and origin still fit; so the table holds at
 # most ~1 MiB. Longer ones are checked every time.
 KEPT_HEADER_BYTES = 1024
+_VERDICTS = 1024  # verdicts kept (a client repeats one set of values; a bound on the odd ones)
 FORBIDDEN_HOST = "Forbidden: Host not allowed (see the server's allowed_hosts option)"
 FORBIDDEN_ORIGIN = "Forbidden: Origin not allowed (see the server's allowed_origins option)"
 
@@ -187,9 +188,7 @@ def check_request(
         pass
     verdict = _check_request(scope, headers, settings)
     if sum(len(value) for value in key[1:] if value is not None) <= KEPT_HEADER_BYTES:
-        if len(verdicts) > 1024:
-            verdicts.clear()
-        verdicts[key] = verdict
+        with_room(verdicts, _VERDICTS)[key] = verdict
     return verdict
 
 

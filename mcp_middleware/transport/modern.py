@@ -27,6 +27,7 @@ from mcp_types.methods import CACHEABLE_METHODS
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.types import Receive, Scope, Send
 
+from .._once import with_room
 from .._protocol import SUPPORTED_VERSIONS
 from ..handlers import Server
 from ..jsonrpc import ClientReply, Notification, ProtocolError, Request, parse_message, request_id_of
@@ -67,9 +68,7 @@ def _checked(server: Server, headers: Mapping[bytes, bytes], req: Request) -> tu
     if version is None:
         version = _ladder(headers, req)
         if key is not None and (key := _kept(key)) is not None:
-            if len(server.ladders) >= _LADDERS:
-                server.ladders.clear()
-            server.ladders[key] = version
+            with_room(server.ladders, _LADDERS)[key] = version
     if req.method == "tools/call" and server.catalog.param_headers:
         _check_param_headers(server, req.params or {}, headers)
     return version, envelope

@@ -106,3 +106,23 @@ def test_the_remembered_warnings_are_bounded_and_a_full_set_starts_again(
         once.warn_once(logger, "warning %d", 0)
     assert len(once._SAID) == 2
     assert [record.getMessage() for record in caplog.records[once._MAX :]] == ["another", "warning 0"]
+
+
+def test_with_room_empties_a_full_table_before_its_next_entry() -> None:
+    """The bounded memos' one insert path (``Remembered``, the validator's, the ladders' and the
+    transport's verdicts): a table holding ``most`` entries is emptied first, a smaller one is
+    left as it is; either way the table itself comes back, for the entry to go in."""
+    verdicts = {1: "a", 2: "b"}
+    assert once.with_room(verdicts, 3) is verdicts
+    assert verdicts == {1: "a", 2: "b"}
+    once.with_room(verdicts, 3)[3] = "c"
+    once.with_room(verdicts, 3)[4] = "d"  # full: starts again
+    assert verdicts == {4: "d"}
+    seen = {1, 2}
+    once.with_room(seen, 2).add(3)
+    assert seen == {3}
+    kept: dict[int, str] = {}
+    for number in range(10):
+        once.with_room(kept, 4)[number] = str(number)
+        assert len(kept) <= 4
+    assert kept == {8: "8", 9: "9"}
