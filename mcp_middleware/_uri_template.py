@@ -1,4 +1,5 @@
-"""A resource template's URIs: RFC 6570 ``{var}`` and ``{+var}`` matched in linear time.
+"""A resource template's URIs: RFC 6570 ``{var}``, ``{+var}`` and a final ``{?var,...}`` matched in
+linear time.
 
 Part of :mod:`mcp_middleware.features`. What matches is what the regular expression this replaced
 matched (``{var}`` as ``[^/?#]+``, ``{+var}`` as ``.+``, over the whole URI): a value has one
@@ -19,6 +20,14 @@ every search starts below where the last one of that step ended. So each step re
 of the URI a bounded number of times: the time is linear in the URI's length (times the number of
 steps), whatever the URI.
 
+A final form-style query expression (``{?q,page}``, RFC 6570 level 3, as the TS SDK and VS Code
+expand it) takes its variables from the URI's query, the text after its first ``?`` (so the values
+of the rest of the template hold no ``?``): ``key=value`` parts joined by ``&``, in any order, each
+key one the expression names, at most once; a variable whose key is absent is undefined (None).
+Anything else (another key, a key twice, an empty part, a part without ``=``, a ``#``) is no
+expansion of the template: no match. The query is split at most once per name, so its work does not
+grow with its length either.
+
 Deliberate difference: a variable that repeats (``{a}/{a}``) is matched like distinct variables,
 and the URI then matches only if its values are equal. The backreference that matched it before
 searched every split of the first value, which no linear matcher can; the two differ only when the
@@ -35,6 +44,8 @@ from typing import Final
 __all__ = ["VARIABLE", "UriTemplate"]
 
 VARIABLE: Final = re.compile(r"\{(\+?)([A-Za-z0-9_]+)\}")  # ``{var}`` or ``{+var}``
+# a form-style query expression ending the template (``{?q}``, ``{?q,page}``), after no ``?``
+QUERY: Final = re.compile(r"\{\?([A-Za-z0-9_]+(?:,[A-Za-z0-9_]+)*)\}\Z")
 # In the URI as searched, what ends a ``{var}`` value (``?`` and ``#`` read as ``/``), and what ends
 # a ``{+var}`` value
 _FLAT: Final = str.maketrans("?#", "//")
@@ -54,10 +65,23 @@ class UriTemplate:
     head: str  # the literal before the first variable
     steps: tuple[_Step, ...]
     variables: tuple[str, ...]  # the distinct variable names, in order of first appearance
+    query: tuple[str, ...] = ()  # the names of the final ``{?...}`` expression (also in ``variables``)
+
+    @staticmethod
+    def split_query(template: str) -> tuple[str, tuple[str, ...]]:
+        """The template before its final ``{?...}`` expression, and that expression's names (none
+        when it has no such expression, or when a ``?`` comes before it: the query would not be
+        the expression's)."""
+        found = QUERY.search(template)
+        if found is None or "?" in template[: found.start()]:
+            return template, ()
+        return template[: found.start()], tuple(found.group(1).split(","))
 
     @classmethod
     def parse(cls, template: str) -> UriTemplate:
-        """The template's head and steps; any text outside ``{var}`` and ``{+var}`` is literal."""
+        """The template's head and steps; any text outside ``{var}``, ``{+var}`` and a final
+        ``{?var,...}`` is literal."""
+        template, query = cls.split_query(template)
         names: list[str] = []
         found = list(VARIABLE.finditer(template))
         steps: list[_Step] = []
@@ -69,23 +93,55 @@ class UriTemplate:
             stop = _RESERVED_STOP if match.group(1) else _PLAIN_STOP
             steps.append(_Step(stop, template[match.end() : following], names.index(name)))
         head = template[: found[0].start()] if found else template
-        return cls(head, tuple(steps), tuple(names))
+        names.extend(name for name in dict.fromkeys(query) if name not in names)
+        return cls(head, tuple(steps), tuple(names), query)
 
-    def match(self, uri: str) -> tuple[str, ...] | None:
-        """The value of each variable (raw, as in the URI), or None when ``uri`` does not match."""
+    def match(self, uri: str) -> tuple[str | None, ...] | None:
+        """The value of each variable (raw, as in the URI; None for a query variable the URI leaves
+        undefined), or None when ``uri`` does not match."""
+        if not self.query:
+            return self._match_path(uri)
+        uri, mark, query = uri.partition("?")
+        given = self._query_values(query) if mark else {}
+        if given is None or (found := self._match_path(uri)) is None:
+            return None
+        values = list(found)
+        for name, value in given.items():
+            slot = self.variables.index(name)
+            if values[slot] is not None and values[slot] != value:  # also a variable of the path
+                return None
+            values[slot] = value
+        return tuple(values)
+
+    def _query_values(self, query: str) -> dict[str, str] | None:
+        """The values a form-style expansion wrote in ``query``, or None when it is none."""
+        names = self.query
+        parts = query.split("&", len(names)) if query else []
+        if len(parts) > len(names) or "#" in query:
+            return None
+        given: dict[str, str] = {}
+        for part in parts:
+            key, equals, value = part.partition("=")
+            if not equals or key not in names or key in given:
+                return None
+            given[key] = value
+        return given
+
+    def _match_path(self, uri: str) -> tuple[str | None, ...] | None:
+        """The values of the variables before the query expression (None for the query's)."""
         head = self.head
         if not uri.startswith(head):
             return None
         start = len(head)
         if not self.steps:
-            return () if len(uri) == start else None
+            return (None,) * len(self.variables) if len(uri) == start else None
         # the highest interval that reaches below start + 1: it holds start, or no interval does
         found = next(_Scan(uri, self.steps).starts(0, start + 1), None)
         if found is None or not found[0] <= start < found[1][0]:
             return None
         return self._values(uri, start, found[1])
 
-    def _values(self, uri: str, start: int, ends: Sequence[int]) -> tuple[str, ...] | None:
+    def _values(self, uri: str, start: int, ends: Sequence[int]) -> tuple[str | None, ...] | None:
         values: list[str | None] = [None] * len(self.variables)
         for step, end in zip(self.steps, ends, strict=True):
             value, known = uri[start:end], values[step.slot]
@@ -94,7 +150,7 @@ class UriTemplate:
             elif known != value:  # a repeated variable, another value
                 return None
             start = end + len(step.literal)
-        return tuple(value or "" for value in values)
+        return tuple(values)
 
 
 class _Scan:

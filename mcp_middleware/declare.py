@@ -9,8 +9,10 @@
 * A **resource** is read by calling the route (GET without arguments); its body becomes the
   resource contents: text for textual types, a base64 blob otherwise.
 * A **resource template** (RFC 6570 ``{var}``, or ``{+var}`` for values with slashes, which a
-  path parameter takes only with Starlette's ``:path`` converter: ``/files/{name:path}``) maps
-  the variables of a matching URI onto the route's parameters of the same names.
+  path parameter takes only with Starlette's ``:path`` converter: ``/files/{name:path}``, and a
+  final ``{?q,page}`` for query parameters) maps the variables of a matching URI onto the route's
+  parameters of the same names. Every argument the route requires must be one of its variables:
+  a template that cannot give one is left out, with a warning.
 * A **prompt** calls the route with the prompt's arguments (strings, mapped onto the route's
   parameters); it returns the messages: a string (one user message), a list of messages or
   strings, or ``{"messages": [...], "description": ...}``. Arguments default to the route's

@@ -6,10 +6,13 @@ streaming, cancellation and multi round-trip input), then maps its response: a r
 failure with :mod:`mcp_middleware._feature_errors`. A prompt's arguments are strings
 (:mod:`mcp_middleware._prompt_arguments`).
 
-A template with an RFC 6570 expression other than ``{var}`` and ``{+var}`` is left out, and
-logged, when the features are built (URIs are matched by :mod:`mcp_middleware._uri_template`, in
-time linear in their length); a template's variable that its route does not take is logged
-then too, and its values are ignored when a resource is read (the read does not fail). An unknown
+A template with an RFC 6570 expression other than ``{var}``, ``{+var}`` and a final form-style
+query ``{?var,...}`` is left out, and logged, when the features are built (URIs are matched by
+:mod:`mcp_middleware._uri_template`, in time linear in their length), and so is a template whose
+route requires an argument none of its variables gives (every read would fail); a template's
+variable that its route does not take is logged then too, and its values are ignored when a
+resource is read (the read does not fail). A read whose URI leaves a required query variable
+undefined is -32602 with ``data.uri``, naming the variable and the template. An unknown
 prompt is -32602, and so are arguments the route's request cannot be made from (checked before the
 run).
 """
@@ -49,6 +52,18 @@ class TemplateEntry:
     variables: tuple[str, ...]  # the variable of each value ``pattern`` matches, in order
     completions: Mapping[str, list[str]]
     ignored: frozenset[str] = frozenset()  # variables the route does not take (reported when built)
+    needed: tuple[str, ...] = ()  # the query expression's variables the route requires
+
+    def undefined(self, uri: str, values: Mapping[str, str | None]) -> ProtocolError | None:
+        """The error for a read whose URI leaves a required query variable undefined: -32602 with
+        ``data.uri``, as the spec's resource errors have it, naming the variable and the template."""
+        missing = [name for name in self.needed if values.get(name) is None]
+        if not missing:
+            return None
+        s = "s" if len(missing) > 1 else ""
+        names = ", ".join(map(repr, missing))
+        why = f"missing required argument{s} {names} (the template's query gives it: {self.wire['uriTemplate']})"
+        return ProtocolError(codes.INVALID_PARAMS, f"Invalid arguments for resource {uri}: {why}", {"uri": uri})
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,28 +94,24 @@ class PromptEntry:
         return parsed
 
 
-def _template_pattern(template: str) -> tuple[UriTemplate, tuple[str, ...]]:
-    """RFC 6570 level 1 (``{var}``, no slash) and level 2 reserved expansion (``{+var}``); a
-    variable that repeats must match the same text again."""
-    pattern = UriTemplate.parse(template)
-    return pattern, pattern.variables
-
-
 def _template_entry(spec: ToolSpec, declared: Mapping[str, Any], template: str) -> TemplateEntry | None:
     """The entry for a declared template, or None (logged) when it has an expression other than
-    ``{var}`` and ``{+var}`` (``{?q}``, ``{/x}``, ``{a,b}``, ``{var*}``, ``{var:3}``, ``{a.b}``... no
-    URI could be read by it). A variable the route does not take is logged
-    too, and its values are ignored (a read does not fail)."""
-    if "{" in (rest := VARIABLE.sub("", template)) or "}" in rest:
+    ``{var}``, ``{+var}`` and a final ``{?var,...}`` (``{&q}``, ``{/x}``, ``{a,b}``, ``{var*}``,
+    ``{var:3}``, ``{a.b}``... no URI could be read by it), or when its route requires an argument
+    that none of its variables gives (every read would be refused). A variable the route does not
+    take is logged too, and its values are ignored (a read does not fail)."""
+    path, _ = UriTemplate.split_query(template)
+    if "{" in (rest := VARIABLE.sub("", path)) or "}" in rest:
         warn_once(
             logger,
-            "Resource template %r of %s is skipped: only {var} and {+var} expressions are supported",
+            "Resource template %r of %s is skipped: only {var}, {+var} and a final {?var,...} (after no '?') "
+            "are supported",
             template,
             spec.name,
         )
         return None
-    pattern, variables = _template_pattern(template)  # (never fails: the matcher does not compile a regex)
-    ignored = [name for name in variables if not spec.accepts(name)]
+    pattern = UriTemplate.parse(template)  # (never fails: the matcher does not compile a regex)
+    ignored = [name for name in pattern.variables if not spec.accepts(name)]
     for name in ignored:
         warn_once(
             logger,
@@ -109,8 +120,28 @@ def _template_entry(spec: ToolSpec, declared: Mapping[str, Any], template: str) 
             spec.name,
             name,
         )
+    if missing := [name for name in _required_in_order(spec) if name not in pattern.variables]:
+        query = ",".join((*pattern.query, *missing))
+        warn_once(
+            logger,
+            "Resource template %r of %s is skipped: the route requires %s, which the template does not give "
+            "(a query expression would: %s)",
+            template,
+            spec.name,
+            ", ".join(map(repr, missing)),
+            f"{path}{{?{query}}}",
+        )
+        return None
     wire = _describe(spec, declared, {})
-    return TemplateEntry(wire, spec, pattern, variables, declared.get("completions", {}), frozenset(ignored))
+    needed = tuple(name for name in pattern.query if name in spec.required)
+    completions = declared.get("completions", {})
+    return TemplateEntry(wire, spec, pattern, pattern.variables, completions, frozenset(ignored), needed)
+
+
+def _required_in_order(spec: ToolSpec) -> list[str]:
+    """The route's required arguments, in its input schema's order."""
+    listed = spec.tool.get("inputSchema", {}).get("required", [])
+    return [name for name in listed if name in spec.required]
 
 
 def _describe(spec: ToolSpec, declared: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
@@ -168,8 +199,14 @@ class Features:
         for template in self.templates:
             match = template.pattern.match(uri)
             if match is not None:
-                values = zip(template.variables, match, strict=True)
-                arguments = {name: unquote(value) for name, value in values if name not in template.ignored}
+                values = dict(zip(template.variables, match, strict=True))
+                if (error := template.undefined(uri, values)) is not None:
+                    raise error
+                arguments = {
+                    name: unquote(value)
+                    for name, value in values.items()
+                    if value is not None and name not in template.ignored
+                }
                 return template.spec, arguments, template.wire.get("mimeType")
         return None
 

@@ -802,9 +802,13 @@ def slash_app() -> FastAPI:
     async def summary(subject: str, words: int, tone: str = "plain") -> str:
         return f"{words} {tone} words about {subject}"
 
-    @app.get("/teams/{name}", openapi_extra=declare.resource_template("teams://{name}"))
-    async def teams(name: str, region: str) -> dict[str, str]:  # a query parameter the URI cannot give
+    @app.get("/teams/{name}", openapi_extra=declare.resource_template("teams://{name}{?region}"))
+    async def teams(name: str, region: str) -> dict[str, str]:  # a query parameter the URI's query gives
         return {"name": name, "region": region}
+
+    @app.get("/search", openapi_extra=declare.resource_template("search://items{?q,page}"))
+    async def search(q: str = "", page: int = 1) -> dict[str, Any]:
+        return {"q": q, "page": page}
 
     app.add_middleware(MCPMiddleware)
     return app
@@ -837,11 +841,6 @@ async def test_a_reserved_template_value_with_slashes_reaches_a_path_route() -> 
             "Invalid arguments for prompt 'summary': missing required arguments 'subject', 'words'",
         ),
         (
-            "resources/read",
-            {"uri": "teams://red"},
-            "Invalid arguments for resource teams://red: missing required argument 'region'",
-        ),
-        (
             "prompts/get",
             {"name": "topic", "arguments": {"topic": "a", "tpoic": "b"}},
             "Invalid arguments for prompt 'topic': unknown argument 'tpoic'; valid arguments: 'topic'",
@@ -869,6 +868,89 @@ async def test_template_values_are_percent_decoded(uri: str, value: Any) -> None
     """RFC 6570 expansion percent-encodes values: the route gets them decoded (it got "J%C3%BCrgen")."""
     content = (await legacy(slash_app(), "resources/read", {"uri": uri}))["result"]["contents"][0]
     assert (orjson.loads(content["text"]) if isinstance(value, dict) else content["text"]) == value
+
+
+@pytest.mark.parametrize(
+    ("uri", "value"),
+    [
+        ("teams://red?region=eu", {"name": "red", "region": "eu"}),
+        ("teams://r%C3%A9d?region=north%20east", {"name": "réd", "region": "north east"}),
+        ("teams://red?region=a%26b%3Dc", {"name": "red", "region": "a&b=c"}),
+        ("search://items", {"q": "", "page": 1}),
+        ("search://items?q=mcp", {"q": "mcp", "page": 1}),
+        ("search://items?page=3&q=a+b", {"q": "a+b", "page": 3}),
+    ],
+)
+async def test_a_templates_query_expression_gives_the_routes_query_parameters(uri: str, value: Any) -> None:
+    """``{?region}``: RFC 6570 form-style query expansion, as the TS SDK and VS Code expand it (the
+    template was left out before); an undefined variable is absent from the URI, and its default
+    applies."""
+    content = (await legacy(slash_app(), "resources/read", {"uri": uri}))["result"]["contents"][0]
+    assert content["uri"] == uri
+    assert orjson.loads(content["text"]) == value
+
+
+async def test_a_template_with_a_query_expression_is_listed_as_declared() -> None:
+    listed = (await legacy(slash_app(), "resources/templates/list"))["result"]["resourceTemplates"]
+    assert "teams://{name}{?region}" in [t["uriTemplate"] for t in listed]
+    assert "search://items{?q,page}" in [t["uriTemplate"] for t in listed]
+
+
+async def test_a_read_without_a_required_query_variable_says_which_and_how_in_both_eras() -> None:
+    """The URI is an expansion of the template with ``region`` undefined, but the route needs it:
+    -32602 naming the variable and the template, with ``data.uri`` as the spec's resource errors
+    have it (it was -32602 without the template or the URI's data)."""
+    message = (
+        "Invalid arguments for resource teams://red: missing required argument 'region' "
+        "(the template's query gives it: teams://{name}{?region})"
+    )
+    error = (await legacy(slash_app(), "resources/read", {"uri": "teams://red"}))["error"]
+    assert error == {"code": -32602, "message": message, "data": {"uri": "teams://red"}}
+    reply = await call_modern(slash_app(), "resources/read", {"uri": "teams://red"}, "teams://red")
+    assert reply.status == 400
+    assert reply.json()["error"] == {"code": -32602, "message": message, "data": {"uri": "teams://red"}}
+
+
+@pytest.mark.parametrize("uri", ["search://items?x=1", "search://items?q=1&q=2", "teams://red?region=eu&x=1"])
+async def test_a_query_the_template_does_not_expand_to_is_not_found(uri: str) -> None:
+    error = (await legacy(slash_app(), "resources/read", {"uri": uri}))["error"]
+    assert error == {"code": -32002, "message": f"Resource not found: {uri}", "data": {"uri": uri}}
+
+
+async def test_a_template_that_cannot_give_a_required_argument_is_left_out_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A route needing a query parameter (or a path parameter of another name) that the template
+    does not give was listed, and every read of it was refused (-32602 "missing required
+    argument"), with nothing said at start-up. It is left out, and a warning says why, once."""
+    app = FastAPI()
+
+    @app.get("/teams/{name}", openapi_extra=declare.resource_template("teams://{name}"))
+    async def teams(name: str, region: str, size: int) -> dict[str, str]:
+        return {"name": name, "region": region}
+
+    @app.get("/users/{user_id}", openapi_extra=declare.resource_template("users://{id}"))
+    async def user(user_id: str) -> dict[str, str]:
+        return {"id": user_id}
+
+    @app.get("/people/{name}", openapi_extra=declare.resource_template("people://{name}{?region}"))
+    async def people(name: str, region: str) -> dict[str, str]:
+        return {"name": name, "region": region}
+
+    app.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware.features"):
+        listed = (await legacy(app, "resources/templates/list"))["result"]["resourceTemplates"]
+        again = (await legacy(app, "resources/templates/list"))["result"]["resourceTemplates"]
+        error = (await legacy(app, "resources/read", {"uri": "teams://red"}))["error"]
+    assert [t["uriTemplate"] for t in listed] == [t["uriTemplate"] for t in again] == ["people://{name}{?region}"]
+    assert error["code"] == -32002
+    assert [record.getMessage() for record in caplog.records if record.name == "mcp_middleware.features"] == [
+        "Resource template 'teams://{name}' of teams is skipped: the route requires 'region', 'size', which the "
+        "template does not give (a query expression would: teams://{name}{?region,size})",
+        "Resource template 'users://{id}' of user: the route takes no argument 'id'; its values are ignored",
+        "Resource template 'users://{id}' of user is skipped: the route requires 'user_id', which the "
+        "template does not give (a query expression would: users://{id}{?user_id})",
+    ]
 
 
 async def test_a_decoded_slash_is_still_refused_for_a_plain_path_parameter() -> None:
@@ -943,8 +1025,12 @@ async def test_an_oversized_resource_or_prompt_is_an_internal_error(
 @pytest.mark.parametrize(
     "template",
     [
-        "search://items{?q}",
         "search://items?x=1{&q}",
+        "search://items?x=1{?q}",
+        "search://{?q}{r}",
+        "search://items{?q}{?r}",
+        "search://items{?q*}",
+        "search://items{?q,}",
         "search://items{/q}",
         "search://items{#q}",
         "search://items{.q}",
@@ -959,8 +1045,8 @@ async def test_an_oversized_resource_or_prompt_is_an_internal_error(
 async def test_a_template_with_an_unsupported_expression_is_left_out_with_a_warning(
     template: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Only ``{var}`` and ``{+var}`` are matched: a template with any other RFC 6570 form was
-    listed but could never be read."""
+    """Only ``{var}``, ``{+var}`` and a final ``{?var,...}`` are matched: a template with any other
+    RFC 6570 form was listed but could never be read."""
     app = FastAPI()
 
     @app.get("/search", openapi_extra=declare.resource_template(template))
@@ -976,7 +1062,8 @@ async def test_a_template_with_an_unsupported_expression_is_left_out_with_a_warn
         listed = (await legacy(app, "resources/templates/list"))["result"]["resourceTemplates"]
     assert [t["uriTemplate"] for t in listed] == ["items://{q}"]
     assert [record.getMessage() for record in caplog.records if record.name == "mcp_middleware.features"] == [
-        f"Resource template {template!r} of search is skipped: only {{var}} and {{+var}} expressions are supported"
+        f"Resource template {template!r} of search is skipped: only {{var}}, {{+var}} and a final {{?var,...}} "
+        "(after no '?') are supported"
     ]
 
 

@@ -123,3 +123,51 @@ def test_the_work_is_at_most_linear_in_the_length(template: str, unit: str) -> N
     per_character = steps(parsed, large) / len(large)
     assert per_character <= steps(parsed, small) / len(small)
     assert per_character <= 10
+
+
+def test_a_final_query_expression_takes_its_variables_from_the_query() -> None:
+    """RFC 6570 form-style query expansion (``{?q,page}``), which the TS SDK and VS Code expand: the
+    keys in any order, each once; an undefined variable is left out of the URI, so it is None."""
+    template = UriTemplate.parse("search://items{?q,page}")
+    assert template.variables == ("q", "page")
+    assert template.match("search://items?q=a%20b&page=2") == ("a%20b", "2")
+    assert template.match("search://items?page=2&q=x") == ("x", "2")
+    assert template.match("search://items?q=") == ("", None)
+    assert template.match("search://items") == (None, None)
+    assert template.match("search://items?") == (None, None)
+    teams = UriTemplate.parse("teams://{name}{?region}")
+    assert teams.variables == ("name", "region")
+    assert teams.match("teams://red?region=eu") == ("red", "eu")
+    assert teams.match("teams://red") == ("red", None)
+    files = UriTemplate.parse("files://{+path}{?rev}")
+    assert files.match("files://a/b.txt?rev=3") == ("a/b.txt", "3")
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "search://items?x=1",  # a key the template does not name
+        "search://items?q=1&q=2",  # a key twice
+        "search://items?q=1&&page=2",  # an empty part: no expansion makes one
+        "search://items?q=1&page=2&q=3",
+        "search://items?q",  # no '=': form-style expansion always writes one
+        "search://items?q=1#top",  # a fragment is no value
+        "search://other?q=1",
+        "search://items/?q=1",
+    ],
+)
+def test_a_query_that_is_no_expansion_of_the_template_does_not_match(uri: str) -> None:
+    assert UriTemplate.parse("search://items{?q,page}").match(uri) is None
+
+
+@pytest.mark.parametrize(
+    ("template", "uri"),
+    [
+        ("x://{a}-{b}{?q,r}", lambda n: "x://" + "1-" * n + "?q=" + "&" * n),
+        ("x://{a}{?q,r}", lambda n: "x://a?" + "q=1&" * n),
+        ("x://{a}{?q}", lambda n: "x://a?q=" + "=" * n),
+    ],
+)
+def test_the_work_of_a_crafted_query_does_not_grow_with_its_length(template: str, uri: Callable[[int], str]) -> None:
+    parsed = UriTemplate.parse(template)
+    assert steps(parsed, uri(100)) == steps(parsed, uri(100_000))
