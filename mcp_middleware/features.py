@@ -153,6 +153,19 @@ def _describe(spec: ToolSpec, declared: Mapping[str, Any], defaults: Mapping[str
     return wire
 
 
+def _decoded(uri: str, name: str, value: str) -> str:
+    """A template value percent-decoded; -32602 when the bytes are not UTF-8, which RFC 6570
+    expansion always writes (decoding them to U+FFFD gave the route another value, and made
+    ``%E9`` and ``%FC`` one resource)."""
+    try:
+        return unquote(value, errors="strict")
+    except UnicodeDecodeError:
+        why = f"argument {name!r} is not UTF-8 once percent-decoded"
+        raise ProtocolError(
+            codes.INVALID_PARAMS, f"Invalid arguments for resource {uri}: {why}", {"uri": uri}
+        ) from None
+
+
 @dataclass(frozen=True, slots=True)
 class Features:
     resources: dict[str, ResourceEntry] = field(default_factory=dict)
@@ -192,7 +205,8 @@ class Features:
 
     def find_resource(self, uri: str) -> tuple[ToolSpec, dict[str, str], str | None] | None:
         """The route, arguments and declared type of ``uri``; template values are percent-decoded
-        (RFC 6570 expansion encodes them)."""
+        (RFC 6570 expansion encodes them as UTF-8: other bytes are -32602, as is a required query
+        variable left undefined)."""
         entry = self.resources.get(uri)
         if entry is not None:
             return entry.spec, {}, entry.wire.get("mimeType")
@@ -202,11 +216,8 @@ class Features:
                 values = dict(zip(template.variables, match, strict=True))
                 if (error := template.undefined(uri, values)) is not None:
                     raise error
-                arguments = {
-                    name: unquote(value)
-                    for name, value in values.items()
-                    if value is not None and name not in template.ignored
-                }
+                taken = ((k, v) for k, v in values.items() if v is not None and k not in template.ignored)
+                arguments = {name: _decoded(uri, name, value) for name, value in taken}
                 return template.spec, arguments, template.wire.get("mimeType")
         return None
 

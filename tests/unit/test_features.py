@@ -953,6 +953,22 @@ async def test_a_template_that_cannot_give_a_required_argument_is_left_out_with_
     ]
 
 
+@pytest.mark.parametrize(
+    ("uri", "name"),
+    [("people://J%FCrgen", "name"), ("teams://red?region=%E9", "region"), ("file:///a/%C3.txt", "path")],
+)
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+async def test_a_template_value_not_percent_encoded_utf8_is_invalid_params(uri: str, name: str, era: str) -> None:
+    """RFC 6570 expansion writes a value's UTF-8 bytes: ``%FC`` (Latin-1) decoded to U+FFFD, so the
+    route got "J\ufffdrgen", and ``%FC`` and ``%E9`` read the same resource."""
+    message = f"Invalid arguments for resource {uri}: argument {name!r} is not UTF-8 once percent-decoded"
+    if era == "handshake":
+        error = (await legacy(slash_app(), "resources/read", {"uri": uri}))["error"]
+    else:
+        error = (await call_modern(slash_app(), "resources/read", {"uri": uri}, uri)).json()["error"]
+    assert error == {"code": -32602, "message": message, "data": {"uri": uri}}
+
+
 async def test_a_decoded_slash_is_still_refused_for_a_plain_path_parameter() -> None:
     error = (await legacy(slash_app(), "resources/read", {"uri": "people://a%2Fb"}))["error"]
     assert error == {
