@@ -9,7 +9,8 @@ failure with :mod:`mcp_middleware._feature_errors`. A prompt's arguments are str
 A template with an RFC 6570 expression other than ``{var}``, ``{+var}`` and a final form-style
 query ``{?var,...}`` is left out, and logged, when the features are built (URIs are matched by
 :mod:`mcp_middleware._uri_template`, in time linear in their length), and so is a template whose
-route requires an argument none of its variables gives (every read would fail); a template's
+route requires an argument none of its variables gives (every read would fail), as is a fixed
+resource whose route requires any; a template's
 variable that its route does not take is logged then too, and its values are ignored when a
 resource is read (the read does not fail). A read whose URI leaves a required query variable
 undefined is -32602 with ``data.uri``, naming the variable and the template. An unknown
@@ -138,6 +139,23 @@ def _template_entry(spec: ToolSpec, declared: Mapping[str, Any], template: str) 
     return TemplateEntry(wire, spec, pattern, pattern.variables, completions, frozenset(ignored), needed)
 
 
+def _gives_all(spec: ToolSpec, uri: str) -> bool:
+    """Whether a fixed resource's route requires no argument (a URI gives it none: every read
+    would be refused); logged when it does."""
+    if missing := _required_in_order(spec):
+        warn_once(
+            logger,
+            "Resource %r of %s is skipped: the route requires %s, which a fixed URI does not give "
+            "(a resource template would: %r)",
+            uri,
+            spec.name,
+            ", ".join(map(repr, missing)),
+            f"{uri}{{?{','.join(missing)}}}",
+        )
+        return False
+    return True
+
+
 def _required_in_order(spec: ToolSpec) -> list[str]:
     """The route's required arguments, in its input schema's order."""
     listed = spec.tool.get("inputSchema", {}).get("required", [])
@@ -179,7 +197,12 @@ class Features:
         prompts: dict[str, PromptEntry] = {}
         for item in catalog.declared:
             op, spec = item.operation, item.spec
-            if isinstance(declared := op.get("x-mcp-resource"), Mapping) and isinstance(declared.get("uri"), str):
+            declared = op.get("x-mcp-resource")
+            if (
+                isinstance(declared, Mapping)
+                and isinstance(declared.get("uri"), str)
+                and _gives_all(spec, declared["uri"])
+            ):
                 resources[declared["uri"]] = ResourceEntry(_describe(spec, declared, {}), spec)
             if isinstance(declared := op.get("x-mcp-resource-template"), Mapping):
                 template = declared.get("uriTemplate")

@@ -969,6 +969,33 @@ async def test_a_template_value_not_percent_encoded_utf8_is_invalid_params(uri: 
     assert error == {"code": -32602, "message": message, "data": {"uri": uri}}
 
 
+async def test_a_resource_whose_route_requires_an_argument_is_left_out_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A fixed URI gives the route no argument: a route requiring one was listed, and every read
+    of it refused (-32602 "missing required argument"), with nothing said at start-up."""
+    app = FastAPI()
+
+    @app.get("/report", openapi_extra=declare.resource("data://report"))
+    async def report(year: int, region: str) -> dict[str, Any]:
+        return {"year": year}
+
+    @app.get("/readme", openapi_extra=declare.resource("data://readme"))
+    async def readme(lang: str = "en") -> str:
+        return lang
+
+    app.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware.features"):
+        listed = (await legacy(app, "resources/list"))["result"]["resources"]
+        error = (await legacy(app, "resources/read", {"uri": "data://report"}))["error"]
+    assert [r["uri"] for r in listed] == ["data://readme"]
+    assert error == {"code": -32002, "message": "Resource not found: data://report", "data": {"uri": "data://report"}}
+    assert [record.getMessage() for record in caplog.records if record.name == "mcp_middleware.features"] == [
+        "Resource 'data://report' of report is skipped: the route requires 'year', 'region', which a fixed URI "
+        "does not give (a resource template would: 'data://report{?year,region}')"
+    ]
+
+
 async def test_a_decoded_slash_is_still_refused_for_a_plain_path_parameter() -> None:
     error = (await legacy(slash_app(), "resources/read", {"uri": "people://a%2Fb"}))["error"]
     assert error == {
