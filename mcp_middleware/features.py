@@ -13,7 +13,8 @@ route requires an argument none of its variables gives (every read would fail), 
 resource whose route requires any; a template's
 variable that its route does not take is logged then too, and its values are ignored when a
 resource is read (the read does not fail). A read whose URI leaves a required query variable
-undefined is -32602 with ``data.uri``, naming the variable and the template. An unknown
+undefined is -32602 with ``data.uri``, naming the variable and the template. A prompt name, a URI
+or a URI template declared by two routes is the first's; the later is left out, and logged. An unknown
 prompt is -32602, and so are arguments the route's request cannot be made from (checked before the
 run).
 """
@@ -139,6 +140,42 @@ def _template_entry(spec: ToolSpec, declared: Mapping[str, Any], template: str) 
     return TemplateEntry(wire, spec, pattern, pattern.variables, completions, frozenset(ignored), needed)
 
 
+def _add_resource(resources: dict[str, ResourceEntry], spec: ToolSpec, declared: Any) -> None:
+    if not isinstance(declared, Mapping) or not isinstance(uri := declared.get("uri"), str):
+        return
+    if _first("Resource", uri, spec, resources) and _gives_all(spec, uri):
+        resources[uri] = ResourceEntry(_describe(spec, declared, {}), spec)
+
+
+def _add_template(templates: dict[str, TemplateEntry], spec: ToolSpec, declared: Any) -> None:
+    if not isinstance(declared, Mapping) or not isinstance(template := declared.get("uriTemplate"), str):
+        return
+    first = _first("Resource template", template, spec, templates)
+    if first and (entry := _template_entry(spec, declared, template)) is not None:
+        templates[template] = entry
+
+
+def _add_prompt(prompts: dict[str, PromptEntry], spec: ToolSpec, declared: Any) -> None:
+    if not isinstance(declared, Mapping):
+        return
+    arguments, json_arguments = _prompt_arguments(spec)
+    wire = _describe(spec, declared, {"arguments": arguments})
+    if _first("Prompt", wire["name"], spec, prompts):
+        prompts[wire["name"]] = PromptEntry(wire, spec, declared.get("completions", {}), json_arguments)
+
+
+def _first(
+    what: str, key: str, spec: ToolSpec, entries: Mapping[str, ResourceEntry | TemplateEntry | PromptEntry]
+) -> bool:
+    """Whether ``spec``'s route is the first to declare ``key`` (a URI, a URI template or a prompt's
+    name); a later one is logged and left out, as a later tool of the same name is renamed: the
+    first keeps it (the last replaced it, in silence)."""
+    if (entry := entries.get(key)) is None:
+        return True
+    warn_once(logger, "%s %r of %s is skipped: %s declares it already", what, key, spec.name, entry.spec.name)
+    return False
+
+
 def _gives_all(spec: ToolSpec, uri: str) -> bool:
     """Whether a fixed resource's route requires no argument (a URI gives it none: every read
     would be refused); logged when it does."""
@@ -193,26 +230,14 @@ class Features:
     @classmethod
     def from_catalog(cls, catalog: Catalog) -> Features:
         resources: dict[str, ResourceEntry] = {}
-        templates: list[TemplateEntry] = []
+        templates: dict[str, TemplateEntry] = {}  # by URI template
         prompts: dict[str, PromptEntry] = {}
         for item in catalog.declared:
             op, spec = item.operation, item.spec
-            declared = op.get("x-mcp-resource")
-            if (
-                isinstance(declared, Mapping)
-                and isinstance(declared.get("uri"), str)
-                and _gives_all(spec, declared["uri"])
-            ):
-                resources[declared["uri"]] = ResourceEntry(_describe(spec, declared, {}), spec)
-            if isinstance(declared := op.get("x-mcp-resource-template"), Mapping):
-                template = declared.get("uriTemplate")
-                if isinstance(template, str) and (entry := _template_entry(spec, declared, template)) is not None:
-                    templates.append(entry)
-            if isinstance(declared := op.get("x-mcp-prompt"), Mapping):
-                arguments, json_arguments = _prompt_arguments(spec)
-                wire = _describe(spec, declared, {"arguments": arguments})
-                prompts[wire["name"]] = PromptEntry(wire, spec, declared.get("completions", {}), json_arguments)
-        return cls(resources, tuple(templates), prompts)
+            _add_resource(resources, spec, op.get("x-mcp-resource"))
+            _add_template(templates, spec, op.get("x-mcp-resource-template"))
+            _add_prompt(prompts, spec, op.get("x-mcp-prompt"))
+        return cls(resources, tuple(templates.values()), prompts)
 
     def capabilities(self, list_changes: bool) -> dict[str, Any]:
         """``list_changes``: the era has a stream for notifications (2026-07-28's listen streams),

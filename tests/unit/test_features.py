@@ -996,6 +996,47 @@ async def test_a_resource_whose_route_requires_an_argument_is_left_out_with_a_wa
     ]
 
 
+async def test_a_prompt_uri_or_template_declared_twice_keeps_the_first_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The second declaration replaced the first in silence (a prompt, a resource), or was listed
+    twice and never read (a template); tools keep the first route's name too."""
+    app = FastAPI()
+
+    @app.get("/a", openapi_extra={**declare.prompt("p"), **declare.resource("data://x")})
+    async def first() -> str:
+        return "first"
+
+    @app.get("/t1/{k}", openapi_extra=declare.resource_template("t://{k}"))
+    async def first_template(k: str) -> str:
+        return f"first {k}"
+
+    @app.get("/b", openapi_extra={**declare.prompt("p"), **declare.resource("data://x")})
+    async def second() -> str:
+        return "second"
+
+    @app.get("/t2/{k}", openapi_extra=declare.resource_template("t://{k}"))
+    async def second_template(k: str) -> str:
+        return f"second {k}"
+
+    app.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware.features"):
+        prompts = (await legacy(app, "prompts/list"))["result"]["prompts"]
+        resources = (await legacy(app, "resources/list"))["result"]["resources"]
+        templates = (await legacy(app, "resources/templates/list"))["result"]["resourceTemplates"]
+        got = (await legacy(app, "prompts/get", {"name": "p"}))["result"]["messages"][0]["content"]["text"]
+        read = (await legacy(app, "resources/read", {"uri": "data://x"}))["result"]["contents"][0]["text"]
+    assert [(p["name"], p["description"]) for p in prompts] == [("p", "First")]
+    assert [(r["uri"], r["name"]) for r in resources] == [("data://x", "first")]
+    assert [(t["uriTemplate"], t["name"]) for t in templates] == [("t://{k}", "first_template")]
+    assert (got, read) == ("first", '"first"')
+    assert [record.getMessage() for record in caplog.records if record.name == "mcp_middleware.features"] == [
+        "Resource 'data://x' of second is skipped: first declares it already",
+        "Prompt 'p' of second is skipped: first declares it already",
+        "Resource template 't://{k}' of second_template is skipped: first_template declares it already",
+    ]
+
+
 async def test_a_decoded_slash_is_still_refused_for_a_plain_path_parameter() -> None:
     error = (await legacy(slash_app(), "resources/read", {"uri": "people://a%2Fb"}))["error"]
     assert error == {
