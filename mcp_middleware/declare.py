@@ -16,7 +16,8 @@
 * A **prompt** calls the route with the prompt's arguments (strings, mapped onto the route's
   parameters); it returns the messages: a string (one user message), a list of messages or
   strings, or ``{"messages": [...], "description": ...}``. Arguments default to the route's
-  parameters; ``completions`` offers values for ``completion/complete``.
+  parameters (declared ``arguments`` that leave out one the route requires leave the prompt out,
+  with a warning; one the route does not take is reported); ``completions`` offers values for ``completion/complete``.
 
 A declared route is not also a tool unless ``tool=True``. Declarations combine with other
 ``openapi_extra`` keys: ``openapi_extra={**declare.prompt("p"), "x-other": 1}``.

@@ -160,8 +160,35 @@ def _add_prompt(prompts: dict[str, PromptEntry], spec: ToolSpec, declared: Any) 
         return
     arguments, json_arguments = _prompt_arguments(spec)
     wire = _describe(spec, declared, {"arguments": arguments})
-    if _first("Prompt", wire["name"], spec, prompts):
+    if _first("Prompt", wire["name"], spec, prompts) and _usable_arguments(spec, wire):
         prompts[wire["name"]] = PromptEntry(wire, spec, declared.get("completions", {}), json_arguments)
+
+
+def _usable_arguments(spec: ToolSpec, wire: Mapping[str, Any]) -> bool:
+    """Whether a prompt's listed arguments (declared ones replace the route's) name every argument
+    its route requires; logged when not (a client following the listing could never get it), and
+    so is each listed argument the route does not take (a get that gives it is refused)."""
+    listed = wire.get("arguments")
+    names = [a["name"] for a in listed if isinstance(a, Mapping) and "name" in a] if isinstance(listed, list) else []
+    for name in names:
+        if not spec.accepts(name):
+            warn_once(
+                logger,
+                "Prompt %r of %s: the route takes no argument %r; a prompts/get that gives it is refused",
+                wire["name"],
+                spec.name,
+                name,
+            )
+    if missing := [name for name in _required_in_order(spec) if name not in names]:
+        warn_once(
+            logger,
+            "Prompt %r of %s is skipped: the route requires %s, which its declared arguments do not list",
+            wire["name"],
+            spec.name,
+            ", ".join(map(repr, missing)),
+        )
+        return False
+    return True
 
 
 def _first(

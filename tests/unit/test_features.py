@@ -1037,6 +1037,39 @@ async def test_a_prompt_uri_or_template_declared_twice_keeps_the_first_with_a_wa
     ]
 
 
+async def test_declared_prompt_arguments_the_route_cannot_use_are_reported_at_start_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Declared ``arguments`` replace the listed ones: one the route requires and they leave out
+    made every prompts/get of a client that follows the listing fail ("missing required
+    argument"), and one the route does not take failed it ("unknown argument"), silently at
+    start-up. The first is left out, the second reported; both once."""
+    app = FastAPI()
+
+    @app.get("/p1", openapi_extra=declare.prompt("renamed", arguments=[{"name": "topic", "required": True}]))
+    async def renamed(subject: str) -> str:
+        return subject
+
+    @app.get("/p2", openapi_extra=declare.prompt("extra", arguments=[{"name": "subject"}, {"name": "tone"}]))
+    async def extra(subject: str) -> str:
+        return subject
+
+    app.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware.features"):
+        listed = (await legacy(app, "prompts/list"))["result"]["prompts"]
+        got = (await legacy(app, "prompts/get", {"name": "extra", "arguments": {"subject": "s"}}))["result"]
+        error = (await legacy(app, "prompts/get", {"name": "renamed", "arguments": {"topic": "t"}}))["error"]
+    assert [p["name"] for p in listed] == ["extra"]
+    assert got["messages"][0]["content"]["text"] == "s"
+    assert error == {"code": -32602, "message": "Unknown prompt: renamed"}
+    assert [record.getMessage() for record in caplog.records if record.name == "mcp_middleware.features"] == [
+        "Prompt 'renamed' of renamed: the route takes no argument 'topic'; a prompts/get that gives it is refused",
+        "Prompt 'renamed' of renamed is skipped: the route requires 'subject', which its declared arguments do "
+        "not list",
+        "Prompt 'extra' of extra: the route takes no argument 'tone'; a prompts/get that gives it is refused",
+    ]
+
+
 async def test_a_decoded_slash_is_still_refused_for_a_plain_path_parameter() -> None:
     error = (await legacy(slash_app(), "resources/read", {"uri": "people://a%2Fb"}))["error"]
     assert error == {
