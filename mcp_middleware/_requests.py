@@ -7,9 +7,11 @@ only walks its small per-argument table, the path rendered by :mod:`mcp_middlewa
 query values and body encoded by :mod:`mcp_middleware._query_and_body`.
 
 Requests
-    A path that another route of the app would answer (one its router tries first) is an
-    :class:`~mcp_middleware._values.ArgumentError` too, for a tool that has such routes
-    (``ToolSpec.guard``, :mod:`mcp_middleware._route_order`); the others pay one attribute test.
+    A path that another route of the app would answer (one its router tries first), or a value a
+    typed convertor of its route refuses (``{id:int}`` given ``"seven"``), is an
+    :class:`~mcp_middleware._values.ArgumentError` too, for a tool that has such routes or
+    convertors (``ToolSpec.guard``, :mod:`mcp_middleware._route_order`); the others pay one
+    attribute test.
     An argument the input schema's top level requires (``required``: presence, a null value
     counts here) that a call leaves out is an :class:`~mcp_middleware._values.ArgumentError` naming all
     that are missing, in the schema's order, before anything is built (tools.mdx: servers MUST

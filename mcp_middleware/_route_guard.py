@@ -5,17 +5,46 @@ Part of :mod:`mcp_middleware._route_order`, whose :meth:`~mcp_middleware._route_
 builds a :class:`RouteGuard` for a tool when the catalog is built; the request builder runs its
 :meth:`RouteGuard.check` on each call's path, refusing one that would not reach the tool's route as
 an :class:`~mcp_middleware._values.ArgumentError`.
+
+A tool whose route (or a mount on its way) has a typed convertor (``int``, ``float``, ``uuid``, an
+app's own: any but ``str`` and ``path``, which take every value the request builder sends) gets a
+:class:`TypedRouteGuard`, which first tests each such value against its convertor's pattern
+(:class:`_Values`): a value it refuses never reaches the route (the router goes on to the routes
+after it: a 404, or another route's answer), so it is an ArgumentError naming the argument and what
+the path accepts. With every value taken, the route's own pattern matches, and only the routes
+tried before it are left to check.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, Final
 from urllib.parse import unquote
+
+from starlette.convertors import FloatConvertor, IntegerConvertor, PathConvertor, StringConvertor
+from starlette.routing import PARAM_REGEX
 
 from mcp_middleware._values import ArgumentError
 
-__all__ = ["RouteGuard"]
+__all__ = ["RouteGuard", "TypedRouteGuard", "typed_values"]
+
+_ANY: Final = frozenset({StringConvertor.regex, PathConvertor.regex})  # what the builder sends, they take
+# a convertor's pattern ─▶ what a value must be, and what the path accepts (by the pattern: it is what
+# the router tests, and it changed between Starlette versions); another convertor is named by its pattern
+_ACCEPTS: Final = {
+    IntegerConvertor.regex: ("be a non-negative integer", "digits"),
+    FloatConvertor.regex: ("be a non-negative number", "digits, with an optional decimal part"),
+    "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}": (  # Starlette 1.x
+        "be a UUID",
+        "hex digits grouped 8-4-4-4-12, hyphens optional",
+    ),
+    "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}": (  # older Starlette
+        "be a UUID",
+        "lowercase hex digits grouped 8-4-4-4-12",
+    ),
+}
 
 
 def _answered(path: str) -> str:
@@ -27,11 +56,8 @@ class _Level:
     """What a request meets at one level of routes (the app's, then a mount's...)."""
 
     earlier: tuple[re.Pattern[str], ...]  # routes tried before, that could take the path
-    # the mount holding the tool's route (the prefix and the rest), or at the last level the
-    # route's own pattern when it may refuse the path; None: nothing to follow
-    through: re.Pattern[str] | None = None
-    later: tuple[re.Pattern[str], ...] = ()  # routes tried after, that could take a path ``through`` refuses
-    mount: bool = False
+    # the mount holding the tool's route (its prefix and the rest); None at the last level
+    mount: re.Pattern[str] | None = None
 
 
 class RouteGuard:
@@ -41,6 +67,11 @@ class RouteGuard:
 
     def __init__(self, levels: tuple[_Level, ...]) -> None:
         self.levels = levels
+
+    def named(self, names: Mapping[str, str]) -> RouteGuard:
+        """This guard for a tool whose arguments ``names`` gives (a path parameter ─▶ its argument,
+        where they differ): its refusals name them."""
+        return self
 
     def check(self, path: str) -> None:
         """Raises :class:`ArgumentError` when ``path`` (encoded, as sent) would not reach the route."""
@@ -54,15 +85,83 @@ class RouteGuard:
         for level in self.levels:
             if any(regex.match(route_path) for regex in level.earlier):
                 return _answered("{path}")
-            if level.through is None:
+            if level.mount is None:
                 return None
-            match = level.through.match(route_path)
-            if match is None:
-                return _answered("{path}") if any(regex.match(route_path) for regex in level.later) else None
-            if level.mount:
-                if match.end("path") != len(route_path):
-                    # a final line feed, before which ``$`` matches: the mount then gives its routes the
-                    # whole path (Starlette's root_path arithmetic fails), and the tool's route sees none
-                    return "the path {path} would not reach the route of this one"
-                route_path = "/" + match["path"]
+            match = level.mount.match(route_path)
+            if match is None:  # a line break inside the path, which ``.*`` stops at: a 404, not another route
+                return None
+            if match.end("path") != len(route_path):
+                # a final line feed, before which ``$`` matches: the mount then gives its routes the
+                # whole path (Starlette's root_path arithmetic fails), and the tool's route sees none
+                return "the path {path} would not reach the route of this one"
+            route_path = "/" + match["path"]
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Values:
+    """What the typed convertors of a tool's path (its route's and its mounts') take.
+
+    ``shape``: the whole path, from the app's root, each typed value a group of one segment (the
+    request builder sends none with a "/") and the others their own pattern; ``typed``: for each
+    group, in order, its argument, its convertor's pattern, and the refusal after the name."""
+
+    shape: re.Pattern[str]
+    typed: tuple[tuple[str, re.Pattern[str], str], ...]
+
+    def refused(self, route_path: str) -> str | None:
+        """Why ``route_path`` (decoded) misses the convertors; None when it does not. A value is
+        tested whole (``fullmatch``): the router's ``$`` would take ``7`` and a final line feed."""
+        shaped = self.shape.fullmatch(route_path)
+        if shaped is None:  # (a path the request builder does not make)
+            return None
+        for (name, pattern, problem), value in zip(self.typed, shaped.groups(), strict=True):
+            if pattern.fullmatch(value) is None:
+                return f"argument {name!r} {problem}"
+        return None
+
+    def named(self, names: Mapping[str, str]) -> _Values:
+        """With the arguments ``names`` gives (a parameter ─▶ its argument, where they differ)."""
+        return _Values(self.shape, tuple((names.get(name, name), regex, text) for name, regex, text in self.typed))
+
+
+def typed_values(pieces: Iterable[tuple[str, Mapping[str, Any]]]) -> _Values | None:
+    """What the typed convertors take of a path made of ``pieces`` (each mount's prefix, then the
+    route's: its path as written, ``/items/{id:int}``, and its convertors by parameter); None
+    when none is typed."""
+    pieces = tuple(pieces)
+    template = "".join(path for path, _ in pieces)
+    shape, typed = "", []
+    for path, convertors in pieces:
+        end = 0
+        for parameter in PARAM_REGEX.finditer(path):
+            shape += re.escape(path[end : parameter.start()])
+            end = parameter.end()
+            regex = getattr(convertors.get(parameter[1]), "regex", ".*")
+            if regex in _ANY:
+                shape += f"(?:{regex})"
+                continue
+            shape += "([^/]*)"
+            what, accepts = _ACCEPTS.get(regex, (f"match the pattern {regex}", "that"))
+            typed.append((parameter[1], re.compile(regex), f"must {what} (the path {template} accepts only {accepts})"))
+        shape += re.escape(path[end:])
+    return _Values(re.compile(shape), tuple(typed)) if typed else None
+
+
+class TypedRouteGuard(RouteGuard):
+    """A :class:`RouteGuard` that first tests the values of the path's typed convertors."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, levels: tuple[_Level, ...], values: _Values) -> None:
+        super().__init__(levels)
+        self.values = values
+
+    def check(self, path: str) -> None:
+        refused = self.values.refused(unquote(path) if "%" in path else path)
+        if refused is not None:
+            raise ArgumentError(refused)
+        super().check(path)
+
+    def named(self, names: Mapping[str, str]) -> RouteGuard:
+        return TypedRouteGuard(self.levels, self.values.named(names)) if names else self

@@ -26,12 +26,15 @@ of its path and method. The guard keeps the compiled patterns of the routes trie
 it, at each level (the app's, then the mount's it is in...), that could take a path the tool
 renders: of the tool's method or of any (a mount, a route of a bare ASGI app), and whose literal
 text and number of segments do not rule it out
-(:func:`~mcp_middleware._route_overlap._could_take`). A tool with none has no guard: its calls pay
-one attribute test. A route whose own pattern may refuse a value its tool
-renders (``{id:int}`` given ``"seven"``; a ``str`` or ``path`` parameter takes any value the
-request builder sends) also keeps the patterns of the routes after it that could take the path:
-the router goes on to them. A tool whose path has no parameter is decided once: refused every time
-(no request reaches its route), or no guard.
+(:func:`~mcp_middleware._route_overlap._could_take`). A tool whose route, or a mount on its way,
+has a typed convertor (any but ``str`` and ``path``, which take every value the request builder
+sends) gets a :class:`~mcp_middleware._route_guard.TypedRouteGuard`, which first tests those values
+against their convertors (``{id:int}`` given ``"seven"``: an argument error naming ``id`` and what
+the path accepts, where the router would go on to the routes after it, a 404 or another route's
+answer); with every value taken, the route's own pattern matches, so the routes after it never
+answer. Another tool with no route before its own that could take its path has no guard: its calls
+pay one attribute test. A tool whose path has no parameter is decided once: refused every time (no
+request reaches its route), or no guard.
 
 Not followed (no call is refused for them): a router with its own ``app`` (it may not try its
 routes in order) or a mount of anything but a router or an app with one, whose routes are then
@@ -54,10 +57,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-from starlette.convertors import FloatConvertor, IntegerConvertor, PathConvertor, StringConvertor, UUIDConvertor
+from starlette.convertors import FloatConvertor, IntegerConvertor, StringConvertor, UUIDConvertor
 from starlette.routing import Host, Mount, Router, WebSocketRoute, compile_path
 
-from mcp_middleware._route_guard import RouteGuard, _Level
+from mcp_middleware._route_guard import RouteGuard, TypedRouteGuard, _Level, typed_values
 from mcp_middleware._route_overlap import _could_take
 
 __all__ = ["RouteOrder", "readable_routes", "route_entries", "route_order"]
@@ -98,7 +101,8 @@ class _Node:
     path: str  # the path format from the app's root (a mount's: its prefix)
     methods: frozenset[str] | None  # None: any method
     segments: tuple[str, ...] | None  # ``path`` split at "/"; None when a parameter may span several
-    refuses: bool  # its pattern may refuse a value its tool renders (a converter other than str and path)
+    written: str  # its own path as written (``/items/{id:int}``), under its mount
+    convertors: dict[str, Any]  # its parameters' convertors
     children: tuple[_Node, ...] | None = None  # a mount's routes, when known
     mount: bool = False
 
@@ -123,16 +127,16 @@ class RouteOrder:
         for siblings, node in chain:
             index = next(i for i, sibling in enumerate(siblings) if sibling is node)
             earlier = tuple(n.regex for n in siblings[:index] if _could_take(n, route, method))
-            after = siblings[index + 1 :] if node.refuses else ()
-            later = tuple(n.regex for n in after if _could_take(n, route, method))
-            through = node.regex if node.mount or later else None
-            levels.append(_Level(earlier, through, later, node.mount))
-        while levels and not levels[-1].earlier and not levels[-1].later:  # nothing to check from there on
+            levels.append(_Level(earlier, node.regex if node.mount else None))
+        while levels and not levels[-1].earlier:  # nothing to check from there on
             levels.pop()
+        if levels:
+            levels[-1] = _Level(levels[-1].earlier)
+        values = typed_values((node.written, node.convertors) for _, node in chain)
+        if values is not None:  # its values checked first: then its own route's pattern matches
+            return TypedRouteGuard(tuple(levels), values)
         if not levels:
             return None
-        if not levels[-1].later:
-            levels[-1] = _Level(levels[-1].earlier)
         guard = RouteGuard(tuple(levels))
         if "{" not in path:  # one request only: decided now
             return guard if guard.problem(path) is not None else None
@@ -173,6 +177,7 @@ def _nodes(routes: Iterable[Any], prefix: str, depth: int) -> tuple[_Node, ...]:
             if not isinstance(path, str) or not isinstance(convertors, dict):
                 continue
             methods = getattr(route, "methods", None)
+            written = getattr(route, "path", None)
             nodes.append(
                 _Node(
                     route,
@@ -180,7 +185,8 @@ def _nodes(routes: Iterable[Any], prefix: str, depth: int) -> tuple[_Node, ...]:
                     prefix + path,
                     frozenset(methods) if methods else None,
                     _segments(prefix + path, convertors.values()),
-                    _refuses(convertors.values()),
+                    written if isinstance(written, str) else path,
+                    convertors,
                 )
             )
     return tuple(nodes)
@@ -208,18 +214,12 @@ def _mount(mount: Mount, prefix: str, depth: int) -> _Node:
     inner = _router_of(getattr(mount, "_base_app", mount.app))
     routes = readable_routes(mount) if inner is not None and depth < _DEPTH else None
     children = _nodes(routes, path, depth + 1) if routes is not None else None
-    segments, refuses = _segments(path, convertors.values()), _refuses(convertors.values())
-    return _Node(mount, mount.path_regex, path, None, segments, refuses, children, mount=True)
+    segments = _segments(path, convertors.values())
+    return _Node(mount, mount.path_regex, path, None, segments, mount.path, convertors, children, mount=True)
 
 
 def _segments(path: str, convertors: Iterable[Any]) -> tuple[str, ...] | None:
     return tuple(path.split("/")) if all(isinstance(c, _ONE_SEGMENT) for c in convertors) else None
-
-
-def _refuses(convertors: Iterable[Any]) -> bool:
-    """Whether a pattern with these converters may refuse a value the request builder sends (any
-    text without "/" for a ``str``, segments for a ``path``)."""
-    return not all(isinstance(c, (StringConvertor, PathConvertor)) for c in convertors)
 
 
 def _find(

@@ -142,6 +142,10 @@ class _Builder(_Schemas):
         if unsent:
             self.unsent[name] = (op.method, op.path, unsent)
         headers = annotations_of(tool["inputSchema"])
+        if guard is not None:  # its refusals name the arguments
+            guard = guard.named(
+                {e.wire: n for e, n in zip(entries, arg_names, strict=True) if e.where == _PATH and e.wire != n}
+            )
         return ToolSpec(name, op.method, op.path, tool, output is not None, plan, headers, guard)
 
     def plan(
