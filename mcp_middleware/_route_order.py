@@ -36,6 +36,10 @@ answer. Another tool with no route before its own that could take its path has n
 pay one attribute test. A tool whose path has no parameter is decided once: refused every time (no
 request reaches its route), or no guard.
 
+The same order tells which route a request for the MCP endpoint's own path would have reached
+(:meth:`RouteOrder.answers`, for the catalog's warning about templated routes the endpoint takes
+that path from; :func:`template_answers` where the order is unknown).
+
 Not followed (no call is refused for them): a router with its own ``app`` (it may not try its
 routes in order) or a mount of anything but a router or an app with one, whose routes are then
 unknown; ``Host`` routes (they match the MCP request's ``Host``, not the path the model made);
@@ -63,7 +67,7 @@ from starlette.routing import Host, Mount, Router, WebSocketRoute, compile_path
 from mcp_middleware._route_guard import RouteGuard, TypedRouteGuard, _Level, typed_values
 from mcp_middleware._route_overlap import _could_take
 
-__all__ = ["RouteOrder", "readable_routes", "route_entries", "route_order"]
+__all__ = ["RouteOrder", "readable_routes", "route_entries", "route_order", "template_answers"]
 
 logger = logging.getLogger("mcp_middleware.catalog")
 
@@ -110,10 +114,11 @@ class _Node:
 class RouteOrder:
     """An app's routes, as its router tries them."""
 
-    __slots__ = ("nodes",)
+    __slots__ = ("_takers", "nodes")
 
     def __init__(self, nodes: tuple[_Node, ...]) -> None:
         self.nodes = nodes
+        self._takers: dict[tuple[str, str], _Node | None] = {}  # (request path, method) ─▶ its route
 
     def guard(self, path: str, method: str, route: Any = None) -> RouteGuard | None:
         """The guard of the tool of ``path`` (a path format from the app's root) and ``method``,
@@ -142,6 +147,38 @@ class RouteOrder:
             return guard if guard.problem(path) is not None else None
         return guard
 
+    def answers(self, path: str, method: str, route: Any, request_path: str) -> bool | None:
+        """Whether the router hands a request for ``request_path`` (of ``method``) to the route of
+        ``path`` (a path format from the app's root) and ``method``, ``route`` itself when given
+        (else the first of that path and method); None when it goes to a mount of unknown routes
+        that ``path`` is under. Each request's route is found once (:meth:`_taker`)."""
+        method = method.upper()
+        key = (request_path, method)
+        node = self._takers[key] if key in self._takers else self._takers.setdefault(key, self._taker(*key))
+        if node is None:
+            return False
+        if node.mount:
+            return None if path.startswith(node.path) else False
+        return node.route is route if route is not None else node.path == path
+
+    def _taker(self, request_path: str, method: str) -> _Node | None:
+        """The route the router hands a request for ``request_path`` and ``method`` to (a mount,
+        when its routes are unknown); None when no route takes it."""
+        nodes = self.nodes
+        while True:
+            for node in nodes:
+                if node.methods is not None and method not in node.methods:
+                    continue  # (a route that matches the path only is used when none matches both: a 405)
+                match = node.regex.match(request_path)
+                if match is None:
+                    continue
+                if not node.mount or node.children is None:
+                    return node
+                nodes, request_path = node.children, "/" + match["path"]
+                break
+            else:
+                return None
+
     def mounted_first(self, path: str, method: str) -> bool:
         """Whether the route the router reaches first for ``path`` (a path format from the app's
         root) and ``method`` is in a mount."""
@@ -154,6 +191,17 @@ def route_order(app: Any) -> RouteOrder | None:
     does not try its routes in order, or it has none."""
     router = _router_of(app)
     return None if router is None else RouteOrder(_nodes(router.routes, "", 0))
+
+
+def template_answers(template: str, request_path: str) -> bool:
+    """Whether a route of ``template`` (a path as Starlette writes it, converters and all) would
+    match ``request_path``; False for a template Starlette refuses (an unknown converter, a
+    parameter twice)."""
+    try:
+        regex = compile_path(template)[0]
+    except (AssertionError, KeyError, ValueError):
+        return False
+    return regex.match(request_path) is not None
 
 
 def _router_of(app: Any) -> Router | None:

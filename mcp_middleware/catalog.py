@@ -34,7 +34,7 @@ from mcp_middleware._once import warn_once
 from mcp_middleware._requests import ToolSpec
 from mcp_middleware._route_details import _converter_paths, _response_options
 from mcp_middleware._route_document import RouteDocument, app_document, route_document
-from mcp_middleware._route_order import RouteOrder, readable_routes, route_order
+from mcp_middleware._route_order import RouteOrder, readable_routes, route_order, template_answers
 from mcp_middleware._shared_headers import warn_shared_headers
 from mcp_middleware._tool_builder import _Builder, api_key_schemes, distinct_descriptions
 from mcp_middleware._tool_filter import ToolFilter
@@ -239,6 +239,7 @@ def build_catalog(
     if max_name_length < 8:
         raise ValueError("max_name_length must be at least 8")
     _warn_shadowed(openapi, frozenset(exclude_paths))
+    _warn_answered(openapi, frozenset(exclude_paths), route_paths or {}, route_order, route_owners or {})
     ops = _operations(openapi, frozenset(exclude_paths))
     names = _assign_names(ops, max_name_length)
     # the app's API-key headers are forwarded from the MCP request like the forward_headers: a
@@ -332,6 +333,52 @@ def _warn_shadowed(openapi: Mapping[str, Any], endpoint: frozenset[str]) -> None
             " and ".join(repr(path) for path in sorted(endpoint)),
             ", ".join(taken),
         )
+
+
+def _warn_answered(
+    openapi: Mapping[str, Any],
+    endpoint: frozenset[str],
+    route_paths: Mapping[tuple[str, str], str],
+    order: RouteOrder | None,
+    owners: Mapping[tuple[str, str], Any],
+) -> None:
+    """Warn about the app's templated operations that would answer a path the MCP endpoint answers
+    (``GET /{name}`` and ``path="/api"``): plain HTTP clients get the endpoint's errors there. Each
+    route is tested as the router would (``RouteOrder.answers``: its converters, its mounts, the
+    routes tried before it); without the app's routes, its path template (``template_answers``)."""
+    paths = openapi.get("paths")
+    if not endpoint or not isinstance(paths, Mapping):
+        return
+    answered = [
+        f"{method.upper()} {path}"
+        for path, item in paths.items()
+        if isinstance(path, str) and "{" in path and isinstance(item, Mapping)
+        for method in _METHODS
+        if isinstance(item.get(method), Mapping)
+        and any(_answers(path, method, route_paths, order, owners, target) for target in endpoint)
+    ]
+    if answered:
+        warn_once(
+            logger,
+            "The MCP endpoint's path (MCPMiddleware's path option, %s) is one the app's route(s) %s would answer: "
+            "the endpoint answers it instead, so plain HTTP clients get its JSON-RPC errors there; give the "
+            "middleware a path of its own",
+            " and ".join(repr(path) for path in sorted(endpoint)),
+            ", ".join(answered),
+        )
+
+
+def _answers(
+    path: str,
+    method: str,
+    route_paths: Mapping[tuple[str, str], str],
+    order: RouteOrder | None,
+    owners: Mapping[tuple[str, str], Any],
+    target: str,
+) -> bool:
+    """Whether the operation of ``path`` and ``method`` would answer a request for ``target``."""
+    known = order.answers(path, method, owners.get((path, method)), target) if order is not None else None
+    return known if known is not None else template_answers(route_paths.get((path, method), path), target)
 
 
 def _api_key_headers(openapi: Mapping[str, Any]) -> frozenset[bytes]:

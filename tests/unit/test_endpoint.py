@@ -11,14 +11,16 @@ from typing import Any
 
 import orjson
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
 from mcp_middleware import MCPMiddleware
 from mcp_middleware._once import Remembered
+from mcp_middleware.catalog import build_catalog, catalog_from_app
 from mcp_middleware.features import Features
 from tests.apps import build_app
 from tests.support import BASE_HEADERS, Exchange, asgi_scope, meta, modern_headers, post, request
@@ -629,6 +631,108 @@ async def test_the_trailing_slash_form_the_endpoint_answers_is_warned_about_too(
     warned = [r.getMessage() for r in caplog.records if SHADOWED in r.getMessage()]
     assert len(warned) == 1
     assert ", ".join(f"GET {route}" for route in routes) in warned[0]
+
+
+async def shadow_warnings(app: Any, path: str, caplog: pytest.LogCaptureFixture) -> list[str]:
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        await post(app, request("tools/list"), path=path)
+    return [r.getMessage() for r in caplog.records if SHADOWED in r.getMessage()]
+
+
+async def echo(request: Any) -> PlainTextResponse:
+    return PlainTextResponse(request.url.path)
+
+
+class OwnOrder(APIRouter):
+    """A router with its own ``app``: the order it tries its routes in is unknown."""
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().app(scope, receive, send)
+
+
+def own_order_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/")
+    async def root() -> str:
+        return "root"
+
+    app.router.__class__ = OwnOrder
+    return app
+
+
+@pytest.mark.parametrize(
+    ("routes", "shadowed"),
+    [
+        ([Route("/{name}", echo)], "GET /{name}"),
+        ([Route("/{p:path}", echo)], "GET /{p}"),
+        ([Route("/{name}", echo, methods=["POST"]), Route("/{other}", echo)], "POST /{name}, GET /{other}"),
+        ([Mount("/{section}", routes=[Route("/", echo)])], "GET /{section}/"),  # the endpoint's "/api/"
+        ([Mount("/v1", routes=[Route("/{name}", echo)])], None),
+        ([Route("/{name}/x", echo), Route("/x/{name}", echo), Route("/api/{name}", echo)], None),
+        ([Route("/{n:int}", echo), Route("/{u:uuid}", echo)], None),  # their convertors refuse "api"
+        # a route tried first answers the path: the one after it loses nothing to the endpoint
+        ([Route("/{first}", echo, include_in_schema=False), Route("/{name}", echo)], None),
+        ([Route("/{name}/", echo)], "GET /{name}/"),  # the endpoint's "/api/"
+        ([Mount("/api", routes=[]), Route("/{name}/", echo)], None),  # the mount takes "/api/" (not "/api")
+        ([Mount("/api", app=StaticFiles(directory="/nonexistent", check_dir=False)), Route("/{name}/", echo)], None),
+        # a mounted app whose router tries its routes its own way: its operations by their templates
+        ([Mount("/{section}", app=own_order_app())], "GET /{section}/"),
+    ],
+)
+async def test_a_templated_route_that_would_answer_the_endpoint_path_is_warned_about(
+    routes: list[Any], shadowed: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``path="/api"`` over an app with ``GET /{name}``: the endpoint answers ``/api``, which the
+    route would have; a route whose pattern does not match it, or that a route tried before it
+    keeps from it, is not named."""
+    app = Starlette(routes=routes)
+    app.add_middleware(MCPMiddleware, path="/api")
+    warned = await shadow_warnings(app, "/api", caplog)
+    if shadowed is None:
+        assert warned == []
+        return
+    assert warned == [
+        "The MCP endpoint's path (MCPMiddleware's path option, '/api' and '/api/') is one the app's route(s) "
+        f"{shadowed} would answer: the endpoint answers it instead, so plain HTTP clients get its JSON-RPC "
+        "errors there; give the middleware a path of its own"
+    ]
+
+
+async def test_a_templated_fastapi_route_that_would_answer_the_endpoint_path_is_warned_about_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = FastAPI()
+
+    @app.get("/{name}")
+    async def by_name(name: str) -> str:
+        return name
+
+    @app.get("/{name}/items")
+    async def items(name: str) -> list[str]:
+        return []
+
+    app.add_middleware(MCPMiddleware, path="/api")
+    warned = await shadow_warnings(app, "/api", caplog)
+    assert len(warned) == 1
+    assert "route(s) GET /{name} would answer" in warned[0]
+    assert "/items" not in warned[0]
+    app.openapi_schema = None
+    for _ in range(3):
+        catalog_from_app(app, exclude_paths={"/api", "/api/"})
+    assert len([r for r in caplog.records if SHADOWED in r.getMessage()]) == 1
+
+
+def test_a_document_alone_is_matched_by_its_path_templates(caplog: pytest.LogCaptureFixture) -> None:
+    """Without the app's routes (a document given to ``build_catalog``): its paths, compiled as
+    Starlette would; a path Starlette would refuse is passed over."""
+    get: dict[str, Any] = {"get": {"responses": {}}}
+    paths = {"/{name}": get, "/{name}/x": get, "/{a}/{a}": get, "/{b:nope}": get}
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        build_catalog({"paths": paths}, exclude_paths={"/api"})
+    warned = [r.getMessage() for r in caplog.records if SHADOWED in r.getMessage()]
+    assert len(warned) == 1
+    assert "option, '/api') is one the app's route(s) GET /{name} would answer" in warned[0]
 
 
 async def test_a_path_of_its_own_warns_about_nothing(caplog: pytest.LogCaptureFixture) -> None:
