@@ -88,11 +88,11 @@ class RouteGuard:
             if level.mount is None:
                 return None
             match = level.mount.match(route_path)
-            if match is None:  # a line break inside the path, which ``.*`` stops at: a 404, not another route
-                return None
-            if match.end("path") != len(route_path):
-                # a final line feed, before which ``$`` matches: the mount then gives its routes the
-                # whole path (Starlette's root_path arithmetic fails), and the tool's route sees none
+            if match is None or match.end("path") != len(route_path):
+                # a line feed, which the rest's ``.*`` stops at: inside the path, the mount does not take
+                # it (the router goes on, to a 404 or a route after the mount); a final one, before which
+                # ``$`` matches, and the mount gives its routes the whole path (Starlette's root_path
+                # arithmetic fails): either way the tool's route sees none
                 return "the path {path} would not reach the route of this one"
             route_path = "/" + match["path"]
         return None
@@ -158,10 +158,13 @@ class TypedRouteGuard(RouteGuard):
         self.values = values
 
     def check(self, path: str) -> None:
-        refused = self.values.refused(unquote(path) if "%" in path else path)
+        route_path = unquote(path) if "%" in path else path
+        refused = self.values.refused(route_path)
         if refused is not None:
             raise ArgumentError(refused)
-        super().check(path)
+        problem = self.problem(route_path)
+        if problem is not None:
+            raise ArgumentError(problem.format(path=path))
 
     def named(self, names: Mapping[str, str]) -> RouteGuard:
         return TypedRouteGuard(self.levels, self.values.named(names)) if names else self

@@ -275,6 +275,9 @@ async def test_mounts_before_a_route_and_routes_before_it_in_a_mounted_app(era: 
     # a final line feed: the mount gives its routes the whole path, which the tool's route does not take
     result = await call(app, era, "sub_item", {"item_id": "3\n"})
     assert refusal(result).endswith(": the path /v1/items/3%0A would not reach the route of this one")
+    # one inside the path: the mount does not take it, and the router goes on to the routes after it
+    result = await call(app, era, "sub_item", {"item_id": "3\nx"})
+    assert refusal(result).endswith(": the path /v1/items/3%0Ax would not reach the route of this one")
     assert runs == Counter()
     assert text(await call(app, era, "section", {"section": "docs", "name": "a"})) == {"section": "docs", "name": "a"}
     assert text(await call(app, era, "sub_item", {"item_id": "3"})) == {"sub_item": "3"}
