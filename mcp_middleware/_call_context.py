@@ -16,7 +16,9 @@ Once the call is stopped (cancelled, or past its time limit: ``stopped``, given 
 runner) nothing more goes out for it, though its route may run on (a step in a worker thread, which
 no cancellation reaches) and its stream stay open for its handler (a ``resources/read``, a call in a
 2025-03-26 batch): progress and logs are dropped, and a question fails at once in the route
-(:data:`STOPPED`, a ``ClientRequestError``) without reaching the client.
+(:data:`STOPPED`, a ``ClientRequestError``) without reaching the client. A question already waiting
+for its answer then (asked from a worker thread, which no cancellation reaches) fails the same way
+at once: the call runner ends its wait (:meth:`LiveContext.stop_questions`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+import anyio
 from mcp_types import jsonrpc as codes
 
 from ._input_requests import ClientRequestError, InputRequest
@@ -81,6 +84,7 @@ class LiveContext(MCPContext):
         self._log_floor = LOG_LEVELS.index(log_level) if log_level in LOG_LEVELS else None
         self._last_progress: float | None = None  # the last value sent for the token, by anyone
         self._asked: set[str] = set()  # the keys asked in this run of the route
+        self._waiting: set[anyio.CancelScope] = set()  # the asks waiting for their answers
 
     async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         if self.progress_token is None or not math.isfinite(progress):  # JSON has no NaN or infinity
@@ -133,7 +137,23 @@ class LiveContext(MCPContext):
                 "(or leave the key out of elicit/sample/list_roots to get a numbered one)"
             )
         self._asked.update(requests)
-        return await self._channel.ask(requests, state)
+        with anyio.CancelScope() as waiting:
+            self._waiting.add(waiting)
+            try:
+                return await self._channel.ask(requests, state)
+            finally:
+                self._waiting.discard(waiting)
+        # stop_questions ended the wait: the call was stopped meanwhile (nothing more goes out)
+        raise ClientRequestError(next(iter(requests.values())).method, STOPPED)
+
+    def stop_questions(self) -> None:
+        """The call is stopped: end the wait of every question still waiting for its answer, which
+        then fails in the route (:data:`STOPPED`). Called by the call runner once a cancellation
+        had its chance to reach the route (an ask in the route's own task has unwound by then); one
+        from a worker thread (``anyio.from_thread.run``: a task of its own) would otherwise wait
+        until ``ask_timeout``, holding its thread."""
+        for waiting in self._waiting:
+            waiting.cancel()
 
     def _key(self, key: str | None, default: str) -> str:
         """The key given, or the next free one of "elicitation", "elicitation-2", ... in this run:

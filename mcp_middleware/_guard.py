@@ -75,6 +75,7 @@ async def _guarded_fast(run: _ToolRun, limit: float | None) -> dict[str, Any] | 
     except asyncio.CancelledError:
         run._task = None
         if run.cancelled and task.uncancel() <= base:
+            run._stop_questions()  # a worker thread's, which the cancellation did not reach
             return None  # exactly our own cancellation: taken back
         raise
     except BaseException as exc:
@@ -100,6 +101,7 @@ async def _guarded_timed(run: _ToolRun, limit: float) -> dict[str, Any] | None:
         return None
     except TimeoutError as exc:
         if run.cancelled:
+            run._stop_questions()
             return None
         if guard.expired():
             run._guard = guard  # still stopped once unwound: its context may outlive it (a worker thread)
@@ -122,6 +124,7 @@ def _subject(run: _ToolRun) -> str:
 
 def _timed_out(run: _ToolRun, limit: float | None) -> dict[str, Any]:
     run.set()
+    run._stop_questions()
     return _failure(run, f"{_subject(run)} timed out after {limit:g} s and was cancelled.")
 
 

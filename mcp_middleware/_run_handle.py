@@ -123,6 +123,13 @@ class _RunHandle(SubExchange):
         finally:
             self._waiters.remove(future)
 
+    def _stop_questions(self) -> None:
+        """(A stopped call) the questions its route's context still waits on fail at once: asked
+        from a worker thread, no cancellation reaches them (see ``LiveContext.stop_questions``)."""
+        context = self.inv.context.context
+        if context is not None:
+            context.stop_questions()
+
     def gone(self) -> None:
         """The client went away."""
         self.inv.outbox.abandon()

@@ -154,6 +154,7 @@ class _ToolRun(_RunHandle):
         if loop is None:
             return
         if self.stopped():
+            self._stop_questions()  # a stuck route's worker thread may wait on one
             if self.delivery is None:
                 outcome = self._outcome()
                 if outcome is not None:
@@ -184,10 +185,12 @@ class _ToolRun(_RunHandle):
             self.last = time.monotonic()
         while True:
             stopped = self.stopped()
-            if stopped and not self._held():
-                if not native:
-                    await self._outcome_later()
-                return
+            if stopped:
+                self._stop_questions()  # off asyncio, the guard waits for a worker thread that may wait on one
+                if not self._held():
+                    if not native:
+                        await self._outcome_later()
+                    return
             wait = max(self.last + interval - time.monotonic(), 0.0) if math.isfinite(interval) else math.inf
             if not native and not stopped and self._timer is not None:  # awake at the time limit (asyncio: the ticker)
                 wait = min(wait, max(self._timer.deadline - anyio.current_time(), 0.0))
@@ -197,6 +200,8 @@ class _ToolRun(_RunHandle):
                     await self.heartbeat()
             elif message["type"] == "http.disconnect":
                 self.gone()
+                if not native:  # (on asyncio, the guard or the ticker's wake: the route has let go by then)
+                    self._stop_questions()
                 return
 
     async def _receive_native(self, wait: float) -> Message | None:

@@ -12,24 +12,25 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from types import SimpleNamespace
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 import anyio.from_thread
 import anyio.to_thread
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import StreamingResponse
 from mcp_types import LOG_LEVEL_META_KEY
 from starlette.types import Message
 
 from mcp_middleware import ClientRequestError, MCPContext, MCPMiddleware, declare, mcp_context, toolcall
+from mcp_middleware._call_context import STOPPED
 from mcp_middleware.context import ContextHolder
 from mcp_middleware.dispatch import SubRequest
 from mcp_middleware.results import ResponseCollector
 from mcp_middleware.sse import KEEPALIVE
 from tests.apps import mcp_of
-from tests.support import MODERN, Exchange, cancelled, meta, modern_headers, request
+from tests.support import BASE_HEADERS, MODERN, Exchange, cancelled, meta, modern_headers, request
 
 pytestmark = pytest.mark.anyio
 # a stuck call's time limit: its result, with what the route sent before its blocked step
@@ -492,3 +493,131 @@ def test_the_registry_finds_the_call_a_context_serves_among_calls_sharing_its_ke
     registry.share(("", 1), runs[1])
     assert [registry.holding(("", 1), holder) for holder in holders] == [*runs, None]
     assert registry.holding(("", 2), holders[0]) is None
+
+
+# -- a question already out when its call is stopped ------------------------------------------------
+
+
+class _Asker:
+    """A question asked from the route's worker thread, through ``anyio.from_thread.run`` (``how``
+    "anyio") or ``asyncio.run_coroutine_threadsafe`` ("asyncio", on the loop it was given); how it
+    ended: ``"returned"`` or the name of the exception it raised (with a ``ClientRequestError``'s
+    error)."""
+
+    def __init__(self, how: str) -> None:
+        self.how = how
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.outcome: str | None = None
+        self.refusal: dict[str, Any] | None = None
+        self.finished = threading.Event()
+
+    def __call__(self, ctx: MCPContext, batched: bool) -> None:
+        def question() -> Coroutine[Any, Any, Any]:  # (2025-03-26, a batch's revision, has no elicitation)
+            return ctx.list_roots() if batched else ctx.elicit("Which?", EMPTY_FORM)
+
+        try:
+            if self.how == "anyio":
+                anyio.from_thread.run(question)
+            else:
+                assert self.loop is not None
+                asyncio.run_coroutine_threadsafe(question(), self.loop).result()
+            self.outcome = "returned"
+        except BaseException as exc:
+            self.outcome = type(exc).__name__
+            if isinstance(exc, ClientRequestError):
+                self.refusal = exc.error
+        finally:
+            self.finished.set()
+
+    async def done(self) -> None:
+        await anyio.to_thread.run_sync(self.finished.wait, abandon_on_cancel=True)
+
+
+def _asking_app(asker: _Asker, route: str, batched: bool, gate: anyio.Event, **options: Any) -> FastAPI:
+    """A sync route asking its client from its worker thread (``route`` "sync": the route itself;
+    "streaming": a ``StreamingResponse``'s sync iterator after its first chunk). ``/hold`` keeps a
+    batch's stream open until ``gate`` is set."""
+    app = FastAPI()
+
+    @app.get("/asking", operation_id="asking")
+    def asking(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> Any:
+        if route == "sync":
+            asker(ctx, batched)
+            return "done"
+
+        def chunks() -> Iterator[str]:
+            yield "first "
+            asker(ctx, batched)
+            yield "second"
+
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    @app.get("/hold", operation_id="hold")
+    async def hold() -> str:
+        await gate.wait()
+        return "held"
+
+    # the question's own limit is beyond the test's guard: only the stop can end it in time
+    app.add_middleware(MCPMiddleware, ask_timeout=GUARD * 3, keepalive_interval=0.002, **options)
+    return app
+
+
+@pytest.mark.parametrize("asking", ["anyio", "asyncio"])
+@pytest.mark.parametrize("route", ["sync", "streaming"])
+@pytest.mark.parametrize(
+    ("kind", "how"),
+    [
+        ("call", "cancelled"),
+        ("call", "cancelled within its time limit"),
+        ("call", "disconnected"),
+        ("call", "timed out"),
+        ("batched call", "cancelled"),
+        ("batched call", "timed out"),
+    ],
+)
+async def test_a_question_out_when_its_call_is_stopped_fails_at_once(
+    kind: str, how: str, route: str, asking: str, guard_path: str
+) -> None:
+    """Review: a question a route's worker thread was already waiting on when its call was stopped
+    (cancelled, the client gone, its time limit) waited for its answer until ``ask_timeout``
+    (600 s by default), holding the thread, and then sent its ``notifications/cancelled``. Now it
+    fails at once, as a question asked after the stop does (``ClientRequestError``), and nothing
+    more goes out for it. (Where an anyio cancel scope around the thread is cancelled, the portable
+    guard's or a streaming response's task group's, anyio cancels a question asked through
+    ``anyio.from_thread.run`` itself, as it documents: the thread gets that cancellation.)"""
+    asker, gate = _Asker(asking), anyio.Event()
+    asker.loop = asyncio.get_running_loop()
+    batched = kind == "batched call"
+    limits = {"timed out": 0.5, "cancelled within its time limit": GUARD * 3}  # (the latter never reached)
+    options: dict[str, Any] = {"call_timeout": limits[how]} if how in limits else {}
+    app = _asking_app(asker, route, batched, gate, **options)
+    call = request("tools/call", {"name": "asking", "arguments": {}}, 7)
+    if batched:  # no version header: 2025-03-26; the second call keeps the stream open
+        ex = Exchange(app, [call, request("tools/call", {"name": "hold", "arguments": {}}, 8)])
+    else:
+        ex = Exchange(app, call, {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25"})
+    asked = "roots/list" if batched else "elicitation/create"
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            try:
+                while not [e for e in ex.reply.events() if e.get("method") == asked]:
+                    await ex.chunk_seen.wait()
+                if how.startswith("cancelled"):
+                    assert (await Exchange(app, cancelled(7)).run()).status == 202
+                elif how == "disconnected":
+                    ex.disconnect.set()
+                await asker.done()
+            finally:
+                gate.set()
+    if asking == "anyio" and (guard_path == "portable" or route == "streaming"):
+        assert (asker.outcome, asker.refusal) == ("CancelledError", None)
+    else:
+        assert (asker.outcome, asker.refusal) == ("ClientRequestError", STOPPED)
+    events = ex.reply.events()
+    assert [e for e in events if e.get("method") == "notifications/cancelled"] == []
+    assert "second" not in str(events)
+    if how == "timed out":
+        assert [e["result"]["isError"] for e in events if e.get("id") == 7] == [True]
+    else:
+        assert [e for e in events if e.get("id") == 7] == []
