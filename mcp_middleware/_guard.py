@@ -205,7 +205,9 @@ _JSON = ((b"content-type", b"application/json"),)
 def _http_error(run: _ToolRun, http: HTTPException) -> dict[str, Any]:
     """The result of the response the app's handler would have sent for ``http`` had its response
     not started (FastAPI's: the status, and ``{"detail": ...}``), built as any route's error is
-    (the text after the status, the result limit, credentials the detail echoes redacted)."""
+    (the text after the status, the result limit, credentials the detail echoes redacted); a
+    tool's then carries the text the route had sent, as any failure of a route stopped mid-stream
+    does (:func:`_failure`)."""
     collector = run.collector.fresh(structured=False)
     collector.head(http.status_code, _JSON)
     try:
@@ -213,4 +215,5 @@ def _http_error(run: _ToolRun, http: HTTPException) -> dict[str, Any]:
     except TypeError:  # (orjson.JSONEncodeError) a detail JSON cannot hold: its text
         body = orjson.dumps({"detail": str(http.detail)})
     collector.feed(body, False)
-    return collector.result()
+    result = collector.result()
+    return result if run.what else run.collector.failed_as(result)

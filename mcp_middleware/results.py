@@ -128,6 +128,16 @@ class ResponseCollector(Body):
             return error_result(why)
         return error_result(redacted(f"{why}\n\nOutput before the failure:\n{text}", self._forwarded))
 
+    def failed_as(self, result: dict[str, Any]) -> dict[str, Any]:
+        """:meth:`failed` for a failure that has an error result of its own (``result``, one text
+        block: an ``HTTPException`` raised mid-stream, the response its handler would have sent):
+        the text the route had sent follows that result's text, as it follows ``why`` there."""
+        text = self.text() if self.streamable else ""
+        if text:
+            [block] = result["content"]
+            block["text"] += redacted(f"\n\nOutput before the failure:\n{text}", self._forwarded)
+        return result
+
     def _unstructured(self) -> dict[str, Any]:
         """A tool with an output schema must return a conforming ``structuredContent`` (the
         official clients refuse a success without it): anything else is a tool error."""
