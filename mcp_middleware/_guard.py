@@ -194,9 +194,31 @@ def _route_failed(run: _ToolRun, exc: BaseException) -> dict[str, Any]:
         logger.warning("%s: the route raised HTTPException(%d) after its response started", subject, http.status_code)
         return _http_error(run, http)
     logger.error("%s: the route raised %s", subject, type(exc).__name__, exc_info=exc)
-    # A ClientRequestError's text is ours and the client's own answer: the client may read why
-    detail = f": {exc}" if isinstance(exc, ClientRequestError) else ""
-    return _failure(run, f"{subject} failed: the route raised {type(exc).__name__}{detail}.")
+    return _failure(run, f"{subject} failed: the route raised {_raised(exc)}.")
+
+
+def _raised(exc: BaseException) -> str:
+    """What the route raised, as its error text names it: the exception's type, and for a
+    ``ClientRequestError`` (its text is ours and the client's own answer: the client may read why)
+    that text too; a group holding nothing but them (concurrent questions, all refused) names them
+    so, one alone as it would read by itself, several with each distinct reason in order."""
+    if isinstance(exc, ClientRequestError):
+        return f"ClientRequestError: {exc}"
+    if isinstance(exc, ExceptionGroup):
+        refused, rest = exc.split(ClientRequestError)
+        if refused is not None and rest is None:
+            reasons = list(dict.fromkeys(map(str, _leaves(refused))))
+            if len(reasons) == 1:
+                return f"ClientRequestError: {reasons[0]}"
+            return f"ClientRequestErrors: {'; '.join(reasons)}"
+    return type(exc).__name__
+
+
+def _leaves(group: BaseExceptionGroup[Any]) -> list[BaseException]:
+    """The exceptions of ``group`` and of the groups nested in it, in order."""
+    return [
+        leaf for exc in group.exceptions for leaf in (_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    ]
 
 
 _JSON = ((b"content-type", b"application/json"),)

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_middleware import ClientRequestError, MCPContext, MCPMiddleware, declare, mcp_context
+from mcp_middleware._guard import _raised
 from tests.support import BASE_HEADERS, call_legacy, post
 from tests.support import request as rpc
 from tests.unit.test_starlette import ERAS, call
@@ -279,6 +280,16 @@ def asking_app(handler: bool, seen: Seen) -> FastAPI:
             group.start_soon(ask, ctx)
         return {}
 
+    @app.post("/confirm_both", operation_id="confirm_both")
+    async def confirm_both(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> Any:
+        async def sample() -> None:  # (2025-03-26's sampling has no tools)
+            await ctx.sample([], 10, tools=[{"name": "t", "inputSchema": {"type": "object"}}])
+
+        async with anyio.create_task_group() as group:  # both refused: a group of two
+            group.start_soon(ask, ctx)
+            group.start_soon(sample)
+        return {}
+
     @app.post("/confirm_and_fail", operation_id="confirm_and_fail")
     async def confirm_and_fail(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> Any:
         try:
@@ -313,9 +324,24 @@ async def test_a_question_the_client_cannot_answer_is_not_the_handlers(handler: 
         "Method not found: protocol revision 2025-03-26 has no elicitation/create."
     )
     grouped, is_error = shown(await refused_call(asking_app(handler, seen), "confirm_grouped"))
-    assert is_error
-    assert "ExceptionGroup" in grouped
-    assert "Internal error" not in grouped
+    assert (grouped, is_error) == (text.replace("'confirm'", "'confirm_grouped'"), True)
+    assert seen.calls == []
+
+
+@pytest.mark.parametrize("handler", [False, True])
+async def test_a_group_of_refusals_shows_each_reason(handler: bool) -> None:
+    """Review: a route whose concurrent questions were all refused (a task group's
+    ``ExceptionGroup`` of ``ClientRequestError``s) gave "the route raised ExceptionGroup", without
+    the client's reasons; a group of one now reads as the refusal alone (above), and one of several
+    gives each reason, in the group's order."""
+    seen = Seen()
+    assert shown(await refused_call(asking_app(handler, seen), "confirm_both")) == (
+        "Tool 'confirm_both' failed: the route raised ClientRequestErrors: "
+        "elicitation/create failed: Method not found: protocol revision 2025-03-26 has no elicitation/create; "
+        "sampling/createMessage failed: Invalid params: protocol revision 2025-03-26 has no tool use in "
+        "sampling/createMessage (tools: 2025-11-25 and later).",
+        True,
+    )
     assert seen.calls == []
 
 
@@ -327,3 +353,17 @@ async def test_an_app_failure_beside_the_refusal_still_reaches_the_handler() -> 
         "ExceptionGroup('both failed', [ClientRequestError('elicitation/create failed: "
         "Method not found: protocol revision 2025-03-26 has no elicitation/create'), RuntimeError('app bug')])"
     ]
+
+
+def test_a_nested_group_of_refusals_names_each_distinct_reason_once() -> None:
+    """Task groups in task groups nest their groups; the same refusal twice reads once."""
+    stopped = ClientRequestError("roots/list", {"message": "Connection closed"})
+    other = ClientRequestError("elicitation/create", {"message": "declined"})
+    nested = ExceptionGroup("outer", [ExceptionGroup("inner", [stopped, other]), stopped])
+    assert _raised(nested) == (
+        "ClientRequestErrors: roots/list failed: Connection closed; elicitation/create failed: declined"
+    )
+    assert (
+        _raised(ExceptionGroup("g", [stopped, stopped])) == "ClientRequestError: roots/list failed: Connection closed"
+    )
+    assert _raised(ExceptionGroup("g", [stopped, RuntimeError("bug")])) == "ExceptionGroup"
