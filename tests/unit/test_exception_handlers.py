@@ -355,6 +355,27 @@ async def test_an_app_failure_beside_the_refusal_still_reaches_the_handler() -> 
     ]
 
 
+async def test_an_app_wrapped_directly_hands_a_refusal_to_its_handler_a_documented_limit() -> None:
+    """``MCPMiddleware(app)``: the sub-request enters the app above its ``ServerErrorMiddleware``
+    (Starlette's and FastAPI's ``__call__``), which hands every exception to the handler before
+    we see it; only re-implementing those ``__call__``s (``scope["app"]``, ``root_path``, FastAPI's
+    telemetry) or rebuilding the app's middleware stack would enter below it. So, unlike with
+    ``add_middleware``, the handler sees a refusal and answers the call (README, ARCHITECTURE)."""
+    seen = Seen()
+    app = FastAPI()
+    app.add_exception_handler(Exception, seen.async_handler)
+
+    @app.post("/confirm", operation_id="confirm")
+    async def confirm(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> Any:
+        return await ctx.elicit("Proceed?", {"type": "object", "properties": {}})
+
+    assert shown(await refused_call(MCPMiddleware(app), "confirm")) == (ANSWERED, True)  # type: ignore[arg-type]
+    assert [exc for _, _, exc in seen.calls] == [
+        "ClientRequestError('elicitation/create failed: Method not found: protocol revision 2025-03-26 "
+        "has no elicitation/create')"
+    ]
+
+
 def test_a_nested_group_of_refusals_names_each_distinct_reason_once() -> None:
     """Task groups in task groups nest their groups; the same refusal twice reads once."""
     stopped = ClientRequestError("roots/list", {"message": "Connection closed"})
