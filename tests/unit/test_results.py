@@ -21,9 +21,9 @@ import pytest
 from mcp_middleware._coding import Inflater
 from mcp_middleware._output_shape import output_shape
 from mcp_middleware._redaction import COOKIE_SECRETS, _replaced, _secrets, credential_values, redacted
-from mcp_middleware._result_shapes import CUT
+from mcp_middleware._result_shapes import CUT, error_result
 from mcp_middleware.jsonrpc import Built
-from mcp_middleware.results import HeadResponseCollector, ResponseCollector, ResultTooLarge
+from mcp_middleware.results import HeadResponseCollector, Refusal, ResponseCollector, ResultTooLarge
 
 
 def collect(
@@ -1141,3 +1141,21 @@ def test_a_quoted_cookie_among_the_longest_is_redacted_as_sent_and_as_the_route_
     assert redacted('got sess ion"42 and "sess ion\\"42"', forwarded) == "got [redacted] and [redacted]"
     # a bare value (no "=") is what the route reads as the cookie of name "", kept too
     assert "bare-value-1" in credential_values(((b"cookie", b"bare-value-1; a=b"),))
+
+
+def test_a_failure_with_a_result_of_its_own_keeps_its_kind_and_the_text_before_it() -> None:
+    """``failed_as`` (an HTTPException raised mid-stream): the error result keeps its kind (a
+    401's ``Refusal``, with its status and challenge) and gets the text the route had streamed
+    after its own, in ``failed``'s words, credentials redacted; nothing streamed, nothing added."""
+    forwarded = ((b"authorization", b"Bearer s3cr3t-token"),)
+    collector = ResponseCollector(path="/x", structured=False, max_text=1000, max_binary=1000, forwarded=forwarded)
+    collector.head(200, [(b"content-type", b"text/plain")])
+    assert collector.failed_as(error_result("HTTP 404 Not Found: gone")) == error_result("HTTP 404 Not Found: gone")
+    collector.feed(b"part one for Bearer s3cr3t-token ", True)
+    refusal = Refusal(error_result("HTTP 401 Unauthorized: expired"), 401, "Bearer")
+    result = collector.failed_as(refusal)
+    assert result is refusal
+    assert (refusal.status, refusal.challenge) == (401, "Bearer")
+    assert result == error_result(
+        "HTTP 401 Unauthorized: expired\n\nOutput before the failure:\npart one for [redacted] "
+    )
