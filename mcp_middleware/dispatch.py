@@ -6,8 +6,9 @@ the app down and nothing piles up in between — that is the backpressure).
 
 Modelled on httpx's ``ASGITransport`` with the two differences that matter for streaming:
 the child ``receive`` does not answer ``http.disconnect`` as soon as the body is read (Starlette's
-``StreamingResponse`` would stop after one chunk), it waits until the response is complete or the
-caller says the real client went away; and the body is never buffered here.
+``StreamingResponse`` would stop after one chunk), it waits until the response is complete (and
+its last body message handled: see :meth:`SubExchange.child_send`) or the caller says the real
+client went away; and the body is never buffered here.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ class AppMisbehaved(Exception):
 
 
 class Disconnect:
-    """Set when the real client went away, the call was cancelled, or the response is complete.
+    """Set when the real client went away, the call was cancelled, or the response is complete
+    (once its last body message is handled).
 
     The child ``receive`` then answers ``http.disconnect`` so a streaming response stops itself;
     the caller is expected to cancel the app's scope as well for routes that never listen. The
@@ -172,7 +174,7 @@ class SubExchange(Disconnect):
         if not self._body_sent:
             self._body_sent = True
             return {"type": "http.request", "body": self._body, "more_body": False}
-        await self.wait()  # set when the response completes, or the call is cancelled
+        await self.wait()  # set when the response completes (last message handled), or the call is cancelled
         return {"type": "http.disconnect"}
 
     async def child_send(self, message: Message) -> None:
@@ -187,11 +189,19 @@ class SubExchange(Disconnect):
                 raise AppMisbehaved("http.response.body sent before http.response.start")
             if self._complete:
                 return  # late writes after the response ended are dropped, as servers do
-            more = bool(message.get("more_body", False))
-            if not more:
-                self._complete = True
+            if message.get("more_body", False):
+                pending = self.on_body(bytes(message.get("body", b"")), True)
+                if pending is not None:
+                    await pending
+                return
+            self._complete = True  # (a late write is dropped from here on)
+            pending = self.on_body(bytes(message.get("body", b"")), False)
+            try:
+                if pending is not None:
+                    await pending  # (the call's result, when it goes out from here)
+            finally:
+                # Only now: a streaming response listens for the disconnect beside its stream and
+                # cancels the stream's task when it comes, this send included; signalled before
+                # the write above, a write that yielded (an outer middleware's send) was cut off.
                 self.set()
-            pending = self.on_body(bytes(message.get("body", b"")), more)
-            if pending is not None:
-                await pending
         # other message types (trailers, pathsend, zerocopy) are not enabled in the child scope

@@ -221,3 +221,65 @@ async def test_the_root_path_is_decoded_text_and_raw_path_its_encoded_form(
     if parent_raw is not None:
         parent["raw_path"] = parent_raw
     assert await paths_seen(parent, "/items/a%20b") == (path, raw_path, root_path)
+
+
+class SlowLastWrite(Recorder):
+    """A consumer whose handling of the last body message takes a while (a tool call's result,
+    written from there to a client whose ``send`` yields): it records whether the disconnect was
+    already signalled then, and lets the app try to write meanwhile."""
+
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__()
+        self.fail = fail
+        self.signalled_during: list[bool] = []
+        self.writing = anyio.Event()
+        self.written = anyio.Event()
+
+    async def on_body(self, chunk: bytes, more: bool) -> None:
+        self.body.append((chunk, more))
+        if not more:
+            self.writing.set()
+            self.signalled_during.append(self.is_set)
+            await self.written.wait()
+            self.signalled_during.append(self.is_set)
+            if self.fail:
+                raise OSError("the client's send failed")
+
+
+@pytest.mark.parametrize("fail", [False, True])
+async def test_the_disconnect_is_signalled_once_the_last_body_message_is_handled(fail: bool) -> None:
+    """A streaming response listens for the disconnect beside its stream and cancels the stream's
+    task when it comes, its last send included: signalled before that send is handled, the
+    handling (the call's result) was cut off as soon as it yielded. A write the app makes
+    meanwhile (an SSE ping) is late, and dropped."""
+    rec = SlowLastWrite(fail)
+    heard: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+
+        async def listen() -> None:
+            heard.append((await receive())["type"])
+
+        async def ping() -> None:
+            await rec.writing.wait()
+            await send({"type": "http.response.body", "body": b": ping", "more_body": True})
+            heard.append("ping dropped")
+            rec.written.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listen)
+            tg.start_soon(ping)
+            await send({"type": "http.response.start", "status": 200})
+            await send({"type": "http.response.body", "body": b"a", "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    if fail:
+        with pytest.RaisesGroup(pytest.RaisesExc(OSError, match="send failed")):
+            await run(app, rec=rec)
+    else:
+        await run(app, rec=rec)
+        assert heard == ["ping dropped", "http.disconnect"]
+    assert rec.signalled_during == [False, False]
+    assert rec.is_set  # signalled after, whether the handling succeeded or failed
+    assert rec.body == [(b"a", True), (b"", False)]

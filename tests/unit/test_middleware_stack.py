@@ -1,0 +1,151 @@
+"""The app's own middlewares around MCPMiddleware: a tool call's result must come through them.
+
+Outer ones (added after MCPMiddleware) see the POST to the endpoint and carry every write of the
+call, results included; an outer ``send`` that awaits something (``BaseHTTPMiddleware``'s stream,
+an async metrics call) lets other tasks run in the middle of a write. Inner ones (added before)
+sit between the middleware and the route and may re-send the route's response their own way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+from fastapi import Request, Response
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tests.apps import Gates, build_app
+from tests.support import Exchange
+from tests.unit.test_streaming import EXPECTED_MESSAGES, _streaming_background_app, call_body, progress_messages
+
+pytestmark = pytest.mark.anyio
+
+GUARD = 10  # seconds: a deadlock guard only; nothing waits on time
+ERAS = ["handshake", "modern"]
+STREAMING_TOOLS = list(EXPECTED_MESSAGES)
+
+
+class YieldingSend:
+    """A pure-ASGI middleware whose ``send`` awaits before passing each message on (an async
+    metrics or log call): other tasks run in the middle of every write."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def passed_on(message: Message) -> None:
+            await anyio.lowlevel.checkpoint()
+            await send(message)
+
+        await self.app(scope, receive, passed_on)
+
+
+async def process_time(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """The FastAPI docs' ``@app.middleware("http")`` example (a ``BaseHTTPMiddleware``)."""
+    response = await call_next(request)
+    response.headers["x-process-time"] = "0.1"
+    return response
+
+
+def _outer_base_http(app: Any) -> None:
+    app.add_middleware(BaseHTTPMiddleware, dispatch=process_time)
+
+
+def _outer_yielding(app: Any) -> None:
+    app.add_middleware(YieldingSend)
+
+
+OUTER = {"base_http": _outer_base_http, "yielding_send": _outer_yielding}
+
+
+def _served(gates: Gates, outer: str) -> Any:
+    app = build_app(gates)  # MCPMiddleware added; what follows is outside it
+    OUTER[outer](app)
+    return app
+
+
+@pytest.mark.parametrize("outer", list(OUTER))
+@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("tool", STREAMING_TOOLS)
+async def test_a_streamed_calls_result_comes_through_an_outer_middleware_with_its_progress(
+    tool: str, era: str, outer: str
+) -> None:
+    """The result was written from the route's last send, after its disconnect was signalled:
+    the streaming response, listening for it, cancelled the write when the outer send yielded."""
+    gates = Gates.released()
+    body, headers = call_body(tool, era)
+    ex = Exchange(_served(gates, outer), body, headers or None)
+    with anyio.fail_after(GUARD):
+        reply = await ex.run()
+    assert reply.content_type == "text/event-stream"
+    events = reply.events()
+    assert progress_messages(events) == EXPECTED_MESSAGES[tool]
+    assert events[-1]["id"] == 1
+    text = events[-1]["result"]["content"][0]["text"]
+    assert all(f"t{i} " in text for i in range(3))
+    assert reply.more_flags[-1] is False
+
+
+@pytest.mark.parametrize("outer", list(OUTER))
+@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("tool", STREAMING_TOOLS)
+async def test_a_streamed_calls_result_comes_through_an_outer_middleware_without_a_token(
+    tool: str, era: str, outer: str
+) -> None:
+    gates = Gates.released()
+    body, headers = call_body(tool, era, token=None)
+    ex = Exchange(_served(gates, outer), body, headers or None)
+    with anyio.fail_after(GUARD):
+        reply = await ex.run()
+    assert reply.status == 200
+    assert reply.content_type == "application/json"
+    result = reply.result()
+    assert result.get("isError") is not True
+    assert all(f"t{i} " in result["content"][0]["text"] for i in range(3))
+
+
+@pytest.mark.parametrize("outer", list(OUTER))
+@pytest.mark.parametrize("era", ERAS)
+async def test_an_outer_middleware_does_not_keep_a_cancelled_call_from_stopping_its_route(era: str, outer: str) -> None:
+    gates = Gates()
+    body, headers = call_body("stream_plain", era)
+    ex = Exchange(_served(gates, outer), body, headers or None)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            while not any(b"t0 " in c for c in ex.reply.chunks):
+                await ex.chunk_seen.wait()
+            ex.disconnect.set()  # the client goes away while the route waits for its next chunk
+            await gates.cancelled.wait()
+    assert not gates.finished.is_set()
+    assert not any(b'"result"' in c for c in ex.reply.chunks)
+
+
+@pytest.mark.parametrize("outer", list(OUTER))
+@pytest.mark.parametrize("era", ERAS)
+async def test_through_an_outer_middleware_a_streamed_calls_result_goes_out_while_background_work_runs(
+    era: str, outer: str
+) -> None:
+    gates = Gates()
+    app = _streaming_background_app(gates)
+    OUTER[outer](app)
+    body, headers = call_body("report", era)
+    ex = Exchange(app, body, headers or None)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            gates.release[0].set()
+            await ex.done.wait()  # the whole reply went out with the route's last chunk
+            await gates.produced[1].wait()  # and then the background work started
+            assert not gates.finished.is_set()
+            gates.release[1].set()
+    assert gates.finished.is_set()
+    events = ex.reply.events()
+    assert progress_messages(events) == ["part one ", "part two"]
+    assert events[-1]["result"]["content"][0]["text"] == "part one part two"
