@@ -1,7 +1,8 @@
 """A route's response headers as its own list holds them (names in any case, lower case first: apps
 send lower case, Starlette does): the first value of a header, or all of them as one field value.
 Part of :mod:`mcp_middleware._body`, whose ``Body.head`` reads the content type, the content coding,
-a redirect's location and a refusal's challenge with them.
+a redirect's location and a refusal's challenge with them; :mod:`mcp_middleware._tool_run` reads a
+streamed body's declared Content-Length with them.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ import anyio.abc
 from starlette.types import Message
 
 from ._guard import _timed_out
+from ._response_headers import _header
 from ._run_handle import _RunHandle
 from .context import CONTEXT_KEY
 
@@ -49,6 +50,9 @@ class _ToolRun(_RunHandle):
     context: contextvars.Context | None = None  # the request's, for the tasks the ticker starts
     task: asyncio.Task[None] | None = None  # the asyncio watcher, once started
     grace = 0.0  # off asyncio: how long a stopped route has to return before its outcome goes out
+    # the route's response headers (its own list), until its first body message with more to come
+    # is read against them (see _whole); a quick JSON call never reads them
+    _head: Sequence[Sequence[bytes]] | None = None
 
     def run_route(self) -> Coroutine[Any, Any, None]:
         inv = self.inv
@@ -56,12 +60,19 @@ class _ToolRun(_RunHandle):
 
     # -- the route's response ---------------------------------------------------------------------
     def on_head(self, status: int, headers: Sequence[Sequence[bytes]]) -> None:
+        self._head = headers
         self.collector.head(status, headers)
 
     def on_body(self, chunk: bytes, more: bool) -> Awaitable[None] | None:
         if more:
             if self.stopped():
                 return None  # nothing more goes out for a stopped call (its route may not stop: wake)
+            head = self._head
+            if head is not None:  # its first body message with more to come
+                self._head = None
+                if _whole(head, chunk):
+                    self.collector.feed(chunk, True)
+                    return None  # no stream: no progress, no watcher (the rest is its empty end)
             if self.task is None:
                 self.wake()  # it streams: its watcher starts now
         elif self._guard is not None or self._timer is not None:
@@ -246,3 +257,15 @@ class _ToolRun(_RunHandle):
         if message is not None:
             params["message"] = message
         await self.inv.outbox.notify("notifications/progress", params)
+
+
+def _whole(headers: Sequence[Sequence[bytes]], chunk: bytes) -> bool:
+    """Whether a response's first body message with more to come holds the whole body its head
+    declared (Content-Length): a complete response re-sent as a stream's messages (an inner
+    ``BaseHTTPMiddleware`` re-sends every response as its body with more to come, then an empty
+    last message) is no stream. Decided on this message alone: a real stream (no Content-Length,
+    or a first piece shorter than it) has its first chunk go out at once, waiting for nothing."""
+    declared = _header(headers, b"content-length")
+    # (at most 18 digits: int() refuses very long ones, and no body is that long). Exactly the
+    # length: a route whose header says less than it sends (a custom Response's "0") streams.
+    return declared.isdigit() and len(declared) < 19 and len(chunk) == int(declared)

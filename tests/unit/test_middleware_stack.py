@@ -14,10 +14,12 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import pytest
-from fastapi import Request, Response
+from fastapi import FastAPI, Request, Response
+from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mcp_middleware import MCPMiddleware
 from tests.apps import Gates, build_app
 from tests.support import Exchange
 from tests.unit.test_streaming import EXPECTED_MESSAGES, _streaming_background_app, call_body, progress_messages
@@ -149,3 +151,133 @@ async def test_through_an_outer_middleware_a_streamed_calls_result_goes_out_whil
     events = ex.reply.events()
     assert progress_messages(events) == ["part one ", "part two"]
     assert events[-1]["result"]["content"][0]["text"] == "part one part two"
+
+
+# -- inner middlewares: the route's response re-sent -----------------------------------------------
+
+
+async def passthrough(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    return await call_next(request)
+
+
+def _inner_base_http(app: Any) -> Any:
+    """``app`` with a ``BaseHTTPMiddleware`` between MCPMiddleware and the routes (added before
+    it: the last of the app's middleware list is the innermost). It re-sends every response as
+    its body messages with more to come, then an empty last one."""
+    app.user_middleware.append(Middleware(BaseHTTPMiddleware, dispatch=passthrough))
+    return app
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_quick_json_call_through_an_inner_base_http_middleware_is_plain_json_even_with_a_token(
+    era: str,
+) -> None:
+    """Its whole JSON body came as a message with more to come: taken for a stream, it went out
+    as a progress message and the reply became an SSE stream (VS Code always sends a token)."""
+    app = _inner_base_http(build_app())
+    body, headers = call_body("get_thing", era, token=5)
+    body["params"]["arguments"] = {"thing_id": 3}
+    reply = await Exchange(app, body, headers or None).run()
+    assert reply.content_type == "application/json"
+    assert reply.result()["structuredContent"] == {"id": 3, "name": "thing-3", "q": None}
+
+
+@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("tool", STREAMING_TOOLS)
+async def test_through_an_inner_base_http_middleware_the_first_chunk_leaves_before_the_route_produces_the_second(
+    tool: str, era: str
+) -> None:
+    gates = Gates()
+    body, headers = call_body(tool, era)
+    ex = Exchange(_inner_base_http(build_app(gates)), body, headers or None)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            while not any(b"t0" in c for c in ex.reply.chunks):
+                await ex.chunk_seen.wait()
+            assert not gates.produced[1].is_set()  # the route is parked after its first chunk
+            for gate in gates.release:
+                gate.set()
+    events = ex.reply.events()
+    assert progress_messages(events) == EXPECTED_MESSAGES[tool]
+    assert all(f"t{i}" in events[-1]["result"]["content"][0]["text"] for i in range(3))
+
+
+class Resent(Response):
+    """Sends ``parts`` as body messages with more to come, then an empty last one, as a
+    ``BaseHTTPMiddleware`` re-sends a response; with ``length`` as its Content-Length."""
+
+    def __init__(self, parts: list[bytes], length: bytes | None, gate: anyio.Event | None = None) -> None:
+        super().__init__()
+        self.parts, self.length, self.gate = parts, length, gate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"text/plain; charset=utf-8")]
+        if self.length is not None:
+            headers.append((b"content-length", self.length))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        if self.gate is not None:
+            await self.gate.wait()
+        for part in self.parts:
+            await send({"type": "http.response.body", "body": part, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _resending_app(parts: list[bytes], length: bytes | None, gate: anyio.Event | None = None, **options: Any) -> Any:
+    app = FastAPI()
+
+    @app.get("/text", operation_id="text")
+    async def text() -> Response:
+        return Resent(parts, length, gate)
+
+    app.add_middleware(MCPMiddleware, **options)
+    return app
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_body_sent_whole_with_more_to_come_is_no_stream_when_its_head_declared_its_length(era: str) -> None:
+    body, headers = call_body("text", era)
+    reply = await Exchange(_resending_app([b"hello"], b"5"), body, headers or None).run()
+    assert reply.content_type == "application/json"
+    assert reply.result()["content"] == [{"type": "text", "text": "hello"}]
+
+
+@pytest.mark.parametrize(
+    ("parts", "length"),
+    [
+        ([b"hel", b"lo"], b"5"),  # a body in pieces (a file): its first is not the whole
+        ([b"hello", b" world"], None),  # no declared length: a stream
+        ([b"hello", b" world"], b"many"),  # a length that is no number says nothing
+        ([b"hello", b" world"], b"9" * 5000),  # nor one beyond any body (int() refuses 4301 digits)
+        ([b"hello", b" world"], b"0"),  # nor one the route's body belies (a custom Response's default)
+    ],
+)
+async def test_a_body_whose_first_message_is_not_all_its_head_declared_still_streams(
+    parts: list[bytes], length: bytes | None
+) -> None:
+    body, headers = call_body("text", "handshake")
+    reply = await Exchange(_resending_app(parts, length), body, headers or None).run()
+    assert reply.content_type == "text/event-stream"
+    events = reply.events()
+    assert progress_messages(events) == [part.decode() for part in parts]
+    assert events[-1]["result"]["content"] == [{"type": "text", "text": b"".join(parts).decode()}]
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_whole_body_with_more_to_come_is_no_progress_once_the_call_has_its_watcher(era: str) -> None:
+    """A slow JSON route through an inner BaseHTTPMiddleware: the watcher started meanwhile (the
+    keep-alives made the reply a stream), and the body still goes out only as the result."""
+    gate = anyio.Event()
+    app = _resending_app([b"hello"], b"5", gate, keepalive_interval=0.001)
+    body, headers = call_body("text", era)
+    ex = Exchange(app, body, headers or None)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            while not any(c.startswith(b": keep-alive") for c in ex.reply.chunks):
+                await ex.chunk_seen.wait()
+            gate.set()
+    events = ex.reply.events()
+    assert [e for e in events if e.get("params", {}).get("message")] == []
+    assert events[-1]["result"]["content"] == [{"type": "text", "text": "hello"}]
