@@ -1,5 +1,6 @@
 """The official Python SDK client (``mcp.client.Client``) against the demo app over a real socket
-(and against ``own_json_app``, whose route answers an object its output schema does not describe).
+(and against ``own_json_app``, whose route answers an object its output schema does not describe,
+and ``middleware_stack_app``, whose apps have middlewares of their own around MCPMiddleware).
 
 Every test runs in both protocol eras: ``legacy`` (initialize handshake, 2025-11-25), ``auto``
 (``server/discover`` first; the demo answers it, so this lands on 2026-07-28) and ``2026-07-28``
@@ -196,3 +197,57 @@ async def test_an_object_the_output_schema_does_not_describe_reaches_the_client_
     assert '{"status":"pending","retry_after":5}' in text_of(pending)
     assert item.is_error is not True, describe(item)
     assert item.structured_content == {"id": 7, "name": "x"}
+
+
+@pytest.fixture(scope="module")
+def outer_middleware_server() -> Iterator[str]:
+    """``tests.interop.middleware_stack_app:outer`` under uvicorn; the value is its MCP URL."""
+    with start_app("tests.interop.middleware_stack_app:outer") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def inner_middleware_server() -> Iterator[str]:
+    """``tests.interop.middleware_stack_app:inner`` under uvicorn; the value is its MCP URL."""
+    with start_app("tests.interop.middleware_stack_app:inner") as url:
+        yield url
+
+
+@pytest.mark.parametrize("tool", ["chat", "events"])
+@pytest.mark.parametrize("with_progress", [True, False])
+async def test_a_streamed_calls_result_comes_through_an_outer_middleware_of_the_app(
+    outer_middleware_server: str, mode: str, tool: str, with_progress: bool
+) -> None:
+    """Behind an outer ``@app.middleware("http")`` a streamed call's result was lost: the client
+    raised 'SSE stream ended without a response' (with a progress callback), or got no response."""
+    messages: list[str] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        if message is not None:
+            messages.append(message)
+
+    async with connect(outer_middleware_server, mode) as client:
+        result = await client.call_tool(tool, {}, progress_callback=on_progress if with_progress else None)
+    assert result.is_error is not True, describe(result)
+    expected = [f"tok{i} " for i in range(5)]
+    assert text_of(result) == ("".join(expected) if tool == "chat" else "\n".join(expected))
+    assert messages == (expected if with_progress else [])
+
+
+async def test_a_quick_call_through_an_inner_base_http_middleware_sends_no_progress(
+    inner_middleware_server: str, mode: str
+) -> None:
+    """The inner middleware re-sends the route's JSON as a message with more to come: it went out
+    as a progress message (and the reply as SSE) to a client that gave a token."""
+    updates: list[str | None] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        updates.append(message)
+
+    async with connect(inner_middleware_server, mode) as client:
+        result = await client.call_tool("get_item", {"iid": 7}, progress_callback=on_progress)
+        streamed = await client.call_tool("chat", {}, progress_callback=on_progress)
+    assert result.is_error is not True, describe(result)
+    assert result.structured_content == {"id": 7, "name": "x"}
+    assert streamed.is_error is not True, describe(streamed)
+    assert updates == [f"tok{i} " for i in range(5)]  # the stream's only
