@@ -56,16 +56,26 @@ class TemplateEntry:
     ignored: frozenset[str] = frozenset()  # variables the route does not take (reported when built)
     needed: tuple[str, ...] = ()  # the query expression's variables the route requires
 
-    def undefined(self, uri: str, values: Mapping[str, str | None]) -> ProtocolError | None:
-        """The error for a read whose URI leaves a required query variable undefined: -32602 with
-        ``data.uri``, as the spec's resource errors have it, naming the variable and the template."""
-        missing = [name for name in self.needed if values.get(name) is None]
-        if not missing:
-            return None
-        s = "s" if len(missing) > 1 else ""
-        names = ", ".join(map(repr, missing))
-        why = f"missing required argument{s} {names} (the template's query gives it: {self.wire['uriTemplate']})"
-        return ProtocolError(codes.INVALID_PARAMS, f"Invalid arguments for resource {uri}: {why}", {"uri": uri})
+    def arguments(self, uri: str, match: tuple[str | None, ...]) -> dict[str, str] | ProtocolError:
+        """The route's arguments from this template's match of ``uri``, percent-decoded (RFC 6570
+        expansion encodes them as UTF-8), or the -32602 (with ``data.uri``) of a URI the template
+        cannot serve: a required query variable left undefined, or a value whose bytes are not
+        UTF-8. Returned, not raised: another template may serve the URI."""
+        values = dict(zip(self.variables, match, strict=True))
+        if missing := [name for name in self.needed if values.get(name) is None]:
+            s = "s" if len(missing) > 1 else ""
+            names = ", ".join(map(repr, missing))
+            return _invalid(
+                uri, f"missing required argument{s} {names} (the template's query gives it: {self.wire['uriTemplate']})"
+            )
+        arguments: dict[str, str] = {}
+        for name, value in values.items():
+            if value is None or name in self.ignored:
+                continue
+            if (decoded := _decoded(value)) is None:
+                return _invalid(uri, f"argument {name!r} is not UTF-8 once percent-decoded")
+            arguments[name] = decoded
+        return arguments
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,17 +245,19 @@ def _describe(spec: ToolSpec, declared: Mapping[str, Any], defaults: Mapping[str
     return wire
 
 
-def _decoded(uri: str, name: str, value: str) -> str:
-    """A template value percent-decoded; -32602 when the bytes are not UTF-8, which RFC 6570
+def _decoded(value: str) -> str | None:
+    """A template value percent-decoded, or None when its bytes are not UTF-8, which RFC 6570
     expansion always writes (decoding them to U+FFFD gave the route another value, and made
     ``%E9`` and ``%FC`` one resource)."""
     try:
         return unquote(value, errors="strict")
     except UnicodeDecodeError:
-        why = f"argument {name!r} is not UTF-8 once percent-decoded"
-        raise ProtocolError(
-            codes.INVALID_PARAMS, f"Invalid arguments for resource {uri}: {why}", {"uri": uri}
-        ) from None
+        return None
+
+
+def _invalid(uri: str, why: str) -> ProtocolError:
+    """A read's -32602, with ``data.uri`` as the spec's resource errors have it."""
+    return ProtocolError(codes.INVALID_PARAMS, f"Invalid arguments for resource {uri}: {why}", {"uri": uri})
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,21 +291,25 @@ class Features:
         return caps
 
     def find_resource(self, uri: str) -> tuple[ToolSpec, dict[str, str], str | None] | None:
-        """The route, arguments and declared type of ``uri``; template values are percent-decoded
-        (RFC 6570 expansion encodes them as UTF-8: other bytes are -32602, as is a required query
-        variable left undefined)."""
+        """The route, arguments and declared type of ``uri``: its fixed resource, else the first
+        template, in declaration order, that matches it and can serve it
+        (:meth:`TemplateEntry.arguments`). A template that matches but cannot serve it is no
+        match; when no other serves it either, the first such template's -32602 is raised (it
+        shadowed every later template, as ``teams://{name}{?region}`` did ``teams://{name}``)."""
         entry = self.resources.get(uri)
         if entry is not None:
             return entry.spec, {}, entry.wire.get("mimeType")
+        refusal: ProtocolError | None = None
         for template in self.templates:
-            match = template.pattern.match(uri)
-            if match is not None:
-                values = dict(zip(template.variables, match, strict=True))
-                if (error := template.undefined(uri, values)) is not None:
-                    raise error
-                taken = ((k, v) for k, v in values.items() if v is not None and k not in template.ignored)
-                arguments = {name: _decoded(uri, name, value) for name, value in taken}
+            if (match := template.pattern.match(uri)) is None:
+                continue
+            arguments = template.arguments(uri, match)
+            if not isinstance(arguments, ProtocolError):
                 return template.spec, arguments, template.wire.get("mimeType")
+            if refusal is None:
+                refusal = arguments
+        if refusal is not None:
+            raise refusal
         return None
 
     def completions(self, ref: Mapping[str, Any], argument: str) -> list[str]:
