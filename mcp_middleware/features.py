@@ -12,8 +12,9 @@ query ``{?var,...}`` is left out, and logged, when the features are built (URIs 
 route requires an argument none of its variables gives (every read would fail), as is a fixed
 resource whose route requires any; a template's
 variable that its route does not take is logged then too, and its values are ignored when a
-resource is read (the read does not fail). A read whose URI leaves a required query variable
-undefined is -32602 with ``data.uri``, naming the variable and the template. A prompt name, a URI
+resource is read (the read does not fail). A template that matches a URI but cannot serve it (a
+required query variable left undefined, a value not UTF-8) gives way to the next template; when
+none serves it, the read is -32602 with ``data.uri``, naming the first one's reason. A prompt name, a URI
 or a URI template declared by two routes is the first's; the later is left out, and logged. An unknown
 prompt is -32602, and so are arguments the route's request cannot be made from (checked before the
 run).
