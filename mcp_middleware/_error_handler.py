@@ -15,8 +15,9 @@ raises), alone or in a group of nothing else (:func:`_not_the_apps`); the call s
 client's reason.
 
 Put in front of the route app by ``_served_app`` only when the app serving the call is an
-application whose stack we are in (``add_middleware``); an app the middleware wraps directly
-(``MCPMiddleware(app)``) has its ``ServerErrorMiddleware`` below us already.
+application whose stack we are in (``add_middleware``); an app the middleware wraps, directly
+(``MCPMiddleware(app)``) or inside other middlewares (``MCPMiddleware(GZipMiddleware(app))``), has
+its ``ServerErrorMiddleware`` below us already.
 """
 
 from __future__ import annotations

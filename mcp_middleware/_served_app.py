@@ -5,7 +5,8 @@ Part of :mod:`mcp_middleware.handlers`: :class:`ServedApp` is the base of
 :class:`~mcp_middleware.handlers.Server`, whose ``__init__`` sets the attributes declared here;
 the methods moved unchanged, so a call of one is still one method lookup on the server.
 
-* ``prepare``: the catalog (tools, declared features, the app's API-key headers and the credentials
+* ``prepare``: from the app found by :func:`_served` (the app we wrap, directly or inside other
+  middlewares, or the application whose stack we are in), the catalog (tools, declared features, the app's API-key headers and the credentials
   a call forwards), the server's name, version and instructions; the endpoint calls it while
   ``prepared`` is False, so a build that raised is tried again on the next request;
 * ``refresh``: rebuilds it when a route was added or taken off anywhere in the app (checked on list
@@ -34,6 +35,8 @@ __all__ = ["ServedApp"]
 
 logger = logging.getLogger("mcp_middleware.handlers")
 
+_DEPTH = 16  # the longest ``.app`` chain followed to the app (_served)
+
 
 class ServedApp:
     """The app's side of a :class:`~mcp_middleware.handlers.Server`: what it serves, and when that
@@ -47,6 +50,7 @@ class ServedApp:
     catalog: Catalog
     features: Features
     _app_ref: Any
+    _below: bool  # whether the app served is below us: its own stack runs for a call (_served)
     _seen_routes: object
     reply_cache: dict[tuple[str, str, str], bytes]
     listeners: Listeners
@@ -62,10 +66,8 @@ class ServedApp:
     # -- identity and catalog: built once, from the app that serves the first MCP request ----------
     def prepare(self, scope: Scope) -> None:
         """Build the catalog and identity; the endpoint calls it while ``prepared`` is False."""
-        # the app wrapped directly (``MCPMiddleware(app)``: served as it is, or mounted in another
-        # app, which ``scope["app"]`` then names), else the app whose stack we are in (add_middleware)
-        wrapped = getattr(self.app, "routes", None) is not None
-        app = self._app_ref = self.app if wrapped else scope.get("app")
+        app, self._below = _served(self.app, scope)
+        self._app_ref = app
         self.memo.clear()
         self._seen_routes = self._routes_version()
         self._load_catalog()
@@ -100,7 +102,7 @@ class ServedApp:
         self._know_credentials(keys, self.catalog.credential_cookies)
         app = self.app
         # the app's 500 handler, which its ServerErrorMiddleware above us never calls for a call
-        handler = error_handler_of(self._app_ref) if self._app_ref is not self.app else None
+        handler = None if self._below else error_handler_of(self._app_ref)
         if handler is not None:
             app = AppErrorHandler(app, handler)
         self.route_app = QueryKeys(app) if self.query_keys else app
@@ -165,6 +167,39 @@ class ServedApp:
             "prompts": [e.wire for e in features.prompts.values()],
             "resources": ([e.wire for e in features.resources.values()], [e.wire for e in features.templates]),
         }
+
+
+def _served(app: Any, scope: Scope) -> tuple[Any, bool]:
+    """The app whose routes are served, and whether it is below us (its ``ServerErrorMiddleware``
+    runs for a call). From ``app``, what we wrap, the ``.app`` that Starlette's middlewares keep is
+    followed (at most ``_DEPTH`` steps, never twice through one object, never into another
+    MCPMiddleware, which answers its own endpoint) to the first object with routes or
+    ``openapi()``: an app wrapped directly (``MCPMiddleware(app)``) or by hand in other middlewares
+    (``MCPMiddleware(CORSMiddleware(app))``), served as it is or mounted in another app. When that
+    is the router of ``scope["app"]``, we are in that application's stack (``add_middleware``): it
+    is the app served, and its stack is above us. Without either, ``scope["app"]``, else ``app``
+    itself, which the catalog's warning then names."""
+    outer = scope.get("app")
+    node, seen = app, set()
+    for _ in range(_DEPTH):
+        if _has_routes(node):
+            if node is getattr(outer, "router", None):
+                return outer, False
+            return node, True
+        seen.add(id(node))
+        node = getattr(node, "app", None)
+        if node is None or id(node) in seen or isinstance(getattr(node, "server", None), ServedApp):
+            break
+    return (app, True) if outer is None else (outer, False)
+
+
+def _has_routes(node: Any) -> bool:
+    """Whether ``node`` is an app or router: it has routes or ``openapi()`` (a ``routes`` property
+    that raises counts: the catalog says so)."""
+    try:
+        return getattr(node, "routes", None) is not None or callable(getattr(node, "openapi", None))
+    except Exception:
+        return True
 
 
 def _routers(app: Any, depth: int) -> Iterator[tuple[Any, list[Any]]]:
