@@ -16,7 +16,10 @@ Arguments (the ``inputSchema`` properties)
     ``transfer-encoding`` and ``connection`` are never arguments (credentials are forwarded from
     the MCP request; framing is ours), nor are the headers named by the ``forward_headers`` option
     or by the app's ``apiKey`` header schemes (forwarded too: a ``Header()`` parameter reading
-    an ``APIKeyHeader``'s header is that credential; the catalog passes both in). A cookie
+    an ``APIKeyHeader``'s header is that credential; the catalog passes both in); nor is a query
+    or cookie parameter named exactly as an ``apiKey`` query or cookie scheme's (an
+    ``APIKeyQuery``'s key comes from the MCP request's URL, an ``APIKeyCookie``'s from its
+    ``Cookie`` header). A cookie
     parameter is never required (the client's own ``Cookie`` header may carry it), and its
     description says that a cookie the client sends wins over the argument
     (:mod:`mcp_middleware._requests`). ``None`` means "omitted" (models send it
@@ -104,6 +107,10 @@ class _Reader:
     document: Mapping[str, Any]
     schemas: SchemaSet
     not_arguments: frozenset[str]  # header parameters (lower case) that are no arguments
+    # the parameters of the app's query and cookie API-key schemes (names exact): credentials
+    # forwarded from the MCP request, no arguments either
+    query_names: Mapping[str, bytes]
+    key_cookies: frozenset[str]
 
     def deref(self, value: Any) -> Any:
         """Follow local ``$ref``s (``#/components/parameters/…`` and the like) to their target."""
@@ -131,6 +138,8 @@ class _Reader:
             if location is None or location == _PATH:
                 continue
             if location == _HEADER and (name.lower() in self.not_arguments or not name.isascii()):
+                continue
+            if (location == _QUERY and name in self.query_names) or (location == _COOKIE and name in self.key_cookies):
                 continue
             required = param.get("required") is True and location != _COOKIE
             description, deprecated = _param_notes(param)

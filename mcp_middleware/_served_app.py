@@ -6,9 +6,10 @@ Part of :mod:`mcp_middleware.handlers`: :class:`ServedApp` is the base of
 the methods moved unchanged, so a call of one is still one method lookup on the server.
 
 * ``prepare``: from the app found by :func:`_served` (the app we wrap, directly or inside other
-  middlewares, or the application whose stack we are in), the catalog (tools, declared features, the app's API-key headers and the credentials
-  a call forwards), the server's name, version and instructions; the endpoint calls it while
-  ``prepared`` is False, so a build that raised is tried again on the next request;
+  middlewares, or the application whose stack we are in), the catalog (tools, declared features,
+  the app's API-key headers and the credentials a call forwards), the server's name, version and
+  instructions; the endpoint calls it while ``prepared`` is False, so a build that raised is tried
+  again on the next request;
 * ``refresh``: rebuilds it when a route was added or taken off anywhere in the app (checked on list
   requests and while listen streams are open, not on every call: the check walks the route table,
   ``_routers``), and tells the listen streams which lists changed;

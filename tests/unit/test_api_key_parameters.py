@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import pytest
-from fastapi import FastAPI, Header, Query, Security
-from fastapi.security import APIKeyHeader
+from fastapi import Cookie, FastAPI, Header, Query, Security
+from fastapi.security import APIKeyCookie, APIKeyHeader, APIKeyQuery
 
 from mcp_middleware import MCPMiddleware
 from tests.support import BASE_HEADERS, MODERN, Reply, meta, modern_headers, post, request
@@ -135,3 +135,90 @@ async def test_a_header_parameter_matching_no_scheme_stays_an_argument() -> None
     assert schema["required"] == ["x-api-key"]
     reply = await call(app, "vault", {"x-api-key": "arg"}, "2025-11-25")
     assert reply.result()["structuredContent"] == {"key": "arg"}
+
+
+# -- the same rule for APIKeyQuery and APIKeyCookie ------------------------------------------------
+
+QUERY_KEY = APIKeyQuery(name="api_key", auto_error=False)
+COOKIE_KEY = APIKeyCookie(name="session", auto_error=False)
+
+
+def query_and_cookie_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/guarded", operation_id="guarded")
+    async def guarded(
+        key: Annotated[str | None, Security(QUERY_KEY)], session: Annotated[str | None, Security(COOKIE_KEY)]
+    ) -> dict[str, str | None]:
+        return {"key": key, "session": session}  # declares both schemes
+
+    @app.get("/by_query", operation_id="by_query")
+    async def by_query(api_key: Annotated[str, Query()], page: int) -> dict[str, Any]:
+        return {"key": api_key, "page": page}  # its security names no scheme
+
+    @app.get("/by_cookie", operation_id="by_cookie")
+    async def by_cookie(
+        session: Annotated[str | None, Cookie()] = None, theme: Annotated[str | None, Cookie()] = None
+    ) -> dict[str, str | None]:
+        return {"session": session, "theme": theme}
+
+    @app.get("/other", operation_id="other")
+    async def other(Session: Annotated[str | None, Cookie()] = None, API_KEY: str | None = None) -> dict[str, Any]:
+        return {"cookie": Session, "query": API_KEY}  # names differ in case: no scheme's
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+async def call_with(
+    app: FastAPI, name: str, arguments: dict[str, Any], version: str, query: bytes = b"", **headers: str
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"name": name, "arguments": arguments}
+    if version == MODERN:
+        base = modern_headers("tools/call", name)
+        params["_meta"] = meta()
+    else:
+        base = {**BASE_HEADERS, "mcp-protocol-version": version}
+    reply = await post(app, request("tools/call", params), {**base, **headers}, query_string=query)
+    assert reply.status == 200, reply.body
+    result: dict[str, Any] = reply.result()
+    return result
+
+
+@pytest.mark.parametrize("version", ERAS)
+async def test_query_and_cookie_parameters_of_api_key_schemes_are_no_arguments(version: str) -> None:
+    listed = await tools(query_and_cookie_app(), version)
+    by_query = listed["by_query"]["inputSchema"]
+    assert list(by_query["properties"]) == ["page"]
+    assert by_query["required"] == ["page"]
+    assert list(listed["by_cookie"]["inputSchema"]["properties"]) == ["theme"]
+    # names are compared exactly: a cookie or query parameter is case-sensitive
+    assert set(listed["other"]["inputSchema"]["properties"]) == {"Session", "API_KEY"}
+
+
+@pytest.mark.parametrize("version", ERAS)
+async def test_the_route_gets_the_query_key_and_cookie_from_the_mcp_request(version: str) -> None:
+    app = query_and_cookie_app()
+    result = await call_with(app, "by_query", {"page": 2}, version, b"api_key=k-1")
+    assert result["structuredContent"] == {"key": "k-1", "page": 2}
+    result = await call_with(app, "by_cookie", {"theme": "dark"}, version, cookie="session=s-1")
+    assert result["structuredContent"] == {"session": "s-1", "theme": "dark"}
+
+
+@pytest.mark.parametrize("version", ERAS)
+async def test_a_query_key_or_cookie_the_model_sends_never_reaches_the_route(version: str) -> None:
+    app = query_and_cookie_app()
+    result = await call_with(app, "by_query", {"page": 2, "api_key": "forged"}, version, b"api_key=k-1")
+    assert result["isError"] is True
+    assert "unknown argument 'api_key'; valid arguments: 'page'" in result["content"][0]["text"]
+    result = await call_with(app, "by_cookie", {"session": "forged"}, version)
+    assert result["isError"] is True
+    assert "unknown argument 'session'; valid arguments: 'theme'" in result["content"][0]["text"]
+
+
+@pytest.mark.parametrize("version", ERAS)
+async def test_without_the_query_key_its_required_parameter_is_the_routes_422(version: str) -> None:
+    result = await call_with(query_and_cookie_app(), "by_query", {"page": 2}, version)
+    assert result["isError"] is True
+    assert "422" in result["content"][0]["text"]
+    assert "api_key" in result["content"][0]["text"]

@@ -519,9 +519,10 @@ async def test_a_percent_encoded_query_api_key_arrives_as_sent(url_query: str, k
     assert orjson.loads(result["content"][0]["text"]) == {"key": key, "raw": url_query}
 
 
-async def test_a_tools_own_query_argument_of_the_same_name_wins_over_the_url_key() -> None:
-    """A route that declares ``api_key`` as a parameter of its own offers it as a tool argument: the
-    value the call gives is the one it gets (one copy, not the credential beside or instead of it)."""
+async def test_a_routes_own_query_parameter_of_the_keys_name_gets_the_url_key() -> None:
+    """A route that declares ``api_key`` as a parameter of its own reads the credential: it is no
+    tool argument (the model can neither be asked for it nor choose it), and the route gets the URL's
+    key, once."""
     app = vault_app()
 
     @app.get("/lookup", operation_id="lookup")
@@ -534,7 +535,8 @@ async def test_a_tools_own_query_argument_of_the_same_name_wins_over_the_url_key
         return {"api_key": api_key, "query": request.scope["query_string"].decode()}
 
     own = await call_at(app, "api_key=s3cret", "lookup", {"n": 2, "api_key": ["mine"]})
-    assert orjson.loads(own["content"][0]["text"]) == {"api_key": ["mine"], "query": "n=2&api_key=mine"}
+    assert own["isError"] is True
+    assert "unknown argument 'api_key'; valid arguments: 'n'" in own["content"][0]["text"]
     url = await call_at(app, "api_key=s3cret", "lookup", {"n": 2})
     assert orjson.loads(url["content"][0]["text"]) == {"api_key": ["s3cret"], "query": "n=2&api_key=s3cret"}
 
