@@ -110,7 +110,8 @@ class MCPMiddleware:
       MCP request to every route as credentials, and no tool arguments: a header the app
       authenticates with outside a security scheme (a global ``Header()`` dependency).
     * ``auth``, ``oauth``, ``cors_allow_origins``: a guard for the endpoint, OAuth
-      protected-resource metadata, CORS for browser clients.
+      protected-resource metadata, CORS for browser clients (an app ``CORSMiddleware`` added after
+      this one answers the ``/mcp`` preflight itself and replaces the exposed headers: use this).
     """
 
     @_reported

@@ -14,7 +14,9 @@ the caller turns those into progress notifications. ``result()`` builds the fina
 * no content type ──▶ text if the body starts as valid UTF-8, else binary (``application/octet-stream``);
 * ``image/*`` / ``audio/*`` ──▶ image / audio content, base64;
 * any other binary ──▶ an embedded resource blob;
-* an empty body ──▶ the status line (a redirect's with its ``Location``, which is shown anyway);
+* an empty body ──▶ the status line;
+* 3xx ──▶ ``isError: true`` with the status line, the ``Location`` and the body's text: a redirect
+  is not followed, so it is no result of the tool (as a resource's or prompt's is an error);
   a HEAD request's success (:class:`HeadResponseCollector`) ──▶ the status line and the headers
   that matter to a caller, whatever the route sent as a body (a response to HEAD has none);
 * 4xx/5xx ──▶ ``isError: true`` with the status and the route's error detail, so the model can
@@ -106,17 +108,26 @@ class ResponseCollector(Body):
         if not self._textual:
             if self._refusal:
                 return error_result(sentence(self._refusal))
+            if 299 < self.status < 400:
+                return self._redirect("")
             return Built(content=[self._binary_block()])
         text = self.text()
         if self.status != 200 or not text:
-            if not text or self._location:
-                line = f"{self.status} {reason_phrase(self.status)}".strip()
-                if self._location:
-                    line += f": Location {self._location}"
-                text = f"{line}\n\n{text}" if text else line
-            if 299 < self.status < 400:  # a redirect's URL, in its Location or body, may carry a forwarded key
-                text = redacted(text, self._forwarded)
+            if 299 < self.status < 400:
+                return self._redirect(text)
+            if not text:
+                text = f"{self.status} {reason_phrase(self.status)}".strip()
         return Built({"content": [{"type": "text", "text": text}]})
+
+    def _redirect(self, text: str) -> dict[str, Any]:
+        """A redirect, which is not followed, so the tool did not do its work (``HTTPSRedirectMiddleware``
+        behind a TLS proxy without ``--proxy-headers`` answers every call so): an ``isError``
+        result of its status line, its ``Location`` and its text (a binary body's is left out),
+        redacted (a redirect's URL, in its ``Location`` or body, may carry a forwarded key)."""
+        line = f"{self.status} {reason_phrase(self.status)}".strip()
+        if self._location:
+            line += f": Location {self._location}"
+        return error_result(redacted(f"{line}\n\n{text}" if text else line, self._forwarded))
 
     def failed(self, why: str) -> dict[str, Any]:
         """The error result of a call whose route stopped before its response was complete (its
@@ -276,4 +287,6 @@ class HeadResponseCollector(ResponseCollector):
     def result(self) -> dict[str, Any]:
         if self.status >= 400 or self._structured:
             return super().result()
-        return text_result(redacted(head_text(self.status, self._headers), self._forwarded))
+        # a redirect (not followed) is no success of the tool either
+        text = redacted(head_text(self.status, self._headers), self._forwarded)
+        return text_result(text, is_error=299 < self.status < 400)

@@ -361,12 +361,21 @@ def redirect(status: int, headers: Any, body: bytes = b"", *, structured: bool =
     return collector.result()
 
 
-def test_a_redirect_says_where_to() -> None:
+def test_a_redirect_is_an_error_that_says_where_to() -> None:
+    """A redirect is not followed, so the tool did not do its work: an ``isError`` result, as a
+    resource's or prompt's redirect is an error (``HTTPSRedirectMiddleware`` behind a TLS proxy
+    without ``--proxy-headers`` answers every call so)."""
     result = redirect(307, [(b"location", b"/new?id=3"), (b"content-length", b"0")])
-    assert result == {"content": [{"type": "text", "text": "307 Temporary Redirect: Location /new?id=3"}]}
+    assert result == {
+        "content": [{"type": "text", "text": "307 Temporary Redirect: Location /new?id=3"}],
+        "isError": True,
+    }
     with_body = redirect(302, [(b"content-type", b"text/html"), (b"Location", b"https://x.example/")], b"<a>moved</a>")
     assert text_of(with_body) == "302 Found: Location https://x.example/\n\n<a>moved</a>"
-    assert text_of(redirect(304, [])) == "304 Not Modified"  # no Location, nothing to add
+    assert with_body["isError"] is True
+    assert redirect(304, []) == {"content": [{"type": "text", "text": "304 Not Modified"}], "isError": True}
+    binary = redirect(301, [(b"content-type", b"image/png"), (b"location", b"/a.png")], b"\x89PNG")
+    assert binary == {"content": [{"type": "text", "text": "301 Moved Permanently: Location /a.png"}], "isError": True}
     assert text_of(redirect(200, [(b"location", b"/ignored")], b"ok")) == "ok"  # read for 3xx only
     structured = redirect(303, [(b"location", b"/result/7")], structured=True)
     assert structured["isError"] is True
@@ -1116,6 +1125,7 @@ def test_a_head_request_gives_the_status_line_and_the_headers_that_matter() -> N
     }
     moved = head_request(307, [(b"location", b"/elsewhere"), (b"content-length", b"0")])
     assert text_of(moved) == "307 Temporary Redirect\nlocation: /elsewhere\ncontent-length: 0"
+    assert moved["isError"] is True  # a redirect is not followed (HEAD or not)
     missing = head_request(404, [(b"content-type", b"application/json")], b'{"detail":"No such file"}')
     assert missing == {"content": [{"type": "text", "text": "HTTP 404 Not Found: No such file"}], "isError": True}
 

@@ -477,6 +477,7 @@ async def test_a_redirect_location_never_shows_a_query_api_key() -> None:
     assert result["content"] == [
         {"type": "text", "text": "307 Temporary Redirect: Location http://127.0.0.1:8000/elsewhere?api_key=[redacted]"}
     ]
+    assert result["isError"] is True
 
 
 async def test_only_the_first_value_of_a_query_api_key_leaves_the_mcp_url() -> None:
