@@ -133,10 +133,10 @@ class RouteOrder:
             index = next(i for i, sibling in enumerate(siblings) if sibling is node)
             earlier = tuple(n.regex for n in siblings[:index] if _could_take(n, route, method))
             levels.append(_Level(earlier, node.regex if node.mount else None))
-        while levels and not levels[-1].earlier:  # nothing to check from there on
+        if not levels[-1].earlier:  # the route's own level, with nothing tried before it
             levels.pop()
-        if levels:
-            levels[-1] = _Level(levels[-1].earlier)
+        # a mount's level stays, routes tried before it or not: a value its pattern stops at (a line
+        # feed) would send the request past it, to the routes after it
         values = typed_values((node.written, node.convertors) for _, node in chain)
         if values is not None:  # its values checked first: then its own route's pattern matches
             return TypedRouteGuard(tuple(levels), values)

@@ -533,3 +533,49 @@ def test_route_entries_put_an_included_routers_routes_in_its_place(caplog: pytes
     assert record.levelno == logging.DEBUG
     assert record.getMessage() == f"could not list the routes of {broken!r}"
     assert record.exc_info is not None
+
+
+def line_feed_app(runs: Counter[str], typed: bool, earlier: bool) -> Starlette:
+    """A tool's route under a mount, and a route after the mount that takes the same path with a
+    line feed in it: the mount's ``.*`` stops at a line feed, so the router would go on to it."""
+
+    async def book(request: StarletteRequest) -> JSONResponse:
+        return JSONResponse({k: str(v) for k, v in request.path_params.items()})
+
+    async def other(request: StarletteRequest) -> JSONResponse:
+        runs["other"] += 1
+        return JSONResponse({"route": "other"})
+
+    prefix = "/shelves/{shelf:int}" if typed else "/shelves"
+    routes: list[Any] = [Route("/shelves/{x}/top", other, include_in_schema=False)] if earlier else []
+    routes += [
+        Mount(prefix, routes=[Route("/books/{book}", book, name="book")]),
+        Route("/shelves/{name}/books/{book}" if typed else "/shelves/books/{book}", other, include_in_schema=False),
+    ]
+    app = Starlette(routes=routes)
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("typed", [True, False])
+@pytest.mark.parametrize("earlier", [True, False])
+async def test_a_line_feed_under_a_mount_never_reaches_another_route(era: str, typed: bool, earlier: bool) -> None:
+    """Whatever is tried before the mount (routes that could take the path, or none), and whether
+    the mount's prefix is typed or not: the mount's own pattern is checked, so a value it stops at
+    is refused, never answered by the route after the mount."""
+    runs: Counter[str] = Counter()
+    app = line_feed_app(runs, typed, earlier)
+    shelf = {"shelf": 3} if typed else {}
+    prefix = "/shelves/3" if typed else "/shelves"
+    for value, encoded in (("b\nc", "b%0Ac"), ("b\n", "b%0A"), ("\nb", "%0Ab")):
+        result = await call(app, era, "book", {**shelf, "book": value})
+        assert refusal(result) == (
+            f"Invalid arguments for tool 'book': the path {prefix}/books/{encoded} "
+            "would not reach the route of this one"
+        )
+    assert runs == Counter()
+    # a carriage return, which the mount's ``.*`` takes, reaches the tool's route
+    assert text(await call(app, era, "book", {**shelf, "book": "b\rc"})) == {**{k: "3" for k in shelf}, "book": "b\rc"}
+    assert text(await call(app, era, "book", {**shelf, "book": "b"})) == {**{k: "3" for k in shelf}, "book": "b"}
+    assert runs == Counter()
