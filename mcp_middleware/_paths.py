@@ -28,7 +28,7 @@ from urllib.parse import quote
 from mcp_middleware._plan import _Plan
 from mcp_middleware._values import _UNRESERVED, ArgumentError, _integral, _not_null, _scalar
 
-__all__ = ["_TEMPLATE", "_plan_for_template", "_render_path"]
+__all__ = ["_TEMPLATE", "_path_text", "_plan_for_template", "_render_path"]
 
 _TEMPLATE: Final = re.compile(r"\{([^{}]+)\}")
 _PATH_SAFE: Final = "/:@!$&'()*+,;=-._~"
@@ -68,6 +68,18 @@ def _render_path(plan: _Plan, arguments: Mapping[str, Any]) -> str:
         else:
             path += (_path_segments(name, text) if name in plan.slashes else _path_segment(name, text)) + after
     return path
+
+
+def _path_text(name: str, value: Any, integer: bool) -> str:
+    """The text of a path value (not None) as :func:`_render_path` writes it before encoding it,
+    which is what the router sees once the server decodes the path; ``integer``: the argument's
+    numbers are integers only (``_Plan.integers``). For a route guard's convertor test, which runs
+    after the render: :func:`_render_path` keeps its own inline copy (no call per value)."""
+    if type(value) is int:
+        return str(value)
+    if type(value) is float:
+        return _integral(name, value) if integer else _decimal(value)
+    return _scalar(name, value)
 
 
 def _decimal(value: float) -> str:

@@ -117,7 +117,7 @@ class ToolSpec:
         parts = plan.path
         path = parts[0] if len(parts) == 1 else _render_path(plan, arguments)
         if self.guard is not None:
-            self.guard.check(path)
+            self.guard.check(path, arguments)
         query: list[str] = []  # encoded ``key=value`` pairs
         headers: list[tuple[bytes, bytes]] = []
         cookies: list[str] = []

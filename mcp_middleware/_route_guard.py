@@ -1,18 +1,20 @@
 """The guard a tool's calls pass when another route of the app could answer them: the routes the
-router tries before the tool's own, level by level, that could take the path a call renders.
+router tries before the tool's own, level by level, that could take the path a call renders, and
+the mounts on its way (whose pattern stops at a line feed).
 
 Part of :mod:`mcp_middleware._route_order`, whose :meth:`~mcp_middleware._route_order.RouteOrder.guard`
 builds a :class:`RouteGuard` for a tool when the catalog is built; the request builder runs its
-:meth:`RouteGuard.check` on each call's path, refusing one that would not reach the tool's route as
-an :class:`~mcp_middleware._values.ArgumentError`.
+:meth:`RouteGuard.check` on each call's path and arguments, refusing one that would not reach the
+tool's route as an :class:`~mcp_middleware._values.ArgumentError`.
 
 A tool whose route (or a mount on its way) has a typed convertor (``int``, ``float``, ``uuid``, an
 app's own: any but ``str`` and ``path``, which take every value the request builder sends) gets a
 :class:`TypedRouteGuard`, which first tests each such value against its convertor's pattern
-(:class:`_Values`): a value it refuses never reaches the route (the router goes on to the routes
-after it: a 404, or another route's answer), so it is an ArgumentError naming the argument and what
-the path accepts. With every value taken, the route's own pattern matches, and only the routes
-tried before it are left to check.
+(:class:`_Values`; each argument's own text, not read back from the path): a value it refuses never
+reaches the route (the router goes on to the routes after it: a 404, or another route's answer), so
+it is an ArgumentError naming the argument and what the path accepts. With every value taken, the
+route's own pattern matches, and only the routes tried before it and the mounts on its way are left
+to check.
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ from urllib.parse import unquote
 from starlette.convertors import FloatConvertor, IntegerConvertor, PathConvertor, StringConvertor
 from starlette.routing import PARAM_REGEX
 
+from mcp_middleware._paths import _path_text
 from mcp_middleware._values import ArgumentError
 
 __all__ = ["RouteGuard", "TypedRouteGuard", "typed_values"]
 
 _ANY: Final = frozenset({StringConvertor.regex, PathConvertor.regex})  # what the builder sends, they take
+_DIGITS: Final = frozenset({IntegerConvertor.regex, FloatConvertor.regex})  # no sign: a number's minimum is 0
 # a convertor's pattern ─▶ what a value must be, and what the path accepts (by the pattern: it is what
 # the router tests, and it changed between Starlette versions); another convertor is named by its pattern
 _ACCEPTS: Final = {
@@ -68,13 +72,19 @@ class RouteGuard:
     def __init__(self, levels: tuple[_Level, ...]) -> None:
         self.levels = levels
 
-    def named(self, names: Mapping[str, str]) -> RouteGuard:
+    def named(self, names: Mapping[str, str], integers: frozenset[str] = frozenset()) -> RouteGuard:
         """This guard for a tool whose arguments ``names`` gives (a path parameter ─▶ its argument,
-        where they differ): its refusals name them."""
+        where they differ): its refusals name them; ``integers``: the path arguments whose numbers
+        are integers only (``_Plan.integers``: a float 5.0 is written ``5``)."""
         return self
 
-    def check(self, path: str) -> None:
-        """Raises :class:`ArgumentError` when ``path`` (encoded, as sent) would not reach the route."""
+    def non_negative(self) -> frozenset[str]:
+        """The path parameters whose convertor takes digits only (``int``, ``float``): none here."""
+        return frozenset()
+
+    def check(self, path: str, arguments: Mapping[str, Any]) -> None:
+        """Raises :class:`ArgumentError` when ``path`` (encoded, as sent), made of ``arguments``,
+        would not reach the route."""
         problem = self.problem(unquote(path) if "%" in path else path)
         if problem is not None:
             raise ArgumentError(problem.format(path=path))
@@ -102,27 +112,28 @@ class RouteGuard:
 class _Values:
     """What the typed convertors of a tool's path (its route's and its mounts') take.
 
-    ``shape``: the whole path, from the app's root, each typed value a group of one segment (the
-    request builder sends none with a "/") and the others their own pattern; ``typed``: for each
-    group, in order, its argument, its convertor's pattern, and the refusal after the name."""
+    ``typed``: for each typed parameter, in the path's order, its argument, its convertor's
+    pattern, and the refusal after the name; ``integers``: the arguments whose numbers are
+    integers only (a float 5.0 is written ``5``)."""
 
-    shape: re.Pattern[str]
     typed: tuple[tuple[str, re.Pattern[str], str], ...]
+    integers: frozenset[str] = frozenset()
 
-    def refused(self, route_path: str) -> str | None:
-        """Why ``route_path`` (decoded) misses the convertors; None when it does not. A value is
-        tested whole (``fullmatch``): the router's ``$`` would take ``7`` and a final line feed."""
-        shaped = self.shape.fullmatch(route_path)
-        if shaped is None:  # (a path the request builder does not make)
-            return None
-        for (name, pattern, problem), value in zip(self.typed, shaped.groups(), strict=True):
-            if pattern.fullmatch(value) is None:
+    def refused(self, arguments: Mapping[str, Any]) -> str | None:
+        """Why one of ``arguments`` misses its convertor; None when none does. Each value is its own
+        text, as the path writes it before encoding (what the router sees once the server decodes
+        the path), tested whole (``fullmatch``: the router's ``$`` would take ``7`` and a final line
+        feed). Not read back from the path: ``/files/{name}-{version:int}`` given ``report`` and
+        ``-3`` is ``/files/report--3``, which the route's pattern splits as ``report-`` and ``3``."""
+        for name, pattern, problem in self.typed:
+            value = arguments.get(name)
+            if value is not None and pattern.fullmatch(_path_text(name, value, name in self.integers)) is None:
                 return f"argument {name!r} {problem}"
         return None
 
-    def named(self, names: Mapping[str, str]) -> _Values:
+    def named(self, names: Mapping[str, str], integers: frozenset[str]) -> _Values:
         """With the arguments ``names`` gives (a parameter ─▶ its argument, where they differ)."""
-        return _Values(self.shape, tuple((names.get(name, name), regex, text) for name, regex, text in self.typed))
+        return _Values(tuple((names.get(name, name), regex, text) for name, regex, text in self.typed), integers)
 
 
 def typed_values(pieces: Iterable[tuple[str, Mapping[str, Any]]]) -> _Values | None:
@@ -131,21 +142,15 @@ def typed_values(pieces: Iterable[tuple[str, Mapping[str, Any]]]) -> _Values | N
     when none is typed."""
     pieces = tuple(pieces)
     template = "".join(path for path, _ in pieces)
-    shape, typed = "", []
+    typed = []
     for path, convertors in pieces:
-        end = 0
         for parameter in PARAM_REGEX.finditer(path):
-            shape += re.escape(path[end : parameter.start()])
-            end = parameter.end()
             regex = getattr(convertors.get(parameter[1]), "regex", ".*")
             if regex in _ANY:
-                shape += f"(?:{regex})"
                 continue
-            shape += "([^/]*)"
             what, accepts = _ACCEPTS.get(regex, (f"match the pattern {regex}", "that"))
             typed.append((parameter[1], re.compile(regex), f"must {what} (the path {template} accepts only {accepts})"))
-        shape += re.escape(path[end:])
-    return _Values(re.compile(shape), tuple(typed)) if typed else None
+    return _Values(tuple(typed)) if typed else None
 
 
 class TypedRouteGuard(RouteGuard):
@@ -157,14 +162,15 @@ class TypedRouteGuard(RouteGuard):
         super().__init__(levels)
         self.values = values
 
-    def check(self, path: str) -> None:
-        route_path = unquote(path) if "%" in path else path
-        refused = self.values.refused(route_path)
+    def non_negative(self) -> frozenset[str]:
+        return frozenset(name for name, regex, _ in self.values.typed if regex.pattern in _DIGITS)
+
+    def check(self, path: str, arguments: Mapping[str, Any]) -> None:
+        refused = self.values.refused(arguments)
         if refused is not None:
             raise ArgumentError(refused)
-        problem = self.problem(route_path)
-        if problem is not None:
-            raise ArgumentError(problem.format(path=path))
+        if self.levels:
+            super().check(path, arguments)
 
-    def named(self, names: Mapping[str, str]) -> RouteGuard:
-        return TypedRouteGuard(self.levels, self.values.named(names)) if names else self
+    def named(self, names: Mapping[str, str], integers: frozenset[str] = frozenset()) -> RouteGuard:
+        return TypedRouteGuard(self.levels, self.values.named(names, integers))

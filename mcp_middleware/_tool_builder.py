@@ -123,7 +123,9 @@ class _Builder(_Schemas):
         others = self.other_properties(body)
         title = _text(operation.get("summary")) or _text(op.path_item.get("summary")) or _humanize(name)
         # published without the x-mcp-header annotations that would make clients drop the tool
-        input_schema, broken = without_invalid_headers(self.input_schema(explicit, entries, arg_names, others))
+        input_schema, broken = without_invalid_headers(
+            self.input_schema(explicit, entries, arg_names, others, guard.non_negative() if guard else frozenset())
+        )
         if broken:
             self.broken_headers[name] = broken
         tool: dict[str, Any] = {
@@ -144,9 +146,10 @@ class _Builder(_Schemas):
         if unsent:
             self.unsent[name] = (op.method, op.path, unsent)
         headers = annotations_of(tool["inputSchema"])
-        if guard is not None:  # its refusals name the arguments
+        if guard is not None:  # its refusals name the arguments; it writes their numbers as the path does
             guard = guard.named(
-                {e.wire: n for e, n in zip(entries, arg_names, strict=True) if e.where == _PATH and e.wire != n}
+                {e.wire: n for e, n in zip(entries, arg_names, strict=True) if e.where == _PATH and e.wire != n},
+                plan.integers,
             )
         return ToolSpec(name, op.method, op.path, tool, output is not None, plan, headers, guard)
 

@@ -8,7 +8,9 @@ Part of :mod:`mcp_middleware._tool_builder`; each schema is converted by :mod:`m
     other schema but a tool's without arguments says ``additionalProperties: false``, though
     unknown arguments are refused: clients backed by Gemini have rejected schemas that use it. An
     argument given in base64 (a binary body or file field) says so (``contentEncoding: base64``),
-    and a string path parameter that it cannot be empty (``minLength: 1``, :func:`_not_empty`).
+    and a string path parameter that it cannot be empty (``minLength: 1``, :func:`_not_empty`);
+    a number path parameter whose route's convertor takes digits only (``{id:int}``, ``{x:float}``,
+    known from its route guard) that it cannot be negative (``minimum: 0``, :func:`_at_least_0`).
     ``openapi_extra={"x-mcp-input-schema": {...}}`` replaces the generated input schema verbatim
     (arguments are still mapped, a property it declares that nothing maps is accepted: it goes
     into a body that takes other properties, and is not sent otherwise: the catalog warns, naming
@@ -43,10 +45,16 @@ class _Schemas(_Reader):
     nones_dropped: frozenset[tuple[str, str]]
 
     def input_schema(
-        self, explicit: Mapping[str, Any] | None, entries: list[_Entry], names: list[str], others: Any
+        self,
+        explicit: Mapping[str, Any] | None,
+        entries: list[_Entry],
+        names: list[str],
+        others: Any,
+        non_negative: frozenset[str] = frozenset(),
     ) -> Any:
         """``explicit``: the operation's ``x-mcp-input-schema``, if any; ``others``: the flattened
-        body's ``additionalProperties``, None when it says nothing."""
+        body's ``additionalProperties``, None when it says nothing; ``non_negative``: the path
+        parameters whose route's convertor takes digits only (``{id:int}``, ``{x:float}``)."""
         if explicit is not None:
             return copy.deepcopy(dict(explicit))
         if not entries and others is None:
@@ -60,7 +68,7 @@ class _Schemas(_Reader):
             )
             prop = {} if prop is True else prop
             if entry.where == _PATH:
-                prop = _not_empty(prop)
+                prop = _not_empty(_at_least_0(prop) if entry.wire in non_negative else prop)
             if entry.file is not None and entry.file[1]:
                 prop = _as_base64(prop)
             if isinstance(prop, dict) and (entry.description or entry.deprecated):
@@ -147,6 +155,20 @@ def _not_empty(schema: Any) -> Any:
     if isinstance(least, int) and not isinstance(least, bool) and least >= 1:
         return schema
     return {**schema, "minLength": 1}
+
+
+def _at_least_0(schema: Any) -> Any:
+    """A converted path parameter's number schema saying ``minimum: 0`` (a larger declared one
+    stands), where the route's convertor takes digits only: a negative value misses it."""
+    if not isinstance(schema, dict):
+        return schema
+    kind = schema.get("type")
+    if not (kind in ("integer", "number") or (isinstance(kind, list) and {"integer", "number"} & set(kind))):
+        return schema
+    least = schema.get("minimum")
+    if isinstance(least, (int, float)) and not isinstance(least, bool) and least >= 0:
+        return schema
+    return {**schema, "minimum": 0}
 
 
 def _as_base64(schema: Any) -> Any:

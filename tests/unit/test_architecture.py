@@ -221,7 +221,8 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_query_and_body") == {"_plan", "_values"}
     # the guard it builds, and whether a route could take a path (which names its _Node as a type only)
     assert all_imports("_route_order") == {"_route_guard", "_route_overlap"}
-    assert all_imports("_route_guard") == {"_values"}  # ArgumentError, what a refused path is
+    # ArgumentError, what a refused path is; a path value's text as the request writes it
+    assert all_imports("_route_guard") == {"_paths", "_values"}
     assert all_imports("_route_overlap", typing=False) == set()
     assert all_imports("_route_overlap") == {"_route_order"}
     # the routes' :path templates and response-model options: their routes read as the router does,

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Path
 from starlette import convertors
 from starlette.applications import Starlette
 from starlette.convertors import Convertor
@@ -222,12 +222,74 @@ def test_the_refusal_names_the_argument_where_it_is_not_the_parameter() -> None:
     assert spec.build_request({argument: 3}).path == "/items/3"
 
 
-def test_a_path_of_another_shape_is_left_to_the_router() -> None:
-    """The check reads the values at their places in the tool's path; a path the request builder
-    does not make (none of the tool's) is not refused for them."""
+def versioned_app() -> FastAPI:
+    """A typed value after another in one segment: the router's pattern splits the text itself."""
+    app = FastAPI()
+
+    @app.get("/files/{name}-{version:int}", operation_id="get_file")
+    async def get_file(name: str, version: int) -> dict[str, Any]:
+        return {"name": name, "version": version}
+
+    @app.get("/sizes/{size:float}", operation_id="get_size")
+    async def get_size(size: float) -> dict[str, Any]:
+        return {"size": size}
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_each_typed_value_is_tested_as_given_not_read_back_from_the_path(era: str) -> None:
+    """``report`` and ``-3`` make ``/files/report--3``, which the route's pattern splits as
+    ``report-`` and ``3``: the value the model gave is refused, not another one run."""
+    app = versioned_app()
+    template = "/files/{name}-{version:int}"
+    for version in (-3, "-3", "3x", True):
+        result = await call(app, era, "get_file", {"name": "report", "version": version})
+        assert refusal(result) == f"Invalid arguments for tool 'get_file': argument 'version' {INT.format(template)}"
+    assert text(await call(app, era, "get_file", {"name": "report", "version": 3})) == {"name": "report", "version": 3}
+    result = await call(app, era, "get_file", {"name": "report-", "version": 3})
+    assert text(result) == {"name": "report-", "version": 3}
+    assert text(await call(app, era, "get_file", {"name": "a-1", "version": 5.0})) == {"name": "a-1", "version": 5}
+    # a float written as the path writes it (plain decimal), not as Python's repr
+    assert text(await call(app, era, "get_size", {"size": 1e-07})) == {"size": 1e-07}
+    result = await call(app, era, "get_size", {"size": -1e-07})
+    assert refusal(result).endswith("argument 'size' " + FLOAT.format("/sizes/{size:float}"))
+
+
+def test_a_fastapi_route_s_typed_convertors_give_minimum_0() -> None:
+    """As the routes of a Starlette app do (their document is made from the convertors): a
+    negative number would miss the pattern; a larger declared minimum stands."""
+    app = FastAPI()
+
+    @app.get("/files/{name}-{version:int}", operation_id="get_file")
+    async def get_file(name: str, version: int) -> None: ...
+
+    @app.get("/sizes/{size:float}", operation_id="get_size")
+    async def get_size(size: float) -> None: ...
+
+    @app.get("/pages/{page:int}", operation_id="get_page")
+    async def get_page(page: int = Path(ge=1)) -> None: ...
+
+    @app.get("/plain/{n}", operation_id="get_plain")
+    async def get_plain(n: int) -> None: ...
+
+    specs = {spec.name: spec for spec in catalog_from_app(app).tools}
+    properties = {name: spec.tool["inputSchema"]["properties"] for name, spec in specs.items()}
+    assert properties["get_file"]["version"] == {"type": "integer", "title": "Version", "minimum": 0}
+    assert properties["get_file"]["name"] == {"type": "string", "title": "Name", "minLength": 1}
+    assert properties["get_size"]["size"] == {"type": "number", "title": "Size", "minimum": 0}
+    assert properties["get_page"]["page"] == {"type": "integer", "title": "Page", "minimum": 1}
+    assert properties["get_plain"]["n"] == {"type": "integer", "title": "N"}  # no convertor: -3 is routed
+    assert specs["get_plain"].guard is None
+
+
+def test_the_guard_tests_the_arguments_not_the_path() -> None:
+    """The values are the arguments' own texts, as the path writes them before encoding; the path
+    is not parsed back."""
     spec = catalog_from_app(typed_app(Counter())).get("get")
     assert spec is not None
     assert spec.guard is not None
-    spec.guard.check("/elsewhere/seven")
-    with pytest.raises(ArgumentError):
-        spec.guard.check("/items/seven")
+    spec.guard.check("/items/seven", {"id": 7})
+    with pytest.raises(ArgumentError, match="argument 'id' must be"):
+        spec.guard.check("/items/7", {"id": "seven"})
