@@ -25,6 +25,7 @@ here, in :mod:`mcp_middleware._values`), what the app's routes say beside the do
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -53,6 +54,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+# a route that answers every path (a single-page app's fallback), as written: its one parameter a :path
+_CATCH_ALL: Final = re.compile(r"/\{[^{}:]+:path\}")
 
 
 DECLARATION_KEYS: Final = ("x-mcp-resource", "x-mcp-resource-template", "x-mcp-prompt")
@@ -345,16 +349,19 @@ def _warn_answered(
     """Warn about the app's templated operations that would answer a path the MCP endpoint answers
     (``GET /{name}`` and ``path="/api"``): plain HTTP clients get the endpoint's errors there. Each
     route is tested as the router would (``RouteOrder.answers``: its converters, its mounts, the
-    routes tried before it); without the app's routes, its path template (``template_answers``)."""
+    routes tried before it); without the app's routes, its path template (``template_answers``).
+    A catch-all (``/{full_path:path}``, a single-page app's fallback) is left out: it answers
+    every path, so no path of the endpoint's own would keep it whole, and the advice to give the
+    middleware one could not be followed."""
     paths = openapi.get("paths")
     if not endpoint or not isinstance(paths, Mapping):
         return
     answered = [
-        f"{method.upper()} {path}"
+        f"{method} {path}"
         for path, item in paths.items()
         if isinstance(path, str) and "{" in path and isinstance(item, Mapping)
-        for method in _METHODS
-        if isinstance(item.get(method), Mapping)
+        for method in (m.upper() for m in _METHODS if isinstance(item.get(m), Mapping))  # as the routes name it
+        if not _CATCH_ALL.fullmatch(route_paths.get((path, method), path))
         and any(_answers(path, method, route_paths, order, owners, target) for target in endpoint)
     ]
     if answered:
@@ -376,7 +383,8 @@ def _answers(
     owners: Mapping[tuple[str, str], Any],
     target: str,
 ) -> bool:
-    """Whether the operation of ``path`` and ``method`` would answer a request for ``target``."""
+    """Whether the operation of ``path`` and ``method`` (``GET``: as ``route_paths`` and ``owners``
+    name it) would answer a request for ``target``."""
     known = order.answers(path, method, owners.get((path, method)), target) if order is not None else None
     return known if known is not None else template_answers(route_paths.get((path, method), path), target)
 

@@ -665,7 +665,11 @@ def own_order_app() -> FastAPI:
     ("routes", "shadowed"),
     [
         ([Route("/{name}", echo)], "GET /{name}"),
-        ([Route("/{p:path}", echo)], "GET /{p}"),
+        # a catch-all answers every path: the endpoint's is one of them whatever it is, so nothing is said
+        ([Route("/{p:path}", echo)], None),
+        ([Route("/{name}", echo), Route("/{p:path}", echo)], "GET /{name}"),
+        # a catch-all under a prefix the endpoint's path is in: a path outside it would do
+        ([Mount("/api", routes=[Route("/{p:path}", echo)])], "GET /api/{p}"),
         ([Route("/{name}", echo, methods=["POST"]), Route("/{other}", echo)], "POST /{name}, GET /{other}"),
         ([Mount("/{section}", routes=[Route("/", echo)])], "GET /{section}/"),  # the endpoint's "/api/"
         ([Mount("/v1", routes=[Route("/{name}", echo)])], None),
@@ -721,6 +725,36 @@ async def test_a_templated_fastapi_route_that_would_answer_the_endpoint_path_is_
     for _ in range(3):
         catalog_from_app(app, exclude_paths={"/api", "/api/"})
     assert len([r for r in caplog.records if SHADOWED in r.getMessage()]) == 1
+
+
+async def test_a_single_page_app_s_catch_all_is_not_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    """``@app.get("/{full_path:path}")``, the usual SPA fallback: it answers every path, so no path
+    of the middleware's own would keep it from the endpoint's, and a warning saying to give it one
+    would be said for every such app."""
+    app = FastAPI()
+
+    @app.get("/api/items/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    @app.get("/{full_path:path}")
+    async def spa(full_path: str) -> dict[str, str]:
+        return {"index": full_path}
+
+    app.add_middleware(MCPMiddleware)
+    assert await shadow_warnings(app, "/mcp", caplog) == []
+
+
+def test_a_route_s_own_template_is_read_for_its_method(caplog: pytest.LogCaptureFixture) -> None:
+    """The document writes ``/x/{p:path}`` as ``/x/{p}``; the route's own template, given by path
+    and method (``GET``, as the routes name it), is the one matched."""
+    get: dict[str, Any] = {"get": {"responses": {}}}
+    templates = {("/x/{p}", "GET"): "/x/{p:path}", ("/{q}", "GET"): "/{q:path}"}
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        build_catalog({"paths": {"/x/{p}": get, "/{q}": get}}, route_paths=templates, exclude_paths={"/x/a/b"})
+    warned = [r.getMessage() for r in caplog.records if SHADOWED in r.getMessage()]
+    assert len(warned) == 1
+    assert "route(s) GET /x/{p} would answer" in warned[0]  # (/{q:path}: a catch-all, left out)
 
 
 def test_a_document_alone_is_matched_by_its_path_templates(caplog: pytest.LogCaptureFixture) -> None:
