@@ -227,6 +227,30 @@ async def test_path_values_arrive_verbatim(value: str) -> None:
     assert orjson.loads(result["content"][0]["text"]) == {"value": value}
 
 
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+async def test_a_route_path_with_non_ascii_and_space_literals_is_called(era: str) -> None:
+    """The template's literal pieces are percent-encoded once, when the catalog is built: the
+    sub-request's ``raw_path`` is ASCII and the route sees its own decoded path."""
+    app = FastAPI()
+
+    @app.get("/café au lait/{cup_id}", operation_id="cup")
+    async def cup(cup_id: int, request: Request) -> dict[str, Any]:
+        return {"cup_id": cup_id, "path": request.url.path, "raw": request.scope["raw_path"].decode("ascii")}
+
+    app.add_middleware(MCPMiddleware)
+    params = {"name": "cup", "arguments": {"cup_id": 3}}
+    if era == "legacy":
+        result = await call(app, "cup", params["arguments"])
+    else:
+        result = (await call_modern(app, "tools/call", params, "cup")).result()
+    assert result.get("isError") is not True, result
+    assert orjson.loads(result["content"][0]["text"]) == {
+        "cup_id": 3,
+        "path": "/café au lait/3",
+        "raw": "/caf%C3%A9%20au%20lait/3",
+    }
+
+
 @pytest.mark.parametrize("value", ["../secret", "a/b", "../../secret", "../things/1", "/secret"])
 async def test_path_values_with_slashes_never_reach_another_route(value: str) -> None:
     # %2F is decoded by ASGI servers before routing, so a slash would address another route:
