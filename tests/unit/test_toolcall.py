@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import jsonschema  # type: ignore[import-untyped]  # no stubs in the test dependencies
 import orjson
 import pytest
-from fastapi import FastAPI, Header, HTTPException, Query, Request, Response, Security
+from fastapi import Cookie, FastAPI, Header, HTTPException, Query, Request, Response, Security
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, StreamingResponse
 from fastapi.security import APIKeyHeader, APIKeyQuery
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, Json, PlainSerializer, computed_field
@@ -291,6 +291,28 @@ async def test_dependency_based_auth_applies() -> None:
 async def test_header_parameters_and_forwarded_traceparent() -> None:
     result = await call(build_app(), "seen_headers", {"x-trace": "t-1"}, {"traceparent": "00-abc-def-01"})
     assert result["content"][0]["text"] == '{"x_trace":"t-1","authorization":null}'
+
+
+@pytest.mark.parametrize("value", ["café", "\u2603 snow"])
+async def test_a_cookie_argument_that_is_not_ascii_is_an_argument_error_naming_it(value: str) -> None:
+    """A cookie value is ASCII (RFC 6265 cookie-octets): refused before the route runs, not sent
+    mangled (the Latin-1 header carried ``café``; ``?`` stood for the snowman)."""
+    app = FastAPI()
+    themes: list[str] = []
+
+    @app.get("/pref", operation_id="pref")
+    async def pref(theme: Annotated[str, Cookie()]) -> dict[str, str]:
+        themes.append(theme)
+        return {"theme": theme}
+
+    app.add_middleware(MCPMiddleware)
+    result = await call(app, "pref", {"theme": value})
+    assert result.get("isError") is True, result
+    assert result["content"][0]["text"] == (
+        "Invalid arguments for tool 'pref': argument 'theme' must only contain ASCII characters (a cookie value)"
+    )
+    assert themes == []
+    assert (await call(app, "pref", {"theme": "dark"}))["content"][0]["text"] == '{"theme":"dark"}'
 
 
 async def test_the_host_the_client_called_reaches_the_route() -> None:
