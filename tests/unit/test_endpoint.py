@@ -408,8 +408,10 @@ async def test_wrong_content_type_is_415(ctype: str) -> None:
     assert reply.json()["error"]["code"] == -32600
 
 
-async def test_content_type_with_charset_is_fine() -> None:
-    headers = {**BASE_HEADERS, "content-type": "application/json; charset=utf-8"}
+@pytest.mark.parametrize("ctype", ["application/json; charset=utf-8", "Application/JSON; charset=utf-8"])
+async def test_content_type_with_charset_is_fine(ctype: str) -> None:
+    """Media types are case-insensitive (RFC 9110 8.3.1)."""
+    headers = {**BASE_HEADERS, "content-type": ctype}
     assert (await post(build_app(), INIT, headers)).status == 200
 
 
@@ -420,7 +422,15 @@ async def test_missing_accept_types_is_406(accept: str) -> None:
     assert reply.status == 406
 
 
-@pytest.mark.parametrize("accept", ["text/event-stream, application/json", "*/*", "application/json, text/*"])
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "text/event-stream, application/json",
+        "*/*",
+        "application/json, text/*",
+        "Application/JSON, Text/Event-Stream",  # media types are case-insensitive (RFC 9110 8.3.1)
+    ],
+)
 async def test_accept_in_any_order_or_wildcards(accept: str) -> None:
     headers = {**BASE_HEADERS, "accept": accept}
     assert (await post(build_app(), INIT, headers)).status == 200
