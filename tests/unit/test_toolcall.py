@@ -128,6 +128,19 @@ async def test_image_route_gives_image_content() -> None:
     assert result["content"] == [{"type": "image", "data": base64.b64encode(PNG).decode(), "mimeType": "image/png"}]
 
 
+async def test_audio_route_gives_audio_content() -> None:
+    wav = b"RIFF\x10\x00\x00\x00WAVEfmt " + bytes(8)
+    app = FastAPI()
+
+    @app.get("/beep", operation_id="beep")
+    async def beep() -> Response:
+        return Response(wav, media_type="audio/wav")
+
+    app.add_middleware(MCPMiddleware)
+    result = await call(app, "beep", {})
+    assert result["content"] == [{"type": "audio", "data": base64.b64encode(wav).decode(), "mimeType": "audio/wav"}]
+
+
 async def test_other_binary_gives_an_embedded_blob() -> None:
     block = (await call(build_app(), "pdf", {}))["content"][0]
     assert block["type"] == "resource"
