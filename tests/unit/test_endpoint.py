@@ -1332,6 +1332,22 @@ async def test_the_default_host_rule_accepts_the_servers_own_ipv6_address(host: 
     assert (await ex.run()).status == status
 
 
+async def test_a_remembered_transport_verdict_is_the_server_addresses_own() -> None:
+    """The default Host rule allows the server's own address, so the remembered verdict is keyed on
+    ``scope["server"]`` too: the Host ``10.0.0.5`` allowed on the server listening there is still
+    refused when the same app (same headers) is reached through another address."""
+    app = build_app()
+    headers = {**BASE_HEADERS, "host": "10.0.0.5:8000"}
+    ex = Exchange(app, INIT, headers)
+    ex.scope["server"] = ("10.0.0.5", 8000)
+    assert (await ex.run()).status == 200
+    ex = Exchange(app, INIT, headers)
+    ex.scope["server"] = ("127.0.0.1", 8000)
+    reply = await ex.run()
+    assert reply.status == 403
+    assert reply.json()["error"]["message"] == "Forbidden: Host not allowed (see the server's allowed_hosts option)"
+
+
 @pytest.mark.parametrize(("host", "status"), [("localhost:8000", 200), ("127.0.0.1", 200), ("evil.example", 403)])
 async def test_without_a_server_address_the_default_host_rule_is_the_local_names(host: str, status: int) -> None:
     """ASGI lets a server leave ``server`` out (None: a Unix socket): the default rule is then
