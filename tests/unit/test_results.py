@@ -1130,6 +1130,23 @@ def test_a_head_request_gives_the_status_line_and_the_headers_that_matter() -> N
     assert missing == {"content": [{"type": "text", "text": "HTTP 404 Not Found: No such file"}], "isError": True}
 
 
+@pytest.mark.parametrize(
+    ("mime", "body"),
+    [(b"image/png", b"\x89PNG" + bytes(96)), (b"text/plain", b"hello body")],
+)
+def test_a_body_sent_with_a_head_success_is_neither_progress_nor_held_to_the_limits(mime: bytes, body: bytes) -> None:
+    """A body a route sends to HEAD anyway is not the response's: no progress pieces of it, and
+    one larger than max_binary is no ResultTooLarge; the result is the status line and headers."""
+    collector = HeadResponseCollector(path="/x", structured=False, max_text=1000, max_binary=10)
+    headers = [(b"content-type", mime), (b"content-length", str(len(body)).encode())]
+    collector.head(200, headers)
+    assert collector.feed(body[:5], True) == []
+    assert collector.feed(body[5:], False) == []
+    assert collector.result() == {
+        "content": [{"type": "text", "text": f"200 OK\ncontent-type: {mime.decode()}\ncontent-length: {len(body)}"}]
+    }
+
+
 def test_the_secrets_of_a_cookie_header_are_its_longest_values_whatever_its_size() -> None:
     """Review: each cookie value was a secret of its own, each form a ``str.replace`` over the
     error text: 4,000 cookies and a 200 KB echoed text took over a second per call, on the event
