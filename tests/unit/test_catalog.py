@@ -1082,6 +1082,23 @@ def test_a_required_argument_given_as_null_that_would_not_be_sent_is_refused(
     assert str(refused.value) == message
 
 
+def test_a_null_for_a_body_property_that_takes_null_is_not_named_among_the_refused_nulls() -> None:
+    """With ``q`` (a query parameter) and a body's nullable ``note`` both null, only ``q`` is
+    refused: the null of ``note`` is sent (it is a value the body takes)."""
+    app = FastAPI()
+
+    @app.post("/notes")
+    def add_note(q: str, body: Remark) -> dict[str, Any]:
+        return {"q": q, "note": body.note}
+
+    tool = spec(catalog_from_app(app), "add_note")
+    assert tool.tool["inputSchema"]["required"] == ["q", "note"]
+    with pytest.raises(ArgumentError) as refused:
+        tool.build_request({"q": None, "note": None})
+    assert str(refused.value) == "argument 'q' is required and cannot be null"
+    assert call(app, tool.build_request({"q": "x", "note": None})) == (200, {"q": "x", "note": None})
+
+
 def test_a_required_whole_json_body_whose_schema_takes_null_is_sent_as_null() -> None:
     """Review (diffC): ``data: Any = Body()`` publishes a required ``body`` whose schema allows
     null, and FastAPI takes a JSON ``null`` body; ``{"body": null}`` was refused as "cannot be
