@@ -55,12 +55,13 @@ def test_the_same_envelope_is_validated_once(monkeypatch: pytest.MonkeyPatch) ->
 @pytest.mark.parametrize(
     "params",
     [
-        _call(True),  # arguments must be an object: not mistaken for "an object was there"
-        _call([1, 2]),
+        # the twin's token too, so that only what is invalid tells them apart from the twin:
+        _call(True, token="t"),  # arguments must be an object: not mistaken for "an object was there"
+        _call([1, 2], token="t"),
         _call({"a": 1}, token=1.5),
         _call({"a": 1}, token={"t": 1}),
-        {"arguments": {}, "_meta": META},  # no name
-        {"name": 3, "arguments": {}, "_meta": META},
+        {"arguments": {}, "_meta": {**META, "progressToken": "t"}},  # no name
+        {"name": 3, "arguments": {}, "_meta": {**META, "progressToken": "t"}},
     ],
 )
 def test_invalid_params_fail_every_time_even_after_a_valid_twin(params: dict[str, Any]) -> None:
