@@ -1123,8 +1123,8 @@ def test_a_head_request_gives_the_status_line_and_the_headers_that_matter() -> N
             }
         ]
     }
-    moved = head_request(307, [(b"location", b"/elsewhere"), (b"content-length", b"0")])
-    assert text_of(moved) == "307 Temporary Redirect\nlocation: /elsewhere\ncontent-length: 0"
+    moved = head_request(307, [(b"location", b"/elsewhere"), (b"Retry-After", b"120"), (b"content-length", b"0")])
+    assert text_of(moved) == "307 Temporary Redirect\nlocation: /elsewhere\nretry-after: 120\ncontent-length: 0"
     assert moved["isError"] is True  # a redirect is not followed (HEAD or not)
     missing = head_request(404, [(b"content-type", b"application/json")], b'{"detail":"No such file"}')
     assert missing == {"content": [{"type": "text", "text": "HTTP 404 Not Found: No such file"}], "isError": True}
