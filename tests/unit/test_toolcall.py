@@ -1712,6 +1712,29 @@ async def test_a_content_coding_the_middleware_cannot_decode_is_refused_for_a_to
     )
 
 
+async def test_a_content_coding_the_middleware_cannot_decode_is_named_for_a_tool_with_an_output_schema() -> None:
+    """The refusal is the whole error, as for a tool without one (not "must be a JSON object in full")."""
+    app = FastAPI()
+
+    @app.get("/stats", operation_id="stats", response_model=dict[str, int])
+    def stats() -> Response:  # its JSON is served compressed as-is
+        body = b"\x1b\x23\x00\xf8brotli-ish"
+        return Response(body, media_type="application/json", headers={"Content-Encoding": "br"})
+
+    app.add_middleware(MCPMiddleware)
+    tools = (await post(app, request("tools/list"))).result()["tools"]
+    assert "outputSchema" in tools[0]
+    assert await call(app, "stats") == {
+        "content": [
+            {
+                "type": "text",
+                "text": "The route's response used Content-Encoding br, which the middleware cannot decode.",
+            }
+        ],
+        "isError": True,
+    }
+
+
 async def test_a_compressed_stream_goes_out_decoded_as_progress() -> None:
     app = encoded_app()
     body = request("tools/call", {"name": "proxied", "arguments": {}, "_meta": {"progressToken": "t"}})
