@@ -1485,7 +1485,16 @@ async def test_a_redirect_from_a_tool_with_an_output_schema_is_an_error_with_the
     assert result["isError"] is True
     assert "structuredContent" not in result
     assert "s3cret-key" not in reply.body.decode()
-    assert "a redirect is not a result" in result["content"][0]["text"]  # not "no JSON object"
+    location = "http://elsewhere.example/x?api_key=[redacted]"
+    status, body = (
+        ("307 Temporary Redirect", f'{{"url":"{location}"}}')
+        if kind == "json"
+        else ("302 Found", f"Redirecting to {location}")
+    )
+    assert result["content"][0]["text"] == (  # not "no JSON object"; the route's body kept, redacted
+        f"The tool has an output schema, but the route answered {status} (Location {location}): "
+        f"a redirect is not a result: {body}"
+    )
 
 
 async def test_an_integer_beyond_64_bits_in_an_error_detail_keeps_its_digits() -> None:
