@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import orjson
 import pytest
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from starlette.responses import PlainTextResponse
 
 from mcp_middleware import MCPContext, MCPMiddleware, MCPResponse, content, declare, mcp_context
@@ -777,6 +777,28 @@ async def test_a_template_variable_the_route_does_not_take_is_ignored_and_report
     assert [record.getMessage() for record in caplog.records if record.name == "mcp_middleware.features"] == [
         "Resource template 'users://{user_id}/{fmt}' of user: the route takes no argument 'fmt'; its values are ignored"
     ]
+
+
+class Labels(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    size: str = "m"
+
+
+async def test_a_template_variable_that_fills_an_open_bodys_extra_property_is_taken(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A route whose body takes other properties (``extra="allow"``) takes any variable: its value
+    is sent in the body, not ignored, and nothing is reported."""
+    app = FastAPI()
+
+    @app.post("/labels/{kind}", openapi_extra=declare.resource_template("labels://{kind}/{colour}"))
+    async def label(kind: str, body: Labels) -> dict[str, Any]:
+        return {"kind": kind, **body.model_dump()}
+
+    app.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware.features"):
+        assert await _read_text(app, "labels://shirt/red") == {"kind": "shirt", "size": "m", "colour": "red"}
+    assert [record.getMessage() for record in caplog.records if record.name == "mcp_middleware.features"] == []
 
 
 def slash_app() -> FastAPI:
