@@ -22,6 +22,7 @@ from mcp_middleware._coding import Inflater
 from mcp_middleware._output_shape import output_shape
 from mcp_middleware._redaction import COOKIE_SECRETS, _replaced, _secrets, credential_values, redacted
 from mcp_middleware._result_shapes import CUT, error_result
+from mcp_middleware.content import MCP_CONTENT_TYPE
 from mcp_middleware.jsonrpc import Built
 from mcp_middleware.results import HeadResponseCollector, Refusal, ResponseCollector, ResultTooLarge
 
@@ -1079,6 +1080,19 @@ def test_the_table_of_media_types_seen_stops_growing_at_256(monkeypatch: pytest.
     assert text_of(collect(b"text/plain; charset=iso-8859-1", "café".encode("latin-1"))) == "café"
     assert len(full) == 256
     assert b"text/plain; charset=iso-8859-1" not in full
+
+
+def test_a_route_that_stops_partway_through_its_mcp_response_gets_no_raw_json_in_its_error() -> None:
+    """An ``MCPResponse``'s body is content blocks as JSON, not streamable text: a failure
+    partway through it is ``why`` alone (or the failure's own result), not the raw JSON before it."""
+    collector = ResponseCollector(path="/x", structured=False, max_text=1000, max_binary=1000)
+    collector.head(200, [(b"content-type", MCP_CONTENT_TYPE.encode())])
+    collector.feed(b'{"content":[{"type":"text","text":"half', True)
+    assert not collector.streamable
+    assert collector.failed("Tool 'x' failed: the route raised RuntimeError.") == error_result(
+        "Tool 'x' failed: the route raised RuntimeError."
+    )
+    assert collector.failed_as(error_result("HTTP 404 Not Found: gone")) == error_result("HTTP 404 Not Found: gone")
 
 
 # -- an empty success, a HEAD request --------------------------------------------------------------
