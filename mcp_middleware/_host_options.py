@@ -5,7 +5,7 @@ ASCII only, an origin without its trailing slash or its scheme's default port. P
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection
 
 from ._option_lists import strings
 
@@ -17,7 +17,7 @@ def bracketed(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-def normalise_hosts(hosts: Sequence[str] | None) -> frozenset[str] | None:
+def normalise_hosts(hosts: Collection[str] | None) -> frozenset[str] | None:
     """``allowed_hosts``: lower case, IPv6 addresses bracketed, ASCII names only (an
     internationalised one is refused, asking for its IDNA form: :func:`ascii_host`). A port, a URL,
     a path, a partial wildcard or an empty list would never match a Host (the check compares names

@@ -12,7 +12,7 @@ here runs per request. It imports only config's parts: :mod:`mcp_middleware._opt
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,7 +142,7 @@ def _authority(scheme: str, authority: str, value: str, option: str) -> str:
     return f"{host}:{int(digits)}"
 
 
-def cors_origins(origins: Sequence[str] | None) -> frozenset[str] | None:
+def cors_origins(origins: Collection[str] | None) -> frozenset[str] | None:
     """Validated, normalised ``cors_allow_origins`` (lower case, no trailing slash)."""
     if origins is None:
         return None
@@ -151,7 +151,7 @@ def cors_origins(origins: Sequence[str] | None) -> frozenset[str] | None:
 
 
 def effective_allowed_origins(
-    allowed_origins: Sequence[str] | None, cors: frozenset[str] | None
+    allowed_origins: Collection[str] | None, cors: frozenset[str] | None
 ) -> frozenset[str] | None:
     """The Origin allowlist for the transport's DNS-rebinding check.
 

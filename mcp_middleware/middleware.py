@@ -7,9 +7,9 @@ the server (identity, tool catalog, in-flight calls), both built once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
 from functools import partial, wraps
-from typing import Concatenate, Literal, ParamSpec, TypeVar
+from typing import Any, Concatenate, Literal, ParamSpec, SupportsIndex, TypeVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -127,46 +127,51 @@ class MCPMiddleware:
         exclude_tags: Collection[str] = (),
         include_operations: Collection[str] | None = None,
         exclude_operations: Collection[str] = (),
-        include_paths: Sequence[str] | None = None,
-        exclude_paths: Sequence[str] = (),
+        include_paths: Collection[str] | None = None,
+        exclude_paths: Collection[str] = (),
         include_methods: Collection[str] | None = None,
-        max_tool_name_length: int = 40,
-        allowed_hosts: Sequence[str] | None = None,
-        allowed_origins: Sequence[str] | None = None,
-        max_body_bytes: int = 4 * 1024 * 1024,
-        max_result_chars: int = 200_000,
-        max_binary_bytes: int = 16 * 1024 * 1024,
-        keepalive_interval: float = 15.0,
-        call_timeout: float | None = None,
-        max_concurrent_calls: int | None = 256,
-        ask_timeout: float = 600.0,
+        max_tool_name_length: float | SupportsIndex = 40,
+        allowed_hosts: Collection[str] | None = None,
+        allowed_origins: Collection[str] | None = None,
+        max_body_bytes: float | SupportsIndex = 4 * 1024 * 1024,
+        max_result_chars: float | SupportsIndex = 200_000,
+        max_binary_bytes: float | SupportsIndex = 16 * 1024 * 1024,
+        keepalive_interval: float | SupportsIndex = 15.0,
+        call_timeout: float | SupportsIndex | None = None,
+        max_concurrent_calls: float | SupportsIndex | None = 256,
+        ask_timeout: float | SupportsIndex = 600.0,
         state_secret: Secret | None = None,
         session_ids: bool = False,
         response_mode: Literal["auto", "sse"] = "auto",
         forward_headers: Collection[str] = (),
         auth: Guard | None = None,
         oauth: OAuthResource | None = None,
-        cors_allow_origins: Sequence[str] | None = None,
+        cors_allow_origins: Collection[str] | None = None,
     ) -> None:
         if oauth is not None and not isinstance(oauth, OAuthResource):
             raise TypeError("oauth must be a mcp_middleware.security.OAuthResource")
         cors = cors_origins(cors_allow_origins)
         self.app = app
+        # Sizes and time limits as given (1e6, numpy.int64): Settings checks them and keeps them
+        # converted (int sizes, float or int seconds), so they go in untyped.
+        limits: dict[str, Any] = {
+            "max_tool_name_length": max_tool_name_length,
+            "max_body_bytes": max_body_bytes,
+            "max_result_chars": max_result_chars,
+            "max_binary_bytes": max_binary_bytes,
+            "keepalive_interval": keepalive_interval,
+            "call_timeout": call_timeout,
+            "max_concurrent_calls": max_concurrent_calls,
+            "ask_timeout": ask_timeout,
+        }
         self.settings = Settings(
             path=path,
             name=name,
             version=version,
             instructions=instructions,
-            max_tool_name_length=max_tool_name_length,
             allowed_hosts=normalise_hosts(allowed_hosts),
             allowed_origins=effective_allowed_origins(allowed_origins, cors),
-            max_body_bytes=max_body_bytes,
-            max_result_chars=max_result_chars,
-            max_binary_bytes=max_binary_bytes,
-            keepalive_interval=keepalive_interval,
-            call_timeout=call_timeout,
-            max_concurrent_calls=max_concurrent_calls,
-            ask_timeout=ask_timeout,
+            **limits,
             state_secret=state_secret,
             session_ids=session_ids,
             response_mode=response_mode,
