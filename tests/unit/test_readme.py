@@ -2,40 +2,55 @@
 
 from __future__ import annotations
 
+import ast
+import base64
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel
 
 from mcp_middleware import MCPMiddleware
-from tests.support import post, request
+from tests.support import modern_headers, modern_request, post, request
 
 pytestmark = pytest.mark.anyio
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
+def python_samples() -> list[str]:
+    samples: list[str] = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    return samples
+
+
 def python_sample(marker: str) -> str:
     """The README's one ```python block that contains ``marker``."""
-    blocks: list[str] = [b for b in re.findall(r"```python\n(.*?)```", README.read_text(), re.S) if marker in b]
+    blocks = [b for b in python_samples() if marker in b]
     assert len(blocks) == 1, f"{len(blocks)} README samples contain {marker!r}"
     return blocks[0]
 
 
-class User(BaseModel):
-    id: str
-    name: str
+def sample_app(marker: str) -> FastAPI:
+    """A FastAPI app with the sample's routes: the samples continue the first one's ``app``, and
+    are run with nothing else given, so a name they use without defining it fails here."""
+    app = FastAPI()
+    exec(python_sample(marker), {"app": app})
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+def test_every_python_sample_is_valid_python() -> None:
+    samples = python_samples()
+    assert len(samples) >= 7
+    for sample in samples:
+        ast.parse(sample)
 
 
 async def test_the_resources_and_prompts_sample() -> None:
     """Regression: the prompt sample was annotated ``-> list[dict]`` while it returns a string
     item, so FastAPI refused its own response (ResponseValidationError) and prompts/get failed."""
-    app = FastAPI()
-    exec(python_sample("declare.prompt("), {"app": app, "PlainTextResponse": PlainTextResponse, "User": User})
-    app.add_middleware(MCPMiddleware)
+    app = sample_app("declare.prompt(")
     arguments = {"language": "python", "diff": "+x"}
     reply = await post(app, request("prompts/get", {"name": "code_review", "arguments": arguments}))
     assert reply.result()["messages"] == [
@@ -63,3 +78,49 @@ async def test_the_plain_starlette_sample() -> None:
     assert list(tools["get_item"]["properties"]) == ["item_id", "query"]
     called = await post(app, request("tools/call", {"name": "search", "arguments": {"q": "pen"}}))  # type: ignore[arg-type]
     assert called.result()["content"][0]["text"] == '{"q":"pen"}'
+
+
+async def test_the_resources_in_the_sample_are_read() -> None:
+    """Regression: the sample used ``PlainTextResponse`` and ``User`` without importing or
+    defining them (NameError when copied), and its routes returned nothing."""
+    app = sample_app("declare.prompt(")
+    readme = await post(app, request("resources/read", {"uri": "docs://readme"}))
+    assert readme.result()["contents"] == [{"uri": "docs://readme", "mimeType": "text/markdown", "text": "# My app\n"}]
+    user = await post(app, request("resources/read", {"uri": "users://1"}))
+    assert [c["text"] for c in user.result()["contents"]] == ['{"id":"1","name":"Ada"}']
+
+
+async def test_the_route_context_sample_runs_its_rounds() -> None:
+    """Regression: the sample used an undefined ``Trip`` and ``Elicit(...)``/``Sample(...)``
+    without their arguments. Run as written, in 2026-07-28 rounds: each question comes back in a
+    retry, and the route's ``Trip`` is the result."""
+    app = sample_app('operation_id="plan_trip"')
+    answers: dict[str, Any] = {
+        "elicitation": {"action": "accept", "content": {"dates": "May"}},
+        "sampling": {"role": "assistant", "content": {"type": "text", "text": "a coat"}, "model": "m"},
+        "who": {"action": "accept", "content": {"names": "Ada"}},
+        "idea": {"role": "assistant", "content": {"type": "text", "text": "fjords"}, "model": "m"},
+    }
+    params: dict[str, Any] = {"name": "plan_trip", "arguments": {"city": "Oslo"}}
+    asked: list[list[str]] = []
+    for _ in range(4):
+        reply = await post(app, modern_request("tools/call", params), modern_headers("tools/call", "plan_trip"))
+        result = reply.result()
+        if result.get("resultType") != "input_required":
+            break
+        asked.append(sorted(result["inputRequests"]))
+        responses = {key: answers[key] for key in result["inputRequests"]}
+        params = {**params, "requestState": result["requestState"], "inputResponses": responses}
+    assert asked == [["elicitation"], ["sampling"], ["idea", "who"]]
+    assert result["structuredContent"] == {"city": "Oslo", "dates": "May"}
+
+
+async def test_the_rich_results_sample_returns_its_image() -> None:
+    """Regression: the sample used ``png_bytes`` without defining it (NameError when copied)."""
+    app = sample_app('"/chart"')
+    reply = await post(app, request("tools/call", {"name": "chart", "arguments": {}}))
+    text, image = reply.result()["content"]
+    assert text == {"type": "text", "text": "Sales by month:"}
+    assert image["type"] == "image"
+    assert image["mimeType"] == "image/png"
+    assert base64.b64decode(image["data"]).startswith(b"\x89PNG")
