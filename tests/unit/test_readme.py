@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from mcp_middleware import MCPMiddleware
 from tests.support import modern_headers, modern_request, post, request
@@ -124,3 +124,47 @@ async def test_the_rich_results_sample_returns_its_image() -> None:
     assert image["type"] == "image"
     assert image["mimeType"] == "image/png"
     assert base64.b64decode(image["data"]).startswith(b"\x89PNG")
+
+
+def names_app(**options: Any) -> FastAPI:
+    """The apps of the README's "Names": a router under /v1 and /v2, one function on two methods,
+    an explicit id valid as it is and one that only becomes it once cleaned."""
+    app = FastAPI()
+    router = APIRouter()
+
+    @router.get("/ping")
+    async def ping() -> str:
+        return "pong"
+
+    app.include_router(router, prefix="/v1")
+    app.include_router(router, prefix="/v2")
+
+    @app.api_route("/items", methods=["GET", "DELETE"])
+    async def items() -> list[str]:
+        return []
+
+    @app.get("/dotted", operation_id="items.list")
+    async def dotted() -> list[str]:
+        return []
+
+    @app.get("/plain", operation_id="items_list")
+    async def plain() -> list[str]:
+        return []
+
+    app.add_middleware(MCPMiddleware, **options)
+    return app
+
+
+async def tool_names(app: FastAPI) -> list[str]:
+    return [tool["name"] for tool in (await post(app, request("tools/list"))).result()["tools"]]
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate Operation ID")  # FastAPI's, for api_route's two methods
+async def test_the_names_the_readme_describes(caplog: pytest.LogCaptureFixture) -> None:
+    everything = ["ping_v1_ping_get", "ping_v2_ping_get", "items_get", "items_delete", "items_list_2", "items_list"]
+    assert await tool_names(names_app()) == everything
+    assert await tool_names(names_app(exclude_operations=["ping"])) == everything
+    assert "exclude_operations 'ping'" in caplog.text
+    without_v2 = [name for name in everything if name != "ping_v2_ping_get"]
+    assert await tool_names(names_app(exclude_operations=["ping_v2_ping_get"])) == without_v2
+    assert await tool_names(names_app(exclude_paths=["/v2/*"])) == without_v2
