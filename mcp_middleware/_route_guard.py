@@ -14,14 +14,23 @@ app's own: any but ``str`` and ``path``, which take every value the request buil
 reaches the route (the router goes on to the routes after it: a 404, or another route's answer), so
 it is an ArgumentError naming the argument and what the path accepts. With every value taken, the
 route's own pattern matches, and only the routes tried before it and the mounts on its way are left
-to check.
+to check (and, where a segment holds two parameters, the values the pattern reads: below).
+
+A tool whose path has a segment with two parameters or more (``/orders/{region}{number:int}``,
+``/{left}-{right}``, in its route's path or a mount's) gets a :class:`SplitRouteGuard` (decided when
+the catalog is built; a path with one parameter a segment has no ambiguity): the router splits
+such a segment with the pattern, greedily, so values each of which is taken can still reach the
+route as others (``EU`` and ``12345`` make ``EU12345``, read as ``EU1234`` and ``5``). After the
+other checks, it matches the rendered, decoded path as the router does (each mount's pattern,
+then the route's: :class:`_Split`) and refuses the call, naming the arguments and the path, when
+the values read back are not the arguments' texts.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import unquote
 
@@ -31,7 +40,7 @@ from starlette.routing import PARAM_REGEX
 from mcp_middleware._paths import _path_text
 from mcp_middleware._values import ArgumentError
 
-__all__ = ["RouteGuard", "TypedRouteGuard", "typed_values"]
+__all__ = ["RouteGuard", "SplitRouteGuard", "TypedRouteGuard", "split_reading", "typed_values"]
 
 _ANY: Final = frozenset({StringConvertor.regex, PathConvertor.regex})  # what the builder sends, they take
 _DIGITS: Final = frozenset({IntegerConvertor.regex, FloatConvertor.regex})  # no sign: a number's minimum is 0
@@ -174,3 +183,90 @@ class TypedRouteGuard(RouteGuard):
 
     def named(self, names: Mapping[str, str], integers: frozenset[str] = frozenset()) -> RouteGuard:
         return TypedRouteGuard(self.levels, self.values.named(names, integers))
+
+
+@dataclass(frozen=True, slots=True)
+class _Split:
+    """How the router reads the values of a path with two parameters or more in a segment.
+
+    ``mounts``: the patterns of the mounts on the way (a prefix, then the rest as ``path``);
+    ``route``: the route's; ``template``: the path as written; ``names``: a parameter ─▶ its
+    argument, where they differ; ``integers``: the arguments whose numbers are integers only."""
+
+    mounts: tuple[re.Pattern[str], ...]
+    route: re.Pattern[str]
+    template: str
+    names: Mapping[str, str] = field(default_factory=dict)
+    integers: frozenset[str] = frozenset()
+
+    def problem(self, route_path: str, arguments: Mapping[str, Any]) -> str | None:
+        """Why the router would not give the route ``arguments``, rendered as ``route_path``
+        (decoded), as they are, with ``{path}`` in it; None when it would."""
+        read = self.read(route_path)
+        if read is None:
+            return "the path {path} would not reach the route of this one"
+        names = self.names
+        misread = {}
+        for parameter, text in read.items():
+            name = names.get(parameter, parameter)
+            if text != _path_text(name, arguments[name], name in self.integers):
+                misread[name] = text
+        if not misread:
+            return None
+        # (two at least: a segment's text is the same, so a value read longer leaves another shorter)
+        *first, last = (repr(name) for name in misread)
+        read_as = ", ".join(f"{name}={text!r}" for name, text in misread.items())
+        problem = f"arguments {', '.join(first)} and {last} cannot be told apart in the path {self.template}"
+        return f"{problem}: the route would read {read_as}".replace("{", "{{").replace("}", "}}")
+
+    def read(self, route_path: str) -> dict[str, str] | None:
+        """The values the router reads from ``route_path`` (decoded), by parameter: each mount's,
+        then the route's; None when a pattern does not match (a request that would not reach the
+        route: the router goes on)."""
+        read: dict[str, str] = {}
+        for mount in self.mounts:
+            match = mount.match(route_path)
+            if match is None:
+                return None
+            groups = match.groupdict()
+            route_path = "/" + groups.pop("path")
+            read.update(groups)
+        match = self.route.match(route_path)
+        if match is None:
+            return None
+        read.update(match.groupdict())
+        return read
+
+    def named(self, names: Mapping[str, str], integers: frozenset[str]) -> _Split:
+        return _Split(self.mounts, self.route, self.template, names, integers)
+
+
+def split_reading(pieces: Iterable[tuple[str, re.Pattern[str]]]) -> _Split | None:
+    """How the router reads back a path made of ``pieces`` (each mount's prefix as written and its
+    pattern, then the route's) when a segment of it holds two parameters or more; None when none
+    does (each value is then a segment's whole text, or a ``path`` value's segments)."""
+    pieces = tuple(pieces)
+    template = "".join(path for path, _ in pieces)
+    if all(len(PARAM_REGEX.findall(segment)) < 2 for segment in template.split("/")):
+        return None
+    return _Split(tuple(regex for _, regex in pieces[:-1]), pieces[-1][1], template)
+
+
+class SplitRouteGuard(TypedRouteGuard):
+    """A :class:`TypedRouteGuard` (its typed values may be none) that last matches the path as the
+    router does, to see that the route reads back the arguments as given (:class:`_Split`)."""
+
+    __slots__ = ("split",)
+
+    def __init__(self, levels: tuple[_Level, ...], values: _Values | None, split: _Split) -> None:
+        super().__init__(levels, values if values is not None else _Values(()))
+        self.split = split
+
+    def check(self, path: str, arguments: Mapping[str, Any]) -> None:
+        super().check(path, arguments)
+        problem = self.split.problem(unquote(path) if "%" in path else path, arguments)
+        if problem is not None:
+            raise ArgumentError(problem.format(path=path))
+
+    def named(self, names: Mapping[str, str], integers: frozenset[str] = frozenset()) -> RouteGuard:
+        return SplitRouteGuard(self.levels, self.values.named(names, integers), self.split.named(names, integers))

@@ -32,7 +32,11 @@ sends) gets a :class:`~mcp_middleware._route_guard.TypedRouteGuard`, which first
 against their convertors (``{id:int}`` given ``"seven"``: an argument error naming ``id`` and what
 the path accepts, where the router would go on to the routes after it, a 404 or another route's
 answer); with every value taken, the route's own pattern matches, so the routes after it never
-answer. Another tool with no route before its own that could take its path has no guard: its calls
+answer. A tool whose path has a segment with two parameters or more (``/{left}-{right}``) gets a
+:class:`~mcp_middleware._route_guard.SplitRouteGuard`, which also matches each call's path with
+the patterns of its mounts and route, as the router does, and refuses the call when the values
+read back are not the arguments (the router splits such a segment greedily). Another tool with
+no route before its own that could take its path has no guard: its calls
 pay one attribute test. A tool whose path has no parameter is decided once: refused every time (no
 request reaches its route), or no guard.
 
@@ -64,7 +68,14 @@ from typing import Any, Final
 from starlette.convertors import FloatConvertor, IntegerConvertor, StringConvertor, UUIDConvertor
 from starlette.routing import Host, Mount, Router, WebSocketRoute, compile_path
 
-from mcp_middleware._route_guard import RouteGuard, TypedRouteGuard, _Level, typed_values
+from mcp_middleware._route_guard import (
+    RouteGuard,
+    SplitRouteGuard,
+    TypedRouteGuard,
+    _Level,
+    split_reading,
+    typed_values,
+)
 from mcp_middleware._route_overlap import _could_take
 
 __all__ = ["RouteOrder", "readable_routes", "route_entries", "route_order", "template_answers"]
@@ -138,6 +149,9 @@ class RouteOrder:
         # a mount's level stays, routes tried before it or not: a value its pattern stops at (a line
         # feed) would send the request past it, to the routes after it
         values = typed_values((node.written, node.convertors) for _, node in chain)
+        split = split_reading((node.written, node.regex) for _, node in chain)
+        if split is not None:  # last, the values read back from the path as the router splits it
+            return SplitRouteGuard(tuple(levels), values, split)
         if values is not None:  # its values checked first: then its own route's pattern matches
             return TypedRouteGuard(tuple(levels), values)
         if not levels:
