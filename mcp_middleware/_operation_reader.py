@@ -17,9 +17,10 @@ Arguments (the ``inputSchema`` properties)
     the MCP request; framing is ours), nor are the headers named by the ``forward_headers`` option
     or by the app's ``apiKey`` header schemes (forwarded too: a ``Header()`` parameter reading
     an ``APIKeyHeader``'s header is that credential; the catalog passes both in); nor is a query
-    or cookie parameter named exactly as an ``apiKey`` query or cookie scheme's (an
-    ``APIKeyQuery``'s key comes from the MCP request's URL, an ``APIKeyCookie``'s from its
-    ``Cookie`` header). A cookie
+    parameter named exactly as an ``apiKey`` query scheme's on a route whose ``security`` names
+    that scheme (the route gets the MCP request's URL key; elsewhere the parameter merely shares
+    the name, stays an argument, and the key is withheld), nor a cookie parameter named exactly as
+    an ``apiKey`` cookie scheme's (the route gets it from the MCP request's ``Cookie`` header). A cookie
     parameter is never required (the client's own ``Cookie`` header may carry it), and its
     description says that a cookie the client sends wins over the argument
     (:mod:`mcp_middleware._requests`). ``None`` means "omitted" (models send it
@@ -107,9 +108,10 @@ class _Reader:
     document: Mapping[str, Any]
     schemas: SchemaSet
     not_arguments: frozenset[str]  # header parameters (lower case) that are no arguments
-    # the parameters of the app's query and cookie API-key schemes (names exact): credentials
-    # forwarded from the MCP request, no arguments either
-    query_names: Mapping[str, bytes]
+    # the parameters of the app's query API-key schemes, by scheme name, and its cookie schemes'
+    # cookies (names exact): credentials forwarded from the MCP request, no arguments either (a
+    # query key only on the routes its scheme guards, :meth:`guarded_queries`)
+    query_schemes: Mapping[str, str]
     key_cookies: frozenset[str]
 
     def deref(self, value: Any) -> Any:
@@ -125,6 +127,17 @@ class _Reader:
             value = target
         return value
 
+    def guarded_queries(self, op: _Op) -> set[str]:
+        """The query parameters of the ``apiKey`` query schemes that the operation's ``security``
+        (or the document's) names: the route gets them from the MCP request's URL."""
+        if not self.query_schemes:
+            return set()
+        security = op.operation.get("security", self.document.get("security"))
+        if not isinstance(security, list):
+            return set()
+        named = {key for need in security if isinstance(need, Mapping) for key in need}
+        return {name for key, name in self.query_schemes.items() if key in named}
+
     def entries(self, op: _Op, body: _Body | None) -> list[_Entry]:
         declared: dict[tuple[str, str], Mapping[str, Any]] = {}
         for source in (op.path_item.get("parameters"), op.operation.get("parameters")):
@@ -133,13 +146,14 @@ class _Reader:
                 if isinstance(param, Mapping) and isinstance(param.get("name"), str):
                     declared[(param["name"], str(param.get("in")))] = param
         entries = [_path_entry(name, declared.get((name, "path"))) for name in _template_names(op.path)]
+        keys = self.guarded_queries(op)
         for (name, where), param in declared.items():
             location = _PARAM_LOCATIONS.get(where)
             if location is None or location == _PATH:
                 continue
             if location == _HEADER and (name.lower() in self.not_arguments or not name.isascii()):
                 continue
-            if (location == _QUERY and name in self.query_names) or (location == _COOKIE and name in self.key_cookies):
+            if (location == _QUERY and name in keys) or (location == _COOKIE and name in self.key_cookies):
                 continue
             required = param.get("required") is True and location != _COOKIE
             description, deprecated = _param_notes(param)

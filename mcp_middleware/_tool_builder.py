@@ -102,6 +102,7 @@ class _Builder(_Schemas):
         names = api_key_schemes(document, "query")
         self.query_names: dict[str, bytes] = pseudo_names(names.values())
         self.query_keys: dict[str, bytes] = {key: self.query_names[name] for key, name in names.items()}
+        self.query_schemes = names
         # the cookie schemes' cookies, which the route gets from the MCP request's Cookie header
         self.key_cookies = frozenset(api_key_schemes(document, "cookie").values())
         # what a route whose operation names none of those schemes does not get
@@ -226,22 +227,9 @@ class _Builder(_Schemas):
     def withheld(self, op: _Op) -> frozenset[bytes]:
         """What the route does not get of the forwarded headers: framing, and the URL's API keys
         whose scheme its ``security`` (or the document's) does not name, so a key reaches only the
-        routes it guards (a public route echoing ``request.url`` would show it to the model), or
-        that reads it itself (a ``Query()`` parameter of the key's name, which is no argument)."""
+        routes it guards (a public route echoing ``request.url`` would show it to the model; one
+        whose own ``Query()`` parameter merely shares the key's name keeps it as an argument)."""
         if not self.query_keys:
             return _NOT_FORWARDED
-        security = op.operation.get("security", self.document.get("security"))
-        named = (
-            {key for need in security if isinstance(need, Mapping) for key in need}
-            if isinstance(security, list)
-            else set()
-        )
-        wanted = {pseudo for key, pseudo in self.query_keys.items() if key in named}
-        # a key the route reads itself (a Query() parameter of its name, which is no argument)
-        for source in (op.path_item.get("parameters"), op.operation.get("parameters")):
-            for raw in source if isinstance(source, list) else ():
-                param = self.deref(raw)
-                if isinstance(param, Mapping) and param.get("in") == "query" and param.get("name") in self.query_names:
-                    wanted.add(self.query_names[param["name"]])
         # (two schemes may read one parameter: it is withheld only if none of the named ones reads it)
-        return self.all_withheld - wanted
+        return self.all_withheld - {self.query_names[name] for name in self.guarded_queries(op)}

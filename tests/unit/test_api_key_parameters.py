@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import pytest
-from fastapi import Cookie, FastAPI, Header, Query, Security
+from fastapi import Cookie, FastAPI, Header, Query, Request, Security
 from fastapi.security import APIKeyCookie, APIKeyHeader, APIKeyQuery
 
 from mcp_middleware import MCPMiddleware
@@ -153,8 +153,15 @@ def query_and_cookie_app() -> FastAPI:
         return {"key": key, "session": session}  # declares both schemes
 
     @app.get("/by_query", operation_id="by_query")
-    async def by_query(api_key: Annotated[str, Query()], page: int) -> dict[str, Any]:
-        return {"key": api_key, "page": page}  # its security names no scheme
+    async def by_query(
+        _: Annotated[str | None, Security(QUERY_KEY)], api_key: Annotated[str, Query()], page: int
+    ) -> dict[str, Any]:
+        return {"key": api_key, "page": page}  # its security names the scheme: api_key is its key
+
+    @app.get("/feed", operation_id="feed")
+    async def feed(request: Request, api_key: Annotated[str, Query()] = "start") -> dict[str, Any]:
+        # public: its api_key merely shares the scheme's name (a cursor), and it echoes its URL
+        return {"cursor": api_key, "url": str(request.url)}
 
     @app.get("/by_cookie", operation_id="by_cookie")
     async def by_cookie(
@@ -222,3 +229,32 @@ async def test_without_the_query_key_its_required_parameter_is_the_routes_422(ve
     assert result["isError"] is True
     assert "422" in result["content"][0]["text"]
     assert "api_key" in result["content"][0]["text"]
+
+
+@pytest.mark.parametrize("version", ERAS)
+async def test_a_public_routes_query_parameter_named_as_the_key_stays_an_argument(version: str) -> None:
+    # the URL's key goes only to the routes its scheme guards: a public route's parameter of the
+    # same name is the model's (a cursor), and the route never sees the key (review: bbb9d9b sent
+    # it there, and the route echoed it to the model)
+    app = query_and_cookie_app()
+    feed = (await tools(app, version))["feed"]["inputSchema"]
+    assert list(feed["properties"]) == ["api_key"]
+    assert "required" not in feed
+    result = await call_with(app, "feed", {}, version, b"api_key=SECRET-KEY")
+    assert result.get("isError") is not True, result
+    assert result["structuredContent"]["cursor"] == "start"
+    assert result["structuredContent"]["url"].endswith("/feed")
+    result = await call_with(app, "feed", {"api_key": "page2"}, version, b"api_key=SECRET-KEY")
+    assert result["structuredContent"]["cursor"] == "page2"
+    assert result["structuredContent"]["url"].endswith("/feed?api_key=page2")
+    assert "SECRET-KEY" not in str(result)
+
+
+@pytest.mark.parametrize("version", ERAS)
+async def test_a_public_routes_bad_argument_of_the_keys_name_is_an_argument_error(version: str) -> None:
+    # the argument is checked as any query argument is; the URL's key is no part of the answer
+    result = await call_with(query_and_cookie_app(), "feed", {"api_key": ["a", "b"]}, version, b"api_key=SECRET-KEY")
+    assert result["isError"] is True
+    assert result["content"][0]["text"] == (
+        "Invalid arguments for tool 'feed': argument 'api_key' takes a single value, not an array"
+    )
