@@ -3,7 +3,8 @@ an ``isError`` result.
 
 Part of :mod:`mcp_middleware.features`. Unknown resources are -32602 with ``data.uri`` in
 2026-07-28 (-32002 was retired) and -32002 in the handshake era. Route failures are -32602 for 4xx
-(the arguments were wrong) and -32603 otherwise (3xx included: a redirect is not followed); so is a
+(the arguments were wrong) and -32603 otherwise (3xx included: a redirect is not followed, and a 304
+Not Modified has no content to read); so is a
 body longer than the result limits (text is never cut).
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 from mcp_types import jsonrpc as codes
 
 from .jsonrpc import ProtocolError
-from .results import Refusal, RefusedError, ResponseCollector, reason_phrase
+from .results import NOT_MODIFIED, Refusal, RefusedError, ResponseCollector, reason_phrase
 
 __all__ = ["RESOURCE_NOT_FOUND_LEGACY", "first_text", "not_found", "route_failed"]
 
@@ -37,7 +38,8 @@ def route_failed(collector: ResponseCollector, what: str) -> ProtocolError:
     """A 3xx or 4xx/5xx answer as a JSON-RPC error."""
     if collector.status < 400:
         answered = f"HTTP {collector.status} {reason_phrase(collector.status)}".rstrip()
-        return ProtocolError(codes.INTERNAL_ERROR, f"{what} failed: {answered} (redirects are not followed)")
+        why = "the route answered no content" if collector.status == NOT_MODIFIED else "redirects are not followed"
+        return ProtocolError(codes.INTERNAL_ERROR, f"{what} failed: {answered} ({why})")
     result = collector.result()
     text = first_text(result)  # the tool-style error text: status and detail
     code = codes.INVALID_PARAMS if 400 <= collector.status < 500 else codes.INTERNAL_ERROR

@@ -16,7 +16,9 @@ the caller turns those into progress notifications. ``result()`` builds the fina
 * any other binary ──▶ an embedded resource blob;
 * an empty body ──▶ the status line;
 * 3xx ──▶ ``isError: true`` with the status line, the ``Location`` and the body's text: a redirect
-  is not followed, so it is no result of the tool (as a resource's or prompt's is an error);
+  is not followed, so it is no result of the tool (as a resource's or prompt's is an error); but a
+  304 Not Modified is no redirect: the route answered a conditional request "unchanged", a result
+  of its status line (an error only for a tool with an output schema, which needs a JSON object);
   a HEAD request's success (:class:`HeadResponseCollector`) ──▶ the status line and the headers
   that matter to a caller, whatever the route sent as a body (a response to HEAD has none);
 * 4xx/5xx ──▶ ``isError: true`` with the status and the route's error detail, so the model can
@@ -34,7 +36,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -45,6 +47,7 @@ from ._result_shapes import HINTS, error_result, head_text, reason_phrase, sente
 from .jsonrpc import Built, ProtocolError, loads_exactly
 
 __all__ = [
+    "NOT_MODIFIED",
     "CachingCollector",
     "HeadResponseCollector",
     "Refusal",
@@ -56,6 +59,9 @@ __all__ = [
     "reason_phrase",
     "text_result",
 ]
+
+# no redirect: the route did its work (a conditional request) and answered "unchanged"
+NOT_MODIFIED: Final = 304
 
 
 class Refusal(Built):
@@ -123,8 +129,12 @@ class ResponseCollector(Body):
         """A redirect, which is not followed, so the tool did not do its work (``HTTPSRedirectMiddleware``
         behind a TLS proxy without ``--proxy-headers`` answers every call so): an ``isError``
         result of its status line, its ``Location`` and its text (a binary body's is left out),
-        redacted (a redirect's URL, in its ``Location`` or body, may carry a forwarded key)."""
+        redacted (a redirect's URL, in its ``Location`` or body, may carry a forwarded key). A 304
+        Not Modified is no redirect: the route did its work (a conditional request) and answered
+        "unchanged", a result of its status line (it has no body)."""
         line = f"{self.status} {reason_phrase(self.status)}".strip()
+        if self.status == NOT_MODIFIED:
+            return Built({"content": [{"type": "text", "text": line}]})
         if self._location:
             line += f": Location {self._location}"
         return error_result(redacted(f"{line}\n\n{text}" if text else line, self._forwarded))
@@ -161,7 +171,9 @@ class ResponseCollector(Body):
         if self._location:
             answered += f" (Location {self._location})"
         text = self.text() if self._textual else ""  # redacted with the rest of the error text
-        if 299 < self.status < 400:
+        if self.status == NOT_MODIFIED:
+            why = f"{answered} with no content"
+        elif 299 < self.status < 400:
             why = f"{answered}: a redirect is not a result" + (f": {text}" if text else "")
         elif self._textual and not text:
             why = f"{answered} with an empty body"
@@ -287,6 +299,6 @@ class HeadResponseCollector(ResponseCollector):
     def result(self) -> dict[str, Any]:
         if self.status >= 400 or self._structured:
             return super().result()
-        # a redirect (not followed) is no success of the tool either
+        # a redirect (not followed) is no success of the tool either; a 304 Not Modified is one
         text = redacted(head_text(self.status, self._headers), self._forwarded)
-        return text_result(text, is_error=299 < self.status < 400)
+        return text_result(text, is_error=299 < self.status < 400 and self.status != NOT_MODIFIED)

@@ -586,6 +586,14 @@ def failing_app() -> FastAPI:
     async def moved() -> Response:
         return Response(status_code=307, headers={"location": "/elsewhere"})
 
+    @app.get("/docs/unchanged", openapi_extra=declare.resource("test://unchanged"))
+    async def unchanged() -> Response:
+        return Response(status_code=304, headers={"etag": '"v7"'})
+
+    @app.get("/prompts/unchanged", openapi_extra=declare.prompt("unchanged"))
+    async def unchanged_prompt() -> Response:
+        return Response(status_code=304)
+
     @app.get("/prompts/moved", openapi_extra=declare.prompt("moved"))
     async def moved_prompt() -> Response:
         return Response("see elsewhere", status_code=399)  # no such status: no phrase
@@ -612,6 +620,17 @@ def failing_app() -> FastAPI:
             "Reading test://moved failed: HTTP 307 Temporary Redirect (redirects are not followed)",
         ),
         ("prompts/get", {"name": "moved"}, "Prompt 'moved' failed: HTTP 399 (redirects are not followed)"),
+        # a 304 is no redirect, but it has no content to read (review: said "redirects are not followed")
+        (
+            "resources/read",
+            {"uri": "test://unchanged"},
+            "Reading test://unchanged failed: HTTP 304 Not Modified (the route answered no content)",
+        ),
+        (
+            "prompts/get",
+            {"name": "unchanged"},
+            "Prompt 'unchanged' failed: HTTP 304 Not Modified (the route answered no content)",
+        ),
     ],
 )
 async def test_failing_prompts_and_resources_are_internal_errors(

@@ -362,6 +362,23 @@ def redirect(status: int, headers: Any, body: bytes = b"", *, structured: bool =
     return collector.result()
 
 
+def test_a_304_not_modified_is_no_error() -> None:
+    """A 304 is no redirect: the route did its work (a conditional GET, its If-None-Match an
+    argument) and the answer is "unchanged" (review: 5f82a65 made it an error)."""
+    assert redirect(304, [(b"etag", b'"v7"')]) == {"content": [{"type": "text", "text": "304 Not Modified"}]}
+    # whatever the content type it declares, it has no body to show
+    declared = redirect(304, [(b"content-type", b"image/png")])
+    assert declared == {"content": [{"type": "text", "text": "304 Not Modified"}]}
+    # a tool with an output schema still needs a JSON object: an error, but no redirect's
+    structured = redirect(304, [(b"etag", b'"v7"')], structured=True)
+    assert structured["isError"] is True
+    assert text_of(structured) == (
+        "The tool has an output schema, but the route answered 304 Not Modified with no content"
+    )
+    head = head_request(304, [(b"etag", b'"v7"')])
+    assert head == {"content": [{"type": "text", "text": '304 Not Modified\netag: "v7"'}]}
+
+
 def test_a_redirect_is_an_error_that_says_where_to() -> None:
     """A redirect is not followed, so the tool did not do its work: an ``isError`` result, as a
     resource's or prompt's redirect is an error (``HTTPSRedirectMiddleware`` behind a TLS proxy
@@ -374,7 +391,6 @@ def test_a_redirect_is_an_error_that_says_where_to() -> None:
     with_body = redirect(302, [(b"content-type", b"text/html"), (b"Location", b"https://x.example/")], b"<a>moved</a>")
     assert text_of(with_body) == "302 Found: Location https://x.example/\n\n<a>moved</a>"
     assert with_body["isError"] is True
-    assert redirect(304, []) == {"content": [{"type": "text", "text": "304 Not Modified"}], "isError": True}
     binary = redirect(301, [(b"content-type", b"image/png"), (b"location", b"/a.png")], b"\x89PNG")
     assert binary == {"content": [{"type": "text", "text": "301 Moved Permanently: Location /a.png"}], "isError": True}
     assert text_of(redirect(200, [(b"location", b"/ignored")], b"ok")) == "ok"  # read for 3xx only

@@ -1788,3 +1788,32 @@ async def test_an_empty_success_and_a_head_route_tell_the_model_what_happened() 
     alive = await call(app, "health")
     assert alive["content"][0]["text"] == "200 OK\ncontent-length: 4\ncontent-type: application/json"
     assert await call(app, "ok_empty") == {"content": [{"type": "text", "text": "200 OK"}]}
+
+
+@pytest.mark.parametrize("era", ["2025-11-25", "2026-07-28"])
+@pytest.mark.anyio
+async def test_a_conditional_gets_304_is_the_tools_answer_not_an_error(era: str) -> None:
+    """The tool sends If-None-Match (a Header() argument) and the route answers 304: the tool did
+    its work, the answer is "unchanged" (review: 5f82a65 made every 3xx an error); a 200 stays one."""
+    app = FastAPI()
+
+    @app.get("/report", operation_id="report")
+    async def report(if_none_match: Annotated[str | None, Header()] = None) -> Response:
+        if if_none_match == '"v7"':
+            return Response(status_code=304, headers={"etag": '"v7"'})
+        return Response('{"rows": 3}', media_type="application/json", headers={"etag": '"v7"'})
+
+    app.add_middleware(MCPMiddleware)
+
+    async def report_call(arguments: dict[str, Any]) -> dict[str, Any]:
+        params = {"name": "report", "arguments": arguments}
+        if era == "2026-07-28":
+            reply = await call_modern(app, "tools/call", {**params, "_meta": meta()}, name="report")
+        else:
+            reply = await post(app, request("tools/call", params), {**BASE_HEADERS, "mcp-protocol-version": era})
+        assert reply.status == 200, reply.body
+        result: dict[str, Any] = reply.result()
+        return {key: value for key, value in result.items() if key not in ("_meta", "resultType")}  # 2026-07-28's
+
+    assert await report_call({"if-none-match": '"v7"'}) == {"content": [{"type": "text", "text": "304 Not Modified"}]}
+    assert await report_call({"if-none-match": '"v6"'}) == {"content": [{"type": "text", "text": '{"rows": 3}'}]}
