@@ -225,6 +225,27 @@ async def call_modern(
     return await post(app, modern_request(method, params), modern_headers(method, name))
 
 
+async def call_tool(app: ASGIApp, era: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """The result of ``tools/call name`` in ``era`` ("legacy": the handshake era, else 2026-07-28)."""
+    params = {"name": name, "arguments": arguments}
+    if era == "legacy":
+        return (await call_legacy(app, "tools/call", params)).result()
+    return (await call_modern(app, "tools/call", params, name=name)).result()
+
+
+def result_json(result: dict[str, Any]) -> Any:
+    """The JSON of a successful tool result's text."""
+    assert result.get("isError") is not True, result
+    return orjson.loads(result["content"][0]["text"])
+
+
+def refusal_text(result: dict[str, Any]) -> str:
+    """The text of an ``isError`` tool result."""
+    assert result.get("isError") is True, result
+    message: str = result["content"][0]["text"]
+    return message
+
+
 def cancelled(request_id: Any, **params: Any) -> dict[str, Any]:
     """A ``notifications/cancelled`` for ``request_id`` (handshake era)."""
     return {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": request_id, **params}}

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import orjson
 import pytest
 from fastapi import FastAPI, Path
 from starlette import convertors
@@ -25,6 +24,9 @@ from starlette.routing import Mount, Route
 from mcp_middleware import MCPMiddleware, declare
 from mcp_middleware.catalog import ArgumentError, catalog_from_app
 from tests.support import call_legacy, call_modern
+from tests.support import call_tool as call
+from tests.support import refusal_text as refusal
+from tests.support import result_json as text
 
 pytestmark = pytest.mark.anyio
 
@@ -34,24 +36,6 @@ FLOAT = "must be a non-negative number (the path {} accepts only digits, with an
 UUID = "must be a UUID (the path {} accepts only hex digits grouped 8-4-4-4-12, hyphens optional)"
 UID = "12345678-1234-5678-1234-567812345678"
 UPPER = "ABCDEF78-1234-5678-1234-567812345678"
-
-
-async def call(app: Any, era: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    params = {"name": name, "arguments": arguments}
-    if era == "legacy":
-        return (await call_legacy(app, "tools/call", params)).result()
-    return (await call_modern(app, "tools/call", params, name=name)).result()
-
-
-def text(result: dict[str, Any]) -> Any:
-    assert result.get("isError") is not True, result
-    return orjson.loads(result["content"][0]["text"])
-
-
-def refusal(result: dict[str, Any]) -> str:
-    assert result.get("isError") is True, result
-    message: str = result["content"][0]["text"]
-    return message
 
 
 def typed_app(runs: Counter[str]) -> Starlette:

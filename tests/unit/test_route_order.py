@@ -22,6 +22,9 @@ from starlette.routing import Host, Mount, Route, Router, WebSocketRoute
 from mcp_middleware import MCPMiddleware, declare
 from mcp_middleware.catalog import ArgumentError, catalog_from_app
 from tests.support import call_legacy, call_modern
+from tests.support import call_tool as call
+from tests.support import refusal_text as refusal
+from tests.support import result_json as text
 
 pytestmark = pytest.mark.anyio
 
@@ -30,24 +33,6 @@ ERAS = ["legacy", "modern"]
 
 def answered(path: str) -> str:
     return f"the path {path} would be answered by another route of the app, not by this one"
-
-
-async def call(app: Any, era: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    params = {"name": name, "arguments": arguments}
-    if era == "legacy":
-        return (await call_legacy(app, "tools/call", params)).result()
-    return (await call_modern(app, "tools/call", params, name=name)).result()
-
-
-def text(result: dict[str, Any]) -> Any:
-    assert result.get("isError") is not True, result
-    return orjson.loads(result["content"][0]["text"])
-
-
-def refusal(result: dict[str, Any]) -> str:
-    assert result.get("isError") is True, result
-    message: str = result["content"][0]["text"]
-    return message
 
 
 async def feature(app: Any, era: str, method: str, params: dict[str, Any], name: str) -> dict[str, Any]:
