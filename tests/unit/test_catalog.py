@@ -21,7 +21,7 @@ import pytest
 from fastapi import APIRouter, Body, Cookie, FastAPI, File, Form, Header, Path, Query, UploadFile
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -1937,7 +1937,10 @@ def test_optional_of_a_union_is_the_plain_union() -> None:
     assert properties["pet"] == {"anyOf": pets, "title": "Pet"}
     assert properties["kept"]["anyOf"] == [*pets, null]
     assert properties["needed"]["anyOf"] == [*pets, null]
-    assert properties["amount"] == {"anyOf": [{"type": "number"}, {"type": "string"}], "title": "Amount"}
+    # pydantic before 2.14 gives the string branch a pattern: pydantic's own schema, passed through
+    decimal = TypeAdapter(Decimal).json_schema()["anyOf"]
+    assert [branch["type"] for branch in decimal] == ["number", "string"]
+    assert properties["amount"] == {"anyOf": decimal, "title": "Amount"}
     assert properties["code"] == {"anyOf": [{"type": "integer"}, {"type": "string"}], "title": "Code", "default": 0}
     validator = jsonschema.Draft202012Validator(schema)
     validator.validate({"name": "a", "needed": None, "kept": None, "pet": {"pet_type": "dog", "barks": 1.5}})
