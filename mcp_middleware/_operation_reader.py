@@ -103,7 +103,7 @@ class _Body:
 
 class _Reader:
     """Reads the operations of one document (``document``), its component schemas converted once
-    (``schemas``); :class:`~mcp_middleware._tool_builder._Builder` sets both."""
+    (``schemas``); :class:`~mcp_middleware._tool_builder._Builder` sets these and the fields below."""
 
     document: Mapping[str, Any]
     schemas: SchemaSet

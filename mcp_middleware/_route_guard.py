@@ -1,6 +1,7 @@
-"""The guard a tool's calls pass when another route of the app could answer them: the routes the
-router tries before the tool's own, level by level, that could take the path a call renders, and
-the mounts on its way (whose pattern stops at a line feed).
+"""The guard a tool's calls pass when a call's path could miss the tool's route: the routes the
+router tries before the tool's own, level by level, that could take the path a call renders; the
+mounts on its way (whose pattern stops at a line feed); the typed convertors (a value they refuse);
+a segment of two parameters (values the router reads back otherwise).
 
 Part of :mod:`mcp_middleware._route_order`, whose :meth:`~mcp_middleware._route_order.RouteOrder.guard`
 builds a :class:`RouteGuard` for a tool when the catalog is built; the request builder runs its
@@ -18,7 +19,8 @@ to check (and, where a segment holds two parameters, the values the pattern read
 
 A tool whose path has a segment with two parameters or more (``/orders/{region}{number:int}``,
 ``/{left}-{right}``, in its route's path or a mount's) gets a :class:`SplitRouteGuard` (decided when
-the catalog is built; a path with one parameter a segment has no ambiguity): the router splits
+the catalog is built; a path with one parameter a segment is not checked so, though a ``path``
+parameter followed by another can be read back otherwise too): the router splits
 such a segment with the pattern, greedily, so values each of which is taken can still reach the
 route as others (``EU`` and ``12345`` make ``EU12345``, read as ``EU1234`` and ``5``). After the
 other checks, it matches the rendered, decoded path as the router does (each mount's pattern,

@@ -35,10 +35,11 @@ answer); with every value taken, the route's own pattern matches, so the routes 
 answer. A tool whose path has a segment with two parameters or more (``/{left}-{right}``) gets a
 :class:`~mcp_middleware._route_guard.SplitRouteGuard`, which also matches each call's path with
 the patterns of its mounts and route, as the router does, and refuses the call when the values
-read back are not the arguments (the router splits such a segment greedily). Another tool with
-no route before its own that could take its path has no guard: its calls
-pay one attribute test. A tool whose path has no parameter is decided once: refused every time (no
-request reaches its route), or no guard.
+read back are not the arguments (the router splits such a segment greedily). A tool with none of
+these (no typed convertor, no such segment), no mount on its way and no route before its own that
+could take its path has no guard: its calls pay one attribute test. A tool whose path has no
+parameter (and neither of those) is decided once: refused every time (no request reaches its
+route), or no guard.
 
 The same order tells which route a request for the MCP endpoint's own path would have reached
 (:meth:`RouteOrder.answers`, for the catalog's warning about templated routes the endpoint takes
@@ -134,7 +135,9 @@ class RouteOrder:
     def guard(self, path: str, method: str, route: Any = None) -> RouteGuard | None:
         """The guard of the tool of ``path`` (a path format from the app's root) and ``method``,
         whose own route is ``route`` (the object the router holds; None: the first of its path and
-        method); None when no other route could answer its requests (or its route is not found)."""
+        method); None when its calls need no check (no typed convertor, no segment of two
+        parameters, no mount on its way, no route before its own that could take its path; or a path
+        without parameters whose one request reaches the route), or its route is not found."""
         chain = _find(self.nodes, path, method.upper(), route)
         if chain is None:
             return None

@@ -90,7 +90,8 @@ class _Builder(_Schemas):
     ) -> None:
         self.document = document
         # header parameters that are no arguments: those the module names, and the headers
-        # forwarded from the MCP request (``forward_headers``), which the route gets from there
+        # forwarded from the MCP request (``forward_headers`` and the app's API-key headers:
+        # ``forwarded`` holds both), which the route gets from there
         self.not_arguments = _NOT_ARGUMENTS | {name.decode("ascii") for name in forwarded}
         self.route_paths = route_paths
         self.reshaped = reshaped  # operations (path, method) that answer other JSON than documented
