@@ -83,7 +83,7 @@ class RouteGuard:
     def __init__(self, levels: tuple[_Level, ...]) -> None:
         self.levels = levels
 
-    def named(self, names: Mapping[str, str], integers: frozenset[str] = frozenset()) -> RouteGuard:
+    def named(self, names: Mapping[str, str], integers: frozenset[str]) -> RouteGuard:
         """This guard for a tool whose arguments ``names`` gives (a path parameter ─▶ its argument,
         where they differ): its refusals name them; ``integers``: the path arguments whose numbers
         are integers only (``_Plan.integers``: a float 5.0 is written ``5``)."""
@@ -183,7 +183,7 @@ class TypedRouteGuard(RouteGuard):
         if self.levels:
             super().check(path, arguments)
 
-    def named(self, names: Mapping[str, str], integers: frozenset[str] = frozenset()) -> RouteGuard:
+    def named(self, names: Mapping[str, str], integers: frozenset[str]) -> RouteGuard:
         return TypedRouteGuard(self.levels, self.values.named(names, integers))
 
 
@@ -270,5 +270,5 @@ class SplitRouteGuard(TypedRouteGuard):
         if problem is not None:
             raise ArgumentError(problem.format(path=path))
 
-    def named(self, names: Mapping[str, str], integers: frozenset[str] = frozenset()) -> RouteGuard:
+    def named(self, names: Mapping[str, str], integers: frozenset[str]) -> RouteGuard:
         return SplitRouteGuard(self.levels, self.values.named(names, integers), self.split.named(names, integers))

@@ -98,12 +98,10 @@ class _Builder(_Schemas):
         self.nones_dropped = nones_dropped  # operations that leave out properties whose value is None
         components = document.get("components")
         self.schemas = SchemaSet(components.get("schemas") if isinstance(components, Mapping) else None)
-        # the pseudo-header name of each query API key (query_keys), by its parameter's name (what
-        # the catalog hands on) and by its scheme's name (what an operation's ``security`` names)
-        names = api_key_schemes(document, "query")
-        self.query_names: dict[str, bytes] = pseudo_names(names.values())
-        self.query_keys: dict[str, bytes] = {key: self.query_names[name] for key, name in names.items()}
-        self.query_schemes = names
+        # the query API keys' parameters, by scheme name (what an operation's ``security`` names),
+        # and the pseudo-header name of each (query_keys), by parameter name (what the catalog hands on)
+        self.query_schemes = api_key_schemes(document, "query")
+        self.query_names: dict[str, bytes] = pseudo_names(self.query_schemes.values())
         # the cookie schemes' cookies, which the route gets from the MCP request's Cookie header
         self.key_cookies = frozenset(api_key_schemes(document, "cookie").values())
         # what a route whose operation names none of those schemes does not get
@@ -143,16 +141,15 @@ class _Builder(_Schemas):
         if isinstance(annotations.get("title"), str):  # an x-mcp-annotations title names the tool too:
             tool["title"] = annotations["title"]  # clients show ``title`` before ``annotations.title``
         open_body = others is True or isinstance(others, Mapping)
-        plan = self.plan(op, entries, arg_names, body, open_body, declared)
+        # the path parameters whose argument is named otherwise (the plan's template and the guard's refusals)
+        renamed = {e.wire: n for e, n in zip(entries, arg_names, strict=True) if e.where == _PATH and e.wire != n}
+        plan = self.plan(op, entries, arg_names, body, open_body, declared, renamed)
         unsent = () if open_body else tuple(prop for prop in declared if prop not in arg_names)
         if unsent:
             self.unsent[name] = (op.method, op.path, unsent)
         headers = annotations_of(tool["inputSchema"])
         if guard is not None:  # its refusals name the arguments; it writes their numbers as the path does
-            guard = guard.named(
-                {e.wire: n for e, n in zip(entries, arg_names, strict=True) if e.where == _PATH and e.wire != n},
-                plan.integers,
-            )
+            guard = guard.named(renamed, plan.integers)
         return ToolSpec(name, op.method, op.path, tool, output is not None, plan, headers, guard)
 
     def plan(
@@ -163,8 +160,10 @@ class _Builder(_Schemas):
         body: _Body | None,
         open_body: bool,
         declared: tuple[str, ...],
+        renamed: Mapping[str, str],
     ) -> _Plan:
-        """``declared``: the properties of the operation's ``x-mcp-input-schema``, if any."""
+        """``declared``: the properties of the operation's ``x-mcp-input-schema``, if any;
+        ``renamed``: a path parameter ─▶ its argument, where they differ."""
         args = tuple(
             _Arg(
                 name,
@@ -184,7 +183,6 @@ class _Builder(_Schemas):
             for e, name in zip(entries, names, strict=True)
             if e.file is not None
         }
-        renamed = {e.wire: name for e, name in zip(entries, names, strict=True) if e.where == _PATH and e.wire != name}
         path = _plan_for_template(self.route_paths.get((op.path, op.method), op.path), renamed)
         template, slashes = path.path, path.slashes
         integers = frozenset(
@@ -230,7 +228,7 @@ class _Builder(_Schemas):
         whose scheme its ``security`` (or the document's) does not name, so a key reaches only the
         routes it guards (a public route echoing ``request.url`` would show it to the model; one
         whose own ``Query()`` parameter merely shares the key's name keeps it as an argument)."""
-        if not self.query_keys:
+        if not self.query_schemes:
             return _NOT_FORWARDED
         # (two schemes may read one parameter: it is withheld only if none of the named ones reads it)
         return self.all_withheld - {self.query_names[name] for name in self.guarded_queries(op)}

@@ -309,7 +309,7 @@ def build_catalog(
         tuple(tools),
         tuple(declared),
         credential_headers=credential_headers,
-        credential_cookies=frozenset(api_key_schemes(openapi, "cookie").values()),
+        credential_cookies=builder.key_cookies,
         query_keys=builder.query_names,
     )
 
