@@ -31,13 +31,13 @@ the values read back are not the arguments' texts.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import unquote
 
 from starlette.convertors import FloatConvertor, IntegerConvertor, PathConvertor, StringConvertor
-from starlette.routing import PARAM_REGEX
+from starlette.routing import PARAM_REGEX  # (the segments of a template: split_reading)
 
 from mcp_middleware._paths import _path_text
 from mcp_middleware._values import ArgumentError
@@ -64,6 +64,10 @@ _ACCEPTS: Final = {
 
 def _answered(path: str) -> str:
     return f"the path {path} would be answered by another route of the app, not by this one"
+
+
+def _unreached(path: str) -> str:
+    return f"the path {path} would not reach the route of this one"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,16 +100,16 @@ class RouteGuard:
     def check(self, path: str, arguments: Mapping[str, Any]) -> None:
         """Raises :class:`ArgumentError` when ``path`` (encoded, as sent), made of ``arguments``,
         would not reach the route."""
-        problem = self.problem(unquote(path) if "%" in path else path)
+        problem = self.problem(unquote(path) if "%" in path else path, path)
         if problem is not None:
-            raise ArgumentError(problem.format(path=path))
+            raise ArgumentError(problem)
 
-    def problem(self, route_path: str) -> str | None:
+    def problem(self, route_path: str, shown: str) -> str | None:
         """What keeps a request for ``route_path`` (decoded, as the router sees it) from the tool's
-        route, with ``{path}`` in it; None when nothing does."""
+        route, naming the path as ``shown`` (as sent); None when nothing does."""
         for level in self.levels:
             if any(regex.match(route_path) for regex in level.earlier):
-                return _answered("{path}")
+                return _answered(shown)
             if level.mount is None:
                 return None
             match = level.mount.match(route_path)
@@ -114,7 +118,7 @@ class RouteGuard:
                 # it (the router goes on, to a 404 or a route after the mount); a final one, before which
                 # ``$`` matches, and the mount gives its routes the whole path (Starlette's root_path
                 # arithmetic fails): either way the tool's route sees none
-                return "the path {path} would not reach the route of this one"
+                return _unreached(shown)
             route_path = "/" + match["path"]
         return None
 
@@ -135,10 +139,10 @@ class _Values:
         text, as the path writes it before encoding (what the router sees once the server decodes
         the path), tested whole (``fullmatch``: the router's ``$`` would take ``7`` and a final line
         feed). Not read back from the path: ``/files/{name}-{version:int}`` given ``report`` and
-        ``-3`` is ``/files/report--3``, which the route's pattern splits as ``report-`` and ``3``."""
+        ``-3`` is ``/files/report--3``, which the route's pattern splits as ``report-`` and ``3``.
+        The path is rendered already: each argument is there, and not None."""
         for name, pattern, problem in self.typed:
-            value = arguments.get(name)
-            if value is not None and pattern.fullmatch(_path_text(name, value, name in self.integers)) is None:
+            if pattern.fullmatch(_path_text(name, arguments[name], name in self.integers)) is None:
                 return f"argument {name!r} {problem}"
         return None
 
@@ -147,20 +151,18 @@ class _Values:
         return _Values(tuple((names.get(name, name), regex, text) for name, regex, text in self.typed), integers)
 
 
-def typed_values(pieces: Iterable[tuple[str, Mapping[str, Any]]]) -> _Values | None:
-    """What the typed convertors take of a path made of ``pieces`` (each mount's prefix, then the
-    route's: its path as written, ``/items/{id:int}``, and its convertors by parameter); None
-    when none is typed."""
-    pieces = tuple(pieces)
-    template = "".join(path for path, _ in pieces)
+def typed_values(template: str, convertors: Iterable[Mapping[str, Any]]) -> _Values | None:
+    """What the typed convertors take of the path ``template`` (as written, ``/items/{id:int}``,
+    each mount's prefix, then the route's), given each piece's ``convertors`` by parameter, in the
+    path's order (``compile_path`` makes them so); None when none is typed."""
     typed = []
-    for path, convertors in pieces:
-        for parameter in PARAM_REGEX.finditer(path):
-            regex = getattr(convertors.get(parameter[1]), "regex", ".*")
+    for pieces in convertors:
+        for name, convertor in pieces.items():
+            regex = getattr(convertor, "regex", ".*")
             if regex in _ANY:
                 continue
             what, accepts = _ACCEPTS.get(regex, (f"match the pattern {regex}", "that"))
-            typed.append((parameter[1], re.compile(regex), f"must {what} (the path {template} accepts only {accepts})"))
+            typed.append((name, re.compile(regex), f"must {what} (the path {template} accepts only {accepts})"))
     return _Values(tuple(typed)) if typed else None
 
 
@@ -201,12 +203,12 @@ class _Split:
     names: Mapping[str, str] = field(default_factory=dict)
     integers: frozenset[str] = frozenset()
 
-    def problem(self, route_path: str, arguments: Mapping[str, Any]) -> str | None:
+    def problem(self, route_path: str, arguments: Mapping[str, Any], shown: str) -> str | None:
         """Why the router would not give the route ``arguments``, rendered as ``route_path``
-        (decoded), as they are, with ``{path}`` in it; None when it would."""
+        (decoded), as they are, naming the path as ``shown`` (as sent); None when it would."""
         read = self.read(route_path)
         if read is None:
-            return "the path {path} would not reach the route of this one"
+            return _unreached(shown)
         names = self.names
         misread = {}
         for parameter, text in read.items():
@@ -219,7 +221,7 @@ class _Split:
         *first, last = (repr(name) for name in misread)
         read_as = ", ".join(f"{name}={text!r}" for name, text in misread.items())
         problem = f"arguments {', '.join(first)} and {last} cannot be told apart in the path {self.template}"
-        return f"{problem}: the route would read {read_as}".replace("{", "{{").replace("}", "}}")
+        return f"{problem}: the route would read {read_as}"
 
     def read(self, route_path: str) -> dict[str, str] | None:
         """The values the router reads from ``route_path`` (decoded), by parameter: each mount's,
@@ -243,15 +245,14 @@ class _Split:
         return _Split(self.mounts, self.route, self.template, names, integers)
 
 
-def split_reading(pieces: Iterable[tuple[str, re.Pattern[str]]]) -> _Split | None:
-    """How the router reads back a path made of ``pieces`` (each mount's prefix as written and its
-    pattern, then the route's) when a segment of it holds two parameters or more; None when none
-    does (each value is then a segment's whole text, or a ``path`` value's segments)."""
-    pieces = tuple(pieces)
-    template = "".join(path for path, _ in pieces)
+def split_reading(template: str, patterns: Sequence[re.Pattern[str]]) -> _Split | None:
+    """How the router reads back a path of ``template`` (as written: each mount's prefix, then the
+    route's path), matched with ``patterns`` (each mount's, then the route's), when a segment of it
+    holds two parameters or more; None when none does (each value is then a segment's whole text,
+    or a ``path`` value's segments)."""
     if all(len(PARAM_REGEX.findall(segment)) < 2 for segment in template.split("/")):
         return None
-    return _Split(tuple(regex for _, regex in pieces[:-1]), pieces[-1][1], template)
+    return _Split(tuple(patterns[:-1]), patterns[-1], template)
 
 
 class SplitRouteGuard(TypedRouteGuard):
@@ -266,9 +267,9 @@ class SplitRouteGuard(TypedRouteGuard):
 
     def check(self, path: str, arguments: Mapping[str, Any]) -> None:
         super().check(path, arguments)
-        problem = self.split.problem(unquote(path) if "%" in path else path, arguments)
+        problem = self.split.problem(unquote(path) if "%" in path else path, arguments, path)
         if problem is not None:
-            raise ArgumentError(problem.format(path=path))
+            raise ArgumentError(problem)
 
     def named(self, names: Mapping[str, str], integers: frozenset[str]) -> RouteGuard:
         return SplitRouteGuard(self.levels, self.values.named(names, integers), self.split.named(names, integers))

@@ -141,18 +141,19 @@ class RouteOrder:
         chain = _find(self.nodes, path, method.upper(), route)
         if chain is None:
             return None
-        route = chain[-1][1]
+        own = chain[-1][1]
         levels: list[_Level] = []
         for siblings, node in chain:
             index = next(i for i, sibling in enumerate(siblings) if sibling is node)
-            earlier = tuple(n.regex for n in siblings[:index] if _could_take(n, route, method))
+            earlier = tuple(n.regex for n in siblings[:index] if _could_take(n, own, method))
             levels.append(_Level(earlier, node.regex if node.mount else None))
         if not levels[-1].earlier:  # the route's own level, with nothing tried before it
             levels.pop()
         # a mount's level stays, routes tried before it or not: a value its pattern stops at (a line
         # feed) would send the request past it, to the routes after it
-        values = typed_values((node.written, node.convertors) for _, node in chain)
-        split = split_reading((node.written, node.regex) for _, node in chain)
+        template = "".join(node.written for _, node in chain)  # the path as written, convertors and all
+        values = typed_values(template, (node.convertors for _, node in chain))
+        split = split_reading(template, [node.regex for _, node in chain])
         if split is not None:  # last, the values read back from the path as the router splits it
             return SplitRouteGuard(tuple(levels), values, split)
         if values is not None:  # its values checked first: then its own route's pattern matches
@@ -161,7 +162,7 @@ class RouteOrder:
             return None
         guard = RouteGuard(tuple(levels))
         if "{" not in path:  # one request only: decided now
-            return guard if guard.problem(path) is not None else None
+            return guard if guard.problem(path, path) is not None else None
         return guard
 
     def answers(self, path: str, method: str, route: Any, request_path: str) -> bool | None:
@@ -171,7 +172,9 @@ class RouteOrder:
         that ``path`` is under. Each request's route is found once (:meth:`_taker`)."""
         method = method.upper()
         key = (request_path, method)
-        node = self._takers[key] if key in self._takers else self._takers.setdefault(key, self._taker(*key))
+        if key not in self._takers:
+            self._takers[key] = self._taker(*key)
+        node = self._takers[key]
         if node is None:
             return False
         if node.mount:
@@ -274,8 +277,9 @@ def route_entries(routes: Iterable[Any]) -> Iterator[Any]:
 
 
 def _mount(mount: Mount, prefix: str, depth: int) -> _Node:
-    _, path, convertors = compile_path(mount.path) if mount.path else (None, "", {})  # compiled by Mount too
-    path = prefix + path
+    # Mount compiles its path with ``/{path:path}`` (the rest) after it: its own part, without that
+    path = prefix + mount.path_format.removesuffix("/{path}")
+    convertors = {name: convertor for name, convertor in mount.param_convertors.items() if name != "path"}
     inner = _router_of(getattr(mount, "_base_app", mount.app))
     routes = readable_routes(mount) if inner is not None and depth < _DEPTH else None
     children = _nodes(routes, path, depth + 1) if routes is not None else None
