@@ -10,7 +10,7 @@ tool's route as an :class:`~mcp_middleware._values.ArgumentError`.
 
 A tool whose route (or a mount on its way) has a typed convertor (``int``, ``float``, ``uuid``, an
 app's own: any but ``str`` and ``path``, which take every value the request builder sends) gets a
-:class:`TypedRouteGuard`, which first tests each such value against its convertor's pattern
+:class:`RouteGuard` with ``values``, which first tests each such value against its convertor's pattern
 (:class:`_Values`; each argument's own text, not read back from the path): a value it refuses never
 reaches the route (the router goes on to the routes after it: a 404, or another route's answer), so
 it is an ArgumentError naming the argument and what the path accepts. With every value taken, the
@@ -18,20 +18,20 @@ route's own pattern matches, and only the routes tried before it and the mounts 
 to check (and, where a segment holds two parameters, the values the pattern reads: below).
 
 A tool whose path has a segment with two parameters or more (``/orders/{region}{number:int}``,
-``/{left}-{right}``, in its route's path or a mount's) gets a :class:`SplitRouteGuard` (decided when
+``/{left}-{right}``, in its route's path or a mount's) gets a :class:`RouteGuard` with a ``split`` (decided when
 the catalog is built; a path with one parameter a segment is not checked so, though a ``path``
 parameter followed by another can be read back otherwise too): the router splits
 such a segment with the pattern, greedily, so values each of which is taken can still reach the
 route as others (``EU`` and ``12345`` make ``EU12345``, read as ``EU1234`` and ``5``). After the
-other checks, it matches the rendered, decoded path as the router does (each mount's pattern,
-then the route's: :class:`_Split`) and refuses the call, naming the arguments and the path, when
+other checks, it matches the rendered, decoded path as the router does (each mount's pattern, as
+the levels do, then the route's: :class:`_Split`) and refuses the call, naming the arguments and the path, when
 the values read back are not the arguments' texts.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import unquote
@@ -42,7 +42,7 @@ from starlette.routing import PARAM_REGEX  # (the segments of a template: split_
 from mcp_middleware._paths import _path_text
 from mcp_middleware._values import ArgumentError
 
-__all__ = ["RouteGuard", "SplitRouteGuard", "TypedRouteGuard", "split_reading", "typed_values"]
+__all__ = ["RouteGuard", "split_reading", "typed_values"]
 
 _ANY: Final = frozenset({StringConvertor.regex, PathConvertor.regex})  # what the builder sends, they take
 _DIGITS: Final = frozenset({IntegerConvertor.regex, FloatConvertor.regex})  # no sign: a number's minimum is 0
@@ -80,47 +80,72 @@ class _Level:
 
 
 class RouteGuard:
-    """The routes a tool's request could reach instead of its own, level by level."""
+    """What could keep a tool's request from its own route: the routes tried before it, level by
+    level (``levels``); the values its typed convertors refuse (``values``, None when none is
+    typed); the values the router reads back otherwise (``split``, None when no segment holds two
+    parameters). Checked in that order."""
 
-    __slots__ = ("levels",)
+    __slots__ = ("levels", "split", "values")
 
-    def __init__(self, levels: tuple[_Level, ...]) -> None:
+    def __init__(self, levels: tuple[_Level, ...], values: _Values | None = None, split: _Split | None = None) -> None:
         self.levels = levels
+        self.values = values
+        self.split = split
 
     def named(self, names: Mapping[str, str], integers: frozenset[str]) -> RouteGuard:
         """This guard for a tool whose arguments ``names`` gives (a path parameter ─▶ its argument,
         where they differ): its refusals name them; ``integers``: the path arguments whose numbers
         are integers only (``_Plan.integers``: a float 5.0 is written ``5``)."""
-        return self
+        if self.values is None and self.split is None:
+            return self
+        values = None if self.values is None else self.values.named(names, integers)
+        split = None if self.split is None else self.split.named(names, integers)
+        return RouteGuard(self.levels, values, split)
 
     def non_negative(self) -> frozenset[str]:
-        """The path parameters whose convertor takes digits only (``int``, ``float``): none here."""
-        return frozenset()
+        """The path parameters whose convertor takes digits only (``int``, ``float``)."""
+        if self.values is None:
+            return frozenset()
+        return frozenset(name for name, regex, _ in self.values.typed if regex.pattern in _DIGITS)
 
     def check(self, path: str, arguments: Mapping[str, Any]) -> None:
         """Raises :class:`ArgumentError` when ``path`` (encoded, as sent), made of ``arguments``,
-        would not reach the route."""
-        problem = self.problem(unquote(path) if "%" in path else path, path)
+        would not reach the route, or would reach it with other values."""
+        if self.values is not None and (refused := self.values.refused(arguments)) is not None:
+            raise ArgumentError(refused)
+        if not self.levels and self.split is None:
+            return
+        problem, rest, read = self._reach(unquote(path) if "%" in path else path, path)
+        if problem is None and self.split is not None:  # last, the values read back as the router splits
+            problem = self.split.problem(rest, read, arguments, path)
         if problem is not None:
             raise ArgumentError(problem)
 
     def problem(self, route_path: str, shown: str) -> str | None:
         """What keeps a request for ``route_path`` (decoded, as the router sees it) from the tool's
         route, naming the path as ``shown`` (as sent); None when nothing does."""
+        return self._reach(route_path, shown)[0]
+
+    def _reach(self, route_path: str, shown: str) -> tuple[str | None, str, dict[str, str]]:
+        """:meth:`problem`, with the path the mounts on the way leave to the route and the values
+        their patterns read, by parameter."""
+        read: dict[str, str] = {}
         for level in self.levels:
             if any(regex.match(route_path) for regex in level.earlier):
-                return _answered(shown)
+                return _answered(shown), route_path, read
             if level.mount is None:
-                return None
+                break
             match = level.mount.match(route_path)
             if match is None or match.end("path") != len(route_path):
                 # a line feed, which the rest's ``.*`` stops at: inside the path, the mount does not take
                 # it (the router goes on, to a 404 or a route after the mount); a final one, before which
                 # ``$`` matches, and the mount gives its routes the whole path (Starlette's root_path
                 # arithmetic fails): either way the tool's route sees none
-                return _unreached(shown)
-            route_path = "/" + match["path"]
-        return None
+                return _unreached(shown), route_path, read
+            groups = match.groupdict()
+            route_path = "/" + groups.pop("path")
+            read.update(groups)
+        return None, route_path, read
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,49 +191,29 @@ def typed_values(template: str, convertors: Iterable[Mapping[str, Any]]) -> _Val
     return _Values(tuple(typed)) if typed else None
 
 
-class TypedRouteGuard(RouteGuard):
-    """A :class:`RouteGuard` that first tests the values of the path's typed convertors."""
-
-    __slots__ = ("values",)
-
-    def __init__(self, levels: tuple[_Level, ...], values: _Values) -> None:
-        super().__init__(levels)
-        self.values = values
-
-    def non_negative(self) -> frozenset[str]:
-        return frozenset(name for name, regex, _ in self.values.typed if regex.pattern in _DIGITS)
-
-    def check(self, path: str, arguments: Mapping[str, Any]) -> None:
-        refused = self.values.refused(arguments)
-        if refused is not None:
-            raise ArgumentError(refused)
-        if self.levels:
-            super().check(path, arguments)
-
-    def named(self, names: Mapping[str, str], integers: frozenset[str]) -> RouteGuard:
-        return TypedRouteGuard(self.levels, self.values.named(names, integers))
-
-
 @dataclass(frozen=True, slots=True)
 class _Split:
     """How the router reads the values of a path with two parameters or more in a segment.
 
-    ``mounts``: the patterns of the mounts on the way (a prefix, then the rest as ``path``);
-    ``route``: the route's; ``template``: the path as written; ``names``: a parameter ─▶ its
-    argument, where they differ; ``integers``: the arguments whose numbers are integers only."""
+    ``route``: the route's pattern (the mounts' on the way are the guard's levels); ``template``:
+    the path as written; ``names``: a parameter ─▶ its argument, where they differ; ``integers``:
+    the arguments whose numbers are integers only."""
 
-    mounts: tuple[re.Pattern[str], ...]
     route: re.Pattern[str]
     template: str
     names: Mapping[str, str] = field(default_factory=dict)
     integers: frozenset[str] = frozenset()
 
-    def problem(self, route_path: str, arguments: Mapping[str, Any], shown: str) -> str | None:
-        """Why the router would not give the route ``arguments``, rendered as ``route_path``
-        (decoded), as they are, naming the path as ``shown`` (as sent); None when it would."""
-        read = self.read(route_path)
-        if read is None:
+    def problem(
+        self, route_path: str, mounted: Mapping[str, str], arguments: Mapping[str, Any], shown: str
+    ) -> str | None:
+        """Why the router would not give the route ``arguments`` as they are: ``route_path`` is
+        what the mounts on the way leave to the route of the rendered, decoded path, ``mounted`` the
+        values their patterns read; the path is named as ``shown`` (as sent). None when it would."""
+        match = self.route.match(route_path)
+        if match is None:  # (a request that would not reach the route: the router goes on)
             return _unreached(shown)
+        read = {**mounted, **match.groupdict()}
         names = self.names
         misread = {}
         for parameter, text in read.items():
@@ -223,53 +228,14 @@ class _Split:
         problem = f"arguments {', '.join(first)} and {last} cannot be told apart in the path {self.template}"
         return f"{problem}: the route would read {read_as}"
 
-    def read(self, route_path: str) -> dict[str, str] | None:
-        """The values the router reads from ``route_path`` (decoded), by parameter: each mount's,
-        then the route's; None when a pattern does not match (a request that would not reach the
-        route: the router goes on)."""
-        read: dict[str, str] = {}
-        for mount in self.mounts:
-            match = mount.match(route_path)
-            if match is None:
-                return None
-            groups = match.groupdict()
-            route_path = "/" + groups.pop("path")
-            read.update(groups)
-        match = self.route.match(route_path)
-        if match is None:
-            return None
-        read.update(match.groupdict())
-        return read
-
     def named(self, names: Mapping[str, str], integers: frozenset[str]) -> _Split:
-        return _Split(self.mounts, self.route, self.template, names, integers)
+        return _Split(self.route, self.template, names, integers)
 
 
-def split_reading(template: str, patterns: Sequence[re.Pattern[str]]) -> _Split | None:
-    """How the router reads back a path of ``template`` (as written: each mount's prefix, then the
-    route's path), matched with ``patterns`` (each mount's, then the route's), when a segment of it
-    holds two parameters or more; None when none does (each value is then a segment's whole text,
-    or a ``path`` value's segments)."""
+def split_reading(template: str, route: re.Pattern[str]) -> _Split | None:
+    """How the route of pattern ``route`` reads back a path of ``template`` (as written: each
+    mount's prefix, then the route's path) when a segment of it holds two parameters or more; None
+    when none does (each value is then a segment's whole text, or a ``path`` value's segments)."""
     if all(len(PARAM_REGEX.findall(segment)) < 2 for segment in template.split("/")):
         return None
-    return _Split(tuple(patterns[:-1]), patterns[-1], template)
-
-
-class SplitRouteGuard(TypedRouteGuard):
-    """A :class:`TypedRouteGuard` (its typed values may be none) that last matches the path as the
-    router does, to see that the route reads back the arguments as given (:class:`_Split`)."""
-
-    __slots__ = ("split",)
-
-    def __init__(self, levels: tuple[_Level, ...], values: _Values | None, split: _Split) -> None:
-        super().__init__(levels, values if values is not None else _Values(()))
-        self.split = split
-
-    def check(self, path: str, arguments: Mapping[str, Any]) -> None:
-        super().check(path, arguments)
-        problem = self.split.problem(unquote(path) if "%" in path else path, arguments, path)
-        if problem is not None:
-            raise ArgumentError(problem)
-
-    def named(self, names: Mapping[str, str], integers: frozenset[str]) -> RouteGuard:
-        return SplitRouteGuard(self.levels, self.values.named(names, integers), self.split.named(names, integers))
+    return _Split(route, template)

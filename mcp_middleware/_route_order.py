@@ -28,12 +28,12 @@ renders: of the tool's method or of any (a mount, a route of a bare ASGI app), a
 text and number of segments do not rule it out
 (:func:`~mcp_middleware._route_overlap._could_take`). A tool whose route, or a mount on its way,
 has a typed convertor (any but ``str`` and ``path``, which take every value the request builder
-sends) gets a :class:`~mcp_middleware._route_guard.TypedRouteGuard`, which first tests those values
+sends) gets a :class:`~mcp_middleware._route_guard.RouteGuard` that first tests those values
 against their convertors (``{id:int}`` given ``"seven"``: an argument error naming ``id`` and what
 the path accepts, where the router would go on to the routes after it, a 404 or another route's
 answer); with every value taken, the route's own pattern matches, so the routes after it never
 answer. A tool whose path has a segment with two parameters or more (``/{left}-{right}``) gets a
-:class:`~mcp_middleware._route_guard.SplitRouteGuard`, which also matches each call's path with
+guard that also matches each call's path with
 the patterns of its mounts and route, as the router does, and refuses the call when the values
 read back are not the arguments (the router splits such a segment greedily). A tool with none of
 these (no typed convertor, no such segment), no mount on its way and no route before its own that
@@ -71,8 +71,6 @@ from starlette.routing import Host, Mount, Router, WebSocketRoute, compile_path
 
 from mcp_middleware._route_guard import (
     RouteGuard,
-    SplitRouteGuard,
-    TypedRouteGuard,
     _Level,
     split_reading,
     typed_values,
@@ -153,11 +151,9 @@ class RouteOrder:
         # feed) would send the request past it, to the routes after it
         template = "".join(node.written for _, node in chain)  # the path as written, convertors and all
         values = typed_values(template, (node.convertors for _, node in chain))
-        split = split_reading(template, [node.regex for _, node in chain])
-        if split is not None:  # last, the values read back from the path as the router splits it
-            return SplitRouteGuard(tuple(levels), values, split)
-        if values is not None:  # its values checked first: then its own route's pattern matches
-            return TypedRouteGuard(tuple(levels), values)
+        split = split_reading(template, own.regex)
+        if values is not None or split is not None:  # its values checked first, then the levels, then the split
+            return RouteGuard(tuple(levels), values, split)
         if not levels:
             return None
         guard = RouteGuard(tuple(levels))
