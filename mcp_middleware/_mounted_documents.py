@@ -30,7 +30,7 @@ from starlette.routing import Mount, compile_path
 from mcp_middleware._naming import _generated_prefix
 from mcp_middleware._once import warn_once
 from mcp_middleware._route_endpoints import _ORDER, _path_parameter
-from mcp_middleware._route_order import RouteOrder, readable_routes, route_entries, route_order
+from mcp_middleware._route_order import RouteOrder, app_routes, readable_routes, route_order
 
 if TYPE_CHECKING:
     from mcp_middleware._route_document import RouteDocument
@@ -224,7 +224,7 @@ def _documented_routes(app: Any, paths: Mapping[str, Any]) -> dict[tuple[str, st
     method (upper case), as the router holds it: the last FastAPI route (one with a ``unique_id``)
     in the schema of that path and method whose operation id is the operation's (FastAPI's document
     keeps the last of a path and method). An operation none matches has no entry."""
-    entries = list(route_entries(readable_routes(app) or ()))
+    entries = list(app_routes(app))
     found: dict[tuple[str, str], Any] = {}
     for entry in entries:
         path, unique_id = getattr(entry, "path_format", None), getattr(entry, "unique_id", None)

@@ -9,7 +9,7 @@
   :func:`~mcp_middleware._schema_fit.fits`): their tools get no ``outputSchema``, or one that
   requires no property that may be null.
 
-The routes are read as the router holds them (:func:`~mcp_middleware._route_order.route_entries`:
+The routes are read as the router holds them (:func:`~mcp_middleware._route_order.app_routes`:
 an included router's in its place, newer FastAPI). Log records keep the logger name ``mcp_middleware.catalog``.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from mcp_middleware._route_order import readable_routes, route_entries
+from mcp_middleware._route_order import app_routes
 from mcp_middleware._schema_fit import fits
 
 logger = logging.getLogger("mcp_middleware.catalog")
@@ -31,7 +31,7 @@ def _converter_paths(app: Any) -> dict[tuple[str, str], str]:
     """The templates of routes with a ``:path`` parameter, by document path and method: the
     OpenAPI document drops Starlette's converters (``/files/{name:path}`` is ``/files/{name}``)."""
     found: dict[tuple[str, str], str] = {}
-    for route in route_entries(readable_routes(app) or ()):
+    for route in app_routes(app):
         path, path_format = getattr(route, "path", None), getattr(route, "path_format", None)
         if isinstance(path, str) and isinstance(path_format, str) and ":path}" in path:
             for method in getattr(route, "methods", None) or ():
@@ -52,7 +52,7 @@ def _response_options(app: Any) -> dict[str, frozenset[tuple[str, str]]]:
     reshaped: set[tuple[str, str]] = set()
     nones_dropped: set[tuple[str, str]] = set()
     document = _one_schema_document(app)
-    for route in route_entries(readable_routes(app) or ()):
+    for route in app_routes(app):
         path = getattr(route, "path_format", None)
         if not isinstance(path, str):
             continue

@@ -77,7 +77,7 @@ from mcp_middleware._route_guard import (
 )
 from mcp_middleware._route_overlap import _could_take
 
-__all__ = ["RouteOrder", "readable_routes", "route_entries", "route_order", "template_answers"]
+__all__ = ["RouteOrder", "app_routes", "readable_routes", "route_entries", "route_order", "template_answers"]
 
 logger = logging.getLogger("mcp_middleware.catalog")
 
@@ -270,6 +270,12 @@ def route_entries(routes: Iterable[Any]) -> Iterator[Any]:
             yield from list(included())
         except Exception:  # another FastAPI's internals: its routes are not followed
             logger.debug("could not list the routes of %r", route, exc_info=True)
+
+
+def app_routes(app: Any) -> Iterator[Any]:
+    """The routes of ``app`` as its router lists them, included routers' in their place
+    (:func:`route_entries` of :func:`readable_routes`); none when they cannot be read."""
+    return route_entries(readable_routes(app) or ())
 
 
 def _mount(mount: Mount, prefix: str, depth: int) -> _Node:

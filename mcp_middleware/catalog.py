@@ -242,9 +242,10 @@ def build_catalog(
     are the headers of the document's ``apiKey`` schemes, which are forwarded too)."""
     if max_name_length < 8:
         raise ValueError("max_name_length must be at least 8")
-    _warn_shadowed(openapi, frozenset(exclude_paths))
-    _warn_answered(openapi, frozenset(exclude_paths), route_paths or {}, route_order, route_owners or {})
-    ops = _operations(openapi, frozenset(exclude_paths))
+    endpoint = frozenset(exclude_paths)
+    _warn_shadowed(openapi, endpoint)
+    _warn_answered(openapi, endpoint, route_paths or {}, route_order, route_owners or {})
+    ops = _operations(openapi, endpoint)
     names = _assign_names(ops, max_name_length)
     # the app's API-key headers are forwarded from the MCP request like the forward_headers: a
     # Header() parameter that reads one is that credential, no argument (its scheme's is none either)
@@ -356,13 +357,18 @@ def _warn_answered(
     paths = openapi.get("paths")
     if not endpoint or not isinstance(paths, Mapping):
         return
+
+    def answers(path: str, method: str, target: str) -> bool:  # whether the operation answers ``target``
+        known = order.answers(path, method, owners.get((path, method)), target) if order is not None else None
+        return known if known is not None else template_answers(route_paths.get((path, method), path), target)
+
     answered = [
         f"{method} {path}"
         for path, item in paths.items()
         if isinstance(path, str) and "{" in path and isinstance(item, Mapping)
         for method in (m.upper() for m in _METHODS if isinstance(item.get(m), Mapping))  # as the routes name it
         if not _CATCH_ALL.fullmatch(route_paths.get((path, method), path))
-        and any(_answers(path, method, route_paths, order, owners, target) for target in endpoint)
+        and any(answers(path, method, target) for target in endpoint)
     ]
     if answered:
         warn_once(
@@ -373,20 +379,6 @@ def _warn_answered(
             " and ".join(repr(path) for path in sorted(endpoint)),
             ", ".join(answered),
         )
-
-
-def _answers(
-    path: str,
-    method: str,
-    route_paths: Mapping[tuple[str, str], str],
-    order: RouteOrder | None,
-    owners: Mapping[tuple[str, str], Any],
-    target: str,
-) -> bool:
-    """Whether the operation of ``path`` and ``method`` (``GET``: as ``route_paths`` and ``owners``
-    name it) would answer a request for ``target``."""
-    known = order.answers(path, method, owners.get((path, method)), target) if order is not None else None
-    return known if known is not None else template_answers(route_paths.get((path, method), path), target)
 
 
 def _api_key_headers(openapi: Mapping[str, Any]) -> frozenset[bytes]:
