@@ -18,14 +18,16 @@ route's own pattern matches, and only the routes tried before it and the mounts 
 to check (and, where a segment holds two parameters, the values the pattern reads: below).
 
 A tool whose path has a segment with two parameters or more (``/orders/{region}{number:int}``,
-``/{left}-{right}``, in its route's path or a mount's) gets a :class:`RouteGuard` with a ``split`` (decided when
-the catalog is built; a path with one parameter a segment is not checked so, though a ``path``
-parameter followed by another can be read back otherwise too): the router splits
-such a segment with the pattern, greedily, so values each of which is taken can still reach the
-route as others (``EU`` and ``12345`` make ``EU12345``, read as ``EU1234`` and ``5``). After the
-other checks, it matches the rendered, decoded path as the router does (each mount's pattern, as
-the levels do, then the route's: :class:`_Split`) and refuses the call, naming the arguments and the path, when
-the values read back are not the arguments' texts.
+``/{left}-{right}``, in its route's path or a mount's) gets a :class:`RouteGuard` with a
+``split`` (decided when the catalog is built), and so does one where a parameter whose value may
+span segments (``path``) has another after it: the router splits such a segment (or segments)
+with the pattern, greedily, so values each of which is taken can still reach the route as others
+(``EU`` and ``12345`` make ``EU12345``, read as ``EU1234`` and ``5``; ``/f/{p:path}/{q:path}``
+given ``a`` and ``b/c`` makes ``/f/a/b/c``, read as ``a/b`` and ``c``). A path with one parameter
+a segment, and none spanning before another, pays nothing. After the other checks, it matches
+the rendered, decoded path as the router does (each mount's pattern, as the levels do, then the
+route's: :class:`_Split`) and refuses the call, naming the arguments and the path, when the values
+read back are not the arguments' texts.
 """
 
 from __future__ import annotations
@@ -232,10 +234,12 @@ class _Split:
         return _Split(self.route, self.template, names, integers)
 
 
-def split_reading(template: str, route: re.Pattern[str]) -> _Split | None:
+def split_reading(template: str, route: re.Pattern[str], spanning: bool) -> _Split | None:
     """How the route of pattern ``route`` reads back a path of ``template`` (as written: each
-    mount's prefix, then the route's path) when a segment of it holds two parameters or more; None
-    when none does (each value is then a segment's whole text, or a ``path`` value's segments)."""
-    if all(len(PARAM_REGEX.findall(segment)) < 2 for segment in template.split("/")):
+    mount's prefix, then the route's path) when a segment of it holds two parameters or more, or
+    when ``spanning`` (a parameter whose value may span segments, ``path``, has another after it:
+    ``/f/{p:path}/{q:path}`` given ``a`` and ``b/c`` is read as ``a/b`` and ``c``); None otherwise
+    (each value is then a segment's whole text, or the last one's segments)."""
+    if not spanning and all(len(PARAM_REGEX.findall(segment)) < 2 for segment in template.split("/")):
         return None
     return _Split(route, template)

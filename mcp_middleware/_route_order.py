@@ -32,8 +32,9 @@ sends) gets a :class:`~mcp_middleware._route_guard.RouteGuard` that first tests 
 against their convertors (``{id:int}`` given ``"seven"``: an argument error naming ``id`` and what
 the path accepts, where the router would go on to the routes after it, a 404 or another route's
 answer); with every value taken, the route's own pattern matches, so the routes after it never
-answer. A tool whose path has a segment with two parameters or more (``/{left}-{right}``) gets a
-guard that also matches each call's path with
+answer. A tool whose path has a segment with two parameters or more (``/{left}-{right}``), or a
+``path`` parameter (any but the one-segment convertors) with another after it, gets a guard that
+also matches each call's path with
 the patterns of its mounts and route, as the router does, and refuses the call when the values
 read back are not the arguments (the router splits such a segment greedily). A tool with none of
 these (no typed convertor, no such segment), no mount on its way and no route before its own that
@@ -151,7 +152,9 @@ class RouteOrder:
         # feed) would send the request past it, to the routes after it
         template = "".join(node.written for _, node in chain)  # the path as written, convertors and all
         values = typed_values(template, (node.convertors for _, node in chain))
-        split = split_reading(template, own.regex)
+        convertors = [convertor for _, node in chain for convertor in node.convertors.values()]
+        spanning = any(not isinstance(convertor, _ONE_SEGMENT) for convertor in convertors[:-1])  # one after it
+        split = split_reading(template, own.regex, spanning)
         if values is not None or split is not None:  # its values checked first, then the levels, then the split
             return RouteGuard(tuple(levels), values, split)
         if not levels:

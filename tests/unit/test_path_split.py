@@ -195,3 +195,42 @@ def test_every_argument_read_otherwise_is_named() -> None:
         "the route would read a='x-y', b='z', c='w'"
     )
     assert spec.build_request({"a": "x-y", "b": "z", "c": "w"}).path == "/three/x-y-z-w"
+
+
+TWO_PATHS = "/f/{p:path}/{q:path}"
+
+
+def spanning_app(runs: Counter[str]) -> Starlette:
+    async def params(request: Request) -> JSONResponse:
+        runs[request.url.path] += 1
+        return JSONResponse(request.path_params)
+
+    routes = [
+        Route(TWO_PATHS, params, name="two_paths"),
+        Route("/last/{p}/{q:path}", params, name="path_last"),
+        Route("/one/{p:path}", params, name="one_path"),
+    ]
+    app = Starlette(routes=routes)
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_path_value_followed_by_another_parameter_is_read_back_as_the_router_reads_it(era: str) -> None:
+    """A ``path`` value may span segments: with a parameter after it, in another segment, the
+    router's greedy pattern can still read the values otherwise (``a`` and ``b/c`` make
+    ``/f/a/b/c``, read as ``a/b`` and ``c``)."""
+    runs: Counter[str] = Counter()
+    app = spanning_app(runs)
+    result = await call(app, era, "two_paths", {"p": "a", "q": "b/c"})
+    assert refusal(result) == "Invalid arguments for tool 'two_paths': " + apart("p", "q", TWO_PATHS, "p='a/b', q='c'")
+    assert runs == Counter()
+    assert text(await call(app, era, "two_paths", {"p": "a/b", "q": "c"})) == {"p": "a/b", "q": "c"}
+    assert runs == Counter({"/f/a/b/c": 1})
+
+
+def test_only_a_spanning_parameter_with_another_after_it_gets_the_check() -> None:
+    specs = {spec.name: spec for spec in catalog_from_app(spanning_app(Counter())).tools}
+    assert specs["two_paths"].guard is not None
+    assert specs["path_last"].guard is None  # the ``path`` value is last: nothing after it to misread
+    assert specs["one_path"].guard is None
