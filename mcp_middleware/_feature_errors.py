@@ -16,7 +16,7 @@ from typing import Any
 from mcp_types import jsonrpc as codes
 
 from .jsonrpc import ProtocolError
-from .results import NOT_MODIFIED, Refusal, RefusedError, ResponseCollector, reason_phrase
+from .results import Refusal, RefusedError, ResponseCollector, is_redirect, reason_phrase
 
 __all__ = ["RESOURCE_NOT_FOUND_LEGACY", "first_text", "not_found", "route_failed"]
 
@@ -38,7 +38,7 @@ def route_failed(collector: ResponseCollector, what: str) -> ProtocolError:
     """A 3xx or 4xx/5xx answer as a JSON-RPC error."""
     if collector.status < 400:
         answered = f"HTTP {collector.status} {reason_phrase(collector.status)}".rstrip()
-        why = "the route answered no content" if collector.status == NOT_MODIFIED else "redirects are not followed"
+        why = "redirects are not followed" if is_redirect(collector.status) else "the route answered no content"
         return ProtocolError(codes.INTERNAL_ERROR, f"{what} failed: {answered} ({why})")
     result = collector.result()
     text = first_text(result)  # the tool-style error text: status and detail

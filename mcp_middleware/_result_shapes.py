@@ -6,17 +6,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Final
 
 from .jsonrpc import Built
 
-__all__ = ["CUT", "HINTS", "cut_note", "error_result", "head_text", "reason_phrase", "sentence", "text_result"]
+__all__ = [
+    "CUT",
+    "HINTS",
+    "NOT_MODIFIED",
+    "cut_note",
+    "error_result",
+    "head_text",
+    "is_redirect",
+    "reason_phrase",
+    "sentence",
+    "status_line",
+    "text_result",
+]
 
 
 HINTS = {
     401: " (authentication failed: the route rejected the credentials sent with the MCP request, or there were none)",
     403: " (permission denied)",
 }
+
+# no redirect: the route did its work (a conditional request) and answered "unchanged"
+NOT_MODIFIED: Final = 304
 
 # how a text cut at the result limit goes on (``cut_note``); ``_redaction.redacted`` looks for it
 CUT = "\n[truncated: "
@@ -61,6 +76,17 @@ def reason_phrase(status: int) -> str:
         return ""
 
 
+def is_redirect(status: int) -> bool:
+    """A 3xx other than 304 Not Modified: a redirect, which is not followed, so no result of the
+    route (a 304 is the route's answer to a conditional request, "unchanged")."""
+    return 299 < status < 400 and status != NOT_MODIFIED
+
+
+def status_line(status: int) -> str:
+    """The status line ("404 Not Found"), or the bare code for a status HTTP does not name."""
+    return f"{status} {reason_phrase(status)}".strip()
+
+
 def sentence(phrase: str) -> str:
     return f"{phrase[:1].upper()}{phrase[1:]}."
 
@@ -76,7 +102,7 @@ def cut_note(dropped: int, overflow: int) -> str:
 def head_text(status: int, headers: Sequence[Sequence[bytes]]) -> str:
     """A HEAD request's success: its status line and the headers that matter to a caller
     (``_SHOWN``, and any ``x-*``), in the order sent (never a ``Set-Cookie``)."""
-    lines = [f"{status} {reason_phrase(status)}".strip()]
+    lines = [status_line(status)]
     for key, value in headers:
         name = bytes(key).lower()
         if name in _SHOWN or name.startswith(b"x-"):

@@ -17,9 +17,10 @@ the caller turns those into progress notifications. ``result()`` builds the fina
 * an empty body ──▶ the status line;
 * 3xx ──▶ ``isError: true`` with the status line, the ``Location`` and the body's text: a redirect
   is not followed, so it is no result of the tool (as a resource's or prompt's is an error); but a
-  304 Not Modified is no redirect: the route answered a conditional request "unchanged", a result
-  of its status line (an error only for a tool with an output schema, which needs a JSON object);
-  a HEAD request's success (:class:`HeadResponseCollector`) ──▶ the status line and the headers
+  304 Not Modified is no redirect (``_result_shapes.is_redirect``): the route answered a
+  conditional request "unchanged", a result of its status line (an error only for a tool with an
+  output schema, which needs a JSON object);
+* a HEAD request's success (:class:`HeadResponseCollector`) ──▶ the status line and the headers
   that matter to a caller, whatever the route sent as a body (a response to HEAD has none);
 * 4xx/5xx ──▶ ``isError: true`` with the status and the route's error detail, so the model can
   correct itself; a 401 or 403 as a :class:`Refusal`, which keeps the route's ``WWW-Authenticate``
@@ -36,14 +37,24 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 
 import orjson
 
 from ._body import Body, ResultTooLarge
 from ._redaction import credential_values, redacted
 from ._response_headers import _all_values
-from ._result_shapes import HINTS, error_result, head_text, reason_phrase, sentence, text_result
+from ._result_shapes import (
+    HINTS,
+    NOT_MODIFIED,
+    error_result,
+    head_text,
+    is_redirect,
+    reason_phrase,
+    sentence,
+    status_line,
+    text_result,
+)
 from .jsonrpc import Built, ProtocolError, loads_exactly
 
 __all__ = [
@@ -56,12 +67,10 @@ __all__ = [
     "ResultTooLarge",
     "credential_values",
     "error_result",
+    "is_redirect",
     "reason_phrase",
     "text_result",
 ]
-
-# no redirect: the route did its work (a conditional request) and answered "unchanged"
-NOT_MODIFIED: Final = 304
 
 
 class Refusal(Built):
@@ -111,30 +120,23 @@ class ResponseCollector(Body):
                         return Built({"content": [{"type": "text", "text": text}], "structuredContent": value})
                     return self._not_described(value, text)
             return self._unstructured()
+        if self._refusal:  # (an undecodable body, never textual)
+            return error_result(sentence(self._refusal))
+        if self.status > 299:  # a 3xx (4xx/5xx are above)
+            if is_redirect(self.status):
+                return self._redirect(self.text() if self._textual else "")
+            return text_result(status_line(self.status))  # a 304 Not Modified: "unchanged", no body
         if not self._textual:
-            if self._refusal:
-                return error_result(sentence(self._refusal))
-            if 299 < self.status < 400:
-                return self._redirect("")
             return Built(content=[self._binary_block()])
         text = self.text()
-        if self.status != 200 or not text:
-            if 299 < self.status < 400:
-                return self._redirect(text)
-            if not text:
-                text = f"{self.status} {reason_phrase(self.status)}".strip()
-        return Built({"content": [{"type": "text", "text": text}]})
+        return Built({"content": [{"type": "text", "text": text or status_line(self.status)}]})
 
     def _redirect(self, text: str) -> dict[str, Any]:
         """A redirect, which is not followed, so the tool did not do its work (``HTTPSRedirectMiddleware``
         behind a TLS proxy without ``--proxy-headers`` answers every call so): an ``isError``
         result of its status line, its ``Location`` and its text (a binary body's is left out),
-        redacted (a redirect's URL, in its ``Location`` or body, may carry a forwarded key). A 304
-        Not Modified is no redirect: the route did its work (a conditional request) and answered
-        "unchanged", a result of its status line (it has no body)."""
-        line = f"{self.status} {reason_phrase(self.status)}".strip()
-        if self.status == NOT_MODIFIED:
-            return Built({"content": [{"type": "text", "text": line}]})
+        redacted (a redirect's URL, in its ``Location`` or body, may carry a forwarded key)."""
+        line = status_line(self.status)
         if self._location:
             line += f": Location {self._location}"
         return error_result(redacted(f"{line}\n\n{text}" if text else line, self._forwarded))
@@ -171,10 +173,10 @@ class ResponseCollector(Body):
         if self._location:
             answered += f" (Location {self._location})"
         text = self.text() if self._textual else ""  # redacted with the rest of the error text
-        if self.status == NOT_MODIFIED:
-            why = f"{answered} with no content"
-        elif 299 < self.status < 400:
+        if is_redirect(self.status):
             why = f"{answered}: a redirect is not a result" + (f": {text}" if text else "")
+        elif self.status == NOT_MODIFIED:
+            why = f"{answered} with no content"
         elif self._textual and not text:
             why = f"{answered} with an empty body"
         elif self._kind == "json":
@@ -301,4 +303,4 @@ class HeadResponseCollector(ResponseCollector):
             return super().result()
         # a redirect (not followed) is no success of the tool either; a 304 Not Modified is one
         text = redacted(head_text(self.status, self._headers), self._forwarded)
-        return text_result(text, is_error=299 < self.status < 400 and self.status != NOT_MODIFIED)
+        return text_result(text, is_error=is_redirect(self.status))
