@@ -125,14 +125,14 @@ def _subject(run: _ToolRun) -> str:
 def _timed_out(run: _ToolRun, limit: float | None) -> dict[str, Any]:
     run.set()
     run._stop_questions()
-    return _failure(run, f"{_subject(run)} timed out after {limit:g} s and was cancelled.")
+    return _failure(run, error_result(f"{_subject(run)} timed out after {limit:g} s and was cancelled."))
 
 
-def _failure(run: _ToolRun, why: str) -> dict[str, Any]:
-    """The error result of a route stopped before its response was complete: a tool's carries the
-    text the route had sent (``ResponseCollector.failed``); a resource's or prompt's (``run.what``)
-    becomes a JSON-RPC error, whose message stays the sentence alone."""
-    return error_result(why) if run.what else run.collector.failed(why)
+def _failure(run: _ToolRun, result: dict[str, Any]) -> dict[str, Any]:
+    """The error result (one text block) of a route stopped before its response was complete: a
+    tool's carries the text the route had sent (``ResponseCollector.failed_as``); a resource's or
+    prompt's (``run.what``) becomes a JSON-RPC error, whose message stays the result's text alone."""
+    return result if run.what else run.collector.failed_as(result)
 
 
 def _outcome_of(exc: BaseException, run: _ToolRun) -> dict[str, Any] | None:
@@ -194,7 +194,7 @@ def _route_failed(run: _ToolRun, exc: BaseException) -> dict[str, Any]:
         logger.warning("%s: the route raised HTTPException(%d) after its response started", subject, http.status_code)
         return _http_error(run, http)
     logger.error("%s: the route raised %s", subject, type(exc).__name__, exc_info=exc)
-    return _failure(run, f"{subject} failed: the route raised {_raised(exc)}.")
+    return _failure(run, error_result(f"{subject} failed: the route raised {_raised(exc)}."))
 
 
 def _raised(exc: BaseException) -> str:
@@ -237,5 +237,4 @@ def _http_error(run: _ToolRun, http: HTTPException) -> dict[str, Any]:
     except TypeError:  # (orjson.JSONEncodeError) a detail JSON cannot hold: its text
         body = orjson.dumps({"detail": str(http.detail)})
     collector.feed(body, False)
-    result = collector.result()
-    return result if run.what else run.collector.failed_as(result)
+    return _failure(run, collector.result())

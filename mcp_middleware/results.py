@@ -146,10 +146,7 @@ class ResponseCollector(Body):
         time limit, or it raised): ``why`` (a sentence), then the text the route had sent, as far as
         the result keeps it (a client without a progress token saw none of it as it streamed),
         redacted as any error text is. A binary body's bytes are left out."""
-        text = self.text() if self.streamable else ""
-        if not text:
-            return error_result(why)
-        return error_result(redacted(f"{why}\n\nOutput before the failure:\n{text}", self._forwarded))
+        return self.failed_as(error_result(why))
 
     def failed_as(self, result: dict[str, Any]) -> dict[str, Any]:
         """:meth:`failed` for a failure that has an error result of its own (``result``, one text
