@@ -41,7 +41,22 @@ from .results import ResultTooLarge
 # what the route's ``send`` raises of ours (the order in which _guard looks for them in a group)
 OURS: tuple[type[Exception], ...] = (ResultTooLarge, AppMisbehaved)
 
-__all__ = ["AppErrorHandler", "HandledFailure", "error_handler_of"]
+
+def refusals_only(group: ExceptionGroup[Exception]) -> list[BaseException] | None:
+    """The refusals (:class:`ClientRequestError`) of a group holding nothing else (concurrent questions,
+    all refused), its nested groups flattened, in order; None when it holds anything else."""
+    refused, rest = group.split(ClientRequestError)
+    return _leaves(refused) if refused is not None and rest is None else None
+
+
+def _leaves(group: BaseExceptionGroup[Any]) -> list[BaseException]:
+    """The exceptions of ``group`` and of the groups nested in it, in order."""
+    return [
+        leaf for exc in group.exceptions for leaf in (_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    ]
+
+
+__all__ = ["AppErrorHandler", "HandledFailure", "error_handler_of", "refusals_only"]
 
 logger = logging.getLogger("mcp_middleware.toolcall")
 
@@ -119,8 +134,5 @@ def _not_the_apps(exc: Exception) -> bool:
     the client's reason. A group is the app's unless it holds nothing but those refusals: any other
     exception beside them is an app failure the handler is there to report."""
     if isinstance(exc, ExceptionGroup):
-        if exc.subgroup(OURS) is not None:
-            return True
-        _, rest = exc.split(ClientRequestError)
-        return rest is None
+        return exc.subgroup(OURS) is not None or refusals_only(exc) is not None
     return isinstance(exc, (*OURS, ClientRequestError))

@@ -18,7 +18,7 @@ import anyio
 import orjson
 from starlette.exceptions import HTTPException
 
-from ._error_handler import OURS, HandledFailure
+from ._error_handler import OURS, HandledFailure, refusals_only
 from .context import ClientRequestError
 from .dispatch import AppMisbehaved
 from .interaction import Abort
@@ -203,22 +203,15 @@ def _raised(exc: BaseException) -> str:
     that text too; a group holding nothing but them (concurrent questions, all refused) names them
     so, one alone as it would read by itself, several with each distinct reason in order."""
     if isinstance(exc, ClientRequestError):
-        return f"ClientRequestError: {exc}"
-    if isinstance(exc, ExceptionGroup):
-        refused, rest = exc.split(ClientRequestError)
-        if refused is not None and rest is None:
-            reasons = list(dict.fromkeys(map(str, _leaves(refused))))
-            if len(reasons) == 1:
-                return f"ClientRequestError: {reasons[0]}"
-            return f"ClientRequestErrors: {'; '.join(reasons)}"
-    return type(exc).__name__
-
-
-def _leaves(group: BaseExceptionGroup[Any]) -> list[BaseException]:
-    """The exceptions of ``group`` and of the groups nested in it, in order."""
-    return [
-        leaf for exc in group.exceptions for leaf in (_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
-    ]
+        refused: list[BaseException] | None = [exc]
+    else:
+        refused = refusals_only(exc) if isinstance(exc, ExceptionGroup) else None
+    if refused is None:
+        return type(exc).__name__
+    reasons = list(dict.fromkeys(map(str, refused)))
+    if len(reasons) == 1:
+        return f"ClientRequestError: {reasons[0]}"
+    return f"ClientRequestErrors: {'; '.join(reasons)}"
 
 
 _JSON = ((b"content-type", b"application/json"),)
