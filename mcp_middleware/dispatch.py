@@ -123,6 +123,10 @@ def _child_scope(parent: Scope, sub: SubRequest, extensions: dict[str, Any] | No
     return scope
 
 
+# the body message that ends a response whose app returned without one
+_LAST: Message = {"type": "http.response.body", "body": b"", "more_body": False}
+
+
 class SubExchange(Disconnect):
     """One sub-request in flight; the child's ``receive`` and ``send`` are its methods.
 
@@ -163,12 +167,8 @@ class SubExchange(Disconnect):
         await app(_child_scope(parent, sub, extensions, host), self.child_receive, self.child_send)
         if not self._started:
             raise AppMisbehaved("the app returned without sending a response")
-        if not self._complete:
-            self._complete = True
-            self.set()
-            pending = self.on_body(b"", False)
-            if pending is not None:
-                await pending
+        if not self._complete:  # its last body message, as child_send handles one (set() once handled)
+            await self.child_send(_LAST)
 
     async def child_receive(self) -> Message:
         if not self._body_sent:
