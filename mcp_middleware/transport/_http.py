@@ -106,18 +106,20 @@ def new_call(
     era: Era,
     version: str,
     outbox: Outbox,
+    caller: str,
     envelope: Envelope | Unread | None = UNREAD,
     replies_as: str | None = None,
     declared: dict[str, Any] | None = None,
     asks_as: str | None = None,
 ) -> Call:
-    """The handlers' view of one request (either era); ``envelope``: its params' envelope, when
+    """The handlers' view of one request (either era); ``caller``: :func:`caller_key` in the
+    handshake era, computed once for a batch's items ("" in 2026-07-28, which has no
+    notifications/cancelled, answer POSTs or logging/setLevel to match callers by);
+    ``envelope``: its params' envelope, when
     already read (``validation.envelope_of``); ``replies_as``: see ``Call`` (default ``version``);
     ``declared``, ``asks_as``: see ``Call`` (``asks_as`` defaults to ``replies_as``)."""
     present = headers.keys() & server.forward_names  # one C-level pass; usually nothing, or one
     forwarded = tuple([(name, headers[name]) for name in sorted(present)]) if present else ()
-    # 2026-07-28 has no notifications/cancelled, answer POSTs or logging/setLevel to match callers by
-    caller = caller_key(server, headers) if era == "handshake" else ""
     replies_as = replies_as or version
     return Call(
         request,

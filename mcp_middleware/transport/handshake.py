@@ -108,6 +108,7 @@ def serve(
         "handshake",
         version,
         responder,
+        caller_key(server, headers),
         replies_as=replies_as,
         declared=None if session is None else session.declared,
         asks_as=_asks_as(stated, session, replies_as),
@@ -189,13 +190,14 @@ async def _batch(
     # what the items' calls know of the client, the same for each: the batch's headers and session
     declared = None if session is None else session.declared
     asks_as = _asks_as(header_version(headers), session, version)
+    caller = caller_key(server, headers)
     replies: list[bytes] = []
     refused: list[ProtocolError] = []  # errors that answer no request (no id)
     unanswered = False  # a request was cancelled: it gets nothing, but the POST carried a request
     for item in items:
         if responder.closed:
             return  # the client went away during an earlier call: nobody reads the rest
-        reply = await _batch_item(server, scope, receive, headers, item, version, responder, declared, asks_as)
+        reply = await _batch_item(server, scope, receive, headers, item, version, responder, declared, asks_as, caller)
         if isinstance(reply, ProtocolError):
             if reply.id is None:
                 refused.append(reply)
@@ -234,6 +236,7 @@ async def _batch_item(
     responder: Responder,
     declared: dict[str, Any] | None,
     asks_as: str,
+    caller: str,
 ) -> bytes | ProtocolError | None:
     """The item's reply: a result's bytes, its error (id filled in when known), ``_CANCELLED`` (a
     request that is answered with nothing), or None (a notification or a client's response). A
@@ -246,7 +249,7 @@ async def _batch_item(
             _notification(server, headers, message)
             return None
         if isinstance(message, ClientReply):
-            server.pending.resolve(message.id, message.body, caller_key(server, headers))
+            server.pending.resolve(message.id, message.body, caller)
             return None
         if message.method == "initialize":
             raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: initialize cannot be batched")
@@ -259,6 +262,7 @@ async def _batch_item(
             "handshake",
             version,
             responder,
+            caller,
             declared=declared,
             asks_as=asks_as,
         )

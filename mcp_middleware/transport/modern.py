@@ -236,7 +236,7 @@ def serve(
         if exc.id is None:
             exc.id = request_id_of(payload)  # a client reply's id names a request of ours, not its own
         return responder.error(exc, "modern")
-    call = new_call(server, scope, receive, headers, message, "modern", version, responder, envelope)
+    call = new_call(server, scope, receive, headers, message, "modern", version, responder, "", envelope)
     # The tool list does not depend on the caller today, so it is "public"; results of a call
     # that carried credentials (Authorization, Cookie, the app's API keys) are marked private
     # (caching.mdx: private when auth may matter).
