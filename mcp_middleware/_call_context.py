@@ -43,6 +43,11 @@ STOPPED = {
 }
 
 
+def _stopped_error(requests: Mapping[str, InputRequest]) -> ClientRequestError:
+    """The failure of questions asked in a stopped call (:data:`STOPPED`), named by the first one."""
+    return ClientRequestError(next(iter(requests.values())).method, STOPPED)
+
+
 class Channel(Protocol):
     """How a live context reaches the client (provided by the call runner)."""
 
@@ -127,7 +132,7 @@ class LiveContext(MCPContext):
         if not requests:
             return {}
         if self._stopped():  # nothing goes out: it fails at once
-            raise ClientRequestError(next(iter(requests.values())).method, STOPPED)
+            raise _stopped_error(requests)
         # A key names one question of this call: a 2026-07-28 retry answers by key, so a key asked
         # twice would get the first answer for the second question (same rule in both eras).
         repeated = sorted(self._asked.intersection(requests))
@@ -144,7 +149,7 @@ class LiveContext(MCPContext):
             finally:
                 self._waiting.discard(waiting)
         # stop_questions ended the wait: the call was stopped meanwhile (nothing more goes out)
-        raise ClientRequestError(next(iter(requests.values())).method, STOPPED)
+        raise _stopped_error(requests)
 
     def stop_questions(self) -> None:
         """The call is stopped: end the wait of every question still waiting for its answer, which

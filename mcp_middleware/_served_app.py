@@ -173,7 +173,7 @@ class ServedApp:
 def _served(app: Any, scope: Scope) -> tuple[Any, bool]:
     """The app whose routes are served, and whether it is below us (its ``ServerErrorMiddleware``
     runs for a call). From ``app``, what we wrap, the ``.app`` that Starlette's middlewares keep is
-    followed (at most ``_DEPTH`` steps, never twice through one object, never into another
+    followed (at most ``_DEPTH`` steps, which also ends a cycle, never into another
     MCPMiddleware, which answers its own endpoint) to the first object with routes or
     ``openapi()``: an app wrapped directly (``MCPMiddleware(app)``) or by hand in other middlewares
     (``MCPMiddleware(CORSMiddleware(app))``), served as it is or mounted in another app. When that
@@ -181,15 +181,14 @@ def _served(app: Any, scope: Scope) -> tuple[Any, bool]:
     is the app served, and its stack is above us. Without either, ``scope["app"]``, else ``app``
     itself, which the catalog's warning then names."""
     outer = scope.get("app")
-    node, seen = app, set()
-    for _ in range(_DEPTH):
+    node = app
+    for _ in range(_DEPTH):  # (a cycle of ``.app`` ends here too)
         if _has_routes(node):
             if node is getattr(outer, "router", None):
                 return outer, False
             return node, True
-        seen.add(id(node))
         node = getattr(node, "app", None)
-        if node is None or id(node) in seen or isinstance(getattr(node, "server", None), ServedApp):
+        if node is None or isinstance(getattr(node, "server", None), ServedApp):
             break
     return (app, True) if outer is None else (outer, False)
 
