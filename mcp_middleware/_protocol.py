@@ -96,7 +96,7 @@ async def _list_resources(server: Server, call: Call, params: dict[str, Any]) ->
 
 async def _list_templates(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:
     _no_cursor(params)
-    return {"resourceTemplates": [entry.wire for entry in server.features.templates]}
+    return {"resourceTemplates": [entry.wire for entry in server.features.templates.values()]}
 
 
 async def _list_prompts(server: Server, call: Call, params: dict[str, Any]) -> dict[str, Any]:

@@ -166,7 +166,7 @@ class ServedApp:
         return {
             "tools": [spec.tool for spec in self.catalog.tools],
             "prompts": [e.wire for e in features.prompts.values()],
-            "resources": ([e.wire for e in features.resources.values()], [e.wire for e in features.templates]),
+            "resources": ([e.wire for e in features.resources.values()], [e.wire for e in features.templates.values()]),
         }
 
 

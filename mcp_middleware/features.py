@@ -264,7 +264,7 @@ def _invalid(uri: str, why: str) -> ProtocolError:
 @dataclass(frozen=True, slots=True)
 class Features:
     resources: dict[str, ResourceEntry] = field(default_factory=dict)
-    templates: tuple[TemplateEntry, ...] = ()
+    templates: dict[str, TemplateEntry] = field(default_factory=dict)  # by URI template
     prompts: dict[str, PromptEntry] = field(default_factory=dict)
 
     @classmethod
@@ -277,7 +277,7 @@ class Features:
             _add_resource(resources, spec, op.get("x-mcp-resource"))
             _add_template(templates, spec, op.get("x-mcp-resource-template"))
             _add_prompt(prompts, spec, op.get("x-mcp-prompt"))
-        return cls(resources, tuple(templates.values()), prompts)
+        return cls(resources, templates, prompts)
 
     def capabilities(self, list_changes: bool) -> dict[str, Any]:
         """``list_changes``: the era has a stream for notifications (2026-07-28's listen streams),
@@ -301,7 +301,7 @@ class Features:
         if entry is not None:
             return entry.spec, {}, entry.wire.get("mimeType")
         refusal: ProtocolError | None = None
-        for template in self.templates:
+        for template in self.templates.values():
             if (match := template.pattern.match(uri)) is None:
                 continue
             arguments = template.arguments(uri, match)
@@ -326,9 +326,8 @@ class Features:
                 raise ProtocolError(codes.INVALID_PARAMS, f"Unknown prompt: {ref.get('name')}")
             return prompt.completions
         uri = ref.get("uri")
-        for template in self.templates:
-            if template.wire["uriTemplate"] == uri:
-                return template.completions
+        if isinstance(uri, str) and (template := self.templates.get(uri)) is not None:
+            return template.completions
         if uri in self.resources:
             return {}
         raise ProtocolError(codes.INVALID_PARAMS, f"Unknown resource template: {uri}")
