@@ -52,17 +52,16 @@ class TemplateEntry:
     wire: dict[str, Any]
     spec: ToolSpec
     pattern: UriTemplate
-    variables: tuple[str, ...]  # the variable of each value ``pattern`` matches, in order
     completions: Mapping[str, list[str]]
-    ignored: frozenset[str] = frozenset()  # variables the route does not take (reported when built)
-    needed: tuple[str, ...] = ()  # the query expression's variables the route requires
+    ignored: frozenset[str]  # variables the route does not take (reported when built)
+    needed: tuple[str, ...]  # the query expression's variables the route requires
 
     def arguments(self, uri: str, match: tuple[str | None, ...]) -> dict[str, str] | ProtocolError:
         """The route's arguments from this template's match of ``uri``, percent-decoded (RFC 6570
         expansion encodes them as UTF-8), or the -32602 (with ``data.uri``) of a URI the template
         cannot serve: a required query variable left undefined, or a value whose bytes are not
         UTF-8. Returned, not raised: another template may serve the URI."""
-        values = dict(zip(self.variables, match, strict=True))
+        values = dict(zip(self.pattern.variables, match, strict=True))
         if missing := [name for name in self.needed if values.get(name) is None]:
             s = "s" if len(missing) > 1 else ""
             names = ", ".join(map(repr, missing))
@@ -148,7 +147,7 @@ def _template_entry(spec: ToolSpec, declared: Mapping[str, Any], template: str) 
     wire = _describe(spec, declared, {})
     needed = tuple(name for name in pattern.query if name in spec.required)
     completions = declared.get("completions", {})
-    return TemplateEntry(wire, spec, pattern, pattern.variables, completions, frozenset(ignored), needed)
+    return TemplateEntry(wire, spec, pattern, completions, frozenset(ignored), needed)
 
 
 def _add_resource(resources: dict[str, ResourceEntry], spec: ToolSpec, declared: Any) -> None:
