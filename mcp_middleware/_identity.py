@@ -39,17 +39,16 @@ _COOKIE = b"cookie"
 
 class Identity:
     """What names a caller, for one catalog: ``headers``, the credential headers but ``Cookie``
-    (lower case), the ``keys`` first (``Authorization`` and the app's API keys: what takes the
-    whole Cookie out of the identity), each part sorted; ``cookies``, the names of the app's
-    cookie schemes (sorted)."""
+    (lower case, sorted); ``keys``, those of them that take the whole Cookie out of the identity
+    (``Authorization`` and the app's API keys); ``cookies``, the names of the app's cookie schemes
+    (sorted)."""
 
     __slots__ = ("_keys", "_named", "cookies", "headers")
 
     def __init__(self, headers: Iterable[bytes], cookies: Iterable[str], keys: Iterable[bytes]) -> None:
         named = set(headers) - {_COOKIE}
-        keyed = sorted(named.intersection(keys))
-        self.headers = (*keyed, *sorted(named.difference(keyed)))
-        self._keys = frozenset(keyed)
+        self.headers = tuple(sorted(named))
+        self._keys = frozenset(named.intersection(keys))
         self._named = frozenset(named)
         self.cookies = tuple(sorted(set(cookies)))
 
