@@ -23,7 +23,7 @@ run).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -32,6 +32,7 @@ from mcp_types import jsonrpc as codes
 
 from ._once import warn_once
 from ._prompt_arguments import _SCALARS, _prompt_arguments
+from ._requests import _missing
 from ._uri_template import VARIABLE, UriTemplate
 from .catalog import Catalog, ToolSpec
 from .jsonrpc import ProtocolError, loads_exactly
@@ -63,11 +64,7 @@ class TemplateEntry:
         UTF-8. Returned, not raised: another template may serve the URI."""
         values = dict(zip(self.pattern.variables, match, strict=True))
         if missing := [name for name in self.needed if values.get(name) is None]:
-            s = "s" if len(missing) > 1 else ""
-            names = ", ".join(map(repr, missing))
-            return _invalid(
-                uri, f"missing required argument{s} {names} (the template's query gives it: {self.wire['uriTemplate']})"
-            )
+            return _invalid(uri, f"{_missing(missing, ())} (the template's query gives it: {self.wire['uriTemplate']})")
         arguments: dict[str, str] = {}
         for name, value in values.items():
             if value is None or name in self.ignored:
@@ -132,7 +129,7 @@ def _template_entry(spec: ToolSpec, declared: Mapping[str, Any], template: str) 
             spec.name,
             name,
         )
-    if missing := [name for name in _required_in_order(spec) if name not in pattern.variables]:
+    if missing := _unmet(spec, pattern.variables):
         query = ",".join((*pattern.query, *missing))
         warn_once(
             logger,
@@ -153,7 +150,7 @@ def _template_entry(spec: ToolSpec, declared: Mapping[str, Any], template: str) 
 def _add_resource(resources: dict[str, ResourceEntry], spec: ToolSpec, declared: Any) -> None:
     if not isinstance(declared, Mapping) or not isinstance(uri := declared.get("uri"), str):
         return
-    if _first("Resource", uri, spec, resources) and _gives_all(spec, uri):
+    if _first("Resource", uri, spec, resources) and _requires_nothing(spec, uri):
         resources[uri] = ResourceEntry(_describe(spec, declared, {}), spec)
 
 
@@ -189,7 +186,7 @@ def _usable_arguments(spec: ToolSpec, wire: Mapping[str, Any]) -> bool:
                 spec.name,
                 name,
             )
-    if missing := [name for name in _required_in_order(spec) if name not in names]:
+    if missing := _unmet(spec, names):
         warn_once(
             logger,
             "Prompt %r of %s is skipped: the route requires %s, which its declared arguments do not list",
@@ -213,10 +210,10 @@ def _first(
     return False
 
 
-def _gives_all(spec: ToolSpec, uri: str) -> bool:
+def _requires_nothing(spec: ToolSpec, uri: str) -> bool:
     """Whether a fixed resource's route requires no argument (a URI gives it none: every read
     would be refused); logged when it does."""
-    if missing := _required_in_order(spec):
+    if missing := _unmet(spec, ()):
         warn_once(
             logger,
             "Resource %r of %s is skipped: the route requires %s, which a fixed URI does not give "
@@ -230,10 +227,15 @@ def _gives_all(spec: ToolSpec, uri: str) -> bool:
     return True
 
 
-def _required_in_order(spec: ToolSpec) -> list[str]:
-    """The route's required arguments, in its input schema's order."""
-    listed = spec.tool.get("inputSchema", {}).get("required", [])
-    return [name for name in listed if name in spec.required]
+def _unmet(spec: ToolSpec, given: Collection[str]) -> list[str]:
+    """The arguments the route requires that ``given`` lacks, each once, in its input schema's order."""
+    if spec.required.issubset(given):
+        return []
+    return [
+        name
+        for name in dict.fromkeys(spec.tool["inputSchema"]["required"])
+        if name in spec.required and name not in given
+    ]
 
 
 def _describe(spec: ToolSpec, declared: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:

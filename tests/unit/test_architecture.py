@@ -211,7 +211,8 @@ def test_lower_layers_never_import_upper_layers() -> None:
     for feature in ("features", "_feature_errors", "_resource_read", "_prompt_messages", "_prompt_arguments"):
         imported = {i.split(".")[0] for i in all_imports(feature)}
         assert not imported & upper, (feature, imported)
-    assert all_imports("features") == {"_once", "_prompt_arguments", "_uri_template", "catalog", "jsonrpc"}
+    # _requests: _missing, the text of a read that lacks a required query variable
+    assert all_imports("features") == {"_once", "_prompt_arguments", "_requests", "_uri_template", "catalog", "jsonrpc"}
     assert all_imports("_prompt_arguments") == {"catalog"}  # ToolSpec, the prompt's route
     assert all_imports("_feature_errors") == {"jsonrpc", "results"}
     for answer in ("_resource_read", "_prompt_messages"):  # a route's response as the method's result
