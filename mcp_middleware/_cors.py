@@ -15,13 +15,13 @@ these methods at steps 1 and 2 of its order:
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
 from starlette.types import Message, Scope, Send
 
 from ._host_options import normal_origin
+from ._http_token import TOKEN_RE
 from .transport._http import plain
 
 if TYPE_CHECKING:
@@ -31,8 +31,6 @@ __all__ = ["CORS_ALLOW_HEADERS", "CORS_EXPOSE_HEADERS", "CORS_MAX_AGE", "_Cors",
 
 logger = logging.getLogger("mcp_middleware.security")
 
-# RFC 9110 §5.6.2 token (a header name in Access-Control-Request-Headers).
-_HEADER_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")
 CORS_ALLOW_HEADERS: Final = (
     "content-type",
     "accept",
@@ -88,7 +86,7 @@ class _Cors:
                 logger.debug("the catalog could not be built for a CORS preflight", exc_info=True)
                 return forwarded
         names = (name.decode("latin-1") for name in server.catalog.credential_headers)
-        return [*forwarded, *sorted(name for name in names if _HEADER_TOKEN.fullmatch(name))]
+        return [*forwarded, *sorted(name for name in names if TOKEN_RE.fullmatch(name))]
 
     async def _preflight(
         self, scope: Scope, send: Send, headers: Mapping[str, str], origin: str, metadata: bool
@@ -98,7 +96,7 @@ class _Cors:
             await plain(send, 403, b"", [vary])
             return
         requested = [name.strip().lower() for name in headers.get("access-control-request-headers", "").split(",")]
-        params = [name for name in requested if name.startswith("mcp-param-") and _HEADER_TOKEN.fullmatch(name)]
+        params = [name for name in requested if name.startswith("mcp-param-") and TOKEN_RE.fullmatch(name)]
         allow = allowed_headers([] if metadata else self._credential_headers(scope), params)
         head = [
             (b"access-control-allow-origin", origin.encode("latin-1")),

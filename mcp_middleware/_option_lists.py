@@ -53,7 +53,7 @@ def header_names(value: Iterable[str], option: str) -> frozenset[bytes]:
     requestState's retry refused, results private)."""
     names: set[bytes] = set()
     for name in strings(value, option):
-        if not (name.isascii() and TOKEN_RE.fullmatch(name)):
+        if not TOKEN_RE.fullmatch(name):
             raise ValueError(f"{option} takes header names ('X-Token'): {name!r} is not a header name")
         lower = name.lower()
         if lower in _HOP_BY_HOP:

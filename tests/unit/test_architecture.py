@@ -246,8 +246,9 @@ def test_the_security_layer_is_under_the_middleware_alone() -> None:
     for part in ("security", "_cors", "_oauth_metadata", "_security_options"):
         imported = {i.split(".")[0] for i in all_imports(part)}
         assert "middleware" not in imported, (part, imported)
-    assert all_imports("_cors", typing=False) == {"_host_options", "transport._http"}  # normal_origin; plain
-    assert all_imports("_cors") == {"_host_options", "handlers", "transport._http"}  # Server only as a type
+    # normal_origin; TOKEN_RE; plain
+    assert all_imports("_cors", typing=False) == {"_host_options", "_http_token", "transport._http"}
+    assert all_imports("_cors") == {"_host_options", "_http_token", "handlers", "transport._http"}  # Server: a type
     assert all_imports("_oauth_metadata") == {"_security_options", "transport._http"}  # OAuthResource
 
 
