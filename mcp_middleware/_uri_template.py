@@ -23,8 +23,9 @@ steps), whatever the URI.
 A final form-style query expression (``{?q,page}``, RFC 6570 level 3, as the TS SDK and VS Code
 expand it) takes its variables from the URI's query, the text after its first ``?`` (so the values
 of the rest of the template hold no ``?``): ``key=value`` parts joined by ``&``, in any order, each
-key one the expression names, at most once; a variable whose key is absent is undefined (None).
-Anything else (another key, a key twice, an empty part, a part without ``=``, a ``#``) is no
+key one the expression names, at most once; a variable whose key is absent is undefined (None), and
+an empty query (a URI ending in ``?``) leaves them all undefined, as no query does. Anything else
+(another key, a key twice, an empty part between ``&``, a part without ``=``, a ``#``) is no
 expansion of the template: no match. The query is split at most once per name, so its work does not
 grow with its length either.
 
@@ -45,7 +46,7 @@ __all__ = ["VARIABLE", "UriTemplate"]
 
 VARIABLE: Final = re.compile(r"\{(\+?)([A-Za-z0-9_]+)\}")  # ``{var}`` or ``{+var}``
 # a form-style query expression ending the template (``{?q}``, ``{?q,page}``), after no ``?``
-QUERY: Final = re.compile(r"\{\?([A-Za-z0-9_]+(?:,[A-Za-z0-9_]+)*)\}\Z")
+_QUERY: Final = re.compile(r"\{\?([A-Za-z0-9_]+(?:,[A-Za-z0-9_]+)*)\}\Z")
 # In the URI as searched, what ends a ``{var}`` value (``?`` and ``#`` read as ``/``), and what ends
 # a ``{+var}`` value
 _FLAT: Final = str.maketrans("?#", "//")
@@ -72,7 +73,7 @@ class UriTemplate:
         """The template before its final ``{?...}`` expression, and that expression's names (none
         when it has no such expression, or when a ``?`` comes before it: the query would not be
         the expression's)."""
-        found = QUERY.search(template)
+        found = _QUERY.search(template)
         if found is None or "?" in template[: found.start()]:
             return template, ()
         return template[: found.start()], tuple(found.group(1).split(","))
@@ -95,6 +96,12 @@ class UriTemplate:
         head = template[: found[0].start()] if found else template
         names.extend(name for name in dict.fromkeys(query) if name not in names)
         return cls(head, tuple(steps), tuple(names), query)
+
+    @property
+    def supported(self) -> bool:
+        """Whether the template has no expression but ``{var}``, ``{+var}`` and a final
+        ``{?var,...}``: :meth:`parse` reads any other as literal text, which no URI expands."""
+        return not any("{" in text or "}" in text for text in (self.head, *(step.literal for step in self.steps)))
 
     def match(self, uri: str) -> tuple[str | None, ...] | None:
         """The value of each variable (raw, as in the URI; None for a query variable the URI leaves

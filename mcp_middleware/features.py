@@ -33,7 +33,7 @@ from mcp_types import jsonrpc as codes
 from ._once import warn_once
 from ._prompt_arguments import _SCALARS, _prompt_arguments
 from ._requests import _missing
-from ._uri_template import VARIABLE, UriTemplate
+from ._uri_template import UriTemplate
 from .catalog import Catalog, ToolSpec
 from .jsonrpc import ProtocolError, loads_exactly
 
@@ -109,8 +109,8 @@ def _template_entry(spec: ToolSpec, declared: Mapping[str, Any], template: str) 
     ``{var:3}``, ``{a.b}``... no URI could be read by it), or when its route requires an argument
     that none of its variables gives (every read would be refused). A variable the route does not
     take is logged too, and its values are ignored (a read does not fail)."""
-    path, _ = UriTemplate.split_query(template)
-    if "{" in (rest := VARIABLE.sub("", path)) or "}" in rest:
+    pattern = UriTemplate.parse(template)  # (never fails: the matcher does not compile a regex)
+    if not pattern.supported:
         warn_once(
             logger,
             "Resource template %r of %s is skipped: only {var}, {+var} and a final {?var,...} (after no '?') "
@@ -119,7 +119,6 @@ def _template_entry(spec: ToolSpec, declared: Mapping[str, Any], template: str) 
             spec.name,
         )
         return None
-    pattern = UriTemplate.parse(template)  # (never fails: the matcher does not compile a regex)
     ignored = [name for name in pattern.variables if not spec.accepts(name)]
     for name in ignored:
         warn_once(
@@ -138,7 +137,7 @@ def _template_entry(spec: ToolSpec, declared: Mapping[str, Any], template: str) 
             template,
             spec.name,
             ", ".join(map(repr, missing)),
-            f"{path}{{?{query}}}",
+            f"{UriTemplate.split_query(template)[0]}{{?{query}}}",
         )
         return None
     wire = _describe(spec, declared, {})

@@ -171,3 +171,22 @@ def test_a_query_that_is_no_expansion_of_the_template_does_not_match(uri: str) -
 def test_the_work_of_a_crafted_query_does_not_grow_with_its_length(template: str, uri: Callable[[int], str]) -> None:
     parsed = UriTemplate.parse(template)
     assert steps(parsed, uri(100)) == steps(parsed, uri(100_000))
+
+
+@pytest.mark.parametrize(
+    ("template", "supported"),
+    [
+        ("docs://{name}", True),
+        ("files://{+path}{?rev}", True),
+        ("search://items{?q,page}", True),
+        ("plain://fixed", True),
+        ("a://{x}{&q}", False),
+        ("a://{/x}", False),
+        ("a://{x:3}", False),
+        ("a://{x*}", False),
+        ("a://?v=1{?q}", False),  # a '?' before the query expression: it is no query's
+        ("a://{x}}", False),
+    ],
+)
+def test_supported_says_whether_any_expression_is_left_as_literal_text(template: str, supported: bool) -> None:
+    assert UriTemplate.parse(template).supported is supported
