@@ -129,15 +129,15 @@ def _template_entry(spec: ToolSpec, declared: Mapping[str, Any], template: str) 
             name,
         )
     if missing := _unmet(spec, pattern.variables):
+        path = UriTemplate.split_query(template)[0]
         query = ",".join((*pattern.query, *missing))
         warn_once(
             logger,
-            "Resource template %r of %s is skipped: the route requires %s, which the template does not give "
-            "(a query expression would: %s)",
+            "Resource template %r of %s is skipped: the route requires %s, which the template does not give%s",
             template,
             spec.name,
             ", ".join(map(repr, missing)),
-            f"{UriTemplate.split_query(template)[0]}{{?{query}}}",
+            _hint("a query expression", path, f"{path}{{?{query}}}"),
         )
         return None
     wire = _describe(spec, declared, {})
@@ -215,15 +215,20 @@ def _requires_nothing(spec: ToolSpec, uri: str) -> bool:
     if missing := _unmet(spec, ()):
         warn_once(
             logger,
-            "Resource %r of %s is skipped: the route requires %s, which a fixed URI does not give "
-            "(a resource template would: %r)",
+            "Resource %r of %s is skipped: the route requires %s, which a fixed URI does not give%s",
             uri,
             spec.name,
             ", ".join(map(repr, missing)),
-            f"{uri}{{?{','.join(missing)}}}",
+            _hint("a resource template", uri, repr(f"{uri}{{?{','.join(missing)}}}")),
         )
         return False
     return True
+
+
+def _hint(what: str, before: str, suggested: str) -> str:
+    """The end of a warning suggesting ``suggested`` (``before`` with a ``{?...}`` expression),
+    or nothing when ``before`` has a ``?`` already: an expression after it is no query's."""
+    return "" if "?" in before else f" ({what} would: {suggested})"
 
 
 def _unmet(spec: ToolSpec, given: Collection[str]) -> list[str]:

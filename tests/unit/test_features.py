@@ -1037,6 +1037,39 @@ async def test_a_resource_whose_route_requires_an_argument_is_left_out_with_a_wa
     ]
 
 
+async def test_no_query_expression_is_suggested_after_a_uri_that_has_a_query_already(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A ``{?...}`` after a literal ``?`` is no query expression (it is read as literal text): the
+    warning suggested ``data://report?v=1{?year}`` and ``items://{id}?v=1{?lang}``, which would be
+    skipped too. It says what the route requires, without a suggestion."""
+    app = FastAPI()
+
+    @app.get("/ok", openapi_extra=declare.resource("data://ok"))
+    async def ok() -> str:
+        return "ok"
+
+    @app.get("/report", openapi_extra=declare.resource("data://report?v=1"))
+    async def report(year: int) -> dict[str, Any]:
+        return {"year": year}
+
+    @app.get("/items/{id}", openapi_extra=declare.resource_template("items://{id}?v=1"))
+    async def item(id: str, lang: str) -> dict[str, str]:
+        return {"id": id}
+
+    app.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware.features"):
+        listed = (await legacy(app, "resources/list"))["result"]["resources"]
+        templates = (await legacy(app, "resources/templates/list"))["result"]["resourceTemplates"]
+    assert [r["uri"] for r in listed] == ["data://ok"]
+    assert templates == []
+    assert [record.getMessage() for record in caplog.records if record.name == "mcp_middleware.features"] == [
+        "Resource 'data://report?v=1' of report is skipped: the route requires 'year', which a fixed URI does not give",
+        "Resource template 'items://{id}?v=1' of item is skipped: the route requires 'lang', which the template "
+        "does not give",
+    ]
+
+
 async def test_a_prompt_uri_or_template_declared_twice_keeps_the_first_with_a_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
