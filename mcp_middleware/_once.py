@@ -3,14 +3,12 @@ bounded memory of what was said, and :func:`warn_once`, the build-time warnings 
 catalog rebuilt on every ``tools_changed``). The refused options (``middleware``) and the refused
 Host/Origin values (``transport._checks``) keep a :class:`Remembered` of their own.
 
-A full memory starts again, so what is remembered stays bounded and nothing is silenced for good
-(it is said again after that many others). ``warn_once`` formats eagerly: for the rare build-time
-warnings only, never per request.
-
-:func:`with_room` is that rule for every bounded memo: ``Remembered``, and the per-request tables of
-verdicts (``validation.RequestValidator``'s, the 2026-07-28 ladders' ``Server.ladders``, the
-transport's ``Server.verdicts``). Those stay plain dicts and sets that their code looks up itself
-(one C-level lookup per request, no Python call); ``with_room`` runs only to keep a new entry.
+:func:`with_room` bounds every memo: ``Remembered`` (so a warning is said again after that many
+others, never silenced for good), and the per-request tables of verdicts
+(``validation.RequestValidator``'s, the 2026-07-28 ladders' ``Server.ladders``, the transport's
+``Server.verdicts``). Those stay plain dicts and sets that their code looks up itself (one C-level
+lookup per request, no Python call); ``with_room`` runs only to keep a new entry. ``warn_once``
+formats eagerly: for the rare build-time warnings only, never per request.
 """
 
 from __future__ import annotations
@@ -42,8 +40,8 @@ def with_room(table: _T, most: int) -> _T:
 
 
 class Remembered:
-    """The keys seen so far, at most ``most`` of them: ``first(key)`` says whether ``key`` is new
-    (and remembers it). When full, the memory starts again rather than refusing new keys."""
+    """The keys seen so far, at most ``most`` of them (:func:`with_room`): ``first(key)`` says
+    whether ``key`` is new (and remembers it)."""
 
     __slots__ = ("_keys", "most")
 

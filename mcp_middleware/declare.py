@@ -7,20 +7,24 @@
     @app.get("/prompts/review", openapi_extra=declare.prompt("code_review", description="Review code"))
 
 * A **resource** is read by calling the route (GET without arguments); its body becomes the
-  resource contents: text for textual types, a base64 blob otherwise.
+  resource contents: text for textual types, a base64 blob otherwise. A fixed URI gives the route
+  no argument: a route that requires one is left out, with a warning.
 * A **resource template** (RFC 6570 ``{var}``, or ``{+var}`` for values with slashes, which a
   path parameter takes only with Starlette's ``:path`` converter: ``/files/{name:path}``, and a
-  final ``{?q,page}`` for query parameters) maps the variables of a matching URI onto the route's
-  parameters of the same names. Every argument the route requires must be one of its variables:
-  a template that cannot give one is left out, with a warning.
+  final form-style query expression ``{?q,page}`` for query parameters) maps the variables of a
+  matching URI onto the route's parameters of the same names. Every argument the route requires
+  must be one of its variables: a template that cannot give one is left out, with a warning.
 * A **prompt** calls the route with the prompt's arguments (strings, mapped onto the route's
   parameters); it returns the messages: a string (one user message), a list of messages or
   strings, or ``{"messages": [...], "description": ...}``. Arguments default to the route's
   parameters (declared ``arguments`` that leave out one the route requires leave the prompt out,
-  with a warning; one the route does not take is reported); ``completions`` offers values for ``completion/complete``.
+  with a warning; one the route does not take is reported); ``completions`` offers values for
+  ``completion/complete``.
 
-A declared route is not also a tool unless ``tool=True``. Declarations combine with other
-``openapi_extra`` keys: ``openapi_extra={**declare.prompt("p"), "x-other": 1}``.
+A URI, URI template or prompt name declared by two routes is the first one's; the later
+declaration is left out, with a warning. A declared route is not also a tool unless ``tool=True``.
+Declarations combine with other ``openapi_extra`` keys:
+``openapi_extra={**declare.prompt("p"), "x-other": 1}``.
 """
 
 from __future__ import annotations

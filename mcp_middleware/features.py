@@ -10,14 +10,13 @@ A template with an RFC 6570 expression other than ``{var}``, ``{+var}`` and a fi
 query ``{?var,...}`` is left out, and logged, when the features are built (URIs are matched by
 :mod:`mcp_middleware._uri_template`, in time linear in their length), and so is a template whose
 route requires an argument none of its variables gives (every read would fail), as is a fixed
-resource whose route requires any; a template's
-variable that its route does not take is logged then too, and its values are ignored when a
-resource is read (the read does not fail). A template that matches a URI but cannot serve it (a
-required query variable left undefined, a value not UTF-8) gives way to the next template; when
-none serves it, the read is -32602 with ``data.uri``, naming the first one's reason. A prompt name, a URI
-or a URI template declared by two routes is the first's; the later is left out, and logged. An unknown
-prompt is -32602, and so are arguments the route's request cannot be made from (checked before the
-run).
+resource whose route requires any; a template's variable that its route does not take is logged
+then too, and its values are ignored when a resource is read (the read does not fail). A template
+that matches a URI but cannot serve it (a required query variable left undefined, a value not
+UTF-8) gives way to the next template; when none serves it, the read is -32602 with ``data.uri``,
+naming the first one's reason. A prompt name, a URI or a URI template declared by two routes is
+the first's; the later is left out, and logged. An unknown prompt is -32602, and so are arguments
+the route's request cannot be made from (checked before the run).
 """
 
 from __future__ import annotations
@@ -202,7 +201,7 @@ def _first(
 ) -> bool:
     """Whether ``spec``'s route is the first to declare ``key`` (a URI, a URI template or a prompt's
     name); a later one is logged and left out, as a later tool of the same name is renamed: the
-    first keeps it (the last replaced it, in silence)."""
+    first keeps it."""
     if (entry := entries.get(key)) is None:
         return True
     warn_once(logger, "%s %r of %s is skipped: %s declares it already", what, key, spec.name, entry.spec.name)
