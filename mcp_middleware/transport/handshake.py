@@ -190,14 +190,13 @@ async def _batch(
     # what the items' calls know of the client, the same for each: the batch's headers and session
     declared = None if session is None else session.declared
     asks_as = _asks_as(header_version(headers), session, version)
-    caller = caller_key(server, headers)
     replies: list[bytes] = []
     refused: list[ProtocolError] = []  # errors that answer no request (no id)
     unanswered = False  # a request was cancelled: it gets nothing, but the POST carried a request
     for item in items:
         if responder.closed:
             return  # the client went away during an earlier call: nobody reads the rest
-        reply = await _batch_item(server, scope, receive, headers, item, version, responder, declared, asks_as, caller)
+        reply = await _batch_item(server, scope, receive, headers, item, version, responder, declared, asks_as)
         if isinstance(reply, ProtocolError):
             if reply.id is None:
                 refused.append(reply)
@@ -236,7 +235,6 @@ async def _batch_item(
     responder: Responder,
     declared: dict[str, Any] | None,
     asks_as: str,
-    caller: str,
 ) -> bytes | ProtocolError | None:
     """The item's reply: a result's bytes, its error (id filled in when known), ``_CANCELLED`` (a
     request that is answered with nothing), or None (a notification or a client's response). A
@@ -249,7 +247,7 @@ async def _batch_item(
             _notification(server, headers, message)
             return None
         if isinstance(message, ClientReply):
-            server.pending.resolve(message.id, message.body, caller)
+            server.pending.resolve(message.id, message.body, caller_key(server, headers))
             return None
         if message.method == "initialize":
             raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: initialize cannot be batched")
@@ -262,7 +260,9 @@ async def _batch_item(
             "handshake",
             version,
             responder,
-            caller,
+            # per item: an earlier item's list request may rebuild the catalog, and with it the
+            # headers that name the caller (a new API-key scheme), which later requests then use
+            caller_key(server, headers),
             declared=declared,
             asks_as=asks_as,
         )

@@ -12,6 +12,7 @@ import anyio
 import orjson
 import pytest
 from fastapi import Depends, FastAPI
+from fastapi.security import APIKeyHeader
 
 from mcp_middleware import ClientRequestError, MCPContext, MCPMiddleware, mcp_context
 from tests.apps import build_app, mcp_of
@@ -180,3 +181,38 @@ async def test_elicitation_in_a_2025_03_26_batch_is_refused_saying_why() -> None
         "Method not found: protocol revision 2025-03-26 has no elicitation/create."
     )
     assert second == {"jsonrpc": "2.0", "id": 2, "result": {}}
+
+
+async def test_a_call_in_a_batch_keeps_its_callers_key_when_an_earlier_item_rebuilds_the_catalog() -> None:
+    """The caller key of each item is the one later requests of the same caller get: an earlier
+    ``tools/list`` of the batch that notices a new API-key scheme (so the caller's identity gains
+    its header) must not leave the call under the old key, where its ``notifications/cancelled``
+    cannot find it."""
+    started, stopped = anyio.Event(), anyio.Event()
+    app = FastAPI()
+
+    @app.get("/slow", operation_id="slow")
+    async def slow() -> dict[str, bool]:
+        started.set()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            stopped.set()
+        return {"ok": True}  # pragma: no cover
+
+    app.add_middleware(MCPMiddleware)
+    headers = {**BASE_HEADERS, "authorization": "Bearer a"}
+    assert (await post(app, request("tools/list"), headers)).status == 200
+
+    @app.get("/keyed", operation_id="keyed")
+    async def keyed(key: Annotated[str, Depends(APIKeyHeader(name="X-Key"))]) -> dict[str, str]:
+        return {"key": key}  # pragma: no cover
+
+    batch = [request("tools/list", id=1), request("tools/call", {"name": "slow", "arguments": {}}, id=2)]
+    cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 2}}
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(Exchange(app, batch, headers).run)
+            await started.wait()
+            assert (await post(app, cancel, headers)).status == 202
+            await stopped.wait()  # the route is cancelled (it never ends on its own)
