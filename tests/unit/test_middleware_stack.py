@@ -22,7 +22,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mcp_middleware import MCPMiddleware
 from tests.apps import Gates, build_app
 from tests.support import Exchange
-from tests.unit.test_streaming import EXPECTED_MESSAGES, _streaming_background_app, call_body, progress_messages
+from tests.unit.test_streaming import (
+    EXPECTED_MESSAGES,
+    _streaming_background_app,
+    assert_result_at_last_chunk,
+    call_body,
+    progress_messages,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -136,21 +142,7 @@ async def test_through_an_outer_middleware_a_streamed_calls_result_goes_out_whil
     gates = Gates()
     app = _streaming_background_app(gates)
     OUTER[outer](app)
-    body, headers = call_body("report", era)
-    ex = Exchange(app, body, headers or None)
-    with anyio.fail_after(GUARD):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(ex.run)
-            await gates.produced[0].wait()
-            gates.release[0].set()
-            await ex.done.wait()  # the whole reply went out with the route's last chunk
-            await gates.produced[1].wait()  # and then the background work started
-            assert not gates.finished.is_set()
-            gates.release[1].set()
-    assert gates.finished.is_set()
-    events = ex.reply.events()
-    assert progress_messages(events) == ["part one ", "part two"]
-    assert events[-1]["result"]["content"][0]["text"] == "part one part two"
+    await assert_result_at_last_chunk(app, gates, era)
 
 
 # -- inner middlewares: the route's response re-sent -----------------------------------------------

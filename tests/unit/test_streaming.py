@@ -1243,7 +1243,12 @@ async def test_a_quick_calls_result_goes_out_while_its_background_work_still_run
 @pytest.mark.parametrize("era", ["handshake", "modern"])
 async def test_a_streamed_calls_result_goes_out_at_its_last_chunk_while_background_work_runs(era: str) -> None:
     gates = Gates()
-    app = _streaming_background_app(gates)
+    await assert_result_at_last_chunk(_streaming_background_app(gates), gates, era)
+
+
+async def assert_result_at_last_chunk(app: ASGIApp, gates: Gates, era: str) -> None:
+    """``_streaming_background_app``'s ``report`` call: its whole reply goes out with the route's
+    last chunk, before the background work it starts then has finished."""
     body, headers = call_body("report", era)
     ex = Exchange(app, body, headers or None)
     with anyio.fail_after(GUARD):
