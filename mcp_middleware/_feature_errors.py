@@ -16,7 +16,7 @@ from typing import Any
 from mcp_types import jsonrpc as codes
 
 from .jsonrpc import ProtocolError
-from .results import Refusal, RefusedError, ResponseCollector, is_redirect, reason_phrase
+from .results import Refusal, RefusedError, ResponseCollector, is_redirect, status_line
 
 __all__ = ["RESOURCE_NOT_FOUND_LEGACY", "first_text", "not_found", "route_failed"]
 
@@ -37,7 +37,7 @@ def first_text(result: Mapping[str, Any]) -> str:
 def route_failed(collector: ResponseCollector, what: str) -> ProtocolError:
     """A 3xx or 4xx/5xx answer as a JSON-RPC error."""
     if collector.status < 400:
-        answered = f"HTTP {collector.status} {reason_phrase(collector.status)}".rstrip()
+        answered = "HTTP " + status_line(collector.status)
         why = "redirects are not followed" if is_redirect(collector.status) else "the route answered no content"
         return ProtocolError(codes.INTERNAL_ERROR, f"{what} failed: {answered} ({why})")
     result = collector.result()

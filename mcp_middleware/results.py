@@ -69,6 +69,7 @@ __all__ = [
     "error_result",
     "is_redirect",
     "reason_phrase",
+    "status_line",
     "text_result",
 ]
 
@@ -166,7 +167,7 @@ class ResponseCollector(Body):
         if (cut := self.cut_short()) is not None:
             why = "The tool has an output schema, so its result must be a JSON object in full"
             return error_result(f"{why}, but {cut}.")
-        answered = f"the route answered {self.status} {reason_phrase(self.status)}".rstrip()
+        answered = "the route answered " + status_line(self.status)
         if self._location:
             answered += f" (Location {self._location})"
         text = self.text() if self._textual else ""  # redacted with the rest of the error text
@@ -202,7 +203,7 @@ class ResponseCollector(Body):
                 f"{name!r} is {_a(actual)} where the schema says {' or '.join(kinds)}" for name, actual, kinds in wrong
             )
             parts.append(f"whose {', '.join(whose)}")
-        answered = f"the route answered {self.status} {reason_phrase(self.status)}".rstrip()
+        answered = "the route answered " + status_line(self.status)
         why = f"{answered} with a JSON object {', and '.join(parts)}"
         text = f"The tool has an output schema, but {why}, so it is not this tool's result: {text}"
         return error_result(redacted(text, self._forwarded))
@@ -248,7 +249,7 @@ class ResponseCollector(Body):
                 detail = (
                     orjson.dumps(value["detail"]).decode() if not isinstance(value["detail"], str) else value["detail"]
                 )
-        head = f"HTTP {self.status} {reason_phrase(self.status)}".strip() + HINTS.get(self.status, "")
+        head = "HTTP " + status_line(self.status) + HINTS.get(self.status, "")
         result = error_result(redacted(f"{head}: {detail}" if detail else head, self._forwarded))
         if self.challenge is not None:  # a 401 or 403 (its challenge may be the endpoint's header)
             return self._refused(result)
