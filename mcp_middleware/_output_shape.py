@@ -141,8 +141,7 @@ def output_shape(schema: Any) -> OutputShape:
     """The :class:`OutputShape` of an output schema (an empty one for none, or one not a mapping)."""
     if not isinstance(schema, Mapping):
         return NO_SHAPE
-    names = schema.get("required")
-    required = frozenset(n for n in names if isinstance(n, str)) if isinstance(names, list) else frozenset()
+    required = _required_names(schema)
     properties = schema.get("properties")
     types: dict[str, tuple[str, ...]] = {}
     if isinstance(properties, Mapping):
@@ -155,6 +154,17 @@ def output_shape(schema: Any) -> OutputShape:
     extra = () if "patternProperties" in schema else _kinds(schema.get("additionalProperties"))
     named = frozenset(n for n in properties if isinstance(n, str)) if isinstance(properties, Mapping) else frozenset()
     return OutputShape(required, types, extra, named) if required or types or extra else NO_SHAPE
+
+
+def _required_names(schema: Any) -> frozenset[str]:
+    """The property names a schema's top level requires (its ``required`` list's strings); none
+    for a schema without one, or one whose requirements are in ``anyOf``, ``allOf`` or a ``$ref``
+    (not followed: the checks they serve, of a structured result here and of a call's arguments
+    in :class:`mcp_middleware._requests.ToolSpec`, read the top level only)."""
+    names = schema.get("required") if isinstance(schema, Mapping) else None
+    if not isinstance(names, list):
+        return frozenset()
+    return frozenset(name for name in names if isinstance(name, str))
 
 
 def _kinds(prop: Any) -> tuple[str, ...]:

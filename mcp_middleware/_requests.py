@@ -47,7 +47,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import InitVar, dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from mcp_middleware._output_shape import OutputShape, output_shape
+from mcp_middleware._output_shape import OutputShape, _required_names, output_shape
 from mcp_middleware._paths import _plan_for_template, _render_path
 from mcp_middleware._plan import _COOKIE, _HEADER, _NO_BODY, _QUERY, _Arg, _Plan
 from mcp_middleware._query_and_body import _encode_body, _items, _shaped
@@ -163,16 +163,6 @@ class ToolSpec:
             else (),
             body[1],
         )
-
-
-def _required_names(schema: Any) -> frozenset[str]:
-    """The property names a schema's top level requires (its ``required`` list's strings); none
-    for a schema without one, or one whose requirements are in ``anyOf``, ``allOf`` or a ``$ref``
-    (not followed: the check they serve reads the top level only)."""
-    names = schema.get("required") if isinstance(schema, Mapping) else None
-    if not isinstance(names, list):
-        return frozenset()
-    return frozenset(name for name in names if isinstance(name, str))
 
 
 def _missing(required: list[Any], given: Collection[str]) -> str:
