@@ -68,7 +68,7 @@ async def test_the_resources_and_prompts_sample() -> None:
 async def test_the_plain_starlette_sample() -> None:
     pytest.importorskip("yaml")  # the sample's YAML docstring
     namespace: dict[str, object] = {}
-    exec(python_sample("async def get_item(request):"), namespace)
+    exec(python_sample("async def get_item(request: Request) -> JSONResponse:"), namespace)
     app = namespace["app"]
     reply = await post(app, request("tools/list"))  # type: ignore[arg-type]
     tools = {tool["name"]: tool["inputSchema"] for tool in reply.result()["tools"]}
