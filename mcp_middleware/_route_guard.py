@@ -28,6 +28,11 @@ a segment, and none spanning before another, pays nothing. After the other check
 the rendered, decoded path as the router does (each mount's pattern, as the levels do, then the
 route's: :class:`_Split`) and refuses the call, naming the arguments and the path, when the values
 read back are not the arguments' texts.
+
+A mount's ``path`` parameter always has another after it: the mount's rest. With nothing after it
+that the tool sends (``Mount("/p/{p:path}")`` and a route ``/q/r``), reading it does not depend on
+the values: :func:`stranded` tells when no call reaches the route with its values (the catalog
+leaves it out, with a warning); otherwise every value is read as sent.
 """
 
 from __future__ import annotations
@@ -41,10 +46,10 @@ from urllib.parse import unquote
 from starlette.convertors import FloatConvertor, IntegerConvertor, PathConvertor, StringConvertor
 from starlette.routing import PARAM_REGEX  # (the segments of a template: split_reading)
 
-from mcp_middleware._paths import _path_text
+from mcp_middleware._paths import _TEMPLATE, _path_text
 from mcp_middleware._values import ArgumentError
 
-__all__ = ["RouteGuard", "split_reading", "typed_values"]
+__all__ = ["RouteGuard", "split_reading", "stranded", "typed_values"]
 
 _ANY: Final = frozenset({StringConvertor.regex, PathConvertor.regex})  # what the builder sends, they take
 _DIGITS: Final = frozenset({IntegerConvertor.regex, FloatConvertor.regex})  # no sign: a number's minimum is 0
@@ -243,3 +248,33 @@ def split_reading(template: str, route: re.Pattern[str], spanning: bool) -> _Spl
     if not spanning and all(len(PARAM_REGEX.findall(segment)) < 2 for segment in template.split("/")):
         return None
     return _Split(route, template)
+
+
+def stranded(chain: Iterable[tuple[str, Mapping[str, Any], bool]]) -> str | None:
+    """Why no call reaches a route with the values it was given, whatever they are; None when
+    some could. ``chain``: each mount on the way to the route, then the route, as ``(its path as
+    written, its parameters' convertors in the path's order, whether it is a mount)``.
+
+    A mount's prefix that ends in a ``path`` parameter, and literal text ``L`` (often none) after
+    it, is compiled with the mount's rest after that, ``L/{path:path}``: the parameter's ``.*``
+    takes the path up to the last ``L/`` in it. Where the text after the parameter (``L`` and the
+    paths of what is mounted there, as written) holds another ``L/`` in its literal text, every
+    path the tool renders has one after the value: the parameter is read with part of the route's
+    path, and the mount's routes are handed the rest (``Mount("/p/{p:path}")`` and ``/q/r``:
+    ``/p/a/q/r`` is ``p="a/q"`` and ``/r``, a 404 or another route's answer)."""
+    pieces = list(chain)
+    for index, (written, convertors, mount) in enumerate(pieces):
+        if not mount or not convertors or not isinstance(list(convertors.values())[-1], PathConvertor):
+            continue
+        name = list(convertors)[-1]
+        literal = written.rpartition("}")[2]  # the prefix's text after its last parameter
+        after = literal + "".join(piece[0] for piece in pieces[index + 1 :])
+        texts = _TEMPLATE.split(after)[::2]  # (its literal text, between the parameters)
+        needle = literal + "/"
+        if texts[0].find(needle, 1) != -1 or any(needle in text for text in texts[1:]):
+            prefix = "".join(piece[0] for piece in pieces[: index + 1])
+            return (
+                f"the mount {prefix} reads {name!r} up to the last {needle!r} of the path, and there is always "
+                f"one in {after} after it, so {name!r} would be read with part of it"
+            )
+    return None

@@ -40,7 +40,9 @@ read back are not the arguments (the router splits such a segment greedily). A t
 these (no typed convertor, no such segment), no mount on its way and no route before its own that
 could take its path has no guard: its calls pay one attribute test. A tool whose path has no
 parameter (and neither of those) is decided once: refused every time (no request reaches its
-route), or no guard.
+route), or no guard. A route under a mount whose ``path`` parameter always reads part of the
+route's path (``Mount("/p/{p:path}")`` and ``/q/r``) is reached by no call with its values
+(:meth:`RouteOrder.stranded`): the catalog leaves it out.
 
 The same order tells which route a request for the MCP endpoint's own path would have reached
 (:meth:`RouteOrder.answers`, for the catalog's warning about templated routes the endpoint takes
@@ -74,6 +76,7 @@ from mcp_middleware._route_guard import (
     RouteGuard,
     _Level,
     split_reading,
+    stranded,
     typed_values,
 )
 from mcp_middleware._route_overlap import _could_take
@@ -163,6 +166,16 @@ class RouteOrder:
         if "{" not in path:  # one request only: decided now
             return guard if guard.problem(path, path) is not None else None
         return guard
+
+    def stranded(self, path: str, method: str, route: Any = None) -> tuple[str, str] | None:
+        """The route of ``path`` and ``method`` (``route`` itself, when given), when no call
+        reaches it with the values it was given (:func:`~mcp_middleware._route_guard.stranded`):
+        its path as written, from the app's root, and why; None when some could, or it is not found."""
+        chain = _find(self.nodes, path, method.upper(), route)
+        if chain is None:
+            return None
+        why = stranded((node.written, node.convertors, node.mount) for _, node in chain)
+        return None if why is None else ("".join(node.written for _, node in chain), why)
 
     def answers(self, path: str, method: str, route: Any, request_path: str) -> bool | None:
         """Whether the router hands a request for ``request_path`` (of ``method``) to the route of

@@ -9,7 +9,9 @@ small per-argument table.
 
 One tool per operation (``paths`` in document order, methods in the order get, put, post, delete,
 options, head, patch, trace). Paths in ``exclude_paths`` are never exposed; a
-:class:`ToolFilter` then selects among the rest. Names are assigned before filtering, so a tool
+:class:`ToolFilter` then selects among the rest. A route no call reaches with its values (under a
+mount whose ``path`` parameter reads part of the route's path: :meth:`RouteOrder.stranded`) is no
+tool, prompt or resource, and a warning says why. Names are assigned before filtering, so a tool
 keeps its name whatever the filter (:class:`ToolFilter`, defined in :mod:`mcp_middleware._tool_filter`
 and re-exported here).
 
@@ -30,7 +32,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from mcp_middleware._naming import _METHODS, _assign_names, _operations
+from mcp_middleware._naming import _METHODS, _assign_names, _Op, _operations
 from mcp_middleware._once import warn_once
 from mcp_middleware._requests import ToolSpec
 from mcp_middleware._route_details import _converter_paths, _response_options
@@ -263,6 +265,8 @@ def build_catalog(
         )
         if not (is_declared or is_tool):
             continue  # (its route guard, linear in the routes, is worked out only for what is built)
+        if route_order is not None and _stranded(route_order, op, owner):
+            continue
         guard = route_order.guard(op.path, op.method, owner) if route_order is not None else None
         if is_declared:
             declared.append(Declared(op.operation, builder.tool(op, name, guard)))
@@ -313,6 +317,25 @@ def build_catalog(
         credential_cookies=builder.key_cookies,
         query_keys=builder.query_names,
     )
+
+
+def _stranded(order: RouteOrder, op: _Op, owner: Any) -> bool:
+    """Whether no call reaches the route of ``op`` with the values it was given (a mount whose
+    ``path`` parameter reads part of the route's path: :meth:`RouteOrder.stranded`), which a
+    warning then says: it is left out, rather than a tool (prompt, resource) answering every call
+    with the router's 404, or another route's answer."""
+    found = order.stranded(op.path, op.method, owner)
+    if found is None:
+        return False
+    template, why = found
+    warn_once(
+        logger,
+        "Route %s %s is left out (no tool, prompt or resource): no call would reach it with the values given: %s",
+        op.method.upper(),
+        template,
+        why,
+    )
+    return True
 
 
 def _warn_shadowed(openapi: Mapping[str, Any], endpoint: frozenset[str]) -> None:
