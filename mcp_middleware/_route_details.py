@@ -27,15 +27,18 @@ from mcp_middleware._schema_fit import fits
 logger = logging.getLogger("mcp_middleware.catalog")
 
 
-def _converter_paths(app: Any) -> dict[tuple[str, str], str]:
-    """The templates of routes with a ``:path`` parameter, by document path and method: the
-    OpenAPI document drops Starlette's converters (``/files/{name:path}`` is ``/files/{name}``)."""
+def _converter_paths(app: Any, prefix: str = "") -> dict[tuple[str, str], str]:
+    """The templates of routes with a ``:path`` parameter, by document path and method, each
+    under ``prefix`` (the path, as written, of the mount ``app`` is in): the OpenAPI document drops
+    Starlette's converters (``/files/{name:path}`` is ``/files/{name}``). Under a prefix with
+    one (``/p/{p:path}``), every route is such a route."""
     found: dict[tuple[str, str], str] = {}
+    every = ":path}" in prefix
     for route in app_routes(app):
         path, path_format = getattr(route, "path", None), getattr(route, "path_format", None)
-        if isinstance(path, str) and isinstance(path_format, str) and ":path}" in path:
+        if isinstance(path, str) and isinstance(path_format, str) and (every or ":path}" in path):
             for method in getattr(route, "methods", None) or ():
-                found[(path_format, method)] = path
+                found[(path_format, method)] = prefix + path
     return found
 
 

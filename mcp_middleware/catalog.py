@@ -200,8 +200,8 @@ def _catalog_of(
     route_paths = dict(made.route_paths)
     options: dict[str, set[tuple[str, str]]] = {"reshaped": set(), "nones_dropped": set()}
     for document_prefix, route_prefix, mounted in made.mounted:
-        for (path, method), template in _converter_paths(mounted).items():
-            route_paths.setdefault((document_prefix + path, method), route_prefix + template)
+        for (path, method), template in _converter_paths(mounted, route_prefix).items():
+            route_paths.setdefault((document_prefix + path, method), template)
         for key, operations in _response_options(mounted).items():
             options.setdefault(key, set()).update((document_prefix + path, method) for path, method in operations)
     return build_catalog(

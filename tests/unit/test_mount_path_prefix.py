@@ -178,20 +178,21 @@ async def test_a_route_the_mount_never_hands_its_path_is_no_tool(caplog: pytest.
 
 @pytest.mark.parametrize("era", ERAS)
 async def test_a_mounted_fastapi_app_under_a_path_prefix(era: str, caplog: pytest.LogCaptureFixture) -> None:
-    """The one-segment route is reached; the two-segment
+    """The mounted app's document gives ``p`` as a plain string: its ``:path`` converter is the
+    mount's, so a value with ``/`` reaches the one-segment route as directly; the two-segment
     route, whose every request another route of the app answers (``/r``, with ``p="a/q"``), is no
     tool, and a prompt of two segments no prompt (one of one segment is). An included router's
     prefix is no mount: ``p`` is read up to the route's own ``/q/r``, as sent."""
     runs: Counter[str] = Counter()
     app = fastapi_app(runs)
-    assert await direct(app, "/p/a/r") == {"route": "sub_one", "p": "a"}
+    assert await direct(app, "/p/a/b/r") == {"route": "sub_one", "p": "a/b"}
     assert await direct(app, "/p/a/q/r") == {"route": "sub_one", "p": "a/q"}
     runs.clear()
     with caplog.at_level(logging.WARNING, logger="mcp_middleware.catalog"):
         assert tool_names(app) == {"sub_one", "included_deep"}
     assert any("Route GET /p/{p:path}/q/r is left out" in record.getMessage() for record in caplog.records)
     assert any("Route GET /p/{p:path}/w/r is left out" in record.getMessage() for record in caplog.records)
-    assert text(await call(app, era, "sub_one", {"p": "a"})) == {"route": "sub_one", "p": "a"}
+    assert text(await call(app, era, "sub_one", {"p": "a/b"})) == {"route": "sub_one", "p": "a/b"}
     assert await direct(app, "/i/a/q/r/q/r") == {"route": "included_deep", "p": "a/q/r"}
     assert text(await call(app, era, "included_deep", {"p": "a/q/r"})) == {"route": "included_deep", "p": "a/q/r"}
     reply = await (call_legacy(app, "prompts/list") if era == "legacy" else call_modern(app, "prompts/list", name=None))
