@@ -218,25 +218,36 @@ class _Split:
         what the mounts on the way leave to the route of the rendered, decoded path, ``mounted`` the
         values their patterns read; the path is named as ``shown`` (as sent). None when it would."""
         match = self.route.match(route_path)
-        if match is None:  # (a request that would not reach the route: the router goes on)
-            return _unreached(shown)
-        read = {**mounted, **match.groupdict()}
+        read = mounted if match is None else {**mounted, **match.groupdict()}
         names = self.names
         misread = {}
         for parameter, text in read.items():
             name = names.get(parameter, parameter)
             if text != _path_text(name, arguments[name], name in self.integers):
                 misread[name] = text
+        if match is None:  # (a request that would not reach the route: the router goes on)
+            if not misread:
+                return _unreached(shown)
+            # a mount read a value otherwise (a ``path`` one, greedily) and handed its routes the rest
+            handed = f"hand the route {route_path}, which it does not take"
+            return f"{self._apart(misread)}: the mounts on its way would read {_as(misread)} and {handed}"
         if not misread:
             return None
         # (two at least: a segment's text is the same, so a value read longer leaves another shorter)
+        return f"{self._apart(misread)}: the route would read {_as(misread)}"
+
+    def _apart(self, misread: Mapping[str, str]) -> str:
+        if len(misread) == 1:
+            return f"argument {next(iter(misread))!r} cannot be told apart in the path {self.template}"
         *first, last = (repr(name) for name in misread)
-        read_as = ", ".join(f"{name}={text!r}" for name, text in misread.items())
-        problem = f"arguments {', '.join(first)} and {last} cannot be told apart in the path {self.template}"
-        return f"{problem}: the route would read {read_as}"
+        return f"arguments {', '.join(first)} and {last} cannot be told apart in the path {self.template}"
 
     def named(self, names: Mapping[str, str], integers: frozenset[str]) -> _Split:
         return _Split(self.route, self.template, names, integers)
+
+
+def _as(misread: Mapping[str, str]) -> str:
+    return ", ".join(f"{name}={text!r}" for name, text in misread.items())
 
 
 def split_reading(template: str, route: re.Pattern[str], spanning: bool) -> _Split | None:

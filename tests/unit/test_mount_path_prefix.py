@@ -137,6 +137,13 @@ async def test_a_value_the_router_reads_back_as_sent_reaches_the_route(
             "arguments 'p' and 'x' cannot be told apart in the path /t/{p:path}/{x:path}: "
             "the route would read p='a/b', x='c'",
         ),
+        (  # the mount reads ``p`` up to the last "/x/", and hands its routes "/5": no route takes it
+            "typed",
+            {"p": "a", "y": "x", "n": 5},
+            "/u/a/x/x/5",
+            "argument 'p' cannot be told apart in the path /u/{p:path}/x/{y}/{n:int}: the mounts on its "
+            "way would read p='a/x' and hand the route /5, which it does not take",
+        ),
     ],
 )
 async def test_a_value_the_router_reads_otherwise_is_refused_naming_it(
