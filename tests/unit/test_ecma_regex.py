@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mcp_middleware._ecma_regex import ecma_pattern
+from mcp_middleware._ecma_regex import ecma_pattern, whole_match_pattern
 
 # (pydantic pattern, its ECMA-262 form); tests/interop/test_ecma_patterns.py compiles these in Node
 _KEPT = [
@@ -71,3 +71,59 @@ def test_translated(pattern: str, expected: str) -> None:
 @pytest.mark.parametrize("pattern", _DROPPED)
 def test_dropped(pattern: str) -> None:
     assert ecma_pattern(pattern) is None
+
+
+# (a path convertor's regex, as Python's re reads it, the ECMA-262 pattern that takes the same texts)
+_WHOLE = [
+    (r"[a-z0-9]+(?:-[a-z0-9]+)*", r"^(?:[a-z0-9]+(?:-[a-z0-9]+)*)$"),
+    (r"a|b", r"^(?:a|b)$"),  # the group holds the alternation: not ^a or b$
+    (r"(?P<w>[a-z]+)=(?P=w)", r"^(?:(?<w>[a-z]+)=\k<w>)$"),
+    (r"a.b", r"^(?:a[^\n]b)$"),  # Python's . takes \r, \u2028 and \u2029, ECMA-262's does not
+    (r"[.]\.", r"^(?:[.]\.)$"),  # a dot in a class, or escaped, is a dot
+    (r"\d{2}\D", r"^(?:\p{Nd}{2}\P{Nd})$"),  # Python's \d: any decimal digit
+    (r"[\d\-][^\D]", r"^(?:[\p{Nd}\-][^\P{Nd}])$"),
+    (r"^a$", r"^(?:^a(?=\n?$))$"),  # Python's $: the end, or before a final line feed
+    (r"[$^]\$", r"^(?:[$^]\$)$"),
+    (r"\x41\t[\b]\u00e9\0", r"^(?:\x41\t[\b]\u00e9\0)$"),  # [\b] is a backspace in both
+]
+_NOT_WHOLE = [
+    r"\w+",  # Python's \w, \s, \b: Unicode's; ECMA-262's: ASCII (and \s another set)
+    r"[\w]",
+    r"\W",
+    r"\s",
+    r"[^\S]",
+    r"\bx",
+    r"x\B",
+    r"(a)\1",  # in a route's pattern the parameter's group comes first: \1 is another group
+    r"\p{L}",  # not Python's (Rust's, ECMA-262's)
+    r"\ud83d\ude00",  # two characters in Python, one in ECMA-262's u mode
+    r"(?i)a",
+]
+
+
+@pytest.mark.parametrize(("regex", "expected"), _WHOLE)
+def test_a_whole_match_in_ecma_262(regex: str, expected: str) -> None:
+    assert whole_match_pattern(regex) == expected
+
+
+@pytest.mark.parametrize("regex", _NOT_WHOLE)
+def test_no_whole_match_where_ecma_262_reads_otherwise(regex: str) -> None:
+    assert whole_match_pattern(regex) is None
+
+
+def test_the_whole_match_takes_what_python_takes() -> None:
+    """Where ECMA-262's syntax is Python's too (no \\p, no (?<name>)), the pattern takes, searched
+    as a validator does, exactly what the regex takes whole. (ECMA-262's final ``$``, without the
+    ``m`` flag, is Python's ``\\Z``.)"""
+    import re
+
+    for regex, values in [
+        (r"a.b", ["a-b", "a\rb", "a\nb", "ab"]),
+        (r"a|b", ["a", "b", "ab", "xb", "ax"]),
+        (r"[a-z0-9]+(?:-[a-z0-9]+)*", ["ab-c", "ab-", "-a", "A", "a\n"]),
+    ]:
+        pattern = whole_match_pattern(regex)
+        assert pattern is not None
+        for value in values:
+            found = re.search(pattern.removesuffix("$") + r"\Z", value)
+            assert (found is not None) == (re.fullmatch(regex, value) is not None), value
