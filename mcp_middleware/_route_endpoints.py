@@ -10,7 +10,9 @@ Part of :mod:`mcp_middleware._route_document`:
       otherwise), with ``_{method}`` appended for a class endpoint or a route of several methods
       (``Users_get``); none for a lambda, which the catalog then names ``{method}_{path}``.
     - path parameters from the route's converters, required (``int`` an integer at least 0,
-      ``float`` a number at least 0, ``uuid`` a string of format ``uuid``, others a string).
+      ``float`` a number at least 0, ``uuid`` a string of format ``uuid``, others a string; an
+      app's own convertor's ``pattern`` is the tool's schema's, from its route guard:
+      :func:`mcp_middleware._tool_schemas._path_text`).
 """
 
 from __future__ import annotations

@@ -115,6 +115,12 @@ class RouteGuard:
             return frozenset()
         return frozenset(name for name, regex, _ in self.values.typed if regex.pattern in _DIGITS)
 
+    def own_regexes(self) -> dict[str, str]:
+        """The path parameters of an app's own convertor (not Starlette's), each with its regex."""
+        if self.values is None:
+            return {}
+        return {name: regex.pattern for name, regex, _ in self.values.typed if regex.pattern not in _ACCEPTS}
+
     def check(self, path: str, arguments: Mapping[str, Any]) -> None:
         """Raises :class:`ArgumentError` when ``path`` (encoded, as sent), made of ``arguments``,
         would not reach the route, or would reach it with other values."""

@@ -123,8 +123,9 @@ class _Builder(_Schemas):
         others = self.other_properties(body)
         title = _text(operation.get("summary")) or _text(op.path_item.get("summary")) or _humanize(name)
         # published without the x-mcp-header annotations that would make clients drop the tool
+        digits, texts = (guard.non_negative(), guard.own_regexes()) if guard else (frozenset(), {})
         input_schema, broken = without_invalid_headers(
-            self.input_schema(explicit, entries, arg_names, others, guard.non_negative() if guard else frozenset())
+            self.input_schema(explicit, entries, arg_names, others, digits, texts)
         )
         if broken:
             self.broken_headers[name] = broken

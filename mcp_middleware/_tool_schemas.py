@@ -10,7 +10,10 @@ Part of :mod:`mcp_middleware._tool_builder`; each schema is converted by :mod:`m
     argument given in base64 (a binary body or file field) says so (``contentEncoding: base64``),
     and a string path parameter that it cannot be empty (``minLength: 1``, :func:`_not_empty`);
     a number path parameter whose route's convertor takes digits only (``{id:int}``, ``{x:float}``,
-    known from its route guard) that it cannot be negative (``minimum: 0``, :func:`_at_least_0`).
+    known from its route guard) that it cannot be negative (``minimum: 0``, :func:`_at_least_0`); a
+    path parameter of an app's own convertor (its guard's ``own_regexes``) that it is the path's
+    text, a string matching the convertor's regex (``pattern``, where ECMA-262 can say it:
+    :func:`_path_text`).
     ``openapi_extra={"x-mcp-input-schema": {...}}`` replaces the generated input schema verbatim
     (arguments are still mapped, a property it declares that nothing maps is accepted: it goes
     into a body that takes other properties, and is not sent otherwise: the catalog warns, naming
@@ -26,6 +29,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from mcp_middleware._ecma_regex import whole_match_pattern
 from mcp_middleware._naming import _Op
 from mcp_middleware._operation_reader import _Entry, _Reader
 from mcp_middleware._plan import _JSON, _PATH
@@ -51,10 +55,12 @@ class _Schemas(_Reader):
         names: list[str],
         others: Any,
         non_negative: frozenset[str] = frozenset(),
+        texts: Mapping[str, str] | None = None,
     ) -> Any:
         """``explicit``: the operation's ``x-mcp-input-schema``, if any; ``others``: the flattened
         body's ``additionalProperties``, None when it says nothing; ``non_negative``: the path
-        parameters whose route's convertor takes digits only (``{id:int}``, ``{x:float}``)."""
+        parameters whose route's convertor takes digits only (``{id:int}``, ``{x:float}``);
+        ``texts``: those of an app's own convertor, each with its regex (Python's ``re``)."""
         if explicit is not None:
             return copy.deepcopy(dict(explicit))
         if not entries and others is None:
@@ -68,6 +74,8 @@ class _Schemas(_Reader):
             )
             prop = {} if prop is True else prop
             if entry.where == _PATH:
+                if texts and entry.wire in texts:
+                    prop = _path_text(prop, whole_match_pattern(texts[entry.wire]))
                 prop = _not_empty(_at_least_0(prop) if entry.wire in non_negative else prop)
             if entry.file is not None and entry.file[1]:
                 prop = _as_base64(prop)
@@ -155,6 +163,25 @@ def _not_empty(schema: Any) -> Any:
     if isinstance(least, int) and not isinstance(least, bool) and least >= 1:
         return schema
     return {**schema, "minLength": 1}
+
+
+def _path_text(schema: Any, pattern: str | None) -> Any:
+    """A converted path parameter's schema where an app's own convertor reads it: a string (the
+    path's text, which the convertor turns into the value the route gets: a documented ``integer``
+    255 would be sent as ``255``, which a hex convertor reads as 0x255; only the title is kept),
+    saying ``pattern`` (beside a declared one, in ``allOf``: the route checks both), the convertor's
+    regex as ECMA-262 says it (None where it cannot: no pattern, the route guard still refuses what
+    the convertor does not take). A schema with no ``type`` (a ``$ref``, any value) keeps what it
+    says, and gets the pattern."""
+    if not isinstance(schema, dict):
+        return schema
+    if "type" in schema and schema["type"] != "string":
+        schema = {"type": "string", **({"title": schema["title"]} if "title" in schema else {})}
+    if pattern is None:
+        return schema
+    if "pattern" in schema:
+        return {**schema, "allOf": [*schema.get("allOf", ()), {"pattern": pattern}]}
+    return {**schema, "pattern": pattern}
 
 
 def _at_least_0(schema: Any) -> Any:
