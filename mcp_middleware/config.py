@@ -10,7 +10,7 @@ from __future__ import annotations
 import operator
 import os
 from dataclasses import dataclass, field
-from typing import Final, SupportsIndex
+from typing import Final, SupportsIndex, TypedDict, Unpack
 
 __all__ = [
     "CREDENTIALS",
@@ -19,8 +19,11 @@ __all__ = [
     "HTTP_METHODS",
     "LOCAL_HOSTS",
     "TRACE_CONTEXT",
+    "CheckedLimits",
+    "Limits",
     "Secret",
     "Settings",
+    "checked_limits",
 ]
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
@@ -81,9 +84,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         """Refuse, when the middleware is built, a value that would fail per request or silently;
-        keep the others as checked (sizes as ints, the secret as bytes)."""
+        keep the others as checked (the secret as bytes). The sizes and time limits come checked
+        (:func:`checked_limits`), in the types of their fields."""
         _check_path(self.path)
-        _check_limits(self)
         for option in ("name", "version", "instructions"):  # a list of instructions broke every initialize
             value = getattr(self, option)
             if value is not None and not isinstance(value, str):
@@ -112,28 +115,59 @@ def _check_path(path: object) -> None:
         raise ValueError(f"path must start with '/' and have no query or fragment ('?', '#'), got {path!r}")
 
 
-# The sizes, with their least value; then the time limits. An option in _UNSET may be None.
-_SIZES: Final = {
-    "max_tool_name_length": 8,
-    "max_body_bytes": 1,
-    "max_result_chars": 1,
-    "max_binary_bytes": 0,
-    "max_concurrent_calls": 1,
-}
-_TIMES: Final = ("keepalive_interval", "call_timeout", "ask_timeout")
-_UNSET: Final = {"max_concurrent_calls": " (or None for no limit)", "call_timeout": " (or None for no time limit)"}
+class Limits(TypedDict):
+    """The sizes and time limits as ``MCPMiddleware`` takes them (its type hints): a size an int, an
+    int-like (``numpy.int64``) or a float with an integral value (``1e6``), a time limit a number
+    of seconds; None where the option allows it."""
+
+    max_tool_name_length: float | SupportsIndex
+    max_body_bytes: float | SupportsIndex
+    max_result_chars: float | SupportsIndex
+    max_binary_bytes: float | SupportsIndex
+    max_concurrent_calls: float | SupportsIndex | None
+    keepalive_interval: float | SupportsIndex
+    call_timeout: float | SupportsIndex | None
+    ask_timeout: float | SupportsIndex
 
 
-def _check_limits(settings: Settings) -> None:
-    """Sizes are integers from their least value up, time limits positive numbers of seconds; each
-    is kept as checked (``1e6`` as ``1000000``)."""
-    for option in (*_SIZES, *_TIMES):
-        value = getattr(settings, option)
-        if value is None and option in _UNSET:
-            continue
-        unset = _UNSET.get(option, "")
-        checked = _count(option, value, _SIZES[option], unset) if option in _SIZES else _seconds(option, value, unset)
-        object.__setattr__(settings, option, checked)
+class CheckedLimits(TypedDict):
+    """:class:`Limits` as :class:`Settings` keeps them, in its fields' types: sizes as ints, time
+    limits as numbers of seconds."""
+
+    max_tool_name_length: int
+    max_body_bytes: int
+    max_result_chars: int
+    max_binary_bytes: int
+    max_concurrent_calls: int | None
+    keepalive_interval: float
+    call_timeout: float | None
+    ask_timeout: float
+
+
+def checked_limits(**limits: Unpack[Limits]) -> CheckedLimits:
+    """``limits`` checked, in this order, and kept as checked: sizes are integers from their least
+    value up, time limits positive numbers of seconds (``1e6`` kept as ``1000000``).
+    ``Settings(**checked_limits(...))``: the type checker follows each option to its field."""
+    return {
+        "max_tool_name_length": _count("max_tool_name_length", limits["max_tool_name_length"], 8),
+        "max_body_bytes": _count("max_body_bytes", limits["max_body_bytes"], 1),
+        "max_result_chars": _count("max_result_chars", limits["max_result_chars"], 1),
+        "max_binary_bytes": _count("max_binary_bytes", limits["max_binary_bytes"], 0),
+        "max_concurrent_calls": _count_or_none("max_concurrent_calls", limits["max_concurrent_calls"]),
+        "keepalive_interval": _seconds("keepalive_interval", limits["keepalive_interval"]),
+        "call_timeout": _seconds_or_none("call_timeout", limits["call_timeout"]),
+        "ask_timeout": _seconds("ask_timeout", limits["ask_timeout"]),
+    }
+
+
+def _count_or_none(option: str, value: object) -> int | None:
+    """A count from 1 up, or None for no limit."""
+    return None if value is None else _count(option, value, 1, " (or None for no limit)")
+
+
+def _seconds_or_none(option: str, value: object) -> float | None:
+    """A positive number of seconds, or None for no time limit."""
+    return None if value is None else _seconds(option, value, " (or None for no time limit)")
 
 
 def _integer(value: object) -> int | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection
 from functools import partial, wraps
-from typing import Any, Concatenate, Literal, ParamSpec, SupportsIndex, TypeVar
+from typing import Concatenate, Literal, ParamSpec, SupportsIndex, TypeVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -17,7 +17,7 @@ from ._host_options import normalise_hosts
 from ._once import Remembered
 from ._option_lists import header_names, http_methods, strings
 from .catalog import ToolFilter
-from .config import Secret, Settings
+from .config import Secret, Settings, checked_limits
 from .handlers import Server
 from .security import Guard, OAuthResource, Security, cors_origins, effective_allowed_origins
 from .transport import endpoint
@@ -152,18 +152,6 @@ class MCPMiddleware:
             raise TypeError("oauth must be a mcp_middleware.security.OAuthResource")
         cors = cors_origins(cors_allow_origins)
         self.app = app
-        # Sizes and time limits as given (1e6, numpy.int64): Settings checks them and keeps them
-        # converted (int sizes, float or int seconds), so they go in untyped.
-        limits: dict[str, Any] = {
-            "max_tool_name_length": max_tool_name_length,
-            "max_body_bytes": max_body_bytes,
-            "max_result_chars": max_result_chars,
-            "max_binary_bytes": max_binary_bytes,
-            "keepalive_interval": keepalive_interval,
-            "call_timeout": call_timeout,
-            "max_concurrent_calls": max_concurrent_calls,
-            "ask_timeout": ask_timeout,
-        }
         self.settings = Settings(
             path=path,
             name=name,
@@ -171,11 +159,21 @@ class MCPMiddleware:
             instructions=instructions,
             allowed_hosts=normalise_hosts(allowed_hosts),
             allowed_origins=effective_allowed_origins(allowed_origins, cors),
-            **limits,
             state_secret=state_secret,
             session_ids=session_ids,
             response_mode=response_mode,
             forward_headers=header_names(forward_headers, "forward_headers"),
+            # as given (1e6, numpy.int64), checked and converted to the fields' types (int sizes)
+            **checked_limits(
+                max_tool_name_length=max_tool_name_length,
+                max_body_bytes=max_body_bytes,
+                max_result_chars=max_result_chars,
+                max_binary_bytes=max_binary_bytes,
+                max_concurrent_calls=max_concurrent_calls,
+                keepalive_interval=keepalive_interval,
+                call_timeout=call_timeout,
+                ask_timeout=ask_timeout,
+            ),
         )
         tool_filter = ToolFilter(
             include_tags=_optional(frozenset, include_tags, "include_tags"),

@@ -800,6 +800,45 @@ def test_bad_options_are_refused_early(options: dict[str, Any], match: str) -> N
         MCPMiddleware(build_app(), **options)
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "error", "text"),
+    [
+        (
+            "max_concurrent_calls",
+            0,
+            ValueError,
+            "max_concurrent_calls must be at least 1 (or None for no limit), got 0",
+        ),
+        (
+            "max_concurrent_calls",
+            "8",
+            TypeError,
+            "max_concurrent_calls must be an integer (or None for no limit), got '8'",
+        ),
+        (
+            "call_timeout",
+            0.0,
+            ValueError,
+            "call_timeout must be a positive number of seconds (or None for no time limit)",
+        ),
+        (
+            "call_timeout",
+            "30",
+            TypeError,
+            "call_timeout must be a number of seconds (or None for no time limit), got '30'",
+        ),
+        ("ask_timeout", None, TypeError, "ask_timeout must be a number of seconds, got None"),  # no None for this one
+    ],
+)
+def test_a_limit_that_may_be_none_says_so_when_refused(
+    option: str, value: Any, error: type[Exception], text: str
+) -> None:
+    options: dict[str, Any] = {option: value}
+    with pytest.raises(error) as refused:
+        MCPMiddleware(build_app(), **options)
+    assert str(refused.value).startswith(text), str(refused.value)
+
+
 def test_a_refused_option_is_logged_at_error_once_per_message(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
