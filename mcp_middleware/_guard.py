@@ -23,7 +23,7 @@ from .context import ClientRequestError
 from .dispatch import AppMisbehaved
 from .interaction import Abort
 from .jsonrpc import dumps_exactly
-from .results import ResultTooLarge, error_result
+from .results import ResultTooLarge, error_result, status_line
 
 if TYPE_CHECKING:
     from .toolcall import _ToolRun
@@ -163,13 +163,37 @@ def _outcome_of(exc: BaseException, run: _ToolRun) -> dict[str, Any] | None:
         return None
     if isinstance(exc, Exception):  # an ExceptionGroup too
         if run._complete or run.answered:
-            # After a complete response (its background work), or once a stopped call's outcome
-            # went out without its route: the result stands, as over HTTP, however soon the failure came.
-            after = "its response" if run._complete else "its call was stopped"
-            logger.error("%s: the app failed after %s", _subject(run), after, exc_info=exc)
+            # After a complete response, or once a stopped call's outcome went out without its
+            # route: the result stands, as over HTTP, however soon the failure came.
+            logger.error("%s: %s", _subject(run), _after(run, exc), exc_info=exc)
             return None
         return _route_failed(run, exc)
     raise exc
+
+
+def _after(run: _ToolRun, exc: Exception) -> str:
+    """What failed once the call's outcome was settled, as the log says it. A complete 5xx whose
+    failure is not the app's background work is the route's own exception: a wrapped app's
+    ``ServerErrorMiddleware`` sends its 500 (or its handler's response), then re-raises what the
+    route raised, so the call's result is that answer."""
+    if not run._complete:
+        return "the app failed after its call was stopped"
+    if _in_background(exc):
+        return "the app failed after its response, in its background work"
+    status = run.collector.status
+    if status >= 500:
+        return f"the route raised {type(exc).__name__}; the app answered {status_line(status)}"
+    return "the app failed after its response"
+
+
+def _in_background(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised in a Starlette ``BackgroundTask`` (work after the response)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__") == "starlette.background":
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _ours(group: ExceptionGroup[Exception]) -> Exception:
