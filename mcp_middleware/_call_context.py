@@ -19,6 +19,14 @@ no cancellation reaches) and its stream stay open for its handler (a ``resources
 (:data:`STOPPED`, a ``ClientRequestError``) without reaching the client. A question already waiting
 for its answer then (asked from a worker thread, which no cancellation reaches) fails the same way
 at once: the call runner ends its wait (:meth:`LiveContext.stop_questions`).
+
+One exception, by design: a question a worker thread asked through ``anyio.from_thread.run`` and
+is waiting on when the stop cancels an anyio scope around that thread (the portable guard's; a
+``StreamingResponse``'s task group) gets that cancellation, not ``ClientRequestError``: anyio runs
+the question in a task of that scope and cancels it with the scope, as it documents, and the thread
+gets the cancellation (a ``BaseException``), which stops it and lets its host unwind as the scope's
+owner meant. :meth:`LiveContext.ask` does not turn a cancellation into ``ClientRequestError``, see
+the comment there.
 """
 
 from __future__ import annotations
@@ -142,6 +150,16 @@ class LiveContext(MCPContext):
                 "(or leave the key out of elicit/sample/list_roots to get a numbered one)"
             )
         self._asked.update(requests)
+        # A cancellation from outside (not stop_questions') passes through as it is, even once the
+        # call is stopped: here it cannot be told whose it is. In the route's own task it is the
+        # stop's (the asyncio guard cancels that task once, and takes back exactly that
+        # cancellation), or the route's (its task group, its move_on_after); as a ClientRequestError
+        # it would be swallowed: a route falling back on ClientRequestError (what it does for a
+        # client that cannot answer) would go on after its call was stopped, and a timeout would read
+        # as the route's failure. The one task where converting it would be harmless, the one anyio
+        # runs a worker thread's ``from_thread.run`` in (cancelled with the scope around the thread),
+        # can be told apart only by anyio's internals; there the thread gets the cancellation, stops,
+        # and its host still unwinds (tests/unit/test_stuck_routes.py shows both).
         with anyio.CancelScope() as waiting:
             self._waiting.add(waiting)
             try:

@@ -9,6 +9,7 @@ be written for a stopped call. The route's step here waits on a ``threading.Even
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from types import SimpleNamespace
@@ -621,3 +622,133 @@ async def test_a_question_out_when_its_call_is_stopped_fails_at_once(
         assert [e["result"]["isError"] for e in events if e.get("id") == 7] == [True]
     else:
         assert [e for e in events if e.get("id") == 7] == []
+
+
+# -- why a question a worker thread waits on gets anyio's cancellation, not ClientRequestError --------
+
+
+HEADERS_2025_11_25 = {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25"}
+
+
+class _FallingBack:
+    """A route's thread that asks and falls back on ``ClientRequestError`` (a client that cannot
+    answer): what it caught, whether it fell back, whether its code after the question ran."""
+
+    def __init__(self) -> None:
+        self.caught: BaseException | None = None
+        self.fell_back = False
+        self.went_on = False
+        self.finished = threading.Event()
+
+    def __call__(self, ctx: MCPContext) -> None:
+        try:
+            try:
+                anyio.from_thread.run(lambda: ctx.elicit("Which?", EMPTY_FORM))
+            except ClientRequestError:
+                self.fell_back = True
+            self.went_on = True
+        except BaseException as exc:
+            self.caught = exc
+            raise
+        finally:
+            self.finished.set()
+
+    async def done(self) -> None:
+        await anyio.to_thread.run_sync(self.finished.wait, abandon_on_cancel=True)
+
+
+@pytest.mark.parametrize("how", ["cancelled", "timed out"])
+@pytest.mark.parametrize(
+    ("route", "guard"),
+    [("sync", "portable"), ("streaming", "asyncio-native"), ("streaming", "portable")],
+)
+async def test_a_question_waiting_in_a_thread_whose_host_scope_the_stop_cancels_is_cancelled_and_still_cancels(
+    route: str, guard: str, how: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The one case where a stopped call's question does not fail with ``ClientRequestError``: a
+    worker thread's question (``anyio.from_thread.run``) already waiting when the stop cancels the
+    anyio scope around that thread (the portable guard's; a ``StreamingResponse``'s task group).
+    anyio cancels the task it runs the question in, as it documents, and the thread gets that
+    cancellation: a ``BaseException``, which a fallback on ``ClientRequestError`` (or ``except
+    Exception``) does not take for an answer, so the thread stops, its host unwinds as the scope's
+    owner meant, and the call ends as a stopped call does (no result once cancelled, the timeout's
+    result), with no route failure logged. ``LiveContext.ask`` cannot tell anyio's helper task from
+    the route's own tasks, where turning the cancellation into a ``ClientRequestError`` would
+    swallow it (see its comment): the next test shows that task's side; the cases that fail at once
+    are ``test_a_question_out_when_its_call_is_stopped_fails_at_once``'s."""
+    monkeypatch.setattr(toolcall, "PORTABLE_WATCHER", guard == "portable")
+    thread = _FallingBack()
+    app = FastAPI()
+
+    @app.get("/asking", operation_id="asking")
+    def asking(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> Any:
+        if route == "sync":
+            thread(ctx)
+            return "done"
+
+        def chunks() -> Iterator[str]:
+            yield "first "
+            thread(ctx)
+            yield "second"
+
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    options: dict[str, Any] = {"call_timeout": 0.5} if how == "timed out" else {}
+    app.add_middleware(MCPMiddleware, ask_timeout=GUARD * 3, keepalive_interval=0.002, **options)
+    ex = Exchange(app, request("tools/call", {"name": "asking", "arguments": {}}, 7), HEADERS_2025_11_25)
+    with caplog.at_level(logging.DEBUG, "mcp_middleware"), anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            while not [e for e in ex.reply.events() if e.get("method") == "elicitation/create"]:
+                await ex.chunk_seen.wait()
+            if how == "cancelled":
+                assert (await Exchange(app, cancelled(7)).run()).status == 202
+            await thread.done()
+    assert isinstance(thread.caught, anyio.get_cancelled_exc_class())
+    assert not isinstance(thread.caught, Exception)
+    assert (thread.fell_back, thread.went_on) == (False, False)
+    events = ex.reply.events()
+    assert "second" not in str(events)
+    if how == "timed out":
+        assert [e["result"]["isError"] for e in events if e.get("id") == 7] == [True]
+    else:
+        assert [e for e in events if e.get("id") == 7] == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert mcp_of(app).server.registry.active == 0
+
+
+@pytest.mark.parametrize("how", ["cancelled", "timed out"])
+async def test_a_question_waiting_in_the_route_s_own_task_is_cancelled_not_answered(how: str, guard_path: str) -> None:
+    """An async route's question, waiting in the route's own task when its call is stopped: the
+    stop's cancellation reaches it as a cancellation (the guard takes back exactly its own), never
+    as a ``ClientRequestError``, which the route's fallback would take for the client's answer and
+    go on after its call was stopped."""
+    fell_back, went_on = anyio.Event(), anyio.Event()
+    app = FastAPI()
+
+    @app.get("/asking", operation_id="asking")
+    async def asking(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> str:
+        try:
+            await ctx.elicit("Which?", EMPTY_FORM)
+        except ClientRequestError:
+            fell_back.set()
+        went_on.set()
+        return "done"
+
+    options: dict[str, Any] = {"call_timeout": 0.5} if how == "timed out" else {}
+    app.add_middleware(MCPMiddleware, ask_timeout=GUARD * 3, **options)
+    ex = Exchange(app, request("tools/call", {"name": "asking", "arguments": {}}, 7), HEADERS_2025_11_25)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            while not [e for e in ex.reply.events() if e.get("method") == "elicitation/create"]:
+                await ex.chunk_seen.wait()
+            if how == "cancelled":
+                assert (await Exchange(app, cancelled(7)).run()).status == 202
+            await ex.done.wait()
+    assert (fell_back.is_set(), went_on.is_set()) == (False, False)
+    results = [e for e in ex.reply.events() if e.get("id") == 7]
+    if how == "timed out":
+        assert results[0]["result"]["content"][0]["text"] == "Tool 'asking' timed out after 0.5 s and was cancelled."
+    else:
+        assert results == []
