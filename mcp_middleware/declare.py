@@ -21,6 +21,13 @@
   with a warning; one the route does not take is reported); ``completions`` offers values for
   ``completion/complete``.
 
+Each helper checks its values where it is called, at import: a value of the wrong type (a string
+where a list of strings is meant), an empty URI, URI template or name, a prompt argument without a
+name or listed twice raise a ``TypeError`` or ``ValueError`` naming the helper and the field (one
+such value made the whole ``prompts/list`` or ``resources/list`` fail at request time).
+Completions for a name that is none of the template's variables or the prompt's arguments (a
+misspelling) are left out when the routes are read, with a warning.
+
 A URI, URI template or prompt name declared by two routes is the first one's; the later
 declaration is left out, with a warning. A declared route is not also a tool unless ``tool=True``.
 Declarations combine with other ``openapi_extra`` keys:
@@ -29,14 +36,44 @@ Declarations combine with other ``openapi_extra`` keys:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from ._declared import PROMPT, RESOURCE, TEMPLATE, check, shown
 
 __all__ = ["prompt", "resource", "resource_template"]
 
+# the helpers' parameters named in their errors, where the declaration's field differs
+_PARAMETERS = {"uriTemplate": "uri_template", "mimeType": "mime_type"}
 
-def _clean(**fields: Any) -> dict[str, Any]:
-    return {k: v for k, v in fields.items() if v is not None}
+
+def _declared(helper: str, kind: str, tool: Any, **fields: Any) -> dict[str, Any]:
+    """The ``openapi_extra`` of ``kind``: its fields that are not None, checked by
+    :func:`mcp_middleware._declared.check` (what it raises names ``declare.<helper>``)."""
+    spec = {k: v for k, v in fields.items() if v is not None}
+    try:
+        if not isinstance(tool, bool):
+            raise TypeError(f"tool must be True or False, not {shown(tool)}")
+        check(kind, spec, _PARAMETERS)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"declare.{helper}: {error}") from None
+    return {kind: spec, **({"x-mcp-tool": True} if tool else {})}
+
+
+def _listed(values: Any) -> Any:
+    """``values`` (any iterable but a string or a mapping) as a list; anything else as it is, for
+    the check to refuse."""
+    if isinstance(values, Iterable) and not isinstance(values, str | bytes | Mapping):
+        return list(values)
+    return values
+
+
+def _completions(completions: Mapping[str, Sequence[str]] | None) -> Any:
+    if not completions:
+        return None
+    if not isinstance(completions, Mapping):
+        return completions
+    return {k: _listed(v) for k, v in completions.items()}
 
 
 def resource(
@@ -48,8 +85,13 @@ def resource(
     mime_type: str | None = None,
     tool: bool = False,
 ) -> dict[str, Any]:
-    spec = _clean(uri=uri, name=name, title=title, description=description, mimeType=mime_type)
-    return {"x-mcp-resource": spec, **({"x-mcp-tool": True} if tool else {})}
+    """The ``openapi_extra`` that makes a route the resource ``uri``, read by calling the route
+    with no argument. ``name`` defaults to the route's tool name and ``description`` to its
+    description; ``mime_type`` is the contents' type (else the response's). ``tool=True`` keeps
+    the route a tool too. A value of the wrong type, or an empty ``uri`` or ``name``, raises a
+    ``TypeError`` or ``ValueError`` here."""
+    fields = {"uri": uri, "name": name, "title": title, "description": description, "mimeType": mime_type}
+    return _declared("resource", RESOURCE, tool, **fields)
 
 
 def resource_template(
@@ -62,15 +104,16 @@ def resource_template(
     completions: Mapping[str, Sequence[str]] | None = None,
     tool: bool = False,
 ) -> dict[str, Any]:
-    spec = _clean(
-        uriTemplate=uri_template,
-        name=name,
-        title=title,
-        description=description,
-        mimeType=mime_type,
-        completions={k: list(v) for k, v in completions.items()} if completions else None,
-    )
-    return {"x-mcp-resource-template": spec, **({"x-mcp-tool": True} if tool else {})}
+    """The ``openapi_extra`` that makes a route the resource template ``uri_template`` (``{var}``,
+    ``{+var}``, a final ``{?q,page}``): a matching URI is read by calling the route with its
+    variables as the parameters of the same names. ``completions`` maps a variable to the values
+    ``completion/complete`` offers for it; the other fields are :func:`resource`'s. A value of the
+    wrong type (a string where a list of strings is meant), or an empty ``uri_template`` or
+    ``name``, raises a ``TypeError`` or ``ValueError`` here; completions for a name that is none of
+    the template's variables are left out when the routes are read, with a warning."""
+    fields = {"uriTemplate": uri_template, "name": name, "title": title, "description": description}
+    fields |= {"mimeType": mime_type, "completions": _completions(completions)}
+    return _declared("resource_template", TEMPLATE, tool, **fields)
 
 
 def prompt(
@@ -82,11 +125,16 @@ def prompt(
     completions: Mapping[str, Sequence[str]] | None = None,
     tool: bool = False,
 ) -> dict[str, Any]:
-    spec = _clean(
-        name=name,
-        title=title,
-        description=description,
-        arguments=[dict(a) for a in arguments] if arguments is not None else None,
-        completions={k: list(v) for k, v in completions.items()} if completions else None,
-    )
-    return {"x-mcp-prompt": spec, **({"x-mcp-tool": True} if tool else {})}
+    """The ``openapi_extra`` that makes a route the prompt ``name`` (by default the route's tool
+    name): ``prompts/get`` calls the route with the prompt's arguments and returns its messages.
+    ``arguments`` (each a mapping with a ``name``, and optionally ``title``, ``description``,
+    ``required``) replaces the list taken from the route's parameters; ``completions`` maps an
+    argument to the values ``completion/complete`` offers for it. A value of the wrong type, an
+    empty ``name``, an argument without a name or listed twice raises a ``TypeError`` or
+    ``ValueError`` here; completions for a name that is none of the prompt's arguments are left
+    out when the routes are read, with a warning."""
+    listed = _listed(arguments) if arguments is not None else None
+    if isinstance(listed, list):
+        listed = [dict(a) if isinstance(a, Mapping) else a for a in listed]
+    fields = {"name": name, "title": title, "description": description, "arguments": listed}
+    return _declared("prompt", PROMPT, tool, **fields, completions=_completions(completions))

@@ -15,8 +15,11 @@ then too, and its values are ignored when a resource is read (the read does not 
 that matches a URI but cannot serve it (a required query variable left undefined, a value not
 UTF-8) gives way to the next template; when none serves it, the read is -32602 with ``data.uri``,
 naming the first one's reason. A prompt name, a URI or a URI template declared by two routes is
-the first's; the later is left out, and logged. An unknown prompt is -32602, and so are arguments
-the route's request cannot be made from (checked before the run).
+the first's; the later is left out, and logged. A declaration that breaks
+:mod:`mcp_middleware._declared`'s rules (written by hand: ``declare`` refuses it) is left out, and
+logged, and so are declared completions for a name that is no variable of the template, or no
+argument of the prompt. An unknown prompt is -32602, and so are arguments the route's request
+cannot be made from (checked before the run).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from urllib.parse import unquote
 
 from mcp_types import jsonrpc as codes
 
+from ._declared import PROMPT, RESOURCE, TEMPLATE, problem
 from ._once import warn_once
 from ._prompt_arguments import _SCALARS, _prompt_arguments
 from ._requests import _missing
@@ -141,40 +145,77 @@ def _template_entry(spec: ToolSpec, declared: Mapping[str, Any], template: str) 
         return None
     wire = _describe(spec, declared, {})
     needed = tuple(name for name in pattern.query if name in spec.required)
-    completions = declared.get("completions", {})
+    variables = pattern.variables
+    completions = _completions(
+        f"Resource template {template!r} of {spec.name}", "template", "variable", declared, variables
+    )
     return TemplateEntry(wire, spec, pattern, completions, frozenset(ignored), needed)
 
 
-def _add_resource(resources: dict[str, ResourceEntry], spec: ToolSpec, declared: Any) -> None:
-    if not isinstance(declared, Mapping) or not isinstance(uri := declared.get("uri"), str):
+def _checked(what: str, kind: str, spec: ToolSpec, declared: Any) -> Mapping[str, Any] | None:
+    """The route's declaration of ``kind`` (an ``x-mcp-*`` key of its operation), or None when it
+    has none, or one that breaks :mod:`mcp_middleware._declared`'s rules (a hand-written one:
+    ``declare`` refuses such values), which is logged: listed, it made the whole list an
+    "invalid result"."""
+    if declared is None:
+        return None
+    if (why := problem(kind, declared)) is None and isinstance(declared, Mapping):
+        return declared
+    warn_once(logger, "%s of %s is skipped: %s", what, spec.name, why)
+    return None
+
+
+def _completions(
+    owner: str, holder: str, noun: str, declared: Mapping[str, Any], names: Collection[str]
+) -> dict[str, list[str]]:
+    """The declared completions of ``names`` (the template's variables, the prompt's arguments);
+    those of another name are left out, logged (a misspelt key's values were never offered, and
+    nothing said so)."""
+    completions: dict[str, list[str]] = declared.get("completions", {})
+    kept = {name: values for name, values in completions.items() if name in names}
+    for name in completions.keys() - kept.keys():
+        warn_once(
+            logger,
+            "%s: completions for %r are left out: the %s has no such %s (its %ss: %s)",
+            *(owner, name, holder, noun, noun),
+            ", ".join(map(repr, dict.fromkeys(names))) or "none",
+        )
+    return kept
+
+
+def _add_resource(resources: dict[str, ResourceEntry], spec: ToolSpec, operation: Mapping[str, Any]) -> None:
+    if (declared := _checked("Resource", RESOURCE, spec, operation.get(RESOURCE))) is None:
         return
+    uri = declared["uri"]
     if _first("Resource", uri, spec, resources) and _requires_nothing(spec, uri):
         resources[uri] = ResourceEntry(_describe(spec, declared, {}), spec)
 
 
-def _add_template(templates: dict[str, TemplateEntry], spec: ToolSpec, declared: Any) -> None:
-    if not isinstance(declared, Mapping) or not isinstance(template := declared.get("uriTemplate"), str):
+def _add_template(templates: dict[str, TemplateEntry], spec: ToolSpec, operation: Mapping[str, Any]) -> None:
+    if (declared := _checked("Resource template", TEMPLATE, spec, operation.get(TEMPLATE))) is None:
         return
+    template = declared["uriTemplate"]
     first = _first("Resource template", template, spec, templates)
     if first and (entry := _template_entry(spec, declared, template)) is not None:
         templates[template] = entry
 
 
-def _add_prompt(prompts: dict[str, PromptEntry], spec: ToolSpec, declared: Any) -> None:
-    if not isinstance(declared, Mapping):
+def _add_prompt(prompts: dict[str, PromptEntry], spec: ToolSpec, operation: Mapping[str, Any]) -> None:
+    if (declared := _checked("Prompt", PROMPT, spec, operation.get(PROMPT))) is None:
         return
     arguments, json_arguments = _prompt_arguments(spec)
     wire = _describe(spec, declared, {"arguments": arguments})
     if _first("Prompt", wire["name"], spec, prompts) and _usable_arguments(spec, wire):
-        prompts[wire["name"]] = PromptEntry(wire, spec, declared.get("completions", {}), json_arguments)
+        names = [argument["name"] for argument in wire["arguments"]]
+        completions = _completions(f"Prompt {wire['name']!r} of {spec.name}", "prompt", "argument", declared, names)
+        prompts[wire["name"]] = PromptEntry(wire, spec, completions, json_arguments)
 
 
 def _usable_arguments(spec: ToolSpec, wire: Mapping[str, Any]) -> bool:
     """Whether a prompt's listed arguments (declared ones replace the route's) name every argument
     its route requires; logged when not (a client following the listing could never get it), and
     so is each listed argument the route does not take (a get that gives it is refused)."""
-    listed = wire.get("arguments")
-    names = [a["name"] for a in listed if isinstance(a, Mapping) and "name" in a] if isinstance(listed, list) else []
+    names = [argument["name"] for argument in wire["arguments"]]  # (checked: each has a name)
     for name in names:
         if not spec.accepts(name):
             warn_once(
@@ -278,9 +319,9 @@ class Features:
         prompts: dict[str, PromptEntry] = {}
         for item in catalog.declared:
             op, spec = item.operation, item.spec
-            _add_resource(resources, spec, op.get("x-mcp-resource"))
-            _add_template(templates, spec, op.get("x-mcp-resource-template"))
-            _add_prompt(prompts, spec, op.get("x-mcp-prompt"))
+            _add_resource(resources, spec, op)
+            _add_template(templates, spec, op)
+            _add_prompt(prompts, spec, op)
         return cls(resources, templates, prompts)
 
     def capabilities(self, list_changes: bool) -> dict[str, Any]:
@@ -318,8 +359,7 @@ class Features:
         return None
 
     def completions(self, ref: Mapping[str, Any], argument: str) -> list[str]:
-        values = self._completion_table(ref).get(argument, [])
-        return [v for v in values if isinstance(v, str)]
+        return self._completion_table(ref).get(argument, [])  # (checked: strings)
 
     def _completion_table(self, ref: Mapping[str, Any]) -> Mapping[str, list[str]]:
         """The declared completions of a prompt or template; a fixed resource has none. A reference

@@ -74,7 +74,7 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
         "sealing",
         "listen",
         "content",
-        "declare",
+        "_declared",  # what a declaration must hold: declare raises, features warns
         "query_keys",
         "_wire_types",
         "_event_parser",
@@ -94,6 +94,7 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
     )
     for leaf in leaves:
         assert all_imports(leaf) == set(), leaf
+    assert all_imports("declare") == {"_declared"}  # its checks, shared with features
     assert all_imports("_bearer") == {"_http_token"}  # a challenge's scheme and parameter names
     assert all_imports("_header_rules") == {"_http_token"}  # an x-mcp-header value is a token
     assert all_imports("validation") == {"_once"}  # with_room, how its remembered verdicts stay bounded
@@ -212,7 +213,9 @@ def test_lower_layers_never_import_upper_layers() -> None:
         imported = {i.split(".")[0] for i in all_imports(feature)}
         assert not imported & upper, (feature, imported)
     # _requests: _missing, the text of a read that lacks a required query variable
-    assert all_imports("features") == {"_once", "_prompt_arguments", "_requests", "_uri_template", "catalog", "jsonrpc"}
+    assert all_imports("features") == {
+        *("_declared", "_once", "_prompt_arguments", "_requests", "_uri_template", "catalog", "jsonrpc"),
+    }
     assert all_imports("_prompt_arguments") == {"catalog"}  # ToolSpec, the prompt's route
     assert all_imports("_feature_errors") == {"jsonrpc", "results"}
     for answer in ("_resource_read", "_prompt_messages"):  # a route's response as the method's result

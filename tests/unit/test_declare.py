@@ -1,0 +1,271 @@
+"""What ``declare`` refuses at once, and what the catalog leaves out of a declaration, with a warning.
+
+A declaration that passed ``mypy --strict`` (or a hand-written ``x-mcp-*`` mapping, as a plain
+Starlette route's YAML docstring gives) made the whole ``prompts/list`` or ``resources/list`` an
+"invalid result" at request time, or its route vanish; completions under a misspelt key went
+unread in silence, and a string of values completed as its characters.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from mcp_middleware import MCPMiddleware, declare
+from tests.support import BASE_HEADERS, post, request
+
+pytestmark = pytest.mark.anyio
+
+FEATURES = "mcp_middleware.features"
+
+# the helpers as a caller that mypy does not check writes them (some of these values pass it)
+untyped: Any = declare
+
+REFUSED: list[tuple[Callable[[], Any], type[Exception], str]] = [
+    (lambda: untyped.resource(123), TypeError, "declare.resource: uri must be a string, not 123"),
+    (lambda: untyped.resource(""), ValueError, "declare.resource: uri must not be empty, not ''"),
+    (lambda: untyped.resource("  "), ValueError, "declare.resource: uri must not be empty, not '  '"),
+    (lambda: untyped.resource("data://x", name=5), TypeError, "declare.resource: name must be a string, not 5"),
+    (lambda: untyped.resource("data://x", name=""), ValueError, "declare.resource: name must not be empty, not ''"),
+    (lambda: untyped.resource("d://x", title=5), TypeError, "declare.resource: title must be a string, not 5"),
+    (
+        lambda: untyped.resource("data://x", description=b"x"),
+        TypeError,
+        "declare.resource: description must be a string, not b'x'",
+    ),
+    (
+        lambda: untyped.resource("data://x", mime_type=7),
+        TypeError,
+        "declare.resource: mime_type must be a string, not 7",
+    ),
+    (lambda: untyped.resource("data://x", tool=1), TypeError, "declare.resource: tool must be True or False, not 1"),
+    (
+        lambda: untyped.resource_template(""),
+        ValueError,
+        "declare.resource_template: uri_template must not be empty, not ''",
+    ),
+    (
+        lambda: untyped.resource_template(None),
+        TypeError,
+        "declare.resource_template: uri_template must be a string, not None",
+    ),
+    (
+        lambda: untyped.resource_template("u://{id}", mime_type=1),
+        TypeError,
+        "declare.resource_template: mime_type must be a string, not 1",
+    ),
+    (
+        lambda: untyped.resource_template("u://{id}", completions={"id": "12"}),
+        TypeError,
+        "declare.resource_template: completions['id'] must be a list of strings, not '12'",
+    ),
+    (
+        lambda: untyped.resource_template("u://{id}", completions={"id": ["1", 2]}),
+        TypeError,
+        "declare.resource_template: completions['id'][1] must be a string, not 2",
+    ),
+    (
+        lambda: untyped.resource_template("u://{id}", completions=["id"]),
+        TypeError,
+        "declare.resource_template: completions must be a mapping of argument names to lists of strings, not ['id']",
+    ),
+    (
+        lambda: untyped.resource_template("u://{id}", completions={1: ["a"]}),
+        TypeError,
+        "declare.resource_template: a completions key must be a string, not 1",
+    ),
+    (lambda: untyped.prompt(123), TypeError, "declare.prompt: name must be a string, not 123"),
+    (lambda: untyped.prompt(""), ValueError, "declare.prompt: name must not be empty, not ''"),
+    (lambda: untyped.prompt("p", title=5), TypeError, "declare.prompt: title must be a string, not 5"),
+    (
+        lambda: untyped.prompt("review", arguments=[{"name": "language"}, {"title": "Diff"}]),
+        ValueError,
+        "declare.prompt: arguments[1] has no 'name': {'title': 'Diff'}",
+    ),
+    (
+        lambda: untyped.prompt("p", arguments=["language"]),
+        TypeError,
+        "declare.prompt: arguments[0] must be a mapping with a 'name', not 'language'",
+    ),
+    (
+        lambda: untyped.prompt("p", arguments="language"),
+        TypeError,
+        "declare.prompt: arguments must be a list of mappings, each with a 'name', not 'language'",
+    ),
+    (
+        lambda: untyped.prompt("p", arguments=[{"name": ""}]),
+        ValueError,
+        "declare.prompt: arguments[0]['name'] must not be empty, not ''",
+    ),
+    (
+        lambda: untyped.prompt("p", arguments=[{"name": 3}]),
+        TypeError,
+        "declare.prompt: arguments[0]['name'] must be a string, not 3",
+    ),
+    (
+        lambda: untyped.prompt("p", arguments=[{"name": "a", "description": 3}]),
+        TypeError,
+        "declare.prompt: arguments[0]['description'] must be a string, not 3",
+    ),
+    (
+        lambda: untyped.prompt("p", arguments=[{"name": "a", "required": "yes"}]),
+        TypeError,
+        "declare.prompt: arguments[0]['required'] must be True or False, not 'yes'",
+    ),
+    (
+        lambda: untyped.prompt("p", arguments=[{"name": "a"}, {"name": "a"}]),
+        ValueError,
+        "declare.prompt: arguments[1]: argument 'a' is listed twice",
+    ),
+    (
+        lambda: untyped.prompt("p", completions={"language": "py"}),
+        TypeError,
+        "declare.prompt: completions['language'] must be a list of strings, not 'py'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("declaration", "error", "message"), REFUSED)
+def test_a_bad_declaration_is_refused_where_it_is_written(
+    declaration: Callable[[], Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as raised:
+        declaration()
+    assert str(raised.value) == message
+
+
+def test_a_long_value_is_shown_by_its_start() -> None:
+    with pytest.raises(TypeError) as raised:
+        untyped.prompt("p", title=["x" * 100])
+    assert str(raised.value) == f"declare.prompt: title must be a string, not ['{'x' * 55}..."
+
+
+def test_valid_declarations_are_built_as_before() -> None:
+    assert declare.resource("data://x", name="x", mime_type="text/plain", tool=True) == {
+        "x-mcp-resource": {"uri": "data://x", "name": "x", "mimeType": "text/plain"},
+        "x-mcp-tool": True,
+    }
+    template = declare.resource_template("u://{id}", title="", completions={"id": ("1", "2")})
+    assert template == {
+        "x-mcp-resource-template": {"uriTemplate": "u://{id}", "title": "", "completions": {"id": ["1", "2"]}}
+    }
+    arguments = ({"name": "a", "required": True, "title": "A"} for _ in range(1))  # any iterable, as before
+    assert untyped.prompt(arguments=arguments, completions={}) == {
+        "x-mcp-prompt": {"arguments": [{"name": "a", "required": True, "title": "A"}]}
+    }
+    assert declare.prompt("p", arguments=[]) == {"x-mcp-prompt": {"name": "p", "arguments": []}}
+
+
+async def legacy(app: Any, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    reply = await post(app, request(method, params), {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25"})
+    assert reply.status == 200, reply.body
+    message: dict[str, Any] = reply.json()
+    return message
+
+
+def features_log(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.name == FEATURES]
+
+
+async def test_a_hand_written_declaration_that_breaks_the_rules_is_left_out_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """What ``declare`` refuses, an ``x-mcp-*`` mapping written by hand (a Starlette route's YAML)
+    can still say: it is left out, with a warning; the other declarations are listed."""
+    app = FastAPI()
+
+    @app.get("/good", openapi_extra=declare.prompt("good"))
+    async def good() -> str:
+        return "fine"
+
+    @app.get("/named", openapi_extra={"x-mcp-prompt": {"arguments": [{"title": "Diff"}]}})
+    async def nameless_argument() -> str:
+        return "p"
+
+    @app.get("/title", openapi_extra={"x-mcp-prompt": {"name": "t", "title": 5}})
+    async def numbered_title() -> str:
+        return "t"
+
+    @app.get("/list", openapi_extra={"x-mcp-prompt": ["p"]})
+    async def listed() -> str:
+        return "l"
+
+    @app.get("/r1", openapi_extra={"x-mcp-resource": {"uri": 123}})
+    async def numbered_uri() -> str:
+        return "r1"
+
+    @app.get("/r2", openapi_extra={"x-mcp-resource": {"uri": "data://ok"}})
+    async def fine_resource() -> str:
+        return "r2"
+
+    @app.get("/t/{k}", openapi_extra={"x-mcp-resource-template": {"uriTemplate": "t://{k}", "mimeType": 1}})
+    async def typed_template(k: str) -> str:
+        return k
+
+    app.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.WARNING, logger=FEATURES):
+        prompts = (await legacy(app, "prompts/list"))["result"]["prompts"]
+        resources = (await legacy(app, "resources/list"))["result"]["resources"]
+        templates = (await legacy(app, "resources/templates/list"))["result"]["resourceTemplates"]
+    assert [p["name"] for p in prompts] == ["good"]
+    assert [r["uri"] for r in resources] == ["data://ok"]
+    assert templates == []
+    assert features_log(caplog) == [
+        "Prompt of nameless_argument is skipped: arguments[0] has no 'name': {'title': 'Diff'}",
+        "Prompt of numbered_title is skipped: title must be a string, not 5",
+        "Prompt of listed is skipped: the declaration must be a mapping, not ['p']",
+        "Resource of numbered_uri is skipped: uri must be a string, not 123",
+        "Resource template of typed_template is skipped: mimeType must be a string, not 1",
+    ]
+
+
+async def test_completions_for_no_argument_or_variable_are_left_out_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A misspelt key's values were never offered, and nothing said so."""
+    app = FastAPI()
+
+    @app.get(
+        "/users/{user_id}",
+        openapi_extra=declare.resource_template("users://{user_id}", completions={"userid": ["1"], "user_id": ["2"]}),
+    )
+    async def user(user_id: str) -> str:
+        return user_id
+
+    @app.get("/review", openapi_extra=declare.prompt("review", completions={"languag": ["py"], "style": ["terse"]}))
+    async def review(language: str, style: str = "long") -> str:
+        return f"Review {language} {style}"
+
+    @app.get(
+        "/declared",
+        openapi_extra=declare.prompt("declared", arguments=[{"name": "topic"}], completions={"subject": ["x"]}),
+    )
+    async def declared(topic: str = "t", subject: str = "s") -> str:
+        return topic + subject
+
+    app.add_middleware(MCPMiddleware)
+
+    async def complete(ref: dict[str, str], name: str) -> list[str]:
+        params = {"ref": ref, "argument": {"name": name, "value": ""}}
+        values: list[str] = (await legacy(app, "completion/complete", params))["result"]["completion"]["values"]
+        return values
+
+    template = {"type": "ref/resource", "uri": "users://{user_id}"}
+    with caplog.at_level(logging.WARNING, logger=FEATURES):
+        assert await complete(template, "user_id") == ["2"]
+        assert await complete(template, "userid") == []
+        assert await complete({"type": "ref/prompt", "name": "review"}, "style") == ["terse"]
+        assert await complete({"type": "ref/prompt", "name": "review"}, "languag") == []
+        assert await complete({"type": "ref/prompt", "name": "declared"}, "subject") == []
+    assert features_log(caplog) == [
+        "Resource template 'users://{user_id}' of user: completions for 'userid' are left out: the template has no "
+        "such variable (its variables: 'user_id')",
+        "Prompt 'review' of review: completions for 'languag' are left out: the prompt has no such argument (its "
+        "arguments: 'language', 'style')",
+        "Prompt 'declared' of declared: completions for 'subject' are left out: the prompt has no such argument (its "
+        "arguments: 'topic')",
+    ]
