@@ -15,21 +15,11 @@ import orjson
 from mcp_types import jsonrpc as codes
 
 from ._feature_errors import _refuse_cut, first_text, route_failed
+from .content import _BLOCK_FIELDS, _BLOCK_KINDS  # what a content block must have
 from .jsonrpc import ProtocolError
 from .results import ResponseCollector
 
 __all__ = ["prompt_messages"]
-
-
-# what a prompt message's content block must have besides its type: (field, a string?) each
-_BLOCK_FIELDS: dict[str, tuple[tuple[str, bool], ...]] = {
-    "text": (("text", True),),
-    "image": (("data", True), ("mimeType", True)),
-    "audio": (("data", True), ("mimeType", True)),
-    "resource": (("resource", False),),
-    "resource_link": (("uri", True), ("name", True)),
-}
-_BLOCK_KINDS = "text, image, audio, resource or resource_link"
 
 
 def _shown(value: Any) -> str:

@@ -9,7 +9,8 @@ as they are (text, image, audio, embedded resource, resource link, several mixed
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+import binascii
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -28,69 +29,164 @@ __all__ = [
 
 MCP_CONTENT_TYPE = "application/vnd.mcp.content+json"
 
+# what a content block must have besides its type: (field, a string?) each; a resource's contents
+# are checked apart (a uri, and a text or a blob)
+_BLOCK_FIELDS: dict[str, tuple[tuple[str, bool], ...]] = {
+    "text": (("text", True),),
+    "image": (("data", True), ("mimeType", True)),
+    "audio": (("data", True), ("mimeType", True)),
+    "resource": (("resource", False),),
+    "resource_link": (("uri", True), ("name", True)),
+}
+_BLOCK_KINDS = "text, image, audio, resource or resource_link"
+
+
+def _shown(value: Any) -> str:
+    """``value`` as Python writes it, its start only when long."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _string(where: str, field: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"{where}: {field} must be a string, not {_shown(value)}")
+
+
+def _b64(where: str, field: str, data: Any) -> str:
+    """``data`` as base64 text: bytes encoded, a string checked (it is sent as it is)."""
+    if isinstance(data, bytes | bytearray | memoryview):
+        return base64.b64encode(data).decode("ascii")
+    if not isinstance(data, str):
+        raise TypeError(f"{where}: {field} must be bytes or base64 text, not {_shown(data)}")
+    try:
+        base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):  # (ValueError: a character that is not ASCII)
+        raise ValueError(f"{where}: {field} must be the raw bytes or their base64 text, not {_shown(data)}") from None
+    return data
+
 
 def text(value: str, **extra: Any) -> dict[str, Any]:
+    """A text block; ``extra`` adds its other fields (``annotations``, ``_meta``)."""
+    _string("content.text", "value", value)
     return {"type": "text", "text": value, **extra}
 
 
-def _b64(data: bytes | str) -> str:
-    return data if isinstance(data, str) else base64.b64encode(data).decode("ascii")
-
-
 def image(data: bytes | str, mime_type: str, **extra: Any) -> dict[str, Any]:
-    """``data``: raw bytes, or an already base64-encoded string."""
-    return {"type": "image", "data": _b64(data), "mimeType": mime_type, **extra}
+    """An image block. ``data``: raw bytes, or an already base64-encoded string (checked: text that
+    is not base64 raises a ``ValueError``)."""
+    _string("content.image", "mime_type", mime_type)
+    return {"type": "image", "data": _b64("content.image", "data", data), "mimeType": mime_type, **extra}
 
 
 def audio(data: bytes | str, mime_type: str, **extra: Any) -> dict[str, Any]:
-    return {"type": "audio", "data": _b64(data), "mimeType": mime_type, **extra}
+    """An audio block (2025-03-26 and later; a 2024-11-05 client gets a text note instead).
+    ``data``: raw bytes, or an already base64-encoded string (checked, as :func:`image`'s)."""
+    _string("content.audio", "mime_type", mime_type)
+    return {"type": "audio", "data": _b64("content.audio", "data", data), "mimeType": mime_type, **extra}
 
 
 def embedded_resource(
     uri: str, *, text: str | None = None, blob: bytes | str | None = None, mime_type: str | None = None
 ) -> dict[str, Any]:
     """An embedded resource with either ``text`` or ``blob`` (bytes, or base64 text)."""
+    where = "content.embedded_resource"
     if (text is None) == (blob is None):
         raise ValueError("give exactly one of text= or blob=")
+    _string(where, "uri", uri)
     resource: dict[str, Any] = {"uri": uri}
     if mime_type is not None:
+        _string(where, "mime_type", mime_type)
         resource["mimeType"] = mime_type
     if text is not None:
+        _string(where, "text", text)
         resource["text"] = text
     else:
-        assert blob is not None
-        resource["blob"] = _b64(blob)
+        resource["blob"] = _b64(where, "blob", blob)
     return {"type": "resource", "resource": resource}
 
 
 def resource_link(uri: str, name: str, **extra: Any) -> dict[str, Any]:
     """A link to a resource the server serves through ``resources/read`` (2025-06-18 and later; a
     client of an older revision gets a text block naming the link instead)."""
+    _string("content.resource_link", "uri", uri)
+    _string("content.resource_link", "name", name)
     return {"type": "resource_link", "uri": uri, "name": name, **extra}
 
 
+def _blocks(content: Any) -> list[Mapping[str, Any]]:
+    """``MCPResponse``'s content as a list of blocks, each checked: a mapping whose type is one of
+    the spec's, with the fields that type requires (strings; a resource's contents a mapping with
+    a ``uri`` and a ``text`` or ``blob``)."""
+    if isinstance(content, str):
+        return [text(content)]
+    if isinstance(content, Mapping):
+        blocks: list[Any] = [content]
+    elif isinstance(content, Iterable) and not isinstance(content, bytes | bytearray | memoryview):
+        blocks = list(content)
+    else:
+        why = f"content must be a string, a content block or a list of them, not {_shown(content)}"
+        raise TypeError(f"MCPResponse: {why}")
+    for index, block in enumerate(blocks):
+        _check_block(f"content[{index}]", block)
+    return blocks
+
+
+def _check_block(at: str, block: Any) -> None:
+    if not isinstance(block, Mapping):
+        raise TypeError(f"MCPResponse: {at} must be a content block (a mapping with a 'type'), not {_shown(block)}")
+    kind = block.get("type")
+    if not isinstance(kind, str) or kind not in _BLOCK_FIELDS:
+        raise ValueError(f"MCPResponse: {at} has type {_shown(kind)}, not {_BLOCK_KINDS}")
+    for field, textual in _BLOCK_FIELDS[kind]:
+        if field not in block:
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise ValueError(f"MCPResponse: {at} ({article} {kind} block) has no {field!r}")
+        value = block[field]
+        if not (isinstance(value, str) if textual else isinstance(value, Mapping)):
+            wanted = "a string" if textual else "a mapping"
+            raise TypeError(f"MCPResponse: {at}[{field!r}] must be {wanted}, not {_shown(value)}")
+    if kind == "resource":
+        contents = block["resource"]
+        if "uri" not in contents:
+            raise ValueError(f"MCPResponse: {at}['resource'] has no 'uri'")
+        if not isinstance(contents["uri"], str):
+            raise TypeError(f"MCPResponse: {at}['resource']['uri'] must be a string, not {_shown(contents['uri'])}")
+        if not (isinstance(contents.get("text"), str) or isinstance(contents.get("blob"), str)):
+            raise ValueError(f"MCPResponse: {at}['resource'] has neither 'text' nor 'blob' (a string)")
+
+
 class MCPResponse(Response):
+    """A route's answer as MCP content: ``content`` is a string (one text block), a content block
+    or a list of them (:func:`text`, :func:`image`, :func:`audio`, :func:`embedded_resource`,
+    :func:`resource_link`, or mappings of the same shape); ``structured`` the result's
+    ``structuredContent`` (a JSON object); ``is_error`` its ``isError``. Called as a tool, the
+    blocks are the ``CallToolResult``'s content; over plain HTTP the body is that JSON, with the
+    media type ``application/vnd.mcp.content+json``. Content of the wrong shape (a block whose type
+    is none of the spec's, or that lacks a field its type requires) or a ``structured`` that is no
+    mapping raises a ``TypeError`` or ``ValueError`` here, where the route builds it."""
+
     media_type = MCP_CONTENT_TYPE
 
     def __init__(
         self,
         content: Sequence[Mapping[str, Any]] | Mapping[str, Any] | str,
         *,
-        structured: Any = None,
+        structured: Mapping[str, Any] | None = None,
         is_error: bool = False,
         status_code: int = 200,
         headers: Mapping[str, str] | None = None,
         background: BackgroundTask | None = None,
     ) -> None:
-        if isinstance(content, str):
-            blocks: list[Mapping[str, Any]] = [text(content)]
-        elif isinstance(content, Mapping):
-            blocks = [content]
-        else:
-            blocks = list(content)
-        body: dict[str, Any] = {"content": blocks}
+        body: dict[str, Any] = {"content": _blocks(content)}
         if structured is not None:
-            body["structuredContent"] = structured
+            if not isinstance(structured, Mapping):
+                why = "a mapping (the result's structuredContent, a JSON object)"
+                raise TypeError(f"MCPResponse: structured must be {why}, not {_shown(structured)}")
+            body["structuredContent"] = structured if isinstance(structured, dict) else dict(structured)
         if is_error:
             body["isError"] = True
-        super().__init__(orjson.dumps(body), status_code, headers, self.media_type, background)
+        try:
+            encoded = orjson.dumps(body)
+        except TypeError as error:  # (orjson.JSONEncodeError)
+            raise TypeError(f"MCPResponse: the content is not JSON: {error}") from None
+        super().__init__(encoded, status_code, headers, self.media_type, background)

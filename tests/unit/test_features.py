@@ -498,13 +498,15 @@ async def test_a_prompt_message_of_the_wrong_shape_is_an_internal_error_that_say
 
 @pytest.mark.parametrize("era", ["handshake", "modern"])
 async def test_a_route_whose_mcp_content_breaks_the_schema_gets_a_tool_error(era: str) -> None:
-    """An ``MCPResponse`` with a content block no revision knows: the call is a tool error that
-    says so, in both eras (never an empty result)."""
+    """MCP content with a block no revision knows (``MCPResponse`` refuses to build it; a route can
+    still write the media type itself): the call is a tool error that says so, in both eras (never
+    an empty result)."""
     app = FastAPI()
 
     @app.get("/bogus", operation_id="bogus")
-    async def bogus() -> MCPResponse:
-        return MCPResponse([{"type": "hologram", "data": "x"}])
+    async def bogus() -> Response:
+        body = orjson.dumps({"content": [{"type": "hologram", "data": "x"}]})
+        return Response(body, media_type=content.MCP_CONTENT_TYPE)
 
     app.add_middleware(MCPMiddleware)
     if era == "modern":

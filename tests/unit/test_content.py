@@ -1,0 +1,176 @@
+"""What ``MCPResponse`` and the ``content`` helpers refuse when they are built.
+
+Invalid content was accepted, and the call failed later with the generic "could not be encoded as
+an MCP result" (or reached the client as it was: an image whose data is not base64).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from types import MappingProxyType
+from typing import Any
+
+import orjson
+import pytest
+
+from mcp_middleware import MCPResponse, content
+
+# the names as a caller that mypy does not check uses them (some of these values pass it)
+untyped: Any = content
+Response: Any = MCPResponse
+
+REFUSED: list[tuple[Callable[[], Any], type[Exception], str]] = [
+    (
+        lambda: Response("x", structured=[1, 2]),
+        TypeError,
+        "MCPResponse: structured must be a mapping (the result's structuredContent, a JSON object), not [1, 2]",
+    ),
+    (
+        lambda: Response("x", structured="hello"),
+        TypeError,
+        "MCPResponse: structured must be a mapping (the result's structuredContent, a JSON object), not 'hello'",
+    ),
+    (
+        lambda: Response(5),
+        TypeError,
+        "MCPResponse: content must be a string, a content block or a list of them, not 5",
+    ),
+    (
+        lambda: Response(b"x"),
+        TypeError,
+        "MCPResponse: content must be a string, a content block or a list of them, not b'x'",
+    ),
+    (
+        lambda: Response([{"type": "txt", "text": "x"}]),
+        ValueError,
+        "MCPResponse: content[0] has type 'txt', not text, image, audio, resource or resource_link",
+    ),
+    (
+        lambda: Response([content.text("a"), {"text": "x"}]),
+        ValueError,
+        "MCPResponse: content[1] has type None, not text, image, audio, resource or resource_link",
+    ),
+    (
+        lambda: Response(["a", "b"]),
+        TypeError,
+        "MCPResponse: content[0] must be a content block (a mapping with a 'type'), not 'a'",
+    ),
+    (
+        lambda: Response({"type": "text"}),
+        ValueError,
+        "MCPResponse: content[0] (a text block) has no 'text'",
+    ),
+    (
+        lambda: Response({"type": "text", "text": 5}),
+        TypeError,
+        "MCPResponse: content[0]['text'] must be a string, not 5",
+    ),
+    (
+        lambda: Response({"type": "image", "data": "aGk="}),
+        ValueError,
+        "MCPResponse: content[0] (an image block) has no 'mimeType'",
+    ),
+    (
+        lambda: Response({"type": "resource", "resource": "x"}),
+        TypeError,
+        "MCPResponse: content[0]['resource'] must be a mapping, not 'x'",
+    ),
+    (
+        lambda: Response({"type": "resource", "resource": {"uri": "a://b"}}),
+        ValueError,
+        "MCPResponse: content[0]['resource'] has neither 'text' nor 'blob' (a string)",
+    ),
+    (
+        lambda: Response({"type": "resource", "resource": {"text": "t"}}),
+        ValueError,
+        "MCPResponse: content[0]['resource'] has no 'uri'",
+    ),
+    (
+        lambda: Response({"type": "resource", "resource": {"uri": 1, "text": "t"}}),
+        TypeError,
+        "MCPResponse: content[0]['resource']['uri'] must be a string, not 1",
+    ),
+    (
+        lambda: Response({"type": "resource_link", "uri": "a://b"}),
+        ValueError,
+        "MCPResponse: content[0] (a resource_link block) has no 'name'",
+    ),
+    (
+        lambda: Response("x", structured={"v": {1, 2}}),
+        TypeError,
+        "MCPResponse: the content is not JSON: Type is not JSON serializable: set",
+    ),
+    (lambda: untyped.text(5), TypeError, "content.text: value must be a string, not 5"),
+    (
+        lambda: content.image("not base64!!", "image/png"),
+        ValueError,
+        "content.image: data must be the raw bytes or their base64 text, not 'not base64!!'",
+    ),
+    (
+        lambda: content.image("aGk", "image/png"),
+        ValueError,
+        "content.image: data must be the raw bytes or their base64 text, not 'aGk'",
+    ),
+    (lambda: untyped.image(5, "image/png"), TypeError, "content.image: data must be bytes or base64 text, not 5"),
+    (lambda: untyped.image(b"x", None), TypeError, "content.image: mime_type must be a string, not None"),
+    (
+        lambda: content.audio("UklGRg=\n=", "audio/wav"),
+        ValueError,
+        "content.audio: data must be the raw bytes or their base64 text, not 'UklGRg=\\n='",
+    ),
+    (lambda: untyped.audio(b"x", 5), TypeError, "content.audio: mime_type must be a string, not 5"),
+    (
+        lambda: content.embedded_resource("a://b", blob="%%"),
+        ValueError,
+        "content.embedded_resource: blob must be the raw bytes or their base64 text, not '%%'",
+    ),
+    (
+        lambda: untyped.embedded_resource("a://b", text=5),
+        TypeError,
+        "content.embedded_resource: text must be a string, not 5",
+    ),
+    (
+        lambda: untyped.embedded_resource(5, text="t"),
+        TypeError,
+        "content.embedded_resource: uri must be a string, not 5",
+    ),
+    (
+        lambda: untyped.embedded_resource("a://b", text="t", mime_type=1),
+        TypeError,
+        "content.embedded_resource: mime_type must be a string, not 1",
+    ),
+    (lambda: untyped.resource_link("a://b", None), TypeError, "content.resource_link: name must be a string, not None"),
+    (lambda: untyped.resource_link(5, "n"), TypeError, "content.resource_link: uri must be a string, not 5"),
+]
+
+
+@pytest.mark.parametrize(("build", "error", "message"), REFUSED)
+def test_invalid_content_is_refused_when_it_is_built(
+    build: Callable[[], Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as raised:
+        build()
+    assert str(raised.value) == message
+
+
+def test_valid_content_is_built_as_before() -> None:
+    blocks = [
+        content.text("hi", annotations={"priority": 1}),
+        content.image(b"\x00\xff", "image/png"),
+        content.image("aGk=", "image/png"),
+        untyped.audio(bytearray(b"RIFF"), "audio/wav"),  # bytes-like, as before
+        content.embedded_resource("a://t", text="t", mime_type="text/plain"),
+        content.embedded_resource("a://b", blob="AP8="),
+        content.resource_link("a://l", "l", title="L"),
+        {"type": "text", "text": "", "_meta": {"k": 1}},
+    ]
+    response = MCPResponse(blocks, structured=MappingProxyType({"a": 1}), is_error=True)
+    assert orjson.loads(response.body) == {"content": blocks, "structuredContent": {"a": 1}, "isError": True}
+    assert blocks[1]["data"] == base64.b64encode(b"\x00\xff").decode()
+    assert orjson.loads(MCPResponse([]).body) == {"content": []}
+    assert orjson.loads(MCPResponse("x", structured={}).body) == {
+        "content": [content.text("x")],
+        "structuredContent": {},
+    }
+    assert orjson.loads(MCPResponse(content.text("x")).body) == {"content": [{"type": "text", "text": "x"}]}
