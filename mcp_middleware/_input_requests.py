@@ -34,7 +34,15 @@ _SERVER_CONTEXTS = ("thisServer", "allServers")  # includeContext values that ne
 
 
 class ClientRequestError(Exception):
-    """The client answered an elicitation, sampling or roots request with an error."""
+    """A request to the client (``ask``, ``elicit``, ``sample``, ``list_roots``) that failed.
+
+    Either the client answered it with an error, or with an answer that is no valid result of the
+    request (-32602); or it was never sent: the client's revision has no such method (-32601), or
+    no tool use in sampling (-32602), or the client did not declare the capability it needs
+    (-32021, with ``requiredCapabilities`` in ``data``). A question asked once the call is stopped
+    (cancelled, its client gone, past its time limit), or that a worker thread waits on then, fails
+    too (-32000; README, "Once the call is stopped"). ``method`` is the request's method, ``error``
+    the JSON-RPC error object (``code``, ``message``, perhaps ``data``)."""
 
     def __init__(self, method: str, error: Mapping[str, Any]) -> None:
         super().__init__(f"{method} failed: {error.get('message', 'error')}")

@@ -133,9 +133,11 @@ class MCPContext:
         return None
 
     async def prompts_changed(self) -> None:
+        """Tell listening clients the prompt list changed (and rebuild it from the app's routes)."""
         return None
 
     async def resources_changed(self) -> None:
+        """Tell listening clients the resource list changed (and rebuild it from the app's routes)."""
         return None
 
     async def resource_updated(self, uri: str) -> None:

@@ -65,6 +65,20 @@ def test_public_names() -> None:
         assert hasattr(mcp_middleware, name)
 
 
+def test_every_public_name_has_its_own_docstring() -> None:
+    """What ``help()`` and an editor show: each public class, function and method says what it is
+    (``declare``'s helpers, ``MCPResponse``, ``content.text`` and ``audio``, and two of
+    ``MCPContext``'s methods said nothing)."""
+    from mcp_middleware import MCPContext, content, declare
+
+    public = [getattr(mcp_middleware, name) for name in mcp_middleware.__all__ if name not in ("content", "declare")]
+    public += [getattr(content, name) for name in content.__all__ if name != "MCP_CONTENT_TYPE"]
+    public += [getattr(declare, name) for name in declare.__all__]
+    public += [member for name, member in vars(MCPContext).items() if callable(member) and not name.startswith("_")]
+    undocumented = [item.__qualname__ for item in public if not (item.__doc__ or "").strip()]
+    assert undocumented == []
+
+
 def test_leaf_modules_import_nothing_from_the_package() -> None:
     leaves = (
         "_revisions",
