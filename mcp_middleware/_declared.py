@@ -6,7 +6,8 @@ an empty name, an argument without one, one listed twice), naming the field; ``f
 the ``x-mcp-*`` mappings it reads (also written by hand, as a plain Starlette route's YAML
 docstring does) and leaves out, with a warning, one that breaks them: such an entry made the
 whole ``prompts/list`` or ``resources/list`` an "invalid result". Keys the rules do not name
-(``icons``, ``annotations``, ``_meta``...) pass as they are. It imports nothing from the package.
+(``icons``, ``annotations``, ``_meta``...) pass as they are, and so does a null ``title``,
+``description`` or ``mimeType`` (the wire form leaves it out). It imports nothing from the package.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def check(kind: str, spec: Mapping[str, Any], labels: Mapping[str, str] | None =
         if required or field in spec:
             _name(label.get(field, field), spec.get(field))
     for field in (*_TEXTS, *(("mimeType",) if kind != PROMPT else ())):
-        if field in spec:
+        if spec.get(field) is not None:  # (null: left out of the wire form, as if absent)
             _text(label.get(field, field), spec[field])
     if kind == PROMPT and "arguments" in spec:
         _arguments(spec["arguments"])

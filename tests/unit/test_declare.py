@@ -269,3 +269,15 @@ async def test_completions_for_no_argument_or_variable_are_left_out_with_a_warni
         "Prompt 'declared' of declared: completions for 'subject' are left out: the prompt has no such argument (its "
         "arguments: 'topic')",
     ]
+
+
+def test_a_null_title_description_or_mime_type_is_as_if_absent() -> None:
+    """A hand-written mapping may say ``title:`` with no value (YAML's null), which the wire form
+    leaves out (FastAPI's document drops it before; a Starlette docstring's YAML keeps it)."""
+    from mcp_middleware._declared import PROMPT, RESOURCE, TEMPLATE, problem
+
+    nulls = {"title": None, "description": None, "mimeType": None}
+    assert problem(RESOURCE, {"uri": "data://x", **nulls}) is None
+    assert problem(TEMPLATE, {"uriTemplate": "t://{k}", **nulls}) is None
+    assert problem(PROMPT, {"title": None, "description": None}) is None
+    assert problem(PROMPT, {"name": None}) == "name must be a string, not None"  # (the route's name is no null)
