@@ -23,7 +23,7 @@ them, and the channels' base and the protocols they talk to.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ import anyio
 from mcp_types import jsonrpc as codes
 from mcp_types.methods import SERVER_REQUESTS
 
+from . import listen
 from ._answers import answer_problem
 from ._channel import Abort, InputNeeded, Notifier, ProtocolAbort, RequestOutbox, _Channel
 from ._input_requests import ClientRequestError, InputRequest, Sample, missing_capabilities
@@ -38,6 +39,7 @@ from ._modern_channel import QUIET_TURNS as QUIET_TURNS
 from ._modern_channel import ModernChannel
 
 __all__ = [
+    "SHUTTING_DOWN",
     "Abort",
     "HandshakeChannel",
     "InputNeeded",
@@ -53,6 +55,10 @@ _BEFORE_2025_11_25 = frozenset({"2024-11-05", "2025-03-26", "2025-06-18"})
 
 _Request = tuple[str, Mapping[str, Any]]  # method, params
 
+# What a question fails with (as ClientRequestError.error) once the server shuts down: the answer POST
+# could not reach it (uvicorn accepts no connection by then), as a stopped call's (_call_context.STOPPED)
+SHUTTING_DOWN = {"code": codes.CONNECTION_CLOSED, "message": "Connection closed: the server is shutting down"}
+
 
 @dataclass(slots=True)
 class _Asked:
@@ -61,6 +67,7 @@ class _Asked:
     caller: str  # who was asked: only the same caller may answer
     replies: dict[str, dict[str, Any]] = field(default_factory=dict)  # by request id; the first counts
     wake: anyio.Event = field(default_factory=anyio.Event)
+    shut: bool = False  # the wait ended because the server shuts down
 
 
 @dataclass(slots=True)
@@ -68,6 +75,7 @@ class PendingReplies:
     """Server→client requests of this process waiting for their answer (handshake era)."""
 
     _waiting: dict[str, _Asked] = field(default_factory=dict)
+    _shut: bool = False  # a lifespan.shutdown went by (see shutting_down)
 
     def resolve(self, request_id: Any, reply: dict[str, Any], caller: str) -> bool:
         """Hand ``reply`` to the request it answers, if ``caller`` (the answering POST's caller key)
@@ -79,12 +87,27 @@ class PendingReplies:
         asked.wake.set()
         return True
 
+    def shut(self) -> None:
+        """The server shuts down (``lifespan.shutdown``): every wait ends, and no request goes out."""
+        self._shut = True
+        for asked in self._waiting.values():
+            asked.wake.set()
+
+    def shutting_down(self) -> bool:
+        """Whether the server shuts down: no answer POST can reach this process any more. Read afresh
+        (``listen.shutting_down``: uvicorn's flag, sse-starlette's), as the listen streams' ticks do."""
+        return self._shut or listen.shutting_down()
+
     async def exchange(
         self, outbox: RequestOutbox, requests: Mapping[str, _Request], caller: str, wait_limit: float
     ) -> dict[str, Any]:
         """Send ``requests`` (by key: method and params) on the call's stream and return their
-        results by key. The first error ends the wait, and so does ``wait_limit`` (TimeoutError):
-        the requests left unanswered are then cancelled (lifecycle.mdx §Timeouts)."""
+        results by key. The first error ends the wait, and so do ``wait_limit`` (TimeoutError) and
+        the server shutting down (:data:`SHUTTING_DOWN`, checked every ``listen.TICK_SECONDS``): the
+        requests left unanswered are then cancelled (lifecycle.mdx §Timeouts). Once the server
+        shuts down, nothing is sent: the answers could not come back."""
+        if self.shutting_down():
+            raise _shut_down(requests)
         ids = {key: f"mcpmw-{uuid.uuid4().hex}" for key in requests}
         asked = _Asked(caller)
         self._waiting.update(dict.fromkeys(ids.values(), asked))
@@ -93,9 +116,9 @@ class PendingReplies:
                 await outbox.request(ids[key], method, params)
             try:
                 with anyio.fail_after(wait_limit):
-                    return await _collect(asked, ids, requests)
+                    return await _collect(asked, ids, requests, self.shutting_down)
             except (TimeoutError, ClientRequestError) as exc:
-                reason = "timed out" if isinstance(exc, TimeoutError) else "another request of the same ask failed"
+                reason = _reason(exc, asked)
                 for request_id in ids.values():
                     if request_id not in asked.replies:
                         await outbox.notify("notifications/cancelled", {"requestId": request_id, "reason": reason})
@@ -108,14 +131,35 @@ class PendingReplies:
         return len(self._waiting)
 
 
-async def _collect(asked: _Asked, ids: Mapping[str, str], requests: Mapping[str, _Request]) -> dict[str, Any]:
-    """Every result by key once all have come, or the first error (in the order asked) at once."""
+async def _collect(
+    asked: _Asked, ids: Mapping[str, str], requests: Mapping[str, _Request], closing: Callable[[], bool]
+) -> dict[str, Any]:
+    """Every result by key once all have come, or the first error (in the order asked) at once;
+    once ``closing()`` (the server shuts down), the wait ends (:data:`SHUTTING_DOWN`, named by the
+    first request left unanswered)."""
     while True:
         results = {key: _result(*requests[key], asked.replies[i]) for key, i in ids.items() if i in asked.replies}
         if len(results) == len(ids):
             return results
-        await asked.wake.wait()
-        asked.wake = anyio.Event()
+        if closing():
+            asked.shut = True
+            raise _shut_down({key: requests[key] for key in ids if key not in results})
+        with anyio.move_on_after(listen.TICK_SECONDS):  # nothing tells a response of a SIGTERM
+            await asked.wake.wait()
+        if asked.wake.is_set():
+            asked.wake = anyio.Event()
+
+
+def _shut_down(requests: Mapping[str, _Request]) -> ClientRequestError:
+    """The failure of questions the server shutting down leaves unanswered, named by the first one."""
+    return ClientRequestError(next(iter(requests.values()))[0], SHUTTING_DOWN)
+
+
+def _reason(exc: Exception, asked: _Asked) -> str:
+    """Why the requests an ask leaves unanswered are cancelled (``notifications/cancelled``)."""
+    if asked.shut:
+        return "the server is shutting down"
+    return "timed out" if isinstance(exc, TimeoutError) else "another request of the same ask failed"
 
 
 def _result(method: str, params: Mapping[str, Any], reply: Mapping[str, Any]) -> dict[str, Any]:

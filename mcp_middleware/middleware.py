@@ -208,14 +208,16 @@ class MCPMiddleware:
 
     def _lifespan(self, receive: Receive) -> Receive:
         """The server's lifespan messages, unchanged: at ``lifespan.shutdown`` the open listen
-        streams end (a server that sends it while responses are open; uvicorn sends it only once
-        they are all over, and is watched for otherwise: ``listen.shutting_down``)."""
-        listeners = self.server.listeners
+        streams end and the questions waiting for an answer fail (a server that sends it while
+        responses are open; uvicorn sends it only once they are all over, and is watched for
+        otherwise: ``listen.shutting_down``)."""
+        listeners, pending = self.server.listeners, self.server.pending
 
         async def watched() -> Message:
             message = await receive()
             if message["type"] == "lifespan.shutdown":
                 listeners.end_all()
+                pending.shut()
             return message
 
         return watched

@@ -210,7 +210,8 @@ def test_lower_layers_never_import_upper_layers() -> None:
     for part in ("interaction", "_channel", "_modern_channel"):  # the channels a live context talks through
         imported = {i.split(".")[0] for i in all_imports(part)}
         assert not imported & upper, (part, imported)
-    assert all_imports("interaction") == {"_answers", "_channel", "_input_requests", "_modern_channel"}
+    # listen (a leaf): whether the server shuts down, and how often a waiting question checks it
+    assert all_imports("interaction") == {"_answers", "_channel", "_input_requests", "_modern_channel", "listen"}
     assert all_imports("_channel") == {"jsonrpc"}  # ProtocolError, in a ProtocolAbort
     assert all_imports("_modern_channel") == {"_answers", "_channel", "_input_requests", "jsonrpc"}
     assert all_imports("_media") == {"content"}
