@@ -39,6 +39,7 @@ import anyio
 from mcp_types import jsonrpc as codes
 
 from ._input_requests import ClientRequestError, InputRequest
+from ._outgoing import check_progress
 from .context import MCPContext
 
 __all__ = ["LOG_LEVELS", "STOPPED", "Channel", "LiveContext"]
@@ -100,6 +101,7 @@ class LiveContext(MCPContext):
         self._waiting: set[anyio.CancelScope] = set()  # the asks waiting for their answers
 
     async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        check_progress(self.protocol_version or "", self.progress_token, progress, total, message)  # TypeError
         if self.progress_token is None or not math.isfinite(progress):  # JSON has no NaN or infinity
             return
         if self._stopped():

@@ -94,7 +94,8 @@ def _live_context(
         caps = meta.get(CLIENT_CAPABILITIES_META_KEY) or {}
         seal = partial(_seal, server, call, params, target)  # bound only if the route asks
         state_value, answered = unsealed if unsealed is not None else (None, {})
-        channel = ModernChannel(call.outbox, caps, params.get("inputResponses"), answered, server, seal)
+        responses = params.get("inputResponses")
+        channel = ModernChannel(call.outbox, caps, responses, answered, server, seal, call.replies_as)
         level, info = meta.get(LOG_LEVEL_META_KEY), meta.get(CLIENT_INFO_META_KEY)
     else:
         pending, timeout, declared = server.pending, server.ask_timeout, call.declared

@@ -26,10 +26,12 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 from mcp_types import jsonrpc as codes
+from mcp_types.version import LATEST_MODERN_VERSION
 
 from ._answers import answer_problem
 from ._channel import InputNeeded, Notifier, ProtocolAbort, RequestOutbox, _Channel
 from ._input_requests import InputRequest, missing_capabilities
+from ._outgoing import check_question
 from .jsonrpc import ProtocolError
 
 __all__ = ["QUIET_TURNS", "ModernChannel", "Seal"]
@@ -52,6 +54,7 @@ class ModernChannel(_Channel):
         "_route_state",
         "_seal",
         "_used",
+        "_version",
         "error",
         "pending",
         "state",
@@ -65,8 +68,10 @@ class ModernChannel(_Channel):
         answered: Mapping[str, Any],
         notifier: Notifier,
         seal: Seal,
+        version: str = LATEST_MODERN_VERSION,
     ) -> None:
         super().__init__(outbox, notifier)
+        self._version = version  # the call's revision: its questions are checked against it
         self._capabilities = capabilities
         # The retry's answers, and those earlier rounds of this run used (sealed: they win).
         self._responses = {**responses, **answered} if responses else answered
@@ -79,6 +84,8 @@ class ModernChannel(_Channel):
         self.error: ProtocolError | None = None
 
     async def ask(self, requests: Mapping[str, InputRequest], state: str | None) -> dict[str, Any]:
+        for key, request in requests.items():
+            check_question(key, request.method, request.params(), self._version)  # the route's mistake: ValueError
         if self.pending is not None:  # the round is over: this run of the route is being interrupted
             raise InputNeeded()
         required, names = missing_capabilities(requests.values(), self._capabilities)

@@ -77,7 +77,9 @@ class MCPContext:
 
     async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         """Send ``notifications/progress`` for the call's token (nothing if the client gave none, or
-        for a NaN or infinite ``progress``; such a ``total`` is left out)."""
+        for a NaN or infinite ``progress``; such a ``total`` is left out). In an MCP call, a
+        ``progress`` or ``total`` that is no number (a bool is none) or a ``message`` that is no
+        string raises ``TypeError``, token or not."""
         return None
 
     async def log(self, level: str, data: Any, logger: str | None = None) -> None:
@@ -85,7 +87,10 @@ class MCPContext:
         return None
 
     async def ask(self, requests: Mapping[str, InputRequest], *, state: str | None = None) -> dict[str, Any]:
-        """Ask the client for several inputs at once; returns the answers by key."""
+        """Ask the client for several inputs at once; returns the answers by key. A request that does
+        not fit its method in the call's revision (a sampling message's ``role`` or ``content``, a
+        ``requestedSchema`` that is not a flat object of primitive properties) raises ``ValueError``
+        naming the field, and nothing is sent."""
         raise NotInMCPCall("this request is not an MCP tool call, so there is no client to ask")
 
     async def elicit(

@@ -7,7 +7,9 @@
   sampling before 2025-11-25) is refused with ``ClientRequestError`` before anything is sent, and
   so is one the client did not declare in ``initialize`` (-32021, as in 2026-07-28), when its
   session id says what it declared (``session_ids``); otherwise the stateless endpoint does not
-  know, and the client's answer is what refuses the rest.
+  know, and the client's answer is what refuses the rest. Before that, a request that does not
+  fit its method's wire type raises ``ValueError`` in the route (:mod:`mcp_middleware._outgoing`,
+  in both channels).
 * ``ModernChannel`` (2026-07-28, mrtr.mdx): there are no server→client requests. A retry that
   carries every answer gets them; otherwise the requests are recorded, and once the route's
   concurrent questions have all been asked the round ends with ``InputNeeded`` and the call
@@ -37,6 +39,7 @@ from ._channel import Abort, InputNeeded, Notifier, ProtocolAbort, RequestOutbox
 from ._input_requests import ClientRequestError, InputRequest, Sample, missing_capabilities
 from ._modern_channel import QUIET_TURNS as QUIET_TURNS
 from ._modern_channel import ModernChannel
+from ._outgoing import check_question
 
 __all__ = [
     "SHUTTING_DOWN",
@@ -196,9 +199,11 @@ class HandshakeChannel(_Channel):
 
     async def ask(self, requests: Mapping[str, InputRequest], state: str | None) -> dict[str, Any]:
         _defined(requests, self._version)
+        wire = {key: (request.method, self._params(request)) for key, request in requests.items()}
+        for key, (method, params) in wire.items():
+            check_question(key, method, params, self._version)  # the route's mistake: ValueError
         if self._declared is not None:
             _declared(requests, self._declared, self._version)
-        wire = {key: (request.method, self._params(request)) for key, request in requests.items()}
         return await self._pending.exchange(self._outbox, wire, self._caller, self._timeout)
 
     def _params(self, request: InputRequest) -> dict[str, Any]:

@@ -206,14 +206,18 @@ def test_lower_layers_never_import_upper_layers() -> None:
         assert not imported & upper, (part, imported)
     assert all_imports("context") == {"_context_holder", "_input_requests"}  # re-exported
     assert all_imports("_context_holder", typing=False) == set()  # LiveContext only as a type
-    assert all_imports("_call_context") == {"_input_requests", "context"}  # LiveContext(MCPContext)
-    for part in ("interaction", "_channel", "_modern_channel"):  # the channels a live context talks through
+    assert all_imports("_call_context") == {"_input_requests", "_outgoing", "context"}  # LiveContext(MCPContext)
+    assert all_imports("_outgoing") == {"jsonrpc"}  # what a route sends, against the result types it goes in
+    # the channels a live context talks through, and the check of what it sends
+    for part in ("interaction", "_channel", "_modern_channel", "_outgoing"):
         imported = {i.split(".")[0] for i in all_imports(part)}
         assert not imported & upper, (part, imported)
     # listen (a leaf): whether the server shuts down, and how often a waiting question checks it
-    assert all_imports("interaction") == {"_answers", "_channel", "_input_requests", "_modern_channel", "listen"}
+    assert all_imports("interaction") == {
+        *("_answers", "_channel", "_input_requests", "_modern_channel", "_outgoing", "listen"),
+    }
     assert all_imports("_channel") == {"jsonrpc"}  # ProtocolError, in a ProtocolAbort
-    assert all_imports("_modern_channel") == {"_answers", "_channel", "_input_requests", "jsonrpc"}
+    assert all_imports("_modern_channel") == {"_answers", "_channel", "_input_requests", "_outgoing", "jsonrpc"}
     assert all_imports("_media") == {"content"}
     assert all_imports("_coding") == set()
     assert all_imports("_result_shapes") == {"jsonrpc"}  # Built, the result dict the serializer knows

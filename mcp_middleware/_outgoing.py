@@ -1,0 +1,224 @@
+"""What a route sends the client through its context, checked against the SDK's wire types for the
+call's revision before anything goes out.
+
+A route's questions (``Elicit``, ``Sample``, ``ListRoots``) and progress reports are built from
+what the route hands over, and nothing else looked at their shape: a handshake-era question that
+did not fit its method went out as it was, and the route waited for an answer until
+``ask_timeout``; in 2026-07-28 the ``input_required`` result holding it failed to encode, and the
+whole call failed as if the route's result were at fault; a progress report of ``True`` went out as
+``"progress": true``. Now the route gets the error where it asks:
+
+- :func:`check_question` (``ValueError``): the params against the revision's request type, the
+  same ones that write the request: ``mcp_types.methods.SERVER_REQUESTS`` in the handshake era,
+  and in 2026-07-28 the ``InputRequiredResult`` the question is sent in
+  (``jsonrpc.INPUT_REQUIRED_RESULTS``, what encodes that result). A form's ``requestedSchema``
+  properties are then checked as the revision's ``PrimitiveSchemaDefinition`` (a flat object of
+  primitive properties: its wire type leaves them ``Any``);
+- :func:`check_progress` (``TypeError``): ``progress``/``total`` numbers, ``message`` a string,
+  against the revision's ``ProgressNotification``.
+
+Both validate in pydantic's strict mode (the schema's JSON types: a bool is no number, a string no
+integer; lax mode took ``True`` for a number and wrote a 2026-07-28 ``maxTokens: true`` as 1); what
+it accepts, the lax mode that writes a 2026-07-28 result accepts too. Strict mode takes no tuple
+for an array, which orjson writes as one and which went out before: a question it refuses is
+checked again as written (JSON). The message names each field by its path in the params
+(``messages[0].role``) and the value given. Of a union (a content block, elicitation's form or
+URL params), a member whose tag (``type``, ``method``, ``mode``) does not match is left out of the
+message, as pydantic lists every member's errors.
+
+Nothing here runs for a call whose route does not use its context, and a progress report of plain
+``int``/``float``/``str`` values is let through before pydantic (``type()`` checks).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import orjson
+from mcp_types.methods import SERVER_NOTIFICATIONS, SERVER_REQUESTS
+from mcp_types.version import LATEST_HANDSHAKE_VERSION
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from .jsonrpc import INPUT_REQUIRED_RESULTS
+
+__all__ = ["check_progress", "check_question", "primitive_schema"]
+
+_TAGS = frozenset({"type", "method", "mode"})  # the fields that tell a union's members apart
+_SHOWN = 3  # fields named in one message at most
+_LONGEST = 60  # characters of a value's repr in a message
+_ABSENT: Any = object()
+_PROPERTIES = ("requestedSchema", "properties")
+
+
+def check_question(key: str, method: str, params: Mapping[str, Any], version: str) -> None:
+    """Raise ``ValueError`` naming what of ``params`` does not fit ``method``'s request in
+    ``version`` (both eras), before the question is sent."""
+    problems = _request_problems(key, method, params, version)
+    if not problems and method == "elicitation/create":
+        problems = _form_problems(params, version)
+    if problems:
+        raise ValueError(f"{method} request {key!r} does not fit protocol revision {version}: {problems}")
+
+
+def check_progress(version: str, token: str | int | None, progress: object, total: object, message: object) -> None:
+    """Raise ``TypeError`` naming what of a progress report does not fit ``notifications/progress``
+    (numbers, and a string). The usual report (``int``/``float`` values, a ``str`` or no message)
+    is taken as it is, without pydantic."""
+    if type(progress) in _NUMBERS and type(total) in _OPTIONAL_NUMBERS and type(message) in _OPTIONAL_TEXT:
+        return
+    model = SERVER_NOTIFICATIONS.get(("notifications/progress", version))
+    if model is None:
+        model = SERVER_NOTIFICATIONS[("notifications/progress", LATEST_HANDSHAKE_VERSION)]
+    params = {"progressToken": 0 if token is None else token, "progress": progress}
+    params.update((name, value) for name, value in (("total", total), ("message", message)) if value is not None)
+    frame = {"jsonrpc": "2.0", "method": "notifications/progress", "params": params}
+    try:
+        model.model_validate(frame, strict=True, by_name=False)
+    except ValidationError as exc:
+        raise TypeError(f"report_progress: {_described(exc, frame, ('params',))}") from None
+
+
+_NUMBERS = (int, float)
+_OPTIONAL_NUMBERS = (int, float, type(None))
+_OPTIONAL_TEXT = (str, type(None))
+
+
+def _request_problems(key: str, method: str, params: Mapping[str, Any], version: str) -> str:
+    surface = SERVER_REQUESTS.get((method, version))
+    if surface is not None:
+        frame: dict[str, Any] = {"jsonrpc": "2.0", "id": 0, "method": method, "params": params}
+        return _validated(surface, frame, ("params",))
+    result = INPUT_REQUIRED_RESULTS.get(("tools/call", version))
+    if not isinstance(result, type):  # not a revision with input_required results: the channel refuses it
+        return ""
+    frame = {"resultType": "input_required", "inputRequests": {key: {"method": method, "params": params}}}
+    return _validated(result, frame, ("inputRequests", key, "params"))
+
+
+def _validated(model: type[BaseModel], frame: Mapping[str, Any], root: tuple[Any, ...]) -> str:
+    return _checked(lambda value: model.model_validate(value, strict=True, by_name=False), frame, root)
+
+
+def _checked(validate: Callable[[Any], object], frame: Any, root: tuple[Any, ...], shown: tuple[Any, ...] = ()) -> str:
+    """The problems ``validate`` finds in ``frame`` ("" for none). Strict mode takes no tuple for an
+    array, which the wire has as one: a frame it refuses is checked again as written (JSON), when
+    orjson writes it (else, an integer beyond 64 bits, say, the first problems stand)."""
+    try:
+        validate(frame)
+    except ValidationError as exc:
+        problems = exc
+    else:
+        return ""
+    try:
+        written = orjson.loads(orjson.dumps(frame))
+    except (TypeError, ValueError):  # orjson's JSONEncodeError, JSONDecodeError
+        return _described(problems, frame, root, shown)
+    try:
+        validate(written)
+    except ValidationError as exc:
+        return _described(exc, written, root, shown)
+    return ""
+
+
+def _form_problems(params: Mapping[str, Any], version: str) -> str:
+    """What of a (valid) form's ``requestedSchema.properties`` is not a primitive property."""
+    adapter = primitive_schema(version)
+    if adapter is None:
+        return ""
+    properties = params["requestedSchema"]["properties"]
+    return _checked(lambda value: adapter.validate_python(value, strict=True), properties, (), _PROPERTIES)
+
+
+@functools.cache
+def primitive_schema(version: str) -> TypeAdapter[Any] | None:
+    """The properties of a requested schema as ``version`` types them (``dict[str,
+    PrimitiveSchemaDefinition]``), from the module of its elicitation request type; None when that
+    has no such type (a revision without elicitation, or an SDK that moved it)."""
+    surface = SERVER_REQUESTS.get(("elicitation/create", version)) or INPUT_REQUIRED_RESULTS.get(
+        ("tools/call", version)
+    )
+    module = sys.modules.get(getattr(surface, "__module__", ""))
+    primitive = getattr(module, "PrimitiveSchemaDefinition", None)
+    return None if primitive is None else TypeAdapter(dict[str, primitive])  # type: ignore[valid-type]
+
+
+def _described(exc: ValidationError, frame: Any, root: tuple[Any, ...], shown: tuple[Any, ...] = ()) -> str:
+    """The problems of ``exc`` as "<field> is <value>: <what it should be>", by field path (under
+    ``root``, written after ``shown``), at most ``_SHOWN`` of them."""
+    found = [_located(error, frame) for error in exc.errors(include_url=False)]
+    tagged = {members[-1] for path, members, error in found if _is_tag_mismatch(path, members, error)}
+    kept = [item for item in found if not tagged.intersection(item[1])] or _tag_mismatches(found)
+    said: dict[tuple[Any, ...], str] = {}
+    for path, _, error in kept:
+        relative = path[len(root) :] if path[: len(root)] == root else path
+        said.setdefault(relative, _said(shown + relative, error))
+    return "; ".join(list(said.values())[:_SHOWN])
+
+
+Member = tuple[tuple[Any, ...], str]  # where in the frame a union was tried, and the member's name
+Located = tuple[tuple[Any, ...], list[Member], dict[str, Any]]
+
+
+def _located(error: Any, frame: Any) -> Located:
+    """The error's path in the frame (its ``loc`` without the union members' names) and the union
+    members it belongs to."""
+    path: list[Any] = []
+    members: list[Member] = []
+    node, loc = frame, error["loc"]  # pydantic's own ``input`` is the value there (the parent, if missing)
+    for index, part in enumerate(loc):
+        child = _child(node, part)
+        if child is not _ABSENT:
+            path.append(part)
+            node = child
+        elif index == len(loc) - 1 and error["type"] == "missing":
+            path.append(part)
+        else:
+            members.append((tuple(path), str(part)))
+    return tuple(path), members, dict(error)
+
+
+def _child(node: Any, part: Any) -> Any:
+    if isinstance(node, Mapping) and isinstance(part, str):
+        return node.get(part, _ABSENT)
+    if isinstance(node, Sequence) and not isinstance(node, str) and isinstance(part, int) and part < len(node):
+        return node[part]
+    return _ABSENT
+
+
+def _is_tag_mismatch(path: tuple[Any, ...], members: list[Member], error: dict[str, Any]) -> bool:
+    """A union member's own tag field (``type``, ``method``, ``mode``) that has another value:
+    that member is not the one meant."""
+    if error["type"] != "literal_error" or not members or not path or path[-1] not in _TAGS:
+        return False
+    return members[-1][0] == path[:-1]
+
+
+def _tag_mismatches(found: list[Located]) -> list[Located]:
+    """No member's tag matched: one error per tag field, saying every value the members take."""
+    merged: dict[tuple[Any, ...], Located] = {}
+    for path, members, error in found:
+        if not _is_tag_mismatch(path, members, error):
+            continue
+        if path in merged:
+            expected = merged[path][2]["ctx"]["expected"]
+            if error["ctx"]["expected"] not in expected:
+                merged[path][2]["ctx"]["expected"] = f"{expected} or {error['ctx']['expected']}"
+        else:
+            merged[path] = (path, members, {**error, "ctx": dict(error["ctx"])})
+    for _, _, error in merged.values():
+        error["msg"] = f"Input should be {error['ctx']['expected']}"
+    return list(merged.values())
+
+
+def _said(path: tuple[Any, ...], error: dict[str, Any]) -> str:
+    where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".") or "params"
+    if error["type"] == "missing":
+        return f"{where} is missing"
+    value = repr(error["input"])
+    value = value if len(value) <= _LONGEST else f"{value[: _LONGEST - 3]}..."
+    message = str(error["msg"])
+    message = "should" + message[len("Input should") :] if message.startswith("Input should") else message
+    return f"{where} is {value}: {message}"
