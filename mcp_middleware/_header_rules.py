@@ -105,10 +105,23 @@ def without_invalid_headers(schema: Any) -> tuple[Any, tuple[str, ...]]:
                 )
     if not problems:
         return schema, ()
-    stripped = copy.deepcopy(schema)  # its parts may be shared with other tools' schemas
-    for steps, _ in problems:
-        node = stripped
-        for step in steps:
-            node = node[step]
+    return _without(schema, [steps for steps, _ in problems]), tuple(text for _, text in problems)
+
+
+def _without(schema: Any, positions: list[Steps]) -> Any:
+    """``schema`` without the annotation at each of ``positions``, ``schema`` itself untouched (its
+    parts may be shared with other tools' schemas): what leads to a position is copied, once per
+    position it leads to, and the rest shared. One object met at two positions is two copies, each
+    stripped for its own position (a deep copy kept the sharing: stripping one stripped both)."""
+    root = copy.copy(schema)
+    copies: dict[Steps, Any] = {(): root}
+    for steps in positions:
+        node = root
+        for depth in range(1, len(steps) + 1):
+            below = copies.get(steps[:depth])
+            if below is None:
+                below = copies[steps[:depth]] = copy.copy(node[steps[depth - 1]])
+                node[steps[depth - 1]] = below
+            node = below
         del node[KEY]
-    return stripped, tuple(text for _, text in problems)
+    return root

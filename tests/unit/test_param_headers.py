@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from mcp_middleware import MCPMiddleware
 from mcp_middleware._header_rules import without_invalid_headers
+from mcp_middleware.catalog import build_catalog
 from mcp_middleware.jsonrpc import ProtocolError
 from mcp_middleware.param_headers import Annotation, annotations_of, check_param_headers, decode_header
 from tests.support import call_modern, modern_headers, modern_request, post
@@ -182,6 +183,51 @@ def test_invalid_annotations_are_stripped_and_the_valid_ones_kept() -> None:
             f"/properties/either/anyOf/0: x-mcp-header 'Either' {unreachable}",
         ]
     )
+
+
+def test_one_schema_object_at_two_positions_is_stripped_at_each_alone() -> None:
+    """A document may use one Python dict at two places (a hand-written ``x-mcp-input-schema`` or
+    document given to ``build_catalog``). Stripping a copy that kept the sharing (``deepcopy``)
+    removed the annotation from both places at once: the second removal raised ``KeyError``, which
+    failed the whole catalog build, and a valid annotation sharing its dict with an invalid one was
+    dropped unsaid. Each position is stripped on its own now; the schema given is untouched."""
+    same: dict[str, Any] = {"type": "string", "x-mcp-header": "Region"}
+    twice: dict[str, Any] = {"type": "object", "properties": {"a": same, "b": same}}
+    stripped, problems = published(twice)
+    assert stripped == {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}}}
+    assert len(problems) == 2
+    assert same == {"type": "string", "x-mcp-header": "Region"}
+    zone: dict[str, Any] = {"type": "string", "x-mcp-header": "Zone"}
+    also_in_defs: dict[str, Any] = {"type": "object", "properties": {"zone": zone}, "$defs": {"Zone": zone}}
+    stripped, problems = published(also_in_defs)
+    assert stripped["properties"]["zone"] == {"type": "string", "x-mcp-header": "Zone"}  # valid: kept
+    assert stripped["$defs"]["Zone"] == {"type": "string"}
+    assert problems == (
+        "/$defs/Zone: x-mcp-header 'Zone' is not on a property reachable from the root through 'properties' alone",
+    )
+    assert annotations_of(stripped) == ((("zone",), b"mcp-param-zone", "string"),)
+    assert zone == {"type": "string", "x-mcp-header": "Zone"}
+
+
+def test_a_document_sharing_an_annotated_schema_still_builds_its_catalog() -> None:
+    same: dict[str, Any] = {"type": "string", "x-mcp-header": "Region"}
+    document = {
+        "paths": {
+            "/q": {
+                "post": {
+                    "responses": {},
+                    "requestBody": {
+                        "content": {
+                            "application/json": {"schema": {"type": "object", "properties": {"a": same, "b": same}}}
+                        }
+                    },
+                }
+            }
+        }
+    }
+    (tool,) = build_catalog(document).tools
+    assert tool.param_headers == ()
+    assert "x-mcp-header" not in orjson.dumps(tool.tool["inputSchema"]).decode()
 
 
 def test_the_header_check_reads_a_type_list_as_no_header_type() -> None:
