@@ -87,10 +87,7 @@ class Settings:
         keep the others as checked (the secret as bytes). The sizes and time limits come checked
         (:func:`checked_limits`), in the types of their fields."""
         _check_path(self.path)
-        for option in ("name", "version", "instructions"):  # a list of instructions broke every initialize
-            value = getattr(self, option)
-            if value is not None and not isinstance(value, str):
-                raise TypeError(f"{option} must be a string, got {value!r}")
+        _check_identity(self)
         object.__setattr__(self, "secret_key", _secret_key(self.state_secret))
         if not isinstance(self.session_ids, bool):
             raise TypeError(f"session_ids must be True or False, got {self.session_ids!r}")
@@ -109,10 +106,40 @@ class Settings:
 
 
 def _check_path(path: object) -> None:
+    """A path a request can reach: ASGI servers pass the request's path decoded (``/mcp%20x``
+    arrives as ``/mcp x``), and clients resolve dot segments before they send it; control
+    characters are in no URL a client is given (a line feed read along with the value, more
+    likely)."""
     if not isinstance(path, str):
         raise TypeError(f"path must be a string, got {path!r}")
     if not path.startswith("/") or "?" in path or "#" in path:
         raise ValueError(f"path must start with '/' and have no query or fragment ('?', '#'), got {path!r}")
+    if "%" in path:
+        reason = "percent-escapes (ASGI servers pass the path decoded: write '/mcp x', not '/mcp%20x')"
+    elif any(ord(c) < 0x20 or c == "\x7f" for c in path):
+        reason = "control characters"
+    elif not _DOT_SEGMENTS.isdisjoint(path.split("/")):
+        reason = "'.' or '..' segments (clients resolve them before sending the request)"
+    else:
+        return
+    raise ValueError(f"path must have no {reason}, got {path!r}")
+
+
+_DOT_SEGMENTS: Final = frozenset({".", ".."})
+
+
+def _check_identity(settings: Settings) -> None:
+    """``name`` and ``version`` are the server's ``serverInfo``: None takes the app's, an empty or
+    blank one (which named nothing, and was replaced by the app's without a word) is refused.
+    ``instructions`` may be empty: no instructions, where the app has a description."""
+    for option, default in (("name", "title"), ("version", "version"), ("instructions", "")):
+        value = getattr(settings, option)
+        if value is None:
+            continue
+        if not isinstance(value, str):  # a list of instructions broke every initialize
+            raise TypeError(f"{option} must be a string, got {value!r}")
+        if default and not value.strip():
+            raise ValueError(f"{option} must be a non-empty string (or None for the app's {default}), got {value!r}")
 
 
 class Limits(TypedDict):
@@ -154,7 +181,7 @@ def checked_limits(**limits: Unpack[Limits]) -> CheckedLimits:
         "max_result_chars": _count("max_result_chars", limits["max_result_chars"], 1),
         "max_binary_bytes": _count("max_binary_bytes", limits["max_binary_bytes"], 0),
         "max_concurrent_calls": _count_or_none("max_concurrent_calls", limits["max_concurrent_calls"]),
-        "keepalive_interval": _seconds("keepalive_interval", limits["keepalive_interval"]),
+        "keepalive_interval": _keepalive(limits["keepalive_interval"]),
         "call_timeout": _seconds_or_none("call_timeout", limits["call_timeout"]),
         "ask_timeout": _seconds("ask_timeout", limits["ask_timeout"]),
     }
@@ -168,6 +195,24 @@ def _count_or_none(option: str, value: object) -> int | None:
 def _seconds_or_none(option: str, value: object) -> float | None:
     """A positive number of seconds, or None for no time limit."""
     return None if value is None else _seconds(option, value, " (or None for no time limit)")
+
+
+# Keep-alives outlast the idle timeouts of proxies, which are seconds long (nginx 60 s, load balancers
+# 30-60 s, the shortest a few seconds); the call watcher's ticker runs every half interval (at most
+# WATCH_AFTER, _ticker._period), so an interval of microseconds made it a busy loop. From this one,
+# it ticks at most 20 times a second.
+MIN_KEEPALIVE: Final = 0.1
+
+
+def _keepalive(value: object) -> float:
+    """``keepalive_interval``: a number of seconds from :data:`MIN_KEEPALIVE` up."""
+    seconds = _seconds("keepalive_interval", value)
+    if seconds < MIN_KEEPALIVE:
+        raise ValueError(
+            f"keepalive_interval must be at least {MIN_KEEPALIVE} seconds (keep-alives outlast proxies' idle "
+            f"timeouts, which are seconds long; a shorter interval only keeps the call watcher busy), got {value!r}"
+        )
+    return seconds
 
 
 def _integer(value: object) -> int | None:

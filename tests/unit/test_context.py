@@ -761,7 +761,7 @@ async def test_missing_capability_is_32021(caps: dict[str, Any]) -> None:
     }
 
 
-def _streams_then_asks(first: str, go: anyio.Event, keepalive_interval: float = 0.001) -> FastAPI:
+def _streams_then_asks(first: str, go: anyio.Event, keepalive_interval: float = 0.1) -> FastAPI:
     """A route that streams (``first``: progress, a log, or nothing until ``go``, while a
     keep-alive goes out) and then asks for elicitation."""
     app = FastAPI()
@@ -841,7 +841,7 @@ async def test_a_missing_capability_before_anything_streamed_is_400_and_not_logg
     go.set()
     body, headers = modern_call("streams_then_asks", id=7, caps={"sampling": {}})
     with caplog.at_level(logging.WARNING, logger="mcp_middleware.transport._http"):
-        # no keep-alive before the ask either (a 1 ms one goes out first on a loaded host)
+        # no keep-alive before the ask either (a 100 ms one goes out first on a loaded host)
         reply = await post(_streams_then_asks("nothing", go, keepalive_interval=60), body, headers)
     assert reply.status == 400
     assert reply.json()["error"]["code"] == -32021
@@ -968,7 +968,7 @@ async def test_listen_acknowledges_then_relays_tool_changes_tagged() -> None:
 
 
 async def test_a_quiet_listen_stream_sends_keepalives() -> None:
-    app = build_app(keepalive_interval=0.001)
+    app = build_app(keepalive_interval=0.1)
     listen = request("subscriptions/listen", {"notifications": {"toolsListChanged": True}, "_meta": meta()}, id="q")
     ex = Exchange(app, listen, modern_headers("subscriptions/listen"))
     with anyio.fail_after(GUARD):

@@ -261,7 +261,7 @@ async def test_a_whole_body_with_more_to_come_is_no_progress_once_the_call_has_i
     """A slow JSON route through an inner BaseHTTPMiddleware: the watcher started meanwhile (the
     keep-alives made the reply a stream), and the body still goes out only as the result."""
     gate = anyio.Event()
-    app = _resending_app([b"hello"], b"5", gate, keepalive_interval=0.001)
+    app = _resending_app([b"hello"], b"5", gate, keepalive_interval=0.1)
     body, headers = call_body("text", era)
     ex = Exchange(app, body, headers or None)
     with anyio.fail_after(GUARD):

@@ -193,7 +193,7 @@ async def test_a_result_written_while_the_app_goes_on_is_reshaped_too() -> None:
         link = content.resource_link("test://o", "order")
         return MCPResponse([link], structured={"ok": True}, background=BackgroundTask(work))
 
-    app.add_middleware(MCPMiddleware, keepalive_interval=0.01)
+    app.add_middleware(MCPMiddleware, keepalive_interval=0.1)
     ex = Exchange(app, request("tools/call", tool_call("order")), headers("2025-03-26"))
     with anyio.fail_after(10):  # a deadlock guard only
         async with anyio.create_task_group() as tg:

@@ -423,7 +423,7 @@ async def test_response_mode_sse_sends_its_head_before_the_route_runs_only_witho
 
 async def test_response_mode_sse_a_keepalive_starts_the_stream_so_a_later_401_is_its_last_event() -> None:
     gate, reached = anyio.Event(), anyio.Event()
-    app = gated_app(gate, reached, keepalive_interval=0.001, **SSE)
+    app = gated_app(gate, reached, keepalive_interval=0.1, **SSE)
     ex = Exchange(app, rpc(*_tool("slow")), {**BASE_HEADERS, "authorization": STALE})
     with anyio.fail_after(GUARD):
         async with anyio.create_task_group() as tg:

@@ -86,10 +86,10 @@ async def start(tool: str, era: str, gates: Gates, token: str | int | None = "to
 
 
 def quick_keepalives(tool: str, era: str) -> tuple[Gates, Exchange]:
-    """A call to ``tool`` on an app that sends keep-alives after 1 ms of silence."""
+    """A call to ``tool`` on an app that sends keep-alives after 100 ms of silence (the least interval)."""
     gates = Gates()
     body, headers = call_body(tool, era)
-    return gates, Exchange(build_app(gates, keepalive_interval=0.001), body, headers or None)
+    return gates, Exchange(build_app(gates, keepalive_interval=0.1), body, headers or None)
 
 
 async def until_keepalive(ex: Exchange) -> None:
@@ -1010,7 +1010,7 @@ async def test_without_a_token_keepalives_come_once_per_interval_not_once_per_lo
     (thousands a second, from a route silent for longer than the interval)."""
     gates = Gates()
     body, headers = call_body(tool, era, token=None)
-    ex = Exchange(build_app(gates, keepalive_interval=0.05), body, headers or None)
+    ex = Exchange(build_app(gates, keepalive_interval=0.1), body, headers or None)
     with anyio.fail_after(GUARD):
         async with anyio.create_task_group() as tg:
             tg.start_soon(ex.run)
@@ -1061,7 +1061,7 @@ async def test_progress_stays_increasing_when_a_route_reports_its_own_and_then_g
         await ctx.report_progress(50, 100, "half")
         return {"done": True}
 
-    app.add_middleware(MCPMiddleware, keepalive_interval=0.001)
+    app.add_middleware(MCPMiddleware, keepalive_interval=0.1)
     body, headers = call_body("work", "modern")
     ex = Exchange(app, body, headers)
     with anyio.fail_after(GUARD):
@@ -1072,7 +1072,7 @@ async def test_progress_stays_increasing_when_a_route_reports_its_own_and_then_g
                 await ex.chunk_seen.wait()
             gates.release[0].set()
     values = [e["params"]["progress"] for e in ex.reply.events() if e.get("method") == "notifications/progress"]
-    assert 10 in values  # a heartbeat may come first (the interval is 1 ms): the smallest step up
+    assert 10 in values  # a heartbeat may come first (the interval is 100 ms): the smallest step up
     assert 50 in values
     assert all(a < b for a, b in itertools.pairwise(values)), values
     assert ex.reply.events()[-1]["result"]["content"][0]["text"] == '{"done":true}'
@@ -1224,7 +1224,7 @@ async def test_a_quick_calls_result_goes_out_while_its_background_work_still_run
     """Over HTTP the client has a complete response while the app's BackgroundTask runs; the tool
     result now goes out then too (at the ticker's next tick: quick calls pay nothing for it)."""
     gates = Gates()
-    app = _background_app(gates, keepalive_interval=0.01)  # ticks every 10 ms
+    app = _background_app(gates, keepalive_interval=0.1)  # ticks every 50 ms
     body, headers = call_body("order", era, token=None)
     ex = Exchange(app, body, headers or None)
     with anyio.fail_after(GUARD):
@@ -1510,7 +1510,7 @@ async def test_background_work_failing_after_the_result_went_out_changes_nothing
     async def order() -> JSONResponse:
         return JSONResponse({"ordered": True}, background=BackgroundTask(work))
 
-    app.add_middleware(MCPMiddleware, keepalive_interval=0.01)
+    app.add_middleware(MCPMiddleware, keepalive_interval=0.1)
     body, _ = call_body("order", "handshake", token=None)
     ex = Exchange(app, body)
     with anyio.fail_after(GUARD):
@@ -1534,7 +1534,7 @@ async def test_batched_calls_wait_for_their_background_work_and_answer_together(
 
     monkeypatch.setattr(toolcall._ToolRun, "wake", waking)
     gates = Gates()
-    app = _background_app(gates, keepalive_interval=0.01)
+    app = _background_app(gates, keepalive_interval=0.1)
     batch = [request("tools/call", {"name": "order", "arguments": {}}, 1), request("ping", None, 2)]
     ex = Exchange(app, batch, {**BASE_HEADERS, "mcp-protocol-version": "2025-03-26"})
     with anyio.fail_after(GUARD):
@@ -1558,7 +1558,7 @@ async def test_a_request_whose_early_result_cannot_be_written_can_still_be_cance
     import asyncio
 
     gates = Gates()
-    app = _background_app(gates, keepalive_interval=0.01)
+    app = _background_app(gates, keepalive_interval=0.1)
     body = orjson.dumps(request("tools/call", {"name": "order", "arguments": {}}))
     writing = asyncio.Event()
     delivered = False
@@ -1650,7 +1650,7 @@ async def test_the_tasks_of_a_call_leave_nothing_for_the_cycle_collector(path: s
         app = build_app(Gates.released())
         body, headers = call_body("stream_plain", "handshake")
     else:
-        app = _background_app(Gates.released(), linger=0.05, keepalive_interval=0.01)
+        app = _background_app(Gates.released(), linger=0.3, keepalive_interval=0.1)  # a tick (50 ms) before it ends
         body, headers = call_body("order", "handshake", token=None)
     reply, left = await left_for_the_collector(app, body, {**BASE_HEADERS, **headers})
     assert b'"result"' in reply
@@ -1671,7 +1671,7 @@ async def test_a_routes_progress_after_heartbeats_still_goes_out() -> None:
             await ctx.report_progress(step, 3, f"step {step}")
         return {"done": True}
 
-    app.add_middleware(MCPMiddleware, keepalive_interval=0.001)
+    app.add_middleware(MCPMiddleware, keepalive_interval=0.1)
     body, headers = call_body("steps", "handshake")
     ex = Exchange(app, body, headers or None)
     with anyio.fail_after(GUARD):
@@ -1682,7 +1682,7 @@ async def test_a_routes_progress_after_heartbeats_still_goes_out() -> None:
                 await ex.chunk_seen.wait()
             gates.release[0].set()
     events = [e for e in ex.reply.events() if e.get("method") == "notifications/progress"]
-    # heartbeats (no message) may come between the steps on a slow host (the interval is 1 ms)
+    # heartbeats (no message) may come between the steps on a slow host (the interval is 100 ms)
     assert [m for m in progress_messages(events) if m] == ["step 1", "step 2", "step 3"]
     values = [e["params"]["progress"] for e in events]
     assert all(a < b for a, b in itertools.pairwise(values)), values
@@ -1939,7 +1939,7 @@ async def test_a_result_written_while_background_work_runs_is_written_in_its_own
     from the shared ticker, in the context of whichever request had armed it: a tracing or logging
     middleware saw that other request's send."""
     gates = Gates()
-    app = _two_route_app(gates, keepalive_interval=0.01)  # ticks every 10 ms
+    app = _two_route_app(gates, keepalive_interval=0.1)  # ticks every 50 ms
     first_body, first_headers = call_body("slow", era, token=None, id=1)
     first = Exchange(app, first_body, first_headers or None)
     seen = _SendsSeenAs(app)
@@ -1963,7 +1963,7 @@ async def test_keepalives_of_a_call_go_out_in_its_own_requests_context(era: str)
     """The watcher the ticker starts for a long call writes keep-alives and progress: in that
     call's context, not the context of the request that armed the ticker."""
     gates = Gates()
-    app = _two_route_app(gates, keepalive_interval=0.001)
+    app = _two_route_app(gates, keepalive_interval=0.1)
     first_body, first_headers = call_body("order", era, token=None, id=1)
     first = Exchange(app, first_body, first_headers or None)  # its background work holds the ticker armed
     seen = _SendsSeenAs(app)

@@ -133,7 +133,7 @@ async def test_a_timed_out_call_is_answered_while_its_route_cannot_be_unwound(
     fails = then == "fails"
     # the limit leaves the route ample time to reach its blocked step on a loaded machine (the test
     # waits for that step, so a limit that fired first would leave it waiting to its guard)
-    app = _stuck_app(step, fails, call_timeout=0.5, keepalive_interval=0.002)  # the ticker: every 1 ms
+    app = _stuck_app(step, fails, call_timeout=0.5, keepalive_interval=0.1)  # the ticker: every 50 ms
     body, headers = _call(era)
     ex = Exchange(app, body, headers)
     late = _late_writes(ex)
@@ -167,7 +167,7 @@ async def test_a_cancelled_call_ends_its_stream_while_its_route_cannot_be_unwoun
     """Review: after notifications/cancelled the stream stayed open until the route's blocked step
     returned, with keep-alives, heartbeats and then the route's next chunk as progress. Now nothing
     more is written but the end of the stream (no result), within a tick of the cancel."""
-    app = _stuck_app(step, keepalive_interval=0.002)
+    app = _stuck_app(step, keepalive_interval=0.1)
     body, _ = _call("handshake", id=7)
     ex = Exchange(app, body)
     late = _late_writes(ex)
@@ -287,7 +287,7 @@ async def test_a_stopped_call_answered_only_by_its_handler_keeps_its_stream_aliv
     heartbeat, not the route's next chunk, and nothing after the end."""
     # the limit leaves the route ample time to reach its blocked step on a loaded machine
     options: dict[str, Any] = {"call_timeout": 0.5} if how == "timed out" else {}
-    app = _stuck_app(step, keepalive_interval=0.002, **options)
+    app = _stuck_app(step, keepalive_interval=0.1, **options)
     body, headers = _unanswerable(kind)
     ex = Exchange(app, body, headers)
     while_stopped: list[bytes] = []  # what went out while the call was stopped, its route held
@@ -443,7 +443,7 @@ async def test_a_stopped_call_s_context_sends_nothing_and_its_questions_fail(
     still stopped for that thread.)"""
     late, gate = _Late(), anyio.Event()
     options: dict[str, Any] = {"call_timeout": 0.5} if how == "timed out" else {}
-    app = _context_app(step, late, route, gate, keepalive_interval=0.002, **options)
+    app = _context_app(step, late, route, gate, keepalive_interval=0.1, **options)
     body, headers = _stopped_request(kind)
     ex = Exchange(app, body, headers)
     stopped = anyio.Event()
@@ -559,7 +559,7 @@ def _asking_app(asker: _Asker, route: str, batched: bool, gate: anyio.Event, **o
         return "held"
 
     # the question's own limit is beyond the test's guard: only the stop can end it in time
-    app.add_middleware(MCPMiddleware, ask_timeout=GUARD * 3, keepalive_interval=0.002, **options)
+    app.add_middleware(MCPMiddleware, ask_timeout=GUARD * 3, keepalive_interval=0.1, **options)
     return app
 
 
@@ -694,7 +694,7 @@ async def test_a_question_waiting_in_a_thread_whose_host_scope_the_stop_cancels_
         return StreamingResponse(chunks(), media_type="text/plain")
 
     options: dict[str, Any] = {"call_timeout": 0.5} if how == "timed out" else {}
-    app.add_middleware(MCPMiddleware, ask_timeout=GUARD * 3, keepalive_interval=0.002, **options)
+    app.add_middleware(MCPMiddleware, ask_timeout=GUARD * 3, keepalive_interval=0.1, **options)
     ex = Exchange(app, request("tools/call", {"name": "asking", "arguments": {}}, 7), HEADERS_2025_11_25)
     with caplog.at_level(logging.DEBUG, "mcp_middleware"), anyio.fail_after(GUARD):
         async with anyio.create_task_group() as tg:
