@@ -11,6 +11,7 @@ here runs per request. It imports only config's parts: :mod:`mcp_middleware._opt
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -19,22 +20,48 @@ from typing import Any
 from ._host_options import ascii_host, normal_origin
 from ._option_lists import strings
 
-__all__ = ["_SCOPE_TOKEN", "OAuthResource", "cors_origins", "effective_allowed_origins"]
+__all__ = ["_SCOPE_TOKEN", "OAuthResource", "check_guard", "cors_origins", "effective_allowed_origins"]
 
 # RFC 6750 §3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), i.e. printable ASCII except " and \.
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 _BEARER_METHODS = frozenset({"header", "body", "query"})
 
 
-def _absolute_url(value: str, what: str) -> str:
+def _absolute_url(value: str, option: str, *, listed: bool = False) -> str:
+    """``value``, an absolute http(s) URL without a fragment, spaces, quotes or backslashes (it is
+    written into JSON and a ``WWW-Authenticate`` header); errors name ``option``, of whose entries
+    it is one when ``listed``."""
+    must, url = (f"{option} must hold", "URLs") if listed else (f"{option} must be", "a URL")
     scheme, sep, rest = value.partition("://")
     if scheme.lower() not in ("http", "https") or not sep or not rest or rest.startswith("/"):
-        raise ValueError(f"{what} must be an absolute http(s) URL, got {value!r}")
+        absolute = "absolute http(s) URLs" if listed else "an absolute http(s) URL"
+        raise ValueError(f"{must} {absolute}, got {value!r}")
     if "#" in value:
-        raise ValueError(f"{what} must not contain a fragment, got {value!r}")
+        raise ValueError(f"{must} {url} without a fragment, got {value!r}")
     if any(c in value for c in '"\\ \r\n'):
-        raise ValueError(f"{what} must not contain spaces, quotes or backslashes, got {value!r}")
+        raise ValueError(f"{must} {url} without spaces, quotes or backslashes, got {value!r}")
     return value
+
+
+def check_guard(auth: object) -> None:
+    """``auth``: a callable that takes the request, one positional argument, when its signature can
+    be read (``lambda: True`` was accepted, then every request got 401 as the call raised); one
+    whose signature cannot be read (some builtins) is taken as it is."""
+    if auth is None:
+        return
+    if not callable(auth):
+        raise TypeError("auth must be a callable taking a starlette Request")
+    try:
+        signature = inspect.signature(auth)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(None)
+    except TypeError:
+        raise TypeError(
+            "auth must take one positional argument, the request (auth(request) -> bool, sync or async), "
+            f"got {auth!r} with the signature {signature}"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +84,7 @@ class OAuthResource:
         if not servers:
             raise ValueError("authorization_servers needs at least one issuer URL (MCP requires it)")
         for server in servers:
-            _absolute_url(server, "an authorization server")
+            _absolute_url(server, "authorization_servers", listed=True)
         scopes = strings(self.scopes_supported, "scopes_supported")
         for scope in scopes:
             if not _SCOPE_TOKEN.fullmatch(scope):
@@ -65,10 +92,12 @@ class OAuthResource:
         methods = strings(self.bearer_methods_supported, "bearer_methods_supported")
         if not set(methods) <= _BEARER_METHODS:
             raise ValueError(f"bearer_methods_supported must be among {sorted(_BEARER_METHODS)}")
-        if self.resource is not None:
-            _absolute_url(self.resource, "resource")
-        if self.resource_documentation is not None:
-            _absolute_url(self.resource_documentation, "resource_documentation")
+        for option in ("resource", "resource_documentation", "resource_name"):
+            value = getattr(self, option)
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"{option} must be a string, got {value!r}")
+            if value is not None and option != "resource_name":
+                _absolute_url(value, option)
         object.__setattr__(self, "authorization_servers", servers)
         object.__setattr__(self, "scopes_supported", scopes)
         object.__setattr__(self, "bearer_methods_supported", methods)

@@ -47,7 +47,7 @@ from starlette.types import Receive, Scope, Send
 from ._bearer import _bounded, _challenge, bearer_params
 from ._cors import _Cors
 from ._oauth_metadata import WELL_KNOWN, _Metadata, _path_of
-from ._security_options import _SCOPE_TOKEN, OAuthResource, cors_origins, effective_allowed_origins
+from ._security_options import _SCOPE_TOKEN, OAuthResource, check_guard, cors_origins, effective_allowed_origins
 from .handlers import Server
 from .transport._checks import FORBIDDEN_HOST, HeaderMap, Verdicts, check_request, decoded, header_map, host_allowed
 from .transport._http import plain, refusal
@@ -109,8 +109,7 @@ class Security(_Cors, _Metadata):
     def __init__(
         self, server: Server, *, auth: Guard | None, oauth: OAuthResource | None, cors: frozenset[str] | None
     ) -> None:
-        if auth is not None and not callable(auth):
-            raise TypeError("auth must be a callable taking a starlette Request")
+        check_guard(auth)
         self._server = server  # its catalog names the app's API-key headers (CORS)
         settings = self._settings = server.settings
         self._verdicts: Verdicts = server.verdicts  # the endpoint's remembered transport checks, shared

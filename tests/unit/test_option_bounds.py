@@ -3,11 +3,14 @@ each is refused at construction with an error naming the option and the value.""
 
 from __future__ import annotations
 
+import inspect
+from functools import partial
 from typing import Any
 
 import pytest
 
 from mcp_middleware import MCPMiddleware
+from mcp_middleware.security import OAuthResource
 from tests.apps import build_app
 from tests.support import post, request
 
@@ -90,3 +93,93 @@ async def test_a_path_a_request_reaches_is_taken_and_answered(path: str) -> None
     reply = await post(build_app(path=path), request("ping"), path=path)
     assert reply.status == 200
     assert reply.json()["result"] == {}
+
+
+def _no_request() -> bool:
+    return True
+
+
+def _two(request: Any, extra: Any) -> bool:
+    return True
+
+
+def _keyword_only(*, request: Any) -> bool:
+    return True
+
+
+@pytest.mark.parametrize("guard", [_no_request, _two, _keyword_only])
+def test_an_auth_guard_that_cannot_take_the_request_is_refused(guard: Any) -> None:
+    """Review: ``auth=lambda: True`` was accepted, then every POST got 401 ``invalid_token`` (the
+    call raised ``TypeError``, logged as the guard failing). A guard whose signature can be read
+    must take one positional argument, the request."""
+    with pytest.raises(TypeError, match=r"^auth must take one positional argument") as refused:
+        MCPMiddleware(build_app(), auth=guard)
+    assert str(refused.value) == (
+        "auth must take one positional argument, the request (auth(request) -> bool, sync or async), "
+        f"got {guard!r} with the signature {inspect.signature(guard)}"
+    )
+
+
+class _CallableGuard:
+    def __call__(self, request: Any) -> bool:
+        return True
+
+
+async def _async_guard(request: Any, scope: str = "read") -> bool:
+    return True
+
+
+def _any(*args: Any, **kwargs: Any) -> bool:
+    return True
+
+
+@pytest.mark.parametrize("guard", [lambda request: True, _CallableGuard(), _async_guard, _any, bool, partial(_two, 1)])
+def test_an_auth_guard_that_takes_the_request_or_cannot_be_read_is_taken(guard: Any) -> None:
+    """A guard that takes the request (a lambda, a callable object, an async function with
+    defaults after it, ``*args``, a partial leaving one argument) is taken; so is one whose
+    signature cannot be read (some builtins), which is only called."""
+    MCPMiddleware(build_app(), auth=guard)
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"resource_name": 5}, TypeError, "resource_name must be a string, got 5"),
+        ({"resource": 5}, TypeError, "resource must be a string, got 5"),
+        (
+            {"resource_documentation": b"https://a"},
+            TypeError,
+            "resource_documentation must be a string, got b'https://a'",
+        ),
+        (
+            {"authorization_servers": ["ftp://a"]},
+            ValueError,
+            "authorization_servers must hold absolute http(s) URLs, got 'ftp://a'",
+        ),
+        (
+            {"authorization_servers": ["https://a#x"]},
+            ValueError,
+            "authorization_servers must hold URLs without a fragment, got 'https://a#x'",
+        ),
+        (
+            {"authorization_servers": ["https://a b"]},
+            ValueError,
+            "authorization_servers must hold URLs without spaces, quotes or backslashes, got 'https://a b'",
+        ),
+        ({"resource": "/mcp"}, ValueError, "resource must be an absolute http(s) URL, got '/mcp'"),
+        (
+            {"resource_documentation": "https://a/#doc"},
+            ValueError,
+            "resource_documentation must be a URL without a fragment, got 'https://a/#doc'",
+        ),
+    ],
+)
+def test_an_oauth_resource_error_names_its_option(
+    options: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    """Review: ``OAuthResource(resource_name=5)`` was accepted (and published as the number), and a
+    bad URL's error said "an authorization server must be ...", naming no option."""
+    given: dict[str, Any] = {"authorization_servers": ["https://auth.example.com"], **options}
+    with pytest.raises(error) as refused:
+        OAuthResource(**given)
+    assert str(refused.value) == message
