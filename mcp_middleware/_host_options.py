@@ -1,6 +1,7 @@
 """Host names and origins as the options give them (``allowed_hosts``, ``allowed_origins``, the
 OAuth resource's host) and as every check compares them: lower case, IPv6 addresses in brackets,
-ASCII only, an origin without its trailing slash or its scheme's default port. Part of
+ASCII only, a name without the root's trailing dot (``api.example.com.`` is ``api.example.com``),
+an origin without its trailing slash or its scheme's default port. Part of
 :mod:`mcp_middleware.config`."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from collections.abc import Collection
 
 from ._option_lists import strings
 
-__all__ = ["ascii_host", "bracketed", "normal_origin", "normalise_hosts"]
+__all__ = ["ascii_host", "bare_host", "bracketed", "empty_label", "normal_origin", "normalise_hosts"]
 
 
 def bracketed(host: str) -> str:
@@ -17,11 +18,25 @@ def bracketed(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
+def bare_host(host: str) -> str:
+    """A lower-case host name without the root's trailing dot: a fully-qualified name
+    (``api.example.com.``) is the same host as without it (RFC 1034 §3.1), and a client may send
+    either in ``Host`` or ``Origin``. One dot only: ``a.com..`` has an empty label (:func:`empty_label`)."""
+    return host[:-1] if host.endswith(".") and not host.startswith("[") else host
+
+
+def empty_label(host: str) -> bool:
+    """Whether a host name (no port; after :func:`bare_host`) has an empty label (``a..com``,
+    ``.a.com``, ``a.com..``): no client sends one."""
+    return not host.startswith("[") and "" in host.split(".")
+
+
 def normalise_hosts(hosts: Collection[str] | None) -> frozenset[str] | None:
     """``allowed_hosts``: lower case, IPv6 addresses bracketed, ASCII names only (an
     internationalised one is refused, asking for its IDNA form: :func:`ascii_host`). A port, a URL,
     a path, a partial wildcard or an empty list would never match a Host (the check compares names
-    only), so each is refused."""
+    only), so each is refused; so is a name with an empty label. A trailing dot is dropped
+    (:func:`bare_host`), as from the request's Host."""
     if hosts is None:
         return None
     names = frozenset(_host_name(host) for host in strings(hosts, "allowed_hosts"))
@@ -40,6 +55,9 @@ def _host_name(entry: str) -> str:
         raise ValueError(
             f"allowed_hosts takes host names without a port (the Host check compares names only), got {entry!r}"
         )
+    host = bare_host(host)
+    if empty_label(host):
+        raise ValueError(f"allowed_hosts takes host names ('api.example.com') or '*', got {entry!r}")
     return bracketed(ascii_host(host, "allowed_hosts", entry))
 
 
@@ -63,10 +81,16 @@ def normal_origin(origin: str) -> str:
     """An origin as every check compares it: scheme and host are case-insensitive, and a trailing
     slash (or space) is no part of it. The allowlists are kept in this form, and a request's
     ``Origin`` is put in it before it is looked up. A scheme's default port is no part of it either
-    (RFC 6454 §4: ``https://x:443`` is the origin ``https://x``, which is how browsers send it)."""
+    (RFC 6454 §4: ``https://x:443`` is the origin ``https://x``, which is how browsers send it), nor
+    the root's trailing dot of its host (:func:`bare_host`: ``https://a.com.`` is ``https://a.com``
+    here, for the allowlists; a CORS answer still names the request's ``Origin`` as sent)."""
     origin = origin.strip().lower().rstrip("/")
     if origin.endswith(":443") and origin.startswith("https://"):
-        return origin[:-4]
-    if origin.endswith(":80") and origin.startswith("http://"):
-        return origin[:-3]
-    return origin
+        origin = origin[:-4]
+    elif origin.endswith(":80") and origin.startswith("http://"):
+        origin = origin[:-3]
+    scheme, sep, authority = origin.partition("://")
+    host, colon, port = authority.partition(":")
+    if not (sep and host.endswith(".")) or authority.startswith("["):
+        return origin
+    return f"{scheme}://{bare_host(host)}{colon}{port}"

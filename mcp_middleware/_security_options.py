@@ -17,7 +17,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._host_options import ascii_host, normal_origin
+from ._host_options import ascii_host, empty_label, normal_origin
 from ._option_lists import strings
 
 __all__ = ["_SCOPE_TOKEN", "OAuthResource", "check_guard", "cors_origins", "effective_allowed_origins"]
@@ -132,7 +132,9 @@ def _origin(value: str, option: str) -> str:
     if origin in ("*", "null"):
         return origin
     scheme, sep, authority = origin.partition("://")
-    if not (scheme and sep and authority and not any(c in authority for c in "/?# ")):
+    if not (scheme and sep and authority and not any(c in authority for c in "/?# ")) or (
+        empty_label(authority.partition(":")[0])
+    ):
         raise ValueError(
             f"{option} takes '*' or full origins like 'http://localhost:6274' (scheme, host, optional port; "
             f"no path), got {value!r}"

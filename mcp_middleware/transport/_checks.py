@@ -16,7 +16,7 @@ from typing import Any
 
 from starlette.types import Scope
 
-from .._host_options import bracketed, normal_origin
+from .._host_options import bare_host, bracketed, normal_origin
 from .._once import Remembered, with_room
 from .._printable import printable
 from ..config import LOCAL_HOSTS, Settings
@@ -76,10 +76,12 @@ def decoded(headers: Mapping[bytes, bytes]) -> dict[str, str]:
 
 
 def _host_only(value: str) -> str:
+    """A Host header's (or an origin's) host name as the allowlists hold it: no port, lower case,
+    no trailing dot (``_host_options.bare_host``)."""
     value = value.strip().lower()
     if value.startswith("["):
         return value[: value.find("]") + 1]
-    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+    return bare_host(value.rsplit(":", 1)[0] if value.count(":") == 1 else value)
 
 
 def _hosts_for(scope: Scope, settings: Settings) -> frozenset[str] | None:

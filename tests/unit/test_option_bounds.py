@@ -12,7 +12,7 @@ import pytest
 from mcp_middleware import MCPMiddleware
 from mcp_middleware.security import OAuthResource
 from tests.apps import build_app
-from tests.support import post, request
+from tests.support import BASE_HEADERS, post, request
 
 pytestmark = pytest.mark.anyio
 
@@ -183,3 +183,81 @@ def test_an_oauth_resource_error_names_its_option(
     with pytest.raises(error) as refused:
         OAuthResource(**given)
     assert str(refused.value) == message
+
+
+async def _status(app: Any, host: str, origin: str | None = None, method: str = "POST") -> tuple[int, str | None]:
+    headers = {**BASE_HEADERS, "host": host} | ({"origin": origin} if origin else {})
+    if method == "OPTIONS":
+        headers |= {"access-control-request-method": "POST"}
+    reply = await post(app, request("ping") if method == "POST" else b"", headers, method=method)
+    return reply.status, reply.headers.get("access-control-allow-origin")
+
+
+@pytest.mark.parametrize(
+    ("allowed", "host", "status"),
+    [
+        ("api.example.com.", "api.example.com", 200),
+        ("api.example.com", "api.example.com.", 200),
+        ("api.example.com.", "api.example.com.:8443", 200),
+        ("API.Example.COM.", "api.example.com:8000", 200),
+        ("api.example.com.", "other.example.com", 403),
+        ("api.example.com", "api.example.com..", 403),  # an empty label: no host of the entry's
+    ],
+)
+async def test_a_fully_qualified_host_name_is_the_same_host(allowed: str, host: str, status: int) -> None:
+    """Review: ``allowed_hosts=["api.example.com."]`` was accepted and never matched (the request's
+    ``Host: api.example.com`` got 403), nor did ``Host: api.example.com.`` match the name without
+    its dot. A name with its root's trailing dot is the same host (RFC 1034 §3.1): one trailing dot
+    is dropped from the entries and from the request's Host alike."""
+    assert (await _status(build_app(allowed_hosts=[allowed]), host))[0] == status
+
+
+async def test_the_default_host_rule_takes_the_local_names_fully_qualified() -> None:
+    app = build_app()
+    assert (await _status(app, "localhost."))[0] == 200
+    assert (await _status(app, "localhost.:8000", "http://localhost.:8000"))[0] == 200
+    assert (await _status(app, "localhost.evil.example"))[0] == 403
+
+
+@pytest.mark.parametrize(
+    ("allowed", "origin", "status"),
+    [
+        ("https://app.example.com.", "https://app.example.com", 200),
+        ("https://app.example.com", "https://app.example.com.", 200),
+        ("https://app.example.com.:8443", "https://app.example.com:8443", 200),
+        ("https://app.example.com.:443", "https://app.example.com.", 200),
+        ("https://app.example.com.", "https://other.example.com", 403),
+        ("https://app.example.com", "https://app.example.com..", 403),
+    ],
+)
+async def test_a_fully_qualified_origin_is_the_same_origin_for_the_allowlists(
+    allowed: str, origin: str, status: int
+) -> None:
+    """The same for ``allowed_origins`` (``https://a.com.`` was accepted and never matched) and
+    ``cors_allow_origins``, whose preflight answers with the request's own ``Origin``, as sent."""
+    explicit = build_app(allowed_hosts=["*"], allowed_origins=[allowed])
+    assert (await _status(explicit, "api.example.com", origin))[0] == status
+    cors = build_app(allowed_hosts=["*"], cors_allow_origins=[allowed])
+    assert (await _status(cors, "api.example.com", origin))[0] == status
+    preflight = await _status(cors, "api.example.com", origin, method="OPTIONS")
+    assert preflight == ((204, origin) if status == 200 else (403, None)), preflight
+
+
+@pytest.mark.parametrize("entry", [".", "api.example.com..", ".api.example.com", "api..example.com"])
+def test_a_host_name_with_an_empty_label_is_refused(entry: str) -> None:
+    """A name with an empty label (two dots, or a dot first) names no host a client sends."""
+    with pytest.raises(ValueError, match=r"^allowed_hosts takes host names") as refused:
+        MCPMiddleware(build_app(), allowed_hosts=[entry])
+    assert str(refused.value) == f"allowed_hosts takes host names ('api.example.com') or '*', got {entry!r}"
+
+
+@pytest.mark.parametrize("entry", ["https://.", "https://app..example.com", "https://app.example.com..:8443"])
+@pytest.mark.parametrize("option", ["allowed_origins", "cors_allow_origins"])
+def test_an_origin_whose_host_has_an_empty_label_is_refused(option: str, entry: str) -> None:
+    options: dict[str, Any] = {option: [entry]}
+    with pytest.raises(ValueError, match=rf"^{option} takes") as refused:
+        MCPMiddleware(build_app(), **options)
+    assert str(refused.value) == (
+        f"{option} takes '*' or full origins like 'http://localhost:6274' (scheme, host, optional port; "
+        f"no path), got {entry!r}"
+    )
