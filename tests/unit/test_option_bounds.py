@@ -261,3 +261,18 @@ def test_an_origin_whose_host_has_an_empty_label_is_refused(option: str, entry: 
         f"{option} takes '*' or full origins like 'http://localhost:6274' (scheme, host, optional port; "
         f"no path), got {entry!r}"
     )
+
+
+async def test_an_empty_cors_list_is_cors_off_while_an_empty_origin_allowlist_refuses_every_origin() -> None:
+    """Review: ``cors_allow_origins=[]`` means CORS off while ``allowed_origins=[]`` refuses every
+    Origin. Both say what their option decides: no origin gets CORS headers (so the CORS list makes
+    no Origin allowlist, and the default rule, origins on allowed hosts, stays), and no Origin
+    passes the Origin check. The README says so in both rows."""
+    page = "http://localhost:8000"
+    no_cors = build_app(cors_allow_origins=[])
+    assert await _status(no_cors, "localhost:8000", page) == (200, None)
+    assert (await _status(no_cors, "localhost:8000", "https://elsewhere.example"))[0] == 403
+    assert (await _status(no_cors, "localhost:8000", page, method="OPTIONS")) == (405, None)
+    no_origin = build_app(allowed_origins=[])
+    assert (await _status(no_origin, "localhost:8000", page))[0] == 403
+    assert (await _status(no_origin, "localhost:8000"))[0] == 200  # a request without Origin passes
