@@ -65,19 +65,41 @@ class ToolFilter:
         )
         return [option for option, values in includes if values is not None and not values]
 
-    def unmatched(self, ops: Sequence[tuple[str, str, Sequence[str], str]]) -> list[str]:
-        """The filter values that match none of ``ops`` ((path, operation id, tags, tool name)
-        each), as ``option 'value'``: a value that can never match is a mistake (a path without
-        its leading "/", an operation named by neither its id nor its tool name)."""
-        tags = {tag for _, _, op_tags, _ in ops for tag in op_tags}
-        ids = {key for _, op_id, _, name in ops for key in (op_id, name)}
-        paths = [path for path, _, _, _ in ops]
+    def given(self) -> list[str]:
+        """The options given (an include filter not None, an exclude filter not empty), as
+        ``option=[values]``, in the order of the middleware's arguments: what the warning that
+        they leave no tools names."""
+        options = (
+            ("include_tags", self.include_tags),
+            ("exclude_tags", self.exclude_tags or None),
+            ("include_operations", self.include_operations),
+            ("exclude_operations", self.exclude_operations or None),
+            ("include_paths", self.include_paths),
+            ("exclude_paths", self.exclude_paths or None),
+            ("include_methods", self.methods),
+        )
+        return [
+            f"{option}={sorted(values) if isinstance(values, frozenset) else list(values)!r}"
+            for option, values in options
+            if values is not None
+        ]
+
+    def unmatched(self, ops: Sequence[tuple[str, str, str, Sequence[str], str]]) -> list[str]:
+        """The filter values that match none of ``ops`` ((path, method, operation id, tags, tool
+        name) each), as ``option 'value'``: a value that can never match is a mistake (a path
+        without its leading "/", an operation named by neither its id nor its tool name, a method
+        no route has)."""
+        tags = {tag for _, _, _, op_tags, _ in ops for tag in op_tags}
+        ids = {key for _, _, op_id, _, name in ops for key in (op_id, name)}
+        methods = {method.upper() for _, method, _, _, _ in ops}
+        paths = [path for path, _, _, _, _ in ops]
         found: list[str] = []
         for option, values, known in (
             ("include_tags", self.include_tags, tags),
             ("exclude_tags", self.exclude_tags, tags),
             ("include_operations", self.include_operations, ids),
             ("exclude_operations", self.exclude_operations, ids),
+            ("include_methods", self.methods, methods),
         ):
             found += [f"{option} {value!r}" for value in sorted(values or ()) if value not in known]
         for option, patterns in (("include_paths", self.include_paths), ("exclude_paths", self.exclude_paths)):

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -256,11 +256,14 @@ def build_catalog(
     builder = _Builder(openapi, route_paths or {}, frozenset(reshaped), frozenset(nones_dropped), forwarded)
     tools: list[ToolSpec] = []
     declared: list[Declared] = []
+    candidates = 0  # the operations that would be tools without the filter
     for op, name in zip(ops, names, strict=True):
         owner = route_owners.get((op.path, op.method)) if route_owners else None
         is_declared = any(key in op.operation for key in DECLARATION_KEYS)
         # A route declared a resource or prompt is not also a tool unless it says so.
-        is_tool = (not is_declared or op.operation.get("x-mcp-tool") is True) and tool_filter.allows(
+        candidate = not is_declared or op.operation.get("x-mcp-tool") is True
+        candidates += candidate
+        is_tool = candidate and tool_filter.allows(
             method=op.method, path=op.path, operation_id=op.operation_id, tags=op.tags, name=name
         )
         if not (is_declared or is_tool):
@@ -272,24 +275,11 @@ def build_catalog(
             declared.append(Declared(op.operation, builder.tool(op, name, guard)))
         if is_tool:
             tools.append(builder.tool(op, name, guard))
-    empty = tool_filter.empty_includes()
-    if empty:
-        warn_once(
-            logger,
-            "MCPMiddleware include filter %s selects nothing, so the endpoint exposes no tools (leave an "
-            "include filter out, or None, to include everything)",
-            ", ".join(f"{option}=[]" for option in empty),
-        )
-    unmatched = tool_filter.unmatched(
-        [(op.path, op.operation_id, op.tags, name) for op, name in zip(ops, names, strict=True)]
+    _warn_filtered(
+        tool_filter,
+        [(op.path, op.method, op.operation_id, op.tags, name) for op, name in zip(ops, names, strict=True)],
+        candidates if not tools else 0,
     )
-    if unmatched:
-        warn_once(
-            logger,
-            "MCPMiddleware filter values that match no route (paths are globs over path templates that "
-            "start with '/', operations match an operation id or a tool name): %s",
-            ", ".join(unmatched),
-        )
     for name, (method, path, unsent) in builder.unsent.items():
         warn_once(
             logger,
@@ -336,6 +326,39 @@ def _stranded(order: RouteOrder, op: _Op, owner: Any) -> bool:
         why,
     )
     return True
+
+
+def _warn_filtered(
+    tool_filter: ToolFilter, ops: Sequence[tuple[str, str, str, Sequence[str], str]], left_out: int
+) -> None:
+    """Warn about the filters that select nothing: an empty include filter; a value that matches
+    none of ``ops`` ((path, method, operation id, tags, tool name) each); filters that together
+    leave none of the ``left_out`` operations that would be tools without them (0: some are)."""
+    empty = tool_filter.empty_includes()
+    if empty:
+        warn_once(
+            logger,
+            "MCPMiddleware include filter %s selects nothing, so the endpoint exposes no tools (leave an "
+            "include filter out, or None, to include everything)",
+            ", ".join(f"{option}=[]" for option in empty),
+        )
+    unmatched = tool_filter.unmatched(ops)
+    if unmatched:
+        warn_once(
+            logger,
+            "MCPMiddleware filter values that match no route (paths are globs over path templates that "
+            "start with '/', operations match an operation id or a tool name, methods a route's): %s",
+            ", ".join(unmatched),
+        )
+    given = tool_filter.given()
+    if left_out and given and not empty:
+        warn_once(
+            logger,
+            "MCPMiddleware's tool filters %s leave none of the app's %d operations as tools, so the MCP "
+            "endpoint exposes no tools",
+            ", ".join(given),
+            left_out,
+        )
 
 
 def _warn_shadowed(openapi: Mapping[str, Any], endpoint: frozenset[str]) -> None:

@@ -4,12 +4,14 @@ each is refused at construction with an error naming the option and the value.""
 from __future__ import annotations
 
 import inspect
+import logging
 from functools import partial
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 
-from mcp_middleware import MCPMiddleware
+from mcp_middleware import MCPMiddleware, declare
 from mcp_middleware.security import OAuthResource
 from tests.apps import build_app
 from tests.support import BASE_HEADERS, post, request
@@ -276,3 +278,105 @@ async def test_an_empty_cors_list_is_cors_off_while_an_empty_origin_allowlist_re
     no_origin = build_app(allowed_origins=[])
     assert (await _status(no_origin, "localhost:8000", page))[0] == 403
     assert (await _status(no_origin, "localhost:8000"))[0] == 200  # a request without Origin passes
+
+
+def _filtered_app(**options: Any) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/items", tags=["a"])
+    def list_items() -> list[int]:
+        return []
+
+    @app.delete("/items/{item_id}", tags=["b"], operation_id="delete.item")
+    def delete_item(item_id: int) -> None: ...
+
+    @app.get("/readme", openapi_extra=declare.resource("docs://readme"))
+    def readme() -> str:  # declared a resource: no tool, whatever the filters
+        return "read me"
+
+    app.add_middleware(MCPMiddleware, **options)
+    return app
+
+
+async def _filter_warnings(caplog: pytest.LogCaptureFixture, **options: Any) -> tuple[list[str], list[str]]:
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        reply = await post(_filtered_app(**options), request("tools/list"))
+    tools = [tool["name"] for tool in reply.result()["tools"]]
+    return tools, [r.getMessage() for r in caplog.records if r.name.startswith("mcp_middleware")]
+
+
+NONE_LEFT = "leave none of the app's 2 operations as tools, so the MCP endpoint exposes no tools"
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"include_tags": ["a"], "exclude_tags": ["a"]}, "include_tags=['a'], exclude_tags=['a']"),
+        (
+            {"include_operations": ["list_items"], "exclude_operations": ["list_items"]},
+            "include_operations=['list_items'], exclude_operations=['list_items']",
+        ),
+        ({"include_tags": ["a"], "include_methods": ["delete"]}, "include_tags=['a'], include_methods=['DELETE']"),
+        ({"include_methods": ["GET"], "exclude_tags": ["a"]}, "exclude_tags=['a'], include_methods=['GET']"),
+        (
+            {"include_paths": ["/items/*"], "exclude_paths": ["/items/{item_id}"]},
+            "include_paths=['/items/*'], exclude_paths=['/items/{item_id}']",
+        ),
+    ],
+)
+async def test_filters_that_together_leave_no_tools_are_warned_about(
+    options: dict[str, Any], named: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review: filters whose values each match a route but that together select nothing gave zero
+    tools with no log line, while a filter value that matches no route is warned about. Building
+    the tools warns once, naming the filters, when they leave none of the app's operations."""
+    tools, said = await _filter_warnings(caplog, **options)
+    assert tools == []
+    assert said == [f"MCPMiddleware's tool filters {named} {NONE_LEFT}"]
+
+
+async def test_an_include_methods_value_that_matches_no_route_is_named(caplog: pytest.LogCaptureFixture) -> None:
+    """``include_methods=["POST"]`` on an app without a POST route: the value is named, as any other
+    filter value that matches no route is (the README's rule), and the empty result too."""
+    tools, said = await _filter_warnings(caplog, include_methods=["post", "GET", "PUT"], exclude_tags=["a"])
+    assert tools == []
+    assert said == [
+        "MCPMiddleware filter values that match no route (paths are globs over path templates that start with "
+        "'/', operations match an operation id or a tool name, methods a route's): include_methods 'POST', "
+        "include_methods 'PUT'",
+        f"MCPMiddleware's tool filters exclude_tags=['a'], include_methods=['GET', 'POST', 'PUT'] {NONE_LEFT}",
+    ]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"include_methods": ["GET"]}, {"exclude_tags": ["a"]}, {"include_tags": ["b"], "include_methods": ["DELETE"]}],
+)
+async def test_filters_that_leave_a_tool_are_not_warned_about(
+    options: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    tools, said = await _filter_warnings(caplog, **options)
+    assert tools
+    assert said == []
+
+
+async def test_an_app_without_tool_routes_is_not_warned_about_its_filters(caplog: pytest.LogCaptureFixture) -> None:
+    """No tools for another reason than the filters (every route declared a resource) is no filters' doing."""
+    app = FastAPI()
+
+    @app.get("/readme", openapi_extra=declare.resource("docs://readme"))
+    def readme() -> str:
+        return "read me"
+
+    app.add_middleware(MCPMiddleware, exclude_tags=["x"], include_methods=["GET"])
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        reply = await post(app, request("tools/list"))
+    assert reply.result()["tools"] == []
+    assert [r.getMessage() for r in caplog.records if "tool filters" in r.getMessage()] == []
+
+
+async def test_an_empty_include_filter_is_warned_about_once_not_twice(caplog: pytest.LogCaptureFixture) -> None:
+    tools, said = await _filter_warnings(caplog, include_tags=[])
+    assert tools == []
+    assert len(said) == 1
+    assert said[0].startswith("MCPMiddleware include filter include_tags=[] selects nothing")
