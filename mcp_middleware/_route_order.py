@@ -46,7 +46,9 @@ route's path (``Mount("/p/{p:path}")`` and ``/q/r``) is reached by no call with 
 
 The same order tells which route a request for the MCP endpoint's own path would have reached
 (:meth:`RouteOrder.answers`, for the catalog's warning about templated routes the endpoint takes
-that path from; :func:`template_answers` where the order is unknown).
+that path from; :func:`template_answers` where the order is unknown), and every route that would
+have had a request for it, by method (:meth:`RouteOrder.reached`, for the warning about the routes
+the document does not list: :mod:`mcp_middleware._endpoint_overlap`).
 
 Not followed (no call is refused for them): a router with its own ``app`` (it may not try its
 routes in order) or a mount of anything but a router or an app with one, whose routes are then
@@ -210,6 +212,29 @@ class RouteOrder:
                 break
             else:
                 return None
+
+    def reached(self, request_path: str) -> list[tuple[_Node, frozenset[str] | None]]:
+        """The routes the router hands a request for ``request_path`` to, each with the methods it
+        takes it for (None: any, a mount or a route of a bare ASGI app, which ends the list): a
+        route whose method is taken by one tried before it gets none of those requests."""
+        found: list[tuple[_Node, frozenset[str] | None]] = []
+        taken: frozenset[str] = frozenset()
+        nodes = self.nodes
+        while True:
+            for node in nodes:
+                match = node.regex.match(request_path)
+                if match is None:
+                    continue
+                if node.mount and node.children is not None:
+                    nodes, request_path = node.children, "/" + match["path"]
+                    break
+                if node.methods is None:
+                    return [*found, (node, None)]
+                if node.methods - taken:
+                    found.append((node, node.methods - taken))
+                    taken |= node.methods
+            else:
+                return found
 
     def mounted_first(self, path: str, method: str) -> bool:
         """Whether the route the router reaches first for ``path`` (a path format from the app's

@@ -27,17 +27,17 @@ here, in :mod:`mcp_middleware._values`), what the app's routes say beside the do
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from mcp_middleware._naming import _METHODS, _assign_names, _Op, _operations
+from mcp_middleware._endpoint_overlap import warn_answered, warn_hidden, warn_shadowed
+from mcp_middleware._naming import _assign_names, _Op, _operations
 from mcp_middleware._once import warn_once
 from mcp_middleware._requests import ToolSpec
 from mcp_middleware._route_details import _converter_paths, _response_options
 from mcp_middleware._route_document import RouteDocument, app_document, route_document
-from mcp_middleware._route_order import RouteOrder, readable_routes, route_order, template_answers
+from mcp_middleware._route_order import RouteOrder, readable_routes, route_order
 from mcp_middleware._shared_headers import warn_shared_headers
 from mcp_middleware._tool_builder import _Builder, api_key_schemes, distinct_descriptions
 from mcp_middleware._tool_filter import ToolFilter
@@ -56,10 +56,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-# a route that answers every path (a single-page app's fallback), as written: its one parameter a :path
-_CATCH_ALL: Final = re.compile(r"/\{[^{}:]+:path\}")
-
 
 DECLARATION_KEYS: Final = ("x-mcp-resource", "x-mcp-resource-template", "x-mcp-prompt")
 
@@ -245,8 +241,9 @@ def build_catalog(
     if max_name_length < 8:
         raise ValueError("max_name_length must be at least 8")
     endpoint = frozenset(exclude_paths)
-    _warn_shadowed(openapi, endpoint)
-    _warn_answered(openapi, endpoint, route_paths or {}, route_order, route_owners or {})
+    warn_shadowed(openapi, endpoint)
+    warn_answered(openapi, endpoint, route_paths or {}, route_order, route_owners or {})
+    warn_hidden(openapi, endpoint, route_order)
     ops = _operations(openapi, endpoint)
     names = _assign_names(ops, max_name_length)
     # the app's API-key headers are forwarded from the MCP request like the forward_headers: a
@@ -358,72 +355,6 @@ def _warn_filtered(
             "endpoint exposes no tools",
             ", ".join(given),
             left_out,
-        )
-
-
-def _warn_shadowed(openapi: Mapping[str, Any], endpoint: frozenset[str]) -> None:
-    """Warn about the app's operations at a path the MCP endpoint answers (``exclude_paths``: its
-    path, with and without the trailing slash): the middleware takes them over, so plain HTTP
-    clients get the endpoint's JSON-RPC errors, and they are no tools."""
-    paths = openapi.get("paths")
-    if not endpoint or not isinstance(paths, Mapping):
-        return
-    taken = [
-        f"{method.upper()} {path}"
-        for path in sorted(endpoint.intersection(key for key in paths if isinstance(key, str)))
-        if isinstance(item := paths[path], Mapping)
-        for method in _METHODS
-        if isinstance(item.get(method), Mapping)
-    ]
-    if taken:
-        warn_once(
-            logger,
-            "The MCP endpoint's path (MCPMiddleware's path option, %s) is also the app's route(s) %s: the "
-            "endpoint answers there, so plain HTTP clients get its JSON-RPC errors and no tool is made of "
-            "them; give the middleware a path of its own",
-            " and ".join(repr(path) for path in sorted(endpoint)),
-            ", ".join(taken),
-        )
-
-
-def _warn_answered(
-    openapi: Mapping[str, Any],
-    endpoint: frozenset[str],
-    route_paths: Mapping[tuple[str, str], str],
-    order: RouteOrder | None,
-    owners: Mapping[tuple[str, str], Any],
-) -> None:
-    """Warn about the app's templated operations that would answer a path the MCP endpoint answers
-    (``GET /{name}`` and ``path="/api"``): plain HTTP clients get the endpoint's errors there. Each
-    route is tested as the router would (``RouteOrder.answers``: its converters, its mounts, the
-    routes tried before it); without the app's routes, its path template (``template_answers``).
-    A catch-all (``/{full_path:path}``, a single-page app's fallback) is left out: it answers
-    every path, so no path of the endpoint's own would keep it whole, and the advice to give the
-    middleware one could not be followed."""
-    paths = openapi.get("paths")
-    if not endpoint or not isinstance(paths, Mapping):
-        return
-
-    def answers(path: str, method: str, target: str) -> bool:  # whether the operation answers ``target``
-        known = order.answers(path, method, owners.get((path, method)), target) if order is not None else None
-        return known if known is not None else template_answers(route_paths.get((path, method), path), target)
-
-    answered = [
-        f"{method} {path}"
-        for path, item in paths.items()
-        if isinstance(path, str) and "{" in path and isinstance(item, Mapping)
-        for method in (m.upper() for m in _METHODS if isinstance(item.get(m), Mapping))  # as the routes name it
-        if not _CATCH_ALL.fullmatch(route_paths.get((path, method), path))
-        and any(answers(path, method, target) for target in endpoint)
-    ]
-    if answered:
-        warn_once(
-            logger,
-            "The MCP endpoint's path (MCPMiddleware's path option, %s) is one the app's route(s) %s would answer: "
-            "the endpoint answers it instead, so plain HTTP clients get its JSON-RPC errors there; give the "
-            "middleware a path of its own",
-            " and ".join(repr(path) for path in sorted(endpoint)),
-            ", ".join(answered),
         )
 
 

@@ -148,7 +148,7 @@ def test_eras_never_import_each_other() -> None:
 def test_lower_layers_never_import_upper_layers() -> None:
     upper = {"middleware", "transport", "handlers", "toolcall"}
     catalog = (
-        *("catalog", "_naming", "_tool_builder", "_requests", "_schema", "_route_document"),
+        *("catalog", "_naming", "_tool_builder", "_requests", "_schema", "_route_document", "_endpoint_overlap"),
         *("_operation_reader", "_request_media", "_tool_labels", "_tool_schemas", "_header_rules"),  # the builder's
         *("_plan", "_paths", "_query_and_body", "_values"),  # the request's parts
         *("_route_endpoints", "_route_docstrings", "_route_input_schema", "_mounted_documents"),  # the route document's
@@ -258,8 +258,10 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_schema_fit") == {"_schema_keywords"}
     assert all_imports("catalog") == {
         *("_naming", "_tool_builder", "_requests", "_values", "_route_document", "_route_order"),
-        *("_tool_filter", "_route_details", "_shared_headers", "_once"),
+        *("_tool_filter", "_route_details", "_shared_headers", "_once", "_endpoint_overlap"),
     }
+    # the warnings about routes the endpoint's path takes over: the methods, the routes as the router tries them
+    assert all_imports("_endpoint_overlap") == {"_naming", "_once", "_route_order"}
     assert all_imports("_shared_headers", typing=False) == {"_once", "_plan"}  # ToolSpec only as a type
 
 

@@ -702,7 +702,8 @@ async def test_a_templated_route_that_would_answer_the_endpoint_path_is_warned_a
     keeps from it, is not named."""
     app = Starlette(routes=routes)
     app.add_middleware(MCPMiddleware, path="/api")
-    warned = await shadow_warnings(app, "/api", caplog)
+    # (a route the document does not list, a mount of unknown routes: their own warning, test_hidden_routes)
+    warned = [w for w in await shadow_warnings(app, "/api", caplog) if "does not list" not in w]
     if shadowed is None:
         assert warned == []
         return
