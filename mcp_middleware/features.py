@@ -15,11 +15,12 @@ then too, and its values are ignored when a resource is read (the read does not 
 that matches a URI but cannot serve it (a required query variable left undefined, a value not
 UTF-8) gives way to the next template; when none serves it, the read is -32602 with ``data.uri``,
 naming the first one's reason. A prompt name, a URI or a URI template declared by two routes is
-the first's; the later is left out, and logged. A declaration that breaks
-:mod:`mcp_middleware._declared`'s rules (written by hand: ``declare`` refuses it) is left out, and
-logged, and so are declared completions for a name that is no variable of the template, or no
-argument of the prompt. An unknown prompt is -32602, and so are arguments the route's request
-cannot be made from (checked before the run).
+the first's; the later is left out, and logged. A declaration written by hand (``declare``
+refuses such values) that :mod:`mcp_middleware._declared`'s rules find unusable is left out, and
+logged; a bad optional hint in it (a title that is no string, a completion value that is no
+string) is left out of it, logged, and the rest is served; so are declared completions for a name
+that is no variable of the template, or no argument of the prompt. An unknown prompt is -32602,
+and so are arguments the route's request cannot be made from (checked before the run).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from urllib.parse import unquote
 
 from mcp_types import jsonrpc as codes
 
-from ._declared import PROMPT, RESOURCE, TEMPLATE, problem
+from ._declared import PROMPT, RESOURCE, TEMPLATE, read
 from ._once import warn_once
 from ._prompt_arguments import _SCALARS, _prompt_arguments
 from ._requests import _missing
@@ -153,16 +154,20 @@ def _template_entry(spec: ToolSpec, declared: Mapping[str, Any], template: str) 
 
 
 def _checked(what: str, kind: str, spec: ToolSpec, declared: Any) -> Mapping[str, Any] | None:
-    """The route's declaration of ``kind`` (an ``x-mcp-*`` key of its operation), or None when it
-    has none, or one that breaks :mod:`mcp_middleware._declared`'s rules (a hand-written one:
-    ``declare`` refuses such values), which is logged: listed, it made the whole list an
-    "invalid result"."""
+    """The route's declaration of ``kind`` (an ``x-mcp-*`` key of its operation) as
+    :func:`mcp_middleware._declared.read` keeps it, or None when it has none or an unusable one
+    (a hand-written one: ``declare`` refuses such values), which is logged: listed, it made the
+    whole list an "invalid result". A bad optional hint (a title that is no string, a completion
+    value that is no string) is left out of it, logged: the declaration is served without it."""
     if declared is None:
         return None
-    if (why := problem(kind, declared)) is None and isinstance(declared, Mapping):
-        return declared
-    warn_once(logger, "%s of %s is skipped: %s", what, spec.name, why)
-    return None
+    reading = read(kind, declared)
+    if reading.spec is None:
+        warn_once(logger, "%s of %s is skipped: %s", what, spec.name, reading.problems[-1])
+        return None
+    for problem in reading.problems:
+        warn_once(logger, "%s of %s: %s (left out)", what, spec.name, problem)
+    return reading.spec
 
 
 def _completions(

@@ -175,7 +175,9 @@ async def test_a_hand_written_declaration_that_breaks_the_rules_is_left_out_with
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """What ``declare`` refuses, an ``x-mcp-*`` mapping written by hand (a Starlette route's YAML)
-    can still say: it is left out, with a warning; the other declarations are listed."""
+    can still say: one that leaves it unusable (no URI, a name that is no string, arguments
+    without names or listed twice) leaves it out, with a warning; the other declarations are
+    listed."""
     app = FastAPI()
 
     @app.get("/good", openapi_extra=declare.prompt("good"))
@@ -186,13 +188,13 @@ async def test_a_hand_written_declaration_that_breaks_the_rules_is_left_out_with
     async def nameless_argument() -> str:
         return "p"
 
-    @app.get("/title", openapi_extra={"x-mcp-prompt": {"name": "t", "title": 5}})
-    async def numbered_title() -> str:
-        return "t"
-
     @app.get("/list", openapi_extra={"x-mcp-prompt": ["p"]})
     async def listed() -> str:
         return "l"
+
+    @app.get("/twice", openapi_extra={"x-mcp-prompt": {"name": "twice", "arguments": [{"name": "a"}, {"name": "a"}]}})
+    async def twice(a: str = "") -> str:
+        return a
 
     @app.get("/r1", openapi_extra={"x-mcp-resource": {"uri": 123}})
     async def numbered_uri() -> str:
@@ -201,10 +203,6 @@ async def test_a_hand_written_declaration_that_breaks_the_rules_is_left_out_with
     @app.get("/r2", openapi_extra={"x-mcp-resource": {"uri": "data://ok"}})
     async def fine_resource() -> str:
         return "r2"
-
-    @app.get("/t/{k}", openapi_extra={"x-mcp-resource-template": {"uriTemplate": "t://{k}", "mimeType": 1}})
-    async def typed_template(k: str) -> str:
-        return k
 
     app.add_middleware(MCPMiddleware)
     with caplog.at_level(logging.WARNING, logger=FEATURES):
@@ -216,10 +214,9 @@ async def test_a_hand_written_declaration_that_breaks_the_rules_is_left_out_with
     assert templates == []
     assert features_log(caplog) == [
         "Prompt of nameless_argument is skipped: arguments[0] has no 'name': {'title': 'Diff'}",
-        "Prompt of numbered_title is skipped: title must be a string, not 5",
         "Prompt of listed is skipped: the declaration must be a mapping, not ['p']",
+        "Prompt of twice is skipped: arguments[1]: argument 'a' is listed twice",
         "Resource of numbered_uri is skipped: uri must be a string, not 123",
-        "Resource template of typed_template is skipped: mimeType must be a string, not 1",
     ]
 
 
@@ -274,10 +271,111 @@ async def test_completions_for_no_argument_or_variable_are_left_out_with_a_warni
 def test_a_null_title_description_or_mime_type_is_as_if_absent() -> None:
     """A hand-written mapping may say ``title:`` with no value (YAML's null), which the wire form
     leaves out (FastAPI's document drops it before; a Starlette docstring's YAML keeps it)."""
-    from mcp_middleware._declared import PROMPT, RESOURCE, TEMPLATE, problem
+    from mcp_middleware._declared import PROMPT, RESOURCE, TEMPLATE, Reading, read
 
     nulls = {"title": None, "description": None, "mimeType": None}
-    assert problem(RESOURCE, {"uri": "data://x", **nulls}) is None
-    assert problem(TEMPLATE, {"uriTemplate": "t://{k}", **nulls}) is None
-    assert problem(PROMPT, {"title": None, "description": None}) is None
-    assert problem(PROMPT, {"name": None}) == "name must be a string, not None"  # (the route's name is no null)
+    assert read(RESOURCE, {"uri": "data://x", **nulls}) == Reading({"uri": "data://x"}, ())
+    assert read(TEMPLATE, {"uriTemplate": "t://{k}", **nulls}) == Reading({"uriTemplate": "t://{k}"}, ())
+    assert read(PROMPT, {"title": None, "description": None}) == Reading({}, ())
+    unnamed = read(PROMPT, {"name": None})  # (the route's name is no null)
+    assert unnamed.spec is None
+    assert [str(problem) for problem in unnamed.problems] == ["name must be a string, not None"]
+
+
+async def test_bad_completion_values_in_a_yaml_docstring_are_left_out_and_the_template_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """YAML reads ``[2023, 2024, "latest"]`` as numbers and a string: the numbers are left out,
+    with a warning, and the template is still served (leaving it out took the resources
+    capability with it: -32601 for the list, the reads and completion)."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def report(request: Request) -> PlainTextResponse:
+        """A yearly report.
+        ---
+        x-mcp-resource-template:
+          uriTemplate: reports://{year}
+          mimeType: text/plain
+          completions:
+            year: [2023, 2024, "latest"]
+        """
+        return PlainTextResponse("report " + request.path_params["year"])
+
+    app = Starlette(routes=[Route("/reports/{year}", report)])
+    app.add_middleware(MCPMiddleware)
+    ref = {"type": "ref/resource", "uri": "reports://{year}"}
+    with caplog.at_level(logging.WARNING, logger=FEATURES):
+        templates = (await legacy(app, "resources/templates/list"))["result"]["resourceTemplates"]
+        read = (await legacy(app, "resources/read", {"uri": "reports://2024"}))["result"]["contents"]
+        completed = await legacy(app, "completion/complete", {"ref": ref, "argument": {"name": "year", "value": ""}})
+    assert [t["uriTemplate"] for t in templates] == ["reports://{year}"]
+    assert read[0]["text"] == "report 2024"
+    assert completed["result"]["completion"]["values"] == ["latest"]
+    assert features_log(caplog) == [
+        "Resource template of report: completions['year'][0] must be a string, not 2023 (left out)",
+        "Resource template of report: completions['year'][1] must be a string, not 2024 (left out)",
+    ]
+
+
+async def test_a_bad_optional_hint_written_by_hand_is_left_out_and_the_declaration_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A title, a description, a mimeType, an argument's title, description or ``required``, or
+    completions of the wrong type are hints: each is left out, with a warning, and the entry is
+    listed (what makes it unusable, such as a URI or a name that is no string, still leaves it
+    out: see above)."""
+    app = FastAPI()
+
+    @app.get("/t", openapi_extra={"x-mcp-prompt": {"name": "t", "title": 5, "description": ["d"]}})
+    async def numbered_title() -> str:
+        return "t"
+
+    arguments = [{"name": "language", "description": 7, "title": 8, "required": "yes"}]
+    hinted = {"name": "args", "arguments": arguments, "completions": {"language": "py", "": ["y"]}}
+
+    @app.get("/args", openapi_extra={"x-mcp-prompt": hinted})
+    async def argued(language: str = "py") -> str:
+        return language
+
+    @app.get("/c", openapi_extra={"x-mcp-prompt": {"name": "c", "completions": ["language"]}})
+    async def listed_completions(language: str = "py") -> str:
+        return language
+
+    @app.get("/r", openapi_extra={"x-mcp-resource": {"uri": "data://r", "mimeType": 1}})
+    async def typed_resource() -> str:
+        return "r"
+
+    @app.get("/t/{k}", openapi_extra={"x-mcp-resource-template": {"uriTemplate": "t://{k}", "title": {}}})
+    async def titled_template(k: str) -> str:
+        return k
+
+    app.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.WARNING, logger=FEATURES):
+        prompts = (await legacy(app, "prompts/list"))["result"]["prompts"]
+        resources = (await legacy(app, "resources/list"))["result"]["resources"]
+        templates = (await legacy(app, "resources/templates/list"))["result"]["resourceTemplates"]
+        got = (await legacy(app, "prompts/get", {"name": "args", "arguments": {"language": "go"}}))["result"]
+    assert prompts == [
+        {"name": "t", "description": "Numbered Title", "arguments": []},
+        {"name": "args", "description": "Argued", "arguments": [{"name": "language"}]},
+        {"name": "c", "description": "Listed Completions", "arguments": [{"name": "language", "required": False}]},
+    ]
+    assert got["messages"][0]["content"]["text"] == "go"
+    assert resources == [{"uri": "data://r", "name": "typed_resource", "description": "Typed Resource"}]
+    assert templates == [{"uriTemplate": "t://{k}", "name": "titled_template", "description": "Titled Template"}]
+    assert features_log(caplog) == [
+        "Prompt of numbered_title: title must be a string, not 5 (left out)",
+        "Prompt of numbered_title: description must be a string, not ['d'] (left out)",
+        "Prompt of argued: arguments[0]['title'] must be a string, not 8 (left out)",
+        "Prompt of argued: arguments[0]['description'] must be a string, not 7 (left out)",
+        "Prompt of argued: arguments[0]['required'] must be True or False, not 'yes' (left out)",
+        "Prompt of argued: completions['language'] must be a list of strings, not 'py' (left out)",
+        "Prompt of argued: a completions key must not be empty, not '' (left out)",
+        "Prompt of listed_completions: completions must be a mapping of argument names to lists of strings, "
+        "not ['language'] (left out)",
+        "Resource of typed_resource: mimeType must be a string, not 1 (left out)",
+        "Resource template of titled_template: title must be a string, not {} (left out)",
+    ]
