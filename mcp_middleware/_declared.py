@@ -85,22 +85,20 @@ def _read(kind: str, spec: Mapping[str, Any], label: Mapping[str, str], hints: l
             _name(label.get(field, field), spec.get(field))
     for field in (*_TEXTS, *(("mimeType",) if kind != PROMPT else ())):
         _hint(kept, field, label.get(field, field), str, hints)
-    if kind == PROMPT and "arguments" in kept:
-        kept["arguments"] = _arguments(kept["arguments"], hints)
-    table = _completions(kept.pop("completions"), hints) if kind != RESOURCE and "completions" in kept else None
-    if table is not None:
+    if kind == PROMPT and (arguments := kept.pop("arguments", None)) is not None:
+        kept["arguments"] = _arguments(arguments, hints)
+    completions = kept.pop("completions", None) if kind != RESOURCE else None
+    if completions is not None and (table := _completions(completions, hints)) is not None:
         kept["completions"] = table
     return kept
 
 
-def _hint(kept: dict[str, Any], field: str, at: str, kind: type, hints: list[Problem], null: bool = True) -> None:
+def _hint(kept: dict[str, Any], field: str, at: str, kind: type, hints: list[Problem]) -> None:
     """Leave ``field`` out of ``kept`` when it is null, or not of ``kind`` (a problem recorded)."""
-    if field not in kept:
-        return
-    value = kept[field]
+    value = kept.get(field)
     if value is not None and isinstance(value, kind):
         return
-    if value is not None or not null:
+    if value is not None:
         wanted = "True or False" if kind is bool else "a string"
         hints.append(TypeError(f"{at} must be {wanted}, not {shown(value)}"))
     kept.pop(field, None)
@@ -136,8 +134,8 @@ def _arguments(arguments: Any, hints: list[Problem]) -> list[dict[str, Any]]:
         _name(f"{at}['name']", argument["name"])
         kept.append(dict(argument))
         for field in _TEXTS:
-            _hint(kept[-1], field, f"{at}[{field!r}]", str, hints, null=False)
-        _hint(kept[-1], "required", f"{at}['required']", bool, hints, null=False)
+            _hint(kept[-1], field, f"{at}[{field!r}]", str, hints)
+        _hint(kept[-1], "required", f"{at}['required']", bool, hints)
         if argument["name"] in seen:
             raise ValueError(f"{at}: argument {argument['name']!r} is listed twice")
         seen.add(argument["name"])

@@ -48,13 +48,13 @@ _PARAMETERS = {"uriTemplate": "uri_template", "mimeType": "mime_type"}
 
 
 def _declared(helper: str, kind: str, tool: Any, **fields: Any) -> dict[str, Any]:
-    """The ``openapi_extra`` of ``kind``: its fields that are not None, checked by
-    :func:`mcp_middleware._declared.check` (what it raises names ``declare.<helper>``)."""
-    spec = {k: v for k, v in fields.items() if v is not None}
+    """The ``openapi_extra`` of ``kind``: its fields that are not None (nor a prompt argument's
+    that are), checked by :func:`mcp_middleware._declared.check` (what it raises names
+    ``declare.<helper>``)."""
     try:
         if not isinstance(tool, bool):
             raise TypeError(f"tool must be True or False, not {shown(tool)}")
-        check(kind, spec, _PARAMETERS)
+        spec = check(kind, {k: v for k, v in fields.items() if v is not None}, _PARAMETERS)
     except (TypeError, ValueError) as error:
         raise type(error)(f"declare.{helper}: {error}") from None
     return {kind: spec, **({"x-mcp-tool": True} if tool else {})}

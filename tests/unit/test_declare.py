@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from fastapi import FastAPI
@@ -379,3 +380,83 @@ async def test_a_bad_optional_hint_written_by_hand_is_left_out_and_the_declarati
         "Resource of typed_resource: mimeType must be a string, not 1 (left out)",
         "Resource template of titled_template: title must be a string, not {} (left out)",
     ]
+
+
+def test_declare_leaves_out_an_argument_s_null_fields() -> None:
+    """A table of arguments where some have no description gives ``description=None``: as at the
+    top level, a null is left out (it raised "must be a string, not None")."""
+    table = {"language": "The language", "diff": None}
+    arguments = [{"name": name, "description": text, "required": True} for name, text in table.items()]
+    assert declare.prompt("review", arguments=[*arguments, {"name": "x", "title": None, "required": None}]) == {
+        "x-mcp-prompt": {
+            "name": "review",
+            "arguments": [
+                {"name": "language", "description": "The language", "required": True},
+                {"name": "diff", "required": True},
+                {"name": "x"},
+            ],
+        }
+    }
+    with pytest.raises(TypeError) as raised:
+        untyped.prompt("p", arguments=[{"name": None}])  # (a name is never null)
+    assert str(raised.value) == "declare.prompt: arguments[0]['name'] must be a string, not None"
+
+
+async def test_nulls_in_a_yaml_docstring_are_as_if_absent(caplog: pytest.LogCaptureFixture) -> None:
+    """``description:``, ``arguments:`` or ``completions:`` with no value (YAML's null) left the
+    entry out ("must be a string, not None"): an argument's null title, description or
+    ``required`` is left out of it, null arguments are the route's, null completions none."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def review(request: Request) -> PlainTextResponse:
+        """Review a change.
+        ---
+        x-mcp-prompt:
+          name: review
+          arguments:
+            - name: language
+              title:
+              description:
+              required:
+        parameters:
+          - {name: language, in: query, required: false, schema: {type: string}}
+        """
+        return PlainTextResponse("Review " + request.query_params.get("language", ""))
+
+    async def summary(request: Request) -> PlainTextResponse:
+        """Summarise.
+        ---
+        x-mcp-prompt:
+          name: summary
+          arguments:
+          completions:
+        """
+        return PlainTextResponse("Summarise")
+
+    async def item(request: Request) -> PlainTextResponse:
+        """An item.
+        ---
+        x-mcp-resource-template:
+          uriTemplate: items://{item_id}
+          completions:
+        """
+        return PlainTextResponse(request.path_params["item_id"])
+
+    routes = [Route("/review", review), Route("/summary", summary), Route("/items/{item_id}", item)]
+    app = Starlette(routes=routes)
+    app.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.WARNING, logger=FEATURES):
+        prompts = (await legacy(app, "prompts/list"))["result"]["prompts"]
+        templates = (await legacy(app, "resources/templates/list"))["result"]["resourceTemplates"]
+        got = (await legacy(app, "prompts/get", {"name": "review", "arguments": {"language": "py"}}))["result"]
+    free_query = {"name": "query", "description": ANY, "required": False}  # (a Starlette route's own)
+    assert prompts == [
+        {"name": "review", "description": "Review a change.", "arguments": [{"name": "language"}]},
+        {"name": "summary", "description": "Summarise.", "arguments": [free_query]},
+    ]
+    assert templates == [{"uriTemplate": "items://{item_id}", "name": "item", "description": "An item."}]
+    assert got["messages"][0]["content"]["text"] == "Review py"
+    assert features_log(caplog) == []
