@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.background import BackgroundTask
 from starlette.responses import Response
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = [
     "MCP_CONTENT_TYPE",
@@ -39,6 +43,10 @@ _BLOCK_FIELDS: dict[str, tuple[tuple[str, bool], ...]] = {
     "resource_link": (("uri", True), ("name", True)),
 }
 _BLOCK_KINDS = "text, image, audio, resource or resource_link"
+_STRUCTURED = (
+    "a mapping or a dataclass instance (the result's structuredContent, a JSON object; for a pydantic model, "
+    "its model_dump(mode='json'))"
+)
 
 
 def _shown(value: Any) -> str:
@@ -131,6 +139,16 @@ def _blocks(content: Any) -> list[Mapping[str, Any]]:
     return blocks
 
 
+def _structured(value: Any) -> Any:
+    """``structured`` as orjson writes it into a JSON object: a dict, or a dataclass instance as it
+    is; another mapping copied (orjson writes dicts only); anything else raises."""
+    if isinstance(value, dict) or (dataclasses.is_dataclass(value) and not isinstance(value, type)):
+        return value
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"MCPResponse: structured must be {_STRUCTURED}, not {_shown(value)}")
+
+
 def _check_block(at: str, block: Any) -> None:
     if not isinstance(block, Mapping):
         raise TypeError(f"MCPResponse: {at} must be a content block (a mapping with a 'type'), not {_shown(block)}")
@@ -159,11 +177,13 @@ class MCPResponse(Response):
     """A route's answer as MCP content: ``content`` is a string (one text block), a content block
     or a list of them (:func:`text`, :func:`image`, :func:`audio`, :func:`embedded_resource`,
     :func:`resource_link`, or mappings of the same shape); ``structured`` the result's
-    ``structuredContent`` (a JSON object); ``is_error`` its ``isError``. Called as a tool, the
+    ``structuredContent`` (a JSON object: a mapping, or a dataclass instance, which orjson writes
+    as one); ``is_error`` its ``isError``. Called as a tool, the
     blocks are the ``CallToolResult``'s content; over plain HTTP the body is that JSON, with the
     media type ``application/vnd.mcp.content+json``. Content of the wrong shape (a block whose type
-    is none of the spec's, or that lacks a field its type requires) or a ``structured`` that is no
-    mapping raises a ``TypeError`` or ``ValueError`` here, where the route builds it."""
+    is none of the spec's, or that lacks a field its type requires) or a ``structured`` that is
+    neither (a list, a pydantic model: pass its ``model_dump(mode="json")``) raises a ``TypeError``
+    or ``ValueError`` here, where the route builds it."""
 
     media_type = MCP_CONTENT_TYPE
 
@@ -171,7 +191,7 @@ class MCPResponse(Response):
         self,
         content: Sequence[Mapping[str, Any]] | Mapping[str, Any] | str,
         *,
-        structured: Mapping[str, Any] | None = None,
+        structured: Mapping[str, Any] | DataclassInstance | None = None,
         is_error: bool = False,
         status_code: int = 200,
         headers: Mapping[str, str] | None = None,
@@ -179,10 +199,7 @@ class MCPResponse(Response):
     ) -> None:
         body: dict[str, Any] = {"content": _blocks(content)}
         if structured is not None:
-            if not isinstance(structured, Mapping):
-                why = "a mapping (the result's structuredContent, a JSON object)"
-                raise TypeError(f"MCPResponse: structured must be {why}, not {_shown(structured)}")
-            body["structuredContent"] = structured if isinstance(structured, dict) else dict(structured)
+            body["structuredContent"] = _structured(structured)
         if is_error:
             body["isError"] = True
         try:

@@ -8,13 +8,38 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 import orjson
 import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel
 
-from mcp_middleware import MCPResponse, content
+from mcp_middleware import MCPMiddleware, MCPResponse, content
+from tests.support import call_tool
+
+STRUCTURED = (
+    "a mapping or a dataclass instance (the result's structuredContent, a JSON object; for a pydantic model, "
+    "its model_dump(mode='json'))"
+)
+
+
+@dataclass
+class Point:
+    x: int
+    y: int
+
+
+@dataclass(slots=True)
+class Slotted:
+    label: str
+
+
+class Model(BaseModel):  # (orjson writes no pydantic model: it never worked, and stays refused)
+    x: int
+
 
 # the names as a caller that mypy does not check uses them (some of these values pass it)
 untyped: Any = content
@@ -24,12 +49,22 @@ REFUSED: list[tuple[Callable[[], Any], type[Exception], str]] = [
     (
         lambda: Response("x", structured=[1, 2]),
         TypeError,
-        "MCPResponse: structured must be a mapping (the result's structuredContent, a JSON object), not [1, 2]",
+        f"MCPResponse: structured must be {STRUCTURED}, not [1, 2]",
     ),
     (
         lambda: Response("x", structured="hello"),
         TypeError,
-        "MCPResponse: structured must be a mapping (the result's structuredContent, a JSON object), not 'hello'",
+        f"MCPResponse: structured must be {STRUCTURED}, not 'hello'",
+    ),
+    (
+        lambda: Response("x", structured=Point),
+        TypeError,
+        f"MCPResponse: structured must be {STRUCTURED}, not {Point!r}",
+    ),
+    (
+        lambda: Response("x", structured=Model(x=1)),
+        TypeError,
+        f"MCPResponse: structured must be {STRUCTURED}, not Model(x=1)",
     ),
     (
         lambda: Response(5),
@@ -174,3 +209,24 @@ def test_valid_content_is_built_as_before() -> None:
         "structuredContent": {},
     }
     assert orjson.loads(MCPResponse(content.text("x")).body) == {"content": [{"type": "text", "text": "x"}]}
+
+
+def test_structured_may_be_a_dataclass_instance() -> None:
+    """orjson writes a dataclass instance as a JSON object (it worked before the check of 8bccdc7)."""
+    assert orjson.loads(MCPResponse("x", structured=Point(1, 2)).body)["structuredContent"] == {"x": 1, "y": 2}
+    assert orjson.loads(MCPResponse("x", structured=Slotted("a")).body)["structuredContent"] == {"label": "a"}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+async def test_a_dataclass_instance_is_the_tool_result_s_structured_content(era: str) -> None:
+    app = FastAPI()
+
+    @app.get("/point", operation_id="point")
+    async def point() -> MCPResponse:
+        return MCPResponse("(1, 2)", structured=Point(1, 2))
+
+    app.add_middleware(MCPMiddleware)
+    result = await call_tool(app, era, "point", {})
+    assert result["content"] == [{"type": "text", "text": "(1, 2)"}]
+    assert result["structuredContent"] == {"x": 1, "y": 2}
