@@ -9,8 +9,8 @@ as they are (text, image, audio, embedded resource, resource link, several mixed
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,8 @@ _BLOCK_FIELDS: dict[str, tuple[tuple[str, bool], ...]] = {
     "resource_link": (("uri", True), ("name", True)),
 }
 _BLOCK_KINDS = "text, image, audio, resource or resource_link"
+_ASCII_WHITESPACE = str.maketrans("", "", "\t\n\f\r ")  # (the WHATWG's: no \v)
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*")  # the standard alphabet (RFC 4648 section 4), no padding
 _STRUCTURED = (
     "a mapping or a dataclass instance (the result's structuredContent, a JSON object; for a pydantic model, "
     "its model_dump(mode='json'))"
@@ -61,16 +63,29 @@ def _string(where: str, field: str, value: Any) -> None:
 
 
 def _b64(where: str, field: str, data: Any) -> str:
-    """``data`` as base64 text: bytes encoded, a string checked (it is sent as it is)."""
+    """``data`` as base64 text, as the schema's ``format: byte`` has it (RFC 4648: padded, no
+    whitespace): bytes encoded; a string read as the TypeScript SDK's check (``atob``) reads it,
+    then encoded again (line-wrapped or unpadded text is taken, and sent canonical)."""
     if isinstance(data, bytes | bytearray | memoryview):
         return base64.b64encode(data).decode("ascii")
     if not isinstance(data, str):
         raise TypeError(f"{where}: {field} must be bytes or base64 text, not {_shown(data)}")
-    try:
-        base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):  # (ValueError: a character that is not ASCII)
-        raise ValueError(f"{where}: {field} must be the raw bytes or their base64 text, not {_shown(data)}") from None
-    return data
+    if (decoded := _forgiving_b64decode(data)) is None:
+        raise ValueError(f"{where}: {field} must be the raw bytes or their base64 text, not {_shown(data)}")
+    return base64.b64encode(decoded).decode("ascii")
+
+
+def _forgiving_b64decode(text: str) -> bytes | None:
+    """The bytes of ``text`` as the WHATWG's forgiving-base64 decode (``atob``) reads it, or None
+    where it fails: ASCII whitespace anywhere is left out, then one or two ``=`` end a length that
+    is a multiple of 4 and are the only ones, a length of 4n + 1 is none, and every other character
+    is of the standard alphabet (url-safe ``-`` and ``_`` are not)."""
+    compact = text.translate(_ASCII_WHITESPACE)
+    if len(compact) % 4 == 0 and compact.endswith("="):
+        compact = compact[:-2] if compact.endswith("==") else compact[:-1]
+    if len(compact) % 4 == 1 or not compact.isascii() or _BASE64.fullmatch(compact) is None:
+        return None
+    return base64.b64decode(compact + "=" * (-len(compact) % 4))
 
 
 def text(value: str, **extra: Any) -> dict[str, Any]:
@@ -80,8 +95,8 @@ def text(value: str, **extra: Any) -> dict[str, Any]:
 
 
 def image(data: bytes | str, mime_type: str, **extra: Any) -> dict[str, Any]:
-    """An image block. ``data``: raw bytes, or an already base64-encoded string (checked: text that
-    is not base64 raises a ``ValueError``)."""
+    """An image block. ``data``: raw bytes, or an already base64-encoded string (checked as ``atob``
+    reads it, and sent padded without whitespace: text that is not base64 raises a ``ValueError``)."""
     _string("content.image", "mime_type", mime_type)
     return {"type": "image", "data": _b64("content.image", "data", data), "mimeType": mime_type, **extra}
 

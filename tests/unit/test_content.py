@@ -41,6 +41,9 @@ class Model(BaseModel):  # (orjson writes no pydantic model: it never worked, an
     x: int
 
 
+NOT_BASE64 = "data must be the raw bytes or their base64 text, not"
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 2
+
 # the names as a caller that mypy does not check uses them (some of these values pass it)
 untyped: Any = content
 Response: Any = MCPResponse
@@ -143,17 +146,20 @@ REFUSED: list[tuple[Callable[[], Any], type[Exception], str]] = [
         "content.image: data must be the raw bytes or their base64 text, not 'not base64!!'",
     ),
     (
-        lambda: content.image("aGk", "image/png"),
+        lambda: content.image("-__-", "image/png"),  # (url-safe base64: not the standard alphabet)
         ValueError,
-        "content.image: data must be the raw bytes or their base64 text, not 'aGk'",
+        "content.image: data must be the raw bytes or their base64 text, not '-__-'",
     ),
+    (lambda: content.image("_w", "image/png"), ValueError, f"content.image: {NOT_BASE64} '_w'"),
+    (lambda: content.image("YQ=", "image/png"), ValueError, f"content.image: {NOT_BASE64} 'YQ='"),
+    (lambda: content.image("Y", "image/png"), ValueError, f"content.image: {NOT_BASE64} 'Y'"),
+    (lambda: content.image("YWI==", "image/png"), ValueError, f"content.image: {NOT_BASE64} 'YWI=='"),
+    (lambda: content.image("YQ==YQ==", "image/png"), ValueError, f"content.image: {NOT_BASE64} 'YQ==YQ=='"),
+    (lambda: content.image("YWJj\u00e9", "image/png"), ValueError, f"content.image: {NOT_BASE64} 'YWJjé'"),
+    (lambda: content.image("YW\vI=", "image/png"), ValueError, f"content.image: {NOT_BASE64} 'YW\\x0bI='"),
     (lambda: untyped.image(5, "image/png"), TypeError, "content.image: data must be bytes or base64 text, not 5"),
     (lambda: untyped.image(b"x", None), TypeError, "content.image: mime_type must be a string, not None"),
-    (
-        lambda: content.audio("UklGRg=\n=", "audio/wav"),
-        ValueError,
-        "content.audio: data must be the raw bytes or their base64 text, not 'UklGRg=\\n='",
-    ),
+    (lambda: content.audio("UklGRg=", "audio/wav"), ValueError, f"content.audio: {NOT_BASE64} 'UklGRg='"),
     (lambda: untyped.audio(b"x", 5), TypeError, "content.audio: mime_type must be a string, not 5"),
     (
         lambda: content.embedded_resource("a://b", blob="%%"),
@@ -230,3 +236,38 @@ async def test_a_dataclass_instance_is_the_tool_result_s_structured_content(era:
     result = await call_tool(app, era, "point", {})
     assert result["content"] == [{"type": "text", "text": "(1, 2)"}]
     assert result["structuredContent"] == {"x": 1, "y": 2}
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        (base64.encodebytes(PNG).decode(), base64.b64encode(PNG).decode()),  # lines of 76, each ending in \n
+        ("YWI", "YWI="),  # (unpadded)
+        ("YQ", "YQ=="),
+        (" YW\tI=\r\n", "YWI="),
+        ("UklGRg=\n=", "UklGRg=="),  # (whitespace anywhere: removed first, as atob does)
+        ("\fYWJj\n", "YWJj"),
+        ("", ""),
+    ],
+)
+def test_base64_text_atob_reads_is_taken_and_sent_canonical(given: str, sent: str) -> None:
+    """What the TypeScript SDK's base64 check (``atob``) reads: ASCII whitespace anywhere, the
+    padding left out. The schema's ``data`` and ``blob`` are ``format: byte`` (RFC 4648 base64),
+    so they are sent padded, without whitespace."""
+    assert content.image(given, "image/png")["data"] == sent
+    assert content.audio(given, "audio/wav")["data"] == sent
+    assert content.embedded_resource("a://b", blob=given)["resource"]["blob"] == sent
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+async def test_line_wrapped_base64_reaches_the_client_canonical(era: str) -> None:
+    app = FastAPI()
+
+    @app.get("/chart", operation_id="chart")
+    async def chart() -> MCPResponse:
+        return MCPResponse(content.image(base64.encodebytes(PNG).decode(), "image/png"))
+
+    app.add_middleware(MCPMiddleware)
+    result = await call_tool(app, era, "chart", {})
+    assert result["content"] == [{"type": "image", "data": base64.b64encode(PNG).decode(), "mimeType": "image/png"}]
