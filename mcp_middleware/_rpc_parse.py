@@ -66,9 +66,11 @@ def request_id_of(obj: Any) -> RequestId | None:
 
 
 def parse_message(obj: Any) -> Message:
-    """Classify one decoded JSON value as a request, notification or client reply (-32600 if none)."""
+    """Classify one decoded JSON value as a request, notification or client reply (-32600 if none).
+    Each error carries the request's id when it can be read (JSON-RPC 2.0 §5), whichever era's
+    path, a lone message's or a batch item's, asked."""
     if not isinstance(obj, dict) or obj.get("jsonrpc") != "2.0":
-        raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: not a JSON-RPC 2.0 object")
+        raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: not a JSON-RPC 2.0 object", id=request_id_of(obj))
     raw_id: Any = obj.get("id")  # shape checked just below
     has_id = "id" in obj
     if has_id and type(raw_id) not in _ID_TYPES:

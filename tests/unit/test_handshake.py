@@ -442,3 +442,42 @@ async def test_list_params_are_checked_when_the_reply_is_cached_too(meta: dict[s
     assert cold.error()["error"]["code"] == warm.error()["error"]["code"] == -32602
     assert warm.error()["error"]["message"] == cold.error()["error"]["message"]
     assert warm.json()["id"] == 3
+
+
+@pytest.mark.parametrize("version", ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"])
+@pytest.mark.parametrize(
+    "envelope", [{}, {"jsonrpc": "1.0"}, {"jsonrpc": 2.0}], ids=["no-jsonrpc", "jsonrpc-1.0", "jsonrpc-number"]
+)
+async def test_a_request_that_is_no_json_rpc_2_0_object_keeps_its_readable_id(
+    version: str, envelope: dict[str, Any]
+) -> None:
+    """JSON-RPC 2.0 §5: the error's id is the request's when it could be read. A lone request
+    refused for its envelope answered ``"id": null`` in this era, where a batch's item and a
+    2026-07-28 request echo it (test_modern): every path now says 7."""
+    body = {**envelope, "id": 7, "method": "tools/list"}
+    headers = {**BASE_HEADERS, "mcp-protocol-version": version}
+    reply = await post(build_app(), body, headers)
+    assert reply.status == 400
+    assert reply.json() == {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "error": {"code": -32600, "message": "Invalid request: not a JSON-RPC 2.0 object"},
+    }
+    if version in ("2024-11-05", "2025-03-26"):
+        batch = await post(build_app(), [body], headers)
+        assert batch.status == 200
+        assert batch.json() == [reply.json()]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"id": 7, "result": {}}, {"jsonrpc": "1.0", "id": "srv-1", "result": {}}, {"id": True, "method": "ping"}],
+    ids=["reply", "reply-1.0", "no-id"],
+)
+async def test_a_message_that_is_no_json_rpc_2_0_object_without_a_request_id_answers_id_null(body: Any) -> None:
+    """What has no request id to echo (a client's reply names a request of ours; ``true`` is no id)
+    still answers ``"id": null``."""
+    reply = await post(build_app(), body, {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18"})
+    assert reply.status == 400
+    assert reply.json()["id"] is None
+    assert reply.json()["error"]["code"] == -32600
