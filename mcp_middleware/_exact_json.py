@@ -25,6 +25,7 @@ __all__ = [
     "_DIGITS_AS_ZEROS",
     "_LONG_RUN",
     "_Exact",
+    "_WideId",
     "_beyond_64_bits",
     "_marked",
     "_read_again",
@@ -50,6 +51,12 @@ class _Exact(dict[str, Any]):
     def __init__(self, message: dict[str, Any], found: float) -> None:
         super().__init__(message)
         self.found = found
+
+
+class _WideId(float):
+    """The id of a message, an integer beyond 64 bits, as orjson read it (a float: rounded), marked
+    so that ``parse_message`` refuses it for that, not as an id of the wrong type; a float
+    written as such (``1e19``) stays a plain float."""
 
 
 def _marked(body: bytes, payload: Any) -> Any:
@@ -124,14 +131,15 @@ def _lone_surrogate(text: str) -> bool:
 
 def _settled(message: dict[str, Any]) -> Any:
     """One message of :func:`_read_again`'s reading, as :func:`_one` makes orjson's: an id beyond
-    64 bits as orjson reads it (a float: no id), a request holding an integer beyond 64 bits marked,
-    a reply holding one read exactly unless it is beyond 308 digits (then marked: refused)."""
+    64 bits as orjson reads it (a float: no id), marked (:class:`_WideId`), a request holding an
+    integer beyond 64 bits marked, a reply holding one read exactly unless it is beyond 308 digits
+    (then marked: refused)."""
     huge = _first(message, _is_infinite)
     found = _big(message)
     if huge is None and found is None:
         return message
     if _beyond_64_bits(message.get("id")) or _is_infinite(message.get("id")):
-        message["id"] = float(message["id"])
+        message["id"] = _WideId(message["id"])
     if "method" in message or huge is not None:
         return _Exact(message, found if found is not None else huge)
     return message
@@ -146,10 +154,13 @@ def _one(message: dict[str, Any], exact: Any, rounded: float) -> Any:
     """A message holding a float orjson may have made of an integer beyond 64 bits (``rounded``,
     the first such float)."""
     if isinstance(exact, dict):
+        wide_id = _beyond_64_bits(exact.get("id"))
+        if wide_id:
+            message["id"] = _WideId(message["id"])
         if "method" not in message:
             # a reply: for the route that asked, its integers exact; not with an id beyond 64 bits,
-            # which no request of ours had (orjson's float of it is then refused as no id)
-            return message if _beyond_64_bits(exact.get("id")) else exact
+            # which no request of ours had (orjson's float of it, marked, is then refused)
+            return message if wide_id else exact
         found = _big(exact)
         if found is None:
             return message  # its large floats were written as floats

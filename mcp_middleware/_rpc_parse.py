@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from mcp_types import jsonrpc as codes
 
-from ._exact_json import _DIGITS_AS_ZEROS, _LONG_RUN, _Exact, _marked, _read_again, about
+from ._exact_json import _DIGITS_AS_ZEROS, _LONG_RUN, _Exact, _marked, _read_again, _WideId, about
 from ._rpc_messages import ClientReply, Message, Notification, ProtocolError, Request, RequestId
 
 __all__ = ["id_of", "is_id", "parse_message", "parse_payload", "request_id_of"]
@@ -74,7 +74,7 @@ def parse_message(obj: Any) -> Message:
     raw_id: Any = obj.get("id")  # shape checked just below
     has_id = "id" in obj
     if has_id and type(raw_id) not in _ID_TYPES:
-        raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: id must be a string or an integer")
+        raise _not_an_id(raw_id)
     method = obj.get("method")
     if method is None:
         if has_id and ("result" in obj) != ("error" in obj):
@@ -97,3 +97,16 @@ def parse_message(obj: Any) -> Message:
     if has_id:
         return Request(raw_id, method, params)
     return Notification(method, params)
+
+
+def _not_an_id(raw_id: Any) -> ProtocolError:
+    """The refusal of an id that is no string or integer; an integer beyond 64 bits (orjson's
+    float of it, marked by ``_exact_json``) is one, but refused for its precision, as such an
+    integer elsewhere in a request is. Its error has no id: it cannot be echoed as it was sent."""
+    if type(raw_id) is _WideId:
+        return ProtocolError(
+            codes.INVALID_REQUEST,
+            f"Invalid request: an integer id beyond 64 bits ({about(raw_id)}) would lose its precision; "
+            "send it as a string",
+        )
+    return ProtocolError(codes.INVALID_REQUEST, "Invalid request: id must be a string or an integer")

@@ -1469,3 +1469,66 @@ async def test_a_list_result_that_does_not_fit_the_wire_type_is_an_internal_erro
     records = [r for r in caplog.records if r.name == "mcp_middleware.transport._http"]
     assert len(records) == 2
     assert all("result of tools/list does not fit" in r.getMessage() and r.exc_info for r in records)
+
+
+_WIDE_IDS = [
+    (b"18446744073709551616", "about 1.84467e+19"),  # 2**64
+    (b"-9223372036854775809", "about -9.22337e+18"),  # -2**63 - 1
+    (b"9" * 400, "of 309 digits or more"),  # beyond a double: orjson refuses the body, read again
+]
+
+
+@pytest.mark.parametrize(("digits", "about"), _WIDE_IDS)
+@pytest.mark.parametrize(
+    ("era", "kind"),
+    [
+        ("handshake", "request"),
+        ("handshake", "reply"),
+        ("handshake", "batch-request"),
+        ("handshake", "batch-reply"),
+        ("modern", "request"),  # 2026-07-28 has neither batches nor client replies
+    ],
+)
+async def test_an_id_beyond_64_bits_is_refused_for_its_precision(
+    digits: bytes, about: str, kind: str, era: str
+) -> None:
+    """Fuzzing review: such an id was refused with "id must be a string or an integer", which it
+    is. It is refused still (orjson reads it as a float: echoing it would be a rounded id, which
+    names no request, and clients in JavaScript could not keep it either) but for the true reason,
+    as an integer beyond 64 bits elsewhere in a request is (-32602 there, with the id); -32600 and
+    ``"id": null`` here, since the id cannot be echoed faithfully."""
+    one = b'{"jsonrpc":"2.0","id":' + digits
+    one += b',"method":"ping"}' if kind.endswith("request") else b',"result":{}}'
+    batch = kind.startswith("batch")
+    if era == "modern":
+        one = one[:-1] + b',"params":{"_meta":' + orjson.dumps(meta()) + b"}}"
+        headers = modern_headers("ping")
+    else:
+        headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-03-26" if batch else "2025-06-18"}
+    reply = await post(build_app(), b"[" + one + b"]" if batch else one, headers)
+    answer = reply.json()[0] if batch else reply.json()
+    assert reply.status == 400  # a batch too: its only answer has no id (as for an id of true)
+    assert answer == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {
+            "code": -32600,
+            "message": f"Invalid request: an integer id beyond 64 bits ({about}) would lose its precision; "
+            "send it as a string",
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"jsonrpc":"2.0","id":18446744073709551616.0,"method":"ping"}',
+        b'{"jsonrpc":"2.0","id":1e19,"method":"ping","params":{"n":18446744073709551616}}',
+    ],
+    ids=["float-literal", "float-literal-beside-a-wide-integer"],
+)
+async def test_a_float_id_as_large_is_still_no_id(body: bytes) -> None:
+    """An id written as a float is no id, however large: the message says so, not precision."""
+    reply = await post(build_app(), body, {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18"})
+    assert reply.status == 400
+    assert reply.json()["error"]["message"] == "Invalid request: id must be a string or an integer"
