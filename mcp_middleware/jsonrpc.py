@@ -30,12 +30,13 @@ from pydantic import BaseModel
 
 from ._exact_json import _beyond_64_bits, loads_exactly
 from ._revisions import OLDER_REVISIONS, older
-from ._rpc_messages import ClientReply, Notification, ProtocolError, Request, RequestId, error_status
+from ._rpc_messages import ClientReply, Message, Notification, ProtocolError, Request, RequestId, error_status
 from ._rpc_parse import id_of, is_id, parse_message, parse_payload, request_id_of
 
 __all__ = [
     "Built",
     "ClientReply",
+    "Message",
     "Notification",
     "ProtocolError",
     "Request",

@@ -23,8 +23,10 @@ from .._protocol import negotiate
 from ..handlers import Call, Server
 from ..jsonrpc import (
     ClientReply,
+    Message,
     Notification,
     ProtocolError,
+    Request,
     dumps,
     error_message,
     error_status,
@@ -132,10 +134,6 @@ async def _streamed(server: Server, call: Call, responder: Responder) -> None:
     await serve_request(server, call, responder, _unchanged)
 
 
-def _is_request(item: Any) -> bool:
-    return isinstance(item, dict) and "method" in item and "id" in item
-
-
 def _asks_as(stated: str | None, session: Session | None, otherwise: str) -> str:
     """The revision a route's questions to the client are held to (``Call.asks_as``): the one the
     request states, else the one its session id says initialize negotiated, else, for an id that
@@ -176,35 +174,39 @@ async def _batch(
     session: Session | None,
 ) -> None:
     """2025-03-26 §Sending Messages: a POST may carry a batch; later revisions removed batching.
-    The items run one after the other. The reply is one JSON array, unless a call streams: then
-    it is an SSE stream carrying what the calls send (the server MAY send requests and
-    notifications before the responses) and then the responses."""
+    Every item is read first. A batch of only notifications and responses is all or nothing
+    (:func:`_answers_only`). Otherwise the items run one after the other, and each gets its answer:
+    one JSON array, unless a call streams: then it is an SSE stream carrying what the calls send
+    (the server MAY send requests and notifications before the responses) and then the responses."""
     if version not in _BATCH_VERSIONS or not items:
         reason = "an empty batch"
         if version not in _BATCH_VERSIONS:
             reason = f"JSON-RPC batches (not allowed in protocol {version})"
         await responder.error(ProtocolError(codes.INVALID_REQUEST, f"Invalid request: {reason}"), "handshake")
         return
-    if server.settings.response_mode == "sse" and any(_is_request(item) for item in items):
+    messages = [_parsed(item) for item in items]
+    if not any(map(_requests, messages)):
+        await _answers_only(server, headers, messages, responder)
+        return
+    if server.settings.response_mode == "sse":
         await responder.stream_now()  # the option's every reply, a batch's responses included
     # what the items' calls know of the client, the same for each: the batch's headers and session
     declared = None if session is None else session.declared
     asks_as = _asks_as(header_version(headers), session, version)
     replies: list[bytes] = []
-    refused: list[ProtocolError] = []  # errors that answer no request (no id)
-    unanswered = False  # a request was cancelled: it gets nothing, but the POST carried a request
-    for item in items:
+    for item, message in zip(items, messages, strict=True):
         if responder.closed:
             return  # the client went away during an earlier call: nobody reads the rest
-        reply = await _batch_item(server, scope, receive, headers, item, version, responder, declared, asks_as)
-        if isinstance(reply, ProtocolError):
-            if reply.id is None:
-                refused.append(reply)
-            reply = dumps(error_message(reply))
-        if reply == _CANCELLED:
-            unanswered = True
-        elif reply is not None:
-            replies.append(reply)
+        if isinstance(message, ProtocolError):
+            answer: bytes | ProtocolError | None = message
+        else:
+            answer = await _batch_item(
+                server, scope, receive, headers, item, message, version, responder, declared, asks_as
+            )
+        if isinstance(answer, ProtocolError):
+            replies.append(dumps(error_message(answer)))
+        elif answer is not None and answer != _CANCELLED:
+            replies.append(answer)
     if responder.streaming:
         # A call streamed (a request to the client, progress, a log, a keep-alive): the responses
         # are the stream's last events, one message each (as clients read an event), the last
@@ -214,15 +216,46 @@ async def _batch(
         await responder.finish(replies[-1] if replies else None)
         return
     if not replies:
-        # 202 only for input without requests; a JSON-RPC batch reply is never an empty array, so a
-        # cancelled request's batch gets a stream that ends without an event (as a lone request does).
-        await (responder.finish(None) if unanswered else responder.accepted())
+        # Every request was cancelled: a JSON-RPC batch reply is never an empty array, so the batch
+        # gets a stream that ends without an event (as a lone request does).
+        await responder.finish(None)
         return
-    # No request in the batch, only notifications or responses refused: an HTTP error (§Sending Messages).
-    requested = unanswered or len(refused) < len(replies)
-    status = 200 if requested else error_status(refused[0].code, "handshake", request=False)
     # Joined by hand: each reply was encoded (and checked against orjson's depth limit) alone.
-    await responder.json(b"[" + b",".join(replies) + b"]", status)
+    await responder.json(b"[" + b",".join(replies) + b"]")
+
+
+def _parsed(item: Any) -> Message | ProtocolError:
+    """A batch item read (parse_message), or why it cannot be: its error, carrying its id if any."""
+    try:
+        return parse_message(item)
+    except ProtocolError as exc:
+        return exc
+
+
+def _requests(message: Message | ProtocolError) -> bool:
+    """Whether a batch item is a request: one read as such, or one refused with its id (an id
+    that can be echoed makes the refusal its response)."""
+    return isinstance(message, Request) or (isinstance(message, ProtocolError) and message.id is not None)
+
+
+async def _answers_only(
+    server: Server, headers: Mapping[bytes, bytes], messages: list[Message | ProtocolError], responder: Responder
+) -> None:
+    """A batch of only notifications and responses (transports.mdx §Sending Messages: 202 if the
+    server accepts the input, else an HTTP error): every item is checked before any is acted on, so
+    that a refused body has had no effect (a response taken, a call cancelled, under a 400 that says
+    the input was not accepted); the errors, none with an id, are the 400's body."""
+    refused = [message for message in messages if isinstance(message, ProtocolError)]
+    if refused:
+        status = error_status(refused[0].code, "handshake", request=False)
+        await responder.json(b"[" + b",".join(dumps(error_message(error)) for error in refused) + b"]", status)
+        return
+    for message in messages:
+        if isinstance(message, Notification):
+            _notification(server, headers, message)
+        elif isinstance(message, ClientReply):
+            server.pending.resolve(message.id, message.body, caller_key(server, headers))
+    await responder.accepted()
 
 
 async def _batch_item(
@@ -231,18 +264,18 @@ async def _batch_item(
     receive: Receive,
     headers: Mapping[bytes, bytes],
     item: Any,
+    message: Message,
     version: str,
     responder: Responder,
     declared: dict[str, Any] | None,
     asks_as: str,
 ) -> bytes | ProtocolError | None:
-    """The item's reply: a result's bytes, its error (id filled in when known), ``_CANCELLED`` (a
-    request that is answered with nothing), or None (a notification or a client's response). A
-    call's notifications and requests to the client go out on ``responder``, the batch's: the
-    first makes its reply an SSE stream (the call's result is not written early: ``early`` is
-    never set for a batch, the batch's responses go out together)."""
+    """The reply to ``item`` (read as ``message``): a result's bytes, its error (id filled in when
+    known), ``_CANCELLED`` (a request that is answered with nothing), or None (a notification or a
+    client's response). A call's notifications and requests to the client go out on
+    ``responder``, the batch's: the first makes its reply an SSE stream (the call's result is not
+    written early: ``early`` is never set for a batch, the batch's responses go out together)."""
     try:
-        message = parse_message(item)
         if isinstance(message, Notification):
             _notification(server, headers, message)
             return None

@@ -29,7 +29,7 @@ from mcp_middleware import (
 )
 from mcp_middleware.interaction import QUIET_TURNS
 from tests.apps import build_app, mcp_of
-from tests.support import BASE_HEADERS, Exchange, meta, modern_headers, post, request
+from tests.support import BASE_HEADERS, Exchange, cancelled, meta, modern_headers, post, request
 
 pytestmark = pytest.mark.anyio
 GUARD = 10
@@ -187,6 +187,41 @@ async def test_an_answer_inside_a_2025_03_26_batch_resumes_the_route() -> None:
         reply = await post(app, batch)  # no version header: 2025-03-26, where batches exist
         assert reply.status == 200
         assert reply.json() == [{"jsonrpc": "2.0", "id": 9, "result": {}}]
+
+    assert greeting(await elicit(answer)) == {"greeting": "Hello, Ann!", "action": "accept"}
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [5, {"jsonrpc": "2.0", "method": "notifications/progress", "params": 5}, {"jsonrpc": "1.0", "id": 1, "result": {}}],
+    ids=["not-an-object", "bad-notification", "bad-reply"],
+)
+@pytest.mark.parametrize("with_cancel", [False, True], ids=["answer", "answer-and-cancel"])
+async def test_a_batch_of_answers_and_notifications_refused_in_part_acts_on_none(
+    refused: Any, with_cancel: bool
+) -> None:
+    """Fuzzing review: [a valid answer, 5] was answered 400 although the answer had been taken (the
+    route went on: an order was placed). transports.mdx: input of only responses and notifications
+    gets 202 if the server accepts it, else an HTTP error. Every item is now checked before any is
+    acted on: one refused item refuses the body, and nothing in it is acted on (the answer is not
+    taken, the call not cancelled); the next answer is."""
+
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        first = {"jsonrpc": "2.0", "id": asked["id"], "result": {"action": "accept", "content": {"name": "Eve"}}}
+        batch = [first, *([cancelled(5)] if with_cancel else []), refused]
+        reply = await post(app, batch)  # no version header: 2025-03-26, where batches exist
+        assert reply.status == 400
+        assert [answer["id"] for answer in reply.json()] == [None]
+        await anyio.wait_all_tasks_blocked()  # the route would have resumed (or stopped) by now
+        assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": NAME})).status == 202
+
+    assert greeting(await elicit(answer)) == {"greeting": "Hello, Ann!", "action": "accept"}
+
+
+async def test_a_batch_of_answers_and_notifications_all_accepted_is_202_and_acted_on() -> None:
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        notified = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        assert (await post(app, [notified, {"jsonrpc": "2.0", "id": asked["id"], "result": NAME}])).status == 202
 
     assert greeting(await elicit(answer)) == {"greeting": "Hello, Ann!", "action": "accept"}
 
