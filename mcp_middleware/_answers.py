@@ -1,4 +1,5 @@
-"""Whether the client's answer to a server→client request answers it (both eras alike).
+"""Whether the client's answer to a server→client request answers it (both eras alike), and
+whether a handshake-era error answer is a JSON-RPC error object (:func:`error_problem`).
 
 An answer is checked against the result type of the request it answers (``elicitation/create`` →
 ``ElicitResult``, ``sampling/createMessage`` → ``CreateMessageResult``, ``roots/list`` →
@@ -24,9 +25,10 @@ from collections.abc import Mapping
 from typing import Any, TypeGuard
 
 from mcp_types import CreateMessageResult, ElicitResult, ListRootsResult
+from mcp_types.jsonrpc import ErrorData
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["answer_problem", "content_problem"]
+__all__ = ["answer_problem", "content_problem", "error_problem"]
 
 _RESULTS: Mapping[str, type[BaseModel]] = {
     "elicitation/create": ElicitResult,
@@ -55,6 +57,19 @@ def answer_problem(method: str, params: Mapping[str, Any], answer: object) -> st
         problem = content_problem(schema, answer.get("content") or {})
         if problem is not None:
             return f"the content does not fit the requestedSchema: {problem}"
+    return None
+
+
+def error_problem(error: object) -> str | None:
+    """What is wrong with ``error``, the client's error answer to a request of ours, as a JSON-RPC
+    error object (an integer ``code``, a string ``message``); None when nothing is."""
+    if not isinstance(error, dict):
+        return "the error is not a JSON-RPC error object"
+    try:
+        ErrorData.model_validate(error)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return f"the error is not a JSON-RPC error object: {'.'.join(map(str, first['loc']))}: {first['msg']}"
     return None
 
 

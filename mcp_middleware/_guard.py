@@ -19,6 +19,7 @@ import orjson
 from starlette.exceptions import HTTPException
 
 from ._error_handler import OURS, HandledFailure, refusals_only
+from ._once import Remembered
 from .context import ClientRequestError
 from .dispatch import AppMisbehaved
 from .interaction import Abort
@@ -217,8 +218,42 @@ def _route_failed(run: _ToolRun, exc: BaseException) -> dict[str, Any]:
         # cannot send the error response any more, and raises this RuntimeError from it.
         logger.warning("%s: the route raised HTTPException(%d) after its response started", subject, http.status_code)
         return _http_error(run, http)
-    logger.error("%s: the route raised %s", subject, type(exc).__name__, exc_info=exc)
+    refused = _refusals(exc)
+    if refused is None:
+        logger.error("%s: the route raised %s", subject, type(exc).__name__, exc_info=exc)
+    else:
+        _tell_refused(subject, refused)
     return _failure(run, error_result(f"{subject} failed: the route raised {_raised(exc)}."))
+
+
+def _refusals(exc: BaseException) -> list[BaseException] | None:
+    """The refusals (``ClientRequestError``) ``exc`` is: one, or a group holding nothing but them
+    (concurrent questions, all refused); None when it is anything else."""
+    if isinstance(exc, ClientRequestError):
+        return [exc]
+    return refusals_only(exc) if isinstance(exc, ExceptionGroup) else None
+
+
+_TOLD = Remembered(256)  # (subject, method, code) of the refusals logged
+
+
+def _tell_refused(subject: str, refused: list[BaseException]) -> None:
+    """A route failing because its question to the client failed (the client's error answer, a
+    capability it lacks, a stopped call, a server shutting down): not the route's own failure, and
+    the client's doing as often as not, as a refused Host or Origin is (``transport._checks``), so a WARNING without
+    traceback, once per tool, method and error code (what the client sends never writes an ERROR
+    line); the client reads why in the error result."""
+    first = refused[0]
+    method, code = (first.method, first.error.get("code")) if isinstance(first, ClientRequestError) else ("", None)
+    code = code if type(code) is int else None  # what the client sent is logged only as an integer
+    if _TOLD.first((subject, method, code)):
+        logger.warning(
+            "%s: the route raised ClientRequestError (%s %s: its request to the client failed or was "
+            "refused; logged once per tool, method and code)",
+            subject,
+            method,
+            code,
+        )
 
 
 def _raised(exc: BaseException) -> str:
@@ -226,10 +261,7 @@ def _raised(exc: BaseException) -> str:
     ``ClientRequestError`` (its text is ours and the client's own answer: the client may read why)
     that text too; a group holding nothing but them (concurrent questions, all refused) names them
     so, one alone as it would read by itself, several with each distinct reason in order."""
-    if isinstance(exc, ClientRequestError):
-        refused: list[BaseException] | None = [exc]
-    else:
-        refused = refusals_only(exc) if isinstance(exc, ExceptionGroup) else None
+    refused = _refusals(exc)
     if refused is None:
         return type(exc).__name__
     reasons = list(dict.fromkeys(map(str, refused)))

@@ -34,12 +34,13 @@ from mcp_types import jsonrpc as codes
 from mcp_types.methods import SERVER_REQUESTS
 
 from . import listen
-from ._answers import answer_problem
+from ._answers import answer_problem, error_problem
 from ._channel import Abort, InputNeeded, Notifier, ProtocolAbort, RequestOutbox, _Channel
 from ._input_requests import ClientRequestError, InputRequest, Sample, missing_capabilities
 from ._modern_channel import QUIET_TURNS as QUIET_TURNS
 from ._modern_channel import ModernChannel
 from ._outgoing import check_question
+from .jsonrpc import ProtocolError
 
 __all__ = [
     "SHUTTING_DOWN",
@@ -68,7 +69,8 @@ class _Asked:
     """The requests of one ``ask`` waiting for their answers."""
 
     caller: str  # who was asked: only the same caller may answer
-    replies: dict[str, dict[str, Any]] = field(default_factory=dict)  # by request id; the first counts
+    questions: Mapping[str, _Request]  # by request id: what each asks (an answer is checked against it)
+    replies: dict[str, dict[str, Any]] = field(default_factory=dict)  # by request id; the first valid one counts
     wake: anyio.Event = field(default_factory=anyio.Event)
     shut: bool = False  # the wait ended because the server shuts down
 
@@ -80,11 +82,31 @@ class PendingReplies:
     _waiting: dict[str, _Asked] = field(default_factory=dict)
     _shut: bool = False  # a lifespan.shutdown went by (see shutting_down)
 
+    def refusal(self, request_id: Any, reply: dict[str, Any], caller: str) -> ProtocolError | None:
+        """Why ``reply`` cannot be taken (transports.mdx: input the server cannot accept gets an HTTP
+        error), when it answers a request open for ``caller`` (else it is ignored, see
+        :meth:`resolve`): a result that does not answer the request (``answer_problem``, as a
+        2026-07-28 retry's ``inputResponses`` are checked), or an error that is no JSON-RPC error
+        object. Such a reply is not taken: the request stays open for a valid one."""
+        asked = self._open(request_id, caller)
+        if asked is None:
+            return None
+        method, params = asked.questions[request_id]
+        if "error" in reply:
+            problem = error_problem(reply["error"])
+        else:
+            problem = answer_problem(method, params, reply.get("result"))
+        if problem is None:
+            return None
+        message = f"Invalid request: the response to {method} {request_id} does not answer it: {problem}"
+        return ProtocolError(codes.INVALID_REQUEST, message)
+
     def resolve(self, request_id: Any, reply: dict[str, Any], caller: str) -> bool:
-        """Hand ``reply`` to the request it answers, if ``caller`` (the answering POST's caller key)
-        is the one the request was sent to and nothing answered it yet; False when ignored."""
-        asked = self._waiting.get(request_id) if isinstance(request_id, str) else None
-        if asked is None or asked.caller != caller or request_id in asked.replies:
+        """Hand ``reply`` (without a :meth:`refusal`) to the request it answers, if ``caller`` (the
+        answering POST's caller key) is the one the request was sent to and nothing answered it
+        yet; False when ignored."""
+        asked = self._open(request_id, caller)
+        if asked is None:
             return False
         asked.replies[request_id] = reply
         asked.wake.set()
@@ -101,6 +123,13 @@ class PendingReplies:
         (``listen.shutting_down``: uvicorn's flag, sse-starlette's), as the listen streams' ticks do."""
         return self._shut or listen.shutting_down()
 
+    def _open(self, request_id: Any, caller: str) -> _Asked | None:
+        """The ask whose request ``request_id`` waits for an answer from ``caller``, if one does."""
+        asked = self._waiting.get(request_id) if isinstance(request_id, str) else None
+        if asked is None or asked.caller != caller or request_id in asked.replies:
+            return None
+        return asked
+
     async def exchange(
         self, outbox: RequestOutbox, requests: Mapping[str, _Request], caller: str, wait_limit: float
     ) -> dict[str, Any]:
@@ -112,7 +141,7 @@ class PendingReplies:
         if self.shutting_down():
             raise _shut_down(requests)
         ids = {key: f"mcpmw-{uuid.uuid4().hex}" for key in requests}
-        asked = _Asked(caller)
+        asked = _Asked(caller, {ids[key]: request for key, request in requests.items()})
         self._waiting.update(dict.fromkeys(ids.values(), asked))
         try:
             for key, (method, params) in requests.items():
@@ -141,7 +170,7 @@ async def _collect(
     once ``closing()`` (the server shuts down), the wait ends (:data:`SHUTTING_DOWN`, named by the
     first request left unanswered)."""
     while True:
-        results = {key: _result(*requests[key], asked.replies[i]) for key, i in ids.items() if i in asked.replies}
+        results = {key: _result(requests[key][0], asked.replies[i]) for key, i in ids.items() if i in asked.replies}
         if len(results) == len(ids):
             return results
         if closing():
@@ -165,16 +194,12 @@ def _reason(exc: Exception, asked: _Asked) -> str:
     return "timed out" if isinstance(exc, TimeoutError) else "another request of the same ask failed"
 
 
-def _result(method: str, params: Mapping[str, Any], reply: Mapping[str, Any]) -> dict[str, Any]:
+def _result(method: str, reply: Mapping[str, Any]) -> dict[str, Any]:
+    """The result of a reply taken (checked by :meth:`PendingReplies.refusal` before), or the
+    client's error, raised."""
     if "error" in reply:
-        error = reply["error"] if isinstance(reply["error"], Mapping) else {"message": str(reply["error"])}
-        raise ClientRequestError(method, error)
-    result = reply.get("result")
-    problem = answer_problem(method, params, result)  # checked alike in both eras
-    if problem is not None:
-        message = f"the client's answer is not a valid {method} result: {problem}"
-        raise ClientRequestError(method, {"code": codes.INVALID_PARAMS, "message": message})
-    return result  # type: ignore[return-value]  # answer_problem: a dict
+        raise ClientRequestError(method, reply["error"])
+    return reply["result"]  # type: ignore[no-any-return]  # refusal: an object
 
 
 class HandshakeChannel(_Channel):

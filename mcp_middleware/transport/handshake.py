@@ -90,8 +90,13 @@ def serve(
         _notification(server, headers, message)
         return responder.accepted()
     if isinstance(message, ClientReply):
-        # Ignored (still 202, as for an id nobody waits for) unless the caller that was asked answers.
-        server.pending.resolve(message.id, message.body, caller_key(server, headers))
+        # Ignored (still 202, as for an id nobody waits for) unless the caller that was asked answers;
+        # refused (400, not taken: the request stays open) when it does not answer what was asked.
+        caller = caller_key(server, headers)
+        refused = server.pending.refusal(message.id, message.body, caller)
+        if refused is not None:
+            return responder.error(refused, "handshake")
+        server.pending.resolve(message.id, message.body, caller)
         return responder.accepted()
     if message.method == "initialize":
         version = stated = negotiate((message.params or {}).get("protocolVersion"))
@@ -245,7 +250,8 @@ async def _answers_only(
     server accepts the input, else an HTTP error): every item is checked before any is acted on, so
     that a refused body has had no effect (a response taken, a call cancelled, under a 400 that says
     the input was not accepted); the errors, none with an id, are the 400's body."""
-    refused = [message for message in messages if isinstance(message, ProtocolError)]
+    caller = caller_key(server, headers)
+    refused = [refusal for message in messages if (refusal := _item_refusal(server, message, caller)) is not None]
     if refused:
         status = error_status(refused[0].code, "handshake", request=False)
         await responder.json(b"[" + b",".join(dumps(error_message(error)) for error in refused) + b"]", status)
@@ -254,8 +260,15 @@ async def _answers_only(
         if isinstance(message, Notification):
             _notification(server, headers, message)
         elif isinstance(message, ClientReply):
-            server.pending.resolve(message.id, message.body, caller_key(server, headers))
+            server.pending.resolve(message.id, message.body, caller)
     await responder.accepted()
+
+
+def _item_refusal(server: Server, message: Message | ProtocolError, caller: str) -> ProtocolError | None:
+    """Why a batch item cannot be accepted (its error, or a reply's :meth:`PendingReplies.refusal`)."""
+    if isinstance(message, ClientReply):
+        return server.pending.refusal(message.id, message.body, caller)
+    return message if isinstance(message, ProtocolError) else None
 
 
 async def _batch_item(
@@ -280,8 +293,11 @@ async def _batch_item(
             _notification(server, headers, message)
             return None
         if isinstance(message, ClientReply):
-            server.pending.resolve(message.id, message.body, caller_key(server, headers))
-            return None
+            caller = caller_key(server, headers)
+            refused = server.pending.refusal(message.id, message.body, caller)
+            if refused is None:
+                server.pending.resolve(message.id, message.body, caller)
+            return refused
         if message.method == "initialize":
             raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: initialize cannot be batched")
         call = new_call(

@@ -212,9 +212,10 @@ def test_lower_layers_never_import_upper_layers() -> None:
     for part in ("interaction", "_channel", "_modern_channel", "_outgoing"):
         imported = {i.split(".")[0] for i in all_imports(part)}
         assert not imported & upper, (part, imported)
-    # listen (a leaf): whether the server shuts down, and how often a waiting question checks it
+    # listen (a leaf): whether the server shuts down, and how often a waiting question checks it;
+    # jsonrpc: ProtocolError, the refusal of an answer that does not answer its request
     assert all_imports("interaction") == {
-        *("_answers", "_channel", "_input_requests", "_modern_channel", "_outgoing", "listen"),
+        *("_answers", "_channel", "_input_requests", "_modern_channel", "_outgoing", "jsonrpc", "listen"),
     }
     assert all_imports("_channel") == {"jsonrpc"}  # ProtocolError, in a ProtocolAbort
     assert all_imports("_modern_channel") == {"_answers", "_channel", "_input_requests", "_outgoing", "jsonrpc"}

@@ -247,14 +247,15 @@ async def test_a_deep_answer_with_an_integer_beyond_64_bits_resumes_the_route(de
         deep = b"[" * depth + b"123456789012345678901234567890" + b"]" * depth
         content = b'{"action":"accept","content":{"name":"Ann","n":' + deep + b"}}"
         body = b'{"jsonrpc":"2.0","id":' + orjson.dumps(asked["id"]) + b',"result":' + content + b"}"
-        assert (await post(app, body)).status == 202
+        if depth == 0:
+            assert (await post(app, body)).status == 202
+            return
+        # read (no RecursionError, no 500), and refused by the SDK's type (content is flat): a 400,
+        # the question still open
+        _refused_answer(await post(app, body), "elicitation/create", "ElicitResult.content")
+        assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": NAME})).status == 202
 
-    events = await elicit(answer)
-    if depth == 0:
-        assert greeting(events) == {"greeting": "Hello, Ann!", "action": "accept"}
-    else:  # delivered (no RecursionError, no 500), and refused by the SDK's type: content is flat
-        assert events[-1]["id"] == 5
-        assert events[-1]["result"]["isError"] is True  # the route's ClientRequestError, as for any bad answer
+    assert greeting(await elicit(answer)) == {"greeting": "Hello, Ann!", "action": "accept"}
 
 
 async def test_handshake_elicitation_without_mode_before_2025_11_25() -> None:
@@ -1216,21 +1217,47 @@ async def test_one_failed_answer_of_several_raises_client_request_error() -> Non
     assert len(mcp_of(app).server.pending) == 0
 
 
-@pytest.mark.parametrize("bad", [5, [], {"foo": "bar"}, {"action": "maybe"}, ROOTS])
-async def test_a_malformed_handshake_answer_raises_client_request_error(bad: Any) -> None:
-    """Handshake-era answers used to reach the route unchecked (5 as {}, {"action": "maybe"} as
-    is); they are checked like a 2026-07-28 retry's inputResponses."""
+def _refused_answer(reply: Any, method: str, problem: str) -> None:
+    """``reply`` refuses a client's answer: HTTP 400, a JSON-RPC error without an id (a reply names
+    a request of ours, transports.mdx §Sending Messages), naming what does not fit."""
+    assert reply.status == 400
+    answers = reply.json() if isinstance(reply.json(), list) else [reply.json()]
+    assert [(answer["id"], answer["error"]["code"]) for answer in answers] == [(None, -32600)]
+    message = answers[0]["error"]["message"]
+    assert message.startswith(f"Invalid request: the response to {method} ")
+    assert problem in message
+
+
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [
+        ({"result": 5}, "the result is not an object"),
+        ({"result": []}, "the result is not an object"),
+        ({"result": {"foo": "bar"}}, "ElicitResult.action"),
+        ({"result": {"action": "maybe"}}, "ElicitResult.action"),
+        ({"result": ROOTS}, "ElicitResult.action"),
+        ({"error": 5}, "the error is not a JSON-RPC error object"),
+        ({"error": {"code": "x", "message": "no"}}, "the error is not a JSON-RPC error object: code"),
+        ({"error": {"code": -1}}, "the error is not a JSON-RPC error object: message"),
+    ],
+)
+@pytest.mark.parametrize("batched", [False, True], ids=["lone", "batch"])
+async def test_a_malformed_handshake_answer_is_400_and_the_question_stays_asked(
+    bad: dict[str, Any], problem: str, batched: bool
+) -> None:
+    """Fuzzing review: a malformed answer was accepted (202) and consumed, the route failed with a
+    ClientRequestError, and the valid answer that followed was dropped. transports.mdx: input the
+    server cannot accept gets an HTTP error. It is now checked before it is taken (against the
+    result type of the question, as a 2026-07-28 retry's inputResponses are, or as a JSON-RPC error
+    object): refused with 400, and the question stays open for a valid answer."""
 
     async def answer(app: Any, asked: dict[str, Any]) -> None:
-        assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": bad})).status == 202
+        body = {"jsonrpc": "2.0", "id": asked["id"], **bad}
+        _refused_answer(await post(app, [body] if batched else body), "elicitation/create", problem)
+        await anyio.wait_all_tasks_blocked()  # the route would have resumed by now
+        assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": NAME})).status == 202
 
-    events = await _asking(_asking_app(), "one", 1, answer)
-    outcome = greeting(events)
-    assert outcome["method"] == "elicitation/create"
-    assert outcome["client_error"]["code"] == -32602
-    message = outcome["client_error"]["message"]
-    assert message.startswith("the client's answer is not a valid elicitation/create result: ")
-    assert "ElicitResult" in message or "not an object" in message
+    assert greeting(await _asking(_asking_app(), "one", 1, answer)) == {"answers": NAME}
 
 
 @pytest.mark.parametrize(
@@ -1243,22 +1270,51 @@ async def test_a_malformed_handshake_answer_raises_client_request_error(bad: Any
         ({"name": "Ann", "age": True}, '"age" should be an integer, not a boolean'),
     ],
 )
-async def test_a_handshake_answer_that_does_not_fit_the_schema_raises_client_request_error(
+async def test_a_handshake_answer_that_does_not_fit_the_schema_is_400_and_the_question_stays_asked(
     content: Any, problem: str
 ) -> None:
     """elicitation.mdx (security considerations): servers SHOULD validate the content against the
-    requested schema; such answers used to reach the route as accepted."""
+    requested schema. Such an answer is refused as a malformed one is (a 2026-07-28 retry's is
+    -32602 for it), and the route takes the valid answer that follows."""
 
     async def answer(app: Any, asked: dict[str, Any]) -> None:
         result = {"action": "accept", "content": content}
-        assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": result})).status == 202
+        reply = await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": result})
+        _refused_answer(reply, "elicitation/create", f"the content does not fit the requestedSchema: {problem}")
+        assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": NAME})).status == 202
 
-    outcome = greeting(await _asking(_asking_app(), "form", 1, answer))
-    assert outcome["method"] == "elicitation/create"
-    assert outcome["client_error"]["code"] == -32602
-    message = outcome["client_error"]["message"]
-    assert message.startswith("the client's answer is not a valid elicitation/create result: ")
-    assert problem in message
+    assert greeting(await _asking(_asking_app(), "form", 1, answer)) == {"answers": NAME}
+
+
+async def test_a_route_failing_for_the_client_s_refusal_is_a_warning_once_not_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Fuzzing review: a route that let the ClientRequestError of its question go (the client
+    answered with an error) was logged at ERROR with a traceback, so any client could write ERROR
+    lines. It is the client's doing, as a refused Host or Origin is: a WARNING without traceback,
+    once per tool, method and error code (the client reads why in the tool's error result)."""
+    code = -1000 - uuid.uuid4().int % 10**6  # a key no other test logged before
+
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        error = {"jsonrpc": "2.0", "id": asked["id"], "error": {"code": code, "message": "the user closed it"}}
+        assert (await post(app, error)).status == 202
+
+    with caplog.at_level(logging.INFO, logger="mcp_middleware"):
+        for _ in range(2):
+            result = (await elicit(answer))[-1]["result"]
+            assert result["isError"] is True
+            assert "elicitation/create failed: the user closed it" in result["content"][0]["text"]
+    told = [r for r in caplog.records if "ctx_elicit" in r.getMessage()]
+    assert [(r.levelname, r.exc_info) for r in told] == [("WARNING", None)]
+    assert "the route raised ClientRequestError" in told[0].getMessage()
+    assert f"elicitation/create {code}" in told[0].getMessage()
+
+
+async def test_a_malformed_answer_to_a_question_nobody_asked_is_still_202() -> None:
+    """Only an answer to a question open for its caller is checked: one nobody waits for is ignored
+    as before (a different status would tell a prober which ids are live)."""
+    for body in ({"jsonrpc": "2.0", "id": "mcpmw-nobody", "result": 5}, {"jsonrpc": "2.0", "id": 3, "error": 5}):
+        assert (await post(_asking_app(), body)).status == 202
 
 
 @pytest.mark.parametrize(
