@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import anyio
+from mcp_types import jsonrpc as codes
 
 from . import listen
+from .jsonrpc import ProtocolError
 from .listen import FILTER_KEYS, Listener
 
 if TYPE_CHECKING:
@@ -28,6 +30,7 @@ async def _listen(server: Server, call: Call, params: dict[str, Any]) -> dict[st
     """subscriptions.mdx: acknowledge first, then only the notifications the client asked for,
     each tagged with the subscription id (the listen request's JSON-RPC id)."""
     wanted = params["notifications"]
+    _flags_checked(wanted)
     offered = server.capabilities(call.era)
     kinds = frozenset(
         kind
@@ -49,6 +52,17 @@ async def _listen(server: Server, call: Call, params: dict[str, Any]) -> dict[st
     # The server ended it (subscriptions.mdx, Cancellation): the empty result, then the end of the
     # stream. The client went away: an abrupt close carries no response.
     return {"_meta": tag} if ended else None
+
+
+def _flags_checked(wanted: dict[str, Any]) -> None:
+    """Refuse a list flag that is no boolean (nor null): the SDK's type, read by pydantic, takes
+    "yes", 1 or "off" for one, where the filter reads only ``true`` (a resourceSubscriptions of [1]
+    is refused by the type itself: -32602 alike)."""
+    for flag, _ in FILTER_KEYS.values():
+        if type(wanted.get(flag)) not in (bool, type(None)):
+            raise ProtocolError(
+                codes.INVALID_PARAMS, f"Invalid params: notifications.{flag}: Input should be a valid boolean"
+            )
 
 
 async def _relay(server: Server, call: Call, listener: Listener, tag: dict[str, Any]) -> bool:

@@ -472,3 +472,37 @@ async def test_a_message_that_is_no_disconnect_leaves_the_stream_open() -> None:
     assert ack["method"] == "notifications/subscriptions/acknowledged"
     assert changed["method"] == "notifications/tools/list_changed"
     assert len(mcp_of(app).server.listeners) == 0
+
+
+@pytest.mark.parametrize("flag", ["toolsListChanged", "promptsListChanged", "resourcesListChanged"])
+@pytest.mark.parametrize("value", ["yes", "true", 1, 0, "off"])
+async def test_a_list_flag_that_is_no_boolean_is_32602(flag: str, value: Any) -> None:
+    """Fuzzing review: {"toolsListChanged": "yes"} passed the SDK's type (pydantic reads "yes", 1,
+    "off" as booleans) and was acknowledged with {} (the stream read it as not true), where a
+    resourceSubscriptions of [1] is -32602. The schema's flags are booleans: -32602 alike, with the
+    request's id, before anything is written."""
+    body = request("subscriptions/listen", {"notifications": {flag: value}, "_meta": meta()}, id="L1")
+    ex = Exchange(build_app(), body, modern_headers("subscriptions/listen"))
+    with anyio.fail_after(GUARD):
+        await ex.run()
+    assert ex.reply.status == 400
+    assert ex.reply.json() == {
+        "jsonrpc": "2.0",
+        "id": "L1",
+        "error": {"code": -32602, "message": f"Invalid params: notifications.{flag}: Input should be a valid boolean"},
+    }
+
+
+@pytest.mark.parametrize("value", [True, False, None])
+async def test_a_list_flag_that_is_a_boolean_or_null_is_acknowledged(value: Any) -> None:
+    body = request("subscriptions/listen", {"notifications": {"toolsListChanged": value}, "_meta": meta()}, id="L1")
+    ex = Exchange(build_app(), body, modern_headers("subscriptions/listen"))
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            while not ex.reply.chunks:
+                await ex.chunk_seen.wait()
+            ex.disconnect.set()
+    acknowledged = ex.reply.events()[0]
+    assert acknowledged["method"] == "notifications/subscriptions/acknowledged"
+    assert acknowledged["params"]["notifications"] == ({"toolsListChanged": True} if value else {})
