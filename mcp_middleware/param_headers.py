@@ -4,8 +4,9 @@ A tool's input schema may mark a string, integer or boolean property, reachable 
 through ``properties`` keys only, with ``"x-mcp-header": "Name"``. Clients then send the argument's
 value as ``Mcp-Param-Name`` (``=?base64?…?=`` for values that are not plain ASCII). The server
 MUST check each header against the argument: present together and equal (integers compare
-numerically), or absent together (``null`` counts as absent). Any mismatch, and a value with
-invalid characters (anything but visible ASCII, space and tab outside the base64 form), is 400
+numerically, as the spec says they SHOULD: ``4.2e1``, ``42.0``, ``+42`` and ``042`` are 42), or
+absent together (``null`` counts as absent). Any mismatch, and a value with invalid characters
+(anything but visible ASCII, space and tab outside the base64 form), is 400
 with -32020.
 The catalog publishes no annotation that breaks the publishing rules (:mod:`mcp_middleware._header_rules`
 leaves them out, so clients keep the tool, and is where the rules are checked): :func:`annotations_of`
@@ -18,6 +19,7 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from mcp_types import jsonrpc as codes
@@ -29,7 +31,10 @@ __all__ = ["Annotation", "annotations_of", "check_param_headers", "decode_header
 Annotation = tuple[tuple[str, ...], bytes, str]  # (property path, header name lower-case, type)
 
 _SENTINEL = re.compile(r"=\?base64\?(.*)\?=")
-_DECIMAL = re.compile(r"-?[0-9]+(\.0+)?")
+# A number as a header may write one (streamable-http.mdx, Server Validation: integers SHOULD be
+# compared numerically, "42.0" and "42" are equal): a sign, digits with or without a fraction and
+# an exponent (4.2e1); not NaN, Infinity, hex or underscores, which ``Decimal`` reads too.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _FIELD = re.compile(r"[\t\x20-\x7e]*")  # RFC 9110 field content without obs-text
 
 
@@ -97,16 +102,13 @@ def _render(value: Any) -> str | None:
 
 
 def _matches(kind: str, value: Any, decoded: str) -> bool:
-    if kind == "integer" and _DECIMAL.fullmatch(decoded) and not isinstance(value, bool):
-        whole = decoded.split(".")[0]
-        if len(whole) > 4000:  # more digits than int() converts (4,300): no argument's
-            return False
-        number = int(whole)
-        if isinstance(value, float):
-            return number == value  # numerically: 5 matches 5.0, never 5.5
+    if kind == "integer" and _NUMBER.fullmatch(decoded) and not isinstance(value, bool):
         try:
-            return number == int(value)
-        except (TypeError, ValueError):
+            # exactly, however many digits (int() refuses past 4,300; no float rounding): 42 matches
+            # 4.2e1 and 42.0, never 42.5; an exponent beyond decimal's range is InvalidOperation
+            number = Decimal(decoded)
+            return number == (value if isinstance(value, int | float) else int(value))
+        except (TypeError, ValueError, ArithmeticError):
             return False
     return decoded == _render(value)
 
