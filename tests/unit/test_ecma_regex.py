@@ -7,6 +7,7 @@ import pytest
 from mcp_middleware._ecma_regex import ecma_pattern, whole_match_pattern
 
 # (pydantic pattern, its ECMA-262 form); tests/interop/test_ecma_patterns.py compiles these in Node
+# (with _WHOLE) and checks that RegExp.test takes what pydantic takes
 _KEPT = [
     (r"^[a-z]+$", r"^[a-z]+$"),
     (r"^(?P<word>[a-z]+)$", r"^(?<word>[a-z]+)$"),
