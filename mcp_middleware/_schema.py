@@ -38,8 +38,9 @@ Conversion also:
   is Python's (or Rust's) syntax, and the TypeScript SDK's ajv compiles every schema it lists, so
   one ``(?P<name>...)`` made ``tools/list`` throw for every tool. Output schemas drop ``pattern``
   (the server's own JSON needs no checking by clients); input schemas keep it in ECMA-262 syntax
-  where that is a renaming (:func:`~mcp_middleware._ecma_regex.ecma_pattern`: ``(?P<name>`` is
-  ``(?<name>``) and drop it where it is not (inline flags, ``\\A``, possessive quantifiers, ...).
+  as pydantic's engine reads it (:func:`~mcp_middleware._ecma_regex.ecma_pattern`: ``(?P<name>`` is
+  ``(?<name>``, Rust's ``\\d`` is ``\\p{Nd}``) and drop it where it cannot (inline flags, ``\\A``,
+  possessive quantifiers, ``\\b``, ...).
   ``patternProperties`` keys are translated alike, the keyword dropped if one cannot be (in an
   output schema, if one is not the same in both syntaxes: Python clients compile it with ``re``).
 

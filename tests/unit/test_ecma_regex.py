@@ -6,23 +6,30 @@ import pytest
 
 from mcp_middleware._ecma_regex import ecma_pattern, whole_match_pattern
 
+_W = r"\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}"  # Rust's \w: UTS #18's word characters
 # (pydantic pattern, its ECMA-262 form); tests/interop/test_ecma_patterns.py compiles these in Node
 # (with _WHOLE) and checks that RegExp.test takes what pydantic takes
 _KEPT = [
     (r"^[a-z]+$", r"^[a-z]+$"),
     (r"^(?P<word>[a-z]+)$", r"^(?<word>[a-z]+)$"),
-    (r"^(?P<q>['x]).*(?P=q)$", r"^(?<q>['x]).*\k<q>$"),
-    (r"(?<named>x)\k<named>", r"(?<named>x)\k<named>"),  # Rust's spelling is ECMA-262's
-    (r"^\d{3}-\d{2,}-\d{1,4}$", r"^\d{3}-\d{2,}-\d{1,4}$"),
-    (r"(?:ab)+?c*?d??(?=e)(?!f)(?<=g)(?<!h)", r"(?:ab)+?c*?d??(?=e)(?!f)(?<=g)(?<!h)"),
-    (r"[\w.\-]+@[^\s\]]+\.\w+", r"[\w.\-]+@[^\s\]]+\.\w+"),
+    # Rust's regex (pydantic's default engine) reads \d, \s, \w and . as Unicode's, ECMA-262 as ASCII's
+    (r"^\d{3}-\d{2,}-\D$", r"^\p{Nd}{3}-\p{Nd}{2,}-\P{Nd}$"),
+    (r"\s\S[\s\d][^\S]", r"\p{White_Space}\P{White_Space}[\p{White_Space}\p{Nd}][^\P{White_Space}]"),
+    (r"[\w.\-]+@[^\s\]]+\.\w+", rf"[{_W}.\-]+@[^\p{{White_Space}}\]]+\.[{_W}]+"),
+    (r"\W[^\w]", rf"[^{_W}][^{_W}]"),
+    (r"a.b[.]", r"a[^\n]b[.]"),  # Rust's . takes \r, \u2028 and \u2029
     (
-        r"\x41\u00e9\0\t\n\r\f\v\cJ\b\B\.\*\+\?\(\)\[\]\{\}\|\/\\\^\$",
-        r"\x41\u00e9\0\t\n\r\f\v\cJ\b\B\.\*\+\?\(\)\[\]\{\}\|\/\\\^\$",
+        r"\x41\u00e9\u{1F600}\t\n\r\f\v\.\*\+\?\(\)\[\]\{\}\|\/\\\^\$",
+        r"\x41\u00e9\u{1F600}\t\n\r\f\v\.\*\+\?\(\)\[\]\{\}\|\/\\\^\$",
     ),
-    (r"\p{L}+\P{N}", r"\p{L}+\P{N}"),  # Rust (pydantic's default engine)
-    (r"(a)(b)\2\1", r"(a)(b)\2\1"),
-    (r"[[a]", r"[[a]"),  # a [ inside a class
+    (r"\p{L}+\P{N}\p{Lu}\p{Letter}", r"\p{L}+\P{N}\p{Lu}\p{Letter}"),  # names ECMA-262 knows
+    (r"\p{gc=Lu}\p{General_Category=Letter}", r"\p{gc=Lu}\p{General_Category=Letter}"),
+    (r"\p{White_Space}\P{Alphabetic}\p{Any}", r"\p{White_Space}\P{Alphabetic}\p{Any}"),
+    # what Rust does not read, pydantic only reads with regex_engine="python-re": as Python reads it
+    (r"^(?P<q>['x]).*(?P=q)$", r"^(?<q>['x])[^\n]*\k<q>(?=\n?$)"),  # $: also before a final \n
+    (r"(?:ab)+?c*?d??(?=e)(?!f)(?<=g)(?<!h)", r"(?:ab)+?c*?d??(?=e)(?!f)(?<=g)(?<!h)"),
+    (r"(a)(b)\2\1\d", r"(a)(b)\2\1\p{Nd}"),
+    (r"[[a]\0[\b]", r"[[a]\0[\b]"),  # a [ inside a class; \0; [\b], a backspace
     (r"é+", "é+"),
     ("", ""),
 ]
@@ -61,6 +68,25 @@ _DROPPED = [
     r"\k<name",
     r"\k",
     r"['\"]",  # an identity escape in a class (the u flag refuses it)
+    r"a]",  # a literal ] (the u flag refuses it)
+    r"\bx",  # Rust's \b, \B: Unicode's word boundary
+    r"x\B",
+    r"[\W]",  # no class inside a class
+    r"[a[b]]",  # Rust's nested class, ECMA-262's [ and a ]
+    r"[a&&b]",  # Rust's intersection, difference, symmetric difference
+    r"[a--b]",
+    r"[a~~b]",
+    r"\p{Greek}",  # no General_Category or binary property: ECMA-262 may not know it
+    r"\p{Script=Greek}",
+    r"\p{sc=greek}",
+    r"\p{letter}",  # Rust's loose matching
+    r"\p{gc=letter}",
+    r"\p{Cs}",  # no such text
+    r"(?<named>x)\k<named>",  # Rust reads no backreference, Python's re no \k<name>
+    r"(a)\1\w",  # Python's \w (python-re), neither Rust's nor ECMA-262's
+    r"(a)\1\s",
+    r"(?=a)\b",
+    r"\0\cJ",  # Python's re reads no \cJ
 ]
 
 
