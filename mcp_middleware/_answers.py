@@ -28,6 +28,8 @@ from mcp_types import CreateMessageResult, ElicitResult, ListRootsResult
 from mcp_types.jsonrpc import ErrorData
 from pydantic import BaseModel, ValidationError
 
+from ._printable import printable
+
 __all__ = ["answer_problem", "content_problem", "error_problem"]
 
 _RESULTS: Mapping[str, type[BaseModel]] = {
@@ -42,7 +44,14 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 def answer_problem(method: str, params: Mapping[str, Any], answer: object) -> str | None:
     """What is wrong with ``answer`` as the result of the ``method`` request sent with ``params``;
-    None when nothing is."""
+    None when nothing is. The text quotes what the client sent (a property name, a place in the
+    answer), with line breaks and other control characters escaped (``printable``): it becomes the
+    text of the route's ``ClientRequestError``, logged when the route does not catch it."""
+    problem = _problem(method, params, answer)
+    return None if problem is None else printable(problem)
+
+
+def _problem(method: str, params: Mapping[str, Any], answer: object) -> str | None:
     if not isinstance(answer, dict):
         return "the result is not an object"
     model = _RESULTS[method]

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._printable import printable
+
 __all__ = [
     "TOOL_FIELDS",
     "ClientRequestError",
@@ -42,10 +44,13 @@ class ClientRequestError(Exception):
     (-32021, with ``requiredCapabilities`` in ``data``). A question asked once the call is stopped
     (cancelled, its client gone, past its time limit), or that a worker thread waits on then, fails
     too (-32000; README, "Once the call is stopped"). ``method`` is the request's method, ``error``
-    the JSON-RPC error object (``code``, ``message``, perhaps ``data``)."""
+    the JSON-RPC error object (``code``, ``message``, perhaps ``data``), as the client sent it; the
+    exception's text holds its message with line breaks and other control characters escaped
+    (``printable``): it is the client's, and it ends up in the log record of a route that does
+    not catch it."""
 
     def __init__(self, method: str, error: Mapping[str, Any]) -> None:
-        super().__init__(f"{method} failed: {error.get('message', 'error')}")
+        super().__init__(f"{method} failed: {printable(str(error.get('message', 'error')))}")
         self.method = method
         self.error = dict(error)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from mcp_middleware import ClientRequestError
 from mcp_middleware._answers import answer_problem, content_problem
 
 NAME = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
@@ -202,3 +203,32 @@ def test_a_schema_the_client_could_not_read_does_not_fail_the_check() -> None:
     assert content_problem({"type": "object"}, {"a": 1}) == '"a" is not in the requestedSchema'
     assert content_problem({"type": "object", "properties": {"a": "oops"}}, {"a": 1}) is None
     assert content_problem({"type": "object", "properties": {}, "required": "a"}, {}) is None
+
+
+@pytest.mark.parametrize(
+    ("method", "answer", "quoted"),
+    [
+        ("elicitation/create", {"action": "accept", "content": {"name": "Ann", "x\nFORGED": 1}}, '"x\\nFORGED"'),
+        (
+            "elicitation/create",
+            {"action": "accept", "content": {"a\nFORGED\x1b[2J": [1]}},
+            "content.a\\nFORGED\\x1b[2J.",
+        ),
+    ],
+)
+def test_the_client_s_text_a_problem_quotes_is_escaped(method: str, answer: Any, quoted: str) -> None:
+    """Ops review: a problem quotes what the client sent (a property name, in our text or in the
+    place pydantic names), and it becomes the text of the ClientRequestError the route gets,
+    logged when the route does not catch it: a line break in it forged a log line."""
+    problem = answer_problem(method, elicit(NAME) if method == "elicitation/create" else {}, answer)
+    assert problem is not None
+    assert quoted in problem
+    assert problem.isprintable()
+
+
+def test_the_client_request_error_the_route_gets_is_escaped() -> None:
+    """The text of the error the route gets for an error reply holds the client's message escaped;
+    ``error`` keeps it as sent."""
+    error = ClientRequestError("elicitation/create", {"code": -1, "message": "no\nway\u2028"})
+    assert str(error) == "elicitation/create failed: no\\nway\\u2028"
+    assert error.error == {"code": -1, "message": "no\nway\u2028"}
