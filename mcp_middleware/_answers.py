@@ -45,8 +45,8 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 def answer_problem(method: str, params: Mapping[str, Any], answer: object) -> str | None:
     """What is wrong with ``answer`` as the result of the ``method`` request sent with ``params``;
     None when nothing is. The text quotes what the client sent (a property name, a place in the
-    answer), with line breaks and other control characters escaped (``printable``): it becomes the
-    text of the route's ``ClientRequestError``, logged when the route does not catch it."""
+    answer), with line breaks and other control characters escaped (``printable``), wherever it
+    ends up (the error that refuses the answer, a log record)."""
     problem = _problem(method, params, answer)
     return None if problem is None else printable(problem)
 

@@ -19,8 +19,8 @@ import orjson
 from starlette.exceptions import HTTPException
 
 from ._error_handler import OURS, HandledFailure, refusals_only
+from ._input_requests import AskTimeout, ClientRequestError
 from ._once import Remembered
-from .context import ClientRequestError
 from .dispatch import AppMisbehaved
 from .interaction import Abort
 from .jsonrpc import dumps_exactly
@@ -219,10 +219,12 @@ def _route_failed(run: _ToolRun, exc: BaseException) -> dict[str, Any]:
         logger.warning("%s: the route raised HTTPException(%d) after its response started", subject, http.status_code)
         return _http_error(run, http)
     refused = _refusals(exc)
-    if refused is None:
-        logger.error("%s: the route raised %s", subject, type(exc).__name__, exc_info=exc)
-    else:
+    if refused is not None:
         _tell_refused(subject, refused)
+    elif isinstance(exc, AskTimeout):
+        _tell_unanswered(subject, exc)
+    else:
+        logger.error("%s: the route raised %s", subject, type(exc).__name__, exc_info=exc)
     return _failure(run, error_result(f"{subject} failed: the route raised {_raised(exc)}."))
 
 
@@ -234,7 +236,7 @@ def _refusals(exc: BaseException) -> list[BaseException] | None:
     return refusals_only(exc) if isinstance(exc, ExceptionGroup) else None
 
 
-_TOLD = Remembered(256)  # (subject, method, code) of the refusals logged
+_TOLD = Remembered(256)  # (subject, method, code) of the refusals logged; (subject, text, "ask_timeout")
 
 
 def _tell_refused(subject: str, refused: list[BaseException]) -> None:
@@ -256,11 +258,26 @@ def _tell_refused(subject: str, refused: list[BaseException]) -> None:
         )
 
 
+def _tell_unanswered(subject: str, exc: AskTimeout) -> None:
+    """A route failing because the client left its question unanswered until ``ask_timeout``
+    (ops review: an ERROR and a ~50-line traceback per call): the client's doing, as a refusal is
+    (:func:`_tell_refused`), so a WARNING without traceback, once per tool and the methods left
+    unanswered (the text is ours: methods and a time)."""
+    if _TOLD.first((subject, str(exc), "ask_timeout")):
+        logger.warning(
+            "%s: %s, and the route did not catch the TimeoutError (logged once per tool and method)", subject, exc
+        )
+
+
 def _raised(exc: BaseException) -> str:
     """What the route raised, as its error text names it: the exception's type, and for a
-    ``ClientRequestError`` (its text is ours and the client's own answer: the client may read why)
-    that text too; a group holding nothing but them (concurrent questions, all refused) names them
-    so, one alone as it would read by itself, several with each distinct reason in order."""
+    ``ClientRequestError`` (its text is ours and the client's own answer, escaped: the client may
+    read why) that text too; a group holding nothing but them (concurrent questions, all refused)
+    names them so, one alone as it would read by itself, several with each distinct reason in
+    order; an ``AskTimeout`` is the ``TimeoutError`` it is, with its text (ours: the methods left
+    unanswered and ``ask_timeout``)."""
+    if isinstance(exc, AskTimeout):
+        return f"TimeoutError: {exc}"
     refused = _refusals(exc)
     if refused is None:
         return type(exc).__name__

@@ -10,7 +10,9 @@ Part of :mod:`mcp_middleware.context`, which re-exports these names (``Elicit``,
   it needs (``tools``, ``context``), and :func:`missing_capabilities` what a client that declared
   some capabilities lacks for a set of requests (both eras' channels refuse that);
 - :class:`ClientRequestError`: the client answered one with an error (or an answer that is not a
-  valid result of its method), raised to the route in both eras.
+  valid result of its method), raised to the route in both eras;
+- :class:`AskTimeout`: the client did not answer within ``ask_timeout`` (handshake era), a
+  ``TimeoutError`` that says which requests went unanswered.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ._printable import printable
 
 __all__ = [
     "TOOL_FIELDS",
+    "AskTimeout",
     "ClientRequestError",
     "Elicit",
     "InputRequest",
@@ -53,6 +56,16 @@ class ClientRequestError(Exception):
         super().__init__(f"{method} failed: {printable(str(error.get('message', 'error')))}")
         self.method = method
         self.error = dict(error)
+
+
+class AskTimeout(TimeoutError):
+    """The client did not answer a route's requests within ``ask_timeout``: the ``TimeoutError`` a
+    route catches, which the cancel guard tells from the route's own (the client's doing: logged
+    as such, without traceback)."""
+
+    def __init__(self, methods: Iterable[str], limit: float) -> None:
+        unanswered = " and ".join(dict.fromkeys(methods))
+        super().__init__(f"the client did not answer {unanswered} within {limit:g} s (ask_timeout)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ from mcp_types.methods import SERVER_REQUESTS
 from . import listen
 from ._answers import answer_problem, error_problem
 from ._channel import Abort, InputNeeded, Notifier, ProtocolAbort, RequestOutbox, _Channel
-from ._input_requests import ClientRequestError, InputRequest, Sample, missing_capabilities
+from ._input_requests import AskTimeout, ClientRequestError, InputRequest, Sample, missing_capabilities
 from ._modern_channel import QUIET_TURNS as QUIET_TURNS
 from ._modern_channel import ModernChannel
 from ._outgoing import check_question
@@ -134,10 +134,10 @@ class PendingReplies:
         self, outbox: RequestOutbox, requests: Mapping[str, _Request], caller: str, wait_limit: float
     ) -> dict[str, Any]:
         """Send ``requests`` (by key: method and params) on the call's stream and return their
-        results by key. The first error ends the wait, and so do ``wait_limit`` (TimeoutError) and
-        the server shutting down (:data:`SHUTTING_DOWN`, checked every ``listen.TICK_SECONDS``): the
-        requests left unanswered are then cancelled (lifecycle.mdx §Timeouts). Once the server
-        shuts down, nothing is sent: the answers could not come back."""
+        results by key. The first error ends the wait, and so do ``wait_limit`` (``AskTimeout``, a
+        TimeoutError) and the server shutting down (:data:`SHUTTING_DOWN`, checked every
+        ``listen.TICK_SECONDS``): the requests left unanswered are then cancelled (lifecycle.mdx
+        §Timeouts). Once the server shuts down, nothing is sent: the answers could not come back."""
         if self.shutting_down():
             raise _shut_down(requests)
         ids = {key: f"mcpmw-{uuid.uuid4().hex}" for key in requests}
@@ -154,6 +154,9 @@ class PendingReplies:
                 for request_id in ids.values():
                     if request_id not in asked.replies:
                         await outbox.notify("notifications/cancelled", {"requestId": request_id, "reason": reason})
+                if isinstance(exc, TimeoutError):
+                    unanswered = (requests[key][0] for key, i in ids.items() if i not in asked.replies)
+                    raise AskTimeout(unanswered, wait_limit) from None
                 raise
         finally:
             for request_id in ids.values():

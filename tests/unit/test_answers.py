@@ -218,8 +218,7 @@ def test_a_schema_the_client_could_not_read_does_not_fail_the_check() -> None:
 )
 def test_the_client_s_text_a_problem_quotes_is_escaped(method: str, answer: Any, quoted: str) -> None:
     """Ops review: a problem quotes what the client sent (a property name, in our text or in the
-    place pydantic names), and it becomes the text of the ClientRequestError the route gets,
-    logged when the route does not catch it: a line break in it forged a log line."""
+    place pydantic names); a line break in it could forge a log line wherever it is logged."""
     problem = answer_problem(method, elicit(NAME) if method == "elicitation/create" else {}, answer)
     assert problem is not None
     assert quoted in problem
