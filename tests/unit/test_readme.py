@@ -168,3 +168,51 @@ async def test_the_names_the_readme_describes(caplog: pytest.LogCaptureFixture) 
     without_v2 = [name for name in everything if name != "ping_v2_ping_get"]
     assert await tool_names(names_app(exclude_operations=["ping_v2_ping_get"])) == without_v2
     assert await tool_names(names_app(exclude_paths=["/v2/*"])) == without_v2
+
+
+def _logging_section() -> str:
+    section = README.read_text().split("\n## Logging\n", 1)[1]
+    return section.split("\n## ", 1)[0]
+
+
+def test_the_logging_section_names_every_logger_the_package_uses() -> None:
+    """Its table lists the loggers the package's modules get (``getLogger("...")`` or a module's
+    ``getLogger(__name__)``), no more, no less."""
+    package = Path(__file__).resolve().parents[2] / "mcp_middleware"
+    used: set[str] = set()
+    for module in package.rglob("*.py"):
+        source = module.read_text()
+        used.update(re.findall(r'getLogger\("(mcp_middleware[\w.]*)"\)', source))
+        if "getLogger(__name__)" in source:
+            used.add(".".join(("mcp_middleware", *module.relative_to(package).with_suffix("").parts)))
+    rows = [line for line in _logging_section().splitlines() if line.startswith("| `mcp_middleware.")]
+    named = {name for row in rows for name in re.findall(r"`(mcp_middleware\.[\w.]+)`", row.split(" | ")[0])}
+    assert named == used
+
+
+def test_the_logging_sample_gives_records_their_level_and_logger(capsys: pytest.CaptureFixture[str]) -> None:
+    """The sample's handler writes the package's records with their level and logger name (the
+    last-resort handler, uvicorn's default for them, writes the bare message)."""
+    import logging
+
+    from fastapi.testclient import TestClient
+
+    package = logging.getLogger("mcp_middleware")
+    kept = package.handlers[:], package.level, package.propagate
+    try:
+        exec(python_sample("logging.config.dictConfig("), {})
+        app = FastAPI()
+
+        @app.get("/boom", operation_id="boom")
+        async def boom() -> None:
+            raise ValueError("boom")
+
+        app.add_middleware(MCPMiddleware)
+        with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+            headers = {"accept": "application/json, text/event-stream"}
+            reply = client.post("/mcp", json=request("tools/call", {"name": "boom", "arguments": {}}), headers=headers)
+        assert reply.json()["result"]["isError"] is True
+        first = capsys.readouterr().err.splitlines()[0]
+        assert re.fullmatch(r"\S+ \S+ ERROR mcp_middleware\.toolcall: Tool 'boom': the route raised ValueError", first)
+    finally:
+        package.handlers[:], package.level, package.propagate = kept
