@@ -27,6 +27,12 @@ an integral float is an integer (JSON Schema 2020-12), which the fast check send
 ``additionalProperties`` types (``OutputShape.extra``) has no fast check (its ``fits`` is always
 false: the keys to check are the object's own), so every such object takes the exact reading; a
 shape without them pays nothing for it.
+
+A tool whose JSON body is no object (``OutputShape.wrapped``: a list, a number, ``Optional[Item]``)
+has an output schema whose required ``result`` holds the body's schema; its ``structuredContent``
+is the body wrapped so, which the exact reading checks as any object's (the body's JSON type
+against ``result``'s simple types). Its ``fits`` is always false too: every body of such a tool,
+an object or not, is wrapped first, off the fast path of a tool whose body is an object.
 """
 
 from __future__ import annotations
@@ -97,6 +103,7 @@ class OutputShape:
     types: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     extra: tuple[str, ...] = ()
     named: frozenset[str] = frozenset()
+    wrapped: bool = False  # the schema's ``result`` holds the JSON body, which is wrapped in it
     names: tuple[str, ...] = field(init=False)
     absent: tuple[_Absent, ...] = field(init=False)
     fits: Callable[[Iterable[tuple[str, type]]], bool] = field(init=False)
@@ -108,7 +115,8 @@ class OutputShape:
         allowed.update(
             (name, python) for name, kinds in self.types.items() for kind in kinds for python in _PYTHON_TYPES[kind]
         )
-        object.__setattr__(self, "fits", _never if self.extra else frozenset(allowed).issuperset)
+        fast = not self.extra and not self.wrapped  # (a wrapped body is wrapped before it is checked)
+        object.__setattr__(self, "fits", frozenset(allowed).issuperset if fast else _never)
 
     def mismatches(self, value: Mapping[str, Any]) -> list[tuple[str, str, tuple[str, ...]]]:
         """The checked properties of ``value`` whose value is of none of the schema's types: (name,
@@ -137,8 +145,10 @@ def _never(pairs: Iterable[tuple[str, type]]) -> bool:
 NO_SHAPE: Final = OutputShape()
 
 
-def output_shape(schema: Any) -> OutputShape:
-    """The :class:`OutputShape` of an output schema (an empty one for none, or one not a mapping)."""
+def output_shape(schema: Any, *, wrapped: bool = False) -> OutputShape:
+    """The :class:`OutputShape` of an output schema (an empty one for none, or one not a mapping);
+    ``wrapped``: one whose ``result`` holds the tool's JSON body (its ``structuredContent`` is
+    ``{"result": <the body>}``), which has no fast check."""
     if not isinstance(schema, Mapping):
         return NO_SHAPE
     required = _required_names(schema)
@@ -153,6 +163,8 @@ def output_shape(schema: Any) -> OutputShape:
     # does not match: with patternProperties, the extras are not checked
     extra = () if "patternProperties" in schema else _kinds(schema.get("additionalProperties"))
     named = frozenset(n for n in properties if isinstance(n, str)) if isinstance(properties, Mapping) else frozenset()
+    if wrapped:
+        return OutputShape(required, types, extra, named, wrapped=True)
     return OutputShape(required, types, extra, named) if required or types or extra else NO_SHAPE
 
 

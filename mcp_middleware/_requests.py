@@ -88,6 +88,8 @@ class ToolSpec:
     param_headers: tuple[Annotation, ...] = field(default=(), repr=False, compare=False)
     # the routes of the app that could answer its requests instead of its own (None: none could)
     guard: RouteGuard | None = field(default=None, repr=False, compare=False)
+    # its structuredContent is ``{"result": <the route's JSON>}`` (a body that is no object)
+    wraps_result: bool = field(default=False, repr=False, compare=False)
     plan: _Plan = field(init=False, repr=False, compare=False)
     required: frozenset[str] = field(init=False, repr=False, compare=False)
     output: OutputShape = field(init=False, repr=False, compare=False)
@@ -95,7 +97,7 @@ class ToolSpec:
     def __post_init__(self, _plan: _Plan | None) -> None:
         object.__setattr__(self, "plan", _plan if _plan is not None else _plan_for_template(self.path))
         object.__setattr__(self, "required", _required_names(self.tool.get("inputSchema")))
-        object.__setattr__(self, "output", output_shape(self.tool.get("outputSchema")))
+        object.__setattr__(self, "output", output_shape(self.tool.get("outputSchema"), wrapped=self.wraps_result))
 
     @property
     def output_required(self) -> frozenset[str]:

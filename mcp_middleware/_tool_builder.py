@@ -151,7 +151,8 @@ class _Builder(_Schemas):
         headers = annotations_of(tool["inputSchema"])
         if guard is not None:  # its refusals name the arguments; it writes their numbers as the path does
             guard = guard.named(renamed, plan.integers)
-        return ToolSpec(name, op.method, op.path, tool, output is not None, plan, headers, guard)
+        wraps = self.wraps_result(op, output)
+        return ToolSpec(name, op.method, op.path, tool, output is not None, plan, headers, guard, wraps_result=wraps)
 
     def plan(
         self,

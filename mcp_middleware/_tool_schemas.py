@@ -20,14 +20,17 @@ Part of :mod:`mcp_middleware._tool_builder`; each schema is converted by :mod:`m
     it); ``x-mcp-output-schema``
     likewise. Otherwise the output schema is the documented success body's, when it is an object
     (with properties or not: a ``dict[str, X]`` response model's ``additionalProperties`` map is
-    one) and the route's JSON is sure to fit it (:meth:`_Schemas.output_schema`).
+    one) and the route's JSON is sure to fit it (:meth:`_Schemas.output_schema`); a body that is
+    no object (``list[Item]``, ``int``, ``Optional[Item]``, ``Cat | Dog``) has it wrapped
+    (:func:`wrapped`: ``{"type": "object", "properties": {"result": <its schema>}, ...}``), and the
+    tool's ``structuredContent`` is ``{"result": <the body>}`` (``ToolSpec.wraps_result``).
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from mcp_middleware._ecma_regex import whole_match_pattern
 from mcp_middleware._naming import _Op
@@ -37,7 +40,10 @@ from mcp_middleware._request_media import _is_json_media, _media_type, _pick_med
 from mcp_middleware._schema_keywords import is_object_schema
 from mcp_middleware._schema_nulls import nulls_not_required
 
-__all__ = ["_Schemas"]
+__all__ = ["RESULT", "WRAP_MARKER", "_Schemas", "wrapped"]
+
+RESULT: Final = "result"  # the property of a wrapped output schema that holds the body's
+WRAP_MARKER: Final = "x-fastmcp-wrap-result"  # a wrapped output schema's extension, as FastMCP's says it
 
 
 class _Schemas(_Reader):
@@ -97,9 +103,10 @@ class _Schemas(_Reader):
 
     def output_schema(self, op: _Op) -> dict[str, Any] | None:
         """The operation's ``x-mcp-output-schema``, else its documented success body's schema when
-        that is an object, and the route's JSON is sure to fit it: None when the route reshapes
-        its response model (``reshaped``), or when its 2xx responses document more than one body
-        (another schema, another media type, none)."""
+        that is an object (:func:`wrapped` when it is not), and the route's JSON is sure to fit
+        it: None when the route reshapes its response model (``reshaped``), when its 2xx
+        responses document more than one body (another schema, another media type, none), or
+        when its body may be any JSON value (``{}``: a route without a response model)."""
         override = op.operation.get("x-mcp-output-schema")
         if isinstance(override, Mapping):
             return copy.deepcopy(dict(override))
@@ -112,16 +119,30 @@ class _Schemas(_Reader):
         if not bodies or any(body != bodies[0] for body in bodies[1:]):
             return None  # a 2xx answer that may not fit the schema of another
         root = bodies[0]
-        if not _is_object(root):
-            return None
+        wrap = not _is_object(root)
+        if wrap and not _says_a_shape(root):
+            return None  # no schema (a 204), or any JSON value: its shape is unknown
         refs: set[str] = set()
         schema: dict[str, Any] = self.schemas.convert(root, refs, collapse=False)
-        schema.setdefault("type", "object")
+        if wrap:
+            schema = wrapped(schema)
+        else:
+            schema.setdefault("type", "object")
         if refs:
             schema["$defs"] = self.schemas.defs(refs, collapse=False)
         if (op.path, op.method) in self.nones_dropped:
             schema = nulls_not_required(schema)
+            if wrap:  # the value may be null, its wrapper always has it
+                schema["required"] = [RESULT]
         return schema
+
+    def wraps_result(self, op: _Op, schema: Mapping[str, Any] | None) -> bool:
+        """Whether the tool's ``structuredContent`` is its JSON body wrapped (:func:`wrapped`):
+        ``schema``, its output schema, was made so (never an ``x-mcp-output-schema``, which says
+        what the result is as it stands)."""
+        if schema is None or schema.get(WRAP_MARKER) is not True:
+            return False
+        return not isinstance(op.operation.get("x-mcp-output-schema"), Mapping)
 
     def json_body(self, response: Any) -> Any:
         """The (resolved) schema of a response's JSON body; None when it documents no content,
@@ -135,6 +156,25 @@ class _Schemas(_Reader):
         if not all(_is_json_media(_media_type(key)) for key in content):
             return None
         return self.schemas.resolve(picked[2].get("schema"))
+
+
+def wrapped(schema: Any) -> dict[str, Any]:
+    """The output schema of a route whose success body is no JSON object (a list, a number, a
+    string, a boolean, ``Optional[Item]``, a union): an object whose one required property
+    ``result`` has the body's schema, as FastMCP and the official Python SDK's servers make it
+    (``structuredContent`` must be an object before 2026-07-28, whose clients take one too).
+    :data:`WRAP_MARKER` says so to a client that unwraps it (FastMCP's)."""
+    return {"type": "object", "properties": {RESULT: schema}, "required": [RESULT], WRAP_MARKER: True}
+
+
+def _says_a_shape(schema: Any) -> bool:
+    """Whether a (resolved) response schema that is no object's says what the body is: one with
+    none of these keywords (FastAPI's ``{}`` for a route without a response model or return
+    annotation, only a ``title``) allows any JSON value, whose shape is unknown."""
+    return isinstance(schema, Mapping) and not _SHAPE_KEYWORDS.isdisjoint(schema)
+
+
+_SHAPE_KEYWORDS: Final = frozenset(("type", "anyOf", "oneOf", "allOf", "enum", "const", "items", "$ref"))
 
 
 def _is_object(schema: Any) -> bool:

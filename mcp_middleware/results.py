@@ -9,7 +9,10 @@ the caller turns those into progress notifications. ``result()`` builds the fina
 * JSON ──▶ the body as text, plus ``structuredContent`` when the tool has an output schema (a
   tool with one that gets no JSON object, one cut short, or one without a property the schema's
   top level requires or with one of another JSON type than it says, whatever its 2xx status,
-  gets an ``isError`` result instead);
+  gets an ``isError`` result instead); a tool whose documented body is no object (a list, a
+  number, ``Optional[Item]``: ``OutputShape.wrapped``) has ``{"result": <the body>}`` as its
+  ``structuredContent``, and an ``isError`` result for a body of another JSON type than its
+  schema's ``result`` says, or one that is not JSON;
 * ``text/*`` and other textual types ──▶ text (event streams: the events' data joined by newlines);
 * no content type ──▶ text if the body starts as valid UTF-8, else binary (``application/octet-stream``);
 * ``image/*`` / ``audio/*`` ──▶ image / audio content, base64;
@@ -120,6 +123,8 @@ class ResponseCollector(Body):
                     ):
                         return Built({"content": [{"type": "text", "text": text}], "structuredContent": value})
                     return self._not_described(value, text)
+                if self._output.wrapped:  # (a body that is no object: never an object's tool)
+                    return self._wrapped(value, text)
             return self._unstructured()
         if self._refusal:  # (an undecodable body, never textual)
             return error_result(sentence(self._refusal))
@@ -165,7 +170,8 @@ class ResponseCollector(Body):
         if self._refusal:
             return error_result(sentence(self._refusal))
         if (cut := self.cut_short()) is not None:
-            why = "The tool has an output schema, so its result must be a JSON object in full"
+            whole = "JSON" if self._output.wrapped else "a JSON object"  # (a wrapped one: any JSON value)
+            why = f"The tool has an output schema, so its result must be {whole} in full"
             return error_result(f"{why}, but {cut}.")
         answered = "the route answered " + status_line(self.status)
         if self._location:
@@ -193,6 +199,8 @@ class ResponseCollector(Body):
         is checked (:mod:`mcp_middleware._output_shape`): deeper, the route's response model is
         trusted. The fast check sends an integral float for an integer here, which is the result."""
         shape = self._output
+        if shape.wrapped:
+            return self._wrapped(value, text)
         missing = sorted(shape.required - value.keys())
         wrong = shape.mismatches(value)
         if not missing and not wrong:
@@ -205,6 +213,26 @@ class ResponseCollector(Body):
             parts.append(f"whose {', '.join(whose)}")
         answered = "the route answered " + status_line(self.status)
         why = f"{answered} with a JSON object {', and '.join(parts)}"
+        text = f"The tool has an output schema, but {why}, so it is not this tool's result: {text}"
+        return error_result(redacted(text, self._forwarded))
+
+    def _wrapped(self, value: Any, text: str) -> dict[str, Any]:
+        """The result of a tool whose JSON body is no object (its output schema's ``result`` is the
+        body's schema): ``{"result": value}`` as its ``structuredContent``, the text as it is; a
+        body of another JSON type than ``result`` says (a route's own ``JSONResponse``), or one
+        that is not JSON at all, is no result of this tool, as for an object's
+        (:meth:`_not_described`). Only the body's own JSON type is checked."""
+        if value is None and text.strip(" \t\r\n") != "null":  # (``loads_exactly``'s None for no JSON)
+            answered = "the route answered " + status_line(self.status)
+            why = f"The tool has an output schema, but {answered} with a body that is not JSON: {text}"
+            return error_result(redacted(why, self._forwarded))
+        result = {"result": value}
+        wrong = self._output.mismatches(result)
+        if not wrong:
+            return Built({"content": [{"type": "text", "text": text}], "structuredContent": result})
+        [(_, actual, kinds)] = wrong
+        answered = "the route answered " + status_line(self.status)
+        why = f"{answered} with {_a(actual)} where the schema says {' or '.join(kinds)}"
         text = f"The tool has an output schema, but {why}, so it is not this tool's result: {text}"
         return error_result(redacted(text, self._forwarded))
 

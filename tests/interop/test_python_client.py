@@ -199,6 +199,34 @@ async def test_an_object_the_output_schema_does_not_describe_reaches_the_client_
     assert item.structured_content == {"id": 7, "name": "x"}
 
 
+async def test_a_list_and_an_optional_result_reach_the_client_wrapped_and_pass_its_schema_check(
+    own_json_server: str, mode: str
+) -> None:
+    """``list_items -> list[Item]`` and ``find_item -> Item | None``: their outputSchema wraps the
+    body's schema in ``result`` (the client compiles it and validates ``structuredContent``
+    against it: it raises on a mismatch); the text is the route's JSON. An object the list
+    route answers on its own is a tool error, as the object route's is."""
+    async with connect(own_json_server, mode) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        listed = await client.call_tool("list_items", {"limit": 2})
+        found = await client.call_tool("find_item", {"name": "x"})
+        missing = await client.call_tool("find_item", {"name": ""})
+        pending = await client.call_tool("list_items", {"limit": 0})
+    schema = tools["list_items"].output_schema
+    assert schema is not None
+    assert schema["required"] == ["result"]
+    assert schema["properties"]["result"]["items"] == {"$ref": "#/$defs/Item"}
+    assert listed.is_error is not True, describe(listed)
+    assert listed.structured_content == {"result": [{"id": 1, "name": "item-1"}, {"id": 2, "name": "item-2"}]}
+    assert text_of(listed) == '[{"id":1,"name":"item-1"},{"id":2,"name":"item-2"}]'
+    assert found.structured_content == {"result": {"id": 1, "name": "x"}}, describe(found)
+    assert missing.structured_content == {"result": None}, describe(missing)
+    assert text_of(missing) == "null"
+    assert pending.is_error is True, describe(pending)
+    assert pending.structured_content is None
+    assert "an object where the schema says array" in text_of(pending)
+
+
 @pytest.fixture(scope="module")
 def outer_middleware_server() -> Iterator[str]:
     """``tests.interop.middleware_stack_app:outer`` under uvicorn; the value is its MCP URL."""

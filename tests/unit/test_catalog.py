@@ -713,12 +713,23 @@ def test_no_argument_tool_and_explicit_schema(catalog: Catalog) -> None:
     assert tool.tool["outputSchema"] == output
 
 
-def test_output_schema_only_for_object_responses(catalog: Catalog) -> None:
-    """Models and ``dict[str, X]`` (an object without properties) have one; a list, an int and a
-    string have not."""
-    without = {t.name for t in catalog.tools if not t.has_output_schema}
+def test_output_schema_of_object_responses_and_wrapped_others(catalog: Catalog) -> None:
+    """Models and ``dict[str, X]`` (an object without properties) have theirs; a list, an int and a
+    string have one whose ``result`` holds theirs (``wraps_result``)."""
+    assert all(t.has_output_schema for t in catalog.tools)
     long_ones = {"an_explicit_operation_id_that_is_longer", "an_explicit_operation_id_that_is_longe_2"}
-    assert without == {"list_items", "sum_numbers", "ping", *long_ones}
+    assert {t.name for t in catalog.tools if t.wraps_result} == {"list_items", "sum_numbers", "ping", *long_ones}
+    assert spec(catalog, "ping").tool["outputSchema"] == {
+        "type": "object",
+        "properties": {"result": {"type": "string", "title": "Response Ping Ping Get"}},
+        "required": ["result"],
+        "x-fastmcp-wrap-result": True,
+    }
+    assert spec(catalog, "list_items").tool["outputSchema"]["properties"]["result"] == {
+        "type": "array",
+        "items": {"$ref": "#/$defs/Item"},
+        "title": "Response List Items Items Get",
+    }
     assert spec(catalog, "item_delete").tool["outputSchema"] == {
         "type": "object",
         "additionalProperties": {"type": "integer"},
@@ -734,7 +745,8 @@ def test_a_tool_knows_what_its_output_schema_requires_at_the_top_level(catalog: 
     """``output_required``: the names the output schema's top level requires, which a JSON object
     must have to be the tool's ``structuredContent`` (``results``); nothing deeper is read."""
     assert spec(catalog, "read_item").output_required == frozenset({"name"})
-    assert spec(catalog, "ping").output_required == frozenset()  # no output schema
+    assert spec(catalog, "ping").output_required == frozenset({"result"})  # its body, wrapped
+    assert build_catalog({"paths": {"/n": {"get": {"operationId": "n"}}}}).tools[0].output_required == frozenset()
     output = {"type": "object", "properties": {"n": {"type": "object", "required": ["deep"]}}, "required": ["n", 3]}
     doc = {"paths": {"/n": {"get": {"operationId": "n", "x-mcp-output-schema": output}}}}
     assert build_catalog(doc).tools[0].output_required == frozenset({"n"})  # a name, not the 3

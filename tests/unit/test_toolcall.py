@@ -112,10 +112,10 @@ async def test_a_required_json_body_without_fields_is_sent_empty() -> None:
         assert json.loads(result["content"][0]["text"]) == {"got": got}
 
 
-async def test_list_result_without_output_schema_is_text_only() -> None:
+async def test_a_list_result_is_its_text_and_wrapped_structured_content() -> None:
     result = await call(build_app(), "list_numbers", {"n": [3, 1, 2]})
     assert result["content"][0]["text"] == "[3,1,2]"
-    assert "structuredContent" not in result
+    assert result["structuredContent"] == {"result": [3, 1, 2]}
 
 
 async def test_arguments_may_be_omitted() -> None:
