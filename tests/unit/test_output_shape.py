@@ -145,3 +145,15 @@ def test_a_shape_without_additional_properties_keeps_its_fast_check() -> None:
     shape = output_shape({"properties": {"id": {"type": "integer"}}})
     assert shape.extra == ()
     assert shape.fits((("id", int),))
+
+
+def test_a_wrapped_shape_has_no_fast_check_and_checks_its_result() -> None:
+    """A tool whose body is no object: every body is wrapped and checked exactly, an object too."""
+    schema = {"type": "object", "properties": {"result": {"type": "array"}}, "required": ["result"]}
+    shape = output_shape(schema, wrapped=True)
+    assert shape.wrapped
+    assert not output_shape(schema).wrapped
+    assert not shape.fits([("result", list)])
+    assert output_shape(schema).fits([("result", list)])
+    assert shape.mismatches({"result": {}}) == [("result", "object", ("array",))]
+    assert output_shape({}, wrapped=True).wrapped  # (an empty schema's shape still says it)
