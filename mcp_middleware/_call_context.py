@@ -8,8 +8,9 @@ It talks to the client through a :class:`Channel` (one per era, :mod:`mcp_middle
 - progress for the call's token, each value above the last one sent, by the route or by the
   call runner (``automatic_progress``), NaN and infinity dropped;
 - log messages at or above the level the client asked for;
-- requests to the client (``ask``), each key asked at most once in a call; a key left out is
-  numbered ("elicitation", "elicitation-2", ...), the same way every time the route runs again;
+- requests to the client (``ask``), each key (non-empty) asked at most once in a call; a key left
+  out is numbered ("elicitation", "elicitation-2", ...), the same way every time the route runs
+  again; a question the channel's check refuses (nothing sent) uses up no key;
 - list changes and resource updates, announced through the server.
 
 Once the call is stopped (cancelled, or past its time limit: ``stopped``, given by the call
@@ -39,12 +40,13 @@ import anyio
 from mcp_types import jsonrpc as codes
 
 from ._input_requests import ClientRequestError, InputRequest
-from ._outgoing import check_progress
+from ._outgoing import QuestionRefused, check_log_data, check_progress
 from .context import MCPContext
 
 __all__ = ["LOG_LEVELS", "STOPPED", "Channel", "LiveContext"]
 
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+_PLAIN = (str, int, float, bool, type(None))  # log data orjson always writes (beyond 64 bits: as digits)
 # What a question of a stopped call fails with (as ClientRequestError.error): its stream is closed to it
 STOPPED = {
     "code": codes.CONNECTION_CLOSED,
@@ -129,6 +131,8 @@ class LiveContext(MCPContext):
     async def log(self, level: str, data: Any, logger: str | None = None) -> None:
         if level not in LOG_LEVELS:
             raise ValueError(f"unknown log level {level!r}; use one of {', '.join(LOG_LEVELS)}")
+        if type(data) not in _PLAIN:  # the route's mistake shows whatever level the client asked for
+            check_log_data(data)  # TypeError
         if self._log_floor is None or LOG_LEVELS.index(level) < self._log_floor:
             return
         if self._stopped():
@@ -145,6 +149,8 @@ class LiveContext(MCPContext):
             raise _stopped_error(requests)
         # A key names one question of this call: a 2026-07-28 retry answers by key, so a key asked
         # twice would get the first answer for the second question (same rule in both eras).
+        if "" in requests:  # a key names its question (the retry's answer, in 2026-07-28)
+            raise ValueError("an empty key names no question: give each request a non-empty key (or leave it out)")
         repeated = sorted(self._asked.intersection(requests))
         if repeated:
             raise ValueError(
@@ -166,6 +172,9 @@ class LiveContext(MCPContext):
             self._waiting.add(waiting)
             try:
                 return await self._channel.ask(requests, state)
+            except QuestionRefused as exc:  # nothing was sent: the keys are not used up
+                self._asked.difference_update(requests)
+                raise ValueError(*exc.args) from None  # the route's ValueError, as documented
             finally:
                 self._waiting.discard(waiting)
         # stop_questions ended the wait: the call was stopped meanwhile (nothing more goes out)

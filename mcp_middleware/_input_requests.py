@@ -36,6 +36,7 @@ __all__ = [
 
 TOOL_FIELDS = ("tools", "toolChoice")  # what makes a sampling request tool-enabled (2025-11-25 on)
 _SERVER_CONTEXTS = ("thisServer", "allServers")  # includeContext values that need sampling.context
+_OWN_FIELDS = (("messages", "messages"), ("maxTokens", "max_tokens"))  # Sample's params, by its parameters
 
 
 class ClientRequestError(Exception):
@@ -92,6 +93,14 @@ class Sample:
 
     method = "sampling/createMessage"
     capability = "sampling"
+
+    def __post_init__(self) -> None:
+        for field_name, parameter in _OWN_FIELDS:
+            if field_name in self.extra:  # it would be overridden by the parameter without a word
+                raise TypeError(
+                    f"Sample got {field_name} both as {parameter} and among its extra fields: "
+                    f"give it once, as {parameter}"
+                )
 
     def params(self) -> dict[str, Any]:
         return {**self.extra, "messages": [dict(m) for m in self.messages], "maxTokens": self.max_tokens}

@@ -15,7 +15,13 @@ whole call failed as if the route's result were at fault; a progress report of `
   properties are then checked as the revision's ``PrimitiveSchemaDefinition`` (a flat object of
   primitive properties: its wire type leaves them ``Any``);
 - :func:`check_progress` (``TypeError``): ``progress``/``total`` numbers, ``message`` a string,
-  against the revision's ``ProgressNotification``.
+  against the revision's ``ProgressNotification``;
+- :func:`check_log_data` (``TypeError``): log data the middleware cannot write as JSON (orjson's
+  reason), whether or not the message goes out (the client's log level decides that).
+
+A question :func:`check_question` refuses raises :class:`QuestionRefused` (a ``ValueError``):
+nothing was sent, and ``LiveContext.ask`` takes its keys back (and raises a plain ``ValueError``
+with the same message), so the route can ask it again, corrected, under the same key.
 
 Both validate in pydantic's strict mode (the schema's JSON types: a bool is no number, a string no
 integer; lax mode took ``True`` for a number and wrote a 2026-07-28 ``maxTokens: true`` as 1); what
@@ -26,8 +32,9 @@ checked again as written (JSON). The message names each field by its path in the
 URL params), a member whose tag (``type``, ``method``, ``mode``) does not match is left out of the
 message, as pydantic lists every member's errors.
 
-Nothing here runs for a call whose route does not use its context, and a progress report of plain
-``int``/``float``/``str`` values is let through before pydantic (``type()`` checks).
+Nothing here runs for a call whose route does not use its context, a progress report of plain
+``int``/``float``/``str`` values is let through before pydantic (``type()`` checks), and log data
+that is a plain scalar (a ``str``, say) before orjson.
 """
 
 from __future__ import annotations
@@ -42,9 +49,9 @@ from mcp_types.methods import SERVER_NOTIFICATIONS, SERVER_REQUESTS
 from mcp_types.version import LATEST_HANDSHAKE_VERSION
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from .jsonrpc import INPUT_REQUIRED_RESULTS
+from .jsonrpc import INPUT_REQUIRED_RESULTS, dumps_exactly
 
-__all__ = ["check_progress", "check_question", "primitive_schema"]
+__all__ = ["QuestionRefused", "check_log_data", "check_progress", "check_question", "primitive_schema"]
 
 _TAGS = frozenset({"type", "method", "mode"})  # the fields that tell a union's members apart
 _SHOWN = 3  # fields named in one message at most
@@ -53,14 +60,19 @@ _ABSENT: Any = object()
 _PROPERTIES = ("requestedSchema", "properties")
 
 
+class QuestionRefused(ValueError):
+    """A question :func:`check_question` refused: nothing was sent, so its key is not used up
+    (``LiveContext.ask`` takes it back)."""
+
+
 def check_question(key: str, method: str, params: Mapping[str, Any], version: str) -> None:
-    """Raise ``ValueError`` naming what of ``params`` does not fit ``method``'s request in
-    ``version`` (both eras), before the question is sent."""
+    """Raise ``ValueError`` (:class:`QuestionRefused`) naming what of ``params`` does not fit
+    ``method``'s request in ``version`` (both eras), before the question is sent."""
     problems = _request_problems(key, method, params, version)
     if not problems and method == "elicitation/create":
         problems = _form_problems(params, version)
     if problems:
-        raise ValueError(f"{method} request {key!r} does not fit protocol revision {version}: {problems}")
+        raise QuestionRefused(f"{method} request {key!r} does not fit protocol revision {version}: {problems}")
 
 
 def check_progress(version: str, token: str | int | None, progress: object, total: object, message: object) -> None:
@@ -79,6 +91,15 @@ def check_progress(version: str, token: str | int | None, progress: object, tota
         model.model_validate(frame, strict=True, by_name=False)
     except ValidationError as exc:
         raise TypeError(f"report_progress: {_described(exc, frame, ('params',))}") from None
+
+
+def check_log_data(data: object) -> None:
+    """Raise ``TypeError`` if the middleware cannot write ``data`` as JSON (what writes the log
+    message: orjson, with integers beyond 64 bits as their digits)."""
+    try:
+        dumps_exactly(data)
+    except TypeError as exc:  # orjson.JSONEncodeError
+        raise TypeError(f"log: data is not JSON: {exc}") from None
 
 
 _NUMBERS = (int, float)

@@ -83,14 +83,18 @@ class MCPContext:
         return None
 
     async def log(self, level: str, data: Any, logger: str | None = None) -> None:
-        """Send ``notifications/message`` if ``level`` is at or above what the client asked for."""
+        """Send ``notifications/message`` if ``level`` is at or above what the client asked for. In
+        an MCP call, ``data`` that cannot be written as JSON (a ``set``, a ``Decimal``, a dict key
+        that is no string) raises ``TypeError`` ("log: data is not JSON: ..."), sent or not."""
         return None
 
     async def ask(self, requests: Mapping[str, InputRequest], *, state: str | None = None) -> dict[str, Any]:
         """Ask the client for several inputs at once; returns the answers by key. A request that does
         not fit its method in the call's revision (a sampling message's ``role`` or ``content``, a
         ``requestedSchema`` that is not a flat object of primitive properties) raises ``ValueError``
-        naming the field, and nothing is sent."""
+        naming the field, and nothing is sent: its key is not used up, and the corrected question
+        can be asked under it. An empty key raises ``ValueError``, and so does a key already asked
+        in this call."""
         raise NotInMCPCall("this request is not an MCP tool call, so there is no client to ask")
 
     async def elicit(
@@ -117,7 +121,12 @@ class MCPContext:
         state: str | None = None,
         **extra: Any,
     ) -> dict[str, Any]:
-        """Ask the client's model; returns the ``CreateMessageResult`` (default keys: "sampling", ...)."""
+        """Ask the client's model; returns the ``CreateMessageResult`` (default keys: "sampling", ...).
+        ``extra`` are more ``sampling/createMessage`` params by their wire names (``systemPrompt``,
+        ``temperature``, ``tools``...); ``maxTokens`` there raises ``TypeError`` (it is
+        ``max_tokens``). ``max_tokens`` goes out as given: the schema asks for an integer, with no
+        minimum, in every revision (a maximum the client may sample fewer tokens than), so a 0 or
+        negative one is not refused here; the client decides what it does with it."""
         key = self._key(key, "sampling")
         answers = await self.ask({key: Sample(messages, max_tokens, extra)}, state=state)
         result: dict[str, Any] = answers[key]
