@@ -94,6 +94,7 @@ class ServedApp:
             max_name_length=self.settings.max_tool_name_length,
             exclude_paths=self.settings.paths,
             forwarded=self.settings.forward_headers,
+            tool_names=dict(self.settings.tool_names),
         )
         self.features = Features.from_catalog(self.catalog)
         # API keys in the MCP request's query string travel as pseudo-headers (see query_keys)

@@ -114,7 +114,8 @@ class _Builder(_Schemas):
         # catalog warns, once per tool)
         self.broken_headers: dict[str, tuple[str, ...]] = {}
 
-    def tool(self, op: _Op, name: str, guard: RouteGuard | None = None) -> ToolSpec:
+    def tool(self, op: _Op, name: str, guard: RouteGuard | None = None, description: str | None = None) -> ToolSpec:
+        """``description``: the one given (``x-mcp-description``) in place of the operation's."""
         operation = op.operation
         body = self.body(operation)
         entries = self.entries(op, body)
@@ -132,7 +133,7 @@ class _Builder(_Schemas):
         tool: dict[str, Any] = {
             "name": name,
             "title": title,
-            "description": _description(op),
+            "description": _description(op) if description is None else description,
             "inputSchema": input_schema,
         }
         output = self.output_schema(op)

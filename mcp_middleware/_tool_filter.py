@@ -14,7 +14,8 @@ __all__ = ["ToolFilter"]
 @dataclass(frozen=True, slots=True)
 class ToolFilter:
     """Which operations become tools. Glob patterns (:func:`fnmatch.fnmatchcase`) match the path
-    template, and ``*`` also crosses ``/``. Operations match by operation id or tool name."""
+    template, and ``*`` also crosses ``/``. Operations match by operation id or tool name (the
+    default one or the one given by ``tool_names`` or ``x-mcp-name``)."""
 
     include_tags: frozenset[str] | None = None
     exclude_tags: frozenset[str] = frozenset()
@@ -37,16 +38,18 @@ class ToolFilter:
             object.__setattr__(self, "methods", frozenset(m.upper() for m in self.methods))
 
     def allows(
-        self, *, method: str, path: str, operation_id: str, tags: Sequence[str], name: str | None = None
+        self, *, method: str, path: str, operation_id: str, tags: Sequence[str], names: Sequence[str] = ()
     ) -> bool:
-        """``name`` (optional) is the tool name, matched by the operation sets like the id."""
+        """``names``: the tool's names (its default name, and the one given to it), matched by the
+        operation sets like the id: any of them includes, any of them excludes (an exclude written
+        before a rename still excludes)."""
         if self.methods is not None and method.upper() not in self.methods:
             return False
         if (self.include_tags is not None and self.include_tags.isdisjoint(tags)) or not (
             self.exclude_tags.isdisjoint(tags)
         ):
             return False
-        ids = (operation_id,) if name is None else (operation_id, name)
+        ids = (operation_id, *names)
         if self.include_operations is not None and self.include_operations.isdisjoint(ids):
             return False
         if not self.exclude_operations.isdisjoint(ids):
@@ -84,13 +87,13 @@ class ToolFilter:
             if values is not None
         ]
 
-    def unmatched(self, ops: Sequence[tuple[str, str, str, Sequence[str], str]]) -> list[str]:
+    def unmatched(self, ops: Sequence[tuple[str, str, str, Sequence[str], Sequence[str]]]) -> list[str]:
         """The filter values that match none of ``ops`` ((path, method, operation id, tags, tool
-        name) each), as ``option 'value'``: a value that can never match is a mistake (a path
+        names) each), as ``option 'value'``: a value that can never match is a mistake (a path
         without its leading "/", an operation named by neither its id nor its tool name, a method
         no route has)."""
         tags = {tag for _, _, _, op_tags, _ in ops for tag in op_tags}
-        ids = {key for _, _, op_id, _, name in ops for key in (op_id, name)}
+        ids = {key for _, _, op_id, _, names in ops for key in (op_id, *names)}
         methods = {method.upper() for _, method, _, _, _ in ops}
         paths = [path for path, _, _, _, _ in ops]
         found: list[str] = []

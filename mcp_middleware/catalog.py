@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from mcp_middleware._endpoint_overlap import warn_answered, warn_hidden, warn_shadowed
+from mcp_middleware._given_names import check_tool_names, given_description, given_names
 from mcp_middleware._naming import _assign_names, _Op, _operations
 from mcp_middleware._once import warn_once
 from mcp_middleware._requests import ToolSpec
@@ -118,11 +119,12 @@ def catalog_from_app(
     max_name_length: int = 40,
     exclude_paths: Collection[str] = (),
     forwarded: Collection[bytes] = frozenset(),
+    tool_names: Mapping[str, str] | None = None,
 ) -> Catalog:
     """The catalog of an app with an ``openapi()`` method (FastAPI) and the apps with one mounted
     in it, else of its routes (Starlette). ``forwarded``: the headers (lower case) forwarded from
     the MCP request besides the credentials (the ``forward_headers`` option), which are no
-    arguments."""
+    arguments; ``tool_names``: the names given to tools, by operation id or default name."""
     openapi = getattr(app, "openapi", None)
     if not callable(openapi):
         return _catalog_from_routes(
@@ -131,6 +133,7 @@ def catalog_from_app(
             max_name_length=max_name_length,
             exclude_paths=exclude_paths,
             forwarded=forwarded,
+            tool_names=tool_names,
         )
     try:
         document = openapi()
@@ -147,6 +150,7 @@ def catalog_from_app(
         exclude_paths=exclude_paths,
         order=route_order(app),
         forwarded=forwarded,
+        tool_names=tool_names,
     )
 
 
@@ -157,6 +161,7 @@ def _catalog_from_routes(
     max_name_length: int,
     exclude_paths: Collection[str],
     forwarded: Collection[bytes],
+    tool_names: Mapping[str, str] | None,
 ) -> Catalog:
     """The catalog of an app without ``openapi()``, from a document made of its routes; a mounted
     app's own document (FastAPI's) brings its operations, under the mount's prefix."""
@@ -178,6 +183,7 @@ def _catalog_from_routes(
         exclude_paths=exclude_paths,
         order=route_order(app),
         forwarded=forwarded,
+        tool_names=tool_names,
     )
 
 
@@ -189,6 +195,7 @@ def _catalog_of(
     exclude_paths: Collection[str],
     order: RouteOrder | None,
     forwarded: Collection[bytes],
+    tool_names: Mapping[str, str] | None,
 ) -> Catalog:
     """The catalog of a document, with what the routes of its apps with ``openapi()`` say beside
     it (their ``:path`` templates and response-model options), each under its prefix, and the
@@ -209,6 +216,7 @@ def _catalog_of(
         route_order=order,
         route_owners=made.owners,
         forwarded=forwarded,
+        tool_names=tool_names,
         **options,
     )
 
@@ -225,6 +233,7 @@ def build_catalog(
     route_order: RouteOrder | None = None,
     route_owners: Mapping[tuple[str, str], Any] | None = None,
     forwarded: Collection[bytes] = frozenset(),
+    tool_names: Mapping[str, str] | None = None,
 ) -> Catalog:
     """The tools of an OpenAPI 3.x document (see the module docstring for the rules).
 
@@ -237,7 +246,9 @@ def build_catalog(
     guard (:mod:`mcp_middleware._route_order`); ``route_owners``: the route object each operation
     came from (by path and method), the tool's own route there (else the first of its path and method).
     ``forwarded``: the headers forwarded besides the credentials, which are no arguments (nor
-    are the headers of the document's ``apiKey`` schemes, which are forwarded too)."""
+    are the headers of the document's ``apiKey`` schemes, which are forwarded too).
+    ``tool_names``: the tools' names given by operation id or default name
+    (:mod:`mcp_middleware._given_names`; a bad value is a ``TypeError``/``ValueError``)."""
     if max_name_length < 8:
         raise ValueError("max_name_length must be at least 8")
     endpoint = frozenset(exclude_paths)
@@ -245,7 +256,9 @@ def build_catalog(
     warn_answered(openapi, endpoint, route_paths or {}, route_order, route_owners or {})
     warn_hidden(openapi, endpoint, route_order)
     ops = _operations(openapi, endpoint)
-    names = _assign_names(ops, max_name_length)
+    defaults = _assign_names(ops, max_name_length)
+    given = check_tool_names(tool_names or {}, max_name_length)
+    names = given_names(ops, defaults, given, max_name_length)
     # the app's API-key headers are forwarded from the MCP request like the forward_headers: a
     # Header() parameter that reads one is that credential, no argument (its scheme's is none either)
     credential_headers = _api_key_headers(openapi)
@@ -254,14 +267,16 @@ def build_catalog(
     tools: list[ToolSpec] = []
     declared: list[Declared] = []
     candidates = 0  # the operations that would be tools without the filter
-    for op, name in zip(ops, names, strict=True):
+    for op, default, name in zip(ops, defaults, names, strict=True):
         owner = route_owners.get((op.path, op.method)) if route_owners else None
         is_declared = any(key in op.operation for key in DECLARATION_KEYS)
-        # A route declared a resource or prompt is not also a tool unless it says so.
-        candidate = not is_declared or op.operation.get("x-mcp-tool") is True
+        # A route declared a resource or prompt is not also a tool unless it says so; a route
+        # given a bad or taken name (None) is none.
+        candidate = name is not None and (not is_declared or op.operation.get("x-mcp-tool") is True)
         candidates += candidate
+        # every name of the tool is matched (an exclude of its default name still excludes it)
         is_tool = candidate and tool_filter.allows(
-            method=op.method, path=op.path, operation_id=op.operation_id, tags=op.tags, name=name
+            method=op.method, path=op.path, operation_id=op.operation_id, tags=op.tags, names=(default, name or default)
         )
         if not (is_declared or is_tool):
             continue  # (its route guard, linear in the routes, is worked out only for what is built)
@@ -269,12 +284,15 @@ def build_catalog(
             continue
         guard = route_order.guard(op.path, op.method, owner) if route_order is not None else None
         if is_declared:
-            declared.append(Declared(op.operation, builder.tool(op, name, guard)))
+            declared.append(Declared(op.operation, builder.tool(op, name or default, guard)))
         if is_tool:
-            tools.append(builder.tool(op, name, guard))
+            tools.append(builder.tool(op, name or default, guard, given_description(op)))
     _warn_filtered(
         tool_filter,
-        [(op.path, op.method, op.operation_id, op.tags, name) for op, name in zip(ops, names, strict=True)],
+        [
+            (op.path, op.method, op.operation_id, op.tags, (default, name or default))
+            for op, default, name in zip(ops, defaults, names, strict=True)
+        ],
         candidates if not tools else 0,
     )
     for name, (method, path, unsent) in builder.unsent.items():
@@ -326,10 +344,10 @@ def _stranded(order: RouteOrder, op: _Op, owner: Any) -> bool:
 
 
 def _warn_filtered(
-    tool_filter: ToolFilter, ops: Sequence[tuple[str, str, str, Sequence[str], str]], left_out: int
+    tool_filter: ToolFilter, ops: Sequence[tuple[str, str, str, Sequence[str], Sequence[str]]], left_out: int
 ) -> None:
     """Warn about the filters that select nothing: an empty include filter; a value that matches
-    none of ``ops`` ((path, method, operation id, tags, tool name) each); filters that together
+    none of ``ops`` ((path, method, operation id, tags, tool names) each); filters that together
     leave none of the ``left_out`` operations that would be tools without them (0: some are)."""
     empty = tool_filter.empty_includes()
     if empty:

@@ -55,6 +55,8 @@ class Settings:
     instructions: str | None = None
     # Tool names longer than this are cut (at least 8; names stay unique: "_2", "_3", ...).
     max_tool_name_length: int = 40
+    # Tool names given by operation id or default tool name (``tool_names``, checked), as pairs.
+    tool_names: tuple[tuple[str, str], ...] = ()
     # Hostnames (no port; IPv6 addresses in brackets) the Host header may name; None = localhost
     # names and the server's own address.
     allowed_hosts: frozenset[str] | None = None

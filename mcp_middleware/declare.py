@@ -40,8 +40,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ._declared import PROMPT, RESOURCE, TEMPLATE, check, shown
+from ._name_rules import name_problem
 
-__all__ = ["prompt", "resource", "resource_template"]
+__all__ = ["prompt", "resource", "resource_template", "tool"]
 
 # the helpers' parameters named in their errors, where the declaration's field differs
 _PARAMETERS = {"uriTemplate": "uri_template", "mimeType": "mime_type"}
@@ -138,3 +139,32 @@ def prompt(
         listed = [dict(a) if isinstance(a, Mapping) else a for a in listed]
     fields = {"name": name, "title": title, "description": description, "arguments": listed}
     return _declared("prompt", PROMPT, tool, **fields, completions=_completions(completions))
+
+
+# the MCP spec's longest tool name (2025-11-25); the middleware's max_tool_name_length is checked
+# when the routes are read
+_LONGEST_NAME = 128
+
+
+def tool(*, name: str | None = None, description: str | None = None) -> dict[str, Any]:
+    """The ``openapi_extra`` that gives a route's tool an MCP-only ``name`` (``x-mcp-name``) and
+    ``description`` (``x-mcp-description``, in ``tools/list`` only), leaving its ``operationId``
+    (and so ``/openapi.json`` and generated clients) as it is:
+    ``@app.get("/items/{item_id}", openapi_extra=declare.tool(name="fetch_item"))``. The name
+    follows the rules of derived names (``[A-Za-z0-9_-]``, not empty, at most 128 characters here
+    and ``max_tool_name_length`` when the routes are read); a bad value, or neither value given,
+    raises a ``TypeError`` or ``ValueError`` here."""
+    extra: dict[str, Any] = {}
+    if name is not None:
+        problem = name_problem(name, _LONGEST_NAME, str(_LONGEST_NAME))
+        if problem is not None:
+            error = TypeError if not isinstance(name, str) else ValueError
+            raise error(f"declare.tool: name {problem}")
+        extra["x-mcp-name"] = name
+    if description is not None:
+        if not isinstance(description, str):
+            raise TypeError(f"declare.tool: description must be a string, not {shown(description)}")
+        extra["x-mcp-description"] = description
+    if not extra:
+        raise ValueError("declare.tool: give a name, a description or both")
+    return extra

@@ -7,12 +7,13 @@ the server (identity, tool catalog, in-flight calls), both built once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from functools import partial, wraps
 from typing import Concatenate, Literal, ParamSpec, SupportsIndex, TypeVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._given_names import check_tool_names
 from ._host_options import normalise_hosts
 from ._once import Remembered
 from ._option_lists import header_names, http_methods, strings
@@ -96,6 +97,8 @@ class MCPMiddleware:
       ``*`` crosses ``/``), ``include_methods``: which routes are tools; each takes a list of
       strings, an include filter ``None`` (the default) includes everything, an empty one nothing.
     * ``max_tool_name_length``: tool names are shortened to fit (default 40).
+    * ``tool_names``: MCP-only tool names, by operation id or default tool name
+      (``{"get_item": "fetch_item"}``), leaving ``/openapi.json`` as it is.
     * ``allowed_hosts``, ``allowed_origins``: the Host and Origin allowlists against DNS
       rebinding (default localhost names and the server's own address); set your public host
       name behind a proxy. A refused request is a 403, logged once per value.
@@ -131,6 +134,7 @@ class MCPMiddleware:
         exclude_paths: Collection[str] = (),
         include_methods: Collection[str] | None = None,
         max_tool_name_length: float | SupportsIndex = 40,
+        tool_names: Mapping[str, str] | None = None,
         allowed_hosts: Collection[str] | None = None,
         allowed_origins: Collection[str] | None = None,
         max_body_bytes: float | SupportsIndex = 4 * 1024 * 1024,
@@ -151,6 +155,18 @@ class MCPMiddleware:
         if oauth is not None and not isinstance(oauth, OAuthResource):
             raise TypeError("oauth must be a mcp_middleware.security.OAuthResource")
         cors = cors_origins(cors_allow_origins)
+        # as given (1e6, numpy.int64), checked and converted to the fields' types (int sizes)
+        limits = checked_limits(
+            max_tool_name_length=max_tool_name_length,
+            max_body_bytes=max_body_bytes,
+            max_result_chars=max_result_chars,
+            max_binary_bytes=max_binary_bytes,
+            max_concurrent_calls=max_concurrent_calls,
+            keepalive_interval=keepalive_interval,
+            call_timeout=call_timeout,
+            ask_timeout=ask_timeout,
+        )
+        names = check_tool_names({} if tool_names is None else tool_names, limits["max_tool_name_length"])
         self.app = app
         self.settings = Settings(
             path=path,
@@ -163,17 +179,8 @@ class MCPMiddleware:
             session_ids=session_ids,
             response_mode=response_mode,
             forward_headers=header_names(forward_headers, "forward_headers"),
-            # as given (1e6, numpy.int64), checked and converted to the fields' types (int sizes)
-            **checked_limits(
-                max_tool_name_length=max_tool_name_length,
-                max_body_bytes=max_body_bytes,
-                max_result_chars=max_result_chars,
-                max_binary_bytes=max_binary_bytes,
-                max_concurrent_calls=max_concurrent_calls,
-                keepalive_interval=keepalive_interval,
-                call_timeout=call_timeout,
-                ask_timeout=ask_timeout,
-            ),
+            tool_names=tuple(names.items()),
+            **limits,
         )
         tool_filter = ToolFilter(
             include_tags=_optional(frozenset, include_tags, "include_tags"),

@@ -103,10 +103,11 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
         "_output_shape",  # the output schema's top level, read once per tool
         "_http_token",  # RFC 9110's token, the one pattern of a header name, a scheme, an x-mcp-header
         "_once",  # the build-time warnings said once however often the catalog is rebuilt
+        "_name_rules",  # what a given tool name must be: declare raises, the middleware and catalog too
     )
     for leaf in leaves:
         assert all_imports(leaf) == set(), leaf
-    assert all_imports("declare") == {"_declared"}  # its checks, shared with features
+    assert all_imports("declare") == {"_declared", "_name_rules"}  # its checks, shared with features, catalog
     # the client's text in the error a route gets (and logs) is escaped
     assert all_imports("_answers") == {"_printable"}
     assert all_imports("_input_requests") == {"_printable"}
@@ -260,8 +261,10 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_schema_fit") == {"_schema_keywords"}
     assert all_imports("catalog") == {
         *("_naming", "_tool_builder", "_requests", "_values", "_route_document", "_route_order"),
-        *("_tool_filter", "_route_details", "_shared_headers", "_once", "_endpoint_overlap"),
+        *("_tool_filter", "_route_details", "_shared_headers", "_once", "_endpoint_overlap", "_given_names"),
     }
+    # the names given to tools: their rules, the default names, the warnings
+    assert all_imports("_given_names") == {"_declared", "_name_rules", "_naming", "_once"}
     # the warnings about routes the endpoint's path takes over: the methods, the routes as the router tries them
     assert all_imports("_endpoint_overlap") == {"_naming", "_once", "_route_order"}
     assert all_imports("_shared_headers", typing=False) == {"_once", "_plan"}  # ToolSpec only as a type

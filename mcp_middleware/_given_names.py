@@ -1,0 +1,138 @@
+"""The tool names and descriptions the user gives, beside the operation ids: the ``tool_names``
+option and a route's ``x-mcp-name``/``x-mcp-description`` (``declare.tool``, or a Starlette YAML
+docstring).
+
+Part of :mod:`mcp_middleware.catalog`, after :func:`~mcp_middleware._naming._assign_names` has
+made every operation's default name (the name the keys of ``tool_names`` may use, as the filters
+do). A given name (``tool_names`` first: by operation id, else by default name; then
+``x-mcp-name``) is the tool's; a default name it takes is numbered (``_2``, ...) as a sanitised id
+is against a verbatim one; the other tools keep their default names. A bad ``x-mcp-name`` (read
+with the routes, checked against ``max_tool_name_length``), or one a route earlier in the document
+is given already, leaves its route out of the tools with a warning, as a hand-written ``x-mcp-*``
+declaration that breaks the rules or a prompt name declared twice is: no tool then answers to a
+name its author did not give. ``tool_names`` itself is checked when the middleware is built
+(:func:`check_tool_names`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mcp_middleware._declared import shown
+from mcp_middleware._name_rules import name_problem
+from mcp_middleware._naming import _first_free, _Op
+from mcp_middleware._once import warn_once
+
+__all__ = ["check_tool_names", "given_description", "given_names"]
+
+logger = logging.getLogger("mcp_middleware.catalog")
+
+_LEFT_OUT = ""  # a given name that leaves its route out (never a valid name)
+
+
+def check_tool_names(names: Any, limit: int) -> dict[str, str]:
+    """``names`` (the ``tool_names`` option) as a dict, or a ``TypeError``/``ValueError`` naming
+    the bad key or value."""
+    if not isinstance(names, Mapping):
+        raise TypeError(f"tool_names must be a mapping of strings to strings, not {shown(names)}")
+    checked: dict[str, str] = {}
+    for key, name in names.items():
+        if not isinstance(key, str):
+            raise TypeError(f"tool_names keys must be strings, not {shown(key)}")
+        problem = name_problem(name, limit, f"max_tool_name_length ({limit})")
+        if problem is not None:
+            raise (TypeError if not isinstance(name, str) else ValueError)(f"tool_names[{key!r}]: {problem}")
+        checked[key] = name
+    return checked
+
+
+def given_names(
+    ops: Sequence[_Op], defaults: Sequence[str], tool_names: Mapping[str, str], limit: int
+) -> list[str | None]:
+    """Each operation's tool name: the one given, else its default (numbered where a given name
+    took it); None for a route left out (a bad or taken given name, warned)."""
+    given = [_given(op, default, tool_names, limit) for op, default in zip(ops, defaults, strict=True)]
+    _warn_unmatched(ops, defaults, tool_names)
+    names: list[str | None] = [None] * len(ops)
+    owners: dict[str, _Op] = {}
+    for index, (op, name) in enumerate(zip(ops, given, strict=True)):
+        if not name:  # none given (None), or left out already
+            continue
+        if name in owners:
+            first = owners[name]
+            warn_once(
+                logger,
+                "Route %s %s is no tool: the tool name %r it is given is %s %s's already",
+                op.method,
+                op.path,
+                name,
+                first.method,
+                first.path,
+            )
+            continue
+        owners[name] = op
+        names[index] = name
+    taken, reserved = set(owners), set(defaults)
+    for index, name in enumerate(given):
+        if name is None:  # the default name, unless a given one took it
+            names[index] = free = _first_free(defaults[index], limit, taken, reserved)
+            taken.add(free)
+    return names
+
+
+def given_description(op: _Op) -> str | None:
+    """The operation's ``x-mcp-description``, the tool's description in ``tools/list``; one that is
+    no string is warned about and ignored."""
+    description = op.operation.get("x-mcp-description")
+    if description is None or isinstance(description, str):
+        return description
+    warn_once(
+        logger,
+        "Route %s %s: its x-mcp-description must be a string, not %s; it is ignored",
+        op.method,
+        op.path,
+        shown(description),
+    )
+    return None
+
+
+def _given(op: _Op, default: str, tool_names: Mapping[str, str], limit: int) -> str | None:
+    """The name given to ``op``: ``tool_names``' (by operation id, else by default name), else its
+    ``x-mcp-name``; :data:`_LEFT_OUT` for a bad ``x-mcp-name`` (warned); None when none is given."""
+    by_id = tool_names.get(op.operation_id) if op.operation_id else None
+    by_name = tool_names.get(default)
+    if by_id is not None and by_name is not None and by_id != by_name:
+        warn_once(
+            logger,
+            "MCPMiddleware tool_names gives %s %s two names, %r (by its operation id) and %r (by its tool "
+            "name %r): %r is used",
+            op.method,
+            op.path,
+            by_id,
+            by_name,
+            default,
+            by_id,
+        )
+    if by_id is not None or by_name is not None:
+        return by_id if by_id is not None else by_name
+    if "x-mcp-name" not in op.operation:
+        return None
+    declared = op.operation["x-mcp-name"]
+    problem = name_problem(declared, limit, f"max_tool_name_length ({limit})")
+    if problem is None:
+        return str(declared)
+    warn_once(logger, "Route %s %s is no tool: its x-mcp-name %s", op.method, op.path, problem)
+    return _LEFT_OUT
+
+
+def _warn_unmatched(ops: Sequence[_Op], defaults: Sequence[str], tool_names: Mapping[str, str]) -> None:
+    known = {op.operation_id for op in ops} | set(defaults)
+    unmatched = [key for key in tool_names if key not in known]
+    if unmatched:
+        warn_once(
+            logger,
+            "MCPMiddleware tool_names keys that match no route (a key is an operation id or a default tool name): %s",
+            ", ".join(repr(key) for key in unmatched),
+        )

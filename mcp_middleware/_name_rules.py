@@ -1,0 +1,37 @@
+"""What a tool name given by the user must be: the rules of the names the catalog makes
+(:mod:`mcp_middleware._naming`): ``[A-Za-z0-9_-]``, not empty, within a length limit.
+
+One check for the three ways of giving one: ``declare.tool`` (at import), the ``tool_names``
+option (when the middleware is built) and a hand-written ``x-mcp-name`` (when the routes are read:
+:mod:`mcp_middleware._given_names`). A leaf: it imports nothing from the package.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+__all__ = ["name_problem"]
+
+_VALID_NAME: Final = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def name_problem(name: Any, limit: int, limit_text: str) -> str | None:
+    """What is wrong with ``name`` as a tool name (at most ``limit`` characters, which
+    ``limit_text`` names in the message), or None: ``must be a string, not 5``,
+    ``'a b' may hold only A-Z, a-z, 0-9, '_' and '-'``..."""
+    if not isinstance(name, str):
+        return f"must be a string, not {_shown(name)}"
+    if not name:
+        return "must not be empty"
+    if not _VALID_NAME.fullmatch(name):
+        return f"{_shown(name)} may hold only A-Z, a-z, 0-9, '_' and '-'"
+    if len(name) > limit:
+        return f"{_shown(name)} is longer than {limit_text} characters"
+    return None
+
+
+def _shown(value: Any) -> str:
+    """``value`` as Python writes it, its start only when long (as ``_declared.shown``)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,353 @@
+"""MCP-only tool names and descriptions: ``declare.tool`` (``x-mcp-name``/``x-mcp-description``)
+and the ``tool_names`` option, without changing a route's ``operationId`` (which renames the
+route in ``/openapi.json`` and every generated SDK client).
+
+Parity review: FastMCP has ``from_fastapi(..., mcp_names={...})``; here the only way to rename a
+tool was the operation id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from mcp_middleware import MCPMiddleware, declare
+from mcp_middleware.catalog import Catalog, ToolFilter, build_catalog
+from tests.support import call_legacy, call_modern, call_tool, result_json
+
+pytestmark = pytest.mark.anyio
+
+CATALOG = "mcp_middleware.catalog"
+
+untyped: Any = declare
+
+
+def _doc(*operations: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for path, method, operation in operations:
+        paths.setdefault(path, {})[method] = {"responses": {"200": {"description": "ok"}}, **operation}
+    return {"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": paths}
+
+
+GENERATED = ("/items/{item_id}", "get", {"operationId": "get_item_items__item_id__get", "summary": "Get item"})
+
+
+def _names(catalog: Catalog) -> list[str]:
+    return [spec.name for spec in catalog.tools]
+
+
+def _messages(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == CATALOG]
+
+
+# -- declare.tool --------------------------------------------------------------------------------
+
+
+def test_declare_tool_gives_the_keys_it_was_given() -> None:
+    assert declare.tool(name="fetch_item", description="Fetch one item.") == {
+        "x-mcp-name": "fetch_item",
+        "x-mcp-description": "Fetch one item.",
+    }
+    assert declare.tool(name="fetch-item_2") == {"x-mcp-name": "fetch-item_2"}
+    assert declare.tool(description="") == {"x-mcp-description": ""}
+    assert declare.tool(name="x" * 128) == {"x-mcp-name": "x" * 128}
+
+
+REFUSED: list[tuple[Callable[[], Any], type[Exception], str]] = [
+    (lambda: untyped.tool(name=5), TypeError, "declare.tool: name must be a string, not 5"),
+    (lambda: untyped.tool(name=""), ValueError, "declare.tool: name must not be empty"),
+    (
+        lambda: untyped.tool(name="fetch item"),
+        ValueError,
+        "declare.tool: name 'fetch item' may hold only A-Z, a-z, 0-9, '_' and '-'",
+    ),
+    (
+        lambda: untyped.tool(name="items.get"),
+        ValueError,
+        "declare.tool: name 'items.get' may hold only A-Z, a-z, 0-9, '_' and '-'",
+    ),
+    (
+        lambda: untyped.tool(name="x" * 129),
+        ValueError,
+        "declare.tool: name '" + "x" * 56 + "... is longer than 128 characters",
+    ),
+    (lambda: untyped.tool(description=b"d"), TypeError, "declare.tool: description must be a string, not b'd'"),
+    (lambda: untyped.tool(), ValueError, "declare.tool: give a name, a description or both"),
+]
+
+
+@pytest.mark.parametrize(("make", "error", "message"), REFUSED)
+def test_declare_tool_refuses_a_bad_value_at_once(
+    make: Callable[[], Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as refused:
+        make()
+    assert str(refused.value) == message
+
+
+# -- x-mcp-name / x-mcp-description in the catalog ---------------------------------------------
+
+
+def test_x_mcp_name_names_the_tool_and_the_operation_id_stays() -> None:
+    path, method, operation = GENERATED
+    catalog = build_catalog(_doc((path, method, {**operation, **declare.tool(name="fetch_item")})))
+    assert _names(catalog) == ["fetch_item"]
+    spec = catalog.get("fetch_item")
+    assert spec is not None
+    assert spec.tool["name"] == "fetch_item"
+    assert catalog.get("get_item") is None
+
+
+def test_x_mcp_description_replaces_the_description_in_tools_list_only() -> None:
+    """The prompt made from the same route keeps the route's own description."""
+    extra = {**declare.tool(description="For the model."), **declare.prompt("p", tool=True)}
+    catalog = build_catalog(_doc(("/p", "get", {"operationId": "p", "summary": "Route text", **extra})))
+    assert catalog.tools[0].tool["description"] == "For the model."
+    assert catalog.declared[0].spec.tool["description"] == "Route text"
+
+
+def test_a_hand_written_x_mcp_description_that_is_no_string_is_warned_and_ignored(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(_doc(("/d", "get", {"operationId": "d1", "summary": "Own", "x-mcp-description": 7})))
+    assert catalog.tools[0].tool["description"] == "Own"
+    assert _messages(caplog) == ["Route GET /d: its x-mcp-description must be a string, not 7; it is ignored"]
+
+
+@pytest.mark.parametrize(
+    ("declared", "why"),
+    [
+        ("fetch item", "'fetch item' may hold only A-Z, a-z, 0-9, '_' and '-'"),
+        (12, "must be a string, not 12"),
+        ("", "must not be empty"),
+        ("a" * 41, f"{'a' * 41!r} is longer than max_tool_name_length (40) characters"),
+    ],
+)
+def test_a_bad_hand_written_x_mcp_name_leaves_the_route_out_with_a_warning(
+    caplog: pytest.LogCaptureFixture, declared: Any, why: str
+) -> None:
+    """A Starlette YAML docstring's ``x-mcp-name`` is read with the routes (at the first MCP
+    request): like the other hand-written ``x-mcp-*`` keys that break the rules, it is left out
+    (no tool under an unintended name, so no filter fails open) and the warning names route and name."""
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(
+            _doc(("/bad", "get", {"operationId": "bad", "x-mcp-name": declared}), ("/ok", "get", {"operationId": "ok"}))
+        )
+    assert _names(catalog) == ["ok"]
+    assert _messages(caplog) == [f"Route GET /bad is no tool: its x-mcp-name {why}"]
+
+
+def test_a_given_name_takes_a_derived_name_and_the_derived_one_is_numbered() -> None:
+    """As an explicit operation id kept verbatim goes first: the route the name was given to
+    keeps it, whatever the document order."""
+    catalog = build_catalog(
+        _doc(
+            ("/a", "get", {"operationId": "list_items"}),
+            ("/b", "get", {"operationId": "b", **declare.tool(name="list_items")}),
+        )
+    )
+    assert [(s.name, s.path) for s in catalog.tools] == [("list_items_2", "/a"), ("list_items", "/b")]
+
+
+def test_renaming_a_tool_renames_no_other() -> None:
+    """Renaming a tool renames no other: the others keep the names they had without it."""
+    plain = build_catalog(_doc(("/a", "get", {"operationId": "a"}), ("/b", "get", {"operationId": "b"})))
+    renamed = build_catalog(
+        _doc(("/a", "get", {"operationId": "a", **declare.tool(name="b_renamed")}), ("/b", "get", {"operationId": "b"}))
+    )
+    assert _names(plain) == ["a", "b"]
+    assert _names(renamed) == ["b_renamed", "b"]
+
+
+def test_two_routes_given_one_name_the_later_is_left_out_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """As for a prompt name or URI two routes declare: the first keeps it."""
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(
+            _doc(
+                ("/one", "get", {"operationId": "one", **declare.tool(name="same")}),
+                ("/two", "post", {"operationId": "two", **declare.tool(name="same")}),
+            )
+        )
+    assert [(s.name, s.path) for s in catalog.tools] == [("same", "/one")]
+    assert _messages(caplog) == ["Route POST /two is no tool: the tool name 'same' it is given is GET /one's already"]
+
+
+# -- filters ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["get_item_items__item_id__get", "get_item", "fetch_item"])
+def test_exclude_operations_by_operation_id_default_name_or_given_name_excludes(value: str) -> None:
+    """Nothing fails open: an exclude written before the rename still excludes."""
+    path, method, operation = GENERATED
+    document = _doc(
+        (path, method, {**operation, **declare.tool(name="fetch_item")}), ("/o", "get", {"operationId": "o"})
+    )
+    assert _names(build_catalog(document, tool_filter=ToolFilter(exclude_operations=frozenset([value])))) == ["o"]
+    assert _names(build_catalog(document, tool_filter=ToolFilter(include_operations=frozenset([value])))) == [
+        "fetch_item"
+    ]
+
+
+def test_a_filter_value_naming_a_given_name_is_no_unmatched_value(caplog: pytest.LogCaptureFixture) -> None:
+    path, method, operation = GENERATED
+    document = _doc((path, method, {**operation, **declare.tool(name="fetch_item")}))
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        build_catalog(document, tool_filter=ToolFilter(exclude_operations=frozenset(["fetch_item", "fetch_itme"])))
+    assert _messages(caplog) == [
+        "MCPMiddleware filter values that match no route (paths are globs over path templates that start with "
+        "'/', operations match an operation id or a tool name, methods a route's): exclude_operations 'fetch_itme'",
+        "MCPMiddleware's tool filters exclude_operations=['fetch_item', 'fetch_itme'] leave none of the app's 1 "
+        "operations as tools, so the MCP endpoint exposes no tools",
+    ]
+
+
+# -- tool_names ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["get_item_items__item_id__get", "get_item"])
+def test_tool_names_maps_an_operation_id_or_a_default_name(key: str) -> None:
+    catalog = build_catalog(_doc(GENERATED), tool_names={key: "fetch_item"})
+    assert _names(catalog) == ["fetch_item"]
+
+
+def test_tool_names_wins_over_x_mcp_name() -> None:
+    path, method, operation = GENERATED
+    document = _doc((path, method, {**operation, **declare.tool(name="from_code")}))
+    assert _names(build_catalog(document, tool_names={"get_item": "from_deployment"})) == ["from_deployment"]
+
+
+def test_tool_names_keys_that_match_no_route_are_warned(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(_doc(GENERATED), tool_names={"get_itme": "x", "get_item": "fetch_item"})
+    assert _names(catalog) == ["fetch_item"]
+    assert _messages(caplog) == [
+        "MCPMiddleware tool_names keys that match no route (a key is an operation id or a default tool name): "
+        "'get_itme'"
+    ]
+
+
+def test_tool_names_giving_one_operation_two_names_uses_the_operation_ids(caplog: pytest.LogCaptureFixture) -> None:
+    names = {"get_item_items__item_id__get": "by_id", "get_item": "by_name"}
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(_doc(GENERATED), tool_names=names)
+    assert _names(catalog) == ["by_id"]
+    assert _messages(caplog) == [
+        "MCPMiddleware tool_names gives GET /items/{item_id} two names, 'by_id' (by its operation id) and "
+        "'by_name' (by its tool name 'get_item'): 'by_id' is used"
+    ]
+
+
+def test_tool_names_giving_two_operations_one_name_leaves_the_later_out(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(
+            _doc(("/a", "get", {"operationId": "a"}), ("/b", "get", {"operationId": "b"})),
+            tool_names={"a": "same", "b": "same"},
+        )
+    assert [(s.name, s.path) for s in catalog.tools] == [("same", "/a")]
+    assert _messages(caplog) == ["Route GET /b is no tool: the tool name 'same' it is given is GET /a's already"]
+
+
+def test_build_catalog_refuses_a_bad_tool_names_value() -> None:
+    with pytest.raises(ValueError, match="tool_names") as refused:
+        build_catalog(_doc(GENERATED), tool_names={"get_item": "bad name"})
+    assert str(refused.value) == "tool_names['get_item']: 'bad name' may hold only A-Z, a-z, 0-9, '_' and '-'"
+
+
+OPTION_REFUSED: list[tuple[dict[str, Any], type[Exception], str]] = [
+    ({"tool_names": ["get_item"]}, TypeError, "tool_names must be a mapping of strings to strings, not ['get_item']"),
+    ({"tool_names": {1: "x"}}, TypeError, "tool_names keys must be strings, not 1"),
+    ({"tool_names": {"get_item": None}}, TypeError, "tool_names['get_item']: must be a string, not None"),
+    ({"tool_names": {"get_item": ""}}, ValueError, "tool_names['get_item']: must not be empty"),
+    (
+        {"tool_names": {"get_item": "fetch/item"}},
+        ValueError,
+        "tool_names['get_item']: 'fetch/item' may hold only A-Z, a-z, 0-9, '_' and '-'",
+    ),
+    (
+        {"tool_names": {"get_item": "f" * 11}, "max_tool_name_length": 10},
+        ValueError,
+        f"tool_names['get_item']: {'f' * 11!r} is longer than max_tool_name_length (10) characters",
+    ),
+]
+
+
+@pytest.mark.parametrize(("options", "error", "message"), OPTION_REFUSED)
+def test_the_middleware_refuses_a_bad_tool_names_option_when_built(
+    options: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as refused:
+        MCPMiddleware(FastAPI(), **options)
+    assert str(refused.value) == message
+
+
+# -- over the wire ---------------------------------------------------------------------------------
+
+
+def _app(**options: Any) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/items/{item_id}")
+    def get_item(item_id: int) -> dict[str, int]:
+        """Read an item."""
+        return {"item_id": item_id}
+
+    @app.get("/users/{uid}", openapi_extra=declare.tool(name="fetch_user", description="A user, by id."))
+    def get_user(uid: int) -> dict[str, int]:
+        return {"uid": uid}
+
+    app.add_middleware(MCPMiddleware, **options)
+    return app
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+async def test_given_names_are_listed_and_called_and_the_openapi_document_keeps_its_ids(era: str) -> None:
+    app = _app(tool_names={"get_item": "fetch_item"})
+    listed = (await (call_legacy if era == "legacy" else call_modern)(app, "tools/list", {})).result()["tools"]
+    assert [(t["name"], t["description"]) for t in listed] == [
+        ("fetch_item", "Get Item\n\nRead an item."),
+        ("fetch_user", "A user, by id."),
+    ]
+    assert result_json(await call_tool(app, era, "fetch_item", {"item_id": 3})) == {"item_id": 3}
+    assert result_json(await call_tool(app, era, "fetch_user", {"uid": 4})) == {"uid": 4}
+    paths = app.openapi()["paths"]
+    assert paths["/items/{item_id}"]["get"]["operationId"] == "get_item_items__item_id__get"
+    assert paths["/users/{uid}"]["get"]["operationId"] == "get_user_users__uid__get"
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+async def test_the_default_name_is_an_unknown_tool_once_renamed(era: str) -> None:
+    app = _app(tool_names={"get_item": "fetch_item"})
+    params = {"name": "get_item", "arguments": {"item_id": 1}}
+    reply = await (
+        call_legacy(app, "tools/call", params)
+        if era == "legacy"
+        else call_modern(app, "tools/call", params, "get_item")
+    )
+    assert reply.error()["error"]["message"] == "Unknown tool: get_item"
+
+
+async def search(request: Request) -> JSONResponse:
+    """Search.
+
+    ---
+    x-mcp-name: find
+    x-mcp-description: Find things.
+    """
+    return JSONResponse({"ok": True})
+
+
+async def test_a_starlette_yaml_docstring_names_and_describes_the_tool() -> None:
+    app = Starlette(routes=[Route("/search", search)])
+    app.add_middleware(MCPMiddleware)
+    listed = (await call_legacy(app, "tools/list", {})).result()["tools"]
+    assert [(t["name"], t["description"]) for t in listed] == [("find", "Find things.")]
+    assert result_json(await call_tool(app, "modern", "find", {})) == {"ok": True}
