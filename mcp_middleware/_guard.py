@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import orjson
 from starlette.exceptions import HTTPException
+from starlette.middleware.errors import ServerErrorMiddleware
 
 from ._error_handler import OURS, HandledFailure, refusals_only
 from ._input_requests import AskTimeout, ClientRequestError
@@ -173,18 +174,35 @@ def _outcome_of(exc: BaseException, run: _ToolRun) -> dict[str, Any] | None:
 
 
 def _after(run: _ToolRun, exc: Exception) -> str:
-    """What failed once the call's outcome was settled, as the log says it. A complete 5xx whose
-    failure is not the app's background work is the route's own exception: a wrapped app's
-    ``ServerErrorMiddleware`` sends its 500 (or its handler's response), then re-raises what the
-    route raised, so the call's result is that answer."""
+    """What failed once the call's outcome was settled, as the log says it. The route's own
+    exception is one a wrapped app's ``ServerErrorMiddleware`` answered for: it sends its 500 (or
+    its handler's response) itself, then re-raises what the route raised, so the call's result is
+    that answer. A complete response the app sent otherwise (a route's own 503 too) is the route's
+    answer, and the failure came after it (a middleware's, or background work)."""
     if not run._complete:
         return "the app failed after its call was stopped"
     if _in_background(exc):
         return "the app failed after its response, in its background work"
-    status = run.collector.status
-    if status >= 500:
-        return f"the route raised {type(exc).__name__}; the app answered {status_line(status)}"
-    return "the app failed after its response"
+    status = status_line(run.collector.status)
+    if _error_middleware_answered(exc):
+        return f"the route raised {type(exc).__name__}; the app answered {status}"
+    return f"the app failed after its response ({status})"
+
+
+def _error_middleware_answered(exc: BaseException) -> bool:
+    """Whether Starlette's ``ServerErrorMiddleware`` sent the response for ``exc`` itself: one of
+    the frames ``exc`` passed through is its ``__call__``, whose ``response_started`` was still
+    False when it caught ``exc`` (it sets that flag for the app's responses only, never its own)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code is _ERROR_MIDDLEWARE and frame.f_locals.get("response_started") is False:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+_ERROR_MIDDLEWARE = ServerErrorMiddleware.__call__.__code__
 
 
 def _in_background(exc: BaseException) -> bool:

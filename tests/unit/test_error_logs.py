@@ -201,3 +201,55 @@ async def test_a_resource_route_that_raises_under_a_wrapped_app_is_logged_as_the
     [record] = [r for r in caplog.records if r.name.startswith("mcp_middleware")]
     expected = "Resource test://down: the route raised RuntimeError; the app answered 500 Internal Server Error"
     assert record.getMessage() == expected
+
+
+class _FailsAfter:
+    """A pure-ASGI middleware in the app that fails once the response went out (an audit log write)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+        if scope["type"] == "http":
+            raise RuntimeError("audit log write failed")
+
+
+def _audited(added: bool) -> Any:
+    app = FastAPI()
+
+    @app.get("/busy", operation_id="busy")
+    async def busy() -> JSONResponse:
+        return JSONResponse({"detail": "try later"}, 503)
+
+    @app.get("/down", operation_id="down")
+    async def down() -> JSONResponse:
+        return JSONResponse({"detail": "down"}, 500)
+
+    @app.get("/fine", operation_id="fine")
+    async def fine() -> dict[str, bool]:
+        return {"ok": True}
+
+    app.add_middleware(_FailsAfter)
+    if added:
+        app.add_middleware(MCPMiddleware)
+        return app
+    return MCPMiddleware(app)
+
+
+@ADDED
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [("busy", "503 Service Unavailable"), ("down", "500 Internal Server Error"), ("fine", "200 OK")],
+)
+async def test_a_middleware_failing_after_the_route_s_own_answer_is_logged_as_such(
+    caplog: pytest.LogCaptureFixture, added: bool, name: str, status: str
+) -> None:
+    """The route answered (its own 5xx too) and raised nothing; a middleware in the app failed after
+    the response went out: the app failed after its response, whose status the log names. The
+    route's failure, and the app's answer for it, is what ``ServerErrorMiddleware`` sent itself."""
+    [record] = await _logged(caplog, _audited(added), name, {})
+    assert record.levelno == logging.ERROR
+    assert record.getMessage() == f"Tool {name!r}: the app failed after its response ({status})"
+    assert record.exc_info is not None
+    assert str(record.exc_info[1]) == "audit log write failed"
