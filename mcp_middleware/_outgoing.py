@@ -29,8 +29,12 @@ it accepts, the lax mode that writes a 2026-07-28 result accepts too. Strict mod
 for an array, which orjson writes as one and which went out before: a question it refuses is
 checked again as written (JSON). The message names each field by its path in the params
 (``messages[0].role``) and the value given. Of a union (a content block, elicitation's form or
-URL params), a member whose tag (``type``, ``method``, ``mode``) does not match is left out of the
-message, as pydantic lists every member's errors.
+URL params, a form property), pydantic lists every member's errors; the message keeps those of
+the members meant: not one whose tag (``type``, ``method``, ``mode``) does not match, nor one that
+refused the value's kind when another looked inside it (a content list, for one block), nor one
+that only misses fields the value lacks when another found a wrong value (the enum schemas, for a
+string property with an unknown ``format``). Where no member's tag matches, the message says the
+values it may take; a number's type error stands for an integer's at the same place.
 
 Nothing here runs for a call whose route does not use its context, a progress report of plain
 ``int``/``float``/``str`` values is let through before pydantic (``type()`` checks), and log data
@@ -168,12 +172,23 @@ def primitive_schema(version: str) -> TypeAdapter[Any] | None:
 
 def _described(exc: ValidationError, frame: Any, root: tuple[Any, ...], shown: tuple[Any, ...] = ()) -> str:
     """The problems of ``exc`` as "<field> is <value>: <what it should be>", by field path (under
-    ``root``, written after ``shown``), at most ``_SHOWN`` of them."""
+    ``root``, written after ``shown``), at most ``_SHOWN`` of them: those of the union members meant
+    (:func:`_not_meant`), and where none is, that the tag fits no member (:func:`_tag_mismatches`)."""
     found = [_located(error, frame) for error in exc.errors(include_url=False)]
-    tagged = {members[-1] for path, members, error in found if _is_tag_mismatch(path, members, error)}
-    kept = [item for item in found if not tagged.intersection(item[1])] or _tag_mismatches(found)
+    out = _not_meant(found)
+    kept = [item for item in found if not out.intersection(item[1])]
+    covered = {member[0] for _, members, _ in found for member in members if member not in out}
+    unmatched = [
+        item
+        for item in found
+        if _is_tag_mismatch(*item) and item[1][-1][0] not in covered and not out.intersection(item[1][:-1])
+    ]
+    merged = _tag_mismatches(unmatched)
+    first: dict[tuple[Any, ...], int] = {}
+    for index, (path, _, _) in enumerate(found):
+        first.setdefault(path, index)
     said: dict[tuple[Any, ...], str] = {}
-    for path, _, error in kept:
+    for path, _, error in sorted(_general(kept + merged), key=lambda item: first[item[0]]):
         relative = path[len(root) :] if path[: len(root)] == root else path
         said.setdefault(relative, _said(shown + relative, error))
     return "; ".join(list(said.values())[:_SHOWN])
@@ -217,12 +232,40 @@ def _is_tag_mismatch(path: tuple[Any, ...], members: list[Member], error: dict[s
     return members[-1][0] == path[:-1]
 
 
+def _not_meant(found: list[Located]) -> set[Member]:
+    """The union members the value was not meant for, as the errors show, member by member of each
+    union: one whose tag field (``type``, ``method``, ``mode``) has another value; one that refused
+    the value's kind outright (a list where the value is an object) when another member took it and
+    looked inside; and, of the members left, one that only misses fields the value lacks (the enum
+    schemas' ``enum``/``oneOf``) when another found a field it has with a wrong value."""
+    errors: dict[Member, list[Located]] = {}
+    for item in found:
+        for member in item[1]:
+            errors.setdefault(member, []).append(item)
+    out = {item[1][-1] for item in found if _is_tag_mismatch(*item)}
+    for site in {member[0] for member in errors}:
+        members = [member for member in errors if member[0] == site]
+        inside = {member for member in members if any(len(path) > len(site) for path, _, _ in errors[member])}
+        if inside:
+            out.update(member for member in members if member not in inside)
+        left = [member for member in members if member not in out]
+        wrong = {member for member in left if any(error["type"] != "missing" for _, _, error in errors[member])}
+        if wrong:
+            out.update(member for member in left if member not in wrong)
+    return out
+
+
+def _general(items: list[Located]) -> list[Located]:
+    """``items`` without an integer's type error where a number's stands at the same path (a union
+    of ``int`` and ``float``: an integer is a number)."""
+    numbers = {path for path, _, error in items if error["type"] == "float_type"}
+    return [item for item in items if not (item[2]["type"] == "int_type" and item[0] in numbers)]
+
+
 def _tag_mismatches(found: list[Located]) -> list[Located]:
     """No member's tag matched: one error per tag field, saying every value the members take."""
     merged: dict[tuple[Any, ...], Located] = {}
     for path, members, error in found:
-        if not _is_tag_mismatch(path, members, error):
-            continue
         if path in merged:
             expected = merged[path][2]["ctx"]["expected"]
             if error["ctx"]["expected"] not in expected:

@@ -24,15 +24,28 @@ pytestmark = pytest.mark.anyio
 
 TEXT = {"type": "text", "text": "hi"}
 OBJECT: dict[str, Any] = {"type": "object", "properties": {}}
+IMAGE = {"type": "image", "data": "AAAA"}
 Case = Callable[[MCPContext], Awaitable[Any]]
+
+
+def _form(prop: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": {"a": prop}}
+
 
 CASES: dict[str, Case] = {
     "sample_role_and_content": lambda c: c.sample([{"role": "robot", "content": "hi"}], 10),
     "sample_text_without_text": lambda c: c.sample([{"role": "user", "content": {"type": "text"}}], 10),
+    "sample_mistyped_type": lambda c: c.sample([{"role": "user", "content": {"type": "txt", "text": "hi"}}], 10),
+    "sample_mistyped_type_in_a_list": lambda c: c.sample([{"role": "user", "content": [{"type": "txt"}]}], 10),
+    "sample_image_without_mime_type": lambda c: c.sample([{"role": "user", "content": IMAGE}], 10),
     "sample_max_tokens_bool": lambda c: c.sample([{"role": "user", "content": TEXT}], True),
     "elicit_array": lambda c: c.elicit("x", {"type": "array", "items": {"type": "string"}}),
     "elicit_nested": lambda c: c.elicit("x", {"type": "object", "properties": {"a": {"type": "object"}}}),
     "elicit_free_array": lambda c: c.elicit("x", {"type": "object", "properties": {"a": {"type": "array"}}}),
+    "elicit_number_default_str": lambda c: c.elicit("x", _form({"type": "number", "default": "1"})),
+    "elicit_unknown_format": lambda c: c.elicit("x", _form({"type": "string", "format": "phone"})),
+    "elicit_min_length_str": lambda c: c.elicit("x", _form({"type": "string", "minLength": "3"})),
+    "elicit_boolean_default_str": lambda c: c.elicit("x", _form({"type": "boolean", "default": "yes"})),
     "ask_two": lambda c: c.ask({"ok": Elicit("x", OBJECT), "bad": Sample([{"role": "user"}], 5)}),
     "progress_bool": lambda c: c.report_progress(True, 3),
     "total_bool": lambda c: c.report_progress(1, False),
@@ -51,7 +64,22 @@ EXPECTED = {
     "sample_text_without_text": (
         "ValueError",
         QUESTION.format(method="sampling/createMessage", key="sampling", version="{version}")
-        + "messages[0].content.text is missing; messages[0].content is {{'type': 'text'}}: should be a valid list",
+        + "messages[0].content.text is missing",
+    ),
+    "sample_mistyped_type": (
+        "ValueError",
+        QUESTION.format(method="sampling/createMessage", key="sampling", version="{version}")
+        + "messages[0].content.type is 'txt': should be 'text' or 'image' or 'audio' or 'tool_use' or 'tool_result'",
+    ),
+    "sample_mistyped_type_in_a_list": (
+        "ValueError",
+        QUESTION.format(method="sampling/createMessage", key="sampling", version="{version}")
+        + "messages[0].content[0].type is 'txt': should be 'text' or 'image' or 'audio' or 'tool_use' or 'tool_result'",
+    ),
+    "sample_image_without_mime_type": (
+        "ValueError",
+        QUESTION.format(method="sampling/createMessage", key="sampling", version="{version}")
+        + "messages[0].content.mimeType is missing",
     ),
     "sample_max_tokens_bool": (
         "ValueError",
@@ -73,6 +101,26 @@ EXPECTED = {
         "ValueError",
         QUESTION.format(method="elicitation/create", key="elicitation", version="{version}")
         + "requestedSchema.properties.a.items is missing",
+    ),
+    "elicit_number_default_str": (
+        "ValueError",
+        QUESTION.format(method="elicitation/create", key="elicitation", version="{version}")
+        + "requestedSchema.properties.a.default is '1': should be a valid number",
+    ),
+    "elicit_unknown_format": (
+        "ValueError",
+        QUESTION.format(method="elicitation/create", key="elicitation", version="{version}")
+        + "requestedSchema.properties.a.format is 'phone': should be 'date', 'date-time', 'email' or 'uri'",
+    ),
+    "elicit_min_length_str": (
+        "ValueError",
+        QUESTION.format(method="elicitation/create", key="elicitation", version="{version}")
+        + "requestedSchema.properties.a.minLength is '3': should be a valid integer",
+    ),
+    "elicit_boolean_default_str": (
+        "ValueError",
+        QUESTION.format(method="elicitation/create", key="elicitation", version="{version}")
+        + "requestedSchema.properties.a.default is 'yes': should be a valid boolean",
     ),
     "ask_two": (
         "ValueError",
