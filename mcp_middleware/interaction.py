@@ -80,7 +80,7 @@ class PendingReplies:
     """Server→client requests of this process waiting for their answer (handshake era)."""
 
     _waiting: dict[str, _Asked] = field(default_factory=dict)
-    _shut: bool = False  # a lifespan.shutdown went by (see shutting_down)
+    _shut: bool = False  # a lifespan.shutdown went by, and no lifespan.startup since (see shutting_down)
 
     def refusal(self, request_id: Any, reply: dict[str, Any], caller: str) -> ProtocolError | None:
         """Why ``reply`` cannot be taken (transports.mdx: input the server cannot accept gets an HTTP
@@ -117,6 +117,11 @@ class PendingReplies:
         self._shut = True
         for asked in self._waiting.values():
             asked.wake.set()
+
+    def reopen(self) -> None:
+        """The server starts again (``lifespan.startup``: the same app's next lifespan in one process,
+        as tests and reloads run it): questions go out again."""
+        self._shut = False
 
     def shutting_down(self) -> bool:
         """Whether the server shuts down: no answer POST can reach this process any more. Read afresh

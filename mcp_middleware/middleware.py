@@ -217,12 +217,16 @@ class MCPMiddleware:
         """The server's lifespan messages, unchanged: at ``lifespan.shutdown`` the open listen
         streams end and the questions waiting for an answer fail (a server that sends it while
         responses are open; uvicorn sends it only once they are all over, and is watched for
-        otherwise: ``listen.shutting_down``)."""
+        otherwise: ``listen.shutting_down``). A ``lifespan.startup`` undoes that: Starlette keeps
+        the middleware it built, so the same app's next lifespan in the process (a test's
+        ``with TestClient(app):``, a reload) has the same server, which asks again."""
         listeners, pending = self.server.listeners, self.server.pending
 
         async def watched() -> Message:
             message = await receive()
-            if message["type"] == "lifespan.shutdown":
+            if message["type"] == "lifespan.startup":
+                pending.reopen()
+            elif message["type"] == "lifespan.shutdown":
                 listeners.end_all()
                 pending.shut()
             return message

@@ -13,7 +13,8 @@ as in tests/unit/test_listen.py: a stand-in for uvicorn's SIGTERM handler and it
 from __future__ import annotations
 
 import signal
-from collections.abc import Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from contextlib import asynccontextmanager
 from types import FrameType
 from typing import Annotated, Any
 
@@ -185,3 +186,79 @@ async def test_the_lifespan_shutdown_ends_the_wait_too() -> None:
     assert cancelled == [{"requestId": question["id"], "reason": "the server is shutting down"}]
     assert outcome(ex.reply.events()) == REFUSED
     assert outcome(later.messages()) == REFUSED
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[list[str]]:
+    """One lifespan of ``app`` as a server runs it: startup on entry, shutdown on exit, each awaited
+    to completion; yields the types of the messages the app sent."""
+    messages: list[Message] = [{"type": "lifespan.startup"}]
+    sent: list[str] = []
+    shutdown, started, over = anyio.Event(), anyio.Event(), anyio.Event()
+
+    async def receive() -> Message:
+        if messages:
+            return messages.pop()
+        await shutdown.wait()
+        return {"type": "lifespan.shutdown"}
+
+    async def send(message: Message) -> None:
+        sent.append(message["type"])
+        (started if message["type"] == "lifespan.startup.complete" else over).set()
+
+    scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": {}}
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(app, scope, receive, send)
+        await started.wait()
+        yield sent
+        shutdown.set()
+        await over.wait()
+
+
+async def answered(app: FastAPI) -> None:
+    """What the route asking one question gets when the question goes out and is answered."""
+    answer = {"action": "accept", "content": {"name": "Ann"}}
+    ex = Exchange(app, call("one"), HEADERS)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ex.run)
+        await ex.started.wait()
+        assert ex.reply.headers["content-type"] == "text/event-stream", ex.reply  # the question went out
+        (question,) = await asked(ex, 1)
+        reply = {"jsonrpc": "2.0", "id": question["id"], "result": answer}
+        assert mcp_of(app).server.pending.resolve(question["id"], reply, question_caller(app, question))
+        await ex.done.wait()
+    assert outcome(ex.reply.events()) == {"answers": answer}
+
+
+async def test_a_second_lifespan_asks_again() -> None:
+    """The same app run twice in one process (a module-level app with ``with TestClient(app):`` in
+    each test, asgi-lifespan's LifespanManager, a reload): the first lifespan's shutdown does not
+    outlive it. Starlette keeps the middleware it built, so the questions of the second lifespan
+    went to a server still marked as shutting down, and failed at once without being sent."""
+    app = asking_app()
+    with anyio.fail_after(GUARD):
+        for _ in range(2):
+            async with lifespan(app) as sent:
+                await answered(app)
+            assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+        later = await post(app, call("one"), HEADERS)  # after the second shutdown: refused again
+    assert outcome(later.messages()) == REFUSED
+
+
+async def test_a_lifespan_after_a_uvicorn_run_asks_again() -> None:
+    """uvicorn's flag says it shuts down only while its handler is the SIGTERM handler: once it has
+    stopped (and put the previous handler back), the app's next lifespan asks again."""
+    app = asking_app()
+    server = FakeUvicorn()
+    with anyio.fail_after(GUARD):
+        previous = signal.signal(signal.SIGTERM, server.handle_exit)  # as uvicorn.Server.capture_signals
+        try:
+            async with lifespan(app):
+                await answered(app)
+                server.should_exit = True  # told to stop
+                refused = await post(app, call("one"), HEADERS)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        async with lifespan(app):
+            await answered(app)
+    assert outcome(refused.messages()) == REFUSED
