@@ -46,13 +46,16 @@ def _absolute_url(value: str, option: str, *, listed: bool = False) -> str:
 def check_guard(auth: object) -> None:
     """``auth``: a callable that takes the request, one positional argument, when its signature can
     be read (``lambda: True`` was accepted, then every request got 401 as the call raised); one
-    whose signature cannot be read (some builtins) is taken as it is."""
+    whose signature cannot be read (some builtins, C-level wrappers such as ``lru_cache``'s) is
+    taken as it is. The signature is the callable's own, not the one ``functools.wraps`` points to
+    (``__wrapped__``): a decorator's wrapper may supply arguments itself (``guard(request)``
+    calling ``auth(request, keys)``), and the wrapper is what is called."""
     if auth is None:
         return
     if not callable(auth):
         raise TypeError("auth must be a callable taking a starlette Request")
     try:
-        signature = inspect.signature(auth)
+        signature = inspect.signature(auth, follow_wrapped=False)
     except (TypeError, ValueError):
         return
     try:

@@ -3,10 +3,13 @@ each is refused at construction with an error naming the option and the value.""
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
+from collections.abc import Callable
 from functools import partial
 from typing import Any
+from unittest.mock import AsyncMock, Mock
 
 import pytest
 from fastapi import FastAPI
@@ -109,7 +112,20 @@ def _keyword_only(*, request: Any) -> bool:
     return True
 
 
-@pytest.mark.parametrize("guard", [_no_request, _two, _keyword_only])
+def _request_only(request: Any) -> bool:
+    return True
+
+
+@functools.wraps(_request_only)
+def _wrapper_without_arguments() -> bool:  # what is called is the wrapper, whatever it wraps
+    return True
+
+
+@pytest.mark.parametrize(
+    "guard",
+    [_no_request, _two, _keyword_only, _wrapper_without_arguments],
+    ids=["no-request", "two", "keyword-only", "wrapper-without-arguments"],
+)
 def test_an_auth_guard_that_cannot_take_the_request_is_refused(guard: Any) -> None:
     """Review: ``auth=lambda: True`` was accepted, then every POST got 401 ``invalid_token`` (the
     call raised ``TypeError``, logged as the guard failing). A guard whose signature can be read
@@ -118,7 +134,7 @@ def test_an_auth_guard_that_cannot_take_the_request_is_refused(guard: Any) -> No
         MCPMiddleware(build_app(), auth=guard)
     assert str(refused.value) == (
         "auth must take one positional argument, the request (auth(request) -> bool, sync or async), "
-        f"got {guard!r} with the signature {inspect.signature(guard)}"
+        f"got {guard!r} with the signature {inspect.signature(guard, follow_wrapped=False)}"
     )
 
 
@@ -141,6 +157,79 @@ def test_an_auth_guard_that_takes_the_request_or_cannot_be_read_is_taken(guard: 
     defaults after it, ``*args``, a partial leaving one argument) is taken; so is one whose
     signature cannot be read (some builtins), which is only called."""
     MCPMiddleware(build_app(), auth=guard)
+
+
+KEYS = frozenset({"secret"})
+
+
+def _key_in(request: Any, keys: frozenset[str]) -> bool:
+    return request.headers.get("x-api-key") in keys
+
+
+def _with_keys(check: Callable[[Any, frozenset[str]], Any]) -> Callable[[Any], Any]:
+    """A decorator that supplies the keys itself: ``functools.wraps`` gives the guard the checker's
+    ``__wrapped__`` and with it, to ``inspect.signature``, the checker's two arguments."""
+
+    @functools.wraps(check)
+    def guard(request: Any) -> Any:
+        return check(request, KEYS)
+
+    return guard
+
+
+@_with_keys
+def _decorated(request: Any, keys: frozenset[str]) -> bool:
+    return _key_in(request, keys)
+
+
+@_with_keys
+async def _decorated_async(request: Any, keys: frozenset[str]) -> bool:
+    return _key_in(request, keys)
+
+
+class _Keys:
+    def __init__(self, keys: frozenset[str]) -> None:
+        self.keys = keys
+
+    def check(self, request: Any) -> bool:
+        return _key_in(request, self.keys)
+
+    def __call__(self, request: Any) -> bool:
+        return _key_in(request, self.keys)
+
+
+async def _async_with_extras(request: Any, keys: frozenset[str] = KEYS, *, header: str = "x-api-key") -> bool:
+    return request.headers.get(header) in keys
+
+
+def _star(*args: Any, **kwargs: Any) -> bool:
+    return _key_in(args[0], KEYS)
+
+
+@pytest.mark.parametrize(
+    "guard",
+    [
+        _decorated,
+        _decorated_async,
+        partial(lambda keys, request: _key_in(request, keys), KEYS),
+        _Keys(KEYS).check,
+        _Keys(KEYS),
+        _async_with_extras,
+        _star,
+        Mock(side_effect=lambda request: _key_in(request, KEYS)),
+        AsyncMock(side_effect=lambda request: _key_in(request, KEYS)),
+    ],
+    ids=["wraps", "wraps-async", "partial", "bound-method", "instance", "async-extras", "star", "Mock", "AsyncMock"],
+)
+async def test_an_auth_guard_called_with_the_request_alone_is_taken_and_guards(guard: Any) -> None:
+    """Review: a guard whose decorator supplies an argument (``@with_keys async def auth(request,
+    keys)``, the wrapper ``guard(request)``) was refused at start-up: the check read the signature
+    ``functools.wraps`` points to, not the wrapper's, which is what is called. Each guard here is
+    called as ``guard(request)``: it is taken, and lets the right key in and no other."""
+    app = build_app(auth=guard)
+    admitted = await post(app, request("ping"), {**BASE_HEADERS, "x-api-key": "secret"})
+    refused = await post(app, request("ping"), {**BASE_HEADERS, "x-api-key": "guess"})
+    assert (admitted.status, refused.status) == (200, 401)
 
 
 @pytest.mark.parametrize(
