@@ -1,9 +1,14 @@
 """JSON Schema plumbing for :mod:`mcp_middleware.catalog`: OpenAPI schemas to self-contained tool schemas.
 
 An OpenAPI 3.1 schema is JSON Schema 2020-12 plus references into ``#/components/schemas``. A tool
-schema must stand alone, so every component a schema reaches (transitively) is copied into a
-local ``$defs`` and each ``#/components/schemas/X`` becomes ``#/$defs/X``. References stay
-references, so recursive models (a ``Node`` whose ``children`` are ``Node``) need no unrolling.
+schema must stand alone, and many clients refuse ``$ref``/``$defs`` (or, reading draft-07, the
+siblings of a ``$ref``), so :meth:`SchemaSet.convert` first writes each ``#/components/schemas/X``
+as ``#/$defs/X`` (each component converted once per mode, below), then
+:meth:`SchemaSet.standalone` inlines them (:mod:`mcp_middleware._schema_inline`): a copy of the
+converted component in place of each reference, its siblings merged in. Only a recursive
+component (a ``Node`` whose ``children`` are ``Node``) stays a ``$ref`` into a local ``$defs``,
+and, past a size limit, the shared components whose copies would cost most. Every conversion
+below applies to a component before it is inlined, so inlined content is converted alike.
 
 Conversion also:
 
@@ -48,8 +53,8 @@ What ``null`` means (the collapsing of an ``Optional``, and an output schema tha
 property that may be null) is in :mod:`mcp_middleware._schema_nulls`; the keywords and reference
 prefixes this conversion walks, in :mod:`mcp_middleware._schema_keywords`.
 
-Each component is converted once per mode and cached with the components it refers to directly,
-so the per-tool ``$defs`` is a cheap closure over that graph.
+Each component is converted once per mode and cached with the components it refers to directly
+(and whether it reaches itself), so a tool's inlining reads a graph already built.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mcp_middleware._ecma_regex import ecma_pattern
+from mcp_middleware._schema_inline import standalone
 from mcp_middleware._schema_keywords import (
     _ANNOTATIONS,
     _COMPONENT_PREFIX,
@@ -120,11 +126,12 @@ def _nullable(out: dict[str, Any]) -> dict[str, Any]:
 class SchemaSet:
     """The converted ``components.schemas`` of one OpenAPI document, shared by all its tools."""
 
-    __slots__ = ("_cache", "_components")
+    __slots__ = ("_cache", "_components", "_loops")
 
     def __init__(self, components: Any) -> None:
         self._components: Mapping[str, Any] = components if isinstance(components, Mapping) else {}
         self._cache: dict[tuple[str, bool], tuple[Any, frozenset[str]]] = {}
+        self._loops: dict[tuple[str, bool], bool] = {}
 
     def component_name(self, schema: Any) -> str | None:
         """The component a ``{"$ref": "#/components/schemas/X"}`` names, if it exists."""
@@ -249,16 +256,30 @@ class SchemaSet:
             return converted
         return collapse_optional(converted)
 
-    def defs(self, refs: Iterable[str], *, collapse: bool) -> dict[str, Any]:
-        """``$defs`` holding every component reachable from ``refs``, in a stable order."""
+    def standalone(self, schema: dict[str, Any], refs: Iterable[str], *, collapse: bool) -> dict[str, Any]:
+        """A converted ``schema`` (referring to ``refs``) with its components inlined: ``$defs``
+        only for those that must stay definitions (:func:`~mcp_middleware._schema_inline.standalone`)."""
+        found = self._reachable(refs, collapse)
+        definitions = {name: found[name][0] for name in found}
+        return standalone(schema, definitions, lambda name: self._recursive(name, collapse))
+
+    def _reachable(self, refs: Iterable[str], collapse: bool) -> dict[str, tuple[Any, frozenset[str]]]:
+        """Every component reachable from ``refs``, converted, with those it refers to directly."""
         todo = list(refs)
-        found: dict[str, Any] = {}
+        found: dict[str, tuple[Any, frozenset[str]]] = {}
         while todo:
             name = todo.pop()
             if name not in found:
-                found[name], direct = self._component(name, collapse)
-                todo.extend(direct)
-        return {name: found[name] for name in sorted(found)}
+                found[name] = self._component(name, collapse)
+                todo.extend(found[name][1])
+        return found
+
+    def _recursive(self, name: str, collapse: bool) -> bool:
+        """Whether a component reaches itself through its references (computed once)."""
+        key = (name, collapse)
+        if key not in self._loops:
+            self._loops[key] = name in self._reachable(self._component(name, collapse)[1], collapse)
+        return self._loops[key]
 
     def _component(self, name: str, collapse: bool) -> tuple[Any, frozenset[str]]:
         key = (name, collapse)

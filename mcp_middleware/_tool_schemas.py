@@ -1,6 +1,7 @@
 """A tool's input and output schemas: its arguments' schemas in one object, and its success body's.
 
-Part of :mod:`mcp_middleware._tool_builder`; each schema is converted by :mod:`mcp_middleware._schema`.
+Part of :mod:`mcp_middleware._tool_builder`; each schema is converted by :mod:`mcp_middleware._schema`,
+its components inlined (``$defs`` only for recursive ones) before an argument's place adds to it.
 
     A flattened body's ``additionalProperties`` (pydantic's ``extra="forbid"`` or ``"allow"``)
     becomes the input schema's; where it allows other properties, arguments of other names go
@@ -72,33 +73,22 @@ class _Schemas(_Reader):
         if not entries and others is None:
             return {"type": "object", "properties": {}, "additionalProperties": False}
         refs: set[str] = set()
-        properties: dict[str, Any] = {}
-        required: list[str] = []
-        for entry, name in zip(entries, names, strict=True):
-            prop = self.schemas.convert_property(
+        properties = {
+            name: self.schemas.convert_property(
                 entry.schema, refs, collapse=True, required=entry.required, null_sendable=entry.keep_none
             )
-            prop = {} if prop is True else prop
-            if entry.where == _PATH:
-                if texts and entry.wire in texts:
-                    prop = _path_text(prop, whole_match_pattern(texts[entry.wire]))
-                prop = _not_empty(_at_least_0(prop) if entry.wire in non_negative else prop)
-            if entry.file is not None and entry.file[1]:
-                prop = _as_base64(prop)
-            if isinstance(prop, dict) and (entry.description or entry.deprecated):
-                prop = {**prop, "description": entry.description} if entry.description else dict(prop)
-                if entry.deprecated:
-                    prop["deprecated"] = True
-            properties[name] = prop
-            if entry.required:
-                required.append(name)
+            for entry, name in zip(entries, names, strict=True)
+        }
         schema: dict[str, Any] = {"type": "object", "properties": properties}
+        required = [name for entry, name in zip(entries, names, strict=True) if entry.required]
         if required:
             schema["required"] = required
         if isinstance(others, (bool, Mapping)):
             schema["additionalProperties"] = self.schemas.convert(others, refs, collapse=True)
-        if refs:
-            schema["$defs"] = self.schemas.defs(refs, collapse=True)
+        if refs:  # inlined before what follows reads a property's type
+            schema = self.schemas.standalone(schema, refs, collapse=True)
+        for entry, name in zip(entries, names, strict=True):
+            schema["properties"][name] = _argument(entry, schema["properties"][name], non_negative, texts)
         return schema
 
     def output_schema(self, op: _Op) -> dict[str, Any] | None:
@@ -129,7 +119,7 @@ class _Schemas(_Reader):
         else:
             schema.setdefault("type", "object")
         if refs:
-            schema["$defs"] = self.schemas.defs(refs, collapse=False)
+            schema = self.schemas.standalone(schema, refs, collapse=False)
         if (op.path, op.method) in self.nones_dropped:
             schema = nulls_not_required(schema)
             if wrap:  # the value may be null, its wrapper always has it
@@ -177,6 +167,22 @@ def _says_a_shape(schema: Any) -> bool:
 _SHAPE_KEYWORDS: Final = frozenset(("type", "anyOf", "oneOf", "allOf", "enum", "const", "items", "$ref"))
 
 
+def _argument(entry: _Entry, prop: Any, non_negative: frozenset[str], texts: Mapping[str, str] | None) -> Any:
+    """An argument's converted (and inlined) schema, with what its place in the request adds."""
+    prop = {} if prop is True else prop
+    if entry.where == _PATH:
+        if texts and entry.wire in texts:
+            prop = _path_text(prop, whole_match_pattern(texts[entry.wire]))
+        prop = _not_empty(_at_least_0(prop) if entry.wire in non_negative else prop)
+    if entry.file is not None and entry.file[1]:
+        prop = _as_base64(prop)
+    if isinstance(prop, dict) and (entry.description or entry.deprecated):
+        prop = {**prop, "description": entry.description} if entry.description else dict(prop)
+        if entry.deprecated:
+            prop["deprecated"] = True
+    return prop
+
+
 def _is_object(schema: Any) -> bool:
     """Whether a (resolved) response schema is an object's, which is all an ``outputSchema`` must
     be (``type: "object"``; ``properties`` is optional in the spec's schema and the SDKs): one with
@@ -211,8 +217,8 @@ def _path_text(schema: Any, pattern: str | None) -> Any:
     255 would be sent as ``255``, which a hex convertor reads as 0x255; only the title is kept),
     saying ``pattern`` (beside a declared one, in ``allOf``: the route checks both), the convertor's
     regex as ECMA-262 says it (None where it cannot: no pattern, the route guard still refuses what
-    the convertor does not take). A schema with no ``type`` (a ``$ref``, any value) keeps what it
-    says, and gets the pattern."""
+    the convertor does not take). A schema with no ``type`` (a recursive model's ``$ref``, any
+    value) keeps what it says, and gets the pattern."""
     if not isinstance(schema, dict):
         return schema
     if "type" in schema and schema["type"] != "string":

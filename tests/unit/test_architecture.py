@@ -159,7 +159,7 @@ def test_lower_layers_never_import_upper_layers() -> None:
         *("_route_guard", "_route_overlap"),  # its guard; whether a route could take another's path
         *("_tool_filter", "_route_details"),  # which operations are tools; what the routes add to the document
         "_shared_headers",  # the header parameters every tool has (warned about)
-        *("_schema_nulls", "_schema_keywords", "_schema_fit", "_ecma_regex"),  # the schemas' parts
+        *("_schema_nulls", "_schema_inline", "_schema_keywords", "_schema_fit", "_ecma_regex"),  # the schemas' parts
     )
     results = (
         *("results", "_body", "_result_shapes", "_redaction", "_media", "_event_parser", "_coding"),
@@ -256,7 +256,8 @@ def test_lower_layers_never_import_upper_layers() -> None:
     # a response model's JSON compared with its documented schema
     assert all_imports("_route_details") == {"_route_order", "_schema_fit"}
     # the schemas: conversion, what null means, and the vocabulary both share (and the fit check reads)
-    assert all_imports("_schema") == {"_ecma_regex", "_schema_keywords", "_schema_nulls"}
+    assert all_imports("_schema") == {"_ecma_regex", "_schema_inline", "_schema_keywords", "_schema_nulls"}
+    assert all_imports("_schema_inline") == {"_schema_keywords"}
     assert all_imports("_schema_nulls") == {"_schema_keywords"}
     assert all_imports("_schema_fit") == {"_schema_keywords"}
     assert all_imports("catalog") == {

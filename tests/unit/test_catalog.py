@@ -597,15 +597,22 @@ def test_api_key_schemes_are_credentials_by_where_they_live() -> None:
     assert not build_catalog({"paths": {}}).query_keys
 
 
-def test_refs_resolve_into_reachable_defs_only(catalog: Catalog) -> None:
+def test_refs_are_inlined(catalog: Catalog) -> None:
+    """Only a recursive model (``tree``) keeps ``$defs``: every other reference is inlined."""
     for tool in catalog.tool_dicts():
         assert "#/components" not in json.dumps(tool), tool["name"]
+        if tool["name"] != "tree":
+            assert "$ref" not in json.dumps(tool), tool["name"]
     schema = spec(catalog, "replace_item").tool["inputSchema"]
-    assert sorted(schema["$defs"]) == ["Color", "Dimensions"]  # Item itself is merged in
-    assert schema["properties"]["color"] == {"$ref": "#/$defs/Color", "default": "red"}
-    assert schema["properties"]["dimensions"] == {"$ref": "#/$defs/Dimensions"}
+    assert "$defs" not in schema  # Item itself is merged in
+    assert schema["properties"]["color"] == {
+        "type": "string",
+        "enum": ["red", "green"],
+        "title": "Color",
+        "default": "red",
+    }
+    assert schema["properties"]["dimensions"]["required"] == ["width", "height"]
     assert schema["required"] == ["item_id", "name"]
-    assert "$defs" not in spec(catalog, "read_item").tool["inputSchema"]
 
 
 def test_recursive_model_stays_a_ref(catalog: Catalog) -> None:
@@ -629,7 +636,8 @@ def test_optional_becomes_plain_but_real_unions_stay(catalog: Catalog) -> None:
     assert "anyOf" not in dimensions
     # output schemas keep null: responses really contain it
     output = spec(catalog, "read_item").tool["outputSchema"]["properties"]["dimensions"]
-    assert output["anyOf"] == [{"$ref": "#/$defs/Dimensions"}, {"type": "null"}]
+    assert output["anyOf"][1] == {"type": "null"}
+    assert output["anyOf"][0]["properties"]["width"] == {"type": "number", "title": "Width"}
 
 
 def test_a_required_nullable_parameter_does_not_offer_null() -> None:
@@ -738,7 +746,8 @@ def test_output_schema_of_object_responses_and_wrapped_others(catalog: Catalog) 
     assert all(("outputSchema" in t.tool) == t.has_output_schema for t in catalog.tools)
     output = spec(catalog, "read_item").tool["outputSchema"]
     assert output["required"] == ["name"]
-    assert sorted(output["$defs"]) == ["Color", "Dimensions"]
+    assert "$defs" not in output
+    assert output["properties"]["color"]["enum"] == ["red", "green"]
 
 
 def test_a_tool_knows_what_its_output_schema_requires_at_the_top_level(catalog: Catalog) -> None:
@@ -1662,8 +1671,7 @@ def test_other_body_properties_of_a_schema_reach_the_body_as_the_schema_says() -
     assert tool.tool["inputSchema"] == {
         "type": "object",
         "properties": {"dry": {"type": "boolean"}},
-        "additionalProperties": {"$ref": "#/$defs/Count"},
-        "$defs": {"Count": {"type": "integer", "minimum": 0}},
+        "additionalProperties": {"type": "integer", "minimum": 0},
     }
     sub = tool.build_request({"dry": True, "apples": 2, "pears": 3})
     assert (sub.query_string, sub.body) == (b"dry=true", b'{"apples":2,"pears":3}')
@@ -1896,7 +1904,7 @@ def test_optional_with_another_default_keeps_null_in_bodies() -> None:
     # null is a value of its own here, not "omitted" (that gives "keep"): the schema says so
     assert schema["properties"]["note"] == {"anyOf": [{"type": "string"}, null], "title": "Note", "default": "keep"}
     assert schema["properties"]["gone"] == {"type": "string", "title": "Gone"}  # = None: plain X, as before
-    assert schema["$defs"]["Level"]["properties"]["level"]["anyOf"] == [{"type": "integer"}, null]
+    assert schema["properties"]["inner"]["properties"]["level"]["anyOf"] == [{"type": "integer"}, null]
     # a query string cannot carry null: the parameter stays a plain X
     assert schema["properties"]["q"] == {"type": "string", "title": "Q", "default": "dflt"}
     jsonschema.Draft202012Validator(schema).validate({"note": None, "inner": {"level": None}})
@@ -1945,7 +1953,10 @@ def test_optional_of_a_union_is_the_plain_union() -> None:
     tool = spec(catalog_from_app(app), "make_owner")
     schema = tool.tool["inputSchema"]
     properties, null = schema["properties"], {"type": "null"}
-    pets = [{"$ref": "#/$defs/Cat"}, {"$ref": "#/$defs/Dog"}]
+    pets = [
+        {key: value for key, value in TypeAdapter(pet).json_schema().items() if key != "description"}
+        for pet in (Cat, Dog)
+    ]
     assert properties["pet"] == {"anyOf": pets, "title": "Pet"}
     assert properties["kept"]["anyOf"] == [*pets, null]
     assert properties["needed"]["anyOf"] == [*pets, null]
@@ -2000,9 +2011,9 @@ def test_null_clears_an_optional_body_field_of_a_patch_route() -> None:
     tool = spec(catalog_from_app(app), "patch_item")
     properties = tool.tool["inputSchema"]["properties"]
     assert properties["name"] == {"type": "string", "title": "Name"}
-    assert properties["level"] == {"$ref": "#/$defs/Level"}
+    assert properties["level"]["type"] == "object"  # its own fields may take null: not the field
     assert properties["tags"] == {"type": "array", "items": {"type": "string"}, "title": "Tags"}
-    assert not any("null" in json.dumps(properties[key]) for key in ("name", "level", "count", "tags"))
+    assert not any("null" in json.dumps(properties[key]) for key in ("name", "count", "tags"))
 
     sub = tool.build_request({"item_id": 1, "name": None, "level": None, "count": None, "tags": None})
     assert orjson.loads(sub.body) == {"name": None, "level": None, "tags": None}  # count: omitted

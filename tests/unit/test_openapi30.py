@@ -106,7 +106,12 @@ def test_boolean_exclusive_bounds_become_numbers(schema: Any, expected: Any) -> 
 
 def test_a_nullable_component_takes_null_where_it_is_referenced() -> None:
     schemas = SchemaSet({"Nick": {"type": "string", "nullable": True}})
-    assert schemas.defs({"Nick"}, collapse=False) == {"Nick": {"anyOf": [{"type": "string"}, NULL]}}
+    refs: set[str] = set()
+    schema = schemas.convert(
+        {"type": "object", "properties": {"n": {"$ref": "#/components/schemas/Nick"}}}, refs, collapse=False
+    )
+    standalone = schemas.standalone(schema, refs, collapse=False)
+    assert standalone["properties"]["n"] == {"anyOf": [{"type": "string"}, NULL]}
 
 
 def _doc(parameters: list[Any], body: Any = None, response: Any = None) -> dict[str, Any]:

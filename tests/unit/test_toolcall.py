@@ -769,6 +769,23 @@ async def test_an_object_whose_top_level_values_break_the_output_schema_is_an_er
     assert (await call(app, "typed", {"case": orjson.dumps(fine).decode()}))["structuredContent"] == fine
 
 
+async def test_a_nested_models_property_is_checked_now_that_its_schema_is_inlined() -> None:
+    """A nested model's property was a ``$ref`` (not checked); inlined, its ``type: object`` is, as
+    clients validating the output schema do: a route's own JSON with a string there is an error."""
+    app = build_app()
+
+    @app.get("/assembly/{case}", operation_id="assembly")
+    async def assembly(case: str) -> Assembly:
+        return JSONResponse(orjson.loads(case))  # type: ignore[return-value]
+
+    body = '{"note":null,"part":"p","parts":[],"spare":null,"count":0}'
+    wrong = await call(app, "assembly", {"case": body})
+    assert wrong["isError"] is True
+    assert "whose 'part' is a string where the schema says object" in wrong["content"][0]["text"]
+    fine = '{"note":null,"part":{"tag":null,"size":1},"parts":[],"spare":null,"count":0}'
+    assert (await call(app, "assembly", {"case": fine}))["structuredContent"] == orjson.loads(fine)
+
+
 async def test_a_dict_routes_values_of_another_type_than_its_output_schema_says_are_an_error() -> None:
     """``-> dict[str, int]`` publishes ``additionalProperties: {"type": "integer"}``: a route's own
     ``JSONResponse`` with ``{"a": "1"}``, or FastAPI's ``null`` for a float ``inf``, is no result the
@@ -864,8 +881,11 @@ async def test_a_dict_response_model_is_an_object_schema_without_properties_and_
         "title": "Response Delete Item",
     }
     assert tools["loose"]["outputSchema"]["additionalProperties"] is True
-    assert tools["things"]["outputSchema"]["additionalProperties"] == {"$ref": "#/$defs/Thing"}
-    assert "Thing" in tools["things"]["outputSchema"]["$defs"]
+    assert tools["things"]["outputSchema"]["additionalProperties"]["properties"]["id"] == {
+        "type": "integer",
+        "title": "Id",
+    }
+    assert "$defs" not in tools["things"]["outputSchema"]
     for name, structured in (
         ("delete_item", {"deleted": True}),
         ("loose", {"any": [1, "two", None]}),
@@ -1149,7 +1169,7 @@ async def test_no_output_schema_when_the_2xx_responses_document_different_bodies
 
 async def test_exclude_none_leaves_nullable_properties_out_of_the_output_schema_required() -> None:
     """``response_model_exclude_none`` drops a required property whose value is None: where the
-    schema allows null, the property is not required (in ``$defs`` too), so the result conforms."""
+    schema allows null, the property is not required (in nested models too), so the result conforms."""
     app = build_app()
     assembly = Assembly(note=None, part=Part(tag=None, size=1), parts=[Part(tag=None, size=2)], spare=None, count=0)
 
@@ -1164,9 +1184,10 @@ async def test_exclude_none_leaves_nullable_properties_out_of_the_output_schema_
     tools = await listed_tools(app)
     sparse_schema, full_schema = tools["sparse"]["outputSchema"], tools["full"]["outputSchema"]
     assert sparse_schema["required"] == ["part", "parts", "count"]
-    assert sparse_schema["$defs"]["Part"]["required"] == ["size"]
+    assert sparse_schema["properties"]["part"]["required"] == ["size"]
+    assert sparse_schema["properties"]["parts"]["items"]["required"] == ["size"]
     assert full_schema["required"] == ["note", "part", "parts", "spare", "count"]  # the other route's is whole
-    assert full_schema["$defs"]["Part"]["required"] == ["tag", "size"]
+    assert full_schema["properties"]["part"]["required"] == ["tag", "size"]
     result = await call(app, "sparse", {})
     assert result["structuredContent"] == {"part": {"size": 1}, "parts": [{"size": 2}], "count": 0}
     jsonschema.validate(result["structuredContent"], sparse_schema)
