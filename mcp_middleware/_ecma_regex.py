@@ -1,39 +1,55 @@
-"""A pydantic ``pattern`` (Python's or Rust's regex syntax) as an ECMA-262 one, when it can be.
+"""A pydantic ``pattern`` (Python's or Rust's regex syntax) as a JSON Schema one every client reads
+alike, when it can be.
 
-JSON Schema's ``pattern`` is an ECMA-262 regular expression, and clients compile the schemas of
-the tools they list (the TypeScript SDK with ajv, whose ``unicodeRegExp`` mode is the ``u`` flag's
-stricter grammar): one pattern it cannot compile makes ``tools/list`` throw, for every tool.
+JSON Schema's ``pattern`` is an ECMA-262 regular expression, and clients compile the schemas of the
+tools they list: the TypeScript SDK with ajv (``unicodeRegExp``: the ``u`` flag), others with a
+plain ``new RegExp(pattern)`` (no flag, where ``\\p`` is a ``p`` and an astral character two code
+units), Python ones with ``jsonschema`` (Python's ``re``, which draft 7's meta-schema also uses to
+check the ``regex`` format: one ``\\p{Nd}`` made it refuse the whole tool schema). One pattern a
+client cannot compile makes its ``tools/list`` throw, for every tool. So what this module emits is
+said in the syntax all three read, with one meaning in all three, and is never wider than the
+server's engine: a client may refuse a rare value the route takes, never take one it refuses.
+
 :func:`ecma_pattern` says a pattern as pydantic reads it: as Rust's regex does (pydantic's default
 engine), or, for a pattern that refuses (a lookaround, a backreference), as Python's ``re`` does
-(``regex_engine="python-re"``, the only way an app has one). It renames what only differs in
-spelling — ``(?P<name>`` is ``(?<name>``, ``(?P=name)`` is ``\\k<name>`` — and says what the
-engine reads otherwise than ECMA-262: ``\\d`` is any decimal digit (``\\p{Nd}``), ``.`` takes
-``\\r``, ``\\u2028`` and ``\\u2029`` (``[^\\n]``); in Rust's, ``\\s`` is ``\\p{White_Space}`` and
-``\\w`` UTS #18's word characters (``[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}]``); in
-Python's, ``$`` matches before a final line feed too (``(?=\\n?$)``). It returns None for a pattern
-using anything else that ECMA-262 with ``u`` does not read as the engine does, or at all: inline
-flags (``(?i)``, ``(?i:...)``), ``\\A``, ``\\Z``, ``\\z``, possessive quantifiers (``a++``) and
-atomic groups, a conditional or a comment group, a POSIX class (``[[:alpha:]]``), a ``{``, ``}`` or
-``]`` that is no quantifier or class, an identity escape (``\\-`` outside a class, ``\\q``), a class
-opening with ``]``, a word boundary (``\\b``, ``\\B``), ``\\W`` in a class; Rust's nested classes
-and set operations (``[a[b]]``, ``&&``, ``--``, ``~~``), a ``\\p{...}`` naming no General_Category
-value or binary property that both know alike (a script: ``\\p{Greek}``; ``\\p{letter}``); Python's
-``\\w``, ``\\s``, ``\\p``, ``\\k``, ``\\c``. The walk accepts only what it knows, so an unknown
-construct also gives None.
+(``regex_engine="python-re"``, the only way an app has one). What the engines read otherwise:
+
+* ``\\d`` is ``[0-9]``: narrower (the engine's is any decimal digit, ``٣`` too), which models
+  practically never send; so it is None where a match refuses (in ``[^...]``, a negative
+  lookaround), where narrower would be wider; ``\\D`` is None (``[^0-9]`` would be wider);
+* ``\\s`` is the engine's set, code point by code point (``\\uXXXX``): Rust's is Unicode's
+  White_Space, Python's adds U+001C to U+001F; ``\\S`` is one character none of them;
+* ``.`` (all but ``\\n``, in both engines) and a negated class are one character none of theirs,
+  an astral one as one: ``(?:[\\uD800-\\uDBFF][\\uDC00-\\uDFFF]|[^\\n\\uD800-\\uDFFF])`` (without
+  ``u`` its two code units are a pair; a lone surrogate, which no JSON the server reads holds, is
+  neither); an astral literal is grouped, ``(?:😀)``, so that a quantifier takes both units;
+* ``$`` is ``$(?!\\n)``, the end (Python's ``re`` reads ``$`` before a final line feed too), and
+  Python's own ``$`` (the end, or before a final line feed) ``(?=\\n?$(?!\\n))``;
+* a named group is a plain one (Python's ``re`` reads no ``(?<name>``, ECMA-262 no ``(?P<name>``).
+
+``\\w``, ``\\W``, ``\\b``, ``\\B`` and ``\\p{...}`` have no portable form: no escape says a Unicode
+set in both ECMA-262 modes and Python, and a narrower ASCII set would refuse ordinary values (a
+name with an ``é``), so the pattern is left out (the route still checks). Left out too: a
+backreference (ECMA-262's takes a group that took nothing, Python's does not), ``\\u{...}`` and
+``\\c``, a class that takes a surrogate or has an astral character, one of ``.``, a negated class or
+``\\S`` in a lookbehind (Python's is of one width), inline flags (``(?i)``, ``(?i:...)``), ``\\A``,
+``\\Z``, ``\\z``, possessive quantifiers (``a++``) and atomic groups, a conditional or a comment
+group, a POSIX class (``[[:alpha:]]``), a ``{``, ``}`` or ``]`` that is no quantifier or class, an
+identity escape (``\\-`` outside a class, ``\\q``), a class opening with ``]``, ``\\S`` in a class;
+Rust's nested classes and set operations (``[a[b]]``, ``&&``, ``--``, ``~~``). The walk accepts only
+what it knows, so an unknown construct also gives None. A ``[`` in a class is escaped (Python's
+``re`` warns of nested sets to come).
 
 :func:`whole_match_pattern` is for a regex of Python's ``re`` (a Starlette path convertor's): the
-ECMA-262 pattern that a JSON Schema validator, which searches, finds in exactly the texts that
-``re.fullmatch`` takes. It anchors the regex as ``^(?:regex)$`` and reads it as Python does (as
-above), and gives None for a numbered backreference too (in a route's pattern the parameter's own
-group comes first, so ``\\1`` is another group than in the regex), and for a surrogate ``\\ud83d``.
-
-Both say Unicode's sets as ECMA-262's property escapes, so the client's Unicode version decides for
-characters assigned since the server's.
+pattern that a JSON Schema validator, which searches, finds in exactly the texts that
+``re.fullmatch`` takes (but a non-ASCII digit, as above). It anchors the regex as
+``^(?:regex)$(?!\\n)`` and reads it as Python does (as above).
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -47,39 +63,30 @@ _SYNTAX = frozenset("^$\\.*+?()[]{}|/")
 _QUANTIFIER = re.compile(r"\{\d+(,\d*)?\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HEX2 = re.compile(r"[0-9A-Fa-f]{2}")
-_UNICODE = re.compile(r"[0-9A-Fa-f]{4}|\{[0-9A-Fa-f]{1,6}\}")
-_PROPERTY = re.compile(r"\{(?:(?:General_Category|gc)=)?([A-Za-z_]+)\}")
-_GROUP_STARTS = ("?:", "?=", "?!", "?<=", "?<!")
+_HEX4 = re.compile(r"[0-9A-Fa-f]{4}")
+_GROUP_STARTS = {"?:": "", "?=": "", "?!": "!", "?<=": "<", "?<!": "!<"}  # how each reads its content
 _SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
-# the \p{...} names ECMA-262 and Rust's regex both know, spelled alike: General_Category's values
-# (but Cs: no text has a surrogate) and binary properties; no script (which Unicode version knows it)
-_PROPERTY_NAMES = (
-    "C Other Cc Control Cf Format Cn Unassigned Co Private_Use L Letter LC Cased_Letter Ll "
-    "Lowercase_Letter Lm Modifier_Letter Lo Other_Letter Lt Titlecase_Letter Lu Uppercase_Letter M Mark "
-    "Combining_Mark Mc Spacing_Mark Me Enclosing_Mark Mn Nonspacing_Mark N Number Nd Decimal_Number Nl "
-    "Letter_Number No Other_Number P Punctuation Pc Connector_Punctuation Pd Dash_Punctuation Pe "
-    "Close_Punctuation Pf Final_Punctuation Pi Initial_Punctuation Po Other_Punctuation Ps "
-    "Open_Punctuation S Symbol Sc Currency_Symbol Sk Modifier_Symbol Sm Math_Symbol So Other_Symbol Z "
-    "Separator Zl Line_Separator Zp Paragraph_Separator Zs Space_Separator Any ASCII Assigned "
-    "ASCII_Hex_Digit Alphabetic Bidi_Control Bidi_Mirrored Case_Ignorable Cased Changes_When_Casefolded "
-    "Changes_When_Casemapped Changes_When_Lowercased Changes_When_Titlecased Changes_When_Uppercased "
-    "Dash Default_Ignorable_Code_Point Deprecated Diacritic Emoji Emoji_Component Emoji_Modifier "
-    "Emoji_Modifier_Base Emoji_Presentation Extended_Pictographic Extender Grapheme_Base Grapheme_Extend "
-    "Hex_Digit IDS_Binary_Operator IDS_Trinary_Operator ID_Continue ID_Start Ideographic Join_Control "
-    "Logical_Order_Exception Lowercase Math Noncharacter_Code_Point Pattern_Syntax Pattern_White_Space "
-    "Quotation_Mark Radical Regional_Indicator Sentence_Terminal Soft_Dotted Terminal_Punctuation "
-    "Unified_Ideograph Uppercase Variation_Selector White_Space XID_Continue XID_Start"
-)
-_PROPERTIES = frozenset(_PROPERTY_NAMES.split())
-_WORD = "\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}"  # Rust's \w: UTS #18's word characters
-_NOT_DIGIT = {"d": "\\p{Nd}", "D": "\\P{Nd}"}
+_SURROGATES = "".join(map(chr, range(0xD800, 0xE000)))
+_PAIR = "[\\uD800-\\uDBFF][\\uDC00-\\uDFFF]"  # an astral character, as two code units without u
+_END = "$(?!\\n)"  # the end: without the m flag, ECMA-262's $; in Python's re, $ is also before a final \n
+# the White_Space code points (Unicode 6.3 on): Rust's \s; Python's \s adds U+001C to U+001F
+_RUST_SPACE = "\\u0009-\\u000D\\u0020\\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000"
+_PYTHON_SPACE = _RUST_SPACE.replace("\\u0020", "\\u001C-\\u0020")
+
+
+def _none_of(chars: str) -> str:
+    """One character, an astral one too, that is none of ``chars`` (BMP characters), in every
+    engine's reading: without the u flag an astral character is two code units, matched together
+    as a pair; a lone surrogate (which no JSON the server reads holds) matches neither branch."""
+    return f"(?:{_PAIR}|[^{chars}\\uD800-\\uDFFF])"
 
 
 @dataclass(frozen=True)
 class _Dialect:
-    """How a regex engine reads what ECMA-262 (``u``) reads otherwise: the ECMA-262 text of an
-    escape (by its letter) outside a class, inside one, and of a syntax character outside one;
-    None: ECMA-262 has no such text."""
+    """How a regex engine reads what the three engines clients use (ECMA-262 with and without the
+    ``u`` flag, Python's ``re``) read otherwise: the portable text of an escape (by its letter)
+    outside a class, inside a class (not negated), and of a syntax character outside one; None:
+    it has none."""
 
     escapes: Mapping[str, str | None]
     class_escapes: Mapping[str, str | None]
@@ -87,39 +94,41 @@ class _Dialect:
     nested_sets: bool  # a [ in a class opens another, &&, -- and ~~ are set operations (Rust)
 
 
-_SPACE = {"s": "\\p{White_Space}", "S": "\\P{White_Space}"}
-# Rust's regex, pydantic's default engine: Unicode's \d, \s, \w and word boundary; . takes all but \n
-_RUST = _Dialect(
-    escapes={**_NOT_DIGIT, **_SPACE, "w": f"[{_WORD}]", "W": f"[^{_WORD}]", "b": None, "B": None},
-    class_escapes={**_NOT_DIGIT, **_SPACE, "w": _WORD, "W": None},
-    syntax={".": "[^\\n]"},
-    nested_sets=True,
-)
-# Python's re (str patterns): Unicode's \d (any decimal digit); \w, \s, \b: sets of its own
-_PYTHON = _Dialect(
-    escapes={**_NOT_DIGIT, **dict.fromkeys("wWsSbBpPkc")},
-    class_escapes={**_NOT_DIGIT, **dict.fromkeys("wWsSpPkc")},  # [\b]: a backspace
-    syntax={".": "[^\\n]", "$": "(?=\\n?$)"},  # $: the end, or before a final line feed
-    nested_sets=False,
-)
-# a route's regex: the parameter's own group comes first, so \1 is another group than in the regex
-_ROUTE = _Dialect({**_PYTHON.escapes, **dict.fromkeys("123456789")}, _PYTHON.class_escapes, _PYTHON.syntax, False)
+# \d: [0-9], narrower (no other decimal digits: a client may refuse ٣, never take what the server
+# refuses); \D, \w, \W, \b, \B, \p, \P: no portable form, not even a narrower one models would not
+# notice (a name with é); \c: Python's re refuses it; \k, \1: no backreference (module docstring)
+_UNSAID = dict.fromkeys("DwWbBpPkc123456789")
+
+
+def _dialect(space: str, dollar: str, *, nested_sets: bool) -> _Dialect:
+    return _Dialect(
+        escapes={**_UNSAID, "d": "[0-9]", "s": f"[{space}]", "S": _none_of(space)},
+        class_escapes={**_UNSAID, "b": "\\b", "d": "0-9", "s": space, "S": None},  # [\b]: a backspace
+        syntax={".": _none_of("\\n"), "$": dollar},
+        nested_sets=nested_sets,
+    )
+
+
+# Rust's regex, pydantic's default engine: . takes all but \n, $ is the end
+_RUST = _dialect(_RUST_SPACE, _END, nested_sets=True)
+# Python's re (str patterns): . takes all but \n, $ is the end or before a final line feed
+_PYTHON = _dialect(_PYTHON_SPACE, f"(?=\\n?{_END})", nested_sets=False)
 
 
 def whole_match_pattern(regex: str) -> str | None:
-    """The ECMA-262 pattern (``u`` flag) found in exactly the texts Python's ``re.fullmatch(regex)``
-    takes, ``^(?:...)$``; None when ECMA-262 cannot say ``regex`` as Python reads it."""
-    pattern = _translate(regex, _ROUTE)
-    return None if pattern is None else f"^(?:{pattern})$"
+    """The portable pattern found in exactly the texts Python's ``re.fullmatch(regex)`` takes (but
+    for a non-ASCII digit ``\\d`` reads), ``^(?:...)$(?!\\n)``; None when there is none."""
+    pattern = _translate(regex, _PYTHON)
+    return None if pattern is None else f"^(?:{pattern}){_END}"
 
 
 def ecma_pattern(pattern: str) -> str | None:
-    """``pattern`` as pydantic reads it, in ECMA-262 syntax (``u`` flag), None when it cannot be
-    said there: as Rust's regex reads it (pydantic's default engine), or, when that refuses it, as
-    Python's ``re`` (``regex_engine="python-re"``, the only way an app has such a pattern). The
-    document does not say the engine: with python-re, a pattern Rust reads too is still said as
-    Rust reads it (Python's ``$`` also matches before a final line feed, its ``\\w`` and ``\\s``
-    are other sets)."""
+    """``pattern`` as pydantic reads it, in the syntax ECMA-262 (with and without ``u``) and
+    Python's ``re`` read alike, None when it cannot be said there: as Rust's regex reads it
+    (pydantic's default engine), or, when that refuses it, as Python's ``re``
+    (``regex_engine="python-re"``, the only way an app has such a pattern). The document does not
+    say the engine: with python-re, a pattern Rust reads too is still said as Rust reads it
+    (Python's ``$`` also matches before a final line feed, its ``\\s`` has U+001C to U+001F)."""
     return _translate(pattern, _RUST if _rust_reads(pattern) else _PYTHON)
 
 
@@ -132,66 +141,90 @@ def _rust_reads(pattern: str) -> bool:
     return True
 
 
+@dataclass
+class _Walk:
+    """Where the walk is: the lookarounds it is inside (``!``: negative, ``<``: behind, both, or
+    neither for a group), and whether the last token was a quantifier."""
+
+    groups: list[str]
+    quantified: bool = False
+
+    def refusing(self) -> bool:
+        return any("!" in g for g in self.groups)
+
+    def behind(self) -> bool:
+        return any("<" in g for g in self.groups)
+
+    def allows(self, text: str) -> bool:
+        """Whether ``text`` may stand here: a character of one or two code units (:func:`_none_of`)
+        cannot stand in a lookbehind (Python's is of one width)."""
+        return not (text.startswith("(?:" + _PAIR) and self.behind())
+
+
 def _translate(pattern: str, dialect: _Dialect) -> str | None:
-    """``pattern``, as ``dialect`` reads it, in ECMA-262 syntax."""
+    """``pattern``, as ``dialect`` reads it, in portable syntax."""
     out: list[str] = []
+    walk = _Walk([])
     i, n = 0, len(pattern)
-    quantified = False  # the last token was a quantifier: a following + would be possessive
     while i < n:
-        char = pattern[i]
-        if char == "\\":
-            step = _escape(pattern, i, in_class=False)
-            text = None if step is None else _as_read(pattern[i : i + step], dialect.escapes)
-            if step is None or text is None:
-                return None
-            out.append(text)
-            i, quantified = i + step, False
-        elif char == "[":
-            translated = _char_class(pattern, i, dialect)
-            if translated is None:
-                return None
-            text, step = translated
-            out.append(text)
-            i, quantified = i + step, False
-        elif char == "(":
-            group = _group_start(pattern, i)
-            if group is None:
-                return None
-            text, step = group
-            out.append(text)
-            i, quantified = i + step, False
-        elif char in "*+?":
-            if quantified and char == "+":
-                return None  # possessive
-            if quantified and char == "?":  # lazy: a+? is fine, a+?? is not
-                out.append(char)
-                i, quantified = i + 1, False
-                continue
-            out.append(char)
-            i, quantified = i + 1, True
-        elif char == "{":
-            match = _QUANTIFIER.match(pattern, i)
-            if match is None:
-                return None
-            out.append(match.group())
-            i, quantified = match.end(), True
-        elif char in "}]":
-            return None  # a literal (the u flag refuses it unescaped)
-        else:
-            out.append(dialect.syntax.get(char, char))
-            i, quantified = i + 1, False
-    return "".join(out)
+        step = _token(pattern, i, dialect, walk, out)
+        if step is None:
+            return None
+        i += step
+    return None if walk.groups else "".join(out)
+
+
+def _token(pattern: str, i: int, dialect: _Dialect, walk: _Walk, out: list[str]) -> int | None:
+    """Appends the portable text of the token at ``pattern[i]`` to ``out``; its length, or None."""
+    char, quantified = pattern[i], walk.quantified
+    walk.quantified = False
+    if char == "\\":
+        step = _escape(pattern, i, in_class=False)
+        text = None if step is None else _as_read(pattern[i : i + step], dialect.escapes)
+        if text == "[0-9]" and walk.refusing():
+            return None  # \\d, narrower, where a match refuses: wider
+    elif char == "[":
+        translated = _char_class(pattern, i, dialect, walk)
+        text, step = (None, None) if translated is None else translated
+    elif char == "(":
+        group = _group_start(pattern, i)
+        text, step = (None, None) if group is None else (group[0], 1 + len(group[1]))
+        if group is not None:
+            walk.groups.append(group[2])
+    elif char == ")":
+        text, step = (char, 1) if walk.groups else (None, None)
+        if walk.groups:
+            walk.groups.pop()
+    elif char in "*+?":
+        if quantified and char == "+":
+            return None  # possessive
+        walk.quantified = not quantified  # lazy: a+? is fine, a+?? is not
+        text, step = char, 1
+    elif char == "{":
+        match = _QUANTIFIER.match(pattern, i)
+        text, step = (None, None) if match is None else (match.group(), match.end() - i)
+        walk.quantified = True
+    elif char in "}]" or 0xD800 <= ord(char) <= 0xDFFF:
+        return None  # a literal } or ] (the u flag refuses it); a lone surrogate
+    elif ord(char) > 0xFFFF:
+        text, step = f"(?:{char})", 1  # two code units without the u flag: quantified together
+    else:
+        text, step = dialect.syntax.get(char, char), 1
+    if text is None or step is None or not walk.allows(text):
+        return None
+    out.append(text)
+    return step
 
 
 def _as_read(escape: str, table: Mapping[str, str | None]) -> str | None:
-    """The ECMA-262 text of ``escape`` (valid there) as the dialect whose ``table`` it is reads it."""
+    """The portable text of ``escape`` as the dialect whose ``table`` it is reads it."""
     if escape[1] in table:
         return table[escape[1]]
     return None if _SURROGATE.match(escape) else escape
 
 
 def _escape(pattern: str, i: int, *, in_class: bool) -> int | None:
-    """The length of the escape at ``pattern[i]`` (a backslash), None if ECMA-262 reads it otherwise."""
+    """The length of the escape at ``pattern[i]`` (a backslash), None if the engines read it otherwise."""
     if i + 1 >= len(pattern):
         return None
     char = pattern[i + 1]
@@ -200,72 +233,79 @@ def _escape(pattern: str, i: int, *, in_class: bool) -> int | None:
     if char == "0":
         return 2 if not pattern[i + 2 : i + 3].isdigit() else None
     if char in "123456789" and not in_class:
-        j = i + 2
-        while j < len(pattern) and pattern[j].isdigit():
-            j += 1
-        return j - i
-    if char == "c" and pattern[i + 2 : i + 3].isascii() and pattern[i + 2 : i + 3].isalpha():
-        return 3
+        return 2  # a backreference: none is said (below)
     if char == "x":
         return 4 if _HEX2.match(pattern, i + 2) else None
     if char == "u":
-        match = _UNICODE.match(pattern, i + 2)
-        return None if match is None else match.end() - i
-    if char in "pP":
-        match = _PROPERTY.match(pattern, i + 2)
-        return None if match is None or match.group(1) not in _PROPERTIES else match.end() - i
-    if char == "k" and not in_class and pattern[i + 2 : i + 3] == "<":
-        match = _NAME.match(pattern, i + 3)
-        if match is not None and pattern[match.end() : match.end() + 1] == ">":
-            return match.end() + 1 - i
+        return 6 if _HEX4.match(pattern, i + 2) else None  # no \\u{...}: only the u flag reads it
+    if char in "pPk":
+        return 2  # none is said (below)
     return None
 
 
-def _char_class(pattern: str, i: int, dialect: _Dialect) -> tuple[str, int] | None:
-    """The ECMA-262 text of the class opening at ``pattern[i]`` (as ``dialect`` reads it) and its
-    length, None if ECMA-262 reads it otherwise."""
+def _char_class(pattern: str, i: int, dialect: _Dialect, walk: _Walk) -> tuple[str, int] | None:
+    """The portable text of the class opening at ``pattern[i]`` (as ``dialect`` reads it) and its
+    length, None if it has none."""
     j = i + 1
-    if pattern[j : j + 1] == "^":
-        j += 1
+    negated = pattern[j : j + 1] == "^"
+    j += negated
     if pattern[j : j + 1] == "]":
         return None  # Python's literal ], ECMA-262's empty class
-    out = [pattern[i:j]]
+    out: list[str] = []
     while j < len(pattern):
         char = pattern[j]
         if char == "]":
-            out.append(char)
-            return "".join(out), j + 1 - i
+            text = _class_text("".join(out), negated=negated)
+            return None if text is None else (text, j + 1 - i)
         if char == "\\":
             step = _escape(pattern, j, in_class=True)
             text = None if step is None else _as_read(pattern[j : j + step], dialect.class_escapes)
-            if step is None or text is None:
-                return None
+            if step is None or text is None or (text == "0-9" and (negated or walk.refusing())):
+                return None  # [^\\d]: [^0-9] would take other digits the server refuses
             out.append(text)
             j += step
         elif char == "[" and (dialect.nested_sets or pattern[j + 1 : j + 2] in (":", "=", ".")):
             return None  # a POSIX class, or a nested set
         elif dialect.nested_sets and pattern[j : j + 2] in ("&&", "--", "~~"):
             return None  # Rust's intersection, difference, symmetric difference
+        elif char == "[":
+            out.append("\\[")  # Python's re warns of a nested set to come
+            j += 1
+        elif 0xD800 <= ord(char) <= 0xDFFF or ord(char) > 0xFFFF:
+            return None  # an astral character: two code units in a class without the u flag
         else:
             out.append(char)
             j += 1
     return None
 
 
-def _group_start(pattern: str, i: int) -> tuple[str, int] | None:
-    """The ECMA-262 text of the group opening at ``pattern[i]`` and how much of the pattern it
-    spans (a whole ``(?P=name)``), None if it has no ECMA-262 form."""
-    rest = pattern[i + 1 : i + 2]
-    if rest != "?":
-        return "(", 1
-    if any(pattern.startswith(start, i + 1) for start in _GROUP_STARTS):
-        return "(", 1
-    for head, close in (("?P<", ">"), ("?<", ">"), ("?P=", ")")):
+def _class_text(body: str, *, negated: bool) -> str | None:
+    """A class of ``body``: a negated one takes an astral character as one (:func:`_none_of`); a
+    class that takes a surrogate has none (without the u flag, half of an astral character)."""
+    if negated:
+        return _none_of(body)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # [[a]: "Possible nested set"
+            takes_surrogate = re.search(f"[{body}]", _SURROGATES) is not None
+    except re.error:
+        return None
+    return None if takes_surrogate else f"[{body}]"
+
+
+def _group_start(pattern: str, i: int) -> tuple[str, str, str] | None:
+    """The portable text of the group opening at ``pattern[i]``, what it spans after the ``(``, and
+    how it reads its content (see :class:`_Walk`); None if it has no portable form: no name
+    (Python's re reads no ``(?<name>``, ECMA-262 no ``(?P<name>``), no backreference."""
+    if pattern[i + 1 : i + 2] != "?":
+        return "(", "", ""
+    for start, reads in _GROUP_STARTS.items():
+        if pattern.startswith(start, i + 1):
+            return f"({start}", start, reads
+    for head in ("?P<", "?<"):
         if pattern.startswith(head, i + 1):
             match = _NAME.match(pattern, i + 1 + len(head))
-            if match is None or pattern[match.end() : match.end() + 1] != close:
+            if match is None or pattern[match.end() : match.end() + 1] != ">":
                 return None
-            name = match.group()
-            text = f"\\k<{name}>" if head == "?P=" else f"(?<{name}>"
-            return text, match.end() + 1 - i
-    return None  # inline flags, an atomic group, a conditional, a comment
+            return "(", pattern[i + 1 : match.end() + 1], ""
+    return None  # (?P=name), inline flags, an atomic group, a conditional, a comment

@@ -2,34 +2,49 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import pytest
+from pydantic import Field, TypeAdapter, ValidationError
 
 from mcp_middleware._ecma_regex import ecma_pattern, whole_match_pattern
 
-_W = r"\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}"  # Rust's \w: UTS #18's word characters
-# (pydantic pattern, its ECMA-262 form); tests/interop/test_ecma_patterns.py compiles these in Node
-# (with _WHOLE) and checks that RegExp.test takes what pydantic takes
+_S = r"\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000"  # Rust's \s
+_PY_S = _S.replace(r"\u0020", r"\u001C-\u0020")  # Python's \s: U+001C to U+001F too
+_PAIR = r"[\uD800-\uDBFF][\uDC00-\uDFFF]"  # an astral character: two code units without the u flag
+
+
+def _none_of(chars: str) -> str:
+    return rf"(?:{_PAIR}|[^{chars}\uD800-\uDFFF])"
+
+
+_DOT = _none_of(r"\n")
+_END = r"$(?!\n)"  # the end, in ECMA-262 and in Python's re (whose $ is also before a final \n)
+# (pydantic pattern, its portable form: ECMA-262 with and without u, and Python's re, read it
+# alike); tests/interop/test_ecma_patterns.py compiles these in Node (with _WHOLE) and Python and
+# checks that each takes what pydantic takes
 _KEPT = [
-    (r"^[a-z]+$", r"^[a-z]+$"),
-    (r"^(?P<word>[a-z]+)$", r"^(?<word>[a-z]+)$"),
-    # Rust's regex (pydantic's default engine) reads \d, \s, \w and . as Unicode's, ECMA-262 as ASCII's
-    (r"^\d{3}-\d{2,}-\D$", r"^\p{Nd}{3}-\p{Nd}{2,}-\P{Nd}$"),
-    (r"\s\S[\s\d][^\S]", r"\p{White_Space}\P{White_Space}[\p{White_Space}\p{Nd}][^\P{White_Space}]"),
-    (r"[\w.\-]+@[^\s\]]+\.\w+", rf"[{_W}.\-]+@[^\p{{White_Space}}\]]+\.[{_W}]+"),
-    (r"\W[^\w]", rf"[^{_W}][^{_W}]"),
-    (r"a.b[.]", r"a[^\n]b[.]"),  # Rust's . takes \r, \u2028 and \u2029
+    (r"^[a-z]+$", rf"^[a-z]+{_END}"),
+    (r"^(?P<word>[a-z]+)$", rf"^([a-z]+){_END}"),  # no name: Python's re reads no (?<name>
+    # Rust's regex (pydantic's default engine) reads \d, \s and . as Unicode's, ECMA-262 otherwise
+    (r"^\d{3}-\d{2,}$", rf"^[0-9]{{3}}-[0-9]{{2,}}{_END}"),  # narrower: no other decimal digit
+    (r"\s\S[\s\d]", rf"[{_S}]{_none_of(_S)}[{_S}0-9]"),
+    (r"[^\s\]]+@[^/]", _none_of(_S + r"\]") + "+@" + _none_of("/")),
+    (r"a.b[.]", rf"a{_DOT}b[.]"),  # Rust's . takes \r, \u2028, \u2029 and an astral character
     (
-        r"\x41\u00e9\u{1F600}\t\n\r\f\v\.\*\+\?\(\)\[\]\{\}\|\/\\\^\$",
-        r"\x41\u00e9\u{1F600}\t\n\r\f\v\.\*\+\?\(\)\[\]\{\}\|\/\\\^\$",
+        r"\x41\u00e9\t\n\r\f\v\.\*\+\?\(\)\[\]\{\}\|\/\\\^\$",
+        r"\x41\u00e9\t\n\r\f\v\.\*\+\?\(\)\[\]\{\}\|\/\\\^\$",
     ),
-    (r"\p{L}+\P{N}\p{Lu}\p{Letter}", r"\p{L}+\P{N}\p{Lu}\p{Letter}"),  # names ECMA-262 knows
-    (r"\p{gc=Lu}\p{General_Category=Letter}", r"\p{gc=Lu}\p{General_Category=Letter}"),
-    (r"\p{White_Space}\P{Alphabetic}\p{Any}", r"\p{White_Space}\P{Alphabetic}\p{Any}"),
+    ("😀+[é]", "(?:😀)+[é]"),  # without the u flag, two code units quantified together
     # what Rust does not read, pydantic only reads with regex_engine="python-re": as Python reads it
-    (r"^(?P<q>['x]).*(?P=q)$", r"^(?<q>['x])[^\n]*\k<q>(?=\n?$)"),  # $: also before a final \n
+    (r"^(?P<q>['x]).*(?<=x)$", rf"^(['x]){_DOT}*(?<=x)(?=\n?{_END})"),  # $: also before a final \n
     (r"(?:ab)+?c*?d??(?=e)(?!f)(?<=g)(?<!h)", r"(?:ab)+?c*?d??(?=e)(?!f)(?<=g)(?<!h)"),
-    (r"(a)(b)\2\1\d", r"(a)(b)\2\1\p{Nd}"),
-    (r"[[a]\0[\b]", r"[[a]\0[\b]"),  # a [ inside a class; \0; [\b], a backspace
+    (
+        r"(?<=[a\d])(?<!\s)x(?=\d)\d(?!\S)",
+        rf"(?<=[a0-9])(?<![{_PY_S}])x(?=[0-9])[0-9](?!{_none_of(_PY_S)})",
+    ),
+    (r"(?![0-9])(?<![a-c])x", r"(?![0-9])(?<![a-c])x"),  # no \d: exact, where a match refuses too
+    (r"[[a]\0[\b]", r"[\[a]\0[\b]"),  # a [ inside a class (escaped: Python's re warns); \0; [\b]
     (r"é+", "é+"),
     ("", ""),
 ]
@@ -83,10 +98,30 @@ _DROPPED = [
     r"\p{gc=letter}",
     r"\p{Cs}",  # no such text
     r"(?<named>x)\k<named>",  # Rust reads no backreference, Python's re no \k<name>
-    r"(a)\1\w",  # Python's \w (python-re), neither Rust's nor ECMA-262's
-    r"(a)\1\s",
+    r"(a)\1",  # no backreference: ECMA-262's takes a group that took nothing, Python's refuses
+    r"(?P<q>a)(?P=q)",
     r"(?=a)\b",
     r"\0\cJ",  # Python's re reads no \cJ
+    # no portable form, and a narrower one would refuse ordinary values (a name with é)
+    r"^\w+$",
+    r"[\w.]",
+    r"\W",
+    r"\D",  # [^0-9] would take what the server refuses (other decimal digits)
+    r"[^\d]",
+    r"[\S]",
+    r"\p{L}+",
+    r"\P{N}",
+    r"\p{gc=Lu}",
+    r"\p{White_Space}",
+    r"\u{1F600}",  # without the u flag: u repeated
+    "[😀]",  # without the u flag: either half of it
+    "\ud83d\ude00",  # a surrogate: two characters in Python, one in ECMA-262 with u
+    r"[\x00-\uffff]",  # takes a surrogate: without the u flag, half of an astral character
+    r"(?!\d)a",  # [0-9], narrower, where the match refuses: wider
+    r"(?<![\d])a",
+    r"(?<=.)a",  # one or two code units: no lookbehind of Python's
+    r"(?<=[^a])b",
+    r"a)",
 ]
 
 
@@ -102,26 +137,27 @@ def test_dropped(pattern: str) -> None:
 
 # (a path convertor's regex, as Python's re reads it, the ECMA-262 pattern that takes the same texts)
 _WHOLE = [
-    (r"[a-z0-9]+(?:-[a-z0-9]+)*", r"^(?:[a-z0-9]+(?:-[a-z0-9]+)*)$"),
-    (r"a|b", r"^(?:a|b)$"),  # the group holds the alternation: not ^a or b$
-    (r"(?P<w>[a-z]+)=(?P=w)", r"^(?:(?<w>[a-z]+)=\k<w>)$"),
-    (r"a.b", r"^(?:a[^\n]b)$"),  # Python's . takes \r, \u2028 and \u2029, ECMA-262's does not
-    (r"[.]\.", r"^(?:[.]\.)$"),  # a dot in a class, or escaped, is a dot
-    (r"\d{2}\D", r"^(?:\p{Nd}{2}\P{Nd})$"),  # Python's \d: any decimal digit
-    (r"[\d\-][^\D]", r"^(?:[\p{Nd}\-][^\P{Nd}])$"),
-    (r"^a$", r"^(?:^a(?=\n?$))$"),  # Python's $: the end, or before a final line feed
-    (r"[$^]\$", r"^(?:[$^]\$)$"),
-    (r"\x41\t[\b]\u00e9\0", r"^(?:\x41\t[\b]\u00e9\0)$"),  # [\b] is a backspace in both
+    (r"[a-z0-9]+(?:-[a-z0-9]+)*", rf"^(?:[a-z0-9]+(?:-[a-z0-9]+)*){_END}"),
+    (r"a|b", rf"^(?:a|b){_END}"),  # the group holds the alternation: not ^a or b$
+    (r"a.b", rf"^(?:a{_DOT}b){_END}"),  # Python's . takes \r, \u2028 and \u2029, ECMA-262's does not
+    (r"[.]\.", rf"^(?:[.]\.){_END}"),  # a dot in a class, or escaped, is a dot
+    (r"\d{4}-\d{2}-\d{2}", rf"^(?:[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}){_END}"),  # narrower: ASCII digits
+    (r"\s\S", rf"^(?:[{_PY_S}]{_none_of(_PY_S)}){_END}"),  # Python's \s: U+001C to U+001F too
+    (r"^a$", rf"^(?:^a(?=\n?{_END})){_END}"),  # Python's $: the end, or before a final line feed
+    (r"[$^]\$", rf"^(?:[$^]\$){_END}"),
+    (r"\x41\t[\b]\u00e9\0", rf"^(?:\x41\t[\b]\u00e9\0){_END}"),  # [\b] is a backspace in both
+    (r"(?P<w>[a-z]+)=", rf"^(?:([a-z]+)=){_END}"),
 ]
 _NOT_WHOLE = [
-    r"\w+",  # Python's \w, \s, \b: Unicode's; ECMA-262's: ASCII (and \s another set)
+    r"\w+",  # Python's \w, \b: Unicode's; ECMA-262's: ASCII
     r"[\w]",
     r"\W",
-    r"\s",
-    r"[^\S]",
+    r"\D",
+    r"[^\S]",  # no negated set in a class
     r"\bx",
     r"x\B",
-    r"(a)\1",  # in a route's pattern the parameter's group comes first: \1 is another group
+    r"(a)\1",  # no backreference
+    r"(?P<w>a)(?P=w)",
     r"\p{L}",  # not Python's (Rust's, ECMA-262's)
     r"\ud83d\ude00",  # two characters in Python, one in ECMA-262's u mode
     r"(?i)a",
@@ -139,18 +175,41 @@ def test_no_whole_match_where_ecma_262_reads_otherwise(regex: str) -> None:
 
 
 def test_the_whole_match_takes_what_python_takes() -> None:
-    """Where ECMA-262's syntax is Python's too (no \\p, no (?<name>)), the pattern takes, searched
-    as a validator does, exactly what the regex takes whole. (ECMA-262's final ``$``, without the
-    ``m`` flag, is Python's ``\\Z``.)"""
+    """The pattern takes, searched as a validator does with Python's ``re``, exactly what the regex
+    takes whole."""
     import re
 
     for regex, values in [
-        (r"a.b", ["a-b", "a\rb", "a\nb", "ab"]),
-        (r"a|b", ["a", "b", "ab", "xb", "ax"]),
+        (r"a.b", ["a-b", "a\rb", "a\nb", "ab", "a😀b"]),
+        (r"a|b", ["a", "b", "ab", "xb", "ax", "a\n"]),
         (r"[a-z0-9]+(?:-[a-z0-9]+)*", ["ab-c", "ab-", "-a", "A", "a\n"]),
+        (r"\s+$", [" ", " \n", "\x1c", " \n\n", "\n", ""]),
     ]:
         pattern = whole_match_pattern(regex)
         assert pattern is not None
         for value in values:
-            found = re.search(pattern.removesuffix("$") + r"\Z", value)
+            found = re.search(pattern, value)
             assert (found is not None) == (re.fullmatch(regex, value) is not None), value
+
+
+def test_the_space_sets_are_the_engines() -> None:
+    """Rust's ``\\s`` (pydantic's) is Unicode's White_Space, Python's adds U+001C to U+001F."""
+    import re
+
+    rust = re.compile(f"[{_S}]")
+    python = re.compile(f"[{_PY_S}]")
+    adapter = TypeAdapter(Annotated[str, Field(pattern=r"^\s$")])
+    for code in range(0x10000):
+        char = chr(code)
+        assert (python.match(char) is not None) == (re.match(r"\s", char) is not None), hex(code)
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        assert (rust.match(char) is not None) == _takes(adapter, char), hex(code)
+
+
+def _takes(adapter: TypeAdapter[str], text: str) -> bool:
+    try:
+        adapter.validate_python(text)
+    except ValidationError:
+        return False
+    return True
