@@ -42,10 +42,12 @@ Conversion also:
 * drops what clients could not compile: JSON Schema's ``pattern`` is an ECMA-262 regex, pydantic's
   is Python's (or Rust's) syntax, and the TypeScript SDK's ajv compiles every schema it lists, so
   one ``(?P<name>...)`` made ``tools/list`` throw for every tool. Output schemas drop ``pattern``
-  (the server's own JSON needs no checking by clients); input schemas keep it in ECMA-262 syntax
-  as pydantic's engine reads it (:func:`~mcp_middleware._ecma_regex.ecma_pattern`: ``(?P<name>`` is
-  ``(?<name>``, Rust's ``\\d`` is ``\\p{Nd}``) and drop it where it cannot (inline flags, ``\\A``,
-  possessive quantifiers, ``\\b``, ...).
+  (the server's own JSON needs no checking by clients); input schemas keep it as pydantic's engine
+  reads it, in a syntax ECMA-262 with and without the ``u`` flag and Python's ``re`` (``jsonschema``
+  checks draft 7's ``regex`` format with it) read alike, never wider than the engine
+  (:func:`~mcp_middleware._ecma_regex.ecma_pattern`: ``(?P<name>`` is ``(``, ``\\d`` is
+  ``[0-9]``, narrower), and drop it where they cannot (``\\w``, ``\\p{...}``, inline flags,
+  ``\\A``, possessive quantifiers, ``\\b``, a backreference, ...).
   ``patternProperties`` keys are translated alike, the keyword dropped if one cannot be (in an
   output schema, if one is not the same in both syntaxes: Python clients compile it with ``re``).
 
