@@ -30,7 +30,7 @@ from pydantic import BaseModel, ValidationError
 
 from ._printable import printable
 
-__all__ = ["answer_problem", "content_problem", "error_problem"]
+__all__ = ["answer_problem", "content_problem", "error_problem", "shape_problem"]
 
 _RESULTS: Mapping[str, type[BaseModel]] = {
     "elicitation/create": ElicitResult,
@@ -47,11 +47,20 @@ def answer_problem(method: str, params: Mapping[str, Any], answer: object) -> st
     None when nothing is. The text quotes what the client sent (a property name, a place in the
     answer), with line breaks and other control characters escaped (``printable``), wherever it
     ends up (the error that refuses the answer, a log record)."""
-    problem = _problem(method, params, answer)
+    problem = _shape_problem(method, answer)
+    if problem is None and isinstance(answer, dict):
+        problem = _content_problem(method, params, answer)
     return None if problem is None else printable(problem)
 
 
-def _problem(method: str, params: Mapping[str, Any], answer: object) -> str | None:
+def shape_problem(method: str, answer: object) -> str | None:
+    """What makes ``answer`` no result of a ``method`` request at all (not its result type), as
+    :func:`answer_problem` says it; None when it is one, whatever its content."""
+    problem = _shape_problem(method, answer)
+    return None if problem is None else printable(problem)
+
+
+def _shape_problem(method: str, answer: object) -> str | None:
     if not isinstance(answer, dict):
         return "the result is not an object"
     model = _RESULTS[method]
@@ -61,6 +70,10 @@ def _problem(method: str, params: Mapping[str, Any], answer: object) -> str | No
         first = exc.errors()[0]
         where = ".".join([model.__name__, *(str(part) for part in first["loc"])])
         return f"{where}: {first['msg']}"
+    return None
+
+
+def _content_problem(method: str, params: Mapping[str, Any], answer: Mapping[str, Any]) -> str | None:
     schema = params.get("requestedSchema")
     if method == "elicitation/create" and answer.get("action") == "accept" and isinstance(schema, Mapping):
         problem = content_problem(schema, answer.get("content") or {})

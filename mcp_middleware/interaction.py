@@ -34,7 +34,7 @@ from mcp_types import jsonrpc as codes
 from mcp_types.methods import SERVER_REQUESTS
 
 from . import listen
-from ._answers import answer_problem, error_problem
+from ._answers import answer_problem, error_problem, shape_problem
 from ._channel import Abort, InputNeeded, Notifier, ProtocolAbort, RequestOutbox, _Channel
 from ._input_requests import AskTimeout, ClientRequestError, InputRequest, Sample, missing_capabilities
 from ._modern_channel import QUIET_TURNS as QUIET_TURNS
@@ -85,17 +85,19 @@ class PendingReplies:
     def refusal(self, request_id: Any, reply: dict[str, Any], caller: str) -> ProtocolError | None:
         """Why ``reply`` cannot be taken (transports.mdx: input the server cannot accept gets an HTTP
         error), when it answers a request open for ``caller`` (else it is ignored, see
-        :meth:`resolve`): a result that does not answer the request (``answer_problem``, as a
-        2026-07-28 retry's ``inputResponses`` are checked), or an error that is no JSON-RPC error
-        object. Such a reply is not taken: the request stays open for a valid one."""
+        :meth:`resolve`): a result that is none of the request's result type (``shape_problem``),
+        or an error that is no JSON-RPC error object. Such a reply is not taken: the request stays
+        open for a valid one. A well-formed result whose content does not fit the request (an
+        elicitation's ``requestedSchema``) is taken, and fails the question (:func:`_result`): the
+        client sent its answer, and a client told 400 would not send another (the conformance
+        suite's client answers ``test_elicitation`` so), so the route would wait out
+        ``ask_timeout``."""
         asked = self._open(request_id, caller)
         if asked is None:
             return None
-        method, params = asked.questions[request_id]
-        if "error" in reply:
-            problem = error_problem(reply["error"])
-        else:
-            problem = answer_problem(method, params, reply.get("result"))
+        method, _ = asked.questions[request_id]
+        error = "error" in reply
+        problem = error_problem(reply["error"]) if error else shape_problem(method, reply.get("result"))
         if problem is None:
             return None
         message = f"Invalid request: the response to {method} {request_id} does not answer it: {problem}"
@@ -178,7 +180,7 @@ async def _collect(
     once ``closing()`` (the server shuts down), the wait ends (:data:`SHUTTING_DOWN`, named by the
     first request left unanswered)."""
     while True:
-        results = {key: _result(requests[key][0], asked.replies[i]) for key, i in ids.items() if i in asked.replies}
+        results = {key: _result(*requests[key], asked.replies[i]) for key, i in ids.items() if i in asked.replies}
         if len(results) == len(ids):
             return results
         if closing():
@@ -202,12 +204,18 @@ def _reason(exc: Exception, asked: _Asked) -> str:
     return "timed out" if isinstance(exc, TimeoutError) else "another request of the same ask failed"
 
 
-def _result(method: str, reply: Mapping[str, Any]) -> dict[str, Any]:
-    """The result of a reply taken (checked by :meth:`PendingReplies.refusal` before), or the
-    client's error, raised."""
+def _result(method: str, params: Mapping[str, Any], reply: Mapping[str, Any]) -> dict[str, Any]:
+    """The result of a reply taken (its shape checked by :meth:`PendingReplies.refusal` before), or
+    the client's error, raised; so is a result whose content does not fit the request (checked
+    alike in both eras: ``answer_problem``)."""
     if "error" in reply:
         raise ClientRequestError(method, reply["error"])
-    return reply["result"]  # type: ignore[no-any-return]  # refusal: an object
+    result: dict[str, Any] = reply["result"]
+    problem = answer_problem(method, params, result)
+    if problem is not None:
+        message = f"the client's answer is not a valid {method} result: {problem}"
+        raise ClientRequestError(method, {"code": codes.INVALID_PARAMS, "message": message})
+    return result
 
 
 class HandshakeChannel(_Channel):

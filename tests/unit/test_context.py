@@ -1270,20 +1270,26 @@ async def test_a_malformed_handshake_answer_is_400_and_the_question_stays_asked(
         ({"name": "Ann", "age": True}, '"age" should be an integer, not a boolean'),
     ],
 )
-async def test_a_handshake_answer_that_does_not_fit_the_schema_is_400_and_the_question_stays_asked(
+async def test_a_handshake_answer_that_does_not_fit_the_schema_fails_the_question_at_once(
     content: Any, problem: str
 ) -> None:
     """elicitation.mdx (security considerations): servers SHOULD validate the content against the
-    requested schema. Such an answer is refused as a malformed one is (a 2026-07-28 retry's is
-    -32602 for it), and the route takes the valid answer that follows."""
+    requested schema. A well-formed ElicitResult whose content does not fit is taken (202) and
+    fails the question with a ClientRequestError naming the problem (a 2026-07-28 retry's is -32602
+    for it). Refusing it with 400 and keeping the question open, as a malformed answer is, made the
+    conformance suite's client (which answers test_elicitation with content of its own) wait out
+    ask_timeout: a client told 400 for its answer does not send another."""
 
     async def answer(app: Any, asked: dict[str, Any]) -> None:
         result = {"action": "accept", "content": content}
-        reply = await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": result})
-        _refused_answer(reply, "elicitation/create", f"the content does not fit the requestedSchema: {problem}")
-        assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": NAME})).status == 202
+        assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": result})).status == 202
 
-    assert greeting(await _asking(_asking_app(), "form", 1, answer)) == {"answers": NAME}
+    invalid = "the client's answer is not a valid elicitation/create result"
+    message = f"{invalid}: the content does not fit the requestedSchema: {problem}"
+    assert greeting(await _asking(_asking_app(), "form", 1, answer)) == {
+        "client_error": {"code": -32602, "message": message},
+        "method": "elicitation/create",
+    }
 
 
 async def test_a_route_failing_for_the_client_s_refusal_is_a_warning_once_not_an_error(
