@@ -48,8 +48,8 @@ Conversion also:
   (:func:`~mcp_middleware._ecma_regex.ecma_pattern`: ``(?P<name>`` is ``(``, ``\\d`` is
   ``[0-9]``, narrower), and drop it where they cannot (``\\w``, ``\\p{...}``, inline flags,
   ``\\A``, possessive quantifiers, ``\\b``, a backreference, ...).
-  ``patternProperties`` keys are translated alike, the keyword dropped if one cannot be (in an
-  output schema, if one is not the same in both syntaxes: Python clients compile it with ``re``).
+  ``patternProperties`` keys are translated alike, in input and output schemas (the portable form
+  is what Python clients' ``re`` reads too), the keyword dropped if one cannot be.
 
 What ``null`` means (the collapsing of an ``Optional``, and an output schema that requires no
 property that may be null) is in :mod:`mcp_middleware._schema_nulls`; the keywords and reference
@@ -90,12 +90,12 @@ _UNSURE_FORMATS = frozenset({"date-time", "time", "duration", "regex"})
 _DEPTH = 16  # how deep may_be_array and allows_null follow nested branches
 
 
-def _portable_key(pattern: Any, collapse: bool) -> bool:
-    """Whether a ``patternProperties`` key can stay, in ECMA-262 syntax: in an input schema when it
-    has that form, in an output one only when that form is itself (Python clients compile output
-    schemas with ``re``, which reads no ``(?<name>``)."""
-    translated = ecma_pattern(pattern) if isinstance(pattern, str) else None
-    return translated is not None and (collapse or translated == pattern)
+def _portable_key(pattern: Any) -> bool:
+    """Whether a ``patternProperties`` key can stay: when it has a portable form (``ecma_pattern``:
+    read alike by ECMA-262 with and without ``u`` and by Python's ``re``, which clients compile
+    output schemas with), in input and output schemas alike. That form is never wider than the
+    engine's reading, so a key it misses (a non-ASCII digit for ``\\d``) is only left unchecked."""
+    return isinstance(pattern, str) and ecma_pattern(pattern) is not None
 
 
 def _exclusive_bounds(out: dict[str, Any]) -> None:
@@ -228,7 +228,7 @@ class SchemaSet:
                 if ecma is not None:
                     out[key] = ecma
             elif key == "patternProperties" and isinstance(value, Mapping):
-                if all(_portable_key(k, collapse) for k in value):
+                if all(_portable_key(k) for k in value):
                     out[key] = {ecma_pattern(k): self.convert(v, refs, collapse=collapse) for k, v in value.items()}
             elif key == "$ref":
                 self._convert_ref(schema, value, refs, out)
