@@ -40,7 +40,7 @@ import anyio
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 from fastapi import FastAPI, Query
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from starlette import convertors
 from starlette.convertors import Convertor, register_url_convertor
 
@@ -49,6 +49,7 @@ from mcp_middleware._ecma_regex import ecma_pattern, whole_match_pattern
 from tests.support import call_modern
 from tests.unit.test_ecma_regex import _KEPT as KEPT
 from tests.unit.test_ecma_regex import _WHOLE as WHOLE
+from tests.unit.test_ecma_regex import _takes
 
 pytestmark = pytest.mark.interop
 
@@ -345,14 +346,6 @@ def _pydantic(pattern: str) -> Callable[[str], bool] | None:
             continue
         return functools.partial(_takes, adapter)
     return None
-
-
-def _takes(adapter: TypeAdapter[str], text: str) -> bool:
-    try:
-        adapter.validate_python(text)
-    except ValidationError:
-        return False
-    return True
 
 
 def _python(case: Case) -> Callable[[str], bool] | None:
