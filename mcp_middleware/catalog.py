@@ -266,18 +266,19 @@ def build_catalog(
     builder = _Builder(openapi, route_paths or {}, frozenset(reshaped), frozenset(nones_dropped), forwarded)
     tools: list[ToolSpec] = []
     declared: list[Declared] = []
-    candidates = 0  # the operations that would be tools without the filter
+    candidates = selected = 0  # the operations that would be tools without the filter; those it keeps
     for op, default, name in zip(ops, defaults, names, strict=True):
         owner = route_owners.get((op.path, op.method)) if route_owners else None
         is_declared = any(key in op.operation for key in DECLARATION_KEYS)
-        # A route declared a resource or prompt is not also a tool unless it says so; a route
-        # given a bad or taken name (None) is none.
-        candidate = name is not None and (not is_declared or op.operation.get("x-mcp-tool") is True)
+        # A route declared a resource or prompt is not also a tool unless it says so
+        candidate = not is_declared or op.operation.get("x-mcp-tool") is True
         candidates += candidate
         # every name of the tool is matched (an exclude of its default name still excludes it)
-        is_tool = candidate and tool_filter.allows(
+        allowed = candidate and tool_filter.allows(
             method=op.method, path=op.path, operation_id=op.operation_id, tags=op.tags, names=(default, name or default)
         )
+        selected += allowed
+        is_tool = allowed and name is not None  # a route given a bad or taken name (None) is none
         if not (is_declared or is_tool):
             continue  # (its route guard, linear in the routes, is worked out only for what is built)
         if route_order is not None and _stranded(route_order, op, owner):
@@ -293,7 +294,7 @@ def build_catalog(
             (op.path, op.method, op.operation_id, op.tags, (default, name or default))
             for op, default, name in zip(ops, defaults, names, strict=True)
         ],
-        candidates if not tools else 0,
+        candidates if not selected else 0,
     )
     for name, (method, path, unsent) in builder.unsent.items():
         warn_once(
@@ -348,7 +349,8 @@ def _warn_filtered(
 ) -> None:
     """Warn about the filters that select nothing: an empty include filter; a value that matches
     none of ``ops`` ((path, method, operation id, tags, tool names) each); filters that together
-    leave none of the ``left_out`` operations that would be tools without them (0: some are)."""
+    keep none of the ``left_out`` operations that would be tools without them, a route a bad or
+    taken given name leaves out among them (0: they keep some)."""
     empty = tool_filter.empty_includes()
     if empty:
         warn_once(

@@ -210,6 +210,36 @@ def test_a_filter_value_naming_a_given_name_is_no_unmatched_value(caplog: pytest
     ]
 
 
+def test_the_no_tool_left_warning_counts_a_route_left_out_for_its_given_name(caplog: pytest.LogCaptureFixture) -> None:
+    """Review: the warning that the filters leave no tool said "the app's 1 operations" of two
+    tool routes when the other was left out for a bad hand-written ``x-mcp-name``: that route is
+    one of the app's operations the filters were given (its name is warned about on its own)."""
+    document = _doc(
+        ("/bad", "get", {"operationId": "bad", "x-mcp-name": "bad name"}), ("/ok", "get", {"operationId": "ok"})
+    )
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(document, tool_filter=ToolFilter(exclude_operations=frozenset(["ok", "bad"])))
+    assert _names(catalog) == []
+    assert _messages(caplog) == [
+        "Route GET /bad is no tool: its x-mcp-name 'bad name' may hold only A-Z, a-z, 0-9, '_' and '-'",
+        "MCPMiddleware's tool filters exclude_operations=['bad', 'ok'] leave none of the app's 2 operations as "
+        "tools, so the MCP endpoint exposes no tools",
+    ]
+
+
+def test_filters_that_keep_only_a_route_left_out_for_its_name_are_not_blamed(caplog: pytest.LogCaptureFixture) -> None:
+    """The filters keep the route; its bad name leaves it out, which its own warning says."""
+    document = _doc(
+        ("/bad", "get", {"operationId": "bad", "x-mcp-name": "bad name"}), ("/ok", "get", {"operationId": "ok"})
+    )
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(document, tool_filter=ToolFilter(exclude_operations=frozenset(["ok"])))
+    assert _names(catalog) == []
+    assert _messages(caplog) == [
+        "Route GET /bad is no tool: its x-mcp-name 'bad name' may hold only A-Z, a-z, 0-9, '_' and '-'"
+    ]
+
+
 # -- tool_names ------------------------------------------------------------------------------------
 
 
