@@ -7,7 +7,8 @@ made every operation's default name (the name the keys of ``tool_names`` may use
 do). A given name (``tool_names`` first: by operation id, else by default name; then
 ``x-mcp-name``) is the tool's; a default name it takes is numbered (``_2``, ...) as a sanitised id
 is against a verbatim one; the other tools keep their default names. A bad ``x-mcp-name`` (read
-with the routes, checked against ``max_tool_name_length``), or one a route earlier in the document
+with the routes, checked as ``declare.tool`` checks it at import: at most the spec's 128
+characters; one longer than ``max_tool_name_length`` is kept, warned), or one a route earlier in the document
 is given already, leaves its route out of the tools with a warning, as a hand-written ``x-mcp-*``
 declaration that breaks the rules or a prompt name declared twice is: no tool then answers to a
 name its author did not give. ``tool_names`` itself is checked when the middleware is built
@@ -21,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mcp_middleware._declared import shown
-from mcp_middleware._name_rules import name_problem
+from mcp_middleware._name_rules import LONGEST_NAME, name_problem
 from mcp_middleware._naming import _first_free, _Op
 from mcp_middleware._once import warn_once
 
@@ -120,8 +121,19 @@ def _given(op: _Op, default: str, tool_names: Mapping[str, str], limit: int) -> 
     if "x-mcp-name" not in op.operation:
         return None
     declared = op.operation["x-mcp-name"]
-    problem = name_problem(declared, limit, f"max_tool_name_length ({limit})")
+    problem = name_problem(declared, LONGEST_NAME, str(LONGEST_NAME))
     if problem is None:
+        if len(declared) > limit:
+            warn_once(
+                logger,
+                "Tool %r (%s %s): its given name is longer than max_tool_name_length (%d) characters, which "
+                "derived names are cut to; it is kept, but clients that prefix tool names within a 60-64 "
+                "character budget (VS Code, Claude Code, Cursor) may cut or refuse it",
+                declared,
+                op.method,
+                op.path,
+                limit,
+            )
         return str(declared)
     warn_once(logger, "Route %s %s is no tool: its x-mcp-name %s", op.method, op.path, problem)
     return _LEFT_OUT

@@ -1,9 +1,10 @@
 """What a tool name given by the user must be: the rules of the names the catalog makes
 (:mod:`mcp_middleware._naming`): ``[A-Za-z0-9_-]``, not empty, within a length limit.
 
-One check for the three ways of giving one: ``declare.tool`` (at import), the ``tool_names``
-option (when the middleware is built) and a hand-written ``x-mcp-name`` (when the routes are read:
-:mod:`mcp_middleware._given_names`). A leaf: it imports nothing from the package.
+One check for the three ways of giving one: ``declare.tool`` (at import) and a hand-written
+``x-mcp-name`` (when the routes are read: :mod:`mcp_middleware._given_names`) within
+:data:`LONGEST_NAME`, the spec's, the ``tool_names`` option (when the middleware is built) within
+``max_tool_name_length``. A leaf: it imports nothing from the package.
 """
 
 from __future__ import annotations
@@ -11,8 +12,12 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-__all__ = ["name_problem"]
+__all__ = ["LONGEST_NAME", "name_problem"]
 
+# the MCP spec's longest tool name (2025-11-25: "between 1 and 128 characters"): the limit of a
+# name given in the code (declare.tool at import, x-mcp-name when read), which the middleware's
+# max_tool_name_length cannot bound at import (only the tool_names option is checked against it)
+LONGEST_NAME: Final = 128
 _VALID_NAME: Final = re.compile(r"[A-Za-z0-9_-]+")
 
 

@@ -40,7 +40,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ._declared import PROMPT, RESOURCE, TEMPLATE, check, shown
-from ._name_rules import name_problem
+from ._name_rules import LONGEST_NAME, name_problem
 
 __all__ = ["prompt", "resource", "resource_template", "tool"]
 
@@ -141,22 +141,18 @@ def prompt(
     return _declared("prompt", PROMPT, tool, **fields, completions=_completions(completions))
 
 
-# the MCP spec's longest tool name (2025-11-25); the middleware's max_tool_name_length is checked
-# when the routes are read
-_LONGEST_NAME = 128
-
-
 def tool(*, name: str | None = None, description: str | None = None) -> dict[str, Any]:
     """The ``openapi_extra`` that gives a route's tool an MCP-only ``name`` (``x-mcp-name``) and
     ``description`` (``x-mcp-description``, in ``tools/list`` only), leaving its ``operationId``
     (and so ``/openapi.json`` and generated clients) as it is:
     ``@app.get("/items/{item_id}", openapi_extra=declare.tool(name="fetch_item"))``. The name
-    follows the rules of derived names (``[A-Za-z0-9_-]``, not empty, at most 128 characters here
-    and ``max_tool_name_length`` when the routes are read); a bad value, or neither value given,
-    raises a ``TypeError`` or ``ValueError`` here."""
+    follows the rules of derived names (``[A-Za-z0-9_-]``, not empty) and is at most 128 characters,
+    the spec's limit (one longer than the middleware's ``max_tool_name_length``, which only
+    shortens derived names, is kept, with a warning when the routes are read); a bad value, or
+    neither value given, raises a ``TypeError`` or ``ValueError`` here."""
     extra: dict[str, Any] = {}
     if name is not None:
-        problem = name_problem(name, _LONGEST_NAME, str(_LONGEST_NAME))
+        problem = name_problem(name, LONGEST_NAME, str(LONGEST_NAME))
         if problem is not None:
             error = TypeError if not isinstance(name, str) else ValueError
             raise error(f"declare.tool: name {problem}")

@@ -129,7 +129,7 @@ def test_a_hand_written_x_mcp_description_that_is_no_string_is_warned_and_ignore
         ("fetch item", "'fetch item' may hold only A-Z, a-z, 0-9, '_' and '-'"),
         (12, "must be a string, not 12"),
         ("", "must not be empty"),
-        ("a" * 41, f"{'a' * 41!r} is longer than max_tool_name_length (40) characters"),
+        ("a" * 129, f"'{'a' * 56}... is longer than 128 characters"),
     ],
 )
 def test_a_bad_hand_written_x_mcp_name_leaves_the_route_out_with_a_warning(
@@ -144,6 +144,37 @@ def test_a_bad_hand_written_x_mcp_name_leaves_the_route_out_with_a_warning(
         )
     assert _names(catalog) == ["ok"]
     assert _messages(caplog) == [f"Route GET /bad is no tool: its x-mcp-name {why}"]
+
+
+@pytest.mark.parametrize("length", [41, 128])
+def test_a_declared_name_longer_than_max_tool_name_length_is_kept_with_a_warning(
+    caplog: pytest.LogCaptureFixture, length: int
+) -> None:
+    """Review: ``declare.tool`` took a name of 41-128 characters at import (the spec's limit) and
+    the build then left the route out for being longer than ``max_tool_name_length`` (40). The
+    two agree now: a given name may be as long as the spec allows; one longer than the option,
+    which only shortens derived names, is kept and warned about (clients' 60-64 budgets)."""
+    long_name = "n" * length
+    document = _doc(
+        ("/long", "get", {"operationId": "long", **declare.tool(name=long_name)}), ("/ok", "get", {"operationId": "ok"})
+    )
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(document)
+    assert _names(catalog) == [long_name, "ok"]
+    assert _messages(caplog) == [
+        f"Tool {long_name!r} (GET /long): its given name is longer than max_tool_name_length (40) characters, "
+        "which derived names are cut to; it is kept, but clients that prefix tool names within a 60-64 "
+        "character budget (VS Code, Claude Code, Cursor) may cut or refuse it"
+    ]
+
+
+def test_a_declared_name_within_max_tool_name_length_is_not_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(
+            _doc(("/a", "get", {"operationId": "a", **declare.tool(name="n" * 12)})), max_name_length=12
+        )
+    assert _names(catalog) == ["n" * 12]
+    assert _messages(caplog) == []
 
 
 def test_a_given_name_takes_a_derived_name_and_the_derived_one_is_numbered() -> None:
