@@ -80,7 +80,31 @@ def given_names(
         if name is None:  # the default name, unless a given one took it
             names[index] = free = _first_free(defaults[index], limit, taken, reserved)
             taken.add(free)
+    _warn_taken_defaults(ops, defaults, names)
     return names
+
+
+def _warn_taken_defaults(ops: Sequence[_Op], defaults: Sequence[str], names: Sequence[str | None]) -> None:
+    """Warn about each given name that is another route's default name: that route's tool is
+    numbered (or named otherwise), and a filter value naming it matches both routes, since the
+    filters match every name of a tool (``exclude_operations`` would leave out both)."""
+    by_default = {default: index for index, default in enumerate(defaults)}
+    for index, name in enumerate(names):
+        other = by_default.get(name) if name is not None and name != defaults[index] else None
+        if other is None or names[other] is None:  # (a route left out is no tool to mistake)
+            continue
+        warn_once(
+            logger,
+            "Tool name %r given to %s %s is also %s %s's default name (its tool is %r now), so a filter value "
+            "naming %r matches both routes",
+            name,
+            ops[index].method,
+            ops[index].path,
+            ops[other].method,
+            ops[other].path,
+            names[other],
+            name,
+        )
 
 
 def given_description(op: _Op) -> str | None:

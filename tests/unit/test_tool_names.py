@@ -317,6 +317,65 @@ def test_tool_names_giving_two_operations_one_name_leaves_the_later_out(caplog: 
     assert _messages(caplog) == ["Route GET /b is no tool: the tool name 'same' it is given is GET /a's already"]
 
 
+RENAMED_ONTO = (
+    "Tool name 'list_items' given to GET /items/{item_id} is also GET /items's default name (its tool is "
+    "'list_items_2' now), so a filter value naming 'list_items' matches both routes"
+)
+
+
+def test_a_rename_onto_another_routes_default_name_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    """Review: ``tool_names={"get_item": "list_items"}`` with ``exclude_operations=["list_items"]``
+    excluded both routes without a word: a given name may take another route's default name (that
+    tool is numbered, by design, as a sanitised id is against a verbatim one), and the filters
+    match every name of a tool. Names are only known when the tools are built, so it is a warning
+    then, naming both routes."""
+    document = _doc(GENERATED, ("/items", "get", {"operationId": "list_items"}))
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(
+            document,
+            tool_names={"get_item": "list_items"},
+            tool_filter=ToolFilter(exclude_operations=frozenset(["list_items"])),
+        )
+    assert _names(catalog) == []
+    assert _messages(caplog) == [
+        RENAMED_ONTO,
+        "MCPMiddleware's tool filters exclude_operations=['list_items'] leave none of the app's 2 operations as "
+        "tools, so the MCP endpoint exposes no tools",
+    ]
+
+
+def test_a_declared_name_onto_another_routes_default_name_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    path, method, operation = GENERATED
+    renamed = (path, method, {**operation, **declare.tool(name="list_items")})
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(_doc(renamed, ("/items", "get", {"operationId": "list_items"})))
+    assert _names(catalog) == ["list_items", "list_items_2"]
+    assert _messages(caplog) == [RENAMED_ONTO]
+
+
+def test_a_rename_onto_the_routes_own_default_name_or_a_free_name_is_not_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    document = _doc(GENERATED, ("/items", "get", {"operationId": "list_items"}))
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(
+            document, tool_names={"get_item_items__item_id__get": "get_item", "list_items": "all_items"}
+        )
+    assert _names(catalog) == ["get_item", "all_items"]
+    assert _messages(caplog) == []
+
+
+def test_a_rename_onto_the_default_name_of_a_route_left_out_is_not_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """That route is no tool (its bad ``x-mcp-name`` is warned about): no filter can mistake it."""
+    document = _doc(GENERATED, ("/items", "get", {"operationId": "list_items", "x-mcp-name": 3}))
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(document, tool_names={"get_item": "list_items"})
+    assert _names(catalog) == ["list_items"]
+    assert _messages(caplog) == ["Route GET /items is no tool: its x-mcp-name must be a string, not 3"]
+
+
 def test_build_catalog_refuses_a_bad_tool_names_value() -> None:
     with pytest.raises(ValueError, match="tool_names") as refused:
         build_catalog(_doc(GENERATED), tool_names={"get_item": "bad name"})
