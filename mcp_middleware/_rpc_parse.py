@@ -10,6 +10,7 @@ against the SDK's types later (``validation``).
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -65,10 +66,36 @@ def request_id_of(obj: Any) -> RequestId | None:
     return id_of(obj) if isinstance(obj, dict) and "method" in obj else None
 
 
+# A request's four members, read in one C call (a KeyError when one is missing, a TypeError when
+# the value is not an object): :func:`parse_message`'s test of the usual case.
+_REQUEST_FIELDS = itemgetter("jsonrpc", "id", "method", "params")
+
+
 def parse_message(obj: Any) -> Message:
     """Classify one decoded JSON value as a request, notification or client reply (-32600 if none).
     Each error carries the request's id when it can be read (JSON-RPC 2.0 §5), whichever era's
-    path, a lone message's or a batch item's, asked."""
+    path, a lone message's or a batch item's, asked.
+
+    The usual message, a request with all four members well typed, is recognised with one read of
+    them; anything else (a notification, a reply, a request without params, any fault) is
+    classified by :func:`_classified`, which applies every rule in order."""
+    try:
+        version, raw_id, method, params = _REQUEST_FIELDS(obj)
+    except (KeyError, TypeError):
+        return _classified(obj)
+    if (
+        version == "2.0"
+        and type(raw_id) in _ID_TYPES
+        and type(method) is str
+        and type(params) is dict
+        and type(obj) is dict  # not a marked message (_Exact)
+    ):
+        return Request(raw_id, method, params)
+    return _classified(obj)
+
+
+def _classified(obj: Any) -> Message:
+    """:func:`parse_message`'s rules, in order."""
     if not isinstance(obj, dict) or obj.get("jsonrpc") != "2.0":
         raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: not a JSON-RPC 2.0 object", id=request_id_of(obj))
     raw_id: Any = obj.get("id")  # shape checked just below

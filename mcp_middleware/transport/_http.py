@@ -50,10 +50,8 @@ async def plain(send: Send, status: int, body: bytes = b"", headers: Iterable[tu
 def plain_start(status: int, body: bytes, headers: Iterable[tuple[bytes, bytes]] = ()) -> Message:
     """The start of :func:`plain`'s response (JSON when there is a body), for a caller that sends
     its two messages itself rather than awaiting another coroutine."""
-    head = list(headers)
-    if body:
-        head.append(_JSON)
-    head.append((b"content-length", str(len(body)).encode()))
+    length = (b"content-length", b"%d" % len(body))
+    head = [*headers, _JSON, length] if body else [*headers, length]
     return {"type": "http.response.start", "status": status, "headers": head}
 
 

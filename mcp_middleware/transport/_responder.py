@@ -77,22 +77,24 @@ class Responder:
     """Writes the one answer to a POST: JSON, 202, or an SSE stream begun on the first event.
     It is also the handlers' outbox (:class:`~mcp_middleware.toolcall.Outbox`) for that request."""
 
-    __slots__ = ("_lock", "_send", "closed", "early", "headers", "lift", "started", "streaming")
+    # What every response starts with, as class attributes: a request sets only what it changes
+    # (no __slots__, so that the defaults cost nothing per request).
+    # extra response headers (a session id)
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+    _lock: _WriteLock | None = None  # made by the first write that may contend
+    started = False
+    streaming = False
+    closed = False
+    # A tools/call's (request, version, decorate), set by serve_request: what :meth:`answer`
+    # needs to write the result while the route's app is still running (its background work).
+    # Not the Call: it holds this responder, and the cycle would leave every call to the GC.
+    early: tuple[Request, str, Decorate] | None = None
+    # With oauth (set by serve_request): the server's Challenge and the request's scope, which
+    # turn a route's refusal of the token into the endpoint's HTTP refusal (see refused)
+    lift: tuple[Challenge, Scope] | None = None
 
     def __init__(self, send: Send) -> None:
         self._send = send
-        self.headers: list[tuple[bytes, bytes]] = []  # extra response headers (e.g. a session id)
-        self._lock: _WriteLock | None = None  # made by the first write that may contend
-        self.started = False
-        self.streaming = False
-        self.closed = False
-        # A tools/call's (request, version, decorate), set by serve_request: what :meth:`answer`
-        # needs to write the result while the route's app is still running (its background work).
-        # Not the Call: it holds this responder, and the cycle would leave every call to the GC.
-        self.early: tuple[Request, str, Decorate] | None = None
-        # With oauth (set by serve_request): the server's Challenge and the request's scope, which
-        # turn a route's refusal of the token into the endpoint's HTTP refusal (see refused)
-        self.lift: tuple[Challenge, Scope] | None = None
 
     def _locked(self) -> _WriteLock:
         if self._lock is None:

@@ -86,23 +86,13 @@ def serve(
         message = parse_message(payload)
     except ProtocolError as exc:
         return responder.error(exc, "handshake")
-    if isinstance(message, Notification):
-        _notification(server, headers, message)
-        return responder.accepted()
-    if isinstance(message, ClientReply):
-        # Ignored (still 202, as for an id nobody waits for) unless the caller that was asked answers;
-        # refused (400, not taken: the request stays open) when it does not answer what was asked.
-        caller = caller_key(server, headers)
-        refused = server.pending.refusal(message.id, message.body, caller)
-        if refused is not None:
-            return responder.error(refused, "handshake")
-        server.pending.resolve(message.id, message.body, caller)
-        return responder.accepted()
+    if not isinstance(message, Request):  # one test for the usual case
+        return _not_request(server, headers, message, responder)
     if message.method == "initialize":
         version = stated = negotiate((message.params or {}).get("protocolVersion"))
         if sessions is not None:
             capabilities = (message.params or {}).get("capabilities")
-            responder.headers.append((b"mcp-session-id", sessions.mint(capabilities, version).encode()))
+            responder.headers = ((b"mcp-session-id", sessions.mint(capabilities, version).encode()),)
     # What goes out to a client stating no revision takes the latest one's shapes: VS Code never
     # states it and speaks a later revision than the 2025-03-26 the request is read as
     replies_as = stated or LATEST_HANDSHAKE_VERSION
@@ -123,6 +113,23 @@ def serve(
     if server.settings.response_mode == "sse":
         return _streamed(server, call, responder)
     return serve_request(server, call, responder, _unchanged)
+
+
+def _not_request(
+    server: Server, headers: Mapping[bytes, bytes], message: Notification | ClientReply, responder: Responder
+) -> Awaitable[None]:
+    """A lone notification (202), or a client's reply to a question of ours."""
+    if isinstance(message, Notification):
+        _notification(server, headers, message)
+        return responder.accepted()
+    # Ignored (still 202, as for an id nobody waits for) unless the caller that was asked answers;
+    # refused (400, not taken: the request stays open) when it does not answer what was asked.
+    caller = caller_key(server, headers)
+    refused = server.pending.refusal(message.id, message.body, caller)
+    if refused is not None:
+        return responder.error(refused, "handshake")
+    server.pending.resolve(message.id, message.body, caller)
+    return responder.accepted()
 
 
 async def _streamed(server: Server, call: Call, responder: Responder) -> None:

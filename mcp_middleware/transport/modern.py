@@ -226,9 +226,11 @@ def serve(
         if isinstance(payload, list):
             raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: batches are not part of 2026-07-28")
         message = parse_message(payload)
-        if isinstance(message, ClientReply):
-            raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: clients do not send responses in 2026-07-28")
-        if isinstance(message, Notification):
+        if not isinstance(message, Request):  # one test for the usual case
+            if isinstance(message, ClientReply):
+                raise ProtocolError(
+                    codes.INVALID_REQUEST, "Invalid request: clients do not send responses in 2026-07-28"
+                )
             _check_notification(headers, message)
             return responder.accepted()
         version, envelope = _checked(server, headers, message)

@@ -15,9 +15,14 @@ from mcp_middleware.jsonrpc import (
     INPUT_REQUIRED_RESULTS,
     INPUT_REQUIRED_TYPE,
     Built,
+    ClientReply,
+    Notification,
     ProtocolError,
+    Request,
     encode_error,
     error_status,
+    parse_message,
+    parse_payload,
     result_message,
 )
 from mcp_middleware.results import ResponseCollector, error_result
@@ -139,3 +144,58 @@ def test_streamed_text_is_decoded_across_chunk_boundaries(
         seen += collector.feed(chunk, number < len(chunks) - 1)
     assert seen == pieces
     assert collector.text() == text
+
+
+# parse_message reads a request with its four members well typed in one step and hands anything
+# else to the full rules: each case below is one the quick read declines, classified as before.
+_CALL = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "x"}}
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (_CALL, Request(7, "tools/call", {"name": "x"})),
+        ({**_CALL, "id": "a"}, Request("a", "tools/call", {"name": "x"})),
+        ({**_CALL, "params": None}, Request(7, "tools/call", None)),  # null params: as absent
+        ({"jsonrpc": "2.0", "id": 1, "method": "ping"}, Request(1, "ping", None)),
+        ({"jsonrpc": "2.0", "method": "notifications/initialized"}, Notification("notifications/initialized", None)),
+        (
+            {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}},
+            Notification("notifications/cancelled", {"requestId": 1}),
+        ),
+        ({"jsonrpc": "2.0", "id": 3, "result": {}}, ClientReply(3, {"jsonrpc": "2.0", "id": 3, "result": {}})),
+    ],
+)
+def test_messages_are_classified(message: dict[str, Any], expected: object) -> None:
+    assert parse_message(message) == expected
+    assert type(parse_message(message)) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("message", "code", "request_id"),
+    [
+        ({**_CALL, "jsonrpc": "1.0"}, -32600, 7),
+        ({**_CALL, "id": True}, -32600, None),  # a boolean is no id
+        ({**_CALL, "id": 1.5}, -32600, None),
+        ({**_CALL, "id": None}, -32600, None),
+        ({**_CALL, "method": 5}, -32600, 7),
+        ({"jsonrpc": "2.0", "id": 7, "result": {}, "error": {}}, -32600, 7),  # neither a request nor a reply
+        ({**_CALL, "params": [1]}, -32602, 7),
+        ({**_CALL, "params": "x"}, -32602, 7),
+        ([_CALL], -32600, None),
+        ("x", -32600, None),
+        (None, -32600, None),
+    ],
+)
+def test_malformed_messages_are_refused_by_the_full_rules(message: Any, code: int, request_id: Any) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        parse_message(message)
+    assert (caught.value.code, caught.value.id) == (code, request_id)
+
+
+def test_a_marked_request_with_every_member_is_refused_for_its_integer() -> None:
+    marked = parse_payload(b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"n":123456789012345678901234}}')
+    with pytest.raises(ProtocolError) as caught:
+        parse_message(marked)
+    assert (caught.value.code, caught.value.id) == (-32602, 1)
+    assert "beyond 64 bits" in caught.value.message
