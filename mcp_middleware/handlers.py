@@ -178,20 +178,19 @@ class Server(ServedApp):
         Checks at once (raising ProtocolError) and returns the handler's coroutine for the caller
         to await: no coroutine of its own on every request's path."""
         req = call.request
-        handler = _HANDLERS.get(req.method)
-        if handler is None or (req.method, call.version) not in CLIENT_REQUESTS:
+        route = _ROUTES.get((req.method, call.version))
+        if route is None:
             raise ProtocolError(codes.METHOD_NOT_FOUND, f"Method not found: {req.method}")
-        needs = _CAPABILITY.get(req.method)
+        handler, needs = route
         if needs is not None and needs not in self.capabilities(call.era):
             # Capabilities advertised and methods served always agree (server/discover checks it).
             raise ProtocolError(codes.METHOD_NOT_FOUND, f"Method not found: {req.method}")
-        params = req.params or {}
         try:
             # Validated against this revision's wire type; handlers then read the plain dict.
             self.validator.check(req.method, call.version, req.params, call.envelope)
         except ValidationError as exc:
             raise ProtocolError(codes.INVALID_PARAMS, _validation_message(exc)) from None
-        return handler(self, call, params)
+        return handler(self, call, req.params or {})
 
     def cancel(self, caller: str, request_id: Any) -> None:
         self.registry.cancel(caller, request_id)
@@ -224,4 +223,10 @@ _HANDLERS: Mapping[str, Handler] = {
     "prompts/list": _list_prompts,
     "prompts/get": _get_prompt,
     "completion/complete": _complete,
+}
+
+# What Server.handle looks up, once per request: each (method, revision) of the SDK's client
+# requests that has a handler, with the capability it needs (None: none)
+_ROUTES: Mapping[tuple[str, str], tuple[Handler, str | None]] = {
+    key: (_HANDLERS[key[0]], _CAPABILITY.get(key[0])) for key in CLIENT_REQUESTS if key[0] in _HANDLERS
 }

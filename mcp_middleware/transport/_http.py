@@ -116,8 +116,9 @@ def new_call(
     ``envelope``: its params' envelope, when
     already read (``validation.envelope_of``); ``replies_as``: see ``Call`` (default ``version``);
     ``declared``, ``asks_as``: see ``Call`` (``asks_as`` defaults to ``replies_as``)."""
-    present = headers.keys() & server.forward_names  # one C-level pass; usually nothing, or one
-    forwarded = tuple([(name, headers[name]) for name in sorted(present)]) if present else ()
+    forwarded: tuple[tuple[bytes, bytes], ...] = ()
+    if not headers.keys().isdisjoint(server.forward_names):  # one C-level pass, no set; usually none
+        forwarded = tuple([(name, headers[name]) for name in sorted(headers.keys() & server.forward_names)])
     replies_as = replies_as or version
     return Call(
         request,

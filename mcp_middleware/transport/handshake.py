@@ -49,6 +49,10 @@ _ROUTED = frozenset({"tools/call", "resources/read", "prompts/get"})
 _CANCELLED = b""  # a batch item's reply: the request was cancelled (cancellation.mdx: send nothing)
 
 
+# Each handshake revision by its header value as sent without spaces (header_version's lookup)
+_AS_SENT = {version.encode("latin-1"): version for version in HANDSHAKE_PROTOCOL_VERSIONS}
+
+
 def _unchanged(method: str, result: dict[str, Any]) -> dict[str, Any]:
     return result
 
@@ -56,8 +60,13 @@ def _unchanged(method: str, result: dict[str, Any]) -> dict[str, Any]:
 def header_version(headers: Mapping[bytes, bytes]) -> str | None:
     """The handshake revision the request's MCP-Protocol-Version states, or None (absent, or a value
     read leniently: clients.md §3)."""
-    value = text_of(headers, b"mcp-protocol-version")
-    value = None if value is None else value.strip()  # as the router reads it (endpoint.is_modern)
+    raw = headers.get(b"mcp-protocol-version")
+    if raw is None:
+        return None
+    stated = _AS_SENT.get(raw)  # the usual: a revision as clients send it
+    if stated is not None:
+        return stated
+    value = raw.decode("latin-1").strip()  # as the router reads it (endpoint.is_modern)
     return value if value in HANDSHAKE_PROTOCOL_VERSIONS else None
 
 

@@ -14,6 +14,7 @@ Cache-Control says (``_resource_read.cache_hints``, set before the decorator's d
 from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping
+from operator import itemgetter
 from typing import Any, NoReturn
 
 from mcp_types import (
@@ -43,7 +44,8 @@ _NAME_PARAM = {"tools/call": "name", "prompts/get": "name", "resources/read": "u
 _ROUTING = frozenset({b"mcp-protocol-version", b"mcp-method", b"mcp-name"})
 _LOG_LEVELS = frozenset({"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"})
 LIST_TTL_MS = 60_000
-_MEMO_KEYS = {False: "modern.decorate.public", True: "modern.decorate.private"}
+_MEMO_KEY = "modern.decorate"  # Server.memo: the decorators of public and private results, in that order
+_CACHE_SCOPES = ("public", "private")  # (indexed by a bool, as the decorators)
 
 
 def _mismatch(what: str) -> ProtocolError:
@@ -60,10 +62,11 @@ def _checked(server: Server, headers: Mapping[bytes, bytes], req: Request) -> tu
     The Mcp-Param-* check reads the arguments and runs every time."""
     envelope = envelope_of(req.method, req.params)
     key = None
-    if envelope is not None:
-        repeated = getattr(headers, "repeated", ())
-        get = headers.get
-        key = (req.method, envelope, get(b"mcp-protocol-version"), get(b"mcp-method"), get(b"mcp-name"), repeated)
+    if envelope is not None and not getattr(headers, "repeated", ()):  # (never kept with a repeated mcp-*)
+        try:
+            key = (req.method, envelope, _ROUTING_VALUES.get(req.method, _VALUES_UNNAMED)(headers))
+        except KeyError:  # a routing header missing: a ladder that fails, or (no Mcp-Name, no name) not kept
+            key = None
     version = server.ladders.get(key) if key is not None else None
     if version is None:
         version = _ladder(headers, req)
@@ -77,18 +80,24 @@ def _checked(server: Server, headers: Mapping[bytes, bytes], req: Request) -> tu
 _LADDERS = 1024  # remembered ladder verdicts (a client repeats one envelope; a bound on the odd ones)
 
 
+# The header values a ladder's verdict depends on besides the envelope, read in one C call: the
+# version and Mcp-Method, and Mcp-Name for a method with a name (on another it is not read). A
+# KeyError when one is missing: such a request is not remembered.
+_VALUES_UNNAMED = itemgetter(b"mcp-protocol-version", b"mcp-method")
+_ROUTING_VALUES = {method: itemgetter(b"mcp-protocol-version", b"mcp-method", b"mcp-name") for method in _NAME_PARAM}
+
+
 def _kept(key: tuple[Any, ...]) -> tuple[Any, ...] | None:
     """A passed ladder's key as ``Server.ladders`` keeps it, or None: its envelope as
-    ``validation.kept`` keeps one (none longer than ``KEPT_BYTES``), and the method and the three
-    header values no longer than that together (they are not all bounded by the envelope: an
-    Mcp-Name on a method without a name is not read, Mcp-Method is compared stripped), without a
-    repeated ``mcp-*`` header (their names are in the key). So the table holds at most 1,024 times
-    4 KiB. Runs only to keep a new verdict."""
-    method, envelope, version, sent, name, repeated = key
+    ``validation.kept`` keeps one (none longer than ``KEPT_BYTES``), and the method and the
+    header values no longer than that together (they are not bounded by the envelope: Mcp-Method
+    is compared stripped). A request with a repeated ``mcp-*`` header has no key. So the table
+    holds at most 1,024 times 4 KiB. Runs only to keep a new verdict."""
+    method, envelope, values = key
     envelope = kept(envelope)
-    if envelope is None or repeated or len(method) + len(version) + len(sent) + len(name or b"") > KEPT_BYTES:
+    if envelope is None or len(method) + sum(map(len, values)) > KEPT_BYTES:
         return None
-    return method, envelope, version, sent, name, repeated
+    return method, envelope, values
 
 
 def _ladder(headers: Mapping[bytes, bytes], req: Request) -> str:
@@ -197,6 +206,17 @@ def _unsupported(requested: str) -> NoReturn:
     )
 
 
+def _error_before(error: ProtocolError, payload: Any) -> ProtocolError:
+    """What refuses a request that failed before it was served: ``error``, with the request's id
+    when it has none (a client reply's id names a request of ours, not its own), or, for a batch,
+    which ``parse_message`` refuses as no object, that batches are gone."""
+    if isinstance(payload, list):
+        return ProtocolError(codes.INVALID_REQUEST, "Invalid request: batches are not part of 2026-07-28")
+    if error.id is None:
+        error.id = request_id_of(payload)
+    return error
+
+
 def _decorator(server: Server, private: bool) -> Decorate:
     """What every result gets; made once per server and cache scope (``Server.memo``)."""
     identity = {SERVER_INFO_META_KEY: server.info}
@@ -223,9 +243,7 @@ def serve(
     coroutine fewer on every request's path)."""
     responder = Responder(send)
     try:
-        if isinstance(payload, list):
-            raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: batches are not part of 2026-07-28")
-        message = parse_message(payload)
+        message = parse_message(payload)  # a batch (a list) is no message: refused, with _error_before's reason
         if not isinstance(message, Request):  # one test for the usual case
             if isinstance(message, ClientReply):
                 raise ProtocolError(
@@ -235,15 +253,13 @@ def serve(
             return responder.accepted()
         version, envelope = _checked(server, headers, message)
     except ProtocolError as exc:
-        if exc.id is None:
-            exc.id = request_id_of(payload)  # a client reply's id names a request of ours, not its own
-        return responder.error(exc, "modern")
+        return responder.error(_error_before(exc, payload), "modern")
     call = new_call(server, scope, receive, headers, message, "modern", version, responder, "", envelope)
     # The tool list does not depend on the caller today, so it is "public"; results of a call
     # that carried credentials (Authorization, Cookie, the app's API keys) are marked private
     # (caching.mdx: private when auth may matter).
     private = not headers.keys().isdisjoint(server.credentials)
-    decorate = server.memo.get(_MEMO_KEYS[private])
-    if decorate is None:
-        decorate = server.memo[_MEMO_KEYS[private]] = _decorator(server, private)
-    return serve_request(server, call, responder, decorate, "private" if private else "public")
+    decorators = server.memo.get(_MEMO_KEY)
+    if decorators is None:
+        decorators = server.memo[_MEMO_KEY] = (_decorator(server, False), _decorator(server, True))
+    return serve_request(server, call, responder, decorators[private], _CACHE_SCOPES[private])

@@ -263,11 +263,16 @@ async def test_a_notification_whose_meta_states_another_revision_than_its_header
     }
 
 
-async def test_batches_are_invalid_requests() -> None:
+@pytest.mark.parametrize("items", [1, 0])
+async def test_batches_are_invalid_requests(items: int) -> None:
     headers = modern_headers("tools/list")
-    reply = await post(build_app(), [modern_request("tools/list")], headers)
+    reply = await post(build_app(), [modern_request("tools/list")] * items, headers)
     assert reply.status == 400
-    assert reply.json()["error"]["code"] == -32600
+    assert reply.json() == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {"code": -32600, "message": "Invalid request: batches are not part of 2026-07-28"},
+    }
 
 
 @pytest.mark.parametrize("outcome", [{"result": {}}, {"error": {"code": -32601, "message": "Method not found"}}])
@@ -520,6 +525,21 @@ async def test_remembered_ladder_verdicts_are_bounded() -> None:
     assert 0 < len(mcp_of(app).server.ladders) <= 1024
 
 
+@pytest.mark.parametrize(("name", "code"), [(None, -32602), ("get_thing", -32020)])
+async def test_a_request_without_an_mcp_name_is_checked_every_time_and_never_kept(name: str | None, code: int) -> None:
+    """The ladder's key reads the routing headers in one step, and a request missing one has no key:
+    a tools/call naming no tool passes the ladder (no Mcp-Name to compare) and is refused by its
+    params' check, one naming a tool fails the ladder; each time, warm as cold, nothing kept."""
+    app = build_app()
+    params: dict[str, Any] = {"arguments": {"thing_id": 1}}
+    if name is not None:
+        params["name"] = name
+    for _ in range(2):
+        reply = await post(app, modern_request("tools/call", params), modern_headers("tools/call"))
+        assert (reply.status, reply.json()["error"]["code"]) == (400, code)
+    assert mcp_of(app).server.ladders == {}
+
+
 @pytest.mark.parametrize("large", ["envelope", "name header", "padded method header", "repeated header"])
 async def test_large_or_odd_ladder_keys_are_checked_every_time_and_never_kept(large: str) -> None:
     """Review: the ladder's verdicts were kept by the whole envelope and header values (1,000
@@ -534,7 +554,7 @@ async def test_large_or_odd_ladder_keys_are_checked_every_time_and_never_kept(la
     raw_headers: list[tuple[bytes, bytes]] = []
     if large == "envelope":
         body["params"]["_meta"]["note"] = "x" * KEPT_BYTES
-    elif large == "name header":  # tools/list has no name: the ladder reads no Mcp-Name
+    elif large == "name header":  # tools/list has no name: the ladder reads no Mcp-Name, its key holds none
         headers["mcp-name"] = "n" * KEPT_BYTES
     elif large == "padded method header":
         headers["mcp-method"] = "tools/list" + " " * KEPT_BYTES
