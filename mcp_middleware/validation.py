@@ -102,6 +102,7 @@ class _Answers(BaseModel):
 
 
 _ABSENT: Any = object()
+_TOKEN_TYPES = (str, int)  # a progress token's wire types (exactly: a boolean is none)
 
 
 def envelope_of(method: str, params: dict[str, Any] | None) -> Envelope | None:
@@ -118,7 +119,7 @@ def envelope_of(method: str, params: dict[str, Any] | None) -> Envelope | None:
     free_arguments = type(arguments) is dict
     meta = params.get("_meta")
     token = meta.get("progressToken", _ABSENT) if type(meta) is dict else _ABSENT
-    free_token = type(token) in (str, int)
+    free_token = type(token) in _TOKEN_TYPES
     if free_arguments:
         del params["arguments"]
     if free_token:
