@@ -38,7 +38,7 @@ from ._coding import DECODED, Inflater, coding_of
 from ._event_parser import _EventParser
 from ._media import _MEDIA, _TEXTUAL_KINDS, _media
 from ._output_shape import NO_SHAPE, OutputShape
-from ._response_headers import _all_values, _any_case, _header
+from ._response_headers import _NAME, _SLOTS, _all_values, _header, _slots
 
 __all__ = ["Body", "ResultTooLarge"]
 
@@ -72,6 +72,7 @@ class Body(_BodyText):
     # body could not be decoded, and the limit a text decoded past, are _BodyText's
     _coding = ""
     _inflater: Inflater | None = None
+    _chunks: list[bytes] | None = None  # a binary body's, made with its first chunk (a text's has none)
 
     def __init__(
         self,
@@ -92,7 +93,6 @@ class Body(_BodyText):
         self._max_text = max_text
         self._max_binary = max_binary
         self._parts: list[str] = []
-        self._chunks: list[bytes] = []
 
     def fresh(self, *, structured: bool) -> Self:
         """A collector with this one's settings, for another response of the same call (the one an
@@ -122,30 +122,22 @@ class Body(_BodyText):
                 self._location = _header(headers, b"location").decode("latin-1")
             elif status == 401 or status == 403:  # a refusal of the credentials: its result is a Refusal
                 self.challenge = _all_values(headers, b"www-authenticate")
-        raw = coding = b""
-        cased = False  # a name not in lower case: read them all again in any case
-        for key, value in headers:  # one pass for both (apps send lower-case names: Starlette does)
-            if key == b"content-type":
-                if not raw:
-                    raw = value
-            elif key == b"content-encoding":
-                coding = coding + b"," + value if coding else value
-            elif not key.islower():
-                cased = True
-        if cased or not raw:
-            raw, coding = _any_case(headers)
-        raw = bytes(raw)
+        try:  # where its content type and codings are, by its names (one C-level pass to key them)
+            typed, codings = _SLOTS[tuple(map(_NAME, headers))]
+        except (KeyError, TypeError):  # new names (or names that are no key)
+            typed, codings = _slots(headers)
+        raw = bytes(headers[typed][1]) if typed >= 0 else b""
         known = _MEDIA.get(raw)
         if known is None:
-            known = _media(raw)
+            mime, kind, charset = _media(raw)
+            known = mime, kind, charset, kind in _TEXTUAL_KINDS
             if len(_MEDIA) < 256:  # apps send a handful of distinct content types
                 _MEDIA[raw] = known
-        self._mime, self._kind, self._charset = known
-        self._textual = self._kind in _TEXTUAL_KINDS
+        self._mime, self._kind, self._charset, self._textual = known
         if self._kind == "events":
             self._events = _EventParser(self._max_text)
-        if coding:
-            self._decode_from(coding_of(bytes(coding)))
+        if codings:
+            self._decode_from(coding_of(b",".join(bytes(headers[at][1]) for at in codings)))
 
     def _decode_from(self, coding: str) -> None:
         """The body is in ``coding`` ("" for none): decode it, or refuse it."""
@@ -162,7 +154,7 @@ class Body(_BodyText):
         self._refusal = f"the route's response used Content-Encoding {self._coding}, which the middleware {why}"
         self._inflater = self._events = None
         self._kind, self._textual = "undecodable", False
-        self._parts, self._chunks, self._size, self._dropped = [], [], 0, 0
+        self._parts, self._chunks, self._size, self._dropped = [], None, 0, 0
 
     def feed(self, chunk: bytes, more: bool) -> list[str]:
         """Store ``chunk``; return the pieces of text it completes, as far as the result keeps
@@ -175,10 +167,13 @@ class Body(_BodyText):
             self._size += len(chunk)
             if self._size > self._max_binary:
                 raise ResultTooLarge(f"the response exceeded the {self._max_binary}-byte limit")
-            self._chunks.append(chunk)
+            if self._chunks is None:
+                self._chunks = [chunk]
+            else:
+                self._chunks.append(chunk)
             return []
         if self._decoder is None and not more:  # the usual one-piece body: no incremental decoder
-            text = chunk.decode(self._charset, errors="replace")
+            text = chunk.decode(self._charset, "replace")
         else:  # a streamed body
             if len(self._parts) - self._joined >= _JOIN_EVERY:
                 self._join()
@@ -245,4 +240,4 @@ class Body(_BodyText):
 
     def body_bytes(self) -> bytes:
         """Binary bodies only: everything collected."""
-        return b"".join(self._chunks)
+        return b"".join(self._chunks or ())

@@ -74,11 +74,12 @@ class _BodyText:
 
     def _store(self, text: str) -> str:
         """Keep what fits of ``text`` in the result limit; return what was kept (a start of it)."""
-        room = self._max_text - self._size
-        if room >= len(text):
+        size = self._size + len(text)
+        if size <= self._max_text:  # all of it (the usual body)
             self._parts.append(text)
-            self._size += len(text)
+            self._size = size
             return text
+        room = self._max_text - self._size
         kept = text[:room] if room > 0 else ""
         if kept:
             self._parts.append(kept)
@@ -87,8 +88,7 @@ class _BodyText:
         return kept
 
     def text(self) -> str:
-        parts = self._parts
-        body = parts[0] if len(parts) == 1 else "".join(parts)
+        body = "".join(self._parts)  # (a text in one piece is that piece: str.join copies no single str)
         if self._dropped:
             body += cut_note(self._dropped, self._overflow)
         return body

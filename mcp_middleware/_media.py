@@ -40,8 +40,8 @@ _TEXTUAL = frozenset(
 _MCP_CONTENT = MCP_CONTENT_TYPE.encode()
 
 _TEXTUAL_KINDS = frozenset({"text", "json", "events", "mcp"})
-# content-type header value -> (media type, kind, charset), remembered
-_MEDIA: dict[bytes, tuple[str, str, str]] = {}
+# content-type header value -> (media type, kind, charset, whether the kind is textual), remembered
+_MEDIA: dict[bytes, tuple[str, str, str, bool]] = {}
 
 
 # codecs Python counts as text encodings that no body is written in: decoding ordinary text with

@@ -20,8 +20,11 @@ every call:
   ``patternProperties``, is not checked.
 
 The check per call is C-level: the (name, Python type) pairs of the checked properties' values
-(:data:`ABSENT`'s type for a missing one, which ``required`` checks) must all be allowed
-(``OutputShape.fits``). JSON semantics: a boolean is no integer or number; an integer is a number;
+(:data:`ABSENT`'s type for a missing one) must all be allowed (``OutputShape.fits``). The required
+names are among the checked ones (a required name not typed simply allows the type of every parsed
+JSON value), and :data:`ABSENT`'s type is allowed for the others only: the one check also says
+that none is missing, and what it refuses goes to the exact reading, which names what is missing.
+JSON semantics: a boolean is no integer or number; an integer is a number;
 an integral float is an integer (JSON Schema 2020-12), which the fast check sends to
 :meth:`OutputShape.mismatches`, the exact reading that also words the error. A shape with
 ``additionalProperties`` types (``OutputShape.extra``) has no fast check (its ``fits`` is always
@@ -47,7 +50,8 @@ __all__ = ["ABSENT", "NO_SHAPE", "OutputShape", "json_type", "output_shape"]
 
 
 class _Absent:
-    """The value of a property a JSON object does not have (its own type, allowed everywhere)."""
+    """The value of a property a JSON object does not have (its own type, allowed for every checked name
+    but a required one)."""
 
 
 ABSENT: Final = _Absent()
@@ -63,6 +67,10 @@ _PYTHON_TYPES: Final[Mapping[str, tuple[type, ...]]] = {
     "object": (dict,),
     "null": (type(None),),
 }
+
+# the Python type of every value the middleware parses JSON to (what a required name not typed
+# simply allows: it must only be there)
+_PARSED_TYPES: Final = frozenset(python for pythons in _PYTHON_TYPES.values() for python in pythons)
 
 
 def json_type(value: Any) -> str:
@@ -96,8 +104,10 @@ class OutputShape:
     in the schema's order), and ``extra``, the JSON types of every other key's value (its
     ``additionalProperties``; () for none checked), ``named`` the keys ``properties`` names (typed
     simply or not), which ``extra`` does not apply to. ``fits(pairs)``: whether the (name, Python
-    type) pairs are all allowed, a C-level ``frozenset.issuperset`` (always false with ``extra``);
-    ``absent``: :data:`ABSENT` once per checked name (the default of ``dict.get``)."""
+    type) pairs of the checked ``names`` (the typed ones, in the schema's order, then the other
+    required ones, sorted) are all allowed, a C-level ``frozenset.issuperset`` that also says no
+    required name is missing (always false with ``extra``); ``absent``: :data:`ABSENT` once per
+    checked name (the default of ``dict.get``)."""
 
     required: frozenset[str] = frozenset()
     types: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -109,9 +119,11 @@ class OutputShape:
     fits: Callable[[Iterable[tuple[str, type]]], bool] = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "names", tuple(self.types))
-        object.__setattr__(self, "absent", (ABSENT,) * len(self.types))
-        allowed: set[tuple[str, type]] = {(name, _Absent) for name in self.types}
+        untyped = sorted(self.required - self.types.keys())  # required, of any JSON type
+        object.__setattr__(self, "names", (*self.types, *untyped))
+        object.__setattr__(self, "absent", (ABSENT,) * len(self.names))
+        allowed: set[tuple[str, type]] = {(name, _Absent) for name in self.types if name not in self.required}
+        allowed.update((name, python) for name in untyped for python in _PARSED_TYPES)
         allowed.update(
             (name, python) for name, kinds in self.types.items() for kind in kinds for python in _PYTHON_TYPES[kind]
         )

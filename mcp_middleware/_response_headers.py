@@ -1,21 +1,41 @@
 """A route's response headers as its own list holds them (names in any case, lower case first: apps
-send lower case, Starlette does): the first value of a header, or all of them as one field value.
-Part of :mod:`mcp_middleware._body`, whose ``Body.head`` reads the content type, the content coding,
-a redirect's location and a refusal's challenge with them; :mod:`mcp_middleware._tool_run` reads a
+send lower case, Starlette does): the first value of a header, or all of them as one field value,
+and where a response's Content-Type and Content-Encoding are in its list (``_slots``, remembered by
+its names). Part of :mod:`mcp_middleware._body`, whose ``Body.head`` reads the content type, the
+content coding, a redirect's location and a refusal's challenge with them; :mod:`mcp_middleware._tool_run` reads a
 streamed body's declared Content-Length with them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
+from typing import Any
+
+# a header's name (``map``ped over a response's list: the key of its slots, built in C)
+_NAME = itemgetter(0)
+
+# a response's header names (a tuple) -> where its Content-Type and Content-Encoding are in its
+# list (``_slots``), remembered: an app sends a handful of distinct lists of names
+_SLOTS: dict[tuple[Any, ...], tuple[int, tuple[int, ...]]] = {}
 
 
-def _any_case(headers: Sequence[Sequence[bytes]]) -> tuple[bytes, bytes]:
-    """A response's content type and content coding when its header names are not lower case
-    (``Body.head`` reads lower-case names, as apps send them, in one pass)."""
-    return _header(headers, b"content-type"), b", ".join(
-        bytes(value) for key, value in headers if key.lower() == b"content-encoding"
-    )
+def _slots(headers: Sequence[Sequence[bytes]]) -> tuple[int, tuple[int, ...]]:
+    """Where a response's Content-Type is in its list (the first of a lower-case name, else the
+    first of any case; -1 for none) and every Content-Encoding (any case), as ``_header`` and
+    ``_all_values`` read them; remembered in ``_SLOTS`` (up to 256 lists of names), which
+    ``Body.head`` reads first. Names that are not hashable (a ``bytearray``) are not remembered."""
+    names = tuple(map(_NAME, headers))
+    lower = [key.lower() for key in names]
+    exact = [at for at, key in enumerate(names) if key == b"content-type"]
+    typed = exact or [at for at, key in enumerate(lower) if key == b"content-type"]
+    found = typed[0] if typed else -1, tuple(at for at, key in enumerate(lower) if key == b"content-encoding")
+    try:
+        if len(_SLOTS) < 256:
+            _SLOTS[names] = found
+    except TypeError:
+        pass
+    return found
 
 
 def _header(headers: Sequence[Sequence[bytes]], name: bytes) -> bytes:

@@ -64,27 +64,32 @@ class _ToolRun(_RunHandle):
         self.collector.head(status, headers)
 
     def on_body(self, chunk: bytes, more: bool) -> Awaitable[None] | None:
-        if more:
-            if self.stopped():
-                return None  # nothing more goes out for a stopped call (its route may not stop: wake)
-            head = self._head
-            if head is not None:  # its first body message with more to come
-                self._head = None
-                if _whole(head, chunk):
-                    self.collector.feed(chunk, True)
-                    return None  # no stream: no progress, no watcher (the rest is its empty end)
-            if self.task is None:
-                self.wake()  # it streams: its watcher starts now
-        elif self._guard is not None or self._timer is not None:
-            self._settle()
-        pieces = self.collector.feed(chunk, more)
-        if not more and self.task is not None:  # a long or streaming call: its app may go on after this
-            early = self._answer_early(pieces)
-            if early is not None:
-                return early
-        if self._shows(pieces, more):
+        if not more:  # the last message (of the usual JSON body, the only one)
+            if self._guard is not None or self._timer is not None:
+                self._settle()
+            pieces = self.collector.feed(chunk, False)
+            if self.task is not None:  # a long or streaming call: its app may go on after this
+                early = self._answer_early(pieces)
+                if early is not None:
+                    return early
+            # a last message shows only for a body that streamed (see _shows): the usual one does not ask
+            if self.streaming and self._shows(pieces, False):
+                return self._progress(pieces)
+            return None
+        if self.stopped():
+            return None  # nothing more goes out for a stopped call (its route may not stop: wake)
+        head = self._head
+        if head is not None:  # its first body message with more to come
+            self._head = None
+            if _whole(head, chunk):
+                self.collector.feed(chunk, True)
+                return None  # no stream: no progress, no watcher (the rest is its empty end)
+        if self.task is None:
+            self.wake()  # it streams: its watcher starts now
+        pieces = self.collector.feed(chunk, True)
+        if self._shows(pieces, True):
             return self._progress(pieces)
-        return None  # the usual JSON body, or no progress token: nothing to send while the route runs
+        return None  # no progress token (or not text): nothing to send while the route runs
 
     def _shows(self, pieces: list[str], more: bool) -> bool:
         """Whether a chunk's text goes out as progress: the client gave a token, the body is text,

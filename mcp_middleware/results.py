@@ -108,23 +108,25 @@ class ResponseCollector(Body):
     the module docstring."""
 
     def result(self) -> dict[str, Any]:
+        # A tool with an output schema and a whole JSON body of a 2xx (a redirect's is no result),
+        # the usual call, is decided first: no other case below is one (an MCP body, an error)
+        if self._structured and self._kind == "json" and self.status < 300 and not self._dropped:
+            text = self.text()
+            value = loads_exactly(text)
+            if isinstance(value, dict):
+                shape = self._output  # any 2xx: the body says whether it is the result
+                # C-level; a required name missing fails it too (OutputShape.fits)
+                if shape.fits(zip(shape.names, map(type, map(value.get, shape.names, shape.absent)), strict=True)):
+                    return Built({"content": [{"type": "text", "text": text}], "structuredContent": value})
+                return self._not_described(value, text)
+            if self._output.wrapped:  # (a body that is no object: never an object's tool)
+                return self._wrapped(value, text)
+            return self._unstructured()
         if self._kind == "mcp":
             return self._mcp_content()
         if self.status >= 400:
             return self._error()
         if self._structured:
-            if self._kind == "json" and not self._dropped and self.status < 300:  # (a redirect's is no result)
-                text = self.text()
-                value = loads_exactly(text)
-                if isinstance(value, dict):
-                    shape = self._output  # any 2xx: the body says whether it is the result
-                    if value.keys() >= shape.required and shape.fits(
-                        zip(shape.names, map(type, map(value.get, shape.names, shape.absent)), strict=True)  # C-level
-                    ):
-                        return Built({"content": [{"type": "text", "text": text}], "structuredContent": value})
-                    return self._not_described(value, text)
-                if self._output.wrapped:  # (a body that is no object: never an object's tool)
-                    return self._wrapped(value, text)
             return self._unstructured()
         if self._refusal:  # (an undecodable body, never textual)
             return error_result(sentence(self._refusal))
@@ -260,7 +262,7 @@ class ResponseCollector(Body):
         return result
 
     def _binary_block(self) -> dict[str, Any]:
-        data = base64.b64encode(b"".join(self._chunks)).decode("ascii")
+        data = base64.b64encode(self.body_bytes()).decode("ascii")
         if self._kind in ("image", "audio"):
             return {"type": self._kind, "data": data, "mimeType": self._mime}
         uri = f"{self._scheme}://app{self._path}"

@@ -35,8 +35,28 @@ def test_the_types_of_simply_typed_top_level_properties_are_read() -> None:
         "c": ("array", "string", "integer"),
         "old": ("integer", "null"),
     }
-    assert shape.names == tuple(shape.types)
-    assert shape.absent == (ABSENT,) * len(shape.types)
+    assert shape.names == (*shape.types, "name")  # the typed names, then the other required ones
+    assert shape.absent == (ABSENT,) * len(shape.names)
+
+
+def test_fits_refuses_an_object_without_a_required_name_typed_or_not() -> None:
+    """The fast check says alone that no required name is missing (the collector makes no other
+    test before it): a missing one's ABSENT is allowed for the optional names only."""
+    shape = output_shape(
+        {"required": ["id", "sub"], "properties": {"id": {"type": "integer"}, "q": {"type": "string"}, "sub": {}}}
+    )
+
+    def fast(value: dict[str, Any]) -> bool:
+        return shape.fits(zip(shape.names, map(type, map(value.get, shape.names, shape.absent)), strict=True))
+
+    assert shape.names == ("id", "q", "sub")
+    values: list[Any] = ["s", 1, 1.5, True, None, [], {}, orjson.Fragment(b"123456789012345678901234567890")]
+    for parsed in values:
+        assert fast({"id": 1, "sub": parsed}), parsed  # a name not typed simply: any JSON value
+    assert fast({"id": 1, "sub": 1, "q": "x"})
+    assert not fast({"id": 1})  # the untyped required one missing
+    assert not fast({"sub": 1})  # the typed required one missing
+    assert not fast({"id": 1, "sub": 1, "q": 2})
 
 
 @pytest.mark.parametrize(

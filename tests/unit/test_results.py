@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 import pytest
 
+from mcp_middleware import _body, _response_headers
 from mcp_middleware._coding import Inflater
 from mcp_middleware._output_shape import output_shape
 from mcp_middleware._redaction import COOKIE_SECRETS, _replaced, _secrets, credential_values, redacted
@@ -1085,13 +1086,70 @@ def test_the_first_of_two_content_types_is_the_bodys() -> None:
     assert collector.result()["structuredContent"] == orjson.loads(BODY)
 
 
+def _kept(headers: Any, body: bytes = BODY) -> ResponseCollector:
+    collector = ResponseCollector(path="/x", structured=False, max_text=1000, max_binary=1000)
+    collector.head(200, headers)
+    collector.feed(body, False)
+    return collector
+
+
+@pytest.mark.parametrize("again", [False, True], ids=["new names", "names seen before"])
+def test_the_content_type_and_coding_are_found_by_the_names_whatever_their_case(again: bool) -> None:
+    """``Body.head`` finds them by where the names put them (``_response_headers._slots``, kept by
+    the list of names): a lower-case Content-Type before one of another case, else the first of
+    any case; every Content-Encoding of any case. Values are each response's own."""
+    lists = [
+        [(b"X-A", b"1"), (b"Content-Type", b"text/html"), (b"content-type", b"application/json")],
+        [(b"content-length", b"9"), (b"CONTENT-TYPE", b"application/json"), (b"Content-Type", b"text/html")],
+        [(b"content-type", b"application/json"), (b"Content-Encoding", b"identity"), (b"x-b", b"2")],
+        [(b"x-1", b"1"), (b"123", b"2"), (b"Content-Type", b"application/json; charset=utf-8")],
+    ]
+    for headers in lists:
+        if again:
+            _kept(headers)
+        collector = _kept(headers)
+        assert collector.kind == "json", headers
+        assert collector.result()["content"][0]["text"] == BODY.decode()
+    # the same names, other values: each response's
+    assert _kept([(b"content-type", b"text/plain"), (b"content-length", b"1")]).kind == "text"
+    assert _kept([(b"content-type", b"image/png"), (b"content-length", b"1")]).kind == "image"
+    coded = [(b"Content-Encoding", b"gzip"), (b"content-type", b"application/json"), (b"content-encoding", b"identity")]
+    assert text_of(_kept(coded, gzip.compress(BODY)).result()) == BODY.decode()
+    assert text_of(_kept(coded, gzip.compress(BODY)).result()) == BODY.decode()
+    twice = [(b"Content-Encoding", b"gzip"), (b"content-type", b"text/plain"), (b"content-encoding", b"gzip")]
+    assert text_of(_kept(twice, gzip.compress(gzip.compress(b"x"))).result()).endswith(
+        "Content-Encoding gzip, gzip, which the middleware cannot decode."
+    )
+    assert _kept([(b"content-length", b"2")], b"hi").kind == "text"  # no type: sniffed
+    assert _kept([], b"\xff\xfe").kind == "binary"
+
+
+def test_header_names_that_are_no_key_are_read_and_not_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    slots: dict[Any, Any] = {}
+    monkeypatch.setattr(_response_headers, "_SLOTS", slots)
+    monkeypatch.setattr(_body, "_SLOTS", slots)
+    headers = [(bytearray(b"Content-Type"), b"application/json"), (bytearray(b"content-encoding"), b"gzip")]
+    collector = _kept(headers, gzip.compress(BODY))
+    assert collector.kind == "json"
+    assert text_of(collector.result()) == BODY.decode()
+    assert slots == {}
+    _kept([(b"content-type", b"application/json")])
+    assert slots == {(b"content-type",): (0, ())}
+
+
+def test_the_table_of_header_names_seen_stops_growing_at_256(monkeypatch: pytest.MonkeyPatch) -> None:
+    full = {(f"x-{i}".encode(),): (-1, ()) for i in range(256)}
+    monkeypatch.setattr(_body, "_SLOTS", full)
+    monkeypatch.setattr(_response_headers, "_SLOTS", full)
+    assert _kept([(b"x-new", b"1"), (b"content-type", b"application/json")]).kind == "json"
+    assert len(full) == 256
+
+
 def test_the_table_of_media_types_seen_stops_growing_at_256(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each distinct Content-Type is parsed once and remembered, up to 256 of them: an app sending
     ever new ones (a boundary, a version in a parameter) cannot grow the table without bound; past
     it, each is parsed again, with the same result."""
-    from mcp_middleware import _body
-
-    full = {f"text/x-{i}".encode(): ("text/plain", "text", "utf-8") for i in range(256)}
+    full = {f"text/x-{i}".encode(): ("text/plain", "text", "utf-8", True) for i in range(256)}
     monkeypatch.setattr(_body, "_MEDIA", full)
     assert text_of(collect(b"text/plain; charset=iso-8859-1", "café".encode("latin-1"))) == "café"
     assert len(full) == 256
