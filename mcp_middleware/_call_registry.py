@@ -71,7 +71,7 @@ class CallRegistry:
         calls with keep-alive ``interval``."""
         ticker = self._ticker
         if ticker is None or ticker.loop is not loop:
-            ticker = self._ticker = _Ticker(loop, _period(interval))
+            ticker = self._ticker = _Ticker(loop, _period(interval), self.runs)
         return ticker
 
     def cancel(self, key: str, request_id: Any) -> bool:
@@ -109,11 +109,16 @@ class CallRegistry:
         """The calls in flight (a shared key counts each of its calls)."""
         return sum(len(held.runs) if isinstance(held, _Shared) else 1 for held in self._calls.values())
 
+    def runs(self) -> list[_ToolRun]:
+        """The calls in flight (each of a shared key's), as they are now (the ticker reads them
+        from its loop's timer: a copy, whatever registers or leaves meanwhile)."""
+        held = tuple(self._calls.values())
+        return [run for each in held for run in (each.runs if isinstance(each, _Shared) else (each,))]
+
     def answered(self) -> int:
         """The calls in flight that have answered (their app still finishing, or a stopped call's
         route that does not return)."""
-        runs = (run for held in self._calls.values() for run in (held.runs if isinstance(held, _Shared) else (held,)))
-        return sum(run.answered for run in runs)
+        return sum(run.answered for run in self.runs())
 
     async def room(self, limit: int, grace: float) -> bool:
         """Whether a call may start with ``limit`` route runs allowed. When the limit is reached only

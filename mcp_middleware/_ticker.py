@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -75,44 +75,49 @@ class _Ticker:
     between one and two periods after it started, and again at every tick until it ends), and at
     once a call whose response is already complete while its app goes on (background work), or
     that was stopped (cancelled, past its time limit): its result, or its outcome when its route has
-    not returned, goes out at the first tick after, never later. ``add`` says from when the ticker
-    counts a call (the previous tick, or when the timer was armed): a time no later than the call's
+    not returned, goes out at the first tick after, never later. The calls are the registry's
+    (``runs``: the calls in flight, which ``run_tool`` registers anyway), those of this loop whose
+    watcher may still start (``_ToolRun.loop``, which ``run_tool`` clears before it reaps the
+    call): a call costs the ticker nothing of its own but ``arm``, which says from when the ticker
+    counts it (the previous tick, or when the timer was armed): a time no later than the call's
     start, read from the clock once per tick, not once per call, from which the call's first
-    keep-alive is due. Waking is the only thing a tick does, so a late tick is harmless, and nothing
-    is left behind when the calls stop (the timer is not re-armed)."""
+    keep-alive is due. A tick marks the calls it has seen (``_ToolRun.ticked``). Waking is the only
+    thing a tick does, so a late tick is harmless, and nothing is left behind when the calls stop
+    (the timer is not re-armed)."""
 
-    __slots__ = ("_due", "_fresh", "_since", "_timer", "loop", "period")
+    __slots__ = ("_runs", "_since", "_timer", "loop", "period")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, period: float) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, period: float, runs: Callable[[], Iterable[_ToolRun]]) -> None:
         self.loop = loop
         self.period = period
-        self._fresh: dict[_ToolRun, None] = {}  # started since the last tick
-        self._due: dict[_ToolRun, None] = {}  # running since before the last tick
+        self._runs = runs  # the calls in flight (any loop's: a tick takes this loop's)
         self._since = 0.0  # (time.monotonic()) the last tick, or when the timer was armed
         self._timer: asyncio.TimerHandle | None = None
 
-    def add(self, run: _ToolRun) -> float:
-        """Count ``run`` (just started) among the calls to wake; returns the time it is counted
-        from, no later than now."""
-        self._fresh[run] = None
+    def arm(self) -> float:
+        """A call has started (registered among ``runs``, its ``loop`` set): the timer runs while
+        calls do. Returns the time the ticker counts the call from, no later than now."""
         if self._timer is None:
             self._since = time.monotonic()
             self._timer = self.loop.call_later(self.period, self._tick)
         return self._since
 
-    def discard(self, run: _ToolRun) -> None:
-        self._fresh.pop(run, None)
-        self._due.pop(run, None)
-
     def _tick(self) -> None:
-        due, fresh = self._due, self._fresh
-        self._fresh, self._since = {}, time.monotonic()
-        woken = list(due)  # running since before the last tick: woken at every tick until they end
-        for run in fresh:
-            due[run] = None
-            if run._complete or run.stopped():  # its result, or a stopped call's outcome, now
+        self._since = time.monotonic()
+        loop = self.loop
+        woken: list[_ToolRun] = []
+        running = False
+        for run in self._runs():
+            if run.loop is not loop:  # another loop's, the portable path's, or one being reaped
+                continue
+            running = True
+            if run.ticked:  # running since before the last tick: woken at every tick until it ends
                 woken.append(run)
-        self._timer = self.loop.call_later(self.period, self._tick) if due else None
+            else:
+                run.ticked = True
+                if run._complete or run.stopped():  # its result, or a stopped call's outcome, now
+                    woken.append(run)
+        self._timer = loop.call_later(self.period, self._tick) if running else None
         for run in woken:
             run.wake()
 

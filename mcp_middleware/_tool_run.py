@@ -45,6 +45,7 @@ class _ToolRun(_RunHandle):
     # when the client last heard from us (keep-alive or progress), or a time no later than the
     # call's start (from the ticker, or when the portable watcher starts): the interval runs from it
     last: float | None = None
+    ticked = False  # a tick of the ticker has seen it running (it is woken at every tick from the next)
     streaming = False
     delivery: asyncio.Task[None] | None = None  # writing it, when the ticker found it due
     context: contextvars.Context | None = None  # the request's, for the tasks the ticker starts

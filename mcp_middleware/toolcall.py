@@ -97,17 +97,16 @@ async def run_tool(
     loop = None if PORTABLE_WATCHER else _loops.get()
     try:
         if loop is not None:
-            ticker = registry.ticker(loop, limits.keepalive_interval)
-            run.loop = loop
+            run.loop = loop  # (the ticker wakes the registry's calls of its loop)
             run.context = contextvars.copy_context()
-            run.last = ticker.add(run)  # the first keep-alive is due one interval after this
+            # the first keep-alive is due one interval after this
+            run.last = registry.ticker(loop, limits.keepalive_interval).arm()
             ended = False  # without an exception: a cancellation of the request also ends a delivery
             try:
                 outcome = await _guarded_fast(run, limits.timeout)
                 ended = True
             finally:
-                ticker.discard(run)
-                run.loop = None
+                run.loop = None  # the ticker passes it by from now on
                 # taken off the run first: a task ended by an exception keeps its traceback, whose
                 # frames hold the run, which would hold the task (a cycle for the collector)
                 watcher, run.task = run.task, None

@@ -695,7 +695,12 @@ class _Timer:
 
 
 class _Run:
-    def __init__(self, complete: bool = False, stopped: bool = False) -> None:
+    """A call as the ticker sees it: registered while it runs, on ``loop`` while its watcher may
+    start (``run_tool`` clears it before reaping the call)."""
+
+    def __init__(self, loop: _Loop, complete: bool = False, stopped: bool = False) -> None:
+        self.loop: _Loop | None = loop
+        self.ticked = False
         self.woken = 0
         self._complete = complete  # its response is complete (the app goes on)
         self._stopped = stopped  # cancelled, or past its time limit
@@ -707,18 +712,35 @@ class _Run:
         return self._stopped
 
 
+class _Calls:
+    """The registry's calls, for a ticker on ``loop``: ``start`` registers a call and arms the
+    ticker (as ``run_tool`` does), ``end`` takes it off."""
+
+    def __init__(self, loop: _Loop) -> None:
+        self.loop = loop
+        self.runs: list[_Run] = []
+        self.ticker = _ticker._Ticker(loop, 0.25, lambda: list(self.runs))  # type: ignore[arg-type]
+
+    def start(self, run: _Run) -> float:
+        self.runs.append(run)
+        return self.ticker.arm()
+
+    def end(self, run: _Run) -> None:
+        self.runs.remove(run)
+
+
 def test_the_ticker_wakes_calls_running_for_a_whole_period_at_every_tick_and_then_stops() -> None:
     """A call is woken first after one to two periods, then at every tick until it ends (a call
     stopped meanwhile, whose route cannot be unwound, gets its outcome at the next: see wake)."""
     loop = _Loop()
-    ticker = _ticker._Ticker(loop, 0.25)  # type: ignore[arg-type]
-    quick, slow, late = _Run(), _Run(), _Run()
-    ticker.add(quick)  # type: ignore[arg-type]
-    ticker.add(slow)  # type: ignore[arg-type]
+    calls = _Calls(loop)
+    quick, slow, late = _Run(loop), _Run(loop), _Run(loop)
+    calls.start(quick)
+    calls.start(slow)
     assert len(loop.timers) == 1  # one timer for all calls
-    ticker.discard(quick)  # type: ignore[arg-type]  # answered before the tick
+    calls.end(quick)  # answered before the tick
     loop.timers[-1].fire()  # slow has not run a whole period yet: not woken
-    ticker.add(late)  # type: ignore[arg-type]
+    calls.start(late)
     assert (slow.woken, late.woken) == (0, 0)
     assert len(loop.timers) == 2
     loop.timers[-1].fire()
@@ -726,24 +748,64 @@ def test_the_ticker_wakes_calls_running_for_a_whole_period_at_every_tick_and_the
     loop.timers[-1].fire()
     assert (slow.woken, late.woken) == (2, 1)
     assert len(loop.timers) == 4
-    ticker.discard(slow)  # type: ignore[arg-type]
+    calls.end(slow)
     loop.timers[-1].fire()
     assert (slow.woken, late.woken) == (2, 2)
-    ticker.discard(late)  # type: ignore[arg-type]
+    calls.end(late)
     loop.timers[-1].fire()  # nothing left: the timer is not re-armed
     assert len(loop.timers) == 5
-    ticker.add(quick)  # type: ignore[arg-type]
+    calls.start(_Run(loop))
     assert len(loop.timers) == 6
+
+
+def test_the_ticker_passes_by_the_calls_of_other_loops_and_those_being_reaped() -> None:
+    """The registry holds every call in flight: a tick wakes (and stays armed for) only those
+    on its own loop whose watcher may still start. A call being reaped (``run_tool`` clears its
+    ``loop`` first), one on the portable path (no loop) or another loop's is passed by."""
+    loop, other = _Loop(), _Loop()
+    calls = _Calls(loop)
+    reaped, portable, elsewhere = _Run(loop), _Run(loop), _Run(other)
+    for run in (reaped, portable, elsewhere):
+        calls.start(run)
+    portable.loop = None
+    loop.timers[-1].fire()
+    loop.timers[-1].fire()
+    assert (reaped.woken, portable.woken, elsewhere.woken) == (1, 0, 0)
+    reaped.loop = None  # run_tool reaps it: still registered until it ends
+    loop.timers[-1].fire()  # none of this loop's calls left: the timer is not re-armed
+    assert (reaped.woken, portable.woken, elsewhere.woken) == (1, 0, 0)
+    assert len(loop.timers) == 3
+    assert not other.timers
+
+
+def test_the_ticker_reads_every_call_in_flight_off_the_registry_shared_keys_too() -> None:
+    """The ticker keeps no list of its own: ``runs`` is each call in flight, every call of a key
+    that callers the key cannot tell apart share included, so each of them is woken."""
+    loop = _Loop()
+    registry = toolcall.CallRegistry()
+    alone, first, second = _Run(loop), _Run(loop), _Run(loop)
+    registry._calls[("a", 1)] = alone  # type: ignore[assignment]
+    registry._calls[("b", 1)] = first  # type: ignore[assignment]
+    registry.share(("b", 1), second)  # type: ignore[arg-type]
+    assert registry.runs() == [alone, first, second]  # type: ignore[comparison-overlap]
+    ticker = registry.ticker(loop, 15.0)  # type: ignore[arg-type]
+    ticker.arm()
+    loop.timers[-1].fire()
+    loop.timers[-1].fire()
+    assert (alone.woken, first.woken, second.woken) == (1, 1, 1)
+    registry.leave(("b", 1), first)  # type: ignore[arg-type]
+    loop.timers[-1].fire()
+    assert (alone.woken, first.woken, second.woken) == (2, 1, 2)
 
 
 def test_the_ticker_wakes_a_call_stopped_since_its_start_at_its_first_tick() -> None:
     """A call cancelled or past its time limit within its first period, whose route has not
     returned, is woken at the next tick (for its outcome), not one period later."""
     loop = _Loop()
-    ticker = _ticker._Ticker(loop, 0.25)  # type: ignore[arg-type]
-    running, stopped = _Run(), _Run(stopped=True)
-    ticker.add(running)  # type: ignore[arg-type]
-    ticker.add(stopped)  # type: ignore[arg-type]
+    calls = _Calls(loop)
+    running, stopped = _Run(loop), _Run(loop, stopped=True)
+    calls.start(running)
+    calls.start(stopped)
     loop.timers[-1].fire()
     assert (running.woken, stopped.woken) == (0, 1)
 
@@ -764,22 +826,22 @@ def test_the_ticker_says_from_when_it_counts_a_call_and_wakes_a_complete_one_at_
     """Review: a call was woken only at its second tick, and its watcher then started the
     keep-alive clock: the first keep-alive came up to two periods late (2.51 s for an interval of
     2 s), and a quick call whose app went on (a BackgroundTask) got its result at the second tick
-    (0.5 s), where the README said the next. Now ``add`` returns the time the ticker counts the
+    (0.5 s), where the README said the next. Now ``arm`` returns the time the ticker counts the
     call from (its last tick, or when it was armed: never after the call started), and a call
     whose response is already complete is woken at its first tick."""
     clock = _Clock()
     monkeypatch.setattr(_ticker, "time", clock, raising=False)
     loop = _Loop()
-    ticker = _ticker._Ticker(loop, 0.25)  # type: ignore[arg-type]
-    long, done, late = _Run(), _Run(complete=True), _Run()
-    assert ticker.add(long) == 100.0  # type: ignore[arg-type]  # armed now
+    calls = _Calls(loop)
+    long, done, late = _Run(loop), _Run(loop, complete=True), _Run(loop)
+    assert calls.start(long) == 100.0  # armed now
     clock.now = 100.1
-    assert ticker.add(done) == 100.0  # type: ignore[arg-type]  # started since then
+    assert calls.start(done) == 100.0  # started since then
     clock.now = 100.25
     loop.timers[-1].fire()
     assert (long.woken, done.woken) == (0, 1)  # the complete one's result goes out at once
     clock.now = 100.3
-    assert ticker.add(late) == 100.25  # type: ignore[arg-type]  # counted from the last tick
+    assert calls.start(late) == 100.25  # counted from the last tick
     clock.now = 100.5
     loop.timers[-1].fire()
     assert (long.woken, done.woken, late.woken) == (1, 2, 0)  # (done again: every tick until it ends)
@@ -787,10 +849,10 @@ def test_the_ticker_says_from_when_it_counts_a_call_and_wakes_a_complete_one_at_
     loop.timers[-1].fire()
     assert late.woken == 1
     for run in (long, done, late):
-        ticker.discard(run)  # type: ignore[arg-type]
+        calls.end(run)
     loop.timers[-1].fire()  # nothing left: the timer is not re-armed
     clock.now = 107.0
-    assert ticker.add(_Run()) == 107.0  # type: ignore[arg-type]  # armed again: from now
+    assert calls.start(_Run(loop)) == 107.0  # armed again: from now
 
 
 def test_the_ticker_wakes_a_call_within_the_keepalive_interval() -> None:
