@@ -24,14 +24,14 @@ class ContextHolder:
     """Builds a call's live context (and its channel) the first time a route asks for it: most
     routes never do, and then nothing is built."""
 
-    __slots__ = ("_args", "_factory", "_sent", "channel", "context")
+    # Defaults live on the class: a holder whose route never asks stores only what builds it.
+    context: LiveContext | None = None
+    channel: Any = None
+    _sent: float = 0  # the last progress value the call runner sent before the context was built
 
     def __init__(self, factory: Callable[..., tuple[LiveContext, Any]], *args: Any) -> None:
         self._factory = factory  # called as factory(holder, *args): no closure to make per call
         self._args = args
-        self.context: LiveContext | None = None
-        self.channel: Any = None
-        self._sent: float = 0  # the last progress value the call runner sent before the context was built
 
     def __call__(self) -> LiveContext:
         if self.context is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from weakref import WeakMethod
 
@@ -37,15 +38,21 @@ __all__ = ["_call_tool", "_get_prompt", "_read_resource", "invocation"]
 
 # Handshake era without logging/setLevel: the spec lets the server choose what to send.
 DEFAULT_LOG_LEVEL = "info"
+# the _meta of a call without one (shared: read only)
+_NO_META: Mapping[str, Any] = MappingProxyType({})
 
 
 def invocation(server: Server, call: Call, params: Mapping[str, Any], target: str) -> Invocation:
     """The context and channel for running a route on behalf of ``call`` (tool, prompt, resource)."""
     meta = params.get("_meta")
-    meta = meta if isinstance(meta, dict) else {}
-    token = meta.get("progressToken")
-    if token is not None and (isinstance(token, bool) or not isinstance(token, str | int)):
-        raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: _meta.progressToken must be a string or an integer")
+    if isinstance(meta, dict):
+        token = meta.get("progressToken")
+        if token is not None and (isinstance(token, bool) or not isinstance(token, str | int)):
+            raise ProtocolError(
+                codes.INVALID_PARAMS, "Invalid params: _meta.progressToken must be a string or an integer"
+            )
+    else:  # (usual in the handshake era) none, or not an object: as an empty one
+        meta, token = _NO_META, None
     unsealed: Round | None = None
     if call.era == "modern" and isinstance(state := params.get("requestState"), str):
         unsealed = server.unseal(

@@ -105,9 +105,10 @@ class _RunHandle(SubExchange):
 
     def set(self) -> None:
         super().set()
-        for future in self._waiters or ():
-            if not future.done():
-                future.set_result(None)
+        if self._waiters is not None:
+            for future in self._waiters:
+                if not future.done():
+                    future.set_result(None)
 
     async def wait(self) -> None:
         loop = self.loop

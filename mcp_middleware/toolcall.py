@@ -107,14 +107,8 @@ async def run_tool(
                 ended = True
             finally:
                 run.loop = None  # the ticker passes it by from now on
-                # taken off the run first: a task ended by an exception keeps its traceback, whose
-                # frames hold the run, which would hold the task (a cycle for the collector)
-                watcher, run.task = run.task, None
-                if watcher is not None:
-                    await _reap(watcher)
-                delivery, run.delivery = run.delivery, None
-                if delivery is not None:
-                    await _reap(delivery, cancel=not ended)  # else let it finish: half a result helps no one
+                if run.task is not None or run.delivery is not None:  # a long or streaming call's
+                    await _reap_tasks(run, ended)
         else:
             run.grace = _period(limits.keepalive_interval)  # as long as the ticker would give it
             async with watching(run.watch):
@@ -132,13 +126,28 @@ async def run_tool(
     if outcome is not None:
         return outcome
     channel = inv.context.channel  # None unless the route asked for its context
-    interim = _interim(channel) if channel is not None else None
-    if interim is not None:
-        return interim
+    if channel is not None:
+        interim = _interim(channel)
+        if interim is not None:
+            return interim
     return collector.result() if finish is None else finish(collector)
 
 
-def _interim(channel: HandshakeChannel | ModernChannel | None) -> dict[str, Any] | None:
+async def _reap_tasks(run: _ToolRun, ended: bool) -> None:
+    """The tasks a long or streaming call started (its watcher; the delivery of its result or
+    outcome), once its route has returned (``ended``: without an exception; a cancellation of the
+    request also ends a delivery)."""
+    # taken off the run first: a task ended by an exception keeps its traceback, whose frames hold
+    # the run, which would hold the task (a cycle for the collector)
+    watcher, run.task = run.task, None
+    if watcher is not None:
+        await _reap(watcher)
+    delivery, run.delivery = run.delivery, None
+    if delivery is not None:
+        await _reap(delivery, cancel=not ended)  # else let it finish: half a result helps no one
+
+
+def _interim(channel: HandshakeChannel | ModernChannel) -> dict[str, Any] | None:
     """What an interrupted round answers instead of the route's response (2026-07-28)."""
     if not isinstance(channel, ModernChannel):
         return None
