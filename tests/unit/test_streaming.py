@@ -413,6 +413,37 @@ async def test_silent_slow_route_gets_keepalives_then_its_result() -> None:
     assert ex.reply.events()[-1]["result"]["content"][0]["text"] == '{"slow":"done"}'
 
 
+@pytest.mark.parametrize("tool", ["slow", "stream_plain"])
+async def test_a_call_that_runs_long_or_streams_after_starting_quick_has_its_watcher_reaped(
+    tool: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quick call starts no task and reaps none (``toolcall._reap_tasks`` is awaited only for a
+    call that has one); a call that became long (the ticker started its watcher) or streamed (its
+    first chunk did) has its watcher ended and awaited before the call returns."""
+    watchers: list[asyncio.Task[Any]] = []
+    watch = toolcall._ToolRun.watch
+
+    async def recorded(run: toolcall._ToolRun) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        watchers.append(task)
+        await watch(run)
+
+    monkeypatch.setattr(toolcall._ToolRun, "watch", recorded)
+    gates, ex = quick_keepalives(tool, "handshake")
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await gates.produced[0].wait()
+            await until_keepalive(ex)
+            assert len(watchers) == 1
+            assert not watchers[0].done()
+            for gate in gates.release:
+                gate.set()
+        assert watchers[0].done()  # reaped: ended before the call returned
+    assert len(mcp_of(ex.app).server.registry) == 0
+
+
 async def test_client_leaving_a_silent_route_cancels_it() -> None:
     gates, ex = quick_keepalives("slow", "modern")
     with anyio.fail_after(GUARD):
