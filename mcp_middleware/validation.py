@@ -125,12 +125,11 @@ def envelope_of(method: str, params: dict[str, Any] | None) -> Envelope | None:
     if free_token:
         del meta["progressToken"]  # type: ignore[union-attr]  # meta is a dict when there is a token
     try:
-        raw: bytes | None = orjson.dumps(params)
+        return free_arguments, free_token, orjson.dumps(params)
     except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits: validated every time
-        raw = None
+        return None
     finally:
         if free_arguments:
             params["arguments"] = arguments
         if free_token:
             meta["progressToken"] = token  # type: ignore[index]
-    return None if raw is None else (free_arguments, free_token, raw)

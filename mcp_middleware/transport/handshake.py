@@ -89,11 +89,11 @@ def serve(
             if b"mcp-session-id" in headers:
                 server.foreign_token("an Mcp-Session-Id")
             return responder.error(_session_not_found(payload), "handshake", 404)
-    if isinstance(payload, list):
-        return _batch(server, scope, receive, headers, payload, version, responder, session)
     try:
         message = parse_message(payload)
     except ProtocolError as exc:
+        if isinstance(payload, list):  # a batch, which is no one message (tested here, not on every request)
+            return _batch(server, scope, receive, headers, payload, version, responder, session)
         return responder.error(exc, "handshake")
     if not isinstance(message, Request):  # one test for the usual case
         return _not_request(server, headers, message, responder)
