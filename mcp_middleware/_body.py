@@ -59,6 +59,9 @@ class Body(_BodyText):
 
     # Defaults live on the class: a call sets only what differs (most JSON calls set a handful).
     status = 0
+    # the route's own header list (read it, don't keep it beyond the call): a HEAD success's
+    # result shows them, and a call reads a streamed body's declared length in them
+    headers: Sequence[Sequence[bytes]] = ()
     _mime = ""
     _kind = "text"
     _textual = True
@@ -117,6 +120,7 @@ class Body(_BodyText):
         """The response's status and headers (names in any case; content-type and content-encoding
         are read, and a redirect's location)."""
         self.status = status
+        self.headers = headers
         if status > 299:  # (one comparison on a success's path, as before)
             if status < 400:  # shown in the result (redacted with the rest of its text)
                 self._location = _header(headers, b"location").decode("latin-1")

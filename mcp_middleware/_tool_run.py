@@ -22,6 +22,7 @@ import contextvars
 import math
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from operator import attrgetter
 from typing import Any
 
 import anyio
@@ -51,18 +52,19 @@ class _ToolRun(_RunHandle):
     context: contextvars.Context | None = None  # the request's, for the tasks the ticker starts
     task: asyncio.Task[None] | None = None  # the asyncio watcher, once started
     grace = 0.0  # off asyncio: how long a stopped route has to return before its outcome goes out
-    # the route's response headers (its own list), until its first body message with more to come
-    # is read against them (see _whole); a quick JSON call never reads them
-    _head: Sequence[Sequence[bytes]] | None = None
+    # whether the route's first body message with more to come is still to come: it is read
+    # against the response's headers, which the collector keeps (see _whole); a quick JSON call
+    # never reads them
+    _first = True
 
     def run_route(self) -> Coroutine[Any, Any, None]:
         inv = self.inv
         return self.exchange(inv.app, inv.parent, self.sub, {CONTEXT_KEY: inv.context}, inv.host)
 
     # -- the route's response ---------------------------------------------------------------------
-    def on_head(self, status: int, headers: Sequence[Sequence[bytes]]) -> None:
-        self._head = headers
-        self.collector.head(status, headers)
+    # The head is the collector's alone: the child's send calls the collector's ``head`` through
+    # this property, whose getter is C-level (no frame of the run's own in between).
+    on_head = property(attrgetter("collector.head"))
 
     def on_body(self, chunk: bytes, more: bool) -> Awaitable[None] | None:
         if not more:  # the last message (of the usual JSON body, the only one)
@@ -79,10 +81,9 @@ class _ToolRun(_RunHandle):
             return None
         if self.stopped():
             return None  # nothing more goes out for a stopped call (its route may not stop: wake)
-        head = self._head
-        if head is not None:  # its first body message with more to come
-            self._head = None
-            if _whole(head, chunk):
+        if self._first:  # its first body message with more to come
+            self._first = False
+            if _whole(self.collector.headers, chunk):
                 self.collector.feed(chunk, True)
                 return None  # no stream: no progress, no watcher (the rest is its empty end)
         if self.task is None:

@@ -189,7 +189,7 @@ class SubExchange(Disconnect):
                 raise AppMisbehaved("http.response.body sent before http.response.start")
             if self._complete:
                 return  # late writes after the response ended are dropped, as servers do
-            if message.get("more_body", False):
+            if message.get("more_body"):
                 pending = self.on_body(bytes(message.get("body", b"")), True)
                 if pending is not None:
                     await pending

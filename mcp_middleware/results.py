@@ -315,12 +315,6 @@ class HeadResponseCollector(ResponseCollector):
     redacted. An error is any route's (its detail is what the route sent), and a tool with an output
     schema gets its body as any other."""
 
-    _headers: Sequence[Sequence[bytes]] = ()
-
-    def head(self, status: int, headers: Sequence[Sequence[bytes]]) -> None:
-        super().head(status, headers)
-        self._headers = headers
-
     def feed(self, chunk: bytes, more: bool) -> list[str]:
         if self.status < 400 and not self._structured:
             return []
@@ -330,5 +324,5 @@ class HeadResponseCollector(ResponseCollector):
         if self.status >= 400 or self._structured:
             return super().result()
         # a redirect (not followed) is no success of the tool either; a 304 Not Modified is one
-        text = redacted(head_text(self.status, self._headers), self._forwarded)
+        text = redacted(head_text(self.status, self.headers), self._forwarded)
         return text_result(text, is_error=is_redirect(self.status))
