@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from mcp_middleware._ecma_regex import ecma_pattern
@@ -78,7 +79,7 @@ from mcp_middleware._schema_keywords import (
 )
 from mcp_middleware._schema_nulls import _is_null, collapse_optional, keeps_null
 
-__all__ = ["SchemaSet"]
+__all__ = ["SchemaSet", "Unportable"]
 
 _DROPPED = frozenset({"discriminator", "xml", "externalDocs", "nullable"})  # nullable: see _nullable
 # OpenAPI 3.0's boolean exclusive bounds, by the bound each one makes exclusive
@@ -88,6 +89,25 @@ _NULL: dict[str, Any] = {"type": "null"}
 # left out of output schemas
 _UNSURE_FORMATS = frozenset({"date-time", "time", "duration", "regex"})
 _DEPTH = 16  # how deep may_be_array and allows_null follow nested branches
+
+
+@dataclass(slots=True)
+class Unportable:
+    """A pattern left out of a converted schema for want of a portable form: ``keyword``
+    (``pattern``, ``patternProperties key``), in an ``input`` or ``output`` schema, at ``where``
+    (the property names from the component or the tool's arguments down) of ``component``."""
+
+    pattern: str
+    keyword: str
+    mode: str
+    where: list[str] = field(default_factory=list)
+    component: str | None = None
+
+    def said(self) -> str:
+        """As a warning names it: ``input schema 'Item' property 'tags' patternProperties key '^\\w'``."""
+        place = f" schema {self.component!r}" if self.component is not None else ""
+        place += f" property {'.'.join(self.where)!r}" if self.where else ""
+        return f"{self.mode}{place} {self.keyword} {self.pattern!r}"
 
 
 def _portable_key(pattern: Any) -> bool:
@@ -128,12 +148,20 @@ def _nullable(out: dict[str, Any]) -> dict[str, Any]:
 class SchemaSet:
     """The converted ``components.schemas`` of one OpenAPI document, shared by all its tools."""
 
-    __slots__ = ("_cache", "_components", "_loops")
+    __slots__ = ("_cache", "_components", "_loops", "_unportable")
 
     def __init__(self, components: Any) -> None:
         self._components: Mapping[str, Any] = components if isinstance(components, Mapping) else {}
         self._cache: dict[tuple[str, bool], tuple[Any, frozenset[str]]] = {}
         self._loops: dict[tuple[str, bool], bool] = {}
+        # the patterns left out since the last take_unportable (a component's once: it is cached)
+        self._unportable: list[Unportable] = []
+
+    def take_unportable(self) -> list[Unportable]:
+        """The patterns left out of what was converted since the last call (the catalog warns,
+        naming the route it built): a component's with the first tool that converts it."""
+        taken, self._unportable = self._unportable, []
+        return taken
 
     def component_name(self, schema: Any) -> str | None:
         """The component a ``{"$ref": "#/components/schemas/X"}`` names, if it exists."""
@@ -224,12 +252,18 @@ class SchemaSet:
             ):
                 continue
             if key == "pattern" and isinstance(value, str):
-                ecma = ecma_pattern(value) if collapse else None
+                ecma = ecma_pattern(value) if collapse else None  # (output schemas have none)
                 if ecma is not None:
                     out[key] = ecma
+                elif collapse:
+                    self._unportable.append(Unportable(value, key, "input"))
             elif key == "patternProperties" and isinstance(value, Mapping):
                 if all(_portable_key(k) for k in value):
                     out[key] = {ecma_pattern(k): self.convert(v, refs, collapse=collapse) for k, v in value.items()}
+                else:
+                    mode = "input" if collapse else "output"
+                    lost = [k for k in value if not _portable_key(k)]
+                    self._unportable += [Unportable(str(k), "patternProperties key", mode) for k in lost]
             elif key == "$ref":
                 self._convert_ref(schema, value, refs, out)
             elif key == "properties" and isinstance(value, Mapping):
@@ -249,11 +283,23 @@ class SchemaSet:
         return _nullable(out) if schema.get("nullable") is True else out
 
     def convert_property(
-        self, schema: Any, refs: set[str], *, collapse: bool, required: bool, null_sendable: bool = True
+        self,
+        schema: Any,
+        refs: set[str],
+        *,
+        collapse: bool,
+        required: bool,
+        null_sendable: bool = True,
+        name: str | None = None,
     ) -> Any:
         """``null_sendable=False``: the value cannot be ``null`` (a query parameter, a form field), so
-        the property is plain ``X`` whatever its default, required or not."""
+        the property is plain ``X`` whatever its default, required or not. ``name``: the property's,
+        which the patterns left out of it are said at (:meth:`take_unportable`)."""
+        start = len(self._unportable)
         converted = self.convert(schema, refs, collapse=collapse)
+        if name is not None:
+            for left_out in self._unportable[start:]:
+                left_out.where.insert(0, name)
         if not collapse or (null_sendable and (required or keeps_null(converted))):
             return converted
         return collapse_optional(converted)
@@ -288,7 +334,10 @@ class SchemaSet:
         cached = self._cache.get(key)
         if cached is None:
             refs: set[str] = set()
+            start = len(self._unportable)
             converted = self.convert(self._components[name], refs, collapse=collapse)
+            for left_out in self._unportable[start:]:
+                left_out.component = name
             cached = self._cache[key] = (converted, frozenset(refs))
         return cached
 
@@ -306,6 +355,6 @@ class SchemaSet:
     ) -> dict[str, Any]:
         needed = set(required) if isinstance(required, list) else set()
         return {
-            name: self.convert_property(prop, refs, collapse=collapse, required=name in needed)
+            name: self.convert_property(prop, refs, collapse=collapse, required=name in needed, name=str(name))
             for name, prop in properties.items()
         }

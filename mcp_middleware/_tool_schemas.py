@@ -75,7 +75,7 @@ class _Schemas(_Reader):
         refs: set[str] = set()
         properties = {
             name: self.schemas.convert_property(
-                entry.schema, refs, collapse=True, required=entry.required, null_sendable=entry.keep_none
+                entry.schema, refs, collapse=True, required=entry.required, null_sendable=entry.keep_none, name=name
             )
             for entry, name in zip(entries, names, strict=True)
         }

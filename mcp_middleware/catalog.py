@@ -39,6 +39,7 @@ from mcp_middleware._requests import ToolSpec
 from mcp_middleware._route_details import _converter_paths, _response_options
 from mcp_middleware._route_document import RouteDocument, app_document, route_document
 from mcp_middleware._route_order import RouteOrder, readable_routes, route_order
+from mcp_middleware._schema import Unportable
 from mcp_middleware._shared_headers import warn_shared_headers
 from mcp_middleware._tool_builder import _Builder, api_key_schemes, distinct_descriptions
 from mcp_middleware._tool_filter import ToolFilter
@@ -288,6 +289,7 @@ def build_catalog(
             declared.append(Declared(op.operation, builder.tool(op, name or default, guard)))
         if is_tool:
             tools.append(builder.tool(op, name or default, guard, given_description(op)))
+        _warn_unportable(op, builder.schemas.take_unportable())
     _warn_filtered(
         tool_filter,
         [
@@ -342,6 +344,22 @@ def _stranded(order: RouteOrder, op: _Op, owner: Any) -> bool:
         why,
     )
     return True
+
+
+def _warn_unportable(op: _Op, left_out: Sequence[Unportable]) -> None:
+    """Warn about the patterns the schemas of the route's tool (prompt, resource) left out for want of a portable form
+    (:mod:`mcp_middleware._ecma_regex`), once per route (a component's with the first tool that
+    uses it: :meth:`SchemaSet.take_unportable`)."""
+    if left_out:
+        warn_once(
+            logger,
+            "Route %s %s: patterns with no portable form (ECMA-262 with and without the u flag and Python's re "
+            "cannot read them alike: \\w, \\b, \\p{...}, a backreference, inline flags, ...) are left out of "
+            "its schemas (the route still checks its arguments): %s",
+            op.method,
+            op.path,
+            ", ".join(dropped.said() for dropped in left_out),
+        )
 
 
 def _warn_filtered(
