@@ -39,7 +39,7 @@ from typing import Any, Protocol
 import anyio
 from mcp_types import jsonrpc as codes
 
-from ._input_requests import ClientRequestError, InputRequest
+from ._input_requests import ClientRequestError, InputRequest, NotSent
 from ._outgoing import QuestionRefused, check_log_data, check_progress
 from .context import MCPContext
 
@@ -175,6 +175,9 @@ class LiveContext(MCPContext):
             except QuestionRefused as exc:  # nothing was sent: the keys are not used up
                 self._asked.difference_update(requests)
                 raise ValueError(*exc.args) from None  # the route's ValueError, as documented
+            except NotSent as exc:  # refused before sending (a method or capability the client lacks): likewise
+                self._asked.difference_update(requests)
+                raise exc.error from None  # the route's ClientRequestError
             finally:
                 self._waiting.discard(waiting)
         # stop_questions ended the wait: the call was stopped meanwhile (nothing more goes out)

@@ -30,6 +30,7 @@ __all__ = [
     "Elicit",
     "InputRequest",
     "ListRoots",
+    "NotSent",
     "Sample",
     "missing_capabilities",
 ]
@@ -57,6 +58,17 @@ class ClientRequestError(Exception):
         super().__init__(f"{method} failed: {printable(str(error.get('message', 'error')))}")
         self.method = method
         self.error = dict(error)
+
+
+class NotSent(Exception):
+    """A question refused before anything was sent (the handshake channel: the client's revision
+    has no such method, or its session says it did not declare the capability): ``error`` is the
+    :class:`ClientRequestError` the route gets, once the context has taken the keys back (nothing
+    was asked, so a later question may use them)."""
+
+    def __init__(self, error: ClientRequestError) -> None:
+        super().__init__(error)
+        self.error = error
 
 
 class AskTimeout(TimeoutError):

@@ -36,7 +36,7 @@ from mcp_types.methods import SERVER_REQUESTS
 from . import listen
 from ._answers import answer_problem, error_problem, shape_problem
 from ._channel import Abort, InputNeeded, Notifier, ProtocolAbort, RequestOutbox, _Channel
-from ._input_requests import AskTimeout, ClientRequestError, InputRequest, Sample, missing_capabilities
+from ._input_requests import AskTimeout, ClientRequestError, InputRequest, NotSent, Sample, missing_capabilities
 from ._modern_channel import QUIET_TURNS as QUIET_TURNS
 from ._modern_channel import ModernChannel
 from ._outgoing import check_question
@@ -255,8 +255,9 @@ class HandshakeChannel(_Channel):
 
 
 def _defined(requests: Mapping[str, InputRequest], version: str) -> None:
-    """Refuse, before anything is sent, a request that ``version`` does not define (elicitation
-    came with 2025-06-18): the route gets the error a client without the method answers; and a
+    """Refuse (:class:`NotSent`: the keys are not used up), before anything is sent, a request
+    that ``version`` does not define (elicitation came with 2025-06-18): the route gets the error
+    a client without the method answers; and a
     tool-enabled sampling request to a revision whose sampling has no tools (they came with
     2025-11-25: such a client would ignore them, or refuse the request), as invalid params. Whether
     the client declared the capability is :func:`_declared`'s question (known from a session id
@@ -264,17 +265,17 @@ def _defined(requests: Mapping[str, InputRequest], version: str) -> None:
     for request in requests.values():
         if (request.method, version) not in SERVER_REQUESTS:
             message = f"Method not found: protocol revision {version} has no {request.method}"
-            raise ClientRequestError(request.method, {"code": codes.METHOD_NOT_FOUND, "message": message})
+            raise NotSent(ClientRequestError(request.method, {"code": codes.METHOD_NOT_FOUND, "message": message}))
         if isinstance(request, Sample) and version in _BEFORE_2025_11_25 and (fields := request.tool_fields()):
             message = (
                 f"Invalid params: protocol revision {version} has no tool use in {request.method} "
                 f"({' and '.join(fields)}: 2025-11-25 and later)"
             )
-            raise ClientRequestError(request.method, {"code": codes.INVALID_PARAMS, "message": message})
+            raise NotSent(ClientRequestError(request.method, {"code": codes.INVALID_PARAMS, "message": message}))
 
 
 def _declared(requests: Mapping[str, InputRequest], declared: Mapping[str, Any], version: str) -> None:
-    """Refuse, before anything is sent, what the client did not declare in ``initialize`` (known
+    """Refuse (:class:`NotSent`), before anything is sent, what the client did not declare in ``initialize`` (known
     from its session id): mrtr.mdx and sampling.mdx, no request the client did not declare support
     for. The route gets the error a 2026-07-28 call answers (-32021, ``requiredCapabilities``), as
     the ``ClientRequestError`` of the first request that lacks something; the sub-capabilities
@@ -284,6 +285,5 @@ def _declared(requests: Mapping[str, InputRequest], declared: Mapping[str, Any],
         method = next(request.method for request in requests.values() if request.capability in required)
         message = f"Missing required client capability: {names}"
         data = {"requiredCapabilities": required}
-        raise ClientRequestError(
-            method, {"code": codes.MISSING_REQUIRED_CLIENT_CAPABILITY, "message": message, "data": data}
-        )
+        error = {"code": codes.MISSING_REQUIRED_CLIENT_CAPABILITY, "message": message, "data": data}
+        raise NotSent(ClientRequestError(method, error))

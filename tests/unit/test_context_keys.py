@@ -2,7 +2,9 @@
 eras (review leftovers of the route-context checks):
 
 - a question the checks refuse uses up nothing: its key can be asked again, corrected (it used to
-  count as asked: "already asked" although nothing was sent);
+  count as asked: "already asked" although nothing was sent); nor does one the handshake channel
+  refuses before sending it, for a method the client's revision lacks or a capability it did not
+  declare;
 - an empty key is refused (``ValueError``): a key names its question;
 - ``sample`` extra fields that are its own parameters (``maxTokens``, ``messages``) raise
   ``TypeError`` instead of being overridden without a word;
@@ -22,7 +24,7 @@ import orjson
 import pytest
 from fastapi import Depends, FastAPI
 
-from mcp_middleware import Elicit, MCPContext, MCPMiddleware, Sample, mcp_context
+from mcp_middleware import ClientRequestError, Elicit, MCPContext, MCPMiddleware, Sample, mcp_context
 from tests.support import BASE_HEADERS, Exchange, meta, modern_headers, post, request
 
 pytestmark = pytest.mark.anyio
@@ -157,6 +159,65 @@ async def test_a_refused_question_uses_up_nothing_in_2026(case: str) -> None:
     retry = await _modern(case, app, requestState=first["requestState"], inputResponses={key: ANSWER})
     assert retry["resultType"] == "complete"
     assert _text(retry) == {"answer": ANSWER}
+
+
+# -- a question refused before it is sent (the handshake era): its key is not used up either ---------
+
+SAMPLED = {"role": "assistant", "content": TEXT, "model": "m"}
+
+
+async def _after_a_refusal(ctx: MCPContext) -> Any:
+    """The client cannot be asked to elicit (its revision has no elicitation/create, or it did not
+    declare the capability): the route falls back on sampling, under the same key."""
+    with pytest.raises(ClientRequestError) as refused:
+        await ctx.elicit("Name?", FORM, key="k")
+    return {"code": refused.value.error["code"], "answer": await ctx.sample(MESSAGES, 10, key="k")}
+
+
+def _fallback_app(**options: Any) -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/fallback", operation_id="fallback")
+    async def fallback(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> Any:
+        return await _after_a_refusal(ctx)
+
+    app.add_middleware(MCPMiddleware, ask_timeout=GUARD, **options)
+    return app
+
+
+async def _session_headers(app: FastAPI, capabilities: dict[str, Any]) -> dict[str, str]:
+    params = {
+        "protocolVersion": "2025-11-25",
+        "capabilities": capabilities,
+        "clientInfo": {"name": "t", "version": "1"},
+    }
+    reply = await post(app, request("initialize", params))
+    assert reply.status == 200
+    return {**HANDSHAKE, "mcp-session-id": reply.headers["mcp-session-id"]}
+
+
+@pytest.mark.parametrize("refusal", ["method", "capability"])
+async def test_a_question_refused_before_sending_uses_up_no_key(refusal: str) -> None:
+    """Review: a question refused before anything was sent, for a method the client's revision
+    lacks (-32601) or a capability it did not declare (-32021, known from a session id), still
+    counted as asked: the route's next question under the same key raised "already asked"."""
+    if refusal == "method":
+        app, headers, code = _fallback_app(), {**BASE_HEADERS, "mcp-protocol-version": "2025-03-26"}, -32601
+    else:
+        app = _fallback_app(session_ids=True)
+        headers, code = await _session_headers(app, {"sampling": {}}), -32021
+    ex = Exchange(app, request("tools/call", {"name": "fallback", "arguments": {}}), headers)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            while not ex.reply.chunks:
+                await ex.chunk_seen.wait()
+            asked = ex.reply.events()[0]
+            assert asked["method"] == "sampling/createMessage"
+            assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": SAMPLED}, headers)).status == 202
+    events = ex.reply.events()
+    assert [e.get("method") for e in events] == ["sampling/createMessage", None]
+    assert _text(events[-1]["result"]) == {"code": code, "answer": SAMPLED}
 
 
 def _expected(case: str) -> dict[str, Any]:
