@@ -13,7 +13,9 @@ whole call failed as if the route's result were at fault; a progress report of `
   and in 2026-07-28 the ``InputRequiredResult`` the question is sent in
   (``jsonrpc.INPUT_REQUIRED_RESULTS``, what encodes that result). A form's ``requestedSchema``
   properties are then checked as the revision's ``PrimitiveSchemaDefinition`` (a flat object of
-  primitive properties: its wire type leaves them ``Any``);
+  primitive properties: its wire type leaves them ``Any``), and a string property that lists its
+  values (``enum``, or ``oneOf`` titled values) as the revision's single-select enum schemas (the
+  plain ``StringSchema`` takes any other keys, so ``"enum": ["a", 3]`` passed it);
 - :func:`check_progress` (``TypeError``): ``progress``/``total`` numbers, ``message`` a string,
   against the revision's ``ProgressNotification``;
 - :func:`check_log_data` (``TypeError``): log data the middleware cannot write as JSON (orjson's
@@ -46,7 +48,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Union
 
 import orjson
 from mcp_types.methods import SERVER_NOTIFICATIONS, SERVER_REQUESTS
@@ -154,7 +156,21 @@ def _form_problems(params: Mapping[str, Any], version: str) -> str:
     if adapter is None:
         return ""
     properties = params["requestedSchema"]["properties"]
-    return _checked(lambda value: adapter.validate_python(value, strict=True), properties, (), _PROPERTIES)
+    problems = _checked(lambda value: adapter.validate_python(value, strict=True), properties, (), _PROPERTIES)
+    selects = {
+        name: prop
+        for name, prop in properties.items()
+        if isinstance(prop, Mapping) and prop.get("type") == "string" and ("enum" in prop or "oneOf" in prop)
+    }
+    select = select_schema(version) if selects and not problems else None
+    if select is None:
+        return problems
+    return _checked(lambda value: select.validate_python(value, strict=True), selects, (), _PROPERTIES)
+
+
+def _elicitation_type(version: str) -> Any:
+    """The type ``version``'s elicitation request goes out in (whose module has its schema types)."""
+    return SERVER_REQUESTS.get(("elicitation/create", version)) or INPUT_REQUIRED_RESULTS.get(("tools/call", version))
 
 
 @functools.cache
@@ -162,12 +178,23 @@ def primitive_schema(version: str) -> TypeAdapter[Any] | None:
     """The properties of a requested schema as ``version`` types them (``dict[str,
     PrimitiveSchemaDefinition]``), from the module of its elicitation request type; None when that
     has no such type (a revision without elicitation, or an SDK that moved it)."""
-    surface = SERVER_REQUESTS.get(("elicitation/create", version)) or INPUT_REQUIRED_RESULTS.get(
-        ("tools/call", version)
-    )
-    module = sys.modules.get(getattr(surface, "__module__", ""))
+    module = sys.modules.get(getattr(_elicitation_type(version), "__module__", ""))
     primitive = getattr(module, "PrimitiveSchemaDefinition", None)
     return None if primitive is None else TypeAdapter(dict[str, primitive])  # type: ignore[valid-type]
+
+
+_SELECTS = ("UntitledSingleSelectEnumSchema", "TitledSingleSelectEnumSchema", "LegacyTitledEnumSchema")
+
+
+@functools.cache
+def select_schema(version: str) -> TypeAdapter[Any] | None:
+    """The string properties that list their values (``enum``, titled ``oneOf``) as ``version``
+    types them, beside :func:`primitive_schema` (whose ``StringSchema`` takes any other key, so a
+    non-string value there passed it): ``dict[str, <its single-select enum schemas>]``; None when
+    its module has none of them."""
+    module = sys.modules.get(getattr(_elicitation_type(version), "__module__", ""))
+    members = tuple(getattr(module, name) for name in _SELECTS if hasattr(module, name))
+    return TypeAdapter(dict[str, Union[members]]) if members else None  # type: ignore[valid-type]  # noqa: UP007
 
 
 def _described(exc: ValidationError, frame: Any, root: tuple[Any, ...], shown: tuple[Any, ...] = ()) -> str:

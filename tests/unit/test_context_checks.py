@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 
 from mcp_middleware import Elicit, MCPContext, MCPMiddleware, Sample, mcp_context
-from mcp_middleware._outgoing import check_question, primitive_schema
+from mcp_middleware._outgoing import check_question, primitive_schema, select_schema
 from tests.support import BASE_HEADERS, meta, modern_headers, post, request
 
 pytestmark = pytest.mark.anyio
@@ -46,6 +46,12 @@ CASES: dict[str, Case] = {
     "elicit_unknown_format": lambda c: c.elicit("x", _form({"type": "string", "format": "phone"})),
     "elicit_min_length_str": lambda c: c.elicit("x", _form({"type": "string", "minLength": "3"})),
     "elicit_boolean_default_str": lambda c: c.elicit("x", _form({"type": "boolean", "default": "yes"})),
+    # review: the SDK's StringSchema takes any other key, so these passed as plain strings
+    "elicit_enum_int": lambda c: c.elicit("x", _form({"type": "string", "enum": ["red", 3]})),
+    "elicit_enum_str": lambda c: c.elicit("x", _form({"type": "string", "enum": "red"})),
+    "elicit_one_of_const_int": lambda c: c.elicit(
+        "x", _form({"type": "string", "oneOf": [{"const": 3, "title": "T"}]})
+    ),
     "ask_two": lambda c: c.ask({"ok": Elicit("x", OBJECT), "bad": Sample([{"role": "user"}], 5)}),
     "progress_bool": lambda c: c.report_progress(True, 3),
     "total_bool": lambda c: c.report_progress(1, False),
@@ -121,6 +127,21 @@ EXPECTED = {
         "ValueError",
         QUESTION.format(method="elicitation/create", key="elicitation", version="{version}")
         + "requestedSchema.properties.a.default is 'yes': should be a valid boolean",
+    ),
+    "elicit_enum_int": (
+        "ValueError",
+        QUESTION.format(method="elicitation/create", key="elicitation", version="{version}")
+        + "requestedSchema.properties.a.enum[1] is 3: should be a valid string",
+    ),
+    "elicit_enum_str": (
+        "ValueError",
+        QUESTION.format(method="elicitation/create", key="elicitation", version="{version}")
+        + "requestedSchema.properties.a.enum is 'red': should be a valid list",
+    ),
+    "elicit_one_of_const_int": (
+        "ValueError",
+        QUESTION.format(method="elicitation/create", key="elicitation", version="{version}")
+        + "requestedSchema.properties.a.oneOf[0].const is 3: should be a valid string",
     ),
     "ask_two": (
         "ValueError",
@@ -206,6 +227,21 @@ def test_every_revision_with_elicitation_has_the_primitive_property_types() -> N
     here so an SDK that moves it is noticed (the check would then be skipped)."""
     for version in (*HANDSHAKE_PROTOCOL_VERSIONS[2:], *MODERN_PROTOCOL_VERSIONS):
         assert primitive_schema(version) is not None, version
+        assert select_schema(version) is not None, version  # the string enums' check likewise
+
+
+@pytest.mark.parametrize("version", ["2025-06-18", "2025-11-25", "2026-07-28"])
+@pytest.mark.parametrize(
+    "prop",
+    [
+        {"type": "string", "enum": ["red", "green"]},
+        {"type": "string", "enum": ["red"], "enumNames": ["Red"], "default": "red"},
+        {"type": "string", "oneOf": [{"const": "red", "title": "Red"}], "title": "Colour"},
+    ],
+)
+def test_a_string_enum_of_strings_passes(version: str, prop: dict[str, Any]) -> None:
+    """The string enums' check refuses what does not fit (a non-string value), never a valid enum."""
+    check_question("e", "elicitation/create", Elicit("Which?", _form(prop)).params(), version)
 
 
 @pytest.mark.parametrize("version", ["2025-06-18", "2025-11-25", "2026-07-28"])
