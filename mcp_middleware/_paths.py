@@ -53,7 +53,7 @@ def _render_path(plan: _Plan, arguments: Mapping[str, Any]) -> str:
     for name, after in plan.segments:
         value = arguments.get(name)
         if type(value) is int:  # the usual id: digits (and a sign) need no checks or quoting
-            path += str(value) + after
+            path = f"{path}{value}{after}"
             continue
         if value is None:
             raise ArgumentError(_not_null([name]) if name in arguments else f"missing required argument {name!r}")

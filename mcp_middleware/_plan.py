@@ -62,9 +62,12 @@ class _Arg:
     shape: int = _SCALARS  # how a query argument is written (_EXPLODED, _JSON_TEXT: not its scalars)
     integer: bool = False  # its numbers are integers only (a float 5.0 is written ``5``)
     query_key: str = field(init=False, repr=False, compare=False)  # ``wire`` form-encoded, with its ``=``
+    # a query argument written as its scalars (``_SCALARS``): the call's first, and usual, branch
+    scalars: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "query_key", _form_encode(self.wire) + "=")
+        object.__setattr__(self, "scalars", self.where == _QUERY and self.shape == _SCALARS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,8 @@ class _Plan:
     # they go into the body with its other properties)
     names: tuple[str, ...] = field(init=False, repr=False, compare=False)
     known: frozenset[str] = field(init=False, repr=False, compare=False)  # ``names``, for the call's set test
+    # no body, header or cookie: without forwarded headers, a call's request is its path and query
+    bare: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         parts = self.path
@@ -109,3 +114,5 @@ class _Plan:
         names = (*(() if self.open_body else self.declared), *parts[1::2], *(arg.name for arg in self.args))
         object.__setattr__(self, "names", tuple(dict.fromkeys(names)))
         object.__setattr__(self, "known", frozenset(self.names))
+        bare = self.body == _NO_BODY and all(arg.where not in (_HEADER, _COOKIE) for arg in self.args)
+        object.__setattr__(self, "bare", bare)

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from mcp_middleware._output_shape import OutputShape, _required_names, output_shape
 from mcp_middleware._paths import _plan_for_template, _render_path
-from mcp_middleware._plan import _COOKIE, _HEADER, _NO_BODY, _QUERY, _Arg, _Plan
+from mcp_middleware._plan import _COOKIE, _HEADER, _QUERY, _Arg, _Plan
 from mcp_middleware._query_and_body import _encode_body, _items, _shaped
 from mcp_middleware._values import ArgumentError, _form_encode, _not_null, _scalar_as
 from mcp_middleware.dispatch import SubRequest
@@ -116,8 +116,7 @@ class ToolSpec:
         others = None if given <= plan.known else _other_properties(plan, arguments)
         if not self.required <= given:
             raise ArgumentError(_missing(self.tool["inputSchema"]["required"], given))
-        parts = plan.path
-        path = parts[0] if len(parts) == 1 else _render_path(plan, arguments)
+        path = _render_path(plan, arguments) if plan.segments else plan.path[0]
         if self.guard is not None:
             self.guard.check(path, arguments)
         query: list[str] = []  # encoded ``key=value`` pairs
@@ -125,23 +124,23 @@ class ToolSpec:
         cookies: list[str] = []
         fields: dict[str, Any] | None = None  # body properties (made for plans with a body)
         for arg in plan.args:
-            value = arguments.get(arg.name, _MISSING)
-            if value is _MISSING:
-                continue
-            if value is None and not arg.keep_none:  # not sent: refused if required
+            value = arguments.get(arg.name)
+            if value is None and not (arg.keep_none and arg.name in arguments):
+                # left out, or a null not sent: refused if required (a required one left out was above)
                 if arg.name in self.required:
                     raise ArgumentError(_not_null(_unsent_nulls(plan, self.tool["inputSchema"]["required"], arguments)))
                 continue
-            where = arg.where
-            if where == _QUERY:
-                if arg.shape:  # an object's properties, or JSON text
-                    query.extend(_shaped(arg, value))
-                elif type(value) is int:  # digits need no encoding
+            if arg.scalars:  # a query argument written as its scalars: the usual one
+                if type(value) is int:  # digits need no encoding
                     query.append(f"{arg.query_key}{value}")
                 elif type(value) is str:
                     query.append(arg.query_key + _form_encode(value))
                 else:
                     query.extend(arg.query_key + _form_encode(text) for text in _items(arg, value))
+                continue
+            where = arg.where
+            if where == _QUERY:  # an object's properties, or JSON text
+                query.extend(_shaped(arg, value))
             elif where == _HEADER:
                 _add_header(headers, arg, value)
             elif where == _COOKIE:
@@ -153,7 +152,7 @@ class ToolSpec:
         if others:
             fields = {**others, **fields} if fields else others
         query_string = "&".join(query).encode("ascii") if query else b""
-        if plan.body == _NO_BODY and not (forwarded or headers or cookies):
+        if not forwarded and plan.bare:
             return SubRequest(self.method, path, query_string)  # the usual GET: nothing else to build
         body = _encode_body(plan, fields or {})
         return SubRequest(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple
 from urllib.parse import quote, unquote
 
@@ -91,8 +92,31 @@ def _raw_root(parent: Scope, root_path: str) -> bytes:
     return quote(root_path, safe="/:@!$&'()*+,;=~").encode("ascii")
 
 
+# the parent's fields the child scope takes, read in one step when the parent has them all (uvicorn
+# gives the first six, Starlette the app), else one by one with their defaults (_given)
+_PARENT_FIELDS = itemgetter("http_version", "scheme", "client", "server", "root_path", "state", "app")
+_NO_APP: Any = object()
+
+
+def _given(parent: Scope) -> tuple[str, str, Any, Any, str, Any, Any]:
+    """:data:`_PARENT_FIELDS` of a scope that lacks some: ASGI's defaults for those (``_NO_APP``:
+    the child has no ``app`` either)."""
+    return (
+        parent.get("http_version", "1.1"),
+        parent.get("scheme", "http"),
+        parent.get("client"),
+        parent.get("server"),
+        parent.get("root_path", ""),
+        parent.get("state"),
+        parent.get("app", _NO_APP),
+    )
+
+
 def _child_scope(parent: Scope, sub: SubRequest, extensions: dict[str, Any] | None, host: bytes | None) -> Scope:
-    root_path: str = parent.get("root_path", "")
+    try:
+        http_version, scheme, client, server, root_path, state, app = _PARENT_FIELDS(parent)
+    except KeyError:
+        http_version, scheme, client, server, root_path, state, app = _given(parent)
     path = sub.path
     raw_path = path.encode("ascii")
     if "%" in path:
@@ -105,21 +129,21 @@ def _child_scope(parent: Scope, sub: SubRequest, extensions: dict[str, Any] | No
         # 2.3: Starlette's StreamingResponse then listens for http.disconnect itself, which is
         # how a cancelled call stops a generator that is waiting for its next chunk.
         "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": parent.get("http_version", "1.1"),
+        "http_version": http_version,
         "method": sub.method,
-        "scheme": parent.get("scheme", "http"),
+        "scheme": scheme,
         "path": path,
         "raw_path": raw_path,
         "root_path": root_path,
         "query_string": sub.query_string,
         "headers": [(b"host", host), *sub.headers] if host is not None else list(sub.headers),
-        "client": parent.get("client"),
-        "server": parent.get("server"),
+        "client": client,
+        "server": server,
         "extensions": {} if extensions is None else extensions,
-        "state": dict(parent.get("state") or {}),
+        "state": dict(state) if state else {},  # the child's own: never the parent's dict
     }
-    if "app" in parent:
-        scope["app"] = parent["app"]
+    if app is not _NO_APP:
+        scope["app"] = app
     return scope
 
 

@@ -536,6 +536,33 @@ def test_a_name_that_needs_no_cleaning_keeps_it_against_one_that_becomes_it_when
     assert (sub.query_string, sub.headers) == (b"x=q", ((b"x", b"h"), (b"header_x", b"hx"), (b"cookie", b"x!=c")))
 
 
+def test_a_request_without_body_header_or_cookie_is_built_alike_on_either_branch() -> None:
+    # a plan with no body, header or cookie argument (``_Plan.bare``) returns its path and query at
+    # once when nothing is forwarded; one whose header and cookie arguments are left out takes the
+    # general branch and builds the same request, and forwarded headers always take it
+    params = [
+        {"name": "q", "in": "query", "schema": {"type": "string"}},
+        {"name": "x-h", "in": "header", "schema": {"type": "string"}},
+        {"name": "c", "in": "cookie", "schema": {"type": "string"}},
+    ]
+    doc = {
+        "paths": {
+            "/bare/{id}": {"get": {"operationId": "bare", "parameters": params[:1]}},
+            "/full/{id}": {"get": {"operationId": "full", "parameters": params}},
+        }
+    }
+    bare, full = build_catalog(doc).tools
+    assert (bare.plan.bare, full.plan.bare) == (True, False)
+    assert bare.build_request({"id": 1, "q": "a b"}) == SubRequest("GET", "/bare/1", b"q=a+b", (), b"")
+    assert full.build_request({"id": 1, "q": "a b"}) == SubRequest("GET", "/full/1", b"q=a+b", (), b"")
+    assert full.build_request({"id": 3, "x-h": "v"}).headers == ((b"x-h", b"v"),)
+    forwarded = ((b"Authorization", b"Bearer t"), (b"Content-Type", b"application/json"))
+    sub = bare.build_request({"id": "a-b", "q": None}, forwarded)
+    assert sub == SubRequest("GET", "/bare/a-b", b"", ((b"authorization", b"Bearer t"),), b"")
+    sub = full.build_request({"id": 2, "x-h": "v", "c": "k"}, forwarded)
+    assert sub.headers == ((b"authorization", b"Bearer t"), (b"x-h", b"v"), (b"cookie", b"c=k"))
+
+
 def test_odd_path_parameter_names_are_arguments_by_their_clean_names() -> None:
     doc = {"paths": {"/u/{user id}/{user_id}/{$x}": {"get": {"operationId": "u"}}}}
     tool = build_catalog(doc).tools[0]

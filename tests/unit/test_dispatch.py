@@ -70,6 +70,54 @@ async def test_child_scope_is_built_field_by_field() -> None:
     assert rec.body == [(b"ok", False)]
 
 
+async def _child_of(parent: Scope) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.update(scope)
+        await send({"type": "http.response.start", "status": 204})
+
+    await Recorder().exchange(app, parent, SubRequest("GET", "/x"), None, b"h")
+    return seen
+
+
+SERVER_PARENT: Scope = {
+    "type": "http",
+    "http_version": "2",
+    "scheme": "https",
+    "client": ("10.0.0.1", 1234),
+    "server": ("example.org", 443),
+    "root_path": "",
+    "state": {"db": 1},
+    "app": "the-app",
+    "path": "/mcp",
+    "user": "outer",
+}
+
+
+@pytest.mark.parametrize("missing", [None, "http_version", "scheme", "client", "server", "root_path", "state", "app"])
+async def test_the_parent_fields_are_taken_from_a_full_scope_and_defaulted_in_others(missing: str | None) -> None:
+    # a parent with them all is read in one step (_PARENT_FIELDS), one without any of them field by
+    # field with ASGI's defaults (_given)
+    parent = {key: value for key, value in SERVER_PARENT.items() if key != missing}
+    seen = await _child_of(parent)
+    defaults: dict[str, Any] = {"http_version": "1.1", "scheme": "http", "client": None, "server": None}
+    expected = {key: SERVER_PARENT[key] if key != missing else defaults[key] for key in defaults}
+    assert {key: seen[key] for key in defaults} == expected
+    assert (seen["root_path"], seen["path"], seen["headers"]) == ("", "/x", [(b"host", b"h")])
+    assert seen["state"] == ({} if missing == "state" else {"db": 1})
+    assert seen["state"] is not parent.get("state")  # the route's own: what it stores stays in its request
+    assert seen.get("app", "none") == ("none" if missing == "app" else "the-app")
+    assert "user" not in seen  # only the fields an HTTP scope has, never what outer middlewares added
+
+
+@pytest.mark.parametrize("state", [None, {}])
+async def test_a_parent_without_state_gives_the_child_an_empty_dict_of_its_own(state: Any) -> None:
+    seen = await _child_of({**SERVER_PARENT, "state": state})
+    assert seen["state"] == {}
+    assert seen["state"] is not state
+
+
 async def test_receive_after_the_body_waits_for_the_response_to_complete() -> None:
     order: list[str] = []
 
