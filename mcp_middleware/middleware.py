@@ -211,7 +211,7 @@ class MCPMiddleware:
         if self._security is not None:
             await self._security.serve(scope, receive, send, path, self._endpoint)
             return
-        await endpoint.serve(self.server, scope, receive, send)
+        await self._endpoint(scope, receive, send)
 
     def _lifespan(self, receive: Receive) -> Receive:
         """The server's lifespan messages, unchanged: at ``lifespan.shutdown`` the open listen

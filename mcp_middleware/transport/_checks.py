@@ -1,6 +1,6 @@
 """The request's headers, and the transport's checks on them (both eras, and the endpoint guard).
 
-Headers stay bytes (:class:`HeaderMap`, one C-level dict of the raw list) and are decoded where
+Headers stay bytes (:data:`Headers`, one C-level dict of the raw list) and are decoded where
 they are read (:func:`text_of`). :func:`check_request` applies Host, Origin, Accept and
 Content-Type in the order the spec implies, and remembers its verdict per distinct set of values
 (of small ones: ``KEPT_HEADER_BYTES``). A refused Host or Origin is logged, a WARNING naming the
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from starlette.types import Scope
@@ -25,6 +25,7 @@ __all__ = [
     "FORBIDDEN_HOST",
     "KEPT_HEADER_BYTES",
     "HeaderMap",
+    "Headers",
     "Verdicts",
     "check_caller",
     "check_request",
@@ -37,30 +38,39 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-class HeaderMap(dict[bytes, bytes]):
-    """Request headers by lower-case name, as bytes; the first of repeated headers wins, as in
-    Starlette, except ``accept``, whose lines are joined into one list (RFC 9110 §5.3). Values are
-    decoded only where they are read (:func:`text_of`).
+# Request headers by lower-case name, as bytes; the first of repeated headers wins, as in Starlette,
+# except ``accept``, whose lines are joined into one list (RFC 9110 §5.3). Values are decoded only
+# where they are read (:func:`text_of`). A plain dict, unless a header was repeated (HeaderMap).
+Headers = dict[bytes, bytes]
 
-    ``repeated`` names the ``mcp-*`` headers that appeared more than once (a mismatch in 2026-07-28:
-    a proxy may have read the other copy); set only when there are any.
-    """
+
+class HeaderMap(dict[bytes, bytes]):
+    """The :data:`Headers` of a request that repeated a header (rare), with ``repeated``: the
+    ``mcp-*`` headers that appeared more than once (a mismatch in 2026-07-28: a proxy may have read
+    the other copy). Readers ask ``getattr(headers, "repeated", ())``: a plain dict has none."""
 
     repeated: frozenset[bytes] = frozenset()
 
 
-def header_map(scope: Scope) -> HeaderMap:
+def header_map(scope: Scope) -> Headers:
     raw = scope["headers"]
-    out = HeaderMap(reversed(raw))  # back to front, so the first of a repeated header is kept
+    out = dict(reversed(raw))  # back to front, so the first of a repeated header is kept
     # ASGI servers send lower-case names; one test over all of them finds a server that did not
     if not b"".join(out).islower():
         raw = [(key.lower(), value) for key, value in raw]
-        out = HeaderMap(reversed(raw))
-    if len(out) != len(raw):  # a repeated header: each name counted once (Counter), linear in the headers
-        counts = Counter([key for key, _ in raw])
-        out.repeated = frozenset(name for name, n in counts.items() if n > 1 and name.startswith(b"mcp-"))
-        if counts[b"accept"] > 1:  # RFC 9110 §5.3: a repeated list is one, comma-joined
-            out[b"accept"] = b", ".join([value for key, value in raw if key == b"accept"])
+        out = dict(reversed(raw))
+    if len(out) != len(raw):  # a repeated header
+        return _with_repeated(raw)
+    return out
+
+
+def _with_repeated(raw: Sequence[tuple[bytes, bytes]]) -> HeaderMap:
+    """The map of headers that repeat one: each name counted once (Counter), linear in the headers."""
+    out = HeaderMap(reversed(raw))
+    counts = Counter([key for key, _ in raw])
+    out.repeated = frozenset(name for name, n in counts.items() if n > 1 and name.startswith(b"mcp-"))
+    if counts[b"accept"] > 1:  # RFC 9110 §5.3: a repeated list is one, comma-joined
+        out[b"accept"] = b", ".join([value for key, value in raw if key == b"accept"])
     return out
 
 
@@ -162,6 +172,7 @@ Verdicts = dict[tuple[Any, ...], tuple[int, str] | None]
 # most ~1 MiB. Longer ones are checked every time.
 KEPT_HEADER_BYTES = 1024
 _VERDICTS = 1024  # verdicts kept (a client repeats one set of values; a bound on the odd ones)
+_KEYED = (b"host", b"origin", b"accept", b"content-type")  # what a verdict depends on, with the server
 FORBIDDEN_HOST = "Forbidden: Host not allowed (see the server's allowed_hosts option)"
 FORBIDDEN_ORIGIN = "Forbidden: Origin not allowed (see the server's allowed_origins option)"
 
@@ -176,20 +187,14 @@ def check_request(
     when they are no longer than ``KEPT_HEADER_BYTES`` together (the values are its key, and a
     refused request's are kept too).
     """
-    server = scope.get("server")
-    key = (
-        tuple(server) if server else None,  # Daphne gives [host, port]; tuple() of a tuple is itself
-        headers.get(b"host"),
-        headers.get(b"origin"),
-        headers.get(b"accept"),
-        headers.get(b"content-type"),
-    )
+    # the values, then the server's address (Daphne gives [host, port]: its items, not the list)
+    key = (*map(headers.get, _KEYED), *(scope.get("server") or ()))
     try:
         return verdicts[key]
     except KeyError:
         pass
     verdict = _check_request(scope, headers, settings)
-    if sum(len(value) for value in key[1:] if value is not None) <= KEPT_HEADER_BYTES:
+    if sum(len(value) for value in key[: len(_KEYED)] if value is not None) <= KEPT_HEADER_BYTES:
         with_room(verdicts, _VERDICTS)[key] = verdict
     return verdict
 

@@ -68,10 +68,12 @@ class ClientGone(Exception):
 def declared_too_large(headers: Mapping[bytes, bytes], limit: int) -> bool:
     """Whether the request's Content-Length says its body exceeds ``limit`` (refused unread)."""
     declared = headers.get(b"content-length")
-    if declared is None or not (declared.isascii() and declared.isdigit()):
+    if declared is None or not declared.isdigit():  # (bytes.isdigit: ASCII digits only, and not b"")
         return False
-    digits = declared.lstrip(b"0")  # (leading zeros are allowed: 1*DIGIT)
-    return len(digits) > 18 or int(digits or b"0") > limit  # 19 digits and more: beyond any limit (and int())
+    if len(declared) > 18:  # leading zeros are allowed (1*DIGIT): only a long value is stripped of them
+        digits = declared.lstrip(b"0")
+        return len(digits) > 18 or int(digits or b"0") > limit  # 19 digits and more: beyond any limit (and int())
+    return int(declared) > limit
 
 
 async def read_rest(receive: Receive, message: Message, limit: int) -> bytes | None:

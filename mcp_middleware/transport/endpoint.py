@@ -16,14 +16,15 @@ from mcp_types import PROTOCOL_VERSION_META_KEY
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.types import Receive, Scope, Send
 
+from .._protocol import SUPPORTED_VERSIONS
 from ..handlers import Server
 from ..jsonrpc import ProtocolError, encode_error, parse_payload
 from ..query_keys import add_query_keys
 from . import handshake, modern
-from ._checks import HeaderMap, check_caller, check_request, header_map
+from ._checks import Headers, check_caller, check_request, header_map
 from ._http import ClientGone, declared_too_large, plain, read_rest, refusal
 
-__all__ = ["is_modern", "serve"]
+__all__ = ["is_modern", "serve", "stated_modern"]
 
 _ALLOW = [(b"allow", b"POST")]
 
@@ -34,18 +35,33 @@ def _has_envelope(payload: Any) -> bool:
     return isinstance(meta, dict) and PROTOCOL_VERSION_META_KEY in meta
 
 
+def stated_modern(version: bytes | None) -> bool | None:
+    """What an ``MCP-Protocol-Version`` value states: 2026-07-28 (True: anything but a handshake
+    revision), the handshake era (False), or nothing (None: absent, or empty)."""
+    if version is None or not (stated := version.decode("latin-1").strip()):  # an empty one states nothing
+        return None
+    return stated not in HANDSHAKE_PROTOCOL_VERSIONS
+
+
+# The values clients send (each revision we serve, as written, and none), read once by the rule.
+_STATED: dict[bytes | None, bool | None] = {None: None}
+_STATED.update({version.encode(): stated_modern(version.encode()) for version in SUPPORTED_VERSIONS})
+
+
 def is_modern(headers: Mapping[bytes, bytes], payload: Any) -> bool:
     if isinstance(payload, dict) and payload.get("method") == "initialize":
         # A handshake is never refused, whatever its headers say; only an initialize wrapped in
         # the 2026 envelope is a 2026 request (and gets the spec's 404 for a removed method).
         return _has_envelope(payload)
     version = headers.get(b"mcp-protocol-version")
-    if version is not None and (stated := version.decode("latin-1").strip()):  # an empty one states nothing
-        return stated not in HANDSHAKE_PROTOCOL_VERSIONS
-    return _has_envelope(payload)
+    try:
+        stated = _STATED[version]
+    except KeyError:  # a value of another form (padded, empty, unknown)
+        stated = stated_modern(version)
+    return _has_envelope(payload) if stated is None else stated
 
 
-async def _not_post(server: Server, scope: Scope, send: Send, headers: HeaderMap) -> None:
+async def _not_post(server: Server, scope: Scope, send: Send, headers: Headers) -> None:
     """Anything but POST: 405, once the caller passed the guard against DNS rebinding (a refused
     Host or Origin is 403 whatever the method, as on the OAuth metadata)."""
     refused = check_caller(scope, headers, server.settings)
@@ -56,7 +72,7 @@ async def _not_post(server: Server, scope: Scope, send: Send, headers: HeaderMap
     await plain(send, 405, refusal("Method Not Allowed: the MCP endpoint takes POST"), _ALLOW)
 
 
-async def serve(server: Server, scope: Scope, receive: Receive, send: Send, headers: HeaderMap | None = None) -> None:
+async def serve(server: Server, scope: Scope, receive: Receive, send: Send, headers: Headers | None = None) -> None:
     """``headers``: the request's header map, when the security layer in front already made it."""
     if headers is None:
         headers = header_map(scope)

@@ -117,7 +117,8 @@ def serve(
         caller_key(server, headers),
         replies_as=replies_as,
         declared=None if session is None else session.declared,
-        asks_as=_asks_as(stated, session, replies_as),
+        # without a session, what _asks_as gives is replies_as: new_call's default
+        asks_as=None if session is None else _asks_as(stated, session, replies_as),
     )
     if server.settings.response_mode == "sse":
         return _streamed(server, call, responder)

@@ -1306,7 +1306,7 @@ class _CountedName(bytes):
 def test_repeated_headers_are_found_in_linear_work() -> None:
     """Review: each ``mcp-*`` name was counted in the whole list (``list.count``), so 40,000
     headers froze the worker for 20 s before any check. The work is now a few comparisons a name."""
-    from mcp_middleware.transport._checks import header_map
+    from mcp_middleware.transport._checks import HeaderMap, header_map
 
     names = [f"mcp-x{n}" for n in range(400)] * 2 + ["accept", "accept", "host"]
     raw: list[tuple[bytes, bytes]] = [
@@ -1315,6 +1315,7 @@ def test_repeated_headers_are_found_in_linear_work() -> None:
     _CountedName.compared = 0
     headers = header_map(asgi_scope("POST", "/mcp", raw))
     assert _CountedName.compared <= 4 * len(raw)  # it was ~400 x 800 (each name against the list)
+    assert isinstance(headers, HeaderMap)
     assert headers.repeated == {f"mcp-x{n}".encode() for n in range(400)}
     assert headers[b"mcp-x7"] == b"mcp-x7 7"  # the first of a repeated header
     assert headers[b"accept"] == b"accept 800, accept 801"  # RFC 9110 §5.3: one list
@@ -1532,3 +1533,68 @@ async def test_a_float_id_as_large_is_still_no_id(body: bytes) -> None:
     reply = await post(build_app(), body, {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18"})
     assert reply.status == 400
     assert reply.json()["error"]["message"] == "Invalid request: id must be a string or an integer"
+
+
+@pytest.mark.parametrize(
+    ("value", "stated"),
+    [
+        (None, None),
+        (b"", None),
+        (b" \t", None),
+        (b"2025-06-18", False),
+        (b" 2025-06-18\t", False),
+        (b"2024-11-05", False),
+        (b"2026-07-28", True),
+        (b" 2026-07-28 ", True),
+        (b"2099-01-01", True),
+        (b"2025-06-18x", True),
+    ],
+)
+def test_the_era_a_version_header_states(value: bytes | None, stated: bool | None) -> None:
+    """``is_modern`` reads the usual values (each revision as written, or none) from a table made
+    by the rule, and any other value by the rule itself: both give the rule's answer, and a header
+    that states nothing leaves the choice to the envelope."""
+    from mcp_middleware.transport.endpoint import is_modern, stated_modern
+
+    headers = {} if value is None else {b"mcp-protocol-version": value}
+    plain = request("tools/list", id=1)
+    enveloped = request("tools/list", {"_meta": meta()}, id=1)
+    assert stated_modern(value) is stated
+    assert is_modern(headers, plain) is (False if stated is None else stated)
+    assert is_modern(headers, enveloped) is (True if stated is None else stated)
+
+
+@pytest.mark.parametrize(
+    ("value", "version"),
+    [
+        (None, None),
+        (b"", None),
+        (b"2025-06-18", "2025-06-18"),
+        (b"2024-11-05", "2024-11-05"),
+        (b"\t2025-11-25 ", "2025-11-25"),
+        (b"2026-07-28", None),
+        (b"2025-06-18x", None),
+    ],
+)
+def test_the_handshake_revision_a_version_header_states(value: bytes | None, version: str | None) -> None:
+    """``header_version`` looks the usual values up (each handshake revision as written) and reads
+    any other as the router does (stripped); only a handshake revision is one."""
+    from mcp_middleware.transport.handshake import header_version
+
+    assert header_version({} if value is None else {b"mcp-protocol-version": value}) == version
+
+
+def test_a_request_without_a_repeated_header_has_a_plain_map() -> None:
+    """The usual request's headers are a plain dict (no ``repeated``: readers ask ``getattr``); a
+    repeated one (any name) takes the map that counts them."""
+    from mcp_middleware.transport._checks import HeaderMap, header_map
+
+    raw = [(b"host", b"a"), (b"mcp-name", b"x"), (b"accept", b"application/json")]
+    once = header_map(asgi_scope("POST", "/mcp", raw))
+    assert type(once) is dict
+    assert once == {b"host": b"a", b"mcp-name": b"x", b"accept": b"application/json"}
+    twice = header_map(asgi_scope("POST", "/mcp", [*raw, (b"mcp-name", b"y"), (b"HOST", b"b")]))
+    assert isinstance(twice, HeaderMap)
+    assert twice.repeated == {b"mcp-name"}
+    assert twice[b"mcp-name"] == b"x"
+    assert twice[b"host"] == b"a"
