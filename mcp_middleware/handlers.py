@@ -119,7 +119,7 @@ class Server(ServedApp):
         self._instructions: str | None = settings.instructions
         self.registry = CallRegistry()
         self.validator = RequestValidator()  # the SDK's check, remembered per envelope
-        self.verdicts: dict[tuple[Any, ...], tuple[int, str] | None] = {}  # transport checks, by header values
+        self.verdicts: dict[tuple[Any, ...], tuple[tuple[int, str] | None, str | None]] = {}  # by header values
         self.ladders: dict[tuple[Any, ...], str] = {}  # 2026-07-28 ladder verdicts, by envelope and headers
         self.credentials: tuple[bytes, ...]
         self.identity: Identity

@@ -2,9 +2,11 @@
 
 Headers stay bytes (:data:`Headers`, one C-level dict of the raw list) and are decoded where
 they are read (:func:`text_of`). :func:`check_request` applies Host, Origin, Accept and
-Content-Type in the order the spec implies, and remembers its verdict per distinct set of values
-(of small ones: ``KEPT_HEADER_BYTES``). A refused Host or Origin is logged, a WARNING naming the
-option that would let it in, the first time each value is refused (``_TOLD``, bounded: when full it starts again).
+Content-Type in the order the spec implies; :func:`front_verdict` remembers its verdict, with the
+revision the version header states, per distinct set of values (of small ones:
+``KEPT_HEADER_BYTES``). A refused Host or Origin is logged, a WARNING naming the option that
+would let it in, the first time each value is refused (``_TOLD``, bounded: when full it starts
+again).
 """
 
 from __future__ import annotations
@@ -24,14 +26,17 @@ from ..config import LOCAL_HOSTS, Settings
 __all__ = [
     "FORBIDDEN_HOST",
     "KEPT_HEADER_BYTES",
+    "Front",
     "HeaderMap",
     "Headers",
     "Verdicts",
     "check_caller",
     "check_request",
     "decoded",
+    "front_verdict",
     "header_map",
     "host_allowed",
+    "stated_version",
     "text_of",
 ]
 
@@ -166,26 +171,35 @@ def _accepts(accept: str, wanted: str) -> bool:
     return False
 
 
-Verdicts = dict[tuple[Any, ...], tuple[int, str] | None]
-# The longest header values (together) whose verdict is kept: a client's are ~100 bytes (Host,
-# Origin, Accept, Content-Type), and a long host name and origin still fit; so the table holds at
-# most ~1 MiB. Longer ones are checked every time.
+# What the front decides from the headers a client repeats: the transport checks' refusal (or
+# None), and the revision the request's MCP-Protocol-Version header states (:func:`stated_version`).
+Front = tuple[tuple[int, str] | None, str | None]
+Verdicts = dict[tuple[Any, ...], Front]
+# The longest header values (together) whose verdict is kept: a client's are ~110 bytes (Host,
+# Origin, Accept, Content-Type, MCP-Protocol-Version), and a long host name and origin still fit;
+# so the table holds at most ~1 MiB. Longer ones are checked every time.
 KEPT_HEADER_BYTES = 1024
 _VERDICTS = 1024  # verdicts kept (a client repeats one set of values; a bound on the odd ones)
-_KEYED = (b"host", b"origin", b"accept", b"content-type")  # what a verdict depends on, with the server
+# what a verdict depends on, with the server's address
+_KEYED = (b"host", b"origin", b"accept", b"content-type", b"mcp-protocol-version")
 FORBIDDEN_HOST = "Forbidden: Host not allowed (see the server's allowed_hosts option)"
 FORBIDDEN_ORIGIN = "Forbidden: Origin not allowed (see the server's allowed_origins option)"
 
 
-def check_request(
-    scope: Scope, headers: Mapping[bytes, bytes], settings: Settings, verdicts: Verdicts
-) -> tuple[int, str] | None:
-    """Transport-level checks in the order the spec implies; returns (status, message) to refuse.
+def stated_version(headers: Mapping[bytes, bytes]) -> str | None:
+    """The revision the request's MCP-Protocol-Version header states, read leniently (without
+    surrounding whitespace: clients.md §3), or None (absent, or empty: it states nothing)."""
+    value = text_of(headers, b"mcp-protocol-version")
+    return None if value is None else value.strip() or None
 
-    The verdict depends only on a handful of header values (and the settings), and clients repeat
-    the same ones on every request: ``verdicts`` (one bounded table per middleware) remembers them,
-    when they are no longer than ``KEPT_HEADER_BYTES`` together (the values are its key, and a
-    refused request's are kept too).
+
+def front_verdict(scope: Scope, headers: Mapping[bytes, bytes], settings: Settings, verdicts: Verdicts) -> Front:
+    """The transport checks' refusal (:func:`check_request`) and the stated revision, together.
+
+    Both depend only on a handful of header values (and the settings), and clients repeat the same
+    ones on every request: ``verdicts`` (one bounded table per middleware) remembers them, when
+    they are no longer than ``KEPT_HEADER_BYTES`` together (the values are its key, and a refused
+    request's are kept too).
     """
     # the values, then the server's address (Daphne gives [host, port]: its items, not the list)
     key = (*map(headers.get, _KEYED), *(scope.get("server") or ()))
@@ -193,10 +207,18 @@ def check_request(
         return verdicts[key]
     except KeyError:
         pass
-    verdict = _check_request(scope, headers, settings)
+    verdict = _check_request(scope, headers, settings), stated_version(headers)
     if sum(len(value) for value in key[: len(_KEYED)] if value is not None) <= KEPT_HEADER_BYTES:
         with_room(verdicts, _VERDICTS)[key] = verdict
     return verdict
+
+
+def check_request(
+    scope: Scope, headers: Mapping[bytes, bytes], settings: Settings, verdicts: Verdicts
+) -> tuple[int, str] | None:
+    """Transport-level checks in the order the spec implies; returns (status, message) to refuse
+    (remembered in ``verdicts``, :func:`front_verdict`)."""
+    return front_verdict(scope, headers, settings, verdicts)[0]
 
 
 def check_caller(scope: Scope, headers: Mapping[bytes, bytes], settings: Settings) -> tuple[int, str] | None:

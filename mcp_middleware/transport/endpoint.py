@@ -9,22 +9,20 @@ else is the handshake era (VS Code sends no version header at all).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from mcp_types import PROTOCOL_VERSION_META_KEY
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.types import Receive, Scope, Send
 
-from .._protocol import SUPPORTED_VERSIONS
 from ..handlers import Server
 from ..jsonrpc import ProtocolError, encode_error, parse_payload
 from ..query_keys import add_query_keys
 from . import handshake, modern
-from ._checks import Headers, check_caller, check_request, header_map
+from ._checks import Headers, check_caller, front_verdict, header_map
 from ._http import ClientGone, declared_too_large, plain, read_rest, refusal
 
-__all__ = ["is_modern", "serve", "stated_modern"]
+__all__ = ["is_modern", "serve"]
 
 _ALLOW = [(b"allow", b"POST")]
 
@@ -35,30 +33,15 @@ def _has_envelope(payload: Any) -> bool:
     return isinstance(meta, dict) and PROTOCOL_VERSION_META_KEY in meta
 
 
-def stated_modern(version: bytes | None) -> bool | None:
-    """What an ``MCP-Protocol-Version`` value states: 2026-07-28 (True: anything but a handshake
-    revision), the handshake era (False), or nothing (None: absent, or empty)."""
-    if version is None or not (stated := version.decode("latin-1").strip()):  # an empty one states nothing
-        return None
-    return stated not in HANDSHAKE_PROTOCOL_VERSIONS
-
-
-# The values clients send (each revision we serve, as written, and none), read once by the rule.
-_STATED: dict[bytes | None, bool | None] = {None: None}
-_STATED.update({version.encode(): stated_modern(version.encode()) for version in SUPPORTED_VERSIONS})
-
-
-def is_modern(headers: Mapping[bytes, bytes], payload: Any) -> bool:
+def is_modern(stated: str | None, payload: Any) -> bool:
+    """``stated``: the revision the request's MCP-Protocol-Version header states (``stated_version``)."""
     if isinstance(payload, dict) and payload.get("method") == "initialize":
         # A handshake is never refused, whatever its headers say; only an initialize wrapped in
         # the 2026 envelope is a 2026 request (and gets the spec's 404 for a removed method).
         return _has_envelope(payload)
-    version = headers.get(b"mcp-protocol-version")
-    try:
-        stated = _STATED[version]
-    except KeyError:  # a value of another form (padded, empty, unknown)
-        stated = stated_modern(version)
-    return _has_envelope(payload) if stated is None else stated
+    if stated is None:  # no header, or an empty one: it states nothing
+        return _has_envelope(payload)
+    return stated not in HANDSHAKE_PROTOCOL_VERSIONS
 
 
 async def _not_post(server: Server, scope: Scope, send: Send, headers: Headers) -> None:
@@ -79,7 +62,7 @@ async def serve(server: Server, scope: Scope, receive: Receive, send: Send, head
     if scope["method"] != "POST":
         await _not_post(server, scope, send, headers)
         return
-    refused = check_request(scope, headers, server.settings, server.verdicts)
+    refused, stated = front_verdict(scope, headers, server.settings, server.verdicts)
     if refused is not None:
         await plain(send, refused[0], refusal(refused[1]))
         return
@@ -106,5 +89,7 @@ async def serve(server: Server, scope: Scope, receive: Receive, send: Send, head
         server.prepare(scope)
     if server.query_keys:  # the app has APIKeyQuery schemes: their values on our URL are credentials
         add_query_keys(headers, scope.get("query_string", b""), server.query_keys)
-    era = modern if is_modern(headers, payload) else handshake
-    await era.serve(server, scope, receive, send, headers, payload)
+    if is_modern(stated, payload):
+        await modern.serve(server, scope, receive, send, headers, payload)
+    else:
+        await handshake.serve(server, scope, receive, send, headers, payload, stated)

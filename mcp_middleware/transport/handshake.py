@@ -49,34 +49,25 @@ _ROUTED = frozenset({"tools/call", "resources/read", "prompts/get"})
 _CANCELLED = b""  # a batch item's reply: the request was cancelled (cancellation.mdx: send nothing)
 
 
-# Each handshake revision by its header value as sent without spaces (header_version's lookup)
-_AS_SENT = {version.encode("latin-1"): version for version in HANDSHAKE_PROTOCOL_VERSIONS}
-
-
 def _unchanged(method: str, result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def header_version(headers: Mapping[bytes, bytes]) -> str | None:
-    """The handshake revision the request's MCP-Protocol-Version states, or None (absent, or a value
-    read leniently: clients.md §3)."""
-    raw = headers.get(b"mcp-protocol-version")
-    if raw is None:
-        return None
-    stated = _AS_SENT.get(raw)  # the usual: a revision as clients send it
-    if stated is not None:
-        return stated
-    value = raw.decode("latin-1").strip()  # as the router reads it (endpoint.is_modern)
-    return value if value in HANDSHAKE_PROTOCOL_VERSIONS else None
-
-
 def serve(
-    server: Server, scope: Scope, receive: Receive, send: Send, headers: Mapping[bytes, bytes], payload: Any
+    server: Server,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    headers: Mapping[bytes, bytes],
+    payload: Any,
+    stated: str | None,
 ) -> Awaitable[None]:
     """Checks the request at once and returns what answers it, for the endpoint to await (one
-    coroutine fewer on every request's path, as in the 2026-07-28 era)."""
+    coroutine fewer on every request's path, as in the 2026-07-28 era). ``stated``: the revision
+    the MCP-Protocol-Version header states (``_checks.stated_version``), which counts here when it
+    is a handshake revision (an initialize may state another: it is read as stating none)."""
     responder = Responder(send)
-    stated = header_version(headers)
+    stated = stated if stated in HANDSHAKE_PROTOCOL_VERSIONS else None
     version = stated or DEFAULT_VERSION
     sessions = server.sessions
     session: Session | None = None  # what its session id says of the client, when it says
@@ -93,7 +84,7 @@ def serve(
         message = parse_message(payload)
     except ProtocolError as exc:
         if isinstance(payload, list):  # a batch, which is no one message (tested here, not on every request)
-            return _batch(server, scope, receive, headers, payload, version, responder, session)
+            return _batch(server, scope, receive, headers, payload, stated, responder, session)
         return responder.error(exc, "handshake")
     if not isinstance(message, Request):  # one test for the usual case
         return _not_request(server, headers, message, responder)
@@ -191,7 +182,7 @@ async def _batch(
     receive: Receive,
     headers: Mapping[bytes, bytes],
     items: list[Any],
-    version: str,
+    stated: str | None,
     responder: Responder,
     session: Session | None,
 ) -> None:
@@ -199,7 +190,9 @@ async def _batch(
     Every item is read first. A batch of only notifications and responses is all or nothing
     (:func:`_answers_only`). Otherwise the items run one after the other, and each gets its answer:
     one JSON array, unless a call streams: then it is an SSE stream carrying what the calls send
-    (the server MAY send requests and notifications before the responses) and then the responses."""
+    (the server MAY send requests and notifications before the responses) and then the responses.
+    ``stated``: the handshake revision the request states, if any (else it is read as 2025-03-26)."""
+    version = stated or DEFAULT_VERSION
     if version not in _BATCH_VERSIONS or not items:
         reason = "an empty batch"
         if version not in _BATCH_VERSIONS:
@@ -214,7 +207,7 @@ async def _batch(
         await responder.stream_now()  # the option's every reply, a batch's responses included
     # what the items' calls know of the client, the same for each: the batch's headers and session
     declared = None if session is None else session.declared
-    asks_as = _asks_as(header_version(headers), session, version)
+    asks_as = _asks_as(stated, session, version)
     replies: list[bytes] = []
     for item, message in zip(items, messages, strict=True):
         if responder.closed:

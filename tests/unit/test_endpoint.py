@@ -1245,10 +1245,10 @@ def test_the_transport_verdicts_stay_bounded() -> None:
     """The table of remembered transport verdicts (one entry per distinct Host/Origin/Accept/
     Content-Type) is emptied when it grows past its bound, and a refusal is still a refusal."""
     from mcp_middleware.config import Settings
-    from mcp_middleware.transport._checks import check_request, header_map
+    from mcp_middleware.transport._checks import Verdicts, check_request, header_map
 
     settings = Settings(allowed_hosts=frozenset({"*"}))
-    verdicts: dict[tuple[Any, ...], tuple[int, str] | None] = {}
+    verdicts: Verdicts = {}
     base = [(k.encode(), v.encode()) for k, v in BASE_HEADERS.items() if k != "host"]
     for n in range(3000):
         scope = asgi_scope("POST", "/mcp", [(b"host", f"h{n}".encode()), *base])
@@ -1268,10 +1268,10 @@ def test_transport_verdicts_on_large_header_values_are_never_kept(header: str, s
     Accept headers pinned 600 MB before any guard. A verdict whose header values are longer than
     ``KEPT_HEADER_BYTES`` together is made afresh each time and never kept."""
     from mcp_middleware.config import Settings
-    from mcp_middleware.transport._checks import KEPT_HEADER_BYTES, check_request, header_map
+    from mcp_middleware.transport._checks import KEPT_HEADER_BYTES, Verdicts, check_request, header_map
 
     settings = Settings()
-    verdicts: dict[tuple[Any, ...], tuple[int, str] | None] = {}
+    verdicts: Verdicts = {}
     headers = dict(BASE_HEADERS)
     scope = asgi_scope("POST", "/mcp", [(k.encode(), v.encode()) for k, v in headers.items()])
     assert check_request(scope, header_map(scope), settings, verdicts) is None
@@ -1535,53 +1535,55 @@ async def test_a_float_id_as_large_is_still_no_id(body: bytes) -> None:
     assert reply.json()["error"]["message"] == "Invalid request: id must be a string or an integer"
 
 
+ANY_415 = "Unsupported Media Type: the body must be application/json"
+
+
 @pytest.mark.parametrize(
     ("value", "stated"),
     [
         (None, None),
         (b"", None),
         (b" \t", None),
-        (b"2025-06-18", False),
-        (b" 2025-06-18\t", False),
-        (b"2024-11-05", False),
-        (b"2026-07-28", True),
-        (b" 2026-07-28 ", True),
-        (b"2099-01-01", True),
-        (b"2025-06-18x", True),
+        (b"2025-06-18", "2025-06-18"),
+        (b" 2025-06-18\t", "2025-06-18"),
+        (b"2026-07-28", "2026-07-28"),
+        (b"2099-01-01", "2099-01-01"),
     ],
 )
-def test_the_era_a_version_header_states(value: bytes | None, stated: bool | None) -> None:
-    """``is_modern`` reads the usual values (each revision as written, or none) from a table made
-    by the rule, and any other value by the rule itself: both give the rule's answer, and a header
-    that states nothing leaves the choice to the envelope."""
-    from mcp_middleware.transport.endpoint import is_modern, stated_modern
+def test_the_revision_a_version_header_states(value: bytes | None, stated: str | None) -> None:
+    """Read leniently (clients.md §3), once: the router and the handshake era take it from the
+    remembered front verdict, which is keyed on the header's value."""
+    from mcp_middleware.config import Settings
+    from mcp_middleware.transport._checks import Verdicts, front_verdict, stated_version
 
-    headers = {} if value is None else {b"mcp-protocol-version": value}
-    plain = request("tools/list", id=1)
-    enveloped = request("tools/list", {"_meta": meta()}, id=1)
-    assert stated_modern(value) is stated
-    assert is_modern(headers, plain) is (False if stated is None else stated)
-    assert is_modern(headers, enveloped) is (True if stated is None else stated)
+    headers = {b"host": b"localhost", b"accept": BASE_HEADERS["accept"].encode()}
+    if value is not None:
+        headers[b"mcp-protocol-version"] = value
+    assert stated_version(headers) == stated
+    verdicts: Verdicts = {}
+    scope = asgi_scope("POST", "/mcp", list(headers.items()))
+    assert front_verdict(scope, headers, Settings(), verdicts) == ((415, ANY_415), stated)
+    assert front_verdict(scope, headers, Settings(), verdicts) == ((415, ANY_415), stated)  # remembered
+    other = {**headers, b"mcp-protocol-version": b"2024-11-05"}
+    assert front_verdict(scope, other, Settings(), verdicts)[1] == "2024-11-05"  # another key
+    assert len(verdicts) == (1 if value == b"2024-11-05" else 2)
 
 
 @pytest.mark.parametrize(
-    ("value", "version"),
-    [
-        (None, None),
-        (b"", None),
-        (b"2025-06-18", "2025-06-18"),
-        (b"2024-11-05", "2024-11-05"),
-        (b"\t2025-11-25 ", "2025-11-25"),
-        (b"2026-07-28", None),
-        (b"2025-06-18x", None),
-    ],
+    ("stated", "modern"),
+    [(None, None), ("2025-06-18", False), ("2024-11-05", False), ("2026-07-28", True), ("2099-01-01", True)],
 )
-def test_the_handshake_revision_a_version_header_states(value: bytes | None, version: str | None) -> None:
-    """``header_version`` looks the usual values up (each handshake revision as written) and reads
-    any other as the router does (stripped); only a handshake revision is one."""
-    from mcp_middleware.transport.handshake import header_version
+def test_the_era_of_a_stated_revision(stated: str | None, modern: bool | None) -> None:
+    """A handshake revision is the handshake era, any other the 2026-07-28 one; none stated
+    leaves it to the envelope; an initialize is the handshake era unless enveloped."""
+    from mcp_middleware.transport.endpoint import is_modern
 
-    assert header_version({} if value is None else {b"mcp-protocol-version": value}) == version
+    plain = request("tools/list", id=1)
+    enveloped = request("tools/list", {"_meta": meta()}, id=1)
+    assert is_modern(stated, plain) is (False if modern is None else modern)
+    assert is_modern(stated, enveloped) is (True if modern is None else modern)
+    assert is_modern(stated, request("initialize", {"protocolVersion": "2025-06-18"})) is False
+    assert is_modern(stated, request("initialize", {"_meta": meta()})) is True
 
 
 def test_a_request_without_a_repeated_header_has_a_plain_map() -> None:
