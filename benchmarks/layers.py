@@ -124,7 +124,10 @@ def _cuts(variant: str) -> list[tuple[Any, str, Callable[..., Any]]]:
     from mcp_middleware import _invocation
     from mcp_middleware.transport import handshake, modern
 
-    def after_front(server: Any, scope: Scope, receive: Receive, send: Send, headers: Any, payload: Any) -> Any:
+    def after_front(
+        server: Any, scope: Scope, receive: Receive, send: Send, headers: Any, payload: Any, stated: Any = None
+    ) -> Any:
+        # (stated: the handshake era's serve takes the revision the endpoint read)
         return floor_answer(server.app, scope, send, payload)
 
     def after_era(server: Any, call: Any, responder: Any, decorate: Any, variant: str = "") -> Awaitable[None]:
