@@ -38,7 +38,9 @@ group, a POSIX class (``[[:alpha:]]``), a ``{``, ``}`` or ``]`` that is no quant
 identity escape (``\\-`` outside a class, ``\\q``), a class opening with ``]``, ``\\S`` in a class;
 Rust's nested classes and set operations (``[a[b]]``, ``&&``, ``--``, ``~~``). The walk accepts only
 what it knows, so an unknown construct also gives None. A ``[`` in a class is escaped (Python's
-``re`` warns of nested sets to come).
+``re`` warns of nested sets to come), and so is a ``-`` that is no range's (``[^+-]`` is
+``[^+\\-\\uD800-\\uDFFF]``, not a range from ``-`` to U+D800); a class escape as a range's end, or a
+range out of order, gives None (neither engine reads it).
 
 :func:`whole_match_pattern` is for a regex of Python's ``re`` (a Starlette path convertor's): the
 pattern that a JSON Schema validator, which searches, finds in exactly the texts that
@@ -245,38 +247,63 @@ def _escape(pattern: str, i: int, *, in_class: bool) -> int | None:
 
 def _char_class(pattern: str, i: int, dialect: _Dialect, walk: _Walk) -> tuple[str, int] | None:
     """The portable text of the class opening at ``pattern[i]`` (as ``dialect`` reads it) and its
-    length, None if it has none."""
+    length, None if it has none. A ``-`` is a range's only between two characters (not at either
+    end, not after a range: as both engines read it); any other is written ``\\-``, so that what
+    follows it in the portable text (a negated class's surrogate range) cannot make it one."""
     j = i + 1
     negated = pattern[j : j + 1] == "^"
     j += negated
     if pattern[j : j + 1] == "]":
         return None  # Python's literal ], ECMA-262's empty class
     out: list[str] = []
-    while j < len(pattern):
-        char = pattern[j]
-        if char == "]":
-            text = _class_text("".join(out), negated=negated)
-            return None if text is None else (text, j + 1 - i)
-        if char == "\\":
-            step = _escape(pattern, j, in_class=True)
-            text = None if step is None else _as_read(pattern[j : j + step], dialect.class_escapes)
-            if step is None or text is None or (text == "0-9" and (negated or walk.refusing())):
-                return None  # [^\\d]: [^0-9] would take other digits the server refuses
-            out.append(text)
-            j += step
-        elif char == "[" and (dialect.nested_sets or pattern[j + 1 : j + 2] in (":", "=", ".")):
-            return None  # a POSIX class, or a nested set
-        elif dialect.nested_sets and pattern[j : j + 2] in ("&&", "--", "~~"):
-            return None  # Rust's intersection, difference, symmetric difference
-        elif char == "[":
-            out.append("\\[")  # Python's re warns of a nested set to come
-            j += 1
-        elif 0xD800 <= ord(char) <= 0xDFFF or ord(char) > 0xFFFF:
-            return None  # an astral character: two code units in a class without the u flag
-        else:
-            out.append(char)
-            j += 1
-    return None
+    while j < len(pattern) and pattern[j] != "]":
+        low = _class_item(pattern, j, dialect, negated or walk.refusing())
+        if low is None:
+            return None
+        j += low[2]
+        if pattern[j : j + 1] != "-" or pattern[j + 1 : j + 2] in ("]", ""):
+            out.append(low[0])
+            continue
+        if dialect.nested_sets and pattern[j + 1 : j + 2] == "-":
+            return None  # Rust's difference ([+--] is + less a set)
+        high = _class_item(pattern, j + 1, dialect, negated or walk.refusing())
+        if high is None or low[1] is None or high[1] is None or low[1] > high[1]:
+            return None  # a class escape as a range's end, a range out of order: no engine reads it
+        out.append(f"{low[0]}-{high[0]}")
+        j += 1 + high[2]
+    if j >= len(pattern):
+        return None
+    text = _class_text("".join(out), negated=negated)
+    return None if text is None else (text, j + 1 - i)
+
+
+# the characters a class's escapes stand for (the others: the character after the backslash)
+_CLASS_CHARS = {"t": 9, "n": 10, "v": 11, "f": 12, "r": 13, "b": 8, "0": 0}
+
+
+def _class_item(pattern: str, j: int, dialect: _Dialect, refusing: bool) -> tuple[str, int | None, int] | None:
+    """The class item at ``pattern[j]``: its portable text, the character it is (None: a set, as
+    ``\\d``), its length; None if it has no portable form. ``refusing``: a match of the class
+    refuses (a negated class, a negative lookaround), where the narrower ``\\d`` would be wider."""
+    char = pattern[j]
+    if char == "\\":
+        step = _escape(pattern, j, in_class=True)
+        text = None if step is None else _as_read(pattern[j : j + step], dialect.class_escapes)
+        if step is None or text is None or (text == "0-9" and refusing):
+            return None  # [^\\d]: [^0-9] would take other digits the server refuses
+        letter = pattern[j + 1]
+        if letter in "ds":
+            return text, None, step
+        code = int(pattern[j + 2 : j + step], 16) if letter in "xu" else _CLASS_CHARS.get(letter, ord(letter))
+        return text, code, step
+    if char == "[" and (dialect.nested_sets or pattern[j + 1 : j + 2] in (":", "=", ".")):
+        return None  # a POSIX class, or a nested set
+    if dialect.nested_sets and pattern[j : j + 2] in ("&&", "--", "~~"):
+        return None  # Rust's intersection, difference, symmetric difference
+    if 0xD800 <= ord(char) <= 0xDFFF or ord(char) > 0xFFFF:
+        return None  # an astral character: two code units in a class without the u flag
+    # a [: escaped (Python's re warns of a nested set to come); a -: escaped (the docstring above)
+    return ("\\" + char if char in "[-" else char), ord(char), 1
 
 
 def _class_text(body: str, *, negated: bool) -> str | None:

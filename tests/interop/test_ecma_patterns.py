@@ -146,6 +146,14 @@ EXTRA: dict[str, list[str]] = {
     r"[$^]\$": ["$$", "^$", "a$"],
     r"\x41\t[\b]\u00e9\0": ["A\t\bé\0", "A\t\bé"],
     r"(?P<w>[a-z]+)=": ["ab=", "ab=c", "="],
+    r"^[^+-]+$": ["Hello", "~", "+", "a+", "a-b"],
+    r"^[^a-zA-Z0-9_-]+$": ["@@", "~", "a", "~_"],
+    r"^[^！-]+$": ["！", "ab！", "\uff02"],
+    r"^[^a-]{2}$": ["bc", "a-", "b-"],
+    r"[-a][a-][a-c-e][\d-][^-]": ["-a-0x", "aa-d-", "aab0x", "aaa٣x", "-aa-x"],
+    r"[\--/][+\-]": ["-+", ".-", "/-", ",+"],
+    r"[^/.-]+": ["hello", "a-b", "a.b", "a/b", "é😀"],
+    r"[--/]": [","],
 }
 
 # patterns that take every sample, or none: the comparison has no other side to check

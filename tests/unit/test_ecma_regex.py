@@ -46,6 +46,14 @@ _KEPT = [
     (r"(?![0-9])(?<![a-c])x", r"(?![0-9])(?<![a-c])x"),  # no \d: exact, where a match refuses too
     (r"[[a]\0[\b]", r"[\[a]\0[\b]"),  # a [ inside a class (escaped: Python's re warns); \0; [\b]
     (r"é+", "é+"),
+    # a literal - is escaped, so that nothing put after it (a negated class's surrogate range) makes
+    # it a range: [^+-\uD800-\uDFFF] would be a class of + and U+002D to U+D800
+    (r"^[^+-]+$", r"^" + _none_of(r"+\-") + rf"+{_END}"),
+    (r"^[^a-zA-Z0-9_-]+$", r"^" + _none_of(r"a-zA-Z0-9_\-") + rf"+{_END}"),
+    (r"^[^！-]+$", r"^" + _none_of(r"！\-") + rf"+{_END}"),  # ！-\uD800: a range out of order
+    (r"^[^a-]{2}$", r"^" + _none_of(r"a\-") + rf"{{2}}{_END}"),
+    (r"[-a][a-][a-c-e][\d-][^-]", r"[\-a][a\-][a-c\-e][0-9\-]" + _none_of(r"\-")),
+    (r"[\--/][+\-]", r"[\--/][+\-]"),  # an escaped - (a range's end too) stays escaped
     ("", ""),
 ]
 _DROPPED = [
@@ -91,6 +99,7 @@ _DROPPED = [
     r"[a&&b]",  # Rust's intersection, difference, symmetric difference
     r"[a--b]",
     r"[a~~b]",
+    r"[+--]",  # Rust: no range from + to -
     r"\p{Greek}",  # no General_Category or binary property: ECMA-262 may not know it
     r"\p{Script=Greek}",
     r"\p{sc=greek}",
@@ -122,6 +131,8 @@ _DROPPED = [
     r"(?<=.)a",  # one or two code units: no lookbehind of Python's
     r"(?<=[^a])b",
     r"a)",
+    r"[a-\d]",  # a class escape as a range's end: an error in both engines
+    r"[\s-a]",
 ]
 
 
@@ -147,6 +158,8 @@ _WHOLE = [
     (r"[$^]\$", rf"^(?:[$^]\$){_END}"),
     (r"\x41\t[\b]\u00e9\0", rf"^(?:\x41\t[\b]\u00e9\0){_END}"),  # [\b] is a backspace in both
     (r"(?P<w>[a-z]+)=", rf"^(?:([a-z]+)=){_END}"),
+    (r"[^/.-]+", r"^(?:" + _none_of(r"/.\-") + rf"+){_END}"),  # a literal - escaped (as above)
+    (r"[--/]", rf"^(?:[\--/]){_END}"),  # Python's re: a range from - (Rust's: -- is a difference)
 ]
 _NOT_WHOLE = [
     r"\w+",  # Python's \w, \b: Unicode's; ECMA-262's: ASCII
@@ -190,6 +203,24 @@ def test_the_whole_match_takes_what_python_takes() -> None:
         for value in values:
             found = re.search(pattern, value)
             assert (found is not None) == (re.fullmatch(regex, value) is not None), value
+
+
+def test_a_class_with_a_literal_dash_takes_what_pydantic_takes() -> None:
+    """A ``-`` ending a negated class stays a ``-``: Python's ``re`` (a client's ``jsonschema``)
+    compiles the portable pattern and takes what pydantic takes (Node: tests/interop)."""
+    import re
+
+    for pattern, values in [
+        (r"^[^+-]+$", ["abc", "Hello", "~", "+", "-", "a+", "\U0001f600"]),
+        (r"^[^a-zA-Z0-9_-]+$", ["@@", "~", "é", "a", "-", "_"]),
+        (r"^[^！-]+$", ["abc", "！", "-", "\U0001f600"]),
+        (r"^[^a-]{2}$", ["bc", "a-", "\U0001f600", "\U0001f600\U0001f600"]),
+    ]:
+        portable = ecma_pattern(pattern)
+        assert portable is not None
+        adapter = TypeAdapter(Annotated[str, Field(pattern=pattern)])
+        for value in values:
+            assert (re.search(portable, value) is not None) == _takes(adapter, value), (pattern, value)
 
 
 def test_the_space_sets_are_the_engines() -> None:
