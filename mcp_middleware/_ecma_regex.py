@@ -33,14 +33,17 @@ name with an ``é``), so the pattern is left out (the route still checks). Left 
 backreference (ECMA-262's takes a group that took nothing, Python's does not), ``\\u{...}`` and
 ``\\c``, a class that takes a surrogate or has an astral character, one of ``.``, a negated class or
 ``\\S`` in a lookbehind (Python's is of one width), inline flags (``(?i)``, ``(?i:...)``), ``\\A``,
-``\\Z``, ``\\z``, possessive quantifiers (``a++``) and atomic groups, a conditional or a comment
-group, a POSIX class (``[[:alpha:]]``), a ``{``, ``}`` or ``]`` that is no quantifier or class, an
-identity escape (``\\-`` outside a class, ``\\q``), a class opening with ``]``, ``\\S`` in a class;
-Rust's nested classes and set operations (``[a[b]]``, ``&&``, ``--``, ``~~``). The walk accepts only
-what it knows, so an unknown construct also gives None. A ``[`` in a class is escaped (Python's
-``re`` warns of nested sets to come), and so is a ``-`` that is no range's (``[^+-]`` is
-``[^+\\-\\uD800-\\uDFFF]``, not a range from ``-`` to U+D800); a class escape as a range's end, or a
-range out of order, gives None (neither engine reads it).
+``\\Z``, ``\\z``, possessive quantifiers (``a++``) and atomic groups, a quantifier of what
+ECMA-262 (with ``u``) or Python's ``re`` cannot quantify (Rust's regex can): of a quantifier
+(``a**``, ``a{2}{3}``, ``a???``), of an anchor, a lookaround or nothing (``^*``, ``a$?``,
+``(?=a)*``, ``a|*``), a conditional or a comment group, a POSIX class (``[[:alpha:]]``), a ``{``,
+``}`` or ``]`` that is no quantifier or class, an identity escape (``\\-`` outside a class,
+``\\q``), a class opening with ``]``, ``\\S`` in a class; Rust's nested classes and set operations
+(``[a[b]]``, ``&&``, ``--``, ``~~``). The walk accepts only what it knows, so an unknown construct
+also gives None. A ``[`` in a class is escaped (Python's ``re`` warns of nested sets to come), and so
+is a ``-`` that is no range's (``[^+-]`` is ``[^+\\-\\uD800-\\uDFFF]``, not a range from ``-`` to
+U+D800); a class escape as a range's end, or a range out of order, gives None (neither engine reads
+it).
 
 :func:`whole_match_pattern` is for a regex of Python's ``re`` (a Starlette path convertor's): the
 pattern that a JSON Schema validator, which searches, finds in exactly the texts that
@@ -66,7 +69,7 @@ _QUANTIFIER = re.compile(r"\{\d+(,\d*)?\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HEX2 = re.compile(r"[0-9A-Fa-f]{2}")
 _HEX4 = re.compile(r"[0-9A-Fa-f]{4}")
-_GROUP_STARTS = {"?:": "", "?=": "", "?!": "!", "?<=": "<", "?<!": "!<"}  # how each reads its content
+_GROUP_STARTS = {"?:": "", "?=": "=", "?!": "!", "?<=": "<", "?<!": "!<"}  # how each reads its content
 _SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATES = "".join(map(chr, range(0xD800, 0xE000)))
 _PAIR = "[\\uD800-\\uDBFF][\\uDC00-\\uDFFF]"  # an astral character, as two code units without u
@@ -145,11 +148,14 @@ def _rust_reads(pattern: str) -> bool:
 
 @dataclass
 class _Walk:
-    """Where the walk is: the lookarounds it is inside (``!``: negative, ``<``: behind, both, or
-    neither for a group), and whether the last token was a quantifier."""
+    """Where the walk is: the lookarounds it is inside (``!``: negative, ``<``: behind, both, ``=``
+    ahead, or none of them for a group), and what the last token was: ``atom`` (a character, a
+    class, a group: a quantifier may follow), ``quantifier`` (a lazy ``?`` may follow), or nothing
+    a quantifier may follow (the start, ``(``, ``|``, ``^``, ``$``, a lookaround, a lazy quantifier:
+    ECMA-262 with the u flag and Python's re refuse a quantifier there, Rust's regex takes it)."""
 
     groups: list[str]
-    quantified: bool = False
+    last: str = ""
 
     def refusing(self) -> bool:
         return any("!" in g for g in self.groups)
@@ -178,8 +184,8 @@ def _translate(pattern: str, dialect: _Dialect) -> str | None:
 
 def _token(pattern: str, i: int, dialect: _Dialect, walk: _Walk, out: list[str]) -> int | None:
     """Appends the portable text of the token at ``pattern[i]`` to ``out``; its length, or None."""
-    char, quantified = pattern[i], walk.quantified
-    walk.quantified = False
+    char, last = pattern[i], walk.last
+    walk.last = "atom"
     if char == "\\":
         step = _escape(pattern, i, in_class=False)
         text = None if step is None else _as_read(pattern[i : i + step], dialect.escapes)
@@ -193,29 +199,46 @@ def _token(pattern: str, i: int, dialect: _Dialect, walk: _Walk, out: list[str])
         text, step = (None, None) if group is None else (group[0], 1 + len(group[1]))
         if group is not None:
             walk.groups.append(group[2])
+        walk.last = ""
     elif char == ")":
         text, step = (char, 1) if walk.groups else (None, None)
         if walk.groups:
-            walk.groups.pop()
-    elif char in "*+?":
-        if quantified and char == "+":
-            return None  # possessive
-        walk.quantified = not quantified  # lazy: a+? is fine, a+?? is not
-        text, step = char, 1
-    elif char == "{":
-        match = _QUANTIFIER.match(pattern, i)
-        text, step = (None, None) if match is None else (match.group(), match.end() - i)
-        walk.quantified = True
+            walk.last = "" if walk.groups.pop() else "atom"  # a lookaround is quantified nowhere alike
+    elif char in "*+?{":
+        quantifier = _quantifier(pattern, i, last)
+        if quantifier is None:
+            return None
+        text, walk.last = quantifier
+        step = len(text)
     elif char in "}]" or 0xD800 <= ord(char) <= 0xDFFF:
         return None  # a literal } or ] (the u flag refuses it); a lone surrogate
     elif ord(char) > 0xFFFF:
         text, step = f"(?:{char})", 1  # two code units without the u flag: quantified together
     else:
         text, step = dialect.syntax.get(char, char), 1
+        if char in "^$|":
+            walk.last = ""
     if text is None or step is None or not walk.allows(text):
         return None
     out.append(text)
     return step
+
+
+def _quantifier(pattern: str, i: int, last: str) -> tuple[str, str] | None:
+    """The quantifier at ``pattern[i]`` and what it leaves (see :class:`_Walk`), after a token that
+    left ``last``; None if it has no portable form: a quantifier of an atom, or a lazy ``?`` after
+    one, is the only kind all three engines read (not ``a**``, ``a{2}{3}``, ``a???``, ``^*``, the
+    possessive ``a++``)."""
+    if pattern[i] == "{":
+        match = _QUANTIFIER.match(pattern, i)
+        text = None if match is None else match.group()
+    else:
+        text = pattern[i]
+    if text is None:
+        return None
+    if last == "atom":
+        return text, "quantifier"
+    return (text, "") if last == "quantifier" and text == "?" else None
 
 
 def _as_read(escape: str, table: Mapping[str, str | None]) -> str | None:

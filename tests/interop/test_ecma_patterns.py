@@ -154,6 +154,7 @@ EXTRA: dict[str, list[str]] = {
     r"[\--/][+\-]": ["-+", ".-", "/-", ",+"],
     r"[^/.-]+": ["hello", "a-b", "a.b", "a/b", "é😀"],
     r"[--/]": [","],
+    r"(a)*(?:b)+?c{2}?[d]{1,}\.?": ["bccd", "aabbccdd.", "bcd", "bccx"],
 }
 
 # patterns that take every sample, or none: the comparison has no other side to check

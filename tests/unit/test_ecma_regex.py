@@ -54,6 +54,7 @@ _KEPT = [
     (r"^[^a-]{2}$", r"^" + _none_of(r"a\-") + rf"{{2}}{_END}"),
     (r"[-a][a-][a-c-e][\d-][^-]", r"[\-a][a\-][a-c\-e][0-9\-]" + _none_of(r"\-")),
     (r"[\--/][+\-]", r"[\--/][+\-]"),  # an escaped - (a range's end too) stays escaped
+    (r"(a)*(?:b)+?c{2}?[d]{1,}\.?", r"(a)*(?:b)+?c{2}?[d]{1,}\.?"),  # a quantifier, lazy or not
     ("", ""),
 ]
 _DROPPED = [
@@ -100,6 +101,21 @@ _DROPPED = [
     r"[a--b]",
     r"[a~~b]",
     r"[+--]",  # Rust: no range from + to -
+    # a quantifier of what ECMA-262 or Python's re cannot quantify (Rust's regex can)
+    r"a**",  # a quantifier's
+    r"a{2}{3}",
+    r"[ab]?{2}",
+    r"a{2}*",
+    r"a???",  # a lazy quantifier's
+    r"a*?+",
+    r"^*a",  # an assertion's: the u flag, Python's re refuse it
+    r"a$?",
+    r"${1,2}",
+    r"a|*b",  # nothing's
+    r"(*a)",
+    r"(?=a)*a",  # a lookaround's (python-re): the u flag refuses it
+    r"(?<=a)?b",
+    r"(?!a){2}b",
     r"\p{Greek}",  # no General_Category or binary property: ECMA-262 may not know it
     r"\p{Script=Greek}",
     r"\p{sc=greek}",
