@@ -12,8 +12,11 @@ arrays of those with ``minItems``/``maxItems``), ``required``, and no property t
 have (unless it says ``additionalProperties: true``). Where clients commonly differ it is lenient:
 an integer is a number, and a number without a fraction (3.0) an integer, as in JSON Schema; a
 null value counts as left out (refused only for a required property); a date-time needs no UTC
-offset (an HTML ``datetime-local`` input sends none); a ``pattern`` Python's ``re`` cannot read, a
-format the spec does not list and a property of a type outside the subset are not checked.
+offset (an HTML ``datetime-local`` input sends none); a format the spec does not list and a
+property of a type outside the subset are not checked. A ``pattern`` is run by pydantic's engine
+(Rust's regex), in linear time, so that no client text brings backtracking to the event loop the
+answer is checked on: where Rust reads an ECMA-262 pattern otherwise it is lenient (its ``\\d`` and
+``\\w`` are Unicode's), and a pattern it cannot read (a lookaround, a backreference) is not checked.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any, TypeGuard
 from mcp_types import CreateMessageResult, ElicitResult, ListRootsResult
 from mcp_types.jsonrpc import ErrorData
 from pydantic import BaseModel, ValidationError
+from pydantic_core import SchemaError, SchemaValidator, core_schema
 
 from ._printable import printable
 
@@ -143,8 +147,7 @@ def _string_problem(prop: Mapping[str, Any], value: Any) -> str | None:
     if bounds is not None:
         return bounds
     pattern = prop.get("pattern")
-    compiled = _compiled(pattern) if isinstance(pattern, str) else None
-    if compiled is not None and compiled.search(value) is None:
+    if isinstance(pattern, str) and not _matches(pattern, value):
         return f" does not match the pattern {pattern}"
     return _format_problem(prop.get("format"), value)
 
@@ -253,10 +256,28 @@ def _type_of(value: Any) -> str:
     return "an object" if isinstance(value, dict) else "null"
 
 
-@functools.lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str] | None:
-    """``pattern`` as Python reads it; None when it cannot (JSON Schema patterns are ECMA-262)."""
+def _matches(pattern: str, value: str) -> bool:
+    """Whether ``pattern`` is found in ``value`` (searched, as JSON Schema's ``pattern`` is), by a
+    linear-time engine: the client's text never meets a backtracking one (``^(a+)+$`` would stall
+    the event loop the answer is checked on). True when the engine cannot read the pattern: it is
+    not checked."""
+    validator = _validator(pattern)
+    if validator is None:
+        return True
     try:
-        return re.compile(pattern)
-    except re.error:
+        validator.validate_python(value)
+    except ValidationError as exc:
+        return exc.errors()[0]["type"] != "string_pattern_mismatch"  # (a lone surrogate: not checked)
+    return True
+
+
+@functools.lru_cache(maxsize=256)
+def _validator(pattern: str) -> SchemaValidator | None:
+    """A validator of the texts ``pattern`` is found in, with pydantic's engine (Rust's regex: linear
+    time, its compiled size bounded); None when that cannot read it (a lookaround, a
+    backreference: a pattern is ECMA-262's, and JSON Schema lets a validator skip what it does not
+    support)."""
+    try:
+        return SchemaValidator(core_schema.str_schema(pattern=pattern))
+    except SchemaError:
         return None

@@ -183,6 +183,27 @@ def test_a_value_that_fits_its_property_has_no_problem(prop: dict[str, Any], val
     assert problem_of(prop, value) is None
 
 
+@pytest.mark.parametrize(
+    ("pattern", "value", "problem"),
+    [
+        # Rust's $ is the end, as ECMA-262's (Python's re also takes it before a final line feed)
+        ("^[a-z]+$", "abc\n", True),
+        ("^[a-z]+$", "abc", False),
+        ("(?<=a)b", "xb", False),  # a lookbehind: Rust's regex reads none, so the pattern is not checked
+        ("(a)\\1", "ab", False),  # a backreference: not checked either
+        ("^(a+)+$", "a" * 64 + "!", True),  # linear time: backtracking would not end in a lifetime
+        ("^(a+)+$", "a" * 64, False),
+    ],
+)
+def test_a_pattern_is_run_by_a_linear_time_engine(pattern: str, value: str, problem: bool) -> None:
+    """The client's text never meets a backtracking engine (its answer is checked on the event
+    loop): the pattern is pydantic's (Rust's regex); one it cannot read is not checked."""
+    found = problem_of({"type": "string", "pattern": pattern}, value)
+    assert (found is not None) == problem
+    if problem:
+        assert found == f'"p" does not match the pattern {pattern}'
+
+
 def test_required_properties() -> None:
     schema = form({"a": {"type": "string"}, "b": {"type": "string"}}, "a", "b")
     assert content_problem(schema, {"a": "x"}) == 'required property "b" is missing'
