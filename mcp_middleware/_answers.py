@@ -54,12 +54,17 @@ def answer_problem(method: str, params: Mapping[str, Any], answer: object) -> st
     problem = _shape_problem(method, answer)
     if problem is None and isinstance(answer, dict):
         problem = _content_problem(method, params, answer)
+        if problem is None and answer is not _envelope(method, answer):
+            problem = _type_problem(method, answer)  # the content's values against the result type
     return None if problem is None else printable(problem)
 
 
 def shape_problem(method: str, answer: object) -> str | None:
-    """What makes ``answer`` no result of a ``method`` request at all (not its result type), as
-    :func:`answer_problem` says it; None when it is one, whatever its content."""
+    """What makes ``answer`` no result of a ``method`` request at all, as :func:`answer_problem`
+    says it; None when it is one, whatever its content. For an elicitation, that is its envelope:
+    an ``action`` of the three, a ``content`` that is an object when there is one; what the content
+    holds (a value no ElicitResult has, as an object) is the content's problem, which fails the
+    question rather than leave it open for an answer a client told 400 does not send."""
     problem = _shape_problem(method, answer)
     return None if problem is None else printable(problem)
 
@@ -67,6 +72,18 @@ def shape_problem(method: str, answer: object) -> str | None:
 def _shape_problem(method: str, answer: object) -> str | None:
     if not isinstance(answer, dict):
         return "the result is not an object"
+    return _type_problem(method, _envelope(method, answer))
+
+
+def _envelope(method: str, answer: dict[str, Any]) -> dict[str, Any]:
+    """``answer`` without what an elicitation's content holds (``answer`` itself when there is none)."""
+    if method == "elicitation/create" and isinstance(answer.get("content"), dict) and answer["content"]:
+        return {**answer, "content": {}}
+    return answer
+
+
+def _type_problem(method: str, answer: dict[str, Any]) -> str | None:
+    """What makes ``answer`` no instance of the result type of a ``method`` request, or None."""
     model = _RESULTS[method]
     try:
         model.model_validate(answer)

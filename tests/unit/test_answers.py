@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mcp_middleware import ClientRequestError
-from mcp_middleware._answers import answer_problem, content_problem
+from mcp_middleware._answers import answer_problem, content_problem, shape_problem
 
 NAME = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
 
@@ -37,6 +37,39 @@ def elicit(schema: dict[str, Any]) -> dict[str, Any]:
 )
 def test_an_answer_is_checked_against_the_result_of_its_own_request(method: str, answer: Any, problem: str) -> None:
     found = answer_problem(method, elicit(NAME) if method == "elicitation/create" else {}, answer)
+    assert found is not None
+    assert found.startswith(problem)
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        ({"action": "accept", "content": {"name": {"first": "Ann"}}}, '"name" should be a string, not an object'),
+        ({"action": "accept", "content": {"name": "Ann", "n": [1]}}, '"n" is not in the requestedSchema'),
+        ({"action": "cancel", "content": {"name": {"first": "Ann"}}}, "ElicitResult.content.name"),
+        ({"action": "accept", "content": {"name": ["a", 1]}}, '"name" should be a string, not an array'),
+    ],
+)
+def test_an_elicitation_s_envelope_is_its_shape_and_its_content_a_misfit(answer: Any, problem: str) -> None:
+    """Only the envelope (the action, a content object) makes an answer no ElicitResult (400, the
+    question open); a value no ElicitResult has is the content's problem (the question fails)."""
+    assert shape_problem("elicitation/create", answer) is None
+    found = answer_problem("elicitation/create", elicit(NAME), answer)
+    assert found is not None
+    assert problem in found
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        ({"action": "accept", "content": 5}, "ElicitResult.content: Input should be a valid dictionary"),
+        ({"action": "accept", "content": ["a"]}, "ElicitResult.content: Input should be a valid dictionary"),
+        ({"action": "yes", "content": {"name": {}}}, "ElicitResult.action: Input should be"),
+        ({"content": {}}, "ElicitResult.action: Field required"),
+    ],
+)
+def test_an_elicitation_whose_envelope_is_wrong_is_no_answer(answer: Any, problem: str) -> None:
+    found = shape_problem("elicitation/create", answer)
     assert found is not None
     assert found.startswith(problem)
 
@@ -232,7 +265,7 @@ def test_a_schema_the_client_could_not_read_does_not_fail_the_check() -> None:
         ("elicitation/create", {"action": "accept", "content": {"name": "Ann", "x\nFORGED": 1}}, '"x\\nFORGED"'),
         (
             "elicitation/create",
-            {"action": "accept", "content": {"a\nFORGED\x1b[2J": [1]}},
+            {"action": "decline", "content": {"a\nFORGED\x1b[2J": [1]}},  # no ElicitResult value
             "content.a\\nFORGED\\x1b[2J.",
         ),
     ],

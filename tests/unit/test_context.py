@@ -247,15 +247,19 @@ async def test_a_deep_answer_with_an_integer_beyond_64_bits_resumes_the_route(de
         deep = b"[" * depth + b"123456789012345678901234567890" + b"]" * depth
         content = b'{"action":"accept","content":{"name":"Ann","n":' + deep + b"}}"
         body = b'{"jsonrpc":"2.0","id":' + orjson.dumps(asked["id"]) + b',"result":' + content + b"}"
-        if depth == 0:
-            assert (await post(app, body)).status == 202
-            return
-        # read (no RecursionError, no 500), and refused by the SDK's type (content is flat): a 400,
-        # the question still open
-        _refused_answer(await post(app, body), "elicitation/create", "ElicitResult.content")
-        assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": NAME})).status == 202
+        # read (no RecursionError, no 500): its envelope is an ElicitResult's, so it is taken
+        assert (await post(app, body)).status == 202
 
-    assert greeting(await elicit(answer)) == {"greeting": "Hello, Ann!", "action": "accept"}
+    events = await elicit(answer)
+    if depth == 0:
+        assert greeting(events) == {"greeting": "Hello, Ann!", "action": "accept"}
+        return
+    # the SDK's type (a flat content) refuses the nested value: the question fails at once
+    result = events[-1]["result"]
+    assert result["isError"] is True
+    text = result["content"][0]["text"]
+    assert "elicitation/create failed: the client's answer is not a valid elicitation/create result: " in text
+    assert '"n" should be an integer, not an array' in text
 
 
 async def test_handshake_elicitation_without_mode_before_2025_11_25() -> None:
@@ -1239,6 +1243,8 @@ def _refused_answer(reply: Any, method: str, problem: str) -> None:
         ({"error": 5}, "the error is not a JSON-RPC error object"),
         ({"error": {"code": "x", "message": "no"}}, "the error is not a JSON-RPC error object: code"),
         ({"error": {"code": -1}}, "the error is not a JSON-RPC error object: message"),
+        ({"result": {"action": "accept", "content": 5}}, "ElicitResult.content"),  # the envelope: content no object
+        ({"result": {"action": "accept", "content": [{"name": "Ann"}]}}, "ElicitResult.content"),
     ],
 )
 @pytest.mark.parametrize("batched", [False, True], ids=["lone", "batch"])
@@ -1268,10 +1274,14 @@ async def test_a_malformed_handshake_answer_is_400_and_the_question_stays_asked(
         ({"name": "Ann", "zzz": "y"}, '"zzz" is not in the requestedSchema'),
         ({"name": "Ann", "age": -1}, '"age" is -1, below the minimum 0'),
         ({"name": "Ann", "age": True}, '"age" should be an integer, not a boolean'),
+        # values no ElicitResult has: the envelope is well-formed, so they fail the question too
+        ({"name": {"first": "Ann"}}, '"name" should be a string, not an object'),
+        ({"name": "Ann", "age": [1]}, '"age" should be an integer, not an array'),
     ],
 )
+@pytest.mark.parametrize("batched", [False, True], ids=["lone", "batch"])
 async def test_a_handshake_answer_that_does_not_fit_the_schema_fails_the_question_at_once(
-    content: Any, problem: str
+    content: Any, problem: str, batched: bool
 ) -> None:
     """elicitation.mdx (security considerations): servers SHOULD validate the content against the
     requested schema. A well-formed ElicitResult whose content does not fit is taken (202) and
@@ -1281,8 +1291,8 @@ async def test_a_handshake_answer_that_does_not_fit_the_schema_fails_the_questio
     ask_timeout: a client told 400 for its answer does not send another."""
 
     async def answer(app: Any, asked: dict[str, Any]) -> None:
-        result = {"action": "accept", "content": content}
-        assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": result})).status == 202
+        body = {"jsonrpc": "2.0", "id": asked["id"], "result": {"action": "accept", "content": content}}
+        assert (await post(app, [body] if batched else body)).status == 202
 
     invalid = "the client's answer is not a valid elicitation/create result"
     message = f"{invalid}: the content does not fit the requestedSchema: {problem}"
@@ -1290,6 +1300,33 @@ async def test_a_handshake_answer_that_does_not_fit_the_schema_fails_the_questio
         "client_error": {"code": -32602, "message": message},
         "method": "elicitation/create",
     }
+
+
+@pytest.mark.parametrize(
+    ("result", "problem"),
+    [
+        ({"action": "accept", "content": {"name": 7}}, 'the content does not fit the requestedSchema: "name"'),
+        # not accepted, so not checked against the schema; but no ElicitResult has an object value
+        ({"action": "decline", "content": {"name": {"first": "Ann"}}}, "ElicitResult.content.name"),
+    ],
+)
+async def test_an_answer_that_does_not_fit_fails_a_two_question_ask_at_once(result: Any, problem: str) -> None:
+    """4c467df, asked two things at once: the elicitation's misfit answer fails the ask at once (the
+    route gets the ClientRequestError), and the roots request left unanswered is cancelled."""
+
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        if asked["method"] == "elicitation/create":
+            assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": result})).status == 202
+
+    app = _asking_app()
+    events = await _asking(app, "two", 2, answer)
+    roots = next(e for e in events if e.get("method") == "roots/list")
+    assert _cancelled(events) == [{"requestId": roots["id"], "reason": "another request of the same ask failed"}]
+    outcome = greeting(events)
+    assert outcome["method"] == "elicitation/create"
+    assert outcome["client_error"]["code"] == -32602
+    assert problem in outcome["client_error"]["message"]
+    assert len(mcp_of(app).server.pending) == 0
 
 
 async def test_a_route_failing_for_the_client_s_refusal_is_a_warning_once_not_an_error(
