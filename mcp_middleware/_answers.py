@@ -105,11 +105,12 @@ def _content_problem(method: str, params: Mapping[str, Any], answer: Mapping[str
 
 def error_problem(error: object) -> str | None:
     """What is wrong with ``error``, the client's error answer to a request of ours, as a JSON-RPC
-    error object (an integer ``code``, a string ``message``); None when nothing is."""
+    error object (an integer ``code``, a string ``message``); None when nothing is. Strictly: a
+    code of ``"5"``, ``true`` or ``1.0`` is no integer (the route would get it as the client's)."""
     if not isinstance(error, dict):
         return "the error is not a JSON-RPC error object"
     try:
-        ErrorData.model_validate(error)
+        ErrorData.model_validate(error, strict=True)
     except ValidationError as exc:
         first = exc.errors()[0]
         return f"the error is not a JSON-RPC error object: {'.'.join(map(str, first['loc']))}: {first['msg']}"

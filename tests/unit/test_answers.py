@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mcp_middleware import ClientRequestError
-from mcp_middleware._answers import answer_problem, content_problem, shape_problem
+from mcp_middleware._answers import answer_problem, content_problem, error_problem, shape_problem
 
 NAME = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
 
@@ -72,6 +72,19 @@ def test_an_elicitation_whose_envelope_is_wrong_is_no_answer(answer: Any, proble
     found = shape_problem("elicitation/create", answer)
     assert found is not None
     assert found.startswith(problem)
+
+
+@pytest.mark.parametrize("code", ["5", True, 1.0, None, [1]])
+def test_an_error_answer_s_code_is_an_integer_no_other_value(code: Any) -> None:
+    """JSON-RPC: the code MUST be an integer; a string of digits, a boolean or 1.0 is not one
+    (validated strictly, not coerced)."""
+    problem = "the error is not a JSON-RPC error object: code: Input should be a valid integer"
+    assert error_problem({"code": code, "message": "no"}) == problem
+
+
+@pytest.mark.parametrize("error", [{"code": -1, "message": "no"}, {"code": 2**70, "message": "", "data": {"a": 1}}])
+def test_a_json_rpc_error_object_has_no_problem(error: Any) -> None:
+    assert error_problem(error) is None
 
 
 def test_an_answer_that_is_no_object_says_so() -> None:

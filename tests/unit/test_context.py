@@ -1243,6 +1243,9 @@ def _refused_answer(reply: Any, method: str, problem: str) -> None:
         ({"error": 5}, "the error is not a JSON-RPC error object"),
         ({"error": {"code": "x", "message": "no"}}, "the error is not a JSON-RPC error object: code"),
         ({"error": {"code": -1}}, "the error is not a JSON-RPC error object: message"),
+        ({"error": {"code": "5", "message": "no"}}, "the error is not a JSON-RPC error object: code"),
+        ({"error": {"code": True, "message": "no"}}, "the error is not a JSON-RPC error object: code"),
+        ({"error": {"code": 1.0, "message": "no"}}, "the error is not a JSON-RPC error object: code"),
         ({"result": {"action": "accept", "content": 5}}, "ElicitResult.content"),  # the envelope: content no object
         ({"result": {"action": "accept", "content": [{"name": "Ann"}]}}, "ElicitResult.content"),
     ],
