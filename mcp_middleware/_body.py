@@ -130,7 +130,11 @@ class Body(_BodyText):
             typed, codings = _SLOTS[tuple(map(_NAME, headers))]
         except (KeyError, TypeError):  # new names (or names that are no key)
             typed, codings = _slots(headers)
-        raw = bytes(headers[typed][1]) if typed >= 0 else b""
+        raw = b""
+        for at in typed:  # the first that is not empty (usually the one there is)
+            raw = bytes(headers[at][1])
+            if raw:
+                break
         known = _MEDIA.get(raw)
         if known is None:
             mime, kind, charset = _media(raw)

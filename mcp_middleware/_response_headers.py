@@ -17,19 +17,20 @@ _NAME = itemgetter(0)
 
 # a response's header names (a tuple) -> where its Content-Type and Content-Encoding are in its
 # list (``_slots``), remembered: an app sends a handful of distinct lists of names
-_SLOTS: dict[tuple[Any, ...], tuple[int, tuple[int, ...]]] = {}
+_SLOTS: dict[tuple[Any, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
 
 
-def _slots(headers: Sequence[Sequence[bytes]]) -> tuple[int, tuple[int, ...]]:
-    """Where a response's Content-Type is in its list (the first of a lower-case name, else the
-    first of any case; -1 for none) and every Content-Encoding (any case), as ``_header`` and
-    ``_all_values`` read them; remembered in ``_SLOTS`` (up to 256 lists of names), which
-    ``Body.head`` reads first. Names that are not hashable (a ``bytearray``) are not remembered."""
+def _slots(headers: Sequence[Sequence[bytes]]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Where a response's Content-Types are in its list (those of a lower-case name first, then
+    those of any case: ``Body.head`` takes the first that is not empty) and every Content-Encoding
+    (any case), as ``_header`` and ``_all_values`` read them; remembered in ``_SLOTS`` (up to 256
+    lists of names), which ``Body.head`` reads first. Names that are not hashable (a
+    ``bytearray``) are not remembered."""
     names = tuple(map(_NAME, headers))
     lower = [key.lower() for key in names]
     exact = [at for at, key in enumerate(names) if key == b"content-type"]
-    typed = exact or [at for at, key in enumerate(lower) if key == b"content-type"]
-    found = typed[0] if typed else -1, tuple(at for at, key in enumerate(lower) if key == b"content-encoding")
+    typed = (*exact, *(at for at, key in enumerate(lower) if key == b"content-type" and at not in exact))
+    found = typed, tuple(at for at, key in enumerate(lower) if key == b"content-encoding")
     try:
         if len(_SLOTS) < 256:
             _SLOTS[names] = found

@@ -207,7 +207,10 @@ class SubExchange(Disconnect):
             if self._started:
                 raise AppMisbehaved("http.response.start sent twice")
             self._started = True
-            self.on_head(int(message["status"]), message.get("headers") or ())
+            headers = message.get("headers") or ()
+            if type(headers) is not list and type(headers) is not tuple:  # any iterable of pairs (dict.items())
+                headers = list(headers)  # read more than once, by position
+            self.on_head(int(message["status"]), headers)
         elif kind == "http.response.body":
             if not self._started:
                 raise AppMisbehaved("http.response.body sent before http.response.start")

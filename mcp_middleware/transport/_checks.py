@@ -207,6 +207,8 @@ def front_verdict(scope: Scope, headers: Mapping[bytes, bytes], settings: Settin
         return verdicts[key]
     except KeyError:
         pass
+    except TypeError:  # a value that is no key (a bytearray: ASGI says bytes): checked, not remembered
+        return _check_request(scope, headers, settings), stated_version(headers)
     verdict = _check_request(scope, headers, settings), stated_version(headers)
     if sum(len(value) for value in key[: len(_KEYED)] if value is not None) <= KEPT_HEADER_BYTES:
         with_room(verdicts, _VERDICTS)[key] = verdict

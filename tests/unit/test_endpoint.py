@@ -1600,3 +1600,23 @@ def test_a_request_without_a_repeated_header_has_a_plain_map() -> None:
     assert twice.repeated == {b"mcp-name"}
     assert twice[b"mcp-name"] == b"x"
     assert twice[b"host"] == b"a"
+
+
+def test_header_values_that_are_no_dictionary_key_are_checked_without_being_remembered() -> None:
+    """Review: a ``bytearray`` header value (ASGI says bytes; a hand-made scope may not) made
+    the remembered verdict's key unhashable, and the request a 500. It is checked each time."""
+    from mcp_middleware.config import Settings
+    from mcp_middleware.transport._checks import FORBIDDEN_HOST, Verdicts, front_verdict
+
+    headers: dict[bytes, Any] = {
+        b"host": bytearray(b"localhost"),
+        b"accept": BASE_HEADERS["accept"].encode(),
+        b"content-type": b"application/json",
+        b"mcp-protocol-version": bytearray(b"2025-11-25"),
+    }
+    verdicts: Verdicts = {}
+    scope = asgi_scope("POST", "/mcp", list(headers.items()))
+    assert front_verdict(scope, headers, Settings(), verdicts) == (None, "2025-11-25")
+    assert verdicts == {}
+    refused = {**headers, b"host": bytearray(b"evil.example")}
+    assert front_verdict(scope, refused, Settings(), verdicts)[0] == (403, FORBIDDEN_HOST)

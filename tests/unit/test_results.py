@@ -1134,7 +1134,7 @@ def test_header_names_that_are_no_key_are_read_and_not_remembered(monkeypatch: p
     assert text_of(collector.result()) == BODY.decode()
     assert slots == {}
     _kept([(b"content-type", b"application/json")])
-    assert slots == {(b"content-type",): (0, ())}
+    assert slots == {(b"content-type",): ((0,), ())}
 
 
 def test_the_table_of_header_names_seen_stops_growing_at_256(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -1274,3 +1274,18 @@ def test_a_failure_with_a_result_of_its_own_keeps_its_kind_and_the_text_before_i
     assert result == error_result(
         "HTTP 401 Unauthorized: expired\n\nOutput before the failure:\npart one for [redacted] "
     )
+
+
+def test_an_empty_content_type_before_another_is_passed_over() -> None:
+    """Review: the first non-empty Content-Type types the response (as before the speed-up of
+    the response head, which took the first one even when empty), in any case of its name."""
+    for first in (b"content-type", b"Content-Type"):
+        collector = ResponseCollector(path="/x", structured=True, max_text=1000, max_binary=1000)
+        collector.head(200, [(first, b""), (b"content-type", b"application/json")])
+        collector.feed(b'{"a":1}', False)
+        assert collector.kind == "json"
+        assert collector.result()["structuredContent"] == {"a": 1}
+    image = ResponseCollector(path="/x", structured=False, max_text=1000, max_binary=1000)
+    image.head(200, [(b"content-type", b""), (b"content-type", b"image/png")])
+    image.feed(b"\x89PNG", False)
+    assert image.result()["content"][0]["type"] == "image"
