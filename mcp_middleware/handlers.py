@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Scope
 from ._identity import Identity
 from ._invocation import _call_tool, _get_prompt, _read_resource
 from ._listen_stream import _listen
+from ._once import with_room
 from ._protocol import (
     _complete,
     _discover,
@@ -47,7 +48,7 @@ from .jsonrpc import ProtocolError, Request
 from .listen import Listeners
 from .sealing import Round, Sealer, Sessions, StateError
 from .toolcall import CallLimits, CallRegistry, Outbox
-from .validation import UNREAD, Envelope, RequestValidator, Unread
+from .validation import PASSED, UNREAD, Envelope, Passed, RequestValidator, Unread
 
 __all__ = ["Call", "Challenge", "Era", "Server"]
 
@@ -72,8 +73,9 @@ class Call:
     forwarded: tuple[tuple[bytes, bytes], ...]
     caller: str
     host: bytes | None = None  # the Host header, which the route's request carries too
-    # validation.envelope_of the params, when the transport has read it already (2026-07-28)
-    envelope: Envelope | Unread | None = UNREAD
+    # validation.envelope_of the params, when the transport has read it already (2026-07-28), or
+    # PASSED: a remembered ladder verdict stands for the params' check (Server.handle skips it)
+    envelope: Envelope | Unread | Passed | None = UNREAD
     # handshake era: the capabilities a route's questions need that the client declared in
     # initialize, as its session id carries them (sealing.Sessions); None: unknown
     declared: dict[str, Any] | None = None
@@ -81,6 +83,8 @@ class Call:
     # capabilities they need): the stated one, else the one the session id says was negotiated,
     # else (an id without it) 2025-03-26; ``replies_as`` when nothing is known (no session id)
     asks_as: str = ""
+    # 2026-07-28: the ladder verdict's key (``Server.ladders``), kept once the params pass their check
+    ladder: tuple[Any, ...] | None = None
 
 
 Handler = Callable[["Server", Call, dict[str, Any]], Awaitable[dict[str, Any] | None]]
@@ -120,7 +124,9 @@ class Server(ServedApp):
         self.registry = CallRegistry()
         self.validator = RequestValidator()  # the SDK's check, remembered per envelope
         self.verdicts: dict[tuple[Any, ...], tuple[tuple[int, str] | None, str | None]] = {}  # by header values
-        self.ladders: dict[tuple[Any, ...], str] = {}  # 2026-07-28 ladder verdicts, by envelope and headers
+        # 2026-07-28 ladder verdicts, by envelope and headers, each kept once the params passed their
+        # check too (keep_ladder), which a remembered one then stands for
+        self.ladders: dict[tuple[Any, ...], str] = {}
         self.credentials: tuple[bytes, ...]
         self.identity: Identity
         self.callers: tuple[bytes, ...]
@@ -185,16 +191,26 @@ class Server(ServedApp):
         if needs is not None and needs not in self.capabilities(call.era):
             # Capabilities advertised and methods served always agree (server/discover checks it).
             raise ProtocolError(codes.METHOD_NOT_FOUND, f"Method not found: {req.method}")
-        try:
-            # Validated against this revision's wire type; handlers then read the plain dict.
-            self.validator.check(req.method, call.version, req.params, call.envelope)
-        except ValidationError as exc:
-            raise ProtocolError(codes.INVALID_PARAMS, _validation_message(exc)) from None
+        if call.envelope is not PASSED:  # (a remembered 2026-07-28 ladder verdict stands for the check)
+            try:
+                # Validated against this revision's wire type; handlers then read the plain dict.
+                self.validator.check(req.method, call.version, req.params, call.envelope)
+            except ValidationError as exc:
+                raise ProtocolError(codes.INVALID_PARAMS, _validation_message(exc)) from None
+            if call.ladder is not None:
+                self.keep_ladder(call.ladder, call.version)
         return handler(self, call, req.params or {})
+
+    def keep_ladder(self, key: tuple[Any, ...], version: str) -> None:
+        """Remember a request's passed 2026-07-28 ladder (``transport.modern``, ``Call.ladder``),
+        now that its params passed their check too: a request with the same key skips both."""
+        with_room(self.ladders, _LADDERS)[key] = version
 
     def cancel(self, caller: str, request_id: Any) -> None:
         self.registry.cancel(caller, request_id)
 
+
+_LADDERS = 1024  # remembered ladder verdicts (a client repeats one envelope; a bound on the odd ones)
 
 _CAPABILITY: Mapping[str, str] = {
     "resources/list": "resources",

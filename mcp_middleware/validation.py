@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ._once import with_room
 
-__all__ = ["KEPT_BYTES", "UNREAD", "Envelope", "RequestValidator", "Unread", "envelope_of", "kept"]
+__all__ = ["KEPT_BYTES", "PASSED", "UNREAD", "Envelope", "Passed", "RequestValidator", "Unread", "envelope_of", "kept"]
 
 _FREE_ARGUMENTS = frozenset({"tools/call"})  # methods whose ``arguments`` is ``dict[str, Any]``
 _LIMIT = 1024
@@ -55,7 +55,15 @@ class Unread(enum.Enum):
     UNREAD = enum.auto()
 
 
+class Passed(enum.Enum):
+    """The type of :data:`PASSED`, a ``Call``'s envelope when its params passed this check already:
+    a remembered 2026-07-28 ladder verdict stands for it (``Server.handle`` skips the check)."""
+
+    PASSED = enum.auto()
+
+
 UNREAD: Final = Unread.UNREAD
+PASSED: Final = Passed.PASSED
 
 
 class RequestValidator:

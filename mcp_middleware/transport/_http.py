@@ -18,7 +18,7 @@ from ..handlers import Call, Era, Server
 from ..jsonrpc import ProtocolError, Request, dumps, dumps_again, encode_error, error_status, result_message
 from ..results import Refusal, RefusedError, error_result
 from ..toolcall import Outbox
-from ..validation import UNREAD, Envelope, Unread
+from ..validation import PASSED, UNREAD, Envelope, Passed, Unread
 
 if TYPE_CHECKING:
     from ._responder import Responder
@@ -107,17 +107,18 @@ def new_call(
     version: str,
     outbox: Outbox,
     caller: str,
-    envelope: Envelope | Unread | None = UNREAD,
+    envelope: Envelope | Unread | Passed | None = UNREAD,
     replies_as: str | None = None,
     declared: dict[str, Any] | None = None,
     asks_as: str | None = None,
+    ladder: tuple[Any, ...] | None = None,
 ) -> Call:
     """The handlers' view of one request (either era); ``caller``: :func:`caller_key` in the
     handshake era, computed once for a batch's items ("" in 2026-07-28, which has no
     notifications/cancelled, answer POSTs or logging/setLevel to match callers by);
     ``envelope``: its params' envelope, when
     already read (``validation.envelope_of``); ``replies_as``: see ``Call`` (default ``version``);
-    ``declared``, ``asks_as``: see ``Call`` (``asks_as`` defaults to ``replies_as``)."""
+    ``declared``, ``asks_as``, ``ladder``: see ``Call`` (``asks_as`` defaults to ``replies_as``)."""
     forwarded: tuple[tuple[bytes, bytes], ...] = ()
     if not headers.keys().isdisjoint(server.forward_names):  # one C-level pass, no set; usually none
         forwarded = tuple([(name, headers[name]) for name in sorted(headers.keys() & server.forward_names)])
@@ -136,6 +137,7 @@ def new_call(
         envelope,
         declared,
         asks_as or replies_as,
+        ladder,
     )
 
 
@@ -170,11 +172,16 @@ def _plain_list(req: Request) -> bool:
 
 def _params_ok(server: Server, call: Call) -> bool:
     """The check ``Server.handle`` makes (remembered per envelope, so cheap when warm); a failure
-    takes the uncached path, where ``Server.handle`` reports it."""
+    takes the uncached path, where ``Server.handle`` reports it. A passed one keeps the call's
+    2026-07-28 ladder verdict, which stands for it after that (``Server.keep_ladder``)."""
+    if call.envelope is PASSED:
+        return True
     try:
         server.validator.check(call.request.method, call.version, call.request.params, call.envelope)
     except ValidationError:
         return False
+    if call.ladder is not None:
+        server.keep_ladder(call.ladder, call.version)
     return True
 
 

@@ -28,12 +28,11 @@ from mcp_types.methods import CACHEABLE_METHODS
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.types import Receive, Scope, Send
 
-from .._once import with_room
 from .._protocol import SUPPORTED_VERSIONS
 from ..handlers import Server
 from ..jsonrpc import ClientReply, Notification, ProtocolError, Request, parse_message, request_id_of
 from ..param_headers import check_param_headers, decode_header, is_plain
-from ..validation import KEPT_BYTES, Envelope, envelope_of, kept
+from ..validation import KEPT_BYTES, PASSED, Envelope, Passed, envelope_of, kept
 from ._checks import text_of
 from ._http import Decorate, new_call, serve_request
 from ._responder import Responder
@@ -52,14 +51,20 @@ def _mismatch(what: str) -> ProtocolError:
     return ProtocolError(codes.HEADER_MISMATCH, f"Header mismatch: {what}")
 
 
-def _checked(server: Server, headers: Mapping[bytes, bytes], req: Request) -> tuple[str, Envelope | None]:
-    """The request's protocol version, after the ladder (envelope, headers, version, Mcp-Param-*),
-    and its params' envelope (``validation.envelope_of``, for the params' check after it).
+def _checked(
+    server: Server, headers: Mapping[bytes, bytes], req: Request
+) -> tuple[str, Envelope | Passed | None, tuple[Any, ...] | None]:
+    """The request's protocol version, after the ladder (envelope, headers, version, Mcp-Param-*);
+    its params' envelope (``validation.envelope_of``, for the params' check after it), or
+    ``PASSED`` when a remembered verdict stands for that check too; and the key to remember a new
+    verdict by once the params pass their check (``Server.keep_ladder``), or None.
 
     The ladder's verdict depends only on the envelope (the params without the arguments and the
     progress token), the method and four header values, which a client repeats on every call: a
-    passed one is remembered by them (``Server.ladders``), unless they are large (:func:`_kept`).
-    The Mcp-Param-* check reads the arguments and runs every time."""
+    passed one is remembered by them (``Server.ladders``), unless they are large (:func:`_kept`),
+    and only after the params' check passed (the envelope, method and revision are its key too,
+    so a remembered verdict stands for it). The Mcp-Param-* check reads the arguments and runs
+    every time."""
     envelope = envelope_of(req.method, req.params)
     key = None
     if envelope is not None and not getattr(headers, "repeated", ()):  # (never kept with a repeated mcp-*)
@@ -68,16 +73,13 @@ def _checked(server: Server, headers: Mapping[bytes, bytes], req: Request) -> tu
         except KeyError:  # a routing header missing: a ladder that fails, or (no Mcp-Name, no name) not kept
             key = None
     version = server.ladders.get(key) if key is not None else None
+    checked: Envelope | Passed | None = PASSED
     if version is None:
         version = _ladder(headers, req)
-        if key is not None and (key := _kept(key)) is not None:
-            with_room(server.ladders, _LADDERS)[key] = version
+        key, checked = (_kept(key) if key is not None else None), envelope
     if req.method == "tools/call" and server.catalog.param_headers:
         _check_param_headers(server, req.params or {}, headers)
-    return version, envelope
-
-
-_LADDERS = 1024  # remembered ladder verdicts (a client repeats one envelope; a bound on the odd ones)
+    return version, checked, key
 
 
 # The header values a ladder's verdict depends on besides the envelope, read in one C call: the
@@ -251,10 +253,11 @@ def serve(
                 )
             _check_notification(headers, message)
             return responder.accepted()
-        version, envelope = _checked(server, headers, message)
+        version, envelope, ladder = _checked(server, headers, message)
     except ProtocolError as exc:
         return responder.error(_error_before(exc, payload), "modern")
-    call = new_call(server, scope, receive, headers, message, "modern", version, responder, "", envelope)
+    # (a new ladder verdict, ``ladder``: kept once the params pass their check, Server.keep_ladder)
+    call = new_call(server, scope, receive, headers, message, "modern", version, responder, "", envelope, ladder=ladder)
     # The tool list does not depend on the caller today, so it is "public"; results of a call
     # that carried credentials (Authorization, Cookie, the app's API keys) are marked private
     # (caching.mdx: private when auth may matter).

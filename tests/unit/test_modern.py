@@ -516,6 +516,46 @@ async def test_a_remembered_ladder_verdict_covers_only_what_it_was_given_for(cha
     assert warm.json() == cold.json()
 
 
+async def test_a_ladder_whose_params_fail_their_check_is_never_remembered() -> None:
+    """A remembered ladder verdict also stands for the params' SDK check (``Server.handle`` skips
+    it for a remembered key), so it is kept only once that check passed: a request that passes
+    the ladder and fails its params' check is refused each time, warm as cold, and nothing kept."""
+    app = build_app()
+    body = modern_request("tools/call", {"name": "get_thing", "arguments": [1]})  # arguments: an object
+    for _ in range(2):
+        reply = await post(app, body, modern_headers("tools/call", "get_thing"))
+        assert (reply.status, reply.json()["error"]["code"]) == (400, -32602)
+    assert mcp_of(app).server.ladders == {}
+
+
+async def test_a_ladder_refused_before_its_params_check_is_never_remembered() -> None:
+    """A method the server does not serve for the revision is refused (-32601) before the params'
+    check: its ladder, passed, is not kept either (it would stand for a check never made)."""
+    app = build_app()
+    for _ in range(2):
+        reply = await post(app, modern_request("initialize"), modern_headers("initialize"))
+        assert reply.json()["error"]["code"] == -32601
+    assert mcp_of(app).server.ladders == {}
+
+
+@pytest.mark.parametrize("method", ["tools/call", "tools/list"])
+async def test_a_remembered_ladder_verdict_skips_the_params_check(method: str) -> None:
+    """The params' check runs with the ladder the first time; a request with a remembered verdict
+    (the same envelope and headers, so the same method, revision and params but the free parts)
+    is not checked again, on the handler's path and on a cached list's alike."""
+    app = build_app()
+    params, name = (
+        ({"name": "get_thing", "arguments": {"thing_id": 1}}, "get_thing") if method == "tools/call" else ({}, None)
+    )
+    for index in range(2):
+        assert (await post(app, modern_request(method, params, id=index), modern_headers(method, name))).status == 200
+    server = mcp_of(app).server
+    assert len(server.ladders) == 1
+    server.validator._valid.clear()
+    assert (await post(app, modern_request(method, params, id=3), modern_headers(method, name))).status == 200
+    assert server.validator._valid == set()  # not checked again
+
+
 async def test_remembered_ladder_verdicts_are_bounded() -> None:
     app = build_app()
     for index in range(1030):
