@@ -45,8 +45,10 @@ _ANSWERED = frozenset(
     if isinstance(params, type) and issubclass(params, BaseModel)
     if any(f.alias == "inputResponses" for f in params.model_fields.values())
 )
-# The params' bytes without the free parts, and flags saying which were there and well typed
-Envelope = tuple[bool, bool, bytes]
+# The params' bytes without the free parts, and flags saying which were there and well typed; or,
+# for a tools/call of exactly a name (a string) and arguments (an object), (None, the name): a tuple
+# whose first item is no bool, so it never equals (nor is compared item by item with) the other kind
+Envelope = tuple[bool, bool, bytes] | tuple[None, str]
 
 
 class Unread(enum.Enum):
@@ -95,7 +97,10 @@ def kept(envelope: Envelope) -> Envelope | None:
     """``envelope`` as a table of verdicts may keep it: None when its bytes are longer than
     ``KEPT_BYTES`` (such a request is checked every time), else with an exact-size copy of them
     (orjson's bytes keep the buffer it wrote into, 8 to 16 times their length: a 300-byte envelope
-    held 4 KiB). Called only to keep a new verdict, never for one found."""
+    held 4 KiB). A tool's name (:func:`envelope_of`) is kept as it is, when no longer than that in
+    characters. Called only to keep a new verdict, never for one found."""
+    if len(envelope) == 2:
+        return envelope if len(envelope[1]) <= KEPT_BYTES else None
     free_arguments, free_token, raw = envelope
     if len(raw) > KEPT_BYTES:
         return None
@@ -110,6 +115,7 @@ class _Answers(BaseModel):
 
 
 _ABSENT: Any = object()
+_NAMED = frozenset({"name", "arguments"})  # a tools/call's params keyed by its name (envelope_of)
 _TOKEN_TYPES = (str, int)  # a progress token's wire types (exactly: a boolean is none)
 
 
@@ -120,11 +126,16 @@ def envelope_of(method: str, params: dict[str, Any] | None) -> Envelope | None:
 
     The free parts are taken out of the dicts for the moment of serialising them and put back at
     once (in the same synchronous step), which is cheaper than copying the dicts without them.
+    A ``tools/call`` of exactly ``name`` (a string) and ``arguments`` (an object), as handshake-era
+    clients send it, is not serialised: its envelope is ``(None, name)``, what its bytes would say.
     """
     if params is None:
         return False, False, b""
     arguments = params.get("arguments", _ABSENT) if method in _FREE_ARGUMENTS else _ABSENT
     free_arguments = type(arguments) is dict
+    # ("_meta" first: one opcode to decline a 2026-07-28 call, whose params always have one)
+    if free_arguments and "_meta" not in params and params.keys() == _NAMED and type(name := params["name"]) is str:
+        return None, name
     meta = params.get("_meta")
     token = meta.get("progressToken", _ABSENT) if type(meta) is dict else _ABSENT
     free_token = type(token) in _TOKEN_TYPES

@@ -8,6 +8,7 @@ import types
 import typing
 from typing import Any
 
+import orjson
 import pytest
 from mcp_types.methods import CLIENT_REQUESTS, validate_client_request
 from pydantic import ValidationError
@@ -160,7 +161,7 @@ def test_large_envelopes_are_validated_every_time_and_never_kept(monkeypatch: py
     for _ in range(2):
         checker.check("ping", "2025-11-25", small)
     assert len(seen) == 3
-    assert [len(envelope[2]) for _, _, envelope in checker._valid] == [validation.KEPT_BYTES]
+    assert [len(envelope[-1]) for _, _, envelope in checker._valid] == [validation.KEPT_BYTES]
 
 
 def test_a_kept_envelope_holds_its_own_length_only() -> None:
@@ -176,6 +177,68 @@ def test_a_kept_envelope_holds_its_own_length_only() -> None:
         held = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
-    sizes = {len(envelope[2]) for _, _, envelope in checker._valid}
+    sizes = {len(envelope[-1]) for _, _, envelope in checker._valid}
     assert sizes == {194}
     assert held < 200 * 1024  # bytes, the tuples and the set's slots: ~0.5 KiB each
+
+
+def test_a_call_of_only_a_name_and_arguments_is_keyed_by_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``tools/call`` whose params are exactly ``name`` (a string) and ``arguments`` (an object),
+    as handshake-era clients send it, is keyed by the name, not by its serialised envelope: its
+    verdict is remembered per name, whatever the arguments."""
+    seen = _counting(monkeypatch)
+    monkeypatch.setattr(orjson, "dumps", None)  # not serialised at all
+    checker = RequestValidator()
+    for arguments in ({"item_id": 1}, {"item_id": 2, "q": [1]}, {}):
+        checker.check("tools/call", "2025-11-25", {"name": "get_item", "arguments": arguments})
+    assert len(seen) == 1
+    checker.check("tools/call", "2025-11-25", {"arguments": {}, "name": "other"})  # another name
+    checker.check("tools/call", "2025-06-18", {"name": "get_item", "arguments": {}})  # another revision
+    assert len(seen) == 3
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"name": "get_item"},  # no arguments
+        {"name": "get_item", "arguments": None},
+        {"name": "get_item", "arguments": {}, "_meta": {"progressToken": 1}},
+        {"name": "get_item", "arguments": {}, "extra": 1},
+        {"name": 3, "arguments": {}},
+        {"tool": "get_item", "arguments": {}},
+    ],
+    ids=["no-arguments", "null-arguments", "meta", "extra-key", "name-not-a-string", "no-name"],
+)
+def test_params_not_exactly_a_named_call_are_keyed_by_their_serialised_envelope(params: dict[str, Any]) -> None:
+    """What the name's key declines takes the serialised envelope's, a tuple of another shape
+    (a bool first where the name's key has None), so the two never meet in one table."""
+    envelope = validation.envelope_of("tools/call", params)
+    assert envelope is not None
+    assert isinstance(envelope[0], bool)
+    assert isinstance(envelope[-1], bytes)
+    assert validation.envelope_of("tools/call", {"name": "get_item", "arguments": {}}) == (None, "get_item")
+    assert validation.envelope_of("prompts/get", {"name": "p", "arguments": {}})[0] is False  # type: ignore[index]
+
+
+def test_a_name_key_never_stands_for_a_serialised_envelope() -> None:
+    """A valid call named as another's serialised params does not make those params valid."""
+    checker = RequestValidator()
+    checker.check("tools/call", "2025-11-25", {"name": '{"name":"t","arguments":true}', "arguments": {}})
+    checker.check("tools/call", "2025-11-25", {"name": "t", "arguments": {}})
+    for _ in range(2):
+        with pytest.raises(ValidationError):
+            checker.check("tools/call", "2025-11-25", {"name": "t", "arguments": True})
+        with pytest.raises(ValidationError):
+            checker.check("tools/call", "2025-11-25", {"name": 3, "arguments": {}})
+
+
+def test_a_long_name_is_validated_every_time_and_never_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _counting(monkeypatch)
+    checker = RequestValidator()
+    for _ in range(2):
+        checker.check("tools/call", "2025-11-25", {"name": "n" * (validation.KEPT_BYTES + 1), "arguments": {}})
+    assert len(seen) == 2
+    assert checker._valid == set()
+    for _ in range(2):
+        checker.check("tools/call", "2025-11-25", {"name": "n" * validation.KEPT_BYTES, "arguments": {}})
+    assert len(seen) == 3
