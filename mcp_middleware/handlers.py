@@ -107,6 +107,7 @@ class Server(ServedApp):
         # what tool calls run: ``app``, behind QueryKeys when the app has query API keys (prepare)
         self.route_app: ASGIApp = app
         self.settings = settings
+        self.limit_digits = len(str(settings.max_body_bytes))  # (transport: declared_too_large)
         self._tool_filter = tool_filter
         self.prepared = False
         # Filled by prepare() before the first request is handled; plain attributes, read per call.

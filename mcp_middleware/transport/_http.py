@@ -65,14 +65,16 @@ class ClientGone(Exception):
     """The client disconnected before its request body was complete."""
 
 
-def declared_too_large(headers: Mapping[bytes, bytes], limit: int) -> bool:
-    """Whether the request's Content-Length says its body exceeds ``limit`` (refused unread)."""
+def declared_too_large(headers: Mapping[bytes, bytes], limit: int, digits: int) -> bool:
+    """Whether the request's Content-Length says its body exceeds ``limit`` (refused unread).
+    ``digits``: how many digits ``limit`` has (``Server.limit_digits``, made once): a value of
+    fewer characters is below it, whatever they are (no number is made of the usual length)."""
     declared = headers.get(b"content-length")
-    if declared is None or not declared.isdigit():  # (bytes.isdigit: ASCII digits only, and not b"")
+    if declared is None or len(declared) < digits or not declared.isdigit():  # (ASCII digits only)
         return False
     if len(declared) > 18:  # leading zeros are allowed (1*DIGIT): only a long value is stripped of them
-        digits = declared.lstrip(b"0")
-        return len(digits) > 18 or int(digits or b"0") > limit  # 19 digits and more: beyond any limit (and int())
+        stripped = declared.lstrip(b"0")
+        return len(stripped) > 18 or int(stripped or b"0") > limit  # 19 digits and more: beyond any limit (and int())
     return int(declared) > limit
 
 

@@ -68,7 +68,7 @@ async def serve(server: Server, scope: Scope, receive: Receive, send: Send, head
         return
     limit = server.settings.max_body_bytes
     body: bytes | None = None
-    if not declared_too_large(headers, limit):
+    if not declared_too_large(headers, limit, server.limit_digits):
         message = await receive()
         if message["type"] == "http.request" and not message.get("more_body", False):
             body = message.get("body", b"")  # the usual case, without read_rest's coroutine

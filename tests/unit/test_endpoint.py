@@ -22,6 +22,7 @@ from mcp_middleware import MCPMiddleware
 from mcp_middleware._once import Remembered
 from mcp_middleware.catalog import build_catalog, catalog_from_app
 from mcp_middleware.features import Features
+from mcp_middleware.transport._http import declared_too_large
 from tests.apps import build_app
 from tests.support import BASE_HEADERS, Exchange, asgi_scope, meta, modern_headers, post, request
 
@@ -464,6 +465,49 @@ async def test_a_content_length_with_leading_zeros_is_its_number() -> None:
     body = orjson.dumps(request("ping"))
     reply = await post(build_app(), body, {**BASE_HEADERS, "content-length": str(len(body)).zfill(19)})
     assert reply.status == 200
+
+
+@pytest.mark.parametrize(
+    ("length", "unread"),
+    [
+        (b"99", False),  # fewer digits than the limit (100): below it, no number made
+        (b"1x", False),  # fewer characters than the limit's digits: no length, the body is read
+        (b"100", False),  # exactly at the limit
+        (b"101", True),
+        (b"0101", True),  # more characters than the limit's digits, with leading zeros: its number
+        (b"00099", False),
+        (b"10x0", False),  # as many characters or more, not digits: no length
+        (b"", False),
+    ],
+)
+async def test_a_content_length_is_compared_with_the_limit_however_many_digits_it_has(
+    length: bytes, unread: bool
+) -> None:
+    """``declared_too_large`` declines a value shorter than the limit's digit count (the server's,
+    made once) without making a number of it: the values it does not decline are still compared
+    as numbers, leading zeros and all, and anything but digits is no length (the body is read)."""
+    sent: list[Any] = []
+    body = orjson.dumps(request("ping"))
+    read: list[bool] = []
+
+    async def receive() -> Any:
+        read.append(True)
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    headers = [(k.encode(), v.encode()) for k, v in BASE_HEADERS.items()] + [(b"content-length", length)]
+    await build_app(max_body_bytes=100)(asgi_scope("POST", "/mcp", headers), receive, send)
+    assert (sent[0]["status"], bool(read)) == ((413, False) if unread else (200, True))
+
+
+def test_declared_too_large_takes_the_limits_digit_count() -> None:
+    for limit in (1, 9, 10, 99, 100, 4 * 1024 * 1024):
+        digits = len(str(limit))
+        for value in (limit - 1, limit, limit + 1, 10 ** (digits - 1), 10**digits):
+            for text in (str(value), str(value).zfill(digits + 2), str(value).zfill(25)):
+                assert declared_too_large({b"content-length": text.encode()}, limit, digits) is (value > limit)
 
 
 @pytest.mark.parametrize("length", [b"9" * 4301, b"1" + b"0" * 4300])
