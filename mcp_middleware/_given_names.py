@@ -26,7 +26,7 @@ from mcp_middleware._name_rules import LONGEST_NAME, name_problem
 from mcp_middleware._naming import _first_free, _Op
 from mcp_middleware._once import warn_once
 
-__all__ = ["check_tool_names", "given_description", "given_names"]
+__all__ = ["check_tool_names", "given_description", "given_names", "tool_names_of"]
 
 logger = logging.getLogger("mcp_middleware.catalog")
 
@@ -52,14 +52,25 @@ def check_tool_names(names: Any, limit: int) -> dict[str, str]:
 def given_names(
     ops: Sequence[_Op], defaults: Sequence[str], tool_names: Mapping[str, str], limit: int
 ) -> list[str | None]:
-    """Each operation's tool name: the one given, else its default (numbered where a given name
-    took it); None for a route left out (a bad or taken given name, warned)."""
+    """Each operation's given name (:func:`_given`): None when none is given, "" for a bad
+    ``x-mcp-name`` that leaves its route out (warned). What the filters match besides the default
+    name; which route owns a name is settled among the tools only (:func:`tool_names_of`)."""
     given = [_given(op, default, tool_names, limit) for op, default in zip(ops, defaults, strict=True)]
     _warn_unmatched(ops, defaults, tool_names)
+    return given
+
+
+def tool_names_of(
+    ops: Sequence[_Op], defaults: Sequence[str], given: Sequence[str | None], kept: Sequence[bool], limit: int
+) -> list[str | None]:
+    """Each ``kept`` operation's tool name (the operations the filters keep, ``given`` from
+    :func:`given_names`): the one given, else its default (numbered where a given name took it);
+    None for a route left out (not kept, or its given name bad or taken, warned). Only a tool takes
+    a name, so a route the filters leave out takes none from the routes they keep."""
     names: list[str | None] = [None] * len(ops)
     owners: dict[str, _Op] = {}
     for index, (op, name) in enumerate(zip(ops, given, strict=True)):
-        if not name:  # none given (None), or left out already
+        if not kept[index] or not name:  # no tool, none given (None), or left out already
             continue
         if name in owners:
             first = owners[name]
@@ -77,7 +88,7 @@ def given_names(
         names[index] = name
     taken, reserved = set(owners), set(defaults)
     for index, name in enumerate(given):
-        if name is None:  # the default name, unless a given one took it
+        if kept[index] and name is None:  # the default name, unless a given one took it
             names[index] = free = _first_free(defaults[index], limit, taken, reserved)
             taken.add(free)
     _warn_taken_defaults(ops, defaults, names)

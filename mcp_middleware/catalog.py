@@ -11,9 +11,11 @@ One tool per operation (``paths`` in document order, methods in the order get, p
 options, head, patch, trace). Paths in ``exclude_paths`` are never exposed; a
 :class:`ToolFilter` then selects among the rest. A route no call reaches with its values (under a
 mount whose ``path`` parameter reads part of the route's path: :meth:`RouteOrder.stranded`) is no
-tool, prompt or resource, and a warning says why. Names are assigned before filtering, so a tool
-keeps its name whatever the filter (:class:`ToolFilter`, defined in :mod:`mcp_middleware._tool_filter`
-and re-exported here).
+tool, prompt or resource, and a warning says why. Default names are assigned before filtering, so a
+tool keeps its default name whatever the filter (:class:`ToolFilter`, defined in
+:mod:`mcp_middleware._tool_filter` and re-exported here); the filters match the default and the
+given names, and only then is a given name settled among the routes they keep (a route they leave
+out takes no name from a tool).
 
 The rules live with the code that applies them: tool names in :mod:`mcp_middleware._naming`,
 tools and their arguments (the ``inputSchema``) in :mod:`mcp_middleware._tool_builder` and the
@@ -32,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from mcp_middleware._endpoint_overlap import warn_answered, warn_hidden, warn_shadowed
-from mcp_middleware._given_names import check_tool_names, given_description, given_names
+from mcp_middleware._given_names import check_tool_names, given_description, given_names, tool_names_of
 from mcp_middleware._naming import _assign_names, _Op, _operations
 from mcp_middleware._once import warn_once
 from mcp_middleware._requests import ToolSpec
@@ -258,8 +260,21 @@ def build_catalog(
     warn_hidden(openapi, endpoint, route_order)
     ops = _operations(openapi, endpoint)
     defaults = _assign_names(ops, max_name_length)
-    given = check_tool_names(tool_names or {}, max_name_length)
-    names = given_names(ops, defaults, given, max_name_length)
+    given = given_names(ops, defaults, check_tool_names(tool_names or {}, max_name_length), max_name_length)
+    # A route declared a resource or prompt is not also a tool unless it says so
+    declares = [any(key in op.operation for key in DECLARATION_KEYS) for op in ops]
+    candidates = [
+        not is_declared or op.operation.get("x-mcp-tool") is True for op, is_declared in zip(ops, declares, strict=True)
+    ]
+    # every name of the tool is matched (an exclude of its default name still excludes it)
+    kept = [
+        candidate
+        and tool_filter.allows(
+            method=op.method, path=op.path, operation_id=op.operation_id, tags=op.tags, names=(default, name or default)
+        )
+        for op, default, name, candidate in zip(ops, defaults, given, candidates, strict=True)
+    ]
+    names = tool_names_of(ops, defaults, given, kept, max_name_length)
     # the app's API-key headers are forwarded from the MCP request like the forward_headers: a
     # Header() parameter that reads one is that credential, no argument (its scheme's is none either)
     credential_headers = _api_key_headers(openapi)
@@ -267,36 +282,26 @@ def build_catalog(
     builder = _Builder(openapi, route_paths or {}, frozenset(reshaped), frozenset(nones_dropped), forwarded)
     tools: list[ToolSpec] = []
     declared: list[Declared] = []
-    candidates = selected = 0  # the operations that would be tools without the filter; those it keeps
-    for op, default, name in zip(ops, defaults, names, strict=True):
+    for op, default, own, name, is_declared in zip(ops, defaults, given, names, declares, strict=True):
         owner = route_owners.get((op.path, op.method)) if route_owners else None
-        is_declared = any(key in op.operation for key in DECLARATION_KEYS)
-        # A route declared a resource or prompt is not also a tool unless it says so
-        candidate = not is_declared or op.operation.get("x-mcp-tool") is True
-        candidates += candidate
-        # every name of the tool is matched (an exclude of its default name still excludes it)
-        allowed = candidate and tool_filter.allows(
-            method=op.method, path=op.path, operation_id=op.operation_id, tags=op.tags, names=(default, name or default)
-        )
-        selected += allowed
-        is_tool = allowed and name is not None  # a route given a bad or taken name (None) is none
+        is_tool = name is not None  # kept by the filters, and not given a bad or taken name
         if not (is_declared or is_tool):
             continue  # (its route guard, linear in the routes, is worked out only for what is built)
         if route_order is not None and _stranded(route_order, op, owner):
             continue
         guard = route_order.guard(op.path, op.method, owner) if route_order is not None else None
         if is_declared:
-            declared.append(Declared(op.operation, builder.tool(op, name or default, guard)))
-        if is_tool:
-            tools.append(builder.tool(op, name or default, guard, given_description(op)))
+            declared.append(Declared(op.operation, builder.tool(op, name or own or default, guard)))
+        if name is not None:
+            tools.append(builder.tool(op, name, guard, given_description(op)))
         _warn_unportable(op, builder.schemas.take_unportable())
     _warn_filtered(
         tool_filter,
         [
             (op.path, op.method, op.operation_id, op.tags, (default, name or default))
-            for op, default, name in zip(ops, defaults, names, strict=True)
+            for op, default, name in zip(ops, defaults, given, strict=True)
         ],
-        candidates if not selected else 0,
+        0 if any(kept) else sum(candidates),
     )
     for name, (method, path, unsent) in builder.unsent.items():
         warn_once(

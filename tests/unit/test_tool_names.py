@@ -271,6 +271,64 @@ def test_filters_that_keep_only_a_route_left_out_for_its_name_are_not_blamed(cap
     ]
 
 
+def _versions() -> dict[str, Any]:
+    return _doc(
+        ("/v1/search", "get", {"operationId": "search_v1", "tags": ["v1"], **declare.tool(name="search")}),
+        ("/v2/search", "get", {"operationId": "search_v2", "tags": ["v2"], **declare.tool(name="search")}),
+    )
+
+
+@pytest.mark.parametrize(
+    "tool_filter",
+    [
+        ToolFilter(include_tags=frozenset(["v2"])),
+        ToolFilter(exclude_tags=frozenset(["v1"])),
+        ToolFilter(exclude_operations=frozenset(["search_v1"])),
+        ToolFilter(exclude_paths=("/v1/*",)),
+    ],
+)
+def test_a_route_the_filters_leave_out_takes_no_given_name(
+    caplog: pytest.LogCaptureFixture, tool_filter: ToolFilter
+) -> None:
+    """Review (names3): who owns a given name was settled over every operation before the filters,
+    so the excluded ``/v1/search`` took ``search`` and the kept ``/v2/search`` was left out: no
+    tool at all, and no warning that the filters left none. Only a tool takes a name now."""
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(_versions(), tool_filter=tool_filter)
+    assert [(s.name, s.path) for s in catalog.tools] == [("search", "/v2/search")]
+    assert _messages(caplog) == []
+
+
+def test_a_route_the_filters_leave_out_takes_no_default_name() -> None:
+    """The route given another's default name numbers that tool only when both are tools."""
+    document = _doc(
+        ("/items", "get", {"operationId": "list_items"}),
+        ("/old", "get", {"operationId": "old", "tags": ["old"], **declare.tool(name="list_items")}),
+    )
+    catalog = build_catalog(document, tool_filter=ToolFilter(exclude_tags=frozenset(["old"])))
+    assert [(s.name, s.path) for s in catalog.tools] == [("list_items", "/items")]
+
+
+def test_routes_the_filters_keep_still_clash_over_a_given_name(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(_versions(), tool_filter=ToolFilter(include_tags=frozenset(["v1", "v2"])))
+    assert [(s.name, s.path) for s in catalog.tools] == [("search", "/v1/search")]
+    assert _messages(caplog) == [
+        "Route GET /v2/search is no tool: the tool name 'search' it is given is GET /v1/search's already"
+    ]
+
+
+def test_filters_that_exclude_both_routes_given_one_name_are_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    """Matched by the given name, both routes are left out: the filters leave no tool, and say so."""
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(_versions(), tool_filter=ToolFilter(exclude_operations=frozenset(["search"])))
+    assert _names(catalog) == []
+    assert _messages(caplog) == [
+        "MCPMiddleware's tool filters exclude_operations=['search'] leave none of the app's 2 operations as "
+        "tools, so the MCP endpoint exposes no tools"
+    ]
+
+
 # -- tool_names ------------------------------------------------------------------------------------
 
 
@@ -324,11 +382,19 @@ RENAMED_ONTO = (
 
 
 def test_a_rename_onto_another_routes_default_name_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
-    """Review: ``tool_names={"get_item": "list_items"}`` with ``exclude_operations=["list_items"]``
-    excluded both routes without a word: a given name may take another route's default name (that
-    tool is numbered, by design, as a sanitised id is against a verbatim one), and the filters
-    match every name of a tool. Names are only known when the tools are built, so it is a warning
-    then, naming both routes."""
+    """Review: ``tool_names={"get_item": "list_items"}`` renamed a tool onto another route's
+    default name without a word: that tool is numbered (by design, as a sanitised id is against a
+    verbatim one), and the filters match every name of a tool, so a value naming it matches both."""
+    document = _doc(GENERATED, ("/items", "get", {"operationId": "list_items"}))
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(document, tool_names={"get_item": "list_items"})
+    assert _names(catalog) == ["list_items", "list_items_2"]
+    assert _messages(caplog) == [RENAMED_ONTO]
+
+
+def test_a_filter_value_naming_a_given_and_a_default_name_leaves_out_both(caplog: pytest.LogCaptureFixture) -> None:
+    """Both routes are matched (the filters run before names are settled among the tools), so no
+    name is numbered; the filters leave no tool, and say so."""
     document = _doc(GENERATED, ("/items", "get", {"operationId": "list_items"}))
     with caplog.at_level(logging.WARNING, logger=CATALOG):
         catalog = build_catalog(
@@ -338,7 +404,6 @@ def test_a_rename_onto_another_routes_default_name_is_warned_about(caplog: pytes
         )
     assert _names(catalog) == []
     assert _messages(caplog) == [
-        RENAMED_ONTO,
         "MCPMiddleware's tool filters exclude_operations=['list_items'] leave none of the app's 2 operations as "
         "tools, so the MCP endpoint exposes no tools",
     ]
