@@ -26,7 +26,7 @@ from mcp_middleware._name_rules import LONGEST_NAME, name_problem
 from mcp_middleware._naming import _first_free, _Op
 from mcp_middleware._once import warn_once
 
-__all__ = ["check_tool_names", "given_description", "given_names", "tool_names_of"]
+__all__ = ["check_tool_names", "given_description", "given_names", "tool_names_of", "warn_taken_defaults"]
 
 logger = logging.getLogger("mcp_middleware.catalog")
 
@@ -91,29 +91,30 @@ def tool_names_of(
         if kept[index] and name is None:  # the default name, unless a given one took it
             names[index] = free = _first_free(defaults[index], limit, taken, reserved)
             taken.add(free)
-    _warn_taken_defaults(ops, defaults, names)
     return names
 
 
-def _warn_taken_defaults(ops: Sequence[_Op], defaults: Sequence[str], names: Sequence[str | None]) -> None:
-    """Warn about each given name that is another route's default name: that route's tool is
-    numbered (or named otherwise), and a filter value naming it matches both routes, since the
-    filters match every name of a tool (``exclude_operations`` would leave out both)."""
-    by_default = {default: index for index, default in enumerate(defaults)}
-    for index, name in enumerate(names):
-        other = by_default.get(name) if name is not None and name != defaults[index] else None
-        if other is None or names[other] is None:  # (a route left out is no tool to mistake)
+def warn_taken_defaults(tools: Sequence[tuple[_Op, str, str]]) -> None:
+    """Warn about each tool whose given name is another tool's default name (``tools``: the tools
+    built, as (operation, default name, name)): that tool is numbered, and a filter value naming
+    the name matches both routes, since the filters match every name of a tool
+    (``exclude_operations`` would leave out both). A route that is no tool (a resource, one the
+    filters leave out, one no call reaches) is nothing to mistake, and numbers no tool."""
+    by_default = {default: (op, name) for op, default, name in tools}
+    for op, default, name in tools:
+        other = by_default.get(name) if name != default else None
+        if other is None:
             continue
         warn_once(
             logger,
             "Tool name %r given to %s %s is also %s %s's default name (its tool is %r now), so a filter value "
             "naming %r matches both routes",
             name,
-            ops[index].method,
-            ops[index].path,
-            ops[other].method,
-            ops[other].path,
-            names[other],
+            op.method,
+            op.path,
+            other[0].method,
+            other[0].path,
+            other[1],
             name,
         )
 

@@ -34,7 +34,13 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from mcp_middleware._endpoint_overlap import warn_answered, warn_hidden, warn_shadowed
-from mcp_middleware._given_names import check_tool_names, given_description, given_names, tool_names_of
+from mcp_middleware._given_names import (
+    check_tool_names,
+    given_description,
+    given_names,
+    tool_names_of,
+    warn_taken_defaults,
+)
 from mcp_middleware._naming import _assign_names, _Op, _operations
 from mcp_middleware._once import warn_once
 from mcp_middleware._requests import ToolSpec
@@ -282,6 +288,7 @@ def build_catalog(
     builder = _Builder(openapi, route_paths or {}, frozenset(reshaped), frozenset(nones_dropped), forwarded)
     tools: list[ToolSpec] = []
     declared: list[Declared] = []
+    named: list[tuple[_Op, str, str]] = []  # each tool's operation, default name and name
     for op, default, own, name, is_declared in zip(ops, defaults, given, names, declares, strict=True):
         owner = route_owners.get((op.path, op.method)) if route_owners else None
         is_tool = name is not None  # kept by the filters, and not given a bad or taken name
@@ -294,7 +301,9 @@ def build_catalog(
             declared.append(Declared(op.operation, builder.tool(op, name or own or default, guard)))
         if name is not None:
             tools.append(builder.tool(op, name, guard, given_description(op)))
+            named.append((op, default, name))
         _warn_unportable(op, builder.schemas.take_unportable())
+    warn_taken_defaults(named)
     _warn_filtered(
         tool_filter,
         [

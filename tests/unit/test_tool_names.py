@@ -17,10 +17,10 @@ from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from mcp_middleware import MCPMiddleware, declare
-from mcp_middleware.catalog import Catalog, ToolFilter, build_catalog
+from mcp_middleware.catalog import Catalog, ToolFilter, build_catalog, catalog_from_app
 from tests.support import call_legacy, call_modern, call_tool, result_json
 
 pytestmark = pytest.mark.anyio
@@ -439,6 +439,57 @@ def test_a_rename_onto_the_default_name_of_a_route_left_out_is_not_warned_about(
         catalog = build_catalog(document, tool_names={"get_item": "list_items"})
     assert _names(catalog) == ["list_items"]
     assert _messages(caplog) == ["Route GET /items is no tool: its x-mcp-name must be a string, not 3"]
+
+
+@pytest.mark.parametrize(
+    ("other", "tool_filter"),
+    [
+        ({"operationId": "list_items", **declare.resource("data://items")}, ToolFilter()),
+        ({"operationId": "list_items"}, ToolFilter(exclude_paths=("/items",))),
+        ({"operationId": "list_items"}, ToolFilter(methods=frozenset(["GET"]))),
+    ],
+)
+def test_a_given_name_onto_the_default_name_of_a_route_that_is_no_tool_is_not_warned_about(
+    caplog: pytest.LogCaptureFixture, other: dict[str, Any], tool_filter: ToolFilter
+) -> None:
+    """Review (names2): the warning fired for a route that is a resource, or one the filters leave
+    out, and named a tool ``list_items_2`` that does not exist: no filter can mistake that route."""
+    path, method, operation = GENERATED
+    renamed = (path, method, {**operation, **declare.tool(name="list_items")})
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(_doc(renamed, ("/items", "post", other)), tool_filter=tool_filter)
+    assert _names(catalog) == ["list_items"]
+    assert _messages(caplog) == []
+
+
+async def deep(request: Request) -> JSONResponse:
+    return JSONResponse({})  # pragma: no cover (never reached: the mount reads its path otherwise)
+
+
+async def renamed_onto_deep(request: Request) -> JSONResponse:
+    """Renamed.
+
+    ---
+    x-mcp-name: deep
+    """
+    return JSONResponse({"ok": True})
+
+
+def test_a_given_name_onto_the_default_name_of_a_route_left_out_unreachable_is_not_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The filters keep the mount's route, but no call reaches it (it is left out, warned): it is
+    no tool, so the given name is warned about only for it being unreachable."""
+    app = Starlette(
+        routes=[
+            Mount("/p/{p:path}", routes=[Route("/q/r", deep, name="deep")]),
+            Route("/renamed", renamed_onto_deep, name="renamed"),
+        ]
+    )
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = catalog_from_app(app)
+    assert _names(catalog) == ["deep"]
+    assert [message for message in _messages(caplog) if "default name" in message] == []
 
 
 def test_build_catalog_refuses_a_bad_tool_names_value() -> None:
