@@ -8,8 +8,9 @@ do). A given name (``tool_names`` first: by operation id, else by default name; 
 ``x-mcp-name``) is the tool's; a default name it takes is numbered (``_2``, ...) as a sanitised id
 is against a verbatim one; the other tools keep their default names. A bad ``x-mcp-name`` (read
 with the routes, checked as ``declare.tool`` checks it at import: at most the spec's 128
-characters; one longer than ``max_tool_name_length`` is kept, warned), or one a route earlier in the document
-is given already, leaves its route out of the tools with a warning, as a hand-written ``x-mcp-*``
+characters; one longer than ``max_tool_name_length`` is kept, warned), or one a tool earlier in the document
+is given already (or one alike in its first ``max_tool_name_length`` characters, which clients
+may cut it to), leaves its route out of the tools with a warning, as a hand-written ``x-mcp-*``
 declaration that breaks the rules or a prompt name declared twice is: no tool then answers to a
 name its author did not give. ``tool_names`` itself is checked when the middleware is built
 (:func:`check_tool_names`).
@@ -66,25 +67,19 @@ def tool_names_of(
     """Each ``kept`` operation's tool name (the operations the filters keep, ``given`` from
     :func:`given_names`): the one given, else its default (numbered where a given name took it);
     None for a route left out (not kept, or its given name bad or taken, warned). Only a tool takes
-    a name, so a route the filters leave out takes none from the routes they keep."""
+    a name, so a route the filters leave out takes none from the routes they keep. A given name is
+    taken when an earlier tool's has the same first ``limit`` characters: a long one is kept whole,
+    but clients may cut it to fit, and the two would be one name then (a default name is numbered
+    away from those characters too)."""
     names: list[str | None] = [None] * len(ops)
-    owners: dict[str, _Op] = {}
+    owners: dict[str, tuple[_Op, str]] = {}  # by its first ``limit`` characters, what clients may cut it to
     for index, (op, name) in enumerate(zip(ops, given, strict=True)):
         if not kept[index] or not name:  # no tool, none given (None), or left out already
             continue
-        if name in owners:
-            first = owners[name]
-            warn_once(
-                logger,
-                "Route %s %s is no tool: the tool name %r it is given is %s %s's already",
-                op.method,
-                op.path,
-                name,
-                first.method,
-                first.path,
-            )
+        if name[:limit] in owners:
+            _warn_taken(op, name, *owners[name[:limit]], limit)
             continue
-        owners[name] = op
+        owners[name[:limit]] = op, name
         names[index] = name
     taken, reserved = set(owners), set(defaults)
     for index, name in enumerate(given):
@@ -92,6 +87,34 @@ def tool_names_of(
             names[index] = free = _first_free(defaults[index], limit, taken, reserved)
             taken.add(free)
     return names
+
+
+def _warn_taken(op: _Op, name: str, first: _Op, first_name: str, limit: int) -> None:
+    """Warn that ``op`` is no tool: ``first``, earlier, is given ``name`` or one alike in its first
+    ``limit`` characters (a long given name is kept whole, but a client may cut it to fit)."""
+    if name == first_name:
+        warn_once(
+            logger,
+            "Route %s %s is no tool: the tool name %r it is given is %s %s's already",
+            op.method,
+            op.path,
+            name,
+            first.method,
+            first.path,
+        )
+        return
+    warn_once(
+        logger,
+        "Route %s %s is no tool: the tool name %r it is given starts with the same %d characters "
+        "(max_tool_name_length) as %s %s's %r, so clients that cut names to fit would make them one",
+        op.method,
+        op.path,
+        name,
+        limit,
+        first.method,
+        first.path,
+        first_name,
+    )
 
 
 def warn_taken_defaults(tools: Sequence[tuple[_Op, str, str]]) -> None:

@@ -41,6 +41,7 @@ from mcp_middleware._given_names import (
     tool_names_of,
     warn_taken_defaults,
 )
+from mcp_middleware._name_rules import LONGEST_NAME
 from mcp_middleware._naming import _assign_names, _Op, _operations
 from mcp_middleware._once import warn_once
 from mcp_middleware._requests import ToolSpec
@@ -260,6 +261,8 @@ def build_catalog(
     (:mod:`mcp_middleware._given_names`; a bad value is a ``TypeError``/``ValueError``)."""
     if max_name_length < 8:
         raise ValueError("max_name_length must be at least 8")
+    if max_name_length > LONGEST_NAME:
+        raise ValueError(f"max_name_length must be at most {LONGEST_NAME} (the spec's longest tool name)")
     endpoint = frozenset(exclude_paths)
     warn_shadowed(openapi, endpoint)
     warn_answered(openapi, endpoint, route_paths or {}, route_order, route_owners or {})

@@ -178,7 +178,7 @@ def checked_limits(**limits: Unpack[Limits]) -> CheckedLimits:
     value up, time limits positive numbers of seconds (``1e6`` kept as ``1000000``).
     ``Settings(**checked_limits(...))``: the type checker follows each option to its field."""
     return {
-        "max_tool_name_length": _count("max_tool_name_length", limits["max_tool_name_length"], 8),
+        "max_tool_name_length": _name_length(limits["max_tool_name_length"]),
         "max_body_bytes": _count("max_body_bytes", limits["max_body_bytes"], 1),
         "max_result_chars": _count("max_result_chars", limits["max_result_chars"], 1),
         "max_binary_bytes": _count("max_binary_bytes", limits["max_binary_bytes"], 0),
@@ -187,6 +187,21 @@ def checked_limits(**limits: Unpack[Limits]) -> CheckedLimits:
         "call_timeout": _seconds_or_none("call_timeout", limits["call_timeout"]),
         "ask_timeout": _seconds("ask_timeout", limits["ask_timeout"]),
     }
+
+
+# the spec's longest tool name (2025-11-25: "between 1 and 128 characters"), as
+# _name_rules.LONGEST_NAME (a test holds them equal: this module is a leaf)
+LONGEST_TOOL_NAME: Final = 128
+
+
+def _name_length(value: object) -> int:
+    """``max_tool_name_length``: from 8 up to the spec's longest tool name (SHOULD be 1-128)."""
+    length = _count("max_tool_name_length", value, 8)
+    if length > LONGEST_TOOL_NAME:
+        raise ValueError(
+            f"max_tool_name_length must be at most {LONGEST_TOOL_NAME} (the spec's longest tool name), got {value!r}"
+        )
+    return length
 
 
 def _count_or_none(option: str, value: object) -> int | None:

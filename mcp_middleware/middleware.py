@@ -96,7 +96,8 @@ class MCPMiddleware:
       or tool name), ``include_paths``/``exclude_paths`` (``fnmatch`` globs over path templates,
       ``*`` crosses ``/``), ``include_methods``: which routes are tools; each takes a list of
       strings, an include filter ``None`` (the default) includes everything, an empty one nothing.
-    * ``max_tool_name_length``: tool names are shortened to fit (default 40).
+    * ``max_tool_name_length``: tool names are shortened to fit (default 40, at most 128); given
+      names longer than it are kept, but must be unique within that many characters.
     * ``tool_names``: MCP-only tool names, by operation id or default tool name
       (``{"get_item": "fetch_item"}``), leaving ``/openapi.json`` as it is.
     * ``allowed_hosts``, ``allowed_origins``: the Host and Origin allowlists against DNS

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from mcp_middleware import MCPMiddleware, declare
+from mcp_middleware import MCPMiddleware, _name_rules, config, declare
 from mcp_middleware.catalog import Catalog, ToolFilter, build_catalog, catalog_from_app
 from tests.support import call_legacy, call_modern, call_tool, result_json
 
@@ -175,6 +175,97 @@ def test_a_declared_name_within_max_tool_name_length_is_not_warned_about(caplog:
         )
     assert _names(catalog) == ["n" * 12]
     assert _messages(caplog) == []
+
+
+STEM = "get_customer_subscription_invoice_line_items_for_billing_period"  # 63 characters
+
+
+def _long_warning(name: str, path: str, limit: int = 40) -> str:
+    return (
+        f"Tool {name!r} (GET {path}): its given name is longer than max_tool_name_length ({limit}) characters, "
+        "which derived names are cut to; it is kept, but clients that prefix tool names within a 60-64 "
+        "character budget (VS Code, Claude Code, Cursor) may cut or refuse it"
+    )
+
+
+def _cut_clash(later: str, later_path: str, first: str, first_path: str, limit: int = 40) -> str:
+    return (
+        f"Route GET {later_path} is no tool: the tool name {later!r} it is given starts with the same {limit} "
+        f"characters (max_tool_name_length) as GET {first_path}'s {first!r}, so clients that cut names to fit "
+        "would make them one"
+    )
+
+
+def test_two_long_given_names_alike_within_max_tool_name_length_the_later_is_left_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Review (names case A): two long given names that differ only after the cut were both kept,
+    and collide once a client cuts them (clients.md: names unique after truncation)."""
+    region, product = STEM + "_by_region", STEM + "_by_product"
+    document = _doc(
+        ("/a", "get", {"operationId": "a", **declare.tool(name=region)}),
+        ("/b", "get", {"operationId": "b", **declare.tool(name=product)}),
+    )
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(document)
+    assert [(s.name, s.path) for s in catalog.tools] == [(region, "/a")]
+    assert _messages(caplog) == [
+        _long_warning(region, "/a"),
+        _long_warning(product, "/b"),
+        _cut_clash(product, "/b", region, "/a"),
+    ]
+
+
+def test_a_given_name_that_is_a_long_given_names_cut_clashes_with_it(caplog: pytest.LogCaptureFixture) -> None:
+    document = _doc(
+        ("/a", "get", {"operationId": "a", **declare.tool(name=STEM)}),
+        ("/b", "get", {"operationId": "b"}),
+    )
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(document, tool_names={"b": STEM[:40]})
+    assert [(s.name, s.path) for s in catalog.tools] == [(STEM, "/a")]
+    assert _messages(caplog) == [_long_warning(STEM, "/a"), _cut_clash(STEM[:40], "/b", STEM, "/a")]
+
+
+def test_a_default_name_that_is_a_long_given_names_cut_is_numbered() -> None:
+    document = _doc(
+        ("/a", "get", {"operationId": STEM[:40]}),
+        ("/b", "get", {"operationId": "b", **declare.tool(name=STEM)}),
+    )
+    catalog = build_catalog(document)
+    assert [(s.name, s.path) for s in catalog.tools] == [(STEM[:38] + "_2", "/a"), (STEM, "/b")]
+
+
+def test_long_given_names_that_differ_within_max_tool_name_length_are_both_tools() -> None:
+    document = _doc(
+        ("/a", "get", {"operationId": "a", **declare.tool(name="a_" + STEM)}),
+        ("/b", "get", {"operationId": "b", **declare.tool(name="b_" + STEM)}),
+    )
+    assert _names(build_catalog(document)) == ["a_" + STEM, "b_" + STEM]
+
+
+@pytest.mark.parametrize("limit", [129, 1000])
+def test_max_tool_name_length_above_the_specs_128_is_refused_when_built(limit: int) -> None:
+    """Review (names case B): 200 was taken, and names of 129-200 characters listed, which the
+    spec says SHOULD be 1-128 characters (2025-11-25)."""
+    message = f"max_tool_name_length must be at most 128 (the spec's longest tool name), got {limit!r}"
+    with pytest.raises(ValueError, match="max_tool_name_length") as refused:
+        MCPMiddleware(FastAPI(), max_tool_name_length=limit)
+    assert str(refused.value) == message
+    with pytest.raises(ValueError, match="max_name_length") as refused:
+        build_catalog(_doc(GENERATED), max_name_length=limit)
+    assert str(refused.value) == "max_name_length must be at most 128 (the spec's longest tool name)"
+
+
+def test_the_options_cap_is_the_name_rules_longest_name() -> None:
+    assert config.LONGEST_TOOL_NAME == _name_rules.LONGEST_NAME == 128
+
+
+def test_max_tool_name_length_of_128_is_taken() -> None:
+    long_id = "o" * 180
+    catalog = build_catalog(_doc(("/c", "get", {"operationId": long_id})), max_name_length=128)
+    assert _names(catalog) == [long_id[:128]]
+    MCPMiddleware(FastAPI(), max_tool_name_length=128, tool_names={"get_item": "n" * 128})
 
 
 def test_a_given_name_takes_a_derived_name_and_the_derived_one_is_numbered() -> None:
