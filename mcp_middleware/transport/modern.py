@@ -72,7 +72,12 @@ def _checked(
             key = (req.method, envelope, _ROUTING_VALUES.get(req.method, _VALUES_UNNAMED)(headers))
         except KeyError:  # a routing header missing: a ladder that fails, or (no Mcp-Name, no name) not kept
             key = None
-    version = server.ladders.get(key) if key is not None else None
+    version = None
+    if key is not None:
+        try:
+            version = server.ladders.get(key)
+        except TypeError:  # a value that is no key (a bytearray: ASGI says bytes): checked, not kept
+            key = None
     checked: Envelope | Passed | None = PASSED
     if version is None:
         version = _ladder(headers, req)
