@@ -175,7 +175,7 @@ class LiveContext(MCPContext):
             except QuestionRefused as exc:  # nothing was sent: the keys are not used up
                 self._asked.difference_update(requests)
                 raise ValueError(*exc.args) from None  # the route's ValueError, as documented
-            except NotSent as exc:  # refused before sending (a method or capability the client lacks): likewise
+            except NotSent as exc:  # refused before sending (a method or capability lacking, a shutdown): likewise
                 self._asked.difference_update(requests)
                 raise exc.error from None  # the route's ClientRequestError
             finally:

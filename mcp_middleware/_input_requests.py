@@ -62,9 +62,9 @@ class ClientRequestError(Exception):
 
 class NotSent(Exception):
     """A question refused before anything was sent (the handshake channel: the client's revision
-    has no such method, or its session says it did not declare the capability): ``error`` is the
-    :class:`ClientRequestError` the route gets, once the context has taken the keys back (nothing
-    was asked, so a later question may use them)."""
+    has no such method, or its session says it did not declare the capability, or the server is
+    shutting down): ``error`` is the :class:`ClientRequestError` the route gets, once the context
+    has taken the keys back (nothing was asked, so a later question may use them)."""
 
     def __init__(self, error: ClientRequestError) -> None:
         super().__init__(error)

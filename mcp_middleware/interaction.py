@@ -144,9 +144,10 @@ class PendingReplies:
         results by key. The first error ends the wait, and so do ``wait_limit`` (``AskTimeout``, a
         TimeoutError) and the server shutting down (:data:`SHUTTING_DOWN`, checked every
         ``listen.TICK_SECONDS``): the requests left unanswered are then cancelled (lifecycle.mdx
-        §Timeouts). Once the server shuts down, nothing is sent: the answers could not come back."""
-        if self.shutting_down():
-            raise _shut_down(requests)
+        §Timeouts). Once the server shuts down, nothing is sent: the answers could not come back
+        (:class:`NotSent`, carrying the shutdown's error: the keys are not used up)."""
+        if self.shutting_down():  # nothing sent: the keys are not used up
+            raise NotSent(_shut_down(requests))
         ids = {key: f"mcpmw-{uuid.uuid4().hex}" for key in requests}
         asked = _Asked(caller, {ids[key]: request for key, request in requests.items()})
         self._waiting.update(dict.fromkeys(ids.values(), asked))

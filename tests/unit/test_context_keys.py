@@ -166,20 +166,25 @@ async def test_a_refused_question_uses_up_nothing_in_2026(case: str) -> None:
 SAMPLED = {"role": "assistant", "content": TEXT, "model": "m"}
 
 
-async def _after_a_refusal(ctx: MCPContext) -> Any:
+TOOLS = [{"name": "lookup", "inputSchema": {"type": "object"}}]
+
+
+async def _after_a_refusal(ctx: MCPContext, with_tools: bool) -> Any:
     """The client cannot be asked to elicit (its revision has no elicitation/create, or it did not
-    declare the capability): the route falls back on sampling, under the same key."""
+    declare the capability), or to sample with tools (its revision has no tool use in sampling):
+    the route falls back on plain sampling, under the same key."""
+    first = ctx.sample(MESSAGES, 10, key="k", tools=TOOLS) if with_tools else ctx.elicit("Name?", FORM, key="k")
     with pytest.raises(ClientRequestError) as refused:
-        await ctx.elicit("Name?", FORM, key="k")
+        await first
     return {"code": refused.value.error["code"], "answer": await ctx.sample(MESSAGES, 10, key="k")}
 
 
-def _fallback_app(**options: Any) -> FastAPI:
+def _fallback_app(with_tools: bool = False, **options: Any) -> FastAPI:
     app = FastAPI()
 
     @app.post("/fallback", operation_id="fallback")
     async def fallback(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> Any:
-        return await _after_a_refusal(ctx)
+        return await _after_a_refusal(ctx, with_tools)
 
     app.add_middleware(MCPMiddleware, ask_timeout=GUARD, **options)
     return app
@@ -196,13 +201,16 @@ async def _session_headers(app: FastAPI, capabilities: dict[str, Any]) -> dict[s
     return {**HANDSHAKE, "mcp-session-id": reply.headers["mcp-session-id"]}
 
 
-@pytest.mark.parametrize("refusal", ["method", "capability"])
+@pytest.mark.parametrize("refusal", ["method", "tools", "capability"])
 async def test_a_question_refused_before_sending_uses_up_no_key(refusal: str) -> None:
     """Review: a question refused before anything was sent, for a method the client's revision
-    lacks (-32601) or a capability it did not declare (-32021, known from a session id), still
-    counted as asked: the route's next question under the same key raised "already asked"."""
+    lacks (-32601), tool use its revision's sampling lacks (-32602, before 2025-11-25) or a
+    capability it did not declare (-32021, known from a session id), still counted as asked: the
+    route's next question under the same key raised "already asked"."""
     if refusal == "method":
         app, headers, code = _fallback_app(), {**BASE_HEADERS, "mcp-protocol-version": "2025-03-26"}, -32601
+    elif refusal == "tools":
+        app, headers, code = _fallback_app(True), {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18"}, -32602
     else:
         app = _fallback_app(session_ids=True)
         headers, code = await _session_headers(app, {"sampling": {}}), -32021

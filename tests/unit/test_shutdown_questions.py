@@ -155,6 +155,33 @@ async def test_a_question_asked_while_the_server_shuts_down_fails_at_once(
     assert len(mcp_of(app).server.pending) == 0
 
 
+async def test_a_question_refused_for_the_shutdown_uses_up_no_key(uvicorn_server: FakeUvicorn) -> None:
+    """Review: the refusal of a question asked while the server shuts down (nothing sent) still
+    used up its key: the route's next question under the same key raised "already asked" instead
+    of the shutdown's ClientRequestError again."""
+    app = FastAPI()
+
+    @app.post("/twice", operation_id="twice")
+    async def twice(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> list[Any]:
+        seen: list[Any] = []
+        for _ in range(2):
+            try:
+                await ctx.elicit("Name?", SCHEMA, key="k")
+            except ClientRequestError as exc:
+                seen.append(exc.error)
+            except ValueError as exc:
+                seen.append(str(exc))
+        return seen
+
+    app.add_middleware(MCPMiddleware)
+    uvicorn_server.should_exit = True
+    with anyio.fail_after(GUARD):
+        reply = await post(app, call("twice"), HEADERS)
+    assert reply.content_type == "application/json"  # nothing streamed: no request went out
+    assert outcome(reply.messages()) == [SHUTDOWN_ERROR, SHUTDOWN_ERROR]
+    assert len(mcp_of(app).server.pending) == 0
+
+
 async def test_the_lifespan_shutdown_ends_the_wait_too() -> None:
     """A server that sends ``lifespan.shutdown`` while responses are still open (uvicorn does only
     once they are over) ends waiting questions through the middleware, as it ends listen streams;
