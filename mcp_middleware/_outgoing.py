@@ -14,8 +14,9 @@ whole call failed as if the route's result were at fault; a progress report of `
   (``jsonrpc.INPUT_REQUIRED_RESULTS``, what encodes that result). A form's ``requestedSchema``
   properties are then checked as the revision's ``PrimitiveSchemaDefinition`` (a flat object of
   primitive properties: its wire type leaves them ``Any``), and a string property that lists its
-  values (``enum``, or ``oneOf`` titled values) as the revision's single-select enum schemas (the
-  plain ``StringSchema`` takes any other keys, so ``"enum": ["a", 3]`` passed it);
+  values (``enum``, or ``oneOf`` titled values) as the revision's single-select enum schema its
+  keys say (the plain ``StringSchema`` takes any other keys, so ``"enum": ["a", 3]`` passed it;
+  ``enum`` and ``oneOf`` together are refused);
 - :func:`check_progress` (``TypeError``): ``progress``/``total`` numbers, ``message`` a string,
   against the revision's ``ProgressNotification``;
 - :func:`check_log_data` (``TypeError``): log data the middleware cannot write as JSON (orjson's
@@ -48,7 +49,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 import orjson
 from mcp_types.methods import SERVER_NOTIFICATIONS, SERVER_REQUESTS
@@ -157,15 +158,44 @@ def _form_problems(params: Mapping[str, Any], version: str) -> str:
         return ""
     properties = params["requestedSchema"]["properties"]
     problems = _checked(lambda value: adapter.validate_python(value, strict=True), properties, (), _PROPERTIES)
-    selects = {
-        name: prop
-        for name, prop in properties.items()
-        if isinstance(prop, Mapping) and prop.get("type") == "string" and ("enum" in prop or "oneOf" in prop)
-    }
-    select = select_schema(version) if selects and not problems else None
-    if select is None:
+    schemas = select_schema(version) if not problems else None
+    if schemas is None:
         return problems
-    return _checked(lambda value: select.validate_python(value, strict=True), selects, (), _PROPERTIES)
+    groups: dict[str, dict[str, Any]] = {}
+    for name, prop in properties.items():
+        member = _select_member(prop)
+        if member == _BOTH:
+            return f"{_where((*_PROPERTIES, name))}{_BOTH_SAID}"
+        if member:
+            groups.setdefault(member, {})[name] = prop
+    found = (
+        _checked(functools.partial(schemas[member].validate_python, strict=True), group, (), _PROPERTIES)
+        for member, group in groups.items()
+        if member in schemas
+    )
+    return "; ".join(problem for problem in found if problem)
+
+
+_BOTH = "both"
+_BOTH_SAID = " has both enum and oneOf: give enum (with enumNames for titles) or oneOf (titled values), not both"
+
+
+def _select_member(prop: Any) -> str:
+    """The single-select enum schema a string property that lists its values is meant as, by the
+    keys it has (checking them all: a union member ignores the keys it lacks, so a valid ``enum``
+    let a non-string ``oneOf`` or ``enumNames`` through): ``enum`` with ``enumNames`` the legacy
+    titled one, ``oneOf`` the titled one, ``enum`` alone the untitled one; ``enum`` and ``oneOf``
+    together, :data:`_BOTH` (refused: the client cannot tell which values are offered); "" for
+    any other property."""
+    if not isinstance(prop, Mapping) or prop.get("type") != "string":
+        return ""
+    if "enum" in prop and "oneOf" in prop:
+        return _BOTH
+    if "oneOf" in prop:
+        return "TitledSingleSelectEnumSchema"
+    if "enum" in prop:
+        return "LegacyTitledEnumSchema" if "enumNames" in prop else "UntitledSingleSelectEnumSchema"
+    return ""
 
 
 def _elicitation_type(version: str) -> Any:
@@ -187,14 +217,15 @@ _SELECTS = ("UntitledSingleSelectEnumSchema", "TitledSingleSelectEnumSchema", "L
 
 
 @functools.cache
-def select_schema(version: str) -> TypeAdapter[Any] | None:
+def select_schema(version: str) -> dict[str, TypeAdapter[Any]] | None:
     """The string properties that list their values (``enum``, titled ``oneOf``) as ``version``
     types them, beside :func:`primitive_schema` (whose ``StringSchema`` takes any other key, so a
-    non-string value there passed it): ``dict[str, <its single-select enum schemas>]``; None when
-    its module has none of them."""
+    non-string value there passed it): by the name of each of its single-select enum schemas
+    (:func:`_select_member` picks one), ``dict[str, <that schema>]``; None when its module has
+    none of them."""
     module = sys.modules.get(getattr(_elicitation_type(version), "__module__", ""))
-    members = tuple(getattr(module, name) for name in _SELECTS if hasattr(module, name))
-    return TypeAdapter(dict[str, Union[members]]) if members else None  # type: ignore[valid-type]  # noqa: UP007
+    members = {name: getattr(module, name) for name in _SELECTS if hasattr(module, name)}
+    return {name: TypeAdapter(dict[str, member]) for name, member in members.items()} or None  # type: ignore[valid-type]
 
 
 def _described(exc: ValidationError, frame: Any, root: tuple[Any, ...], shown: tuple[Any, ...] = ()) -> str:
@@ -304,8 +335,12 @@ def _tag_mismatches(found: list[Located]) -> list[Located]:
     return list(merged.values())
 
 
+def _where(path: tuple[Any, ...]) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".") or "params"
+
+
 def _said(path: tuple[Any, ...], error: dict[str, Any]) -> str:
-    where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".") or "params"
+    where = _where(path)
     if error["type"] == "missing":
         return f"{where} is missing"
     value = repr(error["input"])

@@ -28,6 +28,12 @@ IMAGE = {"type": "image", "data": "AAAA"}
 Case = Callable[[MCPContext], Awaitable[Any]]
 
 
+BOTH = (
+    "requestedSchema.properties.a has both enum and oneOf: give enum (with enumNames for titles) "
+    "or oneOf (titled values), not both"
+)
+
+
 def _form(prop: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "properties": {"a": prop}}
 
@@ -52,6 +58,14 @@ CASES: dict[str, Case] = {
     "elicit_one_of_const_int": lambda c: c.elicit(
         "x", _form({"type": "string", "oneOf": [{"const": 3, "title": "T"}]})
     ),
+    # review: the member was picked from the values, so an unchecked key slipped through beside a valid one
+    "elicit_one_of_with_enum_int": lambda c: c.elicit(
+        "x", _form({"type": "string", "oneOf": [{"const": "r", "title": "R"}], "enum": [3]})
+    ),
+    "elicit_enum_with_one_of_const_int": lambda c: c.elicit(
+        "x", _form({"type": "string", "enum": ["red"], "oneOf": [{"const": 3, "title": "T"}]})
+    ),
+    "elicit_enum_names_int": lambda c: c.elicit("x", _form({"type": "string", "enum": ["red"], "enumNames": [3]})),
     "ask_two": lambda c: c.ask({"ok": Elicit("x", OBJECT), "bad": Sample([{"role": "user"}], 5)}),
     "progress_bool": lambda c: c.report_progress(True, 3),
     "total_bool": lambda c: c.report_progress(1, False),
@@ -143,6 +157,19 @@ EXPECTED = {
         QUESTION.format(method="elicitation/create", key="elicitation", version="{version}")
         + "requestedSchema.properties.a.oneOf[0].const is 3: should be a valid string",
     ),
+    "elicit_one_of_with_enum_int": (
+        "ValueError",
+        QUESTION.format(method="elicitation/create", key="elicitation", version="{version}") + BOTH,
+    ),
+    "elicit_enum_with_one_of_const_int": (
+        "ValueError",
+        QUESTION.format(method="elicitation/create", key="elicitation", version="{version}") + BOTH,
+    ),
+    "elicit_enum_names_int": (
+        "ValueError",
+        QUESTION.format(method="elicitation/create", key="elicitation", version="{version}")
+        + "requestedSchema.properties.a.enumNames[0] is 3: should be a valid string",
+    ),
     "ask_two": (
         "ValueError",
         QUESTION.format(method="sampling/createMessage", key="bad", version="{version}")
@@ -227,7 +254,13 @@ def test_every_revision_with_elicitation_has_the_primitive_property_types() -> N
     here so an SDK that moves it is noticed (the check would then be skipped)."""
     for version in (*HANDSHAKE_PROTOCOL_VERSIONS[2:], *MODERN_PROTOCOL_VERSIONS):
         assert primitive_schema(version) is not None, version
-        assert select_schema(version) is not None, version  # the string enums' check likewise
+        schemas = select_schema(version)  # the string enums' check likewise, one schema per kind
+        assert schemas is not None, version
+        assert set(schemas) == {
+            "UntitledSingleSelectEnumSchema",
+            "TitledSingleSelectEnumSchema",
+            "LegacyTitledEnumSchema",
+        }
 
 
 @pytest.mark.parametrize("version", ["2025-06-18", "2025-11-25", "2026-07-28"])
@@ -237,6 +270,8 @@ def test_every_revision_with_elicitation_has_the_primitive_property_types() -> N
         {"type": "string", "enum": ["red", "green"]},
         {"type": "string", "enum": ["red"], "enumNames": ["Red"], "default": "red"},
         {"type": "string", "oneOf": [{"const": "red", "title": "Red"}], "title": "Colour"},
+        {"type": "string", "enum": ["red"], "enumNames": ["Red"], "title": "Colour", "description": "d"},
+        {"type": "string", "oneOf": [{"const": "red", "title": "Red"}], "default": "red"},
     ],
 )
 def test_a_string_enum_of_strings_passes(version: str, prop: dict[str, Any]) -> None:
