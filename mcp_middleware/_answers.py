@@ -15,8 +15,12 @@ null value counts as left out (refused only for a required property); a date-tim
 offset (an HTML ``datetime-local`` input sends none); a format the spec does not list and a
 property of a type outside the subset are not checked. A ``pattern`` is run by pydantic's engine
 (Rust's regex), in linear time, so that no client text brings backtracking to the event loop the
-answer is checked on: where Rust reads an ECMA-262 pattern otherwise it is lenient (its ``\\d`` and
-``\\w`` are Unicode's), and a pattern it cannot read (a lookaround, a backreference) is not checked.
+answer is checked on, with ECMA-262's meaning (:func:`._answer_pattern.rust_pattern`: its ``\\d``,
+``\\w``, ``\\s``, their negations and ``.`` as ECMA-262's sets, its classes as ECMA-262 reads them):
+it never refuses an answer the client's own ECMA-262 check accepts, with or without the ``u`` flag.
+A pattern that cannot be said so exactly (``\\b``, ``\\B``, ``\\p``, a backreference...), or that
+Rust cannot read (a lookaround), is not checked, nor is an answer holding an astral character
+(two code units to ECMA-262 without ``u``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from mcp_types.jsonrpc import ErrorData
 from pydantic import BaseModel, ValidationError
 from pydantic_core import SchemaError, SchemaValidator, core_schema
 
+from ._answer_pattern import rust_pattern
 from ._printable import printable
 
 __all__ = ["answer_problem", "content_problem", "error_problem", "shape_problem"]
@@ -280,7 +285,7 @@ def _matches(pattern: str, value: str) -> bool:
     the event loop the answer is checked on). True when the engine cannot read the pattern: it is
     not checked."""
     validator = _validator(pattern)
-    if validator is None:
+    if validator is None or not _bmp(value):  # an astral character: two code units to ECMA-262 without u
         return True
     try:
         validator.validate_python(value)
@@ -289,13 +294,22 @@ def _matches(pattern: str, value: str) -> bool:
     return True
 
 
+def _bmp(value: str) -> bool:
+    """Whether every character of ``value`` is one UTF-16 code unit (as ECMA-262 without the ``u``
+    flag reads a text; with it, or in Rust's regex, an astral character is one character)."""
+    return value.isascii() or max(value) <= "\uffff"
+
+
 @functools.lru_cache(maxsize=256)
 def _validator(pattern: str) -> SchemaValidator | None:
     """A validator of the texts ``pattern`` is found in, with pydantic's engine (Rust's regex: linear
     time, its compiled size bounded); None when that cannot read it (a lookaround, a
     backreference: a pattern is ECMA-262's, and JSON Schema lets a validator skip what it does not
     support)."""
+    rust = rust_pattern(pattern)
+    if rust is None:
+        return None
     try:
-        return SchemaValidator(core_schema.str_schema(pattern=pattern))
+        return SchemaValidator(core_schema.str_schema(pattern=rust))
     except SchemaError:
         return None

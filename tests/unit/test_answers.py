@@ -232,6 +232,50 @@ def test_a_value_that_fits_its_property_has_no_problem(prop: dict[str, Any], val
 @pytest.mark.parametrize(
     ("pattern", "value", "problem"),
     [
+        # review: Rust's \d, \w, \s are Unicode's; ECMA-262's (the client's) are ASCII digits, ASCII
+        # word characters and its own white space, so their negations refused what a client accepts
+        ("^\\D*$", "\u0663", False),
+        ("^[^\\d]+$", "\u0663", False),
+        ("^\\W+$", "\u00e9", False),
+        ("^\\s*$", "\ufeff", False),
+        ("^\\S+$", "\u0085", False),
+        ("^[\\S]+$", "\u0085", False),
+        ("^[^\\s]+$", "\u0085", False),
+        ("^a\\b", "a\u00e9", False),  # a word boundary: ECMA-262's is of its \w; not checked
+        ("^a\\B", "a", False),
+        # and what ECMA-262 refuses is still refused
+        ("^\\d+$", "\u0663", True),
+        ("^\\w+$", "\u00e9", True),
+        ("^\\s$", "\u0085", True),
+        ("^[^\\D]$", "\u0663", True),
+        ("^[^\\D]$", "3", False),
+        ("^[\\d-z]+$", "3-z", False),  # a - beside a set is a character
+        (".", "\u2028", True),  # ECMA-262's . takes no line terminator (Rust's takes all but \n)
+        ("^.$", "\r", True),
+        # ECMA-262's class syntax, not Rust's: && is two characters, [ a character, [] nothing, [^] anything
+        ("^[a&&b]$", "&", False),
+        ("^[[a]+$", "[a", False),
+        ("^[[:alpha:]]$", ":]", False),
+        ("^a[]", "a", True),
+        ("^[^]$", "\n", False),
+        ("^[\\b]$", "\b", False),  # a backspace, in a class
+        ("^a{,2}$", "a{,2}", False),  # no quantifier: ECMA-262 without u reads it as characters; not checked
+        ("^\\p{L}$", "p{L}", False),  # \p: a p without u, a property with it; not checked
+        ("^..$", "\U0001f600", False),  # two code units without u: an answer with an astral character is not checked
+        ("^.$", "\U0001f600", False),
+    ],
+)
+def test_a_pattern_means_what_it_means_to_the_client(pattern: str, value: str, problem: bool) -> None:
+    """The server never refuses an answer the client's own (ECMA-262) check accepts, with or
+    without the u flag: its classes are written as ECMA-262's exact sets before Rust's regex runs
+    them, and what cannot be written so is not checked."""
+    found = problem_of({"type": "string", "pattern": pattern}, value)
+    assert (found is not None) == problem, found
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "problem"),
+    [
         # Rust's $ is the end, as ECMA-262's (Python's re also takes it before a final line feed)
         ("^[a-z]+$", "abc\n", True),
         ("^[a-z]+$", "abc", False),

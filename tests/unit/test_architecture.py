@@ -104,12 +104,13 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
         "_http_token",  # RFC 9110's token, the one pattern of a header name, a scheme, an x-mcp-header
         "_once",  # the build-time warnings said once however often the catalog is rebuilt
         "_name_rules",  # what a given tool name must be: declare raises, the middleware and catalog too
+        "_answer_pattern",  # a requestedSchema pattern with ECMA-262's meaning in Rust's syntax
     )
     for leaf in leaves:
         assert all_imports(leaf) == set(), leaf
     assert all_imports("declare") == {"_declared", "_name_rules"}  # its checks, shared with features, catalog
     # the client's text in the error a route gets (and logs) is escaped
-    assert all_imports("_answers") == {"_printable"}
+    assert all_imports("_answers") == {"_printable", "_answer_pattern"}
     assert all_imports("_input_requests") == {"_printable"}
     assert all_imports("_bearer") == {"_http_token"}  # a challenge's scheme and parameter names
     assert all_imports("_header_rules") == {"_http_token"}  # an x-mcp-header value is a token
