@@ -49,7 +49,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Union
 
 import orjson
 from mcp_types.methods import SERVER_NOTIFICATIONS, SERVER_REQUESTS
@@ -166,6 +166,8 @@ def _form_problems(params: Mapping[str, Any], version: str) -> str:
         member = _select_member(prop)
         if member == _BOTH:
             return f"{_where((*_PROPERTIES, name))}{_BOTH_SAID}"
+        if member == "TitledSingleSelectEnumSchema" and member not in schemas:
+            return f"{_where((*_PROPERTIES, name))}{_NO_ONE_OF.format(version=version)}"
         if member:
             groups.setdefault(member, {})[name] = prop
     found = (
@@ -177,6 +179,10 @@ def _form_problems(params: Mapping[str, Any], version: str) -> str:
 
 
 _BOTH = "both"
+_NO_ONE_OF = (
+    " has oneOf: protocol revision {version} has no titled oneOf enums (2025-11-25 and later): "
+    "give enum, with enumNames for titles"
+)
 _BOTH_SAID = " has both enum and oneOf: give enum (with enumNames for titles) or oneOf (titled values), not both"
 
 
@@ -203,12 +209,37 @@ def _elicitation_type(version: str) -> Any:
     return SERVER_REQUESTS.get(("elicitation/create", version)) or INPUT_REQUIRED_RESULTS.get(("tools/call", version))
 
 
+# A revision whose request type the SDK shares with a later one, by the schema types its own
+# elicitation.mdx has: 2025-06-18's are string, number, boolean and enum (enum, enumNames) properties;
+# titled oneOf and multi-select enums came with 2025-11-25 (SEP-1330). Its EnumSchema is the later
+# LegacyTitledEnumSchema, whose enumNames are optional: an enum alone is that one too.
+_OWN_TYPES: dict[str, tuple[str, ...]] = {
+    "2025-06-18": ("StringSchema", "NumberSchema", "BooleanSchema", "LegacyTitledEnumSchema"),
+}
+_OWN_SELECTS: dict[str, dict[str, str]] = {
+    "2025-06-18": {
+        "UntitledSingleSelectEnumSchema": "LegacyTitledEnumSchema",
+        "LegacyTitledEnumSchema": "LegacyTitledEnumSchema",
+    },
+}
+
+
+def _types_module(version: str) -> Any:
+    """The SDK module of ``version``'s elicitation request type (which has its schema types)."""
+    return sys.modules.get(getattr(_elicitation_type(version), "__module__", ""))
+
+
 @functools.cache
 def primitive_schema(version: str) -> TypeAdapter[Any] | None:
     """The properties of a requested schema as ``version`` types them (``dict[str,
-    PrimitiveSchemaDefinition]``), from the module of its elicitation request type; None when that
-    has no such type (a revision without elicitation, or an SDK that moved it)."""
-    module = sys.modules.get(getattr(_elicitation_type(version), "__module__", ""))
+    PrimitiveSchemaDefinition]``), from the module of its elicitation request type (for a revision
+    that shares it with a later one, only the members its own spec has: :data:`_OWN_TYPES`); None
+    when that has no such type (a revision without elicitation, or an SDK that moved it)."""
+    module = _types_module(version)
+    own = _OWN_TYPES.get(version)
+    if own is not None:
+        members = tuple(getattr(module, name, None) for name in own)
+        return None if None in members else TypeAdapter(dict[str, Union[members]])  # type: ignore[valid-type]  # noqa: UP007
     primitive = getattr(module, "PrimitiveSchemaDefinition", None)
     return None if primitive is None else TypeAdapter(dict[str, primitive])  # type: ignore[valid-type]
 
@@ -222,10 +253,12 @@ def select_schema(version: str) -> dict[str, TypeAdapter[Any]] | None:
     types them, beside :func:`primitive_schema` (whose ``StringSchema`` takes any other key, so a
     non-string value there passed it): by the name of each of its single-select enum schemas
     (:func:`_select_member` picks one), ``dict[str, <that schema>]``; None when its module has
-    none of them."""
-    module = sys.modules.get(getattr(_elicitation_type(version), "__module__", ""))
-    members = {name: getattr(module, name) for name in _SELECTS if hasattr(module, name)}
-    return {name: TypeAdapter(dict[str, member]) for name, member in members.items()} or None  # type: ignore[valid-type]
+    none of them. A revision that shares its module with a later one has only its own
+    (:data:`_OWN_SELECTS`: no titled ``oneOf`` in 2025-06-18)."""
+    module = _types_module(version)
+    names = _OWN_SELECTS.get(version, {name: name for name in _SELECTS})
+    members = {kind: getattr(module, name) for kind, name in names.items() if hasattr(module, name)}
+    return {kind: TypeAdapter(dict[str, member]) for kind, member in members.items()} or None  # type: ignore[valid-type]
 
 
 def _described(exc: ValidationError, frame: Any, root: tuple[Any, ...], shown: tuple[Any, ...] = ()) -> str:

@@ -223,6 +223,8 @@ async def _modern(case: str, version: str) -> dict[str, Any]:
 
 def _expected(case: str, version: str) -> dict[str, Any]:
     kind, message = EXPECTED[case]
+    if version == "2025-06-18":  # its properties have no arrays (multi-select enums: 2025-11-25 on)
+        message = message.replace(" or 'array'", "")
     return {"raised": kind, "message": message.format(version=version)}
 
 
@@ -239,7 +241,8 @@ async def test_a_bad_question_or_progress_report_raises_in_the_route_in_2026(cas
 @pytest.mark.parametrize("case", ["sample_role_and_content", "elicit_nested", "progress_bool"])
 async def test_each_handshake_revision_with_the_method_checks_it(case: str) -> None:
     """2025-06-18 (elicitation's first revision, questions sent without ``mode``) is checked the
-    same way, against its schema era's types."""
+    same way, against its own property types (the SDK's 2025-11-25 module, without what came in
+    2025-11-25: a nested object may be no array there either)."""
     assert await _handshake(case, "2025-06-18") == _expected(case, "2025-06-18")
 
 
@@ -256,27 +259,56 @@ def test_every_revision_with_elicitation_has_the_primitive_property_types() -> N
         assert primitive_schema(version) is not None, version
         schemas = select_schema(version)  # the string enums' check likewise, one schema per kind
         assert schemas is not None, version
-        assert set(schemas) == {
-            "UntitledSingleSelectEnumSchema",
-            "TitledSingleSelectEnumSchema",
-            "LegacyTitledEnumSchema",
-        }
+        titled = () if version == "2025-06-18" else ("TitledSingleSelectEnumSchema",)  # oneOf: 2025-11-25 on
+        assert set(schemas) == {"UntitledSingleSelectEnumSchema", "LegacyTitledEnumSchema", *titled}
 
 
-@pytest.mark.parametrize("version", ["2025-06-18", "2025-11-25", "2026-07-28"])
+ENUMS_2025_06_18 = [
+    {"type": "string", "enum": ["red", "green"]},
+    {"type": "string", "enum": ["red"], "enumNames": ["Red"], "default": "red"},
+    {"type": "string", "enum": ["red"], "enumNames": ["Red"], "title": "Colour", "description": "d"},
+]
+TITLED_ONE_OF = {"type": "string", "oneOf": [{"const": "red", "title": "Red"}], "title": "Colour"}
+MULTI_SELECT = {"type": "array", "items": {"type": "string", "enum": ["red", "green"]}, "minItems": 1}
+ENUMS_2025_11_25 = [
+    TITLED_ONE_OF,
+    {"type": "string", "oneOf": [{"const": "red", "title": "Red"}], "default": "red"},
+    MULTI_SELECT,
+    {"type": "array", "items": {"anyOf": [{"const": "red", "title": "Red"}]}},
+]
+
+
 @pytest.mark.parametrize(
-    "prop",
+    ("version", "prop"),
     [
-        {"type": "string", "enum": ["red", "green"]},
-        {"type": "string", "enum": ["red"], "enumNames": ["Red"], "default": "red"},
-        {"type": "string", "oneOf": [{"const": "red", "title": "Red"}], "title": "Colour"},
-        {"type": "string", "enum": ["red"], "enumNames": ["Red"], "title": "Colour", "description": "d"},
-        {"type": "string", "oneOf": [{"const": "red", "title": "Red"}], "default": "red"},
+        *((version, prop) for version in ("2025-06-18", "2025-11-25", "2026-07-28") for prop in ENUMS_2025_06_18),
+        *((version, prop) for version in ("2025-11-25", "2026-07-28") for prop in ENUMS_2025_11_25),
     ],
 )
 def test_a_string_enum_of_strings_passes(version: str, prop: dict[str, Any]) -> None:
-    """The string enums' check refuses what does not fit (a non-string value), never a valid enum."""
+    """The string enums' check refuses what does not fit (a non-string value), never a valid enum
+    of the revision (titled oneOf and multi-select enums came with 2025-11-25, SEP-1330)."""
     check_question("e", "elicitation/create", Elicit("Which?", _form(prop)).params(), version)
+
+
+@pytest.mark.parametrize(
+    ("prop", "problem"),
+    [
+        (
+            TITLED_ONE_OF,
+            "requestedSchema.properties.a has oneOf: protocol revision 2025-06-18 has no titled oneOf "
+            "enums (2025-11-25 and later): give enum, with enumNames for titles",
+        ),
+        (MULTI_SELECT, "requestedSchema.properties.a.type is 'array': should be "),
+    ],
+)
+def test_a_2025_11_25_enum_is_refused_for_2025_06_18(prop: dict[str, Any], problem: str) -> None:
+    """Review: 2025-06-18 questions were checked against 2025-11-25's types (the SDK's one module
+    for both), so titled oneOf and multi-select enums (SEP-1330, 2025-11-25) went out to clients
+    whose elicitation.mdx has only string, number, boolean and enum (enumNames) properties."""
+    with pytest.raises(ValueError, match="2025-06-18: ") as refused:
+        check_question("e", "elicitation/create", Elicit("Which?", _form(prop)).params(), "2025-06-18")
+    assert problem in str(refused.value)
 
 
 @pytest.mark.parametrize("version", ["2025-06-18", "2025-11-25", "2026-07-28"])
