@@ -69,6 +69,10 @@ def _translated(pattern: str) -> list[str]:
         elif char == ".":  # ECMA-262's: all but its LineTerminators (Rust's: all but \n)
             out.append(_DOT)
             i += 1
+        elif char == "(" and pattern.startswith("?", i + 1) and not pattern.startswith(":", i + 2):
+            # a lookaround (Rust reads none), a named group, or an ES2025 modifier ((?s:.), (?i:...),
+            # which change what . $ and classes mean inside them): not checked
+            raise _Unsaid
         elif char in "}]":
             out.append(_char(ord(char)))
             i += 1

@@ -263,6 +263,17 @@ def test_a_value_that_fits_its_property_has_no_problem(prop: dict[str, Any], val
         ("^\\p{L}$", "p{L}", False),  # \p: a p without u, a property with it; not checked
         ("^..$", "\U0001f600", False),  # two code units without u: an answer with an astral character is not checked
         ("^.$", "\U0001f600", False),
+        # review: ES2025 modifiers change what . $ and a class mean inside them; not checked
+        ("^(?s:.+)$", "line one\nline two", False),
+        ("^(?s:.)$", "\u2028", False),
+        ("^a(?m:$)", "a\r\nb", False),
+        ("^a(?m:$)", "a\u2028b", False),
+        ("^(?i:[^k])$", "\u212a", False),
+        ("^(?i:\\W)$", "\u017f", False),
+        ("^(?-i:a)$", "b", False),
+        # a non-capturing group is ECMA-262's and Rust's alike: checked
+        ("^(?:ab)+$", "abab", False),
+        ("^(?:ab)+$", "aba", True),
     ],
 )
 def test_a_pattern_means_what_it_means_to_the_client(pattern: str, value: str, problem: bool) -> None:
