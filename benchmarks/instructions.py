@@ -9,8 +9,8 @@ instructions does not. Each figure comes from two processes under ``valgrind --t
 that import the benchmark app, warm every request up, then send ``--calls`` of one request or none:
 the difference, divided by ``--calls``, is that request's instructions, interpreter and C code
 alike (orjson, pydantic-core, allocations), which ``benchmarks.footprint``'s bytecode counts leave
-out. ``PYTHONHASHSEED`` is fixed so the processes do the same work; two runs of the same tree
-agree within ~0.3 % per request.
+out. ``PYTHONHASHSEED`` is fixed and the objects alive after the warm-up are frozen out of the
+garbage collector, so the processes do the same work.
 
 What it does not see: what an instruction costs. Cache misses and branch mispredictions are only
 simulated (``--cache-sim``: valgrind's model of a generic CPU), and MCP's instructions run at a
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import re
 import shutil
@@ -64,6 +65,12 @@ def _child(name: str, calls: int) -> None:
     loop = asyncio.new_event_loop()
     for each in REQUESTS:
         per_request_us(loop, app, _request(each), WARM_UP)  # type: ignore[arg-type]
+    # What is alive now is left out of later collections: an older generation's collection, which
+    # walks every object, would land in one process's count and not another's (~3 % per request
+    # without this). The young generation's collections, which grow with what a request allocates,
+    # still count.
+    gc.collect()
+    gc.freeze()
     if calls:
         per_request_us(loop, app, _request(name), calls)  # type: ignore[arg-type]
 
