@@ -64,10 +64,11 @@ def given_names(
 def tool_names_of(
     ops: Sequence[_Op], defaults: Sequence[str], given: Sequence[str | None], kept: Sequence[bool], limit: int
 ) -> list[str | None]:
-    """Each ``kept`` operation's tool name (the operations the filters keep, ``given`` from
-    :func:`given_names`): the one given, else its default (numbered where a given name took it);
-    None for a route left out (not kept, or its given name bad or taken, warned). Only a tool takes
-    a name, so a route the filters leave out takes none from the routes they keep. A given name is
+    """Each ``kept`` operation's tool name (the operations the filters keep that a call reaches,
+    ``given`` from :func:`given_names`): the one given, else its default (numbered where a given
+    name took it); None for a route left out (not kept, or its given name bad or taken, warned).
+    Only a tool takes a name, so a route the filters leave out, or one no call reaches (the
+    catalog's ``_stranded``), takes none from the tools. A given name is
     taken when an earlier tool's has the same first ``limit`` characters: a long one is kept whole,
     but clients may cut it to fit, and the two would be one name then (a default name is numbered
     away from those characters too)."""

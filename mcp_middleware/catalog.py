@@ -283,7 +283,15 @@ def build_catalog(
         )
         for op, default, name, candidate in zip(ops, defaults, given, candidates, strict=True)
     ]
-    names = tool_names_of(ops, defaults, given, kept, max_name_length)
+    owners = [route_owners.get((op.path, op.method)) if route_owners else None for op in ops]
+    # a route no call reaches is left out (warned), so it takes no name from the routes that are tools
+    # (worked out only for what would be built: it is linear in the routes)
+    stranded = [
+        route_order is not None and (is_kept or is_declared) and _stranded(route_order, op, owner)
+        for op, owner, is_kept, is_declared in zip(ops, owners, kept, declares, strict=True)
+    ]
+    reachable = [is_kept and not is_stranded for is_kept, is_stranded in zip(kept, stranded, strict=True)]
+    names = tool_names_of(ops, defaults, given, reachable, max_name_length)
     # the app's API-key headers are forwarded from the MCP request like the forward_headers: a
     # Header() parameter that reads one is that credential, no argument (its scheme's is none either)
     credential_headers = _api_key_headers(openapi)
@@ -292,13 +300,11 @@ def build_catalog(
     tools: list[ToolSpec] = []
     declared: list[Declared] = []
     named: list[tuple[_Op, str, str]] = []  # each tool's operation, default name and name
-    for op, default, own, name, is_declared in zip(ops, defaults, given, names, declares, strict=True):
-        owner = route_owners.get((op.path, op.method)) if route_owners else None
-        is_tool = name is not None  # kept by the filters, and not given a bad or taken name
-        if not (is_declared or is_tool):
+    built = zip(ops, owners, defaults, given, names, declares, stranded, strict=True)
+    for op, owner, default, own, name, is_declared, is_stranded in built:
+        is_tool = name is not None  # kept by the filters, reachable, and not given a bad or taken name
+        if is_stranded or not (is_declared or is_tool):
             continue  # (its route guard, linear in the routes, is worked out only for what is built)
-        if route_order is not None and _stranded(route_order, op, owner):
-            continue
         guard = route_order.guard(op.path, op.method, owner) if route_order is not None else None
         if is_declared:
             declared.append(Declared(op.operation, builder.tool(op, name or own or default, guard)))

@@ -583,6 +583,44 @@ def test_a_given_name_onto_the_default_name_of_a_route_left_out_unreachable_is_n
     assert [message for message in _messages(caplog) if "default name" in message] == []
 
 
+async def search_all(request: Request) -> JSONResponse:
+    return JSONResponse({})  # pragma: no cover (listed, not called)
+
+
+def _stranded_app() -> Starlette:
+    return Starlette(
+        routes=[
+            Mount("/p/{p:path}", routes=[Route("/q/r", deep, name="deep")]),  # no call reaches it
+            Route("/search", search_all, name="search_all"),
+        ]
+    )
+
+
+def test_a_route_no_call_reaches_takes_no_given_name_from_a_reachable_route(caplog: pytest.LogCaptureFixture) -> None:
+    """Review (n1): the unreachable route, kept by the filters but left out later, took the name
+    'search' given to both routes, so the reachable route was no tool and no tool was listed."""
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = catalog_from_app(_stranded_app(), tool_names={"deep": "search", "search_all": "search"})
+    assert _names(catalog) == ["search"]
+    assert catalog.tools[0].path == "/search"
+    messages = _messages(caplog)
+    assert [message for message in messages if "is no tool" in message] == []
+    assert [message for message in messages if "is left out" in message] == [
+        "Route GET /p/{p:path}/q/r is left out (no tool, prompt or resource): no call would reach it with the "
+        "values given: the mount /p/{p:path} reads 'p' up to the last '/' of the path, and there is always "
+        "one in /q/r after it, so 'p' would be read with part of it"
+    ]
+
+
+def test_a_route_no_call_reaches_numbers_no_reachable_tool_s_default_name(caplog: pytest.LogCaptureFixture) -> None:
+    """Review (n1): the unreachable route given a reachable route's default name took it, and the
+    reachable tool was numbered ``search_all_2``."""
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = catalog_from_app(_stranded_app(), tool_names={"deep": "search_all"})
+    assert _names(catalog) == ["search_all"]
+    assert [message for message in _messages(caplog) if "default name" in message] == []
+
+
 def test_build_catalog_refuses_a_bad_tool_names_value() -> None:
     with pytest.raises(ValueError, match="tool_names") as refused:
         build_catalog(_doc(GENERATED), tool_names={"get_item": "bad name"})
