@@ -5,11 +5,13 @@ An answer is checked against the result type of the request it answers (``elicit
 ``ElicitResult``, ``sampling/createMessage`` → ``CreateMessageResult``, ``roots/list`` →
 ``ListRootsResult``), so a problem is told in that type's terms. An accepted form-mode elicitation's
 ``content`` is then checked against the ``requestedSchema`` (elicitation.mdx, security
-considerations: servers SHOULD validate it), in the spec's restricted subset: a flat object of
-string (``minLength``, ``maxLength``, ``pattern``, ``format`` email/uri/date/date-time), number and
-integer (``minimum``, ``maximum``), boolean and enum properties (``enum``, ``oneOf`` consts, and
-arrays of those with ``minItems``/``maxItems``), ``required``, and no property the schema does not
-have (unless it says ``additionalProperties: true``). Where clients commonly differ it is lenient:
+considerations: servers SHOULD validate it; a declined or cancelled one's content, which the spec
+has for accept only, is not checked and is left out of what the route gets: :func:`answered`), in
+the spec's restricted subset: a flat object of string (``minLength``, ``maxLength``, ``pattern``,
+``format`` email/uri/date/date-time), number and integer (``minimum``, ``maximum``), boolean and
+enum properties (``enum``, ``oneOf`` consts, and arrays of those with ``minItems``/``maxItems``),
+``required``, and no property the schema does not have (unless it says ``additionalProperties:
+true``). Where clients commonly differ it is lenient:
 an integer is a number, and a number without a fraction (3.0) an integer, as in JSON Schema; a
 null value counts as left out (refused only for a required property); a date-time needs no UTC
 offset (an HTML ``datetime-local`` input sends none); a format the spec does not list and a
@@ -39,7 +41,7 @@ from pydantic_core import SchemaError, SchemaValidator, core_schema
 from ._answer_pattern import rust_pattern
 from ._printable import printable
 
-__all__ = ["answer_problem", "content_problem", "error_problem", "shape_problem"]
+__all__ = ["answer_problem", "answered", "content_problem", "error_problem", "shape_problem"]
 
 _RESULTS: Mapping[str, type[BaseModel]] = {
     "elicitation/create": ElicitResult,
@@ -49,6 +51,7 @@ _RESULTS: Mapping[str, type[BaseModel]] = {
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:\S+")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_UNACCEPTED = ("decline", "cancel")
 
 
 def answer_problem(method: str, params: Mapping[str, Any], answer: object) -> str | None:
@@ -58,6 +61,7 @@ def answer_problem(method: str, params: Mapping[str, Any], answer: object) -> st
     ends up (the error that refuses the answer, a log record)."""
     problem = _shape_problem(method, answer)
     if problem is None and isinstance(answer, dict):
+        answer = answered(method, answer)
         problem = _content_problem(method, params, answer)
         if problem is None and answer is not _envelope(method, answer):
             problem = _type_problem(method, answer)  # the content's values against the result type
@@ -67,17 +71,27 @@ def answer_problem(method: str, params: Mapping[str, Any], answer: object) -> st
 def shape_problem(method: str, answer: object) -> str | None:
     """What makes ``answer`` no result of a ``method`` request at all, as :func:`answer_problem`
     says it; None when it is one, whatever its content. For an elicitation, that is its envelope:
-    an ``action`` of the three, a ``content`` that is an object when there is one; what the content
+    an ``action`` of the three, an accepted one's ``content`` an object when there is one; what the content
     holds (a value no ElicitResult has, as an object) is the content's problem, which fails the
     question rather than leave it open for an answer a client told 400 does not send."""
     problem = _shape_problem(method, answer)
     return None if problem is None else printable(problem)
 
 
+def answered(method: str, answer: dict[str, Any]) -> dict[str, Any]:
+    """``answer`` as the route gets it: a declined or cancelled elicitation without its content,
+    which is the accepted form's data only (elicitation.mdx: omitted for decline and cancel), so a
+    client that sends one anyway is neither refused for it nor has the route take it as the form's;
+    ``answer`` itself otherwise."""
+    if method == "elicitation/create" and answer.get("action") in _UNACCEPTED and "content" in answer:
+        return {name: value for name, value in answer.items() if name != "content"}
+    return answer
+
+
 def _shape_problem(method: str, answer: object) -> str | None:
     if not isinstance(answer, dict):
         return "the result is not an object"
-    return _type_problem(method, _envelope(method, answer))
+    return _type_problem(method, _envelope(method, answered(method, answer)))
 
 
 def _envelope(method: str, answer: dict[str, Any]) -> dict[str, Any]:

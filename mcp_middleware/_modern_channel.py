@@ -28,7 +28,7 @@ import anyio.lowlevel
 from mcp_types import jsonrpc as codes
 from mcp_types.version import LATEST_MODERN_VERSION
 
-from ._answers import answer_problem
+from ._answers import answer_problem, answered
 from ._channel import InputNeeded, Notifier, ProtocolAbort, RequestOutbox, _Channel
 from ._input_requests import InputRequest, missing_capabilities
 from ._outgoing import check_question
@@ -134,4 +134,4 @@ class ModernChannel(_Channel):
             message = f"Invalid params: inputResponses.{key} does not answer {request.method}: {problem}"
             self.error = ProtocolError(codes.INVALID_PARAMS, message)
             raise ProtocolAbort(self.error)
-        return answer
+        return answered(request.method, answer)  # a dict: answer_problem found none

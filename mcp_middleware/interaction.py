@@ -34,7 +34,7 @@ from mcp_types import jsonrpc as codes
 from mcp_types.methods import SERVER_REQUESTS
 
 from . import listen
-from ._answers import answer_problem, error_problem, shape_problem
+from ._answers import answer_problem, answered, error_problem, shape_problem
 from ._channel import Abort, InputNeeded, Notifier, ProtocolAbort, RequestOutbox, _Channel
 from ._input_requests import AskTimeout, ClientRequestError, InputRequest, NotSent, Sample, missing_capabilities
 from ._modern_channel import QUIET_TURNS as QUIET_TURNS
@@ -208,7 +208,8 @@ def _reason(exc: Exception, asked: _Asked) -> str:
 def _result(method: str, params: Mapping[str, Any], reply: Mapping[str, Any]) -> dict[str, Any]:
     """The result of a reply taken (its shape checked by :meth:`PendingReplies.refusal` before), or
     the client's error, raised; so is a result whose content does not fit the request (checked
-    alike in both eras: ``answer_problem``)."""
+    alike in both eras: ``answer_problem``). A declined or cancelled elicitation comes without a
+    content (``answered``)."""
     if "error" in reply:
         raise ClientRequestError(method, reply["error"])
     result: dict[str, Any] = reply["result"]
@@ -216,7 +217,7 @@ def _result(method: str, params: Mapping[str, Any], reply: Mapping[str, Any]) ->
     if problem is not None:
         message = f"the client's answer is not a valid {method} result: {problem}"
         raise ClientRequestError(method, {"code": codes.INVALID_PARAMS, "message": message})
-    return result
+    return answered(method, result)
 
 
 class HandshakeChannel(_Channel):

@@ -46,7 +46,6 @@ def test_an_answer_is_checked_against_the_result_of_its_own_request(method: str,
     [
         ({"action": "accept", "content": {"name": {"first": "Ann"}}}, '"name" should be a string, not an object'),
         ({"action": "accept", "content": {"name": "Ann", "n": [1]}}, '"n" is not in the requestedSchema'),
-        ({"action": "cancel", "content": {"name": {"first": "Ann"}}}, "ElicitResult.content.name"),
         ({"action": "accept", "content": {"name": ["a", 1]}}, '"name" should be a string, not an array'),
     ],
 )
@@ -97,6 +96,8 @@ def test_an_answer_that_is_no_object_says_so() -> None:
         ("elicitation/create", {"action": "accept", "content": {"name": "Ann"}}),
         ("elicitation/create", {"action": "decline"}),
         ("elicitation/create", {"action": "cancel", "content": {"name": 5}}),  # not accepted: not checked
+        ("elicitation/create", {"action": "decline", "content": {"name": {"first": "Ann"}}}),  # nor its values
+        ("elicitation/create", {"action": "cancel", "content": 5}),  # nor its shape
         ("roots/list", {"roots": [{"uri": "file:///tmp"}]}),
         ("sampling/createMessage", {"role": "assistant", "content": {"type": "text", "text": "hi"}, "model": "m"}),
     ],
@@ -328,20 +329,20 @@ def test_a_schema_the_client_could_not_read_does_not_fail_the_check() -> None:
 
 
 @pytest.mark.parametrize(
-    ("method", "answer", "quoted"),
+    ("schema", "answer", "quoted"),
     [
-        ("elicitation/create", {"action": "accept", "content": {"name": "Ann", "x\nFORGED": 1}}, '"x\\nFORGED"'),
+        (NAME, {"action": "accept", "content": {"name": "Ann", "x\nFORGED": 1}}, '"x\\nFORGED"'),
         (
-            "elicitation/create",
-            {"action": "decline", "content": {"a\nFORGED\x1b[2J": [1]}},  # no ElicitResult value
+            {**NAME, "additionalProperties": True},  # fits the schema; but no ElicitResult value
+            {"action": "accept", "content": {"name": "Ann", "a\nFORGED\x1b[2J": [1]}},
             "content.a\\nFORGED\\x1b[2J.",
         ),
     ],
 )
-def test_the_client_s_text_a_problem_quotes_is_escaped(method: str, answer: Any, quoted: str) -> None:
+def test_the_client_s_text_a_problem_quotes_is_escaped(schema: Any, answer: Any, quoted: str) -> None:
     """Ops review: a problem quotes what the client sent (a property name, in our text or in the
     place pydantic names); a line break in it could forge a log line wherever it is logged."""
-    problem = answer_problem(method, elicit(NAME) if method == "elicitation/create" else {}, answer)
+    problem = answer_problem("elicitation/create", elicit(schema), answer)
     assert problem is not None
     assert quoted in problem
     assert problem.isprintable()

@@ -767,8 +767,18 @@ async def test_mrtr_an_accepted_answer_that_does_not_fit_the_schema_is_32602(con
 
 
 @pytest.mark.parametrize("action", ["decline", "cancel"])
-async def test_mrtr_a_declined_or_cancelled_elicitation_is_not_checked_against_the_schema(action: str) -> None:
-    body, headers = modern_call("ctx_elicit", inputResponses={"user_name": {"action": action}})
+@pytest.mark.parametrize(
+    "content",
+    [None, {"name": "Ann"}, {"name": 5}, {"name": {"first": "Ann"}}, 5],
+    ids=["none", "fits", "misfit", "no-elicit-value", "no-object"],
+)
+async def test_mrtr_a_declined_or_cancelled_elicitation_is_not_checked_and_reaches_the_route_without_content(
+    action: str, content: Any
+) -> None:
+    """elicitation.mdx: the content is for accept only; a decline or cancel carrying one is not
+    refused for it, and the route gets no content (its greeting has no name)."""
+    answer = {"action": action} if content is None else {"action": action, "content": content}
+    body, headers = modern_call("ctx_elicit", inputResponses={"user_name": answer})
     result = (await post(build_app(), body, headers)).result()
     assert orjson.loads(result["content"][0]["text"]) == {"greeting": "Hello, None!", "action": action}
 
@@ -1309,8 +1319,7 @@ async def test_a_handshake_answer_that_does_not_fit_the_schema_fails_the_questio
     ("result", "problem"),
     [
         ({"action": "accept", "content": {"name": 7}}, 'the content does not fit the requestedSchema: "name"'),
-        # not accepted, so not checked against the schema; but no ElicitResult has an object value
-        ({"action": "decline", "content": {"name": {"first": "Ann"}}}, "ElicitResult.content.name"),
+        ({"action": "accept", "content": {"name": {"first": "Ann"}}}, '"name" should be a string, not an object'),
     ],
 )
 async def test_an_answer_that_does_not_fit_fails_a_two_question_ask_at_once(result: Any, problem: str) -> None:
@@ -1370,7 +1379,6 @@ async def test_a_malformed_answer_to_a_question_nobody_asked_is_still_202() -> N
         {"action": "accept", "content": {"name": "Ann", "age": 30.0}},  # JSON Schema: 30.0 is an integer
         {"action": "accept", "content": {"name": "Ann", "age": None}},  # an optional field left empty
         {"action": "decline"},
-        {"action": "cancel", "content": {"name": 5}},  # not accepted: the content is not checked
     ],
 )
 async def test_a_handshake_answer_that_fits_the_schema_reaches_the_route(result: dict[str, Any]) -> None:
@@ -1378,6 +1386,27 @@ async def test_a_handshake_answer_that_fits_the_schema_reaches_the_route(result:
         assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": result})).status == 202
 
     assert greeting(await _asking(_asking_app(), "form", 1, answer)) == {"answers": result}
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"action": "cancel", "content": {"name": 5}},  # does not fit the schema
+        {"action": "decline", "content": {"name": {"first": "Ann"}}},  # a value no ElicitResult has
+        {"action": "decline", "content": 5},  # no object
+        {"action": "cancel", "content": {"name": "Ann"}, "_meta": {"k": 1}},
+    ],
+)
+async def test_a_handshake_decline_or_cancel_reaches_the_route_without_its_content(result: dict[str, Any]) -> None:
+    """elicitation.mdx: the content is the accepted form's data, omitted for decline and cancel; a
+    client that sends one anyway is not refused for it (the question does not fail), and the route
+    gets the decline or cancel with no content, unchecked data it would otherwise take as the form's."""
+
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": result})).status == 202
+
+    without = {name: value for name, value in result.items() if name != "content"}
+    assert greeting(await _asking(_asking_app(), "form", 1, answer)) == {"answers": without}
 
 
 @pytest.mark.parametrize(("tool", "count"), [("one", 1), ("two", 2)])
