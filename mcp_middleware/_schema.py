@@ -49,7 +49,9 @@ Conversion also:
   ``[0-9]``, narrower), and drop it where they cannot (``\\w``, ``\\p{...}``, inline flags,
   ``\\A``, possessive quantifiers, ``\\b``, a backreference, ...).
   ``patternProperties`` keys are translated alike, in input and output schemas (the portable form
-  is what Python clients' ``re`` reads too), the keyword dropped if one cannot be.
+  is what Python clients' ``re`` reads too), a key dropped if it cannot be, and with it an
+  ``additionalProperties`` (or ``unevaluatedProperties``) beside it that would refuse what it
+  matched: the schema is never stricter than the server.
 
 What ``null`` means (the collapsing of an ``Optional``, and an output schema that requires no
 property that may be null) is in :mod:`mcp_middleware._schema_nulls`; the keywords and reference
@@ -88,6 +90,8 @@ _NULL: dict[str, Any] = {"type": "null"}
 # formats pydantic's JSON may not satisfy (a naive datetime or time, a timedelta, a Python pattern):
 # left out of output schemas
 _UNSURE_FORMATS = frozenset({"date-time", "time", "duration", "regex"})
+# what the properties no patternProperties key matches fall under
+_REFUSING = ("additionalProperties", "unevaluatedProperties")
 _DEPTH = 16  # how deep may_be_array and allows_null follow nested branches
 
 
@@ -104,9 +108,12 @@ class Unportable:
     component: str | None = None
 
     def said(self) -> str:
-        """As a warning names it: ``input schema 'Item' property 'tags' patternProperties key '^\\w'``."""
+        """As a warning names it: ``input schema 'Item' property 'tags' patternProperties key '^\\w'``;
+        a keyword left out with a key (no ``pattern``): ``... additionalProperties (it would ...)``."""
         place = f" schema {self.component!r}" if self.component is not None else ""
         place += f" property {'.'.join(self.where)!r}" if self.where else ""
+        if not self.pattern:
+            return f"{self.mode}{place} {self.keyword} (it would refuse what a dropped key matches)"
         return f"{self.mode}{place} {self.keyword} {self.pattern!r}"
 
 
@@ -246,6 +253,7 @@ class SchemaSet:
         if not isinstance(schema, Mapping):
             return {}
         out: dict[str, Any] = {}
+        lost = False
         for key, value in schema.items():
             if key in _DROPPED or (
                 key == "format" and not collapse and isinstance(value, str) and value in _UNSURE_FORMATS
@@ -258,12 +266,7 @@ class SchemaSet:
                 elif collapse:
                     self._unportable.append(Unportable(value, key, "input"))
             elif key == "patternProperties" and isinstance(value, Mapping):
-                if all(_portable_key(k) for k in value):
-                    out[key] = {ecma_pattern(k): self.convert(v, refs, collapse=collapse) for k, v in value.items()}
-                else:
-                    mode = "input" if collapse else "output"
-                    lost = [k for k in value if not _portable_key(k)]
-                    self._unportable += [Unportable(str(k), "patternProperties key", mode) for k in lost]
+                lost = self._pattern_properties(value, refs, collapse, out)
             elif key == "$ref":
                 self._convert_ref(schema, value, refs, out)
             elif key == "properties" and isinstance(value, Mapping):
@@ -276,11 +279,33 @@ class SchemaSet:
                 out[key] = {k: self.convert(v, refs, collapse=collapse) for k, v in value.items()}
             else:
                 out[key] = copy.deepcopy(value)
+        if lost:
+            self._beside_lost_keys(out, collapse)
         kind = out.get("type")
         if (kind == "array" or (isinstance(kind, list) and "array" in kind)) and "items" not in out:
             out["items"] = {}
         _exclusive_bounds(out)
         return _nullable(out) if schema.get("nullable") is True else out
+
+    def _pattern_properties(self, keys: Mapping[Any, Any], refs: set[str], collapse: bool, out: dict[str, Any]) -> bool:
+        """``patternProperties`` into ``out``: its portable keys translated, with their schemas; a
+        key with no portable form left out, and named. Whether one was (:meth:`_beside_lost_keys`)."""
+        kept = {ecma_pattern(k): self.convert(v, refs, collapse=collapse) for k, v in keys.items() if _portable_key(k)}
+        if kept:
+            out["patternProperties"] = kept
+        mode = "input" if collapse else "output"
+        self._unportable += [Unportable(str(k), "patternProperties key", mode) for k in keys if not _portable_key(k)]
+        return len(kept) < len(keys)
+
+    def _beside_lost_keys(self, out: dict[str, Any], collapse: bool) -> None:
+        """A ``patternProperties`` key left out: the properties it matched fall under
+        ``additionalProperties`` (or ``unevaluatedProperties``) beside it, which must not refuse
+        them (a schema stricter than the server's), so one that may refuse anything (not ``true``,
+        not ``{}``) is left out too, and named."""
+        for key in _REFUSING:
+            if key in out and out[key] is not True and out[key] != {}:
+                del out[key]
+                self._unportable.append(Unportable("", key, "input" if collapse else "output"))
 
     def convert_property(
         self,

@@ -103,3 +103,74 @@ async def test_a_fastapi_model_s_pattern_left_out_is_warned_about_at_the_first_r
     schema = reply.result()["tools"][0]["inputSchema"]
     assert "pattern" not in str(schema)
     assert _messages(caplog) == ["Route POST /named: " + WHY + "input property 'name' pattern '^\\\\w+$'"]
+
+
+def _one_body(body: dict[str, Any]) -> dict[str, Any]:
+    schema = {"type": "object", "properties": {"labels": body}}
+    media = {"content": {"application/json": {"schema": schema}}}
+    operation = {"operationId": "a", "requestBody": media, "responses": {"200": {"description": "ok"}}}
+    return {"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {"/a": {"post": operation}}}
+
+
+def _labels(doc: dict[str, Any]) -> Any:
+    return build_catalog(doc).tools[0].tool["inputSchema"]["properties"]["labels"]
+
+
+MIXED = {"^x_": {"type": "integer", "maximum": 5}, "^\\w+$": {"type": "string"}, "^(?P<n>y)_": {"type": "boolean"}}
+
+
+def test_an_unportable_patternproperties_key_leaves_out_only_itself(caplog: pytest.LogCaptureFixture) -> None:
+    """Review: one key with no portable form dropped every key of ``patternProperties``, the
+    portable ones and their subschemas too (``^x_``'s maximum vanished). Only that key is dropped,
+    the others kept, translated; the warning names it alone."""
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        labels = _labels(_one_body({"type": "object", "patternProperties": MIXED}))
+    assert labels == {
+        "type": "object",
+        "patternProperties": {"^x_": {"type": "integer", "maximum": 5}, "^(y)_": {"type": "boolean"}},
+    }
+    assert _messages(caplog) == [f"Route POST /a: {WHY}input property 'labels' patternProperties key '^\\\\w+$'"]
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value"),
+    [
+        ("additionalProperties", False),
+        ("additionalProperties", {"type": "integer"}),
+        ("unevaluatedProperties", False),
+    ],
+)
+def test_a_dropped_key_takes_a_refusing_additionalproperties_with_it(
+    caplog: pytest.LogCaptureFixture, keyword: str, value: Any
+) -> None:
+    """With ``additionalProperties: false`` (or a schema, or ``unevaluatedProperties``) beside
+    them, the properties a dropped key matched would fall under it and be refused, a schema stricter
+    than the server's: that keyword is left out too, and named; the portable keys stay."""
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        labels = _labels(_one_body({"type": "object", keyword: value, "patternProperties": MIXED}))
+    assert labels == {
+        "type": "object",
+        "patternProperties": {"^x_": {"type": "integer", "maximum": 5}, "^(y)_": {"type": "boolean"}},
+    }
+    assert _messages(caplog) == [
+        f"Route POST /a: {WHY}input property 'labels' patternProperties key '^\\\\w+$', "
+        f"input property 'labels' {keyword} (it would refuse what a dropped key matches)"
+    ]
+
+
+@pytest.mark.parametrize("value", [True, {}])
+def test_an_additionalproperties_that_refuses_nothing_stays(value: Any) -> None:
+    labels = _labels(_one_body({"type": "object", "additionalProperties": value, "patternProperties": MIXED}))
+    assert labels["additionalProperties"] == value
+    assert set(labels["patternProperties"]) == {"^x_", "^(y)_"}
+
+
+def test_a_portable_patternproperties_keeps_additionalproperties() -> None:
+    portable = {"^x_": {"type": "integer"}}
+    labels = _labels(_one_body({"type": "object", "additionalProperties": False, "patternProperties": portable}))
+    assert labels == {"type": "object", "additionalProperties": False, "patternProperties": portable}
+
+
+def test_no_portable_key_leaves_out_the_keyword() -> None:
+    labels = _labels(_one_body({"type": "object", "patternProperties": {"^\\w+$": {"type": "string"}}}))
+    assert labels == {"type": "object"}
