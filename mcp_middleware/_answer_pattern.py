@@ -82,13 +82,18 @@ def _translated(pattern: str) -> list[str]:
     return out
 
 
+def _set_class(letter: str) -> str:
+    """The Rust class of the set escape ``letter`` (``d``, ``D``, ``w``, ...) with ECMA-262's meaning."""
+    return f"[{'^' if letter.isupper() else ''}{_SETS[letter.lower()]}]"
+
+
 def _outside_escape(pattern: str, i: int) -> tuple[str, int]:
     """The escape whose letter is at ``i`` outside a class: its Rust text, and where it ends."""
     if i >= len(pattern):
         raise _Unsaid
     letter = pattern[i]
     if letter.lower() in _SETS:
-        return f"[{'^' if letter.isupper() else ''}{_SETS[letter.lower()]}]", i + 1
+        return _set_class(letter), i + 1
     code, end = _escaped_char(pattern, i)
     return _char(code), end
 
@@ -153,7 +158,7 @@ def _class_atom(pattern: str, i: int) -> tuple[int | str, int]:
         raise _Unsaid
     letter = pattern[i + 1]
     if letter.lower() in _SETS:
-        return f"[{'^' if letter.isupper() else ''}{_SETS[letter.lower()]}]", i + 2
+        return _set_class(letter), i + 2
     if letter == "b":  # a backspace, in a class
         return 0x08, i + 2
     return _escaped_char(pattern, i + 1)

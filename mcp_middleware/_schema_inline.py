@@ -37,7 +37,7 @@ from mcp_middleware._schema_keywords import (
     _ONE_SCHEMA,
     _SCHEMA_LIST,
     _SCHEMA_MAP,
-    pointer_name,
+    defs_ref_name,
 )
 
 __all__ = ["SIZE_LIMIT", "standalone"]
@@ -66,14 +66,6 @@ def standalone(schema: dict[str, Any], definitions: Definitions, recursive: Call
     if keep:
         out = {**out, "$defs": {name: copy.deepcopy(inliner.definition(name)) for name in sorted(keep)}}
     return out
-
-
-def _ref_name(schema: Mapping[str, Any], definitions: Definitions) -> str | None:
-    ref = schema.get("$ref")
-    if not isinstance(ref, str) or not ref.startswith(_DEFS_PREFIX):
-        return None
-    name = pointer_name(ref, _DEFS_PREFIX)
-    return name if name in definitions else None
 
 
 def _children(schema: Mapping[str, Any]) -> Iterator[Any]:
@@ -109,7 +101,7 @@ def _references(schema: Any, definitions: Definitions) -> Counter[str]:
     while todo:
         node = todo.pop()
         if isinstance(node, Mapping):
-            if (name := _ref_name(node, definitions)) is not None:
+            if (name := defs_ref_name(node, definitions)) is not None:
                 found[name] += 1
             todo.extend(_children(node))
     return found
@@ -205,7 +197,7 @@ class _Inliner:
     def inline(self, schema: Any) -> Any:
         if not isinstance(schema, Mapping):
             return schema
-        name = _ref_name(schema, self._definitions)
+        name = defs_ref_name(schema, self._definitions)
         out = _mapped(schema, self.inline)
         if name is None:
             return out

@@ -57,6 +57,16 @@ def is_object_schema(schema: Any) -> bool:
     return kind == "object" or (isinstance(kind, list) and kind == ["object"])
 
 
+def defs_ref_name(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> str | None:
+    """The name of the definition ``schema``'s ``$ref`` points to (``#/$defs/...``), when ``defs``
+    has it; None for no such reference."""
+    ref = schema.get("$ref")
+    if not isinstance(ref, str) or not ref.startswith(_DEFS_PREFIX):
+        return None
+    name = pointer_name(ref, _DEFS_PREFIX)
+    return name if name in defs else None
+
+
 def pointer_name(ref: str, prefix: str) -> str:
     """The definition name a ``$ref`` of ``prefix`` points to: percent- and JSON-Pointer-decoded
     (RFC 6901: ``~1`` is "/", ``~0`` is "~")."""

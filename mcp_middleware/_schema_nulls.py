@@ -17,11 +17,10 @@ from typing import Any
 
 from mcp_middleware._schema_keywords import (
     _ANNOTATIONS,
-    _DEFS_PREFIX,
     _ONE_SCHEMA,
     _SCHEMA_LIST,
     _SCHEMA_MAP,
-    pointer_name,
+    defs_ref_name,
 )
 
 __all__ = ["collapse_optional", "keeps_null", "nulls_not_required"]
@@ -117,11 +116,9 @@ def _refuses_null(schema: Any, defs: Mapping[str, Any], seen: frozenset[str] = f
         return True
     if (isinstance(kind, str) and kind != "null") or (isinstance(kind, list) and "null" not in kind):
         return True
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith(_DEFS_PREFIX):
-        name = pointer_name(ref, _DEFS_PREFIX)
-        if name not in seen and name in defs and _refuses_null(defs[name], defs, seen | {name}):
-            return True
+    name = defs_ref_name(schema, defs)
+    if name is not None and name not in seen and _refuses_null(defs[name], defs, seen | {name}):
+        return True
     all_of = schema.get("allOf")
     if isinstance(all_of, list) and any(_refuses_null(branch, defs, seen) for branch in all_of):
         return True

@@ -182,8 +182,7 @@ def _params_ok(server: Server, call: Call) -> bool:
         server.validator.check(call.request.method, call.version, call.request.params, call.envelope)
     except ValidationError:
         return False
-    if call.ladder is not None:
-        server.keep_ladder(call.ladder, call.version)
+    server.keep_ladder(call)
     return True
 
 
