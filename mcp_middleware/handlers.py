@@ -198,15 +198,14 @@ class Server(ServedApp):
                 self.validator.check(req.method, call.version, req.params, call.envelope)
             except ValidationError as exc:
                 raise ProtocolError(codes.INVALID_PARAMS, _validation_message(exc)) from None
-            self.keep_ladder(call)
+            if call.ladder is not None:  # (tested here: the handshake era's calls make no method call)
+                self.keep_ladder(call.ladder, call.version)
         return handler(self, call, req.params or {})
 
-    def keep_ladder(self, call: Call) -> None:
-        """Remember a request's passed 2026-07-28 ladder (``transport.modern``, ``Call.ladder``,
-        None when it is not to be kept), now that its params passed their check too: a request
-        with the same key skips both."""
-        if call.ladder is not None:
-            with_room(self.ladders, _LADDERS)[call.ladder] = call.version
+    def keep_ladder(self, key: tuple[Any, ...], version: str) -> None:
+        """Remember a request's passed 2026-07-28 ladder (``transport.modern``, ``Call.ladder``),
+        now that its params passed their check too: a request with the same key skips both."""
+        with_room(self.ladders, _LADDERS)[key] = version
 
     def cancel(self, caller: str, request_id: Any) -> None:
         self.registry.cancel(caller, request_id)

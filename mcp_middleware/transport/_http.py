@@ -182,7 +182,8 @@ def _params_ok(server: Server, call: Call) -> bool:
         server.validator.check(call.request.method, call.version, call.request.params, call.envelope)
     except ValidationError:
         return False
-    server.keep_ladder(call)
+    if call.ladder is not None:
+        server.keep_ladder(call.ladder, call.version)
     return True
 
 
