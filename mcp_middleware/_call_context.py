@@ -40,7 +40,6 @@ import anyio
 from mcp_types import jsonrpc as codes
 
 from ._input_requests import ClientRequestError, InputRequest, NotSent
-from ._outgoing import QuestionRefused, check_log_data, check_progress
 from .context import MCPContext
 
 __all__ = ["LOG_LEVELS", "STOPPED", "Channel", "LiveContext"]
@@ -103,6 +102,8 @@ class LiveContext(MCPContext):
         self._waiting: set[anyio.CancelScope] = set()  # the asks waiting for their answers
 
     async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        from ._outgoing import check_progress  # on first use: a route reporting progress
+
         check_progress(self.protocol_version or "", self.progress_token, progress, total, message)  # TypeError
         if self.progress_token is None or not math.isfinite(progress):  # JSON has no NaN or infinity
             return
@@ -132,6 +133,8 @@ class LiveContext(MCPContext):
         if level not in LOG_LEVELS:
             raise ValueError(f"unknown log level {level!r}; use one of {', '.join(LOG_LEVELS)}")
         if type(data) not in _PLAIN:  # the route's mistake shows whatever level the client asked for
+            from ._outgoing import check_log_data  # on first use: a route logging data of its own
+
             check_log_data(data)  # TypeError
         if self._log_floor is None or LOG_LEVELS.index(level) < self._log_floor:
             return
@@ -145,6 +148,8 @@ class LiveContext(MCPContext):
     async def ask(self, requests: Mapping[str, InputRequest], *, state: str | None = None) -> dict[str, Any]:
         if not requests:
             return {}
+        from ._outgoing import QuestionRefused  # on first use: a question (the channel checks it)
+
         if self._stopped():  # nothing goes out: it fails at once
             raise _stopped_error(requests)
         # A key names one question of this call: a 2026-07-28 retry answers by key, so a key asked

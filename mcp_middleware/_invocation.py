@@ -21,8 +21,6 @@ from mcp_types import jsonrpc as codes
 from ._call_context import LiveContext
 from ._feature_errors import first_text, not_found
 from ._printable import printable
-from ._prompt_messages import prompt_messages
-from ._resource_read import resource_contents
 from .context import ContextHolder
 from .interaction import HandshakeChannel, ModernChannel
 from .jsonrpc import ProtocolError
@@ -158,6 +156,8 @@ async def _read_resource(server: Server, call: Call, params: dict[str, Any]) -> 
     # transport decides for every result: each credential is forwarded to the route)
     names = server.credentials
     private = modern and any(name in names for name, _ in call.forwarded)
+    from ._resource_read import resource_contents  # on first use: resources/read
+
     finish = partial(resource_contents, uri, mime, modern, private=private)
     inv = invocation(server, call, params, target)
     what = f"resource {printable(uri)}"  # the client's text, in the log record of a failure too
@@ -173,6 +173,8 @@ async def _get_prompt(server: Server, call: Call, params: dict[str, Any]) -> dic
         raise ProtocolError(codes.INVALID_PARAMS, f"Unknown prompt: {name}")
     target = f"prompt:{name}"
     arguments = entry.arguments(params.get("arguments") or {})
+    from ._prompt_messages import prompt_messages  # on first use: prompts/get
+
     finish = partial(prompt_messages, name)
     inv = invocation(server, call, params, target)
     what = f"prompt {name!r}"

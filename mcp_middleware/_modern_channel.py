@@ -28,10 +28,8 @@ import anyio.lowlevel
 from mcp_types import jsonrpc as codes
 from mcp_types.version import LATEST_MODERN_VERSION
 
-from ._answers import answer_problem, answered
 from ._channel import InputNeeded, Notifier, ProtocolAbort, RequestOutbox, _Channel
 from ._input_requests import InputRequest, missing_capabilities
-from ._outgoing import check_question
 from .jsonrpc import ProtocolError
 
 __all__ = ["QUIET_TURNS", "ModernChannel", "Seal"]
@@ -84,6 +82,8 @@ class ModernChannel(_Channel):
         self.error: ProtocolError | None = None
 
     async def ask(self, requests: Mapping[str, InputRequest], state: str | None) -> dict[str, Any]:
+        from ._outgoing import check_question  # on first use: a question
+
         for key, request in requests.items():
             check_question(key, request.method, request.params(), self._version)  # the route's mistake: ValueError
         if self.pending is not None:  # the round is over: this run of the route is being interrupted
@@ -128,6 +128,8 @@ class ModernChannel(_Channel):
                 self.state = self._seal(self._route_state, self._used)
 
     def _checked(self, key: str, request: InputRequest) -> Any:
+        from ._answers import answer_problem, answered  # on first use: an answer
+
         answer = self._responses[key]
         problem = answer_problem(request.method, request.params(), answer)
         if problem is not None:

@@ -19,15 +19,22 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 from typing import Any, Final
 
 from starlette.convertors import Convertor, FloatConvertor, IntegerConvertor, UUIDConvertor
-from starlette.endpoints import HTTPEndpoint
 from starlette.routing import Route
 
 __all__ = ["_ORDER", "_endpoints", "_path_parameter"]
 
 _ORDER: Final = ("GET", "PUT", "POST", "DELETE", "PATCH", "HEAD")  # OPTIONS: never a tool
+
+
+def _is_http_endpoint(endpoint: type) -> bool:
+    """Whether ``endpoint`` is a ``starlette.endpoints.HTTPEndpoint`` class: never when that module
+    was not imported (a class can only derive from it once it is), so it is not imported here."""
+    module = sys.modules.get("starlette.endpoints")
+    return module is not None and issubclass(endpoint, module.HTTPEndpoint)
 
 
 def _endpoints(route: Route) -> list[tuple[str, Any, str | None]]:
@@ -36,7 +43,7 @@ def _endpoints(route: Route) -> list[tuple[str, Any, str | None]]:
     while isinstance(endpoint, functools.partial):
         endpoint = endpoint.func
     name = route.name if route.name and "<" not in route.name and route.name != "partial" else None
-    if inspect.isclass(endpoint) and issubclass(endpoint, HTTPEndpoint):
+    if inspect.isclass(endpoint) and _is_http_endpoint(endpoint):
         defined = [m for m in _ORDER if callable(getattr(endpoint, m.lower(), None))]
         methods = [m for m in defined if route.methods is None or m in route.methods]
         if "GET" in methods and "HEAD" in methods:

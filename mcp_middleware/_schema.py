@@ -68,7 +68,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcp_middleware._ecma_regex import ecma_pattern
 from mcp_middleware._schema_inline import standalone
 from mcp_middleware._schema_keywords import (
     _ANNOTATIONS,
@@ -115,6 +114,15 @@ class Unportable:
         if not self.pattern:
             return f"{self.mode}{place} {self.keyword} (it would refuse what a dropped key matches)"
         return f"{self.mode}{place} {self.keyword} {self.pattern!r}"
+
+
+def ecma_pattern(pattern: str) -> str | None:
+    """:func:`mcp_middleware._ecma_regex.ecma_pattern`, imported on first use: only a route with a
+    ``pattern`` (or ``patternProperties``) needs the translator (ARCHITECTURE.md, "Modules imported
+    on first use")."""
+    from mcp_middleware._ecma_regex import ecma_pattern as portable
+
+    return portable(pattern)
 
 
 def _portable_key(pattern: Any) -> bool:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import copy
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
@@ -91,6 +90,8 @@ def _argument_name(wire: str) -> str:
     """``wire`` as a property key every client accepts (empty when nothing of it is left)."""
     if _VALID_ARGUMENT.fullmatch(wire):
         return wire
+    import unicodedata  # on first use: a name that is not an argument name as it is
+
     ascii_only = unicodedata.normalize("NFKD", wire).encode("ascii", "ignore").decode("ascii")
     return _cut(_squeezed(ascii_only, _NOT_IN_ARGUMENT), _ARGUMENT_LIMIT)
 

@@ -33,7 +33,6 @@ import copy
 from collections.abc import Mapping
 from typing import Any, Final
 
-from mcp_middleware._ecma_regex import whole_match_pattern
 from mcp_middleware._naming import _Op
 from mcp_middleware._operation_reader import _Entry, _Reader
 from mcp_middleware._plan import _JSON, _PATH
@@ -172,6 +171,8 @@ def _argument(entry: _Entry, prop: Any, non_negative: frozenset[str], texts: Map
     prop = {} if prop is True else prop
     if entry.where == _PATH:
         if texts and entry.wire in texts:
+            from mcp_middleware._ecma_regex import whole_match_pattern  # on first use: a convertor's text
+
             prop = _path_text(prop, whole_match_pattern(texts[entry.wire]))
         prop = _not_empty(_at_least_0(prop) if entry.wire in non_negative else prop)
     if entry.file is not None and entry.file[1]:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from mcp_types import jsonrpc as codes
@@ -37,9 +37,11 @@ from ._declared import PROMPT, RESOURCE, TEMPLATE, read
 from ._once import warn_once
 from ._prompt_arguments import _SCALARS, _prompt_arguments
 from ._requests import _missing
-from ._uri_template import UriTemplate
 from .catalog import Catalog, ToolSpec
 from .jsonrpc import ProtocolError, loads_exactly
+
+if TYPE_CHECKING:
+    from ._uri_template import UriTemplate
 
 __all__ = ["Features", "PromptEntry", "ResourceEntry", "TemplateEntry"]
 
@@ -113,6 +115,8 @@ def _template_entry(spec: ToolSpec, declared: Mapping[str, Any], template: str) 
     ``{var:3}``, ``{a.b}``... no URI could be read by it), or when its route requires an argument
     that none of its variables gives (every read would be refused). A variable the route does not
     take is logged too, and its values are ignored (a read does not fail)."""
+    from ._uri_template import UriTemplate  # on first use: a resource template
+
     pattern = UriTemplate.parse(template)  # (never fails: the matcher does not compile a regex)
     if not pattern.supported:
         warn_once(

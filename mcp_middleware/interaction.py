@@ -34,12 +34,10 @@ from mcp_types import jsonrpc as codes
 from mcp_types.methods import SERVER_REQUESTS
 
 from . import listen
-from ._answers import answer_problem, answered, error_problem, shape_problem
 from ._channel import Abort, InputNeeded, Notifier, ProtocolAbort, RequestOutbox, _Channel
 from ._input_requests import AskTimeout, ClientRequestError, InputRequest, NotSent, Sample, missing_capabilities
 from ._modern_channel import QUIET_TURNS as QUIET_TURNS
 from ._modern_channel import ModernChannel
-from ._outgoing import check_question
 from .jsonrpc import ProtocolError
 
 __all__ = [
@@ -95,6 +93,8 @@ class PendingReplies:
         asked = self._open(request_id, caller)
         if asked is None:
             return None
+        from ._answers import error_problem, shape_problem  # on first use: an answer
+
         method, _ = asked.questions[request_id]
         error = "error" in reply
         problem = error_problem(reply["error"]) if error else shape_problem(method, reply.get("result"))
@@ -212,6 +212,8 @@ def _result(method: str, params: Mapping[str, Any], reply: Mapping[str, Any]) ->
     content (``answered``)."""
     if "error" in reply:
         raise ClientRequestError(method, reply["error"])
+    from ._answers import answer_problem, answered  # on first use: an answer
+
     result: dict[str, Any] = reply["result"]
     problem = answer_problem(method, params, result)
     if problem is not None:
@@ -241,6 +243,8 @@ class HandshakeChannel(_Channel):
         self._declared = declared  # the client's capabilities, when its session id carries them
 
     async def ask(self, requests: Mapping[str, InputRequest], state: str | None) -> dict[str, Any]:
+        from ._outgoing import check_question  # on first use: a question
+
         _defined(requests, self._version)
         wire = {key: (request.method, self._params(request)) for key, request in requests.items()}
         for key, (method, params) in wire.items():
