@@ -33,13 +33,13 @@ def parse_payload(body: bytes) -> Any:
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        if _LONG_RUN in body.translate(_DIGITS_AS_ZEROS):  # it may be an integer beyond a double's range
+        if body.translate(_DIGITS_AS_ZEROS).find(_LONG_RUN) >= 0:  # it may be an integer beyond a double's range
             try:
                 return _read_again(body)
             except ValueError:
                 pass
         raise ProtocolError(codes.PARSE_ERROR, f"Parse error: {exc}") from None
-    if _LONG_RUN in body.translate(_DIGITS_AS_ZEROS):  # rare: only then is the payload looked at again
+    if body.translate(_DIGITS_AS_ZEROS).find(_LONG_RUN) >= 0:  # rare: only then is the payload looked at again
         return _marked(body, payload)
     return payload
 

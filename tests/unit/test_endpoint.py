@@ -325,6 +325,29 @@ async def test_a_body_orjson_refuses_besides_an_integer_beyond_a_double_is_a_par
     assert (bom.json()["id"], bom.json()["error"]["code"]) == (None, -32700)  # orjson refuses a BOM
 
 
+@pytest.mark.parametrize(
+    ("digits", "exact"),
+    [
+        ("18446744073709551616", True),  # 2**64: 20 digits, beyond what orjson keeps
+        ("-9223372036854775809", True),  # -(2**63) - 1: 19 digits
+        ("123456789012345678", False),  # 18 digits: orjson keeps it, no second reading
+    ],
+)
+def test_a_run_of_19_digits_and_only_that_sends_a_request_and_an_answer_to_the_exact_reading(
+    digits: str, exact: bool
+) -> None:
+    """The test for a run of 19 digits (``find``, where ``in`` formatted and dropped a TypeError
+    each time), in a request's body and in a route's answer: the exact value either way."""
+    from mcp_middleware._exact_json import _Exact, loads_exactly
+    from mcp_middleware._rpc_parse import parse_payload
+
+    body = b'{"jsonrpc": "2.0", "id": 1, "method": "m", "params": {"n": ' + digits.encode() + b"}}"
+    assert (type(parse_payload(body)) is _Exact) is exact  # a request marked: refused later, by name
+    answer = loads_exactly('{"n": ' + digits + "}")["n"]  # a route's answer: its digits kept
+    assert (type(answer) is orjson.Fragment) is exact
+    assert orjson.dumps(answer).decode() == digits
+
+
 def test_the_second_reading_takes_what_orjson_reads_only() -> None:
     """As deep as orjson reads (1,024 levels: the standard parser of 3.12 reads deeper) and no lone
     surrogate, in a string or a key; a surrogate pair is a character."""
