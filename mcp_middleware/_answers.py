@@ -14,7 +14,8 @@ enum properties (``enum``, ``oneOf`` consts, and arrays of those with ``minItems
 true``). Where clients commonly differ it is lenient:
 an integer is a number, and a number without a fraction (3.0) an integer, as in JSON Schema; a
 null value counts as left out (refused only for a required property); a date-time needs no UTC
-offset (an HTML ``datetime-local`` input sends none); a format the spec does not list and a
+offset (an HTML ``datetime-local`` input sends none), and a leap second in 23:59 UTC is one (as
+ajv-formats takes it: :func:`_is_date_time`); a format the spec does not list and a
 property of a type outside the subset are not checked. A ``pattern`` is run by pydantic's engine
 (Rust's regex), in linear time, so that no client text brings backtracking to the event loop the
 answer is checked on, with ECMA-262's meaning (:func:`._answer_pattern.rust_pattern`: its ``\\d``,
@@ -51,6 +52,7 @@ _RESULTS: Mapping[str, type[BaseModel]] = {
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:\S+")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_LEAP_SECOND = re.compile(r"\d{2}:\d{2}:60")  # a time of day's start, with RFC 3339's leap second
 _UNACCEPTED = ("decline", "cancel")
 
 
@@ -225,13 +227,25 @@ def _is_date(value: str) -> bool:
 
 
 def _is_date_time(value: str) -> bool:
+    """Whether ``value`` is a date-time: as ``datetime`` reads one (no offset needed), or a leap
+    second (``hh:mm:60``, RFC 3339 section 5.6, which ``datetime`` has none of) in 23:59 UTC, as
+    the client's own check (ajv-formats) and the JSON-Schema-Test-Suite take it."""
     if len(value) <= 10 or value[10] not in "Tt " or not _is_date(value[:10]):
         return False
+    time = value[11:].upper()
+    leap = _LEAP_SECOND.match(time) is not None
     try:
-        datetime.datetime.fromisoformat(value[:10] + "T" + value[11:].upper())
+        moment = datetime.datetime.fromisoformat(value[:10] + "T" + (time[:6] + "59" + time[8:] if leap else time))
     except ValueError:
         return False
-    return True
+    return not leap or _in_the_last_utc_minute(moment)
+
+
+def _in_the_last_utc_minute(moment: datetime.datetime) -> bool:
+    """Whether ``moment``'s minute is 23:59 UTC (one without an offset read as UTC, as ajv-formats
+    reads it), worked out from its time of day: its UTC date may be out of ``datetime``'s range."""
+    offset = moment.utcoffset() or datetime.timedelta()
+    return (moment.hour * 3600 + moment.minute * 60 - offset.total_seconds()) % 86400 == 86340
 
 
 def _number_problem(prop: Mapping[str, Any], value: Any, kind: str) -> str | None:

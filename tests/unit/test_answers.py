@@ -354,3 +354,77 @@ def test_the_client_request_error_the_route_gets_is_escaped() -> None:
     error = ClientRequestError("elicitation/create", {"code": -1, "message": "no\nway\u2028"})
     assert str(error) == "elicitation/create failed: no\\nway\\u2028"
     assert error.error == {"code": -1, "message": "no\nway\u2028"}
+
+
+# JSON-Schema-Test-Suite, tests/draft2020-12/optional/format/date-time.json: every valid case, and
+# the invalid ones this check refuses too (it is lenient elsewhere: no UTC offset, no seconds)
+SUITE_VALID = [
+    "1963-06-19T08:30:06.283185Z",
+    "1963-06-19T08:30:06Z",
+    "1937-01-01T12:00:27.87+00:20",
+    "1990-12-31T15:59:50.123-08:00",
+    "1998-12-31T23:59:60Z",  # a leap second, UTC
+    "1998-12-31T15:59:60.123-08:00",  # a leap second, with minus offset
+    "1963-06-19t08:30:06.283185z",
+    "1985-04-12T00:59:59.999999999999999Z",
+]
+SUITE_INVALID = [
+    "1998-12-31T23:59:61Z",
+    "1998-12-31T23:58:60Z",  # a leap second on a wrong minute
+    "1998-12-31T22:59:60Z",  # on a wrong hour
+    "1990-02-31T15:59:59.123-08:00",
+    "1990-12-31T15:59:59-24:00",
+    "1963-06-19T08:30:06.28123+01:00Z",
+    "1990-12-31T24:00:00Z",
+    "1990-12-31T15:60:00Z",
+    "06/19/1963 08:30:06 PST",
+    "2013-350T01:01:01",
+    "1963-6-19T08:30:06.283185Z",
+    "1963-06-1T08:30:06.283185Z",
+    "1963-06-1\u09eaT00:00:00Z",
+    "1963-06-11T0\u09ea:00:00Z",
+    "+11963-06-19T08:30:06.283185Z",
+]
+DATE_TIME = {"type": "string", "format": "date-time"}
+
+
+@pytest.mark.parametrize("value", SUITE_VALID)
+def test_a_date_time_the_json_schema_test_suite_holds_valid_is_taken(value: str) -> None:
+    """Review: a leap second (second 60, RFC 3339 section 5.6) was refused, as Python's
+    ``datetime`` has none; the client's own check (ajv-formats) takes it."""
+    assert problem_of(DATE_TIME, value) is None
+
+
+@pytest.mark.parametrize("value", SUITE_INVALID)
+def test_a_date_time_the_json_schema_test_suite_holds_invalid_is_refused(value: str) -> None:
+    assert problem_of(DATE_TIME, value) == '"p" is not a date-time (as 2024-05-31T14:30:00Z)'
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1999-01-01T00:59:60+01:00",  # 23:59:60 UTC the day before
+        "1998-12-31T18:29:60-05:30",  # an offset with minutes
+        "1999-01-01T05:44:60.5+05:45",
+        "1998-12-31T23:59:60",  # no offset (a datetime-local input): read as UTC, as ajv-formats reads it
+        "0001-01-01T00:59:60+01:00",  # UTC is in year 0, which datetime cannot hold
+        "2016-12-31t23:59:60z",
+    ],
+)
+def test_a_leap_second_at_23_59_utc_is_taken(value: str) -> None:
+    assert problem_of(DATE_TIME, value) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1998-12-31T23:59:60+01:00",  # 22:59:60 UTC
+        "1998-12-31T15:59:60",  # no offset: 15:59:60 UTC
+        "1998-12-31T23:59:60.5+00:00:30",  # an offset with seconds: never on the minute
+        "1998-12-31T23:59:61.5Z",
+        "1998-12-31T23:60Z",
+        "1998-12-31T235960Z",
+    ],
+)
+def test_a_leap_second_elsewhere_is_refused(value: str) -> None:
+    assert problem_of(DATE_TIME, value) == '"p" is not a date-time (as 2024-05-31T14:30:00Z)'
