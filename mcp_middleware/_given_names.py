@@ -6,9 +6,10 @@ Part of :mod:`mcp_middleware.catalog`, after :func:`~mcp_middleware._naming._ass
 made every operation's default name (the name the keys of ``tool_names`` may use, as the filters
 do). A given name (``tool_names`` first: by operation id, else by default name; then
 ``x-mcp-name``) is the tool's; a default name it takes is numbered (``_2``, ...) as a sanitised id
-is against a verbatim one; the other tools keep their default names. A bad ``x-mcp-name`` (read
-with the routes, checked as ``declare.tool`` checks it at import: at most the spec's 128
-characters; one longer than ``max_tool_name_length`` is kept, warned), or one a tool earlier in the document
+is against a verbatim one; the other tools keep their default names. A given name longer than
+``max_tool_name_length`` is kept, warned (``tool_names`` and ``x-mcp-name`` alike: both are
+checked as ``declare.tool`` checks a name at import, at most the spec's 128 characters). A bad
+``x-mcp-name`` (read with the routes), or one a tool earlier in the document
 is given already (or one alike in its first ``max_tool_name_length`` characters, which clients
 may cut it to), leaves its route out of the tools with a warning, as a hand-written ``x-mcp-*``
 declaration that breaks the rules or a prompt name declared twice is: no tool then answers to a
@@ -23,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mcp_middleware._declared import shown
-from mcp_middleware._name_rules import LONGEST_NAME, name_problem
+from mcp_middleware._name_rules import name_problem
 from mcp_middleware._naming import _first_free, _Op
 from mcp_middleware._once import warn_once
 
@@ -34,16 +35,18 @@ logger = logging.getLogger("mcp_middleware.catalog")
 _LEFT_OUT = ""  # a given name that leaves its route out (never a valid name)
 
 
-def check_tool_names(names: Any, limit: int) -> dict[str, str]:
+def check_tool_names(names: Any) -> dict[str, str]:
     """``names`` (the ``tool_names`` option) as a dict, or a ``TypeError``/``ValueError`` naming
-    the bad key or value."""
+    the bad key or value: a value is held to the rules ``declare.tool`` holds a name to (at most
+    the spec's 128 characters; one longer than ``max_tool_name_length`` is warned about with the
+    routes, :func:`_given`)."""
     if not isinstance(names, Mapping):
         raise TypeError(f"tool_names must be a mapping of strings to strings, not {shown(names)}")
     checked: dict[str, str] = {}
     for key, name in names.items():
         if not isinstance(key, str):
             raise TypeError(f"tool_names keys must be strings, not {shown(key)}")
-        problem = name_problem(name, limit, f"max_tool_name_length ({limit})")
+        problem = name_problem(name)
         if problem is not None:
             raise (TypeError if not isinstance(name, str) else ValueError)(f"tool_names[{key!r}]: {problem}")
         checked[key] = name
@@ -176,27 +179,34 @@ def _given(op: _Op, default: str, tool_names: Mapping[str, str], limit: int) -> 
             default,
             by_id,
         )
-    if by_id is not None or by_name is not None:
-        return by_id if by_id is not None else by_name
+    option = by_id if by_id is not None else by_name
+    if option is not None:
+        return _kept(op, option, limit)
     if "x-mcp-name" not in op.operation:
         return None
     declared = op.operation["x-mcp-name"]
-    problem = name_problem(declared, LONGEST_NAME, str(LONGEST_NAME))
+    problem = name_problem(declared)
     if problem is None:
-        if len(declared) > limit:
-            warn_once(
-                logger,
-                "Tool %r (%s %s): its given name is longer than max_tool_name_length (%d) characters, which "
-                "derived names are cut to; it is kept, but clients that prefix tool names within a 60-64 "
-                "character budget (VS Code, Claude Code, Cursor) may cut or refuse it",
-                declared,
-                op.method,
-                op.path,
-                limit,
-            )
-        return str(declared)
+        return _kept(op, str(declared), limit)
     warn_once(logger, "Route %s %s is no tool: its x-mcp-name %s", op.method, op.path, problem)
     return _LEFT_OUT
+
+
+def _kept(op: _Op, name: str, limit: int) -> str:
+    """``name``, given to ``op`` (by ``tool_names`` or ``x-mcp-name`` alike), warned about when it
+    is longer than ``limit`` (``max_tool_name_length``), which only derived names are cut to."""
+    if len(name) > limit:
+        warn_once(
+            logger,
+            "Tool %r (%s %s): its given name is longer than max_tool_name_length (%d) characters, which "
+            "derived names are cut to; it is kept, but clients that prefix tool names within a 60-64 "
+            "character budget (VS Code, Claude Code, Cursor) may cut or refuse it",
+            name,
+            op.method,
+            op.path,
+            limit,
+        )
+    return name
 
 
 def _warn_unmatched(ops: Sequence[_Op], defaults: Sequence[str], tool_names: Mapping[str, str]) -> None:

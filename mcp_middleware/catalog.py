@@ -269,7 +269,7 @@ def build_catalog(
     warn_hidden(openapi, endpoint, route_order)
     ops = _operations(openapi, endpoint)
     defaults = _assign_names(ops, max_name_length)
-    given = given_names(ops, defaults, check_tool_names(tool_names or {}, max_name_length), max_name_length)
+    given = given_names(ops, defaults, check_tool_names(tool_names or {}), max_name_length)
     # A route declared a resource or prompt is not also a tool unless it says so
     declares = [any(key in op.operation for key in DECLARATION_KEYS) for op in ops]
     candidates = [

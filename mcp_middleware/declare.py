@@ -40,7 +40,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ._declared import PROMPT, RESOURCE, TEMPLATE, check, shown
-from ._name_rules import LONGEST_NAME, name_problem
+from ._name_rules import name_problem
 
 __all__ = ["prompt", "resource", "resource_template", "tool"]
 
@@ -152,7 +152,7 @@ def tool(*, name: str | None = None, description: str | None = None) -> dict[str
     neither value given, raises a ``TypeError`` or ``ValueError`` here."""
     extra: dict[str, Any] = {}
     if name is not None:
-        problem = name_problem(name, LONGEST_NAME, str(LONGEST_NAME))
+        problem = name_problem(name)
         if problem is not None:
             error = TypeError if not isinstance(name, str) else ValueError
             raise error(f"declare.tool: name {problem}")

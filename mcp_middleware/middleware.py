@@ -99,7 +99,9 @@ class MCPMiddleware:
     * ``max_tool_name_length``: tool names are shortened to fit (default 40, at most 128); given
       names longer than it are kept, but must be unique within that many characters.
     * ``tool_names``: MCP-only tool names, by operation id or default tool name
-      (``{"get_item": "fetch_item"}``), leaving ``/openapi.json`` as it is.
+      (``{"get_item": "fetch_item"}``), leaving ``/openapi.json`` as it is; held to the rules of
+      ``declare.tool``'s names (at most 128 characters, one longer than
+      ``max_tool_name_length`` kept with a warning).
     * ``allowed_hosts``, ``allowed_origins``: the Host and Origin allowlists against DNS
       rebinding (default localhost names and the server's own address); set your public host
       name behind a proxy. A refused request is a 403, logged once per value.
@@ -167,7 +169,7 @@ class MCPMiddleware:
             call_timeout=call_timeout,
             ask_timeout=ask_timeout,
         )
-        names = check_tool_names({} if tool_names is None else tool_names, limits["max_tool_name_length"])
+        names = check_tool_names({} if tool_names is None else tool_names)
         self.app = app
         self.settings = Settings(
             path=path,

@@ -638,9 +638,9 @@ OPTION_REFUSED: list[tuple[dict[str, Any], type[Exception], str]] = [
         "tool_names['get_item']: 'fetch/item' may hold only A-Z, a-z, 0-9, '_' and '-'",
     ),
     (
-        {"tool_names": {"get_item": "f" * 11}, "max_tool_name_length": 10},
+        {"tool_names": {"get_item": "f" * 129}},
         ValueError,
-        f"tool_names['get_item']: {'f' * 11!r} is longer than max_tool_name_length (10) characters",
+        "tool_names['get_item']: '" + "f" * 56 + "... is longer than 128 characters",
     ),
 ]
 
@@ -652,6 +652,48 @@ def test_the_middleware_refuses_a_bad_tool_names_option_when_built(
     with pytest.raises(error) as refused:
         MCPMiddleware(FastAPI(), **options)
     assert str(refused.value) == message
+
+
+@pytest.mark.parametrize("length", [41, 128])
+def test_a_tool_names_value_longer_than_max_tool_name_length_is_kept_with_a_warning(
+    caplog: pytest.LogCaptureFixture, length: int
+) -> None:
+    """Review: ``tool_names`` refused a value longer than ``max_tool_name_length`` (a
+    ``ValueError`` when the middleware was built), while ``declare.tool`` took the same name and
+    kept it with a warning. A given name is a given name, however it is given: up to the spec's
+    128 characters, warned about beyond the option (which only cuts derived names), so one long
+    name needs no longer cut for every derived name."""
+    long_name = "n" * length
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(
+            _doc(GENERATED, ("/ok", "get", {"operationId": "ok"})), tool_names={"get_item": long_name}
+        )
+    assert _names(catalog) == [long_name, "ok"]
+    assert _messages(caplog) == [_long_warning(long_name, "/items/{item_id}")]
+    MCPMiddleware(FastAPI(), tool_names={"get_item": long_name})  # not refused
+
+
+def test_two_long_tool_names_values_alike_within_max_tool_name_length_the_later_is_left_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """As for two long names given by ``declare.tool``: clients may cut both to one."""
+    region, product = STEM + "_by_region", STEM + "_by_product"
+    document = _doc(("/a", "get", {"operationId": "a"}), ("/b", "get", {"operationId": "b"}))
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(document, tool_names={"a": region, "b": product})
+    assert [(s.name, s.path) for s in catalog.tools] == [(region, "/a")]
+    assert _messages(caplog) == [
+        _long_warning(region, "/a"),
+        _long_warning(product, "/b"),
+        _cut_clash(product, "/b", region, "/a"),
+    ]
+
+
+def test_a_tool_names_value_within_max_tool_name_length_is_not_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(_doc(GENERATED), tool_names={"get_item": "n" * 12}, max_name_length=12)
+    assert _names(catalog) == ["n" * 12]
+    assert _messages(caplog) == []
 
 
 # -- over the wire ---------------------------------------------------------------------------------
@@ -686,6 +728,15 @@ async def test_given_names_are_listed_and_called_and_the_openapi_document_keeps_
     paths = app.openapi()["paths"]
     assert paths["/items/{item_id}"]["get"]["operationId"] == "get_item_items__item_id__get"
     assert paths["/users/{uid}"]["get"]["operationId"] == "get_user_users__uid__get"
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+async def test_a_long_tool_names_value_is_listed_and_called(era: str) -> None:
+    long_name = "fetch_" + STEM
+    app = _app(tool_names={"get_item": long_name})
+    listed = (await (call_legacy if era == "legacy" else call_modern)(app, "tools/list", {})).result()["tools"]
+    assert [t["name"] for t in listed] == [long_name, "fetch_user"]
+    assert result_json(await call_tool(app, era, long_name, {"item_id": 3})) == {"item_id": 3}
 
 
 @pytest.mark.parametrize("era", ["legacy", "modern"])
