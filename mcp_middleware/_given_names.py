@@ -124,8 +124,8 @@ def _warn_taken(op: _Op, name: str, first: _Op, first_name: str, limit: int) -> 
 def warn_taken_defaults(tools: Sequence[tuple[_Op, str, str]]) -> None:
     """Warn about each tool whose given name is another tool's default name (``tools``: the tools
     built, as (operation, default name, name)): that tool is numbered, and a filter value naming
-    the name matches both routes, since the filters match every name of a tool
-    (``exclude_operations`` would leave out both). A route that is no tool (a resource, one the
+    the name matches the other route only (:func:`~mcp_middleware._tool_filter.matched_names`: an
+    operation id or default name before a given name). A route that is no tool (a resource, one the
     filters leave out, one no call reaches) is nothing to mistake, and numbers no tool."""
     by_default = {default: (op, name) for op, default, name in tools}
     for op, default, name in tools:
@@ -134,8 +134,8 @@ def warn_taken_defaults(tools: Sequence[tuple[_Op, str, str]]) -> None:
             continue
         warn_once(
             logger,
-            "Tool name %r given to %s %s is also %s %s's default name (its tool is %r now), so a filter value "
-            "naming %r matches both routes",
+            "Tool name %r given to %s %s is also %s %s's default name (its tool is %r now); a filter value "
+            "naming %r matches %s %s only (by its %s)",
             name,
             op.method,
             op.path,
@@ -143,6 +143,9 @@ def warn_taken_defaults(tools: Sequence[tuple[_Op, str, str]]) -> None:
             other[0].path,
             other[1],
             name,
+            other[0].method,
+            other[0].path,
+            "operation id" if other[0].operation_id == name else "default tool name",
         )
 
 

@@ -1,5 +1,13 @@
 """Which of a document's operations become tools: :class:`ToolFilter`, the ``MCPMiddleware``
 options that select among them (re-exported by :mod:`mcp_middleware.catalog`, which applies it).
+
+A value of ``include_operations``/``exclude_operations`` names a route by one of its names, in
+:data:`MEANS` order: the routes whose operation id it is (as fastapi-mcp's filters match), else
+those whose default tool name it is, else those given it as their tool name (``tool_names``,
+``x-mcp-name``); :func:`matched_names` works out, among the routes that would be tools, which
+names each route is matched by. So a route given another's operation id or default name takes no
+filter value from it (every route can still be named, and a filter written before a rename means
+what it did), and :meth:`ToolFilter.overlaps` says so when a value names routes both ways.
 """
 
 from __future__ import annotations
@@ -7,15 +15,38 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
-__all__ = ["ToolFilter"]
+__all__ = ["MEANS", "ToolFilter", "matched_names"]
+
+# the names an operation filter value may name a route by, the strongest first
+MEANS: Final = ("operation id", "default tool name", "given tool name")
+
+
+def matched_names(routes: Sequence[Sequence[str]]) -> list[tuple[str, ...]]:
+    """Each route's names (its operation id, default tool name and given tool name, in
+    :data:`MEANS` order, "" for none) that the operation filters match it by: a name another route
+    has by a stronger means is that route's only."""
+    strongest = _strongest(routes)
+    return [tuple(key for means, key in enumerate(names) if key and strongest[key] == means) for names in routes]
+
+
+def _strongest(routes: Sequence[Sequence[str]]) -> dict[str, int]:
+    """Each name of ``routes``, by the strongest means (index in :data:`MEANS`) any route has it by."""
+    found: dict[str, int] = {}
+    for names in routes:
+        for means, key in enumerate(names):
+            if key and means < found.get(key, len(MEANS)):
+                found[key] = means
+    return found
 
 
 @dataclass(frozen=True, slots=True)
 class ToolFilter:
     """Which operations become tools. Glob patterns (:func:`fnmatch.fnmatchcase`) match the path
     template, and ``*`` also crosses ``/``. Operations match by operation id or tool name (the
-    default one or the one given by ``tool_names`` or ``x-mcp-name``)."""
+    default one or the one given by ``tool_names`` or ``x-mcp-name``), the first of these that
+    any route has the value as (:func:`matched_names`)."""
 
     include_tags: frozenset[str] | None = None
     exclude_tags: frozenset[str] = frozenset()
@@ -40,9 +71,10 @@ class ToolFilter:
     def allows(
         self, *, method: str, path: str, operation_id: str, tags: Sequence[str], names: Sequence[str] = ()
     ) -> bool:
-        """``names``: the tool's names (its default name, and the one given to it), matched by the
-        operation sets like the id: any of them includes, any of them excludes (an exclude written
-        before a rename still excludes)."""
+        """``names``: the tool's names (its default name, and the one given to it) that no other
+        route has by a stronger means (:func:`matched_names`), matched by the operation sets like
+        the id: any of them includes, any of them excludes (an exclude written before a rename
+        still excludes)."""
         if self.methods is not None and method.upper() not in self.methods:
             return False
         if (self.include_tags is not None and self.include_tags.isdisjoint(tags)) or not (
@@ -87,6 +119,21 @@ class ToolFilter:
             if values is not None
         ]
 
+    def overlaps(self, routes: Sequence[tuple[str, Sequence[str]]]) -> list[str]:
+        """The operation filter values that name routes by different means (``routes``: each
+        route that would be a tool, as its label and its names in :data:`MEANS` order), each as
+        ``option 'value' matches <routes> (its <means>), not <route> (its <means>), ...``: the
+        routes it matches, by the strongest means, and those it does not, which have it as a weaker name."""
+        found: list[str] = []
+        operations = (("include_operations", self.include_operations), ("exclude_operations", self.exclude_operations))
+        for option, values in operations:
+            for value in sorted(values or ()):
+                held = [(label, names, list(names).index(value)) for label, names in routes if value in names]
+                top = min((means for _, _, means in held), default=0)
+                if any(means != top for _, _, means in held):
+                    found.append(_overlap(option, value, top, held))
+        return found
+
     def unmatched(self, ops: Sequence[tuple[str, str, str, Sequence[str], Sequence[str]]]) -> list[str]:
         """The filter values that match none of ``ops`` ((path, method, operation id, tags, tool
         names) each), as ``option 'value'``: a value that can never match is a mistake (a path
@@ -112,3 +159,22 @@ class ToolFilter:
                 if not any(fnmatch.fnmatchcase(path, pattern) for path in paths)
             ]
         return found
+
+
+def _overlap(option: str, value: str, top: int, held: Sequence[tuple[str, Sequence[str], int]]) -> str:
+    """The text of :meth:`ToolFilter.overlaps` for one value, ``held`` by routes (label, names,
+    means): those that have it by the ``top`` means are matched, the others not."""
+    matched = ", ".join(label for label, _, means in held if means == top)
+    passed = [(label, names[0], means) for label, names, means in held if means != top]
+    others = ", ".join(f"{label} (its {MEANS[means]})" for label, _, means in passed)
+    ways = "; ".join(
+        f"name {label} by its operation id {operation_id!r} or its path"
+        if operation_id
+        else f"name {label} by its path"
+        for label, operation_id, _ in passed
+    )
+    return (
+        f"{option} {value!r} matches {matched} (its {MEANS[top]}), not {others}: an operation filter value "
+        "matches the routes whose operation id it is, else those whose default tool name it is, else those given "
+        f"it as their tool name; {ways}"
+    )

@@ -13,9 +13,10 @@ options, head, patch, trace). Paths in ``exclude_paths`` are never exposed; a
 mount whose ``path`` parameter reads part of the route's path: :meth:`RouteOrder.stranded`) is no
 tool, prompt or resource, and a warning says why. Default names are assigned before filtering, so a
 tool keeps its default name whatever the filter (:class:`ToolFilter`, defined in
-:mod:`mcp_middleware._tool_filter` and re-exported here); the filters match the default and the
-given names, and only then is a given name settled among the routes they keep (a route they leave
-out takes no name from a tool).
+:mod:`mcp_middleware._tool_filter` and re-exported here); the filters match the operation id, the
+default and the given names (a value that names routes by different ones matches those it names by
+the strongest, in that order, warned), and only then is a given name settled among the routes
+they keep (a route they leave out takes no name from a tool).
 
 The rules live with the code that applies them: tool names in :mod:`mcp_middleware._naming`,
 tools and their arguments (the ``inputSchema``) in :mod:`mcp_middleware._tool_builder` and the
@@ -51,7 +52,7 @@ from mcp_middleware._route_order import RouteOrder, readable_routes, route_order
 from mcp_middleware._schema import Unportable
 from mcp_middleware._shared_headers import warn_shared_headers
 from mcp_middleware._tool_builder import _Builder, api_key_schemes, distinct_descriptions
-from mcp_middleware._tool_filter import ToolFilter
+from mcp_middleware._tool_filter import ToolFilter, matched_names
 from mcp_middleware._values import ArgumentError
 
 __all__ = [
@@ -275,13 +276,14 @@ def build_catalog(
     candidates = [
         not is_declared or op.operation.get("x-mcp-tool") is True for op, is_declared in zip(ops, declares, strict=True)
     ]
-    # every name of the tool is matched (an exclude of its default name still excludes it)
+    # the names of a route that would be a tool: a filter value naming two of them by different
+    # means matches the stronger only (an exclude of its default name still excludes it)
+    routes = [(op.operation_id, default, name or "") for op, default, name in zip(ops, defaults, given, strict=True)]
+    matched = matched_names([names if candidate else () for names, candidate in zip(routes, candidates, strict=True)])
     kept = [
         candidate
-        and tool_filter.allows(
-            method=op.method, path=op.path, operation_id=op.operation_id, tags=op.tags, names=(default, name or default)
-        )
-        for op, default, name, candidate in zip(ops, defaults, given, candidates, strict=True)
+        and tool_filter.allows(method=op.method, path=op.path, operation_id=op.operation_id, tags=op.tags, names=names)
+        for op, names, candidate in zip(ops, matched, candidates, strict=True)
     ]
     owners = [route_owners.get((op.path, op.method)) if route_owners else None for op in ops]
     # a route no call reaches is left out (warned), so it takes no name from the routes that are tools
@@ -313,6 +315,10 @@ def build_catalog(
             named.append((op, default, name))
         _warn_unportable(op, builder.schemas.take_unportable())
     warn_taken_defaults(named)
+    _warn_overlaps(
+        tool_filter,
+        [(op, names) for op, names, is_candidate in zip(ops, routes, candidates, strict=True) if is_candidate],
+    )
     _warn_filtered(
         tool_filter,
         [
@@ -383,6 +389,14 @@ def _warn_unportable(op: _Op, left_out: Sequence[Unportable]) -> None:
             op.path,
             ", ".join(dropped.said() for dropped in left_out),
         )
+
+
+def _warn_overlaps(tool_filter: ToolFilter, routes: Sequence[tuple[_Op, Sequence[str]]]) -> None:
+    """Warn about each operation filter value that names ``routes`` (those that would be tools,
+    each with its operation id, default and given name) by different means: it matches only
+    those it names by the strongest (:meth:`ToolFilter.overlaps`)."""
+    for overlap in tool_filter.overlaps([(f"{op.method} {op.path}", names) for op, names in routes]):
+        warn_once(logger, "MCPMiddleware %s", overlap)
 
 
 def _warn_filtered(

@@ -468,14 +468,14 @@ def test_tool_names_giving_two_operations_one_name_leaves_the_later_out(caplog: 
 
 RENAMED_ONTO = (
     "Tool name 'list_items' given to GET /items/{item_id} is also GET /items's default name (its tool is "
-    "'list_items_2' now), so a filter value naming 'list_items' matches both routes"
+    "'list_items_2' now); a filter value naming 'list_items' matches GET /items only (by its operation id)"
 )
 
 
 def test_a_rename_onto_another_routes_default_name_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
     """Review: ``tool_names={"get_item": "list_items"}`` renamed a tool onto another route's
     default name without a word: that tool is numbered (by design, as a sanitised id is against a
-    verbatim one), and the filters match every name of a tool, so a value naming it matches both."""
+    verbatim one), and a filter value naming the name matches the other route only."""
     document = _doc(GENERATED, ("/items", "get", {"operationId": "list_items"}))
     with caplog.at_level(logging.WARNING, logger=CATALOG):
         catalog = build_catalog(document, tool_names={"get_item": "list_items"})
@@ -483,21 +483,80 @@ def test_a_rename_onto_another_routes_default_name_is_warned_about(caplog: pytes
     assert _messages(caplog) == [RENAMED_ONTO]
 
 
-def test_a_filter_value_naming_a_given_and_a_default_name_leaves_out_both(caplog: pytest.LogCaptureFixture) -> None:
-    """Both routes are matched (the filters run before names are settled among the tools), so no
-    name is numbered; the filters leave no tool, and say so."""
-    document = _doc(GENERATED, ("/items", "get", {"operationId": "list_items"}))
+def _renamed_onto(way: str, list_id: str = "list_items") -> tuple[dict[str, Any], dict[str, str]]:
+    """``GET /items/{item_id}`` given the name ``list_items`` (by ``tool_names`` or by
+    ``declare.tool``), beside ``GET /items`` whose operation id is ``list_id``."""
+    path, method, operation = GENERATED
+    declared = declare.tool(name="list_items") if way == "declare.tool" else {}
+    document = _doc((path, method, {**operation, **declared}), ("/items", "get", {"operationId": list_id}))
+    return document, ({"get_item": "list_items"} if way == "tool_names" else {})
+
+
+def _overlap(option: str, means: str = "its operation id") -> str:
+    return (
+        f"MCPMiddleware {option} 'list_items' matches GET /items ({means}), not GET /items/{{item_id}} (its given "
+        "tool name): an operation filter value matches the routes whose operation id it is, else those whose "
+        "default tool name it is, else those given it as their tool name; name GET /items/{item_id} by its "
+        "operation id 'get_item_items__item_id__get' or its path"
+    )
+
+
+@pytest.mark.parametrize("way", ["tool_names", "declare.tool"])
+def test_an_exclude_naming_one_route_s_operation_id_and_another_s_given_name_excludes_the_first_warned(
+    caplog: pytest.LogCaptureFixture, way: str
+) -> None:
+    """Review: ``exclude_operations=["list_items"]`` left out both the route renamed
+    ``list_items`` and the route whose operation id is ``list_items``, and said nothing unless no
+    tool was left: nobody could tell which routes a value hit. A value now names the route whose
+    operation id it is (as fastapi-mcp's filters do), else the one whose default name it is, else
+    the ones given it; so every route can still be named (``GET /items`` by ``list_items`` only),
+    and an exclude written before a rename still means what it did. The warning names both."""
+    document, names = _renamed_onto(way)
     with caplog.at_level(logging.WARNING, logger=CATALOG):
         catalog = build_catalog(
-            document,
-            tool_names={"get_item": "list_items"},
-            tool_filter=ToolFilter(exclude_operations=frozenset(["list_items"])),
+            document, tool_names=names, tool_filter=ToolFilter(exclude_operations=frozenset(["list_items"]))
         )
-    assert _names(catalog) == []
-    assert _messages(caplog) == [
-        "MCPMiddleware's tool filters exclude_operations=['list_items'] leave none of the app's 2 operations as "
-        "tools, so the MCP endpoint exposes no tools",
-    ]
+    assert [(s.name, s.path) for s in catalog.tools] == [("list_items", "/items/{item_id}")]
+    assert _messages(caplog) == [_overlap("exclude_operations")]
+
+
+@pytest.mark.parametrize("way", ["tool_names", "declare.tool"])
+def test_an_include_naming_one_route_s_operation_id_and_another_s_given_name_includes_the_first_warned(
+    caplog: pytest.LogCaptureFixture, way: str
+) -> None:
+    document, names = _renamed_onto(way)
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(
+            document, tool_names=names, tool_filter=ToolFilter(include_operations=frozenset(["list_items"]))
+        )
+    assert [(s.name, s.path) for s in catalog.tools] == [("list_items", "/items")]
+    assert _messages(caplog) == [_overlap("include_operations")]
+
+
+def test_a_default_name_is_matched_before_another_route_s_given_name(caplog: pytest.LogCaptureFixture) -> None:
+    """``GET /items``'s default name ``list_items`` comes from its generated operation id."""
+    document, names = _renamed_onto("tool_names", "list_items_items_get")
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(
+            document, tool_names=names, tool_filter=ToolFilter(exclude_operations=frozenset(["list_items"]))
+        )
+    assert [(s.name, s.path) for s in catalog.tools] == [("list_items", "/items/{item_id}")]
+    assert _messages(caplog) == [_overlap("exclude_operations", "its default tool name")]
+
+
+def test_a_value_naming_a_route_that_is_no_tool_still_names_a_tool_given_it(caplog: pytest.LogCaptureFixture) -> None:
+    """Only the routes that would be tools are weighed: a resource's operation id takes no value
+    from a tool given that name (the filters never make a resource a tool)."""
+    path, method, operation = GENERATED
+    document = _doc(
+        (path, method, {**operation, **declare.tool(name="list_items")}),
+        ("/items", "get", {"operationId": "list_items", **declare.resource("data://items")}),
+        ("/o", "get", {"operationId": "o"}),
+    )
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(document, tool_filter=ToolFilter(exclude_operations=frozenset(["list_items"])))
+    assert _names(catalog) == ["o"]
+    assert _messages(caplog) == []
 
 
 def test_a_declared_name_onto_another_routes_default_name_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
@@ -767,3 +826,18 @@ async def test_a_starlette_yaml_docstring_names_and_describes_the_tool() -> None
     listed = (await call_legacy(app, "tools/list", {})).result()["tools"]
     assert [(t["name"], t["description"]) for t in listed] == [("find", "Find things.")]
     assert result_json(await call_tool(app, "modern", "find", {})) == {"ok": True}
+
+
+def test_an_operation_id_is_matched_before_another_route_s_default_name(caplog: pytest.LogCaptureFixture) -> None:
+    """``read_a_get`` is FastAPI's operation id of ``GET /a`` (function ``read``, tool ``read``)
+    and the default name of ``GET /b``, whose operation id ``read.a.get`` it is cleaned to."""
+    document = _doc(("/a", "get", {"operationId": "read_a_get"}), ("/b", "get", {"operationId": "read.a.get"}))
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(document, tool_filter=ToolFilter(exclude_operations=frozenset(["read_a_get"])))
+    assert [(s.name, s.path) for s in catalog.tools] == [("read_a_get", "/b")]
+    assert _messages(caplog) == [
+        "MCPMiddleware exclude_operations 'read_a_get' matches GET /a (its operation id), not GET /b (its default "
+        "tool name): an operation filter value matches the routes whose operation id it is, else those whose "
+        "default tool name it is, else those given it as their tool name; name GET /b by its operation id "
+        "'read.a.get' or its path"
+    ]
