@@ -38,7 +38,8 @@ from ._coding import DECODED, Inflater, coding_of
 from ._event_parser import _EventParser
 from ._media import _MEDIA, _TEXTUAL_KINDS, _media
 from ._output_shape import NO_SHAPE, OutputShape
-from ._response_headers import _NAME, _SLOTS, _all_values, _header, _slots
+from ._printable import printable
+from ._response_headers import _NAME, _SLOTS, Placed, _all_values, _slots
 
 __all__ = ["Body", "ResultTooLarge"]
 
@@ -66,7 +67,8 @@ class Body(_BodyText):
     _kind = "text"
     _textual = True
     _events: _EventParser | None = None
-    _location = ""  # a redirect's Location
+    _location = ""  # a Location (shown for a redirect and a 2xx; see ``_rest``)
+    _retry_after = ""  # a Retry-After (shown for an error)
     # a 401's or 403's WWW-Authenticate ("" without one; None for any other status): the route
     # refused the credentials, and the result says so (``results.Refusal``)
     challenge: str | None = None
@@ -117,19 +119,17 @@ class Body(_BodyText):
         return self._kind in _STREAMABLE
 
     def head(self, status: int, headers: Sequence[Sequence[bytes]]) -> None:
-        """The response's status and headers (names in any case; content-type and content-encoding
-        are read, and a redirect's location)."""
+        """The response's status and headers (names in any case; content-type is read, a refusal's
+        challenge, and the less usual headers only when there are any: ``_rest``)."""
         self.status = status
         self.headers = headers
-        if status > 299:  # (one comparison on a success's path, as before)
-            if status < 400:  # shown in the result (redacted with the rest of its text)
-                self._location = _header(headers, b"location").decode("latin-1")
-            elif status == 401 or status == 403:  # a refusal of the credentials: its result is a Refusal
-                self.challenge = _all_values(headers, b"www-authenticate")
-        try:  # where its content type and codings are, by its names (one C-level pass to key them)
-            typed, codings = _SLOTS[tuple(map(_NAME, headers))]
+        # (one comparison on a success's path, as before)
+        if status > 299 and (status == 401 or status == 403):  # a refusal of the credentials: a Refusal
+            self.challenge = _all_values(headers, b"www-authenticate")
+        try:  # where its content type and the rest are, by its names (one C-level pass to key them)
+            typed, rest = _SLOTS[tuple(map(_NAME, headers))]
         except (KeyError, TypeError):  # new names (or names that are no key)
-            typed, codings = _slots(headers)
+            typed, rest = _slots(headers)
         raw = b""
         for at in typed:  # the first that is not empty (usually the one there is)
             raw = bytes(headers[at][1])
@@ -144,6 +144,20 @@ class Body(_BodyText):
         self._mime, self._kind, self._charset, self._textual = known
         if self._kind == "events":
             self._events = _EventParser(self._max_text)
+        if rest:  # (``()`` for the usual response: nothing more to read)
+            self._rest(headers, rest)
+
+    def _rest(self, headers: Sequence[Sequence[bytes]], rest: Placed) -> None:
+        """The response's less usual headers, where ``_slots`` found them: a ``Location`` (a
+        redirect's or a 2xx's) and a ``Retry-After`` (an error's), kept as the result shows them
+        (``printable``: a line break or control character in a value cannot start a line of the
+        result; redacted with the rest of its text), and a ``Content-Encoding``, decoded (or the
+        body refused)."""
+        codings, located, retry = rest
+        if located:
+            self._location = printable(bytes(headers[located[0]][1]).decode("latin-1"))
+        if retry:
+            self._retry_after = printable(bytes(headers[retry[0]][1]).decode("latin-1"))
         if codings:
             self._decode_from(coding_of(b",".join(bytes(headers[at][1]) for at in codings)))
 

@@ -310,12 +310,14 @@ _JSON = ((b"content-type", b"application/json"),)
 
 def _http_error(run: _ToolRun, http: HTTPException) -> dict[str, Any]:
     """The result of the response the app's handler would have sent for ``http`` had its response
-    not started (FastAPI's: the status, and ``{"detail": ...}``), built as any route's error is
-    (the text after the status, the result limit, credentials the detail echoes redacted); a
-    tool's then carries the text the route had sent, as any failure of a route stopped mid-stream
-    does (:func:`_failure`)."""
+    not started (FastAPI's: the status, the exception's headers, and ``{"detail": ...}``), built as
+    any route's error is (the text after the status, a Retry-After, the result limit, credentials
+    the detail echoes redacted); a tool's then carries the text the route had sent, as any failure
+    of a route stopped mid-stream does (:func:`_failure`)."""
     collector = run.collector.fresh(structured=False)
-    collector.head(http.status_code, _JSON)
+    sent = (http.headers or {}).items()  # (a value Latin-1 cannot hold, which Starlette refuses: "?")
+    headers = tuple((name.encode("latin-1", "replace"), value.encode("latin-1", "replace")) for name, value in sent)
+    collector.head(http.status_code, _JSON + headers)
     try:
         body = dumps_exactly({"detail": http.detail})
     except TypeError:  # (orjson.JSONEncodeError) a detail JSON cannot hold: its text

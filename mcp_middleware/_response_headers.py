@@ -1,8 +1,9 @@
 """A route's response headers as its own list holds them (names in any case, lower case first: apps
 send lower case, Starlette does): the first value of a header, or all of them as one field value,
-and where a response's Content-Type and Content-Encoding are in its list (``_slots``, remembered by
-its names). Part of :mod:`mcp_middleware._body`, whose ``Body.head`` reads the content type, the
-content coding, a redirect's location and a refusal's challenge with them; :mod:`mcp_middleware._tool_run` reads a
+and where a response's Content-Type, Content-Encoding, Location and Retry-After are in its list
+(``_slots``, remembered by its names). Part of :mod:`mcp_middleware._body`, whose ``Body.head``
+reads the content type, the content coding, a location, a retry-after and a refusal's challenge
+with them; :mod:`mcp_middleware._tool_run` reads a
 streamed body's declared Content-Length with them.
 """
 
@@ -15,28 +16,41 @@ from typing import Any
 # a header's name (``map``ped over a response's list: the key of its slots, built in C)
 _NAME = itemgetter(0)
 
-# a response's header names (a tuple) -> where its Content-Type and Content-Encoding are in its
-# list (``_slots``), remembered: an app sends a handful of distinct lists of names
-_SLOTS: dict[tuple[Any, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
+# where a response's less usual headers are in its list: every Content-Encoding, its Locations and
+# its Retry-Afters (``_slots``); a response with none of them has ``()`` (``Body.head`` tests that)
+Placed = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+Rest = Placed | tuple[()]
+
+# a response's header names (a tuple) -> where its Content-Type and the rest are in its list
+# (``_slots``), remembered: an app sends a handful of distinct lists of names
+_SLOTS: dict[tuple[Any, ...], tuple[tuple[int, ...], Rest]] = {}
 
 
-def _slots(headers: Sequence[Sequence[bytes]]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def _slots(headers: Sequence[Sequence[bytes]]) -> tuple[tuple[int, ...], Rest]:
     """Where a response's Content-Types are in its list (those of a lower-case name first, then
-    those of any case: ``Body.head`` takes the first that is not empty) and every Content-Encoding
-    (any case), as ``_header`` and ``_all_values`` read them; remembered in ``_SLOTS`` (up to 256
-    lists of names), which ``Body.head`` reads first. Names that are not hashable (a
+    those of any case: ``Body.head`` takes the first that is not empty), and the rest: every
+    Content-Encoding (any case), and its Locations and Retry-Afters (lower case first: the first is
+    the value, as ``_header`` reads it), or ``()`` without any of them; remembered in ``_SLOTS``
+    (up to 256 lists of names), which ``Body.head`` reads first. Names that are not hashable (a
     ``bytearray``) are not remembered."""
     names = tuple(map(_NAME, headers))
     lower = [key.lower() for key in names]
-    exact = [at for at, key in enumerate(names) if key == b"content-type"]
-    typed = (*exact, *(at for at, key in enumerate(lower) if key == b"content-type" and at not in exact))
-    found = typed, tuple(at for at, key in enumerate(lower) if key == b"content-encoding")
+    typed, located, retry = (_named(names, lower, name) for name in (b"content-type", b"location", b"retry-after"))
+    codings = tuple(at for at, key in enumerate(lower) if key == b"content-encoding")
+    found: tuple[tuple[int, ...], Rest] = typed, (codings, located, retry) if codings or located or retry else ()
     try:
         if len(_SLOTS) < 256:
             _SLOTS[names] = found
     except TypeError:
         pass
     return found
+
+
+def _named(names: tuple[Any, ...], lower: list[Any], name: bytes) -> tuple[int, ...]:
+    """Where header ``name`` (lower case) is in a response's list: those of that very name first,
+    then those of any case."""
+    exact = [at for at, key in enumerate(names) if key == name]
+    return (*exact, *(at for at, key in enumerate(lower) if key == name and at not in exact))
 
 
 def _header(headers: Sequence[Sequence[bytes]], name: bytes) -> bytes:

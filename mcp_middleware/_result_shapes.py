@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any, Final
 
+from ._printable import printable
 from .jsonrpc import Built
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "error_result",
     "head_text",
     "is_redirect",
+    "located",
     "reason_phrase",
     "sentence",
     "status_line",
@@ -87,6 +89,13 @@ def status_line(status: int) -> str:
     return f"{status} {reason_phrase(status)}".strip()
 
 
+def located(status: int, location: str) -> str:
+    """The status line with the response's ``Location`` ("" for none), as a result shows it: a
+    redirect's ("302 Found: Location /login"), a 2xx's ("201 Created: Location /things/7")."""
+    line = status_line(status)
+    return f"{line}: Location {location}" if location else line
+
+
 def sentence(phrase: str) -> str:
     return f"{phrase[:1].upper()}{phrase[1:]}."
 
@@ -101,10 +110,11 @@ def cut_note(dropped: int, overflow: int) -> str:
 
 def head_text(status: int, headers: Sequence[Sequence[bytes]]) -> str:
     """A HEAD request's success: its status line and the headers that matter to a caller
-    (``_SHOWN``, and any ``x-*``), in the order sent (never a ``Set-Cookie``)."""
+    (``_SHOWN``, and any ``x-*``), in the order sent (never a ``Set-Cookie``), each ``printable``: a
+    line break in a value cannot forge a header line of its own."""
     lines = [status_line(status)]
     for key, value in headers:
         name = bytes(key).lower()
         if name in _SHOWN or name.startswith(b"x-"):
-            lines.append(f"{name.decode('latin-1')}: {bytes(value).decode('latin-1')}")
+            lines.append(f"{printable(name.decode('latin-1'))}: {printable(bytes(value).decode('latin-1'))}")
     return "\n".join(lines)

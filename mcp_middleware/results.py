@@ -46,13 +46,14 @@ import orjson
 
 from ._body import Body, ResultTooLarge
 from ._redaction import credential_values, redacted
-from ._response_headers import _all_values
+from ._response_headers import Placed, _all_values
 from ._result_shapes import (
     HINTS,
     NOT_MODIFIED,
     error_result,
     head_text,
     is_redirect,
+    located,
     reason_phrase,
     sentence,
     status_line,
@@ -139,14 +140,43 @@ class ResponseCollector(Body):
         text = self.text()
         return Built({"content": [{"type": "text", "text": text or status_line(self.status)}]})
 
+    # -- a 2xx with a Location ------------------------------------------------------------------
+    # The new resource of a 201, the job of a 202: the model learns it only from the result's text.
+    # ``_rest`` (run for a response with a less usual header only) gives such a response a
+    # ``result`` of its own, so the usual success's pays nothing for it.
+
+    _lists_headers = False  # a result that lists the response's headers itself (a HEAD's)
+
+    def _rest(self, headers: Sequence[Sequence[bytes]], rest: Placed) -> None:
+        super()._rest(headers, rest)
+        if self._location and self.status < 300 and not self._lists_headers and self._kind != "mcp":
+            self.result = self._located  # type: ignore[method-assign]  # this response's own
+
+    def _located(self) -> dict[str, Any]:
+        """The result of a 2xx with a ``Location`` (not a route's own ``MCPResponse``, which shaped
+        its result): an empty body's is the status line with the ``Location`` (as a redirect's
+        shows it, ``located``); a body's text stays the first block as it is (a JSON body's still
+        the text of its ``structuredContent``, which must match the output schema, so it does not
+        change), the ``Location`` in a text block after it (a model reads text content; ``_meta``
+        is the client's, not the model's). Redacted as any text taken from the response's headers;
+        an error result (a tool with an output schema that got no JSON object) says it already."""
+        result = type(self).result(self)
+        if result.get("isError"):
+            return result
+        line = redacted(located(self.status, self._location), self._forwarded)
+        blocks = result["content"]
+        if self._textual and not self.text():  # its text is the status line alone
+            blocks[0]["text"] = line
+        else:
+            blocks.append({"type": "text", "text": line})
+        return result
+
     def _redirect(self, text: str) -> dict[str, Any]:
         """A redirect, which is not followed, so the tool did not do its work (``HTTPSRedirectMiddleware``
         behind a TLS proxy without ``--proxy-headers`` answers every call so): an ``isError``
         result of its status line, its ``Location`` and its text (a binary body's is left out),
         redacted (a redirect's URL, in its ``Location`` or body, may carry a forwarded key)."""
-        line = status_line(self.status)
-        if self._location:
-            line += f": Location {self._location}"
+        line = located(self.status, self._location)
         return error_result(redacted(f"{line}\n\n{text}" if text else line, self._forwarded))
 
     def failed(self, why: str) -> dict[str, Any]:
@@ -280,6 +310,8 @@ class ResponseCollector(Body):
                     orjson.dumps(value["detail"]).decode() if not isinstance(value["detail"], str) else value["detail"]
                 )
         head = "HTTP " + status_line(self.status) + HINTS.get(self.status, "")
+        if self._retry_after:  # when to try again (a 429's, a 503's): before the detail, which may be cut
+            head += f" (Retry-After: {self._retry_after})"
         result = error_result(redacted(f"{head}: {detail}" if detail else head, self._forwarded))
         if self.challenge is not None:  # a 401 or 403 (its challenge may be the endpoint's header)
             return self._refused(result)
@@ -314,6 +346,8 @@ class HeadResponseCollector(ResponseCollector):
     never a ``Set-Cookie`` (``_result_shapes.head_text``), the credentials forwarded to the route
     redacted. An error is any route's (its detail is what the route sent), and a tool with an output
     schema gets its body as any other."""
+
+    _lists_headers = True  # (a success's Location among them)
 
     def feed(self, chunk: bytes, more: bool) -> list[str]:
         if self.status < 400 and not self._structured:

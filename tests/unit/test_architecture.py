@@ -224,10 +224,11 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_modern_channel") == {"_answers", "_channel", "_input_requests", "_outgoing", "jsonrpc"}
     assert all_imports("_media") == {"content"}
     assert all_imports("_coding") == set()
-    assert all_imports("_result_shapes") == {"jsonrpc"}  # Built, the result dict the serializer knows
+    # Built, the result dict the serializer knows; printable, a HEAD's header values
+    assert all_imports("_result_shapes") == {"_printable", "jsonrpc"}
     assert all_imports("_redaction") == {"_result_shapes", "config", "query_keys"}
-    assert all_imports("_body") == {
-        *("_body_text", "_response_headers", "_coding", "_event_parser", "_media", "_output_shape"),
+    assert all_imports("_body") == {  # _printable: a Location or Retry-After as the result shows it
+        *("_body_text", "_response_headers", "_coding", "_event_parser", "_media", "_output_shape", "_printable"),
     }
     assert all_imports("_body_text") == {"_event_parser", "_result_shapes"}  # the parser's type; cut_note
     assert all_imports("_response_headers") == set()

@@ -1,0 +1,203 @@
+"""The response headers that carry a result's meaning in common REST patterns, in the tool's
+result, in both eras: a 2xx's ``Location`` (the new resource of a 201, the job of a 202) and an
+error's ``Retry-After`` (a 429 or 503 says when to try again). Without them the model never learns
+the new resource's URL or when to retry. A ``Location`` is shown as a redirect's is ("<status
+line>: Location <url>"); a JSON body stays the text's first block as it is (equal to its
+``structuredContent``), the ``Location`` in a second text block. Header values pass the redaction
+and printability rules of any text taken from the response."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from mcp_middleware import MCPMiddleware
+from tests.support import BASE_HEADERS, MODERN, modern_headers, modern_request, post, request
+
+pytestmark = pytest.mark.anyio
+
+ERAS = ["2025-11-25", MODERN]
+
+HTTP_DATE = "Wed, 21 Oct 2026 07:28:00 GMT"
+
+
+class Thing(BaseModel):
+    id: int
+    name: str
+
+
+def make_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/jobs", status_code=202)
+    def create_job(response: Response) -> None:
+        response.headers["Location"] = "/jobs/42"  # the job's status URL
+
+    @app.post("/things")
+    def create_thing() -> Response:
+        return Response(status_code=201, headers={"Location": "/things/7"})
+
+    @app.post("/remote")
+    def create_remote() -> Response:
+        return Response(status_code=201, headers={"Location": "https://api.example.com/things/7"})
+
+    @app.post("/typed", status_code=201)
+    def create_typed(response: Response) -> Thing:
+        response.headers["Location"] = "/things/8"
+        return Thing(id=8, name="eight")
+
+    @app.post("/typed-plain", status_code=201)
+    def create_typed_plain() -> Thing:  # no Location: as before
+        return Thing(id=9, name="nine")
+
+    @app.post("/plain")
+    def create_plain() -> Response:  # no Location: as before
+        return Response(status_code=201)
+
+    @app.post("/text")
+    def create_text() -> Response:
+        return Response("made it", status_code=201, media_type="text/plain", headers={"Location": "/notes/3"})
+
+    @app.post("/crlf")
+    def create_crlf() -> Response:
+        return Response(status_code=201, headers={"Location": "/things/7\r\nX-Injected: 1\x1b[31m"})
+
+    @app.post("/echo")
+    def create_echo(request: Request) -> Response:  # puts the caller's token in the URL
+        token = request.headers["authorization"].partition(" ")[2]
+        return Response(status_code=201, headers={"Location": f"/things/7?token={token}"})
+
+    @app.get("/limited")
+    def limited() -> None:
+        raise HTTPException(429, "rate limited", headers={"Retry-After": "30"})
+
+    @app.get("/down")
+    def down() -> None:
+        raise HTTPException(503, "maintenance", headers={"Retry-After": HTTP_DATE})
+
+    @app.get("/busy")
+    def busy() -> Response:  # no detail
+        return Response(status_code=503, headers={"Retry-After": "120"})
+
+    @app.get("/odd-retry")
+    def odd_retry() -> None:
+        raise HTTPException(429, "slow down", headers={"Retry-After": "30\r\n\x07"})
+
+    @app.get("/missing")
+    def missing() -> None:  # no Retry-After: as before
+        raise HTTPException(404, "no such thing")
+
+    @app.get("/streamed-limit")
+    def streamed_limit() -> StreamingResponse:
+        async def pieces() -> Any:
+            yield "partial "
+            raise HTTPException(429, "rate limited mid-stream", headers={"Retry-After": "7"})
+
+        return StreamingResponse(pieces(), media_type="text/plain")
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+async def call(app: FastAPI, version: str, name: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """``tools/call name`` in the handshake era (``version``) or 2026-07-28 (its own result fields
+    left out)."""
+    params = {"name": name, "arguments": {}}
+    if version == MODERN:
+        body, sent = modern_request("tools/call", params), modern_headers("tools/call", name)
+    else:
+        body, sent = request("tools/call", params), {**BASE_HEADERS, "mcp-protocol-version": version}
+    reply = await post(app, body, {**sent, **(headers or {})})
+    result: dict[str, Any] = reply.result()
+    return {key: value for key, value in result.items() if key not in ("_meta", "resultType")}
+
+
+def texts(result: dict[str, Any]) -> list[str]:
+    return [block["text"] for block in result["content"]]
+
+
+@pytest.mark.parametrize("version", ERAS)
+async def test_an_empty_2xx_says_its_location(version: str) -> None:
+    app = make_app()
+    assert await call(app, version, "create_thing") == {
+        "content": [{"type": "text", "text": "201 Created: Location /things/7"}]
+    }
+    remote = await call(app, version, "create_remote")
+    assert texts(remote) == ["201 Created: Location https://api.example.com/things/7"]
+    assert await call(app, version, "create_plain") == {"content": [{"type": "text", "text": "201 Created"}]}
+
+
+@pytest.mark.parametrize("version", ERAS)
+async def test_a_2xx_body_keeps_its_text_and_adds_the_location(version: str) -> None:
+    """The body's text is the first block as before (a JSON body's text and its
+    ``structuredContent`` still agree); the ``Location`` is a second text block: a model reads text
+    content, and ``structuredContent`` must match the output schema, so it does not change."""
+    app = make_app()
+    job = await call(app, version, "create_job")  # FastAPI's ``null`` for a None
+    assert job == {
+        "content": [{"type": "text", "text": "null"}, {"type": "text", "text": "202 Accepted: Location /jobs/42"}]
+    }
+    text = await call(app, version, "create_text")
+    assert texts(text) == ["made it", "201 Created: Location /notes/3"]
+    assert "isError" not in text
+
+
+@pytest.mark.parametrize("version", ERAS)
+async def test_a_structured_2xx_keeps_its_structured_content(version: str) -> None:
+    app = make_app()
+    typed = await call(app, version, "create_typed")
+    assert typed["structuredContent"] == {"id": 8, "name": "eight"}
+    assert texts(typed) == ['{"id":8,"name":"eight"}', "201 Created: Location /things/8"]
+    assert "isError" not in typed
+    plain = await call(app, version, "create_typed_plain")
+    assert plain == {
+        "content": [{"type": "text", "text": '{"id":9,"name":"nine"}'}],
+        "structuredContent": {"id": 9, "name": "nine"},
+    }
+
+
+@pytest.mark.parametrize("version", ERAS)
+async def test_a_location_is_shown_printable_and_redacted(version: str) -> None:
+    """A value with line breaks or other control characters is escaped (it cannot start a line of
+    its own in the model's text); a credential forwarded to the route is never echoed in it."""
+    app = make_app()
+    crlf = await call(app, version, "create_crlf")
+    assert texts(crlf) == ["201 Created: Location /things/7\\r\\nX-Injected: 1\\x1b[31m"]
+    echoed = await call(app, version, "create_echo", {"authorization": "Bearer s3cr3t-t0ken"})
+    assert texts(echoed) == ["201 Created: Location /things/7?token=[redacted]"]
+
+
+@pytest.mark.parametrize("version", ERAS)
+async def test_an_error_says_when_to_retry(version: str) -> None:
+    """After the status line, as a 401's or 403's hint is: before the route's detail, which the
+    result limit may cut. An HTTP date is shown as the route sent it."""
+    app = make_app()
+    limited = await call(app, version, "limited")
+    assert limited == {
+        "content": [{"type": "text", "text": "HTTP 429 Too Many Requests (Retry-After: 30): rate limited"}],
+        "isError": True,
+    }
+    down = await call(app, version, "down")
+    assert texts(down) == [f"HTTP 503 Service Unavailable (Retry-After: {HTTP_DATE}): maintenance"]
+    assert down["isError"] is True
+    busy = await call(app, version, "busy")
+    assert texts(busy) == ["HTTP 503 Service Unavailable (Retry-After: 120)"]
+    odd = await call(app, version, "odd_retry")
+    assert texts(odd) == ["HTTP 429 Too Many Requests (Retry-After: 30\\r\\n\\x07): slow down"]
+    missing = await call(app, version, "missing")
+    assert missing == {"content": [{"type": "text", "text": "HTTP 404 Not Found: no such thing"}], "isError": True}
+
+
+@pytest.mark.parametrize("version", ERAS)
+async def test_an_error_raised_mid_stream_says_when_to_retry(version: str) -> None:
+    """An ``HTTPException`` raised once the route's response started: its result is the response its
+    handler would have sent, headers included."""
+    result = await call(make_app(), version, "streamed_limit")
+    assert result["isError"] is True
+    assert texts(result) == [
+        "HTTP 429 Too Many Requests (Retry-After: 7): rate limited mid-stream\n\nOutput before the failure:\npartial "
+    ]
