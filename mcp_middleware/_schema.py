@@ -50,8 +50,9 @@ Conversion also:
   ``\\A``, possessive quantifiers, ``\\b``, a backreference, ...).
   ``patternProperties`` keys are translated alike, in input and output schemas (the portable form
   is what Python clients' ``re`` reads too), a key dropped if it cannot be, and with it an
-  ``additionalProperties`` (or ``unevaluatedProperties``) beside it that would refuse what it
-  matched: the schema is never stricter than the server.
+  ``additionalProperties`` beside it, or an ``unevaluatedProperties`` beside it or above it
+  (through in-place applicators: :mod:`mcp_middleware._schema_evaluated`), that would refuse what
+  it matched: the schema is never stricter than the server.
 
 What ``null`` means (the collapsing of an ``Optional``, and an output schema that requires no
 property that may be null) is in :mod:`mcp_middleware._schema_nulls`; the keywords and reference
@@ -68,6 +69,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcp_middleware._schema_evaluated import Evaluations
 from mcp_middleware._schema_inline import standalone
 from mcp_middleware._schema_keywords import (
     _ANNOTATIONS,
@@ -77,6 +79,7 @@ from mcp_middleware._schema_keywords import (
     _SCHEMA_LIST,
     _SCHEMA_MAP,
     pointer_name,
+    refuses_nothing,
 )
 from mcp_middleware._schema_nulls import _is_null, collapse_optional, keeps_null
 
@@ -89,7 +92,7 @@ _NULL: dict[str, Any] = {"type": "null"}
 # formats pydantic's JSON may not satisfy (a naive datetime or time, a timedelta, a Python pattern):
 # left out of output schemas
 _UNSURE_FORMATS = frozenset({"date-time", "time", "duration", "regex"})
-# what the properties no patternProperties key matches fall under
+# what may refuse the properties no patternProperties key matches
 _REFUSING = ("additionalProperties", "unevaluatedProperties")
 _DEPTH = 16  # how deep may_be_array and allows_null follow nested branches
 
@@ -163,10 +166,12 @@ def _nullable(out: dict[str, Any]) -> dict[str, Any]:
 class SchemaSet:
     """The converted ``components.schemas`` of one OpenAPI document, shared by all its tools."""
 
-    __slots__ = ("_cache", "_components", "_loops", "_unportable")
+    __slots__ = ("_cache", "_components", "_evaluations", "_loops", "_unportable", "_within")
 
     def __init__(self, components: Any) -> None:
         self._components: Mapping[str, Any] = components if isinstance(components, Mapping) else {}
+        self._evaluations = Evaluations(self._components, _portable_key)
+        self._within: list[Mapping[str, Any]] = []  # the raw schemas convert is in, outermost first
         self._cache: dict[tuple[str, bool], tuple[Any, frozenset[str]]] = {}
         self._loops: dict[tuple[str, bool], bool] = {}
         # the patterns left out since the last take_unportable (a component's once: it is cached)
@@ -260,6 +265,13 @@ class SchemaSet:
             return schema
         if not isinstance(schema, Mapping):
             return {}
+        self._within.append(schema)
+        try:
+            return self._converted(schema, refs, collapse)
+        finally:
+            self._within.pop()
+
+    def _converted(self, schema: Mapping[str, Any], refs: set[str], collapse: bool) -> Any:
         out: dict[str, Any] = {}
         lost = False
         for key, value in schema.items():
@@ -287,8 +299,8 @@ class SchemaSet:
                 out[key] = {k: self.convert(v, refs, collapse=collapse) for k, v in value.items()}
             else:
                 out[key] = copy.deepcopy(value)
-        if lost:
-            self._beside_lost_keys(out, collapse)
+        if lost or "unevaluatedProperties" in out:
+            self._refusing_dropped(schema, out, lost, collapse)
         kind = out.get("type")
         if (kind == "array" or (isinstance(kind, list) and "array" in kind)) and "items" not in out:
             out["items"] = {}
@@ -297,7 +309,7 @@ class SchemaSet:
 
     def _pattern_properties(self, keys: Mapping[Any, Any], refs: set[str], collapse: bool, out: dict[str, Any]) -> bool:
         """``patternProperties`` into ``out``: its portable keys translated, with their schemas; a
-        key with no portable form left out, and named. Whether one was (:meth:`_beside_lost_keys`)."""
+        key with no portable form left out, and named. Whether one was (:meth:`_refusing_dropped`)."""
         kept = {ecma_pattern(k): self.convert(v, refs, collapse=collapse) for k, v in keys.items() if _portable_key(k)}
         if kept:
             out["patternProperties"] = kept
@@ -305,13 +317,16 @@ class SchemaSet:
         self._unportable += [Unportable(str(k), "patternProperties key", mode) for k in keys if not _portable_key(k)]
         return len(kept) < len(keys)
 
-    def _beside_lost_keys(self, out: dict[str, Any], collapse: bool) -> None:
-        """A ``patternProperties`` key left out: the properties it matched fall under
-        ``additionalProperties`` (or ``unevaluatedProperties``) beside it, which must not refuse
-        them (a schema stricter than the server's), so one that may refuse anything (not ``true``,
-        not ``{}``) is left out too, and named."""
+    def _refusing_dropped(self, schema: Mapping[str, Any], out: dict[str, Any], lost: bool, collapse: bool) -> None:
+        """Where a ``patternProperties`` key was left out (``lost``: beside them), the properties it
+        matched are evaluated by nothing, so an ``additionalProperties`` beside it, or an
+        ``unevaluatedProperties`` beside it or above it (through in-place applicators:
+        :mod:`mcp_middleware._schema_evaluated`), would refuse them, a schema stricter than the
+        app's: one that may refuse anything (not ``true``, not ``{}``) is left out too, and named."""
         for key in _REFUSING:
-            if key in out and out[key] is not True and out[key] != {}:
+            if key not in out or refuses_nothing(out[key]):
+                continue
+            if lost or (key == "unevaluatedProperties" and self._evaluations.lost_within(schema, self._within)):
                 del out[key]
                 self._unportable.append(Unportable("", key, "input" if collapse else "output"))
 

@@ -2,7 +2,8 @@
 and :mod:`mcp_middleware._schema_fit` share: where a schema's subschemas sit (one schema, a list, a
 map of them), which keywords only annotate, the reference prefixes of a document's components and
 of a tool schema's local ``$defs``, how a ``$ref`` names its definition (:func:`pointer_name`), and
-what an object schema with properties looks like (:func:`is_object_schema`).
+what an object schema with properties looks like (:func:`is_object_schema`), and whether an
+``additionalProperties`` takes every value (:func:`refuses_nothing`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
-__all__ = ["is_object_schema", "pointer_name"]
+__all__ = ["is_object_schema", "pointer_name", "refuses_nothing"]
 
 _COMPONENT_PREFIX = "#/components/schemas/"
 _DEFS_PREFIX = "#/$defs/"
@@ -65,6 +66,12 @@ def defs_ref_name(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> str | N
         return None
     name = pointer_name(ref, _DEFS_PREFIX)
     return name if name in defs else None
+
+
+def refuses_nothing(schema: Any) -> bool:
+    """Whether an ``additionalProperties`` or ``unevaluatedProperties`` value takes every value
+    (``true``, ``{}``): one beside a ``patternProperties`` key left out may stay."""
+    return schema is True or schema == {}
 
 
 def pointer_name(ref: str, prefix: str) -> str:

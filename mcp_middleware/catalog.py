@@ -378,7 +378,8 @@ def _stranded(order: RouteOrder, op: _Op, owner: Any) -> bool:
 def _warn_unportable(op: _Op, left_out: Sequence[Unportable]) -> None:
     """Warn about the patterns the schemas of the route's tool (prompt, resource) left out for want of a portable form
     (:mod:`mcp_middleware._ecma_regex`), once per route (a component's with the first tool that
-    uses it: :meth:`SchemaSet.take_unportable`)."""
+    uses it: :meth:`SchemaSet.take_unportable`), each said once (two keywords left out at one
+    property read alike)."""
     if left_out:
         warn_once(
             logger,
@@ -387,7 +388,7 @@ def _warn_unportable(op: _Op, left_out: Sequence[Unportable]) -> None:
             "its schemas (the route still checks its arguments): %s",
             op.method,
             op.path,
-            ", ".join(dropped.said() for dropped in left_out),
+            ", ".join(dict.fromkeys(dropped.said() for dropped in left_out)),
         )
 
 

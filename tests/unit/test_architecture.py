@@ -161,6 +161,7 @@ def test_lower_layers_never_import_upper_layers() -> None:
         *("_tool_filter", "_route_details"),  # which operations are tools; what the routes add to the document
         "_shared_headers",  # the header parameters every tool has (warned about)
         *("_schema_nulls", "_schema_inline", "_schema_keywords", "_schema_fit", "_ecma_regex"),  # the schemas' parts
+        "_schema_evaluated",  # what a patternProperties key left out leaves unevaluated
     )
     results = (
         *("results", "_body", "_result_shapes", "_redaction", "_media", "_event_parser", "_coding"),
@@ -257,8 +258,12 @@ def test_lower_layers_never_import_upper_layers() -> None:
     # the routes' :path templates and response-model options: their routes read as the router does,
     # a response model's JSON compared with its documented schema
     assert all_imports("_route_details") == {"_route_order", "_schema_fit"}
-    # the schemas: conversion, what null means, and the vocabulary both share (and the fit check reads)
-    assert all_imports("_schema") == {"_ecma_regex", "_schema_inline", "_schema_keywords", "_schema_nulls"}
+    # the schemas: conversion, what null means, and the vocabulary both share (and the fit check reads);
+    # what a key left out leaves unevaluated (handed the key test: _ecma_regex is imported on first use)
+    assert all_imports("_schema") == {
+        *("_ecma_regex", "_schema_inline", "_schema_keywords", "_schema_nulls", "_schema_evaluated"),
+    }
+    assert all_imports("_schema_evaluated") == {"_schema_keywords"}
     assert all_imports("_schema_inline") == {"_schema_keywords"}
     assert all_imports("_schema_nulls") == {"_schema_keywords"}
     assert all_imports("_schema_fit") == {"_schema_keywords"}

@@ -1,0 +1,161 @@
+"""What a ``patternProperties`` key with no portable form takes with it, and what it must not.
+
+The rule (:mod:`mcp_middleware._schema`): the published schema is never stricter than what the
+app accepts. A key left out stops evaluating the properties it matched, so an ``additionalProperties``
+beside it, or an ``unevaluatedProperties`` that sees its evaluations (beside it, or up through the
+in-place applicators), would refuse them: those that may refuse go too, and are named. These arise
+from hand-written schemas only (``openapi_extra``, ``json_schema_extra``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import jsonschema  # type: ignore[import-untyped]  # no stubs in the test dependencies
+import pytest
+
+from mcp_middleware.catalog import build_catalog
+from tests.unit.test_unportable_patterns import CATALOG, WHY
+
+INNER = {"type": "object", "patternProperties": {"^x_": {"type": "integer"}, "^\\w+$": {"type": "string"}}}
+PORTABLE_ONLY = {"^x_": {"type": "integer"}}
+WORD_KEY = "input property 'labels' patternProperties key '^\\\\w+$'"
+UNEVALUATED = "input property 'labels' unevaluatedProperties (it would refuse what a dropped key matches)"
+# a property only the dropped key (^\w+$, Unicode in Python's re and Rust's regex) matched
+ONLY_THE_DROPPED_KEY = {"héllo": "x"}
+
+
+def _doc(body: Any, components: dict[str, Any] | None = None) -> dict[str, Any]:
+    schema = {"type": "object", "properties": {"labels": body}}
+    media = {"content": {"application/json": {"schema": schema}}}
+    operation = {"operationId": "a", "requestBody": media, "responses": {"200": {"description": "ok"}}}
+    doc = {"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {"/a": {"post": operation}}}
+    return {**doc, "components": {"schemas": components}} if components else doc
+
+
+def _labels(body: Any, caplog: pytest.LogCaptureFixture, components: dict[str, Any] | None = None) -> Any:
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        tool = build_catalog(_doc(body, components)).tools[0].tool
+    return tool["inputSchema"]["properties"]["labels"]
+
+
+def _said(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == CATALOG]
+
+
+def _accepts(schema: Any, instance: Any) -> bool:
+    return bool(jsonschema.Draft202012Validator(schema).is_valid(instance))
+
+
+ENCLOSING = [
+    pytest.param({"allOf": [INNER]}, id="allOf"),
+    pytest.param({"anyOf": [INNER]}, id="anyOf"),
+    pytest.param({"oneOf": [INNER]}, id="oneOf"),
+    pytest.param({"if": INNER}, id="if"),
+    pytest.param({"if": {"type": "object"}, "then": INNER}, id="then"),
+    pytest.param({"if": False, "else": INNER}, id="else"),
+    pytest.param({"dependentSchemas": {"héllo": INNER}}, id="dependentSchemas"),
+    pytest.param({"$defs": {"P": INNER}, "$ref": "#/$defs/P"}, id="$ref $defs"),
+    pytest.param({"definitions": {"P": INNER}, "allOf": [{"$ref": "#/definitions/P"}]}, id="$ref definitions"),
+    pytest.param({"allOf": [{"anyOf": [{"oneOf": [INNER]}]}]}, id="three levels"),
+    pytest.param({"allOf": [{"allOf": [INNER], "unevaluatedProperties": False}]}, id="between"),
+]
+
+
+@pytest.mark.parametrize("enclosing", ENCLOSING)
+def test_an_enclosing_unevaluatedproperties_that_sees_a_dropped_key_goes_too(
+    caplog: pytest.LogCaptureFixture, enclosing: dict[str, Any]
+) -> None:
+    """Review: an ``unevaluatedProperties: false`` beside an in-place applicator (``allOf``,
+    ``anyOf``, ``oneOf``, ``if``/``then``/``else``, ``dependentSchemas``, a ``$ref`` into
+    ``$defs`` or ``definitions``) whose subschema lost a key stayed, and refused what that key used
+    to evaluate, which the app takes. It goes too, and is named; so does one between them."""
+    original = {"type": "object", **enclosing, "unevaluatedProperties": False}
+    assert _accepts(original, ONLY_THE_DROPPED_KEY)
+    labels = _labels(original, caplog)
+    assert "unevaluatedProperties" not in labels
+    assert "unevaluatedProperties" not in str(labels)  # the one between them too
+    assert _accepts(labels, ONLY_THE_DROPPED_KEY)
+    assert _said(caplog) == [f"Route POST /a: {WHY}{WORD_KEY}, {UNEVALUATED}"]  # named once, as said alike
+
+
+def test_an_enclosing_unevaluatedproperties_sees_a_dropped_key_through_a_component(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The subschema reached through ``#/components/schemas/P`` (converted apart, then inlined)."""
+    original = {"type": "object", "allOf": [{"$ref": "#/components/schemas/P"}], "unevaluatedProperties": False}
+    labels = _labels(original, caplog, {"P": INNER})
+    assert labels == {"type": "object", "allOf": [{"type": "object", "patternProperties": PORTABLE_ONLY}]}
+    assert _accepts(labels, ONLY_THE_DROPPED_KEY)
+    assert _said(caplog) == [f"Route POST /a: {WHY}{UNEVALUATED}, input schema 'P' patternProperties key '^\\\\w+$'"]
+
+
+@pytest.mark.parametrize(
+    "enclosing",
+    [
+        pytest.param({"properties": {"inner": INNER}}, id="properties"),
+        pytest.param({"additionalProperties": INNER}, id="additionalProperties"),
+        pytest.param({"items": INNER}, id="items"),
+        pytest.param({"not": {**INNER, "required": ["x_1"]}}, id="not"),
+        pytest.param({"allOf": [{**INNER, "additionalProperties": True}]}, id="additionalProperties true beside it"),
+        pytest.param({"allOf": [{**INNER, "unevaluatedProperties": {}}]}, id="unevaluatedProperties {} beside it"),
+        pytest.param({"allOf": [{"$ref": "other.json#/P"}, {"patternProperties": PORTABLE_ONLY}]}, id="portable"),
+    ],
+)
+def test_an_unevaluatedproperties_that_sees_no_dropped_key_stays(
+    caplog: pytest.LogCaptureFixture, enclosing: dict[str, Any]
+) -> None:
+    """Evaluations under ``properties``, ``additionalProperties``, ``items`` are of other
+    instances, and a ``not`` keeps none (its subschema must fail); an ``additionalProperties:
+    true`` (or ``unevaluatedProperties: {}``) beside the dropped key still evaluates what it matched."""
+    labels = _labels({"type": "object", **enclosing, "unevaluatedProperties": False}, caplog)
+    assert labels["unevaluatedProperties"] is False
+    assert "unevaluatedProperties (it would" not in " ".join(_said(caplog))
+
+
+@pytest.mark.parametrize("value", [True, {}])
+def test_an_enclosing_unevaluatedproperties_that_refuses_nothing_stays(
+    caplog: pytest.LogCaptureFixture, value: Any
+) -> None:
+    labels = _labels({"type": "object", "allOf": [INNER], "unevaluatedProperties": value}, caplog)
+    assert labels["unevaluatedProperties"] == value
+    assert _said(caplog) == [f"Route POST /a: {WHY}{WORD_KEY}"]
+
+
+def test_an_enclosing_additionalproperties_stays(caplog: pytest.LogCaptureFixture) -> None:
+    """``additionalProperties`` reads only the ``properties`` and ``patternProperties`` beside it."""
+    body = {"type": "object", "properties": {"héllo": {}}, "allOf": [INNER], "additionalProperties": False}
+    labels = _labels(body, caplog)
+    assert labels["additionalProperties"] is False
+    assert _accepts(labels, ONLY_THE_DROPPED_KEY)
+
+
+def test_an_inner_additionalproperties_dropped_takes_the_enclosing_unevaluatedproperties(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The ``additionalProperties: false`` beside the dropped key evaluated every other property;
+    left out, those are unevaluated above it too."""
+    inner = {**INNER, "additionalProperties": False}
+    original = {"type": "object", "allOf": [inner], "unevaluatedProperties": False}
+    labels = _labels(original, caplog)
+    assert labels == {"type": "object", "allOf": [{"type": "object", "patternProperties": PORTABLE_ONLY}]}
+    assert _accepts(labels, ONLY_THE_DROPPED_KEY)
+
+
+def test_a_recursive_component_s_own_reference_sees_its_dropped_key(caplog: pytest.LogCaptureFixture) -> None:
+    """A ``Node`` whose ``child`` is a ``Node`` with ``unevaluatedProperties: false`` beside the
+    reference (a definition kept for its recursion, read while it is converted): it goes too."""
+    node = {
+        "type": "object",
+        "patternProperties": {"^\\w+$": {"type": "string"}},
+        "properties": {"child": {"$ref": "#/components/schemas/Node", "unevaluatedProperties": False}},
+    }
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        tool = build_catalog(_doc({"$ref": "#/components/schemas/Node"}, {"Node": node})).tools[0].tool
+    assert tool["inputSchema"]["$defs"]["Node"] == {"type": "object", "properties": {"child": {"$ref": "#/$defs/Node"}}}
+    assert _accepts(tool["inputSchema"], {"labels": {"child": ONLY_THE_DROPPED_KEY}})
+    assert _said(caplog) == [
+        f"Route POST /a: {WHY}input schema 'Node' patternProperties key '^\\\\w+$', input schema 'Node' property "
+        "'child' unevaluatedProperties (it would refuse what a dropped key matches)"
+    ]
