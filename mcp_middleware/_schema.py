@@ -49,7 +49,8 @@ Conversion also:
   ``[0-9]``, narrower), and drop it where they cannot (``\\w``, ``\\p{...}``, inline flags,
   ``\\A``, possessive quantifiers, ``\\b``, a backreference, ...).
   ``patternProperties`` keys are translated alike, in input and output schemas (the portable form
-  is what Python clients' ``re`` reads too), a key dropped if it cannot be, and with it an
+  is what Python clients' ``re`` reads too; keys translated alike are one, the ``allOf`` of their
+  schemas), a key dropped if it cannot be, and with it an
   ``additionalProperties`` beside it, or an ``unevaluatedProperties`` beside it or above it
   (through in-place applicators: :mod:`mcp_middleware._schema_evaluated`), that would refuse what
   it matched: the schema is never stricter than the server.
@@ -308,14 +309,26 @@ class SchemaSet:
         return _nullable(out) if schema.get("nullable") is True else out
 
     def _pattern_properties(self, keys: Mapping[Any, Any], refs: set[str], collapse: bool, out: dict[str, Any]) -> bool:
-        """``patternProperties`` into ``out``: its portable keys translated, with their schemas; a
-        key with no portable form left out, and named. Whether one was (:meth:`_refusing_dropped`)."""
-        kept = {ecma_pattern(k): self.convert(v, refs, collapse=collapse) for k, v in keys.items() if _portable_key(k)}
+        """``patternProperties`` into ``out``: its portable keys translated, with their schemas (keys
+        that translate alike, ``^\\d$`` and ``^[0-9]$``, under the one key, their schemas in an
+        ``allOf``: a form is never wider than its key, so a name it matches, each key matched); a
+        key with no portable form (:func:`_portable_key`) left out, and named. Whether one was
+        (:meth:`_refusing_dropped`)."""
+        kept: dict[str, list[Any]] = {}
+        lost: list[str] = []
+        for key, value in keys.items():
+            ecma = ecma_pattern(key) if isinstance(key, str) else None  # (_portable_key)
+            if ecma is None:
+                lost.append(str(key))
+            else:
+                kept.setdefault(ecma, []).append(self.convert(value, refs, collapse=collapse))
         if kept:
-            out["patternProperties"] = kept
+            out["patternProperties"] = {
+                key: found[0] if len(found) == 1 else {"allOf": found} for key, found in kept.items()
+            }
         mode = "input" if collapse else "output"
-        self._unportable += [Unportable(str(k), "patternProperties key", mode) for k in keys if not _portable_key(k)]
-        return len(kept) < len(keys)
+        self._unportable += [Unportable(key, "patternProperties key", mode) for key in lost]
+        return bool(lost)
 
     def _refusing_dropped(self, schema: Mapping[str, Any], out: dict[str, Any], lost: bool, collapse: bool) -> None:
         """Where a ``patternProperties`` key was left out (``lost``: beside them), the properties it

@@ -159,3 +159,32 @@ def test_a_recursive_component_s_own_reference_sees_its_dropped_key(caplog: pyte
         f"Route POST /a: {WHY}input schema 'Node' patternProperties key '^\\\\w+$', input schema 'Node' property "
         "'child' unevaluatedProperties (it would refuse what a dropped key matches)"
     ]
+
+
+# ^\d$ (Rust's and Python's \d: any decimal digit) and ^[0-9]$ both translate to ^[0-9]$(?!\n)
+ONE_FORM = {"^[0-9]$": {"type": "integer", "minimum": 1}, "^\\d$": {"maximum": 3}}
+
+
+@pytest.mark.parametrize("beside", [{}, {"additionalProperties": False}, {"unevaluatedProperties": False}])
+def test_two_keys_with_one_portable_form_keep_both_schemas(
+    caplog: pytest.LogCaptureFixture, beside: dict[str, Any]
+) -> None:
+    """Review: two portable keys that translate to one pattern kept one subschema (the other was
+    overwritten: ``minimum`` vanished, a looser schema), and, counted as a key left out, took an
+    ``additionalProperties`` beside them with a warning that named no key. Both schemas stay, under
+    the one key (``allOf``); nothing else goes, and nothing is said."""
+    labels = _labels({"type": "object", "patternProperties": ONE_FORM, **beside}, caplog)
+    both = {"allOf": [{"type": "integer", "minimum": 1}, {"maximum": 3}]}
+    assert labels == {"type": "object", "patternProperties": {"^[0-9]$(?!\\n)": both}, **beside}
+    assert [_accepts(labels, {"7": n}) for n in (0, 2, 4)] == [False, True, False]  # minimum and maximum
+    assert _said(caplog) == []
+
+
+def test_keys_with_one_portable_form_beside_one_left_out(caplog: pytest.LogCaptureFixture) -> None:
+    """A key left out still takes the ``additionalProperties`` beside them, named once."""
+    keys = {**ONE_FORM, "^\\w+$": {"type": "string"}}
+    labels = _labels({"type": "object", "patternProperties": keys, "additionalProperties": False}, caplog)
+    both = {"allOf": [{"type": "integer", "minimum": 1}, {"maximum": 3}]}
+    assert labels == {"type": "object", "patternProperties": {"^[0-9]$(?!\\n)": both}}
+    additional = "input property 'labels' additionalProperties (it would refuse what a dropped key matches)"
+    assert _said(caplog) == [f"Route POST /a: {WHY}{WORD_KEY}, {additional}"]
