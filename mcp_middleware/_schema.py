@@ -59,6 +59,14 @@ What ``null`` means (the collapsing of an ``Optional``, and an output schema tha
 property that may be null) is in :mod:`mcp_middleware._schema_nulls`; the keywords and reference
 prefixes this conversion walks, in :mod:`mcp_middleware._schema_keywords`.
 
+A keyword whose value has not the shape JSON Schema gives it (a ``properties`` or
+``patternProperties`` that is no object, a ``pattern`` that is no string, an ``items`` that is no
+schema, an ``allOf`` that is no list) is copied as written: conversion rewrites what it can read and
+never guesses at what a malformed value meant, so such a value is no key left out and takes
+nothing with it. A member that is no schema, in a map or list of them (``properties``,
+``patternProperties``, ``allOf``), is ``{}``, which takes anything (a ``$ref`` that is no string
+goes, as a dangling one does).
+
 Each component is converted once per mode and cached with the components it refers to directly
 (and whether it reaches itself), so a tool's inlining reads a graph already built.
 """

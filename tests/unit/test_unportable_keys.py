@@ -188,3 +188,39 @@ def test_keys_with_one_portable_form_beside_one_left_out(caplog: pytest.LogCaptu
     assert labels == {"type": "object", "patternProperties": {"^[0-9]$(?!\\n)": both}}
     additional = "input property 'labels' additionalProperties (it would refuse what a dropped key matches)"
     assert _said(caplog) == [f"Route POST /a: {WHY}{WORD_KEY}, {additional}"]
+
+
+MALFORMED = [["^\\w+$"], 3, None, True]
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value"),
+    [
+        *(("patternProperties", value) for value in ["^\\w+$", *MALFORMED]),
+        *(("properties", value) for value in ["^\\w+$", *MALFORMED]),
+        *(("pattern", value) for value in [{"^\\w+$": {}}, *MALFORMED]),
+    ],
+)
+def test_a_malformed_patternproperties_is_copied_as_written_like_any_malformed_keyword(
+    caplog: pytest.LogCaptureFixture, keyword: str, value: Any
+) -> None:
+    """Review: a ``patternProperties`` that is no object passes through unchanged. So does every
+    keyword whose value has not the shape JSON Schema gives it (``properties`` no object,
+    ``pattern`` no string): conversion rewrites what it can read and copies the rest as written,
+    never guessing at what a malformed value meant. It is no key left out, so nothing beside it
+    goes and nothing is said; the published schema says what the document says."""
+    body = {"type": "object", keyword: value, "additionalProperties": False}
+    assert _labels(body, caplog) == body
+    assert _said(caplog) == []
+
+
+@pytest.mark.parametrize("member", [3, None, "^a", ["^a"]])
+def test_a_member_that_is_no_schema_takes_anything_like_a_property_s(
+    caplog: pytest.LogCaptureFixture, member: Any
+) -> None:
+    """A member of ``patternProperties`` that is no schema is ``{}``, as one of ``properties`` is
+    (and as ``convert`` makes any non-schema): it takes anything, never stricter than the app; a
+    key with no portable form is left out whatever its member."""
+    body = {"type": "object", "properties": {"a": member}, "patternProperties": {"^b": member, "^\\w+$": member}}
+    assert _labels(body, caplog) == {"type": "object", "properties": {"a": {}}, "patternProperties": {"^b": {}}}
+    assert _said(caplog) == [f"Route POST /a: {WHY}{WORD_KEY}"]
