@@ -6,11 +6,15 @@ metadata at step 3 of its order (``GET``/``HEAD`` on the metadata paths, once th
 the endpoint accepts) and names its URL in the ``WWW-Authenticate`` challenges of its 401/403
 answers (``metadata_url``). The resource is ``OAuthResource.resource`` when given, else the
 endpoint's own URL, made from the request's scheme and a ``Host`` fit to put into one (else the
-server's address, else ``localhost``) and the ``root_path``.
+server's address, else ``localhost``) and the ``root_path``. Such a resource made with an
+``http`` scheme for a host that is not a loopback one is logged, a WARNING once per host
+(``_TOLD``): OAuth 2.1 wants https there, and it is most often a TLS-terminating proxy that sends
+no ``X-Forwarded-Proto`` (the clients then refuse the resource, RFC 9728 §3.3).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from typing import Final
@@ -18,7 +22,9 @@ from typing import Final
 import orjson
 from starlette.types import Scope, Send
 
+from ._once import Remembered
 from ._security_options import OAuthResource
+from .config import LOCAL_HOSTS
 from .transport._http import plain, refusal
 
 __all__ = ["WELL_KNOWN", "_Metadata", "_path_of"]
@@ -27,6 +33,14 @@ WELL_KNOWN: Final = "/.well-known/oauth-protected-resource"
 
 # A Host header we are willing to put into an absolute URL (reg-name or IP literal, optional port).
 _HOST = re.compile(r"(?:\[[0-9a-f:.]+\]|[a-z0-9._~%-]+)(?::[0-9]{1,5})?")
+
+# The records keep the name of the module the metadata is part of (logging configurations use it).
+logger = logging.getLogger("mcp_middleware.security")
+
+# The hosts warned about an http resource: each once; at _TOLD_MAX the set starts again (a client
+# sending a new Host each time, with allowed_hosts=["*"], does not grow it).
+_TOLD_MAX = 64
+_TOLD = Remembered(_TOLD_MAX)
 
 
 class _Metadata:
@@ -51,6 +65,8 @@ class _Metadata:
                 host = name if port in (None, default) else f"{name}:{port}"
             else:
                 host = "localhost"
+        if scheme == "http":
+            _tell_plain_http(host)
         return f"{scheme}://{host}"
 
     def _resource(self, scope: Scope, headers: Mapping[str, str]) -> str:
@@ -84,6 +100,21 @@ class _Metadata:
         ]
         await send({"type": "http.response.start", "status": 200, "headers": head})
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+
+
+def _tell_plain_http(host: str) -> None:
+    """Warn, once per host, that the resource at a ``host`` that is not a loopback one says http."""
+    name = host.rpartition("]")[0] + "]" if host.startswith("[") else host.partition(":")[0]
+    if name.rstrip(".") in LOCAL_HOSTS or not _TOLD.first(host):
+        return
+    logger.warning(
+        "OAuth protected-resource metadata names the resource at 'http://%s': OAuth 2.1 requires https "
+        "for a host that is not a loopback one, and clients refuse a resource that is not the URL they "
+        "used (RFC 9728 §3.3). Behind a TLS-terminating proxy, have it send X-Forwarded-Proto (nginx: "
+        "proxy_set_header X-Forwarded-Proto $scheme;) and run uvicorn with --proxy-headers, or set "
+        "OAuthResource(resource='https://.../mcp') (logged once per host)",
+        host,
+    )
 
 
 def _path_of(url: str) -> str:

@@ -289,7 +289,8 @@ def test_the_security_layer_is_under_the_middleware_alone() -> None:
     # normal_origin; TOKEN_RE; plain
     assert all_imports("_cors", typing=False) == {"_host_options", "_http_token", "transport._http"}
     assert all_imports("_cors") == {"_host_options", "_http_token", "handlers", "transport._http"}  # Server: a type
-    assert all_imports("_oauth_metadata") == {"_security_options", "transport._http"}  # OAuthResource
+    # OAuthResource; Remembered and LOCAL_HOSTS (the http-resource warning, once per host); plain
+    assert all_imports("_oauth_metadata") == {"_security_options", "_once", "config", "transport._http"}
 
 
 def test_no_sdk_server_and_no_fastapi_at_import_time() -> None:

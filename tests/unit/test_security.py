@@ -389,6 +389,53 @@ async def test_the_metadata_and_the_endpoint_check_the_host_before_the_method() 
     assert (endpoint.status, endpoint.headers["allow"]) == (405, "POST")
 
 
+def security_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    records = caplog.records
+    return [r.getMessage() for r in records if r.name == "mcp_middleware.security" and r.levelno == logging.WARNING]
+
+
+async def test_an_http_resource_for_a_public_host_is_warned_once(caplog: pytest.LogCaptureFixture) -> None:
+    """Review: behind a TLS-terminating proxy that sends no X-Forwarded-Proto the scheme stays
+    ``http``, the advertised resource says ``http://`` and the SDK client refuses it (RFC 9728
+    §3.3: it must be the URL the client used). OAuth 2.1 wants https for any host but a loopback
+    one, so such metadata is logged, once per host, with the fix."""
+    app = build_app(oauth=OAUTH, allowed_hosts=["plain-http.example"])
+    public = with_headers(host="plain-http.example:443")
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware.security"):
+        assert (await post(app, INIT, public)).status == 401
+        assert (await post(app, INIT, public)).status == 401
+        document = await post(app, b"", public, method="GET", path=PRM_PATH + "/mcp")
+    assert document.json()["resource"] == "http://plain-http.example:443/mcp"  # still served as reached
+    [warning] = security_warnings(caplog)
+    assert "'http://plain-http.example:443'" in warning
+    assert "X-Forwarded-Proto" in warning
+    assert "--proxy-headers" in warning
+    assert "OAuthResource(resource=" in warning
+
+
+@pytest.mark.parametrize(
+    ("scheme", "host", "oauth"),
+    [
+        ("https", "tls.example", OAUTH),
+        ("http", "localhost:8000", OAUTH),
+        ("http", "LocalHost", OAUTH),
+        ("http", "127.0.0.1", OAUTH),
+        ("http", "[::1]:8000", OAUTH),
+        ("http", "explicit.example", OAuthResource(["https://auth.example.com"], resource="https://a.example/mcp")),
+    ],
+)
+async def test_https_loopback_hosts_and_a_given_resource_are_not_warned(
+    caplog: pytest.LogCaptureFixture, scheme: str, host: str, oauth: OAuthResource
+) -> None:
+    app = build_app(oauth=oauth, allowed_hosts=["tls.example", "explicit.example", "localhost", "127.0.0.1", "[::1]"])
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware.security"):
+        for body, method, path in ((INIT, "POST", "/mcp"), (b"", "GET", PRM_PATH + "/mcp")):
+            ex = Exchange(app, body, with_headers(host=host), method=method, path=path)
+            ex.scope["scheme"] = scheme
+            assert (await ex.run()).status in (200, 401)
+    assert security_warnings(caplog) == []
+
+
 @pytest.mark.parametrize("path", [PRM_PATH, PRM_PATH + "/mcp"])
 async def test_without_oauth_the_metadata_paths_are_the_apps(path: str) -> None:
     reply = await post(build_app(auth=lambda request: True, cors_allow_origins=["*"]), b"", method="GET", path=path)
