@@ -7,20 +7,31 @@ many times in both eras (the handshake era's ``initialize`` and every later requ
 on a different upstream), and a streaming ``chat`` call must deliver its tokens as progress, in
 order and as they are produced (not buffered by the proxy), before the result.
 
+The nginx configuration is the README's ("A tested nginx setup"), read from it: the test fills in
+the upstreams' and the listener's addresses and adds one response header, nothing else. On a TLS
+listener (a throw-away certificate made with ``openssl req``) in front of an app with ``oauth`` on,
+the 401 and the metadata name the ``https://`` resource the client used (the block's
+``X-Forwarded-Proto``), a 2 MB body is served and one above ``max_body_bytes`` gets the
+middleware's JSON-RPC 413 (the block's ``client_max_body_size``).
+
 Which upstream answered is read from a response header nginx adds (``X-Upstream: $upstream_addr``),
 recorded by an httpx event hook on the SDK's own HTTP client: exact, per response, no log scraping.
 
-nginx is required: CI installs it (``.ci/run``). Without it these tests fail, they do not skip.
+nginx and openssl are required: CI installs them (``.ci/run``). Without them these tests fail, they
+do not skip.
 nginx runs in the foreground as a child process (``nginx -c <conf> -p <tmpdir> -e <log>
 -g 'daemon off;'``) with every path (pid, logs, temp files) inside its temporary directory.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import socket
 import subprocess
+import textwrap
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -33,9 +44,13 @@ import httpx2
 import pytest
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import ProtectedResourceMetadata
+from mcp.shared.auth_utils import check_resource_allowed, resource_url_from_server_url
 from mcp_types import CallToolResult, ElicitResult, TextContent
 
-from .servers import free_port, start_app
+from mcp_middleware.config import Settings
+
+from .servers import REPO_ROOT, free_port, start_app
 
 pytestmark = [pytest.mark.interop, pytest.mark.anyio]
 
@@ -49,6 +64,10 @@ STARTUP_DEADLINE_SECONDS = 20.0
 POLL_INTERVAL_SECONDS = 0.05
 SHUTDOWN_GRACE_SECONDS = 10.0
 
+README = REPO_ROOT / "README.md"
+
+# What the test puts around the README's block: nginx's process settings and every path in the
+# temporary directory. The block itself (``upstream`` and ``server``) is the README's, read from it.
 NGINX_CONF = """\
 {user}worker_processes 1;
 error_log {tmp}/error.log info;
@@ -67,30 +86,52 @@ http {{
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
 
-    upstream mcp_demo {{
-        server {upstream_a};
-        server {upstream_b};
-        keepalive 16;
-    }}
-
-    server {{
-        listen 127.0.0.1:{port};
-        server_name 127.0.0.1;
-
-        location / {{
-            proxy_pass http://mcp_demo;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            # $host is the bare host name; the upstream sees the address the client used,
-            # "127.0.0.1:<nginx port>", which the middleware's default Host allowlist accepts.
-            proxy_set_header Host $host:$server_port;
-            proxy_buffering off;
-            proxy_read_timeout 300s;
-            add_header X-Upstream $upstream_addr always;
-        }}
-    }}
+{block}
 }}
 """
+
+# The README block's placeholders, and what the test puts in their place (each must occur once).
+DOCUMENTED_UPSTREAMS = "server 127.0.0.1:8001; server 127.0.0.1:8002;"
+DOCUMENTED_LISTEN = "listen 443 ssl;  # ..."
+DOCUMENTED_PROXY_PASS = "proxy_pass http://api;"
+
+
+def documented_block() -> str:
+    """The nginx block of README's deployment notes ("A tested nginx setup"), as written there."""
+    text = README.read_text()
+    start = text.index("A tested nginx setup")
+    opening = text.index("```nginx\n", start) + len("```nginx\n")
+    return textwrap.dedent(text[opening : text.index("```", opening)])
+
+
+def _replace_once(block: str, old: str, new: str) -> str:
+    if block.count(old) != 1:
+        pytest.fail(
+            f"README's nginx block should hold {old!r} once (the test fills it in); the block:\n{block}",
+            pytrace=False,
+        )
+    return block.replace(old, new)
+
+
+def documented_conf(
+    directory: Path, port: int, upstreams: tuple[str, str], tls: tuple[Path, Path] | None = None
+) -> str:
+    """nginx.conf: the README's block on ``127.0.0.1:port`` (TLS with ``tls``, a certificate and
+    its key, else plain HTTP) over ``upstreams``, with an ``X-Upstream`` response header."""
+    block = documented_block()
+    block = _replace_once(block, DOCUMENTED_UPSTREAMS, " ".join(f"server {up};" for up in upstreams))
+    if tls is None:
+        listen = f"listen 127.0.0.1:{port};"
+    else:
+        listen = f"listen 127.0.0.1:{port} ssl; ssl_certificate {tls[0]}; ssl_certificate_key {tls[1]};"
+    block = _replace_once(block, DOCUMENTED_LISTEN, listen)
+    block = _replace_once(
+        block, DOCUMENTED_PROXY_PASS, DOCUMENTED_PROXY_PASS + " add_header X-Upstream $upstream_addr always;"
+    )
+    # Run as root, nginx's master would start its workers as "nobody", who cannot enter pytest's
+    # temporary directory (mode 0700); so the workers keep root. Run as a user, nothing changes.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    return NGINX_CONF.format(user=user, tmp=directory, block=textwrap.indent(block, "    "))
 
 
 def nginx_binary() -> str:
@@ -131,21 +172,20 @@ class Proxy:
 
 
 @contextmanager
-def running_nginx(upstream_a: str, upstream_b: str, directory: Path) -> Iterator[Proxy]:
-    """nginx in the foreground on a free port of 127.0.0.1, balancing over the two upstreams."""
+def running_nginx(
+    upstream_a: str, upstream_b: str, directory: Path, tls: tuple[Path, Path] | None = None
+) -> Iterator[Proxy]:
+    """nginx in the foreground on a free port of 127.0.0.1, serving the README's block over the two
+    upstreams (over TLS with ``tls``: the certificate and its key)."""
     binary = nginx_binary()
     port = free_port()
-    # Run as root, nginx's master would start its workers as "nobody", who cannot enter pytest's
-    # temporary directory (mode 0700); so the workers keep root. Run as a user, nothing changes.
-    user = "user root;\n" if os.geteuid() == 0 else ""
     conf = directory / "nginx.conf"
-    conf.write_text(
-        NGINX_CONF.format(user=user, tmp=directory, port=port, upstream_a=upstream_a, upstream_b=upstream_b)
-    )
+    conf.write_text(documented_conf(directory, port, (upstream_a, upstream_b), tls))
     cmd = [binary, "-c", str(conf), "-p", str(directory), "-e", str(directory / "startup.log"), "-g", "daemon off;"]
     with (directory / "stderr.log").open("wb") as stderr:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=stderr, stderr=subprocess.STDOUT)
-    proxy = Proxy(f"http://127.0.0.1:{port}/mcp", frozenset({upstream_a, upstream_b}), directory)
+    scheme = "http" if tls is None else "https"
+    proxy = Proxy(f"{scheme}://127.0.0.1:{port}/mcp", frozenset({upstream_a, upstream_b}), directory)
     try:
         deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
         while not _accepts_connections(port):
@@ -328,3 +368,98 @@ async def test_declining_an_order_is_a_tool_error(proxy: Proxy) -> None:
         result = await client.call_tool("place_order", {"item_id": 1})
     assert result.is_error is True
     assert "409" in text_of(result)
+
+
+# -- OAuth and request bodies through the README's block, over TLS --------------------------------
+# A TLS-terminating nginx must tell the upstream the scheme the client used (X-Forwarded-Proto,
+# read by uvicorn's --proxy-headers), or the OAuth resource says http:// and clients refuse it
+# (RFC 9728 §3.3); and its client_max_body_size must let through every body the middleware's
+# max_body_bytes accepts, so those are served and larger ones get the middleware's JSON-RPC 413.
+
+OAUTH_APP = "tests.interop.oauth_nginx_app:app"
+SERVED_BODY_BYTES = 2_000_000  # above nginx's default client_max_body_size (1 MiB)
+JSON_ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+CREDENTIALS = {"authorization": "Bearer any-token"}  # oauth without auth: any token passes the endpoint
+
+
+def openssl_binary() -> str:
+    found = shutil.which("openssl")
+    if found is None:
+        pytest.fail(
+            "openssl is not installed: the TLS reverse-proxy test makes its certificate with it. Install "
+            "it with `apt-get update && apt-get install -y openssl` (bash .ci/run does this), then rerun.",
+            pytrace=False,
+        )
+    return found
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A throw-away certificate for 127.0.0.1 and its key, made by ``openssl req`` in ``directory``."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    request = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+    names = ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)]
+    subprocess.run([openssl_binary(), *request, *names], check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.fixture(scope="module")
+def tls_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    """Two uvicorn instances of the OAuth app (``--proxy-headers``, as the README's Auth section
+    says) behind the README's block on a TLS listener; torn down after the module."""
+    nginx_binary()
+    directory = tmp_path_factory.mktemp("nginx-tls")
+    tls = self_signed_certificate(directory)
+    with ExitStack() as stack:
+        first, second = (stack.enter_context(start_app(OAUTH_APP, extra_args=("--proxy-headers",))) for _ in range(2))
+        yield stack.enter_context(running_nginx(_host_port(first), _host_port(second), directory, tls))
+
+
+def documented_body_limit() -> int:
+    """The README block's ``client_max_body_size``, in bytes (nginx's ``k``/``m`` suffixes)."""
+    match = re.search(r"client_max_body_size\s+(\d+)([kKmM]?);", documented_block())
+    if match is None:
+        pytest.fail("README's nginx block sets no client_max_body_size (nginx's default is 1 MiB)", pytrace=False)
+    number, unit = match.groups()
+    return int(number) * {"": 1, "k": 1024, "m": 1024 * 1024}[unit.lower()]
+
+
+def echo_call(length: int) -> bytes:
+    params = {"name": "echo", "arguments": {"text": "x" * length}}
+    return json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}).encode()
+
+
+async def test_oauth_behind_tls_advertises_the_https_resource_the_client_used(tls_proxy: Proxy) -> None:
+    async with httpx2.AsyncClient(verify=False, trust_env=False, timeout=httpx2.Timeout(30.0)) as http:
+        refused = await http.post(tls_proxy.url, content=echo_call(1), headers=JSON_ACCEPT)
+        assert refused.status_code == 401, refused.text
+        origin = tls_proxy.url.removesuffix("/mcp")
+        assert refused.headers["www-authenticate"] == (
+            f'Bearer resource_metadata="{origin}/.well-known/oauth-protected-resource/mcp"'
+        )
+        document = await http.get(f"{origin}/.well-known/oauth-protected-resource/mcp")
+    assert document.status_code == 200, document.text
+    metadata = ProtectedResourceMetadata.model_validate(document.json())
+    assert str(metadata.resource) == tls_proxy.url
+    # What the SDK's OAuth client checks before it asks for a token (RFC 9728 §3.3).
+    assert check_resource_allowed(resource_url_from_server_url(tls_proxy.url), str(metadata.resource))
+
+
+async def test_bodies_up_to_max_body_bytes_are_served_and_larger_ones_get_the_middlewares_413(
+    tls_proxy: Proxy,
+) -> None:
+    limit = Settings().max_body_bytes
+    nginx_limit = documented_body_limit()
+    assert limit < nginx_limit, "client_max_body_size must let through every body max_body_bytes accepts"
+    headers = {**JSON_ACCEPT, **CREDENTIALS}
+    async with httpx2.AsyncClient(verify=False, trust_env=False, timeout=httpx2.Timeout(60.0)) as http:
+        served = await http.post(tls_proxy.url, content=echo_call(SERVED_BODY_BYTES), headers=headers)
+        assert served.status_code == 200, served.text[:500]
+        assert served.json()["result"]["structuredContent"] == {"length": SERVED_BODY_BYTES}
+        too_large = await http.post(tls_proxy.url, content=echo_call((limit + nginx_limit) // 2), headers=headers)
+        assert too_large.status_code == 413, too_large.text[:500]
+        assert too_large.headers["content-type"] == "application/json"
+        assert too_large.json()["error"]["message"] == f"Payload Too Large: the body exceeds {limit} bytes"
+        # Beyond client_max_body_size nginx answers itself (README says so): the upstream never sees it.
+        beyond = await http.post(tls_proxy.url, content=echo_call(nginx_limit + 1), headers=headers)
+        assert beyond.status_code == 413, beyond.text[:500]
+        assert beyond.headers["content-type"].startswith("text/html")
