@@ -56,6 +56,9 @@ class _Metadata:
         scheme = str(scope.get("scheme", "http")).lower()
         scheme = "https" if scheme in ("https", "wss") else "http"
         host = headers.get("host", "").strip().lower()
+        default_port = ":443" if scheme == "https" else ":80"
+        if host.endswith(default_port):  # as the client wrote the URL: nginx's `$host:$server_port` adds it
+            host = host[: -len(default_port)]
         if not _HOST.fullmatch(host):
             server = scope.get("server")
             if server:

@@ -414,6 +414,33 @@ async def test_an_http_resource_for_a_public_host_is_warned_once(caplog: pytest.
 
 
 @pytest.mark.parametrize(
+    ("scheme", "host", "origin"),
+    [
+        ("https", "tls.example:443", "https://tls.example"),  # nginx's `Host $host:$server_port` on 443
+        ("https", "TLS.example:8443", "https://tls.example:8443"),
+        ("http", "localhost:80", "http://localhost"),
+        ("http", "localhost:443", "http://localhost:443"),
+        ("https", "[::1]:443", "https://[::1]"),
+        ("https", "[::443]", "https://[::443]"),
+    ],
+)
+async def test_the_resource_is_the_url_the_client_used_without_its_scheme_s_default_port(
+    scheme: str, host: str, origin: str
+) -> None:
+    """Ops review: behind the README's nginx block (``Host $host:$server_port``) on port 443 the
+    resource read ``https://host:443/mcp``, not the URL the client used (RFC 9728 §3.3); a client
+    comparing the two as text refuses it. The scheme's default port is left out, as a URL writes it."""
+    app = build_app(oauth=OAUTH, allowed_hosts=["tls.example", "localhost", "[::1]", "[::443]"])
+    initialize = Exchange(app, INIT, with_headers(host=host))
+    initialize.scope["scheme"] = scheme
+    challenge = (await initialize.run()).headers["www-authenticate"]
+    assert f'resource_metadata="{origin}{PRM_PATH}/mcp"' in challenge
+    metadata = Exchange(app, b"", with_headers(host=host), method="GET", path=PRM_PATH + "/mcp")
+    metadata.scope["scheme"] = scheme
+    assert (await metadata.run()).json()["resource"] == f"{origin}/mcp"
+
+
+@pytest.mark.parametrize(
     ("scheme", "host", "oauth"),
     [
         ("https", "tls.example", OAUTH),
