@@ -1,6 +1,7 @@
 """The calls in flight in this process: found by (caller key, request id) for a handshake-era
-``notifications/cancelled``, counted for ``max_concurrent_calls``, and waited for a moment when
-only calls that have answered hold the limit (:meth:`CallRegistry.room`).
+``notifications/cancelled``, counted for ``max_concurrent_calls``, waited for a moment when
+only calls that have answered hold the limit (:meth:`CallRegistry.room`), and when the server,
+shutting down, has cancelled them (:meth:`CallRegistry.settled`).
 
 Part of :mod:`mcp_middleware.toolcall`, whose ``run_tool`` registers each call here (and which
 re-exports :class:`CallRegistry`).
@@ -65,6 +66,8 @@ class CallRegistry:
     # while a call waits in ``room``: the event loop's token (_run_token) and the event set when a
     # call ends; a loop's own, as the ticker is (a server may outlive its loop: a test client each)
     _vacated: tuple[object, anyio.Event] | None = None
+    # requests writing their last word, cancelled while the server shuts down (transport._http)
+    answering: int = 0
 
     def ticker(self, loop: asyncio.AbstractEventLoop, interval: float) -> _Ticker:
         """The ticker of this registry's calls on ``loop`` (a new one if the loop changed), for
@@ -128,16 +131,31 @@ class CallRegistry:
             while self.active >= limit:
                 if self.active - self.answered() >= limit:
                     return False
-                loop = _run_token()
-                vacated = self._vacated
-                if vacated is None or vacated[0] is not loop:  # (one left by a loop that has ended)
-                    vacated = self._vacated = (loop, anyio.Event())
-                await vacated[1].wait()
+                await self._vacancy()
         return self.active < limit
 
+    async def settled(self, bound: float) -> None:
+        """Wait, at most ``bound`` seconds, until no route runs and no request is writing its last
+        word (``answering``): the server, shutting down, cancelled what still ran (uvicorn, once
+        ``--timeout-graceful-shutdown`` is over), and exits once the app's lifespan has ended, so
+        the middleware holds ``lifespan.shutdown`` back until the cancelled calls have unwound and
+        told their clients. At once when nothing runs (the usual shutdown)."""
+        with anyio.move_on_after(bound):
+            while self.active or self.answering:
+                await self._vacancy()
+
+    async def _vacancy(self) -> None:
+        """Until a call ends (:meth:`ended`)."""
+        loop = _run_token()
+        vacated = self._vacated
+        if vacated is None or vacated[0] is not loop:  # (one left by a loop that has ended)
+            vacated = self._vacated = (loop, anyio.Event())
+        await vacated[1].wait()
+
     def ended(self) -> None:
-        """A call ended (however: returned, cancelled, failed), while a call waits in ``room``: its
-        slot is free. An event left by another loop is dropped, not set (its loop may be closed)."""
+        """A call ended (however: returned, cancelled, failed; or its last word at shutdown is
+        written), while a call waits in ``room`` (its slot is free) or the lifespan in
+        ``settled``. An event left by another loop is dropped, not set (its loop may be closed)."""
         vacated = self._vacated
         if vacated is not None:
             self._vacated = None

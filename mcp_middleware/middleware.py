@@ -13,6 +13,7 @@ from typing import Concatenate, Literal, ParamSpec, SupportsIndex, TypeVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import listen
 from ._given_names import check_tool_names
 from ._host_options import normalise_hosts
 from ._once import Remembered
@@ -21,7 +22,7 @@ from .catalog import ToolFilter
 from .config import Secret, Settings, checked_limits
 from .handlers import Server
 from .security import Guard, OAuthResource, Security, cors_origins, effective_allowed_origins
-from .transport import endpoint
+from .transport import _responder, endpoint
 
 __all__ = ["MCPMiddleware"]
 
@@ -220,10 +221,13 @@ class MCPMiddleware:
         """The server's lifespan messages, unchanged: at ``lifespan.shutdown`` the open listen
         streams end and the questions waiting for an answer fail (a server that sends it while
         responses are open; uvicorn sends it only once they are all over, and is watched for
-        otherwise: ``listen.shutting_down``). A ``lifespan.startup`` undoes that: Starlette keeps
+        otherwise: ``listen.shutting_down``). When the server shows its exit flag, the message
+        waits (at most ``LAST_WORD_SECONDS``) for the calls it cancelled to unwind and write their
+        last word: uvicorn, past ``--timeout-graceful-shutdown``, cancels them and then exits as
+        soon as the lifespan is over (``CallRegistry.settled``). A ``lifespan.startup`` undoes that: Starlette keeps
         the middleware it built, so the same app's next lifespan in the process (a test's
         ``with TestClient(app):``, a reload) has the same server, which asks again."""
-        listeners, pending = self.server.listeners, self.server.pending
+        listeners, pending, registry = self.server.listeners, self.server.pending, self.server.registry
 
         async def watched() -> Message:
             message = await receive()
@@ -232,6 +236,8 @@ class MCPMiddleware:
             elif message["type"] == "lifespan.shutdown":
                 listeners.end_all()
                 pending.shut()
+                if listen.shutting_down():  # the server's exit: calls it cancelled answer first
+                    await registry.settled(_responder.LAST_WORD_SECONDS)
             return message
 
         return watched

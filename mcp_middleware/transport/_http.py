@@ -10,11 +10,13 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from mcp_types import jsonrpc as codes
 from pydantic import ValidationError
 from starlette.types import Message, Receive, Scope, Send
 
 from ..handlers import Call, Era, Server
+from ..interaction import SHUTTING_DOWN
 from ..jsonrpc import ProtocolError, Request, dumps, dumps_again, encode_error, error_status, result_message
 from ..results import Refusal, RefusedError, error_result
 from ..toolcall import Outbox
@@ -29,12 +31,14 @@ __all__ = [
     "caller_key",
     "declared_too_large",
     "encode_reply",
+    "last_word",
     "new_call",
     "plain",
     "plain_start",
     "read_rest",
     "refusal",
     "serve_request",
+    "shutdown_error",
 ]
 
 logger = logging.getLogger(__name__)
@@ -229,7 +233,41 @@ async def serve_request(
             _too_late_for(req, exc, status)
         await responder.finish(encode_error(exc), status)
         return
+    except anyio.get_cancelled_exc_class():  # (evaluated only for an exception that gets this far)
+        if server.pending.shutting_down():
+            await _shutdown_reply(server, call, responder)
+        raise  # the cancellation goes on, whatever was written
     await responder.finish(payload)
+
+
+async def _shutdown_reply(server: Server, call: Call, responder: Responder) -> None:
+    """The request's task is cancelled while the server shuts down (uvicorn cancels what is still
+    running once ``--timeout-graceful-shutdown`` is over): its client gets -32000 "the server is
+    shutting down" (the error of a question the shutdown leaves unanswered) as the last event of
+    its stream, or as its JSON reply, rather than a stream cut off without a response (the
+    Streamable HTTP spec: the server SHOULD NOT close it before) or no response at all."""
+    error = shutdown_error(call.request.id)
+    await last_word(server, responder, encode_error(error), error_status(error.code, call.era))
+
+
+def shutdown_error(request_id: Any) -> ProtocolError:
+    """The error of a request the server's shutdown cut off: ``interaction.SHUTTING_DOWN``, the
+    error of a question it leaves unanswered (-32000)."""
+    return ProtocolError(codes.CONNECTION_CLOSED, str(SHUTTING_DOWN["message"]), id=request_id)
+
+
+async def last_word(
+    server: Server, responder: Responder, payload: bytes, status: int, before: tuple[bytes, ...] = ()
+) -> None:
+    """:meth:`Responder.last_word`, counted as ``answering`` meanwhile, which the lifespan's
+    shutdown waits for (uvicorn exits once it is over: ``CallRegistry.settled``)."""
+    registry = server.registry
+    registry.answering += 1  # before any await: the route's run has just left the registry
+    try:
+        await responder.last_word(payload, status, before)
+    finally:
+        registry.answering -= 1
+        registry.ended()
 
 
 def _too_late_for(req: Request, error: ProtocolError, status: int) -> None:

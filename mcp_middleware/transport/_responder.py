@@ -11,6 +11,7 @@ head then waits for the first thing written (:meth:`Responder.stream_later`).
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,7 +25,13 @@ from ..results import Refusal
 from ..sse import KEEPALIVE, SSE_HEADERS, encode_event
 from ._http import Decorate, encode_reply, plain, plain_start
 
-__all__ = ["Responder"]
+__all__ = ["LAST_WORD_SECONDS", "Responder"]
+
+logger = logging.getLogger(__name__)
+
+# How long the last word of a request cancelled while the server shuts down may take to go out
+# (:meth:`Responder.last_word`): the server's send returns at once unless the client reads nothing.
+LAST_WORD_SECONDS = 1.0
 
 
 class _WriteLock:
@@ -198,6 +205,25 @@ class Responder:
         status, body, headers = answer
         await plain(self._send, status, body, [*headers, *self.headers])
         return True
+
+    async def last_word(self, payload: bytes, status: int, before: tuple[bytes, ...] = ()) -> None:
+        """The final message of a request whose task is being cancelled while the server shuts
+        down (``payload``, an error; ``status`` if it is the JSON reply): the last event of its
+        stream (after the events ``before``: a batch's other replies), or its JSON reply when
+        nothing was written yet. Nothing once the response is over,
+        the client has gone (:meth:`abandon`), or a JSON head is out (nothing can follow it).
+        Written in a shielded scope (an anyio cancel scope cancels again at every checkpoint; uvicorn's
+        ``task.cancel()`` once) bounded by :data:`LAST_WORD_SECONDS`; a send that fails is logged,
+        never raised: the caller re-raises its cancellation, which nothing here may replace."""
+        if self.closed or (self.started and not self.streaming):
+            return
+        with anyio.move_on_after(LAST_WORD_SECONDS, shield=True):
+            try:
+                for event in before:
+                    await self.event(event)
+                await self.finish(payload, status)
+            except Exception as exc:
+                logger.debug("the last word of a request cancelled at shutdown could not be sent: %r", exc)
 
     def abandon(self) -> None:
         """The client went away: from now on nothing is written."""

@@ -1,0 +1,345 @@
+"""A call whose request task is cancelled while the server shuts down still gets a final answer.
+
+uvicorn, told to stop, waits ``--timeout-graceful-shutdown`` for the open responses, then cancels
+their tasks (``task.cancel()``). A streaming ``tools/call``'s SSE stream then ended with no JSON-RPC
+response (clients.md #7; the Streamable HTTP spec: the server SHOULD NOT close the stream before
+its response), and a plain JSON call got no response at all. Now the request gets -32000 "the
+server is shutting down" (the shutdown's error for a pending question, ``interaction.SHUTTING_DOWN``)
+as the last event of its stream, or as its JSON response when nothing was written yet, and the
+cancellation goes on (the task still ends cancelled, the route's work stops). Without the exit flag
+a cancellation is not told from any other: nothing is written, as before; nor is anything written
+for a client that has gone, or once a JSON head is out.
+
+The cancel is driven as uvicorn drives it (a cancel of the request's task) and, for the shield, as
+an outer anyio cancel scope would; the shutdown as in test_shutdown_questions (the flag uvicorn's
+SIGTERM handler sets). No sleeps: events say when the route is running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator, Iterator
+from types import FrameType
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import orjson
+import pytest
+from fastapi import FastAPI
+from fastapi.responses import StreamingResponse
+from starlette.types import Message
+
+from mcp_middleware import MCPMiddleware
+from mcp_middleware.transport import _responder
+from tests.support import BASE_HEADERS, Exchange, modern_headers, modern_request, request
+
+pytestmark = pytest.mark.anyio
+GUARD = 10
+HEADERS = {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25"}
+SHUTDOWN_ERROR = {"code": -32000, "message": "Connection closed: the server is shutting down"}
+
+
+class FakeUvicorn:
+    """What a uvicorn ``Server`` shows of itself: its bound ``handle_exit`` is the SIGTERM handler
+    while it serves, and sets ``should_exit``."""
+
+    def __init__(self) -> None:
+        self.should_exit = False
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.should_exit = True
+
+
+@pytest.fixture
+def uvicorn_server() -> Iterator[FakeUvicorn]:
+    server = FakeUvicorn()
+    previous = signal.signal(signal.SIGTERM, server.handle_exit)
+    try:
+        yield server
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class Routes:
+    """A streaming route (one chunk, then waits) and a plain one (waits); each says it is running."""
+
+    def __init__(self) -> None:
+        self.running = anyio.Event()
+        self.stopped: list[str] = []  # what reached each route: its work stops as before
+        self.app = FastAPI()
+
+        @self.app.post("/chat", operation_id="chat")
+        async def chat() -> StreamingResponse:
+            async def tokens() -> AsyncIterator[str]:
+                yield "tok0 "
+                self.running.set()
+                try:
+                    await anyio.sleep_forever()
+                except BaseException as exc:
+                    self.stopped.append(type(exc).__name__)
+                    raise
+                yield "never"
+
+            return StreamingResponse(tokens(), media_type="text/plain")
+
+        @self.app.post("/slow", operation_id="slow")
+        async def slow() -> dict[str, Any]:
+            self.running.set()
+            try:
+                await anyio.sleep_forever()
+            except BaseException as exc:
+                self.stopped.append(type(exc).__name__)
+                raise
+            return {}
+
+        self.app.add_middleware(MCPMiddleware)
+
+
+def call(era: str, tool: str, token: bool) -> tuple[dict[str, Any], dict[str, str]]:
+    params: dict[str, Any] = {"name": tool, "arguments": {}}
+    if era == "legacy":
+        if token:
+            params["_meta"] = {"progressToken": "p"}
+        return request("tools/call", params, 9), HEADERS
+    extra = {"progressToken": "p"} if token else {}
+    return modern_request("tools/call", params, 9, **extra), modern_headers("tools/call", tool)
+
+
+class Recording(Exchange):
+    """An exchange whose ``send`` yields at every message, as a server's may (so that a cancellation
+    reaching the task is delivered there), and can hold one body message until released."""
+
+    def __init__(self, *args: Any, hold: int | None = None, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.hold = hold  # the index of the body message to hold (0: the first)
+        self.held = anyio.Event()
+        self.release = anyio.Event()
+        self.bodies = 0
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.body":
+            index, self.bodies = self.bodies, self.bodies + 1
+            if index == self.hold:
+                self.held.set()
+                await self.release.wait()
+        await anyio.lowlevel.checkpoint()
+        await super().send(message)
+
+
+async def cancelled_in_shutdown(
+    ex: Exchange, running: anyio.Event, server: FakeUvicorn | None, seen: anyio.Event | None = None
+) -> None:
+    """Run ``ex`` in a task of its own, as uvicorn does; once the route runs (and ``seen`` is set),
+    set the exit flag (when ``server``) and cancel the task, as uvicorn does when its graceful
+    timeout runs out. The task must end cancelled."""
+    task = asyncio.ensure_future(ex.run())
+    with anyio.fail_after(GUARD):
+        await running.wait()
+        if seen is not None:
+            await seen.wait()
+        if server is not None:
+            server.should_exit = True
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+def final_error(ex: Exchange) -> dict[str, Any]:
+    assert ex.done.is_set(), "the response did not end"
+    final = ex.reply.messages()[-1]
+    assert final == {"jsonrpc": "2.0", "id": 9, "error": SHUTDOWN_ERROR}, final
+    return final
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+async def test_a_streamed_call_ends_with_the_shutdown_error(uvicorn_server: FakeUvicorn, era: str) -> None:
+    routes = Routes()
+    ex = Exchange(routes.app, *call(era, "chat", token=True))
+    await cancelled_in_shutdown(ex, routes.running, uvicorn_server)
+    assert ex.reply.content_type.startswith("text/event-stream")
+    events = ex.reply.events()
+    assert events[0]["method"] == "notifications/progress"  # the chunk streamed before
+    final_error(ex)
+    assert ex.reply.more_flags[-1] is False  # the stream ends with it
+    assert routes.stopped == ["CancelledError"]  # the route's work stopped, as before
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+async def test_a_plain_call_gets_the_shutdown_error_as_its_json_response(uvicorn_server: FakeUvicorn, era: str) -> None:
+    routes = Routes()
+    ex = Exchange(routes.app, *call(era, "slow", token=False))
+    await cancelled_in_shutdown(ex, routes.running, uvicorn_server)
+    assert ex.reply.status == 200
+    assert ex.reply.content_type == "application/json"
+    final_error(ex)
+    assert routes.stopped == ["CancelledError"]
+
+
+@pytest.mark.parametrize("tool", ["chat", "slow"])
+async def test_without_the_exit_flag_nothing_is_written(tool: str) -> None:
+    """A cancellation that is not told to be the server's shutdown leaves the response as it was
+    (no server flag: it cannot be told from any other)."""
+    routes = Routes()
+    ex = Exchange(routes.app, *call("legacy", tool, token=True))
+    await cancelled_in_shutdown(ex, routes.running, None)
+    assert not ex.done.is_set()
+    assert all("error" not in m and "result" not in m for m in ex.reply.events())
+
+
+async def test_an_event_cut_off_by_the_cancellation_is_followed_by_the_error(uvicorn_server: FakeUvicorn) -> None:
+    """The cancellation reaches the task while one of its events is being sent (the server had not
+    taken it): the error still follows, as an event of its own."""
+    routes = Routes()
+    ex = Recording(routes.app, *call("legacy", "chat", token=True), hold=0)  # the progress event
+    await cancelled_in_shutdown(ex, ex.held, uvicorn_server)
+    events = ex.reply.events()
+    assert [e.get("method") for e in events[:-1]] == []  # the cut-off progress never went out
+    final_error(ex)
+
+
+async def test_a_json_head_already_out_is_left_alone(uvicorn_server: FakeUvicorn) -> None:
+    """Cancelled while its JSON response is being written: nothing can be added to it."""
+    app = FastAPI()
+
+    @app.post("/quick", operation_id="quick")
+    async def quick() -> dict[str, Any]:
+        return {"ok": True}
+
+    app.add_middleware(MCPMiddleware)
+    ex = Recording(app, *call("legacy", "quick", token=False), hold=0)  # the JSON body
+    await cancelled_in_shutdown(ex, ex.held, uvicorn_server)
+    assert ex.reply.status == 200
+    assert ex.reply.chunks == []  # the body was cut off; no second head, no error after it
+    assert not ex.done.is_set()
+
+
+async def test_a_client_that_has_gone_is_written_nothing(uvicorn_server: FakeUvicorn) -> None:
+    """Once the client went away (its disconnect seen), there is nobody to answer."""
+    responder = _responder.Responder(Recording(FastAPI(), b"").send)
+    await responder.event(b'{"jsonrpc":"2.0","method":"notifications/progress","params":{}}')
+    responder.abandon()
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    responder._send = send
+    await responder.last_word(b"{}", 200)
+    assert sent == []
+
+
+async def test_an_outer_anyio_scope_cancelled_at_shutdown_is_answered_too(uvicorn_server: FakeUvicorn) -> None:
+    """A cancel scope (an outer middleware's task group) cancels again at every checkpoint, unlike
+    uvicorn's one ``task.cancel()``: the error is written in a shielded scope, and the cancellation
+    still ends the scope."""
+    routes = Routes()
+    ex = Recording(routes.app, *call("legacy", "chat", token=True))
+    with anyio.fail_after(GUARD):
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(ex.run)
+                await routes.running.wait()
+                uvicorn_server.should_exit = True
+                scope.cancel()
+    assert scope.cancelled_caught
+    final_error(ex)
+
+
+async def test_a_client_that_takes_nothing_does_not_hold_the_task(
+    uvicorn_server: FakeUvicorn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The error's write is bounded (``LAST_WORD_SECONDS``): a client that reads nothing more (the
+    server's send never returns) does not keep the cancelled task alive, and the cancellation goes on."""
+    monkeypatch.setattr(_responder, "LAST_WORD_SECONDS", 0)
+    routes = Routes()
+    ex = Recording(routes.app, *call("legacy", "chat", token=True), hold=1)  # what follows the progress
+    await cancelled_in_shutdown(ex, routes.running, uvicorn_server, seen=ex.started)
+    assert ex.held.is_set()
+    assert not ex.done.is_set()
+
+
+async def test_a_failing_send_does_not_replace_the_cancellation(uvicorn_server: FakeUvicorn) -> None:
+    """A server that refuses the error's message (its connection broke) raises from ``send``: the
+    task still ends cancelled, not with that error."""
+    routes = Routes()
+    ex = Exchange(routes.app, *call("legacy", "chat", token=True))
+    real = ex.send
+
+    async def send(message: Message) -> None:
+        if b"-32000" in message.get("body", b""):
+            raise OSError("connection reset")
+        await real(message)
+
+    ex.send = send  # type: ignore[method-assign]
+    await cancelled_in_shutdown(ex, routes.running, uvicorn_server)
+    assert not ex.done.is_set()
+
+
+def test_the_error_is_the_shutdown_error_of_questions() -> None:
+    from mcp_middleware.interaction import SHUTTING_DOWN
+
+    assert orjson.loads(orjson.dumps(SHUTTING_DOWN)) == SHUTDOWN_ERROR
+
+
+def lifespan_of(app: FastAPI, shutdown: anyio.Event, seen: list[bool], ex: Exchange) -> tuple[Any, Any, Any]:
+    """A lifespan as uvicorn runs it; ``seen`` gets, when the app has shut down, whether ``ex``'s
+    response had ended by then."""
+    messages: list[Message] = [{"type": "lifespan.startup"}]
+
+    async def receive() -> Message:
+        if messages:
+            return messages.pop()
+        await shutdown.wait()
+        return {"type": "lifespan.shutdown"}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "lifespan.shutdown.complete":
+            seen.append(ex.done.is_set())
+
+    scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": {}}
+    return scope, receive, send
+
+
+async def test_the_lifespan_shutdown_waits_for_the_cancelled_calls_answer(uvicorn_server: FakeUvicorn) -> None:
+    """uvicorn cancels the calls still running, then ends the app's lifespan and exits: the process
+    was gone before a cancelled call had unwound (the interop test's failure). The middleware holds
+    ``lifespan.shutdown`` back until the call has written its error."""
+    routes = Routes()
+    ex = Exchange(routes.app, *call("legacy", "chat", token=True))
+    shutdown, seen = anyio.Event(), list[bool]()
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(routes.app, *lifespan_of(routes.app, shutdown, seen, ex))
+            task = asyncio.ensure_future(ex.run())
+            await routes.running.wait()
+            uvicorn_server.should_exit = True
+            task.cancel()  # as uvicorn does: the cancel, then lifespan.shutdown at once
+            shutdown.set()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    assert seen == [True]
+    final_error(ex)
+
+
+async def test_the_lifespan_shutdown_waits_a_bounded_time(
+    uvicorn_server: FakeUvicorn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call that is not cancelled (a server sending ``lifespan.shutdown`` with responses still
+    open) or does not unwind holds the lifespan no longer than ``LAST_WORD_SECONDS``."""
+    monkeypatch.setattr(_responder, "LAST_WORD_SECONDS", 0)
+    routes = Routes()
+    ex = Exchange(routes.app, *call("legacy", "chat", token=True))
+    shutdown, seen = anyio.Event(), list[bool]()
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(routes.app, *lifespan_of(routes.app, shutdown, seen, ex))
+            tg.start_soon(ex.run)
+            await routes.running.wait()
+            uvicorn_server.should_exit = True
+            shutdown.set()
+            while not seen:
+                await anyio.lowlevel.checkpoint()
+            tg.cancel_scope.cancel()
+    assert seen == [False]  # the lifespan ended while the call ran on
