@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Mapping
 from typing import Any
 
+import anyio
 from mcp_types import jsonrpc as codes
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
 from starlette.types import Receive, Scope, Send
@@ -36,7 +37,7 @@ from ..jsonrpc import (
 )
 from ..sealing import Session, StateError
 from ._checks import text_of
-from ._http import caller_key, encode_reply, new_call, serve_request
+from ._http import caller_key, encode_reply, last_word, new_call, serve_request, shutdown_error
 from ._responder import Responder
 
 __all__ = ["serve"]
@@ -209,15 +210,20 @@ async def _batch(
     declared = None if session is None else session.declared
     asks_as = _asks_as(stated, session, version)
     replies: list[bytes] = []
-    for item, message in zip(items, messages, strict=True):
+    for index, (item, message) in enumerate(zip(items, messages, strict=True)):
         if responder.closed:
             return  # the client went away during an earlier call: nobody reads the rest
         if isinstance(message, ProtocolError):
             answer: bytes | ProtocolError | None = message
         else:
-            answer = await _batch_item(
-                server, scope, receive, headers, item, message, version, responder, declared, asks_as
-            )
+            try:
+                answer = await _batch_item(
+                    server, scope, receive, headers, item, message, version, responder, declared, asks_as
+                )
+            except anyio.get_cancelled_exc_class():
+                if server.pending.shutting_down():
+                    await _batch_shut(server, responder, replies, messages[index:])
+                raise  # the cancellation goes on, whatever was written
         if isinstance(answer, ProtocolError):
             replies.append(dumps(error_message(answer)))
         elif answer is not None and answer != _CANCELLED:
@@ -237,6 +243,24 @@ async def _batch(
         return
     # Joined by hand: each reply was encoded (and checked against orjson's depth limit) alone.
     await responder.json(b"[" + b",".join(replies) + b"]")
+
+
+async def _batch_shut(
+    server: Server, responder: Responder, replies: list[bytes], rest: list[Message | ProtocolError]
+) -> None:
+    """A batch whose task is cancelled while the server shuts down (as ``_http._shutdown_reply``
+    answers a lone request): the replies of the items that ran, then the shutdown's error for each
+    request cut off or not run yet (an item refused before it could run keeps its own error), as
+    the batch's reply would have been written."""
+    for message in rest:
+        if isinstance(message, Request):
+            replies.append(dumps(error_message(shutdown_error(message.id))))
+        elif isinstance(message, ProtocolError) and message.id is not None:
+            replies.append(dumps(error_message(message)))
+    if responder.streaming:
+        await last_word(server, responder, replies[-1], 200, tuple(replies[:-1]))
+    else:
+        await last_word(server, responder, b"[" + b",".join(replies) + b"]", 200)
 
 
 def _parsed(item: Any) -> Message | ProtocolError:

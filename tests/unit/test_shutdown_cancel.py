@@ -343,3 +343,52 @@ async def test_the_lifespan_shutdown_waits_a_bounded_time(
                 await anyio.lowlevel.checkpoint()
             tg.cancel_scope.cancel()
     assert seen == [False]  # the lifespan ended while the call ran on
+
+
+BATCH_HEADERS = {**BASE_HEADERS, "mcp-protocol-version": "2025-03-26"}
+
+
+def batch_app() -> Routes:
+    routes = Routes()
+
+    @routes.app.post("/quick", operation_id="quick")
+    async def quick() -> dict[str, Any]:
+        return {"ok": True}
+
+    return routes
+
+
+def tool_call(tool: str, id: int, token: bool = False) -> dict[str, Any]:
+    params: dict[str, Any] = {"name": tool, "arguments": {}}
+    if token:
+        params["_meta"] = {"progressToken": "p"}
+    return request("tools/call", params, id)
+
+
+@pytest.mark.parametrize(("tool", "streamed"), [("slow", False), ("chat", True)])
+async def test_a_batch_cut_off_answers_each_request(uvicorn_server: FakeUvicorn, tool: str, streamed: bool) -> None:
+    """A 2025-03-26 batch: the replies of the calls that ran, then the shutdown's error for the one
+    cut off and for each one after it (a refused item keeps its own error), as one JSON array, or as
+    the stream's last events when a call streamed."""
+    routes = batch_app()
+    batch = [tool_call("quick", 1), tool_call(tool, 2, token=True), tool_call("quick", 3), {"jsonrpc": "2.0", "id": 4}]
+    ex = Exchange(routes.app, batch, BATCH_HEADERS)
+    await cancelled_in_shutdown(ex, routes.running, uvicorn_server)
+    assert ex.done.is_set()
+    if streamed:
+        assert ex.reply.content_type.startswith("text/event-stream")
+        messages = [m for m in ex.reply.events() if "id" in m]
+    else:
+        assert ex.reply.content_type == "application/json"
+        messages = ex.reply.json()
+    assert [m["id"] for m in messages] == [1, 2, 3, 4]
+    assert "result" in messages[0]
+    assert [m["error"] for m in messages[1:3]] == [SHUTDOWN_ERROR, SHUTDOWN_ERROR]
+    assert messages[3]["error"]["code"] == -32600
+
+
+async def test_a_batch_cut_off_without_the_exit_flag_gets_nothing() -> None:
+    routes = batch_app()
+    ex = Exchange(routes.app, [tool_call("quick", 1), tool_call("slow", 2)], BATCH_HEADERS)
+    await cancelled_in_shutdown(ex, routes.running, None)
+    assert not ex.done.is_set()
