@@ -55,6 +55,23 @@ Conversion also:
   (through in-place applicators: :mod:`mcp_middleware._schema_evaluated`), that would refuse what
   it matched: the schema is never stricter than the server.
 
+Leaving a keyword out (or narrowing a ``patternProperties`` key: ``\\d`` as ``[0-9]`` checks fewer
+names) loosens the subschema it was in, which loosens the whole only in a positive place. In a
+negative or exclusive one it tightens: under ``not`` (``not: {}`` refuses everything), under
+``oneOf`` (a value may now match two branches), under an ``if`` with a ``then`` or ``else`` (a
+value may now take ``then``), in a ``contains`` beside a ``maxContains`` (more items counted).
+Conversion counts what it loosens (:meth:`SchemaSet._lost_since`: a ``pattern`` or ``format`` left
+out, a key left out or narrowed, a refusing ``additionalProperties`` or ``unevaluatedProperties``
+left out, a dangling ``$ref``, a member that is no schema), and follows the references met below
+such a place to what they point to (a component, a local pointer read from each enclosing schema,
+as :mod:`mcp_middleware._schema_evaluated` reads them), each converted once more, dry, to learn
+whether it loses anything (:meth:`SchemaSet._reaches_loss`). Such a place is then loosened in turn
+(:func:`~mcp_middleware._schema_keywords.loosen_exclusive`: the ``not`` goes, ``oneOf`` is
+``anyOf``, the ``if`` is ``anyOf: [{allOf: [if, then]}, else]``, the ``maxContains`` goes), and
+named. ``then``, ``else``, ``anyOf``, ``allOf``, ``dependentSchemas``, ``items``, ``prefixItems``,
+``propertyNames``, ``additionalProperties``: positive, kept. A ``pattern`` translated narrower is
+no loss (a client may refuse a rare value, never take one the app refuses: :mod:`mcp_middleware._ecma_regex`).
+
 What ``null`` means (the collapsing of an ``Optional``, and an output schema that requires no
 property that may be null) is in :mod:`mcp_middleware._schema_nulls`; the keywords and reference
 prefixes this conversion walks, in :mod:`mcp_middleware._schema_keywords`.
@@ -78,15 +95,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcp_middleware._schema_evaluated import Evaluations
+from mcp_middleware._schema_evaluated import Evaluations, pointed
 from mcp_middleware._schema_inline import standalone
 from mcp_middleware._schema_keywords import (
     _ANNOTATIONS,
     _COMPONENT_PREFIX,
     _DEFS_PREFIX,
+    _EXCLUSIVE_PLACES,
     _ONE_SCHEMA,
     _SCHEMA_LIST,
     _SCHEMA_MAP,
+    loosen_exclusive,
     pointer_name,
     refuses_nothing,
 )
@@ -104,6 +123,12 @@ _UNSURE_FORMATS = frozenset({"date-time", "time", "duration", "regex"})
 # what may refuse the properties no patternProperties key matches
 _REFUSING = ("additionalProperties", "unevaluatedProperties")
 _DEPTH = 16  # how deep may_be_array and allows_null follow nested branches
+_WHY = {
+    "not": "left out: a keyword below it was, so it would refuse more",
+    "oneOf": "now anyOf: a keyword below it was left out, so a value may match two branches",
+    "if": "now anyOf [if and then, else]: a keyword below it was left out, so a value may take then instead of else",
+    "maxContains": "left out: a keyword below contains was, so it would count more items",
+}
 
 
 @dataclass(slots=True)
@@ -117,12 +142,15 @@ class Unportable:
     mode: str
     where: list[str] = field(default_factory=list)
     component: str | None = None
+    why: str | None = None  # a keyword left out or rewritten for what was lost below it (_WHY)
 
     def said(self) -> str:
         """As a warning names it: ``input schema 'Item' property 'tags' patternProperties key '^\\w'``;
         a keyword left out with a key (no ``pattern``): ``... additionalProperties (it would ...)``."""
         place = f" schema {self.component!r}" if self.component is not None else ""
         place += f" property {'.'.join(self.where)!r}" if self.where else ""
+        if self.why is not None:
+            return f"{self.mode}{place} {self.keyword} ({self.why})"
         if not self.pattern:
             return f"{self.mode}{place} {self.keyword} (it would refuse what a dropped key matches)"
         return f"{self.mode}{place} {self.keyword} {self.pattern!r}"
@@ -175,7 +203,18 @@ def _nullable(out: dict[str, Any]) -> dict[str, Any]:
 class SchemaSet:
     """The converted ``components.schemas`` of one OpenAPI document, shared by all its tools."""
 
-    __slots__ = ("_cache", "_components", "_evaluations", "_loops", "_unportable", "_within")
+    __slots__ = (
+        "_cache",
+        "_components",
+        "_dry",
+        "_dry_components",
+        "_evaluations",
+        "_loops",
+        "_losses",
+        "_met",
+        "_unportable",
+        "_within",
+    )
 
     def __init__(self, components: Any) -> None:
         self._components: Mapping[str, Any] = components if isinstance(components, Mapping) else {}
@@ -185,6 +224,12 @@ class SchemaSet:
         self._loops: dict[tuple[str, bool], bool] = {}
         # the patterns left out since the last take_unportable (a component's once: it is cached)
         self._unportable: list[Unportable] = []
+        # what conversion loosened (a keyword left out, a key narrowed: _loose), and the references
+        # it met with the raw schemas enclosing each, since the outermost convert began
+        self._losses = 0
+        self._met: list[tuple[str, tuple[Any, ...]]] = []
+        self._dry = False  # converting only to learn whether a schema loses anything (_dry_loses)
+        self._dry_components: dict[tuple[str, bool], tuple[bool, list[tuple[str, tuple[Any, ...]]]]] = {}
 
     def take_unportable(self) -> list[Unportable]:
         """The patterns left out of what was converted since the last call (the catalog warns,
@@ -273,26 +318,34 @@ class SchemaSet:
         if isinstance(schema, bool):
             return schema
         if not isinstance(schema, Mapping):
+            self._losses += 1  # a member that is no schema: {}, which takes anything
             return {}
         self._within.append(schema)
         try:
             return self._converted(schema, refs, collapse)
         finally:
             self._within.pop()
+            if not self._within:
+                self._losses, self._met = 0, []
 
     def _converted(self, schema: Mapping[str, Any], refs: set[str], collapse: bool) -> Any:
         out: dict[str, Any] = {}
         lost = False
+        loosened: list[str] = []
         for key, value in schema.items():
-            if key in _DROPPED or (
-                key == "format" and not collapse and isinstance(value, str) and value in _UNSURE_FORMATS
-            ):
+            mark = (self._losses, len(self._met))
+            if key in _DROPPED:
+                continue
+            if key == "format" and not collapse and isinstance(value, str) and value in _UNSURE_FORMATS:
+                self._losses += 1
                 continue
             if key == "pattern" and isinstance(value, str):
                 ecma = ecma_pattern(value) if collapse else None  # (output schemas have none)
                 if ecma is not None:
                     out[key] = ecma
-                elif collapse:
+                    continue
+                self._losses += 1
+                if collapse:
                     self._unportable.append(Unportable(value, key, "input"))
             elif key == "patternProperties" and isinstance(value, Mapping):
                 lost = self._pattern_properties(value, refs, collapse, out)
@@ -308,6 +361,10 @@ class SchemaSet:
                 out[key] = {k: self.convert(v, refs, collapse=collapse) for k, v in value.items()}
             else:
                 out[key] = copy.deepcopy(value)
+            if key in _EXCLUSIVE_PLACES and key in out and self._lost_since(mark, collapse):
+                loosened.append(key)
+        if loosened:
+            self._exclusive_places(out, loosened, "input" if collapse else "output")
         if lost or "unevaluatedProperties" in out:
             self._refusing_dropped(schema, out, lost, collapse)
         kind = out.get("type")
@@ -315,6 +372,71 @@ class SchemaSet:
             out["items"] = {}
         _exclusive_bounds(out)
         return _nullable(out) if schema.get("nullable") is True else out
+
+    def _lost_since(self, mark: tuple[int, int], collapse: bool) -> bool:
+        """Whether what was converted since ``mark`` (the losses and references counted then) lost
+        anything: a keyword left out, or a reference to a schema that does (:meth:`_reaches_loss`;
+        not asked in a dry conversion, which only counts)."""
+        if self._losses > mark[0]:
+            return True
+        return not self._dry and self._reaches_loss(self._met[mark[1] :], collapse)
+
+    def _reaches_loss(self, met: list[tuple[str, tuple[Any, ...]]], collapse: bool) -> bool:
+        """Whether one of the references ``met`` (each with the raw schemas enclosing it, which a
+        local pointer is read from, as :mod:`mcp_middleware._schema_evaluated` reads them) reaches
+        a schema that conversion loosens: each schema reached converted dry, once."""
+        seen: set[Any] = set()
+        todo = list(met)
+        while todo:
+            ref, roots = todo.pop()
+            name = self.component_name({"$ref": ref})
+            if name is not None:
+                if name in seen:
+                    continue
+                seen.add(name)
+                loses, further = self._dry_component(name, collapse)
+                todo += further
+                if loses:
+                    return True
+                continue
+            for root in roots:
+                target = pointed(root, ref) if ref.startswith("#/") else None
+                if target is None or id(target) in seen:
+                    continue
+                seen.add(id(target))
+                loses, further = self._dry_loses(target, roots, collapse)
+                todo += further
+                if loses:
+                    return True
+        return False
+
+    def _dry_component(self, name: str, collapse: bool) -> tuple[bool, list[tuple[str, tuple[Any, ...]]]]:
+        key = (name, collapse)
+        if key not in self._dry_components:
+            component = self._components[name]
+            self._dry_components[key] = self._dry_loses(component, (component,), collapse)
+        return self._dry_components[key]
+
+    def _dry_loses(
+        self, schema: Any, roots: tuple[Any, ...], collapse: bool
+    ) -> tuple[bool, list[tuple[str, tuple[Any, ...]]]]:
+        """Whether converting ``schema`` (inside ``roots``) loses anything itself, and the
+        references it meets (not followed here: :meth:`_reaches_loss` does, without recursion).
+        Nothing converted is kept, nothing said."""
+        saved = (self._losses, self._met, self._within, self._unportable, self._dry)
+        self._losses, self._met, self._within, self._unportable, self._dry = 0, [], list(roots), [], True
+        try:
+            self.convert(schema, set(), collapse=collapse)
+            return self._losses > 0, self._met
+        finally:
+            self._losses, self._met, self._within, self._unportable, self._dry = saved
+
+    def _exclusive_places(self, out: dict[str, Any], loosened: list[str], mode: str) -> None:
+        """Where a subschema lost a keyword (``loosened``: the keywords whose subschemas did) and
+        the whole would refuse more for it, that keyword goes or is loosened in turn
+        (:func:`~mcp_middleware._schema_keywords.loosen_exclusive`), and is named."""
+        for said in loosen_exclusive(out, loosened):
+            self._unportable.append(Unportable("", said, mode, why=_WHY[said]))
 
     def _pattern_properties(self, keys: Mapping[Any, Any], refs: set[str], collapse: bool, out: dict[str, Any]) -> bool:
         """``patternProperties`` into ``out``: its portable keys translated, with their schemas (keys
@@ -330,6 +452,8 @@ class SchemaSet:
                 lost.append(str(key))
             else:
                 kept.setdefault(ecma, []).append(self.convert(value, refs, collapse=collapse))
+        # left out, or narrower (\\d as [0-9]: fewer names checked)
+        self._losses += len(lost) + sum(1 for key in keys if isinstance(key, str) and "\\d" in key)
         if kept:
             out["patternProperties"] = {
                 key: found[0] if len(found) == 1 else {"allOf": found} for key, found in kept.items()
@@ -349,6 +473,7 @@ class SchemaSet:
                 continue
             if lost or (key == "unevaluatedProperties" and self._evaluations.lost_within(schema, self._within)):
                 del out[key]
+                self._losses += 1
                 self._unportable.append(Unportable("", key, "input" if collapse else "output"))
 
     def convert_property(
@@ -415,9 +540,12 @@ class SchemaSet:
         if name is not None:
             refs.add(name)
             out["$ref"] = _DEFS_PREFIX + str(ref)[len(_COMPONENT_PREFIX) :]
+            self._met.append((str(ref), ()))
         elif isinstance(ref, str) and not ref.startswith("#/components/"):
             out["$ref"] = ref  # a local or external reference we cannot inline: keep it
-        # a dangling #/components reference is dropped: the schema then accepts anything
+            self._met.append((ref, tuple(self._within)))
+        else:  # a dangling #/components reference is dropped: the schema then accepts anything
+            self._losses += 1
 
     def _convert_properties(
         self, properties: Mapping[str, Any], required: Any, refs: set[str], collapse: bool

@@ -19,6 +19,10 @@ local pointer (``#/$defs/P``, ``#/definitions/P``, ``#/properties/a``), to what 
 each schema that encloses it (JSON Pointer; which one ``#`` means depends on where the schema ends
 up, so each is asked, and one that loses evaluations is enough). A schema met again while its own
 answer is worked out (an in-place cycle, which no validator finishes) adds nothing.
+
+:func:`pointed` (a local JSON Pointer from one root) is shared with
+:meth:`~mcp_middleware._schema.SchemaSet.convert`, which follows a reference below a ``not``, ``oneOf``,
+``if`` or ``contains`` alike to learn whether what it points to loses a keyword.
 """
 
 from __future__ import annotations
@@ -29,13 +33,13 @@ from urllib.parse import unquote
 
 from mcp_middleware._schema_keywords import _COMPONENT_PREFIX, pointer_name, refuses_nothing
 
-__all__ = ["Evaluations"]
+__all__ = ["Evaluations", "pointed"]
 
 _IN_PLACE_ONE = ("if", "then", "else")
 _IN_PLACE_LIST = ("allOf", "anyOf", "oneOf")
 
 
-def _pointed(root: Any, ref: str) -> Any:
+def pointed(root: Any, ref: str) -> Any:
     """What a local JSON Pointer ``#/a/b`` points to from ``root`` (None where nothing is)."""
     node = root
     for step in ref[2:].split("/"):
@@ -105,4 +109,4 @@ class Evaluations:
             if name in self._components:
                 yield self._components[name], (self._components[name],)
         elif ref.startswith("#/"):
-            yield from ((_pointed(root, ref), roots) for root in roots)
+            yield from ((pointed(root, ref), roots) for root in roots)

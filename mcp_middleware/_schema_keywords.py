@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
-__all__ = ["is_object_schema", "pointer_name", "refuses_nothing"]
+__all__ = ["is_object_schema", "loosen_exclusive", "pointer_name", "refuses_nothing"]
 
 _COMPONENT_PREFIX = "#/components/schemas/"
 _DEFS_PREFIX = "#/$defs/"
@@ -34,6 +34,8 @@ _ONE_SCHEMA = frozenset(
 )
 _SCHEMA_LIST = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
 _SCHEMA_MAP = frozenset({"patternProperties", "dependentSchemas", "$defs", "definitions"})
+# where a subschema that takes more may make the whole take less (loosen_exclusive)
+_EXCLUSIVE_PLACES = frozenset({"not", "oneOf", "if", "contains"})
 # keywords that only annotate; a collapsed Optional may take them from the outer schema
 _ANNOTATIONS = frozenset(
     {
@@ -78,3 +80,39 @@ def pointer_name(ref: str, prefix: str) -> str:
     """The definition name a ``$ref`` of ``prefix`` points to: percent- and JSON-Pointer-decoded
     (RFC 6901: ``~1`` is "/", ``~0`` is "~")."""
     return unquote(ref[len(prefix) :]).replace("~1", "/").replace("~0", "~")
+
+
+def loosen_exclusive(out: dict[str, Any], loosened: list[str]) -> list[str]:
+    """``out`` never stricter than it was, where the subschemas of ``loosened`` (keywords of
+    :data:`_EXCLUSIVE_PLACES`) were made to take more, which there makes the whole take less: a
+    ``not`` goes; a ``oneOf`` is an ``anyOf`` (a value may now match two branches); an ``if`` (a
+    value may now take ``then`` instead of ``else``) beside a ``then`` or an ``else`` is ``anyOf:
+    [{allOf: [if, then]}, else]``, which keeps what each evaluated (for an ``unevaluated*``); a
+    ``contains`` (which may now count more items) drops its ``maxContains``. The keywords that
+    went or changed."""
+    said: list[str] = []
+    for key in loosened:
+        if key == "not":
+            del out["not"]
+        elif key == "oneOf":
+            _add_any_of(out, out.pop("oneOf"))
+        elif key == "if" and ("then" in out or "else" in out):
+            first = out.pop("if")
+            taken = {"allOf": [first, out.pop("then")]} if "then" in out else first
+            _add_any_of(out, [taken, out.pop("else", True)])
+        elif key == "contains" and "maxContains" in out:
+            del out["maxContains"]
+            key = "maxContains"
+        else:
+            continue
+        said.append(key)
+    return said
+
+
+def _add_any_of(out: dict[str, Any], branches: Any) -> None:
+    """``anyOf: branches`` into ``out``; beside an ``anyOf`` already there, as a member of its
+    ``allOf``. Where both are taken by values that are no list, the branches go (looser still)."""
+    if "anyOf" not in out:
+        out["anyOf"] = branches
+    elif isinstance(out.get("allOf", []), list):
+        out["allOf"] = [*out.get("allOf", []), {"anyOf": branches}]

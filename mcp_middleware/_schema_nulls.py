@@ -6,7 +6,10 @@
   :func:`keeps_null`: an ``Optional[X]`` whose default is not None, where ``null`` is a value of its own.
 * :func:`nulls_not_required`: for a route that leaves out the properties whose value is None
   (FastAPI's ``response_model_exclude_none``), a copy of an output schema that requires none that
-  may be null.
+  may be null. A ``required`` loosened so under ``not``, ``oneOf``, ``if`` or a ``contains`` with a
+  ``maxContains`` would make the whole refuse more, so that keyword goes or is loosened in turn
+  (:func:`~mcp_middleware._schema_keywords.loosen_exclusive`), as conversion does for what it
+  leaves out.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ from typing import Any
 
 from mcp_middleware._schema_keywords import (
     _ANNOTATIONS,
+    _EXCLUSIVE_PLACES,
     _ONE_SCHEMA,
     _SCHEMA_LIST,
     _SCHEMA_MAP,
     defs_ref_name,
+    loosen_exclusive,
 )
 
 __all__ = ["collapse_optional", "keeps_null", "nulls_not_required"]
@@ -71,36 +76,82 @@ def nulls_not_required(schema: dict[str, Any]) -> dict[str, Any]:
     that may be null: the schema of a route that leaves out properties whose value is None
     (FastAPI's ``response_model_exclude_none``), however deep. A property may be null unless its
     schema surely refuses ``null`` (a ``type``, ``enum`` or ``const`` without it, a ``$ref`` to
-    such a schema, ...)."""
+    such a schema, ...). Where that loosened a subschema in a negative or exclusive place (through
+    a ``$ref`` to a definition too), the place is loosened in turn (:func:`loosen_exclusive`)."""
     copied: dict[str, Any] = copy.deepcopy(schema)  # the $defs are shared with other tools
     defs = copied.get("$defs")
-    _drop_null_required(copied, defs if isinstance(defs, Mapping) else {})
+    defs = defs if isinstance(defs, Mapping) else {}
+    _Dropping(defs, _losing(defs)).walk(copied)
     return copied
 
 
-def _drop_null_required(schema: Any, defs: Mapping[str, Any]) -> None:
-    if not isinstance(schema, dict):
-        return
-    properties = schema.get("properties")
-    if isinstance(properties, Mapping):
-        for prop in properties.values():
-            _drop_null_required(prop, defs)
-        required = schema.get("required")
-        if isinstance(required, list):
-            kept = [name for name in required if name not in properties or _refuses_null(properties[name], defs)]
-            if kept:
-                schema["required"] = kept
+def _losing(defs: Mapping[str, Any]) -> frozenset[str]:
+    """The definitions a required name is dropped from, or that refer to one that is (each walked
+    dry, on a copy: what it drops and refers to does not depend on the others)."""
+    refers: dict[str, list[str]] = {}
+    losing: set[str] = set()
+    for name, definition in defs.items():
+        dry = _Dropping(defs, frozenset())
+        if dry.walk(copy.deepcopy(definition)):
+            losing.add(name)
+        refers[name] = dry.met
+    grown = True
+    while grown:
+        found = {name for name, met in refers.items() if name not in losing and losing.intersection(met)}
+        losing |= found
+        grown = bool(found)
+    return frozenset(losing)
+
+
+class _Dropping:
+    """One walk of :func:`nulls_not_required`: ``losing``, the definitions that lose a required name
+    (:func:`_losing`); ``met``, the definitions referred to on the way."""
+
+    __slots__ = ("defs", "losing", "met")
+
+    def __init__(self, defs: Mapping[str, Any], losing: frozenset[str]) -> None:
+        self.defs, self.losing = defs, losing
+        self.met: list[str] = []
+
+    def walk(self, schema: Any) -> bool:
+        """Drop the required names that may be null, from ``schema`` down; whether any was (or a
+        definition it refers to loses one)."""
+        if not isinstance(schema, dict):
+            return False
+        name = defs_ref_name(schema, self.defs)
+        dropped = name is not None and name in self.losing
+        if name is not None:
+            self.met.append(name)
+        properties = schema.get("properties")
+        if isinstance(properties, Mapping):
+            dropped = self._required(schema, properties) | dropped
+        loosened: list[str] = []
+        for key, value in schema.items():
+            if key in _ONE_SCHEMA:
+                below = self.walk(value)
+            elif key in _SCHEMA_LIST and isinstance(value, list):
+                below = any([self.walk(item) for item in value])  # (each walked)
+            elif key in _SCHEMA_MAP and isinstance(value, Mapping):
+                below = any([self.walk(item) for item in value.values()])
             else:
-                del schema["required"]
-    for key, value in schema.items():
-        if key in _ONE_SCHEMA:
-            _drop_null_required(value, defs)
-        elif key in _SCHEMA_LIST and isinstance(value, list):
-            for item in value:
-                _drop_null_required(item, defs)
-        elif key in _SCHEMA_MAP and isinstance(value, Mapping):
-            for item in value.values():
-                _drop_null_required(item, defs)
+                continue
+            dropped |= below
+            if below and key in _EXCLUSIVE_PLACES:
+                loosened.append(key)
+        loosen_exclusive(schema, loosened)
+        return dropped
+
+    def _required(self, schema: dict[str, Any], properties: Mapping[str, Any]) -> bool:
+        dropped = any([self.walk(prop) for prop in properties.values()])
+        required = schema.get("required")
+        if not isinstance(required, list):
+            return dropped
+        kept = [name for name in required if name not in properties or _refuses_null(properties[name], self.defs)]
+        if kept:
+            schema["required"] = kept
+        else:
+            del schema["required"]
+        return dropped or len(kept) < len(required)
 
 
 def _refuses_null(schema: Any, defs: Mapping[str, Any], seen: frozenset[str] = frozenset()) -> bool:

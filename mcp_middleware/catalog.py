@@ -377,9 +377,10 @@ def _stranded(order: RouteOrder, op: _Op, owner: Any) -> bool:
 
 def _warn_unportable(op: _Op, left_out: Sequence[Unportable]) -> None:
     """Warn about the patterns the schemas of the route's tool (prompt, resource) left out for want of a portable form
-    (:mod:`mcp_middleware._ecma_regex`), once per route (a component's with the first tool that
-    uses it: :meth:`SchemaSet.take_unportable`), each said once (two keywords left out at one
-    property read alike)."""
+    (:mod:`mcp_middleware._ecma_regex`), and the keywords left out or loosened for what they lost (an enclosing
+    ``unevaluatedProperties``, a ``not`` or ``oneOf`` above it: :mod:`mcp_middleware._schema`), once per route (a
+    component's with the first tool that uses it: :meth:`SchemaSet.take_unportable`), each said once (two keywords
+    left out at one property read alike)."""
     if left_out:
         warn_once(
             logger,
