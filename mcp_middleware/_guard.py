@@ -315,8 +315,13 @@ def _http_error(run: _ToolRun, http: HTTPException) -> dict[str, Any]:
     the detail echoes redacted); a tool's then carries the text the route had sent, as any failure
     of a route stopped mid-stream does (:func:`_failure`)."""
     collector = run.collector.fresh(structured=False)
-    sent = (http.headers or {}).items()  # (a value Latin-1 cannot hold, which Starlette refuses: "?")
-    headers = tuple((name.encode("latin-1", "replace"), value.encode("latin-1", "replace")) for name, value in sent)
+    # (a value Latin-1 cannot hold, which Starlette refuses: "?"; a name or value that is no str,
+    # which Starlette's response fails on as it encodes it, so it never goes out: left out)
+    headers = tuple(
+        (name.encode("latin-1", "replace"), value.encode("latin-1", "replace"))
+        for name, value in (http.headers or {}).items()
+        if isinstance(name, str) and isinstance(value, str)
+    )
     collector.head(http.status_code, _JSON + headers)
     try:
         body = dumps_exactly({"detail": http.detail})

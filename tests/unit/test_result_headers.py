@@ -99,6 +99,14 @@ def make_app() -> FastAPI:
 
         return StreamingResponse(pieces(), media_type="text/plain")
 
+    @app.get("/streamed-odd-headers")
+    def streamed_odd_headers() -> StreamingResponse:
+        async def pieces() -> Any:
+            yield "partial "  # values that are no str: Starlette's response would refuse them
+            raise HTTPException(429, "rate limited mid-stream", headers={"Retry-After": 30, "X-Note": None})  # type: ignore[dict-item]
+
+        return StreamingResponse(pieces(), media_type="text/plain")
+
     app.add_middleware(MCPMiddleware)
     return app
 
@@ -200,4 +208,17 @@ async def test_an_error_raised_mid_stream_says_when_to_retry(version: str) -> No
     assert result["isError"] is True
     assert texts(result) == [
         "HTTP 429 Too Many Requests (Retry-After: 7): rate limited mid-stream\n\nOutput before the failure:\npartial "
+    ]
+
+
+@pytest.mark.parametrize("version", ERAS)
+async def test_an_error_raised_mid_stream_with_headers_that_are_no_str(version: str) -> None:
+    """Regression (23d69a9): a header value that is no ``str`` (``Retry-After: 30`` as an int, a
+    None) made the AttributeError of ``.encode`` escape the middleware, so the call had no answer.
+    Starlette's response never sends such a value (``init_headers`` encodes each value and fails
+    on it): it is left out, and the result is the usual one."""
+    result = await call(make_app(), version, "streamed_odd_headers")
+    assert result["isError"] is True
+    assert texts(result) == [
+        "HTTP 429 Too Many Requests: rate limited mid-stream\n\nOutput before the failure:\npartial "
     ]
