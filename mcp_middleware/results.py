@@ -140,36 +140,20 @@ class ResponseCollector(Body):
         text = self.text()
         return Built({"content": [{"type": "text", "text": text or status_line(self.status)}]})
 
-    # -- a 2xx with a Location ------------------------------------------------------------------
+    # -- a 201 or 202 with a Location ---------------------------------------------------------
     # The new resource of a 201, the job of a 202: the model learns it only from the result's text.
-    # ``_rest`` (run for a response with a less usual header only) gives such a response a
-    # ``result`` of its own, so the usual success's pays nothing for it.
+    # ``_rest`` (run for a response with a less usual header only) makes such a collector a
+    # ``_Located`` one, whose ``result`` says it, so the usual success's pays nothing for it.
 
     _lists_headers = False  # a result that lists the response's headers itself (a HEAD's)
 
     def _rest(self, headers: Sequence[Sequence[bytes]], rest: Placed) -> None:
         super()._rest(headers, rest)
         if self._location and self.status < 300 and not self._lists_headers and self._kind != "mcp":
-            self.result = self._located  # type: ignore[method-assign]  # this response's own
-
-    def _located(self) -> dict[str, Any]:
-        """The result of a 2xx with a ``Location`` (not a route's own ``MCPResponse``, which shaped
-        its result): an empty body's is the status line with the ``Location`` (as a redirect's
-        shows it, ``located``); a body's text stays the first block as it is (a JSON body's still
-        the text of its ``structuredContent``, which must match the output schema, so it does not
-        change), the ``Location`` in a text block after it (a model reads text content; ``_meta``
-        is the client's, not the model's). Redacted as any text taken from the response's headers;
-        an error result (a tool with an output schema that got no JSON object) says it already."""
-        result = type(self).result(self)
-        if result.get("isError"):
-            return result
-        line = redacted(located(self.status, self._location), self._forwarded)
-        blocks = result["content"]
-        if self._textual and not self.text():  # its text is the status line alone
-            blocks[0]["text"] = line
-        else:
-            blocks.append({"type": "text", "text": line})
-        return result
+            # a class of its own, not a method put in the instance's dict: a bound method there
+            # holds the instance, a cycle, and the collector and its body waited for the cyclic
+            # garbage collector (a call frees everything by reference counting)
+            self.__class__ = _located_type(type(self))
 
     def _redirect(self, text: str) -> dict[str, Any]:
         """A redirect, which is not followed, so the tool did not do its work (``HTTPSRedirectMiddleware``
@@ -360,3 +344,41 @@ class HeadResponseCollector(ResponseCollector):
         # a redirect (not followed) is no success of the tool either; a 304 Not Modified is one
         text = redacted(head_text(self.status, self.headers), self._forwarded)
         return text_result(text, is_error=is_redirect(self.status))
+
+
+class _Located(ResponseCollector):
+    """The collector of a 201 or 202 with a ``Location`` (not a route's own ``MCPResponse``, which
+    shaped its result, nor a HEAD's, which lists its headers): ``ResponseCollector._rest`` makes a
+    collector one (of its own class's ``_located_type``) once it has read the head."""
+
+    def result(self) -> dict[str, Any]:
+        """An empty body's result is the status line with the ``Location`` (as a redirect's shows
+        it, ``located``); a body's text stays the first block as it is (a JSON body's still the
+        text of its ``structuredContent``, which must match the output schema, so it does not
+        change), the ``Location`` in a text block after it (a model reads text content; ``_meta``
+        is the client's, not the model's). Redacted as any text taken from the response's headers;
+        an error result (a tool with an output schema that got no JSON object) says it already."""
+        result = super().result()
+        if result.get("isError") or not self._location:
+            return result
+        line = redacted(located(self.status, self._location), self._forwarded)
+        blocks = result["content"]
+        if self._textual and not self.text():  # its text is the status line alone
+            blocks[0]["text"] = line
+        else:
+            blocks.append({"type": "text", "text": line})
+        return result
+
+
+# a collector class -> its ``_Located`` kind (made on first use: a class that subclasses
+# ``ResponseCollector`` keeps what it does), a ``_Located`` one -> itself
+_LOCATED: dict[type[ResponseCollector], type[ResponseCollector]] = {ResponseCollector: _Located}
+
+
+def _located_type(kind: type[ResponseCollector]) -> type[ResponseCollector]:
+    """The ``_Located`` kind of collector class ``kind`` (``kind`` itself when it is one)."""
+    made = _LOCATED.get(kind)
+    if made is None:
+        made = kind if issubclass(kind, _Located) else type(f"Located{kind.__name__}", (_Located, kind), {})
+        _LOCATED[kind] = made
+    return made

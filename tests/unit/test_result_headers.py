@@ -16,7 +16,15 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from mcp_middleware import MCPMiddleware
-from tests.support import BASE_HEADERS, MODERN, modern_headers, modern_request, post, request
+from tests.support import (
+    BASE_HEADERS,
+    MODERN,
+    left_for_the_collector,
+    modern_headers,
+    modern_request,
+    post,
+    request,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -222,3 +230,21 @@ async def test_an_error_raised_mid_stream_with_headers_that_are_no_str(version: 
     assert texts(result) == [
         "HTTP 429 Too Many Requests: rate limited mid-stream\n\nOutput before the failure:\npartial "
     ]
+
+
+@pytest.mark.parametrize("version", ERAS)
+@pytest.mark.parametrize("name", ["create_thing", "create_typed", "create_job", "limited"])
+async def test_a_call_with_these_headers_leaves_nothing_for_the_cycle_collector(version: str, name: str) -> None:
+    """Regression (23d69a9): a 2xx with a Location gave its collector a ``result`` of its own, a
+    bound method in the instance's dict, which made a cycle: the collector and its body waited for
+    the cyclic garbage collector. A call frees everything by reference counting (cba4577). (Not
+    a route that raises, mid-stream or not: its exception's traceback holds frames that hold it,
+    as before 23d69a9.)"""
+    params = {"name": name, "arguments": {}}
+    if version == MODERN:
+        body, sent = modern_request("tools/call", params), modern_headers("tools/call", name)
+    else:
+        body, sent = request("tools/call", params), {**BASE_HEADERS, "mcp-protocol-version": version}
+    reply, left = await left_for_the_collector(make_app(), body, sent, calls=5)
+    assert b'"result"' in reply
+    assert left == 0

@@ -25,7 +25,13 @@ from mcp_middleware._redaction import COOKIE_SECRETS, _replaced, _secrets, crede
 from mcp_middleware._result_shapes import CUT, error_result
 from mcp_middleware.content import MCP_CONTENT_TYPE
 from mcp_middleware.jsonrpc import Built
-from mcp_middleware.results import HeadResponseCollector, Refusal, ResponseCollector, ResultTooLarge
+from mcp_middleware.results import (
+    CachingCollector,
+    HeadResponseCollector,
+    Refusal,
+    ResponseCollector,
+    ResultTooLarge,
+)
 
 
 def collect(
@@ -459,6 +465,22 @@ def test_a_structured_2xx_location_is_a_second_block_and_its_errors_say_it() -> 
         ],
         "isError": True,
     }
+
+
+def test_a_located_collector_keeps_what_its_own_class_does() -> None:
+    """A 201's collector becomes a kind that says its Location, of its own class: a
+    ``CachingCollector`` still keeps the Cache-Control (a 2026-07-28 resource read's)."""
+    collector = CachingCollector(path="/x", structured=False, max_text=1000, max_binary=1000)
+    collector.head(201, [(b"location", b"/things/1"), (b"cache-control", b"max-age=5")])
+    collector.feed(b"", False)
+    assert isinstance(collector, CachingCollector)
+    assert collector.cache_control == "max-age=5"
+    assert collector.result() == {"content": [{"type": "text", "text": "201 Created: Location /things/1"}]}
+    again = collector.fresh(structured=False)
+    again.head(201, [(b"location", b"/things/2")])
+    again.feed(b"", False)
+    assert type(again) is type(collector)
+    assert again.result() == {"content": [{"type": "text", "text": "201 Created: Location /things/2"}]}
 
 
 def test_a_retry_after_comes_before_a_cut_detail() -> None:
