@@ -67,7 +67,7 @@ class Body(_BodyText):
     _kind = "text"
     _textual = True
     _events: _EventParser | None = None
-    _location = ""  # a Location (shown for a redirect and a 2xx; see ``_rest``)
+    _location = ""  # a Location (shown for a redirect, a 201 and a 202; see ``_rest``)
     _retry_after = ""  # a Retry-After (shown for an error)
     # a 401's or 403's WWW-Authenticate ("" without one; None for any other status): the route
     # refused the credentials, and the result says so (``results.Refusal``)
@@ -149,12 +149,14 @@ class Body(_BodyText):
 
     def _rest(self, headers: Sequence[Sequence[bytes]], rest: Placed) -> None:
         """The response's less usual headers, where ``_slots`` found them: a ``Location`` (a
-        redirect's or a 2xx's) and a ``Retry-After`` (an error's), kept as the result shows them
-        (``printable``: a line break or control character in a value cannot start a line of the
-        result; redacted with the rest of its text), and a ``Content-Encoding``, decoded (or the
-        body refused)."""
+        redirect's, a 201's new resource, a 202's job to poll; on any other status it means
+        nothing to the caller, RFC 9110 §10.2.2) and a ``Retry-After`` (an error's), kept as the
+        result shows them (``printable``: a line break or control character in a value cannot
+        start a line of the result; redacted with the rest of its text), and a
+        ``Content-Encoding``, decoded (or the body refused)."""
         codings, located, retry = rest
-        if located:
+        status = self.status
+        if located and (status == 201 or status == 202 or 299 < status < 400):
             self._location = printable(bytes(headers[located[0]][1]).decode("latin-1"))
         if retry:
             self._retry_after = printable(bytes(headers[retry[0]][1]).decode("latin-1"))

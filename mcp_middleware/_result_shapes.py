@@ -91,7 +91,7 @@ def status_line(status: int) -> str:
 
 def located(status: int, location: str) -> str:
     """The status line with the response's ``Location`` ("" for none), as a result shows it: a
-    redirect's ("302 Found: Location /login"), a 2xx's ("201 Created: Location /things/7")."""
+    redirect's ("302 Found: Location /login"), a 201's or 202's ("201 Created: Location /things/7")."""
     line = status_line(status)
     return f"{line}: Location {location}" if location else line
 

@@ -1,5 +1,5 @@
 """The response headers that carry a result's meaning in common REST patterns, in the tool's
-result, in both eras: a 2xx's ``Location`` (the new resource of a 201, the job of a 202) and an
+result, in both eras: a 201's or 202's ``Location`` (the new resource, the job to poll) and an
 error's ``Retry-After`` (a 429 or 503 says when to try again). Without them the model never learns
 the new resource's URL or when to retry. A ``Location`` is shown as a redirect's is ("<status
 line>: Location <url>"); a JSON body stays the text's first block as it is (equal to its
@@ -114,6 +114,14 @@ def make_app() -> FastAPI:
             raise HTTPException(429, "rate limited mid-stream", headers={"Retry-After": 30, "X-Note": None})  # type: ignore[dict-item]
 
         return StreamingResponse(pieces(), media_type="text/plain")
+
+    @app.get("/ok-located")
+    def ok_located() -> Response:  # a 200's Location means nothing (RFC 9110 §15.3.1)
+        return Response("done", media_type="text/plain", headers={"Location": "/x"})
+
+    @app.post("/no-content-located")
+    def no_content_located() -> Response:
+        return Response(status_code=204, headers={"Location": "/x"})
 
     app.add_middleware(MCPMiddleware)
     return app
@@ -230,6 +238,15 @@ async def test_an_error_raised_mid_stream_with_headers_that_are_no_str(version: 
     assert texts(result) == [
         "HTTP 429 Too Many Requests: rate limited mid-stream\n\nOutput before the failure:\npartial "
     ]
+
+
+@pytest.mark.parametrize("version", ERAS)
+async def test_a_location_is_shown_for_a_201_and_a_202_only(version: str) -> None:
+    """RFC 9110 gives a 201's Location (the new resource) and, by common practice, a 202's (where
+    to ask for the job's status) a meaning; on any other 2xx it means nothing, and is not shown."""
+    app = make_app()
+    assert await call(app, version, "ok_located") == {"content": [{"type": "text", "text": "done"}]}
+    assert await call(app, version, "no_content_located") == {"content": [{"type": "text", "text": "204 No Content"}]}
 
 
 @pytest.mark.parametrize("version", ERAS)

@@ -424,17 +424,23 @@ def test_a_2xx_location_is_shown_after_its_body() -> None:
     assert binary["content"][1] == {"type": "text", "text": "201 Created: Location /first"}
     upper = redirect(201, [(b"Location", b"/things/1")])
     assert upper == {"content": [{"type": "text", "text": "201 Created: Location /things/1"}]}
-    body = redirect(200, [(b"content-type", b"text/plain"), (b"location", b"/x/1")], b"201 Created")
+    body = redirect(202, [(b"content-type", b"text/plain"), (b"location", b"/jobs/1")], b"queued")
     assert body == {
-        "content": [{"type": "text", "text": "201 Created"}, {"type": "text", "text": "200 OK: Location /x/1"}]
+        "content": [{"type": "text", "text": "queued"}, {"type": "text", "text": "202 Accepted: Location /jobs/1"}]
     }
-    empty = redirect(204, [(b"location", b"")])  # an empty value: nothing to say
-    assert empty == {"content": [{"type": "text", "text": "204 No Content"}]}
+    empty = redirect(201, [(b"location", b"")])  # an empty value: nothing to say
+    assert empty == {"content": [{"type": "text", "text": "201 Created"}]}
 
 
-def test_a_location_is_shown_for_a_2xx_and_a_redirect_only() -> None:
-    """An error's Location means nothing to the model (its result is the status and detail); a
-    2xx's or 3xx's Retry-After is not an error's "try again later"."""
+def test_a_location_is_shown_for_a_201_a_202_and_a_redirect_only() -> None:
+    """An error's Location means nothing to the model (its result is the status and detail), nor
+    does another 2xx's (RFC 9110 defines none for a 200, §15.3.1; a 204 has nothing new); a 2xx's
+    or 3xx's Retry-After is not an error's "try again later"."""
+    ok = redirect(200, [(b"content-type", b"text/plain"), (b"location", b"/x/1")], b"done")
+    assert ok == {"content": [{"type": "text", "text": "done"}]}
+    assert redirect(204, [(b"location", b"/x/1")]) == {"content": [{"type": "text", "text": "204 No Content"}]}
+    structured = redirect(200, [(b"location", b"/x/1")], structured=True)
+    assert "Location" not in text_of(structured)
     error = redirect(404, [(b"content-type", b"text/plain"), (b"location", b"/elsewhere")], b"gone")
     assert error == {"content": [{"type": "text", "text": "HTTP 404 Not Found: gone"}], "isError": True}
     accepted = redirect(202, [(b"retry-after", b"5")])
