@@ -4,7 +4,8 @@ options that select among them (re-exported by :mod:`mcp_middleware.catalog`, wh
 A value of ``include_operations``/``exclude_operations`` names a route by one of its names, in
 :data:`MEANS` order: the routes whose operation id it is (as fastapi-mcp's filters match), else
 those whose default tool name it is, else those given it as their tool name (``tool_names``,
-``x-mcp-name``); :func:`matched_names` works out, among the routes that would be tools, which
+``x-mcp-name``); :func:`matched_names` works out, among the routes that would be tools (those
+the tag, path and method filters keep, :meth:`ToolFilter.keeps`, and a call reaches), which
 names each route is matched by. So a route given another's operation id or default name takes no
 filter value from it (every route can still be named, and a filter written before a rename means
 what it did), and :meth:`ToolFilter.overlaps` says so when a value names routes both ways.
@@ -71,24 +72,31 @@ class ToolFilter:
     def allows(
         self, *, method: str, path: str, operation_id: str, tags: Sequence[str], names: Sequence[str] = ()
     ) -> bool:
-        """``names``: the tool's names (its default name, and the one given to it) that no other
-        route has by a stronger means (:func:`matched_names`), matched by the operation sets like
-        the id: any of them includes, any of them excludes (an exclude written before a rename
-        still excludes)."""
+        """Whether the operation is kept: by :meth:`keeps` and :meth:`names_kept`."""
+        return self.keeps(method=method, path=path, tags=tags) and self.names_kept(operation_id, names)
+
+    def keeps(self, *, method: str, path: str, tags: Sequence[str]) -> bool:
+        """Whether the method, tag and path filters keep the operation: the routes among which an
+        operation filter value is weighed (:func:`matched_names`)."""
         if self.methods is not None and method.upper() not in self.methods:
             return False
         if (self.include_tags is not None and self.include_tags.isdisjoint(tags)) or not (
             self.exclude_tags.isdisjoint(tags)
         ):
             return False
-        ids = (operation_id, *names)
-        if self.include_operations is not None and self.include_operations.isdisjoint(ids):
-            return False
-        if not self.exclude_operations.isdisjoint(ids):
-            return False
         if self.include_paths is not None and not any(fnmatch.fnmatchcase(path, p) for p in self.include_paths):
             return False
         return not any(fnmatch.fnmatchcase(path, p) for p in self.exclude_paths)
+
+    def names_kept(self, operation_id: str, names: Sequence[str] = ()) -> bool:
+        """Whether the operation filters keep the operation. ``names``: the tool's names (its
+        default name, and the one given to it) that no other route has by a stronger means
+        (:func:`matched_names`), matched by the operation sets like the id: any of them includes,
+        any of them excludes (an exclude written before a rename still excludes)."""
+        ids = (operation_id, *names)
+        if self.include_operations is not None and self.include_operations.isdisjoint(ids):
+            return False
+        return self.exclude_operations.isdisjoint(ids)
 
     def empty_includes(self) -> list[str]:
         """The include options given as an empty collection: each selects no operation at all."""

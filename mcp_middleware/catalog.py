@@ -276,21 +276,30 @@ def build_catalog(
     candidates = [
         not is_declared or op.operation.get("x-mcp-tool") is True for op, is_declared in zip(ops, declares, strict=True)
     ]
+    # the routes that would be tools: the candidates the tag, path and method filters keep and a
+    # call reaches (a route no call reaches is left out, warned, so it takes no name from the routes
+    # that are tools); worked out only for what might be built: it is linear in the routes
+    passing = [
+        candidate and tool_filter.keeps(method=op.method, path=op.path, tags=op.tags)
+        for op, candidate in zip(ops, candidates, strict=True)
+    ]
+    owners = [route_owners.get((op.path, op.method)) if route_owners else None for op in ops]
+    unreached = [
+        route_order.stranded(op.path, op.method, owner) if route_order is not None and (passes or declared) else None
+        for op, owner, passes, declared in zip(ops, owners, passing, declares, strict=True)
+    ]
     # the names of a route that would be a tool: a filter value naming two of them by different
     # means matches the stronger only (an exclude of its default name still excludes it)
     routes = [(op.operation_id, default, name or "") for op, default, name in zip(ops, defaults, given, strict=True)]
-    matched = matched_names([names if candidate else () for names, candidate in zip(routes, candidates, strict=True)])
+    weighed = [passes and found is None for passes, found in zip(passing, unreached, strict=True)]
+    matched = matched_names([names if is_weighed else () for names, is_weighed in zip(routes, weighed, strict=True)])
     kept = [
-        candidate
-        and tool_filter.allows(method=op.method, path=op.path, operation_id=op.operation_id, tags=op.tags, names=names)
-        for op, names, candidate in zip(ops, matched, candidates, strict=True)
+        passes and tool_filter.names_kept(op.operation_id, names)
+        for op, names, passes in zip(ops, matched, passing, strict=True)
     ]
-    owners = [route_owners.get((op.path, op.method)) if route_owners else None for op in ops]
-    # a route no call reaches is left out (warned), so it takes no name from the routes that are tools
-    # (worked out only for what would be built: it is linear in the routes)
     stranded = [
-        route_order is not None and (is_kept or is_declared) and _stranded(route_order, op, owner)
-        for op, owner, is_kept, is_declared in zip(ops, owners, kept, declares, strict=True)
+        found is not None and (is_kept or is_declared) and _stranded(op, found)
+        for op, found, is_kept, is_declared in zip(ops, unreached, kept, declares, strict=True)
     ]
     reachable = [is_kept and not is_stranded for is_kept, is_stranded in zip(kept, stranded, strict=True)]
     names = tool_names_of(ops, defaults, given, reachable, max_name_length)
@@ -316,8 +325,7 @@ def build_catalog(
         _warn_unportable(op, builder.schemas.take_unportable())
     warn_taken_defaults(named)
     _warn_overlaps(
-        tool_filter,
-        [(op, names) for op, names, is_candidate in zip(ops, routes, candidates, strict=True) if is_candidate],
+        tool_filter, [(op, names) for op, names, is_weighed in zip(ops, routes, weighed, strict=True) if is_weighed]
     )
     _warn_filtered(
         tool_filter,
@@ -356,14 +364,11 @@ def build_catalog(
     )
 
 
-def _stranded(order: RouteOrder, op: _Op, owner: Any) -> bool:
-    """Whether no call reaches the route of ``op`` with the values it was given (a mount whose
-    ``path`` parameter reads part of the route's path: :meth:`RouteOrder.stranded`), which a
-    warning then says: it is left out, rather than a tool (prompt, resource) answering every call
-    with the router's 404, or another route's answer."""
-    found = order.stranded(op.path, op.method, owner)
-    if found is None:
-        return False
+def _stranded(op: _Op, found: tuple[str, str]) -> bool:
+    """Warn that no call reaches the route of ``op`` with the values it was given (``found``: a
+    mount whose ``path`` parameter reads part of the route's path, :meth:`RouteOrder.stranded`):
+    it is left out, rather than a tool (prompt, resource) answering every call with the router's
+    404, or another route's answer. True."""
     template, why = found
     warn_once(
         logger,

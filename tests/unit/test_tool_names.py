@@ -841,3 +841,45 @@ def test_an_operation_id_is_matched_before_another_route_s_default_name(caplog: 
         "default tool name it is, else those given it as their tool name; name GET /b by its operation id "
         "'read.a.get' or its path"
     ]
+
+
+@pytest.mark.parametrize(
+    "tool_filter",
+    [
+        ToolFilter(include_tags=frozenset(["v2"]), exclude_operations=frozenset(["search"])),
+        ToolFilter(exclude_tags=frozenset(["v1"]), exclude_operations=frozenset(["search"])),
+        ToolFilter(exclude_paths=("/v1/*",), exclude_operations=frozenset(["search"])),
+        ToolFilter(methods=frozenset(["POST"]), exclude_operations=frozenset(["search"])),
+    ],
+)
+def test_an_operation_filter_value_weighs_only_the_routes_the_other_filters_keep(
+    caplog: pytest.LogCaptureFixture, tool_filter: ToolFilter
+) -> None:
+    """Review (94694b8): with ``include_tags=["v2"]``, ``tool_names={"find": "search"}`` and
+    ``exclude_operations=["search"]``, the value matched ``GET /v1/search`` by its default name,
+    a route the tag filter leaves out anyway, so the tool renamed ``search`` was kept. A value
+    names a route by the names the routes that would be tools have: those the tag, path and
+    method filters keep."""
+    document = _doc(
+        ("/v1/search", "get", {"operationId": "search_v1_search_get", "tags": ["v1"]}),
+        ("/v2/find", "post", {"operationId": "find_v2_find_post", "tags": ["v2"]}),
+        ("/v2/other", "post", {"operationId": "other", "tags": ["v2"]}),
+    )
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        catalog = build_catalog(document, tool_names={"find": "search"}, tool_filter=tool_filter)
+    assert _names(catalog) == ["other"]
+    assert _messages(caplog) == []
+
+
+def test_an_operation_filter_value_weighs_only_the_routes_a_call_reaches(caplog: pytest.LogCaptureFixture) -> None:
+    """A route no call reaches is no tool either (left out with its own warning): it takes no
+    filter value from the route given its name."""
+    with caplog.at_level(logging.WARNING, logger=CATALOG):
+        kept = catalog_from_app(_stranded_app(), tool_names={"search_all": "deep"})
+        catalog = catalog_from_app(
+            _stranded_app(),
+            tool_names={"search_all": "deep"},
+            tool_filter=ToolFilter(exclude_operations=frozenset(["deep"])),
+        )
+    assert _names(kept) == ["deep"]
+    assert _names(catalog) == []
