@@ -10,7 +10,20 @@ from collections.abc import Collection
 
 from ._option_lists import strings
 
-__all__ = ["ascii_host", "bare_host", "bracketed", "empty_label", "normal_origin", "normalise_hosts"]
+__all__ = [
+    "DEFAULT_PORTS",
+    "ascii_host",
+    "bare_host",
+    "bracketed",
+    "empty_label",
+    "host_only",
+    "normal_origin",
+    "normalise_hosts",
+    "without_default_port",
+]
+
+# each scheme's default port, which an origin or a URL leaves out (RFC 6454 §4, RFC 9110 §4.2)
+DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
 def bracketed(host: str) -> str:
@@ -23,6 +36,24 @@ def bare_host(host: str) -> str:
     (``api.example.com.``) is the same host as without it (RFC 1034 §3.1), and a client may send
     either in ``Host`` or ``Origin``. One dot only: ``a.com..`` has an empty label (:func:`empty_label`)."""
     return host[:-1] if host.endswith(".") and not host.startswith("[") else host
+
+
+def host_only(value: str) -> str:
+    """A Host header's (or an origin's authority's) host name as the allowlists hold it: no port,
+    lower case, no trailing dot (:func:`bare_host`); an IPv6 address keeps its brackets."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[: value.find("]") + 1]
+    return bare_host(value.rsplit(":", 1)[0] if value.count(":") == 1 else value)
+
+
+def without_default_port(scheme: str, authority: str) -> str:
+    """``authority`` (a lower-case host and port, as written) without the port when it is
+    ``scheme``'s default (``DEFAULT_PORTS``): ``a.example:443`` for https is ``a.example``, as a
+    client writes the URL and a browser the origin."""
+    port = DEFAULT_PORTS.get(scheme)
+    suffix = f":{port}"
+    return authority[: -len(suffix)] if port is not None and authority.endswith(suffix) else authority
 
 
 def empty_label(host: str) -> bool:
@@ -85,12 +116,11 @@ def normal_origin(origin: str) -> str:
     the root's trailing dot of its host (:func:`bare_host`: ``https://a.com.`` is ``https://a.com``
     here, for the allowlists; a CORS answer still names the request's ``Origin`` as sent)."""
     origin = origin.strip().lower().rstrip("/")
-    if origin.endswith(":443") and origin.startswith("https://"):
-        origin = origin[:-4]
-    elif origin.endswith(":80") and origin.startswith("http://"):
-        origin = origin[:-3]
     scheme, sep, authority = origin.partition("://")
-    host, colon, port = authority.partition(":")
-    if not (sep and host.endswith(".")) or authority.startswith("["):
+    if not sep:
         return origin
+    authority = without_default_port(scheme, authority)
+    host, colon, port = authority.partition(":")
+    if not host.endswith(".") or authority.startswith("["):
+        return f"{scheme}://{authority}"
     return f"{scheme}://{bare_host(host)}{colon}{port}"

@@ -22,6 +22,7 @@ from typing import Final
 import orjson
 from starlette.types import Scope, Send
 
+from ._host_options import bracketed, host_only, without_default_port
 from ._once import Remembered
 from ._security_options import OAuthResource
 from .config import LOCAL_HOSTS
@@ -55,17 +56,13 @@ class _Metadata:
     def _origin_of(self, scope: Scope, headers: Mapping[str, str]) -> str:
         scheme = str(scope.get("scheme", "http")).lower()
         scheme = "https" if scheme in ("https", "wss") else "http"
-        host = headers.get("host", "").strip().lower()
-        default_port = ":443" if scheme == "https" else ":80"
-        if host.endswith(default_port):  # as the client wrote the URL: nginx's `$host:$server_port` adds it
-            host = host[: -len(default_port)]
+        # as the client wrote the URL, without the scheme's default port (nginx's `$host:$server_port` adds it)
+        host = without_default_port(scheme, headers.get("host", "").strip().lower())
         if not _HOST.fullmatch(host):
             server = scope.get("server")
             if server:
-                name, port = str(server[0]).lower(), server[1]
-                name = f"[{name}]" if ":" in name else name
-                default = 443 if scheme == "https" else 80
-                host = name if port in (None, default) else f"{name}:{port}"
+                name, port = bracketed(str(server[0]).lower()), server[1]
+                host = name if port is None else without_default_port(scheme, f"{name}:{port}")
             else:
                 host = "localhost"
         if scheme == "http":
@@ -107,8 +104,7 @@ class _Metadata:
 
 def _tell_plain_http(host: str) -> None:
     """Warn, once per host, that the resource at a ``host`` that is not a loopback one says http."""
-    name = host.rpartition("]")[0] + "]" if host.startswith("[") else host.partition(":")[0]
-    if name.rstrip(".") in LOCAL_HOSTS or not _TOLD.first(host):
+    if host_only(host) in LOCAL_HOSTS or not _TOLD.first(host):
         return
     logger.warning(
         "OAuth protected-resource metadata names the resource at 'http://%s': OAuth 2.1 requires https "

@@ -17,7 +17,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._host_options import ascii_host, empty_label, normal_origin
+from ._host_options import DEFAULT_PORTS, ascii_host, empty_label, normal_origin
 from ._option_lists import strings
 
 __all__ = ["_SCOPE_TOKEN", "OAuthResource", "check_guard", "cors_origins", "effective_allowed_origins"]
@@ -145,9 +145,6 @@ def _origin(value: str, option: str) -> str:
     return f"{scheme}://{_authority(scheme, authority, value, option)}"
 
 
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
-
-
 def _authority(scheme: str, authority: str, value: str, option: str) -> str:
     """An origin's host and port as a browser serialises them (RFC 6454 §6.2, the URL standard): an
     ASCII host (an internationalised one is refused, asking for its IDNA form: ``_host_options.ascii_host``,
@@ -166,12 +163,12 @@ def _authority(scheme: str, authority: str, value: str, option: str) -> str:
         port = colon + port
         if not host or ":" in port[1:]:
             raise ValueError(f"{option} takes an IPv6 address in brackets ('http://[::1]:8000'), got {value!r}")
-        if scheme in _DEFAULT_PORTS:
+        if scheme in DEFAULT_PORTS:
             host = ascii_host(host, option, value)
     digits = port[1:]
     if digits and not (digits.isascii() and digits.isdigit() and int(digits) <= 65535):
         raise ValueError(f"{option} takes a port of 0 to 65535 after the host, got {value!r}")
-    if not digits or int(digits) == _DEFAULT_PORTS.get(scheme):
+    if not digits or int(digits) == DEFAULT_PORTS.get(scheme):
         return host
     return f"{host}:{int(digits)}"
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from starlette.types import Scope
 
-from .._host_options import bare_host, bracketed, normal_origin
+from .._host_options import bracketed, host_only, normal_origin
 from .._once import Remembered, with_room
 from .._printable import printable
 from ..config import LOCAL_HOSTS, Settings
@@ -90,15 +90,6 @@ def decoded(headers: Mapping[bytes, bytes]) -> dict[str, str]:
     return {key.decode("latin-1"): value.decode("latin-1") for key, value in headers.items()}
 
 
-def _host_only(value: str) -> str:
-    """A Host header's (or an origin's) host name as the allowlists hold it: no port, lower case,
-    no trailing dot (``_host_options.bare_host``)."""
-    value = value.strip().lower()
-    if value.startswith("["):
-        return value[: value.find("]") + 1]
-    return bare_host(value.rsplit(":", 1)[0] if value.count(":") == 1 else value)
-
-
 def _hosts_for(scope: Scope, settings: Settings) -> frozenset[str] | None:
     if settings.allowed_hosts is not None:
         return None if "*" in settings.allowed_hosts else settings.allowed_hosts
@@ -111,7 +102,7 @@ def _hosts_for(scope: Scope, settings: Settings) -> frozenset[str] | None:
 
 def _host_ok(headers: Mapping[bytes, bytes], hosts: frozenset[str] | None) -> bool:
     host = text_of(headers, b"host")
-    return hosts is None or host is None or _host_only(host) in hosts
+    return hosts is None or host is None or host_only(host) in hosts
 
 
 def host_allowed(scope: Scope, headers: Mapping[bytes, bytes], settings: Settings) -> bool:
@@ -159,7 +150,7 @@ def _origin_ok(origin: str, hosts: frozenset[str] | None, settings: Settings) ->
     if hosts is None:
         return True
     _, sep, rest = origin.partition("://")
-    return bool(sep) and _host_only(rest.split("/", 1)[0]) in hosts
+    return bool(sep) and host_only(rest.split("/", 1)[0]) in hosts
 
 
 def _accepts(accept: str, wanted: str) -> bool:

@@ -289,8 +289,15 @@ def test_the_security_layer_is_under_the_middleware_alone() -> None:
     # normal_origin; TOKEN_RE; plain
     assert all_imports("_cors", typing=False) == {"_host_options", "_http_token", "transport._http"}
     assert all_imports("_cors") == {"_host_options", "_http_token", "handlers", "transport._http"}  # Server: a type
-    # OAuthResource; Remembered and LOCAL_HOSTS (the http-resource warning, once per host); plain
-    assert all_imports("_oauth_metadata") == {"_security_options", "_once", "config", "transport._http"}
+    # OAuthResource; Remembered and LOCAL_HOSTS (the http-resource warning, once per host); plain;
+    # the Host's name and a default port, as the Host check and the origins read them
+    assert all_imports("_oauth_metadata") == {
+        "_host_options",
+        "_security_options",
+        "_once",
+        "config",
+        "transport._http",
+    }
 
 
 def test_no_sdk_server_and_no_fastapi_at_import_time() -> None:
@@ -334,3 +341,25 @@ def test_the_refusal_body_is_built_in_one_place() -> None:
         if isinstance(node, ast.FunctionDef) and node.name.lstrip("_") == "refusal"
     ]
     assert defined == ["transport/_http.py"]
+
+
+def test_the_default_ports_and_a_host_s_name_are_written_in_one_module() -> None:
+    """A scheme's default port (an origin's ``:443``, a Host's, the server's address, an
+    allowlisted origin) and a Host header's host name without its port (the Host check, the OAuth
+    metadata's http warning): one rule each, in ``_host_options``, which the modules comparing or
+    writing them import. The OAuth metadata had a copy of each (and a third default-port check)."""
+    written = sorted(
+        {
+            (module.relative_to(PACKAGE).as_posix())
+            for module in PACKAGE.rglob("*.py")
+            for node in ast.walk(ast.parse(module.read_text()))
+            if isinstance(node, ast.Constant) and node.value in (443, ":443")
+        }
+        | {
+            module.relative_to(PACKAGE).as_posix()
+            for module in PACKAGE.rglob("*.py")
+            for node in ast.parse(module.read_text()).body
+            if isinstance(node, ast.FunctionDef) and node.name.lstrip("_") == "host_only"
+        }
+    )
+    assert written == ["_host_options.py"]

@@ -819,6 +819,23 @@ async def test_the_cors_headers_and_the_origin_check_read_an_origin_alike(origin
     assert preflight.status == 204
 
 
+@pytest.mark.parametrize(
+    ("listed", "sent"),
+    [
+        ("https://a.example", "https://a.example:443"),
+        ("http://a.example:80", "http://a.example"),
+        ("wss://a.example", "wss://a.example:443"),
+    ],
+)
+async def test_an_origin_s_default_port_is_read_alike_in_the_option_and_the_request(listed: str, sent: str) -> None:
+    """One table of default ports (``_host_options.DEFAULT_PORTS``) for the allowlist and the
+    request's Origin: before, the option left out ws's and wss's default port and the request's
+    Origin kept it, so ``wss://a.example:443`` listed never matched itself sent."""
+    app = build_app(allowed_origins=[listed], allowed_hosts=["*"])
+    assert (await post(app, INIT, with_headers(origin=sent))).status == 200
+    assert (await post(app, INIT, with_headers(origin=listed))).status == 200
+
+
 @pytest.mark.parametrize("options", [{}, {"cors_allow_origins": []}])
 async def test_options_without_cors_is_still_405(options: dict[str, Any]) -> None:
     app = build_app(**options)
