@@ -33,12 +33,19 @@ Conversion also:
   form field, where ``null`` means "omitted": there ``X | None`` is ``X``). Output schemas keep the
   ``null`` branch: a response may really contain ``null`` and MCP clients validate structured
   content against ``outputSchema``;
-* in *output* mode only (``collapse=False``), drops a ``format`` that pydantic's own JSON may not
-  satisfy (:data:`_UNSURE_FORMATS`): a naive datetime or time is written without the offset RFC
+* in *output* mode only (``collapse=False``), keeps a ``format`` only when every JSON value
+  pydantic writes for it satisfies the clients' checks (:data:`_SURE_FORMATS`: ``date``, ``uuid``,
+  ``ipv4``, ``password``, ``binary``): a naive datetime or time is written without the offset RFC
   3339 requires (``date-time``, ``time``), a timedelta as ``PT1.5S`` or ``-PT1H`` (``duration``),
-  a ``re.Pattern`` in Python's syntax, ``(?P<name>...)``, which is no ECMA-262 (``regex``).
-  Clients that check formats (the TypeScript SDK's ajv-formats) would refuse such a result. Input
-  schemas keep them, as hints to the model;
+  a ``re.Pattern`` in Python's syntax, ``(?P<name>...)``, which is no ECMA-262 (``regex``), an
+  ``EmailStr`` may be ``josé@example.com`` (``email``), a ``HttpUrl`` keeps ``|``, ``{``, ``^``
+  (``uri``), an ``IPv6Address`` may be scoped, ``fe80::1%eth0`` (``ipv6``); a format no client
+  knows (``path``, ``multi-host-uri``) checks nothing and makes ajv log a warning. And a
+  ``multipleOf`` only when a whole number's on an ``integer`` (:func:`_sure`): pydantic checks a
+  float's with a tolerance, the clients by division (19.99 is no multiple of 0.01 to them).
+  Clients that check output (the TypeScript SDK's ajv with ajv-formats, the Python SDK's
+  ``jsonschema``, which checks no format) would refuse such a result. Input schemas keep them, as
+  hints to the model (no official client checks a tool's arguments);
 * drops what clients could not compile: JSON Schema's ``pattern`` is an ECMA-262 regex, pydantic's
   is Python's (or Rust's) syntax, and the TypeScript SDK's ajv compiles every schema it lists, so
   one ``(?P<name>...)`` made ``tools/list`` throw for every tool. Output schemas drop ``pattern``
@@ -117,9 +124,10 @@ _DROPPED = frozenset({"discriminator", "xml", "externalDocs", "nullable"})  # nu
 # OpenAPI 3.0's boolean exclusive bounds, by the bound each one makes exclusive
 _EXCLUSIVE = {"exclusiveMinimum": "minimum", "exclusiveMaximum": "maximum"}
 _NULL: dict[str, Any] = {"type": "null"}
-# formats pydantic's JSON may not satisfy (a naive datetime or time, a timedelta, a Python pattern):
-# left out of output schemas
-_UNSURE_FORMATS = frozenset({"date-time", "time", "duration", "regex"})
+# the formats every JSON value pydantic writes for them satisfies, as the clients check them (the
+# TypeScript SDK's ajv-formats, full mode; jsonschema's FormatChecker): the only ones output schemas keep
+_SURE_FORMATS = frozenset({"date", "uuid", "ipv4", "password", "binary"})
+_OUTPUT_CHECKED = frozenset({"format", "multipleOf"})  # the keywords _sure judges
 # what may refuse the properties no patternProperties key matches
 _REFUSING = ("additionalProperties", "unevaluatedProperties")
 _DEPTH = 16  # how deep may_be_array and allows_null follow nested branches
@@ -171,6 +179,24 @@ def _portable_key(pattern: Any) -> bool:
     output schemas with), in input and output schemas alike. That form is never wider than the
     engine's reading, so a key it misses (a non-ASCII digit for ``\\d``) is only left unchecked."""
     return isinstance(pattern, str) and ecma_pattern(pattern) is not None
+
+
+def _sure(key: str, value: Any, schema: Mapping[str, Any]) -> Any:
+    """What an output schema keeps of ``format`` or ``multipleOf``: None for a check a client may
+    fail on JSON pydantic wrote. A ``format`` not in :data:`_SURE_FORMATS` (an ``EmailStr`` takes
+    ``josé@example.com``, a ``HttpUrl`` writes ``|``, an ``IPv6Address`` may be scoped,
+    ``fe80::1%eth0``; one no client knows, ``path``, makes ajv log "unknown format ignored");
+    a ``multipleOf`` but a whole number's on an ``integer`` (pydantic's float check has a
+    tolerance, the clients' has none: 19.99 is no multiple of 0.01 to them), which is written as
+    an integer (FastAPI writes ``6.0``, which ``jsonschema`` divides by in floating point)."""
+    if key == "format":
+        return value if isinstance(value, str) and value in _SURE_FORMATS else None
+    kind = schema.get("type")
+    if not (kind == "integer" or (isinstance(kind, list) and "integer" in kind and "number" not in kind)):
+        return None
+    if isinstance(value, float) and value.is_integer() and value > 0:
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _exclusive_bounds(out: dict[str, Any]) -> None:
@@ -336,10 +362,12 @@ class SchemaSet:
             mark = (self._losses, len(self._met))
             if key in _DROPPED:
                 continue
-            if key == "format" and not collapse and isinstance(value, str) and value in _UNSURE_FORMATS:
-                self._losses += 1
-                continue
-            if key == "pattern" and isinstance(value, str):
+            if key in _OUTPUT_CHECKED and not collapse:
+                if (sure := _sure(key, value, schema)) is not None:
+                    out[key] = sure
+                else:
+                    self._losses += 1  # a check left out: looser (tighter below a not)
+            elif key == "pattern" and isinstance(value, str):
                 ecma = ecma_pattern(value) if collapse else None  # (output schemas have none)
                 if ecma is not None:
                     out[key] = ecma

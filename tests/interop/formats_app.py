@@ -7,11 +7,12 @@ which compiles each tool's ``outputSchema`` (ajv) and checks formats (ajv-format
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import re
 from typing import Annotated
 
 from fastapi import FastAPI, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, HttpUrl, WithJsonSchema
 
 from mcp_middleware import MCPMiddleware
 
@@ -72,6 +73,25 @@ def flags() -> dict[str, bool]:  # an object schema without properties: {"additi
 @app.get("/stamps", operation_id="stamps")
 def stamps() -> dict[str, datetime.datetime]:  # ... whose values' format would be refused too
     return {"created": datetime.datetime(2024, 5, 1, 9, 30)}
+
+
+class Sale(BaseModel):
+    amount: float = Field(multiple_of=0.01)  # 19.99 is no multiple of 0.01 in floating point
+    boxes: int = Field(multiple_of=6)  # an integer's: kept, and checked exactly alike
+    email: Annotated[str, WithJsonSchema({"type": "string", "format": "email"})]  # as EmailStr says
+    url: HttpUrl  # written with | { ^ unescaped
+    host: ipaddress.IPv6Address  # may be scoped
+
+
+@app.get("/sale", operation_id="sale")
+def sale() -> Sale:
+    return Sale(
+        amount=19.99,
+        boxes=12,
+        email="josé@example.com",
+        url=HttpUrl("https://maps.example.com/?markers=a|b&q={x}^"),
+        host=ipaddress.IPv6Address("fe80::1%eth0"),
+    )
 
 
 app.add_middleware(MCPMiddleware)

@@ -173,6 +173,24 @@ def test_results_whose_json_a_format_would_refuse_pass_the_clients_output_schema
     }
 
 
+def test_results_whose_json_a_format_or_multiple_of_would_refuse_pass_the_clients_check() -> None:
+    """Regression: the SDK threw "Structured content does not match the tool's output schema" for a
+    float ``multiple_of=0.01`` holding 19.99, an ``EmailStr``'s ``josé@example.com`` (``email``),
+    a ``HttpUrl`` with ``|``, ``{``, ``^`` (``uri``) and a scoped ``IPv6Address`` (``ipv6``): the
+    output schema keeps neither those formats nor a float's ``multipleOf``."""
+    with start_app("tests.interop.formats_app:app") as url:
+        calls = _client_summary(url, "sale")["calls"]
+    written = {
+        "amount": 19.99,
+        "boxes": 12,
+        "email": "josé@example.com",
+        "url": "https://maps.example.com/?markers=a|b&q={x}^",
+        "host": "fe80::1%eth0",
+    }
+    assert calls["sale"].get("isError") is False, calls  # (a client that threw has none)
+    assert calls["sale"]["structuredContent"] == written
+
+
 def test_openapi_30_docstrings_give_tools_the_client_lists_and_whose_results_it_takes() -> None:
     """Regression: a Starlette docstring's boolean ``exclusiveMaximum: true`` (OpenAPI 3.0) made
     the SDK's ``listTools`` throw ("exclusiveMaximum value must be number"), so no tool could be

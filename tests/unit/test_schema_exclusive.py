@@ -281,6 +281,8 @@ def test_a_loosened_subschema_in_a_positive_place_stays(caplog: pytest.LogCaptur
 
 OUTPUT = [
     pytest.param({"type": "string", "not": {"format": "regex"}}, "(", id="not format"),
+    pytest.param({"type": "string", "not": {"format": "email"}}, "a", id="not email"),
+    pytest.param({"type": "number", "not": {"multipleOf": 0.5}}, 0.3, id="not multipleOf"),
     pytest.param({"type": "string", "not": {"pattern": "^a"}}, "b", id="not pattern"),
     pytest.param({"oneOf": [{"type": "string", "pattern": "^a"}, {"const": "b"}]}, "b", id="oneOf pattern"),
 ]
