@@ -3,11 +3,12 @@
 
 * A ``:path`` converter (:func:`_converter_paths`): the document writes ``/files/{name:path}`` as
   ``/files/{name}``.
-* The response-model options that change the route's JSON (:func:`_response_options`), and, in an
-  app made with ``separate_input_output_schemas=False``, the response models whose JSON may not fit
-  the 2xx body schema the document gives them (:func:`_json_may_not_fit`, by
-  :func:`~mcp_middleware._schema_fit.fits`): their tools get no ``outputSchema``, or one that
-  requires no property that may be null.
+* The response-model options that change the route's JSON (:func:`_response_options`), the
+  response models holding a serializer without a return type or ``json_encoders``
+  (:func:`_serializes_loosely`), and, in an app made with ``separate_input_output_schemas=False``,
+  the response models whose JSON may not fit the 2xx body schema the document gives them
+  (:func:`_json_may_not_fit`, by :func:`~mcp_middleware._schema_fit.fits`): their tools get no
+  ``outputSchema``, or one that requires no property that may be null.
 
 The routes are read as the router holds them (:func:`~mcp_middleware._route_order.app_routes`:
 an included router's in its place, newer FastAPI). Log records keep the logger name ``mcp_middleware.catalog``.
@@ -21,6 +22,8 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from mcp_middleware._loose_serializers import loose_models
+from mcp_middleware._once import warn_once
 from mcp_middleware._route_order import app_routes
 from mcp_middleware._schema_fit import fits
 
@@ -42,16 +45,17 @@ def _converter_paths(app: Any, prefix: str = "") -> dict[tuple[str, str], str]:
     return found
 
 
-def _response_options(app: Any) -> dict[str, frozenset[tuple[str, str]]]:
+def _response_options(app: Any, prefix: str = "") -> dict[str, frozenset[tuple[str, str]]]:
     """The operations (by document path and method) whose route's JSON is not the response model's
     as the OpenAPI document describes it: ``reshaped`` (``response_model_include``,
     ``response_model_exclude``, ``response_model_by_alias=False``: other properties, other names;
     ``response_model_exclude_unset``, ``response_model_exclude_defaults``: a property the schema
     requires, or the defaulted tag that tells a union's members apart, may be left out; in an app
     made with ``separate_input_output_schemas=False``, whose document describes a response model
-    as an input, a model whose JSON may not fit that, :func:`_json_may_not_fit`) and
-    ``nones_dropped`` (``response_model_exclude_none``: a property whose value is None is left
-    out, though required)."""
+    as an input, a model whose JSON may not fit that, :func:`_json_may_not_fit`; a model holding a
+    serializer without a return type, or ``json_encoders``, :func:`_serializes_loosely`, warned
+    about under ``prefix``, the app's in the document) and ``nones_dropped``
+    (``response_model_exclude_none``: a property whose value is None is left out, though required)."""
     reshaped: set[tuple[str, str]] = set()
     nones_dropped: set[tuple[str, str]] = set()
     document = _one_schema_document(app)
@@ -67,11 +71,32 @@ def _response_options(app: Any) -> dict[str, frozenset[tuple[str, str]]]:
             or getattr(route, "response_model_exclude_unset", False) is True
             or getattr(route, "response_model_exclude_defaults", False) is True
             or (document is not None and _json_may_not_fit(route, path, document))
+            or _serializes_loosely(route, prefix + path)
         ):
             reshaped |= keys
         if getattr(route, "response_model_exclude_none", False) is True:
             nones_dropped |= keys
     return {"reshaped": frozenset(reshaped), "nones_dropped": frozenset(nones_dropped)}
+
+
+def _serializes_loosely(route: Any, path: str) -> bool:
+    """Whether the route's response model holds a serializer without a return type, or
+    ``json_encoders`` (:func:`~mcp_middleware._loose_serializers.loose_models`): its JSON may not be
+    what the document says. Warned about, once, naming the route and the models."""
+    model = getattr(route, "response_model", None)
+    loose = loose_models(model) if model is not None else []
+    if loose:
+        warn_once(
+            logger,
+            "Route %s %s: its response model's JSON may not be what the OpenAPI document says (a serializer "
+            "without a return type, @field_serializer or @model_serializer without a return annotation, or "
+            "json_encoders, in %s), so its tool has no outputSchema (the result is text only); to keep it, "
+            "annotate the serializer's return type (-> str) and use one in place of json_encoders",
+            "/".join(sorted(getattr(route, "methods", None) or ())),
+            path,
+            ", ".join(repr(cls.__qualname__) for cls in loose),
+        )
+    return bool(loose)
 
 
 def _one_schema_document(app: Any) -> Mapping[str, Any] | None:

@@ -216,7 +216,7 @@ def _catalog_of(
     for document_prefix, route_prefix, mounted in made.mounted:
         for (path, method), template in _converter_paths(mounted, route_prefix).items():
             route_paths.setdefault((document_prefix + path, method), template)
-        for key, operations in _response_options(mounted).items():
+        for key, operations in _response_options(mounted, document_prefix).items():
             options.setdefault(key, set()).update((document_prefix + path, method) for path, method in operations)
     return build_catalog(
         made.document,

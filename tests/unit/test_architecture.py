@@ -159,6 +159,7 @@ def test_lower_layers_never_import_upper_layers() -> None:
         "_route_order",  # the routes a tool's request could reach instead of its own
         *("_route_guard", "_route_overlap"),  # its guard; whether a route could take another's path
         *("_tool_filter", "_route_details"),  # which operations are tools; what the routes add to the document
+        "_loose_serializers",  # the response models whose serializers the document may not describe
         "_shared_headers",  # the header parameters every tool has (warned about)
         *("_schema_nulls", "_schema_inline", "_schema_keywords", "_schema_fit", "_ecma_regex"),  # the schemas' parts
         "_schema_evaluated",  # what a patternProperties key left out leaves unevaluated
@@ -256,8 +257,9 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_route_overlap", typing=False) == set()
     assert all_imports("_route_overlap") == {"_route_order"}
     # the routes' :path templates and response-model options: their routes read as the router does,
-    # a response model's JSON compared with its documented schema
-    assert all_imports("_route_details") == {"_route_order", "_schema_fit"}
+    # a response model's JSON compared with its documented schema, its serializers read (warned about)
+    assert all_imports("_route_details") == {"_route_order", "_schema_fit", "_loose_serializers", "_once"}
+    assert all_imports("_loose_serializers") == set()
     # the schemas: conversion, what null means, and the vocabulary both share (and the fit check reads);
     # what a key left out leaves unevaluated (handed the key test: _ecma_regex is imported on first use)
     assert all_imports("_schema") == {

@@ -1,0 +1,187 @@
+"""A response model whose JSON its documented schema may not describe: a serializer without a
+return annotation (``@field_serializer``, ``@model_serializer``, plain or wrap) or the
+``json_encoders`` option, in the model or one it holds. FastAPI documents the field's own type,
+the route answers the serializer's value: the tool gets no ``outputSchema`` (its JSON goes out as
+text), and the catalog says so, once per route."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import warnings
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, field_serializer, model_serializer
+from pydantic.dataclasses import dataclass
+
+from mcp_middleware import MCPMiddleware
+from tests.support import BASE_HEADERS, post, request
+
+# json_encoders: deprecated since pydantic 2.0, still applied (and said again whenever FastAPI builds a schema)
+pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings("ignore:`json_encoders` is deprecated")]
+
+HEADERS = {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25"}  # a revision with output schemas
+AT = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+
+
+class Event(BaseModel):
+    id: int
+
+    @field_serializer("id")
+    def public_id(self, v):  # type: ignore[no-untyped-def]  # no return annotation: the point
+        return f"evt_{v}"
+
+
+with warnings.catch_warnings():  # deprecated since pydantic 2.0, still applied
+    warnings.simplefilter("ignore", DeprecationWarning)
+
+    class Legacy(BaseModel):
+        model_config = ConfigDict(json_encoders={datetime.datetime: lambda v: v.timestamp()})
+        at: datetime.datetime
+
+
+class Whole(BaseModel):
+    id: int
+
+    @model_serializer
+    def whole(self):  # type: ignore[no-untyped-def]
+        return {"id": str(self.id)}
+
+
+class Wrapped(BaseModel):
+    id: int
+
+    @model_serializer(mode="wrap")
+    def wrapped(self, handler):  # type: ignore[no-untyped-def]
+        return {**handler(self), "id": str(self.id)}
+
+
+class WrappedField(BaseModel):
+    id: int
+
+    @field_serializer("id", mode="wrap")
+    def wrapped(self, v, handler):  # type: ignore[no-untyped-def]
+        return str(handler(v))
+
+
+@dataclass
+class Stamp:
+    at: datetime.datetime
+
+    @field_serializer("at")
+    def seconds(self, v):  # type: ignore[no-untyped-def]
+        return v.timestamp()
+
+
+class Holder(BaseModel):
+    items: dict[str, Event | int]
+    stamp: Stamp | None = None
+
+
+class Annotated_(BaseModel):
+    id: int
+
+    @field_serializer("id")
+    def public_id(self, v: int) -> str:
+        return f"evt_{v}"
+
+
+class Explicit(BaseModel):
+    id: int
+
+    @field_serializer("id", return_type=str)
+    def public_id(self, v):  # type: ignore[no-untyped-def]
+        return f"evt_{v}"
+
+
+LOOSE: list[tuple[str, Any, Any, str, str]] = [
+    # path, response model, value, the model the warning names, the route's JSON
+    ("/event", Event, Event(id=1), "Event", '{"id":"evt_1"}'),
+    ("/legacy", Legacy, Legacy(at=AT), "Legacy", '{"at":1767225600.0}'),
+    ("/whole", Whole, Whole(id=1), "Whole", '{"id":"1"}'),
+    ("/wrapped", Wrapped, Wrapped(id=1), "Wrapped", '{"id":"1"}'),
+    ("/wrapped-field", WrappedField, WrappedField(id=1), "WrappedField", '{"id":"1"}'),
+    ("/events", list[Event], [Event(id=1)], "Event", '[{"id":"evt_1"}]'),
+    (
+        "/holder",
+        Holder,
+        Holder(items={"a": Event(id=2), "b": 3}),
+        "Event",
+        '{"items":{"a":{"id":"evt_2"},"b":3},"stamp":null}',
+    ),
+    (
+        "/stamped",
+        Holder | None,
+        Holder(items={}, stamp=Stamp(at=AT)),
+        "Stamp",
+        '{"items":{},"stamp":{"at":1767225600.0}}',
+    ),
+]
+
+
+def _app(path: str, model: Any, value: Any) -> FastAPI:
+    app = FastAPI()
+    app.get(path, operation_id="read", response_model=model)(lambda: value)
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+async def _read(app: FastAPI) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``read`` tool as listed, and the result of calling it."""
+    tools = (await post(app, request("tools/list", {}), HEADERS)).result()["tools"]
+    result = (await post(app, request("tools/call", {"name": "read", "arguments": {}}), HEADERS)).result()
+    return tools[0], result
+
+
+@pytest.mark.parametrize(("path", "model", "value", "named", "written"), LOOSE, ids=[case[0] for case in LOOSE])
+async def test_a_serializer_without_return_annotation_leaves_out_the_output_schema(
+    path: str, model: Any, value: Any, named: str, written: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Regression: the tool had the documented schema (``id`` an integer) and every call failed with
+    "... whose 'id' is a string where the schema says integer, so it is not this tool's result"."""
+    app = _app(path, model, value)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware.catalog"):
+        tool, result = await _read(app)
+        await _read(app)  # said once, however often the tools are listed
+    assert "outputSchema" not in tool
+    assert result == {"content": [{"type": "text", "text": written}]}
+    warnings = [r.getMessage() for r in caplog.records if "serializ" in r.getMessage()]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith(f"Route GET {path}: "), warnings
+    assert f"'{named}'" in warnings[0], warnings
+
+
+@pytest.mark.parametrize("model", [Annotated_, Explicit])
+async def test_an_annotated_serializer_keeps_the_output_schema(model: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """FastAPI documents the response model in serialization mode, which follows the serializer's
+    return type (``-> str``, ``return_type=str``): the schema says what the route writes."""
+    app = _app("/annotated", model, model(id=1))
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware.catalog"):
+        tool, result = await _read(app)
+    assert tool["outputSchema"]["properties"]["id"]["type"] == "string"
+    assert result["structuredContent"] == {"id": "evt_1"}
+    assert not [r for r in caplog.records if "serializ" in r.getMessage()]
+
+
+async def test_a_mounted_apps_route_is_named_under_its_prefix(caplog: pytest.LogCaptureFixture) -> None:
+    v2 = FastAPI()
+    v2.get("/event", operation_id="read", response_model=Event)(lambda: Event(id=1))
+    app = FastAPI()
+    app.mount("/v2", v2)
+    app.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware.catalog"):
+        tool, result = await _read(app)
+    assert "outputSchema" not in tool
+    assert result == {"content": [{"type": "text", "text": '{"id":"evt_1"}'}]}
+    assert [r.getMessage()[:24] for r in caplog.records if "serializ" in r.getMessage()] == ["Route GET /v2/event: its"]
+
+
+def test_a_response_model_without_a_core_schema_is_left_to_the_other_checks() -> None:
+    """``loose_models`` reads pydantic's core schema; a type pydantic cannot take has none."""
+    from mcp_middleware._loose_serializers import loose_models
+
+    assert loose_models(object()) == []
+    assert loose_models(Annotated_) == []
+    assert [cls.__name__ for cls in loose_models(dict[str, list[Holder | None]])] == ["Event", "Stamp"]
