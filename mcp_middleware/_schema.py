@@ -75,7 +75,11 @@ as :mod:`mcp_middleware._schema_evaluated` reads them), each converted once more
 whether it loses anything (:meth:`SchemaSet._reaches_loss`). Such a place is then loosened in turn
 (:func:`~mcp_middleware._schema_keywords.loosen_exclusive`: the ``not`` goes, ``oneOf`` is
 ``anyOf``, the ``if`` is ``anyOf: [{allOf: [if, then]}, else]``, the ``maxContains`` goes), and
-named. ``then``, ``else``, ``anyOf``, ``allOf``, ``dependentSchemas``, ``items``, ``prefixItems``,
+named: in the route's warning, or at DEBUG (:attr:`Unportable.quiet`) when all that was lost below
+it is what an output schema leaves out by design and unsaid (a ``pattern``, a ``format`` or
+``multipleOf`` not sure to hold, a key narrowed): the route's results are as they were, and a
+discriminated union of response models, one with a ``Field(pattern=...)``, is no app's fault.
+``then``, ``else``, ``anyOf``, ``allOf``, ``dependentSchemas``, ``items``, ``prefixItems``,
 ``propertyNames``, ``additionalProperties``: positive, kept. A ``pattern`` translated narrower is
 no loss (a client may refuse a rare value, never take one the app refuses: :mod:`mcp_middleware._ecma_regex`).
 
@@ -131,6 +135,9 @@ _OUTPUT_CHECKED = frozenset({"format", "multipleOf"})  # the keywords _sure judg
 # what may refuse the properties no patternProperties key matches
 _REFUSING = ("additionalProperties", "unevaluatedProperties")
 _DEPTH = 16  # how deep may_be_array and allows_null follow nested branches
+# how much a subschema lost (_lost_since): nothing; only what output schemas leave out by design,
+# unsaid (a pattern, an unsure format or multipleOf, a key narrowed); something else
+_KEPT, _QUIET, _LOUD = 0, 1, 2
 _WHY = {
     "not": "left out: a keyword below it was, so it would refuse more",
     "oneOf": "now anyOf: a keyword below it was left out, so a value may match two branches",
@@ -151,6 +158,7 @@ class Unportable:
     where: list[str] = field(default_factory=list)
     component: str | None = None
     why: str | None = None  # a keyword left out or rewritten for what was lost below it (_WHY)
+    quiet: bool = False  # rewritten only for what an output schema leaves out unsaid: said at DEBUG
 
     def said(self) -> str:
         """As a warning names it: ``input schema 'Item' property 'tags' patternProperties key '^\\w'``;
@@ -238,6 +246,7 @@ class SchemaSet:
         "_loops",
         "_losses",
         "_met",
+        "_quiet",
         "_unportable",
         "_within",
     )
@@ -253,9 +262,10 @@ class SchemaSet:
         # what conversion loosened (a keyword left out, a key narrowed: _loose), and the references
         # it met with the raw schemas enclosing each, since the outermost convert began
         self._losses = 0
+        self._quiet = 0  # of those, what output schemas leave out by design, unsaid (_QUIET)
         self._met: list[tuple[str, tuple[Any, ...]]] = []
         self._dry = False  # converting only to learn whether a schema loses anything (_dry_loses)
-        self._dry_components: dict[tuple[str, bool], tuple[bool, list[tuple[str, tuple[Any, ...]]]]] = {}
+        self._dry_components: dict[tuple[str, bool], tuple[int, list[tuple[str, tuple[Any, ...]]]]] = {}
 
     def take_unportable(self) -> list[Unportable]:
         """The patterns left out of what was converted since the last call (the catalog warns,
@@ -352,14 +362,14 @@ class SchemaSet:
         finally:
             self._within.pop()
             if not self._within:
-                self._losses, self._met = 0, []
+                self._losses, self._quiet, self._met = 0, 0, []
 
     def _converted(self, schema: Mapping[str, Any], refs: set[str], collapse: bool) -> Any:
         out: dict[str, Any] = {}
         lost = False
-        loosened: list[str] = []
+        loosened: dict[str, bool] = {}  # the exclusive places whose subschemas lost: whether loudly
         for key, value in schema.items():
-            mark = (self._losses, len(self._met))
+            mark = (self._losses, len(self._met), self._quiet)
             if key in _DROPPED:
                 continue
             if key in _OUTPUT_CHECKED and not collapse:
@@ -367,6 +377,7 @@ class SchemaSet:
                     out[key] = sure
                 else:
                     self._losses += 1  # a check left out: looser (tighter below a not)
+                    self._quiet += 1  # by design, unsaid
             elif key == "pattern" and isinstance(value, str):
                 ecma = ecma_pattern(value) if collapse else None  # (output schemas have none)
                 if ecma is not None:
@@ -375,6 +386,8 @@ class SchemaSet:
                 self._losses += 1
                 if collapse:
                     self._unportable.append(Unportable(value, key, "input"))
+                else:
+                    self._quiet += 1  # by design, unsaid
             elif key == "patternProperties" and isinstance(value, Mapping):
                 lost = self._pattern_properties(value, refs, collapse, out)
             elif key == "$ref":
@@ -389,8 +402,8 @@ class SchemaSet:
                 out[key] = {k: self.convert(v, refs, collapse=collapse) for k, v in value.items()}
             else:
                 out[key] = copy.deepcopy(value)
-            if key in _EXCLUSIVE_PLACES and key in out and self._lost_since(mark, collapse):
-                loosened.append(key)
+            if key in _EXCLUSIVE_PLACES and key in out and (loss := self._lost_since(mark, collapse)):
+                loosened[key] = loss == _LOUD
         if loosened:
             self._exclusive_places(out, loosened, "input" if collapse else "output")
         if lost or "unevaluatedProperties" in out:
@@ -401,19 +414,27 @@ class SchemaSet:
         _exclusive_bounds(out)
         return _nullable(out) if schema.get("nullable") is True else out
 
-    def _lost_since(self, mark: tuple[int, int], collapse: bool) -> bool:
-        """Whether what was converted since ``mark`` (the losses and references counted then) lost
-        anything: a keyword left out, or a reference to a schema that does (:meth:`_reaches_loss`;
-        not asked in a dry conversion, which only counts)."""
-        if self._losses > mark[0]:
-            return True
-        return not self._dry and self._reaches_loss(self._met[mark[1] :], collapse)
+    def _lost_since(self, mark: tuple[int, int, int], collapse: bool) -> int:
+        """What was converted since ``mark`` (the losses, references and quiet losses counted then)
+        lost: a keyword left out, or a reference to a schema that does (:meth:`_reaches_loss`; not
+        asked in a dry conversion, which only counts). :data:`_LOUD` for something the warning
+        names or that is not by design; :data:`_QUIET` for only what output schemas leave out
+        unsaid; :data:`_KEPT` for nothing."""
+        quiet = self._quiet - mark[2]
+        if self._losses - mark[0] > quiet:
+            return _LOUD
+        found = _QUIET if quiet else _KEPT
+        if self._dry:
+            return found
+        return max(found, self._reaches_loss(self._met[mark[1] :], collapse))
 
-    def _reaches_loss(self, met: list[tuple[str, tuple[Any, ...]]], collapse: bool) -> bool:
-        """Whether one of the references ``met`` (each with the raw schemas enclosing it, which a
-        local pointer is read from, as :mod:`mcp_middleware._schema_evaluated` reads them) reaches
-        a schema that conversion loosens: each schema reached converted dry, once."""
+    def _reaches_loss(self, met: list[tuple[str, tuple[Any, ...]]], collapse: bool) -> int:
+        """What the references ``met`` (each with the raw schemas enclosing it, which a local
+        pointer is read from, as :mod:`mcp_middleware._schema_evaluated` reads them) reach that
+        conversion loosens, the most of it (:meth:`_lost_since`): each schema reached converted
+        dry, once; the search goes on past a quiet loss, for a loud one."""
         seen: set[Any] = set()
+        found = _KEPT
         todo = list(met)
         while todo:
             ref, roots = todo.pop()
@@ -424,8 +445,9 @@ class SchemaSet:
                 seen.add(name)
                 loses, further = self._dry_component(name, collapse)
                 todo += further
-                if loses:
-                    return True
+                if loses == _LOUD:
+                    return _LOUD
+                found = max(found, loses)
                 continue
             for root in roots:
                 target = pointed(root, ref) if ref.startswith("#/") else None
@@ -434,11 +456,12 @@ class SchemaSet:
                 seen.add(id(target))
                 loses, further = self._dry_loses(target, roots, collapse)
                 todo += further
-                if loses:
-                    return True
-        return False
+                if loses == _LOUD:
+                    return _LOUD
+                found = max(found, loses)
+        return found
 
-    def _dry_component(self, name: str, collapse: bool) -> tuple[bool, list[tuple[str, tuple[Any, ...]]]]:
+    def _dry_component(self, name: str, collapse: bool) -> tuple[int, list[tuple[str, tuple[Any, ...]]]]:
         key = (name, collapse)
         if key not in self._dry_components:
             component = self._components[name]
@@ -447,24 +470,28 @@ class SchemaSet:
 
     def _dry_loses(
         self, schema: Any, roots: tuple[Any, ...], collapse: bool
-    ) -> tuple[bool, list[tuple[str, tuple[Any, ...]]]]:
-        """Whether converting ``schema`` (inside ``roots``) loses anything itself, and the
-        references it meets (not followed here: :meth:`_reaches_loss` does, without recursion).
-        Nothing converted is kept, nothing said."""
-        saved = (self._losses, self._met, self._within, self._unportable, self._dry)
-        self._losses, self._met, self._within, self._unportable, self._dry = 0, [], list(roots), [], True
+    ) -> tuple[int, list[tuple[str, tuple[Any, ...]]]]:
+        """What converting ``schema`` (inside ``roots``) loses itself (:meth:`_lost_since`), and
+        the references it meets (not followed here: :meth:`_reaches_loss` does, without
+        recursion). Nothing converted is kept, nothing said."""
+        saved = (self._losses, self._quiet, self._met, self._within, self._unportable, self._dry)
+        self._losses, self._quiet, self._met, self._within = 0, 0, [], list(roots)
+        self._unportable, self._dry = [], True
         try:
             self.convert(schema, set(), collapse=collapse)
-            return self._losses > 0, self._met
+            return self._lost_since((0, 0, 0), collapse), self._met
         finally:
-            self._losses, self._met, self._within, self._unportable, self._dry = saved
+            self._losses, self._quiet, self._met, self._within, self._unportable, self._dry = saved
 
-    def _exclusive_places(self, out: dict[str, Any], loosened: list[str], mode: str) -> None:
-        """Where a subschema lost a keyword (``loosened``: the keywords whose subschemas did) and
-        the whole would refuse more for it, that keyword goes or is loosened in turn
-        (:func:`~mcp_middleware._schema_keywords.loosen_exclusive`), and is named."""
-        for said in loosen_exclusive(out, loosened):
-            self._unportable.append(Unportable("", said, mode, why=_WHY[said]))
+    def _exclusive_places(self, out: dict[str, Any], loosened: dict[str, bool], mode: str) -> None:
+        """Where a subschema lost a keyword (``loosened``: the keywords whose subschemas did, each
+        with whether loudly) and the whole would refuse more for it, that keyword goes or is
+        loosened in turn (:func:`~mcp_middleware._schema_keywords.loosen_exclusive`), and is
+        named: quietly (at DEBUG) when all that was lost below it is what an output schema leaves
+        out by design, unsaid."""
+        for said in loosen_exclusive(out, list(loosened)):
+            loud = loosened["contains" if said == "maxContains" else said]
+            self._unportable.append(Unportable("", said, mode, why=_WHY[said], quiet=not loud))
 
     def _pattern_properties(self, keys: Mapping[Any, Any], refs: set[str], collapse: bool, out: dict[str, Any]) -> bool:
         """``patternProperties`` into ``out``: its portable keys translated, with their schemas (keys
@@ -480,8 +507,10 @@ class SchemaSet:
                 lost.append(str(key))
             else:
                 kept.setdefault(ecma, []).append(self.convert(value, refs, collapse=collapse))
-        # left out, or narrower (\\d as [0-9]: fewer names checked)
-        self._losses += len(lost) + sum(1 for key in keys if isinstance(key, str) and "\\d" in key)
+        # left out, or narrower (\\d as [0-9]: fewer names checked; unsaid, so in output schemas quiet)
+        narrowed = sum(1 for key in keys if isinstance(key, str) and "\\d" in key)
+        self._losses += len(lost) + narrowed
+        self._quiet += 0 if collapse else narrowed
         if kept:
             out["patternProperties"] = {
                 key: found[0] if len(found) == 1 else {"allOf": found} for key, found in kept.items()

@@ -380,21 +380,39 @@ def _stranded(op: _Op, found: tuple[str, str]) -> bool:
     return True
 
 
+# how the unportable-pattern warning ends its heading: about output schemas only, or input ones too
+_OUTPUT_ONLY = "its output schema (the route's results are unchanged; clients check less of them)"
+_WITH_INPUT = "its schemas (the route still checks its arguments)"
+
+
 def _warn_unportable(op: _Op, left_out: Sequence[Unportable]) -> None:
     """Warn about the patterns the schemas of the route's tool (prompt, resource) left out for want of a portable form
     (:mod:`mcp_middleware._ecma_regex`), and the keywords left out or loosened for what they lost (an enclosing
     ``unevaluatedProperties``, a ``not`` or ``oneOf`` above it: :mod:`mcp_middleware._schema`), once per route (a
     component's with the first tool that uses it: :meth:`SchemaSet.take_unportable`), each said once (two keywords
-    left out at one property read alike)."""
-    if left_out:
+    left out at one property read alike). A keyword loosened only for what an output schema leaves out by design,
+    unsaid (a ``pattern``, an unsure ``format``), is said at DEBUG: the route's results are unchanged, and the app
+    can do nothing about it. A warning about output schemas only says so (the route checks arguments, not results)."""
+    loud = [dropped for dropped in left_out if not dropped.quiet]
+    quiet = [dropped for dropped in left_out if dropped.quiet]
+    if quiet:
+        logger.debug(
+            "Route %s %s: keywords loosened for what its output schema leaves out by design: %s",
+            op.method,
+            op.path,
+            ", ".join(dict.fromkeys(dropped.said() for dropped in quiet)),
+        )
+    if loud:
+        outputs_only = all(dropped.mode == "output" for dropped in loud)
         warn_once(
             logger,
             "Route %s %s: patterns with no portable form (ECMA-262 with and without the u flag and Python's re "
             "cannot read them alike: \\w, \\b, \\p{...}, a backreference, inline flags, ...) are left out of "
-            "its schemas (the route still checks its arguments): %s",
+            "%s: %s",
             op.method,
             op.path,
-            ", ".join(dict.fromkeys(dropped.said() for dropped in left_out)),
+            _OUTPUT_ONLY if outputs_only else _WITH_INPUT,
+            ", ".join(dict.fromkeys(dropped.said() for dropped in loud)),
         )
 
 
