@@ -80,8 +80,9 @@ def _response_options(app: Any, prefix: str = "") -> dict[str, frozenset[tuple[s
 
 
 def _serializes_loosely(route: Any, path: str) -> bool:
-    """Whether the route's response model holds a serializer without a return type, or
-    ``json_encoders`` (:func:`~mcp_middleware._loose_serializers.loose_models`): its JSON may not be
+    """Whether the route's response model holds a serializer without a return type (a decorator's,
+    or an ``Annotated`` ``PlainSerializer``'s or ``WrapSerializer``'s), or ``json_encoders`` for a
+    type it holds (:func:`~mcp_middleware._loose_serializers.loose_models`): its JSON may not be
     what the document says. Warned about, once, naming the route and the models."""
     model = getattr(route, "response_model", None)
     loose = loose_models(model) if model is not None else []
@@ -89,12 +90,13 @@ def _serializes_loosely(route: Any, path: str) -> bool:
         warn_once(
             logger,
             "Route %s %s: its response model's JSON may not be what the OpenAPI document says (a serializer "
-            "without a return type, @field_serializer or @model_serializer without a return annotation, or "
-            "json_encoders, in %s), so its tool has no outputSchema (the result is text only); to keep it, "
-            "annotate the serializer's return type (-> str) and use one in place of json_encoders",
+            "without a return type, @field_serializer or @model_serializer without a return annotation, "
+            "PlainSerializer or WrapSerializer without return_type=, or json_encoders, in %s), so its tool has "
+            "no outputSchema (the result is text only); to keep it, give the serializer its return type "
+            "(-> str, return_type=str) and use one in place of json_encoders",
             "/".join(sorted(getattr(route, "methods", None) or ())),
             path,
-            ", ".join(repr(cls.__qualname__) for cls in loose),
+            ", ".join(repr(name) for name in loose),
         )
     return bool(loose)
 

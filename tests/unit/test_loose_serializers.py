@@ -7,14 +7,26 @@ text), and the catalog says so, once per route."""
 from __future__ import annotations
 
 import datetime
+import decimal
+import ipaddress
 import logging
 import warnings
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import pytest
 from fastapi import FastAPI
-from pydantic import BaseModel, ConfigDict, field_serializer, model_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    HttpUrl,
+    PlainSerializer,
+    SecretStr,
+    WrapSerializer,
+    field_serializer,
+    model_serializer,
+)
 from pydantic.dataclasses import dataclass
+from typing_extensions import TypedDict
 
 from mcp_middleware import MCPMiddleware
 from tests.support import BASE_HEADERS, post, request
@@ -96,6 +108,43 @@ class Explicit(BaseModel):
         return f"evt_{v}"
 
 
+# the pydantic-v2 way to write a reusable serializer: a lambda cannot be annotated
+Timestamp = Annotated[datetime.datetime, PlainSerializer(lambda v: int(v.timestamp()))]
+Money = Annotated[float, PlainSerializer(lambda v: f"{v:.2f}", when_used="json")]
+Rounded = Annotated[float, WrapSerializer(lambda v, handler: str(handler(v)), when_used="unless-none")]
+
+
+class Timed(BaseModel):
+    at: Timestamp
+
+
+class Feed(BaseModel):
+    events: list[Timed]
+
+
+class Price(BaseModel):
+    amount: Money
+    rounded: Rounded | None = None
+
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+
+    class Shared(BaseModel):  # a base config migrated from pydantic v1
+        model_config = ConfigDict(json_encoders={datetime.date: lambda v: v.toordinal()})
+
+    class User(Shared):  # no date anywhere: the encoder is never used
+        id: int
+        name: str
+        kind: Literal["user"] = "user"  # a Literal's arguments are values, not types
+
+    class Dated(TypedDict):  # a TypedDict has the config of the model holding it
+        on: datetime.datetime  # a date too: pydantic matches an encoder along the type's MRO
+
+    class Member(Shared):
+        dated: list[Dated | None]
+
+
 LOOSE: list[tuple[str, Any, Any, str, str]] = [
     # path, response model, value, the model the warning names, the route's JSON
     ("/event", Event, Event(id=1), "Event", '{"id":"evt_1"}'),
@@ -118,6 +167,11 @@ LOOSE: list[tuple[str, Any, Any, str, str]] = [
         "Stamp",
         '{"items":{},"stamp":{"at":1767225600.0}}',
     ),
+    ("/timed", Timed, Timed(at=AT), "Timed", '{"at":1767225600}'),
+    ("/feed", Feed, Feed(events=[Timed(at=AT)]), "Timed", '{"events":[{"at":1767225600}]}'),
+    ("/price", Price, Price(amount=1.5, rounded=2.0), "Price", '{"amount":"1.50","rounded":"2.0"}'),
+    ("/stamps", list[Timestamp], [AT], "PlainSerializer", "[1767225600]"),
+    ("/member", Member, Member(dated=[{"on": AT}]), "Member", '{"dated":[{"on":739617}]}'),
 ]
 
 
@@ -165,6 +219,63 @@ async def test_an_annotated_serializer_keeps_the_output_schema(model: Any, caplo
     assert not [r for r in caplog.records if "serializ" in r.getMessage()]
 
 
+class Builtins(BaseModel):
+    """pydantic's own types, some serialized by pydantic's functions (no return type: not the user's)."""
+
+    url: HttpUrl
+    ip: ipaddress.IPv4Address
+    net: ipaddress.IPv6Network
+    secret: SecretStr
+    price: decimal.Decimal
+    at: datetime.datetime
+    seconds: Annotated[datetime.datetime, PlainSerializer(lambda v: int(v.timestamp()), return_type=int)]
+
+
+BUILTINS = Builtins(
+    url=HttpUrl("https://example.com/a"),
+    ip=ipaddress.IPv4Address("10.0.0.1"),
+    net=ipaddress.IPv6Network("fe80::/64"),
+    secret=SecretStr("s"),
+    price=decimal.Decimal("1.5"),
+    at=AT,
+    seconds=AT,
+)
+
+
+@pytest.mark.parametrize(
+    ("model", "value", "structured"),
+    [
+        (
+            Builtins,
+            BUILTINS,
+            {
+                "url": "https://example.com/a",
+                "ip": "10.0.0.1",
+                "net": "fe80::/64",
+                "secret": "**********",
+                "price": "1.5",
+                "at": "2026-01-01T00:00:00Z",
+                "seconds": 1767225600,
+            },
+        ),
+        (User, User(id=1, name="ann"), {"id": 1, "name": "ann", "kind": "user"}),
+    ],
+    ids=["builtins", "unused-json-encoders"],
+)
+async def test_a_model_whose_json_the_document_describes_keeps_the_output_schema(
+    model: Any, value: Any, structured: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Regression (false positive): ``json_encoders`` for a type no field has (a shared base config)
+    cost the tool its ``outputSchema``; pydantic's own serializers, which have no return type
+    either, must not."""
+    app = _app("/plain", model, value)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware.catalog"):
+        tool, result = await _read(app)
+    assert "outputSchema" in tool
+    assert result["structuredContent"] == structured
+    assert not [r for r in caplog.records if "serializ" in r.getMessage()]
+
+
 async def test_a_mounted_apps_route_is_named_under_its_prefix(caplog: pytest.LogCaptureFixture) -> None:
     v2 = FastAPI()
     v2.get("/event", operation_id="read", response_model=Event)(lambda: Event(id=1))
@@ -184,4 +295,21 @@ def test_a_response_model_without_a_core_schema_is_left_to_the_other_checks() ->
 
     assert loose_models(object()) == []
     assert loose_models(Annotated_) == []
-    assert [cls.__name__ for cls in loose_models(dict[str, list[Holder | None]])] == ["Event", "Stamp"]
+    assert loose_models(Builtins) == []
+    assert loose_models(User) == []
+    assert loose_models(dict[str, list[Holder | None]]) == ["Event", "Stamp"]
+    # Member's json_encoders, and Dated, whose field pydantic gives Member's encoder
+    assert loose_models(dict[str, Feed | Member]) == ["Dated", "Member", "Timed"]
+
+
+def test_json_encoders_count_where_a_fields_type_cannot_be_read() -> None:
+    """Not sure whether an encoder's type is held: it counts (the tool loses its ``outputSchema``,
+    rather than keeping one its results may not fit)."""
+    from mcp_middleware._loose_serializers import _may_encode
+
+    class Unresolved:
+        at: Nowhere  # type: ignore[name-defined]  # noqa: F821  # not a type get_type_hints finds
+
+    assert _may_encode(Unresolved, {datetime.date: str})
+    assert not _may_encode(User, {datetime.date: str})
+    assert _may_encode(Member, {datetime.date: str})
