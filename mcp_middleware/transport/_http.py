@@ -7,6 +7,7 @@ that writes to the client, is in :mod:`._responder`.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ __all__ = [
     "read_rest",
     "refusal",
     "serve_request",
+    "servers_cancel",
     "shutdown_error",
 ]
 
@@ -234,7 +236,7 @@ async def serve_request(
         await responder.finish(encode_error(exc), status)
         return
     except anyio.get_cancelled_exc_class():  # (evaluated only for an exception that gets this far)
-        if server.pending.shutting_down():
+        if servers_cancel(server):
             await _shutdown_reply(server, call, responder)
         raise  # the cancellation goes on, whatever was written
     await responder.finish(payload)
@@ -248,6 +250,16 @@ async def _shutdown_reply(server: Server, call: Call, responder: Responder) -> N
     Streamable HTTP spec: the server SHOULD NOT close it before) or no response at all."""
     error = shutdown_error(call.request.id)
     await last_word(server, responder, encode_error(error), error_status(error.code, call.era))
+
+
+def servers_cancel(server: Server) -> bool:
+    """Whether the cancellation being handled is the server's, at its shutdown: the server shows it
+    is stopping (``PendingReplies.shutting_down``) and no enclosing anyio cancel scope is cancelled
+    (uvicorn cancels a request with a bare ``task.cancel()``, which no scope shows). An outer
+    middleware's scope (a time limit of its own, Starlette's BaseHTTPMiddleware's task group) is
+    left to end the request as it would have: it may write its own response, or nothing reaches
+    the client anyway."""
+    return server.pending.shutting_down() and anyio.current_effective_deadline() != -math.inf
 
 
 def shutdown_error(request_id: Any) -> ProtocolError:

@@ -212,8 +212,8 @@ class Responder:
         stream (after the events ``before``: a batch's other replies), or its JSON reply when
         nothing was written yet. Nothing once the response is over,
         the client has gone (:meth:`abandon`), or a JSON head is out (nothing can follow it).
-        Written in a shielded scope (an anyio cancel scope cancels again at every checkpoint; uvicorn's
-        ``task.cancel()`` once) bounded by :data:`LAST_WORD_SECONDS`; a send that fails is logged,
+        Written in a shielded scope (nothing cancelled after uvicorn's one ``task.cancel()`` cuts
+        it short) bounded by :data:`LAST_WORD_SECONDS`; a send that fails is logged,
         never raised: the caller re-raises its cancellation, which nothing here may replace."""
         if self.closed or (self.started and not self.streaming):
             return

@@ -37,7 +37,7 @@ from ..jsonrpc import (
 )
 from ..sealing import Session, StateError
 from ._checks import text_of
-from ._http import caller_key, encode_reply, last_word, new_call, serve_request, shutdown_error
+from ._http import caller_key, encode_reply, last_word, new_call, serve_request, servers_cancel, shutdown_error
 from ._responder import Responder
 
 __all__ = ["serve"]
@@ -221,7 +221,7 @@ async def _batch(
                     server, scope, receive, headers, item, message, version, responder, declared, asks_as
                 )
             except anyio.get_cancelled_exc_class():
-                if server.pending.shutting_down():
+                if servers_cancel(server):
                     await _batch_shut(server, responder, replies, messages[index:])
                 raise  # the cancellation goes on, whatever was written
         if isinstance(answer, ProtocolError):

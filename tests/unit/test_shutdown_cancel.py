@@ -28,8 +28,11 @@ import anyio.lowlevel
 import orjson
 import pytest
 from fastapi import FastAPI
-from fastapi.responses import StreamingResponse
-from starlette.types import Message
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_middleware import MCPMiddleware
 from mcp_middleware.transport import _responder
@@ -230,12 +233,44 @@ async def test_a_client_that_has_gone_is_written_nothing(uvicorn_server: FakeUvi
     assert sent == []
 
 
-async def test_an_outer_anyio_scope_cancelled_at_shutdown_is_answered_too(uvicorn_server: FakeUvicorn) -> None:
-    """A cancel scope (an outer middleware's task group) cancels again at every checkpoint, unlike
-    uvicorn's one ``task.cancel()``: the error is written in a shielded scope, and the cancellation
-    still ends the scope."""
+class OuterTimeout:
+    """An outer middleware with a time limit of its own (an anyio cancel scope, as ``fail_after``)
+    that sends its own 504 when the limit ends the request; ``limit`` ends it at once."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.limit = anyio.CancelScope()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with self.limit:
+            await self.app(scope, receive, send)
+        if self.limit.cancelled_caught:
+            await JSONResponse({"detail": "timeout"}, 504)(scope, receive, send)
+
+
+async def test_an_outer_scope_cancelled_at_shutdown_is_left_to_it(uvicorn_server: FakeUvicorn) -> None:
+    """An enclosing anyio cancel scope (an outer timeout middleware's) that ends the request while
+    the server shuts down: the cancellation is its own, not the server's, and goes through
+    untouched; the outer middleware's 504 goes out (it had met a finished response: an error)."""
     routes = Routes()
-    ex = Recording(routes.app, *call("legacy", "chat", token=True))
+    outer = OuterTimeout(routes.app)
+    ex = Exchange(outer, *call("legacy", "slow", token=False))
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await routes.running.wait()
+            uvicorn_server.should_exit = True
+            outer.limit.cancel()
+    assert routes.stopped == ["CancelledError"]
+    assert ex.reply.status == 504
+    assert ex.reply.json() == {"detail": "timeout"}
+
+
+async def test_a_stream_ended_by_an_outer_scope_at_shutdown_gets_no_error(uvicorn_server: FakeUvicorn) -> None:
+    """The same for a streamed call: nothing is added to its stream, the scope catches its own
+    cancellation."""
+    routes = Routes()
+    ex = Exchange(routes.app, *call("legacy", "chat", token=True))
     with anyio.fail_after(GUARD):
         with anyio.CancelScope() as scope:
             async with anyio.create_task_group() as tg:
@@ -244,7 +279,62 @@ async def test_an_outer_anyio_scope_cancelled_at_shutdown_is_answered_too(uvicor
                 uvicorn_server.should_exit = True
                 scope.cancel()
     assert scope.cancelled_caught
+    assert routes.stopped == ["CancelledError"]
+    assert not ex.done.is_set()
+    assert all("error" not in m and "result" not in m for m in ex.reply.events())
+
+
+class OuterTaskGroup:
+    """An outer middleware that runs the app in its own task, beside a task of its own (a task
+    group's scope encloses the app, not cancelled)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(anyio.sleep_forever)
+            await self.app(scope, receive, send)
+            tg.cancel_scope.cancel()
+
+
+async def test_the_servers_cancel_inside_an_outer_task_group_is_answered(uvicorn_server: FakeUvicorn) -> None:
+    """The server's own cancel (``task.cancel()``, which no anyio scope shows) still gets the error
+    with an outer task group in the same task."""
+    routes = Routes()
+    ex = Exchange(OuterTaskGroup(routes.app), *call("legacy", "chat", token=True))
+    await cancelled_in_shutdown(ex, routes.running, uvicorn_server)
     final_error(ex)
+
+
+async def test_behind_base_http_middleware_no_last_word_is_tried(
+    uvicorn_server: FakeUvicorn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Starlette's BaseHTTPMiddleware outside runs the app in a task of its own, which its task
+    group's scope cancels when the server cancels the request: nothing would reach the client (its
+    response stream has nobody reading it), and a write blocked there until ``LAST_WORD_SECONDS``,
+    holding the task and the lifespan. The scope's cancellation is not answered."""
+    tried: list[bytes] = []
+    last_word = _responder.Responder.last_word
+
+    async def spy(self: _responder.Responder, payload: bytes, *args: Any) -> None:
+        tried.append(payload)
+        await last_word(self, payload, *args)
+
+    monkeypatch.setattr(_responder.Responder, "last_word", spy)
+    routes = Routes()
+
+    async def passthrough(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        return await call_next(request)
+
+    routes.app.add_middleware(BaseHTTPMiddleware, dispatch=passthrough)
+    for tool, token in (("slow", False), ("chat", True)):
+        routes.running = anyio.Event()
+        ex = Exchange(routes.app, *call("legacy", tool, token=token))
+        await cancelled_in_shutdown(ex, routes.running, uvicorn_server)
+        assert not ex.done.is_set()
+    assert tried == []
+    assert routes.stopped == ["CancelledError", "CancelledError"]
 
 
 async def test_a_client_that_takes_nothing_does_not_hold_the_task(
@@ -392,3 +482,19 @@ async def test_a_batch_cut_off_without_the_exit_flag_gets_nothing() -> None:
     ex = Exchange(routes.app, [tool_call("quick", 1), tool_call("slow", 2)], BATCH_HEADERS)
     await cancelled_in_shutdown(ex, routes.running, None)
     assert not ex.done.is_set()
+
+
+async def test_a_batch_ended_by_an_outer_scope_at_shutdown_is_left_to_it(uvicorn_server: FakeUvicorn) -> None:
+    """A batch's cancellation by an enclosing anyio scope is not the server's either: the outer
+    middleware's 504 goes out, no batch reply before it."""
+    routes = batch_app()
+    outer = OuterTimeout(routes.app)
+    ex = Exchange(outer, [tool_call("quick", 1), tool_call("slow", 2)], BATCH_HEADERS)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await routes.running.wait()
+            uvicorn_server.should_exit = True
+            outer.limit.cancel()
+    assert ex.reply.status == 504
+    assert ex.reply.json() == {"detail": "timeout"}
