@@ -135,13 +135,15 @@ class CallRegistry:
         return self.active < limit
 
     async def settled(self, bound: float) -> None:
-        """Wait, at most ``bound`` seconds, until no route runs and no request is writing its last
-        word (``answering``): the server, shutting down, cancelled what still ran (uvicorn, once
-        ``--timeout-graceful-shutdown`` is over), and exits once the app's lifespan has ended, so
-        the middleware holds ``lifespan.shutdown`` back until the cancelled calls have unwound and
-        told their clients. At once when nothing runs (the usual shutdown)."""
+        """Wait, at most ``bound`` seconds, until no route runs with a response still open and no
+        request is writing its last word (``answering``): the server, shutting down, cancelled what
+        still ran (uvicorn, once ``--timeout-graceful-shutdown`` is over), and exits once the app's
+        lifespan has ended, so the middleware holds ``lifespan.shutdown`` back until the cancelled
+        calls have unwound and told their clients. A run whose response is closed (its client gone,
+        or its result out) has nothing left to write and is not waited for. At once when nothing
+        runs (the usual shutdown)."""
         with anyio.move_on_after(bound):
-            while self.active or self.answering:
+            while self.answering or any(not run.inv.outbox.closed for run in self.runs()):
                 await self._vacancy()
 
     async def _vacancy(self) -> None:

@@ -25,7 +25,10 @@ __all__ = ["CallLimits", "Invocation", "Outbox"]
 
 
 class Outbox(Protocol):
-    """Where a call's notifications go (the transport decides JSON vs SSE)."""
+    """Where a call's notifications go (the transport decides JSON vs SSE); ``closed`` once
+    nothing more can be written (the response over, or its client gone)."""
+
+    closed: bool
 
     async def notify(self, method: str, params: Mapping[str, Any]) -> None: ...
 

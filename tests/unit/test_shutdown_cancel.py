@@ -18,6 +18,7 @@ SIGTERM handler sets). No sleeps: events say when the route is running.
 from __future__ import annotations
 
 import asyncio
+import math
 import signal
 from collections.abc import AsyncIterator, Iterator
 from types import FrameType
@@ -433,6 +434,52 @@ async def test_the_lifespan_shutdown_waits_a_bounded_time(
                 await anyio.lowlevel.checkpoint()
             tg.cancel_scope.cancel()
     assert seen == [False]  # the lifespan ended while the call ran on
+
+
+async def test_the_lifespan_shutdown_does_not_wait_for_a_call_with_nothing_left_to_write(
+    uvicorn_server: FakeUvicorn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call whose client has gone (its response closed) but whose route still cleans up (shielded)
+    has nothing to write: the lifespan is not held for it (unbounded here: it would wait for good)."""
+    monkeypatch.setattr(_responder, "LAST_WORD_SECONDS", math.inf)
+    app, cleaning, release = FastAPI(), anyio.Event(), anyio.Event()
+    running = anyio.Event()
+
+    @app.post("/stubborn", operation_id="stubborn")
+    async def stubborn() -> StreamingResponse:
+        async def tokens() -> AsyncIterator[str]:
+            yield "tok0 "
+            running.set()
+            try:
+                await anyio.sleep_forever()
+            finally:
+                with anyio.CancelScope(shield=True):
+                    cleaning.set()
+                    await release.wait()
+            yield "never"
+
+        return StreamingResponse(tokens(), media_type="text/plain")
+
+    app.add_middleware(MCPMiddleware)
+    ex = Exchange(app, *call("legacy", "stubborn", token=True))
+    shutdown, seen = anyio.Event(), list[bool]()
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(app, *lifespan_of(app, shutdown, seen, ex))
+            tg.start_soon(ex.run)
+            await running.wait()
+            ex.disconnect.set()  # the client goes: the call is stopped, its route cleans up
+            await cleaning.wait()
+            uvicorn_server.should_exit = True
+            shutdown.set()
+            try:
+                while not seen:
+                    await anyio.lowlevel.checkpoint()
+            finally:
+                ended_first = not release.is_set()  # the route still ran when the lifespan ended
+                release.set()  # (also when the guard ends the wait: the route's cleanup is shielded)
+    assert ended_first
+    assert seen == [False]
 
 
 BATCH_HEADERS = {**BASE_HEADERS, "mcp-protocol-version": "2025-03-26"}

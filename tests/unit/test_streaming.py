@@ -1172,6 +1172,8 @@ async def test_progress_stays_increasing_when_a_route_reports_its_own_and_then_g
 
 
 class _Outbox:
+    closed = False
+
     def __init__(self) -> None:
         self.sent: list[str] = []
 

@@ -191,6 +191,8 @@ async def test_a_cancelled_call_ends_its_stream_while_its_route_cannot_be_unwoun
 
 
 class _Outbox:
+    closed = False
+
     def __init__(self, answerable: bool = False) -> None:
         self.sent: list[str] = []
         self.answerable = answerable  # a tools/call's, outside a batch: its outcome can go out early
