@@ -10,8 +10,9 @@ cancellation goes on (the task still ends cancelled, the route's work stops). Wi
 a cancellation is not told from any other: nothing is written, as before; nor is anything written
 for a client that has gone, or once a JSON head is out.
 
-The cancel is driven as uvicorn drives it (a cancel of the request's task) and, for the shield, as
-an outer anyio cancel scope would; the shutdown as in test_shutdown_questions (the flag uvicorn's
+The cancel is driven as uvicorn drives it (a cancel of the request's task); a cancellation by an
+enclosing anyio cancel scope (an outer middleware's time limit, BaseHTTPMiddleware's task group) is
+not the server's and is left alone. The shutdown as in test_shutdown_questions (the flag uvicorn's
 SIGTERM handler sets). No sleeps: events say when the route is running.
 """
 
