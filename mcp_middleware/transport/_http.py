@@ -7,9 +7,8 @@ that writes to the client, is in :mod:`._responder`.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 from mcp_types import jsonrpc as codes
@@ -235,8 +234,8 @@ async def serve_request(
             _too_late_for(req, exc, status)
         await responder.finish(encode_error(exc), status)
         return
-    except anyio.get_cancelled_exc_class():  # (evaluated only for an exception that gets this far)
-        if servers_cancel(server):
+    except anyio.get_cancelled_exc_class() as cancelled:  # (evaluated only for an exception that gets this far)
+        if servers_cancel(server, cancelled):
             await _shutdown_reply(server, call, responder)
         raise  # the cancellation goes on, whatever was written
     await responder.finish(payload)
@@ -252,14 +251,20 @@ async def _shutdown_reply(server: Server, call: Call, responder: Responder) -> N
     await last_word(server, responder, encode_error(error), error_status(error.code, call.era))
 
 
-def servers_cancel(server: Server) -> bool:
-    """Whether the cancellation being handled is the server's, at its shutdown: the server shows it
-    is stopping (``PendingReplies.shutting_down``) and no enclosing anyio cancel scope is cancelled
-    (uvicorn cancels a request with a bare ``task.cancel()``, which no scope shows). An outer
-    middleware's scope (a time limit of its own, Starlette's BaseHTTPMiddleware's task group) is
-    left to end the request as it would have: it may write its own response, or nothing reaches
-    the client anyway."""
-    return server.pending.shutting_down() and anyio.current_effective_deadline() != -math.inf
+# What uvicorn's ``Server.shutdown`` cancels each request still running with once its graceful
+# timeout is over (the same text from 0.31, the floor, to 0.54; tests/interop/test_shutdown_cancel.py
+# runs a real uvicorn, so a change of it shows there).
+UVICORN_SHUTDOWN_CANCEL: Final = "Task cancelled, timeout graceful shutdown exceeded"
+
+
+def servers_cancel(server: Server, cancelled: BaseException) -> bool:
+    """Whether ``cancelled`` is the server's, at its shutdown: the server shows it is stopping
+    (``PendingReplies.shutting_down``) and the cancellation is uvicorn's own, told by its message.
+    Any other is left to end the request as it would have: an outer middleware's time limit
+    (``anyio.fail_after`` or ``asyncio.timeout``, which cancel the task as uvicorn does) may write
+    its own response; Starlette's BaseHTTPMiddleware's task group cancels our task when the server
+    cancels its own, and nothing would reach the client from there anyway."""
+    return server.pending.shutting_down() and cancelled.args[:1] == (UVICORN_SHUTDOWN_CANCEL,)
 
 
 def shutdown_error(request_id: Any) -> ProtocolError:

@@ -220,8 +220,8 @@ async def _batch(
                 answer = await _batch_item(
                     server, scope, receive, headers, item, message, version, responder, declared, asks_as
                 )
-            except anyio.get_cancelled_exc_class():
-                if servers_cancel(server):
+            except anyio.get_cancelled_exc_class() as cancelled:
+                if servers_cancel(server, cancelled):
                     await _batch_shut(server, responder, replies, messages[index:])
                 raise  # the cancellation goes on, whatever was written
         if isinstance(answer, ProtocolError):

@@ -1,19 +1,20 @@
 """A call whose request task is cancelled while the server shuts down still gets a final answer.
 
 uvicorn, told to stop, waits ``--timeout-graceful-shutdown`` for the open responses, then cancels
-their tasks (``task.cancel()``). A streaming ``tools/call``'s SSE stream then ended with no JSON-RPC
-response (clients.md #7; the Streamable HTTP spec: the server SHOULD NOT close the stream before
-its response), and a plain JSON call got no response at all. Now the request gets -32000 "the
-server is shutting down" (the shutdown's error for a pending question, ``interaction.SHUTTING_DOWN``)
-as the last event of its stream, or as its JSON response when nothing was written yet, and the
-cancellation goes on (the task still ends cancelled, the route's work stops). Without the exit flag
-a cancellation is not told from any other: nothing is written, as before; nor is anything written
-for a client that has gone, or once a JSON head is out.
+their tasks (``task.cancel(msg=UVICORN_SHUTDOWN_CANCEL)``). A streaming ``tools/call``'s SSE stream
+then ended with no JSON-RPC response (clients.md #7; the Streamable HTTP spec: the server SHOULD
+NOT close the stream before its response), and a plain JSON call got no response at all. Now the
+request gets -32000 "the server is shutting down" (the shutdown's error for a pending question,
+``interaction.SHUTTING_DOWN``) as the last event of its stream, or as its JSON response when nothing
+was written yet, and the cancellation goes on (the task still ends cancelled, the route's work
+stops). Without the exit flag a cancellation is not told from any other: nothing is written, as
+before; nor is anything written for a client that has gone, or once a JSON head is out.
 
-The cancel is driven as uvicorn drives it (a cancel of the request's task); a cancellation by an
-enclosing anyio cancel scope (an outer middleware's time limit, BaseHTTPMiddleware's task group) is
-not the server's and is left alone. The shutdown as in test_shutdown_questions (the flag uvicorn's
-SIGTERM handler sets). No sleeps: events say when the route is running.
+The cancel is driven as uvicorn drives it (a cancel of the request's task, with its message); any
+other cancellation (an outer middleware's time limit, with anyio or asyncio, BaseHTTPMiddleware's
+task group, a bare ``task.cancel()``) is not the server's and is left alone. The shutdown as in
+test_shutdown_questions (the flag uvicorn's SIGTERM handler sets). No sleeps: events say when the
+route is running.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_middleware import MCPMiddleware
 from mcp_middleware.transport import _responder
+from mcp_middleware.transport._http import UVICORN_SHUTDOWN_CANCEL
 from tests.support import BASE_HEADERS, Exchange, modern_headers, modern_request, request
 
 pytestmark = pytest.mark.anyio
@@ -146,7 +148,7 @@ async def cancelled_in_shutdown(
             await seen.wait()
         if server is not None:
             server.should_exit = True
-        task.cancel()
+        task.cancel(UVICORN_SHUTDOWN_CANCEL)
         with pytest.raises(asyncio.CancelledError):
             await task
 
@@ -268,6 +270,57 @@ async def test_an_outer_scope_cancelled_at_shutdown_is_left_to_it(uvicorn_server
     assert ex.reply.json() == {"detail": "timeout"}
 
 
+class OuterAsyncioTimeout:
+    """An outer timeout middleware written with ``asyncio.timeout``, which cancels the task as
+    uvicorn does (``task.cancel()``), and sends its own 504."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            async with asyncio.timeout(None) as self.limit:
+                await self.app(scope, receive, send)
+        except TimeoutError:
+            await JSONResponse({"detail": "timeout"}, 504)(scope, receive, send)
+
+
+async def test_an_outer_asyncio_timeout_at_shutdown_is_left_to_it(uvicorn_server: FakeUvicorn) -> None:
+    """Review: an outer ``asyncio.timeout`` cancels the task with a bare ``task.cancel()``, as an
+    anyio scope cannot show; it was answered as the server's (-32000), and the outer middleware's
+    504 then met a finished response. uvicorn's cancel is told by its message; this one goes through
+    untouched and the 504 goes out."""
+    routes = Routes()
+    outer = OuterAsyncioTimeout(routes.app)
+    ex = Exchange(outer, *call("legacy", "slow", token=False))
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await routes.running.wait()
+            uvicorn_server.should_exit = True
+            outer.limit.reschedule(asyncio.get_running_loop().time())
+    assert routes.stopped == ["CancelledError"]
+    assert ex.reply.status == 504
+    assert ex.reply.json() == {"detail": "timeout"}
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+async def test_a_bare_cancel_at_shutdown_is_not_answered(uvicorn_server: FakeUvicorn, era: str) -> None:
+    """A ``task.cancel()`` without uvicorn's message, while the exit flag is up, is somebody
+    else's: nothing is written, the task ends cancelled."""
+    routes = Routes()
+    ex = Exchange(routes.app, *call(era, "chat", token=True))
+    task = asyncio.ensure_future(ex.run())
+    with anyio.fail_after(GUARD):
+        await routes.running.wait()
+        uvicorn_server.should_exit = True
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert not ex.done.is_set()
+    assert all("error" not in m and "result" not in m for m in ex.reply.events())
+
+
 async def test_a_stream_ended_by_an_outer_scope_at_shutdown_gets_no_error(uvicorn_server: FakeUvicorn) -> None:
     """The same for a streamed call: nothing is added to its stream, the scope catches its own
     cancellation."""
@@ -301,8 +354,8 @@ class OuterTaskGroup:
 
 
 async def test_the_servers_cancel_inside_an_outer_task_group_is_answered(uvicorn_server: FakeUvicorn) -> None:
-    """The server's own cancel (``task.cancel()``, which no anyio scope shows) still gets the error
-    with an outer task group in the same task."""
+    """The server's own cancel (``task.cancel`` with uvicorn's message) still gets the error with an
+    outer task group in the same task."""
     routes = Routes()
     ex = Exchange(OuterTaskGroup(routes.app), *call("legacy", "chat", token=True))
     await cancelled_in_shutdown(ex, routes.running, uvicorn_server)
@@ -407,7 +460,7 @@ async def test_the_lifespan_shutdown_waits_for_the_cancelled_calls_answer(uvicor
             task = asyncio.ensure_future(ex.run())
             await routes.running.wait()
             uvicorn_server.should_exit = True
-            task.cancel()  # as uvicorn does: the cancel, then lifespan.shutdown at once
+            task.cancel(UVICORN_SHUTDOWN_CANCEL)  # as uvicorn does: the cancel, then lifespan.shutdown at once
             shutdown.set()
             with pytest.raises(asyncio.CancelledError):
                 await task
