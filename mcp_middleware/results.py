@@ -171,12 +171,13 @@ class ResponseCollector(Body):
         return self.failed_as(error_result(why))
 
     def failed_as(self, result: dict[str, Any]) -> dict[str, Any]:
-        """:meth:`failed` for a failure that has an error result of its own (``result``, one text
-        block: an ``HTTPException`` raised mid-stream, the response its handler would have sent):
-        the text the route had sent follows that result's text, as it follows ``why`` there."""
+        """:meth:`failed` for a failure that has an error result of its own (``result``, a text
+        block, and a second one for a 201/202's ``Location``: an ``HTTPException`` raised
+        mid-stream, the response its handler would have sent): the text the route had sent follows
+        that result's first text, as it follows ``why`` there."""
         text = self.text() if self.streamable else ""
         if text:
-            [block] = result["content"]
+            block = result["content"][0]
             block["text"] += redacted(f"\n\nOutput before the failure:\n{text}", self._forwarded)
         return result
 
