@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import unquote
 
 from mcp_middleware._schema_keywords import _COMPONENT_PREFIX, pointer_name, refuses_nothing
 
@@ -43,7 +42,7 @@ def pointed(root: Any, ref: str) -> Any:
     """What a local JSON Pointer ``#/a/b`` points to from ``root`` (None where nothing is)."""
     node = root
     for step in ref[2:].split("/"):
-        name = unquote(step).replace("~1", "/").replace("~0", "~")
+        name = pointer_name(step, "")
         if isinstance(node, Mapping):
             node = node.get(name)
         elif isinstance(node, list) and name.isdigit() and int(name) < len(node):

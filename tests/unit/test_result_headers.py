@@ -228,28 +228,25 @@ async def test_an_error_says_when_to_retry(version: str) -> None:
     assert missing == {"content": [{"type": "text", "text": "HTTP 404 Not Found: no such thing"}], "isError": True}
 
 
+@pytest.mark.parametrize(
+    ("tool", "text"),
+    [
+        # its result is the response its handler would have sent had the response not started,
+        # headers included
+        ("streamed_limit", "HTTP 429 Too Many Requests (Retry-After: 7): rate limited mid-stream"),
+        # Regression (23d69a9): a header value that is no ``str`` (``Retry-After: 30`` as an int, a
+        # None) made the AttributeError of ``.encode`` escape the middleware, so the call had no
+        # answer. Starlette's response never sends such a value (``init_headers`` encodes each
+        # value and fails on it): it is left out, and the result is the usual one.
+        ("streamed_odd_headers", "HTTP 429 Too Many Requests: rate limited mid-stream"),
+    ],
+)
 @pytest.mark.parametrize("version", ERAS)
-async def test_an_error_raised_mid_stream_says_when_to_retry(version: str) -> None:
-    """An ``HTTPException`` raised once the route's response started: its result is the response its
-    handler would have sent, headers included."""
-    result = await call(make_app(), version, "streamed_limit")
+async def test_an_error_raised_mid_stream_says_when_to_retry(version: str, tool: str, text: str) -> None:
+    """An ``HTTPException`` raised once the route's response started."""
+    result = await call(make_app(), version, tool)
     assert result["isError"] is True
-    assert texts(result) == [
-        "HTTP 429 Too Many Requests (Retry-After: 7): rate limited mid-stream\n\nOutput before the failure:\npartial "
-    ]
-
-
-@pytest.mark.parametrize("version", ERAS)
-async def test_an_error_raised_mid_stream_with_headers_that_are_no_str(version: str) -> None:
-    """Regression (23d69a9): a header value that is no ``str`` (``Retry-After: 30`` as an int, a
-    None) made the AttributeError of ``.encode`` escape the middleware, so the call had no answer.
-    Starlette's response never sends such a value (``init_headers`` encodes each value and fails
-    on it): it is left out, and the result is the usual one."""
-    result = await call(make_app(), version, "streamed_odd_headers")
-    assert result["isError"] is True
-    assert texts(result) == [
-        "HTTP 429 Too Many Requests: rate limited mid-stream\n\nOutput before the failure:\npartial "
-    ]
+    assert texts(result) == [text + "\n\nOutput before the failure:\npartial "]
 
 
 @pytest.mark.parametrize("version", ERAS)

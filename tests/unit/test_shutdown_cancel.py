@@ -239,11 +239,14 @@ async def test_a_client_that_has_gone_is_written_nothing(uvicorn_server: FakeUvi
 
 class OuterTimeout:
     """An outer middleware with a time limit of its own (an anyio cancel scope, as ``fail_after``)
-    that sends its own 504 when the limit ends the request; ``limit`` ends it at once."""
+    that sends its own 504 when the limit ends the request; ``fire`` ends it at once."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.limit = anyio.CancelScope()
+
+    def fire(self) -> None:
+        self.limit.cancel()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         with self.limit:
@@ -252,30 +255,15 @@ class OuterTimeout:
             await JSONResponse({"detail": "timeout"}, 504)(scope, receive, send)
 
 
-async def test_an_outer_scope_cancelled_at_shutdown_is_left_to_it(uvicorn_server: FakeUvicorn) -> None:
-    """An enclosing anyio cancel scope (an outer timeout middleware's) that ends the request while
-    the server shuts down: the cancellation is its own, not the server's, and goes through
-    untouched; the outer middleware's 504 goes out (it had met a finished response: an error)."""
-    routes = Routes()
-    outer = OuterTimeout(routes.app)
-    ex = Exchange(outer, *call("legacy", "slow", token=False))
-    with anyio.fail_after(GUARD):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(ex.run)
-            await routes.running.wait()
-            uvicorn_server.should_exit = True
-            outer.limit.cancel()
-    assert routes.stopped == ["CancelledError"]
-    assert ex.reply.status == 504
-    assert ex.reply.json() == {"detail": "timeout"}
-
-
 class OuterAsyncioTimeout:
-    """An outer timeout middleware written with ``asyncio.timeout``, which cancels the task as
-    uvicorn does (``task.cancel()``), and sends its own 504."""
+    """The same written with ``asyncio.timeout``, which cancels the task with a bare
+    ``task.cancel()``, as uvicorn does but without its message."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+
+    def fire(self) -> None:
+        self.limit.reschedule(asyncio.get_running_loop().time())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -285,20 +273,24 @@ class OuterAsyncioTimeout:
             await JSONResponse({"detail": "timeout"}, 504)(scope, receive, send)
 
 
-async def test_an_outer_asyncio_timeout_at_shutdown_is_left_to_it(uvicorn_server: FakeUvicorn) -> None:
-    """Review: an outer ``asyncio.timeout`` cancels the task with a bare ``task.cancel()``, as an
-    anyio scope cannot show; it was answered as the server's (-32000), and the outer middleware's
-    504 then met a finished response. uvicorn's cancel is told by its message; this one goes through
-    untouched and the 504 goes out."""
+@pytest.mark.parametrize("outer_type", [OuterTimeout, OuterAsyncioTimeout])
+async def test_an_outer_time_limit_at_shutdown_is_left_to_it(
+    uvicorn_server: FakeUvicorn, outer_type: type[OuterTimeout | OuterAsyncioTimeout]
+) -> None:
+    """An outer timeout middleware's limit (anyio's or asyncio's) that ends the request while the
+    server shuts down: the cancellation is its own, not the server's, and goes through untouched;
+    the outer middleware's 504 goes out. (Review: both were answered as the server's, -32000, and
+    the 504 then met a finished response; 99ef606 told anyio's apart only, and asyncio's cancels
+    the task just as uvicorn does: uvicorn's cancel is told by its message.)"""
     routes = Routes()
-    outer = OuterAsyncioTimeout(routes.app)
+    outer = outer_type(routes.app)
     ex = Exchange(outer, *call("legacy", "slow", token=False))
     with anyio.fail_after(GUARD):
         async with anyio.create_task_group() as tg:
             tg.start_soon(ex.run)
             await routes.running.wait()
             uvicorn_server.should_exit = True
-            outer.limit.reschedule(asyncio.get_running_loop().time())
+            outer.fire()
     assert routes.stopped == ["CancelledError"]
     assert ex.reply.status == 504
     assert ex.reply.json() == {"detail": "timeout"}
@@ -596,6 +588,6 @@ async def test_a_batch_ended_by_an_outer_scope_at_shutdown_is_left_to_it(uvicorn
             tg.start_soon(ex.run)
             await routes.running.wait()
             uvicorn_server.should_exit = True
-            outer.limit.cancel()
+            outer.fire()
     assert ex.reply.status == 504
     assert ex.reply.json() == {"detail": "timeout"}
