@@ -42,7 +42,8 @@ Conversion also:
   (``uri``), an ``IPv6Address`` may be scoped, ``fe80::1%eth0`` (``ipv6``); a format no client
   knows (``path``, ``multi-host-uri``) checks nothing and makes ajv log a warning. And a
   ``multipleOf`` only when a whole number's on an ``integer`` (:func:`_sure`): pydantic checks a
-  float's with a tolerance, the clients by division (19.99 is no multiple of 0.01 to them).
+  float's with a tolerance, the clients by division (19.99 is no multiple of 0.01 to them). And a
+  URL type's ``maxLength``: pydantic checks it on the URL given and writes it percent-encoded.
   Clients that check output (the TypeScript SDK's ajv with ajv-formats, the Python SDK's
   ``jsonschema``, which checks no format) would refuse such a result. Input schemas keep them, as
   hints to the model (no official client checks a tool's arguments);
@@ -131,7 +132,10 @@ _NULL: dict[str, Any] = {"type": "null"}
 # the formats every JSON value pydantic writes for them satisfies, as the clients check them (the
 # TypeScript SDK's ajv-formats, full mode; jsonschema's FormatChecker): the only ones output schemas keep
 _SURE_FORMATS = frozenset({"date", "uuid", "ipv4", "password", "binary"})
-_OUTPUT_CHECKED = frozenset({"format", "multipleOf"})  # the keywords _sure judges
+_OUTPUT_CHECKED = frozenset({"format", "multipleOf", "maxLength"})  # the keywords _sure judges
+# the formats of pydantic's URL types, which percent-encode what they take: what they write may be
+# longer than the maxLength they check on what they are given (HttpUrl's 2,083)
+_GROWING_FORMATS = frozenset({"uri", "multi-host-uri"})
 # what may refuse the properties no patternProperties key matches
 _REFUSING = ("additionalProperties", "unevaluatedProperties")
 _DEPTH = 16  # how deep may_be_array and allows_null follow nested branches
@@ -190,15 +194,19 @@ def _portable_key(pattern: Any) -> bool:
 
 
 def _sure(key: str, value: Any, schema: Mapping[str, Any]) -> Any:
-    """What an output schema keeps of ``format`` or ``multipleOf``: None for a check a client may
+    """What an output schema keeps of ``format``, ``multipleOf`` or ``maxLength``: None for a check a client may
     fail on JSON pydantic wrote. A ``format`` not in :data:`_SURE_FORMATS` (an ``EmailStr`` takes
     ``josé@example.com``, a ``HttpUrl`` writes ``|``, an ``IPv6Address`` may be scoped,
     ``fe80::1%eth0``; one no client knows, ``path``, makes ajv log "unknown format ignored");
     a ``multipleOf`` but a whole number's on an ``integer`` (pydantic's float check has a
     tolerance, the clients' has none: 19.99 is no multiple of 0.01 to them), which is written as
-    an integer (FastAPI writes ``6.0``, which ``jsonschema`` divides by in floating point)."""
+    an integer (FastAPI writes ``6.0``, which ``jsonschema`` divides by in floating point). A
+    ``maxLength`` beside a URL type's format (:data:`_GROWING_FORMATS`): pydantic checks it on the
+    URL it is given and writes it percent-encoded, ``a b`` as ``a%20b``, which may be longer."""
     if key == "format":
         return value if isinstance(value, str) and value in _SURE_FORMATS else None
+    if key == "maxLength":
+        return None if schema.get("format") in _GROWING_FORMATS else value
     kind = schema.get("type")
     if not (kind == "integer" or (isinstance(kind, list) and "integer" in kind and "number" not in kind)):
         return None

@@ -1,4 +1,4 @@
-"""Output schemas keep only the ``format`` and ``multipleOf`` keywords that every JSON value
+"""Output schemas keep only the ``format``, ``multipleOf`` and ``maxLength`` keywords that every JSON value
 pydantic writes for them satisfies, as the official clients check them (the TypeScript SDK's ajv
 with ajv-formats, the Python SDK's ``jsonschema``); input schemas keep them all."""
 
@@ -59,6 +59,11 @@ SALE = {
     "secret": "s",
     "raw": "abc",
 }
+
+
+class Link(BaseModel):
+    url: HttpUrl
+    name: str = Field(max_length=5)
 
 
 def _app() -> FastAPI:
@@ -148,6 +153,45 @@ async def test_the_results_of_such_a_route_pass_the_clients_checks() -> None:
 def test_multiple_of_in_output_and_input_schemas(schema: dict[str, Any], kept: bool) -> None:
     schemas = SchemaSet({})
     assert schemas.convert(schema, set(), collapse=False).get("multipleOf") == (5 if kept else None)
+    assert schemas.convert(schema, set(), collapse=True) == schema
+
+
+async def test_output_schemas_leave_out_a_url_types_max_length() -> None:
+    """Regression: ``HttpUrl`` takes up to 2,083 characters and then percent-encodes what it took
+    (a space is ``%20``), so the URL it writes may be longer than its schema's ``maxLength``: the
+    clients refused such a result. Output schemas leave a URL type's ``maxLength`` out; input
+    schemas keep it (pydantic checks what it is given)."""
+    app = FastAPI()
+
+    @app.post("/link", operation_id="link")
+    def link(body: Link) -> Link:
+        return body
+
+    app.add_middleware(MCPMiddleware)
+    tools = (await post(app, request("tools/list", {}), HEADERS)).result()["tools"]
+    tool = next(tool for tool in tools if tool["name"] == "link")
+    assert _found(tool["outputSchema"], "maxLength") == [("name", 5)]
+    assert _found(tool["inputSchema"], "maxLength") == [("name", 5), ("url", 2083)]
+    url = "https://example.com/" + "a b" * 680  # 2,060 characters taken, 3,420 written
+    params = {"name": "link", "arguments": {"url": url, "name": "x"}}
+    result = (await post(app, request("tools/call", params), HEADERS)).result()
+    assert result.get("isError") is not True, result
+    assert len(result["structuredContent"]["url"]) > 2083
+    jsonschema.Draft202012Validator(tool["outputSchema"]).validate(result["structuredContent"])
+
+
+@pytest.mark.parametrize(
+    ("schema", "kept"),
+    [
+        ({"type": "string", "format": "uri", "maxLength": 9}, False),
+        ({"type": "string", "format": "multi-host-uri", "maxLength": 9}, False),  # PostgresDsn
+        ({"type": "string", "maxLength": 9}, True),
+        ({"type": "string", "format": "email", "maxLength": 9}, True),
+    ],
+)
+def test_max_length_in_output_schemas(schema: dict[str, Any], kept: bool) -> None:
+    schemas = SchemaSet({})
+    assert schemas.convert(schema, set(), collapse=False).get("maxLength") == (9 if kept else None)
     assert schemas.convert(schema, set(), collapse=True) == schema
 
 
