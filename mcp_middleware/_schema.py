@@ -103,11 +103,11 @@ Each component is converted once per mode and cached with the components it refe
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcp_middleware._schema_evaluated import Evaluations, pointed
+from mcp_middleware._schema_evaluated import Evaluations, followed
 from mcp_middleware._schema_inline import standalone
 from mcp_middleware._schema_keywords import (
     _ANNOTATIONS,
@@ -446,38 +446,32 @@ class SchemaSet:
         todo = list(met)
         while todo:
             ref, roots = todo.pop()
-            name = self.component_name({"$ref": ref})
-            if name is not None:
-                if name in seen:
+            for name, target, reads in followed(ref, roots, self._components):
+                key = id(target) if name is None else name
+                if key in seen:
                     continue
-                seen.add(name)
-                loses, further = self._dry_component(name, collapse)
-                todo += further
-                if loses == _LOUD:
-                    return _LOUD
-                found = max(found, loses)
-                continue
-            for root in roots:
-                target = pointed(root, ref) if ref.startswith("#/") else None
-                if target is None or id(target) in seen:
-                    continue
-                seen.add(id(target))
-                loses, further = self._dry_loses(target, roots, collapse)
+                seen.add(key)
+                loses, further = self._dry_reached(name, target, reads, collapse)
                 todo += further
                 if loses == _LOUD:
                     return _LOUD
                 found = max(found, loses)
         return found
 
-    def _dry_component(self, name: str, collapse: bool) -> tuple[int, list[tuple[str, tuple[Any, ...]]]]:
+    def _dry_reached(
+        self, name: str | None, target: Any, roots: Sequence[Any], collapse: bool
+    ) -> tuple[int, list[tuple[str, tuple[Any, ...]]]]:
+        """:meth:`_dry_loses` of what a reference reaches (:func:`followed`): a component's once
+        per mode (``name``: its name), a local pointer's target each time."""
+        if name is None:
+            return self._dry_loses(target, roots, collapse)
         key = (name, collapse)
         if key not in self._dry_components:
-            component = self._components[name]
-            self._dry_components[key] = self._dry_loses(component, (component,), collapse)
+            self._dry_components[key] = self._dry_loses(target, roots, collapse)
         return self._dry_components[key]
 
     def _dry_loses(
-        self, schema: Any, roots: tuple[Any, ...], collapse: bool
+        self, schema: Any, roots: Sequence[Any], collapse: bool
     ) -> tuple[int, list[tuple[str, tuple[Any, ...]]]]:
         """What converting ``schema`` (inside ``roots``) loses itself (:meth:`_lost_since`), and
         the references it meets (not followed here: :meth:`_reaches_loss` does, without

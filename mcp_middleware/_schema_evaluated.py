@@ -20,7 +20,7 @@ each schema that encloses it (JSON Pointer; which one ``#`` means depends on whe
 up, so each is asked, and one that loses evaluations is enough). A schema met again while its own
 answer is worked out (an in-place cycle, which no validator finishes) adds nothing.
 
-:func:`pointed` (a local JSON Pointer from one root) is shared with
+:func:`followed` (where a ``$ref`` leads, by the rule above) is shared with
 :meth:`~mcp_middleware._schema.SchemaSet.convert`, which follows a reference below a ``not``, ``oneOf``,
 ``if`` or ``contains`` alike to learn whether what it points to loses a keyword.
 """
@@ -32,7 +32,7 @@ from typing import Any
 
 from mcp_middleware._schema_keywords import _COMPONENT_PREFIX, pointer_name, refuses_nothing
 
-__all__ = ["Evaluations", "pointed"]
+__all__ = ["Evaluations", "followed"]
 
 _IN_PLACE_ONE = ("if", "then", "else")
 _IN_PLACE_LIST = ("allOf", "anyOf", "oneOf")
@@ -50,6 +50,25 @@ def pointed(root: Any, ref: str) -> Any:
         else:
             return None
     return node
+
+
+def followed(
+    ref: str, roots: Sequence[Any], components: Mapping[str, Any]
+) -> Iterator[tuple[str | None, Any, Sequence[Any]]]:
+    """Where a ``$ref`` leads, inside ``roots`` (the raw schemas enclosing it), as both
+    :class:`Evaluations` and :meth:`~mcp_middleware._schema.SchemaSet.convert` follow it: a
+    component of ``components`` (``#/components/schemas/X``) as its name, itself, and itself as
+    the one root its own local references read; any other local pointer as None, what it points
+    to from each of ``roots`` (where that is something), and ``roots``. Nothing for a reference
+    to no component, or an external one."""
+    if ref.startswith(_COMPONENT_PREFIX):
+        name = pointer_name(ref, _COMPONENT_PREFIX)
+        if name in components:
+            yield name, components[name], (components[name],)
+    elif ref.startswith("#/"):
+        for root in roots:
+            if (target := pointed(root, ref)) is not None:
+                yield None, target, roots
 
 
 class Evaluations:
@@ -100,12 +119,5 @@ class Evaluations:
                 yield from ((branch, roots) for branch in branches)
         if isinstance(dependent := schema.get("dependentSchemas"), Mapping):
             yield from ((sub, roots) for sub in dependent.values())
-        ref = schema.get("$ref")
-        if not isinstance(ref, str):
-            return
-        if ref.startswith(_COMPONENT_PREFIX):
-            name = pointer_name(ref, _COMPONENT_PREFIX)
-            if name in self._components:
-                yield self._components[name], (self._components[name],)
-        elif ref.startswith("#/"):
-            yield from ((pointed(root, ref), roots) for root in roots)
+        if isinstance(ref := schema.get("$ref"), str):
+            yield from ((target, reads) for _, target, reads in followed(ref, roots, self._components))
