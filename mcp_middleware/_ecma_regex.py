@@ -53,6 +53,7 @@ pattern that a JSON Schema validator, which searches, finds in exactly the texts
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from collections.abc import Mapping
@@ -127,6 +128,10 @@ def whole_match_pattern(regex: str) -> str | None:
     return None if pattern is None else f"^(?:{pattern}){_END}"
 
 
+# a pure function of the text, asked again for the same one (a patternProperties key by conversion
+# and by _schema_evaluated's key test, once per mode, and in dry conversions): each text translated
+# once. What a left-out pattern is said as is written by the caller, per schema, outside the cache
+@functools.lru_cache(maxsize=1024)
 def ecma_pattern(pattern: str) -> str | None:
     """``pattern`` as pydantic reads it, in the syntax ECMA-262 (with and without ``u``) and
     Python's ``re`` read alike, None when it cannot be said there: as Rust's regex reads it
