@@ -133,11 +133,13 @@ class ToolFilter:
         ``option 'value' matches <routes> (its <means>), not <route> (its <means>), ...``: the
         routes it matches, by the strongest means, and those it does not, which have it as a weaker name."""
         found: list[str] = []
+        strongest = _strongest([names for _, names in routes])
         operations = (("include_operations", self.include_operations), ("exclude_operations", self.exclude_operations))
         for option, values in operations:
             for value in sorted(values or ()):
+                if (top := strongest.get(value)) is None:
+                    continue  # no route has it as a name (an empty value names none: "" is no name)
                 held = [(label, names, list(names).index(value)) for label, names in routes if value in names]
-                top = min((means for _, _, means in held), default=0)
                 if any(means != top for _, _, means in held):
                     found.append(_overlap(option, value, top, held))
         return found
