@@ -69,12 +69,6 @@ class ToolFilter:
         if self.methods is not None:
             object.__setattr__(self, "methods", frozenset(m.upper() for m in self.methods))
 
-    def allows(
-        self, *, method: str, path: str, operation_id: str, tags: Sequence[str], names: Sequence[str] = ()
-    ) -> bool:
-        """Whether the operation is kept: by :meth:`keeps` and :meth:`names_kept`."""
-        return self.keeps(method=method, path=path, tags=tags) and self.names_kept(operation_id, names)
-
     def keeps(self, *, method: str, path: str, tags: Sequence[str]) -> bool:
         """Whether the method, tag and path filters keep the operation: the routes among which an
         operation filter value is weighed (:func:`matched_names`)."""

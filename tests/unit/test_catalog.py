@@ -1805,12 +1805,13 @@ def test_filters(app: FastAPI) -> None:
     assert names(ToolFilter(), exclude_paths=["/items/{item_id}"])[:2] == ["list_items", "item"]
 
 
-def test_filter_allows_directly() -> None:
+def test_filter_keeps_directly() -> None:
     tool_filter = ToolFilter(include_tags=frozenset({"a"}), methods=frozenset({"get"}))
     assert tool_filter.methods == frozenset({"GET"})
-    assert tool_filter.allows(method="GET", path="/x", operation_id="x", tags=["a", "b"])
-    assert not tool_filter.allows(method="POST", path="/x", operation_id="x", tags=["a"])
-    assert not tool_filter.allows(method="GET", path="/x", operation_id="x", tags=[])
+    assert tool_filter.keeps(method="GET", path="/x", tags=["a", "b"])
+    assert tool_filter.names_kept("x")
+    assert not tool_filter.keeps(method="POST", path="/x", tags=["a"])
+    assert not tool_filter.keeps(method="GET", path="/x", tags=[])
 
 
 def test_plain_starlette_app_gets_tools_from_its_routes() -> None:
