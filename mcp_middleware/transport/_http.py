@@ -274,7 +274,7 @@ def shutdown_error(request_id: Any) -> ProtocolError:
 
 
 async def last_word(
-    server: Server, responder: Responder, payload: bytes, status: int, before: tuple[bytes, ...] = ()
+    server: Server, responder: Responder, payload: bytes | None, status: int, before: tuple[bytes, ...] = ()
 ) -> None:
     """:meth:`Responder.last_word`, counted as ``answering`` meanwhile, which the lifespan's
     shutdown waits for (uvicorn exits once it is over: ``CallRegistry.settled``)."""

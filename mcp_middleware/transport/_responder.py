@@ -206,11 +206,11 @@ class Responder:
         await plain(self._send, status, body, [*headers, *self.headers])
         return True
 
-    async def last_word(self, payload: bytes, status: int, before: tuple[bytes, ...] = ()) -> None:
+    async def last_word(self, payload: bytes | None, status: int, before: tuple[bytes, ...] = ()) -> None:
         """The final message of a request whose task is being cancelled while the server shuts
         down (``payload``, an error; ``status`` if it is the JSON reply): the last event of its
         stream (after the events ``before``: a batch's other replies), or its JSON reply when
-        nothing was written yet. Nothing once the response is over,
+        nothing was written yet (None: the stream's end alone, :meth:`finish`). Nothing once the response is over,
         the client has gone (:meth:`abandon`), or a JSON head is out (nothing can follow it).
         Written in a shielded scope (nothing cancelled after uvicorn's one ``task.cancel()`` cuts
         it short) bounded by :data:`LAST_WORD_SECONDS`; a send that fails is logged,

@@ -251,13 +251,16 @@ async def _batch_shut(
     """A batch whose task is cancelled while the server shuts down (as ``_http._shutdown_reply``
     answers a lone request): the replies of the items that ran, then the shutdown's error for each
     request cut off or not run yet (an item refused before it could run keeps its own error), as
-    the batch's reply would have been written."""
+    the batch's reply would have been written: with no reply (each request cancelled, only a
+    notification cut off), a stream that ends without an event, as :func:`_batch` ends such a batch."""
     for message in rest:
         if isinstance(message, Request):
             replies.append(dumps(error_message(shutdown_error(message.id))))
         elif isinstance(message, ProtocolError) and message.id is not None:
             replies.append(dumps(error_message(message)))
-    if responder.streaming:
+    if not replies:
+        await last_word(server, responder, None, 200)
+    elif responder.streaming:
         await last_word(server, responder, replies[-1], 200, tuple(replies[:-1]))
     else:
         await last_word(server, responder, b"[" + b",".join(replies) + b"]", 200)

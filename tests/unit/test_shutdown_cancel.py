@@ -591,3 +591,31 @@ async def test_a_batch_ended_by_an_outer_scope_at_shutdown_is_left_to_it(uvicorn
             outer.fire()
     assert ex.reply.status == 504
     assert ex.reply.json() == {"detail": "timeout"}
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+async def test_a_batch_cut_off_with_no_reply_ends_without_an_event(streaming: bool) -> None:
+    """``handshake._batch_shut`` given no reply: nothing ran that answers and nothing cut off is a
+    request (each earlier request cancelled, only a notification left). The batch ends as
+    ``_batch`` ends one whose every request was cancelled: a stream that ends without an event (a
+    batch reply is never an empty array), after what it streamed, if anything."""
+    from mcp_middleware.jsonrpc import Notification
+    from mcp_middleware.transport.handshake import _batch_shut
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    server = MCPMiddleware(FastAPI()).server
+    responder = _responder.Responder(send)
+    if streaming:
+        await responder.event(b'{"jsonrpc":"2.0","method":"notifications/progress","params":{}}')
+    written = len(sent)
+    await _batch_shut(server, responder, [], [Notification("notifications/initialized", None)])
+    assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+    head = sent[0]
+    assert head["status"] == 200
+    assert (b"content-type", b"text/event-stream") in head["headers"]
+    assert len(sent) == written + (1 if streaming else 2)  # (not streaming: the stream's head, its end)
+    assert server.registry.answering == 0
