@@ -1,13 +1,15 @@
 """Handshake era (2024-11-05 … 2025-11-25): ``initialize``, version header defaults, batches, 202s.
 
 Stateless by design: every POST stands alone, and an ``Mcp-Session-Id`` is minted and checked only
-with ``session_ids=True`` (a signed id, no server-side state, which carries the capabilities of
-``initialize`` that a route's questions need: ``sealing.Sessions``). The
-negotiated version is read from ``MCP-Protocol-Version`` on each request (absent = 2025-03-26,
-transports.mdx §Protocol Version Header). ``initialize`` is never refused with a 4xx: VS Code would
-take that as a sign of the old SSE transport. Differences from the spec, on purpose: a
-``MCP-Protocol-Version`` value we do not know never reaches this module (the router sends it to the
-2026-07-28 path, which answers it properly), so this era has no 400 for it.
+with ``session_ids=True`` (a signed id, no server-side state, which carries the revision and the
+capabilities of ``initialize``: ``sealing.Sessions``). The negotiated version is read from
+``MCP-Protocol-Version`` on each request; absent, it is the one the session id carries, else
+2025-03-26 (transports.mdx §Protocol Version Header: assumed only when the server "has no other way
+to identify the version"). A header that differs from the id's revision wins. ``initialize`` is
+never refused with a 4xx: VS Code would take that as a sign of the old SSE transport. Differences
+from the spec, on purpose: a ``MCP-Protocol-Version`` value we do not know never reaches this module
+(the router sends it to the 2026-07-28 path, which answers it properly), so this era has no 400 for
+it.
 """
 
 from __future__ import annotations
@@ -66,10 +68,10 @@ def serve(
     """Checks the request at once and returns what answers it, for the endpoint to await (one
     coroutine fewer on every request's path, as in the 2026-07-28 era). ``stated``: the revision
     the MCP-Protocol-Version header states (``_checks.stated_version``), which counts here when it
-    is a handshake revision (an initialize may state another: it is read as stating none)."""
+    is a handshake revision (an initialize may state another: it is read as stating none). Without
+    it, a valid session id's negotiated revision counts as stated."""
     responder = Responder(send)
     stated = stated if stated in HANDSHAKE_PROTOCOL_VERSIONS else None
-    version = stated or DEFAULT_VERSION
     sessions = server.sessions
     session: Session | None = None  # what its session id says of the client, when it says
     if sessions is not None and not _initialize(payload):
@@ -81,6 +83,11 @@ def serve(
             if b"mcp-session-id" in headers:
                 server.foreign_token("an Mcp-Session-Id")
             return responder.error(_session_not_found(payload), "handshake", 404)
+        if stated is None and session is not None:
+            # no header, but the id says what initialize negotiated (None in an id sealed before
+            # ids said): that revision is the stated one, for the shapes, the reading and batches
+            stated = session.version
+    version = stated or DEFAULT_VERSION
     try:
         message = parse_message(payload)
     except ProtocolError as exc:
@@ -94,8 +101,9 @@ def serve(
         if sessions is not None:
             capabilities = (message.params or {}).get("capabilities")
             responder.headers = ((b"mcp-session-id", sessions.mint(capabilities, version).encode()),)
-    # What goes out to a client stating no revision takes the latest one's shapes: VS Code never
-    # states it and speaks a later revision than the 2025-03-26 the request is read as
+    # What goes out to a client stating no revision (nor a session id that says it) takes the latest
+    # one's shapes: VS Code never states it and speaks a later revision than the 2025-03-26 the
+    # request is read as
     replies_as = stated or LATEST_HANDSHAKE_VERSION
     call = new_call(
         server,
@@ -150,9 +158,10 @@ async def _streamed(server: Server, call: Call, responder: Responder) -> None:
 
 def _asks_as(stated: str | None, session: Session | None, otherwise: str) -> str:
     """The revision a route's questions to the client are held to (``Call.asks_as``): the one the
-    request states, else the one its session id says initialize negotiated, else, for an id that
-    does not say, the 2025-03-26 a request stating none is read as (transports.mdx); ``otherwise``
-    when nothing is known (no session id, or one that carries nothing of initialize)."""
+    request states (its header, else what its session id says initialize negotiated: ``serve``
+    counts that as stated), else, for an id that does not say, the 2025-03-26 a request stating
+    none is read as (transports.mdx); ``otherwise`` when nothing is known (no session id, or one
+    that carries nothing of initialize)."""
     if stated is not None:
         return stated
     if session is None:
@@ -192,7 +201,8 @@ async def _batch(
     (:func:`_answers_only`). Otherwise the items run one after the other, and each gets its answer:
     one JSON array, unless a call streams: then it is an SSE stream carrying what the calls send
     (the server MAY send requests and notifications before the responses) and then the responses.
-    ``stated``: the handshake revision the request states, if any (else it is read as 2025-03-26)."""
+    ``stated``: the handshake revision the request states, by its header or else its session id
+    (``serve``), if any (else it is read as 2025-03-26)."""
     version = stated or DEFAULT_VERSION
     if version not in _BATCH_VERSIONS or not items:
         reason = "an empty batch"
