@@ -26,9 +26,12 @@ __all__ = ["CallLimits", "Invocation", "Outbox"]
 
 class Outbox(Protocol):
     """Where a call's notifications go (the transport decides JSON vs SSE); ``closed`` once
-    nothing more can be written (the response over, or its client gone)."""
+    nothing more can be written (the response over, or its client gone); ``leaving_cancels``:
+    whether its client going away cancels the call (2026-07-28), or the route runs on, hearing
+    ``http.disconnect`` as over HTTP (the handshake era)."""
 
     closed: bool
+    leaving_cancels: bool
 
     async def notify(self, method: str, params: Mapping[str, Any]) -> None: ...
 

@@ -122,11 +122,12 @@ def _live_context(
 
 
 def _stop_check(run: _ToolRun | None) -> Callable[[], bool]:
-    """Whether ``run`` is stopped, or over (a context built for a run that has ended, or that the
-    route keeps once its run is gone). Holds the run weakly: the run holds the context."""
+    """Whether ``run`` is stopped or its client gone (``_RunHandle.halted``), or over (a context
+    built for a run that has ended, or that the route keeps once its run is gone). Holds the run
+    weakly: the run holds the context."""
     if run is None:
         return _over
-    method = WeakMethod(run.stopped)
+    method = WeakMethod(run.halted)
     return lambda: (stopped := method()) is None or stopped()
 
 

@@ -131,7 +131,23 @@ class _RunHandle(SubExchange):
         if context is not None:
             context.stop_questions()
 
+    def halted(self) -> bool:
+        """What the route's context asks before each send: the call is stopped, or nothing more can
+        reach its client (it left; a handshake-era call runs on, see :meth:`gone`): progress and
+        logs are dropped, and a question fails at once."""
+        return self.stopped() or self.inv.outbox.closed
+
     def gone(self) -> None:
-        """The client went away."""
-        self.inv.outbox.abandon()
-        self.cancel()
+        """The client went away: nothing more is written for the call. In 2026-07-28 closing the
+        stream cancels it (transports.mdx: MUST). In the handshake era it does not ("Disconnection
+        SHOULD NOT be interpreted as the client cancelling its request"): as over HTTP, the route's
+        ``receive`` reports ``http.disconnect`` (a streaming response stops itself), the route runs
+        on, and the questions it waits on fail (nobody can answer them)."""
+        outbox = self.inv.outbox
+        outbox.abandon()
+        if outbox.leaving_cancels:
+            self.cancel()
+            return
+        self._body_sent = True  # as uvicorn's receive: the disconnect comes before a body left unread
+        self.set()
+        self._stop_questions()

@@ -25,7 +25,7 @@ from ..results import Refusal
 from ..sse import KEEPALIVE, SSE_HEADERS, encode_event
 from ._http import Decorate, encode_reply, plain, plain_start
 
-__all__ = ["LAST_WORD_SECONDS", "Responder"]
+__all__ = ["LAST_WORD_SECONDS", "ClosingCancels", "Responder"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +92,10 @@ class Responder:
     started = False
     streaming = False
     closed = False
+    # The handshake era: a client that goes away does not cancel its call (transports.mdx,
+    # "Disconnection SHOULD NOT be interpreted as the client cancelling its request"); 2026-07-28's
+    # is a :class:`ClosingCancels`
+    leaving_cancels = False
     # A tools/call's (request, version, decorate), set by serve_request: what :meth:`answer`
     # needs to write the result while the route's app is still running (its background work).
     # Not the Call: it holds this responder, and the cycle would leave every call to the GC.
@@ -250,3 +254,11 @@ class Responder:
     async def request(self, request_id: str, method: str, params: Any) -> None:
         message = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
         await self.event(dumps_exactly(message))
+
+
+class ClosingCancels(Responder):
+    """A 2026-07-28 request's responder: its client closing the stream cancels the call
+    (transports.mdx: the server MUST treat it as cancellation). A class of its own, so that
+    neither era's requests pay for the difference."""
+
+    leaving_cancels = True

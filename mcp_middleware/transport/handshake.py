@@ -221,8 +221,6 @@ async def _batch(
     asks_as = _asks_as(stated, session, version)
     replies: list[bytes] = []
     for index, (item, message) in enumerate(zip(items, messages, strict=True)):
-        if responder.closed:
-            return  # the client went away during an earlier call: nobody reads the rest
         if isinstance(message, ProtocolError):
             answer: bytes | ProtocolError | None = message
         else:

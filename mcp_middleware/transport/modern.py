@@ -35,7 +35,7 @@ from ..param_headers import check_param_headers, decode_header, is_plain
 from ..validation import KEPT_BYTES, PASSED, Envelope, Passed, envelope_of, kept
 from ._checks import text_of
 from ._http import Decorate, new_call, serve_request
-from ._responder import Responder
+from ._responder import ClosingCancels
 
 __all__ = ["serve"]
 
@@ -248,7 +248,7 @@ def serve(
 ) -> Awaitable[None]:
     """Checks the request at once and returns what answers it, for the endpoint to await (one
     coroutine fewer on every request's path)."""
-    responder = Responder(send)
+    responder = ClosingCancels(send)
     try:
         message = parse_message(payload)  # a batch (a list) is no message: refused, with _error_before's reason
         if not isinstance(message, Request):  # one test for the usual case

@@ -154,8 +154,9 @@ async def test_an_unanswered_request_in_a_batch_times_out_and_is_cancelled_on_th
 
 
 async def test_a_client_that_leaves_a_batch_while_asked_gets_nothing_more() -> None:
-    """The client closes the stream while a call of its batch waits for an answer: the call is
-    cancelled and nothing more is written (not the other items' responses either)."""
+    """The client closes the stream while a call of its batch waits for an answer: the question
+    fails (nobody can answer it; the call is not cancelled: ``test_client_leaves``) and nothing
+    more is written (not the other items' responses either)."""
     app = _app()
     ex = Exchange(app, [_call("roots", 1), request("ping", id=2)])
     with anyio.fail_after(GUARD):

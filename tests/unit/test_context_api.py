@@ -253,13 +253,14 @@ class _Run:
     def __init__(self) -> None:
         self.stop = False
 
-    def stopped(self) -> bool:
+    def halted(self) -> bool:
         return self.stop
 
 
 def test_the_stop_check_follows_its_run_and_reads_a_run_gone_or_none_as_stopped() -> None:
     """The check holds its run weakly (the run holds the context): a run that is gone, or none
-    found when the context was built (its call had ended), reads as stopped."""
+    found when the context was built (its call had ended), reads as stopped. It asks the run's
+    ``halted`` (stopped, or its client gone: ``test_client_leaves`` runs it)."""
     run = _Run()
     check = _stop_check(run)  # type: ignore[arg-type]
     assert check() is False

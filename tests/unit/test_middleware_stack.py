@@ -128,7 +128,9 @@ async def test_an_outer_middleware_does_not_keep_a_cancelled_call_from_stopping_
             await gates.produced[0].wait()
             while not any(b"t0 " in c for c in ex.reply.chunks):
                 await ex.chunk_seen.wait()
-            ex.disconnect.set()  # the client goes away while the route waits for its next chunk
+            # the client goes away while the route waits for its next chunk (2026-07-28: the call
+            # is cancelled; handshake era: the route's response hears the disconnect and stops)
+            ex.disconnect.set()
             await gates.cancelled.wait()
     assert not gates.finished.is_set()
     assert not any(b'"result"' in c for c in ex.reply.chunks)

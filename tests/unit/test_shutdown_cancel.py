@@ -514,7 +514,7 @@ async def test_the_lifespan_shutdown_does_not_wait_for_a_call_with_nothing_left_
             tg.start_soon(app, *lifespan_of(app, shutdown, seen, ex))
             tg.start_soon(ex.run)
             await running.wait()
-            ex.disconnect.set()  # the client goes: the call is stopped, its route cleans up
+            ex.disconnect.set()  # the client goes: its route's response hears it, the route cleans up
             await cleaning.wait()
             uvicorn_server.should_exit = True
             shutdown.set()

@@ -274,7 +274,9 @@ async def test_fast_route_gets_plain_json_even_with_a_token() -> None:
 
 
 @pytest.mark.parametrize("era", ["handshake", "modern"])
-async def test_client_closing_the_stream_cancels_the_route(era: str) -> None:
+async def test_client_closing_the_stream_stops_the_route(era: str) -> None:
+    """2026-07-28: the call is cancelled. Handshake era: it is not (``test_client_leaves``), but
+    the route's ``StreamingResponse`` hears ``http.disconnect`` and stops its generator itself."""
     gates = Gates()
     ex, _ = await start("stream_plain", era, gates)
     with anyio.fail_after(GUARD):
@@ -457,7 +459,8 @@ async def test_client_leaving_a_silent_route_cancels_it() -> None:
 
 @pytest.mark.parametrize("era", ["handshake", "modern"])
 async def test_portable_watcher_cancels_and_keeps_alive(era: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The anyio task-group watcher used off asyncio behaves like the asyncio one."""
+    """The anyio task-group watcher used off asyncio behaves like the asyncio one (the route's
+    generator stops: cancelled in 2026-07-28, by its response hearing the disconnect before)."""
     monkeypatch.setattr(toolcall, "PORTABLE_WATCHER", True)
     gates, ex = quick_keepalives("stream_plain", era)
     with anyio.fail_after(GUARD):
@@ -492,7 +495,8 @@ async def test_no_call_is_left_in_flight_after_a_disconnect(era: str) -> None:
             await gates.produced[0].wait()
             assert len(mcp_of(ex.app).server.registry) == 1
             ex.disconnect.set()
-    # the exchange returned: route cancelled, watcher awaited, registry cleaned
+    # the exchange returned: route stopped (2026-07-28: cancelled; before, its response heard the
+    # disconnect), watcher awaited, registry cleaned
     assert gates.cancelled.is_set()
     assert len(mcp_of(ex.app).server.registry) == 0
 
@@ -907,7 +911,7 @@ async def test_the_first_keepalive_of_a_silent_call_is_due_one_interval_after_th
 
     async def first_wait(run: toolcall._ToolRun, wait: float) -> Message:
         due.append(time.monotonic() + wait)  # when the watcher would write its first keep-alive
-        return {"type": "http.disconnect"}  # the client leaves: the call ends
+        return {"type": "http.disconnect"}  # the client leaves: the call ends (2026-07-28: cancelled)
 
     monkeypatch.setattr(toolcall._ToolRun, "_receive_native", first_wait)
     started: list[float] = []
@@ -919,9 +923,10 @@ async def test_the_first_keepalive_of_a_silent_call_is_due_one_interval_after_th
         await anyio.Event().wait()  # silent until cancelled
 
     app.add_middleware(MCPMiddleware, keepalive_interval=30.0)
-    body, _ = call_body("quiet", "handshake")
+    # (2026-07-28: the disconnect cancels the silent route; a handshake-era one would run on)
+    body, headers = call_body("quiet", "modern")
     with anyio.fail_after(GUARD):
-        await Exchange(app, body).run()
+        await Exchange(app, body, headers).run()
     assert len(due) == 1
     assert due[0] <= started[0] + 30.0
 
