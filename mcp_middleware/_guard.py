@@ -18,6 +18,7 @@ import anyio
 import orjson
 from starlette.exceptions import HTTPException
 from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.responses import StreamingResponse
 
 from ._error_handler import OURS, HandledFailure, refusals_only
 from ._input_requests import AskTimeout, ClientRequestError
@@ -165,12 +166,52 @@ def _outcome_of(exc: BaseException, run: _ToolRun) -> dict[str, Any] | None:
         return None
     if isinstance(exc, Exception):  # an ExceptionGroup too
         if run._complete or run.answered:
-            # After a complete response, or once a stopped call's outcome went out without its
-            # route: the result stands, as over HTTP, however soon the failure came.
-            logger.error("%s: %s", _subject(run), _after(run, exc), exc_info=exc)
-            return None
+            cut = None if run.answered else _cut_short(exc)
+            if cut is None:
+                # After a complete response, or once a stopped call's outcome went out without its
+                # route: the result stands, as over HTTP, however soon the failure came.
+                logger.error("%s: %s", _subject(run), _after(run, exc), exc_info=exc)
+                return None
+            return _stream_failed(run, cut)  # what the app wrapped around the stream ended the response
         return _route_failed(run, exc)
     raise exc
+
+
+def _cut_short(exc: Exception) -> Exception | None:
+    """The failure of the route's streamed body that ``exc`` is (itself, or the member of a task
+    group's ``ExceptionGroup``) when the response was complete only because something in the app
+    ended it once the stream had failed, else None. An inner ``BaseHTTPMiddleware`` re-sends the
+    route's stream and, when it fails, sends its empty last message before re-raising; FastAPI's
+    own SSE pulls the route's generator in a task of its own and ends the stream when that task
+    fails. Told by what raised it: the exception (or, for Starlette's RuntimeError "response already
+    started", the HTTPException it was raised from) passed through Starlette's
+    ``StreamingResponse.stream_response``, FastAPI's SSE producer task or sse-starlette's
+    ``EventSourceResponse._stream_response``."""
+    if isinstance(exc, ExceptionGroup):
+        for member in exc.exceptions:
+            found = _cut_short(member)
+            if found is not None:
+                return found
+        return None
+    raised = exc.__cause__ if type(exc) is RuntimeError and isinstance(exc.__cause__, HTTPException) else exc
+    return exc if _streamed_from(raised) else None
+
+
+def _streamed_from(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while a response's body was being produced (see :func:`_cut_short`)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        code = frame.f_code
+        if code is _STREAM_RESPONSE or (code.co_name, frame.f_globals.get("__name__")) in _STREAMERS:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+_STREAM_RESPONSE = StreamingResponse.stream_response.__code__
+# by name: FastAPI is no dependency, and importing sse-starlette hooks it into the server
+_STREAMERS = frozenset({("_producer", "fastapi.routing"), ("_stream_response", "sse_starlette.sse")})
 
 
 def _after(run: _ToolRun, exc: Exception) -> str:
@@ -225,6 +266,18 @@ def _ours(group: ExceptionGroup[Exception]) -> Exception:
         if isinstance(found, Exception):
             return found
     return group
+
+
+def _stream_failed(run: _ToolRun, exc: Exception) -> dict[str, Any]:
+    """:func:`_route_failed` for the failure of a stream the app ended (:func:`_cut_short`); an
+    HTTPException of its own (FastAPI's SSE raises the route's, from its task group) is the
+    response its handler would have sent, as Starlette's RuntimeError made from one is."""
+    if isinstance(exc, HTTPException):
+        logger.warning(
+            "%s: the route raised HTTPException(%d) after its response started", _subject(run), exc.status_code
+        )
+        return _http_error(run, exc)
+    return _route_failed(run, exc)
 
 
 def _route_failed(run: _ToolRun, exc: BaseException) -> dict[str, Any]:

@@ -20,13 +20,16 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import math
+import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from operator import attrgetter
+from types import FrameType
 from typing import Any
 
 import anyio
 import anyio.abc
+from starlette.responses import StreamingResponse
 from starlette.types import Message
 
 from ._guard import _timed_out
@@ -71,10 +74,13 @@ class _ToolRun(_RunHandle):
             if self._guard is not None or self._timer is not None:
                 self._settle()
             pieces = self.collector.feed(chunk, False)
-            if self.task is not None:  # a long or streaming call: its app may go on after this
-                early = self._answer_early(pieces)
-                if early is not None:
-                    return early
+            if self.task is not None and self.delivery is None:  # a long or streaming call: its app may go on
+                if _background_follows(sys._getframe()):  # (from here: a compiled caller has no frame)
+                    early = self._answer_early(pieces)
+                    if early is not None:
+                        return early
+                else:
+                    self._hold()
             # a last message shows only for a body that streamed (see _shows): the usual one does not ask
             if self.streaming and self._shows(pieces, False):
                 return self._progress(pieces)
@@ -127,6 +133,30 @@ class _ToolRun(_RunHandle):
             return None
         self.answered = True
         return self._answer_now(answer, pieces)
+
+    # A route's stream that fails as it ends can still have its response completed: an inner
+    # BaseHTTPMiddleware sends its empty last message once the stream it re-sends has failed, and
+    # only then re-raises; FastAPI's SSE ends the stream when the task pulling the route's generator
+    # fails. The failure reaches the guard a few loop steps later (1-3 with one such middleware,
+    # some 20-35 more with each further one), and it is the call's result (_guard._cut_short). So
+    # the result is held: it goes out from a task of its own once HOLD_STEPS steps have passed with
+    # the route still running (the app goes on: background work), and not at all when the route
+    # returns first (the handler answers, its failure included). A response that has a
+    # BackgroundTask of its own to run (_background_follows) is answered at once, from its send.
+    def _hold(self) -> None:
+        loop = self.loop
+        # (nothing to hold when the result cannot go out early: see _answer_early)
+        if loop is not None and self.inv.context.channel is None and self.inv.outbox.answer() is not None:
+            self.delivery = loop.create_task(self._answer_held(), context=self.context)
+
+    async def _answer_held(self) -> None:
+        for _ in range(HOLD_STEPS):
+            await asyncio.sleep(0)
+            if self.loop is None:  # the route returned (run_tool let go of it): the handler answers
+                return
+        early = self._answer_early([])
+        if early is not None:
+            await early
 
     async def _answer_now(self, answer: Callable[[dict[str, Any] | None], Awaitable[None]], pieces: list[str]) -> None:
         if self._shows(pieces, False):
@@ -264,6 +294,29 @@ class _ToolRun(_RunHandle):
         if message is not None:
             params["message"] = message
         await self.inv.outbox.notify("notifications/progress", params)
+
+
+def _background_follows(frame: FrameType | None) -> bool:
+    """Whether the streaming response sending its last body message (through the frames from
+    ``frame`` up) has background work to run after it: Starlette's ``StreamingResponse`` (FastAPI's
+    streams too) or sse-starlette's ``EventSourceResponse`` with a ``background``. An inner
+    ``BaseHTTPMiddleware`` sends its own response's messages (it has none; the route's runs in a
+    task of its own): such a call waits ``HOLD_STEPS``."""
+    while frame is not None:
+        code = frame.f_code
+        if code is _STREAM_RESPONSE or (
+            # (by name: importing sse-starlette hooks it into the server, so an app that does not is left alone)
+            code.co_name == "_stream_response" and frame.f_globals.get("__name__") == "sse_starlette.sse"
+        ):
+            return getattr(frame.f_locals.get("self"), "background", None) is not None
+        frame = frame.f_back
+    return False
+
+
+_STREAM_RESPONSE = StreamingResponse.stream_response.__code__
+
+# loop steps a streamed call's result waits, after its last send, for a failure of its route (see _hold)
+HOLD_STEPS = 128
 
 
 def _whole(headers: Sequence[Sequence[bytes]], chunk: bytes) -> bool:

@@ -8,20 +8,25 @@ sit between the middleware and the route and may re-send the route's response th
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
 import anyio.lowlevel
 import pytest
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.responses import StreamingResponse
+from fastapi.sse import EventSourceResponse
+from sse_starlette.sse import EventSourceResponse as SSEResponse
+from starlette.background import BackgroundTask
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mcp_middleware import MCPMiddleware
+from mcp_middleware import MCPMiddleware, toolcall
 from tests.apps import Gates, build_app
-from tests.support import Exchange
+from tests.support import Exchange, call_tool
 from tests.unit.test_streaming import (
     EXPECTED_MESSAGES,
     _streaming_background_app,
@@ -275,3 +280,191 @@ async def test_a_whole_body_with_more_to_come_is_no_progress_once_the_call_has_i
     events = ex.reply.events()
     assert [e for e in events if e.get("params", {}).get("message")] == []
     assert events[-1]["result"]["content"] == [{"type": "text", "text": "hello"}]
+
+
+# -- a route failing as its stream ends, under an inner middleware that completes the response --------
+
+
+def _failing_stream_app(inner: int) -> FastAPI:
+    """``s`` streams "partial ", "more ", then raises (``kind``: an HTTPException(503), a
+    ValueError; ``first``: before its first chunk); ``fsse`` is FastAPI's own SSE, whose generator
+    awaits after its last event and raises an HTTPException(409); ``sse`` is sse-starlette's, raising
+    a ValueError after its first event. ``inner`` BaseHTTPMiddlewares sit
+    between MCPMiddleware and the routes: each re-sends the stream and, when it fails, ends the
+    response with an empty last message before it re-raises."""
+    app = FastAPI()
+
+    @app.get("/s", operation_id="s")
+    async def s(kind: str = "http", first: bool = False) -> StreamingResponse:
+        async def gen() -> AsyncIterator[str]:
+            if not first:
+                yield "partial "
+                await anyio.lowlevel.checkpoint()
+                yield "more "
+            await anyio.lowlevel.checkpoint()
+            if kind == "http":
+                raise HTTPException(status_code=503, detail="upstream gone")
+            raise ValueError("bad token")
+
+        return StreamingResponse(gen(), media_type="text/plain")
+
+    @app.get("/fsse", operation_id="fsse", response_class=EventSourceResponse)
+    async def fsse() -> AsyncIterator[str]:
+        yield "tok0"
+        for _ in range(10):  # until FastAPI's response waits for the next event (as on any real await)
+            await anyio.lowlevel.checkpoint()
+        raise HTTPException(status_code=409, detail="conflict later")
+
+    @app.get("/sse", operation_id="sse")
+    async def sse() -> SSEResponse:
+        async def events() -> AsyncIterator[dict[str, str]]:
+            yield {"data": "tok0"}
+            await anyio.lowlevel.checkpoint()
+            raise ValueError("bad token")
+
+        return SSEResponse(events())
+
+    for _ in range(inner):
+        app.user_middleware.append(Middleware(BaseHTTPMiddleware, dispatch=passthrough))
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+def _logged(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
+    return [(r.levelno, r.getMessage()) for r in caplog.records if r.name.startswith("mcp_middleware")]
+
+
+_FAILED_503 = "HTTP 503 Service Unavailable: upstream gone"
+_FAILED_VALUE = "Tool 's' failed: the route raised ValueError."
+_STREAM_CASES = [
+    ("s", {"kind": "http"}, _FAILED_503 + "\n\nOutput before the failure:\npartial more "),
+    ("s", {"kind": "plain"}, _FAILED_VALUE + "\n\nOutput before the failure:\npartial more "),
+    ("s", {"kind": "http", "first": True}, _FAILED_503),
+    ("s", {"kind": "plain", "first": True}, _FAILED_VALUE),
+    ("fsse", {}, 'HTTP 409 Conflict: conflict later\n\nOutput before the failure:\n"tok0"'),
+    ("sse", {}, "Tool 'sse' failed: the route raised ValueError.\n\nOutput before the failure:\ntok0"),
+]
+_STREAM_LOGS = {
+    ("s", "http"): (logging.WARNING, "Tool 's': the route raised HTTPException(503) after its response started"),
+    ("s", "plain"): (logging.ERROR, "Tool 's': the route raised ValueError"),
+    ("fsse", ""): (logging.WARNING, "Tool 'fsse': the route raised HTTPException(409) after its response started"),
+    ("sse", ""): (logging.ERROR, "Tool 'sse': the route raised ValueError"),
+}
+
+
+@pytest.mark.parametrize("inner", [0, 1, 2, 3])
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+@pytest.mark.parametrize(("tool", "arguments", "text"), _STREAM_CASES)
+async def test_a_stream_failing_as_it_ends_is_the_calls_failure_under_inner_base_http_middlewares(
+    caplog: pytest.LogCaptureFixture, inner: int, era: str, tool: str, arguments: dict[str, Any], text: str
+) -> None:
+    """Review: under an inner ``@app.middleware("http")`` (or FastAPI's SSE, whose generator runs in
+    a task group) the response ended with an empty last message before the route's exception came
+    out, and the call answered success with the text so far, logging "the app failed after its
+    response (200 OK)". The failure is the route's, raised as its stream ended: the call's result
+    is the failure's, with the output so far, logged as any mid-stream failure is; with no inner
+    middleware (0) as before."""
+    with caplog.at_level(logging.WARNING, "mcp_middleware"):
+        result = await call_tool(_failing_stream_app(inner), era, tool, arguments)
+    assert result.get("isError") is True, result
+    assert [block["text"] for block in result["content"]] == [text]
+    assert _logged(caplog) == [_STREAM_LOGS[tool, arguments.get("kind", "")]]
+
+
+@pytest.mark.parametrize("inner", [1, 2])
+@pytest.mark.parametrize("era", ERAS)
+async def test_through_inner_base_http_middlewares_a_streamed_calls_result_goes_out_while_background_work_runs(
+    era: str, inner: int
+) -> None:
+    """The wait for a failure as the stream ends is bounded: a BackgroundTask (which an inner
+    BaseHTTPMiddleware runs in a task of its own) does not hold the result."""
+    gates = Gates()
+    app = _streaming_background_app(gates)
+    for _ in range(inner):
+        _inner_base_http(app)
+    await assert_result_at_last_chunk(app, gates, era)
+
+
+@pytest.mark.parametrize("kind", ["starlette", "sse_starlette"])
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_stream_with_background_work_of_its_own_is_answered_before_that_work_starts(
+    era: str, kind: str
+) -> None:
+    """The result held for a failure as the stream ends (see above) is not held for a response that
+    has a BackgroundTask to run: its reply is complete when that work starts (a client calling again
+    at once, under ``max_concurrent_calls``, finds the call answered)."""
+    seen: list[bool] = []
+    replies: list[Exchange] = []
+
+    async def work() -> None:
+        seen.append(replies[0].done.is_set())
+
+    async def lines() -> AsyncIterator[str]:
+        yield "part one "
+        yield "part two"
+
+    app = FastAPI()
+
+    @app.get("/report", operation_id="report")
+    async def report() -> Response:
+        if kind == "starlette":
+            return StreamingResponse(lines(), media_type="text/plain", background=BackgroundTask(work))
+        return SSEResponse(lines(), background=BackgroundTask(work))
+
+    app.add_middleware(MCPMiddleware)
+    body, headers = call_body("report", era)
+    replies.append(Exchange(app, body, headers or None))
+    with anyio.fail_after(GUARD):
+        reply = await replies[0].run()
+    assert seen == [True]
+    assert reply.events()[-1]["result"]["content"][0]["text"].endswith("part two")
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+@pytest.mark.parametrize(("tool", "arguments", "text"), [_STREAM_CASES[0], _STREAM_CASES[4]])
+async def test_a_stream_failing_as_it_ends_is_the_calls_failure_on_the_portable_path(
+    monkeypatch: pytest.MonkeyPatch, era: str, tool: str, arguments: dict[str, Any], text: str
+) -> None:
+    """Off asyncio no result goes out before the route returns: the guard alone tells the failure."""
+    monkeypatch.setattr(toolcall, "PORTABLE_WATCHER", True)
+    result = await call_tool(_failing_stream_app(1), era, tool, arguments)
+    assert result.get("isError") is True, result
+    assert [block["text"] for block in result["content"]] == [text]
+
+
+class _FailsAfter:
+    """A pure-ASGI middleware in the app that fails once the response went out (an audit log write)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+        if scope["type"] == "http":
+            raise RuntimeError("audit log write failed")
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+async def test_a_middleware_failing_right_after_a_whole_stream_leaves_its_result(
+    caplog: pytest.LogCaptureFixture, era: str
+) -> None:
+    """The result held as a stream ends stands when what fails is not the stream: the route's whole
+    output is the result, and the log says the app failed after its response."""
+    app = FastAPI()
+
+    @app.get("/report", operation_id="report")
+    async def report() -> StreamingResponse:
+        async def lines() -> AsyncIterator[str]:
+            yield "part one "
+            await anyio.lowlevel.checkpoint()
+            yield "part two"
+
+        return StreamingResponse(lines(), media_type="text/plain")
+
+    app.add_middleware(_FailsAfter)
+    app.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.WARNING, "mcp_middleware"):
+        result = await call_tool(app, era, "report", {})
+    assert result.get("isError") is not True, result
+    assert result["content"][0]["text"] == "part one part two"
+    assert _logged(caplog) == [(logging.ERROR, "Tool 'report': the app failed after its response (200 OK)")]
