@@ -282,21 +282,63 @@ def _stream_failed(run: _ToolRun, exc: Exception) -> dict[str, Any]:
 
 def _route_failed(run: _ToolRun, exc: BaseException) -> dict[str, Any]:
     subject = _subject(run)
-    http = exc.__cause__
-    if type(exc) is RuntimeError and isinstance(http, HTTPException):
-        # Starlette's word for an exception it has a handler for (an HTTPException) raised once the
-        # response had started (a streaming generator's check on its first or a later step): it
-        # cannot send the error response any more, and raises this RuntimeError from it.
-        logger.warning("%s: the route raised HTTPException(%d) after its response started", subject, http.status_code)
+    failure = _lone(exc)
+    http = _http_exception(failure, grouped=failure is not exc)
+    if http is not None:
+        where = "after its response started" if run._started else _UNSEEN
+        logger.warning("%s: the route raised HTTPException(%d) %s", subject, http.status_code, where)
         return _http_error(run, http)
-    refused = _refusals(exc)
-    if refused is not None:
-        _tell_refused(subject, refused)
-    elif isinstance(exc, AskTimeout):
-        _tell_unanswered(subject, exc)
+    handled = _handled_late(failure)
+    if handled is not None:
+        logger.error("%s: the route raised %s %s", subject, type(handled).__name__, _TOO_LATE, exc_info=handled)
+        failure = handled
     else:
-        logger.error("%s: the route raised %s", subject, type(exc).__name__, exc_info=exc)
-    return _failure(run, error_result(f"{subject} failed: the route raised {_raised(exc)}."))
+        refused = _refusals(failure)
+        if refused is not None:
+            _tell_refused(subject, refused)
+        elif isinstance(failure, AskTimeout):
+            _tell_unanswered(subject, failure)
+        else:
+            logger.error("%s: the route raised %s", subject, type(failure).__name__, exc_info=exc)
+    return _failure(run, error_result(f"{subject} failed: the route raised {_raised(failure)}."))
+
+
+_UNSEEN = "inside an exception group, where the app's handlers do not see it"
+_TOO_LATE = "after its response started (the app's handler for it could not answer)"
+# Starlette's words (starlette._exception_handler) for an exception the app has a handler for,
+# raised once the response had started: it cannot send the handler's response any more, and
+# raises a RuntimeError with these words from it
+_HANDLED_LATE = "Caught handled exception, but response already started."
+
+
+def _lone(exc: BaseException) -> BaseException:
+    """The one exception a group holds, however deeply nested (a task group's, when only one of
+    its tasks failed: FastAPI's own SSE runs a yielding route in one); else ``exc`` itself (a
+    group of several stays a group: which of them to name would be arbitrary). Only an
+    ``ExceptionGroup``: a cancellation in a group propagates before this (``_outcome_of``)."""
+    while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _http_exception(failure: BaseException, *, grouped: bool) -> HTTPException | None:
+    """The HTTPException the route raised where the app's handler could not answer it: the cause
+    of Starlette's RuntimeError once the response had started (a streaming generator's check on
+    its first or a later step), or one alone in a group (``grouped``: the handlers look the
+    group's type up, not its contents); None for anything else."""
+    if type(failure) is RuntimeError:
+        cause = failure.__cause__
+        return cause if isinstance(cause, HTTPException) else None
+    return failure if grouped and isinstance(failure, HTTPException) else None
+
+
+def _handled_late(failure: BaseException) -> Exception | None:
+    """The route's exception Starlette's "response already started" RuntimeError was raised from
+    (the app has a handler for it), or None."""
+    cause = failure.__cause__
+    if type(failure) is RuntimeError and isinstance(cause, Exception) and str(failure) == _HANDLED_LATE:
+        return cause
+    return None
 
 
 def _refusals(exc: BaseException) -> list[BaseException] | None:
