@@ -53,10 +53,10 @@ async def _guarded(run: _ToolRun, limit: float | None) -> dict[str, Any] | None:
                 await run.run_route()
             if timer.cancelled_caught:
                 return _timed_out(run, limit)
-            return None
+            return run.overflowed
         except BaseException as exc:
             return _outcome_of(exc, run)
-    return None
+    return run.overflowed  # (None after a cancel)
 
 
 async def _guarded_fast(run: _ToolRun, limit: float | None) -> dict[str, Any] | None:
@@ -74,19 +74,19 @@ async def _guarded_fast(run: _ToolRun, limit: float | None) -> dict[str, Any] | 
     run._task = task
     try:
         await run.run_route()
-        return None
+        return run.overflowed
     except asyncio.CancelledError:
         run._task = None
-        if run.cancelled and task.uncancel() <= base:
+        if (run.cancelled or run.overflowed is not None) and task.uncancel() <= base:
             run._stop_questions()  # a worker thread's, which the cancellation did not reach
-            return None  # exactly our own cancellation: taken back
+            return run.overflowed  # exactly our own cancellation: taken back (None after a cancel)
         raise
     except BaseException as exc:
         return _outcome_of(exc, run)
     finally:
         if run._task is not None:
             run._task = None
-            if run.cancelled:
+            if run.cancelled or (run.overflowed is not None and task.cancelling() > base):
                 task.uncancel()  # requested, but the route ended before it was delivered
 
 
@@ -101,11 +101,11 @@ async def _guarded_timed(run: _ToolRun, limit: float) -> dict[str, Any] | None:
                 await run.run_route()
             finally:
                 run._guard = None
-        return None
+        return run.overflowed
     except TimeoutError as exc:
-        if run.cancelled:
+        if run.cancelled or run.overflowed is not None:
             run._stop_questions()
-            return None
+            return run.overflowed  # (None after a cancel)
         if guard.expired():
             run._guard = guard  # still stopped once unwound: its context may outlive it (a worker thread)
             return _timed_out(run, limit)
@@ -148,9 +148,8 @@ def _outcome_of(exc: BaseException, run: _ToolRun) -> dict[str, Any] | None:
         if not isinstance(exc, ExceptionGroup):
             raise exc
         exc = _ours(exc)
-    if isinstance(exc, ResultTooLarge):  # (raised by the last chunk too: before the test below)
-        run.set()
-        return error_result(f"{_subject(run)} failed: {exc}.")
+    if isinstance(exc, ResultTooLarge):  # (the last chunk's, or a whole body's: before the test below)
+        return _too_large(run, exc)
     if isinstance(exc, AppMisbehaved):
         subject = _subject(run)
         logger.error("%s: the route broke the ASGI contract: %s", subject, exc)
@@ -173,7 +172,9 @@ def _outcome_of(exc: BaseException, run: _ToolRun) -> dict[str, Any] | None:
                 logger.error("%s: %s", _subject(run), _after(run, exc), exc_info=exc)
                 return None
             return _stream_failed(run, cut)  # what the app wrapped around the stream ended the response
-        return _route_failed(run, exc)
+        failed = _route_failed(run, exc)
+        # (raised as a route stopped over its limit unwound: the limit's result stands)
+        return failed if run.overflowed is None else run.overflowed
     raise exc
 
 
@@ -212,6 +213,13 @@ def _streamed_from(exc: BaseException) -> bool:
 _STREAM_RESPONSE = StreamingResponse.stream_response.__code__
 # by name: FastAPI is no dependency, and importing sse-starlette hooks it into the server
 _STREAMERS = frozenset({("_producer", "fastapi.routing"), ("_stream_response", "sse_starlette.sse")})
+
+
+def _too_large(run: _ToolRun, exc: ResultTooLarge) -> dict[str, Any]:
+    """The error result of a response past ``max_binary_bytes`` (its route is stopped: see
+    ``_RunHandle.overflow``)."""
+    run.set()
+    return error_result(f"{_subject(run)} failed: {exc}.")
 
 
 def _after(run: _ToolRun, exc: Exception) -> str:

@@ -33,6 +33,9 @@ class _RunHandle(SubExchange):
     # the result went out while the app went on (see _answer_early), or a stopped call's outcome
     # while its route did not return (see _outcome)
     answered = False
+    # the error result of a call the middleware stopped itself (its response outgrew
+    # max_binary_bytes: see overflow), which the guard returns once the route has unwound
+    overflowed: dict[str, Any] | None = None
     loop: asyncio.AbstractEventLoop | None = None  # while the asyncio watcher may be started
     _scope: anyio.CancelScope | None = None  # the portable guard (any anyio backend)
     _guard: asyncio.Timeout | None = None  # the asyncio guard with a time limit, while inside it
@@ -60,9 +63,10 @@ class _RunHandle(SubExchange):
 
     # -- whether the call is stopped -------------------------------------------------------------
     def stopped(self) -> bool:
-        """Cancelled, or past its time limit (the guard fired): nothing more is written for the
-        call but its outcome (the timeout result, or after a cancel the end of the stream)."""
-        if self.cancelled:
+        """Cancelled, stopped over a limit (``overflow``), or past its time limit (the guard fired):
+        nothing more is written for the call but its outcome (the timeout's or the limit's result,
+        or after a cancel the end of the stream)."""
+        if self.cancelled or self.overflowed is not None:
             return True
         if self._guard is not None:
             return self._guard.expired()
@@ -88,15 +92,40 @@ class _RunHandle(SubExchange):
         if self.cancelled or self._complete:
             return
         self.cancelled = True
+        if self.overflowed is None:  # (else stopping already: its outcome is now nothing)
+            self._stop(within=False)
+
+    def overflow(self, result: dict[str, Any]) -> None:
+        """Stop the route as a cancel does, its outcome ``result`` (an error of the middleware's:
+        its response outgrew ``max_binary_bytes``). Called from the route's own ``send``, which
+        then returns, the chunk dropped: the route unwinds from its next await, and a streaming
+        generator's ``finally`` runs then. (Raised out of its ``send``, the error left the
+        generator paused at its ``yield`` until the cycle collector ran: Starlette's
+        ``StreamingResponse`` does not close its iterator when ``send`` raises.)"""
+        self.overflowed = result
+        self._stop(within=True)
+
+    def _stop(self, *, within: bool) -> None:
+        """Stop the route: a disconnect for it, and a cancellation through whichever guard it runs
+        under; ``within``: from the route's own task, which asyncio cannot take a cancellation
+        back from if the route returns before its next await (Python 3.11), so the guard's task is
+        cancelled from the next turn of the loop, and only if the route still runs then."""
         self.set()
         if self._scope is not None:
             self._scope.cancel()
         if self._guard is not None and not self._guard.expired():
             self._guard.reschedule(asyncio.get_running_loop().time())  # expires at once
         if self._task is not None:
-            self._task.cancel()
+            if within:
+                asyncio.get_running_loop().call_soon(self._cancel_task)
+            else:
+                self._task.cancel()
         if self._nap is not None:
             self._nap.cancel()  # the portable watcher: the outcome is its job off asyncio
+
+    def _cancel_task(self) -> None:
+        if self._task is not None:  # (None once the guard let go)
+            self._task.cancel()
 
     # -- the disconnect signal, on asyncio without an anyio event --------------------------------
     # (each waiter gets its own future from the known loop: an anyio or asyncio event would look

@@ -32,10 +32,11 @@ import anyio.abc
 from starlette.responses import StreamingResponse
 from starlette.types import Message
 
-from ._guard import _timed_out
+from ._guard import _timed_out, _too_large
 from ._response_headers import _header
 from ._run_handle import _RunHandle
 from .context import CONTEXT_KEY
+from .results import ResultTooLarge
 
 __all__ = ["_ToolRun"]
 
@@ -94,7 +95,11 @@ class _ToolRun(_RunHandle):
                 return None  # no stream: no progress, no watcher (the rest is its empty end)
         if self.task is None:
             self.wake()  # it streams: its watcher starts now
-        pieces = self.collector.feed(chunk, True)
+        try:
+            pieces = self.collector.feed(chunk, True)
+        except ResultTooLarge as exc:  # (binary past max_binary_bytes) the chunk dropped, the route stopped
+            self.overflow(_too_large(self, exc))
+            return None
         if self._shows(pieces, True):
             return self._progress(pieces)
         return None  # no progress token (or not text): nothing to send while the route runs
@@ -177,7 +182,11 @@ class _ToolRun(_RunHandle):
         if answer is None or self.answered:
             return None
         self.answered = True
-        return self._write(answer, None if self.cancelled else _timed_out(self, self.limits.timeout))
+        if self.cancelled:
+            return self._write(answer, None)
+        return self._write(
+            answer, self.overflowed if self.overflowed is not None else _timed_out(self, self.limits.timeout)
+        )
 
     @staticmethod
     async def _write(answer: Callable[[dict[str, Any] | None], Awaitable[None]], result: dict[str, Any] | None) -> None:

@@ -201,8 +201,9 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_call_registry", typing=False) == {"_ticker"}
     assert all_imports("_call_registry") == {"_ticker", "_tool_run", "context"}
     # never toolcall; _guard for the timeout result a stopped call's outcome may be;
-    # _response_headers (a leaf) for a re-sent body's declared length
-    assert all_imports("_tool_run") == {"_guard", "_response_headers", "_run_handle", "context"}
+    # _response_headers (a leaf) for a re-sent body's declared length; results for the limit a
+    # streamed binary body outgrows (ResultTooLarge: the route is halted)
+    assert all_imports("_tool_run") == {"_guard", "_response_headers", "_run_handle", "context", "results"}
     # _ToolRun's base: what stops a call, the disconnect signal (never _guard, which sets its handles)
     assert all_imports("_run_handle") == {"_call_types", "dispatch", "results"}
     assert all_imports("_call_types") == {"context"}  # the route's ContextHolder, in an Invocation

@@ -190,6 +190,57 @@ async def test_a_cancelled_call_ends_its_stream_while_its_route_cannot_be_unwoun
     assert late == []
 
 
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+async def test_a_binary_stream_past_its_limit_is_answered_while_its_route_cannot_be_unwound(
+    era: str, guard_path: str, step: _Step
+) -> None:
+    """The route is stopped at ``max_binary_bytes`` as a cancel stops it (``_RunHandle.overflow``);
+    a next step that no cancellation reaches is not waited for either: the limit's result goes
+    out within a tick (as a timeout's would), and the route counts as running until it returns."""
+    app = FastAPI()
+
+    def blocked() -> None:
+        step.blocked.set()
+        step.release.wait()
+
+    @app.get("/bin", operation_id="bin")
+    def binary() -> StreamingResponse:
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(3):  # the third crosses the limit
+                yield b"\xff" * 1000
+            with anyio.CancelScope(shield=True):  # a step no cancellation reaches
+                await anyio.to_thread.run_sync(blocked)
+            yield b"\xff" * 1000
+
+        return StreamingResponse(chunks(), media_type="application/octet-stream")
+
+    app.add_middleware(MCPMiddleware, max_binary_bytes=2500, keepalive_interval=0.1)
+    params: dict[str, Any] = {"name": "bin", "arguments": {}}
+    if era == "modern":
+        body, headers = request("tools/call", {**params, "_meta": meta()}), modern_headers("tools/call", "bin")
+    else:
+        body, headers = request("tools/call", params), None
+    ex = Exchange(app, body, headers)
+    late = _late_writes(ex)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            try:
+                await step.reached()
+                await ex.done.wait()
+                registry = mcp_of(app).server.registry
+                assert registry.active == 1
+            finally:
+                step.release.set()
+    assert registry.active == 0
+    result = ex.reply.result()
+    assert result["isError"] is True
+    assert result["content"] == [
+        {"type": "text", "text": "Tool 'bin' failed: the response exceeded the 2500-byte limit."}
+    ]
+    assert late == []
+
+
 class _Outbox:
     closed = False
 
@@ -224,7 +275,7 @@ async def _expired() -> asyncio.Timeout:
 
 
 @pytest.mark.parametrize("outcome", ["early", "written", "from the handler"])
-@pytest.mark.parametrize("how", ["cancelled", "past its time limit"])
+@pytest.mark.parametrize("how", ["cancelled", "past its time limit", "over its limit"])
 async def test_a_stopped_call_sends_no_heartbeat_or_chunk_and_a_keepalive_only_while_held(
     how: str, outcome: str
 ) -> None:
@@ -244,6 +295,8 @@ async def test_a_stopped_call_sends_no_heartbeat_or_chunk_and_a_keepalive_only_w
     assert outbox.sent == ["notifications/progress"]
     if how == "cancelled":
         run.cancel()
+    elif how == "over its limit":
+        run.overflow({"content": [], "isError": True})  # (its response outgrew max_binary_bytes)
     else:
         run._guard = await _expired()
     assert run.stopped()
@@ -256,6 +309,46 @@ async def test_a_stopped_call_sends_no_heartbeat_or_chunk_and_a_keepalive_only_w
     assert run.on_body(b"t2 ", False) is None  # the last chunk of a streamed body
     expected = {"early": [], "written": ["answer"], "from the handler": ["keep-alive"]}[outcome]
     assert outbox.sent == ["notifications/progress", *expected]
+
+
+class _Results(_Outbox):
+    def __init__(self) -> None:
+        super().__init__(answerable=True)
+        self.results: list[dict[str, Any] | None] = []
+
+    async def _answer(self, result: dict[str, Any] | None) -> None:
+        self.results.append(result)
+
+
+@pytest.mark.parametrize("cancelled_too", [False, True])
+async def test_a_call_stopped_over_its_limit_is_stopped_once_and_a_cancel_after_it_leaves_no_outcome(
+    cancelled_too: bool,
+) -> None:
+    """``overflow`` (the response outgrew ``max_binary_bytes``, from the route's own ``send``)
+    cancels the guard's task from the next turn of the loop, and its outcome is the limit's result; a
+    cancel after it stops nothing twice (one cancellation requested) and its outcome is nothing."""
+    outbox = _Results()
+    collector = ResponseCollector(path="/x", structured=False, max_text=100, max_binary=100)
+    holder = ContextHolder(lambda: None)  # type: ignore[arg-type,return-value]  # never built here
+    inv = toolcall.Invocation(None, {}, None, outbox, (), None, ("", 0), holder)  # type: ignore[arg-type]
+    run = toolcall._ToolRun(collector, inv, SubRequest("GET", "/x"), toolcall.CallLimits(10.0, 5.0, 10, 10))
+    guarded = asyncio.get_running_loop().create_task(anyio.sleep_forever())
+    run._task = guarded
+    limit = {"content": [{"type": "text", "text": "too large"}], "isError": True}
+    run.overflow(limit)
+    assert guarded.cancelling() == 0  # not from within: from the next turn of the loop
+    if cancelled_too:
+        run.cancel()
+    await asyncio.sleep(0)  # (one turn: the deferred cancellation)
+    assert guarded.cancelling() == 1
+    assert run.stopped()
+    assert run.is_set
+    written = run._outcome()
+    assert written is not None
+    await written
+    assert outbox.results == [None if cancelled_too else limit]
+    with pytest.raises(asyncio.CancelledError):
+        await guarded
 
 
 def _unanswerable(kind: str) -> tuple[Any, dict[str, str] | None]:
