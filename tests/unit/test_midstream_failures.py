@@ -206,9 +206,14 @@ async def test_a_cancellation_inside_a_group_of_one_is_not_swallowed(era: str) -
         return StreamingResponse(parts(), media_type="text/plain")
 
     app.add_middleware(MCPMiddleware)
-    with anyio.fail_after(GUARD), pytest.raises(BaseExceptionGroup) as raised:
+    cancelled_exc = anyio.get_cancelled_exc_class()
+    # (the group itself, or, with older Starlette/anyio, the bare cancellation the group held)
+    with anyio.fail_after(GUARD), pytest.raises((cancelled_exc, BaseExceptionGroup)) as raised:
         await call_tool(app, era, "cancelled", {})
-    assert raised.group_contains(anyio.get_cancelled_exc_class())
+    exc = raised.value
+    assert isinstance(exc, cancelled_exc) or (
+        isinstance(exc, BaseExceptionGroup) and exc.subgroup(cancelled_exc) is not None
+    ), repr(exc)
 
 
 # -- an exception the app has a handler for, raised once the response started --------------------
