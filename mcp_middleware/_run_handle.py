@@ -101,7 +101,9 @@ class _RunHandle(SubExchange):
         then returns, the chunk dropped: the route unwinds from its next await, and a streaming
         generator's ``finally`` runs then. (Raised out of its ``send``, the error left the
         generator paused at its ``yield`` until the cycle collector ran: Starlette's
-        ``StreamingResponse`` does not close its iterator when ``send`` raises.)"""
+        ``StreamingResponse`` does not close its iterator when ``send`` raises.) Not for a stream an
+        inner ``BaseHTTPMiddleware`` re-sends: there the limit is still raised (see
+        ``_tool_run._resent``)."""
         self.overflowed = result
         self._stop(within=True)
 

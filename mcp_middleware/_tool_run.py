@@ -29,6 +29,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+from starlette.middleware.base import _StreamingResponse as _BHMResponse  # (private; in every supported version)
 from starlette.responses import StreamingResponse
 from starlette.types import Message
 
@@ -98,6 +99,8 @@ class _ToolRun(_RunHandle):
         try:
             pieces = self.collector.feed(chunk, True)
         except ResultTooLarge as exc:  # (binary past max_binary_bytes) the chunk dropped, the route stopped
+            if _resent(sys._getframe()):
+                raise  # its task group cancels the route's task where it waits, in its generator
             self.overflow(_too_large(self, exc))
             return None
         if self._shows(pieces, True):
@@ -322,7 +325,28 @@ def _background_follows(frame: FrameType | None) -> bool:
     return False
 
 
+def _resent(frame: FrameType | None) -> bool:
+    """Whether the body message being sent (through the frames from ``frame`` up) is an inner
+    ``BaseHTTPMiddleware`` re-sending the route's stream, which runs in a task of the middleware's
+    and waits in its memory stream: a cancellation of ours lands a loop step later, by then in
+    that stream's ``send`` as often as not, and Starlette does not close a response's iterator when
+    its ``send`` raises (the generator stays paused until the cycle collector runs). Raised at once
+    out of the middleware's ``send``, the limit reaches its task group while the route's task waits
+    in the generator, which the group's cancellation then unwinds. The route's own
+    ``StreamingResponse`` (nearer on the stack) is stopped as a cancel does (``overflow``)."""
+    while frame is not None:
+        code = frame.f_code
+        if code is _STREAM_RESPONSE:
+            return False
+        if code is _RESENDS:
+            return True
+        frame = frame.f_back
+    return False
+
+
 _STREAM_RESPONSE = StreamingResponse.stream_response.__code__
+# what BaseHTTPMiddleware's response re-sends the route's stream with (a private class: looked up)
+_RESENDS = _BHMResponse.__call__.__code__
 
 # loop steps a streamed call's result waits, after its last send, for a failure of its route (see _hold)
 HOLD_STEPS = 128

@@ -15,6 +15,9 @@ import anyio.lowlevel
 import pytest
 from fastapi import FastAPI
 from fastapi.responses import Response, StreamingResponse
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import Response as StarletteResponse
 from starlette.types import Receive, Scope, Send
 
 from mcp_middleware import MCPMiddleware, toolcall
@@ -43,7 +46,11 @@ def no_collector() -> Iterator[None]:
         gc.enable()
 
 
-def _binary_app(state: list[str], awaits: bool, **options: Any) -> FastAPI:
+async def _passthrough(request: Request, call_next: RequestResponseEndpoint) -> StarletteResponse:
+    return await call_next(request)
+
+
+def _binary_app(state: list[str], awaits: bool, inner_bhm: bool = False, **options: Any) -> FastAPI:
     app = FastAPI()
 
     @app.get("/big", operation_id="big")
@@ -60,6 +67,8 @@ def _binary_app(state: list[str], awaits: bool, **options: Any) -> FastAPI:
 
         return StreamingResponse(chunks(), media_type="application/octet-stream")
 
+    if inner_bhm:  # an @app.middleware("http") inside ours: it re-sends the route's stream from a task of its own
+        app.add_middleware(BaseHTTPMiddleware, dispatch=_passthrough)
     app.add_middleware(MCPMiddleware, max_binary_bytes=2500, **options)
     return app
 
@@ -82,6 +91,33 @@ async def test_a_binary_stream_past_its_limit_stops_the_route_and_unwinds_its_ge
         {"type": "text", "text": "Tool 'big' failed: the response exceeded the 2500-byte limit."}
     ]
     assert state == ["yield 0", "yield 1", "yield 2", "finally"]
+
+
+@pytest.mark.usefixtures("no_collector")
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_binary_stream_past_its_limit_under_an_inner_base_http_middleware_unwinds_its_generator(
+    guard: dict[str, Any], era: str
+) -> None:
+    """Review: under an inner ``BaseHTTPMiddleware`` the route's response runs in a task of the
+    middleware's, and ours receives the chunks the middleware re-sends. Stopped by a cancellation
+    that lands a loop step later, the route's task was by then blocked in the middleware's stream
+    (the middleware kept pulling), and Starlette does not close its iterator when ``send`` raises:
+    the generator stayed paused until the cycle collector ran. There the limit is raised out of
+    the middleware's ``send`` (as before the route was stopped as a cancel does), its task group
+    cancels the route's task where it waits, in the generator: its ``finally`` has run when the
+    result is back."""
+    state: list[str] = []
+    with anyio.fail_after(GUARD):
+        result = await call_tool(_binary_app(state, awaits=True, inner_bhm=True, **guard), era, "big", {})
+        await anyio.lowlevel.checkpoint()  # (a cancellation left pending would land here)
+    assert result["isError"] is True
+    assert result["content"] == [
+        {"type": "text", "text": "Tool 'big' failed: the response exceeded the 2500-byte limit."}
+    ]
+    assert state[-1] == "finally"
+    task = asyncio.current_task()
+    assert task is not None
+    assert task.cancelling() == 0
 
 
 @pytest.mark.usefixtures("no_collector")
