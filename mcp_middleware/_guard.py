@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from types import CodeType
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -165,7 +166,7 @@ def _outcome_of(exc: BaseException, run: _ToolRun) -> dict[str, Any] | None:
         return None
     if isinstance(exc, Exception):  # an ExceptionGroup too
         if run._complete or run.answered:
-            cut = None if run.answered else _cut_short(exc)
+            cut = None if run.answered else _cut_short(exc, run._ended_by)
             if cut is None:
                 # After a complete response, or once a stopped call's outcome went out without its
                 # route: the result stands, as over HTTP, however soon the failure came.
@@ -178,7 +179,7 @@ def _outcome_of(exc: BaseException, run: _ToolRun) -> dict[str, Any] | None:
     raise exc
 
 
-def _cut_short(exc: Exception) -> Exception | None:
+def _cut_short(exc: Exception, ended_by: CodeType | None) -> Exception | None:
     """The failure of the route's streamed body that ``exc`` is (itself, or the member of a task
     group's ``ExceptionGroup``) when the response was complete only because something in the app
     ended it once the stream had failed, else None. An inner ``BaseHTTPMiddleware`` re-sends the
@@ -187,24 +188,28 @@ def _cut_short(exc: Exception) -> Exception | None:
     fails. Told by what raised it: the exception (or, for Starlette's RuntimeError "response already
     started", the HTTPException it was raised from) passed through Starlette's
     ``StreamingResponse.stream_response``, FastAPI's SSE producer task or sse-starlette's
-    ``EventSourceResponse._stream_response``."""
+    ``EventSourceResponse._stream_response``; not the one that sent the last body message to us
+    itself (``ended_by``: the route's own stream was complete, and what its send raised after that,
+    an inner pure-ASGI middleware's ``send`` wrapper, came after the response)."""
     if isinstance(exc, ExceptionGroup):
         for member in exc.exceptions:
-            found = _cut_short(member)
+            found = _cut_short(member, ended_by)
             if found is not None:
                 return found
         return None
     raised = exc.__cause__ if type(exc) is RuntimeError and isinstance(exc.__cause__, HTTPException) else exc
-    return exc if _streamed_from(raised) else None
+    return exc if _streamed_from(raised, ended_by) else None
 
 
-def _streamed_from(exc: BaseException) -> bool:
+def _streamed_from(exc: BaseException, ended_by: CodeType | None) -> bool:
     """Whether ``exc`` was raised while a response's body was being produced (see :func:`_cut_short`)."""
     tb = exc.__traceback__
     while tb is not None:
         frame = tb.tb_frame
         code = frame.f_code
-        if code is _STREAM_RESPONSE or (code.co_name, frame.f_globals.get("__name__")) in _STREAMERS:
+        if code is not ended_by and (
+            code is _STREAM_RESPONSE or (code.co_name, frame.f_globals.get("__name__")) in _STREAMERS
+        ):
             return True
         tb = tb.tb_next
     return False

@@ -24,7 +24,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from operator import attrgetter
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any
 
 import anyio
@@ -61,6 +61,9 @@ class _ToolRun(_RunHandle):
     # against the response's headers, which the collector keeps (see _whole); a quick JSON call
     # never reads them
     _first = True
+    # the code of the route's own streaming response (_stream_sender) once it sent the last body
+    # message: an exception through it after that is not the stream's failure (_guard._cut_short)
+    _ended_by: CodeType | None = None
 
     def run_route(self) -> Coroutine[Any, Any, None]:
         inv = self.inv
@@ -76,8 +79,13 @@ class _ToolRun(_RunHandle):
             if self._guard is not None or self._timer is not None:
                 self._settle()
             pieces = self.collector.feed(chunk, False)
+            sender = None
+            if not self._first or self.task is not None:  # a body in messages, or a long call
+                sender = _stream_sender(sys._getframe())  # (from here: a compiled caller has no frame)
+                if sender is not None:
+                    self._ended_by = sender.f_code  # what it raises from now is not the stream's failure
             if self.task is not None and self.delivery is None:  # a long or streaming call: its app may go on
-                if _background_follows(sys._getframe()):  # (from here: a compiled caller has no frame)
+                if sender is not None and getattr(sender.f_locals.get("self"), "background", None) is not None:
                     early = self._answer_early(pieces)
                     if early is not None:
                         return early
@@ -150,7 +158,7 @@ class _ToolRun(_RunHandle):
     # the result is held: it goes out from a task of its own once HOLD_STEPS steps have passed with
     # the route still running (the app goes on: background work), and not at all when the route
     # returns first (the handler answers, its failure included). A response that has a
-    # BackgroundTask of its own to run (_background_follows) is answered at once, from its send.
+    # BackgroundTask of its own to run (_stream_sender) is answered at once, from its send.
     def _hold(self) -> None:
         loop = self.loop
         # (nothing to hold when the result cannot go out early: see _answer_early)
@@ -308,21 +316,22 @@ class _ToolRun(_RunHandle):
         await self.inv.outbox.notify("notifications/progress", params)
 
 
-def _background_follows(frame: FrameType | None) -> bool:
-    """Whether the streaming response sending its last body message (through the frames from
-    ``frame`` up) has background work to run after it: Starlette's ``StreamingResponse`` (FastAPI's
-    streams too) or sse-starlette's ``EventSourceResponse`` with a ``background``. An inner
-    ``BaseHTTPMiddleware`` sends its own response's messages (it has none; the route's runs in a
-    task of its own): such a call waits ``HOLD_STEPS``."""
+def _stream_sender(frame: FrameType | None) -> FrameType | None:
+    """The frame of the streaming response sending the route's last body message (through the
+    frames from ``frame`` up), or None: Starlette's ``StreamingResponse`` (FastAPI's streams too)
+    or sse-starlette's ``EventSourceResponse``. Whether it has background work to run after it (a
+    ``background``) decides whether its result is held (see ``_hold``). An inner
+    ``BaseHTTPMiddleware`` sends its own response's messages (the route's runs in a task of its
+    own): no such frame, so such a call waits ``HOLD_STEPS``."""
     while frame is not None:
         code = frame.f_code
         if code is _STREAM_RESPONSE or (
             # (by name: importing sse-starlette hooks it into the server, so an app that does not is left alone)
             code.co_name == "_stream_response" and frame.f_globals.get("__name__") == "sse_starlette.sse"
         ):
-            return getattr(frame.f_locals.get("self"), "background", None) is not None
+            return frame
         frame = frame.f_back
-    return False
+    return None
 
 
 def _resent(frame: FrameType | None) -> bool:

@@ -468,3 +468,49 @@ async def test_a_middleware_failing_right_after_a_whole_stream_leaves_its_result
     assert result.get("isError") is not True, result
     assert result["content"][0]["text"] == "part one part two"
     assert _logged(caplog) == [(logging.ERROR, "Tool 'report': the app failed after its response (200 OK)")]
+
+
+class _FailsInSendAfterLast:
+    """A pure-ASGI middleware in the app whose ``send`` wrapper fails once it has passed the last
+    body message on (an audit or metrics write at the end of the response)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def audited(message: Message) -> None:
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                raise RuntimeError("audit log write failed")
+
+        await self.app(scope, receive, audited)
+
+
+@pytest.mark.parametrize("guard_path", ["asyncio", "portable"])
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+async def test_a_middleware_failing_in_its_send_after_the_last_message_leaves_the_streams_result(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, era: str, guard_path: str
+) -> None:
+    """Review: the failure, raised out of the route's own final send, passes through Starlette's
+    ``StreamingResponse.stream_response`` and was taken for the stream's failure (an isError result
+    with the whole text as 'output before the failure'). The stream was complete: the result stands,
+    and the log says the app failed after its response."""
+    monkeypatch.setattr(toolcall, "PORTABLE_WATCHER", guard_path == "portable")
+    app = FastAPI()
+
+    @app.get("/report", operation_id="report")
+    async def report() -> StreamingResponse:
+        async def lines() -> AsyncIterator[str]:
+            yield "part one "
+            await anyio.lowlevel.checkpoint()
+            yield "part two"
+
+        return StreamingResponse(lines(), media_type="text/plain")
+
+    app.add_middleware(_FailsInSendAfterLast)
+    app.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.WARNING, "mcp_middleware"):
+        result = await call_tool(app, era, "report", {})
+    assert result.get("isError") is not True, result
+    assert result["content"][0]["text"] == "part one part two"
+    assert _logged(caplog) == [(logging.ERROR, "Tool 'report': the app failed after its response (200 OK)")]
