@@ -172,7 +172,7 @@ def _outcome_of(exc: BaseException, run: _ToolRun) -> dict[str, Any] | None:
                 # route: the result stands, as over HTTP, however soon the failure came.
                 logger.error("%s: %s", _subject(run), _after(run, exc), exc_info=exc)
                 return None
-            return _stream_failed(run, cut)  # what the app wrapped around the stream ended the response
+            return _route_failed(run, cut, mid_stream=True)  # what the app wrapped around the stream ended it
         failed = _route_failed(run, exc)
         # (raised as a route stopped over its limit unwound: the limit's result stands)
         return failed if run.overflowed is None else run.overflowed
@@ -185,10 +185,10 @@ def _cut_short(exc: Exception, ended_by: CodeType | None) -> Exception | None:
     ended it once the stream had failed, else None. An inner ``BaseHTTPMiddleware`` re-sends the
     route's stream and, when it fails, sends its empty last message before re-raising; FastAPI's
     own SSE pulls the route's generator in a task of its own and ends the stream when that task
-    fails. Told by what raised it: the exception (or, for Starlette's RuntimeError "response already
-    started", the HTTPException it was raised from) passed through Starlette's
+    fails. Told by what raised it: the exception passed through Starlette's
     ``StreamingResponse.stream_response``, FastAPI's SSE producer task or sse-starlette's
-    ``EventSourceResponse._stream_response``; not the one that sent the last body message to us
+    ``EventSourceResponse._stream_response`` (for Starlette's wrapper of a handled exception,
+    :func:`_handled_late`, the exception it was raised from did); not the one that sent the last body message to us
     itself (``ended_by``: the route's own stream was complete, and what its send raised after that,
     an inner pure-ASGI middleware's ``send`` wrapper, came after the response)."""
     if isinstance(exc, ExceptionGroup):
@@ -197,8 +197,7 @@ def _cut_short(exc: Exception, ended_by: CodeType | None) -> Exception | None:
             if found is not None:
                 return found
         return None
-    raised = exc.__cause__ if type(exc) is RuntimeError and isinstance(exc.__cause__, HTTPException) else exc
-    return exc if _streamed_from(raised, ended_by) else None
+    return exc if _streamed_from(_handled_late(exc) or exc, ended_by) else None
 
 
 def _streamed_from(exc: BaseException, ended_by: CodeType | None) -> bool:
@@ -281,27 +280,19 @@ def _ours(group: ExceptionGroup[Exception]) -> Exception:
     return group
 
 
-def _stream_failed(run: _ToolRun, exc: Exception) -> dict[str, Any]:
-    """:func:`_route_failed` for the failure of a stream the app ended (:func:`_cut_short`); an
-    HTTPException of its own (FastAPI's SSE raises the route's, from its task group) is the
-    response its handler would have sent, as Starlette's RuntimeError made from one is."""
-    if isinstance(exc, HTTPException):
-        logger.warning(
-            "%s: the route raised HTTPException(%d) after its response started", _subject(run), exc.status_code
-        )
-        return _http_error(run, exc)
-    return _route_failed(run, exc)
-
-
-def _route_failed(run: _ToolRun, exc: BaseException) -> dict[str, Any]:
+def _route_failed(run: _ToolRun, exc: BaseException, *, mid_stream: bool = False) -> dict[str, Any]:
+    """The error result of the route's failure ``exc``; ``mid_stream``: a failure of its stream
+    that something in the app ended (:func:`_cut_short`), where an HTTPException of its own
+    (FastAPI's SSE raises the route's, from its task group) is the response its handler would have
+    sent, as Starlette's wrapper made from one is."""
     subject = _subject(run)
     failure = _lone(exc)
-    http = _http_exception(failure, grouped=failure is not exc)
+    handled = _handled_late(failure)
+    http = _http_exception(failure, handled, alone=mid_stream or failure is not exc)
     if http is not None:
         where = "after its response started" if run._started else _UNSEEN
         logger.warning("%s: the route raised HTTPException(%d) %s", subject, http.status_code, where)
         return _http_error(run, http)
-    handled = _handled_late(failure)
     if handled is not None:
         logger.error("%s: the route raised %s %s", subject, type(handled).__name__, _TOO_LATE, exc_info=handled)
         failure = handled
@@ -334,20 +325,22 @@ def _lone(exc: BaseException) -> BaseException:
     return exc
 
 
-def _http_exception(failure: BaseException, *, grouped: bool) -> HTTPException | None:
-    """The HTTPException the route raised where the app's handler could not answer it: the cause
-    of Starlette's RuntimeError once the response had started (a streaming generator's check on
-    its first or a later step), or one alone in a group (``grouped``: the handlers look the
-    group's type up, not its contents); None for anything else."""
-    if type(failure) is RuntimeError:
-        cause = failure.__cause__
-        return cause if isinstance(cause, HTTPException) else None
-    return failure if grouped and isinstance(failure, HTTPException) else None
+def _http_exception(failure: BaseException, handled: Exception | None, *, alone: bool) -> HTTPException | None:
+    """The HTTPException the route raised where the app's handler could not answer it: the one
+    Starlette's wrapper was raised from once the response had started (``handled``: a streaming
+    generator's check on its first or a later step), or the failure itself when the handlers never
+    saw it (``alone``: in a group, whose type they look up, not its contents; or raised in a stream
+    the app ended); None for anything else."""
+    if handled is not None:
+        return handled if isinstance(handled, HTTPException) else None
+    return failure if alone and isinstance(failure, HTTPException) else None
 
 
 def _handled_late(failure: BaseException) -> Exception | None:
-    """The route's exception Starlette's "response already started" RuntimeError was raised from
-    (the app has a handler for it), or None."""
+    """The route's exception Starlette's wrapper was raised from: the RuntimeError with its exact
+    words (``_HANDLED_LATE``) for an exception the app has a handler for, raised once the response
+    had started; None for anything else (a RuntimeError the route raised itself from another
+    exception is its own)."""
     cause = failure.__cause__
     if type(failure) is RuntimeError and isinstance(cause, Exception) and str(failure) == _HANDLED_LATE:
         return cause

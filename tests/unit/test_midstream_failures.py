@@ -16,8 +16,9 @@ import anyio
 import anyio.lowlevel
 import pytest
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.sse import EventSourceResponse
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from mcp_middleware import MCPMiddleware
 from tests.support import call_tool
@@ -33,7 +34,12 @@ class UpstreamError(Exception):
     pass
 
 
-def _app(**options: Any) -> FastAPI:
+async def _passthrough(request: Request, call_next: RequestResponseEndpoint) -> Response:
+    return await call_next(request)
+
+
+def _app(inner: int = 0, **options: Any) -> FastAPI:
+    """``inner``: how many ``@app.middleware("http")`` (BaseHTTPMiddleware) sit inside ours."""
     app = FastAPI()
 
     @app.exception_handler(UpstreamError)
@@ -75,6 +81,20 @@ def _app(**options: Any) -> FastAPI:
 
         return StreamingResponse(parts(), media_type="text/plain")
 
+    @app.get("/http_wrapped_by_hand", operation_id="http_wrapped_by_hand")
+    async def http_wrapped_by_hand() -> StreamingResponse:
+        async def parts() -> AsyncIterator[str]:
+            yield "tok0 "
+            await anyio.lowlevel.checkpoint()
+            try:
+                raise HTTPException(404, "page 1 not cached")
+            except HTTPException as exc:
+                raise RuntimeError("pagination invariant broken") from exc
+
+        return StreamingResponse(parts(), media_type="text/plain")
+
+    for _ in range(inner):
+        app.add_middleware(BaseHTTPMiddleware, dispatch=_passthrough)
     app.add_middleware(MCPMiddleware, **options)
     return app
 
@@ -219,13 +239,16 @@ async def test_a_cancellation_inside_a_group_of_one_is_not_swallowed(era: str) -
 # -- an exception the app has a handler for, raised once the response started --------------------
 
 
+@pytest.mark.parametrize("inner", [0, 1])
 @pytest.mark.parametrize("era", ERAS)
 async def test_a_handled_exception_raised_mid_stream_is_named_not_starlettes_wrapper(
-    caplog: pytest.LogCaptureFixture, era: str
+    caplog: pytest.LogCaptureFixture, era: str, inner: int
 ) -> None:
     """Review: 'the route raised RuntimeError', Starlette's 'Caught handled exception, but response
-    already started', raised from the route's exception: the call names that exception."""
-    text, record = await _called(caplog, _app(), era, "handled")
+    already started', raised from the route's exception: the call names that exception. Under an
+    inner BaseHTTPMiddleware (1), which completes the response before the failure comes out, it was
+    a success with the text so far (the wrapper's own traceback never passes through the stream)."""
+    text, record = await _called(caplog, _app(inner), era, "handled")
     assert text == "Tool 'handled' failed: the route raised UpstreamError.\n\nOutput before the failure:\ntok0 "
     assert record.levelno == logging.ERROR
     assert record.getMessage() == (
@@ -243,3 +266,19 @@ async def test_a_runtime_error_of_the_route_raised_from_another_is_named_as_rais
     text, record = await _called(caplog, _app(), era, "wrapped_by_hand")
     assert text == "Tool 'wrapped_by_hand' failed: the route raised RuntimeError.\n\nOutput before the failure:\ntok0 "
     assert record.getMessage() == "Tool 'wrapped_by_hand': the route raised RuntimeError"
+
+
+@pytest.mark.parametrize("inner", [0, 1])
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_runtime_error_of_the_route_raised_from_an_http_exception_is_named_as_raised(
+    caplog: pytest.LogCaptureFixture, era: str, inner: int
+) -> None:
+    """Review: a RuntimeError the route raised itself from an HTTPException it caught was taken for
+    Starlette's wrapper and answered as the HTTPException's 404. Only Starlette's exact words are
+    its wrapper: this is the route's RuntimeError."""
+    text, record = await _called(caplog, _app(inner), era, "http_wrapped_by_hand")
+    assert text == (
+        "Tool 'http_wrapped_by_hand' failed: the route raised RuntimeError.\n\nOutput before the failure:\ntok0 "
+    )
+    assert record.levelno == logging.ERROR
+    assert record.getMessage() == "Tool 'http_wrapped_by_hand': the route raised RuntimeError"
