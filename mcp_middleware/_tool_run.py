@@ -85,7 +85,7 @@ class _ToolRun(_RunHandle):
                 if sender is not None:
                     self._ended_by = sender.f_code  # what it raises from now is not the stream's failure
             if self.task is not None and self.delivery is None:  # a long or streaming call: its app may go on
-                if sender is not None and getattr(sender.f_locals.get("self"), "background", None) is not None:
+                if sender is not None and _background_follows(sender.f_locals.get("self")):
                     early = self._answer_early(pieces)
                     if early is not None:
                         return early
@@ -332,6 +332,23 @@ def _stream_sender(frame: FrameType | None) -> FrameType | None:
             return frame
         frame = frame.f_back
     return None
+
+
+def _background_follows(response: object) -> bool:
+    """Whether the streaming response that sent the route's last body message has background work
+    to run after it, and its failure cannot come after that message: not FastAPI's own SSE (its
+    body is ``_sse_with_checkpoints``, fed by a task pulling the route's generator, whose failure
+    comes out after the response ends: a route with a ``BackgroundTasks`` parameter gives its
+    response a background too), which is held as any stream is."""
+    if getattr(response, "background", None) is None:
+        return False
+    code = getattr(getattr(response, "body_iterator", None), "ag_code", None)
+    routing = sys.modules.get("fastapi.routing")
+    return not (
+        code is not None
+        and code.co_name == "_sse_with_checkpoints"
+        and code.co_filename == getattr(routing, "__file__", None)
+    )
 
 
 def _resent(frame: FrameType | None) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import pytest
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import BackgroundTasks, FastAPI, HTTPException, Request, Response
 from fastapi.responses import StreamingResponse
 from fastapi.sse import EventSourceResponse
 from sse_starlette.sse import EventSourceResponse as SSEResponse
@@ -289,9 +289,10 @@ def _failing_stream_app(inner: int) -> FastAPI:
     """``s`` streams "partial ", "more ", then raises (``kind``: an HTTPException(503), a
     ValueError; ``first``: before its first chunk); ``fsse`` is FastAPI's own SSE, whose generator
     awaits after its last event and raises an HTTPException(409); ``sse`` is sse-starlette's, raising
-    a ValueError after its first event. ``inner`` BaseHTTPMiddlewares sit
-    between MCPMiddleware and the routes: each re-sends the stream and, when it fails, ends the
-    response with an empty last message before it re-raises."""
+    a ValueError after its first event; ``fsse_bg`` is ``fsse`` with a ``BackgroundTasks``
+    parameter. ``inner`` BaseHTTPMiddlewares sit between MCPMiddleware and the routes: each
+    re-sends the stream and, when it fails, ends the response with an empty last message before it
+    re-raises."""
     app = FastAPI()
 
     @app.get("/s", operation_id="s")
@@ -312,6 +313,14 @@ def _failing_stream_app(inner: int) -> FastAPI:
     async def fsse() -> AsyncIterator[str]:
         yield "tok0"
         for _ in range(10):  # until FastAPI's response waits for the next event (as on any real await)
+            await anyio.lowlevel.checkpoint()
+        raise HTTPException(status_code=409, detail="conflict later")
+
+    @app.get("/fsse_bg", operation_id="fsse_bg", response_class=EventSourceResponse)
+    async def fsse_bg(background_tasks: BackgroundTasks) -> AsyncIterator[str]:
+        background_tasks.add_task(anyio.lowlevel.checkpoint)
+        yield "tok0"
+        for _ in range(10):
             await anyio.lowlevel.checkpoint()
         raise HTTPException(status_code=409, detail="conflict later")
 
@@ -342,12 +351,18 @@ _STREAM_CASES = [
     ("s", {"kind": "http", "first": True}, _FAILED_503),
     ("s", {"kind": "plain", "first": True}, _FAILED_VALUE),
     ("fsse", {}, 'HTTP 409 Conflict: conflict later\n\nOutput before the failure:\n"tok0"'),
+    # (with a BackgroundTasks parameter, its response has a background: held all the same)
+    ("fsse_bg", {}, 'HTTP 409 Conflict: conflict later\n\nOutput before the failure:\n"tok0"'),
     ("sse", {}, "Tool 'sse' failed: the route raised ValueError.\n\nOutput before the failure:\ntok0"),
 ]
 _STREAM_LOGS = {
     ("s", "http"): (logging.WARNING, "Tool 's': the route raised HTTPException(503) after its response started"),
     ("s", "plain"): (logging.ERROR, "Tool 's': the route raised ValueError"),
     ("fsse", ""): (logging.WARNING, "Tool 'fsse': the route raised HTTPException(409) after its response started"),
+    ("fsse_bg", ""): (
+        logging.WARNING,
+        "Tool 'fsse_bg': the route raised HTTPException(409) after its response started",
+    ),
     ("sse", ""): (logging.ERROR, "Tool 'sse': the route raised ValueError"),
 }
 
