@@ -90,6 +90,10 @@ async def run_tool(
         forwarded=inv.forwarded,
     )
     run = _ToolRun(collector, inv, sub, limits, spec.name, what)
+    if inv.outbox.closed and not inv.outbox.leaving_cancels:
+        # (a 2025-03-26 batch's later call, its client gone) the route hears it at once, not only
+        # from a server that repeats http.disconnect (Hypercorn reports it once, then blocks)
+        run.gone()
     calls = registry._calls
     if calls.setdefault(inv.key, run) is not run:  # the key is taken (rarely: see CallRegistry)
         registry.share(inv.key, run)

@@ -255,6 +255,46 @@ async def test_a_question_asked_after_the_client_left_fails_at_once(version: str
     assert len(mcp_of(orders.app).server.pending) == 0
 
 
+class LeavingOnce(Exchange):
+    """A server that hands the app ``http.disconnect`` once, then blocks on ``receive`` (Hypercorn:
+    its receive is a queue get; uvicorn repeats the message)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.told = False
+
+    async def receive(self) -> Message:
+        if self.told:
+            await anyio.sleep_forever()
+        message = await super().receive()
+        self.told = message["type"] == "http.disconnect"
+        return message
+
+
+async def test_a_batch_call_that_starts_after_its_client_left_hears_the_disconnect_at_once(guard_path: str) -> None:
+    """2025-03-26 batch, the client gone during its first call, on a server that reports the
+    disconnect once: the later calls run (nothing cancels them) and see the disconnect at once, from
+    the middleware, which knows the client left: a streaming one stops itself (it used to stream
+    forever into the abandoned response, the request never ending and holding its slot), a plain
+    one sees ``is_disconnected()``."""
+    orders = Orders()
+    orders.release.set()
+    _, headers = _call("feed", "2025-03-26")
+    batch = [_call("feed", "2025-03-26", id=1)[0], _call("feed", None, id=2)[0], _call("create_order", None, id=3)[0]]
+    ex = LeavingOnce(orders.app, batch, headers)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await orders.entered.wait()
+            ex.disconnect.set()
+    assert orders.done[:2] == ["generator closed", "background ran"]  # the first call, as over HTTP
+    assert orders.done.count("background ran") == 2
+    assert orders.done[-1] == ("order committed", True)
+    assert _nothing_answered(ex)
+    assert mcp_of(orders.app).server.registry.active == 0
+    assert len(mcp_of(orders.app).server.registry) == 0
+
+
 @pytest.fixture
 def uvicorn_server() -> Iterator[FakeUvicorn]:
     server = FakeUvicorn()
