@@ -49,7 +49,7 @@ _PLAIN = (str, int, float, bool, type(None))  # log data orjson always writes (b
 # What a question of a stopped call fails with (as ClientRequestError.error): its stream is closed to it
 STOPPED = {
     "code": codes.CONNECTION_CLOSED,
-    "message": "Connection closed: the call was stopped (cancelled, or past its time limit)",
+    "message": "Connection closed: the call was stopped (cancelled, past its time limit, or its client left)",
 }
 
 

@@ -29,6 +29,7 @@ from tests.unit.test_shutdown_cancel import FakeUvicorn, cancelled_in_shutdown
 
 pytestmark = pytest.mark.anyio
 
+STOPPED_TEXT = "Connection closed: the call was stopped (cancelled, past its time limit, or its client left)"
 GUARD = 10  # seconds: a deadlock guard only; nothing waits on time
 # the handshake era as a request states it (None: no MCP-Protocol-Version header)
 HANDSHAKE = [None, "2025-03-26", "2025-06-18", "2025-11-25"]
@@ -249,7 +250,7 @@ async def test_a_question_asked_after_the_client_left_fails_at_once(version: str
             tg.start_soon(ex.run)
             await _left(orders, ex)
             orders.release.set()
-    assert orders.done == ["Connection closed: the call was stopped (cancelled, or past its time limit)"]
+    assert orders.done == [STOPPED_TEXT]
     assert all(b"roots/list" not in chunk for chunk in ex.reply.chunks)
     assert _nothing_answered(ex)
     assert len(mcp_of(orders.app).server.pending) == 0

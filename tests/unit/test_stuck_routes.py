@@ -572,7 +572,7 @@ async def test_a_stopped_call_s_context_sends_nothing_and_its_questions_fail(
     assert late.outcomes == {"progress": "returned", "log": "returned", "question": "ClientRequestError"}
     assert late.refusal == {
         "code": -32000,
-        "message": "Connection closed: the call was stopped (cancelled, or past its time limit)",
+        "message": "Connection closed: the call was stopped (cancelled, past its time limit, or its client left)",
     }
     assert "second" not in _progress(ex)
     assert ex.reply.more_flags[-1] is False
