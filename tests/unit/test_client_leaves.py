@@ -306,7 +306,7 @@ def uvicorn_server() -> Iterator[FakeUvicorn]:
         signal.signal(signal.SIGTERM, previous)
 
 
-async def test_the_server_shutting_down_still_cancels_a_call_whose_client_left(uvicorn_server: FakeUvicorn) -> None:
+async def test_uvicorn_past_its_graceful_timeout_cancels_a_call_whose_client_left(uvicorn_server: FakeUvicorn) -> None:
     """uvicorn, past its graceful timeout, cancels the request's task: the route is cancelled
     with it, and nobody is written to (not even the shutdown's error)."""
     orders = Orders()
