@@ -166,7 +166,7 @@ def _outcome_of(exc: BaseException, run: _ToolRun) -> dict[str, Any] | None:
         return None
     if isinstance(exc, Exception):  # an ExceptionGroup too
         if run._complete or run.answered:
-            cut = None if run.answered else _cut_short(exc, run._ended_by)
+            cut = None if run.answered else _cut_short(exc)
             if cut is None:
                 # After a complete response, or once a stopped call's outcome went out without its
                 # route: the result stands, as over HTTP, however soon the failure came.
@@ -179,44 +179,60 @@ def _outcome_of(exc: BaseException, run: _ToolRun) -> dict[str, Any] | None:
     raise exc
 
 
-def _cut_short(exc: Exception, ended_by: CodeType | None) -> Exception | None:
+def _cut_short(exc: Exception) -> Exception | None:
     """The failure of the route's streamed body that ``exc`` is (itself, or the member of a task
     group's ``ExceptionGroup``) when the response was complete only because something in the app
     ended it once the stream had failed, else None. An inner ``BaseHTTPMiddleware`` re-sends the
     route's stream and, when it fails, sends its empty last message before re-raising; FastAPI's
     own SSE pulls the route's generator in a task of its own and ends the stream when that task
-    fails. Told by what raised it: the exception passed through Starlette's
-    ``StreamingResponse.stream_response``, FastAPI's SSE producer task or sse-starlette's
-    ``EventSourceResponse._stream_response`` (for Starlette's wrapper of a handled exception,
-    :func:`_handled_late`, the exception it was raised from did); not the one that sent the last body message to us
-    itself (``ended_by``: the route's own stream was complete, and what its send raised after that,
-    an inner pure-ASGI middleware's ``send`` wrapper, came after the response)."""
+    fails. Told by what raised it (:func:`_streamed_from`; for Starlette's wrapper of a handled
+    exception, :func:`_handled_late`, the exception it was raised from)."""
     if isinstance(exc, ExceptionGroup):
         for member in exc.exceptions:
-            found = _cut_short(member, ended_by)
+            found = _cut_short(member)
             if found is not None:
                 return found
         return None
-    return exc if _streamed_from(_handled_late(exc) or exc, ended_by) else None
+    return exc if _streamed_from(_handled_late(exc) or exc) else None
 
 
-def _streamed_from(exc: BaseException, ended_by: CodeType | None) -> bool:
-    """Whether ``exc`` was raised while a response's body was being produced (see :func:`_cut_short`)."""
+def _streamed_from(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while a response's body was being produced: it passed through
+    FastAPI's SSE producer task, or through a streaming response (Starlette's
+    ``StreamingResponse.stream_response``, sse-starlette's ``EventSourceResponse._stream_response``)
+    anywhere but at its final send. Each ends with that send, the empty last body message, once
+    its body iterator is exhausted; what that send raised (an inner pure-ASGI middleware's ``send``
+    wrapper failing once it passed the message on) came after the stream's whole content and is
+    not its failure. Anywhere else (pulling the body iterator, sending a chunk) the stream was cut
+    short. Told by the line the exception passed the frame at (its traceback entry's): the final
+    send is the function's last line (Starlette 0.46 to 1.10, sse-starlette 3.0 to 3.7), so no
+    matter which response sent the last message to us (one an inner middleware wrapped around the
+    route's, or none of the route's own: an inner ``BaseHTTPMiddleware`` re-sends it)."""
     tb = exc.__traceback__
     while tb is not None:
         frame = tb.tb_frame
         code = frame.f_code
-        if code is not ended_by and (
-            code is _STREAM_RESPONSE or (code.co_name, frame.f_globals.get("__name__")) in _STREAMERS
-        ):
-            return True
+        if code is _STREAM_RESPONSE:
+            if tb.tb_lineno != _STREAM_RESPONSE_END:
+                return True
+        else:
+            named = (code.co_name, frame.f_globals.get("__name__"))
+            if named == _FASTAPI_PRODUCER or (named == _SSE_STARLETTE and tb.tb_lineno != _last_line(code)):
+                return True
         tb = tb.tb_next
     return False
 
 
+def _last_line(code: CodeType) -> int:
+    """The last line of a function's code (its last statement's, when that is one line)."""
+    return max(line for _, _, line in code.co_lines() if line is not None)
+
+
 _STREAM_RESPONSE = StreamingResponse.stream_response.__code__
+_STREAM_RESPONSE_END = _last_line(_STREAM_RESPONSE)
 # by name: FastAPI is no dependency, and importing sse-starlette hooks it into the server
-_STREAMERS = frozenset({("_producer", "fastapi.routing"), ("_stream_response", "sse_starlette.sse")})
+_FASTAPI_PRODUCER = ("_producer", "fastapi.routing")
+_SSE_STARLETTE = ("_stream_response", "sse_starlette.sse")
 
 
 def _too_large(run: _ToolRun, exc: ResultTooLarge) -> dict[str, Any]:

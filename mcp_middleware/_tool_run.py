@@ -24,7 +24,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from operator import attrgetter
-from types import CodeType, FrameType
+from types import FrameType
 from typing import Any
 
 import anyio
@@ -61,9 +61,6 @@ class _ToolRun(_RunHandle):
     # against the response's headers, which the collector keeps (see _whole); a quick JSON call
     # never reads them
     _first = True
-    # the code of the route's own streaming response (_stream_sender) once it sent the last body
-    # message: an exception through it after that is not the stream's failure (_guard._cut_short)
-    _ended_by: CodeType | None = None
 
     def run_route(self) -> Coroutine[Any, Any, None]:
         inv = self.inv
@@ -79,12 +76,8 @@ class _ToolRun(_RunHandle):
             if self._guard is not None or self._timer is not None:
                 self._settle()
             pieces = self.collector.feed(chunk, False)
-            sender = None
-            if not self._first or self.task is not None:  # a body in messages, or a long call
-                sender = _stream_sender(sys._getframe())  # (from here: a compiled caller has no frame)
-                if sender is not None:
-                    self._ended_by = sender.f_code  # what it raises from now is not the stream's failure
             if self.task is not None and self.delivery is None:  # a long or streaming call: its app may go on
+                sender = _stream_sender(sys._getframe())  # (from here: a compiled caller has no frame)
                 if sender is not None and _background_follows(sender.f_locals.get("self")):
                     early = self._answer_early(pieces)
                     if early is not None:
