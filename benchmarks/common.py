@@ -7,11 +7,12 @@ disconnects), and a ``send`` that collects the response. Its own cost is a few m
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import signal
 import time
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, Literal
@@ -37,6 +38,7 @@ __all__ = [
     "mcp_initialize",
     "mcp_request",
     "mcp_tool_call",
+    "rounds_main",
     "until_terminated",
 ]
 
@@ -332,6 +334,37 @@ class OtherLoad:
         if share > 0.1:
             text += " — the machine was not quiet, figures are disturbed"
         return text
+
+
+# -- the in-process scripts' command line ----------------------------------------------------------
+def rounds_main(
+    argv: Sequence[str] | None,
+    doc: str,
+    title: str,
+    measure: Callable[[int, int], dict[str, list[float]]],
+    report: Callable[[dict[str, list[float]]], str],
+    *,
+    rounds: int,
+    per_round: str = "requests per row and round",
+) -> int:
+    """``main`` of a script measured in rounds (``benchmarks.interleaved``, ``benchmarks.mixed``):
+    ``--rounds`` (3..200, default ``rounds``) and ``--per-round`` (20..5000, default 400), then
+    ``measure(rounds, per_round)``; prints ``title`` (``{rounds}``, ``{per_round}`` filled in), how
+    much CPU other processes used meanwhile, and ``report`` of the figures."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=rounds, help="rounds (each row once per round), 3..200")
+    parser.add_argument("--per-round", type=int, default=400, help=f"{per_round}, 20..5000")
+    args = parser.parse_args(argv)
+    chosen_rounds = min(max(args.rounds, 3), 200)
+    chosen_per_round = min(max(args.per_round, 20), 5000)
+    other = OtherLoad()
+    times = measure(chosen_rounds, chosen_per_round)
+    print(title.format(rounds=chosen_rounds, per_round=chosen_per_round))
+    described = other.describe()
+    print(described[:1].upper() + described[1:] + ".")
+    print()
+    print(report(times))
+    return 0
 
 
 # -- stopped from outside -------------------------------------------------------------------------

@@ -25,7 +25,6 @@ middleware, which left the pass-through, ~0.5 µs, out of the ratios: see ``benc
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import random
 import statistics
@@ -40,11 +39,11 @@ from benchmarks.common import (
     NEW_ITEM,
     Exchange,
     HttpRequest,
-    OtherLoad,
     direct_create_item,
     direct_get_item,
     mcp_tool_call,
     per_request_us,
+    rounds_main,
 )
 
 __all__ = ["Row", "main", "measure"]
@@ -120,20 +119,8 @@ def report(times: dict[str, list[float]]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=30, help="rounds (each row once per round), 3..200")
-    parser.add_argument("--per-round", type=int, default=400, help="requests per row and round, 20..5000")
-    args = parser.parse_args(argv)
-    rounds = min(max(args.rounds, 3), 200)
-    per_round = min(max(args.per_round, 20), 5000)
-    other = OtherLoad()
-    times = measure(rounds, per_round)
-    print(f"MCP / direct, in-process, interleaved: {rounds} rounds of {per_round} requests per row, asyncio loop")
-    described = other.describe()
-    print(described[:1].upper() + described[1:] + ".")
-    print()
-    print(report(times))
-    return 0
+    title = "MCP / direct, in-process, interleaved: {rounds} rounds of {per_round} requests per row, asyncio loop"
+    return rounds_main(argv, __doc__ or "", title, measure, report, rounds=30)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ middleware's ``server.route_app`` (a private attribute): an experiment, not an A
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import random
 import statistics
@@ -39,11 +38,11 @@ from benchmarks.common import (
     NEW_ITEM,
     Exchange,
     HttpRequest,
-    OtherLoad,
     direct_create_item,
     direct_get_item,
     mcp_tool_call,
     per_request_us,
+    rounds_main,
 )
 
 __all__ = ["main", "measure"]
@@ -192,20 +191,9 @@ def report(times: dict[str, list[float]]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=15, help="rounds (each row once per round), 3..200")
-    parser.add_argument("--per-round", type=int, default=400, help="requests (or pairs) per row and round, 20..5000")
-    args = parser.parse_args(argv)
-    rounds = min(max(args.rounds, 3), 200)
-    per_round = min(max(args.per_round, 20), 5000)
-    other = OtherLoad()
-    times = measure(rounds, per_round)
-    print(f"Requests mixed, in-process: {rounds} rounds of {per_round} per row, asyncio loop, handshake era")
-    described = other.describe()
-    print(described[:1].upper() + described[1:] + ".")
-    print()
-    print(report(times))
-    return 0
+    title = "Requests mixed, in-process: {rounds} rounds of {per_round} per row, asyncio loop, handshake era"
+    per_round = "requests (or pairs) per row and round"
+    return rounds_main(argv, __doc__ or "", title, measure, report, rounds=15, per_round=per_round)
 
 
 if __name__ == "__main__":
