@@ -19,6 +19,7 @@ import pytest
 from fastapi import BackgroundTasks, FastAPI, HTTPException, Request, Response
 from fastapi.responses import StreamingResponse
 from fastapi.sse import EventSourceResponse
+from sse_starlette import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse as SSEResponse
 from starlette.background import BackgroundTask
 from starlette.middleware import Middleware
@@ -334,10 +335,99 @@ def _failing_stream_app(inner: int) -> FastAPI:
 
         return SSEResponse(events())
 
+    _add_sse_task_failures(app)
+
+    @app.get("/sub", operation_id="sub")
+    async def sub() -> StreamingResponse:
+        async def gen() -> AsyncIterator[str]:
+            yield "partial "
+            await anyio.lowlevel.checkpoint()
+            raise ValueError("bad token")
+
+        return _TrailedStream(gen(), media_type="text/plain")
+
     for _ in range(inner):
         app.user_middleware.append(Middleware(BaseHTTPMiddleware, dispatch=passthrough))
     app.add_middleware(MCPMiddleware)
     return app
+
+
+def _add_sse_task_failures(app: FastAPI) -> None:
+    """sse-starlette's responses failing in a task of their own while the route's generator waits,
+    once "tok0" went out: ``sse_ping``, its ping message factory; ``sse_ping_send``, a ``send``
+    wrapper failing on a ping; ``sse_data``, its ``data_sender_callable``."""
+
+    def pings(sent: anyio.Event, fails: bool) -> dict[str, Any]:
+        def factory() -> ServerSentEvent:
+            if fails and sent.is_set():
+                raise ValueError("bad token")
+            return ServerSentEvent(comment="ping")
+
+        return {"ping": 0.001, "ping_message_factory": factory}
+
+    async def waiting(sent: anyio.Event) -> AsyncIterator[dict[str, str]]:
+        yield {"data": "tok0"}
+        sent.set()  # (resumed once "tok0" was sent)
+        await anyio.Event().wait()  # until the failure elsewhere cancels it
+        yield {"data": "never"}
+
+    @app.get("/sse_ping", operation_id="sse_ping")
+    async def sse_ping() -> SSEResponse:
+        sent = anyio.Event()
+        return SSEResponse(waiting(sent), **pings(sent, True))
+
+    @app.get("/sse_ping_send", operation_id="sse_ping_send")
+    async def sse_ping_send() -> SSEResponse:
+        sent = anyio.Event()
+        return _FailsOnPing(waiting(sent), **pings(sent, False))
+
+    @app.get("/sse_data", operation_id="sse_data")
+    async def sse_data() -> SSEResponse:
+        sent = anyio.Event()
+        tx, rx = anyio.create_memory_object_stream[dict[str, str]](1)
+
+        async def sender() -> None:
+            await tx.send({"data": "tok0"})
+            await sent.wait()
+            raise ValueError("bad token")  # (with its stream open: the events do not end first)
+
+        async def events() -> AsyncIterator[dict[str, str]]:
+            with rx, tx:
+                async for event in rx:
+                    yield event
+                    sent.set()
+
+        return SSEResponse(events(), data_sender_callable=sender)
+
+
+class _FailsOnPing(SSEResponse):
+    """An sse-starlette response whose ``send`` fails on a ping once its first event went out (a
+    metrics wrapper, say)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        sent = anyio.Event()
+
+        async def wrapped(message: Message) -> None:
+            body = message.get("body", b"")
+            if body.startswith(b": ping") and sent.is_set():
+                raise ValueError("bad token")
+            await send(message)
+            if b"tok0" in body:
+                sent.set()
+
+        await super().__call__(scope, receive, wrapped)
+
+
+class _TrailedStream(StreamingResponse):
+    """A ``StreamingResponse`` of the app's own that overrides ``stream_response`` to add a trailer
+    after its body iterator's chunks."""
+
+    async def stream_response(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        async for chunk in self.body_iterator:
+            body = chunk.encode() if isinstance(chunk, str) else bytes(chunk)
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+        await send({"type": "http.response.body", "body": b"-- end --", "more_body": False})
 
 
 def _logged(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
@@ -355,6 +445,16 @@ _STREAM_CASES = [
     # (with a BackgroundTasks parameter, its response has a background: held all the same)
     ("fsse_bg", {}, 'HTTP 409 Conflict: conflict later\n\nOutput before the failure:\n"tok0"'),
     ("sse", {}, "Tool 'sse' failed: the route raised ValueError.\n\nOutput before the failure:\ntok0"),
+    # (review s9d: failing in a task of its own, not where it sends the stream's events)
+    ("sse_ping", {}, "Tool 'sse_ping' failed: the route raised ValueError.\n\nOutput before the failure:\ntok0"),
+    (
+        "sse_ping_send",
+        {},
+        "Tool 'sse_ping_send' failed: the route raised ValueError.\n\nOutput before the failure:\ntok0",
+    ),
+    ("sse_data", {}, "Tool 'sse_data' failed: the route raised ValueError.\n\nOutput before the failure:\ntok0"),
+    # (review s9d: a subclass's own ``stream_response``)
+    ("sub", {}, "Tool 'sub' failed: the route raised ValueError.\n\nOutput before the failure:\npartial "),
 ]
 _STREAM_LOGS = {
     ("s", "http"): (logging.WARNING, "Tool 's': the route raised HTTPException(503) after its response started"),
@@ -365,6 +465,10 @@ _STREAM_LOGS = {
         "Tool 'fsse_bg': the route raised HTTPException(409) after its response started",
     ),
     ("sse", ""): (logging.ERROR, "Tool 'sse': the route raised ValueError"),
+    **{
+        (tool, ""): (logging.ERROR, f"Tool {tool!r}: the route raised ValueError")
+        for tool in ("sse_ping", "sse_ping_send", "sse_data", "sub")
+    },
 }
 
 
