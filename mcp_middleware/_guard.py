@@ -12,18 +12,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from types import CodeType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import orjson
 from starlette.exceptions import HTTPException
 from starlette.middleware.errors import ServerErrorMiddleware
-from starlette.responses import StreamingResponse
 
 from ._error_handler import OURS, HandledFailure, refusals_only
 from ._input_requests import AskTimeout, ClientRequestError
 from ._once import Remembered
+from ._stream_failure import cut_short, handled_late
 from .dispatch import AppMisbehaved
 from .interaction import Abort
 from .jsonrpc import dumps_exactly
@@ -166,7 +165,7 @@ def _outcome_of(exc: BaseException, run: _ToolRun) -> dict[str, Any] | None:
         return None
     if isinstance(exc, Exception):  # an ExceptionGroup too
         if run._complete or run.answered:
-            cut = None if run.answered else _cut_short(exc)
+            cut = None if run.answered else cut_short(exc)
             if cut is None:
                 # After a complete response, or once a stopped call's outcome went out without its
                 # route: the result stands, as over HTTP, however soon the failure came.
@@ -177,104 +176,6 @@ def _outcome_of(exc: BaseException, run: _ToolRun) -> dict[str, Any] | None:
         # (raised as a route stopped over its limit unwound: the limit's result stands)
         return failed if run.overflowed is None else run.overflowed
     raise exc
-
-
-def _cut_short(exc: Exception, above: TracebackType | None = None) -> Exception | None:
-    """The failure of the route's streamed body that ``exc`` is (itself, or the member of a task
-    group's ``ExceptionGroup``) when the response was complete only because something in the app
-    ended it once the stream had failed, else None. An inner ``BaseHTTPMiddleware`` re-sends the
-    route's stream and, when it fails, sends its empty last message before re-raising; FastAPI's
-    own SSE pulls the route's generator in a task of its own and ends the stream when that task
-    fails. Told by what raised it (:func:`_streamed_from`; for Starlette's wrapper of a handled
-    exception, :func:`_handled_late`, the exception it was raised from). ``above``: the traceback
-    of the group ``exc`` is a member of."""
-    if isinstance(exc, ExceptionGroup):
-        for member in exc.exceptions:
-            found = _cut_short(member, exc.__traceback__)
-            if found is not None:
-                return found
-        return None
-    return exc if _streamed_from(_handled_late(exc) or exc, above) else None
-
-
-def _streamed_from(exc: BaseException, above: TracebackType | None = None) -> bool:
-    """Whether ``exc`` was raised while a response's body was being produced: it passed through
-    FastAPI's SSE producer task, or through a streaming response (Starlette's
-    ``StreamingResponse.stream_response``, sse-starlette's ``EventSourceResponse._stream_response``)
-    anywhere but at its final send. Each ends with that send, the empty last body message, once
-    its body iterator is exhausted; what that send raised (an inner pure-ASGI middleware's ``send``
-    wrapper failing once it passed the message on) came after the stream's whole content and is
-    not its failure. Anywhere else (pulling the body iterator, sending a chunk) the stream was cut
-    short. Told by the line the exception passed the frame at (its traceback entry's): the final
-    send is the function's last line (Starlette 0.46 to 1.10, sse-starlette 3.0 to 3.7), so no
-    matter which response sent the last message to us (one an inner middleware wrapped around the
-    route's, or none of the route's own: an inner ``BaseHTTPMiddleware`` re-sends it). So does a
-    failure of a task that feeds a streaming response or keeps it alive (:func:`_streaming_frame`;
-    sse-starlette's ``data_sender_callable``, found from its response's ``__call__`` among ``exc``'s
-    frames, or among ``above``'s: those of the task group's exception group ``exc`` is a member of)."""
-    tb = exc.__traceback__
-    sender = _data_sender(above)
-    while tb is not None:
-        code = tb.tb_frame.f_code
-        if code is _STREAM_RESPONSE:
-            if tb.tb_lineno != _STREAM_RESPONSE_END:
-                return True
-        elif code is sender or _streaming_frame(tb, code):
-            return True
-        sender = sender or _data_sender(tb, only=True)
-        tb = tb.tb_next
-    return False
-
-
-def _data_sender(tb: TracebackType | None, *, only: bool = False) -> CodeType | None:
-    """The code of the ``data_sender_callable`` of the sse-starlette response whose ``__call__``
-    (its task group runs that callable in a task of its own: the events it feeds the stream) is a
-    frame of ``tb`` (``only``: its first frame alone); None when there is none."""
-    while tb is not None:
-        frame = tb.tb_frame
-        if (frame.f_code.co_name, frame.f_globals.get("__name__")) == _SSE_STARLETTE_CALL:
-            return _code_of(getattr(frame.f_locals.get("self"), "data_sender_callable", None))
-        tb = None if only else tb.tb_next
-    return None
-
-
-def _streaming_frame(tb: TracebackType, code: CodeType) -> bool:
-    """Whether ``tb``'s frame (not Starlette's own ``stream_response``) is one that produces a
-    response's body, passed anywhere but at its final send (see :func:`_streamed_from`): FastAPI's
-    SSE producer, sse-starlette's ``_stream_response`` (but at its last line) or its ping task (a
-    ping goes out only while the stream is active, before its final send), or a ``stream_response``
-    of a ``StreamingResponse`` subclass of the app's own, assumed to end with its final send as
-    Starlette's does (a trailer, say: its last line)."""
-    named = (code.co_name, tb.tb_frame.f_globals.get("__name__"))
-    if named in _ANYWHERE:
-        return True
-    if named == _SSE_STARLETTE or (
-        code.co_name == "stream_response" and isinstance(tb.tb_frame.f_locals.get("self"), StreamingResponse)
-    ):
-        return tb.tb_lineno != _last_line(code)
-    return False
-
-
-def _code_of(func: object) -> CodeType | None:
-    """The code of a function or a bound method (None for anything else: a callable object's
-    ``__call__`` is left unmatched)."""
-    code = getattr(getattr(func, "__func__", func), "__code__", None)
-    return code if isinstance(code, CodeType) else None
-
-
-def _last_line(code: CodeType) -> int:
-    """The last line of a function's code (its last statement's, when that is one line)."""
-    return max(line for _, _, line in code.co_lines() if line is not None)
-
-
-_STREAM_RESPONSE = StreamingResponse.stream_response.__code__
-_STREAM_RESPONSE_END = _last_line(_STREAM_RESPONSE)
-# by name: FastAPI is no dependency, and importing sse-starlette hooks it into the server
-_SSE_STARLETTE = ("_stream_response", "sse_starlette.sse")
-# FastAPI's SSE producer task; sse-starlette's ping task (cancel_on_finish(_ping))
-_ANYWHERE = (("_producer", "fastapi.routing"), ("_ping", "sse_starlette.sse"))
-# sse-starlette's EventSourceResponse.__call__, whose task group runs its data_sender_callable
-_SSE_STARLETTE_CALL = ("__call__", "sse_starlette.sse")
 
 
 def _too_large(run: _ToolRun, exc: ResultTooLarge) -> dict[str, Any]:
@@ -340,12 +241,12 @@ def _ours(group: ExceptionGroup[Exception]) -> Exception:
 
 def _route_failed(run: _ToolRun, exc: BaseException, *, mid_stream: bool = False) -> dict[str, Any]:
     """The error result of the route's failure ``exc``; ``mid_stream``: a failure of its stream
-    that something in the app ended (:func:`_cut_short`), where an HTTPException of its own
+    that something in the app ended (``_stream_failure.cut_short``), where an HTTPException of its own
     (FastAPI's SSE raises the route's, from its task group) is the response its handler would have
     sent, as Starlette's wrapper made from one is."""
     subject = _subject(run)
     failure = _lone(exc)
-    handled = _handled_late(failure)
+    handled = handled_late(failure)
     http = _http_exception(failure, handled, alone=mid_stream or failure is not exc)
     if http is not None:
         where = "after its response started" if run._started else _UNSEEN
@@ -367,10 +268,6 @@ def _route_failed(run: _ToolRun, exc: BaseException, *, mid_stream: bool = False
 
 _UNSEEN = "inside an exception group, where the app's handlers do not see it"
 _TOO_LATE = "after its response started (the app's handler for it could not answer)"
-# Starlette's words (starlette._exception_handler) for an exception the app has a handler for,
-# raised once the response had started: it cannot send the handler's response any more, and
-# raises a RuntimeError with these words from it
-_HANDLED_LATE = "Caught handled exception, but response already started."
 
 
 def _lone(exc: BaseException) -> BaseException:
@@ -392,17 +289,6 @@ def _http_exception(failure: BaseException, handled: Exception | None, *, alone:
     if handled is not None:
         return handled if isinstance(handled, HTTPException) else None
     return failure if alone and isinstance(failure, HTTPException) else None
-
-
-def _handled_late(failure: BaseException) -> Exception | None:
-    """The route's exception Starlette's wrapper was raised from: the RuntimeError with its exact
-    words (``_HANDLED_LATE``) for an exception the app has a handler for, raised once the response
-    had started; None for anything else (a RuntimeError the route raised itself from another
-    exception is its own)."""
-    cause = failure.__cause__
-    if type(failure) is RuntimeError and isinstance(cause, Exception) and str(failure) == _HANDLED_LATE:
-        return cause
-    return None
 
 
 def _refusals(exc: BaseException) -> list[BaseException] | None:

@@ -147,7 +147,7 @@ class _ToolRun(_RunHandle):
     # BaseHTTPMiddleware sends its empty last message once the stream it re-sends has failed, and
     # only then re-raises; FastAPI's SSE ends the stream when the task pulling the route's generator
     # fails. The failure reaches the guard a few loop steps later (1-3 with one such middleware,
-    # some 20-35 more with each further one), and it is the call's result (_guard._cut_short). So
+    # some 20-35 more with each further one), and it is the call's result (_stream_failure.cut_short). So
     # the result is held: it goes out from a task of its own once HOLD_STEPS steps have passed with
     # the route still running (the app goes on: background work), and not at all when the route
     # returns first (the handler answers, its failure included). A response that has a

@@ -98,6 +98,7 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
         "_exact_json",
         "_printable",
         "_uri_template",
+        "_stream_failure",  # frames only: whether a failure is the stream's (_guard asks)
         "_tool_filter",
         "_schema_keywords",
         "_output_shape",  # the output schema's top level, read once per tool
@@ -192,7 +193,10 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_listen_stream", typing=False) == {"jsonrpc", "listen"}  # a flag refused (-32602)
     assert all_imports("_protocol", typing=False) == {"jsonrpc"}
     # one call, under the handlers
-    call_modules = ("toolcall", "_guard", "_error_handler", "_ticker", "_tool_run", "_run_handle", "_call_types")
+    call_modules = (
+        *("toolcall", "_guard", "_stream_failure", "_error_handler"),
+        *("_ticker", "_tool_run", "_run_handle", "_call_types"),
+    )
     for call in (*call_modules, "_call_registry"):
         imported = {i.split(".")[0] for i in all_imports(call)}
         assert not imported & {"middleware", "transport", "handlers"}, (call, imported)
