@@ -11,11 +11,11 @@ and importing sse-starlette hooks it into the server).
 
 from __future__ import annotations
 
-from types import CodeType, TracebackType
+from types import CodeType, FrameType, TracebackType
 
 from starlette.responses import StreamingResponse
 
-__all__ = ["cut_short", "handled_late"]
+__all__ = ["STREAM_RESPONSE", "cut_short", "handled_late", "streams"]
 
 # Starlette's words (starlette._exception_handler) for an exception the app has a handler for,
 # raised once the response had started: it cannot send the handler's response any more, and
@@ -60,10 +60,7 @@ def _streamed_from(exc: BaseException, above: TracebackType | None = None) -> bo
     sender = _data_sender(above)
     while tb is not None:
         code = tb.tb_frame.f_code
-        if code is _STREAM_RESPONSE:
-            if tb.tb_lineno != _STREAM_RESPONSE_END:
-                return True
-        elif code is sender or _streaming_frame(tb, code):
+        if code is sender or _streaming_frame(tb, code):
             return True
         sender = sender or _data_sender(tb, only=True)
         tb = tb.tb_next
@@ -83,20 +80,28 @@ def _data_sender(tb: TracebackType | None, *, only: bool = False) -> CodeType | 
 
 
 def _streaming_frame(tb: TracebackType, code: CodeType) -> bool:
-    """Whether ``tb``'s frame (not Starlette's own ``stream_response``) is one that produces a
-    response's body, passed anywhere but at its final send (see :func:`_streamed_from`): FastAPI's
-    SSE producer, sse-starlette's ``_stream_response`` (but at its last line) or its ping task (a
-    ping goes out only while the stream is active, before its final send), or a ``stream_response``
-    of a ``StreamingResponse`` subclass of the app's own, assumed to end with its final send as
-    Starlette's does (a trailer, say: its last line)."""
-    named = (code.co_name, tb.tb_frame.f_globals.get("__name__"))
-    if named in _ANYWHERE:
+    """Whether ``tb``'s frame is one that produces a response's body, passed anywhere but at its
+    final send (see :func:`_streamed_from`): FastAPI's SSE producer or sse-starlette's ping task (a
+    ping goes out only while the stream is active, before its final send), anywhere; a streaming
+    response (:func:`streams`) but at its last line: Starlette's ``stream_response`` and
+    sse-starlette's ``_stream_response`` end with their final send, and a ``StreamingResponse``
+    subclass's own ``stream_response`` is assumed to (a trailer, say: its last line)."""
+    if (code.co_name, tb.tb_frame.f_globals.get("__name__")) in _ANYWHERE:
         return True
-    if named == _SSE_STARLETTE or (
+    if streams(tb.tb_frame) or (
         code.co_name == "stream_response" and isinstance(tb.tb_frame.f_locals.get("self"), StreamingResponse)
     ):
         return tb.tb_lineno != _last_line(code)
     return False
+
+
+def streams(frame: FrameType) -> bool:
+    """Whether ``frame`` is a streaming response's own, sending its body: Starlette's
+    ``StreamingResponse.stream_response`` (FastAPI's streams too) or sse-starlette's
+    ``EventSourceResponse._stream_response`` (by name: importing sse-starlette hooks it into the
+    server, so an app that does not is left alone)."""
+    code = frame.f_code
+    return code is STREAM_RESPONSE or (code.co_name, frame.f_globals.get("__name__")) == _SSE_STARLETTE
 
 
 def _code_of(func: object) -> CodeType | None:
@@ -111,8 +116,7 @@ def _last_line(code: CodeType) -> int:
     return max(line for _, _, line in code.co_lines() if line is not None)
 
 
-_STREAM_RESPONSE = StreamingResponse.stream_response.__code__
-_STREAM_RESPONSE_END = _last_line(_STREAM_RESPONSE)
+STREAM_RESPONSE = StreamingResponse.stream_response.__code__
 # by name: FastAPI is no dependency, and importing sse-starlette hooks it into the server
 _SSE_STARLETTE = ("_stream_response", "sse_starlette.sse")
 # FastAPI's SSE producer task; sse-starlette's ping task (cancel_on_finish(_ping))

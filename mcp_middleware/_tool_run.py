@@ -30,12 +30,12 @@ from typing import Any
 import anyio
 import anyio.abc
 from starlette.middleware.base import _StreamingResponse as _BHMResponse  # (private; in every supported version)
-from starlette.responses import StreamingResponse
 from starlette.types import Message
 
 from ._guard import _timed_out, _too_large
 from ._response_headers import _header
 from ._run_handle import _RunHandle
+from ._stream_failure import STREAM_RESPONSE, streams
 from .context import CONTEXT_KEY
 from .results import ResultTooLarge
 
@@ -311,20 +311,13 @@ class _ToolRun(_RunHandle):
 
 def _stream_sender(frame: FrameType | None) -> FrameType | None:
     """The frame of the streaming response sending the route's last body message (through the
-    frames from ``frame`` up), or None: Starlette's ``StreamingResponse`` (FastAPI's streams too)
-    or sse-starlette's ``EventSourceResponse``. Whether it has background work to run after it (a
-    ``background``) decides whether its result is held (see ``_hold``). An inner
+    frames from ``frame`` up; ``_stream_failure.streams``), or None. Whether it has background work
+    to run after it (a ``background``) decides whether its result is held (see ``_hold``). An inner
     ``BaseHTTPMiddleware`` sends its own response's messages (the route's runs in a task of its
     own): no such frame, so such a call waits ``HOLD_STEPS``."""
-    while frame is not None:
-        code = frame.f_code
-        if code is _STREAM_RESPONSE or (
-            # (by name: importing sse-starlette hooks it into the server, so an app that does not is left alone)
-            code.co_name == "_stream_response" and frame.f_globals.get("__name__") == "sse_starlette.sse"
-        ):
-            return frame
+    while frame is not None and not streams(frame):
         frame = frame.f_back
-    return None
+    return frame
 
 
 def _background_follows(response: object) -> bool:
@@ -355,7 +348,7 @@ def _resent(frame: FrameType | None) -> bool:
     ``StreamingResponse`` (nearer on the stack) is stopped as a cancel does (``overflow``)."""
     while frame is not None:
         code = frame.f_code
-        if code is _STREAM_RESPONSE:
+        if code is STREAM_RESPONSE:
             return False
         if code is _RESENDS:
             return True
@@ -363,7 +356,6 @@ def _resent(frame: FrameType | None) -> bool:
     return False
 
 
-_STREAM_RESPONSE = StreamingResponse.stream_response.__code__
 # what BaseHTTPMiddleware's response re-sends the route's stream with (a private class: looked up)
 _RESENDS = _BHMResponse.__call__.__code__
 

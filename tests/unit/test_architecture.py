@@ -206,8 +206,10 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_call_registry") == {"_ticker", "_tool_run", "context"}
     # never toolcall; _guard for the timeout result a stopped call's outcome may be;
     # _response_headers (a leaf) for a re-sent body's declared length; results for the limit a
-    # streamed binary body outgrows (ResultTooLarge: the route is halted)
-    assert all_imports("_tool_run") == {"_guard", "_response_headers", "_run_handle", "context", "results"}
+    # streamed binary body outgrows (ResultTooLarge: the route is halted); _stream_failure for the
+    # frames of a streaming response (which response sent the last message)
+    tool_run = {"_guard", "_response_headers", "_run_handle", "_stream_failure", "context", "results"}
+    assert all_imports("_tool_run") == tool_run
     # _ToolRun's base: what stops a call, the disconnect signal (never _guard, which sets its handles)
     assert all_imports("_run_handle") == {"_call_types", "dispatch", "results"}
     assert all_imports("_call_types") == {"context"}  # the route's ContextHolder, in an Invocation
