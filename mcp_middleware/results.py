@@ -115,9 +115,8 @@ class ResponseCollector(Body):
             text = self.text()
             value = loads_exactly(text)
             if isinstance(value, dict):
-                shape = self._output  # any 2xx: the body says whether it is the result
-                # C-level; a required name missing fails it too (OutputShape.fits)
-                if shape.fits(zip(shape.names, map(type, map(value.get, shape.names, shape.absent)), strict=True)):
+                # any 2xx: the body says whether it is the result (a required name missing fails it too)
+                if self._output.fits(value):
                     return Built({"content": [{"type": "text", "text": text}], "structuredContent": value})
                 return self._not_described(value, text)
             if self._output.wrapped:  # (a body that is no object: never an object's tool)
