@@ -12,9 +12,10 @@ Arguments (the ``inputSchema`` properties)
     or a form is a string, its text or, when the body is binary (its schema says ``format:
     binary`` or ``contentEncoding: base64``, or its media type is no text), its bytes in base64.
     Form bodies are used only for object schemas. Header parameters ``authorization``,
-    ``proxy-authorization``, ``cookie``, ``host``, ``content-type``, ``content-length``,
-    ``transfer-encoding`` and ``connection`` are never arguments (credentials are forwarded from
-    the MCP request; framing is ours), nor are the headers named by the ``forward_headers`` option
+    ``proxy-authorization``, ``cookie``, ``host``, ``traceparent``, ``tracestate``,
+    ``content-type``, ``content-length``, ``transfer-encoding`` and ``connection`` are never
+    arguments (credentials, the host and trace context are forwarded from the MCP request, which
+    wins over an argument; framing is ours), nor are the headers named by the ``forward_headers`` option
     or by the app's ``apiKey`` header schemes (forwarded too: a ``Header()`` parameter reading
     an ``APIKeyHeader``'s header is that credential; the catalog passes both in); nor is a query
     parameter named exactly as an ``apiKey`` query scheme's on a route whose ``security`` names
@@ -66,7 +67,7 @@ from mcp_middleware._schema_nulls import collapse_optional, keeps_null
 __all__ = ["_NOT_ARGUMENTS", "_Body", "_Entry", "_Reader", "_explicit_input"]
 
 _NOT_ARGUMENTS: Final = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "host"}
+    {"authorization", "proxy-authorization", "cookie", "host", "traceparent", "tracestate"}
     | {"content-type", "content-length", "transfer-encoding", "connection"}
 )
 _COOKIE_NOTE: Final = (
