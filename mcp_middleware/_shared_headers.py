@@ -1,19 +1,21 @@
-"""The header parameters every tool has: app- or router-wide dependencies, warned about.
+"""The header parameters two tools or more have: app- or router-wide dependencies, warned about.
 
 Part of :mod:`mcp_middleware.catalog`. FastAPI's "global dependencies"
 (``FastAPI(dependencies=[Depends(verify_token)])`` with ``x_token: Annotated[str, Header()]``) put
-their header parameter into every operation, so every tool would ask the model for it (a secret
-it does not have). A header parameter of every tool (of two or more: one tool's parameter says
-nothing about the app) that is not forwarded from the MCP request is named in one warning, which
-suggests the ``forward_headers`` option (forwarded headers are no arguments). Imports nothing from
-the package but the plan's constants and ``warn_once``.
+their header parameter into every operation, a router's (``APIRouter(dependencies=[...])``) into
+each of its operations, so each of those tools would ask the model for it (a secret it does not
+have), and the client's own header of that name would not reach the route. A header parameter of
+two tools or more (one tool's parameter says nothing about the app) that is not forwarded from the
+MCP request is named in one warning, with a few of its tools, which suggests the
+``forward_headers`` option (forwarded headers are no arguments). Imports nothing from the package
+but the plan's constants and ``warn_once``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from mcp_middleware._once import warn_once
 from mcp_middleware._plan import _HEADER
@@ -25,24 +27,35 @@ __all__ = ["warn_shared_headers"]
 
 logger = logging.getLogger("mcp_middleware.catalog")
 
+_NAMED: Final = 3  # tools named for each header, the others counted
+
 
 def warn_shared_headers(tools: Sequence[ToolSpec], forwarded: frozenset[bytes]) -> None:
-    """Warn once (across builds: ``warn_once``) about the header parameters of every tool that are not ``forwarded``."""
-    if len(tools) < 2:
-        return
-    shared: set[bytes] | None = None
+    """Warn once (across builds: ``warn_once``) about the header parameters of two tools or more
+    that are not ``forwarded``."""
+    holders: dict[bytes, list[str]] = {}
     for spec in tools:
-        names = {arg.header for arg in spec.plan.args if arg.where == _HEADER}
-        shared = names if shared is None else shared & names
-        if not shared:
-            return
-    headers = sorted(name.decode("ascii") for name in (shared or set()) - forwarded)
-    if headers:
+        for header in dict.fromkeys(arg.header for arg in spec.plan.args if arg.where == _HEADER):
+            holders.setdefault(header, []).append(spec.name)
+    shared = sorted(
+        (header.decode("ascii"), names)
+        for header, names in holders.items()
+        if len(names) > 1 and header not in forwarded
+    )
+    if shared:
         warn_once(
             logger,
-            "Every tool has the header parameter(s) %s (an app- or router-wide dependency, FastAPI's "
-            "dependencies=[...]?), which the model is asked to fill in; if the MCP client sends it as a "
-            "credential, name it in MCPMiddleware(forward_headers=[...]): forwarded headers are taken from "
-            "the MCP request and are no tool arguments",
-            ", ".join(map(repr, headers)),
+            "Header parameter(s) of two tools or more, not forwarded from the MCP request: %s. An app- or "
+            "router-wide dependency (FastAPI's dependencies=[...]) reading a header makes it an argument the "
+            "model is asked to fill in, and the MCP client's own header of that name does not reach the route; "
+            "if the client sends it as a credential, name it in MCPMiddleware(forward_headers=%r): forwarded "
+            "headers are taken from the MCP request and are no tool arguments",
+            "; ".join(f"{header!r} ({_tools(names)})" for header, names in shared),
+            [header for header, _ in shared],
         )
+
+
+def _tools(names: Sequence[str]) -> str:
+    """``tools 'a', 'b', 'c' and 4 more``."""
+    named = ", ".join(map(repr, names[:_NAMED]))
+    return f"tools {named} and {len(names) - _NAMED} more" if len(names) > _NAMED else f"tools {named}"

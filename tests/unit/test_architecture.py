@@ -161,7 +161,7 @@ def test_lower_layers_never_import_upper_layers() -> None:
         *("_route_guard", "_route_overlap"),  # its guard; whether a route could take another's path
         *("_tool_filter", "_route_details"),  # which operations are tools; what the routes add to the document
         "_loose_serializers",  # the response models whose serializers the document may not describe
-        "_shared_headers",  # the header parameters every tool has (warned about)
+        "_shared_headers",  # the header parameters of two tools or more (warned about)
         *("_schema_nulls", "_schema_inline", "_schema_keywords", "_schema_fit", "_ecma_regex"),  # the schemas' parts
         "_schema_evaluated",  # what a patternProperties key left out leaves unevaluated
     )

@@ -1,12 +1,14 @@
-"""Header parameters and the MCP request's own headers: trace context is forwarded, never an
-argument (review s10a)."""
+"""Header parameters and the MCP request's own headers (review s10a): trace context is forwarded,
+never an argument; a header parameter of several tools that is not forwarded (a router-wide
+dependency's) is warned about when the tools are built."""
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 import pytest
-from fastapi import FastAPI, Header
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException
 
 from mcp_middleware import MCPMiddleware
 from mcp_middleware.catalog import build_catalog
@@ -64,3 +66,73 @@ def test_trace_context_header_parameters_are_no_arguments_in_any_case() -> None:
     spec = build_catalog({"paths": {"/h": {"get": {"operationId": "h", "parameters": params}}}}).tools[0]
     assert spec.tool["inputSchema"]["properties"] == {"X-Kept": {"type": "string"}}
     assert spec.required == {"X-Kept"}
+
+
+# -- a router-wide dependency reading a header -------------------------------------------------------
+
+ADMIN = "admin-secret-0000"
+
+
+def verify_admin_token(x_admin_token: Annotated[str, Header()]) -> None:
+    if x_admin_token != ADMIN:
+        raise HTTPException(401, "bad admin token")
+
+
+def _admin_app(**options: Any) -> FastAPI:
+    """The review's app: a router whose dependency reads X-Admin-Token, and a public route."""
+    app = FastAPI()
+    admin = APIRouter(prefix="/admin", dependencies=[Depends(verify_admin_token)])
+
+    @admin.get("/users", operation_id="users")
+    def users() -> list[str]:
+        return ["a"]
+
+    @admin.delete("/users/{uid}", operation_id="delete_user")
+    def delete_user(uid: int) -> dict[str, int]:
+        return {"deleted": uid}
+
+    app.include_router(admin)
+
+    @app.get("/public", operation_id="public")
+    def public() -> dict[str, Any]:
+        return {}
+
+    app.add_middleware(MCPMiddleware, **options)
+    return app
+
+
+def _shared_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "forward_headers" in r.getMessage()]
+
+
+async def test_a_header_parameter_of_two_tools_that_is_not_forwarded_is_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Review: a router-wide dependency's header (not in every tool) was no warning, though the
+    README promised one: a header parameter of two tools or more, not forwarded, is named in one."""
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        tools = await _tools(_admin_app())
+        await _tools(_admin_app())  # once across builds
+    assert tools["users"]["inputSchema"]["required"] == ["x-admin-token"]
+    warned = _shared_warnings(caplog)
+    assert len(warned) == 1, warned
+    assert "'x-admin-token' (tools 'users', 'delete_user')" in warned[0]
+    assert "forward_headers=['x-admin-token']" in warned[0]
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        tools = await _tools(_admin_app(forward_headers=["X-Admin-Token"]))
+    assert tools["users"]["inputSchema"]["properties"] == {}
+    assert not _shared_warnings(caplog)
+
+
+def test_the_shared_header_warning_names_a_few_tools_and_counts_the_others(caplog: pytest.LogCaptureFixture) -> None:
+    header = {"name": "X-Tenant-Wide", "in": "header", "required": True, "schema": {"type": "string"}}
+    paths = {f"/p{n}": {"get": {"operationId": f"p{n}", "parameters": [header]}} for n in range(6)}
+    paths["/own"] = {"get": {"operationId": "own", "parameters": [{**header, "name": "X-Own"}]}}
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        build_catalog({"paths": paths})
+    warned = _shared_warnings(caplog)
+    assert len(warned) == 1, warned
+    assert "'x-tenant-wide' (tools 'p0', 'p1', 'p2' and 3 more)" in warned[0]
+    assert "x-own" not in warned[0]  # one tool's parameter says nothing about the app
