@@ -15,7 +15,9 @@ The call is six modules: this one (``run_tool``), :mod:`~mcp_middleware._call_re
 (``_ToolRun``, one running call), :mod:`~mcp_middleware._call_types` (``Invocation``, ``CallLimits``,
 ``Outbox``: what the handlers give a call; re-exported here), and the asyncio machinery and the
 guard under them (:mod:`~mcp_middleware._ticker`, with the ticker's period, ``WATCH_AFTER``;
-:mod:`~mcp_middleware._guard`).
+:mod:`~mcp_middleware._guard`). A refusal of arguments that cannot make the request gets a note, on
+that error path only, when what is missing is a header argument that the MCP request carries but
+the server does not forward (:mod:`~mcp_middleware._unforwarded`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from ._call_types import CallLimits, Invocation, Outbox
 from ._guard import _described, _guarded, _guarded_fast
 from ._ticker import _loops, _period, _reap, watching
 from ._tool_run import _ToolRun as _ToolRun
+from ._unforwarded import unforwarded_note
 from .catalog import ArgumentError, ToolSpec
 from .interaction import HandshakeChannel, ModernChannel
 from .jsonrpc import ProtocolError
@@ -75,7 +78,8 @@ async def run_tool(
     try:
         sub = spec.build_request(arguments, inv.forwarded)
     except ArgumentError as exc:
-        message = f"Invalid arguments for {_described(what, spec.name)}: {exc}"
+        note = unforwarded_note(spec, arguments, inv.parent.get("headers", ()))  # the header the client sent?
+        message = f"Invalid arguments for {_described(what, spec.name)}: {exc}{note}"
         if what:
             raise ProtocolError(codes.INVALID_PARAMS, message) from None
         return error_result(message)

@@ -195,11 +195,13 @@ def test_lower_layers_never_import_upper_layers() -> None:
     # one call, under the handlers
     call_modules = (
         *("toolcall", "_guard", "_stream_failure", "_error_handler"),
-        *("_ticker", "_tool_run", "_run_handle", "_call_types"),
+        *("_ticker", "_tool_run", "_run_handle", "_call_types", "_unforwarded"),
     )
     for call in (*call_modules, "_call_registry"):
         imported = {i.split(".")[0] for i in all_imports(call)}
         assert not imported & {"middleware", "transport", "handlers"}, (call, imported)
+    # the refusal's note on a header argument the MCP request carries (ToolSpec only as a type)
+    assert all_imports("_unforwarded", typing=False) == {"_once", "_plan"}
     assert all_imports("_ticker") == {"toolcall"}  # only for the type of a run (TYPE_CHECKING)
     # the ticker (and its period); a run and a route's context holder only as types
     assert all_imports("_call_registry", typing=False) == {"_ticker"}

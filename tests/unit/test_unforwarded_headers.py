@@ -10,9 +10,9 @@ from typing import Annotated, Any
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException
 
-from mcp_middleware import MCPMiddleware
+from mcp_middleware import MCPMiddleware, declare
 from mcp_middleware.catalog import build_catalog
-from tests.support import BASE_HEADERS, post, request, result_json
+from tests.support import BASE_HEADERS, post, refusal_text, request, result_json
 
 pytestmark = pytest.mark.anyio
 LEGACY = {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18"}
@@ -136,3 +136,76 @@ def test_the_shared_header_warning_names_a_few_tools_and_counts_the_others(caplo
     assert len(warned) == 1, warned
     assert "'x-tenant-wide' (tools 'p0', 'p1', 'p2' and 3 more)" in warned[0]
     assert "x-own" not in warned[0]  # one tool's parameter says nothing about the app
+
+
+# -- a call that lacks a header argument the MCP request carries ----------------------------------
+
+HINT = "the MCP request carries the header 'x-admin-token'"
+FORWARD = "forward_headers=['x-admin-token']"
+
+
+def _told(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "mcp_middleware.toolcall" and FORWARD in r.getMessage()]
+
+
+@pytest.mark.parametrize("arguments", [{}, {"x-admin-token": None}])
+async def test_a_missing_header_argument_that_the_mcp_request_carries_is_named_with_forward_headers(
+    caplog: pytest.LogCaptureFixture, arguments: dict[str, Any]
+) -> None:
+    """Review: the client's own X-Admin-Token was ignored and the error said only "missing required
+    argument": the error path says the request carries it and how to forward it, logged once per header."""
+    app = _admin_app()
+    headers = {**LEGACY, "X-Admin-Token": ADMIN}
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        first = refusal_text(await _call(app, "users", arguments, headers))
+        again = refusal_text(await _call(app, "delete_user", {"uid": 1, **arguments}, headers))
+    assert first.startswith("Invalid arguments for tool 'users': ")
+    assert "'x-admin-token'" in first
+    for text in (first, again):
+        assert HINT in text, text
+        assert FORWARD in text, text
+        assert ADMIN not in text  # the value is never shown
+    told = _told(caplog)
+    assert len(told) == 1, told  # once per header, whatever the tool
+    assert ADMIN not in told[0]
+
+
+async def test_a_missing_header_argument_the_mcp_request_lacks_has_no_forwarding_hint(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = _admin_app()
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        text = refusal_text(await _call(app, "users", {}, {**LEGACY, "x-other": "1"}))
+        # another argument missing, the header given: no hint either
+        other = refusal_text(
+            await _call(app, "delete_user", {"x-admin-token": ADMIN}, {**LEGACY, "x-admin-token": ADMIN})
+        )
+    assert text == "Invalid arguments for tool 'users': missing required argument 'x-admin-token'"
+    assert other == "Invalid arguments for tool 'delete_user': missing required argument 'uid'"
+    assert not _told(caplog)
+
+
+async def test_a_header_argument_given_runs_the_route_as_before() -> None:
+    result = await _call(_admin_app(), "users", {"x-admin-token": ADMIN}, {**LEGACY, "x-admin-token": "other"})
+    assert result_json(result) == ["a"]
+
+
+async def test_a_prompt_missing_a_header_argument_the_mcp_request_carries_says_so_in_its_error() -> None:
+    app = FastAPI()
+    admin = APIRouter(prefix="/admin", dependencies=[Depends(verify_admin_token)])
+
+    @admin.get("/greet", openapi_extra=declare.prompt("greet"))
+    def greet(name: str) -> str:
+        return f"hi {name}"
+
+    app.include_router(admin)
+    app.add_middleware(MCPMiddleware)
+    params = {"name": "greet", "arguments": {"name": "ann"}}
+    reply = await post(app, request("prompts/get", params), {**LEGACY, "x-admin-token": ADMIN})
+    error = reply.json()["error"]
+    assert error["code"] == -32602
+    assert error["message"].startswith(
+        "Invalid arguments for prompt 'greet': missing required argument 'x-admin-token'"
+    )
+    assert HINT in error["message"]
+    assert FORWARD in error["message"]
