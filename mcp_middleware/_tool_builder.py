@@ -16,8 +16,10 @@ the ``x-mcp-header`` annotations that break the publishing rules (:mod:`mcp_midd
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from mcp_middleware._header_rules import without_invalid_headers
 from mcp_middleware._naming import _humanize, _Op, _text
@@ -50,25 +52,69 @@ from mcp_middleware.query_keys import pseudo_names
 if TYPE_CHECKING:
     from mcp_middleware._route_guard import RouteGuard
 
-__all__ = ["_Builder", "api_key_schemes", "distinct_descriptions"]
+__all__ = ["_Builder", "api_key_schemes", "distinct_descriptions", "token_routes"]
+
+
+def _security_schemes(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The document's ``components.securitySchemes`` (empty when it has none, or no mapping)."""
+    components = document.get("components")
+    schemes = components.get("securitySchemes") if isinstance(components, Mapping) else None
+    return schemes if isinstance(schemes, Mapping) else {}
 
 
 def api_key_schemes(document: Mapping[str, Any], where: str) -> dict[str, str]:
     """The document's ``apiKey`` security schemes that live ``in`` ``where``: their parameter
     names, by scheme name."""
-    components = document.get("components")
-    schemes = components.get("securitySchemes") if isinstance(components, Mapping) else None
-    if not isinstance(schemes, Mapping):
-        return {}
     return {
         key: scheme["name"]
-        for key, scheme in schemes.items()
+        for key, scheme in _security_schemes(document).items()
         if isinstance(scheme, Mapping)
         and scheme.get("type") == "apiKey"
         and scheme.get("in") == where
         and isinstance(scheme.get("name"), str)
         and scheme["name"]
     }
+
+
+def token_routes(document: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """The paths that the document's ``oauth2`` schemes name as a flow's ``tokenUrl`` or
+    ``refreshUrl`` (the operations of their ``POST``: the app's token endpoint, which takes a
+    password or a client secret and answers a token), each with the scheme and the URL's field.
+    A relative URL is resolved against the app's root, as FastAPI's ``tokenUrl="token"`` is meant
+    (the document's paths start there); an absolute one (a path, or a URL with the app's own base
+    in front) names its path, and that path less the path of a ``servers`` URL it starts with
+    (``root_path``)."""
+    roots = _server_roots(document)
+    found: dict[str, tuple[str, str]] = {}
+    for name, scheme in _security_schemes(document).items():
+        flows = scheme.get("flows") if isinstance(scheme, Mapping) and scheme.get("type") == "oauth2" else None
+        for flow in flows.values() if isinstance(flows, Mapping) else ():
+            for field in ("tokenUrl", "refreshUrl"):
+                url = flow.get(field) if isinstance(flow, Mapping) else None
+                for path in _document_paths(url, roots) if isinstance(url, str) else ():
+                    found.setdefault(path, (str(name), field))
+    return found
+
+
+def _server_roots(document: Mapping[str, Any]) -> list[str]:
+    """The paths of the document's ``servers`` URLs other than the root, without a trailing ``/``."""
+    servers = document.get("servers")
+    urls = [server.get("url") for server in servers if isinstance(server, Mapping)] if isinstance(servers, list) else []
+    return [root for url in urls if isinstance(url, str) and (root := urlsplit(url).path.rstrip("/"))]
+
+
+def _document_paths(url: str, roots: Iterable[str]) -> set[str]:
+    """The document paths an OAuth2 flow's URL may name (see :func:`token_routes`)."""
+    parts = urlsplit(url)
+    if not parts.path:
+        return set()
+    absolute = bool(parts.scheme or parts.netloc) or parts.path.startswith("/")
+    path = posixpath.normpath(parts.path if absolute else "/" + parts.path)
+    if parts.path.endswith("/") and path != "/":
+        path += "/"
+    if not absolute:
+        return {path}
+    return {path} | {path[len(root) :] or "/" for root in roots if path.startswith(root + "/") or path == root}
 
 
 def distinct_descriptions(tools: Iterable[ToolSpec]) -> None:

@@ -92,6 +92,16 @@ class ToolFilter:
             return False
         return self.exclude_operations.isdisjoint(ids)
 
+    def names_route(self, operation_id: str, names: Sequence[str], path: str) -> bool:
+        """Whether an include filter names the operation itself, not only matches it:
+        ``include_operations`` by one of the names it matches the route by (as
+        :meth:`names_kept`), or ``include_paths`` by its path written out (a glob that matches
+        it does not name it). What keeps a route that is no tool by default (an OAuth2 token
+        endpoint, :func:`~mcp_middleware._tool_builder.token_routes`)."""
+        if self.include_operations is not None and not self.include_operations.isdisjoint((operation_id, *names)):
+            return True
+        return self.include_paths is not None and path in self.include_paths
+
     def empty_includes(self) -> list[str]:
         """The include options given as an empty collection: each selects no operation at all."""
         includes = (

@@ -44,14 +44,14 @@ from mcp_middleware._given_names import (
 )
 from mcp_middleware._name_rules import LONGEST_NAME
 from mcp_middleware._naming import _assign_names, _Op, _operations
-from mcp_middleware._once import warn_once
+from mcp_middleware._once import info_once, warn_once
 from mcp_middleware._requests import ToolSpec
 from mcp_middleware._route_details import _converter_paths, _response_options
 from mcp_middleware._route_document import RouteDocument, app_document, route_document
 from mcp_middleware._route_order import RouteOrder, readable_routes, route_order
 from mcp_middleware._schema import Unportable
 from mcp_middleware._shared_headers import warn_shared_headers
-from mcp_middleware._tool_builder import _Builder, api_key_schemes, distinct_descriptions
+from mcp_middleware._tool_builder import _Builder, api_key_schemes, distinct_descriptions, token_routes
 from mcp_middleware._tool_filter import ToolFilter, matched_names
 from mcp_middleware._values import ArgumentError
 
@@ -297,6 +297,13 @@ def build_catalog(
         passes and tool_filter.names_kept(op.operation_id, names)
         for op, names, passes in zip(ops, matched, passing, strict=True)
     ]
+    # an OAuth2 scheme's token and refresh endpoints are no tools unless an include filter names them
+    tokens = token_routes(openapi)
+    if tokens:
+        kept = [
+            is_kept and not _token_route(op, names, default, tokens, tool_filter)
+            for op, names, default, is_kept in zip(ops, matched, defaults, kept, strict=True)
+        ]
     stranded = [
         found is not None and (is_kept or is_declared) and _stranded(op, found)
         for op, found, is_kept, is_declared in zip(ops, unreached, kept, declares, strict=True)
@@ -362,6 +369,32 @@ def build_catalog(
         credential_cookies=builder.key_cookies,
         query_keys=builder.query_names,
     )
+
+
+def _token_route(
+    op: _Op, names: Sequence[str], default: str, tokens: Mapping[str, tuple[str, str]], tool_filter: ToolFilter
+) -> bool:
+    """Whether ``op`` is the ``POST`` of a path an OAuth2 scheme names as its token or refresh
+    URL (``tokens``: :func:`token_routes`) that no include filter names (``names``: those the
+    filters match it by): its tool would ask the model for a password or a client secret, and
+    put the token it answers into the model's context. Said once (INFO), with how to keep it."""
+    found = tokens.get(op.path) if op.method == "POST" else None
+    if found is None or tool_filter.names_route(op.operation_id, names, op.path):
+        return False
+    scheme, field = found
+    info_once(
+        logger,
+        "Route POST %s is no tool: the OAuth2 security scheme %r names it as its %s, and its tool would ask the "
+        "model for credentials (a password, a client secret) and put the token it answers into the model's "
+        "context; to make it a tool anyway, name it in an include filter: include_operations=[%r] or "
+        "include_paths=[%r]",
+        op.path,
+        scheme,
+        field,
+        default if default in names or not op.operation_id else op.operation_id,
+        op.path,
+    )
+    return True
 
 
 def _stranded(op: _Op, found: tuple[str, str]) -> bool:
