@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import quote, unquote
 
 import anyio
@@ -25,8 +26,10 @@ from starlette.types import ASGIApp, Message, Scope
 __all__ = ["AppMisbehaved", "Disconnect", "SubExchange", "SubRequest"]
 
 
-class SubRequest(NamedTuple):
-    """An HTTP request to send to the app below the middleware.
+@dataclass(slots=True)
+class SubRequest:
+    """An HTTP request to send to the app below the middleware (a slotted dataclass, not a named
+    tuple: its fields are read a few times per call, see ``_rpc_messages.Request``).
 
     ``path`` is the app-relative path, already percent-encoded segment by segment (``raw_path``
     is derived from it, ``path`` in the scope is its decoded form, as a server would do). The
