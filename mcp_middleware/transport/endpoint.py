@@ -3,8 +3,10 @@
 Era rule (clients.md §1, spec versioning.mdx): ``initialize`` is the handshake era unless it carries
 the 2026 ``_meta`` envelope (then it is a removed method, 404). Otherwise
 a request is 2026-07-28 when its ``MCP-Protocol-Version`` header names something other than a
-handshake revision, or when it has no header but carries the modern ``_meta`` envelope; everything
-else is the handshake era (VS Code sends no version header at all).
+handshake revision, when it has no header but carries the modern ``_meta`` envelope, or when its
+envelope names a 2026-07-28 revision under a handshake revision's header (the claude.ai connectors'
+requests, which ``modern`` tolerates); everything else is the handshake era (VS Code sends no
+version header at all).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from mcp_types import PROTOCOL_VERSION_META_KEY
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from starlette.types import Receive, Scope, Send
 
 from ..handlers import Server
@@ -27,21 +29,44 @@ __all__ = ["is_modern", "serve"]
 _ALLOW = [(b"allow", b"POST")]
 
 
+# Bytes that a body holds whenever its payload has what they name, however its JSON is written: the
+# prefix of the envelope's keys, an initialize's method, or a JSON escape (``\u0069o.…``; ``\/``
+# leaves the prefix whole). A body with neither is not looked into for it (the usual request).
+_KEY_PREFIX = PROTOCOL_VERSION_META_KEY.split("/", 1)[0].encode()
+_INITIALIZE = b'"initialize"'
+_ESCAPE = b"\\u"
+
+
 def _has_envelope(payload: Any) -> bool:
     params = payload.get("params") if isinstance(payload, dict) else None
     meta = params.get("_meta") if isinstance(params, dict) else None
     return isinstance(meta, dict) and PROTOCOL_VERSION_META_KEY in meta
 
 
-def is_modern(stated: str | None, payload: Any) -> bool:
-    """``stated``: the revision the request's MCP-Protocol-Version header states (``stated_version``)."""
-    if isinstance(payload, dict) and payload.get("method") == "initialize":
+def _names_modern(payload: Any) -> bool:
+    """Whether ``payload`` is an enveloped ``initialize`` (a removed method), or its envelope names
+    a 2026-07-28 revision: then a handshake revision's header does not make it a handshake request."""
+    if not _has_envelope(payload):
+        return False
+    named = payload["params"]["_meta"][PROTOCOL_VERSION_META_KEY]
+    return payload.get("method") == "initialize" or (type(named) is str and named in MODERN_PROTOCOL_VERSIONS)
+
+
+def is_modern(stated: str | None, payload: Any, body: bytes) -> bool:
+    """``stated``: the revision the request's MCP-Protocol-Version header states (``stated_version``);
+    ``body``: the bytes ``payload`` was read from."""
+    if stated is None:  # no header, or an empty one: it states nothing, the envelope decides
+        # (an initialize too: only one wrapped in the envelope is a 2026 request, whose 404 it gets)
+        return _has_envelope(payload)
+    if stated in HANDSHAKE_PROTOCOL_VERSIONS:
+        # Claude through claude.ai connectors states 2025-11-25 over a 2026-07-28 envelope
+        # (anthropics/claude-code#93290): the envelope wins (clients.md §1), modern tolerates the header
+        return (_KEY_PREFIX in body or _ESCAPE in body) and _names_modern(payload)
+    if (_INITIALIZE in body or _ESCAPE in body) and isinstance(payload, dict) and payload.get("method") == "initialize":
         # A handshake is never refused, whatever its headers say; only an initialize wrapped in
         # the 2026 envelope is a 2026 request (and gets the spec's 404 for a removed method).
         return _has_envelope(payload)
-    if stated is None:  # no header, or an empty one: it states nothing
-        return _has_envelope(payload)
-    return stated not in HANDSHAKE_PROTOCOL_VERSIONS
+    return True
 
 
 async def _not_post(server: Server, scope: Scope, send: Send, headers: Headers) -> None:
@@ -89,7 +114,7 @@ async def serve(server: Server, scope: Scope, receive: Receive, send: Send, head
         server.prepare(scope)
     if server.query_keys:  # the app has APIKeyQuery schemes: their values on our URL are credentials
         add_query_keys(headers, scope.get("query_string", b""), server.query_keys)
-    if is_modern(stated, payload):
+    if is_modern(stated, payload, body):
         await modern.serve(server, scope, receive, send, headers, payload)
     else:
         await handshake.serve(server, scope, receive, send, headers, payload, stated)

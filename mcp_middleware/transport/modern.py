@@ -13,21 +13,25 @@ Cache-Control says (``_resource_read.cache_hints``, set before the decorator's d
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Mapping
 from operator import itemgetter
 from typing import Any, NoReturn
 
 from mcp_types import (
     CLIENT_CAPABILITIES_META_KEY,
+    CLIENT_INFO_META_KEY,
     LOG_LEVEL_META_KEY,
     PROTOCOL_VERSION_META_KEY,
     SERVER_INFO_META_KEY,
 )
 from mcp_types import jsonrpc as codes
 from mcp_types.methods import CACHEABLE_METHODS
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from starlette.types import Receive, Scope, Send
 
+from .._once import Remembered
+from .._printable import printable
 from .._protocol import SUPPORTED_VERSIONS
 from ..handlers import Server
 from ..jsonrpc import ClientReply, Notification, ProtocolError, Request, parse_message, request_id_of
@@ -37,7 +41,9 @@ from ._checks import text_of
 from ._http import Decorate, new_call, serve_request
 from ._responder import ClosingCancels
 
-__all__ = ["serve"]
+__all__ = ["TOLERATED", "serve"]
+
+logger = logging.getLogger(__name__)
 
 _NAME_PARAM = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 _ROUTING = frozenset({b"mcp-protocol-version", b"mcp-method", b"mcp-name"})
@@ -49,6 +55,24 @@ _CACHE_SCOPES = ("public", "private")  # (indexed by a bool, as the decorators)
 
 def _mismatch(what: str) -> ProtocolError:
     return ProtocolError(codes.HEADER_MISMATCH, f"Header mismatch: {what}")
+
+
+# The (header, envelope) revision pairs tolerated so far (:func:`_tolerated`): each is logged once per
+# process. Both come from fixed lists, so this holds a handful of pairs, whatever clients send.
+TOLERATED = Remembered(16)
+
+
+def _tolerated(stated: str, meta: dict[str, Any]) -> bool:
+    """Whether a header stating ``stated`` passes although ``meta`` names another revision: only a
+    handshake revision over a 2026-07-28 envelope, what Claude sends through claude.ai connectors
+    (anthropics/claude-code#93290). The spec says the two MUST match (-32020); refusing it locks
+    that client out, so the envelope's revision is served, and the mismatch logged once per pair."""
+    named = meta[PROTOCOL_VERSION_META_KEY]
+    if stated not in HANDSHAKE_PROTOCOL_VERSIONS or type(named) is not str or named not in MODERN_PROTOCOL_VERSIONS:
+        return False
+    if TOLERATED.first((stated, named)):
+        _tell_tolerated(stated, named, meta.get(CLIENT_INFO_META_KEY))
+    return True
 
 
 def _checked(
@@ -120,16 +144,36 @@ def _ladder(headers: Mapping[bytes, bytes], req: Request) -> str:
     return version
 
 
+def _tell_tolerated(stated: str, named: str, info: Any) -> None:
+    """Log that a header stating ``stated`` was tolerated over an envelope naming ``named``, and by
+    whom (``info``: the envelope's clientInfo, as the client sent it: checked after this)."""
+    name = info.get("name") if isinstance(info, dict) else None
+    client = f"'{printable(name)}'" if isinstance(name, str) else "a client that gave no clientInfo name"
+    logger.warning(
+        "MCP endpoint read a request of %s as %r, its params._meta's revision, although its "
+        "MCP-Protocol-Version header says %r (claude.ai connectors send this; the spec asks -32020, "
+        "tolerated so they are not locked out; logged once per pair of revisions)",
+        client,
+        named,
+        stated,
+    )
+
+
 def _check_notification(headers: Mapping[bytes, bytes], note: Notification) -> None:
     """A notification's routing headers, required as on a request (transports: "all requests and
     notifications"): a version of ours, the same as its ``_meta``'s if it has one, and Mcp-Method."""
     version = (text_of(headers, b"mcp-protocol-version") or "").strip()
     if not version:
         raise _mismatch("MCP-Protocol-Version is missing")
+    meta = (note.params or {}).get("_meta")
+    named = version
+    if isinstance(meta, dict):
+        named = meta.get(PROTOCOL_VERSION_META_KEY, version)
+        if named != version and _tolerated(version, meta):  # (a handshake revision's header: the era rule's)
+            version = named
     if version not in MODERN_PROTOCOL_VERSIONS:
         _unsupported(version)
-    meta = (note.params or {}).get("_meta")
-    if isinstance(meta, dict) and meta.get(PROTOCOL_VERSION_META_KEY, version) != version:
+    if named != version:
         raise _mismatch("MCP-Protocol-Version does not match params._meta")
     sent = text_of(headers, b"mcp-method")
     if sent is None or sent.strip() != note.method:
@@ -178,7 +222,8 @@ def _check_headers(headers: Mapping[bytes, bytes], method: str, params: dict[str
             # A repeated routing or Mcp-Param-* header: proxies may read the other copy.
             raise _mismatch(f"{name.decode('latin-1')} appears more than once")
     version = headers.get(b"mcp-protocol-version")
-    if version is None or version.decode("latin-1").strip() != meta[PROTOCOL_VERSION_META_KEY]:
+    stated = None if version is None else version.decode("latin-1").strip()
+    if stated is None or (stated != meta[PROTOCOL_VERSION_META_KEY] and not _tolerated(stated, meta)):
         raise _mismatch("MCP-Protocol-Version does not match params._meta")
     sent = headers.get(b"mcp-method")
     if sent is None or sent.decode("latin-1").strip() != method:

@@ -157,10 +157,13 @@ async def test_a_plain_route_runs_to_completion_after_its_client_leaves(version:
     assert len(mcp_of(orders.app).server.registry) == 0
 
 
-async def test_2026_07_28_still_cancels_a_call_whose_stream_closes(guard_path: str) -> None:
-    """transports.mdx (2026-07-28): closing the stream MUST be treated as cancellation."""
+@pytest.mark.parametrize("header", ["2026-07-28", "2025-11-25", "2025-06-18"])
+async def test_2026_07_28_still_cancels_a_call_whose_stream_closes(header: str, guard_path: str) -> None:
+    """transports.mdx (2026-07-28): closing the stream MUST be treated as cancellation; also under
+    a handshake revision's header (the claude.ai connectors', review s10b), as the envelope says."""
     orders = Orders()
     body, headers = _call("create_order", "2026-07-28")
+    headers["mcp-protocol-version"] = header
     ex = Leaving(orders.app, body, headers)
     with anyio.fail_after(GUARD):
         async with anyio.create_task_group() as tg:

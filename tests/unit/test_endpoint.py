@@ -1642,15 +1642,70 @@ def test_the_revision_a_version_header_states(value: bytes | None, stated: str |
 )
 def test_the_era_of_a_stated_revision(stated: str | None, modern: bool | None) -> None:
     """A handshake revision is the handshake era, any other the 2026-07-28 one; none stated
-    leaves it to the envelope; an initialize is the handshake era unless enveloped."""
+    leaves it to the envelope; an initialize is the handshake era unless enveloped. An envelope
+    naming a 2026-07-28 revision makes the request modern whatever the header states (review
+    s10b: the claude.ai connectors state 2025-11-25 over it); one naming no revision of ours
+    leaves a handshake header's era alone."""
     from mcp_middleware.transport.endpoint import is_modern
 
+    def era(payload: Any) -> bool:
+        return is_modern(stated, payload, orjson.dumps(payload))
+
     plain = request("tools/list", id=1)
-    enveloped = request("tools/list", {"_meta": meta()}, id=1)
-    assert is_modern(stated, plain) is (False if modern is None else modern)
-    assert is_modern(stated, enveloped) is (True if modern is None else modern)
-    assert is_modern(stated, request("initialize", {"protocolVersion": "2025-06-18"})) is False
-    assert is_modern(stated, request("initialize", {"_meta": meta()})) is True
+    assert era(plain) is (False if modern is None else modern)
+    assert era(request("tools/list", {"_meta": meta()}, id=1)) is True
+    assert era(request("tools/list", {"_meta": meta("v999")}, id=1)) is (True if modern is None else modern)
+    assert era(request("initialize", {"protocolVersion": "2025-06-18"})) is False
+    assert era(request("initialize", {"_meta": meta()})) is True
+    assert era(request("initialize", {"_meta": meta("v999")})) is True
+    assert era([request("tools/list", {"_meta": meta()}, id=1)]) is (False if modern is None else modern)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # the keys written with JSON escapes, which a byte search for them would miss
+        b'{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io\\u002emodelcontextprotocol'
+        b'\\/protocolVersion":"2026-07-28","io\\u002emodelcontextprotocol\\/clientCapabilities":{}}}}',
+        b'{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"\\u0069o.modelcontextprotocol'
+        b'/protocolVersion":"2026-07-28","\\u0069o.modelcontextprotocol/clientCapabilities":{}}}}',
+    ],
+)
+def test_an_envelope_spelled_with_escapes_is_seen(body: bytes) -> None:
+    from mcp_middleware.jsonrpc import parse_payload
+    from mcp_middleware.transport.endpoint import is_modern
+
+    assert is_modern("2025-11-25", parse_payload(body), body) is True
+
+
+@pytest.mark.parametrize("stated", ["2026-07-28", "2099-01-01"])
+def test_an_initialize_under_another_header_is_seen_however_it_is_written(stated: str) -> None:
+    """Under a header naming no handshake revision, only an initialize is looked into: its method
+    written with an escape is still one, and a request merely naming it is not."""
+    from mcp_middleware.jsonrpc import parse_payload
+    from mcp_middleware.transport.endpoint import is_modern
+
+    escaped = b'{"jsonrpc":"2.0","id":1,"method":"initi\\u0061lize","params":{"protocolVersion":"2025-06-18"}}'
+    assert is_modern(stated, parse_payload(escaped), escaped) is False
+    named = request("tools/call", {"name": "initialize", "arguments": {"step": "initialize"}})
+    assert is_modern(stated, named, orjson.dumps(named)) is True
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"_meta": {"io.modelcontextprotocol/related-task": {"taskId": "t"}}},  # 2025-11-25's own _meta keys
+        {"_meta": {"io.modelcontextprotocol/protocolVersion": ["2026-07-28"]}},  # no revision: no string
+        {"_meta": ["io.modelcontextprotocol/protocolVersion"]},
+        {"arguments": {"note": "io.modelcontextprotocol/protocolVersion"}},
+        ["io.modelcontextprotocol/protocolVersion"],
+    ],
+)
+def test_what_merely_looks_like_the_envelope_under_a_handshake_header_stays_handshake(params: Any) -> None:
+    from mcp_middleware.transport.endpoint import is_modern
+
+    payload = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}
+    assert is_modern("2025-11-25", payload, orjson.dumps(payload)) is False
 
 
 def test_a_request_without_a_repeated_header_has_a_plain_map() -> None:

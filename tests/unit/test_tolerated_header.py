@@ -1,0 +1,201 @@
+"""A 2026-07-28 request whose MCP-Protocol-Version header names a handshake revision (review s10b).
+
+Claude Desktop and Claude Code through claude.ai connectors send every request after the handshake
+with the 2026-07-28 ``_meta`` envelope but a 2025-11-25 header (anthropics/claude-code#93290). The
+envelope decides (clients.md §1: legacy is "no modern ``_meta`` and no MCP-Protocol-Version ≥
+2026-07-28"): the request is served as the envelope's revision, and the mismatch is logged once
+instead of answered -32020 (clients.md §3: be lenient about the header). Every other mismatch keeps
+its answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+
+from mcp_middleware.transport import modern
+from tests.apps import build_app
+from tests.support import MODERN, meta, modern_headers, post, request
+
+pytestmark = pytest.mark.anyio
+
+HANDSHAKE = sorted(HANDSHAKE_PROTOCOL_VERSIONS)
+LOGGER = "mcp_middleware.transport.modern"
+
+
+@pytest.fixture(autouse=True)
+def _nothing_told_yet() -> Iterator[None]:
+    """The warning is said once per process: each test starts from a process that said nothing."""
+    modern.TOLERATED.clear()
+    yield
+    modern.TOLERATED.clear()
+
+
+def _call(method: str, header: str, params: dict[str, Any] | None = None, **m: Any) -> tuple[Any, dict[str, str]]:
+    caps = m.pop("caps", None)
+    envelope = meta(**m)
+    if caps is not None:
+        envelope["io.modelcontextprotocol/clientCapabilities"] = caps
+    name = (params or {}).get("name")
+    return request(method, {**(params or {}), "_meta": envelope}, id=7), modern_headers(method, name, header)
+
+
+@pytest.mark.parametrize("header", HANDSHAKE)
+async def test_server_discover_is_served(header: str) -> None:
+    reply = await post(build_app(), *_call("server/discover", header))
+    assert reply.status == 200
+    result = reply.result()
+    assert result["supportedVersions"][0] == MODERN
+    assert result["resultType"] == "complete"
+    assert result["cacheScope"] == "public"
+
+
+@pytest.mark.parametrize("header", ["2025-11-25", "2025-06-18"])
+async def test_tools_list_has_the_2026_shape(header: str) -> None:
+    reply = await post(build_app(), *_call("tools/list", header))
+    assert reply.status == 200
+    result = reply.result()
+    assert result["resultType"] == "complete"
+    assert result["ttlMs"] >= 0
+    assert result["cacheScope"] == "public"
+    assert "io.modelcontextprotocol/serverInfo" in result["_meta"]
+
+
+@pytest.mark.parametrize("header", ["2025-11-25", "2025-06-18"])
+async def test_a_question_is_an_input_required_result_not_a_request_on_the_stream(header: str) -> None:
+    """The handshake era pushed ``elicitation/create`` onto the POST's stream, which a 2026 client
+    never answers: the call hung until ask_timeout."""
+    body, headers = _call("tools/call", header, {"name": "ctx_elicit", "arguments": {}}, caps={"elicitation": {}})
+    reply = await post(build_app(), body, headers)
+    assert reply.status == 200
+    assert reply.content_type == "application/json"
+    (message,) = reply.messages()  # the result alone: no question on a stream
+    result = message["result"]
+    assert result["resultType"] == "input_required"
+    assert list(result["inputRequests"]) == ["user_name"]
+    assert result["inputRequests"]["user_name"]["method"] == "elicitation/create"
+
+
+async def test_the_retry_with_the_answer_completes() -> None:
+    answer = {"user_name": {"action": "accept", "content": {"name": "Ann"}}}
+    params = {"name": "ctx_elicit", "arguments": {}, "inputResponses": answer}
+    reply = await post(build_app(), *_call("tools/call", "2025-11-25", params))
+    result = reply.result()
+    assert result["resultType"] == "complete"
+    assert orjson.loads(result["content"][0]["text"]) == {"greeting": "Hello, Ann!", "action": "accept"}
+
+
+async def test_a_missing_capability_is_32021() -> None:
+    body, headers = _call("tools/call", "2025-11-25", {"name": "ctx_elicit", "arguments": {}}, caps={})
+    reply = await post(build_app(), body, headers)
+    assert reply.status == 400
+    assert reply.json() == {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "error": {
+            "code": -32021,
+            "message": "Missing required client capability: elicitation",
+            "data": {"requiredCapabilities": {"elicitation": {}}},
+        },
+    }
+
+
+async def test_the_route_is_told_the_envelopes_revision() -> None:
+    reply = await post(build_app(), *_call("tools/call", "2025-11-25", {"name": "ctx_progress", "arguments": {}}))
+    result = reply.result()
+    assert result["resultType"] == "complete"
+    assert orjson.loads(result["content"][0]["text"])["version"] == MODERN
+
+
+async def test_the_mismatch_is_logged_once_naming_both_revisions_and_the_client(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = build_app()
+    with caplog.at_level(logging.WARNING, LOGGER):
+        for header in ("2025-11-25", "2025-11-25", "2025-06-18"):
+            for method in ("tools/list", "server/discover"):
+                assert (await post(app, *_call(method, header))).status == 200
+    told = [r for r in caplog.records if r.name == LOGGER]
+    assert [r.levelno for r in told] == [logging.WARNING, logging.WARNING]  # once per pair of revisions
+    first, second = (r.getMessage() for r in told)
+    assert "'2025-11-25'" in first
+    assert "'2026-07-28'" in first
+    assert "'tests'" in first  # the envelope's clientInfo name
+    assert "'2025-06-18'" in second
+
+
+@pytest.mark.parametrize(
+    ("info", "named"),
+    [
+        ({"name": "evil\nFORGED record"}, "'evil\\nFORGED record'"),
+        (None, "a client that gave no clientInfo name"),
+        ({"version": "1"}, "a client that gave no clientInfo name"),
+        ({"name": 5}, "a client that gave no clientInfo name"),
+    ],
+)
+async def test_the_client_is_named_as_a_log_line_may_hold_it(
+    info: Any, named: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    body, headers = _call("tools/list", "2025-11-25")
+    if info is None:
+        del body["params"]["_meta"]["io.modelcontextprotocol/clientInfo"]
+    else:
+        body["params"]["_meta"]["io.modelcontextprotocol/clientInfo"] = info
+    with caplog.at_level(logging.WARNING, LOGGER):
+        # (a clientInfo that is no Implementation is then refused, -32602, as under a matching header)
+        assert (await post(build_app(), body, headers)).status == (200 if info is None else 400)
+    (record,) = [r for r in caplog.records if r.name == LOGGER]
+    assert named in record.getMessage()
+    assert "\n" not in record.getMessage()
+
+
+async def test_a_notification_is_tolerated_too() -> None:
+    body = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1, "_meta": meta()}}
+    reply = await post(build_app(), body, modern_headers("notifications/cancelled", version="2025-11-25"))
+    assert reply.status == 202
+
+
+# -- every other mismatch keeps its answer ---------------------------------------------------------
+
+
+async def test_an_envelope_naming_no_revision_of_ours_under_a_handshake_header_stays_handshake() -> None:
+    reply = await post(build_app(), *_call("tools/list", "2025-11-25", version="v999"))
+    assert reply.status == 200
+    assert "resultType" not in reply.result()
+
+
+async def test_an_enveloped_initialize_under_a_handshake_header_is_still_a_removed_method() -> None:
+    reply = await post(build_app(), *_call("initialize", "2025-11-25"))
+    assert reply.status == 404
+    assert reply.json()["error"]["code"] == -32601
+
+
+async def test_the_modern_header_with_another_envelope_is_still_32020() -> None:
+    reply = await post(build_app(), *_call("tools/list", MODERN, version="v999"))
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32020
+
+
+async def test_the_other_routing_headers_are_still_checked() -> None:
+    body, headers = _call("tools/list", "2025-11-25")
+    headers["mcp-method"] = "tools/call"
+    reply = await post(build_app(), body, headers)
+    assert reply.status == 400
+    assert reply.json()["error"] == {
+        "code": -32020,
+        "message": "Header mismatch: Mcp-Method does not match the body's method",
+    }
+
+
+async def test_a_tolerated_notification_still_needs_its_method_header() -> None:
+    body = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1, "_meta": meta()}}
+    headers = modern_headers("notifications/cancelled", version="2025-11-25")
+    headers["mcp-method"] = "notifications/progress"
+    reply = await post(build_app(), body, headers)
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32020
