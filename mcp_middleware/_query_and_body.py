@@ -33,6 +33,7 @@ from urllib.parse import urlencode
 import orjson
 
 from mcp_middleware._plan import _FORM, _JSON, _JSON_TEXT, _JSON_VALUE, _NO_BODY, _RAW, _Arg, _FilePart, _Plan
+from mcp_middleware._signatures import sniffed
 from mcp_middleware._values import _SINGLE, ArgumentError, _form_encode, _json_text, _scalar, _scalar_as
 
 __all__ = ["_encode_body", "_items", "_shaped"]
@@ -124,30 +125,14 @@ def _multipart(pairs: list[tuple[str, str]], files: Mapping[str, _FilePart]) -> 
 
 
 _UNTYPED = b"application/octet-stream"
-# (offset, signature, media type, extension): the common kinds of file, by their first bytes
-_SIGNATURES = (
-    (0, b"\x89PNG\r\n\x1a\n", b"image/png", b".png"),
-    (0, b"\xff\xd8\xff", b"image/jpeg", b".jpg"),
-    (0, b"GIF87a", b"image/gif", b".gif"),
-    (0, b"GIF89a", b"image/gif", b".gif"),
-    (8, b"WEBP", b"image/webp", b".webp"),
-    (0, b"%PDF-", b"application/pdf", b".pdf"),
-    (0, b"PK\x03\x04", b"application/zip", b".zip"),
-    (0, b"\x1f\x8b", b"application/gzip", b".gz"),
-    (8, b"WAVE", b"audio/wav", b".wav"),
-    (0, b"ID3", b"audio/mpeg", b".mp3"),
-    (0, b"OggS", b"audio/ogg", b".ogg"),
-)
 
 
 def _kind_of(declared: bytes, data: bytes) -> tuple[bytes, bytes]:
     """A file part's media type and its filename's extension: a file declared only as bytes
-    (``UploadFile``, ``bytes = File()``) gets the type its first bytes show, for the common kinds,
-    so that a route checking ``content_type`` or the extension can be called at all."""
-    if declared == _UNTYPED:
-        for offset, signature, media, extension in _SIGNATURES:
-            if data.startswith(signature, offset) and (offset == 0 or data.startswith(b"RIFF")):
-                return media, extension
+    (``UploadFile``, ``bytes = File()``) gets the type its first bytes show, for the common kinds
+    (``_signatures``), so that a route checking ``content_type`` or the extension can be called at all."""
+    if declared == _UNTYPED and (found := sniffed(data)) is not None:
+        return found
     return declared, b""
 
 

@@ -15,7 +15,10 @@ the caller turns those into progress notifications. ``result()`` builds the fina
   schema's ``result`` says, or one that is not JSON;
 * ``text/*`` and other textual types ──▶ text (event streams: the events' data joined by newlines);
 * no content type ──▶ text if the body starts as valid UTF-8, else binary (``application/octet-stream``);
-* ``image/*`` / ``audio/*`` ──▶ image / audio content, base64;
+* ``image/*`` ──▶ image content, base64, when its bytes are a PNG, JPEG, GIF or WebP (the type they
+  show) of at most ``MAX_IMAGE_BASE64`` characters of base64 (what Claude's API reads); any other
+  image ──▶ an embedded resource blob of its declared type, as other binary;
+* ``audio/*`` ──▶ audio content, base64;
 * any other binary ──▶ an embedded resource blob;
 * an empty body ──▶ the status line;
 * 3xx ──▶ ``isError: true`` with the status line, the ``Location`` and the body's text: a redirect
@@ -59,9 +62,11 @@ from ._result_shapes import (
     status_line,
     text_result,
 )
+from ._signatures import sniffed
 from .jsonrpc import Built, ProtocolError, loads_exactly
 
 __all__ = [
+    "MAX_IMAGE_BASE64",
     "NOT_MODIFIED",
     "CachingCollector",
     "HeadResponseCollector",
@@ -76,6 +81,14 @@ __all__ = [
     "status_line",
     "text_result",
 ]
+
+
+# The image types Claude's API reads in an image block, and the most base64 text of one it reads
+# (5 MiB): it refuses any other block, and Claude Code keeps a refused block in the conversation, so
+# every later turn fails. A route's image of another type (its bytes say), or a bigger one, goes out
+# as other binary does (``ResponseCollector._binary_block``); an app's own ``content.image`` is its own.
+MODEL_IMAGE_TYPES = frozenset({b"image/png", b"image/jpeg", b"image/gif", b"image/webp"})
+MAX_IMAGE_BASE64 = 5 * 1024 * 1024
 
 
 class Refusal(Built):
@@ -276,9 +289,18 @@ class ResponseCollector(Body):
         return result
 
     def _binary_block(self) -> dict[str, Any]:
-        data = base64.b64encode(self.body_bytes()).decode("ascii")
-        if self._kind in ("image", "audio"):
-            return {"type": self._kind, "data": data, "mimeType": self._mime}
+        """A binary body's block: audio ──▶ audio; an image ──▶ an image block of the type its
+        first bytes show when that is one a model reads, within ``MAX_IMAGE_BASE64`` (a PNG sent as
+        ``image/jpeg`` is ``image/png``); anything else, a TIFF, an HTML page labelled
+        ``image/png``, an image too big, ──▶ an embedded blob of the declared type."""
+        body = self.body_bytes()
+        data = base64.b64encode(body).decode("ascii")
+        if self._kind == "audio":
+            return {"type": "audio", "data": data, "mimeType": self._mime}
+        if self._kind == "image" and len(data) <= MAX_IMAGE_BASE64:
+            found = sniffed(body)
+            if found is not None and found[0] in MODEL_IMAGE_TYPES:
+                return {"type": "image", "data": data, "mimeType": found[0].decode("ascii")}
         uri = f"{self._scheme}://app{self._path}"
         return {"type": "resource", "resource": {"uri": uri, "mimeType": self._mime, "blob": data}}
 

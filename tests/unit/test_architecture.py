@@ -106,6 +106,7 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
         "_once",  # the build-time warnings said once however often the catalog is rebuilt
         "_name_rules",  # what a given tool name must be: declare raises, the middleware and catalog too
         "_answer_pattern",  # a requestedSchema pattern with ECMA-262's meaning in Rust's syntax
+        "_signatures",  # a file's kind by its first bytes: an upload's type, whether an image is a model's
     )
     for leaf in leaves:
         assert all_imports(leaf) == set(), leaf
@@ -168,6 +169,7 @@ def test_lower_layers_never_import_upper_layers() -> None:
     results = (
         *("results", "_body", "_result_shapes", "_redaction", "_media", "_event_parser", "_coding"),
         *("_body_text", "_response_headers"),  # Body's base (the text it keeps); the route's header list
+        "_signatures",  # whether a route's image is one a model reads, by its bytes
     )
     jsonrpc = ("jsonrpc", "_rpc_messages", "_rpc_parse", "_exact_json")
     for low in (*catalog, *results, *jsonrpc, "dispatch", "sse"):
@@ -243,7 +245,9 @@ def test_lower_layers_never_import_upper_layers() -> None:
     }
     assert all_imports("_body_text") == {"_event_parser", "_result_shapes"}  # the parser's type; cut_note
     assert all_imports("_response_headers") == set()
-    assert all_imports("results") == {"_body", "_redaction", "_response_headers", "_result_shapes", "jsonrpc"}
+    assert all_imports("results") == {
+        *("_body", "_redaction", "_response_headers", "_result_shapes", "_signatures", "jsonrpc"),
+    }
     for feature in ("features", "_feature_errors", "_resource_read", "_prompt_messages", "_prompt_arguments"):
         imported = {i.split(".")[0] for i in all_imports(feature)}
         assert not imported & upper, (feature, imported)
@@ -258,7 +262,7 @@ def test_lower_layers_never_import_upper_layers() -> None:
         assert all_imports(answer) == {"_feature_errors", "jsonrpc", "results", *extra}, answer
     assert all_imports("_plan") == {"_values"}  # the query keys it precomputes (_form_encode)
     assert all_imports("_paths") == {"_plan", "_values"}
-    assert all_imports("_query_and_body") == {"_plan", "_values"}
+    assert all_imports("_query_and_body") == {"_plan", "_signatures", "_values"}
     # the guard it builds, and whether a route could take a path (which names its _Node as a type only)
     assert all_imports("_route_order") == {"_route_guard", "_route_overlap"}
     # ArgumentError, what a refused path is; a path value's text as the request writes it
