@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import codecs
 import zlib
-from collections.abc import Sequence
-from typing import Self
+from collections.abc import Mapping, Sequence
+from typing import Any, Self
 
 from ._body_text import _BodyText
 from ._coding import DECODED, Inflater, coding_of
@@ -69,6 +69,7 @@ class Body(_BodyText):
     _events: _EventParser | None = None
     _location = ""  # a Location (shown for a redirect, a 201 and a 202; see ``_rest``)
     _retry_after = ""  # a Retry-After (shown for an error)
+    _disposition = b""  # a Content-Disposition (its file name said before a blob; see ``_rest``)
     # a 401's or 403's WWW-Authenticate ("" without one; None for any other status): the route
     # refused the credentials, and the result says so (``results.Refusal``)
     challenge: str | None = None
@@ -86,12 +87,14 @@ class Body(_BodyText):
         structured: bool,
         max_text: int,
         max_binary: int,
-        scheme: str = "http",
+        called: tuple[bytes, Mapping[str, Any]] = (b"", {}),
         forwarded: tuple[tuple[bytes, bytes], ...] = (),
         output: OutputShape = NO_SHAPE,
     ) -> None:
         self._path = path
-        self._scheme = scheme
+        # the route's query string (raw) and the MCP request's ASGI scope (its scheme), read only
+        # for an embedded blob's URI (one argument: what the usual call passes costs no more)
+        self._called = called
         self._forwarded = forwarded  # credentials forwarded to the route: never echoed in error or redirect texts
         self._structured = structured
         self._output = output  # what the output schema's top level says of a result (with ``structured``)
@@ -107,7 +110,7 @@ class Body(_BodyText):
             structured=structured,
             max_text=self._max_text,
             max_binary=self._max_binary,
-            scheme=self._scheme,
+            called=self._called,
             forwarded=self._forwarded,
             output=self._output,
         )
@@ -152,10 +155,12 @@ class Body(_BodyText):
         redirect's, a 201's new resource, a 202's job to poll; on any other status it means
         nothing to the caller, RFC 9110 §10.2.2) and a ``Retry-After`` (an error's), kept as the
         result shows them (``printable``: a line break or control character in a value cannot
-        start a line of the result; redacted with the rest of its text), and a
-        ``Content-Encoding``, decoded (or the body refused)."""
-        codings, located, retry = rest
+        start a line of the result; redacted with the rest of its text), a ``Content-Disposition``
+        (kept as sent), and a ``Content-Encoding``, decoded (or the body refused)."""
+        codings, located, retry, disposed = rest
         status = self.status
+        if disposed:  # (read as the file's name only when the body is a blob: ``results``)
+            self._disposition = bytes(headers[disposed[0]][1])
         if located and (status == 201 or status == 202 or 299 < status < 400):
             self._location = printable(bytes(headers[located[0]][1]).decode("latin-1"))
         if retry:

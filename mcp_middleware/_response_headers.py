@@ -1,8 +1,10 @@
 """A route's response headers as its own list holds them (names in any case, lower case first: apps
 send lower case, Starlette does): the first value of a header, or all of them as one field value,
-and where a response's Content-Type, Content-Encoding, Location and Retry-After are in its list
+and where a response's Content-Type, Content-Encoding, Location, Retry-After and Content-Disposition
+are in its list
 (``_slots``, remembered by its names). Part of :mod:`mcp_middleware._body`, whose ``Body.head``
-reads the content type, the content coding, a location, a retry-after and a refusal's challenge
+reads the content type, the content coding, a location, a retry-after, a content disposition and a
+refusal's challenge
 with them; :mod:`mcp_middleware._tool_run` reads a
 streamed body's declared Content-Length with them.
 """
@@ -16,9 +18,10 @@ from typing import Any
 # a header's name (``map``ped over a response's list: the key of its slots, built in C)
 _NAME = itemgetter(0)
 
-# where a response's less usual headers are in its list: every Content-Encoding, its Locations and
-# its Retry-Afters (``_slots``); a response with none of them has ``()`` (``Body.head`` tests that)
-Placed = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+# where a response's less usual headers are in its list: every Content-Encoding, its Locations, its
+# Retry-Afters and its Content-Dispositions (``_slots``); a response with none of them has ``()``
+# (``Body.head`` tests that)
+Placed = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]
 Rest = Placed | tuple[()]
 
 # a response's header names (a tuple) -> where its Content-Type and the rest are in its list
@@ -29,15 +32,17 @@ _SLOTS: dict[tuple[Any, ...], tuple[tuple[int, ...], Rest]] = {}
 def _slots(headers: Sequence[Sequence[bytes]]) -> tuple[tuple[int, ...], Rest]:
     """Where a response's Content-Types are in its list (those of a lower-case name first, then
     those of any case: ``Body.head`` takes the first that is not empty), and the rest: every
-    Content-Encoding (any case), and its Locations and Retry-Afters (lower case first: the first is
-    the value, as ``_header`` reads it), or ``()`` without any of them; remembered in ``_SLOTS``
+    Content-Encoding (any case), and its Locations, Retry-Afters and Content-Dispositions (lower case
+    first: the first is the value, as ``_header`` reads it), or ``()`` without any of them; remembered in ``_SLOTS``
     (up to 256 lists of names), which ``Body.head`` reads first. Names that are not hashable (a
     ``bytearray``) are not remembered."""
     names = tuple(map(_NAME, headers))
     lower = [key.lower() for key in names]
-    typed, located, retry = (_named(names, lower, name) for name in (b"content-type", b"location", b"retry-after"))
+    kinds = (b"content-type", b"location", b"retry-after", b"content-disposition")
+    typed, located, retry, disposed = (_named(names, lower, name) for name in kinds)
     codings = tuple(at for at, key in enumerate(lower) if key == b"content-encoding")
-    found: tuple[tuple[int, ...], Rest] = typed, (codings, located, retry) if codings or located or retry else ()
+    rest = codings, located, retry, disposed
+    found: tuple[tuple[int, ...], Rest] = typed, rest if codings or located or retry or disposed else ()
     try:
         if len(_SLOTS) < 256:
             _SLOTS[names] = found

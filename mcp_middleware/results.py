@@ -19,7 +19,9 @@ the caller turns those into progress notifications. ``result()`` builds the fina
   show) of at most ``MAX_IMAGE_BASE64`` characters of base64 (what Claude's API reads); any other
   image ──▶ an embedded resource blob of its declared type, as other binary;
 * ``audio/*`` ──▶ audio content, base64;
-* any other binary ──▶ an embedded resource blob;
+* any other binary ──▶ an embedded resource blob, its URI the route's path and query string under
+  ``http://app`` (never fetchable: it names what answered), after a text block that says the file's
+  name, type and size when a ``Content-Disposition`` names one;
 * an empty body ──▶ the status line;
 * 3xx ──▶ ``isError: true`` with the status line, the ``Location`` and the body's text: a redirect
   is not followed, so it is no result of the tool (as a resource's or prompt's is an error); but a
@@ -48,6 +50,8 @@ from typing import Any
 import orjson
 
 from ._body import Body, ResultTooLarge
+from ._disposition import filename
+from ._printable import printable
 from ._redaction import credential_values, redacted
 from ._response_headers import Placed, _all_values
 from ._result_shapes import (
@@ -148,7 +152,7 @@ class ResponseCollector(Body):
                 return self._redirect(self.text() if self._textual else "")
             return text_result(status_line(self.status))  # a 304 Not Modified: "unchanged", no body
         if not self._textual:
-            return Built(content=[self._binary_block()])
+            return Built(content=self._binary_blocks())
         text = self.text()
         return Built({"content": [{"type": "text", "text": text or status_line(self.status)}]})
 
@@ -288,6 +292,21 @@ class ResponseCollector(Body):
             return error_result("The tool has an output schema, but the route's MCP content has no structuredContent.")
         return result
 
+    def _binary_blocks(self) -> list[dict[str, Any]]:
+        """A binary body's block (``_binary_block``), and when it is an embedded blob of a file the
+        ``Content-Disposition`` names (``FileResponse(..., filename="report.pdf")``), a text block
+        before it that says the file's name, type and size: a client that saves the blob to disk
+        gives no name a model sees, and ``content[0]`` is text, which clients read first."""
+        block = self._binary_block()
+        if block["type"] != "resource" or not self._disposition:
+            return [block]
+        name = filename(self._disposition)
+        if name is None:
+            return [block]
+        shown = printable(name).replace('"', '\\"')
+        text = redacted(f'File "{shown}" ({self._mime}, {self._size} bytes)', self._forwarded)
+        return [{"type": "text", "text": text}, block]
+
     def _binary_block(self) -> dict[str, Any]:
         """A binary body's block: audio ──▶ audio; an image ──▶ an image block of the type its
         first bytes show when that is one a model reads, within ``MAX_IMAGE_BASE64`` (a PNG sent as
@@ -301,7 +320,10 @@ class ResponseCollector(Body):
             found = sniffed(body)
             if found is not None and found[0] in MODEL_IMAGE_TYPES:
                 return {"type": "image", "data": data, "mimeType": found[0].decode("ascii")}
-        uri = f"{self._scheme}://app{self._path}"
+        query, scope = self._called
+        uri = f"{scope.get('scheme', 'http')}://app{self._path}"
+        if query:  # as the route was called (each ``?page=`` its own), no forwarded credential
+            uri = redacted(f"{uri}?{query.decode('latin-1')}", self._forwarded)
         return {"type": "resource", "resource": {"uri": uri, "mimeType": self._mime, "blob": data}}
 
     def _error(self) -> dict[str, Any]:

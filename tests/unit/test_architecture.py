@@ -170,6 +170,7 @@ def test_lower_layers_never_import_upper_layers() -> None:
         *("results", "_body", "_result_shapes", "_redaction", "_media", "_event_parser", "_coding"),
         *("_body_text", "_response_headers"),  # Body's base (the text it keeps); the route's header list
         "_signatures",  # whether a route's image is one a model reads, by its bytes
+        "_disposition",  # the file name a Content-Disposition gives, said before a blob
     )
     jsonrpc = ("jsonrpc", "_rpc_messages", "_rpc_parse", "_exact_json")
     for low in (*catalog, *results, *jsonrpc, "dispatch", "sse"):
@@ -247,7 +248,9 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_response_headers") == set()
     assert all_imports("results") == {
         *("_body", "_redaction", "_response_headers", "_result_shapes", "_signatures", "jsonrpc"),
+        *("_disposition", "_printable"),  # a blob's file name, shown escaped
     }
+    assert all_imports("_disposition") == {"_http_token"}  # a parameter's name is a token
     for feature in ("features", "_feature_errors", "_resource_read", "_prompt_messages", "_prompt_arguments"):
         imported = {i.split(".")[0] for i in all_imports(feature)}
         assert not imported & upper, (feature, imported)

@@ -155,3 +155,176 @@ async def test_a_streamed_image_with_a_progress_token_is_one_image_block(tmp_pat
     shown = [m for m in messages[:-1] if m.get("method") == "notifications/progress" and "message" in m["params"]]
     assert shown == []  # a binary body streams nothing as progress
     assert messages[-1]["result"] == {"content": [image(PNG, "image/png")]}
+
+
+# -- the embedded resource's URI and the file's name ---------------------------------------------
+
+PDF = b"%PDF-1.4\n%%EOF\n"
+
+
+def blob_of(
+    headers: list[tuple[bytes, bytes]], data: bytes = PDF, *, query: bytes = b"", forwarded: Any = (), status: int = 200
+) -> dict[str, Any]:
+    collector = ResponseCollector(
+        path="/files/7",
+        called=(query, {"scheme": "http"}),
+        structured=False,
+        max_text=1000,
+        max_binary=1000,
+        forwarded=forwarded,
+    )
+    collector.head(status, headers)
+    collector.feed(data, False)
+    return collector.result()
+
+
+PDF_TYPE = (b"content-type", b"application/pdf")
+
+
+def test_the_uri_of_an_embedded_blob_keeps_the_query_string() -> None:
+    """Every ``?page=`` of one route had the same URI: the query string is part of it, as sent."""
+    assert blob_of([PDF_TYPE], query=b"page=2&q=a%20b") == {
+        "content": [blob(PDF, "application/pdf", "http://app/files/7?page=2&q=a%20b")]
+    }
+    assert blob_of([PDF_TYPE]) == {"content": [blob(PDF, "application/pdf", "http://app/files/7")]}
+
+
+def test_the_uri_has_the_scheme_the_mcp_request_came_in_with() -> None:
+    """(http when its scope says none, as ASGI has it); a collector for another response of the
+    same call (``fresh``) keeps both."""
+    collector = ResponseCollector(
+        path="/f", called=(b"a=1", {"scheme": "https"}), structured=False, max_text=10, max_binary=10
+    )
+    again = collector.fresh(structured=False)
+    again.head(200, [PDF_TYPE])
+    again.feed(b"%PDF", False)
+    assert again.result()["content"][0]["resource"]["uri"] == "https://app/f?a=1"
+    plain = ResponseCollector(path="/f", called=(b"", {}), structured=False, max_text=10, max_binary=10)
+    plain.head(200, [PDF_TYPE])
+    plain.feed(b"%PDF", False)
+    assert plain.result()["content"][0]["resource"]["uri"] == "http://app/f"
+
+
+def test_a_credential_forwarded_in_the_query_is_not_in_the_uri() -> None:
+    forwarded = ((b"x-api-key", b"s3cr3t-key-value"),)
+    result = blob_of([PDF_TYPE], query=b"api_key=s3cr3t-key-value&n=1", forwarded=forwarded)
+    assert result["content"][0]["resource"]["uri"] == "http://app/files/7?api_key=[redacted]&n=1"
+
+
+def named(disposition: bytes, data: bytes = PDF, mime: bytes = b"application/pdf") -> dict[str, Any]:
+    return blob_of([(b"content-type", mime), (b"Content-Disposition", disposition)], data)
+
+
+def file_text(result: dict[str, Any]) -> str:
+    first = result["content"][0]
+    assert first["type"] == "text", result
+    assert result["content"][1]["type"] == "resource"
+    text: str = first["text"]
+    return text
+
+
+def test_a_downloaded_file_says_its_name_type_and_size_before_its_blob() -> None:
+    """A ``FileResponse(..., filename="report.pdf")``: the name was nowhere in the result, so a
+    model whose client saves the blob never learned it. A text block before the blob says it
+    (``content[0]`` text, as clients read first)."""
+    result = named(b'attachment; filename="report.pdf"')
+    assert result == {
+        "content": [
+            {"type": "text", "text": 'File "report.pdf" (application/pdf, 15 bytes)'},
+            blob(PDF, "application/pdf", "http://app/files/7"),
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("disposition", "name"),
+    [
+        (b"attachment; filename=report.pdf", "report.pdf"),  # a token
+        (b'inline;filename = "a \\"quoted\\" name.pdf"', 'a \\"quoted\\" name.pdf'),  # its quotes unescaped
+        # filename* (RFC 8187) wins over filename, whichever comes first (RFC 6266 §4.3)
+        (b"attachment; filename=\"fallback.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf", "résumé.pdf"),
+        (b"attachment; filename*=utf-8''%E2%82%AC.pdf; filename=\"EUR.pdf\"", "€.pdf"),
+        (b"attachment; FILENAME*=iso-8859-1'en'caf%E9.pdf", "café.pdf"),
+        # a filename* that cannot be read leaves the plain filename
+        (b"attachment; filename*=UTF-8''%FF%FE.pdf; filename=\"plain.pdf\"", "plain.pdf"),
+        (b"attachment; filename*=koi8-r''x.pdf; filename=\"plain.pdf\"", "plain.pdf"),
+        (b'attachment; filename*=no-quotes.pdf; filename="plain.pdf"', "plain.pdf"),
+        ('attachment; filename="naïve.pdf"'.encode(), "naïve.pdf"),  # raw UTF-8 in the header
+        (b'attachment; filename="caf\xe9.pdf"', "café.pdf"),  # raw Latin-1
+        (b'attachment; filename="../../etc/passwd"', "passwd"),  # never a path (RFC 6266 §4.3)
+        (b'attachment; filename="C:\\\\temp\\\\x.pdf"', "x.pdf"),
+        (b'attachment; filename="a\\r\\nb.pdf"', "arnb.pdf"),  # (quoted-pair: the letters)
+        (b'attachment; filename="a\rb\x1b.pdf"', "a\\rb\\x1b.pdf"),  # control characters escaped
+        (b'attachment; note="x; filename=fake.pdf"; filename=real.pdf', "real.pdf"),  # inside quotes: no parameter
+    ],
+)
+def test_the_file_name_is_read_as_rfc_6266_says(disposition: bytes, name: str) -> None:
+    assert file_text(named(disposition)) == f'File "{name}" (application/pdf, 15 bytes)'
+
+
+@pytest.mark.parametrize(
+    "disposition",
+    [
+        b"attachment",
+        b"inline",
+        b'attachment; filename=""',
+        b'attachment; filename="/"',
+        b"attachment; filename*=UTF-8''",
+        b'attachment; filename="unterminated',
+        b"attachment; filename",
+        b"",
+    ],
+)
+def test_without_a_file_name_the_blob_is_alone(disposition: bytes) -> None:
+    assert named(disposition) == {"content": [blob(PDF, "application/pdf", "http://app/files/7")]}
+
+
+def test_a_file_name_is_said_for_a_blob_only() -> None:
+    """Text is the body's own text, and an image block the image: only a blob gets the name (an
+    image a model cannot read included, which is one)."""
+    text = named(b'attachment; filename="data.csv"', b"a,b\n", b"text/csv")
+    assert text == {"content": [{"type": "text", "text": "a,b\n"}]}
+    png = named(b'attachment; filename="chart.png"', PNG, b"image/png")
+    assert png == {"content": [image(PNG, "image/png")]}
+    tiff = named(b'attachment; filename="scan.tiff"', TIFF, b"image/tiff")
+    assert file_text(tiff) == 'File "scan.tiff" (image/tiff, 24 bytes)'
+
+
+def test_a_file_name_taken_from_the_header_is_redacted() -> None:
+    forwarded = ((b"authorization", b"Bearer tok-abcdefgh12345"),)
+    headers = [PDF_TYPE, (b"content-disposition", b'attachment; filename="tok-abcdefgh12345.pdf"')]
+    assert file_text(blob_of(headers, forwarded=forwarded)) == 'File "[redacted].pdf" (application/pdf, 15 bytes)'
+
+
+def test_a_201_file_says_its_name_first_and_its_location_last() -> None:
+    headers = [PDF_TYPE, (b"content-disposition", b"attachment; filename=r.pdf"), (b"location", b"/files/8")]
+    result = blob_of(headers, status=201)
+    assert [block["type"] for block in result["content"]] == ["text", "resource", "text"]
+    assert result["content"][2] == {"type": "text", "text": "201 Created: Location /files/8"}
+
+
+def files_app(tmp_path: Path) -> FastAPI:
+    app = FastAPI()
+    report = tmp_path / "a.pdf"
+    report.write_bytes(PDF)
+
+    @app.get("/report", operation_id="report")
+    async def download(n: int = 1) -> FileResponse:
+        return FileResponse(report, filename="report.pdf")
+
+    @app.get("/page", operation_id="page")
+    async def page(n: int = 1) -> Response:
+        return Response(PDF, media_type="application/pdf")
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+async def test_a_route_file_download_has_its_name_and_its_own_uri(era: str, tmp_path: Path) -> None:
+    app = files_app(tmp_path)
+    report = (await call_tool(app, era, "report", {"n": 3}))["content"]
+    assert report[0] == {"type": "text", "text": 'File "report.pdf" (application/pdf, 15 bytes)'}
+    assert report[1]["resource"]["uri"] == "http://app/report?n=3"
+    uris = [(await call_tool(app, era, "page", {"n": n}))["content"][0]["resource"]["uri"] for n in (1, 2)]
+    assert uris == ["http://app/page?n=1", "http://app/page?n=2"]

@@ -1242,7 +1242,7 @@ def test_header_names_that_are_no_key_are_read_and_not_remembered(monkeypatch: p
     _kept([(b"content-type", b"application/json")])
     assert slots == {(b"content-type",): ((0,), ())}  # nothing more to read: ``()``
     _kept([(b"Location", b"/a"), (b"content-type", b"application/json"), (b"location", b"/b")])
-    assert slots[(b"Location", b"content-type", b"location")] == ((1,), ((), (2, 0), ()))
+    assert slots[(b"Location", b"content-type", b"location")] == ((1,), ((), (2, 0), (), ()))
 
 
 def test_the_table_of_header_names_seen_stops_growing_at_256(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,70 @@
+"""The file name a response's ``Content-Disposition`` gives (RFC 6266), for the text that says
+what an embedded blob is (:mod:`mcp_middleware.results`).
+
+``filename*`` (RFC 8187: ``UTF-8''r%C3%A9sum%C3%A9.pdf``, or ISO-8859-1, the two charsets every
+recipient reads) is preferred over ``filename``, whichever comes first (RFC 6266 §4.3); one that
+cannot be read leaves ``filename``. A quoted ``filename`` is unescaped, and one whose bytes are
+UTF-8 (an app that wrote them raw) read as UTF-8, else as Latin-1. Parameters are read in turn, so
+a ``filename=`` inside another one's quotes is no parameter, and the first one that is not
+``name=value`` ends the reading. Only the last segment of a name is kept (RFC 6266 §4.3: never a
+path), and an empty one is no name.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote_to_bytes
+
+from ._http_token import TOKEN
+
+__all__ = ["filename"]
+
+_TYPE = re.compile(rf"\s*{TOKEN}")  # the disposition type: attachment, inline...
+_PARAMETER = re.compile(rf'\s*;\s*({TOKEN})\s*=\s*("(?:[^"\\]|\\.)*"|[^;"]*?)\s*(?=;|$)')
+_QUOTED_PAIR = re.compile(r"\\(.)")
+_EXTENDED_CHARSETS = {"utf-8": "utf-8", "iso-8859-1": "latin-1"}
+
+
+def filename(value: bytes) -> str | None:
+    """The file name ``value`` (a ``Content-Disposition`` field value) gives, or None."""
+    text = value.decode("latin-1")
+    start = _TYPE.match(text)
+    if start is None:
+        return None
+    parameters: dict[str, str] = {}
+    at = start.end()
+    while (parameter := _PARAMETER.match(text, at)) is not None:
+        parameters.setdefault(parameter[1].lower(), parameter[2])
+        at = parameter.end()
+    extended = parameters.get("filename*")
+    name = _extended(extended) if extended is not None else None
+    if name is None and (plain := parameters.get("filename")) is not None:
+        name = _plain(plain)
+    if name is None:
+        return None
+    return name.replace("\\", "/").rsplit("/", 1)[-1] or None
+
+
+def _extended(value: str) -> str | None:
+    """An RFC 8187 ``ext-value`` (``charset'language'percent-encoded``), or None when it cannot be read."""
+    charset, _, rest = value.partition("'")
+    _, quoted, encoded = rest.partition("'")
+    codec = _EXTENDED_CHARSETS.get(charset.lower())
+    if not quoted or codec is None:
+        return None
+    try:
+        return unquote_to_bytes(encoded).decode(codec)
+    except UnicodeDecodeError:
+        return None
+
+
+def _plain(value: str) -> str:
+    """A ``filename`` value: a quoted string unescaped; its bytes UTF-8 when they are."""
+    if value.startswith('"'):
+        value = _QUOTED_PAIR.sub(r"\1", value[1:-1])
+    if not value.isascii():
+        try:
+            return value.encode("latin-1").decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    return value
