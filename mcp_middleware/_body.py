@@ -31,7 +31,7 @@ from __future__ import annotations
 import codecs
 import zlib
 from collections.abc import Mapping, Sequence
-from typing import Any, Self
+from typing import Any, NamedTuple, Protocol, Self
 
 from ._body_text import _BodyText
 from ._coding import DECODED, Inflater, coding_of
@@ -41,11 +41,25 @@ from ._output_shape import NO_SHAPE, OutputShape
 from ._printable import printable
 from ._response_headers import _NAME, _SLOTS, Placed, _all_values, _slots
 
-__all__ = ["Body", "ResultTooLarge"]
+__all__ = ["NOT_CALLED", "Body", "Called", "ResultTooLarge"]
 
 
 class ResultTooLarge(Exception):
     pass
+
+
+class Called(Protocol):
+    """The request the route answered, as a blob's URI says it (``dispatch.SubRequest`` is one)."""
+
+    @property
+    def query_string(self) -> bytes: ...
+
+
+class _NotCalled(NamedTuple):
+    query_string: bytes = b""
+
+
+NOT_CALLED = _NotCalled()  # no request known (a collector made on its own): no query string
 
 
 # the kinds whose streamed text goes out as progress (``Body.streamable``)
@@ -87,13 +101,13 @@ class Body(_BodyText):
         structured: bool,
         max_text: int,
         max_binary: int,
-        called: tuple[bytes, Mapping[str, Any]] = (b"", {}),
+        called: tuple[Called, Mapping[str, Any]] = (NOT_CALLED, {}),
         forwarded: tuple[tuple[bytes, bytes], ...] = (),
         output: OutputShape = NO_SHAPE,
     ) -> None:
         self._path = path
-        # the route's query string (raw) and the MCP request's ASGI scope (its scheme), read only
-        # for an embedded blob's URI (one argument: what the usual call passes costs no more)
+        # the route's request (its query string) and the MCP request's ASGI scope (its scheme), read
+        # only for an embedded blob's URI (one argument: what the usual call passes costs no more)
         self._called = called
         self._forwarded = forwarded  # credentials forwarded to the route: never echoed in error or redirect texts
         self._structured = structured
@@ -133,20 +147,22 @@ class Body(_BodyText):
             typed, rest = _SLOTS[tuple(map(_NAME, headers))]
         except (KeyError, TypeError):  # new names (or names that are no key)
             typed, rest = _slots(headers)
-        raw = b""
         for at in typed:  # the first that is not empty (usually the one there is)
             raw = bytes(headers[at][1])
             if raw:
                 break
+        else:  # none, or all empty (set here: the usual response's loop breaks)
+            raw = b""
         known = _MEDIA.get(raw)
         if known is None:
             mime, kind, charset = _media(raw)
-            known = mime, kind, charset, kind in _TEXTUAL_KINDS
+            # a UTF-8 text's one leading byte order mark is none of it (an event stream's parser
+            # drops its own; in another charset a U+FEFF is a character, RFC 2781 §3.3)
+            mark = "\ufeff" if charset == "utf-8" and kind != "events" else ""
+            known = mime, kind, charset, kind in _TEXTUAL_KINDS, mark
             if len(_MEDIA) < 256:  # apps send a handful of distinct content types
                 _MEDIA[raw] = known
-        self._mime, self._kind, self._charset, self._textual = known
-        if self._kind == "events":
-            self._events = _EventParser(self._max_text)
+        self._mime, self._kind, self._charset, self._textual, self._mark = known
         if rest:  # (``()`` for the usual response: nothing more to read)
             self._rest(headers, rest)
 
@@ -202,13 +218,18 @@ class Body(_BodyText):
                 self._chunks.append(chunk)
             return []
         if self._decoder is None and not more:  # the usual one-piece body: no incremental decoder
-            text = chunk.decode(self._charset, "replace")
+            text = chunk.decode(self._charset, "replace").removeprefix(self._mark)
         else:  # a streamed body
             if len(self._parts) - self._joined >= _JOIN_EVERY:
                 self._join()
             text = self._decode(chunk, more)
-        if self._events is not None:
-            return self._event_data(self._events, text, more)
+            if self._mark and text:  # the text's start (an empty piece is none: a character split)
+                text, self._mark = text.removeprefix(self._mark), ""
+        if self._kind == "events":
+            events = self._events
+            if events is None:  # (made with the first chunk: the usual body pays nothing for it)
+                events = self._events = _EventParser(self._max_text)
+            return self._event_data(events, text, more)
         text = self._store(text)
         return [text] if text else []  # what the result keeps: nothing beyond the limit is shown
 

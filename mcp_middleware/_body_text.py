@@ -27,6 +27,9 @@ class _BodyText:
     _max_text: int
     _decoder: codecs.IncrementalDecoder | None = None
     _charset = "utf-8"
+    # what the text's start loses: one byte order mark (RFC 8259 §8.1 lets a JSON parser ignore
+    # it; a text has none of it either), "" once the text has started (``Body.feed``)
+    _mark = "\ufeff"
     _size = 0
     _dropped = 0
     _joined = 0  # how many of the first parts are pieces joined already (``_join``)

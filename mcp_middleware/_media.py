@@ -40,8 +40,9 @@ _TEXTUAL = frozenset(
 _MCP_CONTENT = MCP_CONTENT_TYPE.encode()
 
 _TEXTUAL_KINDS = frozenset({"text", "json", "events", "mcp"})
-# content-type header value -> (media type, kind, charset, whether the kind is textual), remembered
-_MEDIA: dict[bytes, tuple[str, str, str, bool]] = {}
+# content-type header value -> (media type, kind, charset, whether the kind is textual, what a text's
+# start loses: a UTF-8 body's byte order mark, "" for another), remembered
+_MEDIA: dict[bytes, tuple[str, str, str, bool, str]] = {}
 
 
 # codecs Python counts as text encodings that no body is written in: decoding ordinary text with

@@ -320,8 +320,9 @@ class ResponseCollector(Body):
             found = sniffed(body)
             if found is not None and found[0] in MODEL_IMAGE_TYPES:
                 return {"type": "image", "data": data, "mimeType": found[0].decode("ascii")}
-        query, scope = self._called
+        request, scope = self._called
         uri = f"{scope.get('scheme', 'http')}://app{self._path}"
+        query = request.query_string
         if query:  # as the route was called (each ``?page=`` its own), no forwarded credential
             uri = redacted(f"{uri}?{query.decode('latin-1')}", self._forwarded)
         return {"type": "resource", "resource": {"uri": uri, "mimeType": self._mime, "blob": data}}

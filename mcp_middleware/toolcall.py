@@ -86,7 +86,7 @@ async def run_tool(
     # a response to HEAD has no content: its collector shows the headers instead
     collector = (collector_type if sub.method != "HEAD" else HeadResponseCollector)(
         path=sub.path,
-        called=(sub.query_string, inv.parent),
+        called=(sub, inv.parent),
         structured=spec.has_output_schema,
         output=spec.output,
         max_text=limits.max_text,

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Response
 from fastapi.responses import FileResponse, StreamingResponse
 
 from mcp_middleware import MCPMiddleware, MCPResponse, content
+from mcp_middleware.dispatch import SubRequest
 from mcp_middleware.results import MAX_IMAGE_BASE64, ResponseCollector
 from tests.apps import PNG
 from tests.support import BASE_HEADERS, call_tool, post, request
@@ -167,7 +168,7 @@ def blob_of(
 ) -> dict[str, Any]:
     collector = ResponseCollector(
         path="/files/7",
-        called=(query, {"scheme": "http"}),
+        called=(SubRequest("GET", "/files/7", query), {"scheme": "http"}),
         structured=False,
         max_text=1000,
         max_binary=1000,
@@ -193,13 +194,19 @@ def test_the_uri_has_the_scheme_the_mcp_request_came_in_with() -> None:
     """(http when its scope says none, as ASGI has it); a collector for another response of the
     same call (``fresh``) keeps both."""
     collector = ResponseCollector(
-        path="/f", called=(b"a=1", {"scheme": "https"}), structured=False, max_text=10, max_binary=10
+        path="/f",
+        called=(SubRequest("GET", "/f", b"a=1"), {"scheme": "https"}),
+        structured=False,
+        max_text=10,
+        max_binary=10,
     )
     again = collector.fresh(structured=False)
     again.head(200, [PDF_TYPE])
     again.feed(b"%PDF", False)
     assert again.result()["content"][0]["resource"]["uri"] == "https://app/f?a=1"
-    plain = ResponseCollector(path="/f", called=(b"", {}), structured=False, max_text=10, max_binary=10)
+    plain = ResponseCollector(
+        path="/f", called=(SubRequest("GET", "/f"), {}), structured=False, max_text=10, max_binary=10
+    )
     plain.head(200, [PDF_TYPE])
     plain.feed(b"%PDF", False)
     assert plain.result()["content"][0]["resource"]["uri"] == "http://app/f"
