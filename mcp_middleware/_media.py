@@ -20,21 +20,34 @@ from .content import MCP_CONTENT_TYPE
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
-__all__ = ["_MEDIA", "_TEXTUAL_KINDS", "_classify", "_media"]
+__all__ = ["TEXTUAL_TYPES", "_MEDIA", "_TEXTUAL_KINDS", "_classify", "_media", "is_textual"]
 
-_TEXTUAL = frozenset(
+# The one table of media types other than ``text/*`` (and a ``+xml`` or ``+yaml`` suffix, RFC 7303,
+# RFC 9512) whose bodies are text (``is_textual``): a route's response of one is shown as text, not
+# a base64 blob, and a raw request body of one is a text argument, not base64
+# (``_request_media._is_text_media``). JSON types are JSON (``_classify``) before this is asked.
+TEXTUAL_TYPES = frozenset(
     {
-        b"application/xml",
-        b"application/javascript",
-        b"application/x-ndjson",
-        b"application/json-seq",  # RFC 7464: read without its record separators (``_without_separators``)
-        b"application/ndjson",
-        b"application/jsonl",
-        b"application/yaml",
-        b"application/x-yaml",
-        b"application/x-www-form-urlencoded",
+        *("application/xml", "application/xml-dtd", "application/rtf", "application/csv"),
+        *("application/yaml", "application/x-yaml", "application/toml", "application/sql"),
+        *("application/graphql", "application/sparql-query", "application/http", "application/mbox"),
+        *("application/javascript", "application/ecmascript", "application/x-javascript"),
+        *("application/typescript", "application/x-sh", "application/x-csh", "application/x-perl"),
+        *("application/x-ruby", "application/x-python", "application/x-httpd-php", "application/x-php"),
+        *("application/x-tex", "application/x-latex", "application/x-subrip"),
+        *("application/n-triples", "application/n-quads", "application/trig"),
+        *("application/x-pem-file", "application/pem-certificate-chain"),
+        *("application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-www-form-urlencoded"),
+        "application/json-seq",  # RFC 7464: read without its record separators (``_without_separators``)
     }
 )
+_TEXTUAL = frozenset(kind.encode() for kind in TEXTUAL_TYPES)
+_TEXT_SUFFIXES = (b"+xml", b"+yaml")
+
+
+def is_textual(mime: bytes) -> bool:
+    """Whether a media type's bodies are text (lower case, without parameters; JSON aside)."""
+    return mime.startswith(b"text/") or mime in _TEXTUAL or mime.endswith(_TEXT_SUFFIXES)
 
 
 _MCP_CONTENT = MCP_CONTENT_TYPE.encode()
@@ -82,7 +95,7 @@ def _classify(mime: bytes) -> str:
         return "json"
     if not mime:
         return "untyped"  # text or binary: the first bytes decide (_body.Body._sniff)
-    if mime.startswith(b"text/") or mime in _TEXTUAL or mime.endswith(b"+xml"):
+    if is_textual(mime):
         return "text"
     if mime.startswith(b"image/"):
         return "image"

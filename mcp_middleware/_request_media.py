@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from mcp_middleware._http_token import TOKEN
-from mcp_middleware._media import _NOT_CHARSETS
+from mcp_middleware._media import _NOT_CHARSETS, is_textual
 from mcp_middleware._plan import _FORM, _JSON, _JSON_TEXT, _MULTIPART, _RAW, _SCALARS
 from mcp_middleware._schema_nulls import collapse_optional
 
@@ -76,15 +76,10 @@ def _pick_media(content: Mapping[str, Any]) -> tuple[int, str, Any] | None:
     return None
 
 
-# media types other than text/* whose bodies are text (a ``body`` argument given as is, not base64)
-_TEXT_MEDIA: Final = frozenset(
-    {"application/xml", "application/yaml", "application/x-yaml", "application/javascript"}
-    | {"application/graphql", "application/sql", "application/x-ndjson", "application/csv"}
-)
-
-
 def _is_text_media(media_type: str) -> bool:
-    return media_type.startswith("text/") or media_type in _TEXT_MEDIA or media_type.endswith(("+xml", "+yaml"))
+    """Whether a body of ``media_type`` is text (a ``body`` argument given as is, not base64): the
+    one table responses are read with too (``_media.is_textual``)."""
+    return is_textual(media_type.encode("latin-1", "replace"))
 
 
 def _file_node(schema: Any) -> Mapping[str, Any] | None:

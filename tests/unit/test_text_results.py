@@ -139,3 +139,64 @@ async def test_a_prompt_route_answering_json_after_a_byte_order_mark_is_its_mess
     """The prompt's JSON list was kept as raw text, its mark included."""
     got = (await call_legacy(bom_app(), "prompts/get", {"name": "bom_prompt"})).result()
     assert got["messages"] == [{"role": "user", "content": {"type": "text", "text": "hello"}}]
+
+
+# -- textual application/* types: one table for responses and raw request bodies -----------------
+
+TEXTUAL_APPLICATION_TYPES = [
+    "application/toml",
+    "application/sql",
+    "application/yaml",
+    "application/x-yaml",
+    "application/vnd.oai.openapi+yaml",  # RFC 9512's +yaml suffix
+    "application/graphql",
+    "application/javascript",
+    "application/ecmascript",
+    "application/x-javascript",
+    "application/x-sh",
+    "application/x-csh",
+    "application/x-httpd-php",
+    "application/x-php",
+    "application/x-ndjson",
+    "application/x-www-form-urlencoded",
+    "application/csv",
+    "application/rtf",
+    "application/x-tex",
+    "application/x-latex",
+    "application/xml-dtd",
+    "application/x-subrip",
+    "application/mbox",
+    "application/http",
+    "application/sparql-query",
+    "application/n-triples",
+    "application/n-quads",
+    "application/trig",
+    "application/x-pem-file",
+    "application/pem-certificate-chain",
+    "application/typescript",
+    "application/x-perl",
+    "application/x-ruby",
+    "application/x-python",
+]
+
+
+@pytest.mark.parametrize("mime", TEXTUAL_APPLICATION_TYPES)
+def test_a_textual_application_type_is_text_not_a_base64_blob(mime: str) -> None:
+    _, collector = fed(mime.encode() + b"; charset=utf-8", b'a = "b"\n')
+    assert collector.result() == {"content": [{"type": "text", "text": 'a = "b"\n'}]}
+
+
+@pytest.mark.parametrize("mime", ["application/octet-stream", "application/pdf", "application/x-protobuf"])
+def test_a_binary_application_type_stays_a_blob(mime: str) -> None:
+    _, collector = fed(mime.encode(), b"\x00\x01")
+    assert collector.result()["content"][0]["type"] == "resource"
+
+
+@pytest.mark.parametrize("mime", ["application/toml", "application/x-sh", "application/problem+yaml"])
+def test_a_raw_request_body_of_a_textual_application_type_is_a_text_argument(mime: str) -> None:
+    from mcp_middleware.catalog import build_catalog
+
+    operation = {"operationId": "put", "requestBody": {"content": {mime: {"schema": {"type": "string"}}}}}
+    [tool] = build_catalog({"paths": {"/config": {"put": operation}}}).tools
+    assert "contentEncoding" not in tool.tool["inputSchema"]["properties"]["body"]
+    assert tool.build_request({"body": 'a = "é"\n'}).body == 'a = "é"\n'.encode()
