@@ -19,13 +19,14 @@ Part of :mod:`mcp_middleware._requests`, which assembles them into the sub-reque
     A file field of a multipart body is a file part (its filename the field's name, its
     ``Content-Type`` the declared media type, ``application/octet-stream`` when none is: then the
     type its first bytes show, for the common kinds, ``_kind_of``); a binary one's argument is the
-    file's content in base64 (whitespace ignored), decoded here, and anything else is an
-    :class:`~mcp_middleware._values.ArgumentError`.
+    file's content in base64, read as ``content.image`` reads base64 text (the WHATWG's forgiving
+    base64: whitespace ignored, padding optional), after an optional ``data:<type>;base64,``
+    prefix, decoded here, and anything else is an :class:`~mcp_middleware._values.ArgumentError`.
 """
 
 from __future__ import annotations
 
-import base64
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -35,6 +36,7 @@ import orjson
 from mcp_middleware._plan import _FORM, _JSON, _JSON_TEXT, _JSON_VALUE, _NO_BODY, _RAW, _Arg, _FilePart, _Plan
 from mcp_middleware._signatures import sniffed
 from mcp_middleware._values import _SINGLE, ArgumentError, _form_encode, _json_text, _scalar, _scalar_as
+from mcp_middleware.content import _forgiving_b64decode
 
 __all__ = ["_encode_body", "_items", "_shaped"]
 
@@ -125,6 +127,8 @@ def _multipart(pairs: list[tuple[str, str]], files: Mapping[str, _FilePart]) -> 
 
 
 _UNTYPED = b"application/octet-stream"
+# the start of an RFC 2397 data URL of base64 (``data:image/png;base64,``), which a file's argument may have
+_DATA_URL = re.compile(r"\s*data:[^,]*;base64,", re.IGNORECASE)
 
 
 def _kind_of(declared: bytes, data: bytes) -> tuple[bytes, bytes]:
@@ -147,7 +151,8 @@ def _part_data(part: _FilePart | None, text: str) -> bytes:
             raise ArgumentError(
                 f"argument {part.argument!r} has {bad!r}, which charset {part.charset!r} cannot encode"
             ) from None
-    try:
-        return base64.b64decode("".join(text.split()), validate=True)
-    except ValueError:  # binascii.Error, or a non-ASCII string
-        raise ArgumentError(f"argument {part.argument!r} must be the file's content in base64") from None
+    if (prefix := _DATA_URL.match(text)) is not None:  # a data URL's base64 (its type: the bytes say)
+        text = text[prefix.end() :]
+    if (data := _forgiving_b64decode(text)) is None:
+        raise ArgumentError(f"argument {part.argument!r} must be the file's content in base64")
+    return data

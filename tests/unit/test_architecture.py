@@ -265,7 +265,8 @@ def test_lower_layers_never_import_upper_layers() -> None:
         assert all_imports(answer) == {"_feature_errors", "jsonrpc", "results", *extra}, answer
     assert all_imports("_plan") == {"_values"}  # the query keys it precomputes (_form_encode)
     assert all_imports("_paths") == {"_plan", "_values"}
-    assert all_imports("_query_and_body") == {"_plan", "_signatures", "_values"}
+    # content: a file's base64 argument read as content.image reads base64 text (_forgiving_b64decode)
+    assert all_imports("_query_and_body") == {"_plan", "_signatures", "_values", "content"}
     # the guard it builds, and whether a route could take a path (which names its _Node as a type only)
     assert all_imports("_route_order") == {"_route_guard", "_route_overlap"}
     # ArgumentError, what a refused path is; a path value's text as the request writes it

@@ -1,0 +1,106 @@
+"""A file argument (a multipart file field, a binary raw body) in base64: read as ``content.image``
+reads base64 text (unpadded and line-wrapped text taken), after an optional ``data:...;base64,``
+prefix; and a prompt's file argument says it is base64."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import pytest
+from fastapi import FastAPI, File, Form, UploadFile
+
+from mcp_middleware import MCPMiddleware, declare
+from mcp_middleware.catalog import ArgumentError, ToolSpec, build_catalog
+from tests.support import call_legacy
+
+pytestmark = pytest.mark.anyio
+
+
+def tools() -> dict[str, ToolSpec]:
+    form = {"type": "object", "properties": {"doc": {"type": "string", "format": "binary"}}, "required": ["doc"]}
+    raw = {"type": "string", "format": "binary"}
+    doc = {
+        "paths": {
+            "/m": {"post": {"operationId": "m", "requestBody": {"content": {"multipart/form-data": {"schema": form}}}}},
+            "/r": {
+                "post": {"operationId": "r", "requestBody": {"content": {"application/octet-stream": {"schema": raw}}}}
+            },
+        }
+    }
+    return {tool.name: tool for tool in build_catalog(doc).tools}
+
+
+def sent(value: str) -> tuple[bytes, bytes]:
+    """The multipart file's bytes and the raw body's, for argument ``value``."""
+    found = tools()
+    multipart = found["m"].build_request({"doc": value}).body
+    start = multipart.index(b"\r\n\r\n") + 4
+    return multipart[start : multipart.index(b"\r\n--", start)], found["r"].build_request({"body": value}).body
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "AAE=",
+        "AAE",  # unpadded
+        "AA\nE=",  # line-wrapped
+        "data:application/octet-stream;base64,AAE=",
+        "data:;base64,AAE",
+        "DATA:text/plain;charset=utf-8;Base64,AAE=",
+    ],
+)
+def test_a_file_argument_is_read_as_base64_text_is_anywhere_else(value: str) -> None:
+    assert sent(value) == (b"\x00\x01", b"\x00\x01")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "not base64!",
+        "AAE=x",
+        "A",  # 4n + 1 characters: no bytes
+        "-_8=",  # url-safe alphabet
+        "data:image/png,AAE=",  # a data URL that is no base64
+        "data:image/png;base64",  # no comma
+        "AAé=",
+    ],
+)
+def test_anything_else_is_an_argument_error(value: str) -> None:
+    found = tools()
+    for name, argument in (("m", "doc"), ("r", "body")):
+        with pytest.raises(ArgumentError, match=f"'{argument}' must be the file's content in base64"):
+            found[name].build_request({argument: value})
+
+
+def prompt_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/a", openapi_extra=declare.prompt("parse"))
+    async def parse(
+        doc: Annotated[UploadFile, File(description="The PDF to parse")],
+        note: Annotated[str, Form(description="a note")] = "",
+    ) -> dict[str, Any]:
+        return {"n": doc.filename}
+
+    @app.post("/b", openapi_extra=declare.prompt("many"))
+    async def many(
+        parts: Annotated[list[bytes], File(description="chunks")] = [],  # noqa: B006
+        one: Annotated[bytes | None, File()] = None,
+    ) -> dict[str, Any]:
+        return {"n": len(parts)}
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+async def test_a_prompts_file_argument_says_it_is_base64() -> None:
+    listed = (await call_legacy(prompt_app(), "prompts/list", {})).result()["prompts"]
+    arguments = {prompt["name"]: prompt["arguments"] for prompt in listed}
+    assert arguments["parse"] == [
+        {"name": "doc", "required": True, "description": "The PDF to parse (base64)"},
+        {"name": "note", "required": False, "description": "a note"},
+    ]
+    assert arguments["many"] == [
+        {"name": "parts", "required": False, "description": "chunks (JSON: array of base64 strings)"},
+        {"name": "one", "required": False, "description": "base64"},
+    ]
