@@ -10,7 +10,7 @@ from typing import Final
 from ._http_token import TOKEN_RE
 from .config import FORWARDED, HTTP_METHODS
 
-__all__ = ["header_names", "http_methods", "strings"]
+__all__ = ["header_names", "header_refusal", "http_methods", "strings"]
 
 # What ``forward_headers`` may not name: hop-by-hop headers (RFC 9110 §7.6.1; they describe one
 # connection, not the request) and the headers MCP's transport reads or the middleware writes to
@@ -45,25 +45,34 @@ def strings(value: Iterable[str], option: str) -> tuple[str, ...]:
 
 def header_names(value: Iterable[str], option: str) -> frozenset[bytes]:
     """The header names of an option (``forward_headers``), lower case (names are
-    case-insensitive). A name that is no HTTP token would never match a header; a hop-by-hop
-    header or one of MCP's own is refused (forwarding it would hand the route the connection's or
-    the transport's header as if it were the app's), and so is one always forwarded
-    (``config.FORWARDED``): naming it would make it a credential, and trace context, which a
-    traced client changes on every request, would change the caller's identity with it (a
-    requestState's retry refused, results private)."""
+    case-insensitive); one that :func:`header_refusal` refuses raises a ``ValueError``."""
     names: set[bytes] = set()
     for name in strings(value, option):
-        if not TOKEN_RE.fullmatch(name):
-            raise ValueError(f"{option} takes header names ('X-Token'): {name!r} is not a header name")
-        lower = name.lower()
-        if lower in _HOP_BY_HOP:
-            raise ValueError(f"{option} cannot name {name!r}: a hop-by-hop header belongs to the connection")
-        if lower in _MCPS_OWN or lower.startswith("mcp-param-"):
-            raise ValueError(f"{option} cannot name {name!r}: one of MCP's own headers (the transport's)")
-        if lower.encode("ascii") in FORWARDED:
-            raise ValueError(f"{option} cannot name {name!r}: it is always forwarded")
-        names.add(lower.encode("ascii"))
+        refusal = header_refusal(name)
+        if refusal is not None:
+            raise ValueError(f"{option} {refusal}")
+        names.add(name.lower().encode("ascii"))
     return frozenset(names)
+
+
+def header_refusal(name: str) -> str | None:
+    """Why ``forward_headers`` cannot name ``name`` (the end of a sentence after the option's
+    name), else None: the one rule, which the warnings that suggest forwarding a header ask too. A
+    name that is no HTTP token would never match a header; a hop-by-hop header or one of MCP's own
+    is refused (forwarding it would hand the route the connection's or the transport's header as if
+    it were the app's), and so is one always forwarded (``config.FORWARDED``): naming it would make
+    it a credential, and trace context, which a traced client changes on every request, would
+    change the caller's identity with it (a requestState's retry refused, results private)."""
+    if not TOKEN_RE.fullmatch(name):
+        return f"takes header names ('X-Token'): {name!r} is not a header name"
+    lower = name.lower()
+    if lower in _HOP_BY_HOP:
+        return f"cannot name {name!r}: a hop-by-hop header belongs to the connection"
+    if lower in _MCPS_OWN or lower.startswith("mcp-param-"):
+        return f"cannot name {name!r}: one of MCP's own headers (the transport's)"
+    if lower.encode("ascii") in FORWARDED:
+        return f"cannot name {name!r}: it is always forwarded"
+    return None
 
 
 def http_methods(methods: Iterable[str] | None) -> frozenset[str] | None:

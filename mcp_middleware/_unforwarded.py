@@ -8,7 +8,9 @@ with ``x_admin_token: Annotated[str, Header()]``) makes it an argument of those 
 that sends ``X-Admin-Token`` as a credential is not heard, since only the forwarded headers
 reach the route. The catalog warns about such headers when it is built
 (:mod:`mcp_middleware._shared_headers`); this says it where the call fails. The header's value is
-never shown. Imports nothing from the package but the plan's constants and ``warn_once``.
+never shown, nor a header ``forward_headers`` would refuse. Imports nothing from the package but the
+plan's constants, ``warn_once`` and ``forward_headers``' rule
+(:func:`~mcp_middleware._option_lists.header_refusal`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from mcp_middleware._once import warn_once
+from mcp_middleware._option_lists import header_refusal
 from mcp_middleware._plan import _HEADER
 
 if TYPE_CHECKING:
@@ -32,7 +35,8 @@ logger = logging.getLogger("mcp_middleware.toolcall")
 def unforwarded_note(spec: ToolSpec, arguments: Mapping[str, Any], headers: Iterable[tuple[bytes, bytes]]) -> str:
     """The sentence to add to the refusal of a call with ``arguments``, given the MCP request's
     ``headers``: its required header arguments left out (or null) that the request carries, and
-    how to forward them; "" when there are none. Logs each such header once (``warn_once``)."""
+    how to forward them; "" when there are none (a header ``forward_headers`` refuses, such as
+    ``Accept``, is never named). Logs each such header once (``warn_once``)."""
     carried = {name.lower() for name, _ in headers}
     wires = [
         arg.wire
@@ -41,6 +45,7 @@ def unforwarded_note(spec: ToolSpec, arguments: Mapping[str, Any], headers: Iter
         and arg.header in carried
         and arg.name in spec.required
         and arguments.get(arg.name) is None
+        and header_refusal(arg.wire) is None  # Accept: the MCP request's own, which cannot be forwarded
     ]
     if not wires:
         return ""

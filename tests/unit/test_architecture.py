@@ -204,7 +204,8 @@ def test_lower_layers_never_import_upper_layers() -> None:
         imported = {i.split(".")[0] for i in all_imports(call)}
         assert not imported & {"middleware", "transport", "handlers"}, (call, imported)
     # the refusal's note on a header argument the MCP request carries (ToolSpec only as a type)
-    assert all_imports("_unforwarded", typing=False) == {"_once", "_plan"}
+    # (and forward_headers' rule: a header it would refuse, Accept, is never suggested)
+    assert all_imports("_unforwarded", typing=False) == {"_once", "_option_lists", "_plan"}
     assert all_imports("_ticker") == {"toolcall"}  # only for the type of a run (TYPE_CHECKING)
     # the ticker (and its period); a run and a route's context holder only as types
     assert all_imports("_call_registry", typing=False) == {"_ticker"}
@@ -296,7 +297,8 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_given_names") == {"_declared", "_name_rules", "_naming", "_once"}
     # the warnings about routes the endpoint's path takes over: the methods, the routes as the router tries them
     assert all_imports("_endpoint_overlap") == {"_naming", "_once", "_route_order"}
-    assert all_imports("_shared_headers", typing=False) == {"_once", "_plan"}  # ToolSpec only as a type
+    # ToolSpec only as a type; forward_headers' rule (a header it would refuse is never suggested)
+    assert all_imports("_shared_headers", typing=False) == {"_once", "_option_lists", "_plan"}
 
 
 def test_the_security_layer_is_under_the_middleware_alone() -> None:

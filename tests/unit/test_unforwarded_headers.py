@@ -209,3 +209,101 @@ async def test_a_prompt_missing_a_header_argument_the_mcp_request_carries_says_s
     )
     assert HINT in error["message"]
     assert FORWARD in error["message"]
+
+
+# -- optional headers, and headers forward_headers refuses (review s10a2) ------------------------------
+
+
+def _optional_headers_app() -> FastAPI:
+    """An ordinary API: optional i18n, tracing and client headers on a few routes, no credentials."""
+    app = FastAPI()
+
+    @app.get("/items/{i}", operation_id="get_item")
+    def get_item(i: int, accept_language: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        return {"i": i, "accept_language": accept_language}
+
+    @app.get("/items", operation_id="list_items")
+    def list_items(
+        accept_language: Annotated[str | None, Header()] = None,
+        x_request_id: Annotated[str | None, Header()] = None,
+    ) -> list[Any]:
+        return []
+
+    @app.get("/me", operation_id="me")
+    def me(
+        user_agent: Annotated[str | None, Header()] = None, x_request_id: Annotated[str | None, Header()] = None
+    ) -> dict[str, Any]:
+        return {}
+
+    @app.get("/users/{uid}", operation_id="user")
+    def user(uid: int, user_agent: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        return {}
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+async def test_optional_header_parameters_of_two_tools_are_no_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """Review: accept-language, x-request-id and user-agent, optional on a few routes, were warned
+    about as if they were credentials to forward: only required header parameters are."""
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        await _tools(_optional_headers_app())
+    assert not _shared_warnings(caplog)
+
+
+def test_a_shared_header_forward_headers_refuses_is_not_suggested(caplog: pytest.LogCaptureFixture) -> None:
+    """Review: ``accept`` shared by two tools was suggested as forward_headers=['accept'], which the
+    middleware refuses (one of MCP's own headers): such a header is not named."""
+    paths = {
+        f"/{name}": {
+            "get": {
+                "operationId": name,
+                "parameters": [
+                    {"name": header, "in": "header", "required": True, "schema": {"type": "string"}}
+                    for header in ("Accept", "X-Tenant", "Keep-Alive", "Mcp-Param-Region")
+                ],
+            }
+        }
+        for name in ("report", "export")
+    }
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        build_catalog({"paths": paths})
+    warned = _shared_warnings(caplog)
+    assert len(warned) == 1, warned
+    assert "forward_headers=['x-tenant']" in warned[0]
+    for refused in ("accept", "keep-alive", "mcp-param-region"):
+        assert f"'{refused}'" not in warned[0], refused
+
+
+def _accept_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/report", operation_id="report")
+    def report(accept: Annotated[str, Header()]) -> dict[str, Any]:
+        return {"accept": accept}
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+async def test_a_missing_header_argument_forward_headers_refuses_has_no_forwarding_hint(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Review: a required ``accept`` argument left out got the hint forward_headers=['accept'] (the MCP
+    request always carries Accept), which the middleware refuses."""
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        text = refusal_text(await _call(_accept_app(), "report", {}, LEGACY))
+    assert text == "Invalid arguments for tool 'report': missing required argument 'accept'"
+    assert not [r for r in caplog.records if r.name == "mcp_middleware.toolcall"]
+
+
+async def test_an_optional_header_the_mcp_request_carries_gets_no_hint_on_a_call_refused_for_another_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The hint names required header arguments only: an optional one left out is no reason the
+    call was refused."""
+    headers = {**LEGACY, "accept-language": "en-US"}
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        text = refusal_text(await _call(_optional_headers_app(), "get_item", {}, headers))
+    assert text == "Invalid arguments for tool 'get_item': missing required argument 'i'"
+    assert not [r for r in caplog.records if r.name == "mcp_middleware.toolcall"]
