@@ -17,7 +17,7 @@ import logging
 from collections.abc import Hashable
 from typing import Any, Final, Protocol, TypeVar
 
-__all__ = ["Remembered", "info_once", "warn_once", "with_room"]
+__all__ = ["Remembered", "warn_once", "with_room"]
 
 
 class _Table(Protocol):
@@ -70,10 +70,3 @@ def warn_once(logger: logging.Logger, message: str, *args: Any) -> None:
     """``logger.warning(message, *args)``, unless the same text was said by that logger before."""
     if _SAID.first((logger.name, message % args if args else message)):
         logger.warning(message, *args)
-
-
-def info_once(logger: logging.Logger, message: str, *args: Any) -> None:
-    """``logger.info(message, *args)``, unless the same text was said by that logger before (as
-    :func:`warn_once`: a default the build applies, said once however often it is rebuilt)."""
-    if _SAID.first((logger.name, message % args if args else message)):
-        logger.info(message, *args)

@@ -44,7 +44,7 @@ from mcp_middleware._given_names import (
 )
 from mcp_middleware._name_rules import LONGEST_NAME
 from mcp_middleware._naming import _assign_names, _Op, _operations
-from mcp_middleware._once import info_once, warn_once
+from mcp_middleware._once import warn_once
 from mcp_middleware._requests import ToolSpec
 from mcp_middleware._route_details import _converter_paths, _response_options
 from mcp_middleware._route_document import RouteDocument, app_document, route_document
@@ -131,11 +131,13 @@ def catalog_from_app(
     exclude_paths: Collection[str] = (),
     forwarded: Collection[bytes] = frozenset(),
     tool_names: Mapping[str, str] | None = None,
+    root_path: str = "",
 ) -> Catalog:
     """The catalog of an app with an ``openapi()`` method (FastAPI) and the apps with one mounted
     in it, else of its routes (Starlette). ``forwarded``: the headers (lower case) forwarded from
     the MCP request besides the credentials (the ``forward_headers`` option), which are no
-    arguments; ``tool_names``: the names given to tools, by operation id or default name."""
+    arguments; ``tool_names``: the names given to tools, by operation id or default name;
+    ``root_path``: the scope's, where the app is served (see :func:`build_catalog`)."""
     openapi = getattr(app, "openapi", None)
     if not callable(openapi):
         return _catalog_from_routes(
@@ -145,6 +147,7 @@ def catalog_from_app(
             exclude_paths=exclude_paths,
             forwarded=forwarded,
             tool_names=tool_names,
+            root_path=root_path,
         )
     try:
         document = openapi()
@@ -162,6 +165,7 @@ def catalog_from_app(
         order=route_order(app),
         forwarded=forwarded,
         tool_names=tool_names,
+        root_path=root_path,
     )
 
 
@@ -173,6 +177,7 @@ def _catalog_from_routes(
     exclude_paths: Collection[str],
     forwarded: Collection[bytes],
     tool_names: Mapping[str, str] | None,
+    root_path: str,
 ) -> Catalog:
     """The catalog of an app without ``openapi()``, from a document made of its routes; a mounted
     app's own document (FastAPI's) brings its operations, under the mount's prefix."""
@@ -195,6 +200,7 @@ def _catalog_from_routes(
         order=route_order(app),
         forwarded=forwarded,
         tool_names=tool_names,
+        root_path=root_path,
     )
 
 
@@ -207,6 +213,7 @@ def _catalog_of(
     order: RouteOrder | None,
     forwarded: Collection[bytes],
     tool_names: Mapping[str, str] | None,
+    root_path: str,
 ) -> Catalog:
     """The catalog of a document, with what the routes of its apps with ``openapi()`` say beside
     it (their ``:path`` templates and response-model options), each under its prefix, and the
@@ -228,6 +235,7 @@ def _catalog_of(
         route_owners=made.owners,
         forwarded=forwarded,
         tool_names=tool_names,
+        root_path=root_path,
         **options,
     )
 
@@ -245,6 +253,7 @@ def build_catalog(
     route_owners: Mapping[tuple[str, str], Any] | None = None,
     forwarded: Collection[bytes] = frozenset(),
     tool_names: Mapping[str, str] | None = None,
+    root_path: str = "",
 ) -> Catalog:
     """The tools of an OpenAPI 3.x document (see the module docstring for the rules).
 
@@ -259,7 +268,10 @@ def build_catalog(
     ``forwarded``: the headers forwarded besides the credentials, which are no arguments (nor
     are the headers of the document's ``apiKey`` schemes, which are forwarded too).
     ``tool_names``: the tools' names given by operation id or default name
-    (:mod:`mcp_middleware._given_names`; a bad value is a ``TypeError``/``ValueError``)."""
+    (:mod:`mcp_middleware._given_names`; a bad value is a ``TypeError``/``ValueError``).
+    ``root_path``: the scope's (``FastAPI(root_path=...)``, uvicorn's ``--root-path``), which
+    FastAPI puts into ``servers`` only when it serves its document: taken off an OAuth2 token
+    URL's absolute path as a ``servers`` path is (:func:`token_routes`)."""
     if max_name_length < 8:
         raise ValueError("max_name_length must be at least 8")
     if max_name_length > LONGEST_NAME:
@@ -297,12 +309,13 @@ def build_catalog(
         passes and tool_filter.names_kept(op.operation_id, names)
         for op, names, passes in zip(ops, matched, passing, strict=True)
     ]
-    # an OAuth2 scheme's token and refresh endpoints are no tools unless an include filter names them
-    tokens = token_routes(openapi)
+    # an OAuth2 scheme's token and refresh endpoints are no tools unless named: by the route itself
+    # (declare.tool, x-mcp-tool), by tool_names, or by an include filter
+    tokens = token_routes(openapi, root_path)
     if tokens:
         kept = [
-            is_kept and not _token_route(op, names, default, tokens, tool_filter)
-            for op, names, default, is_kept in zip(ops, matched, defaults, kept, strict=True)
+            is_kept and not _token_route(op, names, default, own is not None, tokens, tool_filter)
+            for op, names, default, own, is_kept in zip(ops, matched, defaults, given, kept, strict=True)
         ]
     stranded = [
         found is not None and (is_kept or is_declared) and _stranded(op, found)
@@ -372,27 +385,42 @@ def build_catalog(
 
 
 def _token_route(
-    op: _Op, names: Sequence[str], default: str, tokens: Mapping[str, tuple[str, str]], tool_filter: ToolFilter
+    op: _Op,
+    names: Sequence[str],
+    default: str,
+    named: bool,
+    tokens: Mapping[str, tuple[str, str]],
+    tool_filter: ToolFilter,
 ) -> bool:
-    """Whether ``op`` is the ``POST`` of a path an OAuth2 scheme names as its token or refresh
-    URL (``tokens``: :func:`token_routes`) that no include filter names (``names``: those the
-    filters match it by): its tool would ask the model for a password or a client secret, and
-    put the token it answers into the model's context. Said once (INFO), with how to keep it."""
+    """Whether ``op`` is the form-taking ``POST`` of a path an OAuth2 scheme names as its token or
+    refresh URL (``tokens``: :func:`token_routes`) that nothing names as a tool: not the route
+    itself (``declare.tool``'s ``x-mcp-name``/``x-mcp-description``, ``x-mcp-tool``), not
+    ``tool_names`` (``named``: a name is given to it), not an include filter (``names``: those the
+    filters match it by). Its tool would ask the model for a password or a client secret, and put
+    the token it answers into the model's context. Warned once, with how to keep it and the other
+    tools (an include filter would keep it alone)."""
     found = tokens.get(op.path) if op.method == "POST" else None
-    if found is None or tool_filter.names_route(op.operation_id, names, op.path):
+    if (
+        found is None
+        or named
+        or "x-mcp-description" in op.operation
+        or op.operation.get("x-mcp-tool") is True
+        or tool_filter.names_route(op.operation_id, names, op.path)
+    ):
         return False
     scheme, field = found
-    info_once(
+    warn_once(
         logger,
         "Route POST %s is no tool: the OAuth2 security scheme %r names it as its %s, and its tool would ask the "
         "model for credentials (a password, a client secret) and put the token it answers into the model's "
-        "context; to make it a tool anyway, name it in an include filter: include_operations=[%r] or "
-        "include_paths=[%r]",
+        "context; to make it a tool anyway, name its tool: on the route, openapi_extra=declare.tool(name=%r), "
+        "or MCPMiddleware(tool_names={%r: %r})",
         op.path,
         scheme,
         field,
-        default if default in names or not op.operation_id else op.operation_id,
-        op.path,
+        default,
+        default,
+        default,
     )
     return True
 

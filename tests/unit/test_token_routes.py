@@ -1,18 +1,19 @@
 """The routes an OAuth2 scheme names as its token or refresh endpoint are no tools by default
 (review s10a): FastAPI's OAuth2 tutorial published ``POST /token`` as a tool asking the model for
 the user's password and client secret, whose result put an access token into the model's context.
-An include filter naming the operation keeps it."""
+Naming its tool (declare.tool, x-mcp-tool, tool_names) or an include filter naming it keeps it."""
 
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Annotated, Any
 
 import pytest
 from fastapi import Depends, FastAPI, Security
-from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
+from fastapi.security import OAuth2AuthorizationCodeBearer, OAuth2PasswordBearer, OAuth2PasswordRequestForm
 
-from mcp_middleware import MCPMiddleware
+from mcp_middleware import MCPMiddleware, declare
 from mcp_middleware.catalog import ToolFilter, build_catalog
 from tests.support import BASE_HEADERS, post, request, result_json
 
@@ -49,15 +50,18 @@ def _told(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 async def test_the_token_route_of_the_oauth2_tutorial_is_no_tool(caplog: pytest.LogCaptureFixture) -> None:
     app = _tutorial_app()
-    with caplog.at_level(logging.INFO, logger="mcp_middleware"):
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
         assert await _names(app) == ["items"]
         assert await _names(_tutorial_app()) == ["items"]  # said once across builds
     told = _told(caplog)
     assert len(told) == 1, told
     record = next(r for r in caplog.records if "POST /token" in r.getMessage())
-    assert record.levelno == logging.INFO
-    assert "include_operations=['login']" in told[0]
+    assert record.levelno == logging.WARNING  # a route silently gone is no INFO (review s10a2)
     assert "tokenUrl" in told[0]
+    # the recipe keeps the route without dropping the other tools (an include filter would)
+    assert "declare.tool(" in told[0]
+    assert "tool_names={'login': " in told[0]
+    assert "include_" not in told[0]
     # a call of it is an unknown tool's (-32602), the route never runs
     params = {"name": "login", "arguments": {"username": "bob", "password": "hunter2-secret"}}
     reply = await post(app, request("tools/call", params), LEGACY)
@@ -102,10 +106,22 @@ async def test_other_filters_leave_the_token_route_out(
 # -- which URLs name which routes (the document alone) --------------------------------------------
 
 
-def _document(flows: dict[str, Any], servers: list[dict[str, str]] | None = None) -> dict[str, Any]:
+FORM = {"content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}, "required": True}
+
+
+def _document(
+    flows: dict[str, Any], servers: list[dict[str, str]] | None = None, extra: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Each path's GET and POST; each POST takes a form body, as a token endpoint does."""
     paths = {
-        path: {method: {"operationId": f"{method}{path.replace('/', '_')}"} for method in ("get", "post")}
-        for path in ("/token", "/auth/token", "/auth/refresh", "/api/token", "/items")
+        path: {
+            method: {
+                "operationId": f"{method}{path.replace('/', '_')}",
+                **({"requestBody": FORM} if method == "post" else {}),
+            }
+            for method in ("get", "post")
+        }
+        for path in ("/token", "/auth/token", "/auth/refresh", "/api/token", "/items", *extra)
     }
     schemes = {"OAuth2": {"type": "oauth2", "flows": flows}, "Key": {"type": "apiKey", "in": "header", "name": "k"}}
     document: dict[str, Any] = {"paths": paths, "components": {"securitySchemes": schemes}}
@@ -128,11 +144,35 @@ def _left_out(document: dict[str, Any], tool_filter: ToolFilter = EVERY) -> list
         ({"password": {"tokenUrl": "/token", "scopes": {}}}, None, ["post_token"]),
         ({"password": {"tokenUrl": "./auth/token", "scopes": {}}}, None, ["post_auth_token"]),
         ({"password": {"tokenUrl": "auth/../token?x=1#f", "scopes": {}}}, None, ["post_token"]),
-        # an absolute URL names the route of its path (an app's own base URL in front)
+        # a URL with a host is the app's when its origin is a servers URL's, less that URL's path
         (
             {"clientCredentials": {"tokenUrl": "https://api.example.com/api/token", "scopes": {}}},
-            None,
+            [{"url": "https://API.example.com:443"}],
             ["post_api_token"],
+        ),
+        (
+            {"clientCredentials": {"tokenUrl": "https://api.example.com/api/token", "scopes": {}}},
+            [{"url": "/other"}, {"url": "https://api.example.com/api/"}],
+            ["post_token"],
+        ),
+        # else another service's (review s10a2: Google's token endpoint beside the app's POST /token)
+        ({"clientCredentials": {"tokenUrl": "https://oauth2.googleapis.com/token", "scopes": {}}}, None, []),
+        (
+            {"clientCredentials": {"tokenUrl": "https://oauth2.googleapis.com/token", "scopes": {}}},
+            [{"url": "https://api.example.com"}, {"url": "http://oauth2.googleapis.com"}, {"url": "/"}],
+            [],
+        ),
+        ({"clientCredentials": {"tokenUrl": "https://api.example.com/api/token", "scopes": {}}}, None, []),
+        (
+            {"clientCredentials": {"tokenUrl": "https://api.example.com:8443/token", "scopes": {}}},
+            [{"url": "https://api.example.com"}, {"url": "https://api.example.com:bad"}],
+            [],
+        ),
+        # one under a servers URL's host but not under its path is not the app's either
+        (
+            {"clientCredentials": {"tokenUrl": "https://api.example.com/token", "scopes": {}}},
+            [{"url": "https://api.example.com/api"}],
+            [],
         ),
         # the refresh URL too, of any flow
         (
@@ -174,6 +214,45 @@ def test_odd_security_schemes_leave_nothing_out() -> None:
     assert _left_out(document) == []
 
 
+@pytest.mark.parametrize(
+    ("token_url", "extra", "left_out"),
+    [
+        # Starlette redirects a path with or without the slash to the route of the other (review s10a2)
+        ("/token/", (), ["post_token"]),
+        ("token/", (), ["post_token"]),
+        ("/items/", (), ["post_items"]),
+        ("/slashed", ("/slashed/",), ["post_slashed_"]),
+        # both routes there: the one written out
+        ("/token/", ("/token/",), ["post_token_"]),
+        ("/token", ("/token/",), ["post_token"]),
+        ("/", ("/",), ["post_"]),  # the root: "/" has no slash to take off
+    ],
+)
+def test_a_token_url_names_its_route_with_or_without_one_trailing_slash(
+    token_url: str, extra: tuple[str, ...], left_out: list[str]
+) -> None:
+    document = _document({"password": {"tokenUrl": token_url, "scopes": {}}}, extra=extra)
+    assert _left_out(document) == left_out
+
+
+def test_only_a_route_that_takes_a_form_body_is_a_token_endpoint_left_out() -> None:
+    """RFC 6749 §3.2: a token endpoint takes application/x-www-form-urlencoded (FastAPI's
+    OAuth2PasswordRequestForm declares it). Review s10a2: any POST of the path was left out."""
+    document = _document({"password": {"tokenUrl": "token", "refreshUrl": "auth/refresh", "scopes": {}}})
+    document["paths"]["/token"]["post"]["requestBody"] = {"content": {"application/json": {"schema": {}}}}
+    del document["paths"]["/auth/refresh"]["post"]["requestBody"]
+    assert _left_out(document) == []
+    # a form body by $ref, or beside another media type, is one
+    document["components"]["requestBodies"] = {"Form": FORM}
+    document["paths"]["/token"]["post"]["requestBody"] = {"$ref": "#/components/requestBodies/Form"}
+    media: dict[str, Any] = {"application/json": {}, "application/x-www-form-urlencoded": {}}
+    document["paths"]["/auth/refresh"]["post"]["requestBody"] = {"content": media}
+    assert _left_out(document) == ["post_token", "post_auth_refresh"]
+    for odd in ({"$ref": "#/components/requestBodies/None"}, {"content": ["x"]}, "form"):
+        document["paths"]["/token"]["post"]["requestBody"] = odd
+        assert "post_token" not in _left_out(document)
+
+
 def test_an_include_filter_keeps_the_token_route_of_the_document() -> None:
     document = _document({"password": {"tokenUrl": "token", "refreshUrl": "auth/refresh", "scopes": {}}})
     keep = ToolFilter(include_paths=("/token", "/auth/refresh"))
@@ -182,3 +261,116 @@ def test_an_include_filter_keeps_the_token_route_of_the_document() -> None:
     ]
     assert "post_token" not in _left_out(document, ToolFilter(include_operations=frozenset({"post_token"})))
     assert "post_token" in _left_out(document, ToolFilter(include_paths=("/tok?n",)))
+
+
+# -- review s10a2: apps ---------------------------------------------------------------------------
+
+GOOGLE = OAuth2AuthorizationCodeBearer(
+    authorizationUrl="https://accounts.google.com/o/oauth2/auth", tokenUrl="https://oauth2.googleapis.com/token"
+)
+
+
+async def test_a_post_route_of_another_services_token_url_stays_a_tool(caplog: pytest.LogCaptureFixture) -> None:
+    """Review s10a2: the app signs in with Google; its own POST /token (minting a crypto token, no
+    form body) was silently dropped, as was a POST / beside a tokenUrl at another host's root."""
+    app = FastAPI()
+
+    @app.post("/token")
+    def mint_token(symbol: str, supply: int, user: Annotated[str, Security(GOOGLE)]) -> dict[str, Any]:
+        return {"minted": symbol, "supply": supply}
+
+    @app.post("/")
+    def create_order(
+        item: str, user: Annotated[str, Security(OAuth2PasswordBearer("https://auth.example.com/"))]
+    ) -> str:
+        return item
+
+    app.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.INFO, logger="mcp_middleware"):
+        assert sorted(await _names(app)) == ["create_order", "mint_token"]
+    assert not [r for r in caplog.records if "is no tool" in r.getMessage()]
+    reply = await post(
+        app, request("tools/call", {"name": "mint_token", "arguments": {"symbol": "A", "supply": 2}}), LEGACY
+    )
+    assert result_json(reply.result()) == {"minted": "A", "supply": 2}
+
+
+def _tutorial_routes(app: FastAPI, token_url: str = "token", **extra: Any) -> FastAPI:
+    scheme = OAuth2PasswordBearer(tokenUrl=token_url, auto_error=False)
+
+    @app.post("/token", **extra)
+    async def login(form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict[str, str]:
+        return {"access_token": "issued-token-abcdef", "token_type": "bearer"}
+
+    @app.get("/items")
+    def items(token: str | None = Depends(scheme)) -> dict[str, Any]:  # (a local: no Annotated under __future__)
+        return {"token": token}
+
+    @app.post("/orders")
+    def create_order(item: str, token: str | None = Depends(scheme)) -> dict[str, Any]:
+        return {"item": item}
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("extra", "options", "name"),
+    [
+        ({"openapi_extra": declare.tool(name="sign_in")}, {}, "sign_in"),
+        ({"openapi_extra": declare.tool(description="Sign in.")}, {}, "login"),
+        ({"openapi_extra": {"x-mcp-tool": True}}, {}, "login"),
+        ({}, {"tool_names": {"login": "sign_in"}}, "sign_in"),
+        ({}, {"tool_names": {"login_token_post": "sign_in"}}, "sign_in"),  # by operation id
+    ],
+)
+async def test_a_token_route_named_explicitly_is_a_tool_beside_the_others(
+    caplog: pytest.LogCaptureFixture, extra: dict[str, Any], options: dict[str, Any], name: str
+) -> None:
+    """Review s10a2: the advice include_operations=['login'] kept that route and dropped every other
+    tool; naming the route itself (declare.tool, x-mcp-tool, tool_names) keeps it and the rest."""
+    app = _tutorial_routes(FastAPI(), **extra)
+    app.add_middleware(MCPMiddleware, **options)
+    with caplog.at_level(logging.INFO, logger="mcp_middleware"):
+        assert sorted(await _names(app)) == sorted([name, "items", "create_order"])
+    assert not _told(caplog)
+
+
+async def test_a_token_url_with_a_trailing_slash_names_the_route_without_one() -> None:
+    app = _tutorial_routes(FastAPI(), "/token/")
+    app.add_middleware(MCPMiddleware)
+    assert sorted(await _names(app)) == ["create_order", "items"]
+
+
+def _under_root(app: Any, root: str) -> Any:
+    """``app`` behind a proxy that serves it under ``root`` (uvicorn's --root-path)."""
+
+    async def proxied(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            scope = {
+                **scope,
+                "root_path": root,
+                "path": root + scope["path"],
+                "raw_path": root.encode() + scope["raw_path"],
+            }
+        await app(scope, receive, send)
+
+    return proxied
+
+
+async def test_the_root_path_in_front_of_an_absolute_token_url_is_taken_off() -> None:
+    """Review s10a2: FastAPI(root_path="/api") or uvicorn --root-path /api with tokenUrl="/api/token"
+    (the path a browser posts to behind the proxy) kept login a tool: the document has no servers
+    then, FastAPI puts the root path there only when it serves /openapi.json."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # FastAPI 0.12x deprecates root_path=; the app still sets it
+        rooted = FastAPI(root_path="/api")
+    app = _tutorial_routes(rooted, "/api/token")
+    app.add_middleware(MCPMiddleware)
+    assert sorted(await _names(app)) == ["create_order", "items"]
+    proxied = _tutorial_routes(FastAPI(), "/api/token")
+    proxied.add_middleware(MCPMiddleware)
+    assert sorted(await _names(_under_root(proxied, "/api"))) == ["create_order", "items"]
+    # without that root path, /api/token names no route of the app
+    plain = _tutorial_routes(FastAPI(), "/api/token")
+    plain.add_middleware(MCPMiddleware)
+    assert sorted(await _names(plain)) == ["create_order", "items", "login"]
