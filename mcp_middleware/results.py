@@ -335,9 +335,7 @@ class ResponseCollector(Body):
         if self._kind == "json":
             value = loads_exactly(detail)  # an integer beyond 64 bits keeps its digits
             if isinstance(value, dict) and "detail" in value:
-                detail = (
-                    orjson.dumps(value["detail"]).decode() if not isinstance(value["detail"], str) else value["detail"]
-                )
+                detail = _shown(value["detail"], detail)
         head = "HTTP " + status_line(self.status) + HINTS.get(self.status, "")
         if self._retry_after:  # when to try again (a 429's, a 503's): before the detail, which may be cut
             head += f" (Retry-After: {self._retry_after})"
@@ -351,6 +349,18 @@ class ResponseCollector(Body):
         without the credentials forwarded to the route (redacted as the result's text is)."""
         challenge = self.challenge
         return Refusal(result, self.status, redacted(challenge, self._forwarded) if challenge else "")
+
+
+def _shown(detail: Any, body: str) -> str:
+    """An error body's ``detail`` as its text: a string as it is, any other value as JSON; one
+    nested deeper than orjson writes (a 422 echoing the client's deep arguments) as the ``body``
+    it came in, which says the same."""
+    if isinstance(detail, str):
+        return detail
+    try:
+        return orjson.dumps(detail).decode()
+    except TypeError:  # (orjson.JSONEncodeError) "Recursion limit reached"
+        return body
 
 
 def _a(kind: str) -> str:

@@ -1,0 +1,99 @@
+"""Values nested deeper than orjson writes (254 containers): a client's arguments echoed in a
+route's 422, a route's result. orjson reads 1,024 levels but writes 254, so a value it read can
+still be one it refuses to write; such a value is the client's doing, never the middleware's
+failure (review s10c).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import orjson
+import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+from mcp_middleware import MCPMiddleware
+from tests.support import BASE_HEADERS, post, request
+
+pytestmark = pytest.mark.anyio
+
+ERAS = ["2025-03-26", "2025-06-18", "2025-11-25"]
+
+
+def _nested(levels: int) -> Any:
+    value: Any = 1
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+class Item(BaseModel):
+    name: str
+    tags: list[str]
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+    items: list[str] = []
+
+    @app.post("/items", operation_id="create_item")
+    async def create_item(item: Item) -> dict[str, Any]:
+        items.append(item.name)
+        return {"name": item.name}
+
+    @app.get("/items", operation_id="list_items")
+    async def list_items() -> list[str]:
+        return items
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+def _call(name: str, arguments: dict[str, Any], id: int = 1) -> dict[str, Any]:
+    return request("tools/call", {"name": name, "arguments": arguments}, id=id)
+
+
+def _body(message: Any) -> bytes:
+    """A message as the client writes it (the standard encoder: too deep for orjson's)."""
+    return json.dumps(message).encode()
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_422_echoing_arguments_too_deep_for_orjson_is_the_usual_tool_error(
+    era: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review: arguments nested 253 deep made FastAPI's 422 echo them 255 deep; re-encoding its
+    ``detail`` raised orjson's TypeError out of the middleware (a plain-text 500, a traceback)."""
+    headers = {**BASE_HEADERS, "mcp-protocol-version": era}
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        reply = await post(_app(), _body(_call("create_item", {"name": "x", "tags": _nested(253)})), headers)
+    assert reply.status == 200
+    result = reply.result()
+    assert result["isError"] is True
+    text = result["content"][0]["text"]
+    assert text.startswith("HTTP 422")
+    assert '"detail"' in text  # the route's body as it came, orjson could not write its detail again
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_a_batch_keeps_its_other_calls_when_one_gets_a_deep_422() -> None:
+    """Review: in a 2025-03-26 batch the failure lost the other calls' results, and the calls after
+    it never ran."""
+    headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-03-26"}
+    batch = [
+        _call("list_items", {}, id=1),
+        _call("create_item", {"name": "x", "tags": _nested(253)}, id=2),
+        _call("create_item", {"name": "kept", "tags": []}, id=3),
+    ]
+    app = _app()
+    reply = await post(app, _body(batch), headers)
+    assert reply.status == 200
+    by_id = {message["id"]: message for message in reply.messages()}
+    assert by_id.keys() == {1, 2, 3}
+    assert by_id[2]["result"]["isError"] is True
+    assert by_id[3]["result"].get("isError") is not True
+    listed = await post(app, _call("list_items", {}, id=4), headers)
+    assert orjson.loads(listed.result()["content"][0]["text"]) == ["kept"]
