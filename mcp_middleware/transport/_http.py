@@ -31,6 +31,7 @@ __all__ = [
     "caller_key",
     "declared_too_large",
     "encode_reply",
+    "internal_failure",
     "last_word",
     "new_call",
     "plain",
@@ -228,17 +229,50 @@ async def serve_request(
     except ProtocolError as exc:
         if isinstance(exc, RefusedError) and await responder.refused(exc.refusal):
             return
-        exc.id = req.id
-        status = error_status(exc.code, call.era)
-        if status != 200 and responder.streaming:
-            _too_late_for(req, exc, status)
-        await responder.finish(encode_error(exc), status)
+        await _error_reply(call, responder, exc)
         return
     except anyio.get_cancelled_exc_class() as cancelled:  # (evaluated only for an exception that gets this far)
         if servers_cancel(server, cancelled):
             await _shutdown_reply(server, call, responder)
         raise  # the cancellation goes on, whatever was written
+    except Exception:  # (evaluated only for an exception that gets this far) the middleware's own bug
+        failure = internal_failure(req, call.replies_as, decorate)
+        if isinstance(failure, ProtocolError):
+            await _error_reply(call, responder, failure)
+            return
+        payload = failure
     await responder.finish(payload)
+
+
+async def _error_reply(call: Call, responder: Responder, error: ProtocolError) -> None:
+    """``error`` as the request's answer: its JSON reply with the error's status, or the last event
+    of a stream already begun (whose 200 head stands: logged)."""
+    req = call.request
+    error.id = req.id
+    status = error_status(error.code, call.era)
+    if status != 200 and responder.streaming:
+        _too_late_for(req, error, status)
+    await responder.finish(encode_error(error), status)
+
+
+# A tools/call's result when the middleware failed serving it: the route may have run
+INTERNAL_FAILURE: Final = (
+    "The MCP middleware failed serving this call (an internal error, logged on the server); "
+    "the tool's route may have run."
+)
+
+
+def internal_failure(req: Request, version: str, decorate: Decorate) -> bytes | ProtocolError:
+    """In an ``except`` clause: the answer of a request that the middleware failed serving (an
+    exception of its own, a bug: a route's failure, a 4xx or bad arguments are results, a
+    protocol fault a ``ProtocolError``), logged at ERROR with its traceback. A tools/call's is its
+    ``isError`` result's reply (the route may have run: the model should know it failed, not retry
+    blindly); any other request's -32603. Only that request's answer: a 2025-03-26 batch's other
+    calls keep theirs, and the ones after it run."""
+    logger.exception("%s (id %r) failed in the middleware", req.method, req.id)
+    if req.method != "tools/call":
+        return ProtocolError(codes.INTERNAL_ERROR, "Internal error")
+    return encode_reply(req, version, error_result(INTERNAL_FAILURE), decorate)
 
 
 async def _shutdown_reply(server: Server, call: Call, responder: Responder) -> None:

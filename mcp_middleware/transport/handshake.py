@@ -39,7 +39,16 @@ from ..jsonrpc import (
 )
 from ..sealing import Session, StateError
 from ._checks import text_of
-from ._http import caller_key, encode_reply, last_word, new_call, serve_request, servers_cancel, shutdown_error
+from ._http import (
+    caller_key,
+    encode_reply,
+    internal_failure,
+    last_word,
+    new_call,
+    serve_request,
+    servers_cancel,
+    shutdown_error,
+)
 from ._responder import Responder
 
 __all__ = ["serve"]
@@ -368,3 +377,10 @@ async def _batch_item(
         if exc.id is None:
             exc.id = request_id_of(item)
         return exc
+    except Exception:  # the middleware's own bug: this request's answer alone, the batch goes on
+        if not isinstance(message, Request):
+            raise  # (a notification or a client's reply, which has no answer to carry it)
+        failure = internal_failure(message, version, _unchanged)
+        if isinstance(failure, ProtocolError):
+            failure.id = request_id_of(item)
+        return failure

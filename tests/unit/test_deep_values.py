@@ -15,8 +15,9 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from mcp_middleware import MCPMiddleware
-from tests.support import BASE_HEADERS, post, request
+from mcp_middleware import MCPMiddleware, declare
+from mcp_middleware.results import ResponseCollector
+from tests.support import BASE_HEADERS, Reply, modern_headers, modern_request, post, request
 
 pytestmark = pytest.mark.anyio
 
@@ -97,3 +98,85 @@ async def test_a_batch_keeps_its_other_calls_when_one_gets_a_deep_422() -> None:
     assert by_id[3]["result"].get("isError") is not True
     listed = await post(app, _call("list_items", {}, id=4), headers)
     assert orjson.loads(listed.result()["content"][0]["text"]) == ["kept"]
+
+
+def _failing_app() -> FastAPI:
+    """Routes whose result the middleware fails to build (``ResponseCollector.text`` patched to
+    raise for /boom paths): the middleware's own bug, not the route's nor the client's."""
+    app = FastAPI()
+
+    @app.get("/ok", operation_id="ok")
+    async def ok() -> dict[str, Any]:
+        return {"ok": True}
+
+    @app.get("/boom", operation_id="boom")
+    async def boom() -> dict[str, Any]:
+        return {"ok": True}
+
+    @app.get("/boom/doc", openapi_extra=declare.resource("test://boom"))
+    async def boom_doc() -> str:
+        return "hello"
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+@pytest.fixture
+def _result_bug(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = ResponseCollector.text
+
+    def text(self: ResponseCollector) -> str:
+        if self._path.startswith("/boom"):
+            raise RuntimeError("a bug in building the result")
+        return real(self)
+
+    monkeypatch.setattr(ResponseCollector, "text", text)
+
+
+@pytest.mark.usefixtures("_result_bug")
+async def test_a_failure_building_one_result_is_that_calls_error_alone(caplog: pytest.LogCaptureFixture) -> None:
+    """Review: an exception from building a call's result (the middleware's bug) escaped the
+    middleware: a plain-text 500, and a 2025-03-26 batch lost its other calls' results. It is the
+    call's ``isError`` result (the route ran), logged once at ERROR with its traceback; a resource
+    read's is its -32603 error."""
+    headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-03-26"}
+    batch = [
+        _call("ok", {}, id=1),
+        _call("boom", {}, id=2),
+        request("resources/read", {"uri": "test://boom"}, id=3),
+        _call("ok", {}, id=4),
+    ]
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        reply = await post(_failing_app(), _body(batch), headers)
+    assert reply.status == 200
+    by_id = {message["id"]: message for message in reply.messages()}
+    assert by_id.keys() == {1, 2, 3, 4}
+    assert by_id[1]["result"] == by_id[4]["result"]
+    assert by_id[1]["result"].get("isError") is not True
+    failed = by_id[2]["result"]
+    assert failed["isError"] is True
+    assert "internal error" in failed["content"][0]["text"]
+    assert by_id[3]["error"]["code"] == -32603
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.exc_info is not None and str(r.exc_info[1]) for r in errors] == ["a bug in building the result"] * 2
+
+
+@pytest.mark.usefixtures("_result_bug")
+@pytest.mark.parametrize("modern", [False, True])
+async def test_a_failure_serving_a_lone_request_is_its_answer(modern: bool, caplog: pytest.LogCaptureFixture) -> None:
+    """The same for a request of its own: its answer, not an exception out of the middleware."""
+    app = _failing_app()
+
+    async def send(method: str, params: dict[str, Any], name: str) -> Reply:
+        if modern:
+            return await post(app, modern_request(method, params), modern_headers(method, name))
+        return await post(app, request(method, params), {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25"})
+
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        called = await send("tools/call", {"name": "boom", "arguments": {}}, "boom")
+        read = await send("resources/read", {"uri": "test://boom"}, "test://boom")
+    assert called.status == 200
+    assert called.result()["isError"] is True
+    assert "internal error" in called.result()["content"][0]["text"]
+    assert read.error()["error"]["code"] == -32603
+    assert len([r for r in caplog.records if r.levelno >= logging.ERROR and r.exc_info]) == 2
