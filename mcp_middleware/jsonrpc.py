@@ -19,6 +19,7 @@ splices a cached list result into a reply around ``dumps`` of its id, ``_http._s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from types import MappingProxyType, UnionType
 from typing import Any, get_args
@@ -37,6 +38,7 @@ __all__ = [
     "Built",
     "ClientReply",
     "Message",
+    "NestedTooDeep",
     "Notification",
     "ProtocolError",
     "Request",
@@ -129,26 +131,54 @@ def dumps_exactly(message: Any) -> bytes:
 
 
 def dumps_again(message: Any, error: TypeError) -> bytes:
-    """After ``orjson.dumps(message)`` raised ``error``: the one retry, with the integers beyond 64
-    bits as ``Fragment`` objects; ``error`` again when orjson refused something else. For a caller whose
-    usual path is a bare ``orjson.dumps`` (no Python call of ours per message)."""
-    if "64-bit" not in str(error):
+    """After ``orjson.dumps(message)`` raised ``error``: the one retry, for what orjson refuses by
+    its own limits alone, an integer beyond 64 bits and nesting deeper than the 254 containers it
+    writes (a route's result echoing a client's deep value): orjson again, with such integers as
+    ``Fragment`` objects of their digits and what lies deeper than it writes as a ``Fragment`` of
+    the standard encoder's JSON (:func:`_with_fragments`). ``error`` again when orjson refused
+    something else; :class:`NestedTooDeep` when the standard encoder cannot go that deep either.
+    For a caller whose usual path is a bare ``orjson.dumps`` (no Python call of ours per message)."""
+    reason = str(error)
+    if "64-bit" not in reason and "Recursion limit" not in reason:
         raise error
     return orjson.dumps(_with_fragments(message, 0))
+
+
+class NestedTooDeep(TypeError):
+    """A message nested deeper than any of our encoders writes (:func:`dumps_again`)."""
 
 
 _DEPTH = 254  # orjson writes 254 nested containers and raises at the 255th
 
 
 def _with_fragments(value: Any, depth: int) -> Any:
-    """``value`` with its integers beyond 64 bits as digits orjson writes as they are (containers
-    copied); deeper than orjson writes, the TypeError it raises for that."""
+    """``value`` with its integers beyond 64 bits as digits orjson writes as they are, and each
+    container deeper than orjson writes as its JSON by the standard encoder (containers copied)."""
     if _beyond_64_bits(value):
         return orjson.Fragment(str(value).encode("ascii"))
     if isinstance(value, dict | list | tuple) and depth >= _DEPTH:  # ``depth`` containers around it
-        raise TypeError("Recursion limit reached")
+        return orjson.Fragment(_standard(value))
     if isinstance(value, dict):
         return {key: _with_fragments(item, depth + 1) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_with_fragments(item, depth + 1) for item in value]
     return value
+
+
+def _standard(value: Any) -> bytes:
+    """``value`` written by the standard encoder in orjson's conventions (compact, UTF-8 unescaped,
+    integers exact, what only orjson knows as it writes it); :class:`NestedTooDeep` past the
+    encoder's recursion limit (a value that holds itself too: orjson refuses it as too deep)."""
+    try:
+        text = json.dumps(
+            value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False, default=_as_orjson
+        )
+    except RecursionError:
+        raise NestedTooDeep("nested too deep to be written as JSON") from None
+    return text.encode()
+
+
+def _as_orjson(value: Any) -> Any:
+    """A value the standard encoder does not know (a route's ``Fragment``, a datetime), as orjson
+    writes it, read back exactly."""
+    return json.loads(orjson.dumps(value))

@@ -17,7 +17,16 @@ from starlette.types import Message, Receive, Scope, Send
 
 from ..handlers import Call, Era, Server
 from ..interaction import SHUTTING_DOWN
-from ..jsonrpc import ProtocolError, Request, dumps, dumps_again, encode_error, error_status, result_message
+from ..jsonrpc import (
+    NestedTooDeep,
+    ProtocolError,
+    Request,
+    dumps,
+    dumps_again,
+    encode_error,
+    error_status,
+    result_message,
+)
 from ..results import Refusal, RefusedError, error_result
 from ..toolcall import Outbox
 from ..validation import PASSED, UNREAD, Envelope, Passed, Unread
@@ -356,17 +365,22 @@ def _list_result(req: Request, version: str, result: dict[str, Any], decorate: D
 
 def encode_reply(req: Request, version: str, result: dict[str, Any], decorate: Decorate) -> bytes:
     """The response bytes of ``result``, decorated for the era; a result that cannot be serialised
-    (wrong shape for the revision, nesting too deep for orjson) is a tool error for tools/call and
-    an internal error otherwise."""
+    is a tool error for tools/call and an internal error otherwise: one of the wrong shape for the
+    revision (our bug: logged with its traceback), or nested deeper than even ``dumps_again``
+    writes (a value the client's input made: a warning)."""
     try:
         message = result_message(req.id, req.method, version, decorate(req.method, result))
         try:
             return dumps(message)  # the usual path: no Python call besides
-        except TypeError as exc:  # e.g. a question's default beyond 64 bits
+        except TypeError as exc:  # e.g. a question's default beyond 64 bits, a result deeper than orjson writes
             return dumps_again(message, exc)
+    except NestedTooDeep:
+        logger.warning("the result of %s (id %r) is nested too deep to be written as JSON", req.method, req.id)
+        why = "The tool's result is nested too deep to be written as JSON."
     except (ValidationError, ValueError, TypeError):  # the one that failed last: the retry's, if any
         logger.exception("result of %s does not fit the %s schema", req.method, version)
+        why = "The tool's result could not be encoded as an MCP result."
     if req.method == "tools/call":
-        fallback = decorate(req.method, error_result("The tool's result could not be encoded as an MCP result."))
+        fallback = decorate(req.method, error_result(why))
         return dumps(result_message(req.id, req.method, version, fallback))
     raise ProtocolError(codes.INTERNAL_ERROR, "Internal error: invalid result")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -1522,12 +1523,12 @@ def _nested(levels: int) -> Any:
     return value
 
 
-async def test_a_question_too_deep_for_orjson_with_a_big_integer_is_the_usual_encoding_error(
+async def test_a_question_too_deep_for_orjson_with_a_big_integer_is_sent_exactly(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Review: the exact retry for an integer beyond 64 bits raised (orjson's depth limit) inside the
-    error handling, and the request ended in a 500. Review: the log then named the first error (the
-    integer), not the retry's that failed (the depth)."""
+    error handling, and the request ended in a 500; then it was the encoding error. Review s10c: the
+    retry writes what lies deeper than orjson writes too, so the question goes out, exactly."""
     app = FastAPI()
 
     @app.post("/ask", operation_id="ask")
@@ -1539,22 +1540,30 @@ async def test_a_question_too_deep_for_orjson_with_a_big_integer_is_the_usual_en
 
     app.add_middleware(MCPMiddleware)
     params = {"name": "ask", "arguments": {}, "_meta": meta()}
-    with caplog.at_level(logging.ERROR, logger="mcp_middleware.transport._http"):
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
         reply = await post(app, request("tools/call", params, id=1), modern_headers("tools/call", "ask"))
     assert reply.status == 200
-    assert reply.result()["isError"] is True
-    [record] = [r for r in caplog.records if r.name == "mcp_middleware.transport._http"]
-    assert record.exc_info is not None
-    assert "Recursion limit" in str(record.exc_info[1])
+    result = json.loads(reply.body)["result"]
+    assert result["resultType"] == "input_required"
+    assert b'"default":1267650600228229401496703205376' in reply.body
+    [asked] = result["inputRequests"].values()
+    assert asked["params"]["requestedSchema"]["properties"]["z"]["x-deep"] == _nested(250)
+    assert caplog.records == []
 
 
-def test_a_big_integer_is_written_exactly_as_deep_as_orjson_writes() -> None:
-    """The exact retry stops copying where orjson stops writing: 254 nested containers, not one fewer."""
+def test_a_big_integer_is_written_exactly_deeper_than_orjson_writes() -> None:
+    """The exact retry copies as deep as orjson writes (254 nested containers); what lies deeper is
+    the standard encoder's, which writes such an integer exactly too."""
     from mcp_middleware.jsonrpc import dumps_exactly
 
-    assert b'"order":1267650600228229401496703205376' in dumps_exactly({"order": 2**100, "deep": _nested(252)})
-    with pytest.raises(TypeError):
-        dumps_exactly({"order": 2**100, "deep": _nested(253)})  # 255 containers
+    for levels in (252, 253, 300):
+        written = dumps_exactly({"order": 2**100, "deep": _nested(levels)})
+        assert b'"order":1267650600228229401496703205376' in written
+        assert json.loads(written)["deep"] == _nested(levels)
+    deepest: Any = [2**100]
+    for _ in range(300):
+        deepest = [deepest]
+    assert dumps_exactly(deepest).endswith(b"[1267650600228229401496703205376" + b"]" * 301)
 
 
 def test_big_integers_in_lists_and_tuples_are_written_exactly() -> None:
@@ -1574,7 +1583,7 @@ async def test_a_self_referencing_log_with_a_big_integer_fails_as_orjson_fails()
     with pytest.raises(TypeError):
         dumps_exactly({"order": 2**100, "c": loop})
     with pytest.raises(TypeError):
-        dumps_exactly({"order": 2**100, "deep": _nested(5000)})
+        dumps_exactly({"order": 2**100, "deep": _nested(100_000)})  # (deeper than the standard encoder goes)
 
 
 async def test_progress_keeps_increasing_when_the_route_takes_its_context_after_streaming() -> None:

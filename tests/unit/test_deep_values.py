@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 import pytest
-from fastapi import FastAPI
+from fastapi import Body, FastAPI
 from pydantic import BaseModel
 
 from mcp_middleware import MCPMiddleware, declare
+from mcp_middleware.jsonrpc import Built, Request, dumps_again, dumps_exactly
 from mcp_middleware.results import ResponseCollector
-from tests.support import BASE_HEADERS, Reply, modern_headers, modern_request, post, request
+from mcp_middleware.transport._http import encode_reply
+from tests.support import BASE_HEADERS, MODERN, Reply, modern_headers, modern_request, post, request
 
 pytestmark = pytest.mark.anyio
 
@@ -180,3 +182,73 @@ async def test_a_failure_serving_a_lone_request_is_its_answer(modern: bool, capl
     assert "internal error" in called.result()["content"][0]["text"]
     assert read.error()["error"]["code"] == -32603
     assert len([r for r in caplog.records if r.levelno >= logging.ERROR and r.exc_info]) == 2
+
+
+def _echo_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/echo", operation_id="echo")
+    async def echo(v: Annotated[Any, Body(embed=True)]) -> dict[str, Any]:
+        return {"v": v}
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+@pytest.mark.parametrize("version", ["2025-06-18", "2025-11-25", MODERN])
+async def test_a_result_deeper_than_orjson_writes_goes_out(version: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Review: a route's result nested 252 deep (255 in its reply) was logged at ERROR as not
+    fitting the schema, and the client told it could not be encoded, although the route ran. The
+    one retry after orjson's TypeError (``jsonrpc.dumps_again``) writes it."""
+    value = _nested(252)
+    params = {"name": "echo", "arguments": {"v": value}}
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        if version == MODERN:
+            reply = await post(
+                _echo_app(), _body(modern_request("tools/call", params)), modern_headers("tools/call", "echo")
+            )
+        else:
+            headers = {**BASE_HEADERS, "mcp-protocol-version": version}
+            reply = await post(_echo_app(), _body(request("tools/call", params)), headers)
+    assert reply.status == 200
+    result = json.loads(reply.body)["result"]  # (too deep for orjson to read back whole? it reads 1,024)
+    assert result.get("isError") is not True
+    assert result["structuredContent"] == {"v": value}
+    assert json.loads(result["content"][0]["text"]) == {"v": value}
+    assert caplog.records == []
+
+
+def test_the_retry_writes_what_orjson_would_have_written() -> None:
+    """The retry's output conventions are orjson's: compact, UTF-8 (no escapes), an exact integer
+    beyond 64 bits (and a route's ``Fragment`` of one) as its digits."""
+    message = {"a": [1, 2.5, "é ✓", None, True], "big": 2**100, "f": orjson.Fragment(b"123456789012345678901234567890")}
+    expected = orjson.dumps({**message, "big": orjson.Fragment(str(2**100).encode())})
+    with pytest.raises(TypeError) as refused:
+        orjson.dumps(message)
+    assert dumps_again(message, refused.value) == expected
+    deep = {"d": _nested(254), **message}
+    written = dumps_exactly(deep)
+    assert written.startswith(b'{"d":{"a":{"a":')
+    assert written.endswith(expected[1:])
+    assert json.loads(written)["d"] == _nested(254)
+
+
+def test_a_value_too_deep_for_either_encoder_is_a_warning_saying_why(caplog: pytest.LogCaptureFixture) -> None:
+    """What the standard encoder cannot write either (a Python value nested 100,000 deep) is the
+    tool's error saying why, and a WARNING without traceback: not a result that misfits the schema."""
+    deep: Any = []
+    for _ in range(100_000):
+        deep = [deep]
+    call = Request(id=1, method="tools/call", params={"name": "deep"})
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        reply = orjson.loads(encode_reply(call, "2025-06-18", Built(content=[], structuredContent={"v": deep}), _same))
+    assert reply["result"]["isError"] is True
+    assert "nested too deep" in reply["result"]["content"][0]["text"]
+    [record] = caplog.records
+    assert record.levelno == logging.WARNING
+    assert record.exc_info is None
+    assert "nested too deep" in record.getMessage()
+
+
+def _same(method: str, result: dict[str, Any]) -> dict[str, Any]:
+    return result
