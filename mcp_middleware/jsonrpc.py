@@ -149,14 +149,18 @@ class NestedTooDeep(TypeError):
 
 
 _DEPTH = 254  # orjson writes 254 nested containers and raises at the 255th
+_READ = 1024  # and reads 1,024: no message of ours is deeper than a reader like it (or we) reads
 
 
 def _with_fragments(value: Any, depth: int) -> Any:
     """``value`` with its integers beyond 64 bits as digits orjson writes as they are, and each
-    container deeper than orjson writes as its JSON by the standard encoder (containers copied)."""
+    container deeper than orjson writes as its JSON by the standard encoder (containers copied);
+    :class:`NestedTooDeep` for one deeper than orjson reads."""
     if _beyond_64_bits(value):
         return orjson.Fragment(str(value).encode("ascii"))
     if isinstance(value, dict | list | tuple) and depth >= _DEPTH:  # ``depth`` containers around it
+        if _deeper_than(value, _READ - depth):
+            raise NestedTooDeep(f"nested more than {_READ} levels deep")
         return orjson.Fragment(_standard(value))
     if isinstance(value, dict):
         return {key: _with_fragments(item, depth + 1) for key, item in value.items()}
@@ -165,10 +169,26 @@ def _with_fragments(value: Any, depth: int) -> Any:
     return value
 
 
+def _deeper_than(value: Any, levels: int) -> bool:
+    """Whether ``value`` nests containers more than ``levels`` deep (walked without recursion; a
+    value that holds itself is, whatever ``levels``)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, list | tuple):
+            continue
+        if depth > levels:
+            return True
+        stack.extend((member, depth + 1) for member in item)
+    return False
+
+
 def _standard(value: Any) -> bytes:
     """``value`` written by the standard encoder in orjson's conventions (compact, UTF-8 unescaped,
     integers exact, what only orjson knows as it writes it); :class:`NestedTooDeep` past the
-    encoder's recursion limit (a value that holds itself too: orjson refuses it as too deep)."""
+    encoder's recursion limit (Python 3.11's counts the frames of the caller's stack too)."""
     try:
         text = json.dumps(
             value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False, default=_as_orjson
