@@ -28,10 +28,12 @@ class Outbox(Protocol):
     """Where a call's notifications go (the transport decides JSON vs SSE); ``closed`` once
     nothing more can be written (the response over, or its client gone); ``leaving_cancels``:
     whether its client going away cancels the call (2026-07-28), or the route runs on, hearing
-    ``http.disconnect`` as over HTTP (the handshake era)."""
+    ``http.disconnect`` as over HTTP (the handshake era); ``lost``: a write found the client gone
+    (the server's ``send`` raised), which the call hears as it hears ``http.disconnect``."""
 
     closed: bool
     leaving_cancels: bool
+    lost: bool
 
     async def notify(self, method: str, params: Mapping[str, Any]) -> None: ...
 

@@ -86,14 +86,15 @@ class _RunHandle(SubExchange):
         if self._timer is not None:
             self._timer.deadline = math.inf
 
-    def cancel(self) -> None:
+    def cancel(self, within: bool = False) -> None:
         """Stop the route, unless its response is complete: then the result stands and the app's
-        background work runs on, as over HTTP when a client leaves after its response."""
+        background work runs on, as over HTTP when a client leaves after its response.
+        ``within``: from the route's own task (see :meth:`_stop`)."""
         if self.cancelled or self._complete:
             return
         self.cancelled = True
         if self.overflowed is None:  # (else stopping already: its outcome is now nothing)
-            self._stop(within=False)
+            self._stop(within=within)
 
     def overflow(self, result: dict[str, Any]) -> None:
         """Stop the route as a cancel does, its outcome ``result`` (an error of the middleware's:
@@ -168,7 +169,7 @@ class _RunHandle(SubExchange):
         logs are dropped, and a question fails at once."""
         return self.stopped() or self.inv.outbox.closed
 
-    def gone(self) -> None:
+    def gone(self, within: bool = False) -> None:
         """The client went away: nothing more is written for the call. In 2026-07-28 closing the
         stream cancels it (transports.mdx: MUST). In the handshake era it does not ("Disconnection
         SHOULD NOT be interpreted as the client cancelling its request"): as over HTTP, the route's
@@ -177,7 +178,7 @@ class _RunHandle(SubExchange):
         outbox = self.inv.outbox
         outbox.abandon()
         if outbox.leaving_cancels:
-            self.cancel()
+            self.cancel(within)
             return
         self._body_sent = True  # as uvicorn's receive: the disconnect comes before a body left unread
         self.set()

@@ -292,7 +292,9 @@ class _ToolRun(_RunHandle):
             return
         self.last = time.monotonic()
         await self.inv.outbox.keepalive()
-        if self.inv.token is not None:
+        if self.inv.outbox.lost:
+            self._lost(within=False)
+        elif self.inv.token is not None:
             await self._send(None)  # (nothing for a stopped call)
 
     async def _send(self, message: str | None) -> None:
@@ -307,6 +309,14 @@ class _ToolRun(_RunHandle):
         if message is not None:
             params["message"] = message
         await self.inv.outbox.notify("notifications/progress", params)
+        if self.inv.outbox.lost:  # the write found the client gone (a chunk's progress: from the route's own send)
+            self._lost(within=message is not None)
+
+    def _lost(self, within: bool) -> None:
+        """A write of the call's found its client gone (``Outbox.lost``: the server's ``send``
+        raised): heard as ``http.disconnect`` is (:meth:`gone`, the era's rule), once."""
+        if not self.is_set and not self.cancelled:
+            self.gone(within)
 
 
 def _stream_sender(frame: FrameType | None) -> FrameType | None:

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
-from starlette.types import Scope, Send
+from starlette.types import Message, Scope, Send
 
 from ..handlers import Challenge
 from ..jsonrpc import ProtocolError, Request, dumps_exactly, encode_error, encode_notification, error_status
@@ -92,6 +92,8 @@ class Responder:
     started = False
     streaming = False
     closed = False
+    # The server's send raised an OSError: its client is gone (see _lost)
+    lost = False
     # The handshake era: a client that goes away does not cancel its call (transports.mdx,
     # "Disconnection SHOULD NOT be interpreted as the client cancelling its request"); 2026-07-28's
     # is a :class:`ClosingCancels`
@@ -118,9 +120,30 @@ class Responder:
         nothing is written (``closed``)."""
         if not self.started and not self.closed:
             self.started = self.closed = True
-            send = self._send  # plain()'s two messages, without a coroutine of its own
-            await send(plain_start(status, payload, self.headers))
-            await send({"type": "http.response.body", "body": payload})
+            try:  # plain()'s two messages, without a coroutine of its own (nor _write's)
+                await self._send(plain_start(status, payload, self.headers))
+                await self._send({"type": "http.response.body", "body": payload})
+            except OSError as exc:  # the server's: its client is gone (the response was over anyway)
+                self._lost(exc)
+
+    async def _write(self, message: Message) -> None:
+        """Every write to the server but the JSON reply's (:meth:`json`, which does the same
+        itself): nothing once it raised for a client gone."""
+        if self.lost:
+            return
+        try:
+            await self._send(message)
+        except OSError as exc:
+            self._lost(exc)
+
+    def _lost(self, exc: OSError) -> None:
+        """The server's ``send`` raised an ``OSError``: the ASGI spec lets a server do so once the
+        connection is closed (asgiref #431; uvicorn and Hypercorn drop such a send instead). The
+        client is gone, as ``http.disconnect`` says: the write is dropped and nothing more is
+        written; a call that wrote it (``_ToolRun``) applies its era's rule (``_RunHandle.gone``)."""
+        logger.debug("the client is gone: the server's send raised %r", exc)
+        self.lost = True
+        self.abandon()
 
     async def error(self, error: ProtocolError, era: Any, status: int | None = None) -> None:
         await self.json(encode_error(error), status or error_status(error.code, era, error.id is not None))
@@ -128,12 +151,12 @@ class Responder:
     async def accepted(self) -> None:
         if not self.started:
             self.started = True
-            await plain(self._send, 202)
+            await plain(self._write, 202)
 
     async def _ensure_stream(self) -> None:
         if not self.started:
             self.started = self.streaming = True
-            await self._send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *self.headers]})
+            await self._write({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *self.headers]})
 
     async def stream_now(self) -> None:
         """Answer with an SSE stream whatever happens (the ``response_mode="sse"`` option)."""
@@ -166,14 +189,14 @@ class Responder:
             return
         if not self.started:
             await self._ensure_stream()
-        await self._send({"type": "http.response.body", "body": encode_event(payload), "more_body": True})
+        await self._write({"type": "http.response.body", "body": encode_event(payload), "more_body": True})
 
     async def keepalive(self) -> None:
         async with self._locked():
             if self.closed or (self.started and not self.streaming):
                 return
             await self._ensure_stream()
-            await self._send({"type": "http.response.body", "body": KEEPALIVE, "more_body": True})
+            await self._write({"type": "http.response.body", "body": KEEPALIVE, "more_body": True})
 
     def finish(self, payload: bytes | None, status: int = 200) -> Awaitable[None]:
         """The final message: a plain JSON reply with ``status`` when nothing was written before
@@ -191,7 +214,7 @@ class Responder:
             await self._ensure_stream()
             self.closed = True
             body = encode_event(payload) if payload is not None else b""
-            await self._send({"type": "http.response.body", "body": body, "more_body": False})
+            await self._write({"type": "http.response.body", "body": body, "more_body": False})
 
     async def refused(self, refusal: Refusal) -> bool:
         """With ``oauth`` (``lift``), while nothing has been written: answer a route's 401 (or 403
@@ -207,7 +230,7 @@ class Responder:
             return False
         self.started = self.closed = True
         status, body, headers = answer
-        await plain(self._send, status, body, [*headers, *self.headers])
+        await plain(self._write, status, body, [*headers, *self.headers])
         return True
 
     async def last_word(self, payload: bytes | None, status: int, before: tuple[bytes, ...] = ()) -> None:

@@ -1178,6 +1178,7 @@ async def test_progress_stays_increasing_when_a_route_reports_its_own_and_then_g
 
 class _Outbox:
     closed = False
+    lost = False  # (Outbox: a write found the client gone)
 
     def __init__(self) -> None:
         self.sent: list[str] = []

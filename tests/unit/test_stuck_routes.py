@@ -243,6 +243,7 @@ async def test_a_binary_stream_past_its_limit_is_answered_while_its_route_cannot
 
 class _Outbox:
     closed = False
+    lost = False  # (Outbox: a write found the client gone)
 
     def __init__(self, answerable: bool = False) -> None:
         self.sent: list[str] = []
