@@ -119,7 +119,7 @@ def host_allowed(scope: Scope, headers: Mapping[bytes, bytes], settings: Setting
 # warning about a value refused later: the operator's real host name, another app's).
 _TOLD_MAX = 64
 _TOLD = Remembered(_TOLD_MAX)
-_LOGGED_CHARS = 200  # of a value, in the record
+LOGGED_CHARS = 200  # of a client's value, in a record (here, and modern's clientInfo name)
 _HINTS = {
     "Host": "add its host name to MCPMiddleware's allowed_hosts option (names without a port, or ['*']); by "
     "default only localhost names and the server's own address pass, so set your public or service name "
@@ -132,7 +132,7 @@ _HINTS = {
 def _tell_refused(header: str, headers: Mapping[bytes, bytes]) -> None:
     """Log the refused value of ``header`` (``Host`` or ``Origin``), the first time it is refused."""
     value = text_of(headers, header.lower().encode()) or ""
-    key = (header, value[:_LOGGED_CHARS])
+    key = (header, value[:LOGGED_CHARS])
     if not _TOLD.first(key):
         return
     logger.warning(

@@ -31,13 +31,12 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSI
 from starlette.types import Receive, Scope, Send
 
 from .._once import Remembered
-from .._printable import printable
 from .._protocol import SUPPORTED_VERSIONS
 from ..handlers import Server
 from ..jsonrpc import ClientReply, Notification, ProtocolError, Request, parse_message, request_id_of
 from ..param_headers import check_param_headers, decode_header, is_plain
 from ..validation import KEPT_BYTES, PASSED, Envelope, Passed, envelope_of, kept
-from ._checks import text_of
+from ._checks import LOGGED_CHARS, text_of
 from ._http import Decorate, new_call, serve_request
 from ._responder import ClosingCancels
 
@@ -57,22 +56,28 @@ def _mismatch(what: str) -> ProtocolError:
     return ProtocolError(codes.HEADER_MISMATCH, f"Header mismatch: {what}")
 
 
-# The (header, envelope) revision pairs tolerated so far (:func:`_tolerated`): each is logged once per
-# process. Both come from fixed lists, so this holds a handful of pairs, whatever clients send.
-TOLERATED = Remembered(16)
+# The (header, envelope, missing headers) tolerated so far (:func:`_tell_once`): each is logged once
+# per process. All come from fixed lists, so this holds a few dozen at most, whatever clients send.
+TOLERATED = Remembered(64)
 
 
 def _tolerated(stated: str, meta: dict[str, Any]) -> bool:
     """Whether a header stating ``stated`` passes although ``meta`` names another revision: only a
     handshake revision over a 2026-07-28 envelope, what Claude sends through claude.ai connectors
     (anthropics/claude-code#93290). The spec says the two MUST match (-32020); refusing it locks
-    that client out, so the envelope's revision is served, and the mismatch logged once per pair."""
+    that client out, so the envelope's revision is served (and the caller logs it, :func:`_tell_once`).
+    On that path a missing Mcp-Method or Mcp-Name passes too (the body decides): nothing shows these
+    clients send them, and the handshake era, which served them before, reads neither."""
     named = meta[PROTOCOL_VERSION_META_KEY]
-    if stated not in HANDSHAKE_PROTOCOL_VERSIONS or type(named) is not str or named not in MODERN_PROTOCOL_VERSIONS:
-        return False
-    if TOLERATED.first((stated, named)):
-        _tell_tolerated(stated, named, meta.get(CLIENT_INFO_META_KEY))
-    return True
+    return stated in HANDSHAKE_PROTOCOL_VERSIONS and type(named) is str and named in MODERN_PROTOCOL_VERSIONS
+
+
+def _tell_once(stated: str, meta: dict[str, Any], missing: tuple[str, ...]) -> None:
+    """Log a tolerated request (:func:`_tolerated`), once per pair of revisions and ``missing``
+    headers."""
+    named = meta[PROTOCOL_VERSION_META_KEY]
+    if TOLERATED.first((stated, named, missing)):
+        _tell_tolerated(stated, named, meta.get(CLIENT_INFO_META_KEY), missing)
 
 
 def _checked(
@@ -144,18 +149,26 @@ def _ladder(headers: Mapping[bytes, bytes], req: Request) -> str:
     return version
 
 
-def _tell_tolerated(stated: str, named: str, info: Any) -> None:
-    """Log that a header stating ``stated`` was tolerated over an envelope naming ``named``, and by
-    whom (``info``: the envelope's clientInfo, as the client sent it: checked after this)."""
+def _tell_tolerated(stated: str, named: str, info: Any, missing: tuple[str, ...]) -> None:
+    """Log that a header stating ``stated`` was tolerated over an envelope naming ``named``, with the
+    routing headers ``missing``, and by whom (``info``: the envelope's clientInfo, as the client sent
+    it: checked after this; its name quoted as Python writes a string, so it cannot pass for the rest
+    of the line, and clipped as ``_checks`` clips a client's value)."""
     name = info.get("name") if isinstance(info, dict) else None
-    client = f"'{printable(name)}'" if isinstance(name, str) else "a client that gave no clientInfo name"
+    client = "a client that gave no clientInfo name"
+    if isinstance(name, str):
+        client = repr(name[:LOGGED_CHARS])
+        if len(name) > LOGGED_CHARS:
+            client += f" (its first {LOGGED_CHARS} of {len(name)} characters)"
+    absent = f", and no {' and no '.join(missing)} header (tolerated: the body decides)" if missing else ""
     logger.warning(
         "MCP endpoint read a request of %s as %r, its params._meta's revision, although its "
-        "MCP-Protocol-Version header says %r (claude.ai connectors send this; the spec asks -32020, "
-        "tolerated so they are not locked out; logged once per pair of revisions)",
+        "MCP-Protocol-Version header says %r%s (claude.ai connectors send this; the spec asks -32020, "
+        "tolerated so they are not locked out; logged once per pair of revisions and missing headers)",
         client,
         named,
         stated,
+        absent,
     )
 
 
@@ -170,7 +183,8 @@ def _check_notification(headers: Mapping[bytes, bytes], note: Notification) -> N
     if isinstance(meta, dict):
         named = meta.get(PROTOCOL_VERSION_META_KEY, version)
         if named != version and _tolerated(version, meta):  # (a handshake revision's header: the era rule's)
-            version = named
+            _tell_once(version, meta, _tolerated_method(headers, note.method))
+            return
     if version not in MODERN_PROTOCOL_VERSIONS:
         _unsupported(version)
     if named != version:
@@ -223,15 +237,49 @@ def _check_headers(headers: Mapping[bytes, bytes], method: str, params: dict[str
             raise _mismatch(f"{name.decode('latin-1')} appears more than once")
     version = headers.get(b"mcp-protocol-version")
     stated = None if version is None else version.decode("latin-1").strip()
-    if stated is None or (stated != meta[PROTOCOL_VERSION_META_KEY] and not _tolerated(stated, meta)):
-        raise _mismatch("MCP-Protocol-Version does not match params._meta")
+    if stated is None or stated != meta[PROTOCOL_VERSION_META_KEY]:
+        if stated is None or not _tolerated(stated, meta):
+            raise _mismatch("MCP-Protocol-Version does not match params._meta")
+        _check_tolerated(headers, method, params, meta, stated)
+        return
     sent = headers.get(b"mcp-method")
     if sent is None or sent.decode("latin-1").strip() != method:
         raise _mismatch("Mcp-Method does not match the body's method")
+    _check_name(method, params, text_of(headers, b"mcp-name"))
+
+
+def _check_tolerated(
+    headers: Mapping[bytes, bytes], method: str, params: dict[str, Any], meta: dict[str, Any], stated: str
+) -> None:
+    """:func:`_check_headers` on the tolerated path (:func:`_tolerated`): a missing Mcp-Method or
+    Mcp-Name passes (the body decides), a present one is checked as on any request; then the
+    request is told (:func:`_tell_once`) with the headers it lacked."""
+    missing = _tolerated_method(headers, method)
+    name = text_of(headers, b"mcp-name")
+    if name is None and method in _NAME_PARAM:
+        missing += ("Mcp-Name",)
+    elif name is not None:
+        _check_name(method, params, name)
+    _tell_once(stated, meta, missing)
+
+
+def _tolerated_method(headers: Mapping[bytes, bytes], method: str) -> tuple[str, ...]:
+    """Mcp-Method on the tolerated path: checked when present (-32020), and when missing the body
+    decides; the headers found missing (Mcp-Method, or none)."""
+    sent = text_of(headers, b"mcp-method")
+    if sent is None:
+        return ("Mcp-Method",)
+    if sent.strip() != method:
+        raise _mismatch("Mcp-Method does not match the body's method")
+    return ()
+
+
+def _check_name(method: str, params: dict[str, Any], name: str | None) -> None:
+    """Mcp-Name (``name``, as the request carries it) against the params' name or URI, on a
+    method that has one."""
     field = _NAME_PARAM.get(method)
     if field is None:
         return
-    name = text_of(headers, b"mcp-name")
     expected = params.get(field)
     if name is not None and name == expected and is_plain(name):
         return  # the usual case

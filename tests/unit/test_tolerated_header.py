@@ -19,6 +19,7 @@ import pytest
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from mcp_middleware.transport import modern
+from mcp_middleware.transport._checks import LOGGED_CHARS
 from tests.apps import build_app
 from tests.support import MODERN, meta, modern_headers, post, request
 
@@ -154,6 +155,22 @@ async def test_the_client_is_named_as_a_log_line_may_hold_it(
     assert "\n" not in record.getMessage()
 
 
+async def test_a_long_client_name_is_clipped_and_quoted(caplog: pytest.LogCaptureFixture) -> None:
+    """A 3 MB name made a 3 MB log line, and a quote in it could pass for the rest of the line
+    (review s10b2): it is clipped as ``_checks`` clips a refused Host, and quoted as Python writes it."""
+    name = "x' as '2026-07-28' OK" + "A" * 3_000_000
+    body, headers = _call("tools/list", "2025-11-25")
+    body["params"]["_meta"]["io.modelcontextprotocol/clientInfo"] = {"name": name, "version": "1"}
+    with caplog.at_level(logging.WARNING, LOGGER):
+        assert (await post(build_app(), body, headers)).status == 200
+    (record,) = [r for r in caplog.records if r.name == LOGGER]
+    told = record.getMessage()
+    assert len(told) < 1_000
+    shown = name[:LOGGED_CHARS]
+    assert f"of {shown!r} (its first {LOGGED_CHARS} of {len(name)} characters) as '2026-07-28'" in told
+    assert f"'{shown}" not in told  # quoted so that its quotes are its own
+
+
 async def test_a_notification_is_tolerated_too() -> None:
     body = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1, "_meta": meta()}}
     reply = await post(build_app(), body, modern_headers("notifications/cancelled", version="2025-11-25"))
@@ -199,3 +216,96 @@ async def test_a_tolerated_notification_still_needs_its_method_header() -> None:
     reply = await post(build_app(), body, headers)
     assert reply.status == 400
     assert reply.json()["error"]["code"] == -32020
+
+
+# -- a missing Mcp-Method or Mcp-Name on the tolerated path (review s10b2) ------------------------
+# Nothing shows that the connectors send them: before ad1f099 such a request was served in the
+# handshake era, which reads neither; refusing it (-32020) locked them out. The body decides.
+
+_CALLS = [
+    ("tools/list", None),
+    ("tools/call", {"name": "ctx_progress", "arguments": {}}),
+    ("server/discover", None),
+]
+_DROPPED = [("mcp-method",), ("mcp-name",), ("mcp-method", "mcp-name")]
+
+
+@pytest.mark.parametrize(("method", "params"), _CALLS)
+@pytest.mark.parametrize("dropped", _DROPPED)
+async def test_a_missing_routing_header_is_tolerated_with_the_version_header(
+    method: str, params: dict[str, Any] | None, dropped: tuple[str, ...]
+) -> None:
+    body, headers = _call(method, "2025-11-25", params)
+    for name in dropped:
+        headers.pop(name, None)
+    reply = await post(build_app(), body, headers)
+    assert reply.status == 200, reply.body
+    assert reply.result()["resultType"] == "complete"  # served as 2026-07-28
+
+
+_NOTIFICATIONS = ["notifications/initialized", "notifications/roots/list_changed", "notifications/cancelled"]
+
+
+@pytest.mark.parametrize("method", _NOTIFICATIONS)
+async def test_a_notification_without_mcp_method_is_tolerated_with_the_version_header(method: str) -> None:
+    params: dict[str, Any] = {"_meta": meta()}
+    if method == "notifications/cancelled":
+        params["requestId"] = 1
+    headers = modern_headers(method, version="2025-11-25")
+    del headers["mcp-method"]
+    reply = await post(build_app(), {"jsonrpc": "2.0", "method": method, "params": params}, headers)
+    assert reply.status == 202, reply.body
+
+
+async def test_a_wrong_mcp_name_is_still_32020_on_the_tolerated_path() -> None:
+    body, headers = _call("tools/call", "2025-11-25", {"name": "ctx_progress", "arguments": {}})
+    headers["mcp-name"] = "ctx_elicit"
+    reply = await post(build_app(), body, headers)
+    assert reply.status == 400
+    assert reply.json()["error"] == {"code": -32020, "message": "Header mismatch: Mcp-Name does not match params.name"}
+
+
+@pytest.mark.parametrize("dropped", _DROPPED)
+async def test_a_missing_routing_header_under_the_modern_header_is_still_32020(dropped: tuple[str, ...]) -> None:
+    body, headers = _call("tools/call", MODERN, {"name": "ctx_progress", "arguments": {}})
+    for name in dropped:
+        del headers[name]
+    reply = await post(build_app(), body, headers)
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32020
+
+
+async def test_a_notification_without_mcp_method_under_the_modern_header_is_still_32020() -> None:
+    headers = modern_headers("notifications/initialized")
+    del headers["mcp-method"]
+    body = {"jsonrpc": "2.0", "method": "notifications/initialized", "params": {"_meta": meta()}}
+    reply = await post(build_app(), body, headers)
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32020
+
+
+async def test_the_warning_names_the_missing_headers_it_tolerated(caplog: pytest.LogCaptureFixture) -> None:
+    app = build_app()
+    params = {"name": "ctx_progress", "arguments": {}}
+    with caplog.at_level(logging.WARNING, LOGGER):
+        for dropped in ((), ("mcp-name",), ("mcp-method", "mcp-name"), ("mcp-method", "mcp-name")):
+            body, headers = _call("tools/call", "2025-11-25", params)
+            for name in dropped:
+                del headers[name]
+            assert (await post(app, body, headers)).status == 200
+    told = [r.getMessage() for r in caplog.records if r.name == LOGGER]
+    assert len(told) == 3  # once per pair of revisions and set of missing headers
+    assert "tolerated: the body decides" not in told[0]
+    assert "no Mcp-Name header (tolerated" in told[1]
+    assert "Mcp-Method" not in told[1].split("no Mcp-Name")[0]
+    assert "no Mcp-Method and no Mcp-Name header (tolerated" in told[2]
+
+
+async def test_a_notification_without_mcp_method_is_told_once(caplog: pytest.LogCaptureFixture) -> None:
+    body = {"jsonrpc": "2.0", "method": "notifications/initialized", "params": {"_meta": meta()}}
+    headers = modern_headers("notifications/initialized", version="2025-11-25")
+    del headers["mcp-method"]
+    with caplog.at_level(logging.WARNING, LOGGER):
+        assert (await post(build_app(), body, headers)).status == 202
+    (told,) = [r.getMessage() for r in caplog.records if r.name == LOGGER]
+    assert "no Mcp-Method header (tolerated" in told
