@@ -52,7 +52,6 @@ class ServedApp:
     features: Features
     _app_ref: Any
     _below: bool  # whether the app served is below us: its own stack runs for a call (_served)
-    _root_path: str  # the scope's root_path where the app served is, for its OAuth2 token URLs (prepare)
     _seen_routes: object
     reply_cache: dict[tuple[str, str, str], bytes]
     listeners: Listeners
@@ -69,7 +68,6 @@ class ServedApp:
     def prepare(self, scope: Scope) -> None:
         """Build the catalog and identity; the endpoint calls it while ``prepared`` is False."""
         app, self._below = _served(self.app, scope)
-        self._root_path = str(scope.get("root_path", ""))
         self._app_ref = app
         self.memo.clear()
         self._seen_routes = self._routes_version()
@@ -97,7 +95,6 @@ class ServedApp:
             exclude_paths=self.settings.paths,
             forwarded=self.settings.forward_headers,
             tool_names=dict(self.settings.tool_names),
-            root_path=self._root_path,
         )
         self.features = Features.from_catalog(self.catalog)
         # API keys in the MCP request's query string travel as pseudo-headers (see query_keys)

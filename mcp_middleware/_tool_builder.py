@@ -16,13 +16,10 @@ the ``x-mcp-header`` annotations that break the publishing rules (:mod:`mcp_midd
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import SplitResult, urlsplit
 
 from mcp_middleware._header_rules import without_invalid_headers
-from mcp_middleware._host_options import normal_origin
 from mcp_middleware._naming import _humanize, _Op, _text
 from mcp_middleware._operation_reader import _NOT_ARGUMENTS, _Body, _Entry, _explicit_input
 from mcp_middleware._paths import _plan_for_template
@@ -45,6 +42,7 @@ from mcp_middleware._plan import (
 )
 from mcp_middleware._requests import ToolSpec
 from mcp_middleware._schema import SchemaSet
+from mcp_middleware._token_routes import security_schemes
 from mcp_middleware._tool_labels import _annotations, _argument_names, _description, _distinct_descriptions
 from mcp_middleware._tool_schemas import _Schemas
 from mcp_middleware.param_headers import annotations_of
@@ -53,14 +51,7 @@ from mcp_middleware.query_keys import pseudo_names
 if TYPE_CHECKING:
     from mcp_middleware._route_guard import RouteGuard
 
-__all__ = ["_Builder", "api_key_schemes", "distinct_descriptions", "token_routes"]
-
-
-def _security_schemes(document: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The document's ``components.securitySchemes`` (empty when it has none, or no mapping)."""
-    components = document.get("components")
-    schemes = components.get("securitySchemes") if isinstance(components, Mapping) else None
-    return schemes if isinstance(schemes, Mapping) else {}
+__all__ = ["_Builder", "api_key_schemes", "distinct_descriptions"]
 
 
 def api_key_schemes(document: Mapping[str, Any], where: str) -> dict[str, str]:
@@ -68,120 +59,13 @@ def api_key_schemes(document: Mapping[str, Any], where: str) -> dict[str, str]:
     names, by scheme name."""
     return {
         key: scheme["name"]
-        for key, scheme in _security_schemes(document).items()
+        for key, scheme in security_schemes(document).items()
         if isinstance(scheme, Mapping)
         and scheme.get("type") == "apiKey"
         and scheme.get("in") == where
         and isinstance(scheme.get("name"), str)
         and scheme["name"]
     }
-
-
-def token_routes(document: Mapping[str, Any], root_path: str = "") -> dict[str, tuple[str, str]]:
-    """The paths whose ``POST`` takes a form body (``application/x-www-form-urlencoded``, which
-    RFC 6749 requires of a token endpoint and FastAPI's ``OAuth2PasswordRequestForm`` declares)
-    and that the document's ``oauth2`` schemes name as a flow's ``tokenUrl`` or ``refreshUrl``:
-    the app's token endpoint, which takes a password or a client secret and answers a token; each
-    with the scheme and the URL's field. A relative URL is resolved against the app's root, as
-    FastAPI's ``tokenUrl="token"`` is meant (the document's paths start there); an absolute path
-    names its path, and that path less the path of a ``servers`` URL or the app's ``root_path``
-    (the scope's, which FastAPI puts into ``servers`` only when it serves its document) that it
-    starts with; a URL with a host is the app's only when its origin is a ``servers`` URL's, less
-    that URL's path (else it is another service's: Google's token endpoint). A path names the
-    route written with or without one trailing ``/`` when only that one is there (Starlette
-    redirects to it)."""
-    paths = document.get("paths")
-    if not isinstance(paths, Mapping):
-        return {}
-    servers = _Servers(document, root_path)
-    found: dict[str, tuple[str, str]] = {}
-    for name, scheme in _security_schemes(document).items():
-        flows = scheme.get("flows") if isinstance(scheme, Mapping) and scheme.get("type") == "oauth2" else None
-        for flow in flows.values() if isinstance(flows, Mapping) else ():
-            for field in ("tokenUrl", "refreshUrl"):
-                url = flow.get(field) if isinstance(flow, Mapping) else None
-                for path in servers.paths_of(url) if isinstance(url, str) else ():
-                    route = path if path in paths else _slash_toggled(path)
-                    if route in paths and _takes_form(document, paths[route]):
-                        found.setdefault(route, (str(name), field))
-    return found
-
-
-_FORM_MEDIA = "application/x-www-form-urlencoded"
-
-
-def _slash_toggled(path: str) -> str:
-    """``path`` with its trailing ``/`` taken off, or one put on ("/" stays)."""
-    return path if path == "/" else path[:-1] if path.endswith("/") else path + "/"
-
-
-def _takes_form(document: Mapping[str, Any], item: Any) -> bool:
-    """Whether the ``POST`` of a path item takes a form body (its ``requestBody``, or the
-    ``components.requestBodies`` entry it names, lists that media type)."""
-    operation = item.get("post") if isinstance(item, Mapping) else None
-    body = operation.get("requestBody") if isinstance(operation, Mapping) else None
-    ref = body.get("$ref") if isinstance(body, Mapping) else None
-    if isinstance(ref, str) and ref.startswith("#/components/requestBodies/"):
-        components = document.get("components")
-        bodies = components.get("requestBodies") if isinstance(components, Mapping) else None
-        body = bodies.get(ref.rsplit("/", 1)[1]) if isinstance(bodies, Mapping) else None
-    content = body.get("content") if isinstance(body, Mapping) else None
-    return isinstance(content, Mapping) and any(
-        str(media).split(";", 1)[0].strip().lower() == _FORM_MEDIA for media in content
-    )
-
-
-class _Servers:
-    """Where the app's document says it is served: the paths of its ``servers`` URLs and its
-    ``root_path`` (other than the root, without a trailing ``/``), and the origin of each
-    ``servers`` URL with a host, with its path."""
-
-    def __init__(self, document: Mapping[str, Any], root_path: str) -> None:
-        servers = document.get("servers")
-        urls = [s.get("url") for s in servers if isinstance(s, Mapping)] if isinstance(servers, list) else []
-        self.roots: list[str] = [root] if (root := root_path.rstrip("/")) else []
-        self.hosts: list[tuple[str, str]] = []
-        for parts in (urlsplit(url) for url in urls if isinstance(url, str)):
-            root = parts.path.rstrip("/")
-            if root:
-                self.roots.append(root)
-            origin = _origin(parts) if parts.netloc else None
-            if origin is not None:
-                self.hosts.append((origin, root))
-
-    def paths_of(self, url: str) -> set[str]:
-        """The document paths an OAuth2 flow's URL may name (see :func:`token_routes`)."""
-        parts = urlsplit(url)
-        if not parts.path:
-            return set()
-        if parts.scheme or parts.netloc:
-            origin = _origin(parts)
-            path = _normal(parts.path)
-            return {_below(path, root) for o, root in self.hosts if o == origin and _under(path, root)}
-        if not parts.path.startswith("/"):
-            return {_normal("/" + parts.path)}
-        path = _normal(parts.path)
-        return {path} | {_below(path, root) for root in self.roots if _under(path, root)}
-
-
-def _origin(parts: SplitResult) -> str | None:
-    """A URL's origin as the middleware compares origins (``_host_options.normal_origin``: a
-    scheme's default port is none of it), None when it has no host."""
-    return normal_origin(f"{parts.scheme}://{parts.netloc}") if parts.scheme and parts.netloc else None
-
-
-def _normal(path: str) -> str:
-    """An absolute path without ``.`` and ``..`` segments, keeping a trailing ``/``."""
-    normal = posixpath.normpath(path)
-    return normal + "/" if path.endswith("/") and normal != "/" else normal
-
-
-def _under(path: str, root: str) -> bool:
-    return not root or path == root or path.startswith(root + "/")
-
-
-def _below(path: str, root: str) -> str:
-    return path[len(root) :] or "/"
 
 
 def distinct_descriptions(tools: Iterable[ToolSpec]) -> None:

@@ -51,7 +51,8 @@ from mcp_middleware._route_document import RouteDocument, app_document, route_do
 from mcp_middleware._route_order import RouteOrder, readable_routes, route_order
 from mcp_middleware._schema import Unportable
 from mcp_middleware._shared_headers import warn_shared_headers
-from mcp_middleware._tool_builder import _Builder, api_key_schemes, distinct_descriptions, token_routes
+from mcp_middleware._token_routes import TokenRoute, token_routes
+from mcp_middleware._tool_builder import _Builder, api_key_schemes, distinct_descriptions
 from mcp_middleware._tool_filter import ToolFilter, matched_names
 from mcp_middleware._values import ArgumentError
 
@@ -131,13 +132,11 @@ def catalog_from_app(
     exclude_paths: Collection[str] = (),
     forwarded: Collection[bytes] = frozenset(),
     tool_names: Mapping[str, str] | None = None,
-    root_path: str = "",
 ) -> Catalog:
     """The catalog of an app with an ``openapi()`` method (FastAPI) and the apps with one mounted
     in it, else of its routes (Starlette). ``forwarded``: the headers (lower case) forwarded from
     the MCP request besides the credentials (the ``forward_headers`` option), which are no
-    arguments; ``tool_names``: the names given to tools, by operation id or default name;
-    ``root_path``: the scope's, where the app is served (see :func:`build_catalog`)."""
+    arguments; ``tool_names``: the names given to tools, by operation id or default name."""
     openapi = getattr(app, "openapi", None)
     if not callable(openapi):
         return _catalog_from_routes(
@@ -147,7 +146,6 @@ def catalog_from_app(
             exclude_paths=exclude_paths,
             forwarded=forwarded,
             tool_names=tool_names,
-            root_path=root_path,
         )
     try:
         document = openapi()
@@ -165,7 +163,6 @@ def catalog_from_app(
         order=route_order(app),
         forwarded=forwarded,
         tool_names=tool_names,
-        root_path=root_path,
     )
 
 
@@ -177,7 +174,6 @@ def _catalog_from_routes(
     exclude_paths: Collection[str],
     forwarded: Collection[bytes],
     tool_names: Mapping[str, str] | None,
-    root_path: str,
 ) -> Catalog:
     """The catalog of an app without ``openapi()``, from a document made of its routes; a mounted
     app's own document (FastAPI's) brings its operations, under the mount's prefix."""
@@ -200,7 +196,6 @@ def _catalog_from_routes(
         order=route_order(app),
         forwarded=forwarded,
         tool_names=tool_names,
-        root_path=root_path,
     )
 
 
@@ -213,7 +208,6 @@ def _catalog_of(
     order: RouteOrder | None,
     forwarded: Collection[bytes],
     tool_names: Mapping[str, str] | None,
-    root_path: str,
 ) -> Catalog:
     """The catalog of a document, with what the routes of its apps with ``openapi()`` say beside
     it (their ``:path`` templates and response-model options), each under its prefix, and the
@@ -235,7 +229,6 @@ def _catalog_of(
         route_owners=made.owners,
         forwarded=forwarded,
         tool_names=tool_names,
-        root_path=root_path,
         **options,
     )
 
@@ -253,7 +246,6 @@ def build_catalog(
     route_owners: Mapping[tuple[str, str], Any] | None = None,
     forwarded: Collection[bytes] = frozenset(),
     tool_names: Mapping[str, str] | None = None,
-    root_path: str = "",
 ) -> Catalog:
     """The tools of an OpenAPI 3.x document (see the module docstring for the rules).
 
@@ -268,10 +260,7 @@ def build_catalog(
     ``forwarded``: the headers forwarded besides the credentials, which are no arguments (nor
     are the headers of the document's ``apiKey`` schemes, which are forwarded too).
     ``tool_names``: the tools' names given by operation id or default name
-    (:mod:`mcp_middleware._given_names`; a bad value is a ``TypeError``/``ValueError``).
-    ``root_path``: the scope's (``FastAPI(root_path=...)``, uvicorn's ``--root-path``), which
-    FastAPI puts into ``servers`` only when it serves its document: taken off an OAuth2 token
-    URL's absolute path as a ``servers`` path is (:func:`token_routes`)."""
+    (:mod:`mcp_middleware._given_names`; a bad value is a ``TypeError``/``ValueError``)."""
     if max_name_length < 8:
         raise ValueError("max_name_length must be at least 8")
     if max_name_length > LONGEST_NAME:
@@ -310,8 +299,9 @@ def build_catalog(
         for op, names, passes in zip(ops, matched, passing, strict=True)
     ]
     # an OAuth2 scheme's token and refresh endpoints are no tools unless named: by the route itself
-    # (declare.tool, x-mcp-tool), by tool_names, or by an include filter
-    tokens = token_routes(openapi, root_path)
+    # (declare.tool, x-mcp-tool), by tool_names, or by an include filter; a login route without a
+    # form body stays, warned about
+    tokens = token_routes(openapi)
     if tokens:
         kept = [
             is_kept and not _token_route(op, names, default, own is not None, tokens, tool_filter)
@@ -389,7 +379,7 @@ def _token_route(
     names: Sequence[str],
     default: str,
     named: bool,
-    tokens: Mapping[str, tuple[str, str]],
+    tokens: Mapping[str, TokenRoute],
     tool_filter: ToolFilter,
 ) -> bool:
     """Whether ``op`` is the form-taking ``POST`` of a path an OAuth2 scheme names as its token or
@@ -398,7 +388,8 @@ def _token_route(
     ``tool_names`` (``named``: a name is given to it), not an include filter (``names``: those the
     filters match it by). Its tool would ask the model for a password or a client secret, and put
     the token it answers into the model's context. Warned once, with how to keep it and the other
-    tools (an include filter would keep it alone)."""
+    tools (an include filter would keep it alone). Such a route without a form body that asks for
+    a password stays a tool, warned once with how to leave it out (review s10a4)."""
     found = tokens.get(op.path) if op.method == "POST" else None
     if (
         found is None
@@ -408,7 +399,20 @@ def _token_route(
         or tool_filter.names_route(op.operation_id, names, op.path)
     ):
         return False
-    scheme, field = found
+    if not found.form:
+        warn_once(
+            logger,
+            "Route POST %s looks like a login route: the OAuth2 security scheme %r names it as its %s, and its "
+            "tool asks the model for a password (argument %r), then puts the token it answers into the model's "
+            "context; it stays a tool since it takes no form body, as a token endpoint does; to leave it out: "
+            "MCPMiddleware(exclude_operations=[%r])",
+            op.path,
+            found.scheme,
+            found.field,
+            found.password,
+            default,
+        )
+        return False
     warn_once(
         logger,
         "Route POST %s is no tool: the OAuth2 security scheme %r names it as its %s, and its tool would ask the "
@@ -416,8 +420,8 @@ def _token_route(
         "context; to make it a tool anyway, name its tool: on the route, openapi_extra=declare.tool(name=%r), "
         "or MCPMiddleware(tool_names={%r: %r})",
         op.path,
-        scheme,
-        field,
+        found.scheme,
+        found.field,
         default,
         default,
         default,

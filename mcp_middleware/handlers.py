@@ -115,7 +115,6 @@ class Server(ServedApp):
         self.features = Features()
         self._app_ref: Any = None
         self._below = True  # (prepare: whether the app served is below us; no error handler until then)
-        self._root_path = ""  # (prepare: the scope's)
         self._seen_routes: object = None
         self.reply_cache: dict[tuple[str, str, str], bytes] = {}
         self.listeners = Listeners(self.refresh)  # routes added or removed at run time, each tick

@@ -158,6 +158,7 @@ def test_lower_layers_never_import_upper_layers() -> None:
         *("_plan", "_paths", "_query_and_body", "_values"),  # the request's parts
         *("_route_endpoints", "_route_docstrings", "_route_input_schema", "_mounted_documents"),  # the route document's
         "_free_arguments",
+        "_token_routes",  # the routes an OAuth2 scheme names as its token endpoint
         "_route_order",  # the routes a tool's request could reach instead of its own
         *("_route_guard", "_route_overlap"),  # its guard; whether a route could take another's path
         *("_tool_filter", "_route_details"),  # which operations are tools; what the routes add to the document
@@ -292,7 +293,10 @@ def test_lower_layers_never_import_upper_layers() -> None:
         *("_tool_filter", "_route_details", "_shared_headers", "_once", "_endpoint_overlap", "_given_names"),
         "_schema",  # Unportable: the patterns a route's schemas left out, which it warns about
         "_name_rules",  # the spec's longest tool name, which bounds max_name_length
+        "_token_routes",  # the routes an OAuth2 scheme names as its token endpoint
     }
+    # an OAuth2 token URL's origin compared as every origin is
+    assert all_imports("_token_routes") == {"_host_options"}
     # the names given to tools: their rules, the default names, the warnings
     assert all_imports("_given_names") == {"_declared", "_name_rules", "_naming", "_once"}
     # the warnings about routes the endpoint's path takes over: the methods, the routes as the router tries them

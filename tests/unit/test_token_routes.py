@@ -10,8 +10,9 @@ import warnings
 from typing import Annotated, Any
 
 import pytest
-from fastapi import Depends, FastAPI, Security
+from fastapi import Depends, FastAPI, Form, Security, UploadFile
 from fastapi.security import OAuth2AuthorizationCodeBearer, OAuth2PasswordBearer, OAuth2PasswordRequestForm
+from pydantic import BaseModel, SecretStr
 
 from mcp_middleware import MCPMiddleware, declare
 from mcp_middleware.catalog import ToolFilter, build_catalog
@@ -39,7 +40,7 @@ def _tutorial_app(**options: Any) -> FastAPI:
     return app
 
 
-async def _names(app: FastAPI) -> list[str]:
+async def _names(app: Any) -> list[str]:
     reply = await post(app, request("tools/list"), LEGACY)
     return [tool["name"] for tool in reply.result()["tools"]]
 
@@ -140,21 +141,42 @@ def _left_out(document: dict[str, Any], tool_filter: ToolFilter = EVERY) -> list
 @pytest.mark.parametrize(
     ("flows", "servers", "left_out"),
     [
-        ({"password": {"tokenUrl": "token", "scopes": {}}}, None, ["post_token"]),
         ({"password": {"tokenUrl": "/token", "scopes": {}}}, None, ["post_token"]),
         ({"password": {"tokenUrl": "./auth/token", "scopes": {}}}, None, ["post_auth_token"]),
-        ({"password": {"tokenUrl": "auth/../token?x=1#f", "scopes": {}}}, None, ["post_token"]),
-        # a URL with a host is the app's when its origin is a servers URL's, less that URL's path
+        ({"password": {"tokenUrl": "/auth/../token?x=1#f", "scopes": {}}}, None, ["post_token"]),
+        # a URL with a host is the app's when its origin is a servers URL's; its path names each route
+        # it ends with, after a path prefix (a root path, "/api" + "/token"; review s10a4)
         (
             {"clientCredentials": {"tokenUrl": "https://api.example.com/api/token", "scopes": {}}},
             [{"url": "https://API.example.com:443"}],
-            ["post_api_token"],
+            ["post_token", "post_api_token"],
         ),
         (
             {"clientCredentials": {"tokenUrl": "https://api.example.com/api/token", "scopes": {}}},
             [{"url": "/other"}, {"url": "https://api.example.com/api/"}],
+            ["post_token", "post_api_token"],
+        ),
+        # a servers URL's {variables} match any value (review s10a4)
+        (
+            {"clientCredentials": {"tokenUrl": "https://prod.example.com/token", "scopes": {}}},
+            [{"url": "https://{env}.example.com"}],
             ["post_token"],
         ),
+        (
+            {"clientCredentials": {"tokenUrl": "https://prod.example.com:8443/token", "scopes": {}}},
+            [{"url": "https://{env}.example.com:{port}/"}],
+            ["post_token"],
+        ),
+        (
+            {"clientCredentials": {"tokenUrl": "https://prod.example.org/token", "scopes": {}}},
+            [{"url": "https://{env}.example.com"}, {"url": "https://{env"}],
+            [],
+        ),
+        # a loopback host is the app's own, on any port, servers or not (review s10a4)
+        ({"password": {"tokenUrl": "http://localhost:8000/token", "scopes": {}}}, None, ["post_token"]),
+        ({"password": {"tokenUrl": "http://127.0.0.1:8000/token", "scopes": {}}}, None, ["post_token"]),
+        ({"password": {"tokenUrl": "http://[::1]/auth/token", "scopes": {}}}, None, ["post_token", "post_auth_token"]),
+        ({"password": {"tokenUrl": "http://localhost.example.com/token", "scopes": {}}}, None, []),
         # else another service's (review s10a2: Google's token endpoint beside the app's POST /token)
         ({"clientCredentials": {"tokenUrl": "https://oauth2.googleapis.com/token", "scopes": {}}}, None, []),
         (
@@ -168,11 +190,11 @@ def _left_out(document: dict[str, Any], tool_filter: ToolFilter = EVERY) -> list
             [{"url": "https://api.example.com"}, {"url": "https://api.example.com:bad"}],
             [],
         ),
-        # one under a servers URL's host but not under its path is not the app's either
+        # the origin decides, not a servers URL's path
         (
             {"clientCredentials": {"tokenUrl": "https://api.example.com/token", "scopes": {}}},
             [{"url": "https://api.example.com/api"}],
-            [],
+            ["post_token"],
         ),
         # the refresh URL too, of any flow
         (
@@ -187,9 +209,23 @@ def _left_out(document: dict[str, Any], tool_filter: ToolFilter = EVERY) -> list
             None,
             ["post_auth_token", "post_auth_refresh"],
         ),
-        # a root path (servers) in front of an absolute path; a relative URL is under it already
-        ({"password": {"tokenUrl": "/api/v1/auth/token", "scopes": {}}}, [{"url": "/api/v1"}], ["post_auth_token"]),
-        ({"password": {"tokenUrl": "token", "scopes": {}}}, [{"url": "https://x.example/api/v1/"}], ["post_token"]),
+        # a root path in front of an absolute path, servers or not; a relative URL is under it already
+        (
+            {"password": {"tokenUrl": "/api/v1/auth/token", "scopes": {}}},
+            [{"url": "/api/v1"}],
+            ["post_token", "post_auth_token"],
+        ),
+        ({"password": {"tokenUrl": "/api/token", "scopes": {}}}, None, ["post_token", "post_api_token"]),
+        ({"password": {"tokenUrl": "/api/xtoken", "scopes": {}}}, None, []),  # a segment, not "/xtoken"
+        ({"password": {"tokenUrl": "/api/", "scopes": {}}}, None, []),  # "/" ends no other path
+        (
+            {"password": {"tokenUrl": "/token", "scopes": {}}},
+            [{"url": "https://x.example/api/v1/"}],
+            ["post_token"],
+        ),
+        # a relative URL names a route with a mount's prefix in front ("/api" + "/token"), an
+        # absolute one does not ("/token" above: the host's root)
+        ({"password": {"tokenUrl": "token", "scopes": {}}}, None, ["post_token", "post_auth_token", "post_api_token"]),
         # no flows, odd values: nothing left out
         ({"password": {"tokenUrl": 3}, "implicit": {"authorizationUrl": "/token"}, "other": "x"}, None, []),
     ],
@@ -219,12 +255,12 @@ def test_odd_security_schemes_leave_nothing_out() -> None:
     [
         # Starlette redirects a path with or without the slash to the route of the other (review s10a2)
         ("/token/", (), ["post_token"]),
-        ("token/", (), ["post_token"]),
+        ("token/", (), ["post_token", "post_auth_token", "post_api_token"]),
         ("/items/", (), ["post_items"]),
         ("/slashed", ("/slashed/",), ["post_slashed_"]),
-        # both routes there: the one written out
-        ("/token/", ("/token/",), ["post_token_"]),
-        ("/token", ("/token/",), ["post_token"]),
+        # both routes there: both (review s10a4: a path matches with or without one trailing slash)
+        ("/token/", ("/token/",), ["post_token", "post_token_"]),
+        ("/api/token", ("/token/",), ["post_token", "post_api_token", "post_token_"]),
         ("/", ("/",), ["post_"]),  # the root: "/" has no slash to take off
     ],
 )
@@ -238,7 +274,7 @@ def test_a_token_url_names_its_route_with_or_without_one_trailing_slash(
 def test_only_a_route_that_takes_a_form_body_is_a_token_endpoint_left_out() -> None:
     """RFC 6749 §3.2: a token endpoint takes application/x-www-form-urlencoded (FastAPI's
     OAuth2PasswordRequestForm declares it). Review s10a2: any POST of the path was left out."""
-    document = _document({"password": {"tokenUrl": "token", "refreshUrl": "auth/refresh", "scopes": {}}})
+    document = _document({"password": {"tokenUrl": "/token", "refreshUrl": "auth/refresh", "scopes": {}}})
     document["paths"]["/token"]["post"]["requestBody"] = {"content": {"application/json": {"schema": {}}}}
     del document["paths"]["/auth/refresh"]["post"]["requestBody"]
     assert _left_out(document) == []
@@ -357,7 +393,7 @@ def _under_root(app: Any, root: str) -> Any:
     return proxied
 
 
-async def test_the_root_path_in_front_of_an_absolute_token_url_is_taken_off() -> None:
+async def test_a_root_path_in_front_of_an_absolute_token_url_is_allowed() -> None:
     """Review s10a2: FastAPI(root_path="/api") or uvicorn --root-path /api with tokenUrl="/api/token"
     (the path a browser posts to behind the proxy) kept login a tool: the document has no servers
     then, FastAPI puts the root path there only when it serves /openapi.json."""
@@ -370,7 +406,142 @@ async def test_the_root_path_in_front_of_an_absolute_token_url_is_taken_off() ->
     proxied = _tutorial_routes(FastAPI(), "/api/token")
     proxied.add_middleware(MCPMiddleware)
     assert sorted(await _names(_under_root(proxied, "/api"))) == ["create_order", "items"]
-    # without that root path, /api/token names no route of the app
+    # without that root path too: "/api" in front of the route's path may be a root path (review
+    # s10a4: the list no longer depends on the root path a request has)
     plain = _tutorial_routes(FastAPI(), "/api/token")
     plain.add_middleware(MCPMiddleware)
-    assert sorted(await _names(plain)) == ["create_order", "items", "login"]
+    assert sorted(await _names(plain)) == ["create_order", "items"]
+
+
+# -- review s10a4: no order, root path, wrapping, mounts, login routes without a form -------------
+
+
+async def test_the_tools_are_the_same_whatever_root_path_the_first_request_had() -> None:
+    """Review s10a4: the catalog took the first MCP request's root_path: a first request without
+    one published login for every later request under /api, and the other order did not."""
+    for roots in (("", "/api"), ("/api", "")):
+        app = _tutorial_routes(FastAPI(), "/api/token")
+        app.add_middleware(MCPMiddleware)
+        for root in roots:
+            served = _under_root(app, root) if root else app
+            assert sorted(await _names(served)) == ["create_order", "items"], roots
+
+
+async def test_a_wrapped_app_with_its_own_root_path_leaves_its_token_route_out() -> None:
+    """Review s10a4: MCPMiddleware(FastAPI(root_path="/api")) sees no root_path in the scope
+    (FastAPI sets it inside its own __call__), so login stayed a tool."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # FastAPI 0.12x deprecates root_path=; the app still sets it
+        rooted = FastAPI(root_path="/api")
+    wrapped = MCPMiddleware(_tutorial_routes(rooted, "/api/token"))
+    assert sorted(await _names(wrapped)) == ["create_order", "items"]
+
+
+async def test_a_mounted_apps_relative_token_url_names_its_route_under_the_mount() -> None:
+    """tokenUrl="token" in an app mounted at /v1 means /v1/token (Swagger UI resolves it against
+    /v1/docs); the merged document's route is /v1/token."""
+    app = FastAPI()
+    app.mount("/v1", _tutorial_routes(FastAPI()))
+    app.add_middleware(MCPMiddleware)
+    assert sorted(await _names(app)) == ["create_order", "items"]
+
+
+async def test_a_loopback_token_url_names_the_apps_route() -> None:
+    """Review s10a4: tokenUrl="http://localhost:8000/token" (no servers) kept login a tool."""
+    app = _tutorial_routes(FastAPI(), "http://localhost:8000/token")
+    app.add_middleware(MCPMiddleware)
+    assert sorted(await _names(app)) == ["create_order", "items"]
+
+
+class _Login(BaseModel):
+    username: str
+    password: str
+
+
+class _Secret(BaseModel):
+    username: str
+    key: SecretStr  # format: password
+
+
+async def _login_json(body: _Login) -> dict[str, str]:
+    return {"access_token": "x"}
+
+
+async def _login_secret(body: _Secret) -> dict[str, str]:
+    return {"access_token": "x"}
+
+
+async def _login_multipart(
+    username: Annotated[str, Form()], password: Annotated[str, Form()], f: UploadFile | None = None
+) -> dict[str, str]:
+    return {"access_token": "x"}
+
+
+async def _login_query(username: str, password: str) -> dict[str, str]:
+    return {"access_token": "x"}
+
+
+LOGINS: dict[str, Any] = {
+    "json": _login_json,
+    "secret": _login_secret,
+    "multipart": _login_multipart,
+    "query": _login_query,
+}
+
+
+def _login_app(kind: str, **options: Any) -> FastAPI:
+    """A login route named by tokenUrl="token" that takes no form body."""
+    scheme = OAuth2PasswordBearer(tokenUrl="token", auto_error=False)
+    app = FastAPI()
+    app.add_api_route("/token", LOGINS[kind], methods=["POST"], name="login")
+
+    @app.get("/items")
+    def items(token: str | None = Depends(scheme)) -> dict[str, Any]:
+        return {"token": token}
+
+    app.add_middleware(MCPMiddleware, **options)
+    return app
+
+
+@pytest.mark.parametrize("kind", sorted(LOGINS))
+async def test_a_token_route_without_a_form_body_that_asks_a_password_is_kept_with_a_warning(
+    caplog: pytest.LogCaptureFixture, kind: str
+) -> None:
+    """Review s10a4: a JSON or multipart login route named by tokenUrl was published with a
+    password argument and nothing said: it stays a tool (no form body: perhaps no token
+    endpoint), with one WARNING saying it looks like a login route and how to leave it out."""
+    with caplog.at_level(logging.INFO, logger="mcp_middleware"):
+        assert sorted(await _names(_login_app(kind))) == ["items", "login"]
+        assert sorted(await _names(_login_app(kind))) == ["items", "login"]
+    told = [r for r in caplog.records if "POST /token" in r.getMessage()]
+    assert len(told) == 1, [r.getMessage() for r in told]
+    assert told[0].levelno == logging.WARNING
+    message = told[0].getMessage()
+    assert "looks like a login route" in message
+    assert "exclude_operations=['login']" in message
+    assert "tokenUrl" in message
+
+
+@pytest.mark.parametrize("options", [{"tool_names": {"login": "sign_in"}}, {"exclude_operations": ["login"]}])
+async def test_a_login_route_named_or_excluded_gets_no_warning(
+    caplog: pytest.LogCaptureFixture, options: dict[str, Any]
+) -> None:
+    with caplog.at_level(logging.INFO, logger="mcp_middleware"):
+        await _names(_login_app("json", **options))
+    assert not [r for r in caplog.records if "POST /token" in r.getMessage()]
+
+
+def test_a_token_route_without_a_form_or_password_is_kept_silently(caplog: pytest.LogCaptureFixture) -> None:
+    document = _document({"password": {"tokenUrl": "/token", "scopes": {}}})
+    post_token = document["paths"]["/token"]["post"]
+    post_token["requestBody"] = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/X"}}}}
+    document["components"]["schemas"] = {"X": {"type": "object", "properties": {"passwords": {"type": "string"}}}}
+    post_token["parameters"] = [{"name": "pass", "in": "query", "schema": {"type": "string"}}, "odd"]
+    with caplog.at_level(logging.INFO, logger="mcp_middleware"):
+        assert _left_out(document) == []
+    assert not [r for r in caplog.records if "/token" in r.getMessage()]
+    # a property of format password, by $ref, is a password
+    document["components"]["schemas"]["X"]["properties"]["passwords"]["format"] = "password"
+    with caplog.at_level(logging.INFO, logger="mcp_middleware"):
+        assert _left_out(document) == []
+    assert [r for r in caplog.records if "looks like a login route" in r.getMessage()]

@@ -1,0 +1,193 @@
+"""The routes an OAuth2 scheme names as its token or refresh endpoint (reviews s10a, s10a2, s10a4).
+
+FastAPI's OAuth2 tutorial (``OAuth2PasswordBearer(tokenUrl="token")`` beside ``POST /token``
+taking ``OAuth2PasswordRequestForm``) would publish its login route as a tool asking the model for
+the user's password. :func:`token_routes` finds, from the document alone (never a request's
+``root_path``: the tools must not depend on which request came first), the ``POST`` routes each
+flow's ``tokenUrl``/``refreshUrl`` names: those taking a form body (RFC 6749's token endpoint) are
+left out by ``build_catalog``; those that do not but ask for a password are kept and warned about.
+
+Which routes a URL names: its path ``P`` names a route path ``R`` when ``P == R``, or, for an
+absolute path, when ``P`` ends with ``R`` after a path prefix (a root path the app is served
+under: ``"/api" + "/token"``), or, for a relative one, when ``R`` ends with ``P`` after one (a
+mount's prefix: ``tokenUrl="token"`` in an app mounted at ``/v1`` is ``/v1/token``); each with or
+without one trailing ``/``. A URL with a host is the app's when its origin is a ``servers`` URL's
+(whose ``{variables}`` match any value) or its host is a loopback name; else it is another
+service's (Google's token endpoint) and names no route.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import SplitResult, urlsplit
+
+from mcp_middleware._host_options import normal_origin
+
+__all__ = ["TokenRoute", "security_schemes", "token_routes"]
+
+_FORM_MEDIA = "application/x-www-form-urlencoded"
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+_VARIABLE = re.compile(r"\{[^{}/]*\}")
+
+
+@dataclass(frozen=True)
+class TokenRoute:
+    """A ``POST`` route an OAuth2 flow names: the scheme, the URL's field (``tokenUrl``,
+    ``refreshUrl``), and whether it takes a form body (a token endpoint: no tool) or else the
+    argument that asks for a password (a login route that stays a tool, warned about)."""
+
+    scheme: str
+    field: str
+    form: bool
+    password: str = ""
+
+
+def security_schemes(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The document's ``components.securitySchemes`` (empty when it has none, or no mapping)."""
+    components = document.get("components")
+    schemes = components.get("securitySchemes") if isinstance(components, Mapping) else None
+    return schemes if isinstance(schemes, Mapping) else {}
+
+
+def token_routes(document: Mapping[str, Any]) -> dict[str, TokenRoute]:
+    """The ``POST`` routes, by path, that the document's ``oauth2`` flows name as their token or
+    refresh URL and that take a form body or ask for a password (see the module docstring)."""
+    paths = document.get("paths")
+    if not isinstance(paths, Mapping):
+        return {}
+    origins = _server_origins(document)
+    found: dict[str, TokenRoute] = {}
+    for scheme, field, url in _flow_urls(document):
+        target = _target(url, origins)
+        for route in _named_routes(target, paths) if target is not None else ():
+            kind = _kind(document, paths[route])
+            if kind is not None:
+                found.setdefault(route, TokenRoute(scheme, field, *kind))
+    return found
+
+
+def _flow_urls(document: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
+    """Each ``oauth2`` flow's token and refresh URL, with its scheme's name and its field."""
+    for name, scheme in security_schemes(document).items():
+        flows = scheme.get("flows") if isinstance(scheme, Mapping) and scheme.get("type") == "oauth2" else None
+        for flow in flows.values() if isinstance(flows, Mapping) else ():
+            for field in ("tokenUrl", "refreshUrl"):
+                url = flow.get(field) if isinstance(flow, Mapping) else None
+                if isinstance(url, str):
+                    yield str(name), field, url
+
+
+def _server_origins(document: Mapping[str, Any]) -> list[re.Pattern[str]]:
+    """The origins of the document's ``servers`` URLs with a host, a ``{variable}`` matching any value."""
+    servers = document.get("servers")
+    urls = [s.get("url") for s in servers if isinstance(s, Mapping)] if isinstance(servers, list) else []
+    origins = [_origin(urlsplit(url)) for url in urls if isinstance(url, str)]
+    return [
+        re.compile("[^/?#@]*".join(re.escape(part) for part in _VARIABLE.split(origin)))
+        for origin in origins
+        if origin is not None
+    ]
+
+
+def _target(url: str, origins: list[re.Pattern[str]]) -> tuple[str, bool] | None:
+    """The absolute path a flow's URL names, and whether it was relative; None when it names no
+    route of the app (no path, or another host's)."""
+    parts = urlsplit(url)
+    if not parts.path:
+        return None
+    if parts.scheme or parts.netloc:
+        origin = _origin(parts)
+        own = parts.hostname in _LOOPBACK or (origin is not None and any(o.fullmatch(origin) for o in origins))
+        return (_normal(parts.path), False) if own else None
+    if parts.path.startswith("/"):
+        return _normal(parts.path), False
+    return _normal("/" + parts.path), True
+
+
+def _named_routes(target: tuple[str, bool], paths: Mapping[str, Any]) -> list[str]:
+    """The document paths a flow's URL names (see the module docstring)."""
+    path, relative = target
+    named = _bare(path)
+    found = []
+    for route in paths:
+        if not isinstance(route, str) or not route.startswith("/"):
+            continue
+        bare = _bare(route)
+        longer, shorter = (bare, named) if relative else (named, bare)
+        if named == bare or (shorter and longer.endswith(shorter)):
+            found.append(route)
+    return found
+
+
+def _kind(document: Mapping[str, Any], item: Any) -> tuple[bool, str] | None:
+    """``(True, "")`` when the path item's ``POST`` takes a form body, ``(False, name)`` when it
+    asks for a password (the argument's name), else None."""
+    operation = item.get("post") if isinstance(item, Mapping) else None
+    if not isinstance(operation, Mapping):
+        return None
+    content = _body_content(document, operation)
+    if any(str(media).split(";", 1)[0].strip().lower() == _FORM_MEDIA for media in content):
+        return True, ""
+    password = _password_argument(document, operation, content)
+    return (False, password) if password else None
+
+
+def _body_content(document: Mapping[str, Any], operation: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The ``content`` of an operation's ``requestBody`` (or of the ``components.requestBodies``
+    entry it names); empty when there is none."""
+    body = _resolved(document, operation.get("requestBody"), "requestBodies")
+    content = body.get("content") if isinstance(body, Mapping) else None
+    return content if isinstance(content, Mapping) else {}
+
+
+def _password_argument(document: Mapping[str, Any], operation: Mapping[str, Any], content: Mapping[str, Any]) -> str:
+    """The name of an argument that asks for a password (named ``password``, or of format
+    ``password``: a query or header parameter, or a property of a body schema); "" when none."""
+    parameters = operation.get("parameters")
+    fields = (
+        [(p.get("name"), p.get("schema")) for p in parameters if isinstance(p, Mapping)]
+        if isinstance(parameters, list)
+        else []
+    )
+    for media in content.values():
+        schema = _resolved(document, media.get("schema") if isinstance(media, Mapping) else None, "schemas")
+        properties = schema.get("properties") if isinstance(schema, Mapping) else None
+        fields += list(properties.items()) if isinstance(properties, Mapping) else []
+    for name, schema in fields:
+        if isinstance(name, str) and (
+            name.lower() == "password" or (isinstance(schema, Mapping) and schema.get("format") == "password")
+        ):
+            return name
+    return ""
+
+
+def _resolved(document: Mapping[str, Any], value: Any, section: str) -> Any:
+    """``value``, or the ``components.<section>`` entry its ``$ref`` names (None when missing)."""
+    ref = value.get("$ref") if isinstance(value, Mapping) else None
+    prefix = f"#/components/{section}/"
+    if not isinstance(ref, str) or not ref.startswith(prefix):
+        return value
+    components = document.get("components")
+    entries = components.get(section) if isinstance(components, Mapping) else None
+    return entries.get(ref[len(prefix) :]) if isinstance(entries, Mapping) else None
+
+
+def _origin(parts: SplitResult) -> str | None:
+    """A URL's origin as the middleware compares origins (``_host_options.normal_origin``: a
+    scheme's default port is none of it), None when it has no host."""
+    return normal_origin(f"{parts.scheme}://{parts.netloc}") if parts.scheme and parts.netloc else None
+
+
+def _normal(path: str) -> str:
+    """An absolute path without ``.`` and ``..`` segments, keeping a trailing ``/``."""
+    normal = posixpath.normpath(path)
+    return normal + "/" if path.endswith("/") and normal != "/" else normal
+
+
+def _bare(path: str) -> str:
+    """``path`` without one trailing ``/`` (the root: "")."""
+    return path[:-1] if path.endswith("/") else path
