@@ -148,7 +148,9 @@ class Body(_BodyText):
         except (KeyError, TypeError):  # new names (or names that are no key)
             typed, rest = _slots(headers)
         for at in typed:  # the first that is not empty (usually the one there is)
-            raw = bytes(headers[at][1])
+            raw = headers[at][1]
+            if type(raw) is not bytes:  # (as in SubExchange.child_send: bytes() of bytes is a generic call)
+                raw = bytes(raw)
             if raw:
                 break
         else:  # none, or all empty (set here: the usual response's loop breaks)

@@ -213,19 +213,25 @@ class SubExchange(Disconnect):
             headers = message.get("headers") or ()
             if type(headers) is not list and type(headers) is not tuple:  # any iterable of pairs (dict.items())
                 headers = list(headers)  # read more than once, by position
-            self.on_head(int(message["status"]), headers)
+            status = message["status"]
+            # (int() and bytes() of an exact int or bytes return it, through a generic call each:
+            # ~500 and ~800 machine instructions on CPython 3.11, so only other types are converted)
+            self.on_head(status if type(status) is int else int(status), headers)
         elif kind == "http.response.body":
             if not self._started:
                 raise AppMisbehaved("http.response.body sent before http.response.start")
             if self._complete:
                 return  # late writes after the response ended are dropped, as servers do
+            body = message.get("body", b"")
+            if type(body) is not bytes:  # (a bytearray or memoryview: the collector keeps bytes)
+                body = bytes(body)
             if message.get("more_body"):
-                pending = self.on_body(bytes(message.get("body", b"")), True)
+                pending = self.on_body(body, True)
                 if pending is not None:
                     await pending
                 return
             self._complete = True  # (a late write is dropped from here on)
-            pending = self.on_body(bytes(message.get("body", b"")), False)
+            pending = self.on_body(body, False)
             try:
                 if pending is not None:
                     await pending  # (the call's result, when it goes out from here)

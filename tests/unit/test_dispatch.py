@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from http import HTTPStatus
 from typing import Any
 
 import anyio
@@ -331,3 +332,30 @@ async def test_the_disconnect_is_signalled_once_the_last_body_message_is_handled
     assert rec.signalled_during == [False, False]
     assert rec.is_set  # signalled after, whether the handling succeeded or failed
     assert rec.body == [(b"a", True), (b"", False)]
+
+
+async def test_a_status_and_bodies_of_other_types_reach_the_hooks_as_int_and_bytes() -> None:
+    """The usual int status and bytes bodies are handed on as they are; an int subclass (an
+    ``HTTPStatus``), a bytearray or a memoryview body (what an app may send where ASGI says bytes)
+    is converted, as before the exact types were let through without ``int()``/``bytes()``."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": HTTPStatus.CREATED, "headers": []})
+        await send({"type": "http.response.body", "body": bytearray(b"ab"), "more_body": True})
+        await send({"type": "http.response.body", "body": memoryview(b"cd")})
+
+    rec = await run(app)
+    assert rec.head is not None
+    assert rec.head[0] == 201
+    assert type(rec.head[0]) is int
+    assert rec.body == [(b"ab", True), (b"cd", False)]
+    assert [type(chunk) for chunk, _ in rec.body] == [bytes, bytes]
+
+    same = b"exactly this object"
+
+    async def plain(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200})
+        await send({"type": "http.response.body", "body": same})
+
+    rec = await run(plain)
+    assert rec.body[0][0] is same

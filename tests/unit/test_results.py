@@ -1247,6 +1247,15 @@ def test_header_names_that_are_no_key_are_read_and_not_remembered(monkeypatch: p
     assert slots[(b"Location", b"content-type", b"location")] == ((1,), ((), (2, 0), (), ()))
 
 
+def test_a_content_type_value_of_another_bytes_like_type_is_read() -> None:
+    """The usual bytes value is read as it is; a bytearray or memoryview (ASGI says bytes) is
+    converted first, as before (``Body.head`` skips ``bytes()`` only for bytes)."""
+    for value in (bytearray(b"application/json"), memoryview(b"application/json")):
+        collector = _kept([(b"content-type", value)], BODY)
+        assert collector.kind == "json"
+        assert text_of(collector.result()) == BODY.decode()
+
+
 def test_the_table_of_header_names_seen_stops_growing_at_256(monkeypatch: pytest.MonkeyPatch) -> None:
     full = {(f"x-{i}".encode(),): (-1, ()) for i in range(256)}
     monkeypatch.setattr(_body, "_SLOTS", full)
