@@ -22,16 +22,17 @@ __all__ = ["_BodyText"]
 class _BodyText:
     """The text side of a :class:`~mcp_middleware._body.Body` (see the module docstring)."""
 
-    # Defaults live on the class (see Body); ``Body.__init__`` sets the parts and the limit.
+    # Defaults live on the class (see Body); ``Body.__init__`` sets the parts and the limit, and
+    # what every call reads (the decoder, charset, mark, size and dropped count: see Body).
     _parts: list[str]
     _max_text: int
-    _decoder: codecs.IncrementalDecoder | None = None
-    _charset = "utf-8"
+    _decoder: codecs.IncrementalDecoder | None
+    _charset: str
     # what the text's start loses: one byte order mark (RFC 8259 §8.1 lets a JSON parser ignore
     # it; a text has none of it either), "" once the text has started (``Body.feed``)
-    _mark = "\ufeff"
-    _size = 0
-    _dropped = 0
+    _mark: str
+    _size: int
+    _dropped: int
     _joined = 0  # how many of the first parts are pieces joined already (``_join``)
     _refusal = ""
     _overflow = 0

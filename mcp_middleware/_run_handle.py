@@ -28,19 +28,21 @@ class _RunHandle(SubExchange):
     methods (the route's response, the early result, the watcher) ask it whether the call is
     stopped."""
 
-    # Defaults live on the class: a quick call sets only what it uses.
-    cancelled = False
+    # What every call reads is set by __init__: on CPython 3.11 a name that is also a class
+    # attribute is read through the generic lookup (see SubExchange). What only a stopped or
+    # portable call reads stays a class default (a quick call sets only what it uses).
+    cancelled: bool
     # the result went out while the app went on (see _answer_early), or a stopped call's outcome
     # while its route did not return (see _outcome)
-    answered = False
+    answered: bool
     # the error result of a call the middleware stopped itself (its response outgrew
     # max_binary_bytes: see overflow), which the guard returns once the route has unwound
-    overflowed: dict[str, Any] | None = None
-    loop: asyncio.AbstractEventLoop | None = None  # while the asyncio watcher may be started
+    overflowed: dict[str, Any] | None
+    loop: asyncio.AbstractEventLoop | None  # while the asyncio watcher may be started
+    _guard: asyncio.Timeout | None  # the asyncio guard with a time limit, while inside it
+    _timer: anyio.CancelScope | None  # the portable guard's time limit, while inside it
+    _task: asyncio.Task[Any] | None  # the asyncio guard without one, while inside it
     _scope: anyio.CancelScope | None = None  # the portable guard (any anyio backend)
-    _guard: asyncio.Timeout | None = None  # the asyncio guard with a time limit, while inside it
-    _timer: anyio.CancelScope | None = None  # the portable guard's time limit, while inside it
-    _task: asyncio.Task[Any] | None = None  # the asyncio guard without one, while inside it
     _nap: anyio.CancelScope | None = None  # the portable watcher's wait, while it waits
 
     def __init__(
@@ -60,6 +62,10 @@ class _RunHandle(SubExchange):
         self.limits = limits  # the keep-alive interval (and the call's other limits)
         self.is_set = False  # the Disconnect signal
         self._event = None
+        self._body = b""  # the sub-request's (SubExchange's, without its __init__'s call)
+        self._body_sent = self._started = self._complete = False
+        self.cancelled = self.answered = False
+        self.overflowed = self.loop = self._guard = self._timer = self._task = self._waiters = None
 
     # -- whether the call is stopped -------------------------------------------------------------
     def stopped(self) -> bool:
@@ -133,7 +139,7 @@ class _RunHandle(SubExchange):
     # -- the disconnect signal, on asyncio without an anyio event --------------------------------
     # (each waiter gets its own future from the known loop: an anyio or asyncio event would look
     # the loop up, a system call on CPython 3.11, and one waiter's cancellation stays its own)
-    _waiters: list[asyncio.Future[None]] | None = None
+    _waiters: list[asyncio.Future[None]] | None  # (set by __init__)
 
     def set(self) -> None:
         super().set()

@@ -162,10 +162,21 @@ class SubExchange(Disconnect):
     :class:`Disconnect` signal as well, one object serves a whole run: no closures per request.
     """
 
-    _body = b""
-    _body_sent = False
-    _started = False
-    _complete = False
+    # Instance attributes, not class defaults: on CPython 3.11 a name that is also a class
+    # attribute is read through the generic attribute lookup (~280 machine instructions against
+    # ~80), and these are read on every call (``_RunHandle.__init__`` sets them too, without this
+    # method's call).
+    _body: bytes
+    _body_sent: bool
+    _started: bool
+    _complete: bool
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._body = b""
+        self._body_sent = False
+        self._started = False
+        self._complete = False
 
     def on_head(self, status: int, headers: Sequence[Sequence[bytes]]) -> None:
         """The response head; ``headers`` as the app sent them (its own list: read it, don't keep
