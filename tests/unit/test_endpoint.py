@@ -1328,6 +1328,35 @@ def test_the_transport_verdicts_stay_bounded() -> None:
 
 
 @pytest.mark.parametrize(
+    ("header", "value", "status", "stated"),
+    [
+        ("host", "evil.example", 403, "2025-06-18"),
+        ("origin", "http://evil.example", 403, "2025-06-18"),
+        ("accept", "text/html", 406, "2025-06-18"),
+        ("content-type", "text/plain", 415, "2025-06-18"),
+        ("mcp-protocol-version", "2025-03-26", None, "2025-03-26"),
+    ],
+)
+def test_each_header_a_verdict_depends_on_is_part_of_its_key(
+    header: str, value: str, status: int | None, stated: str
+) -> None:
+    """The remembered verdict is keyed on every header it reads: a request that differs from a
+    remembered one in any of them gets its own verdict, not the remembered one."""
+    from mcp_middleware.config import Settings
+    from mcp_middleware.transport._checks import Verdicts, front_verdict, header_map
+
+    settings = Settings()
+    verdicts: Verdicts = {}
+    base = {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18"}
+    scope = asgi_scope("POST", "/mcp", [(k.encode(), v.encode()) for k, v in base.items()])
+    assert front_verdict(scope, header_map(scope), settings, verdicts) == (None, "2025-06-18")
+    other = asgi_scope("POST", "/mcp", [(k.encode(), v.encode()) for k, v in {**base, header: value}.items()])
+    refused, said = front_verdict(other, header_map(other), settings, verdicts)
+    assert (None if refused is None else refused[0]) == status
+    assert said == stated
+
+
+@pytest.mark.parametrize(
     ("header", "status"), [("accept", 406), ("accept", None), ("origin", 403), ("content-type", 415), ("host", 403)]
 )
 def test_transport_verdicts_on_large_header_values_are_never_kept(header: str, status: int | None) -> None:
