@@ -1,7 +1,8 @@
 """Shared HTTP plumbing for both eras: plain answers, capped body read, one request's run.
 
-The request's headers and checks are in :mod:`._checks`; the per-request responder, the one place
-that writes to the client, is in :mod:`._responder`.
+The request's headers and checks are in :mod:`._checks`; the per-request responder, which writes
+every answer to a request it serves, is in :mod:`._responder`; :func:`plain` writes the refusals
+made before one is served (and the responder's own plain answers).
 """
 
 from __future__ import annotations
@@ -58,8 +59,15 @@ _JSON = (b"content-type", b"application/json")
 
 
 async def plain(send: Send, status: int, body: bytes = b"", headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
-    await send(plain_start(status, body, headers))
-    await send({"type": "http.response.body", "body": body})
+    """A whole response in one body: every refusal of the middleware's own that is no JSON-RPC
+    reply (the endpoint's 400/405/406/413, the security layer's, CORS's, the OAuth metadata's).
+    An ``OSError`` from the server's ``send`` is the client gone (the ASGI spec lets a server raise
+    one on a closed connection): the write is dropped, logged at DEBUG, as the responder drops it."""
+    try:
+        await send(plain_start(status, body, headers))
+        await send({"type": "http.response.body", "body": body})
+    except OSError as exc:
+        logger.debug("the client is gone: the server's send raised %r", exc)
 
 
 def plain_start(status: int, body: bytes, headers: Iterable[tuple[bytes, bytes]] = ()) -> Message:

@@ -1,4 +1,5 @@
-"""The per-request responder: the one place that writes to the client.
+"""The per-request responder: the one place that writes the answer to a request it serves (the
+refusals made before, the endpoint's and the security layer's, are :func:`._http.plain`'s).
 
 ``Responder`` answers with plain JSON unless something is streamed first, in which case it switches
 to SSE at that moment (head with ``X-Accel-Buffering: no``, then one event per message) and sends

@@ -2,7 +2,8 @@
 
 The ASGI spec lets a server raise an ``OSError`` subclass from ``send()`` once the client is gone
 (uvicorn and Hypercorn drop such a send, others raise). The middleware's writes to the server are
-the responder's (``transport._responder``): such an error is the client having left, as
+the responder's (``transport._responder``) and, for its refusals before a request is served,
+``transport._http.plain``'s: such an error is the client having left, as
 ``http.disconnect`` says it: the write is dropped, nothing more is written, and the era's rule
 applies (2026-07-28 cancels the call; the handshake era lets the route run on). Nothing is logged
 at ERROR, and nothing escapes the middleware. A route's own OSError stays its failure.
@@ -21,6 +22,7 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from mcp_middleware import MCPMiddleware
+from mcp_middleware.security import OAuthResource
 from tests.support import BASE_HEADERS, Exchange, meta, modern_headers, request
 
 pytestmark = pytest.mark.anyio
@@ -211,3 +213,40 @@ async def test_a_keep_alive_that_cannot_be_written_is_the_client_leaving(
     assert route.finished is (version != "2026-07-28")
     assert ex.refused == ["http.response.start"]
     assert _errors(caplog) == []
+
+
+_GOOD = orjson.dumps(request("tools/call", {"name": "plain", "arguments": {}}))
+_HANDSHAKE_HEADERS = {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25"}
+_PREFLIGHT = {"origin": "https://evil.example", "access-control-request-method": "POST"}
+_REFUSALS: dict[str, tuple[dict[str, Any], str, str, dict[str, str], bytes]] = {
+    # name: (middleware options, method, path, headers, body)
+    "400 parse error": ({}, "POST", "/mcp", _HANDSHAKE_HEADERS, b"{not json"),
+    "405 GET": ({}, "GET", "/mcp", _HANDSHAKE_HEADERS, b""),
+    "406 without Accept": ({}, "POST", "/mcp", {**_HANDSHAKE_HEADERS, "accept": "text/html"}, _GOOD),
+    "413 too large": ({"max_body_bytes": 8}, "POST", "/mcp", _HANDSHAKE_HEADERS, _GOOD),
+    "401 guard": ({"auth": lambda request: False}, "POST", "/mcp", _HANDSHAKE_HEADERS, _GOOD),
+    "403 CORS preflight": (
+        {"cors_allow_origins": ["https://app.example.com"]},
+        *("OPTIONS", "/mcp", {**_HANDSHAKE_HEADERS, **_PREFLIGHT}, b""),
+    ),
+    "405 OAuth metadata": (
+        {"oauth": OAuthResource(authorization_servers=["https://auth.example.com"])},
+        *("POST", "/.well-known/oauth-protected-resource/mcp", _HANDSHAKE_HEADERS, b""),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(_REFUSALS))
+async def test_a_refusal_of_the_endpoints_own_that_cannot_be_written_ends_quietly(
+    case: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review s10c2: the endpoint's own refusals (and the security layer's, CORS's, the OAuth
+    metadata's) wrote through ``plain`` to the server's ``send`` directly, so its OSError escaped
+    the middleware. Every such write is dropped the same way, logged at DEBUG."""
+    options, method, path, headers, body = _REFUSALS[case]
+    ex = Closing(_app(Route(), **options), body, headers, after=0, method=method, path=path)
+    with caplog.at_level(logging.DEBUG, logger="mcp_middleware"), anyio.fail_after(GUARD):
+        await ex.run()
+    assert ex.refused == ["http.response.start"]  # and not its body: the response is over
+    assert _errors(caplog) == []
+    assert any("the client is gone" in r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG)
