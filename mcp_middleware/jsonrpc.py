@@ -19,7 +19,6 @@ splices a cached list result into a reply around ``dumps`` of its id, ``_http._s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from types import MappingProxyType, UnionType
 from typing import Any, get_args
@@ -133,72 +132,54 @@ def dumps_exactly(message: Any) -> bytes:
 def dumps_again(message: Any, error: TypeError) -> bytes:
     """After ``orjson.dumps(message)`` raised ``error``: the one retry, for what orjson refuses by
     its own limits alone, an integer beyond 64 bits and nesting deeper than the 254 containers it
-    writes (a route's result echoing a client's deep value): orjson again, with such integers as
-    ``Fragment`` objects of their digits and what lies deeper than it writes as a ``Fragment`` of
-    the standard encoder's JSON (:func:`_with_fragments`). ``error`` again when orjson refused
-    something else; :class:`NestedTooDeep` when the standard encoder cannot go that deep either.
+    writes (a route's result echoing a client's deep value): the message written piece by piece,
+    each piece orjson's, such an integer as its digits (:func:`_json_pieces`). ``error`` again when
+    orjson refused something else; :class:`NestedTooDeep` for a message deeper than orjson reads.
     For a caller whose usual path is a bare ``orjson.dumps`` (no Python call of ours per message)."""
     reason = str(error)
     if "64-bit" not in reason and "Recursion limit" not in reason:
         raise error
-    return orjson.dumps(_with_fragments(message, 0))
+    return b"".join(_json_pieces(message, _READ))
 
 
 class NestedTooDeep(TypeError):
-    """A message nested deeper than any of our encoders writes (:func:`dumps_again`)."""
+    """A message nested more than 1,024 levels deep, which no reader like orjson (or the
+    middleware itself) reads: never written (:func:`dumps_again`)."""
 
 
-_DEPTH = 254  # orjson writes 254 nested containers and raises at the 255th
-_READ = 1024  # and reads 1,024: no message of ours is deeper than a reader like it (or we) reads
+_READ = 1024  # orjson reads 1,024 levels: no message of ours is deeper than a reader like it (or we) reads
 
 
-def _with_fragments(value: Any, depth: int) -> Any:
-    """``value`` with its integers beyond 64 bits as digits orjson writes as they are, and each
-    container deeper than orjson writes as its JSON by the standard encoder (containers copied);
-    :class:`NestedTooDeep` for one deeper than orjson reads."""
-    if _beyond_64_bits(value):
-        return orjson.Fragment(str(value).encode("ascii"))
-    if isinstance(value, dict | list | tuple) and depth >= _DEPTH:  # ``depth`` containers around it
-        if _deeper_than(value, _READ - depth):
-            raise NestedTooDeep(f"nested more than {_READ} levels deep")
-        return orjson.Fragment(_standard(value))
-    if isinstance(value, dict):
-        return {key: _with_fragments(item, depth + 1) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_with_fragments(item, depth + 1) for item in value]
-    return value
-
-
-def _deeper_than(value: Any, levels: int) -> bool:
-    """Whether ``value`` nests containers more than ``levels`` deep (walked without recursion; a
-    value that holds itself is, whatever ``levels``)."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            item = item.values()
-        elif not isinstance(item, list | tuple):
+def _json_pieces(value: Any, levels: int) -> list[bytes]:
+    """``value``'s JSON in pieces, exactly as orjson writes it (each key and each other value is
+    orjson's: null for NaN, "Dict key must be str", ...), walked without recursion, so that how
+    deep it goes is no matter of Python's stack; :class:`NestedTooDeep` for containers nested more
+    than ``levels`` deep (a value that holds itself is, whatever ``levels``)."""
+    pieces: list[bytes] = []
+    todo: list[bytes | tuple[Any, int]] = [(value, 1)]  # what to write, last first: JSON or (value, depth)
+    while todo:
+        item = todo.pop()
+        if isinstance(item, bytes):
+            pieces.append(item)
+            continue
+        value, depth = item
+        if not isinstance(value, dict | list | tuple):
+            pieces.append(str(value).encode("ascii") if _beyond_64_bits(value) else orjson.dumps(value))
             continue
         if depth > levels:
-            return True
-        stack.extend((member, depth + 1) for member in item)
-    return False
-
-
-def _standard(value: Any) -> bytes:
-    """``value`` written by the standard encoder in orjson's conventions (compact, UTF-8 unescaped,
-    integers exact, what only orjson knows as it writes it); :class:`NestedTooDeep` past the
-    encoder's recursion limit (Python 3.11's counts the frames of the caller's stack too)."""
-    try:
-        text = json.dumps(
-            value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False, default=_as_orjson
-        )
-    except RecursionError:
-        raise NestedTooDeep("nested too deep to be written as JSON") from None
-    return text.encode()
-
-
-def _as_orjson(value: Any) -> Any:
-    """A value the standard encoder does not know (a route's ``Fragment``, a datetime), as orjson
-    writes it, read back exactly."""
-    return json.loads(orjson.dumps(value))
+            raise NestedTooDeep(f"nested more than {_READ} levels deep")
+        if isinstance(value, dict):
+            todo.append(b"}")
+            for index, (key, member) in reversed(list(enumerate(value.items()))):
+                if not isinstance(key, str):
+                    raise TypeError("Dict key must be str")  # orjson's words
+                todo += ((member, depth + 1), (b"," if index else b"") + orjson.dumps(key) + b":")
+            todo.append(b"{")
+        else:
+            todo.append(b"]")
+            for index in range(len(value) - 1, -1, -1):
+                todo.append((value[index], depth + 1))
+                if index:
+                    todo.append(b",")
+            todo.append(b"[")
+    return pieces

@@ -337,7 +337,7 @@ def test_json_rpc_messages_are_written_in_one_module() -> None:
     error, a notification, what a route hands us to write) is defined in jsonrpc.py alone."""
     serializer = {
         *("result_message", "error_message", "encode_error", "encode_notification"),
-        *("dumps_exactly", "dumps_again", "_with_fragments", "_deeper_than", "_standard", "_as_orjson"),
+        *("dumps_exactly", "dumps_again", "_json_pieces"),
     }
     defined = {
         (module.relative_to(PACKAGE).as_posix(), node.name)

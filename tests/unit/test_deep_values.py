@@ -6,8 +6,12 @@ failure (review s10c).
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import enum
 import json
 import logging
+import uuid
 from typing import Annotated, Any
 
 import orjson
@@ -260,3 +264,84 @@ def test_nothing_deeper_than_orjson_reads_is_written() -> None:
     with pytest.raises(NestedTooDeep):
         dumps_exactly({"v": _nested(1_024)})  # 1,025 containers with the message's
     assert dumps_exactly({"v": _nested(600)}).count(b"{") == 601
+
+
+class _Kind(enum.Enum):
+    A = "a"
+
+
+@dataclasses.dataclass
+class _Point:
+    x: float = 1e16
+
+
+_LEAVES: dict[str, Any] = {
+    "nan": float("nan"),
+    "inf": float("inf"),
+    "-inf": float("-inf"),
+    "1e-7": 1e-7,
+    "1e16": 1e16,
+    "int key": {1: "x"},
+    "bool key": {True: 1},
+    "None key": {None: 1},
+    "str key after an int key": {1: 1, "a": 2},
+    "datetime": datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC),
+    "uuid": uuid.UUID(int=5),
+    "enum": _Kind.A,
+    "dataclass": _Point(),
+    "text": '\u2028\x7f\u00e9"\\\n',
+    "tuple": (1, 2),
+    "big integer": 2**100,
+    "bytes": b"x",
+    "set": {1},
+    "model": Item(name="n", tags=[]),
+}
+
+
+def _outcome(value: Any) -> bytes | str:
+    try:
+        return dumps_exactly(value)
+    except TypeError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _in_lists(value: Any, levels: int) -> Any:
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("leaf", list(_LEAVES))
+def test_the_deep_part_is_written_as_orjson_writes_the_shallow_one(leaf: str) -> None:
+    """Review s10c2: below orjson's 254 containers the standard encoder wrote the deep part in its
+    own conventions: NaN and infinities raised ValueError (orjson writes null), a non-str key was
+    written as a string (orjson raises TypeError, which ``ctx.log``'s ``check_log_data`` and the
+    guard catch), 1e-07 for 1e-7. The same value deep and shallow is written alike, or refused
+    alike."""
+    value = _LEAVES[leaf]
+    shallow = _outcome({"v": _in_lists(value, 3)})
+    deep = _outcome({"v": _in_lists(value, 300)})
+    if isinstance(shallow, str):
+        assert deep == shallow.replace("JSONEncodeError", "TypeError")
+    else:
+        assert deep == shallow.replace(b"[" * 3, b"[" * 300).replace(b"]" * 3, b"]" * 300)
+
+
+def _from_deep_in_the_stack(frames: int, message: Any) -> bytes | str:
+    """``dumps_exactly(message)`` called ``frames`` Python frames deep (a caller's deep stack)."""
+    if frames:
+        return _from_deep_in_the_stack(frames - 1, message)
+    return _outcome(message)
+
+
+@pytest.mark.parametrize("frames", [0, 250, 500])
+def test_the_depth_cap_is_the_same_whatever_the_callers_stack(frames: int) -> None:
+    """Review s10c2: on Python 3.11 the standard encoder's recursion counter counts the caller's
+    Python frames too, so a value 600 to 800 levels deep went out or was refused depending on the
+    stack it was written from. The deep part is written without recursion: exactly 1,024 levels
+    (what orjson, and the middleware, reads) go out, and 1,025 are NestedTooDeep, from any stack."""
+    at_cap = _from_deep_in_the_stack(frames, {"v": _in_lists([], 1_022)})  # 1,024 with the message's
+    assert at_cap == b'{"v":' + b"[" * 1_023 + b"]" * 1_023 + b"}"
+    orjson.loads(at_cap)  # which a reader like orjson reads
+    beyond = _from_deep_in_the_stack(frames, {"v": _in_lists([], 1_023)})
+    assert beyond == "NestedTooDeep: nested more than 1024 levels deep"
