@@ -20,7 +20,7 @@ Part of :mod:`mcp_middleware._requests`, which assembles them into the sub-reque
     ``Content-Type`` the declared media type, ``application/octet-stream`` when none is: then the
     type its first bytes show, for the common kinds, ``_kind_of``); a binary one's argument is the
     file's content in base64, read as ``content.image`` reads base64 text (the WHATWG's forgiving
-    base64: whitespace ignored, padding optional), after an optional ``data:<type>;base64,``
+    base64: whitespace ignored, padding optional where the text is canonical), after an optional ``data:<type>;base64,``
     prefix, decoded here, and anything else is an :class:`~mcp_middleware._values.ArgumentError`.
 """
 

@@ -45,6 +45,9 @@ _BLOCK_FIELDS: dict[str, tuple[tuple[str, bool], ...]] = {
 _BLOCK_KINDS = "text, image, audio, resource or resource_link"
 _ASCII_WHITESPACE = str.maketrans("", "", "\t\n\f\r ")  # (the WHATWG's: no \v)
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*")  # the standard alphabet (RFC 4648 section 4), no padding
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+# the bits of the last character that no byte uses, by the unpadded length modulo 4 (0: none)
+_UNUSED_BITS = (0, 0, 0b1111, 0b11)
 _STRUCTURED = (
     "a mapping or a dataclass instance (the result's structuredContent, a JSON object; for a pydantic model, "
     "its model_dump(mode='json'))"
@@ -79,11 +82,16 @@ def _forgiving_b64decode(text: str) -> bytes | None:
     """The bytes of ``text`` as the WHATWG's forgiving-base64 decode (``atob``) reads it, or None
     where it fails: ASCII whitespace anywhere is left out, then one or two ``=`` end a length that
     is a multiple of 4 and are the only ones, a length of 4n + 1 is none, and every other character
-    is of the standard alphabet (url-safe ``-`` and ``_`` are not)."""
+    is of the standard alphabet (url-safe ``-`` and ``_`` are not). Text without its padding must
+    also be canonical (RFC 4648 section 3.5: the last character's unused bits are zero), as every
+    encoder writes it, which plain words mistaken for base64 ("hello world") mostly are not."""
     compact = text.translate(_ASCII_WHITESPACE)
-    if len(compact) % 4 == 0 and compact.endswith("="):
+    padded = len(compact) % 4 == 0 and compact.endswith("=")
+    if padded:
         compact = compact[:-2] if compact.endswith("==") else compact[:-1]
     if len(compact) % 4 == 1 or not compact.isascii() or _BASE64.fullmatch(compact) is None:
+        return None
+    if not padded and compact and _ALPHABET.index(compact[-1]) & _UNUSED_BITS[len(compact) % 4]:
         return None
     return base64.b64decode(compact + "=" * (-len(compact) % 4))
 

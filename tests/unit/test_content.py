@@ -259,6 +259,17 @@ def test_base64_text_atob_reads_is_taken_and_sent_canonical(given: str, sent: st
     assert content.embedded_resource("a://b", blob=given)["resource"]["blob"] == sent
 
 
+@pytest.mark.parametrize("given", ["hello world", "Quarterly report", "YWJ", "YR"])
+def test_unpadded_text_whose_unused_bits_are_set_is_no_base64(given: str) -> None:
+    """Left-out padding is taken only where the text is canonical (RFC 4648 section 3.5: the last
+    character's unused bits are zero), as every encoder writes it, so a plain string given by
+    mistake ("hello world" is ten letters of the alphabet) is refused rather than read as bytes."""
+    with pytest.raises(ValueError, match="must be the raw bytes or their base64 text"):
+        content.image(given, "image/png")
+    with pytest.raises(ValueError, match="must be the raw bytes or their base64 text"):
+        content.embedded_resource("a://b", blob=given)
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize("era", ["legacy", "modern"])
 async def test_line_wrapped_base64_reaches_the_client_canonical(era: str) -> None:

@@ -63,6 +63,10 @@ def test_a_file_argument_is_read_as_base64_text_is_anywhere_else(value: str) -> 
         "data:image/png,AAE=",  # a data URL that is no base64
         "data:image/png;base64",  # no comma
         "AAé=",
+        "hello world",  # plain text: unpadded, but its last character has unused bits set
+        "Quarterly report",
+        "AAF",  # (RFC 4648 section 3.5: "AAE" is the canonical spelling of these bytes)
+        "AB",
     ],
 )
 def test_anything_else_is_an_argument_error(value: str) -> None:
