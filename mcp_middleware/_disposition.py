@@ -20,7 +20,9 @@ from ._http_token import TOKEN
 __all__ = ["filename"]
 
 _TYPE = re.compile(rf"\s*{TOKEN}")  # the disposition type: attachment, inline...
-_PARAMETER = re.compile(rf'\s*;\s*({TOKEN})\s*=\s*("(?:[^"\\]|\\.)*"|[^;"]*?)\s*(?=;|$)')
+# a value quoted, or unquoted up to the next ';' and stripped after (greedy: a lazy one backtracked
+# over each character of a run of whitespace, quadratic)
+_PARAMETER = re.compile(rf'\s*;\s*({TOKEN})\s*=\s*(?:("(?:[^"\\]|\\.)*")\s*|([^;"]*))(?=;|$)')
 _QUOTED_PAIR = re.compile(r"\\(.)")
 _EXTENDED_CHARSETS = {"utf-8": "utf-8", "iso-8859-1": "latin-1"}
 
@@ -34,7 +36,7 @@ def filename(value: bytes) -> str | None:
     parameters: dict[str, str] = {}
     at = start.end()
     while (parameter := _PARAMETER.match(text, at)) is not None:
-        parameters.setdefault(parameter[1].lower(), parameter[2])
+        parameters.setdefault(parameter[1].lower(), parameter[2] or parameter[3].strip())
         at = parameter.end()
     extended = parameters.get("filename*")
     name = _extended(extended) if extended is not None else None

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Response
 from fastapi.responses import FileResponse, StreamingResponse
 
 from mcp_middleware import MCPMiddleware, MCPResponse, content
+from mcp_middleware._disposition import filename
 from mcp_middleware.dispatch import SubRequest
 from mcp_middleware.results import MAX_IMAGE_BASE64, ResponseCollector
 from tests.apps import PNG
@@ -284,6 +285,21 @@ def test_the_file_name_is_read_as_rfc_6266_says(disposition: bytes, name: str) -
 )
 def test_without_a_file_name_the_blob_is_alone(disposition: bytes) -> None:
     assert named(disposition) == {"content": [blob(PDF, "application/pdf", "http://app/files/7")]}
+
+
+@pytest.mark.parametrize(
+    ("disposition", "name"),
+    [
+        (b"attachment; filename=a" + b" " * 100_000 + b"b.pdf", "a" + " " * 100_000 + "b.pdf"),
+        (b"attachment; filename=a.pdf" + b" " * 100_000, "a.pdf"),
+        (b"attachment; filename=a.pdf" + b" " * 100_000 + b'"', None),  # a quote: no parameter
+        (b"attachment; filename=a" + b" \t" * 50_000 + b"; filename*=UTF-8''b.pdf", "b.pdf"),
+    ],
+)
+def test_a_long_run_of_whitespace_in_a_token_value_is_read_in_one_pass(disposition: bytes, name: str | None) -> None:
+    """An unquoted value is read greedily and then stripped: a lazy match backtracked over each
+    space (12,000 of them blocked the event loop for seconds), and 100,000 would take minutes."""
+    assert filename(disposition) == name
 
 
 def test_a_file_name_is_said_for_a_blob_only() -> None:
