@@ -93,6 +93,9 @@ __all__ = [
 # as other binary does (``ResponseCollector._binary_block``); an app's own ``content.image`` is its own.
 MODEL_IMAGE_TYPES = frozenset({b"image/png", b"image/jpeg", b"image/gif", b"image/webp"})
 MAX_IMAGE_BASE64 = 5 * 1024 * 1024
+# the most characters of a downloaded file's name its text block says (a file system's NAME_MAX);
+# a longer one is cut, an ellipsis after it
+_NAME_MAX = 255
 
 
 class Refusal(Built):
@@ -303,6 +306,8 @@ class ResponseCollector(Body):
         name = filename(self._disposition)
         if name is None:
             return [block]
+        if len(name) > _NAME_MAX:  # the block bounded, as the rest of the result is
+            name = name[:_NAME_MAX] + "\u2026"
         shown = printable(name).replace('"', '\\"')
         text = redacted(f'File "{shown}" ({self._mime}, {self._size} bytes)', self._forwarded)
         return [{"type": "text", "text": text}, block]

@@ -302,6 +302,15 @@ def test_a_long_run_of_whitespace_in_a_token_value_is_read_in_one_pass(dispositi
     assert filename(disposition) == name
 
 
+def test_a_long_file_name_is_cut_at_255_characters() -> None:
+    """The text block is bounded as the rest of the result is: a name of more characters than a
+    file system's (NAME_MAX, 255) is cut there, an ellipsis saying so."""
+    whole = "a" * 251 + ".pdf"
+    assert file_text(named(f'attachment; filename="{whole}"'.encode())) == f'File "{whole}" (application/pdf, 15 bytes)'
+    long = named(b'attachment; filename="' + b"a" * 50_000 + b'.pdf"')
+    assert file_text(long) == f'File "{"a" * 255}\u2026" (application/pdf, 15 bytes)'
+
+
 def test_a_file_name_is_said_for_a_blob_only() -> None:
     """Text is the body's own text, and an image block the image: only a blob gets the name (an
     image a model cannot read included, which is one)."""
