@@ -26,11 +26,13 @@ __all__ = ["TEXTUAL_TYPES", "_MEDIA", "_TEXTUAL_KINDS", "_classify", "_media", "
 # RFC 9512) whose bodies are text (``is_textual``): a route's response of one is shown as text, not
 # a base64 blob, and a raw request body of one is a text argument, not base64
 # (``_request_media._is_text_media``). JSON types are JSON (``_classify``) before this is asked.
+# Not ``application/http`` or ``application/mbox``: a message's body is any bytes (RFC 9112 section
+# 10.1, RFC 4155), which would not survive as text.
 TEXTUAL_TYPES = frozenset(
     {
         *("application/xml", "application/xml-dtd", "application/rtf", "application/csv"),
         *("application/yaml", "application/x-yaml", "application/toml", "application/sql"),
-        *("application/graphql", "application/sparql-query", "application/http", "application/mbox"),
+        *("application/graphql", "application/sparql-query"),
         *("application/javascript", "application/ecmascript", "application/x-javascript"),
         *("application/typescript", "application/x-sh", "application/x-csh", "application/x-perl"),
         *("application/x-ruby", "application/x-python", "application/x-httpd-php", "application/x-php"),

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 from collections.abc import Iterator
 from typing import Any
@@ -165,8 +166,6 @@ TEXTUAL_APPLICATION_TYPES = [
     "application/x-latex",
     "application/xml-dtd",
     "application/x-subrip",
-    "application/mbox",
-    "application/http",
     "application/sparql-query",
     "application/n-triples",
     "application/n-quads",
@@ -190,6 +189,22 @@ def test_a_textual_application_type_is_text_not_a_base64_blob(mime: str) -> None
 def test_a_binary_application_type_stays_a_blob(mime: str) -> None:
     _, collector = fed(mime.encode(), b"\x00\x01")
     assert collector.result()["content"][0]["type"] == "resource"
+
+
+@pytest.mark.parametrize("mime", ["application/http", "application/mbox"])
+def test_a_message_type_carries_any_bytes_and_stays_an_exact_blob(mime: str) -> None:
+    """An HTTP message (RFC 9112 section 10.1) or a mailbox (RFC 4155) holds bodies in any bytes,
+    which text would change: it is a blob of those bytes, and a raw request body of it base64."""
+    from mcp_middleware.catalog import build_catalog
+
+    message = b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n\r\n\x89PNG\xff\x00"
+    _, collector = fed(mime.encode() + b"; charset=utf-8", message)
+    resource = collector.result()["content"][0]["resource"]
+    assert base64.b64decode(resource["blob"]) == message
+    operation = {"operationId": "put", "requestBody": {"content": {mime: {"schema": {"type": "string"}}}}}
+    [tool] = build_catalog({"paths": {"/m": {"put": operation}}}).tools
+    assert tool.tool["inputSchema"]["properties"]["body"]["contentEncoding"] == "base64"
+    assert tool.build_request({"body": base64.b64encode(message).decode()}).body == message
 
 
 @pytest.mark.parametrize("mime", ["application/toml", "application/x-sh", "application/problem+yaml"])
