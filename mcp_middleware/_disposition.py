@@ -3,11 +3,11 @@ what an embedded blob is (:mod:`mcp_middleware.results`).
 
 ``filename*`` (RFC 8187: ``UTF-8''r%C3%A9sum%C3%A9.pdf``, or ISO-8859-1, the two charsets every
 recipient reads) is preferred over ``filename``, whichever comes first (RFC 6266 §4.3); one that
-cannot be read leaves ``filename``. A quoted ``filename`` is unescaped, and one whose bytes are
-UTF-8 (an app that wrote them raw) read as UTF-8, else as Latin-1. Parameters are read in turn, so
-a ``filename=`` inside another one's quotes is no parameter, and the first one that is not
-``name=value`` ends the reading. Only the last segment of a name is kept (RFC 6266 §4.3: never a
-path), and an empty one is no name.
+cannot be read, or gives no file name, leaves ``filename``. A quoted ``filename`` is unescaped,
+and one whose bytes are UTF-8 (an app that wrote them raw) read as UTF-8, else as Latin-1.
+Parameters are read in turn, so a ``filename=`` inside another one's quotes is no parameter, and
+the first one that is not ``name=value`` ends the reading. Only the last segment of a name is
+kept (RFC 6266 §4.3: never a path), and an empty one, ``.`` or ``..`` is no name.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ _TYPE = re.compile(rf"\s*{TOKEN}")  # the disposition type: attachment, inline..
 _PARAMETER = re.compile(rf'\s*;\s*({TOKEN})\s*=\s*(?:("(?:[^"\\]|\\.)*")\s*|([^;"]*))(?=;|$)')
 _QUOTED_PAIR = re.compile(r"\\(.)")
 _EXTENDED_CHARSETS = {"utf-8": "utf-8", "iso-8859-1": "latin-1"}
+_NO_NAMES = frozenset({"", ".", ".."})
 
 
 def filename(value: bytes) -> str | None:
@@ -39,12 +40,19 @@ def filename(value: bytes) -> str | None:
         parameters.setdefault(parameter[1].lower(), parameter[2] or parameter[3].strip())
         at = parameter.end()
     extended = parameters.get("filename*")
-    name = _extended(extended) if extended is not None else None
-    if name is None and (plain := parameters.get("filename")) is not None:
-        name = _plain(plain)
+    if extended is not None and (name := _last_segment(_extended(extended))) is not None:
+        return name
+    plain = parameters.get("filename")
+    return _last_segment(_plain(plain)) if plain is not None else None
+
+
+def _last_segment(name: str | None) -> str | None:
+    """The file name a parameter's value gives: its last segment, never a path; none when that is
+    empty, ``.`` or ``..``."""
     if name is None:
         return None
-    return name.replace("\\", "/").rsplit("/", 1)[-1] or None
+    last = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return None if last in _NO_NAMES else last
 
 
 def _extended(value: str) -> str | None:

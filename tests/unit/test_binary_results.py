@@ -264,6 +264,11 @@ def test_a_downloaded_file_says_its_name_type_and_size_before_its_blob() -> None
         (b'attachment; filename="a\\r\\nb.pdf"', "arnb.pdf"),  # (quoted-pair: the letters)
         (b'attachment; filename="a\rb\x1b.pdf"', "a\\rb\\x1b.pdf"),  # control characters escaped
         (b'attachment; note="x; filename=fake.pdf"; filename=real.pdf', "real.pdf"),  # inside quotes: no parameter
+        # a filename* that gives no file name leaves the plain filename too
+        (b"attachment; filename*=UTF-8''; filename=\"plain.pdf\"", "plain.pdf"),
+        (b"attachment; filename*=UTF-8''dir%2F; filename=plain.pdf", "plain.pdf"),
+        (b"attachment; filename=plain.pdf; filename*=UTF-8''..", "plain.pdf"),
+        (b"attachment; filename*=UTF-8''a%2F.; filename=plain.pdf", "plain.pdf"),
     ],
 )
 def test_the_file_name_is_read_as_rfc_6266_says(disposition: bytes, name: str) -> None:
@@ -279,6 +284,10 @@ def test_the_file_name_is_read_as_rfc_6266_says(disposition: bytes, name: str) -
         b'attachment; filename="/"',
         b"attachment; filename*=UTF-8''",
         b'attachment; filename="unterminated',
+        b'attachment; filename=".."',  # no file name, as in a path
+        b"attachment; filename=.",
+        b'attachment; filename="a/.."',
+        b"attachment; filename*=UTF-8''..; filename=\"..\"",
         b"attachment; filename",
         b"",
     ],
