@@ -36,7 +36,7 @@ from typing import Any, NamedTuple, Protocol, Self
 from ._body_text import _BodyText
 from ._coding import DECODED, Inflater, coding_of
 from ._event_parser import _EventParser
-from ._media import _MEDIA, _TEXTUAL_KINDS, _media
+from ._media import _MEDIA, _TEXTUAL_KINDS, UTF8_CHARSETS, _media
 from ._output_shape import NO_SHAPE, OutputShape
 from ._printable import printable
 from ._response_headers import _NAME, _SLOTS, Placed, _all_values, _slots
@@ -165,9 +165,10 @@ class Body(_BodyText):
         known = _MEDIA.get(raw)
         if known is None:
             mime, kind, charset = _media(raw)
-            # a UTF-8 text's one leading byte order mark is none of it (an event stream's parser
-            # drops its own; in another charset a U+FEFF is a character, RFC 2781 §3.3)
-            mark = "\ufeff" if charset == "utf-8" and kind != "events" else ""
+            # a UTF-8 text's (a JSON text sequence's too) one leading byte order mark is none of it
+            # (an event stream's parser drops its own; in another charset a U+FEFF is a character,
+            # RFC 2781 §3.3)
+            mark = "\ufeff" if charset in UTF8_CHARSETS and kind != "events" else ""
             known = mime, kind, charset, kind in _TEXTUAL_KINDS, mark
             if len(_MEDIA) < 256:  # apps send a handful of distinct content types
                 _MEDIA[raw] = known

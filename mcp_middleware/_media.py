@@ -20,7 +20,7 @@ from .content import MCP_CONTENT_TYPE
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
-__all__ = ["TEXTUAL_TYPES", "_MEDIA", "_TEXTUAL_KINDS", "_classify", "_media", "is_textual"]
+__all__ = ["TEXTUAL_TYPES", "UTF8_CHARSETS", "_MEDIA", "_TEXTUAL_KINDS", "_classify", "_media", "is_textual"]
 
 # The one table of media types other than ``text/*`` (and a ``+xml`` or ``+yaml`` suffix, RFC 7303,
 # RFC 9512) whose bodies are text (``is_textual``): a route's response of one is shown as text, not
@@ -196,3 +196,6 @@ def _without_separators() -> codecs.CodecInfo:
 
 _SEQ = _without_separators()
 codecs.register({_SEQ.name: _SEQ}.get)
+# the charsets ``_media`` gives a UTF-8 body: UTF-8 itself and a JSON text sequence's (whose
+# leading byte order mark ``_body`` drops as well)
+UTF8_CHARSETS = frozenset({"utf-8", _SEQ.name})

@@ -51,6 +51,8 @@ def test_a_json_body_after_a_byte_order_mark_is_the_structured_result() -> None:
         (b"", [BOM + b"untyped"], "untyped"),  # a body without a type, text as UTF-8
         (b"text/plain; charset=iso-8859-1", [BOM + b"x"], "ï»¿x"),  # those bytes are no mark in Latin-1
         (b"text/plain; charset=utf-16", ["\ufeffhi".encode("utf-16-be")], "hi"),  # (the codec's own, as before)
+        (b"application/json-seq", [BOM + b'\x1e{"a": 1}\n'], '{"a": 1}\n'),  # UTF-8, its RS bytes dropped
+        (b"application/json-seq; charset=latin-1", [BOM[:2], BOM[2:] + b"\x1e1\n"], "1\n"),  # (always UTF-8)
     ],
 )
 def test_one_leading_byte_order_mark_is_no_part_of_a_text(mime: bytes, chunks: list[bytes], text: str) -> None:
