@@ -1,7 +1,8 @@
 """A ``resources/read`` result from the route's response, and its caching hints.
 
 Part of :mod:`mcp_middleware.features`: textual bodies ──▶ ``TextResourceContents``
-(``text/plain`` when untyped), others ──▶ ``BlobResourceContents``; an ``MCPResponse``'s blocks
+(``text/plain`` when untyped), others ──▶ ``BlobResourceContents`` (an image of the type its
+bytes show, ``_signatures.sniffed``, as a tool's image block); an ``MCPResponse``'s blocks
 ──▶ one contents each (text, image/audio blobs, an embedded resource's own; a ``resource_link`` is
 an error); a 404 from the route means the resource does not exist; in 2026-07-28 the result's
 ``ttlMs``/``cacheScope`` come from the route's Cache-Control (``cache_hints``).
@@ -16,6 +17,7 @@ from typing import Any
 from mcp_types import jsonrpc as codes
 
 from ._feature_errors import _refuse_cut, first_text, not_found, route_failed
+from ._signatures import sniffed
 from .jsonrpc import ProtocolError
 from .results import ResponseCollector
 
@@ -41,7 +43,11 @@ def resource_contents(
         if collector.textual:
             content["text"] = collector.text()
         else:
-            content["blob"] = base64.b64encode(collector.body_bytes()).decode("ascii")
+            body = collector.body_bytes()
+            content["blob"] = base64.b64encode(body).decode("ascii")
+            found = sniffed(body) if collector.kind == "image" else None
+            if found is not None and found[0].startswith(b"image/"):
+                content["mimeType"] = found[0].decode("ascii")  # the bytes' own type, as a tool's image
         result = {"contents": [content]}
     if modern:
         result["ttlMs"], result["cacheScope"] = cache_hints(collector.cache_control or "", private)

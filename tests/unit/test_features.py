@@ -112,6 +112,38 @@ async def test_resources_list_and_read_text_and_blob() -> None:
     assert base64.b64decode(blob["blob"]) == PNG
 
 
+async def test_a_read_image_has_the_type_its_bytes_show() -> None:
+    """As a tool's image block does (``results``): a PNG served as ``image/jpeg``, or declared so,
+    is ``image/png``; bytes no signature knows keep the type they were given."""
+    app = FastAPI()
+
+    @app.get("/photo", openapi_extra=declare.resource("docs://photo"))
+    async def photo() -> Response:
+        return Response(PNG, media_type="image/jpeg")
+
+    @app.get("/declared", openapi_extra=declare.resource("docs://declared", mime_type="image/jpeg"))
+    async def declared() -> Response:
+        return Response(PNG, media_type="image/jpeg")
+
+    @app.get("/tiff", openapi_extra=declare.resource("docs://tiff"))
+    async def tiff() -> Response:
+        return Response(b"II*\x00rest", media_type="image/png")
+
+    @app.get("/pdf", openapi_extra=declare.resource("docs://pdf"))
+    async def pdf() -> Response:  # (what it is, a tool's result does not say either: no image)
+        return Response(b"%PDF-1.7", media_type="image/png")
+
+    app.add_middleware(MCPMiddleware)
+    for uri, mime, data in (
+        ("docs://photo", "image/png", PNG),
+        ("docs://declared", "image/png", PNG),
+        ("docs://tiff", "image/png", b"II*\x00rest"),
+        ("docs://pdf", "image/png", b"%PDF-1.7"),
+    ):
+        [read] = (await legacy(app, "resources/read", {"uri": uri}))["result"]["contents"]
+        assert read == {"uri": uri, "mimeType": mime, "blob": base64.b64encode(data).decode()}
+
+
 async def test_templates_list_and_read() -> None:
     app = build_app()
     templates = (await legacy(app, "resources/templates/list"))["result"]["resourceTemplates"]
