@@ -5,8 +5,10 @@ The kind says how :class:`~mcp_middleware.results.ResponseCollector` collects an
 the first bytes decide), ``image``, ``audio`` or ``binary``. An unknown charset, or a codec that is
 not a text encoding, is read as UTF-8; UTF-16 and UTF-32 without a byte order mark are read as
 big-endian (see ``_marked_or_big_endian``). An RFC 7464 JSON text sequence (``application/json-seq``)
-is UTF-8 text read without its record separators (see ``_without_separators``). Apps send a handful
-of distinct header values: ``ResponseCollector.head`` remembers each one's answer in ``_MEDIA``.
+is UTF-8 text read without its record separators (see ``_without_separators``), and an event
+stream UTF-8 whatever its charset says (the WHATWG's "Parsing an event stream"). Apps send a
+handful of distinct header values: ``ResponseCollector.head`` remembers each one's answer in
+``_MEDIA``.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ def _media(raw: bytes) -> tuple[str, str, str]:
     mime, _, params = raw.partition(b";")
     mime = mime.strip().lower()
     charset = "utf-8"
+    if mime == b"text/event-stream":  # always UTF-8 (the WHATWG's "Parsing an event stream")
+        return mime.decode("latin-1"), "events", charset
     for param in params.split(b";"):
         key, _, value = param.strip().partition(b"=")
         if key.lower() == b"charset" and value:

@@ -96,6 +96,16 @@ def test_an_event_stream_keeps_one_mark_read_as_its_own() -> None:
         assert collector.result() == {"content": [{"type": "text", "text": "x"}]}
 
 
+@pytest.mark.parametrize("charset", [b"latin-1", b"utf-16", b"nonesuch"])
+def test_an_event_stream_is_utf_8_whatever_its_charset_says(charset: bytes) -> None:
+    """The WHATWG's event stream is always UTF-8 ("Parsing an event stream"): a charset parameter
+    changes nothing, in one piece or streamed."""
+    for chunks in ([b"data: caf\xc3\xa9\n\n"], [b"data: caf\xc3", b"\xa9\n\n", b""]):
+        pieces, collector = fed(b"text/event-stream; charset=" + charset, *chunks)
+        assert "".join(pieces) == "café"
+        assert collector.result() == {"content": [{"type": "text", "text": "café"}]}
+
+
 class Item(BaseModel):
     a: int
 
