@@ -7,13 +7,16 @@ the user's password. :func:`token_routes` finds, from the document alone (never 
 flow's ``tokenUrl``/``refreshUrl`` names: those taking a form body (RFC 6749's token endpoint) are
 left out by ``build_catalog``; those that do not but ask for a password are kept and warned about.
 
-Which routes a URL names: its path ``P`` names a route path ``R`` when ``P == R``, or, for an
-absolute path, when ``P`` ends with ``R`` after a path prefix (a root path the app is served
-under: ``"/api" + "/token"``), or, for a relative one, when ``R`` ends with ``P`` after one (a
-mount's prefix: ``tokenUrl="token"`` in an app mounted at ``/v1`` is ``/v1/token``); each with or
-without one trailing ``/``. A URL with a host is the app's when its origin is a ``servers`` URL's
-(whose ``{variables}`` match any value) or its host is a loopback name; else it is another
-service's (Google's token endpoint) and names no route.
+Which routes a URL names: its path ``P`` names the route path ``R`` when ``P == R`` (with or
+without one trailing ``/``), and that settles it (review s10e: ``tokenUrl="token"`` names
+``/token``, never ``/webhooks/token`` too). Only when no route has that path, ``P`` names the routes
+that, for an absolute path, ``P`` ends with after a path prefix (a root path the app is served
+under: ``"/api" + "/token"``), or, for a relative one, that end with ``P`` after one (a mount's
+prefix: ``tokenUrl="token"`` in an app mounted at ``/v1`` is ``/v1/token``): of those, the closest
+(fewest segments in front), and never one with a ``{parameter}`` in front. A URL with a host is
+the app's when its origin is a ``servers`` URL's (whose ``{variables}`` match any value) or its
+host is a loopback name; else it is another service's (Google's token endpoint) and names no
+route.
 """
 
 from __future__ import annotations
@@ -109,18 +112,26 @@ def _target(url: str, origins: list[re.Pattern[str]]) -> tuple[str, bool] | None
 
 
 def _named_routes(target: tuple[str, bool], paths: Mapping[str, Any]) -> list[str]:
-    """The document paths a flow's URL names (see the module docstring)."""
+    """The document paths a flow's URL names (see the module docstring): those of its own path;
+    only when there are none, the closest that it ends with or that end with it."""
     path, relative = target
     named = _bare(path)
-    found = []
-    for route in paths:
-        if not isinstance(route, str) or not route.startswith("/"):
-            continue
-        bare = _bare(route)
-        longer, shorter = (bare, named) if relative else (named, bare)
-        if named == bare or (shorter and longer.endswith(shorter)):
-            found.append(route)
-    return found
+    routes = [route for route in paths if isinstance(route, str) and route.startswith("/")]
+    exact = [route for route in routes if _bare(route) == named]
+    if exact:
+        return exact
+    prefixed = [(_prefix(named, _bare(route), relative), route) for route in routes]
+    depths = {route: prefix.count("/") for prefix, route in prefixed if prefix and "{" not in prefix}
+    closest = min(depths.values(), default=0)
+    return [route for route, depth in depths.items() if depth == closest]
+
+
+def _prefix(named: str, route: str, relative: bool) -> str:
+    """The whole segments in front of the shorter path in the longer (the URL's path in front of a
+    route's for an absolute URL, a route's in front of a relative URL's path): "" when it is not
+    in front, or there is nothing in front."""
+    longer, shorter = (route, named) if relative else (named, route)
+    return longer[: -len(shorter)] if shorter and longer.endswith(shorter) else ""
 
 
 def _kind(document: Mapping[str, Any], item: Any) -> tuple[bool, str] | None:

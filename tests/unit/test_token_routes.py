@@ -15,6 +15,7 @@ from fastapi.security import OAuth2AuthorizationCodeBearer, OAuth2PasswordBearer
 from pydantic import BaseModel, SecretStr
 
 from mcp_middleware import MCPMiddleware, declare
+from mcp_middleware._token_routes import token_routes
 from mcp_middleware.catalog import ToolFilter, build_catalog
 from tests.support import BASE_HEADERS, post, request, result_json
 
@@ -144,17 +145,17 @@ def _left_out(document: dict[str, Any], tool_filter: ToolFilter = EVERY) -> list
         ({"password": {"tokenUrl": "/token", "scopes": {}}}, None, ["post_token"]),
         ({"password": {"tokenUrl": "./auth/token", "scopes": {}}}, None, ["post_auth_token"]),
         ({"password": {"tokenUrl": "/auth/../token?x=1#f", "scopes": {}}}, None, ["post_token"]),
-        # a URL with a host is the app's when its origin is a servers URL's; its path names each route
-        # it ends with, after a path prefix (a root path, "/api" + "/token"; review s10a4)
+        # a URL with a host is the app's when its origin is a servers URL's; its path names the route
+        # of that path (review s10e: that settles it, "/token" is not named too)
         (
             {"clientCredentials": {"tokenUrl": "https://api.example.com/api/token", "scopes": {}}},
             [{"url": "https://API.example.com:443"}],
-            ["post_token", "post_api_token"],
+            ["post_api_token"],
         ),
         (
             {"clientCredentials": {"tokenUrl": "https://api.example.com/api/token", "scopes": {}}},
             [{"url": "/other"}, {"url": "https://api.example.com/api/"}],
-            ["post_token", "post_api_token"],
+            ["post_api_token"],
         ),
         # a servers URL's {variables} match any value (review s10a4)
         (
@@ -175,7 +176,7 @@ def _left_out(document: dict[str, Any], tool_filter: ToolFilter = EVERY) -> list
         # a loopback host is the app's own, on any port, servers or not (review s10a4)
         ({"password": {"tokenUrl": "http://localhost:8000/token", "scopes": {}}}, None, ["post_token"]),
         ({"password": {"tokenUrl": "http://127.0.0.1:8000/token", "scopes": {}}}, None, ["post_token"]),
-        ({"password": {"tokenUrl": "http://[::1]/auth/token", "scopes": {}}}, None, ["post_token", "post_auth_token"]),
+        ({"password": {"tokenUrl": "http://[::1]/auth/token", "scopes": {}}}, None, ["post_auth_token"]),
         ({"password": {"tokenUrl": "http://localhost.example.com/token", "scopes": {}}}, None, []),
         # else another service's (review s10a2: Google's token endpoint beside the app's POST /token)
         ({"clientCredentials": {"tokenUrl": "https://oauth2.googleapis.com/token", "scopes": {}}}, None, []),
@@ -209,13 +210,16 @@ def _left_out(document: dict[str, Any], tool_filter: ToolFilter = EVERY) -> list
             None,
             ["post_auth_token", "post_auth_refresh"],
         ),
-        # a root path in front of an absolute path, servers or not; a relative URL is under it already
+        # no route of that path: a root path in front of an absolute path, servers or not, the
+        # closest route only (fewest segments in front: /auth/token, not /token; review s10e)
         (
             {"password": {"tokenUrl": "/api/v1/auth/token", "scopes": {}}},
             [{"url": "/api/v1"}],
-            ["post_token", "post_auth_token"],
+            ["post_auth_token"],
         ),
-        ({"password": {"tokenUrl": "/api/token", "scopes": {}}}, None, ["post_token", "post_api_token"]),
+        ({"password": {"tokenUrl": "/api/token", "scopes": {}}}, None, ["post_api_token"]),
+        ({"password": {"tokenUrl": "/v2/api/token", "scopes": {}}}, None, ["post_api_token"]),
+        ({"password": {"tokenUrl": "/v2/token", "scopes": {}}}, None, ["post_token"]),
         ({"password": {"tokenUrl": "/api/xtoken", "scopes": {}}}, None, []),  # a segment, not "/xtoken"
         ({"password": {"tokenUrl": "/api/", "scopes": {}}}, None, []),  # "/" ends no other path
         (
@@ -223,9 +227,10 @@ def _left_out(document: dict[str, Any], tool_filter: ToolFilter = EVERY) -> list
             [{"url": "https://x.example/api/v1/"}],
             ["post_token"],
         ),
-        # a relative URL names a route with a mount's prefix in front ("/api" + "/token"), an
-        # absolute one does not ("/token" above: the host's root)
-        ({"password": {"tokenUrl": "token", "scopes": {}}}, None, ["post_token", "post_auth_token", "post_api_token"]),
+        # a relative URL names the route of its path; only without one, the closest with a mount's
+        # prefix in front ("/auth" + "/refresh"); an absolute one does not ("/token" above: the host's root)
+        ({"password": {"tokenUrl": "token", "scopes": {}}}, None, ["post_token"]),
+        ({"password": {"tokenUrl": "refresh", "scopes": {}}}, None, ["post_auth_refresh"]),
         # no flows, odd values: nothing left out
         ({"password": {"tokenUrl": 3}, "implicit": {"authorizationUrl": "/token"}, "other": "x"}, None, []),
     ],
@@ -255,12 +260,13 @@ def test_odd_security_schemes_leave_nothing_out() -> None:
     [
         # Starlette redirects a path with or without the slash to the route of the other (review s10a2)
         ("/token/", (), ["post_token"]),
-        ("token/", (), ["post_token", "post_auth_token", "post_api_token"]),
+        ("token/", (), ["post_token"]),
         ("/items/", (), ["post_items"]),
         ("/slashed", ("/slashed/",), ["post_slashed_"]),
         # both routes there: both (review s10a4: a path matches with or without one trailing slash)
         ("/token/", ("/token/",), ["post_token", "post_token_"]),
-        ("/api/token", ("/token/",), ["post_token", "post_api_token", "post_token_"]),
+        ("/api/token", ("/token/",), ["post_api_token"]),
+        ("/v2/token", ("/token/",), ["post_token", "post_token_"]),
         ("/", ("/",), ["post_"]),  # the root: "/" has no slash to take off
     ],
 )
@@ -444,6 +450,80 @@ async def test_a_mounted_apps_relative_token_url_names_its_route_under_the_mount
     app.mount("/v1", _tutorial_routes(FastAPI()))
     app.add_middleware(MCPMiddleware)
     assert sorted(await _names(app)) == ["create_order", "items"]
+
+
+def _form_routes_ending_in_token(app: FastAPI) -> FastAPI:
+    """Form-taking POST routes whose paths merely end in /token (review s10e)."""
+
+    @app.post("/api/v1/users/{user_id}/token")
+    def set_push_token(user_id: int, token: Annotated[str, Form()]) -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.post("/webhooks/token")
+    def twilio_webhook(Body: Annotated[str, Form()]) -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.post("/auth/token")
+    def other_form(x: Annotated[str, Form()]) -> dict[str, bool]:
+        return {"ok": True}
+
+    return app
+
+
+async def test_a_route_of_the_token_urls_own_path_settles_it(caplog: pytest.LogCaptureFixture) -> None:
+    """Review s10e: tokenUrl="token" (FastAPI's tutorial) left out every form-taking POST whose path
+    ends in /token, each with a false warning. The route of the URL's own path is the one named."""
+    app = _form_routes_ending_in_token(_tutorial_routes(FastAPI()))
+    app.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        names = sorted(await _names(app))
+    assert names == ["create_order", "items", "other_form", "set_push_token", "twilio_webhook"]
+    told = [r.getMessage() for r in caplog.records if "credentials" in r.getMessage() or "tokenUrl" in r.getMessage()]
+    assert len(told) == 1, told
+    assert "POST /token" in told[0]
+    # tokenUrl="/auth/token" names that route, not POST /token
+    app = _form_routes_ending_in_token(_tutorial_routes(FastAPI(), "/auth/token"))
+    app.add_middleware(MCPMiddleware)
+    assert sorted(await _names(app)) == ["create_order", "items", "login", "set_push_token", "twilio_webhook"]
+
+
+def test_without_a_route_of_its_path_a_token_url_names_the_closest_never_across_a_parameter() -> None:
+    """Review s10e: the suffix match is a fallback, for the routes with the fewest segments in
+    front (a mount's prefix, a root path); a ``{parameter}`` in front is no prefix."""
+    flows = {"password": {"tokenUrl": "signin", "scopes": {}}}
+    document = _document(flows, extra=("/v1/signin", "/v2/signin", "/a/b/signin", "/users/{id}/signin"))
+    assert sorted(token_routes(document)) == ["/v1/signin", "/v2/signin"]
+    document = _document(flows, extra=("/users/{id}/signin", "/a/{b}/c/signin", "/{tenant}/signin"))
+    assert token_routes(document) == {}
+    document = _document({"password": {"tokenUrl": "/{x}/signin", "scopes": {}}}, extra=("/signin",))
+    assert token_routes(document) == {}
+
+
+async def test_the_full_stack_templates_login_route_is_no_tool() -> None:
+    """FastAPI's full-stack template: tokenUrl=f"{API_V1_STR}/login/access-token", routers under
+    that prefix; included, or in an app mounted there."""
+    scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/login/access-token", auto_error=False)
+
+    def router_app(prefix: str) -> FastAPI:
+        app = FastAPI()
+
+        @app.post(f"{prefix}/login/access-token")
+        def login_access_token(form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict[str, str]:
+            return {"access_token": "x"}
+
+        @app.get(f"{prefix}/items/")
+        def read_items(token: str | None = Depends(scheme)) -> list[str]:
+            return []
+
+        return app
+
+    included = router_app("/api/v1")
+    included.add_middleware(MCPMiddleware)
+    assert await _names(included) == ["read_items"]
+    mounted = FastAPI()
+    mounted.mount("/api/v1", router_app(""))
+    mounted.add_middleware(MCPMiddleware)
+    assert await _names(mounted) == ["read_items"]
 
 
 async def test_a_loopback_token_url_names_the_apps_route() -> None:
