@@ -118,8 +118,15 @@ def _mismatch(message: str) -> ProtocolError:
 
 
 def check_param_headers(
-    annotations: tuple[Annotation, ...], arguments: Mapping[str, Any], headers: Mapping[bytes, bytes]
-) -> None:
+    annotations: tuple[Annotation, ...],
+    arguments: Mapping[str, Any],
+    headers: Mapping[bytes, bytes],
+    tolerate_missing: bool = False,
+) -> tuple[str, ...]:
+    """Each Mcp-Param-* header against its argument (-32020 on a mismatch). With
+    ``tolerate_missing`` (a tolerated request's, review s10e), one missing for a present argument
+    passes: the names of those (``Mcp-Param-Region``) are returned."""
+    missing: tuple[str, ...] = ()
     for path, header, kind in annotations:
         found = headers.get(header)
         raw = None if found is None else found.decode("latin-1")
@@ -129,12 +136,16 @@ def check_param_headers(
                 raise _mismatch(f"{_shown(header)} is present but argument {'.'.join(path)!r} is not")
             continue
         if raw is None:
+            if tolerate_missing:
+                missing += (_shown(header),)
+                continue
             raise _mismatch(f"{_shown(header)} is missing for argument {'.'.join(path)!r}")
         decoded = decode_header(raw)
         if decoded is None:
             raise _mismatch(f"{_shown(header)} carries invalid characters or malformed base64")
         if not _matches(kind, value, decoded):
             raise _mismatch(f"{_shown(header)} does not match argument {'.'.join(path)!r}")
+    return missing
 
 
 def _shown(header: bytes) -> str:

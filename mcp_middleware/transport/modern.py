@@ -109,10 +109,10 @@ def _checked(
             key = None
     checked: Envelope | Passed | None = PASSED
     if version is None:
-        version = _ladder(headers, req)
+        version = _ladder(server, headers, req)
         key, checked = (_kept(key) if key is not None else None), envelope
     if req.method == "tools/call" and server.catalog.param_headers:
-        _check_param_headers(server, req.params or {}, headers)
+        _check_param_headers(server, req.params or {}, headers, version)
     return version, checked, key
 
 
@@ -136,12 +136,14 @@ def _kept(key: tuple[Any, ...]) -> tuple[Any, ...] | None:
     return method, envelope, values
 
 
-def _ladder(headers: Mapping[bytes, bytes], req: Request) -> str:
+def _ladder(server: Server, headers: Mapping[bytes, bytes], req: Request) -> str:
     """The checks of :func:`_checked` on the envelope and the headers: raises the first failure."""
     params = req.params or {}
     _check_stated(headers, params)
     meta = _check_envelope(params)
-    _check_headers(headers, req.method, params, meta)
+    # (a call where Mcp-Param-* are checked tells a tolerated request after them: _check_param_headers)
+    told = req.method != "tools/call" or not server.catalog.param_headers
+    _check_headers(headers, req.method, params, meta, told)
     # A version that is not a string never gets here: it cannot match the header (-32020).
     version: str = meta[PROTOCOL_VERSION_META_KEY]
     if version not in MODERN_PROTOCOL_VERSIONS:
@@ -230,7 +232,9 @@ def _envelope_missing(meta: Any) -> NoReturn:
     raise ProtocolError(codes.INVALID_PARAMS, f"Invalid params: params._meta is missing {', '.join(missing)}")
 
 
-def _check_headers(headers: Mapping[bytes, bytes], method: str, params: dict[str, Any], meta: dict[str, Any]) -> None:
+def _check_headers(
+    headers: Mapping[bytes, bytes], method: str, params: dict[str, Any], meta: dict[str, Any], told: bool = True
+) -> None:
     for name in getattr(headers, "repeated", ()):
         if name in _ROUTING or name.startswith(b"mcp-param-"):
             # A repeated routing or Mcp-Param-* header: proxies may read the other copy.
@@ -240,7 +244,9 @@ def _check_headers(headers: Mapping[bytes, bytes], method: str, params: dict[str
     if stated is None or stated != meta[PROTOCOL_VERSION_META_KEY]:
         if stated is None or not _tolerated(stated, meta):
             raise _mismatch("MCP-Protocol-Version does not match params._meta")
-        _check_tolerated(headers, method, params, meta, stated)
+        missing = _check_tolerated(headers, method, params)
+        if told:
+            _tell_once(stated, meta, missing)
         return
     sent = headers.get(b"mcp-method")
     if sent is None or sent.decode("latin-1").strip() != method:
@@ -248,19 +254,17 @@ def _check_headers(headers: Mapping[bytes, bytes], method: str, params: dict[str
     _check_name(method, params, text_of(headers, b"mcp-name"))
 
 
-def _check_tolerated(
-    headers: Mapping[bytes, bytes], method: str, params: dict[str, Any], meta: dict[str, Any], stated: str
-) -> None:
+def _check_tolerated(headers: Mapping[bytes, bytes], method: str, params: dict[str, Any]) -> tuple[str, ...]:
     """:func:`_check_headers` on the tolerated path (:func:`_tolerated`): a missing Mcp-Method or
-    Mcp-Name passes (the body decides), a present one is checked as on any request; then the
-    request is told (:func:`_tell_once`) with the headers it lacked."""
+    Mcp-Name passes (the body decides), a present one is checked as on any request; the headers
+    it lacked (for the caller to tell, :func:`_tell_once`)."""
     missing = _tolerated_method(headers, method)
     name = text_of(headers, b"mcp-name")
     if name is None and method in _NAME_PARAM:
         missing += ("Mcp-Name",)
     elif name is not None:
         _check_name(method, params, name)
-    _tell_once(stated, meta, missing)
+    return missing
 
 
 def _tolerated_method(headers: Mapping[bytes, bytes], method: str) -> tuple[str, ...]:
@@ -290,12 +294,20 @@ def _check_name(method: str, params: dict[str, Any], name: str | None) -> None:
         raise _mismatch(f"Mcp-Name does not match params.{field}")
 
 
-def _check_param_headers(server: Server, params: dict[str, Any], headers: Mapping[bytes, bytes]) -> None:
+def _check_param_headers(server: Server, params: dict[str, Any], headers: Mapping[bytes, bytes], version: str) -> None:
+    """A call's Mcp-Param-* headers (an app with some). On the tolerated path (its header states
+    another revision than ``version``, which the ladder passed) a missing one passes too (review
+    s10e: a client that sends no Mcp-Name sends none of these), and the request is told here with
+    every header it lacked (the ladder left that to this check), once per set."""
     name = params.get("name")
     spec = server.catalog.get(name) if isinstance(name, str) else None
     arguments = params.get("arguments")
+    stated = (text_of(headers, b"mcp-protocol-version") or "").strip()
+    lacked: tuple[str, ...] = ()
     if spec is not None and spec.param_headers and isinstance(arguments, dict):
-        check_param_headers(spec.param_headers, arguments, headers)
+        lacked = check_param_headers(spec.param_headers, arguments, headers, stated != version)
+    if stated != version:
+        _tell_once(stated, params["_meta"], _check_tolerated(headers, "tools/call", params) + lacked)
 
 
 def _unsupported(requested: str) -> NoReturn:

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 import pytest
+from fastapi import FastAPI, Query
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
+from mcp_middleware import MCPMiddleware
 from mcp_middleware.transport import modern
 from mcp_middleware.transport._checks import LOGGED_CHARS
 from tests.apps import build_app
-from tests.support import MODERN, meta, modern_headers, post, request
+from tests.support import MODERN, meta, modern_headers, post, request, result_json
 
 pytestmark = pytest.mark.anyio
 
@@ -309,3 +311,75 @@ async def test_a_notification_without_mcp_method_is_told_once(caplog: pytest.Log
         assert (await post(build_app(), body, headers)).status == 202
     (told,) = [r.getMessage() for r in caplog.records if r.name == LOGGER]
     assert "no Mcp-Method header (tolerated" in told
+
+
+# -- a missing Mcp-Param-* on the tolerated path (review s10e) ------------------------------------
+# A client that sends no Mcp-Method or Mcp-Name sends no Mcp-Param-* either: a tool with an
+# x-mcp-header argument still got -32020 "Mcp-Param-Region is missing" there.
+
+
+def _region_app() -> Any:
+    app = FastAPI()
+
+    @app.get("/things", operation_id="list_things")
+    def list_things(region: Annotated[str, Query(json_schema_extra={"x-mcp-header": "Region"})]) -> list[str]:
+        return [region]
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+def _region_call(header: str, region: str | None = None, *dropped: str) -> tuple[Any, dict[str, str]]:
+    body, headers = _call("tools/call", header, {"name": "list_things", "arguments": {"region": "eu"}})
+    if region is not None:
+        headers["mcp-param-region"] = region
+    for name in dropped:
+        del headers[name]
+    return body, headers
+
+
+@pytest.mark.parametrize("dropped", [(), *_DROPPED])
+async def test_a_missing_param_header_is_tolerated_with_the_version_header(dropped: tuple[str, ...]) -> None:
+    app = _region_app()
+    for _ in range(2):  # the second with the ladder's verdict remembered
+        reply = await post(app, *_region_call("2025-11-25", None, *dropped))
+        assert reply.status == 200, reply.body
+        assert result_json(reply.result()) == ["eu"]
+
+
+async def test_a_wrong_param_header_is_still_32020_on_the_tolerated_path() -> None:
+    app = _region_app()
+    for dropped in ((), ("mcp-method", "mcp-name")):
+        reply = await post(app, *_region_call("2025-11-25", "us", *dropped))
+        assert reply.status == 400
+        assert reply.json()["error"] == {
+            "code": -32020,
+            "message": "Header mismatch: Mcp-Param-Region does not match argument 'region'",
+        }
+
+
+async def test_a_missing_param_header_under_the_modern_header_is_still_32020() -> None:
+    reply = await post(_region_app(), *_region_call(MODERN))
+    assert reply.status == 400
+    assert reply.json()["error"] == {
+        "code": -32020,
+        "message": "Header mismatch: Mcp-Param-Region is missing for argument 'region'",
+    }
+
+
+async def test_the_warning_names_a_missing_param_header_once_per_set(caplog: pytest.LogCaptureFixture) -> None:
+    app = _region_app()
+    with caplog.at_level(logging.WARNING, LOGGER):
+        for region, dropped in (
+            ("eu", ()),  # nothing missing: told, without "the body decides"
+            (None, ()),  # its ladder's verdict remembered: told, Mcp-Param-Region alone
+            (None, ()),
+            (None, ("mcp-method", "mcp-name")),  # one request, one warning naming all three
+            (None, ("mcp-method", "mcp-name")),
+        ):
+            assert (await post(app, *_region_call("2025-11-25", region, *dropped))).status == 200
+    told = [r.getMessage() for r in caplog.records if r.name == LOGGER]
+    assert len(told) == 3, told
+    assert "the body decides" not in told[0]
+    assert ", and no Mcp-Param-Region header (tolerated" in told[1]
+    assert ", and no Mcp-Method and no Mcp-Name and no Mcp-Param-Region header (tolerated" in told[2]
