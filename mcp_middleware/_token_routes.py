@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from mcp_middleware._host_options import normal_origin
+from mcp_middleware._schema_evaluated import followed
 
 __all__ = ["TokenRoute", "security_schemes", "token_routes"]
 
@@ -51,9 +52,7 @@ class TokenRoute:
 
 def security_schemes(document: Mapping[str, Any]) -> Mapping[str, Any]:
     """The document's ``components.securitySchemes`` (empty when it has none, or no mapping)."""
-    components = document.get("components")
-    schemes = components.get("securitySchemes") if isinstance(components, Mapping) else None
-    return schemes if isinstance(schemes, Mapping) else {}
+    return _section(document, "securitySchemes")
 
 
 def token_routes(document: Mapping[str, Any]) -> dict[str, TokenRoute]:
@@ -157,23 +156,45 @@ def _body_content(document: Mapping[str, Any], operation: Mapping[str, Any]) -> 
 
 def _password_argument(document: Mapping[str, Any], operation: Mapping[str, Any], content: Mapping[str, Any]) -> str:
     """The name of an argument that asks for a password (named ``password``, or of format
-    ``password``: a query or header parameter, or a property of a body schema); "" when none."""
+    ``password``: a query or header parameter, or a property of a body schema, or one level down,
+    a property of what a body property's ``$ref`` (or ``allOf`` of one) names, as
+    ``creds.password``: FastAPI's body of two models); "" when none."""
     parameters = operation.get("parameters")
     fields = (
         [(p.get("name"), p.get("schema")) for p in parameters if isinstance(p, Mapping)]
         if isinstance(parameters, list)
         else []
     )
+    schemas = _section(document, "schemas")
     for media in content.values():
         schema = _resolved(document, media.get("schema") if isinstance(media, Mapping) else None, "schemas")
-        properties = schema.get("properties") if isinstance(schema, Mapping) else None
-        fields += list(properties.items()) if isinstance(properties, Mapping) else []
+        for name, value in _properties(schema):
+            fields.append((name, value))
+            fields += [(f"{name}.{inner}", v) for inner, v in _properties(_referred(value, schema, schemas))]
     for name, schema in fields:
         if isinstance(name, str) and (
-            name.lower() == "password" or (isinstance(schema, Mapping) and schema.get("format") == "password")
+            name.rsplit(".", 1)[-1].lower() == "password"
+            or (isinstance(schema, Mapping) and schema.get("format") == "password")
         ):
             return name
     return ""
+
+
+def _properties(schema: Any) -> list[tuple[Any, Any]]:
+    """A schema's ``properties``, as pairs (none when it has no mapping of them)."""
+    properties = schema.get("properties") if isinstance(schema, Mapping) else None
+    return list(properties.items()) if isinstance(properties, Mapping) else []
+
+
+def _referred(value: Any, root: Any, schemas: Mapping[str, Any]) -> Any:
+    """What a property schema's ``$ref``, or ``allOf`` of one ``$ref``, names (as
+    ``_schema_evaluated.followed`` follows one from ``root``), None when it has neither."""
+    all_of = value.get("allOf") if isinstance(value, Mapping) else None
+    if isinstance(all_of, list) and len(all_of) == 1:
+        value = all_of[0]
+    ref = value.get("$ref") if isinstance(value, Mapping) else None
+    reached = followed(ref, (root,), schemas) if isinstance(ref, str) else ()
+    return next((target for _, target, _ in reached), None)
 
 
 def _resolved(document: Mapping[str, Any], value: Any, section: str) -> Any:
@@ -182,9 +203,14 @@ def _resolved(document: Mapping[str, Any], value: Any, section: str) -> Any:
     prefix = f"#/components/{section}/"
     if not isinstance(ref, str) or not ref.startswith(prefix):
         return value
+    return _section(document, section).get(ref[len(prefix) :])
+
+
+def _section(document: Mapping[str, Any], section: str) -> Mapping[str, Any]:
+    """The document's ``components.<section>`` (empty when it has none, or no mapping)."""
     components = document.get("components")
     entries = components.get(section) if isinstance(components, Mapping) else None
-    return entries.get(ref[len(prefix) :]) if isinstance(entries, Mapping) else None
+    return entries if isinstance(entries, Mapping) else {}
 
 
 def _origin(parts: SplitResult) -> str | None:

@@ -296,8 +296,9 @@ def test_lower_layers_never_import_upper_layers() -> None:
         "_name_rules",  # the spec's longest tool name, which bounds max_name_length
         "_token_routes",  # the routes an OAuth2 scheme names as its token endpoint
     }
-    # an OAuth2 token URL's origin compared as every origin is
-    assert all_imports("_token_routes") == {"_host_options"}
+    # an OAuth2 token URL's origin compared as every origin is; a login body's $ref followed as the
+    # schemas' code follows one (review s10e: no second resolver)
+    assert all_imports("_token_routes") == {"_host_options", "_schema_evaluated"}
     # the names given to tools: their rules, the default names, the warnings
     assert all_imports("_given_names") == {"_declared", "_name_rules", "_naming", "_once"}
     # the warnings about routes the endpoint's path takes over: the methods, the routes as the router tries them

@@ -561,11 +561,20 @@ async def _login_query(username: str, password: str) -> dict[str, str]:
     return {"access_token": "x"}
 
 
+class _Device(BaseModel):
+    name: str
+
+
+async def _login_two_bodies(creds: _Login, device: _Device) -> dict[str, str]:
+    return {"access_token": "x"}
+
+
 LOGINS: dict[str, Any] = {
     "json": _login_json,
     "secret": _login_secret,
     "multipart": _login_multipart,
     "query": _login_query,
+    "two_bodies": _login_two_bodies,  # Body_login {creds: $ref _Login, device: $ref _Device} (review s10e)
 }
 
 
@@ -625,3 +634,33 @@ def test_a_token_route_without_a_form_or_password_is_kept_silently(caplog: pytes
     with caplog.at_level(logging.INFO, logger="mcp_middleware"):
         assert _left_out(document) == []
     assert [r for r in caplog.records if "looks like a login route" in r.getMessage()]
+
+
+async def test_a_password_one_level_down_the_body_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    """Review s10e: FastAPI with two body parameters builds Body_login {creds: $ref, device: $ref}:
+    the password of creds went unnoticed, the route kept without a warning."""
+    with caplog.at_level(logging.INFO, logger="mcp_middleware"):
+        assert sorted(await _names(_login_app("two_bodies"))) == ["items", "login"]
+    (told,) = [r.getMessage() for r in caplog.records if "looks like a login route" in r.getMessage()]
+    assert "(argument 'creds.password')" in told
+
+
+def test_a_password_property_by_ref_or_all_of_one_ref_is_found_one_level_down() -> None:
+    document = _document({"password": {"tokenUrl": "/token", "scopes": {}}})
+    post_token = document["paths"]["/token"]["post"]
+    secret = {"type": "object", "properties": {"user": {"type": "string"}, "key": {"format": "password"}}}
+    deeper = {"type": "object", "properties": {"inner": {"$ref": "#/components/schemas/Secret"}}}
+    document["components"]["schemas"] = {"Secret": secret, "Deeper": deeper}
+    for wrapped, password in (
+        ({"$ref": "#/components/schemas/Secret"}, "outer.key"),
+        ({"allOf": [{"$ref": "#/components/schemas/Secret"}], "description": "d"}, "outer.key"),
+        ({"allOf": [{"$ref": "#/components/schemas/Secret"}, {"type": "object"}]}, ""),  # not one ref
+        ({"$ref": "#/components/schemas/Deeper"}, ""),  # one level only
+        ({"$ref": "#/components/schemas/Missing"}, ""),
+        ({"$ref": "https://example.com/secret.json"}, ""),
+        ({"allOf": "odd"}, ""),
+    ):
+        body = {"type": "object", "properties": {"outer": wrapped}}
+        post_token["requestBody"] = {"content": {"application/json": {"schema": body}}}
+        found = token_routes(document).get("/token")
+        assert (found.password if found else "") == password, wrapped
