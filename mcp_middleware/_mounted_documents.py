@@ -1,7 +1,8 @@
 """The operations of a mounted app with ``openapi()`` (FastAPI), under the mount's prefix.
 
 Part of :mod:`mcp_middleware._route_document`: the mounted app's own document is taken (its
-components merged into the document's, a name already taken by another value renamed), each
+components merged into the document's, a name already taken by another value renamed, its
+``oauth2`` flows' relative URLs put under the mount's prefix first), each
 operation with FastAPI's generated id made for the full path, the mount's path parameters added,
 and the document's ``security`` made the operation's (none, ``[]``, when it has none: the
 document it joins may have a top-level ``security`` that names other routes' schemes).
@@ -24,6 +25,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
 
 from starlette.routing import Mount, compile_path
 
@@ -41,6 +43,7 @@ logger = logging.getLogger("mcp_middleware.catalog")
 
 _OPERATIONS: Final = frozenset({*_ORDER, "OPTIONS", "TRACE"})  # what a path item of a mounted document holds
 _NON_WORD: Final = re.compile(r"\W")
+_FLOW_URLS: Final = ("authorizationUrl", "tokenUrl", "refreshUrl")  # an oauth2 flow's URLs
 
 
 class _Mounts:
@@ -82,7 +85,7 @@ class _Mounts:
         if not isinstance(inner, Mapping) or not isinstance(inner.get("paths"), Mapping):
             self.result.found.append(f"Mount {prefix} ({type(app).__name__}, no OpenAPI paths)")
             return
-        inner = _renamed(copy.deepcopy(dict(inner)), self.take_components(inner.get("components")))
+        inner = _renamed(copy.deepcopy(dict(inner)), self.take_components(inner.get("components"), prefix_format))
         security = inner.get("security")
         owners = _documented_routes(app, inner["paths"])
         for path, item in inner["paths"].items():
@@ -148,9 +151,10 @@ class _Mounts:
             )
             self.result.found.append(what)
 
-    def take_components(self, components: Any) -> dict[str, str]:
-        """Adds a mounted document's components to the document's; a name already taken by
-        another value gets a number. Returns the references (and security scheme names, as
+    def take_components(self, components: Any, prefix: str) -> dict[str, str]:
+        """Adds a mounted document's components to the document's, its OAuth2 flows' relative
+        URLs under the mount's ``prefix`` (:func:`_under_mount`); a name already taken by another
+        value gets a number. Returns the references (and security scheme names, as
         ``securitySchemes:name``) so renamed."""
         renamed: dict[str, str] = {}
         added: list[tuple[dict[str, Any], str]] = []
@@ -161,6 +165,8 @@ class _Mounts:
                 continue
             target = self.components.setdefault(str(section), {})
             for name, value in entries.items():
+                if section == "securitySchemes":
+                    value = _under_mount(value, prefix)
                 new, number = str(name), 2
                 while new in target and target[new] != value:
                     new, number = f"{name}_{number}", number + 1
@@ -174,6 +180,29 @@ class _Mounts:
         for target, name in added:  # their references to one another
             target[name] = _renamed(target[name], renamed)
         return renamed
+
+
+def _under_mount(scheme: Any, prefix: str) -> Any:
+    """A mounted document's security scheme with its ``oauth2`` flows' relative URLs
+    (``tokenUrl="token"``) made absolute under the mount's ``prefix`` (``/v1/token``), as Swagger
+    UI resolves them against the mount's docs (review s10f): the parent's scheme of the same
+    ``"token"`` (its own ``/token``) is then another value, and each names its own route."""
+    flows = scheme.get("flows") if isinstance(scheme, Mapping) and scheme.get("type") == "oauth2" else None
+    if not prefix or not isinstance(flows, Mapping):
+        return scheme
+    scheme = copy.deepcopy(dict(scheme))
+    for flow in scheme["flows"].values():
+        for field in _FLOW_URLS if isinstance(flow, dict) else ():
+            url = flow.get(field)
+            if isinstance(url, str) and url and not url.startswith("/") and not _has_scheme(url):
+                flow[field] = f"{prefix}/{url}"
+    return scheme
+
+
+def _has_scheme(url: str) -> bool:
+    """Whether ``url`` has a scheme or a host (``https://...``, ``//host/...``): not relative."""
+    parts = urlsplit(url)
+    return bool(parts.scheme or parts.netloc)
 
 
 def _prefixed(

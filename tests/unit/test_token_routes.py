@@ -15,6 +15,7 @@ from fastapi.security import OAuth2AuthorizationCodeBearer, OAuth2PasswordBearer
 from pydantic import BaseModel, SecretStr
 
 from mcp_middleware import MCPMiddleware, declare
+from mcp_middleware._route_document import app_document
 from mcp_middleware._token_routes import token_routes
 from mcp_middleware.catalog import ToolFilter, build_catalog
 from tests.support import BASE_HEADERS, post, request, result_json
@@ -450,6 +451,50 @@ async def test_a_mounted_apps_relative_token_url_names_its_route_under_the_mount
     app.mount("/v1", _tutorial_routes(FastAPI()))
     app.add_middleware(MCPMiddleware)
     assert sorted(await _names(app)) == ["create_order", "items"]
+
+
+async def test_a_mounted_tutorial_beside_the_apps_own_leaves_both_logins_out(caplog: pytest.LogCaptureFixture) -> None:
+    """Review s10f: the parent's tutorial login at /token and a sub-app's at /v1: the two schemes
+    (both tokenUrl="token") were merged into one, whose "token" named the exact /token only, so
+    the sub-app's login stayed a tool asking for a password. The mounted scheme's relative URLs
+    are resolved against the mount: it differs, keeps its own name (``_2``) and its route."""
+    app = _tutorial_routes(FastAPI())
+    app.mount("/v1", _tutorial_routes(FastAPI()))
+    app.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        names = await _names(app)
+    assert not [name for name in names if name.startswith("login")], names
+    told = [r.getMessage() for r in caplog.records if "is no tool" in r.getMessage()]
+    assert [m.split(" is no tool")[0] for m in told] == ["Route POST /token", "Route POST /v1/token"]
+    document = app_document(app, app.openapi()).document
+    schemes = document["components"]["securitySchemes"]
+    assert {name: scheme["flows"]["password"]["tokenUrl"] for name, scheme in schemes.items()} == {
+        "OAuth2PasswordBearer": "token",
+        "OAuth2PasswordBearer_2": "/v1/token",
+    }
+    assert document["paths"]["/v1/items"]["get"]["security"] == [{"OAuth2PasswordBearer_2": []}]
+
+
+async def test_only_a_mounted_flows_relative_urls_are_put_under_the_mount() -> None:
+    """An absolute path or a URL with a host stays as the mounted app wrote it."""
+    inner = FastAPI()
+    code = OAuth2AuthorizationCodeBearer(
+        authorizationUrl="authorize", tokenUrl="https://auth.example.com/token", refreshUrl="/refresh"
+    )
+
+    @inner.get("/items")
+    def items(token: str = Depends(code)) -> list[str]:  # (a local: no Annotated under __future__)
+        return []
+
+    app = FastAPI()
+    app.mount("/t/{tenant}", inner)
+    schemes = app_document(app, app.openapi()).document["components"]["securitySchemes"]
+    assert schemes["OAuth2AuthorizationCodeBearer"]["flows"]["authorizationCode"] == {
+        "authorizationUrl": "/t/{tenant}/authorize",
+        "tokenUrl": "https://auth.example.com/token",
+        "refreshUrl": "/refresh",
+        "scopes": {},
+    }
 
 
 def _form_routes_ending_in_token(app: FastAPI) -> FastAPI:
