@@ -56,9 +56,12 @@ def _mismatch(what: str) -> ProtocolError:
     return ProtocolError(codes.HEADER_MISMATCH, f"Header mismatch: {what}")
 
 
-# The (header, envelope, missing headers) tolerated so far (:func:`_tell_once`): each is logged once
-# per process. All come from fixed lists, so this holds a few dozen at most, whatever clients send.
-TOLERATED = Remembered(64)
+# What was told of the tolerated path so far (:func:`_tell_once`), each once per process: the
+# (header, envelope, missing Mcp-Method/Mcp-Name) triples, from fixed lists (a few dozen), and the
+# missing Mcp-Param-* header names, one entry each, which only the catalog's tools declare (review
+# s10f: never the set of them a request lacked, which a client varying its optional arguments
+# makes without bound). So this holds what clients send without emptying.
+TOLERATED = Remembered(1024)
 
 
 def _tolerated(stated: str, meta: dict[str, Any]) -> bool:
@@ -72,12 +75,15 @@ def _tolerated(stated: str, meta: dict[str, Any]) -> bool:
     return stated in HANDSHAKE_PROTOCOL_VERSIONS and type(named) is str and named in MODERN_PROTOCOL_VERSIONS
 
 
-def _tell_once(stated: str, meta: dict[str, Any], missing: tuple[str, ...]) -> None:
-    """Log a tolerated request (:func:`_tolerated`), once per pair of revisions and ``missing``
-    headers."""
+def _tell_once(stated: str, meta: dict[str, Any], missing: tuple[str, ...], lacked: tuple[str, ...] = ()) -> None:
+    """Log a tolerated request (:func:`_tolerated`) with the routing headers ``missing`` and the
+    Mcp-Param-* headers ``lacked``: when its pair of revisions and ``missing`` is new, or one of
+    ``lacked`` was not told before (each header name is told once, :data:`TOLERATED`)."""
     named = meta[PROTOCOL_VERSION_META_KEY]
-    if TOLERATED.first((stated, named, missing)):
-        _tell_tolerated(stated, named, meta.get(CLIENT_INFO_META_KEY), missing)
+    new = TOLERATED.first((stated, named, missing))
+    told = [name for name in lacked if TOLERATED.first(name)]  # (each one remembered)
+    if new or told:
+        _tell_tolerated(stated, named, meta.get(CLIENT_INFO_META_KEY), missing + lacked)
 
 
 def _checked(
@@ -166,7 +172,8 @@ def _tell_tolerated(stated: str, named: str, info: Any, missing: tuple[str, ...]
     logger.warning(
         "MCP endpoint read a request of %s as %r, its params._meta's revision, although its "
         "MCP-Protocol-Version header says %r%s (claude.ai connectors send this; the spec asks -32020, "
-        "tolerated so they are not locked out; logged once per pair of revisions and missing headers)",
+        "tolerated so they are not locked out; logged once per pair of revisions and missing Mcp-Method/"
+        "Mcp-Name, and once per missing Mcp-Param-* header)",
         client,
         named,
         stated,
@@ -298,7 +305,8 @@ def _check_param_headers(server: Server, params: dict[str, Any], headers: Mappin
     """A call's Mcp-Param-* headers (an app with some). On the tolerated path (its header states
     another revision than ``version``, which the ladder passed) a missing one passes too (review
     s10e: a client that sends no Mcp-Name sends none of these), and the request is told here with
-    every header it lacked (the ladder left that to this check), once per set."""
+    every header it lacked (the ladder left that to this check): once per pair of revisions and
+    missing Mcp-Method/Mcp-Name, and once per missing Mcp-Param-* header name."""
     name = params.get("name")
     spec = server.catalog.get(name) if isinstance(name, str) else None
     arguments = params.get("arguments")
@@ -307,7 +315,7 @@ def _check_param_headers(server: Server, params: dict[str, Any], headers: Mappin
     if spec is not None and spec.param_headers and isinstance(arguments, dict):
         lacked = check_param_headers(spec.param_headers, arguments, headers, stated != version)
     if stated != version:
-        _tell_once(stated, params["_meta"], _check_tolerated(headers, "tools/call", params) + lacked)
+        _tell_once(stated, params["_meta"], _check_tolerated(headers, "tools/call", params), lacked)
 
 
 def _unsupported(requested: str) -> NoReturn:

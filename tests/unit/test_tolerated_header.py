@@ -296,7 +296,7 @@ async def test_the_warning_names_the_missing_headers_it_tolerated(caplog: pytest
                 del headers[name]
             assert (await post(app, body, headers)).status == 200
     told = [r.getMessage() for r in caplog.records if r.name == LOGGER]
-    assert len(told) == 3  # once per pair of revisions and set of missing headers
+    assert len(told) == 3  # once per pair of revisions and missing Mcp-Method/Mcp-Name
     assert "tolerated: the body decides" not in told[0]
     assert "no Mcp-Name header (tolerated" in told[1]
     assert "Mcp-Method" not in told[1].split("no Mcp-Name")[0]
@@ -367,7 +367,7 @@ async def test_a_missing_param_header_under_the_modern_header_is_still_32020() -
     }
 
 
-async def test_the_warning_names_a_missing_param_header_once_per_set(caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_warning_names_a_missing_param_header_once(caplog: pytest.LogCaptureFixture) -> None:
     app = _region_app()
     with caplog.at_level(logging.WARNING, LOGGER):
         for region, dropped in (
@@ -383,3 +383,52 @@ async def test_the_warning_names_a_missing_param_header_once_per_set(caplog: pyt
     assert "the body decides" not in told[0]
     assert ", and no Mcp-Param-Region header (tolerated" in told[1]
     assert ", and no Mcp-Method and no Mcp-Name and no Mcp-Param-Region header (tolerated" in told[2]
+
+
+def _header(name: str) -> Any:
+    return Query(json_schema_extra={"x-mcp-header": name})
+
+
+def _three_headers_app() -> Any:
+    app = FastAPI()
+
+    @app.get("/search", operation_id="search")
+    def search(
+        a: Annotated[str | None, _header("A")] = None,
+        b: Annotated[str | None, _header("B")] = None,
+        c: Annotated[str | None, _header("C")] = None,
+    ) -> str:
+        return "ok"
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+async def test_a_client_varying_its_missing_param_headers_is_told_once_per_header_name(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Review s10f: the memory was keyed per set of missing headers, so a client varying which
+    optional x-mcp-header arguments it sends made more sets than it holds (96 here): past 64 it
+    emptied, and every request was logged again, pass after pass. Each Mcp-Param-* header name
+    is told once now, beside the fixed pairs of revisions and missing Mcp-Method/Mcp-Name."""
+    app = _three_headers_app()
+    sets = [
+        (header, dropped, sent)
+        for header in HANDSHAKE
+        for dropped in ((), *_DROPPED)
+        for sent in ((), ("a",), ("b",), ("c",), ("a", "b"), ("a", "c"), ("b", "c"), ("a", "b", "c"))
+    ]
+    passes = []
+    for _ in range(2):
+        with caplog.at_level(logging.WARNING, LOGGER):
+            caplog.clear()
+            for header, dropped, sent in sets:
+                body, headers = _call("tools/call", header, {"name": "search", "arguments": dict.fromkeys(sent, "v")})
+                for name in dropped:
+                    del headers[name]
+                assert (await post(app, body, headers)).status == 200
+        passes.append([r.getMessage() for r in caplog.records if r.name == LOGGER])
+    assert passes[1] == []
+    assert len(passes[0]) <= len(HANDSHAKE) * 4 + 3, passes[0]
+    for name in ("Mcp-Param-A", "Mcp-Param-B", "Mcp-Param-C"):
+        assert any(f"no {name}" in line for line in passes[0]), name
