@@ -388,3 +388,33 @@ def test_a_nested_group_of_refusals_names_each_distinct_reason_once() -> None:
         _raised(ExceptionGroup("g", [stopped, stopped])) == "ClientRequestError: roots/list failed: Connection closed"
     )
     assert _raised(ExceptionGroup("g", [stopped, RuntimeError("bug")])) == "ExceptionGroup"
+
+
+class _NoBytesBody(Response):
+    """A response whose last ``http.response.body`` carries a str or None, where ASGI says bytes."""
+
+    def __init__(self, body: Any) -> None:
+        self.no_bytes = body
+        self.background = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": self.no_bytes})
+
+
+@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("body", ['{"id": 1}', None])
+async def test_a_last_body_that_is_no_bytes_fails_the_call_as_the_route_raising(era: str, body: Any) -> None:
+    """Review s10f (s10p's str_body): a route whose last ``http.response.body`` carries a str or
+    None (breaking the ASGI contract) was answered "200 OK", a success, since the body's
+    ``bytes()`` raised after the response was taken as complete; since 70fd728 ``child_send``
+    converts it first, the TypeError reaches the route's ``send``, and the call fails as the route
+    raising TypeError, the better answer. Pinned here."""
+
+    async def no_bytes(request: Request) -> Response:
+        return _NoBytesBody(body)
+
+    app = Starlette(routes=[Route("/no_bytes", no_bytes)])
+    app.add_middleware(MCPMiddleware)
+    result = await call(app, era, "no_bytes", {})
+    assert shown(result) == ("Tool 'no_bytes' failed: the route raised TypeError.", True)
