@@ -21,8 +21,10 @@ __all__ = ["filename"]
 
 _TYPE = re.compile(rf"\s*{TOKEN}")  # the disposition type: attachment, inline...
 # a value quoted, or unquoted up to the next ';' and stripped after (greedy: a lazy one backtracked
-# over each character of a run of whitespace, quadratic)
-_PARAMETER = re.compile(rf'\s*;\s*({TOKEN})\s*=\s*(?:("(?:[^"\\]|\\.)*")\s*|([^;"]*))(?=;|$)')
+# over each character of a run of whitespace, quadratic). Whitespace after '=' is read by one part
+# only, the quoted value's own \s* or the unquoted value: read by both (=\s*, then [^;"]*), a run
+# of it before a '"' that ends no value was split every way, quadratic (16,000 spaces: 3.9 s)
+_PARAMETER = re.compile(rf'\s*;\s*({TOKEN})\s*=(?:\s*("(?:[^"\\]|\\.)*")\s*|([^;"]*))(?=;|$)')
 _QUOTED_PAIR = re.compile(r"\\(.)")
 _EXTENDED_CHARSETS = {"utf-8": "utf-8", "iso-8859-1": "latin-1"}
 _NO_NAMES = frozenset({"", ".", ".."})

@@ -311,6 +311,26 @@ def test_a_long_run_of_whitespace_in_a_token_value_is_read_in_one_pass(dispositi
     assert filename(disposition) == name
 
 
+@pytest.mark.parametrize("space", [" ", "\t", " \t"])
+@pytest.mark.parametrize(
+    ("after", "name"),
+    [
+        ('"', None),  # an unterminated quote: no parameter
+        ('"a b.pdf"', "a b.pdf"),
+        ('"a.pdf" ; x=1', "a.pdf"),
+        ("a.pdf", "a.pdf"),
+    ],
+)
+def test_a_long_run_of_whitespace_straight_after_the_equals_sign_is_read_in_one_pass(
+    space: str, after: str, name: str | None
+) -> None:
+    """The whitespace after ``=`` is read once: before a quoted value, or as the start of an
+    unquoted one (stripped after). Read by both (``=\\s*`` then ``[^;"]*``), 100,000 spaces before a
+    ``"`` that ends no quoted value were tried at each split, quadratic: minutes."""
+    run = space * (100_000 // len(space))
+    assert filename(f"attachment; filename={run}{after}".encode()) == name
+
+
 def test_a_long_file_name_is_cut_at_255_characters() -> None:
     """The text block is bounded as the rest of the result is: a name of more characters than a
     file system's (NAME_MAX, 255) is cut there, an ellipsis saying so."""
