@@ -3,7 +3,8 @@ what an embedded blob is (:mod:`mcp_middleware.results`).
 
 ``filename*`` (RFC 8187: ``UTF-8''r%C3%A9sum%C3%A9.pdf``, or ISO-8859-1, the two charsets every
 recipient reads) is preferred over ``filename``, whichever comes first (RFC 6266 §4.3); one that
-cannot be read, or gives no file name, leaves ``filename``. A quoted ``filename`` is unescaped,
+cannot be read (of a character the RFC forbids too: a raw byte, a ``%ZZ``), or gives no file name,
+leaves ``filename``. A quoted ``filename`` is unescaped,
 and one whose bytes are UTF-8 (an app that wrote them raw) read as UTF-8, else as Latin-1.
 Parameters are read in turn, so a ``filename=`` inside another one's quotes is no parameter, and
 the first one that is not ``name=value`` ends the reading. Only the last segment of a name is
@@ -27,6 +28,9 @@ _TYPE = re.compile(rf"\s*{TOKEN}")  # the disposition type: attachment, inline..
 _PARAMETER = re.compile(rf'\s*;\s*({TOKEN})\s*=(?:\s*("(?:[^"\\]|\\.)*")\s*|([^;"]*))(?=;|$)')
 _QUOTED_PAIR = re.compile(r"\\(.)")
 _EXTENDED_CHARSETS = {"utf-8": "utf-8", "iso-8859-1": "latin-1"}
+# RFC 8187 value-chars: attr-char or pct-encoded; and '/', which Starlette's and Django's quote()
+# leave as it is (only the last segment is kept)
+_VALUE_CHARS = re.compile(r"(?:[A-Za-z0-9!#$&+\-.^_`|~/]|%[0-9A-Fa-f]{2})*")
 _NO_NAMES = frozenset({"", ".", ".."})
 
 
@@ -58,11 +62,13 @@ def _last_segment(name: str | None) -> str | None:
 
 
 def _extended(value: str) -> str | None:
-    """An RFC 8187 ``ext-value`` (``charset'language'percent-encoded``), or None when it cannot be read."""
+    """An RFC 8187 ``ext-value`` (``charset'language'percent-encoded``), or None when it cannot be
+    read: a charset other than the two, a character the RFC forbids (a raw byte, a space, a ``%``
+    not of two hex digits), or bytes that are not of the charset."""
     charset, _, rest = value.partition("'")
     _, quoted, encoded = rest.partition("'")
     codec = _EXTENDED_CHARSETS.get(charset.lower())
-    if not quoted or codec is None:
+    if not quoted or codec is None or _VALUE_CHARS.fullmatch(encoded) is None:
         return None
     try:
         return unquote_to_bytes(encoded).decode(codec)

@@ -269,6 +269,16 @@ def test_a_downloaded_file_says_its_name_type_and_size_before_its_blob() -> None
         (b"attachment; filename*=UTF-8''dir%2F; filename=plain.pdf", "plain.pdf"),
         (b"attachment; filename=plain.pdf; filename*=UTF-8''..", "plain.pdf"),
         (b"attachment; filename*=UTF-8''a%2F.; filename=plain.pdf", "plain.pdf"),
+        # a filename* of characters RFC 8187 forbids cannot be read: raw bytes, a % not of two hex digits
+        (b"attachment; filename*=UTF-8''caf\xc3\xa9.pdf; filename=\"plain.pdf\"", "plain.pdf"),
+        (b"attachment; filename*=UTF-8''%ZZ.pdf; filename=\"plain.pdf\"", "plain.pdf"),
+        (b"attachment; filename*=UTF-8''a%E.pdf; filename=\"plain.pdf\"", "plain.pdf"),
+        (b"attachment; filename*=UTF-8''a%; filename=\"plain.pdf\"", "plain.pdf"),
+        (b"attachment; filename*=UTF-8''a b.pdf; filename=\"plain.pdf\"", "plain.pdf"),
+        (b"attachment; filename*=UTF-8''a=b.pdf; filename=\"plain.pdf\"", "plain.pdf"),
+        # every attr-char, and '/' as Starlette's and Django's quote() leave it (the last segment kept)
+        (b"attachment; filename*=UTF-8''!#$&+-.^_`|~aZ09.pdf", "!#$&+-.^_`|~aZ09.pdf"),
+        (b"attachment; filename*=UTF-8''dir/r%C3%A9sum%c3%a9.pdf; filename=plain.pdf", "résumé.pdf"),
     ],
 )
 def test_the_file_name_is_read_as_rfc_6266_says(disposition: bytes, name: str) -> None:
