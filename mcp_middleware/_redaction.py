@@ -20,7 +20,9 @@ from ._result_shapes import CUT
 from .config import TRACE_CONTEXT
 from .query_keys import MARK, secret_values
 
-__all__ = ["COOKIE_SECRETS", "credential_values", "redacted"]
+__all__ = ["COOKIE_SECRETS", "REDACTED", "credential_values", "redacted"]
+
+REDACTED = "[redacted]"  # what a credential is shown as
 
 # How many values of a Cookie header are secrets: its longest distinct ones. Each secret form is
 # one pass over the error text (``redacted``), on the event loop: every cookie of a header of
@@ -137,7 +139,7 @@ def redacted(text: str, forwarded: tuple[tuple[bytes, bytes], ...]) -> str:
     """``text`` without the credentials ``forwarded`` to the route, nor the start of one that the
     result limit cut off."""
     for secret, shortest in _secrets(forwarded).items():
-        text = text.replace(secret, "[redacted]")
+        text = text.replace(secret, REDACTED)
         if CUT in text and len(secret) >= 8:  # (a shorter one could be a word: a cookie's "english")
             text = _without_cut_start(text, secret, shortest)
     return text
@@ -199,7 +201,7 @@ def _replaced(text: str, spans: list[tuple[int, int]]) -> str:
     pieces: list[str] = []
     kept = 0  # where the text not yet copied begins
     for start, end in merged:
-        pieces += (text[kept:start], "[redacted]")
+        pieces += (text[kept:start], REDACTED)
         kept = end
     pieces.append(text[kept:])
     return "".join(pieces)

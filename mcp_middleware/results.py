@@ -52,7 +52,7 @@ import orjson
 from ._body import Body, ResultTooLarge
 from ._disposition import filename
 from ._printable import printable
-from ._redaction import credential_values, redacted
+from ._redaction import REDACTED, credential_values, redacted
 from ._response_headers import Placed, _all_values
 from ._result_shapes import (
     HINTS,
@@ -96,6 +96,16 @@ MAX_IMAGE_BASE64 = 5 * 1024 * 1024
 # the most characters of a downloaded file's name its text block says (a file system's NAME_MAX);
 # a longer one is cut, an ellipsis after it
 _NAME_MAX = 255
+
+
+def _cut_name(name: str) -> str:
+    """A file name (redacted: cut first, a credential across the cut showed its start) of more
+    than ``_NAME_MAX`` characters cut there, an ellipsis after it; a cut that would split a
+    ``[redacted]`` goes before it."""
+    if len(name) <= _NAME_MAX:
+        return name
+    split = name.find(REDACTED, _NAME_MAX - len(REDACTED) + 1, _NAME_MAX + len(REDACTED) - 1)
+    return name[: _NAME_MAX if split == -1 else split] + "\u2026"
 
 
 class Refusal(Built):
@@ -306,9 +316,7 @@ class ResponseCollector(Body):
         name = filename(self._disposition)
         if name is None:
             return [block]
-        if len(name) > _NAME_MAX:  # the block bounded, as the rest of the result is
-            name = name[:_NAME_MAX] + "\u2026"
-        shown = printable(name).replace('"', '\\"')
+        shown = printable(_cut_name(redacted(name, self._forwarded))).replace('"', '\\"')
         text = redacted(f'File "{shown}" ({self._mime}, {self._size} bytes)', self._forwarded)
         return [{"type": "text", "text": text}, block]
 

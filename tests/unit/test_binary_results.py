@@ -367,6 +367,29 @@ def test_a_file_name_taken_from_the_header_is_redacted() -> None:
     assert file_text(blob_of(headers, forwarded=forwarded)) == 'File "[redacted].pdf" (application/pdf, 15 bytes)'
 
 
+KEY = "sk-live-4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"  # 40 characters
+
+
+@pytest.mark.parametrize("pad", [200, 207, 208, 215, 230, 233, 234, 237, 238, 240, 246, 247, 250, 300])
+def test_a_credential_in_a_long_file_name_is_redacted_before_the_name_is_cut(pad: int) -> None:
+    """The name is redacted whole, then cut at 255 characters, never inside ``[redacted]`` (the
+    cut goes before it): cut first, a credential across the cut showed its start. A name that
+    redaction makes 255 characters or fewer is not cut at all."""
+    forwarded = ((b"x-api-key", KEY.encode()),)
+    head = "report-" + "x" * pad + "-"
+    disposition = f'attachment; filename="{head}{KEY}.pdf"'.encode()
+    text = file_text(blob_of([PDF_TYPE, (b"content-disposition", disposition)], forwarded=forwarded))
+    whole = f"{head}[redacted].pdf"
+    if len(whole) <= 255:
+        shown = whole
+    elif len(head) + len("[redacted]") <= 255:  # the cut after [redacted]
+        shown = whole[:255] + "\u2026"
+    else:  # the cut at or inside [redacted]: before it
+        shown = head[:255] + "\u2026"
+    assert text == f'File "{shown}" (application/pdf, 15 bytes)'
+    assert KEY[:4] not in text
+
+
 def test_a_201_file_says_its_name_first_and_its_location_last() -> None:
     headers = [PDF_TYPE, (b"content-disposition", b"attachment; filename=r.pdf"), (b"location", b"/files/8")]
     result = blob_of(headers, status=201)
