@@ -2,7 +2,7 @@
 
 Part of :mod:`mcp_middleware._route_document`: the mounted app's own document is taken (its
 components merged into the document's, a name already taken by another value renamed, its
-``oauth2`` flows' relative URLs put under the mount's prefix first), each
+``oauth2`` schemes with a relative URL marked with the mount's prefix first), each
 operation with FastAPI's generated id made for the full path, the mount's path parameters added,
 and the document's ``security`` made the operation's (none, ``[]``, when it has none: the
 document it joins may have a top-level ``security`` that names other routes' schemes).
@@ -33,6 +33,7 @@ from mcp_middleware._naming import _generated_prefix
 from mcp_middleware._once import warn_once
 from mcp_middleware._route_endpoints import _ORDER, _path_parameter
 from mcp_middleware._route_order import RouteOrder, app_routes, readable_routes, route_order
+from mcp_middleware._token_routes import MOUNT_KEY
 
 if TYPE_CHECKING:
     from mcp_middleware._route_document import RouteDocument
@@ -152,8 +153,8 @@ class _Mounts:
             self.result.found.append(what)
 
     def take_components(self, components: Any, prefix: str) -> dict[str, str]:
-        """Adds a mounted document's components to the document's, its OAuth2 flows' relative
-        URLs under the mount's ``prefix`` (:func:`_under_mount`); a name already taken by another
+        """Adds a mounted document's components to the document's, an OAuth2 scheme with a
+        relative URL marked with the mount's ``prefix`` (:func:`_under_mount`); a name already taken by another
         value gets a number. Returns the references (and security scheme names, as
         ``securitySchemes:name``) so renamed."""
         renamed: dict[str, str] = {}
@@ -183,20 +184,18 @@ class _Mounts:
 
 
 def _under_mount(scheme: Any, prefix: str) -> Any:
-    """A mounted document's security scheme with its ``oauth2`` flows' relative URLs
-    (``tokenUrl="token"``) made absolute under the mount's ``prefix`` (``/v1/token``), as Swagger
-    UI resolves them against the mount's docs (review s10f): the parent's scheme of the same
-    ``"token"`` (its own ``/token``) is then another value, and each names its own route."""
+    """A mounted document's security scheme, marked with the mount's ``prefix``
+    (``MOUNT_KEY``) when an ``oauth2`` flow has a relative URL (``tokenUrl="token"``): that URL
+    is read within the mount (review s10g; :mod:`~mcp_middleware._token_routes`), as the app alone
+    would read it from its root. The parent's scheme of the same ``"token"`` is then another
+    value (review s10f), and each names its own route."""
     flows = scheme.get("flows") if isinstance(scheme, Mapping) and scheme.get("type") == "oauth2" else None
     if not prefix or not isinstance(flows, Mapping):
         return scheme
-    scheme = copy.deepcopy(dict(scheme))
-    for flow in scheme["flows"].values():
-        for field in _FLOW_URLS if isinstance(flow, dict) else ():
-            url = flow.get(field)
-            if isinstance(url, str) and url and not url.startswith("/") and not _has_scheme(url):
-                flow[field] = f"{prefix}/{url}"
-    return scheme
+    urls = [flow.get(field) for flow in flows.values() if isinstance(flow, Mapping) for field in _FLOW_URLS]
+    if not any(isinstance(url, str) and url and not url.startswith("/") and not _has_scheme(url) for url in urls):
+        return scheme
+    return {**scheme, MOUNT_KEY: prefix}
 
 
 def _has_scheme(url: str) -> bool:

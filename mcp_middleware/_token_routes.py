@@ -11,9 +11,13 @@ Which routes a URL names: its path ``P`` names the route path ``R`` when ``P == 
 without one trailing ``/``), and that settles it (review s10e: ``tokenUrl="token"`` names
 ``/token``, never ``/webhooks/token`` too). Only when no route has that path, ``P`` names the routes
 that, for an absolute path, ``P`` ends with after a path prefix (a root path the app is served
-under: ``"/api" + "/token"``), or, for a relative one, that end with ``P`` after one (a mount's
-prefix: ``tokenUrl="token"`` in an app mounted at ``/v1`` is ``/v1/token``): of those, the closest
-(fewest segments in front), and never one with a ``{parameter}`` in front. A URL with a host is
+under: ``"/api" + "/token"``), or, for a relative one, that end with ``P`` after one: of those, the
+closest (fewest segments in front), and never one with a ``{parameter}`` in front. A mounted app's
+relative URL (its scheme marked with the mount's prefix, ``MOUNT_KEY``, by ``_mounted_documents``)
+is read the same way among the routes under its mount only, without the mount's prefix (review
+s10g): ``tokenUrl="token"`` in an app mounted at ``/v1`` names ``/v1/token``, else the closest of
+``/v1/.../token`` (its ``/auth/token``), never the parent's ``/token``; mounted at ``/t/{tenant}``,
+``/t/{tenant}/token`` exactly (the mount's ``{parameter}`` is not in front within it). A URL with a host is
 the app's when its origin is a ``servers`` URL's (whose ``{variables}`` match any value) or its
 host is a loopback name; else it is another service's (Google's token endpoint) and names no
 route.
@@ -31,11 +35,13 @@ from urllib.parse import SplitResult, urlsplit
 from mcp_middleware._host_options import normal_origin
 from mcp_middleware._schema_evaluated import followed
 
-__all__ = ["TokenRoute", "security_schemes", "token_routes"]
+__all__ = ["MOUNT_KEY", "TokenRoute", "security_schemes", "token_routes"]
 
 _FORM_MEDIA = "application/x-www-form-urlencoded"
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 _VARIABLE = re.compile(r"\{[^{}/]*\}")
+# a mounted app's scheme with a relative URL: its mount's prefix (route form), put there by _mounted_documents
+MOUNT_KEY = "x-mcp-middleware-mount"
 
 
 @dataclass(frozen=True)
@@ -63,24 +69,27 @@ def token_routes(document: Mapping[str, Any]) -> dict[str, TokenRoute]:
         return {}
     origins = _server_origins(document)
     found: dict[str, TokenRoute] = {}
-    for scheme, field, url in _flow_urls(document):
+    for scheme, field, url, mount in _flow_urls(document):
         target = _target(url, origins)
-        for route in _named_routes(target, paths) if target is not None else ():
+        for route in _named_routes(target, paths, mount) if target is not None else ():
             kind = _kind(document, paths[route])
             if kind is not None:
                 found.setdefault(route, TokenRoute(scheme, field, *kind))
     return found
 
 
-def _flow_urls(document: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
-    """Each ``oauth2`` flow's token and refresh URL, with its scheme's name and its field."""
+def _flow_urls(document: Mapping[str, Any]) -> Iterator[tuple[str, str, str, str]]:
+    """Each ``oauth2`` flow's token and refresh URL, with its scheme's name, its field and the
+    prefix of the mount it came from ("" when none: ``MOUNT_KEY``)."""
     for name, scheme in security_schemes(document).items():
         flows = scheme.get("flows") if isinstance(scheme, Mapping) and scheme.get("type") == "oauth2" else None
+        mount = scheme.get(MOUNT_KEY) if isinstance(flows, Mapping) else None
+        mount = mount if isinstance(mount, str) else ""
         for flow in flows.values() if isinstance(flows, Mapping) else ():
             for field in ("tokenUrl", "refreshUrl"):
                 url = flow.get(field) if isinstance(flow, Mapping) else None
                 if isinstance(url, str):
-                    yield str(name), field, url
+                    yield str(name), field, url, mount
 
 
 def _server_origins(document: Mapping[str, Any]) -> list[re.Pattern[str]]:
@@ -110,16 +119,20 @@ def _target(url: str, origins: list[re.Pattern[str]]) -> tuple[str, bool] | None
     return _normal("/" + parts.path), True
 
 
-def _named_routes(target: tuple[str, bool], paths: Mapping[str, Any]) -> list[str]:
+def _named_routes(target: tuple[str, bool], paths: Mapping[str, Any], mount: str) -> list[str]:
     """The document paths a flow's URL names (see the module docstring): those of its own path;
-    only when there are none, the closest that it ends with or that end with it."""
+    only when there are none, the closest that it ends with or that end with it. A relative URL
+    of a mounted app's scheme is read among the routes under its ``mount`` only, without it."""
     path, relative = target
     named = _bare(path)
-    routes = [route for route in paths if isinstance(route, str) and route.startswith("/")]
-    exact = [route for route in routes if _bare(route) == named]
+    inside = mount if relative else ""
+    routes = {
+        route[len(inside) :]: route for route in paths if isinstance(route, str) and route.startswith(inside + "/")
+    }
+    exact = [route for inner, route in routes.items() if _bare(inner) == named]
     if exact:
         return exact
-    prefixed = [(_prefix(named, _bare(route), relative), route) for route in routes]
+    prefixed = [(_prefix(named, _bare(inner), relative), route) for inner, route in routes.items()]
     depths = {route: prefix.count("/") for prefix, route in prefixed if prefix and "{" not in prefix}
     closest = min(depths.values(), default=0)
     return [route for route, depth in depths.items() if depth == closest]

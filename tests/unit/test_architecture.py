@@ -127,10 +127,13 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
     assert all_imports("_route_input_schema") == {"_route_docstrings"}  # _resolves, a $ref read in a schema
     assert all_imports("_free_arguments") == {"_once", "_route_docstrings"}  # _resolves, _free_unresolved
     # FastAPI's generated ids, under a mount's prefix; the router's order, which of an outer app's
-    # route and a mounted one it reaches first; RouteDocument only as a type (TYPE_CHECKING)
-    assert all_imports("_mounted_documents", typing=False) == {"_naming", "_once", "_route_endpoints", "_route_order"}
+    # route and a mounted one it reaches first; MOUNT_KEY, the mark its token routes read (review
+    # s10g); RouteDocument only as a type (TYPE_CHECKING)
+    assert all_imports("_mounted_documents", typing=False) == {
+        *("_naming", "_once", "_route_endpoints", "_route_order", "_token_routes"),
+    }
     assert all_imports("_mounted_documents") == {
-        *("_naming", "_once", "_route_endpoints", "_route_order", "_route_document"),
+        *("_naming", "_once", "_route_endpoints", "_route_order", "_token_routes", "_route_document"),
     }
     # one check of a collection option (strings), the form hosts and origins are compared in
     assert all_imports("_security_options") == {"_option_lists", "_host_options"}

@@ -10,7 +10,7 @@ import warnings
 from typing import Annotated, Any
 
 import pytest
-from fastapi import Depends, FastAPI, Form, Security, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, Form, Security, UploadFile
 from fastapi.security import OAuth2AuthorizationCodeBearer, OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from pydantic import BaseModel, SecretStr
 
@@ -470,8 +470,10 @@ async def test_a_mounted_tutorial_beside_the_apps_own_leaves_both_logins_out(cap
     schemes = document["components"]["securitySchemes"]
     assert {name: scheme["flows"]["password"]["tokenUrl"] for name, scheme in schemes.items()} == {
         "OAuth2PasswordBearer": "token",
-        "OAuth2PasswordBearer_2": "/v1/token",
+        "OAuth2PasswordBearer_2": "token",
     }
+    assert schemes["OAuth2PasswordBearer_2"]["x-mcp-middleware-mount"] == "/v1"
+    assert "x-mcp-middleware-mount" not in schemes["OAuth2PasswordBearer"]
     assert document["paths"]["/v1/items"]["get"]["security"] == [{"OAuth2PasswordBearer_2": []}]
 
 
@@ -489,12 +491,104 @@ async def test_only_a_mounted_flows_relative_urls_are_put_under_the_mount() -> N
     app = FastAPI()
     app.mount("/t/{tenant}", inner)
     schemes = app_document(app, app.openapi()).document["components"]["securitySchemes"]
-    assert schemes["OAuth2AuthorizationCodeBearer"]["flows"]["authorizationCode"] == {
-        "authorizationUrl": "/t/{tenant}/authorize",
+    scheme = schemes["OAuth2AuthorizationCodeBearer"]
+    assert scheme["flows"]["authorizationCode"] == {
+        "authorizationUrl": "authorize",
         "tokenUrl": "https://auth.example.com/token",
         "refreshUrl": "/refresh",
         "scopes": {},
     }
+    assert scheme["x-mcp-middleware-mount"] == "/t/{tenant}"
+
+
+def test_a_mounted_scheme_without_relative_urls_has_no_mount_marker() -> None:
+    """Only a relative URL is read against the mount: a scheme with none is the mounted app's own."""
+    inner = FastAPI()
+    absolute = OAuth2PasswordBearer(tokenUrl="/token")
+
+    @inner.get("/items")
+    def items(token: str = Depends(absolute)) -> list[str]:
+        return []
+
+    app = FastAPI()
+    app.mount("/v1", inner)
+    schemes = app_document(app, app.openapi()).document["components"]["securitySchemes"]
+    assert schemes["OAuth2PasswordBearer"] == {
+        "type": "oauth2",
+        "flows": {"password": {"scopes": {}, "tokenUrl": "/token"}},
+    }
+
+
+def _login_under_auth(tag: str) -> FastAPI:
+    """The tutorial with its login in ``APIRouter(prefix="/auth")`` (so at ``/auth/token``),
+    ``tokenUrl="token"``: unmounted, the closest route ending with ``/token``."""
+    app = FastAPI()
+    router = APIRouter(prefix="/auth")
+    scheme = OAuth2PasswordBearer(tokenUrl="token", auto_error=False)
+
+    @router.post("/token", operation_id=f"login_{tag}")
+    async def login(form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict[str, str]:
+        return {"access_token": "issued-token-abcdef", "token_type": "bearer"}
+
+    app.include_router(router)
+
+    @app.get("/items", operation_id=f"items_{tag}")
+    def items(token: str | None = Depends(scheme)) -> dict[str, Any]:  # (a local: no Annotated under __future__)
+        return {"token": token}
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("mounted", "route"),
+    [
+        pytest.param(lambda inner: inner, "/auth/token", id="unmounted"),
+        pytest.param(lambda inner: _mounted("/v1", inner), "/v1/auth/token", id="mounted"),
+        pytest.param(lambda inner: _mounted("/v1", _mounted("/admin", inner)), "/v1/admin/auth/token", id="nested"),
+        pytest.param(lambda inner: _mounted("/t/{tenant}", inner), "/t/{tenant}/auth/token", id="parameter"),
+    ],
+)
+async def test_a_mounted_relative_token_url_keeps_its_closest_route_rule_within_the_mount(
+    mounted: Any, route: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review s10g: a mounted ``tokenUrl="token"`` was made ``/v1/token``, an absolute URL, so the
+    relative rule (the closest route ending with it) no longer applied and the sub-app's login at
+    ``/auth/token`` was published asking for a password. Within its mount it names what the app
+    alone would name."""
+    app = mounted(_login_under_auth("sub"))
+    app.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        names = await _names(app)
+    assert names == ["items_sub"]
+    told = [r.getMessage() for r in caplog.records if "is no tool" in r.getMessage()]
+    assert [m.split(" is no tool")[0] for m in told] == [f"Route POST {route}"]
+
+
+async def test_a_mounted_relative_token_url_names_no_route_outside_its_mount() -> None:
+    """The parent's own ``/auth/token`` ends with ``/token`` too, but a mounted ``"token"`` is read
+    within its mount only: the parent's route (no scheme of its own names it) stays a tool."""
+    inner = FastAPI()
+    scheme = OAuth2PasswordBearer(tokenUrl="token", auto_error=False)
+
+    @inner.get("/items")
+    def items(token: str | None = Depends(scheme)) -> dict[str, Any]:
+        return {"token": token}
+
+    parent = FastAPI()
+
+    @parent.post("/auth/token")
+    async def login(form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict[str, str]:
+        return {"access_token": "issued-token-abcdef", "token_type": "bearer"}
+
+    parent.mount("/v1", inner)
+    document = app_document(parent, parent.openapi()).document
+    assert token_routes(document) == {}
+
+
+def _mounted(path: str, inner: FastAPI) -> FastAPI:
+    app = FastAPI()
+    app.mount(path, inner)
+    return app
 
 
 def _form_routes_ending_in_token(app: FastAPI) -> FastAPI:
