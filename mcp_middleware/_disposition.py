@@ -8,12 +8,15 @@ leaves ``filename``. A quoted ``filename`` is unescaped,
 and one whose bytes are UTF-8 (an app that wrote them raw) read as UTF-8, else as Latin-1.
 Parameters are read in turn, so a ``filename=`` inside another one's quotes is no parameter, and
 the first one that is not ``name=value`` ends the reading. Only the last segment of a name is
-kept (RFC 6266 §4.3: never a path), and an empty one, ``.`` or ``..`` is no name.
+kept (RFC 6266 §4.3: never a path), and an empty one, ``.`` or ``..`` is no name; a ``clean``
+function given (the result's redaction) is applied to the whole name first (review s10g: a
+forwarded credential with a ``/`` in it, split first, showed its tail).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from urllib.parse import unquote_to_bytes
 
 from ._http_token import TOKEN
@@ -29,13 +32,19 @@ _PARAMETER = re.compile(rf'\s*;\s*({TOKEN})\s*=(?:\s*("(?:[^"\\]|\\.)*")\s*|([^;
 _QUOTED_PAIR = re.compile(r"\\(.)")
 _EXTENDED_CHARSETS = {"utf-8": "utf-8", "iso-8859-1": "latin-1"}
 # RFC 8187 value-chars: attr-char or pct-encoded; and '/', which Starlette's and Django's quote()
-# leave as it is (only the last segment is kept)
-_VALUE_CHARS = re.compile(r"(?:[A-Za-z0-9!#$&+\-.^_`|~/]|%[0-9A-Fa-f]{2})*")
+# leave as it is (only the last segment is kept), and '()*, which JavaScript's encodeURIComponent
+# leaves as they are (with '!', an attr-char: review s10g)
+_VALUE_CHARS = re.compile(r"(?:[A-Za-z0-9!#$&+\-.^_`|~/'()*]|%[0-9A-Fa-f]{2})*")
 _NO_NAMES = frozenset({"", ".", ".."})
 
 
-def filename(value: bytes) -> str | None:
-    """The file name ``value`` (a ``Content-Disposition`` field value) gives, or None."""
+def _same(name: str) -> str:
+    return name
+
+
+def filename(value: bytes, clean: Callable[[str], str] = _same) -> str | None:
+    """The file name ``value`` (a ``Content-Disposition`` field value) gives, or None; ``clean``
+    (a redaction) is applied to the whole name before its last segment is taken."""
     text = value.decode("latin-1")
     start = _TYPE.match(text)
     if start is None:
@@ -46,18 +55,18 @@ def filename(value: bytes) -> str | None:
         parameters.setdefault(parameter[1].lower(), parameter[2] or parameter[3].strip())
         at = parameter.end()
     extended = parameters.get("filename*")
-    if extended is not None and (name := _last_segment(_extended(extended))) is not None:
+    if extended is not None and (name := _last_segment(_extended(extended), clean)) is not None:
         return name
     plain = parameters.get("filename")
-    return _last_segment(_plain(plain)) if plain is not None else None
+    return _last_segment(_plain(plain), clean) if plain is not None else None
 
 
-def _last_segment(name: str | None) -> str | None:
-    """The file name a parameter's value gives: its last segment, never a path; none when that is
-    empty, ``.`` or ``..``."""
+def _last_segment(name: str | None, clean: Callable[[str], str]) -> str | None:
+    """The file name a parameter's value gives: its last segment (of the name ``clean`` gives),
+    never a path; none when that is empty, ``.`` or ``..``."""
     if name is None:
         return None
-    last = name.replace("\\", "/").rsplit("/", 1)[-1]
+    last = clean(name).replace("\\", "/").rsplit("/", 1)[-1]
     return None if last in _NO_NAMES else last
 
 

@@ -313,10 +313,11 @@ class ResponseCollector(Body):
         block = self._binary_block()
         if block["type"] != "resource" or not self._disposition:
             return [block]
-        name = filename(self._disposition)
+        # redacted whole, before its last segment is taken and before the cut (review s10g)
+        name = filename(self._disposition, lambda whole: redacted(whole, self._forwarded))
         if name is None:
             return [block]
-        shown = printable(_cut_name(redacted(name, self._forwarded))).replace('"', '\\"')
+        shown = printable(_cut_name(name)).replace('"', '\\"')
         text = redacted(f'File "{shown}" ({self._mime}, {self._size} bytes)', self._forwarded)
         return [{"type": "text", "text": text}, block]
 

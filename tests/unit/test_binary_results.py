@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi import FastAPI, Response
@@ -279,6 +280,10 @@ def test_a_downloaded_file_says_its_name_type_and_size_before_its_blob() -> None
         # every attr-char, and '/' as Starlette's and Django's quote() leave it (the last segment kept)
         (b"attachment; filename*=UTF-8''!#$&+-.^_`|~aZ09.pdf", "!#$&+-.^_`|~aZ09.pdf"),
         (b"attachment; filename*=UTF-8''dir/r%C3%A9sum%c3%a9.pdf; filename=plain.pdf", "résumé.pdf"),
+        # and '()*!, which JavaScript's encodeURIComponent leaves as they are (review s10g)
+        (b"attachment; filename*=UTF-8''report%20(1).pdf; filename=plain.pdf", "report (1).pdf"),
+        (b"attachment; filename*=UTF-8''it's%20here.pdf; filename=plain.pdf", "it's here.pdf"),
+        (b"attachment; filename*=UTF-8''r%C3%A9sum%C3%A9*final!.pdf; filename=plain.pdf", "résumé*final!.pdf"),
     ],
 )
 def test_the_file_name_is_read_as_rfc_6266_says(disposition: bytes, name: str) -> None:
@@ -365,6 +370,24 @@ def test_a_file_name_taken_from_the_header_is_redacted() -> None:
     forwarded = ((b"authorization", b"Bearer tok-abcdefgh12345"),)
     headers = [PDF_TYPE, (b"content-disposition", b'attachment; filename="tok-abcdefgh12345.pdf"')]
     assert file_text(blob_of(headers, forwarded=forwarded)) == 'File "[redacted].pdf" (application/pdf, 15 bytes)'
+
+
+@pytest.mark.parametrize("key", ["sk_live/4f9a8b7c6d5e4f3a2b1c0d9e8f7a", "sk_live\\4f9a8b7c6d5e4f3a2b1c0d9e8f7a"])
+@pytest.mark.parametrize("parameter", ["filename", "filename*"])
+def test_a_credential_with_a_slash_in_a_file_name_is_redacted_before_its_last_segment_is_taken(
+    key: str, parameter: str
+) -> None:
+    """Review s10g: the name's last segment was taken first, so a forwarded key with a ``/`` or
+    ``\\`` in it showed its tail (``4f9a....pdf``); the name is redacted whole first."""
+    forwarded = ((b"x-api-key", key.encode()),)
+    value = (
+        f'"report-{key.replace(chr(92), chr(92) * 2)}.pdf"'
+        if parameter == "filename"
+        else f"UTF-8''report-{quote(key, safe='/')}.pdf"
+    )
+    disposition = f"attachment; {parameter}={value}".encode()
+    text = file_text(blob_of([PDF_TYPE, (b"content-disposition", disposition)], forwarded=forwarded))
+    assert text == 'File "report-[redacted].pdf" (application/pdf, 15 bytes)'
 
 
 KEY = "sk-live-4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"  # 40 characters
