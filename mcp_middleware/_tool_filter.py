@@ -97,7 +97,7 @@ class ToolFilter:
         ``include_operations`` by one of the names it matches the route by (as
         :meth:`names_kept`), or ``include_paths`` by its path written out (a glob that matches
         it does not name it). What keeps a route that is no tool by default (an OAuth2 token
-        endpoint, :func:`~mcp_middleware._tool_builder.token_routes`)."""
+        endpoint, :func:`~mcp_middleware._token_routes.token_routes`)."""
         if self.include_operations is not None and not self.include_operations.isdisjoint((operation_id, *names)):
             return True
         return self.include_paths is not None and path in self.include_paths

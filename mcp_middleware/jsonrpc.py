@@ -121,8 +121,9 @@ def encode_notification(method: str, params: Mapping[str, Any]) -> bytes:
 
 
 def dumps_exactly(message: Any) -> bytes:
-    """A message with what a route put in it (log data, a question): orjson, with each integer
-    beyond 64 bits, which it cannot write, as a ``Fragment`` of its digits."""
+    """A message with what a route put in it (log data, a question): orjson, and for what it
+    refuses by its own limits (an integer beyond 64 bits, nesting deeper than 254 containers) the
+    one retry, :func:`dumps_again`."""
     try:
         return orjson.dumps(message)
     except TypeError as exc:  # orjson.JSONEncodeError

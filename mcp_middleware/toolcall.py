@@ -10,7 +10,7 @@ client, so memory stays bounded without a queue. Once the route's response is co
 result stands: the guard lets go, and when the app goes on (background tasks) the result is written
 without waiting for it (from the route's last send, or from a delivery task the ticker starts).
 
-The call is six modules: this one (``run_tool``), :mod:`~mcp_middleware._call_registry`
+The call is these modules: this one (``run_tool``), :mod:`~mcp_middleware._call_registry`
 (``CallRegistry``, the calls in flight; re-exported here), :mod:`~mcp_middleware._tool_run`
 (``_ToolRun``, one running call), :mod:`~mcp_middleware._call_types` (``Invocation``, ``CallLimits``,
 ``Outbox``: what the handlers give a call; re-exported here), and the asyncio machinery and the
