@@ -17,7 +17,12 @@ relative URL (its scheme marked with the mount's prefix, ``MOUNT_KEY``, by ``_mo
 is read the same way among the routes under its mount only, without the mount's prefix (review
 s10g): ``tokenUrl="token"`` in an app mounted at ``/v1`` names ``/v1/token``, else the closest of
 ``/v1/.../token`` (its ``/auth/token``), never the parent's ``/token``; mounted at ``/t/{tenant}``,
-``/t/{tenant}/token`` exactly (the mount's ``{parameter}`` is not in front within it). A URL with a host is
+``/t/{tenant}/token`` exactly (the mount's ``{parameter}`` is not in front within it). A
+relative URL is joined to its mount first: one that leaves it (``"../token"`` at ``/v1``) names
+the path it resolves to (``/token``) as an absolute URL does (review s10i). A relative URL's
+closest routes are never under a deeper mount (another ``MOUNT_KEY``'s, review s10i): the
+parent's ``"token"`` with its login at ``/api/auth/token`` names that, not a mounted app's
+``/v1/token``, as it would alone. A URL with a host is
 the app's when its origin is a ``servers`` URL's (whose ``{variables}`` match any value) or its
 host is a loopback name; else it is another service's (Google's token endpoint) and names no
 route.
@@ -69,9 +74,11 @@ def token_routes(document: Mapping[str, Any]) -> dict[str, TokenRoute]:
         return {}
     origins = _server_origins(document)
     found: dict[str, TokenRoute] = {}
-    for scheme, field, url, mount in _flow_urls(document):
-        target = _target(url, origins)
-        for route in _named_routes(target, paths, mount) if target is not None else ():
+    flow_urls = list(_flow_urls(document))
+    mounts = {mount for *_, mount in flow_urls if mount}
+    for scheme, field, url, mount in flow_urls:
+        target = _target(url, origins, mount)
+        for route in _named_routes(target, paths, mounts) if target is not None else ():
             kind = _kind(document, paths[route])
             if kind is not None:
                 found.setdefault(route, TokenRoute(scheme, field, *kind))
@@ -104,36 +111,46 @@ def _server_origins(document: Mapping[str, Any]) -> list[re.Pattern[str]]:
     ]
 
 
-def _target(url: str, origins: list[re.Pattern[str]]) -> tuple[str, bool] | None:
-    """The absolute path a flow's URL names, and whether it was relative; None when it names no
-    route of the app (no path, or another host's)."""
+def _target(url: str, origins: list[re.Pattern[str]], mount: str) -> tuple[str, str | None] | None:
+    """The absolute path a flow's URL names, and the mount a relative one is read within ("" for
+    the app's root; None for an absolute URL, or a relative one that leaves its ``mount``:
+    ``"../token"`` at ``/v1`` is ``/token``, review s10i); None when it names no route of the app
+    (no path, or another host's)."""
     parts = urlsplit(url)
     if not parts.path:
         return None
     if parts.scheme or parts.netloc:
         origin = _origin(parts)
         own = parts.hostname in _LOOPBACK or (origin is not None and any(o.fullmatch(origin) for o in origins))
-        return (_normal(parts.path), False) if own else None
+        return (_normal(parts.path), None) if own else None
     if parts.path.startswith("/"):
-        return _normal(parts.path), False
-    return _normal("/" + parts.path), True
+        return _normal(parts.path), None
+    path = _normal(mount + "/" + parts.path)
+    return (path, mount) if path.startswith(mount + "/") else (path, None)
 
 
-def _named_routes(target: tuple[str, bool], paths: Mapping[str, Any], mount: str) -> list[str]:
+def _named_routes(target: tuple[str, str | None], paths: Mapping[str, Any], mounts: set[str]) -> list[str]:
     """The document paths a flow's URL names (see the module docstring): those of its own path;
     only when there are none, the closest that it ends with or that end with it. A relative URL
-    of a mounted app's scheme is read among the routes under its ``mount`` only, without it."""
-    path, relative = target
-    named = _bare(path)
-    inside = mount if relative else ""
+    is read among the routes under the mount it is read within (``target``'s), without its prefix,
+    and its closest routes are never under a deeper mount (one of ``mounts``, review s10i)."""
+    path, inside = target
+    relative = inside is not None
+    inside = inside or ""
     routes = {
         route[len(inside) :]: route for route in paths if isinstance(route, str) and route.startswith(inside + "/")
     }
-    exact = [route for inner, route in routes.items() if _bare(inner) == named]
+    exact = [route for route in routes.values() if _bare(route) == _bare(path)]
     if exact:
         return exact
+    named = _bare(path[len(inside) :])
+    deeper = tuple(m + "/" for m in mounts if m.startswith(inside + "/")) if relative else ()
     prefixed = [(_prefix(named, _bare(inner), relative), route) for inner, route in routes.items()]
-    depths = {route: prefix.count("/") for prefix, route in prefixed if prefix and "{" not in prefix}
+    depths = {
+        route: prefix.count("/")
+        for prefix, route in prefixed
+        if prefix and "{" not in prefix and not route.startswith(deeper)
+    }
     closest = min(depths.values(), default=0)
     return [route for route, depth in depths.items() if depth == closest]
 

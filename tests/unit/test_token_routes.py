@@ -803,3 +803,85 @@ def test_a_password_property_by_ref_or_all_of_one_ref_is_found_one_level_down() 
         post_token["requestBody"] = {"content": {"application/json": {"schema": body}}}
         found = token_routes(document).get("/token")
         assert (found.password if found else "") == password, wrapped
+
+
+# -- review s10i: a relative URL leaving its mount; a scheme's suffix search stays out of deeper mounts --
+
+
+def _login(app: FastAPI, path: str, tag: str) -> FastAPI:
+    """A form-taking login route at ``path``."""
+
+    @app.post(path, operation_id=f"login_{tag}")
+    async def login(form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict[str, str]:
+        return {"access_token": "issued-token-abcdef", "token_type": "bearer"}
+
+    return app
+
+
+def _guarded(token_url: str, tag: str) -> FastAPI:
+    """An app whose one route takes an OAuth2 bearer token of ``tokenUrl=token_url``."""
+    app = FastAPI()
+    scheme = OAuth2PasswordBearer(tokenUrl=token_url, auto_error=False)
+
+    @app.get("/items", operation_id=f"items_{tag}")
+    def items(token: str | None = Depends(scheme)) -> dict[str, Any]:  # (a local: no Annotated under __future__)
+        return {"token": token}
+
+    return app
+
+
+def _named(app: FastAPI) -> list[str]:
+    return sorted(token_routes(app_document(app, app.openapi()).document))
+
+
+def test_a_mounted_relative_token_url_leaving_its_mount_names_the_parents_route() -> None:
+    """Review s10i item 1: ``tokenUrl="../token"`` in an app mounted at ``/v1`` names the parent's
+    ``/token`` (Swagger UI resolves it from ``/v1/docs``); it was normalised to ``/token`` before
+    the mount was considered, then looked for under ``/v1`` only, so the login was published."""
+    parent = _login(FastAPI(), "/token", "parent")
+    parent.mount("/v1", _guarded("../token", "sub"))
+    assert _named(parent) == ["/token"]
+
+
+def test_a_nested_mounted_relative_token_url_leaving_its_mount_names_the_middle_apps_route() -> None:
+    """Review s10i item 1, nested: ``"../token"`` at ``/v1/admin`` names ``/v1/token``."""
+    middle = _login(FastAPI(), "/token", "middle")
+    middle.mount("/admin", _guarded("../token", "sub"))
+    parent = FastAPI()
+    parent.mount("/v1", middle)
+    assert _named(parent) == ["/v1/token"]
+
+
+def test_a_relative_token_url_within_its_mount_still_names_the_mounts_route() -> None:
+    """``"./auth/../token"`` stays within ``/v1``: the mount's ``/v1/token``, not the parent's."""
+    parent = _login(FastAPI(), "/token", "parent")
+    parent.mount("/v1", _login(_guarded("./auth/../token", "sub"), "/token", "sub"))
+    assert _named(parent) == ["/v1/token"]
+
+
+def test_a_parents_relative_token_url_is_not_matched_inside_a_mounted_app() -> None:
+    """Review s10i item 2: the parent's ``tokenUrl="token"`` with its login at ``/api/auth/token``
+    was suffix-matched against the mounted app's ``/v1/token`` (one segment closer), so the
+    parent's own login was published. Each scheme resolves among its own app's routes."""
+    parent = _login(_guarded("token", "parent"), "/api/auth/token", "parent")
+    assert _named(parent) == ["/api/auth/token"]
+    parent.mount("/v1", _login(_guarded("token", "sub"), "/token", "sub"))
+    assert _named(parent) == ["/api/auth/token", "/v1/token"]
+
+
+def test_a_mounted_apps_relative_token_url_is_not_matched_inside_its_own_mount() -> None:
+    """Review s10i item 2, one level down: an app at ``/v1`` (login ``/api/auth/token``) with its
+    own app mounted at ``/x`` (login ``/token``)."""
+    middle = _login(_guarded("token", "middle"), "/api/auth/token", "middle")
+    middle.mount("/x", _login(_guarded("token", "inner"), "/token", "inner"))
+    parent = FastAPI()
+    parent.mount("/v1", middle)
+    assert _named(parent) == ["/v1/api/auth/token", "/v1/x/token"]
+
+
+async def test_a_parents_login_stays_out_of_the_tools_beside_a_mounted_tutorial() -> None:
+    """Review s10i item 2, through tools/list (p1.py)."""
+    parent = _login(_guarded("token", "parent"), "/api/auth/token", "parent")
+    parent.mount("/v1", _login(_guarded("token", "sub"), "/token", "sub"))
+    parent.add_middleware(MCPMiddleware)
+    assert sorted(await _names(parent)) == ["items_parent", "items_sub"]
