@@ -20,7 +20,7 @@ s10g): ``tokenUrl="token"`` in an app mounted at ``/v1`` names ``/v1/token``, el
 ``/t/{tenant}/token`` exactly (the mount's ``{parameter}`` is not in front within it). A
 relative URL is joined to its mount first: one that leaves it (``"../token"`` at ``/v1``) names
 the path it resolves to (``/token``) as an absolute URL does (review s10i). A relative URL's
-closest routes are never under a deeper mount (another ``MOUNT_KEY``'s, review s10i): the
+closest routes are never under a deeper mount (another ``MOUNT_KEY``'s, or one the catalog passes, review s10i): the
 parent's ``"token"`` with its login at ``/api/auth/token`` names that, not a mounted app's
 ``/v1/token``, as it would alone. A URL with a host is
 the app's when its origin is a ``servers`` URL's (whose ``{variables}`` match any value) or its
@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
@@ -66,19 +66,21 @@ def security_schemes(document: Mapping[str, Any]) -> Mapping[str, Any]:
     return _section(document, "securitySchemes")
 
 
-def token_routes(document: Mapping[str, Any]) -> dict[str, TokenRoute]:
+def token_routes(document: Mapping[str, Any], mounts: Collection[str] = ()) -> dict[str, TokenRoute]:
     """The ``POST`` routes, by path, that the document's ``oauth2`` flows name as their token or
-    refresh URL and that take a form body or ask for a password (see the module docstring)."""
+    refresh URL and that take a form body or ask for a password (see the module docstring);
+    ``mounts``: the document prefixes of the mounted apps merged into it, besides those
+    ``MOUNT_KEY`` records."""
     paths = document.get("paths")
     if not isinstance(paths, Mapping):
         return {}
     origins = _server_origins(document)
     found: dict[str, TokenRoute] = {}
     flow_urls = list(_flow_urls(document))
-    mounts = {mount for *_, mount in flow_urls if mount}
+    known = {*(m for m in mounts if m), *(mount for *_, mount in flow_urls if mount)}
     for scheme, field, url, mount in flow_urls:
         target = _target(url, origins, mount)
-        for route in _named_routes(target, paths, mounts) if target is not None else ():
+        for route in _named_routes(target, paths, known) if target is not None else ():
             kind = _kind(document, paths[route])
             if kind is not None:
                 found.setdefault(route, TokenRoute(scheme, field, *kind))

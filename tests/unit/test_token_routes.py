@@ -885,3 +885,17 @@ async def test_a_parents_login_stays_out_of_the_tools_beside_a_mounted_tutorial(
     parent.mount("/v1", _login(_guarded("token", "sub"), "/token", "sub"))
     parent.add_middleware(MCPMiddleware)
     assert sorted(await _names(parent)) == ["items_parent", "items_sub"]
+
+
+@pytest.mark.parametrize("token_url", [None, "/v1/token"], ids=["no-scheme", "absolute-scheme"])
+async def test_a_parents_relative_token_url_is_not_matched_in_a_mount_without_a_relative_scheme(
+    token_url: str | None,
+) -> None:
+    """Review s10i item 2, where the mounted app has no relative OAuth2 URL (so no ``MOUNT_KEY``
+    marks its mount): its routes are still another app's, known from the merged mounts."""
+    parent = _login(_guarded("token", "parent"), "/api/auth/token", "parent")
+    parent.mount("/v1", _login(_guarded(token_url, "sub") if token_url else FastAPI(), "/token", "sub"))
+    parent.add_middleware(MCPMiddleware)
+    names = sorted(await _names(parent))
+    assert "login_parent" not in names, names
+    assert ("login_sub" in names) is (token_url is None)  # an absolute URL names its own route
