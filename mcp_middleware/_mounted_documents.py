@@ -101,6 +101,7 @@ class _Mounts:
                     operation = _prefixed(operation, path, full, key, convertors, security)
                 target[key] = operation
                 self.sources[(full, key)] = (prefix_format, app)
+                self.result.apps[(full, key.upper())] = prefix_format
                 owner = owners.get((path, key.upper()))
                 if owner is None:
                     self.result.owners.pop((full, key.upper()), None)

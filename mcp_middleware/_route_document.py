@@ -74,6 +74,10 @@ class RouteDocument:
     # the route object each operation came from, by document path and method (upper case): the
     # tool's own route, which its guard finds by identity (:mod:`mcp_middleware._route_order`)
     owners: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # the document prefix of the mounted app with ``openapi()`` each operation came from, by
+    # document path and method (upper case); one not there is the app's own (prefix ""): whose
+    # routes an OAuth2 scheme's relative URL is read among (:mod:`mcp_middleware._token_routes`)
+    apps: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 def route_document(app: Any) -> RouteDocument | None:

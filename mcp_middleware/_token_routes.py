@@ -20,9 +20,11 @@ s10g): ``tokenUrl="token"`` in an app mounted at ``/v1`` names ``/v1/token``, el
 ``/t/{tenant}/token`` exactly (the mount's ``{parameter}`` is not in front within it). A
 relative URL is joined to its mount first: one that leaves it (``"../token"`` at ``/v1``) names
 the path it resolves to (``/token``) as an absolute URL does (review s10i). A relative URL's
-closest routes are never under a deeper mount (another ``MOUNT_KEY``'s, or one the catalog passes, review s10i): the
-parent's ``"token"`` with its login at ``/api/auth/token`` names that, not a mounted app's
-``/v1/token``, as it would alone. A URL with a host is
+closest routes are its own app's (the app each route came from, which the catalog passes: never
+a deeper mounted app's, review s10i): the parent's ``"token"`` with its login at
+``/api/auth/token`` names that, not a mounted app's ``/v1/token``, as it would alone; and a route
+of the parent's that merely sits under a mount's path (``/api/auth/token`` beside an app mounted
+at ``/api``, which the parent's own routes are tried before) is still the parent's (review s11). A URL with a host is
 the app's when its origin is a ``servers`` URL's (whose ``{variables}`` match any value) or its
 host is a loopback name; else it is another service's (Google's token endpoint) and names no
 route.
@@ -32,7 +34,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
@@ -66,21 +68,19 @@ def security_schemes(document: Mapping[str, Any]) -> Mapping[str, Any]:
     return _section(document, "securitySchemes")
 
 
-def token_routes(document: Mapping[str, Any], mounts: Collection[str] = ()) -> dict[str, TokenRoute]:
+def token_routes(document: Mapping[str, Any], apps: Mapping[str, str] | None = None) -> dict[str, TokenRoute]:
     """The ``POST`` routes, by path, that the document's ``oauth2`` flows name as their token or
     refresh URL and that take a form body or ask for a password (see the module docstring);
-    ``mounts``: the document prefixes of the mounted apps merged into it, besides those
-    ``MOUNT_KEY`` records."""
+    ``apps``: the document prefix of the mounted app each path's ``POST`` came from (a path not
+    there is the document's own app's, prefix "")."""
     paths = document.get("paths")
     if not isinstance(paths, Mapping):
         return {}
     origins = _server_origins(document)
     found: dict[str, TokenRoute] = {}
-    flow_urls = list(_flow_urls(document))
-    known = {*(m for m in mounts if m), *(mount for *_, mount in flow_urls if mount)}
-    for scheme, field, url, mount in flow_urls:
+    for scheme, field, url, mount in _flow_urls(document):
         target = _target(url, origins, mount)
-        for route in _named_routes(target, paths, known) if target is not None else ():
+        for route in _named_routes(target, paths, apps or {}) if target is not None else ():
             kind = _kind(document, paths[route])
             if kind is not None:
                 found.setdefault(route, TokenRoute(scheme, field, *kind))
@@ -131,11 +131,12 @@ def _target(url: str, origins: list[re.Pattern[str]], mount: str) -> tuple[str, 
     return (path, mount) if path.startswith(mount + "/") else (path, None)
 
 
-def _named_routes(target: tuple[str, str | None], paths: Mapping[str, Any], mounts: set[str]) -> list[str]:
+def _named_routes(target: tuple[str, str | None], paths: Mapping[str, Any], apps: Mapping[str, str]) -> list[str]:
     """The document paths a flow's URL names (see the module docstring): those of its own path;
     only when there are none, the closest that it ends with or that end with it. A relative URL
     is read among the routes under the mount it is read within (``target``'s), without its prefix,
-    and its closest routes are never under a deeper mount (one of ``mounts``, review s10i)."""
+    and its closest routes are that mount's app's own (``apps``: never a deeper mount's, review
+    s10i, nor a route that merely sits under a deeper mount's path, review s11)."""
     path, inside = target
     relative = inside is not None
     inside = inside or ""
@@ -146,12 +147,11 @@ def _named_routes(target: tuple[str, str | None], paths: Mapping[str, Any], moun
     if exact:
         return exact
     named = _bare(path[len(inside) :])
-    deeper = tuple(m + "/" for m in mounts if m.startswith(inside + "/")) if relative else ()
     prefixed = [(_prefix(named, _bare(inner), relative), route) for inner, route in routes.items()]
     depths = {
         route: prefix.count("/")
         for prefix, route in prefixed
-        if prefix and "{" not in prefix and not route.startswith(deeper)
+        if prefix and "{" not in prefix and (not relative or apps.get(route, "") == inside)
     }
     closest = min(depths.values(), default=0)
     return [route for route, depth in depths.items() if depth == closest]

@@ -227,7 +227,7 @@ def _catalog_of(
         route_paths=route_paths,
         route_order=order,
         route_owners=made.owners,
-        mounts=[prefix for prefix, _, _ in made.mounted if prefix],
+        token_apps={path: prefix for (path, method), prefix in made.apps.items() if method == "POST"},
         forwarded=forwarded,
         tool_names=tool_names,
         **options,
@@ -245,7 +245,7 @@ def build_catalog(
     nones_dropped: Collection[tuple[str, str]] = (),
     route_order: RouteOrder | None = None,
     route_owners: Mapping[tuple[str, str], Any] | None = None,
-    mounts: Collection[str] = (),
+    token_apps: Mapping[str, str] | None = None,
     forwarded: Collection[bytes] = frozenset(),
     tool_names: Mapping[str, str] | None = None,
 ) -> Catalog:
@@ -259,8 +259,9 @@ def build_catalog(
     routes as its router tries them, which give a tool that another route could answer for its
     guard (:mod:`mcp_middleware._route_order`); ``route_owners``: the route object each operation
     came from (by path and method), the tool's own route there (else the first of its path and method).
-    ``mounts``: the document prefixes of the mounted apps merged into it (a relative ``tokenUrl``
-    names no route of a deeper mount's app: :mod:`mcp_middleware._token_routes`).
+    ``token_apps``: the document prefix of the mounted app each path's ``POST`` came from (none:
+    the document's own app's; a relative ``tokenUrl`` names no route of a deeper mount's app:
+    :mod:`mcp_middleware._token_routes`).
     ``forwarded``: the headers forwarded besides the credentials, which are no arguments (nor
     are the headers of the document's ``apiKey`` schemes, which are forwarded too).
     ``tool_names``: the tools' names given by operation id or default name
@@ -305,7 +306,7 @@ def build_catalog(
     # an OAuth2 scheme's token and refresh endpoints are no tools unless named: by the route itself
     # (declare.tool, x-mcp-tool), by tool_names, or by an include filter; a login route without a
     # form body stays, warned about
-    tokens = token_routes(openapi, mounts)
+    tokens = token_routes(openapi, token_apps)
     if tokens:
         kept = [
             is_kept and not _token_route(op, names, default, own is not None, tokens, tool_filter)

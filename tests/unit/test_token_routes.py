@@ -831,7 +831,9 @@ def _guarded(token_url: str, tag: str) -> FastAPI:
 
 
 def _named(app: FastAPI) -> list[str]:
-    return sorted(token_routes(app_document(app, app.openapi()).document))
+    made = app_document(app, app.openapi())
+    apps = {path: prefix for (path, method), prefix in made.apps.items() if method == "POST"}
+    return sorted(token_routes(made.document, apps))
 
 
 def test_a_mounted_relative_token_url_leaving_its_mount_names_the_parents_route() -> None:
@@ -899,3 +901,52 @@ async def test_a_parents_relative_token_url_is_not_matched_in_a_mount_without_a_
     names = sorted(await _names(parent))
     assert "login_parent" not in names, names
     assert ("login_sub" in names) is (token_url is None)  # an absolute URL names its own route
+
+
+# -- review s11: a deeper mount is another app's routes, not a path prefix; an absolute URL within its mount --
+
+
+def _api_app(token_url: str, *, legacy: bool) -> FastAPI:
+    """Review s11 item 1 (d1_e2e.py): the login in a router included at ``/api/auth``, then a
+    legacy app mounted at ``/api``; the app's own routes are tried first, so ``/api/auth/token``
+    is the app's own login."""
+    app = FastAPI()
+    auth = APIRouter()
+
+    @auth.post("/token")
+    def login(form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict[str, str]:
+        return {"access_token": "issued-token-abcdef", "token_type": "bearer"}
+
+    app.include_router(auth, prefix="/api/auth")
+    scheme = OAuth2PasswordBearer(tokenUrl=token_url, auto_error=False)
+
+    @app.get("/api/me")
+    def me(token: str | None = Depends(scheme)) -> dict[str, Any]:  # (a local: no Annotated under __future__)
+        return {"token": token}
+
+    if legacy:
+        old = FastAPI()
+
+        @old.get("/orders")
+        def orders() -> list[str]:
+            return []
+
+        app.mount("/api", old)
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+@pytest.mark.parametrize("token_url", ["token", "auth/token"])
+@pytest.mark.parametrize("legacy", [False, True], ids=["alone", "legacy-mounted"])
+async def test_an_apps_own_login_under_a_mounts_path_stays_out_of_the_tools(
+    token_url: str, legacy: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review s11 item 1 (regression of 3997a47/c8b0a8e): a route merely under a mount's path
+    was taken for the mounted app's, so the app's own login was published asking for a password,
+    without a warning. A deeper mount's routes are those its app owns."""
+    app = _api_app(token_url, legacy=legacy)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        names = sorted(await _names(app))
+    assert names == (["me", "orders"] if legacy else ["me"])
+    told = [r.getMessage() for r in caplog.records if "is no tool" in r.getMessage()]
+    assert [m.split(" is no tool")[0] for m in told] == ["Route POST /api/auth/token"]
