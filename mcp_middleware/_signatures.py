@@ -3,12 +3,12 @@ filename extension, or None.
 
 One table for both directions: a file part declared only as bytes gets the type its bytes show
 (:mod:`mcp_middleware._query_and_body`), and a route's image goes out as an image block only when
-its bytes are of a type a model's API reads (:mod:`mcp_middleware.results`).
+its bytes are of a type a model's API reads and look whole (``whole``: :mod:`mcp_middleware.results`).
 """
 
 from __future__ import annotations
 
-__all__ = ["sniffed"]
+__all__ = ["sniffed", "whole"]
 
 # (offset, signature, media type, extension); a signature at offset 8 is a RIFF container's form
 _SIGNATURES = (
@@ -32,3 +32,27 @@ def sniffed(data: bytes) -> tuple[bytes, bytes] | None:
         if data.startswith(signature, offset) and (offset == 0 or data.startswith(b"RIFF")):
             return media, extension
     return None
+
+
+# A PNG's first chunk is its IHDR (13 bytes of data), its last the IEND (no data, a fixed CRC)
+_PNG_IHDR = b"\x00\x00\x00\x0dIHDR"
+_PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def whole(media: bytes, data: bytes) -> bool:
+    """Whether an image of ``media`` (a type ``sniffed`` gave for ``data``) ends as a whole one of
+    its format does: cheap checks of its structure's two ends, no decoding, for an image cut short
+    (a truncated download, a partial read) that a model's API would refuse to decode. PNG: the
+    IHDR chunk first and the IEND chunk last; JPEG: the EOI marker (FF D9) last; GIF: a block's
+    terminator (00) and the trailer (3B) last; WebP: as long as its RIFF header says. Any other
+    type: True (nothing is checked). Data after an image's end (a JPEG motion photo's video) is
+    not whole either: the checks are of the last bytes."""
+    if media == b"image/png":
+        return data.startswith(_PNG_IHDR, 8) and data.endswith(_PNG_IEND)
+    if media == b"image/jpeg":
+        return len(data) >= 4 and data.endswith(b"\xff\xd9")
+    if media == b"image/gif":
+        return len(data) >= 15 and data.endswith(b"\x00;")  # 6 + 7 bytes of header and screen first
+    if media == b"image/webp":
+        return len(data) >= 12 and int.from_bytes(data[4:8], "little") + 8 == len(data)
+    return True

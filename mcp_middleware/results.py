@@ -16,8 +16,10 @@ the caller turns those into progress notifications. ``result()`` builds the fina
 * ``text/*`` and other textual types ──▶ text (event streams: the events' data joined by newlines);
 * no content type ──▶ text if the body starts as valid UTF-8, else binary (``application/octet-stream``);
 * ``image/*`` ──▶ image content, base64, when its bytes are a PNG, JPEG, GIF or WebP (the type they
-  show) of at most ``MAX_IMAGE_BASE64`` characters of base64 (what Claude's API reads); any other
-  image ──▶ an embedded resource blob of its declared type, as other binary;
+  show) that looks whole (``_signatures.whole``) of at most ``MAX_IMAGE_BASE64`` characters of
+  base64 (what Claude's API reads); any other image ──▶ a text block saying why it is none, then an
+  embedded resource blob of no ``image/*`` type (the type its bytes show, else
+  ``application/octet-stream``), as other binary;
 * ``audio/*`` ──▶ audio content, base64;
 * any other binary ──▶ an embedded resource blob, its URI the route's path and query string under
   ``http://app`` (never fetchable: it names what answered), after a text block that says the file's
@@ -66,7 +68,7 @@ from ._result_shapes import (
     status_line,
     text_result,
 )
-from ._signatures import sniffed
+from ._signatures import sniffed, whole
 from .jsonrpc import Built, ProtocolError, loads_exactly
 
 __all__ = [
@@ -90,8 +92,10 @@ __all__ = [
 # The image types Claude's API reads in an image block, and the most base64 text of one it reads
 # (5 MiB): it refuses any other block, and Claude Code keeps a refused block in the conversation, so
 # every later turn fails. A route's image of another type (its bytes say), or a bigger one, goes out
-# as other binary does (``ResponseCollector._binary_block``); an app's own ``content.image`` is its own.
-MODEL_IMAGE_TYPES = frozenset({b"image/png", b"image/jpeg", b"image/gif", b"image/webp"})
+# as other binary does (``ResponseCollector._binary_blocks``); an app's own ``content.image`` is its own.
+# (each with the name of its format, as a result's text says it)
+_FORMATS = {b"image/png": "PNG", b"image/jpeg": "JPEG", b"image/gif": "GIF", b"image/webp": "WebP"}
+MODEL_IMAGE_TYPES = frozenset(_FORMATS)
 MAX_IMAGE_BASE64 = 5 * 1024 * 1024
 # the most characters of a downloaded file's name its text block says (a file system's NAME_MAX);
 # a longer one is cut, an ellipsis after it
@@ -306,40 +310,46 @@ class ResponseCollector(Body):
         return result
 
     def _binary_blocks(self) -> list[dict[str, Any]]:
-        """A binary body's block (``_binary_block``), and when it is an embedded blob of a file the
-        ``Content-Disposition`` names (``FileResponse(..., filename="report.pdf")``), a text block
-        before it that says the file's name, type and size: a client that saves the blob to disk
-        gives no name a model sees, and ``content[0]`` is text, which clients read first."""
-        block = self._binary_block()
-        if block["type"] != "resource" or not self._disposition:
-            return [block]
-        # redacted whole, before its last segment is taken and before the cut (review s10g)
-        name = filename(self._disposition, lambda whole: redacted(whole, self._forwarded))
-        if name is None:
-            return [block]
-        shown = printable(_cut_name(name)).replace('"', '\\"')
-        text = redacted(f'File "{shown}" ({self._mime}, {self._size} bytes)', self._forwarded)
-        return [{"type": "text", "text": text}, block]
-
-    def _binary_block(self) -> dict[str, Any]:
-        """A binary body's block: audio ──▶ audio; an image ──▶ an image block of the type its
-        first bytes show when that is one a model reads, within ``MAX_IMAGE_BASE64`` (a PNG sent as
-        ``image/jpeg`` is ``image/png``); anything else, a TIFF, an HTML page labelled
-        ``image/png``, an image too big, ──▶ an embedded blob of the declared type."""
+        """A binary body's blocks: audio ──▶ an audio block; an image a model reads (``_unread``
+        says none is missing) ──▶ an image block of the type its bytes show (a PNG sent as
+        ``image/jpeg`` is ``image/png``); anything else ──▶ an embedded blob (``_blob``). Before a
+        blob, a text block when there is something a model should know that a blob does not say:
+        the file's name a ``Content-Disposition`` gives (``FileResponse(...,
+        filename="report.pdf")``: a client that saves the blob to disk gives no name a model
+        sees), and why an ``image/*`` response is no image block (``content[0]`` is then text,
+        which clients read first)."""
         body = self.body_bytes()
         data = base64.b64encode(body).decode("ascii")
         if self._kind == "audio":
-            return {"type": "audio", "data": data, "mimeType": self._mime}
-        if self._kind == "image" and len(data) <= MAX_IMAGE_BASE64:
-            found = sniffed(body)
-            if found is not None and found[0] in MODEL_IMAGE_TYPES:
-                return {"type": "image", "data": data, "mimeType": found[0].decode("ascii")}
+            return [{"type": "audio", "data": data, "mimeType": self._mime}]
+        why = ""
+        if self._kind == "image":
+            shown, why = _unread(body, len(data))
+            if not why:
+                return [{"type": "image", "data": data, "mimeType": shown}]
+        block = self._blob(data, _blob_type(body) if why else self._mime)
+        name = None
+        if self._disposition:  # redacted whole, before its last segment is taken and before the cut (review s10g)
+            name = filename(self._disposition, lambda whole: redacted(whole, self._forwarded))
+        if name is None and not why:
+            return [block]
+        if name is None:
+            text = f"Not shown as an image: the route's {printable(self._mime)} response ({self._size} bytes) is {why}."
+        else:
+            shown = printable(_cut_name(name)).replace('"', '\\"')
+            text = f'File "{shown}" ({printable(self._mime)}, {self._size} bytes)'
+            text += f", not shown as an image: it is {why}." if why else ""
+        return [{"type": "text", "text": redacted(text, self._forwarded)}, block]
+
+    def _blob(self, data: str, mime: str) -> dict[str, Any]:
+        """An embedded blob resource of ``data`` (base64), its URI the route's path and query
+        string under ``<scheme>://app``."""
         request, scope = self._called
         uri = f"{scope.get('scheme', 'http')}://app{self._path}"
         query = request.query_string
         if query:  # as the route was called (each ``?page=`` its own), no forwarded credential
             uri = redacted(f"{uri}?{query.decode('latin-1')}", self._forwarded)
-        return {"type": "resource", "resource": {"uri": uri, "mimeType": self._mime, "blob": data}}
+        return {"type": "resource", "resource": {"uri": uri, "mimeType": mime, "blob": data}}
 
     def _error(self) -> dict[str, Any]:
         if self._textual:
@@ -363,6 +373,33 @@ class ResponseCollector(Body):
         without the credentials forwarded to the route (redacted as the result's text is)."""
         challenge = self.challenge
         return Refusal(result, self.status, redacted(challenge, self._forwarded) if challenge else "")
+
+
+def _unread(body: bytes, encoded: int) -> tuple[str, str]:
+    """An ``image/*`` body (``encoded``: its base64's length) ──▶ the type its bytes show and "",
+    when a model's API reads it as an image: a PNG, JPEG, GIF or WebP (``sniffed``) that looks
+    whole (``whole``: the API refuses an image it cannot decode) of at most ``MAX_IMAGE_BASE64``
+    characters of base64; else "" and why not, as the result's text says it."""
+    found = sniffed(body)
+    if found is None or found[0] not in MODEL_IMAGE_TYPES:
+        return "", "not a PNG, JPEG, GIF or WebP"
+    media = found[0]
+    if not whole(media, body):
+        return "", f"an incomplete {_FORMATS[media]} (cut short or damaged)"
+    if encoded > MAX_IMAGE_BASE64:
+        return "", "more than the 5 MiB of base64 a model's API reads in an image"
+    return media.decode("ascii"), ""
+
+
+def _blob_type(body: bytes) -> str:
+    """The ``mimeType`` of the blob an ``image/*`` body no model reads becomes: the type its bytes
+    show when that is no image (a PDF labelled ``image/png``), else ``application/octet-stream``.
+    Never ``image/*``: clients turn an ``image/*`` blob into an image block (Claude Code for
+    PNG, JPEG, GIF and WebP; others for any), which the API refuses as it would the block."""
+    found = sniffed(body)
+    if found is not None and not found[0].startswith(b"image/"):
+        return found[0].decode("ascii")
+    return "application/octet-stream"
 
 
 def _shown(detail: Any, body: str) -> str:

@@ -25,9 +25,13 @@ from tests.support import BASE_HEADERS, call_tool, post, request
 pytestmark = pytest.mark.anyio
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
-GIF = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"
+GIF = (  # 1x1: header, screen, colour table, graphic control, image, trailer
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00"
+    b"!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
 WEBP = b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00/\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00"
 TIFF = b"II*\x00" + bytes(20)
+PDF = b"%PDF-1.4\n%%EOF\n"
 
 
 def collected(mime: bytes, *chunks: bytes, max_binary: int = 1000) -> tuple[list[str], dict[str, Any]]:
@@ -65,35 +69,89 @@ def test_an_image_a_model_reads_is_an_image_block_of_the_type_its_bytes_show(
     assert collected(declared, data)[1] == {"content": [image(data, shown)]}
 
 
+def unread(data: bytes, declared: str, why: str, shown: str = "application/octet-stream") -> dict[str, Any]:
+    """An image no model reads: a text block that says why, then the bytes as a blob whose type is
+    no ``image/*``."""
+    said = f"Not shown as an image: the route's {declared} response ({len(data)} bytes) is {why}."
+    return {"content": [{"type": "text", "text": said}, blob(data, shown)]}
+
+
+NOT_READ = "not a PNG, JPEG, GIF or WebP"
+
+
 @pytest.mark.parametrize(
-    ("declared", "data"),
+    ("declared", "data", "shown"),
     [
-        (b"image/tiff", TIFF),
-        (b"image/bmp", b"BM" + bytes(20)),
-        (b"image/avif", b"\x00\x00\x00\x1cftypavif" + bytes(16)),
-        (b"image/x-icon", b"\x00\x00\x01\x00" + bytes(20)),
-        (b"image/heic", bytes(24)),
-        (b"image/png", b"<html>not found</html>"),  # mislabelled
-        (b"image/png", b"\x89PNG"),  # cut before its signature ends
-        (b"image/png", b"RIFF\x00\x00\x00\x00WAVEfmt "),  # a RIFF that is no WebP
-        (b"image/svg", b"<svg/>"),
-        (b"image/png", b""),
+        (b"image/tiff", TIFF, "application/octet-stream"),
+        (b"image/bmp", b"BM" + bytes(20), "application/octet-stream"),
+        (b"image/avif", b"\x00\x00\x00\x1cftypavif" + bytes(16), "application/octet-stream"),
+        (b"image/x-icon", b"\x00\x00\x01\x00" + bytes(20), "application/octet-stream"),
+        (b"image/heic", bytes(24), "application/octet-stream"),
+        (b"image/png", b"<html>not found</html>", "application/octet-stream"),  # mislabelled
+        (b"image/png", b"\x89PNG", "application/octet-stream"),  # cut before its signature ends
+        (b"image/png", b"RIFF\x00\x00\x00\x00WAVEfmt ", "audio/wav"),  # a RIFF that is no WebP: what it is
+        (b"image/png", PDF, "application/pdf"),  # the type its bytes show, when that is no image
+        (b"image/svg", b"<svg/>", "application/octet-stream"),
+        (b"image/png", b"", "application/octet-stream"),
     ],
 )
-def test_any_other_image_is_an_embedded_blob_of_its_declared_type(declared: bytes, data: bytes) -> None:
+def test_any_other_image_is_a_blob_of_no_image_type_after_a_text_that_says_so(
+    declared: bytes, data: bytes, shown: str
+) -> None:
     """Claude's API refuses an image block of any other type (and Claude Code keeps the refused
-    block, so every later turn fails): the bytes go out as other binary does, nothing lost."""
-    assert collected(declared, data)[1] == {"content": [blob(data, declared.decode())]}
+    block, so every later turn fails): the bytes go out as other binary does, nothing lost. The
+    blob is not labelled ``image/*`` (clients turn an ``image/*`` blob into an image block, which
+    the API refuses alike): the type its bytes show when that is no image, else
+    ``application/octet-stream``; the text before it says the route's own type and why."""
+    assert collected(declared, data)[1] == unread(data, declared.decode(), NOT_READ, shown)
 
 
-def test_an_image_of_more_base64_than_a_model_reads_is_an_embedded_blob() -> None:
+# a PNG, JPEG, GIF and WebP cut short: their magic numbers are whole, their ends are not
+CUT = [
+    ("PNG", PNG[:-1]),  # its IEND chunk cut
+    ("PNG", PNG[:40]),
+    ("PNG", PNG[:8] + PNG[33:]),  # no IHDR first
+    ("JPEG", JPEG[:-2]),  # no EOI (FF D9) at its end
+    ("JPEG", JPEG[:-1]),
+    ("JPEG", JPEG[:12]),
+    ("JPEG", JPEG + b"\x00\x00\x00\x18ftypmp42"),  # data after its end (a motion photo's video): checked by its end
+    ("GIF", GIF[:-1]),  # no trailer (3B)
+    ("GIF", GIF[:8]),
+    ("GIF", GIF[:6] + b";"),  # a trailer, but not after a block's end
+    ("WebP", WEBP[:-1]),  # shorter than its RIFF size says
+    ("WebP", WEBP[:12]),
+    ("WebP", WEBP + b"\x00\x00"),  # longer
+]
+
+
+@pytest.mark.parametrize(("kind", "data"), CUT)
+def test_an_image_cut_short_is_a_blob_after_a_text_that_says_so(kind: str, data: bytes) -> None:
+    """A truncated image's first bytes are still its magic number, but the API cannot decode it
+    and refuses the block (the conversation then fails on every later turn): its structure is
+    checked cheaply, without decoding it (PNG: IHDR first, IEND last; JPEG: FF D9 last; GIF: a
+    block's end and the trailer last; WebP: as long as its RIFF header says)."""
+    declared = f"image/{kind.lower()}"
+    why = f"an incomplete {kind} (cut short or damaged)"
+    assert collected(declared.encode(), data)[1] == unread(data, declared, why)
+
+
+def test_a_whole_image_in_chunks_is_an_image_block_and_one_cut_short_is_not() -> None:
+    assert collected(b"image/jpeg", JPEG[:5], JPEG[5:])[1] == {"content": [image(JPEG, "image/jpeg")]}
+    cut = JPEG[:-2]
+    why = "an incomplete JPEG (cut short or damaged)"
+    assert collected(b"image/jpeg", cut[:5], cut[5:])[1] == unread(cut, "image/jpeg", why)
+
+
+def test_an_image_of_more_base64_than_a_model_reads_is_a_blob_after_a_text_that_says_so() -> None:
     """Claude's API reads at most 5 MiB of base64 an image: one byte more is a blob."""
     assert MAX_IMAGE_BASE64 == 5 * 1024 * 1024
-    fits = PNG + bytes(MAX_IMAGE_BASE64 // 4 * 3 - len(PNG))  # exactly the limit in base64
+    end = PNG[-12:]  # (IEND: the image is whole)
+    fits = PNG[:-12] + bytes(MAX_IMAGE_BASE64 // 4 * 3 - len(PNG)) + end  # exactly the limit in base64
     assert len(base64.b64encode(fits)) == MAX_IMAGE_BASE64
-    big = fits + b"\x00"
+    big = fits[:-12] + b"\x00" + end
     assert collected(b"image/png", fits, max_binary=len(big))[1] == {"content": [image(fits, "image/png")]}
-    assert collected(b"image/png", big, max_binary=len(big))[1] == {"content": [blob(big, "image/png")]}
+    why = "more than the 5 MiB of base64 a model's API reads in an image"
+    assert collected(b"image/png", big, max_binary=len(big))[1] == unread(big, "image/png", why)
 
 
 def test_a_streamed_image_is_read_whole_and_shows_no_progress() -> None:
@@ -102,7 +160,7 @@ def test_a_streamed_image_is_read_whole_and_shows_no_progress() -> None:
     pieces, result = collected(b"image/png", PNG[:3], PNG[3:10], PNG[10:])
     assert (pieces, result) == ([], {"content": [image(PNG, "image/png")]})
     pieces, result = collected(b"image/tiff", TIFF[:2], TIFF[2:])
-    assert (pieces, result) == ([], {"content": [blob(TIFF, "image/tiff")]})
+    assert (pieces, result) == ([], unread(TIFF, "image/tiff", NOT_READ))
 
 
 def test_audio_is_an_audio_block_whatever_its_bytes() -> None:
@@ -124,6 +182,10 @@ def image_app(tmp_path: Path) -> FastAPI:
     async def tiff() -> Response:
         return Response(TIFF, media_type="image/tiff")
 
+    @app.get("/cut", operation_id="cut")
+    async def cut() -> Response:
+        return Response(PNG[:-20], media_type="image/png")
+
     @app.get("/streamed", operation_id="streamed")
     async def streamed() -> StreamingResponse:
         def chunks() -> Iterator[bytes]:
@@ -144,10 +206,12 @@ def image_app(tmp_path: Path) -> FastAPI:
 async def test_a_route_image_goes_out_as_a_model_reads_it(era: str, tmp_path: Path) -> None:
     app = image_app(tmp_path)
     assert (await call_tool(app, era, "mislabelled", {}))["content"] == [image(PNG, "image/png")]
-    [tiff] = (await call_tool(app, era, "tiff", {}))["content"]
-    assert tiff["type"] == "resource"
-    assert tiff["resource"]["mimeType"] == "image/tiff"
-    assert base64.b64decode(tiff["resource"]["blob"]) == TIFF
+    said = unread(TIFF, "image/tiff", NOT_READ)["content"][0]
+    tiff = blob(TIFF, "application/octet-stream", "http://app/tiff")
+    assert (await call_tool(app, era, "tiff", {}))["content"] == [said, tiff]
+    cut = (await call_tool(app, era, "cut", {}))["content"]
+    assert cut[0]["text"].endswith("is an incomplete PNG (cut short or damaged).")
+    assert cut[1]["resource"]["mimeType"] == "application/octet-stream"
     assert (await call_tool(app, era, "own", {}))["content"] == [image(TIFF, "image/tiff")]
 
 
@@ -161,8 +225,6 @@ async def test_a_streamed_image_with_a_progress_token_is_one_image_block(tmp_pat
 
 
 # -- the embedded resource's URI and the file's name ---------------------------------------------
-
-PDF = b"%PDF-1.4\n%%EOF\n"
 
 
 def blob_of(
@@ -363,7 +425,8 @@ def test_a_file_name_is_said_for_a_blob_only() -> None:
     png = named(b'attachment; filename="chart.png"', PNG, b"image/png")
     assert png == {"content": [image(PNG, "image/png")]}
     tiff = named(b'attachment; filename="scan.tiff"', TIFF, b"image/tiff")
-    assert file_text(tiff) == 'File "scan.tiff" (image/tiff, 24 bytes)'
+    assert file_text(tiff) == f'File "scan.tiff" (image/tiff, 24 bytes), not shown as an image: it is {NOT_READ}.'
+    assert tiff["content"][1]["resource"]["mimeType"] == "application/octet-stream"
 
 
 def test_a_file_name_taken_from_the_header_is_redacted() -> None:

@@ -32,6 +32,7 @@ from mcp_middleware.results import (
     ResponseCollector,
     ResultTooLarge,
 )
+from tests.apps import PNG
 
 
 def collect(
@@ -419,7 +420,7 @@ def test_a_2xx_location_is_shown_after_its_body() -> None:
     """A 2xx's Location (names in any case, the first one of a lower-case name first, as any header
     is read), after the body's block: a binary body's, a text's; an empty body's status line."""
     headers = [(b"content-type", b"image/png"), (b"LOCATION", b"/images/3"), (b"location", b"/first")]
-    binary = redirect(201, headers, b"\x89PNG\r\n\x1a\n")
+    binary = redirect(201, headers, PNG)
     assert [block["type"] for block in binary["content"]] == ["image", "text"]
     assert binary["content"][1] == {"type": "text", "text": "201 Created: Location /first"}
     upper = redirect(201, [(b"Location", b"/things/1")])
@@ -998,10 +999,10 @@ def test_a_compressed_event_stream_shows_each_events_data() -> None:
 
 
 def test_compressed_binary_and_untyped_bodies_are_decoded() -> None:
-    _, collector = coded(b"image/png", b"gzip", gzip.compress(b"\x89PNG\r\n\x1a\n-data"))
+    _, collector = coded(b"image/png", b"gzip", gzip.compress(PNG))
     assert collector.result()["content"][0] == {
         "type": "image",
-        "data": base64.b64encode(b"\x89PNG\r\n\x1a\n-data").decode(),
+        "data": base64.b64encode(PNG).decode(),
         "mimeType": "image/png",
     }
     _, collector = coded(b"", b"deflate", zlib.compress(b"plain words"))  # no type: the decoded bytes are sniffed
@@ -1420,5 +1421,5 @@ def test_an_empty_content_type_before_another_is_passed_over() -> None:
         assert collector.result()["structuredContent"] == {"a": 1}
     image = ResponseCollector(path="/x", structured=False, max_text=1000, max_binary=1000)
     image.head(200, [(b"content-type", b""), (b"content-type", b"image/png")])
-    image.feed(b"\x89PNG\r\n\x1a\n", False)
+    image.feed(PNG, False)
     assert image.result()["content"][0]["type"] == "image"
