@@ -10,6 +10,7 @@ re-exports :class:`CallRegistry`).
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CallRegistry"]
 
+logger = logging.getLogger("mcp_middleware.toolcall")
+
 
 class _Shared:
     """The calls registered under one key: callers the caller key cannot tell apart (the same
@@ -33,11 +36,6 @@ class _Shared:
 
     def __init__(self, *runs: _ToolRun) -> None:
         self.runs = list(runs)
-
-    def cancel(self) -> None:
-        """A cancel for the key: it cannot say which of them was meant, so it reaches them all."""
-        for run in tuple(self.runs):
-            run.cancel()
 
 
 @dataclass(slots=True)
@@ -49,9 +47,11 @@ class CallRegistry:
     the credentials the client sends) stands in for the session that request ids are unique in.
     Usually a key holds one call (``run_tool`` stores it, and deletes it if it is still its own:
     one dict store and one conditional delete per call). Callers the key cannot tell apart may use
-    the same id at once: then the key holds them all (``_Shared``), a cancel for it reaches each of
-    them, and each call takes only itself off (``share``, ``leave``); no call is ever left where
-    its own cancel cannot reach it.
+    the same id at once: then the key holds them all (``_Shared``), and each call takes only itself
+    off (``share``, ``leave``). A cancel for such a key cancels none of them: it cannot say which
+    was meant, and stopping a neighbour's call is worse than running on one the client no longer
+    wants (a cancel is advisory; closing the stream still stops a call). Once one call is left
+    under the key, a cancel for it stops that call again.
 
     A call that finds the concurrency limit reached only through calls that have already answered
     (their app still finishing: a streamed result goes out at the route's last send, before the app
@@ -68,6 +68,7 @@ class CallRegistry:
     _vacated: tuple[object, anyio.Event] | None = None
     # requests writing their last word, cancelled while the server shuts down (transport._http)
     answering: int = 0
+    _told_shared: bool = False  # a cancel that matched several calls was logged (once)
 
     def ticker(self, loop: asyncio.AbstractEventLoop, interval: float) -> _Ticker:
         """The ticker of this registry's calls on ``loop`` (a new one if the loop changed), for
@@ -78,11 +79,29 @@ class CallRegistry:
         return ticker
 
     def cancel(self, key: str, request_id: Any) -> bool:
+        """Cancel the call of caller ``key`` with ``request_id``; whether one was cancelled (none
+        is when no call matches, or when several do: see the class)."""
         handle = self._calls.get((key, request_id))
         if handle is None:
             return False
-        handle.cancel()  # a call, or every call of a shared key
+        if isinstance(handle, _Shared):
+            self._unsure(request_id, len(handle.runs))
+            return False
+        handle.cancel()
         return True
+
+    def _unsure(self, request_id: Any, calls: int) -> None:
+        """Say, once, why a cancel that matched ``calls`` calls cancelled none of them."""
+        if not self._told_shared:
+            self._told_shared = True
+            logger.warning(
+                "A notifications/cancelled for request id %r matched %d calls in flight from callers the "
+                "server cannot tell apart (the same credentials, or none), so it cancelled none of them: it "
+                "cannot tell which was meant. Turn on MCPMiddleware(session_ids=True) or require credentials "
+                "so that each client's cancel reaches its own call (logged once)",
+                request_id,
+                calls,
+            )
 
     def share(self, key: tuple[str, Any], run: _ToolRun) -> None:
         """Register ``run`` beside the call(s) already registered under ``key``."""
