@@ -36,7 +36,7 @@ from typing import Any, NamedTuple, Protocol, Self
 from ._body_text import _BodyText
 from ._coding import DECODED, Inflater, coding_of
 from ._event_parser import _EventParser
-from ._media import _MEDIA, _TEXTUAL_KINDS, UTF8_CHARSETS, _media
+from ._media import _MEDIA, _TEXTUAL_KINDS, NOT_UTF8, UTF8_CHARSETS, _media
 from ._output_shape import NO_SHAPE, OutputShape
 from ._printable import printable
 from ._response_headers import _NAME, _SLOTS, Placed, _all_values, _slots
@@ -228,7 +228,7 @@ class Body(_BodyText):
                 self._chunks.append(chunk)
             return []
         if self._decoder is None and not more:  # the usual one-piece body: no incremental decoder
-            text = chunk.decode(self._charset, "replace").removeprefix(self._mark)
+            text = chunk.decode(self._charset, NOT_UTF8).removeprefix(self._mark)
         else:  # a streamed body
             if len(self._parts) - self._joined >= _JOIN_EVERY:
                 self._join()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 
 from ._event_parser import _EventParser
+from ._media import NOT_UTF8
 from ._result_shapes import cut_note
 
 __all__ = ["_BodyText"]
@@ -47,7 +48,7 @@ class _BodyText:
                     return chunk.decode()  # a token that ends on a character boundary
                 except UnicodeDecodeError:  # split (or invalid): the incremental decoder from here on
                     pass
-            self._decoder = codecs.getincrementaldecoder(self._charset)(errors="replace")
+            self._decoder = codecs.getincrementaldecoder(self._charset)(errors=NOT_UTF8)
         return self._decoder.decode(chunk, final=not more)
 
     def _join(self) -> None:

@@ -6,7 +6,8 @@ the first bytes decide), ``image``, ``audio`` or ``binary``. An unknown charset,
 not a text encoding, is read as UTF-8; UTF-16 and UTF-32 without a byte order mark are read as
 big-endian (see ``_marked_or_big_endian``). An RFC 7464 JSON text sequence (``application/json-seq``)
 is UTF-8 text read without its record separators (see ``_without_separators``), and an event
-stream UTF-8 whatever its charset says (the WHATWG's "Parsing an event stream"). Apps send a
+stream UTF-8 whatever its charset says (the WHATWG's "Parsing an event stream"). A byte that is
+not UTF-8 in a body read as UTF-8 is read as windows-1252 (``NOT_UTF8``), not replaced. Apps send a
 handful of distinct header values: ``ResponseCollector.head`` remembers each one's answer in
 ``_MEDIA``.
 """
@@ -22,7 +23,16 @@ from .content import MCP_CONTENT_TYPE
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
-__all__ = ["TEXTUAL_TYPES", "UTF8_CHARSETS", "_MEDIA", "_TEXTUAL_KINDS", "_classify", "_media", "is_textual"]
+__all__ = [
+    "NOT_UTF8",
+    "TEXTUAL_TYPES",
+    "UTF8_CHARSETS",
+    "_MEDIA",
+    "_TEXTUAL_KINDS",
+    "_classify",
+    "_media",
+    "is_textual",
+]
 
 # The one table of media types other than ``text/*`` (and a ``+xml`` or ``+yaml`` suffix, RFC 7303,
 # RFC 9512) whose bodies are text (``is_textual``): a route's response of one is shown as text, not
@@ -108,6 +118,35 @@ def _classify(mime: bytes) -> str:
     if mime.startswith(b"audio/"):
         return "audio"
     return "binary"
+
+
+# -- a byte that is not UTF-8 in a body read as UTF-8 ----------------------------------------------
+
+# The WHATWG's windows-1252 (what a browser reads a page without a charset as): Python's cp1252,
+# and the five bytes it leaves unassigned as their C1 controls, so each byte is its own character
+_WINDOWS_1252 = "".join(
+    bytes([byte]).decode("cp1252") if byte not in b"\x81\x8d\x8f\x90\x9d" else chr(byte) for byte in range(256)
+)
+
+
+def _as_windows_1252(exc: UnicodeError) -> tuple[str, int]:
+    """The error handler ``NOT_UTF8`` names: the bytes of a UTF-8 text that are not UTF-8 ──▶ each
+    one its windows-1252 character, where ``errors="replace"`` put one U+FFFD for them. A route's
+    text declared or taken as UTF-8 (Starlette adds ``charset=utf-8`` to every ``text/*`` type, a
+    ``FileResponse`` of a Latin-1 CSV included) that is Latin-1 or windows-1252 then reads as it
+    is, and no byte is lost (no two read alike); valid UTF-8 reads as before, and a body streamed
+    in chunks as in one piece (the incremental decoder holds a character's start until it knows).
+    Any other charset's invalid bytes are U+FFFD, as before: that charset says what they are not."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    if exc.encoding != "utf-8":
+        return "\ufffd", exc.end
+    return "".join(_WINDOWS_1252[byte] for byte in exc.object[exc.start : exc.end]), exc.end
+
+
+# the ``errors`` every text body is decoded with (``Body.feed``, ``_BodyText._decode``)
+NOT_UTF8 = "mcp_middleware.windows_1252"
+codecs.register_error(NOT_UTF8, _as_windows_1252)
 
 
 # -- UTF-16 and UTF-32 whose byte order the charset does not say ----------------------------------
