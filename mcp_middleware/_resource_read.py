@@ -2,10 +2,11 @@
 
 Part of :mod:`mcp_middleware.features`: textual bodies ──▶ ``TextResourceContents``
 (``text/plain`` when untyped), others ──▶ ``BlobResourceContents`` (an image of the type its
-bytes show, ``_signatures.sniffed``, as a tool's image block); an ``MCPResponse``'s blocks
-──▶ one contents each (text, image/audio blobs, an embedded resource's own; a ``resource_link`` is
-an error); a 404 from the route means the resource does not exist; in 2026-07-28 the result's
-``ttlMs``/``cacheScope`` come from the route's Cache-Control (``cache_hints``).
+bytes show, ``_signatures.sniffed``, as a tool's result, one cut short ``application/octet-stream``:
+``_image_type``); an ``MCPResponse``'s blocks ──▶ one contents each (text, image/audio blobs,
+an embedded resource's own; a ``resource_link`` is an error); a 404 from the route means the
+resource does not exist; in 2026-07-28 the result's ``ttlMs``/``cacheScope`` come from the route's
+Cache-Control (``cache_hints``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from mcp_types import jsonrpc as codes
 
 from ._feature_errors import _refuse_cut, first_text, not_found, route_failed
-from ._signatures import sniffed
+from ._signatures import sniffed, whole
 from .jsonrpc import ProtocolError
 from .results import ResponseCollector
 
@@ -45,13 +46,27 @@ def resource_contents(
         else:
             body = collector.body_bytes()
             content["blob"] = base64.b64encode(body).decode("ascii")
-            found = sniffed(body) if collector.kind == "image" else None
-            if found is not None and found[0].startswith(b"image/"):
-                content["mimeType"] = found[0].decode("ascii")  # the bytes' own type, as a tool's image
+            if collector.kind == "image":
+                content["mimeType"] = _image_type(body, content["mimeType"])
         result = {"contents": [content]}
     if modern:
         result["ttlMs"], result["cacheScope"] = cache_hints(collector.cache_control or "", private)
     return result
+
+
+def _image_type(body: bytes, given: str) -> str:
+    """A read ``image/*`` body's ``mimeType``, as a tool's result has it (``results``): the type its
+    bytes show (a PNG served as ``image/jpeg`` is ``image/png``, a PDF served as ``image/png``
+    ``application/pdf``), but ``application/octet-stream`` for a PNG, JPEG, GIF or WebP cut short
+    (``whole``): clients make an ``image/*`` resource an image block, which a model's API refuses
+    when it cannot decode it. Bytes no signature knows keep the type they were ``given`` (the
+    app's declaration, else the route's): a resource's contents have no room to say more."""
+    found = sniffed(body)
+    if found is None:
+        return given
+    if found[0].startswith(b"image/") and not whole(found[0], body):
+        return "application/octet-stream"
+    return found[0].decode("ascii")
 
 
 # RFC 9111 §1.2.2: a delta-seconds beyond 2^31 is taken as 2^31 (and beyond this many digits, int()

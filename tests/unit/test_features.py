@@ -113,8 +113,11 @@ async def test_resources_list_and_read_text_and_blob() -> None:
 
 
 async def test_a_read_image_has_the_type_its_bytes_show() -> None:
-    """As a tool's image block does (``results``): a PNG served as ``image/jpeg``, or declared so,
-    is ``image/png``; bytes no signature knows keep the type they were given."""
+    """As a tool's result does (``results``): a PNG served as ``image/jpeg``, or declared so, is
+    ``image/png``; a PDF served as ``image/png`` is ``application/pdf``; a PNG cut short, which a
+    model's API cannot decode (clients make an ``image/*`` resource an image block), is
+    ``application/octet-stream``; bytes no signature knows keep the type they were given (a
+    resource's contents have no room for a text saying more, and the app declared it)."""
     app = FastAPI()
 
     @app.get("/photo", openapi_extra=declare.resource("docs://photo"))
@@ -130,15 +133,20 @@ async def test_a_read_image_has_the_type_its_bytes_show() -> None:
         return Response(b"II*\x00rest", media_type="image/png")
 
     @app.get("/pdf", openapi_extra=declare.resource("docs://pdf"))
-    async def pdf() -> Response:  # (what it is, a tool's result does not say either: no image)
+    async def pdf() -> Response:
         return Response(b"%PDF-1.7", media_type="image/png")
+
+    @app.get("/cut", openapi_extra=declare.resource("docs://cut", mime_type="image/png"))
+    async def cut() -> Response:
+        return Response(PNG[:-1], media_type="image/png")
 
     app.add_middleware(MCPMiddleware)
     for uri, mime, data in (
         ("docs://photo", "image/png", PNG),
         ("docs://declared", "image/png", PNG),
         ("docs://tiff", "image/png", b"II*\x00rest"),
-        ("docs://pdf", "image/png", b"%PDF-1.7"),
+        ("docs://pdf", "application/pdf", b"%PDF-1.7"),
+        ("docs://cut", "application/octet-stream", PNG[:-1]),
     ):
         [read] = (await legacy(app, "resources/read", {"uri": uri}))["result"]["contents"]
         assert read == {"uri": uri, "mimeType": mime, "blob": base64.b64encode(data).decode()}
