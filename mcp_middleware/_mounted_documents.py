@@ -33,7 +33,7 @@ from mcp_middleware._naming import _generated_prefix
 from mcp_middleware._once import warn_once
 from mcp_middleware._route_endpoints import _ORDER, _path_parameter
 from mcp_middleware._route_order import RouteOrder, app_routes, readable_routes, route_order
-from mcp_middleware._token_routes import MOUNT_KEY
+from mcp_middleware._token_routes import MOUNT_KEY, own_host
 
 if TYPE_CHECKING:
     from mcp_middleware._route_document import RouteDocument
@@ -186,23 +186,26 @@ class _Mounts:
 
 def _under_mount(scheme: Any, prefix: str) -> Any:
     """A mounted document's security scheme, marked with the mount's ``prefix``
-    (``MOUNT_KEY``) when an ``oauth2`` flow has a relative URL (``tokenUrl="token"``): that URL
-    is read within the mount (review s10g; :mod:`~mcp_middleware._token_routes`), as the app alone
-    would read it from its root. The parent's scheme of the same ``"token"`` is then another
-    value (review s10f), and each names its own route."""
+    (``MOUNT_KEY``) when an ``oauth2`` flow has a URL of the app's own: a relative URL
+    (``tokenUrl="token"``) is read within the mount (review s10g;
+    :mod:`~mcp_middleware._token_routes`), as the app alone would read it from its root, and an
+    absolute path or a loopback URL (``"/token"``) too when it names no route of the whole app
+    (review s11). The parent's scheme of the same URL is then another value (review s10f), and
+    each names its own route."""
     flows = scheme.get("flows") if isinstance(scheme, Mapping) and scheme.get("type") == "oauth2" else None
     if not prefix or not isinstance(flows, Mapping):
         return scheme
     urls = [flow.get(field) for flow in flows.values() if isinstance(flow, Mapping) for field in _FLOW_URLS]
-    if not any(isinstance(url, str) and url and not url.startswith("/") and not _has_scheme(url) for url in urls):
+    if not any(isinstance(url, str) and _own_url(url) for url in urls):
         return scheme
     return {**scheme, MOUNT_KEY: prefix}
 
 
-def _has_scheme(url: str) -> bool:
-    """Whether ``url`` has a scheme or a host (``https://...``, ``//host/...``): not relative."""
+def _own_url(url: str) -> bool:
+    """Whether ``url`` has a path of the app's: relative, absolute, or of a loopback host (not
+    ``https://auth.example.com/token``, ``//host/...``)."""
     parts = urlsplit(url)
-    return bool(parts.scheme or parts.netloc)
+    return bool(parts.path) and (not parts.netloc or own_host(parts.hostname))
 
 
 def _prefixed(

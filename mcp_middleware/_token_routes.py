@@ -19,7 +19,10 @@ s10g): ``tokenUrl="token"`` in an app mounted at ``/v1`` names ``/v1/token``, el
 ``/v1/.../token`` (its ``/auth/token``), never the parent's ``/token``; mounted at ``/t/{tenant}``,
 ``/t/{tenant}/token`` exactly (the mount's ``{parameter}`` is not in front within it). A
 relative URL is joined to its mount first: one that leaves it (``"../token"`` at ``/v1``) names
-the path it resolves to (``/token``) as an absolute URL does (review s10i). A relative URL's
+the path it resolves to (``/token``) as an absolute URL does (review s10i). A mounted app's
+absolute path (or loopback URL, its scheme marked too) names a route of the whole app's path
+first; when it names none, it is read within its mount as the app alone reads it (review s11:
+``"/token"`` in an app at ``/v1``, its login at ``/v1/token``, beside a parent without one). A relative URL's
 closest routes are its own app's (the app each route came from, which the catalog passes: never
 a deeper mounted app's, review s10i): the parent's ``"token"`` with its login at
 ``/api/auth/token`` names that, not a mounted app's ``/v1/token``, as it would alone; and a route
@@ -42,7 +45,7 @@ from urllib.parse import SplitResult, urlsplit
 from mcp_middleware._host_options import normal_origin
 from mcp_middleware._schema_evaluated import followed
 
-__all__ = ["MOUNT_KEY", "TokenRoute", "security_schemes", "token_routes"]
+__all__ = ["MOUNT_KEY", "TokenRoute", "own_host", "security_schemes", "token_routes"]
 
 _FORM_MEDIA = "application/x-www-form-urlencoded"
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -79,8 +82,8 @@ def token_routes(document: Mapping[str, Any], apps: Mapping[str, str] | None = N
     origins = _server_origins(document)
     found: dict[str, TokenRoute] = {}
     for scheme, field, url, mount in _flow_urls(document):
-        target = _target(url, origins, mount)
-        for route in _named_routes(target, paths, apps or {}) if target is not None else ():
+        readings = (_named_routes(target, paths, apps or {}) for target in _targets(url, origins, mount))
+        for route in next((named for named in readings if named), []):
             kind = _kind(document, paths[route])
             if kind is not None:
                 found.setdefault(route, TokenRoute(scheme, field, *kind))
@@ -113,33 +116,40 @@ def _server_origins(document: Mapping[str, Any]) -> list[re.Pattern[str]]:
     ]
 
 
-def _target(url: str, origins: list[re.Pattern[str]], mount: str) -> tuple[str, str | None] | None:
-    """The absolute path a flow's URL names, and the mount a relative one is read within ("" for
-    the app's root; None for an absolute URL, or a relative one that leaves its ``mount``:
-    ``"../token"`` at ``/v1`` is ``/token``, review s10i); None when it names no route of the app
-    (no path, or another host's)."""
+def _targets(url: str, origins: list[re.Pattern[str]], mount: str) -> list[tuple[str, str, bool]]:
+    """How a flow's URL is read, in order until one names a route: the absolute path it names,
+    the mount it is read within ("" for the app's root) and whether it is relative there. A
+    relative URL is read within its ``mount``, or as an absolute path once it leaves it
+    (``"../token"`` at ``/v1`` is ``/token``, review s10i); an absolute path (or the app's own
+    URL) from a mounted app, when it names no route of the whole app, within its mount, as that
+    app alone reads it (review s11). No reading when it names no route of the app (no path, another
+    host's)."""
     parts = urlsplit(url)
     if not parts.path:
-        return None
+        return []
     if parts.scheme or parts.netloc:
         origin = _origin(parts)
-        own = parts.hostname in _LOOPBACK or (origin is not None and any(o.fullmatch(origin) for o in origins))
-        return (_normal(parts.path), None) if own else None
-    if parts.path.startswith("/"):
-        return _normal(parts.path), None
-    path = _normal(mount + "/" + parts.path)
-    return (path, mount) if path.startswith(mount + "/") else (path, None)
+        if not own_host(parts.hostname) and (origin is None or not any(o.fullmatch(origin) for o in origins)):
+            return []
+    elif not parts.path.startswith("/"):
+        path = _normal(mount + "/" + parts.path)
+        return [(path, mount, True)] if path.startswith(mount + "/") else [(path, "", False)]
+    path = _normal(parts.path)
+    return [(path, "", False)] + ([(_normal(mount + path), mount, False)] if mount else [])
 
 
-def _named_routes(target: tuple[str, str | None], paths: Mapping[str, Any], apps: Mapping[str, str]) -> list[str]:
+def own_host(host: str | None) -> bool:
+    """Whether a URL's host is a loopback name: the app's own, whatever its ``servers`` say."""
+    return host in _LOOPBACK
+
+
+def _named_routes(target: tuple[str, str, bool], paths: Mapping[str, Any], apps: Mapping[str, str]) -> list[str]:
     """The document paths a flow's URL names (see the module docstring): those of its own path;
     only when there are none, the closest that it ends with or that end with it. A relative URL
     is read among the routes under the mount it is read within (``target``'s), without its prefix,
     and its closest routes are that mount's app's own (``apps``: never a deeper mount's, review
     s10i, nor a route that merely sits under a deeper mount's path, review s11)."""
-    path, inside = target
-    relative = inside is not None
-    inside = inside or ""
+    path, inside, relative = target
     routes = {
         route[len(inside) :]: route for route in paths if isinstance(route, str) and route.startswith(inside + "/")
     }

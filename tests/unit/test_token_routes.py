@@ -501,10 +501,11 @@ async def test_only_a_mounted_flows_relative_urls_are_put_under_the_mount() -> N
     assert scheme["x-mcp-middleware-mount"] == "/t/{tenant}"
 
 
-def test_a_mounted_scheme_without_relative_urls_has_no_mount_marker() -> None:
-    """Only a relative URL is read against the mount: a scheme with none is the mounted app's own."""
+def test_a_mounted_scheme_with_only_another_hosts_urls_has_no_mount_marker() -> None:
+    """A URL of another host is read nowhere in the app: a scheme with only such URLs has no
+    marker (a relative, an absolute path or a loopback URL has one: review s11 item 2)."""
     inner = FastAPI()
-    absolute = OAuth2PasswordBearer(tokenUrl="/token")
+    absolute = OAuth2PasswordBearer(tokenUrl="https://auth.example.com/token")
 
     @inner.get("/items")
     def items(token: str = Depends(absolute)) -> list[str]:
@@ -515,7 +516,7 @@ def test_a_mounted_scheme_without_relative_urls_has_no_mount_marker() -> None:
     schemes = app_document(app, app.openapi()).document["components"]["securitySchemes"]
     assert schemes["OAuth2PasswordBearer"] == {
         "type": "oauth2",
-        "flows": {"password": {"scopes": {}, "tokenUrl": "/token"}},
+        "flows": {"password": {"scopes": {}, "tokenUrl": "https://auth.example.com/token"}},
     }
 
 
@@ -950,3 +951,39 @@ async def test_an_apps_own_login_under_a_mounts_path_stays_out_of_the_tools(
     assert names == (["me", "orders"] if legacy else ["me"])
     told = [r.getMessage() for r in caplog.records if "is no tool" in r.getMessage()]
     assert [m.split(" is no tool")[0] for m in told] == ["Route POST /api/auth/token"]
+
+
+def _absolute_sub_app(token_url: str) -> FastAPI:
+    """Review s11 item 2 (d2.py): an app whose scheme's token URL is absolute, with its form
+    login at its own ``/token``."""
+    return _login(_guarded(token_url, "sub"), "/token", "sub")
+
+
+@pytest.mark.parametrize("token_url", ["/token", "http://localhost:8000/token"])
+@pytest.mark.parametrize("mount", ["", "/v1", "/v1/admin"], ids=["alone", "mounted", "nested"])
+async def test_a_mounted_apps_absolute_token_url_naming_no_parent_route_is_read_within_its_mount(
+    token_url: str, mount: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review s11 item 2: alone, the app's ``/token`` was left out with a WARNING; mounted at
+    ``/v1`` in a parent without a ``/token``, its login was published asking for a password, as
+    only a relative URL was read within the mount. A path that names no route of the parent is
+    read within the mount it came from, as the app alone reads it."""
+    app = _absolute_sub_app(token_url)
+    for part in reversed([f"/{p}" for p in mount.split("/") if p]):
+        app = _mounted(part, app)
+    app.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        assert await _names(app) == ["items_sub"]
+    told = [r.getMessage() for r in caplog.records if "is no tool" in r.getMessage()]
+    assert [m.split(" is no tool")[0] for m in told] == [f"Route POST {mount}/token"]
+
+
+def test_a_mounted_apps_absolute_token_url_names_the_parents_route_of_its_path() -> None:
+    """An absolute path naming a route of the parent names that (the browser's URL), not the
+    mounted app's own route of the path."""
+    parent = _login(FastAPI(), "/token", "parent")
+    parent.mount("/v1", _absolute_sub_app("/token"))
+    assert _named(parent) == ["/token"]
+    parent = _login(FastAPI(), "/auth/token", "parent")
+    parent.mount("/v1", _absolute_sub_app("/token"))
+    assert _named(parent) == ["/v1/token"]
