@@ -12,7 +12,12 @@ without one trailing ``/``), and that settles it (review s10e: ``tokenUrl="token
 ``/token``, never ``/webhooks/token`` too). Only when no route has that path, ``P`` names the routes
 that, for an absolute path, ``P`` ends with after a path prefix (a root path the app is served
 under: ``"/api" + "/token"``), or, for a relative one, that end with ``P`` after one: of those, the
-closest (fewest segments in front), and never one with a ``{parameter}`` in front. A mounted app's
+closest (fewest segments in front), and never one with a ``{parameter}`` in front; of closest
+routes tied, those whose form is an OAuth2 grant's (``grant_type``, or ``username`` and
+``password``) when only some are, else every one, each warned about (review s11: a webhook's
+``/webhooks/token`` beside the login at ``/auth/token``; the tied candidates of a relative URL are
+all its own app's, and an absolute URL's closest is one path, so which app owns one never breaks a
+tie). A mounted app's
 relative URL (its scheme marked with the mount's prefix, ``MOUNT_KEY``, by ``_mounted_documents``)
 is read the same way among the routes under its mount only, without the mount's prefix (review
 s10g): ``tokenUrl="token"`` in an app mounted at ``/v1`` names ``/v1/token``, else the closest of
@@ -37,8 +42,9 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
@@ -82,7 +88,8 @@ def token_routes(document: Mapping[str, Any], apps: Mapping[str, str] | None = N
     origins = _server_origins(document)
     found: dict[str, TokenRoute] = {}
     for scheme, field, url, mount in _flow_urls(document):
-        readings = (_named_routes(target, paths, apps or {}) for target in _targets(url, origins, mount))
+        grant = partial(_grant_form, document, paths)
+        readings = (_named_routes(target, paths, apps or {}, grant) for target in _targets(url, origins, mount))
         for route in next((named for named in readings if named), []):
             kind = _kind(document, paths[route])
             if kind is not None:
@@ -143,12 +150,15 @@ def own_host(host: str | None) -> bool:
     return host in _LOOPBACK
 
 
-def _named_routes(target: tuple[str, str, bool], paths: Mapping[str, Any], apps: Mapping[str, str]) -> list[str]:
+def _named_routes(
+    target: tuple[str, str, bool], paths: Mapping[str, Any], apps: Mapping[str, str], grant: Callable[[str], bool]
+) -> list[str]:
     """The document paths a flow's URL names (see the module docstring): those of its own path;
     only when there are none, the closest that it ends with or that end with it. A relative URL
     is read among the routes under the mount it is read within (``target``'s), without its prefix,
     and its closest routes are that mount's app's own (``apps``: never a deeper mount's, review
-    s10i, nor a route that merely sits under a deeper mount's path, review s11)."""
+    s10i, nor a route that merely sits under a deeper mount's path, review s11). Of closest routes
+    tied, those whose ``POST`` form is an OAuth2 grant's (``grant``) when only some are."""
     path, inside, relative = target
     routes = {
         route[len(inside) :]: route for route in paths if isinstance(route, str) and route.startswith(inside + "/")
@@ -164,7 +174,25 @@ def _named_routes(target: tuple[str, str, bool], paths: Mapping[str, Any], apps:
         if prefix and "{" not in prefix and (not relative or apps.get(route, "") == inside)
     }
     closest = min(depths.values(), default=0)
-    return [route for route, depth in depths.items() if depth == closest]
+    tied = [route for route, depth in depths.items() if depth == closest]
+    granted = [route for route in tied if grant(route)] if len(tied) > 1 else []
+    return granted or tied
+
+
+def _grant_form(document: Mapping[str, Any], paths: Mapping[str, Any], route: str) -> bool:
+    """Whether a path's ``POST`` takes the form of an OAuth2 grant (RFC 6749 §4.3, §6: a
+    ``grant_type``, or ``OAuth2PasswordRequestForm``'s ``username`` and ``password``): what
+    breaks a tie of the suffix match (review s11: the login at ``/auth/token`` and a webhook at
+    ``/webhooks/token`` for ``tokenUrl="token"``)."""
+    item = paths.get(route)
+    operation = item.get("post") if isinstance(item, Mapping) else None
+    content = _body_content(document, operation) if isinstance(operation, Mapping) else {}
+    for media, value in content.items():
+        if str(media).split(";", 1)[0].strip().lower() == _FORM_MEDIA and isinstance(value, Mapping):
+            names = {name for name, _ in _properties(_resolved(document, value.get("schema"), "schemas"))}
+            if "grant_type" in names or {"username", "password"} <= names:
+                return True
+    return False
 
 
 def _prefix(named: str, route: str, relative: bool) -> str:

@@ -987,3 +987,56 @@ def test_a_mounted_apps_absolute_token_url_names_the_parents_route_of_its_path()
     parent = _login(FastAPI(), "/auth/token", "parent")
     parent.mount("/v1", _absolute_sub_app("/token"))
     assert _named(parent) == ["/v1/token"]
+
+
+async def test_a_tie_in_the_suffix_match_goes_to_the_login_form(caplog: pytest.LogCaptureFixture) -> None:
+    """Review s11 item 3 (t2.py T3): ``tokenUrl="token"``, the login at ``/auth/token`` and a
+    form-taking ``POST /webhooks/token`` that is no login: both were the closest, so both were left
+    out and the ``hook`` tool disappeared. Of tied routes, those whose form has an OAuth2 grant's
+    fields (``grant_type``, or ``username`` and ``password``) are named."""
+    app = _login(_guarded("token", "app"), "/auth/token", "app")
+
+    @app.post("/webhooks/token", operation_id="hook")
+    def hook(event: Annotated[str, Form()], payload: Annotated[str, Form()]) -> dict[str, bool]:
+        return {"ok": True}
+
+    assert _named(app) == ["/auth/token"]
+    app.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        assert sorted(await _names(app)) == ["hook", "items_app"]
+    told = [r.getMessage() for r in caplog.records if "is no tool" in r.getMessage()]
+    assert [m.split(" is no tool")[0] for m in told] == ["Route POST /auth/token"]
+
+
+def _form(*names: str, ref: bool = False) -> dict[str, Any]:
+    """A form body of ``names`` (by ``$ref`` to ``components.schemas.Form`` when ``ref``)."""
+    schema = {"type": "object", "properties": {name: {"type": "string"} for name in names}}
+    return {
+        "content": {
+            "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/Form"} if ref else schema}
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("forms", "named"),
+    [
+        pytest.param((("grant_type",), ("event",)), ["/a/signin"], id="grant_type"),
+        pytest.param((("event",), ("username", "password")), ["/b/signin"], id="username-password"),
+        pytest.param((("event",), ("password",)), ["/a/signin", "/b/signin"], id="password-alone-no-grant"),
+        pytest.param((("grant_type",), ("grant_type", "refresh_token")), ["/a/signin", "/b/signin"], id="both"),
+        pytest.param(((), ()), ["/a/signin", "/b/signin"], id="neither"),
+    ],
+)
+def test_a_tie_with_no_one_grant_form_leaves_out_every_tied_route(
+    forms: tuple[tuple[str, ...], tuple[str, ...]], named: list[str]
+) -> None:
+    """A tie that the forms do not settle leaves out each tied route, each warned about (as
+    before): a login left a tool would ask the model for a password."""
+    document = _document({"password": {"tokenUrl": "signin", "scopes": {}}}, extra=("/a/signin", "/b/signin"))
+    document["paths"]["/a/signin"]["post"]["requestBody"] = _form(*forms[0])
+    document["paths"]["/b/signin"]["post"]["requestBody"] = _form(*forms[1], ref=True)
+    document["components"]["schemas"] = {
+        "Form": _form(*forms[1])["content"]["application/x-www-form-urlencoded"]["schema"]
+    }
+    assert sorted(token_routes(document)) == named
