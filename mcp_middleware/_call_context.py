@@ -6,7 +6,8 @@ call's :class:`~mcp_middleware._context_holder.ContextHolder`, the first time th
 It talks to the client through a :class:`Channel` (one per era, :mod:`mcp_middleware.interaction`):
 
 - progress for the call's token, each value above the last one sent, by the route or by the
-  call runner (``automatic_progress``), NaN and infinity dropped;
+  call runner (``automatic_progress``), NaN and infinity dropped; a route's report that is not
+  above the runner's last value is raised just above it;
 - log messages at or above the level the client asked for;
 - requests to the client (``ask``), each key (non-empty) asked at most once in a call; a key left
   out is numbered ("elicitation", "elicitation-2", ...), the same way every time the route runs
@@ -39,6 +40,7 @@ from typing import Any, Protocol
 import anyio
 from mcp_types import jsonrpc as codes
 
+from ._context_holder import progress_above
 from ._input_requests import ClientRequestError, InputRequest, NotSent
 from .context import MCPContext
 
@@ -98,6 +100,7 @@ class LiveContext(MCPContext):
         self.request_state = request_state
         self._log_floor = LOG_LEVELS.index(log_level) if log_level in LOG_LEVELS else None
         self._last_progress: float | None = None  # the last value sent for the token, by anyone
+        self._reported: float | None = None  # the route's own last report (as it gave it)
         self._asked: set[str] = set()  # the keys asked in this run of the route
         self._waiting: set[anyio.CancelScope] = set()  # the asks waiting for their answers
 
@@ -109,9 +112,15 @@ class LiveContext(MCPContext):
             return
         if self._stopped():
             return
-        # progress.mdx: the value MUST increase with each notification; drop ones that do not.
-        if self._last_progress is not None and progress <= self._last_progress:
+        # progress.mdx: the value MUST increase with each notification. A report not above the
+        # route's own last one is dropped; one not above the runner's values (streamed chunks
+        # counted 1, 2, 3 before the route's first report) goes out just above them.
+        if self._reported is not None and progress <= self._reported:
             return
+        self._reported = progress
+        last = self._last_progress
+        if last is not None and progress <= last:
+            progress = progress_above(last)
         self._last_progress = progress
         params: dict[str, Any] = {"progressToken": self.progress_token, "progress": progress}
         if total is not None and math.isfinite(total):
@@ -120,12 +129,16 @@ class LiveContext(MCPContext):
             params["message"] = message
         await self._channel.notify("notifications/progress", params)
 
-    def automatic_progress(self) -> float:
-        """The value of a progress notification the call runner sends on its own (a streamed chunk,
-        a heartbeat) for a route that has its context, so may report progress itself at any time:
-        the smallest step above the last value sent (from 0). One token's values keep increasing,
-        and whatever the route reports next, above what it reported before, still goes out."""
-        value = math.nextafter(self._last_progress or 0.0, math.inf)
+    def automatic_progress(self, step: bool = True) -> float:
+        """The value of a progress notification the call runner sends on its own, a streamed chunk
+        (``step``) or a heartbeat, for a route that has its context, so may report progress itself
+        at any time. Until it does, chunks count whole numbers (1, 2, 3, as without a context);
+        after its first report, and for a heartbeat, a readable fraction above the last value sent
+        and below the next whole number (:func:`progress_above`: 1.001, 1.002), which the route's
+        next whole step is still above. One token's values keep increasing."""
+        last = self._last_progress or 0.0
+        # (until the route reports, the values are the runner's: chunk counts, far below 2**53)
+        value = math.floor(last) + 1 if step and self._reported is None else progress_above(last)
         self._last_progress = value
         return value
 

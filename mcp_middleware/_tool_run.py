@@ -303,7 +303,7 @@ class _ToolRun(_RunHandle):
         if self.stopped():
             return
         self.last = time.monotonic()  # anyio.current_time() would cost system calls per chunk
-        # above the route's own reports, if any; a heartbeat (no message) the smallest step
+        # above the route's own reports, if any; a heartbeat (no message) a fraction up
         progress = self.inv.context.automatic_progress(message is not None)
         params: dict[str, Any] = {"progressToken": self.inv.token, "progress": progress}
         if message is not None:

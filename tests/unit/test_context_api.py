@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from mcp_middleware._call_context import STOPPED, LiveContext
+from mcp_middleware._context_holder import progress_above
 from mcp_middleware._invocation import _stop_check
 from mcp_middleware.context import (
     ClientRequestError,
@@ -64,49 +65,114 @@ def live(
     )
 
 
-async def test_the_runners_own_progress_values_stay_above_the_routes_and_below_its_next_report() -> None:
-    """Streamed chunks and heartbeats of a route that has its context go the smallest step above
-    the last value sent, so the route's own reports, sent before or after them, all go out: one
-    token, one increasing sequence (progress.mdx). (Review: numbering them 1, 2, 3 dropped a route's
-    later report of 1 of 3, 2 of 3.)"""
+def values(channel: Recorder) -> list[Any]:
+    return [params["progress"] for _, params in channel.sent]
+
+
+async def test_the_runners_own_progress_counts_whole_chunks_until_the_route_reports() -> None:
+    """Review s11 item 2: a streaming route that merely declared ``Depends(mcp_context)`` got
+    chunks numbered 5e-324, 1e-323, ... (the smallest float steps), which clients show as 0. Until
+    the route reports, chunks count 1, 2, 3 as without the dependency; a heartbeat goes a readable
+    fraction up, below the next whole number."""
+    ctx = live(Recorder())
+    assert [ctx.automatic_progress() for _ in range(3)] == [1, 2, 3]
+    assert ctx.automatic_progress(step=False) == 3.001
+    assert ctx.automatic_progress(step=False) == 3.002
+    assert ctx.automatic_progress() == 4
+
+
+async def test_the_runners_own_progress_after_a_route_report_goes_up_in_readable_fractions() -> None:
+    """Once the route reports, chunks and heartbeats go a thousandth up (not the smallest float
+    step: 1.0000000000000002 shows as a frozen 1), staying below the next whole number, so the
+    route's next report (2 of 10) is above them and goes out as it is."""
     channel = Recorder()
     ctx = live(channel)
-    first = ctx.automatic_progress()
-    second = ctx.automatic_progress()
-    assert 0 < first < second < 1e-300
-    await ctx.report_progress(1, 3)  # above the heartbeats: goes out
-    beat = ctx.automatic_progress()
-    assert 1 < beat < 1.000001
-    await ctx.report_progress(2, 3)
-    await ctx.report_progress(2)  # not above what was sent for the token: dropped
-    assert [m[1]["progress"] for m in channel.sent] == [1, 2]
+    await ctx.report_progress(1, 10, "one")
+    assert [ctx.automatic_progress(), ctx.automatic_progress(step=False), ctx.automatic_progress()] == [
+        1.001,
+        1.002,
+        1.003,
+    ]
+    await ctx.report_progress(2, 10)
+    assert ctx.automatic_progress() == 2.001
+    assert channel.sent[0][1] == {"progressToken": "t", "progress": 1, "total": 10, "message": "one"}
+    assert values(channel) == [1, 2]
+
+
+async def test_a_route_report_not_above_the_runners_values_is_raised_just_above_them() -> None:
+    """A route that reports after chunks went out (1, 2, 3) reports below them: its report goes out
+    a thousandth above the last value sent, with its total and message, rather than being dropped
+    (progress values MUST increase). A report not above the route's own previous one is still
+    dropped; one above every value sent goes out as it is."""
+    channel = Recorder()
+    ctx = live(channel)
+    for _ in range(3):
+        ctx.automatic_progress()
+    await ctx.report_progress(1, 10, "starting")
+    assert ctx.automatic_progress() == 3.002
+    await ctx.report_progress(2, 10)  # above its own 1, not above 3.002: raised
+    await ctx.report_progress(2, 10)  # not above its own 2: dropped
+    await ctx.report_progress(5, 10)
+    assert channel.sent == [
+        ("notifications/progress", {"progressToken": "t", "progress": 3.001, "total": 10, "message": "starting"}),
+        ("notifications/progress", {"progressToken": "t", "progress": 3.003, "total": 10}),
+        ("notifications/progress", {"progressToken": "t", "progress": 5, "total": 10}),
+    ]
+
+
+def test_a_readable_step_stays_below_the_next_whole_number_as_long_as_it_can() -> None:
+    """The fractions go a thousandth up, then finer as the next whole number nears (1.999,
+    1.9991, ...), up to six decimals; past that the next whole number. Always increasing, never a
+    subnormal or a value longer than six decimals."""
+    assert [progress_above(x) for x in (0, 1, 1.5, 1.999, 1.9991, 1.99999, 1.999999, 1.0005, 2.5e-7)] == [
+        0.001,
+        1.001,
+        1.501,
+        1.9991,
+        1.9992,
+        1.999991,
+        2,
+        1.001,
+        0.001,
+    ]
+    last: float = 1
+    seen = []
+    while last < 2:
+        last, before = progress_above(last), last
+        assert last > before
+        assert last == round(last, 6)
+        seen.append(last)
+    assert len(seen) == 999 + 3 * 9 + 1  # (1.001 to 1.999, three finer decimals of nine each, then 2)
+    assert progress_above(1e300) > 1e300
+    assert isinstance(progress_above(2.0**70), float)  # (a whole number past 2**53: no int JSON may not hold)
 
 
 async def test_heartbeats_before_the_route_takes_its_context_leave_room_for_its_reports() -> None:
     """Heartbeats the runner sends before the route has built its context (a slow start, its
-    dependencies still resolving) go the smallest step up, not 1, 2, 3: numbered so, they took
-    the values the route then reports itself (1 of 3, 2 of 3), and those were dropped as not
-    increasing (found under load, where a 1 ms keep-alive beat the route's dependencies)."""
+    dependencies still resolving) go a fraction up, not 1, 2, 3: numbered so, they took the values
+    the route then reports itself (1 of 3, 2 of 3), which went out raised (found under load, where
+    a 1 ms keep-alive beat the route's dependencies)."""
     channel = Recorder()
     holder = ContextHolder(lambda _: (live(channel), None))
     beats = [holder.automatic_progress(step=False) for _ in range(3)]
-    assert 0 < beats[0] < beats[1] < beats[2] < 1e-300
+    assert beats == [0.001, 0.002, 0.003]
     ctx = holder()
     for step in (1, 2, 3):
         await ctx.report_progress(step, 3)
-    assert [m[1]["progress"] for m in channel.sent] == [1, 2, 3]
+    assert values(channel) == [1, 2, 3]
 
 
-async def test_streamed_chunks_before_the_context_count_up_and_the_route_goes_on_above() -> None:
+async def test_streamed_chunks_before_the_context_count_up_and_the_context_goes_on_above() -> None:
+    """The holder's chunks count 1, 2 (a heartbeat between them a fraction up); the context built
+    after them goes on above: its chunks whole numbers, a route report not above them raised."""
     channel = Recorder()
     holder = ContextHolder(lambda _: (live(channel), None))
-    values = [holder.automatic_progress(), holder.automatic_progress(step=False), holder.automatic_progress()]
-    assert values[0] == 1
-    assert 1 < values[1] < 1.000001
-    assert values[2] == 2
-    await holder().report_progress(2)  # not above what went out: dropped
-    await holder().report_progress(3)
-    assert [m[1]["progress"] for m in channel.sent] == [3]
+    sent = [holder.automatic_progress(), holder.automatic_progress(step=False), holder.automatic_progress()]
+    assert sent == [1, 1.001, 2]
+    assert holder().automatic_progress() == 3
+    await holder().report_progress(2)  # not above what went out: raised
+    await holder().report_progress(4)
+    assert values(channel) == [3.001, 4]
 
 
 async def test_progress_must_increase_and_carries_total_and_message() -> None:
@@ -140,7 +206,7 @@ async def test_non_finite_progress_is_dropped_and_such_a_total_left_out() -> Non
         ("notifications/progress", {"progressToken": "t", "progress": 1}),
         ("notifications/progress", {"progressToken": "t", "progress": 2, "message": "two"}),
     ]
-    assert 2 < ctx.automatic_progress() < 2.000001  # the last value sent is 2, not infinity
+    assert ctx.automatic_progress() == 2.001  # the last value sent is 2, not infinity
 
 
 async def test_logs_honour_the_level_and_refuse_unknown_levels() -> None:

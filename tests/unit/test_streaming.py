@@ -2137,3 +2137,51 @@ async def test_keepalives_of_a_call_go_out_in_its_own_requests_context(era: str)
     assert ex.reply.result()["content"][0]["text"] == '{"slow":true}'
     assert len(seen.seen) > 2
     assert set(seen.seen) == {"second"}
+
+
+def _progress_values(reply: Any) -> list[Any]:
+    return [e["params"]["progress"] for e in reply.events() if e.get("method") == "notifications/progress"]
+
+
+async def test_a_streaming_route_with_its_context_counts_its_chunks_one_two_three() -> None:
+    """Review s11 item 2: a streaming route that only declared ``Depends(mcp_context)`` sent chunk
+    progress 5e-324, 1e-323, ..., shown by clients as 0; after the route reported 1 of 10, its
+    chunks went 1.0000000000000002, ..., a frozen 1. Now 1, 2, 3 (as without the dependency), and
+    after a report a thousandth up at a time; a report below the chunks' count goes out just above
+    it, with its total and message."""
+    app = FastAPI()
+
+    async def tokens() -> AsyncIterator[str]:
+        for i in range(3):
+            yield f"t{i} "
+
+    @app.get("/quiet", operation_id="quiet")
+    async def quiet(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> StreamingResponse:
+        return StreamingResponse(tokens(), media_type="text/plain")
+
+    @app.get("/first", operation_id="first")
+    async def first(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> StreamingResponse:
+        await ctx.report_progress(1, 10, "started")
+        return StreamingResponse(tokens(), media_type="text/plain")
+
+    @app.get("/late", operation_id="late")
+    async def late(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> StreamingResponse:
+        async def parts() -> AsyncIterator[str]:
+            yield "a "
+            yield "b "
+            await ctx.report_progress(1, 10, "halfway")
+            yield "c "
+
+        return StreamingResponse(parts(), media_type="text/plain")
+
+    app.add_middleware(MCPMiddleware)
+    sent = {}
+    for tool in ("quiet", "first", "late"):
+        body, _ = call_body(tool, "handshake")
+        reply = await Exchange(app, body).run()
+        sent[tool] = [(e["params"]["progress"], e["params"].get("total")) for e in reply.events() if "params" in e]
+    assert sent == {
+        "quiet": [(1, None), (2, None), (3, None)],
+        "first": [(1, 10), (1.001, None), (1.002, None), (1.003, None)],
+        "late": [(1, None), (2, None), (2.001, 10), (2.002, None)],
+    }
