@@ -285,6 +285,13 @@ class Body(_BodyText):
             self._kind, self._textual = "text", True
         return self.feed(chunk, more)
 
+    def streamed(self) -> bool:
+        """Whether the response was a stream: its head declared no ``Content-Length`` (a
+        ``StreamingResponse``, an ``EventSourceResponse``, a path operation that yields; a whole
+        ``Response`` always declares one) and its status has content (not a 204). Read only for a
+        body with no text (``results``)."""
+        return self.status != 204 and not any(bytes(name).lower() == b"content-length" for name, _ in self.headers)
+
     @property
     def kind(self) -> str:
         return self._kind

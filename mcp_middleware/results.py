@@ -171,7 +171,14 @@ class ResponseCollector(Body):
         if not self._textual:
             return Built(content=self._binary_blocks())
         text = self.text()
-        return Built({"content": [{"type": "text", "text": text or status_line(self.status)}]})
+        return Built({"content": [{"type": "text", "text": text or self._no_text()}]})
+
+    def _no_text(self) -> str:
+        """The text of a success whose body has none: its status line ("200 OK"), and for a
+        stream that it sent no output ("200 OK (the stream sent no output)"): a chat route's model
+        read a bare "200 OK" as the answer."""
+        line = status_line(self.status)
+        return f"{line} (the stream sent no output)" if self.streamed() else line
 
     # -- a 201 or 202 with a Location ---------------------------------------------------------
     # The new resource of a 201, the job of a 202: the model learns it only from the result's text.
@@ -232,7 +239,7 @@ class ResponseCollector(Body):
         elif self.status == NOT_MODIFIED:
             why = f"{answered} with no content"
         elif self._textual and not text:
-            why = f"{answered} with an empty body"
+            why = f"{answered} with {'a stream that sent no output' if self.streamed() else 'an empty body'}"
         elif self._kind == "json":
             why = f"{answered} with a body that is not a JSON object: {text}"
         elif self._textual:
@@ -443,6 +450,10 @@ class HeadResponseCollector(ResponseCollector):
         if self.status < 400 and not self._structured:
             return []
         return super().feed(chunk, more)
+
+    def streamed(self) -> bool:
+        """No response to HEAD has content, stream or not: its empty body is no silent stream."""
+        return False
 
     def result(self) -> dict[str, Any]:
         if self.status >= 400 or self._structured:

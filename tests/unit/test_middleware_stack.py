@@ -646,7 +646,7 @@ def _audited_app(kind: str, outer: int, failing: Callable[[ASGIApp], ASGIApp] = 
 
 _AUDITED_TEXT = {
     "starlette": "part one part two",
-    "empty": "200 OK",  # (no text: the status line)
+    "empty": "200 OK (the stream sent no output)",  # (no text: the status line, saying so)
     "sse": "part one \npart two",
     "fsse": '"part one "\n"part two"',
 }

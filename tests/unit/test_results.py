@@ -51,7 +51,8 @@ def collect(
     collector = ResponseCollector(
         path="/x", structured=structured, max_text=max_text, max_binary=1000, forwarded=forwarded, output=output
     )
-    collector.head(status, ((b"content-type", mime),))
+    # a whole body, as a ``Response`` sends it: its length declared (without, it is a stream)
+    collector.head(status, ((b"content-type", mime), (b"content-length", str(len(body)).encode())))
     collector.feed(body, False)
     return collector.result()
 
@@ -365,7 +366,7 @@ def test_mcp_content_of_a_structured_tool_must_carry_structured_content() -> Non
 
 def redirect(status: int, headers: Any, body: bytes = b"", *, structured: bool = False) -> dict[str, Any]:
     collector = ResponseCollector(path="/x", structured=structured, max_text=1000, max_binary=1000)
-    collector.head(status, headers)
+    collector.head(status, [*headers, (b"content-length", str(len(body)).encode())])  # a whole body (see collect)
     collector.feed(body, False)
     return collector.result()
 
@@ -1350,6 +1351,20 @@ def test_a_head_success_lists_its_location_once_and_every_value_printable() -> N
         "content": [{"type": "text", "text": "HTTP 429 Too Many Requests (Retry-After: 30)"}],
         "isError": True,
     }
+
+
+def test_an_empty_stream_says_it_sent_no_output_but_a_head_response_never_does() -> None:
+    """A response whose head declares no Content-Length is a stream: with no text, its result
+    says the stream sent no output (review s11 item 3). A response to HEAD has no content, stream
+    or not: its empty body is an empty body."""
+    stream = ResponseCollector(path="/x", structured=False, max_text=1000, max_binary=1000)
+    stream.head(200, [(b"content-type", b"text/plain")])
+    stream.feed(b"", False)
+    assert text_of(stream.result()) == "200 OK (the stream sent no output)"
+    head = HeadResponseCollector(path="/x", structured=True, max_text=1000, max_binary=1000)
+    head.head(200, [(b"content-type", b"application/json")])
+    head.feed(b"", False)
+    assert text_of(head.result()) == "The tool has an output schema, but the route answered 200 OK with an empty body"
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,10 @@ from typing import Any
 import anyio
 import pytest
 from fastapi import FastAPI, Header
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel
+from sse_starlette import ServerSentEvent
+from sse_starlette.sse import EventSourceResponse
 
 from mcp_middleware import MCPMiddleware, toolcall
 from mcp_middleware._media import _media
@@ -181,3 +184,79 @@ async def test_a_binary_stream_that_fails_keeps_no_output(guard_path: str) -> No
     assert result["content"] == [
         {"type": "text", "text": "Tool 'breaks_binary' failed: the route raised RuntimeError."}
     ]
+
+
+class _Item(BaseModel):
+    id: int
+
+
+def _empty_app() -> FastAPI:
+    """Routes whose response has no text: streamed (a ``StreamingResponse`` that yields nothing or
+    only empty pieces, an ``EventSourceResponse`` that sends only comments or pings) or whole (an
+    empty ``Response``, a 204)."""
+    app = FastAPI()
+
+    async def nothing() -> AsyncIterator[str]:
+        for _ in ():
+            yield ""
+
+    async def blanks() -> AsyncIterator[str]:
+        yield ""
+        yield ""
+
+    async def comments() -> AsyncIterator[ServerSentEvent]:
+        yield ServerSentEvent(comment="ping")
+        yield ServerSentEvent(comment="still here")
+
+    @app.get("/silent", operation_id="silent")
+    async def silent() -> StreamingResponse:
+        return StreamingResponse(nothing(), media_type="text/plain")
+
+    @app.get("/blank", operation_id="blank")
+    async def blank() -> StreamingResponse:
+        return StreamingResponse(blanks(), media_type="text/plain")
+
+    @app.get("/pings", operation_id="pings")
+    async def pings() -> EventSourceResponse:
+        return EventSourceResponse(comments())
+
+    @app.get("/silent_item", operation_id="silent_item", response_model=_Item)
+    async def silent_item() -> StreamingResponse:
+        return StreamingResponse(nothing(), media_type="application/json")
+
+    @app.get("/empty", operation_id="empty")
+    async def empty() -> Response:
+        return Response(b"", media_type="text/plain")
+
+    @app.get("/gone", operation_id="gone", status_code=204, response_model=None)
+    async def gone() -> Response:
+        return Response(status_code=204)
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("token", ["tok-1", None])
+async def test_a_stream_that_sent_no_output_says_so_rather_than_a_bare_status_line(era: str, token: str | None) -> None:
+    """Review s11 item 3: a ``StreamingResponse`` or ``EventSourceResponse`` that sent nothing (or
+    only SSE comments and pings) gave the result text "200 OK", which a chat tool's model reads as
+    the answer. A stream says it sent no output; an empty whole body keeps its status line."""
+    app = _empty_app()
+    texts = {}
+    for tool in ("silent", "blank", "pings", "silent_item", "empty", "gone"):
+        body, headers = call_body(tool, era, token)
+        reply = await Exchange(app, body, {**BASE_HEADERS, **headers}).run()
+        result = reply.messages()[-1]["result"]
+        texts[tool] = (result["content"][0]["text"], result.get("isError", False))
+    assert texts == {
+        "silent": ("200 OK (the stream sent no output)", False),
+        "blank": ("200 OK (the stream sent no output)", False),
+        "pings": ("200 OK (the stream sent no output)", False),
+        "silent_item": (
+            "The tool has an output schema, but the route answered 200 OK with a stream that sent no output",
+            True,
+        ),
+        "empty": ("200 OK", False),
+        "gone": ("204 No Content", False),
+    }
