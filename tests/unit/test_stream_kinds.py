@@ -260,3 +260,27 @@ async def test_a_stream_that_sent_no_output_says_so_rather_than_a_bare_status_li
         "empty": ("200 OK", False),
         "gone": ("204 No Content", False),
     }
+
+
+@pytest.mark.parametrize("end", ["", "\n", "\r"])
+@pytest.mark.parametrize("era", ERAS)
+async def test_an_unterminated_last_event_of_a_stream_is_still_dispatched(era: str, end: str) -> None:
+    """Review s11 item 4: WHATWG's event stream does not dispatch an event that the stream ends in
+    without its blank line. A route's stream that ends so (an LLM proxy closing after its last
+    ``data:`` line) would lose its last token: the middleware dispatches that event, as its
+    progress message and in the result (README, "Streaming")."""
+    app = FastAPI()
+
+    @app.get("/cut", operation_id="cut")
+    async def cut() -> StreamingResponse:
+        async def parts() -> AsyncIterator[str]:
+            yield "data: Hello\n\n"
+            yield f"data: world{end}"
+
+        return StreamingResponse(parts(), media_type="text/event-stream")
+
+    app.add_middleware(MCPMiddleware)
+    body, headers = call_body("cut", era)
+    reply = await Exchange(app, body, {**BASE_HEADERS, **headers}).run()
+    assert progress_messages(reply.events()) == ["Hello", "world"]
+    assert reply.events()[-1]["result"]["content"] == [{"type": "text", "text": "Hello\nworld"}]
