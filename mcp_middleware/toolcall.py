@@ -84,14 +84,15 @@ async def run_tool(
             raise ProtocolError(codes.INVALID_PARAMS, message) from None
         return error_result(message)
     # a response to HEAD has no content: its collector shows the headers instead
+    # (by position: path, structured, max_text, max_binary, called, forwarded, output; see Body.__init__)
     collector = (collector_type if sub.method != "HEAD" else HeadResponseCollector)(
-        path=sub.path,
-        called=(sub, inv.parent),
-        structured=spec.has_output_schema,
-        output=spec.output,
-        max_text=limits.max_text,
-        max_binary=limits.max_binary,
-        forwarded=inv.forwarded,
+        sub.path,
+        spec.has_output_schema,
+        limits.max_text,
+        limits.max_binary,
+        (sub, inv.parent),
+        inv.forwarded,
+        spec.output,
     )
     run = _ToolRun(collector, inv, sub, limits, spec.name, what)
     if inv.outbox.closed and not inv.outbox.leaving_cancels:

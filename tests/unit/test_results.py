@@ -1438,3 +1438,24 @@ def test_an_empty_content_type_before_another_is_passed_over() -> None:
     image.head(200, [(b"content-type", b""), (b"content-type", b"image/png")])
     image.feed(PNG, False)
     assert image.result()["content"][0]["type"] == "image"
+
+
+def test_a_collector_made_by_position_is_the_one_made_by_name() -> None:
+    """``run_tool`` makes each call's collector by position (a type called with keywords builds a
+    dict of them per call): the order is (path, structured, max_text, max_binary, called,
+    forwarded, output), and each argument lands where its keyword puts it."""
+    shape = output_shape({"required": ["a"], "properties": {"a": {"type": "integer"}}})
+    called: Any = (object(), {"scheme": "https"})
+    forwarded = ((b"authorization", b"Bearer s3cret"),)
+    by_name = ResponseCollector(
+        path="/p", structured=True, max_text=7, max_binary=9, called=called, forwarded=forwarded, output=shape
+    )
+    by_position = ResponseCollector("/p", True, 7, 9, called, forwarded, shape)
+    assert vars(by_position) == vars(by_name)
+    assert (by_position._path, by_position._structured, by_position._max_text, by_position._max_binary) == (
+        "/p",
+        True,
+        7,
+        9,
+    )
+    assert (by_position._called, by_position._forwarded, by_position._output) == (called, forwarded, shape)
