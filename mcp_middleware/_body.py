@@ -49,17 +49,22 @@ class ResultTooLarge(Exception):
 
 
 class Called(Protocol):
-    """The request the route answered, as a blob's URI says it (``dispatch.SubRequest`` is one)."""
+    """The request the route answered, as a blob's URI says it and a 303's result reads its method
+    (``dispatch.SubRequest`` is one)."""
+
+    @property
+    def method(self) -> str: ...
 
     @property
     def query_string(self) -> bytes: ...
 
 
 class _NotCalled(NamedTuple):
+    method: str = "GET"
     query_string: bytes = b""
 
 
-NOT_CALLED = _NotCalled()  # no request known (a collector made on its own): no query string
+NOT_CALLED = _NotCalled()  # no request known (a collector made on its own): a GET, no query string
 
 
 # the kinds whose streamed text goes out as progress (``Body.streamable``)

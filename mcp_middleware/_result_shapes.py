@@ -21,6 +21,7 @@ __all__ = [
     "is_redirect",
     "located",
     "reason_phrase",
+    "saw_it_done",
     "sentence",
     "status_line",
     "text_result",
@@ -82,6 +83,14 @@ def is_redirect(status: int) -> bool:
     """A 3xx other than 304 Not Modified: a redirect, which is not followed, so no result of the
     route (a 304 is the route's answer to a conditional request, "unchanged")."""
     return 299 < status < 400 and status != NOT_MODIFIED
+
+
+def saw_it_done(status: int, method: str) -> bool:
+    """A ``303 See Other`` answering a request other than a GET or HEAD (post-then-redirect, RFC
+    9110 §15.4.4): the action was done, and the ``Location`` points to its result, so it is the
+    tool's success (a redirect of any other kind, or a 303 answering a GET, is not followed, and no
+    result)."""
+    return status == 303 and method != "GET" and method != "HEAD"
 
 
 def status_line(status: int) -> str:

@@ -29,7 +29,9 @@ the caller turns those into progress notifications. ``result()`` builds the fina
   is not followed, so it is no result of the tool (as a resource's or prompt's is an error); but a
   304 Not Modified is no redirect (``_result_shapes.is_redirect``): the route answered a
   conditional request "unchanged", a result of its status line (an error only for a tool with an
-  output schema, which needs a JSON object);
+  output schema, which needs a JSON object); nor is a 303 See Other answering a write
+  (``_result_shapes.saw_it_done``): the action was done, its status line and ``Location`` the
+  tool's success (an error, saying so, for a tool with an output schema);
 * a HEAD request's success (:class:`HeadResponseCollector`) ──▶ the status line and the headers
   that matter to a caller, whatever the route sent as a body (a response to HEAD has none);
 * 4xx/5xx ──▶ ``isError: true`` with the status and the route's error detail, so the model can
@@ -64,6 +66,7 @@ from ._result_shapes import (
     is_redirect,
     located,
     reason_phrase,
+    saw_it_done,
     sentence,
     status_line,
     text_result,
@@ -199,9 +202,12 @@ class ResponseCollector(Body):
         """A redirect, which is not followed, so the tool did not do its work (``HTTPSRedirectMiddleware``
         behind a TLS proxy without ``--proxy-headers`` answers every call so): an ``isError``
         result of its status line, its ``Location`` and its text (a binary body's is left out),
-        redacted (a redirect's URL, in its ``Location`` or body, may carry a forwarded key)."""
+        redacted (a redirect's URL, in its ``Location`` or body, may carry a forwarded key). A 303
+        answering a write is the tool's success, of the same text (``saw_it_done``): an error made
+        a model repeat a write that was done."""
         line = located(self.status, self._location)
-        return error_result(redacted(f"{line}\n\n{text}" if text else line, self._forwarded))
+        text = redacted(f"{line}\n\n{text}" if text else line, self._forwarded)
+        return text_result(text, is_error=not saw_it_done(self.status, self._called[0].method))
 
     def failed(self, why: str) -> dict[str, Any]:
         """The error result of a call whose route stopped before its response was complete (its
@@ -234,7 +240,10 @@ class ResponseCollector(Body):
         if self._location:
             answered += f" (Location {self._location})"
         text = self.text() if self._textual else ""  # redacted with the rest of the error text
-        if is_redirect(self.status):
+        if saw_it_done(self.status, method := self._called[0].method):  # still no structuredContent
+            done = f"the {method} was done and its result is at the Location (do not repeat it)"
+            why = f"{answered}: {done}, but a redirect is not this tool's result" + (f": {text}" if text else "")
+        elif is_redirect(self.status):
             why = f"{answered}: a redirect is not a result" + (f": {text}" if text else "")
         elif self.status == NOT_MODIFIED:
             why = f"{answered} with no content"
