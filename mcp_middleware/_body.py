@@ -92,6 +92,9 @@ class Body(_BodyText):
     _location = ""  # a Location (shown for a redirect, a 201 and a 202; see ``_rest``)
     _retry_after = ""  # a Retry-After (shown for an error)
     _disposition = b""  # a Content-Disposition (its file name said before a blob; see ``_rest``)
+    # the headers a tool's result shows after its blocks, a "name: value" line each ("" for none;
+    # ``_response_headers.shown``, see ``_rest``)
+    _listed = ""
     # a 401's or 403's WWW-Authenticate ("" without one; None for any other status): the route
     # refused the credentials, and the result says so (``results.Refusal``)
     challenge: str | None = None
@@ -189,8 +192,9 @@ class Body(_BodyText):
         nothing to the caller, RFC 9110 §10.2.2) and a ``Retry-After`` (an error's), kept as the
         result shows them (``printable``: a line break or control character in a value cannot
         start a line of the result; redacted with the rest of its text), a ``Content-Disposition``
-        (kept as sent), and a ``Content-Encoding``, decoded (or the body refused)."""
-        codings, located, retry, disposed = rest
+        (kept as sent), a ``Content-Encoding``, decoded (or the body refused), and the headers a
+        tool's result shows after its blocks (``_listed``)."""
+        codings, located, retry, disposed, listed = rest
         status = self.status
         if disposed:  # (read as the file's name only when the body is a blob: ``results``)
             self._disposition = bytes(headers[disposed[0]][1])
@@ -200,6 +204,8 @@ class Body(_BodyText):
             self._retry_after = printable(bytes(headers[retry[0]][1]).decode("latin-1"))
         if codings:
             self._decode_from(coding_of(b",".join(bytes(headers[at][1]) for at in codings)))
+        if listed:
+            self._listed = _lines(headers, listed, status)
 
     def _decode_from(self, coding: str) -> None:
         """The body is in ``coding`` ("" for none): decode it, or refuse it."""
@@ -315,3 +321,15 @@ class Body(_BodyText):
     def body_bytes(self) -> bytes:
         """Binary bodies only: everything collected."""
         return b"".join(self._chunks or ())
+
+
+def _lines(headers: Sequence[Sequence[bytes]], listed: tuple[int, ...], status: int) -> str:
+    """The headers at ``listed`` as a result shows them, a ``name: value`` line each (the name in
+    lower case; both ``printable``: a line break cannot start a line of its own), in the order
+    sent; an error's Retry-After is left out (its text says it already)."""
+    lines = []
+    for at in listed:
+        name = bytes(headers[at][0]).lower().decode("latin-1")
+        if status < 400 or name != "retry-after":
+            lines.append(f"{printable(name)}: {printable(bytes(headers[at][1]).decode('latin-1'))}")
+    return "\n".join(lines)

@@ -1,7 +1,7 @@
 """A route's response headers as its own list holds them (names in any case, lower case first: apps
 send lower case, Starlette does): the first value of a header, or all of them as one field value,
 and where a response's Content-Type, Content-Encoding, Location, Retry-After and Content-Disposition
-are in its list
+are in its list, and the headers a tool's result shows (``shown``)
 (``_slots``, remembered by its names). Part of :mod:`mcp_middleware._body`, whose ``Body.head``
 reads the content type, the content coding, a location, a retry-after, a content disposition and a
 refusal's challenge
@@ -19,10 +19,42 @@ from typing import Any
 _NAME = itemgetter(0)
 
 # where a response's less usual headers are in its list: every Content-Encoding, its Locations, its
-# Retry-Afters and its Content-Dispositions (``_slots``); a response with none of them has ``()``
-# (``Body.head`` tests that)
-Placed = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+# Retry-Afters, its Content-Dispositions and the headers a result shows (``_slots``); a response
+# with none of them has ``()`` (``Body.head`` tests that)
+Placed = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]
 Rest = Placed | tuple[()]
+
+# The headers a tool's result shows after its own blocks (``shown``): what a model needs to go on
+# (pagination, the validators a conditional write sends back, when to ask again, a partial
+# content's range), and any ``x-*`` an app sends but the ones middleware adds to every response,
+# which say nothing of the result (``_NOISE``, ``_NOISE_PREFIXES``). Never a Set-Cookie, nor a
+# hop-by-hop or transport header (none is named here). A Location is said by the status line it
+# means something for (``results``), never here.
+_SHOWN_IN_RESULTS = frozenset({b"etag", b"last-modified", b"link", b"retry-after", b"content-range"})
+_NOISE = frozenset(
+    {
+        # per request: an id, a timing
+        *(b"x-request-id", b"x-correlation-id", b"x-trace-id", b"x-amzn-trace-id", b"x-amzn-requestid"),
+        *(b"x-process-time", b"x-response-time", b"x-runtime"),
+        # the server's, and security headers
+        *(b"x-powered-by", b"x-frame-options", b"x-content-type-options", b"x-xss-protection"),
+        *(b"x-dns-prefetch-control", b"x-download-options", b"x-permitted-cross-domain-policies"),
+        *(b"x-robots-tag", b"x-ua-compatible"),
+    }
+)
+# families of them: rate limits (a 429's Retry-After says when), tracing, proxies (an event
+# stream's X-Accel-Buffering: no, which FastAPI's and sse-starlette's send)
+_NOISE_PREFIXES = (
+    *(b"x-ratelimit-", b"x-rate-limit-", b"x-b3-", b"x-amz-", b"x-envoy-", b"x-forwarded-", b"x-accel-"),
+)
+
+
+def shown(name: bytes) -> bool:
+    """Whether a tool's result shows header ``name`` (lower case): see ``_SHOWN_IN_RESULTS``."""
+    if name in _SHOWN_IN_RESULTS:
+        return True
+    return name.startswith(b"x-") and name not in _NOISE and not name.startswith(_NOISE_PREFIXES)
+
 
 # a response's header names (a tuple) -> where its Content-Type and the rest are in its list
 # (``_slots``), remembered: an app sends a handful of distinct lists of names
@@ -32,8 +64,9 @@ _SLOTS: dict[tuple[Any, ...], tuple[tuple[int, ...], Rest]] = {}
 def _slots(headers: Sequence[Sequence[bytes]]) -> tuple[tuple[int, ...], Rest]:
     """Where a response's Content-Types are in its list (those of a lower-case name first, then
     those of any case: ``Body.head`` takes the first that is not empty), and the rest: every
-    Content-Encoding (any case), and its Locations, Retry-Afters and Content-Dispositions (lower case
-    first: the first is the value, as ``_header`` reads it), or ``()`` without any of them; remembered in ``_SLOTS``
+    Content-Encoding (any case), its Locations, Retry-Afters and Content-Dispositions (lower case
+    first: the first is the value, as ``_header`` reads it), and the headers a result shows, in the
+    order sent (``shown``), or ``()`` without any of them; remembered in ``_SLOTS``
     (up to 256 lists of names), which ``Body.head`` reads first. Names that are not hashable (a
     ``bytearray``) are not remembered."""
     names = tuple(map(_NAME, headers))
@@ -41,8 +74,9 @@ def _slots(headers: Sequence[Sequence[bytes]]) -> tuple[tuple[int, ...], Rest]:
     kinds = (b"content-type", b"location", b"retry-after", b"content-disposition")
     typed, located, retry, disposed = (_named(names, lower, name) for name in kinds)
     codings = tuple(at for at, key in enumerate(lower) if key == b"content-encoding")
-    rest = codings, located, retry, disposed
-    found: tuple[tuple[int, ...], Rest] = typed, rest if codings or located or retry or disposed else ()
+    listed = tuple(at for at, key in enumerate(lower) if shown(bytes(key)))
+    rest = codings, located, retry, disposed, listed
+    found: tuple[tuple[int, ...], Rest] = typed, rest if any(rest) else ()
     try:
         if len(_SLOTS) < 256:
             _SLOTS[names] = found

@@ -38,6 +38,11 @@ the caller turns those into progress notifications. ``result()`` builds the fina
   correct itself; a 401 or 403 as a :class:`Refusal`, which keeps the route's ``WWW-Authenticate``
   (with ``oauth`` the transport may answer it as an HTTP 401/403 instead).
 
+A result (but a HEAD request's, which lists them, and a route's own ``MCPResponse``) ends with a
+text block of the response headers a model needs to go on ("Response headers:", a ``name: value``
+line each: ``_response_headers.shown`` says which, ``_Located`` adds it), after the body's blocks,
+so the first block stays the body and ``structuredContent`` the body's JSON.
+
 Text beyond ``max_text`` characters is cut with an explicit marker; binary beyond ``max_binary``
 bytes raises :class:`ResultTooLarge`. A ``Content-Encoding`` the middleware cannot decode, or a body
 not valid in its coding, is an ``isError`` result saying so. The credentials forwarded to the route
@@ -183,16 +188,18 @@ class ResponseCollector(Body):
         line = status_line(self.status)
         return f"{line} (the stream sent no output)" if self.streamed() else line
 
-    # -- a 201 or 202 with a Location ---------------------------------------------------------
-    # The new resource of a 201, the job of a 202: the model learns it only from the result's text.
-    # ``_rest`` (run for a response with a less usual header only) makes such a collector a
-    # ``_Located`` one, whose ``result`` says it, so the usual success's pays nothing for it.
+    # -- a 201 or 202 with a Location, the headers a result shows -------------------------------
+    # The new resource of a 201, the job of a 202, the next page's link, an ETag to send back: the
+    # model learns them only from the result's text. ``_rest`` (run for a response with a less
+    # usual header only) makes such a collector a ``_Located`` one, whose ``result`` says them, so
+    # the usual success's pays nothing for it.
 
     _lists_headers = False  # a result that lists the response's headers itself (a HEAD's)
 
     def _rest(self, headers: Sequence[Sequence[bytes]], rest: Placed) -> None:
         super()._rest(headers, rest)
-        if self._location and self.status < 300 and not self._lists_headers and self._kind != "mcp":
+        located = self._location and self.status < 300
+        if (located or self._listed) and not self._lists_headers and self._kind != "mcp":
             # a class of its own, not a method put in the instance's dict: a bound method there
             # holds the instance, a cycle, and the collector and its body waited for the cyclic
             # garbage collector (a call frees everything by reference counting)
@@ -473,26 +480,30 @@ class HeadResponseCollector(ResponseCollector):
 
 
 class _Located(ResponseCollector):
-    """The collector of a 201 or 202 with a ``Location`` (not a route's own ``MCPResponse``, which
-    shaped its result, nor a HEAD's, which lists its headers): ``ResponseCollector._rest`` makes a
-    collector one (of its own class's ``_located_type``) once it has read the head."""
+    """The collector of a 201 or 202 with a ``Location``, or of a response with headers a result
+    shows (``_response_headers.shown``; not a route's own ``MCPResponse``, which shaped its result,
+    nor a HEAD's, which lists its headers): ``ResponseCollector._rest`` makes a collector one (of
+    its own class's ``_located_type``) once it has read the head."""
 
     def result(self) -> dict[str, Any]:
         """An empty body's result is the status line with the ``Location`` (as a redirect's shows
         it, ``located``); a body's text stays the first block as it is (a JSON body's still the
         text of its ``structuredContent``, which must match the output schema, so it does not
         change), the ``Location`` in a text block after it (a model reads text content; ``_meta``
-        is the client's, not the model's). Redacted as any text taken from the response's headers;
-        an error result (a tool with an output schema that got no JSON object) says it already."""
+        is the client's, not the model's); an error result (a tool with an output schema that got
+        no JSON object) says it already. The headers a result shows go in a last text block,
+        after any result's, an error's too ("Response headers:", a line each). Redacted as any
+        text taken from the response's headers."""
         result = super().result()
-        if result.get("isError") or not self._location:
-            return result
-        line = redacted(located(self.status, self._location), self._forwarded)
         blocks = result["content"]
-        if self._textual and not self.text():  # its text is the status line alone
-            blocks[0]["text"] = line
-        else:
-            blocks.append({"type": "text", "text": line})
+        if self._location and self.status < 300 and not result.get("isError"):
+            line = redacted(located(self.status, self._location), self._forwarded)
+            if self._textual and not self.text():  # its text is the status line alone
+                blocks[0]["text"] = line
+            else:
+                blocks.append({"type": "text", "text": line})
+        if self._listed:
+            blocks.append({"type": "text", "text": redacted(f"Response headers:\n{self._listed}", self._forwarded)})
         return result
 
 

@@ -374,7 +374,8 @@ def redirect(status: int, headers: Any, body: bytes = b"", *, structured: bool =
 def test_a_304_not_modified_is_no_error() -> None:
     """A 304 is no redirect: the route did its work (a conditional GET, its If-None-Match an
     argument) and the answer is "unchanged" (review: 5f82a65 made it an error)."""
-    assert redirect(304, [(b"etag", b'"v7"')]) == {"content": [{"type": "text", "text": "304 Not Modified"}]}
+    listed = {"type": "text", "text": 'Response headers:\netag: "v7"'}  # the validator it matched
+    assert redirect(304, [(b"etag", b'"v7"')]) == {"content": [{"type": "text", "text": "304 Not Modified"}, listed]}
     # whatever the content type it declares, it has no body to show
     declared = redirect(304, [(b"content-type", b"image/png")])
     assert declared == {"content": [{"type": "text", "text": "304 Not Modified"}]}
@@ -445,8 +446,8 @@ def test_a_location_is_shown_for_a_201_a_202_and_a_redirect_only() -> None:
     assert "Location" not in text_of(structured)
     error = redirect(404, [(b"content-type", b"text/plain"), (b"location", b"/elsewhere")], b"gone")
     assert error == {"content": [{"type": "text", "text": "HTTP 404 Not Found: gone"}], "isError": True}
-    accepted = redirect(202, [(b"retry-after", b"5")])
-    assert accepted == {"content": [{"type": "text", "text": "202 Accepted"}]}
+    accepted = redirect(202, [(b"retry-after", b"5")])  # among the headers a result shows
+    assert [block["text"] for block in accepted["content"]] == ["202 Accepted", "Response headers:\nretry-after: 5"]
     moved = redirect(307, [(b"location", b"/b"), (b"retry-after", b"5")])
     assert text_of(moved) == "307 Temporary Redirect: Location /b"
 
@@ -1246,7 +1247,7 @@ def test_header_names_that_are_no_key_are_read_and_not_remembered(monkeypatch: p
     _kept([(b"content-type", b"application/json")])
     assert slots == {(b"content-type",): ((0,), ())}  # nothing more to read: ``()``
     _kept([(b"Location", b"/a"), (b"content-type", b"application/json"), (b"location", b"/b")])
-    assert slots[(b"Location", b"content-type", b"location")] == ((1,), ((), (2, 0), (), ()))
+    assert slots[(b"Location", b"content-type", b"location")] == ((1,), ((), (2, 0), (), (), ()))
 
 
 def test_a_content_type_value_of_another_bytes_like_type_is_read() -> None:

@@ -1843,8 +1843,11 @@ async def test_a_conditional_gets_304_is_the_tools_answer_not_an_error(era: str)
         result: dict[str, Any] = reply.result()
         return {key: value for key, value in result.items() if key not in ("_meta", "resultType")}  # 2026-07-28's
 
-    assert await report_call({"if-none-match": '"v7"'}) == {"content": [{"type": "text", "text": "304 Not Modified"}]}
-    assert await report_call({"if-none-match": '"v6"'}) == {"content": [{"type": "text", "text": '{"rows": 3}'}]}
+    listed = {"type": "text", "text": 'Response headers:\netag: "v7"'}  # the validator to send back
+    unchanged = await report_call({"if-none-match": '"v7"'})
+    assert unchanged == {"content": [{"type": "text", "text": "304 Not Modified"}, listed]}
+    changed = await report_call({"if-none-match": '"v6"'})
+    assert changed == {"content": [{"type": "text", "text": '{"rows": 3}'}, listed]}
 
 
 class _Iterated(Response):
