@@ -38,6 +38,15 @@ logger = logging.getLogger("mcp_middleware.handlers")
 
 _DEPTH = 16  # the longest ``.app`` chain followed to the app (_served)
 
+# Claude Code keeps a tool's result in the conversation up to about 50,000 characters, writing a
+# larger one to a file the model sees a preview of, unless the tool declares this ``_meta`` key in
+# tools/list (its own ceiling: 500,000; other clients ignore the key). Every tool declares
+# ``max_result_chars``, with room for what follows a text cut there: the cut note, a 201's
+# Location, the response headers (``results``).
+_RESULT_SIZE = "anthropic/maxResultSizeChars"
+_MOST_RESULT_SIZE = 500_000
+_CUT_ROOM = 1_000
+
 
 class ServedApp:
     """The app's side of a :class:`~mcp_middleware.handlers.Server`: what it serves, and when that
@@ -96,6 +105,9 @@ class ServedApp:
             forwarded=self.settings.forward_headers,
             tool_names=dict(self.settings.tool_names),
         )
+        declared = {_RESULT_SIZE: min(self.settings.max_result_chars + _CUT_ROOM, _MOST_RESULT_SIZE)}
+        for spec in self.catalog.tools:  # (before tools/list is first serialised: see _http._LISTS)
+            spec.tool["_meta"] = dict(declared)
         self.features = Features.from_catalog(self.catalog)
         # API keys in the MCP request's query string travel as pseudo-headers (see query_keys)
         self.query_keys = self.catalog.query_keys

@@ -63,7 +63,7 @@ class Settings:
     # Full origins ("https://app.example.com"); None = origins whose host passes the Host rule.
     allowed_origins: frozenset[str] | None = None
     max_body_bytes: int = 4 * 1024 * 1024
-    max_result_chars: int = 200_000
+    max_result_chars: int = 100_000
     max_binary_bytes: int = 16 * 1024 * 1024
     keepalive_interval: float = 15.0
     call_timeout: float | None = None

@@ -142,7 +142,7 @@ class MCPMiddleware:
         allowed_hosts: Collection[str] | None = None,
         allowed_origins: Collection[str] | None = None,
         max_body_bytes: float | SupportsIndex = 4 * 1024 * 1024,
-        max_result_chars: float | SupportsIndex = 200_000,
+        max_result_chars: float | SupportsIndex = 100_000,
         max_binary_bytes: float | SupportsIndex = 16 * 1024 * 1024,
         keepalive_interval: float | SupportsIndex = 15.0,
         call_timeout: float | SupportsIndex | None = None,
