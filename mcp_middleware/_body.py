@@ -31,15 +31,17 @@ from __future__ import annotations
 import codecs
 import zlib
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple, Protocol, Self
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, Self
 
 from ._body_text import _BodyText
 from ._coding import DECODED, Inflater, coding_of
-from ._event_parser import _EventParser
 from ._media import _MEDIA, _TEXTUAL_KINDS, NOT_UTF8, UTF8_CHARSETS, _media
 from ._output_shape import NO_SHAPE, OutputShape
 from ._printable import printable
 from ._response_headers import _NAME, _SLOTS, Placed, _all_values, _slots
+
+if TYPE_CHECKING:
+    from ._event_parser import _EventParser
 
 __all__ = ["NOT_CALLED", "Body", "Called", "ResultTooLarge"]
 
@@ -251,6 +253,8 @@ class Body(_BodyText):
         if self._kind == "events":
             events = self._events
             if events is None:  # (made with the first chunk: the usual body pays nothing for it)
+                from ._event_parser import _EventParser  # loaded by the first event-stream body
+
                 events = self._events = _EventParser(self._max_text)
             return self._event_data(events, text, more)
         text = self._store(text)

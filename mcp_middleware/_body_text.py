@@ -12,10 +12,13 @@ read with its cut note (:meth:`_BodyText.text`, :meth:`_BodyText.cut_short`).
 from __future__ import annotations
 
 import codecs
+from typing import TYPE_CHECKING
 
-from ._event_parser import _EventParser
 from ._media import NOT_UTF8
 from ._result_shapes import cut_note
+
+if TYPE_CHECKING:
+    from ._event_parser import _EventParser
 
 __all__ = ["_BodyText"]
 

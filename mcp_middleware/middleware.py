@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Mapping
 from functools import partial, wraps
-from typing import Concatenate, Literal, ParamSpec, SupportsIndex, TypeVar
+from typing import TYPE_CHECKING, Concatenate, Literal, ParamSpec, SupportsIndex, TypeVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,11 +18,14 @@ from ._given_names import check_tool_names
 from ._host_options import normalise_hosts
 from ._once import Remembered
 from ._option_lists import header_names, http_methods, strings
+from ._security_options import OAuthResource, cors_origins, effective_allowed_origins
 from .catalog import ToolFilter
 from .config import Secret, Settings, checked_limits
 from .handlers import Server
-from .security import Guard, OAuthResource, Security, cors_origins, effective_allowed_origins
 from .transport import _responder, endpoint
+
+if TYPE_CHECKING:
+    from .security import Guard, Security
 
 __all__ = ["MCPMiddleware"]
 
@@ -199,6 +202,8 @@ class MCPMiddleware:
         self._endpoint = partial(endpoint.serve, self.server)
         self._security: Security | None = None
         if auth is not None or oauth is not None or cors is not None:
+            from .security import Security  # opt-in: loaded only when an option asks for it
+
             self._security = Security(self.server, auth=auth, oauth=oauth, cors=cors)
         # The endpoint and, with `oauth`, the metadata paths: one set test decides pass-through.
         self._paths = self.settings.paths | (self._security.paths if self._security else frozenset())

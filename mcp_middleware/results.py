@@ -59,7 +59,6 @@ from typing import Any
 import orjson
 
 from ._body import Body, ResultTooLarge
-from ._disposition import filename
 from ._printable import printable
 from ._redaction import REDACTED, credential_values, redacted
 from ._response_headers import Placed, _all_values
@@ -353,6 +352,8 @@ class ResponseCollector(Body):
         block = self._blob(data, _blob_type(body) if why else self._mime)
         name = None
         if self._disposition:  # redacted whole, before its last segment is taken and before the cut (review s10g)
+            from ._disposition import filename  # a file's name: loaded by the first file result
+
             name = filename(self._disposition, lambda whole: redacted(whole, self._forwarded))
         if name is None and not why:
             return [block]

@@ -33,7 +33,6 @@ from ._call_types import CallLimits, Invocation, Outbox
 from ._guard import _described, _guarded, _guarded_fast
 from ._ticker import _loops, _period, _reap, watching
 from ._tool_run import _ToolRun as _ToolRun
-from ._unforwarded import unforwarded_note
 from .catalog import ArgumentError, ToolSpec
 from .interaction import HandshakeChannel, ModernChannel
 from .jsonrpc import ProtocolError
@@ -78,6 +77,8 @@ async def run_tool(
     try:
         sub = spec.build_request(arguments, inv.forwarded)
     except ArgumentError as exc:
+        from ._unforwarded import unforwarded_note  # loaded by the first refused arguments
+
         note = unforwarded_note(spec, arguments, inv.parent.get("headers", ()))  # the header the client sent?
         message = f"Invalid arguments for {_described(what, spec.name)}: {exc}{note}"
         if what:

@@ -28,6 +28,14 @@ DEFERRED = (
     "mcp_middleware._answer_pattern",
     "starlette.endpoints",  # an HTTPEndpoint class (imported by the app that uses one)
     "unicodedata",  # a parameter name that is not a valid argument name as it is
+    "mcp_middleware.security",  # auth, oauth or cors_allow_origins given to the middleware
+    "mcp_middleware._bearer",
+    "mcp_middleware._cors",
+    "mcp_middleware._oauth_metadata",
+    "mcp_middleware._disposition",  # a file result's name (Content-Disposition)
+    "mcp_middleware._event_parser",  # a route answering text/event-stream
+    "mcp_middleware._unforwarded",  # a call's arguments refused
+    "mcp_middleware._schema_fit",  # an app made with separate_input_output_schemas=False
 )
 
 # A tool server's life: import, build, initialize, list, call (JSON and streaming, both eras).
@@ -83,6 +91,7 @@ def test_each_deferred_module_loads_with_its_feature_and_works() -> None:
     features = """
     from typing import Annotated
     from fastapi import FastAPI, Query
+    from fastapi.responses import Response
     from pydantic import BaseModel
     import starlette.endpoints  # an app with HTTPEndpoint classes imports it itself
     from mcp_middleware import MCPMiddleware, declare
@@ -108,7 +117,24 @@ def test_each_deferred_module_loads_with_its_feature_and_works() -> None:
     async def greet(who: str) -> str:
         return f"Hello, {who}"
 
-    api.add_middleware(MCPMiddleware)
+    @api.get("/report", operation_id="report")
+    async def report() -> Response:
+        headers = {"content-disposition": 'attachment; filename="report.bin"'}
+        return Response(b"\\x00\\x01", media_type="application/octet-stream", headers=headers)
+
+    @api.get("/events", operation_id="events")
+    async def events() -> Response:
+        return Response(b"data: one\\n\\n", media_type="text/event-stream")
+
+    api.add_middleware(MCPMiddleware, cors_allow_origins=["https://app.example"])
+
+    one_schema = FastAPI(separate_input_output_schemas=False)
+
+    @one_schema.get("/node", operation_id="node")
+    async def node() -> Node:
+        return Node()
+
+    one_schema.add_middleware(MCPMiddleware)
 
     async def use():
         listed = (await call_modern(api, "tools/list")).result()["tools"]
@@ -129,6 +155,14 @@ def test_each_deferred_module_loads_with_its_feature_and_works() -> None:
         retry = {**call, "requestState": first["requestState"], "inputResponses": {"confirm_order": answer}}
         second = (await post(app, modern_request("tools/call", retry), order)).result()
         assert second["resultType"] == "complete" and not second.get("isError"), second
+        file = (await call_modern(api, "tools/call", {"name": "report", "arguments": {}}, name="report")).result()
+        assert file["content"][0]["text"].startswith('File "report.bin"'), file
+        streamed = (await call_modern(api, "tools/call", {"name": "events", "arguments": {}}, name="events")).result()
+        assert streamed["content"][0]["text"] == "one", streamed
+        refused = (await call_modern(api, "tools/call", {"name": "codes", "arguments": {}}, name="codes")).result()
+        assert refused["isError"] and "Invalid arguments" in refused["content"][0]["text"], refused
+        listed = (await call_modern(one_schema, "tools/list")).result()["tools"]
+        assert [t["name"] for t in listed] == ["node"] and "outputSchema" in listed[0], listed
 
     asyncio.run(use())
     """
