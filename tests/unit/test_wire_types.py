@@ -11,6 +11,8 @@ import sys
 import textwrap
 from typing import Any
 
+import pytest
+
 # What the package does with the wire types, run in both modes; the outputs must be equal.
 _EXERCISE = """
 import gc
@@ -196,3 +198,57 @@ def test_a_failing_import_puts_the_default_back() -> None:
         "default: False",
         "adapter switch: pydantic.type_adapter",
     ]
+
+
+_STAND_INS = ("__pydantic_core_schema__", "__pydantic_validator__", "__pydantic_serializer__")
+
+
+def test_a_deferred_wire_type_is_built_through_a_partial_and_pydantic_gets_its_function_back() -> None:
+    check = f"""
+    import functools, types, mcp_types
+    from pydantic._internal import _mock_val_ser, _model_construction
+    stand_ins = [mcp_types.CreateTaskResult.__dict__[name] for name in {_STAND_INS!r}]
+    assert all(isinstance(s._attempt_rebuild, functools.partial) for s in stand_ins), stand_ins
+    assert _model_construction.set_model_mocks is _mock_val_ser.set_model_mocks
+    """
+    out = _run("import mcp_middleware\n" + textwrap.dedent(check))
+    assert out["deferred_at_start"] is True
+    assert out["all_built"] is True  # each, on first use, through its partials
+
+
+def test_without_the_expected_mocks_the_models_keep_pydantics_own() -> None:
+    check = f"""
+    import types, mcp_types
+    stand_ins = [mcp_types.CreateTaskResult.__dict__[name] for name in {_STAND_INS!r}]
+    assert all(isinstance(s._attempt_rebuild, types.FunctionType) for s in stand_ins), stand_ins
+    """
+    prelude = _ALONE + "wire._construction = lambda: None  # as if pydantic had changed\nassert wire.load() is True\n"
+    out = _run(prelude + textwrap.dedent(check))
+    assert out["deferred_at_start"] is True
+    assert out["unused_built"] is False
+
+
+def test_the_lighter_stand_ins_build_the_model_or_raise_pydantics_error() -> None:
+    from pydantic import BaseModel, ConfigDict, PydanticUserError
+    from pydantic._internal._mock_val_ser import set_model_mocks
+
+    from mcp_middleware._wire_types import _construction, _lighter
+
+    assert _construction() is not None  # the pydantic installed here is the one the package expects
+
+    class Deferred(BaseModel):
+        model_config = ConfigDict(defer_build=True)
+        x: int
+
+    _lighter(set_model_mocks)(Deferred)
+    assert not Deferred.__pydantic_complete__
+    assert Deferred(x=1).model_dump() == {"x": 1}  # the first use builds it
+    assert Deferred.__pydantic_complete__
+
+    class Undefined(BaseModel):
+        model_config = ConfigDict(defer_build=True)
+        x: Missing  # type: ignore[name-defined]  # noqa: F821
+
+    _lighter(set_model_mocks)(Undefined, "`Missing`")
+    with pytest.raises(PydanticUserError, match="`Undefined` is not fully defined; you should define `Missing`"):
+        Undefined(x=1)
