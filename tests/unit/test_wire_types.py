@@ -252,3 +252,29 @@ def test_the_lighter_stand_ins_build_the_model_or_raise_pydantics_error() -> Non
     _lighter(set_model_mocks)(Undefined, "`Missing`")
     with pytest.raises(PydanticUserError, match="`Undefined` is not fully defined; you should define `Missing`"):
         Undefined(x=1)
+
+
+_QUALIFIERS = """
+import gc, pydantic
+models = [c for c in gc.get_objects() if isinstance(c, type) and issubclass(c, pydantic.BaseModel)]
+infos = [i for m in models if m.__module__.startswith("mcp_types") for i in m.__pydantic_fields__.values()]
+print("qualifiers:", sorted({type(i._qualifiers).__name__ for i in infos if not i._qualifiers}), len(infos))
+print("shared:", len({id(i._qualifiers) for i in infos if not i._qualifiers}))
+"""
+
+
+def _qualifiers(prelude: str) -> list[str]:
+    script = textwrap.dedent(prelude) + _QUALIFIERS
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_the_wire_types_fields_without_qualifiers_share_one_empty_frozenset() -> None:
+    kinds, shared = _qualifiers("import mcp_middleware")
+    assert kinds.startswith("qualifiers: ['frozenset'] "), kinds
+    assert int(kinds.split()[-1]) > 1000, kinds
+    assert shared == "shared: 1"
+    kinds, shared = _qualifiers("import mcp_types.methods\nimport mcp_middleware")  # the SDK first: untouched
+    assert kinds.startswith("qualifiers: ['set'] "), kinds
+    assert shared != "shared: 1"
