@@ -37,22 +37,54 @@ def sniffed(data: bytes) -> tuple[bytes, bytes] | None:
 # A PNG's first chunk is its IHDR (13 bytes of data), its last the IEND (no data, a fixed CRC)
 _PNG_IHDR = b"\x00\x00\x00\x0dIHDR"
 _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+_PNG_FIRST = 8 + 25  # the signature and the IHDR chunk: the IEND comes after them
 
 
 def whole(media: bytes, data: bytes) -> bool:
-    """Whether an image of ``media`` (a type ``sniffed`` gave for ``data``) ends as a whole one of
-    its format does: cheap checks of its structure's two ends, no decoding, for an image cut short
-    (a truncated download, a partial read) that a model's API would refuse to decode. PNG: the
-    IHDR chunk first and the IEND chunk last; JPEG: the EOI marker (FF D9) last; GIF: a block's
-    terminator (00) and the trailer (3B) last; WebP: as long as its RIFF header says. Any other
-    type: True (nothing is checked). Data after an image's end (a JPEG motion photo's video) is
-    not whole either: the checks are of the last bytes."""
+    """Whether an image of ``media`` (a type ``sniffed`` gave for ``data``) has the end of a whole
+    one of its format: cheap checks of its structure, no decoding, for an image cut short (a
+    truncated download, a partial read) that a model's API would refuse to decode. PNG: the IHDR
+    chunk first and an IEND chunk; JPEG: its segments whole up to its scan, then an EOI marker
+    (FF D9) after it (:func:`_jpeg_whole`); GIF: a block's terminator (00) and the trailer (3B)
+    last; WebP: at least as long as its RIFF header says (and an odd size's pad byte). Any other
+    type: True (nothing is checked). Data after an image's end (a phone's trailer, a motion
+    photo's video) leaves it whole: decoders stop at the end, as the API's does."""
     if media == b"image/png":
-        return data.startswith(_PNG_IHDR, 8) and data.endswith(_PNG_IEND)
+        return data.startswith(_PNG_IHDR, 8) and data.rfind(_PNG_IEND, _PNG_FIRST) != -1
     if media == b"image/jpeg":
-        return len(data) >= 4 and data.endswith(b"\xff\xd9")
+        return _jpeg_whole(data)
     if media == b"image/gif":
         return len(data) >= 15 and data.endswith(b"\x00;")  # 6 + 7 bytes of header and screen first
     if media == b"image/webp":
-        return len(data) >= 12 and int.from_bytes(data[4:8], "little") + 8 == len(data)
+        size = int.from_bytes(data[4:8], "little")
+        return len(data) >= 12 and size + 8 + (size & 1) <= len(data)
     return True
+
+
+_SOS, _EOI = 0xDA, b"\xff\xd9"
+_STANDALONE = frozenset((0x01, *range(0xD0, 0xD8)))  # TEM and RST0-7: markers without a length
+_SEGMENTS = 256  # a JPEG has a few dozen segments before its scan; past this many, any EOI will do
+
+
+def _jpeg_whole(data: bytes) -> bool:
+    """Whether a JPEG (its SOI first) is whole: its segments, each a marker and a length, whole up
+    to its first scan (SOS), then an EOI (FF D9) after the scan, not only inside a segment (an
+    Exif thumbnail is a JPEG with its own EOI) nor as the last bytes (a phone's trailer after it).
+    An EOI before any scan ends it too. A jump per segment, then ``bytes.find`` from the scan: an
+    FF in its coded data is stuffed (FF 00), so the first FF D9 there is the image's end."""
+    at, end = 2, len(data)
+    for _ in range(_SEGMENTS):
+        if at + 2 > end or data[at] != 0xFF:
+            return False
+        marker = data[at + 1]
+        if marker == 0xFF:  # a fill byte before the marker
+            at += 1
+        elif marker == 0xD9:
+            return True
+        elif marker in _STANDALONE:
+            at += 2
+        elif marker == _SOS:
+            return data.find(_EOI, at + 2) != -1
+        else:
+            at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+    return data.find(_EOI, at) != -1

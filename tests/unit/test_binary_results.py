@@ -106,6 +106,46 @@ def test_any_other_image_is_a_blob_of_no_image_type_after_a_text_that_says_so(
     assert collected(declared, data)[1] == unread(data, declared.decode(), NOT_READ, shown)
 
 
+# A camera's JPEG: APP0, an Exif APP1 holding a thumbnail (a JPEG of its own, FF D9 included), a
+# scan (SOS, its entropy-coded data with an FF stuffed as FF 00), then its own EOI
+THUMBNAIL = JPEG
+PHOTO = (
+    b"\xff\xd8"
+    + JPEG[2:20]
+    + b"\xff\xe1"
+    + (2 + 6 + len(THUMBNAIL)).to_bytes(2, "big")
+    + b"Exif\x00\x00"
+    + THUMBNAIL
+    + b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00"
+    + b"\x12\xff\x00\x34" * 10
+    + b"\xff\xd9"
+)
+# Data after an image's end, which phones write (a Samsung trailer, a motion photo's video) and
+# decoders ignore: the image is whole
+TRAILER = b"\x00\x00\x00\x18ftypmp42" + b"\xff\xd9\x00" * 3 + b"SEFT"
+
+
+@pytest.mark.parametrize(
+    ("data", "shown"),
+    [
+        (PHOTO, "image/jpeg"),
+        (PHOTO + TRAILER, "image/jpeg"),
+        (JPEG + TRAILER, "image/jpeg"),
+        (PNG + TRAILER, "image/png"),
+        (PNG + b"\x00", "image/png"),
+        (WEBP + TRAILER, "image/webp"),
+        (WEBP[:4] + b"\x1b" + WEBP[5:] + b"\x00\x00", "image/webp"),  # an odd size, its pad byte after it
+        (b"\xff\xd8\xff\xff" + JPEG[3:], "image/jpeg"),  # a fill byte (FF) before a marker
+    ],
+)
+def test_an_intact_image_with_data_after_its_end_is_an_image_block(data: bytes, shown: str) -> None:
+    """Review s11fs2 item 2: a phone's photo (a Samsung trailer, a motion photo's video after the
+    JPEG), a PNG with bytes after IEND or a WebP with bytes after its RIFF size were refused as cut
+    short: only a file cut short is. JPEG: its segments up to the scan, then an EOI after it;
+    PNG: IHDR first, an IEND chunk; WebP: at least as long as its RIFF size (and pad byte)."""
+    assert collected(shown.encode(), data, max_binary=10_000)[1] == {"content": [image(data, shown)]}
+
+
 # a PNG, JPEG, GIF and WebP cut short: their magic numbers are whole, their ends are not
 CUT = [
     ("PNG", PNG[:-1]),  # its IEND chunk cut
@@ -114,13 +154,16 @@ CUT = [
     ("JPEG", JPEG[:-2]),  # no EOI (FF D9) at its end
     ("JPEG", JPEG[:-1]),
     ("JPEG", JPEG[:12]),
-    ("JPEG", JPEG + b"\x00\x00\x00\x18ftypmp42"),  # data after its end (a motion photo's video): checked by its end
+    ("JPEG", PHOTO[:-2]),  # an EOI only in its Exif thumbnail (skipped with its APP1 segment)
+    ("JPEG", PHOTO[:-40]),
+    ("JPEG", PHOTO[:30]),  # cut within a segment before the scan
+    ("JPEG", b"\xff\xd8\xff\xe1\x00\x10" + JPEG[2:]),  # a segment's length past the data's end
     ("GIF", GIF[:-1]),  # no trailer (3B)
     ("GIF", GIF[:8]),
     ("GIF", GIF[:6] + b";"),  # a trailer, but not after a block's end
     ("WebP", WEBP[:-1]),  # shorter than its RIFF size says
     ("WebP", WEBP[:12]),
-    ("WebP", WEBP + b"\x00\x00"),  # longer
+    ("WebP", WEBP[:4] + b"\x1b" + WEBP[5:] + b"\x00"),  # an odd size and no pad byte after it
 ]
 
 
@@ -128,8 +171,9 @@ CUT = [
 def test_an_image_cut_short_is_a_blob_after_a_text_that_says_so(kind: str, data: bytes) -> None:
     """A truncated image's first bytes are still its magic number, but the API cannot decode it
     and refuses the block (the conversation then fails on every later turn): its structure is
-    checked cheaply, without decoding it (PNG: IHDR first, IEND last; JPEG: FF D9 last; GIF: a
-    block's end and the trailer last; WebP: as long as its RIFF header says)."""
+    checked cheaply, without decoding it (PNG: IHDR first, an IEND chunk; JPEG: its segments, then
+    an EOI after its scan; GIF: a block's end and the trailer last; WebP: at least as long as its
+    RIFF header says)."""
     declared = f"image/{kind.lower()}"
     why = f"an incomplete {kind} (cut short or damaged)"
     assert collected(declared.encode(), data)[1] == unread(data, declared, why)

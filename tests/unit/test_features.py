@@ -114,10 +114,11 @@ async def test_resources_list_and_read_text_and_blob() -> None:
 
 async def test_a_read_image_has_the_type_its_bytes_show() -> None:
     """As a tool's result does (``results``): a PNG served as ``image/jpeg``, or declared so, is
-    ``image/png``; a PDF served as ``image/png`` is ``application/pdf``; a PNG cut short, which a
-    model's API cannot decode (clients make an ``image/*`` resource an image block), is
-    ``application/octet-stream``; bytes no signature knows keep the type they were given (a
-    resource's contents have no room for a text saying more, and the app declared it)."""
+    ``image/png``, with data after its end (a phone's trailer) too; a PDF served as ``image/png`` is
+    ``application/pdf``; a PNG cut short, which a model's API cannot decode (clients make an
+    ``image/*`` resource an image block), is ``application/octet-stream``; bytes no signature
+    knows keep the type they were given (a resource's contents have no room for a text saying
+    more, and the app declared it)."""
     app = FastAPI()
 
     @app.get("/photo", openapi_extra=declare.resource("docs://photo"))
@@ -140,6 +141,10 @@ async def test_a_read_image_has_the_type_its_bytes_show() -> None:
     async def cut() -> Response:
         return Response(PNG[:-1], media_type="image/png")
 
+    @app.get("/trailer", openapi_extra=declare.resource("docs://trailer"))
+    async def trailer() -> Response:
+        return Response(PNG + b"SEFT", media_type="image/png")  # data after its end: whole
+
     app.add_middleware(MCPMiddleware)
     for uri, mime, data in (
         ("docs://photo", "image/png", PNG),
@@ -147,6 +152,7 @@ async def test_a_read_image_has_the_type_its_bytes_show() -> None:
         ("docs://tiff", "image/png", b"II*\x00rest"),
         ("docs://pdf", "application/pdf", b"%PDF-1.7"),
         ("docs://cut", "application/octet-stream", PNG[:-1]),
+        ("docs://trailer", "image/png", PNG + b"SEFT"),
     ):
         [read] = (await legacy(app, "resources/read", {"uri": uri}))["result"]["contents"]
         assert read == {"uri": uri, "mimeType": mime, "blob": base64.b64encode(data).decode()}
