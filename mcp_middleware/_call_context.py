@@ -6,8 +6,9 @@ call's :class:`~mcp_middleware._context_holder.ContextHolder`, the first time th
 It talks to the client through a :class:`Channel` (one per era, :mod:`mcp_middleware.interaction`):
 
 - progress for the call's token, each value above the last one sent, by the route or by the
-  call runner (``automatic_progress``), NaN and infinity dropped; a route's report that is not
-  above the runner's last value is raised just above it;
+  call runner (``automatic_progress``: below the route's next whole step and its last total),
+  NaN and infinity dropped; a route's report that is not above the runner's last value is raised
+  just above it, without its total when that is below the raised value;
 - log messages at or above the level the client asked for;
 - requests to the client (``ask``), each key (non-empty) asked at most once in a call; a key left
   out is numbered ("elicitation", "elicitation-2", ...), the same way every time the route runs
@@ -40,7 +41,7 @@ from typing import Any, Protocol
 import anyio
 from mcp_types import jsonrpc as codes
 
-from ._context_holder import progress_above
+from ._context_holder import progress_below, whole_above
 from ._input_requests import ClientRequestError, InputRequest, NotSent
 from .context import MCPContext
 
@@ -53,6 +54,13 @@ STOPPED = {
     "code": codes.CONNECTION_CLOSED,
     "message": "Connection closed: the call was stopped (cancelled, past its time limit, or its client left)",
 }
+
+
+def _raised(last: float) -> float:
+    """A route's report not above ``last`` (the runner's value): just above it."""
+    whole = whole_above(last)
+    value = progress_below(last, whole)
+    return whole if value is None else value
 
 
 def _stopped_error(requests: Mapping[str, InputRequest]) -> ClientRequestError:
@@ -101,6 +109,8 @@ class LiveContext(MCPContext):
         self._log_floor = LOG_LEVELS.index(log_level) if log_level in LOG_LEVELS else None
         self._last_progress: float | None = None  # the last value sent for the token, by anyone
         self._reported: float | None = None  # the route's own last report (as it gave it)
+        self._total: float | None = None  # the last total sent, while no value sent is above it
+        self._ceiling = 0.0  # what the runner's values stay below once the route has reported
         self._asked: set[str] = set()  # the keys asked in this run of the route
         self._waiting: set[anyio.CancelScope] = set()  # the asks waiting for their answers
 
@@ -114,32 +124,56 @@ class LiveContext(MCPContext):
             return
         # progress.mdx: the value MUST increase with each notification. A report not above the
         # route's own last one is dropped; one not above the runner's values (streamed chunks
-        # counted 1, 2, 3 before the route's first report) goes out just above them.
+        # counted 1, 2, 3 before the route's first report) goes out just above them, and without
+        # its total when that puts it past the total.
         if self._reported is not None and progress <= self._reported:
             return
         self._reported = progress
+        if total is not None and not math.isfinite(total):
+            total = None
         last = self._last_progress
         if last is not None and progress <= last:
-            progress = progress_above(last)
+            progress = _raised(last)
+            if total is not None and progress > total:
+                total = None
         self._last_progress = progress
+        self._limit(progress, total)
         params: dict[str, Any] = {"progressToken": self.progress_token, "progress": progress}
-        if total is not None and math.isfinite(total):
+        if total is not None:
             params["total"] = total
         if message is not None:
             params["message"] = message
         await self._channel.notify("notifications/progress", params)
 
-    def automatic_progress(self, step: bool = True) -> float:
+    def _limit(self, progress: float, total: float | None) -> None:
+        """After the route's report of ``progress`` (with ``total``, or None) went out: the runner's
+        values stay below its next whole step and below the last total sent, until a report goes
+        past that total (the route's own word: the total no longer holds)."""
+        if total is not None:
+            self._total = total if progress <= total else None
+        elif self._total is not None and progress > self._total:
+            self._total = None
+        ceiling = whole_above(progress)
+        self._ceiling = ceiling if self._total is None else min(ceiling, self._total)
+
+    def automatic_progress(self, step: bool = True) -> float | None:
         """The value of a progress notification the call runner sends on its own, a streamed chunk
         (``step``) or a heartbeat, for a route that has its context, so may report progress itself
-        at any time. Until it does, chunks count whole numbers (1, 2, 3, as without a context);
-        after its first report, and for a heartbeat, a readable fraction above the last value sent
-        and below the next whole number (:func:`progress_above`: 1.001, 1.002), which the route's
-        next whole step is still above. One token's values keep increasing."""
+        at any time; None when no value is left for it (the call runner then sends none). Until the
+        route reports, chunks count whole numbers (1, 2, 3, as without a context) and a heartbeat
+        goes a readable fraction up, below the next whole number; after its report, both go a
+        readable fraction up below its next whole step and the last total sent
+        (:func:`progress_below`: 1.001, 1.002, ..., 1.9001), never reaching them: the route's next
+        whole step goes out as it is, and none exceeds a total. One token's values keep
+        increasing."""
         last = self._last_progress or 0.0
         # (until the route reports, the values are the runner's: chunk counts, far below 2**53)
-        value = math.floor(last) + 1 if step and self._reported is None else progress_above(last)
-        self._last_progress = value
+        if self._reported is None:
+            value = math.floor(last) + 1 if step else progress_below(last, whole_above(last))
+        else:
+            value = progress_below(last, self._ceiling)
+        if value is not None:
+            self._last_progress = value
         return value
 
     async def log(self, level: str, data: Any, logger: str | None = None) -> None:

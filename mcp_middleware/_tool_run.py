@@ -302,9 +302,12 @@ class _ToolRun(_RunHandle):
         None once the call is stopped (a chunk's pieces may straddle the stop)."""
         if self.stopped():
             return
-        self.last = time.monotonic()  # anyio.current_time() would cost system calls per chunk
-        # above the route's own reports, if any; a heartbeat (no message) a fraction up
+        # above the route's own reports, if any; a heartbeat (no message) a fraction up; None: no
+        # value is left below the route's total (it reported 3 of 3), so nothing goes out
         progress = self.inv.context.automatic_progress(message is not None)
+        if progress is None:
+            return
+        self.last = time.monotonic()  # anyio.current_time() would cost system calls per chunk
         params: dict[str, Any] = {"progressToken": self.inv.token, "progress": progress}
         if message is not None:
             params["message"] = message

@@ -228,7 +228,7 @@ def test_lower_layers_never_import_upper_layers() -> None:
         assert not imported & upper, (part, imported)
     assert all_imports("context") == {"_context_holder", "_input_requests"}  # re-exported
     assert all_imports("_context_holder", typing=False) == set()  # LiveContext only as a type
-    # LiveContext(MCPContext); the holder's progress step (progress_above), which imports nothing
+    # LiveContext(MCPContext); the holder's progress step (progress_below), which imports nothing
     assert all_imports("_call_context") == {"_context_holder", "_input_requests", "_outgoing", "context"}
     assert all_imports("_outgoing") == {"jsonrpc"}  # what a route sends, against the result types it goes in
     # the channels a live context talks through, and the check of what it sends

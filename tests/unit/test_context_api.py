@@ -4,13 +4,15 @@ inactive one a route gets outside an MCP call. ``test_context.py`` drives the sa
 from __future__ import annotations
 
 import gc
+import itertools
+import random
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
 
 from mcp_middleware._call_context import STOPPED, LiveContext
-from mcp_middleware._context_holder import progress_above
+from mcp_middleware._context_holder import progress_below
 from mcp_middleware._invocation import _stop_check
 from mcp_middleware.context import (
     ClientRequestError,
@@ -120,31 +122,34 @@ async def test_a_route_report_not_above_the_runners_values_is_raised_just_above_
     ]
 
 
-def test_a_readable_step_stays_below_the_next_whole_number_as_long_as_it_can() -> None:
-    """The fractions go a thousandth up, then finer as the next whole number nears (1.999,
-    1.9991, ...), up to six decimals; past that the next whole number. Always increasing, never a
-    subnormal or a value longer than six decimals."""
-    assert [progress_above(x) for x in (0, 1, 1.5, 1.999, 1.9991, 1.99999, 1.999999, 1.0005, 2.5e-7)] == [
+def test_a_readable_step_nears_its_ceiling_and_never_reaches_it() -> None:
+    """Review s11fs2 item 1: the runner's values after a route's report reached the next whole
+    number (1.999999 -> 2, then 2.001 ... past the route's total of 2). They now step a thousandth
+    while the room left is above a tenth, then a decimal finer per decade nearer (1.9 -> 1.9001,
+    1.99 -> 1.99001): 900 short values a decade, always below the ceiling, then None (no room)."""
+    assert [progress_below(x, 2) for x in (0, 1, 1.5, 1.899, 1.9, 1.9999, 1.0005, 2.5e-7, 2, 3)] == [
         0.001,
         1.001,
         1.501,
-        1.9991,
-        1.9992,
-        1.999991,
-        2,
+        1.9,
+        1.9001,
+        1.9999001,
         1.001,
         0.001,
+        None,
+        None,
     ]
-    last: float = 1
-    seen = []
-    while last < 2:
-        last, before = progress_above(last), last
-        assert last > before
-        assert last == round(last, 6)
+    assert progress_below(2.3, 2.5) == 2.301  # a total as the ceiling
+    assert progress_below(1e300, 1e300 * 1.0000001) is not None
+    last: float | None = 1
+    seen: list[float] = []
+    while last is not None:
         seen.append(last)
-    assert len(seen) == 999 + 3 * 9 + 1  # (1.001 to 1.999, three finer decimals of nine each, then 2)
-    assert progress_above(1e300) > 1e300
-    assert isinstance(progress_above(2.0**70), float)  # (a whole number past 2**53: no int JSON may not hold)
+        last = progress_below(last, 2)
+    assert all(a < b < 2 for a, b in itertools.pairwise(seen))
+    assert (seen[900], seen[1800], seen[2700]) == (1.9, 1.99, 1.999)
+    assert len(seen) > 10_000
+    assert all(len(repr(value)) <= 8 for value in seen[:3601])  # (up to 1.9999: six decimals)
 
 
 async def test_heartbeats_before_the_route_takes_its_context_leave_room_for_its_reports() -> None:
@@ -337,3 +342,106 @@ def test_the_stop_check_follows_its_run_and_reads_a_run_gone_or_none_as_stopped(
     gc.collect()
     assert check() is True
     assert _stop_check(None)() is True
+
+
+async def test_chunks_before_a_route_report_do_not_lift_it_above_its_total() -> None:
+    """Review s11fs2 item 1 (a): chunks 1, 2, 3, 4 went out before the route's first report, whose
+    "1 of 3" then went out as 4.001 of 3, past its own total. A report raised above its total goes
+    out without it (a raised report that stays within its total keeps it)."""
+    channel = Recorder()
+    ctx = live(channel)
+    for _ in range(4):
+        ctx.automatic_progress()
+    await ctx.report_progress(1, 3, "step 1 of 3")
+    await ctx.report_progress(3, 10)  # raised (4.002), within its total: kept
+    assert channel.sent == [
+        ("notifications/progress", {"progressToken": "t", "progress": 4.001, "message": "step 1 of 3"}),
+        ("notifications/progress", {"progressToken": "t", "progress": 4.002, "total": 10}),
+    ]
+
+
+async def test_many_chunks_after_a_report_stay_below_its_total_and_its_next_whole_step() -> None:
+    """Review s11fs2 item 1 (b): after the route's "1 of 2", 1,200 chunks went 1.001, 1.002, ...,
+    2, 2.173. They now stay below 2 (the total and the next whole step), each above the last; the
+    route's own "2 of 2" still goes out as it is; after it nothing is left below the total, so the
+    runner's own notifications stop (None: the call runner sends none; the result has the text)."""
+    channel = Recorder()
+    ctx = live(channel)
+    await ctx.report_progress(1, 2)
+    sent = [ctx.automatic_progress() for _ in range(5000)]
+    values = [v for v in sent if v is not None]
+    assert len(values) == len(sent)
+    assert all(1 < v < 2 for v in values)
+    assert all(a < b for a, b in itertools.pairwise(values))
+    await ctx.report_progress(2, 2)
+    assert channel.sent[-1] == ("notifications/progress", {"progressToken": "t", "progress": 2, "total": 2})
+    assert ctx.automatic_progress() is None
+    assert ctx.automatic_progress(step=False) is None
+    await ctx.report_progress(2.5)  # past its total, its own word: the runner goes on below 3
+    assert ctx.automatic_progress() == 2.501
+
+
+async def test_a_total_sent_caps_the_runner_until_the_route_goes_past_it() -> None:
+    """The runner's values stay below the last total sent, a report without one included; a
+    route's report past it (its own word) frees them up to its next whole step."""
+    ctx = live(Recorder())
+    await ctx.report_progress(1, 1.5)
+    await ctx.report_progress(1.2)
+    values = [ctx.automatic_progress() for _ in range(1000)]
+    assert max(v for v in values if v is not None) < 1.5
+    await ctx.report_progress(1.7)
+    assert ctx.automatic_progress() == 1.701
+
+
+def _replay(seed: int) -> list[tuple[str, float, float | None]]:
+    """A random run of chunks, heartbeats, bursts of chunks and the route's reports (with a total
+    or not; some before the context is built): what went out, as (source, progress, total)."""
+    rng = random.Random(seed)
+    channel = Recorder()
+    holder = ContextHolder(lambda _: (live(channel), None))
+    out: list[tuple[str, float, float | None]] = []
+    step = 0.0
+    for _ in range(rng.randrange(1, 60)):
+        before = len(channel.sent)
+        kind = rng.choice(("chunk", "chunk", "heartbeat", "burst", "report", "report", "report"))
+        if kind == "report":
+            step += rng.choice((0, 0.5, 1, 1, 1, 3))
+            total = rng.choice((None, step, step + rng.choice((0, 1, 2, 10)), step + 0.5))
+            sync(holder().report_progress(step, total))
+            out += [("route", p["progress"], p.get("total")) for _, p in channel.sent[before:]]
+            continue
+        count = rng.randrange(100, 3000) if kind == "burst" else 1
+        for _ in range(count):
+            value = holder.automatic_progress(kind != "heartbeat")
+            if value is not None:
+                out.append(("runner", value, None))
+    return out
+
+
+def sync(coroutine: Any) -> None:
+    """Run a coroutine that never awaits anything pending (the recording channel) to its end."""
+    try:
+        coroutine.send(None)
+    except StopIteration:
+        return
+    raise AssertionError("the coroutine waited")
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_progress_increases_and_stays_within_every_total_whatever_the_order(seed: int) -> None:
+    """Property (review s11fs2 item 1): whatever the order of chunks, heartbeats, bursts and the
+    route's reports (with a total or without), each value sent is above the last, one sent with a
+    total is at most it, and the runner's own stay below the last total sent unless a route report
+    since went past it."""
+    sent = _replay(seed)
+    values = [value for _, value, _ in sent]
+    assert all(a < b for a, b in itertools.pairwise(values)), sent
+    cap: float | None = None
+    for source, value, total in sent:
+        if total is not None:
+            assert value <= total, sent
+            cap = total
+        elif source == "route" and cap is not None and value > cap:
+            cap = None
+        elif source == "runner" and cap is not None:
+            assert value < cap, sent

@@ -2185,3 +2185,49 @@ async def test_a_streaming_route_with_its_context_counts_its_chunks_one_two_thre
         "first": [(1, 10), (1.001, None), (1.002, None), (1.003, None)],
         "late": [(1, None), (2, None), (2.001, 10), (2.002, None)],
     }
+
+
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+async def test_streamed_progress_never_passes_the_routes_total(era: str) -> None:
+    """Review s11fs2 item 1: chunks before the route's first report lifted its "1 of 3" to 4.001 of
+    3; 1,200 chunks after its "1 of 2" went on to 2.173. A raised report goes without its total,
+    the chunks after a report stay below its total (and its next whole step), and once the route
+    reported all of its total the chunks after it send no progress (their text is in the result)."""
+    app = FastAPI()
+
+    @app.get("/report", operation_id="report")
+    async def report(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> StreamingResponse:
+        async def parts() -> AsyncIterator[str]:
+            for row in ("header ", "a ", "b ", "c "):
+                yield row
+            await ctx.report_progress(1, 3, "step 1 of 3")
+            yield "x "
+
+        return StreamingResponse(parts(), media_type="text/plain")
+
+    @app.get("/llm", operation_id="llm")
+    async def llm(ctx: Annotated[MCPContext, Depends(mcp_context)]) -> StreamingResponse:
+        async def parts() -> AsyncIterator[str]:
+            await ctx.report_progress(1, 2, "generating")
+            for i in range(1200):
+                yield f"t{i} "
+            await ctx.report_progress(2, 2, "done")
+            yield "end"
+
+        return StreamingResponse(parts(), media_type="text/plain")
+
+    app.add_middleware(MCPMiddleware)
+    sent = {}
+    for tool in ("report", "llm"):
+        body, headers = call_body(tool, era)
+        reply = await Exchange(app, body, headers or None).run()
+        events = reply.events()
+        sent[tool] = [(e["params"]["progress"], e["params"].get("total")) for e in events if "params" in e]
+        values = [value for value, _ in sent[tool]]
+        assert values == sorted(set(values))
+        assert events[-1]["result"]["content"][0]["text"].endswith("end" if tool == "llm" else "x ")
+    assert sent["report"] == [(1, None), (2, None), (3, None), (4, None), (4.001, None), (4.002, None)]
+    assert sent["llm"][:3] == [(1, 2), (1.001, None), (1.002, None)]
+    assert all(value < 2 for value, _ in sent["llm"][1:-1])
+    assert sent["llm"][-1] == (2, 2)  # the route's own; the chunk after it ("end") sends none
+    assert len(sent["llm"]) == 1 + 1200 + 1
