@@ -13,18 +13,24 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from starlette.requests import Request
 
 from ._host_options import DEFAULT_PORTS, ascii_host, empty_label, normal_origin
 from ._option_lists import strings
 
-__all__ = ["_SCOPE_TOKEN", "OAuthResource", "check_guard", "cors_origins", "effective_allowed_origins"]
+__all__ = ["_SCOPE_TOKEN", "Guard", "OAuthResource", "check_guard", "cors_origins", "effective_allowed_origins"]
 
 # RFC 6750 §3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), i.e. printable ASCII except " and \.
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 _BEARER_METHODS = frozenset({"header", "body", "query"})
+
+Guard = Callable[[Request], bool | Awaitable[bool]]
+"""The ``auth`` option: a predicate over the MCP request (here, not in :mod:`mcp_middleware.security`,
+so that the public constructor's annotations resolve without loading the security layer)."""
 
 
 def _absolute_url(value: str, option: str, *, listed: bool = False) -> str:

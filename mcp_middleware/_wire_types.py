@@ -93,8 +93,8 @@ def _rebuilt(cls: Any, name: str, *, parent_namespace_depth: int = 5) -> Any:
 def _lighter(set_model_mocks: Callable[..., None]) -> Callable[..., None]:
     """``set_model_mocks`` whose stand-ins build the model through a partial of :func:`_rebuilt`."""
 
-    def lighter(cls: Any, undefined_name: str | None = None) -> None:
-        set_model_mocks(cls, undefined_name)
+    def lighter(cls: Any, *args: Any, **kwargs: Any) -> None:
+        set_model_mocks(cls, *args, **kwargs)  # pydantic's own defaults: they differ between its versions
         for name in _STAND_INS:
             cls.__dict__[name]._attempt_rebuild = partial(_rebuilt, cls, name)
 

@@ -18,14 +18,14 @@ from ._given_names import check_tool_names
 from ._host_options import normalise_hosts
 from ._once import Remembered
 from ._option_lists import header_names, http_methods, strings
-from ._security_options import OAuthResource, cors_origins, effective_allowed_origins
+from ._security_options import Guard, OAuthResource, cors_origins, effective_allowed_origins
 from .catalog import ToolFilter
 from .config import Secret, Settings, checked_limits
 from .handlers import Server
 from .transport import _responder, endpoint
 
 if TYPE_CHECKING:
-    from .security import Guard, Security
+    from .security import Security
 
 __all__ = ["MCPMiddleware"]
 

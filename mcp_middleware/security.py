@@ -47,7 +47,7 @@ from starlette.types import Receive, Scope, Send
 from ._bearer import _bounded, _challenge, bearer_params
 from ._cors import _Cors
 from ._oauth_metadata import WELL_KNOWN, _Metadata, _path_of
-from ._security_options import _SCOPE_TOKEN, OAuthResource, check_guard, cors_origins, effective_allowed_origins
+from ._security_options import _SCOPE_TOKEN, Guard, OAuthResource, check_guard, cors_origins, effective_allowed_origins
 from .handlers import Server
 from .transport._checks import FORBIDDEN_HOST, Headers, Verdicts, check_request, decoded, header_map, host_allowed
 from .transport._http import plain, refusal
@@ -64,7 +64,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Guard = Callable[[Request], bool | Awaitable[bool]]
 Endpoint = Callable[[Scope, Receive, Send, Headers], Awaitable[None]]
 
 

@@ -4,6 +4,9 @@ is taken, ``int`` where ``1e6`` is) fails the type check, as a user's own code w
 
 from __future__ import annotations
 
+import inspect
+import typing
+
 from fastapi import FastAPI
 
 from mcp_middleware import MCPMiddleware
@@ -50,3 +53,11 @@ def test_add_middleware_is_typed_as_the_constructor() -> None:
     app = FastAPI()
     app.add_middleware(MCPMiddleware, exclude_paths={"/admin/*"}, include_paths=("/items/*",), max_body_bytes=1e6)
     assert len(app.user_middleware) == 1
+
+
+def test_the_constructors_hints_resolve_at_run_time() -> None:
+    """Doc generators, ``inspect.signature(eval_str=True)`` and validate-call wrappers resolve the public
+    constructor's annotations; a name kept for the type checker alone would raise NameError there."""
+    hints = typing.get_type_hints(MCPMiddleware.__init__)
+    assert "Request" in str(hints["auth"])
+    assert inspect.signature(MCPMiddleware.__init__, eval_str=True).parameters["auth"].default is None
