@@ -48,10 +48,12 @@ class CallRegistry:
     Usually a key holds one call (``run_tool`` stores it, and deletes it if it is still its own:
     one dict store and one conditional delete per call). Callers the key cannot tell apart may use
     the same id at once: then the key holds them all (``_Shared``), and each call takes only itself
-    off (``share``, ``leave``). A cancel for such a key cancels none of them: it cannot say which
-    was meant, and stopping a neighbour's call is worse than running on one the client no longer
-    wants (a cancel is advisory; closing the stream still stops a call). Once one call is left
-    under the key, a cancel for it stops that call again.
+    off (``share``, ``leave``). A cancel for such a key cancels none of them when several have not
+    answered: it cannot say which was meant, and stopping a neighbour's call is worse than running
+    on one the client no longer wants (a cancel is advisory; closing the stream still stops a
+    call). Calls that have answered (their result out, a background task running) are left out:
+    no client waits on them, so when one call is left that has not answered (or one call is left
+    under the key), a cancel for it stops that call.
 
     A call that finds the concurrency limit reached only through calls that have already answered
     (their app still finishing: a streamed result goes out at the route's last send, before the app
@@ -80,13 +82,18 @@ class CallRegistry:
 
     def cancel(self, key: str, request_id: Any) -> bool:
         """Cancel the call of caller ``key`` with ``request_id``; whether one was cancelled (none
-        is when no call matches, or when several do: see the class)."""
+        is when no call matches, or when several that have not answered do: see the class)."""
         handle = self._calls.get((key, request_id))
         if handle is None:
             return False
         if isinstance(handle, _Shared):
-            self._unsure(request_id, len(handle.runs))
-            return False
+            # a call that has answered wants no cancel (its result stands, its app finishing)
+            waiting = [run for run in handle.runs if not run.answered]
+            if len(waiting) != 1:
+                if waiting:
+                    self._unsure(request_id, len(waiting))
+                return False
+            handle = waiting[0]
         handle.cancel()
         return True
 

@@ -1891,6 +1891,48 @@ async def test_a_cancel_for_an_id_two_indistinguishable_callers_use_stops_neithe
     assert "credentials" in told
 
 
+async def test_a_cancel_for_a_shared_id_stops_the_one_call_that_has_not_answered(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Review s11fs2 item 3: client A's call of id 1 has answered (its result is out) while its
+    BackgroundTask still runs; client B's call of id 1 streams. B's cancel matched both, so it
+    stopped neither. An answered call wants no cancel (its result stands): the one call of the id
+    that has not answered is the one meant, and stops; nothing is logged."""
+    app, gates = _two_clients_app("B")
+    background, finish = anyio.Event(), anyio.Event()
+
+    async def mail() -> None:
+        background.set()
+        await finish.wait()
+
+    @app.post("/send_report", operation_id="send_report")
+    async def send_report() -> StreamingResponse:  # (answered from its last send: its app goes on)
+        return StreamingResponse(iter(["queued"]), media_type="text/plain", background=BackgroundTask(mail))
+
+    answered = Exchange(app, request("tools/call", {"name": "send_report", "arguments": {}}, 1))
+    streaming = _anonymous_call(app, "B")
+    with anyio.fail_after(GUARD), caplog.at_level("WARNING", logger="mcp_middleware.toolcall"):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(answered.run)
+            await background.wait()  # (its response went out before its background task started)
+            tg.start_soon(streaming.run)
+            await gates["B"].produced[0].wait()
+            assert len(mcp_of(app).server.registry) == 2
+            assert (await Exchange(app, cancelled(1)).run()).status == 202
+            await anyio.wait_all_tasks_blocked()
+            reached = gates["B"].cancelled.is_set()
+            await _released(gates["B"])  # (a no-op once it is stopped)
+            await streaming.done.wait()
+            left = len(mcp_of(app).server.registry)  # the answered call, its task running on
+            finish.set()
+    assert reached
+    assert left == 1
+    assert answered.reply.result()["content"][0]["text"] == "queued"
+    assert all(b'"result"' not in c for c in streaming.reply.chunks)
+    assert _sharing_warnings(caplog) == []
+    assert len(mcp_of(app).server.registry) == 0
+
+
 @pytest.mark.parametrize("apart", ["authorization", "cookie", "session id"])
 async def test_calls_of_one_id_from_callers_told_apart_are_cancelled_each_alone(
     apart: str, caplog: pytest.LogCaptureFixture
