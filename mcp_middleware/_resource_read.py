@@ -20,7 +20,7 @@ from mcp_types import jsonrpc as codes
 from ._feature_errors import _refuse_cut, first_text, not_found, route_failed
 from ._signatures import sniffed, whole
 from .jsonrpc import ProtocolError
-from .results import ResponseCollector
+from .results import MAX_IMAGE_BASE64, ResponseCollector
 
 __all__ = ["cache_hints", "resource_contents"]
 
@@ -58,13 +58,14 @@ def _image_type(body: bytes, given: str) -> str:
     """A read ``image/*`` body's ``mimeType``, as a tool's result has it (``results``): the type its
     bytes show (a PNG served as ``image/jpeg`` is ``image/png``, a PDF served as ``image/png``
     ``application/pdf``), but ``application/octet-stream`` for a PNG, JPEG, GIF or WebP cut short
-    (``whole``): clients make an ``image/*`` resource an image block, which a model's API refuses
-    when it cannot decode it. Bytes no signature knows keep the type they were ``given`` (the
+    (``whole``) or of more than ``MAX_IMAGE_BASE64`` characters of base64: clients make an
+    ``image/*`` resource an image block, which a model's API refuses when it cannot decode it or
+    it is too big. Bytes no signature knows keep the type they were ``given`` (the
     app's declaration, else the route's): a resource's contents have no room to say more."""
     found = sniffed(body)
     if found is None:
         return given
-    if found[0].startswith(b"image/") and not whole(found[0], body):
+    if found[0].startswith(b"image/") and ((len(body) + 2) // 3 * 4 > MAX_IMAGE_BASE64 or not whole(found[0], body)):
         return "application/octet-stream"
     return found[0].decode("ascii")
 

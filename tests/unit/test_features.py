@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.responses import PlainTextResponse
 
 from mcp_middleware import MCPContext, MCPMiddleware, MCPResponse, content, declare, mcp_context
+from mcp_middleware.results import MAX_IMAGE_BASE64
 from tests.apps import PNG, build_app
 from tests.support import BASE_HEADERS, call_modern, meta, modern_headers, post, request
 
@@ -156,6 +157,31 @@ async def test_a_read_image_has_the_type_its_bytes_show() -> None:
     ):
         [read] = (await legacy(app, "resources/read", {"uri": uri}))["result"]["contents"]
         assert read == {"uri": uri, "mimeType": mime, "blob": base64.b64encode(data).decode()}
+
+
+async def test_a_read_image_over_the_base64_a_model_reads_is_no_image_type() -> None:
+    """Review s11fs2 item 4: a whole PNG of more than ``MAX_IMAGE_BASE64`` characters of base64
+    was read as ``image/png`` (which clients make an image block, which the API refuses), while a
+    tool's result makes it a blob of ``application/octet-stream``: a read does the same. One of
+    exactly the limit stays ``image/png``."""
+    end = PNG[-12:]  # (IEND: the image is whole)
+    fits = PNG[:-12] + bytes(MAX_IMAGE_BASE64 // 4 * 3 - len(PNG)) + end
+    big = fits[:-12] + b"\x00" + end
+    assert len(base64.b64encode(fits)) == MAX_IMAGE_BASE64
+    app = FastAPI()
+
+    @app.get("/fits", openapi_extra=declare.resource("docs://fits"))
+    async def fits_route() -> Response:
+        return Response(fits, media_type="image/png")
+
+    @app.get("/big", openapi_extra=declare.resource("docs://big"))
+    async def big_route() -> Response:
+        return Response(big, media_type="image/png")
+
+    app.add_middleware(MCPMiddleware, max_binary_bytes=len(big))
+    for uri, mime in (("docs://fits", "image/png"), ("docs://big", "application/octet-stream")):
+        [read] = (await legacy(app, "resources/read", {"uri": uri}))["result"]["contents"]
+        assert read["mimeType"] == mime
 
 
 async def test_templates_list_and_read() -> None:
