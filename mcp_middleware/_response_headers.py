@@ -11,7 +11,8 @@ streamed body's declared Content-Length with them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -49,11 +50,90 @@ _NOISE_PREFIXES = (
 )
 
 
+# Never shown either, like a Set-Cookie: a header an app issues or echoes a credential in (a
+# session token at login, a rotated API key, a CSRF token, an upstream's Authorization), told by a
+# part of its name (split at "-", "_" and "."; ``credential``) or by being one of the credential
+# headers an app served in this process knows (``know_credentials``: its APIKeyHeader names, its
+# forward_headers; leaving out one more header in another app is harmless).
+_CREDENTIAL_PARTS = frozenset(
+    {
+        *(b"token", b"tokens", b"key", b"keys", b"secret", b"secrets", b"password", b"passwd"),
+        *(b"auth", b"authorization", b"session", b"csrf", b"xsrf", b"signature", b"credential"),
+        *(b"credentials", b"cookie"),
+        # the usual compounds written as one word
+        *(b"apikey", b"accesstoken", b"authtoken", b"refreshtoken", b"idtoken", b"sessionid"),
+        *(b"sessiontoken", b"csrftoken", b"xsrftoken", b"accesskey", b"secretkey", b"privatekey"),
+    }
+)
+_PARTS = re.compile(rb"[-_.]")
+_CREDENTIAL_NAMES: set[bytes] = set()
+
+
+def credential(name: bytes) -> bool:
+    """Whether header ``name`` (lower case) carries a credential: see ``_CREDENTIAL_PARTS``."""
+    return name in _CREDENTIAL_NAMES or not _CREDENTIAL_PARTS.isdisjoint(_PARTS.split(name))
+
+
+def know_credentials(names: Iterable[bytes]) -> None:
+    """Remember an app's credential header names (any case): no result shows one. ``_SLOTS``, read
+    with the names known before, is emptied when one is new."""
+    new = {bytes(name).lower() for name in names} - _CREDENTIAL_NAMES
+    if new:
+        _CREDENTIAL_NAMES.update(new)
+        _SLOTS.clear()
+
+
 def shown(name: bytes) -> bool:
-    """Whether a tool's result shows header ``name`` (lower case): see ``_SHOWN_IN_RESULTS``."""
+    """Whether a tool's result shows header ``name`` (lower case): see ``_SHOWN_IN_RESULTS``, never
+    a ``credential``."""
     if name in _SHOWN_IN_RESULTS:
         return True
-    return name.startswith(b"x-") and name not in _NOISE and not name.startswith(_NOISE_PREFIXES)
+    if not name.startswith(b"x-") or name in _NOISE or name.startswith(_NOISE_PREFIXES):
+        return False
+    return not credential(name)
+
+
+# The block of shown headers fits the room left for it (``fitted``): what every tool declares
+# beyond ``max_result_chars`` (``_result_shapes.declared_size``) less what the result's other text
+# has past the limit (a cut note, a Location, an error's status line), and 800 characters at most
+# (a handful of long Link lines would crowd the body out of a model's view); a value past 500
+# characters is cut with a marker, after the last whole item of a list that fits (a Link's first
+# link, its rel="next" with an opaque cursor, stays one the model can follow), and the lines past
+# the room are said to be left out.
+LONGEST_BLOCK = 800
+LONGEST_VALUE = 500
+MORE = "[… more headers left out]"
+
+
+def fitted(title: str, lines: Sequence[str], room: int) -> str:
+    """``title`` and the ``name: value`` ``lines`` under it, each value cut past ``LONGEST_VALUE``
+    characters, within ``room`` characters: the lines that fit, then ``MORE`` when some do not;
+    empty when not even ``title`` and ``MORE`` fit."""
+    cut = [title, *map(_cut, lines)]
+    if sum(map(len, cut)) + len(cut) - 1 <= room:  # (the usual block: all of it)
+        return "\n".join(cut)
+    size = len(title) + 1 + len(MORE)  # with the MORE line
+    if size > room:
+        return ""
+    kept = [title]
+    for line in cut[1:]:
+        size += 1 + len(line)
+        if size > room:
+            break
+        kept.append(line)
+    kept.append(MORE)
+    return "\n".join(kept)
+
+
+def _cut(line: str) -> str:
+    """A ``name: value`` line, its value cut past ``LONGEST_VALUE`` characters, after the last
+    whole item of a list (``, ``) that fits when there is one, with a marker."""
+    name, colon, value = line.partition(": ")
+    if len(value) <= LONGEST_VALUE:
+        return line
+    end = value.rfind(", ", 0, LONGEST_VALUE)
+    kept = value[: end if end > 0 else LONGEST_VALUE]
+    return f"{name}{colon}{kept}[… {len(value) - len(kept)} more characters]"
 
 
 # a response's header names (a tuple) -> where its Content-Type and the rest are in its list

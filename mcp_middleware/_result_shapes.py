@@ -9,6 +9,7 @@ from http import HTTPStatus
 from typing import Any, Final
 
 from ._printable import printable
+from ._response_headers import credential
 from .jsonrpc import Built
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "HINTS",
     "NOT_MODIFIED",
     "cut_note",
+    "declared_size",
     "error_result",
     "head_text",
     "is_redirect",
@@ -38,6 +40,21 @@ NOT_MODIFIED: Final = 304
 
 # how a text cut at the result limit goes on (``cut_note``); ``_redaction.redacted`` looks for it
 CUT = "\n[truncated: "
+
+
+# Claude Code keeps a tool's result in the conversation up to about 50,000 characters, writing a
+# larger one to a file the model sees a preview of, unless the tool declares its result's size in
+# ``_meta["anthropic/maxResultSizeChars"]`` (its own ceiling: 500,000; other clients ignore the
+# key). Every tool declares ``max_result_chars`` with room for what follows a text cut there (the
+# cut note, a 201's Location, the response headers, which are fitted in what is left of it:
+# ``results``).
+ROOM_PAST_THE_LIMIT: Final = 1_000
+MOST_RESULT_SIZE: Final = 500_000
+
+
+def declared_size(max_text: int) -> int:
+    """The size of a result every tool declares, for a result limit of ``max_text`` characters."""
+    return min(max_text + ROOM_PAST_THE_LIMIT, MOST_RESULT_SIZE)
 
 
 # the response headers a HEAD request's result lists (beside any ``x-*`` one), in the order sent
@@ -119,11 +136,12 @@ def cut_note(dropped: int, overflow: int) -> str:
 
 def head_text(status: int, headers: Sequence[Sequence[bytes]]) -> str:
     """A HEAD request's success: its status line and the headers that matter to a caller
-    (``_SHOWN``, and any ``x-*``), in the order sent (never a ``Set-Cookie``), each ``printable``: a
-    line break in a value cannot forge a header line of its own."""
+    (``_SHOWN``, and any ``x-*``), in the order sent (never a ``Set-Cookie``, nor a header named as
+    a ``credential``), each ``printable``: a line break in a value cannot forge a header line of its
+    own."""
     lines = [status_line(status)]
     for key, value in headers:
         name = bytes(key).lower()
-        if name in _SHOWN or name.startswith(b"x-"):
+        if (name in _SHOWN or name.startswith(b"x-")) and not credential(name):
             lines.append(f"{printable(name.decode('latin-1'))}: {printable(bytes(value).decode('latin-1'))}")
     return "\n".join(lines)

@@ -26,6 +26,8 @@ from starlette.types import ASGIApp, Scope
 
 from ._error_handler import AppErrorHandler, error_handler_of
 from ._identity import Identity
+from ._response_headers import know_credentials
+from ._result_shapes import declared_size
 from .catalog import Catalog, ToolFilter, catalog_from_app, readable_routes
 from .config import CREDENTIALS, FORWARDED, Settings
 from .features import Features
@@ -38,14 +40,8 @@ logger = logging.getLogger("mcp_middleware.handlers")
 
 _DEPTH = 16  # the longest ``.app`` chain followed to the app (_served)
 
-# Claude Code keeps a tool's result in the conversation up to about 50,000 characters, writing a
-# larger one to a file the model sees a preview of, unless the tool declares this ``_meta`` key in
-# tools/list (its own ceiling: 500,000; other clients ignore the key). Every tool declares
-# ``max_result_chars``, with room for what follows a text cut there: the cut note, a 201's
-# Location, the response headers (``results``).
+# every tool declares the size of its results (``_result_shapes.declared_size``)
 _RESULT_SIZE = "anthropic/maxResultSizeChars"
-_MOST_RESULT_SIZE = 500_000
-_CUT_ROOM = 1_000
 
 
 class ServedApp:
@@ -105,7 +101,7 @@ class ServedApp:
             forwarded=self.settings.forward_headers,
             tool_names=dict(self.settings.tool_names),
         )
-        declared = {_RESULT_SIZE: min(self.settings.max_result_chars + _CUT_ROOM, _MOST_RESULT_SIZE)}
+        declared = {_RESULT_SIZE: declared_size(self.settings.max_result_chars)}
         for spec in self.catalog.tools:  # (before tools/list is first serialised: see _http._LISTS)
             spec.tool["_meta"] = dict(declared)
         self.features = Features.from_catalog(self.catalog)
@@ -113,6 +109,7 @@ class ServedApp:
         self.query_keys = self.catalog.query_keys
         keys = self.catalog.credential_headers | frozenset(self.query_keys.values())
         self.forward_names = FORWARDED | self.settings.forward_headers | keys
+        know_credentials(self.forward_names)  # (no result shows one: _response_headers.shown)
         self._know_credentials(keys, self.catalog.credential_cookies)
         app = self.app
         # the app's 500 handler, which its ServerErrorMiddleware above us never calls for a call

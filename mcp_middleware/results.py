@@ -61,10 +61,11 @@ import orjson
 from ._body import Body, ResultTooLarge
 from ._printable import printable
 from ._redaction import REDACTED, credential_values, redacted
-from ._response_headers import Placed, _all_values
+from ._response_headers import LONGEST_BLOCK, Placed, _all_values, fitted
 from ._result_shapes import (
     HINTS,
     NOT_MODIFIED,
+    declared_size,
     error_result,
     head_text,
     is_redirect,
@@ -476,7 +477,9 @@ class HeadResponseCollector(ResponseCollector):
         if self.status >= 400 or self._structured:
             return super().result()
         # a redirect (not followed) is no success of the tool either; a 304 Not Modified is one
-        text = redacted(head_text(self.status, self.headers), self._forwarded)
+        # (its headers fitted in the size every tool declares, a long value cut: ``fitted``)
+        line, *lines = redacted(head_text(self.status, self.headers), self._forwarded).split("\n")
+        text = fitted(line, lines, declared_size(self._max_text)) or line
         return text_result(text, is_error=is_redirect(self.status))
 
 
@@ -493,8 +496,10 @@ class _Located(ResponseCollector):
         change), the ``Location`` in a text block after it (a model reads text content; ``_meta``
         is the client's, not the model's); an error result (a tool with an output schema that got
         no JSON object) says it already. The headers a result shows go in a last text block,
-        after any result's, an error's too ("Response headers:", a line each). Redacted as any
-        text taken from the response's headers."""
+        after any result's, an error's too ("Response headers:", a line each), fitted in what
+        the result's text leaves of the size every tool declares (``_headers_block``). Redacted as
+        any text taken from the response's headers (before a value is cut: no start of a
+        credential is left)."""
         result = super().result()
         blocks = result["content"]
         if self._location and self.status < 300 and not result.get("isError"):
@@ -503,9 +508,16 @@ class _Located(ResponseCollector):
                 blocks[0]["text"] = line
             else:
                 blocks.append({"type": "text", "text": line})
-        if self._listed:
-            blocks.append({"type": "text", "text": redacted(f"Response headers:\n{self._listed}", self._forwarded)})
+        if self._listed and (listed := self._headers_block(blocks)):
+            blocks.append({"type": "text", "text": listed})
         return result
+
+    def _headers_block(self, blocks: list[dict[str, Any]]) -> str:
+        """The "Response headers:" block, within what the result's ``blocks`` leave of the size
+        every tool declares, and ``LONGEST_BLOCK`` characters at most (``fitted``)."""
+        used = sum(len(block.get("text", "")) for block in blocks)
+        room = min(LONGEST_BLOCK, declared_size(self._max_text) - used)
+        return fitted("Response headers:", redacted(self._listed, self._forwarded).split("\n"), room)
 
 
 # a collector class -> its ``_Located`` kind (made on first use: a class that subclasses

@@ -184,9 +184,11 @@ def test_lower_layers_never_import_upper_layers() -> None:
         imported = {i.split(".")[0] for i in all_imports(method)}
         assert not imported & {"middleware", "transport"}, (method, imported)
     # Server's base: what it serves, built from the app (never the table, nor what runs a call)
-    # (and the app's 500 handler, put in front of the route app when the app's stack has one)
+    # (and the app's 500 handler, put in front of the route app when the app's stack has one; the
+    # size of a result its tools declare, and its credential headers, which no result shows)
     assert all_imports("_served_app") == {
         *("_error_handler", "_identity", "catalog", "config", "features", "listen", "query_keys"),
+        *("_result_shapes", "_response_headers"),
     }
     assert all_imports("_identity") == set()  # who calls: a leaf the server and the transport read
     assert all_imports("_error_handler") == {
@@ -244,8 +246,10 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_modern_channel") == {"_answers", "_channel", "_input_requests", "_outgoing", "jsonrpc"}
     assert all_imports("_media") == {"content"}
     assert all_imports("_coding") == set()
-    # Built, the result dict the serializer knows; printable, a HEAD's header values
-    assert all_imports("_result_shapes") == {"_printable", "jsonrpc"}
+    # Built, the result dict the serializer knows; printable, a HEAD's header values; credential,
+    # the headers a HEAD's result leaves out (_response_headers: a leaf)
+    assert all_imports("_result_shapes") == {"_printable", "_response_headers", "jsonrpc"}
+    assert all_imports("_response_headers") == set()
     assert all_imports("_redaction") == {"_result_shapes", "config", "query_keys"}
     assert all_imports("_body") == {  # _printable: a Location or Retry-After as the result shows it
         *("_body_text", "_response_headers", "_coding", "_event_parser", "_media", "_output_shape", "_printable"),
