@@ -7,7 +7,8 @@ the user's password. :func:`token_routes` finds, from the document alone (never 
 flow's ``tokenUrl``/``refreshUrl`` names: those taking a form body (RFC 6749's token endpoint) are
 left out by ``build_catalog``; those that do not but ask for a password are kept and warned about.
 
-Which routes a URL names: its path ``P`` names the route path ``R`` when ``P == R`` (with or
+Which routes a URL names, among the paths with a ``POST`` only (review s11tok2: a ``GET /token``
+page shadowed the login): its path ``P`` names the route path ``R`` when ``P == R`` (with or
 without one trailing ``/``), and that settles it (review s10e: ``tokenUrl="token"`` names
 ``/token``, never ``/webhooks/token`` too). Only when no route has that path, ``P`` names the routes
 that, for an absolute path, ``P`` ends with after a path prefix (a root path the app is served
@@ -25,9 +26,14 @@ s10g): ``tokenUrl="token"`` in an app mounted at ``/v1`` names ``/v1/token``, el
 ``/t/{tenant}/token`` exactly (the mount's ``{parameter}`` is not in front within it). A
 relative URL is joined to its mount first: one that leaves it (``"../token"`` at ``/v1``) names
 the path it resolves to (``/token``) as an absolute URL does (review s10i). A mounted app's
-absolute path (or loopback URL, its scheme marked too) names a route of the whole app's path
-first; when it names none, it is read within its mount as the app alone reads it (review s11:
-``"/token"`` in an app at ``/v1``, its login at ``/v1/token``, beside a parent without one). A relative URL's
+absolute path (or loopback URL, its scheme marked too) is read over the whole app and within its
+mount as the app alone reads it (review s11: ``"/token"`` in an app at ``/v1``, its login at
+``/v1/token``, beside a parent without one): both readings' routes of its own path are named (the
+parent's login ``/token`` and the app's ``/v1/token`` both, review s11tok2: a login left a tool
+asks for a password), with the mount reading's closest routes when it has none of its path (the
+app as alone); only when all that names none, the whole app's closest (review s11tok2: the whole
+app's suffix match reached the parent's form ``POST /token`` before the mount's exact
+``/v1/auth/token`` was tried). A relative URL's
 closest routes are its own app's (the app each route came from, which the catalog passes: never
 a deeper mounted app's, review s10i): the parent's ``"token"`` with its login at
 ``/api/auth/token`` names that, not a mounted app's ``/v1/token``, as it would alone; and a route
@@ -40,6 +46,7 @@ route.
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -80,21 +87,58 @@ def security_schemes(document: Mapping[str, Any]) -> Mapping[str, Any]:
 def token_routes(document: Mapping[str, Any], apps: Mapping[str, str] | None = None) -> dict[str, TokenRoute]:
     """The ``POST`` routes, by path, that the document's ``oauth2`` flows name as their token or
     refresh URL and that take a form body or ask for a password (see the module docstring);
-    ``apps``: the document prefix of the mounted app each path's ``POST`` came from (a path not
-    there is the document's own app's, prefix "")."""
+    ``apps``: the document prefix of the mounted app each path came from (a path not there is the
+    document's own app's, prefix "")."""
     paths = document.get("paths")
     if not isinstance(paths, Mapping):
         return {}
     origins = _server_origins(document)
+    posts = [route for route, item in paths.items() if isinstance(route, str) and _post(item) is not None]
+    reader = _UrlReader(posts, apps or {}, partial(_grant_form, document, paths))
     found: dict[str, TokenRoute] = {}
     for scheme, field, url, mount in _flow_urls(document):
-        grant = partial(_grant_form, document, paths)
-        readings = (_named_routes(target, paths, apps or {}, grant) for target in _targets(url, origins, mount))
-        for route in next((named for named in readings if named), []):
+        for route in reader.named(_targets(url, origins, mount)):
             kind = _kind(document, paths[route])
             if kind is not None:
                 found.setdefault(route, TokenRoute(scheme, field, *kind))
     return found
+
+
+_Target = tuple[str, str, bool]
+
+
+@dataclass
+class _UrlReader:
+    """Reads a flow's URL among the paths with a ``POST`` (``posts``: a path without one names
+    nothing, review s11tok2: a ``GET /token`` page shadowed the login), each reading of a target
+    made once (review s11tok2: the same app mounted at many prefixes read the whole app once per
+    mount)."""
+
+    posts: list[str]
+    apps: Mapping[str, str]
+    grant: Callable[[str], bool]
+    known: dict[tuple[_Target, bool], list[str]] = dataclasses.field(default_factory=dict)
+
+    def named(self, targets: list[_Target]) -> list[str]:
+        """The routes the readings name: every reading's exact routes (the whole app's and the
+        mount's both: both apps' logins are left out, review s11tok2), with the last reading's
+        (the app's as it reads the URL alone) suffix match when it has no exact route; only when
+        all that names none, the suffix match of the readings before it (the whole app's)."""
+        alone = targets[-1] if targets else None
+        exact = [route for target in targets for route in self._read(target, True)]
+        own = self._read(alone, False) if alone is not None and not self._read(alone, True) else []
+        found = list(dict.fromkeys(exact + own))
+        return found or next((named for target in targets[:-1] if (named := self._read(target, False))), [])
+
+    def _read(self, target: _Target, exact: bool) -> list[str]:
+        """A reading's exact routes, or its suffix match (``exact`` false), made once."""
+        key = (target, exact)
+        if key not in self.known:
+            posts = self.posts
+            self.known[key] = (
+                _exact_routes(target, posts) if exact else _suffix_routes(target, posts, self.apps, self.grant)
+            )
+        return self.known[key]
 
 
 def _flow_urls(document: Mapping[str, Any]) -> Iterator[tuple[str, str, str, str]]:
@@ -150,24 +194,30 @@ def own_host(host: str | None) -> bool:
     return host in _LOOPBACK
 
 
-def _named_routes(
-    target: tuple[str, str, bool], paths: Mapping[str, Any], apps: Mapping[str, str], grant: Callable[[str], bool]
+def _within(target: _Target, posts: list[str]) -> dict[str, str]:
+    """The paths with a ``POST`` under the mount ``target`` is read within, by their path there."""
+    inside = target[1]
+    return {route[len(inside) :]: route for route in posts if route.startswith(inside + "/")}
+
+
+def _exact_routes(target: _Target, posts: list[str]) -> list[str]:
+    """The paths with a ``POST`` that are a flow's URL's own path (with or without one trailing ``/``)."""
+    path = _bare(target[0])
+    return [route for route in _within(target, posts).values() if _bare(route) == path]
+
+
+def _suffix_routes(
+    target: _Target, posts: list[str], apps: Mapping[str, str], grant: Callable[[str], bool]
 ) -> list[str]:
-    """The document paths a flow's URL names (see the module docstring): those of its own path;
-    only when there are none, the closest that it ends with or that end with it. A relative URL
-    is read among the routes under the mount it is read within (``target``'s), without its prefix,
-    and its closest routes are that mount's app's own (``apps``: never a deeper mount's, review
-    s10i, nor a route that merely sits under a deeper mount's path, review s11). Of closest routes
-    tied, those whose ``POST`` form is an OAuth2 grant's (``grant``) when only some are."""
+    """The closest paths with a ``POST`` that a flow's URL ends with or that end with it (see the
+    module docstring). A relative URL is read among the routes under the mount it is read within
+    (``target``'s), without its prefix, and its closest routes are that mount's app's own
+    (``apps``: never a deeper mount's, review s10i, nor a route that merely sits under a deeper
+    mount's path, review s11). Of closest routes tied, those whose ``POST`` form is an OAuth2
+    grant's (``grant``) when only some are."""
     path, inside, relative = target
-    routes = {
-        route[len(inside) :]: route for route in paths if isinstance(route, str) and route.startswith(inside + "/")
-    }
-    exact = [route for route in routes.values() if _bare(route) == _bare(path)]
-    if exact:
-        return exact
     named = _bare(path[len(inside) :])
-    prefixed = [(_prefix(named, _bare(inner), relative), route) for inner, route in routes.items()]
+    prefixed = [(_prefix(named, _bare(inner), relative), route) for inner, route in _within(target, posts).items()]
     depths = {
         route: prefix.count("/")
         for prefix, route in prefixed
@@ -179,14 +229,19 @@ def _named_routes(
     return granted or tied
 
 
+def _post(item: Any) -> Mapping[str, Any] | None:
+    """A path item's ``POST`` operation, None when it has none."""
+    operation = item.get("post") if isinstance(item, Mapping) else None
+    return operation if isinstance(operation, Mapping) else None
+
+
 def _grant_form(document: Mapping[str, Any], paths: Mapping[str, Any], route: str) -> bool:
     """Whether a path's ``POST`` takes the form of an OAuth2 grant (RFC 6749 §4.3, §6: a
     ``grant_type``, or ``OAuth2PasswordRequestForm``'s ``username`` and ``password``): what
     breaks a tie of the suffix match (review s11: the login at ``/auth/token`` and a webhook at
     ``/webhooks/token`` for ``tokenUrl="token"``)."""
-    item = paths.get(route)
-    operation = item.get("post") if isinstance(item, Mapping) else None
-    content = _body_content(document, operation) if isinstance(operation, Mapping) else {}
+    operation = _post(paths.get(route))
+    content = _body_content(document, operation) if operation is not None else {}
     for media, value in content.items():
         if str(media).split(";", 1)[0].strip().lower() == _FORM_MEDIA and isinstance(value, Mapping):
             names = {name for name, _ in _properties(_resolved(document, value.get("schema"), "schemas"))}
@@ -206,8 +261,8 @@ def _prefix(named: str, route: str, relative: bool) -> str:
 def _kind(document: Mapping[str, Any], item: Any) -> tuple[bool, str] | None:
     """``(True, "")`` when the path item's ``POST`` takes a form body, ``(False, name)`` when it
     asks for a password (the argument's name), else None."""
-    operation = item.get("post") if isinstance(item, Mapping) else None
-    if not isinstance(operation, Mapping):
+    operation = _post(item)
+    if operation is None:
         return None
     content = _body_content(document, operation)
     if any(str(media).split(";", 1)[0].strip().lower() == _FORM_MEDIA for media in content):

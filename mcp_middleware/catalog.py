@@ -227,11 +227,18 @@ def _catalog_of(
         route_paths=route_paths,
         route_order=order,
         route_owners=made.owners,
-        token_apps={path: prefix for (path, method), prefix in made.apps.items() if method == "POST"},
+        token_apps=_token_apps(made),
         forwarded=forwarded,
         tool_names=tool_names,
         **options,
     )
+
+
+def _token_apps(made: RouteDocument) -> dict[str, str]:
+    """The document prefix of the app each path came from, for any method (review s11tok2: a
+    mounted app's ``GET /token`` counted as the root app's), its ``POST``'s when apps share it."""
+    owners = sorted(made.apps.items(), key=lambda entry: entry[0][1] == "POST")
+    return {path: prefix for (path, _), prefix in owners}
 
 
 def build_catalog(
@@ -259,7 +266,7 @@ def build_catalog(
     routes as its router tries them, which give a tool that another route could answer for its
     guard (:mod:`mcp_middleware._route_order`); ``route_owners``: the route object each operation
     came from (by path and method), the tool's own route there (else the first of its path and method).
-    ``token_apps``: the document prefix of the mounted app each path's ``POST`` came from (none:
+    ``token_apps``: the document prefix of the mounted app each path came from (none:
     the document's own app's; a relative ``tokenUrl`` names no route of a deeper mount's app:
     :mod:`mcp_middleware._token_routes`).
     ``forwarded``: the headers forwarded besides the credentials, which are no arguments (nor

@@ -833,7 +833,7 @@ def _guarded(token_url: str, tag: str) -> FastAPI:
 
 def _named(app: FastAPI) -> list[str]:
     made = app_document(app, app.openapi())
-    apps = {path: prefix for (path, method), prefix in made.apps.items() if method == "POST"}
+    apps = {path: prefix for (path, _), prefix in made.apps.items()}
     return sorted(token_routes(made.document, apps))
 
 
@@ -979,11 +979,9 @@ async def test_a_mounted_apps_absolute_token_url_naming_no_parent_route_is_read_
 
 
 def test_a_mounted_apps_absolute_token_url_names_the_parents_route_of_its_path() -> None:
-    """An absolute path naming a route of the parent names that (the browser's URL), not the
-    mounted app's own route of the path."""
-    parent = _login(FastAPI(), "/token", "parent")
-    parent.mount("/v1", _absolute_sub_app("/token"))
-    assert _named(parent) == ["/token"]
+    """An absolute path naming no route of the parent is read within the mount (the parent's
+    login elsewhere stays the parent's business). Both naming one: see
+    test_a_mounted_apps_absolute_token_url_naming_both_apps_logins_leaves_out_both."""
     parent = _login(FastAPI(), "/auth/token", "parent")
     parent.mount("/v1", _absolute_sub_app("/token"))
     assert _named(parent) == ["/v1/token"]
@@ -1040,3 +1038,135 @@ def test_a_tie_with_no_one_grant_form_leaves_out_every_tied_route(
         "Form": _form(*forms[1])["content"]["application/x-www-form-urlencoded"]["schema"]
     }
     assert sorted(token_routes(document)) == named
+
+
+# -- review s11tok2: only POST paths are candidates; exact readings before any suffix; both exact logins out --
+
+
+def _get_route(app: FastAPI, path: str, tag: str) -> FastAPI:
+    """A ``GET`` route at ``path`` (a page, no login)."""
+
+    @app.get(path, operation_id=f"page_{tag}")
+    def page() -> dict[str, str]:
+        return {"page": tag}
+
+    return app
+
+
+def _no_tool(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage().split(" is no tool")[0] for r in caplog.records if "is no tool" in r.getMessage()]
+
+
+async def test_a_mounted_apps_get_route_of_the_token_path_does_not_shadow_the_parents_login(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Review s11tok2 A (regression of 007e8f9): the app of a path was recorded for ``POST``s
+    only, so a mounted app's ``GET /token`` counted as the parent's and, one segment closer,
+    beat the parent's login at ``/api/auth/token`` for ``tokenUrl="token"``: the login was
+    published. Every path's app is recorded, and only paths with a ``POST`` are candidates."""
+    parent = _login(_guarded("token", "parent"), "/api/auth/token", "parent")
+    parent.mount("/v1", _get_route(FastAPI(), "/token", "legacy"))
+    assert _named(parent) == ["/api/auth/token"]
+    parent.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        assert sorted(await _names(parent)) == ["items_parent", "page_legacy"]
+    assert _no_tool(caplog) == ["Route POST /api/auth/token"]
+
+
+def test_an_apps_own_get_route_closer_than_its_login_does_not_shadow_it() -> None:
+    """Review s11tok2 A2: alone, ``GET /me/token`` (no ``POST``) was the closest route ending with
+    ``token`` and the login at ``/api/auth/token`` was published; mounted, it was left out."""
+    app = _login(_get_route(_guarded("token", "app"), "/me/token", "mine"), "/api/auth/token", "app")
+    assert _named(app) == ["/api/auth/token"]
+    assert _named(_mounted("/v1", app)) == ["/v1/api/auth/token"]
+
+
+def test_a_parents_get_page_of_the_token_path_does_not_settle_a_mounted_absolute_url() -> None:
+    """Review s11tok2 A3: the parent's ``GET /token`` (an HTML page) named the path, so the
+    mounted app's own login at ``/v1/token`` (``tokenUrl="/token"``) was not read within its
+    mount and was published. A path without a ``POST`` names nothing exactly either."""
+    parent = _get_route(FastAPI(), "/token", "help")
+    parent.mount("/v1", _absolute_sub_app("/token"))
+    assert _named(parent) == ["/v1/token"]
+
+
+def _sub_login_at_auth(token_url: str) -> FastAPI:
+    return _login(_guarded(token_url, "sub"), "/auth/token", "sub")
+
+
+@pytest.mark.parametrize("token_url", ["/auth/token", "http://localhost:8000/auth/token"])
+async def test_a_mounted_apps_exact_login_is_read_before_a_suffix_match_in_the_parent(
+    token_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review s11tok2 B: a mounted app's absolute ``tokenUrl`` with its login at its own
+    ``/auth/token``: the whole app's suffix match reached the parent's form ``POST /token`` before
+    the mount's exact ``/v1/auth/token`` was tried, so the sub-app's login was published and the
+    parent's unrelated form route disappeared. Every exact reading comes before any suffix one."""
+    parent = FastAPI()
+
+    @parent.post("/token", operation_id="redeem_gift_token")
+    def redeem(code: Annotated[str, Form()], amount: Annotated[int, Form()]) -> dict[str, bool]:
+        return {"ok": True}
+
+    parent.mount("/v1", _sub_login_at_auth(token_url))
+    assert _named(parent) == ["/v1/auth/token"]
+    parent.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        assert sorted(await _names(parent)) == ["items_sub", "redeem_gift_token"]
+    assert _no_tool(caplog) == ["Route POST /v1/auth/token"]
+
+
+def test_a_mounted_apps_exact_login_is_named_beside_a_parents_tutorial_login() -> None:
+    """Review s11tok2 B2: the parent's own ``POST /token`` (``tokenUrl="token"``) and an app at
+    ``/admin`` with ``tokenUrl="/auth/token"`` and its login there: the admin login was published."""
+    parent = _login(_guarded("token", "parent"), "/token", "parent")
+    parent.mount("/admin", _sub_login_at_auth("/auth/token"))
+    assert _named(parent) == ["/admin/auth/token", "/token"]
+
+
+async def test_a_mounted_apps_absolute_token_url_naming_both_apps_logins_leaves_out_both(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Review s11tok2 item 4: ``tokenUrl="/token"`` names the parent's login ``POST /token`` (the
+    browser's URL) and, read within the mount, the app's own ``/v1/token`` login, which was
+    published. A login left a tool asks the model for a password: both are left out, each warned
+    about."""
+    parent = _login(FastAPI(), "/token", "parent")
+    parent.mount("/v1", _absolute_sub_app("/token"))
+    assert _named(parent) == ["/token", "/v1/token"]
+    parent.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        assert await _names(parent) == ["items_sub"]
+    assert sorted(_no_tool(caplog)) == ["Route POST /token", "Route POST /v1/token"]
+
+
+def test_the_whole_apps_reading_of_a_url_is_made_once_for_every_mount(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review s11tok2 F: the same app mounted at many prefixes read the whole app for its
+    absolute URL once per mount (mounts x paths suffix checks at start-up); it is read once."""
+    import mcp_middleware._token_routes as module
+
+    reads: list[tuple[str, str, bool]] = []
+    suffix = module._suffix_routes
+
+    def counted(target: tuple[str, str, bool], *args: Any) -> list[str]:
+        reads.append(target)
+        return suffix(target, *args)
+
+    monkeypatch.setattr(module, "_suffix_routes", counted)
+    parent = FastAPI()
+    for n in range(3):
+        parent.mount(f"/t{n}", _absolute_sub_app("/login"))
+    assert _named(parent) == []
+    assert reads.count(("/login", "", False)) == 1
+    assert len(reads) == 4
+
+
+def test_a_mounted_apps_suffix_matched_login_is_left_out_beside_a_parents_exact_one() -> None:
+    """Review s11tok2 (h2_alone.py): ``tokenUrl="/auth/token"`` with the app's login at its own
+    ``/token`` (alone, the suffix match for a root path in front: left out), mounted at ``/v1``
+    in a parent with its login at ``/auth/token``: the parent's exact route settled the URL and the
+    mounted app's login was published. The reading within the mount is always the app's alone."""
+    parent = _login(FastAPI(), "/auth/token", "parent")
+    parent.mount("/v1", _absolute_sub_app("/auth/token"))
+    assert _named(_absolute_sub_app("/auth/token")) == ["/token"]
+    assert _named(parent) == ["/auth/token", "/v1/token"]
