@@ -233,6 +233,21 @@ async def call_tool(app: ASGIApp, era: str, name: str, arguments: dict[str, Any]
     return (await call_modern(app, "tools/call", params, name=name)).result()
 
 
+async def tool_result(
+    app: ASGIApp, version: str, name: str, arguments: Any = None, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The result of ``tools/call name`` under the protocol ``version`` (MODERN: 2026-07-28, with its
+    own result fields left out; else a handshake revision's header), ``headers`` added to the request."""
+    params = {"name": name, "arguments": arguments or {}}
+    if version == MODERN:
+        body, sent = modern_request("tools/call", params), modern_headers("tools/call", name)
+    else:
+        body, sent = request("tools/call", params), {**BASE_HEADERS, "mcp-protocol-version": version}
+    reply = await post(app, body, {**sent, **(headers or {})})
+    result: dict[str, Any] = reply.result()
+    return {key: value for key, value in result.items() if key not in ("_meta", "resultType")}
+
+
 def result_json(result: dict[str, Any]) -> Any:
     """The JSON of a successful tool result's text."""
     assert result.get("isError") is not True, result

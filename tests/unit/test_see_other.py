@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from mcp_middleware import MCPMiddleware
 from mcp_middleware.dispatch import SubRequest
 from mcp_middleware.results import HeadResponseCollector, ResponseCollector
-from tests.support import BASE_HEADERS, MODERN, modern_headers, modern_request, post, request
+from tests.support import MODERN, tool_result
 
 pytestmark = pytest.mark.anyio
 
@@ -72,14 +72,7 @@ def make_app() -> FastAPI:
 
 
 async def call(app: FastAPI, version: str, name: str, arguments: Any, headers: Any = None) -> dict[str, Any]:
-    params = {"name": name, "arguments": arguments}
-    if version == MODERN:
-        body, sent = modern_request("tools/call", params), modern_headers("tools/call", name)
-    else:
-        body, sent = request("tools/call", params), {**BASE_HEADERS, "mcp-protocol-version": version}
-    reply = await post(app, body, {**sent, **(headers or {})})
-    result: dict[str, Any] = reply.result()
-    return {key: value for key, value in result.items() if key not in ("_meta", "resultType")}
+    return await tool_result(app, version, name, arguments, headers)
 
 
 @pytest.mark.parametrize("version", ERAS)

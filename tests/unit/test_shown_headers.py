@@ -29,8 +29,8 @@ from tests.support import (
     left_for_the_collector,
     modern_headers,
     modern_request,
-    post,
     request,
+    tool_result,
 )
 
 pytestmark = pytest.mark.anyio
@@ -142,14 +142,7 @@ def make_app() -> FastAPI:
 
 
 async def call(app: FastAPI, version: str, name: str, arguments: Any = None, headers: Any = None) -> dict[str, Any]:
-    params = {"name": name, "arguments": arguments or {}}
-    if version == MODERN:
-        body, sent = modern_request("tools/call", params), modern_headers("tools/call", name)
-    else:
-        body, sent = request("tools/call", params), {**BASE_HEADERS, "mcp-protocol-version": version}
-    reply = await post(app, body, {**sent, **(headers or {})})
-    result: dict[str, Any] = reply.result()
-    return {key: value for key, value in result.items() if key not in ("_meta", "resultType")}
+    return await tool_result(app, version, name, arguments, headers)
 
 
 def texts(result: dict[str, Any]) -> list[str]:
