@@ -59,10 +59,11 @@ _CREDENTIAL_PARTS = frozenset(
     {
         *(b"token", b"tokens", b"key", b"keys", b"secret", b"secrets", b"password", b"passwd"),
         *(b"auth", b"authorization", b"session", b"csrf", b"xsrf", b"signature", b"credential"),
-        *(b"credentials", b"cookie"),
+        *(b"credentials", b"cookie", b"jwt"),
         # the usual compounds written as one word
         *(b"apikey", b"accesstoken", b"authtoken", b"refreshtoken", b"idtoken", b"sessionid"),
         *(b"sessiontoken", b"csrftoken", b"xsrftoken", b"accesskey", b"secretkey", b"privatekey"),
+        *(b"apitoken", b"clientsecret", b"sessionkey"),
     }
 )
 _PARTS = re.compile(rb"[-_.]")
