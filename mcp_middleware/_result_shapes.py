@@ -9,7 +9,7 @@ from http import HTTPStatus
 from typing import Any, Final
 
 from ._printable import printable
-from ._response_headers import credential
+from ._response_headers import _cut, credential
 from .jsonrpc import Built
 
 __all__ = [
@@ -117,9 +117,16 @@ def status_line(status: int) -> str:
 
 def located(status: int, location: str) -> str:
     """The status line with the response's ``Location`` ("" for none), as a result shows it: a
-    redirect's ("302 Found: Location /login"), a 201's or 202's ("201 Created: Location /things/7")."""
+    redirect's ("302 Found: Location /login"), a 201's or 202's ("201 Created: Location /things/7"),
+    ``bounded``."""
     line = status_line(status)
-    return f"{line}: Location {location}" if location else line
+    return f"{line}: Location {bounded(location)}" if location else line
+
+
+def bounded(location: str) -> str:
+    """A ``Location`` (redacted already) cut as a shown header's value is, past 500 characters with
+    a marker: a presigned URL's 1,500 would pass the size every tool declares."""
+    return _cut(": " + location)[2:]
 
 
 def sentence(phrase: str) -> str:

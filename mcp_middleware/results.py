@@ -65,6 +65,7 @@ from ._response_headers import LONGEST_BLOCK, Placed, _all_values, fitted
 from ._result_shapes import (
     HINTS,
     NOT_MODIFIED,
+    bounded,
     declared_size,
     error_result,
     head_text,
@@ -212,7 +213,7 @@ class ResponseCollector(Body):
         redacted (a redirect's URL, in its ``Location`` or body, may carry a forwarded key). A 303
         answering a write is the tool's success, of the same text (``saw_it_done``): an error made
         a model repeat a write that was done."""
-        line = located(self.status, self._location)
+        line = located(self.status, redacted(self._location, self._forwarded))
         text = redacted(f"{line}\n\n{text}" if text else line, self._forwarded)
         return text_result(text, is_error=not saw_it_done(self.status, self._called[0].method))
 
@@ -245,7 +246,7 @@ class ResponseCollector(Body):
             return error_result(f"{why}, but {cut}.")
         answered = "the route answered " + status_line(self.status)
         if self._location:
-            answered += f" (Location {self._location})"
+            answered += f" (Location {bounded(redacted(self._location, self._forwarded))})"
         text = self.text() if self._textual else ""  # redacted with the rest of the error text
         if saw_it_done(self.status, method := self._called[0].method):  # still no structuredContent
             done = f"the {method} was done and its result is at the Location (do not repeat it)"
@@ -503,7 +504,7 @@ class _Located(ResponseCollector):
         result = super().result()
         blocks = result["content"]
         if self._location and self.status < 300 and not result.get("isError"):
-            line = redacted(located(self.status, self._location), self._forwarded)
+            line = located(self.status, redacted(self._location, self._forwarded))
             if self._textual and not self.text():  # its text is the status line alone
                 blocks[0]["text"] = line
             else:

@@ -1460,3 +1460,16 @@ def test_a_collector_made_by_position_is_the_one_made_by_name() -> None:
         9,
     )
     assert (by_position._called, by_position._forwarded, by_position._output) == (called, forwarded, shape)
+
+
+@pytest.mark.parametrize("status", [201, 303])
+def test_a_location_is_redacted_before_it_is_cut(status: int) -> None:
+    """A credential across the 500th character of a long ``Location`` leaves no start of it."""
+    secret = "s3cr3t-" + "k" * 40
+    forwarded = ((b"x-api-key", secret.encode()),)
+    collector = ResponseCollector(path="/x", structured=False, max_text=1000, max_binary=1000, forwarded=forwarded)
+    collector.head(status, ((b"location", f"/x?{'a' * 480}&key={secret}&{'b' * 600}".encode()),))
+    collector.feed(b"", False)
+    text = text_of(collector.result())
+    assert text.endswith("&key=[redacted]&b[… 599 more characters]")
+    assert "s3cr3t" not in text

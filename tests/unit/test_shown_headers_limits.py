@@ -59,6 +59,11 @@ def make_app(**options: Any) -> FastAPI:
     def create(size: int) -> PlainTextResponse:
         return PlainTextResponse("t" * size, 201, {"location": "/things/" + "7" * 200, "link": LINK})
 
+    @app.post("/presigned", response_class=PlainTextResponse)
+    def presigned(size: int, status: int) -> PlainTextResponse:
+        url = "https://bucket.s3.amazonaws.com/o?X-Amz-Signature=" + "S" * 1_500
+        return PlainTextResponse("p" * size, status, {"location": url, "link": LINK})
+
     @app.get("/failing")
     def failing(size: int) -> None:
         raise HTTPException(404, "n" * size, headers={"link": LINK, **{f"x-why-{i}": "w" * 50 for i in range(40)}})
@@ -180,6 +185,20 @@ async def test_a_201s_location_and_headers_fit_the_declared_size(version: str) -
     assert body.startswith("t" * 2_000)
     assert located == "201 Created: Location /things/" + "7" * 200
     assert block.startswith("Response headers:\nlink: ")
+
+
+@pytest.mark.parametrize("version", ERAS)
+@pytest.mark.parametrize("status", [201, 202, 303])
+@pytest.mark.parametrize("limit", [100_000, 10])
+async def test_a_long_location_is_cut_to_fit_the_declared_size(version: str, status: int, limit: int) -> None:
+    """A presigned URL of 1,500 characters beside a body at the limit: cut as a header's value is."""
+    app = make_app(max_result_chars=limit)
+    result, declared = await call(app, version, "presigned", size=limit + 50, status=status)
+    assert "isError" not in result  # (a 303 answering a POST is a success)
+    found = within(result, declared)
+    (line,) = [text for text in found if ": Location " in text]
+    assert "S" * 450 + "[… 1050 more characters]" in line
+    assert "S" * 451 not in line
 
 
 @pytest.mark.parametrize("version", ERAS)
