@@ -44,13 +44,14 @@ def whole(media: bytes, data: bytes) -> bool:
     """Whether an image of ``media`` (a type ``sniffed`` gave for ``data``) has the end of a whole
     one of its format: cheap checks of its structure, no decoding, for an image cut short (a
     truncated download, a partial read) that a model's API would refuse to decode. PNG: the IHDR
-    chunk first and an IEND chunk; JPEG: its segments whole up to its scan, then an EOI marker
-    (FF D9) after it (:func:`_jpeg_whole`); GIF: a block's terminator (00) and the trailer (3B)
-    last; WebP: at least as long as its RIFF header says (and an odd size's pad byte). Any other
-    type: True (nothing is checked). Data after an image's end (a phone's trailer, a motion
-    photo's video) leaves it whole: decoders stop at the end, as the API's does."""
+    chunk first, its chunks up to an IEND (:func:`_png_whole`); JPEG: its segments whole up to its
+    scan, then an EOI marker (FF D9) after it (:func:`_jpeg_whole`); GIF: a block's terminator (00)
+    and the trailer (3B) last (not walked: data after it fails); WebP: at least as long as its
+    RIFF header says (and an odd size's pad byte). Any other type: True (nothing is checked). Data
+    after a PNG's, JPEG's or WebP's end (a phone's trailer, a motion photo's video) leaves it
+    whole: decoders stop at the end, as the API's does."""
     if media == b"image/png":
-        return data.startswith(_PNG_IHDR, 8) and data.rfind(_PNG_IEND, _PNG_FIRST) != -1
+        return data.startswith(_PNG_IHDR, 8) and _png_whole(data)
     if media == b"image/jpeg":
         return _jpeg_whole(data)
     if media == b"image/gif":
@@ -59,6 +60,22 @@ def whole(media: bytes, data: bytes) -> bool:
         size = int.from_bytes(data[4:8], "little")
         return len(data) >= 12 and size + 8 + (size & 1) <= len(data)
     return True
+
+
+_CHUNKS = 4096  # a PNG's IDAT chunks are many (8 KiB each, libpng's); past this many, any IEND will do
+
+
+def _png_whole(data: bytes) -> bool:
+    """Whether a PNG's chunks, each its length, type, data and CRC, reach an IEND chunk whole: its
+    first, not one inside a chunk (a thumbnail PNG in an ancillary chunk before IDAT)."""
+    at = _PNG_FIRST
+    for _ in range(_CHUNKS):
+        if data.startswith(_PNG_IEND, at):
+            return True
+        at += 12 + int.from_bytes(data[at : at + 4], "big")
+        if at >= len(data):
+            return False
+    return data.find(_PNG_IEND, at) != -1
 
 
 _SOS, _EOI = 0xDA, b"\xff\xd9"

@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 
 from mcp_middleware import MCPMiddleware, MCPResponse, content
 from mcp_middleware._disposition import filename
+from mcp_middleware._signatures import whole
 from mcp_middleware.dispatch import SubRequest
 from mcp_middleware.results import MAX_IMAGE_BASE64, ResponseCollector
 from tests.apps import PNG
@@ -146,8 +147,30 @@ def test_an_intact_image_with_data_after_its_end_is_an_image_block(data: bytes, 
     assert collected(shown.encode(), data, max_binary=10_000)[1] == {"content": [image(data, shown)]}
 
 
+def chunk(kind: bytes, data: bytes) -> bytes:
+    """A PNG chunk (its CRC is not checked: zeros)."""
+    return len(data).to_bytes(4, "big") + kind + data + bytes(4)
+
+
+THUMBED = PNG[:33] + chunk(b"thMb", PNG) + PNG[33:]  # a whole PNG in an ancillary chunk before IDAT
+MANY = PNG[:33] + chunk(b"tEXt", b"k\x00v") * 5_000 + PNG[33:]  # past the chunks walked: IEND found
+
+
+@pytest.mark.parametrize("data", [THUMBED, THUMBED + TRAILER, MANY])
+def test_a_png_is_whole_at_its_first_iend_chunk(data: bytes) -> None:
+    assert collected(b"image/png", data, max_binary=100_000)[1] == {"content": [image(data, "image/png")]}
+
+
+def test_a_png_of_more_chunks_than_are_walked_is_whole_when_an_iend_is_past_them() -> None:
+    assert whole(b"image/png", MANY)
+    assert not whole(b"image/png", MANY[:-12])
+
+
 # a PNG, JPEG, GIF and WebP cut short: their magic numbers are whole, their ends are not
 CUT = [
+    ("PNG", THUMBED[:-12]),  # an IEND only in the PNG inside a chunk
+    ("PNG", THUMBED[:-1]),
+    ("PNG", PNG[:33] + chunk(b"IDAT", bytes(50))[:40]),  # a chunk's length past the data's end
     ("PNG", PNG[:-1]),  # its IEND chunk cut
     ("PNG", PNG[:40]),
     ("PNG", PNG[:8] + PNG[33:]),  # no IHDR first
@@ -161,6 +184,7 @@ CUT = [
     ("GIF", GIF[:-1]),  # no trailer (3B)
     ("GIF", GIF[:8]),
     ("GIF", GIF[:6] + b";"),  # a trailer, but not after a block's end
+    ("GIF", GIF + b"SEFT"),  # data after its trailer: its blocks are not walked, the trailer must be last
     ("WebP", WEBP[:-1]),  # shorter than its RIFF size says
     ("WebP", WEBP[:12]),
     ("WebP", WEBP[:4] + b"\x1b" + WEBP[5:] + b"\x00"),  # an odd size and no pad byte after it
