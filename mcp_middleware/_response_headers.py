@@ -126,13 +126,13 @@ def fitted(title: str, lines: Sequence[str], room: int) -> str:
     return "\n".join(kept)
 
 
-def _cut(line: str) -> str:
-    """A ``name: value`` line, its value cut past ``LONGEST_VALUE`` characters, after the last
-    whole item of a list (``, ``) that fits when there is one, with a marker."""
+def _cut(line: str, *, items: bool = True) -> str:
+    """A ``name: value`` line, its value cut past ``LONGEST_VALUE`` characters, with a marker; with
+    ``items``, after the last whole item of a list (``, ``) that fits when there is one."""
     name, colon, value = line.partition(": ")
     if len(value) <= LONGEST_VALUE:
         return line
-    end = value.rfind(", ", 0, LONGEST_VALUE)
+    end = value.rfind(", ", 0, LONGEST_VALUE) if items else -1
     kept = value[: end if end > 0 else LONGEST_VALUE]
     return f"{name}{colon}{kept}[… {len(value) - len(kept)} more characters]"
 

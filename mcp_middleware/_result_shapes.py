@@ -125,8 +125,9 @@ def located(status: int, location: str) -> str:
 
 def bounded(location: str) -> str:
     """A ``Location`` (redacted already) cut as a shown header's value is, past 500 characters with
-    a marker: a presigned URL's 1,500 would pass the size every tool declares."""
-    return _cut(": " + location)[2:]
+    a marker: a presigned URL's 1,500 would pass the size every tool declares. One URI, no list: a
+    ``, `` in it is no place to cut."""
+    return _cut(": " + location, items=False)[2:]
 
 
 def sentence(phrase: str) -> str:

@@ -64,6 +64,10 @@ def make_app(**options: Any) -> FastAPI:
         url = "https://bucket.s3.amazonaws.com/o?X-Amz-Signature=" + "S" * 1_500
         return PlainTextResponse("p" * size, status, {"location": url, "link": LINK})
 
+    @app.post("/listed", response_class=PlainTextResponse)
+    def listed() -> PlainTextResponse:
+        return PlainTextResponse("", 201, {"location": "/things/a, b/" + "x" * 600})
+
     @app.get("/failing")
     def failing(size: int) -> None:
         raise HTTPException(404, "n" * size, headers={"link": LINK, **{f"x-why-{i}": "w" * 50 for i in range(40)}})
@@ -199,6 +203,16 @@ async def test_a_long_location_is_cut_to_fit_the_declared_size(version: str, sta
     (line,) = [text for text in found if ": Location " in text]
     assert "S" * 450 + "[… 1050 more characters]" in line
     assert "S" * 451 not in line
+
+
+@pytest.mark.parametrize("version", ERAS)
+async def test_a_long_location_is_cut_at_its_length_not_at_a_comma(version: str) -> None:
+    """A Location is one URI, no list: a ``, `` written into it raw is no place to cut (a Link's is)."""
+    result, declared = await call(make_app(), version, "listed")
+    (line,) = [text for text in within(result, declared) if ": Location " in text]
+    location = "/things/a, b/" + "x" * 600
+    kept = location[:500]
+    assert line == f"201 Created: Location {kept}[… {len(location) - 500} more characters]"
 
 
 @pytest.mark.parametrize("version", ERAS)
