@@ -139,6 +139,7 @@ class Server(ServedApp):
         self.sessions = Sessions(settings.secret_key) if settings.session_ids else None
         self.log_levels: dict[str, str] = {}
         self._told_secret = False  # foreign_token has warned
+        self._told_reply = False  # take_reply has warned
         self.ask_timeout = settings.ask_timeout
         # With oauth (set by security.Security): how a route's refusal of the token becomes the
         # endpoint's HTTP refusal (transport.Responder.refused); None: it stays the call's error
@@ -176,6 +177,20 @@ class Server(ServedApp):
                 "of its own, so one sealed by another worker (or before a restart) is refused; set "
                 "MCP_MIDDLEWARE_STATE_SECRET (or state_secret) to the same value in every worker",
                 what,
+            )
+
+    def take_reply(self, request_id: Any, reply: dict[str, Any], caller: str) -> None:
+        """Hand a client's response to the question of ours it answers (handshake era); one that
+        answers none is still accepted (a late answer is legitimate), and said once: with several
+        workers it may be the answer another process's route waits for until ``ask_timeout``."""
+        if not self.pending.resolve(request_id, reply, caller) and not self._told_reply:
+            self._told_reply = True
+            logger.warning(
+                "a client's response (to elicitation/create, sampling/createMessage or roots/list) "
+                "answers no request this process waits for: it came after ask_timeout, or, with "
+                "several workers or hosts, it reached a process other than the one that asked, whose "
+                "route then waits until ask_timeout; use sticky routing (see README's Deployment "
+                "notes) or 2026-07-28 clients (logged once)"
             )
 
     # -- dispatch ----------------------------------------------------------------------------------

@@ -141,13 +141,14 @@ def _not_request(
     if isinstance(message, Notification):
         _notification(server, headers, message)
         return responder.accepted()
-    # Ignored (still 202, as for an id nobody waits for) unless the caller that was asked answers;
-    # refused (400, not taken: the request stays open) when it does not answer what was asked.
+    # Ignored (still 202, as for an id nobody waits for; logged once: Server.take_reply) unless the
+    # caller that was asked answers; refused (400, not taken: the request stays open) when it does
+    # not answer what was asked.
     caller = caller_key(server, headers)
     refused = server.pending.refusal(message.id, message.body, caller)
     if refused is not None:
         return responder.error(refused, "handshake")
-    server.pending.resolve(message.id, message.body, caller)
+    server.take_reply(message.id, message.body, caller)
     return responder.accepted()
 
 
@@ -314,7 +315,7 @@ async def _answers_only(
         if isinstance(message, Notification):
             _notification(server, headers, message)
         elif isinstance(message, ClientReply):
-            server.pending.resolve(message.id, message.body, caller)
+            server.take_reply(message.id, message.body, caller)
     await responder.accepted()
 
 
@@ -350,7 +351,7 @@ async def _batch_item(
             caller = caller_key(server, headers)
             refused = server.pending.refusal(message.id, message.body, caller)
             if refused is None:
-                server.pending.resolve(message.id, message.body, caller)
+                server.take_reply(message.id, message.body, caller)
             return refused
         if message.method == "initialize":
             raise ProtocolError(codes.INVALID_REQUEST, "Invalid request: initialize cannot be batched")

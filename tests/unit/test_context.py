@@ -179,6 +179,34 @@ async def test_the_first_answer_to_a_request_counts() -> None:
     assert greeting(await elicit(answer)) == {"greeting": "Hello, Ann!", "action": "accept"}
 
 
+async def test_an_answer_nobody_here_waits_for_is_202_and_explained_once_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With several workers a handshake-era client's answer can reach a process that did not ask:
+    it was dropped silently while the asking route waited out ask_timeout (review). Still 202 (a
+    late answer is legitimate), and now a WARNING, once per middleware."""
+    app = build_app()
+    unknown = {"jsonrpc": "2.0", "id": "not-asked-here", "result": NAME}
+    failed = {"jsonrpc": "2.0", "id": 77, "error": {"code": -1, "message": "no"}}
+    with caplog.at_level("WARNING", logger="mcp_middleware.handlers"):
+        assert (await post(app, unknown)).status == 202
+        assert (await post(app, failed)).status == 202
+    told = [r for r in caplog.records if "no request this process waits for" in r.getMessage()]
+    assert len(told) == 1
+    assert told[0].levelno == logging.WARNING
+    assert told[0].name == "mcp_middleware.handlers"
+    assert "sticky routing" in told[0].getMessage()
+
+
+async def test_an_answer_to_a_pending_question_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": NAME})).status == 202
+
+    with caplog.at_level("WARNING", logger="mcp_middleware"):
+        assert greeting(await elicit(answer)) == {"greeting": "Hello, Ann!", "action": "accept"}
+    assert "no request this process waits for" not in caplog.text
+
+
 async def test_an_answer_inside_a_2025_03_26_batch_resumes_the_route() -> None:
     """A client reply in a batch is resolved like a lone one, and gets no reply of its own."""
 
