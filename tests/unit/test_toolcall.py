@@ -1349,6 +1349,23 @@ async def test_a_tool_call_leaves_nothing_for_the_cycle_collector(era: str) -> N
     assert left == 0
 
 
+async def test_the_collector_count_sees_a_cycle_each_call_makes() -> None:
+    """The measure above can fail: a route that makes one reference cycle per call leaves those."""
+    app = FastAPI()
+
+    @app.get("/loop")
+    def loop() -> dict[str, int]:
+        knot: list[Any] = []
+        knot.append(knot)
+        return {"n": 1}
+
+    app.add_middleware(MCPMiddleware)
+    params = {"name": "loop", "arguments": {}}
+    reply, left = await left_for_the_collector(app, request("tools/call", params), dict(BASE_HEADERS), calls=7)
+    assert b'"result"' in reply
+    assert left >= 7
+
+
 class Ledger(BaseModel):
     wei: int
     count: int
