@@ -21,8 +21,9 @@ A deferred model holds three stand-ins (``MockCoreSchema`` and two ``MockValSer`
 validator and serializer), each with the function that builds the model on its first use. pydantic
 makes that function a closure over a lambda (~0.45 KiB a stand-in, ~0.5 MiB over the ~500 models);
 for the same import, ``set_model_mocks`` is wrapped so that each stand-in's function is a
-``functools.partial`` of :func:`_rebuilt` instead (~0.14 KiB), which does what pydantic's closure
-does: the stand-ins, their error message and what a first use builds are pydantic's own.
+:class:`_Rebuild` instead (48 bytes: two slots; a ``functools.partial`` took ~0.2 KiB, as it holds
+an argument tuple and an empty keyword dict of its own), which does what pydantic's closure does:
+the stand-ins, their error message and what a first use builds are pydantic's own.
 
 Each field's ``FieldInfo`` also holds its own ``_qualifiers`` set (``ClassVar``, ``Final``,
 ``Required``...), which pydantic only tests membership in; for the ~1,600 fields of the wire types
@@ -34,7 +35,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 __all__ = ["load"]
@@ -82,21 +82,31 @@ def _construction() -> Any:
     return _model_construction if expected and getattr(_model_construction, "set_model_mocks", None) is mocks else None
 
 
-def _rebuilt(cls: Any, name: str, *, parent_namespace_depth: int = 5) -> Any:
-    """A deferred model's first use (pydantic's own closure, as a function): the model built, then its
-    ``name``; None when it cannot be built yet (the stand-in then raises pydantic's error)."""
-    if cls.model_rebuild(raise_errors=False, _parent_namespace_depth=parent_namespace_depth) is not False:
-        return getattr(cls, name)
-    return None
+class _Rebuild:
+    """A deferred model's first use, for one of its stand-ins (pydantic's own closure, as one object of
+    two slots): the model built, then its ``name``; None when it cannot be built yet (the stand-in
+    then raises pydantic's error)."""
+
+    __slots__ = ("cls", "name")
+
+    def __init__(self, cls: Any, name: str) -> None:
+        self.cls = cls
+        self.name = name
+
+    def __call__(self, *, parent_namespace_depth: int = 5) -> Any:
+        cls = self.cls
+        if cls.model_rebuild(raise_errors=False, _parent_namespace_depth=parent_namespace_depth) is not False:
+            return getattr(cls, self.name)
+        return None
 
 
 def _lighter(set_model_mocks: Callable[..., None]) -> Callable[..., None]:
-    """``set_model_mocks`` whose stand-ins build the model through a partial of :func:`_rebuilt`."""
+    """``set_model_mocks`` whose stand-ins build the model through a :class:`_Rebuild`."""
 
     def lighter(cls: Any, *args: Any, **kwargs: Any) -> None:
         set_model_mocks(cls, *args, **kwargs)  # pydantic's own defaults: they differ between its versions
         for name in _STAND_INS:
-            cls.__dict__[name]._attempt_rebuild = partial(_rebuilt, cls, name)
+            cls.__dict__[name]._attempt_rebuild = _Rebuild(cls, name)
 
     return lighter
 

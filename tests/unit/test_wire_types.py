@@ -203,17 +203,22 @@ def test_a_failing_import_puts_the_default_back() -> None:
 _STAND_INS = ("__pydantic_core_schema__", "__pydantic_validator__", "__pydantic_serializer__")
 
 
-def test_a_deferred_wire_type_is_built_through_a_partial_and_pydantic_gets_its_function_back() -> None:
+def test_a_deferred_wire_type_is_built_through_a_rebuild_and_pydantic_gets_its_function_back() -> None:
     check = f"""
-    import functools, types, mcp_types
+    import sys, mcp_types
     from pydantic._internal import _mock_val_ser, _model_construction
+    from mcp_middleware._wire_types import _Rebuild
     stand_ins = [mcp_types.CreateTaskResult.__dict__[name] for name in {_STAND_INS!r}]
-    assert all(isinstance(s._attempt_rebuild, functools.partial) for s in stand_ins), stand_ins
+    rebuilds = [s._attempt_rebuild for s in stand_ins]
+    assert all(type(r) is _Rebuild for r in rebuilds), rebuilds
+    assert [(r.cls, r.name) for r in rebuilds] == [(mcp_types.CreateTaskResult, name) for name in {_STAND_INS!r}]
+    assert not hasattr(rebuilds[0], "__dict__")  # one small object each (see the module's docstring)
+    assert sys.getsizeof(rebuilds[0]) <= 48, sys.getsizeof(rebuilds[0])
     assert _model_construction.set_model_mocks is _mock_val_ser.set_model_mocks
     """
     out = _run("import mcp_middleware\n" + textwrap.dedent(check))
     assert out["deferred_at_start"] is True
-    assert out["all_built"] is True  # each, on first use, through its partials
+    assert out["all_built"] is True  # each, on first use, through its rebuilds
 
 
 def test_without_the_expected_mocks_the_models_keep_pydantics_own() -> None:
