@@ -43,7 +43,7 @@ from ._served_app import ServedApp
 from .catalog import Catalog, ToolFilter
 from .config import Settings
 from .features import Features
-from .interaction import PendingReplies
+from .interaction import PendingReplies, asked_elsewhere
 from .jsonrpc import ProtocolError, Request
 from .listen import Listeners
 from .sealing import Round, Sealer, Sessions, StateError
@@ -180,16 +180,25 @@ class Server(ServedApp):
             )
 
     def take_reply(self, request_id: Any, reply: dict[str, Any], caller: str) -> None:
-        """Hand a client's response to the question of ours it answers (handshake era); one that
-        answers none is still accepted (a late answer is legitimate), and said once: with several
-        workers it may be the answer another process's route waits for until ``ask_timeout``."""
-        if not self.pending.resolve(request_id, reply, caller) and not self._told_reply:
+        """Hand a client's response to the question of ours it answers (handshake era). One that
+        answers none is still accepted: a late or repeated answer is legitimate. One whose id
+        another process minted (``asked_elsewhere``) is said once: that process's route waits for
+        it until ``ask_timeout``; one of ours that nothing waits for (late, repeated, another
+        caller's) only at DEBUG, and any other id not at all (a stray POST tells nothing)."""
+        if self.pending.resolve(request_id, reply, caller):
+            return
+        elsewhere = asked_elsewhere(request_id)
+        if elsewhere is False:
+            logger.debug(
+                "a client's response to %s answers no question waiting for it here: late or repeated", request_id
+            )
+        elif elsewhere and not self._told_reply:
             self._told_reply = True
             logger.warning(
                 "a client's response (to elicitation/create, sampling/createMessage or roots/list) "
-                "answers no request this process waits for: it came after ask_timeout, or, with "
-                "several workers or hosts, it reached a process other than the one that asked, whose "
-                "route then waits until ask_timeout; use sticky routing (see README's Deployment "
+                "answers a request another process sent: with several workers or hosts it reached a "
+                "process other than the one that asked (or the server restarted since it asked), and "
+                "that route waits until ask_timeout; use sticky routing (see README's Deployment "
                 "notes) or 2026-07-28 clients (logged once)"
             )
 

@@ -2,7 +2,9 @@
 
 * ``HandshakeChannel``: the request goes out on the call's SSE stream with a fresh id; the
   client's answer arrives as a separate POST and is handed over through ``PendingReplies``. That
-  POST must reach the same process: behind a load balancer this needs sticky routing (README).
+  POST must reach the same process: behind a load balancer this needs sticky routing (README). The
+  id carries a mark of the process (:func:`new_request_id`), which tells an answer that reached
+  the wrong one (:func:`asked_elsewhere`).
   A request the call's revision does not define (elicitation before 2025-06-18, tool-enabled
   sampling before 2025-11-25) is refused with ``ClientRequestError`` before anything is sent, and
   so is one the client did not declare in ``initialize`` (-32021, as in 2026-07-28), when its
@@ -24,6 +26,9 @@ them, and the channels' base and the protocols they talk to.
 
 from __future__ import annotations
 
+import os
+import re
+import secrets
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -60,6 +65,35 @@ _Request = tuple[str, Mapping[str, Any]]  # method, params
 # What a question fails with (as ClientRequestError.error) once the server shuts down: the answer POST
 # could not reach it (uvicorn accepts no connection by then), as a stopped call's (_call_context.STOPPED)
 SHUTTING_DOWN = {"code": codes.CONNECTION_CLOSED, "message": "Connection closed: the server is shutting down"}
+
+
+# This process's mark on the ids of its questions (mcpmw-<mark>-<uuid>): random, so two hosts whose
+# workers have equal pids differ, and drawn again in a forked child (gunicorn --preload imports the
+# app before it forks its workers). An answer with another mark reached the wrong process.
+_mark = secrets.token_hex(8)
+_OURS = re.compile(r"mcpmw-([0-9a-f]{16})-[0-9a-f]{32}")
+
+
+def _new_mark() -> None:
+    global _mark
+    _mark = secrets.token_hex(8)
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
+    os.register_at_fork(after_in_child=_new_mark)
+
+
+def new_request_id() -> str:
+    """A fresh id for a question of this process (``PendingReplies.exchange``)."""
+    return f"mcpmw-{_mark}-{uuid.uuid4().hex}"
+
+
+def asked_elsewhere(request_id: Any) -> bool | None:
+    """Whether the question an answer's ``request_id`` names was sent by another process: True for
+    an id of :func:`new_request_id`'s shape with another mark, False with this process's mark, None
+    for any other id (no question of ours, in any process)."""
+    ours = _OURS.fullmatch(request_id) if isinstance(request_id, str) else None
+    return None if ours is None else ours[1] != _mark
 
 
 @dataclass(slots=True)
@@ -148,7 +182,7 @@ class PendingReplies:
         (:class:`NotSent`, carrying the shutdown's error: the keys are not used up)."""
         if self.shutting_down():  # nothing sent: the keys are not used up
             raise NotSent(_shut_down(requests))
-        ids = {key: f"mcpmw-{uuid.uuid4().hex}" for key in requests}
+        ids = {key: new_request_id() for key in requests}
         asked = _Asked(caller, {ids[key]: request for key, request in requests.items()})
         self._waiting.update(dict.fromkeys(ids.values(), asked))
         try:

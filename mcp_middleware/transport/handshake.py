@@ -141,7 +141,7 @@ def _not_request(
     if isinstance(message, Notification):
         _notification(server, headers, message)
         return responder.accepted()
-    # Ignored (still 202, as for an id nobody waits for; logged once: Server.take_reply) unless the
+    # Ignored (still 202, as for an id nobody waits for; Server.take_reply logs a misrouted one) unless the
     # caller that was asked answers; refused (400, not taken: the request stays open) when it does
     # not answer what was asked.
     caller = caller_key(server, headers)
