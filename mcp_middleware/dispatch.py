@@ -96,30 +96,39 @@ def _raw_root(parent: Scope, root_path: str) -> bytes:
 
 
 # the parent's fields the child scope takes, read in one step when the parent has them all (uvicorn
-# gives the first six, Starlette the app), else one by one with their defaults (_given)
+# gives the first six, Starlette the app), else with ASGI's defaults (_partial_parent)
 _PARENT_FIELDS = itemgetter("http_version", "scheme", "client", "server", "root_path", "state", "app")
-_NO_APP: Any = object()
+_DEFAULTS: dict[str, Any] = {
+    "http_version": "1.1",
+    "scheme": "http",
+    "client": None,
+    "server": None,
+    "root_path": "",
+    "state": None,
+    "app": None,
+}
 
 
-def _given(parent: Scope) -> tuple[str, str, Any, Any, str, Any, Any]:
-    """:data:`_PARENT_FIELDS` of a scope that lacks some: ASGI's defaults for those (``_NO_APP``:
-    the child has no ``app`` either)."""
-    return (
-        parent.get("http_version", "1.1"),
-        parent.get("scheme", "http"),
-        parent.get("client"),
-        parent.get("server"),
-        parent.get("root_path", ""),
-        parent.get("state"),
-        parent.get("app", _NO_APP),
-    )
+# every child scope's "asgi" (one dict: nothing writes to it). 2.3: Starlette's StreamingResponse
+# then listens for http.disconnect itself, which is how a cancelled call stops a generator that is
+# waiting for its next chunk.
+_ASGI = {"version": "3.0", "spec_version": "2.3"}
 
 
-def _child_scope(parent: Scope, sub: SubRequest, extensions: dict[str, Any] | None, host: bytes | None) -> Scope:
+def _partial_parent(parent: Scope, sub: SubRequest, extensions: dict[str, Any], host: bytes | None) -> Scope:
+    """The child scope of a parent that lacks some of :data:`_PARENT_FIELDS`: ASGI's defaults for
+    those (and no ``app`` when the parent has none)."""
+    scope = _child_scope({**_DEFAULTS, **parent}, sub, extensions, host)
+    if "app" not in parent:
+        del scope["app"]
+    return scope
+
+
+def _child_scope(parent: Scope, sub: SubRequest, extensions: dict[str, Any], host: bytes | None) -> Scope:
     try:
         http_version, scheme, client, server, root_path, state, app = _PARENT_FIELDS(parent)
     except KeyError:
-        http_version, scheme, client, server, root_path, state, app = _given(parent)
+        return _partial_parent(parent, sub, extensions, host)
     path = sub.path
     raw_path = path.encode("ascii")
     if "%" in path:
@@ -129,9 +138,7 @@ def _child_scope(parent: Scope, sub: SubRequest, extensions: dict[str, Any] | No
         path = root_path + path
     scope: dict[str, Any] = {
         "type": "http",
-        # 2.3: Starlette's StreamingResponse then listens for http.disconnect itself, which is
-        # how a cancelled call stops a generator that is waiting for its next chunk.
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "asgi": _ASGI,
         "http_version": http_version,
         "method": sub.method,
         "scheme": scheme,
@@ -142,11 +149,18 @@ def _child_scope(parent: Scope, sub: SubRequest, extensions: dict[str, Any] | No
         "headers": [(b"host", host), *sub.headers] if host is not None else list(sub.headers),
         "client": client,
         "server": server,
-        "extensions": {} if extensions is None else extensions,
+        "extensions": extensions,
         "state": dict(state) if state else {},  # the child's own: never the parent's dict
+        "app": app,
     }
-    if app is not _NO_APP:
-        scope["app"] = app
+    # what outer middlewares (SessionMiddleware, AuthenticationMiddleware) set for this client: the
+    # same objects, so a route's session write reaches the cookie of the MCP response
+    if "session" in parent:
+        scope["session"] = parent["session"]
+    if "user" in parent:
+        scope["user"] = parent["user"]
+    if "auth" in parent:
+        scope["auth"] = parent["auth"]
     return scope
 
 
@@ -193,7 +207,7 @@ class SubExchange(Disconnect):
         app: ASGIApp,
         parent: Scope,
         sub: SubRequest,
-        extensions: dict[str, Any] | None,
+        extensions: dict[str, Any],
         host: bytes | None = None,
     ) -> None:
         """Call ``app`` with ``sub``; raises whatever the app raises, or :class:`AppMisbehaved`.

@@ -42,7 +42,7 @@ class Recorder(SubExchange):
 
 async def run(app: Any, sub: SubRequest | None = None, rec: Recorder | None = None) -> Recorder:
     rec = rec or Recorder()
-    await rec.exchange(app, PARENT, sub or SubRequest("GET", "/x"), None)
+    await rec.exchange(app, PARENT, sub or SubRequest("GET", "/x"), {})
     return rec
 
 
@@ -78,7 +78,7 @@ async def _child_of(parent: Scope) -> dict[str, Any]:
         seen.update(scope)
         await send({"type": "http.response.start", "status": 204})
 
-    await Recorder().exchange(app, parent, SubRequest("GET", "/x"), None, b"h")
+    await Recorder().exchange(app, parent, SubRequest("GET", "/x"), {}, b"h")
     return seen
 
 
@@ -109,7 +109,27 @@ async def test_the_parent_fields_are_taken_from_a_full_scope_and_defaulted_in_ot
     assert seen["state"] == ({} if missing == "state" else {"db": 1})
     assert seen["state"] is not parent.get("state")  # the route's own: what it stores stays in its request
     assert seen.get("app", "none") == ("none" if missing == "app" else "the-app")
-    assert "user" not in seen  # only the fields an HTTP scope has, never what outer middlewares added
+    assert "user" in seen  # what outer middlewares learned of this client: see the next test
+
+
+@pytest.mark.parametrize("key", ["session", "user", "auth"])
+async def test_the_parent_session_user_and_auth_reach_the_child_as_the_same_objects(key: str) -> None:
+    # set by outer middlewares (SessionMiddleware, AuthenticationMiddleware) for the client the call
+    # is for; the same object, so a route's session write reaches the outer middleware's cookie
+    value = {"n": 1}
+    parent = {name: given for name, given in SERVER_PARENT.items() if name != "user"}
+    seen = await _child_of({**parent, key: value})
+    assert seen[key] is value
+    assert {"session", "user", "auth"} & seen.keys() == {key}  # the others only when the parent has them
+    del parent["app"]  # the field-by-field path (_given) as well
+    assert (await _child_of({**parent, key: value}))[key] is value
+
+
+async def test_a_parent_without_session_user_or_auth_gives_the_child_none_of_them() -> None:
+    seen = await _child_of({key: value for key, value in SERVER_PARENT.items() if key != "user"})
+    assert not {"session", "user", "auth"} & seen.keys()
+    seen = await _child_of({key: value for key, value in SERVER_PARENT.items() if key not in ("user", "app")})
+    assert not {"session", "user", "auth"} & seen.keys()  # the field-by-field path as well
 
 
 @pytest.mark.parametrize("state", [None, {}])
@@ -245,7 +265,7 @@ async def paths_seen(parent: Scope, sub_path: str) -> tuple[str, bytes, str]:
         await send({"type": "http.response.start", "status": 204})
         await send({"type": "http.response.body"})
 
-    await Recorder().exchange(app, parent, SubRequest("GET", sub_path), None)
+    await Recorder().exchange(app, parent, SubRequest("GET", sub_path), {})
     return seen["path"], seen["raw_path"], seen["root_path"]
 
 

@@ -2,21 +2,28 @@
 (the README's "Which middlewares see a tool call"): an app ``CORSMiddleware`` outside ours answers
 the ``/mcp`` preflight itself, one inside never sees ``/mcp``; ``HTTPSRedirectMiddleware`` inside
 redirects every call of a plain-HTTP request (an error result); a route's ``Set-Cookie`` goes
-nowhere; the ``scope["state"]`` an outer middleware wrote reaches the routes, as a copy."""
+nowhere; the ``scope["state"]`` an outer middleware wrote reaches the routes, as a copy, and an
+outer session or authentication middleware's ``session``, ``user`` and ``auth`` as they are."""
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import pytest
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
+from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser, SimpleUser, requires
+from starlette.datastructures import MutableHeaders
+from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.httpsredirect import HTTPSRedirectMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_middleware import MCPMiddleware
-from tests.support import BASE_HEADERS, Reply, call_legacy, call_modern, post
+from tests.support import BASE_HEADERS, Reply, call_legacy, modern_headers, modern_request, post
 from tests.support import request as rpc
 from tests.unit.test_starlette import ERAS
 
@@ -60,7 +67,8 @@ async def tool_call(
     if era == "legacy":
         reply = await post(app, rpc("tools/call", params), {**BASE_HEADERS, **(headers or {})})
     else:
-        reply = await call_modern(app, "tools/call", params, name=name)
+        message = modern_request("tools/call", params)
+        reply = await post(app, message, {**modern_headers("tools/call", name), **(headers or {})})
     return reply, reply.result()
 
 
@@ -149,3 +157,79 @@ async def test_without_an_outer_state_the_route_gets_none() -> None:
     reply = await call_legacy(app, "tools/call", {"name": "get_thing", "arguments": {"thing_id": 2}})
     assert reply.result()["content"][0]["text"] == '{"id":2}'
     assert "tenant" not in SEEN["state"]
+
+
+class CookieSession:
+    """An outer middleware that keeps ``scope["session"]`` as Starlette's ``SessionMiddleware``
+    does (without its signing, which needs itsdangerous): read from the ``session`` cookie, and
+    written back as a ``Set-Cookie`` of the response when not empty."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cookie = Request(scope).cookies.get("session")
+        scope["session"] = json.loads(base64.b64decode(cookie)) if cookie else {}
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start" and scope["session"]:
+                data = base64.b64encode(json.dumps(scope["session"]).encode()).decode()
+                MutableHeaders(scope=message).append("set-cookie", f"session={data}; path=/")
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+def counting() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/visits", operation_id="visits")
+    async def visits(request: Request) -> dict[str, int]:
+        request.session["n"] = request.session.get("n", 0) + 1
+        return {"visits": request.session["n"]}
+
+    app.add_middleware(MCPMiddleware)
+    app.add_middleware(CookieSession)  # outer
+    return app
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_an_outer_session_middlewares_session_reaches_the_route_and_its_writes_the_cookie(era: str) -> None:
+    app = counting()
+    cookie = base64.b64encode(b'{"n": 4}').decode()
+    reply, result = await tool_call(app, era, {"cookie": f"session={cookie}"}, name="visits")
+    assert (result.get("isError"), result["content"]) == (None, [{"type": "text", "text": '{"visits":5}'}])
+    written = reply.headers["set-cookie"].removeprefix("session=").split(";")[0]
+    assert json.loads(base64.b64decode(written)) == {"n": 5}  # the MCP response carries the route's write
+
+
+class Tokens(AuthenticationBackend):
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        if conn.headers.get("x-user") is None:
+            return None
+        return AuthCredentials(["admin"]), SimpleUser(conn.headers["x-user"])
+
+
+def guarded() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/me", operation_id="me")
+    @requires("admin")
+    async def me(request: Request) -> dict[str, Any]:
+        return {"user": request.user.display_name, "scopes": request.auth.scopes}
+
+    app.add_middleware(MCPMiddleware)
+    app.add_middleware(AuthenticationMiddleware, backend=Tokens())  # outer
+    return app
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_an_outer_authentication_middlewares_user_and_auth_reach_the_route(era: str) -> None:
+    _, result = await tool_call(guarded(), era, {"x-user": "ada"}, name="me")
+    assert result["structuredContent"] == {"user": "ada", "scopes": ["admin"]}
+    _, result = await tool_call(guarded(), era, name="me")  # unauthenticated: requires refuses it
+    assert result["isError"] is True
+    assert result["content"][0]["text"] == "HTTP 403 Forbidden (permission denied): Forbidden"
