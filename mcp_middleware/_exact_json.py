@@ -24,7 +24,9 @@ import orjson
 __all__ = [
     "_DIGITS_AS_ZEROS",
     "_LONG_RUN",
+    "WideArgument",
     "_Exact",
+    "_WideArguments",
     "_WideId",
     "_beyond_64_bits",
     "_marked",
@@ -48,11 +50,52 @@ class _Exact(dict[str, Any]):
     """A message holding an integer beyond 64 bits that orjson rounded (see :func:`parse_message`),
     or, too deep for the standard parser to re-read, a float that large (it may have been written
     as a float: such a message is refused all the same). ``found``: that integer, for the error to
-    name, or, too deep, orjson's float."""
+    name, or, too deep, orjson's float. ``argument``: for a ``tools/call`` that holds them in its
+    ``params.arguments`` only, the first argument holding one and what it holds (an input error,
+    the tool's to refuse: :class:`_WideArguments`), else None."""
 
-    def __init__(self, message: dict[str, Any], found: float) -> None:
+    def __init__(self, message: dict[str, Any], found: float, argument: tuple[str, float] | None = None) -> None:
         super().__init__(message)
         self.found = found
+        self.argument = argument
+
+
+class WideArgument(Exception):
+    """A tool argument holding an integer beyond 64 bits; the message is meant for the model (the
+    tool's error result, as an ``ArgumentError``'s is)."""
+
+
+class _WideArguments(dict[str, Any]):
+    """A ``tools/call``'s arguments that hold an integer beyond 64 bits (``parse_message`` makes
+    them, for a tools/call refused for no other reason): read as arguments, by the request building
+    (``ToolSpec.build_request``, whose first read is ``keys()``), they raise :class:`WideArgument`
+    with ``refusal``, which the tool's run answers with an ``isError`` result, as a bad argument.
+    Nothing else in a tool call's path tells them apart from a dict: the usual call pays nothing."""
+
+    __slots__ = ("refusal",)
+
+    def __init__(self, arguments: dict[str, Any], refusal: str) -> None:
+        super().__init__(arguments)
+        self.refusal = refusal
+
+    def keys(self) -> Any:
+        raise WideArgument(self.refusal)
+
+
+def _argument_holding(message: dict[str, Any], finder: Callable[[Any], Any]) -> tuple[str, Any] | None:
+    """For a ``tools/call`` whose params' ``arguments`` (an object) hold what ``finder`` finds (an
+    integer beyond 64 bits) while the rest of the message holds none: the first such argument and
+    what ``finder`` found in it. None otherwise (another method, or one elsewhere: refused whole)."""
+    params = message.get("params")
+    if message.get("method") != "tools/call" or type(params) is not dict or type(params.get("arguments")) is not dict:
+        return None
+    if finder({**message, "params": {**params, "arguments": None}}) is not None:
+        return None
+    for name, value in params["arguments"].items():
+        found = finder(value)
+        if found is not None:
+            return name, found
+    return None
 
 
 class _WideId(float):
@@ -143,8 +186,14 @@ def _settled(message: dict[str, Any]) -> Any:
     if _beyond_64_bits(message.get("id")) or _is_infinite(message.get("id")):
         message["id"] = _WideId(message["id"])
     if "method" in message or huge is not None:
-        return _Exact(message, found if found is not None else huge)
+        return _Exact(message, found if found is not None else huge, _argument_holding(message, _wide_or_infinite))
     return message
+
+
+def _wide_or_infinite(value: Any) -> Any:
+    """The first integer beyond 64 bits in :func:`_read_again`'s reading, one beyond 308 digits
+    included (an infinity there)."""
+    return _first(value, lambda item: _beyond_64_bits(item) or _is_infinite(item))
 
 
 def _is_infinite(value: Any) -> bool:
@@ -166,8 +215,9 @@ def _one(message: dict[str, Any], exact: Any, rounded: float) -> Any:
         found = _big(exact)
         if found is None:
             return message  # its large floats were written as floats
-        return _Exact(message, found)  # the integer itself: ``rounded`` may be a float literal
-    return _Exact(message, rounded)
+        # the integer itself: ``rounded`` may be a float literal
+        return _Exact(message, found, _argument_holding(exact, _big))
+    return _Exact(message, rounded, _argument_holding(message, _rounded))  # too deep: the floats decide
 
 
 def _exact_reading(body: bytes) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from mcp_types import jsonrpc as codes
 
-from ._exact_json import _DIGITS_AS_ZEROS, _LONG_RUN, _Exact, _marked, _read_again, _WideId, about
+from ._exact_json import _DIGITS_AS_ZEROS, _LONG_RUN, _Exact, _marked, _read_again, _WideArguments, _WideId, about
 from ._rpc_messages import ClientReply, Message, Notification, ProtocolError, Request, RequestId
 
 __all__ = ["id_of", "is_id", "parse_message", "parse_payload", "request_id_of"]
@@ -115,6 +115,8 @@ def _classified(obj: Any) -> Message:
     if params is not None and not isinstance(params, dict):
         raise ProtocolError(codes.INVALID_PARAMS, "Invalid params: params must be an object", id=raw_id)
     if type(obj) is _Exact:  # rare (parse_payload): not rounded to a float behind the caller's back
+        if obj.argument is not None and has_id:  # in a tools/call's arguments only: the tool refuses them
+            return Request(raw_id, method, _with_wide_arguments(params, *obj.argument))  # type: ignore[arg-type]
         raise ProtocolError(
             codes.INVALID_PARAMS,
             f"Invalid params: an integer beyond 64 bits ({about(obj.found)}) would lose its "
@@ -124,6 +126,18 @@ def _classified(obj: Any) -> Message:
     if has_id:
         return Request(raw_id, method, params)
     return Notification(method, params)
+
+
+def _with_wide_arguments(params: dict[str, Any], name: str, found: float) -> dict[str, Any]:
+    """A tools/call's ``params`` whose argument ``name`` holds an integer beyond 64 bits (``found``):
+    an input error, which the tool answers with an ``isError`` result (2025-11-25 server/tools,
+    Error Handling: the model can correct it), not a -32602 error; its arguments refuse to be read
+    (:class:`~mcp_middleware._exact_json._WideArguments`)."""
+    refusal = (
+        f"argument {name!r} holds an integer beyond 64 bits ({about(found)}), which would lose its "
+        "precision; send it as a string"
+    )
+    return {**params, "arguments": _WideArguments(params["arguments"], refusal)}
 
 
 def _not_an_id(raw_id: Any) -> ProtocolError:

@@ -28,7 +28,7 @@ from mcp_types.jsonrpc import ErrorData, JSONRPCError
 from mcp_types.methods import SERVER_RESULTS, serialize_server_result
 from pydantic import BaseModel
 
-from ._exact_json import _beyond_64_bits, loads_exactly
+from ._exact_json import WideArgument, _beyond_64_bits, loads_exactly
 from ._revisions import OLDER_REVISIONS, older
 from ._rpc_messages import ClientReply, Message, Notification, ProtocolError, Request, RequestId, error_status
 from ._rpc_parse import id_of, is_id, parse_message, parse_payload, request_id_of
@@ -42,6 +42,7 @@ __all__ = [
     "ProtocolError",
     "Request",
     "RequestId",
+    "WideArgument",
     "dumps",
     "dumps_again",
     "dumps_exactly",

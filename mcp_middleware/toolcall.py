@@ -35,7 +35,7 @@ from ._ticker import _loops, _period, _reap, watching
 from ._tool_run import _ToolRun as _ToolRun
 from .catalog import ArgumentError, ToolSpec
 from .interaction import HandshakeChannel, ModernChannel
-from .jsonrpc import ProtocolError
+from .jsonrpc import ProtocolError, WideArgument
 from .results import HeadResponseCollector, ResponseCollector, error_result
 
 __all__ = ["CallLimits", "CallRegistry", "Invocation", "Outbox", "run_tool"]
@@ -76,7 +76,7 @@ async def run_tool(
         )
     try:
         sub = spec.build_request(arguments, inv.forwarded)
-    except ArgumentError as exc:
+    except (ArgumentError, WideArgument) as exc:  # (arguments holding an integer beyond 64 bits)
         from ._unforwarded import unforwarded_note  # loaded by the first refused arguments
 
         note = unforwarded_note(spec, arguments, inv.parent.get("headers", ()))  # the header the client sent?

@@ -77,12 +77,23 @@ async def test_malformed_json_is_parse_error_with_null_id() -> None:
     assert body["id"] is None
 
 
-@pytest.mark.parametrize(("era", "status"), [("handshake", 200), ("modern", 400)])
-async def test_an_integer_beyond_64_bits_is_refused_not_rounded(era: str, status: int) -> None:
+def refused_argument(answer: dict[str, Any]) -> str:
+    """The text of a tool's error result refusing an argument that holds an integer beyond 64 bits."""
+    result = answer["result"]
+    assert result["isError"] is True
+    assert "structuredContent" not in result
+    text: str = result["content"][0]["text"]
+    assert text.endswith("which would lose its precision; send it as a string")
+    return text
+
+
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+async def test_an_integer_beyond_64_bits_in_the_arguments_is_a_tool_error_not_rounded(era: str) -> None:
     """Regression: orjson reads such an integer as a float, so a tool argument of
-    123456789012345678901234567890 reached the route as 1.2345678901234568e+29. It is refused with
-    -32602, the request's id and the era's status for it, and a text the model can act on; a long
-    number in a string is fine."""
+    123456789012345678901234567890 reached the route as 1.2345678901234568e+29. It was then refused
+    with -32602; an input error is a tool execution error (2025-11-25 server/tools, Error Handling:
+    SEP-1303), so it is an ``isError`` result with a text the model can act on, and the route does
+    not run; a long number in a string is fine."""
     app = build_app()
 
     def tool_call(arguments: bytes) -> tuple[bytes, dict[str, str]]:
@@ -96,12 +107,14 @@ async def test_an_integer_beyond_64_bits_is_refused_not_rounded(era: str, status
         return body + arguments + meta + b"}}", headers
 
     reply = await post(app, *tool_call(b'{"thing_id":123456789012345678901234567890}'))
-    assert reply.status == status
-    error = reply.json()
-    assert error["id"] == 7
-    assert error["error"]["code"] == -32602
-    assert "beyond 64 bits" in error["error"]["message"]
-    assert "string" in error["error"]["message"]
+    assert reply.status == 200
+    assert reply.json()["id"] == 7
+    assert refused_argument(reply.json()) == (
+        "Invalid arguments for tool 'get_thing': argument 'thing_id' holds an integer beyond 64 bits "
+        "(about 1.23457e+29), which would lose its precision; send it as a string"
+    )
+    nested = await post(app, *tool_call(b'{"thing_id":1,"q":{"deep":[123456789012345678901234567890]}}'))
+    assert "argument 'q' holds an integer beyond 64 bits (about 1.23457e+29)" in refused_argument(nested.json())
     fine = await post(app, *tool_call(b'{"thing_id":9223372036854775807,"q":"12345678901234567890123"}'))
     assert fine.status == 200
     assert fine.result()["structuredContent"]["q"] == "12345678901234567890123"
@@ -111,9 +124,33 @@ async def test_the_refusal_names_the_integer_not_a_float_literal_beside_it() -> 
     """Review: the text named the first large float of orjson's reading, which may be a float the
     client wrote as one ("about 1e+30" here)."""
     body = b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_thing","arguments":'
-    reply = await post(build_app(), body + b'{"n":123456789012345678901234567890,"f":1e30}}}')
+    reply = await post(build_app(), body + b'{"f":1e30,"n":123456789012345678901234567890}}}')
+    assert "argument 'n' holds an integer beyond 64 bits (about 1.23457e+29)" in refused_argument(reply.json())
+    reply = await post(build_app(), body + b'{"f":1e30},"_meta":{"progressToken":123456789012345678901234567890}}}')
     assert reply.json()["error"]["code"] == -32602
     assert "(about 1.23457e+29)" in reply.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        # a tools/call's other params (its progress token), or the arguments and another param
+        b'{"name":"get_thing","arguments":{"thing_id":1},"_meta":{"progressToken":123456789012345678901234567890}}',
+        b'{"name":"get_thing","arguments":{"thing_id":123456789012345678901234567890},"_meta":{"x":'
+        b"123456789012345678901234567890}}",
+        b'{"name":"get_thing","arguments":[123456789012345678901234567890]}',  # arguments no object
+        b'{"name":"greet","arguments":{"who":123456789012345678901234567890}}',  # not a tools/call: below
+    ],
+)
+async def test_an_integer_beyond_64_bits_outside_a_tool_calls_arguments_is_refused_with_32602(params: bytes) -> None:
+    method = b"prompts/get" if b"greet" in params else b"tools/call"
+    body = b'{"jsonrpc":"2.0","id":3,"method":"' + method + b'","params":' + params + b"}"
+    reply = await post(build_app(), body, {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18"})
+    error = reply.json()
+    assert (error["id"], error["error"]["code"]) == (3, -32602)
+    assert error["error"]["message"] == (
+        "Invalid params: an integer beyond 64 bits (about 1.23457e+29) would lose its precision; send it as a string"
+    )
 
 
 async def test_integers_beyond_64_bits_in_a_batch_are_refused_for_their_own_message_only() -> None:
@@ -127,7 +164,7 @@ async def test_integers_beyond_64_bits_in_a_batch_are_refused_for_their_own_mess
     assert reply.status == 200
     answers = {answer["id"]: answer for answer in reply.json()}
     assert "tools" in answers[1]["result"]
-    assert answers[2]["error"]["code"] == -32602
+    assert "argument 'thing_id'" in refused_argument(answers[2])
     assert answers[None]["error"]["code"] == -32600  # the id itself: not an id a reply can carry
 
 
@@ -153,8 +190,12 @@ async def test_a_big_integer_nested_deeply_is_refused_not_rounded() -> None:
     nested = b"[" * 1010 + b"1" + b"]" * 1010
     body = b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_thing","arguments":{"q":'
     reply = await post(build_app(), body + b'123456789012345678901234567890,"x":' + nested + b"}}}")
-    assert reply.json()["error"]["code"] == -32602
     assert reply.json()["id"] == 1
+    assert "argument 'q' holds an integer beyond 64 bits (about 1.23457e+29)" in refused_argument(reply.json())
+    reply = await post(
+        build_app(), body + b'1},"_meta":{"progressToken":123456789012345678901234567890,"x":' + nested + b"}}}"
+    )
+    assert (reply.json()["id"], reply.json()["error"]["code"]) == (1, -32602)  # outside the arguments
 
 
 @pytest.mark.parametrize("depth", [300, 700, 990])
@@ -181,7 +222,7 @@ async def test_a_batch_with_one_deep_member_holding_a_big_integer_answers_the_ot
     reply = await post(build_app(), body, {**BASE_HEADERS, "mcp-protocol-version": "2025-03-26"})
     answers = {answer["id"]: answer for answer in reply.json()}
     assert "tools" in answers[1]["result"]
-    assert answers[2]["error"]["code"] == -32602
+    assert "argument 'x'" in refused_argument(answers[2])
 
 
 async def test_a_float_beyond_2_to_the_63_is_served_even_beside_a_long_run_of_digits() -> None:
@@ -242,14 +283,12 @@ def _beyond_a_double(digits: int, sign: bytes = b"") -> bytes:
 
 
 @pytest.mark.parametrize("digits", [310, 4301, 100_000])
-@pytest.mark.parametrize(("era", "status"), [("handshake", 200), ("modern", 400)])
-async def test_an_integer_beyond_a_double_is_refused_like_any_beyond_64_bits(
-    digits: int, era: str, status: int
-) -> None:
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+async def test_an_integer_beyond_a_double_is_refused_like_any_beyond_64_bits(digits: int, era: str) -> None:
     """Review: orjson refuses to read an integer beyond a double's range (~309 digits: "number is
     infinity"), so such a request was a -32700 parse error without its id, where one of 20 to 308
-    digits gets -32602 with its id and a message asking for a string (README). Past Python's
-    4,300-digit limit too."""
+    digits gets a tool error result asking for a string (README). Past Python's 4,300-digit limit
+    too."""
     if era == "modern":
         meta = b',"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",'
         meta += b'"io.modelcontextprotocol/clientCapabilities":{}}'
@@ -261,11 +300,11 @@ async def test_an_integer_beyond_a_double_is_refused_like_any_beyond_64_bits(
         reply = await post(
             build_app(), body + b'{"thing_id":' + _beyond_a_double(digits, sign) + b"}" + meta + b"}}", headers
         )
-        assert reply.status == status
-        error = reply.json()
-        assert (error["id"], error["error"]["code"]) == (7, -32602)
-        assert "beyond 64 bits (of 309 digits or more)" in error["error"]["message"]
-        assert "send it as a string" in error["error"]["message"]
+        assert reply.status == 200
+        assert reply.json()["id"] == 7
+        assert "argument 'thing_id' holds an integer beyond 64 bits (of 309 digits or more)" in refused_argument(
+            reply.json()
+        )
 
 
 async def test_integers_beyond_a_double_in_a_batch_are_refused_for_their_own_message_only() -> None:
@@ -284,8 +323,8 @@ async def test_integers_beyond_a_double_in_a_batch_are_refused_for_their_own_mes
     assert reply.status == 200
     answers = {answer["id"]: answer for answer in reply.json()}
     assert "tools" in answers[1]["result"]
-    assert answers[2]["error"]["code"] == answers[3]["error"]["code"] == -32602
-    assert "(about 1.23457e+29)" in answers[3]["error"]["message"]
+    assert "(of 309 digits or more)" in refused_argument(answers[2])
+    assert "(about 1.23457e+29)" in refused_argument(answers[3])
     assert not answers[4]["result"].get("isError")  # a long run of digits in a string, a large float
     assert answers[None]["error"]["code"] == -32600  # the id itself: not an id a reply can carry
 
@@ -382,7 +421,8 @@ async def test_integers_beyond_a_double_are_never_converted(monkeypatch: pytest.
     arguments = b'{"a":' + _beyond_a_double(308) + b',"b":' + _beyond_a_double(50_000) + b',"c":-' + b"1" * 308 + b"}"
     body = b'{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_thing","arguments":'
     reply = await post(build_app(), body + arguments + b"}}")
-    assert (reply.json()["id"], reply.json()["error"]["code"]) == (7, -32602)
+    assert reply.json()["id"] == 7
+    assert "holds an integer beyond 64 bits" in refused_argument(reply.json())  # (which: "int" is patched)
     assert sorted(converted) == [1, 308, 309]  # the id, "a" and "c" (with its sign); "b" never
 
 
