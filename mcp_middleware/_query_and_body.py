@@ -21,7 +21,8 @@ Part of :mod:`mcp_middleware._requests`, which assembles them into the sub-reque
     type its first bytes show, for the common kinds, ``_kind_of``); a binary one's argument is the
     file's content in base64, read as ``content.image`` reads base64 text (the WHATWG's forgiving
     base64: whitespace ignored, padding optional where the text is canonical), after an optional ``data:<type>;base64,``
-    prefix, decoded here, and anything else is an :class:`~mcp_middleware._values.ArgumentError`.
+    prefix, decoded here, and anything else (a value that is no string too: the text of ``true`` or
+    ``1234`` is base64) is an :class:`~mcp_middleware._values.ArgumentError`.
 """
 
 from __future__ import annotations
@@ -87,10 +88,10 @@ def _encode_body(plan: _Plan, fields: dict[str, Any]) -> tuple[bytes, bytes]:
         if not isinstance(value := fields["body"], str):
             raise ArgumentError(f"argument {part.argument!r} must be a string")
         return plan.content_type, _part_data(part, value)
-    pairs = [(key, _form_value(key, item)) for key, value in fields.items() for item in _form_items(plan, key, value)]
+    pairs = [(key, item) for key, value in fields.items() for item in _form_items(plan, key, value)]
     if kind == _FORM:
-        return plan.content_type, urlencode(pairs).encode("ascii")
-    return _multipart(pairs, plan.files)
+        return plan.content_type, urlencode([(key, _form_value(key, item)) for key, item in pairs]).encode("ascii")
+    return _multipart([(key, _part_value(plan.files.get(key), key, item)) for key, item in pairs], plan.files)
 
 
 def _form_items(plan: _Plan, key: str, value: Any) -> list[Any]:
@@ -107,8 +108,15 @@ def _form_value(name: str, value: Any) -> str:
     return _scalar(name, value)
 
 
-def _multipart(pairs: list[tuple[str, str]], files: Mapping[str, _FilePart]) -> tuple[bytes, bytes]:
-    encoded = [(name, _part_data(files.get(name), text)) for name, text in pairs]
+def _part_value(part: _FilePart | None, name: str, value: Any) -> bytes:
+    """A multipart field's bytes. A file's base64 must be a string: the text of a boolean or a
+    number (``true``, ``1234``) may be base64 too, and would be sent as its garbage bytes."""
+    if part is not None and part.base64 and type(value) is not str:
+        raise ArgumentError(f"argument {part.argument!r} must be the file's content in base64")
+    return _part_data(part, _form_value(name, value))
+
+
+def _multipart(encoded: list[tuple[str, bytes]], files: Mapping[str, _FilePart]) -> tuple[bytes, bytes]:
     boundary = b"mcp-middleware-form-boundary"
     number = 0
     while any(boundary in data for _, data in encoded):

@@ -76,6 +76,48 @@ def test_anything_else_is_an_argument_error(value: str) -> None:
             found[name].build_request({argument: value})
 
 
+@pytest.mark.parametrize("value", [True, False, 1234, 0, 1.5, {"a": 1}])
+def test_a_value_that_is_no_string_is_an_argument_error(value: Any) -> None:
+    """Review: a boolean or a number was written as its text ("true", "1234"), which is base64 too,
+    and the route got its garbage bytes."""
+    found = tools()
+    with pytest.raises(ArgumentError, match=r"^argument 'doc' must be the file's content in base64$"):
+        found["m"].build_request({"doc": value})
+    with pytest.raises(ArgumentError, match=r"^argument 'body' must be a string$"):
+        found["r"].build_request({"body": value})
+
+
+def upload_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/upload", operation_id="upload")
+    async def upload(file: UploadFile) -> dict[str, Any]:
+        return {"size": len(await file.read())}
+
+    @app.post("/uploads", operation_id="uploads")
+    async def uploads(files: list[UploadFile], note: Annotated[str, Form()] = "") -> dict[str, Any]:
+        return {"sizes": [len(await file.read()) for file in files], "note": note}
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+@pytest.mark.parametrize("value", [True, 1234, 1.5])
+async def test_a_file_argument_that_is_no_string_is_the_tools_error_and_no_upload(value: Any) -> None:
+    app = upload_app()
+    for name, arguments in (("upload", {"file": value}), ("uploads", {"files": ["AAE=", value], "note": 5})):
+        result = (await call_legacy(app, "tools/call", {"name": name, "arguments": arguments})).result()
+        assert result["isError"] is True
+        argument = next(iter(arguments))
+        assert result["content"][0]["text"] == (
+            f"Invalid arguments for tool {name!r}: argument {argument!r} must be the file's content in base64"
+        )
+    result = (
+        await call_legacy(app, "tools/call", {"name": "uploads", "arguments": {"files": ["AAE="], "note": 5}})
+    ).result()
+    assert result["structuredContent"] == {"sizes": [2], "note": "5"}  # a form field's number is its text
+
+
 def prompt_app() -> FastAPI:
     app = FastAPI()
 
