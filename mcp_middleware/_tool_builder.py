@@ -69,8 +69,8 @@ def api_key_schemes(document: Mapping[str, Any], where: str) -> dict[str, str]:
 
 
 def distinct_descriptions(tools: Iterable[ToolSpec]) -> None:
-    """Tell apart the listed tools whose descriptions are the same: each says its method and path
-    (:func:`~mcp_middleware._tool_labels._distinct_descriptions`)."""
+    """Tell apart the listed tools whose descriptions or titles are the same: each says its method
+    and path (:func:`~mcp_middleware._tool_labels._distinct_descriptions`)."""
     _distinct_descriptions((spec.tool, spec.method, spec.path) for spec in tools)
 
 

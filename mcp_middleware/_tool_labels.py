@@ -21,7 +21,9 @@ Argument names
 Description and annotations
     The description is the operation's (or its path item's) summary and description, after
     ``Deprecated: `` for a deprecated operation; where two listed tools would have the same one,
-    each says its method and path after its first line (``Ping (GET /a/ping)``). The
+    each says its method and path after its first line (``Ping (GET /a/ping)``). Titles likewise:
+    where two listed tools would have the same ``title``, each says its method and path after it,
+    in ``annotations.title`` too. The
     annotations say what the method implies (``GET``/``HEAD`` read-only, ``DELETE`` destructive,
     ``PUT`` idempotent; never open-world), and ``x-mcp-annotations`` is merged over them.
 """
@@ -108,14 +110,23 @@ def _description(op: _Op) -> str:
 
 def _distinct_descriptions(tools: Iterable[tuple[dict[str, Any], str, str]]) -> None:
     """Give the method and path (``Ping (GET /a/ping)``), after the first line, to each tool whose
-    description another has too (``tools``: each tool's dict, method and path, in catalog order)."""
+    description another has too (``tools``: each tool's dict, method and path, in catalog order);
+    and likewise to each tool whose title another has too, in its ``title`` and its
+    ``annotations.title`` (what clients show: "Ping" twice told the user nothing)."""
     listed = list(tools)
     seen = Counter(tool.get("description") for tool, _, _ in listed)
+    titles = Counter(tool.get("title") for tool, _, _ in listed)
     for tool, method, path in listed:
         description = tool.get("description")
         if isinstance(description, str) and seen[description] > 1:
             first, newline, rest = description.partition("\n")
             tool["description"] = f"{first} ({method} {path}){newline}{rest}"
+        title = tool.get("title")
+        if isinstance(title, str) and titles[title] > 1:
+            tool["title"] = f"{title} ({method} {path})"
+            annotations = tool.get("annotations")
+            if isinstance(annotations, dict) and annotations.get("title") == title:
+                annotations["title"] = tool["title"]
 
 
 def _annotations(op: _Op, title: str) -> dict[str, Any]:

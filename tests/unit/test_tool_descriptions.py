@@ -1,8 +1,9 @@
-"""What tells tools apart for the model: their descriptions.
+"""What tells tools apart for the model: their descriptions (and for the user, their titles).
 
 Two tools with the same description (a router included under two prefixes, one ``api_route`` with
-two methods) each get their method and path after its first line; a deprecated operation's
-description starts with ``Deprecated: ``.
+two methods) each get their method and path after its first line; two with the same title get them
+after it (``title`` and ``annotations.title``); a deprecated operation's description starts with
+``Deprecated: ``.
 """
 
 from __future__ import annotations
@@ -110,3 +111,58 @@ def test_a_deprecated_operation_says_so_first() -> None:
     assert specs["older"]["description"] == "Deprecated: Older\n\nUse /new."
     assert specs["new"]["description"] == "New thing"
     assert specs["old"]["title"] == "Old thing"  # the name clients show stays
+
+
+def _labels(app: FastAPI) -> dict[str, tuple[str, str]]:
+    return {spec.name: (spec.tool["title"], spec.tool["annotations"]["title"]) for spec in catalog_from_app(app).tools}
+
+
+def test_tools_whose_titles_collide_say_their_method_and_path_in_them_too() -> None:
+    """Review: same-named routes in two routers had their descriptions told apart, but not their
+    titles, which is what clients show ("Ping" twice)."""
+    admin, public = APIRouter(prefix="/admin"), APIRouter(prefix="/public")
+
+    @admin.get("/ping")
+    async def ping() -> dict[str, str]:
+        return {"where": "admin"}
+
+    @public.get("/ping", summary="Ping", description="The public one.")  # the same title, not the same description
+    async def ping_public() -> dict[str, str]:
+        return {"where": "public"}
+
+    @public.get("/pong", summary="Pong", openapi_extra={"x-mcp-annotations": {"title": "Ball"}})
+    async def pong() -> None:
+        return None
+
+    @public.get("/ball", summary="Ball")  # a title the other has from its annotations
+    async def ball() -> None:
+        return None
+
+    app = FastAPI()
+    app.include_router(admin)
+    app.include_router(public)
+    assert _labels(app) == {
+        "ping": ("Ping (GET /admin/ping)", "Ping (GET /admin/ping)"),
+        "ping_public": ("Ping (GET /public/ping)", "Ping (GET /public/ping)"),
+        "pong": ("Ball (GET /public/pong)", "Ball (GET /public/pong)"),
+        "ball": ("Ball (GET /public/ball)", "Ball (GET /public/ball)"),
+    }
+    assert _descriptions(app)["ping"] == "Ping"  # not the same as the other's
+
+
+def test_titles_told_apart_are_only_those_that_collide() -> None:
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/x": {"get": _operation("List", "One.", operationId="x")},
+            "/y": {"post": _operation("List", "Two.", operationId="y")},
+            "/z": {"get": _operation("Other", operationId="z")},
+        },
+    }
+    titles = {spec.name: (spec.tool["title"], spec.tool["annotations"]["title"]) for spec in build_catalog(doc).tools}
+    assert titles == {
+        "x": ("List (GET /x)", "List (GET /x)"),
+        "y": ("List (POST /y)", "List (POST /y)"),
+        "z": ("Other", "Other"),
+    }
