@@ -128,11 +128,12 @@ def fitted(title: str, lines: Sequence[str], room: int) -> str:
 
 def _cut(line: str, *, items: bool = True) -> str:
     """A ``name: value`` line, its value cut past ``LONGEST_VALUE`` characters, with a marker; with
-    ``items``, after the last whole item of a list (``, ``) that fits when there is one."""
+    ``items``, after the last whole item of a list (``, ``) that fits when there is one. A Location
+    (a HEAD's result lists it) is one URI, no list: a ``, `` in it is no place to cut."""
     name, colon, value = line.partition(": ")
     if len(value) <= LONGEST_VALUE:
         return line
-    end = value.rfind(", ", 0, LONGEST_VALUE) if items else -1
+    end = value.rfind(", ", 0, LONGEST_VALUE) if items and name.lower() != "location" else -1
     kept = value[: end if end > 0 else LONGEST_VALUE]
     return f"{name}{colon}{kept}[… {len(value) - len(kept)} more characters]"
 

@@ -95,6 +95,10 @@ def make_app(**options: Any) -> FastAPI:
     def probe() -> Response:
         return Response(headers={"x-auth-token": "t-1", "x-big": "b" * 5000, "etag": '"p"'})
 
+    @app.head("/moved")
+    def moved() -> Response:
+        return Response(status_code=302, headers={"location": "/things/a, b/" + "x" * 600, "link": LINK})
+
     app.add_middleware(MCPMiddleware, **options)
     return app
 
@@ -247,6 +251,21 @@ async def test_a_head_results_headers_fit_the_declared_size_and_leave_credential
     assert 'etag: "p"' in text
     assert "x-auth-token" not in text
     assert "x-big: " + "b" * 500 + "[… 4500 more characters]" in text
+
+
+@pytest.mark.parametrize("version", ERAS)
+async def test_a_head_results_long_location_is_cut_at_its_length_not_at_a_comma(version: str) -> None:
+    """Review: 8611f5d cut a made response's Location at its length, but a HEAD's result, which lists
+    its headers itself, still cut it after '/things/a' (9 characters that read as another URL). A
+    Link beside it is still cut after its last whole link."""
+    result, declared = await call(make_app(), version, "moved")
+    (text,) = within(result, declared)
+    location = "/things/a, b/" + "x" * 600
+    assert f"location: {location[:500]}[… {len(location) - 500} more characters]" in text.split("\n")
+    (link,) = [line for line in text.split("\n") if line.startswith("link: ")]
+    assert link.endswith("more characters]")
+    assert link.removeprefix("link: ").split("[…")[0] in LINK
+    assert len(link.split("[…")[0]) < len("link: ") + 500
 
 
 @pytest.mark.parametrize("version", ERAS)
