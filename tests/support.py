@@ -200,11 +200,14 @@ async def left_for_the_collector(
     cycle collector off: the last reply, and how many objects made during the calls they left for
     the collector (0 when reference counting freed everything, as it should). Objects that existed
     before do not count: an earlier test's leftovers (FastAPI's models of another app, dropped when
-    a task of that test ends while these calls run the loop) are not these calls' garbage."""
+    a task of that test ends while these calls run the loop) are not these calls' garbage. They are
+    held until the count is done, not only their id()s: a freed one's address could be reused by
+    an object the calls made, which would then not count."""
     await plain_post(app, body, headers)
     gc.collect()
     gc.disable()
-    before = {id(thing) for thing in gc.get_objects()}
+    older = gc.get_objects()
+    before = {id(thing) for thing in older}
     try:
         with anyio.fail_after(10):
             for _ in range(calls):
@@ -215,6 +218,7 @@ async def left_for_the_collector(
     finally:
         gc.set_debug(0)
         gc.garbage.clear()
+        del older
         gc.enable()
 
 
