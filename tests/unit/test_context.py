@@ -301,6 +301,23 @@ async def test_an_answer_inside_a_2025_03_26_batch_resumes_the_route() -> None:
     assert greeting(await elicit(answer)) == {"greeting": "Hello, Ann!", "action": "accept"}
 
 
+@pytest.mark.parametrize("mixed", [False, True], ids=["answers-only", "with-a-request"])
+async def test_a_misrouted_answer_in_a_batch_is_warned_about_too(mixed: bool, caplog: pytest.LogCaptureFixture) -> None:
+    """Both batch paths hand their answers to Server.take_reply (review: no test failed when they
+    went to PendingReplies.resolve directly): a batch of answers only (202), and an answer beside a
+    request in a 2025-03-26 batch (200, the request's reply only)."""
+    misrouted = {"jsonrpc": "2.0", "id": elsewhere(new_request_id()), "result": NAME}
+    ours_late = {"jsonrpc": "2.0", "id": new_request_id(), "result": NAME}
+    batch = [ours_late, misrouted, *([request("ping", id=9)] if mixed else [])]
+    with caplog.at_level("DEBUG", logger="mcp_middleware.handlers"):
+        reply = await post(build_app(), batch)  # no version header: 2025-03-26, where batches exist
+    assert reply.status == (200 if mixed else 202)
+    if mixed:
+        assert reply.json() == [{"jsonrpc": "2.0", "id": 9, "result": {}}]
+    told = [(r.levelname, MISROUTED in r.getMessage()) for r in caplog.records if r.name == "mcp_middleware.handlers"]
+    assert told == [("DEBUG", False), ("WARNING", True)]
+
+
 @pytest.mark.parametrize(
     "refused",
     [5, {"jsonrpc": "2.0", "method": "notifications/progress", "params": 5}, {"jsonrpc": "1.0", "id": 1, "result": {}}],
