@@ -15,10 +15,12 @@ that, for an absolute path, ``P`` ends with after a path prefix (a root path the
 under: ``"/api" + "/token"``), or, for a relative one, that end with ``P`` after one: of those, the
 closest (fewest segments in front), and never one with a ``{parameter}`` in front; of closest
 routes tied, those whose form is an OAuth2 grant's (``grant_type``, or ``username`` and
-``password``) when only some are, else every one, each warned about (review s11: a webhook's
-``/webhooks/token`` beside the login at ``/auth/token``; the tied candidates of a relative URL are
-all its own app's, and an absolute URL's closest is one path, so which app owns one never breaks a
-tie). A mounted app's
+``password``) when only some are, else every one, read as above: each that takes a form is left
+out and each that asks for a password is kept, each warned about, and one with neither (a JSON
+``/hooks/token``) is not returned, a tool with nothing said, as when a URL names it alone (review
+fixrev #5; review s11: a webhook's ``/webhooks/token`` beside the login at ``/auth/token``). The
+tied candidates of a relative URL are all its own app's, and an absolute URL's closest is one
+path, so which app owns one never breaks a tie. A mounted app's
 relative URL (its scheme marked with the mount's prefix, ``MOUNT_KEY``, by ``_mounted_documents``)
 is read the same way among the routes under its mount only, without the mount's prefix (review
 s10g): ``tokenUrl="token"`` in an app mounted at ``/v1`` names ``/v1/token``, else the closest of

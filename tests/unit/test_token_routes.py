@@ -1006,6 +1006,35 @@ async def test_a_tie_in_the_suffix_match_goes_to_the_login_form(caplog: pytest.L
     assert [m.split(" is no tool")[0] for m in told] == ["Route POST /auth/token"]
 
 
+class Hook(BaseModel):
+    event: str
+
+
+async def test_a_tied_route_with_neither_a_form_nor_a_password_stays_a_tool_unmentioned(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Review fixrev #5 (token_tie.py): ``tokenUrl="token"``, a form at ``/auth/token`` that is no
+    grant's and a JSON ``POST /hooks/token``: the forms settle nothing, and of the tied routes only
+    the form-taking one is left out and warned about; the JSON one is no token endpoint and asks for
+    no password, so it stays a tool with nothing said, as when a URL names it alone."""
+    app = _guarded("token", "app")
+
+    @app.post("/auth/token", operation_id="signin")
+    def signin(code: Annotated[str, Form()]) -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.post("/hooks/token", operation_id="hook")
+    def hook(body: Hook) -> dict[str, bool]:
+        return {"ok": True}
+
+    assert _named(app) == ["/auth/token"]
+    app.add_middleware(MCPMiddleware)
+    with caplog.at_level(logging.INFO, logger="mcp_middleware"):
+        assert sorted(await _names(app)) == ["hook", "items_app"]
+    told = [r.getMessage() for r in caplog.records if "/token" in r.getMessage()]
+    assert [m.split(" is no tool")[0] for m in told] == ["Route POST /auth/token"]
+
+
 def _form(*names: str, ref: bool = False) -> dict[str, Any]:
     """A form body of ``names`` (by ``$ref`` to ``components.schemas.Form`` when ``ref``)."""
     schema = {"type": "object", "properties": {name: {"type": "string"} for name in names}}
