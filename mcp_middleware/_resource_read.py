@@ -18,9 +18,9 @@ from typing import Any
 from mcp_types import jsonrpc as codes
 
 from ._feature_errors import _refuse_cut, first_text, not_found, route_failed
-from ._signatures import sniffed, whole
+from ._signatures import sniffed
 from .jsonrpc import ProtocolError
-from .results import MAX_IMAGE_BASE64, ResponseCollector
+from .results import ResponseCollector, blob_type, unread_image
 
 __all__ = ["cache_hints", "resource_contents"]
 
@@ -47,27 +47,26 @@ def resource_contents(
             body = collector.body_bytes()
             content["blob"] = base64.b64encode(body).decode("ascii")
             if collector.kind == "image":
-                content["mimeType"] = _image_type(body, content["mimeType"])
+                content["mimeType"] = _image_type(body, len(content["blob"]), content["mimeType"])
         result = {"contents": [content]}
     if modern:
         result["ttlMs"], result["cacheScope"] = cache_hints(collector.cache_control or "", private)
     return result
 
 
-def _image_type(body: bytes, given: str) -> str:
-    """A read ``image/*`` body's ``mimeType``, as a tool's result has it (``results``): the type its
-    bytes show (a PNG served as ``image/jpeg`` is ``image/png``, a PDF served as ``image/png``
-    ``application/pdf``), but ``application/octet-stream`` for a PNG, JPEG, GIF or WebP cut short
-    (``whole``) or of more than ``MAX_IMAGE_BASE64`` characters of base64: clients make an
-    ``image/*`` resource an image block, which a model's API refuses when it cannot decode it or
-    it is too big. Bytes no signature knows keep the type they were ``given`` (the
-    app's declaration, else the route's): a resource's contents have no room to say more."""
-    found = sniffed(body)
-    if found is None:
-        return given
-    if found[0].startswith(b"image/") and ((len(body) + 2) // 3 * 4 > MAX_IMAGE_BASE64 or not whole(found[0], body)):
-        return "application/octet-stream"
-    return found[0].decode("ascii")
+def _image_type(body: bytes, encoded: int, given: str) -> str:
+    """A read ``image/*`` body's ``mimeType`` (``encoded``: its base64's length), as a tool's result
+    has it, by the one verdict on it (``results.unread_image``): the type its bytes show when a
+    model's API reads it (a PNG served as ``image/jpeg`` is ``image/png``); else the type its bytes
+    show when that is no image (a PDF served as ``image/png`` is ``application/pdf``), and
+    ``application/octet-stream`` for a PNG, JPEG, GIF or WebP cut short or too big
+    (``results.blob_type``): clients make an ``image/*`` resource an image block, which a model's
+    API refuses when it cannot decode it or it is too big. Bytes no signature knows keep the type
+    they were ``given`` (the app's declaration, else the route's)."""
+    shown, why = unread_image(body, encoded)
+    if not why:
+        return shown
+    return given if sniffed(body) is None else blob_type(body)
 
 
 # RFC 9111 §1.2.2: a delta-seconds beyond 2^31 is taken as 2^31 (and beyond this many digits, int()

@@ -89,12 +89,14 @@ __all__ = [
     "RefusedError",
     "ResponseCollector",
     "ResultTooLarge",
+    "blob_type",
     "credential_values",
     "error_result",
     "is_redirect",
     "reason_phrase",
     "status_line",
     "text_result",
+    "unread_image",
 ]
 
 
@@ -334,7 +336,7 @@ class ResponseCollector(Body):
         return result
 
     def _binary_blocks(self) -> list[dict[str, Any]]:
-        """A binary body's blocks: audio ──▶ an audio block; an image a model reads (``_unread``
+        """A binary body's blocks: audio ──▶ an audio block; an image a model reads (``unread_image``
         says none is missing) ──▶ an image block of the type its bytes show (a PNG sent as
         ``image/jpeg`` is ``image/png``); anything else ──▶ an embedded blob (``_blob``). Before a
         blob, a text block when there is something a model should know that a blob does not say:
@@ -348,10 +350,10 @@ class ResponseCollector(Body):
             return [{"type": "audio", "data": data, "mimeType": self._mime}]
         why = ""
         if self._kind == "image":
-            shown, why = _unread(body, len(data))
+            shown, why = unread_image(body, len(data))
             if not why:
                 return [{"type": "image", "data": data, "mimeType": shown}]
-        block = self._blob(data, _blob_type(body) if why else self._mime)
+        block = self._blob(data, blob_type(body) if why else self._mime)
         name = None
         if self._disposition:  # redacted whole, before its last segment is taken and before the cut (review s10g)
             from ._disposition import filename  # a file's name: loaded by the first file result
@@ -401,7 +403,7 @@ class ResponseCollector(Body):
         return Refusal(result, self.status, redacted(challenge, self._forwarded) if challenge else "")
 
 
-def _unread(body: bytes, encoded: int) -> tuple[str, str]:
+def unread_image(body: bytes, encoded: int) -> tuple[str, str]:
     """An ``image/*`` body (``encoded``: its base64's length) ──▶ the type its bytes show and "",
     when a model's API reads it as an image: a PNG, JPEG, GIF or WebP (``sniffed``) that looks
     whole (``whole``: the API refuses an image it cannot decode) of at most ``MAX_IMAGE_BASE64``
@@ -417,7 +419,7 @@ def _unread(body: bytes, encoded: int) -> tuple[str, str]:
     return media.decode("ascii"), ""
 
 
-def _blob_type(body: bytes) -> str:
+def blob_type(body: bytes) -> str:
     """The ``mimeType`` of the blob an ``image/*`` body no model reads becomes: the type its bytes
     show when that is no image (a PDF labelled ``image/png``), else ``application/octet-stream``.
     Never ``image/*``: clients turn an ``image/*`` blob into an image block (Claude Code for

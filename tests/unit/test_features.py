@@ -13,7 +13,7 @@ from fastapi import Body, Depends, FastAPI, HTTPException, Query, Response
 from pydantic import BaseModel, ConfigDict
 from starlette.responses import PlainTextResponse
 
-from mcp_middleware import MCPContext, MCPMiddleware, MCPResponse, content, declare, mcp_context
+from mcp_middleware import MCPContext, MCPMiddleware, MCPResponse, content, declare, mcp_context, results
 from mcp_middleware.results import MAX_IMAGE_BASE64
 from tests.apps import PNG, build_app
 from tests.support import BASE_HEADERS, call_modern, meta, modern_headers, post, request
@@ -182,6 +182,54 @@ async def test_a_read_image_over_the_base64_a_model_reads_is_no_image_type() -> 
     for uri, mime in (("docs://fits", "image/png"), ("docs://big", "application/octet-stream")):
         [read] = (await legacy(app, "resources/read", {"uri": uri}))["result"]["contents"]
         assert read["mimeType"] == mime
+
+
+HEIC = b"\x00\x00\x00\x18ftypheic" + bytes(12)  # (no signature of ``_signatures`` knows it)
+
+
+@pytest.mark.parametrize(
+    ("data", "limit", "image"),
+    [
+        (PNG, len(base64.b64encode(PNG)), True),  # whole, exactly the most base64 a model reads
+        (PNG, len(base64.b64encode(PNG)) - 1, False),  # whole, one character over it
+        (PNG[:-1], MAX_IMAGE_BASE64, False),  # cut short
+    ],
+)
+async def test_a_read_image_and_a_tools_image_take_one_verdict(
+    monkeypatch: pytest.MonkeyPatch, data: bytes, limit: int, image: bool
+) -> None:
+    """Review mend item 1: ``_resource_read._image_type`` worked out again what ``results._unread``
+    decides for a tool's result (a model image whole, within ``MAX_IMAGE_BASE64``): one rule, in
+    ``results``, decides both, so moving its limit moves both."""
+    monkeypatch.setattr(results, "MAX_IMAGE_BASE64", limit)
+    app = FastAPI()
+
+    @app.get("/image", openapi_extra=declare.resource("docs://image"))
+    async def read_image() -> Response:
+        return Response(data, media_type="image/png")
+
+    @app.post("/image")
+    async def call_image() -> Response:
+        return Response(data, media_type="image/png")
+
+    app.add_middleware(MCPMiddleware)
+    [read] = (await legacy(app, "resources/read", {"uri": "docs://image"}))["result"]["contents"]
+    called = (await legacy(app, "tools/call", {"name": "call_image"}))["result"]["content"]
+    assert read["mimeType"] == ("image/png" if image else "application/octet-stream")
+    assert [block["type"] for block in called] == (["image"] if image else ["text", "resource"])
+
+
+async def test_a_read_heic_keeps_the_type_it_was_given() -> None:
+    """An ``image/*`` body no signature knows (a HEIC) keeps the type the route gave it."""
+    app = FastAPI()
+
+    @app.get("/heic", openapi_extra=declare.resource("docs://heic"))
+    async def heic() -> Response:
+        return Response(HEIC, media_type="image/heic")
+
+    app.add_middleware(MCPMiddleware)
+    [read] = (await legacy(app, "resources/read", {"uri": "docs://heic"}))["result"]["contents"]
+    assert read == {"uri": "docs://heic", "mimeType": "image/heic", "blob": base64.b64encode(HEIC).decode()}
 
 
 async def test_templates_list_and_read() -> None:
