@@ -58,6 +58,7 @@ from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from mcp_middleware._host_options import normal_origin
+from mcp_middleware._request_media import _media_type
 from mcp_middleware._schema_evaluated import followed
 
 __all__ = ["MOUNT_KEY", "TokenRoute", "own_host", "security_schemes", "token_routes"]
@@ -245,7 +246,7 @@ def _grant_form(document: Mapping[str, Any], paths: Mapping[str, Any], route: st
     operation = _post(paths.get(route))
     content = _body_content(document, operation) if operation is not None else {}
     for media, value in content.items():
-        if str(media).split(";", 1)[0].strip().lower() == _FORM_MEDIA and isinstance(value, Mapping):
+        if _media_type(media) == _FORM_MEDIA and isinstance(value, Mapping):
             names = {name for name, _ in _properties(_resolved(document, value.get("schema"), "schemas"))}
             if "grant_type" in names or {"username", "password"} <= names:
                 return True
@@ -267,7 +268,7 @@ def _kind(document: Mapping[str, Any], item: Any) -> tuple[bool, str] | None:
     if operation is None:
         return None
     content = _body_content(document, operation)
-    if any(str(media).split(";", 1)[0].strip().lower() == _FORM_MEDIA for media in content):
+    if any(_media_type(media) == _FORM_MEDIA for media in content):
         return True, ""
     password = _password_argument(document, operation, content)
     return (False, password) if password else None

@@ -306,8 +306,9 @@ def test_lower_layers_never_import_upper_layers() -> None:
         "_token_routes",  # the routes an OAuth2 scheme names as its token endpoint
     }
     # an OAuth2 token URL's origin compared as every origin is; a login body's $ref followed as the
-    # schemas' code follows one (review s10e: no second resolver)
-    assert all_imports("_token_routes") == {"_host_options", "_schema_evaluated"}
+    # schemas' code follows one (review s10e: no second resolver); a body's media type read as a
+    # request body's is (_request_media._media_type, review mend item 2: no second parser)
+    assert all_imports("_token_routes") == {"_host_options", "_schema_evaluated", "_request_media"}
     # the names given to tools: their rules, the default names, the warnings
     assert all_imports("_given_names") == {"_declared", "_name_rules", "_naming", "_once"}
     # the warnings about routes the endpoint's path takes over: the methods, the routes as the router tries them

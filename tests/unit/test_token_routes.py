@@ -296,6 +296,23 @@ def test_only_a_route_that_takes_a_form_body_is_a_token_endpoint_left_out() -> N
         assert "post_token" not in _left_out(document)
 
 
+def test_a_form_body_is_known_by_its_media_type_whatever_its_case_and_parameters() -> None:
+    """A form body's media type is read as a request body's is (``_request_media._media_type``):
+    its parameters and its case do not matter, for the token endpoint's form and for the grant's
+    form that breaks a tie of the suffix match alike; another type is no form."""
+    form = "Application/X-WWW-Form-Urlencoded ; charset=UTF-8"
+    document = _document({"password": {"tokenUrl": "/token", "scopes": {}}})
+    document["paths"]["/token"]["post"]["requestBody"] = {"content": {form: {"schema": {}}}}
+    assert _left_out(document) == ["post_token"]
+    document["paths"]["/token"]["post"]["requestBody"] = {"content": {"application/x-www-form": {"schema": {}}}}
+    assert _left_out(document) == []
+    document = _document({"password": {"tokenUrl": "signin", "scopes": {}}}, extra=("/a/signin", "/b/signin"))
+    document["paths"]["/a/signin"]["post"]["requestBody"] = _form("note")
+    body = _form("username", "password")["content"]["application/x-www-form-urlencoded"]
+    document["paths"]["/b/signin"]["post"]["requestBody"] = {"content": {form: body}}
+    assert sorted(token_routes(document)) == ["/b/signin"]
+
+
 def test_an_include_filter_keeps_the_token_route_of_the_document() -> None:
     document = _document({"password": {"tokenUrl": "token", "refreshUrl": "auth/refresh", "scopes": {}}})
     keep = ToolFilter(include_paths=("/token", "/auth/refresh"))
