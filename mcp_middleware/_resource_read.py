@@ -1,12 +1,12 @@
 """A ``resources/read`` result from the route's response, and its caching hints.
 
 Part of :mod:`mcp_middleware.features`: textual bodies ──▶ ``TextResourceContents``
-(``text/plain`` when untyped), others ──▶ ``BlobResourceContents`` (an image of the type its
-bytes show, ``_signatures.sniffed``, as a tool's result, one cut short ``application/octet-stream``:
-``_image_type``); an ``MCPResponse``'s blocks ──▶ one contents each (text, image/audio blobs,
-an embedded resource's own; a ``resource_link`` is an error); a 404 from the route means the
-resource does not exist; in 2026-07-28 the result's ``ttlMs``/``cacheScope`` come from the route's
-Cache-Control (``cache_hints``).
+(``text/plain`` when untyped), others ──▶ ``BlobResourceContents`` (an ``image/*`` one, the route's
+or the declared type, typed as a tool's result's image is: the type its bytes show when a model
+reads it, else never ``image/*``, ``_image_type``); an ``MCPResponse``'s blocks ──▶ one contents
+each (text, image/audio blobs, an embedded resource's own; a ``resource_link`` is an error); a 404
+from the route means the resource does not exist; in 2026-07-28 the result's
+``ttlMs``/``cacheScope`` come from the route's Cache-Control (``cache_hints``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import Any
 from mcp_types import jsonrpc as codes
 
 from ._feature_errors import _refuse_cut, first_text, not_found, route_failed
-from ._signatures import sniffed
 from .jsonrpc import ProtocolError
 from .results import ResponseCollector, blob_type, unread_image
 
@@ -46,27 +45,25 @@ def resource_contents(
         else:
             body = collector.body_bytes()
             content["blob"] = base64.b64encode(body).decode("ascii")
-            if collector.kind == "image":
-                content["mimeType"] = _image_type(body, len(content["blob"]), content["mimeType"])
+            if collector.kind == "image" or content["mimeType"].lower().startswith("image/"):
+                content["mimeType"] = _image_type(body, len(content["blob"]))
         result = {"contents": [content]}
     if modern:
         result["ttlMs"], result["cacheScope"] = cache_hints(collector.cache_control or "", private)
     return result
 
 
-def _image_type(body: bytes, encoded: int, given: str) -> str:
-    """A read ``image/*`` body's ``mimeType`` (``encoded``: its base64's length), as a tool's result
-    has it, by the one verdict on it (``results.unread_image``): the type its bytes show when a
-    model's API reads it (a PNG served as ``image/jpeg`` is ``image/png``); else the type its bytes
-    show when that is no image (a PDF served as ``image/png`` is ``application/pdf``), and
-    ``application/octet-stream`` for a PNG, JPEG, GIF or WebP cut short or too big
-    (``results.blob_type``): clients make an ``image/*`` resource an image block, which a model's
-    API refuses when it cannot decode it or it is too big. Bytes no signature knows keep the type
-    they were ``given`` (the app's declaration, else the route's)."""
+def _image_type(body: bytes, encoded: int) -> str:
+    """The ``mimeType`` of a read body that is or was said to be an ``image/*`` (``encoded``: its
+    base64's length), as a tool's result has it, by the one verdict on it
+    (``results.unread_image``): the type its bytes show when a model's API reads it (a PNG served
+    as ``image/jpeg`` is ``image/png``); else never ``image/*`` (``results.blob_type``: the type
+    its bytes show when that is no image, a PDF served as ``image/png`` ``application/pdf``, else
+    ``application/octet-stream``): clients make an ``image/*`` resource an image block, which a
+    model's API refuses when it is no PNG, JPEG, GIF or WebP (a HEIC, a TIFF), is cut short or is
+    too big (review mend item 3)."""
     shown, why = unread_image(body, encoded)
-    if not why:
-        return shown
-    return given if sniffed(body) is None else blob_type(body)
+    return blob_type(body) if why else shown
 
 
 # RFC 9111 §1.2.2: a delta-seconds beyond 2^31 is taken as 2^31 (and beyond this many digits, int()

@@ -272,8 +272,8 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_prompt_arguments") == {"catalog"}  # ToolSpec, the prompt's route
     assert all_imports("_feature_errors") == {"jsonrpc", "results"}
     for answer in ("_resource_read", "_prompt_messages"):  # a route's response as the method's result
-        # what a content block must have; an image's type, as its bytes show it
-        extra = {"content"} if answer == "_prompt_messages" else {"_signatures"}
+        # what a content block must have (a read image's type is results' verdict, not its own)
+        extra = {"content"} if answer == "_prompt_messages" else set()
         assert all_imports(answer) == {"_feature_errors", "jsonrpc", "results", *extra}, answer
     assert all_imports("_plan") == {"_values"}  # the query keys it precomputes (_form_encode)
     assert all_imports("_paths") == {"_plan", "_values"}

@@ -117,9 +117,8 @@ async def test_a_read_image_has_the_type_its_bytes_show() -> None:
     """As a tool's result does (``results``): a PNG served as ``image/jpeg``, or declared so, is
     ``image/png``, with data after its end (a phone's trailer) too; a PDF served as ``image/png`` is
     ``application/pdf``; a PNG cut short, which a model's API cannot decode (clients make an
-    ``image/*`` resource an image block), is ``application/octet-stream``; bytes no signature
-    knows keep the type they were given (a resource's contents have no room for a text saying
-    more, and the app declared it)."""
+    ``image/*`` resource an image block), is ``application/octet-stream``, and so are bytes no
+    signature of a model's image knows (a TIFF served as ``image/png``: review mend item 3)."""
     app = FastAPI()
 
     @app.get("/photo", openapi_extra=declare.resource("docs://photo"))
@@ -150,7 +149,7 @@ async def test_a_read_image_has_the_type_its_bytes_show() -> None:
     for uri, mime, data in (
         ("docs://photo", "image/png", PNG),
         ("docs://declared", "image/png", PNG),
-        ("docs://tiff", "image/png", b"II*\x00rest"),
+        ("docs://tiff", "application/octet-stream", b"II*\x00rest"),
         ("docs://pdf", "application/pdf", b"%PDF-1.7"),
         ("docs://cut", "application/octet-stream", PNG[:-1]),
         ("docs://trailer", "image/png", PNG + b"SEFT"),
@@ -219,17 +218,37 @@ async def test_a_read_image_and_a_tools_image_take_one_verdict(
     assert [block["type"] for block in called] == (["image"] if image else ["text", "resource"])
 
 
-async def test_a_read_heic_keeps_the_type_it_was_given() -> None:
-    """An ``image/*`` body no signature knows (a HEIC) keeps the type the route gave it."""
+async def test_a_read_image_no_model_reads_is_of_no_image_type() -> None:
+    """Review mend item 3: an ``image/*`` body no model reads (a HEIC, a TIFF: bytes no signature
+    of a model's image shows) kept the type it was given, ``image/heic``, while a tool's result
+    makes it a blob of ``application/octet-stream`` (``results.blob_type``): clients make an
+    ``image/*`` blob an image block, which a model's API refuses. A read now types it as a tool's
+    result does, whether the route's response or the app's declaration says ``image/*``; the
+    declaration still lists the resource as it says (``resources/list``)."""
     app = FastAPI()
 
     @app.get("/heic", openapi_extra=declare.resource("docs://heic"))
     async def heic() -> Response:
         return Response(HEIC, media_type="image/heic")
 
+    @app.get("/tiff", openapi_extra=declare.resource("docs://tiff", mime_type="image/tiff"))
+    async def tiff() -> Response:
+        return Response(b"II*\x00rest", media_type="application/octet-stream")
+
+    @app.get("/png", openapi_extra=declare.resource("docs://png", mime_type="image/png"))
+    async def png() -> Response:
+        return Response(PNG, media_type="application/octet-stream")
+
     app.add_middleware(MCPMiddleware)
-    [read] = (await legacy(app, "resources/read", {"uri": "docs://heic"}))["result"]["contents"]
-    assert read == {"uri": "docs://heic", "mimeType": "image/heic", "blob": base64.b64encode(HEIC).decode()}
+    for uri, mime, data in (
+        ("docs://heic", "application/octet-stream", HEIC),
+        ("docs://tiff", "application/octet-stream", b"II*\x00rest"),
+        ("docs://png", "image/png", PNG),  # declared, and a model reads it
+    ):
+        [read] = (await legacy(app, "resources/read", {"uri": uri}))["result"]["contents"]
+        assert read == {"uri": uri, "mimeType": mime, "blob": base64.b64encode(data).decode()}
+    listed = (await legacy(app, "resources/list"))["result"]["resources"]
+    assert [resource.get("mimeType") for resource in listed] == [None, "image/tiff", "image/png"]
 
 
 async def test_templates_list_and_read() -> None:
