@@ -43,7 +43,7 @@ from ._response_headers import _NAME, _SLOTS, Placed, _all_values, _slots
 if TYPE_CHECKING:
     from ._event_parser import _EventParser
 
-__all__ = ["NOT_CALLED", "Body", "Called", "ResultTooLarge"]
+__all__ = ["ALONE", "NOT_CALLED", "Body", "Called", "Caller", "Hiding", "ResultTooLarge"]
 
 
 class ResultTooLarge(Exception):
@@ -67,6 +67,31 @@ class _NotCalled(NamedTuple):
 
 
 NOT_CALLED = _NotCalled()  # no request known (a collector made on its own): a GET, no query string
+
+
+class Caller(Protocol):
+    """The call a route answers, as a blob's URI reads its MCP request's scope (its scheme;
+    ``toolcall.Invocation`` is one)."""
+
+    @property
+    def parent(self) -> Mapping[str, Any]: ...
+
+
+class Hiding(Protocol):
+    """What no result of a route shows: the credential header names its server's app declares
+    (its API keys, its ``forward_headers``; ``toolcall.CallLimits`` is one, each server's own)."""
+
+    @property
+    def hidden_headers(self) -> frozenset[bytes]: ...
+
+
+class _Alone(NamedTuple):
+    parent: Mapping[str, Any] = {}
+    hidden_headers: frozenset[bytes] = frozenset()
+
+
+# a collector made on its own (no call): no scope to read, no app's credential names to leave out
+ALONE = _Alone()
 
 
 # the kinds whose streamed text goes out as progress (``Body.streamable``)
@@ -116,13 +141,15 @@ class Body(_BodyText):
         structured: bool,
         max_text: int,
         max_binary: int,
-        called: tuple[Called, Mapping[str, Any]] = (NOT_CALLED, {}),
+        called: tuple[Called, Caller, Hiding] = (NOT_CALLED, ALONE, ALONE),
         forwarded: tuple[tuple[bytes, bytes], ...] = (),
         output: OutputShape = NO_SHAPE,
     ) -> None:
         self._path = path
-        # the route's request (its query string) and the MCP request's ASGI scope (its scheme), read
-        # only for an embedded blob's URI (one argument: what the usual call passes costs no more)
+        # the route's request (its query string), the call (its MCP request's ASGI scope: its scheme)
+        # and its server's limits (the credential header names no result shows), read only for an
+        # embedded blob's URI and a result's headers (one argument: what the usual call passes
+        # costs no more)
         self._called = called
         self._forwarded = forwarded  # credentials forwarded to the route: never echoed in error or redirect texts
         self._structured = structured
@@ -207,7 +234,7 @@ class Body(_BodyText):
         if codings:
             self._decode_from(coding_of(b",".join(bytes(headers[at][1]) for at in codings)))
         if listed:
-            self._listed = _lines(headers, listed, status)
+            self._listed = _lines(headers, listed, status, self._called[2].hidden_headers)
 
     def _decode_from(self, coding: str) -> None:
         """The body is in ``coding`` ("" for none): decode it, or refuse it."""
@@ -327,13 +354,15 @@ class Body(_BodyText):
         return b"".join(self._chunks or ())
 
 
-def _lines(headers: Sequence[Sequence[bytes]], listed: tuple[int, ...], status: int) -> str:
+def _lines(headers: Sequence[Sequence[bytes]], listed: tuple[int, ...], status: int, hidden: frozenset[bytes]) -> str:
     """The headers at ``listed`` as a result shows them, a ``name: value`` line each (the name in
     lower case; both ``printable``: a line break cannot start a line of its own), in the order
-    sent; an error's Retry-After is left out (its text says it already)."""
+    sent; an error's Retry-After is left out (its text says it already), and so is a header of a
+    name the app declares a credential (``hidden``, its server's own: ``Hiding``)."""
     lines = []
     for at in listed:
-        name = bytes(headers[at][0]).lower().decode("latin-1")
-        if status < 400 or name != "retry-after":
+        lower = bytes(headers[at][0]).lower()
+        name = lower.decode("latin-1")
+        if (status < 400 or name != "retry-after") and lower not in hidden:
             lines.append(f"{printable(name)}: {printable(bytes(headers[at][1]).decode('latin-1'))}")
     return "\n".join(lines)

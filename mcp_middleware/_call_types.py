@@ -56,6 +56,9 @@ class CallLimits:
     max_text: int
     max_binary: int
     max_concurrent: int | None = None
+    # the credential header names the server's app declares (its API keys, its forward_headers): no
+    # result shows one (``_body.Hiding``), each server's own (set when its catalog is built)
+    hidden_headers: frozenset[bytes] = frozenset()
 
 
 @dataclass(slots=True)

@@ -12,7 +12,7 @@ streamed body's declared Content-Length with them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -52,9 +52,9 @@ _NOISE_PREFIXES = (
 
 # Never shown either, like a Set-Cookie: a header an app issues or echoes a credential in (a
 # session token at login, a rotated API key, a CSRF token, an upstream's Authorization), told by a
-# part of its name (split at "-", "_" and "."; ``credential``) or by being one of the credential
-# headers an app served in this process knows (``know_credentials``: its APIKeyHeader names, its
-# forward_headers; leaving out one more header in another app is harmless).
+# part of its name (split at "-", "_" and "."; ``credential``); one of the credential headers the
+# app declares (its APIKeyHeader names, its forward_headers) is left out where the result's lines
+# are made, by its own server's names (``_body.Hiding``: never another app's in the process).
 _CREDENTIAL_PARTS = frozenset(
     {
         *(b"token", b"tokens", b"key", b"keys", b"secret", b"secrets", b"password", b"passwd"),
@@ -67,21 +67,11 @@ _CREDENTIAL_PARTS = frozenset(
     }
 )
 _PARTS = re.compile(rb"[-_.]")
-_CREDENTIAL_NAMES: set[bytes] = set()
 
 
 def credential(name: bytes) -> bool:
     """Whether header ``name`` (lower case) carries a credential: see ``_CREDENTIAL_PARTS``."""
-    return name in _CREDENTIAL_NAMES or not _CREDENTIAL_PARTS.isdisjoint(_PARTS.split(name))
-
-
-def know_credentials(names: Iterable[bytes]) -> None:
-    """Remember an app's credential header names (any case): no result shows one. ``_SLOTS``, read
-    with the names known before, is emptied when one is new."""
-    new = {bytes(name).lower() for name in names} - _CREDENTIAL_NAMES
-    if new:
-        _CREDENTIAL_NAMES.update(new)
-        _SLOTS.clear()
+    return not _CREDENTIAL_PARTS.isdisjoint(_PARTS.split(name))
 
 
 def shown(name: bytes) -> bool:

@@ -142,14 +142,14 @@ def cut_note(dropped: int, overflow: int) -> str:
     return f"{CUT}{dropped} more characters were not included]"
 
 
-def head_text(status: int, headers: Sequence[Sequence[bytes]]) -> str:
+def head_text(status: int, headers: Sequence[Sequence[bytes]], hidden: frozenset[bytes] = frozenset()) -> str:
     """A HEAD request's success: its status line and the headers that matter to a caller
     (``_SHOWN``, and any ``x-*``), in the order sent (never a ``Set-Cookie``, nor a header named as
-    a ``credential``), each ``printable``: a line break in a value cannot forge a header line of its
-    own."""
+    a ``credential`` or ``hidden``: one the app declares a credential), each ``printable``: a line
+    break in a value cannot forge a header line of its own."""
     lines = [status_line(status)]
     for key, value in headers:
         name = bytes(key).lower()
-        if (name in _SHOWN or name.startswith(b"x-")) and not credential(name):
+        if (name in _SHOWN or name.startswith(b"x-")) and not credential(name) and name not in hidden:
             lines.append(f"{printable(name.decode('latin-1'))}: {printable(bytes(value).decode('latin-1'))}")
     return "\n".join(lines)

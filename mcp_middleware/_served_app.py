@@ -26,7 +26,6 @@ from starlette.types import ASGIApp, Scope
 
 from ._error_handler import AppErrorHandler, error_handler_of
 from ._identity import Identity
-from ._response_headers import know_credentials
 from ._result_shapes import declared_size
 from .catalog import Catalog, ToolFilter, catalog_from_app, readable_routes
 from .config import CREDENTIALS, FORWARDED, Settings
@@ -109,7 +108,7 @@ class ServedApp:
         self.query_keys = self.catalog.query_keys
         keys = self.catalog.credential_headers | frozenset(self.query_keys.values())
         self.forward_names = FORWARDED | self.settings.forward_headers | keys
-        know_credentials(self.forward_names)  # (no result shows one: _response_headers.shown)
+        self._hide_headers(frozenset(name.lower() for name in self.forward_names))
         self._know_credentials(keys, self.catalog.credential_cookies)
         app = self.app
         # the app's 500 handler, which its ServerErrorMiddleware above us never calls for a call
@@ -117,6 +116,11 @@ class ServedApp:
         if handler is not None:
             app = AppErrorHandler(app, handler)
         self.route_app = QueryKeys(app) if self.query_keys else app
+
+    def _hide_headers(self, names: frozenset[bytes]) -> None:
+        """No result of this app's shows a header of these names (its credential headers): the
+        server's call limits carry them (``handlers.Server``), its own, never another app's in the
+        process."""
 
     def _know_credentials(self, keys: frozenset[bytes], cookies: frozenset[str] = frozenset()) -> None:
         """``credentials``: every credential a call may carry (``keys``: the app's API keys; the

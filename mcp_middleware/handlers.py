@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from mcp_types import jsonrpc as codes
@@ -151,6 +151,11 @@ class Server(ServedApp):
             max_binary=settings.max_binary_bytes,
             max_concurrent=settings.max_concurrent_calls,
         )
+
+    def _hide_headers(self, names: frozenset[bytes]) -> None:
+        """The app's credential header names, which no result shows, go with every call's limits
+        (``_body.Hiding``): this server's own, not another's in the process (review mend item 4)."""
+        self.limits = replace(self.limits, hidden_headers=names)
 
     def capabilities(self, era: Era) -> dict[str, Any]:
         # List changes reach clients only on 2026-07-28 listen streams: the stateless handshake

@@ -372,7 +372,8 @@ class ResponseCollector(Body):
     def _blob(self, data: str, mime: str) -> dict[str, Any]:
         """An embedded blob resource of ``data`` (base64), its URI the route's path and query
         string under ``<scheme>://app``."""
-        request, scope = self._called
+        request, call, _ = self._called
+        scope = call.parent
         uri = f"{scope.get('scheme', 'http')}://app{self._path}"
         query = request.query_string
         if query:  # as the route was called (each ``?page=`` its own), no forwarded credential
@@ -481,7 +482,8 @@ class HeadResponseCollector(ResponseCollector):
             return super().result()
         # a redirect (not followed) is no success of the tool either; a 304 Not Modified is one
         # (its headers fitted in the size every tool declares, a long value cut: ``fitted``)
-        line, *lines = redacted(head_text(self.status, self.headers), self._forwarded).split("\n")
+        shown = head_text(self.status, self.headers, self._called[2].hidden_headers)
+        line, *lines = redacted(shown, self._forwarded).split("\n")
         text = fitted(line, lines, declared_size(self._max_text)) or line
         return text_result(text, is_error=is_redirect(self.status))
 

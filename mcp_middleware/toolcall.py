@@ -85,13 +85,14 @@ async def run_tool(
             raise ProtocolError(codes.INVALID_PARAMS, message) from None
         return error_result(message)
     # a response to HEAD has no content: its collector shows the headers instead
-    # (by position: path, structured, max_text, max_binary, called, forwarded, output; see Body.__init__)
+    # (by position: path, structured, max_text, max_binary, called, forwarded, output; see Body.__init__;
+    # ``called``: the route's request, the call and the server's limits, read on rarer paths only)
     collector = (collector_type if sub.method != "HEAD" else HeadResponseCollector)(
         sub.path,
         spec.has_output_schema,
         limits.max_text,
         limits.max_binary,
-        (sub, inv.parent),
+        (sub, inv, limits),
         inv.forwarded,
         spec.output,
     )

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Response
 from fastapi.responses import FileResponse, StreamingResponse
 
 from mcp_middleware import MCPMiddleware, MCPResponse, content
+from mcp_middleware._body import ALONE
 from mcp_middleware._disposition import filename
 from mcp_middleware._signatures import whole
 from mcp_middleware.dispatch import SubRequest
@@ -304,7 +305,7 @@ def blob_of(
 ) -> dict[str, Any]:
     collector = ResponseCollector(
         path="/files/7",
-        called=(SubRequest("GET", "/files/7", query), {"scheme": "http"}),
+        called=(SubRequest("GET", "/files/7", query), ALONE._replace(parent={"scheme": "http"}), ALONE),
         structured=False,
         max_text=1000,
         max_binary=1000,
@@ -331,7 +332,7 @@ def test_the_uri_has_the_scheme_the_mcp_request_came_in_with() -> None:
     same call (``fresh``) keeps both."""
     collector = ResponseCollector(
         path="/f",
-        called=(SubRequest("GET", "/f", b"a=1"), {"scheme": "https"}),
+        called=(SubRequest("GET", "/f", b"a=1"), ALONE._replace(parent={"scheme": "https"}), ALONE),
         structured=False,
         max_text=10,
         max_binary=10,
@@ -341,7 +342,7 @@ def test_the_uri_has_the_scheme_the_mcp_request_came_in_with() -> None:
     again.feed(b"%PDF", False)
     assert again.result()["content"][0]["resource"]["uri"] == "https://app/f?a=1"
     plain = ResponseCollector(
-        path="/f", called=(SubRequest("GET", "/f"), {}), structured=False, max_text=10, max_binary=10
+        path="/f", called=(SubRequest("GET", "/f"), ALONE, ALONE), structured=False, max_text=10, max_binary=10
     )
     plain.head(200, [PDF_TYPE])
     plain.feed(b"%PDF", False)

@@ -1446,7 +1446,7 @@ def test_a_collector_made_by_position_is_the_one_made_by_name() -> None:
     dict of them per call): the order is (path, structured, max_text, max_binary, called,
     forwarded, output), and each argument lands where its keyword puts it."""
     shape = output_shape({"required": ["a"], "properties": {"a": {"type": "integer"}}})
-    called: Any = (object(), {"scheme": "https"})
+    called: Any = (object(), object(), object())
     forwarded = ((b"authorization", b"Bearer s3cret"),)
     by_name = ResponseCollector(
         path="/p", structured=True, max_text=7, max_binary=9, called=called, forwarded=forwarded, output=shape

@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
 
 from mcp_middleware import MCPMiddleware
+from mcp_middleware._body import ALONE
 from mcp_middleware.dispatch import SubRequest
 from mcp_middleware.results import HeadResponseCollector, ResponseCollector
 from tests.support import MODERN, tool_result
@@ -130,7 +131,7 @@ async def test_a_303_of_a_tool_with_an_output_schema_is_an_error_that_says_the_a
 
 def collected(method: str, status: int, headers: Any, kind: type[ResponseCollector] = ResponseCollector) -> Any:
     sub = SubRequest(method=method, path="/x")
-    collector = kind(path="/x", structured=False, max_text=1000, max_binary=1000, called=(sub, {}))
+    collector = kind(path="/x", structured=False, max_text=1000, max_binary=1000, called=(sub, ALONE, ALONE))
     collector.head(status, headers)
     collector.feed(b"", False)
     return collector.result()

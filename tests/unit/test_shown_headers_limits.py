@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi import FastAPI, HTTPException, Response, Security
+from fastapi import Depends, FastAPI, HTTPException, Response, Security
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from fastapi.security import APIKeyHeader
 
@@ -272,6 +272,51 @@ async def test_a_head_results_long_location_is_cut_at_its_length_not_at_a_comma(
 async def test_credentials_an_app_issues_or_echoes_are_left_out(version: str) -> None:
     result, _ = await call(make_app(forward_headers=["x-org"]), version, "login")
     assert texts(result) == ["logged in", "Response headers:\nx-total-count: 1\nx-author: ada"]
+
+
+TENANT_HEADERS = {"x-tenant": "acme", "x-org": "org-1", "x-total-count": "3"}
+
+
+def two_apps() -> tuple[FastAPI, FastAPI]:
+    """Two apps served in one process, each by its own middleware, each a route that answers with
+    ``X-Tenant`` and ``X-Org`` (and a HEAD route that does): the first declares ``X-Tenant`` an
+    ``APIKeyHeader`` and forwards ``X-Org``, the second neither."""
+    apps = []
+    for declared in (True, False):
+        app = FastAPI()
+        tenant = APIKeyHeader(name="X-Tenant", auto_error=False)
+
+        async def no_key() -> None:
+            return None
+
+        key = Security(tenant) if declared else Depends(no_key)
+
+        @app.get("/tenant", response_class=PlainTextResponse)
+        def tenant_route(key: Any = key) -> PlainTextResponse:
+            return PlainTextResponse("ok", headers=TENANT_HEADERS)
+
+        @app.head("/tenant")
+        def tenant_head(key: Any = key) -> Response:
+            return Response(headers=TENANT_HEADERS)
+
+        app.add_middleware(MCPMiddleware, forward_headers=["x-org"] if declared else [])
+        apps.append(app)
+    return apps[0], apps[1]
+
+
+@pytest.mark.parametrize("version", ERAS)
+async def test_an_apps_credential_headers_are_its_own_not_another_apps_in_the_process(version: str) -> None:
+    """Review mend item 4: the names an app declares as credentials (its ``APIKeyHeader``s, its
+    ``forward_headers``) were kept process-wide, so another app served in the same process, which
+    declares neither, had them left out of its results too. Each middleware keeps its own."""
+    first, second = two_apps()
+    for _ in range(2):  # (and once more, each app's catalog built: neither's names reach the other)
+        every = ["x-tenant: acme", "x-org: org-1", "x-total-count: 3"]
+        for app, shown in ((first, every[2:]), (second, every)):
+            result, _ = await call(app, version, "tenant_route")
+            assert texts(result) == ["ok", "\n".join(["Response headers:", *shown])]
+            head, _ = await call(app, version, "tenant_head")
+            assert texts(head) == ["\n".join(["200 OK", *shown, "content-length: 0"])]
 
 
 @pytest.mark.parametrize(
