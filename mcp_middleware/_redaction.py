@@ -16,13 +16,11 @@ from urllib.parse import quote, quote_plus
 import orjson
 from starlette.requests import cookie_parser
 
-from ._result_shapes import CUT
+from ._result_shapes import CUT, REDACTED
 from .config import TRACE_CONTEXT
 from .query_keys import MARK, secret_values
 
 __all__ = ["COOKIE_SECRETS", "REDACTED", "credential_values", "redacted"]
-
-REDACTED = "[redacted]"  # what a credential is shown as
 
 # How many values of a Cookie header are secrets: its longest distinct ones. Each secret form is
 # one pass over the error text (``redacted``), on the event loop: every cookie of a header of

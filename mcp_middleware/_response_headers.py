@@ -96,11 +96,11 @@ LONGEST_VALUE = 500
 MORE = "[… more headers left out]"
 
 
-def fitted(title: str, lines: Sequence[str], room: int) -> str:
+def fitted(title: str, lines: Sequence[str], room: int, whole: str = "") -> str:
     """``title`` and the ``name: value`` ``lines`` under it, each value cut past ``LONGEST_VALUE``
-    characters, within ``room`` characters: the lines that fit, then ``MORE`` when some do not;
-    empty when not even ``title`` and ``MORE`` fit."""
-    cut = [title, *map(_cut, lines)]
+    characters (never inside ``whole``: ``_cut``), within ``room`` characters: the lines that fit,
+    then ``MORE`` when some do not; empty when not even ``title`` and ``MORE`` fit."""
+    cut = [title, *(_cut(line, whole=whole) for line in lines)]
     if sum(map(len, cut)) + len(cut) - 1 <= room:  # (the usual block: all of it)
         return "\n".join(cut)
     size = len(title) + 1 + len(MORE)  # with the MORE line
@@ -116,16 +116,26 @@ def fitted(title: str, lines: Sequence[str], room: int) -> str:
     return "\n".join(kept)
 
 
-def _cut(line: str, *, items: bool = True) -> str:
+def _cut(line: str, *, items: bool = True, whole: str = "") -> str:
     """A ``name: value`` line, its value cut past ``LONGEST_VALUE`` characters, with a marker; with
     ``items``, after the last whole item of a list (``, ``) that fits when there is one. A Location
-    (a HEAD's result lists it) is one URI, no list: a ``, `` in it is no place to cut."""
+    (a HEAD's result lists it) is one URI, no list: a ``, `` in it is no place to cut. Never inside
+    a ``whole`` (the redaction marker: the cut goes before it, ``cut_before``)."""
     name, colon, value = line.partition(": ")
     if len(value) <= LONGEST_VALUE:
         return line
     end = value.rfind(", ", 0, LONGEST_VALUE) if items and name.lower() != "location" else -1
-    kept = value[: end if end > 0 else LONGEST_VALUE]
+    kept = value[: cut_before(value, end if end > 0 else LONGEST_VALUE, whole)]
     return f"{name}{colon}{kept}[… {len(value) - len(kept)} more characters]"
+
+
+def cut_before(text: str, at: int, whole: str) -> int:
+    """Where to cut ``text`` at ``at``: there, or, when a ``whole`` (the redaction marker) spans
+    it, before that ``whole`` (a cut of a redacted text never leaves half a marker)."""
+    if not whole:
+        return at
+    split = text.find(whole, at - len(whole) + 1, at + len(whole) - 1)
+    return at if split == -1 else split
 
 
 # a response's header names (a tuple) -> where its Content-Type and the rest are in its list

@@ -16,6 +16,7 @@ __all__ = [
     "CUT",
     "HINTS",
     "NOT_MODIFIED",
+    "REDACTED",
     "cut_note",
     "declared_size",
     "error_result",
@@ -40,6 +41,7 @@ NOT_MODIFIED: Final = 304
 
 # how a text cut at the result limit goes on (``cut_note``); ``_redaction.redacted`` looks for it
 CUT = "\n[truncated: "
+REDACTED = "[redacted]"  # what a credential is shown as (``_redaction``); no cut splits it (``_cut``'s ``whole``)
 
 
 # Claude Code keeps a tool's result in the conversation up to about 50,000 characters, writing a
@@ -125,9 +127,9 @@ def located(status: int, location: str) -> str:
 
 def bounded(location: str) -> str:
     """A ``Location`` (redacted already) cut as a shown header's value is, past 500 characters with
-    a marker: a presigned URL's 1,500 would pass the size every tool declares. One URI, no list: a
-    ``, `` in it is no place to cut."""
-    return _cut(": " + location, items=False)[2:]
+    a marker, never inside a ``[redacted]`` (cut before it): a presigned URL's 1,500 would pass the
+    size every tool declares. One URI, no list: a ``, `` in it is no place to cut."""
+    return _cut(": " + location, items=False, whole=REDACTED)[2:]
 
 
 def sentence(phrase: str) -> str:

@@ -61,7 +61,7 @@ import orjson
 from ._body import Body, ResultTooLarge
 from ._printable import printable
 from ._redaction import REDACTED, credential_values, redacted
-from ._response_headers import LONGEST_BLOCK, Placed, _all_values, fitted
+from ._response_headers import LONGEST_BLOCK, Placed, _all_values, cut_before, fitted
 from ._result_shapes import (
     HINTS,
     NOT_MODIFIED,
@@ -119,8 +119,7 @@ def _cut_name(name: str) -> str:
     ``[redacted]`` goes before it."""
     if len(name) <= _NAME_MAX:
         return name
-    split = name.find(REDACTED, _NAME_MAX - len(REDACTED) + 1, _NAME_MAX + len(REDACTED) - 1)
-    return name[: _NAME_MAX if split == -1 else split] + "\u2026"
+    return name[: cut_before(name, _NAME_MAX, REDACTED)] + "\u2026"
 
 
 class Refusal(Built):
@@ -484,7 +483,7 @@ class HeadResponseCollector(ResponseCollector):
         # (its headers fitted in the size every tool declares, a long value cut: ``fitted``)
         shown = head_text(self.status, self.headers, self._called[2].hidden_headers)
         line, *lines = redacted(shown, self._forwarded).split("\n")
-        text = fitted(line, lines, declared_size(self._max_text)) or line
+        text = fitted(line, lines, declared_size(self._max_text), REDACTED) or line
         return text_result(text, is_error=is_redirect(self.status))
 
 
@@ -522,7 +521,7 @@ class _Located(ResponseCollector):
         every tool declares, and ``LONGEST_BLOCK`` characters at most (``fitted``)."""
         used = sum(len(block.get("text", "")) for block in blocks)
         room = min(LONGEST_BLOCK, declared_size(self._max_text) - used)
-        return fitted("Response headers:", redacted(self._listed, self._forwarded).split("\n"), room)
+        return fitted("Response headers:", redacted(self._listed, self._forwarded).split("\n"), room, REDACTED)
 
 
 # a collector class -> its ``_Located`` kind (made on first use: a class that subclasses

@@ -24,6 +24,8 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from fastapi.security import APIKeyHeader
 
 from mcp_middleware import MCPMiddleware, _response_headers
+from mcp_middleware._result_shapes import bounded
+from mcp_middleware.results import ResponseCollector
 from tests.support import BASE_HEADERS, MODERN, modern_headers, modern_request, post, request
 
 pytestmark = pytest.mark.anyio
@@ -375,3 +377,31 @@ def test_a_block_is_fitted_in_its_room() -> None:
     assert fitted(title, lines, -5) == ""
     listed = ", ".join(["<" + "u" * 200 + ">"] * 3)  # three items: two fit in 500 characters
     assert fitted("T", [f"link: {listed}"], 800) == f"T\nlink: {listed[:406]}[… {len(listed) - 406} more characters]"
+
+
+SECRET = b"sk-live-0123456789"
+
+
+@pytest.mark.parametrize("start", [491, 495, 499])  # "[redacted]" across the 500th character
+def test_a_cut_location_or_header_never_splits_a_redaction_marker(start: int) -> None:
+    """Review mend item 5: a ``Location`` (or a shown header's value) cut at 500 characters after
+    its credentials were redacted could cut ``[redacted]`` in two ("[redac[… 512 more
+    characters]"). The cut goes before the marker."""
+    value = "/" + "x" * (start - 1) + SECRET.decode() + "y" * 500
+    collector = ResponseCollector("/p", False, 100_000, 1_000, forwarded=((b"x-api-key", SECRET),))
+    collector.head(201, ((b"location", value.encode()), (b"x-next", value.encode())))
+    collector.feed(b"", False)
+    texts = [block["text"] for block in collector.result()["content"]]
+    kept = "/" + "x" * (start - 1)
+    rest = len(value) - len(SECRET) + len("[redacted]") - len(kept)
+    assert f"201 Created: Location {kept}[… {rest} more characters]" in texts
+    assert f"Response headers:\nx-next: {kept}[… {rest} more characters]" in texts
+
+
+def test_a_marker_before_or_after_the_cut_stays_as_it_is() -> None:
+    """A ``[redacted]`` that ends at the 500th character is kept whole; one that starts there is
+    left out whole (the cut is where it always was)."""
+    before = "/" + "x" * 489 + "[redacted]" + "y" * 100
+    after = "/" + "x" * 499 + "[redacted]" + "y" * 100
+    assert bounded(before) == before[:500] + "[… 100 more characters]"
+    assert bounded(after) == after[:500] + "[… 110 more characters]"
