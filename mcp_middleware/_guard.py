@@ -19,12 +19,13 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.middleware.errors import ServerErrorMiddleware
 
+from ._call_context import STOPPED
 from ._error_handler import OURS, HandledFailure, refusals_only
 from ._input_requests import AskTimeout, ClientRequestError
 from ._once import Remembered
 from ._stream_failure import cut_short, handled_late
 from .dispatch import AppMisbehaved
-from .interaction import Abort
+from .interaction import SHUTTING_DOWN, Abort
 from .jsonrpc import dumps_exactly
 from .results import ResultTooLarge, error_result, status_line
 
@@ -302,22 +303,36 @@ def _refusals(exc: BaseException) -> list[BaseException] | None:
 _TOLD = Remembered(256)  # (subject, method, code) of the refusals logged; (subject, text, "ask_timeout")
 
 
+# why a question failed that no client refused: the call stopped, or the server shut down, while it
+# waited for its answer (a handshake-era answer that reached another process never comes; review mend
+# item 6), or before it was sent
+_UNANSWERED = (
+    (STOPPED, "got no answer before the call was stopped (cancelled, past its time limit, or its client left)"),
+    (SHUTTING_DOWN, "got no answer before the server shut down"),
+)
+
+
 def _tell_refused(subject: str, refused: list[BaseException]) -> None:
     """A route failing because its question to the client failed (the client's error answer, a
     capability it lacks, a stopped call, a server shutting down): not the route's own failure, and
     the client's doing as often as not, as a refused Host or Origin is (``transport._checks``), so a WARNING without
-    traceback, once per tool, method and error code (what the client sends never writes an ERROR
-    line); the client reads why in the error result."""
+    traceback, once per tool, method, error code and reason (what the client sends never writes an
+    ERROR line); the client reads why in the error result. A question no client answered (our own
+    error, ``_UNANSWERED``) says it got no answer, not that it failed or was refused."""
     first = refused[0]
-    method, code = (first.method, first.error.get("code")) if isinstance(first, ClientRequestError) else ("", None)
+    error = first.error if isinstance(first, ClientRequestError) else {}
+    method = first.method if isinstance(first, ClientRequestError) else ""
+    code = error.get("code")
     code = code if type(code) is int else None  # what the client sent is logged only as an integer
-    if _TOLD.first((subject, method, code)):
+    why = next((text for ours, text in _UNANSWERED if error == ours), "failed or was refused")
+    if _TOLD.first((subject, method, code, why)):
         logger.warning(
-            "%s: the route raised ClientRequestError (%s %s: its request to the client failed or was "
-            "refused; logged once per tool, method and code)",
+            "%s: the route raised ClientRequestError (%s %s: its request to the client %s; logged once per tool, "
+            "method and code)",
             subject,
             method,
             code,
+            why,
         )
 
 

@@ -19,9 +19,11 @@ import anyio
 import pytest
 from fastapi import Depends, FastAPI
 
-from mcp_middleware import Elicit, ListRoots, MCPContext, MCPMiddleware, _guard, mcp_context
+from mcp_middleware import ClientRequestError, Elicit, ListRoots, MCPContext, MCPMiddleware, _guard, mcp_context
 from mcp_middleware._once import Remembered
+from mcp_middleware.interaction import SHUTTING_DOWN
 from tests.support import BASE_HEADERS, Exchange, request
+from tests.unit.test_client_leaves import Leaving
 
 pytestmark = pytest.mark.anyio
 
@@ -175,3 +177,42 @@ async def test_a_route_failure_after_an_answer_is_still_an_error_with_its_traceb
     assert record.exc_info is not None
     assert isinstance(record.exc_info[1], ValueError)
     assert caplog.text.count("Traceback (most recent call last)") == 1
+
+
+async def test_a_question_still_waiting_when_its_client_leaves_is_told_as_unanswered(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Review mend item 6: a handshake-era question whose answer never came (it reached another
+    process, or none was sent) fails in the route once the client gives up and leaves (the call
+    stopped: ``_call_context.STOPPED``); the WARNING said its request to the client "failed or was
+    refused", which no client did. It says the request got no answer, and why."""
+    caplog.set_level(logging.DEBUG)
+    headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18"}
+    ex = Leaving(_app(), request("tools/call", {"name": "confirm", "arguments": {}}, id=5), headers)
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            while not any(b"elicitation/create" in chunk for chunk in ex.reply.chunks):
+                await ex.chunk_seen.wait()
+                ex.chunk_seen = anyio.Event()
+            ex.disconnect.set()
+    assert ex.heard.is_set()
+    assert _the_warning(caplog).getMessage() == (
+        "Tool 'confirm': the route raised ClientRequestError (elicitation/create -32000: its request to the client "
+        "got no answer before the call was stopped (cancelled, past its time limit, or its client left); logged "
+        "once per tool, method and code)"
+    )
+
+
+def test_a_question_still_waiting_at_shutdown_is_told_as_unanswered(caplog: pytest.LogCaptureFixture) -> None:
+    """The same for a question the server's shutdown ended (``interaction.SHUTTING_DOWN``); a
+    client's own error of that code is still its refusal, told apart (each logged once)."""
+    caplog.set_level(logging.DEBUG)
+    for error in (SHUTTING_DOWN, {"code": SHUTTING_DOWN["code"], "message": "busy"}, SHUTTING_DOWN):
+        _guard._tell_refused("Tool 't'", [ClientRequestError("roots/list", error)])
+    assert [record.getMessage() for record in _toolcall_records(caplog)] == [
+        "Tool 't': the route raised ClientRequestError (roots/list -32000: its request to the client got no answer "
+        "before the server shut down; logged once per tool, method and code)",
+        "Tool 't': the route raised ClientRequestError (roots/list -32000: its request to the client failed or was "
+        "refused; logged once per tool, method and code)",
+    ]
