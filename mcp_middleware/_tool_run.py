@@ -52,10 +52,8 @@ class _ToolRun(_RunHandle):
     # call's start (from the ticker, or when the portable watcher starts): the interval runs from it
     last: float | None = None
     ticked = False  # a tick of the ticker has seen it running (it is woken at every tick from the next)
-    streaming = False
-    delivery: asyncio.Task[None] | None = None  # writing it, when the ticker found it due
     context: contextvars.Context | None = None  # the request's, for the tasks the ticker starts
-    task: asyncio.Task[None] | None = None  # the asyncio watcher, once started
+    # (what every call reads, its watcher, its delivery, whether it streams: set by _RunHandle.__init__)
     grace = 0.0  # off asyncio: how long a stopped route has to return before its outcome goes out
     # whether the route's first body message with more to come is still to come: it is read
     # against the response's headers, which the collector keeps (see _whole); a quick JSON call
