@@ -140,7 +140,7 @@ def _call_tool(server: Server, call: Call, params: dict[str, Any]) -> Awaitable[
     spec = server.catalog.get(params["name"])
     if spec is None:
         raise ProtocolError(codes.INVALID_PARAMS, f"Unknown tool: {params['name']}")
-    inv = invocation(server, call, params, f"tool:{spec.name}")
+    inv = invocation(server, call, params, spec.target)
     return run_tool(spec, params.get("arguments") or {}, inv, server.limits, server.registry)
 
 

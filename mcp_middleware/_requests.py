@@ -93,8 +93,11 @@ class ToolSpec:
     plan: _Plan = field(init=False, repr=False, compare=False)
     required: frozenset[str] = field(init=False, repr=False, compare=False)
     output: OutputShape = field(init=False, repr=False, compare=False)
+    # what a call of it runs, as its route's context and a ``requestState`` name it ("tool:<name>")
+    target: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self, _plan: _Plan | None) -> None:
+        object.__setattr__(self, "target", f"tool:{self.name}")
         object.__setattr__(self, "plan", _plan if _plan is not None else _plan_for_template(self.path))
         object.__setattr__(self, "required", _required_names(self.tool.get("inputSchema")))
         object.__setattr__(self, "output", output_shape(self.tool.get("outputSchema"), wrapped=self.wraps_result))

@@ -30,7 +30,7 @@ here, in :mod:`mcp_middleware._values`), what the app's routes say beside the do
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -92,6 +92,8 @@ class Catalog:
     tools: tuple[ToolSpec, ...] = ()
     declared: tuple[Declared, ...] = ()
     _by_name: dict[str, ToolSpec] = field(init=False, repr=False, compare=False)
+    # the tool of a name, or None: the name table's own ``get`` (a C call, no Python frame per call)
+    get: Callable[[str], ToolSpec | None] = field(init=False, repr=False, compare=False)
     # whether any tool maps arguments to ``Mcp-Param-*`` headers (else that check is skipped)
     param_headers: bool = field(init=False, repr=False, compare=False, default=False)
     # the headers of the app's ``apiKey`` security schemes (FastAPI's ``APIKeyHeader``), lower case:
@@ -114,10 +116,8 @@ class Catalog:
             by_name[spec.name] = spec
         object.__setattr__(self, "tools", tools)
         object.__setattr__(self, "_by_name", by_name)
+        object.__setattr__(self, "get", by_name.get)
         object.__setattr__(self, "param_headers", any(spec.param_headers for spec in tools))
-
-    def get(self, name: str) -> ToolSpec | None:
-        return self._by_name.get(name)
 
     def tool_dicts(self) -> list[dict[str, Any]]:
         """The MCP ``Tool`` objects for ``tools/list`` (shared dicts: do not mutate)."""

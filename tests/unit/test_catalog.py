@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import dataclasses
 import json
 import logging
 import re
@@ -1784,6 +1785,18 @@ def test_catalog_lookup_and_duplicates(catalog: Catalog) -> None:
     with pytest.raises(ValueError, match="duplicate tool name 'same'"):
         Catalog((tool, tool))
     assert Catalog(()).tool_dicts() == []
+
+
+def test_a_copied_catalog_and_spec_look_up_their_own_tools() -> None:
+    """The name lookup and a tool's call target are worked out when each is built: a catalog or
+    spec made from another by ``dataclasses.replace`` has its own."""
+    first = ToolSpec("first", "GET", "/", {"name": "first"}, False)
+    second = dataclasses.replace(first, name="second")
+    assert (first.target, second.target) == ("tool:first", "tool:second")
+    catalog = Catalog((first,))
+    copied = dataclasses.replace(catalog, tools=(second,))
+    assert (catalog.get("first"), catalog.get("second")) == (first, None)
+    assert (copied.get("first"), copied.get("second")) == (None, second)
 
 
 def test_filters(app: FastAPI) -> None:
