@@ -109,10 +109,10 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
-# every child scope's "asgi" (one dict: nothing writes to it). 2.3: Starlette's StreamingResponse
-# then listens for http.disconnect itself, which is how a cancelled call stops a generator that is
-# waiting for its next chunk.
-_ASGI = {"version": "3.0", "spec_version": "2.3"}
+# every child scope's "asgi", a fresh dict per scope (as a server gives each request its own: an
+# inner middleware may write to it, e.g. spec 2.4 for a streaming proxy). 2.3: Starlette's
+# StreamingResponse then listens for http.disconnect itself, which is how a cancelled call stops a
+# generator that is waiting for its next chunk.
 
 
 def _partial_parent(parent: Scope, sub: SubRequest, extensions: dict[str, Any], host: bytes | None) -> Scope:
@@ -138,7 +138,7 @@ def _child_scope(parent: Scope, sub: SubRequest, extensions: dict[str, Any], hos
         path = root_path + path
     scope: dict[str, Any] = {
         "type": "http",
-        "asgi": _ASGI,
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": http_version,
         "method": sub.method,
         "scheme": scheme,
