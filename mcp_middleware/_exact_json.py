@@ -51,10 +51,13 @@ class _Exact(dict[str, Any]):
     or, too deep for the standard parser to re-read, a float that large (it may have been written
     as a float: such a message is refused all the same). ``found``: that integer, for the error to
     name, or, too deep, orjson's float. ``argument``: for a ``tools/call`` that holds them in its
-    ``params.arguments`` only, the first argument holding one and what it holds (an input error,
-    the tool's to refuse: :class:`_WideArguments`), else None."""
+    ``params.arguments`` only, the first argument holding one, what it holds (an input error, the
+    tool's to refuse: :class:`_WideArguments`), and the arguments as read exactly (orjson's, too
+    deep), else None."""
 
-    def __init__(self, message: dict[str, Any], found: float, argument: tuple[str, float] | None = None) -> None:
+    def __init__(
+        self, message: dict[str, Any], found: float, argument: tuple[str, float, dict[str, Any]] | None = None
+    ) -> None:
         super().__init__(message)
         self.found = found
         self.argument = argument
@@ -70,7 +73,10 @@ class _WideArguments(dict[str, Any]):
     them, for a tools/call refused for no other reason): read as arguments, by the request building
     (``ToolSpec.build_request``, whose first read is ``keys()``), they raise :class:`WideArgument`
     with ``refusal``, which the tool's run answers with an ``isError`` result, as a bad argument.
-    Nothing else in a tool call's path tells them apart from a dict: the usual call pays nothing."""
+    They hold the arguments as the standard parser read them, each integer exact (orjson's reading
+    only when too deep for it): what reads them with ``get`` before that, the ``Mcp-Param-*`` check
+    (``param_headers.check_param_headers``), compares a header with the exact integer, not orjson's
+    rounded float. Nothing else tells them apart from a dict: the usual call pays nothing."""
 
     __slots__ = ("refusal",)
 
@@ -82,10 +88,11 @@ class _WideArguments(dict[str, Any]):
         raise WideArgument(self.refusal)
 
 
-def _argument_holding(message: dict[str, Any], finder: Callable[[Any], Any]) -> tuple[str, Any] | None:
+def _argument_holding(message: dict[str, Any], finder: Callable[[Any], Any]) -> tuple[str, Any, dict[str, Any]] | None:
     """For a ``tools/call`` whose params' ``arguments`` (an object) hold what ``finder`` finds (an
-    integer beyond 64 bits) while the rest of the message holds none: the first such argument and
-    what ``finder`` found in it. None otherwise (another method, or one elsewhere: refused whole)."""
+    integer beyond 64 bits) while the rest of the message holds none: the first such argument, what
+    ``finder`` found in it, and ``message``'s arguments. None otherwise (another method, or one
+    elsewhere: refused whole)."""
     params = message.get("params")
     if message.get("method") != "tools/call" or type(params) is not dict or type(params.get("arguments")) is not dict:
         return None
@@ -94,7 +101,7 @@ def _argument_holding(message: dict[str, Any], finder: Callable[[Any], Any]) -> 
     for name, value in params["arguments"].items():
         found = finder(value)
         if found is not None:
-            return name, found
+            return name, found, params["arguments"]
     return None
 
 

@@ -128,16 +128,17 @@ def _classified(obj: Any) -> Message:
     return Notification(method, params)
 
 
-def _with_wide_arguments(params: dict[str, Any], name: str, found: float) -> dict[str, Any]:
+def _with_wide_arguments(params: dict[str, Any], name: str, found: float, exact: dict[str, Any]) -> dict[str, Any]:
     """A tools/call's ``params`` whose argument ``name`` holds an integer beyond 64 bits (``found``):
     an input error, which the tool answers with an ``isError`` result (2025-11-25 server/tools,
-    Error Handling: the model can correct it), not a -32602 error; its arguments refuse to be read
+    Error Handling: the model can correct it), not a -32602 error; its arguments (``exact``: their
+    integers exact, for the Mcp-Param-* check) refuse to be read as arguments
     (:class:`~mcp_middleware._exact_json._WideArguments`)."""
     refusal = (
         f"argument {name!r} holds an integer beyond 64 bits ({about(found)}), which would lose its "
         "precision; send it as a string"
     )
-    return {**params, "arguments": _WideArguments(params["arguments"], refusal)}
+    return {**params, "arguments": _WideArguments(exact, refusal)}
 
 
 def _not_an_id(raw_id: Any) -> ProtocolError:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Query
 from pydantic import BaseModel, Field
 
 from mcp_middleware import MCPMiddleware
@@ -16,7 +16,7 @@ from mcp_middleware._header_rules import without_invalid_headers
 from mcp_middleware.catalog import build_catalog
 from mcp_middleware.jsonrpc import ProtocolError
 from mcp_middleware.param_headers import Annotation, annotations_of, check_param_headers, decode_header
-from tests.support import call_modern, modern_headers, modern_request, post
+from tests.support import call_modern, meta, modern_headers, modern_request, post
 
 REGION: Annotation = (("filter", "region"), b"mcp-param-region", "string")
 LIMIT: Annotation = (("limit",), b"mcp-param-limit", "integer")
@@ -314,3 +314,54 @@ async def test_a_tool_is_listed_without_its_invalid_annotations_and_a_warning_sa
     sent = await post(app, modern_request("tools/call", params), {**headers, "mcp-param-region": "eu"})
     assert "isError" not in sent.result()
     assert orjson.loads(sent.result()["content"][0]["text"]) == {"region": "eu", "price": 1.5}
+
+
+BIG = "123456789012345678901234567890"  # beyond 64 bits: orjson reads it as 1.2345678901234568e+29
+
+
+def limits_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/items", operation_id="find_items")
+    async def find_items(limit: Annotated[int, Query(json_schema_extra={"x-mcp-header": "Limit"})]) -> dict[str, int]:
+        return {"limit": limit}
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+def call_with_limit(digits: str) -> bytes:
+    envelope = orjson.dumps(meta()).decode()
+    return (
+        '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"find_items",'
+        f'"arguments":{{"limit":{digits}}},"_meta":{envelope}}}}}'
+    ).encode()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("header", [BIG, "1.23456789012345678901234567890e29", "+" + BIG + ".0"])
+async def test_a_header_matching_an_integer_beyond_64_bits_exactly_passes(header: str) -> None:
+    """spec-checklist #45: integers compare numerically, so exactly, not as orjson's rounded float;
+    the tool then refuses the integer (an input error), as without the header."""
+    reply = await post(
+        limits_app(), call_with_limit(BIG), {**modern_headers("tools/call", "find_items"), "mcp-param-limit": header}
+    )
+    assert reply.status == 200
+    assert reply.result()["isError"] is True
+    assert (
+        "argument 'limit' holds an integer beyond 64 bits (about 1.23457e+29)" in reply.result()["content"][0]["text"]
+    )
+
+
+# the first: another integer that orjson rounds to the same float
+@pytest.mark.anyio
+@pytest.mark.parametrize("header", ["123456789012345677877719597056", BIG + "1", "5"])
+async def test_a_header_naming_another_integer_than_one_beyond_64_bits_is_32020(header: str) -> None:
+    reply = await post(
+        limits_app(), call_with_limit(BIG), {**modern_headers("tools/call", "find_items"), "mcp-param-limit": header}
+    )
+    assert reply.status == 400
+    assert reply.error()["error"] == {
+        "code": -32020,
+        "message": "Header mismatch: Mcp-Param-Limit does not match argument 'limit'",
+    }
