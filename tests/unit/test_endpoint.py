@@ -153,6 +153,31 @@ async def test_an_integer_beyond_64_bits_outside_a_tool_calls_arguments_is_refus
     )
 
 
+async def test_a_tools_call_notification_with_an_integer_beyond_64_bits_in_its_arguments_is_32602_unrun() -> None:
+    """A request's tool refuses such an argument with an isError result; a notification (no id)
+    has no result to carry one, so it stays refused whole, and its route never runs."""
+    ran: list[float] = []
+    app = FastAPI()
+
+    @app.post("/charge", operation_id="charge")
+    async def charge(n: float) -> dict[str, float]:
+        ran.append(n)
+        return {"n": n}
+
+    app.add_middleware(MCPMiddleware)
+    body = b'{"jsonrpc":"2.0","method":"tools/call","params":{"name":"charge","arguments":{"n":'
+    reply = await post(
+        app, body + b"123456789012345678901234567890}}}", {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18"}
+    )
+    assert reply.status == 400
+    assert reply.json()["error"] == {
+        "code": -32602,
+        "message": "Invalid params: an integer beyond 64 bits (about 1.23457e+29) would lose its precision; "
+        "send it as a string",
+    }
+    assert ran == []
+
+
 async def test_integers_beyond_64_bits_in_a_batch_are_refused_for_their_own_message_only() -> None:
     body = (
         b'[{"jsonrpc":"2.0","id":1,"method":"tools/list"},'
