@@ -46,9 +46,10 @@ _ANSWERED = frozenset(
     if any(f.alias == "inputResponses" for f in params.model_fields.values())
 )
 # The params' bytes without the free parts, and flags saying which were there and well typed; or,
-# for a tools/call of exactly a name (a string) and arguments (an object), (None, the name): a tuple
-# whose first item is no bool, so it never equals (nor is compared item by item with) the other kind
-Envelope = tuple[bool, bool, bytes] | tuple[None, str]
+# for a tools/call of exactly a name (a string) and arguments (an object), (None, the name), and of
+# those and a _meta object without a progress token, (None, the name, the _meta's bytes): tuples
+# whose first item is no bool, so they never equal (nor are compared item by item with) the first kind
+Envelope = tuple[bool, bool, bytes] | tuple[None, str] | tuple[None, str, bytes]
 
 
 class Unread(enum.Enum):
@@ -101,6 +102,9 @@ def kept(envelope: Envelope) -> Envelope | None:
     characters. Called only to keep a new verdict, never for one found."""
     if len(envelope) == 2:
         return envelope if len(envelope[1]) <= KEPT_BYTES else None
+    if envelope[0] is None:  # (None, the name, the _meta's bytes): both count
+        _, name, meta = envelope
+        return None if len(name) + len(meta) > KEPT_BYTES else (None, name, memoryview(meta).tobytes())
     free_arguments, free_token, raw = envelope
     if len(raw) > KEPT_BYTES:
         return None
@@ -116,6 +120,7 @@ class _Answers(BaseModel):
 
 _ABSENT: Any = object()
 _NAMED = frozenset({"name", "arguments"})  # a tools/call's params keyed by its name (envelope_of)
+_NAMED_META = frozenset({"name", "arguments", "_meta"})  # ... and by its name and _meta's bytes
 _TOKEN_TYPES = (str, int)  # a progress token's wire types (exactly: a boolean is none)
 
 
@@ -127,15 +132,28 @@ def envelope_of(method: str, params: dict[str, Any] | None) -> Envelope | None:
     The free parts are taken out of the dicts for the moment of serialising them and put back at
     once (in the same synchronous step), which is cheaper than copying the dicts without them.
     A ``tools/call`` of exactly ``name`` (a string) and ``arguments`` (an object), as handshake-era
-    clients send it, is not serialised: its envelope is ``(None, name)``, what its bytes would say.
+    clients send it, is not taken apart: its envelope is ``(None, name)``, what its bytes would say;
+    with a ``_meta`` object besides that holds no progress token, as 2026-07-28 clients send it,
+    ``(None, name, the _meta's bytes)``: only the ``_meta`` is serialised, as it is.
     """
     if params is None:
         return False, False, b""
     arguments = params.get("arguments", _ABSENT) if method in _FREE_ARGUMENTS else _ABSENT
     free_arguments = type(arguments) is dict
-    # ("_meta" first: one opcode to decline a 2026-07-28 call, whose params always have one)
-    if free_arguments and "_meta" not in params and params.keys() == _NAMED and type(name := params["name"]) is str:
-        return None, name
+    if free_arguments:
+        keys = params.keys()
+        if keys == _NAMED and type(name := params["name"]) is str:
+            return None, name
+        if (
+            keys == _NAMED_META
+            and type(name := params["name"]) is str
+            and type(meta := params["_meta"]) is dict
+            and "progressToken" not in meta
+        ):
+            try:
+                return None, name, orjson.dumps(meta)
+            except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits: validated every time
+                return None
     meta = params.get("_meta")
     token = meta.get("progressToken", _ABSENT) if type(meta) is dict else _ABSENT
     free_token = type(token) in _TOKEN_TYPES

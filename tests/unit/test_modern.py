@@ -627,3 +627,23 @@ async def test_a_routing_header_value_that_is_no_dictionary_key_is_checked_each_
         assert reply.status == 200
         assert not reply.result().get("isError")
         assert reply.result()["structuredContent"]["id"] == 1
+
+
+@pytest.mark.parametrize("large", [False, True])
+async def test_a_named_calls_ladder_is_kept_by_its_name_and_meta_within_the_bound(large: bool) -> None:
+    """A tools/call of a name, arguments and ``_meta`` (no progress token) is keyed by its name and
+    its ``_meta``'s bytes (``validation.envelope_of``): served from the remembered verdict whatever
+    its arguments; one whose name and ``_meta`` are longer than ``KEPT_BYTES`` together is served,
+    its ladder run each time, and nothing is kept."""
+    app = build_app()
+    for index in range(2):
+        body = modern_request("tools/call", {"name": "get_thing", "arguments": {"thing_id": index}}, id=index)
+        if large:
+            body["params"]["_meta"]["note"] = "x" * KEPT_BYTES
+        reply = await post(app, body, modern_headers("tools/call", "get_thing"))
+        assert reply.result()["structuredContent"]["name"] == f"thing-{index}"
+    server = mcp_of(app).server
+    assert len(server.ladders) == len(server.validator._valid) == (0 if large else 1)
+    if not large:
+        ((method, envelope, _),) = server.ladders
+        assert (method, envelope[:2]) == ("tools/call", (None, "get_thing"))

@@ -164,21 +164,25 @@ def test_large_envelopes_are_validated_every_time_and_never_kept(monkeypatch: py
     assert [len(envelope[-1]) for _, _, envelope in checker._valid] == [validation.KEPT_BYTES]
 
 
-def test_a_kept_envelope_holds_its_own_length_only() -> None:
+@pytest.mark.parametrize(
+    ("token", "size"), [(1, 194), (None, len(orjson.dumps(META)))], ids=["serialised", "name-meta"]
+)
+def test_a_kept_envelope_holds_its_own_length_only(token: int | None, size: int) -> None:
     """orjson's bytes keep the buffer it wrote into, 8 to 16 times their length (a 300-byte
-    envelope held 4 KiB): what is kept is an exact-size copy."""
+    envelope held 4 KiB): what is kept is an exact-size copy (of the params without their free
+    parts, or of a named call's ``_meta``)."""
     checker = RequestValidator()
-    checker.check("tools/call", MODERN, _call({}, name="tool_warm_" + "x" * 60))  # the SDK's models built
+    checker.check("tools/call", MODERN, _call({}, token, name="tool_warm_" + "x" * 60))  # the SDK's models built
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
         for number in range(200):
-            checker.check("tools/call", MODERN, _call({}, name=f"tool_{number:04}_" + "x" * 60))
+            checker.check("tools/call", MODERN, _call({}, token, name=f"tool_{number:04}_" + "x" * 60))
         held = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
     sizes = {len(envelope[-1]) for _, _, envelope in checker._valid}
-    assert sizes == {194}
+    assert sizes == {size}
     assert held < 200 * 1024  # bytes, the tuples and the set's slots: ~0.5 KiB each
 
 
@@ -242,3 +246,98 @@ def test_a_long_name_is_validated_every_time_and_never_kept(monkeypatch: pytest.
     for _ in range(2):
         checker.check("tools/call", "2025-11-25", {"name": "n" * validation.KEPT_BYTES, "arguments": {}})
     assert len(seen) == 3
+
+
+def test_a_named_call_with_an_envelope_is_keyed_by_its_name_and_meta(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``tools/call`` of exactly ``name`` (a string), ``arguments`` (an object) and ``_meta`` (an
+    object without a progress token), as 2026-07-28 clients send it, is keyed by its name and its
+    ``_meta``'s bytes: the params are not taken apart and serialised, and the verdict is remembered
+    per name and envelope, whatever the arguments."""
+    seen = _counting(monkeypatch)
+    checker = RequestValidator()
+    assert validation.envelope_of("tools/call", _call({"a": 1})) == (None, "get_item", orjson.dumps(META))
+    for arguments in ({"item_id": 1}, {"item_id": 2, "q": [1]}, {}):
+        checker.check("tools/call", MODERN, _call(arguments))
+    assert len(seen) == 1
+    checker.check("tools/call", MODERN, _call({}, name="other"))  # another name
+    checker.check("tools/call", MODERN, {**_call({}), "_meta": {**META, "x": 1}})  # another envelope
+    checker.check("tools/call", "2025-11-25", _call({}))  # another revision
+    assert len(seen) == 4
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        _call({}, token="t"),  # a progress token: the serialised envelope's, without it
+        {"name": "get_item", "arguments": {}, "_meta": None},
+        {"name": "get_item", "arguments": {}, "_meta": [1]},
+        {"name": 3, "arguments": {}, "_meta": META},
+        {"name": "get_item", "arguments": None, "_meta": META},
+        {"name": "get_item", "arguments": {}, "_meta": META, "extra": 1},
+    ],
+    ids=["token", "null-meta", "list-meta", "name-not-a-string", "null-arguments", "extra-key"],
+)
+def test_what_the_name_and_meta_key_declines_is_keyed_by_its_serialised_envelope(params: dict[str, Any]) -> None:
+    envelope = validation.envelope_of("tools/call", params)
+    assert envelope is not None
+    assert isinstance(envelope[0], bool)
+    assert isinstance(envelope[-1], bytes)
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        META,
+        {},
+        {"io.modelcontextprotocol/protocolVersion": 5},
+        {**META, "io.modelcontextprotocol/clientCapabilities": []},
+        {**META, "io.modelcontextprotocol/logLevel": "loud"},
+        {**META, "io.modelcontextprotocol/clientInfo": {"name": "c"}},
+        {**META, "io.modelcontextprotocol/clientInfo": {"name": "c", "version": "1"}},
+    ],
+)
+@pytest.mark.parametrize("version", [MODERN, "2025-11-25"])
+def test_a_name_and_meta_key_gives_the_sdks_verdict_warm_and_cold(meta: dict[str, Any], version: str) -> None:
+    """Whatever the ``_meta``, a checker that already passed another call (warm) says what the SDK
+    says, every time; and what it remembered never stands for a call with another ``_meta``."""
+    params = {"name": "get_item", "arguments": {"x": 1}, "_meta": meta}
+    try:
+        validate_client_request("tools/call", version, params)
+        valid = True
+    except ValidationError:
+        valid = False
+    checker = RequestValidator()
+    checker.check("tools/call", version, {"name": "get_item", "arguments": {}, "_meta": {**META, "other": 1}})
+    for _ in range(2):
+        try:
+            checker.check("tools/call", version, copy.deepcopy(params))
+            assert valid
+        except ValidationError:
+            assert not valid
+
+
+def test_a_name_and_meta_key_is_bounded_and_kept_at_its_own_length() -> None:
+    """The name and the ``_meta``'s bytes together no longer than ``KEPT_BYTES``, or not kept;
+    the bytes kept an exact-size copy (``kept``)."""
+    name = "n" * 40
+    meta = orjson.dumps({"note": "x" * 100})
+    kept = validation.kept((None, name, meta))
+    assert kept == (None, name, meta)
+    assert kept is not None
+    assert kept[-1] is not meta
+    room = validation.KEPT_BYTES - len(name)
+    assert validation.kept((None, name, b"x" * room)) is not None
+    assert validation.kept((None, name, b"x" * (room + 1))) is None
+
+
+def test_a_name_and_meta_key_of_a_meta_json_cannot_write_is_validated_every_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen = _counting(monkeypatch)
+    checker = RequestValidator()
+    params: dict[str, Any] = {"name": "get_item", "arguments": {}, "_meta": {**META, "big": 2**70}}
+    assert validation.envelope_of("tools/call", params) is None
+    for _ in range(2):
+        checker.check("tools/call", MODERN, params)
+    assert len(seen) == 2
+    assert params["_meta"]["big"] == 2**70
