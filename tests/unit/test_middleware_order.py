@@ -183,7 +183,7 @@ class CookieSession:
         await self.app(scope, receive, send_with_cookie)
 
 
-def counting() -> FastAPI:
+def counting(**options: Any) -> FastAPI:
     app = FastAPI()
 
     @app.get("/visits", operation_id="visits")
@@ -191,7 +191,7 @@ def counting() -> FastAPI:
         request.session["n"] = request.session.get("n", 0) + 1
         return {"visits": request.session["n"]}
 
-    app.add_middleware(MCPMiddleware)
+    app.add_middleware(MCPMiddleware, **options)
     app.add_middleware(CookieSession)  # outer
     return app
 
@@ -204,6 +204,19 @@ async def test_an_outer_session_middlewares_session_reaches_the_route_and_its_wr
     assert (result.get("isError"), result["content"]) == (None, [{"type": "text", "text": '{"visits":5}'}])
     written = reply.headers["set-cookie"].removeprefix("session=").split(";")[0]
     assert json.loads(base64.b64decode(written)) == {"n": 5}  # the MCP response carries the route's write
+
+
+async def test_a_session_write_after_the_reply_became_a_stream_is_lost() -> None:
+    """README (SessionMiddleware): the Set-Cookie goes out with the stream's head, the session as
+    it was then; the route's later write is lost (documented, not warned about)."""
+    app = counting(response_mode="sse")
+    cookie = base64.b64encode(b'{"n": 4}').decode()
+    headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18", "cookie": f"session={cookie}"}
+    reply = await post(app, rpc("tools/call", {"name": "visits", "arguments": {}}), headers)
+    assert reply.content_type == "text/event-stream"
+    assert [m["result"]["structuredContent"] for m in reply.messages() if "result" in m] == [{"visits": 5}]
+    written = reply.headers["set-cookie"].removeprefix("session=").split(";")[0]
+    assert json.loads(base64.b64decode(written)) == {"n": 4}
 
 
 class Tokens(AuthenticationBackend):
