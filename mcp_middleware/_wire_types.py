@@ -28,11 +28,16 @@ the stand-ins, their error message and what a first use builds are pydantic's ow
 Each field's ``FieldInfo`` also holds its own ``_qualifiers`` set (``ClassVar``, ``Final``,
 ``Required``...), which pydantic only tests membership in; for the ~1,600 fields of the wire types
 that have none, the empty set (216 bytes each, ~0.33 MiB) is replaced by one shared empty
-``frozenset`` after the import (:func:`_share_no_qualifiers`).
+``frozenset`` after the import (:func:`_share_empties`). In the same pass, the ~500 models without
+decorators of their own (all but one) share one empty ``DecoratorInfos`` as their
+``__pydantic_decorators__``, instead of one each with seven empty dicts (~0.6 KiB a model): pydantic
+fills a model's ``DecoratorInfos`` while it makes the class, then only reads it (to build the model,
+and a subclass's own, which it makes anew); ``BaseModel``'s is one such empty instance already.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -111,16 +116,32 @@ def _lighter(set_model_mocks: Callable[..., None]) -> Callable[..., None]:
     return lighter
 
 
-def _share_no_qualifiers() -> None:
-    """The wire types' fields without qualifiers share one empty frozenset (see the module docstring)."""
+def _no_decorators(infos: Any) -> bool:
+    """Whether a model's ``DecoratorInfos`` (a dataclass of dicts) holds no decorator at all."""
+    if not dataclasses.is_dataclass(infos) or isinstance(infos, type):
+        return False
+    return all(type(kind) is dict and not kind for kind in (getattr(infos, f.name) for f in dataclasses.fields(infos)))
+
+
+def _share_empties() -> None:
+    """The wire types' fields without qualifiers share one empty frozenset, and their models without
+    decorators one empty ``DecoratorInfos`` (see the module docstring)."""
+    shared: Any = None  # the first empty DecoratorInfos found
     for name, module in list(sys.modules.items()):
         if name.partition(".")[0] != "mcp_types":
             continue
         for value in list(vars(module).values()):
-            fields = value.__dict__.get("__pydantic_fields__") if isinstance(value, type) else None
+            own = value.__dict__ if isinstance(value, type) else {}
+            fields = own.get("__pydantic_fields__")
             for info in fields.values() if isinstance(fields, dict) else ():
                 if type(getattr(info, "_qualifiers", None)) is set and not info._qualifiers:
                     info._qualifiers = _NO_QUALIFIERS
+            decorators = own.get("__pydantic_decorators__")
+            if decorators is not None and decorators is not shared and _no_decorators(decorators):
+                if shared is None:
+                    shared = decorators
+                else:
+                    value.__pydantic_decorators__ = shared
 
 
 def load() -> bool:
@@ -146,5 +167,5 @@ def load() -> bool:
         if construction is not None:
             construction.set_model_mocks = mocks
     if defaults is not None:
-        _share_no_qualifiers()
+        _share_empties()
     return defaults is not None

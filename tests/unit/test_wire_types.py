@@ -305,3 +305,66 @@ def test_the_wire_types_fields_without_qualifiers_share_one_empty_frozenset() ->
     kinds, shared = _qualifiers("import mcp_types.methods\nimport mcp_middleware")  # the SDK first: untouched
     assert kinds.startswith("qualifiers: ['set'] "), kinds
     assert shared != "shared: 1"
+
+
+_DECORATORS = """
+import dataclasses, gc, pydantic
+models = [c for c in gc.get_objects() if isinstance(c, type) and issubclass(c, pydantic.BaseModel)]
+wire = [m for m in models if m.__module__.startswith("mcp_types")]
+infos = [m.__dict__["__pydantic_decorators__"] for m in wire]
+empty = [i for i in infos if not any(getattr(i, f.name) for f in dataclasses.fields(i))]
+print("empty:", len(empty), "of", len(infos))
+print("shared:", len({id(i) for i in empty}))
+print("others:", len({id(i) for i in infos if i not in empty}), "own", sum(1 for i in infos if i not in empty))
+"""
+
+
+def _decorators(prelude: str) -> list[str]:
+    script = textwrap.dedent(prelude) + _DECORATORS
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_the_wire_types_without_decorators_share_one_empty_decorator_infos() -> None:
+    empty, shared, others = _decorators("import mcp_middleware")
+    assert int(empty.split()[1]) > 400, empty
+    assert shared == "shared: 1"
+    count = int(others.split()[-1])  # a model with decorators of its own keeps them, each its own
+    assert count >= 1, others
+    assert others == f"others: {count} own {count}", others
+    empty, shared, _ = _decorators("import mcp_types.methods\nimport mcp_middleware")  # the SDK first: untouched
+    assert shared == f"shared: {empty.split()[1]}", (empty, shared)
+
+
+def test_a_shared_empty_decorator_infos_stays_empty_when_a_model_with_decorators_derives_from_it() -> None:
+    """pydantic reads a base's decorators when it builds a subclass, and never writes them."""
+    script = """
+    import dataclasses, pydantic
+    import mcp_middleware, mcp_types
+    shared = mcp_types.CreateTaskResult.__dict__["__pydantic_decorators__"]
+    assert shared is mcp_types.CallToolResult.__dict__["__pydantic_decorators__"]
+
+    class Mine(mcp_types.CallToolResult):
+        @pydantic.field_validator("is_error")
+        @classmethod
+        def flipped(cls, value):
+            return not value
+
+        @pydantic.computed_field
+        @property
+        def size(self) -> int:
+            return len(self.content)
+
+    assert Mine(content=[], isError=True).is_error is False
+    assert Mine(content=[]).model_dump()["size"] == 0
+    assert not any(getattr(shared, f.name) for f in dataclasses.fields(shared)), shared
+    plain = mcp_types.CallToolResult(content=[], isError=True).model_dump(exclude_none=True)
+    assert plain == {"content": [], "is_error": True, "result_type": "complete"}, plain  # the base's own
+    print("ok")
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ok"]
