@@ -15,6 +15,7 @@ handful of distinct header values: ``ResponseCollector.head`` remembers each one
 from __future__ import annotations
 
 import codecs
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -122,11 +123,15 @@ def _classify(mime: bytes) -> str:
 
 # -- a byte that is not UTF-8 in a body read as UTF-8 ----------------------------------------------
 
-# The WHATWG's windows-1252 (what a browser reads a page without a charset as): Python's cp1252,
-# and the five bytes it leaves unassigned as their C1 controls, so each byte is its own character
-_WINDOWS_1252 = "".join(
-    bytes([byte]).decode("cp1252") if byte not in b"\x81\x8d\x8f\x90\x9d" else chr(byte) for byte in range(256)
-)
+
+@functools.cache
+def _windows_1252() -> str:
+    """The WHATWG's windows-1252 (what a browser reads a page without a charset as): Python's cp1252,
+    and the five bytes it leaves unassigned as their C1 controls, so each byte is its own character.
+    Made on the first byte that is not UTF-8, which is when Python's ``encodings.cp1252`` loads."""
+    return "".join(
+        bytes([byte]).decode("cp1252") if byte not in b"\x81\x8d\x8f\x90\x9d" else chr(byte) for byte in range(256)
+    )
 
 
 def _as_windows_1252(exc: UnicodeError) -> tuple[str, int]:
@@ -141,7 +146,8 @@ def _as_windows_1252(exc: UnicodeError) -> tuple[str, int]:
         raise exc
     if exc.encoding != "utf-8":
         return "\ufffd", exc.end
-    return "".join(_WINDOWS_1252[byte] for byte in exc.object[exc.start : exc.end]), exc.end
+    table = _windows_1252()
+    return "".join(table[byte] for byte in exc.object[exc.start : exc.end]), exc.end
 
 
 # the ``errors`` every text body is decoded with (``Body.feed``, ``_BodyText._decode``)
@@ -203,7 +209,9 @@ def _marked_or_big_endian(bits: int) -> codecs.CodecInfo:
             self.read = None
 
     name = f"mcp_middleware.utf_{bits}"  # as codecs.lookup writes it (lower case, "_" for "-")
-    return codecs.CodecInfo(codecs.lookup(f"utf-{bits}-be").encode, decode, incrementaldecoder=Decoder, name=name)
+    # (the big-endian codec's own encode: Python's encodings.utf_16_be / utf_32_be name this function)
+    encode = getattr(codecs, f"utf_{bits}_be_encode")
+    return codecs.CodecInfo(encode, decode, incrementaldecoder=Decoder, name=name)
 
 
 _OURS = {bits: _marked_or_big_endian(bits) for bits in (16, 32)}

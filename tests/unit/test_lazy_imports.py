@@ -36,6 +36,9 @@ DEFERRED = (
     "mcp_middleware._event_parser",  # a route answering text/event-stream
     "mcp_middleware._unforwarded",  # a call's arguments refused
     "mcp_middleware._schema_fit",  # an app made with separate_input_output_schemas=False
+    "encodings.cp1252",  # a text body with a byte that is not UTF-8 (read as windows-1252)
+    "encodings.utf_16_be",  # a body in UTF-16 (the codec of ours names Python's big-endian one)
+    "encodings.utf_32_be",
 )
 
 # A tool server's life: import, build, initialize, list, call (JSON and streaming, both eras).
@@ -122,6 +125,14 @@ def test_each_deferred_module_loads_with_its_feature_and_works() -> None:
         headers = {"content-disposition": 'attachment; filename="report.bin"'}
         return Response(b"\\x00\\x01", media_type="application/octet-stream", headers=headers)
 
+    @api.get("/latin", operation_id="latin")
+    async def latin() -> Response:
+        return Response("café".encode("cp1252"), media_type="text/plain")  # Starlette says charset=utf-8
+
+    @api.get("/wide", operation_id="wide")
+    async def wide(bits: int) -> Response:
+        return Response(f"hi {bits}".encode(f"utf-{bits}-be"), media_type=f"text/plain; charset=utf-{bits}be")
+
     @api.get("/events", operation_id="events")
     async def events() -> Response:
         return Response(b"data: one\\n\\n", media_type="text/event-stream")
@@ -159,6 +170,12 @@ def test_each_deferred_module_loads_with_its_feature_and_works() -> None:
         assert file["content"][0]["text"].startswith('File "report.bin"'), file
         streamed = (await call_modern(api, "tools/call", {"name": "events", "arguments": {}}, name="events")).result()
         assert streamed["content"][0]["text"] == "one", streamed
+        latin = (await call_modern(api, "tools/call", {"name": "latin", "arguments": {}}, name="latin")).result()
+        assert latin["content"][0]["text"] == "café", latin
+        for bits in (16, 32):
+            wide = {"name": "wide", "arguments": {"bits": bits}}
+            got = (await call_modern(api, "tools/call", wide, name="wide")).result()
+            assert got["content"][0]["text"] == f"hi {bits}", got
         refused = (await call_modern(api, "tools/call", {"name": "codes", "arguments": {}}, name="codes")).result()
         assert refused["isError"] and "Invalid arguments" in refused["content"][0]["text"], refused
         listed = (await call_modern(one_schema, "tools/list")).result()["tools"]
