@@ -1,12 +1,13 @@
 """A ``resources/read`` result from the route's response, and its caching hints.
 
 Part of :mod:`mcp_middleware.features`: textual bodies ──▶ ``TextResourceContents``
-(``text/plain`` when untyped), others ──▶ ``BlobResourceContents`` (an ``image/*`` one, the route's
-or the declared type, typed as a tool's result's image is: the type its bytes show when a model
-reads it, else never ``image/*``, ``_image_type``); an ``MCPResponse``'s blocks ──▶ one contents
-each (text, image/audio blobs, an embedded resource's own; a ``resource_link`` is an error); a 404
-from the route means the resource does not exist; in 2026-07-28 the result's
-``ttlMs``/``cacheScope`` come from the route's Cache-Control (``cache_hints``).
+(``text/plain`` when untyped), others ──▶ ``BlobResourceContents`` of the declared type, else the
+route's (one going out as ``image/*``, in any case, typed as a tool's result's image is: the type
+its bytes show when a model reads it, else never ``image/*``, ``_image_type``; another type
+stays); an ``MCPResponse``'s blocks ──▶ one contents each (text, image/audio blobs of their own
+type, an embedded resource's own; a ``resource_link`` is an error); a 404 from the route means the
+resource does not exist; in 2026-07-28 the result's ``ttlMs``/``cacheScope`` come from the route's
+Cache-Control (``cache_hints``).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def resource_contents(
         else:
             body = collector.body_bytes()
             content["blob"] = base64.b64encode(body).decode("ascii")
-            if collector.kind == "image" or content["mimeType"].lower().startswith("image/"):
+            if content["mimeType"].lower().startswith("image/"):
                 content["mimeType"] = _image_type(body, len(content["blob"]))
         result = {"contents": [content]}
     if modern:
@@ -54,7 +55,7 @@ def resource_contents(
 
 
 def _image_type(body: bytes, encoded: int) -> str:
-    """The ``mimeType`` of a read body that is or was said to be an ``image/*`` (``encoded``: its
+    """The ``mimeType`` of a read body going out as an ``image/*`` (``encoded``: its
     base64's length), as a tool's result has it, by the one verdict on it
     (``results.unread_image``): the type its bytes show when a model's API reads it (a PNG served
     as ``image/jpeg`` is ``image/png``); else never ``image/*`` (``results.blob_type``: the type

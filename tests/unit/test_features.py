@@ -251,6 +251,38 @@ async def test_a_read_image_no_model_reads_is_of_no_image_type() -> None:
     assert [resource.get("mimeType") for resource in listed] == [None, "image/tiff", "image/png"]
 
 
+async def test_a_read_blob_is_retyped_only_when_it_goes_out_as_image() -> None:
+    """Review remend item 1: the retyping looked at the route's type too, so a resource declared
+    ``application/dicom`` on a route answering ``image/x-dicom`` read as
+    ``application/octet-stream``: only the type going out, the declared one first, is retyped, and
+    only when it is ``image/*`` in any case (a declared ``IMAGE/HEIC`` on an octet-stream route is
+    still no image a model reads). A route's own ``MCPResponse`` image keeps its type, as in a
+    tool's result."""
+    dicom = b"\x00" * 128 + b"DICM" + bytes(8)
+    app = FastAPI()
+
+    @app.get("/dicom", openapi_extra=declare.resource("scan://1", mime_type="application/dicom"))
+    async def scan() -> Response:
+        return Response(dicom, media_type="image/x-dicom")
+
+    @app.get("/heic", openapi_extra=declare.resource("docs://heic", mime_type="IMAGE/HEIC"))
+    async def heic() -> Response:
+        return Response(HEIC, media_type="application/octet-stream")
+
+    @app.get("/own", openapi_extra=declare.resource("docs://own"))
+    async def own() -> MCPResponse:
+        return MCPResponse(content.image(base64.b64encode(HEIC).decode(), "image/heic"))
+
+    app.add_middleware(MCPMiddleware)
+    for uri, mime, data in (
+        ("scan://1", "application/dicom", dicom),
+        ("docs://heic", "application/octet-stream", HEIC),
+        ("docs://own", "image/heic", HEIC),
+    ):
+        [read] = (await legacy(app, "resources/read", {"uri": uri}))["result"]["contents"]
+        assert read == {"uri": uri, "mimeType": mime, "blob": base64.b64encode(data).decode()}
+
+
 async def test_templates_list_and_read() -> None:
     app = build_app()
     templates = (await legacy(app, "resources/templates/list"))["result"]["resourceTemplates"]
