@@ -25,7 +25,7 @@ from fastapi.security import APIKeyHeader
 
 from mcp_middleware import MCPMiddleware, _response_headers
 from mcp_middleware._result_shapes import bounded
-from mcp_middleware.results import ResponseCollector
+from mcp_middleware.results import HeadResponseCollector, ResponseCollector
 from tests.support import BASE_HEADERS, MODERN, modern_headers, modern_request, post, request
 
 pytestmark = pytest.mark.anyio
@@ -405,3 +405,23 @@ def test_a_marker_before_or_after_the_cut_stays_as_it_is() -> None:
     after = "/" + "x" * 499 + "[redacted]" + "y" * 100
     assert bounded(before) == before[:500] + "[… 100 more characters]"
     assert bounded(after) == after[:500] + "[… 110 more characters]"
+
+
+@pytest.mark.parametrize("start", [491, 495, 499])  # "[redacted]" across the 500th character
+def test_a_head_results_cut_header_never_splits_a_redaction_marker(start: int) -> None:
+    """Review remend item 2: a HEAD's result lists its headers itself (``fitted`` in
+    ``HeadResponseCollector.result``), so its Location and ``x-*`` values are cut there, after
+    the credentials forwarded to the route were redacted; the cut goes before a ``[redacted]`` that
+    spans it there too."""
+    value = "/" + "x" * (start - 1) + SECRET.decode() + "y" * 500
+    collector = HeadResponseCollector("/p", False, 100_000, 1_000, forwarded=((b"x-api-key", SECRET),))
+    collector.head(200, ((b"location", value.encode()), (b"x-next", value.encode())))
+    collector.feed(b"", False)
+    [block] = collector.result()["content"]
+    kept = "/" + "x" * (start - 1)
+    rest = len(value) - len(SECRET) + len("[redacted]") - len(kept)
+    assert block["text"].split("\n") == [
+        "200 OK",
+        f"location: {kept}[… {rest} more characters]",
+        f"x-next: {kept}[… {rest} more characters]",
+    ]
