@@ -300,7 +300,7 @@ def _refusals(exc: BaseException) -> list[BaseException] | None:
     return refusals_only(exc) if isinstance(exc, ExceptionGroup) else None
 
 
-_TOLD = Remembered(256)  # (subject, method, code) of the refusals logged; (subject, text, "ask_timeout")
+_TOLD = Remembered(256)  # (subject, method, code, reason) of the refusals logged; (subject, text, "ask_timeout")
 
 
 # why a question failed that no client refused: the call stopped, or the server shut down, while it
@@ -328,7 +328,7 @@ def _tell_refused(subject: str, refused: list[BaseException]) -> None:
     if _TOLD.first((subject, method, code, why)):
         logger.warning(
             "%s: the route raised ClientRequestError (%s %s: its request to the client %s; logged once per tool, "
-            "method and code)",
+            "method, code and reason)",
             subject,
             method,
             code,

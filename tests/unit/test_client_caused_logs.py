@@ -4,8 +4,8 @@ Ops review: a client could forge log lines through its answer to ``elicitation/c
 break in an error reply's message went unescaped into the ``ClientRequestError`` the middleware
 builds, logged with its traceback), and every such client misbehaviour (a refusal, a question
 left open until ``ask_timeout``) was an ERROR with a ~50-line traceback per call. A refusal is
-now a WARNING without traceback and without the client's text, once per tool, method and code
-(``_guard._tell_refused``), and so is a question left unanswered (``_tell_unanswered``); the text
+now a WARNING without traceback and without the client's text, once per tool, method, code
+and reason (``_guard._tell_refused``), and so is a question left unanswered (``_tell_unanswered``); the text
 the route and the client's result get is escaped; a route's own failure stays an ERROR with its
 traceback, once.
 """
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture(autouse=True)
 def _nothing_told(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test starts with nothing logged yet (the records are once per tool, method and code)."""
+    """Each test starts with nothing logged yet (the records are once per tool, method, code and reason)."""
     monkeypatch.setattr(_guard, "_TOLD", Remembered(256))
 
 
@@ -109,7 +109,7 @@ async def test_an_error_reply_with_a_line_break_is_a_warning_on_one_line(caplog:
     result = await _call(_app(), "confirm", error)
     assert _the_warning(caplog).getMessage() == (
         "Tool 'confirm': the route raised ClientRequestError (elicitation/create -1: its request to the client "
-        "failed or was refused; logged once per tool, method and code)"
+        "failed or was refused; logged once per tool, method, code and reason)"
     )
     # the route (and so the result's text) still gets the information, escaped
     assert result["isError"] is True
@@ -200,7 +200,7 @@ async def test_a_question_still_waiting_when_its_client_leaves_is_told_as_unansw
     assert _the_warning(caplog).getMessage() == (
         "Tool 'confirm': the route raised ClientRequestError (elicitation/create -32000: its request to the client "
         "got no answer before the call was stopped (cancelled, past its time limit, or its client left); logged "
-        "once per tool, method and code)"
+        "once per tool, method, code and reason)"
     )
 
 
@@ -212,7 +212,7 @@ def test_a_question_still_waiting_at_shutdown_is_told_as_unanswered(caplog: pyte
         _guard._tell_refused("Tool 't'", [ClientRequestError("roots/list", error)])
     assert [record.getMessage() for record in _toolcall_records(caplog)] == [
         "Tool 't': the route raised ClientRequestError (roots/list -32000: its request to the client got no answer "
-        "before the server shut down; logged once per tool, method and code)",
+        "before the server shut down; logged once per tool, method, code and reason)",
         "Tool 't': the route raised ClientRequestError (roots/list -32000: its request to the client failed or was "
-        "refused; logged once per tool, method and code)",
+        "refused; logged once per tool, method, code and reason)",
     ]

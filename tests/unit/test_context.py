@@ -1474,7 +1474,7 @@ async def test_a_route_failing_for_the_client_s_refusal_is_a_warning_once_not_an
     """Fuzzing review: a route that let the ClientRequestError of its question go (the client
     answered with an error) was logged at ERROR with a traceback, so any client could write ERROR
     lines. It is the client's doing, as a refused Host or Origin is: a WARNING without traceback,
-    once per tool, method and error code (the client reads why in the tool's error result)."""
+    once per tool, method, error code and reason (the client reads why in the tool's error result)."""
     code = -1000 - uuid.uuid4().int % 10**6  # a key no other test logged before
 
     async def answer(app: Any, asked: dict[str, Any]) -> None:
