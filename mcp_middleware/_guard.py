@@ -339,11 +339,14 @@ def _tell_refused(subject: str, refused: list[BaseException]) -> None:
 def _tell_unanswered(subject: str, exc: AskTimeout) -> None:
     """A route failing because the client left its question unanswered until ``ask_timeout``
     (ops review: an ERROR and a ~50-line traceback per call): the client's doing, as a refusal is
-    (:func:`_tell_refused`), so a WARNING without traceback, once per tool and the methods left
-    unanswered (the text is ours: methods and a time)."""
+    (:func:`_tell_refused`), so a WARNING without traceback, once per tool, methods left unanswered
+    and time limit (the exception's text, which is ours: those methods and that time)."""
     if _TOLD.first((subject, str(exc), "ask_timeout")):
         logger.warning(
-            "%s: %s, and the route did not catch the TimeoutError (logged once per tool and method)", subject, exc
+            "%s: %s, and the route did not catch the TimeoutError (logged once per tool, unanswered methods and "
+            "time limit)",
+            subject,
+            exc,
         )
 
 

@@ -137,7 +137,7 @@ async def test_a_question_left_unanswered_until_ask_timeout_is_a_warning_once(
     result = await _call(app, "confirm", None)
     assert _the_warning(caplog).getMessage() == (
         "Tool 'confirm': the client did not answer elicitation/create within 0.05 s (ask_timeout), and the "
-        "route did not catch the TimeoutError (logged once per tool and method)"
+        "route did not catch the TimeoutError (logged once per tool, unanswered methods and time limit)"
     )
     assert result["content"][0]["text"] == (
         "Tool 'confirm' failed: the route raised TimeoutError: "
