@@ -9,7 +9,9 @@ Part of :mod:`mcp_middleware._requests`, which assembles them into the sub-reque
     properties, each a parameter (``_EXPLODED``).
     An array for a query, header or form parameter whose schema is no array (``_Arg.single``,
     ``_Plan.singles``) is an :class:`~mcp_middleware._values.ArgumentError`: sent repeated, the
-    route would use one value.
+    route would use one value. A form field (urlencoded, or a multipart part that is no file) is
+    written as a query parameter of no JSON content is, each value by ``_values._scalar``: an object,
+    or an array in an array, is an ``ArgumentError`` too (it was sent as its JSON text).
     A body of another media type than JSON or a form (``text/plain``, XML, ``application/octet-stream``)
     is the ``body`` argument, a string, sent as is with the declared ``Content-Type``, encoded in
     its ``charset`` (``_FilePart.charset``: UTF-8 when it names none Python can encode text with,
@@ -90,7 +92,7 @@ def _encode_body(plan: _Plan, fields: dict[str, Any]) -> tuple[bytes, bytes]:
         return plan.content_type, _part_data(part, value)
     pairs = [(key, item) for key, value in fields.items() for item in _form_items(plan, key, value)]
     if kind == _FORM:
-        return plan.content_type, urlencode([(key, _form_value(key, item)) for key, item in pairs]).encode("ascii")
+        return plan.content_type, urlencode([(key, _scalar(key, item)) for key, item in pairs]).encode("ascii")
     return _multipart([(key, _part_value(plan.files.get(key), key, item)) for key, item in pairs], plan.files)
 
 
@@ -102,18 +104,12 @@ def _form_items(plan: _Plan, key: str, value: Any) -> list[Any]:
     return [item for item in value if item is not None]
 
 
-def _form_value(name: str, value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        return _json_text(name, value)
-    return _scalar(name, value)
-
-
 def _part_value(part: _FilePart | None, name: str, value: Any) -> bytes:
     """A multipart field's bytes. A file's base64 must be a string: the text of a boolean or a
     number (``true``, ``1234``) may be base64 too, and would be sent as its garbage bytes."""
     if part is not None and part.base64 and type(value) is not str:
         raise ArgumentError(f"argument {part.argument!r} must be the file's content in base64")
-    return _part_data(part, _form_value(name, value))
+    return _part_data(part, _scalar(name, value))
 
 
 def _multipart(encoded: list[tuple[str, bytes]], files: Mapping[str, _FilePart]) -> tuple[bytes, bytes]:
