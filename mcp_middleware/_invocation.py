@@ -19,7 +19,7 @@ from mcp_types import CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, LOG_LE
 from mcp_types import jsonrpc as codes
 
 from ._call_context import LiveContext
-from ._feature_errors import first_text, not_found
+from ._feature_errors import about, first_text, not_found
 from ._printable import printable
 from .context import ContextHolder
 from .interaction import HandshakeChannel, ModernChannel
@@ -163,7 +163,8 @@ async def _read_resource(server: Server, call: Call, params: dict[str, Any]) -> 
     inv = invocation(server, call, params, target)
     what = f"resource {printable(uri)}"  # the client's text, in the log record of a failure too
     collector = CachingCollector if modern else ResponseCollector
-    result = await run_tool(spec, arguments, inv, server.limits, server.registry, finish, what, collector)
+    limits, registry = server.limits, server.registry
+    result = await run_tool(spec, arguments, inv, limits, registry, finish, what, collector, about(uri))
     return _not_a_tool_error(result)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from mcp_types import jsonrpc as codes
 
-from ._feature_errors import _refuse_cut, first_text, not_found, route_failed
+from ._feature_errors import _refuse_cut, about, first_text, not_found, route_failed
 from .jsonrpc import ProtocolError
 from .results import ResponseCollector, blob_type, unread_image
 
@@ -34,7 +34,7 @@ def resource_contents(
     if collector.status == 404:
         raise not_found(uri, modern)
     if collector.status >= 300:
-        raise route_failed(collector, f"Reading {uri}")
+        raise route_failed(collector, f"Reading {uri}", about(uri))
     _refuse_cut(collector, f"Reading {uri}")
     if collector.kind == "mcp":
         result: dict[str, Any] = {"contents": _block_contents(uri, collector.result())}

@@ -34,6 +34,7 @@ from urllib.parse import unquote
 from mcp_types import jsonrpc as codes
 
 from ._declared import PROMPT, RESOURCE, TEMPLATE, read
+from ._feature_errors import about
 from ._once import warn_once
 from ._prompt_arguments import _SCALARS, _prompt_arguments
 from ._requests import _missing
@@ -312,7 +313,7 @@ def _decoded(value: str) -> str | None:
 
 def _invalid(uri: str, why: str) -> ProtocolError:
     """A read's -32602, with ``data.uri`` as the spec's resource errors have it."""
-    return ProtocolError(codes.INVALID_PARAMS, f"Invalid arguments for resource {uri}: {why}", {"uri": uri})
+    return ProtocolError(codes.INVALID_PARAMS, f"Invalid arguments for resource {uri}: {why}", about(uri))
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,8 +143,8 @@ class RefusedError(ProtocolError):
     """The JSON-RPC error of a ``resources/read`` or ``prompts/get`` whose route answered a
     :class:`Refusal` (which it carries, for the transport to answer as for a tool call)."""
 
-    def __init__(self, code: int, message: str, refusal: Refusal) -> None:
-        super().__init__(code, message)
+    def __init__(self, code: int, message: str, refusal: Refusal, data: Any = None) -> None:
+        super().__init__(code, message, data)
         self.refusal = refusal
 
 

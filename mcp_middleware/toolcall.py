@@ -50,13 +50,15 @@ async def run_tool(
     finish: Callable[[ResponseCollector], dict[str, Any]] | None = None,
     what: str = "",
     collector_type: type[ResponseCollector] = ResponseCollector,
+    data: Any = None,
 ) -> dict[str, Any] | None:
     """The ``CallToolResult`` for one call (or an ``input_required`` result in 2026-07-28), None
     when the call was cancelled (send nothing), or ProtocolError (e.g. a missing capability).
 
     ``what`` names the call in error texts ("prompt 'greet'"; default "tool '<name>'"). Arguments
     that cannot make the route's request are a tool error for a tool, and -32602 otherwise
-    (prompts and resources, which name themselves in ``what``, have no ``isError`` result).
+    (prompts and resources, which name themselves in ``what``, have no ``isError`` result), with
+    ``data`` (a resource read's ``data.uri``).
     ``collector_type``: what collects the route's response (a 2026-07-28 resource read's keeps
     its Cache-Control: ``results.CachingCollector``); a HEAD request's is a
     ``results.HeadResponseCollector``. ``finish`` makes the result of the collector (by default
@@ -82,7 +84,7 @@ async def run_tool(
         note = unforwarded_note(spec, arguments, inv.parent.get("headers", ()))  # the header the client sent?
         message = f"Invalid arguments for {_described(what, spec.name)}: {exc}{note}"
         if what:
-            raise ProtocolError(codes.INVALID_PARAMS, message) from None
+            raise ProtocolError(codes.INVALID_PARAMS, message, data) from None
         return error_result(message)
     # a response to HEAD has no content: its collector shows the headers instead
     # (by position: path, structured, max_text, max_binary, called, forwarded, output; see Body.__init__;

@@ -266,9 +266,11 @@ def test_lower_layers_never_import_upper_layers() -> None:
     for feature in ("features", "_feature_errors", "_resource_read", "_prompt_messages", "_prompt_arguments"):
         imported = {i.split(".")[0] for i in all_imports(feature)}
         assert not imported & upper, (feature, imported)
-    # _requests: _missing, the text of a read that lacks a required query variable
+    # _requests: _missing, the text of a read that lacks a required query variable; _feature_errors:
+    # about, the data.uri of every error of a read about its URI
     assert all_imports("features") == {
         *("_declared", "_once", "_prompt_arguments", "_requests", "_uri_template", "catalog", "jsonrpc"),
+        "_feature_errors",
     }
     assert all_imports("_prompt_arguments") == {"catalog"}  # ToolSpec, the prompt's route
     assert all_imports("_feature_errors") == {"jsonrpc", "results"}

@@ -1037,17 +1037,6 @@ async def test_a_reserved_template_value_with_slashes_reaches_a_path_route() -> 
 @pytest.mark.parametrize(
     ("method", "params", "message"),
     [
-        (
-            "resources/read",
-            {"uri": "users://a/b"},
-            "Invalid arguments for resource users://a/b: argument 'name' must not contain '/'",
-        ),
-        (
-            "resources/read",
-            {"uri": "file:///docs/../secret"},
-            "Invalid arguments for resource file:///docs/../secret: argument 'path' must not contain '.' or '..' "
-            "segments",
-        ),
         ("prompts/get", {"name": "topic"}, "Invalid arguments for prompt 'topic': missing required argument 'topic'"),
         (
             "prompts/get",
@@ -1067,6 +1056,75 @@ async def test_arguments_that_cannot_make_the_request_are_invalid_params(
     """The client's mistake, not the server's: -32602 (was -32603)."""
     error = (await legacy(slash_app(), method, params))["error"]
     assert error == {"code": -32602, "message": message}
+
+
+def refusing_app() -> FastAPI:
+    """Templates whose URIs match but whose routes cannot take the values, and a fixed resource
+    whose route refuses the reader."""
+    app = FastAPI()
+
+    @app.get("/users/{user_id}", openapi_extra=declare.resource_template("users://{user_id}"))
+    async def user(user_id: str) -> dict[str, str]:
+        return {"id": user_id}
+
+    @app.get("/files/{path:path}", openapi_extra=declare.resource_template("files://{+path}"))
+    async def files(path: str) -> str:
+        return path
+
+    @app.get("/num/{n}", openapi_extra=declare.resource_template("num://{n}"))
+    async def num(n: int) -> dict[str, int]:
+        return {"n": n}
+
+    @app.get("/need/{name}", openapi_extra=declare.resource_template("need://{name}{?must}"))
+    async def need(name: str, must: int) -> dict[str, Any]:
+        return {"name": name, "must": must}
+
+    @app.get("/vault", openapi_extra=declare.resource("vault://x"))
+    async def vault() -> None:
+        raise HTTPException(403, "not yours")
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("users://a%2Fc", "Invalid arguments for resource users://a%2Fc: argument 'user_id' must not contain '/'"),
+        (
+            "files://a/../etc",
+            "Invalid arguments for resource files://a/../etc: argument 'path' must not contain '.' or '..' segments",
+        ),
+        ("num://abc", "Reading num://abc failed: HTTP 422 "),
+        ("need://x?must=abc", "Reading need://x?must=abc failed: HTTP 422 "),
+        ("vault://x", "Reading vault://x failed: HTTP 403 Forbidden"),
+    ],
+)
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+async def test_every_invalid_params_of_a_matched_uri_carries_data_uri(uri: str, message: str, era: str) -> None:
+    """Arguments the route's request cannot be made from, and the route's 4xx, are -32602 with
+    ``data.uri`` as the not-found and non-UTF-8 ones are: without it a client could not tell a bad
+    resource from other invalid params (review: the first four had no ``data``)."""
+    if era == "handshake":
+        error = (await legacy(refusing_app(), "resources/read", {"uri": uri}))["error"]
+    else:
+        error = (await call_modern(refusing_app(), "resources/read", {"uri": uri}, uri)).json()["error"]
+    assert error["message"].startswith(message)
+    assert (error["code"], error.get("data")) == (-32602, {"uri": uri})
+
+
+async def test_a_prompts_invalid_params_carry_no_data() -> None:
+    """``data.uri`` is a resource's: a prompt's -32602 (arguments refused, the route's 4xx) has none."""
+    app = FastAPI()
+
+    @app.get("/prompts/count", openapi_extra=declare.prompt("count"))
+    async def count(n: int) -> str:
+        return str(n)
+
+    app.add_middleware(MCPMiddleware)
+    refused = (await legacy(app, "prompts/get", {"name": "count", "arguments": {"n": "abc"}}))["error"]
+    assert refused["code"] == -32602
+    assert "data" not in refused
 
 
 @pytest.mark.parametrize(
@@ -1322,6 +1380,7 @@ async def test_a_decoded_slash_is_still_refused_for_a_plain_path_parameter() -> 
     assert error == {
         "code": -32602,
         "message": "Invalid arguments for resource people://a%2Fb: argument 'name' must not contain '/'",
+        "data": {"uri": "people://a%2Fb"},
     }
 
 

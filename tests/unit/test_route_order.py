@@ -174,6 +174,7 @@ async def test_a_resource_or_prompt_another_route_would_answer_is_invalid_params
     assert error == {
         "code": -32602,
         "message": "Invalid arguments for resource docs://private/key: " + answered("/docs/private/key"),
+        "data": {"uri": "docs://private/key"},
     }
     read = await feature(app, era, "resources/read", {"uri": "docs://a/b"}, "docs://a/b")
     assert orjson.loads(read["contents"][0]["text"]) == {"p": "a/b"}
