@@ -10,13 +10,14 @@ with these; :mod:`mcp_middleware._tool_schemas` picks a response's JSON body wit
     ``text/*`` as ``text/plain``), its text encoded in the declared ``charset`` (one Python has no
     text codec for: in UTF-8, the ``Content-Type`` then saying ``charset=utf-8``,
     :func:`_text_charset`), or given in base64 when the body is binary (its media type is no text,
-    :func:`_is_text_media`). A multipart field whose schema is a file (``format: binary`` or a
-    ``contentMediaType``, as FastAPI writes ``UploadFile`` and ``bytes = File()``, alone, in a list
-    or optional) is a file part; unless it is declared as ``text/*`` (whatever its parameters,
-    ``; charset=utf-8``) without an encoding, its argument is the file's bytes in base64
-    (:func:`_file_field`). A query parameter given as ``content`` (``application/json``) instead of
-    ``schema`` takes the content's schema, and its value is sent as its JSON text
-    (:func:`_param_content`).
+    :func:`_is_text_media`). A multipart field whose schema is a file (``format: binary``,
+    ``contentEncoding: base64`` or a ``contentMediaType`` other than JSON, as FastAPI writes
+    ``UploadFile`` and ``bytes = File()``, alone, in a list or optional; a JSON one, pydantic's
+    ``Json[...]``, is a plain field of JSON text, :func:`_holds_file`) is a file part; unless it is
+    declared as ``text/*`` (whatever its parameters, ``; charset=utf-8``) without an encoding, its
+    argument is the file's bytes in base64 (:func:`_file_field`). A query parameter given as
+    ``content`` (``application/json``) instead of ``schema`` takes the content's schema, and its
+    value is sent as its JSON text (:func:`_param_content`).
 """
 
 from __future__ import annotations
@@ -89,7 +90,18 @@ def _file_node(schema: Any) -> Mapping[str, Any] | None:
         return None
     if schema.get("type") == "array":
         return _file_node(schema.get("items"))
-    return schema if schema.get("format") == "binary" or "contentMediaType" in schema else None
+    return schema if _holds_file(schema) else None
+
+
+def _holds_file(node: Mapping[str, Any]) -> bool:
+    """Whether a field's own schema is a file's: binary (``format: binary``, ``contentEncoding:
+    base64``) or of a media type that is no JSON text (pydantic's ``Json[...]`` field is a string of
+    ``contentMediaType: application/json``, its JSON text sent as a plain form field)."""
+    encoding = node.get("contentEncoding")
+    if node.get("format") == "binary" or (isinstance(encoding, str) and encoding.lower() == "base64"):
+        return True
+    declared = node.get("contentMediaType")
+    return declared is not None and not (isinstance(declared, str) and _is_json_media(_media_type(declared)))
 
 
 def _file_field(schema: Any) -> tuple[str, bool, str] | None:

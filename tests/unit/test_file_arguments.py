@@ -8,10 +8,11 @@ from typing import Annotated, Any
 
 import pytest
 from fastapi import FastAPI, File, Form, UploadFile
+from pydantic import Json
 
 from mcp_middleware import MCPMiddleware, declare
 from mcp_middleware.catalog import ArgumentError, ToolSpec, build_catalog
-from tests.support import call_legacy
+from tests.support import call_legacy, call_modern, call_tool
 
 pytestmark = pytest.mark.anyio
 
@@ -150,3 +151,36 @@ async def test_a_prompts_file_argument_says_it_is_base64() -> None:
         {"name": "parts", "required": False, "description": "chunks (JSON: array of base64 strings)"},
         {"name": "one", "required": False, "description": "base64"},
     ]
+
+
+def tagged_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/tagged", operation_id="tagged")
+    async def tagged(
+        up: UploadFile, data: Annotated[bytes, File()], meta: Annotated[Json[dict[str, int]], Form()]
+    ) -> dict[str, Any]:
+        return {"up": await up.read(), "name": up.filename, "data": data, "meta": meta}
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+async def test_a_json_form_field_is_its_text_not_a_file(era: str) -> None:
+    """Review: pydantic's ``Json[...]`` field (``contentMediaType: application/json`` with a
+    ``contentSchema``) was taken for a file: its schema said base64, its JSON text was refused, and
+    its base64 went out as a file part (FastAPI: 422). An ``UploadFile`` and ``bytes = File()``
+    (``contentMediaType: application/octet-stream``) still are files."""
+    app = tagged_app()
+    listed = await (call_legacy(app, "tools/list") if era == "legacy" else call_modern(app, "tools/list"))
+    schema = next(tool["inputSchema"] for tool in listed.result()["tools"] if tool["name"] == "tagged")
+    meta = schema["properties"]["meta"]
+    assert meta["type"] == "string"
+    assert "contentEncoding" not in meta
+    assert schema["properties"]["up"]["contentEncoding"] == schema["properties"]["data"]["contentEncoding"] == "base64"
+    result = await call_tool(app, era, "tagged", {"up": "AAE=", "data": "aGk=", "meta": '{"a": 1, "b": 2}'})
+    assert result.get("isError") is not True, result
+    assert result["structuredContent"] == {"up": "\x00\x01", "name": "up", "data": "hi", "meta": {"a": 1, "b": 2}}
+    refused = await call_tool(app, era, "tagged", {"up": "not base64!", "data": "aGk=", "meta": "{}"})
+    assert refused["content"][0]["text"].endswith("argument 'up' must be the file's content in base64")
