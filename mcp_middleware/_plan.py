@@ -99,9 +99,6 @@ class _Plan:
     # open body, and are accepted and not sent otherwise)
     declared: tuple[str, ...] = ()
     integers: frozenset[str] = frozenset()  # path arguments whose numbers are integers only (5.0: ``5``)
-    # form fields whose schema takes an object, or an array in their array (``SchemaSet.takes_structure``):
-    # such a value is sent as its JSON text, by wire name (another field's is refused)
-    structured: frozenset[str] = frozenset()
     # ``path`` as (argument, the literal after it) pairs: walked without a range per call
     segments: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
     # every argument's name, in schema order (an open body's declared properties are no argument:

@@ -304,31 +304,6 @@ class SchemaSet:
         when it says it is something else (its ``type``, or every branch of an ``anyOf``/``oneOf``)."""
         return self._may_be(schema, "array", 0)
 
-    def takes_structure(self, schema: Any) -> bool:
-        """Whether a form field of ``schema`` (a raw one, ``$ref``s resolved here) may take an
-        object, or an array as an item of its array: ``False`` only when its schema says otherwise
-        (a string, number or boolean field, or an array of them). Such a value is sent as its JSON
-        text (OpenAPI's multipart default for an object property); another field's is refused."""
-        return self._may_be(schema, "object", 0) or any(
-            self._may_be(items, "object", 0) or self._may_be(items, "array", 0) for items in self._items(schema, 0)
-        )
-
-    def _items(self, schema: Any, depth: int) -> list[Any]:
-        """The item schemas of the arrays ``schema`` may be (``True`` for an array's that says none)."""
-        schema = self.resolve(schema)
-        if not isinstance(schema, Mapping) or depth > _DEPTH:
-            return [] if schema is False else [True]
-        types = schema.get("type")
-        found: list[Any] = []
-        if "items" in schema:
-            found.append(schema["items"])
-        elif types == "array" or (isinstance(types, list) and "array" in types):
-            found.append(True)
-        for key in ("anyOf", "oneOf", "allOf"):
-            if isinstance(branches := schema.get(key), list):
-                found.extend(items for branch in branches for items in self._items(branch, depth + 1))
-        return found
-
     def whole_numbers(self, schema: Any) -> bool:
         """Whether the numbers ``schema`` (a raw one, ``$ref``s resolved here) takes are integers
         only, as its own values or its arrays' items (an optional's too): it may be an integer and

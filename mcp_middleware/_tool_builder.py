@@ -199,10 +199,15 @@ class _Builder(_Schemas):
             kind = _RAW if body.kind == _RAW else _JSON_VALUE
         elif open_body or any(a.where == _BODY for a in args) or (body.required and body.kind == _JSON):
             kind = body.kind  # a required JSON body goes out as ``{}`` when no argument fills it
-        form = body.kind in (_FORM, _MULTIPART)
-        fields = [(e, name) for e, name in zip(entries, names, strict=True) if form and e.where == _BODY]
-        singles = {e.wire: name for e, name in fields if not self.schemas.may_be_array(e.schema)}
-        structured = frozenset(e.wire for e, _ in fields if e.file is None and self.schemas.takes_structure(e.schema))
+        singles = (
+            {
+                e.wire: name
+                for e, name in zip(entries, names, strict=True)
+                if e.where == _BODY and not self.schemas.may_be_array(e.schema)
+            }
+            if body.kind in (_FORM, _MULTIPART)
+            else {}
+        )
         return _Plan(
             template,
             args,
@@ -216,7 +221,6 @@ class _Builder(_Schemas):
             open_body,
             declared,
             integers,
-            structured,
         )
 
     def withheld(self, op: _Op) -> frozenset[bytes]:
