@@ -109,12 +109,6 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
-# every child scope's "asgi", a fresh dict per scope (as a server gives each request its own: an
-# inner middleware may write to it, e.g. spec 2.4 for a streaming proxy). 2.3: Starlette's
-# StreamingResponse then listens for http.disconnect itself, which is how a cancelled call stops a
-# generator that is waiting for its next chunk.
-
-
 def _partial_parent(parent: Scope, sub: SubRequest, extensions: dict[str, Any], host: bytes | None) -> Scope:
     """The child scope of a parent that lacks some of :data:`_PARENT_FIELDS`: ASGI's defaults for
     those (and no ``app`` when the parent has none)."""
@@ -138,6 +132,10 @@ def _child_scope(parent: Scope, sub: SubRequest, extensions: dict[str, Any], hos
         path = root_path + path
     scope: dict[str, Any] = {
         "type": "http",
+        # a fresh dict per scope, as a server gives each request its own (an inner middleware may
+        # write to it, e.g. spec 2.4 for a streaming proxy). 2.3: Starlette's StreamingResponse
+        # then listens for http.disconnect itself, which is how a cancelled call stops a generator
+        # that is waiting for its next chunk.
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": http_version,
         "method": sub.method,
