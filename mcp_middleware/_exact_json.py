@@ -26,6 +26,7 @@ __all__ = [
     "_LONG_RUN",
     "WideArgument",
     "_Exact",
+    "_LongInt",
     "_WideArguments",
     "_WideId",
     "_beyond_64_bits",
@@ -205,7 +206,7 @@ def _wide_or_infinite(value: Any) -> Any:
 
 def _is_infinite(value: Any) -> bool:
     """An integer of more than 308 digits in :func:`_read_again`'s reading (its only infinities)."""
-    return type(value) is float and math.isinf(value)
+    return type(value) is _LongInt
 
 
 def _one(message: dict[str, Any], exact: Any, rounded: float) -> Any:
@@ -297,12 +298,27 @@ def _exact_int(digits: str) -> Any:
 _EXACT_DIGITS = 308  # the longest integer _read_again converts: every one is below a double's limit
 
 
+class _LongInt(float):
+    """An integer of more than ``_EXACT_DIGITS`` digits as :func:`_read_again` reads it: an
+    infinity of its sign, known by its length alone (refused whatever its value), that keeps its
+    ``digits`` for what must compare it exactly, an ``Mcp-Param-*`` header
+    (``param_headers.check_param_headers``), without converting them to an int."""
+
+    __slots__ = ("digits",)
+    digits: str
+
+    def __new__(cls, digits: str) -> _LongInt:
+        self = super().__new__(cls, "-inf" if digits[0] == "-" else "inf")
+        self.digits = digits
+        return self
+
+
 def _bounded_int(digits: str) -> int | float:
     """An integer as the standard parser found it, for :func:`_read_again`: exact up to
-    ``_EXACT_DIGITS`` digits, else an infinity of its sign, known by its length alone."""
+    ``_EXACT_DIGITS`` digits, else a :class:`_LongInt`."""
     if len(digits) - (digits[0] == "-") <= _EXACT_DIGITS:
         return int(digits)
-    return -math.inf if digits[0] == "-" else math.inf
+    return _LongInt(digits)
 
 
 def about(found: float) -> str:

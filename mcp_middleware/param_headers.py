@@ -24,6 +24,7 @@ from typing import Any
 
 from mcp_types import jsonrpc as codes
 
+from ._exact_json import _LongInt
 from .jsonrpc import ProtocolError
 
 __all__ = ["Annotation", "annotations_of", "check_param_headers", "decode_header", "is_plain"]
@@ -107,6 +108,8 @@ def _matches(kind: str, value: Any, decoded: str) -> bool:
             # exactly, however many digits (int() refuses past 4,300; no float rounding): 42 matches
             # 4.2e1 and 42.0, never 42.5; an exponent beyond decimal's range is InvalidOperation
             number = Decimal(decoded)
+            if type(value) is _LongInt:  # beyond 308 digits, which the fallback parser keeps as an infinity
+                return number == Decimal(value.digits)
             return number == (value if isinstance(value, int | float) else int(value))
         except (TypeError, ValueError, ArithmeticError):
             return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
 import pytest
@@ -319,11 +319,12 @@ async def test_a_tool_is_listed_without_its_invalid_annotations_and_a_warning_sa
 BIG = "123456789012345678901234567890"  # beyond 64 bits: orjson reads it as 1.2345678901234568e+29
 
 
-def limits_app() -> FastAPI:
+def limits_app(annotated: bool = True) -> FastAPI:
     app = FastAPI()
+    extra = {"x-mcp-header": "Limit"} if annotated else None
 
     @app.get("/items", operation_id="find_items")
-    async def find_items(limit: Annotated[int, Query(json_schema_extra={"x-mcp-header": "Limit"})]) -> dict[str, int]:
+    async def find_items(limit: int = Query(json_schema_extra=extra)) -> dict[str, int]:
         return {"limit": limit}
 
     app.add_middleware(MCPMiddleware)
@@ -359,6 +360,41 @@ async def test_a_header_matching_an_integer_beyond_64_bits_exactly_passes(header
 async def test_a_header_naming_another_integer_than_one_beyond_64_bits_is_32020(header: str) -> None:
     reply = await post(
         limits_app(), call_with_limit(BIG), {**modern_headers("tools/call", "find_items"), "mcp-param-limit": header}
+    )
+    assert reply.status == 400
+    assert reply.error()["error"] == {
+        "code": -32020,
+        "message": "Header mismatch: Mcp-Param-Limit does not match argument 'limit'",
+    }
+
+
+LONG = "9" * 400  # beyond 308 digits: the standard parser's fallback (_read_again) bounds it
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("header", [LONG, "+" + LONG + ".0", "0" + LONG])
+async def test_a_header_matching_an_integer_of_more_than_308_digits_passes(header: str) -> None:
+    """orjson refuses the body (beyond a double's range) and the fallback keeps no exact value past
+    308 digits: the header still compares equal, and the call gets what the same argument without a
+    header gets (a tool without the annotation), the tool's isError refusal."""
+    bare = await post(limits_app(annotated=False), call_with_limit(LONG), modern_headers("tools/call", "find_items"))
+    with_header = await post(
+        limits_app(), call_with_limit(LONG), {**modern_headers("tools/call", "find_items"), "mcp-param-limit": header}
+    )
+    assert bare.status == with_header.status == 200
+    assert with_header.result() == bare.result()
+    assert with_header.result()["isError"] is True
+    assert (
+        "argument 'limit' holds an integer beyond 64 bits (of 309 digits or more)"
+        in (with_header.result()["content"][0]["text"])
+    )
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("header", ["9" * 399 + "8", "9" * 401, "-" + LONG, "1e400", "5"])
+async def test_a_header_naming_another_integer_than_one_of_more_than_308_digits_is_32020(header: str) -> None:
+    reply = await post(
+        limits_app(), call_with_limit(LONG), {**modern_headers("tools/call", "find_items"), "mcp-param-limit": header}
     )
     assert reply.status == 400
     assert reply.error()["error"] == {
