@@ -229,7 +229,7 @@ async def serve_request(
     if server.challenge is not None:  # oauth: a route's refusal of the token may be an HTTP 401
         responder.lift = (server.challenge, call.scope)
     if req.method == "tools/call":
-        responder.early = (req, call.replies_as, decorate)
+        responder.early = (req, call.replies_as, decorate, call.scope)
     try:
         result = await server.handle(call)
         if result is None:  # cancelled (send nothing, as the spec says), or already answered

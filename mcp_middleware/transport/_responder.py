@@ -12,6 +12,7 @@ head then waits for the first thing written (:meth:`Responder.stream_later`).
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from typing import Any
 import anyio
 from starlette.types import Message, Scope, Send
 
+from .._once import Remembered
 from ..handlers import Challenge
 from ..jsonrpc import ProtocolError, Request, dumps_exactly, encode_error, encode_notification, error_status
 from ..results import Refusal
@@ -33,6 +35,9 @@ logger = logging.getLogger(__name__)
 # How long the last word of a request cancelled while the server shuts down may take to go out
 # (:meth:`Responder.last_word`): the server's send returns at once unless the client reads nothing.
 LAST_WORD_SECONDS = 1.0
+
+# The tools whose session write a stream's head had already left behind were logged (once each)
+_LOST_SESSIONS = Remembered(256)
 
 
 class _WriteLock:
@@ -102,10 +107,14 @@ class Responder:
     # "Disconnection SHOULD NOT be interpreted as the client cancelling its request"); 2026-07-28's
     # is a :class:`ClosingCancels`
     leaving_cancels = False
-    # A tools/call's (request, version, decorate), set by serve_request: what :meth:`answer`
-    # needs to write the result while the route's app is still running (its background work).
-    # Not the Call: it holds this responder, and the cycle would leave every call to the GC.
-    early: tuple[Request, str, Decorate] | None = None
+    # A tools/call's (request, version, decorate, the MCP request's scope), set by serve_request:
+    # what :meth:`answer` needs to write the result while the route's app is still running (its
+    # background work); the scope, for its session (:meth:`keep_session`). Not the Call: it holds
+    # this responder, and the cycle would leave every call to the GC.
+    early: tuple[Request, str, Decorate, Scope] | None = None
+    # An outer SessionMiddleware's session as the stream's head carried it in its Set-Cookie (a
+    # copy), for a tools/call: see keep_session
+    _at_head: Any = None
     # With oauth (set by serve_request): the server's Challenge and the request's scope, which
     # turn a route's refusal of the token into the endpoint's HTTP refusal (see refused)
     lift: tuple[Challenge, Scope] | None
@@ -163,7 +172,35 @@ class Responder:
     async def _ensure_stream(self) -> None:
         if not self.started:
             self.started = self.streaming = True
+            if self.early is not None:
+                self.keep_session(self.early[3])
             await self._write({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *self.headers]})
+
+    def keep_session(self, scope: Scope) -> None:
+        """The stream's head goes out (or went out before the call began: ``response_mode="sse"``),
+        so an outer ``SessionMiddleware`` writes ``scope["session"]`` into its ``Set-Cookie`` now: a
+        copy of it, which the stream's end compares with the session then (:meth:`_session_left`).
+        Nothing without a session, or with one that cannot be copied."""
+        if "session" in scope:
+            try:
+                self._at_head = copy.deepcopy(scope["session"])
+            except Exception:  # (a session object of another middleware, not deep-copyable): not watched
+                self._at_head = None
+
+    def _session_left(self) -> None:
+        """A tools/call's stream ends: a WARNING (once per tool) when its session differs from the
+        one the head's Set-Cookie carried, a write that reaches no client (README, SessionMiddleware)."""
+        if self.early is None:
+            return
+        req, _, _, scope = self.early
+        name = req.params.get("name") if isinstance(req.params, dict) else None
+        if scope.get("session") != self._at_head and _LOST_SESSIONS.first(name):
+            logger.warning(
+                "a session write by tool %r cannot reach the client: the MCP response had become an SSE "
+                "stream, its head and Set-Cookie sent, before the route wrote to request.session "
+                "(logged once per tool)",
+                name,
+            )
 
     async def stream_now(self) -> None:
         """Answer with an SSE stream whatever happens (the ``response_mode="sse"`` option)."""
@@ -220,6 +257,8 @@ class Responder:
                 return
             await self._ensure_stream()
             self.closed = True
+            if self._at_head is not None:
+                self._session_left()
             body = encode_event(payload) if payload is not None else b""
             await self._write({"type": "http.response.body", "body": body, "more_body": False})
 
@@ -272,7 +311,7 @@ class Responder:
 
     async def _answer(self, result: dict[str, Any] | None) -> None:
         assert self.early is not None
-        req, version, decorate = self.early
+        req, version, decorate, _ = self.early
         if isinstance(result, Refusal) and await self.refused(result):
             return
         await self.finish(None if result is None else encode_reply(req, version, result, decorate))

@@ -163,6 +163,7 @@ async def _streamed(server: Server, call: Call, responder: Responder) -> None:
         responder.stream_later()
     else:
         await responder.stream_now()
+        responder.keep_session(call.scope)  # the head went out before the call: its session as the route finds it
     await serve_request(server, call, responder, _unchanged)
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+import logging
+import threading
+from typing import Annotated, Any
 
 import pytest
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser, SimpleUser, requires
 from starlette.datastructures import MutableHeaders
@@ -22,7 +24,8 @@ from starlette.middleware.httpsredirect import HTTPSRedirectMiddleware
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mcp_middleware import MCPMiddleware
+from mcp_middleware import MCPContext, MCPMiddleware, mcp_context
+from mcp_middleware.transport._responder import Responder
 from tests.support import BASE_HEADERS, Reply, call_legacy, modern_headers, modern_request, post
 from tests.support import request as rpc
 from tests.unit.test_starlette import ERAS
@@ -206,17 +209,97 @@ async def test_an_outer_session_middlewares_session_reaches_the_route_and_its_wr
     assert json.loads(base64.b64decode(written)) == {"n": 5}  # the MCP response carries the route's write
 
 
-async def test_a_session_write_after_the_reply_became_a_stream_is_lost() -> None:
+def lost_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and "cannot reach the client" in r.getMessage()
+    ]
+
+
+async def test_a_session_write_after_the_reply_became_a_stream_is_lost_and_warned_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """README (SessionMiddleware): the Set-Cookie goes out with the stream's head, the session as
-    it was then; the route's later write is lost (documented, not warned about)."""
+    it was then; the route's later write is lost, and a WARNING names the tool, once per tool."""
     app = counting(response_mode="sse")
     cookie = base64.b64encode(b'{"n": 4}').decode()
     headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18", "cookie": f"session={cookie}"}
-    reply = await post(app, rpc("tools/call", {"name": "visits", "arguments": {}}), headers)
-    assert reply.content_type == "text/event-stream"
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        reply = await post(app, rpc("tools/call", {"name": "visits", "arguments": {}}), headers)
+        again = await post(app, rpc("tools/call", {"name": "visits", "arguments": {}}), headers)
+    assert reply.content_type == again.content_type == "text/event-stream"
     assert [m["result"]["structuredContent"] for m in reply.messages() if "result" in m] == [{"visits": 5}]
     written = reply.headers["set-cookie"].removeprefix("session=").split(";")[0]
     assert json.loads(base64.b64decode(written)) == {"n": 4}
+    assert lost_warnings(caplog) == [
+        "a session write by tool 'visits' cannot reach the client: the MCP response had become an SSE stream, "
+        "its head and Set-Cookie sent, before the route wrote to request.session (logged once per tool)"
+    ]
+
+
+def progressing(name: str, write_first: bool) -> FastAPI:
+    """A route that reports progress (the reply becomes a stream) and writes to the session
+    before or after it. (Its name per test: the WARNING is said once per tool in the process.)"""
+    app = FastAPI()
+
+    @app.get("/visits", operation_id=name)
+    async def visits(request: Request, ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, int]:
+        if write_first:
+            request.session["n"] = request.session.get("n", 0) + 1
+        await ctx.report_progress(1, 2)
+        if not write_first:
+            request.session["n"] = request.session.get("n", 0) + 1
+        return {"visits": request.session["n"]}
+
+    app.add_middleware(MCPMiddleware)
+    app.add_middleware(CookieSession)  # outer
+    return app
+
+
+async def progress_call(app: ASGIApp, era: str, name: str) -> Reply:
+    cookie = base64.b64encode(b'{"n": 4}').decode()
+    if era == "legacy":
+        headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18", "cookie": f"session={cookie}"}
+        params: dict[str, Any] = {"name": name, "arguments": {}, "_meta": {"progressToken": "p"}}
+        return await post(app, rpc("tools/call", params), headers)
+    message = modern_request("tools/call", {"name": name, "arguments": {}}, progressToken="p")
+    return await post(app, message, {**modern_headers("tools/call", name), "cookie": f"session={cookie}"})
+
+
+def cookie_of(reply: Reply) -> Any:
+    return json.loads(base64.b64decode(reply.headers["set-cookie"].removeprefix("session=").split(";")[0]))
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_session_write_after_progress_is_warned_and_one_before_it_reaches_the_cookie(
+    era: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The session as the stream's head carried it is what counts: a write before the first
+    progress notification reaches the Set-Cookie (no warning), one after it is lost (warned)."""
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        before = await progress_call(progressing(f"before_{era}", write_first=True), era, f"before_{era}")
+        assert lost_warnings(caplog) == []
+        after = await progress_call(progressing(f"after_{era}", write_first=False), era, f"after_{era}")
+    assert before.content_type == after.content_type == "text/event-stream"
+    assert cookie_of(before) == {"n": 5}
+    assert cookie_of(after) == {"n": 4}
+    assert len(lost_warnings(caplog)) == 1
+    assert f"a session write by tool 'after_{era}' cannot reach the client" in lost_warnings(caplog)[0]
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_session_write_in_a_json_reply_sets_the_cookie_and_is_not_warned(
+    era: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = counting()
+    cookie = base64.b64encode(b'{"n": 4}').decode()
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        reply, result = await tool_call(app, era, {"cookie": f"session={cookie}"}, name="visits")
+    assert reply.content_type == "application/json"
+    assert result["structuredContent"] == {"visits": 5}
+    assert cookie_of(reply) == {"n": 5}
+    assert lost_warnings(caplog) == []
 
 
 class Tokens(AuthenticationBackend):
@@ -246,3 +329,17 @@ async def test_an_outer_authentication_middlewares_user_and_auth_reach_the_route
     _, result = await tool_call(guarded(), era, name="me")  # unauthenticated: requires refuses it
     assert result["isError"] is True
     assert result["content"][0]["text"] == "HTTP 403 Forbidden (permission denied): Forbidden"
+
+
+def test_a_session_that_cannot_be_copied_is_not_watched() -> None:
+    """Another middleware's session object that ``copy.deepcopy`` refuses: the stream goes on, its
+    session unwatched (no comparison, no warning)."""
+
+    async def send(message: Message) -> None:
+        raise AssertionError("nothing is sent")
+
+    responder = Responder(send)
+    responder.keep_session({"session": {"lock": threading.Lock()}})
+    assert responder._at_head is None
+    responder.keep_session({"session": {"n": [1]}})
+    assert responder._at_head == {"n": [1]}
