@@ -65,6 +65,8 @@ class Settings:
     max_body_bytes: int = 4 * 1024 * 1024
     max_result_chars: int = 100_000
     max_binary_bytes: int = 16 * 1024 * 1024
+    # Messages in one JSON-RPC batch (2024-11-05, 2025-03-26); a longer batch is refused whole.
+    max_batch_messages: int = 100
     keepalive_interval: float = 15.0
     call_timeout: float | None = None
     # Route runs (tool calls, resource reads, prompt gets) in flight per process; excess is refused.
@@ -153,6 +155,7 @@ class Limits(TypedDict):
     max_body_bytes: float | SupportsIndex
     max_result_chars: float | SupportsIndex
     max_binary_bytes: float | SupportsIndex
+    max_batch_messages: float | SupportsIndex
     max_concurrent_calls: float | SupportsIndex | None
     keepalive_interval: float | SupportsIndex
     call_timeout: float | SupportsIndex | None
@@ -167,6 +170,7 @@ class CheckedLimits(TypedDict):
     max_body_bytes: int
     max_result_chars: int
     max_binary_bytes: int
+    max_batch_messages: int
     max_concurrent_calls: int | None
     keepalive_interval: float
     call_timeout: float | None
@@ -182,6 +186,7 @@ def checked_limits(**limits: Unpack[Limits]) -> CheckedLimits:
         "max_body_bytes": _count("max_body_bytes", limits["max_body_bytes"], 1),
         "max_result_chars": _count("max_result_chars", limits["max_result_chars"], 1),
         "max_binary_bytes": _count("max_binary_bytes", limits["max_binary_bytes"], 0),
+        "max_batch_messages": _count("max_batch_messages", limits["max_batch_messages"], 1),
         "max_concurrent_calls": _count_or_none("max_concurrent_calls", limits["max_concurrent_calls"]),
         "keepalive_interval": _keepalive(limits["keepalive_interval"]),
         "call_timeout": _seconds_or_none("call_timeout", limits["call_timeout"]),

@@ -109,7 +109,8 @@ class MCPMiddleware:
     * ``allowed_hosts``, ``allowed_origins``: the Host and Origin allowlists against DNS
       rebinding (default localhost names and the server's own address); set your public host
       name behind a proxy. A refused request is a 403, logged once per value.
-    * ``max_body_bytes``, ``max_result_chars``, ``max_binary_bytes``: size limits.
+    * ``max_body_bytes``, ``max_result_chars``, ``max_binary_bytes``: size limits;
+      ``max_batch_messages``: messages in one 2025-03-26 JSON-RPC batch (a longer one is refused).
     * ``keepalive_interval``, ``call_timeout``, ``max_concurrent_calls``, ``ask_timeout``: timing
       and concurrency of the calls.
     * ``state_secret``: HMAC key of 2026-07-28 ``requestState`` and session ids (default
@@ -147,6 +148,7 @@ class MCPMiddleware:
         max_body_bytes: float | SupportsIndex = 4 * 1024 * 1024,
         max_result_chars: float | SupportsIndex = 100_000,
         max_binary_bytes: float | SupportsIndex = 16 * 1024 * 1024,
+        max_batch_messages: float | SupportsIndex = 100,
         keepalive_interval: float | SupportsIndex = 15.0,
         call_timeout: float | SupportsIndex | None = None,
         max_concurrent_calls: float | SupportsIndex | None = 256,
@@ -168,6 +170,7 @@ class MCPMiddleware:
             max_body_bytes=max_body_bytes,
             max_result_chars=max_result_chars,
             max_binary_bytes=max_binary_bytes,
+            max_batch_messages=max_batch_messages,
             max_concurrent_calls=max_concurrent_calls,
             keepalive_interval=keepalive_interval,
             call_timeout=call_timeout,

@@ -208,17 +208,24 @@ async def _batch(
     session: Session | None,
 ) -> None:
     """2025-03-26 §Sending Messages: a POST may carry a batch; later revisions removed batching.
-    Every item is read first. A batch of only notifications and responses is all or nothing
+    A batch of more than ``max_batch_messages`` items is refused whole (400, -32600, id null, as an
+    empty batch is) before any item is read: each item's reply is kept until the batch's goes
+    out, so without a bound one cheap POST (80,000 ``tools/list`` in 4 MiB) built a reply of
+    hundreds of MiB. Every item is read first. A batch of only notifications and responses is all or nothing
     (:func:`_answers_only`). Otherwise the items run one after the other, and each gets its answer:
     one JSON array, unless a call streams: then it is an SSE stream carrying what the calls send
     (the server MAY send requests and notifications before the responses) and then the responses.
     ``stated``: the handshake revision the request states, by its header or else its session id
     (``serve``), if any (else it is read as 2025-03-26)."""
     version = stated or DEFAULT_VERSION
-    if version not in _BATCH_VERSIONS or not items:
+    most = server.settings.max_batch_messages
+    if version not in _BATCH_VERSIONS or not items or len(items) > most:
+        # Refused whole, before any item is read or run: the items are counted as sent
         reason = "an empty batch"
         if version not in _BATCH_VERSIONS:
             reason = f"JSON-RPC batches (not allowed in protocol {version})"
+        elif items:
+            reason = f"a batch of {len(items)} messages (at most {most}: max_batch_messages)"
         await responder.error(ProtocolError(codes.INVALID_REQUEST, f"Invalid request: {reason}"), "handshake")
         return
     messages = [_parsed(item) for item in items]

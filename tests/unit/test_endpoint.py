@@ -1136,6 +1136,11 @@ class Integral:
         ("max_result_chars", None, TypeError, None),
         ("max_binary_bytes", -1, ValueError, -1),
         ("max_concurrent_calls", 0, ValueError, 0),
+        ("max_batch_messages", 0, ValueError, 0),
+        ("max_batch_messages", -1, ValueError, -1),
+        ("max_batch_messages", 2.5, TypeError, 2.5),
+        ("max_batch_messages", "100", TypeError, "100"),
+        ("max_batch_messages", None, TypeError, None),
         ("max_concurrent_calls", 2.5, TypeError, 2.5),
         ("ask_timeout", 0, ValueError, 0),
         ("ask_timeout", -1, ValueError, -1),
@@ -1307,6 +1312,7 @@ async def test_integral_values_of_other_types_are_taken_as_integers() -> None:
         "max_result_chars": Integral(100_000),
         "max_binary_bytes": 0.0,
         "max_concurrent_calls": 8.0,
+        "max_batch_messages": Integral(5),
     }
     times: dict[str, Any] = {"call_timeout": Integral(30), "ask_timeout": 1e3, "keepalive_interval": Integral(5)}
     middleware = MCPMiddleware(build_app(), **sizes, **times)

@@ -1,0 +1,113 @@
+"""``max_batch_messages``: a 2025-03-26 (or 2024-11-05) JSON-RPC batch holds at most that many
+messages; a longer one is refused whole (HTTP 400, -32600, id null) before any item runs.
+
+Review (repro_batch_amplification.py): one unauthenticated POST of 20,000 ``tools/list`` requests
+(1 MiB, under ``max_body_bytes``) had the server build a 112 MiB reply in memory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from mcp_middleware import MCPMiddleware
+from tests.apps import build_app
+from tests.support import BASE_HEADERS, MODERN, modern_headers, modern_request, post, request
+
+pytestmark = pytest.mark.anyio
+
+LIMIT = 3
+
+
+def _app(ran: list[int], **options: Any) -> FastAPI:
+    """The test app with a route that says when it runs."""
+    app = build_app(max_batch_messages=LIMIT, **options)
+
+    @app.get("/hit/{n}", operation_id="hit")
+    async def hit(n: int) -> int:
+        ran.append(n)
+        return n
+
+    return app
+
+
+def _batch(size: int) -> list[dict[str, Any]]:
+    """``size`` messages: a tool call, a notification, then tools/list requests."""
+    items = [
+        request("tools/call", {"name": "hit", "arguments": {"n": 1}}, id=0),
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+    ]
+    items += [request("tools/list", id=i) for i in range(1, size - 1)]
+    return items[:size]
+
+
+@pytest.mark.parametrize("version", [None, "2024-11-05", "2025-03-26"])
+async def test_a_batch_at_the_limit_is_answered(version: str | None) -> None:
+    ran: list[int] = []
+    headers = BASE_HEADERS if version is None else {**BASE_HEADERS, "mcp-protocol-version": version}
+    reply = await post(_app(ran), _batch(LIMIT), headers)
+    assert reply.status == 200
+    assert [message["id"] for message in reply.json()] == [0, 1]
+    assert "error" not in reply.json()[0]
+    assert ran == [1]
+
+
+@pytest.mark.parametrize("version", [None, "2024-11-05", "2025-03-26"])
+async def test_a_batch_over_the_limit_is_refused_whole_with_nothing_run(version: str | None) -> None:
+    ran: list[int] = []
+    headers = BASE_HEADERS if version is None else {**BASE_HEADERS, "mcp-protocol-version": version}
+    reply = await post(_app(ran), _batch(LIMIT + 1), headers)
+    assert reply.status == 400
+    assert reply.content_type == "application/json"
+    assert reply.json() == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {
+            "code": -32600,
+            "message": f"Invalid request: a batch of {LIMIT + 1} messages (at most {LIMIT}: max_batch_messages)",
+        },
+    }
+    assert ran == []
+
+
+async def test_items_are_counted_not_read_first() -> None:
+    """Items that are no messages count as much as any: the batch is refused for its length, not
+    answered item by item."""
+    reply = await post(_app([]), [1, "x", None, {}], BASE_HEADERS)
+    assert reply.status == 400
+    assert reply.json()["error"]["message"].startswith("Invalid request: a batch of 4 messages")
+
+
+async def test_a_batch_of_only_notifications_over_the_limit_is_refused_and_not_acted_on() -> None:
+    """Not the 202 of accepted notifications: the whole POST is refused, a cancellation in it too."""
+    ran: list[int] = []
+    batch = [{"jsonrpc": "2.0", "method": "notifications/initialized"}] * (LIMIT + 1)
+    reply = await post(_app(ran), batch, BASE_HEADERS)
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == -32600
+
+
+@pytest.mark.parametrize("version", ["2025-06-18", "2025-11-25"])
+async def test_later_revisions_still_refuse_any_batch_as_no_batch(version: str) -> None:
+    """A batch over the limit in a revision without batches is refused as before: for being a batch."""
+    reply = await post(_app([]), _batch(LIMIT + 1), {**BASE_HEADERS, "mcp-protocol-version": version})
+    assert reply.status == 400
+    message = f"Invalid request: JSON-RPC batches (not allowed in protocol {version})"
+    assert reply.json()["error"] == {"code": -32600, "message": message}
+
+
+async def test_2026_07_28_still_refuses_any_batch_as_no_batch() -> None:
+    batch = [modern_request("tools/list", id=i) for i in range(LIMIT + 1)]
+    reply = await post(_app([]), batch, modern_headers("tools/list", version=MODERN))
+    assert reply.status == 400
+    assert reply.json()["error"] == {"code": -32600, "message": "Invalid request: batches are not part of 2026-07-28"}
+
+
+async def test_the_default_limit_answers_100_and_refuses_101() -> None:
+    app = build_app()
+    assert (await post(app, [request("ping", id=i) for i in range(100)])).status == 200
+    refused = await post(app, [request("ping", id=i) for i in range(101)])
+    assert refused.status == 400
+    assert refused.json()["error"]["code"] == -32600
+    assert MCPMiddleware(FastAPI()).settings.max_batch_messages == 100
