@@ -14,8 +14,10 @@ change) is ``Server``'s base, :class:`~mcp_middleware._served_app.ServedApp`.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
+from time import monotonic
 from typing import Any, Literal
 
 from mcp_types import jsonrpc as codes
@@ -53,6 +55,9 @@ from .validation import PASSED, UNREAD, Envelope, Passed, RequestValidator, Unre
 __all__ = ["Call", "Challenge", "Era", "Server"]
 
 logger = logging.getLogger(__name__)
+
+# How often take_reply may say that an answer reached a process other than the one that asked
+_TELL_MISROUTED_EVERY = 3600.0
 
 Era = Literal["handshake", "modern"]
 
@@ -139,7 +144,7 @@ class Server(ServedApp):
         self.sessions = Sessions(settings.secret_key) if settings.session_ids else None
         self.log_levels: dict[str, str] = {}
         self._told_secret = False  # foreign_token has warned
-        self._told_reply = False  # take_reply has warned
+        self._told_reply_at = -math.inf  # when take_reply last warned (monotonic seconds)
         self.ask_timeout = settings.ask_timeout
         # With oauth (set by security.Security): how a route's refusal of the token becomes the
         # endpoint's HTTP refusal (transport.Responder.refused); None: it stays the call's error
@@ -187,9 +192,12 @@ class Server(ServedApp):
     def take_reply(self, request_id: Any, reply: dict[str, Any], caller: str) -> None:
         """Hand a client's response to the question of ours it answers (handshake era). One that
         answers none is still accepted: a late or repeated answer is legitimate. One whose id
-        another process minted (``asked_elsewhere``) is said once: that process's route waits for
-        it until ``ask_timeout``; one of ours that nothing waits for (late, repeated, another
-        caller's) only at DEBUG, and any other id not at all (a stray POST tells nothing)."""
+        another process minted (``asked_elsewhere``) is said at most once an hour
+        (``_TELL_MISROUTED_EVERY``): that process's route waits for it until ``ask_timeout``; one
+        of ours that nothing waits for (late, repeated, another caller's) only at DEBUG, and any
+        other id not at all (a stray POST tells nothing). Anyone can send an id of our shape with a
+        made-up mark, which no process can tell from a sibling's: it takes that hour's WARNING, but
+        cannot silence a real misrouting for longer, nor log more than once an hour."""
         if self.pending.resolve(request_id, reply, caller):
             return
         elsewhere = asked_elsewhere(request_id)
@@ -197,14 +205,14 @@ class Server(ServedApp):
             logger.debug(
                 "a client's response to %s answers no question waiting for it here: late or repeated", request_id
             )
-        elif elsewhere and not self._told_reply:
-            self._told_reply = True
+        elif elsewhere and (now := monotonic()) - self._told_reply_at >= _TELL_MISROUTED_EVERY:
+            self._told_reply_at = now
             logger.warning(
                 "a client's response (to elicitation/create, sampling/createMessage or roots/list) "
                 "answers a request another process sent: with several workers or hosts it reached a "
                 "process other than the one that asked (or the server restarted since it asked), and "
                 "that route waits until ask_timeout; use sticky routing (see README's Deployment "
-                "notes) or 2026-07-28 clients (logged once)"
+                "notes) or 2026-07-28 clients (logged at most once an hour)"
             )
 
     # -- dispatch ----------------------------------------------------------------------------------

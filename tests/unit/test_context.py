@@ -28,6 +28,7 @@ from mcp_middleware import (
     MCPContext,
     MCPMiddleware,
     NotInMCPCall,
+    handlers,
     mcp_context,
     toolcall,
 )
@@ -277,6 +278,34 @@ async def test_a_stray_answer_of_no_shape_of_ours_neither_warns_nor_uses_up_the_
         misrouted = {"jsonrpc": "2.0", "id": elsewhere(new_request_id()), "result": NAME}
         assert (await post(app, misrouted)).status == 202
     assert len(told_misrouted(caplog)) == 1
+
+
+async def test_a_forged_id_of_another_mark_silences_the_misrouting_warning_for_an_hour_only(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review (2f4537c residual): anyone may POST an id of our shape with a made-up mark, and the
+    WARNING was once per middleware for good, so a real misrouting after it was never logged. It
+    is said at most once an hour now: a forged id still takes that hour's (bounding the log), a real
+    misrouting is told again after it."""
+    now = [1000.0]
+    monkeypatch.setattr(handlers, "monotonic", lambda: now[0])
+    app = build_app()
+    forged = {"jsonrpc": "2.0", "id": f"mcpmw-{'0' * 16}-{uuid.uuid4().hex}", "result": {}}
+    with caplog.at_level("WARNING", logger="mcp_middleware.handlers"):
+        assert (await post(app, forged, dict(BASE_HEADERS))).status == 202
+        assert len(told_misrouted(caplog)) == 1
+        for seconds in (0.0, 1.0, 3599.0):  # a real misrouting within the hour: not said again
+            now[0] = 1000.0 + seconds
+            misrouted = {"jsonrpc": "2.0", "id": elsewhere(new_request_id()), "result": NAME}
+            assert (await post(app, misrouted)).status == 202
+        assert len(told_misrouted(caplog)) == 1
+        now[0] = 1000.0 + 3600.0
+        assert (await post(app, {**misrouted, "id": elsewhere(new_request_id())})).status == 202
+        assert len(told_misrouted(caplog)) == 2
+        now[0] += 10.0
+        assert (await post(app, forged, dict(BASE_HEADERS))).status == 202
+    assert len(told_misrouted(caplog)) == 2
+    assert all("(logged at most once an hour)" in r.getMessage() for r in told_misrouted(caplog))
 
 
 async def test_an_answer_to_a_pending_question_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
