@@ -21,12 +21,20 @@ class StrictSize(BaseModel):
     size: StrictInt
 
 
+class Price(BaseModel):
+    price: float
+
+
 def strict_app() -> FastAPI:
     app = FastAPI()
 
     @app.post("/sizes", operation_id="set_size")
     async def set_size(body: StrictSize) -> dict[str, int]:
         return {"size": body.size}
+
+    @app.post("/prices", operation_id="set_price")
+    async def set_price(body: Price) -> dict[str, float]:
+        return {"price": body.price}
 
     app.add_middleware(MCPMiddleware)
     return app
@@ -37,6 +45,11 @@ async def test_a_numeric_string_for_an_int_reaches_the_route_as_its_lax_validati
     app = build_app()
     assert result_json(await call_tool(app, era, "get_thing", {"thing_id": "3"}))["id"] == 3
     assert result_json(await call_tool(app, era, "list_numbers", {"n": 5})) == [5]
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_true_for_a_body_float_reaches_the_route_as_1(era: str) -> None:
+    assert result_json(await call_tool(strict_app(), era, "set_price", {"price": True})) == {"price": 1.0}
 
 
 @pytest.mark.parametrize("era", ERAS)
