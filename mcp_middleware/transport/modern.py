@@ -294,8 +294,13 @@ def _check_name(method: str, params: dict[str, Any], name: str | None) -> None:
     expected = params.get(field)
     if name is not None and name == expected and is_plain(name):
         return  # the usual case
+    if name is None:
+        if expected is None:  # no name in the params either: their own check refuses that (-32602)
+            return
+        # a required header missing (streamable-http.mdx §Server Validation: the same -32020)
+        raise _mismatch(f"Mcp-Name is missing (params.{field})")
     decoded = decode_header(name)
-    if decoded is None and name is not None:
+    if decoded is None:
         raise _mismatch("Mcp-Name carries invalid characters or malformed base64")
     if decoded != expected:
         raise _mismatch(f"Mcp-Name does not match params.{field}")

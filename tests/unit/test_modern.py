@@ -142,6 +142,19 @@ async def test_routing_headers(headers: dict[str, str], ok: bool) -> None:
         assert reply.json()["id"] == 5
 
 
+@pytest.mark.parametrize("method", ["tools/call", "prompts/get", "resources/read"])
+async def test_a_missing_mcp_name_is_said_to_be_missing(method: str) -> None:
+    """A request with Mcp-Method but no Mcp-Name was told "Mcp-Name does not match params.name"
+    (review): the header is missing, and the error says so (-32020, as a missing Mcp-Method)."""
+    params = {"uri": "res://x"} if method == "resources/read" else {"name": "get_thing", "arguments": {}}
+    reply = await post(build_app(), modern_request(method, params, id=6), modern_headers(method))
+    assert reply.status == 400
+    field = "uri" if method == "resources/read" else "name"
+    message = f"Header mismatch: Mcp-Name is missing (params.{field})"
+    assert reply.json()["error"] == {"code": -32020, "message": message}
+    assert reply.json()["id"] == 6
+
+
 @pytest.mark.parametrize("name", ["caf\xe9", "a\x01b", "a\x7fb"])
 async def test_mcp_name_with_invalid_characters_is_a_mismatch(name: str) -> None:
     """streamable-http.mdx §Server Validation: a header value with invalid characters is -32020;
