@@ -35,6 +35,9 @@ class Outbox(Protocol):
     leaving_cancels: bool
     lost: bool
 
+    @property
+    def streams(self) -> bool: ...
+
     async def notify(self, method: str, params: Mapping[str, Any]) -> None: ...
 
     async def request(self, request_id: str, method: str, params: Mapping[str, Any]) -> None: ...

@@ -37,6 +37,11 @@ class ProtocolAbort(Abort):
 
 
 class RequestOutbox(Protocol):
+    @property
+    def streams(self) -> bool:
+        """Whether the client takes an SSE stream (a request to it goes out on one)."""
+        ...
+
     async def notify(self, method: str, params: Mapping[str, Any]) -> None: ...
 
     async def request(self, request_id: str, method: str, params: Mapping[str, Any]) -> None: ...

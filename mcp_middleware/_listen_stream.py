@@ -31,6 +31,12 @@ async def _listen(server: Server, call: Call, params: dict[str, Any]) -> dict[st
     each tagged with the subscription id (the listen request's JSON-RPC id)."""
     wanted = params["notifications"]
     _flags_checked(wanted)
+    if not call.outbox.streams:  # its notifications would be dropped, and it would never end
+        raise ProtocolError(
+            codes.INVALID_REQUEST,
+            "Invalid request: subscriptions/listen answers with an SSE stream, and the client's Accept header "
+            "does not admit text/event-stream",
+        )
     offered = server.capabilities(call.era)
     kinds = frozenset(
         kind

@@ -129,7 +129,11 @@ class Server(ServedApp):
         self._instructions: str | None = settings.instructions
         self.registry = CallRegistry()
         self.validator = RequestValidator()  # the SDK's check, remembered per envelope
-        self.verdicts: dict[tuple[Any, ...], tuple[tuple[int, str] | None, str | None]] = {}  # by header values
+        # by header values: a refusal, or how the answer is written to an Accept that does not list
+        # both types (transport._checks.Verdicts, spelled out: this layer does not import the transport)
+        self.verdicts: dict[
+            tuple[Any, ...], tuple[tuple[int, str] | Literal["json", "sse", "neither"] | None, str | None]
+        ] = {}
         # 2026-07-28 ladder verdicts, by envelope and headers, each kept once the params passed their
         # check too (keep_ladder), which a remembered one then stands for
         self.ladders: dict[tuple[Any, ...], str] = {}

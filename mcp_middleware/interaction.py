@@ -285,6 +285,8 @@ class HandshakeChannel(_Channel):
             check_question(key, method, params, self._version)  # the route's mistake: ValueError
         if self._declared is not None:
             _declared(requests, self._declared, self._version)
+        if not self._outbox.streams:
+            _unstreamed(requests)
         return await self._pending.exchange(self._outbox, wire, self._caller, self._timeout)
 
     def _params(self, request: InputRequest) -> dict[str, Any]:
@@ -312,6 +314,19 @@ def _defined(requests: Mapping[str, InputRequest], version: str) -> None:
                 f"({' and '.join(fields)}: 2025-11-25 and later)"
             )
             raise NotSent(ClientRequestError(request.method, {"code": codes.INVALID_PARAMS, "message": message}))
+
+
+def _unstreamed(requests: Mapping[str, InputRequest]) -> None:
+    """Refuse (:class:`NotSent`), before anything is sent, a request to a client whose Accept does
+    not admit text/event-stream (or that sent none): in this era a request to the client goes out on
+    the call's SSE stream, which it does not take; waiting for an answer that cannot come would hang
+    the call until ``ask_timeout``. The route gets the first request's ``ClientRequestError``."""
+    method = next(iter(requests.values())).method
+    message = (
+        f"Invalid request: {method} goes out on the call's SSE stream, and the client's Accept header "
+        "does not admit text/event-stream"
+    )
+    raise NotSent(ClientRequestError(method, {"code": codes.INVALID_REQUEST, "message": message}))
 
 
 def _declared(requests: Mapping[str, InputRequest], declared: Mapping[str, Any], version: str) -> None:

@@ -1,8 +1,10 @@
 """The request's headers, and the transport's checks on them (both eras, and the endpoint guard).
 
 Headers stay bytes (:data:`Headers`, one C-level dict of the raw list) and are decoded where
-they are read (:func:`text_of`). :func:`check_request` applies Host, Origin, Accept and
-Content-Type in the order the spec implies; :func:`front_verdict` remembers its verdict, with the
+they are read (:func:`text_of`). :func:`check_request` applies Host, Origin and Content-Type in
+the order the spec implies, and reads Accept: one that does not admit both JSON and SSE is answered
+in a form it admits (:func:`leniency`), not refused (but for one admitting neither, by the endpoint,
+once it knows the request is no initialize); :func:`front_verdict` remembers its verdict, with the
 revision the version header states, per distinct set of values (of small ones:
 ``KEPT_HEADER_BYTES``). A refused Host or Origin is logged, a WARNING naming the option that
 would let it in, the first time each value is refused (``_TOLD``, bounded: when full it starts
@@ -12,9 +14,10 @@ again).
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final, Literal
 
 from starlette.types import Scope
 
@@ -25,10 +28,15 @@ from ..config import LOCAL_HOSTS, Settings
 
 __all__ = [
     "FORBIDDEN_HOST",
+    "JSON_ONLY",
     "KEPT_HEADER_BYTES",
+    "NEITHER",
+    "NOT_ACCEPTABLE",
+    "SSE_ONLY",
     "Front",
     "HeaderMap",
     "Headers",
+    "Lenient",
     "Verdicts",
     "check_caller",
     "check_request",
@@ -36,6 +44,7 @@ __all__ = [
     "front_verdict",
     "header_map",
     "host_allowed",
+    "leniency",
     "stated_version",
     "text_of",
 ]
@@ -153,18 +162,59 @@ def _origin_ok(origin: str, hosts: frozenset[str] | None, settings: Settings) ->
     return bool(sep) and host_only(rest.split("/", 1)[0]) in hosts
 
 
-def _accepts(accept: str, wanted: str) -> bool:
-    major = wanted.split("/", 1)[0]
+# What the endpoint makes of an Accept that does not admit both application/json and
+# text/event-stream (clients.md §2: Claude Code sends application/json alone, claude.ai's proxy
+# text/event-stream alone, the Claude Agent SDK no Accept; transports.mdx asks clients to list both
+# but asks no server to refuse): the answer takes a form the client accepts (``Lenient``).
+# JSON_ONLY: no Accept, or one admitting JSON and not SSE: every answer JSON, nothing streamed.
+# SSE_ONLY: one admitting SSE and not JSON: every 200 answer an SSE stream (a JSON reply, one event).
+# NEITHER: one admitting neither: initialize is answered (as JSON: RFC 9110 §12.5.1 lets a server
+# disregard Accept), anything else gets 406.
+Lenient = Literal["json", "sse", "neither"]
+JSON_ONLY: Final = "json"
+SSE_ONLY: Final = "sse"
+NEITHER: Final = "neither"
+NOT_ACCEPTABLE = "Not Acceptable: the client must accept application/json or text/event-stream"
+# a q parameter of zero (RFC 9110 §12.4.2: "0" and up to three decimal zeros): not acceptable
+_ZERO_Q = re.compile(r"\s*q\s*=\s*0(?:\.0{0,3})?\s*", re.IGNORECASE)
+
+
+def _ranges(accept: str) -> list[tuple[str, bool]]:
+    """The media ranges of an Accept value, each with whether it is acceptable (not ``q=0``); a
+    range without parameters is not looked into further."""
+    out = []
     for part in accept.split(","):
-        media = part.split(";", 1)[0].strip().lower()
-        if media in (wanted, "*/*", f"{major}/*"):
-            return True
+        media, sep, params = part.partition(";")
+        acceptable = not sep or not any(_ZERO_Q.fullmatch(param) for param in params.split(";"))
+        out.append((media.strip().lower(), acceptable))
+    return out
+
+
+def _admits(ranges: list[tuple[str, bool]], wanted: str) -> bool:
+    """Whether ``wanted`` is acceptable: the most specific ranges that match it decide (RFC 9110
+    §12.5.1: ``type/subtype``, then ``type/*``, then ``*/*``), as ``q=0`` or not."""
+    for media in (wanted, wanted.split("/", 1)[0] + "/*", "*/*"):
+        verdicts = [acceptable for name, acceptable in ranges if name == media]
+        if verdicts:
+            return any(verdicts)
     return False
+
+
+def leniency(accept: str | None) -> Lenient | None:
+    """What an Accept value asks of the answer: None when it admits both types (the usual case)."""
+    if accept is None or not accept.strip():
+        return JSON_ONLY
+    ranges = _ranges(accept)
+    json, sse = _admits(ranges, "application/json"), _admits(ranges, "text/event-stream")
+    if json:
+        return None if sse else JSON_ONLY
+    return SSE_ONLY if sse else NEITHER
 
 
 # What the front decides from the headers a client repeats: the transport checks' refusal (or
 # None), and the revision the request's MCP-Protocol-Version header states (:func:`stated_version`).
-Front = tuple[tuple[int, str] | None, str | None]
+# The first item: a refusal (status, message), or how a request to serve is answered (Lenient)
+Front = tuple[tuple[int, str] | Lenient | None, str | None]
 Verdicts = dict[tuple[Any, ...], Front]
 # The longest header values (together) whose verdict is kept: a client's are ~110 bytes (Host,
 # Origin, Accept, Content-Type, MCP-Protocol-Version), and a long host name and origin still fit;
@@ -220,8 +270,11 @@ def check_request(
     scope: Scope, headers: Mapping[bytes, bytes], settings: Settings, verdicts: Verdicts
 ) -> tuple[int, str] | None:
     """Transport-level checks in the order the spec implies; returns (status, message) to refuse
-    (remembered in ``verdicts``, :func:`front_verdict`)."""
-    return front_verdict(scope, headers, settings, verdicts)[0]
+    (remembered in ``verdicts``, :func:`front_verdict`). An Accept that asks for one type only
+    refuses nothing here (the endpoint answers in that type; one that admits neither is refused
+    by it, but for initialize, once the body is read)."""
+    refused = front_verdict(scope, headers, settings, verdicts)[0]
+    return refused if isinstance(refused, tuple) else None
 
 
 def check_caller(scope: Scope, headers: Mapping[bytes, bytes], settings: Settings) -> tuple[int, str] | None:
@@ -238,14 +291,13 @@ def check_caller(scope: Scope, headers: Mapping[bytes, bytes], settings: Setting
     return None
 
 
-def _check_request(scope: Scope, headers: Mapping[bytes, bytes], settings: Settings) -> tuple[int, str] | None:
+def _check_request(
+    scope: Scope, headers: Mapping[bytes, bytes], settings: Settings
+) -> tuple[int, str] | Lenient | None:
     refused = check_caller(scope, headers, settings)
     if refused is not None:
         return refused
-    accept = text_of(headers, b"accept") or ""
-    if not (_accepts(accept, "application/json") and _accepts(accept, "text/event-stream")):
-        return 406, "Not Acceptable: the client must accept both application/json and text/event-stream"
     ctype = (text_of(headers, b"content-type") or "").split(";", 1)[0].strip().lower()
     if ctype != "application/json":
         return 415, "Unsupported Media Type: the body must be application/json"
-    return None
+    return leniency(text_of(headers, b"accept"))

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ._responder import Responder
 
 __all__ = [
+    "JSON_TYPE",
     "ClientGone",
     "Decorate",
     "caller_key",
@@ -55,7 +56,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_JSON = (b"content-type", b"application/json")
+JSON_TYPE = (b"content-type", b"application/json")
 
 
 async def plain(send: Send, status: int, body: bytes = b"", headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
@@ -74,7 +75,7 @@ def plain_start(status: int, body: bytes, headers: Iterable[tuple[bytes, bytes]]
     """The start of :func:`plain`'s response (JSON when there is a body), for a caller that sends
     its two messages itself rather than awaiting another coroutine."""
     length = (b"content-length", b"%d" % len(body))
-    head = [*headers, _JSON, length] if body else [*headers, length]
+    head = [*headers, JSON_TYPE, length] if body else [*headers, length]
     return {"type": "http.response.start", "status": status, "headers": head}
 
 

@@ -8,6 +8,11 @@ the final message as the last event. After the client is gone nothing more is wr
 ``oauth``, a route's refusal of the token is the endpoint's HTTP 401/403 instead, as long as
 nothing was written (:meth:`Responder.refused`); with ``response_mode="sse"`` too, whose stream's
 head then waits for the first thing written (:meth:`Responder.stream_later`).
+
+To a client whose Accept admits JSON alone (or that sent none: its ``send`` is a :class:`JsonOnly`)
+nothing is streamed: notifications and keep-alives are dropped, and a question to the client is
+refused before it is sent (``streams``); to one whose Accept admits SSE alone, a 200 JSON reply
+goes out as a one-event stream (:class:`SseOnly`).
 """
 
 from __future__ import annotations
@@ -26,9 +31,9 @@ from ..handlers import Challenge
 from ..jsonrpc import ProtocolError, Request, dumps_exactly, encode_error, encode_notification, error_status
 from ..results import Refusal
 from ..sse import KEEPALIVE, SSE_HEADERS, encode_event
-from ._http import Decorate, encode_reply, plain, plain_start
+from ._http import JSON_TYPE, Decorate, encode_reply, plain, plain_start
 
-__all__ = ["LAST_WORD_SECONDS", "ClosingCancels", "Responder"]
+__all__ = ["LAST_WORD_SECONDS", "ClosingCancels", "JsonOnly", "Responder", "SseOnly"]
 
 logger = logging.getLogger(__name__)
 
@@ -202,8 +207,16 @@ class Responder:
                 name,
             )
 
+    @property
+    def streams(self) -> bool:
+        """Whether the client takes an SSE stream: not one whose Accept admits JSON alone
+        (:class:`JsonOnly`), whose answer is JSON whatever happens."""
+        return type(self._send) is not JsonOnly
+
     async def stream_now(self) -> None:
         """Answer with an SSE stream whatever happens (the ``response_mode="sse"`` option)."""
+        if not self.streams:
+            return
         async with self._locked():
             await self._ensure_stream()
 
@@ -214,10 +227,13 @@ class Responder:
         answered before anything was written, is still the endpoint's HTTP 401 (:meth:`refused`).
         ``streaming`` before ``started``: :meth:`finish` then ends a stream instead of writing
         JSON."""
-        self.streaming = True
+        self.streaming = self.streams
 
     async def event(self, payload: bytes) -> None:
-        """Send one JSON-RPC message as an SSE event, switching to SSE if this is the first."""
+        """Send one JSON-RPC message as an SSE event, switching to SSE if this is the first
+        (dropped for a client that takes no stream: progress and logs never reach it)."""
+        if not self.streams:
+            return
         lock = self._locked()
         if not lock.try_acquire():  # another writer is at it: wait for our turn
             async with lock:
@@ -236,6 +252,8 @@ class Responder:
         await self._write({"type": "http.response.body", "body": encode_event(payload), "more_body": True})
 
     async def keepalive(self) -> None:
+        if not self.streams:
+            return
         async with self._locked():
             if self.closed or (self.started and not self.streaming):
                 return
@@ -249,6 +267,8 @@ class Responder:
         that streams whatever happens but whose head waited: :meth:`stream_later`)."""
         if payload is not None and not self.streaming:
             return self.json(payload, status)
+        if not self.streams:  # no reply (a cancelled call) to a client that takes no stream
+            return self.accepted()
         return self._end_stream(payload)
 
     async def _end_stream(self, payload: bytes | None) -> None:
@@ -323,6 +343,43 @@ class Responder:
     async def request(self, request_id: str, method: str, params: Any) -> None:
         message = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
         await self.event(dumps_exactly(message))
+
+
+class JsonOnly:
+    """The server's ``send`` for a client whose Accept admits JSON but not SSE, or that sent no
+    Accept (the endpoint wraps it): passed on as it is; the :class:`Responder` writing on it
+    streams nothing (:attr:`Responder.streams`)."""
+
+    __slots__ = ("_send",)
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+
+    def __call__(self, message: Message) -> Awaitable[None]:
+        return self._send(message)
+
+
+class SseOnly:
+    """The server's ``send`` for a client whose Accept admits SSE but not JSON (the endpoint wraps
+    it): a 200 JSON reply goes out as a stream of its one event; a stream, a 202 or an HTTP error
+    as it is."""
+
+    __slots__ = ("_send", "_wrapping")
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self._wrapping = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            head = message.get("headers", ())
+            if message["status"] == 200 and JSON_TYPE in head:
+                self._wrapping = True
+                rest = [header for header in head if header != JSON_TYPE and header[0] != b"content-length"]
+                message = {"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *rest]}
+        elif self._wrapping:  # the JSON reply's one body
+            message = {**message, "body": encode_event(message.get("body", b""))}
+        await self._send(message)
 
 
 class ClosingCancels(Responder):

@@ -15,14 +15,15 @@ from typing import Any
 
 from mcp_types import PROTOCOL_VERSION_META_KEY
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from ..handlers import Server
 from ..jsonrpc import ProtocolError, encode_error, parse_payload
 from ..query_keys import add_query_keys
 from . import handshake, modern
-from ._checks import Headers, check_caller, front_verdict, header_map
+from ._checks import NEITHER, NOT_ACCEPTABLE, SSE_ONLY, Headers, Lenient, check_caller, front_verdict, header_map
 from ._http import ClientGone, declared_too_large, plain, read_rest, refusal
+from ._responder import JsonOnly, SseOnly
 
 __all__ = ["is_modern", "serve"]
 
@@ -86,6 +87,47 @@ async def _not_post(server: Server, scope: Scope, send: Send, headers: Headers) 
     await plain(send, 405, refusal("Method Not Allowed: the MCP endpoint takes POST"), _ALLOW)
 
 
+async def _lenient(
+    server: Server, receive: Receive, send: Send, headers: Headers, how: Lenient
+) -> tuple[Receive, Send] | None:
+    """A request whose Accept does not admit both JSON and SSE (``_checks.leniency``): the
+    ``receive`` and ``send`` it is served with, the latter writing a form it admits
+    (:class:`JsonOnly`, :class:`SseOnly`); None when it was refused: 406 for an Accept admitting
+    neither on anything but an initialize (:func:`_initialize_only`), answered as JSON."""
+    if how == SSE_ONLY:
+        return receive, SseOnly(send)
+    if how == NEITHER:
+        replay = await _initialize_only(server, receive, headers)
+        if replay is None:
+            await plain(send, 406, refusal(NOT_ACCEPTABLE))
+            return None
+        receive = replay
+    return receive, JsonOnly(send)
+
+
+async def _initialize_only(server: Server, receive: Receive, headers: Headers) -> Receive | None:
+    """An Accept admitting neither type is refused, but on an initialize (clients.md §2: VS Code
+    reads any 4xx to one but 401 as an old SSE server; RFC 9110 §12.5.1 lets a server disregard
+    Accept): the body is read to tell, and a ``receive`` that hands it over again is returned, or
+    None (406) when it is no initialize, or too large or malformed to tell."""
+    limit = server.settings.max_body_bytes
+    if declared_too_large(headers, limit, server.limit_digits):
+        return None
+    try:
+        body = await read_rest(receive, await receive(), limit)
+        payload = None if body is None else parse_payload(body)
+    except (ClientGone, ProtocolError):
+        return None
+    if body is None or not handshake.is_initialize(payload):
+        return None
+    left: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Message:
+        return left.pop() if left else await receive()
+
+    return replay
+
+
 async def serve(server: Server, scope: Scope, receive: Receive, send: Send, headers: Headers | None = None) -> None:
     """``headers``: the request's header map, when the security layer in front already made it."""
     if headers is None:
@@ -95,8 +137,13 @@ async def serve(server: Server, scope: Scope, receive: Receive, send: Send, head
         return
     refused, stated = front_verdict(scope, headers, server.settings, server.verdicts)
     if refused is not None:
-        await plain(send, refused[0], refusal(refused[1]))
-        return
+        if isinstance(refused, tuple):
+            await plain(send, refused[0], refusal(refused[1]))
+            return
+        lenient = await _lenient(server, receive, send, headers, refused)
+        if lenient is None:
+            return
+        receive, send = lenient  # and on as any request, answered in a form the client admits
     limit = server.settings.max_body_bytes
     body: bytes | None = None
     if not declared_too_large(headers, limit, server.limit_digits):

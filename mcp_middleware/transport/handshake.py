@@ -51,7 +51,7 @@ from ._http import (
 )
 from ._responder import Responder
 
-__all__ = ["serve"]
+__all__ = ["is_initialize", "serve"]
 
 DEFAULT_VERSION = "2025-03-26"
 SESSION_NOT_FOUND = -32001
@@ -83,7 +83,7 @@ def serve(
     stated = stated if stated in HANDSHAKE_PROTOCOL_VERSIONS else None
     sessions = server.sessions
     session: Session | None = None  # what its session id says of the client, when it says
-    if sessions is not None and not _initialize(payload):
+    if sessions is not None and not is_initialize(payload):
         try:
             session = sessions.open(text_of(headers, b"mcp-session-id"))
         except StateError:
@@ -180,7 +180,7 @@ def _asks_as(stated: str | None, session: Session | None, otherwise: str) -> str
     return session.version or DEFAULT_VERSION
 
 
-def _initialize(payload: Any) -> bool:
+def is_initialize(payload: Any) -> bool:
     return isinstance(payload, dict) and payload.get("method") == "initialize"
 
 

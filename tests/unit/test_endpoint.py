@@ -505,10 +505,21 @@ async def test_content_type_with_charset_is_fine(ctype: str) -> None:
 
 
 @pytest.mark.parametrize("accept", ["application/json", "text/event-stream", "", "text/html"])
-async def test_missing_accept_types_is_406(accept: str) -> None:
+async def test_initialize_is_never_406_whatever_accept_lists(accept: str) -> None:
+    """It was 406 unless Accept listed both types; clients.md §2: a well-formed initialize never
+    gets a 4xx but 401 (Claude Code sends application/json alone, claude.ai's proxy
+    text/event-stream alone). The other requests' rule: tests/unit/test_accept.py."""
     headers = {**BASE_HEADERS, "accept": accept}
     reply = await post(build_app(), INIT, headers)
+    assert reply.status == 200
+    assert reply.messages()[-1]["result"]["protocolVersion"] == "2025-06-18"
+
+
+async def test_a_request_whose_accept_admits_neither_type_is_406() -> None:
+    headers = {**BASE_HEADERS, "accept": "text/html"}
+    reply = await post(build_app(), request("tools/list"), headers)
     assert reply.status == 406
+    assert reply.json()["error"]["code"] == -32600
 
 
 @pytest.mark.parametrize(
@@ -1392,10 +1403,12 @@ def test_the_transport_verdicts_stay_bounded() -> None:
         scope = asgi_scope("POST", "/mcp", [(b"host", f"h{n}".encode()), *base])
         assert check_request(scope, header_map(scope), settings, verdicts) is None
         assert len(verdicts) <= 1025
-    scope = asgi_scope("POST", "/mcp", [(b"host", b"h1"), (b"accept", b"text/html")])
+    # (an Accept admitting neither type is refused by the endpoint, once it knows the request is
+    # no initialize: a wrong Content-Type is refused here)
+    scope = asgi_scope("POST", "/mcp", [(b"host", b"h1"), (b"content-type", b"text/html")])
     refused = check_request(scope, header_map(scope), settings, verdicts)
     assert refused is not None
-    assert refused[0] == 406
+    assert refused[0] == 415
 
 
 @pytest.mark.parametrize(
@@ -1403,13 +1416,14 @@ def test_the_transport_verdicts_stay_bounded() -> None:
     [
         ("host", "evil.example", 403, "2025-06-18"),
         ("origin", "http://evil.example", 403, "2025-06-18"),
-        ("accept", "text/html", 406, "2025-06-18"),
+        ("accept", "text/html", "neither", "2025-06-18"),
+        ("accept", "application/json", "json", "2025-06-18"),
         ("content-type", "text/plain", 415, "2025-06-18"),
         ("mcp-protocol-version", "2025-03-26", None, "2025-03-26"),
     ],
 )
 def test_each_header_a_verdict_depends_on_is_part_of_its_key(
-    header: str, value: str, status: int | None, stated: str
+    header: str, value: str, status: int | str | None, stated: str
 ) -> None:
     """The remembered verdict is keyed on every header it reads: a request that differs from a
     remembered one in any of them gets its own verdict, not the remembered one."""
@@ -1423,19 +1437,21 @@ def test_each_header_a_verdict_depends_on_is_part_of_its_key(
     assert front_verdict(scope, header_map(scope), settings, verdicts) == (None, "2025-06-18")
     other = asgi_scope("POST", "/mcp", [(k.encode(), v.encode()) for k, v in {**base, header: value}.items()])
     refused, said = front_verdict(other, header_map(other), settings, verdicts)
-    assert (None if refused is None else refused[0]) == status
+    # a refusal's status, or how an Accept that does not list both types is answered
+    assert (refused[0] if isinstance(refused, tuple) else refused) == status
     assert said == stated
 
 
 @pytest.mark.parametrize(
-    ("header", "status"), [("accept", 406), ("accept", None), ("origin", 403), ("content-type", 415), ("host", 403)]
+    ("header", "status"),
+    [("accept", "neither"), ("accept", None), ("origin", 403), ("content-type", 415), ("host", 403)],
 )
-def test_transport_verdicts_on_large_header_values_are_never_kept(header: str, status: int | None) -> None:
+def test_transport_verdicts_on_large_header_values_are_never_kept(header: str, status: int | str | None) -> None:
     """Review: the verdicts kept their header values, refused requests' too: 300 POSTs with 2 MiB
     Accept headers pinned 600 MB before any guard. A verdict whose header values are longer than
     ``KEPT_HEADER_BYTES`` together is made afresh each time and never kept."""
     from mcp_middleware.config import Settings
-    from mcp_middleware.transport._checks import KEPT_HEADER_BYTES, Verdicts, check_request, header_map
+    from mcp_middleware.transport._checks import KEPT_HEADER_BYTES, Verdicts, check_request, front_verdict, header_map
 
     settings = Settings()
     verdicts: Verdicts = {}
@@ -1445,7 +1461,7 @@ def test_transport_verdicts_on_large_header_values_are_never_kept(header: str, s
     assert len(verdicts) == 1
     padding = "x" * KEPT_HEADER_BYTES
     headers[header] = {
-        ("accept", 406): "text/html;q=" + padding,
+        ("accept", "neither"): "text/html;q=" + padding,
         ("accept", None): BASE_HEADERS["accept"] + ";q=" + padding,
         ("origin", 403): "http://evil.example/" + padding,
         ("content-type", 415): "text/plain;" + padding,
@@ -1453,8 +1469,8 @@ def test_transport_verdicts_on_large_header_values_are_never_kept(header: str, s
     }[header, status]
     scope = asgi_scope("POST", "/mcp", [(k.encode(), v.encode()) for k, v in headers.items()])
     for _ in range(2):
-        refused = check_request(scope, header_map(scope), settings, verdicts)
-        assert (refused and refused[0]) == status
+        refused = front_verdict(scope, header_map(scope), settings, verdicts)[0]
+        assert (refused[0] if isinstance(refused, tuple) else refused) == status
     assert len(verdicts) == 1
 
 

@@ -178,9 +178,21 @@ async def test_transport_refusals_come_before_the_guard() -> None:
     reply = await post(app, INIT, with_headers(origin="http://evil.example.com"))
     assert reply.status == 403
     assert "www-authenticate" not in reply.headers
-    reply = await post(app, INIT, with_headers(accept="text/html"))
-    assert reply.status == 406
+    reply = await post(app, INIT, with_headers(content_type="text/plain"))
+    assert reply.status == 415
     assert calls == []
+
+
+async def test_an_accept_admitting_neither_type_meets_the_guard_first() -> None:
+    """It was 406 before the guard; now only a request that is no initialize is refused for its
+    Accept, which takes reading the body: the guard comes first (an initialize is answered)."""
+    calls: list[Request] = []
+    app = build_app(auth=token_guard(calls))
+    listing = rpc("tools/list")
+    assert (await post(app, listing, with_headers(accept="text/html"))).status == 401
+    assert (await post(app, listing, with_headers(accept="text/html", authorization=TOKEN))).status == 406
+    assert (await post(app, INIT, with_headers(accept="text/html", authorization=TOKEN))).status == 200
+    assert len(calls) == 3
 
 
 async def test_a_route_answering_401_inside_a_tool_call_is_still_a_tool_result_without_oauth() -> None:
@@ -722,7 +734,8 @@ async def test_cors_headers_on_normal_and_error_replies() -> None:
     not_allowed = await post(app, b"", with_headers(origin=INSPECTOR), method="GET")
     assert not_allowed.status == 405
     assert_cors(not_allowed)
-    bad_accept = await post(app, INIT, with_headers(origin=INSPECTOR, accept="text/html", authorization=TOKEN))
+    headers = with_headers(origin=INSPECTOR, accept="text/html", authorization=TOKEN)
+    bad_accept = await post(app, rpc("tools/list"), headers)
     assert bad_accept.status == 406
     assert_cors(bad_accept)
 
