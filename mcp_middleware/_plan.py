@@ -99,6 +99,10 @@ class _Plan:
     # open body, and are accepted and not sent otherwise)
     declared: tuple[str, ...] = ()
     integers: frozenset[str] = frozenset()  # path arguments whose numbers are integers only (5.0: ``5``)
+    # form fields (no file) whose schema takes no object, nor an array in their array
+    # (``SchemaSet.takes_structure``): such a value is refused as a query parameter's is; their
+    # arguments, by wire name (another field's is sent as its JSON text)
+    flat: Mapping[str, str] = field(default_factory=dict)
     # ``path`` as (argument, the literal after it) pairs: walked without a range per call
     segments: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
     # every argument's name, in schema order (an open body's declared properties are no argument:

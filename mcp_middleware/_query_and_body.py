@@ -9,7 +9,12 @@ Part of :mod:`mcp_middleware._requests`, which assembles them into the sub-reque
     properties, each a parameter (``_EXPLODED``).
     An array for a query, header or form parameter whose schema is no array (``_Arg.single``,
     ``_Plan.singles``) is an :class:`~mcp_middleware._values.ArgumentError`: sent repeated, the
-    route would use one value.
+    route would use one value. A form field (urlencoded, or a multipart part that is no file) is
+    written as a query parameter of no JSON content is, each value by ``_values._scalar``: an
+    object, or an array in an array, is an ``ArgumentError`` too where the field's own schema takes
+    none (``_Plan.flat``); where it may take one (an ``openapi_extra`` object property, ``str |
+    dict``, ``Any``, ``Json[...]``), it is sent as its JSON text (OpenAPI's multipart default for
+    an object property).
     A body of another media type than JSON or a form (``text/plain``, XML, ``application/octet-stream``)
     is the ``body`` argument, a string, sent as is with the declared ``Content-Type``, encoded in
     its ``charset`` (``_FilePart.charset``: UTF-8 when it names none Python can encode text with,
@@ -90,8 +95,9 @@ def _encode_body(plan: _Plan, fields: dict[str, Any]) -> tuple[bytes, bytes]:
         return plan.content_type, _part_data(part, value)
     pairs = [(key, item) for key, value in fields.items() for item in _form_items(plan, key, value)]
     if kind == _FORM:
-        return plan.content_type, urlencode([(key, _form_value(key, item)) for key, item in pairs]).encode("ascii")
-    return _multipart([(key, _part_value(plan.files.get(key), key, item)) for key, item in pairs], plan.files)
+        form = urlencode([(key, _form_value(plan, key, item)) for key, item in pairs])
+        return plan.content_type, form.encode("ascii")
+    return _multipart([(key, _part_value(plan, key, item)) for key, item in pairs], plan.files)
 
 
 def _form_items(plan: _Plan, key: str, value: Any) -> list[Any]:
@@ -102,18 +108,23 @@ def _form_items(plan: _Plan, key: str, value: Any) -> list[Any]:
     return [item for item in value if item is not None]
 
 
-def _form_value(name: str, value: Any) -> str:
+def _form_value(plan: _Plan, name: str, value: Any) -> str:
+    """A form field's text: an object or array is its JSON text where the field's schema may take
+    one, and refused by ``_scalar`` (naming the argument) where it takes none (``_Plan.flat``)."""
     if isinstance(value, (dict, list)):
-        return _json_text(name, value)
+        if (argument := plan.flat.get(name)) is None:
+            return _json_text(name, value)
+        name = argument
     return _scalar(name, value)
 
 
-def _part_value(part: _FilePart | None, name: str, value: Any) -> bytes:
+def _part_value(plan: _Plan, name: str, value: Any) -> bytes:
     """A multipart field's bytes. A file's base64 must be a string: the text of a boolean or a
     number (``true``, ``1234``) may be base64 too, and would be sent as its garbage bytes."""
+    part = plan.files.get(name)
     if part is not None and part.base64 and type(value) is not str:
         raise ArgumentError(f"argument {part.argument!r} must be the file's content in base64")
-    return _part_data(part, _form_value(name, value))
+    return _part_data(part, _form_value(plan, name, value))
 
 
 def _multipart(encoded: list[tuple[str, bytes]], files: Mapping[str, _FilePart]) -> tuple[bytes, bytes]:

@@ -100,8 +100,14 @@ def _holds_file(node: Mapping[str, Any]) -> bool:
     encoding = node.get("contentEncoding")
     if node.get("format") == "binary" or (isinstance(encoding, str) and encoding.lower() == "base64"):
         return True
+    return node.get("contentMediaType") is not None and not is_json_text(node)
+
+
+def is_json_text(node: Mapping[str, Any]) -> bool:
+    """Whether a (string) schema's content is JSON text: its ``contentMediaType`` is JSON
+    (pydantic's ``Json[...]``), so a form field of it takes an object or array as its JSON text."""
     declared = node.get("contentMediaType")
-    return declared is not None and not (isinstance(declared, str) and _is_json_media(_media_type(declared)))
+    return isinstance(declared, str) and _is_json_media(_media_type(declared))
 
 
 def _file_field(schema: Any) -> tuple[str, bool, str] | None:

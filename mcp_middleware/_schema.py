@@ -103,7 +103,7 @@ Each component is converted once per mode and cached with the components it refe
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,7 +138,11 @@ _OUTPUT_CHECKED = frozenset({"format", "multipleOf", "maxLength"})  # the keywor
 _GROWING_FORMATS = frozenset({"uri", "multi-host-uri"})
 # what may refuse the properties no patternProperties key matches
 _REFUSING = ("additionalProperties", "unevaluatedProperties")
-_DEPTH = 16  # how deep may_be_array and allows_null follow nested branches
+_DEPTH = 16  # how deep the verdicts (may_be_array, takes_structure, ...) follow nested subschemas
+# the Python values of a JSON object and array, which an ``enum`` or ``const`` may list (_may_be)
+_STRUCTURES: dict[str, type | tuple[type, ...]] = {"object": Mapping, "array": (list, tuple)}
+_Judge = Callable[[Mapping[str, Any]], bool]  # a question of one resolved subschema (SchemaSet._judged)
+_Seen = dict[tuple[int, str], bool]  # a verdict's answers, by subschema (its id) and question
 # how much a subschema lost (_lost_since): nothing; only what output schemas leave out by design,
 # unsaid (a pattern, an unsure format or multipleOf, a key narrowed); something else
 _KEPT, _QUIET, _LOUD = 0, 1, 2
@@ -301,8 +305,26 @@ class SchemaSet:
 
     def may_be_array(self, schema: Any) -> bool:
         """Whether ``schema`` (a raw one, ``$ref``s resolved here) may be an array: ``False`` only
-        when it says it is something else (its ``type``, or every branch of an ``anyOf``/``oneOf``)."""
-        return self._may_be(schema, "array", 0)
+        when it says it is something else (its ``type``, ``enum`` or ``const``, or every branch of
+        an ``anyOf``/``oneOf``)."""
+        return self._may_be(schema, "array", {}, 0)
+
+    def takes_structure(self, schema: Any, json_text: _Judge) -> bool:
+        """Whether a form field of ``schema`` (a raw one, ``$ref``s resolved here) may take an
+        object, or an array as an item of its array, which is then sent as its JSON text (OpenAPI's
+        multipart default for an object property): it may be an object (:meth:`_may_be`), its
+        arrays may hold one or an array (:meth:`_holds_structure`), or it, or a branch of it, is a
+        string of JSON text (``json_text``: pydantic's ``Json[...]``). ``False`` only when the
+        schema says otherwise (a string, number or boolean field, an array of them, an ``enum`` or
+        ``const`` that lists no object or array): unsure, it takes. Each subschema is judged once
+        per verdict (``seen``), so a recursive one (a self-referential ``allOf``, mutual ``$ref``s)
+        is judged in time linear in its size."""
+        seen: _Seen = {}
+        return (
+            self._may_be(schema, "object", seen, 0)
+            or self._holds_structure(schema, seen, 0)
+            or self._somewhere(schema, json_text, seen, 0)
+        )
 
     def whole_numbers(self, schema: Any) -> bool:
         """Whether the numbers ``schema`` (a raw one, ``$ref``s resolved here) takes are integers
@@ -322,20 +344,41 @@ class SchemaSet:
                 schema = schema.get("items")
             else:
                 break
-        return self._may_be(schema, "integer", 0) and not self._may_be(schema, "number", 0)
+        seen: _Seen = {}
+        return self._may_be(schema, "integer", seen, 0) and not self._may_be(schema, "number", seen, 0)
 
     def allows_null(self, schema: Any) -> bool:
         """Whether ``schema`` (a raw one, ``$ref``s resolved here) takes ``null``: its ``type`` (or
         OpenAPI 3.0's ``nullable``), ``enum``, ``const`` or a branch of its ``anyOf``/``oneOf`` says
         so, or it says nothing of its type (pydantic's ``Optional[X] = None`` is ``anyOf [X, null]``)."""
-        return self._may_be(schema, "null", 0)
+        return self._may_be(schema, "null", {}, 0)
 
-    def _may_be(self, schema: Any, kind: str, depth: int) -> bool:
-        """Whether ``schema`` may be a value of JSON type ``kind``: ``False`` only when it says it is
-        something else (for ``null``, its ``nullable``, ``const`` and ``enum`` say too)."""
+    def _judged(self, schema: Any, question: str, seen: _Seen, judge: _Judge, depth: int, looped: bool = True) -> bool:
+        """``judge(schema)`` for ``question``, each resolved subschema judged once per verdict
+        (``seen``, by identity: the verdict's schemas live as long as it does), so judging ends
+        having visited each once. One met again within its own judging (a recursive ``$ref``, an
+        ``allOf`` of itself) answers ``looped`` there: ``True`` for whether it may be something (it
+        says nothing more there), ``False`` for a search (a loop finds nothing new). Nested deeper
+        than :data:`_DEPTH` (the stack a deep schema would take), it answers ``True``, unsure; a
+        boolean schema (or none) ``False`` for a search, else ``True`` but for ``false``."""
         schema = self.resolve(schema)
-        if not isinstance(schema, Mapping) or depth > _DEPTH:
-            return schema is not False
+        if not isinstance(schema, Mapping):
+            return looped and schema is not False
+        if depth > _DEPTH:
+            return True
+        key = (id(schema), question)
+        if (known := seen.get(key)) is None:
+            seen[key] = looped
+            seen[key] = known = judge(schema)
+        return known
+
+    def _may_be(self, schema: Any, kind: str, seen: _Seen, depth: int) -> bool:
+        """Whether ``schema`` may be a value of JSON type ``kind``: ``False`` only when it says it is
+        something else (for ``null``, its ``nullable``, ``const`` and ``enum`` say too; for an
+        ``object`` or ``array``, its ``const`` and ``enum`` must list one)."""
+        return self._judged(schema, kind, seen, lambda node: self._node_may_be(node, kind, seen, depth + 1), depth)
+
+    def _node_may_be(self, schema: Mapping[str, Any], kind: str, seen: _Seen, depth: int) -> bool:
         if kind == "null":
             if schema.get("nullable") is True:
                 return True
@@ -343,6 +386,10 @@ class SchemaSet:
                 return schema["const"] is None
             if isinstance(values := schema.get("enum"), list):
                 return None in values
+        elif (shape := _STRUCTURES.get(kind)) is not None:
+            values = [schema["const"]] if "const" in schema else schema.get("enum")
+            if isinstance(values, list) and not any(isinstance(value, shape) for value in values):
+                return False
         types = schema.get("type")
         if isinstance(types, str):
             return types == kind
@@ -351,11 +398,45 @@ class SchemaSet:
         for key in ("anyOf", "oneOf"):
             branches = schema.get(key)
             if isinstance(branches, list) and branches:
-                return any(self._may_be(branch, kind, depth + 1) for branch in branches)
+                return any(self._may_be(branch, kind, seen, depth) for branch in branches)
         branches = schema.get("allOf")
         if isinstance(branches, list) and branches:
-            return all(self._may_be(branch, kind, depth + 1) for branch in branches)
+            return all(self._may_be(branch, kind, seen, depth) for branch in branches)
         return True
+
+    def _holds_structure(self, schema: Any, seen: _Seen, depth: int) -> bool:
+        """Whether an array ``schema`` may be holds an object or an array: it may be an array, its
+        ``items`` or a ``prefixItems`` member may be one (an array that says neither holds
+        anything), and a branch of its ``anyOf``/``oneOf`` (if any) and each of its ``allOf`` may hold one."""
+        return self._judged(schema, "holds", seen, lambda node: self._node_holds(node, seen, depth + 1), depth)
+
+    def _node_holds(self, schema: Mapping[str, Any], seen: _Seen, depth: int) -> bool:
+        if not self._may_be(schema, "array", seen, depth):
+            return False
+        items = [schema["items"]] if "items" in schema else []
+        if isinstance(prefix := schema.get("prefixItems"), list):
+            items += prefix
+        if items and not any(self._may_be(item, kind, seen, depth) for item in items for kind in _STRUCTURES):
+            return False
+        for key in ("anyOf", "oneOf"):
+            branches = schema.get(key)
+            if isinstance(branches, list) and branches:
+                return any(self._holds_structure(branch, seen, depth) for branch in branches)
+        branches = schema.get("allOf")
+        if isinstance(branches, list) and branches:
+            return all(self._holds_structure(branch, seen, depth) for branch in branches)
+        return True
+
+    def _somewhere(self, schema: Any, found: _Judge, seen: _Seen, depth: int) -> bool:
+        """Whether ``found`` holds of ``schema`` or of a branch of its ``anyOf``/``oneOf``/``allOf``."""
+
+        def judge(node: Mapping[str, Any]) -> bool:
+            if found(node):
+                return True
+            lists = [each for key in ("anyOf", "oneOf", "allOf") if isinstance(each := node.get(key), list)]
+            return any(self._somewhere(branch, found, seen, depth + 1) for each in lists for branch in each)
+
+        return self._judged(schema, "found", seen, judge, depth, looped=False)
 
     def convert(self, schema: Any, refs: set[str], *, collapse: bool) -> Any:
         """A converted copy of ``schema``; the components it refers to are added to ``refs``."""

@@ -40,6 +40,7 @@ from mcp_middleware._plan import (
     _FilePart,
     _Plan,
 )
+from mcp_middleware._request_media import is_json_text
 from mcp_middleware._requests import ToolSpec
 from mcp_middleware._schema import SchemaSet
 from mcp_middleware._token_routes import security_schemes
@@ -199,15 +200,12 @@ class _Builder(_Schemas):
             kind = _RAW if body.kind == _RAW else _JSON_VALUE
         elif open_body or any(a.where == _BODY for a in args) or (body.required and body.kind == _JSON):
             kind = body.kind  # a required JSON body goes out as ``{}`` when no argument fills it
-        singles = (
-            {
-                e.wire: name
-                for e, name in zip(entries, names, strict=True)
-                if e.where == _BODY and not self.schemas.may_be_array(e.schema)
-            }
-            if body.kind in (_FORM, _MULTIPART)
-            else {}
-        )
+        form = body.kind in (_FORM, _MULTIPART)
+        fields = [(e, name) for e, name in zip(entries, names, strict=True) if form and e.where == _BODY]
+        singles = {e.wire: name for e, name in fields if not self.schemas.may_be_array(e.schema)}
+        # judged once here, not per call: a call's form field only looks its name up
+        takes = self.schemas.takes_structure
+        flat = {e.wire: name for e, name in fields if e.file is None and not takes(e.schema, is_json_text)}
         return _Plan(
             template,
             args,
@@ -221,6 +219,7 @@ class _Builder(_Schemas):
             open_body,
             declared,
             integers,
+            flat,
         )
 
     def withheld(self, op: _Op) -> frozenset[bytes]:

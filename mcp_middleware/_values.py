@@ -6,9 +6,9 @@ argument shares: path, query, header, cookie and form field). Imports nothing fr
     A scalar is written as its text: a string as is, a number as ``str()`` gives it, a boolean as
     ``true``/``false``; any other value (an object, an array where one value is taken) is an
     :class:`ArgumentError` naming the argument, which the model can correct. A value sent as JSON
-    text (a query parameter of JSON content, an object or array form field) is its compact JSON,
-    and one orjson cannot encode (nested too deep, an integer beyond 64 bits) is an
-    :class:`ArgumentError` too. :func:`_form_encode` is ``quote_plus``, for query strings and for
+    text (a query parameter of JSON content, an object or array for a form field whose schema may
+    take one) is its compact JSON, and one orjson cannot encode (nested too deep, an integer beyond
+    64 bits) is an :class:`ArgumentError` too. :func:`_form_encode` is ``quote_plus``, for query strings and for
     the query keys the catalog precomputes (``_Arg.query_key``).
 """
 
