@@ -46,7 +46,7 @@ from .catalog import Catalog, ToolFilter
 from .config import Settings
 from .features import Features
 from .interaction import PendingReplies, asked_elsewhere
-from .jsonrpc import ProtocolError, Request
+from .jsonrpc import Notification, ProtocolError, Request, is_id
 from .listen import Listeners
 from .sealing import Round, Sealer, Sessions, StateError
 from .toolcall import CallLimits, CallRegistry, Outbox
@@ -102,6 +102,12 @@ def _validation_message(exc: ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"] if p not in ("params",)) or "params"
     return f"Invalid params: {where}: {first['msg']}"
+
+
+def _refused_notification(method: str, message: str, param: Any) -> ProtocolError:
+    """A client notification not accepted: -32602 (id null: it answers no request), its ``data``
+    naming the notification's method and the param at fault (``"params"`` for the whole)."""
+    return ProtocolError(codes.INVALID_PARAMS, message, {"method": method, "param": param})
 
 
 class Server(ServedApp):
@@ -247,6 +253,26 @@ class Server(ServedApp):
         """Remember a request's passed 2026-07-28 ladder (``transport.modern``, ``Call.ladder``),
         now that its params passed their check too: a request with the same key skips both."""
         with_room(self.ladders, _LADDERS)[key] = version
+
+    def notification_refusal(self, note: Notification, version: str) -> ProtocolError | None:
+        """Why a client notification of ``version`` cannot be accepted, or None (transports.mdx
+        §Sending Messages: 202 when accepted, else an HTTP error status, which the transport
+        gives the error): params its wire type refuses (-32602 with the message a request's
+        params get, checked by the same validator), or a ``notifications/cancelled`` whose
+        ``requestId`` is no request id (``5.0``, ``true``): the SDK's lax type takes them, but a
+        request with such an id is refused (-32600, ``jsonrpc.is_id``), so none ever names a
+        call (5.0 is not matched to 5). Unknown methods are accepted (nothing to check them by)."""
+        try:
+            self.validator.check_notification(note.method, version, note.params)
+        except ValidationError as exc:
+            loc = exc.errors()[0]["loc"]
+            return _refused_notification(note.method, _validation_message(exc), loc[1] if len(loc) > 1 else "params")
+        if note.method == "notifications/cancelled" and note.params:
+            request_id = note.params.get("requestId")
+            if request_id is not None and not is_id(request_id):
+                message = "Invalid params: requestId: a request id is a string or an integer"
+                return _refused_notification(note.method, message, "requestId")
+        return None
 
     def cancel(self, caller: str, request_id: Any) -> None:
         self.registry.cancel(caller, request_id)

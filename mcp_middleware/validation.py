@@ -1,6 +1,8 @@
 """Request params against the SDK's wire types, remembered for envelopes seen before.
 
-Every request is checked with ``mcp_types.methods.validate_client_request`` for its revision. The
+Every request is checked with ``mcp_types.methods.validate_client_request`` for its revision (and
+every client notification of a method its revision has with ``validate_client_notification``:
+:meth:`RequestValidator.check_notification`, never remembered, as none is on a call's path). The
 verdict depends only on the params, and clients repeat the same envelope on every call (the same
 ``_meta``, client capabilities, tool name), so a request whose params serialise to bytes already
 validated is not validated again (bytes no longer than ``KEPT_BYTES``: a larger request is validated
@@ -24,7 +26,12 @@ import typing
 from typing import Any, Final
 
 import orjson
-from mcp_types.methods import CLIENT_REQUESTS, validate_client_request
+from mcp_types.methods import (
+    CLIENT_NOTIFICATIONS,
+    CLIENT_REQUESTS,
+    validate_client_notification,
+    validate_client_request,
+)
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._once import with_room
@@ -92,6 +99,14 @@ class RequestValidator:
         validate_client_request(method, version, params)
         if envelope is not None and (envelope := kept(envelope)) is not None:
             with_room(self._valid, _LIMIT).add((method, version, envelope))
+
+    @staticmethod
+    def check_notification(method: str, version: str, params: dict[str, Any] | None) -> None:
+        """A client notification's params against ``version``'s wire type for ``method``, raising
+        ``pydantic.ValidationError`` like the SDK; nothing for a method that revision has no type
+        for (an unknown one, ``notifications/initialized`` in 2026-07-28): none to check it by."""
+        if (method, version) in CLIENT_NOTIFICATIONS:
+            validate_client_notification(method, version, params)
 
 
 def kept(envelope: Envelope) -> Envelope | None:

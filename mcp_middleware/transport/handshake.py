@@ -104,7 +104,7 @@ def serve(
             return _batch(server, scope, receive, headers, payload, stated, responder, session)
         return responder.error(exc, "handshake")
     if not isinstance(message, Request):  # one test for the usual case
-        return _not_request(server, headers, message, responder)
+        return _not_request(server, headers, message, responder, version)
     if message.method == "initialize":
         version = stated = negotiate((message.params or {}).get("protocolVersion"))
         if sessions is not None:
@@ -135,10 +135,18 @@ def serve(
 
 
 def _not_request(
-    server: Server, headers: Mapping[bytes, bytes], message: Notification | ClientReply, responder: Responder
+    server: Server,
+    headers: Mapping[bytes, bytes],
+    message: Notification | ClientReply,
+    responder: Responder,
+    version: str,
 ) -> Awaitable[None]:
-    """A lone notification (202), or a client's reply to a question of ours."""
+    """A lone notification (202, or 400 when its params are refused: ``Server.notification_refusal``),
+    or a client's reply to a question of ours."""
     if isinstance(message, Notification):
+        refused = server.notification_refusal(message, version)
+        if refused is not None:
+            return responder.error(refused, "handshake")
         _notification(server, headers, message)
         return responder.accepted()
     # Ignored (still 202, as for an id nobody waits for; Server.take_reply logs a misrouted one) unless the
@@ -189,8 +197,10 @@ def _session_not_found(payload: Any) -> ProtocolError:
 
 
 def _notification(server: Server, headers: Mapping[bytes, bytes], message: Notification) -> None:
+    # A notification accepted (Server.notification_refusal found nothing to refuse).
     # basic/utilities/cancellation.mdx: stop the work and send no response for it. A requestId
-    # that is no id matches nothing, and the server MAY ignore what it cannot match.
+    # absent or null (the SDK's types allow them) matches nothing, and the server MAY ignore what
+    # it cannot match.
     if message.method == "notifications/cancelled" and message.params:
         request_id = message.params.get("requestId")
         if is_id(request_id):
@@ -230,7 +240,7 @@ async def _batch(
         return
     messages = [_parsed(item) for item in items]
     if not any(map(_requests, messages)):
-        await _answers_only(server, headers, messages, responder)
+        await _answers_only(server, headers, messages, responder, version)
         return
     if server.settings.response_mode == "sse":
         await responder.stream_now()  # the option's every reply, a batch's responses included
@@ -307,14 +317,20 @@ def _requests(message: Message | ProtocolError) -> bool:
 
 
 async def _answers_only(
-    server: Server, headers: Mapping[bytes, bytes], messages: list[Message | ProtocolError], responder: Responder
+    server: Server,
+    headers: Mapping[bytes, bytes],
+    messages: list[Message | ProtocolError],
+    responder: Responder,
+    version: str,
 ) -> None:
     """A batch of only notifications and responses (transports.mdx §Sending Messages: 202 if the
     server accepts the input, else an HTTP error): every item is checked before any is acted on, so
     that a refused body has had no effect (a response taken, a call cancelled, under a 400 that says
     the input was not accepted); the errors, none with an id, are the 400's body."""
     caller = caller_key(server, headers)
-    refused = [refusal for message in messages if (refusal := _item_refusal(server, message, caller)) is not None]
+    refused = [
+        refusal for message in messages if (refusal := _item_refusal(server, message, caller, version)) is not None
+    ]
     if refused:
         status = error_status(refused[0].code, "handshake", request=False)
         await responder.json(b"[" + b",".join(dumps(error_message(error)) for error in refused) + b"]", status)
@@ -327,10 +343,13 @@ async def _answers_only(
     await responder.accepted()
 
 
-def _item_refusal(server: Server, message: Message | ProtocolError, caller: str) -> ProtocolError | None:
-    """Why a batch item cannot be accepted (its error, or a reply's :meth:`PendingReplies.refusal`)."""
+def _item_refusal(server: Server, message: Message | ProtocolError, caller: str, version: str) -> ProtocolError | None:
+    """Why a batch item cannot be accepted (its error, a reply's :meth:`PendingReplies.refusal`,
+    or a notification's :meth:`Server.notification_refusal`)."""
     if isinstance(message, ClientReply):
         return server.pending.refusal(message.id, message.body, caller)
+    if isinstance(message, Notification):
+        return server.notification_refusal(message, version)
     return message if isinstance(message, ProtocolError) else None
 
 
@@ -347,14 +366,17 @@ async def _batch_item(
     asks_as: str,
 ) -> bytes | ProtocolError | None:
     """The reply to ``item`` (read as ``message``): a result's bytes, its error (id filled in when
-    known), ``_CANCELLED`` (a request that is answered with nothing), or None (a notification or a
-    client's response). A call's notifications and requests to the client go out on
+    known; a notification's refusal has none: ``Server.notification_refusal``), ``_CANCELLED`` (a
+    request that is answered with nothing), or None (a notification or a client's response
+    accepted). A call's notifications and requests to the client go out on
     ``responder``, the batch's: the first makes its reply an SSE stream (the call's result is not
     written early: ``early`` is never set for a batch, the batch's responses go out together)."""
     try:
         if isinstance(message, Notification):
-            _notification(server, headers, message)
-            return None
+            refused = server.notification_refusal(message, version)
+            if refused is None:
+                _notification(server, headers, message)
+            return refused
         if isinstance(message, ClientReply):
             caller = caller_key(server, headers)
             refused = server.pending.refusal(message.id, message.body, caller)

@@ -181,9 +181,10 @@ def _tell_tolerated(stated: str, named: str, info: Any, missing: tuple[str, ...]
     )
 
 
-def _check_notification(headers: Mapping[bytes, bytes], note: Notification) -> None:
+def _check_notification(headers: Mapping[bytes, bytes], note: Notification) -> str:
     """A notification's routing headers, required as on a request (transports: "all requests and
-    notifications"): a version of ours, the same as its ``_meta``'s if it has one, and Mcp-Method."""
+    notifications"): a version of ours, the same as its ``_meta``'s if it has one, and Mcp-Method.
+    The revision it is read as: its header's (on the tolerated path, its ``_meta``'s)."""
     version = (text_of(headers, b"mcp-protocol-version") or "").strip()
     if not version:
         raise _mismatch("MCP-Protocol-Version is missing")
@@ -193,7 +194,7 @@ def _check_notification(headers: Mapping[bytes, bytes], note: Notification) -> N
         named = meta.get(PROTOCOL_VERSION_META_KEY, version)
         if named != version and _tolerated(version, meta):  # (a handshake revision's header: the era rule's)
             _tell_once(version, meta, _tolerated_method(headers, note.method))
-            return
+            return str(named)  # (a 2026-07-28 revision: _tolerated)
     if version not in MODERN_PROTOCOL_VERSIONS:
         _unsupported(version)
     if named != version:
@@ -201,6 +202,7 @@ def _check_notification(headers: Mapping[bytes, bytes], note: Notification) -> N
     sent = text_of(headers, b"mcp-method")
     if sent is None or sent.strip() != note.method:
         raise _mismatch("Mcp-Method does not match the body's method")
+    return version
 
 
 def _check_stated(headers: Mapping[bytes, bytes], params: dict[str, Any]) -> None:
@@ -374,7 +376,9 @@ def serve(
                 raise ProtocolError(
                     codes.INVALID_REQUEST, "Invalid request: clients do not send responses in 2026-07-28"
                 )
-            _check_notification(headers, message)
+            refused = server.notification_refusal(message, _check_notification(headers, message))
+            if refused is not None:  # (its params: HTTP 400, transports.mdx §Sending Messages)
+                raise refused
             return responder.accepted()
         version, envelope, ladder = _checked(server, headers, message)
     except ProtocolError as exc:

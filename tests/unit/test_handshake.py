@@ -290,16 +290,30 @@ async def test_response_mode_sse_streams_a_batch_s_replies_too() -> None:
     assert (await post(app, notifications)).status == 202
 
 
-@pytest.mark.parametrize("request_id", [[1], {"a": 1}, True, None, 1.5])
-async def test_cancelled_with_an_id_that_is_no_id_is_ignored(request_id: Any) -> None:
-    """cancellation.mdx: the server MAY ignore a cancellation it cannot match; one whose requestId
-    is not a string or an integer matches nothing (and must not take a batch down with it)."""
+async def test_cancelled_with_a_null_id_is_ignored() -> None:
+    """cancellation.mdx: the server MAY ignore a cancellation it cannot match; a null requestId
+    (which the SDK's types take) names nothing."""
     app = build_app()
-    reply = await post(app, cancelled(request_id))
+    reply = await post(app, cancelled(None))
     assert reply.status == 202
     assert reply.body == b""
-    messages = (await post(app, [cancelled(request_id), request("ping", id=2)])).json()
+    messages = (await post(app, [cancelled(None), request("ping", id=2)])).json()
     assert messages == [{"jsonrpc": "2.0", "id": 2, "result": {}}]
+
+
+@pytest.mark.parametrize("request_id", [[1], {"a": 1}, True, 1.5, 1.0])
+async def test_cancelled_with_an_id_that_is_no_id_is_refused_and_does_not_take_a_batch_down(request_id: Any) -> None:
+    """Such a cancellation was answered 202 and ignored: the client was told it was accepted.
+    transports.mdx §Sending Messages: input the server cannot accept gets an HTTP error status
+    (400, -32602, id null); ``[1]``, ``{"a": 1}`` and ``1.5`` fail the SDK's type, ``true`` and
+    ``1.0`` are no request id of ours (a request with one is refused). In a batch with a request
+    it is an error item (id null) and the request is answered."""
+    app = build_app()
+    reply = await post(app, cancelled(request_id))
+    assert reply.status == 400
+    assert (reply.json()["id"], reply.json()["error"]["code"]) == (None, -32602)
+    messages = (await post(app, [cancelled(request_id), request("ping", id=2)])).json()
+    assert [(m["id"], "error" in m) for m in messages] == [(None, True), (2, False)]
 
 
 async def test_cancelled_with_true_leaves_call_1_running() -> None:
@@ -313,7 +327,7 @@ async def test_cancelled_with_true_leaves_call_1_running() -> None:
             tg.start_soon(ex.run)
             await gates.produced[0].wait()
             assert len(mcp_of(app).server.registry) == 1
-            assert (await post(app, cancelled(True))).status == 202
+            assert (await post(app, cancelled(True))).status == 400
             for gate in gates.release:
                 gate.set()
     assert gates.finished.is_set()
