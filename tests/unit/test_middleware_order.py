@@ -25,6 +25,8 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_middleware import MCPContext, MCPMiddleware, mcp_context
+from mcp_middleware._once import Remembered
+from mcp_middleware.transport import _responder
 from mcp_middleware.transport._responder import Responder
 from tests.support import BASE_HEADERS, Reply, call_legacy, modern_headers, modern_request, post
 from tests.support import request as rpc
@@ -209,6 +211,20 @@ async def test_an_outer_session_middlewares_session_reaches_the_route_and_its_wr
     assert json.loads(base64.b64decode(written)) == {"n": 5}  # the MCP response carries the route's write
 
 
+def lost_message(tool: str) -> str:
+    return (
+        f"a session write by tool {tool!r} cannot reach the client: the MCP response had become an SSE stream, "
+        "its head and Set-Cookie sent, before the route wrote to request.session (logged once per tool)"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _nothing_lost_yet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts as a new process would: no lost session write warned about yet (the
+    WARNING is once per tool in the process), so a test passes again when run again."""
+    monkeypatch.setattr(_responder, "_LOST_SESSIONS", Remembered(256))
+
+
 def lost_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.getMessage()
@@ -232,15 +248,12 @@ async def test_a_session_write_after_the_reply_became_a_stream_is_lost_and_warne
     assert [m["result"]["structuredContent"] for m in reply.messages() if "result" in m] == [{"visits": 5}]
     written = reply.headers["set-cookie"].removeprefix("session=").split(";")[0]
     assert json.loads(base64.b64decode(written)) == {"n": 4}
-    assert lost_warnings(caplog) == [
-        "a session write by tool 'visits' cannot reach the client: the MCP response had become an SSE stream, "
-        "its head and Set-Cookie sent, before the route wrote to request.session (logged once per tool)"
-    ]
+    assert lost_warnings(caplog) == [lost_message("visits")]
 
 
 def progressing(name: str, write_first: bool) -> FastAPI:
     """A route that reports progress (the reply becomes a stream) and writes to the session
-    before or after it. (Its name per test: the WARNING is said once per tool in the process.)"""
+    before or after it, named ``name``."""
     app = FastAPI()
 
     @app.get("/visits", operation_id=name)
@@ -257,8 +270,8 @@ def progressing(name: str, write_first: bool) -> FastAPI:
     return app
 
 
-async def progress_call(app: ASGIApp, era: str, name: str) -> Reply:
-    cookie = base64.b64encode(b'{"n": 4}').decode()
+async def progress_call(app: ASGIApp, era: str, name: str, session: bytes = b'{"n": 4}') -> Reply:
+    cookie = base64.b64encode(session).decode()
     if era == "legacy":
         headers = {**BASE_HEADERS, "mcp-protocol-version": "2025-06-18", "cookie": f"session={cookie}"}
         params: dict[str, Any] = {"name": name, "arguments": {}, "_meta": {"progressToken": "p"}}
@@ -286,6 +299,35 @@ async def test_a_session_write_after_progress_is_warned_and_one_before_it_reache
     assert cookie_of(after) == {"n": 4}
     assert len(lost_warnings(caplog)) == 1
     assert f"a session write by tool 'after_{era}' cannot reach the client" in lost_warnings(caplog)[0]
+
+
+def carting(name: str) -> FastAPI:
+    """A route that reports progress (the reply becomes a stream), then adds to a list inside
+    the session: a write below its top level, after the stream's head."""
+    app = FastAPI()
+
+    @app.get("/cart", operation_id=name)
+    async def cart(request: Request, ctx: Annotated[MCPContext, Depends(mcp_context)]) -> dict[str, list[str]]:
+        await ctx.report_progress(1, 2)
+        request.session["cart"].append("b")
+        return {"cart": request.session["cart"]}
+
+    app.add_middleware(MCPMiddleware)
+    app.add_middleware(CookieSession)  # outer
+    return app
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_nested_session_write_after_progress_is_warned(era: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The session the head carried is kept as a deep copy: a write into a list inside it after
+    the head (``request.session["cart"].append``) differs from it and is warned, as a top-level one."""
+    app = carting("cart")
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        reply = await progress_call(app, era, "cart", b'{"cart": ["a"]}')
+    assert reply.content_type == "text/event-stream"
+    assert [m["result"]["structuredContent"] for m in reply.messages() if "result" in m] == [{"cart": ["a", "b"]}]
+    assert cookie_of(reply) == {"cart": ["a"]}
+    assert lost_warnings(caplog) == [lost_message("cart")]
 
 
 @pytest.mark.parametrize("era", ERAS)
