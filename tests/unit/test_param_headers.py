@@ -372,14 +372,27 @@ LONG = "9" * 400  # beyond 308 digits: the standard parser's fallback (_read_aga
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("header", [LONG, "+" + LONG + ".0", "0" + LONG])
-async def test_a_header_matching_an_integer_of_more_than_308_digits_passes(header: str) -> None:
+@pytest.mark.parametrize(
+    ("argument", "header"),
+    [
+        (LONG, LONG),
+        (LONG, "+" + LONG + ".0"),
+        (LONG, "0" + LONG),
+        ("-" + LONG, "-" + LONG),  # a negative one: its sign compared too
+        ("-" + LONG, "-0" + LONG + ".0"),
+    ],
+)
+async def test_a_header_matching_an_integer_of_more_than_308_digits_passes(argument: str, header: str) -> None:
     """orjson refuses the body (beyond a double's range) and the fallback keeps no exact value past
     308 digits: the header still compares equal, and the call gets what the same argument without a
     header gets (a tool without the annotation), the tool's isError refusal."""
-    bare = await post(limits_app(annotated=False), call_with_limit(LONG), modern_headers("tools/call", "find_items"))
+    bare = await post(
+        limits_app(annotated=False), call_with_limit(argument), modern_headers("tools/call", "find_items")
+    )
     with_header = await post(
-        limits_app(), call_with_limit(LONG), {**modern_headers("tools/call", "find_items"), "mcp-param-limit": header}
+        limits_app(),
+        call_with_limit(argument),
+        {**modern_headers("tools/call", "find_items"), "mcp-param-limit": header},
     )
     assert bare.status == with_header.status == 200
     assert with_header.result() == bare.result()
@@ -391,10 +404,25 @@ async def test_a_header_matching_an_integer_of_more_than_308_digits_passes(heade
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("header", ["9" * 399 + "8", "9" * 401, "-" + LONG, "1e400", "5"])
-async def test_a_header_naming_another_integer_than_one_of_more_than_308_digits_is_32020(header: str) -> None:
+@pytest.mark.parametrize(
+    ("argument", "header"),
+    [
+        (LONG, "9" * 399 + "8"),
+        (LONG, "9" * 401),
+        (LONG, "-" + LONG),
+        ("-" + LONG, LONG),
+        ("-" + LONG, "-" + "9" * 399 + "8"),
+        (LONG, "1e400"),
+        (LONG, "5"),
+    ],
+)
+async def test_a_header_naming_another_integer_than_one_of_more_than_308_digits_is_32020(
+    argument: str, header: str
+) -> None:
     reply = await post(
-        limits_app(), call_with_limit(LONG), {**modern_headers("tools/call", "find_items"), "mcp-param-limit": header}
+        limits_app(),
+        call_with_limit(argument),
+        {**modern_headers("tools/call", "find_items"), "mcp-param-limit": header},
     )
     assert reply.status == 400
     assert reply.error()["error"] == {
