@@ -90,6 +90,9 @@ class ToolSpec:
     guard: RouteGuard | None = field(default=None, repr=False, compare=False)
     # its structuredContent is ``{"result": <the route's JSON>}`` (a body that is no object)
     wraps_result: bool = field(default=False, repr=False, compare=False)
+    # its route may send a response with background work after it (``_goes_on.goes_on``): a call
+    # looks, at its last body message, whether it does, to answer then (``_tool_run._GoingOnRun``)
+    goes_on: bool = field(default=False, repr=False, compare=False)
     plan: _Plan = field(init=False, repr=False, compare=False)
     required: frozenset[str] = field(init=False, repr=False, compare=False)
     output: OutputShape = field(init=False, repr=False, compare=False)

@@ -112,8 +112,16 @@ class _Builder(_Schemas):
         # catalog warns, once per tool)
         self.broken_headers: dict[str, tuple[str, ...]] = {}
 
-    def tool(self, op: _Op, name: str, guard: RouteGuard | None = None, description: str | None = None) -> ToolSpec:
-        """``description``: the one given (``x-mcp-description``) in place of the operation's."""
+    def tool(
+        self,
+        op: _Op,
+        name: str,
+        guard: RouteGuard | None = None,
+        description: str | None = None,
+        goes_on: bool = False,
+    ) -> ToolSpec:
+        """``description``: the one given (``x-mcp-description``) in place of the operation's;
+        ``goes_on``: its route may send a response with background work (``_goes_on``)."""
         operation = op.operation
         body = self.body(operation)
         entries = self.entries(op, body)
@@ -151,7 +159,18 @@ class _Builder(_Schemas):
         if guard is not None:  # its refusals name the arguments; it writes their numbers as the path does
             guard = guard.named(renamed, plan.integers)
         wraps = self.wraps_result(op, output)
-        return ToolSpec(name, op.method, op.path, tool, output is not None, plan, headers, guard, wraps_result=wraps)
+        return ToolSpec(
+            name,
+            op.method,
+            op.path,
+            tool,
+            output is not None,
+            plan,
+            headers,
+            guard,
+            wraps_result=wraps,
+            goes_on=goes_on,
+        )
 
     def plan(
         self,

@@ -30,6 +30,7 @@ from typing import Any
 import anyio
 import anyio.abc
 from starlette.middleware.base import _StreamingResponse as _BHMResponse  # (private; in every supported version)
+from starlette.responses import Response
 from starlette.types import Message
 
 from ._guard import _timed_out, _too_large
@@ -39,7 +40,7 @@ from ._stream_failure import STREAM_RESPONSE, streams
 from .context import CONTEXT_KEY
 from .results import ResultTooLarge
 
-__all__ = ["_ToolRun"]
+__all__ = ["_GoingOnRun", "_ToolRun"]
 
 
 class _ToolRun(_RunHandle):
@@ -320,6 +321,38 @@ class _ToolRun(_RunHandle):
             self.gone(within)
 
 
+class _GoingOnRun(_ToolRun):
+    """A run of a tool whose route may send a response with background work after it
+    (``ToolSpec.goes_on``): a quick call's last body message (no watcher: a long or streamed call
+    answers from its own, ``_ToolRun.on_body``) is answered at once, from the route's send, when
+    the response sending it has background work to run (``_sender``, ``_background_follows``):
+    as over HTTP, the client has the response while the app goes on, not at the ticker's next tick.
+    Only such tools' runs look: any other call's last message costs what it did."""
+
+    def on_body(self, chunk: bytes, more: bool) -> Awaitable[None] | None:
+        pending = _ToolRun.on_body(self, chunk, more)
+        if more or pending is not None or self.task is not None or self.delivery is not None:
+            return pending
+        sender = _sender(sys._getframe())
+        if sender is not None and _background_follows(sender.f_locals.get("self")):
+            return self._answer_early([])
+        return None
+
+
+def _sender(frame: FrameType | None) -> FrameType | None:
+    """The frame of the response sending the route's last body message: a Starlette ``Response``'s
+    own ``__call__`` (JSON, HTML, plain text, redirect: a whole body) or a streaming response's
+    (``_stream_sender``); None when neither is among the frames from ``frame`` up (an inner
+    ``BaseHTTPMiddleware`` re-sends the route's response from a task of its own: answered at the
+    ticker's next tick, as before)."""
+    while frame is not None and frame.f_code is not _RESPONSE_CALL and not streams(frame):
+        frame = frame.f_back
+    return frame
+
+
+_RESPONSE_CALL = Response.__call__.__code__
+
+
 def _stream_sender(frame: FrameType | None) -> FrameType | None:
     """The frame of the streaming response sending the route's last body message (through the
     frames from ``frame`` up; ``_stream_failure.streams``), or None. Whether it has background work
@@ -332,12 +365,16 @@ def _stream_sender(frame: FrameType | None) -> FrameType | None:
 
 
 def _background_follows(response: object) -> bool:
-    """Whether the streaming response that sent the route's last body message has background work
-    to run after it, and its failure cannot come after that message: not FastAPI's own SSE (its
-    body is ``_sse_with_checkpoints``, fed by a task pulling the route's generator, whose failure
-    comes out after the response ends: a route with a ``BackgroundTasks`` parameter gives its
-    response a background too), which is held as any stream is."""
-    if getattr(response, "background", None) is None:
+    """Whether the response that sent the route's last body message has background work to run
+    after it, and its failure cannot come after that message: not FastAPI's own SSE (its body is
+    ``_sse_with_checkpoints``, fed by a task pulling the route's generator, whose failure comes out
+    after the response ends: a route with a ``BackgroundTasks`` parameter gives its response a
+    background too), which is held as any stream is. FastAPI gives a route taking
+    ``BackgroundTasks`` that background whether or not it added a task: one with no task is no
+    work (the app returns at once, and what it does after the body, a dependency's exit code
+    writing the session, is waited for)."""
+    background = getattr(response, "background", None)
+    if background is None or getattr(background, "tasks", None) == []:
         return False
     code = getattr(getattr(response, "body_iterator", None), "ag_code", None)
     routing = sys.modules.get("fastapi.routing")

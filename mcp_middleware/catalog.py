@@ -42,6 +42,7 @@ from mcp_middleware._given_names import (
     tool_names_of,
     warn_taken_defaults,
 )
+from mcp_middleware._goes_on import goes_on
 from mcp_middleware._name_rules import LONGEST_NAME
 from mcp_middleware._naming import _assign_names, _Op, _operations
 from mcp_middleware._once import warn_once
@@ -342,7 +343,7 @@ def build_catalog(
         if is_declared:
             declared.append(Declared(op.operation, builder.tool(op, name or own or default, guard)))
         if name is not None:
-            tools.append(builder.tool(op, name, guard, given_description(op)))
+            tools.append(builder.tool(op, name, guard, given_description(op), goes_on(owner)))
             named.append((op, default, name))
         _warn_unportable(op, builder.schemas.take_unportable())
     warn_taken_defaults(named)

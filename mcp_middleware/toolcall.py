@@ -32,6 +32,7 @@ from ._call_registry import CallRegistry
 from ._call_types import CallLimits, Invocation, Outbox
 from ._guard import _described, _guarded, _guarded_fast
 from ._ticker import _loops, _period, _reap, watching
+from ._tool_run import _GoingOnRun
 from ._tool_run import _ToolRun as _ToolRun
 from .catalog import ArgumentError, ToolSpec
 from .interaction import HandshakeChannel, ModernChannel
@@ -98,7 +99,7 @@ async def run_tool(
         inv.forwarded,
         spec.output,
     )
-    run = _ToolRun(collector, inv, sub, limits, spec.name, what)
+    run = (_GoingOnRun if spec.goes_on else _ToolRun)(collector, inv, sub, limits, spec.name, what)
     if inv.outbox.closed and not inv.outbox.leaving_cancels:
         # (a 2025-03-26 batch's later call, its client gone) the route hears it at once, not only
         # from a server that repeats http.disconnect (Hypercorn reports it once, then blocks)

@@ -169,6 +169,7 @@ def test_lower_layers_never_import_upper_layers() -> None:
         "_shared_headers",  # the header parameters of two tools or more (warned about)
         *("_schema_nulls", "_schema_inline", "_schema_keywords", "_schema_fit", "_ecma_regex"),  # the schemas' parts
         "_schema_evaluated",  # what a patternProperties key left out leaves unevaluated
+        "_goes_on",  # whether a tool's route may send a response with background work after it
     )
     results = (
         *("results", "_body", "_result_shapes", "_redaction", "_media", "_event_parser", "_coding"),
@@ -307,6 +308,7 @@ def test_lower_layers_never_import_upper_layers() -> None:
         "_schema",  # Unportable: the patterns a route's schemas left out, which it warns about
         "_name_rules",  # the spec's longest tool name, which bounds max_name_length
         "_token_routes",  # the routes an OAuth2 scheme names as its token endpoint
+        "_goes_on",  # whether a tool's route may send a response with background work after it
     }
     # an OAuth2 token URL's origin compared as every origin is; a login body's $ref followed as the
     # schemas' code follows one (review s10e: no second resolver); a body's media type read as a

@@ -1238,13 +1238,18 @@ def _background_work(gates: Gates, step: int, linger: float = 0.0) -> Background
     return BackgroundTask(work)
 
 
-def _background_app(gates: Gates, linger: float = 0.0, **options: Any) -> FastAPI:
-    """A route whose response is complete at once, with background work after it (gate 0)."""
+def _background_app(gates: Gates, linger: float = 0.0, ticked: bool = False, **options: Any) -> FastAPI:
+    """A route whose response is complete at once, with background work after it (gate 0).
+    ``ticked``: its endpoint does not say it returns a response, so its call is not answered at its
+    last body message (``ToolSpec.goes_on``) but from a task the ticker starts."""
     app = FastAPI()
 
-    @app.post("/order", operation_id="order")
     async def order() -> JSONResponse:
         return JSONResponse({"ordered": True}, background=_background_work(gates, 0, linger))
+
+    if ticked:
+        del order.__annotations__["return"]
+    app.post("/order", operation_id="order")(order)
 
     app.add_middleware(MCPMiddleware, **options)
     return app
@@ -1320,12 +1325,14 @@ def _streaming_background_app(gates: Gates, **options: Any) -> FastAPI:
     return app
 
 
+@pytest.mark.parametrize("ticked", [False, True], ids=["at-last-message", "at-tick"])
 @pytest.mark.parametrize("era", ["handshake", "modern"])
-async def test_a_quick_calls_result_goes_out_while_its_background_work_still_runs(era: str) -> None:
+async def test_a_quick_calls_result_goes_out_while_its_background_work_still_runs(era: str, ticked: bool) -> None:
     """Over HTTP the client has a complete response while the app's BackgroundTask runs; the tool
-    result now goes out then too (at the ticker's next tick: quick calls pay nothing for it)."""
+    result goes out then too: at its last body message when its route says it returns a response
+    (``ToolSpec.goes_on``), else at the ticker's next tick (other quick calls pay nothing for it)."""
     gates = Gates()
-    app = _background_app(gates, keepalive_interval=0.1)  # ticks every 50 ms
+    app = _background_app(gates, ticked=ticked, keepalive_interval=0.1)  # ticks every 50 ms
     body, headers = call_body("order", era, token=None)
     ex = Exchange(app, body, headers or None)
     with anyio.fail_after(GUARD):
@@ -1655,11 +1662,13 @@ async def test_batched_calls_wait_for_their_background_work_and_answer_together(
 @pytest.mark.parametrize("when", ["during the background work", "after it"])
 async def test_a_request_whose_early_result_cannot_be_written_can_still_be_cancelled(when: str) -> None:
     """Regression: the delivery of an early result was awaited whatever happened, so a request
-    whose client stopped reading could not be cancelled (server shutdown, its own time limit)."""
+    whose client stopped reading could not be cancelled (server shutdown, its own time limit). The
+    delivery task the ticker starts: a result written at the last body message is written before
+    the background work starts, in the request's own task (tests/unit/test_background_answer.py)."""
     import asyncio
 
     gates = Gates()
-    app = _background_app(gates, keepalive_interval=0.1)
+    app = _background_app(gates, ticked=True, keepalive_interval=0.1)
     body = orjson.dumps(request("tools/call", {"name": "order", "arguments": {}}))
     writing = asyncio.Event()
     delivered = False
