@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import pytest
 from fastapi import FastAPI
 
 from mcp_middleware import MCPMiddleware
 from tests.apps import build_app
-from tests.support import BASE_HEADERS, MODERN, modern_headers, modern_request, post, request
+from tests.support import BASE_HEADERS, MODERN, cancelled, modern_headers, modern_request, post, request
+from tests.unit.test_context import NAME, elicit, greeting
 
 pytestmark = pytest.mark.anyio
 
@@ -79,13 +81,36 @@ async def test_items_are_counted_not_read_first() -> None:
     assert reply.json()["error"]["message"].startswith("Invalid request: a batch of 4 messages")
 
 
-async def test_a_batch_of_only_notifications_over_the_limit_is_refused_and_not_acted_on() -> None:
-    """Not the 202 of accepted notifications: the whole POST is refused, a cancellation in it too."""
-    ran: list[int] = []
-    batch = [{"jsonrpc": "2.0", "method": "notifications/initialized"}] * (LIMIT + 1)
-    reply = await post(_app(ran), batch, BASE_HEADERS)
-    assert reply.status == 400
-    assert reply.json()["error"]["code"] == -32600
+@pytest.mark.parametrize("answers_only", [True, False], ids=["answers-and-notifications", "mixed"])
+async def test_a_batch_over_the_limit_takes_no_answer_and_cancels_nothing(answers_only: bool) -> None:
+    """Not the 202 of accepted notifications, nor the items acted on: the whole POST is refused (400),
+    an answer to a pending elicitation in it not taken, a cancellation in it not applied (review r2)."""
+
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        accept = {"jsonrpc": "2.0", "id": asked["id"], "result": {"action": "accept", "content": {"name": "Eve"}}}
+        pad = [{"jsonrpc": "2.0", "method": "notifications/initialized"}] * 99
+        if not answers_only:
+            pad[-1] = request("ping", id=77)
+        reply = await post(app, [accept, cancelled(5), *pad])  # 101 items, the default limit 100
+        assert reply.status == 400
+        assert reply.json()["id"] is None
+        assert reply.json()["error"]["code"] == -32600
+        await anyio.wait_all_tasks_blocked()
+        # neither taken (the route still waits) nor cancelled: the next answer is taken, the route ends well
+        assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": NAME})).status == 202
+
+    assert greeting(await elicit(answer)) == {"greeting": "Hello, Ann!", "action": "accept"}
+
+
+async def test_the_same_batch_at_the_limit_is_acted_on() -> None:
+    """The control: 100 items, the answer is taken (Eve)."""
+
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        accept = {"jsonrpc": "2.0", "id": asked["id"], "result": {"action": "accept", "content": {"name": "Eve"}}}
+        pad = [{"jsonrpc": "2.0", "method": "notifications/initialized"}] * 99
+        assert (await post(app, [accept, *pad])).status == 202
+
+    assert greeting(await elicit(answer)) == {"greeting": "Hello, Eve!", "action": "accept"}
 
 
 @pytest.mark.parametrize("version", ["2025-06-18", "2025-11-25"])
