@@ -225,6 +225,9 @@ async def _batch(
     (:func:`_answers_only`). Otherwise the items run one after the other, and each gets its answer:
     one JSON array, unless a call streams: then it is an SSE stream carrying what the calls send
     (the server MAY send requests and notifications before the responses) and then the responses.
+    Those responses are held until then in either form, so once the held ones pass
+    ``max_body_bytes`` each further request is answered with :func:`_over_budget`, not run: a
+    batch holds at most that plus one reply (as large as a lone request's), however many items.
     ``stated``: the handshake revision the request states, by its header or else its session id
     (``serve``), if any (else it is read as 2025-03-26)."""
     version = stated or DEFAULT_VERSION
@@ -248,9 +251,13 @@ async def _batch(
     declared = None if session is None else session.declared
     asks_as = _asks_as(stated, session, version)
     replies: list[bytes] = []
+    budget = server.settings.max_body_bytes
+    held = 0  # the bytes of ``replies``, each kept until the batch's reply is written
     for index, (item, message) in enumerate(zip(items, messages, strict=True)):
         if isinstance(message, ProtocolError):
             answer: bytes | ProtocolError | None = message
+        elif held > budget and isinstance(message, Request):
+            answer = _over_budget(message, budget)
         else:
             try:
                 answer = await _batch_item(
@@ -261,9 +268,10 @@ async def _batch(
                     await _batch_shut(server, responder, replies, messages[index:])
                 raise  # the cancellation goes on, whatever was written
         if isinstance(answer, ProtocolError):
-            replies.append(dumps(error_message(answer)))
-        elif answer is not None and answer != _CANCELLED:
+            answer = dumps(error_message(answer))
+        if answer is not None and answer != _CANCELLED:
             replies.append(answer)
+            held += len(answer)
     if responder.streaming:
         # A call streamed (a request to the client, progress, a log, a keep-alive): the responses
         # are the stream's last events, one message each (as clients read an event), the last
@@ -279,6 +287,13 @@ async def _batch(
         return
     # Joined by hand: each reply was encoded (and checked against orjson's depth limit) alone.
     await responder.json(b"[" + b",".join(replies) + b"]")
+
+
+def _over_budget(message: Request, budget: int) -> ProtocolError:
+    """The answer to a batch's request not run because the replies held before it passed
+    ``budget`` (``max_body_bytes``): -32600 with its id, as an item that cannot be batched is."""
+    reason = f"the batch's reply reached its size limit ({budget} bytes: max_body_bytes); this request was not run"
+    return ProtocolError(codes.INVALID_REQUEST, f"Invalid request: {reason}", id=message.id)
 
 
 async def _batch_shut(

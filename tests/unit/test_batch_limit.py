@@ -10,7 +10,7 @@ from typing import Any
 
 import anyio
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 
 from mcp_middleware import MCPMiddleware
 from tests.apps import build_app
@@ -20,16 +20,23 @@ from tests.unit.test_context import NAME, elicit, greeting
 pytestmark = pytest.mark.anyio
 
 LIMIT = 3
+BLOB = 400  # bytes of the binary route's response: its reply, base64 in an envelope, is some 700 bytes
+BUDGET = 1000  # max_body_bytes in the budget tests: two such replies pass it, one does not
 
 
 def _app(ran: list[int], **options: Any) -> FastAPI:
     """The test app with a route that says when it runs."""
-    app = build_app(max_batch_messages=LIMIT, **options)
+    app = build_app(**{"max_batch_messages": LIMIT, **options})
 
     @app.get("/hit/{n}", operation_id="hit")
     async def hit(n: int) -> int:
         ran.append(n)
         return n
+
+    @app.get("/blob/{n}", operation_id="blob")
+    async def blob(n: int) -> Response:
+        ran.append(n)
+        return Response(bytes(BLOB), media_type="application/octet-stream")
 
     return app
 
@@ -111,6 +118,44 @@ async def test_the_same_batch_at_the_limit_is_acted_on() -> None:
         assert (await post(app, [accept, *pad])).status == 202
 
     assert greeting(await elicit(answer)) == {"greeting": "Hello, Eve!", "action": "accept"}
+
+
+def _blobs(size: int) -> list[dict[str, Any]]:
+    """``size`` calls of the binary route (ids and ``n`` 0 … size-1), a notification after the first."""
+    calls = [request("tools/call", {"name": "blob", "arguments": {"n": i}}, id=i) for i in range(size)]
+    return [calls[0], {"jsonrpc": "2.0", "method": "notifications/initialized"}, *calls[1:]]
+
+
+def _over_budget(request_id: int) -> dict[str, Any]:
+    reason = f"the batch's reply reached its size limit ({BUDGET} bytes: max_body_bytes); this request was not run"
+    return {"jsonrpc": "2.0", "id": request_id, "error": {"code": -32600, "message": f"Invalid request: {reason}"}}
+
+
+@pytest.mark.parametrize("mode", ["auto", "sse"])
+async def test_requests_after_the_replies_pass_the_budget_are_answered_with_an_error_and_not_run(mode: str) -> None:
+    """The replies a batch holds until its own goes out are bounded: once they pass max_body_bytes,
+    each further request is answered -32600 with its id, its route not run; a notification, an
+    answer, and what ran before are unaffected. In an SSE reply (the responses are its last events,
+    held as in JSON) alike."""
+    ran: list[int] = []
+    app = _app(ran, max_batch_messages=10, max_body_bytes=BUDGET, response_mode=mode)
+    reply = await post(app, _blobs(4), BASE_HEADERS)
+    assert reply.status == 200
+    assert reply.content_type.startswith("application/json" if mode == "auto" else "text/event-stream")
+    messages = reply.messages()
+    assert [message["id"] for message in messages] == [0, 1, 2, 3]
+    assert all(message["result"]["content"][0]["type"] == "resource" for message in messages[:2])
+    assert messages[2:] == [_over_budget(2), _over_budget(3)]
+    assert ran == [0, 1]
+
+
+async def test_a_batch_whose_replies_stay_under_the_budget_is_answered_whole() -> None:
+    ran: list[int] = []
+    app = _app(ran, max_batch_messages=10, max_body_bytes=4 * BUDGET)
+    messages = (await post(app, _blobs(4), BASE_HEADERS)).messages()
+    assert [message["id"] for message in messages] == [0, 1, 2, 3]
+    assert all("result" in message for message in messages)
+    assert ran == [0, 1, 2, 3]
 
 
 @pytest.mark.parametrize("version", ["2025-06-18", "2025-11-25"])
