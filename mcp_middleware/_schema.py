@@ -142,7 +142,21 @@ _DEPTH = 16  # how deep the verdicts (may_be_array, takes_structure, ...) follow
 # the Python values of a JSON object and array, which an ``enum`` or ``const`` may list (_may_be)
 _STRUCTURES: dict[str, type | tuple[type, ...]] = {"object": Mapping, "array": (list, tuple)}
 _Judge = Callable[[Mapping[str, Any]], bool]  # a question of one resolved subschema (SchemaSet._judged)
-_Seen = dict[tuple[int, str], bool]  # a verdict's answers, by subschema (its id) and question
+
+
+class _Seen:
+    """A verdict's answers (SchemaSet._judged), each with how many levels below its subschema its
+    judging went: by subschema (its id), question and ``-1`` (any depth it would not be cut off
+    at), or, cut off at :data:`_DEPTH`, the depth it was judged at; and the deepest level the
+    judging now running has reached (past ``_DEPTH``: cut off)."""
+
+    __slots__ = ("answers", "reached")
+
+    def __init__(self) -> None:
+        self.answers: dict[tuple[int, str, int], tuple[bool, int]] = {}
+        self.reached = 0
+
+
 # how much a subschema lost (_lost_since): nothing; only what output schemas leave out by design,
 # unsaid (a pattern, an unsure format or multipleOf, a key narrowed); something else
 _KEPT, _QUIET, _LOUD = 0, 1, 2
@@ -307,7 +321,7 @@ class SchemaSet:
         """Whether ``schema`` (a raw one, ``$ref``s resolved here) may be an array: ``False`` only
         when it says it is something else (its ``type``, ``enum`` or ``const``, or every branch of
         an ``anyOf``/``oneOf``)."""
-        return self._may_be(schema, "array", {}, 0)
+        return self._may_be(schema, "array", _Seen(), 0)
 
     def takes_structure(self, schema: Any, json_text: _Judge) -> bool:
         """Whether a form field of ``schema`` (a raw one, ``$ref``s resolved here) may take an
@@ -319,10 +333,10 @@ class SchemaSet:
         ``const`` that lists no object or array): unsure, it takes. Each subschema is judged once
         per verdict (``seen``), so a recursive one (a self-referential ``allOf``, mutual ``$ref``s)
         is judged in time linear in its size."""
-        seen: _Seen = {}
+        seen = _Seen()
         return (
             self._may_be(schema, "object", seen, 0)
-            or self._holds_structure(schema, seen, 0)
+            or self._holds_structure(schema, json_text, seen, 0)
             or self._somewhere(schema, json_text, seen, 0)
         )
 
@@ -344,14 +358,14 @@ class SchemaSet:
                 schema = schema.get("items")
             else:
                 break
-        seen: _Seen = {}
+        seen = _Seen()
         return self._may_be(schema, "integer", seen, 0) and not self._may_be(schema, "number", seen, 0)
 
     def allows_null(self, schema: Any) -> bool:
         """Whether ``schema`` (a raw one, ``$ref``s resolved here) takes ``null``: its ``type`` (or
         OpenAPI 3.0's ``nullable``), ``enum``, ``const`` or a branch of its ``anyOf``/``oneOf`` says
         so, or it says nothing of its type (pydantic's ``Optional[X] = None`` is ``anyOf [X, null]``)."""
-        return self._may_be(schema, "null", {}, 0)
+        return self._may_be(schema, "null", _Seen(), 0)
 
     def _judged(self, schema: Any, question: str, seen: _Seen, judge: _Judge, depth: int, looped: bool = True) -> bool:
         """``judge(schema)`` for ``question``, each resolved subschema judged once per verdict
@@ -360,16 +374,35 @@ class SchemaSet:
         ``allOf`` of itself) answers ``looped`` there: ``True`` for whether it may be something (it
         says nothing more there), ``False`` for a search (a loop finds nothing new). Nested deeper
         than :data:`_DEPTH` (the stack a deep schema would take), it answers ``True``, unsure; a
-        boolean schema (or none) ``False`` for a search, else ``True`` but for ``false``."""
+        boolean schema (or none) ``False`` for a search, else ``True`` but for ``false``.
+        An answer stands where judging again would go no deeper than :data:`_DEPTH`; one cut off
+        there stands at its own depth only, so a verdict never depends on which branch met a
+        subschema first (a shallower visit judges it to the bottom)."""
         schema = self.resolve(schema)
         if not isinstance(schema, Mapping):
             return looped and schema is not False
         if depth > _DEPTH:
+            seen.reached = max(seen.reached, depth)
             return True
-        key = (id(schema), question)
-        if (known := seen.get(key)) is None:
-            seen[key] = looped
-            seen[key] = known = judge(schema)
+        whole, here = (id(schema), question, -1), (id(schema), question, depth)
+        answer = seen.answers.get(whole)
+        if answer is not None and depth + answer[1] <= _DEPTH:
+            seen.reached = max(seen.reached, depth + answer[1])
+            return answer[0]
+        if (answer := seen.answers.get(here)) is not None:
+            seen.reached = _DEPTH + 1
+            return answer[0]
+        outer, seen.reached = seen.reached, depth
+        if placed := whole not in seen.answers:
+            seen.answers[whole] = (looped, 0)  # met again within its own judging
+        known = judge(schema)
+        if seen.reached <= _DEPTH:
+            seen.answers[whole] = (known, seen.reached - depth)
+        else:
+            if placed:
+                del seen.answers[whole]
+            seen.answers[here] = (known, 0)
+        seen.reached = max(outer, seen.reached)
         return known
 
     def _may_be(self, schema: Any, kind: str, seen: _Seen, depth: int) -> bool:
@@ -404,28 +437,38 @@ class SchemaSet:
             return all(self._may_be(branch, kind, seen, depth) for branch in branches)
         return True
 
-    def _holds_structure(self, schema: Any, seen: _Seen, depth: int) -> bool:
-        """Whether an array ``schema`` may be holds an object or an array: it may be an array, its
-        ``items`` or a ``prefixItems`` member may be one (an array that says neither holds
-        anything), and a branch of its ``anyOf``/``oneOf`` (if any) and each of its ``allOf`` may hold one."""
-        return self._judged(schema, "holds", seen, lambda node: self._node_holds(node, seen, depth + 1), depth)
+    def _holds_structure(self, schema: Any, json_text: _Judge, seen: _Seen, depth: int) -> bool:
+        """Whether an array ``schema`` may hold an object or an array: it may be an array, its
+        ``items`` or a ``prefixItems`` member may be one or is JSON text (``json_text``, somewhere:
+        ``list[Json[...]]``; an array that says neither holds anything), and a branch of its
+        ``anyOf``/``oneOf`` (if any) and each of its ``allOf`` may hold one."""
 
-    def _node_holds(self, schema: Mapping[str, Any], seen: _Seen, depth: int) -> bool:
+        def judge(node: Mapping[str, Any]) -> bool:
+            return self._node_holds(node, json_text, seen, depth + 1)
+
+        return self._judged(schema, "holds", seen, judge, depth)
+
+    def _node_holds(self, schema: Mapping[str, Any], json_text: _Judge, seen: _Seen, depth: int) -> bool:
         if not self._may_be(schema, "array", seen, depth):
             return False
         items = [schema["items"]] if "items" in schema else []
         if isinstance(prefix := schema.get("prefixItems"), list):
             items += prefix
-        if items and not any(self._may_be(item, kind, seen, depth) for item in items for kind in _STRUCTURES):
+        if items and not any(self._item_holds(item, json_text, seen, depth) for item in items):
             return False
         for key in ("anyOf", "oneOf"):
             branches = schema.get(key)
             if isinstance(branches, list) and branches:
-                return any(self._holds_structure(branch, seen, depth) for branch in branches)
+                return any(self._holds_structure(branch, json_text, seen, depth) for branch in branches)
         branches = schema.get("allOf")
         if isinstance(branches, list) and branches:
-            return all(self._holds_structure(branch, seen, depth) for branch in branches)
+            return all(self._holds_structure(branch, json_text, seen, depth) for branch in branches)
         return True
+
+    def _item_holds(self, item: Any, json_text: _Judge, seen: _Seen, depth: int) -> bool:
+        """Whether an array's ``item`` schema may be an object or an array, or is JSON text."""
+        kinds = any(self._may_be(item, kind, seen, depth) for kind in _STRUCTURES)
+        return kinds or self._somewhere(item, json_text, seen, depth)
 
     def _somewhere(self, schema: Any, found: _Judge, seen: _Seen, depth: int) -> bool:
         """Whether ``found`` holds of ``schema`` or of a branch of its ``anyOf``/``oneOf``/``allOf``."""

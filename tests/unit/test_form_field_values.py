@@ -25,6 +25,10 @@ pytestmark = pytest.mark.anyio
 ERAS = ["legacy", "2026-07-28"]
 
 
+class Rows(BaseModel):
+    rows: list[Json[dict[str, int]]]
+
+
 class Login(BaseModel):
     username: str
     tags: list[str] = []
@@ -149,6 +153,8 @@ TAKING: dict[str, Any] = {
     "loop": {"$ref": _REF + "Loop"},  # an allOf of itself, thrice (it hung 8c415b3): says nothing else
     "ping": {"$ref": _REF + "Ping"},  # mutual recursion that says nothing else
     "tree": {"$ref": _REF + "Tree"},  # an array of itself
+    # an array of JSON text (a hand-written list[Json[...]]): each item is the text of an object
+    "texts": {"type": "array", "items": {"type": "string", "contentMediaType": "application/json"}},
 }
 # form fields whose own schema takes no object, nor an array in their array: refused as a query's
 REFUSING: dict[str, Any] = {
@@ -215,6 +221,20 @@ def _structured_app() -> FastAPI:
     async def json_mp(x: Annotated[Json[dict[str, int]], Form()], up: UploadFile | None = None) -> dict[str, Any]:
         return {"x": x}
 
+    @app.post("/jsons_ue", operation_id="jsons_ue")
+    async def jsons_ue(x: Annotated[list[Json[dict[str, int]]], Form()]) -> dict[str, Any]:
+        return {"x": x}
+
+    @app.post("/jsons_mp", operation_id="jsons_mp")
+    async def jsons_mp(
+        x: Annotated[list[Json[dict[str, int]]], Form()], up: UploadFile | None = None
+    ) -> dict[str, Any]:
+        return {"x": x}
+
+    @app.post("/jsons_model", operation_id="jsons_model")
+    async def jsons_model(data: Annotated[Rows, Form()]) -> dict[str, Any]:
+        return {"x": data.rows}
+
     app.openapi().setdefault("components", {}).setdefault("schemas", {}).update(COMPONENTS)
     app.add_middleware(MCPMiddleware)
     return app
@@ -234,6 +254,8 @@ def _structured_app() -> FastAPI:
         ({"loop": {"a": [1, "b"]}}, {"loop": ['{"a":[1,"b"]}']}),
         ({"ping": {"a": 1}}, {"ping": ['{"a":1}']}),
         ({"tree": [[], [[1]]]}, {"tree": ["[]", "[[1]]"]}),
+        ({"texts": [{"a": 1}, [2]]}, {"texts": ['{"a":1}', "[2]"]}),  # refused by 3b8800c
+        ({"texts": ['{"a":1}']}, {"texts": ['{"a":1}']}),
         ({"q": "x", "meta": {}, "name": "n"}, {"q": ["x"], "meta": ["{}"], "name": ["n"]}),
     ],
 )
@@ -305,6 +327,23 @@ async def test_a_python_field_that_takes_an_object_gets_its_json_text(
     assert result_json(result) == {"x": expected}
 
 
+@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize(("tool", "name"), [("jsons_ue", "x"), ("jsons_mp", "x"), ("jsons_model", "rows")])
+@pytest.mark.parametrize(
+    "value",
+    [
+        [{"a": 1}, {"b": 2}],  # each item sent as its JSON text (3b8800c refused it: "must be a string")
+        ['{"a": 1}', {"b": 2}],
+    ],
+)
+async def test_a_list_of_json_text_field_takes_objects_as_their_text(
+    era: str, tool: str, name: str, value: list[Any]
+) -> None:
+    """``list[Json[...]]``, urlencoded, multipart and a form model's field."""
+    result = await call_tool(_structured_app(), era, tool, {name: value})
+    assert result_json(result) == {"x": [{"a": 1}, {"b": 2}]}
+
+
 def test_a_structured_field_too_deep_for_json_is_an_argument_error() -> None:
     """Refused as JSON text too deep for orjson (the SDK's check accepts any depth; the test
     client's encoder would refuse it, so the tool's request is built directly)."""
@@ -320,12 +359,16 @@ def test_a_structured_field_too_deep_for_json_is_an_argument_error() -> None:
 
 
 class _Counting(SchemaSet):
-    """Counts the subschemas resolved: the work a verdict does."""
+    """Counts the subschemas resolved: the work a verdict does; past ``bound`` it raises, so a
+    verdict that would not end (no memo, no cycle guard) fails the test instead of hanging it."""
 
     resolved = 0
+    bound = 0
 
     def resolve(self, schema: Any) -> Any:
         type(self).resolved += 1
+        if type(self).resolved > type(self).bound:
+            raise AssertionError(f"more than {type(self).bound} subschemas resolved")
         return super().resolve(schema)
 
 
@@ -390,10 +433,33 @@ def test_a_verdict_judges_each_subschema_once() -> None:
     chain = {f"C{i}": {"allOf": [{"$ref": f"{_REF}C{i + 1}"}] * 3} for i in range(40)}
     chain["C40"] = {"allOf": [{"$ref": _REF + "C0"}] * 3}  # and back to the start
     schemas = _Counting({**chain, **COMPONENTS})
+    _Counting.bound = 40 * len(chain)
     for name in [*chain, *COMPONENTS]:
         _Counting.resolved = 0
         schemas.takes_structure({"$ref": _REF + name}, _json_text)
         schemas.may_be_array({"$ref": _REF + name})
         schemas.allows_null({"$ref": _REF + name})
         schemas.whole_numbers({"$ref": _REF + name})
-        assert _Counting.resolved <= 40 * len(chain), name
+        assert _Counting.resolved > len(chain) or name not in chain, name  # it counts
+
+
+def _beside_deep(kind: str, order: int) -> Any:
+    """``kind`` (``anyOf`` or ``allOf``) of a string component ``S`` met 16 levels down (its
+    string below the depth limit: unsure) and of ``S`` itself, in either order."""
+    deep: Any = {"$ref": _REF + "S"}
+    for _ in range(15):
+        deep = {"allOf": [deep]}
+    return {kind: [deep, {"$ref": _REF + "S"}][::order]}
+
+
+@pytest.mark.parametrize("order", [1, -1])
+def test_a_verdict_cut_off_at_the_depth_limit_does_not_stand_for_a_shallower_visit(order: int) -> None:
+    """``S``, judged unsure below the depth limit, is not judged unsure beside it (3b8800c reused
+    that answer there, so ``allOf`` said "may be an array" with the deep branch first, and not
+    with ``S`` first); nor is ``S``'s answer beside it reused where it would have been cut off."""
+    schemas = SchemaSet({"S": {"allOf": [{"type": "string"}]}})
+    assert schemas.may_be_array(_beside_deep("allOf", order)) is False
+    assert schemas.allows_null(_beside_deep("allOf", order)) is False
+    assert schemas.may_be_array(_beside_deep("anyOf", order)) is True
+    assert schemas.takes_structure(_beside_deep("anyOf", order), _json_text) is True
+    assert schemas.may_be_array({"$ref": _REF + "S"}) is False
