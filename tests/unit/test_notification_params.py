@@ -99,6 +99,23 @@ async def test_a_2026_07_28_cancellation_with_bad_params_is_400(params: dict[str
     _refused(reply, "notifications/cancelled", field)
 
 
+@pytest.mark.parametrize("header", ["2025-06-18", "2025-11-25"])
+@pytest.mark.parametrize(("params", "status"), [({}, 400), ({"requestId": 3}, 202)])
+async def test_a_tolerated_2026_07_28_cancellation_is_checked_by_its_meta_s_revision(
+    header: str, params: dict[str, Any], status: int
+) -> None:
+    """The tolerated path (a handshake revision's header, a 2026-07-28 ``_meta`` envelope, as
+    claude.ai's connectors send): the notification is read as 2026-07-28, its envelope's revision,
+    whose cancellation requires ``requestId`` (the handshake revisions' SDK type does not: ``{}``
+    would be 202). ``_check_notification`` returning the header's revision survived the suite."""
+    body = _note("notifications/cancelled", {**params, "_meta": meta()})
+    reply = await post(build_app(), body, _headers(header))
+    if status == 400:
+        _refused(reply, "notifications/cancelled", "requestId")
+    else:
+        assert (reply.status, reply.body) == (202, b"")
+
+
 @pytest.mark.parametrize("method", ["notifications/initialized", "x/unknown"])
 async def test_a_2026_07_28_notification_of_no_known_method_is_still_202(method: str) -> None:
     """No type of 2026-07-28 to check it by (initialized is gone there): accepted, as before."""
