@@ -222,7 +222,8 @@ async def _batch(
     empty batch is) before any item is read: each item's reply is kept until the batch's goes
     out, so without a bound one cheap POST (80,000 ``tools/list`` in 4 MiB) built a reply of
     hundreds of MiB. Every item is read first. A batch of only notifications and responses is all or nothing
-    (:func:`_answers_only`). Otherwise the items run one after the other, and each gets its answer:
+    (:func:`_answers_only`); one with requests is refused whole if a notification's params are
+    (:func:`_refused_notification`). Otherwise the items run one after the other, and each gets its answer:
     one JSON array, unless a call streams: then it is an SSE stream carrying what the calls send
     (the server MAY send requests and notifications before the responses) and then the responses.
     Those responses are held until then in either form, so once the held ones pass
@@ -244,6 +245,10 @@ async def _batch(
     messages = [_parsed(item) for item in items]
     if not any(map(_requests, messages)):
         await _answers_only(server, headers, messages, responder, version)
+        return
+    refused = _refused_notification(server, messages, version)
+    if refused is not None:
+        await responder.error(refused, "handshake")
         return
     if server.settings.response_mode == "sse":
         await responder.stream_now()  # the option's every reply, a batch's responses included
@@ -325,6 +330,23 @@ def _parsed(item: Any) -> Message | ProtocolError:
         return exc
 
 
+def _refused_notification(
+    server: Server, messages: list[Message | ProtocolError], version: str
+) -> ProtocolError | None:
+    """The refusal of a batch's first notification whose params are refused
+    (:meth:`Server.notification_refusal`), if any: a batch with requests that holds one is refused
+    whole, before any item runs, with a lone bad notification's 400. An error item for it would
+    need an id, and it has none: JSON-RPC 2.0 §6, the server MUST NOT reply to a notification,
+    including within a batch; an item with id null is refused by clients (the TypeScript SDK's
+    JSONRPCMessageSchema; 2025-03-26's JSONRPCError.id is a RequestId)."""
+    for message in messages:
+        if isinstance(message, Notification):
+            refused = server.notification_refusal(message, version)
+            if refused is not None:
+                return refused
+    return None
+
+
 def _requests(message: Message | ProtocolError) -> bool:
     """Whether a batch item is a request: one read as such, or one refused with its id (an id
     that can be echoed makes the refusal its response)."""
@@ -381,17 +403,15 @@ async def _batch_item(
     asks_as: str,
 ) -> bytes | ProtocolError | None:
     """The reply to ``item`` (read as ``message``): a result's bytes, its error (id filled in when
-    known; a notification's refusal has none: ``Server.notification_refusal``), ``_CANCELLED`` (a
-    request that is answered with nothing), or None (a notification or a client's response
-    accepted). A call's notifications and requests to the client go out on
-    ``responder``, the batch's: the first makes its reply an SSE stream (the call's result is not
-    written early: ``early`` is never set for a batch, the batch's responses go out together)."""
+    known), ``_CANCELLED`` (a request that is answered with nothing), or None (a notification, its
+    params checked by :func:`_refused_notification`, or a client's response accepted). A call's
+    notifications and requests to the client go out on ``responder``, the batch's: the first makes
+    its reply an SSE stream (the call's result is not written early: ``early`` is never set for a
+    batch, the batch's responses go out together)."""
     try:
         if isinstance(message, Notification):
-            refused = server.notification_refusal(message, version)
-            if refused is None:
-                _notification(server, headers, message)
-            return refused
+            _notification(server, headers, message)  # accepted: _batch refused the batch otherwise
+            return None
         if isinstance(message, ClientReply):
             caller = caller_key(server, headers)
             refused = server.pending.refusal(message.id, message.body, caller)
