@@ -371,8 +371,8 @@ def _background_follows(response: object) -> bool:
     after the response ends: a route with a ``BackgroundTasks`` parameter gives its response a
     background too), which is held as any stream is. FastAPI gives a route taking
     ``BackgroundTasks`` that background whether or not it added a task: one with no task is no
-    work (the app returns at once, and what it does after the body, a dependency's exit code
-    writing the session, is waited for)."""
+    work: what the app does after the body, a dependency's exit code writing the session, is
+    waited for, up to the ticker's next tick (a whole response) or ``HOLD_STEPS`` (a stream)."""
     background = getattr(response, "background", None)
     if background is None or getattr(background, "tasks", None) == []:
         return False

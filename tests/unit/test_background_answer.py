@@ -20,6 +20,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 from fastapi import BackgroundTasks, Depends, FastAPI, Request
+from fastapi.responses import StreamingResponse
 
 from mcp_middleware import MCPMiddleware, _ticker, toolcall
 from tests.apps import mcp_of
@@ -256,6 +257,50 @@ async def test_a_route_that_adds_no_task_is_answered_when_its_app_returns() -> N
     app = session_app(False, job)
     with anyio.fail_after(GUARD):
         reply = await Exchange(app, call("handshake", tool="visit", arguments={})[0]).run()
+    assert reply.result()["content"][0]["text"] == '{"ok":true}'
+    cookie = reply.headers["set-cookie"].partition("session=")[2].partition(";")[0]
+    assert json.loads(base64.b64decode(cookie)) == {"stamped": True}
+
+
+def streaming_session_app(stamped: anyio.Event) -> FastAPI:
+    """A streamed route taking ``BackgroundTasks`` and adding no task (FastAPI still gives its
+    ``StreamingResponse`` that empty background), whose yield dependency writes the session after
+    the stream (FastAPI runs a request-scoped dependency's exit code once the response is sent),
+    under an outer cookie-session middleware."""
+    from tests.unit.test_middleware_order import CookieSession
+
+    async def stamp(request: Request) -> AsyncIterator[None]:
+        yield
+        request.session["stamped"] = True
+        stamped.set()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"ok":'
+        yield b"true}"
+
+    app = FastAPI()
+
+    @app.post("/visit", operation_id="visit", dependencies=[Depends(stamp)])
+    async def visit(background_tasks: BackgroundTasks) -> StreamingResponse:
+        return StreamingResponse(chunks(), media_type="application/json")
+
+    app.add_middleware(MCPMiddleware, keepalive_interval=NO_TICK)
+    app.add_middleware(CookieSession)
+    return app
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_stream_whose_route_adds_no_task_is_held_for_a_dependencys_exit_code(era: str) -> None:
+    """A streamed response's empty ``BackgroundTasks`` is no background work either: its result is
+    held (a bounded number of loop steps, or until the app returns), not written at its last chunk,
+    so a dependency's exit code that runs right after the stream (a session write) reaches the
+    reply. Answered at the last chunk, the reply would go out before the write: no Set-Cookie."""
+    stamped = anyio.Event()
+    app = streaming_session_app(stamped)
+    body, headers = call(era, tool="visit", arguments={})
+    with anyio.fail_after(GUARD):
+        reply = await Exchange(app, body, headers).run()
+    assert stamped.is_set()
     assert reply.result()["content"][0]["text"] == '{"ok":true}'
     cookie = reply.headers["set-cookie"].partition("session=")[2].partition(";")[0]
     assert json.loads(base64.b64decode(cookie)) == {"stamped": True}
