@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
+import orjson
 import pytest
 from fastapi import FastAPI, Response
 
@@ -126,8 +127,8 @@ def _blobs(size: int) -> list[dict[str, Any]]:
     return [calls[0], {"jsonrpc": "2.0", "method": "notifications/initialized"}, *calls[1:]]
 
 
-def _over_budget(request_id: int) -> dict[str, Any]:
-    reason = f"the batch's reply reached its size limit ({BUDGET} bytes: max_body_bytes); this request was not run"
+def _over_budget(request_id: int, budget: int = BUDGET) -> dict[str, Any]:
+    reason = f"the batch's reply reached its size limit ({budget} bytes: max_body_bytes); this request was not run"
     return {"jsonrpc": "2.0", "id": request_id, "error": {"code": -32600, "message": f"Invalid request: {reason}"}}
 
 
@@ -147,6 +148,62 @@ async def test_requests_after_the_replies_pass_the_budget_are_answered_with_an_e
     assert all(message["result"]["content"][0]["type"] == "resource" for message in messages[:2])
     assert messages[2:] == [_over_budget(2), _over_budget(3)]
     assert ran == [0, 1]
+
+
+async def test_a_notification_and_an_answer_after_the_budget_is_passed_are_still_acted_on() -> None:
+    """Only requests are refused once the held replies pass the budget: a notification after that
+    is accepted (no reply, the batch goes on) and an answer to a pending question is taken (Eve,
+    not the later Ann), while the request after them is not run (review r7, S4)."""
+    ran: list[int] = []
+    app = _app(ran, max_batch_messages=10, max_body_bytes=BUDGET)
+
+    async def answer(app: Any, asked: dict[str, Any]) -> None:
+        accept = {"jsonrpc": "2.0", "id": asked["id"], "result": {"action": "accept", "content": {"name": "Eve"}}}
+        calls = [request("tools/call", {"name": "blob", "arguments": {"n": i}}, id=i) for i in (10, 11, 12)]
+        initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        reply = await post(app, [*calls[:2], initialized, accept, calls[2]], BASE_HEADERS)
+        assert reply.status == 200
+        messages = reply.messages()
+        assert [message["id"] for message in messages] == [10, 11, 12]
+        assert all("result" in message for message in messages[:2])
+        assert messages[2] == _over_budget(12)
+        assert ran == [10, 11]
+        # had the batch's answer not been taken, this one would be (Ann), not left waiting
+        assert (await post(app, {"jsonrpc": "2.0", "id": asked["id"], "result": NAME})).status == 202
+
+    assert greeting(await elicit(answer, app=app)) == {"greeting": "Hello, Eve!", "action": "accept"}
+
+
+async def test_error_replies_count_toward_the_budget() -> None:
+    """An item's error is held as its result would be: a blob's reply (some 700 bytes) and an
+    unknown tool's -32602 (its long name in the message) pass the budget together, so the next
+    request is not run (review r7, S6)."""
+    ran: list[int] = []
+    app = _app(ran, max_batch_messages=10, max_body_bytes=BUDGET)
+    unknown = request("tools/call", {"name": "no_such_tool_" + "x" * 300, "arguments": {}}, id=1)
+    batch = [_blobs(1)[0], unknown, request("tools/call", {"name": "blob", "arguments": {"n": 2}}, id=2)]
+    messages = (await post(app, batch, BASE_HEADERS)).messages()
+    assert [message["id"] for message in messages] == [0, 1, 2]
+    assert "result" in messages[0]
+    assert messages[1]["error"]["code"] == -32602
+    assert len(orjson.dumps(messages[0])) < BUDGET  # the blob's reply alone does not pass it
+    assert messages[2] == _over_budget(2)
+    assert ran == [0]
+
+
+@pytest.mark.parametrize(("slack", "runs"), [(0, [0, 1, 2]), (-1, [0, 1])], ids=["at-the-budget", "one-byte-over"])
+async def test_replies_exactly_at_the_budget_do_not_pass_it(slack: int, runs: list[int]) -> None:
+    """The budget is passed when the held replies exceed max_body_bytes (``>``): two replies making
+    exactly that many bytes still let the next request run; with a budget one byte smaller, not."""
+    single = await post(_app([], max_batch_messages=10, max_body_bytes=4 * BUDGET), _blobs(1), BASE_HEADERS)
+    size = len(single.body) - 2  # one reply, without the batch's brackets; the same for ids and n 0 … 9
+    ran: list[int] = []
+    app = _app(ran, max_batch_messages=10, max_body_bytes=2 * size + slack)
+    messages = (await post(app, _blobs(4), BASE_HEADERS)).messages()
+    assert [message["id"] for message in messages] == [0, 1, 2, 3]
+    assert all("result" in message for message in messages[: len(runs)])
+    assert messages[len(runs) :] == [_over_budget(i, 2 * size + slack) for i in range(len(runs), 4)]
+    assert ran == runs
 
 
 async def test_a_batch_whose_replies_stay_under_the_budget_is_answered_whole() -> None:

@@ -112,11 +112,11 @@ async def test_context_is_inactive_over_plain_http() -> None:
 Answer = Callable[[Any, dict[str, Any]], Awaitable[None]]
 
 
-async def elicit(answer: Answer, version: str | None = "2025-11-25") -> list[dict[str, Any]]:
+async def elicit(answer: Answer, version: str | None = "2025-11-25", app: Any = None) -> list[dict[str, Any]]:
     """Call ``ctx_elicit`` (id 5) in the handshake era (``version``: its MCP-Protocol-Version, None
-    for none); ``answer(app, asked)`` replies to what it asks on the stream; the call's events, the
-    final result last."""
-    app = build_app()
+    for none) on ``app`` (``build_app()`` by default); ``answer(app, asked)`` replies to what it asks
+    on the stream; the call's events, the final result last."""
+    app = build_app() if app is None else app
     headers = dict(BASE_HEADERS) if version is None else {**BASE_HEADERS, "mcp-protocol-version": version}
     ex = Exchange(app, legacy_call("ctx_elicit", id=5), headers)
     with anyio.fail_after(GUARD):
