@@ -194,6 +194,20 @@ class Unportable:
         return f"{self.mode}{place} {self.keyword} {self.pattern!r}"
 
 
+def _by_branches(schema: Mapping[str, Any], test: Callable[[Any], bool]) -> bool:
+    """``test`` over ``schema``'s branches: whether it holds of any of its ``anyOf`` (else
+    ``oneOf``), else of each of its ``allOf``; ``True`` (unsure) with no branches (the verdicts of
+    :meth:`SchemaSet._may_be` and :meth:`SchemaSet._holds_structure`)."""
+    for key in ("anyOf", "oneOf"):
+        branches = schema.get(key)
+        if isinstance(branches, list) and branches:
+            return any(map(test, branches))
+    branches = schema.get("allOf")
+    if isinstance(branches, list) and branches:
+        return all(map(test, branches))
+    return True
+
+
 def ecma_pattern(pattern: str) -> str | None:
     """:func:`mcp_middleware._ecma_regex.ecma_pattern`, imported on first use: only a route with a
     ``pattern`` (or ``patternProperties``) needs the translator (ARCHITECTURE.md, "Modules imported
@@ -431,14 +445,7 @@ class SchemaSet:
             return types == kind
         if isinstance(types, list):
             return kind in types
-        for key in ("anyOf", "oneOf"):
-            branches = schema.get(key)
-            if isinstance(branches, list) and branches:
-                return any(self._may_be(branch, kind, seen, depth) for branch in branches)
-        branches = schema.get("allOf")
-        if isinstance(branches, list) and branches:
-            return all(self._may_be(branch, kind, seen, depth) for branch in branches)
-        return True
+        return _by_branches(schema, lambda branch: self._may_be(branch, kind, seen, depth))
 
     def _holds_structure(self, schema: Any, json_text: _Judge, seen: _Seen, depth: int) -> bool:
         """Whether an array ``schema`` may hold an object or an array: it may be an array, its
@@ -459,14 +466,7 @@ class SchemaSet:
             items += prefix
         if items and not any(self._item_holds(item, json_text, seen, depth) for item in items):
             return False
-        for key in ("anyOf", "oneOf"):
-            branches = schema.get(key)
-            if isinstance(branches, list) and branches:
-                return any(self._holds_structure(branch, json_text, seen, depth) for branch in branches)
-        branches = schema.get("allOf")
-        if isinstance(branches, list) and branches:
-            return all(self._holds_structure(branch, json_text, seen, depth) for branch in branches)
-        return True
+        return _by_branches(schema, lambda branch: self._holds_structure(branch, json_text, seen, depth))
 
     def _item_holds(self, item: Any, json_text: _Judge, seen: _Seen, depth: int) -> bool:
         """Whether an array's ``item`` schema may be an object or an array, or is JSON text."""
