@@ -223,7 +223,7 @@ async def _batch(
     out, so without a bound one cheap POST (80,000 ``tools/list`` in 4 MiB) built a reply of
     hundreds of MiB. Every item is read first. A batch of only notifications and responses is all or nothing
     (:func:`_answers_only`); one with requests is refused whole if a notification's params are
-    (:func:`_refused_notification`). Otherwise the items run one after the other, and each gets its answer:
+    (:func:`_first_bad_notification`). Otherwise the items run one after the other, and each gets its answer:
     one JSON array, unless a call streams: then it is an SSE stream carrying what the calls send
     (the server MAY send requests and notifications before the responses) and then the responses.
     Those responses are held until then in either form, so once the held ones pass
@@ -246,7 +246,7 @@ async def _batch(
     if not any(map(_requests, messages)):
         await _answers_only(server, headers, messages, responder, version)
         return
-    refused = _refused_notification(server, messages, version)
+    refused = _first_bad_notification(server, messages, version)
     if refused is not None:
         await responder.error(refused, "handshake")
         return
@@ -330,7 +330,7 @@ def _parsed(item: Any) -> Message | ProtocolError:
         return exc
 
 
-def _refused_notification(
+def _first_bad_notification(
     server: Server, messages: list[Message | ProtocolError], version: str
 ) -> ProtocolError | None:
     """The refusal of a batch's first notification whose params are refused
@@ -404,7 +404,7 @@ async def _batch_item(
 ) -> bytes | ProtocolError | None:
     """The reply to ``item`` (read as ``message``): a result's bytes, its error (id filled in when
     known), ``_CANCELLED`` (a request that is answered with nothing), or None (a notification, its
-    params checked by :func:`_refused_notification`, or a client's response accepted). A call's
+    params checked by :func:`_first_bad_notification`, or a client's response accepted). A call's
     notifications and requests to the client go out on ``responder``, the batch's: the first makes
     its reply an SSE stream (the call's result is not written early: ``early`` is never set for a
     batch, the batch's responses go out together)."""
