@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -34,14 +32,11 @@ from typing import Any
 
 import pytest
 
-from .servers import REPO_ROOT
+from .node_runtime import RUNNER, node_at_least, npm_install, runner_pin
 
 pytestmark = pytest.mark.interop
 
-RUNNER = REPO_ROOT / "tests" / "interop" / "conformance" / "run.sh"  # the team's runner, kept in the repo
-INSTALL_TIMEOUT_SECONDS = 300
 SCENARIO_TIMEOUT_SECONDS = 120
-NODE_ARCH = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}  # as in run.sh
 
 Check = dict[str, Any]
 
@@ -155,75 +150,26 @@ class Suite:
         return checks
 
 
-def _runner_default(text: str, pattern: str, what: str) -> str:
-    match = re.search(pattern, text, re.MULTILINE)
-    if match is None:
-        pytest.fail(f"cannot find the {what} pin in {RUNNER}", pytrace=False)
-    return match.group(1)
-
-
-def _node_major(node: str) -> int:
-    try:
-        done = subprocess.run(
-            [node, "-p", "process.versions.node.split('.')[0]"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        )
-        return int(done.stdout.strip())
-    except (OSError, subprocess.SubprocessError, ValueError):
-        return 0
-
-
-def _npm_install(npm: str, prefix: Path, spec: str) -> None:
-    cmd = [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--loglevel=error", spec]
-    done = subprocess.run(
-        cmd,
-        capture_output=True,
-        text=True,
-        timeout=INSTALL_TIMEOUT_SECONDS,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.fail(f"`{' '.join(cmd)}` failed ({done.returncode}):\n{done.stderr}", pytrace=False)
-
-
 @pytest.fixture(scope="session")
 def conformance_suite() -> Suite:
     """The pinned conformance CLI and a node >= 22 to run it, installed like run.sh does (idempotent)."""
     if not RUNNER.is_file():
         pytest.fail(f"conformance runner not found at {RUNNER}", pytrace=False)
-    script = RUNNER.read_text()
-    version = os.environ.get("MCP_CONFORMANCE_VERSION") or _runner_default(
-        script, r"^VERSION=\$\{MCP_CONFORMANCE_VERSION:-([^}]+)\}", "suite version"
-    )
-    node22 = _runner_default(script, r"^NODE22_VERSION=(\S+)", "node 22 version")
-    prefix = Path(os.environ.get("MCP_CONFORMANCE_CACHE") or "/tmp/mcp-conformance-cache") / version
-    prefix.mkdir(parents=True, exist_ok=True)
-    npm = shutil.which("npm")
-
-    cli = prefix / "node_modules" / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
-    if not cli.is_file():
-        if npm is None:
-            pytest.fail("npm is not on PATH (needed to install the conformance suite)", pytrace=False)
-        _npm_install(npm, prefix, f"@modelcontextprotocol/conformance@{version}")
-
-    node = shutil.which("node")
-    if node is None or _node_major(node) < 22:
-        arch = NODE_ARCH.get(platform.machine().lower())
-        if arch is None:
-            pytest.fail(f"unsupported arch {platform.machine()} and no node >= 22 on PATH", pytrace=False)
-        package = f"node-linux-{arch}"
-        cached = prefix / "node_modules" / package / "bin" / "node"
-        if not os.access(cached, os.X_OK):
+    try:
+        version = os.environ.get("MCP_CONFORMANCE_VERSION") or runner_pin(
+            r"^VERSION=\$\{MCP_CONFORMANCE_VERSION:-([^}]+)\}", "suite version"
+        )
+        prefix = Path(os.environ.get("MCP_CONFORMANCE_CACHE") or "/tmp/mcp-conformance-cache") / version
+        prefix.mkdir(parents=True, exist_ok=True)
+        cli = prefix / "node_modules" / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
+        if not cli.is_file():
+            npm = shutil.which("npm")
             if npm is None:
-                pytest.fail("npm is not on PATH (needed to install node >= 22)", pytrace=False)
-            _npm_install(npm, prefix, f"{package}@{node22}")
-        node = str(cached)
-    if _node_major(node) < 22:
-        pytest.fail(f"{node} is not node >= 22", pytrace=False)
+                raise RuntimeError("npm is not on PATH (needed to install the conformance suite)")
+            npm_install(npm, prefix, f"@modelcontextprotocol/conformance@{version}")
+        node = node_at_least(22, runner_pin(r"^NODE22_VERSION=(\S+)", "node 22 version"), prefix)
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
     return Suite(node=node, cli=cli, version=version)
 
 
