@@ -8,9 +8,13 @@ Arguments (the ``inputSchema`` properties)
     Path, query, header and cookie parameters and the request body are merged into one object.
     An ``application/json`` (or ``+json``) body whose schema is an object with ``properties``
     contributes those properties at the top level (required if the body is required and they
-    are); any other body is one argument named ``body``: a body of another media type than JSON
-    or a form is a string, its text or, when the body is binary (its schema says ``format:
-    binary`` or ``contentEncoding: base64``, or its media type is no text), its bytes in base64.
+    are), and those of its ``allOf`` members (FastAPI's form model beside other form fields;
+    :meth:`_Reader.object_root`: members first, a property declared differently by two of them
+    the ``allOf`` of both, ``additionalProperties: false`` where one says it; a member that is no
+    object's part leaves the body unflattened); any other body is one argument named ``body``: a
+    body of another media type than JSON or a form is a string, its text or, when the body is
+    binary (its schema says ``format: binary`` or ``contentEncoding: base64``, or its media type
+    is no text), its bytes in base64.
     Form bodies are used only for object schemas. Header parameters ``authorization``,
     ``proxy-authorization``, ``cookie``, ``host``, ``traceparent``, ``tracestate``,
     ``content-type``, ``content-length``, ``transfer-encoding`` and ``connection`` are never
@@ -61,7 +65,7 @@ from mcp_middleware._request_media import (
     _text_charset,
 )
 from mcp_middleware._schema import SchemaSet
-from mcp_middleware._schema_keywords import is_object_schema
+from mcp_middleware._schema_keywords import is_object_schema, refuses_nothing, says_object
 from mcp_middleware._schema_nulls import collapse_optional, keeps_null
 
 __all__ = ["_NOT_ARGUMENTS", "_Body", "_Entry", "_Reader", "_explicit_input"]
@@ -197,13 +201,50 @@ class _Reader:
         return _Body(kind, content_type, schema, required, _text(request_body.get("description")), charset)
 
     def body_root(self, body: _Body) -> Mapping[str, Any] | None:
-        """The object schema of a body whose properties are arguments, else None."""
+        """The object schema of a body whose properties are arguments (its ``allOf`` members
+        merged in: :meth:`object_root`), else None."""
         if body.kind == _RAW:
             return None
-        root = self.schemas.resolve(body.schema)
-        if not is_object_schema(root):
-            root = self.schemas.resolve(collapse_optional(root))
-        return root if is_object_schema(root) else None
+        root = self.object_root(body.schema)
+        if root is None:
+            root = self.object_root(collapse_optional(self.schemas.resolve(body.schema)))
+        return root
+
+    def object_root(self, schema: Any) -> Mapping[str, Any] | None:
+        """``schema`` (``$ref``s resolved) when it is an object schema with properties; one with
+        an ``allOf`` is the object of it and all its :meth:`object_pieces` (:func:`_merged`), if
+        each is an object's part (:func:`_piece`) and one has properties. None for any other."""
+        root = self.schemas.resolve(schema)
+        if not isinstance(root, Mapping) or not isinstance(root.get("allOf"), list):
+            return root if is_object_schema(root) else None
+        pieces = self.object_pieces(root) if _piece(root) else None
+        if pieces is None or not any("properties" in piece for piece in pieces):
+            return None
+        return _merged(pieces)
+
+    def object_pieces(self, root: Mapping[str, Any]) -> list[Mapping[str, Any]] | None:
+        """``root`` and what its ``allOf`` members hold, ``$ref``s resolved and nested ``allOf``s
+        followed, members before the schema holding them (the order of the arguments: a form
+        model's fields, then the ``Form()`` parameters beside it); each schema once, so a cycle
+        ends. A ``true`` member says nothing; None when a member is no object's (:func:`_piece`)."""
+        pieces: list[Mapping[str, Any]] = []
+        seen = {id(root)}
+        stack = [(root, iter(_members(root)))]
+        while stack:
+            node, members = stack[-1]
+            member = next(members, _DONE)
+            if member is _DONE:
+                pieces.append(node)
+                stack.pop()
+                continue
+            member = self.schemas.resolve(member)
+            if member is True or id(member) in seen:
+                continue
+            if not _piece(member):
+                return None
+            seen.add(id(member))
+            stack.append((member, iter(_members(member))))
+        return pieces
 
     def other_properties(self, body: _Body | None) -> Any:
         """The ``additionalProperties`` of a body whose properties are arguments (None if unsaid)."""
@@ -252,6 +293,66 @@ class _Reader:
             binary = node.get("format") == "binary" or not _is_text_media(_media_type(body.content_type))
         file = (body.content_type, binary, body.charset)
         return _Entry(_WHOLE_BODY, "body", schema, body.required, body.description, file=file)
+
+
+_DONE: Final = object()  # a schema's members all read (object_pieces)
+
+
+def _members(schema: Mapping[str, Any]) -> list[Any]:
+    """A schema's ``allOf`` members (none when it is no list)."""
+    members = schema.get("allOf")
+    return members if isinstance(members, list) else []
+
+
+def _piece(member: Any) -> bool:
+    """Whether a schema with an ``allOf``, or a member of it (resolved), is an object's part: an
+    object schema or one that says no other type, its ``properties`` (if any) a mapping; not one
+    whose properties may be in ``anyOf``/``oneOf`` branches (one that has none of its own or in an
+    ``allOf``), nor a ``$ref`` that resolves nowhere (what it holds is unknown)."""
+    if not isinstance(member, Mapping) or "$ref" in member or not says_object(member):
+        return False
+    properties = member.get("properties")
+    if properties is not None:
+        return isinstance(properties, Mapping)
+    return bool(_members(member)) or ("anyOf" not in member and "oneOf" not in member)
+
+
+def _merged(pieces: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """The object of all ``pieces`` (:meth:`_Reader.object_pieces`): their properties, in order; a
+    property that several declare differently takes each schema (``allOf``: all of them apply);
+    required where any says so; their ``additionalProperties`` (:func:`_other_properties`)."""
+    found: dict[str, list[Any]] = {}
+    required: list[Any] = []
+    others: list[Any] = []
+    for piece in pieces:
+        for name, schema in piece.get("properties", {}).items():
+            schemas = found.setdefault(name, [])
+            if schema not in schemas:
+                schemas.append(schema)
+        needed = piece.get("required")
+        required += [name for name in needed if name not in required] if isinstance(needed, list) else []
+        if isinstance(other := piece.get("additionalProperties"), (bool, Mapping)):
+            others.append(other)
+    properties = {name: each[0] if len(each) == 1 else {"allOf": each} for name, each in found.items()}
+    merged: dict[str, Any] = {"type": "object", "properties": properties, "required": required}
+    if others:
+        merged["additionalProperties"] = _other_properties(others)
+    return merged
+
+
+def _other_properties(others: list[Any]) -> Any:
+    """The ``additionalProperties`` of an object whose pieces say ``others`` (each ``true``,
+    ``false`` or a schema): ``false`` if one says so (that piece refuses other properties); else
+    the schemas that take less than every value (``allOf`` of them, if several), ``true`` if none."""
+    if False in others:
+        return False
+    kept: list[Any] = []
+    for other in others:
+        if not refuses_nothing(other) and other not in kept:
+            kept.append(other)
+    if not kept:
+        return True
+    return kept[0] if len(kept) == 1 else {"allOf": kept}
 
 
 def _explicit_input(operation: Mapping[str, Any]) -> tuple[Mapping[str, Any] | None, tuple[str, ...]]:

@@ -2,7 +2,7 @@
 and :mod:`mcp_middleware._schema_fit` share: where a schema's subschemas sit (one schema, a list, a
 map of them), which keywords only annotate, the reference prefixes of a document's components and
 of a tool schema's local ``$defs``, how a ``$ref`` names its definition (:func:`pointer_name`), and
-what an object schema with properties looks like (:func:`is_object_schema`), and whether an
+what an object schema with properties looks like (:func:`is_object_schema`, :func:`says_object`), and whether an
 ``additionalProperties`` takes every value (:func:`refuses_nothing`).
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
-__all__ = ["is_object_schema", "loosen_exclusive", "pointer_name", "refuses_nothing"]
+__all__ = ["is_object_schema", "loosen_exclusive", "pointer_name", "refuses_nothing", "says_object"]
 
 _COMPONENT_PREFIX = "#/components/schemas/"
 _DEFS_PREFIX = "#/$defs/"
@@ -54,8 +54,11 @@ _ANNOTATIONS = frozenset(
 
 def is_object_schema(schema: Any) -> bool:
     """``True`` for ``{"type": "object", "properties": {...}}``-like schemas."""
-    if not isinstance(schema, Mapping) or not isinstance(schema.get("properties"), Mapping):
-        return False
+    return isinstance(schema, Mapping) and isinstance(schema.get("properties"), Mapping) and says_object(schema)
+
+
+def says_object(schema: Mapping[str, Any]) -> bool:
+    """Whether a schema's ``type`` is ``object`` (or ``["object"]``), or it says none."""
     kind = schema.get("type", "object")
     return kind == "object" or (isinstance(kind, list) and kind == ["object"])
 
