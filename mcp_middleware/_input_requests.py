@@ -152,8 +152,8 @@ def _missing(request: InputRequest, declared: Mapping[str, Any], modes: bool) ->
     have = declared.get(request.capability)
     if not modes:
         return {request.capability: {}} if have is None else {}
-    if isinstance(request, Elicit) and isinstance(have, Mapping) and have and "form" not in have:
-        return {"elicitation": {"form": {}}}  # elicitation.mdx: {} alone means form mode
+    if isinstance(request, Elicit) and isinstance(have, Mapping) and _declares_other_modes_only(have):
+        return {"elicitation": {"form": {}}}
     needs = request.needs() if isinstance(request, Sample) else ()
     lacking: dict[str, Any] = {
         sub: {} for sub in needs if not (isinstance(have, Mapping) and have.get(sub) is not None)
@@ -161,6 +161,12 @@ def _missing(request: InputRequest, declared: Mapping[str, Any], modes: bool) ->
     if have is None or lacking:  # a capability sent as null is not declared
         return {request.capability: lacking}
     return {}
+
+
+def _declares_other_modes_only(elicitation: Mapping[str, Any]) -> bool:
+    """An elicitation capability without form mode: some mode declared (not null), form not, or
+    sent as null (elicitation.mdx: ``{}`` alone, or every mode null, means form mode)."""
+    return elicitation.get("form") is None and any(mode is not None for mode in elicitation.values())
 
 
 def missing_capabilities(

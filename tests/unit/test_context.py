@@ -1054,10 +1054,12 @@ async def test_a_missing_capability_before_anything_streamed_is_400_and_not_logg
     assert not [r for r in caplog.records if r.name == "mcp_middleware.transport._http"]
 
 
-async def test_a_client_of_url_mode_elicitation_only_is_not_sent_a_form() -> None:
+@pytest.mark.parametrize("declared", [{"url": {}}, {"form": None, "url": {}}])
+async def test_a_client_of_url_mode_elicitation_only_is_not_sent_a_form(declared: dict[str, Any]) -> None:
     """elicitation.mdx: a server MUST NOT send a mode the client did not declare; {"url": {}} used
-    to get form-mode requests. 2026-07-28 only: the handshake era keeps no initialize capabilities."""
-    body, headers = modern_call("ctx_elicit", id=3, caps={"elicitation": {"url": {}}})
+    to get form-mode requests, and a form sent as null (the SDK's Elicitation reads it as absent)
+    still did. 2026-07-28 here; the handshake era's session capabilities: test_session_capabilities."""
+    body, headers = modern_call("ctx_elicit", id=3, caps={"elicitation": declared})
     reply = await post(build_app(), body, headers)
     assert reply.status == 400
     assert reply.json()["error"] == {
@@ -1067,7 +1069,7 @@ async def test_a_client_of_url_mode_elicitation_only_is_not_sent_a_form() -> Non
     }
 
 
-@pytest.mark.parametrize("declared", [{}, {"form": {}}, {"form": {}, "url": {}}])
+@pytest.mark.parametrize("declared", [{}, {"form": {}}, {"form": {}, "url": {}}, {"form": None}])
 async def test_form_mode_elicitation_is_sent_to_clients_that_declare_it(declared: dict[str, Any]) -> None:
     body, headers = modern_call("ctx_elicit", caps={"elicitation": declared})
     assert (await post(build_app(), body, headers)).result()["resultType"] == "input_required"

@@ -161,6 +161,13 @@ async def test_a_2025_06_18_elicitation_capability_needs_no_form_key() -> None:
             "elicitation.form",
             {"elicitation": {"form": {}}},
         ),
+        (
+            "elicit",
+            {"elicitation": {"form": None, "url": {}}},
+            "elicitation/create",
+            "elicitation.form",
+            {"elicitation": {"form": {}}},
+        ),
         ("roots", {"roots": None}, "roots/list", "roots", {"roots": {}}),
     ],
 )
