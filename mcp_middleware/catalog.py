@@ -156,8 +156,17 @@ def catalog_from_app(
     if not isinstance(document, Mapping):
         warn_once(logger, "%r.openapi() did not return a mapping; the app exposes no MCP tools", app)
         return Catalog(())
+    made = app_document(app, document)
+    if not made.document.get("paths"):
+        warn_once(
+            logger,
+            "%r's OpenAPI document (its openapi()) lists no operation to expose as MCP tools, so the MCP endpoint "
+            "exposes no tools: the app has no routes, or only routes its document leaves out (include_in_schema="
+            "False; FastAPI's /docs, /redoc and /openapi.json), WebSocket routes or mounts of apps without openapi()",
+            app,
+        )
     return _catalog_of(
-        app_document(app, document),
+        made,
         tool_filter=tool_filter,
         max_name_length=max_name_length,
         exclude_paths=exclude_paths,
