@@ -33,7 +33,7 @@ from .features import Features
 from .listen import Listeners
 from .query_keys import QueryKeys
 
-__all__ = ["ServedApp"]
+__all__ = ["ServedApp", "endpoint_below"]
 
 logger = logging.getLogger("mcp_middleware.handlers")
 
@@ -205,6 +205,21 @@ def _served(app: Any, scope: Scope) -> tuple[Any, bool]:
         if node is None or isinstance(getattr(node, "server", None), ServedApp):
             break
     return (app, True) if outer is None else (outer, False)
+
+
+def endpoint_below(app: Any) -> Any:
+    """The MCPMiddleware that ``app`` is, or wraps inside other middlewares, on the way
+    :func:`_served` follows (the ``.app`` chain, at most ``_DEPTH`` steps, up to the app with
+    routes, whose mounted apps' endpoints have paths of their own); None without one. Asked once,
+    when a middleware is built (not per request)."""
+    node = app
+    for _ in range(_DEPTH):  # (a cycle of ``.app`` ends here too)
+        if node is None or _has_routes(node):
+            return None
+        if isinstance(getattr(node, "server", None), ServedApp):
+            return node
+        node = getattr(node, "app", None)
+    return None
 
 
 def _has_routes(node: Any) -> bool:

@@ -16,9 +16,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import listen
 from ._given_names import check_tool_names
 from ._host_options import normalise_hosts
-from ._once import Remembered
+from ._once import Remembered, warn_once
 from ._option_lists import header_names, http_methods, strings
 from ._security_options import Guard, OAuthResource, cors_origins, effective_allowed_origins
+from ._served_app import endpoint_below
 from .catalog import ToolFilter
 from .config import Secret, Settings, checked_limits
 from .handlers import Server
@@ -84,6 +85,22 @@ def _report(message: str) -> None:
         "run uvicorn with --lifespan on to stop at start-up instead",
         message,
     )
+
+
+def _warn_stacked(outer: MCPMiddleware) -> None:
+    """Warn when ``outer`` wraps another MCPMiddleware (Starlette builds the inner one first) that
+    serves one of its paths: the outer one answers every request to it, and the inner one, whose
+    options were meant for it, never does (review: an inner ``include_methods=["POST"]`` ignored)."""
+    inner = endpoint_below(outer.app)
+    shared = outer._paths & inner._paths if isinstance(inner, MCPMiddleware) else frozenset()
+    if shared:
+        warn_once(
+            logger,
+            "Two MCPMiddleware in the app's stack serve %s: the one added last (the outer one) answers every "
+            "request to it, and the options of the one added before it never apply; give each endpoint a "
+            'path of its own (path="/mcp/read", path="/mcp/admin"), or add one MCPMiddleware',
+            " and ".join(repr(path) for path in sorted(shared)),
+        )
 
 
 class MCPMiddleware:
@@ -210,6 +227,7 @@ class MCPMiddleware:
             self._security = Security(self.server, auth=auth, oauth=oauth, cors=cors)
         # The endpoint and, with `oauth`, the metadata paths: one set test decides pass-through.
         self._paths = self.settings.paths | (self._security.paths if self._security else frozenset())
+        _warn_stacked(self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
