@@ -14,6 +14,11 @@ the 401 and the metadata name the ``https://`` resource the client used (the blo
 ``X-Forwarded-Proto``), a 2 MB body is served and one above ``max_body_bytes`` gets the
 middleware's JSON-RPC 413 (the block's ``client_max_body_size``).
 
+With the README's sticky variant (its ``upstream`` line, read from it, in place of the block's),
+a handshake-era client with a token has a route's questions (``ctx.elicit``, in
+``question_nginx_app``) answered call after call, all on one worker; through the block as written,
+the answer reaches the other worker and the call fails at ``ask_timeout`` (the contrast).
+
 Which upstream answered is read from a response header nginx adds (``X-Upstream: $upstream_addr``),
 recorded by an httpx event hook on the SDK's own HTTP client: exact, per response, no log scraping.
 
@@ -50,6 +55,7 @@ from mcp_types import CallToolResult, ElicitResult, TextContent
 
 from mcp_middleware.config import Settings
 
+from .question_nginx_app import ASK_TIMEOUT_SECONDS, QUESTION
 from .servers import REPO_ROOT, free_port, start_app
 
 pytestmark = [pytest.mark.interop, pytest.mark.anyio]
@@ -104,6 +110,18 @@ def documented_block() -> str:
     return textwrap.dedent(text[opening : text.index("```", opening)])
 
 
+def documented_sticky_upstream() -> str:
+    """The ``upstream`` line of README's sticky variant: the nginx block after the tested one, which
+    replaces that block's ``upstream`` line for handshake-era clients whose routes ask them questions."""
+    text = README.read_text()
+    tested = text.index("```nginx\n", text.index("A tested nginx setup"))
+    opening = text.index("```nginx\n", text.index("```\n", tested + len("```nginx\n"))) + len("```nginx\n")
+    lines = [line.strip() for line in text[opening : text.index("```", opening)].splitlines() if line.strip()]
+    if len(lines) != 1 or not lines[0].startswith("upstream api {"):
+        pytest.fail(f"README's sticky nginx variant should be one `upstream api {{...}}` line: {lines}", pytrace=False)
+    return lines[0]
+
+
 def _replace_once(block: str, old: str, new: str) -> str:
     if block.count(old) != 1:
         pytest.fail(
@@ -114,11 +132,19 @@ def _replace_once(block: str, old: str, new: str) -> str:
 
 
 def documented_conf(
-    directory: Path, port: int, upstreams: tuple[str, str], tls: tuple[Path, Path] | None = None
+    directory: Path,
+    port: int,
+    upstreams: tuple[str, str],
+    tls: tuple[Path, Path] | None = None,
+    upstream: str | None = None,
 ) -> str:
     """nginx.conf: the README's block on ``127.0.0.1:port`` (TLS with ``tls``, a certificate and
-    its key, else plain HTTP) over ``upstreams``, with an ``X-Upstream`` response header."""
+    its key, else plain HTTP) over ``upstreams``, with an ``X-Upstream`` response header; with
+    ``upstream``, that line (the README's sticky variant) in place of the block's ``upstream`` line."""
     block = documented_block()
+    if upstream is not None:
+        written = next(line for line in block.splitlines() if line.startswith("upstream "))
+        block = _replace_once(block, written, upstream)
     block = _replace_once(block, DOCUMENTED_UPSTREAMS, " ".join(f"server {up};" for up in upstreams))
     if tls is None:
         listen = f"listen 127.0.0.1:{port};"
@@ -173,14 +199,19 @@ class Proxy:
 
 @contextmanager
 def running_nginx(
-    upstream_a: str, upstream_b: str, directory: Path, tls: tuple[Path, Path] | None = None
+    upstream_a: str,
+    upstream_b: str,
+    directory: Path,
+    tls: tuple[Path, Path] | None = None,
+    upstream: str | None = None,
 ) -> Iterator[Proxy]:
     """nginx in the foreground on a free port of 127.0.0.1, serving the README's block over the two
-    upstreams (over TLS with ``tls``: the certificate and its key)."""
+    upstreams (over TLS with ``tls``: the certificate and its key; ``upstream``: see
+    :func:`documented_conf`)."""
     binary = nginx_binary()
     port = free_port()
     conf = directory / "nginx.conf"
-    conf.write_text(documented_conf(directory, port, (upstream_a, upstream_b), tls))
+    conf.write_text(documented_conf(directory, port, (upstream_a, upstream_b), tls, upstream))
     cmd = [binary, "-c", str(conf), "-p", str(directory), "-e", str(directory / "startup.log"), "-g", "daemon off;"]
     with (directory / "stderr.log").open("wb") as stderr:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=stderr, stderr=subprocess.STDOUT)
@@ -368,6 +399,102 @@ async def test_declining_an_order_is_a_tool_error(proxy: Proxy) -> None:
         result = await client.call_tool("place_order", {"item_id": 1})
     assert result.is_error is True
     assert "409" in text_of(result)
+
+
+# -- handshake-era questions: the README's sticky variant -----------------------------------------
+# A handshake-era client answers a route's question (ctx.elicit) in a POST of its own, which must
+# reach the worker whose route waits for it. The sticky variant (README: hash on the client's
+# Authorization) sends each client's requests to one worker; the round-robin block sends the
+# answer, the request after the call's, to the other one, where it answers nothing.
+
+QUESTION_APP = "tests.interop.question_nginx_app:app"
+QUESTIONS = 5
+TOKEN = {"authorization": "Bearer nginx-sticky-user"}
+ACCEPTED = {"action": "accept", "content": {"ok": True}}
+
+
+@pytest.fixture(scope="module")
+def question_workers() -> Iterator[tuple[str, str]]:
+    """Two uvicorn workers of the question app, with one state secret; their ``host:port``."""
+    nginx_binary()
+    with ExitStack() as stack:
+        env = {"MCP_MIDDLEWARE_STATE_SECRET": "nginx-interop-secret"}
+        first, second = (stack.enter_context(start_app(QUESTION_APP, env=env)) for _ in range(2))
+        yield _host_port(first), _host_port(second)
+
+
+@pytest.fixture(scope="module")
+def sticky_proxy(question_workers: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    """The README's block with its sticky ``upstream`` line, over the question app's workers."""
+    directory = tmp_path_factory.mktemp("nginx-sticky")
+    with running_nginx(*question_workers, directory, upstream=documented_sticky_upstream()) as proxy:
+        yield proxy
+
+
+@pytest.fixture(scope="module")
+def round_robin_proxy(question_workers: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    """The README's block as written (round-robin), over the question app's workers."""
+    with running_nginx(*question_workers, tmp_path_factory.mktemp("nginx-rr")) as proxy:
+        yield proxy
+
+
+async def test_sticky_upstream_brings_handshake_era_answers_to_the_worker_that_asked(sticky_proxy: Proxy) -> None:
+    served = Served()
+    asked: list[str] = []
+
+    async def accept(context: Any, params: Any) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"ok": True})
+
+    async with (
+        httpx2.AsyncClient(
+            headers=TOKEN, timeout=httpx2.Timeout(30.0), trust_env=False, event_hooks={"response": [served.record]}
+        ) as http,
+        Client(
+            streamable_http_client(sticky_proxy.url, http_client=http), mode="legacy", elicitation_callback=accept
+        ) as client,
+    ):
+        assert client.protocol_version == "2025-11-25"  # the handshake era
+        for _ in range(QUESTIONS):
+            result = await client.call_tool("confirm", {})
+            assert result.is_error is not True, describe(result)
+            assert result.structured_content == ACCEPTED, describe(result)
+    assert asked == [QUESTION] * QUESTIONS
+    assert set(served.statuses) <= {200, 202}, dict(served.statuses)
+    assert len(served.by) == 1, f"one client's requests all go to one worker: {dict(served.by)}"
+    assert set(served.by) <= sticky_proxy.upstreams, dict(served.by)
+
+
+async def test_round_robin_sends_a_handshake_era_answer_to_the_other_worker(round_robin_proxy: Proxy) -> None:
+    """The contrast: the call and its answer are two requests in a row, which round robin sends to
+    the two workers in turn; the answer is taken (202) by the worker that did not ask, and the call
+    ends when the route's ``ask_timeout`` runs out."""
+    headers = {**JSON_ACCEPT, **TOKEN, "mcp-protocol-version": "2025-11-25"}
+    call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "confirm", "arguments": {}}}
+    final: dict[str, Any] | None = None
+    async with (
+        httpx2.AsyncClient(timeout=httpx2.Timeout(30.0), trust_env=False) as http,
+        http.stream("POST", round_robin_proxy.url, json=call, headers=headers) as stream,
+    ):
+        asking = stream.headers["x-upstream"]
+        async for line in stream.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            message = json.loads(line[len("data:") :])
+            if message.get("method") == "elicitation/create":
+                assert message["params"]["message"] == QUESTION
+                reply = {"jsonrpc": "2.0", "id": message["id"], "result": ACCEPTED}
+                answer = await http.post(round_robin_proxy.url, json=reply, headers=headers)
+                assert answer.status_code == 202, answer.text
+                assert answer.headers["x-upstream"] != asking, "round robin: the answer went to the other worker"
+            elif message.get("id") == 7:
+                final = message
+                break
+    assert final is not None, "the call ended without its result"
+    result = final["result"]
+    assert result["isError"] is True, result
+    expected = f"the client did not answer elicitation/create within {ASK_TIMEOUT_SECONDS} s (ask_timeout)"
+    assert expected in result["content"][0]["text"], result
 
 
 # -- OAuth and request bodies through the README's block, over TLS --------------------------------
