@@ -81,8 +81,13 @@ it is what an output schema leaves out by design and unsaid (a ``pattern``, a ``
 ``multipleOf`` not sure to hold, a key narrowed): the route's results are as they were, and a
 discriminated union of response models, one with a ``Field(pattern=...)``, is no app's fault.
 ``then``, ``else``, ``anyOf``, ``allOf``, ``dependentSchemas``, ``items``, ``prefixItems``,
-``propertyNames``, ``additionalProperties``: positive, kept. A ``pattern`` translated narrower is
-no loss (a client may refuse a rare value, never take one the app refuses: :mod:`mcp_middleware._ecma_regex`).
+``propertyNames``, ``additionalProperties``: positive, kept. A ``oneOf`` whose branches may
+overlap (pydantic's union with a callable ``Discriminator``: ``{x}`` and ``{x, y = 0}`` both take
+``{"x": 1, "y": 0}``) refuses what the route takes: it is an ``anyOf``, unsaid, counted as a quiet
+loss (so a ``not`` above it goes); in output schemas every ``oneOf`` is (clients only check results
+with them), in input schemas each but one whose branches a tag tells apart
+(:meth:`SchemaSet._exclusive`). A ``pattern`` translated narrower is no loss (a client may refuse
+a rare value, never take one the app refuses: :mod:`mcp_middleware._ecma_regex`).
 
 What ``null`` means (the collapsing of an ``Optional``, and an output schema that requires no
 property that may be null) is in :mod:`mcp_middleware._schema_nulls`; the keywords and reference
@@ -206,6 +211,20 @@ def _by_branches(schema: Mapping[str, Any], test: Callable[[Any], bool]) -> bool
     if isinstance(branches, list) and branches:
         return all(map(test, branches))
     return True
+
+
+def _tags(schema: Mapping[str, Any], branches: list[Mapping[str, Any]]) -> list[str]:
+    """The properties that may tell a ``oneOf``'s ``branches`` apart (:meth:`SchemaSet._exclusive`):
+    those every branch requires, and the one ``schema``'s ``discriminator`` names, which OpenAPI
+    has every value carry unless a ``defaultMapping`` (3.2) says which branch takes one without it."""
+    lists = [names for branch in branches if isinstance(names := branch.get("required"), list)]
+    tags: list[str] = []
+    if len(lists) == len(branches):
+        tags = [name for name in lists[0] if isinstance(name, str) and all(name in names for names in lists[1:])]
+    found = schema.get("discriminator")
+    if isinstance(found, Mapping) and "defaultMapping" not in found and isinstance(found.get("propertyName"), str):
+        tags.append(found["propertyName"])
+    return tags
 
 
 def ecma_pattern(pattern: str) -> str | None:
@@ -541,6 +560,10 @@ class SchemaSet:
                 loosened[key] = loss == _LOUD
         if loosened:
             self._exclusive_places(out, loosened, "input" if collapse else "output")
+        if isinstance(out.get("oneOf"), list) and not (collapse and self._exclusive(schema)):
+            loosen_exclusive(out, ["oneOf"])  # an anyOf: it takes a value two branches take
+            self._losses += 1  # which is more: a not, if or contains above is loosened in turn
+            self._quiet += 1  # by design, unsaid
         if lost or "unevaluatedProperties" in out:
             self._refusing_dropped(schema, out, lost, collapse)
         kind = out.get("type")
@@ -548,6 +571,68 @@ class SchemaSet:
             out["items"] = {}
         _exclusive_bounds(out)
         return _nullable(out) if schema.get("nullable") is True else out
+
+    def _exclusive(self, schema: Mapping[str, Any]) -> bool:
+        """Whether no value can match two branches of ``schema``'s ``oneOf`` (a raw one): it has one
+        branch, or each is an object schema (a component's too) with a tag property whose ``const``
+        or ``enum`` values no other branch's share, a tag each branch requires or the one its
+        ``discriminator`` names (OpenAPI has every value carry it, but with a ``defaultMapping``),
+        as pydantic's union with a string discriminator has. Unsure (a callable discriminator's
+        union, which may take ``{"x": 1}`` under two branches): False, so an input schema's
+        ``oneOf`` never refuses what the route takes."""
+        branches = [self._followed(branch)[-1] for branch in schema["oneOf"]]
+        if len(branches) < 2:
+            return True
+        objects = [
+            branch
+            for branch in branches
+            if branch is not None and branch.get("type") in ("object", ["object"])
+            if isinstance(branch.get("properties"), Mapping)
+        ]
+        if len(objects) < len(branches):
+            return False
+        return any(self._tells_apart(objects, tag) for tag in _tags(schema, objects))
+
+    def _tells_apart(self, branches: list[Mapping[str, Any]], tag: str) -> bool:
+        """Whether the ``tag`` property's values (:meth:`_tag_values`) of no two ``branches`` meet
+        (as Python compares them: ``1 == 1.0`` as in JSON Schema, ``1 == True`` unlike it, unsure)."""
+        taken: list[Any] = []
+        for branch in branches:
+            values = self._tag_values(branch["properties"].get(tag))
+            if values is None or any(value == other for value in values for other in taken):
+                return False
+            taken += values
+        return True
+
+    def _tag_values(self, schema: Any) -> list[Any] | None:
+        """The values a tag property's raw ``schema`` allows at most: its ``const``, or its
+        ``enum``, through ``$ref``s to components (:meth:`_followed`); None where it may take any
+        value or ``null``."""
+        for level in self._followed(schema):
+            if level is None:
+                return None
+            if "const" in level:
+                return [level["const"]]
+            if isinstance(values := level.get("enum"), list):
+                return values
+        return None
+
+    def _followed(self, schema: Any) -> list[Mapping[str, Any] | None]:
+        """``schema`` and the components its ``$ref``s lead to, in turn, ending in None where one is
+        no schema object, says OpenAPI 3.0's ``nullable: true`` (which conversion makes a ``null``
+        branch: it takes ``null`` too) or leads back to one before it."""
+        chain: list[Mapping[str, Any] | None] = []
+        named: set[str] = set()
+        while isinstance(schema, Mapping) and schema.get("nullable") is not True:
+            chain.append(schema)
+            name = self.component_name(schema)
+            if name is None:
+                return chain
+            if name in named:
+                break
+            named.add(name)
+            schema = self._components[name]
+        return [*chain, None]
 
     def _lost_since(self, mark: tuple[int, int, int], collapse: bool) -> int:
         """What was converted since ``mark`` (the losses, references and quiet losses counted then)
