@@ -7,12 +7,15 @@ follows a serializer's return type. A serializer without one (``@field_serialize
 ``return_type=``; an ``Annotated[..., PlainSerializer(f)]`` or ``WrapSerializer(f)`` without
 ``return_type=``, the way to write one for a reusable type, a lambda having no annotation) leaves
 the field's own type (or the model's fields) in the schema, and the ``json_encoders`` option is
-not in it at all: an ``id: int`` written ``"evt_1"`` is documented an integer. Such a route's tool
+not in it at all: an ``id: int`` written ``"evt_1"`` is documented an integer; nor is
+``ser_json_inf_nan="strings"``, which writes a float's infinity ``"Infinity"`` where the schema
+says a number (its default, ``"null"``, is a limit the README states: a ``null``). Such a route's tool
 gets no ``outputSchema`` (a client would refuse every result), as a route with
 ``response_model_exclude`` does. The models looked at are every one the response model's core
 schema holds (its fields, ``list``/``dict``/``Optional``/union members, at any depth), pydantic
 dataclasses and ``TypedDict``s too; ``json_encoders`` counts where one of its types is a field's
-(or one it holds, in a ``list``, a union, a ``TypedDict``...), as pydantic applies it.
+(or one it holds, in a ``list``, a union, a ``TypedDict``...), as pydantic applies it, and
+``ser_json_inf_nan="strings"`` where ``float`` is.
 """
 
 from __future__ import annotations
@@ -87,16 +90,22 @@ def _user_function_untyped(serialization: Any) -> bool:
 
 
 def _loose(cls: type) -> bool:
-    """Whether ``cls`` has a field or model serializer without a return type, or ``json_encoders``
-    for a type its fields hold (:func:`_may_encode`)."""
+    """Whether ``cls`` has a field or model serializer without a return type, ``json_encoders``
+    for a type its fields hold (:func:`_may_encode`), or ``ser_json_inf_nan="strings"`` beside a
+    float they hold (a ``TypedDict``'s or plain dataclass's there too, which take its config)."""
     decorators = getattr(cls, "__pydantic_decorators__", None)
     if decorators is not None:
         found = (*decorators.field_serializers.values(), *decorators.model_serializers.values())
         if not all(_says_its_type(decorator) for decorator in found):
             return True
     config = getattr(cls, "model_config", None) or getattr(cls, "__pydantic_config__", None)
-    encoders = config.get("json_encoders") if isinstance(config, dict) else None
-    return bool(encoders) and _may_encode(cls, encoders)
+    if not isinstance(config, dict):
+        return False
+    encoders = config.get("json_encoders")
+    if encoders and _may_encode(cls, encoders):
+        return True
+    # a float's inf and nan then written "Infinity", "NaN": strings, where the schema says a number
+    return config.get("ser_json_inf_nan") == "strings" and _may_encode(cls, (float,))
 
 
 def _says_its_type(decorator: Any) -> bool:

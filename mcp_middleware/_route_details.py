@@ -4,11 +4,12 @@
 * A ``:path`` converter (:func:`_converter_paths`): the document writes ``/files/{name:path}`` as
   ``/files/{name}``.
 * The response-model options that change the route's JSON (:func:`_response_options`), the
-  response models holding a serializer without a return type or ``json_encoders``
-  (:func:`_serializes_loosely`), and, in an app made with ``separate_input_output_schemas=False``,
-  the response models whose JSON may not fit the 2xx body schema the document gives them
-  (:func:`_json_may_not_fit`, by :func:`~mcp_middleware._schema_fit.fits`): their tools get no
-  ``outputSchema``, or one that requires no property that may be null.
+  response models holding a serializer without a return type, ``json_encoders`` or
+  ``ser_json_inf_nan="strings"`` beside a float (:func:`_serializes_loosely`), and, in an app
+  made with ``separate_input_output_schemas=False``, the response models whose JSON may not fit
+  the 2xx body schema the document gives them (:func:`_json_may_not_fit`, by
+  :func:`~mcp_middleware._schema_fit.fits`): their tools get no ``outputSchema``, or one that
+  requires no property that may be null.
 
 The routes are read as the router holds them (:func:`~mcp_middleware._route_order.app_routes`:
 an included router's in its place, newer FastAPI). Log records keep the logger name ``mcp_middleware.catalog``.
@@ -80,9 +81,10 @@ def _response_options(app: Any, prefix: str = "") -> dict[str, frozenset[tuple[s
 
 def _serializes_loosely(route: Any, path: str) -> bool:
     """Whether the route's response model holds a serializer without a return type (a decorator's,
-    or an ``Annotated`` ``PlainSerializer``'s or ``WrapSerializer``'s), or ``json_encoders`` for a
-    type it holds (:func:`~mcp_middleware._loose_serializers.loose_models`): its JSON may not be
-    what the document says. Warned about, once, naming the route and the models."""
+    or an ``Annotated`` ``PlainSerializer``'s or ``WrapSerializer``'s), ``ser_json_inf_nan="strings"``
+    beside a float, or ``json_encoders`` for a type it holds
+    (:func:`~mcp_middleware._loose_serializers.loose_models`): its JSON may not be what the
+    document says. Warned about, once, naming the route and the models."""
     model = getattr(route, "response_model", None)
     loose = loose_models(model) if model is not None else []
     if loose:
@@ -90,9 +92,10 @@ def _serializes_loosely(route: Any, path: str) -> bool:
             logger,
             "Route %s %s: its response model's JSON may not be what the OpenAPI document says (a serializer "
             "without a return type, @field_serializer or @model_serializer without a return annotation, "
-            "PlainSerializer or WrapSerializer without return_type=, or json_encoders, in %s), so its tool has "
-            "no outputSchema (the result is text only); to keep it, give the serializer its return type "
-            "(-> str, return_type=str) and use one in place of json_encoders",
+            "PlainSerializer or WrapSerializer without return_type=, json_encoders, or ser_json_inf_nan='strings' "
+            "beside a float, in %s), so its tool has no outputSchema (the result is text only); to keep it, give "
+            "the serializer its return type (-> str, return_type=str) and use one in place of json_encoders or "
+            "ser_json_inf_nan='strings'",
             "/".join(sorted(getattr(route, "methods", None) or ())),
             path,
             ", ".join(repr(name) for name in loose),

@@ -145,6 +145,37 @@ with warnings.catch_warnings():
         dated: list[Dated | None]
 
 
+class Infinite(BaseModel):  # review D5: inf written "Infinity", where the schema says a number
+    model_config = ConfigDict(ser_json_inf_nan="strings")
+    f: float | None
+
+
+class Reading(TypedDict):  # a TypedDict has the config of the model holding it
+    value: float
+
+
+class Readings(BaseModel):
+    model_config = ConfigDict(ser_json_inf_nan="strings")
+    readings: list[Reading]
+
+
+class Measured(BaseModel):
+    f: float
+
+
+class Counted(BaseModel):  # no float: ser_json_inf_nan changes nothing
+    model_config = ConfigDict(ser_json_inf_nan="strings")
+    n: int
+    inner: Measured | None = None  # a model has its own config
+
+
+class Counts(BaseModel):  # the float is a model's own, with its own config
+    model_config = ConfigDict(ser_json_inf_nan="strings")
+    measured: Measured
+
+
+INF = float("inf")
+
 LOOSE: list[tuple[str, Any, Any, str, str]] = [
     # path, response model, value, the model the warning names, the route's JSON
     ("/event", Event, Event(id=1), "Event", '{"id":"evt_1"}'),
@@ -172,6 +203,9 @@ LOOSE: list[tuple[str, Any, Any, str, str]] = [
     ("/price", Price, Price(amount=1.5, rounded=2.0), "Price", '{"amount":"1.50","rounded":"2.0"}'),
     ("/stamps", list[Timestamp], [AT], "PlainSerializer", "[1767225600]"),
     ("/member", Member, Member(dated=[{"on": AT}]), "Member", '{"dated":[{"on":739617}]}'),
+    ("/infinite", Infinite, Infinite(f=INF), "Infinite", '{"f":"Infinity"}'),
+    ("/infinites", dict[str, Infinite], {"a": Infinite(f=-INF)}, "Infinite", '{"a":{"f":"-Infinity"}}'),
+    ("/readings", Readings, Readings(readings=[{"value": INF}]), "Readings", '{"readings":[{"value":"Infinity"}]}'),
 ]
 
 
@@ -259,8 +293,10 @@ BUILTINS = Builtins(
             },
         ),
         (User, User(id=1, name="ann"), {"id": 1, "name": "ann", "kind": "user"}),
+        (Counted, Counted(n=1), {"n": 1, "inner": None}),
+        (Counts, Counts(measured=Measured(f=1.5)), {"measured": {"f": 1.5}}),
     ],
-    ids=["builtins", "unused-json-encoders"],
+    ids=["builtins", "unused-json-encoders", "inf-nan-strings-without-a-float", "inf-nan-strings-beside-a-model"],
 )
 async def test_a_model_whose_json_the_document_describes_keeps_the_output_schema(
     model: Any, value: Any, structured: dict[str, Any], caplog: pytest.LogCaptureFixture
