@@ -139,6 +139,36 @@ async def test_a_binary_stream_past_its_limit_that_never_awaits_runs_out_dropped
     assert task.cancelling() == 0
 
 
+@pytest.mark.usefixtures("no_collector")
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_binary_stream_past_its_limit_that_never_awaits_under_an_inner_base_http_middleware_is_left_paused(
+    guard: dict[str, Any], era: str
+) -> None:
+    """Pins the documented exception (review, stream D1): under an inner ``BaseHTTPMiddleware``
+    the route's ``StreamingResponse`` sends each chunk into the middleware's memory stream, which
+    waits for the middleware's task to take it; a generator that never awaits is suspended only at
+    its ``yield`` while that ``send`` waits, so the stop (raised out of the middleware's ``send``,
+    its task group cancelling the route's task) lands in that ``send``, and Starlette does not
+    close its iterator when ``send`` raises. The result is the limit's, no cancellation is left
+    pending, and the generator's ``finally`` runs only when the cycle collector finds it."""
+    state: list[str] = []
+    with anyio.fail_after(GUARD):
+        result = await call_tool(_binary_app(state, awaits=False, inner_bhm=True, **guard), era, "big", {})
+        await anyio.lowlevel.checkpoint()  # (a cancellation left pending would land here)
+    assert result["content"][0]["text"] == "Tool 'big' failed: the response exceeded the 2500-byte limit."
+    task = asyncio.current_task()
+    assert task is not None
+    assert task.cancelling() == 0
+    for _ in range(8):  # the route has unwound: nothing more of the generator runs without the collector
+        await anyio.lowlevel.checkpoint()
+    # stopped at the limit (the third chunk), the fourth pulled while the middleware took that one
+    assert state == ["yield 0", "yield 1", "yield 2", "yield 3"]
+    gc.collect()  # asyncio's finalizer hook schedules the generator's aclose()
+    for _ in range(8):
+        await anyio.lowlevel.checkpoint()
+    assert state[-1] == "finally"
+
+
 class _Chunks(Response):
     """A response that writes its chunks from the route's own task (no task of its own, as a
     StreamingResponse has under ASGI spec 2.3), awaiting nothing but ``send``."""
