@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING
 from ._media import NOT_UTF8
 from ._result_shapes import cut_note
 
+# what opens the text of an event stream that held no event (``_BodyText._as_sent``)
+NOT_EVENTS = "The route's text/event-stream body held no Server-Sent Events; as sent:\n\n"
+
 if TYPE_CHECKING:
     from ._event_parser import _EventParser
 
@@ -69,6 +72,9 @@ class _BodyText:
         pieces = events.feed(text)
         if not more:
             pieces += events.flush()
+            sent = events.as_sent()
+            if sent is not None:  # no event stream, labelled one: its text is the result
+                self._as_sent(*sent)
         if events.dropped:  # data beyond the limit, let go inside the parser
             self._dropped += events.dropped
             events.dropped = 0
@@ -79,6 +85,15 @@ class _BodyText:
             if len(kept) > len(newline) or len(kept) == len(newline) + len(piece):  # (all of an empty one)
                 shown.append(kept[len(newline) :])
         return shown
+
+    def _as_sent(self, text: str, dropped: int) -> None:
+        """The text of a ``text/event-stream`` body that held no event but lines of no event stream
+        (plain text labelled one), as sent, within the limit: the result's text, after a line saying
+        so (outside the limit). Without it the result said the stream sent no output, and a model
+        read that the route returned nothing."""
+        self._parts.append(NOT_EVENTS)
+        self._store(text)
+        self._dropped += dropped
 
     def _store(self, text: str) -> str:
         """Keep what fits of ``text`` in the result limit; return what was kept (a start of it)."""

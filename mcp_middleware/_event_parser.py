@@ -8,6 +8,9 @@ from __future__ import annotations
 
 __all__ = ["_EventParser"]
 
+# the fields of an event other than its data (WHATWG §9.2.6): a line of one is part of an event stream
+_FIELDS = frozenset({"event", "id", "retry"})
+
 
 class _EventParser:
     """Incremental parser for a route's own ``text/event-stream`` body (WHATWG §9.2.6).
@@ -18,9 +21,27 @@ class _EventParser:
     an event's data are kept (the result holds no more than that anyway), and no data line past
     them: an event that never ends holds no more; ``dropped`` counts the data characters let go
     (with the newlines that would have joined them).
+
+
+    Until it dispatches an event it also keeps the text as sent (at most ``limit`` characters of
+    it), and whether a line was neither blank, nor a comment, nor a field of an event (``event``,
+    ``id``, ``retry``): a body of such lines that never dispatches an event is not an event stream
+    (plain text labelled one), and :meth:`as_sent` gives its text.
     """
 
-    __slots__ = ("_cr", "_data", "_data_size", "_fresh", "_line", "_line_size", "dropped", "limit")
+    __slots__ = (
+        "_cr",
+        "_data",
+        "_data_size",
+        "_fresh",
+        "_line",
+        "_line_size",
+        "_sent",
+        "_sent_size",
+        "dropped",
+        "limit",
+        "not_events",
+    )
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -31,12 +52,24 @@ class _EventParser:
         self._data_size = 0
         self._cr = False  # the last text ended with "\r": a "\n" opening the next one belongs to it
         self._fresh = True  # nothing seen yet (a byte order mark may open the stream)
+        self._sent: list[str] | None = []  # the text as sent, until an event is dispatched (None)
+        self._sent_size = 0  # characters of it seen (kept or not)
+        self.not_events = False  # a line that is no part of an event stream was seen
 
     def feed(self, text: str) -> list[str]:
         """Return the ``data`` of every event completed by ``text``."""
         if self._fresh and text:
             self._fresh = False
             text = text.removeprefix("\ufeff")
+        sent = self._sent
+        if sent is not None and text:
+            room = self.limit - self._sent_size
+            self._sent_size += len(text)
+            if room > 0:
+                sent.append(text if len(text) <= room else text[:room])
+        return self._parse(text)
+
+    def _parse(self, text: str) -> list[str]:
         if self._cr and text.startswith("\n"):
             text = text[1:]
             self._cr = False  # that CR's break is whole: a next LF is a break of its own
@@ -58,6 +91,8 @@ class _EventParser:
             self._take(line, events)
         if tail:
             self._hold(tail)
+        if events:
+            self._sent = None  # an event stream: its text as sent is not needed
         return events
 
     def _hold(self, part: str) -> None:
@@ -84,7 +119,20 @@ class _EventParser:
                     value = value[:room]
                 self._data_size += len(value) + 1
                 self._data.append(value)
+            elif self._sent is not None:
+                self.not_events = True  # (a field "database", say: no field of an event)
+        elif self._sent is not None and not line.startswith(":") and line.partition(":")[0] not in _FIELDS:
+            self.not_events = True
 
     def flush(self) -> list[str]:
-        tail = self.feed("\n\n") if self._line or self._data else []
+        tail = self._parse("\n\n") if self._line or self._data else []
         return tail
+
+    def as_sent(self) -> tuple[str, int] | None:
+        """(Once flushed) a body that dispatched no event but held a line of no event stream: its
+        text as sent (at most ``limit`` characters) and how many characters of it were let go; None
+        for an event stream (one that dispatched an event, or held only comments, blank lines and
+        the fields of events without data: a keep-alive)."""
+        if self._sent is None or not self.not_events:
+            return None
+        return "".join(self._sent), max(self._sent_size - self.limit, 0)

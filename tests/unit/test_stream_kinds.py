@@ -284,3 +284,100 @@ async def test_an_unterminated_last_event_of_a_stream_is_still_dispatched(era: s
     reply = await Exchange(app, body, {**BASE_HEADERS, **headers}).run()
     assert progress_messages(reply.events()) == ["Hello", "world"]
     assert reply.events()[-1]["result"]["content"] == [{"type": "text", "text": "Hello\nworld"}]
+
+
+NOT_EVENTS = "The route's text/event-stream body held no Server-Sent Events; as sent:\n\n"
+
+
+def _mislabelled_app(max_result_chars: int = 10_000) -> FastAPI:
+    """Routes labelled ``text/event-stream`` whose body holds no event: plain text (streamed, and
+    whole), only comments and blank lines, and plain text after an event."""
+    app = FastAPI()
+
+    def streamed(parts: list[bytes]) -> StreamingResponse:
+        async def chunks() -> AsyncIterator[bytes]:
+            for part in parts:
+                yield part
+
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    @app.get("/plain", operation_id="plain")
+    async def plain() -> StreamingResponse:
+        return streamed([b"hello ", b"world"])
+
+    @app.get("/plain_item", operation_id="plain_item", response_model=_Item)
+    async def plain_item() -> StreamingResponse:
+        return streamed([b"hello ", b"world"])
+
+    @app.get("/whole", operation_id="whole")
+    async def whole() -> Response:
+        return Response(b"hello\r\nworld", media_type="text/event-stream")
+
+    @app.get("/fields", operation_id="fields")
+    async def fields() -> StreamingResponse:  # fields of events that carry no data, and comments
+        return streamed([b": ping\n\n", b"event: tick\nid: 1\nretry: 10\n\n", b"\n"])
+
+    @app.get("/long", operation_id="long")
+    async def long() -> StreamingResponse:
+        return streamed([b"x" * 30, b"y" * 30])
+
+    @app.get("/after", operation_id="after")
+    async def after() -> StreamingResponse:
+        return streamed([b"data: hi\n\n", b"hello world\n"])
+
+    app.add_middleware(MCPMiddleware, max_result_chars=max_result_chars)
+    return app
+
+
+async def _result_of(app: FastAPI, tool: str, era: str, token: str | None = None) -> tuple[str, bool]:
+    body, headers = call_body(tool, era, token)
+    reply = await Exchange(app, body, {**BASE_HEADERS, **headers}).run()
+    result = reply.messages()[-1]["result"]
+    return result["content"][0]["text"], result.get("isError", False)
+
+
+@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("token", ["tok-1", None])
+async def test_an_event_stream_holding_no_event_but_text_shows_the_text_as_sent(era: str, token: str | None) -> None:
+    """Review (stream D3): a ``StreamingResponse`` labelled ``text/event-stream`` that sent plain
+    text (``hello world``, what a direct GET returns) gave "200 OK (the stream sent no output)": the
+    WHATWG parse finds no event, but the route did send output, and a model read it as nothing.
+    Its text is now the result, after a line saying it was no Server-Sent Events; a tool with an
+    output schema says so in its error, with the text."""
+    app = _mislabelled_app()
+    with anyio.fail_after(GUARD):
+        assert await _result_of(app, "plain", era, token) == (NOT_EVENTS + "hello world", False)
+        assert await _result_of(app, "whole", era, token) == (NOT_EVENTS + "hello\r\nworld", False)
+        text, is_error = await _result_of(app, "plain_item", era, token)
+    assert is_error is True
+    assert text == (
+        "The tool has an output schema, but the route answered 200 OK with text/event-stream instead of JSON: "
+        + NOT_EVENTS
+        + "hello world"
+    )
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_an_event_stream_of_comments_and_fields_without_data_still_sent_no_output(era: str) -> None:
+    """Comments, blank lines and the fields of events that carry no data are Server-Sent Events
+    that hold nothing (a keep-alive): the result still says the stream sent no output."""
+    with anyio.fail_after(GUARD):
+        assert await _result_of(_mislabelled_app(), "fields", era) == ("200 OK (the stream sent no output)", False)
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_an_event_stream_holding_no_event_keeps_its_text_within_the_result_limit(era: str) -> None:
+    """The text shown as sent is cut at ``max_result_chars``, with the marker any cut text has."""
+    with anyio.fail_after(GUARD):
+        text, is_error = await _result_of(_mislabelled_app(max_result_chars=40), "long", era)
+    assert is_error is False
+    assert text.startswith(NOT_EVENTS + "x" * 30 + "y" * 10)
+    assert text[len(NOT_EVENTS) + 40 :] == "\n[truncated: 20 more characters were not included]"
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_an_event_stream_with_an_event_keeps_its_events_only(era: str) -> None:
+    """Once the stream dispatched an event it is an event stream: what follows that is no field
+    is ignored, as WHATWG says, and the result is the events' data."""
+    with anyio.fail_after(GUARD):
+        assert await _result_of(_mislabelled_app(), "after", era) == ("hi", False)
