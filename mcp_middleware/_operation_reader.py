@@ -15,7 +15,9 @@ Arguments (the ``inputSchema`` properties)
     body of another media type than JSON or a form is a string, its text or, when the body is
     binary (its schema says ``format: binary`` or ``contentEncoding: base64``, or its media type
     is no text), its bytes in base64.
-    Form bodies are used only for object schemas. Header parameters ``authorization``,
+    Form bodies are used only for object schemas; an urlencoded one whose route's ``UploadFile``
+    fields have a file's schema is sent as multipart, those fields file parts (:meth:`_Reader.with_uploads`).
+    Header parameters ``authorization``,
     ``proxy-authorization``, ``cookie``, ``host``, ``traceparent``, ``tracestate``,
     ``content-type``, ``content-length``, ``transfer-encoding`` and ``connection`` are never
     arguments (credentials, the host and trace context are forwarded from the MCP request, which
@@ -38,7 +40,7 @@ Arguments (the ``inputSchema`` properties)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from mcp_middleware._naming import _Op, _text
@@ -47,6 +49,7 @@ from mcp_middleware._plan import (
     _BODY,
     _COOKIE,
     _EXPLODED,
+    _FORM,
     _HEADER,
     _JSON,
     _MULTIPART,
@@ -293,6 +296,19 @@ class _Reader:
             binary = node.get("format") == "binary" or not _is_text_media(_media_type(body.content_type))
         file = (body.content_type, binary, body.charset)
         return _Entry(_WHOLE_BODY, "body", schema, body.required, body.description, file=file)
+
+    def with_uploads(self, body: _Body | None, entries: list[_Entry], uploads: frozenset[str]) -> _Body | None:
+        """An urlencoded form ``body`` as ``multipart/form-data`` where its fields ``uploads`` (the
+        route's ``UploadFile`` fields, :mod:`mcp_middleware._form_uploads`) have a file's schema:
+        their ``entries`` then are file parts, as a multipart body's are; else ``body`` as it is."""
+        if body is None or body.kind != _FORM or not uploads:
+            return body
+        files = False
+        for entry in entries:
+            if entry.where == _BODY and entry.wire in uploads:
+                entry.file = _file_field(self.schemas.resolve(entry.schema))
+                files = files or entry.file is not None
+        return replace(body, kind=_MULTIPART, content_type="multipart/form-data") if files else body
 
 
 _DONE: Final = object()  # a schema's members all read (object_pieces)

@@ -119,12 +119,15 @@ class _Builder(_Schemas):
         guard: RouteGuard | None = None,
         description: str | None = None,
         goes_on: bool = False,
+        uploads: frozenset[str] = frozenset(),
     ) -> ToolSpec:
         """``description``: the one given (``x-mcp-description``) in place of the operation's;
-        ``goes_on``: its route may send a response with background work (``_goes_on``)."""
+        ``goes_on``: its route may send a response with background work (``_goes_on``);
+        ``uploads``: its form fields that take an ``UploadFile`` (``_form_uploads``)."""
         operation = op.operation
         body = self.body(operation)
         entries = self.entries(op, body)
+        body = self.with_uploads(body, entries, uploads)
         explicit, declared = _explicit_input(operation)
         arg_names = _argument_names(entries, clean=explicit is None)
         others = self.other_properties(body)

@@ -170,6 +170,7 @@ def test_lower_layers_never_import_upper_layers() -> None:
         *("_schema_nulls", "_schema_inline", "_schema_keywords", "_schema_fit", "_ecma_regex"),  # the schemas' parts
         "_schema_evaluated",  # what a patternProperties key left out leaves unevaluated
         "_goes_on",  # whether a tool's route may send a response with background work after it
+        "_form_uploads",  # which form fields of a route take an UploadFile
     )
     results = (
         *("results", "_body", "_result_shapes", "_redaction", "_media", "_event_parser", "_coding"),
@@ -309,7 +310,9 @@ def test_lower_layers_never_import_upper_layers() -> None:
         "_name_rules",  # the spec's longest tool name, which bounds max_name_length
         "_token_routes",  # the routes an OAuth2 scheme names as its token endpoint
         "_goes_on",  # whether a tool's route may send a response with background work after it
+        "_form_uploads",  # which form fields of a route take an UploadFile (sent as file parts)
     }
+    assert all_imports("_form_uploads") == set()
     # an OAuth2 token URL's origin compared as every origin is; a login body's $ref followed as the
     # schemas' code follows one (review s10e: no second resolver); a body's media type read as a
     # request body's is (_request_media._media_type, review mend item 2: no second parser)

@@ -1,0 +1,130 @@
+"""An ``UploadFile`` in a form FastAPI documents as ``application/x-www-form-urlencoded`` (a form
+model's field, ``UploadFile = Form()``): the form goes out as ``multipart/form-data`` with the file
+as a file part, its argument in base64 as any other file's; a ``bytes = Form()`` field, documented
+alike, stays a text field (FastAPI refuses a file part for it)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import pytest
+from fastapi import Depends, FastAPI, Form, UploadFile
+from pydantic import BaseModel, Field
+from starlette.routing import Route
+
+from mcp_middleware import MCPMiddleware
+from mcp_middleware._form_uploads import upload_fields
+from tests.support import call_legacy, call_tool
+
+pytestmark = pytest.mark.anyio
+
+
+class Upload(BaseModel):
+    title: str
+    document: UploadFile
+    raw: bytes = b""
+    extras: list[UploadFile] = []
+    cover: UploadFile | None = Field(default=None, alias="Cover")
+    back: Annotated[UploadFile | None, Field(validation_alias="Back")] = None
+
+
+async def attached(attachment: Annotated[UploadFile, Form()]) -> UploadFile:
+    return attachment
+
+
+def form_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/documents", operation_id="upload_document")
+    async def upload_document(data: Annotated[Upload, Form()]) -> dict[str, Any]:
+        return {
+            "title": data.title,
+            "document": (await data.document.read()).decode(),
+            "filename": data.document.filename,
+            "raw": data.raw.decode(),
+            "extras": [(await extra.read()).decode() for extra in data.extras],
+            "cover": None if data.cover is None else (await data.cover.read()).decode(),
+            "back": None if data.back is None else (await data.back.read()).decode(),
+        }
+
+    @app.post("/single", operation_id="single")
+    async def single(doc: Annotated[UploadFile, Form()], note: Annotated[str, Form()] = "") -> dict[str, Any]:
+        return {"doc": (await doc.read()).decode(), "note": note}
+
+    @app.post("/deep", operation_id="deep")
+    async def deep(doc: Annotated[UploadFile, Depends(attached)]) -> dict[str, Any]:
+        return {"doc": (await doc.read()).decode()}
+
+    @app.post("/text", operation_id="text")
+    async def text(data: Annotated[bytes, Form()]) -> dict[str, Any]:
+        return {"data": data.decode()}
+
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+async def schemas(app: FastAPI) -> dict[str, Any]:
+    listed = (await call_legacy(app, "tools/list")).result()["tools"]
+    return {tool["name"]: tool["inputSchema"]["properties"] for tool in listed}
+
+
+async def test_a_form_models_file_says_base64_and_a_bytes_field_does_not() -> None:
+    found = await schemas(form_app())
+    model = found["upload_document"]
+    assert model["document"]["contentEncoding"] == "base64"
+    assert model["extras"]["items"]["contentEncoding"] == "base64"
+    assert model["Cover"]["contentEncoding"] == model["Back"]["contentEncoding"] == "base64"  # optional, by alias
+    assert "contentEncoding" not in model["raw"]  # a bytes field of a form: its text
+    assert "contentEncoding" not in model["title"]
+    assert found["single"]["doc"]["contentEncoding"] == found["deep"]["attachment"]["contentEncoding"] == "base64"
+    assert "contentEncoding" not in found["text"]["data"]
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+async def test_a_form_models_file_is_sent_as_a_file_part(era: str) -> None:
+    """Review D3: the form went out urlencoded, the file's argument as text: FastAPI answered 422
+    "Expected UploadFile, received: <class 'str'>" for every call."""
+    app = form_app()
+    arguments = {
+        "title": "t",
+        "document": "aGVsbG8=",
+        "raw": "as text",
+        "extras": ["YQ==", "Yg=="],
+        "Cover": "Yw==",
+        "Back": "ZA==",
+    }
+    result = await call_tool(app, era, "upload_document", arguments)
+    assert result.get("isError") is not True, result
+    assert result["structuredContent"] == {
+        "title": "t",
+        "document": "hello",
+        "filename": "document",
+        "raw": "as text",
+        "extras": ["a", "b"],
+        "cover": "c",
+        "back": "d",
+    }
+    result = await call_tool(app, era, "single", {"doc": "aGk=", "note": "n"})
+    assert result["structuredContent"] == {"doc": "hi", "note": "n"}
+    result = await call_tool(app, era, "deep", {"attachment": "aGk="})  # a dependency's
+    assert result["structuredContent"] == {"doc": "hi"}
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+async def test_a_bytes_form_field_stays_text(era: str) -> None:
+    result = await call_tool(form_app(), era, "text", {"data": "plain words"})
+    assert result["structuredContent"] == {"data": "plain words"}
+
+
+async def test_a_form_models_file_that_is_no_base64_is_the_tools_error() -> None:
+    result = await call_tool(form_app(), "legacy", "upload_document", {"title": "t", "document": "not base64!"})
+    assert result["isError"] is True
+    assert result["content"][0]["text"] == (
+        "Invalid arguments for tool 'upload_document': argument 'document' must be the file's content in base64"
+    )
+
+
+def test_a_route_that_is_no_fastapi_routes_has_no_upload_fields() -> None:
+    assert upload_fields(None) == upload_fields(Route("/", lambda request: None)) == frozenset()
+    route = next(route for route in form_app().routes if getattr(route, "path", "") == "/documents")
+    assert upload_fields(route) == {"document", "extras", "Cover", "Back"}
