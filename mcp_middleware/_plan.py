@@ -61,6 +61,9 @@ class _Arg:
     single: bool = False  # a query or header parameter whose schema is no array: an array is refused
     shape: int = _SCALARS  # how a query argument is written (_EXPLODED, _JSON_TEXT: not its scalars)
     integer: bool = False  # its numbers are integers only (a float 5.0 is written ``5``)
+    # a required query (written as its scalars) or header parameter that may be an array: an array
+    # without a value that is no null sends nothing, and is refused
+    filled: bool = False
     query_key: str = field(init=False, repr=False, compare=False)  # ``wire`` form-encoded, with its ``=``
     # a query argument written as its scalars (``_SCALARS``): the call's first, and usual, branch
     scalars: bool = field(init=False, repr=False, compare=False)
@@ -103,6 +106,9 @@ class _Plan:
     # (``SchemaSet.takes_structure``): such a value is refused as a query parameter's is; their
     # arguments, by wire name (another field's is sent as its JSON text)
     flat: Mapping[str, str] = field(default_factory=dict)
+    # required form fields that may be arrays: an array without a value that is no null sends
+    # nothing, and is refused; their arguments, by wire name
+    filled: Mapping[str, str] = field(default_factory=dict)
     # ``path`` as (argument, the literal after it) pairs: walked without a range per call
     segments: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
     # every argument's name, in schema order (an open body's declared properties are no argument:

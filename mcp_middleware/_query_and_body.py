@@ -9,7 +9,9 @@ Part of :mod:`mcp_middleware._requests`, which assembles them into the sub-reque
     properties, each a parameter (``_EXPLODED``).
     An array for a query, header or form parameter whose schema is no array (``_Arg.single``,
     ``_Plan.singles``) is an :class:`~mcp_middleware._values.ArgumentError`: sent repeated, the
-    route would use one value. A form field (urlencoded, or a multipart part that is no file) is
+    route would use one value; so is an array without a value that is no null for a required one
+    that may be an array (``_Arg.filled``, ``_Plan.filled``): it would send none, and the route
+    answer that the parameter is missing. A form field (urlencoded, or a multipart part that is no file) is
     written as a query parameter of no JSON content is, each value by ``_values._scalar``: an
     object, or an array in an array, is an ``ArgumentError`` too where the field's own schema takes
     none (``_Plan.flat``); where it may take one (an ``openapi_extra`` object property, ``str |
@@ -41,7 +43,7 @@ import orjson
 
 from mcp_middleware._plan import _FORM, _JSON, _JSON_TEXT, _JSON_VALUE, _NO_BODY, _RAW, _Arg, _FilePart, _Plan
 from mcp_middleware._signatures import sniffed
-from mcp_middleware._values import _SINGLE, ArgumentError, _form_encode, _json_text, _scalar, _scalar_as
+from mcp_middleware._values import _EMPTY, _SINGLE, ArgumentError, _form_encode, _json_text, _scalar, _scalar_as
 from mcp_middleware.content import _forgiving_b64decode
 
 __all__ = ["_encode_body", "_items", "_shaped"]
@@ -51,7 +53,10 @@ def _items(arg: _Arg, value: Any) -> list[str]:
     if isinstance(value, (list, tuple)):
         if arg.single:
             raise ArgumentError(_SINGLE.format(arg.name))
-        return [_scalar_as(arg.name, item, arg.integer) for item in value if item is not None]
+        items = [_scalar_as(arg.name, item, arg.integer) for item in value if item is not None]
+        if not items and arg.filled:
+            raise ArgumentError(_EMPTY.format(arg.name))
+        return items
     return [_scalar_as(arg.name, value, arg.integer)]
 
 
@@ -105,7 +110,10 @@ def _form_items(plan: _Plan, key: str, value: Any) -> list[Any]:
         return [value]
     if key in plan.singles:
         raise ArgumentError(_SINGLE.format(plan.singles[key]))
-    return [item for item in value if item is not None]
+    items = [item for item in value if item is not None]
+    if not items and key in plan.filled:
+        raise ArgumentError(_EMPTY.format(plan.filled[key]))
+    return items
 
 
 def _form_value(plan: _Plan, name: str, value: Any) -> str:

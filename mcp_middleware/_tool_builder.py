@@ -35,6 +35,7 @@ from mcp_middleware._plan import (
     _PATH,
     _QUERY,
     _RAW,
+    _SCALARS,
     _WHOLE_BODY,
     _Arg,
     _FilePart,
@@ -130,12 +131,13 @@ class _Builder(_Schemas):
         body = self.with_uploads(body, entries, uploads)
         explicit, declared = _explicit_input(operation)
         arg_names = _argument_names(entries, clean=explicit is None)
+        filled = self.filled(entries, arg_names, body)
         others = self.other_properties(body)
         title = _text(operation.get("summary")) or _text(op.path_item.get("summary")) or _humanize(name)
         # published without the x-mcp-header annotations that would make clients drop the tool
         digits, texts = (guard.non_negative(), guard.own_regexes()) if guard else (frozenset(), {})
         input_schema, broken = without_invalid_headers(
-            self.input_schema(explicit, entries, arg_names, others, digits, texts)
+            self.input_schema(explicit, entries, arg_names, others, digits, texts, filled)
         )
         if broken:
             self.broken_headers[name] = broken
@@ -154,7 +156,7 @@ class _Builder(_Schemas):
         open_body = others is True or isinstance(others, Mapping)
         # the path parameters whose argument is named otherwise (the plan's template and the guard's refusals)
         renamed = {e.wire: n for e, n in zip(entries, arg_names, strict=True) if e.where == _PATH and e.wire != n}
-        plan = self.plan(op, entries, arg_names, body, open_body, declared, renamed)
+        plan = self.plan(op, entries, arg_names, body, open_body, declared, renamed, filled)
         unsent = () if open_body else tuple(prop for prop in declared if prop not in arg_names)
         if unsent:
             self.unsent[name] = (op.method, op.path, unsent)
@@ -184,9 +186,11 @@ class _Builder(_Schemas):
         open_body: bool,
         declared: tuple[str, ...],
         renamed: Mapping[str, str],
+        filled: frozenset[str] = frozenset(),
     ) -> _Plan:
         """``declared``: the properties of the operation's ``x-mcp-input-schema``, if any;
-        ``renamed``: a path parameter ─▶ its argument, where they differ."""
+        ``renamed``: a path parameter ─▶ its argument, where they differ; ``filled``: the
+        arguments an empty array is refused for (:meth:`filled`)."""
         args = tuple(
             _Arg(
                 name,
@@ -197,6 +201,7 @@ class _Builder(_Schemas):
                 e.where in (_QUERY, _HEADER) and not self.schemas.may_be_array(e.schema),
                 e.shape,
                 self.schemas.whole_numbers(e.schema),
+                name in filled,
             )
             for e, name in zip(entries, names, strict=True)
             if e.where != _PATH
@@ -242,6 +247,20 @@ class _Builder(_Schemas):
             declared,
             integers,
             flat,
+            {e.wire: name for e, name in fields if name in filled},
+        )
+
+    def filled(self, entries: list[_Entry], names: list[str], body: _Body | None) -> frozenset[str]:
+        """The required arguments that may be arrays and are sent as repeated values (a query
+        parameter written as its scalars, a header, a form field): an empty array would send
+        none, so their schemas say ``minItems: 1`` and a call refuses one."""
+        form = body is not None and body.kind in (_FORM, _MULTIPART)
+        return frozenset(
+            name
+            for e, name in zip(entries, names, strict=True)
+            if e.required
+            and ((e.where == _QUERY and e.shape == _SCALARS) or e.where == _HEADER or (form and e.where == _BODY))
+            and self.schemas.may_be_array(e.schema)
         )
 
     def withheld(self, op: _Op) -> frozenset[bytes]:

@@ -10,7 +10,9 @@ its components inlined (``$defs`` only for recursive ones) before an argument's 
     unknown arguments are refused: clients backed by Gemini have rejected schemas that use it. An
     argument given in base64 (a binary body or file field) says so (``contentEncoding: base64``),
     and a string path parameter that it cannot be empty (``minLength: 1``, :func:`_not_empty`);
-    a number path parameter whose route's convertor takes digits only (``{id:int}``, ``{x:float}``,
+    a required parameter sent as repeated values (a query, a header, a form field) that may be an
+    array, that its arrays cannot be empty (``minItems: 1``, :func:`_at_least_one`: none would be
+    sent); a number path parameter whose route's convertor takes digits only (``{id:int}``, ``{x:float}``,
     known from its route guard) that it cannot be negative (``minimum: 0``, :func:`_at_least_0`); a
     path parameter of an app's own convertor (its guard's ``own_regexes``) that it is the path's
     text, a string matching the convertor's regex (``pattern``, where ECMA-262 can say it:
@@ -62,11 +64,14 @@ class _Schemas(_Reader):
         others: Any,
         non_negative: frozenset[str] = frozenset(),
         texts: Mapping[str, str] | None = None,
+        filled: frozenset[str] = frozenset(),
     ) -> Any:
         """``explicit``: the operation's ``x-mcp-input-schema``, if any; ``others``: the flattened
         body's ``additionalProperties``, None when it says nothing; ``non_negative``: the path
         parameters whose route's convertor takes digits only (``{id:int}``, ``{x:float}``);
-        ``texts``: those of an app's own convertor, each with its regex (Python's ``re``)."""
+        ``texts``: those of an app's own convertor, each with its regex (Python's ``re``);
+        ``filled``: the arguments sent as repeated values that an empty array would leave out
+        (``minItems: 1``, :func:`_at_least_one`)."""
         if explicit is not None:
             return copy.deepcopy(dict(explicit))
         if not entries and others is None:
@@ -87,7 +92,8 @@ class _Schemas(_Reader):
         if refs:  # inlined before what follows reads a property's type
             schema = self.schemas.standalone(schema, refs, collapse=True)
         for entry, name in zip(entries, names, strict=True):
-            schema["properties"][name] = _argument(entry, schema["properties"][name], non_negative, texts)
+            prop = _argument(entry, schema["properties"][name], non_negative, texts)
+            schema["properties"][name] = _at_least_one(prop) if name in filled else prop
         return schema
 
     def output_schema(self, op: _Op) -> dict[str, Any] | None:
@@ -210,6 +216,23 @@ def _not_empty(schema: Any) -> Any:
     if isinstance(least, int) and not isinstance(least, bool) and least >= 1:
         return schema
     return {**schema, "minLength": 1}
+
+
+def _at_least_one(schema: Any) -> Any:
+    """A converted argument's schema, its arrays saying ``minItems: 1`` (a larger declared one
+    stands): a required parameter sent as repeated values, which an empty array leaves out."""
+    if not isinstance(schema, dict):
+        return schema
+    for key in ("anyOf", "oneOf"):
+        if isinstance(branches := schema.get(key), list):
+            schema = {**schema, key: [_at_least_one(branch) for branch in branches]}
+    kind = schema.get("type")
+    if kind != "array" and not (isinstance(kind, list) and "array" in kind):
+        return schema
+    least = schema.get("minItems")
+    if isinstance(least, int) and not isinstance(least, bool) and least >= 1:
+        return schema
+    return {**schema, "minItems": 1}
 
 
 def _path_text(schema: Any, pattern: str | None) -> Any:

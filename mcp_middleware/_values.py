@@ -21,6 +21,7 @@ from urllib.parse import quote_plus
 import orjson
 
 __all__ = [
+    "_EMPTY",
     "_SINGLE",
     "_UNRESERVED",
     "ArgumentError",
@@ -34,6 +35,8 @@ __all__ = [
 
 # an array for a parameter that takes one value: sent repeated, the route would use one of them
 _SINGLE: Final = "argument {!r} takes a single value, not an array"
+# an empty array (or one of nulls) for a required parameter sent as repeated values: it sends none
+_EMPTY: Final = "argument {!r} is required and takes at least one value (an empty array sends none)"
 
 
 class ArgumentError(Exception):
