@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import httpx
 import pytest
 from fastapi import Depends, FastAPI, Form, UploadFile
 from pydantic import BaseModel, Field
@@ -54,6 +55,10 @@ def form_app() -> FastAPI:
     @app.post("/deep", operation_id="deep")
     async def deep(doc: Annotated[UploadFile, Depends(attached)]) -> dict[str, Any]:
         return {"doc": (await doc.read()).decode()}
+
+    @app.post("/noted", operation_id="noted")
+    async def noted(data: Annotated[Upload, Form()], note: Annotated[str, Form()]) -> dict[str, Any]:
+        return {"document": (await data.document.read()).decode(), "note": note}
 
     @app.post("/text", operation_id="text")
     async def text(data: Annotated[bytes, Form()]) -> dict[str, Any]:
@@ -108,6 +113,20 @@ async def test_a_form_models_file_is_sent_as_a_file_part(era: str) -> None:
     assert result["structuredContent"] == {"doc": "hi", "note": "n"}
     result = await call_tool(app, era, "deep", {"attachment": "aGk="})  # a dependency's
     assert result["structuredContent"] == {"doc": "hi"}
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+async def test_a_form_models_file_beside_another_form_field_is_a_file_part(era: str) -> None:
+    """The model an allOf member of the urlencoded body (flattened since 1d1af92)."""
+    app = form_app()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        files = {"document": ("d", b"hi", "application/octet-stream")}
+        direct = await client.post("/noted", data={"title": "t", "note": "n"}, files=files)
+    if direct.status_code != 200:  # FastAPI's floor (0.151) reads such a model as a field "data"
+        pytest.skip("this FastAPI does not read a form model beside another form field")
+    result = await call_tool(app, era, "noted", {"title": "t", "document": "aGk=", "note": "n"})
+    assert result["structuredContent"] == {"document": "hi", "note": "n"}
 
 
 @pytest.mark.parametrize("era", ["legacy", "modern"])
