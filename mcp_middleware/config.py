@@ -71,6 +71,8 @@ class Settings:
     call_timeout: float | None = None
     # Route runs (tool calls, resource reads, prompt gets) in flight per process; excess is refused.
     max_concurrent_calls: int | None = 256
+    # 2026-07-28 subscriptions/listen streams open per process; one more is refused.
+    max_listen_streams: int | None = 1000
     # Seconds a route waits for the client's answer to elicitation/sampling/roots (handshake era).
     ask_timeout: float = 600.0
     # HMAC key for 2026-07-28 requestState; None = $MCP_MIDDLEWARE_STATE_SECRET, else a random key.
@@ -157,6 +159,7 @@ class Limits(TypedDict):
     max_binary_bytes: float | SupportsIndex
     max_batch_messages: float | SupportsIndex
     max_concurrent_calls: float | SupportsIndex | None
+    max_listen_streams: float | SupportsIndex | None
     keepalive_interval: float | SupportsIndex
     call_timeout: float | SupportsIndex | None
     ask_timeout: float | SupportsIndex
@@ -172,6 +175,7 @@ class CheckedLimits(TypedDict):
     max_binary_bytes: int
     max_batch_messages: int
     max_concurrent_calls: int | None
+    max_listen_streams: int | None
     keepalive_interval: float
     call_timeout: float | None
     ask_timeout: float
@@ -188,6 +192,7 @@ def checked_limits(**limits: Unpack[Limits]) -> CheckedLimits:
         "max_binary_bytes": _count("max_binary_bytes", limits["max_binary_bytes"], 0),
         "max_batch_messages": _count("max_batch_messages", limits["max_batch_messages"], 1),
         "max_concurrent_calls": _count_or_none("max_concurrent_calls", limits["max_concurrent_calls"]),
+        "max_listen_streams": _count_or_none("max_listen_streams", limits["max_listen_streams"]),
         "keepalive_interval": _keepalive(limits["keepalive_interval"]),
         "call_timeout": _seconds_or_none("call_timeout", limits["call_timeout"]),
         "ask_timeout": _seconds("ask_timeout", limits["ask_timeout"]),

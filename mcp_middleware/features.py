@@ -368,6 +368,14 @@ class Features:
             raise refusal
         return None
 
+    def serves(self, uri: str) -> bool:
+        """Whether ``resources/read`` of ``uri`` reaches a route (:meth:`find_resource`): what a
+        listen stream may subscribe to."""
+        try:
+            return self.find_resource(uri) is not None
+        except ProtocolError:  # only templates that match but cannot serve it
+            return False
+
     def completions(self, ref: Mapping[str, Any], argument: str) -> list[str]:
         return self._completion_table(ref).get(argument, [])  # (checked: strings)
 

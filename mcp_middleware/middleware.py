@@ -129,7 +129,8 @@ class MCPMiddleware:
     * ``max_body_bytes``, ``max_result_chars``, ``max_binary_bytes``: size limits;
       ``max_batch_messages``: messages in one 2025-03-26 JSON-RPC batch (a longer one is refused).
     * ``keepalive_interval``, ``call_timeout``, ``max_concurrent_calls``, ``ask_timeout``: timing
-      and concurrency of the calls.
+      and concurrency of the calls; ``max_listen_streams``: 2026-07-28 ``subscriptions/listen``
+      streams open per process (default 1000, ``None``: no limit).
     * ``state_secret``: HMAC key of 2026-07-28 ``requestState`` and session ids (default
       ``$MCP_MIDDLEWARE_STATE_SECRET``, else random per process: give every worker the same one).
     * ``session_ids``, ``response_mode``: handshake-era transport (signed session ids; ``"sse"``
@@ -169,6 +170,7 @@ class MCPMiddleware:
         keepalive_interval: float | SupportsIndex = 15.0,
         call_timeout: float | SupportsIndex | None = None,
         max_concurrent_calls: float | SupportsIndex | None = 256,
+        max_listen_streams: float | SupportsIndex | None = 1000,
         ask_timeout: float | SupportsIndex = 600.0,
         state_secret: Secret | None = None,
         session_ids: bool = False,
@@ -189,6 +191,7 @@ class MCPMiddleware:
             max_binary_bytes=max_binary_bytes,
             max_batch_messages=max_batch_messages,
             max_concurrent_calls=max_concurrent_calls,
+            max_listen_streams=max_listen_streams,
             keepalive_interval=keepalive_interval,
             call_timeout=call_timeout,
             ask_timeout=ask_timeout,

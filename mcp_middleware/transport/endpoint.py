@@ -168,6 +168,8 @@ async def serve(server: Server, scope: Scope, receive: Receive, send: Send, head
     if server.query_keys:  # the app has APIKeyQuery schemes: their values on our URL are credentials
         add_query_keys(headers, scope.get("query_string", b""), server.query_keys)
     if is_modern(stated, payload, body):
+        # Its bytes are read: a subscriptions/listen stream outlives its request (_listen_stream)
+        del body, message
         await modern.serve(server, scope, receive, send, headers, payload)
     else:
         await handshake.serve(server, scope, receive, send, headers, payload, stated)

@@ -129,7 +129,7 @@ async def test_updates_published_before_the_stream_runs_all_arrive_once_in_order
     (publishing does not wait): a queue of 64 dropped the rest. Pending updates are coalesced per
     stream instead: each URI once, in the order of its first update, list changes as flags."""
     app = build_app()
-    uris = [f"test://item/{i}" for i in range(100)]
+    uris = [f"test://items/{i}" for i in range(100)]  # served: the app's template test://items/{item_id}
     stream = listen(app, {"resourceSubscriptions": uris, "toolsListChanged": True})
     with anyio.fail_after(GUARD):
         async with anyio.create_task_group() as tg:
