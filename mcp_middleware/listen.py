@@ -9,9 +9,10 @@ Publishing never waits (a route may announce a hundred updates in a loop before 
 one), and nothing published is dropped: a stream holds what it has not written yet coalesced, in
 the order of first arrival. A notification is a hint to re-read or re-list, so two pending
 updates of one URI are one, and a list change already pending is not added again. What a stream
-holds is therefore bounded by what it subscribed to (its URIs and three list kinds; its listen
-request is bounded by the body limit), however much is published and however slowly its client
-reads. Once written, a URI's next update is pending again.
+holds is therefore bounded by what it subscribed to (its URIs, at most
+``_listen_stream.MAX_LISTEN_URIS``, each one the app serves, and three list kinds), however much
+is published and however slowly its client reads; the streams open at once, by
+``max_listen_streams``. Once written, a URI's next update is pending again.
 
 The server ends its streams when it shuts down (subscriptions.mdx, Cancellation: the empty
 ``subscriptions/listen`` result with the subscription id, then the end of the stream), which the
