@@ -1,7 +1,9 @@
 """Things said or worked out once however often the code asking runs: :class:`Remembered`, a
 bounded memory of what was said, and :func:`warn_once`, the build-time warnings through it (a
-catalog rebuilt on every ``tools_changed``). The refused options (``middleware``) and the refused
-Host/Origin values (``transport._checks``) keep a :class:`Remembered` of their own.
+catalog rebuilt on every ``tools_changed``). The refused options (``middleware``) keep a
+:class:`Remembered` of their own; the refused Host/Origin values (``transport._checks``) a
+:class:`Capped`, which never starts again: past its values, a new one is said at most once an
+interval, so a client sending a new value each time cannot make a line of every request.
 
 :func:`with_room` bounds every memo: ``Remembered`` (so a warning is said again after that many
 others, never silenced for good), and the per-request tables of verdicts
@@ -14,10 +16,12 @@ formats eagerly: for the rare build-time warnings only, never per request.
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable
+import math
+from collections.abc import Callable, Hashable
+from time import monotonic
 from typing import Any, Final, Protocol, TypeVar
 
-__all__ = ["Remembered", "warn_once", "with_room"]
+__all__ = ["PAST", "SAY", "Capped", "Remembered", "warn_once", "with_room"]
 
 
 class _Table(Protocol):
@@ -57,6 +61,46 @@ class Remembered:
 
     def clear(self) -> None:
         self._keys.clear()
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+# What :meth:`Capped.say` answers (0: say nothing): a value said for the first time, or a new
+# value past the remembered ones, said in place of the others of its interval.
+SAY: Final = 1
+PAST: Final = 2
+
+
+class Capped:
+    """The values said so far, each once, up to ``most`` of them; past them, a new value is said
+    at most once every ``every`` seconds (by ``clock``, ``time.monotonic``; a test sets its own).
+    Unlike :class:`Remembered` it never starts again: a flood of new values would make it say
+    each one; this says at most ``most`` lines, then one an interval, and still says the value
+    that comes after the flood's interval (the operator's real host name)."""
+
+    __slots__ = ("_keys", "_last", "clock", "every", "most")
+
+    def __init__(self, most: int, every: float, clock: Callable[[], float] = monotonic) -> None:
+        self._keys: set[Hashable] = set()
+        self._last = -math.inf  # when a value past ``most`` was last said
+        self.most = most
+        self.every = every
+        self.clock = clock
+
+    def say(self, key: Hashable) -> int:
+        """Whether to say ``key`` now: 0 (said before, or another past value this interval),
+        :data:`SAY` (the first time, remembered) or :data:`PAST` (a new value past ``most``)."""
+        if key in self._keys:
+            return 0
+        if len(self._keys) < self.most:
+            self._keys.add(key)
+            return SAY
+        now = self.clock()
+        if now - self._last < self.every:
+            return 0
+        self._last = now
+        return PAST
 
     def __len__(self) -> int:
         return len(self._keys)

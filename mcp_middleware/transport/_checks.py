@@ -22,7 +22,7 @@ from typing import Any, Final, Literal
 from starlette.types import Scope
 
 from .._host_options import bracketed, host_only, normal_origin
-from .._once import Remembered, with_room
+from .._once import SAY, Capped, with_room
 from .._printable import printable
 from ..config import LOCAL_HOSTS, Settings
 
@@ -123,11 +123,13 @@ def host_allowed(scope: Scope, headers: Mapping[bytes, bytes], settings: Setting
     return False
 
 
-# The refused (header, value) pairs logged so far: each is logged once; at _TOLD_MAX values the set
-# starts again (a scanner sending a new Host each time does not grow it, nor silence for good the
-# warning about a value refused later: the operator's real host name, another app's).
+# The refused (header, value) pairs logged so far: each is logged once, up to _TOLD_MAX of them;
+# past them, one new value at most every _TOLD_EVERY seconds (a scanner sending a new Host each
+# time neither grows the set nor logs a line per request, nor silences for good the warning about
+# a value refused later: the operator's real host name, another app's).
 _TOLD_MAX = 64
-_TOLD = Remembered(_TOLD_MAX)
+_TOLD_EVERY = 3600.0
+_TOLD = Capped(_TOLD_MAX, _TOLD_EVERY)
 LOGGED_CHARS = 200  # of a client's value, in a record (here, and modern's clientInfo name)
 _HINTS = {
     "Host": "add its host name to MCPMiddleware's allowed_hosts option (names without a port, or ['*']); by "
@@ -139,17 +141,26 @@ _HINTS = {
 
 
 def _tell_refused(header: str, headers: Mapping[bytes, bytes]) -> None:
-    """Log the refused value of ``header`` (``Host`` or ``Origin``), the first time it is refused."""
+    """Log the refused value of ``header`` (``Host`` or ``Origin``), the first time it is refused
+    (past ``_TOLD_MAX`` values, at most one new value an hour: ``_TOLD``)."""
     value = text_of(headers, header.lower().encode()) or ""
     key = (header, value[:LOGGED_CHARS])
-    if not _TOLD.first(key):
+    said = _TOLD.say(key)
+    if not said:
         return
     logger.warning(
-        "MCP endpoint refused the %s '%s' (403, against DNS rebinding): %s (logged once per value)",
+        "MCP endpoint refused the %s '%s' (403, against DNS rebinding): %s (%s)",
         header,
         printable(key[1]),
         _HINTS[header],
+        _ONCE if said == SAY else _PAST,
     )
+
+
+_ONCE = f"logged once per value, for the first {_TOLD_MAX} values"
+_PAST = (
+    f"{_TOLD_MAX} refused values were logged already: further new ones are logged at most once an hour, others left out"
+)
 
 
 def _origin_ok(origin: str, hosts: frozenset[str] | None, settings: Settings) -> bool:

@@ -16,7 +16,7 @@ from starlette.requests import Request
 
 from mcp_middleware import MCPMiddleware
 from mcp_middleware._cors import CORS_ALLOW_HEADERS, allowed_headers
-from mcp_middleware._once import Remembered
+from mcp_middleware._once import Capped
 from mcp_middleware.features import Features
 from mcp_middleware.security import InsufficientScope, OAuthResource
 from tests.apps import Gates, build_app, mcp_of
@@ -885,12 +885,22 @@ def test_option_validation(kwargs: dict[str, Any]) -> None:
 REFUSED_LOGGER = "mcp_middleware.transport._checks"
 
 
+class _Clock:
+    """A monotonic clock a test moves on itself (no sleeps)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
-def refusals_told(monkeypatch: pytest.MonkeyPatch) -> Remembered:
-    """The refused values warned about so far, empty for the test."""
+def refusals_told(monkeypatch: pytest.MonkeyPatch) -> Capped:
+    """The refused values warned about so far, empty for the test, on a clock of its own."""
     from mcp_middleware.transport import _checks
 
-    told = Remembered(_checks._TOLD_MAX)
+    told = Capped(_checks._TOLD_MAX, _checks._TOLD_EVERY, _Clock())
     monkeypatch.setattr(_checks, "_TOLD", told)
     return told
 
@@ -962,28 +972,38 @@ async def test_a_refused_value_is_logged_escaped(caplog: pytest.LogCaptureFixtur
 
 
 async def test_the_refused_values_warned_about_are_bounded(
-    refusals_told: Remembered, caplog: pytest.LogCaptureFixture
+    refusals_told: Capped, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """At most ``_TOLD_MAX`` values are remembered; when the set is full it starts again, so a
-    scanner sending a new Host each time never grows it, and never silences the warning for good:
-    a value refused after that (the operator's real host name) is still warned about."""
+    """Review r_sec D3: at 64 values the memory started again, so a scanner sending a new Host each
+    time got a WARNING on every request (p15: 1,016 lines for 1,000 refused hosts). Now each of the
+    first ``_TOLD_MAX`` values is told once, and past them one new value at most once an hour (the
+    text says so): a flood stays bounded, and a value refused after the flood's hour (the
+    operator's real host name) is still told."""
     from mcp_middleware.transport import _checks
 
+    clock = refusals_told.clock
+    assert isinstance(clock, _Clock)
     app = build_app(allowed_hosts=["api.example.com"])
     with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
-        for number in range(_checks._TOLD_MAX + 5):
+        for number in range(_checks._TOLD_MAX + 500):
             assert (await post(app, b"", with_headers(host=f"h{number}.example"), method="GET")).status == 403
-        assert len(refusal_warnings(caplog)) == _checks._TOLD_MAX + 5
-        assert len(refusals_told) == 5
+        warned = refusal_warnings(caplog)
+        assert len(warned) == _checks._TOLD_MAX + 1, len(warned)
+        assert len(refusals_told) == _checks._TOLD_MAX
+        assert "(logged once per value, for the first 64 values)" in warned[0]
+        assert "'h64.example'" in warned[-1]
+        assert "64 refused values were logged already: further new ones are logged at most once an hour" in warned[-1]
         caplog.clear()
-        await post(app, b"", with_headers(host="h66.example"), method="GET")  # told since the set began again
+        await post(app, b"", with_headers(host="h3.example"), method="GET")  # told already
+        clock.now += _checks._TOLD_EVERY - 1
+        await post(app, b"", with_headers(host="mcp.internal.svc:8000"), method="GET")  # within the hour
         assert refusal_warnings(caplog) == []
+        clock.now += 1
         await post(app, b"", with_headers(host="mcp.internal.svc:8000"), method="GET")
-        await post(build_app(), b"", with_headers(host="other-app.example"), method="GET")  # another app
+        await post(build_app(), b"", with_headers(host="other-app.example"), method="GET")  # the same hour
     warned = refusal_warnings(caplog)
-    assert len(warned) == 2
+    assert len(warned) == 1, warned
     assert "'mcp.internal.svc:8000'" in warned[0]
-    assert "'other-app.example'" in warned[1]
 
 
 @pytest.mark.usefixtures("refusals_told")
