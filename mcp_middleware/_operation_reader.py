@@ -17,7 +17,12 @@ Arguments (the ``inputSchema`` properties)
     is no text), its bytes in base64.
     Form bodies are used only for object schemas; an urlencoded one whose route's ``UploadFile``
     fields have a file's schema is sent as multipart, those fields file parts (:meth:`_Reader.with_uploads`).
-    Header parameters ``authorization``,
+    Header parameters a proxy sets (``Forwarded``,
+    ``X-Forwarded-*``, ``X-Real-IP``, ...: :func:`~mcp_middleware._option_lists.proxy_set`) are
+    no arguments (:meth:`_Reader.proxied_headers`: the route gets the MCP request's own, the plan's
+    ``taken``); any other header argument the MCP request's header of that name replaces
+    (:func:`~mcp_middleware._option_lists.request_wins`) says so in its description. Header
+    parameters ``authorization``,
     ``proxy-authorization``, ``cookie``, ``host``, ``traceparent``, ``tracestate``,
     ``content-type``, ``content-length``, ``transfer-encoding`` and ``connection`` are never
     arguments (credentials, the host and trace context are forwarded from the MCP request, which
@@ -44,6 +49,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from mcp_middleware._naming import _Op, _text
+from mcp_middleware._option_lists import proxy_set, request_wins
 from mcp_middleware._paths import _TEMPLATE
 from mcp_middleware._plan import (
     _BODY,
@@ -79,6 +85,9 @@ _NOT_ARGUMENTS: Final = frozenset(
 )
 _COOKIE_NOTE: Final = (
     "Sent as the cookie {!r}; when the MCP client sends that cookie itself, its value is used instead."
+)
+_HEADER_NOTE: Final = (
+    "Sent as the header {!r}; when the MCP client sends that header itself, its value is used instead."
 )
 _PARAM_LOCATIONS: Final = {"path": _PATH, "query": _QUERY, "header": _HEADER, "cookie": _COOKIE}
 
@@ -146,20 +155,35 @@ class _Reader:
         named = {key for need in security if isinstance(need, Mapping) for key in need}
         return {name for key, name in self.query_schemes.items() if key in named}
 
-    def entries(self, op: _Op, body: _Body | None) -> list[_Entry]:
+    def parameters(self, op: _Op) -> dict[tuple[str, str], Mapping[str, Any]]:
+        """The operation's parameters (its path item's, then its own), by name and location."""
         declared: dict[tuple[str, str], Mapping[str, Any]] = {}
         for source in (op.path_item.get("parameters"), op.operation.get("parameters")):
             for raw in source if isinstance(source, list) else ():
                 param = self.deref(raw)
                 if isinstance(param, Mapping) and isinstance(param.get("name"), str):
                     declared[(param["name"], str(param.get("in")))] = param
+        return declared
+
+    def proxied_headers(self, op: _Op) -> tuple[str, ...]:
+        """The operation's header parameters that a proxy sets (``X-Forwarded-For``, ...:
+        :func:`~mcp_middleware._option_lists.proxy_set`), unless forwarded anyway: no arguments,
+        the route gets the MCP request's own header (the plan's ``taken``)."""
+        return tuple(
+            name
+            for name, where in self.parameters(op)
+            if where == "header" and name.isascii() and proxy_set(name) and name.lower() not in self.not_arguments
+        )
+
+    def entries(self, op: _Op, body: _Body | None) -> list[_Entry]:
+        declared = self.parameters(op)
         entries = [_path_entry(name, declared.get((name, "path"))) for name in _template_names(op.path)]
         keys = self.guarded_queries(op)
         for (name, where), param in declared.items():
             location = _PARAM_LOCATIONS.get(where)
             if location is None or location == _PATH:
                 continue
-            if location == _HEADER and (name.lower() in self.not_arguments or not name.isascii()):
+            if location == _HEADER and (name.lower() in self.not_arguments or not name.isascii() or proxy_set(name)):
                 continue
             if (location == _QUERY and name in keys) or (location == _COOKIE and name in self.key_cookies):
                 continue
@@ -167,6 +191,8 @@ class _Reader:
             description, deprecated = _param_notes(param)
             if location == _COOKIE:
                 description = "\n\n".join(filter(None, (description, _COOKIE_NOTE.format(name))))
+            elif location == _HEADER and request_wins(name):
+                description = "\n\n".join(filter(None, (description, _HEADER_NOTE.format(name))))
             schema = param.get("schema", {})
             shape = _SCALARS
             if location == _QUERY:

@@ -10,7 +10,7 @@ from typing import Final
 from ._http_token import TOKEN_RE
 from .config import FORWARDED, HTTP_METHODS
 
-__all__ = ["header_names", "header_refusal", "http_methods", "strings"]
+__all__ = ["header_names", "header_refusal", "http_methods", "proxy_set", "request_wins", "strings"]
 
 # What ``forward_headers`` may not name: hop-by-hop headers (RFC 9110 §7.6.1; they describe one
 # connection, not the request) and the headers MCP's transport reads or the middleware writes to
@@ -23,6 +23,17 @@ _MCPS_OWN: Final = frozenset(
     {"mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name", "last-event-id"}
     | {"accept", "content-type", "content-length", "host"}
 )
+
+# Headers a proxy sets to describe the connection (who connected, through which proxies, under which
+# host and scheme: RFC 7239's Forwarded, the X-Forwarded-* family, which auth proxies such as
+# oauth2-proxy extend with the user they authenticated, and the client-IP headers of proxies and
+# CDNs): never a model's to give (:func:`proxy_set`).
+_PROXY_SET: Final = frozenset({"forwarded", "x-real-ip", "x-client-ip", "true-client-ip", "cf-connecting-ip"})
+_PROXY_SET_PREFIX: Final = "x-forwarded-"
+# What any HTTP client sets about its own request (an MCP client's describe the MCP request, not
+# the route's input): a header argument of these names stays the model's (:func:`request_wins`).
+_CLIENTS_OWN: Final = frozenset({"origin", "referer", "user-agent", "accept-encoding"})
+_CLIENTS_OWN_PREFIX: Final = "sec-"  # a browser's Sec-Fetch-*, Sec-CH-UA*
 
 
 def strings(value: Iterable[str], option: str) -> tuple[str, ...]:
@@ -73,6 +84,25 @@ def header_refusal(name: str) -> str | None:
     if lower.encode("ascii") in FORWARDED:
         return f"cannot name {name!r}: it is always forwarded"
     return None
+
+
+def proxy_set(name: str) -> bool:
+    """Whether a header parameter of this name describes the connection as a proxy sets it
+    (``Forwarded``, ``X-Forwarded-*``, ``X-Real-IP``, ...): such a parameter is no tool argument,
+    and its route gets the MCP request's own header, or none (a model could forge it otherwise: an
+    IP allowlist, an auth proxy's ``X-Forwarded-Email``)."""
+    lower = name.lower()
+    return lower in _PROXY_SET or lower.startswith(_PROXY_SET_PREFIX)
+
+
+def request_wins(name: str) -> bool:
+    """Whether the MCP request's own header of this name replaces a tool's header argument of that
+    name (as the user's cookie wins over a cookie argument): any header but the transport's and the
+    connection's (those :func:`header_refusal` refuses: the MCP request's framing, ``Accept``,
+    ``Host``, MCP's own, hop-by-hop ones) and those every HTTP client sets about its own request
+    (``Origin``, ``Referer``, ``User-Agent``, ``Accept-Encoding``, ``Sec-*``)."""
+    lower = name.lower()
+    return header_refusal(name) is None and lower not in _CLIENTS_OWN and not lower.startswith(_CLIENTS_OWN_PREFIX)
 
 
 def http_methods(methods: Iterable[str] | None) -> frozenset[str] | None:

@@ -109,6 +109,11 @@ class _Plan:
     # required form fields that may be arrays: an array without a value that is no null sends
     # nothing, and is refused; their arguments, by wire name
     filled: Mapping[str, str] = field(default_factory=dict)
+    # the headers (lower case) whose value the route takes from the MCP request when it carries
+    # them: a header argument's (the argument is then replaced; ``_option_lists.request_wins``), or
+    # a header parameter a proxy sets, which is no argument (None; ``_option_lists.proxy_set``).
+    # Decided when the catalog is built; empty for most tools, which pay one test per call
+    taken: Mapping[bytes, _Arg | None] = field(default_factory=dict)
     # ``path`` as (argument, the literal after it) pairs: walked without a range per call
     segments: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
     # every argument's name, in schema order (an open body's declared properties are no argument:

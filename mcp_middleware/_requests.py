@@ -25,7 +25,10 @@ Requests
     Header and cookie values with CR, LF or NUL (cookies: also ``;``) are refused.
     Cookie arguments are merged with the forwarded ``cookie`` headers into one, except those the
     client sent a cookie of the same name for: the user's cookie (a session, say) wins over a
-    model-made value. Forwarded ``content-type``, ``content-length`` and ``transfer-encoding`` are
+    model-made value. Likewise a header the MCP request carries replaces a header argument of that
+    name, and a proxy-set header the route reads (no argument) is forwarded
+    (:meth:`ToolSpec.from_request`, run only for a plan whose ``taken`` is not empty). Forwarded
+    ``content-type``, ``content-length`` and ``transfer-encoding`` are
     dropped: they described the MCP request.
     So is an API key from the MCP URL (a ``?name`` pseudo-header, :mod:`mcp_middleware.query_keys`)
     whose scheme the operation's ``security`` does not name: the plan lists both (``_Plan.withheld``).
@@ -43,7 +46,7 @@ Requests
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import InitVar, dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -114,6 +117,34 @@ class ToolSpec:
         """Whether a call may have the argument ``name``: one of the tool's, or another property
         of a body that takes them."""
         return name in self.plan.known or self.plan.open_body
+
+    def from_request(
+        self,
+        arguments: Mapping[str, Any],
+        forwarded: tuple[tuple[bytes, bytes], ...],
+        headers: Iterable[tuple[bytes, bytes]],
+    ) -> tuple[Mapping[str, Any], tuple[tuple[bytes, bytes], ...]]:
+        """The arguments and forwarded headers of a call whose plan ``taken`` some of the MCP
+        request's ``headers``: a header argument's value is replaced by the request's header (its
+        first value, or all of them for an array), and a proxy-set header the route reads is
+        forwarded (each of its values); unchanged when the request carries none of them."""
+        taken = self.plan.taken
+        carried: dict[bytes, list[bytes]] = {}
+        for name, value in headers:
+            if (lower := name.lower()) in taken:
+                carried.setdefault(lower, []).append(value)
+        if not carried:
+            return arguments, forwarded
+        replaced = dict(arguments)
+        added = list(forwarded)
+        for header, values in carried.items():
+            arg = taken[header]
+            if arg is None:
+                added.extend((header, value) for value in values)
+            else:
+                texts = [value.decode("latin-1") for value in values]
+                replaced[arg.name] = texts[0] if arg.single else texts
+        return replaced, tuple(added)
 
     def build_request(self, arguments: Mapping[str, Any], forwarded: Sequence[tuple[bytes, bytes]] = ()) -> SubRequest:
         """The sub-request for a call. Raises :class:`ArgumentError` for unusable arguments."""

@@ -4,7 +4,8 @@ Part of :mod:`mcp_middleware.catalog`. FastAPI's "global dependencies"
 (``FastAPI(dependencies=[Depends(verify_token)])`` with ``x_token: Annotated[str, Header()]``) put
 their header parameter into every operation, a router's (``APIRouter(dependencies=[...])``) into
 each of its operations, so each of those tools would ask the model for it (a secret it does not
-have), and the client's own header of that name would not reach the route. A required header
+have), though the client's own header of that name wins over the argument when the MCP request
+carries it (:func:`~mcp_middleware._option_lists.request_wins`). A required header
 parameter of two tools or more (one tool's parameter says nothing about the app; an optional one,
 ``Accept-Language``, is no credential) that is not forwarded from the MCP request, and that
 ``forward_headers`` could name, is named in one warning, with a few of its tools, which suggests
@@ -53,9 +54,9 @@ def warn_shared_headers(tools: Sequence[ToolSpec], forwarded: frozenset[bytes]) 
             logger,
             "Header parameter(s) of two tools or more, not forwarded from the MCP request: %s. An app- or "
             "router-wide dependency (FastAPI's dependencies=[...]) reading a header makes it an argument the "
-            "model is asked to fill in, and the MCP client's own header of that name does not reach the route; "
-            "if the client sends it as a credential, name it in MCPMiddleware(forward_headers=%r): forwarded "
-            "headers are taken from the MCP request and are no tool arguments",
+            "model is asked to fill in (the MCP request's own header of that name wins over it when the request "
+            "carries one); if the client sends it as a credential, name it in MCPMiddleware(forward_headers=%r): "
+            "forwarded headers are taken from the MCP request, are no tool arguments, and tell callers apart",
             "; ".join(f"{header!r} ({_tools(names)})" for header, names in shared),
             [header for header, _ in shared],
         )

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from mcp_middleware._header_rules import without_invalid_headers
 from mcp_middleware._naming import _humanize, _Op, _text
 from mcp_middleware._operation_reader import _NOT_ARGUMENTS, _Body, _Entry, _explicit_input
+from mcp_middleware._option_lists import request_wins
 from mcp_middleware._paths import _plan_for_template
 from mcp_middleware._plan import (
     _BODY,
@@ -112,6 +113,9 @@ class _Builder(_Schemas):
         # by tool name: why each x-mcp-header annotation left out of its input schema was (the
         # catalog warns, once per tool)
         self.broken_headers: dict[str, tuple[str, ...]] = {}
+        # by tool name: its header parameters that a proxy sets, no arguments (the catalog warns,
+        # once per tool)
+        self.proxied: dict[str, tuple[str, ...]] = {}
 
     def tool(
         self,
@@ -156,7 +160,10 @@ class _Builder(_Schemas):
         open_body = others is True or isinstance(others, Mapping)
         # the path parameters whose argument is named otherwise (the plan's template and the guard's refusals)
         renamed = {e.wire: n for e, n in zip(entries, arg_names, strict=True) if e.where == _PATH and e.wire != n}
-        plan = self.plan(op, entries, arg_names, body, open_body, declared, renamed, filled)
+        proxied = self.proxied_headers(op)
+        if proxied:
+            self.proxied[name] = proxied
+        plan = self.plan(op, entries, arg_names, body, open_body, declared, renamed, filled, proxied)
         unsent = () if open_body else tuple(prop for prop in declared if prop not in arg_names)
         if unsent:
             self.unsent[name] = (op.method, op.path, unsent)
@@ -187,10 +194,12 @@ class _Builder(_Schemas):
         declared: tuple[str, ...],
         renamed: Mapping[str, str],
         filled: frozenset[str] = frozenset(),
+        proxied: tuple[str, ...] = (),
     ) -> _Plan:
         """``declared``: the properties of the operation's ``x-mcp-input-schema``, if any;
         ``renamed``: a path parameter ─▶ its argument, where they differ; ``filled``: the
-        arguments an empty array is refused for (:meth:`filled`)."""
+        arguments an empty array is refused for (:meth:`filled`); ``proxied``: its header
+        parameters that a proxy sets (no arguments)."""
         args = tuple(
             _Arg(
                 name,
@@ -219,8 +228,12 @@ class _Builder(_Schemas):
             if e.where == _PATH and self.schemas.whole_numbers(e.schema)
         )
         withheld = self.withheld(op)
+        taken: dict[bytes, _Arg | None] = {name.lower().encode("ascii"): None for name in proxied}
+        taken.update((a.header, a) for a in args if a.where == _HEADER and request_wins(a.wire))
         if body is None:
-            return _Plan(template, args, slashes=slashes, withheld=withheld, declared=declared, integers=integers)
+            return _Plan(
+                template, args, slashes=slashes, withheld=withheld, declared=declared, integers=integers, taken=taken
+            )
         content_type = body.content_type.encode("latin-1", "replace")
         kind = _NO_BODY
         if any(a.where == _WHOLE_BODY for a in args):
@@ -248,6 +261,7 @@ class _Builder(_Schemas):
             integers,
             flat,
             {e.wire: name for e, name in fields if name in filled},
+            taken,
         )
 
     def filled(self, entries: list[_Entry], names: list[str], body: _Body | None) -> frozenset[str]:

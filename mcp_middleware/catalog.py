@@ -387,6 +387,14 @@ def build_catalog(
             name,
             "; ".join(broken),
         )
+    for name, proxied in builder.proxied.items():
+        warn_once(
+            logger,
+            "Tool %r: header parameter(s) a proxy sets are no arguments, so that a model cannot forge them: %s; "
+            "the route gets the MCP request's own header, or none when it carries none",
+            name,
+            ", ".join(map(repr, proxied)),
+        )
     distinct_descriptions(tools)
     warn_shared_headers(tools, forwarded)
     return Catalog(

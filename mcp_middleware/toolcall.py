@@ -78,7 +78,11 @@ async def run_tool(
             "Try again shortly."
         )
     try:
-        sub = spec.build_request(arguments, inv.forwarded)
+        if spec.plan.taken:  # a header the MCP request carries wins over the argument (_option_lists)
+            arguments, forwarded = spec.from_request(arguments, inv.forwarded, inv.parent.get("headers", ()))
+            sub = spec.build_request(arguments, forwarded)
+        else:
+            sub = spec.build_request(arguments, inv.forwarded)
     except (ArgumentError, WideArgument) as exc:  # (arguments holding an integer beyond 64 bits)
         from ._unforwarded import unforwarded_note  # loaded by the first refused arguments
 

@@ -30,6 +30,7 @@ from starlette.routing import Route
 from starlette.types import Message
 
 from mcp_middleware._ecma_regex import ecma_pattern
+from mcp_middleware._operation_reader import _HEADER_NOTE as HEADER_NOTE
 from mcp_middleware._schema import SchemaSet
 from mcp_middleware._schema_nulls import collapse_optional, nulls_not_required
 from mcp_middleware.catalog import (
@@ -593,7 +594,10 @@ def test_with_an_explicit_input_schema_arguments_keep_their_parameters_names() -
 def test_credential_headers_are_not_arguments(catalog: Catalog) -> None:
     properties = spec(catalog, "whoami").tool["inputSchema"]["properties"]
     assert list(properties) == ["x-request-id", "session", "theme"]
-    assert properties["x-request-id"]["description"] == "Correlation id"
+    assert properties["x-request-id"]["description"] == (
+        "Correlation id\n\nSent as the header 'x-request-id'; when the MCP client sends that header itself, its "
+        "value is used instead."
+    )
     doc = {
         "paths": {
             "/h": {
@@ -607,7 +611,7 @@ def test_credential_headers_are_not_arguments(catalog: Catalog) -> None:
         }
     }
     kept = build_catalog(doc).tools[0].tool["inputSchema"]["properties"]
-    assert kept == {"X-Kept": {"type": "string"}}
+    assert kept == {"X-Kept": {"type": "string", "description": HEADER_NOTE.format("X-Kept")}}
 
 
 def test_api_key_schemes_are_credentials_by_where_they_live() -> None:
@@ -685,7 +689,7 @@ def test_a_required_nullable_parameter_does_not_offer_null() -> None:
 
     schema = spec(catalog_from_app(app), "s").tool["inputSchema"]
     assert schema["properties"]["q"] == {"type": "string", "minLength": 3, "title": "Q"}
-    assert schema["properties"]["h"] == {"type": "integer", "title": "H"}
+    assert schema["properties"]["h"] == {"type": "integer", "title": "H", "description": HEADER_NOTE.format("h")}
     assert schema["properties"]["note"] == {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Note"}
     assert schema["required"] == ["q", "h", "note"]
 

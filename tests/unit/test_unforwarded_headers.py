@@ -11,6 +11,7 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException
 
 from mcp_middleware import MCPMiddleware, declare
+from mcp_middleware._operation_reader import _HEADER_NOTE as HEADER_NOTE
 from mcp_middleware.catalog import build_catalog
 from tests.support import BASE_HEADERS, post, refusal_text, request, result_json
 
@@ -64,7 +65,9 @@ def test_trace_context_header_parameters_are_no_arguments_in_any_case() -> None:
         for name in ("TraceParent", "TRACESTATE", "X-Kept")
     ]
     spec = build_catalog({"paths": {"/h": {"get": {"operationId": "h", "parameters": params}}}}).tools[0]
-    assert spec.tool["inputSchema"]["properties"] == {"X-Kept": {"type": "string"}}
+    assert spec.tool["inputSchema"]["properties"] == {
+        "X-Kept": {"type": "string", "description": HEADER_NOTE.format("X-Kept")}
+    }
     assert spec.required == {"X-Kept"}
 
 
@@ -140,34 +143,78 @@ def test_the_shared_header_warning_names_a_few_tools_and_counts_the_others(caplo
 
 # -- a call that lacks a header argument the MCP request carries ----------------------------------
 
-HINT = "the MCP request carries the header 'x-admin-token'"
-FORWARD = "forward_headers=['x-admin-token']"
+
+@pytest.mark.parametrize("arguments", [{}, {"x-admin-token": None}, {"x-admin-token": "made-up"}])
+async def test_a_header_argument_the_mcp_request_carries_is_taken_from_the_request(
+    caplog: pytest.LogCaptureFixture, arguments: dict[str, Any]
+) -> None:
+    """Review s10a: the client's own X-Admin-Token was ignored (the call refused as missing the
+    argument, with a forward_headers hint); review r_sec D1: a model's value won over it. The
+    request's header is the route's now, whatever the argument (as a cookie's is)."""
+    app = _admin_app()
+    headers = {**LEGACY, "X-Admin-Token": ADMIN}
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        assert result_json(await _call(app, "users", arguments, headers)) == ["a"]
+        assert result_json(await _call(app, "delete_user", {"uid": 1, **arguments}, headers)) == {"deleted": 1}
+    assert not [r for r in caplog.records if r.name == "mcp_middleware.toolcall"]
+
+
+HINT = "the MCP request carries the header 'user-agent'"
+FORWARD = "forward_headers=['user-agent']"
 
 
 def _told(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "mcp_middleware.toolcall" and FORWARD in r.getMessage()]
 
 
-@pytest.mark.parametrize("arguments", [{}, {"x-admin-token": None}])
+def verify_agent(user_agent: Annotated[str, Header()]) -> None:
+    if not user_agent.startswith("ok"):
+        raise HTTPException(403, "bad agent")
+
+
+def _agent_app() -> FastAPI:
+    """A router whose dependency requires User-Agent: a header every client sends about its own
+    request, so the argument stays the model's and the MCP request's is not taken."""
+    app = FastAPI()
+    router = APIRouter(prefix="/a", dependencies=[Depends(verify_agent)])
+
+    @router.get("/users", operation_id="users")
+    def users() -> list[str]:
+        return ["a"]
+
+    @router.delete("/users/{uid}", operation_id="delete_user")
+    def delete_user(uid: int) -> dict[str, int]:
+        return {"deleted": uid}
+
+    @router.get("/greet", openapi_extra=declare.prompt("greet"))
+    def greet(name: str) -> str:
+        return f"hi {name}"
+
+    app.include_router(router)
+    app.add_middleware(MCPMiddleware)
+    return app
+
+
+@pytest.mark.parametrize("arguments", [{}, {"user-agent": None}])
 async def test_a_missing_header_argument_that_the_mcp_request_carries_is_named_with_forward_headers(
     caplog: pytest.LogCaptureFixture, arguments: dict[str, Any]
 ) -> None:
-    """Review: the client's own X-Admin-Token was ignored and the error said only "missing required
-    argument": the error path says the request carries it and how to forward it, logged once per header."""
-    app = _admin_app()
-    headers = {**LEGACY, "X-Admin-Token": ADMIN}
+    """Review s10a: a required header argument left out while the MCP request carries the header
+    (one the request does not win for: User-Agent) is refused with the hint, logged once per header."""
+    app = _agent_app()
+    headers = {**LEGACY, "User-Agent": "ok-client/1"}
     with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
         first = refusal_text(await _call(app, "users", arguments, headers))
         again = refusal_text(await _call(app, "delete_user", {"uid": 1, **arguments}, headers))
     assert first.startswith("Invalid arguments for tool 'users': ")
-    assert "'x-admin-token'" in first
+    assert "'user-agent'" in first
     for text in (first, again):
         assert HINT in text, text
         assert FORWARD in text, text
-        assert ADMIN not in text  # the value is never shown
+        assert "ok-client/1" not in text  # the value is never shown
     told = _told(caplog)
     assert len(told) == 1, told  # once per header, whatever the tool
-    assert ADMIN not in told[0]
+    assert "ok-client/1" not in told[0]
 
 
 async def test_a_missing_header_argument_the_mcp_request_lacks_has_no_forwarding_hint(
@@ -185,28 +232,17 @@ async def test_a_missing_header_argument_the_mcp_request_lacks_has_no_forwarding
     assert not _told(caplog)
 
 
-async def test_a_header_argument_given_runs_the_route_as_before() -> None:
-    result = await _call(_admin_app(), "users", {"x-admin-token": ADMIN}, {**LEGACY, "x-admin-token": "other"})
+async def test_a_header_argument_given_runs_the_route_when_the_request_lacks_the_header() -> None:
+    result = await _call(_admin_app(), "users", {"x-admin-token": ADMIN}, {**LEGACY, "x-other": "other"})
     assert result_json(result) == ["a"]
 
 
 async def test_a_prompt_missing_a_header_argument_the_mcp_request_carries_says_so_in_its_error() -> None:
-    app = FastAPI()
-    admin = APIRouter(prefix="/admin", dependencies=[Depends(verify_admin_token)])
-
-    @admin.get("/greet", openapi_extra=declare.prompt("greet"))
-    def greet(name: str) -> str:
-        return f"hi {name}"
-
-    app.include_router(admin)
-    app.add_middleware(MCPMiddleware)
     params = {"name": "greet", "arguments": {"name": "ann"}}
-    reply = await post(app, request("prompts/get", params), {**LEGACY, "x-admin-token": ADMIN})
+    reply = await post(_agent_app(), request("prompts/get", params), {**LEGACY, "user-agent": "ok-client/1"})
     error = reply.json()["error"]
     assert error["code"] == -32602
-    assert error["message"].startswith(
-        "Invalid arguments for prompt 'greet': missing required argument 'x-admin-token'"
-    )
+    assert error["message"].startswith("Invalid arguments for prompt 'greet': missing required argument 'user-agent'")
     assert HINT in error["message"]
     assert FORWARD in error["message"]
 
