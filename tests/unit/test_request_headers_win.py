@@ -16,7 +16,16 @@ from fastapi import FastAPI, Header, HTTPException, Request
 
 from mcp_middleware import MCPMiddleware
 from mcp_middleware.catalog import build_catalog
-from tests.support import BASE_HEADERS, Exchange, post, refusal_text, request, result_json
+from tests.support import (
+    BASE_HEADERS,
+    Exchange,
+    modern_headers,
+    modern_request,
+    post,
+    refusal_text,
+    request,
+    result_json,
+)
 
 pytestmark = pytest.mark.anyio
 LEGACY = {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25"}
@@ -133,6 +142,17 @@ async def test_every_value_of_an_array_header_the_request_carries_replaces_the_a
 async def test_a_latin1_header_value_the_request_carries_reaches_the_route_unchanged() -> None:
     got = await _call(_app(), "versioned", {}, [("x-api-version", "caf\u00e9")])
     assert result_json(got)["version"] == "caf\u00e9"
+
+
+async def test_the_requests_header_wins_in_2026_07_28_too() -> None:
+    extra = {"x-api-version": "3", "x-forwarded-email": "a@corp.com"}
+    for name, arguments, expected in (
+        ("versioned", {"x-api-version": "1"}, {"version": "3", "tags": None}),
+        ("my_salary", {}, {"user": "a@corp.com"}),
+    ):
+        body = modern_request("tools/call", {"name": name, "arguments": arguments})
+        reply = await post(_app(), body, {**modern_headers("tools/call", name), **extra})
+        assert result_json(reply.result()) == expected
 
 
 # -- headers a proxy sets: never arguments -------------------------------------------------------------
