@@ -23,6 +23,7 @@ from ._call_context import STOPPED
 from ._error_handler import OURS, HandledFailure, refusals_only
 from ._input_requests import AskTimeout, ClientRequestError
 from ._once import Remembered
+from ._shields import Deadline
 from ._stream_failure import cut_short, handled_late
 from .dispatch import AppMisbehaved
 from .interaction import SHUTTING_DOWN, Abort
@@ -87,14 +88,16 @@ async def _guarded_fast(run: _ToolRun, limit: float | None) -> dict[str, Any] | 
     finally:
         if run._task is not None:
             run._task = None
-            if run.cancelled or (run.overflowed is not None and task.cancelling() > base):
-                task.uncancel()  # requested, but the route ended before it was delivered
+            if (run.cancelled or run.overflowed is not None) and task.cancelling() > base:
+                task.uncancel()  # requested, but the route ended before it was delivered (or held back by a shield)
 
 
 async def _guarded_timed(run: _ToolRun, limit: float) -> dict[str, Any] | None:
     loop = asyncio.get_running_loop()
+    guard = Deadline(loop.time() + limit)  # asyncio.timeout(limit), its expiry held back by a shield
+    guard.run = run
     try:
-        async with asyncio.timeout(limit) as guard:
+        async with guard:
             run._guard = guard
             if run.cancelled:
                 guard.reschedule(loop.time())
@@ -102,6 +105,8 @@ async def _guarded_timed(run: _ToolRun, limit: float) -> dict[str, Any] | None:
                 await run.run_route()
             finally:
                 run._guard = None
+        if guard.held and not run.cancelled and run.overflowed is None:
+            return _timed_out(run, limit)  # past its limit in a shield, then returned without an await
         return run.overflowed
     except TimeoutError as exc:
         if run.cancelled or run.overflowed is not None:

@@ -26,6 +26,7 @@ from starlette.types import Message
 
 from mcp_middleware import ClientRequestError, MCPContext, MCPMiddleware, declare, mcp_context, toolcall
 from mcp_middleware._call_context import STOPPED
+from mcp_middleware._shields import Deadline
 from mcp_middleware.context import ContextHolder
 from mcp_middleware.dispatch import SubRequest
 from mcp_middleware.results import ResponseCollector
@@ -265,10 +266,11 @@ class _Outbox:
         self.sent.append("answer")
 
 
-async def _expired() -> asyncio.Timeout:
+async def _expired() -> Deadline:
     """An asyncio time limit that has fired (at once: no time passes)."""
+    guard = Deadline(asyncio.get_running_loop().time())
     try:
-        async with asyncio.timeout(0) as guard:
+        async with guard:
             await asyncio.get_running_loop().create_future()
     except TimeoutError:
         pass
