@@ -64,8 +64,10 @@ async def _guarded(run: _ToolRun, limit: float | None) -> dict[str, Any] | None:
 async def _guarded_fast(run: _ToolRun, limit: float | None) -> dict[str, Any] | None:
     """:func:`_guarded` on asyncio. Without a time limit, a cancellation (``_ToolRun.cancel``)
     cancels this task, and the guard takes back exactly that cancellation, as ``asyncio.timeout``
-    does; with a limit, ``asyncio.timeout`` is the guard and a cancellation an immediate expiry.
-    Either costs a small fraction of an anyio scope."""
+    does; with a limit, ``asyncio.timeout`` is the guard (``_shields.Deadline``) and a cancellation
+    an immediate expiry. Either costs a small fraction of an anyio scope. Either cancellation waits
+    while the route is inside an anyio shielded scope (``_shields.shielded``: a worker thread's
+    ``to_thread.run_sync``, a shielded step of its own), as anyio's own would."""
     if limit is not None:
         return await _guarded_timed(run, limit)
     task = asyncio.current_task(run.loop)  # with the loop given: no system call (see _LoopCache)
