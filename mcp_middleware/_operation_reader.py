@@ -9,9 +9,10 @@ Arguments (the ``inputSchema`` properties)
     An ``application/json`` (or ``+json``) body whose schema is an object with ``properties``
     contributes those properties at the top level (required if the body is required and they
     are), and those of its ``allOf`` members (FastAPI's form model beside other form fields;
-    :meth:`_Reader.object_root`: members first, a property declared differently by two of them
-    the ``allOf`` of both, ``additionalProperties: false`` where one says it; a member that is no
-    object's part leaves the body unflattened); any other body is one argument named ``body``: a
+    :func:`object_root`: members first, a property declared differently by two of them, not in
+    annotations alone, the ``allOf`` of both; a member of ``additionalProperties: false`` keeps
+    only what it declares; a member that is no object's part leaves a JSON body unflattened, a form
+    with its own properties); any other body is one argument named ``body``: a
     body of another media type than JSON or a form is a string, its text or, when the body is
     binary (its schema says ``format: binary`` or ``contentEncoding: base64``, or its media type
     is no text), its bytes in base64.
@@ -44,7 +45,7 @@ Arguments (the ``inputSchema`` properties)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -77,7 +78,7 @@ from mcp_middleware._schema import SchemaSet
 from mcp_middleware._schema_keywords import is_object_schema, refuses_nothing, says_object
 from mcp_middleware._schema_nulls import collapse_optional, keeps_null
 
-__all__ = ["_NOT_ARGUMENTS", "_Body", "_Entry", "_Reader", "_explicit_input"]
+__all__ = ["_NOT_ARGUMENTS", "_Body", "_Entry", "_Reader", "_explicit_input", "object_root"]
 
 _NOT_ARGUMENTS: Final = frozenset(
     {"authorization", "proxy-authorization", "cookie", "host", "traceparent", "tracestate"}
@@ -237,43 +238,16 @@ class _Reader:
         root = self.object_root(body.schema)
         if root is None:
             root = self.object_root(collapse_optional(self.schemas.resolve(body.schema)))
+        if root is None and body.kind != _JSON:
+            # a form has no ``body`` argument: its own properties, when its members cannot be merged
+            # (FastAPI's optional form model beside a Form() field, an ``anyOf`` member)
+            own = self.schemas.resolve(body.schema)
+            root = own if is_object_schema(own) else None
         return root
 
     def object_root(self, schema: Any) -> Mapping[str, Any] | None:
-        """``schema`` (``$ref``s resolved) when it is an object schema with properties; one with
-        an ``allOf`` is the object of it and all its :meth:`object_pieces` (:func:`_merged`), if
-        each is an object's part (:func:`_piece`) and one has properties. None for any other."""
-        root = self.schemas.resolve(schema)
-        if not isinstance(root, Mapping) or not isinstance(root.get("allOf"), list):
-            return root if is_object_schema(root) else None
-        pieces = self.object_pieces(root) if _piece(root) else None
-        if pieces is None or not any("properties" in piece for piece in pieces):
-            return None
-        return _merged(pieces)
-
-    def object_pieces(self, root: Mapping[str, Any]) -> list[Mapping[str, Any]] | None:
-        """``root`` and what its ``allOf`` members hold, ``$ref``s resolved and nested ``allOf``s
-        followed, members before the schema holding them (the order of the arguments: a form
-        model's fields, then the ``Form()`` parameters beside it); each schema once, so a cycle
-        ends. A ``true`` member says nothing; None when a member is no object's (:func:`_piece`)."""
-        pieces: list[Mapping[str, Any]] = []
-        seen = {id(root)}
-        stack = [(root, iter(_members(root)))]
-        while stack:
-            node, members = stack[-1]
-            member = next(members, _DONE)
-            if member is _DONE:
-                pieces.append(node)
-                stack.pop()
-                continue
-            member = self.schemas.resolve(member)
-            if member is True or id(member) in seen:
-                continue
-            if not _piece(member):
-                return None
-            seen.add(id(member))
-            stack.append((member, iter(_members(member))))
-        return pieces
+        """:func:`object_root` of ``schema`` in this document."""
+        return object_root(schema, self.schemas.resolve)
 
     def other_properties(self, body: _Body | None) -> Any:
         """The ``additionalProperties`` of a body whose properties are arguments (None if unsaid)."""
@@ -338,6 +312,53 @@ class _Reader:
 
 
 _DONE: Final = object()  # a schema's members all read (object_pieces)
+_MOST_STEPS: Final = 512  # object_pieces gives up (the body stays unflattened) past this many steps
+# keywords that only annotate: two declarations of a property differing in them alone are one
+_ANNOTATIONS: Final = frozenset(
+    {"title", "description", "default", "examples", "example", "deprecated", "readOnly", "writeOnly", "$comment"}
+)
+
+
+def object_root(schema: Any, resolve: Callable[[Any], Any]) -> Mapping[str, Any] | None:
+    """``schema`` (``$ref``s followed by ``resolve``) when it is an object schema with properties;
+    one with an ``allOf`` is the object of it and all its :func:`object_pieces` (:func:`_merged`),
+    if each is an object's part (:func:`_piece`) and one has properties. None for any other.
+    :mod:`mcp_middleware._token_routes` reads a login body's properties through it too."""
+    root = resolve(schema)
+    if not isinstance(root, Mapping) or not isinstance(root.get("allOf"), list):
+        return root if is_object_schema(root) else None
+    pieces = object_pieces(root, resolve) if _piece(root) else None
+    if pieces is None or not any("properties" in piece for piece in pieces):
+        return None
+    return _merged(pieces)
+
+
+def object_pieces(root: Mapping[str, Any], resolve: Callable[[Any], Any]) -> list[Mapping[str, Any]] | None:
+    """``root`` and what its ``allOf`` members hold, ``$ref``s resolved and nested ``allOf``s
+    followed, members before the schema holding them (the order of the arguments: a form
+    model's fields, then the ``Form()`` parameters beside it); each schema once, so a cycle
+    ends. A ``true`` member says nothing; None when a member is no object's (:func:`_piece`), or
+    past ``_MOST_STEPS`` steps (a guard: no document needs that many)."""
+    pieces: list[Mapping[str, Any]] = []
+    seen = {id(root)}
+    stack = [(root, iter(_members(root)))]
+    for _ in range(_MOST_STEPS):
+        if not stack:
+            return pieces
+        node, members = stack[-1]
+        member = next(members, _DONE)
+        if member is _DONE:
+            pieces.append(node)
+            stack.pop()
+            continue
+        member = resolve(member)
+        if member is True or id(member) in seen:
+            continue
+        if not _piece(member):
+            return None
+        seen.add(id(member))
+        stack.append((member, iter(_members(member))))
+    return None
 
 
 def _members(schema: Mapping[str, Any]) -> list[Any]:
@@ -360,26 +381,56 @@ def _piece(member: Any) -> bool:
 
 
 def _merged(pieces: list[Mapping[str, Any]]) -> dict[str, Any]:
-    """The object of all ``pieces`` (:meth:`_Reader.object_pieces`): their properties, in order; a
-    property that several declare differently takes each schema (``allOf``: all of them apply);
-    required where any says so; their ``additionalProperties`` (:func:`_other_properties`)."""
+    """The object of all ``pieces`` (:func:`object_pieces`): their properties, in order; a
+    property that several declare differently (not in annotations alone, ``_ANNOTATIONS``: the
+    first is kept, with the other's description if it has none) takes each schema (``allOf``: all
+    of them apply); required where any says so; their ``additionalProperties``
+    (:func:`_other_properties`). A piece saying ``additionalProperties: false`` refuses what it does
+    not declare: only properties it declares are kept (what FastAPI's ``extra="forbid"`` model
+    accepts; another field beside it is refused by the route over HTTP too)."""
     found: dict[str, list[Any]] = {}
     required: list[Any] = []
     others: list[Any] = []
     for piece in pieces:
         for name, schema in piece.get("properties", {}).items():
-            schemas = found.setdefault(name, [])
-            if schema not in schemas:
-                schemas.append(schema)
+            _add_declaration(found.setdefault(name, []), schema)
         needed = piece.get("required")
         required += [name for name in needed if name not in required] if isinstance(needed, list) else []
         if isinstance(other := piece.get("additionalProperties"), (bool, Mapping)):
             others.append(other)
-    properties = {name: each[0] if len(each) == 1 else {"allOf": each} for name, each in found.items()}
-    merged: dict[str, Any] = {"type": "object", "properties": properties, "required": required}
+    closed = [piece.get("properties", {}) for piece in pieces if piece.get("additionalProperties") is False]
+    properties = {
+        name: each[0] if len(each) == 1 else {"allOf": each}
+        for name, each in found.items()
+        if all(name in declared for declared in closed)
+    }
+    merged: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "required": [name for name in required if name in properties] if closed else required,
+    }
     if others:
         merged["additionalProperties"] = _other_properties(others)
     return merged
+
+
+def _add_declaration(schemas: list[Any], schema: Any) -> None:
+    """Adds a property's ``schema`` to those declared for it, unless one differs from it in
+    annotations only (then that one takes its description if it has none)."""
+    checked = _unannotated(schema)
+    for index, kept in enumerate(schemas):
+        if _unannotated(kept) == checked:
+            if isinstance(schema, Mapping) and "description" in schema and "description" not in kept:
+                schemas[index] = {**kept, "description": schema["description"]}
+            return
+    schemas.append(schema)
+
+
+def _unannotated(schema: Any) -> Any:
+    """A schema without its annotation keywords (``_ANNOTATIONS``)."""
+    if not isinstance(schema, Mapping):
+        return schema
+    return {key: value for key, value in schema.items() if key not in _ANNOTATIONS}
 
 
 def _other_properties(others: list[Any]) -> Any:

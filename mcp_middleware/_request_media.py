@@ -84,10 +84,13 @@ def _is_text_media(media_type: str) -> bool:
 
 
 def _file_node(schema: Any) -> Mapping[str, Any] | None:
-    """The schema of the file a field holds (alone, in a list, or optional), or None."""
+    """The schema of the file a field holds (alone, in a list, or optional; in an ``allOf``, its
+    first part that holds one: a file field two form models declare differently), or None."""
     schema = collapse_optional(schema)
     if not isinstance(schema, Mapping):
         return None
+    if isinstance(parts := schema.get("allOf"), list):
+        return next((node for part in parts if (node := _file_node(part)) is not None), None)
     if schema.get("type") == "array":
         return _file_node(schema.get("items"))
     return schema if _holds_file(schema) else None

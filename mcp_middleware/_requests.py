@@ -218,14 +218,15 @@ def _unsent_nulls(plan: _Plan, required: list[Any], arguments: Mapping[str, Any]
 
 def _other_properties(plan: _Plan, arguments: Mapping[str, Any]) -> dict[str, Any]:
     """The arguments ``plan`` does not know, for a body that takes them; none for a tool without
-    arguments (they are ignored); else ArgumentError."""
+    arguments nor body (they are ignored); else ArgumentError (a body without arguments, as a
+    form whose fields could not be read, takes none)."""
     others = {key: value for key, value in arguments.items() if key not in plan.known}
     if plan.open_body:
         return others
-    if not plan.known:
+    if not plan.known and not plan.content_type:  # no body declared (a body's plan has its media type)
         return {}
     unknown = ", ".join(map(repr, others))
-    valid = ", ".join(map(repr, plan.names))
+    valid = ", ".join(map(repr, plan.names)) or "none"
     raise ArgumentError(f"unknown argument{'s' if len(others) > 1 else ''} {unknown}; valid arguments: {valid}")
 
 

@@ -58,6 +58,7 @@ from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from mcp_middleware._host_options import normal_origin
+from mcp_middleware._operation_reader import object_root
 from mcp_middleware._request_media import _media_type
 from mcp_middleware._schema_evaluated import followed
 
@@ -247,7 +248,7 @@ def _grant_form(document: Mapping[str, Any], paths: Mapping[str, Any], route: st
     content = _body_content(document, operation) if operation is not None else {}
     for media, value in content.items():
         if _media_type(media) == _FORM_MEDIA and isinstance(value, Mapping):
-            names = {name for name, _ in _properties(_resolved(document, value.get("schema"), "schemas"))}
+            names = {name for name, _ in _body_properties(document, value.get("schema"))}
             if "grant_type" in names or {"username", "password"} <= names:
                 return True
     return False
@@ -296,7 +297,7 @@ def _password_argument(document: Mapping[str, Any], operation: Mapping[str, Any]
     schemas = _section(document, "schemas")
     for media in content.values():
         schema = _resolved(document, media.get("schema") if isinstance(media, Mapping) else None, "schemas")
-        for name, value in _properties(schema):
+        for name, value in _body_properties(document, schema):
             fields.append((name, value))
             fields += [(f"{name}.{inner}", v) for inner, v in _properties(_referred(value, schema, schemas))]
     for name, schema in fields:
@@ -306,6 +307,14 @@ def _password_argument(document: Mapping[str, Any], operation: Mapping[str, Any]
         ):
             return name
     return ""
+
+
+def _body_properties(document: Mapping[str, Any], schema: Any) -> list[tuple[Any, Any]]:
+    """A body schema's properties, its ``allOf`` members' too, read as the body's arguments are
+    (``_operation_reader.object_root``); the schema's own when that reads none."""
+    resolve = partial(_resolved, document, section="schemas")
+    root = object_root(schema, resolve)
+    return _properties(root if root is not None else resolve(schema))
 
 
 def _properties(schema: Any) -> list[tuple[Any, Any]]:

@@ -272,8 +272,9 @@ def _as_base64(schema: Any) -> Any:
     """A converted file field's schema, its file's string saying ``contentEncoding: base64``."""
     if not isinstance(schema, dict):
         return schema
-    if isinstance(branches := schema.get("anyOf"), list):
-        return {**schema, "anyOf": [_as_base64(branch) for branch in branches]}
+    for key in ("anyOf", "allOf"):  # an optional file; a file two form models declare differently
+        if isinstance(branches := schema.get(key), list):
+            return {**schema, key: [_as_base64(branch) for branch in branches]}
     if schema.get("type") == "array":
         return {**schema, "items": _as_base64(schema.get("items"))}
     if schema.get("type") == "string":

@@ -317,8 +317,9 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_form_uploads") == set()
     # an OAuth2 token URL's origin compared as every origin is; a login body's $ref followed as the
     # schemas' code follows one (review s10e: no second resolver); a body's media type read as a
-    # request body's is (_request_media._media_type, review mend item 2: no second parser)
-    assert all_imports("_token_routes") == {"_host_options", "_schema_evaluated", "_request_media"}
+    # request body's is (_request_media._media_type, review mend item 2: no second parser); its
+    # properties, allOf members' too, read as a body's arguments are (_operation_reader.object_root)
+    assert all_imports("_token_routes") == {"_host_options", "_schema_evaluated", "_request_media", "_operation_reader"}
     # the names given to tools: their rules, the default names, the warnings
     assert all_imports("_given_names") == {"_declared", "_name_rules", "_naming", "_once"}
     # the warnings about routes the endpoint's path takes over: the methods, the routes as the router tries them

@@ -1069,7 +1069,7 @@ async def test_a_client_of_url_mode_elicitation_only_is_not_sent_a_form(declared
     }
 
 
-@pytest.mark.parametrize("declared", [{}, {"form": {}}, {"form": {}, "url": {}}, {"form": None}])
+@pytest.mark.parametrize("declared", [{}, {"form": {}}, {"form": {}, "url": {}}, {"form": None}, {"url": None}])
 async def test_form_mode_elicitation_is_sent_to_clients_that_declare_it(declared: dict[str, Any]) -> None:
     body, headers = modern_call("ctx_elicit", caps={"elicitation": declared})
     assert (await post(build_app(), body, headers)).result()["resultType"] == "input_required"

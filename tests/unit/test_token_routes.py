@@ -1216,3 +1216,32 @@ def test_a_mounted_apps_suffix_matched_login_is_left_out_beside_a_parents_exact_
     parent.mount("/v1", _absolute_sub_app("/auth/token"))
     assert _named(_absolute_sub_app("/auth/token")) == ["/token"]
     assert _named(parent) == ["/auth/token", "/v1/token"]
+
+
+def test_a_password_in_an_allof_member_of_the_body_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    """Review rr1 D2: a JSON login body that is an ``allOf`` (the password in a member, by $ref)
+    got no warning: only the root's properties were read. Now they are read as the tool's
+    arguments are (``_operation_reader.object_root``)."""
+    document = _document({"password": {"tokenUrl": "/token", "scopes": {}}})
+    post_token = document["paths"]["/token"]["post"]
+    schema = {"allOf": [{"$ref": "#/components/schemas/Creds"}], "properties": {"device": {"type": "string"}}}
+    post_token["requestBody"] = {"content": {"application/json": {"schema": schema}}}
+    document["components"]["schemas"] = {"Creds": {"type": "object", "properties": {"secret": {"format": "password"}}}}
+    with caplog.at_level(logging.INFO, logger="mcp_middleware"):
+        assert _left_out(document) == []
+    told = [r.getMessage() for r in caplog.records if "looks like a login route" in r.getMessage()]
+    assert len(told) == 1, told
+    assert "argument 'secret'" in told[0]
+
+
+def test_a_grant_form_in_an_allof_member_settles_a_tie() -> None:
+    """Review rr1 D2: a form body of an ``allOf`` (FastAPI's form model beside a Form() field)
+    holding ``grant_type`` in its member is a grant form, as one declaring it at its root is."""
+    document = _document({"password": {"tokenUrl": "signin", "scopes": {}}}, extra=("/a/signin", "/b/signin"))
+    document["paths"]["/a/signin"]["post"]["requestBody"] = _form("event")
+    schema = {"allOf": [{"$ref": "#/components/schemas/Grant"}], "properties": {"note": {"type": "string"}}}
+    document["paths"]["/b/signin"]["post"]["requestBody"] = {
+        "content": {"application/x-www-form-urlencoded": {"schema": schema}}
+    }
+    document["components"]["schemas"] = {"Grant": {"type": "object", "properties": {"grant_type": {}}}}
+    assert sorted(token_routes(document)) == ["/b/signin"]
