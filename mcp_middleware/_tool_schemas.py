@@ -9,9 +9,9 @@ its components inlined (``$defs`` only for recursive ones) before an argument's 
     other schema but a tool's without arguments says ``additionalProperties: false``, though
     unknown arguments are refused: clients backed by Gemini have rejected schemas that use it. An
     argument given in base64 (a binary body or file field) says so (``contentEncoding: base64``),
-    and a string path parameter that it cannot be empty (``minLength: 1``, :func:`_not_empty`);
+    and a string path parameter that it cannot be empty (``minLength: 1``, :func:`_at_least`);
     a required parameter sent as repeated values (a query, a header, a form field) that may be an
-    array, that its arrays cannot be empty (``minItems: 1``, :func:`_at_least_one`: none would be
+    array, that its arrays cannot be empty (``minItems: 1``, :func:`_at_least`: none would be
     sent); a number path parameter whose route's convertor takes digits only (``{id:int}``, ``{x:float}``,
     known from its route guard) that it cannot be negative (``minimum: 0``, :func:`_at_least_0`); a
     path parameter of an app's own convertor (its guard's ``own_regexes``) that it is the path's
@@ -71,7 +71,7 @@ class _Schemas(_Reader):
         parameters whose route's convertor takes digits only (``{id:int}``, ``{x:float}``);
         ``texts``: those of an app's own convertor, each with its regex (Python's ``re``);
         ``filled``: the arguments sent as repeated values that an empty array would leave out
-        (``minItems: 1``, :func:`_at_least_one`)."""
+        (``minItems: 1``, :func:`_at_least`)."""
         if explicit is not None:
             return copy.deepcopy(dict(explicit))
         if not entries and others is None:
@@ -93,7 +93,7 @@ class _Schemas(_Reader):
             schema = self.schemas.standalone(schema, refs, collapse=True)
         for entry, name in zip(entries, names, strict=True):
             prop = _argument(entry, schema["properties"][name], non_negative, texts)
-            schema["properties"][name] = _at_least_one(prop) if name in filled else prop
+            schema["properties"][name] = _at_least(prop, "array", "minItems") if name in filled else prop
         return schema
 
     def output_schema(self, op: _Op) -> dict[str, Any] | None:
@@ -180,7 +180,7 @@ def _argument(entry: _Entry, prop: Any, non_negative: frozenset[str], texts: Map
             from mcp_middleware._ecma_regex import whole_match_pattern  # on first use: a convertor's text
 
             prop = _path_text(prop, whole_match_pattern(texts[entry.wire]))
-        prop = _not_empty(_at_least_0(prop) if entry.wire in non_negative else prop)
+        prop = _at_least(_at_least_0(prop) if entry.wire in non_negative else prop, "string", "minLength")
     if entry.file is not None and entry.file[1]:
         prop = _as_base64(prop)
     if isinstance(prop, dict) and (entry.description or entry.deprecated):
@@ -201,38 +201,24 @@ def _is_object(schema: Any) -> bool:
     return kind == "object" or kind == ["object"]
 
 
-def _not_empty(schema: Any) -> Any:
-    """A converted path parameter's schema, its strings saying ``minLength: 1`` (a larger declared
-    one stands): an empty value would take a segment out of the path, and is refused."""
+def _at_least(schema: Any, kind: str, keyword: str) -> Any:
+    """A converted argument's schema, its values of type ``kind`` saying ``keyword: 1`` (a larger
+    declared one stands), through its ``anyOf``/``oneOf`` branches: ``("string", "minLength")`` for
+    a path parameter (an empty value would take a segment out of the path, and is refused),
+    ``("array", "minItems")`` for a required parameter sent as repeated values (an empty array
+    leaves it out)."""
     if not isinstance(schema, dict):
         return schema
     for key in ("anyOf", "oneOf"):
         if isinstance(branches := schema.get(key), list):
-            schema = {**schema, key: [_not_empty(branch) for branch in branches]}
-    kind = schema.get("type")
-    if kind != "string" and not (isinstance(kind, list) and "string" in kind):
+            schema = {**schema, key: [_at_least(branch, kind, keyword) for branch in branches]}
+    declared = schema.get("type")
+    if declared != kind and not (isinstance(declared, list) and kind in declared):
         return schema
-    least = schema.get("minLength")
+    least = schema.get(keyword)
     if isinstance(least, int) and not isinstance(least, bool) and least >= 1:
         return schema
-    return {**schema, "minLength": 1}
-
-
-def _at_least_one(schema: Any) -> Any:
-    """A converted argument's schema, its arrays saying ``minItems: 1`` (a larger declared one
-    stands): a required parameter sent as repeated values, which an empty array leaves out."""
-    if not isinstance(schema, dict):
-        return schema
-    for key in ("anyOf", "oneOf"):
-        if isinstance(branches := schema.get(key), list):
-            schema = {**schema, key: [_at_least_one(branch) for branch in branches]}
-    kind = schema.get("type")
-    if kind != "array" and not (isinstance(kind, list) and "array" in kind):
-        return schema
-    least = schema.get("minItems")
-    if isinstance(least, int) and not isinstance(least, bool) and least >= 1:
-        return schema
-    return {**schema, "minItems": 1}
+    return {**schema, keyword: 1}
 
 
 def _path_text(schema: Any, pattern: str | None) -> Any:

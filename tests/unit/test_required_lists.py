@@ -12,7 +12,7 @@ from fastapi import FastAPI, Form, Header, Query, UploadFile
 from pydantic import BaseModel
 
 from mcp_middleware import MCPMiddleware
-from mcp_middleware._tool_schemas import _at_least_one
+from mcp_middleware._tool_schemas import _at_least
 from tests.support import call_legacy, call_tool, result_json
 
 pytestmark = pytest.mark.anyio
@@ -130,5 +130,5 @@ async def test_a_list_with_values_or_one_that_may_be_empty_is_sent(
         (True, True),
     ],
 )
-def test_at_least_one_bounds_every_array(schema: Any, expected: Any) -> None:
-    assert _at_least_one(schema) == expected
+def test_at_least_bounds_every_array(schema: Any, expected: Any) -> None:
+    assert _at_least(schema, "array", "minItems") == expected
