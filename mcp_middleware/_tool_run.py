@@ -392,10 +392,11 @@ def _resent(frame: FrameType | None) -> bool:
     that stream's ``send`` as often as not, and Starlette does not close a response's iterator when
     its ``send`` raises (the generator stays paused until the cycle collector runs). Raised at once
     out of the middleware's ``send``, the limit reaches its task group while the route's task waits
-    in the generator, which the group's cancellation then unwinds. (A generator that never awaits
-    has no such wait: the cancellation lands in the ``send`` it is suspended behind, and it stays
-    paused until collected, as the README says.) The route's own ``StreamingResponse`` (nearer on
-    the stack) is stopped as a cancel does (``overflow``)."""
+    in the generator, which the group's cancellation then unwinds. (A generator that does not await
+    between its chunks, whatever it awaited before the first, has no such wait: the cancellation
+    lands in the ``send`` it is suspended behind, and it stays paused until collected, as the
+    README says.) The route's own ``StreamingResponse`` (nearer on the stack) is stopped as a
+    cancel does (``overflow``)."""
     while frame is not None:
         code = frame.f_code
         if code is STREAM_RESPONSE:

@@ -38,25 +38,32 @@ def guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> di
 
 @pytest.fixture
 def no_collector() -> Iterator[None]:
-    """The cycle collector off: what is unwound is unwound by the call itself."""
+    """The cycle collector off: what is unwound is unwound by the call itself (its earlier state
+    restored after)."""
+    was = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        gc.enable()
+        if was:
+            gc.enable()
 
 
 async def _passthrough(request: Request, call_next: RequestResponseEndpoint) -> StarletteResponse:
     return await call_next(request)
 
 
-def _binary_app(state: list[str], awaits: bool, inner_bhm: bool = False, **options: Any) -> FastAPI:
+def _binary_app(
+    state: list[str], awaits: bool, inner_bhm: bool = False, awaits_first: bool = False, **options: Any
+) -> FastAPI:
     app = FastAPI()
 
     @app.get("/big", operation_id="big")
     async def big() -> StreamingResponse:
         async def chunks() -> AsyncIterator[bytes]:
             try:
+                if awaits_first:  # (fetch the rows, say, then yield ready-made chunks)
+                    await anyio.lowlevel.checkpoint()
                 for i in range(10):
                     if awaits:
                         await anyio.lowlevel.checkpoint()
@@ -141,19 +148,23 @@ async def test_a_binary_stream_past_its_limit_that_never_awaits_runs_out_dropped
 
 @pytest.mark.usefixtures("no_collector")
 @pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("awaits_first", [False, True], ids=["never-awaits", "awaits-first"])
 async def test_a_binary_stream_past_its_limit_that_never_awaits_under_an_inner_base_http_middleware_is_left_paused(
-    guard: dict[str, Any], era: str
+    guard: dict[str, Any], era: str, awaits_first: bool
 ) -> None:
     """Pins the documented exception (review, stream D1): under an inner ``BaseHTTPMiddleware``
     the route's ``StreamingResponse`` sends each chunk into the middleware's memory stream, which
-    waits for the middleware's task to take it; a generator that never awaits is suspended only at
-    its ``yield`` while that ``send`` waits, so the stop (raised out of the middleware's ``send``,
-    its task group cancelling the route's task) lands in that ``send``, and Starlette does not
-    close its iterator when ``send`` raises. The result is the limit's, no cancellation is left
-    pending, and the generator's ``finally`` runs only when the cycle collector finds it."""
+    waits for the middleware's task to take it; a generator that does not await between its chunks
+    is suspended only at its ``yield`` while that ``send`` waits, so the stop (raised out of the
+    middleware's ``send``, its task group cancelling the route's task) lands in that ``send``, and
+    Starlette does not close its iterator when ``send`` raises. The result is the limit's, no cancellation is left
+    pending, and the generator's ``finally`` runs only when the cycle collector finds it. So is one
+    that awaited before its first chunk, then yields ready-made ones (review rr3 D2: the README
+    said "never awaits"): what matters is no await between its chunks."""
     state: list[str] = []
+    app = _binary_app(state, awaits=False, inner_bhm=True, awaits_first=awaits_first, **guard)
     with anyio.fail_after(GUARD):
-        result = await call_tool(_binary_app(state, awaits=False, inner_bhm=True, **guard), era, "big", {})
+        result = await call_tool(app, era, "big", {})
         await anyio.lowlevel.checkpoint()  # (a cancellation left pending would land here)
     assert result["content"][0]["text"] == "Tool 'big' failed: the response exceeded the 2500-byte limit."
     task = asyncio.current_task()
