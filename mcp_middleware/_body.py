@@ -37,6 +37,7 @@ from ._body_text import _BodyText
 from ._coding import DECODED, Inflater, coding_of
 from ._media import _MEDIA, _TEXTUAL_KINDS, NOT_UTF8, UTF8_CHARSETS, _media
 from ._output_shape import NO_SHAPE, OutputShape
+from ._pieces import _JOIN_EVERY
 from ._printable import printable
 from ._response_headers import _NAME, _SLOTS, Placed, _all_values, _slots
 
@@ -96,9 +97,6 @@ ALONE = _Alone()
 
 # the kinds whose streamed text goes out as progress (``Body.streamable``)
 _STREAMABLE = frozenset({"text", "events", "json"})
-
-# a streamed body's pieces are joined into one string every so many (``Body._join``)
-_JOIN_EVERY = 256
 
 
 class Body(_BodyText):
@@ -286,6 +284,13 @@ class Body(_BodyText):
             return self._event_data(events, text, more)
         text = self._store(text)
         return [text] if text else []  # what the result keeps: nothing beyond the limit is shown
+
+    def cut_short_here(self) -> None:
+        """The body ends here, before its last chunk (the route raised, or ran out of time): an
+        event stream's parse is finished as that chunk would finish it (the pending event's data
+        kept, a body of plain text labelled one given as sent), so the failure's text has it."""
+        if self._events is not None:
+            self._event_data(self._events, "", False)
 
     def _inflated(self, chunk: bytes, more: bool) -> list[str]:
         """``feed`` for a body in a content coding: what it decodes to is fed on, as far as the

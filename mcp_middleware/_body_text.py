@@ -15,9 +15,10 @@ import codecs
 from typing import TYPE_CHECKING
 
 from ._media import NOT_UTF8
+from ._pieces import join_since
 from ._result_shapes import cut_note
 
-# what opens the text of an event stream that held no event (``_BodyText._as_sent``)
+# what opens a tool result's text of an event stream that held no event (``_BodyText._as_sent``)
 NOT_EVENTS = "The route's text/event-stream body held no Server-Sent Events; as sent:\n\n"
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class _BodyText:
     _dropped: int
     _joined = 0  # how many of the first parts are pieces joined already (``_join``)
     _refusal = ""
+    _preface = ""  # what a tool result's text opens with (``NOT_EVENTS``: see ``_as_sent``)
     _overflow = 0
     # (a Content-Encoding's) why the body could not be decoded, and the limit (bytes) a text decoded
     # past, the rest not decoded
@@ -58,13 +60,8 @@ class _BodyText:
         return self._decoder.decode(chunk, final=not more)
 
     def _join(self) -> None:
-        """Join the pieces stored since the last join into one string. A streamed token kept as a
-        string of its own costs ~50-80 bytes of object for a character or two; joined every
-        ``_JOIN_EVERY`` pieces, the text held is close to its own size, and each character is
-        copied once more (at the join) before the result's own join."""
-        parts, start = self._parts, self._joined
-        parts[start:] = ["".join(parts[start:])]
-        self._joined = start + 1
+        """Join the pieces stored since the last join into one string (:func:`join_since`)."""
+        self._joined = join_since(self._parts, self._joined)
 
     def _event_data(self, events: _EventParser, text: str, more: bool) -> list[str]:
         """Store the data of each event ``text`` completes, joined by newlines; return what the
@@ -72,7 +69,7 @@ class _BodyText:
         pieces = events.feed(text)
         if not more:
             pieces += events.flush()
-            sent = events.as_sent()
+            sent = events.as_sent()  # (given once: a failure after the last chunk finds None)
             if sent is not None:  # no event stream, labelled one: its text is the result
                 self._as_sent(*sent)
         if events.dropped:  # data beyond the limit, let go inside the parser
@@ -89,9 +86,9 @@ class _BodyText:
     def _as_sent(self, text: str, dropped: int) -> None:
         """The text of a ``text/event-stream`` body that held no event but lines of no event stream
         (plain text labelled one), as sent, within the limit: the result's text, after a line saying
-        so (outside the limit). Without it the result said the stream sent no output, and a model
-        read that the route returned nothing."""
-        self._parts.append(NOT_EVENTS)
+        so (outside the limit; a tool's result only: see :meth:`contents`). Without it the result
+        said the stream sent no output, and a model read that the route returned nothing."""
+        self._preface = NOT_EVENTS
         self._store(text)
         self._dropped += dropped
 
@@ -111,10 +108,17 @@ class _BodyText:
         return kept
 
     def text(self) -> str:
+        """A tool result's text: the text kept, its cut note, after the line saying a body labelled
+        ``text/event-stream`` held no event (``_preface``, "" for any other body)."""
         body = "".join(self._parts)  # (a text in one piece is that piece: str.join copies no single str)
         if self._dropped:
             body += cut_note(self._dropped, self._overflow)
-        return body
+        return self._preface + body  # ("" + body is body, not a copy)
+
+    def contents(self) -> str:
+        """The text as the route sent it (with its cut note), for a resource's contents or a
+        prompt's message: :meth:`text` without a tool result's preface."""
+        return self.text()[len(self._preface) :]  # (``s[0:]`` is ``s``)
 
     def cut_short(self) -> str | None:
         """Why the text is not whole ("the route's response has N characters and the result limit

@@ -1,10 +1,13 @@
 """The ``data`` of each event of a route's own ``text/event-stream`` body, as the chunks come.
 
 Part of :mod:`mcp_middleware._body`: a streamed event's data goes out as a progress message, and
-the result joins all of them by newlines. It imports nothing from the package.
+the result joins all of them by newlines. It imports from the package only the join of a streamed
+text's pieces (:mod:`mcp_middleware._pieces`).
 """
 
 from __future__ import annotations
+
+from ._pieces import _JOIN_EVERY, join_since
 
 __all__ = ["_EventParser"]
 
@@ -37,6 +40,7 @@ class _EventParser:
         "_line",
         "_line_size",
         "_sent",
+        "_sent_joined",
         "_sent_size",
         "dropped",
         "limit",
@@ -54,6 +58,7 @@ class _EventParser:
         self._fresh = True  # nothing seen yet (a byte order mark may open the stream)
         self._sent: list[str] | None = []  # the text as sent, until an event is dispatched (None)
         self._sent_size = 0  # characters of it seen (kept or not)
+        self._sent_joined = 0  # how many of its first parts are pieces joined already (``join_since``)
         self.not_events = False  # a line that is no part of an event stream was seen
 
     def feed(self, text: str) -> list[str]:
@@ -66,6 +71,8 @@ class _EventParser:
             room = self.limit - self._sent_size
             self._sent_size += len(text)
             if room > 0:
+                if len(sent) - self._sent_joined >= _JOIN_EVERY:
+                    self._sent_joined = join_since(sent, self._sent_joined)
                 sent.append(text if len(text) <= room else text[:room])
         return self._parse(text)
 
@@ -129,10 +136,12 @@ class _EventParser:
         return tail
 
     def as_sent(self) -> tuple[str, int] | None:
-        """(Once flushed) a body that dispatched no event but held a line of no event stream: its
-        text as sent (at most ``limit`` characters) and how many characters of it were let go; None
-        for an event stream (one that dispatched an event, or held only comments, blank lines and
-        the fields of events without data: a keep-alive)."""
-        if self._sent is None or not self.not_events:
+        """(Once flushed; given once, None after) a body that dispatched no event but held a line of
+        no event stream: its text as sent (at most ``limit`` characters) and how many characters of
+        it were let go; None for an event stream (one that dispatched an event, or held only
+        comments, blank lines and the fields of events without data: a keep-alive)."""
+        sent = self._sent
+        if sent is None or not self.not_events:
             return None
-        return "".join(self._sent), max(self._sent_size - self.limit, 0)
+        self._sent = None  # given once
+        return "".join(sent), max(self._sent_size - self.limit, 0)

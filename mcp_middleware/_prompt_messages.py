@@ -78,7 +78,7 @@ def prompt_messages(name: str, collector: ResponseCollector) -> dict[str, Any]:
         if blocks.get("isError"):
             raise ProtocolError(codes.INTERNAL_ERROR, f"Prompt {name!r} failed: {first_text(blocks)}")
         return {"messages": [_message({"role": "user", "content": block}) for block in blocks["content"]]}
-    text = collector.text()
+    text = collector.contents()
     value: Any = text
     if collector.kind == "json":
         try:

@@ -42,7 +42,7 @@ def resource_contents(
         untyped = "text/plain" if collector.textual else "application/octet-stream"
         content: dict[str, Any] = {"uri": uri, "mimeType": mime or collector.mime or untyped}
         if collector.textual:
-            content["text"] = collector.text()
+            content["text"] = collector.contents()
         else:
             body = collector.body_bytes()
             content["blob"] = base64.b64encode(body).decode("ascii")

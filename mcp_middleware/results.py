@@ -230,7 +230,10 @@ class ResponseCollector(Body):
         block, and a second one for a 201/202's ``Location``: an ``HTTPException`` raised
         mid-stream, the response its handler would have sent): the text the route had sent follows
         that result's first text, as it follows ``why`` there."""
-        text = self.text() if self.streamable else ""
+        text = ""
+        if self.streamable:
+            self.cut_short_here()
+            text = self.text()
         if text:
             block = result["content"][0]
             block["text"] += redacted(f"\n\nOutput before the failure:\n{text}", self._forwarded)

@@ -91,7 +91,7 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
         "_declared",  # what a declaration must hold: declare raises, features warns
         "query_keys",
         "_wire_types",
-        "_event_parser",
+        "_pieces",  # a streamed text's pieces, joined every _JOIN_EVERY: _body_text's and _event_parser's
         "_values",
         "_route_endpoints",
         "_rpc_messages",
@@ -110,6 +110,7 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
     )
     for leaf in leaves:
         assert all_imports(leaf) == set(), leaf
+    assert all_imports("_event_parser") == {"_pieces"}  # the join of its text as sent, as a body's text
     assert all_imports("declare") == {"_declared", "_name_rules"}  # its checks, shared with features, catalog
     # the client's text in the error a route gets (and logs) is escaped
     assert all_imports("_answers") == {"_printable", "_answer_pattern"}
@@ -258,9 +259,10 @@ def test_lower_layers_never_import_upper_layers() -> None:
     assert all_imports("_redaction") == {"_result_shapes", "config", "query_keys"}
     assert all_imports("_body") == {  # _printable: a Location or Retry-After as the result shows it
         *("_body_text", "_response_headers", "_coding", "_event_parser", "_media", "_output_shape", "_printable"),
+        "_pieces",  # _JOIN_EVERY, how often a streamed text's pieces are joined
     }
-    # the parser's type; cut_note; NOT_UTF8, the errors a streamed text is decoded with
-    assert all_imports("_body_text") == {"_event_parser", "_result_shapes", "_media"}
+    # the parser's type; cut_note; NOT_UTF8, the errors a streamed text is decoded with; join_since
+    assert all_imports("_body_text") == {"_event_parser", "_result_shapes", "_media", "_pieces"}
     assert all_imports("_response_headers") == set()
     assert all_imports("results") == {
         *("_body", "_redaction", "_response_headers", "_result_shapes", "_signatures", "jsonrpc"),

@@ -15,9 +15,9 @@ from pydantic import BaseModel
 from sse_starlette import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 
-from mcp_middleware import MCPMiddleware, toolcall
+from mcp_middleware import MCPMiddleware, declare, toolcall
 from mcp_middleware._media import _media
-from tests.support import BASE_HEADERS, Exchange
+from tests.support import BASE_HEADERS, Exchange, post, request
 from tests.unit.test_streaming import call_body, progress_messages
 
 pytestmark = pytest.mark.anyio
@@ -289,17 +289,46 @@ async def test_an_unterminated_last_event_of_a_stream_is_still_dispatched(era: s
 NOT_EVENTS = "The route's text/event-stream body held no Server-Sent Events; as sent:\n\n"
 
 
-def _mislabelled_app(max_result_chars: int = 10_000) -> FastAPI:
+def _mislabelled_app(max_result_chars: int = 10_000, **options: Any) -> FastAPI:
     """Routes labelled ``text/event-stream`` whose body holds no event: plain text (streamed, and
-    whole), only comments and blank lines, and plain text after an event."""
+    whole; cut short by a raise or a stall), only comments and blank lines, and plain text after an
+    event; one is a resource too."""
     app = FastAPI()
 
-    def streamed(parts: list[bytes]) -> StreamingResponse:
+    def streamed(parts: list[bytes], end: str = "") -> StreamingResponse:
         async def chunks() -> AsyncIterator[bytes]:
             for part in parts:
                 yield part
+            if end == "raise":
+                raise RuntimeError("boom")
+            if end == "stall":
+                await anyio.sleep_forever()
 
         return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    @app.get("/raises", operation_id="raises")
+    async def raises() -> StreamingResponse:
+        return streamed([b"partial ", b"text\n"], "raise")
+
+    @app.get("/stalls", operation_id="stalls")
+    async def stalls() -> StreamingResponse:
+        return streamed([b"partial ", b"text\n"], "stall")
+
+    @app.get("/down", operation_id="down")
+    async def down() -> StreamingResponse:  # a line opening "data" that is no data field
+        return streamed([b"database is down\n", b"retry later"])
+
+    @app.get("/bom", operation_id="bom")
+    async def bom() -> StreamingResponse:  # the byte order mark is dropped, as a text's
+        return streamed([b"\xef\xbb\xbfhello ", b"world"])
+
+    @app.get("/feed", openapi_extra=declare.resource("feed://plain"))
+    async def feed() -> StreamingResponse:
+        return streamed([b"hello ", b"world"])
+
+    @app.get("/greeting", openapi_extra=declare.prompt("greeting"))
+    async def greeting() -> StreamingResponse:
+        return streamed([b"hello ", b"world"])
 
     @app.get("/plain", operation_id="plain")
     async def plain() -> StreamingResponse:
@@ -325,7 +354,7 @@ def _mislabelled_app(max_result_chars: int = 10_000) -> FastAPI:
     async def after() -> StreamingResponse:
         return streamed([b"data: hi\n\n", b"hello world\n"])
 
-    app.add_middleware(MCPMiddleware, max_result_chars=max_result_chars)
+    app.add_middleware(MCPMiddleware, max_result_chars=max_result_chars, **options)
     return app
 
 
@@ -355,6 +384,67 @@ async def test_an_event_stream_holding_no_event_but_text_shows_the_text_as_sent(
         + NOT_EVENTS
         + "hello world"
     )
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_an_event_stream_holding_no_event_shows_a_data_prefixed_line_and_drops_a_byte_order_mark(
+    era: str,
+) -> None:
+    """A line that opens with ``data`` but is no ``data`` field (``database is down``) is plain
+    text, and a text's byte order mark is not part of it."""
+    app = _mislabelled_app()
+    with anyio.fail_after(GUARD):
+        assert await _result_of(app, "down", era) == (NOT_EVENTS + "database is down\nretry later", False)
+        assert await _result_of(app, "bom", era) == (NOT_EVENTS + "hello world", False)
+
+
+@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize(("tool", "why"), [("raises", "failed: the route raised RuntimeError"), ("stalls", "")])
+async def test_an_event_stream_holding_no_event_cut_short_keeps_its_text(
+    guard_path: str, era: str, tool: str, why: str
+) -> None:
+    """Review (rr3 D1): plain text labelled ``text/event-stream`` whose route raised after sending
+    it, or ran past ``call_timeout``, lost its text (``failed: the route raised RuntimeError.``
+    alone) where ``text/plain`` keeps it: the parser gave its text as sent only at the last chunk.
+    The failure now finishes the parser first, as the last chunk would."""
+    app = _mislabelled_app(call_timeout=0.05)
+    why = why or "timed out after 0.05 s and was cancelled"
+    with anyio.fail_after(GUARD):
+        assert await _result_of(app, tool, era, "tok-1") == (
+            f"Tool {tool!r} {why}.\n\nOutput before the failure:\n{NOT_EVENTS}partial text\n",
+            True,
+        )
+
+
+async def test_a_resource_or_prompt_labelled_an_event_stream_holding_no_event_is_its_text_alone() -> None:
+    """Review (rr3 D3): the line saying the body held no Server-Sent Events is for a model reading a
+    tool's result; a resource's contents (and a prompt's message) are the route's text as sent,
+    alone."""
+    app, headers = _mislabelled_app(), {**BASE_HEADERS, "mcp-protocol-version": "2025-11-25"}
+    with anyio.fail_after(GUARD):
+        read = await post(app, request("resources/read", {"uri": "feed://plain"}), headers)
+        got = await post(app, request("prompts/get", {"name": "greeting"}), headers)
+    assert read.messages()[-1]["result"]["contents"] == [
+        {"uri": "feed://plain", "mimeType": "text/event-stream", "text": "hello world"}
+    ]
+    assert got.messages()[-1]["result"]["messages"] == [
+        {"role": "user", "content": {"type": "text", "text": "hello world"}}
+    ]
+
+
+def test_the_text_as_sent_before_an_event_is_joined_as_it_grows() -> None:
+    """Review (rr3 D4): before its first event the parser kept each chunk as a string of its own,
+    never joined (a million two-character keep-alives held 2.99 MB for 200 KB of text); its pieces
+    are now joined every ``_JOIN_EVERY``, as a streamed text's are."""
+    from mcp_middleware._event_parser import _EventParser
+    from mcp_middleware._pieces import _JOIN_EVERY
+
+    parser = _EventParser(100_000)
+    for _ in range(3 * _JOIN_EVERY):
+        parser.feed("\n\n")
+    assert parser._sent is not None
+    assert len(parser._sent) < 2 * _JOIN_EVERY  # (3 * _JOIN_EVERY pieces unjoined)
+    assert "".join(parser._sent) == "\n\n" * 3 * _JOIN_EVERY
 
 
 @pytest.mark.parametrize("era", ERAS)
