@@ -1548,6 +1548,25 @@ def test_a_tool_without_arguments_ignores_the_arguments_it_is_given(app: FastAPI
         spec(catalog, "read_item").build_request({"item_id": 7, "random_string": "dummy"})
 
 
+def test_a_tool_whose_json_body_has_no_fields_ignores_a_placeholder() -> None:
+    """A required JSON body without fields (``class Ping(BaseModel): pass``) is sent as ``{}``, and
+    its tool has no arguments, so Cursor calls it with its placeholder too: 25b3144 refused that
+    ("valid arguments: none") along with the arguments of a form whose fields cannot be read."""
+
+    class Empty(BaseModel):
+        pass
+
+    api = FastAPI()
+
+    @api.post("/ping", operation_id="ping")
+    def ping(body: Empty) -> dict[str, bool]:
+        return {"ok": True}
+
+    sub = spec(catalog_from_app(api), "ping").build_request({"random_string": "dummy"})
+    assert (sub.path, sub.body) == ("/ping", b"{}")
+    assert call(api, sub) == (200, {"ok": True})
+
+
 def test_an_explicit_input_schema_declares_its_own_arguments() -> None:
     """``x-mcp-input-schema`` is the tool's contract: a property it declares is accepted even where
     the route takes no such parameter (the conformance fixture ``json_schema_2020_12_tool``
