@@ -27,7 +27,7 @@ from pydantic import BaseModel, Discriminator, Field, Tag
 from mcp_middleware import MCPMiddleware
 from mcp_middleware.catalog import build_catalog
 from tests.support import MODERN, result_json, tool_result
-from tests.unit.test_schema_exclusive import _accepts, _doc, _labels, _said
+from tests.unit.test_schema_exclusive import WORD, _accepts, _doc, _labels, _said
 from tests.unit.test_unportable_patterns import CATALOG
 from tests.unit.test_wrapped_results import tools
 
@@ -185,6 +185,16 @@ OVERLAPPING = [
         id="nullable tags",
     ),
     pytest.param({"oneOf": [{"type": "integer"}, {"type": "number"}]}, 1, id="no tags"),
+    pytest.param(
+        {
+            "oneOf": [
+                _tagged({"const": "a"}, {"const": "b"})[0],
+                *_tagged({"const": "b"}, {"const": "c"}, required=False),
+            ]
+        },
+        {},
+        id="the tag required by one branch of three",
+    ),
     pytest.param({"oneOf": [{"type": "object", "required": ["kind"]}] * 2}, {"kind": 1}, id="no properties"),
     pytest.param({"oneOf": [{"$ref": "#/$defs/X"}, {"type": "object"}], "$defs": {"X": {}}}, {}, id="local reference"),
 ]
@@ -258,6 +268,18 @@ def test_a_not_over_a_rewritten_one_of_goes(caplog: pytest.LogCaptureFixture, ou
     assert _accepts(labels, value)
     assert "not" not in labels
     assert [r.levelno for r in caplog.records if "not (left out" in r.getMessage()] == [logging.DEBUG]
+
+
+def test_a_rewritten_one_of_beside_a_loss_keeps_the_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """The rewrite is a quiet loss counted with the others: a ``pattern`` left out beside it, under
+    the same ``not``, is still named at WARNING (the rewrite alone is at DEBUG, above)."""
+    original = {"type": "string", "not": {**WORD, "oneOf": [{"type": "integer"}, {"type": "number"}]}}
+    assert _accepts(original, "a b")
+    labels = _labels(original, caplog)
+    assert "not" not in labels
+    (said,) = _said(caplog)
+    assert "property 'labels' not (left out: a keyword below it was" in said
+    assert [r.levelno for r in caplog.records if "not (left out" in r.getMessage()] == [logging.WARNING]
 
 
 def test_a_not_over_an_exclusive_one_of_stays(caplog: pytest.LogCaptureFixture) -> None:
