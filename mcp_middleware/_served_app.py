@@ -208,15 +208,13 @@ def _served(app: Any, scope: Scope) -> tuple[Any, bool]:
 
 
 def endpoint_below(app: Any) -> Any:
-    """The MCPMiddleware that ``app`` is, or wraps inside other middlewares, on the way
-    :func:`_served` follows (the ``.app`` chain, at most ``_DEPTH`` steps, up to the app with
-    routes, whose mounted apps' endpoints have paths of their own); None without one. Asked once,
-    when a middleware is built (not per request)."""
+    """Where the way :func:`_served` follows from ``app`` (the ``.app`` chain, at most ``_DEPTH``
+    steps) ends: the first MCPMiddleware on it, else the app with routes (whose own
+    ``add_middleware`` list Starlette builds later; its mounted apps' endpoints have paths of their
+    own); None without either. Asked once, when a middleware is built (not per request)."""
     node = app
     for _ in range(_DEPTH):  # (a cycle of ``.app`` ends here too)
-        if node is None or _has_routes(node):
-            return None
-        if isinstance(getattr(node, "server", None), ServedApp):
+        if node is None or _has_routes(node) or isinstance(getattr(node, "server", None), ServedApp):
             return node
         node = getattr(node, "app", None)
     return None

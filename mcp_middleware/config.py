@@ -107,8 +107,13 @@ class Settings:
 
     @property
     def paths(self) -> frozenset[str]:
-        base = self.base_path
-        return frozenset({base, base + "/"}) if base != "/" else frozenset({"/"})
+        return endpoint_paths(self.path)
+
+
+def endpoint_paths(path: str) -> frozenset[str]:
+    """The paths an endpoint at ``path`` answers: with and without its trailing slash (``/`` alone)."""
+    base = path.rstrip("/") or "/"
+    return frozenset({base, base + "/"}) if base != "/" else frozenset({"/"})
 
 
 def _check_path(path: object) -> None:

@@ -21,7 +21,7 @@ from ._option_lists import header_names, http_methods, strings
 from ._security_options import Guard, OAuthResource, cors_origins, effective_allowed_origins
 from ._served_app import endpoint_below
 from .catalog import ToolFilter
-from .config import Secret, Settings, checked_limits
+from .config import Secret, Settings, checked_limits, endpoint_paths
 from .handlers import Server
 from .transport import _responder, endpoint
 
@@ -90,9 +90,20 @@ def _report(message: str) -> None:
 def _warn_stacked(outer: MCPMiddleware) -> None:
     """Warn when ``outer`` wraps another MCPMiddleware (Starlette builds the inner one first) that
     serves one of its paths: the outer one answers every request to it, and the inner one, whose
-    options were meant for it, never does (review: an inner ``include_methods=["POST"]`` ignored)."""
+    options were meant for it, never does (review: an inner ``include_methods=["POST"]`` ignored).
+    The bare OAuth metadata path, which every endpoint with ``oauth`` claims, is no clash: the
+    outer one answers it, and each endpoint's own metadata path stays its own. An app whose stack
+    Starlette has not built yet (``MCPMiddleware(app)`` around ``app.add_middleware(MCPMiddleware)``)
+    is read from its ``add_middleware`` list."""
     inner = endpoint_below(outer.app)
-    shared = outer._paths & inner._paths if isinstance(inner, MCPMiddleware) else frozenset()
+    if isinstance(inner, MCPMiddleware):
+        shared = outer._paths & inner._paths
+        if outer._security is not None:
+            from .security import WELL_KNOWN  # (loaded already: the middleware has a Security)
+
+            shared -= {WELL_KNOWN}
+    else:
+        shared = outer.settings.paths & _added_endpoints(inner)
     if shared:
         warn_once(
             logger,
@@ -101,6 +112,17 @@ def _warn_stacked(outer: MCPMiddleware) -> None:
             'path of its own (path="/mcp/read", path="/mcp/admin"), or add one MCPMiddleware',
             " and ".join(repr(path) for path in sorted(shared)),
         )
+
+
+def _added_endpoints(app: object) -> frozenset[str]:
+    """The endpoint paths of the MCPMiddleware in ``app``'s ``add_middleware`` list (Starlette's
+    ``user_middleware``: each entry's ``cls`` and keyword options, ``path`` by default ``/mcp``)."""
+    paths: set[str] = set()
+    for entry in getattr(app, "user_middleware", None) or ():
+        path = getattr(entry, "kwargs", {}).get("path", "/mcp")
+        if getattr(entry, "cls", None) is MCPMiddleware and isinstance(path, str):
+            paths |= endpoint_paths(path)
+    return frozenset(paths)
 
 
 class MCPMiddleware:

@@ -8,11 +8,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from mcp_middleware import MCPMiddleware
+from mcp_middleware.security import OAuthResource
 from tests.support import post, request
 
 pytestmark = pytest.mark.anyio
@@ -112,3 +114,53 @@ def test_a_stack_that_is_not_starlettes_ends_the_walk(caplog: pytest.LogCaptureF
         MCPMiddleware(bare)
         MCPMiddleware(loop)
     assert not stacked(caplog), caplog.text
+
+
+async def test_two_endpoints_with_oauth_on_paths_of_their_own_are_not_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Re-review: both claim the bare metadata path (/.well-known/oauth-protected-resource), which
+    the outer one answers for both; each serves its own suffixed metadata: nothing to warn about."""
+    app = app_with_two_routes()
+    oauth = OAuthResource(authorization_servers=["https://auth.example.com"])
+    app.add_middleware(MCPMiddleware, path="/mcp/read", include_methods=["GET"], oauth=oauth)
+    app.add_middleware(MCPMiddleware, path="/mcp/admin", oauth=oauth)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        app.build_middleware_stack()
+    assert not stacked(caplog), caplog.text
+    for path in ("/mcp/read", "/mcp/admin"):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+            reply = await client.get(f"/.well-known/oauth-protected-resource{path}")
+        assert reply.status_code == 200
+        assert reply.json()["resource"].endswith(path)
+
+
+def test_the_same_suffixed_metadata_path_twice_is_still_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    """Both endpoints on /mcp with oauth=: the endpoint and its metadata paths are named, not the
+    bare well-known path."""
+    app = app_with_two_routes()
+    oauth = OAuthResource(authorization_servers=["https://auth.example.com"])
+    app.add_middleware(MCPMiddleware, include_methods=["GET"], oauth=oauth)
+    app.add_middleware(MCPMiddleware, oauth=oauth)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        app.build_middleware_stack()
+    (warned,) = stacked(caplog)
+    message = warned.getMessage()
+    assert "'/.well-known/oauth-protected-resource/mcp'" in message
+    assert "'/.well-known/oauth-protected-resource' " not in message
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "warned"),
+    [({}, 1), ({"path": "/mcp/"}, 1), ({"path": "/other"}, 0)],
+)
+def test_an_endpoint_wrapped_by_hand_around_an_app_with_one_added_is_warned_about(
+    kwargs: dict[str, Any], warned: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Re-review: ``app.add_middleware(MCPMiddleware, ...)`` then ``MCPMiddleware(app)``: Starlette
+    builds the inner one later (lazily), so the walk meets the app; its ``user_middleware`` says."""
+    app = app_with_two_routes()
+    app.add_middleware(MCPMiddleware, include_methods=["GET"], **kwargs)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        MCPMiddleware(app)
+    assert len(stacked(caplog)) == warned, caplog.text
