@@ -47,7 +47,8 @@ def loose_models(model: Any) -> list[str]:
         return []
     names: set[str] = set()
     for owner, node in _nodes(schema):
-        if isinstance(node.get("cls"), type) and node.get("type") in _OWNERS and _loose(node["cls"]):
+        kind = node.get("type")
+        if isinstance(node.get("cls"), type) and kind in _OWNERS and _loose(node["cls"], kind != "typed-dict"):
             names.add(node["cls"].__qualname__)
         if _user_function_untyped(node.get("serialization")):
             names.add(owner.__qualname__ if owner is not None else _NAMES[node["serialization"]["type"]])
@@ -89,10 +90,13 @@ def _user_function_untyped(serialization: Any) -> bool:
     return not (isinstance(module, str) and module.split(".")[0] in {"pydantic", "pydantic_core"})
 
 
-def _loose(cls: type) -> bool:
+def _loose(cls: type, inf_nan: bool = True) -> bool:
     """Whether ``cls`` has a field or model serializer without a return type, ``json_encoders``
-    for a type its fields hold (:func:`_may_encode`), or ``ser_json_inf_nan="strings"`` beside a
-    float they hold (a ``TypedDict``'s or plain dataclass's there too, which take its config)."""
+    for a type its fields hold (:func:`_may_encode`), or, with ``inf_nan``,
+    ``ser_json_inf_nan="strings"`` beside a float they hold (a ``TypedDict``'s or plain
+    dataclass's there too, which take its config). A ``TypedDict``'s own ``ser_json_inf_nan``
+    (``with_config``) is not asked: pydantic writes its infinity null all the same, held by a
+    model or as the response model itself (re-review rr2: its tool lost its outputSchema)."""
     decorators = getattr(cls, "__pydantic_decorators__", None)
     if decorators is not None:
         found = (*decorators.field_serializers.values(), *decorators.model_serializers.values())
@@ -105,7 +109,7 @@ def _loose(cls: type) -> bool:
     if encoders and _may_encode(cls, encoders):
         return True
     # a float's inf and nan then written "Infinity", "NaN": strings, where the schema says a number
-    return config.get("ser_json_inf_nan") == "strings" and _may_encode(cls, (float,))
+    return inf_nan and config.get("ser_json_inf_nan") == "strings" and _may_encode(cls, (float,))
 
 
 def _says_its_type(decorator: Any) -> bool:

@@ -13,6 +13,7 @@ import logging
 import warnings
 from typing import Annotated, Any, Literal
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import (
@@ -24,6 +25,7 @@ from pydantic import (
     WrapSerializer,
     field_serializer,
     model_serializer,
+    with_config,
 )
 from pydantic.dataclasses import dataclass
 from typing_extensions import TypedDict
@@ -174,6 +176,15 @@ class Counts(BaseModel):  # the float is a model's own, with its own config
     measured: Measured
 
 
+@with_config(ConfigDict(ser_json_inf_nan="strings"))
+class OwnConfig(TypedDict):  # its own ser_json_inf_nan is not what pydantic writes it with (re-review rr2 #4)
+    value: float
+
+
+class HoldsOwnConfig(BaseModel):  # the default config: its floats' inf written null
+    held: OwnConfig
+
+
 INF = float("inf")
 
 LOOSE: list[tuple[str, Any, Any, str, str]] = [
@@ -295,8 +306,13 @@ BUILTINS = Builtins(
         (User, User(id=1, name="ann"), {"id": 1, "name": "ann", "kind": "user"}),
         (Counted, Counted(n=1), {"n": 1, "inner": None}),
         (Counts, Counts(measured=Measured(f=1.5)), {"measured": {"f": 1.5}}),
+        (HoldsOwnConfig, HoldsOwnConfig(held={"value": 1.5}), {"held": {"value": 1.5}}),
+        (OwnConfig, {"value": 1.5}, {"value": 1.5}),
     ],
-    ids=["builtins", "unused-json-encoders", "inf-nan-strings-without-a-float", "inf-nan-strings-beside-a-model"],
+    ids=[
+        *("builtins", "unused-json-encoders", "inf-nan-strings-without-a-float", "inf-nan-strings-beside-a-model"),
+        *("inf-nan-strings-of-a-held-typed-dict", "inf-nan-strings-of-the-typed-dict-itself"),
+    ],
 )
 async def test_a_model_whose_json_the_document_describes_keeps_the_output_schema(
     model: Any, value: Any, structured: dict[str, Any], caplog: pytest.LogCaptureFixture
@@ -310,6 +326,23 @@ async def test_a_model_whose_json_the_document_describes_keeps_the_output_schema
     assert "outputSchema" in tool
     assert result["structuredContent"] == structured
     assert not [r for r in caplog.records if "serializ" in r.getMessage()]
+
+
+@pytest.mark.parametrize(
+    ("model", "value", "written"),
+    [
+        (HoldsOwnConfig, HoldsOwnConfig(held={"value": INF}), '{"held":{"value":null}}'),
+        (OwnConfig, {"value": INF}, '{"value":null}'),
+    ],
+    ids=["held", "itself"],
+)
+async def test_a_typed_dicts_own_inf_nan_config_is_not_what_writes_it(model: Any, value: Any, written: str) -> None:
+    """Why its own ``ser_json_inf_nan="strings"`` is not counted (above): pydantic writes its
+    infinity null, as the default config does, held by a model or as the response model itself."""
+    app = FastAPI()
+    app.get("/held", response_model=model)(lambda: value)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        assert (await client.get("/held")).text == written
 
 
 async def test_a_mounted_apps_route_is_named_under_its_prefix(caplog: pytest.LogCaptureFixture) -> None:
