@@ -164,3 +164,13 @@ def test_an_endpoint_wrapped_by_hand_around_an_app_with_one_added_is_warned_abou
     with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
         MCPMiddleware(app)
     assert len(stacked(caplog)) == warned, caplog.text
+
+
+def test_an_added_endpoint_whose_path_is_no_string_is_left_to_its_own_check(caplog: pytest.LogCaptureFixture) -> None:
+    """``add_middleware(MCPMiddleware, path=5)`` is refused when Starlette builds it; the outer one
+    wrapped by hand is built, unwarned (no path to compare)."""
+    app = app_with_two_routes()
+    app.add_middleware(MCPMiddleware, path=5)
+    with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
+        MCPMiddleware(app)
+    assert not stacked(caplog), caplog.text
