@@ -170,7 +170,7 @@ def test_an_added_endpoint_whose_path_is_no_string_is_left_to_its_own_check(capl
     """``add_middleware(MCPMiddleware, path=5)`` is refused when Starlette builds it; the outer one
     wrapped by hand is built, unwarned (no path to compare)."""
     app = app_with_two_routes()
-    app.add_middleware(MCPMiddleware, path=5)
+    app.add_middleware(MCPMiddleware, path=5)  # type: ignore[arg-type]  # the mistake tested
     with caplog.at_level(logging.WARNING, logger="mcp_middleware"):
         MCPMiddleware(app)
     assert not stacked(caplog), caplog.text
