@@ -23,7 +23,6 @@ from ._call_context import STOPPED
 from ._error_handler import OURS, HandledFailure, refusals_only
 from ._input_requests import AskTimeout, ClientRequestError
 from ._once import Remembered
-from ._shields import Deadline
 from ._stream_failure import cut_short, handled_late
 from .dispatch import AppMisbehaved
 from .interaction import SHUTTING_DOWN, Abort
@@ -64,10 +63,8 @@ async def _guarded(run: _ToolRun, limit: float | None) -> dict[str, Any] | None:
 async def _guarded_fast(run: _ToolRun, limit: float | None) -> dict[str, Any] | None:
     """:func:`_guarded` on asyncio. Without a time limit, a cancellation (``_ToolRun.cancel``)
     cancels this task, and the guard takes back exactly that cancellation, as ``asyncio.timeout``
-    does; with a limit, ``asyncio.timeout`` is the guard (``_shields.Deadline``) and a cancellation
-    an immediate expiry. Either costs a small fraction of an anyio scope. Either cancellation waits
-    while the route is inside an anyio shielded scope (``_shields.shielded``: a worker thread's
-    ``to_thread.run_sync``, a shielded step of its own), as anyio's own would."""
+    does; with a limit, ``asyncio.timeout`` is the guard and a cancellation an immediate expiry.
+    Either costs a small fraction of an anyio scope."""
     if limit is not None:
         return await _guarded_timed(run, limit)
     task = asyncio.current_task(run.loop)  # with the loop given: no system call (see _LoopCache)
@@ -90,16 +87,14 @@ async def _guarded_fast(run: _ToolRun, limit: float | None) -> dict[str, Any] | 
     finally:
         if run._task is not None:
             run._task = None
-            if (run.cancelled or run.overflowed is not None) and task.cancelling() > base:
-                task.uncancel()  # requested, but the route ended before it was delivered (or held back by a shield)
+            if run.cancelled or (run.overflowed is not None and task.cancelling() > base):
+                task.uncancel()  # requested, but the route ended before it was delivered
 
 
 async def _guarded_timed(run: _ToolRun, limit: float) -> dict[str, Any] | None:
     loop = asyncio.get_running_loop()
-    guard = Deadline(loop.time() + limit)  # asyncio.timeout(limit), its expiry held back by a shield
-    guard.run = run
     try:
-        async with guard:
+        async with asyncio.timeout(limit) as guard:
             run._guard = guard
             if run.cancelled:
                 guard.reschedule(loop.time())
@@ -107,8 +102,6 @@ async def _guarded_timed(run: _ToolRun, limit: float) -> dict[str, Any] | None:
                 await run.run_route()
             finally:
                 run._guard = None
-        if guard.held and not run.cancelled and run.overflowed is None:
-            return _timed_out(run, limit)  # past its limit in a shield, then returned without an await
         return run.overflowed
     except TimeoutError as exc:
         if run.cancelled or run.overflowed is not None:

@@ -17,7 +17,6 @@ from typing import Any
 import anyio
 
 from ._call_types import CallLimits, Invocation
-from ._shields import POLL, Deadline, shielded
 from .dispatch import SubExchange, SubRequest
 from .results import ResponseCollector
 
@@ -40,7 +39,7 @@ class _RunHandle(SubExchange):
     # max_binary_bytes: see overflow), which the guard returns once the route has unwound
     overflowed: dict[str, Any] | None
     loop: asyncio.AbstractEventLoop | None  # while the asyncio watcher may be started
-    _guard: Deadline | None  # the asyncio guard with a time limit, while inside it
+    _guard: asyncio.Timeout | None  # the asyncio guard with a time limit, while inside it
     _timer: anyio.CancelScope | None  # the portable guard's time limit, while inside it
     _task: asyncio.Task[Any] | None  # the asyncio guard without one, while inside it
     # (_ToolRun's) whether its text went out as progress; the asyncio watcher, once started; writing
@@ -50,7 +49,6 @@ class _RunHandle(SubExchange):
     delivery: asyncio.Task[None] | None
     _scope: anyio.CancelScope | None = None  # the portable guard (any anyio backend)
     _nap: anyio.CancelScope | None = None  # the portable watcher's wait, while it waits
-    _held_back = False  # a stop of the asyncio guard without a limit waits for the route to leave a shield
 
     def __init__(
         self,
@@ -85,7 +83,7 @@ class _RunHandle(SubExchange):
         if self.cancelled or self.overflowed is not None:
             return True
         if self._guard is not None:
-            return self._guard.expired() or self._guard.held  # (held: its expiry waits for a shield)
+            return self._guard.expired()
         return self._timer is not None and self._timer.cancel_called
 
     def _held(self) -> bool:
@@ -138,28 +136,13 @@ class _RunHandle(SubExchange):
             if within:
                 asyncio.get_running_loop().call_soon(self._cancel_task)
             else:
-                self._cancel_task()
+                self._task.cancel()
         if self._nap is not None:
             self._nap.cancel()  # the portable watcher: the outcome is its job off asyncio
 
     def _cancel_task(self) -> None:
-        """Cancel the guard's task, unless it waits inside an anyio shielded scope (a worker
-        thread's ``to_thread.run_sync``, a route's own shielded step), which asyncio's cancellation
-        would go straight through: then its outcome goes out now (``wake``), and the task is
-        cancelled once it waits outside its shields (looked at every ``_shields.POLL`` seconds)."""
-        task = self._task
-        if task is None:  # (None once the guard let go)
-            return
-        if shielded(task):
-            task.get_loop().call_later(POLL, self._cancel_task)
-            if not self._held_back:
-                self._held_back = True
-                self.wake()
-            return
-        task.cancel()
-
-    def wake(self) -> None:
-        """(``_ToolRun``'s: a stopped call's outcome goes out now, its route still running.)"""
+        if self._task is not None:  # (None once the guard let go)
+            self._task.cancel()
 
     # -- the disconnect signal, on asyncio without an anyio event --------------------------------
     # (each waiter gets its own future from the known loop: an anyio or asyncio event would look

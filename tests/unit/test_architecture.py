@@ -208,7 +208,7 @@ def test_lower_layers_never_import_upper_layers() -> None:
     # one call, under the handlers
     call_modules = (
         *("toolcall", "_guard", "_stream_failure", "_error_handler"),
-        *("_ticker", "_tool_run", "_run_handle", "_call_types", "_unforwarded", "_shields"),
+        *("_ticker", "_tool_run", "_run_handle", "_call_types", "_unforwarded"),
     )
     for call in (*call_modules, "_call_registry"):
         imported = {i.split(".")[0] for i in all_imports(call)}
@@ -227,9 +227,7 @@ def test_lower_layers_never_import_upper_layers() -> None:
     tool_run = {"_guard", "_response_headers", "_run_handle", "_stream_failure", "context", "results"}
     assert all_imports("_tool_run") == tool_run
     # _ToolRun's base: what stops a call, the disconnect signal (never _guard, which sets its handles)
-    # (and _shields: whether its task waits in an anyio shielded scope, before the guard cancels it)
-    assert all_imports("_run_handle") == {"_call_types", "_shields", "dispatch", "results"}
-    assert all_imports("_shields") == set()  # anyio's internals, read as they are, and asyncio's guard
+    assert all_imports("_run_handle") == {"_call_types", "dispatch", "results"}
     assert all_imports("_call_types") == {"context"}  # the route's ContextHolder, in an Invocation
     for part in ("context", "_input_requests", "_context_holder", "_call_context"):  # what a route sees
         imported = {i.split(".")[0] for i in all_imports(part)}

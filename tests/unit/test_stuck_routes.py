@@ -26,7 +26,6 @@ from starlette.types import Message
 
 from mcp_middleware import ClientRequestError, MCPContext, MCPMiddleware, declare, mcp_context, toolcall
 from mcp_middleware._call_context import STOPPED
-from mcp_middleware._shields import Deadline
 from mcp_middleware.context import ContextHolder
 from mcp_middleware.dispatch import SubRequest
 from mcp_middleware.results import ResponseCollector
@@ -266,11 +265,10 @@ class _Outbox:
         self.sent.append("answer")
 
 
-async def _expired() -> Deadline:
+async def _expired() -> asyncio.Timeout:
     """An asyncio time limit that has fired (at once: no time passes)."""
-    guard = Deadline(asyncio.get_running_loop().time())
     try:
-        async with guard:
+        async with asyncio.timeout(0) as guard:
             await asyncio.get_running_loop().create_future()
     except TimeoutError:
         pass
