@@ -168,3 +168,79 @@ async def test_the_listen_request_is_not_kept_while_its_stream_is_open() -> None
             stream.disconnect.set()
     assert held == []
     assert ack["params"]["notifications"] == {"resourceSubscriptions": []}
+
+
+async def test_a_stream_is_counted_before_its_acknowledgement_is_written() -> None:
+    """Opened before the acknowledgement goes out (review rr5, M9): a stream whose client reads slowly
+    holds its slot while its acknowledgement is written, so a second stream past the limit is refused,
+    and an update published meanwhile follows the acknowledgement. Opened after it, the second stream
+    was acknowledged (two open, limit 1) and the first lost the update."""
+    app = build_app(max_listen_streams=1)
+    wanted = {"resourceSubscriptions": ["test://readme"]}
+    first, second = listen(app, wanted, id="A"), listen(app, wanted, id="B")
+    first.body_gate = anyio.Event()  # the first stream's acknowledgement is not written until set
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first.run)
+            await first.started.wait()  # its acknowledgement is being written, and held
+            server = mcp_of(app).server
+            server.resource_updated("test://readme")
+            tg.start_soon(second.run)
+            while not second.reply.chunks:
+                await second.chunk_seen.wait()
+            second.disconnect.set()  # (an acknowledged one would stay open)
+            first.body_gate.set()
+            got = await events(first, 2)
+            first.disconnect.set()
+    assert second.reply.json()["error"]["code"] == -32603
+    assert len(server.listeners) == 0
+    assert [event["method"] for event in got] == [
+        "notifications/subscriptions/acknowledged",
+        "notifications/resources/updated",
+    ]
+
+
+def _cancelled(app: Any, stream: Exchange) -> Any:
+    async def cancel_the_task(tg: Any) -> None:
+        tg.cancel_scope.cancel()
+
+    async def cancel_the_task_once_acknowledged(tg: Any) -> None:
+        stream.body_gate.set()  # type: ignore[union-attr]
+        await events(stream, 1)
+        tg.cancel_scope.cancel()
+
+    async def the_client_goes_away(tg: Any) -> None:
+        stream.disconnect.set()
+        stream.body_gate.set()  # type: ignore[union-attr]
+
+    async def the_server_ends_streams(tg: Any) -> None:
+        mcp_of(app).server.listeners.end_all()
+        stream.body_gate.set()  # type: ignore[union-attr]
+
+    return cancel_the_task, cancel_the_task_once_acknowledged, the_client_goes_away, the_server_ends_streams
+
+
+@pytest.mark.parametrize(
+    "how",
+    [0, 1, 2, 3],
+    ids=["task cancelled", "task cancelled once acknowledged", "client disconnects", "server ends streams"],
+)
+async def test_a_stream_ended_while_its_acknowledgement_is_written_frees_its_slot(how: int) -> None:
+    """The slot is released however the stream ends (review rr5, M10: closed on the normal path only,
+    a cancelled stream kept its slot, and with max_listen_streams=1 no stream was acknowledged again)."""
+    app = build_app(max_listen_streams=1)
+    first, then = listen(app, {"toolsListChanged": True}, id="A"), listen(app, {"toolsListChanged": True}, id="B")
+    first.body_gate = anyio.Event()
+    end = _cancelled(app, first)[how]
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first.run)
+            await first.started.wait()  # open, its acknowledgement held
+            assert len(mcp_of(app).server.listeners) == 1
+            await end(tg)
+        assert len(mcp_of(app).server.listeners) == 0
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(then.run)
+            ack = (await events(then, 1))[0]
+            then.disconnect.set()
+    assert ack["method"] == "notifications/subscriptions/acknowledged"
