@@ -1,49 +1,63 @@
-"""Which form fields of a FastAPI route take an ``UploadFile``: sent as file parts even where the
-route's form is documented as ``application/x-www-form-urlencoded``.
+"""Which form fields of a FastAPI route take an ``UploadFile`` (sent as file parts even where the
+route's form is documented as ``application/x-www-form-urlencoded``), and which take ``bytes`` as
+text (sent as text parts even where the form is documented as ``multipart/form-data``).
 
 Part of the catalog (:mod:`mcp_middleware.catalog`, through ``_Builder.tool``): decided once per
 tool when the catalog is built. FastAPI documents a form as urlencoded unless a parameter is a
 ``File()``, so a form model's ``UploadFile`` field (and an ``UploadFile = Form()`` parameter) sits in
 an urlencoded body; FastAPI parses either encoding alike, but only a multipart file part is an
 ``UploadFile``. Its schema is the one a ``bytes = Form()`` field has (``contentMediaType:
-application/octet-stream``), which takes text and refuses a file part: the route's annotations,
-not the document, tell them apart. A route that is no FastAPI route has none (its form is sent as
-documented).
+application/octet-stream``), which takes text and refuses a file part (FastAPI reads a file part
+only for a ``File()``): the route's annotations, not the document, tell them apart. A route that is
+no FastAPI route has neither (its form is sent as documented).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, get_args, get_origin
+from typing import Any, NamedTuple, get_args, get_origin
 
 from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 
-__all__ = ["upload_fields"]
+__all__ = ["FormFields", "form_fields"]
 
 
-def upload_fields(route: Any) -> frozenset[str]:
-    """The wire names of the body fields of ``route`` (the operation's route object, or None) whose
-    annotation takes an ``UploadFile`` (alone, in a list, or optional): its own ``Form()`` and
-    ``File()`` parameters, its dependencies', and the fields of its form models."""
+class FormFields(NamedTuple):
+    """A route's form fields by their wire names: ``uploads`` take an ``UploadFile``, ``texts``
+    take ``bytes`` (alone, in a list, or optional) and are no ``File()``: FastAPI reads their text."""
+
+    uploads: frozenset[str] = frozenset()
+    texts: frozenset[str] = frozenset()
+
+
+def form_fields(route: Any) -> FormFields:
+    """The :class:`FormFields` of ``route`` (the operation's route object, or None): of its own
+    ``Form()`` and ``File()`` parameters, its dependencies', and the fields of its form models."""
     dependant = getattr(route, "dependant", None)
     if dependant is None:  # not a FastAPI route
-        return frozenset()
-    return frozenset(_uploads(dependant))
+        return FormFields()
+    uploads: set[str] = set()
+    texts: set[str] = set()
+    for wire, annotation, info in _fields(dependant):
+        if _takes(annotation, UploadFile):
+            uploads.add(wire)
+        elif _takes(annotation, bytes) and not _is_file(info):
+            texts.add(wire)
+    return FormFields(frozenset(uploads), frozenset(texts))
 
 
-def _uploads(dependant: Any) -> Iterator[str]:
+def _fields(dependant: Any) -> Iterator[tuple[str, Any, Any]]:
+    """Each body field's wire name, annotation and field info: a parameter's, a form model's fields'."""
     for param in getattr(dependant, "body_params", ()):
         info = getattr(param, "field_info", None)
         annotation = getattr(info, "annotation", None)
-        if _takes_upload(annotation):
-            yield _wire(str(getattr(param, "alias", "")), info)
+        yield _wire(str(getattr(param, "alias", "")), info), annotation, info
         for model in _models(annotation):
             for name, field in model.model_fields.items():
-                if _takes_upload(field.annotation):
-                    yield _wire(field.alias or name, field)
+                yield _wire(field.alias or name, field), field.annotation, field
     for sub in getattr(dependant, "dependencies", ()):
-        yield from _uploads(sub)
+        yield from _fields(sub)
 
 
 def _wire(alias: str, info: Any) -> str:
@@ -52,12 +66,19 @@ def _wire(alias: str, info: Any) -> str:
     return validation if isinstance(validation, str) and validation else alias
 
 
-def _takes_upload(annotation: Any) -> bool:
-    """Whether an annotation is ``UploadFile``'s, or has it among its arguments (a list's, a
-    union's, ``Annotated``'s, at any depth)."""
+def _is_file(info: Any) -> bool:
+    """Whether a field is declared ``File()`` (FastAPI's ``fastapi.params.File``, a ``Form``
+    subclass), which FastAPI reads from a file part; known by its class's name and module, since
+    the package imports no fastapi (plain Starlette apps run without it)."""
+    return any(kind.__module__ == "fastapi.params" and kind.__name__ == "File" for kind in type(info).__mro__)
+
+
+def _takes(annotation: Any, kind: type) -> bool:
+    """Whether an annotation is ``kind``'s (or a subclass's), or has it among its arguments (a
+    list's, a union's, ``Annotated``'s, at any depth)."""
     if _is_class(annotation):
-        return issubclass(annotation, UploadFile)
-    return any(_takes_upload(arg) for arg in get_args(annotation))
+        return issubclass(annotation, kind)
+    return any(_takes(arg, kind) for arg in get_args(annotation))
 
 
 def _models(annotation: Any) -> Iterator[type[BaseModel]]:

@@ -17,7 +17,8 @@ Arguments (the ``inputSchema`` properties)
     binary (its schema says ``format: binary`` or ``contentEncoding: base64``, or its media type
     is no text), its bytes in base64.
     Form bodies are used only for object schemas; an urlencoded one whose route's ``UploadFile``
-    fields have a file's schema is sent as multipart, those fields file parts (:meth:`_Reader.with_uploads`).
+    fields have a file's schema is sent as multipart, those fields file parts, and a route's
+    ``bytes`` field that is no ``File()`` is a text part in a multipart one (:meth:`_Reader.with_uploads`).
     Header parameters a proxy sets (``Forwarded``,
     ``X-Forwarded-*``, ``X-Real-IP``, ...: :func:`~mcp_middleware._option_lists.proxy_set`) are
     no arguments (:meth:`_Reader.proxied_headers`: the route gets the MCP request's own, the plan's
@@ -297,15 +298,23 @@ class _Reader:
         file = (body.content_type, binary, body.charset)
         return _Entry(_WHOLE_BODY, "body", schema, body.required, body.description, file=file)
 
-    def with_uploads(self, body: _Body | None, entries: list[_Entry], uploads: frozenset[str]) -> _Body | None:
-        """An urlencoded form ``body`` as ``multipart/form-data`` where its fields ``uploads`` (the
-        route's ``UploadFile`` fields, :mod:`mcp_middleware._form_uploads`) have a file's schema:
-        their ``entries`` then are file parts, as a multipart body's are; else ``body`` as it is."""
-        if body is None or body.kind != _FORM or not uploads:
+    def with_uploads(
+        self, body: _Body | None, entries: list[_Entry], uploads: frozenset[str], texts: frozenset[str]
+    ) -> _Body | None:
+        """A form ``body`` as the route reads it (:mod:`mcp_middleware._form_uploads`): its fields
+        ``texts`` (``bytes`` fields that are no ``File()``) text parts, not files, in a multipart
+        body; an urlencoded one as ``multipart/form-data`` where its fields ``uploads`` (the route's
+        ``UploadFile`` fields) have a file's schema: their ``entries`` then are file parts, as a
+        multipart body's are; else ``body`` as it is."""
+        if body is None or body.kind not in (_FORM, _MULTIPART):
             return body
         files = False
         for entry in entries:
-            if entry.where == _BODY and entry.wire in uploads:
+            if entry.where != _BODY:
+                continue
+            if entry.wire in texts:
+                entry.file = None
+            elif body.kind == _FORM and entry.wire in uploads:
                 entry.file = _file_field(self.schemas.resolve(entry.schema))
                 files = files or entry.file is not None
         return replace(body, kind=_MULTIPART, content_type="multipart/form-data") if files else body

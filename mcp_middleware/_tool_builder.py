@@ -125,14 +125,16 @@ class _Builder(_Schemas):
         description: str | None = None,
         goes_on: bool = False,
         uploads: frozenset[str] = frozenset(),
+        text_parts: frozenset[str] = frozenset(),
     ) -> ToolSpec:
         """``description``: the one given (``x-mcp-description``) in place of the operation's;
         ``goes_on``: its route may send a response with background work (``_goes_on``);
-        ``uploads``: its form fields that take an ``UploadFile`` (``_form_uploads``)."""
+        ``uploads``, ``text_parts``: its form fields that take an ``UploadFile``, and those that take
+        ``bytes`` as text (:func:`~mcp_middleware._form_uploads.form_fields`)."""
         operation = op.operation
         body = self.body(operation)
         entries = self.entries(op, body)
-        body = self.with_uploads(body, entries, uploads)
+        body = self.with_uploads(body, entries, uploads, text_parts)
         explicit, declared = _explicit_input(operation)
         arg_names = _argument_names(entries, clean=explicit is None)
         filled = self.filled(entries, arg_names, body)

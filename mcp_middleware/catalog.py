@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from mcp_middleware._endpoint_overlap import warn_answered, warn_hidden, warn_shadowed
-from mcp_middleware._form_uploads import upload_fields
+from mcp_middleware._form_uploads import form_fields
 from mcp_middleware._given_names import (
     check_tool_names,
     given_description,
@@ -350,11 +350,12 @@ def build_catalog(
         if is_stranded or not (is_declared or is_tool):
             continue  # (its route guard, linear in the routes, is worked out only for what is built)
         guard = route_order.guard(op.path, op.method, owner) if route_order is not None else None
-        uploads = upload_fields(owner)
+        uploads, text_parts = form_fields(owner)
         if is_declared:
-            declared.append(Declared(op.operation, builder.tool(op, name or own or default, guard, uploads=uploads)))
+            built_tool = builder.tool(op, name or own or default, guard, uploads=uploads, text_parts=text_parts)
+            declared.append(Declared(op.operation, built_tool))
         if name is not None:
-            tools.append(builder.tool(op, name, guard, given_description(op), goes_on(owner), uploads))
+            tools.append(builder.tool(op, name, guard, given_description(op), goes_on(owner), uploads, text_parts))
             named.append((op, default, name))
         _warn_unportable(op, builder.schemas.take_unportable())
     warn_taken_defaults(named)
