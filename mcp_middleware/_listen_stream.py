@@ -69,6 +69,11 @@ def _subscription(
             "does not admit text/event-stream",
         )
     _room_checked(server)
+    asked = wanted.get("resourceSubscriptions")
+    if isinstance(asked, list):
+        # a resource added at run time is served by a stream opened after it, as by resources/read;
+        # one walk of the route table per stream (as a list request), not per call
+        server.refresh()
     offered = server.capabilities(call.era)
     kinds = frozenset(
         kind
@@ -77,7 +82,6 @@ def _subscription(
     )
     honoured: dict[str, Any] = {FILTER_KEYS[kind][0]: True for kind in sorted(kinds)}
     uris: frozenset[str] = frozenset()
-    asked = wanted.get("resourceSubscriptions")
     if offered.get("resources", {}).get("subscribe") and isinstance(asked, list):
         uris = _served(server, asked)
         honoured["resourceSubscriptions"] = sorted(uris)

@@ -11,8 +11,8 @@ the methods moved unchanged, so a call of one is still one method lookup on the 
   instructions; the endpoint calls it while ``prepared`` is False, so a build that raised is tried
   again on the next request;
 * ``refresh``: rebuilds it when a route was added or taken off anywhere in the app (checked on list
-  requests and while listen streams are open, not on every call: the check walks the route table,
-  ``_routers``), and tells the listen streams which lists changed;
+  requests, when a listen stream names URIs and while listen streams are open, not on every call:
+  the check walks the route table, ``_routers``), and tells the listen streams which lists changed;
 * ``list_changed`` and ``resource_updated``: what a route announces through its context.
 """
 
@@ -146,8 +146,9 @@ class ServedApp:
         self.listeners.resource_updated(uri)
 
     def refresh(self) -> None:
-        """Notice routes added or removed at run time (checked on list requests and while
-        listen streams are open, not on every call: the check walks the route table)."""
+        """Notice routes added or removed at run time (checked on list requests, when a listen
+        stream names URIs and while listen streams are open, not on every call: the check walks
+        the route table)."""
         if not self.prepared or self._routes_version() == self._seen_routes:
             return
         before = self._lists()

@@ -13,9 +13,9 @@ from typing import Any
 
 import anyio
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 
-from mcp_middleware import MCPMiddleware
+from mcp_middleware import MCPMiddleware, declare
 from mcp_middleware._listen_stream import MAX_LISTEN_URIS
 from tests.apps import build_app, mcp_of
 from tests.support import Exchange, meta, modern_headers, request
@@ -244,3 +244,30 @@ async def test_a_stream_ended_while_its_acknowledgement_is_written_frees_its_slo
             ack = (await events(then, 1))[0]
             then.disconnect.set()
     assert ack["method"] == "notifications/subscriptions/acknowledged"
+
+
+async def test_a_resource_added_at_run_time_is_subscribed_to_by_a_stream_opened_after_it() -> None:
+    """review rr5 item 3: with no list request in between and no other stream open (whose tick would
+    have noticed it), the route table was not walked again, so the new resource's URI was left out of
+    the acknowledgement (README said it was subscribed to). A stream naming URIs walks it once."""
+    app = build_app()
+    with anyio.fail_after(GUARD):
+        first = listen(app, {"resourceSubscriptions": ["test://readme"]}, id="w")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first.run)
+            await events(first, 1)
+            first.disconnect.set()
+
+        @app.get("/docs/late", openapi_extra=declare.resource("test://late", mime_type="text/plain"))
+        async def late() -> Response:
+            return Response("late", media_type="text/plain")
+
+        stream = listen(app, {"resourceSubscriptions": ["test://late"]}, id="a")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stream.run)
+            ack = (await events(stream, 1))[0]
+            assert ack["params"]["notifications"] == {"resourceSubscriptions": ["test://late"]}
+            mcp_of(app).server.resource_updated("test://late")
+            got = await events(stream, 2)
+            stream.disconnect.set()
+    assert got[1]["params"]["uri"] == "test://late"
