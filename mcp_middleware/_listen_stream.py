@@ -36,7 +36,7 @@ async def _listen(server: Server, call: Call, params: dict[str, Any]) -> dict[st
     The acknowledgement is "the subset the server agrees to honour": the list kinds the server
     announces changes of, and of the URIs asked for those a ``resources/read`` would serve
     (:meth:`Features.serves`); the rest are left out, and not kept. A stream holds at most
-    :data:`MAX_LISTEN_URIS` URIs, and a process at most ``max_listen_streams`` streams: past
+    :data:`MAX_LISTEN_URIS` URIs, and an ``MCPMiddleware`` at most ``max_listen_streams`` streams: past
     either, an error naming the limit. Once the stream's filter is built, the request's params
     are emptied: the stream outlives its request, and keeps its id only."""
     kinds, uris, honoured = _subscription(server, call, params["notifications"])
@@ -105,7 +105,7 @@ def _room_checked(server: Server) -> None:
     if limit is not None and (open_now := len(server.listeners)) >= limit:
         raise ProtocolError(
             codes.INTERNAL_ERROR,
-            f"The server is busy: {open_now} subscriptions/listen streams are open in this process "
+            f"The server is busy: {open_now} subscriptions/listen streams are open on this endpoint "
             f"(limit {limit}: max_listen_streams). Try again later.",
         )
 

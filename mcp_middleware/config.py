@@ -71,7 +71,7 @@ class Settings:
     call_timeout: float | None = None
     # Route runs (tool calls, resource reads, prompt gets) in flight per process; excess is refused.
     max_concurrent_calls: int | None = 256
-    # 2026-07-28 subscriptions/listen streams open per process; one more is refused.
+    # 2026-07-28 subscriptions/listen streams open per middleware instance; one more is refused.
     max_listen_streams: int | None = 1000
     # Seconds a route waits for the client's answer to elicitation/sampling/roots (handshake era).
     ask_timeout: float = 600.0

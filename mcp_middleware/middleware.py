@@ -152,7 +152,8 @@ class MCPMiddleware:
       ``max_batch_messages``: messages in one 2025-03-26 JSON-RPC batch (a longer one is refused).
     * ``keepalive_interval``, ``call_timeout``, ``max_concurrent_calls``, ``ask_timeout``: timing
       and concurrency of the calls; ``max_listen_streams``: 2026-07-28 ``subscriptions/listen``
-      streams open per process (default 1000, ``None``: no limit).
+      streams open at once on this middleware, each instance counting its own (default 1000,
+      ``None``: no limit).
     * ``state_secret``: HMAC key of 2026-07-28 ``requestState`` and session ids (default
       ``$MCP_MIDDLEWARE_STATE_SECRET``, else random per process: give every worker the same one).
     * ``session_ids``, ``response_mode``: handshake-era transport (signed session ids; ``"sse"``

@@ -107,7 +107,7 @@ async def test_a_stream_past_max_listen_streams_is_refused_until_one_closes() ->
         "id": "b",
         "error": {
             "code": -32603,
-            "message": "The server is busy: 1 subscriptions/listen streams are open in this process "
+            "message": "The server is busy: 1 subscriptions/listen streams are open on this endpoint "
             "(limit 1: max_listen_streams). Try again later.",
         },
     }
@@ -271,3 +271,18 @@ async def test_a_resource_added_at_run_time_is_subscribed_to_by_a_stream_opened_
             got = await events(stream, 2)
             stream.disconnect.set()
     assert got[1]["params"]["uri"] == "test://late"
+
+
+async def test_max_listen_streams_counts_the_streams_of_one_middleware() -> None:
+    """Per MCPMiddleware instance, not per process (review rr5 item 4: the README and the error said
+    "in this process"): two middlewares in one process each take max_listen_streams streams."""
+    apps = build_app(max_listen_streams=1), build_app(max_listen_streams=1)
+    streams = [listen(app, {"toolsListChanged": True}, id=str(n)) for n, app in enumerate(apps)]
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as tg:
+            for stream in streams:
+                tg.start_soon(stream.run)
+            acks = [(await events(stream, 1))[0] for stream in streams]
+            for stream in streams:
+                stream.disconnect.set()
+    assert [ack["method"] for ack in acks] == ["notifications/subscriptions/acknowledged"] * 2
