@@ -48,22 +48,29 @@ def form_fields(route: Any) -> FormFields:
 
 
 def _fields(dependant: Any) -> Iterator[tuple[str, Any, Any]]:
-    """Each body field's wire name, annotation and field info: a parameter's, a form model's fields'."""
+    """Each body field's wire names, annotation and field info: a parameter's, a form model's fields'."""
     for param in getattr(dependant, "body_params", ()):
         info = getattr(param, "field_info", None)
         annotation = getattr(info, "annotation", None)
-        yield _wire(str(getattr(param, "alias", "")), info), annotation, info
+        for wire in _wires(str(getattr(param, "alias", "")), info):
+            yield wire, annotation, info
         for model in _models(annotation):
             for name, field in model.model_fields.items():
-                yield _wire(field.alias or name, field), field.annotation, field
+                for wire in _wires(field.alias or name, field):
+                    yield wire, field.annotation, field
     for sub in getattr(dependant, "dependencies", ()):
         yield from _fields(sub)
 
 
-def _wire(alias: str, info: Any) -> str:
-    """A field's name in the form (and the document): its validation alias where it has one."""
+def _wires(alias: str, info: Any) -> list[str]:
+    """A field's names in the form (and the document): its validation alias where it has one, each
+    string choice of an ``AliasChoices`` (an ``AliasPath`` names no form field), else ``alias``."""
     validation = getattr(info, "validation_alias", None)
-    return validation if isinstance(validation, str) and validation else alias
+    if isinstance(validation, str) and validation:
+        return [validation]
+    choices = getattr(validation, "choices", None)
+    named = [choice for choice in choices if isinstance(choice, str) and choice] if isinstance(choices, list) else []
+    return named or [alias]
 
 
 def _is_file(info: Any) -> bool:

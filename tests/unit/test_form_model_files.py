@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import httpx
 import pytest
 from fastapi import Depends, FastAPI, File, Form, UploadFile
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, AliasPath, BaseModel, Field
 from starlette.routing import Route
 
 from mcp_middleware import MCPMiddleware
@@ -28,6 +28,10 @@ class Upload(BaseModel):
     extras: list[UploadFile] = []
     cover: UploadFile | None = Field(default=None, alias="Cover")
     back: Annotated[UploadFile | None, Field(validation_alias="Back")] = None
+
+
+class Choices(BaseModel):
+    doc: UploadFile = Field(validation_alias=AliasChoices("docA", AliasPath("x", 0), "docB"))
 
 
 class Doc(BaseModel):
@@ -79,6 +83,10 @@ def form_app() -> FastAPI:
     @app.post("/model_and_file", operation_id="model_and_file")
     async def model_and_file(data: Annotated[Doc, Form()], f: Annotated[UploadFile, File()]) -> dict[str, Any]:
         return {"raw": data.raw.decode(), "f": (await f.read()).decode()}
+
+    @app.post("/choices", operation_id="choices")
+    async def choices(data: Annotated[Choices, Form()]) -> dict[str, Any]:
+        return {"doc": (await data.doc.read()).decode()}
 
     app.add_middleware(MCPMiddleware)
     return app
@@ -199,3 +207,16 @@ async def test_a_bytes_form_field_beside_a_file_is_sent_as_text(era: str) -> Non
     result = await call_tool(app, era, "model_and_file", {"title": "x", "raw": "plain", "f": "aGk="})
     assert result.get("isError") is not True, result
     assert result["structuredContent"] == {"raw": "plain", "f": "hi"}
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+async def test_a_form_models_file_with_alias_choices_is_sent_as_a_file_part(era: str) -> None:
+    """Review rr4 item 3: a validation_alias=AliasChoices(...) was no wire name, so its field was
+    sent as text (422 "Expected UploadFile")."""
+    app = form_app()
+    route = next(route for route in app.routes if getattr(route, "path", "") == "/choices")
+    assert form_fields(route).uploads == {"docA", "docB"}  # every string choice; an AliasPath is none
+    assert (await schemas(app))["choices"]["docA"]["contentEncoding"] == "base64"
+    result = await call_tool(app, era, "choices", {"docA": "aGk="})
+    assert result.get("isError") is not True, result
+    assert result["structuredContent"] == {"doc": "hi"}
