@@ -32,7 +32,8 @@ _PROXY_SET: Final = frozenset({"forwarded", "x-real-ip", "x-client-ip", "true-cl
 _PROXY_SET_PREFIX: Final = "x-forwarded-"
 # What any HTTP client sets about its own request (an MCP client's describe the MCP request, not
 # the route's input): a header argument of these names stays the model's (:func:`request_wins`).
-_CLIENTS_OWN: Final = frozenset({"origin", "referer", "user-agent", "accept-encoding"})
+# (``accept-language``: Node's fetch, so the TypeScript SDK and Claude Code, sends ``*`` on every request)
+_CLIENTS_OWN: Final = frozenset({"origin", "referer", "user-agent", "accept-encoding", "accept-language"})
 _CLIENTS_OWN_PREFIX: Final = "sec-"  # a browser's Sec-Fetch-*, Sec-CH-UA*
 
 
@@ -100,7 +101,7 @@ def request_wins(name: str) -> bool:
     name (as the user's cookie wins over a cookie argument): any header but the transport's and the
     connection's (those :func:`header_refusal` refuses: the MCP request's framing, ``Accept``,
     ``Host``, MCP's own, hop-by-hop ones) and those every HTTP client sets about its own request
-    (``Origin``, ``Referer``, ``User-Agent``, ``Accept-Encoding``, ``Sec-*``)."""
+    (``Origin``, ``Referer``, ``User-Agent``, ``Accept-Encoding``, ``Accept-Language``, ``Sec-*``)."""
     lower = name.lower()
     return header_refusal(name) is None and lower not in _CLIENTS_OWN and not lower.startswith(_CLIENTS_OWN_PREFIX)
 

@@ -68,8 +68,10 @@ def _app() -> FastAPI:
         origin: Annotated[str | None, Header()] = None,
         accept_encoding: Annotated[str | None, Header()] = None,
         sec_fetch_mode: Annotated[str | None, Header()] = None,
+        accept_language: Annotated[str | None, Header()] = None,
     ) -> dict[str, Any]:
         return {
+            "accept_language": accept_language,
             "accept": accept,
             "user_agent": user_agent,
             "origin": origin,
@@ -254,12 +256,14 @@ async def test_transport_header_arguments_are_the_models_though_the_request_carr
         "origin": "https://app.example",
         "accept-encoding": "identity",
         "sec-fetch-mode": "navigate",
+        "accept-language": "de-CH",
     }
     extra = [
         ("User-Agent", "python-httpx/0.28"),
         ("Origin", "http://127.0.0.1:8000"),
         ("Accept-Encoding", "gzip"),
         ("Sec-Fetch-Mode", "cors"),
+        ("Accept-Language", "*"),  # Node's fetch (the TS SDK, Claude Code) sends it on every request
     ]
     got = result_json(await _call(app, "client", arguments, extra))
     assert got == {key.replace("-", "_"): value for key, value in arguments.items()}
