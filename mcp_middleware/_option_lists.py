@@ -91,8 +91,9 @@ def proxy_set(name: str) -> bool:
     """Whether a header parameter of this name describes the connection as a proxy sets it
     (``Forwarded``, ``X-Forwarded-*``, ``X-Real-IP``, ...): such a parameter is no tool argument,
     and its route gets the MCP request's own header, or none (a model could forge it otherwise: an
-    IP allowlist, an auth proxy's ``X-Forwarded-Email``)."""
-    lower = name.lower()
+    IP allowlist, an auth proxy's ``X-Forwarded-Email``). Underscores count as hyphens: a
+    ``Header(convert_underscores=False)`` reads ``x_forwarded_for`` as such."""
+    lower = name.lower().replace("_", "-")
     return lower in _PROXY_SET or lower.startswith(_PROXY_SET_PREFIX)
 
 

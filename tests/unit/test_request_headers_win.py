@@ -270,3 +270,25 @@ async def test_transport_header_arguments_are_the_models_though_the_request_carr
     tool = (await _tools(app))["client"]
     for name in arguments:
         assert NOTE not in tool["inputSchema"]["properties"][name].get("description", ""), name
+
+
+async def test_a_proxy_set_header_read_with_underscores_is_no_argument_either() -> None:
+    """Re-review rr6 item 2: ``Header(convert_underscores=False)`` reads ``x_forwarded_for`` as
+    such; it was still an argument the model set (10.0.0.5 passed the route's allowlist)."""
+    app = FastAPI()
+
+    @app.get("/internal", operation_id="internal")
+    def internal(
+        x_forwarded_for: Annotated[str | None, Header(convert_underscores=False)] = None,
+    ) -> dict[str, Any]:
+        if not (x_forwarded_for or "").startswith("10."):
+            raise HTTPException(403, f"internal network only, you are {x_forwarded_for}")
+        return {"ip": x_forwarded_for}
+
+    app.add_middleware(MCPMiddleware)
+    assert (await _tools(app))["internal"]["inputSchema"]["properties"] == {}
+    text = refusal_text(await _call(app, "internal", {"x_forwarded_for": "10.0.0.5"}))
+    assert "403" in text
+    assert "10.0.0.5" not in text, text
+    # the MCP request's own line of that name reaches the route
+    assert result_json(await _call(app, "internal", {}, [("x_forwarded_for", "10.0.0.7")])) == {"ip": "10.0.0.7"}
