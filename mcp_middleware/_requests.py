@@ -124,20 +124,24 @@ class ToolSpec:
         arguments: Mapping[str, Any],
         forwarded: tuple[tuple[bytes, bytes], ...],
         headers: Iterable[tuple[bytes, bytes]],
-    ) -> tuple[Mapping[str, Any], tuple[tuple[bytes, bytes], ...]]:
-        """The arguments and forwarded headers of a call whose plan ``taken`` some of the MCP
-        request's ``headers``: a header argument's value is replaced by the request's header (its
-        first value, or all of them for an array), and a proxy-set header the route reads is
-        forwarded (each of its values); unchanged when the request carries none of them."""
+    ) -> tuple[Mapping[str, Any], tuple[tuple[bytes, bytes], ...], tuple[tuple[bytes, bytes], ...]]:
+        """The arguments, forwarded headers and redacted headers of a call whose plan ``taken``
+        some of the MCP request's ``headers``: a header argument's value is replaced by the
+        request's header (its first value, or all of them for an array), and a proxy-set header the
+        route reads is forwarded (each of its values); unchanged when the request carries none of
+        them. The redacted headers are the forwarded ones and the request's lines taken for
+        arguments: the client's values (a token, an auth proxy's email) that a route's error text
+        must not show the model (``results``), as ``forward_headers`` would redact them."""
         taken = self.plan.taken
         carried: dict[bytes, list[bytes]] = {}
         for name, value in headers:
             if (lower := name.lower()) in taken:
                 carried.setdefault(lower, []).append(value)
         if not carried:
-            return arguments, forwarded
+            return arguments, forwarded, forwarded
         replaced = dict(arguments)
         added = list(forwarded)
+        shown: list[tuple[bytes, bytes]] = []  # the lines taken for arguments (sent as arguments)
         for header, values in carried.items():
             arg = taken[header]
             if arg is None:
@@ -145,7 +149,9 @@ class ToolSpec:
             else:
                 texts = [value.decode("latin-1") for value in values]
                 replaced[arg.name] = texts[0] if arg.single else texts
-        return replaced, tuple(added)
+                shown.extend((header, value) for value in (values[:1] if arg.single else values))
+        sent = tuple(added)
+        return replaced, sent, sent + tuple(shown)
 
     def build_request(self, arguments: Mapping[str, Any], forwarded: Sequence[tuple[bytes, bytes]] = ()) -> SubRequest:
         """The sub-request for a call. Raises :class:`ArgumentError` for unusable arguments."""

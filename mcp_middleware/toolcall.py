@@ -79,10 +79,11 @@ async def run_tool(
         )
     try:
         if spec.plan.taken:  # a header the MCP request carries wins over the argument (_option_lists)
-            arguments, forwarded = spec.from_request(arguments, inv.forwarded, inv.parent.get("headers", ()))
+            # (``secret``: also the request's lines taken for arguments, redacted as forwarded ones)
+            arguments, forwarded, secret = spec.from_request(arguments, inv.forwarded, inv.parent.get("headers", ()))
             sub = spec.build_request(arguments, forwarded)
         else:
-            sub = spec.build_request(arguments, inv.forwarded)
+            sub = spec.build_request(arguments, secret := inv.forwarded)
     except (ArgumentError, WideArgument) as exc:  # (arguments holding an integer beyond 64 bits)
         from ._unforwarded import unforwarded_note  # loaded by the first refused arguments
 
@@ -100,7 +101,7 @@ async def run_tool(
         limits.max_text,
         limits.max_binary,
         (sub, inv, limits),
-        inv.forwarded,
+        secret,
         spec.output,
     )
     run = (_GoingOnRun if spec.goes_on else _ToolRun)(collector, inv, sub, limits, spec.name, what)

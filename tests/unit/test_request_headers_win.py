@@ -186,7 +186,8 @@ async def test_a_forged_x_forwarded_for_cannot_pass_an_ip_allowlist() -> None:
             assert "10.0.0.5" not in text, text
             assert "10.1.1.1" not in text, text
             assert "403" in text
-    assert "you are 203.0.113.9" in refusal_text(await _call(app, "report", {}, proxied))
+    # the proxy's line reached the route (an error text shows it redacted, as the client's value)
+    assert "you are [redacted]" in refusal_text(await _call(app, "report", {}, proxied))
 
 
 async def test_the_proxy_set_headers_the_request_carries_reach_the_route() -> None:
@@ -292,3 +293,34 @@ async def test_a_proxy_set_header_read_with_underscores_is_no_argument_either() 
     assert "10.0.0.5" not in text, text
     # the MCP request's own line of that name reaches the route
     assert result_json(await _call(app, "internal", {}, [("x_forwarded_for", "10.0.0.7")])) == {"ip": "10.0.0.7"}
+
+
+async def test_the_requests_header_that_wins_is_redacted_where_an_error_echoes_it() -> None:
+    """Re-review rr6 item 3: a client's header taken for a request-wins argument reached the route
+    but was not redacted, so a 422 echoing it (FastAPI's ``"input"``) showed the secret to the
+    model; with ``forward_headers`` naming it, it was ``[redacted]``. A proxy-set line is
+    identity (an auth proxy's email): redacted too. Neither is sent twice."""
+    app = FastAPI()
+
+    @app.get("/admin/stats", operation_id="stats")
+    def stats(x_admin_token: Annotated[str, Header(pattern=r"^adm_[0-9a-f]{32}$")]) -> dict[str, Any]:
+        return {"ok": True}
+
+    @app.get("/whoami", operation_id="whoami")
+    def whoami(request: Request, x_forwarded_email: Annotated[str, Header()]) -> dict[str, Any]:
+        raise HTTPException(403, f"{x_forwarded_email} may not: {request.headers.getlist('x-forwarded-email')}")
+
+    app.add_middleware(MCPMiddleware)
+    secret = "s3cr3t-client-token-ABCDEFG"
+    for arguments in ({"x-admin-token": "whatever"}, {}):
+        text = refusal_text(await _call(app, "stats", arguments, [("X-Admin-Token", secret)]))
+        assert "422" in text
+        assert secret not in text, text
+        assert '"input":"[redacted]"' in text.replace(" ", ""), text
+    text = refusal_text(await _call(app, "whoami", {}, [("X-Forwarded-Email", "alice@corp.com")]))
+    assert "403" in text
+    assert "alice@corp.com" not in text, text
+    assert "[redacted] may not: ['[redacted]']" in text  # one line reached the route, not two
+    # the model's own value, not the request's, is not redacted
+    text = refusal_text(await _call(app, "stats", {"x-admin-token": "model-made-value"}))
+    assert "model-made-value" in text
