@@ -67,7 +67,6 @@ __all__ = ["ToolSpec"]
 _BAD_HEADER: Final = re.compile(r"[\r\n\x00]")
 _BAD_COOKIE: Final = re.compile(r"[;\r\n\x00]")
 _MISSING: Final = object()
-_FORMS: Final = (b"application/x-www-form-urlencoded", b"multipart/form-data")  # a body's media types
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,12 +224,11 @@ def _unsent_nulls(plan: _Plan, required: list[Any], arguments: Mapping[str, Any]
 
 def _other_properties(plan: _Plan, arguments: Mapping[str, Any]) -> dict[str, Any]:
     """The arguments ``plan`` does not know, for a body that takes them; none for a tool without
-    arguments (they are ignored: a client's placeholder), unless its body is a form, whose fields
-    could not be read (it takes none); else ArgumentError."""
+    arguments, whatever its body (they are ignored: a client's placeholder); else ArgumentError."""
     others = {key: value for key, value in arguments.items() if key not in plan.known}
     if plan.open_body:
         return others
-    if not plan.known and not plan.content_type.startswith(_FORMS):
+    if not plan.known:
         return {}
     unknown = ", ".join(map(repr, others))
     valid = ", ".join(map(repr, plan.names)) or "none"
